@@ -1,0 +1,45 @@
+"""Stream, group and key names: the one place they are spelled.
+
+Keys that must move together in a Redis Cluster share a hash tag (`{...}`):
+the article events stream, its version counters, idempotency records and its
+dead letters live in one slot, so ingest's append script and the dead-letter
+move are single-slot operations.
+"""
+
+ARTICLES_TAG = "{articles}"
+ENRICHED_TAG = "{enriched}"
+
+ARTICLE_EVENTS_STREAM = f"khabar:{ARTICLES_TAG}:events"
+ENRICHED_STREAM = f"khabar:{ENRICHED_TAG}:events"
+
+ENRICH_GROUP = "enrich"
+SEARCH_GROUP = "search"
+RENDER_GROUP = "render"
+
+GROUPS_BY_STREAM: dict[str, tuple[str, ...]] = {
+    ARTICLE_EVENTS_STREAM: (ENRICH_GROUP,),
+    ENRICHED_STREAM: (SEARCH_GROUP, RENDER_GROUP),
+}
+
+
+def dead_letter_stream(stream: str) -> str:
+    """Dead letters of a stream, in the stream's own hash slot."""
+    return f"{stream}:dead"
+
+
+def article_state_key(article_id: str) -> str:
+    """Ingest's record of an article: current version, status, content hash."""
+    return f"khabar:{ARTICLES_TAG}:article:{article_id}"
+
+
+def article_history_key(article_id: str) -> str:
+    return f"khabar:{ARTICLES_TAG}:history:{article_id}"
+
+
+def idempotency_key(key: str) -> str:
+    return f"khabar:{ARTICLES_TAG}:idempotency:{key}"
+
+
+def applied_key(service: str, article_id: str) -> str:
+    """When a consumer applied which version of an article (for tracing)."""
+    return f"khabar:trace:{service}:{article_id}"

@@ -1,0 +1,49 @@
+"""Redis connections and the few stream chores every consumer needs."""
+
+import asyncio
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from khabar_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+RedisClient = aioredis.Redis
+
+
+def connect(url: str) -> RedisClient:
+    """A client for `url`; the database number in the URL is honoured."""
+    return aioredis.from_url(url, decode_responses=False, health_check_interval=30)
+
+
+async def ensure_group(redis: RedisClient, stream: str, group: str) -> None:
+    """Create `group` reading `stream` from its very first event.
+
+    Starting at 0, not `$`: a group created after events were written must
+    still see them, because the log is the record.
+    """
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+        log.info("consumer_group_created", stream=stream, group=group)
+    except ResponseError as error:
+        if "BUSYGROUP" not in str(error):
+            raise
+
+
+async def wait_for_redis(redis: RedisClient, what: str, max_wait_s: float = 60.0) -> None:
+    """Block until Redis answers, backing off; services start before their Redis."""
+    delay, waited = 0.2, 0.0
+    while True:
+        try:
+            await redis.ping()
+            return
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            if waited >= max_wait_s:
+                raise
+            log.warning("redis_unavailable", redis=what, error=str(error), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 5.0)

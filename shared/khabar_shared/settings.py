@@ -1,0 +1,50 @@
+"""Settings every service shares, read from `KHABAR_*` environment variables.
+
+Each service subclasses `CommonSettings` in its own `settings.py` and adds what
+only it needs; nothing else in the code reads the environment.
+"""
+
+import os
+import socket
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_consumer_name() -> str:
+    """Unique per process, so replicas of one service never share a consumer."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # The fragment cache may live in an evicting Redis; empty means `redis_url`.
+    cache_redis_url: str = ""
+    meili_url: str = "http://127.0.0.1:7700"
+
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    log_level: str = "INFO"
+
+    consumer_name: str = Field(default_factory=default_consumer_name)
+    # How many events one read takes from a stream.
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    # A pending event idle this long is taken over from its (dead) consumer.
+    claim_idle_ms: int = Field(default=30_000, ge=100)
+    # After this many deliveries an event goes to the dead-letter stream.
+    max_deliveries: int = Field(default=5, ge=1)
+    # Seconds a service waits for in-flight work on SIGTERM.
+    shutdown_grace_s: float = 10.0
+
+    @property
+    def effective_cache_redis_url(self) -> str:
+        return self.cache_redis_url or self.redis_url
+
+
+class MeiliAdminSettings(BaseSettings):
+    """Only for processes that manage the index (search's indexer, the CLI)."""
+
+    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
+
+    meili_master_key: SecretStr = SecretStr("")
