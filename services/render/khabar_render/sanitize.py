@@ -1,0 +1,149 @@
+"""Make newsroom HTML safe to show, and cut it into sections.
+
+Body HTML comes from outside (newsroom tools, feeds) and is never trusted: it
+goes through an allow-list (`nh3`, the Python binding of Rust's ammonia) before
+any page shows it. Anything not listed — scripts, event handlers, styles,
+frames, forms, SVG, `javascript:`/`data:` URLs — is dropped.
+
+Single URLs that templates put into `href`/`src` (a featured image, a teaser's
+picture) do not pass through nh3, so `safe_url` checks them the same way.
+"""
+
+import re
+from html.parser import HTMLParser
+
+import nh3
+
+ALLOWED_TAGS = {
+    "p", "h2", "h3", "h4", "ul", "ol", "li", "blockquote", "strong", "em", "b", "i",
+    "a", "figure", "figcaption", "img", "br",
+    "table", "caption", "thead", "tbody", "tfoot", "tr", "th", "td",
+}  # fmt: skip
+
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "width", "height"},
+    "th": {"colspan", "rowspan", "scope"},
+    "td": {"colspan", "rowspan"},
+}
+
+BODY_URL_SCHEMES = {"http", "https", "mailto"}
+LINK_REL = "noopener noreferrer nofollow"
+
+# Elements whose text is code or styling, never prose: dropped with their content.
+DROPPED_WITH_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "svg", "math"}
+
+_CLEANER = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    clean_content_tags=DROPPED_WITH_CONTENT,
+    attributes=ALLOWED_ATTRIBUTES,
+    url_schemes=BODY_URL_SCHEMES,
+    link_rel=LINK_REL,
+    set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
+    strip_comments=True,
+)
+
+SECTION_HEADINGS = {"h2", "h3"}
+VOID_ELEMENTS = {"br", "img", "hr", "wbr", "area", "base", "col", "embed", "input", "link", "meta", "source", "track"}
+# Without subheadings, a body is cut into at most this many paragraph groups.
+MAX_PARAGRAPH_GROUPS = 5
+MIN_PARAGRAPHS_PER_GROUP = 2
+
+# Browsers ignore these anywhere in a URL (tabs, newlines) or at its ends (C0, space).
+_URL_IGNORED = re.compile(r"[\x00-\x20\x7f]+")
+
+
+def sanitize_body(html: str) -> str:
+    """Body HTML with only the allowed tags, attributes and URL schemes left."""
+    return _CLEANER.clean(html).strip()
+
+
+def safe_url(url: str | None, allow_mailto: bool = False) -> str | None:
+    """The URL if a browser would treat it as http(s) (or a site path), else None."""
+    if not url:
+        return None
+    cleaned = _URL_IGNORED.sub("", url)
+    lowered = cleaned.lower()
+    if lowered.startswith(("http://", "https://")):
+        return cleaned
+    if allow_mailto and lowered.startswith("mailto:"):
+        return cleaned
+    if cleaned.startswith("/") and not cleaned.startswith("/\\"):
+        return cleaned
+    return None
+
+
+class _TopLevelBlocks(HTMLParser):
+    """Finds where each top-level node of an HTML fragment starts, and its tag."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.blocks: list[tuple[tuple[int, int], str]] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._depth == 0:
+            self.blocks.append((self.getpos(), tag))
+        if tag not in VOID_ELEMENTS:
+            self._depth += 1
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._depth == 0:
+            self.blocks.append((self.getpos(), tag))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag not in VOID_ELEMENTS:
+            self._depth = max(0, self._depth - 1)
+
+    def handle_data(self, data: str) -> None:
+        if self._depth == 0 and data.strip():
+            self.blocks.append((self.getpos(), "#text"))
+
+
+def _top_level_blocks(html: str) -> list[tuple[int, str]]:
+    """(offset, tag) of every top-level node; text runs are tagged '#text'."""
+    parser = _TopLevelBlocks()
+    parser.feed(html)
+    parser.close()
+    line_starts = [0] + [match.end() for match in re.finditer("\n", html)]
+    return [(line_starts[line - 1] + column, tag) for (line, column), tag in parser.blocks]
+
+
+def _cut(html: str, offsets: list[int]) -> list[str]:
+    bounds = sorted(set(offsets) | {0}) + [len(html)]
+    pieces = (html[start:end].strip() for start, end in zip(bounds, bounds[1:]))
+    return [piece for piece in pieces if piece]
+
+
+def _heading_offsets(blocks: list[tuple[int, str]]) -> list[int]:
+    """Where sections start: each subheading not directly under another one."""
+    offsets = []
+    previous = ""
+    for offset, tag in blocks:
+        if tag in SECTION_HEADINGS and previous not in SECTION_HEADINGS:
+            offsets.append(offset)
+        previous = tag
+    return offsets
+
+
+def _paragraph_group_offsets(blocks: list[tuple[int, str]]) -> list[int]:
+    """Starts of evenly sized groups of top-level blocks, at least two blocks each."""
+    count = len(blocks)
+    if count == 0:
+        return []
+    groups = max(1, min(MAX_PARAGRAPH_GROUPS, count // MIN_PARAGRAPHS_PER_GROUP))
+    return [blocks[round(index * count / groups)][0] for index in range(groups)]
+
+
+def split_sections(sanitized_html: str) -> list[str]:
+    """Cut a sanitized body at its subheadings (h2/h3), each heading opening a section.
+
+    A body without subheadings (or with only one at its top) is cut into at most
+    five groups of paragraphs, so inline links still have places between them.
+    Joining the sections gives back the body, give or take whitespace.
+    """
+    blocks = _top_level_blocks(sanitized_html)
+    sections = _cut(sanitized_html, _heading_offsets(blocks))
+    if len(sections) >= 2:
+        return sections
+    return _cut(sanitized_html, _paragraph_group_offsets(blocks))

@@ -1,0 +1,181 @@
+"""Site configuration: the name, the sections and the words the page chrome uses.
+
+Everything a page says that does not come from an article lives here, in Arabic
+and English, so the same templates serve both directions. The wiring builds one
+`Site` (usually `default_site(base_url=...)`) and passes it to every renderer.
+"""
+
+from datetime import datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+
+MONTHS = {
+    "ar": [
+        "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
+        "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
+    ],
+    "en": [
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ],
+}  # fmt: skip
+
+# The words of the page chrome, by language. English is the fallback.
+LABELS: dict[str, dict[str, str]] = {
+    "ar": {
+        "home": "الرئيسية",
+        "category": "التصنيف:",
+        "share": "شارك الخبر:",
+        "see_also": "شاهد ايضاً:",
+        "related": "أخبار ذات صلة",
+        "email": "البريد الإلكتروني",
+        "by": "بقلم",
+        "published": "نُشر في",
+        "previous": "السابق",
+        "next": "التالي",
+        "page_of": "صفحة {page} من {pages}",
+        "latest": "آخر الأخبار",
+        "more_in": "المزيد من {section}",
+        "sections": "الأقسام",
+        "no_stories": "لا توجد أخبار في هذا القسم بعد.",
+    },
+    "en": {
+        "home": "Home",
+        "category": "Category:",
+        "share": "Share:",
+        "see_also": "See also:",
+        "related": "Related news",
+        "email": "Email",
+        "by": "By",
+        "published": "Published",
+        "previous": "Previous",
+        "next": "Next",
+        "page_of": "Page {page} of {pages}",
+        "latest": "Latest news",
+        "more_in": "More in {section}",
+        "sections": "Sections",
+        "no_stories": "No stories in this section yet.",
+    },
+}
+
+RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
+
+
+class Section(BaseModel):
+    """One section of the site: a category page and, usually, a navigation item."""
+
+    slug: str
+    labels: dict[str, str] = Field(description="Display name by language.")
+    in_nav: bool = True
+    aliases: list[str] = Field(
+        default_factory=list, description="Other slugs newsrooms file under, e.g. 'internationalNews'."
+    )
+
+    def label(self, lang: str) -> str:
+        return self.labels.get(base_language(lang)) or self.labels.get("en") or self.slug
+
+
+def _section(slug: str, ar: str, en: str, in_nav: bool = True, aliases: tuple[str, ...] = ()) -> Section:
+    return Section(slug=slug, labels={"ar": ar, "en": en}, in_nav=in_nav, aliases=list(aliases))
+
+
+# The navigation of the reference page, in its order, then sections the corpus
+# files under that the navigation does not show.
+DEFAULT_SECTIONS = [
+    _section("news", "أخبار", "News"),
+    _section("politics", "سياسة", "Politics"),
+    _section("business", "أعمال", "Business"),
+    _section("sport", "رياضة", "Sport", aliases=("sports",)),
+    _section("world", "العالم", "World", aliases=("internationalNews", "international")),
+    _section("technology", "تكنولوجيا", "Technology", aliases=("tech",)),
+    _section("economy", "اقتصاد", "Economy"),
+    _section("health", "صحة", "Health"),
+    _section("entertainment", "تسلية", "Entertainment"),
+    _section("middle-east", "الشرق الأوسط", "Middle East", in_nav=False, aliases=("middleEast",)),
+    _section("culture", "ثقافة", "Culture", in_nav=False),
+]
+
+
+def base_language(lang: str) -> str:
+    return lang.split("-")[0].lower() if lang else "en"
+
+
+def direction_of(lang: str) -> str:
+    return "rtl" if base_language(lang) in RTL_LANGUAGES else "ltr"
+
+
+class Site(BaseModel):
+    """What a page needs to know about the site it belongs to."""
+
+    names: dict[str, str] = Field(default_factory=lambda: {"ar": "خبر", "en": "Khabar"})
+    base_url: str = "http://127.0.0.1:8003"
+    language: str = Field(default="ar", description="Language of pages that are not one article's.")
+    sections: list[Section] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
+    arabic_digits: bool = Field(default=True, description="Write numbers in Arabic pages as ٠١٢٣.")
+    timezone: str = Field(default="UTC", description="Zone in which dates are shown to readers.")
+    og_locales: dict[str, str] = Field(default_factory=lambda: {"ar": "ar_AR", "en": "en_GB"})
+    stylesheet: str = "/static/site.css"
+
+    def name(self, lang: str) -> str:
+        return self.names.get(base_language(lang)) or next(iter(self.names.values()))
+
+    def label(self, key: str, lang: str, **values: str) -> str:
+        words = LABELS.get(base_language(lang), LABELS["en"])
+        text = words.get(key) or LABELS["en"][key]
+        return text.format(**values) if values else text
+
+    def nav_sections(self) -> list[Section]:
+        return [section for section in self.sections if section.in_nav]
+
+    def section(self, slug: str) -> Section:
+        """The section a slug (or one of its aliases) names; unknown slugs get a plain one."""
+        for section in self.sections:
+            if slug == section.slug or slug in section.aliases:
+                return section
+        return Section(slug=slug, labels={}, in_nav=False)
+
+    def og_locale(self, lang: str) -> str:
+        return self.og_locales.get(base_language(lang), base_language(lang))
+
+    # Addresses -------------------------------------------------------------
+
+    def absolute(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+    def article_path(self, article_id: str) -> str:
+        return "/articles/" + quote(article_id, safe="")
+
+    def category_path(self, slug: str, page: int = 1) -> str:
+        path = "/category/" + quote(self.section(slug).slug, safe="")
+        return path if page <= 1 else f"{path}?page={page}"
+
+    # Numbers and dates -----------------------------------------------------
+
+    def number(self, value: int | str, lang: str) -> str:
+        text = str(value)
+        if self.arabic_digits and base_language(lang) == "ar":
+            return text.translate(ARABIC_INDIC_DIGITS)
+        return text
+
+    def human_date(self, moment: datetime, lang: str) -> str:
+        """'26 فبراير 2018، 14:05' or '26 February 2018, 14:05' in the site's zone."""
+        local = self.local_time(moment)
+        months = MONTHS.get(base_language(lang), MONTHS["en"])
+        comma = "،" if base_language(lang) == "ar" else ","
+        text = f"{local.day} {months[local.month - 1]} {local.year}{comma} {local:%H:%M}"
+        return self.number(text, lang)
+
+    def local_time(self, moment: datetime) -> datetime:
+        if moment.tzinfo is None:
+            # Naive times in events are UTC by convention.
+            moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+        return moment.astimezone(ZoneInfo(self.timezone))
+
+
+def default_site(**overrides: object) -> Site:
+    """The site as the reference page shows it; override e.g. `base_url` from settings."""
+    return Site.model_validate(overrides)
