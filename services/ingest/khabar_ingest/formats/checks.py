@@ -1,0 +1,106 @@
+"""Small checks shared by the readers: dates, language tags, control characters, URLs."""
+
+import re
+import unicodedata
+from datetime import datetime
+from urllib.parse import urlsplit
+
+# ISO 639-1: the two-letter language codes (184 of them).
+ISO_639_1 = frozenset(
+    """aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr
+    cs cu cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu
+    gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk
+    kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms
+    mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro
+    ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl
+    tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu""".split()
+)
+
+# language, then optionally a script (Latn) and/or a region (GB, 419).
+_LANGUAGE_TAG = re.compile(r"^([a-z]{2})(?:-[a-z]{4})?(?:-(?:[a-z]{2}|[0-9]{3}))?$", re.IGNORECASE)
+
+# C0 and C1 controls and DEL; in one-line fields even tab and newline are wrong.
+_LINE_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# In body text, tab, newline and carriage return are fine.
+_TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def surrogate_paths(document: object, limit: int = 10) -> list[list[str | int]]:
+    """Paths to strings (keys or values) holding lone surrogates, which no UTF-8 can carry.
+
+    JSON may spell them (`"\\ud800"`); they would break every later step that
+    writes the article out, so they are refused up front. Iterative, so a
+    deeply nested document can't exhaust the stack.
+    """
+    found: list[list[str | int]] = []
+    stack: list[tuple[object, list[str | int]]] = [(document, [])]
+    while stack and len(found) < limit:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                found.append(path)
+        elif isinstance(value, dict):
+            for key, child in value.items():
+                if isinstance(key, str) and _SURROGATE.search(key):
+                    found.append([*path, key])
+                stack.append((child, [*path, key]))
+        elif isinstance(value, list):
+            stack.extend((child, [*path, index]) for index, child in enumerate(value))
+    return found
+
+
+def language_problem(tag: str) -> str | None:
+    """Why `tag` is not an accepted language tag, or None when it is."""
+    match = _LANGUAGE_TAG.match(tag)
+    if match is None:
+        return f"{tag!r} is not a language tag like 'ar' or 'en-GB'"
+    if match.group(1).lower() not in ISO_639_1:
+        return f"{match.group(1)!r} is not an ISO 639-1 language code"
+    return None
+
+
+def normalize_language(tag: str) -> str:
+    """'EN-gb' → 'en-GB': lower-case language, title-case script, upper-case region."""
+    parts = tag.split("-")
+    out = [parts[0].lower()]
+    for part in parts[1:]:
+        out.append(part.title() if len(part) == 4 else part.upper())
+    return "-".join(out)
+
+
+def parse_timestamp(value: str) -> tuple[datetime | None, str | None]:
+    """An ISO 8601 timestamp with its offset, or why it isn't one."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None, f"{value[:40]!r} is not an ISO 8601 date-time like 2018-02-26T09:30:00+03:00"
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        return None, f"{value[:40]!r} needs a UTC offset (e.g. 'Z' or '+03:00')"
+    return parsed, None
+
+
+def has_line_controls(text: str) -> bool:
+    return _LINE_CONTROLS.search(text) is not None
+
+
+def has_text_controls(text: str) -> bool:
+    return _TEXT_CONTROLS.search(text) is not None
+
+
+def is_web_url(value: str) -> bool:
+    """An absolute http(s) address with a host."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.netloc) and not has_line_controls(value)
+
+
+def guess_language(text: str) -> str:
+    """'ar' when most letters are Arabic script, else 'en': only for documents that don't say."""
+    letters = [ch for ch in text[:2000] if ch.isalpha()]
+    arabic = sum(1 for ch in letters if "ARABIC" in unicodedata.name(ch, ""))
+    return "ar" if letters and arabic * 2 > len(letters) else "en"

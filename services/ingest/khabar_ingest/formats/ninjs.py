@@ -1,0 +1,606 @@
+"""IPTC ninjs (1.x, 2.x, 3.x) → `Article`, collecting every problem at once.
+
+Which ninjs fields become which `Article` fields:
+
+| Article          | ninjs 1.x                                  | ninjs 2.x / 3.x                       |
+|------------------|--------------------------------------------|---------------------------------------|
+| id               | derived from `uri` (see `ids.py`)          | same                                  |
+| headline         | `headline`, else `headline_main`, `headline_*` | `headlines[]` (role main first)   |
+| body_html        | `body_html`/`body_xhtml`/`body_richtext`, else `body_text`/`body_main` as `<p>`s | `bodies[]` (HTML content type or role richtext first) |
+| lead             | `description_text`, else `description_html` without tags | `descriptions[]`         |
+| byline           | `byline`                                   | `by`                                  |
+| versioncreated…  | `versioncreated`, `firstcreated`, `embargoed` | `versionCreated`, `firstCreated`, `embargoedUntil` (3.x) |
+| subjects, places | `subject[]`, `place[]` (`code`, `scheme`)  | `subjects[]`, `places[]` (`uri`/`literal` as code) |
+| featured_image   | `associations.featuremedia`, else the first picture | `associations[]` by `name`, same rule |
+
+khabar's own optional fields: `category` (a section slug; else derived from the
+first subject), `source`, `editor_note` (a public correction note; ninjs
+`ednote` is internal and stays in `extra`) and `url`.
+
+Every other top-level field (`version`, `urgency`, `type`, `person`,
+`organisation`, `associations`, ...) is kept verbatim in `Article.extra`.
+
+Items whose `type` is not `text` or `composite` (pictures, videos, events)
+are refused at `/type`: khabar publishes articles; pictures come as
+associations of one.
+"""
+
+import html
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from khabar_shared.events import Article, Image, Subject
+from pydantic import BaseModel, Field
+
+from .checks import (
+    guess_language,
+    has_line_controls,
+    has_text_controls,
+    is_web_url,
+    language_problem,
+    normalize_language,
+    parse_timestamp,
+    surrogate_paths,
+)
+from .errors import FieldError, InvalidArticle, MalformedDocument, pointer
+from .ids import article_id_from_uri
+from .sections import section_for
+from .text import text_to_html
+
+
+class Limits(BaseModel):
+    """How big each part of an article may be; ingest's settings pass their own."""
+
+    max_uri_chars: int = Field(default=1000, ge=1)
+    max_headline_chars: int = Field(default=300, ge=1)
+    max_lead_chars: int = Field(default=3000, ge=1)
+    max_byline_chars: int = Field(default=300, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1)
+    max_editor_note_chars: int = Field(default=2000, ge=1)
+    max_list_items: int = Field(default=200, ge=1, description="subjects, places")
+
+
+ARTICLE_TYPES = {"text", "composite"}
+PUBSTATUSES = ("usable", "withheld", "canceled")
+_TAGS = re.compile(r"<[^>]*>")
+_HTML_BODY_KEYS = ("body_html", "body_xhtml", "body_richtext")
+_TEXT_BODY_KEYS = ("body_text", "body_main", "body_plain")
+_IMAGE_TYPES = {"picture", "graphic", "image"}
+_PREFERRED_RENDITIONS = ("original", "baseImage", "viewImage", "main", "highres", "hughres")
+
+# Fields read into Article (other than through the helpers below); the rest go to `extra`.
+_CONSUMED = {
+    "uri", "language", "pubstatus", "pubStatus", "byline", "by",
+    "versioncreated", "versionCreated", "firstcreated", "firstCreated",
+    "embargoed", "embargoedUntil", "subject", "subjects", "place", "places",
+    "headline", "headlines", "bodies", "descriptions",
+    "category", "source", "editor_note", "url",
+}  # fmt: skip
+
+
+def parse_ninjs_json(
+    data: bytes | str,
+    *,
+    limits: Limits | None = None,
+    default_language: str | None = None,
+    received_at: datetime | None = None,
+) -> Article:
+    """Parse a request body: MalformedDocument (→ 400) if it isn't JSON, else as `parse_ninjs`."""
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError) as error:
+        raise MalformedDocument(f"the body is not a JSON document: {error}") from error
+    return parse_ninjs(
+        document, limits=limits, default_language=default_language, received_at=received_at
+    )
+
+
+def parse_ninjs(
+    document: Any,
+    *,
+    limits: Limits | None = None,
+    default_language: str | None = None,
+    received_at: datetime | None = None,
+) -> Article:
+    """The article a ninjs document describes, or InvalidArticle listing every problem.
+
+    `default_language` is used when the document has no `language`; without
+    one, the language is guessed from the script ('ar' or 'en').
+    `received_at` stands in for a missing `versioncreated`; without it a
+    missing `versioncreated` is an error.
+    """
+    if not isinstance(document, dict):
+        kind = _json_type(document)
+        raise InvalidArticle([FieldError(pointer="", message=f"must be a JSON object, got {kind}")])
+    broken = surrogate_paths(document)
+    if broken:
+        raise InvalidArticle(
+            [FieldError(pointer=pointer(*path), message="contains invalid Unicode (a lone surrogate)") for path in broken]
+        )
+    reader = _Reader(document, limits or Limits())
+    article = reader.read(default_language, received_at)
+    if reader.errors or article is None:
+        raise InvalidArticle(reader.errors)
+    return article
+
+
+class _Reader:
+    """Reads one document field by field, writing down each problem it meets."""
+
+    def __init__(self, document: dict[str, Any], limits: Limits) -> None:
+        self.doc = document
+        self.limits = limits
+        self.errors: list[FieldError] = []
+        self.consumed: set[str] = set(_CONSUMED)
+        self.modern = any(key in document for key in ("headlines", "bodies", "descriptions"))
+
+    def fail(self, where: str, message: str) -> None:
+        self.errors.append(FieldError(pointer=where, message=message))
+
+    # ---- the whole article ------------------------------------------------
+
+    def read(self, default_language: str | None, received_at: datetime | None) -> Article | None:
+        self._check_type()
+        self._check_extras()
+        uri = self._uri()
+        headline = self._headline()
+        body_html = self._body()
+        lead = self._lead()
+        pubstatus = self._pubstatus()
+        if not body_html.strip() and pubstatus != "canceled":
+            self.fail("/bodies" if self.modern else "/body_html", "an article needs a body")
+        language = self._language(default_language, headline + " " + body_html)
+        versioncreated = self._timestamp(("versioncreated", "versionCreated"), received_at)
+        subjects = self._subjects(("subject", "subjects"))
+        places = self._subjects(("place", "places"))
+        fields = dict(
+            byline=self._string(("byline", "by"), max_chars=self.limits.max_byline_chars),
+            category=self._category(subjects),
+            source=self._string(("source",), max_chars=self.limits.max_byline_chars),
+            editor_note=self._string(("editor_note",), max_chars=self.limits.max_editor_note_chars, one_line=False),
+            url=self._url(),
+            firstcreated=self._timestamp(("firstcreated", "firstCreated"), None, required=False),
+            embargoed=self._timestamp(("embargoed", "embargoedUntil"), None, required=False),
+            featured_image=self._featured_image(),
+        )  # fmt: skip
+        if self.errors or uri is None or language is None or versioncreated is None:
+            return None
+        return Article(
+            id=article_id_from_uri(uri),
+            uri=uri,
+            language=language,
+            headline=headline,
+            lead=lead,
+            body_html=body_html,
+            pubstatus=pubstatus,
+            versioncreated=versioncreated,
+            subjects=subjects,
+            places=places,
+            extra={k: v for k, v in self.doc.items() if k not in self.consumed},
+            **fields,
+        )
+
+    # ---- generic field readers --------------------------------------------
+
+    def _first_present(self, names: tuple[str, ...]) -> str | None:
+        return next((name for name in names if name in self.doc), None)
+
+    def _string(
+        self,
+        names: tuple[str, ...],
+        *,
+        max_chars: int | None = None,
+        one_line: bool = True,
+        container: dict[str, Any] | None = None,
+        prefix: str = "",
+    ) -> str:
+        """A string field ('' when absent), checked for type, controls and length."""
+        source = self.doc if container is None else container
+        name = next((n for n in names if n in source), None)
+        if name is None or source[name] is None:
+            return ""
+        return self._check_string(source[name], prefix + pointer(name), max_chars, one_line)
+
+    def _check_string(self, value: Any, where: str, max_chars: int | None, one_line: bool) -> str:
+        if not isinstance(value, str):
+            self.fail(where, f"must be a string, got {_json_type(value)}")
+            return ""
+        if (has_line_controls if one_line else has_text_controls)(value):
+            self.fail(where, "contains control characters")
+        if max_chars is not None and len(value) > max_chars:
+            self.fail(where, f"is {len(value)} characters long; at most {max_chars} allowed")
+        return value.strip()
+
+    def _timestamp(
+        self, names: tuple[str, ...], fallback: datetime | None, *, required: bool = True
+    ) -> datetime | None:
+        name = self._first_present(names)
+        if name is None or self.doc[name] is None:
+            if required and fallback is None:
+                self.fail(pointer(names[0]), "is required: the time this version was written")
+            return fallback
+        value = self.doc[name]
+        if not isinstance(value, str):
+            self.fail(pointer(name), f"must be a date-time string, got {_json_type(value)}")
+            return None
+        parsed, problem = parse_timestamp(value)
+        if problem:
+            self.fail(pointer(name), problem)
+        return parsed
+
+    # ---- individual fields ------------------------------------------------
+
+    def _check_type(self) -> None:
+        kind = self.doc.get("type")
+        if kind is None:
+            return
+        if not isinstance(kind, str):
+            self.fail("/type", f"must be a string, got {_json_type(kind)}")
+        elif kind not in ARTICLE_TYPES:
+            self.fail(
+                "/type",
+                f"items of type {kind!r} are not articles: khabar takes 'text' and "
+                "'composite' items (a picture belongs in an article's associations)",
+            )
+
+    def _check_extras(self) -> None:
+        """The few unmapped fields whose type ninjs fixes and a wrong one would mislead."""
+        urgency = self.doc.get("urgency")
+        if urgency is not None and (
+            not isinstance(urgency, int) or isinstance(urgency, bool) or not 1 <= urgency <= 9
+        ):
+            self.fail("/urgency", "must be a whole number from 1 (most urgent) to 9")
+        version = self.doc.get("version")
+        if version is not None and (not isinstance(version, str | int) or isinstance(version, bool)):
+            self.fail("/version", f"must be a string, got {_json_type(version)}")
+
+    def _uri(self) -> str | None:
+        if "uri" not in self.doc:
+            self.fail("/uri", "is required: the newsroom's identifier of this article")
+            return None
+        uri = self._check_string(self.doc["uri"], "/uri", self.limits.max_uri_chars, True)
+        if not uri:
+            if isinstance(self.doc["uri"], str):
+                self.fail("/uri", "must not be empty")
+            return None
+        if any(ch.isspace() for ch in uri):
+            self.fail("/uri", "must not contain spaces")
+        return uri
+
+    def _headline(self) -> str:
+        headline, where = "", "/headlines" if self.modern else "/headline"
+        if "headline" in self.doc:
+            where = "/headline"
+            headline = self._check_string(self.doc["headline"], where, None, True)
+        elif "headlines" in self.doc:
+            headline, where = self._from_value_list("headlines", prefer_roles=("main", "default"))
+        else:
+            key = self._first_pattern_key("headline_", ("headline_main", "headline_simple"))
+            if key is not None:
+                self.consumed.add(key)
+                where = pointer(key)
+                headline = self._check_string(self.doc[key], where, None, True)
+        if not headline and not any(e.pointer.startswith(where) for e in self.errors):
+            self.fail(where, "an article needs a headline")
+        elif len(headline) > self.limits.max_headline_chars:
+            self.fail(
+                where,
+                f"is {len(headline)} characters long; "
+                f"at most {self.limits.max_headline_chars} allowed",
+            )
+        return headline
+
+    def _first_pattern_key(self, prefix: str, preferred: tuple[str, ...]) -> str | None:
+        for key in preferred:
+            if key in self.doc:
+                return key
+        return next((key for key in self.doc if key.startswith(prefix)), None)
+
+    def _from_value_list(self, name: str, prefer_roles: tuple[str, ...]) -> tuple[str, str]:
+        """The best `value` of a 2.x/3.x list (headlines, descriptions): role order, else first."""
+        items = self._value_items(name)
+        for role in (*prefer_roles, None):
+            for index, item in items:
+                if role is None or item.get("role") == role:
+                    where = pointer(name, index, "value")
+                    return self._check_string(item["value"], where, None, True), where
+        return "", pointer(name)
+
+    def _value_items(self, name: str) -> list[tuple[int, dict[str, Any]]]:
+        """The well-formed `{value: ...}` objects of a 2.x/3.x list, reporting the others."""
+        value = self.doc[name]
+        if not isinstance(value, list):
+            self.fail(pointer(name), f"must be a list, got {_json_type(value)}")
+            return []
+        items = []
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.fail(pointer(name, index), f"must be an object, got {_json_type(item)}")
+            elif not isinstance(item.get("value"), str):
+                got = _json_type(item.get("value")) if "value" in item else "nothing"
+                self.fail(pointer(name, index, "value"), f"must be a string, got {got}")
+            else:
+                items.append((index, item))
+        return items
+
+    def _body(self) -> str:
+        html_body, text_body = None, None
+        where = text_where = "/bodies" if self.modern else "/body_html"
+        if "bodies" in self.doc:
+            for index, item in self._value_items("bodies"):
+                kind = str(item.get("contenttype") or item.get("contentType") or "").lower()
+                is_html = "html" in kind or item.get("role") == "richtext"
+                if is_html and html_body is None:
+                    html_body, where = item["value"], pointer("bodies", index, "value")
+                elif not is_html and text_body is None:
+                    text_body, text_where = item["value"], pointer("bodies", index, "value")
+        body_keys = [key for key in self.doc if key.startswith("body_")]
+        self.consumed.update(body_keys)
+        for key in body_keys:
+            if self.doc[key] is not None and not isinstance(self.doc[key], str):
+                self.fail(pointer(key), f"must be a string, got {_json_type(self.doc[key])}")
+        strings = {k: self.doc[k] for k in body_keys if isinstance(self.doc[k], str)}
+        if html_body is None:
+            key = _pick_key(strings, _HTML_BODY_KEYS, "body_", _looks_html)
+            if key:
+                html_body, where = strings[key], pointer(key)
+        if html_body is None and text_body is None:
+            key = _pick_key(strings, _TEXT_BODY_KEYS, "body_", lambda k: True)
+            if key:
+                text_body, text_where = strings[key], pointer(key)
+        if html_body is None and text_body is not None:
+            html_body, where = text_to_html(text_body), text_where
+        return self._check_body(html_body or "", where)
+
+    def _check_body(self, body: str, where: str) -> str:
+        size = len(body.encode("utf-8", errors="surrogatepass"))
+        if size > self.limits.max_body_bytes:
+            self.fail(where, f"is {size} bytes long; at most {self.limits.max_body_bytes} allowed")
+        if has_text_controls(body):
+            self.fail(where, "contains control characters")
+        return body.strip()
+
+    def _lead(self) -> str:
+        if "descriptions" in self.doc:
+            lead, where = self._from_value_list("descriptions", prefer_roles=("text", "summary"))
+            lead = _strip_tags(lead)
+        else:
+            keys = [key for key in self.doc if key.startswith("description_")]
+            self.consumed.update(keys)
+            key = _pick_key(self.doc, ("description_text", "description_html"), "description_", lambda k: True)
+            if key is None:
+                return ""
+            where = pointer(key)
+            lead = self._check_string(self.doc[key], where, None, False)
+            lead = _strip_tags(lead) if _looks_html(key) else lead
+        if len(lead) > self.limits.max_lead_chars:
+            self.fail(where, f"is {len(lead)} characters long; at most {self.limits.max_lead_chars} allowed")
+        return lead
+
+    def _pubstatus(self) -> str:
+        name = self._first_present(("pubstatus", "pubStatus"))
+        if name is None or self.doc[name] is None:
+            return "usable"
+        value = self.doc[name]
+        if value not in PUBSTATUSES:
+            self.fail(pointer(name), f"must be one of {', '.join(PUBSTATUSES)}; got {value!r}"[:200])
+            return "usable"
+        return value
+
+    def _language(self, default: str | None, text: str) -> str | None:
+        value = self.doc.get("language")
+        if value is None:
+            return default or guess_language(text)
+        if not isinstance(value, str):
+            self.fail("/language", f"must be a string, got {_json_type(value)}")
+            return None
+        problem = language_problem(value)
+        if problem:
+            self.fail("/language", problem[:200])
+            return None
+        return normalize_language(value)
+
+    def _subjects(self, names: tuple[str, str]) -> list[Subject]:
+        name = self._first_present(names)
+        if name is None or self.doc[name] is None:
+            return []
+        value = self.doc[name]
+        if not isinstance(value, list):
+            self.fail(pointer(name), f"must be a list, got {_json_type(value)}")
+            return []
+        if len(value) > self.limits.max_list_items:
+            self.fail(pointer(name), f"has {len(value)} items; at most {self.limits.max_list_items} allowed")
+            return []
+        subjects = []
+        for index, item in enumerate(value):
+            subject = self._subject(item, pointer(name, index))
+            if subject is not None:
+                subjects.append(subject)
+        return subjects
+
+    def _subject(self, item: Any, where: str) -> Subject | None:
+        if not isinstance(item, dict):
+            self.fail(where, f"must be an object, got {_json_type(item)}")
+            return None
+        fields = {}
+        for key in ("name", "code", "uri", "literal", "scheme", "rel"):
+            fields[key] = self._string((key,), container=item, prefix=where, max_chars=1000)
+        code = fields["code"] or fields["uri"] or fields["literal"] or None
+        name = fields["name"] or code
+        if not name:
+            self.fail(where + "/name", "a subject needs a name or a code")
+            return None
+        return Subject(name=name, code=code, scheme=fields["scheme"] or None, rel=fields["rel"] or None)
+
+    def _category(self, subjects: list[Subject]) -> str:
+        if "category" in self.doc and self.doc["category"] is not None:
+            value = self._string(("category",), max_chars=60)
+            section = section_for(value) if value else ""
+            if value and not section:
+                self.fail("/category", f"{value!r} is not a section slug like 'sport' or 'middle-east'")
+            return section
+        if subjects:
+            return section_for(subjects[0].name, subjects[0].code)
+        return ""
+
+    def _url(self) -> str | None:
+        value = self._string(("url",), max_chars=self.limits.max_uri_chars)
+        if value and not is_web_url(value):
+            self.fail("/url", "must be an absolute http or https address")
+            return None
+        return value or None
+
+    # ---- the featured picture ---------------------------------------------
+
+    def _featured_image(self) -> Image | None:
+        chosen = self._featured_association()
+        if chosen is None:
+            return None
+        where, item = chosen
+        rendition = self._best_rendition(item, where)
+        if rendition is None:
+            return None
+        href, rendition = rendition
+        caption = _first_string(item, ("description_text", "caption")) or _first_value(item, "descriptions")
+        return Image(
+            href=href,
+            alt=_first_string(item, ("alt_text", "description_text")) or caption,
+            caption=caption,
+            credit=_first_string(item, ("creditline", "copyrightnotice", "copyrightNotice", "byline", "by")),
+            width=_whole(rendition.get("width")),
+            height=_whole(rendition.get("height")),
+            mimetype=_first_string(rendition, ("mimetype", "contenttype", "contentType")) or None,
+        )
+
+    def _featured_association(self) -> tuple[str, dict[str, Any]] | None:
+        """`featuremedia` when there is one, else the first picture."""
+        value = self.doc.get("associations")
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            named = [(pointer("associations", key), key, item) for key, item in value.items()]
+        elif isinstance(value, list):
+            named = [
+                (pointer("associations", index), item.get("name") if isinstance(item, dict) else None, item)
+                for index, item in enumerate(value)
+            ]  # fmt: skip
+        else:
+            self.fail("/associations", f"must be an object or a list, got {_json_type(value)}")
+            return None
+        usable = []
+        for where, name, item in named:
+            if not isinstance(item, dict):
+                self.fail(where, f"must be an object, got {_json_type(item)}")
+            else:
+                usable.append((where, name, item))
+        for where, name, item in usable:
+            if name == "featuremedia":
+                return where, item
+        for where, _, item in usable:
+            if item.get("type") in _IMAGE_TYPES:
+                return where, item
+        return None
+
+    def _best_rendition(self, item: dict[str, Any], where: str) -> tuple[str, dict[str, Any]] | None:
+        value = item.get("renditions")
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            entries = [(key, key, r) for key, r in value.items()]
+        elif isinstance(value, list):
+            entries = [(index, r.get("name") if isinstance(r, dict) else None, r) for index, r in enumerate(value)]
+        else:
+            self.fail(where + "/renditions", f"must be an object or a list, got {_json_type(value)}")
+            return None
+        candidates = []
+        for key, name, rendition in entries:
+            here = f"{where}/renditions{pointer(key)}"
+            if not isinstance(rendition, dict):
+                self.fail(here, f"must be an object, got {_json_type(rendition)}")
+                continue
+            href = rendition.get("href")
+            if href is None:
+                continue
+            if not isinstance(href, str) or not is_web_url(href):
+                self.fail(here + "/href", "must be an absolute http or https address")
+                continue
+            for dimension in ("width", "height"):
+                if dimension in rendition and _whole(rendition[dimension]) is None:
+                    self.fail(f"{here}/{dimension}", "must be a whole number of pixels")
+            candidates.append((name, href, rendition))
+        return _preferred(candidates)
+
+
+def _preferred(candidates: list[tuple[Any, str, dict[str, Any]]]) -> tuple[str, dict[str, Any]] | None:
+    if not candidates:
+        return None
+    for wanted in _PREFERRED_RENDITIONS:
+        for name, href, rendition in candidates:
+            if name == wanted:
+                return href, rendition
+    _, href, rendition = max(candidates, key=lambda c: _whole(c[2].get("width")) or 0)
+    return href, rendition
+
+
+def _pick_key(
+    source: dict[str, Any], preferred: tuple[str, ...], prefix: str, accept: Callable[[str], bool]
+) -> str | None:
+    """The first preferred key present, else the first `prefix*` key that `accept`s."""
+    for key in preferred:
+        if key in source:
+            return key
+    return next((key for key in source if key.startswith(prefix) and accept(key)), None)
+
+
+def _looks_html(key: str) -> bool:
+    return key.endswith(("html", "richtext"))
+
+
+def _first_string(item: dict[str, Any], names: tuple[str, ...]) -> str:
+    for name in names:
+        value = item.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""
+
+
+def _first_value(item: dict[str, Any], name: str) -> str:
+    values = item.get(name)
+    if isinstance(values, list):
+        for entry in values:
+            if isinstance(entry, dict) and isinstance(entry.get("value"), str):
+                return _strip_tags(entry["value"])
+    return ""
+
+
+def _whole(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _strip_tags(markup: str) -> str:
+    return " ".join(html.unescape(_TAGS.sub(" ", markup)).split())
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
