@@ -1,0 +1,23 @@
+# The two commands: `make run` (the whole system on this machine) and `make test`.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+export PATH := $(HOME)/.local/bin:$(PATH)
+PYTHON := .venv/bin/python
+
+.PHONY: run test test-unit bench lint
+
+run:
+	@scripts/bootstrap.sh
+	@$(PYTHON) -m khabar_dev.run
+
+test:
+	@scripts/bootstrap.sh --test
+	@$(PYTHON) -m pytest
+
+test-unit:
+	@scripts/bootstrap.sh
+	@$(PYTHON) -m pytest tests/unit
+
+bench:
+	@scripts/bootstrap.sh
+	@$(PYTHON) -m bench.pipeline

@@ -1,0 +1,118 @@
+"""Render: keeps fragments fresh (consumer) and serves them with validators (HTTP)."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, Query, Request, Response
+from fastapi.staticfiles import StaticFiles
+
+from khabar_render.handler import FragmentUpdater
+from khabar_render.purge import PurgeNotifier, surrogate_key
+from khabar_render.renderer import Renderer
+from khabar_render.settings import RenderSettings
+from khabar_render.site import default_site
+from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
+from khabar_shared.broker import make_broker
+from khabar_shared.consumer import StreamConsumer
+from khabar_shared.events import EnrichedEvent
+from khabar_shared.health import group_check, redis_check
+from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
+from khabar_shared.ops_http import fastapi_ops_router, install_problem_handlers
+from khabar_shared.problems import problem
+from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: RenderSettings | None = None) -> FastAPI:
+    settings = settings or RenderSettings()
+    site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits)
+    log_redis = connect(settings.redis_url)
+    cache_redis = connect(settings.effective_cache_redis_url)
+    articles = ArticleStore(log_redis, lambda slug: site.section(slug).slug)
+    cache = FragmentCache(cache_redis)
+    renderer = Renderer(articles, cache, site, settings.listing_page_size,
+                        settings.home_per_section)
+    notifier = PurgeNotifier(settings.purge_webhook_url)
+    updater = FragmentUpdater(articles, cache, renderer, notifier, settings.listing_page_size)
+    broker = make_broker(settings.redis_url, "render")
+    StreamConsumer(
+        stream=ENRICHED_STREAM, group=RENDER_GROUP, event_model=EnrichedEvent,
+        handle=updater.handle, redis=log_redis, settings=settings,
+    ).register(broker)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await wait_for_redis(log_redis, "log")
+        await wait_for_redis(cache_redis, "cache")
+        await ensure_group(log_redis, ENRICHED_STREAM, RENDER_GROUP)
+        await broker.start()
+        yield
+        await broker.stop()
+        await notifier.aclose()
+        await log_redis.aclose()
+        await cache_redis.aclose()
+
+    app = FastAPI(title="khabar render", version="1", lifespan=lifespan,
+                  description="Cached HTML fragments and pages of articles, sections and home.")
+    install_problem_handlers(app)
+    app.include_router(fastapi_ops_router({
+        "redis": redis_check(log_redis),
+        "cache_redis": redis_check(cache_redis),
+        "consumer_group": group_check(log_redis, ENRICHED_STREAM, RENDER_GROUP),
+    }))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    async def serve(request: Request, name: str, what: str) -> Response:
+        fragment = await renderer.fetch(name)
+        if fragment is None:
+            stored = await articles.get(name.partition(":")[2])
+            if stored is not None and stored.status == "withdrawn":
+                raise problem(410, "Gone", f"The {what} was withdrawn.")
+            raise problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.")
+        return fragment_response(request, fragment, settings)
+
+    @app.get("/fragments/article/{article_id}", summary="Article body with see-also links")
+    async def article_fragment(request: Request, article_id: str) -> Response:
+        return await serve(request, f"article:{article_id}", "article")
+
+    @app.get("/fragments/related/{article_id}", summary="Related-news block of an article")
+    async def related_fragment(request: Request, article_id: str) -> Response:
+        return await serve(request, f"related:{article_id}", "article")
+
+    @app.get("/fragments/card/{article_id}", summary="Teaser card of an article")
+    async def card_fragment(request: Request, article_id: str) -> Response:
+        return await serve(request, f"card:{article_id}", "article")
+
+    @app.get("/articles/{article_id}", summary="The whole article page")
+    async def article_page(request: Request, article_id: str) -> Response:
+        return await serve(request, f"page:{article_id}", "article")
+
+    @app.get("/category/{slug}", summary="A section's stories, newest first")
+    async def category_page(
+        request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+    ) -> Response:
+        return await serve(request, f"section:{site.section(slug).slug}:{page}", "section")
+
+    @app.get("/", summary="Home: the latest stories of every section")
+    async def home(request: Request) -> Response:
+        return await serve(request, "home", "page")
+
+    return app
+
+
+def fragment_response(request: Request, fragment: StoredFragment, settings: RenderSettings) -> Response:
+    headers = {
+        "ETag": fragment.etag,
+        "Cache-Control": (
+            f"public, max-age={settings.cache_max_age_s}, "
+            f"stale-while-revalidate={settings.cache_stale_while_revalidate_s}"
+        ),
+        "Surrogate-Key": " ".join(surrogate_key(article_id) for article_id in dict.fromkeys(fragment.shows)),
+        "Last-Modified": fragment.rendered_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    }
+    if fragment.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(fragment.html, media_type="text/html; charset=utf-8", headers=headers)

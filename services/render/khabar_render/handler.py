@@ -1,0 +1,90 @@
+"""Applies enriched events: store the article, then make every fragment that shows it fresh.
+
+Order matters for the promise that a reader never sees a changed headline or
+a withdrawn article: the stored article is replaced first, then every cached
+fragment that showed it (its own, other articles' see-also links and related
+blocks, section listings, home) is purged and rendered again. The event is
+acked only after that, by the consumer.
+"""
+
+import math
+
+from khabar_render.purge import PurgeNotifier
+from khabar_render.renderer import Renderer
+from khabar_render.store import ArticleStore, FragmentCache, StoredArticle
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import EnrichedEvent
+from khabar_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+OWN_FRAGMENTS = ("article", "related", "page", "card")
+
+
+def latest_per_article(deliveries: list[Delivery[EnrichedEvent]]) -> list[EnrichedEvent]:
+    latest: dict[str, EnrichedEvent] = {}
+    for delivery in deliveries:
+        event = delivery.event
+        if event.article_id not in latest or event.version >= latest[event.article_id].version:
+            latest[event.article_id] = event
+    return list(latest.values())
+
+
+def is_deep_listing_page(name: str) -> bool:
+    return name.startswith("section:") and not name.endswith(":1")
+
+
+class FragmentUpdater:
+    def __init__(self, articles: ArticleStore, cache: FragmentCache, renderer: Renderer,
+                 notifier: PurgeNotifier, listing_page_size: int) -> None:
+        self._articles = articles
+        self._cache = cache
+        self._renderer = renderer
+        self._notifier = notifier
+        self._page_size = listing_page_size
+
+    async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
+        changed: list[str] = []
+        sections: set[str] = set()
+        for event in latest_per_article(deliveries):
+            previous = await self._apply(event)
+            if previous is not None and previous.version > event.version:
+                log.info("stale_event_skipped", article_id=event.article_id, version=event.version)
+                continue
+            changed.append(event.article_id)
+            sections |= self._sections_touched(event, previous)
+        if changed:
+            await self._refresh(changed, sections)
+
+    async def _apply(self, event: EnrichedEvent) -> StoredArticle | None:
+        if event.type == "article.withdrawn" or event.enriched is None:
+            return await self._articles.put_withdrawn(event.article_id, event.version)
+        return await self._articles.put_live(event.enriched)
+
+    def _sections_touched(self, event: EnrichedEvent, previous: StoredArticle | None) -> set[str]:
+        touched = set()
+        for stored in (event.enriched, previous.enriched if previous else None):
+            if stored is not None:
+                touched.add(self._articles.section_of(stored))
+        return touched
+
+    async def _refresh(self, changed: list[str], sections: set[str]) -> None:
+        names = {f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS}
+        for article_id in changed:
+            names |= await self._articles.dependents(article_id)
+        names |= await self._listing_pages(sections)
+        names.add("home")
+        await self._cache.purge(names)
+        # Deeper listing pages are rendered when asked for; everything else is kept ready.
+        for name in sorted(n for n in names if not is_deep_listing_page(n)):
+            await self._renderer.refresh(name)
+        await self._notifier.purge(changed)
+        log.info("fragments_refreshed", articles=changed, fragments=len(names))
+
+    async def _listing_pages(self, sections: set[str]) -> set[str]:
+        names: set[str] = set()
+        for slug in sections:
+            _, total = await self._articles.section_page(slug, 1, 1)
+            pages = max(1, math.ceil(total / self._page_size)) + 1
+            names |= {f"section:{slug}:{page}" for page in range(1, pages + 1)}
+        return names

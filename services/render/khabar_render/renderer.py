@@ -1,0 +1,128 @@
+"""Builds each fragment by name from stored articles, through the cache.
+
+Fragment names say what they are: `article:<id>`, `related:<id>`,
+`page:<id>`, `card:<id>`, `section:<slug>:<page>`, `home`. A fragment is
+rendered from the log Redis, stored in the cache with its ETag, and every
+article it shows is recorded in the dependency index so that a change to any
+of them purges it.
+"""
+
+import math
+from collections.abc import Awaitable, Callable
+
+from khabar_render.fragments import (
+    Teaser,
+    render_article,
+    render_article_page,
+    render_category_listing,
+    render_home,
+    render_related_block,
+    render_teaser_card,
+    teaser_from_enriched,
+)
+from khabar_render.site import Site
+from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
+from khabar_shared.events import EnrichedArticle
+
+SEE_ALSO_COUNT = 4
+RELATED_BLOCK_COUNT = 4
+
+Rendered = tuple[str, list[str]]
+
+
+class Renderer:
+    def __init__(self, articles: ArticleStore, cache: FragmentCache, site: Site,
+                 listing_page_size: int, home_per_section: int) -> None:
+        self._articles = articles
+        self._cache = cache
+        self._site = site
+        self._page_size = listing_page_size
+        self._home_per_section = home_per_section
+
+    async def fetch(self, name: str) -> StoredFragment | None:
+        """The fragment from cache, or rendered now; None when there is nothing to show."""
+        cached = await self._cache.get(name)
+        return cached if cached is not None else await self.refresh(name)
+
+    async def refresh(self, name: str) -> StoredFragment | None:
+        rendered = await self._render(name)
+        if rendered is None:
+            return None
+        html, shows = rendered
+        fragment = await self._cache.put(name, html, shows)
+        await self._articles.record_shows(name, shows)
+        return fragment
+
+    async def _render(self, name: str) -> Rendered | None:
+        kind, _, rest = name.partition(":")
+        builders: dict[str, Callable[[str], Awaitable[Rendered | None]]] = {
+            "article": self._article,
+            "related": self._related,
+            "page": self._page,
+            "card": self._card,
+            "section": self._section,
+            "home": self._home,
+        }
+        builder = builders.get(kind)
+        return await builder(rest) if builder else None
+
+    async def _live(self, article_id: str) -> EnrichedArticle | None:
+        return (await self._articles.live_many([article_id])).get(article_id)
+
+    async def _links(self, enriched: EnrichedArticle) -> tuple[list[Teaser], list[Teaser]]:
+        """See-also teasers (first four live related) and the related block's (the rest)."""
+        ids = [link.article_id for link in enriched.related if link.article_id != enriched.article.id]
+        live = await self._articles.live_many(ids)
+        teasers = [teaser_from_enriched(live[i]) for i in ids if i in live]
+        see_also = teasers[:SEE_ALSO_COUNT]
+        return see_also, teasers[SEE_ALSO_COUNT:SEE_ALSO_COUNT + RELATED_BLOCK_COUNT]
+
+    async def _article(self, article_id: str) -> Rendered | None:
+        enriched = await self._live(article_id)
+        if enriched is None:
+            return None
+        see_also, _ = await self._links(enriched)
+        fragment = render_article(enriched, see_also, self._site)
+        return fragment.html, [article_id, *fragment.shows]
+
+    async def _related(self, article_id: str) -> Rendered | None:
+        enriched = await self._live(article_id)
+        if enriched is None:
+            return None
+        see_also, rest = await self._links(enriched)
+        block = render_related_block(rest, [t.id for t in see_also], self._site,
+                                     lang=enriched.article.language)
+        return block.html, [article_id, *block.shows]
+
+    async def _page(self, article_id: str) -> Rendered | None:
+        enriched = await self._live(article_id)
+        if enriched is None:
+            return None
+        see_also, rest = await self._links(enriched)
+        page = render_article_page(enriched, see_also, rest, self._site)
+        return page.html, [article_id, *page.shows]
+
+    async def _card(self, article_id: str) -> Rendered | None:
+        enriched = await self._live(article_id)
+        if enriched is None:
+            return None
+        return render_teaser_card(teaser_from_enriched(enriched), self._site).html, [article_id]
+
+    async def _section(self, rest: str) -> Rendered | None:
+        slug, _, page_text = rest.partition(":")
+        page = int(page_text or 1)
+        ids, total = await self._articles.section_page(slug, page, self._page_size)
+        live = await self._articles.live_many(ids)
+        teasers = [teaser_from_enriched(live[i]) for i in ids if i in live]
+        pages = max(1, math.ceil(total / self._page_size))
+        fragment = render_category_listing(slug, teasers, page, pages, self._site)
+        return fragment.html, fragment.shows
+
+    async def _home(self, _: str) -> Rendered | None:
+        sections: dict[str, list[Teaser]] = {}
+        for section in self._site.nav_sections():
+            ids, _total = await self._articles.section_page(section.slug, 1, self._home_per_section)
+            live = await self._articles.live_many(ids)
+            sections[section.slug] = [teaser_from_enriched(live[i]) for i in ids if i in live]
+        fragment = render_home(sections, self._site, per_section=self._home_per_section)
+        return fragment.html, fragment.shows

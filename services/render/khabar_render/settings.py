@@ -1,0 +1,20 @@
+"""Render's settings: `KHABAR_*` environment variables."""
+
+from pydantic import Field
+
+from khabar_shared.settings import CommonSettings
+
+
+class RenderSettings(CommonSettings):
+    render_host: str = "127.0.0.1"
+    render_port: int = 8003
+    # Absolute base of canonical URLs, share links and Open Graph tags.
+    site_base_url: str = "http://127.0.0.1:8003"
+    arabic_digits: bool = True
+    listing_page_size: int = Field(default=20, ge=1, le=100)
+    home_per_section: int = Field(default=4, ge=1, le=20)
+    # Seconds a CDN may serve a fragment before it must revalidate.
+    cache_max_age_s: int = Field(default=30, ge=0)
+    cache_stale_while_revalidate_s: int = Field(default=300, ge=0)
+    # Optional CDN purge webhook: receives the surrogate keys of changed articles.
+    purge_webhook_url: str = ""

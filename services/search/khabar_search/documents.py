@@ -1,0 +1,61 @@
+"""From an enriched article to the Meilisearch document readers search."""
+
+import html
+import re
+
+from pydantic import BaseModel
+
+from khabar_shared.events import EnrichedArticle
+
+TAG_PATTERN = re.compile(r"<[^>]+>")
+MAX_BODY_CHARS = 20_000
+
+
+class SearchDocument(BaseModel):
+    id: str
+    version: int
+    language: str
+    headline: str
+    lead: str
+    body: str
+    search_text: str
+    category: str
+    topic: str
+    source: str
+    tag_names: list[str]
+    tag_ids: list[str]
+    people: list[str]
+    places: list[str]
+    organisations: list[str]
+    story_id: str
+    published: int
+    published_at: str
+    url: str
+
+
+def to_document(enriched: EnrichedArticle) -> SearchDocument:
+    article = enriched.article
+    published = article.firstcreated or article.versioncreated
+    by_type = {kind: [t.id for t in enriched.tags if t.type == kind]
+               for kind in ("person", "place", "organisation")}
+    return SearchDocument(
+        id=article.id,
+        version=enriched.version,
+        language=article.base_language,
+        headline=article.headline,
+        lead=article.lead,
+        body=html.unescape(TAG_PATTERN.sub(" ", article.body_html))[:MAX_BODY_CHARS],
+        search_text=enriched.search_text,
+        category=article.category,
+        topic=enriched.topic,
+        source=article.source,
+        tag_names=[name for tag in enriched.tags for name in {tag.name, *tag.names.values()}],
+        tag_ids=[tag.id for tag in enriched.tags],
+        people=by_type["person"],
+        places=by_type["place"],
+        organisations=by_type["organisation"],
+        story_id=enriched.story_id,
+        published=int(published.timestamp()),
+        published_at=published.isoformat(),
+        url=f"/articles/{article.id}",
+    )

@@ -1,0 +1,67 @@
+"""Writing to Meilisearch: index settings, batched upserts and deletes, task waits.
+
+The official client is synchronous; its calls run in a worker thread so the
+event loop keeps reading streams and answering readers meanwhile.
+"""
+
+import asyncio
+from typing import Any
+
+import meilisearch
+from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
+from meilisearch.models.task import TaskInfo
+
+from khabar_search.index_settings import index_settings
+from khabar_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+TASK_TIMEOUT_MS = 120_000
+
+
+class MeiliTaskFailed(RuntimeError):
+    pass
+
+
+class MeiliWriter:
+    def __init__(self, url: str, key: str, index_uid: str) -> None:
+        self._client = meilisearch.Client(url, key or None, timeout=30)
+        self.index_uid = index_uid
+
+    async def ensure_index(self, synonyms: dict[str, list[str]] | None = None) -> None:
+        """Create the index if needed and apply the settings declared in code."""
+        await asyncio.to_thread(self._ensure_index_sync, synonyms)
+
+    def _ensure_index_sync(self, synonyms: dict[str, list[str]] | None) -> None:
+        try:
+            self._client.get_index(self.index_uid)
+        except MeilisearchApiError as error:
+            if error.code != "index_not_found":
+                raise
+            self._wait(self._client.create_index(self.index_uid, {"primaryKey": "id"}))
+        index = self._client.index(self.index_uid)
+        self._wait(index.update_settings(index_settings(synonyms)))
+        log.info("meili_index_ready", index=self.index_uid)
+
+    async def apply(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:
+        """Upsert and delete, and return only once Meilisearch says both succeeded."""
+        await asyncio.to_thread(self._apply_sync, upserts, deletes)
+
+    def _apply_sync(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:
+        index = self._client.index(self.index_uid)
+        tasks: list[TaskInfo] = []
+        if upserts:
+            tasks.append(index.add_documents(upserts, primary_key="id"))
+        if deletes:
+            tasks.append(index.delete_documents(ids=list(deletes)))
+        for task in tasks:
+            self._wait(task)
+
+    def _wait(self, task: TaskInfo) -> None:
+        done = self._client.wait_for_task(task.task_uid, timeout_in_ms=TASK_TIMEOUT_MS,
+                                          interval_in_ms=10)
+        if done.status != "succeeded":
+            raise MeiliTaskFailed(f"meilisearch task {task.task_uid} {done.status}: {done.error}")
+
+
+UNAVAILABLE = (MeilisearchCommunicationError, ConnectionError, TimeoutError)

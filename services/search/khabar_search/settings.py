@@ -1,0 +1,23 @@
+"""Search's settings: `KHABAR_*` environment variables.
+
+The search service never holds the Meilisearch master key: it gets an
+indexing key (documents, tasks, settings of its own indexes) and a
+search-only key for readers' queries, both made by the operator's setup.
+"""
+
+from pydantic import Field, SecretStr
+
+from khabar_shared.settings import CommonSettings
+
+
+class SearchSettings(CommonSettings):
+    search_host: str = "127.0.0.1"
+    search_port: int = 8002
+    meili_index: str = "articles"
+    meili_index_key: SecretStr = SecretStr("")
+    meili_search_key: SecretStr = SecretStr("")
+    # Longest a batch waits for Meilisearch to come back before it is left pending.
+    meili_retry_max_s: float = Field(default=60.0, ge=1.0)
+    max_query_chars: int = Field(default=200, ge=10)
+    max_per_page: int = Field(default=50, ge=1, le=200)
+    rate_limit_per_minute: int = Field(default=600, ge=0)

@@ -1,0 +1,94 @@
+"""`/healthz`, `/readyz` and `/metrics` for every service, in two flavours.
+
+Services with a reader-facing HTTP API (ingest, search, render) are FastAPI
+apps and include `fastapi_ops_router`; enrich, which only consumes, serves
+the same routes through FastStream's own ASGI wrapper (`faststream_ops_routes`).
+FastAPI is imported lazily: it is an optional extra (`khabar-shared[http]`).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from khabar_shared.health import Check, run_checks
+from khabar_shared.metrics import REGISTRY
+from khabar_shared.problems import PROBLEM_JSON, FieldProblem, Problem, ProblemError
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+
+async def readiness(checks: dict[str, Check]) -> tuple[int, dict[str, Any]]:
+    results = await run_checks(checks)
+    ready = all(result == "ok" for result in results.values())
+    return (200 if ready else 503), {"ready": ready, "checks": results}
+
+
+def metrics_payload() -> bytes:
+    return generate_latest(REGISTRY)
+
+
+def install_problem_handlers(app: Any) -> None:
+    """Answer `ProblemError` and request validation errors as problem documents."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    @app.exception_handler(ProblemError)
+    async def on_problem(_: Request, error: ProblemError) -> JSONResponse:
+        return JSONResponse(error.problem.body(), status_code=error.problem.status,
+                            media_type=PROBLEM_JSON)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        fields = [
+            FieldProblem(pointer=".".join(str(part) for part in item["loc"][1:]) or "request",
+                         detail=item["msg"])
+            for item in error.errors()
+        ]
+        names = ", ".join(field.pointer for field in fields)
+        found = Problem(status=400, title="Bad Request", detail=f"Invalid parameter: {names}",
+                        errors=fields)
+        return JSONResponse(found.body(), status_code=400, media_type=PROBLEM_JSON)
+
+
+def fastapi_ops_router(checks: dict[str, Check]) -> "APIRouter":
+    from fastapi import APIRouter, Response
+    from fastapi.responses import JSONResponse
+
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Redis, Meilisearch and consumer groups reachable")
+    async def readyz() -> JSONResponse:
+        status, body = await readiness(checks)
+        return JSONResponse(body, status_code=status)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(metrics_payload(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def faststream_ops_routes(checks: dict[str, Check]) -> list[tuple[str, Any]]:
+    from faststream.asgi import AsgiResponse, get
+    from faststream.asgi.response import JSONResponse
+
+    @get
+    async def healthz(scope: Any) -> AsgiResponse:
+        return JSONResponse({"status": "ok"})
+
+    @get
+    async def readyz(scope: Any) -> AsgiResponse:
+        status, body = await readiness(checks)
+        return JSONResponse(body, status_code=status)
+
+    @get
+    async def metrics(scope: Any) -> AsgiResponse:
+        return AsgiResponse(metrics_payload(), 200, {"Content-Type": CONTENT_TYPE_LATEST})
+
+    return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics)]

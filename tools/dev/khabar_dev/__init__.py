@@ -1,0 +1,1 @@
+"""Development tooling: start Redis, Meilisearch and the services on one machine."""

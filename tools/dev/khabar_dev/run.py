@@ -1,0 +1,176 @@
+"""`make run`: the whole system on this machine, in the foreground.
+
+Reuses a Redis that answers at KHABAR_REDIS_URL (else starts one with an
+append-only file), reuses a Meilisearch that answers at KHABAR_MEILI_URL
+(else starts the pinned binary), creates the search keys, starts the four
+services, loads the sample and says where to look. Ctrl-C or SIGTERM stops
+everything it started.
+"""
+
+import asyncio
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from khabar_dev.meili_keys import provision_keys
+from khabar_dev.processes import (
+    REPO_ROOT,
+    SERVICES,
+    ProcessGroup,
+    http_ok,
+    redis_answers,
+    start_meili,
+    start_redis,
+    start_service,
+)
+from khabar_dev.sample import load_sample
+from khabar_shared.logging import configure_logging, get_logger
+
+log = get_logger("khabar.run")
+
+
+class RunSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    meili_url: str = "http://127.0.0.1:7700"
+    meili_master_key: SecretStr = SecretStr("")
+    data_dir: Path = REPO_ROOT / ".khabar"
+    load_sample: bool = True
+    bootstrap_ingest_key: SecretStr = SecretStr("")
+    ingest_port: int = 8001
+    search_port: int = 8002
+    render_port: int = 8003
+    enrich_port: int = 8004
+    log_format: str = Field(default="console")
+
+
+def master_key(settings: RunSettings) -> str:
+    """The operator's key: from the environment, else made once and kept in the data dir."""
+    if settings.meili_master_key.get_secret_value():
+        return settings.meili_master_key.get_secret_value()
+    path = settings.data_dir / "meili-master-key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def ensure_redis(settings: RunSettings, group: ProcessGroup) -> str:
+    if redis_answers(settings.redis_url):
+        log.info("redis_reused", url=settings.redis_url)
+        return settings.redis_url
+    port = urlparse(settings.redis_url).port or 6379
+    start_redis(group, settings.data_dir / "redis", port)
+    log.info("redis_started", port=port)
+    return settings.redis_url
+
+
+def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
+    if http_ok(f"{settings.meili_url}/health"):
+        log.info("meilisearch_reused", url=settings.meili_url)
+        return settings.meili_url
+    port = urlparse(settings.meili_url).port or 7700
+    url = start_meili(group, settings.data_dir / "meilisearch", port, key)
+    log.info("meilisearch_started", url=url)
+    return url
+
+
+def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_key: str,
+                index_key: str, search_key: str) -> dict[str, str]:
+    env = {
+        "KHABAR_REDIS_URL": redis_url,
+        "KHABAR_MEILI_URL": meili_url,
+        "KHABAR_MEILI_INDEX_KEY": index_key,
+        "KHABAR_MEILI_SEARCH_KEY": search_key,
+        "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key,
+        "KHABAR_LOG_FORMAT": settings.log_format,
+        "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.render_port}",
+    }
+    # The master key stays with the operator: no service gets it.
+    return {**{k: v for k, v in os.environ.items() if k != "KHABAR_MEILI_MASTER_KEY"}, **env}
+
+
+def main() -> None:
+    settings = RunSettings()
+    configure_logging("run", "console")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    group = ProcessGroup()
+    stop = install_stop_handlers()
+    try:
+        key = master_key(settings)
+        redis_url = ensure_redis(settings, group)
+        meili_url = ensure_meili(settings, group, key)
+        keys = provision_keys(meili_url, key)
+        ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
+        env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key)
+        for service in SERVICES:
+            port = getattr(settings, f"{service}_port")
+            start_service(group, service, env, port)
+        first_id = None
+        if settings.load_sample:
+            summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
+            log.info("sample_loaded", **summary.model_dump(exclude={"first_article_id"}))
+            first_id = summary.first_article_id
+        print_where_to_look(settings, ingest_key, first_id,
+                            generated_key=not settings.bootstrap_ingest_key.get_secret_value())
+        stop.wait_forever(group)
+    finally:
+        group.stop_all()
+        log.info("stopped")
+
+
+def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str | None,
+                        generated_key: bool) -> None:
+    render = f"http://127.0.0.1:{settings.render_port}"
+    lines = [
+        "",
+        "khabar is running. Look at:",
+        f"  home page         {render}/",
+        f"  an article        {render}/articles/{article_id}" if article_id else "",
+        f"  search page       http://127.0.0.1:{settings.search_port}/search?q=السعودية",
+        f"  search API        http://127.0.0.1:{settings.search_port}/v1/search?q=ترامب",
+        f"  ingest API docs   http://127.0.0.1:{settings.ingest_port}/docs",
+        f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
+        f"  data and logs     {settings.data_dir}",
+        "Ctrl-C stops everything this command started.",
+        "",
+    ]
+    sys.stdout.write("\n".join(line for line in lines if line != "") + "\n")
+    sys.stdout.flush()
+
+
+class StopSignal:
+    def __init__(self) -> None:
+        self.requested = False
+
+    def wait_forever(self, group: ProcessGroup) -> None:
+        """Until Ctrl-C/SIGTERM, or until a service dies (then stop the rest too)."""
+        while not self.requested:
+            for managed in group.processes:
+                if managed.process.poll() is not None:
+                    log.error("process_exited", name=managed.name, code=managed.process.returncode)
+                    return
+            time.sleep(0.5)
+
+
+def install_stop_handlers() -> StopSignal:
+    stop = StopSignal()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    return stop
+
+
+if __name__ == "__main__":
+    main()
