@@ -10,7 +10,7 @@ All templates autoescape; the only markup that is trusted is the body after
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal
@@ -80,7 +80,7 @@ class ShareLink(BaseModel):
 @dataclass
 class _BodySection:
     html: Markup
-    see_also: Teaser | None = None
+    see_also: list[Teaser] = field(default_factory=list)
 
 
 # Jinja -----------------------------------------------------------------------
@@ -153,9 +153,18 @@ def _see_also_slots(section_count: int, link_count: int) -> list[int]:
 
 
 def _body_sections(body_html: str, see_also: list[Teaser]) -> list[_BodySection]:
+    """The sanitized body's sections, each with the inline links that follow it.
+
+    Links go between sections; a body too short to hold them all (or empty)
+    gets the rest after its last section, so every link passed is shown.
+    """
     sections = [_BodySection(html=Markup(html)) for html in split_sections(sanitize_body(body_html))]
-    for slot, teaser in zip(_see_also_slots(len(sections), len(see_also)), see_also):
-        sections[slot].see_also = teaser
+    if not sections:
+        sections = [_BodySection(html=Markup(""))]
+    slots = _see_also_slots(len(sections), len(see_also))
+    for slot, teaser in zip(slots, see_also):
+        sections[slot].see_also.append(teaser)
+    sections[-1].see_also.extend(see_also[len(slots):])
     return sections
 
 
@@ -169,14 +178,15 @@ def _by_latest(teasers: Iterable[Teaser]) -> list[Teaser]:
 def render_article(enriched: EnrichedArticle, see_also: list[Teaser], site: Site) -> Fragment:
     """The article itself: headline to body, with up to four inline "see also" links.
 
-    `see_also` is ranked (best first); each shown link is a different story,
-    never the article itself. `shows` lists the article and the stories linked
-    inline, so the related block can leave those out.
+    `see_also` is ranked (best first); the first four different stories (never
+    the article itself) are shown, spread between body sections. `shows` lists
+    the article and the stories linked inline: pass it to the related block as
+    `exclude_ids`.
     """
     article = enriched.article
     candidates = _distinct(see_also, exclude=[article.id])[:MAX_SEE_ALSO]
     sections = _body_sections(article.body_html, candidates)
-    linked = [section.see_also.id for section in sections if section.see_also]
+    linked = [teaser.id for section in sections for teaser in section.see_also]
     html = _render(
         "article.html",
         article=article,
