@@ -1,0 +1,86 @@
+"""What every benchmark starts with: real servers and services on free ports, real articles."""
+
+import secrets
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+from khabar_dev.meili_keys import MeiliKeys, provision_keys
+from khabar_dev.processes import (
+    REPO_ROOT,
+    SERVICES,
+    ProcessGroup,
+    free_port,
+    start_meili,
+    start_redis,
+    start_service,
+)
+from khabar_shared.events import Article
+from khabar_ingest.formats.corpus import iter_corpus
+
+CORPUS_AR = REPO_ROOT.parent / "shared/corpus/ant-arabic-news-2018h1.jsonl.gz"
+SAMPLE_AR = REPO_ROOT / "samples/articles.ar.jsonl.gz"
+
+
+def corpus_path() -> Path:
+    """The full corpus when it sits beside the repo, else the bundled sample."""
+    return CORPUS_AR if CORPUS_AR.exists() else SAMPLE_AR
+
+
+def load_articles(count: int) -> list[Article]:
+    return [a for a in iter_corpus(corpus_path(), limit=count * 2) if a.headline][:count]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class BenchSystem:
+    redis_url: str
+    meili_url: str
+    master_key: str
+    keys: MeiliKeys
+    ports: dict[str, int]
+    ingest_key: str
+    index: str
+    group: ProcessGroup = field(repr=False)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+
+@contextmanager
+def running_system(services: tuple[str, ...] = SERVICES, extra_env: dict[str, str] | None = None
+                   ) -> Iterator[BenchSystem]:
+    group = ProcessGroup()
+    with tempfile.TemporaryDirectory(prefix="khabar-bench-") as tmp:
+        base = Path(tmp)
+        try:
+            master_key = secrets.token_hex(16)
+            redis_url = start_redis(group, base / "redis", free_port())
+            meili_url = start_meili(group, base / "meili", free_port(), master_key)
+            keys = provision_keys(meili_url, master_key)
+            ingest_key = secrets.token_urlsafe(16)
+            index = "articles"
+            env = {
+                "KHABAR_REDIS_URL": redis_url, "KHABAR_MEILI_URL": meili_url,
+                "KHABAR_MEILI_INDEX": index, "KHABAR_MEILI_INDEX_KEY": keys.index_key,
+                "KHABAR_MEILI_SEARCH_KEY": keys.search_key,
+                "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key, "KHABAR_LOG_LEVEL": "WARNING",
+                **(extra_env or {}),
+            }
+            ports = {service: free_port() for service in services}
+            for service in services:
+                start_service(group, service, env, ports[service], log_path=base / f"{service}.log")
+            yield BenchSystem(redis_url, meili_url, master_key, keys, ports, ingest_key, index,
+                              group)
+        finally:
+            group.stop_all()

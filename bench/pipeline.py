@@ -1,0 +1,215 @@
+"""Pipeline benchmark (issue 2): whole-pipeline throughput and publish-to-visible latency.
+
+    .venv/bin/python -m bench.pipeline --articles 2000 --latency-articles 200
+
+Starts its own Redis, Meilisearch and the four services, then measures, in
+the same run and on the same real articles:
+
+- articles/s from the first POST until every article is searchable (in the
+  Meilisearch index) and rendered (its fragment stored), beside raw
+  Meilisearch bulk-adding the same articles to a fresh index;
+- publish-to-searchable and publish-to-rendered latency (p50/p95/p99) at a
+  steady 10 articles/s, beside raw Meilisearch making one added document
+  visible at the same rate.
+
+Prints a table; it is not a test.
+"""
+
+import argparse
+import asyncio
+import html
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import BenchSystem, load_articles, percentile, running_system
+from khabar_dev.ninjs_out import article_to_ninjs
+from khabar_shared.events import Article
+
+TAGS = re.compile(r"<[^>]+>")
+POLL_S = 0.005
+
+
+def raw_document(article: Article) -> dict[str, str]:
+    return {"id": article.id, "headline": article.headline, "lead": article.lead,
+            "body": html.unescape(TAGS.sub(" ", article.body_html))}
+
+
+async def post_all(system: BenchSystem, articles: list[Article], concurrency: int = 16) -> None:
+    gate = asyncio.Semaphore(concurrency)
+    headers = {"Authorization": f"Bearer {system.ingest_key}"}
+    async with httpx.AsyncClient(base_url=system.url("ingest"), headers=headers, timeout=60) as client:
+
+        async def post(article: Article) -> None:
+            async with gate:
+                answer = await client.post("/v1/articles", json=article_to_ninjs(article))
+                answer.raise_for_status()
+
+        await asyncio.gather(*(post(a) for a in articles))
+
+
+async def wait_until(probe: Callable[[], Awaitable[bool]], timeout_s: float = 900) -> float:
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        if await probe():
+            return time.perf_counter()
+        await asyncio.sleep(0.02)
+    raise TimeoutError("the pipeline did not catch up")
+
+
+async def pipeline_throughput(system: BenchSystem, articles: list[Article]) -> float:
+    meili = httpx.AsyncClient(base_url=system.meili_url, timeout=10,
+                              headers={"Authorization": f"Bearer {system.master_key}"})
+    render = httpx.AsyncClient(base_url=system.url("render"), timeout=10)
+    wanted = {a.id for a in articles}
+    last_id = articles[-1].id
+
+    async def all_visible() -> bool:
+        stats = (await meili.get(f"/indexes/{system.index}/stats")).json()
+        if stats.get("numberOfDocuments", 0) < len(wanted) or stats.get("isIndexing"):
+            return False
+        return (await render.get(f"/fragments/article/{last_id}")).status_code == 200
+
+    started = time.perf_counter()
+    await post_all(system, articles)
+    finished = await wait_until(all_visible)
+    await meili.aclose()
+    await render.aclose()
+    return len(articles) / (finished - started)
+
+
+async def raw_bulk(system: BenchSystem, articles: list[Article], batch: int = 500) -> float:
+    from khabar_search.index_settings import index_settings
+
+    headers = {"Authorization": f"Bearer {system.master_key}"}
+    async with httpx.AsyncClient(base_url=system.meili_url, headers=headers, timeout=60) as meili:
+        await wait_task(meili, (await meili.post("/indexes", json={"uid": "raw_bulk", "primaryKey": "id"})).json())
+        await wait_task(meili, (await meili.patch("/indexes/raw_bulk/settings", json={
+            "localizedAttributes": index_settings()["localizedAttributes"]})).json())
+        documents = [raw_document(a) for a in articles]
+        started = time.perf_counter()
+        tasks = [(await meili.post("/indexes/raw_bulk/documents", json=documents[i:i + batch])).json()
+                 for i in range(0, len(documents), batch)]
+        for task in tasks:
+            await wait_task(meili, task)
+        return len(documents) / (time.perf_counter() - started)
+
+
+async def wait_task(meili: httpx.AsyncClient, task: dict) -> None:
+    while True:
+        state = (await meili.get(f"/tasks/{task['taskUid']}")).json()
+        if state["status"] in ("succeeded", "failed", "canceled"):
+            if state["status"] != "succeeded":
+                raise RuntimeError(f"task failed: {state.get('error')}")
+            return
+        await asyncio.sleep(POLL_S)
+
+
+async def poll_until_ok(client: httpx.AsyncClient, path: str, timeout_s: float = 60) -> float:
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        if (await client.get(path)).status_code == 200:
+            return time.perf_counter()
+        await asyncio.sleep(POLL_S)
+    return float("nan")
+
+
+async def steady_latency(system: BenchSystem, articles: list[Article], rate: float
+                         ) -> tuple[list[float], list[float]]:
+    searchable: list[float] = []
+    rendered: list[float] = []
+    headers = {"Authorization": f"Bearer {system.ingest_key}"}
+    meili = httpx.AsyncClient(base_url=system.meili_url, timeout=10,
+                              headers={"Authorization": f"Bearer {system.master_key}"})
+    render = httpx.AsyncClient(base_url=system.url("render"), timeout=10)
+    ingest = httpx.AsyncClient(base_url=system.url("ingest"), headers=headers, timeout=10)
+
+    async def publish(article: Article) -> None:
+        sent = time.perf_counter()
+        (await ingest.post("/v1/articles", json=article_to_ninjs(article))).raise_for_status()
+        seen, shown = await asyncio.gather(
+            poll_until_ok(meili, f"/indexes/{system.index}/documents/{article.id}"),
+            poll_until_ok(render, f"/fragments/article/{article.id}"),
+        )
+        searchable.append((seen - sent) * 1000)
+        rendered.append((shown - sent) * 1000)
+
+    await steady(articles, rate, publish)
+    for client in (meili, render, ingest):
+        await client.aclose()
+    return searchable, rendered
+
+
+async def raw_single_latency(system: BenchSystem, articles: list[Article], rate: float) -> list[float]:
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {system.master_key}"}
+    async with httpx.AsyncClient(base_url=system.meili_url, headers=headers, timeout=10) as meili:
+
+        async def add(article: Article) -> None:
+            sent = time.perf_counter()
+            await meili.post("/indexes/raw_single/documents?primaryKey=id", json=[raw_document(article)])
+            latencies.append((await poll_until_ok(meili, f"/indexes/raw_single/documents/{article.id}") - sent) * 1000)
+
+        await steady(articles, rate, add)
+    return latencies
+
+
+async def steady(articles: list[Article], rate: float, action: Callable[[Article], Awaitable[None]]) -> None:
+    started = time.perf_counter()
+    tasks = []
+    for i, article in enumerate(articles):
+        delay = started + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(action(article)))
+    await asyncio.gather(*tasks)
+
+
+def latency_row(name: str, values: list[float]) -> list[str]:
+    return [name, str(len(values)), *(f"{percentile(values, p):.0f}" for p in (0.5, 0.95, 0.99))]
+
+
+async def run(articles_count: int, latency_count: int, rate: float) -> None:
+    console = Console()
+    articles = load_articles(articles_count + 2 * latency_count)
+    bulk_set = articles[:articles_count]
+    latency_set = articles[articles_count:articles_count + latency_count]
+    raw_set = articles[articles_count + latency_count:]
+    console.print(f"{len(articles)} real articles loaded; starting servers and services…")
+    with running_system() as system:
+        pipeline_rate = await pipeline_throughput(system, bulk_set)
+        raw_rate = await raw_bulk(system, bulk_set)
+        searchable, rendered = await steady_latency(system, latency_set, rate)
+        raw_latency = await raw_single_latency(system, raw_set, rate)
+
+    table = Table(title=f"Throughput: {len(bulk_set)} articles")
+    for column in ("path", "articles/s", "vs raw Meilisearch"):
+        table.add_column(column)
+    table.add_row("whole pipeline (ingest → searchable and rendered)", f"{pipeline_rate:.0f}",
+                  f"{pipeline_rate / raw_rate:.2f}×")
+    table.add_row("raw Meilisearch bulk add (same articles)", f"{raw_rate:.0f}", "1.00×")
+    console.print(table)
+    latency = Table(title=f"Latency at {rate:g} articles/s (ms)")
+    for column in ("path", "n", "p50", "p95", "p99"):
+        latency.add_column(column)
+    latency.add_row(*latency_row("publish → searchable", searchable))
+    latency.add_row(*latency_row("publish → rendered", rendered))
+    latency.add_row(*latency_row("raw Meilisearch add → visible", raw_latency))
+    console.print(latency)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--latency-articles", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=10.0)
+    args = parser.parse_args()
+    asyncio.run(run(args.articles, args.latency_articles, args.rate))
+
+
+if __name__ == "__main__":
+    main()
