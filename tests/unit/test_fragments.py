@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-
 from khabar_render.fragments import (
     ENVIRONMENT,
     Fragment,
@@ -167,13 +166,17 @@ class Node:
             yield child
             yield from child.iter()
 
-    def find_all(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> list["Node"]:
+    def find_all(
+        self, tag: str | None = None, cls: str | None = None, **attrs: str
+    ) -> list["Node"]:
         return [
             node
             for node in self.iter()
             if (tag is None or node.tag == tag)
             and (cls is None or cls in node.classes())
-            and all(node.attrs.get(name.replace("_", "-")) == value for name, value in attrs.items())
+            and all(
+                node.attrs.get(name.replace("_", "-")) == value for name, value in attrs.items()
+            )
         ]
 
     def find(self, tag: str | None = None, cls: str | None = None, **attrs: str) -> "Node":
@@ -224,7 +227,10 @@ def test_arabic_article_is_right_to_left_with_its_real_headline(bathroom, site) 
     assert root.find("h1").text == "المخاطر الصحية المخفية في حمام منزلك"
     assert root.find("p", cls="lead").text == ant_records()[BATHROOM]["abstract"]
     subheads = [node.text for node in root.find("div", cls="article-body").find_all("h2")]
-    assert subheads[:2] == ["1- العاب الأطفال وقت الاستحمام والبط المطاطي", "2- مقاعد الأطفال المخصصة للاستحمام"]
+    assert subheads[:2] == [
+        "1- العاب الأطفال وقت الاستحمام والبط المطاطي",
+        "2- مقاعد الأطفال المخصصة للاستحمام",
+    ]
 
 
 def test_four_see_also_links_to_different_stories_between_sections(bathroom, site) -> None:
@@ -249,7 +255,16 @@ def test_four_see_also_links_to_different_stories_between_sections(bathroom, sit
 def test_see_also_skips_the_article_itself_and_repeats(bathroom, site) -> None:
     teasers = related_teasers()
     itself = teaser_from_enriched(bathroom)
-    ranked = [itself, teasers[0], teasers[0], teasers[1], itself, teasers[2], teasers[3], teasers[4]]
+    ranked = [
+        itself,
+        teasers[0],
+        teasers[0],
+        teasers[1],
+        itself,
+        teasers[2],
+        teasers[3],
+        teasers[4],
+    ]
     fragment = render_article(bathroom, ranked, site)
     assert fragment.shows == [BATHROOM, teasers[0].id, teasers[1].id, teasers[2].id, teasers[3].id]
 
@@ -258,7 +273,9 @@ def test_body_without_subheads_gets_links_between_paragraph_groups(site) -> None
     record = ant_records()[ALZHEIMER_DRUG]
     enriched = enriched_from_ant(record)
     assert "<h2>" not in enriched.article.body_html
-    body = parse(render_article(enriched, related_teasers(), site).html).find("div", cls="article-body")
+    body = parse(render_article(enriched, related_teasers(), site).html).find(
+        "div", cls="article-body"
+    )
     kinds = ["link" if "see-also" in node.classes() else "section" for node in body.children]
     assert kinds.count("link") == 4
     assert kinds[0] == "section" and kinds[-1] == "section"
@@ -301,7 +318,9 @@ def test_time_is_machine_readable_and_in_arabic_words_and_digits(bathroom, site)
 
 def test_time_is_shown_in_the_sites_zone(bathroom) -> None:
     # 00:20 UTC on 29 March is still 28 March in New York.
-    time = parse(render_article(bathroom, [], default_site(timezone="America/New_York")).html).find("time")
+    time = parse(render_article(bathroom, [], default_site(timezone="America/New_York")).html).find(
+        "time"
+    )
     assert "٢٨ مارس" in time.text
     assert datetime.fromisoformat(time.attrs["datetime"]) == bathroom.article.versioncreated
 
@@ -309,14 +328,21 @@ def test_time_is_shown_in_the_sites_zone(bathroom) -> None:
 def test_category_link_uses_the_section_slug_and_its_label(bathroom, site) -> None:
     category = parse(render_article(bathroom, [], site).html).find("p", cls="article-category")
     assert category.text.startswith("التصنيف:")
-    assert (category.find("a").attrs["href"], category.find("a").text) == ("/category/technology", "تكنولوجيا")
+    assert (category.find("a").attrs["href"], category.find("a").text) == (
+        "/category/technology",
+        "تكنولوجيا",
+    )
 
     bathroom.article.category = "internationalNews"  # the corpus's name for world news
-    link = parse(render_article(bathroom, [], site).html).find("p", cls="article-category").find("a")
+    link = (
+        parse(render_article(bathroom, [], site).html).find("p", cls="article-category").find("a")
+    )
     assert (link.attrs["href"], link.text) == ("/category/world", "العالم")
 
     bathroom.topic = "health"  # enrich's topic wins over the newsroom's filing
-    link = parse(render_article(bathroom, [], site).html).find("p", cls="article-category").find("a")
+    link = (
+        parse(render_article(bathroom, [], site).html).find("p", cls="article-category").find("a")
+    )
     assert (link.attrs["href"], link.text) == ("/category/health", "صحة")
 
 
@@ -375,7 +401,9 @@ def test_related_block_leaves_out_the_inline_links(bathroom, site) -> None:
 
 def test_related_block_with_nothing_left_is_empty(site) -> None:
     teasers = related_teasers()[:3]
-    assert render_related_block(teasers, [t.id for t in teasers], site) == Fragment(html="", shows=[])
+    assert render_related_block(teasers, [t.id for t in teasers], site) == Fragment(
+        html="", shows=[]
+    )
 
 
 def test_teaser_card_shows_picture_headline_teaser_and_category(site) -> None:
@@ -417,12 +445,16 @@ def test_category_listing_is_latest_first_with_pagination(site) -> None:
 
 def test_home_shows_sections_in_navigation_order(site) -> None:
     teasers = related_teasers()
-    home = render_home({"technology": teasers[:6], "sport": teasers[6:9], "health": []}, site, per_section=4)
+    home = render_home(
+        {"technology": teasers[:6], "sport": teasers[6:9], "health": []}, site, per_section=4
+    )
     sections = parse(home.html).find_all("section", cls="home-section")
     assert [section.attrs["data-category"] for section in sections] == ["sport", "technology"]
     assert [section.find("h2").text for section in sections] == ["رياضة", "تكنولوجيا"]
     assert sections[1].find("h2").find("a").attrs["href"] == "/category/technology"
-    technology = [card.attrs["data-article-id"] for card in sections[1].find_all("article", cls="card")]
+    technology = [
+        card.attrs["data-article-id"] for card in sections[1].find_all("article", cls="card")
+    ]
     newest = sorted(teasers[:6], key=lambda teaser: teaser.published, reverse=True)[:4]
     assert technology == [teaser.id for teaser in newest]
     assert sorted(home.shows) == sorted([t.id for t in teasers[6:9]] + technology)
@@ -440,9 +472,15 @@ def test_article_page_head_and_chrome(bathroom, site) -> None:
     assert page.html.startswith("<!doctype html>")
     canonical = f"https://khabar.example/articles/{BATHROOM}"
     assert root.find("link", rel="canonical").attrs["href"] == canonical
-    assert [link.attrs["href"] for link in root.find_all("link", rel="stylesheet")] == ["/static/site.css"]
+    assert [link.attrs["href"] for link in root.find_all("link", rel="stylesheet")] == [
+        "/static/site.css"
+    ]
     assert "width=device-width" in root.find("meta", name="viewport").attrs["content"]
-    og = {meta.attrs["property"]: meta.attrs["content"] for meta in root.find_all("meta") if "property" in meta.attrs}
+    og = {
+        meta.attrs["property"]: meta.attrs["content"]
+        for meta in root.find_all("meta")
+        if "property" in meta.attrs
+    }
     assert og["og:title"] == bathroom.article.headline
     assert og["og:description"] == bathroom.article.lead
     assert og["og:image"] == f"https://images.khabar.example/{BATHROOM}.jpg"
@@ -451,7 +489,18 @@ def test_article_page_head_and_chrome(bathroom, site) -> None:
 
     nav = root.find("nav", cls="site-nav")
     labels = [link.text for link in nav.find_all("a")]
-    assert labels == ["الرئيسية", "أخبار", "سياسة", "أعمال", "رياضة", "العالم", "تكنولوجيا", "اقتصاد", "صحة", "تسلية"]
+    assert labels == [
+        "الرئيسية",
+        "أخبار",
+        "سياسة",
+        "أعمال",
+        "رياضة",
+        "العالم",
+        "تكنولوجيا",
+        "اقتصاد",
+        "صحة",
+        "تسلية",
+    ]
     assert nav.find("a", aria_current="page").text == "تكنولوجيا"
     assert root.find("a", cls="logo").text == "خبر"
     main = root.find("main")
@@ -494,7 +543,12 @@ def test_environment_autoescapes_every_template() -> None:
     for name in ("page.html", "article.html", "fragment.j2", "x.xml"):
         assert ENVIRONMENT.autoescape(name) is True
     assert ENVIRONMENT.from_string("{{ value }}").render(value="<b>") == "&lt;b&gt;"
-    assert set(ENVIRONMENT.list_templates()) >= {"page.html", "article.html", "related.html", "category.html"}
+    assert set(ENVIRONMENT.list_templates()) >= {
+        "page.html",
+        "article.html",
+        "related.html",
+        "category.html",
+    }
 
 
 def test_stylesheet_is_mobile_first_direction_neutral_and_self_contained() -> None:

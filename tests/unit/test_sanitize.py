@@ -15,7 +15,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from khabar_render.fragments import (
     Teaser,
     article_page_meta,
@@ -171,14 +170,19 @@ def test_sanitize_body_keeps_the_allowed_newsroom_markup() -> None:
     assert attributes["img"]["src"] == "https://img.example/a.jpg"
     assert attributes["img"]["width"] == "640"
     links = [dict(attrs) for tag, attrs in elements_of(cleaned) if tag == "a"]
-    assert [link["href"] for link in links] == ["https://www.reuters.com/x", "mailto:desk@example.com"]
+    assert [link["href"] for link in links] == [
+        "https://www.reuters.com/x",
+        "mailto:desk@example.com",
+    ]
     assert all(link["rel"] == "noopener noreferrer nofollow" for link in links)
     assert "target" not in links[0]
     assert links[0]["title"] == "رويترز"
 
 
 def test_sanitize_body_drops_code_with_its_content_but_keeps_prose() -> None:
-    cleaned = sanitize_body("<p>خبر</p><script>var secret = 1;</script><style>p{}</style><div>نص</div>")
+    cleaned = sanitize_body(
+        "<p>خبر</p><script>var secret = 1;</script><style>p{}</style><div>نص</div>"
+    )
     assert "secret" not in cleaned and "p{}" not in cleaned
     assert "<div" not in cleaned and "نص" in cleaned
 
@@ -187,6 +191,9 @@ def test_sanitize_body_drops_code_with_its_content_but_keeps_prose() -> None:
     ("url", "expected"),
     [
         ("https://img.example/a.jpg", "https://img.example/a.jpg"),
+        (" https://img.example/a b.jpg\n", "https://img.example/a b.jpg"),
+        ("\x01javascript:alert(1)", None),
+        ("java\nscript:alert(1)", None),
         ("/static/x.png", "/static/x.png"),
         (" javascript:alert(1)", None),
         ("jav\tascript:alert(1)", None),
@@ -225,7 +232,9 @@ def test_split_sections_keeps_stacked_headings_together() -> None:
 
 
 def test_split_sections_ignores_headings_nested_in_other_blocks() -> None:
-    sections = split_sections("<p>أ</p><blockquote><h2>داخل</h2></blockquote><p>ب</p><h2>خارج</h2><p>ج</p>")
+    sections = split_sections(
+        "<p>أ</p><blockquote><h2>داخل</h2></blockquote><p>ب</p><h2>خارج</h2><p>ج</p>"
+    )
     assert sections[0] == "<p>أ</p><blockquote><h2>داخل</h2></blockquote><p>ب</p>"
     assert sections[1] == "<h2>خارج</h2><p>ج</p>"
 
@@ -260,7 +269,9 @@ def corpus_record(docno: str) -> dict:
 def article_with(**fields: str) -> EnrichedArticle:
     """The real bathroom article, with some of its fields replaced."""
     record = corpus_record(BATHROOM_DOCNO)
-    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in record["text"].splitlines() if line.strip())
+    paragraphs = "".join(
+        f"<p>{html.escape(line)}</p>" for line in record["text"].splitlines() if line.strip()
+    )
     image = Image(
         href=fields.pop("image_href", "https://img.example/bath.jpg"),
         alt=fields.pop("alt", "حمام"),
@@ -278,7 +289,9 @@ def article_with(**fields: str) -> EnrichedArticle:
         versioncreated=datetime.fromisoformat(record["published"]),
         featured_image=image,
     ).model_copy(update=fields)
-    return EnrichedArticle(article=article, version=1, enriched_at=datetime.fromisoformat(record["published"]))
+    return EnrichedArticle(
+        article=article, version=1, enriched_at=datetime.fromisoformat(record["published"])
+    )
 
 
 def see_also_with(headline: str) -> list[Teaser]:
@@ -317,7 +330,9 @@ def test_article_picture_with_an_executable_url_is_left_out(url: str) -> None:
 
 @pytest.mark.parametrize("url", URL_PAYLOADS)
 def test_card_picture_with_an_executable_url_is_left_out(url: str) -> None:
-    teaser = Teaser(id="x", headline="خبر", published=datetime(2018, 3, 28), image=Image(href=url, alt="صورة"))
+    teaser = Teaser(
+        id="x", headline="خبر", published=datetime(2018, 3, 28), image=Image(href=url, alt="صورة")
+    )
     fragment = render_related_block([teaser], [], default_site())
     assert problems_in(fragment.html) == []
     assert "/articles/x" in fragment.html
@@ -356,6 +371,8 @@ def test_whole_page_allows_only_its_own_json_ld_script(payload: str) -> None:
 
 
 def test_template_syntax_in_article_text_is_shown_not_evaluated() -> None:
-    fragment = render_article(article_with(headline="{{7*7}} {% if 1 %}x{% endif %}"), [], default_site())
+    fragment = render_article(
+        article_with(headline="{{7*7}} {% if 1 %}x{% endif %}"), [], default_site()
+    )
     assert "{{7*7}} {% if 1 %}x{% endif %}" in html.unescape(fragment.html)
     assert ">49 " not in fragment.html

@@ -10,17 +10,17 @@ All templates autoescape; the only markup that is trusted is the body after
 """
 
 import json
-from dataclasses import dataclass, field
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from khabar_shared.events import EnrichedArticle, Image
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
-from khabar_shared.events import EnrichedArticle, Image
 from khabar_render.sanitize import safe_url, sanitize_body, split_sections
 from khabar_render.site import Section, Site, direction_of
 
@@ -158,13 +158,15 @@ def _body_sections(body_html: str, see_also: list[Teaser]) -> list[_BodySection]
     Links go between sections; a body too short to hold them all (or empty)
     gets the rest after its last section, so every link passed is shown.
     """
-    sections = [_BodySection(html=Markup(html)) for html in split_sections(sanitize_body(body_html))]
+    sections = [
+        _BodySection(html=Markup(html)) for html in split_sections(sanitize_body(body_html))
+    ]
     if not sections:
         sections = [_BodySection(html=Markup(""))]
     slots = _see_also_slots(len(sections), len(see_also))
     for slot, teaser in zip(slots, see_also):
         sections[slot].see_also.append(teaser)
-    sections[-1].see_also.extend(see_also[len(slots):])
+    sections[-1].see_also.extend(see_also[len(slots) :])
     return sections
 
 
@@ -207,7 +209,7 @@ def render_article(enriched: EnrichedArticle, see_also: list[Teaser], site: Site
 def render_related_block(
     teasers: list[Teaser], exclude_ids: Iterable[str], site: Site, lang: str | None = None
 ) -> Fragment:
-    """"أخبار ذات صلة" / "Related news": up to four cards not already linked inline.
+    """The "أخبار ذات صلة" / "Related news" block: up to four cards not linked inline.
 
     Pass the article fragment's `shows` as `exclude_ids`. With nothing left to
     show the fragment is empty.
@@ -352,7 +354,10 @@ def render_page(
         json_ld = json_ld_script_body(_news_article_json_ld(meta, lang, canonical_url, image, site))
     return ENVIRONMENT.get_template("page.html").render(
         title=title,
-        fragments=[Markup(fragment) if isinstance(fragment, str) else fragment for fragment in body_fragments],
+        fragments=[
+            Markup(fragment) if isinstance(fragment, str) else fragment
+            for fragment in body_fragments
+        ],
         lang=lang,
         dir=dir,
         canonical_url=canonical_url,

@@ -11,6 +11,7 @@ picture) do not pass through nh3, so `safe_url` checks them the same way.
 
 import re
 from html.parser import HTMLParser
+from itertools import pairwise
 
 import nh3
 
@@ -31,7 +32,9 @@ BODY_URL_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "noopener noreferrer nofollow"
 
 # Elements whose text is code or styling, never prose: dropped with their content.
-DROPPED_WITH_CONTENT = {"script", "style", "template", "noscript", "iframe", "object", "svg", "math"}
+DROPPED_WITH_CONTENT = {
+    "script", "style", "template", "noscript", "iframe", "object", "svg", "math",
+}  # fmt: skip
 
 _CLEANER = nh3.Cleaner(
     tags=ALLOWED_TAGS,
@@ -44,13 +47,17 @@ _CLEANER = nh3.Cleaner(
 )
 
 SECTION_HEADINGS = {"h2", "h3"}
-VOID_ELEMENTS = {"br", "img", "hr", "wbr", "area", "base", "col", "embed", "input", "link", "meta", "source", "track"}
+VOID_ELEMENTS = {
+    "br", "img", "hr", "wbr", "area", "base", "col", "embed", "input", "link", "meta", "source", "track",
+}  # fmt: skip
 # Without subheadings, a body is cut into at most this many paragraph groups.
 MAX_PARAGRAPH_GROUPS = 5
 MIN_PARAGRAPHS_PER_GROUP = 2
 
-# Browsers ignore these anywhere in a URL (tabs, newlines) or at its ends (C0, space).
-_URL_IGNORED = re.compile(r"[\x00-\x20\x7f]+")
+# What a browser drops before reading a URL (WHATWG URL standard): C0 controls
+# and spaces at either end, tabs and newlines anywhere.
+_URL_ENDS = "".join(chr(code) for code in range(0x21))
+_URL_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
 
 
 def sanitize_body(html: str) -> str:
@@ -62,7 +69,7 @@ def safe_url(url: str | None, allow_mailto: bool = False) -> str | None:
     """The URL if a browser would treat it as http(s) (or a site path), else None."""
     if not url:
         return None
-    cleaned = _URL_IGNORED.sub("", url)
+    cleaned = _URL_TAB_OR_NEWLINE.sub("", url.strip(_URL_ENDS))
     lowered = cleaned.lower()
     if lowered.startswith(("http://", "https://")):
         return cleaned
@@ -111,7 +118,7 @@ def _top_level_blocks(html: str) -> list[tuple[int, str]]:
 
 def _cut(html: str, offsets: list[int]) -> list[str]:
     bounds = sorted(set(offsets) | {0}) + [len(html)]
-    pieces = (html[start:end].strip() for start, end in zip(bounds, bounds[1:]))
+    pieces = (html[start:end].strip() for start, end in pairwise(bounds))
     return [piece for piece in pieces if piece]
 
 

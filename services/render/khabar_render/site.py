@@ -72,14 +72,17 @@ class Section(BaseModel):
     labels: dict[str, str] = Field(description="Display name by language.")
     in_nav: bool = True
     aliases: list[str] = Field(
-        default_factory=list, description="Other slugs newsrooms file under, e.g. 'internationalNews'."
+        default_factory=list,
+        description="Other slugs newsrooms file under, e.g. 'internationalNews'.",
     )
 
     def label(self, lang: str) -> str:
         return self.labels.get(base_language(lang)) or self.labels.get("en") or self.slug
 
 
-def _section(slug: str, ar: str, en: str, in_nav: bool = True, aliases: tuple[str, ...] = ()) -> Section:
+def _section(
+    slug: str, ar: str, en: str, in_nav: bool = True, aliases: tuple[str, ...] = ()
+) -> Section:
     return Section(slug=slug, labels={"ar": ar, "en": en}, in_nav=in_nav, aliases=list(aliases))
 
 
