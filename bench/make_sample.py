@@ -20,9 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 from khabar_ingest.formats.corpus import UNDATED, ecb_article
+from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[1]
 ANT_FILE = "ant-arabic-news-2018h1.jsonl.gz"
@@ -47,7 +46,9 @@ def read_lines(path: Path) -> list[str]:
         return [line.rstrip("\n") for line in lines if line.strip()]
 
 
-def pick_arabic(lines: list[str], pairs: list[dict[str, Any]], total: int, n_pairs: int, rng: random.Random) -> list[str]:
+def pick_arabic(
+    lines: list[str], pairs: list[dict[str, Any]], total: int, n_pairs: int, rng: random.Random
+) -> list[str]:
     records = {json.loads(line)["docno"]: line for line in lines}
     meta = {docno: json.loads(line) for docno, line in records.items()}
     good = {docno for docno, record in meta.items() if eligible(record)}
@@ -110,13 +111,25 @@ def main() -> None:
     args = parser.parse_args()
 
     pairs = json.loads((args.corpus_dir / PAIRS_FILE).read_text(encoding="utf-8"))
-    arabic = pick_arabic(read_lines(args.corpus_dir / ANT_FILE), pairs, args.arabic, args.pairs, random.Random(args.seed))
-    english = pick_english(read_lines(args.corpus_dir / ECB_FILE), args.english, args.english_per_topic)
+    arabic = pick_arabic(
+        read_lines(args.corpus_dir / ANT_FILE),
+        pairs,
+        args.arabic,
+        args.pairs,
+        random.Random(args.seed),
+    )
+    english = pick_english(
+        read_lines(args.corpus_dir / ECB_FILE), args.english, args.english_per_topic
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     ar_size = write_gzip(args.out / "articles.ar.jsonl.gz", arabic)
     en_size = write_gzip(args.out / "articles.en.jsonl.gz", english)
-    console.print(f"[bold]articles.ar.jsonl.gz[/]: {len(arabic)} articles, {ar_size / 1024:.0f} KiB")
-    console.print(f"[bold]articles.en.jsonl.gz[/]: {len(english)} articles, {en_size / 1024:.0f} KiB")
+    console.print(
+        f"[bold]articles.ar.jsonl.gz[/]: {len(arabic)} articles, {ar_size / 1024:.0f} KiB"
+    )
+    console.print(
+        f"[bold]articles.en.jsonl.gz[/]: {len(english)} articles, {en_size / 1024:.0f} KiB"
+    )
 
 
 if __name__ == "__main__":

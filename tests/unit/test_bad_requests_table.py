@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-
 from khabar_ingest.formats import InvalidArticle, Limits, MalformedDocument, parse_ninjs_json
 from khabar_ingest.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -24,7 +23,9 @@ from khabar_ingest.problems import (
     unsupported_media_type,
 )
 
-LIMITS = Limits(max_headline_chars=120, max_body_bytes=20_000, max_lead_chars=500, max_byline_chars=80)
+LIMITS = Limits(
+    max_headline_chars=120, max_body_bytes=20_000, max_lead_chars=500, max_byline_chars=80
+)
 
 GOOD: dict[str, Any] = {
     "uri": "urn:newsroom:sky:1021743",
@@ -91,6 +92,12 @@ CASES: list[tuple[str, bytes | dict[str, Any] | list[Any], int, str]] = [
     ("lead too long", changed(description_text="جملة " * 200), 422, "/description_text"),
     ("lead a number", changed(description_text=3), 422, "/description_text"),
     ("missing versioncreated", changed(versioncreated=DROP), 422, "/versioncreated"),
+    (
+        "3.x missing versionCreated",
+        changed(versioncreated=DROP, copyrightNotice="(c) 2018 Sky News Arabia"),
+        422,
+        "/versionCreated",
+    ),
     ("versioncreated yesterday", changed(versioncreated="yesterday"), 422, "/versioncreated"),
     ("versioncreated without offset", changed(versioncreated="2018-02-14T11:37:34"), 422, "/versioncreated"),
     ("versioncreated a number", changed(versioncreated=1518608254), 422, "/versioncreated"),
@@ -168,7 +175,11 @@ def test_bad_document_gets_a_problem_naming_its_field(name, body, status, where)
     assert problem is not None, f"{name} was accepted"
     assert problem.status == status
     sent = json.loads(json.dumps(problem.body()))
-    assert sent["status"] == status and sent["title"] and sent["type"].startswith("urn:khabar:problem:")
+    assert (
+        sent["status"] == status
+        and sent["title"]
+        and sent["type"].startswith("urn:khabar:problem:")
+    )
     if status == 400:
         assert "errors" not in sent and sent["detail"]
     else:
@@ -180,7 +191,12 @@ def test_bad_document_gets_a_problem_naming_its_field(name, body, status, where)
 def test_a_document_with_many_faults_gets_them_all_in_one_answer():
     problem = answer(changed(headline=DROP, language="xx", versioncreated="yesterday", subject="x"))
     assert problem is not None
-    assert {e.pointer for e in problem.errors} == {"/headline", "/language", "/versioncreated", "/subject"}
+    assert {e.pointer for e in problem.errors} == {
+        "/headline",
+        "/language",
+        "/versioncreated",
+        "/subject",
+    }
     assert problem.detail == "4 fields need fixing"
 
 

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from khabar_ingest.formats import article_id_from_uri
 from khabar_ingest.formats.corpus import (
     UNDATED,
@@ -59,7 +58,9 @@ def test_ant_record_maps_onto_an_article():
 
 
 def test_text_is_escaped_never_markup():
-    article = ant_article(record(text='بداية الخبر هنا.\n<script>alert("x")</script>\nنهاية & ختام.'))
+    article = ant_article(
+        record(text='بداية الخبر هنا.\n<script>alert("x")</script>\nنهاية & ختام.')
+    )
     assert "<script>" not in article.body_html
     assert '&lt;script&gt;alert("x")&lt;/script&gt;' in article.body_html
     assert "<p>نهاية &amp; ختام.</p>" in article.body_html
@@ -76,11 +77,13 @@ def test_first_category_is_the_section(category, section):
 
 def test_uuid_authors_are_not_bylines_and_datelines_are():
     assert ant_article(record(author="b94838c1-5156-4655-9788-795118301147")).byline == ""
-    assert ant_article(record(author="أبوظبي - سكاي نيوز عربية")).byline == "أبوظبي - سكاي نيوز عربية"
+    assert (
+        ant_article(record(author="أبوظبي - سكاي نيوز عربية")).byline == "أبوظبي - سكاي نيوز عربية"
+    )
 
 
 def test_outlet_boilerplate_is_dropped():
-    text = "نص المقال الأول هنا.\n* نقلا عن \"الشرق الأوسط\"\n** جميع المقالات المنشورة تمثل رأي كتابها فقط."
+    text = 'نص المقال الأول هنا.\n* نقلا عن "الشرق الأوسط"\n** جميع المقالات المنشورة تمثل رأي كتابها فقط.'
     body = ant_article(record(text=text)).body_html
     assert "جميع المقالات المنشورة" not in body
     assert "نقلا عن" in body
@@ -118,11 +121,17 @@ def test_ecb_plus_document_gets_headline_date_and_source():
     assert article.id == "ecb-1_10ecbplus"
     assert article.language == "en"
     assert article.headline == "Lindsay Lohan checks into Betty Ford Center"
-    assert article.url == "http://articles.latimes.com/2013/may/03/local/la-me-0504-lohan-rehab-20130504"
+    assert (
+        article.url
+        == "http://articles.latimes.com/2013/may/03/local/la-me-0504-lohan-rehab-20130504"
+    )
     assert article.source == "articles.latimes.com"
     assert article.versioncreated.date().isoformat() == "2013-05-03"
     assert "May 03, 2013" not in article.body_html
-    assert "<p>Lohan has checked into the Betty Ford Center to begin a 90-day court-mandated stay.</p>" in article.body_html
+    assert (
+        "<p>Lohan has checked into the Betty Ford Center to begin a 90-day court-mandated stay.</p>"
+        in article.body_html
+    )
     assert '"We appreciate your respect," her rep said &lt;b&gt;.' in article.body_html
     assert article.extra == {"corpus": "ecb+", "doc": "1_10ecbplus.xml", "topic": 1, "event": "1b"}
 
@@ -158,7 +167,10 @@ def test_iter_records_honours_limit(tmp_path):
     with gzip.open(path, "wt", encoding="utf-8") as out:
         for n in range(3):
             out.write(json.dumps(record(docno=f"SK-sport-{n}-20180101")) + "\n")
-    assert [r["docno"] for r in iter_records(path, limit=2)] == ["SK-sport-0-20180101", "SK-sport-1-20180101"]
+    assert [r["docno"] for r in iter_records(path, limit=2)] == [
+        "SK-sport-0-20180101",
+        "SK-sport-1-20180101",
+    ]
     assert [a.id for a in iter_corpus(path)] == [f"sk-sport-{n}-20180101" for n in range(3)]
 
 
@@ -169,7 +181,14 @@ def test_the_arabic_sample_is_spread_and_small():
     articles = list(iter_corpus(SAMPLE_AR))
     assert 280 <= len(articles) <= 320
     assert {a.source for a in articles} == {"alarabia", "BBC", "CNN", "france24", "skynews"}
-    assert {a.category for a in articles} == {"world", "middle-east", "economy", "sport", "technology", "culture"}
+    assert {a.category for a in articles} == {
+        "world",
+        "middle-east",
+        "economy",
+        "sport",
+        "technology",
+        "culture",
+    }
     assert len({a.id for a in articles}) == len(articles)
     assert all(a.language == "ar" and a.headline and a.body_html for a in articles)
     assert SAMPLE_AR.stat().st_size + SAMPLE_EN.stat().st_size < 1_500_000

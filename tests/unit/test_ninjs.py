@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from khabar_ingest.formats import InvalidArticle, Limits, article_id_from_uri, parse_ninjs
 
 EXAMPLES = Path("/work/shared/reference/ninjs/examples")
@@ -76,7 +75,10 @@ def test_multimedia_example_gets_its_main_picture(version):
 
 
 def test_the_three_versions_of_one_article_agree():
-    articles = [parse_ninjs(load(EXAMPLES / v / "005_complex_text_article.json")) for v in ("1.6", "2.2", "3.1")]
+    articles = [
+        parse_ninjs(load(EXAMPLES / v / "005_complex_text_article.json"))
+        for v in ("1.6", "2.2", "3.1")
+    ]
     assert len({a.id for a in articles}) == 1
     assert len({a.headline for a in articles}) == 1
     assert len({a.versioncreated for a in articles}) == 1
@@ -111,7 +113,11 @@ def arabic_document(**changes) -> dict:
                 "creditline": "رويترز",
                 "renditions": {
                     "thumbnail": {"href": "https://cdn.example/rafah-small.jpg", "width": 120},
-                    "original": {"href": "https://cdn.example/rafah.jpg", "width": 1600, "height": 900},
+                    "original": {
+                        "href": "https://cdn.example/rafah.jpg",
+                        "width": 1600,
+                        "height": 900,
+                    },
                 },
             }
         },
@@ -149,7 +155,9 @@ def test_khabar_fields_are_read():
 
 
 def test_a_plain_text_body_becomes_escaped_paragraphs():
-    article = parse_ninjs(arabic_document(body_html=None, body_text="سطر أول <b>\n\nسطر ثان & أخير"))
+    article = parse_ninjs(
+        arabic_document(body_html=None, body_text="سطر أول <b>\n\nسطر ثان & أخير")
+    )
     assert article.body_html == "<p>سطر أول &lt;b&gt;</p>\n<p>سطر ثان &amp; أخير</p>"
 
 
@@ -178,7 +186,11 @@ def test_all_problems_are_reported_at_once():
         parse_ninjs({"uri": "x-1", "headline": 7, "subject": "sport", "versioncreated": "yesterday",
                      "language": "xx", "pubstatus": "draft", "body_html": "<p>t</p>"})  # fmt: skip
     assert [e.pointer for e in refused.value.errors] == [
-        "/headline", "/pubstatus", "/language", "/versioncreated", "/subject",
+        "/headline",
+        "/pubstatus",
+        "/language",
+        "/versioncreated",
+        "/subject",
     ]
 
 
@@ -196,9 +208,16 @@ def test_ids_are_stable_short_and_url_safe():
     assert first.startswith("20130709simp123-")
     long_uri = "https://example.com/" + "a" * 500
     assert len(article_id_from_uri(long_uri)) <= 120
-    arabic = article_id_from_uri("http://www.alarabiya.net/ar/politics/2012/10/11/فيلم-بن-لادن.html")
+    arabic = article_id_from_uri(
+        "http://www.alarabiya.net/ar/politics/2012/10/11/فيلم-بن-لادن.html"
+    )
     assert arabic.startswith("html-") or len(arabic) == 12
-    for made in (first, arabic, article_id_from_uri(long_uri), article_id_from_uri("urn:x:Ab Cd/é")):
+    for made in (
+        first,
+        arabic,
+        article_id_from_uri(long_uri),
+        article_id_from_uri("urn:x:Ab Cd/é"),
+    ):
         assert all(ch.isascii() and (ch.isalnum() or ch in "-_.") for ch in made), made
 
 
@@ -215,7 +234,9 @@ any_text = st.text(alphabet=st.characters(codec=None, categories=None), max_size
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | any_text
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 NINJS_KEYS = [
@@ -230,7 +251,9 @@ plausible_values = st.one_of(
     st.lists(st.fixed_dictionaries({}, optional={"name": json_values, "value": json_values,
                                                  "href": json_values, "role": json_values}), max_size=3),
 )  # fmt: skip
-ninjs_like = st.dictionaries(st.sampled_from(NINJS_KEYS), plausible_values, max_size=12) | json_values
+ninjs_like = (
+    st.dictionaries(st.sampled_from(NINJS_KEYS), plausible_values, max_size=12) | json_values
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -117,7 +117,9 @@ def conflict(
     )
 
 
-def payload_too_large(size_bytes: int | None, limit_bytes: int, instance: str | None = None) -> ProblemDetails:
+def payload_too_large(
+    size_bytes: int | None, limit_bytes: int, instance: str | None = None
+) -> ProblemDetails:
     """413: the body is bigger than ingest accepts."""
     size = f"{size_bytes} bytes" if size_bytes is not None else "The body"
     return ProblemDetails(

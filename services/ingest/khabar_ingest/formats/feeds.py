@@ -42,7 +42,9 @@ def parse_feed(data: bytes | str, *, default_language: str, source: str) -> list
     """The entries of an RSS 2.0 or Atom document as Articles (skipped entries logged)."""
     result = read_feed(data, default_language=default_language, source=source)
     for problem in result.skipped:
-        log.warning("feed_entry_skipped", source=source, entry=problem.pointer, reason=problem.message)
+        log.warning(
+            "feed_entry_skipped", source=source, entry=problem.pointer, reason=problem.message
+        )
     return result.articles
 
 
@@ -64,7 +66,9 @@ def read_feed(data: bytes | str, *, default_language: str, source: str) -> FeedR
         if isinstance(article_or_reason, Article):
             result.articles.append(article_or_reason)
         else:
-            result.skipped.append(FieldError(pointer=f"/entries/{index}", message=article_or_reason))
+            result.skipped.append(
+                FieldError(pointer=f"/entries/{index}", message=article_or_reason)
+            )
     return result
 
 
@@ -114,12 +118,20 @@ def _body(entry: Any) -> str:
     detail_type = (entry.get("summary_detail") or {}).get("type", "text/html")
     if not summary:
         return ""
-    return summary if "html" in detail_type and "<" in summary else text_to_html(html.unescape(summary))
+    return (
+        summary
+        if "html" in detail_type and "<" in summary
+        else text_to_html(html.unescape(summary))
+    )
 
 
 def _image(entry: Any) -> Image | None:
     """media:content (an image), else an image enclosure, else media:thumbnail."""
-    credit = _plain((entry.get("media_credit") or [{}])[0].get("content", "")) if entry.get("media_credit") else ""
+    credit = (
+        _plain((entry.get("media_credit") or [{}])[0].get("content", ""))
+        if entry.get("media_credit")
+        else ""
+    )
     caption = _plain(entry.get("media_description", "") or "")
     for media in entry.get("media_content", []) or []:
         url = media.get("url", "")
@@ -132,7 +144,13 @@ def _image(entry: Any) -> Image | None:
     for enclosure in entry.get("enclosures", []) or []:
         url = enclosure.get("href", "")
         if enclosure.get("type", "").startswith("image/") and is_web_url(url):
-            return Image(href=url, alt=caption, caption=caption, credit=credit, mimetype=enclosure.get("type"))
+            return Image(
+                href=url,
+                alt=caption,
+                caption=caption,
+                credit=credit,
+                mimetype=enclosure.get("type"),
+            )
     for thumbnail in entry.get("media_thumbnail", []) or []:
         url = thumbnail.get("url", "")
         if is_web_url(url):

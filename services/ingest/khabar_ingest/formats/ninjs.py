@@ -71,6 +71,8 @@ _TEXT_BODY_KEYS = ("body_text", "body_main", "body_plain")
 _IMAGE_TYPES = {"picture", "graphic", "image"}
 _PREFERRED_RENDITIONS = ("original", "baseImage", "viewImage", "main", "highres", "hughres")
 
+_CAMEL_CASE_KEYS = ("firstCreated", "pubStatus", "copyrightNotice", "embargoedUntil", "edNote", "altIds")
+
 # Fields read into Article (other than through the helpers below); the rest go to `extra`.
 _CONSUMED = {
     "uri", "language", "pubstatus", "pubStatus", "byline", "by",
@@ -118,7 +120,12 @@ def parse_ninjs(
     broken = surrogate_paths(document)
     if broken:
         raise InvalidArticle(
-            [FieldError(pointer=pointer(*path), message="contains invalid Unicode (a lone surrogate)") for path in broken]
+            [
+                FieldError(
+                    pointer=pointer(*path), message="contains invalid Unicode (a lone surrogate)"
+                )
+                for path in broken
+            ]
         )
     reader = _Reader(document, limits or Limits())
     article = reader.read(default_language, received_at)
@@ -136,6 +143,8 @@ class _Reader:
         self.errors: list[FieldError] = []
         self.consumed: set[str] = set(_CONSUMED)
         self.modern = any(key in document for key in ("headlines", "bodies", "descriptions"))
+        # ninjs 3.x spells its names in camelCase; name missing fields the way the sender would
+        self.camel = any(key in document for key in _CAMEL_CASE_KEYS)
 
     def fail(self, where: str, message: str) -> None:
         self.errors.append(FieldError(pointer=where, message=message))
@@ -220,7 +229,7 @@ class _Reader:
         name = self._first_present(names)
         if name is None or self.doc[name] is None:
             if required and fallback is None:
-                self.fail(pointer(names[0]), "is required: the time this version was written")
+                self.fail(pointer(names[-1] if self.camel else names[0]), "is required: the time this version was written")
             return fallback
         value = self.doc[name]
         if not isinstance(value, str):
@@ -254,7 +263,9 @@ class _Reader:
         ):
             self.fail("/urgency", "must be a whole number from 1 (most urgent) to 9")
         version = self.doc.get("version")
-        if version is not None and (not isinstance(version, str | int) or isinstance(version, bool)):
+        if version is not None and (
+            not isinstance(version, str | int) or isinstance(version, bool)
+        ):
             self.fail("/version", f"must be a string, got {_json_type(version)}")
 
     def _uri(self) -> str | None:
@@ -370,14 +381,19 @@ class _Reader:
         else:
             keys = [key for key in self.doc if key.startswith("description_")]
             self.consumed.update(keys)
-            key = _pick_key(self.doc, ("description_text", "description_html"), "description_", lambda k: True)
+            key = _pick_key(
+                self.doc, ("description_text", "description_html"), "description_", lambda k: True
+            )
             if key is None:
                 return ""
             where = pointer(key)
             lead = self._check_string(self.doc[key], where, None, False)
             lead = _strip_tags(lead) if _looks_html(key) else lead
         if len(lead) > self.limits.max_lead_chars:
-            self.fail(where, f"is {len(lead)} characters long; at most {self.limits.max_lead_chars} allowed")
+            self.fail(
+                where,
+                f"is {len(lead)} characters long; at most {self.limits.max_lead_chars} allowed",
+            )
         return lead
 
     def _pubstatus(self) -> str:
@@ -386,7 +402,9 @@ class _Reader:
             return "usable"
         value = self.doc[name]
         if value not in PUBSTATUSES:
-            self.fail(pointer(name), f"must be one of {', '.join(PUBSTATUSES)}; got {value!r}"[:200])
+            self.fail(
+                pointer(name), f"must be one of {', '.join(PUBSTATUSES)}; got {value!r}"[:200]
+            )
             return "usable"
         return value
 
@@ -412,7 +430,10 @@ class _Reader:
             self.fail(pointer(name), f"must be a list, got {_json_type(value)}")
             return []
         if len(value) > self.limits.max_list_items:
-            self.fail(pointer(name), f"has {len(value)} items; at most {self.limits.max_list_items} allowed")
+            self.fail(
+                pointer(name),
+                f"has {len(value)} items; at most {self.limits.max_list_items} allowed",
+            )
             return []
         subjects = []
         for index, item in enumerate(value):
@@ -433,14 +454,18 @@ class _Reader:
         if not name:
             self.fail(where + "/name", "a subject needs a name or a code")
             return None
-        return Subject(name=name, code=code, scheme=fields["scheme"] or None, rel=fields["rel"] or None)
+        return Subject(
+            name=name, code=code, scheme=fields["scheme"] or None, rel=fields["rel"] or None
+        )
 
     def _category(self, subjects: list[Subject]) -> str:
         if "category" in self.doc and self.doc["category"] is not None:
             value = self._string(("category",), max_chars=60)
             section = section_for(value) if value else ""
             if value and not section:
-                self.fail("/category", f"{value!r} is not a section slug like 'sport' or 'middle-east'")
+                self.fail(
+                    "/category", f"{value!r} is not a section slug like 'sport' or 'middle-east'"
+                )
             return section
         if subjects:
             return section_for(subjects[0].name, subjects[0].code)
@@ -464,12 +489,16 @@ class _Reader:
         if rendition is None:
             return None
         href, rendition = rendition
-        caption = _first_string(item, ("description_text", "caption")) or _first_value(item, "descriptions")
+        caption = _first_string(item, ("description_text", "caption")) or _first_value(
+            item, "descriptions"
+        )
         return Image(
             href=href,
             alt=_first_string(item, ("alt_text", "description_text")) or caption,
             caption=caption,
-            credit=_first_string(item, ("creditline", "copyrightnotice", "copyrightNotice", "byline", "by")),
+            credit=_first_string(
+                item, ("creditline", "copyrightnotice", "copyrightNotice", "byline", "by")
+            ),
             width=_whole(rendition.get("width")),
             height=_whole(rendition.get("height")),
             mimetype=_first_string(rendition, ("mimetype", "contenttype", "contentType")) or None,
@@ -504,16 +533,23 @@ class _Reader:
                 return where, item
         return None
 
-    def _best_rendition(self, item: dict[str, Any], where: str) -> tuple[str, dict[str, Any]] | None:
+    def _best_rendition(
+        self, item: dict[str, Any], where: str
+    ) -> tuple[str, dict[str, Any]] | None:
         value = item.get("renditions")
         if value is None:
             return None
         if isinstance(value, dict):
             entries = [(key, key, r) for key, r in value.items()]
         elif isinstance(value, list):
-            entries = [(index, r.get("name") if isinstance(r, dict) else None, r) for index, r in enumerate(value)]
+            entries = [
+                (index, r.get("name") if isinstance(r, dict) else None, r)
+                for index, r in enumerate(value)
+            ]
         else:
-            self.fail(where + "/renditions", f"must be an object or a list, got {_json_type(value)}")
+            self.fail(
+                where + "/renditions", f"must be an object or a list, got {_json_type(value)}"
+            )
             return None
         candidates = []
         for key, name, rendition in entries:
@@ -534,7 +570,9 @@ class _Reader:
         return _preferred(candidates)
 
 
-def _preferred(candidates: list[tuple[Any, str, dict[str, Any]]]) -> tuple[str, dict[str, Any]] | None:
+def _preferred(
+    candidates: list[tuple[Any, str, dict[str, Any]]],
+) -> tuple[str, dict[str, Any]] | None:
     if not candidates:
         return None
     for wanted in _PREFERRED_RENDITIONS:
