@@ -250,6 +250,7 @@ def test_split_sections_groups_paragraphs_without_subheadings() -> None:
 def test_split_sections_of_short_or_empty_bodies() -> None:
     assert split_sections("") == []
     assert split_sections("<p>وحيدة</p>") == ["<p>وحيدة</p>"]
+    assert split_sections("<p>أ</p><p>ب</p><p>ج</p>") == ["<p>أ</p>", "<p>ب</p>", "<p>ج</p>"]
 
 
 # --- payloads through the whole article renderer --------------------------------

@@ -52,7 +52,6 @@ VOID_ELEMENTS = {
 }  # fmt: skip
 # Without subheadings, a body is cut into at most this many paragraph groups.
 MAX_PARAGRAPH_GROUPS = 5
-MIN_PARAGRAPHS_PER_GROUP = 2
 
 # What a browser drops before reading a URL (WHATWG URL standard): C0 controls
 # and spaces at either end, tabs and newlines anywhere.
@@ -134,11 +133,11 @@ def _heading_offsets(blocks: list[tuple[int, str]]) -> list[int]:
 
 
 def _paragraph_group_offsets(blocks: list[tuple[int, str]]) -> list[int]:
-    """Starts of evenly sized groups of top-level blocks, at least two blocks each."""
+    """Starts of at most five evenly sized groups of top-level blocks."""
     count = len(blocks)
     if count == 0:
         return []
-    groups = max(1, min(MAX_PARAGRAPH_GROUPS, count // MIN_PARAGRAPHS_PER_GROUP))
+    groups = min(MAX_PARAGRAPH_GROUPS, count)
     return [blocks[round(index * count / groups)][0] for index in range(groups)]
 
 
