@@ -41,9 +41,12 @@ def normalize(text: str) -> str:
     return normalize_arabic(text).lower()
 
 
-def tokenize(text: str) -> list[str]:
-    """Normalized word tokens of Arabic and Latin text, digits as ASCII."""
-    return _WORD.findall(normalize(text))
+def tokenize(text: str, casefold: bool = True) -> list[str]:
+    """Normalized word tokens of Arabic and Latin text, digits as ASCII.
+
+    `casefold=False` keeps the case of Latin letters (for matching proper names).
+    """
+    return _WORD.findall(normalize(text) if casefold else normalize_arabic(text))
 
 
 def arabic_tokens(text: str) -> list[str]:

@@ -174,5 +174,7 @@ def stem_arabic(token: str) -> str:
     if word != token:
         word = _restore_ta_marbuta(word)
     word = _peel(word, _NUMBER_SUFFIXES)
-    # A final ta marbuta always goes (the bare stem is attested through it).
-    return _peel(word, _FINAL_SUFFIXES)
+    word = _peel(word, _FINAL_SUFFIXES)
+    if word != token and _restore_ta_marbuta(word) != word:
+        word = word[:-1]  # سياسته -> سياست -> سياس, as سياسة
+    return word

@@ -1,0 +1,127 @@
+"""The gazetteer: people, places and organisations, and a matcher that finds them in text.
+
+Entities live in `data/gazetteer.json`, reviewed like code. The matcher works on
+token keys, not on raw strings: an Arabic token's key is its normalized form
+with conjunctions and prepositions removed, and the article ال kept as a mark
+(so "والاتحاد الأوروبي" and "للاتحاد الأوروبي" both read "الاتحاد الاوروبي",
+while "الصدر" the cleric stays apart from "صدر", "was issued"). Latin tokens keep
+their case, so "May" the prime minister is not "may" the verb.
+
+Phrases are indexed by their first key; at each position the longest phrase
+that matches wins ("ريال مدريد" before "مدريد"). No regex per entity.
+"""
+
+import json
+from collections.abc import Iterable
+from functools import lru_cache
+from importlib import resources
+from typing import Literal, NamedTuple
+
+from pydantic import BaseModel
+
+from khabar_shared.text import is_arabic, strip_clitics, tokenize
+
+EntityType = Literal["person", "place", "organisation"]
+
+
+class Entity(BaseModel):
+    id: str
+    type: EntityType
+    ar: str
+    en: str
+    region: str | None = None
+    match: dict[str, list[str]]
+
+    def name(self, lang: str) -> str:
+        return self.ar if lang == "ar" else self.en
+
+
+class Mention(NamedTuple):
+    entity_id: str
+    start: int  # token offsets in the matched text
+    end: int
+
+
+@lru_cache(maxsize=200_000)
+def token_key(token: str) -> str:
+    """Matching key of one token: clitics gone, the article kept as a leading ال."""
+    if not is_arabic(token):
+        return token
+    bare = strip_clitics(token)
+    prefix = token[: len(token) - len(bare)]
+    if prefix.endswith("ال") or prefix.endswith("لل"):
+        return "ال" + bare
+    return bare
+
+
+def keys(text: str) -> list[str]:
+    """Matching keys of every token of `text`."""
+    return [token_key(t) for t in tokenize(text, casefold=False)]
+
+
+class Gazetteer:
+    def __init__(self, entities: Iterable[Entity]) -> None:
+        self.entities: dict[str, Entity] = {e.id: e for e in entities}
+        self._phrases: dict[tuple[str, ...], str] = {}
+        for entity in self.entities.values():
+            for form in (*entity.match.get("ar", []), *entity.match.get("en", [])):
+                phrase = tuple(keys(form))
+                # First entity to claim a form keeps it: the data file orders specific first.
+                if phrase and phrase not in self._phrases:
+                    self._phrases[phrase] = entity.id
+        self._by_first: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+        for phrase, entity_id in self._phrases.items():
+            self._by_first.setdefault(phrase[0], []).append((phrase, entity_id))
+        for candidates in self._by_first.values():
+            candidates.sort(key=lambda item: -len(item[0]))
+
+    def find_keys(self, token_keys: list[str]) -> list[Mention]:
+        """Longest-first, non-overlapping entity mentions in a key sequence."""
+        mentions: list[Mention] = []
+        i, n = 0, len(token_keys)
+        while i < n:
+            for phrase, entity_id in self._by_first.get(token_keys[i], ()):
+                end = i + len(phrase)
+                if end <= n and tuple(token_keys[i:end]) == phrase:
+                    mentions.append(Mention(entity_id, i, end))
+                    i = end
+                    break
+            else:
+                i += 1
+        return mentions
+
+    def find(self, text: str) -> list[Mention]:
+        return self.find_keys(keys(text))
+
+    def variants_by_id(self) -> dict[str, list[str]]:
+        """Every surface form of every entity, e.g. for search-engine synonyms."""
+        return {
+            e.id: list(dict.fromkeys([*e.match.get("ar", []), *e.match.get("en", [])]))
+            for e in self.entities.values()
+        }
+
+    def claimed_by_two(self) -> list[tuple[str, str, str]]:
+        """Forms written under two entities (data mistakes): (form, kept id, lost id)."""
+        clashes = []
+        for entity in self.entities.values():
+            for form in (*entity.match.get("ar", []), *entity.match.get("en", [])):
+                owner = self._phrases.get(tuple(keys(form)))
+                if owner is not None and owner != entity.id:
+                    clashes.append((form, owner, entity.id))
+        return clashes
+
+
+def load_entities() -> list[Entity]:
+    path = resources.files("khabar_enrich") / "data" / "gazetteer.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return [Entity.model_validate(item) for item in data["entries"]]
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """The process-wide gazetteer, loaded on first use."""
+    return Gazetteer(load_entities())
+
+
+def variants_by_id() -> dict[str, list[str]]:
+    return gazetteer().variants_by_id()
