@@ -1,0 +1,1 @@
+"""The commands of `khabar`; importing this package registers them all on the app."""
