@@ -25,7 +25,7 @@ from faststream.redis.annotations import RedisBatchStreamMessage
 from khabar_shared import metrics
 from khabar_shared.events import EventT, MalformedEvent, decode_event
 from khabar_shared.logging import bind_event_context, clear_event_context, get_logger
-from khabar_shared.names import dead_letter_stream
+from khabar_shared.names import applied_key, dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient
 from khabar_shared.settings import CommonSettings
 
@@ -43,6 +43,8 @@ class Delivery(Generic[EventT]):
 
 BatchHandler = Callable[[list[Delivery[EventT]]], Awaitable[None]]
 RawEntry = tuple[str, dict[bytes, bytes]]
+# How long "when was version N applied" stays readable for `/trace`.
+TRACE_TTL_S = 30 * 24 * 3600
 
 
 @dataclass
@@ -129,7 +131,7 @@ class StreamConsumer(Generic[EventT]):
             for delivery in deliveries:
                 await self._process_one(delivery)
             return
-        await self._ack([d.message_id for d in deliveries])
+        await self._ack(deliveries)
         metrics.HANDLE_SECONDS.labels(**labels).observe(time.perf_counter() - started)
         metrics.EVENTS_HANDLED.labels(**labels).inc(len(deliveries))
 
@@ -139,7 +141,7 @@ class StreamConsumer(Generic[EventT]):
         except Exception:
             await self._record_failure(delivery)
             return
-        await self._ack([delivery.message_id])
+        await self._ack([delivery])
         metrics.EVENTS_HANDLED.labels(stream=self.stream, group=self.group).inc()
 
     async def _record_failure(self, delivery: Delivery[EventT]) -> None:
@@ -156,10 +158,17 @@ class StreamConsumer(Generic[EventT]):
         metrics.EVENTS_FAILED.labels(stream=self.stream, group=self.group).inc()
         await self.redis.hset(self.errors_key, delivery.message_id, error)
 
-    async def _ack(self, message_ids: list[str]) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
+    async def _ack(self, deliveries: list[Delivery[EventT]]) -> None:
+        """Ack, forget past errors, and note when each version was applied (for tracing)."""
+        message_ids = [d.message_id for d in deliveries]
+        applied_at = datetime.now(UTC).isoformat()
+        async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xack(self.stream, self.group, *message_ids)
             pipe.hdel(self.errors_key, *message_ids)
+            for delivery in deliveries:
+                key = applied_key(self.group, delivery.event.article_id)
+                pipe.hset(key, str(delivery.event.version), applied_at)
+                pipe.expire(key, TRACE_TTL_S)
             await pipe.execute()
 
     async def _delivery_counts(self, message_ids: list[str]) -> dict[str, int]:
