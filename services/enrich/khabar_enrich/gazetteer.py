@@ -30,6 +30,8 @@ class Entity(BaseModel):
     ar: str
     en: str
     region: str | None = None
+    attribution: bool = False  # a news outlet, mostly named as a source
+    confirm: list[str] = []  # forms that count only beside a longer form of the same entity
     match: dict[str, list[str]]
 
     def name(self, lang: str) -> str:
@@ -40,6 +42,7 @@ class Mention(NamedTuple):
     entity_id: str
     start: int  # token offsets in the matched text
     end: int
+    needs_confirmation: bool = False  # matched by one of the entity's `confirm` forms
 
 
 @lru_cache(maxsize=200_000)
@@ -63,6 +66,9 @@ class Gazetteer:
     def __init__(self, entities: Iterable[Entity]) -> None:
         self.entities: dict[str, Entity] = {e.id: e for e in entities}
         self._phrases: dict[tuple[str, ...], str] = {}
+        self._unconfirmed = {
+            tuple(keys(form)) for entity in self.entities.values() for form in entity.confirm
+        }
         for entity in self.entities.values():
             for form in (*entity.match.get("ar", []), *entity.match.get("en", [])):
                 phrase = tuple(keys(form))
@@ -83,7 +89,7 @@ class Gazetteer:
             for phrase, entity_id in self._by_first.get(token_keys[i], ()):
                 end = i + len(phrase)
                 if end <= n and tuple(token_keys[i:end]) == phrase:
-                    mentions.append(Mention(entity_id, i, end))
+                    mentions.append(Mention(entity_id, i, end, phrase in self._unconfirmed))
                     i = end
                     break
             else:
@@ -91,7 +97,8 @@ class Gazetteer:
         return mentions
 
     def find(self, text: str) -> list[Mention]:
-        return self.find_keys(keys(text))
+        """Mentions in `text`; a `confirm` form counts only beside a longer form."""
+        return confirmed(self.find_keys(keys(text)))
 
     def variants_by_id(self) -> dict[str, list[str]]:
         """Every surface form of every entity, e.g. for search-engine synonyms."""
@@ -109,6 +116,12 @@ class Gazetteer:
                 if owner is not None and owner != entity.id:
                     clashes.append((form, owner, entity.id))
         return clashes
+
+
+def confirmed(mentions: list[Mention]) -> list[Mention]:
+    """Drop bare-surname mentions of entities the text never names in full ("مودي" alone)."""
+    named = {m.entity_id for m in mentions if not m.needs_confirmation}
+    return [m for m in mentions if m.entity_id in named]
 
 
 def load_entities() -> list[Entity]:

@@ -28,9 +28,12 @@ __all__ = [
     "strip_clitics",
     "term",
     "tokenize",
+    "WORD",
 ]
 
-_WORD = re.compile(r"[^\W_]+")
+# A word is a run of Arabic letters, or a run of other letters and digits: a
+# change of script splits ("لCNN" -> "ل", "cnn"). Diacritics must be gone first.
+WORD = re.compile(r"[\u0621-\u064A\u0660-\u0669\u0671-\u06D3\u06F0-\u06F9]+|[^\W_\u0600-\u06FF]+")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064A\u0671-\u06D3]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00C0-\u024F]")
 _ARABIC_WORD = re.compile(r"[\u0621-\u064A]+")
@@ -46,7 +49,7 @@ def tokenize(text: str, casefold: bool = True) -> list[str]:
 
     `casefold=False` keeps the case of Latin letters (for matching proper names).
     """
-    return _WORD.findall(normalize(text) if casefold else normalize_arabic(text))
+    return WORD.findall(normalize(text) if casefold else normalize_arabic(text))
 
 
 def arabic_tokens(text: str) -> list[str]:

@@ -1,0 +1,179 @@
+"""Keyphrases: the few 1-3 word phrases that say what an article is about.
+
+Candidates are n-grams inside runs of content words: a run ends at punctuation,
+a stop word, a number or a calendar word, so a phrase never starts or ends on
+a particle and never spans two clauses. A candidate scores by how often the
+article uses it (headline uses count triple), times how rare its words are in
+the 2018 news corpus (the text package's frequency lexicon), with a bonus for
+two- and three-word phrases. Phrases that only name a tagged entity are left
+to the entity tags; phrases inside a better phrase are dropped.
+"""
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from khabar_shared.text import is_arabic, is_stopword, strip_clitics
+from khabar_shared.text.lexicon import frequency
+
+MAX_PHRASES = 5
+MAX_WORDS = 3
+HEADLINE_COUNT = 3  # one headline use counts as three body uses
+LENGTH_BONUS = {1: 0.8, 2: 1.6, 3: 1.8}
+CORPUS_TOKENS = 5_233_111  # Arabic tokens the frequency lexicon was counted over
+LONGER_SHARE = 0.5
+ENGLISH_SALIENCE = 8.0  # no English lexicon: an English word counts as fairly rare
+
+# Normalized, clitic-free calendar and filler words that make poor phrases.
+GENERIC = frozenset(
+    """
+    الاثنين الثلاثاء الاربعاء الخميس الجمعه السبت الاحد اثنين ثلاثاء اربعاء خميس جمعه سبت احد
+    يناير فبراير مارس ابريل مايو يونيو يوليو اغسطس سبتمبر اكتوبر نوفمبر ديسمبر
+    كانون شباط اذار نيسان ايار حزيران تموز اب ايلول تشرين الثاني الاول
+    عام العام سنه السنه يوم اليوم الماضي ماضي المقبل مقبل الجاري جاري الحالي حالي امس ساعه
+    شهر اسبوع وقت الوقت خلال بعد قبل اكثر اقل كبير كبيره جديد جديده اخري اخر مره اول
+    """.split()
+)
+
+
+@dataclass
+class Token:
+    """One word of the article as shown (display) and as matched (key)."""
+
+    display: str
+    norm: str  # normalized, casefolded
+    key: str  # clitic-free matching key, article kept as ال
+
+
+@dataclass
+class _Counts:
+    """Uses of every candidate phrase, and where each was first seen."""
+
+    total: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    body: Counter[tuple[str, ...]] = field(default_factory=Counter)
+    first: dict[tuple[str, ...], list[Token]] = field(default_factory=dict)
+
+
+def display_form(token: Token) -> str:
+    """The token as written, without a leading conjunction or preposition."""
+    if not is_arabic(token.norm):
+        return token.display
+    bare = strip_clitics(token.norm)
+    cut = len(token.norm) - len(bare)
+    article = "ال" if token.key.startswith("ال") and not bare.startswith("ال") else ""
+    return article + token.display[cut:]
+
+
+def _breaks_run(token: Token) -> bool:
+    norm = token.norm
+    if len(norm) < 2 or norm.isdigit() or is_stopword(norm):
+        return True
+    return is_arabic(norm) and (strip_clitics(norm) in GENERIC or norm in GENERIC)
+
+
+def _salience(token: Token) -> float:
+    return _norm_salience(token.norm)
+
+
+@lru_cache(maxsize=200_000)
+def _norm_salience(norm: str) -> float:
+    """How rare a word is in the corpus: log of inverse frequency (clitics ignored)."""
+    if not is_arabic(norm):
+        return ENGLISH_SALIENCE
+    bare = strip_clitics(norm)
+    count = frequency(bare) + frequency("ال" + bare)
+    return math.log(CORPUS_TOKENS / (1 + count))
+
+
+def _runs(segment: Sequence[Token]) -> list[list[Token]]:
+    runs: list[list[Token]] = [[]]
+    for token in segment:
+        if _breaks_run(token):
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(token)
+    return [run for run in runs if run]
+
+
+def _collect(segments: Sequence[Sequence[Token]], weight: int, counts: _Counts) -> None:
+    for segment in segments:
+        for run in _runs(segment):
+            keys = [t.key.lower() for t in run]
+            for n in range(1, MAX_WORDS + 1):
+                for i in range(len(run) - n + 1):
+                    phrase = tuple(keys[i : i + n])
+                    counts.total[phrase] += weight
+                    if weight == 1:
+                        counts.body[phrase] += 1
+                    if phrase not in counts.first:
+                        counts.first[phrase] = run[i : i + n]
+
+
+def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
+    n = len(shorter)
+    return any(longer[i : i + n] == shorter for i in range(len(longer) - n + 1))
+
+
+def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two multi-word phrases sharing two words are one phrase seen through different windows."""
+    return len(set(a) & set(b)) >= 2
+
+
+def _names_part_of_entity(phrase: tuple[str, ...], entity_phrases: set[tuple[str, ...]]) -> bool:
+    """An entity's name, or a piece of one ("جونغ أون"), is left to the entity tags.
+
+    A phrase that holds a whole name and more ("زعيم كوريا الشمالية") stays.
+    """
+    words = set(phrase)
+    return any(words & set(name) and not _contains(phrase, name) or phrase == name for name in entity_phrases)
+
+
+def extract_keyphrases(
+    headline: Sequence[Sequence[Token]],
+    body: Sequence[Sequence[Token]],
+    entity_phrases: set[tuple[str, ...]] | None = None,
+    limit: int = MAX_PHRASES,
+) -> list[tuple[str, float]]:
+    """Up to `limit` (phrase, score 0..1) pairs, best first.
+
+    `headline` and `body` are segments (clauses) of tokens; `entity_phrases`
+    holds the lowercased key tuples of entity names already tagged.
+    """
+    counts = _Counts()
+    _collect(headline, HEADLINE_COUNT, counts)
+    _collect(body, 1, counts)
+    entity_phrases = entity_phrases or set()
+    scored = []
+    for phrase, count in counts.total.items():
+        if count < 2 or _names_part_of_entity(phrase, entity_phrases):
+            continue
+        if not counts.body[phrase]:
+            continue  # headline-only wording, not yet a phrase of the story
+        words = counts.first[phrase]
+        salience = sum(_salience(t) for t in words) / len(words)
+        scored.append((math.log1p(count) * salience * LENGTH_BONUS[len(phrase)], phrase))
+    scored.sort(key=lambda item: -item[0])
+    chosen: list[tuple[float, tuple[str, ...]]] = []
+    for score, candidate in scored[: limit * 8]:
+        if any(_contains(c, candidate) or _overlap(c, candidate) for _, c in chosen):
+            continue  # already said by a longer phrase, or a shifted copy of one
+        inside = [i for i, (_, c) in enumerate(chosen) if _contains(candidate, c)]
+        if inside:
+            # A longer phrase replaces the words it contains when it is nearly as strong.
+            if score < LONGER_SHARE * max(chosen[i][0] for i in inside):
+                continue
+            chosen = [item for i, item in enumerate(chosen) if i not in inside]
+        chosen.append((score, candidate))
+        if len(chosen) == limit:
+            break
+    chosen.sort(key=lambda item: -item[0])
+    if not chosen:
+        return []
+    top = chosen[0][0]
+    return [
+        (" ".join(display_form(t) for t in counts.first[phrase]), round(score / top, 3))
+        for score, phrase in chosen
+    ]

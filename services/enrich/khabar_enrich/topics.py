@@ -1,0 +1,262 @@
+"""Topics: which of the site's sections an article belongs to, from its own words.
+
+Three kinds of evidence, added up per topic:
+
+- **Word lexicons** learnt from the ANT 2018 corpus (`data/topic_lexicon.json`):
+  for sport, technology, economy, culture, middle-east and world news, the
+  terms that are much more frequent in that newsroom category than elsewhere,
+  with their log-odds. `build_lexicon` rebuilds the file; it trains on six
+  sevenths of the corpus and leaves every seventh article for `topic_agreement`.
+- **Seed lexicons** for the sections the corpus has no category for (health,
+  business), written by hand in `data/topic_seeds.json`.
+- **Entities**: the regions of the places, people and bodies the article is about.
+
+World news has no section of its own: it goes to the region it is about, or to
+politics when no region stands out. The newsroom's category is a prior that
+tilts close calls, not the answer.
+"""
+
+import gzip
+import json
+import math
+import sys
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from khabar_shared.text import analyze
+
+TOPICS = (
+    "politics", "economy", "business", "sport", "technology", "health", "culture",
+    "middle-east", "africa", "asia", "europe", "americas",
+)
+REGIONS = ("middle-east", "africa", "asia", "europe", "americas")
+SUBJECTS = ("sport", "technology", "economy", "business", "culture", "health")
+NEWS = ("middle-east", "world")  # lexicon classes that stand for news about a region
+
+# Newsroom category (ANT corpus names and site slugs) -> topic it favours.
+CATEGORY_TOPIC: dict[str, str] = {
+    "sport": "sport", "sports": "sport", "technology": "technology", "tech": "technology",
+    "science": "technology", "economy": "economy", "business": "business",
+    "culture": "culture", "arts": "culture", "health": "health", "politics": "politics",
+    "middleEast": "middle-east", "middle-east": "middle-east", "internationalNews": "world",
+    "world": "world", "africa": "africa", "asia": "asia", "europe": "europe",
+    "americas": "americas",
+}
+# Corpus category -> topics that count as agreeing with it.
+AGREES_WITH: dict[str, frozenset[str]] = {
+    "sport": frozenset({"sport"}),
+    "technology": frozenset({"technology", "health"}),
+    "economy": frozenset({"economy", "business"}),
+    "culture": frozenset({"culture"}),
+    "middleEast": frozenset({"middle-east"}),
+    "internationalNews": frozenset({"politics", "africa", "asia", "europe", "americas"}),
+}
+
+HEADLINE_WEIGHT = 2  # a headline term counts as two body terms
+CATEGORY_PRIOR = 0.25  # share of the best score the newsroom's category adds to its topic
+ENTITY_WEIGHT = 1.0  # lexicon points per unit of entity weight (tuned on held-out articles)
+SEED_WEIGHT = 2.5  # log-odds given to every hand-written seed term
+SECONDARY_SHARE = 0.35  # a further topic needs this share of the main topic's score
+MAX_EXTRA = 3
+NEWS_POLITICS_SCORE = 0.5
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    weights: dict[str, dict[str, float]]  # topic -> term -> weight
+
+    def scores(self, terms: Mapping[str, float]) -> dict[str, float]:
+        return {
+            topic: sum(math.log1p(n) * table.get(term, 0.0) for term, n in terms.items())
+            for topic, table in self.weights.items()
+        }
+
+
+def _data(name: str) -> dict:
+    return json.loads((resources.files("khabar_enrich") / "data" / name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    """Corpus-learnt lexicons plus the stemmed seed lexicons, loaded once."""
+    weights = {topic: dict(table) for topic, table in _data("topic_lexicon.json")["weights"].items()}
+    for topic, words in _data("topic_seeds.json")["seeds"].items():
+        table = weights.setdefault(topic, {})
+        for word in words:
+            for term in analyze(word):
+                table[term] = max(table.get(term, 0.0), SEED_WEIGHT)
+    return Lexicon(weights)
+
+
+def term_counts(headline_terms: Iterable[str], body_terms: Iterable[str]) -> Counter[str]:
+    counts: Counter[str] = Counter(body_terms)
+    for term in headline_terms:
+        counts[term] += HEADLINE_WEIGHT
+    return counts
+
+
+def score_topics(
+    terms: Mapping[str, float],
+    region_weights: Mapping[str, float] | None = None,
+    category: str = "",
+) -> list[tuple[str, float]]:
+    """Ranked (topic, score in 0..1) pairs: the main topic first, then up to three more.
+
+    `terms`: analyzed term counts (headline weighted); `region_weights`: region ->
+    summed entity weights; `category`: the newsroom's section slug, a prior.
+    The words decide between subjects and news; for news, the words and the
+    entities together decide which region.
+    """
+    raw = lexicon().scores(terms)
+    top = max(max(raw.values(), default=0.0), 1.0)
+    prior = CATEGORY_TOPIC.get(category)
+    if prior is not None:
+        target = "world" if prior in REGIONS and prior != "middle-east" or prior == "politics" else prior
+        raw[target] = raw.get(target, 0.0) + CATEGORY_PRIOR * top
+    regions = {r: ENTITY_WEIGHT * w for r, w in (region_weights or {}).items() if r in REGIONS}
+    news = {
+        "middle-east": raw.get("middle-east", 0.0) + regions.get("middle-east", 0.0),
+        "world": raw.get("world", 0.0) + sum(w for r, w in regions.items() if r != "middle-east"),
+    }
+    subjects = {t: v for t, v in raw.items() if t not in NEWS}
+    best_subject = max(subjects, key=subjects.get, default="politics")
+    news_value = max(raw.get("middle-east", 0.0), raw.get("world", 0.0))
+    if subjects.get(best_subject, 0.0) <= 0 and news_value <= 0 and not regions:
+        return [("politics", 0.0)]
+    scores: dict[str, float] = dict(subjects)
+    if news_value >= subjects.get(best_subject, 0.0):
+        main = "middle-east" if news["middle-east"] >= news["world"] else _world_topic(regions, prior)
+        scores[main] = news_value
+        scores["politics"] = max(scores.get("politics", 0.0), NEWS_POLITICS_SCORE * news_value)
+    else:
+        main = best_subject
+    for region, value in regions.items():
+        scores[region] = max(scores.get(region, 0.0), value)
+    return _rank(scores, main)
+
+
+def _world_topic(regions: Mapping[str, float], prior: str | None) -> str:
+    """The section of a world-news article: its leading region outside the Middle East."""
+    if prior in REGIONS and prior != "middle-east":
+        return prior
+    others = {r: w for r, w in regions.items() if r != "middle-east" and w > 0}
+    return max(others, key=others.get) if others else "politics"
+
+
+def _rank(scores: dict[str, float], main: str) -> list[tuple[str, float]]:
+    top = scores[main] or 1.0
+    others = sorted(
+        ((t, round(min(s / top, 1.0), 3)) for t, s in scores.items() if t != main and s >= SECONDARY_SHARE * top),
+        key=lambda item: -item[1],
+    )
+    return [(main, 1.0), *others[:MAX_EXTRA]]
+
+
+# ---------------------------------------------------------------- building and measuring
+
+
+CORPUS_CLASSES = {
+    "sport": "sport", "technology": "technology", "economy": "economy",
+    "culture": "culture", "middleEast": "middle-east", "internationalNews": "world",
+}
+HELD_OUT_EVERY = 7  # article i of the corpus is held out when i % 7 == 0
+
+
+def build_lexicon(
+    articles: Iterable[tuple[list[str], str, str]], top: int = 800, min_df: int = 8, alpha: float = 0.5
+) -> dict[str, dict[str, float]]:
+    """Log-odds lexicons from (corpus categories, title, text) triples.
+
+    For each class, every term's smoothed log ratio of its (log-damped) frequency
+    in the class to its frequency outside; the `top` positive terms, ranked by
+    ratio times log frequency, are kept.
+    """
+    per_class: dict[str, Counter[str]] = {c: Counter() for c in CORPUS_CLASSES.values()}
+    df: Counter[str] = Counter()
+    for categories, title, text in articles:
+        counts = term_counts(analyze(title), analyze(text))
+        df.update(counts.keys())
+        for category in categories:
+            table = per_class[CORPUS_CLASSES[category]]
+            for term, n in counts.items():
+                table[term] += math.log1p(n)
+    vocab = [t for t, n in df.items() if n >= min_df]
+    totals = {c: sum(table[t] for t in vocab) for c, table in per_class.items()}
+    everywhere = sum(totals.values())
+    smooth = alpha * len(vocab)
+    weights = {}
+    for cls, table in per_class.items():
+        rest = everywhere - totals[cls]
+        ratios = {}
+        for term in vocab:
+            inside = (table[term] + alpha) / (totals[cls] + smooth)
+            outside = (sum(per_class[c][term] for c in per_class if c != cls) + alpha) / (rest + smooth)
+            ratio = math.log(inside / outside)
+            if ratio > 0:
+                ratios[term] = ratio
+        ranked = sorted(ratios, key=lambda t: -ratios[t] * math.log1p(table[t]))[:top]
+        weights[cls] = {t: round(ratios[t], 3) for t in ranked}
+    return weights
+
+
+def topic_agreement(pairs: Iterable[tuple[list[str], str]]) -> dict[str, Any]:
+    """How often a main topic agrees with the corpus categories of its article.
+
+    `pairs`: (corpus categories, predicted main topic). Returns the overall
+    share, the number of articles and the share per corpus category;
+    agreement is judged by `AGREES_WITH`.
+    """
+    total, agreed = 0, 0
+    by_category: dict[str, list[int]] = {}
+    for categories, topic in pairs:
+        allowed = frozenset().union(*(AGREES_WITH[c] for c in categories))
+        ok = topic in allowed
+        total += 1
+        agreed += ok
+        for category in categories:
+            by_category.setdefault(category, [0, 0])
+            by_category[category][0] += ok
+            by_category[category][1] += 1
+    return {
+        "agreement": agreed / total if total else 0.0,
+        "articles": total,
+        "by_category": {c: round(a / n, 3) for c, (a, n) in sorted(by_category.items())},
+    }
+
+
+def corpus_articles(path: Path, held_out: bool) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(index, record) of the ANT corpus file: the held-out seventh, or the rest."""
+    with gzip.open(path, "rb") as lines:
+        for index, line in enumerate(lines):
+            if (index % HELD_OUT_EVERY == 0) == held_out:
+                yield index, orjson.loads(line)
+
+
+def write_lexicon_file(corpus: Path) -> Path:
+    """Rebuild `data/topic_lexicon.json` from the training part of the corpus."""
+    triples = (
+        (record["categories"], record["title"] or "", record["text"] or "")
+        for _, record in corpus_articles(corpus, held_out=False)
+    )
+    target = Path(str(resources.files("khabar_enrich") / "data" / "topic_lexicon.json"))
+    document = {
+        "about": (
+            "Log-odds term weights per newsroom category, learnt by topics.build_lexicon from the "
+            "ANT corpus v2.1 (Chouigui, Ben Khiroun, Elayeb, AICCSA 2017), every article except "
+            f"each {HELD_OUT_EVERY}th, which is kept for measuring agreement."
+        ),
+        "weights": build_lexicon(triples),
+    }
+    target.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return target
+
+
+if __name__ == "__main__":
+    write_lexicon_file(Path(sys.argv[1]))
