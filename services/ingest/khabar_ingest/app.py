@@ -1,27 +1,54 @@
 """Ingest's HTTP API: newsroom tools post articles here.
 
 Every request is authenticated, bounded in size, parsed and validated before
-anything is written; a change is then appended by `ArticleStore` in one
-transaction. Errors are RFC 9457 problem documents naming what is wrong.
+anything is written; a change is then appended by `ArticleStore` atomically.
+Every refusal is an RFC 9457 problem document built in `problems.py`.
+
+Routes: `POST /v1/articles`, `POST /v1/articles/batch`,
+`GET|DELETE /v1/articles/{id}`, `GET /v1/articles/{id}/history`, and the
+operations routes (`/healthz`, `/readyz`, `/metrics`).
 """
 
-import json
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from khabar_ingest.auth import ApiKey, KeyRing, bearer_token
-from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
-from khabar_ingest.problems import invalid_article
+from khabar_ingest.auth import ApiKey, KeyRing
+from khabar_ingest.batch import BatchAnswer, batch_documents, run_batch
+from khabar_ingest.body import read_json_body
+from khabar_ingest.embargo import run_releaser
+from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
+from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
+from khabar_ingest.problems import (
+    ProblemDetails,
+    bad_header,
+    conflict,
+    forbidden,
+    idempotency_key_reused,
+    install_ingest_problem_handler,
+    invalid_article,
+    not_found,
+    unauthorized,
+)
 from khabar_ingest.settings import IngestSettings
 from khabar_ingest.store import (
     Acceptance,
+    ArticleState,
+    ArticleStatus,
     ArticleStore,
+    Change,
     HistoryEntry,
+    IdempotencyMismatch,
+    Outcome,
+    StoreBusy,
     StoreResult,
     VersionConflict,
 )
@@ -29,21 +56,40 @@ from khabar_shared.events import Article
 from khabar_shared.health import redis_check
 from khabar_shared.logging import get_logger
 from khabar_shared.ops_http import fastapi_ops_router, install_problem_handlers
-from khabar_shared.problems import Problem, ProblemError
-from khabar_shared.problems import problem as fail
 from khabar_shared.redis_helpers import connect
+from pydantic import BaseModel
 
 log = get_logger(__name__)
+bearer = HTTPBearer(auto_error=False, description="An ingest API key: `Bearer <key>`.")
+
+
+class ArticleView(BaseModel):
+    """`GET /v1/articles/{id}`: where an article stands."""
+
+    article_id: str
+    version: int
+    published_version: int
+    status: ArticleStatus
+    updated_at: datetime
+    embargoed_until: datetime | None = None
+    headline: str
+    last_event_id: str
+
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     redis = connect(settings.redis_url)
     store = ArticleStore(redis, settings.idempotency_ttl_s)
     keyring = KeyRing(redis, settings.bootstrap_ingest_key.get_secret_value())
+    limits = settings.limits
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        releaser = asyncio.create_task(run_releaser(store, settings.embargo_poll_s))
         yield
+        releaser.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await releaser
         await redis.aclose()
 
     app = FastAPI(
@@ -53,147 +99,190 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(fastapi_ops_router({"redis": redis_check(redis)}))
-
     install_problem_handlers(app)
+    install_ingest_problem_handler(app)
+    app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
 
-    async def caller(authorization: Annotated[str | None, Header()] = None) -> ApiKey:
-        token = bearer_token(authorization)
-        if token is None:
-            raise fail(401, "Unauthorized", "Send 'Authorization: Bearer <key>'.")
-        key = await keyring.lookup(token)
+    async def caller(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ApiKey:
+        key = await keyring.lookup(credentials.credentials) if credentials else None
         if key is None:
-            raise fail(401, "Unauthorized", "The API key is not known.")
+            raise unauthorized(request.url.path).error()
         return key
 
-    async def writer(key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
+    async def writer(request: Request, key: Annotated[ApiKey, Depends(caller)]) -> ApiKey:
         if not key.can_write:
-            raise fail(403, "Forbidden", f"The key '{key.name}' may read but not write.")
+            raise forbidden(key.name, "write articles", request.url.path).error()
         return key
 
-    @app.post("/v1/articles", status_code=202, response_model=Acceptance)
+    @app.post(
+        "/v1/articles", status_code=202, response_model=Acceptance, tags=["articles"],
+        summary="Publish, update, correct, embargo or withdraw one article",
+        openapi_extra={"requestBody": NINJS_REQUEST_BODY},
+        responses={**PROBLEM_CODES["post"], 202: {"description": "Accepted (or repeated)."}},
+    )  # fmt: skip
     async def post_article(
         request: Request,
         key: Annotated[ApiKey, Depends(writer)],
-        x_correlation_id: Annotated[str | None, Header()] = None,
-        idempotency_key: Annotated[str | None, Header()] = None,
+        x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
         if_match: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        document = await read_json_body(request, settings.max_body_bytes)
-        article = parse_article(document)
-        result = await accept(store, article, key, x_correlation_id, if_match, idempotency_key)
-        return acceptance_response(result)
+        path = request.url.path
+        base_version = parse_if_match(if_match, path)
+        document = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
+        article = parse_article(document, limits, path)
+        change = Change(
+            article=article, submitted_by=key.name,
+            correlation_id=x_correlation_id or str(uuid.uuid4()),
+            base_version=base_version, idempotency=idempotency_key,
+        )  # fmt: skip
+        result = answer_or_raise(await store.accept_many([change]), change, path)[0]
+        return acceptance_response(result, key)
 
-    @app.get("/v1/articles/{article_id}")
-    async def get_article(article_id: str, _: Annotated[ApiKey, Depends(caller)]) -> dict[str, Any]:
-        state = await store.current(article_id)
-        if state is None:
-            raise fail(404, "Not Found", f"No article with id '{article_id}'.")
-        return {
-            "article_id": state.article_id,
-            "version": state.version,
-            "status": state.status,
-            "updated_at": state.updated_at,
-            "headline": state.article.headline,
-            "last_event_id": state.answer.event_id,
-        }
+    @app.post(
+        "/v1/articles/batch", response_model=BatchAnswer, tags=["articles"],
+        summary="Many articles at once: a JSON array or {\"items\": [...]}; answered per item",
+        openapi_extra={"requestBody": NINJS_REQUEST_BODY | {"content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/NinjsBatch"}}}}},
+        responses=PROBLEM_CODES["batch"],
+    )  # fmt: skip
+    async def post_batch(
+        request: Request,
+        key: Annotated[ApiKey, Depends(writer)],
+        x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> BatchAnswer:
+        document = await read_json_body(
+            request, settings.max_batch_bytes, settings.max_json_depth + 2
+        )
+        items = batch_documents(document, settings.max_batch_items, request.url.path)
+        correlation_id = x_correlation_id or str(uuid.uuid4())
+        answer = await run_batch(store, items, key.name, correlation_id, limits)
+        log.info("batch_accepted", key_name=key.name, correlation_id=correlation_id,
+                 accepted=answer.accepted, embargoed=answer.embargoed,
+                 unchanged=answer.unchanged, rejected=answer.rejected)
+        return answer
 
-    @app.get("/v1/articles/{article_id}/history", response_model=list[HistoryEntry])
+    @app.get(
+        "/v1/articles/{article_id}", response_model=ArticleView, tags=["articles"],
+        summary="The current version and status of an article", responses=PROBLEM_CODES["get"],
+    )  # fmt: skip
+    async def get_article(
+        request: Request, article_id: str, _: Annotated[ApiKey, Depends(caller)]
+    ) -> ArticleView:
+        state = await existing(store, article_id, request.url.path)
+        return ArticleView(
+            article_id=state.article_id, version=state.version,
+            published_version=state.published_version, status=state.status,
+            updated_at=state.updated_at, embargoed_until=state.embargoed_until,
+            headline=state.article.headline, last_event_id=state.answer.event_id,
+        )  # fmt: skip
+
+    @app.get(
+        "/v1/articles/{article_id}/history", response_model=list[HistoryEntry],
+        tags=["articles"], summary="Every version: when, by whom, with editors' notes",
+        responses=PROBLEM_CODES["get"],
+    )  # fmt: skip
     async def get_history(
-        article_id: str, _: Annotated[ApiKey, Depends(caller)]
+        request: Request, article_id: str, _: Annotated[ApiKey, Depends(caller)]
     ) -> list[HistoryEntry]:
         history = await store.history(article_id)
         if not history:
-            raise fail(404, "Not Found", f"No article with id '{article_id}'.")
+            raise not_found(article_id, request.url.path).error()
         return history
 
-    @app.delete("/v1/articles/{article_id}", status_code=202, response_model=Acceptance)
+    @app.delete(
+        "/v1/articles/{article_id}", status_code=202, response_model=Acceptance,
+        tags=["articles"], summary="Withdraw an article (as pubstatus 'canceled')",
+        responses={**PROBLEM_CODES["delete"], 202: {"description": "Withdrawn (or already)."}},
+    )  # fmt: skip
     async def withdraw_article(
+        request: Request,
         article_id: str,
         key: Annotated[ApiKey, Depends(writer)],
-        x_correlation_id: Annotated[str | None, Header()] = None,
+        x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        if_match: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
-        state = await store.current(article_id)
-        if state is None:
-            raise fail(404, "Not Found", f"No article with id '{article_id}'.")
-        withdrawn = state.article.model_copy(update={"pubstatus": "canceled"})
-        result = await accept(store, withdrawn, key, x_correlation_id, None, None)
-        return acceptance_response(result)
+        path = request.url.path
+        base_version = parse_if_match(if_match, path)
+        state = await existing(store, article_id, path)
+        change = Change(
+            article=withdrawn(state.article), submitted_by=key.name,
+            correlation_id=x_correlation_id or str(uuid.uuid4()),
+            base_version=base_version, idempotency=idempotency_key,
+        )  # fmt: skip
+        result = answer_or_raise(await store.accept_many([change]), change, path)[0]
+        return acceptance_response(result, key)
 
     return app
 
 
-async def read_json_body(request: Request, max_bytes: int) -> Any:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type not in {"application/json", "application/ninjs+json"}:
-        raise fail(415, "Unsupported Media Type",
-                   f"Send 'Content-Type: application/json', not '{content_type or 'none'}'.")
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise fail(413, "Content Too Large", f"The body is over {max_bytes} bytes.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > max_bytes:
-            raise fail(413, "Content Too Large", f"The body is over {max_bytes} bytes.")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise fail(400, "Invalid UTF-8",
-                   f"The body is not valid UTF-8 (byte {error.start}).") from error
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise fail(400, "Malformed JSON", f"The body is not JSON: {error}") from error
+async def existing(store: ArticleStore, article_id: str, path: str) -> ArticleState:
+    state = await store.current(article_id)
+    if state is None:
+        raise not_found(article_id, path).error()
+    return state
 
 
-def parse_article(document: Any) -> Article:
+def withdrawn(article: Article) -> Article:
+    """The article as a withdrawal: canceled now, no embargo (a kill is never held)."""
+    return article.model_copy(
+        update={"pubstatus": "canceled", "embargoed": None, "versioncreated": datetime.now(UTC)}
+    )
+
+
+def parse_article(document: Any, limits: Limits, path: str) -> Article:
     try:
-        return parse_ninjs(document)
+        return parse_ninjs(document, limits=limits)
     except InvalidArticle as invalid:
-        raise ProblemError(Problem(**invalid_article(invalid).body())) from invalid
+        raise invalid_article(invalid, path).error() from invalid
 
 
-async def accept(
-    store: ArticleStore,
-    article: Article,
-    key: ApiKey,
-    correlation_id: str | None,
-    if_match: str | None,
-    idempotency: str | None,
-) -> StoreResult:
-    base_version = parse_if_match(if_match)
-    try:
-        result = await store.accept(
-            article,
-            submitted_by=key.name,
-            correlation_id=correlation_id or str(uuid.uuid4()),
-            base_version=base_version,
-            idempotency=idempotency,
-        )
-    except VersionConflict as conflict:
-        raise fail(409, "Conflict",
-                   f"The change is based on version {base_version}, "
-                   f"but the article is at version {conflict.current_version}.",
-                   current_version=conflict.current_version) from conflict
-    log.info("article_accepted" if result.appended else "article_unchanged",
-             article_id=result.acceptance.article_id, version=result.acceptance.version,
-             event_id=result.acceptance.event_id,
-             correlation_id=result.acceptance.correlation_id, key_name=key.name)
-    return result
+def refusal(outcome: Outcome, change: Change, path: str) -> ProblemDetails | None:
+    """The problem a store outcome amounts to, or None when the change was accepted."""
+    if isinstance(outcome, VersionConflict):
+        return conflict(
+            change.article.id, f"If-Match names version {change.base_version}, not the latest.",
+            current_version=outcome.current_version, instance=path,
+        )  # fmt: skip
+    if isinstance(outcome, IdempotencyMismatch):
+        return idempotency_key_reused(outcome.key, path)
+    if isinstance(outcome, StoreBusy):
+        return conflict(change.article.id, "it changed too often while we wrote; try again",
+                        instance=path)
+    return None
 
 
-def parse_if_match(if_match: str | None) -> int | None:
+def answer_or_raise(outcomes: list[Outcome], change: Change, path: str) -> list[StoreResult]:
+    results = []
+    for outcome in outcomes:
+        problem = refusal(outcome, change, path)
+        if problem is not None:
+            raise problem.error()
+        assert isinstance(outcome, StoreResult)
+        results.append(outcome)
+    return results
+
+
+def parse_if_match(if_match: str | None, path: str) -> int | None:
     """`If-Match: "3"` (or 3): the version the client based its change on."""
     if if_match is None:
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise fail(400, "Bad If-Match", "If-Match must hold the article version, e.g. \"3\".")
+    if not value.isdigit() or len(value) > 12:
+        raise bad_header("If-Match", 'must hold the article version, e.g. "3"', path).error()
     return int(value)
 
 
-def acceptance_response(result: StoreResult) -> JSONResponse:
+def acceptance_response(result: StoreResult, key: ApiKey) -> JSONResponse:
     acceptance = result.acceptance
+    log.info("article_unchanged" if result.replayed else "article_accepted",
+             article_id=acceptance.article_id, version=acceptance.version,
+             status=acceptance.status, event_id=acceptance.event_id,
+             correlation_id=acceptance.correlation_id, key_name=key.name)
     return JSONResponse(
         acceptance.model_dump(mode="json"),
         status_code=202,
@@ -201,6 +290,6 @@ def acceptance_response(result: StoreResult) -> JSONResponse:
             "Location": f"/v1/articles/{acceptance.article_id}",
             "ETag": f'"{acceptance.version}"',
             "X-Correlation-ID": acceptance.correlation_id,
-            "Idempotent-Replayed": "false" if result.appended else "true",
+            "Idempotent-Replayed": "true" if result.replayed else "false",
         },
     )

@@ -1,19 +1,24 @@
 """API keys: `Authorization: Bearer KEY`, checked against hashed keys.
 
-Keys are stored only as SHA-256 digests (in Redis, managed by the operator's
-CLI), each with the name of the newsroom tool that holds it and a scope. The
-name goes into events and logs; the key itself never does.
+Keys are stored only as SHA-256 digests (in a Redis hash, managed with
+`khabar keys`), each with the name of the newsroom tool that holds it and a
+scope (`write` may post and withdraw, `read` may only look). The name goes
+into events and logs; the key itself never does. A plain SHA-256 is enough
+because keys are 256-bit random tokens, not passwords a person chose.
 """
 
 import hashlib
 import hmac
+import secrets
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from khabar_shared.redis_helpers import RedisClient
 
 API_KEYS_HASH = "khabar:ingest:api-keys"
+BOOTSTRAP_KEY_NAME = "bootstrap"
 
 Scope = Literal["write", "read"]
 
@@ -21,14 +26,24 @@ Scope = Literal["write", "read"]
 class ApiKey(BaseModel):
     name: str
     scope: Scope
+    created_at: datetime | None = None
 
     @property
     def can_write(self) -> bool:
         return self.scope == "write"
 
 
+class KeyNameTaken(ValueError):
+    pass
+
+
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> str:
+    """A fresh random key (43 URL-safe characters, 256 bits)."""
+    return secrets.token_urlsafe(32)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -50,13 +65,29 @@ class KeyRing:
     async def lookup(self, token: str) -> ApiKey | None:
         token_digest = digest(token)
         if self._bootstrap_digest and hmac.compare_digest(token_digest, self._bootstrap_digest):
-            return ApiKey(name="bootstrap", scope="write")
+            return ApiKey(name=BOOTSTRAP_KEY_NAME, scope="write")
         stored = await self._redis.hget(API_KEYS_HASH, token_digest)
         return ApiKey.model_validate_json(stored) if stored else None
 
 
-async def store_key(redis: RedisClient, key: str, name: str, scope: Scope) -> None:
-    await redis.hset(API_KEYS_HASH, digest(key), ApiKey(name=name, scope=scope).model_dump_json())
+async def list_keys(redis: RedisClient) -> list[ApiKey]:
+    stored = await redis.hvals(API_KEYS_HASH)
+    return sorted((ApiKey.model_validate_json(raw) for raw in stored), key=lambda k: k.name)
+
+
+async def store_key(redis: RedisClient, key: str, name: str, scope: Scope) -> ApiKey:
+    """Remember `key` (hashed) under `name`; names are unique, so revoking is by name."""
+    if name == BOOTSTRAP_KEY_NAME or any(k.name == name for k in await list_keys(redis)):
+        raise KeyNameTaken(f"a key named {name!r} exists; revoke it first")
+    record = ApiKey(name=name, scope=scope, created_at=datetime.now(UTC))
+    await redis.hset(API_KEYS_HASH, digest(key), record.model_dump_json())
+    return record
+
+
+async def create_key(redis: RedisClient, name: str, scope: Scope) -> tuple[str, ApiKey]:
+    """A new key for `name`: the key (shown once, never stored) and its record."""
+    key = new_key()
+    return key, await store_key(redis, key, name, scope)
 
 
 async def revoke_key(redis: RedisClient, name: str) -> int:
@@ -66,3 +97,9 @@ async def revoke_key(redis: RedisClient, name: str) -> int:
         if ApiKey.model_validate_json(stored).name == name:
             removed += await redis.hdel(API_KEYS_HASH, key_digest)
     return removed
+
+
+class KeyName(BaseModel):
+    """A key name as the CLI takes it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -1,48 +1,73 @@
 """RFC 9457 problem details: the body of every 4xx answer ingest gives.
 
-Framework-free: each helper returns a `ProblemDetails` whose `status` the HTTP
-layer uses as the response status; `body()` is the JSON to send with media
-type `PROBLEM_MEDIA_TYPE`, and `headers` the response headers that go with it
-(`WWW-Authenticate` on 401, `Retry-After` on 429).
+Each helper returns a `ProblemDetails` (a `khabar_shared.problems.Problem`
+with the response headers that belong to it: `WWW-Authenticate` on 401,
+`Accept-Post` on 415, `Retry-After` on 429). The HTTP layer raises
+`details.error()` and `install_ingest_problem_handler` answers it; that is the
+one way ingest refuses a request.
 
-Status codes: 400 when the body is not JSON at all, 422 when it is JSON but
-not an acceptable article (every field problem listed in `errors`).
+Status codes: 400 when the body is not JSON at all (or not UTF-8), 422 when it
+is JSON but not an acceptable article (every field problem listed in
+`errors`, each with its JSON Pointer), 409 for a stale `If-Match` (with
+`current_version`), 422 for an `Idempotency-Key` reused with other content.
 """
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from khabar_shared.problems import PROBLEM_JSON, FieldProblem, Problem, ProblemError
+from pydantic import Field
 
 from .formats.errors import InvalidArticle, MalformedDocument
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_MEDIA_TYPE = PROBLEM_JSON
 _TYPE_BASE = "urn:khabar:problem:"
 
 
-class ProblemError(BaseModel):
-    """One field's problem: where (a JSON Pointer into the request body) and what."""
+class ProblemDetails(Problem):
+    """A problem document plus the headers sent with it (never part of the body)."""
 
-    pointer: str
-    detail: str
-
-
-class ProblemDetails(BaseModel):
-    type: str = "about:blank"
-    title: str
-    status: int = Field(ge=400, le=599)
-    detail: str = ""
-    instance: str | None = None
-    errors: list[ProblemError] = Field(default_factory=list)
     headers: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     def body(self) -> dict[str, Any]:
         """The JSON object to send: empty optional members left out."""
-        data = self.model_dump(exclude_none=True)
-        if not data["errors"]:
-            del data["errors"]
-        if not data["detail"]:
-            del data["detail"]
+        data = self.model_dump(mode="json", exclude_none=True)
+        if not data.get("errors"):
+            data.pop("errors", None)
+        if not data.get("detail"):
+            data.pop("detail", None)
         return data
+
+    def error(self) -> ProblemError:
+        """The exception to raise while answering a request."""
+        return ProblemError(self)
+
+
+def install_ingest_problem_handler(app: Any) -> None:
+    """Answer `ProblemError` with its body *and* headers (the shared handler drops headers)."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+    from starlette.exceptions import HTTPException
+
+    @app.exception_handler(ProblemError)
+    async def on_problem(_: Request, error: ProblemError) -> JSONResponse:
+        return problem_response(error.problem)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(request: Request, error: HTTPException) -> JSONResponse:
+        # Unknown paths and wrong methods get a problem document too.
+        details = ProblemDetails(
+            title=str(error.detail), status=error.status_code, instance=request.url.path,
+            headers=dict(error.headers or {}),
+        )
+        return problem_response(details)
+
+
+def problem_response(problem: Problem) -> Any:
+    from fastapi.responses import JSONResponse
+
+    headers = problem.headers if isinstance(problem, ProblemDetails) else {}
+    return JSONResponse(problem.body(), status_code=problem.status, headers=headers,
+                        media_type=PROBLEM_MEDIA_TYPE)
 
 
 def invalid_article(error: InvalidArticle, instance: str | None = None) -> ProblemDetails:
@@ -54,7 +79,7 @@ def invalid_article(error: InvalidArticle, instance: str | None = None) -> Probl
         status=422,
         detail=f"{count} field{'s' if count != 1 else ''} need{'s' if count == 1 else ''} fixing",
         instance=instance,
-        errors=[ProblemError(pointer=e.pointer, detail=e.message) for e in error.errors],
+        errors=[FieldProblem(pointer=e.pointer, detail=e.message) for e in error.errors],
     )
 
 
@@ -66,6 +91,41 @@ def malformed_body(error: MalformedDocument | str, instance: str | None = None) 
         status=400,
         detail=str(error)[:500],
         instance=instance,
+    )
+
+
+def invalid_utf8(position: int, instance: str | None = None) -> ProblemDetails:
+    """400: the body is not UTF-8 text."""
+    return ProblemDetails(
+        type=_TYPE_BASE + "invalid-utf8",
+        title="The request body is not valid UTF-8",
+        status=400,
+        detail=f"Invalid UTF-8 at byte {position}.",
+        instance=instance,
+    )
+
+
+def bad_header(name: str, detail: str, instance: str | None = None) -> ProblemDetails:
+    """400: a request header ingest reads holds something it cannot use."""
+    return ProblemDetails(
+        type=_TYPE_BASE + "bad-header",
+        title=f"Bad {name} header",
+        status=400,
+        detail=detail,
+        instance=instance,
+        errors=[FieldProblem(pointer=f"header:{name}", detail=detail)],
+    )
+
+
+def invalid_batch(detail: str, pointer: str = "", instance: str | None = None) -> ProblemDetails:
+    """422: the batch is JSON but not a list of articles ingest can take."""
+    return ProblemDetails(
+        type=_TYPE_BASE + "invalid-batch",
+        title="The batch is not valid",
+        status=422,
+        detail=detail,
+        instance=instance,
+        errors=[FieldProblem(pointer=pointer, detail=detail)],
     )
 
 
@@ -106,14 +166,34 @@ def not_found(article_id: str, instance: str | None = None) -> ProblemDetails:
 def conflict(
     article_id: str, detail: str, *, current_version: int | None = None, instance: str | None = None
 ) -> ProblemDetails:
-    """409: the change clashes with what is stored (an older versioncreated, a stale If-Match)."""
+    """409: the change clashes with what is stored (a stale If-Match)."""
     suffix = f" The stored version is {current_version}." if current_version is not None else ""
+    extra = {"current_version": current_version} if current_version is not None else {}
     return ProblemDetails(
         type=_TYPE_BASE + "conflict",
         title="The change conflicts with the stored article",
         status=409,
         detail=f"Article {article_id!r}: {detail}{suffix}",
         instance=instance,
+        errors=[FieldProblem(pointer="header:If-Match", detail=detail)],
+        **extra,
+    )
+
+
+def idempotency_key_reused(key: str, instance: str | None = None) -> ProblemDetails:
+    """422: the Idempotency-Key was already used for different content.
+
+    422 rather than 409 because the request itself is wrong (the key names an
+    earlier, different request), as the IETF Idempotency-Key draft advises.
+    """
+    detail = f"Idempotency-Key {key[:80]!r} was already used with different content."
+    return ProblemDetails(
+        type=_TYPE_BASE + "idempotency-key-reused",
+        title="Idempotency-Key reused with different content",
+        status=422,
+        detail=detail,
+        instance=instance,
+        errors=[FieldProblem(pointer="header:Idempotency-Key", detail=detail)],
     )
 
 
@@ -142,6 +222,7 @@ def unsupported_media_type(
         detail=f"Got {got or 'no Content-Type'}; send {' or '.join(accepted)}.",
         instance=instance,
         headers={"Accept-Post": ", ".join(accepted)},
+        errors=[FieldProblem(pointer="header:Content-Type", detail=f"got {got or 'nothing'}")],
     )
 
 

@@ -2,6 +2,7 @@
 
 from pydantic import Field, SecretStr
 
+from khabar_ingest.formats.ninjs import Limits
 from khabar_shared.settings import CommonSettings
 
 
@@ -10,8 +11,26 @@ class IngestSettings(CommonSettings):
     ingest_port: int = 8001
     # A write key accepted beside the operator's stored keys (`make run` sets one).
     bootstrap_ingest_key: SecretStr = SecretStr("")
+    # Whole request bodies: one article, and one batch.
     max_body_bytes: int = Field(default=2_000_000, ge=1_000)
+    max_batch_bytes: int = Field(default=50_000_000, ge=1_000)
     max_batch_items: int = Field(default=500, ge=1)
+    # Parts of one article (see `formats.ninjs.Limits`).
+    max_headline_chars: int = Field(default=300, ge=1)
+    max_lead_chars: int = Field(default=3000, ge=1)
+    max_article_body_bytes: int = Field(default=1_000_000, ge=1)
+    max_list_items: int = Field(default=200, ge=1)
+    # JSON nested deeper than this is refused (no article needs it; it costs recursion).
+    max_json_depth: int = Field(default=32, ge=4)
     idempotency_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     # How often the embargo releaser looks for articles that are due.
     embargo_poll_s: float = Field(default=1.0, gt=0)
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_headline_chars=self.max_headline_chars,
+            max_lead_chars=self.max_lead_chars,
+            max_body_bytes=self.max_article_body_bytes,
+            max_list_items=self.max_list_items,
+        )

@@ -1,28 +1,58 @@
 """The article log's front door: one accepted change, one event, written atomically.
 
-For each article ingest keeps its current state (version, status, content
-hash, the full article) beside the article events stream, in the same Redis
-hash slot. Appending the event, bumping the version, recording history and
-remembering the idempotency key happen in one MULTI/EXEC guarded by WATCH:
-all of it or none of it.
+For each article ingest keeps its state (a Redis hash: version, content hash,
+status, the first answer, the article) and its history (a list) beside the
+article events stream, all in the `{articles}` hash slot.
+
+Accepting a batch of changes takes two round trips, however many changes:
+one pipelined read of every article's state, then one pipelined run of the
+`ACCEPT` script per change (see `scripts.py`), which re-checks the read and
+writes event, state, history and idempotency record together or not at all.
+A change whose article moved in between (another writer, or an earlier item
+of the same batch) is read and tried again.
+
+Embargo: a change whose `embargoed` time is still ahead gets its version and
+its history entry now, but its event waits in the embargo schedule (a sorted
+set by release time) until `release_due` appends it. While it waits:
+
+- an update replaces the waiting change (the replaced one is never
+  published; its version stays in the history); the update is held again if
+  it carries a future `embargoed`, or published at once if it does not;
+- a withdrawal (`pubstatus: canceled`, or DELETE) is appended at once and
+  drops the waiting change.
 """
 
 import hashlib
+import json
 import uuid
 from datetime import UTC, datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from redis.asyncio.client import Pipeline
-from redis.exceptions import WatchError
 
+from khabar_ingest.scripts import ACCEPT, RELEASE
 from khabar_shared.events import Article, ArticleEvent, ArticleEventType, PubStatus, encode_event
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
+    ARTICLES_TAG,
     article_history_key,
     article_state_key,
     idempotency_key,
 )
 from khabar_shared.redis_helpers import RedisClient
+
+# Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
+EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
+EMBARGO_PENDING = f"khabar:{ARTICLES_TAG}:embargo:pending"
+# Unused idempotency slot when a change has no Idempotency-Key (scripts declare every key).
+_NO_IDEMPOTENCY = idempotency_key("-")
+_MAX_ATTEMPTS = 20
+
+ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
+HistoryType = Literal[
+    "article.published", "article.updated", "article.withdrawn", "article.released"
+]
 
 
 class Acceptance(BaseModel):
@@ -31,17 +61,19 @@ class Acceptance(BaseModel):
     article_id: str
     version: int
     event_id: str
-    status: PubStatus
+    status: ArticleStatus
     accepted_at: datetime
     correlation_id: str
+    embargoed_until: datetime | None = None
 
 
 class ArticleState(BaseModel):
     article_id: str
-    version: int
-    status: PubStatus
-    content_hash: str
+    version: int = Field(description="The latest accepted version (perhaps still embargoed).")
+    published_version: int = Field(description="The latest version appended to the stream.")
+    status: ArticleStatus
     updated_at: datetime
+    embargoed_until: datetime | None = None
     answer: Acceptance
     article: Article
 
@@ -49,12 +81,28 @@ class ArticleState(BaseModel):
 class HistoryEntry(BaseModel):
     version: int
     event_id: str
-    type: ArticleEventType
-    status: PubStatus
+    type: HistoryType
+    status: ArticleStatus
     accepted_at: datetime
     submitted_by: str
     editor_note: str = ""
     correlation_id: str
+    embargoed_until: datetime | None = None
+
+
+class Change(BaseModel):
+    """One change a newsroom tool asks for."""
+
+    article: Article
+    submitted_by: str
+    correlation_id: str
+    base_version: int | None = Field(default=None, description="From If-Match, when sent.")
+    idempotency: str | None = Field(default=None, description="The Idempotency-Key, when sent.")
+
+
+class StoreResult(BaseModel):
+    acceptance: Acceptance
+    replayed: bool = Field(description="True when the change repeated an earlier one.")
 
 
 class VersionConflict(Exception):
@@ -63,13 +111,28 @@ class VersionConflict(Exception):
         self.current_version = current_version
 
 
-class UnknownArticle(LookupError):
-    pass
+class IdempotencyMismatch(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was used with different content")
+        self.key = key
 
 
-class StoreResult(BaseModel):
-    acceptance: Acceptance
-    appended: bool  # False when the change repeated an earlier one
+class StoreBusy(Exception):
+    """The article kept changing under us: the caller may try again."""
+
+
+Outcome = StoreResult | VersionConflict | IdempotencyMismatch | StoreBusy
+
+
+class _Seen(BaseModel):
+    """What the first read found for one change."""
+
+    version: int = 0
+    appended: int = 0
+    content_hash: str | None = None
+    answer: bytes | None = None
+    idempotency_hash: str | None = None
+    idempotency_answer: bytes | None = None
 
 
 def content_hash(article: Article) -> str:
@@ -78,126 +141,214 @@ def content_hash(article: Article) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def event_type_for(article: Article, new_version: int) -> ArticleEventType:
+def event_type_for(article: Article, published_before: bool) -> ArticleEventType:
     if article.pubstatus == "canceled":
         return "article.withdrawn"
-    return "article.published" if new_version == 1 else "article.updated"
+    return "article.updated" if published_before else "article.published"
+
+
+def is_embargoed(article: Article, now: datetime) -> bool:
+    """A withdrawal is never held: it must take effect at once."""
+    return bool(article.embargoed and article.embargoed > now and article.pubstatus != "canceled")
 
 
 class ArticleStore:
     def __init__(self, redis: RedisClient, idempotency_ttl_s: int) -> None:
         self._redis = redis
         self._idempotency_ttl_s = idempotency_ttl_s
+        self._accept_script = redis.register_script(ACCEPT)
+        self._release_script = redis.register_script(RELEASE)
+
+    # ---- reading ------------------------------------------------------------
 
     async def current(self, article_id: str) -> ArticleState | None:
-        raw = await self._redis.get(article_state_key(article_id))
-        return ArticleState.model_validate_json(raw) if raw else None
+        raw = await self._redis.hgetall(article_state_key(article_id))
+        if not raw:
+            return None
+        fields = {key.decode(): value.decode() for key, value in raw.items()}
+        return ArticleState(
+            article_id=article_id,
+            version=int(fields["version"]),
+            published_version=int(fields.get("appended") or 0),
+            status=fields["status"],
+            updated_at=fields["updated_at"],
+            embargoed_until=fields.get("embargoed_until") or None,
+            answer=Acceptance.model_validate_json(fields["answer"]),
+            article=Article.model_validate_json(fields["article"]),
+        )
 
     async def history(self, article_id: str) -> list[HistoryEntry]:
         raw = await self._redis.lrange(article_history_key(article_id), 0, -1)
         return [HistoryEntry.model_validate_json(item) for item in raw]
 
-    async def accept(
-        self,
-        article: Article,
-        *,
-        submitted_by: str,
-        correlation_id: str,
-        base_version: int | None = None,
-        idempotency: str | None = None,
-    ) -> StoreResult:
-        """Append `article` as its next version, unless it repeats the last change."""
-        state_key = article_state_key(article.id)
-        idem_key = idempotency_key(f"{submitted_by}:{idempotency}") if idempotency else None
-        new_hash = content_hash(article)
-        watched = [state_key, *([idem_key] if idem_key else [])]
-        async with self._redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(*watched)
-                    repeat = await self._repeated_answer(pipe, state_key, idem_key, new_hash)
-                    if repeat is not None:
-                        return StoreResult(acceptance=repeat, appended=False)
-                    current = await self._load_state(pipe, state_key)
-                    current_version = current.version if current else 0
-                    if base_version is not None and base_version != current_version:
-                        raise VersionConflict(current_version)
-                    event = self._new_event(article, current_version + 1, submitted_by, correlation_id)
-                    pipe.multi()
-                    self._queue_writes(pipe, event, new_hash, idem_key)
-                    await pipe.execute()
-                    return StoreResult(acceptance=acceptance_of(event), appended=True)
-                except WatchError:
+    # ---- accepting ----------------------------------------------------------
+
+    async def accept(self, change: Change) -> StoreResult:
+        """Accept one change; raises VersionConflict, IdempotencyMismatch or StoreBusy."""
+        (outcome,) = await self.accept_many([change])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    async def accept_many(self, changes: list[Change]) -> list[Outcome]:
+        """Accept each change on its own (one failing does not stop the others), in order."""
+        outcomes: list[Outcome | None] = [None] * len(changes)
+        todo = list(range(len(changes)))
+        for _ in range(_MAX_ATTEMPTS):
+            if not todo:
+                break
+            todo = await self._attempt(changes, todo, outcomes)
+        for index in todo:
+            outcomes[index] = StoreBusy("the article kept changing; try again")
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _attempt(
+        self, changes: list[Change], todo: list[int], outcomes: list[Outcome | None]
+    ) -> list[int]:
+        """One read and one write round trip; returns the changes to try again."""
+        seen = await self._read([changes[i] for i in todo])
+        now = datetime.now(UTC)
+        calls: list[tuple[int, Acceptance]] = []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for index, found in zip(todo, seen, strict=True):
+                decided = decide_without_writing(changes[index], found)
+                if decided is not None:
+                    outcomes[index] = decided
                     continue
+                answer = await self._queue_accept(pipe, changes[index], found, now)
+                calls.append((index, answer))
+            replies = await pipe.execute() if calls else []
+        retry = []
+        for (index, answer), reply in zip(calls, replies, strict=True):
+            outcome = self._interpret(changes[index], answer, reply)
+            if outcome is None:
+                retry.append(index)
+            else:
+                outcomes[index] = outcome
+        return retry
 
-    async def _repeated_answer(
-        self, pipe: Pipeline, state_key: str, idem_key: str | None, new_hash: str
-    ) -> Acceptance | None:
-        if idem_key:
-            stored = await pipe.get(idem_key)
-            if stored:
-                return Acceptance.model_validate_json(stored)
-        current = await self._load_state(pipe, state_key)
-        if current and current.content_hash == new_hash:
-            return current.answer
-        return None
+    async def _read(self, changes: list[Change]) -> list[_Seen]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for change in changes:
+                pipe.hmget(article_state_key(change.article.id),
+                           ["version", "hash", "answer", "appended"])
+                pipe.hmget(self._idempotency_key(change), ["hash", "answer"])
+            replies = await pipe.execute()
+        seen = []
+        for state, record in zip(replies[0::2], replies[1::2], strict=True):
+            version, chash, answer, appended = state
+            seen.append(_Seen(
+                version=int(version or 0), appended=int(appended or 0),
+                content_hash=chash.decode() if chash else None, answer=answer,
+                idempotency_hash=record[0].decode() if record[0] else None,
+                idempotency_answer=record[1],
+            ))  # fmt: skip
+        return seen
+
+    def _idempotency_key(self, change: Change) -> str:
+        if not change.idempotency:
+            return _NO_IDEMPOTENCY
+        return idempotency_key(f"{change.submitted_by}:{change.idempotency}")
+
+    async def _queue_accept(self, pipe: Pipeline, change: Change, seen: _Seen, now: datetime) -> Acceptance:
+        article, version = change.article, seen.version + 1
+        hold = is_embargoed(article, now)
+        event = ArticleEvent(
+            event_id=str(uuid.uuid4()), type=event_type_for(article, seen.appended > 0),
+            article_id=article.id, version=version, correlation_id=change.correlation_id,
+            accepted_at=now, submitted_by=change.submitted_by, article=article,
+        )  # fmt: skip
+        status: ArticleStatus = "embargoed" if hold else article.pubstatus
+        embargoed_until = article.embargoed if hold else None
+        answer = Acceptance(
+            article_id=article.id, version=version, event_id=event.event_id, status=status,
+            accepted_at=now, correlation_id=change.correlation_id, embargoed_until=embargoed_until,
+        )  # fmt: skip
+        history = history_entry(event, status, embargoed_until)
+        fields = [part for pair in encode_event(event).items() for part in pair]
+        pending = pending_release(event, fields) if hold else ""
+        release_ms = int(article.embargoed.timestamp() * 1000) if hold and article.embargoed else 0
+        await self._accept_script(
+            keys=[article_state_key(article.id), article_history_key(article.id),
+                  ARTICLE_EVENTS_STREAM, self._idempotency_key(change),
+                  EMBARGO_SCHEDULE, EMBARGO_PENDING],
+            args=[seen.version, seen.appended, content_hash(article),
+                  "1" if change.idempotency else "0", self._idempotency_ttl_s,
+                  "hold" if hold else "append", release_ms, article.id,
+                  answer.model_dump_json(), status, article.model_dump_json(),
+                  history.model_dump_json(), pending, now.isoformat(),
+                  embargoed_until.isoformat() if embargoed_until else "", *fields],
+            client=pipe,
+        )  # fmt: skip
+        return answer
 
     @staticmethod
-    async def _load_state(pipe: Pipeline, state_key: str) -> ArticleState | None:
-        raw = await pipe.get(state_key)
-        return ArticleState.model_validate_json(raw) if raw else None
+    def _interpret(change: Change, answer: Acceptance, reply: list[bytes]) -> Outcome | None:
+        verdict = reply[0].decode()
+        if verdict == "accepted":
+            return StoreResult(acceptance=answer, replayed=False)
+        if verdict == "replay":
+            return StoreResult(acceptance=Acceptance.model_validate_json(reply[1]), replayed=True)
+        if verdict == "idempotency_mismatch":
+            return IdempotencyMismatch(change.idempotency or "")
+        return None  # moved: read again
 
-    @staticmethod
-    def _new_event(
-        article: Article, version: int, submitted_by: str, correlation_id: str
-    ) -> ArticleEvent:
-        return ArticleEvent(
-            event_id=str(uuid.uuid4()),
-            type=event_type_for(article, version),
-            article_id=article.id,
-            version=version,
-            correlation_id=correlation_id,
-            accepted_at=datetime.now(UTC),
-            submitted_by=submitted_by,
-            article=article,
+    # ---- embargo --------------------------------------------------------------
+
+    async def due_embargoes(self, now: datetime, limit: int = 100) -> list[str]:
+        """Ids of embargoed articles whose release time has passed (by our clock)."""
+        ids = await self._redis.zrangebyscore(
+            EMBARGO_SCHEDULE, "-inf", int(now.timestamp() * 1000), start=0, num=limit
         )
+        return [article_id.decode() for article_id in ids]
 
-    def _queue_writes(
-        self, pipe: Pipeline, event: ArticleEvent, new_hash: str, idem_key: str | None
-    ) -> None:
-        answer = acceptance_of(event)
-        state = ArticleState(
-            article_id=event.article_id,
-            version=event.version,
-            status=event.article.pubstatus,
-            content_hash=new_hash,
-            updated_at=event.accepted_at,
-            answer=answer,
-            article=event.article,
+    async def next_release(self) -> datetime | None:
+        first = await self._redis.zrange(EMBARGO_SCHEDULE, 0, 0, withscores=True)
+        return datetime.fromtimestamp(first[0][1] / 1000, UTC) if first else None
+
+    async def release(self, article_id: str) -> str | None:
+        """Append the waiting event if it is due (by Redis's clock); its stream id, or None."""
+        entry = await self._release_script(
+            keys=[EMBARGO_SCHEDULE, EMBARGO_PENDING, ARTICLE_EVENTS_STREAM,
+                  article_state_key(article_id), article_history_key(article_id)],
+            args=[article_id],
+        )  # fmt: skip
+        return entry.decode() if entry else None
+
+
+def decide_without_writing(change: Change, seen: _Seen) -> Outcome | None:
+    """Repeats and stale versions are answered from the read alone (the script re-checks)."""
+    new_hash = content_hash(change.article)
+    if change.idempotency and seen.idempotency_hash:
+        if seen.idempotency_hash != new_hash:
+            return IdempotencyMismatch(change.idempotency)
+        return StoreResult(
+            acceptance=Acceptance.model_validate_json(seen.idempotency_answer or b""),
+            replayed=True,
         )
-        history = HistoryEntry(
-            version=event.version,
-            event_id=event.event_id,
-            type=event.type,
-            status=event.article.pubstatus,
-            accepted_at=event.accepted_at,
-            submitted_by=event.submitted_by,
-            editor_note=event.article.editor_note,
-            correlation_id=event.correlation_id,
-        )
-        pipe.xadd(ARTICLE_EVENTS_STREAM, encode_event(event))
-        pipe.set(article_state_key(event.article_id), state.model_dump_json())
-        pipe.rpush(article_history_key(event.article_id), history.model_dump_json())
-        if idem_key:
-            pipe.set(idem_key, answer.model_dump_json(), ex=self._idempotency_ttl_s)
+    if seen.content_hash == new_hash and seen.answer:
+        return StoreResult(acceptance=Acceptance.model_validate_json(seen.answer), replayed=True)
+    if change.base_version is not None and change.base_version != seen.version:
+        return VersionConflict(seen.version)
+    return None
 
 
-def acceptance_of(event: ArticleEvent) -> Acceptance:
-    return Acceptance(
-        article_id=event.article_id,
-        version=event.version,
-        event_id=event.event_id,
-        status=event.article.pubstatus,
-        accepted_at=event.accepted_at,
-        correlation_id=event.correlation_id,
+def history_entry(
+    event: ArticleEvent, status: ArticleStatus, embargoed_until: datetime | None
+) -> HistoryEntry:
+    return HistoryEntry(
+        version=event.version, event_id=event.event_id, type=event.type, status=status,
+        accepted_at=event.accepted_at, submitted_by=event.submitted_by,
+        editor_note=event.article.editor_note, correlation_id=event.correlation_id,
+        embargoed_until=embargoed_until,
+    )  # fmt: skip
+
+
+def pending_release(event: ArticleEvent, fields: list[str]) -> str:
+    """What the release script needs: the stream entry, the status after, its history entry."""
+    released = history_entry(event, event.article.pubstatus, None).model_copy(
+        update={"type": "article.released"}
     )
+    history = released.model_dump(mode="json", exclude={"accepted_at"})
+    return json.dumps({"fields": fields, "status": event.article.pubstatus,
+                       "version": event.version, "history": history}, ensure_ascii=False)

@@ -1,0 +1,105 @@
+"""`POST /v1/articles/batch`: many articles, one answer per item.
+
+Items are independent: a bad item is refused with its own problem and the
+others go on. Valid items are accepted together by `ArticleStore.accept_many`
+(two pipelined round trips to Redis for the whole batch). Batch items carry
+no If-Match or Idempotency-Key: re-sending a batch is safe anyway, because an
+item whose content is unchanged is answered "unchanged" and appends nothing.
+"""
+
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
+from khabar_ingest.problems import ProblemDetails, conflict, invalid_article, invalid_batch
+from khabar_ingest.store import (
+    ArticleStore,
+    Change,
+    IdempotencyMismatch,
+    Outcome,
+    StoreBusy,
+    StoreResult,
+    VersionConflict,
+)
+
+ItemOutcome = Literal["accepted", "embargoed", "unchanged", "rejected"]
+
+
+class BatchItem(BaseModel):
+    index: int = Field(description="Position of the item in the batch.")
+    outcome: ItemOutcome
+    status: int = Field(description="The HTTP status this item would have got on its own.")
+    article_id: str | None = None
+    version: int | None = None
+    event_id: str | None = None
+    problem: dict[str, Any] | None = Field(default=None, description="RFC 9457 problem.")
+
+
+class BatchAnswer(BaseModel):
+    accepted: int = 0
+    embargoed: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    items: list[BatchItem] = Field(default_factory=list)
+
+
+def batch_documents(document: Any, max_items: int, path: str) -> list[Any]:
+    """The items of a batch body: a JSON array, or an object with an `items` array."""
+    where = ""
+    if isinstance(document, dict) and "items" in document:
+        document, where = document["items"], "/items"
+    if not isinstance(document, list):
+        raise invalid_batch('send a JSON array of articles or {"items": [...]}', where,
+                            path).error()
+    if not document:
+        raise invalid_batch("the batch is empty", where, path).error()
+    if len(document) > max_items:
+        raise invalid_batch(f"{len(document)} items; at most {max_items} per batch", where,
+                            path).error()
+    return document
+
+
+async def run_batch(
+    store: ArticleStore, items: list[Any], key_name: str, correlation_id: str, limits: Limits
+) -> BatchAnswer:
+    answers: list[BatchItem] = []
+    changes: list[tuple[int, Change]] = []
+    for index, document in enumerate(items):
+        try:
+            article = parse_ninjs(document, limits=limits)
+        except InvalidArticle as invalid:
+            answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
+            continue
+        changes.append((index, Change(article=article, submitted_by=key_name,
+                                      correlation_id=correlation_id)))
+    outcomes = await store.accept_many([change for _, change in changes])
+    for (index, change), outcome in zip(changes, outcomes, strict=True):
+        answers.append(item_answer(index, change, outcome))
+    answers.sort(key=lambda item: item.index)
+    counts = Counter(item.outcome for item in answers)
+    return BatchAnswer(accepted=counts["accepted"], embargoed=counts["embargoed"],
+                       unchanged=counts["unchanged"], rejected=counts["rejected"], items=answers)
+
+
+def rejected(index: int, problem: ProblemDetails) -> BatchItem:
+    return BatchItem(index=index, outcome="rejected", status=problem.status,
+                     problem=problem.body())
+
+
+def item_answer(index: int, change: Change, outcome: Outcome) -> BatchItem:
+    if isinstance(outcome, StoreResult):
+        acceptance = outcome.acceptance
+        kind: ItemOutcome = (
+            "unchanged" if outcome.replayed
+            else "embargoed" if acceptance.status == "embargoed" else "accepted"
+        )  # fmt: skip
+        return BatchItem(index=index, outcome=kind, status=202,
+                         article_id=acceptance.article_id, version=acceptance.version,
+                         event_id=acceptance.event_id)
+    assert isinstance(outcome, VersionConflict | IdempotencyMismatch | StoreBusy)
+    problem = conflict(change.article.id, str(outcome), instance=f"#/{index}")
+    item = rejected(index, problem)
+    item.article_id = change.article.id
+    return item

@@ -1,0 +1,73 @@
+"""Reading a request body as JSON, refusing what ingest can't read with a problem.
+
+Order of checks: media type (415), size (413, before and while reading),
+UTF-8 (400), JSON syntax (400, also NaN/Infinity and absurd numbers), nesting
+depth (422 at the pointer where it goes too deep).
+"""
+
+import json
+from typing import Any
+
+from fastapi import Request
+
+from khabar_ingest.formats.errors import FieldError, InvalidArticle, pointer
+from khabar_ingest.problems import (
+    invalid_article,
+    invalid_utf8,
+    malformed_body,
+    payload_too_large,
+    unsupported_media_type,
+)
+
+JSON_MEDIA_TYPES = ("application/json", "application/ninjs+json")
+
+
+async def read_json_body(request: Request, max_bytes: int, max_depth: int) -> Any:
+    instance = request.url.path
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_MEDIA_TYPES:
+        raise unsupported_media_type(media_type or None, JSON_MEDIA_TYPES, instance).error()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise payload_too_large(int(declared), max_bytes, instance).error()
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise payload_too_large(None, max_bytes, instance).error()
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise invalid_utf8(error.start, instance).error() from error
+    document = parse_json(text, instance)
+    too_deep = first_too_deep(document, max_depth)
+    if too_deep is not None:
+        problem = FieldError(pointer=too_deep, message=f"nests deeper than {max_depth} levels")
+        raise invalid_article(InvalidArticle([problem]), instance).error()
+    return document
+
+
+def parse_json(text: str, instance: str) -> Any:
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        # ValueError covers JSONDecodeError and integers too long to convert.
+        raise malformed_body(f"The body is not JSON: {error}", instance).error() from error
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def first_too_deep(document: Any, max_depth: int) -> str | None:
+    """The JSON Pointer of the first value nested deeper than `max_depth`, or None."""
+    stack: list[tuple[Any, list[str | int]]] = [(document, [])]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > max_depth:
+            return pointer(*path)
+        if isinstance(value, dict):
+            stack.extend((child, [*path, key]) for key, child in value.items())
+        elif isinstance(value, list):
+            stack.extend((child, [*path, index]) for index, child in enumerate(value))
+    return None

@@ -1,0 +1,118 @@
+"""What `/openapi.json` says beyond what FastAPI infers.
+
+- The request bodies: ninjs documents are read by hand (to answer 400/413/415
+  before any parsing), so their schema is declared here: a permissive object
+  with the fields khabar reads, every other field allowed and kept.
+- Every refusal is `application/problem+json` with the `ProblemDetails`
+  schema; FastAPI's default 422 "HTTPValidationError" is never sent, so it is
+  removed.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from khabar_ingest.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
+
+_STRING = {"type": "string"}
+_LIST = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
+
+NINJS_SCHEMA: dict[str, Any] = {
+    "title": "NinjsDocument",
+    "description": "An IPTC ninjs 1.x, 2.x or 3.x document. Unknown fields are kept verbatim.",
+    "type": "object",
+    "additionalProperties": True,
+    "properties": {
+        "uri": _STRING | {"description": "The newsroom's id of the article (required)."},
+        "type": _STRING | {"enum": ["text", "composite"]},
+        "version": _STRING,
+        "versioncreated": _STRING | {"format": "date-time"},
+        "firstcreated": _STRING | {"format": "date-time"},
+        "embargoed": _STRING | {"format": "date-time",
+                                "description": "Held until this time, then published."},
+        "pubstatus": _STRING | {"enum": ["usable", "withheld", "canceled"]},
+        "urgency": {"type": "integer", "minimum": 1, "maximum": 9},
+        "language": _STRING | {"description": "BCP 47, e.g. 'ar' or 'en-GB'."},
+        "headline": _STRING,
+        "headlines": _LIST,
+        "byline": _STRING,
+        "description_text": _STRING,
+        "description_html": _STRING,
+        "descriptions": _LIST,
+        "body_html": _STRING,
+        "body_text": _STRING,
+        "bodies": _LIST,
+        "subject": _LIST,
+        "subjects": _LIST,
+        "place": _LIST,
+        "associations": {"type": ["object", "array"]},
+        "category": _STRING,
+        "source": _STRING,
+        "url": _STRING,
+        "editor_note": _STRING | {"description": "A public correction note, kept in history."},
+    },
+}
+
+NINJS_BATCH_SCHEMA: dict[str, Any] = {
+    "title": "NinjsBatch",
+    "oneOf": [
+        {"type": "array", "items": {"$ref": "#/components/schemas/NinjsDocument"}},
+        {"type": "object", "required": ["items"], "properties": {
+            "items": {"type": "array", "items": {"$ref": "#/components/schemas/NinjsDocument"}}}},
+    ],
+}  # fmt: skip
+
+NINJS_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/NinjsDocument"}},
+        "application/ninjs+json": {"schema": {"$ref": "#/components/schemas/NinjsDocument"}},
+    },
+}
+
+
+def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    reasons = {
+        400: "Not JSON, not UTF-8, or a bad header", 401: "No API key, or an unknown one",
+        403: "The key may only read", 404: "No such article",
+        409: "Stale If-Match (the answer has current_version)",
+        413: "Body over the size limit", 415: "Not application/json",
+        422: "JSON, but not an acceptable article: every bad field named",
+    }  # fmt: skip
+    return {code: {"model": ProblemDetails, "description": reasons[code]} for code in codes}
+
+
+PROBLEM_CODES = {
+    "post": _problems(400, 401, 403, 409, 413, 415, 422),
+    "batch": _problems(400, 401, 403, 413, 415, 422),
+    "get": _problems(401, 404),
+    "delete": _problems(400, 401, 403, 404, 409, 422),
+}
+
+
+def problem_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                         routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["NinjsDocument"] = NINJS_SCHEMA
+    components["NinjsBatch"] = NINJS_BATCH_SCHEMA
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            _problem_media_types(operation.get("responses", {}))
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema
+
+
+def _problem_media_types(responses: dict[str, Any]) -> None:
+    for code in list(responses):
+        content = responses[code].get("content", {})
+        schema_ref = str(content.get("application/json", {}).get("schema", {}))
+        if code == "422" and "HTTPValidationError" in schema_ref:
+            del responses[code]
+        elif code.isdigit() and int(code) >= 400 and "application/json" in content:
+            responses[code]["content"] = {PROBLEM_MEDIA_TYPE: content.pop("application/json")}
