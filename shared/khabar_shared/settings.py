@@ -16,10 +16,23 @@ def default_consumer_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+def secrets_dir() -> str | None:
+    """Where files named like the variables may hold secrets (compose's setup writes them).
+
+    Environment variables win over files; unset means no files are read.
+    """
+    return os.environ.get("KHABAR_SECRETS_DIR") or None
+
+
 class CommonSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
+    # An empty variable means "the default": compose can pass every setting through
+    # (`KHABAR_X: ${KHABAR_X:-}`) without repeating the defaults written here.
+    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore",
+                                      env_ignore_empty=True, secrets_dir=secrets_dir())
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # `redis_url` names one node of a Redis Cluster: every client becomes a cluster client.
+    redis_cluster: bool = False
     # The fragment cache may live in an evicting Redis; empty means `redis_url`.
     cache_redis_url: str = ""
     meili_url: str = "http://127.0.0.1:7700"
@@ -45,6 +58,7 @@ class CommonSettings(BaseSettings):
 class MeiliAdminSettings(BaseSettings):
     """Only for processes that manage the index (search's indexer, the CLI)."""
 
-    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore",
+                                      secrets_dir=secrets_dir())
 
     meili_master_key: SecretStr = SecretStr("")

