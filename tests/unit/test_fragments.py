@@ -339,7 +339,13 @@ def test_category_link_uses_the_section_slug_and_its_label(bathroom, site) -> No
     )
     assert (link.attrs["href"], link.text) == ("/category/world", "العالم")
 
-    bathroom.topic = "health"  # enrich's topic wins over the newsroom's filing
+    bathroom.topic = "health"  # the newsroom's filing wins over enrich's topic
+    link = (
+        parse(render_article(bathroom, [], site).html).find("p", cls="article-category").find("a")
+    )
+    assert (link.attrs["href"], link.text) == ("/category/world", "العالم")
+
+    bathroom.article.category = ""  # enrich's topic only when the newsroom sent none
     link = (
         parse(render_article(bathroom, [], site).html).find("p", cls="article-category").find("a")
     )

@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
-from khabar_render.purge import PurgeNotifier, surrogate_key
+from khabar_render.purge import PurgeNotifier
 from khabar_render.renderer import Renderer
 from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
@@ -31,7 +32,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
-    articles = ArticleStore(log_redis, lambda slug: site.section(slug).slug)
+    articles = ArticleStore(log_redis, lambda enriched: site.section(category_of(enriched)).slug)
     cache = FragmentCache(cache_redis)
     renderer = Renderer(articles, cache, site, settings.listing_page_size,
                         settings.home_per_section)
@@ -68,33 +69,43 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     async def serve(request: Request, name: str, what: str) -> Response:
         fragment = await renderer.fetch(name)
         if fragment is None:
-            stored = await articles.get(name.partition(":")[2])
-            if stored is not None and stored.status == "withdrawn":
-                raise problem(410, "Gone", f"The {what} was withdrawn.")
             raise problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.")
+        return fragment_response(request, fragment, settings)
+
+    async def serve_article(request: Request, kind: str, article_id: str) -> Response:
+        fragment = await renderer.fetch(f"{kind}:{article_id}")
+        if fragment is None:
+            stored = await articles.get(article_id)
+            if stored is not None and stored.status == "withdrawn":
+                raise problem(410, "Gone", f"Article '{article_id}' was withdrawn.")
+            raise problem(404, "Not Found", f"No article '{article_id}'.")
         return fragment_response(request, fragment, settings)
 
     @app.get("/fragments/article/{article_id}", summary="Article body with see-also links")
     async def article_fragment(request: Request, article_id: str) -> Response:
-        return await serve(request, f"article:{article_id}", "article")
+        return await serve_article(request, "article", article_id)
 
     @app.get("/fragments/related/{article_id}", summary="Related-news block of an article")
     async def related_fragment(request: Request, article_id: str) -> Response:
-        return await serve(request, f"related:{article_id}", "article")
+        return await serve_article(request, "related", article_id)
 
     @app.get("/fragments/card/{article_id}", summary="Teaser card of an article")
     async def card_fragment(request: Request, article_id: str) -> Response:
-        return await serve(request, f"card:{article_id}", "article")
+        return await serve_article(request, "card", article_id)
 
     @app.get("/articles/{article_id}", summary="The whole article page")
     async def article_page(request: Request, article_id: str) -> Response:
-        return await serve(request, f"page:{article_id}", "article")
+        return await serve_article(request, "page", article_id)
 
     @app.get("/category/{slug}", summary="A section's stories, newest first")
     async def category_page(
         request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
     ) -> Response:
-        return await serve(request, f"section:{site.section(slug).slug}:{page}", "section")
+        section = site.section(slug)
+        if section not in site.sections and not await articles.section_size(section.slug):
+            # Only sections the site knows, or that articles were filed under, have pages.
+            raise problem(404, "Not Found", f"No section '{slug}'.")
+        return await serve(request, f"section:{section.slug}:{page}", "page of section")
 
     @app.get("/", summary="Home: the latest stories of every section")
     async def home(request: Request) -> Response:
@@ -110,9 +121,16 @@ def fragment_response(request: Request, fragment: StoredFragment, settings: Rend
             f"public, max-age={settings.cache_max_age_s}, "
             f"stale-while-revalidate={settings.cache_stale_while_revalidate_s}"
         ),
-        "Surrogate-Key": " ".join(surrogate_key(article_id) for article_id in dict.fromkeys(fragment.shows)),
+        "Surrogate-Key": " ".join(fragment.surrogate_keys),
         "Last-Modified": fragment.rendered_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+        "Vary": "Accept-Encoding",
     }
-    if fragment.etag in request.headers.get("if-none-match", ""):
+    if etag_matches(request.headers.get("if-none-match", ""), fragment.etag):
         return Response(status_code=304, headers=headers)
     return Response(fragment.html, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 weak comparison: `*`, or any listed tag equal to ours with or without `W/`."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags

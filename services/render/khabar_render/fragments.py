@@ -24,6 +24,8 @@ from pydantic import BaseModel, Field
 from khabar_render.sanitize import safe_url, sanitize_body, split_sections
 from khabar_render.site import Section, Site, direction_of
 
+# Where an article goes when neither the newsroom nor enrich named a section.
+DEFAULT_SECTION = "news"
 MAX_SEE_ALSO = 4
 MAX_RELATED_CARDS = 4
 HOME_CARDS_PER_SECTION = 4
@@ -110,6 +112,15 @@ def _render(template: str, **context: object) -> str:
 # Helpers ---------------------------------------------------------------------
 
 
+def category_of(enriched: EnrichedArticle) -> str:
+    """The section an article is filed under: the newsroom's, else enrich's topic.
+
+    The one rule for the category link, the teaser's category and the listing
+    an article appears in (canonicalize it with `Site.section(...)`).
+    """
+    return enriched.article.category or enriched.topic or DEFAULT_SECTION
+
+
 def teaser_from_enriched(enriched: EnrichedArticle) -> Teaser:
     """The teaser of a stored article, as cards and inline links show it."""
     article = enriched.article
@@ -117,7 +128,7 @@ def teaser_from_enriched(enriched: EnrichedArticle) -> Teaser:
         id=article.id,
         headline=article.headline,
         teaser=article.lead,
-        category=enriched.topic or article.category,
+        category=category_of(enriched),
         image=article.featured_image,
         published=article.firstcreated or article.versioncreated,
         language=article.language,
@@ -196,7 +207,7 @@ def render_article(enriched: EnrichedArticle, see_also: list[Teaser], site: Site
         dir=article.direction,
         published=article.firstcreated or article.versioncreated,
         image_src=safe_url(article.featured_image.href) if article.featured_image else None,
-        category=enriched.topic or article.category,
+        category=category_of(enriched),
         share_links=share_links(
             site.absolute(site.article_path(article.id)), article.headline, article.language, site
         ),
@@ -286,7 +297,7 @@ def article_page_meta(enriched: EnrichedArticle, site: Site) -> PageMeta:
         description=article.lead,
         image=article.featured_image.href if article.featured_image else None,
         og_type="article",
-        section=enriched.topic or article.category,
+        section=category_of(enriched),
         headline=article.headline,
         published=article.firstcreated or article.versioncreated,
         modified=article.versioncreated,

@@ -9,9 +9,9 @@ acked only after that, by the consumer.
 
 import math
 
-from khabar_render.purge import PurgeNotifier
+from khabar_render.purge import PurgeNotifier, purge_keys
 from khabar_render.renderer import Renderer
-from khabar_render.store import ArticleStore, FragmentCache, StoredArticle
+from khabar_render.store import Applied, ArticleStore, FragmentCache
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.logging import get_logger
@@ -22,6 +22,7 @@ OWN_FRAGMENTS = ("article", "related", "page", "card")
 
 
 def latest_per_article(deliveries: list[Delivery[EnrichedEvent]]) -> list[EnrichedEvent]:
+    """One event per article: the newest version, and of equal versions the last one read."""
     latest: dict[str, EnrichedEvent] = {}
     for delivery in deliveries:
         event = delivery.event
@@ -47,25 +48,27 @@ class FragmentUpdater:
         changed: list[str] = []
         sections: set[str] = set()
         for event in latest_per_article(deliveries):
-            previous = await self._apply(event)
-            if previous is not None and previous.version > event.version:
+            result = await self._apply(event)
+            if not result.applied:
                 log.info("stale_event_skipped", article_id=event.article_id, version=event.version)
                 continue
             changed.append(event.article_id)
-            sections |= self._sections_touched(event, previous)
+            sections |= self._sections_touched(event, result)
         if changed:
             await self._refresh(changed, sections)
 
-    async def _apply(self, event: EnrichedEvent) -> StoredArticle | None:
+    async def _apply(self, event: EnrichedEvent) -> Applied:
         if event.type == "article.withdrawn" or event.enriched is None:
             return await self._articles.put_withdrawn(event.article_id, event.version)
         return await self._articles.put_live(event.enriched)
 
-    def _sections_touched(self, event: EnrichedEvent, previous: StoredArticle | None) -> set[str]:
+    def _sections_touched(self, event: EnrichedEvent, result: Applied) -> set[str]:
+        """The listings the article was in before and is in now."""
         touched = set()
-        for stored in (event.enriched, previous.enriched if previous else None):
-            if stored is not None:
-                touched.add(self._articles.section_of(stored))
+        if event.type != "article.withdrawn" and event.enriched is not None:
+            touched.add(self._articles.section_of(event.enriched))
+        if result.previous is not None and result.previous.section:
+            touched.add(result.previous.section)
         return touched
 
     async def _refresh(self, changed: list[str], sections: set[str]) -> None:
@@ -78,10 +81,11 @@ class FragmentUpdater:
         # Deeper listing pages are rendered when asked for; everything else is kept ready.
         for name in sorted(n for n in names if not is_deep_listing_page(n)):
             await self._renderer.refresh(name)
-        await self._notifier.purge(changed)
+        await self._notifier.purge(purge_keys(changed, sections))
         log.info("fragments_refreshed", articles=changed, fragments=len(names))
 
     async def _listing_pages(self, sections: set[str]) -> set[str]:
+        """Every page of each section, and one more: a page may have just emptied."""
         names: set[str] = set()
         for slug in sections:
             _, total = await self._articles.section_page(slug, 1, 1)

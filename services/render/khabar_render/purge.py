@@ -1,8 +1,11 @@
-"""Optional CDN purge: tell a webhook which articles' fragments changed.
+"""Optional CDN purge: tell a webhook which surrogate keys changed.
 
-The webhook receives `{"surrogate_keys": ["article:<id>", ...]}`; every
-fragment render serves carries the same keys in its `Surrogate-Key` header,
-so a CDN can drop exactly the pages that show a changed article.
+Every fragment render serves carries a `Surrogate-Key` header: `article:<id>`
+for each article it shows, plus `section:<slug>` on a section's listing pages
+and `home` on the home page (a new story shows up there without being shown
+before). The webhook receives `{"surrogate_keys": [...]}` with the keys of
+changed articles, touched sections and home, so a CDN can drop exactly the
+pages that went stale.
 """
 
 import httpx
@@ -11,9 +14,22 @@ from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
+HOME_KEY = "home"
+
 
 def surrogate_key(article_id: str) -> str:
     return f"article:{article_id}"
+
+
+def section_surrogate_key(slug: str) -> str:
+    return f"section:{slug}"
+
+
+def purge_keys(article_ids: list[str], sections: set[str]) -> list[str]:
+    """The surrogate keys of changed articles and the listings they were or are in."""
+    keys = [surrogate_key(article_id) for article_id in article_ids]
+    keys += [section_surrogate_key(slug) for slug in sorted(sections)]
+    return [*keys, HOME_KEY]
 
 
 class PurgeNotifier:
@@ -21,11 +37,10 @@ class PurgeNotifier:
         self._url = webhook_url
         self._http = httpx.AsyncClient(timeout=5.0) if webhook_url else None
 
-    async def purge(self, article_ids: list[str]) -> None:
-        if self._http is None or not article_ids:
+    async def purge(self, keys: list[str]) -> None:
+        if self._http is None or not keys:
             return
-        keys = [surrogate_key(article_id) for article_id in article_ids]
-        # A CDN that is down must not hold back the pipeline: the cache has
+        # A CDN that is down must not hold back the pipeline: fragments have a
         # short max-age, so a missed purge heals itself.
         try:
             response = await self._http.post(self._url, json={"surrogate_keys": keys})

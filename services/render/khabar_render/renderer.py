@@ -5,10 +5,15 @@ Fragment names say what they are: `article:<id>`, `related:<id>`,
 rendered from the log Redis, stored in the cache with its ETag, and every
 article it shows is recorded in the dependency index so that a change to any
 of them purges it.
+
+A render reads several articles one after another; if any article changed
+meanwhile (the store's epoch moved), what it read may mix old and new, so it
+is rendered again rather than cached.
 """
 
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from khabar_render.fragments import (
     Teaser,
@@ -20,14 +25,28 @@ from khabar_render.fragments import (
     render_teaser_card,
     teaser_from_enriched,
 )
+from khabar_render.purge import HOME_KEY, section_surrogate_key, surrogate_key
 from khabar_render.site import Site
-from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
+from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, make_fragment
 from khabar_shared.events import EnrichedArticle
+from khabar_shared.logging import get_logger
+
+log = get_logger(__name__)
 
 SEE_ALSO_COUNT = 4
 RELATED_BLOCK_COUNT = 4
+RENDER_ATTEMPTS = 5
 
-Rendered = tuple[str, list[str]]
+
+@dataclass
+class Rendered:
+    html: str
+    shows: list[str]
+    extra_keys: tuple[str, ...] = ()
+
+    @property
+    def surrogate_keys(self) -> list[str]:
+        return [*(surrogate_key(i) for i in dict.fromkeys(self.shows)), *self.extra_keys]
 
 
 class Renderer:
@@ -45,13 +64,27 @@ class Renderer:
         return cached if cached is not None else await self.refresh(name)
 
     async def refresh(self, name: str) -> StoredFragment | None:
+        """Render `name` from the stored articles and keep it in the cache (or drop it)."""
+        for _ in range(RENDER_ATTEMPTS):
+            epoch = await self._articles.epoch()
+            rendered = await self._render(name)
+            if await self._articles.epoch() != epoch:
+                continue  # an article changed while we read: what we read may be mixed
+            if rendered is None:
+                await self._cache.purge({name})
+                await self._articles.record_shows(name, [])
+                return None
+            fragment = make_fragment(name, rendered.html, list(dict.fromkeys(rendered.shows)),
+                                     rendered.surrogate_keys)
+            await self._articles.record_shows(name, fragment.shows)
+            await self._cache.put(fragment)
+            return fragment
+        # Under a storm of changes: answer with a fresh render, cache nothing.
+        log.warning("render_not_cached_under_changes", fragment=name)
         rendered = await self._render(name)
         if rendered is None:
             return None
-        html, shows = rendered
-        fragment = await self._cache.put(name, html, shows)
-        await self._articles.record_shows(name, shows)
-        return fragment
+        return make_fragment(name, rendered.html, rendered.shows, rendered.surrogate_keys)
 
     async def _render(self, name: str) -> Rendered | None:
         kind, _, rest = name.partition(":")
@@ -70,8 +103,10 @@ class Renderer:
         return (await self._articles.live_many([article_id])).get(article_id)
 
     async def _links(self, enriched: EnrichedArticle) -> tuple[list[Teaser], list[Teaser]]:
-        """See-also teasers (first four live related) and the related block's (the rest)."""
-        ids = [link.article_id for link in enriched.related if link.article_id != enriched.article.id]
+        """See-also teasers (first four live related) and the related block's (the next four)."""
+        ids = list(dict.fromkeys(
+            link.article_id for link in enriched.related if link.article_id != enriched.article.id
+        ))
         live = await self._articles.live_many(ids)
         teasers = [teaser_from_enriched(live[i]) for i in ids if i in live]
         see_also = teasers[:SEE_ALSO_COUNT]
@@ -83,16 +118,16 @@ class Renderer:
             return None
         see_also, _ = await self._links(enriched)
         fragment = render_article(enriched, see_also, self._site)
-        return fragment.html, [article_id, *fragment.shows]
+        return Rendered(fragment.html, [article_id, *fragment.shows])
 
     async def _related(self, article_id: str) -> Rendered | None:
         enriched = await self._live(article_id)
         if enriched is None:
             return None
         see_also, rest = await self._links(enriched)
-        block = render_related_block(rest, [t.id for t in see_also], self._site,
+        block = render_related_block(rest, [article_id, *(t.id for t in see_also)], self._site,
                                      lang=enriched.article.language)
-        return block.html, [article_id, *block.shows]
+        return Rendered(block.html, [article_id, *block.shows])
 
     async def _page(self, article_id: str) -> Rendered | None:
         enriched = await self._live(article_id)
@@ -100,29 +135,32 @@ class Renderer:
             return None
         see_also, rest = await self._links(enriched)
         page = render_article_page(enriched, see_also, rest, self._site)
-        return page.html, [article_id, *page.shows]
+        return Rendered(page.html, [article_id, *page.shows])
 
     async def _card(self, article_id: str) -> Rendered | None:
         enriched = await self._live(article_id)
         if enriched is None:
             return None
-        return render_teaser_card(teaser_from_enriched(enriched), self._site).html, [article_id]
+        card = render_teaser_card(teaser_from_enriched(enriched), self._site)
+        return Rendered(card.html, [article_id])
 
     async def _section(self, rest: str) -> Rendered | None:
         slug, _, page_text = rest.partition(":")
         page = int(page_text or 1)
         ids, total = await self._articles.section_page(slug, page, self._page_size)
+        pages = max(1, math.ceil(total / self._page_size))
+        if page > pages:
+            return None
         live = await self._articles.live_many(ids)
         teasers = [teaser_from_enriched(live[i]) for i in ids if i in live]
-        pages = max(1, math.ceil(total / self._page_size))
         fragment = render_category_listing(slug, teasers, page, pages, self._site)
-        return fragment.html, fragment.shows
+        return Rendered(fragment.html, fragment.shows, (section_surrogate_key(slug),))
 
     async def _home(self, _: str) -> Rendered | None:
         sections: dict[str, list[Teaser]] = {}
-        for section in self._site.nav_sections():
+        for section in self._site.sections:
             ids, _total = await self._articles.section_page(section.slug, 1, self._home_per_section)
             live = await self._articles.live_many(ids)
             sections[section.slug] = [teaser_from_enriched(live[i]) for i in ids if i in live]
         fragment = render_home(sections, self._site, per_section=self._home_per_section)
-        return fragment.html, fragment.shows
+        return Rendered(fragment.html, fragment.shows, (HOME_KEY,))

@@ -1,0 +1,76 @@
+"""Render's small rules: validators, version order, purge keys, batching, category choice."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from khabar_render.app import etag_matches
+from khabar_render.fragments import category_of
+from khabar_render.handler import latest_per_article
+from khabar_render.purge import purge_keys
+from khabar_render.store import StoredArticle, supersedes
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent
+
+ETAG = '"0123456789abcdef0123"'
+NOW = datetime(2018, 2, 26, 14, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("header", "matches"), [
+    (ETAG, True),
+    (f"W/{ETAG}", True),
+    (f'"aaaa", {ETAG}', True),
+    (f'"aaaa",W/{ETAG}', True),
+    ("*", True),
+    ('"aaaa"', False),
+    ("", False),
+    (ETAG[:-2] + '"', False),  # a prefix of our tag is another tag
+])
+def test_if_none_match(header: str, matches: bool) -> None:
+    assert etag_matches(header, ETAG) is matches
+
+
+def stored(version: int, status: str) -> StoredArticle:
+    return StoredArticle(article_id="a", version=version, status=status)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("previous", "version", "moves"), [
+    (None, 1, True),
+    (stored(2, "live"), 3, True),
+    (stored(2, "live"), 2, True),  # a related-links refresh of the same version
+    (stored(2, "live"), 1, False),
+    (stored(2, "withdrawn"), 2, False),  # a withdrawal is final for its version
+    (stored(2, "withdrawn"), 3, True),  # a newer version may bring it back
+])
+def test_version_order(previous: StoredArticle | None, version: int, moves: bool) -> None:
+    assert supersedes(previous, version) is moves
+
+
+def test_purge_keys_name_articles_sections_and_home() -> None:
+    assert purge_keys(["b", "a"], {"world", "sport"}) == [
+        "article:b", "article:a", "section:sport", "section:world", "home"]
+
+
+def enriched(category: str, topic: str) -> EnrichedArticle:
+    article = Article(id="a", uri="urn:a", language="ar", headline="خبر", category=category,
+                      versioncreated=NOW)
+    return EnrichedArticle(article=article, version=1, topic=topic, enriched_at=NOW)
+
+
+def test_category_is_the_newsrooms_then_enrichs_topic() -> None:
+    assert category_of(enriched("sport", "technology")) == "sport"
+    assert category_of(enriched("", "technology")) == "technology"
+    assert category_of(enriched("", "")) == "news"
+
+
+def event(article_id: str, version: int, kind: str = "article.enriched") -> Delivery[EnrichedEvent]:
+    return Delivery(f"{version}-0", EnrichedEvent(
+        event_id=f"{article_id}{version}{kind}", type=kind, article_id=article_id,  # type: ignore[arg-type]
+        version=version, correlation_id="c", source_event_id="s"))
+
+
+def test_a_batch_keeps_each_articles_newest_event() -> None:
+    kept = latest_per_article([event("a", 2), event("b", 1), event("a", 1),
+                               event("a", 2, "article.withdrawn")])
+    assert [(e.article_id, e.version, e.type) for e in kept] == [
+        ("a", 2, "article.withdrawn"), ("b", 1, "article.enriched")]
