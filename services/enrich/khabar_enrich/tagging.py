@@ -53,7 +53,10 @@ _DIACRITICS = {c: None for c in [*range(0x064B, 0x0653), 0x0670, 0x0640]}
 _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|blockquote|figcaption|tr)>|<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 # "دبي، الإمارات العربية المتحدة (CNN) --" and "لندن - رويترز": where the story was filed.
-_DATELINE = re.compile(r"^[^\n.]{0,60}?(\([^)\n]{1,25}\)\s*[-–—]+|\s[-–—]+\s)")
+_DATELINE = re.compile(
+    r"^(?:[^\n.]{0,60}?\([^)\n]{1,25}\)\s*[-–—]+"  # City, Country (Agency) --
+    r"|(?:[^\s.،]+\s){0,2}[^\s.،]+\s[-–—]+\s)"  # City - , up to three words before the dash
+)
 
 
 class TagResult(BaseModel):
@@ -75,11 +78,13 @@ class _Part:
 
 def html_to_text(fragment: str) -> str:
     """Plain text of body HTML: block ends become line breaks, tags go, entities decode."""
-    return html.unescape(_TAG.sub(" ", _BLOCK_END.sub("\n", fragment)))
+    text = html.unescape(_TAG.sub(" ", _BLOCK_END.sub("\n", fragment)))
+    return "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
 
 
 def strip_dateline(text: str) -> str:
-    return _DATELINE.sub("", text, count=1)
+    """The text without a leading "City (Agency) --" or "City - " dateline."""
+    return _DATELINE.sub("", text, count=1).lstrip()
 
 
 def read_part(name: str, text: str) -> _Part:

@@ -85,8 +85,9 @@ def _strip_article(word: str, min_rest: int = 2) -> str | None:
     for form in _ARTICLE_FORMS:
         rest = word[len(form) :]
         if word.startswith(form) and len(rest) >= max(min_rest, MIN_STEM):
-            unknown = _score(rest) == 0 and frequency(word) == 0
-            if _score(rest) > frequency(word) or (unknown and len(rest) > MIN_STEM):
+            # A rare whole word needs a longer remainder: فالكون is Falcon, not ف+ال+كون.
+            long_enough = frequency(word) >= _ATTESTED or len(rest) > MIN_STEM
+            if long_enough and (_score(rest) > frequency(word) or _score(rest) == 0):
                 return rest
     if word.startswith(ARTICLE) and len(word) - 2 >= min_rest:
         return word[2:]
