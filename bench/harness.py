@@ -16,7 +16,7 @@ from khabar_dev.processes import (
     free_port,
     start_meili,
     start_redis,
-    start_service,
+    start_services,
 )
 from khabar_shared.events import Article
 from khabar_ingest.formats.corpus import iter_corpus
@@ -78,8 +78,7 @@ def running_system(services: tuple[str, ...] = SERVICES, extra_env: dict[str, st
                 **(extra_env or {}),
             }
             ports = {service: free_port() for service in services}
-            for service in services:
-                start_service(group, service, env, ports[service], log_path=base / f"{service}.log")
+            start_services(group, env, ports, base)
             yield BenchSystem(redis_url, meili_url, master_key, keys, ports, ingest_key, index,
                               group)
         finally:

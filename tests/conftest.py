@@ -17,7 +17,7 @@ import pytest
 import redis
 
 from khabar_dev.meili_keys import MeiliKeys, provision_keys
-from khabar_dev.processes import ProcessGroup, free_port, start_meili, start_redis, start_service
+from khabar_dev.processes import ProcessGroup, free_port, start_meili, start_redis, start_services
 
 
 @dataclass
@@ -87,8 +87,7 @@ def system(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     group = ProcessGroup()
     ports = {service: free_port() for service in ("ingest", "enrich", "search", "render")}
     try:
-        for service, port in ports.items():
-            start_service(group, service, env, port, log_path=logs / f"{service}.log")
+        start_services(group, env, ports, logs)
         yield System(servers, f"http://127.0.0.1:{ports['ingest']}",
                      f"http://127.0.0.1:{ports['search']}", f"http://127.0.0.1:{ports['render']}",
                      f"http://127.0.0.1:{ports['enrich']}", ingest_key, group, env, logs)

@@ -129,12 +129,37 @@ def service_argv(service: str) -> list[str]:
     return [str(REPO_ROOT / ".venv/bin" / f"khabar-{service}")]
 
 
+def launch_service(group: ProcessGroup, service: str, env: dict[str, str], port: int,
+                   log_path: Path | None = None, name: str | None = None) -> ManagedProcess:
+    """Start a service process without waiting for it (see `wait_ready`)."""
+    full_env = {**os.environ, **env, f"KHABAR_{service.upper()}_PORT": str(port)}
+    return group.start(name or service, service_argv(service), env=full_env, log_path=log_path)
+
+
+def wait_ready(managed: ManagedProcess, port: int, timeout_s: float = 90) -> None:
+    """Until `/readyz` answers 200; a process that exits meanwhile fails at once."""
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz") or managed.process.poll() is not None,
+               timeout_s, f"{managed.name} service")
+    if managed.process.poll() is not None:
+        raise RuntimeError(
+            f"{managed.name} exited with {managed.process.returncode}; see {managed.log_path}")
+
+
 def start_service(group: ProcessGroup, service: str, env: dict[str, str], port: int,
                   log_path: Path | None = None, name: str | None = None) -> ManagedProcess:
-    full_env = {**os.environ, **env, f"KHABAR_{service.upper()}_PORT": str(port)}
-    managed = group.start(name or service, service_argv(service), env=full_env, log_path=log_path)
-    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz") or managed.process.poll() is not None,
-               60, f"{service} service")
-    if managed.process.poll() is not None:
-        raise RuntimeError(f"{service} exited with {managed.process.returncode}; see {log_path}")
+    managed = launch_service(group, service, env, port, log_path, name)
+    wait_ready(managed, port)
     return managed
+
+
+def start_services(group: ProcessGroup, env: dict[str, str], ports: dict[str, int],
+                   log_dir: Path | None = None) -> dict[str, ManagedProcess]:
+    """Start several services at once (they import in parallel), then wait for all."""
+    started = {
+        service: launch_service(group, service, env, port,
+                                log_dir / f"{service}.log" if log_dir else None)
+        for service, port in ports.items()
+    }
+    for service, managed in started.items():
+        wait_ready(managed, ports[service])
+    return started

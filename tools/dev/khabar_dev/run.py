@@ -28,7 +28,7 @@ from khabar_dev.processes import (
     redis_answers,
     start_meili,
     start_redis,
-    start_service,
+    start_services,
 )
 from khabar_dev.sample import load_sample
 from khabar_shared.logging import configure_logging, get_logger
@@ -111,9 +111,7 @@ def main() -> None:
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
         env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key)
-        for service in SERVICES:
-            port = getattr(settings, f"{service}_port")
-            start_service(group, service, env, port)
+        start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES})
         first_id = None
         if settings.load_sample:
             summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
