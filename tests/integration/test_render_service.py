@@ -307,14 +307,15 @@ def test_headline_change_of_b_reaches_a_see_also_related_block_listing_and_home(
     assert related_ids(render.get(f"/fragments/related/{a2.id}").text) == [b.id]
     assert b.id in card_ids(render.get("/category/sport").text)
     assert home_section_ids(render.get("/").text, "sport")[0] == b.id
-    assert {f"page:{a1.id}", f"related:{a2.id}", "section:sport:1", "home"} <= render.shown_in(b.id)
+    assert {f"page:{a1.id}", f"related:{a2.id}", "section-page:sport:1", "home-page"} <= (
+        render.shown_in(b.id))
 
     new_headline = b.headline + " — تحديث"
     render.publish(enriched(b, version=2, headline=new_headline, firstcreated=newest))
 
     # Re-rendered in the cache by the update itself, not by the next request.
-    for name in (f"page:{a1.id}", f"article:{a1.id}", f"related:{a2.id}", "section:sport:1",
-                 "home"):
+    for name in (f"page:{a1.id}", f"article:{a1.id}", f"related:{a2.id}", "section-page:sport:1",
+                 "home-page", "section:sport:1", "home"):
         eventually(lambda name=name: text(new_headline) in (render.cached_html(name) or ""))
     for path in (f"/articles/{a1.id}", f"/fragments/related/{a2.id}", "/category/sport", "/"):
         shown = render.get(path).text
@@ -458,6 +459,9 @@ def test_home_and_category_pages_with_the_sample_articles(render: RenderService)
     sections = sorted({a.category for a in articles})
 
     home = render.get("/").text
+    assert home.startswith("<!doctype html>") and 'href="/static/site.css"' in home
+    assert f'<link rel="canonical" href="{SITE_BASE_URL}/">' in home
+    assert render.get("/fragments/home").text.startswith('<div class="home"')
     for slug in sections:
         latest = newest_first([a for a in articles if a.category == slug])[:HOME_PER_SECTION]
         assert home_section_ids(home, slug) == [a.id for a in latest], slug
@@ -470,6 +474,10 @@ def test_home_and_category_pages_with_the_sample_articles(render: RenderService)
         shown += card_ids(listing)
         assert ('rel="next"' in listing) == (number < pages)
     assert shown == [a.id for a in sport]
+    whole = render.get("/category/sport?page=2").text
+    assert whole.startswith("<!doctype html>") and 'aria-current="page">رياضة<' in whole
+    assert f'href="{SITE_BASE_URL}/category/sport?page=2"' in whole
+    assert card_ids(render.get("/fragments/section/sport?page=2").text) == card_ids(whole)
     assert render.get(f"/category/sport?page={pages + 1}").status_code == 404
 
     # Each article's category link leads to the listing that has it.

@@ -66,6 +66,13 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     }))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    async def known_section(slug: str) -> str:
+        """The canonical slug; only sections the site knows, or that have stories, have pages."""
+        section = site.section(slug)
+        if section not in site.sections and not await articles.section_size(section.slug):
+            raise problem(404, "Not Found", f"No section '{slug}'.")
+        return section.slug
+
     async def serve(request: Request, name: str, what: str) -> Response:
         fragment = await renderer.fetch(name)
         if fragment is None:
@@ -101,14 +108,22 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     async def category_page(
         request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
     ) -> Response:
-        section = site.section(slug)
-        if section not in site.sections and not await articles.section_size(section.slug):
-            # Only sections the site knows, or that articles were filed under, have pages.
-            raise problem(404, "Not Found", f"No section '{slug}'.")
-        return await serve(request, f"section:{section.slug}:{page}", "page of section")
+        section = await known_section(slug)
+        return await serve(request, f"section-page:{section}:{page}", "page of section")
+
+    @app.get("/fragments/section/{slug}", summary="A section's listing, without the page around it")
+    async def section_fragment(
+        request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
+    ) -> Response:
+        section = await known_section(slug)
+        return await serve(request, f"section:{section}:{page}", "page of section")
 
     @app.get("/", summary="Home: the latest stories of every section")
     async def home(request: Request) -> Response:
+        return await serve(request, "home-page", "page")
+
+    @app.get("/fragments/home", summary="Home's sections, without the page around them")
+    async def home_fragment(request: Request) -> Response:
         return await serve(request, "home", "page")
 
     return app

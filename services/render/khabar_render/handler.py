@@ -32,7 +32,7 @@ def latest_per_article(deliveries: list[Delivery[EnrichedEvent]]) -> list[Enrich
 
 
 def is_deep_listing_page(name: str) -> bool:
-    return name.startswith("section:") and not name.endswith(":1")
+    return name.startswith(("section:", "section-page:")) and not name.endswith(":1")
 
 
 class FragmentUpdater:
@@ -76,7 +76,7 @@ class FragmentUpdater:
         for article_id in changed:
             names |= await self._articles.dependents(article_id)
         names |= await self._listing_pages(sections)
-        names.add("home")
+        names |= {"home", "home-page"}
         await self._cache.purge(names)
         # Deeper listing pages are rendered when asked for; everything else is kept ready.
         for name in sorted(n for n in names if not is_deep_listing_page(n)):
@@ -90,5 +90,6 @@ class FragmentUpdater:
         for slug in sections:
             _, total = await self._articles.section_page(slug, 1, 1)
             pages = max(1, math.ceil(total / self._page_size)) + 1
-            names |= {f"section:{slug}:{page}" for page in range(1, pages + 1)}
+            names |= {f"{kind}:{slug}:{page}" for page in range(1, pages + 1)
+                      for kind in ("section", "section-page")}
         return names

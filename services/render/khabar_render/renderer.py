@@ -1,7 +1,9 @@
 """Builds each fragment by name from stored articles, through the cache.
 
 Fragment names say what they are: `article:<id>`, `related:<id>`,
-`page:<id>`, `card:<id>`, `section:<slug>:<page>`, `home`. A fragment is
+`page:<id>` (the whole article page), `card:<id>`, `section:<slug>:<page>`
+and `section-page:<slug>:<page>` (the listing, alone and as a whole page),
+`home` and `home-page`. A fragment is
 rendered from the log Redis, stored in the cache with its ETag, and every
 article it shows is recorded in the dependency index so that a change to any
 of them purges it.
@@ -16,17 +18,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from khabar_render.fragments import (
+    PageMeta,
     Teaser,
     render_article,
     render_article_page,
     render_category_listing,
     render_home,
+    render_page,
     render_related_block,
     render_teaser_card,
     teaser_from_enriched,
 )
 from khabar_render.purge import HOME_KEY, section_surrogate_key, surrogate_key
-from khabar_render.site import Site
+from khabar_render.site import Site, direction_of
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, make_fragment
 from khabar_shared.events import EnrichedArticle
 from khabar_shared.logging import get_logger
@@ -94,7 +98,9 @@ class Renderer:
             "page": self._page,
             "card": self._card,
             "section": self._section,
+            "section-page": self._section_page,
             "home": self._home,
+            "home-page": self._home_page,
         }
         builder = builders.get(kind)
         return await builder(rest) if builder else None
@@ -164,3 +170,27 @@ class Renderer:
             sections[section.slug] = [teaser_from_enriched(live[i]) for i in ids if i in live]
         fragment = render_home(sections, self._site, per_section=self._home_per_section)
         return Rendered(fragment.html, fragment.shows, (HOME_KEY,))
+
+    async def _home_page(self, _: str) -> Rendered | None:
+        home = await self._home("")
+        if home is None:
+            return None
+        return self._whole_page(home, self._site.label("latest", self._site.language), "/",
+                                PageMeta(is_home=True))
+
+    async def _section_page(self, rest: str) -> Rendered | None:
+        listing = await self._section(rest)
+        if listing is None:
+            return None
+        slug, _, page_text = rest.partition(":")
+        section = self._site.section(slug)
+        return self._whole_page(listing, section.label(self._site.language),
+                                self._site.category_path(slug, int(page_text or 1)),
+                                PageMeta(section=section.slug))
+
+    def _whole_page(self, inner: Rendered, title: str, path: str, meta: PageMeta) -> Rendered:
+        """A listing or home fragment in the site's chrome, in the site's language."""
+        lang = self._site.language
+        html = render_page(title, [inner.html], lang, direction_of(lang), self._site.absolute(path),
+                           meta, self._site)
+        return Rendered(html, inner.shows, inner.extra_keys)
