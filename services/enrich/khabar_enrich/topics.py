@@ -1,6 +1,6 @@
 """Topics: which of the site's sections an article belongs to, from its own words.
 
-Three kinds of evidence, added up per topic:
+Three kinds of evidence:
 
 - **Word lexicons** learnt from the ANT 2018 corpus (`data/topic_lexicon.json`):
   for sport, technology, economy, culture, middle-east and world news, the
@@ -37,7 +37,6 @@ TOPICS = (
     "middle-east", "africa", "asia", "europe", "americas",
 )
 REGIONS = ("middle-east", "africa", "asia", "europe", "americas")
-SUBJECTS = ("sport", "technology", "economy", "business", "culture", "health")
 NEWS = ("middle-east", "world")  # lexicon classes that stand for news about a region
 
 # Newsroom category (ANT corpus names and site slugs) -> topic it favours.
@@ -65,7 +64,7 @@ ENTITY_WEIGHT = 1.0  # lexicon points per unit of entity weight (tuned on held-o
 SEED_WEIGHT = 2.5  # log-odds given to every hand-written seed term
 SECONDARY_SHARE = 0.35  # a further topic needs this share of the main topic's score
 MAX_EXTRA = 3
-NEWS_POLITICS_SCORE = 0.5
+NEWS_POLITICS_SCORE = 0.5  # news about a region is politics too, a step below
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,9 @@ def score_topics(
     top = max(max(raw.values(), default=0.0), 1.0)
     prior = CATEGORY_TOPIC.get(category)
     if prior is not None:
-        target = "world" if prior in REGIONS and prior != "middle-east" or prior == "politics" else prior
+        # Regions other than the Middle East, and politics, are what the "world" lexicon stands for.
+        world_like = (prior in REGIONS and prior != "middle-east") or prior == "politics"
+        target = "world" if world_like else prior
         raw[target] = raw.get(target, 0.0) + CATEGORY_PRIOR * top
     regions = {r: ENTITY_WEIGHT * w for r, w in (region_weights or {}).items() if r in REGIONS}
     news = {
