@@ -111,7 +111,9 @@ def main() -> None:
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
         env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key)
-        start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES})
+        log_dir = settings.data_dir / "logs"
+        log_dir.mkdir(exist_ok=True)
+        start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES}, log_dir)
         first_id = None
         if settings.load_sample:
             summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
@@ -137,7 +139,7 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
         f"  search API        http://127.0.0.1:{settings.search_port}/v1/search?q=ترامب",
         f"  ingest API docs   http://127.0.0.1:{settings.ingest_port}/docs",
         f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
-        f"  data and logs     {settings.data_dir}",
+        f"  service logs      {settings.data_dir / 'logs'}/<service>.log  (tail -f to follow)",
         "Ctrl-C stops everything this command started.",
         "",
     ]
