@@ -268,6 +268,8 @@ def test_keyphrases_are_short_and_free_of_stop_words(record: dict) -> None:
         for edge in (words[0], words[-1]):
             assert not is_stopword(normalize(edge)), phrase
         assert not any(normalize(w) in GENERIC for w in words), phrase
+    stems = [tuple(analyze(p)) for p in result.keyphrases]
+    assert len(set(stems)) == len(stems)  # no phrase twice in another form
 
 
 def test_keyphrases_of_a_real_article() -> None:

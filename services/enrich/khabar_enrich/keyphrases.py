@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from khabar_shared.text import is_arabic, is_stopword, strip_clitics
+from khabar_shared.text import is_arabic, is_stopword, strip_clitics, term
 from khabar_shared.text.lexicon import frequency
 
 MAX_PHRASES = 5
@@ -117,6 +117,10 @@ def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
     return any(longer[i : i + n] == shorter for i in range(len(longer) - n + 1))
 
 
+def _signature(phrase: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(term(key) or key for key in phrase)
+
+
 def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Two multi-word phrases sharing two words are one phrase seen through different windows."""
     return len(set(a) & set(b)) >= 2
@@ -156,17 +160,19 @@ def extract_keyphrases(
         salience = sum(_salience(t) for t in words) / len(words)
         scored.append((math.log1p(count) * salience * LENGTH_BONUS[len(phrase)], phrase))
     scored.sort(key=lambda item: -item[0])
-    chosen: list[tuple[float, tuple[str, ...]]] = []
-    for score, candidate in scored[: limit * 8]:
-        if any(_contains(c, candidate) or _overlap(c, candidate) for _, c in chosen):
+    chosen: list[tuple[float, tuple[str, ...], tuple[str, ...]]] = []
+    for score, phrase in scored[: limit * 8]:
+        # Compare stems, so "الرقم القياسي" and "أرقام قياسية" are one phrase.
+        sig = _signature(phrase)
+        if any(_contains(c, sig) or _overlap(c, sig) for _, _, c in chosen):
             continue  # already said by a longer phrase, or a shifted copy of one
-        inside = [i for i, (_, c) in enumerate(chosen) if _contains(candidate, c)]
+        inside = [i for i, (_, _, c) in enumerate(chosen) if _contains(sig, c)]
         if inside:
             # A longer phrase replaces the words it contains when it is nearly as strong.
             if score < LONGER_SHARE * max(chosen[i][0] for i in inside):
                 continue
             chosen = [item for i, item in enumerate(chosen) if i not in inside]
-        chosen.append((score, candidate))
+        chosen.append((score, phrase, sig))
         if len(chosen) == limit:
             break
     chosen.sort(key=lambda item: -item[0])
@@ -175,5 +181,5 @@ def extract_keyphrases(
     top = chosen[0][0]
     return [
         (" ".join(display_form(t) for t in counts.first[phrase]), round(score / top, 3))
-        for score, phrase in chosen
+        for score, phrase, _ in chosen
     ]
