@@ -1,29 +1,52 @@
 """Search: keeps the index (consumer) and answers readers (API and page)."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse
+import httpx
+from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.query import SearchClient, SearchParams, SearchResult
+from khabar_search.ratelimit import RateLimiter
 from khabar_search.settings import SearchSettings
+from khabar_search.synonyms import load_synonyms
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, meili_check, redis_check
+from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM, SEARCH_GROUP
 from khabar_shared.ops_http import fastapi_ops_router, install_problem_handlers
-from khabar_shared.problems import problem
+from khabar_shared.problems import PROBLEM_JSON, Problem, problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.text import detect_language
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+log = get_logger(__name__)
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=HERE / "templates")
+RATE_LIMITED_PATHS = ("/v1/search", "/search")
+
+
+def page_url(params: SearchParams, **changes: Any) -> str:
+    """The reader page's address for `params` with some of them changed (None drops one)."""
+    values: dict[str, Any] = {
+        "q": params.q, "category": params.category, "tag": params.tag, "source": params.source,
+        "lang": params.lang, "from": params.date_from, "to": params.date_to,
+        "sort": params.sort if params.sort != "relevance" else None,
+        "page": params.page if params.page != 1 else None,
+    }
+    values.update(changes)
+    return "/search?" + urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
@@ -39,12 +62,13 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     ).register(broker)
     reader = SearchClient(settings.meili_url, settings.meili_search_key.get_secret_value(),
                           settings.meili_index)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await wait_for_redis(redis, "log")
         await ensure_group(redis, ENRICHED_STREAM, SEARCH_GROUP)
-        await writer.ensure_index()
+        await writer.ensure_index(load_synonyms())
         await broker.start()
         yield
         await broker.stop()
@@ -59,11 +83,24 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         "meilisearch": meili_check(settings.meili_url),
         "consumer_group": group_check(redis, ENRICHED_STREAM, SEARCH_GROUP),
     }))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def rate_limit(request: Request,
+                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        if request.url.path in RATE_LIMITED_PATHS:
+            wait_s = limiter.take(request.client.host if request.client else "unknown")
+            if wait_s > 0:
+                found = Problem(status=429, title="Too Many Requests",
+                                detail="Slow down: this address made too many searches.")
+                return JSONResponse(found.body(), status_code=429, media_type=PROBLEM_JSON,
+                                    headers={"Retry-After": limiter.retry_after(wait_s)})
+        return await call_next(request)
 
     def read_params(
         q: Annotated[str, Query(max_length=settings.max_query_chars)] = "",
-        category: Annotated[str | None, Query(max_length=64)] = None,
-        tag: Annotated[str | None, Query(max_length=128)] = None,
+        category: Annotated[str | None, Query(max_length=64, pattern=r"^[\w-]+$")] = None,
+        tag: Annotated[str | None, Query(max_length=128, pattern=r"^[a-z]+:[^\s]+$")] = None,
         source: Annotated[str | None, Query(max_length=64)] = None,
         lang: Annotated[str | None, Query(pattern="^[a-z]{2}$")] = None,
         date_from: Annotated[date | None, Query(alias="from")] = None,
@@ -73,23 +110,33 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         per_page: Annotated[int, Query(ge=1, le=settings.max_per_page)] = 10,
     ) -> SearchParams:
         if date_from and date_to and date_from > date_to:
-            raise problem(400, "Bad Request", "'from' is after 'to'.",
+            raise problem(400, "Bad Request", "Invalid parameter: from",
                           errors=[{"pointer": "from", "detail": "must not be after 'to'"}])
-        return SearchParams(q=q.strip(), category=category, tag=tag, source=source, lang=lang,
-                            date_from=date_from, date_to=date_to, sort=sort, page=page,
-                            per_page=per_page)
+        return SearchParams(q=" ".join(q.split()), category=category, tag=tag, source=source,
+                            lang=lang, date_from=date_from, date_to=date_to, sort=sort,
+                            page=page, per_page=per_page)
+
+    async def run_search(params: SearchParams) -> SearchResult:
+        try:
+            return await reader.search(params)
+        except httpx.HTTPError as error:
+            log.error("meili_search_failed", error=str(error))
+            raise problem(503, "Service Unavailable", "Search is unavailable; try again.") from error
 
     @app.get("/v1/search", response_model=SearchResult)
     async def search_api(params: Annotated[SearchParams, Depends(read_params)]) -> SearchResult:
-        return await reader.search(params)
+        return await run_search(params)
 
     @app.get("/search", response_class=HTMLResponse)
     async def search_page(
         request: Request, params: Annotated[SearchParams, Depends(read_params)]
     ) -> HTMLResponse:
-        result = await reader.search(params) if params.q or params.category else None
-        return TEMPLATES.TemplateResponse(
-            request, "search.html", {"params": params, "result": result},
-        )
+        browsing = params.q or params.category or params.tag or params.source
+        result = await run_search(params) if browsing else None
+        rtl = not params.q or detect_language(params.q) == "ar"
+        return TEMPLATES.TemplateResponse(request, "search.html", {
+            "params": params, "result": result, "rtl": rtl,
+            "url": lambda **changes: page_url(params, **changes),
+        })
 
     return app

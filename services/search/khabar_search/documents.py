@@ -9,6 +9,20 @@ from khabar_shared.events import EnrichedArticle
 
 TAG_PATTERN = re.compile(r"<[^>]+>")
 MAX_BODY_CHARS = 20_000
+# Tags readers filter by; keyphrases are too many and too fine for a facet list.
+FACETED_TAG_TYPES = frozenset({"topic", "person", "place", "organisation"})
+FACET_SEPARATOR = "|"
+
+
+def facet_value(tag_id: str, name: str) -> str:
+    """Tag id and display name in one facet value, so facet counts come with a label."""
+    return f"{tag_id}{FACET_SEPARATOR}{name}"
+
+
+class DocTag(BaseModel):
+    id: str
+    type: str
+    name: str
 
 
 class SearchDocument(BaseModel):
@@ -24,6 +38,8 @@ class SearchDocument(BaseModel):
     source: str
     tag_names: list[str]
     tag_ids: list[str]
+    tags: list[DocTag]
+    tag_facets: list[str]
     people: list[str]
     places: list[str]
     organisations: list[str]
@@ -34,6 +50,7 @@ class SearchDocument(BaseModel):
 
 
 def to_document(enriched: EnrichedArticle) -> SearchDocument:
+    """The document of one live article version; `version` rides along for the guard."""
     article = enriched.article
     published = article.firstcreated or article.versioncreated
     by_type = {kind: [t.id for t in enriched.tags if t.type == kind]
@@ -51,6 +68,9 @@ def to_document(enriched: EnrichedArticle) -> SearchDocument:
         source=article.source,
         tag_names=[name for tag in enriched.tags for name in {tag.name, *tag.names.values()}],
         tag_ids=[tag.id for tag in enriched.tags],
+        tags=[DocTag(id=tag.id, type=tag.type, name=tag.name) for tag in enriched.tags],
+        tag_facets=[facet_value(tag.id, tag.name) for tag in enriched.tags
+                    if tag.type in FACETED_TAG_TYPES],
         people=by_type["person"],
         places=by_type["place"],
         organisations=by_type["organisation"],

@@ -1,18 +1,36 @@
-"""The Meilisearch index settings, declared here and applied on start."""
+"""The Meilisearch index settings, declared here and applied on start (and on every rebuild).
+
+Searchable fields in order of weight: what a reader sees first counts most
+(headline, lead), then the names of the article's tags in Arabic and English
+(so a Latin query finds an Arabic article about the same entity), the body,
+and last `search_text`, enrich's clitic-stripped stems, which the service
+searches with the analyzed query (see `query.py`).
+
+Recency matters twice: as the last ranking rule (ties go to the newer story)
+and through `sort=newest`.
+"""
 
 from typing import Any
 
 SEARCHABLE = ["headline", "lead", "tag_names", "body", "search_text"]
 FILTERABLE = [
     "category", "topic", "source", "language", "published", "story_id",
-    "tag_ids", "people", "places", "organisations",
+    "tag_ids", "tag_facets", "people", "places", "organisations",
 ]
 SORTABLE = ["published"]
 DISPLAYED = [
-    "id", "version", "language", "headline", "lead", "category", "topic", "source",
-    "tag_names", "tag_ids", "published", "published_at", "url", "story_id",
+    "id", "version", "language", "headline", "lead", "body", "category", "topic", "source",
+    "tag_names", "tag_ids", "tags", "published", "published_at", "url", "story_id",
 ]
 RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness", "published:desc"]
+# Arabic and English text in one field is tokenized per script: with both
+# locales declared, Arabic runs get Arabic normalization (alef, ya, ta marbuta
+# and the article ال split off) and Latin runs English tokenization.
+LOCALIZED = [
+    {"attributePatterns": ["headline", "lead", "body", "tag_names", "search_text"],
+     "locales": ["ara", "eng"]},
+]
+MAX_TOTAL_HITS = 5000
 
 
 def index_settings(synonyms: dict[str, list[str]] | None = None) -> dict[str, Any]:
@@ -22,12 +40,8 @@ def index_settings(synonyms: dict[str, list[str]] | None = None) -> dict[str, An
         "sortableAttributes": SORTABLE,
         "displayedAttributes": DISPLAYED,
         "rankingRules": RANKING_RULES,
-        # Readers search Arabic and English; tell the tokenizer which two to expect.
-        "localizedAttributes": [
-            {"attributePatterns": ["headline", "lead", "body", "tag_names"],
-             "locales": ["ara", "eng"]},
-        ],
+        "localizedAttributes": LOCALIZED,
         "synonyms": synonyms or {},
-        "pagination": {"maxTotalHits": 5000},
+        "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
         "faceting": {"maxValuesPerFacet": 100},
     }

@@ -3,11 +3,22 @@
 Many events become one Meilisearch task; events are acked only after the task
 succeeded (the consumer acks when `handle` returns). A version guard in Redis
 makes duplicates and out-of-order events harmless: a version older than the
-one already applied never overwrites it, and a withdrawal is never undone by
+one already claimed never overwrites it, and a withdrawal is never undone by
 an older update.
+
+Two replicas can still race past the guard: A claims v2, B claims v3, B's
+task runs first and A's v2 lands on top. So each claim also stores the
+claimed document (or the withdrawal) in a short-lived Redis copy, and after
+its task succeeded a replica re-reads the guard: if a newer version was
+claimed meanwhile, it re-applies that newest copy. Meilisearch runs one
+index's tasks in the order they were enqueued, so whoever applied a stale
+version enqueues the newest one after it, and the newest always lands last.
 """
 
 import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
 
 from khabar_search.documents import to_document
 from khabar_search.meili import UNAVAILABLE, MeiliWriter
@@ -19,21 +30,31 @@ from khabar_shared.redis_helpers import RedisClient
 log = get_logger(__name__)
 
 VERSIONS_KEY = "khabar:search:versions"
+LATEST_PREFIX = "khabar:search:latest:"
+# The copy only has to outlive a race between replicas; a day is generous.
+LATEST_TTL_S = 24 * 3600
+MAX_REAPPLY_ROUNDS = 5
 
-# Claim each (id, version) unless a newer version was already claimed.
-# Equal versions pass: a retry after a crash must be able to re-apply.
+# Claim each (id, version, copy) unless a newer version was already claimed;
+# store the copy of what was claimed. Equal versions pass: a retry after a
+# crash must be able to re-apply.
 CLAIM_VERSIONS = """
 local passed = {}
-for i = 1, #ARGV, 2 do
-  local id, version = ARGV[i], tonumber(ARGV[i + 1])
+for i = 1, #ARGV - 1, 3 do
+  local id, version, copy = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local known = tonumber(redis.call('HGET', KEYS[1], id) or '0')
   if version >= known then
     redis.call('HSET', KEYS[1], id, version)
+    redis.call('SET', ARGV[#ARGV] .. id, copy, 'EX', KEYS[2])
     table.insert(passed, id)
   end
 end
 return passed
 """
+
+
+def latest_key(article_id: str) -> str:
+    return LATEST_PREFIX + article_id
 
 
 def latest_per_article(deliveries: list[Delivery[EnrichedEvent]]) -> dict[str, EnrichedEvent]:
@@ -46,6 +67,35 @@ def latest_per_article(deliveries: list[Delivery[EnrichedEvent]]) -> dict[str, E
     return latest
 
 
+@dataclass(frozen=True)
+class Change:
+    """What one article's latest event asks of the index: a document, or a deletion."""
+
+    article_id: str
+    version: int
+    document: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, event: EnrichedEvent) -> "Change":
+        live = event.type != "article.withdrawn" and event.enriched is not None
+        document = to_document(event.enriched).model_dump() if live and event.enriched else None
+        return cls(event.article_id, event.version, document)
+
+    def copy(self) -> str:
+        return json.dumps({"version": self.version, "document": self.document}, ensure_ascii=False)
+
+    @classmethod
+    def from_copy(cls, article_id: str, raw: bytes | str) -> "Change":
+        data = json.loads(raw)
+        return cls(article_id, int(data["version"]), data["document"])
+
+
+def split(changes: list[Change]) -> tuple[list[dict[str, Any]], list[str]]:
+    upserts = [c.document for c in changes if c.document is not None]
+    deletes = [c.article_id for c in changes if c.document is None]
+    return upserts, deletes
+
+
 class Indexer:
     def __init__(self, redis: RedisClient, writer: MeiliWriter, retry_max_s: float) -> None:
         self._redis = redis
@@ -55,36 +105,73 @@ class Indexer:
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         latest = latest_per_article(deliveries)
-        passed = await self._claim_versions(latest)
-        upserts = [
-            to_document(event.enriched).model_dump()
-            for article_id, event in latest.items()
-            if article_id in passed and event.type != "article.withdrawn" and event.enriched
-        ]
-        deletes = [
-            article_id for article_id, event in latest.items()
-            if article_id in passed and event.type == "article.withdrawn"
-        ]
-        await self._apply_with_retry(upserts, deletes)
+        changes = [Change.of(event) for event in latest.values()]
+        passed = await self.claim(changes)
+        applied = [c for c in changes if c.article_id in passed]
+        await self.apply(applied)
+        upserts, deletes = split(applied)
         log.info("search_batch_applied", upserts=len(upserts), deletes=len(deletes),
-                 skipped=len(latest) - len(passed), events=len(deliveries))
+                 skipped=len(changes) - len(applied), events=len(deliveries))
+        await self.settle(applied)
 
-    async def _claim_versions(self, latest: dict[str, EnrichedEvent]) -> set[str]:
+    async def claim(self, changes: list[Change]) -> set[str]:
+        """Pass the version guard; returns the ids whose change may be applied."""
+        if not changes:
+            return set()
         args: list[str | int] = []
-        for article_id, event in latest.items():
-            args += [article_id, event.version]
-        passed = await self._claim(keys=[VERSIONS_KEY], args=args)
+        for change in changes:
+            args += [change.article_id, change.version, change.copy()]
+        args.append(LATEST_PREFIX)
+        passed = await self._claim(keys=[VERSIONS_KEY, LATEST_TTL_S], args=args)
         return {item.decode() if isinstance(item, bytes) else item for item in passed}
 
-    async def _apply_with_retry(self, upserts: list[dict], deletes: list[str]) -> None:
-        """Meilisearch down: wait and retry with backoff; the events stay unacked meanwhile."""
+    async def settle(self, applied: list[Change]) -> None:
+        """Re-apply the newest copy wherever a newer version was claimed during our task."""
+        for _ in range(MAX_REAPPLY_ROUNDS):
+            newer = await self._overtaken(applied)
+            if not newer:
+                return
+            log.info("search_reapplied_newer", article_ids=[c.article_id for c in newer],
+                     versions=[c.version for c in newer])
+            await self.apply(newer)
+            applied = newer
+        log.warning("search_settle_gave_up", article_ids=[c.article_id for c in applied])
+
+    async def _overtaken(self, applied: list[Change]) -> list[Change]:
+        if not applied:
+            return []
+        ids = [c.article_id for c in applied]
+        claimed = await self._redis.hmget(VERSIONS_KEY, ids)
+        stale = [c.article_id for c, now in zip(applied, claimed, strict=True)
+                 if now is not None and int(now) > c.version]
+        if not stale:
+            return []
+        copies = await self._redis.mget([latest_key(article_id) for article_id in stale])
+        newer = []
+        for article_id, raw in zip(stale, copies, strict=True):
+            if raw is None:
+                log.error("search_latest_copy_missing", article_id=article_id)
+                continue
+            newer.append(Change.from_copy(article_id, raw))
+        return newer
+
+    async def apply(self, changes: list[Change]) -> None:
+        """Meilisearch down: wait and retry with backoff; the events stay unacked meanwhile.
+
+        An outage is not the events' fault, so by default (`retry_max_s == 0`)
+        this waits for as long as it takes instead of failing the batch, which
+        would count deliveries towards the dead-letter stream.
+        """
+        upserts, deletes = split(changes)
+        if not upserts and not deletes:
+            return
         delay, waited = 0.2, 0.0
         while True:
             try:
                 await self._writer.apply(upserts, deletes)
                 return
             except UNAVAILABLE as error:
-                if waited >= self._retry_max_s:
+                if self._retry_max_s and waited >= self._retry_max_s:
                     raise
                 log.warning("meili_unavailable", error=str(error), retry_in_s=delay)
                 await asyncio.sleep(delay)

@@ -1,4 +1,4 @@
-"""Writing to Meilisearch: index settings, batched upserts and deletes, task waits.
+"""Writing to Meilisearch: index settings, batched upserts and deletes, task waits, swaps.
 
 The official client is synchronous; its calls run in a worker thread so the
 event loop keeps reading streams and answering readers meanwhile.
@@ -10,13 +10,14 @@ from typing import Any
 import meilisearch
 from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
 from meilisearch.models.task import TaskInfo
+from requests.exceptions import RequestException
 
 from khabar_search.index_settings import index_settings
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-TASK_TIMEOUT_MS = 120_000
+TASK_TIMEOUT_MS = 600_000
 
 
 class MeiliTaskFailed(RuntimeError):
@@ -28,19 +29,30 @@ class MeiliWriter:
         self._client = meilisearch.Client(url, key or None, timeout=30)
         self.index_uid = index_uid
 
-    async def ensure_index(self, synonyms: dict[str, list[str]] | None = None) -> None:
-        """Create the index if needed and apply the settings declared in code."""
-        await asyncio.to_thread(self._ensure_index_sync, synonyms)
+    def for_index(self, index_uid: str) -> "MeiliWriter":
+        """A writer on another index of the same server (a rebuild's new index)."""
+        other = MeiliWriter.__new__(MeiliWriter)
+        other._client, other.index_uid = self._client, index_uid
+        return other
 
-    def _ensure_index_sync(self, synonyms: dict[str, list[str]] | None) -> None:
+    async def ensure_index(self, synonyms: dict[str, list[str]] | None = None,
+                           plain: bool = False) -> None:
+        """Create the index if needed and apply the settings declared in code.
+
+        `plain=True` leaves Meilisearch's defaults (the raw baseline of benchmarks).
+        """
+        await asyncio.to_thread(self._ensure_index_sync, synonyms, plain)
+
+    def _ensure_index_sync(self, synonyms: dict[str, list[str]] | None, plain: bool) -> None:
         try:
             self._client.get_index(self.index_uid)
         except MeilisearchApiError as error:
             if error.code != "index_not_found":
                 raise
             self._wait(self._client.create_index(self.index_uid, {"primaryKey": "id"}))
-        index = self._client.index(self.index_uid)
-        self._wait(index.update_settings(index_settings(synonyms)))
+        if not plain:
+            index = self._client.index(self.index_uid)
+            self._wait(index.update_settings(index_settings(synonyms)))
         log.info("meili_index_ready", index=self.index_uid)
 
     async def apply(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:
@@ -57,6 +69,18 @@ class MeiliWriter:
         for task in tasks:
             self._wait(task)
 
+    async def swap_with(self, other_uid: str) -> None:
+        """Atomically exchange this index's documents and settings with `other_uid`'s."""
+        await asyncio.to_thread(
+            lambda: self._wait(self._client.swap_indexes([{"indexes": [self.index_uid, other_uid]}])))
+
+    async def delete_index(self) -> None:
+        await asyncio.to_thread(lambda: self._wait(self._client.delete_index(self.index_uid)))
+
+    async def document_count(self) -> int:
+        stats = await asyncio.to_thread(lambda: self._client.index(self.index_uid).get_stats())
+        return int(stats.number_of_documents)
+
     def _wait(self, task: TaskInfo) -> None:
         done = self._client.wait_for_task(task.task_uid, timeout_in_ms=TASK_TIMEOUT_MS,
                                           interval_in_ms=10)
@@ -64,4 +88,4 @@ class MeiliWriter:
             raise MeiliTaskFailed(f"meilisearch task {task.task_uid} {done.status}: {done.error}")
 
 
-UNAVAILABLE = (MeilisearchCommunicationError, ConnectionError, TimeoutError)
+UNAVAILABLE = (MeilisearchCommunicationError, ConnectionError, TimeoutError, RequestException)

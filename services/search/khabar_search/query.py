@@ -1,7 +1,20 @@
 """Readers' queries: validated parameters in, ranked hits with snippets out.
 
-Queries go to Meilisearch with the search-only key over a pooled async HTTP
-client: the hot path never blocks the event loop and never holds a writer's key.
+Raw Meilisearch matches the words a reader typed, after its own Arabic
+normalization. Readers also type clitic forms (والحكومة), plurals (اللاجئون
+for لاجئ) and other derivations, which Meilisearch does not reduce. So each
+query runs as one federated multi-search of two queries on the same index:
+
+- `words`: what the reader typed, on headline, lead, tag names and body, with
+  the gazetteer synonyms (FIFA → فيفا) and typo tolerance;
+- `stems`: the query analyzed by the shared text pipeline (the same one that
+  made enrich's `search_text`), on `search_text` only, weighted a little lower
+  so an exact match of the reader's words still comes first.
+
+Meilisearch merges both by ranking score and dedupes. Filters, facets and
+pagination apply to the merged list. Queries go over a pooled async HTTP
+client with the search-only key: the hot path never blocks the event loop and
+never holds a writer's key.
 """
 
 import html
@@ -11,7 +24,14 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, Field
 
-from khabar_shared.text import detect_language
+from khabar_search.documents import FACET_SEPARATOR
+from khabar_shared.text import analyze, detect_language
+
+WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
+STEM_FIELDS = ["search_text"]
+STEMS_WEIGHT = 0.9
+RETRIEVED = ["id", "headline", "lead", "category", "source", "tags", "published_at", "url"]
+SNIPPET_WORDS = 30
 
 
 class SearchParams(BaseModel):
@@ -27,12 +47,19 @@ class SearchParams(BaseModel):
     per_page: int = Field(default=10, ge=1)
 
 
+class HitTag(BaseModel):
+    id: str
+    type: str
+    name: str
+
+
 class Hit(BaseModel):
     id: str
     headline: str
     lead: str
     category: str
-    tags: list[str]
+    source: str
+    tags: list[HitTag]
     published_at: str
     url: str
     snippet: str = Field(description="Escaped HTML: where the words matched, in <mark>.")
@@ -45,17 +72,21 @@ class SearchResult(BaseModel):
     per_page: int
     pages: int
     hits: list[Hit]
-    facets: dict[str, dict[str, int]]
+    facets: dict[str, dict[str, int]] = Field(
+        description="Counts by facet: 'category', 'tag' (tag ids) and 'source'.")
+    tag_names: dict[str, str] = Field(default_factory=dict,
+                                      description="Display name of every tag id in `facets.tag`.")
 
 
-FACETS = ["category", "tag_ids", "source"]
+# Facet names readers see, and the index fields they count.
+FACETS = {"category": "category", "tag": "tag_facets", "source": "source"}
 # Sentinels Meilisearch puts around matches; the text is escaped before they become <mark>.
 MARK_START, MARK_END = "\x01", "\x02"
 
 
 def snippet_html(formatted: str) -> str:
     """The matched passage as safe HTML: escaped text, matches in <mark>."""
-    escaped = html.escape(formatted, quote=False)
+    escaped = html.escape(formatted.strip(), quote=False)
     return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
@@ -82,59 +113,114 @@ def build_filters(params: SearchParams) -> list[str]:
     return filters
 
 
-def build_request(params: SearchParams) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "q": params.q,
+def query_locales(q: str) -> list[str]:
+    return ["ara"] if detect_language(q) == "ar" else ["eng"]
+
+
+def stems_query(q: str) -> str:
+    """The query as enrich wrote `search_text`: clitics gone, stemmed, no stop words."""
+    return " ".join(dict.fromkeys(analyze(q)))
+
+
+def _common(params: SearchParams) -> dict[str, Any]:
+    common: dict[str, Any] = {
         "filter": build_filters(params),
-        "page": params.page,
-        "hitsPerPage": params.per_page,
-        "facets": FACETS,
-        "attributesToCrop": ["lead:40"],
-        "attributesToHighlight": ["headline", "lead"],
+        "attributesToRetrieve": RETRIEVED,
+        "attributesToCrop": [f"body:{SNIPPET_WORDS}"],
+        "attributesToHighlight": ["headline", "lead", "body"],
         "highlightPreTag": MARK_START,
         "highlightPostTag": MARK_END,
-        "matchingStrategy": "last",
+        # Meilisearch splits a leading ال off Arabic words; with the default
+        # strategy a lone ال would be the last word kept and match everything.
+        # `frequency` drops the most common words first.
+        "matchingStrategy": "frequency",
     }
-    if params.q:
-        body["locales"] = ["ara"] if detect_language(params.q) == "ar" else ["eng"]
     if params.sort == "newest" or not params.q:
-        body["sort"] = ["published:desc"]
-    return body
+        common["sort"] = ["published:desc"]
+    return common
+
+
+def build_request(params: SearchParams, index_uid: str) -> dict[str, Any]:
+    """The federated multi-search body for one reader's query."""
+    common = _common(params)
+    locales = query_locales(params.q) if params.q else ["ara", "eng"]
+    queries: list[dict[str, Any]] = [
+        {"indexUid": index_uid, "q": params.q, "attributesToSearchOn": WORD_FIELDS,
+         "locales": locales, **common},
+    ]
+    stems = stems_query(params.q)
+    if stems:
+        queries.append({
+            "indexUid": index_uid, "q": stems, "attributesToSearchOn": STEM_FIELDS,
+            "locales": locales, "federationOptions": {"weight": STEMS_WEIGHT}, **common,
+        })
+    return {
+        "federation": {
+            "offset": (params.page - 1) * params.per_page,
+            "limit": params.per_page,
+            "facetsByIndex": {index_uid: list(FACETS.values())},
+            "mergeFacets": {},
+        },
+        "queries": queries,
+    }
+
+
+def _snippet(hit: dict[str, Any]) -> str:
+    formatted = hit.get("_formatted", {})
+    body = formatted.get("body", "")
+    if MARK_START in body:
+        return snippet_html(body)
+    lead = formatted.get("lead", "") or body
+    words = lead.split()
+    return snippet_html(" ".join(words[:SNIPPET_WORDS]) + (" …" if len(words) > SNIPPET_WORDS else ""))
+
+
+def to_hit(hit: dict[str, Any]) -> Hit:
+    return Hit(
+        id=hit["id"],
+        headline=hit["headline"],
+        lead=hit.get("lead", ""),
+        category=hit.get("category", ""),
+        source=hit.get("source", ""),
+        tags=[HitTag.model_validate(tag) for tag in hit.get("tags", [])],
+        published_at=hit.get("published_at", ""),
+        url=hit.get("url", f"/articles/{hit['id']}"),
+        snippet=_snippet(hit),
+    )
 
 
 def to_result(params: SearchParams, answer: dict[str, Any]) -> SearchResult:
-    hits = [
-        Hit(
-            id=hit["id"],
-            headline=hit["headline"],
-            lead=hit.get("lead", ""),
-            category=hit.get("category", ""),
-            tags=hit.get("tag_ids", []),
-            published_at=hit.get("published_at", ""),
-            url=hit.get("url", f"/articles/{hit['id']}"),
-            snippet=snippet_html(hit.get("_formatted", {}).get("lead", "")),
-        )
-        for hit in answer.get("hits", [])
-    ]
+    total = int(answer.get("estimatedTotalHits", answer.get("totalHits", 0)))
+    distribution = answer.get("facetDistribution", {})
+    tag_counts: dict[str, int] = {}
+    tag_names: dict[str, str] = {}
+    for value, count in distribution.get("tag_facets", {}).items():
+        tag_id, _, name = value.partition(FACET_SEPARATOR)
+        tag_counts[tag_id] = tag_counts.get(tag_id, 0) + count
+        tag_names[tag_id] = name
     return SearchResult(
         query=params.q,
-        total=answer.get("totalHits", 0),
-        page=answer.get("page", params.page),
+        total=total,
+        page=params.page,
         per_page=params.per_page,
-        pages=answer.get("totalPages", 0),
-        hits=hits,
-        facets=answer.get("facetDistribution", {}),
+        pages=-(-total // params.per_page),
+        hits=[to_hit(hit) for hit in answer.get("hits", [])],
+        facets={"category": distribution.get("category", {}), "tag": tag_counts,
+                "source": distribution.get("source", {})},
+        tag_names=tag_names,
     )
 
 
 class SearchClient:
     def __init__(self, meili_url: str, search_key: str, index_uid: str) -> None:
         headers = {"Authorization": f"Bearer {search_key}"} if search_key else {}
-        self._http = httpx.AsyncClient(base_url=meili_url, headers=headers, timeout=10.0)
-        self._path = f"/indexes/{index_uid}/search"
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+        self._http = httpx.AsyncClient(base_url=meili_url, headers=headers, timeout=10.0,
+                                       limits=limits)
+        self._index = index_uid
 
     async def search(self, params: SearchParams) -> SearchResult:
-        response = await self._http.post(self._path, json=build_request(params))
+        response = await self._http.post("/multi-search", json=build_request(params, self._index))
         response.raise_for_status()
         return to_result(params, response.json())
 

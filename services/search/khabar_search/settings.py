@@ -16,8 +16,13 @@ class SearchSettings(CommonSettings):
     meili_index: str = "articles"
     meili_index_key: SecretStr = SecretStr("")
     meili_search_key: SecretStr = SecretStr("")
-    # Longest a batch waits for Meilisearch to come back before it is left pending.
-    meili_retry_max_s: float = Field(default=60.0, ge=1.0)
+    # Longest a batch waits for Meilisearch to come back before it is left
+    # pending (and counts a delivery); 0 waits as long as it takes.
+    meili_retry_max_s: float = Field(default=0.0, ge=0.0)
     max_query_chars: int = Field(default=200, ge=10)
     max_per_page: int = Field(default=50, ge=1, le=200)
+    # Readers' requests per minute per client address, with bursts up to
+    # `rate_limit_burst`; 0 turns the limit off. Each replica counts its own
+    # clients (an in-process token bucket), so N replicas allow N times this.
     rate_limit_per_minute: int = Field(default=600, ge=0)
+    rate_limit_burst: int = Field(default=60, ge=1)

@@ -1,0 +1,51 @@
+"""A per-client token bucket: readers get `per_minute` requests with bursts up to `burst`.
+
+In-process and per replica: behind a load balancer with N search replicas a
+client can make up to N times the limit. That bounds abuse cheaply; a shared
+limit would need a Redis round trip on every query.
+"""
+
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+# Buckets of clients not seen for a while are forgotten; at most this many are kept.
+MAX_CLIENTS = 100_000
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    def __init__(self, per_minute: int, burst: int) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self._buckets: OrderedDict[str, Bucket] = OrderedDict()
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0
+
+    def take(self, client: str, now: float | None = None) -> float:
+        """Spend one token; 0.0 if allowed, else the seconds until a token is back."""
+        if not self.enabled:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        bucket = self._buckets.pop(client, None) or Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        self._buckets[client] = bucket
+        if len(self._buckets) > MAX_CLIENTS:
+            self._buckets.popitem(last=False)
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / self.rate
+
+    @staticmethod
+    def retry_after(wait_s: float) -> str:
+        return str(max(1, math.ceil(wait_s)))
