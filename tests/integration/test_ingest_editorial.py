@@ -1,0 +1,274 @@
+"""Every editorial operation through a real ingest process, checked on the stream itself.
+
+Publish, update, correct, withdraw (two ways), embargo (held, replaced,
+withdrawn, released after a restart of ingest), versions (stale If-Match,
+repeats, Idempotency-Key), batches, API keys made with the CLI, and no key
+in any log line.
+"""
+
+import asyncio
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from khabar_cli.main import app as cli
+from khabar_ingest.embargo import release_due
+from khabar_ingest.formats.ninjs import parse_ninjs
+from khabar_ingest.store import EMBARGO_SCHEDULE, ArticleStore, Change
+from khabar_shared.redis_helpers import connect
+from tests.conftest import Servers
+from tests.integration.ingest_fixtures import IngestProcess, ingest_process
+from tests.support import eventually, real_articles, to_ninjs
+
+ARTICLES = [to_ninjs(record) for record in real_articles(12)]
+CREATED_KEYS: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def ingest(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestProcess]:
+    process = ingest_process(servers, tmp_path_factory.mktemp("ingest-editorial"))
+    try:
+        yield process
+    finally:
+        process.group.stop_all()
+
+
+def article(index: int, **changes: Any) -> dict[str, Any]:
+    return {**ARTICLES[index], **changes}
+
+
+def post(ingest: IngestProcess, document: dict[str, Any], **headers: str) -> Any:
+    with ingest.client() as client:
+        return client.post("/v1/articles", json=document, headers=headers)
+
+
+def later(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def test_publish_update_correct_keep_versions_and_history(ingest: IngestProcess) -> None:
+    before = ingest.stream_length()
+    first = post(ingest, article(0))
+    assert first.status_code == 202 and first.json()["version"] == 1
+    article_id = first.json()["article_id"]
+    update = post(ingest, article(0, headline=ARTICLES[0]["headline"] + " (محدث)"))
+    assert update.json()["version"] == 2
+    note = "صُحّح اسم المسؤول في الفقرة الثانية"
+    correction = post(ingest, article(0, headline=ARTICLES[0]["headline"] + " (محدث)",
+                                      editor_note=note))
+    assert correction.json()["version"] == 3
+
+    events = ingest.events()[before:]
+    assert [(e.type, e.version) for e in events] == [
+        ("article.published", 1), ("article.updated", 2), ("article.updated", 3)]
+    assert {e.submitted_by for e in events} == {"bootstrap"}
+    assert events[2].article.editor_note == note
+    with ingest.client() as client:
+        history = client.get(f"/v1/articles/{article_id}/history").json()
+        current = client.get(f"/v1/articles/{article_id}").json()
+    assert [entry["version"] for entry in history] == [1, 2, 3]
+    assert history[2]["editor_note"] == note and history[0]["editor_note"] == ""
+    assert current["version"] == 3 and current["status"] == "usable"
+    assert current["headline"].endswith("(محدث)")
+
+
+def test_a_repeat_appends_nothing_and_gets_the_first_answer(ingest: IngestProcess) -> None:
+    first = post(ingest, article(1))
+    length = ingest.stream_length()
+    # A CMS re-sending the same content with a fresh versioncreated is not a change.
+    again = post(ingest, article(1, versioncreated=datetime.now(UTC).isoformat()))
+    assert again.status_code == 202
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert ingest.stream_length() == length
+
+
+def test_idempotency_key_replays_and_refuses_other_content(ingest: IngestProcess) -> None:
+    first = post(ingest, article(2), **{"Idempotency-Key": "cms-42"})
+    length = ingest.stream_length()
+    replay = post(ingest, article(2), **{"Idempotency-Key": "cms-42"})
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.json() == first.json()
+    other = post(ingest, article(2, headline="عنوان آخر"), **{"Idempotency-Key": "cms-42"})
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["pointer"] == "header:Idempotency-Key"
+    assert ingest.stream_length() == length
+    fresh = post(ingest, article(2, headline="عنوان آخر"), **{"Idempotency-Key": "cms-43"})
+    assert fresh.status_code == 202 and fresh.json()["version"] == 2
+    assert ingest.stream_length() == length + 1
+
+
+def test_stale_if_match_gets_409_with_the_current_version(ingest: IngestProcess) -> None:
+    post(ingest, article(3))
+    post(ingest, article(3, headline="تحديث أول"))
+    length = ingest.stream_length()
+    stale = post(ingest, article(3, headline="تحديث على نسخة قديمة"), **{"If-Match": '"1"'})
+    assert stale.status_code == 409
+    assert stale.json()["current_version"] == 2
+    assert ingest.stream_length() == length
+    fresh = post(ingest, article(3, headline="تحديث على النسخة الأخيرة"), **{"If-Match": '"2"'})
+    assert fresh.status_code == 202 and fresh.json()["version"] == 3
+    assert fresh.headers["ETag"] == '"3"'
+
+
+def test_withdraw_by_pubstatus_and_by_delete(ingest: IngestProcess) -> None:
+    kept_id = post(ingest, article(4)).json()["article_id"]
+    killed = post(ingest, article(4, pubstatus="canceled"))
+    assert killed.json()["status"] == "canceled" and killed.json()["version"] == 2
+    assert ingest.events()[-1].type == "article.withdrawn"
+
+    deleted_id = post(ingest, article(5)).json()["article_id"]
+    with ingest.client() as client:
+        gone = client.delete(f"/v1/articles/{deleted_id}")
+        length = ingest.stream_length()
+        again = client.delete(f"/v1/articles/{deleted_id}")
+        state = client.get(f"/v1/articles/{deleted_id}").json()
+    assert gone.status_code == 202 and gone.json()["version"] == 2
+    last = ingest.events()[-1]
+    assert (last.type, last.article_id, last.article.pubstatus) == (
+        "article.withdrawn", deleted_id, "canceled")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert ingest.stream_length() == length
+    assert state["status"] == "canceled"
+    assert kept_id != deleted_id
+
+
+def test_an_update_replaces_a_waiting_embargoed_change(ingest: IngestProcess) -> None:
+    length = ingest.stream_length()
+    held = post(ingest, article(6, embargoed=later(3600)))
+    assert held.json()["status"] == "embargoed" and held.json()["embargoed_until"]
+    article_id = held.json()["article_id"]
+    moved = post(ingest, article(6, headline="عنوان جديد", embargoed=later(7200)))
+    assert moved.json()["status"] == "embargoed" and moved.json()["version"] == 2
+    assert ingest.stream_length() == length
+    with ingest.redis() as client:
+        release_at = client.zscore(EMBARGO_SCHEDULE, article_id)
+    assert release_at is not None and release_at > (time.time() + 3600) * 1000
+
+    lifted = post(ingest, article(6, headline="عنوان جديد", embargoed=None))
+    assert lifted.json()["status"] == "usable" and lifted.json()["version"] == 3
+    events = ingest.events()[length:]
+    assert [(e.type, e.version, e.article.headline) for e in events] == [
+        ("article.published", 3, "عنوان جديد")]
+    with ingest.redis() as client:
+        assert client.zscore(EMBARGO_SCHEDULE, article_id) is None
+
+
+def test_withdrawing_an_embargoed_article_is_immediate(ingest: IngestProcess) -> None:
+    held = post(ingest, article(7, embargoed=later(3600))).json()
+    length = ingest.stream_length()
+    with ingest.client() as client:
+        gone = client.delete(f"/v1/articles/{held['article_id']}")
+    assert gone.json()["status"] == "canceled"
+    assert ingest.stream_length() == length + 1
+    assert ingest.events()[-1].type == "article.withdrawn"
+    with ingest.redis() as client:
+        assert client.zscore(EMBARGO_SCHEDULE, held["article_id"]) is None
+
+
+def test_embargo_is_released_after_a_restart_not_before(ingest: IngestProcess) -> None:
+    length = ingest.stream_length()
+    release_at = datetime.now(UTC) + timedelta(seconds=3)
+    held = post(ingest, article(8, embargoed=release_at.isoformat()))
+    assert held.status_code == 202 and held.json()["status"] == "embargoed"
+    article_id = held.json()["article_id"]
+    assert ingest.stream_length() == length
+
+    ingest.stop()
+    while datetime.now(UTC) < release_at + timedelta(seconds=1):
+        time.sleep(0.2)
+    assert ingest.stream_length() == length, "released while no ingest was running"
+    ingest.start()
+
+    eventually(lambda: ingest.stream_length() == length + 1)
+    released = ingest.events()[-1]
+    assert (released.article_id, released.version, released.type) == (
+        article_id, 1, "article.published")
+    assert released.article.headline == ARTICLES[8]["headline"]
+    with ingest.client() as client:
+        state = client.get(f"/v1/articles/{article_id}").json()
+        history = client.get(f"/v1/articles/{article_id}/history").json()
+    assert state["status"] == "usable" and state["published_version"] == 1
+    assert [(h["type"], h["status"]) for h in history] == [
+        ("article.published", "embargoed"), ("article.released", "usable")]
+    assert datetime.fromisoformat(history[1]["accepted_at"]) >= release_at
+
+
+async def test_racing_releasers_release_each_change_once(ingest: IngestProcess) -> None:
+    ingest.stop()  # the releasers below are the only ones
+    clients = [connect(ingest.redis_url) for _ in range(4)]
+    stores = [ArticleStore(client, 3600) for client in clients]
+    try:
+        for n in range(5):
+            document = article(9, uri=f"{ARTICLES[9]['uri']}-race-{n}", embargoed=later(0.5))
+            await stores[0].accept(Change(article=parse_ninjs(document), submitted_by="test",
+                                          correlation_id="race"))
+        await asyncio.sleep(1.0)
+        length = ingest.stream_length()
+        released = await asyncio.gather(*(release_due(store) for store in stores))
+        assert sum(released) == 5
+        assert ingest.stream_length() == length + 5
+        raced = [e.article_id for e in ingest.events() if e.correlation_id == "race"]
+        assert len(raced) == len(set(raced)) == 5
+    finally:
+        for client in clients:
+            await client.aclose()
+        ingest.start()
+
+
+def test_batch_answers_per_item_and_repeats_append_nothing(ingest: IngestProcess) -> None:
+    batch = [article(10), article(11), {"uri": "urn:bad", "headline": ""}, article(10)]
+    length = ingest.stream_length()
+    with ingest.client() as client:
+        answer = client.post("/v1/articles/batch", json={"items": batch}).json()
+        again = client.post("/v1/articles/batch", json=batch).json()
+    outcomes = [(item["index"], item["outcome"]) for item in answer["items"]]
+    assert outcomes == [(0, "accepted"), (1, "accepted"), (2, "rejected"), (3, "unchanged")]
+    pointers = {e["pointer"] for e in answer["items"][2]["problem"]["errors"]}
+    assert {"/headline", "/body_html"} <= pointers
+    assert (answer["accepted"], answer["unchanged"], answer["rejected"]) == (2, 1, 1)
+    assert ingest.stream_length() == length + 2
+    assert (again["accepted"], again["unchanged"], again["rejected"]) == (0, 3, 1)
+    assert ingest.stream_length() == length + 2
+
+
+def make_key(ingest: IngestProcess, name: str, scope: str) -> str:
+    result = CliRunner().invoke(cli, ["keys", "create", name, "--scope", scope],
+                                env={"KHABAR_REDIS_URL": ingest.redis_url})
+    assert result.exit_code == 0, result.output
+    key = result.output.strip().splitlines()[-1].strip()
+    CREATED_KEYS.append(key)
+    return key
+
+
+def test_keys_made_with_the_cli_have_names_and_scopes(ingest: IngestProcess) -> None:
+    writer, reader = make_key(ingest, "desk-cms", "write"), make_key(ingest, "site", "read")
+    listing = CliRunner().invoke(cli, ["keys", "list"], env={"KHABAR_REDIS_URL": ingest.redis_url})
+    assert "desk-cms" in listing.output and "site" in listing.output
+    assert writer not in listing.output
+
+    with ingest.client(writer) as client:
+        posted = client.post("/v1/articles", json=article(0, uri=ARTICLES[0]["uri"] + "-k"))
+    assert posted.status_code == 202
+    assert ingest.events()[-1].submitted_by == "desk-cms"
+    with ingest.client(reader) as client:
+        assert client.get(f"/v1/articles/{posted.json()['article_id']}").status_code == 200
+        assert client.post("/v1/articles", json=article(1)).status_code == 403
+        assert client.delete(f"/v1/articles/{posted.json()['article_id']}").status_code == 403
+
+    revoked = CliRunner().invoke(cli, ["keys", "revoke", "desk-cms"],
+                                 env={"KHABAR_REDIS_URL": ingest.redis_url})
+    assert revoked.exit_code == 0
+    with ingest.client(writer) as client:
+        assert client.post("/v1/articles", json=article(1)).status_code == 401
+
+
+def test_no_key_appears_in_any_log_line(ingest: IngestProcess) -> None:
+    log = ingest.log_text()
+    assert '"key_name": "bootstrap"' in log and '"key_name": "desk-cms"' in log
+    assert len(CREATED_KEYS) == 2
+    for key in [ingest.key, *CREATED_KEYS]:
+        assert key not in log
