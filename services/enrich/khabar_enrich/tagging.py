@@ -14,6 +14,7 @@ import html
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,16 @@ def region_weights(weights: Counter[str], gaz: Gazetteer) -> dict[str, float]:
         if region is not None:
             regions[region] += weight
     return dict(regions)
+
+
+def warm_up() -> None:
+    """Load the gazetteer, lexicons and word lists now (about a second), not on the first event."""
+    gazetteer()
+    tag_article(
+        Article(id="warm-up", uri="warm-up", language="ar", headline="والحكومة اللبنانية",
+                body_html="<p>قال الرئيس دونالد ترامب إن الاتحاد الأوروبي</p>",
+                versioncreated=datetime(2018, 1, 1, tzinfo=timezone.utc))
+    )
 
 
 def tag_article(article: Article, use_category: bool = True) -> TagResult:
