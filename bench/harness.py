@@ -1,5 +1,6 @@
 """What every benchmark starts with: real servers and services on free ports, real articles."""
 
+import os
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +22,8 @@ from khabar_dev.processes import (
 from khabar_shared.events import Article
 from khabar_ingest.formats.corpus import iter_corpus
 
-CORPUS_AR = REPO_ROOT.parent / "shared/corpus/ant-arabic-news-2018h1.jsonl.gz"
+CORPUS_DIR = Path(os.environ.get("KHABAR_CORPUS_DIR", REPO_ROOT.parent / "shared/corpus"))
+CORPUS_AR = CORPUS_DIR / "ant-arabic-news-2018h1.jsonl.gz"
 SAMPLE_AR = REPO_ROOT / "samples/articles.ar.jsonl.gz"
 
 

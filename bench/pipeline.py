@@ -23,12 +23,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
+import redis.asyncio as aioredis
 from rich.console import Console
 from rich.table import Table
 
 from bench.harness import BenchSystem, load_articles, percentile, running_system
 from khabar_dev.ninjs_out import article_to_ninjs
 from khabar_shared.events import Article
+from khabar_shared.names import ENRICHED_STREAM
 
 TAGS = re.compile(r"<[^>]+>")
 POLL_S = 0.005
@@ -39,17 +41,24 @@ def raw_document(article: Article) -> dict[str, str]:
             "body": html.unescape(TAGS.sub(" ", article.body_html))}
 
 
-async def post_all(system: BenchSystem, articles: list[Article], concurrency: int = 16) -> None:
+async def post_all(system: BenchSystem, articles: list[Article], concurrency: int = 16
+                   ) -> set[str]:
+    """POST every article; returns the ids ingest accepted (the rest are printed)."""
     gate = asyncio.Semaphore(concurrency)
+    accepted: set[str] = set()
     headers = {"Authorization": f"Bearer {system.ingest_key}"}
     async with httpx.AsyncClient(base_url=system.url("ingest"), headers=headers, timeout=60) as client:
 
         async def post(article: Article) -> None:
             async with gate:
                 answer = await client.post("/v1/articles", json=article_to_ninjs(article))
-                answer.raise_for_status()
+            if answer.status_code == 202:
+                accepted.add(answer.json()["article_id"])
+            else:
+                Console().print(f"  rejected {article.id}: {answer.status_code} {answer.text[:200]}")
 
         await asyncio.gather(*(post(a) for a in articles))
+    return accepted
 
 
 async def wait_until(probe: Callable[[], Awaitable[bool]], timeout_s: float = 900) -> float:
@@ -65,21 +74,33 @@ async def pipeline_throughput(system: BenchSystem, articles: list[Article]) -> f
     meili = httpx.AsyncClient(base_url=system.meili_url, timeout=10,
                               headers={"Authorization": f"Bearer {system.master_key}"})
     render = httpx.AsyncClient(base_url=system.url("render"), timeout=10)
-    wanted = {a.id for a in articles}
-    last_id = articles[-1].id
+    wanted: set[str] = set()
+
+    redis = aioredis.from_url(system.redis_url)
+    stages: dict[str, float] = {}
 
     async def all_visible() -> bool:
+        now = time.perf_counter()
+        if "enrich" not in stages and await redis.xlen(ENRICHED_STREAM) >= len(wanted):
+            stages["enrich"] = now
+        if "render" not in stages and await redis.zcard("khabar:render:latest") >= len(wanted):
+            stages["render"] = now
         stats = (await meili.get(f"/indexes/{system.index}/stats")).json()
-        if stats.get("numberOfDocuments", 0) < len(wanted) or stats.get("isIndexing"):
-            return False
-        return (await render.get(f"/fragments/article/{last_id}")).status_code == 200
+        if "search" not in stages and stats.get("numberOfDocuments", 0) >= len(wanted):
+            stages["search"] = now
+        return len(stages) == 3
 
     started = time.perf_counter()
-    await post_all(system, articles)
+    wanted |= await post_all(system, articles)
+    stages["ingest"] = time.perf_counter()
     finished = await wait_until(all_visible)
+    await redis.aclose()
+    console = Console()
+    for stage, when in sorted(stages.items(), key=lambda item: item[1]):
+        console.print(f"  {stage:<7} done after {when - started:6.1f} s")
     await meili.aclose()
     await render.aclose()
-    return len(articles) / (finished - started)
+    return len(wanted) / (finished - started)
 
 
 async def raw_bulk(system: BenchSystem, articles: list[Article], batch: int = 500) -> float:
