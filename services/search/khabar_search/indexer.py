@@ -29,23 +29,27 @@ from khabar_shared.redis_helpers import RedisClient
 
 log = get_logger(__name__)
 
-VERSIONS_KEY = "khabar:search:versions"
-LATEST_PREFIX = "khabar:search:latest:"
+# Both in one hash slot (`{search}`), so the claim script is a single-slot
+# operation in a Redis Cluster too.
+VERSIONS_KEY = "khabar:{search}:versions"
+LATEST_PREFIX = "khabar:{search}:latest:"
 # The copy only has to outlive a race between replicas; a day is generous.
 LATEST_TTL_S = 24 * 3600
 MAX_REAPPLY_ROUNDS = 5
 
-# Claim each (id, version, copy) unless a newer version was already claimed;
-# store the copy of what was claimed. Equal versions pass: a retry after a
-# crash must be able to re-apply.
+# KEYS: the versions hash, then one copy key per article. ARGV: the copies'
+# TTL, then (id, version, copy) per article. Claims each article unless a
+# newer version was already claimed, and stores the copy of what it claimed.
+# Equal versions pass: a retry after a crash must be able to re-apply.
 CLAIM_VERSIONS = """
 local passed = {}
-for i = 1, #ARGV - 1, 3 do
+for n = 2, #KEYS do
+  local i = 2 + (n - 2) * 3
   local id, version, copy = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
   local known = tonumber(redis.call('HGET', KEYS[1], id) or '0')
   if version >= known then
     redis.call('HSET', KEYS[1], id, version)
-    redis.call('SET', ARGV[#ARGV] .. id, copy, 'EX', KEYS[2])
+    redis.call('SET', KEYS[n], copy, 'EX', ARGV[1])
     table.insert(passed, id)
   end
 end
@@ -118,11 +122,11 @@ class Indexer:
         """Pass the version guard; returns the ids whose change may be applied."""
         if not changes:
             return set()
-        args: list[str | int] = []
+        keys = [VERSIONS_KEY, *(latest_key(change.article_id) for change in changes)]
+        args: list[str | int] = [LATEST_TTL_S]
         for change in changes:
             args += [change.article_id, change.version, change.copy()]
-        args.append(LATEST_PREFIX)
-        passed = await self._claim(keys=[VERSIONS_KEY, LATEST_TTL_S], args=args)
+        passed = await self._claim(keys=keys, args=args)
         return {item.decode() if isinstance(item, bytes) else item for item in passed}
 
     async def settle(self, applied: list[Change]) -> None:

@@ -65,7 +65,10 @@ class MeiliWriter:
         if upserts:
             tasks.append(index.add_documents(upserts, primary_key="id"))
         if deletes:
-            tasks.append(index.delete_documents(ids=list(deletes)))
+            # The client deprecates its ids argument; the server's delete-batch route stays.
+            answer = self._client.http.post(
+                f"indexes/{self.index_uid}/documents/delete-batch", list(deletes))
+            tasks.append(TaskInfo(**answer))
         for task in tasks:
             self._wait(task)
 

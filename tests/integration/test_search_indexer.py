@@ -1,0 +1,181 @@
+"""The indexer on real Redis and Meilisearch: batches, version guard, replica races, outages."""
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from bench.relevance import enriched_article, load_corpus_articles
+from khabar_dev.meili_keys import provision_keys
+from khabar_dev.processes import ProcessGroup, free_port, start_meili
+from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
+from khabar_search.meili import MeiliWriter
+from khabar_search.synonyms import load_synonyms
+from khabar_shared.consumer import Delivery, StreamConsumer
+from khabar_shared.events import Article, EnrichedEvent, encode_event
+from khabar_shared.redis_helpers import RedisClient, connect
+from khabar_shared.settings import CommonSettings
+from tests.conftest import Servers
+
+
+def event(article: Article, version: int, withdrawn: bool = False) -> EnrichedEvent:
+    changed = article.model_copy(update={"headline": f"{article.headline} (v{version})"})
+    return EnrichedEvent(
+        event_id=str(uuid.uuid4()),
+        type="article.withdrawn" if withdrawn else "article.enriched",
+        article_id=article.id, version=version, correlation_id=str(uuid.uuid4()),
+        source_event_id=str(uuid.uuid4()),
+        enriched=None if withdrawn else enriched_article(changed, version),
+    )
+
+
+def deliveries(*events: EnrichedEvent) -> list[Delivery[EnrichedEvent]]:
+    return [Delivery(f"{n}-0", e) for n, e in enumerate(events, 1)]
+
+
+@pytest.fixture(scope="module")
+def articles() -> list[Article]:
+    return load_corpus_articles(120)
+
+
+@pytest_asyncio.fixture
+async def redis(servers: Servers) -> AsyncIterator[RedisClient]:
+    client = connect(servers.redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest_asyncio.fixture
+async def index(servers: Servers, redis: RedisClient) -> AsyncIterator[MeiliWriter]:
+    """A fresh index and a fresh version guard for each test."""
+    writer = MeiliWriter(servers.meili_url, servers.meili_keys.index_key,
+                         f"articles_idx_{secrets.token_hex(4)}")
+    await writer.ensure_index(load_synonyms())
+    await redis.delete(VERSIONS_KEY)
+    yield writer
+    await writer.delete_index()
+
+
+def meili_get(servers: Servers, path: str, **params: Any) -> httpx.Response:
+    return httpx.get(f"{servers.meili_url}{path}", params=params, timeout=10,
+                     headers={"Authorization": f"Bearer {servers.meili_keys.index_key}"})
+
+
+def document(servers: Servers, index: MeiliWriter, article_id: str) -> dict[str, Any] | None:
+    answer = meili_get(servers, f"/indexes/{index.index_uid}/documents/{article_id}")
+    return answer.json() if answer.status_code == 200 else None
+
+
+async def test_many_events_become_one_task(servers: Servers, redis: RedisClient,
+                                           index: MeiliWriter, articles: list[Article]) -> None:
+    events = [event(a, 1) for a in articles[:100]] + [event(a, 2) for a in articles[:50]]
+    await Indexer(redis, index, 0).handle(deliveries(*events))
+
+    tasks = meili_get(servers, "/tasks", indexUids=index.index_uid,
+                      types="documentAdditionOrUpdate").json()["results"]
+    assert len(tasks) == 1 and tasks[0]["status"] == "succeeded"
+    assert tasks[0]["details"]["receivedDocuments"] == 100
+    assert await index.document_count() == 100
+    assert document(servers, index, articles[0].id)["version"] == 2
+    assert document(servers, index, articles[99].id)["version"] == 1
+
+
+async def test_older_never_overwrites_newer_and_withdrawal_stays(
+        servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]) -> None:
+    indexer = Indexer(redis, index, 0)
+    first, second = articles[0], articles[1]
+    await indexer.handle(deliveries(event(first, 3)))
+    await indexer.handle(deliveries(event(first, 2)))
+    assert document(servers, index, first.id)["version"] == 3
+
+    await indexer.handle(deliveries(event(second, 1)))
+    await indexer.handle(deliveries(event(second, 2, withdrawn=True)))
+    await indexer.handle(deliveries(event(second, 1)))  # a late duplicate of the old version
+    assert document(servers, index, second.id) is None
+
+    await indexer.handle(deliveries(event(first, 3)))  # redelivery of the same version is fine
+    assert document(servers, index, first.id)["version"] == 3
+
+
+class GatedWriter:
+    """A writer that holds its apply until the test opens the gate: a slow replica."""
+
+    def __init__(self, inner: MeiliWriter) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+
+    async def apply(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:
+        await self.gate.wait()
+        await self.inner.apply(upserts, deletes)
+
+
+async def test_replica_race_ends_on_the_newest_version(
+        servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]) -> None:
+    """A claims v2, B claims and applies v3, then A's v2 task lands last: A must repair it."""
+    article = articles[2]
+    slow = GatedWriter(index)
+    replica_a = Indexer(redis, slow, 0)  # type: ignore[arg-type]
+    replica_b = Indexer(redis, index, 0)
+
+    a_done = asyncio.create_task(replica_a.handle(deliveries(event(article, 2))))
+    while await redis.hget(VERSIONS_KEY, article.id) != b"2":
+        await asyncio.sleep(0.01)
+    await replica_b.handle(deliveries(event(article, 3)))
+    assert document(servers, index, article.id)["version"] == 3
+
+    slow.gate.set()
+    await a_done
+    final = document(servers, index, article.id)
+    assert final["version"] == 3 and final["headline"].endswith("(v3)")
+    assert await redis.exists(latest_key(article.id))
+
+
+@pytest.fixture
+def own_meili(tmp_path: Path) -> Iterator[tuple[ProcessGroup, Path, int, str]]:
+    """A Meilisearch this test may stop and start again on the same data dir."""
+    group = ProcessGroup()
+    port, master = free_port(), secrets.token_hex(16)
+    start_meili(group, tmp_path / "meili", port, master)
+    try:
+        yield group, tmp_path / "meili", port, master
+    finally:
+        group.stop_all()
+
+
+async def test_meilisearch_down_nothing_acked_until_it_is_back(
+        servers: Servers, redis: RedisClient, articles: list[Article],
+        own_meili: tuple[ProcessGroup, Path, int, str]) -> None:
+    group, data_dir, port, master = own_meili
+    url = f"http://127.0.0.1:{port}"
+    keys = provision_keys(url, master)
+    writer = MeiliWriter(url, keys.index_key, f"articles_down_{secrets.token_hex(3)}")
+    await writer.ensure_index(load_synonyms())
+    await redis.delete(VERSIONS_KEY)
+
+    stream, group_name = f"test:search:{secrets.token_hex(3)}", "search"
+    await redis.xgroup_create(stream, group_name, id="0", mkstream=True)
+    for item in articles[10:15]:
+        await redis.xadd(stream, encode_event(event(item, 1)))
+    [[_, entries]] = await redis.xreadgroup(group_name, "c1", {stream: ">"}, count=10)
+    consumer = StreamConsumer(stream=stream, group=group_name, event_model=EnrichedEvent,
+                              handle=Indexer(redis, writer, 0).handle, redis=redis,
+                              settings=CommonSettings())
+
+    group.stop_all()  # Meilisearch goes down
+    processing = asyncio.create_task(consumer.process(
+        [(i.decode(), fields) for i, fields in entries]))
+    await asyncio.sleep(1.5)  # several retries happen meanwhile (not a timing assertion)
+    assert not processing.done()
+    assert (await redis.xpending(stream, group_name))["pending"] == 5
+
+    start_meili(group, data_dir, port, master)  # back, same data
+    await asyncio.wait_for(processing, timeout=60)
+    assert (await redis.xpending(stream, group_name))["pending"] == 0
+    assert await writer.document_count() == 5
+    await redis.delete(stream)

@@ -1,0 +1,89 @@
+"""The reader's query as Meilisearch requests, and Meilisearch's answer as the API's result."""
+
+from datetime import date
+
+from khabar_search.query import (
+    MARK_END,
+    MARK_START,
+    SearchParams,
+    build_filters,
+    build_request,
+    snippet_html,
+    stems_query,
+    to_result,
+)
+from khabar_search.ratelimit import RateLimiter
+
+
+def test_clitic_forms_reduce_to_the_stems_enrich_indexes() -> None:
+    assert stems_query("والحكومة") == stems_query("حكومة") == stems_query("الحكومة")
+    assert stems_query("اللاجئون") == stems_query("لاجئ") == stems_query("للاجئين")
+
+
+def test_one_federated_request_of_words_and_stems() -> None:
+    body = build_request(SearchParams(q="والحكومة البريطانية", page=3, per_page=20), "articles")
+    words, stems = body["queries"]
+    assert words["q"] == "والحكومة البريطانية" and "search_text" not in words["attributesToSearchOn"]
+    assert stems["attributesToSearchOn"] == ["search_text"] and "حكوم" in stems["q"].split()
+    assert stems["federationOptions"]["weight"] < 1
+    assert words["locales"] == ["ara"]
+    assert body["federation"]["offset"] == 40 and body["federation"]["limit"] == 20
+    assert "sort" not in words
+
+
+def test_latin_query_is_english_and_newest_sorts() -> None:
+    body = build_request(SearchParams(q="FIFA", sort="newest"), "articles")
+    assert body["queries"][0]["locales"] == ["eng"]
+    assert all(q["sort"] == ["published:desc"] for q in body["queries"])
+
+
+def test_stop_words_alone_leave_only_the_words_query() -> None:
+    assert len(build_request(SearchParams(q="في من"), "articles")["queries"]) == 1
+
+
+def test_filters_quote_values_and_cover_whole_days() -> None:
+    filters = build_filters(SearchParams(category="sport", tag='org:"fifa"', source="BBC",
+                                         lang="ar", date_from=date(2018, 3, 1),
+                                         date_to=date(2018, 3, 1)))
+    assert 'category = "sport"' in filters
+    assert 'tag_ids = "org:\\"fifa\\""' in filters
+    start = next(f for f in filters if f.startswith("published >="))
+    end = next(f for f in filters if f.startswith("published <="))
+    assert int(end.split()[-1]) - int(start.split()[-1]) == 86399
+
+
+def test_snippet_escapes_text_and_marks_matches() -> None:
+    raw = f"<script>x</script> {MARK_START}فيفا{MARK_END}"
+    assert snippet_html(raw) == "&lt;script&gt;x&lt;/script&gt; <mark>فيفا</mark>"
+
+
+def test_result_facets_and_tag_names() -> None:
+    answer = {
+        "estimatedTotalHits": 21,
+        "hits": [{"id": "a", "headline": "h", "lead": "l", "category": "sport", "source": "BBC",
+                  "tags": [{"id": "org:fifa", "type": "organisation", "name": "فيفا"}],
+                  "published_at": "2018-03-01T00:00:00+00:00", "url": "/articles/a",
+                  "_formatted": {"body": f"… {MARK_START}فيفا{MARK_END} …"}}],
+        "facetDistribution": {"category": {"sport": 21}, "source": {"BBC": 21},
+                              "tag_facets": {"org:fifa|فيفا": 12}},
+    }
+    result = to_result(SearchParams(q="فيفا", per_page=10), answer)
+    assert result.total == 21 and result.pages == 3
+    assert result.facets == {"category": {"sport": 21}, "tag": {"org:fifa": 12},
+                             "source": {"BBC": 21}}
+    assert result.tag_names == {"org:fifa": "فيفا"}
+    assert "<mark>فيفا</mark>" in result.hits[0].snippet
+
+
+def test_token_bucket_allows_bursts_then_says_when_to_retry() -> None:
+    limiter = RateLimiter(per_minute=60, burst=3)
+    assert [limiter.take("1.2.3.4", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    wait = limiter.take("1.2.3.4", now=0.0)
+    assert 0.9 < wait <= 1.0 and limiter.retry_after(wait) == "1"
+    assert limiter.take("5.6.7.8", now=0.0) == 0.0
+    assert limiter.take("1.2.3.4", now=1.0) == 0.0
+
+
+def test_zero_rate_turns_the_limit_off() -> None:
+    limiter = RateLimiter(per_minute=0, burst=1)
+    assert all(limiter.take("x", now=0.0) == 0.0 for _ in range(100))
