@@ -8,13 +8,25 @@ consumer left pending); this module adds what FastStream does not do:
   back the good ones beside it;
 - an entry that cannot even be parsed, or that failed `max_deliveries` times,
   moves to the stream's dead-letter stream with its error, atomically with
-  its ack.
+  its ack (see `dead_letters.py` for the entry and its replay);
+- while a batch is being handled its entries' idle time is kept fresh (XCLAIM
+  JUSTID to ourselves), so a slow but live consumer, e.g. one waiting out a
+  Meilisearch outage, is never mistaken for a dead one: only a consumer that
+  stopped running loses its events to a claim, and only real attempts count
+  as deliveries;
+- every log line written while events are handled carries their event,
+  article and correlation ids;
+- on shutdown, `drain` finishes the batches in flight and handles what this
+  consumer still holds, so a SIGTERM leaves nothing it read behind
+  (`shutdown.stop_consumers` runs it after `broker.stop()`).
 """
 
+import asyncio
 import time
 import traceback
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic
 
@@ -23,6 +35,7 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage
 
 from khabar_shared import metrics
+from khabar_shared.dead_letters import dead_letter_entry
 from khabar_shared.events import EventT, MalformedEvent, decode_event
 from khabar_shared.logging import bind_event_context, clear_event_context, get_logger
 from khabar_shared.names import applied_key, dead_letter_stream
@@ -33,6 +46,7 @@ log = get_logger(__name__)
 
 # Where a failed delivery's last error waits until the event succeeds or is dead-lettered.
 ERRORS_SUFFIX = ":errors:"
+CONTEXT_FIELDS = ("event_id", "article_id", "correlation_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +61,23 @@ RawEntry = tuple[str, dict[bytes, bytes]]
 TRACE_TTL_S = 30 * 24 * 3600
 
 
+def event_context(deliveries: list[Delivery[Any]]) -> dict[str, Any]:
+    """The ids to log with: one event's values, or each field's list for a batch."""
+    events = [d.event for d in deliveries]
+    if len(events) == 1:
+        return {name: getattr(events[0], name) for name in CONTEXT_FIELDS}
+    return {name: [getattr(event, name) for event in events] for name in CONTEXT_FIELDS}
+
+
+@asynccontextmanager
+async def logging_context(deliveries: list[Delivery[Any]]) -> AsyncIterator[None]:
+    bind_event_context(event_context(deliveries))
+    try:
+        yield
+    finally:
+        clear_event_context(*CONTEXT_FIELDS)
+
+
 @dataclass
 class StreamConsumer(Generic[EventT]):
     """One consumer group's reader of one stream, for one handler."""
@@ -57,25 +88,30 @@ class StreamConsumer(Generic[EventT]):
     handle: BatchHandler[EventT]
     redis: RedisClient
     settings: CommonSettings
+    _in_flight: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     @property
     def errors_key(self) -> str:
         return f"{self.stream}{ERRORS_SUFFIX}{self.group}"
 
+    @property
+    def consumer_name(self) -> str:
+        return self.settings.consumer_name
+
     def register(self, broker: RedisBroker) -> None:
         """Subscribe to new events and to events abandoned by dead consumers."""
         common: dict[str, Any] = {
             "group": self.group,
-            "consumer": self.settings.consumer_name,
+            "consumer": self.consumer_name,
             "batch": True,
             "max_records": self.settings.batch_size,
         }
 
         async def on_new(body: list[Any], msg: RedisBatchStreamMessage) -> None:
-            await self.process(raw_entries(msg))
+            await self._in_own_task(self.process(raw_entries(msg)))
 
         async def on_claimed(body: list[Any], msg: RedisBatchStreamMessage) -> None:
-            await self.process_claimed(raw_entries(msg))
+            await self._in_own_task(self.process_claimed(raw_entries(msg)))
 
         broker.subscriber(
             stream=StreamSub(self.stream, **common),
@@ -87,6 +123,19 @@ class StreamConsumer(Generic[EventT]):
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.stream}:{self.group}:claimed",
         )(on_claimed)
+
+    async def _in_own_task(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` in a task FastStream cannot cancel, and that `drain` can await.
+
+        FastStream cancels its read loop when its graceful timeout ends; a batch
+        cut off between its effect and its ack would be handled again by
+        another consumer. Shielded, the batch finishes and acks (or `drain`'s
+        own deadline decides).
+        """
+        task = asyncio.create_task(work)
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        await asyncio.shield(task)
 
     async def process_claimed(self, entries: list[RawEntry]) -> None:
         """Entries taken over from another consumer: dead-letter the hopeless ones first."""
@@ -104,7 +153,8 @@ class StreamConsumer(Generic[EventT]):
                 )
             else:
                 retry.append((message_id, fields))
-        log.info("pending_events_claimed", stream=self.stream, group=self.group, count=len(entries))
+        log.info("pending_events_claimed", stream=self.stream, group=self.group,
+                 count=len(entries), deliveries=[counts.get(m, 1) for m, _ in entries])
         await self.process(retry)
 
     async def process(self, entries: list[RawEntry]) -> None:
@@ -122,7 +172,7 @@ class StreamConsumer(Generic[EventT]):
         metrics.BATCH_SIZE.labels(**labels).observe(len(deliveries))
         started = time.perf_counter()
         try:
-            await self.handle(deliveries)
+            await self._handle(deliveries)
         except Exception:
             if len(deliveries) == 1:
                 await self._record_failure(deliveries[0])
@@ -135,9 +185,38 @@ class StreamConsumer(Generic[EventT]):
         metrics.HANDLE_SECONDS.labels(**labels).observe(time.perf_counter() - started)
         metrics.EVENTS_HANDLED.labels(**labels).inc(len(deliveries))
 
+    async def _handle(self, deliveries: list[Delivery[EventT]]) -> None:
+        """The handler, with the events' ids in every log line and their claim kept fresh."""
+        async with logging_context(deliveries), self._keep_claimed(deliveries):
+            await self.handle(deliveries)
+
+    @asynccontextmanager
+    async def _keep_claimed(self, deliveries: list[Delivery[EventT]]) -> AsyncIterator[None]:
+        """While the handler runs, reset the entries' idle time so nobody claims them.
+
+        XCLAIM with JUSTID does not count a delivery; a third of the claim idle
+        time between refreshes leaves room for a slow Redis round trip.
+        """
+        message_ids = [d.message_id for d in deliveries]
+        interval_s = self.settings.claim_idle_ms / 3000
+
+        async def refresh() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                await self.redis.xclaim(self.stream, self.group, self.consumer_name, 0,
+                                        message_ids, justid=True)
+
+        refresher = asyncio.create_task(refresh())
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with suppress(asyncio.CancelledError, Exception):
+                await refresher
+
     async def _process_one(self, delivery: Delivery[EventT]) -> None:
         try:
-            await self.handle([delivery])
+            await self._handle([delivery])
         except Exception:
             await self._record_failure(delivery)
             return
@@ -147,14 +226,9 @@ class StreamConsumer(Generic[EventT]):
     async def _record_failure(self, delivery: Delivery[EventT]) -> None:
         """Leave the event pending (it will be claimed and retried) and keep its error."""
         error = traceback.format_exc(limit=5)
-        event = delivery.event
-        bind_event_context(
-            {"event_id": event.event_id, "article_id": event.article_id,
-             "correlation_id": event.correlation_id}
-        )
-        log.error("event_failed", stream=self.stream, group=self.group,
-                  message_id=delivery.message_id, error=error.strip().splitlines()[-1])
-        clear_event_context("event_id", "article_id", "correlation_id")
+        async with logging_context([delivery]):
+            log.error("event_failed", stream=self.stream, group=self.group,
+                      message_id=delivery.message_id, error=error.strip().splitlines()[-1])
         metrics.EVENTS_FAILED.labels(stream=self.stream, group=self.group).inc()
         await self.redis.hset(self.errors_key, delivery.message_id, error)
 
@@ -185,24 +259,59 @@ class StreamConsumer(Generic[EventT]):
         self, message_id: str, fields: dict[bytes, bytes], error: str, deliveries: int, reason: str
     ) -> None:
         """Move one entry to dead letters and ack it, in one transaction."""
-        entry: dict[bytes | str, bytes | str] = {
-            "source_stream": self.stream,
-            "source_id": message_id,
-            "group": self.group,
-            "reason": reason,
-            "error": error[-4000:],
-            "deliveries": str(deliveries),
-            "dead_at": datetime.now(UTC).isoformat(),
-        }
-        entry.update({b"original." + key: value for key, value in fields.items()})
+        entry = dead_letter_entry(self.stream, message_id, self.group, reason, error, deliveries,
+                                  fields)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(dead_letter_stream(self.stream), entry)
+            pipe.xadd(dead_letter_stream(self.stream), entry)  # type: ignore[arg-type]
             pipe.xack(self.stream, self.group, message_id)
             pipe.hdel(self.errors_key, message_id)
             await pipe.execute()
         metrics.DEAD_LETTERS.labels(stream=self.stream, group=self.group, reason=reason).inc()
         log.error("event_dead_lettered", stream=self.stream, group=self.group,
-                  message_id=message_id, reason=reason, deliveries=deliveries)
+                  message_id=message_id, reason=reason, deliveries=deliveries,
+                  event_id=_text(fields.get(b"event_id")),
+                  article_id=_text(fields.get(b"article_id")),
+                  correlation_id=_text(fields.get(b"correlation_id")))
+
+    async def drain(self, timeout_s: float) -> int:
+        """On shutdown, after the broker stopped reading: finish what this consumer holds.
+
+        Waits for the batches in flight, then handles (and acks) the entries
+        still pending on this consumer: those read just as the broker stopped,
+        which FastStream drops unhandled. Returns how many entries it handled;
+        whatever is left when `timeout_s` runs out stays pending and is claimed
+        by another consumer after `claim_idle_ms`.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        handled = 0
+        try:
+            async with asyncio.timeout_at(deadline):
+                if self._in_flight:
+                    await asyncio.wait(set(self._in_flight))
+                async for entries in self._own_pending():
+                    await self.process(entries)
+                    handled += len(entries)
+        except TimeoutError:
+            log.warning("drain_timed_out", stream=self.stream, group=self.group,
+                        handled=handled, in_flight=len(self._in_flight))
+        log.info("consumer_drained", stream=self.stream, group=self.group, handled=handled)
+        return handled
+
+    async def _own_pending(self) -> AsyncIterator[list[RawEntry]]:
+        """This consumer's pending entries, oldest first, each read once (XREADGROUP from an id)."""
+        after = "0"
+        while True:
+            reply = await self.redis.xreadgroup(self.group, self.consumer_name, {self.stream: after},
+                                                count=self.settings.batch_size)
+            entries = [(_text(i), f) for i, f in reply[0][1]] if reply else []
+            if not entries:
+                return
+            after = entries[-1][0]
+            yield [(i, f) for i, f in entries if f]  # a deleted entry comes back without fields
+
+
+def _text(value: bytes | str | None) -> str | None:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def raw_entries(msg: Any) -> list[RawEntry]:

@@ -1,0 +1,263 @@
+"""StreamConsumer against a real Redis: claims, dead letters, replay, lease, drain, log context.
+
+Each test runs a real FastStream broker in this process over its own stream
+names on a Redis database of its own; handlers are small recorders so the
+assertions are about the plumbing, with real corpus articles as payloads.
+"""
+
+import asyncio
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+import structlog
+from faststream.redis import RedisBroker
+
+from khabar_shared import metrics
+from khabar_shared.consumer import Delivery, StreamConsumer
+from khabar_shared.dead_letters import list_dead_letters, read_dead_letter, replay_dead_letter
+from khabar_shared.events import Article, ArticleEvent, encode_event
+from khabar_shared.names import dead_letter_stream
+from khabar_shared.redis_helpers import ensure_group
+from khabar_shared.settings import CommonSettings
+from khabar_shared.shutdown import stop_consumers
+from tests.conftest import Servers
+from tests.support import real_articles
+
+DB = 13
+GROUP = "testers"
+
+
+def article_event(record: dict[str, Any], version: int = 1) -> ArticleEvent:
+    article_id = f"t-{record['docno'].lower()}"
+    article = Article(id=article_id, uri=f"urn:test:{article_id}", language="ar",
+                      headline=record["title"], body_html=f"<p>{record['text'][:400]}</p>",
+                      versioncreated=datetime.now(UTC))
+    return ArticleEvent(event_id=str(uuid.uuid4()), type="article.published", article_id=article_id,
+                        version=version, correlation_id=secrets.token_hex(8),
+                        accepted_at=datetime.now(UTC), submitted_by="tests", article=article)
+
+
+RECORDS = real_articles(30, min_words=40)
+Handler = Callable[[list[Delivery[ArticleEvent]]], Awaitable[None]]
+
+
+class Recorder:
+    """A handler that records what it handled and can be told to fail for some articles."""
+
+    def __init__(self, failing: set[str] | None = None, delay_s: float = 0.0) -> None:
+        self.failing = failing or set()
+        self.delay_s = delay_s
+        self.handled: Counter[str] = Counter()
+        self.contexts: list[dict[str, Any]] = []
+
+    async def handle(self, deliveries: list[Delivery[ArticleEvent]]) -> None:
+        self.contexts.append(dict(structlog.contextvars.get_contextvars()))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        for delivery in deliveries:
+            if delivery.event.article_id in self.failing:
+                raise RuntimeError(f"refusing {delivery.event.article_id}")
+        for delivery in deliveries:
+            self.handled[delivery.event.event_id] += 1
+
+
+@pytest.fixture
+async def redis(servers: Servers) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(servers.redis_url.rsplit("/", 1)[0] + f"/{DB}")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def stream() -> str:
+    return f"test:{{consumer-{secrets.token_hex(4)}}}:events"
+
+
+def make_consumer(redis: aioredis.Redis, stream: str, handler: Handler, name: str,
+                  **overrides: Any) -> StreamConsumer[ArticleEvent]:
+    options: dict[str, Any] = {"claim_idle_ms": 300, "max_deliveries": 3, "batch_size": 10}
+    settings = CommonSettings(consumer_name=name, **{**options, **overrides})
+    return StreamConsumer(stream=stream, group=GROUP, event_model=ArticleEvent, handle=handler,
+                          redis=redis, settings=settings)
+
+
+async def running(url: str, *consumers: StreamConsumer[ArticleEvent]) -> RedisBroker:
+    broker = RedisBroker(url)
+    for consumer in consumers:
+        await ensure_group(consumer.redis, consumer.stream, consumer.group)
+        consumer.register(broker)
+    await broker.start()
+    return broker
+
+
+async def publish(redis: aioredis.Redis, stream: str, events: list[ArticleEvent]) -> list[str]:
+    return [(await redis.xadd(stream, encode_event(e))).decode() for e in events]  # type: ignore[arg-type]
+
+
+async def until(probe: Callable[[], Awaitable[Any]], timeout_s: float = 20.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
+
+
+async def pending_count(redis: aioredis.Redis, stream: str) -> int:
+    return int((await redis.xpending(stream, GROUP))["pending"])
+
+
+def url_of(redis: aioredis.Redis) -> str:
+    kwargs = redis.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs['db']}"
+
+
+async def test_poison_event_is_dead_lettered_after_max_deliveries_and_never_blocks_others(
+        redis: aioredis.Redis, stream: str) -> None:
+    events = [article_event(record) for record in RECORDS[:12]]
+    poison = events[3]
+    recorder = Recorder(failing={poison.article_id})
+    consumer = make_consumer(redis, stream, recorder.handle, "c1")
+    before = metrics.DEAD_LETTERS.labels(stream=stream, group=GROUP, reason="max_deliveries")._value.get()
+    broker = await running(url_of(redis), consumer)
+    try:
+        ids = await publish(redis, stream, events)
+        good = {e.event_id for e in events if e is not poison}
+        await until(lambda: asyncio.sleep(0, set(recorder.handled) == good))
+        dead = await until(lambda: list_dead_letters(redis, dead_letter_stream(stream)))
+        await until(lambda: _is_zero(pending_count(redis, stream)))
+    finally:
+        await broker.stop()
+    assert len(dead) == 1
+    letter = dead[0]
+    assert letter.source_id == ids[3] and letter.group == GROUP and letter.reason == "max_deliveries"
+    assert letter.deliveries == consumer.settings.max_deliveries + 1
+    assert f"refusing {poison.article_id}" in letter.error
+    assert letter.original["event_id"] == poison.event_id
+    assert ArticleEvent.model_validate_json(letter.original["data"]) == poison
+    assert all(count == 1 for count in recorder.handled.values())
+    after = metrics.DEAD_LETTERS.labels(stream=stream, group=GROUP, reason="max_deliveries")._value.get()
+    assert after == before + 1
+    assert not await redis.hlen(consumer.errors_key)
+
+    # Fixed consumer, replayed letter: handled once, dead-letter stream empty again.
+    recorder.failing.clear()
+    broker = await running(url_of(redis), consumer)
+    try:
+        new_id = await replay_dead_letter(redis, dead_letter_stream(stream), letter.entry_id)
+        assert new_id > ids[-1]
+        await until(lambda: asyncio.sleep(0, recorder.handled[poison.event_id] == 1))
+        await until(lambda: _is_zero(pending_count(redis, stream)))
+    finally:
+        await broker.stop()
+    assert await redis.xlen(dead_letter_stream(stream)) == 0
+
+
+async def _is_zero(value: Awaitable[int]) -> bool:
+    return await value == 0
+
+
+async def test_malformed_entry_goes_to_dead_letters_at_once(redis: aioredis.Redis, stream: str) -> None:
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "c1")
+    broker = await running(url_of(redis), consumer)
+    events = [article_event(record) for record in RECORDS[:3]]
+    try:
+        await publish(redis, stream, events[:1])
+        bad_id = (await redis.xadd(stream, {"type": "article.published", "data": "{not json"})).decode()
+        await redis.xadd(stream, {"type": "article.published"})  # no data at all
+        await publish(redis, stream, events[1:])
+        await until(lambda: asyncio.sleep(0, len(recorder.handled) == 3))
+        dead = await until(lambda: _at_least(list_dead_letters(redis, dead_letter_stream(stream)), 2))
+        await until(lambda: _is_zero(pending_count(redis, stream)))
+    finally:
+        await broker.stop()
+    assert [d.reason for d in dead] == ["malformed", "malformed"]
+    assert dead[0].source_id == bad_id and "invalid ArticleEvent" in dead[0].error
+    assert dead[0].original == {"type": "article.published", "data": "{not json"}
+    assert "no 'data' field" in dead[1].error
+    shown = await read_dead_letter(redis, dead_letter_stream(stream), dead[0].entry_id)
+    assert shown == dead[0]
+
+
+async def _at_least(found: Awaitable[list[Any]], count: int) -> list[Any] | None:
+    items = await found
+    return items if len(items) >= count else None
+
+
+async def test_events_of_a_vanished_consumer_are_claimed_and_handled(
+        redis: aioredis.Redis, stream: str) -> None:
+    await ensure_group(redis, stream, GROUP)
+    events = [article_event(record) for record in RECORDS[:6]]
+    await publish(redis, stream, events)
+    # A consumer reads everything and dies without acking.
+    await redis.xreadgroup(GROUP, "ghost", {stream: ">"}, count=100)
+    assert await pending_count(redis, stream) == 6
+    recorder = Recorder()
+    broker = await running(url_of(redis), make_consumer(redis, stream, recorder.handle, "heir"))
+    try:
+        await until(lambda: asyncio.sleep(0, len(recorder.handled) == 6))
+        await until(lambda: _is_zero(pending_count(redis, stream)))
+    finally:
+        await broker.stop()
+    assert set(recorder.handled) == {e.event_id for e in events}
+
+
+async def test_slow_live_consumer_keeps_its_events(redis: aioredis.Redis, stream: str) -> None:
+    """A handler slower than claim_idle_ms is not robbed by another replica's claims."""
+    slow_a, slow_b = Recorder(delay_s=1.2), Recorder(delay_s=1.2)
+    a = make_consumer(redis, stream, slow_a.handle, "a")
+    b = make_consumer(redis, stream, slow_b.handle, "b")
+    broker = await running(url_of(redis), a, b)
+    events = [article_event(record) for record in RECORDS[:8]]
+    try:
+        await publish(redis, stream, events)
+        await until(lambda: asyncio.sleep(0, len(slow_a.handled) + len(slow_b.handled) == 8))
+        await until(lambda: _is_zero(pending_count(redis, stream)))
+    finally:
+        await broker.stop()
+    handled = slow_a.handled + slow_b.handled
+    assert set(handled) == {e.event_id for e in events}
+    assert all(count == 1 for count in handled.values()), handled
+
+
+async def test_every_log_line_of_handling_carries_the_event_ids(
+        redis: aioredis.Redis, stream: str) -> None:
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "c1", batch_size=1)
+    broker = await running(url_of(redis), consumer)
+    event = article_event(RECORDS[0])
+    try:
+        await publish(redis, stream, [event])
+        await until(lambda: asyncio.sleep(0, len(recorder.handled) == 1))
+    finally:
+        await broker.stop()
+    assert recorder.contexts[0]["event_id"] == event.event_id
+    assert recorder.contexts[0]["article_id"] == event.article_id
+    assert recorder.contexts[0]["correlation_id"] == event.correlation_id
+    assert "event_id" not in structlog.contextvars.get_contextvars()
+
+
+async def test_drain_handles_what_the_consumer_read_but_did_not_handle(
+        redis: aioredis.Redis, stream: str) -> None:
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "leaving")
+    await ensure_group(redis, stream, GROUP)
+    events = [article_event(record) for record in RECORDS[:15]]
+    await publish(redis, stream, events)
+    # What FastStream does when it stops mid-read: entries delivered to us, never handled.
+    await redis.xreadgroup(GROUP, "leaving", {stream: ">"}, count=100)
+    broker = RedisBroker(url_of(redis))
+    handled = await consumer.drain(timeout_s=10)
+    await stop_consumers(broker, [consumer], grace_s=5)
+    assert handled == 15
+    assert set(recorder.handled) == {e.event_id for e in events}
+    assert await pending_count(redis, stream) == 0
