@@ -193,6 +193,9 @@ class ArticleStore:
 
         async def attempt(pipe: Pipeline) -> None:
             before = {member.decode() for member in await pipe.smembers(forward)}
+            if before == now:
+                await pipe.reset()
+                return
             pipe.multi()
             for article_id in before - now:
                 pipe.srem(shown_in_key(article_id), fragment_name)
