@@ -5,6 +5,7 @@ event loop keeps reading streams and answering readers meanwhile.
 """
 
 import asyncio
+import time
 from typing import Any
 
 import meilisearch
@@ -74,8 +75,20 @@ class MeiliWriter:
 
     async def swap_with(self, other_uid: str) -> None:
         """Atomically exchange this index's documents and settings with `other_uid`'s."""
-        await asyncio.to_thread(
-            lambda: self._wait(self._client.swap_indexes([{"indexes": [self.index_uid, other_uid]}])))
+        await asyncio.to_thread(self._swap_sync, other_uid)
+
+    def _swap_sync(self, other_uid: str) -> None:
+        # A key limited to some indexes cannot see swap tasks (they belong to no
+        # index), so wait for the swap's effect instead: an index's creation
+        # time travels with it, so the live uid shows the new index's.
+        incoming = self._client.get_raw_index(other_uid)["createdAt"]
+        self._client.swap_indexes([{"indexes": [self.index_uid, other_uid]}])
+        deadline = time.monotonic() + TASK_TIMEOUT_MS / 1000
+        while self._client.get_raw_index(self.index_uid)["createdAt"] != incoming:
+            if time.monotonic() > deadline:
+                raise MeiliTaskFailed(f"swap of {self.index_uid} and {other_uid} did not happen")
+            time.sleep(0.02)
+        log.info("meili_indexes_swapped", live=self.index_uid, previous=other_uid)
 
     async def delete_index(self) -> None:
         await asyncio.to_thread(lambda: self._wait(self._client.delete_index(self.index_uid)))
