@@ -2,16 +2,26 @@
 
 import logging
 
-from faststream.redis import RedisBroker
+from faststream.redis import RedisBroker, RedisClusterBroker
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 
 from khabar_shared.metrics import REGISTRY
+from khabar_shared.redis_helpers import cluster_enabled
 
 
-def make_broker(redis_url: str, service: str) -> RedisBroker:
-    """A broker whose logs go through structlog and whose metrics land in REGISTRY."""
-    return RedisBroker(
-        redis_url,
-        logger=logging.getLogger(f"khabar.{service}.faststream"),
-        middlewares=[RedisPrometheusMiddleware(registry=REGISTRY, app_name=service)],
-    )
+def make_broker(redis_url: str, service: str, cluster: bool | None = None) -> RedisBroker:
+    """A broker whose logs go through structlog and whose metrics land in REGISTRY.
+
+    With `KHABAR_REDIS_CLUSTER` (or `cluster=True`) it is FastStream's
+    `RedisClusterBroker`: stream subscribers read each stream from the node that
+    holds its slot.
+    """
+    options = {
+        "logger": logging.getLogger(f"khabar.{service}.faststream"),
+        # Per-message "Received"/"Processed" lines would drown our own event logs.
+        "log_level": logging.DEBUG,
+        "middlewares": [RedisPrometheusMiddleware(registry=REGISTRY, app_name=service)],
+    }
+    if cluster_enabled(cluster):
+        return RedisClusterBroker(redis_url, **options)
+    return RedisBroker(redis_url, **options)

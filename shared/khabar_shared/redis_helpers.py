@@ -1,8 +1,15 @@
-"""Redis connections and the few stream chores every consumer needs."""
+"""Redis connections and the few stream chores every consumer needs.
+
+`connect` gives a plain client, or a Redis Cluster client when
+`KHABAR_REDIS_CLUSTER` is true; both speak the same commands. Every key that a
+multi-key command or transaction touches carries its stream's hash tag (see
+`names.py`), so each such command stays in one slot.
+"""
 
 import asyncio
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -12,10 +19,26 @@ from khabar_shared.logging import get_logger
 log = get_logger(__name__)
 
 RedisClient = aioredis.Redis
+# What `connect` may return; code written against RedisClient works with both.
+AnyRedis = aioredis.Redis | RedisCluster
 
 
-def connect(url: str) -> RedisClient:
-    """A client for `url`; the database number in the URL is honoured."""
+def cluster_enabled(cluster: bool | None) -> bool:
+    if cluster is not None:
+        return cluster
+    from khabar_shared.settings import CommonSettings  # the setting's one reader
+
+    return CommonSettings().redis_cluster
+
+
+def connect(url: str, cluster: bool | None = None) -> RedisClient:
+    """A client for `url`; the database number in the URL is honoured.
+
+    `cluster=None` follows `KHABAR_REDIS_CLUSTER`: then `url` names any node of
+    the cluster (database 0 only) and the client finds the others.
+    """
+    if cluster_enabled(cluster):
+        return RedisCluster.from_url(url, decode_responses=False)  # type: ignore[return-value]
     return aioredis.from_url(url, decode_responses=False, health_check_interval=30)
 
 
