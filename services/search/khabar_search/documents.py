@@ -2,6 +2,7 @@
 
 import html
 import re
+from datetime import UTC
 
 from pydantic import BaseModel
 
@@ -76,6 +77,6 @@ def to_document(enriched: EnrichedArticle) -> SearchDocument:
         organisations=by_type["organisation"],
         story_id=enriched.story_id,
         published=int(published.timestamp()),
-        published_at=published.isoformat(),
+        published_at=published.astimezone(UTC).isoformat(),
         url=f"/articles/{article.id}",
     )

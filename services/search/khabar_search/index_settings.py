@@ -7,7 +7,7 @@ and last `search_text`, enrich's clitic-stripped stems, which the service
 searches with the analyzed query (see `query.py`).
 
 Recency matters twice: as the last ranking rule (ties go to the newer story)
-and through `sort=newest`.
+and through `sort=newest`, which the first rule makes strict.
 """
 
 from typing import Any
@@ -22,7 +22,11 @@ DISPLAYED = [
     "id", "version", "language", "headline", "lead", "body", "category", "topic", "source",
     "tag_names", "tag_ids", "tags", "published", "published_at", "url", "story_id",
 ]
-RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness", "published:desc"]
+# `sort` first: a query that asks for newest gets strictly newest-first (and
+# federated merging follows it); a query without `sort` skips the rule, so
+# relevance is untouched. `published:desc` last: of equally relevant articles
+# the newer comes first.
+RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness", "published:desc"]
 # Arabic and English text in one field is tokenized per script: with both
 # locales declared, Arabic runs get Arabic normalization (alef, ya, ta marbuta
 # and the article ال split off) and Latin runs English tokenization.

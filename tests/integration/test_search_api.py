@@ -1,0 +1,164 @@
+"""`GET /v1/search` and `GET /search` from a real search service process over real articles."""
+
+import asyncio
+import re
+import secrets
+from datetime import datetime
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bench.relevance import enriched_article, load_corpus_articles
+from khabar_dev.processes import ProcessGroup, free_port, start_service
+from khabar_search.documents import to_document
+from khabar_search.meili import MeiliWriter
+from khabar_search.synonyms import load_synonyms
+from tests.conftest import Servers
+
+BURST = 60
+
+
+def load_index(servers: Servers, index: str, count: int) -> None:
+    async def run() -> None:
+        writer = MeiliWriter(servers.meili_url, servers.meili_keys.index_key, index)
+        await writer.ensure_index(load_synonyms())
+        docs = [to_document(enriched_article(a)).model_dump() for a in load_corpus_articles(count)]
+        await writer.apply(docs, [])
+
+    asyncio.run(run())
+
+
+def run_search_service(servers: Servers, logs: Path, count: int,
+                       extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """A search service process over an index of `count` real articles; yields its URL."""
+    index = f"articles_api_{secrets.token_hex(3)}"
+    load_index(servers, index, count)
+    env = {
+        "KHABAR_REDIS_URL": servers.redis_url, "KHABAR_MEILI_URL": servers.meili_url,
+        "KHABAR_MEILI_INDEX": index, "KHABAR_MEILI_INDEX_KEY": servers.meili_keys.index_key,
+        "KHABAR_MEILI_SEARCH_KEY": servers.meili_keys.search_key, "KHABAR_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    group = ProcessGroup()
+    port = free_port()
+    try:
+        start_service(group, "search", env, port, log_path=logs / "search.log")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        group.stop_all()
+
+
+@pytest.fixture(scope="module")
+def search_url(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from run_search_service(
+        servers, tmp_path_factory.mktemp("search-api"), 300,
+        {"KHABAR_RATE_LIMIT_PER_MINUTE": "1", "KHABAR_RATE_LIMIT_BURST": str(BURST)})
+
+
+def get(url: str, path: str = "/v1/search", **params: Any) -> httpx.Response:
+    return httpx.get(url + path, params=params, timeout=10)
+
+
+def test_hits_carry_what_a_result_list_shows(search_url: str) -> None:
+    answer = get(search_url, q="ترمب", per_page=5)
+    assert answer.status_code == 200
+    result = answer.json()
+    assert result["total"] >= 5 and len(result["hits"]) == 5
+    hit = result["hits"][0]
+    assert {"id", "headline", "lead", "category", "tags", "published_at", "url", "snippet"} <= set(hit)
+    assert hit["url"] == f"/articles/{hit['id']}"
+    assert any("<mark>" in h["snippet"] for h in result["hits"])
+    assert all("<script" not in h["snippet"] for h in result["hits"])
+    assert set(result["facets"]) == {"category", "tag", "source"}
+    assert sum(result["facets"]["category"].values()) == result["total"]
+    assert "person:donald-trump" in result["facets"]["tag"]
+    assert result["tag_names"]["person:donald-trump"]
+
+
+def test_filters_narrow_and_facets_agree(search_url: str) -> None:
+    everything = get(search_url, q="كأس العالم").json()
+    category, count = max(everything["facets"]["category"].items(), key=lambda kv: kv[1])
+    narrowed = get(search_url, q="كأس العالم", category=category, per_page=50).json()
+    assert narrowed["total"] == count
+    assert all(h["category"] == category for h in narrowed["hits"])
+
+    tag, tagged = next(iter(everything["facets"]["tag"].items()))
+    by_tag = get(search_url, q="كأس العالم", tag=tag, per_page=50).json()
+    assert by_tag["total"] == tagged
+    assert all(tag in [t["id"] for t in h["tags"]] for h in by_tag["hits"])
+
+    source = next(iter(everything["facets"]["source"]))
+    assert all(h["source"] == source
+               for h in get(search_url, q="كأس العالم", source=source).json()["hits"])
+
+
+def test_dates_sort_and_pages(search_url: str) -> None:
+    newest = get(search_url, q="الرئيس", sort="newest", per_page=20).json()["hits"]
+    stamps = [datetime.fromisoformat(h["published_at"]) for h in newest]
+    assert stamps == sorted(stamps, reverse=True)
+
+    march = get(search_url, q="الرئيس", **{"from": "2018-03-01", "to": "2018-03-31"},
+                per_page=50).json()
+    assert march["total"] > 0
+    assert all(h["published_at"][:7] == "2018-03" for h in march["hits"])
+
+    first = get(search_url, q="الرئيس", per_page=5, page=1).json()
+    second = get(search_url, q="الرئيس", per_page=5, page=2).json()
+    assert first["pages"] >= 2
+    assert not {h["id"] for h in first["hits"]} & {h["id"] for h in second["hits"]}
+
+
+BAD_REQUESTS = [
+    ({"page": "0"}, "page"),
+    ({"page": "abc"}, "page"),
+    ({"page": "1001"}, "page"),
+    ({"per_page": "0"}, "per_page"),
+    ({"per_page": "500"}, "per_page"),
+    ({"sort": "oldest"}, "sort"),
+    ({"from": "2018-13-01"}, "from"),
+    ({"to": "yesterday"}, "to"),
+    ({"from": "2018-05-01", "to": "2018-01-01"}, "from"),
+    ({"q": "ا" * 201}, "q"),
+    ({"lang": "arabic"}, "lang"),
+    ({"category": "a b"}, "category"),
+    ({"tag": "no-type-prefix"}, "tag"),
+    ({"source": "x" * 65}, "source"),
+]
+
+
+@pytest.mark.parametrize(("params", "name"), BAD_REQUESTS, ids=[n for _, n in BAD_REQUESTS])
+def test_bad_parameters_get_a_problem_naming_them(search_url: str, params: dict[str, str],
+                                                   name: str) -> None:
+    answer = get(search_url, **params)
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    problem = answer.json()
+    assert problem["status"] == 400 and name in problem["detail"]
+    assert name in [error["pointer"] for error in problem["errors"]]
+
+
+def test_page_works_without_javascript(search_url: str) -> None:
+    page = get(search_url, "/search", q="فيفا")
+    assert page.status_code == 200
+    assert 'dir="rtl"' in page.text and 'lang="ar"' in page.text
+    assert page.text.count('class="hit"') >= 3
+    link = re.search(r'<section class="facet" data-facet="category">.*?<a href="([^"]+)"',
+                     page.text, re.S)
+    assert link, "no category filter links"
+    filtered = httpx.get(search_url + link.group(1).replace("&amp;", "&"), timeout=10)
+    assert filtered.status_code == 200 and 'class="active-filters"' in filtered.text
+    english = get(search_url, "/search", q="FIFA")
+    assert 'dir="ltr"' in english.text and english.text.count('class="hit"') >= 3
+
+
+def test_rate_limit_answers_429_with_retry_after(search_url: str) -> None:
+    """Runs last: spends this client's whole burst."""
+    statuses = [get(search_url, q="فيفا", per_page=1).status_code for _ in range(BURST + 1)]
+    assert 429 in statuses
+    limited = get(search_url, q="فيفا")
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["status"] == 429
+    assert get(search_url, "/healthz").status_code == 200  # operations are never limited
