@@ -39,6 +39,7 @@ from khabar_ingest.problems import (
     unauthorized,
 )
 from khabar_ingest.settings import IngestSettings
+from khabar_ingest.trace import trace_router
 from khabar_ingest.store import (
     Acceptance,
     ArticleState,
@@ -116,6 +117,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         if not key.can_write:
             raise forbidden(key.name, "write articles", request.url.path).error()
         return key
+
+    app.include_router(trace_router(redis), dependencies=[Depends(caller)])
 
     @app.post(
         "/v1/articles", status_code=202, response_model=Acceptance, tags=["articles"],
