@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 import secrets
 from datetime import datetime
 from collections.abc import Iterator
@@ -28,7 +29,9 @@ def load_index(servers: Servers, index: str, count: int) -> None:
         docs = [to_document(enriched_article(a)).model_dump() for a in load_corpus_articles(count)]
         await writer.apply(docs, [])
 
-    asyncio.run(run())
+    # In a thread of its own: a sync Playwright in the same test owns this thread's loop.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
 
 
 def run_search_service(servers: Servers, logs: Path, count: int,

@@ -57,6 +57,11 @@ def test_snippet_escapes_text_and_marks_matches() -> None:
     assert snippet_html(raw) == "&lt;script&gt;x&lt;/script&gt; <mark>فيفا</mark>"
 
 
+def test_a_bare_article_is_not_marked() -> None:
+    raw = f"{MARK_START}ال{MARK_END}اتحاد {MARK_START}ال{MARK_END}{MARK_START}فيفا{MARK_END}"
+    assert snippet_html(raw) == "الاتحاد ال<mark>فيفا</mark>"
+
+
 def test_result_facets_and_tag_names() -> None:
     answer = {
         "estimatedTotalHits": 21,

@@ -18,6 +18,7 @@ never holds a writer's key.
 """
 
 import html
+import re
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
@@ -84,9 +85,14 @@ FACETS = {"category": "category", "tag": "tag_facets", "source": "source"}
 MARK_START, MARK_END = "\x01", "\x02"
 
 
+# Meilisearch splits ال off Arabic words and highlights it on its own; a
+# marked article on every other word is noise, not a match.
+BARE_ARTICLE_MARK = re.compile(f"{MARK_START}(ال){MARK_END}")
+
+
 def snippet_html(formatted: str) -> str:
     """The matched passage as safe HTML: escaped text, matches in <mark>."""
-    escaped = html.escape(formatted.strip(), quote=False)
+    escaped = html.escape(BARE_ARTICLE_MARK.sub(r"\1", formatted.strip()), quote=False)
     return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
