@@ -6,6 +6,7 @@ service turns the result into 200 or 503.
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import httpx
 from redis.exceptions import RedisError
@@ -26,16 +27,25 @@ def redis_check(redis: RedisClient) -> Check:
     return check
 
 
-def group_check(redis: RedisClient, stream: str, group: str) -> Check:
-    async def check() -> str | None:
-        try:
-            groups = await redis.xinfo_groups(stream)
-        except (RedisError, OSError) as error:
-            return f"stream {stream} unreadable: {error}"
-        names = {g["name"].decode() if isinstance(g["name"], bytes) else g["name"] for g in groups}
-        return None if group in names else f"consumer group {group} missing on {stream}"
+@dataclass(frozen=True)
+class GroupCheck:
+    """Ready when the consumer group exists; `/metrics` also reports the group's lag."""
 
-    return check
+    redis: RedisClient
+    stream: str
+    group: str
+
+    async def __call__(self) -> str | None:
+        try:
+            groups = await self.redis.xinfo_groups(self.stream)
+        except (RedisError, OSError) as error:
+            return f"stream {self.stream} unreadable: {error}"
+        names = {g["name"].decode() if isinstance(g["name"], bytes) else g["name"] for g in groups}
+        return None if self.group in names else f"consumer group {self.group} missing on {self.stream}"
+
+
+def group_check(redis: RedisClient, stream: str, group: str) -> Check:
+    return GroupCheck(redis, stream, group)
 
 
 def meili_check(meili_url: str) -> Check:

@@ -7,7 +7,8 @@ be followed across services with grep.
 
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -79,6 +80,18 @@ def _route_stdlib_logging(
         named.propagate = True
     # Per-message access lines from FastStream duplicate our own event logs.
     logging.getLogger("faststream.access.redis").setLevel(logging.WARNING)
+
+
+EVENT_FIELDS = ("event_id", "article_id", "correlation_id")
+
+
+@contextmanager
+def event_context(event: Any) -> Iterator[None]:
+    """Every line logged inside carries the event's event_id, article_id and correlation_id."""
+    with structlog.contextvars.bound_contextvars(
+        **{name: getattr(event, name, None) for name in EVENT_FIELDS}
+    ):
+        yield
 
 
 def bind_event_context(fields: Mapping[str, Any]) -> None:

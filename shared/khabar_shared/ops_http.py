@@ -3,15 +3,22 @@
 Services with a reader-facing HTTP API (ingest, search, render) are FastAPI
 apps and include `fastapi_ops_router`; enrich, which only consumes, serves
 the same routes through FastStream's own ASGI wrapper (`faststream_ops_routes`).
+`/metrics` reads the lag of the consumer groups named in the readiness checks
+at scrape time; FastAPI services add `HttpMetricsMiddleware` for HTTP numbers.
 FastAPI is imported lazily: it is an optional extra (`khabar-shared[http]`).
 """
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.exceptions import RedisError
 
-from khabar_shared.health import Check, run_checks
+from khabar_shared import metrics
+from khabar_shared.health import Check, GroupCheck, run_checks
+from khabar_shared.logging import get_logger
 from khabar_shared.metrics import REGISTRY
+from khabar_shared.redis_helpers import read_group_stats
 from khabar_shared.problems import PROBLEM_JSON, FieldProblem, Problem, ProblemError
 
 if TYPE_CHECKING:
@@ -24,8 +31,58 @@ async def readiness(checks: dict[str, Check]) -> tuple[int, dict[str, Any]]:
     return (200 if ready else 503), {"ready": ready, "checks": results}
 
 
+log = get_logger(__name__)
+
+
+async def refresh_stream_stats(checks: dict[str, Check]) -> None:
+    """Read lag and pending numbers of the groups this service checks, for this scrape."""
+    for check in checks.values():
+        if not isinstance(check, GroupCheck):
+            continue
+        try:
+            stats = await read_group_stats(check.redis, check.stream, check.group)
+        except (RedisError, OSError) as error:
+            log.warning("stream_stats_unreadable", stream=check.stream, error=str(error))
+            continue
+        if stats is not None:
+            metrics.STREAM_STATS.update([stats])
+
+
 def metrics_payload() -> bytes:
     return generate_latest(REGISTRY)
+
+
+class HttpMetricsMiddleware:
+    """Counts HTTP requests and times them, by route template (not raw path).
+
+    `app.add_middleware(HttpMetricsMiddleware)`; unmatched paths are counted as
+    `unmatched`, so a crawler cannot blow up the number of series.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_and_note(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope.get("method", "GET")
+            metrics.HTTP_REQUESTS.labels(method=method, route=route,
+                                         status=str(status["code"])).inc()
+            metrics.HTTP_SECONDS.labels(method=method, route=route).observe(
+                time.perf_counter() - started)
 
 
 def install_problem_handlers(app: Any) -> None:
@@ -68,7 +125,8 @@ def fastapi_ops_router(checks: dict[str, Check]) -> "APIRouter":
         return JSONResponse(body, status_code=status)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics_route() -> Response:
+        await refresh_stream_stats(checks)
         return Response(metrics_payload(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -88,7 +146,8 @@ def faststream_ops_routes(checks: dict[str, Check]) -> list[tuple[str, Any]]:
         return JSONResponse(body, status_code=status)
 
     @get
-    async def metrics(scope: Any) -> AsgiResponse:
+    async def metrics_route(scope: Any) -> AsgiResponse:
+        await refresh_stream_stats(checks)
         return AsgiResponse(metrics_payload(), 200, {"Content-Type": CONTENT_TYPE_LATEST})
 
-    return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics)]
+    return [("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics_route)]

@@ -7,6 +7,8 @@ multi-key command or transaction touches carries its stream's hash tag (see
 """
 
 import asyncio
+import time
+from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
@@ -70,3 +72,53 @@ async def wait_for_redis(redis: RedisClient, what: str, max_wait_s: float = 60.0
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, 5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupStats:
+    """Where one consumer group stands on one stream (read with three cheap commands)."""
+
+    stream: str
+    group: str
+    length: int
+    # Entries not yet delivered to the group (Redis 7 XINFO GROUPS "lag"; None if unknown).
+    lag: int | None
+    pending: int
+    # Seconds since the oldest pending event was appended (0 when nothing is pending).
+    oldest_pending_age_s: float
+    dead_letters: int
+    consumers: dict[str, int]  # consumer name → events it holds pending
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def id_time_s(message_id: bytes | str) -> float:
+    """When an entry was appended, from its id (`<ms>-<seq>`)."""
+    return int(_text(message_id).split("-", 1)[0]) / 1000
+
+
+async def read_group_stats(redis: RedisClient, stream: str, group: str) -> GroupStats | None:
+    """None when the stream or the group does not exist yet."""
+    from khabar_shared.names import dead_letter_stream
+
+    try:
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:
+        return None
+    info = next((g for g in groups if _text(g["name"]) == group), None)
+    if info is None:
+        return None
+    summary = await redis.xpending(stream, group)
+    oldest = summary.get("min")
+    age = max(0.0, time.time() - id_time_s(oldest)) if summary["pending"] and oldest else 0.0
+    consumers = {_text(c["name"]): int(c["pending"])
+                 for c in await redis.xinfo_consumers(stream, group)}
+    lag = info.get("lag")
+    return GroupStats(
+        stream=stream, group=group, length=int(await redis.xlen(stream)),
+        lag=None if lag is None else int(lag), pending=int(summary["pending"]),
+        oldest_pending_age_s=age, dead_letters=int(await redis.xlen(dead_letter_stream(stream))),
+        consumers=consumers,
+    )
