@@ -118,7 +118,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             raise forbidden(key.name, "write articles", request.url.path).error()
         return key
 
-    app.include_router(trace_router(redis), dependencies=[Depends(caller)])
+    app.include_router(trace_router(redis), dependencies=[Depends(caller)],
+                       responses=PROBLEM_CODES["get"])
 
     @app.post(
         "/v1/articles", status_code=202, response_model=Acceptance, tags=["articles"],

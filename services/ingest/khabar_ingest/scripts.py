@@ -15,45 +15,44 @@ step, so of two ingest replicas racing for it exactly one appends.
 
 ACCEPT = """
 -- KEYS: 1 state, 2 history, 3 stream, 4 idempotency record, 5 embargo schedule, 6 embargo pending
--- ARGV: 1 expected version, 2 expected appended version, 3 content hash,
---       4 use idempotency ('1'/'0'), 5 idempotency ttl (s), 6 mode ('append'/'hold'),
---       7 release at (ms), 8 article id, 9 answer json, 10 status, 11 article json,
---       12 history json, 13 pending json, 14 updated at, 15 embargoed until,
---       16.. event fields (name, value, ...)
-if ARGV[4] == '1' then
+-- ARGV: 1 the change (JSON: what Python read and decided, and the event's routing fields),
+--       2 answer json, 3 history json, 4 pending json ('' unless held), 5 the event json
+-- (Few, large arguments: packing many small ones costs the client more than the JSON does.)
+local c = cjson.decode(ARGV[1])
+if c.ttl > 0 then
   local seen = redis.call('HMGET', KEYS[4], 'hash', 'answer')
   if seen[1] then
-    if seen[1] == ARGV[3] then return {'replay', seen[2]} end
+    if seen[1] == c.hash then return {'replay', seen[2]} end
     return {'idempotency_mismatch', ''}
   end
 end
 local current = redis.call('HMGET', KEYS[1], 'version', 'hash', 'answer', 'appended')
-if current[2] and current[2] == ARGV[3] then return {'replay', current[3]} end
+if current[2] and current[2] == c.hash then return {'replay', current[3]} end
 local version = tonumber(current[1] or '0')
 local appended = tonumber(current[4] or '0')
-if version ~= tonumber(ARGV[1]) or appended ~= tonumber(ARGV[2]) then
+if version ~= c.expected_version or appended ~= c.expected_appended then
   return {'moved', tostring(version)}
 end
 local entry = ''
-if ARGV[6] == 'append' then
-  local fields = {}
-  for i = 16, #ARGV do fields[#fields + 1] = ARGV[i] end
-  entry = redis.call('XADD', KEYS[3], '*', unpack(fields))
-  redis.call('ZREM', KEYS[5], ARGV[8])
-  redis.call('HDEL', KEYS[6], ARGV[8])
-  redis.call('HSET', KEYS[1], 'appended', version + 1)
+if c.release_ms == '0' then
+  -- the stream entry's fields, as khabar_shared.events.encode_event writes them
+  entry = redis.call('XADD', KEYS[3], '*', 'type', c.type, 'event_id', c.event_id,
+                     'article_id', c.article_id, 'version', c.version,
+                     'correlation_id', c.correlation_id, 'data', ARGV[5])
+  redis.call('ZREM', KEYS[5], c.article_id)
+  redis.call('HDEL', KEYS[6], c.article_id)
+  appended = version + 1
 else
-  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[8])
-  redis.call('HSET', KEYS[6], ARGV[8], ARGV[13])
-  redis.call('HSET', KEYS[1], 'appended', appended)
+  redis.call('ZADD', KEYS[5], c.release_ms, c.article_id)
+  redis.call('HSET', KEYS[6], c.article_id, ARGV[4])
 end
-redis.call('HSET', KEYS[1], 'version', version + 1, 'hash', ARGV[3], 'status', ARGV[10],
-           'answer', ARGV[9], 'article', ARGV[11], 'updated_at', ARGV[14],
-           'embargoed_until', ARGV[15])
-redis.call('RPUSH', KEYS[2], ARGV[12])
-if ARGV[4] == '1' then
-  redis.call('HSET', KEYS[4], 'hash', ARGV[3], 'answer', ARGV[9])
-  redis.call('EXPIRE', KEYS[4], ARGV[5])
+redis.call('HSET', KEYS[1], 'version', version + 1, 'hash', c.hash, 'status', c.status,
+           'answer', ARGV[2], 'event', ARGV[5], 'updated_at', c.updated_at,
+           'embargoed_until', c.embargoed_until, 'appended', appended)
+redis.call('RPUSH', KEYS[2], ARGV[3])
+if c.ttl > 0 then
+  redis.call('HSET', KEYS[4], 'hash', c.hash, 'answer', ARGV[2])
+  redis.call('EXPIRE', KEYS[4], c.ttl)
 end
 return {'accepted', entry}
 """

@@ -24,6 +24,7 @@ set by release time) until `release_due` appends it. While it waits:
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Literal
@@ -32,7 +33,7 @@ from pydantic import BaseModel, Field
 from redis.asyncio.client import Pipeline
 
 from khabar_ingest.scripts import ACCEPT, RELEASE
-from khabar_shared.events import Article, ArticleEvent, ArticleEventType, PubStatus, encode_event
+from khabar_shared.events import Article, ArticleEvent, ArticleEventType
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ARTICLES_TAG,
@@ -48,6 +49,7 @@ EMBARGO_PENDING = f"khabar:{ARTICLES_TAG}:embargo:pending"
 # Unused idempotency slot when a change has no Idempotency-Key (scripts declare every key).
 _NO_IDEMPOTENCY = idempotency_key("-")
 _MAX_ATTEMPTS = 20
+_VERSIONCREATED = re.compile(r'"versioncreated":"[^"]*"')
 
 ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
 HistoryType = Literal[
@@ -135,10 +137,28 @@ class _Seen(BaseModel):
     idempotency_answer: bytes | None = None
 
 
-def content_hash(article: Article) -> str:
-    """Same content, same hash: a CMS re-sending an unchanged article is not a change."""
-    payload = article.model_dump_json(exclude={"versioncreated"})
+def content_hash(article_json: str) -> str:
+    """Same content, same hash: a CMS re-sending an unchanged article is not a change.
+
+    The hash covers the article's JSON without its `versioncreated`. That key
+    comes before `extra` in `Article`, so its first occurrence is the
+    top-level one (a nested one, inside `extra`, still counts as content).
+    """
+    payload = _VERSIONCREATED.sub('"versioncreated":null', article_json, count=1)
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def stream_entry(event: ArticleEvent, article_json: str) -> dict[str, str]:
+    """`encode_event(event)`, reusing the article's JSON instead of serializing it again."""
+    envelope = event.model_dump_json(exclude={"article"})
+    return {
+        "type": event.type,
+        "event_id": event.event_id,
+        "article_id": event.article_id,
+        "version": str(event.version),
+        "correlation_id": event.correlation_id,
+        "data": f'{envelope[:-1]},"article":{article_json}}}',
+    }
 
 
 def event_type_for(article: Article, published_before: bool) -> ArticleEventType:
@@ -174,7 +194,7 @@ class ArticleStore:
             updated_at=fields["updated_at"],
             embargoed_until=fields.get("embargoed_until") or None,
             answer=Acceptance.model_validate_json(fields["answer"]),
-            article=Article.model_validate_json(fields["article"]),
+            article=ArticleEvent.model_validate_json(fields["event"]).article,
         )
 
     async def history(self, article_id: str) -> list[HistoryEntry]:
@@ -211,11 +231,14 @@ class ArticleStore:
         calls: list[tuple[int, Acceptance]] = []
         async with self._redis.pipeline(transaction=False) as pipe:
             for index, found in zip(todo, seen, strict=True):
-                decided = decide_without_writing(changes[index], found)
+                article_json = changes[index].article.model_dump_json()
+                new_hash = content_hash(article_json)
+                decided = decide_without_writing(changes[index], found, new_hash)
                 if decided is not None:
                     outcomes[index] = decided
                     continue
-                answer = await self._queue_accept(pipe, changes[index], found, now)
+                answer = await self._queue_accept(pipe, changes[index], found, article_json,
+                                                  new_hash, now)
                 calls.append((index, answer))
             replies = await pipe.execute() if calls else []
         retry = []
@@ -232,11 +255,13 @@ class ArticleStore:
             for change in changes:
                 pipe.hmget(article_state_key(change.article.id),
                            ["version", "hash", "answer", "appended"])
-                pipe.hmget(self._idempotency_key(change), ["hash", "answer"])
-            replies = await pipe.execute()
+                if change.idempotency:
+                    pipe.hmget(self._idempotency_key(change), ["hash", "answer"])
+            replies = iter(await pipe.execute())
         seen = []
-        for state, record in zip(replies[0::2], replies[1::2], strict=True):
-            version, chash, answer, appended = state
+        for change in changes:
+            version, chash, answer, appended = next(replies)
+            record = next(replies) if change.idempotency else [None, None]
             seen.append(_Seen(
                 version=int(version or 0), appended=int(appended or 0),
                 content_hash=chash.decode() if chash else None, answer=answer,
@@ -250,13 +275,17 @@ class ArticleStore:
             return _NO_IDEMPOTENCY
         return idempotency_key(f"{change.submitted_by}:{change.idempotency}")
 
-    async def _queue_accept(self, pipe: Pipeline, change: Change, seen: _Seen, now: datetime) -> Acceptance:
+    async def _queue_accept(
+        self, pipe: Pipeline, change: Change, seen: _Seen, article_json: str, new_hash: str,
+        now: datetime,
+    ) -> Acceptance:
         article, version = change.article, seen.version + 1
         hold = is_embargoed(article, now)
-        event = ArticleEvent(
-            event_id=str(uuid.uuid4()), type=event_type_for(article, seen.appended > 0),
-            article_id=article.id, version=version, correlation_id=change.correlation_id,
-            accepted_at=now, submitted_by=change.submitted_by, article=article,
+        event = ArticleEvent.model_construct(
+            schema_version=1, event_id=str(uuid.uuid4()),
+            type=event_type_for(article, seen.appended > 0), article_id=article.id,
+            version=version, correlation_id=change.correlation_id, accepted_at=now,
+            submitted_by=change.submitted_by, article=article,
         )  # fmt: skip
         status: ArticleStatus = "embargoed" if hold else article.pubstatus
         embargoed_until = article.embargoed if hold else None
@@ -264,20 +293,22 @@ class ArticleStore:
             article_id=article.id, version=version, event_id=event.event_id, status=status,
             accepted_at=now, correlation_id=change.correlation_id, embargoed_until=embargoed_until,
         )  # fmt: skip
-        history = history_entry(event, status, embargoed_until)
-        fields = [part for pair in encode_event(event).items() for part in pair]
-        pending = pending_release(event, fields) if hold else ""
+        entry = stream_entry(event, article_json)
         release_ms = int(article.embargoed.timestamp() * 1000) if hold and article.embargoed else 0
+        decided = {
+            "expected_version": seen.version, "expected_appended": seen.appended,
+            "hash": new_hash, "ttl": self._idempotency_ttl_s if change.idempotency else 0,
+            "release_ms": str(release_ms), "status": status, "updated_at": now.isoformat(),
+            "embargoed_until": embargoed_until.isoformat() if embargoed_until else "",
+            **{name: value for name, value in entry.items() if name != "data"},
+        }  # fmt: skip
         await self._accept_script(
             keys=[article_state_key(article.id), article_history_key(article.id),
                   ARTICLE_EVENTS_STREAM, self._idempotency_key(change),
                   EMBARGO_SCHEDULE, EMBARGO_PENDING],
-            args=[seen.version, seen.appended, content_hash(article),
-                  "1" if change.idempotency else "0", self._idempotency_ttl_s,
-                  "hold" if hold else "append", release_ms, article.id,
-                  answer.model_dump_json(), status, article.model_dump_json(),
-                  history.model_dump_json(), pending, now.isoformat(),
-                  embargoed_until.isoformat() if embargoed_until else "", *fields],
+            args=[json.dumps(decided), answer.model_dump_json(),
+                  history_entry(event, status, embargoed_until).model_dump_json(),
+                  pending_release(event, entry) if hold else "", entry["data"]],
             client=pipe,
         )  # fmt: skip
         return answer
@@ -316,9 +347,8 @@ class ArticleStore:
         return entry.decode() if entry else None
 
 
-def decide_without_writing(change: Change, seen: _Seen) -> Outcome | None:
+def decide_without_writing(change: Change, seen: _Seen, new_hash: str) -> Outcome | None:
     """Repeats and stale versions are answered from the read alone (the script re-checks)."""
-    new_hash = content_hash(change.article)
     if change.idempotency and seen.idempotency_hash:
         if seen.idempotency_hash != new_hash:
             return IdempotencyMismatch(change.idempotency)
@@ -344,11 +374,12 @@ def history_entry(
     )  # fmt: skip
 
 
-def pending_release(event: ArticleEvent, fields: list[str]) -> str:
+def pending_release(event: ArticleEvent, entry: dict[str, str]) -> str:
     """What the release script needs: the stream entry, the status after, its history entry."""
     released = history_entry(event, event.article.pubstatus, None).model_copy(
         update={"type": "article.released"}
     )
     history = released.model_dump(mode="json", exclude={"accepted_at"})
+    fields = [part for pair in entry.items() for part in pair]
     return json.dumps({"fields": fields, "status": event.article.pubstatus,
                        "version": event.version, "history": history}, ensure_ascii=False)

@@ -1,0 +1,181 @@
+"""Ingest benchmark (issue 3): articles/s through ingest beside raw redis-py XADD.
+
+    .venv/bin/python -m bench.ingest --articles 2000
+
+Starts its own Redis and one ingest process, then measures, in the same run
+and on the same real corpus articles:
+
+- single-article `POST /v1/articles` per second with 1, 8 and 32 concurrent
+  clients, beside raw redis-py XADD of the same events one at a time with the
+  same concurrency;
+- batch import (`POST /v1/articles/batch`, 200 per batch, one client, as
+  `khabar import` does) beside raw XADD of the same events pipelined 200 at a
+  time.
+
+Every ingest POST is a real new version (a fresh uri per measurement), so
+each one validates, versions and appends. Prints a table; it is not a test.
+"""
+
+import argparse
+import asyncio
+import secrets
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis.asyncio as aioredis
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import load_articles
+from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
+from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
+from khabar_ingest.formats.writer import article_to_ninjs
+from khabar_shared.events import Article, ArticleEvent, encode_event
+
+BATCH = 200
+RAW_STREAM = "bench:{articles}:raw-xadd"
+
+
+def acceptable_articles(count: int) -> list[Article]:
+    """Real corpus articles that ingest accepts (a few corpus lines have no body)."""
+    found = []
+    for article in load_articles(count * 2):
+        try:
+            parse_ninjs(article_to_ninjs(article))
+        except InvalidArticle:
+            continue
+        found.append(article)
+    return found[:count]
+
+
+def documents_for(articles: list[Article], run: str) -> list[dict[str, Any]]:
+    """The articles as ninjs, each with a uri no earlier measurement used."""
+    return [{**article_to_ninjs(a), "uri": f"{a.uri}-{run}"} for a in articles]
+
+
+def events_for(articles: list[Article]) -> list[dict[str, str]]:
+    """The stream entries ingest would write for these articles, for raw XADD."""
+    now = datetime.now(UTC)
+    return [encode_event(ArticleEvent(
+        event_id=str(uuid.uuid4()), type="article.published", article_id=a.id, version=1,
+        correlation_id=str(uuid.uuid4()), accepted_at=now, submitted_by="bench", article=a,
+    )) for a in articles]  # fmt: skip
+
+
+async def timed(count: int, work: Callable[[], Awaitable[None]]) -> float:
+    started = time.perf_counter()
+    await work()
+    return count / (time.perf_counter() - started)
+
+
+async def with_concurrency(count: int, concurrency: int,
+                           one: Callable[[int], Awaitable[None]]) -> None:
+    next_index = iter(range(count))
+
+    async def worker() -> None:
+        for index in next_index:
+            await one(index)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def ingest_single(url: str, key: str, documents: list[dict[str, Any]],
+                        concurrency: int) -> float:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"},
+                                 limits=limits, timeout=60) as client:
+
+        async def post(index: int) -> None:
+            answer = await client.post("/v1/articles", json=documents[index])
+            if answer.status_code != 202 or answer.headers["Idempotent-Replayed"] != "false":
+                raise RuntimeError(f"not appended: {answer.status_code} {answer.text[:200]}")
+
+        return await timed(len(documents),
+                           lambda: with_concurrency(len(documents), concurrency, post))
+
+
+async def raw_single(redis: aioredis.Redis, events: list[dict[str, str]], concurrency: int) -> float:
+    async def xadd(index: int) -> None:
+        await redis.xadd(RAW_STREAM, events[index])
+
+    return await timed(len(events), lambda: with_concurrency(len(events), concurrency, xadd))
+
+
+async def ingest_batch(url: str, key: str, documents: list[dict[str, Any]]) -> float:
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"},
+                                 timeout=120) as client:
+
+        async def post_all() -> None:
+            for start in range(0, len(documents), BATCH):
+                answer = await client.post("/v1/articles/batch", json=documents[start:start + BATCH])
+                answer.raise_for_status()
+                if answer.json()["accepted"] != len(documents[start:start + BATCH]):
+                    raise RuntimeError(f"batch not fully accepted: {answer.text[:300]}")
+
+        return await timed(len(documents), post_all)
+
+
+async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]]) -> float:
+    async def add_all() -> None:
+        for start in range(0, len(events), BATCH):
+            async with redis.pipeline(transaction=False) as pipe:
+                for fields in events[start:start + BATCH]:
+                    pipe.xadd(RAW_STREAM, fields)
+                await pipe.execute()
+
+    return await timed(len(events), add_all)
+
+
+async def measure(url: str, key: str, redis_url: str, articles: list[Article]) -> list[list[str]]:
+    redis = aioredis.from_url(redis_url)
+    events = events_for(articles)
+    rows = []
+    for concurrency in (1, 8, 32):
+        documents = documents_for(articles, f"single-{concurrency}")
+        ours = await ingest_single(url, key, documents, concurrency)
+        raw = await raw_single(redis, events, concurrency)
+        rows.append([f"single POST, {concurrency} clients", str(len(articles)), f"{ours:,.0f}",
+                     f"{raw:,.0f}", f"{raw / ours:.1f}×"])
+    ours = await ingest_batch(url, key, documents_for(articles, "batch"))
+    raw = await raw_batch(redis, events)
+    rows.append([f"batch import ({BATCH} per batch)", str(len(articles)), f"{ours:,.0f}",
+                 f"{raw:,.0f}", f"{raw / ours:.1f}×"])
+    await redis.aclose()
+    return rows
+
+
+def run(count: int) -> None:
+    console = Console()
+    articles = acceptable_articles(count)
+    group = ProcessGroup()
+    with tempfile.TemporaryDirectory(prefix="khabar-bench-ingest-") as tmp:
+        try:
+            redis_url = start_redis(group, Path(tmp) / "redis", free_port())
+            key, port = secrets.token_urlsafe(24), free_port()
+            env = {"KHABAR_REDIS_URL": redis_url, "KHABAR_BOOTSTRAP_INGEST_KEY": key,
+                   "KHABAR_LOG_LEVEL": "WARNING"}
+            start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
+            rows = asyncio.run(measure(f"http://127.0.0.1:{port}", key, redis_url, articles))
+        finally:
+            group.stop_all()
+    table = Table("measurement", "articles", "ingest /s", "raw XADD /s", "raw ÷ ingest",
+                  title="ingest beside raw redis-py XADD of the same events")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=2000)
+    run(parser.parse_args().articles)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""The store's pure parts: stream entries, content hashes, embargo rules, import sources."""
+
+import gzip
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from khabar_ingest.body import first_too_deep
+from khabar_ingest.formats.ninjs import parse_ninjs
+from khabar_ingest.formats.sources import read_source
+from khabar_ingest.formats.writer import article_to_ninjs
+from khabar_ingest.store import content_hash, is_embargoed, stream_entry
+from khabar_shared.events import ArticleEvent, encode_event
+from tests.support import corpus_lines, real_articles, to_ninjs
+
+FEEDS = Path(__file__).resolve().parents[1] / "data/feeds"
+DOCUMENT = to_ninjs(real_articles(1)[0])
+
+
+def test_stream_entry_is_exactly_what_encode_event_writes() -> None:
+    article = parse_ninjs(DOCUMENT)
+    event = ArticleEvent(event_id=str(uuid.uuid4()), type="article.published",
+                         article_id=article.id, version=3, correlation_id="c-1",
+                         accepted_at=datetime.now(UTC), submitted_by="desk", article=article)
+    assert stream_entry(event, article.model_dump_json()) == encode_event(event)
+
+
+def test_content_hash_ignores_versioncreated_only() -> None:
+    first = parse_ninjs(DOCUMENT)
+    resent = parse_ninjs({**DOCUMENT, "versioncreated": "2030-01-01T00:00:00+00:00"})
+    edited = parse_ninjs({**DOCUMENT, "headline": DOCUMENT["headline"] + "!"})
+    nested = parse_ninjs({**DOCUMENT, "associations": {"x": {"versioncreated": "2030"}}})
+    nested_later = parse_ninjs({**DOCUMENT, "associations": {"x": {"versioncreated": "2031"}}})
+    assert content_hash(first.model_dump_json()) == content_hash(resent.model_dump_json())
+    assert content_hash(first.model_dump_json()) != content_hash(edited.model_dump_json())
+    assert content_hash(nested.model_dump_json()) != content_hash(nested_later.model_dump_json())
+
+
+def test_embargo_holds_only_future_non_withdrawals() -> None:
+    now = datetime.now(UTC)
+    future = (now + timedelta(hours=1)).isoformat()
+    assert is_embargoed(parse_ninjs({**DOCUMENT, "embargoed": future}), now)
+    assert not is_embargoed(parse_ninjs({**DOCUMENT, "embargoed": "2018-01-01T00:00:00Z"}), now)
+    assert not is_embargoed(
+        parse_ninjs({**DOCUMENT, "embargoed": future, "pubstatus": "canceled"}), now)
+
+
+def test_depth_check_names_the_first_pointer_too_deep() -> None:
+    assert first_too_deep({"a": [[["x"]]]}, 4) is None
+    assert first_too_deep({"a": [[["x"]]]}, 3) == "/a/0/0/0"
+
+
+def test_sources_read_corpus_lines_ninjs_and_feeds() -> None:
+    records = [next(corpus_lines())]
+    # A line separator inside the text must not split a JSON line.
+    records[0] = {**records[0], "text": records[0]["text"] + "\u2028" + "سطر"}
+    lines = gzip.compress("\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode())
+    corpus_items = list(read_source("corpus.jsonl.gz", lines))
+    assert [i.problem for i in corpus_items] == [None]
+    assert corpus_items[0].document["uri"] == records[0]["docno"]
+
+    ninjs_items = list(read_source("items.json", json.dumps({"items": [DOCUMENT, 3]}).encode()))
+    assert ninjs_items[0].document == DOCUMENT and ninjs_items[1].problem == "not a JSON object"
+
+    feed_items = list(read_source(str(FEEDS / "skynews-arabic.rss.xml"),
+                                  (FEEDS / "skynews-arabic.rss.xml").read_bytes()))
+    documents = [item.document for item in feed_items if item.document]
+    assert documents and all(parse_ninjs(d).language.startswith("ar") for d in documents)
+    assert any(item.problem == "has no title" for item in feed_items)
+
+
+def test_written_ninjs_reads_back_as_the_same_article() -> None:
+    article = parse_ninjs(DOCUMENT)
+    assert parse_ninjs(article_to_ninjs(article)) == article
