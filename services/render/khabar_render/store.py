@@ -26,7 +26,10 @@ from redis.exceptions import WatchError
 from khabar_shared.events import EnrichedArticle
 from khabar_shared.redis_helpers import RedisClient
 
-PREFIX = "khabar:render"
+# One hash tag for every render key: the version-guarded transactions span the
+# article, its listings, the epoch and the dependency index, so on a Redis
+# Cluster they must share a slot.
+PREFIX = "khabar:{render}"
 LATEST_KEY = f"{PREFIX}:latest"
 # Bumped in the same transaction as every article change: a render that saw it
 # move while it read was reading a mix of old and new, and is not cached.
