@@ -1,0 +1,191 @@
+"""`khabar status | dead-letters | replay | trim | trace` against a real Redis."""
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from typer.testing import CliRunner
+
+from khabar_cli.main import app
+from khabar_shared.consumer import StreamConsumer
+from khabar_shared.events import ArticleEvent, encode_event
+from khabar_shared.names import (
+    ARTICLE_EVENTS_STREAM,
+    ENRICH_GROUP,
+    ENRICHED_STREAM,
+    RENDER_GROUP,
+    SEARCH_GROUP,
+    applied_key,
+    article_history_key,
+    dead_letter_stream,
+)
+from khabar_shared.settings import CommonSettings
+from tests.conftest import DATABASES, Servers
+from tests.support import real_articles, to_ninjs
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def redis_url(servers: Servers) -> Iterator[str]:
+    url = servers.redis_url.rsplit("/", 1)[0] + f"/{next(DATABASES)}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+
+
+def khabar(redis_url: str, *args: str) -> str:
+    result = runner.invoke(app, list(args), env={"KHABAR_REDIS_URL": redis_url,
+                                                 "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def article_events(count: int) -> list[ArticleEvent]:
+    from khabar_ingest.formats.ninjs import parse_ninjs
+
+    events = []
+    for record in real_articles(count, min_words=60):
+        article = parse_ninjs(to_ninjs(record))
+        events.append(ArticleEvent(event_id=str(uuid.uuid4()), type="article.published",
+                                   article_id=article.id, version=1,
+                                   correlation_id=str(uuid.uuid4()),
+                                   accepted_at=datetime.now(UTC), submitted_by="cli-test",
+                                   article=article))
+    return events
+
+
+def fill(client: redis.Redis, stream: str, count: int) -> list[str]:
+    return [client.xadd(stream, {"n": str(n)}).decode() for n in range(count)]
+
+
+def test_status_shows_length_lag_pending_dead_letters_and_consumers(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    ids = fill(client, ARTICLE_EVENTS_STREAM, 5)
+    client.xgroup_create(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, id="0")
+    client.xreadgroup(ENRICH_GROUP, "enrich-host-41", {ARTICLE_EVENTS_STREAM: ">"}, count=3)
+    client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ids[0])
+    client.xadd(dead_letter_stream(ARTICLE_EVENTS_STREAM), {"reason": "malformed"})
+    output = khabar(redis_url, "status")
+    row = next(line for line in output.splitlines() if f" {ENRICH_GROUP} " in line)
+    cells = [cell.strip() for cell in row.split("│") if cell.strip()]
+    assert cells[:5] == [ARTICLE_EVENTS_STREAM, ENRICH_GROUP, "5", "2", "2"]
+    assert cells[6] == "1" and cells[7] == "enrich-host-41:2"
+    assert any(f" {RENDER_GROUP} " in line and "(none)" in line for line in output.splitlines())
+
+
+async def make_dead_letters(redis_url: str, events: list[ArticleEvent]) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    consumer = StreamConsumer(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ArticleEvent,
+                              lambda _: asyncio.sleep(0), client, CommonSettings())
+    for n, event in enumerate(events):
+        fields = {k.encode(): v.encode() for k, v in encode_event(event).items()}
+        message_id = (await client.xadd(ARTICLE_EVENTS_STREAM, fields)).decode()
+        await consumer.dead_letter(message_id, fields, f"Traceback ...\nKeyError: 'gazetteer-{n}'",
+                                   6, reason="max_deliveries")
+    await client.aclose()
+
+
+def test_dead_letters_list_show_replay_drop(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.xgroup_create(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, id="0", mkstream=True)
+    events = article_events(3)
+    asyncio.run(make_dead_letters(redis_url, events))
+    dead = dead_letter_stream(ARTICLE_EVENTS_STREAM)
+    dead_ids = [entry_id.decode() for entry_id, _ in client.xrange(dead)]
+    assert len(dead_ids) == 3
+
+    listed = khabar(redis_url, "dead-letters", "list")
+    assert all(event.article_id in listed for event in events)
+    assert "KeyError: 'gazetteer-1'" in listed and "max_deliveries" in listed
+
+    shown = khabar(redis_url, "dead-letters", "show", dead_ids[0])
+    assert "KeyError: 'gazetteer-0'" in shown and events[0].article.headline in shown
+
+    before = client.xlen(ARTICLE_EVENTS_STREAM)
+    replayed = khabar(redis_url, "dead-letters", "replay", dead_ids[1])
+    assert f"replayed {dead_ids[1]}" in replayed
+    assert client.xlen(ARTICLE_EVENTS_STREAM) == before + 1
+    (_, copy), = client.xrevrange(ARTICLE_EVENTS_STREAM, count=1)
+    assert json.loads(copy[b"data"])["event_id"] == events[1].event_id
+    assert [i.decode() for i, _ in client.xrange(dead)] == [dead_ids[0], dead_ids[2]]
+
+    dropped = khabar(redis_url, "dead-letters", "drop", "--all", "--yes")
+    assert "2 dead letter(s) dropped" in dropped
+    assert client.xlen(dead) == 0
+    assert "No dead letters" in khabar(redis_url, "dead-letters", "list")
+
+
+def test_replay_rewinds_one_group_and_leaves_the_others(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    ids = fill(client, ENRICHED_STREAM, 6)
+    for group in (SEARCH_GROUP, RENDER_GROUP):
+        client.xgroup_create(ENRICHED_STREAM, group, id="0")
+        read = client.xreadgroup(group, "c1", {ENRICHED_STREAM: ">"})
+        client.xack(ENRICHED_STREAM, group, *[entry_id for entry_id, _ in read[0][1]])
+
+    dry = khabar(redis_url, "replay", ENRICHED_STREAM, RENDER_GROUP, "--from", ids[2],
+                 "--dry-run")
+    assert "4 event(s)" in dry
+    assert client.xreadgroup(RENDER_GROUP, "c1", {ENRICHED_STREAM: ">"}) == []
+
+    khabar(redis_url, "replay", ENRICHED_STREAM, RENDER_GROUP, "--from", ids[2], "--yes")
+    again = client.xreadgroup(RENDER_GROUP, "c2", {ENRICHED_STREAM: ">"})
+    assert [entry_id.decode() for entry_id, _ in again[0][1]] == ids[2:]
+    assert client.xreadgroup(SEARCH_GROUP, "c2", {ENRICHED_STREAM: ">"}) == []
+
+
+def test_trim_never_drops_an_event_a_group_has_not_acked(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    articles = fill(client, ARTICLE_EVENTS_STREAM, 10)
+    client.xgroup_create(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, id="0")
+    read = client.xreadgroup(ENRICH_GROUP, "c1", {ARTICLE_EVENTS_STREAM: ">"}, count=6)
+    client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, *articles[:4])  # 5th and 6th stay pending
+    assert len(read[0][1]) == 6
+
+    enriched = fill(client, ENRICHED_STREAM, 10)
+    client.xgroup_create(ENRICHED_STREAM, SEARCH_GROUP, id="0")
+    client.xgroup_create(ENRICHED_STREAM, RENDER_GROUP, id="0")
+    client.xreadgroup(SEARCH_GROUP, "c1", {ENRICHED_STREAM: ">"})
+    client.xack(ENRICHED_STREAM, SEARCH_GROUP, *enriched)
+    client.xreadgroup(RENDER_GROUP, "c1", {ENRICHED_STREAM: ">"}, count=7)
+    client.xack(ENRICHED_STREAM, RENDER_GROUP, *enriched[:7])  # render: 3 undelivered
+
+    plan = khabar(redis_url, "trim", "--keep-days", "0", "--dry-run")
+    assert client.xlen(ARTICLE_EVENTS_STREAM) == 10
+    assert "render" in plan and "enrich" in plan
+
+    khabar(redis_url, "trim", "--keep-days", "0", "--yes")
+    assert [i.decode() for i, _ in client.xrange(ARTICLE_EVENTS_STREAM)] == articles[4:]
+    assert [i.decode() for i, _ in client.xrange(ENRICHED_STREAM)] == enriched[7:]
+    khabar(redis_url, "trim", "--yes")  # the default keeps a year: nothing more goes
+    assert client.xlen(ENRICHED_STREAM) == 3
+
+
+def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    accepted = datetime.now(UTC) - timedelta(minutes=10)
+    for version in (1, 2):
+        client.rpush(article_history_key("ar-2018-cli"), json.dumps({
+            "version": version, "event_id": f"event-{version}", "status": "usable",
+            "accepted_at": (accepted + timedelta(minutes=version)).isoformat(),
+            "correlation_id": f"corr-{version}", "submitted_by": "cms"}))
+    for group in (ENRICH_GROUP, SEARCH_GROUP, RENDER_GROUP):
+        client.hset(applied_key(group, "ar-2018-cli"), "1",
+                    (accepted + timedelta(minutes=1, seconds=2)).isoformat())
+    client.hset(applied_key(ENRICH_GROUP, "ar-2018-cli"), "2",
+                (accepted + timedelta(minutes=2, seconds=1)).isoformat())
+    output = khabar(redis_url, "trace", "ar-2018-cli")
+    rows = {line.split("│")[1].strip(): line for line in output.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip().isdigit()}
+    assert set(rows) == {"1", "2"}
+    assert rows["1"].count("+2.0s") == 3 and "corr-1" in rows["1"]
+    assert "+1.0s" in rows["2"] and rows["2"].count("pending") == 2
+    missing = runner.invoke(app, ["trace", "no-such-article"], env={"KHABAR_REDIS_URL": redis_url})
+    assert missing.exit_code == 1 and "No article" in missing.output

@@ -1,0 +1,75 @@
+"""`khabar status`: does the pipeline keep up? One row per stream and consumer group."""
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from khabar_cli.main import app, with_log_redis
+from khabar_shared.names import GROUPS_BY_STREAM
+from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
+
+console = Console()
+
+
+async def all_group_stats(redis: RedisClient) -> list[GroupStats]:
+    """Every group on every khabar stream: the expected ones and any other found there."""
+    found: list[GroupStats] = []
+    for stream, expected in GROUPS_BY_STREAM.items():
+        try:
+            present = [g["name"].decode() for g in await redis.xinfo_groups(stream)]
+        except Exception:  # the stream does not exist yet
+            present = []
+        for group in dict.fromkeys([*expected, *present]):
+            stats = await read_group_stats(redis, stream, group)
+            found.append(stats or GroupStats(stream, group, 0, None, 0, 0.0, 0, {}))
+    return found
+
+
+def age_text(seconds: float) -> str:
+    if seconds <= 0:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+def status_table(stats: list[GroupStats], stuck_after_s: float) -> Table:
+    table = Table(title="khabar streams", header_style="bold")
+    table.add_column("stream", no_wrap=True)
+    table.add_column("group", no_wrap=True)
+    for column in ("length", "lag", "pending", "oldest pending", "dead letters"):
+        table.add_column(column, justify="right")
+    table.add_column("consumers (pending)")
+    for row in stats:
+        stuck = row.oldest_pending_age_s > stuck_after_s
+        consumers = ", ".join(f"{name}:{count}" for name, count in sorted(row.consumers.items()))
+        table.add_row(
+            row.stream, row.group, str(row.length), "?" if row.lag is None else str(row.lag),
+            str(row.pending),
+            f"[red]{age_text(row.oldest_pending_age_s)}[/red]" if stuck
+            else age_text(row.oldest_pending_age_s),
+            f"[red]{row.dead_letters}[/red]" if row.dead_letters else "0",
+            consumers or "(none)",
+        )
+    return table
+
+
+@app.command()
+def status(
+    stuck_after: Annotated[float, typer.Option(
+        help="Seconds after which a pending event is shown in red as stuck.")] = 60.0,
+) -> None:
+    """Per stream and consumer group: length, lag, pending, oldest pending age, dead letters.
+
+    [bold]lag[/bold]: events on the stream the group has not read yet.
+    [bold]pending[/bold]: read but not acked (being handled, or left by a dead consumer
+    until another claims it after KHABAR_CLAIM_IDLE_MS).
+    [bold]dead letters[/bold]: events that failed KHABAR_MAX_DELIVERIES times; see
+    `khabar dead-letters list`.
+    """
+    stats = with_log_redis(all_group_stats)
+    console.print(status_table(stats, stuck_after))
