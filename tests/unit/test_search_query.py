@@ -41,6 +41,11 @@ def test_stop_words_alone_leave_only_the_words_query() -> None:
     assert len(build_request(SearchParams(q="في من"), "articles")["queries"]) == 1
 
 
+def test_no_stems_query_when_analysis_changes_nothing() -> None:
+    assert len(build_request(SearchParams(q="ترمب"), "articles")["queries"]) == 1
+    assert len(build_request(SearchParams(q="وترمب"), "articles")["queries"]) == 2
+
+
 def test_filters_quote_values_and_cover_whole_days() -> None:
     filters = build_filters(SearchParams(category="sport", tag='org:"fifa"', source="BBC",
                                          lang="ar", date_from=date(2018, 3, 1),

@@ -124,8 +124,10 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
             raise problem(503, "Service Unavailable", "Search is unavailable; try again.") from error
 
     @app.get("/v1/search", response_model=SearchResult)
-    async def search_api(params: Annotated[SearchParams, Depends(read_params)]) -> SearchResult:
-        return await run_search(params)
+    async def search_api(params: Annotated[SearchParams, Depends(read_params)]) -> Response:
+        # Serialized once by the model itself: the hot path skips FastAPI's re-validation.
+        result = await run_search(params)
+        return Response(result.model_dump_json(), media_type="application/json")
 
     @app.get("/search", response_class=HTMLResponse)
     async def search_page(

@@ -26,7 +26,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from khabar_search.documents import FACET_SEPARATOR
-from khabar_shared.text import analyze, detect_language
+from khabar_shared.text import analyze, detect_language, tokenize
 
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
 STEM_FIELDS = ["search_text"]
@@ -128,6 +128,15 @@ def stems_query(q: str) -> str:
     return " ".join(dict.fromkeys(analyze(q)))
 
 
+def adds_recall(q: str, stems: str) -> bool:
+    """Whether the stems query can find what the words query cannot.
+
+    When analysis changed nothing (ترمب, FIFA, a bare noun), `search_text`
+    holds the same words as the body and a second query only costs time.
+    """
+    return set(stems.split()) != set(tokenize(q))
+
+
 def _common(params: SearchParams) -> dict[str, Any]:
     common: dict[str, Any] = {
         "filter": build_filters(params),
@@ -155,7 +164,7 @@ def build_request(params: SearchParams, index_uid: str) -> dict[str, Any]:
          "locales": locales, **common},
     ]
     stems = stems_query(params.q)
-    if stems:
+    if stems and adds_recall(params.q, stems):
         queries.append({
             "indexUid": index_uid, "q": stems, "attributesToSearchOn": STEM_FIELDS,
             "locales": locales, "federationOptions": {"weight": STEMS_WEIGHT}, **common,
