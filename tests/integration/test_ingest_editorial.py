@@ -30,7 +30,7 @@ CREATED_KEYS: list[str] = []
 
 @pytest.fixture(scope="module")
 def ingest(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestProcess]:
-    process = ingest_process(servers, tmp_path_factory.mktemp("ingest-editorial"))
+    process = ingest_process(servers, tmp_path_factory.mktemp("ingest-editorial"), key_cache_s=1)
     try:
         yield process
     finally:
@@ -263,7 +263,8 @@ def test_keys_made_with_the_cli_have_names_and_scopes(ingest: IngestProcess) -> 
                                  env={"KHABAR_REDIS_URL": ingest.redis_url})
     assert revoked.exit_code == 0
     with ingest.client(writer) as client:
-        assert client.post("/v1/articles", json=article(1)).status_code == 401
+        # Known keys are remembered for KHABAR_KEY_CACHE_S (set to 1 s here).
+        eventually(lambda: client.post("/v1/articles", json=article(1)).status_code == 401)
 
 
 def test_no_key_appears_in_any_log_line(ingest: IngestProcess) -> None:

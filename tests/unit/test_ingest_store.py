@@ -2,7 +2,6 @@
 
 import gzip
 import json
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,20 +9,11 @@ from khabar_ingest.body import first_too_deep
 from khabar_ingest.formats.ninjs import parse_ninjs
 from khabar_ingest.formats.sources import read_source
 from khabar_ingest.formats.writer import article_to_ninjs
-from khabar_ingest.store import content_hash, is_embargoed, stream_entry
-from khabar_shared.events import ArticleEvent, encode_event
+from khabar_ingest.store import content_hash, is_embargoed
 from tests.support import corpus_lines, real_articles, to_ninjs
 
 FEEDS = Path(__file__).resolve().parents[1] / "data/feeds"
 DOCUMENT = to_ninjs(real_articles(1)[0])
-
-
-def test_stream_entry_is_exactly_what_encode_event_writes() -> None:
-    article = parse_ninjs(DOCUMENT)
-    event = ArticleEvent(event_id=str(uuid.uuid4()), type="article.published",
-                         article_id=article.id, version=3, correlation_id="c-1",
-                         accepted_at=datetime.now(UTC), submitted_by="desk", article=article)
-    assert stream_entry(event, article.model_dump_json()) == encode_event(event)
 
 
 def test_content_hash_ignores_versioncreated_only() -> None:

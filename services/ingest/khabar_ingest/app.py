@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -49,7 +49,6 @@ from khabar_ingest.store import (
     HistoryEntry,
     IdempotencyMismatch,
     Outcome,
-    StoreBusy,
     StoreResult,
     VersionConflict,
 )
@@ -81,7 +80,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     redis = connect(settings.redis_url)
     store = ArticleStore(redis, settings.idempotency_ttl_s)
-    keyring = KeyRing(redis, settings.bootstrap_ingest_key.get_secret_value())
+    keyring = KeyRing(redis, settings.bootstrap_ingest_key.get_secret_value(),
+                      settings.key_cache_s)
     limits = settings.limits
 
     @asynccontextmanager
@@ -136,8 +136,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     ) -> JSONResponse:
         path = request.url.path
         base_version = parse_if_match(if_match, path)
-        document = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
-        article = parse_article(document, limits, path)
+        body = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
+        article = parse_article(body.document, limits, path, body.unicode_checked)
         change = Change(
             article=article, submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
@@ -147,7 +147,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         return acceptance_response(result, key)
 
     @app.post(
-        "/v1/articles/batch", response_model=BatchAnswer, tags=["articles"],
+        "/v1/articles/batch", response_model=BatchAnswer, response_class=JSONResponse,
+        tags=["articles"],
         summary="Many articles at once: a JSON array or {\"items\": [...]}; answered per item",
         openapi_extra={"requestBody": NINJS_REQUEST_BODY | {"content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/NinjsBatch"}}}}},
@@ -157,17 +158,19 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         request: Request,
         key: Annotated[ApiKey, Depends(writer)],
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> BatchAnswer:
-        document = await read_json_body(
+    ) -> Response:
+        body = await read_json_body(
             request, settings.max_batch_bytes, settings.max_json_depth + 2
         )
-        items = batch_documents(document, settings.max_batch_items, request.url.path)
+        items = batch_documents(body.document, settings.max_batch_items, request.url.path)
         correlation_id = x_correlation_id or str(uuid.uuid4())
-        answer = await run_batch(store, items, key.name, correlation_id, limits)
+        answer = await run_batch(store, items, key.name, correlation_id, limits,
+                                 body.unicode_checked)
         log.info("batch_accepted", key_name=key.name, correlation_id=correlation_id,
                  accepted=answer.accepted, embargoed=answer.embargoed,
                  unchanged=answer.unchanged, rejected=answer.rejected)
-        return answer
+        # Serialized here, not re-validated against the response model: it is one already.
+        return Response(answer.model_dump_json(), media_type="application/json")
 
     @app.get(
         "/v1/articles/{article_id}", response_model=ArticleView, tags=["articles"],
@@ -238,9 +241,9 @@ def withdrawn(article: Article) -> Article:
     )
 
 
-def parse_article(document: Any, limits: Limits, path: str) -> Article:
+def parse_article(document: Any, limits: Limits, path: str, unicode_checked: bool) -> Article:
     try:
-        return parse_ninjs(document, limits=limits)
+        return parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
     except InvalidArticle as invalid:
         raise invalid_article(invalid, path).error() from invalid
 
@@ -254,9 +257,6 @@ def refusal(outcome: Outcome, change: Change, path: str) -> ProblemDetails | Non
         )  # fmt: skip
     if isinstance(outcome, IdempotencyMismatch):
         return idempotency_key_reused(outcome.key, path)
-    if isinstance(outcome, StoreBusy):
-        return conflict(change.article.id, "it changed too often while we wrote; try again",
-                        instance=path)
     return None
 
 

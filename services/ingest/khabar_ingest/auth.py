@@ -10,6 +10,7 @@ because keys are 256-bit random tokens, not passwords a person chose.
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -56,18 +57,34 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class KeyRing:
-    """Finds the key a request presents; the bootstrap key lives only in memory."""
+    """Finds the key a request presents; the bootstrap key lives only in memory.
 
-    def __init__(self, redis: RedisClient, bootstrap_key: str = "") -> None:
+    Known keys are remembered (by digest) for `cache_s` seconds, which spares a
+    Redis round trip per request; a revoked key therefore stops working within
+    `cache_s` (0 turns the memory off). Unknown keys are never remembered.
+    """
+
+    def __init__(self, redis: RedisClient, bootstrap_key: str = "", cache_s: float = 0) -> None:
         self._redis = redis
         self._bootstrap_digest = digest(bootstrap_key) if bootstrap_key else ""
+        self._cache_s = cache_s
+        self._known: dict[str, tuple[float, ApiKey]] = {}
 
     async def lookup(self, token: str) -> ApiKey | None:
         token_digest = digest(token)
         if self._bootstrap_digest and hmac.compare_digest(token_digest, self._bootstrap_digest):
             return ApiKey(name=BOOTSTRAP_KEY_NAME, scope="write")
+        remembered = self._known.get(token_digest)
+        if remembered and remembered[0] > time.monotonic():
+            return remembered[1]
         stored = await self._redis.hget(API_KEYS_HASH, token_digest)
-        return ApiKey.model_validate_json(stored) if stored else None
+        if not stored:
+            self._known.pop(token_digest, None)
+            return None
+        key = ApiKey.model_validate_json(stored)
+        if self._cache_s > 0:
+            self._known[token_digest] = (time.monotonic() + self._cache_s, key)
+        return key
 
 
 async def list_keys(redis: RedisClient) -> list[ApiKey]:

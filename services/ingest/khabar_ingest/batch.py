@@ -19,7 +19,6 @@ from khabar_ingest.store import (
     Change,
     IdempotencyMismatch,
     Outcome,
-    StoreBusy,
     StoreResult,
     VersionConflict,
 )
@@ -62,13 +61,14 @@ def batch_documents(document: Any, max_items: int, path: str) -> list[Any]:
 
 
 async def run_batch(
-    store: ArticleStore, items: list[Any], key_name: str, correlation_id: str, limits: Limits
+    store: ArticleStore, items: list[Any], key_name: str, correlation_id: str, limits: Limits,
+    unicode_checked: bool = False,
 ) -> BatchAnswer:
     answers: list[BatchItem] = []
     changes: list[tuple[int, Change]] = []
     for index, document in enumerate(items):
         try:
-            article = parse_ninjs(document, limits=limits)
+            article = parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
         except InvalidArticle as invalid:
             answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
             continue
@@ -98,7 +98,7 @@ def item_answer(index: int, change: Change, outcome: Outcome) -> BatchItem:
         return BatchItem(index=index, outcome=kind, status=202,
                          article_id=acceptance.article_id, version=acceptance.version,
                          event_id=acceptance.event_id)
-    assert isinstance(outcome, VersionConflict | IdempotencyMismatch | StoreBusy)
+    assert isinstance(outcome, VersionConflict | IdempotencyMismatch)
     problem = conflict(change.article.id, str(outcome), instance=f"#/{index}")
     item = rejected(index, problem)
     item.article_id = change.article.id

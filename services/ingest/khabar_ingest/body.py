@@ -6,6 +6,7 @@ depth (422 at the pointer where it goes too deep).
 """
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -22,7 +23,15 @@ from khabar_ingest.problems import (
 JSON_MEDIA_TYPES = ("application/json", "application/ninjs+json")
 
 
-async def read_json_body(request: Request, max_bytes: int, max_depth: int) -> Any:
+@dataclass
+class JsonBody:
+    document: Any
+    # JSON can only carry a lone surrogate as a `\ud800`-style escape; without one
+    # in the text, the readers may skip looking for them.
+    unicode_checked: bool
+
+
+async def read_json_body(request: Request, max_bytes: int, max_depth: int) -> JsonBody:
     instance = request.url.path
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES:
@@ -44,7 +53,7 @@ async def read_json_body(request: Request, max_bytes: int, max_depth: int) -> An
     if too_deep is not None:
         problem = FieldError(pointer=too_deep, message=f"nests deeper than {max_depth} levels")
         raise invalid_article(InvalidArticle([problem]), instance).error()
-    return document
+    return JsonBody(document, unicode_checked="\\ud" not in text.lower())
 
 
 def parse_json(text: str, instance: str) -> Any:

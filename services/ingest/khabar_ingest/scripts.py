@@ -3,10 +3,13 @@
 Every key they touch is declared and carries the `{articles}` hash tag, so
 each script is a single-slot operation (Redis Cluster safe).
 
-`ACCEPT` appends one change (or holds it for its embargo): it re-checks what
-Python decided from its earlier read (idempotency record, content hash,
-version and last appended version) and writes the event, the state, the
-history entry and the idempotency record together, or answers why not.
+`ACCEPT` takes one change (the article's JSON, its content hash and the
+event's fields) and, from the article's state as it is at that moment,
+decides all that depends on it: a repeat (same Idempotency-Key or same
+content: the first answer), a stale If-Match (the current version), or the
+next version, whose event it appends (or holds for its embargo) together
+with the state, the history entry and the idempotency record. One script
+call per change and no read before it, so a batch is one pipelined round trip.
 
 `RELEASE` releases one embargoed change whose time has come (by Redis's own
 clock): removing it from the schedule and appending its event happen in one
@@ -15,46 +18,71 @@ step, so of two ingest replicas racing for it exactly one appends.
 
 ACCEPT = """
 -- KEYS: 1 state, 2 history, 3 stream, 4 idempotency record, 5 embargo schedule, 6 embargo pending
--- ARGV: 1 the change (JSON: what Python read and decided, and the event's routing fields),
---       2 answer json, 3 history json, 4 pending json ('' unless held), 5 the event json
--- (Few, large arguments: packing many small ones costs the client more than the JSON does.)
+-- ARGV: 1 the change (JSON: content hash, idempotency ttl (0: none), base version (-1: none),
+--         release_ms ('0': publish now), and the event's own fields), 2 the article's JSON
 local c = cjson.decode(ARGV[1])
 if c.ttl > 0 then
   local seen = redis.call('HMGET', KEYS[4], 'hash', 'answer')
   if seen[1] then
-    if seen[1] == c.hash then return {'replay', seen[2]} end
-    return {'idempotency_mismatch', ''}
+    if seen[1] == c.hash then return {'replay', seen[2], ''} end
+    return {'idempotency_mismatch', '', ''}
   end
 end
 local current = redis.call('HMGET', KEYS[1], 'version', 'hash', 'answer', 'appended')
-if current[2] and current[2] == c.hash then return {'replay', current[3]} end
+if current[2] == c.hash then return {'replay', current[3], ''} end
 local version = tonumber(current[1] or '0')
 local appended = tonumber(current[4] or '0')
-if version ~= c.expected_version or appended ~= c.expected_appended then
-  return {'moved', tostring(version)}
+if c.base_version >= 0 and c.base_version ~= version then
+  return {'conflict', tostring(version), ''}
 end
+
+version = version + 1
+local held = c.release_ms ~= '0'
+local kind = 'article.published'
+if c.pubstatus == 'canceled' then kind = 'article.withdrawn'
+elseif appended > 0 then kind = 'article.updated' end
+local status = c.pubstatus
+local embargoed_until = cjson.null
+if held then status = 'embargoed'; embargoed_until = c.embargoed_until end
+
+-- The event: ArticleEvent's fields, then the article's JSON as Python wrote it.
+local envelope = cjson.encode({schema_version = 1, event_id = c.event_id, type = kind,
+  article_id = c.article_id, version = version, correlation_id = c.correlation_id,
+  accepted_at = c.accepted_at, submitted_by = c.submitted_by})
+local data = string.sub(envelope, 1, -2) .. ',"article":' .. ARGV[2] .. '}'
+-- The stream entry's fields, as khabar_shared.events.encode_event writes them.
+local fields = {'type', kind, 'event_id', c.event_id, 'article_id', c.article_id,
+  'version', tostring(version), 'correlation_id', c.correlation_id, 'data', data}
+local answer = cjson.encode({article_id = c.article_id, version = version,
+  event_id = c.event_id, status = status, accepted_at = c.accepted_at,
+  correlation_id = c.correlation_id, embargoed_until = embargoed_until})
+local history = {version = version, event_id = c.event_id, type = kind, status = status,
+  accepted_at = c.accepted_at, submitted_by = c.submitted_by, editor_note = c.editor_note,
+  correlation_id = c.correlation_id, embargoed_until = embargoed_until}
+
 local entry = ''
-if c.release_ms == '0' then
-  -- the stream entry's fields, as khabar_shared.events.encode_event writes them
-  entry = redis.call('XADD', KEYS[3], '*', 'type', c.type, 'event_id', c.event_id,
-                     'article_id', c.article_id, 'version', c.version,
-                     'correlation_id', c.correlation_id, 'data', ARGV[5])
+if held then
+  local released = {version = version, event_id = c.event_id, type = 'article.released',
+    status = c.pubstatus, submitted_by = c.submitted_by, editor_note = c.editor_note,
+    correlation_id = c.correlation_id, embargoed_until = cjson.null}
+  redis.call('ZADD', KEYS[5], c.release_ms, c.article_id)
+  redis.call('HSET', KEYS[6], c.article_id, cjson.encode({fields = fields,
+    status = c.pubstatus, version = version, history = released}))
+else
+  entry = redis.call('XADD', KEYS[3], '*', unpack(fields))
   redis.call('ZREM', KEYS[5], c.article_id)
   redis.call('HDEL', KEYS[6], c.article_id)
-  appended = version + 1
-else
-  redis.call('ZADD', KEYS[5], c.release_ms, c.article_id)
-  redis.call('HSET', KEYS[6], c.article_id, ARGV[4])
+  appended = version
 end
-redis.call('HSET', KEYS[1], 'version', version + 1, 'hash', c.hash, 'status', c.status,
-           'answer', ARGV[2], 'event', ARGV[5], 'updated_at', c.updated_at,
-           'embargoed_until', c.embargoed_until, 'appended', appended)
-redis.call('RPUSH', KEYS[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'version', version, 'hash', c.hash, 'status', status,
+  'answer', answer, 'event', data, 'updated_at', c.accepted_at,
+  'embargoed_until', held and c.embargoed_until or '', 'appended', appended)
+redis.call('RPUSH', KEYS[2], cjson.encode(history))
 if c.ttl > 0 then
-  redis.call('HSET', KEYS[4], 'hash', c.hash, 'answer', ARGV[2])
+  redis.call('HSET', KEYS[4], 'hash', c.hash, 'answer', answer)
   redis.call('EXPIRE', KEYS[4], c.ttl)
 end
-return {'accepted', entry}
+return {'accepted', answer, entry}
 """
 
 RELEASE = """

@@ -22,6 +22,8 @@ class IngestSettings(CommonSettings):
     max_list_items: int = Field(default=200, ge=1)
     # JSON nested deeper than this is refused (no article needs it; it costs recursion).
     max_json_depth: int = Field(default=32, ge=4)
+    # How long a known API key is remembered in memory (a revoked key works this much longer).
+    key_cache_s: float = Field(default=5.0, ge=0)
     idempotency_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     # How often the embargo releaser looks for articles that are due.
     embargo_poll_s: float = Field(default=1.0, gt=0)
