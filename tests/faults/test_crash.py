@@ -53,6 +53,7 @@ def pipeline(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_kill_9_consumers_under_load_loses_nothing(pipeline: Pipeline) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
