@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from redis.asyncio.client import Pipeline
 
 from khabar_ingest.scripts import ACCEPT, RELEASE
 from khabar_shared.events import Article, ArticleEvent
@@ -178,13 +177,18 @@ class ArticleStore:
     async def accept_many(self, changes: list[Change]) -> list[Outcome]:
         """Accept each change on its own (one refused does not stop the others), in order."""
         now = datetime.now(UTC)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for change in changes:
-                await self._queue_accept(pipe, change, now)
-            replies = await pipe.execute()
+        if len(changes) == 1:
+            # No pipeline for one: a pipeline asks SCRIPT EXISTS first, an extra round trip.
+            replies = [await self._accept_script(**self._script_call(changes[0], now))]
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for change in changes:
+                    await self._accept_script(**self._script_call(change, now), client=pipe)
+                replies = await pipe.execute()
         return [outcome_of(change, reply) for change, reply in zip(changes, replies, strict=True)]
 
-    async def _queue_accept(self, pipe: Pipeline, change: Change, now: datetime) -> None:
+    def _script_call(self, change: Change, now: datetime) -> dict[str, list[str]]:
+        """The keys and arguments of the ACCEPT script for one change."""
         article = change.article
         article_json = article.model_dump_json()
         held = is_embargoed(article, now)
@@ -200,13 +204,12 @@ class ArticleStore:
             "submitted_by": change.submitted_by, "pubstatus": article.pubstatus,
             "editor_note": article.editor_note,
         }  # fmt: skip
-        await self._accept_script(
-            keys=[article_state_key(article.id), article_history_key(article.id),
-                  ARTICLE_EVENTS_STREAM, self._idempotency_key(change),
-                  EMBARGO_SCHEDULE, EMBARGO_PENDING],
-            args=[json.dumps(decided, ensure_ascii=False), article_json],
-            client=pipe,
-        )  # fmt: skip
+        return {
+            "keys": [article_state_key(article.id), article_history_key(article.id),
+                     ARTICLE_EVENTS_STREAM, self._idempotency_key(change),
+                     EMBARGO_SCHEDULE, EMBARGO_PENDING],
+            "args": [json.dumps(decided, ensure_ascii=False), article_json],
+        }  # fmt: skip
 
     def _idempotency_key(self, change: Change) -> str:
         if not change.idempotency:
