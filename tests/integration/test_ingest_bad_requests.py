@@ -6,7 +6,6 @@ problem's `errors`, or else text the problem's `detail` must contain.
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
