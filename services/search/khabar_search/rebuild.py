@@ -9,7 +9,9 @@ never change address.
 
 Events that arrive during the rebuild are not lost:
 
-1. the replay stops at the stream's last id when it began (the mark);
+1. the replay stops at the stream's last id when it began (the mark); it
+   reads the log twice, first to find each article's newest event, then to
+   index only those, so memory holds ids, not documents;
 2. before the swap, what came after the mark is applied to the new index;
 3. after the swap, what came after that second mark is applied to the live
    index again, because the consumer may have put it in the old index in the
@@ -19,7 +21,7 @@ Events that arrive during the rebuild are not lost:
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,36 +60,22 @@ class Replay:
         self.documents[event.article_id] = (
             to_document(event.enriched).model_dump() if live and event.enriched else None)
 
-    @property
-    def live(self) -> list[dict[str, Any]]:
-        return [doc for doc in self.documents.values() if doc is not None]
-
 
 async def stream_end(redis: RedisClient, stream: str) -> str:
     last = await redis.xrevrange(stream, count=1)
     return _text(last[0][0]) if last else "0-0"
 
 
-async def replay(redis: RedisClient, stream: str, after: str, until: str,
-                 progress: Progress = _quiet) -> Replay:
-    """Read (after, until] of the stream and keep the newest version per article."""
+async def replay(redis: RedisClient, stream: str, after: str, until: str) -> Replay:
+    """Read (after, until] of the stream and keep the newest version per article (catch-ups)."""
     found = Replay(last_id=after)
-    start = f"({after}" if after != "0-0" else "-"
-    while True:
-        page = await redis.xrange(stream, min=start, max=until, count=READ_PAGE)
-        for message_id, fields in page:
-            try:
-                found.take(decode_event(EnrichedEvent, fields))
-            except MalformedEvent:
-                log.warning("rebuild_skipped_malformed", message_id=_text(message_id))
-            found.events += 1
-        if not page:
-            return found
-        found.last_id = _text(page[-1][0])
-        start = f"({found.last_id}"
-        progress("read", found.events, None)
-        if found.last_id == until:
-            return found
+    if until == after:
+        return found
+    async for message_id, event in _entries(redis, stream, after, until):
+        found.take(event)
+        found.events += 1
+        found.last_id = message_id
+    return found
 
 
 async def _guarded(redis: RedisClient, changes: Replay) -> tuple[list[dict[str, Any]], list[str]]:
@@ -117,6 +105,57 @@ class RebuildReport:
     seconds: float
 
 
+async def newest_entries(redis: RedisClient, stream: str, until: str,
+                         progress: Progress = _quiet) -> tuple[set[str], int]:
+    """First pass, light on memory: the stream id of every live article's newest event."""
+    newest: dict[str, tuple[int, str, bool]] = {}
+    events = 0
+    async for message_id, event in _entries(redis, stream, "0-0", until):
+        events += 1
+        known = newest.get(event.article_id)
+        if known is None or event.version >= known[0]:
+            live = event.type != "article.withdrawn" and event.enriched is not None
+            newest[event.article_id] = (event.version, message_id, live)
+        if events % READ_PAGE == 0:
+            progress("read", events, None)
+    return {message_id for _, message_id, live in newest.values() if live}, events
+
+
+async def load_newest(redis: RedisClient, stream: str, until: str, wanted: set[str],
+                      target: MeiliWriter, batch_size: int, progress: Progress = _quiet) -> int:
+    """Second pass: the newest live versions into `target`, one task per batch."""
+    batch: list[dict[str, Any]] = []
+    done = 0
+    async for message_id, event in _entries(redis, stream, "0-0", until):
+        if message_id in wanted and event.enriched is not None:
+            batch.append(to_document(event.enriched).model_dump())
+        if len(batch) >= batch_size:
+            await target.apply(batch, [])
+            done += len(batch)
+            batch = []
+            progress("index", done, len(wanted))
+    if batch:
+        await target.apply(batch, [])
+        done += len(batch)
+        progress("index", done, len(wanted))
+    return done
+
+
+async def _entries(redis: RedisClient, stream: str, after: str, until: str
+                   ) -> AsyncIterator[tuple[str, EnrichedEvent]]:
+    start = f"({after}" if after != "0-0" else "-"
+    while True:
+        page = await redis.xrange(stream, min=start, max=until, count=READ_PAGE)
+        for message_id, fields in page:
+            try:
+                yield _text(message_id), decode_event(EnrichedEvent, fields)
+            except MalformedEvent:
+                log.warning("rebuild_skipped_malformed", message_id=_text(message_id))
+        if not page or _text(page[-1][0]) == until:
+            return
+        start = f"({_text(page[-1][0])}"
+
+
 async def rebuild(redis: RedisClient, live: MeiliWriter, stream: str, batch_size: int = 1000,
                   progress: Progress = _quiet) -> RebuildReport:
     started = time.monotonic()
@@ -125,11 +164,8 @@ async def rebuild(redis: RedisClient, live: MeiliWriter, stream: str, batch_size
     await fresh.ensure_index(load_synonyms())
 
     mark = await stream_end(redis, stream)
-    state = await replay(redis, stream, "0-0", mark, progress)
-    documents = state.live
-    for start in range(0, len(documents), batch_size):
-        await fresh.apply(documents[start:start + batch_size], [])
-        progress("index", min(start + batch_size, len(documents)), len(documents))
+    wanted, events = await newest_entries(redis, stream, mark, progress)
+    documents = await load_newest(redis, stream, mark, wanted, fresh, batch_size, progress)
 
     before_swap = await replay(redis, stream, mark, await stream_end(redis, stream))
     await fresh.apply(*await _guarded(redis, before_swap))
@@ -138,7 +174,7 @@ async def rebuild(redis: RedisClient, live: MeiliWriter, stream: str, batch_size
     await live.apply(*await _guarded(redis, after_swap))
     await fresh.delete_index()  # the old index, under the rebuild's name since the swap
 
-    report = RebuildReport(live.index_uid, len(documents), state.events,
+    report = RebuildReport(live.index_uid, documents, events,
                            before_swap.events + after_swap.events, time.monotonic() - started)
     log.info("search_index_rebuilt", index=report.index, documents=report.documents,
              events=report.events, caught_up=report.caught_up, seconds=round(report.seconds, 1))
