@@ -47,6 +47,8 @@ log = get_logger(__name__)
 # Where a failed delivery's last error waits until the event succeeds or is dead-lettered.
 ERRORS_SUFFIX = ":errors:"
 CONTEXT_FIELDS = ("event_id", "article_id", "correlation_id")
+# Claimed too often without a handler ever raising: its consumers died while handling it.
+NO_ERROR_RECORDED = b"no error recorded: every consumer that took it stopped before finishing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,7 @@ class StreamConsumer(Generic[EventT]):
             if deliveries > self.settings.max_deliveries:
                 error = await self.redis.hget(self.errors_key, message_id)
                 await self.dead_letter(
-                    message_id, fields, (error or b"unknown error").decode(), deliveries,
+                    message_id, fields, (error or NO_ERROR_RECORDED).decode(), deliveries,
                     reason="max_deliveries",
                 )
             else:
