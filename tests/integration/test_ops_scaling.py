@@ -1,9 +1,10 @@
 """Three enrich processes on one stream share its work, and killing one loses nothing."""
 
 import asyncio
+import os
 import secrets
+import signal
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,16 +90,21 @@ def test_three_enrich_processes_share_the_stream_and_a_kill_loses_nothing(
 
         victim, victim_metrics = enrich.pop("enrich-0")
         victim_name = f"{socket.gethostname()}-{victim.process.pid}"
-        with ThreadPoolExecutor(1) as pool:
-            posting = pool.submit(asyncio.run, post_all(
-                f"http://127.0.0.1:{ingest_port}", env["KHABAR_BOOTSTRAP_INGEST_KEY"], documents))
-            # Kill it while it holds events it has read but not acked: those must be claimed.
-            victim_handled = eventually(lambda: handled(victim_metrics), timeout_s=60,
-                                        interval_s=0.01)
+        ingest_url = f"http://127.0.0.1:{ingest_port}"
+        key = env["KHABAR_BOOTSTRAP_INGEST_KEY"]
+        # Freeze the other two so the victim surely takes a share and holds some unacked.
+        for process, _ in enrich.values():
+            os.kill(process.process.pid, signal.SIGSTOP)
+        try:
+            posted = asyncio.run(post_all(ingest_url, key, documents[:150]))
+            victim_handled = eventually(lambda: handled(victim_metrics), timeout_s=120)
             left_pending = eventually(lambda: pending_of(client, victim_name), timeout_s=60,
                                       interval_s=0.005)
             victim.kill()
-            posted = posting.result()
+        finally:
+            for process, _ in enrich.values():
+                os.kill(process.process.pid, signal.SIGCONT)
+        posted |= asyncio.run(post_all(ingest_url, key, documents[150:]))
         assert len(posted) == ARTICLES and left_pending > 0
 
         eventually(lambda: enriched_ids(client) >= posted, timeout_s=180, interval_s=0.5)
