@@ -182,3 +182,19 @@ def test_bad_request_gets_a_problem_naming_its_field(
     if status == 409:
         assert problem["current_version"] == 1
     assert ingest.stream_length() == before, f"{name} appended an event"
+
+
+async def test_redis_down_gets_503_with_retry_after() -> None:
+    from khabar_dev.processes import free_port
+    from khabar_ingest.app import create_app
+    from khabar_ingest.settings import IngestSettings
+
+    # Nothing listens on this port: every Redis call fails to connect.
+    app = create_app(IngestSettings(redis_url=f"redis://127.0.0.1:{free_port()}/0",
+                                    bootstrap_ingest_key=READ_KEY))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingest",
+                                 headers={"Authorization": f"Bearer {READ_KEY}"}) as client:
+        answer = await client.post("/v1/articles", json=GOOD)
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"].isdigit()
+    assert answer.json()["type"].endswith("service-unavailable")

@@ -79,15 +79,16 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Stale If-Match (the answer has current_version)",
         413: "Body over the size limit", 415: "Not application/json",
         422: "JSON, but not an acceptable article: every bad field named",
+        503: "Redis does not answer; nothing was written (see Retry-After)",
     }  # fmt: skip
     return {code: {"model": ProblemDetails, "description": reasons[code]} for code in codes}
 
 
 PROBLEM_CODES = {
-    "post": _problems(400, 401, 403, 409, 413, 415, 422),
-    "batch": _problems(400, 401, 403, 413, 415, 422),
-    "get": _problems(401, 404),
-    "delete": _problems(400, 401, 403, 404, 409, 422),
+    "post": _problems(400, 401, 403, 409, 413, 415, 422, 503),
+    "batch": _problems(400, 401, 403, 413, 415, 422, 503),
+    "get": _problems(401, 404, 503),
+    "delete": _problems(400, 401, 403, 404, 409, 422, 503),
 }
 
 

@@ -46,11 +46,19 @@ def install_ingest_problem_handler(app: Any) -> None:
     """Answer `ProblemError` with its body *and* headers (the shared handler drops headers)."""
     from fastapi import Request
     from fastapi.responses import JSONResponse
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
     from starlette.exceptions import HTTPException
 
     @app.exception_handler(ProblemError)
     async def on_problem(_: Request, error: ProblemError) -> JSONResponse:
         return problem_response(error.problem)
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def on_redis_down(request: Request, error: Exception) -> JSONResponse:
+        # Nothing was written (each change is one script run): the client may simply retry.
+        return problem_response(service_unavailable(request.url.path))
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, error: HTTPException) -> JSONResponse:
@@ -223,6 +231,18 @@ def unsupported_media_type(
         instance=instance,
         headers={"Accept-Post": ", ".join(accepted)},
         errors=[FieldProblem(pointer="header:Content-Type", detail=f"got {got or 'nothing'}")],
+    )
+
+
+def service_unavailable(instance: str | None = None, retry_after_seconds: int = 2) -> ProblemDetails:
+    """503: the article log (Redis) does not answer; nothing was written."""
+    return ProblemDetails(
+        type=_TYPE_BASE + "service-unavailable",
+        title="The article log is unavailable",
+        status=503,
+        detail=f"Redis does not answer; nothing was written. Try again in {retry_after_seconds} s.",
+        instance=instance,
+        headers={"Retry-After": str(retry_after_seconds)},
     )
 
 

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from redis.asyncio.cluster import RedisCluster
 
 from khabar_ingest.scripts import ACCEPT, RELEASE
 from khabar_shared.events import Article, ArticleEvent
@@ -183,7 +184,12 @@ class ArticleStore:
         else:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for change in changes:
-                    await self._accept_script(**self._script_call(change, now), client=pipe)
+                    call = self._script_call(change, now)
+                    if isinstance(self._redis, RedisCluster):
+                        # A cluster pipeline refuses EVALSHA; EVAL of the same source is cached.
+                        pipe.eval(ACCEPT, len(call["keys"]), *call["keys"], *call["args"])
+                    else:
+                        await self._accept_script(**call, client=pipe)
                 replies = await pipe.execute()
         return [outcome_of(change, reply) for change, reply in zip(changes, replies, strict=True)]
 
