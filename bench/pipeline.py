@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.harness import BenchSystem, load_articles, percentile, running_system
-from khabar_dev.ninjs_out import article_to_ninjs
+from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.events import Article
 from khabar_shared.names import ENRICHED_STREAM
 

@@ -1,19 +1,19 @@
 """Loading the bundled sample through the ingest API: the same front door as newsrooms."""
 
-import asyncio
 from pathlib import Path
 
 import httpx
 from pydantic import BaseModel
 
-from khabar_dev.ninjs_out import article_to_ninjs
 from khabar_dev.processes import REPO_ROOT
 from khabar_ingest.formats.corpus import iter_corpus
+from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
 SAMPLE_FILES = (REPO_ROOT / "samples/articles.ar.jsonl.gz", REPO_ROOT / "samples/articles.en.jsonl.gz")
+BATCH_SIZE = 100
 
 
 class LoadSummary(BaseModel):
@@ -23,25 +23,22 @@ class LoadSummary(BaseModel):
     first_article_id: str | None = None
 
 
-async def load_sample(ingest_url: str, key: str, files: tuple[Path, ...] = SAMPLE_FILES,
-                      concurrency: int = 8) -> LoadSummary:
+async def load_sample(ingest_url: str, key: str, files: tuple[Path, ...] = SAMPLE_FILES
+                      ) -> LoadSummary:
+    """Post every sample article through `POST /v1/articles/batch`."""
     summary = LoadSummary()
     documents = [article_to_ninjs(a) for path in files if path.exists() for a in iter_corpus(path)]
-    gate = asyncio.Semaphore(concurrency)
     headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=ingest_url, headers=headers, timeout=30) as client:
-
-        async def post(document: dict) -> None:
-            async with gate:
-                answer = await client.post("/v1/articles", json=document)
-            if answer.status_code != 202:
-                summary.rejected += 1
-                log.warning("sample_article_rejected", status=answer.status_code, body=answer.text[:300])
-                return
-            replayed = answer.headers.get("Idempotent-Replayed") == "true"
-            summary.unchanged += replayed
-            summary.accepted += not replayed
-            summary.first_article_id = summary.first_article_id or answer.json()["article_id"]
-
-        await asyncio.gather(*(post(document) for document in documents))
+    async with httpx.AsyncClient(base_url=ingest_url, headers=headers, timeout=60) as client:
+        for start in range(0, len(documents), BATCH_SIZE):
+            answer = await client.post("/v1/articles/batch", json=documents[start:start + BATCH_SIZE])
+            answer.raise_for_status()
+            body = answer.json()
+            summary.accepted += body["accepted"]
+            summary.unchanged += body["unchanged"]
+            summary.rejected += body["rejected"]
+            for item in body["items"]:
+                if item["outcome"] == "rejected":
+                    log.warning("sample_article_rejected", problem=item.get("problem"))
+                summary.first_article_id = summary.first_article_id or item.get("article_id")
     return summary
