@@ -7,10 +7,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from datetime import UTC, datetime
 from typing import Any
-import uuid
 
 import httpx
 import pytest
@@ -18,9 +15,7 @@ import redis
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
-from khabar_ingest.formats.ninjs import parse_ninjs
 from khabar_dev.processes import ProcessGroup, free_port, start_service, wait_until
-from khabar_shared.events import ArticleEvent, encode_event
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ENRICH_GROUP,
@@ -117,45 +112,47 @@ def cluster_env(servers: Servers, cluster_ports: list[int], ingest_key: str) -> 
                   "KHABAR_REDIS_CLUSTER": "true", "KHABAR_CLAIM_IDLE_MS": "2000"}
 
 
-def article_event(document: dict[str, Any]) -> ArticleEvent:
-    """The event ingest appends for a first version of `document`."""
-    article = parse_ninjs(document)
-    return ArticleEvent(event_id=str(uuid.uuid4()), type="article.published",
-                        article_id=article.id, version=1, correlation_id=str(uuid.uuid4()),
-                        accepted_at=datetime.now(UTC), submitted_by="cluster-test",
-                        article=article)
-
-
 @pytest.fixture(scope="module")
 def documents() -> list[dict[str, Any]]:
     return [to_ninjs(record) for record in real_articles(5, min_words=120)]
 
 
 @dataclass
+class Posted:
+    article_id: str
+    headline: str
+
+
+@dataclass
 class ClusterSystem:
     cluster: RedisCluster
     urls: dict[str, str]
-    events: list[ArticleEvent]
+    posted: list[Posted]
+    ingest_key: str
 
 
 @pytest.fixture(scope="module")
 def consumers_on_cluster(servers: Servers, cluster_ports: list[int],
                          documents: list[dict[str, Any]],
                          tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterSystem]:
-    """enrich, search and render on the cluster, fed the events ingest would append."""
+    """All four services on the cluster; the sample articles posted to ingest."""
     logs = tmp_path_factory.mktemp("cluster-logs")
-    env = cluster_env(servers, cluster_ports, secrets.token_urlsafe(16))
+    ingest_key = secrets.token_urlsafe(16)
+    env = cluster_env(servers, cluster_ports, ingest_key)
     group = ProcessGroup()
-    ports = {service: free_port() for service in ("enrich", "search", "render")}
+    ports = {service: free_port() for service in ("ingest", "enrich", "search", "render")}
     cluster = RedisCluster(host="127.0.0.1", port=cluster_ports[0])
     try:
         for service, port in ports.items():
             start_service(group, service, env, port, log_path=logs / f"{service}.log")
-        events = [article_event(document) for document in documents]
-        for event in events:
-            cluster.xadd(ARTICLE_EVENTS_STREAM, encode_event(event))
+        posted = []
+        for document in documents:
+            answer = httpx.post(f"http://127.0.0.1:{ports['ingest']}/v1/articles", json=document,
+                                headers={"Authorization": f"Bearer {ingest_key}"}, timeout=10)
+            assert answer.status_code == 202, answer.text
+            posted.append(Posted(answer.json()["article_id"], document["headline"]))
         yield ClusterSystem(cluster, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()},
-                            events)
+                            posted, ingest_key)
     finally:
         group.stop_all()
         cluster.close()
@@ -166,20 +163,24 @@ def search_ids(system: ClusterSystem, query: str) -> set[str]:
     return {hit["id"] for hit in answer.json()["hits"]} if answer.status_code == 200 else set()
 
 
-def test_enrich_and_search_on_a_redis_cluster(consumers_on_cluster: ClusterSystem) -> None:
+def test_ingest_enrich_and_search_on_a_redis_cluster(consumers_on_cluster: ClusterSystem) -> None:
     system = consumers_on_cluster
-    for event in system.events:
-        eventually(lambda e=event: e.article_id in search_ids(system, e.article.headline),
+    for article in system.posted:
+        eventually(lambda a=article: a.article_id in search_ids(system, a.headline),
                    timeout_s=60)
     for stream, stream_group in ((ARTICLE_EVENTS_STREAM, ENRICH_GROUP),
                                  (ENRICHED_STREAM, SEARCH_GROUP)):
         eventually(lambda s=stream, g=stream_group:
                    system.cluster.xpending(s, g)["pending"] == 0, timeout_s=30)
-    first = system.events[0].article_id
+    first = system.posted[0].article_id
     assert system.cluster.hget(applied_key(ENRICH_GROUP, first), "1")
     assert system.cluster.hget(applied_key(SEARCH_GROUP, first), "1")
     assert system.cluster.xlen(dead_letter_stream(ARTICLE_EVENTS_STREAM)) == 0
-    for service in ("enrich", "search"):
+    trace = httpx.get(f"{system.urls['ingest']}/v1/articles/{first}/trace", timeout=10,
+                      headers={"Authorization": f"Bearer {system.ingest_key}"}).json()
+    stages = {s["stage"]: s for s in trace["versions"][0]["stages"]}
+    assert stages["enrich"]["applied_at"] and stages["search"]["applied_at"]
+    for service in ("ingest", "enrich", "search"):
         ready = httpx.get(f"{system.urls[service]}/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
 
@@ -191,28 +192,8 @@ def test_enrich_and_search_on_a_redis_cluster(consumers_on_cluster: ClusterSyste
     "PREFIX = 'khabar:{render}' in render/store.py would put them in one slot."))
 def test_render_on_a_redis_cluster(consumers_on_cluster: ClusterSystem) -> None:
     system = consumers_on_cluster
-    for event in system.events:
-        page = eventually(lambda a=event.article_id: (
+    for article in system.posted:
+        page = eventually(lambda a=article.article_id: (
             r := httpx.get(f"{system.urls['render']}/articles/{a}")).status_code == 200 and r,
             timeout_s=30)
-        assert event.article.headline in page.text
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "ingest's store runs its Lua script with EVALSHA inside a pipeline; redis-py's "
-    "cluster pipeline refuses EVALSHA (RedisClusterException), so POST answers 500. "
-    "Using pipe.eval(source, ...) on a cluster would lift it."))
-def test_ingest_accepts_articles_on_a_redis_cluster(
-    servers: Servers, cluster_ports: list[int], documents: list[dict[str, Any]], tmp_path: Path
-) -> None:
-    ingest_key = secrets.token_urlsafe(16)
-    env = cluster_env(servers, cluster_ports, ingest_key)
-    group = ProcessGroup()
-    port = free_port()
-    try:
-        start_service(group, "ingest", env, port, log_path=tmp_path / "ingest.log")
-        answer = httpx.post(f"http://127.0.0.1:{port}/v1/articles", json=documents[1],
-                            headers={"Authorization": f"Bearer {ingest_key}"}, timeout=10)
-        assert answer.status_code == 202, answer.text
-    finally:
-        group.stop_all()
+        assert article.headline in page.text
