@@ -83,7 +83,7 @@ class StreamStatsCollector:
     """
 
     def __init__(self) -> None:
-        self._stats: dict[tuple[str, str], "GroupStats"] = {}
+        self._stats: dict[tuple[str, str], GroupStats] = {}
 
     def update(self, stats: "list[GroupStats]") -> None:
         for found in stats:
@@ -102,7 +102,7 @@ class StreamStatsCollector:
         dead = GaugeMetricFamily("khabar_dead_letter_stream_length",
                                  "Entries waiting on the stream's dead-letter stream.",
                                  labels=["stream"])
-        streams: dict[str, "GroupStats"] = {}
+        streams: dict[str, GroupStats] = {}
         for (stream, group), stats in sorted(self._stats.items()):
             if stats.lag is not None:
                 lag.add_metric([stream, group], stats.lag)

@@ -12,21 +12,20 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from redis.cluster import RedisCluster
-from redis.crc import key_slot
-
 from khabar_dev.processes import ProcessGroup, free_port, start_service, wait_until
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ENRICH_GROUP,
     ENRICHED_STREAM,
-    RENDER_GROUP,
     SEARCH_GROUP,
     applied_key,
     article_history_key,
     article_state_key,
     dead_letter_stream,
 )
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
+
 from tests.conftest import Servers, service_env
 from tests.support import eventually, real_articles, to_ninjs
 

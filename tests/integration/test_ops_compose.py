@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from khabar_dev import run
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.settings import IngestSettings
@@ -99,7 +98,7 @@ def test_every_service_runs_its_own_entry_point(service: str) -> None:
     spec = compose()["services"][service]["build"]
     dockerfile = (ROOT / spec["dockerfile"]).read_text()
     assert spec["dockerfile"] == f"services/{service}/Dockerfile"
-    command = re.findall(r'^CMD \["([^"]+)"\]', dockerfile, re.M)
+    command = re.findall(r'^CMD \["([^"]+)"\]', dockerfile, re.MULTILINE)
     assert command == [f"khabar-{service}"]
     target = workspace_scripts()[command[0]]
     assert target == f"khabar_{service}.main:main"
@@ -141,7 +140,7 @@ def test_compose_and_make_run_pass_the_same_settings(service: str) -> None:
 
 def test_env_example_documents_every_variable() -> None:
     documented = set(re.findall(r"^#?(KHABAR_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
-                                re.M))
+                                re.MULTILINE))
     used = set(re.findall(r"\$\{(KHABAR_[A-Z0-9_]+)", COMPOSE.read_text()))
     read = set().union(*(env_names(settings) for settings in SETTINGS.values()))
     make_run = {f"KHABAR_{name.upper()}" for name in run.RunSettings.model_fields}

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-
 from khabar_ingest.trace import STAGES, AcceptedVersion, version_trace
 from khabar_shared import metrics
 from khabar_shared.asyncapi import khabar_asyncapi

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import typer
-
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.settings import CommonSettings
 
@@ -43,4 +42,4 @@ def with_log_redis(work: Callable[[RedisClient], Awaitable[T]]) -> T:
 
 
 # Each command module registers itself on `app` when imported.
-from khabar_cli import commands  # noqa: E402,F401
+from khabar_cli import commands  # noqa: F401

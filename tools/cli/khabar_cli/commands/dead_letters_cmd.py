@@ -15,14 +15,14 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from khabar_shared.names import GROUPS_BY_STREAM, dead_letter_stream
+from khabar_shared.redis_helpers import RedisClient
 from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from khabar_cli.main import app, with_log_redis
-from khabar_shared.names import GROUPS_BY_STREAM, dead_letter_stream
-from khabar_shared.redis_helpers import RedisClient
 
 ORIGINAL_PREFIX = b"original."
 dead_app = typer.Typer(help="Events that failed too often: list, show, replay, drop.",

@@ -3,12 +3,13 @@
 from typing import Annotated
 
 import typer
+from khabar_shared.names import GROUPS_BY_STREAM
+from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
+from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.main import app, with_log_redis
-from khabar_shared.names import GROUPS_BY_STREAM
-from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
 
 console = Console()
 
@@ -19,7 +20,7 @@ async def all_group_stats(redis: RedisClient) -> list[GroupStats]:
     for stream, expected in GROUPS_BY_STREAM.items():
         try:
             present = [g["name"].decode() for g in await redis.xinfo_groups(stream)]
-        except Exception:  # the stream does not exist yet
+        except ResponseError:  # the stream does not exist yet
             present = []
         for group in dict.fromkeys([*expected, *present]):
             stats = await read_group_stats(redis, stream, group)

@@ -14,13 +14,14 @@ import time
 from typing import Annotated
 
 import typer
+from khabar_shared.names import GROUPS_BY_STREAM, dead_letter_stream
+from khabar_shared.redis_helpers import RedisClient
 from pydantic import BaseModel
+from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.main import app, with_log_redis
-from khabar_shared.names import GROUPS_BY_STREAM, dead_letter_stream
-from khabar_shared.redis_helpers import RedisClient
 
 console = Console()
 
@@ -56,7 +57,7 @@ async def group_needs_from(redis: RedisClient, stream: str, group: dict) -> str:
 async def plan_stream(redis: RedisClient, stream: str, keep_ms: int) -> TrimPlan:
     try:
         groups = await redis.xinfo_groups(stream)
-    except Exception:  # no such stream
+    except ResponseError:  # no such stream
         groups = []
     if not groups:
         return TrimPlan(stream=stream, safe_min_id=None, held_by=None, min_id=None, removable=0)
