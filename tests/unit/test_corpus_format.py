@@ -5,6 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from tests.support import corpus_file
 from khabar_ingest.formats import article_id_from_uri
 from khabar_ingest.formats.corpus import (
     UNDATED,
@@ -17,13 +19,11 @@ from khabar_ingest.formats.corpus import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus"
-ANT = CORPUS / "ant-arabic-news-2018h1.jsonl.gz"
-ECB = CORPUS / "ecbplus-english-events-topics01-20.jsonl.gz"
-PAIRS = CORPUS / "ant-2018h1-same-story-pairs.silver.json"
+ANT = corpus_file("ant-arabic-news-2018h1.jsonl.gz")
+ECB = corpus_file("ecbplus-english-events-topics01-20.jsonl.gz")
+PAIRS = corpus_file("ant-2018h1-same-story-pairs.silver.json")
 SAMPLE_AR = REPO / "samples" / "articles.ar.jsonl.gz"
 SAMPLE_EN = REPO / "samples" / "articles.en.jsonl.gz"
-needs_corpus = pytest.mark.skipif(not ANT.exists(), reason="the shared corpus is not here")
 
 
 def record(**changes):
@@ -94,7 +94,6 @@ def test_a_date_without_offset_is_refused():
         ant_article(record(published="2018-01-12T00:34:54"))
 
 
-@needs_corpus
 def test_real_corpus_lines_all_become_articles():
     articles = list(iter_corpus(ANT, limit=400))
     assert len(articles) == 400
@@ -154,7 +153,6 @@ def test_dates_and_detokenizing():
     assert detokenize("She did n't go ( yet ) , he said .") == "She didn't go (yet), he said."
 
 
-@needs_corpus
 def test_the_whole_english_file_reads():
     articles = list(iter_corpus(ECB))
     assert len(articles) == 413
@@ -194,7 +192,6 @@ def test_the_arabic_sample_is_spread_and_small():
     assert SAMPLE_AR.stat().st_size + SAMPLE_EN.stat().st_size < 1_500_000
 
 
-@needs_corpus
 def test_the_arabic_sample_holds_whole_same_story_pairs():
     docnos = {a.extra["docno"] for a in iter_corpus(SAMPLE_AR)}
     pairs = json.loads(PAIRS.read_text(encoding="utf-8"))

@@ -34,10 +34,11 @@ from khabar_render.fragments import (
 from khabar_render.site import Site, default_site
 from khabar_shared.events import Article, EnrichedArticle, Image
 
+from tests.support import corpus_file
+
 ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT.parent / "shared" / "corpus"
-ANT = CORPUS / "ant-arabic-news-2018h1.jsonl.gz"
-ECB = CORPUS / "ecbplus-english-events-topics01-20.jsonl.gz"
+ANT = corpus_file("ant-arabic-news-2018h1.jsonl.gz")
+ECB = corpus_file("ecbplus-english-events-topics01-20.jsonl.gz")
 STYLESHEET = ROOT / "services" / "render" / "khabar_render" / "static" / "site.css"
 
 BATHROOM = "BB-technology-112-20180329"  # five numbered subheads

@@ -28,9 +28,11 @@ from khabar_render.sanitize import safe_url, sanitize_body, split_sections
 from khabar_render.site import default_site
 from khabar_shared.events import Article, EnrichedArticle, Image
 
+from tests.support import corpus_file
+
 ROOT = Path(__file__).resolve().parents[2]
 PAYLOADS_FILE = ROOT / "tests" / "data" / "xss_payloads.txt"
-ANT_CORPUS = ROOT.parent / "shared" / "corpus" / "ant-arabic-news-2018h1.jsonl.gz"
+ANT_CORPUS = corpus_file("ant-arabic-news-2018h1.jsonl.gz")
 # "Hidden health risks in your bathroom" (BBC Arabic): five numbered subheads.
 BATHROOM_DOCNO = "BB-technology-112-20180329"
 
