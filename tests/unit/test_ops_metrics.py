@@ -95,3 +95,24 @@ def test_asyncapi_document_carries_the_event_schemas_of_the_streams() -> None:
     payloads = {m["payload"]["$ref"] for m in document["components"]["messages"].values()}
     assert payloads == {"#/components/schemas/ArticleEvent", "#/components/schemas/EnrichedEvent"}
     assert not any(name.endswith(":Payload") for name in schemas)
+
+
+async def test_asyncapi_is_served_by_both_app_flavours() -> None:
+    import httpx
+    from faststream.asgi import AsgiFastStream
+    from khabar_shared.asyncapi import asyncapi_router
+
+    broker = make_broker("redis://127.0.0.1:6379/14", "test", cluster=False)
+    StreamConsumer(ENRICHED_STREAM, "render", EnrichedEvent, noop, None,  # type: ignore[arg-type]
+                   CommonSettings()).register(broker)
+    consumer_app = AsgiFastStream(broker, specification=khabar_asyncapi(broker, "render"),
+                                  asyncapi_path="/asyncapi")
+    http_app = FastAPI()
+    http_app.include_router(asyncapi_router(broker, "render"))
+    for app, path in ((consumer_app, "/asyncapi"), (http_app, "/asyncapi"),
+                      (http_app, "/asyncapi.json")):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://khabar") as client:
+            answer = await client.get(path)
+        assert answer.status_code == 200
+        assert "EnrichedEvent" in answer.text and ENRICHED_STREAM in answer.text
