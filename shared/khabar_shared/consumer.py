@@ -197,24 +197,34 @@ class StreamConsumer(Generic[EventT]):
         """While the handler runs, reset the entries' idle time so nobody claims them.
 
         XCLAIM with JUSTID does not count a delivery; a third of the claim idle
-        time between refreshes leaves room for a slow Redis round trip.
+        time between refreshes leaves room for a slow Redis round trip. The
+        refresher is stopped by an event, never cancelled: a cancellation that
+        lands inside a redis-py command can be swallowed (seen on Python 3.11),
+        and the refresher would then hold the entries forever.
         """
         message_ids = [d.message_id for d in deliveries]
         interval_s = self.settings.claim_idle_ms / 3000
+        done = asyncio.Event()
 
         async def refresh() -> None:
             while True:
-                await asyncio.sleep(interval_s)
-                await self.redis.xclaim(self.stream, self.group, self.consumer_name, 0,
-                                        message_ids, justid=True)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), interval_s)
+                if done.is_set():
+                    return
+                try:
+                    await self.redis.xclaim(self.stream, self.group, self.consumer_name, 0,
+                                            message_ids, justid=True)
+                except Exception as error:  # the next round retries; the claim is only a lease
+                    log.warning("claim_refresh_failed", stream=self.stream, error=str(error))
 
         refresher = asyncio.create_task(refresh())
         try:
             yield
         finally:
-            refresher.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await refresher
+            done.set()
+            # Let a refresh in flight finish; never wait on it for long, never cancel it.
+            await asyncio.wait({refresher}, timeout=5.0)
 
     async def _process_one(self, delivery: Delivery[EventT]) -> None:
         try:
