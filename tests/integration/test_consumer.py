@@ -261,3 +261,22 @@ async def test_drain_handles_what_the_consumer_read_but_did_not_handle(
     assert handled == 15
     assert set(recorder.handled) == {e.event_id for e in events}
     assert await pending_count(redis, stream) == 0
+
+
+async def test_stop_consumers_is_bounded_by_the_grace_and_acks_nothing_unfinished(
+        redis: aioredis.Redis, stream: str) -> None:
+    """A handler stuck (say, on a Meilisearch outage) cannot hold shutdown past the grace."""
+    stuck = Recorder(delay_s=3600)
+    consumer = make_consumer(redis, stream, stuck.handle, "stuck", claim_idle_ms=60_000)
+    broker = await running(url_of(redis), consumer)
+    await publish(redis, stream, [article_event(record) for record in RECORDS[:4]])
+    await until(lambda: asyncio.sleep(0, bool(stuck.contexts)))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await stop_consumers(broker, [consumer], grace_s=1.0)
+    assert loop.time() - started < 1.0 + 0.5
+    assert not stuck.handled
+    held = stuck.contexts[0]["event_id"]
+    assert await pending_count(redis, stream) == (len(held) if isinstance(held, list) else 1)
+    for task in list(consumer._in_flight):
+        task.cancel()
