@@ -69,7 +69,7 @@ def test_sigterm_mid_batch_acks_what_was_handled_and_exits_in_time(pipeline: Pip
     held = pending_events(pipeline)
     # uvicorn re-raises the signal it caught once its graceful shutdown is done.
     assert returncode in (0, -signal.SIGTERM)
-    assert 50 <= len(handled) < len(events), "SIGTERM should land mid-stream"
+    assert 0 < len(handled) < len(events), "SIGTERM should land mid-stream"
     assert not handled & set(held), f"handled but left pending: {sorted(handled & set(held))[:5]}"
     # It stopped reading: what it did not handle was never read, or was handed back
     # (handled on the way out) — nothing waits on the dead consumer for a claim.
