@@ -23,7 +23,7 @@ import asyncio
 import json
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,9 +33,9 @@ from rich.console import Console
 from rich.table import Table
 
 from khabar_dev.processes import REPO_ROOT, ProcessGroup, free_port, start_redis
-from khabar_enrich.handler import Enricher, published_at
+from khabar_enrich.handler import Enricher
 from khabar_enrich.quality import pair_recall, label_precision
-from khabar_enrich.related import RelatedIndex
+from khabar_enrich.related import RelatedIndex, published_at
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import measure_topic_agreement
 from khabar_enrich.topics import topic_agreement
@@ -49,6 +49,7 @@ CORPUS = REPO_ROOT.parent / "shared/corpus"
 ANT = CORPUS / "ant-arabic-news-2018h1.jsonl.gz"
 ECB = CORPUS / "ecbplus-english-events-topics01-20.jsonl.gz"
 PAIRS = CORPUS / "ant-2018h1-same-story-pairs.silver.json"
+BATCH = 100  # events per batch, as the consumer reads them
 
 
 @contextmanager
@@ -96,7 +97,7 @@ class Replay:
 
 
 async def replay(articles: list[Article], redis_url: str, publish: bool = False,
-                 on_article: Callable[[int], None] | None = None, **overrides: object) -> Replay:
+                 **overrides: object) -> Replay:
     """Enrich `articles` one by one on an emptied Redis database, as the consumer would."""
     redis = connect(redis_url, cluster=False)
     await redis.flushdb()
@@ -104,16 +105,17 @@ async def replay(articles: list[Article], redis_url: str, publish: bool = False,
     enricher = Enricher(redis, RelatedIndex(redis, settings), settings)
     result = Replay()
     try:
-        for number, article in enumerate(articles, start=1):
-            events = await enricher.enrich(article_event(article))
+        for start in range(0, len(articles), BATCH):
+            batch = [article_event(a) for a in articles[start : start + BATCH]]
+            known = await enricher.known_versions([e.article_id for e in batch])
+            outgoing = []
+            for event in batch:  # as `Enricher.handle` does, keeping the events
+                outgoing.extend(await enricher.enrich(event, known.get(event.article_id)))
             if publish:
-                await enricher.publish(events)
-                if number % 1000 == 0:
-                    await redis.xtrim(ENRICHED_STREAM, maxlen=1000)
-            for event in events:
-                result.apply(event)
-            if on_article:
-                on_article(number)
+                await enricher.publish(outgoing)
+                await redis.xtrim(ENRICHED_STREAM, maxlen=1000, approximate=True)
+            for enriched_event in outgoing:
+                result.apply(enriched_event)
     finally:
         await redis.aclose()
     return result

@@ -12,10 +12,11 @@ at once, so no later related list can point at it.
 """
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from khabar_enrich.fanout import RecentCopies, Refresher
-from khabar_enrich.related import IndexedDoc, Match, RelatedIndex, diversify, raw_terms, weigh
+from khabar_enrich.related import IndexedDoc, Match, RelatedIndex, diversify, published_at, raw_terms, weigh
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
 from khabar_enrich.tagging import TagResult, tag_article
@@ -40,10 +41,6 @@ def version_key(article_id: str) -> str:
     return f"khabar:enrich:version:{article_id}"
 
 
-def published_at(article: Article) -> float:
-    return (article.firstcreated or article.versioncreated).timestamp()
-
-
 def is_indexable(article: Article, now: datetime) -> bool:
     """Live and out of embargo: only such articles may appear in others' related links."""
     return article.is_live and (article.embargoed is None or article.embargoed <= now)
@@ -57,24 +54,35 @@ def story_of(article_id: str, matches: list[Match]) -> str:
     return article_id
 
 
+Tagger = Callable[[Article], TagResult]
+
+
 class Enricher:
-    def __init__(self, redis: RedisClient, index: RelatedIndex, settings: EnrichSettings) -> None:
+    def __init__(self, redis: RedisClient, index: RelatedIndex, settings: EnrichSettings,
+                 tagger: Tagger = tag_article) -> None:
         self._redis = redis
+        self._tagger = tagger
         self._index = index
         self._settings = settings
         self._copies = RecentCopies(redis, settings.refresh_window_days * 86_400)
         self._refresher = Refresher(index, self._copies, settings)
 
     async def handle(self, deliveries: list[Delivery[ArticleEvent]]) -> None:
+        """A batch: one read of the known versions, each event in order, one write of the results."""
+        known = await self.known_versions([d.event.article_id for d in deliveries])
         outgoing: list[EnrichedEvent] = []
-        handled: dict[str, int] = {}  # versions handled earlier in this batch
         for delivery in deliveries:
             event = delivery.event
-            if handled.get(event.article_id, 0) > event.version:
-                continue
-            outgoing.extend(await self.enrich(event))
-            handled[event.article_id] = event.version
+            outgoing.extend(await self.enrich(event, known.get(event.article_id)))
+            known[event.article_id] = max(known.get(event.article_id, 0), event.version)
         await self.publish(outgoing)
+
+    async def known_versions(self, article_ids: list[str]) -> dict[str, int]:
+        """The newest version enriched so far of each article (absent: never)."""
+        if not article_ids:
+            return {}
+        values = await self._redis.mget([version_key(i) for i in article_ids])
+        return {i: int(v) for i, v in zip(article_ids, values, strict=True) if v is not None}
 
     async def publish(self, outgoing: list[EnrichedEvent]) -> None:
         """Append the events and remember which version of each article was enriched."""
@@ -88,11 +96,13 @@ class Enricher:
                     pipe.set(version_key(event.article_id), event.version)
             await pipe.execute()
 
-    async def enrich(self, event: ArticleEvent) -> list[EnrichedEvent]:
-        known = await self._redis.get(version_key(event.article_id))
-        if known is not None and int(known) > event.version:
+    async def enrich(self, event: ArticleEvent, known: int | None = None) -> list[EnrichedEvent]:
+        """The enriched events for one article event; `known`: its newest enriched version, if read already."""
+        if known is None:
+            known = (await self.known_versions([event.article_id])).get(event.article_id)
+        if known is not None and known > event.version:
             log.info("stale_event_skipped", article_id=event.article_id,
-                     version=event.version, known_version=int(known))
+                     version=event.version, known_version=known)
             return []
         if not event.article.is_live:
             await self._index.remove(event.article_id)
@@ -110,7 +120,7 @@ class Enricher:
 
     async def _enrich_live(self, event: ArticleEvent) -> tuple[EnrichedArticle, list[EnrichedArticle]]:
         article = event.article
-        tagged = tag_article(article)
+        tagged = self._tagger(article)
         doc, all_terms = await self._index_doc(article, tagged)
         matches = await self._index.candidates(doc)
         doc.story_id = story_of(article.id, matches)
@@ -127,9 +137,13 @@ class Enricher:
         if not is_indexable(article, datetime.now(UTC)):
             await self._index.remove(article.id)
             return enriched, []
-        await self._index.add(doc, all_terms)
         refreshed = await self._refresher.refresh(doc, matches)
-        await self._copies.save(enriched, doc.published)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await self._index.add(pipe, doc, all_terms)
+            for copy in (enriched, *refreshed):
+                self._copies.save(pipe, copy)
+            await pipe.execute()
+        await self._copies.trim(doc.published)
         return enriched, refreshed
 
     async def _index_doc(self, article: Article, tagged: TagResult) -> tuple[IndexedDoc, list[str]]:

@@ -22,18 +22,22 @@ used a term (a statistic of the language; withdrawals do not undo it).
 """
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import orjson
+from redis.asyncio.client import Pipeline
 
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_story
-from khabar_shared.events import RelatedLink, Tag
+from khabar_shared.events import Article, RelatedLink, Tag
 from khabar_shared.redis_helpers import RedisClient
 
-PREFIX = "khabar:enrich"
+# One hash tag for the whole index: the indexing script touches many terms at once,
+# and in a Redis Cluster a script's keys must share a slot.
+PREFIX = "khabar:{enrich}"
+TERM_PREFIX = f"{PREFIX}:term:"
 DF_KEY = f"{PREFIX}:df"
 COUNT_KEY = f"{PREFIX}:docs"
 MAX_POSTINGS = 5000  # per term; only the most recent few are ever read
@@ -44,15 +48,90 @@ ENTITY_WEIGHT = 2.5
 PHRASE_WEIGHT = 1.5
 MAX_TERMS = 40  # terms an article is indexed under
 SAME_STORY_BONUS = 0.25
+MIN_STORY_COSINE = 0.2  # below it, two articles are not worth a shingle comparison
+DF_CACHE_CALLS = 200
+DF_CACHE_MAX = 200_000
 RECENCY_HALF_LIFE_DAYS = 7.0
 RECENCY_FLOOR = 0.3  # a strong old match still beats a weak fresh one
 TOP_SHOWN = 4  # render's inline "see also"
 MAX_SAME_STORY_TOP = 2  # of one story among the first TOP_SHOWN links
 MAX_SAME_STORY = 3  # of one story in the whole list
 
+# Index one article in one round trip: replace its previous postings (an update),
+# or count it and its terms (a first version); cap each posting list.
+# KEYS: df, count, doc, then the term keys. ARGV: id, published, doc JSON,
+# max postings, term-key prefix, number of term keys, then the df terms.
+INDEX_SCRIPT = """
+local id, published, doc, max_postings = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local n_terms = tonumber(ARGV[6])
+local previous = redis.call('GET', KEYS[3])
+if previous then
+  local wanted = {}
+  for i = 1, n_terms do wanted[KEYS[3 + i]] = true end
+  local old = cjson.decode(previous)
+  for term, _ in pairs(old['terms']) do
+    local key = ARGV[5] .. old['lang'] .. ':' .. term
+    if not wanted[key] then redis.call('ZREM', key, id) end
+  end
+else
+  redis.call('INCR', KEYS[2])
+  for i = 7, #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], 1) end
+end
+for i = 1, n_terms do
+  local key = KEYS[3 + i]
+  redis.call('ZADD', key, published, id)
+  if redis.call('ZCARD', key) > max_postings then
+    redis.call('ZREMRANGEBYRANK', key, 0, -max_postings - 1)
+  end
+end
+redis.call('SET', KEYS[3], doc)
+return previous and 0 or 1
+"""
+
+# Candidates in one round trip: the newest postings of each query term, scored by
+# the query weights they share times recency, the best `rerank` returned as their
+# stored docs. KEYS: the term keys. ARGV: newest published, postings per term,
+# rerank, the article's published, half-life (days), recency floor, own id,
+# doc-key prefix, then one weight per term key.
+CANDIDATES_SCRIPT = """
+local newest, per_term, rerank = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local anchor, half_life, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local own, doc_prefix = ARGV[7], ARGV[8]
+local score, published = {}, {}
+for i, key in ipairs(KEYS) do
+  local weight = tonumber(ARGV[8 + i])
+  local hits = redis.call('ZRANGE', key, newest, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, per_term, 'WITHSCORES')
+  for j = 1, #hits, 2 do
+    score[hits[j]] = (score[hits[j]] or 0) + weight
+    published[hits[j]] = tonumber(hits[j + 1])
+  end
+end
+score[own] = nil
+local ranked = {}
+for id, s in pairs(score) do
+  local days = math.abs(anchor - published[id]) / 86400
+  table.insert(ranked, {id, s * (floor + (1 - floor) * 0.5 ^ (days / half_life))})
+end
+table.sort(ranked, function(a, b)
+  if a[2] == b[2] then return a[1] < b[1] end
+  return a[2] > b[2]
+end)
+local docs = {}
+for i = 1, math.min(rerank, #ranked) do
+  local doc = redis.call('GET', doc_prefix .. ranked[i][1])
+  if doc then table.insert(docs, doc) end
+end
+return docs
+"""
+
+
+def published_at(article: Article) -> float:
+    """When the story first came out: what recency and the story window count from."""
+    return (article.firstcreated or article.versioncreated).timestamp()
+
 
 def term_key(language: str, term: str) -> str:
-    return f"{PREFIX}:term:{language}:{term}"
+    return f"{TERM_PREFIX}{language}:{term}"
 
 
 def doc_key(article_id: str) -> str:
@@ -142,13 +221,20 @@ def recency(anchor: float, other: float) -> float:
 
 
 def reasons_for(doc: IndexedDoc, other: IndexedDoc, is_same_story: bool, names: dict[str, str]) -> list[str]:
-    """Why two articles relate: same story, then shared entities and phrases by name."""
-    shared = sorted((t for t in doc.terms if t in other.terms and t in names),
+    """Why two articles relate: same story, then shared entities and phrases by name.
+
+    When they share neither, the heaviest shared words (as stems) say why.
+    """
+    shared = sorted((t for t in doc.terms if t in other.terms),
                     key=lambda t: -doc.terms[t] * other.terms[t])
     reasons = ["same story"] if is_same_story else []
-    for term in shared[:4]:
+    for term in [t for t in shared if t in names][:4]:
         kind = "entity" if term.startswith("e:") else "phrase"
         reasons.append(f"{kind}: {names[term]}")
+    if len(reasons) <= int(is_same_story):
+        words = [t.removeprefix("w:") for t in shared if t.startswith("w:")][:3]
+        if words:
+            reasons.append("words: " + ", ".join(words))
     return reasons
 
 
@@ -175,45 +261,51 @@ class RelatedIndex:
     def __init__(self, redis: RedisClient, settings: EnrichSettings) -> None:
         self._redis = redis
         self._settings = settings
+        self._index_script = redis.register_script(INDEX_SCRIPT)
+        self._candidates_script = redis.register_script(CANDIDATES_SCRIPT)
+        self._df_cache: dict[str, int] = {}
+        self._df_total = 0
+        self._idf_calls = 0
 
     async def idf(self, terms: list[str]) -> dict[str, float]:
-        """Inverse document frequency of each term, from the counters (one round trip)."""
-        if not terms:
-            return {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(COUNT_KEY)
-            pipe.hmget(DF_KEY, terms)
-            total_raw, df_raw = await pipe.execute()
-        total = int(total_raw or 0) + 1
-        return {term: math.log(1 + total / (1 + int(df or 0))) for term, df in zip(terms, df_raw, strict=True)}
+        """Inverse document frequency of each term.
+
+        Document frequencies change slowly: they are cached here and read
+        again every DF_CACHE_CALLS articles, so a typical article asks Redis
+        only for the few words it is the first in a while to use.
+        """
+        self._idf_calls += 1
+        if self._idf_calls % DF_CACHE_CALLS == 1 or len(self._df_cache) > DF_CACHE_MAX:
+            self._df_cache.clear()
+        missing = [t for t in terms if t not in self._df_cache]
+        if missing or not self._df_total:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(COUNT_KEY)
+                pipe.hmget(DF_KEY, missing or ["-"])
+                total_raw, df_raw = await pipe.execute()
+            self._df_total = int(total_raw or 0)
+            self._df_cache.update((t, int(df or 0)) for t, df in zip(missing, df_raw, strict=False))
+        total = self._df_total + 1
+        return {term: math.log(1 + total / (1 + self._df_cache[term])) for term in terms}
 
     async def candidates(self, doc: IndexedDoc) -> list[Match]:
         """Scored candidates from the index, best first (not yet diversified)."""
         query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
-        newest = doc.published + LOOKAHEAD_S
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for term in query:
-                pipe.zrange(term_key(doc.language, term), newest, "-inf", desc=True, byscore=True,
-                            offset=0, num=self._settings.candidates_per_term, withscores=True)
-            postings = await pipe.execute()
-        rough: dict[str, float] = defaultdict(float)
-        published: dict[str, float] = {}
-        for term, hits in zip(query, postings, strict=True):
-            for member, when in hits:
-                rough[member] += doc.terms[term]
-                published[member] = when
-        own = doc.article_id.encode()
-        rough.pop(own, None)
-        best = sorted(rough, key=lambda c: -rough[c] * recency(doc.published, published[c]))
-        return await self._rerank(doc, [c.decode() for c in best[: self._settings.rerank]])
+        raws = await self._candidates_script(
+            keys=[term_key(doc.language, term) for term in query],
+            args=[doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
+                  doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
+                  *(doc.terms[term] for term in query)],
+        )
+        return self._rerank(doc, [IndexedDoc.loads(raw) for raw in raws])
 
-    async def _rerank(self, doc: IndexedDoc, ids: list[str]) -> list[Match]:
-        others = await self.get_many(ids)
+    def _rerank(self, doc: IndexedDoc, others: list[IndexedDoc]) -> list[Match]:
         matches = []
-        for other in others.values():
-            is_same = same_story(doc.sketch, doc.published, other.sketch, other.published)
-            similarity = cosine(doc.terms, other.terms) + (SAME_STORY_BONUS if is_same else 0.0)
-            score = similarity * recency(doc.published, other.published)
+        for other in others:
+            similarity = cosine(doc.terms, other.terms)
+            is_same = similarity >= MIN_STORY_COSINE and same_story(
+                doc.sketch, doc.published, other.sketch, other.published)
+            score = (similarity + (SAME_STORY_BONUS if is_same else 0.0)) * recency(doc.published, other.published)
             matches.append(Match(other, score, is_same, reasons_for(doc, other, is_same, doc.names)))
         return sorted(matches, key=lambda m: -m.score)
 
@@ -227,22 +319,15 @@ class RelatedIndex:
             raws = await pipe.execute()
         return {i: IndexedDoc.loads(raw) for i, raw in zip(ids, raws, strict=True) if raw}
 
-    async def add(self, doc: IndexedDoc, all_terms: list[str]) -> None:
-        """Index `doc` (replacing its previous version); `all_terms` feed the df counters."""
-        previous = (await self.get_many([doc.article_id])).get(doc.article_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            if previous is None:
-                pipe.incr(COUNT_KEY)
-                for term in all_terms:
-                    pipe.hincrby(DF_KEY, term, 1)
-            else:
-                self._unindex(pipe, previous, keep=doc.terms)
-            for term in doc.terms:
-                key = term_key(doc.language, term)
-                pipe.zadd(key, {doc.article_id: doc.published})
-                pipe.zremrangebyrank(key, 0, -MAX_POSTINGS - 1)
-            pipe.set(doc_key(doc.article_id), doc.dumps())
-            await pipe.execute()
+    async def add(self, pipe: Pipeline, doc: IndexedDoc, all_terms: list[str]) -> None:
+        """Queue indexing `doc` on `pipe` (replacing its previous version); `all_terms` feed the df counters."""
+        term_keys = [term_key(doc.language, term) for term in doc.terms]
+        await self._index_script(
+            keys=[DF_KEY, COUNT_KEY, doc_key(doc.article_id), *term_keys],
+            args=[doc.article_id, doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX,
+                  len(term_keys), *all_terms],
+            client=pipe,
+        )
 
     async def remove(self, article_id: str) -> bool:
         """Take an article out of the index; False when it was not in it."""
@@ -250,13 +335,8 @@ class RelatedIndex:
         if previous is None:
             return False
         async with self._redis.pipeline(transaction=False) as pipe:
-            self._unindex(pipe, previous, keep={})
+            for term in previous.terms:
+                pipe.zrem(term_key(previous.language, term), article_id)
             pipe.delete(doc_key(article_id))
             await pipe.execute()
         return True
-
-    @staticmethod
-    def _unindex(pipe, doc: IndexedDoc, keep: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
-        for term in doc.terms:
-            if term not in keep:
-                pipe.zrem(term_key(doc.language, term), doc.article_id)

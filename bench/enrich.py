@@ -1,0 +1,179 @@
+"""Enrich throughput (issue 4): articles/s for one process, and cost growth with the archive.
+
+    .venv/bin/python -m bench.enrich [--articles 3000] [--sizes 1000,10000,20000] [--probes 200]
+
+Starts its own redis-server, then measures on the ANT corpus in published order:
+
+1. in-process: enrich's handler (tags, index, related, refreshes, XADD of
+   the enriched events) over `--articles` articles: articles/s by the wall
+   clock and by this process's CPU time (the machine may be shared), and the
+   share of it that tagging takes;
+2. growth: the same `--probes` articles (the corpus's newest) enriched with
+   1k, 10k and 20k articles already indexed, time per article for the index
+   work (their tags computed once beforehand, since tagging does not depend
+   on the archive), then taken out again;
+3. the real `khabar-enrich` process fed `--process-articles` events through
+   the article stream: articles/s from the first XADD until its consumer
+   group has nothing left to read or ack.
+
+Prints a table; it is not a test.
+"""
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.enrich_quality import ANT, article_event, in_published_order, private_redis, replay
+from khabar_dev.processes import ProcessGroup, free_port, start_service
+from khabar_enrich.handler import Enricher
+from khabar_enrich.related import RelatedIndex
+from khabar_enrich.settings import EnrichSettings
+from khabar_enrich.tagging import TagResult, tag_article
+from khabar_ingest.formats.corpus import iter_corpus
+from khabar_shared.events import Article, encode_event
+from khabar_shared.logging import configure_logging
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
+from khabar_shared.redis_helpers import connect
+
+
+def corpus(limit: int | None = None) -> list[Article]:
+    return in_published_order(a for a in iter_corpus(ANT, limit=limit) if a.headline)
+
+
+class Clock:
+    """Wall-clock and CPU seconds since start."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def elapsed(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+async def in_process(articles: list[Article], url: str, table: Table) -> None:
+    clock = Clock()
+    await replay(articles, url, publish=True)
+    wall, cpu = clock.elapsed()
+    clock = Clock()
+    for article in articles:
+        tag_article(article)
+    tag_wall, tag_cpu = clock.elapsed()
+    n = len(articles)
+    table.add_row("in-process: articles/s (wall)", f"{n / wall:.0f}", ">= 200", str(n))
+    table.add_row("in-process: articles/s (CPU of this process)", f"{n / cpu:.0f}", ">= 200", str(n))
+    table.add_row("  of which tagging: ms/article (CPU)", f"{1000 * tag_cpu / n:.2f}", "", str(n))
+    table.add_row("  the rest (index, related, refresh, XADD): ms/article (CPU)",
+                  f"{1000 * (cpu - tag_cpu) / n:.2f}", "", str(n))
+    table.add_row("  tagging alone: articles/s (wall)", f"{n / tag_wall:.0f}", "", str(n))
+
+
+async def growth(url: str, sizes: list[int], probes: int, table: Table, console: Console) -> None:
+    articles = corpus()
+    probe_articles, archive = articles[-probes:], articles[:-probes]
+    probe_tags: dict[str, TagResult] = {a.id: tag_article(a) for a in probe_articles}
+
+    def cached_tagger(article: Article) -> TagResult:
+        return probe_tags.get(article.id) or tag_article(article)
+
+    redis = connect(url, cluster=False)
+    await redis.flushdb()
+    settings = EnrichSettings(redis_url=url)
+    index = RelatedIndex(redis, settings)
+    enricher = Enricher(redis, index, settings, tagger=cached_tagger)
+    indexed = 0
+    baseline = None
+    for size in sorted(sizes):
+        console.print(f"indexing up to {size} articles …")
+        for article in archive[indexed:size]:
+            await enricher.enrich(article_event(article))
+        indexed = size
+        await redis.delete("khabar:{enriched}:events")
+        clock = Clock()
+        for article in probe_articles:
+            await enricher.enrich(article_event(article))
+        wall, cpu = clock.elapsed()
+        for article in probe_articles:  # as if they never came: the next size sees the same archive
+            await enricher.enrich(article_event(article.model_copy(update={"pubstatus": "canceled"}), 2))
+            await redis.delete(f"khabar:enrich:version:{article.id}")
+        per_article = 1000 * cpu / probes
+        baseline = baseline or per_article
+        table.add_row(f"index work with {size} indexed: ms/article (CPU; wall {1000 * wall / probes:.2f})",
+                      f"{per_article:.2f}", "", f"x{per_article / baseline:.2f}")
+    await redis.aclose()
+
+
+@contextmanager
+def enrich_process(url: str) -> Iterator[None]:
+    group = ProcessGroup()
+    with tempfile.TemporaryDirectory(prefix="khabar-enrich-proc-") as tmp:
+        try:
+            env = {"KHABAR_REDIS_URL": url, "KHABAR_LOG_LEVEL": "WARNING", "KHABAR_BATCH_SIZE": "100"}
+            start_service(group, "enrich", env, free_port(), log_path=Path(tmp) / "enrich.log")
+            yield
+        finally:
+            group.stop_all()
+
+
+async def through_process(articles: list[Article], url: str, table: Table) -> None:
+    redis = connect(url, cluster=False)
+    await redis.flushdb()
+    with enrich_process(url):
+        clock = Clock()
+        async with redis.pipeline(transaction=False) as pipe:
+            for article in articles:
+                pipe.xadd(ARTICLE_EVENTS_STREAM, encode_event(article_event(article)))
+            await pipe.execute()
+        while not await _drained(redis, len(articles)):
+            await asyncio.sleep(0.05)
+        wall, _ = clock.elapsed()
+    await redis.aclose()
+    table.add_row("khabar-enrich process: articles/s (wall, from XADD to acked)",
+                  f"{len(articles) / wall:.0f}", ">= 200", str(len(articles)))
+
+
+async def _drained(redis, expected: int) -> bool:  # type: ignore[no-untyped-def]
+    for group in await redis.xinfo_groups(ARTICLE_EVENTS_STREAM):
+        if group["name"].decode() == ENRICH_GROUP:
+            return group["entries-read"] is not None and group["entries-read"] >= expected \
+                and group["pending"] == 0
+    return False
+
+
+async def run(args: argparse.Namespace, url: str, console: Console) -> Table:
+    table = Table(title=f"enrich: throughput and growth ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+    for column in ("measure", "value", "goal", "n / growth"):
+        table.add_column(column)
+    articles = corpus(args.articles * 2)[: args.articles]
+    console.print(f"in-process run over {len(articles)} articles …")
+    await in_process(articles, url, table)
+    if args.process_articles:
+        console.print(f"khabar-enrich process over {args.process_articles} articles …")
+        await through_process(corpus(args.process_articles * 2)[: args.process_articles], url, table)
+    if args.sizes:
+        await growth(url, [int(s) for s in args.sizes.split(",")], args.probes, table, console)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", type=int, default=3000)
+    parser.add_argument("--process-articles", type=int, default=2000)
+    parser.add_argument("--sizes", default="1000,10000,20000", help="archive sizes; empty to skip")
+    parser.add_argument("--probes", type=int, default=200)
+    args = parser.parse_args()
+    configure_logging("enrich-bench", "console", "WARNING")
+    console = Console()
+    with private_redis() as url:
+        console.print(asyncio.run(run(args, url, console)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Related stories against a real Redis: the handler as the consumer runs it, on corpus articles."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_enrich.handler import Enricher
+from khabar_enrich.related import COUNT_KEY, RelatedIndex, doc_key, term_key
+from khabar_enrich.settings import EnrichSettings
+from khabar_ingest.formats.corpus import iter_corpus
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import Article, ArticleEvent, EnrichedEvent, decode_event
+from khabar_shared.names import ENRICHED_STREAM
+from khabar_shared.redis_helpers import RedisClient, connect
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared/corpus/ant-arabic-news-2018h1.jsonl.gz"
+# Silver same-story pairs (different outlets, same or next day), all early in the corpus.
+PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
+         ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),
+         ("al-technology-5-20180216", "sk-technology-12-20180216"),
+         ("al-sport-19-20180217", "sk-sport-19-20180217"),
+         ("al-sport-25-20180217", "sk-sport-17-20180217")]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    group = ProcessGroup()
+    try:
+        yield start_redis(group, tmp_path_factory.mktemp("enrich-redis"), free_port())
+    finally:
+        group.stop_all()
+
+
+@pytest.fixture(scope="module")
+def corpus() -> list[Article]:
+    """The first 1,500 ANT articles, oldest first."""
+    return list(iter_corpus(CORPUS, limit=1500))
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
+    client = connect(redis_url, cluster=False)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def enricher(redis: RedisClient, redis_url: str) -> Enricher:
+    settings = EnrichSettings(redis_url=redis_url)
+    return Enricher(redis, RelatedIndex(redis, settings), settings)
+
+
+def event(article: Article, version: int = 1, **changes: object) -> ArticleEvent:
+    return ArticleEvent(
+        event_id=str(uuid.uuid4()), type="article.withdrawn" if changes.get("pubstatus") == "canceled"
+        else "article.published", article_id=article.id, version=version,
+        correlation_id=str(uuid.uuid4()), accepted_at=datetime.now(UTC), submitted_by="test",
+        article=article.model_copy(update=changes),
+    )
+
+
+async def enrich_all(enricher: Enricher, articles: list[Article]) -> dict[str, list[EnrichedEvent]]:
+    """Enrich in order; every event each article produced."""
+    produced: dict[str, list[EnrichedEvent]] = {}
+    for article in articles:
+        produced[article.id] = await enricher.enrich(event(article))
+    return produced
+
+
+def by_id(corpus: list[Article], *ids: str) -> list[Article]:
+    index = {a.id: a for a in corpus}
+    return [index[i] for i in ids]
+
+
+def first_of_day(corpus: list[Article], day: str, count: int) -> list[Article]:
+    return [a for a in corpus if a.id.endswith(day)][:count]
+
+
+async def test_related_never_holds_itself_and_links_real_indexed_articles(
+        enricher: Enricher, redis: RedisClient, corpus: list[Article]) -> None:
+    articles = corpus[:120]
+    produced = await enrich_all(enricher, articles)
+    seen: set[str] = set()
+    for article in articles:
+        enriched = produced[article.id][0].enriched
+        assert enriched is not None
+        ids = [link.article_id for link in enriched.related]
+        assert article.id not in ids
+        assert set(ids) <= seen, "only articles enriched before can be linked"
+        assert len(ids) == len(set(ids)) <= 8
+        assert all(link.reasons for link in enriched.related)
+        seen.add(article.id)
+    assert sum(bool(produced[a.id][0].enriched.related) for a in articles[20:]) >= 90  # type: ignore[union-attr]
+
+
+async def test_a_withdrawn_article_leaves_the_index_and_every_later_list(
+        enricher: Enricher, redis: RedisClient, corpus: list[Article]) -> None:
+    older, newer = by_id(corpus, "al-sport-19-20180217", "sk-sport-19-20180217")
+    background = first_of_day(corpus, "20180217", 30)
+    await enrich_all(enricher, [a for a in background if a.id != newer.id])
+    withdrawn = await enricher.enrich(event(older, 2, pubstatus="canceled"))
+    assert [e.type for e in withdrawn] == ["article.withdrawn"]
+    assert await redis.get(doc_key(older.id)) is None
+    assert await redis.zscore(term_key("ar", "e:org:real-madrid"), older.id) is None
+    events = await enricher.enrich(event(newer))
+    for produced in events:
+        assert produced.enriched is not None
+        assert older.id not in [link.article_id for link in produced.enriched.related]
+
+
+async def test_the_same_story_from_another_outlet_shares_a_story_and_a_top_four_place(
+        enricher: Enricher, corpus: list[Article]) -> None:
+    ids = [i for pair in PAIRS for i in pair]
+    background = [a for a in corpus if a.id.endswith(("20180216", "20180217")) and a.id not in ids][:80]
+    articles = sorted([*by_id(corpus, *ids), *background],
+                      key=lambda a: (a.firstcreated or a.versioncreated))
+    produced = await enrich_all(enricher, articles)
+    final = {}
+    for article in articles:  # later refreshes replace earlier lists
+        for enriched_event in produced[article.id]:
+            final[enriched_event.article_id] = enriched_event.enriched
+    for a, b in PAIRS:
+        assert final[a].story_id == final[b].story_id, (a, b)
+        assert b in [link.article_id for link in final[a].related[:4]], (a, b)
+        assert a in [link.article_id for link in final[b].related[:4]], (a, b)
+        later = b if final[b].article.versioncreated >= final[a].article.versioncreated else a
+        other = a if later == b else b
+        link = next(link for link in final[later].related if link.article_id == other)
+        assert "same story" in link.reasons
+    stories = {final[a].story_id for a, _ in PAIRS}
+    assert len(stories) == len(PAIRS)
+
+
+async def test_prefers_the_recent_telling_of_a_similar_story(
+        enricher: Enricher, corpus: list[Article]) -> None:
+    anchor, partner = by_id(corpus, "al-sport-25-20180217", "sk-sport-17-20180217")
+    when = anchor.firstcreated or anchor.versioncreated
+    old = partner.model_copy(update={"id": "old-copy", "uri": "old-copy",
+                                     "firstcreated": when - timedelta(days=120),
+                                     "versioncreated": when - timedelta(days=120)})
+    recent = partner.model_copy(update={"id": "recent-copy", "uri": "recent-copy",
+                                        "firstcreated": when - timedelta(days=2),
+                                        "versioncreated": when - timedelta(days=2)})
+    await enrich_all(enricher, [old, recent])
+    [produced, *_] = await enricher.enrich(event(anchor))
+    ranked = [link.article_id for link in produced.enriched.related]  # type: ignore[union-attr]
+    assert ranked.index("recent-copy") < ranked.index("old-copy")
+
+
+async def test_a_new_telling_refreshes_the_older_articles_it_improves(
+        enricher: Enricher, corpus: list[Article]) -> None:
+    first, second = by_id(corpus, "fr-middleeast-11-20180216", "al-internationalnews-40-20180216")  # oldest first
+    background = [a for a in first_of_day(corpus, "20180216", 40) if a.id not in (first.id, second.id)]
+    await enrich_all(enricher, [*background, first])
+    before = (await enricher.enrich(event(first, 3)))[0].enriched
+    assert before is not None and second.id not in [link.article_id for link in before.related]
+    events = await enricher.enrich(event(second))
+    refreshed = [e for e in events if e.type == "article.related_refreshed"]
+    assert 1 <= len(refreshed) <= EnrichSettings().refresh_fanout
+    mine = next(e for e in refreshed if e.article_id == first.id)
+    assert mine.version == 3 and mine.enriched is not None and mine.enriched.version == 3
+    assert mine.enriched.article.headline == first.headline
+    assert second.id in [link.article_id for link in mine.enriched.related[:4]]
+    for other in refreshed:
+        assert other.enriched is not None
+        assert other.article_id not in [link.article_id for link in other.enriched.related]
+
+
+async def test_an_older_version_after_a_newer_one_is_skipped(
+        enricher: Enricher, redis: RedisClient, corpus: list[Article]) -> None:
+    article = corpus[0]
+    newer = event(article, 3, headline=article.headline + " (محدث)")
+    older = event(article, 2)
+    await enricher.handle([Delivery("1-0", newer)])
+    await enricher.handle([Delivery("2-0", older), Delivery("3-0", event(corpus[1], 1))])
+    entries = await redis.xrange(ENRICHED_STREAM)
+    written = [decode_event(EnrichedEvent, fields) for _, fields in entries]
+    mine = [e for e in written if e.article_id == article.id and e.type == "article.enriched"]
+    assert [e.version for e in mine] == [3]
+    assert mine[0].enriched is not None and mine[0].enriched.article.headline.endswith("(محدث)")
+    assert any(e.article_id == corpus[1].id for e in written)
+    assert int(await redis.get(COUNT_KEY)) == 2

@@ -1,0 +1,85 @@
+"""Related-story ranking and same-story detection: pure functions on real corpus articles."""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from khabar_enrich.fanout import enters
+from khabar_enrich.related import IndexedDoc, Match, cosine, diversify, recency
+from khabar_enrich.stories import Sketch, containment, same_story, shingle_sketch
+from khabar_enrich.tagging import tag_article
+from khabar_ingest.formats.corpus import iter_corpus
+from khabar_shared.events import Article, RelatedLink
+
+CORPUS = Path(__file__).resolve().parents[3] / "shared/corpus"
+PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
+         ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),
+         ("al-sport-19-20180217", "sk-sport-19-20180217"),
+         ("al-sport-25-20180217", "sk-sport-17-20180217")]
+
+
+@pytest.fixture(scope="module")
+def articles() -> dict[str, Article]:
+    wanted = {i for pair in PAIRS for i in pair}
+    found: dict[str, Article] = {}
+    for article in iter_corpus(CORPUS / "ant-arabic-news-2018h1.jsonl.gz", limit=1500):
+        found[article.id] = article
+    assert wanted <= set(found)
+    return found
+
+
+def sketch_of(article: Article) -> Sketch:
+    return shingle_sketch(tag_article(article).terms)
+
+
+def published(article: Article) -> float:
+    return (article.firstcreated or article.versioncreated).timestamp()
+
+
+def test_silver_pairs_are_one_story(articles: dict[str, Article]) -> None:
+    for a, b in PAIRS:
+        first, second = articles[a], articles[b]
+        assert same_story(sketch_of(first), published(first), sketch_of(second), published(second)), (a, b)
+
+
+def test_different_stories_on_the_same_day_are_not_one_story(articles: dict[str, Article]) -> None:
+    # two different sport stories from the same outlets and day
+    first, second = articles["al-sport-19-20180217"], articles["sk-sport-17-20180217"]
+    assert containment(sketch_of(first), sketch_of(second)) < 0.1
+    assert not same_story(sketch_of(first), published(first), sketch_of(second), published(second))
+
+
+def test_same_text_months_apart_is_not_one_story(articles: dict[str, Article]) -> None:
+    first = articles["al-sport-19-20180217"]
+    sketch = sketch_of(first)
+    assert same_story(sketch, published(first), sketch, published(first) + 86_400)
+    assert not same_story(sketch, published(first), sketch, published(first) + timedelta(days=30).total_seconds())
+
+
+def doc(article_id: str, story: str, published: float = 0.0) -> IndexedDoc:
+    return IndexedDoc(article_id, "ar", published, {"w:x": 1.0}, Sketch((), 0), story_id=story)
+
+
+def test_diversify_keeps_at_most_two_of_one_story_in_the_top_four() -> None:
+    matches = [Match(doc(f"copy-{n}", "story-1"), 1.0 - n / 100, True, []) for n in range(5)]
+    matches += [Match(doc(f"other-{n}", f"story-{n + 2}"), 0.5 - n / 100, False, []) for n in range(5)]
+    ranked = [m.doc.article_id for m in diversify(matches, 8)]
+    assert ranked[:4] == ["copy-0", "copy-1", "other-0", "other-1"]
+    assert sum(r.startswith("copy-") for r in ranked) == 3
+    assert len(ranked) == 8
+
+
+def test_recency_prefers_the_nearer_story_and_cosine_is_symmetric() -> None:
+    assert recency(0, 86_400) > recency(0, 30 * 86_400) > recency(0, 365 * 86_400)
+    a, b = {"w:حكومة": 0.6, "e:org:european-union": 0.8}, {"e:org:european-union": 1.0}
+    assert cosine(a, b) == cosine(b, a) == pytest.approx(0.8)
+
+
+def test_a_new_article_enters_a_full_list_only_above_its_fourth_link() -> None:
+    current = [RelatedLink(article_id=f"r{n}", score=1.0 - n / 10) for n in range(8)]
+    assert enters(Match(doc("new", "s"), 0.75, False, []), current, 8)
+    assert not enters(Match(doc("new", "s"), 0.65, False, []), current, 8)
+    assert enters(Match(doc("new", "s"), 0.1, False, []), current[:5], 8)
+    assert not enters(Match(doc("r0", "s"), 2.0, False, []), current, 8)
