@@ -122,7 +122,7 @@ async def latency_rows(service_url: str, meili_url: str, search_key: str, index:
                        queries: list[str], per_level: int) -> list[tuple[str, int, list[float], float]]:
     page_body = {"limit": 10, "facets": ["category", "tag_facets", "source"],
                  "attributesToRetrieve": RETRIEVED, "attributesToCrop": [f"body:{SNIPPET_WORDS}"],
-                 "attributesToHighlight": ["headline", "lead", "body"]}
+                 "attributesToHighlight": ["lead", "body"]}
 
     async def ours(client: httpx.AsyncClient, q: str) -> httpx.Response:
         return await client.get(f"{service_url}/v1/search", params={"q": q})

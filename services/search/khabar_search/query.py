@@ -142,7 +142,7 @@ def _common(params: SearchParams) -> dict[str, Any]:
         "filter": build_filters(params),
         "attributesToRetrieve": RETRIEVED,
         "attributesToCrop": [f"body:{SNIPPET_WORDS}"],
-        "attributesToHighlight": ["headline", "lead", "body"],
+        "attributesToHighlight": ["lead", "body"],
         "highlightPreTag": MARK_START,
         "highlightPostTag": MARK_END,
         # Meilisearch splits a leading ال off Arabic words; with the default
