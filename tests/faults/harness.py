@@ -243,7 +243,10 @@ def meili_idle(pipeline: Pipeline) -> bool:
 
 def check_index(pipeline: Pipeline, accepted: Accepted) -> None:
     total, versions = meili_versions(pipeline)
-    assert total == len(versions) == len(accepted.live), (total, len(versions), len(accepted.live))
+    extra, missing = set(versions) - set(accepted.live), set(accepted.live) - set(versions)
+    assert total == len(versions) == len(accepted.live), (
+        f"{total} documents, {len(accepted.live)} live articles; "
+        f"not accepted: {sorted(extra)[:5]}, missing: {sorted(missing)[:5]}")
     wrong = {a: (versions.get(a), v) for a, v in accepted.live.items() if versions.get(a) != v}
     assert not wrong, f"{len(wrong)} articles not at their latest version, e.g. {list(wrong.items())[:5]}"
     assert not set(versions) & accepted.withdrawn
