@@ -30,6 +30,7 @@ from tests.faults.harness import (
     dead_letters,
     meili_idle,
     new_pipeline,
+    post,
     send,
     wait_settled,
 )
@@ -178,10 +179,6 @@ def attempt(client: httpx.Client, pipeline: Pipeline, document: dict[str, Any],
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, reason=(
-    "ingest lets redis.exceptions.ConnectionError escape (uvicorn: 'Exception in ASGI "
-    "application', the client sees a reset or a 500); fix in services/ingest: an exception "
-    "handler answering 503 + Retry-After (see issue 8 report)"))
 def test_ingest_answers_503_while_redis_is_down(
         servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path) -> None:
     group, base = own_servers
@@ -193,7 +190,9 @@ def test_ingest_answers_503_while_redis_is_down(
         pipeline.wait_ready()
         next(p for p in group.processes if p.name == "redis").kill()
         with httpx.Client(timeout=30) as client:
-            answers = [attempt(client, pipeline, d, Accepted(), {}) for d in corpus_documents(3)]
-        assert answers == [503, 503, 503]
+            answers = [post(client, pipeline, d) for d in corpus_documents(3)]
+        assert [a.status_code for a in answers] == [503, 503, 503]
+        assert all(a.headers.get("retry-after") for a in answers)
+        assert all(a.json()["status"] == 503 for a in answers)
     finally:
         pipeline.stop()
