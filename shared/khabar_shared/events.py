@@ -13,6 +13,7 @@ On the wire an event is a flat Redis stream entry: a few routing fields that
 operators can read with redis-cli, and `data`, the whole event as JSON.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -183,3 +184,25 @@ def decode_event(model: type[EventT], fields: dict[bytes | str, bytes | str]) ->
         return model.model_validate_json(raw)
     except ValidationError as error:
         raise MalformedEvent(f"invalid {model.__name__}: {error}") from error
+
+
+def supersedes(candidate: EnrichedEvent, current: EnrichedEvent) -> bool:
+    """Whether `candidate` replaces `current` for the same article.
+
+    A newer version wins. At equal versions a withdrawal is final (a live event
+    of the same version never undoes it); otherwise the later event wins, which
+    is how a same-version refresh of related links gets through.
+    """
+    if candidate.version != current.version:
+        return candidate.version > current.version
+    return candidate.type == "article.withdrawn" or current.type != "article.withdrawn"
+
+
+def newest_per_article(events: Iterable[EnrichedEvent]) -> dict[str, EnrichedEvent]:
+    """One event per article from a batch read in stream order (see `supersedes`)."""
+    newest: dict[str, EnrichedEvent] = {}
+    for event in events:
+        current = newest.get(event.article_id)
+        if current is None or supersedes(event, current):
+            newest[event.article_id] = event
+    return newest

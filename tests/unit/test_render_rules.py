@@ -6,10 +6,10 @@ import pytest
 
 from khabar_render.app import etag_matches
 from khabar_render.fragments import category_of
-from khabar_render.handler import latest_per_article
 from khabar_render.purge import purge_keys
 from khabar_render.store import StoredArticle, supersedes
 from khabar_shared.consumer import Delivery
+from khabar_shared.events import newest_per_article
 from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent
 
 ETAG = '"0123456789abcdef0123"'
@@ -69,8 +69,24 @@ def event(article_id: str, version: int, kind: str = "article.enriched") -> Deli
         version=version, correlation_id="c", source_event_id="s"))
 
 
+def newest(*deliveries: Delivery[EnrichedEvent]) -> list[tuple[str, int, str]]:
+    kept = newest_per_article(d.event for d in deliveries).values()
+    return [(e.article_id, e.version, e.type) for e in kept]
+
+
 def test_a_batch_keeps_each_articles_newest_event() -> None:
-    kept = latest_per_article([event("a", 2), event("b", 1), event("a", 1),
-                               event("a", 2, "article.withdrawn")])
-    assert [(e.article_id, e.version, e.type) for e in kept] == [
+    assert newest(event("a", 2), event("b", 1), event("a", 1),
+                  event("a", 2, "article.withdrawn")) == [
         ("a", 2, "article.withdrawn"), ("b", 1, "article.enriched")]
+
+
+def test_a_withdrawal_is_final_for_its_version() -> None:
+    assert newest(event("a", 4, "article.withdrawn"), event("a", 4)) == [
+        ("a", 4, "article.withdrawn")]
+    assert newest(event("a", 4, "article.withdrawn"), event("a", 5)) == [
+        ("a", 5, "article.enriched")]
+
+
+def test_a_same_version_refresh_replaces_the_enriched_event() -> None:
+    assert newest(event("a", 3), event("a", 3, "article.related_refreshed")) == [
+        ("a", 3, "article.related_refreshed")]

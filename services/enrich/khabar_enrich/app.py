@@ -5,6 +5,7 @@ from faststream.asgi import AsgiFastStream
 from khabar_enrich.handler import Enricher
 from khabar_enrich.related import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
+from khabar_shared.asyncapi import khabar_asyncapi
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent
@@ -45,4 +46,5 @@ def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
         on_startup=[prepare],
         after_shutdown=[close],
         asyncapi_path="/asyncapi",
+        specification=khabar_asyncapi(broker, "enrich"),
     )

@@ -55,7 +55,11 @@ from khabar_ingest.store import (
 from khabar_shared.events import Article
 from khabar_shared.health import redis_check
 from khabar_shared.logging import get_logger
-from khabar_shared.ops_http import fastapi_ops_router, install_problem_handlers
+from khabar_shared.ops_http import (
+    HttpMetricsMiddleware,
+    fastapi_ops_router,
+    install_problem_handlers,
+)
 from khabar_shared.redis_helpers import connect
 from pydantic import BaseModel
 
@@ -99,6 +103,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         description="Newsroom tools post IPTC ninjs articles; each change becomes one event.",
         lifespan=lifespan,
     )
+    app.add_middleware(HttpMetricsMiddleware)
     app.include_router(fastapi_ops_router({"redis": redis_check(redis)}))
     install_problem_handlers(app)
     install_ingest_problem_handler(app)

@@ -20,7 +20,12 @@ from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
-from khabar_shared.ops_http import fastapi_ops_router, install_problem_handlers
+from khabar_shared.asyncapi import asyncapi_router
+from khabar_shared.ops_http import (
+    HttpMetricsMiddleware,
+    fastapi_ops_router,
+    install_problem_handlers,
+)
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 
@@ -59,6 +64,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     app = FastAPI(title="khabar render", version="1", lifespan=lifespan,
                   description="Cached HTML fragments and pages of articles, sections and home.")
     install_problem_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware)
+    app.include_router(asyncapi_router(broker, "render"))
     app.include_router(fastapi_ops_router({
         "redis": redis_check(log_redis),
         "cache_redis": redis_check(cache_redis),

@@ -13,22 +13,12 @@ from khabar_render.purge import PurgeNotifier, purge_keys
 from khabar_render.renderer import Renderer
 from khabar_render.store import Applied, ArticleStore, FragmentCache
 from khabar_shared.consumer import Delivery
-from khabar_shared.events import EnrichedEvent
+from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
 OWN_FRAGMENTS = ("article", "related", "page", "card")
-
-
-def latest_per_article(deliveries: list[Delivery[EnrichedEvent]]) -> list[EnrichedEvent]:
-    """One event per article: the newest version, and of equal versions the last one read."""
-    latest: dict[str, EnrichedEvent] = {}
-    for delivery in deliveries:
-        event = delivery.event
-        if event.article_id not in latest or event.version >= latest[event.article_id].version:
-            latest[event.article_id] = event
-    return list(latest.values())
 
 
 def is_deep_listing_page(name: str) -> bool:
@@ -47,7 +37,7 @@ class FragmentUpdater:
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         changed: list[str] = []
         sections: set[str] = set()
-        for event in latest_per_article(deliveries):
+        for event in newest_per_article(d.event for d in deliveries).values():
             result = await self._apply(event)
             if not result.applied:
                 log.info("stale_event_skipped", article_id=event.article_id, version=event.version)

@@ -33,6 +33,7 @@ from khabar_render.purge import HOME_KEY, section_surrogate_key, surrogate_key
 from khabar_render.site import Site, direction_of
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, make_fragment
 from khabar_shared.events import EnrichedArticle
+from khabar_shared.metrics import record_cache_lookup
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -65,6 +66,7 @@ class Renderer:
     async def fetch(self, name: str) -> StoredFragment | None:
         """The fragment from cache, or rendered now; None when there is nothing to show."""
         cached = await self._cache.get(name)
+        record_cache_lookup(cached is not None)
         return cached if cached is not None else await self.refresh(name)
 
     async def refresh(self, name: str) -> StoredFragment | None:
