@@ -179,7 +179,7 @@ def test_render_fragments_end_at_the_newest_version(servers: Servers, plan: Plan
         articles = ArticleStore(redis, lambda enriched: site.section(category_of(enriched)).slug)
         cache = FragmentCache(redis)
         updater = FragmentUpdater(articles, cache, Renderer(articles, cache, site, 20, 4),
-                                  PurgeNotifier(""), 20)
+                                  PurgeNotifier(""), 20, eager_limit=64)
         try:
             await deliver(updater.handle, lambda v: enriched_event(base, article_id, v, plan), plan)
             return await articles.get(article_id), await cache.get(f"article:{article_id}")

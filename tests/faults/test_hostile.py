@@ -193,10 +193,6 @@ def test_the_master_key_is_in_no_service_environment(system: System) -> None:
         assert master not in values, f"{managed.name} holds the Meilisearch master key"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "khabar_dev.processes.launch_service gives every service the same environment; fix: "
-    "drop KHABAR_BOOTSTRAP_INGEST_KEY except for ingest and KHABAR_MEILI_INDEX_KEY/"
-    "KHABAR_MEILI_SEARCH_KEY except for search (see issue 8 report)"))
 def test_each_key_is_only_in_the_service_that_needs_it(system: System) -> None:
     needs = {"ingest key": {"ingest"}, "meili index key": {"search"}, "meili search key": {"search"}}
     holders: dict[str, set[str]] = {name: set() for name in needs}

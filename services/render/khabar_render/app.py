@@ -27,6 +27,7 @@ from khabar_shared.ops_http import (
     install_problem_handlers,
 )
 from khabar_shared.problems import problem
+from khabar_shared.shutdown import stop_consumers
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -42,12 +43,14 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     renderer = Renderer(articles, cache, site, settings.listing_page_size,
                         settings.home_per_section)
     notifier = PurgeNotifier(settings.purge_webhook_url)
-    updater = FragmentUpdater(articles, cache, renderer, notifier, settings.listing_page_size)
-    broker = make_broker(settings.redis_url, "render")
-    StreamConsumer(
+    updater = FragmentUpdater(articles, cache, renderer, notifier, settings.listing_page_size,
+                              settings.eager_render_limit)
+    broker = make_broker(settings.redis_url, "render", graceful_timeout_s=settings.shutdown_grace_s)
+    consumer = StreamConsumer(
         stream=ENRICHED_STREAM, group=RENDER_GROUP, event_model=EnrichedEvent,
         handle=updater.handle, redis=log_redis, settings=settings,
-    ).register(broker)
+    )
+    consumer.register(broker)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -56,7 +59,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await ensure_group(log_redis, ENRICHED_STREAM, RENDER_GROUP)
         await broker.start()
         yield
-        await broker.stop()
+        await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         await notifier.aclose()
         await log_redis.aclose()
         await cache_redis.aclose()

@@ -27,12 +27,13 @@ def is_deep_listing_page(name: str) -> bool:
 
 class FragmentUpdater:
     def __init__(self, articles: ArticleStore, cache: FragmentCache, renderer: Renderer,
-                 notifier: PurgeNotifier, listing_page_size: int) -> None:
+                 notifier: PurgeNotifier, listing_page_size: int, eager_limit: int) -> None:
         self._articles = articles
         self._cache = cache
         self._renderer = renderer
         self._notifier = notifier
         self._page_size = listing_page_size
+        self._eager_limit = eager_limit
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         changed: list[str] = []
@@ -62,17 +63,30 @@ class FragmentUpdater:
         return touched
 
     async def _refresh(self, changed: list[str], sections: set[str]) -> None:
-        names = {f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS}
+        own = [f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS]
+        listings = await self._listing_pages(sections)
+        dependents: set[str] = set()
         for article_id in changed:
-            names |= await self._articles.dependents(article_id)
-        names |= await self._listing_pages(sections)
-        names |= {"home", "home-page"}
+            dependents |= await self._articles.dependents(article_id)
+        names = {*own, *listings, *dependents, "home", "home-page"}
         await self._cache.purge(names)
-        # Deeper listing pages are rendered when asked for; everything else is kept ready.
-        for name in sorted(n for n in names if not is_deep_listing_page(n)):
+        ready = self._to_render_now(own, listings, dependents)
+        for name in ready:
             await self._renderer.refresh(name)
         await self._notifier.purge(purge_keys(changed, sections))
-        log.info("fragments_refreshed", articles=changed, fragments=len(names))
+        log.info("fragments_refreshed", articles=changed, purged=len(names), rendered=len(ready))
+
+    def _to_render_now(self, own: list[str], listings: set[str], dependents: set[str]) -> list[str]:
+        """What is rendered again at once; the rest was purged and renders when asked for.
+
+        The changed articles' own fragments, home and first listing pages come
+        first; other articles' fragments that showed them follow, up to
+        `eager_limit` in all, so a burst of changes never stalls the stream
+        (a purged fragment is never stale, only cold).
+        """
+        first = [*own, "home", "home-page", *sorted(n for n in listings if not is_deep_listing_page(n))]
+        rest = sorted(dependents - set(first))
+        return (first + rest)[: max(self._eager_limit, len(first))]
 
     async def _listing_pages(self, sections: set[str]) -> set[str]:
         """Every page of each section, and one more: a page may have just emptied."""

@@ -133,7 +133,23 @@ def launch_service(group: ProcessGroup, service: str, env: dict[str, str], port:
                    log_path: Path | None = None, name: str | None = None) -> ManagedProcess:
     """Start a service process without waiting for it (see `wait_ready`)."""
     full_env = {**os.environ, **env, f"KHABAR_{service.upper()}_PORT": str(port)}
-    return group.start(name or service, service_argv(service), env=full_env, log_path=log_path)
+    return group.start(name or service, service_argv(service), env=secrets_for(service, full_env),
+                       log_path=log_path)
+
+
+# Which secrets each service may hold; the Meilisearch master key, none of them.
+SECRETS_BY_SERVICE = {
+    "KHABAR_BOOTSTRAP_INGEST_KEY": {"ingest"},
+    "KHABAR_MEILI_INDEX_KEY": {"search"},
+    "KHABAR_MEILI_SEARCH_KEY": {"search"},
+    "KHABAR_MEILI_MASTER_KEY": set(),
+}
+
+
+def secrets_for(service: str, env: dict[str, str]) -> dict[str, str]:
+    """`env` without the secrets `service` does not need."""
+    return {name: value for name, value in env.items()
+            if service in SECRETS_BY_SERVICE.get(name, {service})}
 
 
 def wait_ready(managed: ManagedProcess, port: int, timeout_s: float = 90) -> None:
