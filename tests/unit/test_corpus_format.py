@@ -205,3 +205,9 @@ def test_the_english_sample_has_same_event_pairs():
     events = [a.extra["event"] for a in articles]
     assert sum(events.count(e) >= 2 for e in set(events)) >= 15
     assert all(a.language == "en" for a in articles)
+
+
+def test_control_characters_of_scraped_text_are_removed():
+    article = ant_article(record(title="عنوان\x02 الخبر", text="فقرة أولى\x02 كاملة.\nفقرة ثانية."))
+    assert article.headline == "عنوان الخبر"
+    assert "\x02" not in article.body_html and "فقرة أولى كاملة." in article.body_html

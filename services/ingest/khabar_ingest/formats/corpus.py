@@ -38,7 +38,7 @@ from pydantic import BaseModel, ValidationError
 from .checks import is_web_url, parse_timestamp
 from .ids import article_id_from_uri
 from .sections import section_for
-from .text import lines_to_html
+from .text import lines_to_html, strip_controls
 
 log = get_logger(__name__)
 
@@ -85,14 +85,15 @@ def ant_article(record: dict[str, Any] | AntRecord) -> Article:
     published, problem = parse_timestamp(ant.published)
     if published is None:
         raise ValueError(f"{ant.docno}: published {problem}")
-    lines = [line for line in ant.text.split("\n") if not _BOILERPLATE.match(line.strip())]
+    text = strip_controls(ant.text)
+    lines = [line for line in text.split("\n") if not _BOILERPLATE.match(line.strip())]
     author = (ant.author or "").strip()
     return Article(
         id=ant.docno.lower(),
         uri=ant.docno,
         language="ar",
-        headline=" ".join(ant.title.split()),
-        lead=" ".join((ant.abstract or "").split()),
+        headline=" ".join(strip_controls(ant.title).split()),
+        lead=" ".join(strip_controls(ant.abstract or "").split()),
         body_html=lines_to_html(lines),
         byline="" if _UUID.match(author) else author,
         category=section_for(ant.categories[0]) if ant.categories else "",

@@ -40,3 +40,12 @@ def text_to_html(text: str) -> str:
     else:
         paragraphs = normalized.split("\n")
     return lines_to_html(paragraphs, subheads=False)
+
+
+# C0 controls other than tab and newline, and DEL: noise in scraped text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def strip_controls(text: str) -> str:
+    """Scraped text as a reader sees it: control characters (a stray \x02) removed."""
+    return _CONTROLS.sub("", text)
