@@ -165,3 +165,22 @@ def test_rate_limit_answers_429_with_retry_after(search_url: str) -> None:
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert limited.json()["status"] == 429
     assert get(search_url, "/healthz").status_code == 200  # operations are never limited
+
+
+def test_an_empty_index_answers_no_hits_not_an_error(servers: Servers) -> None:
+    """Before the first article, Meilisearch refuses `attributesToSearchOn`; readers see 0 hits."""
+    from khabar_search.query import SearchClient, SearchParams
+
+    async def run() -> int:
+        index = f"articles_empty_{secrets.token_hex(3)}"
+        writer = MeiliWriter(servers.meili_url, servers.meili_keys.index_key, index)
+        await writer.ensure_index(load_synonyms())
+        client = SearchClient(servers.meili_url, servers.meili_keys.search_key, index)
+        try:
+            return (await client.search(SearchParams(q="والحكومة"))).total
+        finally:
+            await client.aclose()
+            await writer.delete_index()
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(asyncio.run, run()).result() == 0

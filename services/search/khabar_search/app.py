@@ -120,7 +120,8 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         try:
             return await reader.search(params)
         except httpx.HTTPError as error:
-            log.error("meili_search_failed", error=str(error))
+            answer = error.response.text[:500] if isinstance(error, httpx.HTTPStatusError) else ""
+            log.error("meili_search_failed", error=str(error), meili_answer=answer)
             raise problem(503, "Service Unavailable", "Search is unavailable; try again.") from error
 
     @app.get("/v1/search", response_model=SearchResult)

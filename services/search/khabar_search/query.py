@@ -33,6 +33,7 @@ STEM_FIELDS = ["search_text"]
 STEMS_WEIGHT = 0.9
 RETRIEVED = ["id", "headline", "lead", "category", "source", "tags", "published_at", "url"]
 SNIPPET_WORDS = 30
+EMPTY_INDEX_CODE = "invalid_search_attributes_to_search_on"
 
 
 class SearchParams(BaseModel):
@@ -236,6 +237,10 @@ class SearchClient:
 
     async def search(self, params: SearchParams) -> SearchResult:
         response = await self._http.post("/multi-search", json=build_request(params, self._index))
+        if response.status_code == 400 and response.json().get("code") == EMPTY_INDEX_CODE:
+            # An index without documents knows no fields yet, so Meilisearch
+            # refuses `attributesToSearchOn`: nothing is there to find.
+            return to_result(params, {})
         response.raise_for_status()
         return to_result(params, response.json())
 
