@@ -23,7 +23,6 @@ from typing import Any
 import httpx
 import redis
 
-from khabar_dev.ninjs_out import article_to_ninjs
 from khabar_dev.processes import (
     ManagedProcess,
     ProcessGroup,
@@ -33,6 +32,7 @@ from khabar_dev.processes import (
 )
 from khabar_ingest.formats.checks import has_text_controls
 from khabar_ingest.formats.corpus import iter_corpus
+from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.events import Article, ArticleEvent
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICHED_STREAM, GROUPS_BY_STREAM, dead_letter_stream
 from tests.support import CORPUS_AR, SAMPLE_AR
