@@ -25,6 +25,7 @@ class DeadLetter(BaseModel):
     """One dead-letter entry as an operator sees it."""
 
     entry_id: str
+    dead_stream: str = ""
     source_stream: str
     source_id: str
     group: str
@@ -33,6 +34,11 @@ class DeadLetter(BaseModel):
     deliveries: int
     dead_at: str
     original: dict[str, str]
+
+    @property
+    def article_id(self) -> str:
+        """The article the original event was about, "?" when its entry does not say."""
+        return self.original.get("article_id", "?")
 
 
 class DeadLetterNotFound(LookupError):
@@ -55,12 +61,12 @@ def dead_letter_entry(source_stream: str, source_id: str, group: str, reason: st
     return entry
 
 
-def parse_dead_letter(entry_id: str, fields: dict[bytes, bytes]) -> DeadLetter:
+def parse_dead_letter(entry_id: str, fields: dict[bytes, bytes], dead_stream: str = "") -> DeadLetter:
     def text(name: str) -> str:
         return fields.get(name.encode(), b"").decode("utf-8", "replace")
 
     return DeadLetter(
-        entry_id=entry_id, source_stream=text("source_stream"), source_id=text("source_id"),
+        entry_id=entry_id, dead_stream=dead_stream, source_stream=text("source_stream"), source_id=text("source_id"),
         group=text("group"), reason=text("reason"), error=text("error"),
         deliveries=int(text("deliveries") or 0), dead_at=text("dead_at"),
         original={key[len(ORIGINAL_PREFIX):].decode("utf-8", "replace"): value.decode("utf-8", "replace")
@@ -73,13 +79,15 @@ async def read_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str) 
     if not found:
         raise DeadLetterNotFound(f"no dead letter {entry_id} on {dead_stream}")
     raw_id, fields = found[0]
-    return parse_dead_letter(raw_id.decode() if isinstance(raw_id, bytes) else raw_id, fields)
+    return parse_dead_letter(raw_id.decode() if isinstance(raw_id, bytes) else raw_id, fields,
+                             dead_stream)
 
 
 async def list_dead_letters(redis: RedisClient, dead_stream: str, count: int = 100) -> list[DeadLetter]:
     """The oldest `count` dead letters of one stream."""
     entries = await redis.xrange(dead_stream, count=count)
-    return [parse_dead_letter(i.decode() if isinstance(i, bytes) else i, f) for i, f in entries]
+    return [parse_dead_letter(i.decode() if isinstance(i, bytes) else i, f, dead_stream)
+            for i, f in entries]
 
 
 async def replay_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str) -> str:

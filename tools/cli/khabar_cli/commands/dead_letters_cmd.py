@@ -15,16 +15,22 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from khabar_shared.dead_letters import (
+    DeadLetter,
+    DeadLetterNotFound,
+    drop_dead_letter,
+    list_dead_letters,
+    read_dead_letter,
+    replay_dead_letter,
+)
 from khabar_shared.names import GROUPS_BY_STREAM, dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient
-from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from khabar_cli.main import app, with_log_redis
 
-ORIGINAL_PREFIX = b"original."
 dead_app = typer.Typer(help="Events that failed too often: list, show, replay, drop.",
                        no_args_is_help=True)
 app.add_typer(dead_app, name="dead-letters")
@@ -34,67 +40,29 @@ StreamOption = Annotated[str | None, typer.Option(
     "--stream", help="Only this source stream (default: every khabar stream).")]
 
 
-class DeadLetter(BaseModel):
-    dead_stream: str
-    dead_id: str
-    source_stream: str
-    source_id: str
-    group: str
-    reason: str
-    error: str
-    deliveries: int
-    dead_at: datetime | None
-    article_id: str
-    original: dict[bytes, bytes]
-
-
-def parse(dead_stream: str, dead_id: bytes | str, fields: dict[bytes, bytes]) -> DeadLetter:
-    def text(name: str) -> str:
-        return fields.get(name.encode(), b"").decode()
-
-    original = {k[len(ORIGINAL_PREFIX):]: v for k, v in fields.items()
-                if k.startswith(ORIGINAL_PREFIX)}
-    return DeadLetter(
-        dead_stream=dead_stream,
-        dead_id=dead_id.decode() if isinstance(dead_id, bytes) else dead_id,
-        source_stream=text("source_stream"), source_id=text("source_id"), group=text("group"),
-        reason=text("reason"), error=text("error"), deliveries=int(text("deliveries") or 0),
-        dead_at=datetime.fromisoformat(text("dead_at")) if text("dead_at") else None,
-        article_id=original.get(b"article_id", b"?").decode(errors="replace"),
-        original=original,
-    )
-
-
 def dead_streams(stream: str | None) -> list[str]:
     return [dead_letter_stream(s) for s in ([stream] if stream else GROUPS_BY_STREAM)]
 
 
 async def read_dead(redis: RedisClient, stream: str | None, count: int) -> list[DeadLetter]:
-    found: list[DeadLetter] = []
-    for dead in dead_streams(stream):
-        for dead_id, fields in await redis.xrange(dead, count=count):
-            found.append(parse(dead, dead_id, fields))
-    return found
+    return [letter for dead in dead_streams(stream)
+            for letter in await list_dead_letters(redis, dead, count)]
 
 
 async def find(redis: RedisClient, dead_id: str, stream: str | None) -> DeadLetter | None:
     for dead in dead_streams(stream):
-        entries = await redis.xrange(dead, min=dead_id, max=dead_id)
-        if entries:
-            return parse(dead, entries[0][0], entries[0][1])
+        try:
+            return await read_dead_letter(redis, dead, dead_id)
+        except DeadLetterNotFound:
+            continue
     return None
 
 
-async def replay_one(redis: RedisClient, letter: DeadLetter) -> str:
-    """Append the original entry to its source stream and remove the dead letter, atomically."""
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.xadd(letter.source_stream, letter.original)
-        pipe.xdel(letter.dead_stream, letter.dead_id)
-        new_id, _ = await pipe.execute()
-    return new_id.decode() if isinstance(new_id, bytes) else str(new_id)
+def dead_time(letter: DeadLetter) -> datetime | None:
+    return datetime.fromisoformat(letter.dead_at) if letter.dead_at else None
 
 
-def event_summary(data: bytes) -> list[str]:
+def event_summary(data: str) -> list[str]:
     """The few fields of the event an operator recognises it by, or why it is unreadable."""
     try:
         event = json.loads(data)
@@ -129,9 +97,10 @@ def list_dead(
     for column in ("id", "stream", "group", "article", "reason", "tries", "dead at", "error"):
         table.add_column(column)
     for letter in letters:
-        table.add_row(letter.dead_id, letter.source_stream, letter.group, letter.article_id,
+        dead_at = dead_time(letter)
+        table.add_row(letter.entry_id, letter.source_stream, letter.group, letter.article_id,
                       letter.reason, str(letter.deliveries),
-                      letter.dead_at.strftime("%Y-%m-%d %H:%M:%S") if letter.dead_at else "",
+                      dead_at.strftime("%Y-%m-%d %H:%M:%S") if dead_at else "",
                       last_line(letter.error))
     console.print(table)
 
@@ -144,19 +113,19 @@ def show(dead_id: Annotated[str, typer.Argument(help="The id shown by `list`.")]
     if letter is None:
         console.print(f"[red]No dead letter {dead_id}.[/red]")
         raise typer.Exit(1)
-    console.print(f"[bold]{letter.dead_id}[/bold] from {letter.source_stream} "
+    console.print(f"[bold]{letter.entry_id}[/bold] from {letter.source_stream} "
                   f"({letter.source_id}), group {letter.group}")
     console.print(f"reason: {letter.reason}, deliveries: {letter.deliveries}, "
-                  f"dead at: {letter.dead_at}")
+                  f"dead at: {dead_time(letter)}")
     console.print("[bold]error[/bold]")
     console.print(letter.error, markup=False, highlight=False)
     console.print("[bold]original entry[/bold]")
     for name, value in letter.original.items():
-        if name != b"data":
-            console.print(f"  {name.decode()}: {value.decode(errors='replace')}",
-                          markup=False, highlight=False)
-    console.print(f"  data: {len(letter.original.get(b'data', b''))} bytes of JSON")
-    for line in event_summary(letter.original.get(b"data", b"")):
+        if name != "data":
+            console.print(f"  {name}: {value}", markup=False, highlight=False)
+    data = letter.original.get("data", "")
+    console.print(f"  data: {len(data.encode())} bytes of JSON")
+    for line in event_summary(data):
         console.print(f"    {line}", markup=False, highlight=False)
 
 
@@ -174,7 +143,8 @@ def replay(
         with Progress(console=console, disable=len(letters) < 20) as progress:
             task = progress.add_task("replaying", total=len(letters))
             for letter in letters:
-                done.append((letter.dead_id, await replay_one(redis, letter)))
+                done.append((letter.entry_id,
+                             await replay_dead_letter(redis, letter.dead_stream, letter.entry_id)))
                 progress.advance(task)
         return done
 
@@ -198,7 +168,11 @@ def drop(
     async def delete(redis: RedisClient) -> int:
         removed = 0
         for letter in letters:
-            removed += int(await redis.xdel(letter.dead_stream, letter.dead_id))
+            try:
+                await drop_dead_letter(redis, letter.dead_stream, letter.entry_id)
+                removed += 1
+            except DeadLetterNotFound:
+                continue  # already gone (dropped or replayed meanwhile)
         return removed
 
     console.print(f"{with_log_redis(delete)} dead letter(s) dropped.")
