@@ -27,8 +27,8 @@ from khabar_shared.ops_http import (
     install_problem_handlers,
 )
 from khabar_shared.problems import problem
-from khabar_shared.shutdown import stop_consumers
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.shutdown import stop_consumers
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -19,15 +19,21 @@ from khabar_search.query import SearchClient, SearchParams, SearchResult
 from khabar_search.ratelimit import RateLimiter
 from khabar_search.settings import SearchSettings
 from khabar_search.synonyms import load_synonyms
+from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, meili_check, redis_check
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM, SEARCH_GROUP
-from khabar_shared.ops_http import fastapi_ops_router, install_problem_handlers
+from khabar_shared.ops_http import (
+    HttpMetricsMiddleware,
+    fastapi_ops_router,
+    install_problem_handlers,
+)
 from khabar_shared.problems import PROBLEM_JSON, Problem, problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.shutdown import stop_consumers
 from khabar_shared.text import detect_language
 
 log = get_logger(__name__)
@@ -52,14 +58,15 @@ def page_url(params: SearchParams, **changes: Any) -> str:
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
     settings = settings or SearchSettings()
     redis = connect(settings.redis_url)
-    broker = make_broker(settings.redis_url, "search")
+    broker = make_broker(settings.redis_url, "search", graceful_timeout_s=settings.shutdown_grace_s)
     writer = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),
                          settings.meili_index)
     indexer = Indexer(redis, writer, settings.meili_retry_max_s)
-    StreamConsumer(
+    consumer = StreamConsumer(
         stream=ENRICHED_STREAM, group=SEARCH_GROUP, event_model=EnrichedEvent,
         handle=indexer.handle, redis=redis, settings=settings,
-    ).register(broker)
+    )
+    consumer.register(broker)
     reader = SearchClient(settings.meili_url, settings.meili_search_key.get_secret_value(),
                           settings.meili_index)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
@@ -71,13 +78,15 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         await writer.ensure_index(load_synonyms())
         await broker.start()
         yield
-        await broker.stop()
+        await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         await reader.aclose()
         await redis.aclose()
 
     app = FastAPI(title="khabar search", version="1", lifespan=lifespan,
                   description="Readers search the archive in Arabic and English.")
     install_problem_handlers(app)
+    app.add_middleware(HttpMetricsMiddleware)
+    app.include_router(asyncapi_router(broker, "search"))
     app.include_router(fastapi_ops_router({
         "redis": redis_check(redis),
         "meilisearch": meili_check(settings.meili_url),

@@ -23,7 +23,7 @@ from typing import Any
 from khabar_search.documents import to_document
 from khabar_search.meili import UNAVAILABLE, MeiliWriter
 from khabar_shared.consumer import Delivery
-from khabar_shared.events import EnrichedEvent
+from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
 from khabar_shared.redis_helpers import RedisClient
 
@@ -59,16 +59,6 @@ return passed
 
 def latest_key(article_id: str) -> str:
     return LATEST_PREFIX + article_id
-
-
-def latest_per_article(deliveries: list[Delivery[EnrichedEvent]]) -> dict[str, EnrichedEvent]:
-    latest: dict[str, EnrichedEvent] = {}
-    for delivery in deliveries:
-        event = delivery.event
-        current = latest.get(event.article_id)
-        if current is None or event.version >= current.version:
-            latest[event.article_id] = event
-    return latest
 
 
 @dataclass(frozen=True)
@@ -108,7 +98,7 @@ class Indexer:
         self._claim = redis.register_script(CLAIM_VERSIONS)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
-        latest = latest_per_article(deliveries)
+        latest = newest_per_article(d.event for d in deliveries)
         changes = [Change.of(event) for event in latest.values()]
         passed = await self.claim(changes)
         applied = [c for c in changes if c.article_id in passed]
