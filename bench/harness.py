@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from khabar_dev.meili_keys import MeiliKeys, provision_keys
 from khabar_dev.processes import (
     REPO_ROOT,
     SERVICES,
@@ -21,6 +20,7 @@ from khabar_dev.processes import (
 )
 from khabar_shared.events import Article
 from khabar_ingest.formats.corpus import iter_corpus
+from khabar_shared.meili_setup import MeiliKeys, provision_keys
 
 CORPUS_DIR = Path(os.environ.get("KHABAR_CORPUS_DIR", REPO_ROOT.parent / "shared/corpus"))
 CORPUS_AR = CORPUS_DIR / "ant-arabic-news-2018h1.jsonl.gz"

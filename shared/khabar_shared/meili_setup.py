@@ -4,7 +4,9 @@ From the master key it creates (or finds again: fixed uids) the search
 service's indexing key and its search-only key, and writes each to a file
 named like its variable in `KHABAR_SECRETS_DIR`. The search service reads
 that directory (see `settings.secrets_dir`), so it never sees the master key.
-The uids are the ones `make run` uses (`tools/dev/khabar_dev/meili_keys.py`).
+`make run`, the tests and the benchmarks create the same keys with
+`provision_keys`. Fixed uids mean running it again returns the same keys
+instead of piling up new ones.
 """
 
 import sys
@@ -12,7 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from khabar_shared.logging import configure_logging, get_logger
@@ -39,16 +41,45 @@ class SetupSettings(BaseSettings):
     secrets_dir: Path = Path("/run/khabar/secrets")
 
 
-def ensure_key(client: httpx.Client, uid: str, name: str, actions: list[str], index: str) -> str:
+class MeiliKeys(BaseModel):
+    """The search service's keys: one to index `<index>*`, one that can only search."""
+
+    index_key: str
+    search_key: str
+
+
+def ensure_key(client: httpx.Client, uid: str, name: str, actions: list[str],
+               index_pattern: str) -> str:
     found = client.get(f"/keys/{uid}")
     if found.status_code == 200:
         return str(found.json()["key"])
     created = client.post("/keys", json={
         "uid": uid, "name": name, "description": f"khabar: {name}",
-        "actions": actions, "indexes": [f"{index}*"], "expiresAt": None,
+        "actions": actions, "indexes": [index_pattern], "expiresAt": None,
     })
     created.raise_for_status()
     return str(created.json()["key"])
+
+
+def create_keys(client: httpx.Client, index_pattern: str) -> MeiliKeys:
+    """Both keys, created or found again, through a client holding the master key."""
+    return MeiliKeys(
+        index_key=ensure_key(client, INDEX_KEY_UID, "search-indexer", INDEXING_ACTIONS,
+                             index_pattern),
+        search_key=ensure_key(client, SEARCH_KEY_UID, "search-readers", ["search"],
+                              index_pattern),
+    )
+
+
+def master_client(meili_url: str, master_key: str) -> httpx.Client:
+    return httpx.Client(base_url=meili_url, headers={"Authorization": f"Bearer {master_key}"},
+                        timeout=10.0)
+
+
+def provision_keys(meili_url: str, master_key: str, index_pattern: str = "articles*") -> MeiliKeys:
+    """Both keys of a Meilisearch that already answers (`make run`, tests, benchmarks)."""
+    with master_client(meili_url, master_key) as client:
+        return create_keys(client, index_pattern)
 
 
 def wait_for_meili(client: httpx.Client, max_wait_s: float = 120.0) -> None:
@@ -66,15 +97,11 @@ def wait_for_meili(client: httpx.Client, max_wait_s: float = 120.0) -> None:
 
 def provision(settings: SetupSettings) -> dict[str, str]:
     """Create both keys and write their files; returns variable name → key."""
-    headers = {"Authorization": f"Bearer {settings.meili_master_key.get_secret_value()}"}
-    with httpx.Client(base_url=settings.meili_url, headers=headers, timeout=10.0) as client:
+    with master_client(settings.meili_url, settings.meili_master_key.get_secret_value()) as client:
         wait_for_meili(client)
-        keys = {
-            "KHABAR_MEILI_INDEX_KEY": ensure_key(client, INDEX_KEY_UID, "search-indexer",
-                                                 INDEXING_ACTIONS, settings.meili_index),
-            "KHABAR_MEILI_SEARCH_KEY": ensure_key(client, SEARCH_KEY_UID, "search-readers",
-                                                  ["search"], settings.meili_index),
-        }
+        created = create_keys(client, f"{settings.meili_index}*")
+    keys = {"KHABAR_MEILI_INDEX_KEY": created.index_key,
+            "KHABAR_MEILI_SEARCH_KEY": created.search_key}
     settings.secrets_dir.mkdir(parents=True, exist_ok=True)
     for name, value in keys.items():
         path = settings.secrets_dir / name

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import redis as redis_sync
 
-from khabar_dev.meili_keys import provision_keys
 from khabar_dev.processes import ProcessGroup, free_port, start_meili, start_redis
+from khabar_shared.meili_setup import provision_keys
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICHED_STREAM, SEARCH_GROUP
 from tests.conftest import Servers
 from tests.faults.harness import (
@@ -98,10 +98,6 @@ def test_meilisearch_down_for_ten_seconds_under_load(
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=True, reason=(
-    "search's lifespan calls broker.stop(), which waits FastStream's own 15 s graceful "
-    "timeout; fix: call khabar_shared.shutdown.stop_consumers(broker, [consumer], "
-    "settings.shutdown_grace_s) there (see issue 8 report)"))
 def test_search_exits_within_grace_while_meilisearch_is_down(
         servers: Servers, own_servers: tuple[ProcessGroup, Path]) -> None:
     group, base = own_servers

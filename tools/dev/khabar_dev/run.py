@@ -19,7 +19,6 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from khabar_dev.meili_keys import provision_keys
 from khabar_dev.processes import (
     REPO_ROOT,
     SERVICES,
@@ -32,6 +31,7 @@ from khabar_dev.processes import (
 )
 from khabar_dev.sample import load_sample
 from khabar_shared.logging import configure_logging, get_logger
+from khabar_shared.meili_setup import provision_keys
 
 log = get_logger("khabar.run")
 
