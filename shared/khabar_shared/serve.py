@@ -1,0 +1,30 @@
+"""How every service starts: its logging first, then its ASGI app under uvicorn.
+
+Uvicorn runs FastAPI apps (ingest, search, render) and FastStream's
+`AsgiFastStream` (enrich) alike. `log_config=None` leaves uvicorn's loggers to
+ours (one JSON object a line); on SIGTERM uvicorn waits up to
+`KHABAR_SHUTDOWN_GRACE_S` for requests and consumers to finish.
+"""
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import uvicorn
+
+from khabar_shared.logging import configure_logging
+from khabar_shared.settings import CommonSettings
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+
+
+def serve(create_app: Callable[[SettingsT], Any], settings: SettingsT, *,
+          service: str, host: str, port: int) -> None:
+    """Configure logging for `service`, build its app from `settings` and serve it until stopped."""
+    configure_logging(service, settings.log_format, settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )
