@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_shared.events import Article
@@ -31,9 +31,6 @@ from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 ARTIFACTS = REPO_ROOT / "artifacts"
 ARABIC_ID = "bb-internationalnews-106-20180306"
 ENGLISH_ID = "ecb-2_1ecbplus"
@@ -45,16 +42,6 @@ def arabic_font_installed() -> bool:
         return False
     found = subprocess.run([fc_list, ":lang=ar", "family"], capture_output=True, text=True)
     return bool(found.stdout.strip())
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-core")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def with_related(articles: tuple[Article, ...], main_id: str, count: int = 8

@@ -7,11 +7,10 @@ to `artifacts/`.
 """
 
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from tests.conftest import Servers
 from tests.integration.test_search_api import run_search_service
@@ -19,25 +18,12 @@ from tests.support import REPO_ROOT
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 ARTIFACTS = REPO_ROOT / "artifacts"
 
 
 @pytest.fixture(scope="module")
 def search_url(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from run_search_service(servers, tmp_path_factory.mktemp("search-page"), 300)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium fonts-noto-core")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def test_type_see_results_click_a_filter(browser: Browser, search_url: str) -> None:
