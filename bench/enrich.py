@@ -33,14 +33,14 @@ from rich.table import Table
 
 from bench.enrich_quality import ANT, article_event, in_published_order, private_redis, replay
 from khabar_dev.processes import ProcessGroup, free_port, start_service
-from khabar_enrich.handler import Enricher
+from khabar_enrich.handler import Enricher, version_key
 from khabar_enrich.related import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import TagResult, tag_article
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, encode_event
 from khabar_shared.logging import configure_logging
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ENRICHED_STREAM
 from khabar_shared.redis_helpers import connect
 
 
@@ -95,14 +95,14 @@ async def growth(url: str, sizes: list[int], probes: int, table: Table, console:
         for article in archive[indexed:size]:
             await enricher.enrich(article_event(article))
         indexed = size
-        await redis.delete("khabar:{enriched}:events")
+        await redis.delete(ENRICHED_STREAM)
         clock = Clock()
         for article in probe_articles:
             await enricher.enrich(article_event(article))
         wall, cpu = clock.elapsed()
         for article in probe_articles:  # as if they never came: the next size sees the same archive
             await enricher.enrich(article_event(article.model_copy(update={"pubstatus": "canceled"}), 2))
-            await redis.delete(f"khabar:enrich:version:{article.id}")
+            await redis.delete(version_key(article.id))
         per_article = 1000 * cpu / probes
         baseline = baseline or per_article
         table.add_row(f"index work with {size} indexed: ms/article (CPU; wall {1000 * wall / probes:.2f})",
