@@ -61,6 +61,21 @@ def real_articles(count: int, min_words: int = 80) -> list[dict[str, Any]]:
     return found
 
 
+# A value for `with_changes`: remove that field.
+DROP = object()
+
+
+def with_changes(document: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A deep copy of a JSON document with some fields replaced, or removed where the value is DROP."""
+    copy = json.loads(json.dumps(document))
+    for key, value in changes.items():
+        if value is DROP:
+            copy.pop(key, None)
+        else:
+            copy[key] = value
+    return copy
+
+
 def eventually(probe: Callable[[], T | None], timeout_s: float = 20.0, interval_s: float = 0.1) -> T:
     """Poll until `probe` returns something truthy; the bounded wait of every pipeline test."""
     deadline = time.monotonic() + timeout_s

@@ -14,23 +14,16 @@ import pytest
 from khabar_ingest.auth import API_KEYS_HASH, ApiKey, digest
 from tests.conftest import Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
-from tests.support import real_articles, to_ninjs
+from tests.support import DROP, real_articles, to_ninjs, with_changes
 
 READ_KEY = "read-only-key-for-the-bad-requests-table"
 GOOD: dict[str, Any] = to_ninjs(real_articles(1)[0])
 EXISTING = {**GOOD, "uri": GOOD["uri"] + "-existing"}
-DROP = object()
 JSON = {"Content-Type": "application/json"}
 
 
 def doc(**changes: Any) -> dict[str, Any]:
-    document = json.loads(json.dumps(GOOD))
-    for key, value in changes.items():
-        if value is DROP:
-            document.pop(key, None)
-        else:
-            document[key] = value
-    return document
+    return with_changes(GOOD, **changes)
 
 
 def nested(depth: int) -> Any:

@@ -23,6 +23,8 @@ from khabar_ingest.problems import (
     unsupported_media_type,
 )
 
+from tests.support import DROP, with_changes
+
 LIMITS = Limits(
     max_headline_chars=120, max_body_bytes=20_000, max_lead_chars=500, max_byline_chars=80
 )
@@ -48,16 +50,9 @@ GOOD: dict[str, Any] = {
 
 
 def changed(**changes: Any) -> dict[str, Any]:
-    document = json.loads(json.dumps(GOOD))
-    for key, value in changes.items():
-        if value is DROP:
-            document.pop(key, None)
-        else:
-            document[key] = value
-    return document
+    return with_changes(GOOD, **changes)
 
 
-DROP = object()
 LONG_BODY = "<p>" + "كلمة " * 5000 + "</p>"
 
 # (name, body, status, pointer)
