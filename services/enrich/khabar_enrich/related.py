@@ -32,7 +32,7 @@ from redis.asyncio.client import Pipeline
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_story
 from khabar_shared.events import Article, RelatedLink, Tag
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, queue_script
 
 # One hash tag for the whole index: the indexing script touches many terms at once,
 # and in a Redis Cluster a script's keys must share a slot.
@@ -322,11 +322,11 @@ class RelatedIndex:
     async def add(self, pipe: Pipeline, doc: IndexedDoc, all_terms: list[str]) -> None:
         """Queue indexing `doc` on `pipe` (replacing its previous version); `all_terms` feed the df counters."""
         term_keys = [term_key(doc.language, term) for term in doc.terms]
-        await self._index_script(
+        await queue_script(
+            pipe, self._index_script,
             keys=[DF_KEY, COUNT_KEY, doc_key(doc.article_id), *term_keys],
             args=[doc.article_id, doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX,
                   len(term_keys), *all_terms],
-            client=pipe,
         )
 
     async def remove(self, article_id: str) -> bool:

@@ -30,7 +30,6 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from redis.asyncio.cluster import RedisCluster
 
 from khabar_ingest.scripts import ACCEPT, RELEASE
 from khabar_shared.events import Article, ArticleEvent
@@ -41,7 +40,7 @@ from khabar_shared.names import (
     article_state_key,
     idempotency_key,
 )
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, queue_script
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
 EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
@@ -185,11 +184,7 @@ class ArticleStore:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for change in changes:
                     call = self._script_call(change, now)
-                    if isinstance(self._redis, RedisCluster):
-                        # A cluster pipeline refuses EVALSHA; EVAL of the same source is cached.
-                        pipe.eval(ACCEPT, len(call["keys"]), *call["keys"], *call["args"])
-                    else:
-                        await self._accept_script(**call, client=pipe)
+                    await queue_script(pipe, self._accept_script, call["keys"], call["args"])
                 replies = await pipe.execute()
         return [outcome_of(change, reply) for change, reply in zip(changes, replies, strict=True)]
 
