@@ -29,6 +29,7 @@ from rich.table import Table
 
 from bench.harness import BenchSystem, load_articles, percentile, running_system
 from khabar_ingest.formats.writer import article_to_ninjs
+from khabar_render.store import LATEST_KEY
 from khabar_shared.events import Article
 from khabar_shared.names import ENRICHED_STREAM
 
@@ -83,12 +84,12 @@ async def pipeline_throughput(system: BenchSystem, articles: list[Article]) -> f
         now = time.perf_counter()
         if "enrich" not in stages and await redis.xlen(ENRICHED_STREAM) >= len(wanted):
             stages["enrich"] = now
-        if "render" not in stages and await redis.zcard("khabar:render:latest") >= len(wanted):
+        if "render" not in stages and await redis.zcard(LATEST_KEY) >= len(wanted):
             stages["render"] = now
         stats = (await meili.get(f"/indexes/{system.index}/stats")).json()
         if "search" not in stages and stats.get("numberOfDocuments", 0) >= len(wanted):
             stages["search"] = now
-        return len(stages) == 3
+        return {"enrich", "search", "render"} <= stages.keys()
 
     started = time.perf_counter()
     wanted |= await post_all(system, articles)
@@ -194,14 +195,15 @@ def latency_row(name: str, values: list[float]) -> list[str]:
     return [name, str(len(values)), *(f"{percentile(values, p):.0f}" for p in (0.5, 0.95, 0.99))]
 
 
-async def run(articles_count: int, latency_count: int, rate: float) -> None:
+async def run(articles_count: int, latency_count: int, rate: float, batch_size: int | None) -> None:
     console = Console()
     articles = load_articles(articles_count + 2 * latency_count)
     bulk_set = articles[:articles_count]
     latency_set = articles[articles_count:articles_count + latency_count]
     raw_set = articles[articles_count + latency_count:]
     console.print(f"{len(articles)} real articles loaded; starting servers and services…")
-    with running_system() as system:
+    extra_env = {"KHABAR_BATCH_SIZE": str(batch_size)} if batch_size else {}
+    with running_system(extra_env=extra_env) as system:
         pipeline_rate = await pipeline_throughput(system, bulk_set)
         raw_rate = await raw_bulk(system, bulk_set)
         searchable, rendered = await steady_latency(system, latency_set, rate)
@@ -228,8 +230,10 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--latency-articles", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="KHABAR_BATCH_SIZE for the services (events per read)")
     args = parser.parse_args()
-    asyncio.run(run(args.articles, args.latency_articles, args.rate))
+    asyncio.run(run(args.articles, args.latency_articles, args.rate, args.batch_size))
 
 
 if __name__ == "__main__":
