@@ -55,6 +55,10 @@ class BenchSystem:
     index: str
     group: ProcessGroup = field(repr=False)
 
+    @property
+    def meili_master_key(self) -> str:
+        return self.master_key
+
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 

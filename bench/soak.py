@@ -28,10 +28,8 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from bench.harness import BenchSystem, running_system
-from khabar_dev.processes import REPO_ROOT
-from khabar_shared.names import GROUPS_BY_STREAM
-from tests.faults.harness import (
+from bench.harness import BenchSystem, corpus_path, running_system
+from khabar_dev.checks import (
     Accepted,
     check_fragments,
     check_index,
@@ -42,6 +40,8 @@ from tests.faults.harness import (
     settled,
     updated,
 )
+from khabar_dev.processes import REPO_ROOT
+from khabar_shared.names import GROUPS_BY_STREAM
 
 console = Console()
 ARTIFACTS = REPO_ROOT / "artifacts"
@@ -94,22 +94,10 @@ def memory(system: BenchSystem) -> dict[str, float]:
             if managed.process.poll() is None}
 
 
-class View:
-    """What the fault-test checks need to know about a running system."""
-
-    def __init__(self, system: BenchSystem) -> None:
-        self.meili_url, self.meili_master_key, self.index = (
-            system.meili_url, system.master_key, system.index)
-        self._system = system
-
-    def url(self, service: str) -> str:
-        return self._system.url(service)
-
-
 def drive(system: BenchSystem, seconds: float, rate: float, rng: random.Random,
           accepted: Accepted) -> dict[str, int]:
     """Publishes, updates and withdrawals at `rate` per second for `seconds`."""
-    documents = iter(corpus_documents(int(seconds * rate) + 10))
+    documents = iter(corpus_documents(corpus_path(), int(seconds * rate) + 10))
     live: dict[str, dict[str, Any]] = {}
     counts = dict.fromkeys(("publish", "update", "withdraw", "refused"), 0)
     rounds = itertools.count(1)
@@ -197,10 +185,9 @@ def report(counts: dict[str, int], samples: list[Sample], load_s: float, drained
 
 
 def check(system: BenchSystem, accepted: Accepted, client: redis.Redis) -> dict[str, str]:
-    view = View(system)
     results: dict[str, str] = {}
-    for name, probe in (("index", lambda: check_index(view, accepted)),  # type: ignore[arg-type]
-                        ("fragments", lambda: check_fragments(view, accepted)),  # type: ignore[arg-type]
+    for name, probe in (("index", lambda: check_index(system, accepted)),
+                        ("fragments", lambda: check_fragments(system, accepted)),
                         ("pending", lambda: _assert(all(s["pending"] == 0 for s in
                                                         group_state(client).values()))),
                         ("dead letters", lambda: _assert(not any(dead_letters(client).values())))):
@@ -237,7 +224,7 @@ def main() -> None:
         counts = drive(system, args.minutes * 60, args.rate, random.Random(args.seed), accepted)
         load_s = time.monotonic() - started
         rss_end = memory(system)
-        while not (settled(client) and meili_idle(View(system))):  # type: ignore[arg-type]
+        while not (settled(client) and meili_idle(system)):
             if time.monotonic() - started - load_s > 600:
                 break
             time.sleep(0.5)

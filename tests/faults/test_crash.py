@@ -13,17 +13,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from khabar_shared.logging import get_logger
-from tests.conftest import Servers
-from tests.faults.harness import (
+from khabar_dev.checks import (
     Accepted,
-    Pipeline,
     check_fragments,
     check_index,
-    corpus_documents,
     dead_letters,
     group_state,
     meili_idle,
+)
+from khabar_shared.logging import get_logger
+from tests.conftest import Servers
+from tests.faults.harness import (
+    Pipeline,
+    corpus_documents,
     new_pipeline,
     send,
     wait_settled,
