@@ -30,7 +30,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from khabar_dev.meili_keys import provision_keys
+from khabar_shared.meili_setup import provision_keys
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_search.documents import to_document

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from bench.relevance import enriched_article, load_corpus_articles
-from khabar_dev.meili_keys import provision_keys
+from khabar_shared.meili_setup import provision_keys
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
 from khabar_search.meili import MeiliWriter
