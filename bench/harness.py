@@ -1,6 +1,5 @@
 """What every benchmark starts with: real servers and services on free ports, real articles."""
 
-import os
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -9,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+from khabar_dev.corpus import ANT, SAMPLE_AR, corpus_file
 from khabar_dev.processes import (
     REPO_ROOT,
     SERVICES,
@@ -22,9 +22,7 @@ from khabar_shared.events import Article
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.meili_setup import MeiliKeys, provision_keys
 
-CORPUS_DIR = Path(os.environ.get("KHABAR_CORPUS_DIR", REPO_ROOT.parent / "shared/corpus"))
-CORPUS_AR = CORPUS_DIR / "ant-arabic-news-2018h1.jsonl.gz"
-SAMPLE_AR = REPO_ROOT / "samples/articles.ar.jsonl.gz"
+CORPUS_AR = corpus_file(ANT)
 
 
 def corpus_path() -> Path:

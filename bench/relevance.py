@@ -32,6 +32,7 @@ from rich.table import Table
 
 from khabar_shared.meili_setup import provision_keys
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
+from khabar_dev.corpus import ANT, corpus_file
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter
@@ -42,7 +43,7 @@ from khabar_shared.text import analyze, is_stopword, term, tokenize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_AR = REPO_ROOT / "samples/articles.ar.jsonl.gz"
-CORPUS_AR = REPO_ROOT.parent / "shared/corpus/ant-arabic-news-2018h1.jsonl.gz"
+CORPUS_AR = corpus_file(ANT)
 _TAG = re.compile(r"<[^>]+>")
 
 

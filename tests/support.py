@@ -2,26 +2,15 @@
 
 import gzip
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from khabar_dev.corpus import ANT, SAMPLE_AR, corpus_file
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_AR = REPO_ROOT / "samples/articles.ar.jsonl.gz"
-CORPUS_SUBSET_DIR = REPO_ROOT / "tests/data/corpus"
-
-
-def corpus_file(name: str) -> Path:
-    """A corpus file: KHABAR_CORPUS_DIR, else ../shared/corpus, else the bundled test subset."""
-    for folder in (os.environ.get("KHABAR_CORPUS_DIR"), REPO_ROOT.parent / "shared/corpus"):
-        if folder and (Path(folder) / name).exists():
-            return Path(folder) / name
-    return CORPUS_SUBSET_DIR / name
-
-
-CORPUS_AR = corpus_file("ant-arabic-news-2018h1.jsonl.gz")
+CORPUS_AR = corpus_file(ANT)
 
 T = TypeVar("T")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich.handler import Enricher
 from khabar_enrich.related import COUNT_KEY, RelatedIndex, doc_key, term_key
 from khabar_enrich.settings import EnrichSettings
@@ -17,7 +18,7 @@ from khabar_shared.events import Article, ArticleEvent, EnrichedEvent, decode_ev
 from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.redis_helpers import RedisClient, connect
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared/corpus/ant-arabic-news-2018h1.jsonl.gz"
+CORPUS = corpus_file(ANT)
 # Silver same-story pairs (different outlets, same or next day), all early in the corpus.
 PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
          ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),

@@ -2,10 +2,10 @@
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
+from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich.fanout import enters
 from khabar_enrich.related import IndexedDoc, Match, cosine, diversify, recency
 from khabar_enrich.stories import Sketch, containment, same_story, shingle_sketch
@@ -13,7 +13,7 @@ from khabar_enrich.tagging import tag_article
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, RelatedLink
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared/corpus"
+
 PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
          ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),
          ("al-sport-19-20180217", "sk-sport-19-20180217"),
@@ -24,7 +24,7 @@ PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
 def articles() -> dict[str, Article]:
     wanted = {i for pair in PAIRS for i in pair}
     found: dict[str, Article] = {}
-    for article in iter_corpus(CORPUS / "ant-arabic-news-2018h1.jsonl.gz", limit=1500):
+    for article in iter_corpus(corpus_file(ANT), limit=1500):
         found[article.id] = article
     assert wanted <= set(found)
     return found
