@@ -10,7 +10,6 @@ from pathlib import Path
 
 from khabar_dev.corpus import ANT, SAMPLE_AR, corpus_file
 from khabar_dev.processes import (
-    REPO_ROOT,
     SERVICES,
     ProcessGroup,
     free_port,
