@@ -9,6 +9,8 @@ from khabar_render.fragments import category_of
 from khabar_render.purge import purge_keys
 from khabar_render.store import StoredArticle, supersedes
 from khabar_shared.consumer import Delivery
+from khabar_render.handler import is_links_only
+from khabar_render.store import Applied, StoredArticle
 from khabar_shared.events import newest_per_article
 from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent
 
@@ -90,3 +92,19 @@ def test_a_withdrawal_is_final_for_its_version() -> None:
 def test_a_same_version_refresh_replaces_the_enriched_event() -> None:
     assert newest(event("a", 3), event("a", 3, "article.related_refreshed")) == [
         ("a", 3, "article.related_refreshed")]
+
+
+def applied(version: int | None, status: str = "live") -> Applied:
+    previous = None if version is None else StoredArticle(article_id="a", version=version,
+                                                          status=status)  # type: ignore[arg-type]
+    return Applied(applied=True, previous=previous)
+
+
+def test_only_a_same_version_refresh_is_links_only() -> None:
+    refresh = event("a", 3, "article.related_refreshed").event
+    assert is_links_only(refresh, applied(3))
+    # A refresh that also carries a newer version than render shows changes content.
+    assert not is_links_only(refresh, applied(2))
+    assert not is_links_only(refresh, applied(None))
+    assert not is_links_only(refresh, applied(3, "withdrawn"))
+    assert not is_links_only(event("a", 3).event, applied(3))

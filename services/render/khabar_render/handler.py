@@ -9,7 +9,7 @@ acked only after that, by the consumer.
 
 import math
 
-from khabar_render.purge import PurgeNotifier, purge_keys
+from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer
 from khabar_render.store import Applied, ArticleStore, FragmentCache
 from khabar_shared.consumer import Delivery
@@ -19,6 +19,15 @@ from khabar_shared.logging import get_logger
 log = get_logger(__name__)
 
 OWN_FRAGMENTS = ("article", "related", "page", "card")
+# What a new list of related links changes: the teaser, listings and home do not show links.
+LINK_FRAGMENTS = ("article", "related", "page")
+
+
+def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
+    """A refresh of related links on the version render already shows."""
+    previous = result.previous
+    return (event.type == "article.related_refreshed" and previous is not None
+            and previous.status == "live" and previous.version == event.version)
 
 
 def is_deep_listing_page(name: str) -> bool:
@@ -37,16 +46,31 @@ class FragmentUpdater:
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         changed: list[str] = []
+        relinked: list[str] = []
         sections: set[str] = set()
         for event in newest_per_article(d.event for d in deliveries).values():
             result = await self._apply(event)
             if not result.applied:
                 log.info("stale_event_skipped", article_id=event.article_id, version=event.version)
                 continue
+            if is_links_only(event, result):
+                relinked.append(event.article_id)
+                continue
             changed.append(event.article_id)
             sections |= self._sections_touched(event, result)
+        if relinked:
+            await self._refresh_links(relinked)
         if changed:
             await self._refresh(changed, sections)
+
+    async def _refresh_links(self, article_ids: list[str]) -> None:
+        """Same version, new related links: only the fragments that show links change."""
+        names = [f"{kind}:{article_id}" for article_id in article_ids for kind in LINK_FRAGMENTS]
+        await self._cache.purge(set(names))
+        for name in names:
+            await self._renderer.refresh(name)
+        await self._notifier.purge([surrogate_key(article_id) for article_id in article_ids])
+        log.info("related_links_refreshed", articles=article_ids, rendered=len(names))
 
     async def _apply(self, event: EnrichedEvent) -> Applied:
         if event.type == "article.withdrawn" or event.enriched is None:

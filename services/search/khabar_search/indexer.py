@@ -98,7 +98,10 @@ class Indexer:
         self._claim = redis.register_script(CLAIM_VERSIONS)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
-        latest = newest_per_article(d.event for d in deliveries)
+        # A refresh of related links changes nothing readers search; it follows
+        # the same version's enriched event on the stream, so skipping it loses nothing.
+        latest = newest_per_article(d.event for d in deliveries
+                                    if d.event.type != "article.related_refreshed")
         changes = [Change.of(event) for event in latest.values()]
         passed = await self.claim(changes)
         applied = [c for c in changes if c.article_id in passed]
