@@ -253,7 +253,8 @@ class StreamConsumer(Generic[EventT]):
             pipe.hdel(self.errors_key, *message_ids)
             for delivery in deliveries:
                 key = applied_key(self.group, delivery.event.article_id)
-                pipe.hset(key, str(delivery.event.version), applied_at)
+                # The first time counts: a later refresh of the same version must not move it.
+                pipe.hsetnx(key, str(delivery.event.version), applied_at)
                 pipe.expire(key, TRACE_TTL_S)
             await pipe.execute()
 

@@ -22,7 +22,7 @@ from khabar_shared import metrics
 from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.dead_letters import list_dead_letters, read_dead_letter, replay_dead_letter
 from khabar_shared.events import Article, ArticleEvent, encode_event
-from khabar_shared.names import dead_letter_stream
+from khabar_shared.names import applied_key, dead_letter_stream
 from khabar_shared.redis_helpers import ensure_group
 from khabar_shared.settings import CommonSettings
 from khabar_shared.shutdown import stop_consumers
@@ -280,3 +280,25 @@ async def test_stop_consumers_is_bounded_by_the_grace_and_acks_nothing_unfinishe
     assert await pending_count(redis, stream) == (len(held) if isinstance(held, list) else 1)
     for task in list(consumer._in_flight):
         task.cancel()
+
+
+async def test_the_trace_keeps_when_a_version_was_first_applied(
+        redis: aioredis.Redis, stream: str) -> None:
+    first = article_event(RECORDS[0])
+    again = first.model_copy(update={"event_id": str(uuid.uuid4())})  # e.g. a refresh, same version
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "c1")
+    broker = await running(url_of(redis), consumer)
+    trace_key = applied_key(GROUP, first.article_id)
+    try:
+        await publish(redis, stream, [first])
+        applied_at = await until(lambda: redis.hget(trace_key, "1"))
+        await publish(redis, stream, [again])
+
+        async def again_acked() -> bool:
+            return recorder.handled[again.event_id] > 0 and await pending_count(redis, stream) == 0
+
+        await until(again_acked)
+    finally:
+        await broker.stop()
+    assert await redis.hget(trace_key, "1") == applied_at
