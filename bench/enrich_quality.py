@@ -32,7 +32,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from khabar_dev.processes import REPO_ROOT, ProcessGroup, free_port, start_redis
+from khabar_dev import corpus
+from khabar_dev.corpus import corpus_file
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.handler import Enricher
 from khabar_enrich.quality import pair_recall, label_precision
 from khabar_enrich.related import RelatedIndex, published_at
@@ -45,10 +47,9 @@ from khabar_shared.logging import configure_logging
 from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.redis_helpers import connect
 
-CORPUS = REPO_ROOT.parent / "shared/corpus"
-ANT = CORPUS / "ant-arabic-news-2018h1.jsonl.gz"
-ECB = CORPUS / "ecbplus-english-events-topics01-20.jsonl.gz"
-PAIRS = CORPUS / "ant-2018h1-same-story-pairs.silver.json"
+ANT = corpus_file(corpus.ANT)
+ECB = corpus_file(corpus.ECB)
+PAIRS = corpus_file(corpus.SILVER_PAIRS)
 BATCH = 100  # events per batch, as the consumer reads them
 
 
