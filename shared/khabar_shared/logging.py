@@ -80,6 +80,8 @@ def _route_stdlib_logging(
         named.propagate = True
     # Per-message access lines from FastStream duplicate our own event logs.
     logging.getLogger("faststream.access.redis").setLevel(logging.WARNING)
+    # One line per outgoing HTTP request (Meilisearch, webhooks) is noise, not events.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 EVENT_FIELDS = ("event_id", "article_id", "correlation_id")
