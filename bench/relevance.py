@@ -20,6 +20,7 @@ import math
 import re
 import secrets
 import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter
 from khabar_search.query import SearchClient, SearchParams
 from khabar_search.synonyms import load_synonyms
-from khabar_shared.events import Article, EnrichedArticle
+from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent
 from khabar_shared.text import analyze, is_stopword, term, tokenize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -57,6 +58,18 @@ def enriched_article(article: Article, version: int = 1) -> EnrichedArticle:
     return EnrichedArticle(
         article=article, version=version, tags=tagged.tags, topic=tagged.topic,
         story_id=article.id, search_text=" ".join(words), enriched_at=datetime.now(UTC),
+    )
+
+
+def versioned_event(article: Article, version: int, withdrawn: bool = False) -> EnrichedEvent:
+    """Version `version` of `article` as enrich would send it (headline marked "(vN)")."""
+    changed = article.model_copy(update={"headline": f"{article.headline} (v{version})"})
+    return EnrichedEvent(
+        event_id=str(uuid.uuid4()),
+        type="article.withdrawn" if withdrawn else "article.enriched",
+        article_id=article.id, version=version, correlation_id=str(uuid.uuid4()),
+        source_event_id=str(uuid.uuid4()),
+        enriched=None if withdrawn else enriched_article(changed, version),
     )
 
 

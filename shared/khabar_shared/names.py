@@ -1,4 +1,9 @@
-"""Stream, group and key names: the one place they are spelled.
+"""Names more than one process uses: streams, groups, ingest's article keys, traces.
+
+Keys only one service reads and writes (enrich's index, search's version
+guard, render's store and cache) are spelled in that service's own module,
+each under its own hash tag (`khabar:{enrich}:…`, `khabar:{search}:…`,
+`khabar:{render}:…`).
 
 Keys that must move together in a Redis Cluster share a hash tag (`{...}`):
 the article events stream, its version counters, idempotency records and its

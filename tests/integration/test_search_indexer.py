@@ -2,7 +2,6 @@
 
 import asyncio
 import secrets
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bench.relevance import enriched_article, load_corpus_articles
+from bench.relevance import load_corpus_articles, versioned_event as event
 from khabar_shared.meili_setup import provision_keys
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
@@ -22,17 +21,6 @@ from khabar_shared.events import Article, EnrichedEvent, encode_event
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.settings import CommonSettings
 from tests.conftest import Servers
-
-
-def event(article: Article, version: int, withdrawn: bool = False) -> EnrichedEvent:
-    changed = article.model_copy(update={"headline": f"{article.headline} (v{version})"})
-    return EnrichedEvent(
-        event_id=str(uuid.uuid4()),
-        type="article.withdrawn" if withdrawn else "article.enriched",
-        article_id=article.id, version=version, correlation_id=str(uuid.uuid4()),
-        source_event_id=str(uuid.uuid4()),
-        enriched=None if withdrawn else enriched_article(changed, version),
-    )
 
 
 def deliveries(*events: EnrichedEvent) -> list[Delivery[EnrichedEvent]]:

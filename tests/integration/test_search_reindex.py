@@ -4,7 +4,6 @@ import asyncio
 import os
 import secrets
 import subprocess
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,7 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bench.relevance import enriched_article, load_corpus_articles
+from bench.relevance import load_corpus_articles, versioned_event as event
 from khabar_dev.processes import REPO_ROOT
 from khabar_search.indexer import VERSIONS_KEY, Indexer
 from khabar_search.meili import MeiliWriter
@@ -24,17 +23,6 @@ from khabar_shared.events import Article, EnrichedEvent, encode_event
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.text import tokenize
 from tests.conftest import Servers
-
-
-def event(article: Article, version: int, withdrawn: bool = False) -> EnrichedEvent:
-    changed = article.model_copy(update={"headline": f"{article.headline} (v{version})"})
-    return EnrichedEvent(
-        event_id=str(uuid.uuid4()),
-        type="article.withdrawn" if withdrawn else "article.enriched",
-        article_id=article.id, version=version, correlation_id=str(uuid.uuid4()),
-        source_event_id=str(uuid.uuid4()),
-        enriched=None if withdrawn else enriched_article(changed, version),
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """Related-story ranking and same-story detection: pure functions on real corpus articles."""
 
-import json
 from datetime import timedelta
 
 import pytest

@@ -7,12 +7,10 @@ import pytest
 from khabar_render.app import etag_matches
 from khabar_render.fragments import category_of
 from khabar_render.purge import purge_keys
-from khabar_render.store import StoredArticle, supersedes
-from khabar_shared.consumer import Delivery
 from khabar_render.handler import is_links_only
-from khabar_render.store import Applied, StoredArticle
-from khabar_shared.events import newest_per_article
-from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent
+from khabar_render.store import Applied, StoredArticle, supersedes
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, newest_per_article
 
 ETAG = '"0123456789abcdef0123"'
 NOW = datetime(2018, 2, 26, 14, 5, tzinfo=UTC)
