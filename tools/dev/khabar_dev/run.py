@@ -8,7 +8,6 @@ everything it started.
 """
 
 import asyncio
-import os
 import secrets
 import signal
 import sys
@@ -94,8 +93,9 @@ def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_ke
         "KHABAR_LOG_FORMAT": settings.log_format,
         "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.render_port}",
     }
-    # The master key stays with the operator: no service gets it.
-    return {**{k: v for k, v in os.environ.items() if k != "KHABAR_MEILI_MASTER_KEY"}, **env}
+    # launch_service adds the rest of the environment and keeps each secret
+    # (the master key: none) to the services that need it.
+    return env
 
 
 def main() -> None:
