@@ -3,13 +3,16 @@
 Every key they touch is declared and carries the `{articles}` hash tag, so
 each script is a single-slot operation (Redis Cluster safe).
 
-`ACCEPT` takes one change (the article's JSON, its content hash and the
-event's fields) and, from the article's state as it is at that moment,
-decides all that depends on it: a repeat (same Idempotency-Key or same
-content: the first answer), a stale If-Match (the current version), or the
-next version, whose event it appends (or holds for its embargo) together
-with the state, the history entry and the idempotency record. One script
-call per change and no read before it, so a batch is one pipelined round trip.
+`ACCEPT` takes a list of changes (one for a single POST, all the valid items
+of a batch) and handles each in turn, as if each were its own script run:
+from the article's state as it is at that moment it decides all that depends
+on it: a repeat (same Idempotency-Key or same content: the first answer), a
+stale If-Match (the current version), or the next version, whose event it
+appends (or holds for its embargo) together with the state, the history entry
+and the idempotency record. No read before it, and one call for a whole
+batch: one round trip, and Redis's per-call cost paid once, not per item.
+Each change's writes are complete before the next change starts, and the
+whole call runs without interruption, so no reader sees half a change.
 
 `RELEASE` releases one embargoed change whose time has come (by Redis's own
 clock): removing it from the schedule and appending its event happen in one
@@ -17,72 +20,84 @@ step, so of two ingest replicas racing for it exactly one appends.
 """
 
 ACCEPT = """
--- KEYS: 1 state, 2 history, 3 stream, 4 idempotency record, 5 embargo schedule, 6 embargo pending
--- ARGV: 1 the change (JSON: content hash, idempotency ttl (0: none), base version (-1: none),
---         release_ms ('0': publish now), and the event's own fields), 2 the article's JSON
-local c = cjson.decode(ARGV[1])
-if c.ttl > 0 then
-  local seen = redis.call('HMGET', KEYS[4], 'hash', 'answer')
-  if seen[1] then
-    if seen[1] == c.hash then return {'replay', seen[2], ''} end
-    return {'idempotency_mismatch', '', ''}
+-- KEYS: 1 stream, 2 embargo schedule, 3 embargo pending, then for each change i (from 0)
+--       4+3i state, 5+3i history, 6+3i idempotency record
+-- ARGV: 1 the changes (a JSON list; each: content hash, idempotency ttl (0: none), base
+--         version (-1: none), release_ms ('0': publish now), and the event's own fields),
+--       then for each change i, 2+i the article's JSON
+-- Returns, for each change, {verdict, answer or current version, stream id}.
+local function accept(c, state_key, history_key, idempotency_key, article_json)
+  if c.ttl > 0 then
+    local seen = redis.call('HMGET', idempotency_key, 'hash', 'answer')
+    if seen[1] then
+      if seen[1] == c.hash then return {'replay', seen[2], ''} end
+      return {'idempotency_mismatch', '', ''}
+    end
   end
-end
-local current = redis.call('HMGET', KEYS[1], 'version', 'hash', 'answer', 'appended')
-if current[2] == c.hash then return {'replay', current[3], ''} end
-local version = tonumber(current[1] or '0')
-local appended = tonumber(current[4] or '0')
-if c.base_version >= 0 and c.base_version ~= version then
-  return {'conflict', tostring(version), ''}
+  local current = redis.call('HMGET', state_key, 'version', 'hash', 'answer', 'appended')
+  if current[2] == c.hash then return {'replay', current[3], ''} end
+  local version = tonumber(current[1] or '0')
+  local appended = tonumber(current[4] or '0')
+  if c.base_version >= 0 and c.base_version ~= version then
+    return {'conflict', tostring(version), ''}
+  end
+
+  version = version + 1
+  local held = c.release_ms ~= '0'
+  local kind = 'article.published'
+  if c.pubstatus == 'canceled' then kind = 'article.withdrawn'
+  elseif appended > 0 then kind = 'article.updated' end
+  local status = c.pubstatus
+  local embargoed_until = cjson.null
+  if held then status = 'embargoed'; embargoed_until = c.embargoed_until end
+
+  -- The event: ArticleEvent's fields, then the article's JSON as Python wrote it.
+  local envelope = cjson.encode({schema_version = 1, event_id = c.event_id, type = kind,
+    article_id = c.article_id, version = version, correlation_id = c.correlation_id,
+    accepted_at = c.accepted_at, submitted_by = c.submitted_by})
+  local data = string.sub(envelope, 1, -2) .. ',"article":' .. article_json .. '}'
+  -- The stream entry's fields, as khabar_shared.events.encode_event writes them.
+  local fields = {'type', kind, 'event_id', c.event_id, 'article_id', c.article_id,
+    'version', tostring(version), 'correlation_id', c.correlation_id, 'data', data}
+  local answer = cjson.encode({article_id = c.article_id, version = version,
+    event_id = c.event_id, status = status, accepted_at = c.accepted_at,
+    correlation_id = c.correlation_id, embargoed_until = embargoed_until})
+  local history = {version = version, event_id = c.event_id, type = kind, status = status,
+    accepted_at = c.accepted_at, submitted_by = c.submitted_by, editor_note = c.editor_note,
+    correlation_id = c.correlation_id, embargoed_until = embargoed_until}
+
+  local entry = ''
+  if held then
+    local released = {version = version, event_id = c.event_id, type = 'article.released',
+      status = c.pubstatus, submitted_by = c.submitted_by, editor_note = c.editor_note,
+      correlation_id = c.correlation_id, embargoed_until = cjson.null}
+    redis.call('ZADD', KEYS[2], c.release_ms, c.article_id)
+    redis.call('HSET', KEYS[3], c.article_id, cjson.encode({fields = fields,
+      status = c.pubstatus, version = version, history = released}))
+  else
+    entry = redis.call('XADD', KEYS[1], '*', unpack(fields))
+    redis.call('ZREM', KEYS[2], c.article_id)
+    redis.call('HDEL', KEYS[3], c.article_id)
+    appended = version
+  end
+  redis.call('HSET', state_key, 'version', version, 'hash', c.hash, 'status', status,
+    'answer', answer, 'event', data, 'updated_at', c.accepted_at,
+    'embargoed_until', held and c.embargoed_until or '', 'appended', appended)
+  redis.call('RPUSH', history_key, cjson.encode(history))
+  if c.ttl > 0 then
+    redis.call('HSET', idempotency_key, 'hash', c.hash, 'answer', answer)
+    redis.call('EXPIRE', idempotency_key, c.ttl)
+  end
+  return {'accepted', answer, entry}
 end
 
-version = version + 1
-local held = c.release_ms ~= '0'
-local kind = 'article.published'
-if c.pubstatus == 'canceled' then kind = 'article.withdrawn'
-elseif appended > 0 then kind = 'article.updated' end
-local status = c.pubstatus
-local embargoed_until = cjson.null
-if held then status = 'embargoed'; embargoed_until = c.embargoed_until end
-
--- The event: ArticleEvent's fields, then the article's JSON as Python wrote it.
-local envelope = cjson.encode({schema_version = 1, event_id = c.event_id, type = kind,
-  article_id = c.article_id, version = version, correlation_id = c.correlation_id,
-  accepted_at = c.accepted_at, submitted_by = c.submitted_by})
-local data = string.sub(envelope, 1, -2) .. ',"article":' .. ARGV[2] .. '}'
--- The stream entry's fields, as khabar_shared.events.encode_event writes them.
-local fields = {'type', kind, 'event_id', c.event_id, 'article_id', c.article_id,
-  'version', tostring(version), 'correlation_id', c.correlation_id, 'data', data}
-local answer = cjson.encode({article_id = c.article_id, version = version,
-  event_id = c.event_id, status = status, accepted_at = c.accepted_at,
-  correlation_id = c.correlation_id, embargoed_until = embargoed_until})
-local history = {version = version, event_id = c.event_id, type = kind, status = status,
-  accepted_at = c.accepted_at, submitted_by = c.submitted_by, editor_note = c.editor_note,
-  correlation_id = c.correlation_id, embargoed_until = embargoed_until}
-
-local entry = ''
-if held then
-  local released = {version = version, event_id = c.event_id, type = 'article.released',
-    status = c.pubstatus, submitted_by = c.submitted_by, editor_note = c.editor_note,
-    correlation_id = c.correlation_id, embargoed_until = cjson.null}
-  redis.call('ZADD', KEYS[5], c.release_ms, c.article_id)
-  redis.call('HSET', KEYS[6], c.article_id, cjson.encode({fields = fields,
-    status = c.pubstatus, version = version, history = released}))
-else
-  entry = redis.call('XADD', KEYS[3], '*', unpack(fields))
-  redis.call('ZREM', KEYS[5], c.article_id)
-  redis.call('HDEL', KEYS[6], c.article_id)
-  appended = version
+local changes = cjson.decode(ARGV[1])
+local replies = {}
+for i, c in ipairs(changes) do
+  local k = 3 * i
+  replies[i] = accept(c, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[i + 1])
 end
-redis.call('HSET', KEYS[1], 'version', version, 'hash', c.hash, 'status', status,
-  'answer', answer, 'event', data, 'updated_at', c.accepted_at,
-  'embargoed_until', held and c.embargoed_until or '', 'appended', appended)
-redis.call('RPUSH', KEYS[2], cjson.encode(history))
-if c.ttl > 0 then
-  redis.call('HSET', KEYS[4], 'hash', c.hash, 'answer', answer)
-  redis.call('EXPIRE', KEYS[4], c.ttl)
-end
-return {'accepted', answer, entry}
+return replies
 """
 
 RELEASE = """

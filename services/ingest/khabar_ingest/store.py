@@ -4,12 +4,12 @@ For each article ingest keeps its state (a Redis hash: version, content hash,
 status, the first answer, the latest event) and its history (a list) beside
 the article events stream, all in the `{articles}` hash slot.
 
-Each change is one run of the `ACCEPT` script (see `scripts.py`), which reads
-the article's state and writes event, state, history and idempotency record
-together, or answers why not (a repeat, a stale If-Match). A batch is one
-pipeline of script runs: one round trip, however many changes, each change
-atomic on its own and in order (two changes to one article in a batch become
-two versions).
+Changes are accepted by the `ACCEPT` script (see `scripts.py`), which for each
+change reads the article's state and writes event, state, history and
+idempotency record together, or answers why not (a repeat, a stale
+If-Match). A batch is one script call: one round trip, however many changes,
+each change atomic on its own and in order (two changes to one article in a
+batch become two versions).
 
 Embargo: a change whose `embargoed` time is still ahead gets its version and
 its history entry now, but its event waits in the embargo schedule (a sorted
@@ -23,12 +23,12 @@ set by release time) until `release_due` appends it. While it waits:
 """
 
 import hashlib
-import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, Field
 
 from khabar_ingest.scripts import ACCEPT, RELEASE
@@ -40,14 +40,16 @@ from khabar_shared.names import (
     article_state_key,
     idempotency_key,
 )
-from khabar_shared.redis_helpers import RedisClient, queue_script
+from khabar_shared.redis_helpers import RedisClient
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
 EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
 EMBARGO_PENDING = f"khabar:{ARTICLES_TAG}:embargo:pending"
 # Unused idempotency slot when a change has no Idempotency-Key (scripts declare every key).
 _NO_IDEMPOTENCY = idempotency_key("-")
-_VERSIONCREATED = re.compile(r'"versioncreated":"[^"]*"')
+_VERSIONCREATED = re.compile(rb'"versioncreated":"[^"]*"')
+# The keys every ACCEPT call declares before each change's own three.
+_SHARED_KEYS = [ARTICLE_EVENTS_STREAM, EMBARGO_SCHEDULE, EMBARGO_PENDING]
 
 ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
 HistoryType = Literal[
@@ -120,15 +122,17 @@ class IdempotencyMismatch(Exception):
 Outcome = StoreResult | VersionConflict | IdempotencyMismatch
 
 
-def content_hash(article_json: str) -> str:
+def content_hash(article_json: bytes | str) -> str:
     """Same content, same hash: a CMS re-sending an unchanged article is not a change.
 
     The hash covers the article's JSON without its `versioncreated`. That key
     comes before `extra` in `Article`, so its first occurrence is the
     top-level one (a nested one, inside `extra`, still counts as content).
     """
-    payload = _VERSIONCREATED.sub('"versioncreated":null', article_json, count=1)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    if isinstance(article_json, str):
+        article_json = article_json.encode()
+    payload = _VERSIONCREATED.sub(b'"versioncreated":null', article_json, count=1)
+    return hashlib.sha256(payload).hexdigest()
 
 
 def is_embargoed(article: Article, now: datetime) -> bool:
@@ -176,22 +180,24 @@ class ArticleStore:
 
     async def accept_many(self, changes: list[Change]) -> list[Outcome]:
         """Accept each change on its own (one refused does not stop the others), in order."""
+        if not changes:
+            return []
         now = datetime.now(UTC)
-        if len(changes) == 1:
-            # No pipeline for one: a pipeline asks SCRIPT EXISTS first, an extra round trip.
-            replies = [await self._accept_script(**self._script_call(changes[0], now))]
-        else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for change in changes:
-                    call = self._script_call(change, now)
-                    await queue_script(pipe, self._accept_script, call["keys"], call["args"])
-                replies = await pipe.execute()
+        keys, decided, articles = list(_SHARED_KEYS), [], []
+        for change in changes:
+            change_keys, change_decided, article_json = self._script_call(change, now)
+            keys += change_keys
+            decided.append(change_decided)
+            articles.append(article_json)
+        # One call for all: no pipeline (it would ask SCRIPT EXISTS first, an extra round trip).
+        replies = await self._accept_script(keys=keys, args=[orjson.dumps(decided), *articles])
         return [outcome_of(change, reply) for change, reply in zip(changes, replies, strict=True)]
 
-    def _script_call(self, change: Change, now: datetime) -> dict[str, list[str]]:
-        """The keys and arguments of the ACCEPT script for one change."""
+    def _script_call(self, change: Change, now: datetime) -> tuple[list[str], dict[str, Any], bytes]:
+        """One change's part of an ACCEPT call: its keys, its decided fields, its article's JSON."""
         article = change.article
-        article_json = article.model_dump_json()
+        # Bytes straight from pydantic: hashed and sent as they are, never re-encoded.
+        article_json = article.__pydantic_serializer__.to_json(article)
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
         decided = {
@@ -205,12 +211,9 @@ class ArticleStore:
             "submitted_by": change.submitted_by, "pubstatus": article.pubstatus,
             "editor_note": article.editor_note,
         }  # fmt: skip
-        return {
-            "keys": [article_state_key(article.id), article_history_key(article.id),
-                     ARTICLE_EVENTS_STREAM, self._idempotency_key(change),
-                     EMBARGO_SCHEDULE, EMBARGO_PENDING],
-            "args": [json.dumps(decided, ensure_ascii=False), article_json],
-        }  # fmt: skip
+        keys = [article_state_key(article.id), article_history_key(article.id),
+                self._idempotency_key(change)]
+        return keys, decided, article_json
 
     def _idempotency_key(self, change: Change) -> str:
         if not change.idempotency:
