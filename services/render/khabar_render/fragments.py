@@ -389,9 +389,16 @@ def render_article_page(
     enriched: EnrichedArticle, see_also: list[Teaser], related: list[Teaser], site: Site
 ) -> Page:
     """The article's whole page: article fragment, then the related block."""
-    article = enriched.article
     body = render_article(enriched, see_also, site)
-    block = render_related_block(related, body.shows, site, lang=article.language)
+    block = render_related_block(related, body.shows, site, lang=enriched.article.language)
+    return assemble_article_page(enriched, body, block, site)
+
+
+def assemble_article_page(
+    enriched: EnrichedArticle, body: Fragment, block: Fragment, site: Site
+) -> Page:
+    """The whole page around an article fragment and its related block, rendered already."""
+    article = enriched.article
     html = render_page(
         article.headline,
         [body, block],

@@ -8,12 +8,13 @@ acked only after that, by the consumer.
 """
 
 import math
+from dataclasses import dataclass, field
 
 from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer
-from khabar_render.store import Applied, ArticleStore, FragmentCache
+from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal
 from khabar_shared.consumer import Delivery
-from khabar_shared.events import EnrichedEvent, newest_per_article
+from khabar_shared.events import EnrichedArticle, EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -34,6 +35,21 @@ def is_deep_listing_page(name: str) -> bool:
     return name.startswith(("section:", "section-page:")) and not name.endswith(":1")
 
 
+def change_of(event: EnrichedEvent) -> EnrichedArticle | Withdrawal:
+    if event.type == "article.withdrawn" or event.enriched is None:
+        return Withdrawal(event.article_id, event.version)
+    return event.enriched
+
+
+@dataclass
+class BatchChanges:
+    """What a batch of events changed, as the fragments see it."""
+
+    changed: list[str] = field(default_factory=list)  # new versions and withdrawals
+    relinked: list[str] = field(default_factory=list)  # same version, new related links
+    sections: set[str] = field(default_factory=set)  # listings the changed were or are in
+
+
 class FragmentUpdater:
     def __init__(self, articles: ArticleStore, cache: FragmentCache, renderer: Renderer,
                  notifier: PurgeNotifier, listing_page_size: int, eager_limit: int) -> None:
@@ -45,37 +61,24 @@ class FragmentUpdater:
         self._eager_limit = eager_limit
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
-        changed: list[str] = []
-        relinked: list[str] = []
-        sections: set[str] = set()
-        for event in newest_per_article(d.event for d in deliveries).values():
-            result = await self._apply(event)
+        changes = await self._apply([*newest_per_article(d.event for d in deliveries).values()])
+        if changes.changed or changes.relinked:
+            await self._refresh(changes)
+
+    async def _apply(self, events: list[EnrichedEvent]) -> BatchChanges:
+        """Store every article of the batch (one transaction), and sort out what changed."""
+        results = await self._articles.put_many([change_of(event) for event in events])
+        changes = BatchChanges()
+        for event in events:
+            result = results[event.article_id]
             if not result.applied:
                 log.info("stale_event_skipped", article_id=event.article_id, version=event.version)
-                continue
-            if is_links_only(event, result):
-                relinked.append(event.article_id)
-                continue
-            changed.append(event.article_id)
-            sections |= self._sections_touched(event, result)
-        if relinked:
-            await self._refresh_links(relinked)
-        if changed:
-            await self._refresh(changed, sections)
-
-    async def _refresh_links(self, article_ids: list[str]) -> None:
-        """Same version, new related links: only the fragments that show links change."""
-        names = [f"{kind}:{article_id}" for article_id in article_ids for kind in LINK_FRAGMENTS]
-        await self._cache.purge(set(names))
-        for name in names:
-            await self._renderer.refresh(name)
-        await self._notifier.purge([surrogate_key(article_id) for article_id in article_ids])
-        log.info("related_links_refreshed", articles=article_ids, rendered=len(names))
-
-    async def _apply(self, event: EnrichedEvent) -> Applied:
-        if event.type == "article.withdrawn" or event.enriched is None:
-            return await self._articles.put_withdrawn(event.article_id, event.version)
-        return await self._articles.put_live(event.enriched)
+            elif is_links_only(event, result):
+                changes.relinked.append(event.article_id)
+            else:
+                changes.changed.append(event.article_id)
+                changes.sections |= self._sections_touched(event, result)
+        return changes
 
     def _sections_touched(self, event: EnrichedEvent, result: Applied) -> set[str]:
         """The listings the article was in before and is in now."""
@@ -86,21 +89,31 @@ class FragmentUpdater:
             touched.add(result.previous.section)
         return touched
 
-    async def _refresh(self, changed: list[str], sections: set[str]) -> None:
-        own = [f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS]
-        listings = await self._listing_pages(sections)
-        dependents: set[str] = set()
-        for article_id in changed:
-            dependents |= await self._articles.dependents(article_id)
-        names = {*own, *listings, *dependents, "home", "home-page"}
-        await self._cache.purge(names)
-        ready = self._to_render_now(own, listings, dependents)
-        for name in ready:
-            await self._renderer.refresh(name)
-        await self._notifier.purge(purge_keys(changed, sections))
-        log.info("fragments_refreshed", articles=changed, purged=len(names), rendered=len(ready))
+    async def _refresh(self, changes: BatchChanges) -> None:
+        """Purge every fragment the batch made stale, then render the ones readers need first.
 
-    def _to_render_now(self, own: list[str], listings: set[str], dependents: set[str]) -> list[str]:
+        A refresh of related links changes only the article's link-bearing
+        fragments; a new version or a withdrawal changes its own fragments,
+        its listings, home and every fragment that showed it.
+        """
+        changed = changes.changed
+        own = [f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS]
+        own += [f"{kind}:{article_id}" for article_id in changes.relinked for kind in LINK_FRAGMENTS]
+        listings = await self._listing_pages(changes.sections)
+        dependents = await self._articles.dependents_many(changed)
+        names = {*own, *listings, *dependents}
+        if changed:
+            names |= {"home", "home-page"}
+        await self._cache.purge(names)
+        ready = self._to_render_now(own, listings, dependents, home=bool(changed))
+        await self._renderer.refresh_many(ready)
+        keys = purge_keys(changed, changes.sections) if changed else []
+        await self._notifier.purge([*keys, *(surrogate_key(i) for i in changes.relinked)])
+        log.info("fragments_refreshed", changed=len(changed), relinked=len(changes.relinked),
+                 purged=len(names), rendered=len(ready))
+
+    def _to_render_now(self, own: list[str], listings: set[str], dependents: set[str],
+                       home: bool) -> list[str]:
         """What is rendered again at once; the rest was purged and renders when asked for.
 
         The changed articles' own fragments, home and first listing pages come
@@ -108,15 +121,16 @@ class FragmentUpdater:
         `eager_limit` in all, so a burst of changes never stalls the stream
         (a purged fragment is never stale, only cold).
         """
-        first = [*own, "home", "home-page", *sorted(n for n in listings if not is_deep_listing_page(n))]
+        homes = ["home", "home-page"] if home else []
+        first = [*own, *homes, *sorted(n for n in listings if not is_deep_listing_page(n))]
         rest = sorted(dependents - set(first))
         return (first + rest)[: max(self._eager_limit, len(first))]
 
     async def _listing_pages(self, sections: set[str]) -> set[str]:
         """Every page of each section, and one more: a page may have just emptied."""
+        sizes = await self._articles.section_sizes(sections)
         names: set[str] = set()
-        for slug in sections:
-            _, total = await self._articles.section_page(slug, 1, 1)
+        for slug, total in sizes.items():
             pages = max(1, math.ceil(total / self._page_size)) + 1
             names |= {f"{kind}:{slug}:{page}" for page in range(1, pages + 1)
                       for kind in ("section", "section-page")}

@@ -8,20 +8,24 @@ rendered from the log Redis, stored in the cache with its ETag, and every
 article it shows is recorded in the dependency index so that a change to any
 of them purges it.
 
-A render reads several articles one after another; if any article changed
-meanwhile (the store's epoch moved), what it read may mix old and new, so it
-is rendered again rather than cached.
+Fragments are rendered in batches: one read of everything a batch shows (the
+epoch, then the articles, listings and their related stories, in two or three
+round trips), pure rendering in memory, then one atomic record of what each
+fragment shows and one write of the fragments. If any article changed
+meanwhile (the store's epoch moved), what was read may mix old and new, so the
+batch is rendered again rather than cached.
 """
 
 import math
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from khabar_render.fragments import (
+    Fragment,
     PageMeta,
     Teaser,
+    assemble_article_page,
     render_article,
-    render_article_page,
     render_category_listing,
     render_home,
     render_page,
@@ -31,7 +35,13 @@ from khabar_render.fragments import (
 )
 from khabar_render.purge import HOME_KEY, section_surrogate_key, surrogate_key
 from khabar_render.site import Site, direction_of
-from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, make_fragment
+from khabar_render.store import (
+    ArticleStore,
+    FragmentCache,
+    ListingRequest,
+    StoredFragment,
+    make_fragment,
+)
 from khabar_shared.events import EnrichedArticle
 from khabar_shared.metrics import record_cache_lookup
 from khabar_shared.logging import get_logger
@@ -41,6 +51,9 @@ log = get_logger(__name__)
 SEE_ALSO_COUNT = 4
 RELATED_BLOCK_COUNT = 4
 RENDER_ATTEMPTS = 5
+# Fragment kinds named after one article (`<kind>:<id>`), and those that show its related links.
+ARTICLE_KINDS = frozenset({"article", "related", "page", "card"})
+LINK_KINDS = frozenset({"article", "related", "page"})
 
 
 @dataclass
@@ -52,6 +65,39 @@ class Rendered:
     @property
     def surrogate_keys(self) -> list[str]:
         return [*(surrogate_key(i) for i in dict.fromkeys(self.shows)), *self.extra_keys]
+
+
+@dataclass
+class Snapshot:
+    """Everything a batch of fragments shows, all read after the store's epoch was."""
+
+    epoch: int
+    articles: dict[str, EnrichedArticle]
+    listings: dict[ListingRequest, tuple[list[str], int]]
+    _teasers: dict[str, Teaser] = field(default_factory=dict)
+
+    def teasers(self, ids: Iterable[str]) -> list[Teaser]:
+        """Teasers of the live articles among `ids`, in order (each built once a batch)."""
+        found = []
+        for article_id in ids:
+            enriched = self.articles.get(article_id)
+            if enriched is not None:
+                if article_id not in self._teasers:
+                    self._teasers[article_id] = teaser_from_enriched(enriched)
+                found.append(self._teasers[article_id])
+        return found
+
+
+def related_ids(enriched: EnrichedArticle) -> list[str]:
+    """The related stories' ids, best first, without repeats or the article itself."""
+    return list(dict.fromkeys(
+        link.article_id for link in enriched.related if link.article_id != enriched.article.id
+    ))
+
+
+def split_name(name: str) -> tuple[str, str]:
+    kind, _, rest = name.partition(":")
+    return kind, rest
 
 
 class Renderer:
@@ -71,120 +117,164 @@ class Renderer:
 
     async def refresh(self, name: str) -> StoredFragment | None:
         """Render `name` from the stored articles and keep it in the cache (or drop it)."""
+        return (await self.refresh_many([name]))[name]
+
+    async def refresh_many(self, names: Iterable[str]) -> dict[str, StoredFragment | None]:
+        """Render every fragment named, record what each shows, and keep them in the cache."""
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
         for _ in range(RENDER_ATTEMPTS):
-            epoch = await self._articles.epoch()
-            rendered = await self._render(name)
-            if await self._articles.epoch() != epoch:
-                continue  # an article changed while we read: what we read may be mixed
-            if rendered is None:
-                await self._cache.purge({name})
-                await self._articles.record_shows(name, [])
-                return None
-            fragment = make_fragment(name, rendered.html, list(dict.fromkeys(rendered.shows)),
-                                     rendered.surrogate_keys)
-            await self._articles.record_shows(name, fragment.shows)
-            await self._cache.put(fragment)
-            return fragment
+            snapshot = await self._read(wanted)
+            fragments = self._render_all(wanted, snapshot)
+            shows = {name: fragment.shows if fragment else [] for name, fragment in fragments.items()}
+            # Atomic with the epoch check: nothing read a half-applied change.
+            if await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
+                await self._cache.store(fragments)
+                return fragments
         # Under a storm of changes: answer with a fresh render, cache nothing.
-        log.warning("render_not_cached_under_changes", fragment=name)
-        rendered = await self._render(name)
-        if rendered is None:
+        log.warning("render_not_cached_under_changes", fragments=len(wanted))
+        return self._render_all(wanted, await self._read(wanted))
+
+    def _render_all(self, names: list[str], snapshot: Snapshot) -> dict[str, StoredFragment | None]:
+        batch = _Batch(snapshot, self._site, self._page_size, self._home_per_section)
+        fragments: dict[str, StoredFragment | None] = {}
+        for name in names:
+            rendered = batch.build(name)
+            fragments[name] = None if rendered is None else make_fragment(
+                name, rendered.html, list(dict.fromkeys(rendered.shows)), rendered.surrogate_keys)
+        return fragments
+
+    async def _read(self, names: list[str]) -> Snapshot:
+        """The epoch, then the articles and listings `names` show, then their related stories."""
+        own = [rest for kind, rest in map(split_name, names) if kind in ARTICLE_KINDS]
+        listings = self._listings_of(names)
+        epoch, articles, pages = await self._articles.read(own, listings)
+        read = set(own)
+        linked = [i for kind, rest in map(split_name, names) if kind in LINK_KINDS and rest in articles
+                  for i in related_ids(articles[rest])]
+        listed = [i for ids, _total in pages.values() for i in ids]
+        missing = [i for i in dict.fromkeys([*linked, *listed]) if i not in read]
+        articles |= await self._articles.live_many(missing)
+        return Snapshot(epoch, articles, pages)
+
+    def _listings_of(self, names: list[str]) -> list[ListingRequest]:
+        requests = []
+        for kind, rest in map(split_name, names):
+            if kind in ("section", "section-page"):
+                slug, _, page = rest.partition(":")
+                requests.append(ListingRequest(slug, int(page or 1), self._page_size))
+            elif kind in ("home", "home-page"):
+                requests += [ListingRequest(section.slug, 1, self._home_per_section)
+                             for section in self._site.sections]
+        return requests
+
+
+@dataclass
+class _ArticleParts:
+    """An article's body (with see-also links) and related block, shared by its fragments."""
+
+    enriched: EnrichedArticle
+    body: Fragment
+    block: Fragment
+
+
+class _Batch:
+    """Renders fragments from one snapshot, each article's parts and each listing once."""
+
+    def __init__(self, snapshot: Snapshot, site: Site, page_size: int, home_per_section: int) -> None:
+        self._snapshot = snapshot
+        self._site = site
+        self._page_size = page_size
+        self._home_per_section = home_per_section
+        self._parts: dict[str, _ArticleParts | None] = {}
+        self._listing: dict[str, Rendered | None] = {}
+
+    def build(self, name: str) -> Rendered | None:
+        kind, rest = split_name(name)
+        if kind in ARTICLE_KINDS:
+            return self._article_fragment(kind, rest)
+        if kind in ("section", "home"):
+            return self._listing_fragment(name)
+        if kind == "section-page":
+            return self._section_page(rest)
+        if kind == "home-page":
+            return self._home_page()
+        return None
+
+    def _article_fragment(self, kind: str, article_id: str) -> Rendered | None:
+        if kind == "card":
+            enriched = self._snapshot.articles.get(article_id)
+            if enriched is None:
+                return None
+            card = render_teaser_card(self._snapshot.teasers([article_id])[0], self._site)
+            return Rendered(card.html, [article_id])
+        parts = self._article_parts(article_id)
+        if parts is None:
             return None
-        return make_fragment(name, rendered.html, rendered.shows, rendered.surrogate_keys)
-
-    async def _render(self, name: str) -> Rendered | None:
-        kind, _, rest = name.partition(":")
-        builders: dict[str, Callable[[str], Awaitable[Rendered | None]]] = {
-            "article": self._article,
-            "related": self._related,
-            "page": self._page,
-            "card": self._card,
-            "section": self._section,
-            "section-page": self._section_page,
-            "home": self._home,
-            "home-page": self._home_page,
-        }
-        builder = builders.get(kind)
-        return await builder(rest) if builder else None
-
-    async def _live(self, article_id: str) -> EnrichedArticle | None:
-        return (await self._articles.live_many([article_id])).get(article_id)
-
-    async def _links(self, enriched: EnrichedArticle) -> tuple[list[Teaser], list[Teaser]]:
-        """See-also teasers (first four live related) and the related block's (the next four)."""
-        ids = list(dict.fromkeys(
-            link.article_id for link in enriched.related if link.article_id != enriched.article.id
-        ))
-        live = await self._articles.live_many(ids)
-        teasers = [teaser_from_enriched(live[i]) for i in ids if i in live]
-        see_also = teasers[:SEE_ALSO_COUNT]
-        return see_also, teasers[SEE_ALSO_COUNT:SEE_ALSO_COUNT + RELATED_BLOCK_COUNT]
-
-    async def _article(self, article_id: str) -> Rendered | None:
-        enriched = await self._live(article_id)
-        if enriched is None:
-            return None
-        see_also, _ = await self._links(enriched)
-        fragment = render_article(enriched, see_also, self._site)
-        return Rendered(fragment.html, [article_id, *fragment.shows])
-
-    async def _related(self, article_id: str) -> Rendered | None:
-        enriched = await self._live(article_id)
-        if enriched is None:
-            return None
-        see_also, rest = await self._links(enriched)
-        block = render_related_block(rest, [article_id, *(t.id for t in see_also)], self._site,
-                                     lang=enriched.article.language)
-        return Rendered(block.html, [article_id, *block.shows])
-
-    async def _page(self, article_id: str) -> Rendered | None:
-        enriched = await self._live(article_id)
-        if enriched is None:
-            return None
-        see_also, rest = await self._links(enriched)
-        page = render_article_page(enriched, see_also, rest, self._site)
+        if kind == "article":
+            return Rendered(parts.body.html, [article_id, *parts.body.shows])
+        if kind == "related":
+            return Rendered(parts.block.html, [article_id, *parts.block.shows])
+        page = assemble_article_page(parts.enriched, parts.body, parts.block, self._site)
         return Rendered(page.html, [article_id, *page.shows])
 
-    async def _card(self, article_id: str) -> Rendered | None:
-        enriched = await self._live(article_id)
+    def _article_parts(self, article_id: str) -> _ArticleParts | None:
+        if article_id not in self._parts:
+            self._parts[article_id] = self._render_parts(article_id)
+        return self._parts[article_id]
+
+    def _render_parts(self, article_id: str) -> _ArticleParts | None:
+        """See-also: the first four live related stories; the related block: the next four."""
+        enriched = self._snapshot.articles.get(article_id)
         if enriched is None:
             return None
-        card = render_teaser_card(teaser_from_enriched(enriched), self._site)
-        return Rendered(card.html, [article_id])
+        teasers = self._snapshot.teasers(related_ids(enriched))
+        see_also = teasers[:SEE_ALSO_COUNT]
+        rest = teasers[SEE_ALSO_COUNT:SEE_ALSO_COUNT + RELATED_BLOCK_COUNT]
+        body = render_article(enriched, see_also, self._site)
+        block = render_related_block(rest, [article_id, *(t.id for t in see_also)], self._site,
+                                     lang=enriched.article.language)
+        return _ArticleParts(enriched, body, block)
 
-    async def _section(self, rest: str) -> Rendered | None:
+    def _listing_fragment(self, name: str) -> Rendered | None:
+        """A section page or home, once a batch even when its whole page is rendered too."""
+        if name not in self._listing:
+            kind, rest = split_name(name)
+            self._listing[name] = self._section(rest) if kind == "section" else self._home()
+        return self._listing[name]
+
+    def _section(self, rest: str) -> Rendered | None:
         slug, _, page_text = rest.partition(":")
         page = int(page_text or 1)
-        ids, total = await self._articles.section_page(slug, page, self._page_size)
+        ids, total = self._snapshot.listings[ListingRequest(slug, page, self._page_size)]
         pages = max(1, math.ceil(total / self._page_size))
         if page > pages:
             return None
-        live = await self._articles.live_many(ids)
-        teasers = [teaser_from_enriched(live[i]) for i in ids if i in live]
-        fragment = render_category_listing(slug, teasers, page, pages, self._site)
+        fragment = render_category_listing(slug, self._snapshot.teasers(ids), page, pages, self._site)
         return Rendered(fragment.html, fragment.shows, (section_surrogate_key(slug),))
 
-    async def _home(self, _: str) -> Rendered | None:
-        sections: dict[str, list[Teaser]] = {}
-        for section in self._site.sections:
-            ids, _total = await self._articles.section_page(section.slug, 1, self._home_per_section)
-            live = await self._articles.live_many(ids)
-            sections[section.slug] = [teaser_from_enriched(live[i]) for i in ids if i in live]
+    def _home(self) -> Rendered:
+        sections = {
+            section.slug: self._snapshot.teasers(self._snapshot.listings[
+                ListingRequest(section.slug, 1, self._home_per_section)][0])
+            for section in self._site.sections
+        }
         fragment = render_home(sections, self._site, per_section=self._home_per_section)
         return Rendered(fragment.html, fragment.shows, (HOME_KEY,))
 
-    async def _home_page(self, _: str) -> Rendered | None:
-        home = await self._home("")
+    def _home_page(self) -> Rendered | None:
+        home = self._listing_fragment("home")
         if home is None:
             return None
         return self._whole_page(home, self._site.label("latest", self._site.language), "/",
                                 PageMeta(is_home=True))
 
-    async def _section_page(self, rest: str) -> Rendered | None:
-        listing = await self._section(rest)
+    def _section_page(self, rest: str) -> Rendered | None:
+        slug, _, page_text = rest.partition(":")
+        listing = self._listing_fragment(f"section:{rest}")
         if listing is None:
             return None
-        slug, _, page_text = rest.partition(":")
         section = self._site.section(slug)
         return self._whole_page(listing, section.label(self._site.language),
                                 self._site.category_path(slug, int(page_text or 1)),

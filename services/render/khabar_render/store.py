@@ -14,7 +14,7 @@ one article at once never leave the older one stored.
 """
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
@@ -35,6 +35,35 @@ LATEST_KEY = f"{PREFIX}:latest"
 # move while it read was reading a mix of old and new, and is not cached.
 EPOCH_KEY = f"{PREFIX}:epoch"
 MAX_WATCH_RETRIES = 50
+
+# Records what each fragment shows, atomically and for a whole batch in one
+# round trip: KEYS = [epoch, shows:<name>...]; ARGV = [expected epoch or "",
+# shown-in key prefix, then per fragment: name, count, ids...]. Returns 0 (and
+# writes nothing) when the epoch moved: the fragments were read from a mix of
+# old and new articles and must not be cached. Every key shares the {render}
+# hash tag, so on a cluster they are all in the script's slot.
+RECORD_SHOWS_LUA = """
+if ARGV[1] ~= '' and (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
+local prefix, at = ARGV[2], 3
+for k = 2, #KEYS do
+  local name, count = ARGV[at], tonumber(ARGV[at + 1])
+  local first, last = at + 2, at + 1 + count
+  local added = {}
+  for i = first, last do added[ARGV[i]] = true end
+  local changed = false
+  for _, old in ipairs(redis.call('SMEMBERS', KEYS[k])) do
+    if added[old] then added[old] = nil
+    else redis.call('SREM', prefix .. old, name); changed = true end
+  end
+  for id in pairs(added) do redis.call('SADD', prefix .. id, name); changed = true end
+  if changed then
+    redis.call('DEL', KEYS[k])
+    if count > 0 then redis.call('SADD', KEYS[k], unpack(ARGV, first, last)) end
+  end
+  at = last + 1
+end
+return 1
+"""
 
 T = TypeVar("T")
 
@@ -86,6 +115,29 @@ class Applied:
     previous: StoredArticle | None
 
 
+@dataclass(frozen=True)
+class Withdrawal:
+    article_id: str
+    version: int
+
+
+def change_id(change: EnrichedArticle | Withdrawal) -> str:
+    return change.article_id if isinstance(change, Withdrawal) else change.article.id
+
+
+def change_version(change: EnrichedArticle | Withdrawal) -> int:
+    return change.version
+
+
+@dataclass(frozen=True)
+class ListingRequest:
+    """One page of a section's listing, `size` stories a page."""
+
+    slug: str
+    page: int
+    size: int
+
+
 SectionOf = Callable[[EnrichedArticle], str]
 
 
@@ -111,6 +163,7 @@ class ArticleStore:
     def __init__(self, redis: RedisClient, section_of: SectionOf) -> None:
         self._redis = redis
         self.section_of = section_of
+        self._record_shows_script = redis.register_script(RECORD_SHOWS_LUA)
 
     async def get(self, article_id: str) -> StoredArticle | None:
         raw = await self._redis.get(article_key(article_id))
@@ -123,97 +176,165 @@ class ArticleStore:
         """The live articles among `article_ids`; withdrawn and unknown ones are left out."""
         if not article_ids:
             return {}
-        raws = await self._redis.mget([article_key(i) for i in article_ids])
-        found: dict[str, EnrichedArticle] = {}
-        for raw in raws:
-            if raw:
-                stored = StoredArticle.model_validate_json(raw)
-                if stored.status == "live" and stored.enriched:
-                    found[stored.article_id] = stored.enriched
-        return found
+        return live_of(await self._redis.mget([article_key(i) for i in article_ids]))
+
+    async def read(self, article_ids: list[str], listings: Iterable[ListingRequest]
+                   ) -> tuple[int, dict[str, EnrichedArticle], dict[ListingRequest, tuple[list[str], int]]]:
+        """The epoch, then the live articles among `article_ids` and the listing pages, in one round trip.
+
+        Redis runs a pipeline's commands in order, so everything here was read
+        after the epoch was: if the epoch is unchanged later, nothing read moved.
+        """
+        ids = list(dict.fromkeys(article_ids))
+        wanted = list(dict.fromkeys(listings))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(EPOCH_KEY)
+            for article_id in ids:  # GETs, not MGET: a cluster pipeline refuses MGET
+                pipe.get(article_key(article_id))
+            for request in wanted:
+                start = (request.page - 1) * request.size
+                pipe.zrevrange(section_key(request.slug), start, start + request.size - 1)
+                pipe.zcard(section_key(request.slug))
+            replies = await pipe.execute()
+        epoch = int(replies[0] or 0)
+        articles = live_of(replies[1:len(ids) + 1])
+        rest = replies[len(ids) + 1:]
+        pages = {request: ([i.decode() for i in rest[2 * n]], int(rest[2 * n + 1]))
+                 for n, request in enumerate(wanted)}
+        return epoch, articles, pages
 
     async def put_live(self, enriched: EnrichedArticle) -> Applied:
         """Store a live version and list it in its section, unless a newer one is stored."""
+        return (await self.put_many([enriched]))[enriched.article.id]
+
+    async def put_withdrawn(self, article_id: str, version: int) -> Applied:
+        """Replace the article by a tombstone and take it out of every listing."""
+        return (await self.put_many([Withdrawal(article_id, version)]))[article_id]
+
+    async def put_many(self, changes: list[EnrichedArticle | Withdrawal]) -> dict[str, Applied]:
+        """Apply one change per article in one optimistic transaction (three round trips).
+
+        Each change is version-guarded on its own; one that a newer stored
+        version supersedes is skipped and reported as not applied.
+        """
+        by_id = {change_id(change): change for change in changes}
+        keys = [article_key(article_id) for article_id in by_id]
+
+        async def attempt(pipe: Pipeline) -> dict[str, Applied]:
+            # Read after WATCH on another connection (a cluster pipeline refuses MGET):
+            # EXEC still fails if any key changed after the WATCH, so what was read is current.
+            raws = await self._redis.mget(keys)
+            results: dict[str, Applied] = {}
+            pipe.multi()
+            for (article_id, change), raw in zip(by_id.items(), raws):
+                previous = StoredArticle.model_validate_json(raw) if raw else None
+                applied = supersedes(previous, change_version(change))
+                results[article_id] = Applied(applied, previous)
+                if applied:
+                    self._write(pipe, change, previous)
+            if any(result.applied for result in results.values()):
+                pipe.incr(EPOCH_KEY)
+                await pipe.execute()
+            else:
+                await pipe.reset()
+            return results
+
+        return await watched(self._redis, keys, attempt) if keys else {}
+
+    def _write(self, pipe: Pipeline, change: EnrichedArticle | Withdrawal,
+               previous: StoredArticle | None) -> None:
+        if isinstance(change, Withdrawal):
+            self._write_withdrawn(pipe, change, previous)
+        else:
+            self._write_live(pipe, change, previous)
+
+    def _write_live(self, pipe: Pipeline, enriched: EnrichedArticle,
+                    previous: StoredArticle | None) -> None:
         article_id = enriched.article.id
         stored = StoredArticle(article_id=article_id, version=enriched.version, status="live",
                                section=self.section_of(enriched), enriched=enriched)
         score = published_ts(enriched)
+        if previous and previous.section and previous.section != stored.section:
+            pipe.zrem(section_key(previous.section), article_id)
+        pipe.set(article_key(article_id), stored.model_dump_json())
+        pipe.zadd(section_key(stored.section), {article_id: score})
+        pipe.zadd(LATEST_KEY, {article_id: score})
 
-        def write(pipe: Pipeline, previous: StoredArticle | None) -> None:
-            if previous and previous.section and previous.section != stored.section:
-                pipe.zrem(section_key(previous.section), article_id)
-            pipe.set(article_key(article_id), stored.model_dump_json())
-            pipe.zadd(section_key(stored.section), {article_id: score})
-            pipe.zadd(LATEST_KEY, {article_id: score})
-
-        return await self._put(article_id, enriched.version, write)
-
-    async def put_withdrawn(self, article_id: str, version: int) -> Applied:
-        """Replace the article by a tombstone and take it out of every listing."""
-        tombstone = StoredArticle(article_id=article_id, version=version, status="withdrawn")
-
-        def write(pipe: Pipeline, previous: StoredArticle | None) -> None:
-            if previous and previous.section:
-                pipe.zrem(section_key(previous.section), article_id)
-            pipe.zrem(LATEST_KEY, article_id)
-            pipe.set(article_key(article_id), tombstone.model_dump_json())
-
-        return await self._put(article_id, version, write)
-
-    async def _put(self, article_id: str, version: int,
-                   write: Callable[[Pipeline, StoredArticle | None], None]) -> Applied:
-        key = article_key(article_id)
-
-        async def attempt(pipe: Pipeline) -> Applied:
-            raw = await pipe.get(key)
-            previous = StoredArticle.model_validate_json(raw) if raw else None
-            if not supersedes(previous, version):
-                await pipe.reset()
-                return Applied(False, previous)
-            pipe.multi()
-            write(pipe, previous)
-            pipe.incr(EPOCH_KEY)
-            await pipe.execute()
-            return Applied(True, previous)
-
-        return await watched(self._redis, [key], attempt)
+    @staticmethod
+    def _write_withdrawn(pipe: Pipeline, withdrawal: Withdrawal,
+                         previous: StoredArticle | None) -> None:
+        tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
+                                  status="withdrawn")
+        if previous and previous.section:
+            pipe.zrem(section_key(previous.section), withdrawal.article_id)
+        pipe.zrem(LATEST_KEY, withdrawal.article_id)
+        pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
 
     async def section_page(self, slug: str, page: int, size: int) -> tuple[list[str], int]:
-        start = (page - 1) * size
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.zrevrange(section_key(slug), start, start + size - 1)
-            pipe.zcard(section_key(slug))
-            ids, total = await pipe.execute()
-        return [i.decode() for i in ids], int(total)
+        return (await self.section_pages([ListingRequest(slug, page, size)]))[
+            ListingRequest(slug, page, size)]
+
+    async def section_pages(self, requests: Iterable[ListingRequest]
+                            ) -> dict[ListingRequest, tuple[list[str], int]]:
+        """Ids on each requested page of a listing, and the listing's size, in one round trip."""
+        return (await self.read([], requests))[2]
 
     async def section_size(self, slug: str) -> int:
         return int(await self._redis.zcard(section_key(slug)))
 
+    async def section_sizes(self, slugs: Iterable[str]) -> dict[str, int]:
+        wanted = list(dict.fromkeys(slugs))
+        if not wanted:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for slug in wanted:
+                pipe.zcard(section_key(slug))
+            return dict(zip(wanted, map(int, await pipe.execute())))
+
     async def record_shows(self, fragment_name: str, shows: list[str]) -> None:
         """Point every shown article at this fragment, and forget the ones it no longer shows."""
-        forward = shows_key(fragment_name)
-        now = set(shows)
+        await self.record_shows_many({fragment_name: shows})
 
-        async def attempt(pipe: Pipeline) -> None:
-            before = {member.decode() for member in await pipe.smembers(forward)}
-            if before == now:
-                await pipe.reset()
-                return
-            pipe.multi()
-            for article_id in before - now:
-                pipe.srem(shown_in_key(article_id), fragment_name)
-            for article_id in now - before:
-                pipe.sadd(shown_in_key(article_id), fragment_name)
-            pipe.delete(forward)
-            if now:
-                pipe.sadd(forward, *now)
-            await pipe.execute()
+    async def record_shows_many(self, shows: dict[str, list[str]],
+                                if_epoch: int | None = None) -> bool:
+        """`record_shows` for many fragments in one atomic step (a Lua script).
 
-        await watched(self._redis, [forward], attempt)
+        With `if_epoch`, nothing is recorded and False is returned when the
+        epoch moved since: an article changed while the fragments were read.
+        """
+        if not shows:
+            return if_epoch is None or await self.epoch() == if_epoch
+        args: list[str | int] = ["" if if_epoch is None else str(if_epoch), shown_in_key("")]
+        for name, ids in shows.items():
+            unique = list(dict.fromkeys(ids))
+            args += [name, len(unique), *unique]
+        keys = [EPOCH_KEY, *(shows_key(name) for name in shows)]
+        return bool(await self._record_shows_script(keys=keys, args=args))
 
     async def dependents(self, article_id: str) -> set[str]:
         """Names of every fragment that showed this article when it was last rendered."""
         return {m.decode() for m in await self._redis.smembers(shown_in_key(article_id))}
+
+    async def dependents_many(self, article_ids: Iterable[str]) -> set[str]:
+        """Every fragment that showed any of these articles, in one round trip."""
+        keys = [shown_in_key(article_id) for article_id in dict.fromkeys(article_ids)]
+        if not keys:
+            return set()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.smembers(key)
+            return {m.decode() for members in await pipe.execute() for m in members}
+
+
+def live_of(raws: Iterable[bytes | None]) -> dict[str, EnrichedArticle]:
+    """The live articles among stored ones; withdrawn and unknown ones are left out."""
+    found: dict[str, EnrichedArticle] = {}
+    for raw in raws:
+        if raw:
+            stored = StoredArticle.model_validate_json(raw)
+            if stored.status == "live" and stored.enriched:
+                found[stored.article_id] = stored.enriched
+    return found
 
 
 async def watched(redis: RedisClient, keys: list[str],
@@ -243,6 +364,18 @@ class FragmentCache:
     async def purge(self, names: set[str]) -> None:
         if names:
             await self._redis.delete(*[fragment_key(name) for name in names])
+
+    async def store(self, fragments: dict[str, StoredFragment | None]) -> None:
+        """Keep the rendered fragments and drop the ones with nothing to show, in one round trip."""
+        if not fragments:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name, fragment in fragments.items():
+                if fragment is None:
+                    pipe.delete(fragment_key(name))
+                else:
+                    pipe.set(fragment_key(name), fragment.model_dump_json())
+            await pipe.execute()
 
 
 def make_fragment(name: str, html: str, shows: list[str], surrogate_keys: list[str]) -> StoredFragment:
