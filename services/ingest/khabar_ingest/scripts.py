@@ -25,7 +25,7 @@ ACCEPT = """
 -- ARGV: 1 the changes (a JSON list; each: content hash, idempotency ttl (0: none), base
 --         version (-1: none), release_ms ('0': publish now), and the event's own fields),
 --       then for each change i, 2+i the article's JSON
--- Returns, for each change, {verdict, answer or current version, stream id}.
+-- Returns, for each change, {verdict, answer or current version, stream id, version}.
 local function accept(c, state_key, history_key, idempotency_key, article_json)
   if c.ttl > 0 then
     local seen = redis.call('HMGET', idempotency_key, 'hash', 'answer')
@@ -88,7 +88,7 @@ local function accept(c, state_key, history_key, idempotency_key, article_json)
     redis.call('HSET', idempotency_key, 'hash', c.hash, 'answer', answer)
     redis.call('EXPIRE', idempotency_key, c.ttl)
   end
-  return {'accepted', answer, entry}
+  return {'accepted', answer, entry, version}
 end
 
 local changes = cjson.decode(ARGV[1])
