@@ -184,3 +184,28 @@ def test_an_empty_index_answers_no_hits_not_an_error(servers: Servers) -> None:
 
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(asyncio.run, run()).result() == 0
+
+
+def test_meilisearch_refusing_or_absent_is_search_unavailable(servers: Servers) -> None:
+    """A wrong key (Meilisearch answers 403) and a dead address both surface as one error type."""
+    from khabar_search.query import SearchClient, SearchParams, SearchUnavailable
+
+    async def attempt(url: str, key: str) -> SearchUnavailable:
+        client = SearchClient(url, key, "articles", timeout_s=2)
+        try:
+            await client.search(SearchParams(q="الحكومة"))
+        except SearchUnavailable as error:
+            return error
+        finally:
+            await client.aclose()
+        raise AssertionError("the search did not fail")
+
+    async def run() -> tuple[SearchUnavailable, SearchUnavailable]:
+        refused = await attempt(servers.meili_url, "not-a-key")
+        absent = await attempt(f"http://127.0.0.1:{free_port()}", "")
+        return refused, absent
+
+    with ThreadPoolExecutor(1) as pool:
+        refused, absent = pool.submit(asyncio.run, run()).result()
+    assert "403" in str(refused) and "invalid_api_key" in refused.answer
+    assert absent.answer == "" and "Connect" in str(absent)

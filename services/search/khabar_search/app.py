@@ -1,22 +1,21 @@
 """Search: keeps the index (consumer) and answers readers (API and page)."""
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import httpx
 from fastapi import Depends, FastAPI, Query, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
-from khabar_search.query import SearchClient, SearchParams, SearchResult
-from khabar_search.ratelimit import RateLimiter
+from khabar_search.query import SearchClient, SearchParams, SearchResult, SearchUnavailable
+from khabar_search.ratelimit import RateLimiter, RateLimitMiddleware
 from khabar_search.settings import SearchSettings
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.asyncapi import asyncapi_router
@@ -31,7 +30,7 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
-from khabar_shared.problems import PROBLEM_JSON, Problem, problem
+from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
 from khabar_shared.text import detect_language
@@ -85,6 +84,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     app = FastAPI(title="khabar search", version="1", lifespan=lifespan,
                   description="Readers search the archive in Arabic and English.")
     install_problem_handlers(app)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=RATE_LIMITED_PATHS)
     app.add_middleware(HttpMetricsMiddleware)
     app.include_router(asyncapi_router(broker, "search"))
     app.include_router(fastapi_ops_router({
@@ -93,18 +93,6 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         "consumer_group": group_check(redis, ENRICHED_STREAM, SEARCH_GROUP),
     }))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    @app.middleware("http")
-    async def rate_limit(request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        if request.url.path in RATE_LIMITED_PATHS:
-            wait_s = limiter.take(request.client.host if request.client else "unknown")
-            if wait_s > 0:
-                found = Problem(status=429, title="Too Many Requests",
-                                detail="Slow down: this address made too many searches.")
-                return JSONResponse(found.body(), status_code=429, media_type=PROBLEM_JSON,
-                                    headers={"Retry-After": limiter.retry_after(wait_s)})
-        return await call_next(request)
 
     def read_params(
         q: Annotated[str, Query(max_length=settings.max_query_chars)] = "",
@@ -128,9 +116,8 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     async def run_search(params: SearchParams) -> SearchResult:
         try:
             return await reader.search(params)
-        except httpx.HTTPError as error:
-            answer = error.response.text[:500] if isinstance(error, httpx.HTTPStatusError) else ""
-            log.error("meili_search_failed", error=str(error), meili_answer=answer)
+        except SearchUnavailable as error:
+            log.error("meili_search_failed", error=str(error), meili_answer=error.answer)
             raise problem(503, "Service Unavailable", "Search is unavailable; try again.") from error
 
     @app.get("/v1/search", response_model=SearchResult)
