@@ -235,6 +235,26 @@ def test_batch_answers_per_item_and_repeats_append_nothing(ingest: IngestProcess
     assert ingest.stream_length() == length + 2
 
 
+def test_a_batch_longer_than_one_script_call_keeps_order_and_versions(
+    ingest: IngestProcess,
+) -> None:
+    """Items 0..59 span three ACCEPT calls; item 40 is a new version of item 20's article."""
+    batch = [article(index % 12, uri=f"urn:khabar:test:batch-order:{index}") for index in range(60)]
+    batch[40] = {**batch[20], "headline": batch[20]["headline"] + " (updated)"}
+    batch[45] = {"uri": "urn:bad", "headline": ""}
+    length = ingest.stream_length()
+    with ingest.client() as client:
+        answer = client.post("/v1/articles/batch", json=batch).json()
+        history = client.get(f"/v1/articles/{answer['items'][20]['article_id']}/history").json()
+    assert [item["index"] for item in answer["items"]] == list(range(60))
+    assert (answer["accepted"], answer["rejected"]) == (59, 1)
+    assert answer["items"][45]["outcome"] == "rejected"
+    assert answer["items"][20]["article_id"] == answer["items"][40]["article_id"]
+    assert (answer["items"][20]["version"], answer["items"][40]["version"]) == (1, 2)
+    assert [entry["type"] for entry in history] == ["article.published", "article.updated"]
+    assert ingest.stream_length() == length + 59
+
+
 def make_key(ingest: IngestProcess, name: str, scope: str) -> str:
     result = CliRunner().invoke(cli, ["keys", "create", name, "--scope", scope],
                                 env={"KHABAR_REDIS_URL": ingest.redis_url})

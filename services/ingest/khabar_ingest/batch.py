@@ -2,7 +2,7 @@
 
 Items are independent: a bad item is refused with its own problem and the
 others go on. Valid items are accepted together by `ArticleStore.accept_many`
-(two pipelined round trips to Redis for the whole batch). Batch items carry
+(one pipelined round trip to Redis for the whole batch). Batch items carry
 no If-Match or Idempotency-Key: re-sending a batch is safe anyway, because an
 item whose content is unchanged is answered "unchanged" and appends nothing.
 """

@@ -9,8 +9,9 @@ from the article's state as it is at that moment it decides all that depends
 on it: a repeat (same Idempotency-Key or same content: the first answer), a
 stale If-Match (the current version), or the next version, whose event it
 appends (or holds for its embargo) together with the state, the history entry
-and the idempotency record. No read before it, and one call for a whole
-batch: one round trip, and Redis's per-call cost paid once, not per item.
+and the idempotency record. No read before it, and a batch is a few calls
+of a few dozen changes each, sent together: one round trip, and Redis's
+per-call cost paid once per call, not per change.
 Each change's writes are complete before the next change starts, and the
 whole call runs without interruption, so no reader sees half a change.
 

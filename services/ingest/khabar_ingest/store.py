@@ -7,9 +7,9 @@ the article events stream, all in the `{articles}` hash slot.
 Changes are accepted by the `ACCEPT` script (see `scripts.py`), which for each
 change reads the article's state and writes event, state, history and
 idempotency record together, or answers why not (a repeat, a stale
-If-Match). A batch is one script call: one round trip, however many changes,
-each change atomic on its own and in order (two changes to one article in a
-batch become two versions).
+If-Match). A batch is one pipeline of script calls (a few dozen changes per
+call): one round trip, however many changes, each change atomic on its own
+and in order (two changes to one article in a batch become two versions).
 
 Embargo: a change whose `embargoed` time is still ahead gets its version and
 its history entry now, but its event waits in the embargo schedule (a sorted
@@ -39,7 +39,7 @@ from khabar_shared.names import (
     article_state_key,
     idempotency_key,
 )
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, queue_script
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
 EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
@@ -49,6 +49,11 @@ _NO_IDEMPOTENCY = idempotency_key("-")
 _VERSIONCREATED = b'"versioncreated":"'
 # The keys every ACCEPT call declares before each change's own three.
 _SHARED_KEYS = [ARTICLE_EVENTS_STREAM, EMBARGO_SCHEDULE, EMBARGO_PENDING]
+# Changes per ACCEPT call; a batch sends its calls in one pipeline. Redis spends less per
+# change on calls of a few dozen than on one call of hundreds (measured: ~60 against ~80 µs).
+ACCEPT_CHUNK = 25
+# One change's part of an ACCEPT call: its three keys, its decided fields, its article's JSON.
+PreparedChange = tuple[list[str], dict[str, Any], bytes]
 
 ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
 HistoryType = Literal[
@@ -187,20 +192,23 @@ class ArticleStore:
             return []
         now = datetime.now(UTC)
         accepted_at = now.isoformat()
-        keys, decided, articles = list(_SHARED_KEYS), [], []
-        for change in changes:
-            change_keys, change_decided, article_json = self._script_call(change, now, accepted_at)
-            keys += change_keys
-            decided.append(change_decided)
-            articles.append(article_json)
-        # One call for all: no pipeline (it would ask SCRIPT EXISTS first, an extra round trip).
-        replies = await self._accept_script(keys=keys, args=[orjson.dumps(decided), *articles])
-        return [outcome_of(change, call, now, reply)
-                for change, call, reply in zip(changes, decided, replies, strict=True)]
+        prepared = [self._script_call(change, now, accepted_at) for change in changes]
+        calls = [accept_call(prepared[start:start + ACCEPT_CHUNK])
+                 for start in range(0, len(prepared), ACCEPT_CHUNK)]
+        if len(calls) == 1:
+            # No pipeline for one call: a pipeline asks SCRIPT EXISTS first, an extra round trip.
+            replies = await self._accept_script(**calls[0])
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for call in calls:
+                    await queue_script(pipe, self._accept_script, call["keys"], call["args"])
+                replies = [reply for chunk in await pipe.execute() for reply in chunk]
+        return [outcome_of(change, decided, now, reply)
+                for change, (_, decided, _), reply in zip(changes, prepared, replies, strict=True)]
 
     def _script_call(
         self, change: Change, now: datetime, accepted_at: str
-    ) -> tuple[list[str], dict[str, Any], bytes]:
+    ) -> PreparedChange:
         """One change's part of an ACCEPT call: its keys, its decided fields, its article's JSON."""
         article = change.article
         # Bytes straight from pydantic: hashed and sent as they are, never re-encoded.
@@ -248,6 +256,15 @@ class ArticleStore:
             args=[article_id],
         )  # fmt: skip
         return entry.decode() if entry else None
+
+
+def accept_call(prepared: list[PreparedChange]) -> dict[str, list[Any]]:
+    """The keys and arguments of one ACCEPT call for these changes."""
+    keys = list(_SHARED_KEYS)
+    for change_keys, _, _ in prepared:
+        keys += change_keys
+    decided = orjson.dumps([change_decided for _, change_decided, _ in prepared])
+    return {"keys": keys, "args": [decided, *(article_json for _, _, article_json in prepared)]}
 
 
 def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[Any]) -> Outcome:
