@@ -99,7 +99,7 @@ class Replay:
 
 async def replay(articles: list[Article], redis_url: str, publish: bool = False,
                  **overrides: object) -> Replay:
-    """Enrich `articles` one by one on an emptied Redis database, as the consumer would."""
+    """Enrich `articles` in order, in batches, on an emptied Redis database, as the consumer would."""
     redis = connect(redis_url, cluster=False)
     await redis.flushdb()
     settings = EnrichSettings(redis_url=redis_url, **overrides)
@@ -108,10 +108,7 @@ async def replay(articles: list[Article], redis_url: str, publish: bool = False,
     try:
         for start in range(0, len(articles), BATCH):
             batch = [article_event(a) for a in articles[start : start + BATCH]]
-            known = await enricher.known_versions([e.article_id for e in batch])
-            outgoing = []
-            for event in batch:  # as `Enricher.handle` does, keeping the events
-                outgoing.extend(await enricher.enrich(event, known.get(event.article_id)))
+            outgoing = await enricher.enrich_batch(batch)  # as `Enricher.handle` does, keeping the events
             if publish:
                 await enricher.publish(outgoing)
                 await redis.xtrim(ENRICHED_STREAM, maxlen=1000, approximate=True)

@@ -13,17 +13,16 @@ few days of news, not the archive.
 """
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import orjson
-
 from redis.asyncio.client import Pipeline
 
-from khabar_enrich.related import TOP_SHOWN, IndexedDoc, Match, RelatedIndex, diversify, published_at
+from khabar_enrich.pipes import read_after_writes
+from khabar_enrich.related import NEVER, TOP_SHOWN, IndexedDoc, Match, RelatedIndex, diversify, published_at
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, RelatedLink
-from khabar_shared.redis_helpers import RedisClient
 
 PREFIX = "khabar:{enrich}"
 RECENT_KEY = f"{PREFIX}:recent"
@@ -41,11 +40,25 @@ def links_key(article_id: str) -> str:
     return f"{PREFIX}:links:{article_id}"
 
 
-class RecentCopies:
-    """The last enriched version of recently published articles, compressed."""
+# Drop the copies of articles published before the window, in one step.
+# KEYS: the recent set. ARGV: the window's start, copy-key prefix, links-key prefix.
+TRIM_SCRIPT = """
+local stale = redis.call('ZRANGE', KEYS[1], ARGV[1], '-inf', 'BYSCORE', 'REV')
+for _, id in ipairs(stale) do
+  redis.call('DEL', ARGV[2] .. id, ARGV[3] .. id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #stale
+"""
 
-    def __init__(self, redis: RedisClient, window_s: float) -> None:
-        self._redis = redis
+
+class RecentCopies:
+    """The last enriched version of recently published articles, compressed.
+
+    Writes are queued on the caller's batch pipeline (see `pipes.py`).
+    """
+
+    def __init__(self, window_s: float) -> None:
         self._window_s = window_s
         self._saves = 0
 
@@ -58,47 +71,34 @@ class RecentCopies:
         pipe.zadd(RECENT_KEY, {article_id: published_at(enriched.article)})
         self._saves += 1
 
-    async def trim(self, newest: float) -> None:
-        """Now and then, drop the copies of articles published before the window."""
+    def trim(self, pipe: Pipeline, newest: float) -> None:
+        """Now and then, queue dropping the copies of articles published before the window."""
         if self._saves < TRIM_EVERY:
             return
         self._saves = 0
-        stale = await self._redis.zrange(RECENT_KEY, newest - self._window_s, "-inf", desc=True, byscore=True)
-        if stale:
-            await self._drop([member.decode() for member in stale])
+        pipe.eval(TRIM_SCRIPT, 1, RECENT_KEY, newest - self._window_s, copy_key(""), links_key(""))
 
-    async def load_many(self, ids: Sequence[str]) -> dict[str, EnrichedArticle]:
-        if not ids:
-            return {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for article_id in ids:
-                pipe.get(copy_key(article_id))
-            raws = await pipe.execute()
+    def remove(self, pipe: Pipeline, article_id: str) -> None:
+        pipe.delete(copy_key(article_id), links_key(article_id))
+        pipe.zrem(RECENT_KEY, article_id)
+
+    @staticmethod
+    def queue_load_many(pipe: Pipeline, ids: Sequence[str]) -> None:
+        for article_id in ids:
+            pipe.get(copy_key(article_id))
+
+    @staticmethod
+    def copies_from(ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, EnrichedArticle]:
+        """The replies of `queue_load_many`: the copies still kept."""
         return {
             article_id: EnrichedArticle.model_validate_json(zlib.decompress(raw))
             for article_id, raw in zip(ids, raws, strict=True) if raw
         }
 
-    async def links_many(self, ids: Sequence[str]) -> dict[str, list[RelatedLink]]:
-        if not ids:
-            return {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for article_id in ids:
-                pipe.get(links_key(article_id))
-            raws = await pipe.execute()
-        return {
-            article_id: [RelatedLink.model_construct(**link) for link in orjson.loads(raw)]
-            for article_id, raw in zip(ids, raws, strict=True) if raw
-        }
-
-    async def remove(self, article_id: str) -> None:
-        await self._drop([article_id])
-
-    async def _drop(self, ids: list[str]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.delete(*(copy_key(i) for i in ids), *(links_key(i) for i in ids))
-            pipe.zrem(RECENT_KEY, *ids)
-            await pipe.execute()
+    @staticmethod
+    def links_from(raw: bytes) -> list[RelatedLink]:
+        """A copy's links as kept at `links_key` (read with the candidates, see `Refresher`)."""
+        return [RelatedLink.model_construct(**link) for link in orjson.loads(raw)]
 
 
 def enters(match: Match, current: list[RelatedLink], max_related: int) -> bool:
@@ -116,37 +116,57 @@ class Refresher:
         self._copies = copies
         self._settings = settings
 
-    async def refresh(self, doc: IndexedDoc, matches: Sequence[Match]) -> list[EnrichedArticle]:
+    def window(self, doc: IndexedDoc) -> float:
+        """Candidates published since then may be refreshed: the index attaches their links."""
+        if self._settings.refresh_fanout == 0:
+            return NEVER
+        return doc.published - self._settings.refresh_window_days * 86_400
+
+    async def refresh(self, pipe: Pipeline, doc: IndexedDoc, matches: Sequence[Match],
+                      links: Mapping[str, bytes]) -> list[EnrichedArticle]:
         """Older recent articles whose related links the new `doc` improves, with new links.
 
-        Only reads: the caller saves the refreshed copies with the new article.
+        `links`: the current links of the matches published within `window`, as
+        read with the candidates. Only reads (one round trip, after the writes
+        waiting on `pipe`, and only when some article is to be refreshed): the
+        caller saves the refreshed copies with the new article.
         """
-        if self._settings.refresh_fanout == 0:
-            return []
-        since = doc.published - self._settings.refresh_window_days * 86_400
+        since = self.window(doc)
         older = [m for m in matches if since <= m.doc.published <= doc.published]
         older = older[: CONSIDERED_PER_REFRESH * self._settings.refresh_fanout]
-        current = await self._copies.links_many([m.doc.article_id for m in older])
-        chosen = [
-            m for m in older
-            if m.doc.article_id in current
-            and enters(m, current[m.doc.article_id], self._settings.max_related)
-        ][: self._settings.refresh_fanout]
+        current: dict[str, list[RelatedLink]] = {}
+        chosen: list[Match] = []
+        for match in older:  # in order, parsing links only until the fanout is reached
+            if len(chosen) == self._settings.refresh_fanout:
+                break
+            raw = links.get(match.doc.article_id)
+            if raw is None:
+                continue
+            current[match.doc.article_id] = self._copies.links_from(raw)
+            if enters(match, current[match.doc.article_id], self._settings.max_related):
+                chosen.append(match)
         if not chosen:
             return []
-        linked_ids = {link.article_id for m in chosen for link in current[m.doc.article_id]}
-        linked = await self._index.get_many(sorted(linked_ids))
-        copies = await self._copies.load_many([m.doc.article_id for m in chosen])
+        linked_ids = sorted({link.article_id for m in chosen for link in current[m.doc.article_id]})
+        chosen_ids = [m.doc.article_id for m in chosen]
+
+        def queue_reads(p: Pipeline) -> None:
+            self._index.queue_get_many(p, linked_ids)
+            self._copies.queue_load_many(p, chosen_ids)
+
+        replies = await read_after_writes(pipe, queue_reads)
+        linked = self._index.docs_from(linked_ids, replies[: len(linked_ids)])
+        copies = self._copies.copies_from(chosen_ids, replies[len(linked_ids):])
         refreshed = []
         for match in chosen:
             copy = copies.get(match.doc.article_id)
             if copy is None:
                 continue
             new_match = Match(doc, match.score, match.same_story, match.reasons)
-            links = self._relink(copy.related, linked, new_match)
-            if links == copy.related:
+            links_now = self._relink(copy.related, linked, new_match)
+            if links_now == copy.related:
                 continue
-            refreshed.append(copy.model_copy(update={"related": links, "enriched_at": datetime.now(UTC)}))
+            refreshed.append(copy.model_copy(update={"related": links_now, "enriched_at": datetime.now(UTC)}))
         return refreshed
 
     def _relink(self, current: list[RelatedLink], linked: dict[str, IndexedDoc],

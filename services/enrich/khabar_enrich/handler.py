@@ -1,9 +1,16 @@
 """Turns article events into enriched events: tags, topic, story, related stories.
 
 Events are handled in stream order within a batch, so articles that arrive
-together can already relate to each other. A version guard makes a repeated
-or out-of-order event harmless: an older version than the one already
-enriched is skipped.
+together can already relate to each other: each event sees the index exactly
+as the events before it left it. A version guard makes a repeated or
+out-of-order event harmless: an older version than the one already enriched
+is skipped.
+
+A batch costs few round trips to Redis: one read of the known versions, one
+of the document frequencies (kept up to date locally as the batch indexes),
+then per live article one for its candidates, carrying the writes of the
+articles before it (see `pipes.py`), and one more only when it refreshes older
+articles.
 
 One live article gives one `article.enriched` event, plus an
 `article.related_refreshed` event for each recent older article whose
@@ -14,8 +21,12 @@ at once, so no later related list can point at it.
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Literal, NamedTuple
 
-from khabar_enrich.fanout import RecentCopies, Refresher
+from redis.asyncio.client import Pipeline
+
+from khabar_enrich.fanout import RecentCopies, Refresher, links_key
+from khabar_enrich.pipes import flush
 from khabar_enrich.related import IndexedDoc, Match, RelatedIndex, diversify, published_at, raw_terms, weigh
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
@@ -54,7 +65,24 @@ def story_of(article_id: str, matches: list[Match]) -> str:
     return article_id
 
 
+class IndexTerms(NamedTuple):
+    strengths: dict[str, float]  # every term the article uses, un-weighted (see `raw_terms`)
+    names: dict[str, str]  # display names of its entity and phrase terms
+
+
+def index_terms(article: Article, tagged: TagResult) -> IndexTerms:
+    """The terms the index knows the article by."""
+    language = article.base_language
+    phrases = {}
+    for phrase in tagged.keyphrases:
+        words = analyze(phrase, language)
+        if len(words) >= 2:
+            phrases["p:" + "_".join(words)] = phrase
+    return IndexTerms(*raw_terms(analyze(article.headline, language), tagged.terms, tagged.tags, phrases))
+
+
 Tagger = Callable[[Article], TagResult]
+Action = Literal["skip", "withdraw", "live"]
 
 
 class Enricher:
@@ -64,18 +92,52 @@ class Enricher:
         self._tagger = tagger
         self._index = index
         self._settings = settings
-        self._copies = RecentCopies(redis, settings.refresh_window_days * 86_400)
+        self._copies = RecentCopies(settings.refresh_window_days * 86_400)
         self._refresher = Refresher(index, self._copies, settings)
 
     async def handle(self, deliveries: list[Delivery[ArticleEvent]]) -> None:
-        """A batch: one read of the known versions, each event in order, one write of the results."""
-        known = await self.known_versions([d.event.article_id for d in deliveries])
+        """A batch: its enriched events, then one write of them (the consumer acks after it)."""
+        await self.publish(await self.enrich_batch([d.event for d in deliveries]))
+
+    async def enrich(self, event: ArticleEvent) -> list[EnrichedEvent]:
+        """The enriched events for one article event (a batch of one; nothing is published)."""
+        return await self.enrich_batch([event])
+
+    async def enrich_batch(self, events: list[ArticleEvent]) -> list[EnrichedEvent]:
+        """The enriched events of a batch, each event handled in order as if alone.
+
+        The index and the copies are written when this returns; the events are not
+        published (see `publish`).
+        """
+        plan = await self._plan(events)
+        # Tagging needs no Redis: all of it first, so the batch's terms are known for one df read.
+        tagged = {i: self._tagger(events[i].article) for i, action in enumerate(plan) if action == "live"}
+        terms = {i: index_terms(events[i].article, t) for i, t in tagged.items()}
+        await self._index.start_batch([e.article_id for e in events], [t.strengths for t in terms.values()])
         outgoing: list[EnrichedEvent] = []
-        for delivery in deliveries:
-            event = delivery.event
-            outgoing.extend(await self.enrich(event, known.get(event.article_id)))
-            known[event.article_id] = max(known.get(event.article_id, 0), event.version)
-        await self.publish(outgoing)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for i, (event, action) in enumerate(zip(events, plan, strict=True)):
+                if action == "withdraw":
+                    outgoing.append(self._withdraw(pipe, event))
+                elif action == "live":
+                    outgoing.extend(await self._enrich_live(pipe, event, tagged[i], terms[i]))
+            await flush(pipe)
+        return outgoing
+
+    async def _plan(self, events: list[ArticleEvent]) -> list[Action]:
+        """What to do with each event: skip it (stale), withdraw its article, or enrich it."""
+        known = await self.known_versions([e.article_id for e in events])
+        plan: list[Action] = []
+        for event in events:
+            newest = known.get(event.article_id)
+            if newest is not None and newest > event.version:
+                log.info("stale_event_skipped", article_id=event.article_id,
+                         version=event.version, known_version=newest)
+                plan.append("skip")
+                continue
+            plan.append("live" if event.article.is_live else "withdraw")
+            known[event.article_id] = max(newest or 0, event.version)
+        return plan
 
     async def known_versions(self, article_ids: list[str]) -> dict[str, int]:
         """The newest version enriched so far of each article (absent: never)."""
@@ -96,33 +158,23 @@ class Enricher:
                     pipe.set(version_key(event.article_id), event.version)
             await pipe.execute()
 
-    async def enrich(self, event: ArticleEvent, known: int | None = None) -> list[EnrichedEvent]:
-        """The enriched events for one article event; `known`: its newest enriched version, if read already."""
-        if known is None:
-            known = (await self.known_versions([event.article_id])).get(event.article_id)
-        if known is not None and known > event.version:
-            log.info("stale_event_skipped", article_id=event.article_id,
-                     version=event.version, known_version=known)
-            return []
-        if not event.article.is_live:
-            await self._index.remove(event.article_id)
-            await self._copies.remove(event.article_id)
-            return [_event(event, "article.withdrawn", event.article_id, event.version, None)]
-        enriched, refreshed = await self._enrich_live(event)
-        log.info("article_enriched", article_id=event.article_id, version=event.version,
-                 event_id=event.event_id, correlation_id=event.correlation_id,
-                 tags=len(enriched.tags), related=len(enriched.related), story_id=enriched.story_id,
-                 refreshed=[r.article.id for r in refreshed])
-        return [
-            _event(event, "article.enriched", event.article_id, event.version, enriched),
-            *(_event(event, "article.related_refreshed", r.article.id, r.version, r) for r in refreshed),
-        ]
+    def _withdraw(self, pipe: Pipeline, event: ArticleEvent) -> EnrichedEvent:
+        self._index.remove(pipe, event.article_id)
+        self._copies.remove(pipe, event.article_id)
+        return _event(event, "article.withdrawn", event.article_id, event.version, None)
 
-    async def _enrich_live(self, event: ArticleEvent) -> tuple[EnrichedArticle, list[EnrichedArticle]]:
+    async def _enrich_live(self, pipe: Pipeline, event: ArticleEvent, tagged: TagResult,
+                           terms: IndexTerms) -> list[EnrichedEvent]:
         article = event.article
-        tagged = self._tagger(article)
-        doc, all_terms = await self._index_doc(article, tagged)
-        matches = await self._index.candidates(doc)
+        doc = IndexedDoc(
+            article_id=article.id,
+            language=article.base_language,
+            published=published_at(article),
+            terms=weigh(terms.strengths, self._index.idf(list(terms.strengths))),
+            sketch=shingle_sketch(tagged.terms),
+            names=terms.names,
+        )
+        matches, links = await self._index.candidates(pipe, doc, links_key(""), self._refresher.window(doc))
         doc.story_id = story_of(article.id, matches)
         enriched = EnrichedArticle(
             article=article,
@@ -134,38 +186,23 @@ class Enricher:
             search_text=" ".join(tagged.terms),
             enriched_at=datetime.now(UTC),
         )
-        if not is_indexable(article, datetime.now(UTC)):
-            await self._index.remove(article.id)
-            return enriched, []
-        refreshed = await self._refresher.refresh(doc, matches)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            await self._index.add(pipe, doc, all_terms)
+        refreshed: list[EnrichedArticle] = []
+        if is_indexable(article, datetime.now(UTC)):
+            refreshed = await self._refresher.refresh(pipe, doc, matches, links)
+            self._index.add(pipe, doc, list(terms.strengths))
             for copy in (enriched, *refreshed):
                 self._copies.save(pipe, copy)
-            await pipe.execute()
-        await self._copies.trim(doc.published)
-        return enriched, refreshed
-
-    async def _index_doc(self, article: Article, tagged: TagResult) -> tuple[IndexedDoc, list[str]]:
-        """The article as the index sees it, and every term it uses (for the df counters)."""
-        language = article.base_language
-        phrases = {}
-        for phrase in tagged.keyphrases:
-            words = analyze(phrase, language)
-            if len(words) >= 2:
-                phrases["p:" + "_".join(words)] = phrase
-        strengths, names = raw_terms(analyze(article.headline, language), tagged.terms,
-                                     tagged.tags, phrases)
-        idf = await self._index.idf(list(strengths))
-        doc = IndexedDoc(
-            article_id=article.id,
-            language=language,
-            published=published_at(article),
-            terms=weigh(strengths, idf),
-            sketch=shingle_sketch(tagged.terms),
-            names=names,
-        )
-        return doc, list(strengths)
+            self._copies.trim(pipe, doc.published)
+        else:
+            self._index.remove(pipe, article.id)
+        log.info("article_enriched", article_id=event.article_id, version=event.version,
+                 event_id=event.event_id, correlation_id=event.correlation_id,
+                 tags=len(enriched.tags), related=len(enriched.related), story_id=enriched.story_id,
+                 refreshed=[r.article.id for r in refreshed])
+        return [
+            _event(event, "article.enriched", event.article_id, event.version, enriched),
+            *(_event(event, "article.related_refreshed", r.article.id, r.version, r) for r in refreshed),
+        ]
 
 
 def _event(source: ArticleEvent, kind: EnrichedEventType, article_id: str, version: int,

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 import orjson
 from redis.asyncio.client import Pipeline
 
+from khabar_enrich.pipes import read_after_writes
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_story
 from khabar_shared.events import Article, RelatedLink, Tag
-from khabar_shared.redis_helpers import RedisClient, queue_script
+from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for the whole index: the indexing script touches many terms at once,
 # and in a Redis Cluster a script's keys must share a slot.
@@ -51,7 +52,9 @@ SAME_STORY_BONUS = 0.25
 MIN_STORY_COSINE = 0.2  # below it, two articles are not worth a shingle comparison
 DF_CACHE_CALLS = 200
 DF_CACHE_MAX = 200_000
+PARSED_DOCS = 4000  # a few days of news
 RECENCY_HALF_LIFE_DAYS = 7.0
+NEVER = 1e18  # a publication time no candidate has
 RECENCY_FLOOR = 0.3  # a strong old match still beats a weak fresh one
 TOP_SHOWN = 4  # render's inline "see also"
 MAX_SAME_STORY_TOP = 2  # of one story among the first TOP_SHOWN links
@@ -60,7 +63,9 @@ MAX_SAME_STORY = 3  # of one story in the whole list
 # Index one article in one round trip: replace its previous postings (an update),
 # or count it and its terms (a first version); cap each posting list.
 # KEYS: df, count, doc, then the term keys. ARGV: id, published, doc JSON,
-# max postings, term-key prefix, number of term keys, then the df terms.
+# max postings, term-key prefix, number of term keys, then the df terms in one
+# argument, one a line (a term has no whitespace; one argument, not hundreds,
+# is much less to encode and parse).
 INDEX_SCRIPT = """
 local id, published, doc, max_postings = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local n_terms = tonumber(ARGV[6])
@@ -75,7 +80,7 @@ if previous then
   end
 else
   redis.call('INCR', KEYS[2])
-  for i = 7, #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], 1) end
+  for term in string.gmatch(ARGV[7], '[^\\n]+') do redis.call('HINCRBY', KEYS[1], term, 1) end
 end
 for i = 1, n_terms do
   local key = KEYS[3 + i]
@@ -90,16 +95,19 @@ return previous and 0 or 1
 
 # Candidates in one round trip: the newest postings of each query term, scored by
 # the query weights they share times recency, the best `rerank` returned as their
-# stored docs. KEYS: the term keys. ARGV: newest published, postings per term,
-# rerank, the article's published, half-life (days), recency floor, own id,
-# doc-key prefix, then one weight per term key.
+# stored docs, each followed by the value at `side_prefix .. id` for those published
+# since `side_since` (the refresh reads their related links), else false.
+# KEYS: the term keys. ARGV: newest published, postings per term, rerank, the
+# article's published, half-life (days), recency floor, own id, doc-key prefix,
+# side prefix, side since, then one weight per term key.
 CANDIDATES_SCRIPT = """
 local newest, per_term, rerank = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local anchor, half_life, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local own, doc_prefix = ARGV[7], ARGV[8]
+local side_prefix, side_since = ARGV[9], tonumber(ARGV[10])
 local score, published = {}, {}
 for i, key in ipairs(KEYS) do
-  local weight = tonumber(ARGV[8 + i])
+  local weight = tonumber(ARGV[10 + i])
   local hits = redis.call('ZRANGE', key, newest, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, per_term, 'WITHSCORES')
   for j = 1, #hits, 2 do
     score[hits[j]] = (score[hits[j]] or 0) + weight
@@ -116,12 +124,29 @@ table.sort(ranked, function(a, b)
   if a[2] == b[2] then return a[1] < b[1] end
   return a[2] > b[2]
 end)
-local docs = {}
+local found = {}
 for i = 1, math.min(rerank, #ranked) do
-  local doc = redis.call('GET', doc_prefix .. ranked[i][1])
-  if doc then table.insert(docs, doc) end
+  local id = ranked[i][1]
+  local doc = redis.call('GET', doc_prefix .. id)
+  if doc then
+    table.insert(found, doc)
+    table.insert(found, published[id] >= side_since and redis.call('GET', side_prefix .. id) or false)
+  end
 end
-return docs
+return found
+"""
+
+# Take one article out of the index, whatever terms its indexed version had.
+# KEYS: its doc. ARGV: id, term-key prefix. Returns 1 when it was indexed.
+REMOVE_SCRIPT = """
+local previous = redis.call('GET', KEYS[1])
+if not previous then return 0 end
+local old = cjson.decode(previous)
+for term, _ in pairs(old['terms']) do
+  redis.call('ZREM', ARGV[2] .. old['lang'] .. ':' .. term, ARGV[1])
+end
+redis.call('DEL', KEYS[1])
+return 1
 """
 
 
@@ -165,6 +190,27 @@ class IndexedDoc:
             terms=data["terms"], sketch=Sketch(tuple(data["sk"]), data["sks"]),
             story_id=data["story"],
         )
+
+
+class ParsedDocs:
+    """`IndexedDoc.loads`, remembered by the stored bytes themselves, so never stale.
+
+    The recent articles are every new article's candidates: parsing the same
+    docs again and again was a large share of an article's cost. The docs
+    handed out are shared: not to be changed.
+    """
+
+    def __init__(self, size: int = PARSED_DOCS) -> None:
+        self._size = size
+        self._docs: dict[bytes, IndexedDoc] = {}
+
+    def load(self, raw: bytes) -> IndexedDoc:
+        doc = self._docs.get(raw)
+        if doc is None:
+            if len(self._docs) >= self._size:
+                del self._docs[next(iter(self._docs))]  # the first parsed goes first
+            doc = self._docs[raw] = IndexedDoc.loads(raw)
+        return doc
 
 
 @dataclass
@@ -257,47 +303,112 @@ def diversify(matches: Sequence[Match], limit: int) -> list[Match]:
 # ---------------------------------------------------------------- the index
 
 
+class BatchFrequencies:
+    """The df counters as one batch of articles reads them: once, then kept up to date locally.
+
+    Read at the start of the batch, then every first version the batch indexes is
+    counted here as the index script will count it in Redis, so each article gets
+    the frequencies it would have read had the batch gone to Redis one article at
+    a time.
+    """
+
+    def __init__(self, docs: int, df: dict[str, int], indexed: set[str]) -> None:
+        self._docs = docs
+        self._df = df  # every term the batch may ask for (see RelatedIndex.terms_to_read)
+        self._indexed = indexed  # of the batch's articles, those in the index now
+        self._added: Counter[str] = Counter()
+
+    @property
+    def docs(self) -> int:
+        return self._docs
+
+    def df(self, term: str) -> int:
+        return self._df[term] + self._added[term]
+
+    def indexing(self, article_id: str, terms: Iterable[str]) -> None:
+        """The index script counts an article and its terms only when it is not indexed yet."""
+        if article_id not in self._indexed:
+            self._indexed.add(article_id)
+            self._docs += 1
+            self._added.update(terms)
+
+    def removing(self, article_id: str) -> None:
+        self._indexed.discard(article_id)
+
+
 class RelatedIndex:
+    """The inverted index. Writes are queued on the caller's batch pipeline (see `pipes.py`)."""
+
     def __init__(self, redis: RedisClient, settings: EnrichSettings) -> None:
         self._redis = redis
         self._settings = settings
-        self._index_script = redis.register_script(INDEX_SCRIPT)
-        self._candidates_script = redis.register_script(CANDIDATES_SCRIPT)
         self._df_cache: dict[str, int] = {}
         self._df_total = 0
         self._idf_calls = 0
+        self._batch = BatchFrequencies(0, {}, set())
+        self._parsed = ParsedDocs()
 
-    async def idf(self, terms: list[str]) -> dict[str, float]:
+    # ------------------------------------------------------------ document frequencies
+
+    async def start_batch(self, article_ids: Sequence[str], term_lists: Sequence[Sequence[str]]) -> None:
+        """Read, in one round trip, the frequencies the batch's `term_lists` (one per `idf` call to
+        come, in order) may need, and which of `article_ids` are indexed already."""
+        terms = self.terms_to_read(term_lists)
+        ids = list(dict.fromkeys(article_ids))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(COUNT_KEY)
+            pipe.hmget(DF_KEY, terms or ["-"])
+            for article_id in ids:
+                pipe.exists(doc_key(article_id))
+            total_raw, df_raw, *exists = await pipe.execute()
+        self._batch = BatchFrequencies(
+            int(total_raw or 0),
+            {t: int(df or 0) for t, df in zip(terms, df_raw, strict=False)},
+            {i for i, present in zip(ids, exists, strict=True) if present},
+        )
+
+    def terms_to_read(self, term_lists: Sequence[Sequence[str]]) -> list[str]:
+        """The terms the cache lacks; all of them when the cache will be cleared during the batch."""
+        wanted = set().union(*term_lists)
+        calls = range(self._idf_calls + 1, self._idf_calls + len(term_lists) + 1)
+        if any(c % DF_CACHE_CALLS == 1 for c in calls) or len(self._df_cache) + len(wanted) > DF_CACHE_MAX:
+            return sorted(wanted)
+        return sorted(wanted.difference(self._df_cache))
+
+    def idf(self, terms: list[str]) -> dict[str, float]:
         """Inverse document frequency of each term.
 
-        Document frequencies change slowly: they are cached here and read
-        again every DF_CACHE_CALLS articles, so a typical article asks Redis
-        only for the few words it is the first in a while to use.
+        Document frequencies change slowly: they are cached here and taken
+        afresh (from the batch's read) every DF_CACHE_CALLS articles, so a
+        typical article reads only the few words it is the first in a while
+        to use.
         """
         self._idf_calls += 1
         if self._idf_calls % DF_CACHE_CALLS == 1 or len(self._df_cache) > DF_CACHE_MAX:
             self._df_cache.clear()
         missing = [t for t in terms if t not in self._df_cache]
         if missing or not self._df_total:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.get(COUNT_KEY)
-                pipe.hmget(DF_KEY, missing or ["-"])
-                total_raw, df_raw = await pipe.execute()
-            self._df_total = int(total_raw or 0)
-            self._df_cache.update((t, int(df or 0)) for t, df in zip(missing, df_raw, strict=False))
+            self._df_total = self._batch.docs
+            self._df_cache.update((t, self._batch.df(t)) for t in missing)
         total = self._df_total + 1
         return {term: math.log(1 + total / (1 + self._df_cache[term])) for term in terms}
 
-    async def candidates(self, doc: IndexedDoc) -> list[Match]:
-        """Scored candidates from the index, best first (not yet diversified)."""
+    # ------------------------------------------------------------ reads
+
+    async def candidates(self, pipe: Pipeline, doc: IndexedDoc, attach_prefix: str = "",
+                         attach_since: float = NEVER) -> tuple[list[Match], dict[str, bytes]]:
+        """Scored candidates from the index, best first (not yet diversified), after the writes
+        waiting on `pipe`; and for those published since `attach_since`, the value at
+        `attach_prefix + id` (the refresh's related links), in the same round trip."""
         query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
-        raws = await self._candidates_script(
-            keys=[term_key(doc.language, term) for term in query],
-            args=[doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
-                  doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
-                  *(doc.terms[term] for term in query)],
-        )
-        return self._rerank(doc, [IndexedDoc.loads(raw) for raw in raws])
+        keys = [term_key(doc.language, term) for term in query]
+        args = [doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
+                doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
+                attach_prefix, attach_since, *(doc.terms[term] for term in query)]
+        [found] = await read_after_writes(pipe, lambda p: p.eval(CANDIDATES_SCRIPT, len(keys), *keys, *args))
+        others = [self._parsed.load(raw) for raw in found[0::2]]
+        attached = {o.article_id: raw for o, raw in zip(others, found[1::2], strict=True) if raw is not None}
+        return self._rerank(doc, others), attached
 
     def _rerank(self, doc: IndexedDoc, others: list[IndexedDoc]) -> list[Match]:
         matches = []
@@ -309,34 +420,27 @@ class RelatedIndex:
             matches.append(Match(other, score, is_same, reasons_for(doc, other, is_same, doc.names)))
         return sorted(matches, key=lambda m: -m.score)
 
-    async def get_many(self, ids: Sequence[str]) -> dict[str, IndexedDoc]:
-        """The indexed docs among `ids` (withdrawn ones are simply absent)."""
-        if not ids:
-            return {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for article_id in ids:
-                pipe.get(doc_key(article_id))
-            raws = await pipe.execute()
-        return {i: IndexedDoc.loads(raw) for i, raw in zip(ids, raws, strict=True) if raw}
+    @staticmethod
+    def queue_get_many(pipe: Pipeline, ids: Sequence[str]) -> None:
+        for article_id in ids:
+            pipe.get(doc_key(article_id))
 
-    async def add(self, pipe: Pipeline, doc: IndexedDoc, all_terms: list[str]) -> None:
+    def docs_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, IndexedDoc]:
+        """The replies of `queue_get_many`: the indexed docs (withdrawn ones are simply absent)."""
+        return {i: self._parsed.load(raw) for i, raw in zip(ids, raws, strict=True) if raw}
+
+    # ------------------------------------------------------------ writes, queued
+
+    def add(self, pipe: Pipeline, doc: IndexedDoc, all_terms: list[str]) -> None:
         """Queue indexing `doc` on `pipe` (replacing its previous version); `all_terms` feed the df counters."""
         term_keys = [term_key(doc.language, term) for term in doc.terms]
-        await queue_script(
-            pipe, self._index_script,
-            keys=[DF_KEY, COUNT_KEY, doc_key(doc.article_id), *term_keys],
-            args=[doc.article_id, doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX,
-                  len(term_keys), *all_terms],
-        )
+        keys = [DF_KEY, COUNT_KEY, doc_key(doc.article_id), *term_keys]
+        args = [doc.article_id, doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX, len(term_keys),
+                "\n".join(all_terms)]
+        pipe.eval(INDEX_SCRIPT, len(keys), *keys, *args)
+        self._batch.indexing(doc.article_id, all_terms)
 
-    async def remove(self, article_id: str) -> bool:
-        """Take an article out of the index; False when it was not in it."""
-        previous = (await self.get_many([article_id])).get(article_id)
-        if previous is None:
-            return False
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for term in previous.terms:
-                pipe.zrem(term_key(previous.language, term), article_id)
-            pipe.delete(doc_key(article_id))
-            await pipe.execute()
-        return True
+    def remove(self, pipe: Pipeline, article_id: str) -> None:
+        """Queue taking an article out of the index (nothing happens when it is not in it)."""
+        pipe.eval(REMOVE_SCRIPT, 1, doc_key(article_id), article_id, TERM_PREFIX)
+        self._batch.removing(article_id)
