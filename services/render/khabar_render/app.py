@@ -1,5 +1,6 @@
 """Render: keeps fragments fresh (consumer) and serves them with validators (HTTP)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,7 @@ from khabar_render.renderer import Renderer
 from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
+from khabar_render.warm import WarmLane
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
@@ -43,8 +45,9 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     renderer = Renderer(articles, cache, site, settings.listing_page_size,
                         settings.home_per_section)
     notifier = PurgeNotifier(settings.purge_webhook_url)
+    warm = WarmLane(renderer, settings.eager_render_limit)
     updater = FragmentUpdater(articles, cache, renderer, notifier, settings.listing_page_size,
-                              settings.eager_render_limit)
+                              settings.eager_render_limit, warm)
     broker = make_broker(settings.redis_url, "render", graceful_timeout_s=settings.shutdown_grace_s)
     consumer = StreamConsumer(
         stream=ENRICHED_STREAM, group=RENDER_GROUP, event_model=EnrichedEvent,
@@ -58,8 +61,11 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await wait_for_redis(cache_redis, "cache")
         await ensure_group(log_redis, ENRICHED_STREAM, RENDER_GROUP)
         await broker.start()
+        warming = asyncio.create_task(warm.run())
         yield
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
+        warming.cancel()  # what it had left is cold, not stale
+        await asyncio.gather(warming, return_exceptions=True)
         await notifier.aclose()
         await log_redis.aclose()
         await cache_redis.aclose()

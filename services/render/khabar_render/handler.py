@@ -1,18 +1,25 @@
 """Applies enriched events: store the article, then make every fragment that shows it fresh.
 
 Order matters for the promise that a reader never sees a changed headline or
-a withdrawn article: the stored article is replaced first, then every cached
-fragment that showed it (its own, other articles' see-also links and related
-blocks, section listings, home) is purged and rendered again. The event is
-acked only after that, by the consumer.
+a withdrawn article: the stored articles are replaced first, then every cached
+fragment that showed them (their own, other articles' see-also links and
+related blocks, section listings, home) is purged, and the changed articles'
+own fragments are rendered again. The events are acked only after that, by
+the consumer.
+
+The other purged fragments are rendered again by the warm lane (`warm.py`)
+after the ack, each once however many batches purged it; without a warm lane
+they are rendered inline, up to `eager_limit` per batch.
 """
 
 import math
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer
 from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal
+from khabar_render.warm import WarmLane
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
@@ -52,18 +59,25 @@ class BatchChanges:
 
 class FragmentUpdater:
     def __init__(self, articles: ArticleStore, cache: FragmentCache, renderer: Renderer,
-                 notifier: PurgeNotifier, listing_page_size: int, eager_limit: int) -> None:
+                 notifier: PurgeNotifier, listing_page_size: int, eager_limit: int,
+                 warm: WarmLane | None = None) -> None:
         self._articles = articles
         self._cache = cache
         self._renderer = renderer
         self._notifier = notifier
         self._page_size = listing_page_size
         self._eager_limit = eager_limit
+        self._warm = warm
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
-        changes = await self._apply([*newest_per_article(d.event for d in deliveries).values()])
-        if changes.changed or changes.relinked:
-            await self._refresh(changes)
+        async with self._exclusive():
+            changes = await self._apply([*newest_per_article(d.event for d in deliveries).values()])
+            if changes.changed or changes.relinked:
+                await self._refresh(changes)
+
+    def _exclusive(self) -> AbstractAsyncContextManager[None]:
+        """The warm lane waits while a batch is applied, so it never reads half of one."""
+        return self._warm.hold() if self._warm else nullcontext()
 
     async def _apply(self, events: list[EnrichedEvent]) -> BatchChanges:
         """Store every article of the batch (one transaction), and sort out what changed."""
@@ -90,7 +104,7 @@ class FragmentUpdater:
         return touched
 
     async def _refresh(self, changes: BatchChanges) -> None:
-        """Purge every fragment the batch made stale, then render the ones readers need first.
+        """Purge every fragment the batch made stale, render the changed articles' own again.
 
         A refresh of related links changes only the article's link-bearing
         fragments; a new version or a withdrawal changes its own fragments,
@@ -98,33 +112,38 @@ class FragmentUpdater:
         """
         changed = changes.changed
         own = [f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS]
-        own += [f"{kind}:{article_id}" for article_id in changes.relinked for kind in LINK_FRAGMENTS]
+        relinked = [f"{kind}:{article_id}" for article_id in changes.relinked
+                    for kind in LINK_FRAGMENTS]
+        homes = ["home", "home-page"] if changed else []
         listings = await self._listing_pages(changes.sections)
         dependents = await self._articles.dependents_many(changed)
-        names = {*own, *listings, *dependents}
-        if changed:
-            names |= {"home", "home-page"}
-        await self._cache.purge(names)
-        ready = self._to_render_now(own, listings, dependents, home=bool(changed))
-        await self._renderer.refresh_many(ready)
+        purged = {*own, *relinked, *homes, *listings, *dependents}
+        await self._cache.purge(purged)
+        # Deep listing pages are not rendered again: few readers page that far.
+        first = [*relinked, *homes, *sorted(n for n in listings if not is_deep_listing_page(n))]
+        rest = sorted(dependents - {*own, *first})
+        rendered = await self._render(own, first, rest)
         keys = purge_keys(changed, changes.sections) if changed else []
         await self._notifier.purge([*keys, *(surrogate_key(i) for i in changes.relinked)])
         log.info("fragments_refreshed", changed=len(changed), relinked=len(changes.relinked),
-                 purged=len(names), rendered=len(ready))
+                 purged=len(purged), rendered=rendered)
 
-    def _to_render_now(self, own: list[str], listings: set[str], dependents: set[str],
-                       home: bool) -> list[str]:
-        """What is rendered again at once; the rest was purged and renders when asked for.
+    async def _render(self, own: list[str], first: list[str], rest: list[str]) -> int:
+        """Render the changed articles' own fragments now, and the others now or in the warm lane.
 
-        The changed articles' own fragments, home and first listing pages come
-        first; other articles' fragments that showed them follow, up to
-        `eager_limit` in all, so a burst of changes never stalls the stream
-        (a purged fragment is never stale, only cold).
+        Without a warm lane, the others that showed the changed articles
+        follow, up to `eager_limit` in all, so a burst of changes never stalls
+        the stream (a purged fragment is never stale, only cold).
         """
-        homes = ["home", "home-page"] if home else []
-        first = [*own, *homes, *sorted(n for n in listings if not is_deep_listing_page(n))]
-        rest = sorted(dependents - set(first))
-        return (first + rest)[: max(self._eager_limit, len(first))]
+        if self._warm is not None:
+            self._warm.discard(own)
+            await self._renderer.refresh_many(own)
+            self._warm.add([*first, *rest])
+            return len(own)
+        now = [*own, *first]
+        now += rest[: max(0, self._eager_limit - len(now))]
+        await self._renderer.refresh_many(now)
+        return len(now)
 
     async def _listing_pages(self, sections: set[str]) -> set[str]:
         """Every page of each section, and one more: a page may have just emptied."""

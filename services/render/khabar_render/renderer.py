@@ -131,10 +131,23 @@ class Renderer:
             # Atomic with the epoch check: nothing read a half-applied change.
             if await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
                 await self._cache.store(fragments)
+                await self._unless_changed_since(snapshot.epoch, fragments)
                 return fragments
         # Under a storm of changes: answer with a fresh render, cache nothing.
         log.warning("render_not_cached_under_changes", fragments=len(wanted))
         return self._render_all(wanted, await self._read(wanted))
+
+    async def _unless_changed_since(self, epoch: int,
+                                    fragments: dict[str, StoredFragment | None]) -> None:
+        """Drop what was just stored if an article changed before it was.
+
+        The change's writer purges after it applies; if it applied between
+        our epoch check and our write, its purge may have come first and ours
+        would be a stale copy. Dropped, the fragments are only cold.
+        """
+        if await self._articles.epoch() != epoch:
+            await self._cache.purge(set(fragments))
+            log.info("render_dropped_after_a_change", fragments=len(fragments))
 
     def _render_all(self, names: list[str], snapshot: Snapshot) -> dict[str, StoredFragment | None]:
         batch = _Batch(snapshot, self._site, self._page_size, self._home_per_section)

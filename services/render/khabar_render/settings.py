@@ -18,6 +18,7 @@ class RenderSettings(CommonSettings):
     cache_stale_while_revalidate_s: int = Field(default=300, ge=0)
     # Optional CDN purge webhook: receives the surrogate keys of changed articles.
     purge_webhook_url: str = ""
-    # Fragments re-rendered at once per batch of changes; the rest are purged and
-    # render on their next request (never stale, only cold).
+    # Fragments rendered again per chunk of the warm lane (`warm.py`): home,
+    # listings, re-linked and dependent articles' fragments, all purged before
+    # the batch was acked, so never stale, only cold until then.
     eager_render_limit: int = Field(default=64, ge=0)

@@ -1,0 +1,96 @@
+"""The warm lane: re-renders purged fragments after the batch that purged them was acked.
+
+Freshness never depends on it. Everything queued here was purged from the
+cache before its batch was acked, so a reader who asks first gets a fresh
+render on demand. The lane only keeps the cache warm, and it renders each
+fragment once however often it was purged meanwhile: an older article re-linked
+by five new stories in a burst, home and the first listing pages after every
+batch. Rendering them inline cost the consumer more than the new articles did
+when batches were small.
+
+It yields to the consumer: one chunk at a time, under the lock the consumer
+holds while it applies a batch (so a chunk never reads half of a batch), and
+with a pause between chunks while the consumer is busy.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from khabar_render.renderer import Renderer
+from khabar_shared.logging import get_logger
+
+log = get_logger(__name__)
+
+# Between two chunks while the consumer is busy: at most a chunk per pause is taken from it.
+PAUSE_S = 0.25
+# Fragments kept waiting; past that they stay cold until a reader asks for them.
+MAX_PENDING = 20_000
+
+
+class WarmLane:
+    def __init__(self, renderer: Renderer, chunk: int, pause_s: float = PAUSE_S,
+                 max_pending: int = MAX_PENDING) -> None:
+        self._renderer = renderer
+        self._chunk = max(1, chunk)
+        self._pause_s = pause_s
+        self._max_pending = max_pending
+        # Insertion-ordered set: the oldest purge is warmed first.
+        self._pending: dict[str, None] = {}
+        self._wakeup = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._busy_until = 0.0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def add(self, names: Iterable[str]) -> None:
+        """Queue fragments to render again; past `max_pending` they stay cold until asked for."""
+        for name in names:
+            if len(self._pending) >= self._max_pending:
+                log.warning("warm_lane_full", pending=len(self._pending))
+                break
+            self._pending[name] = None
+        if self._pending:
+            self._wakeup.set()
+
+    def discard(self, names: Iterable[str]) -> None:
+        """Drop fragments the consumer has just rendered itself."""
+        for name in names:
+            self._pending.pop(name, None)
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Keep the lane out while the consumer applies a batch, and pace it for a while after."""
+        async with self._lock:
+            yield
+        self._busy_until = time.monotonic() + self._pause_s
+
+    async def run(self) -> None:
+        """Render what is pending, chunk by chunk, until cancelled."""
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                await self._pace()
+                await self.render_chunk()
+
+    async def render_chunk(self) -> int:
+        """Render the oldest pending chunk; a failure leaves those fragments cold, never stale."""
+        chunk = list(self._pending)[: self._chunk]
+        self.discard(chunk)
+        if not chunk:
+            return 0
+        try:
+            async with self._lock:
+                await self._renderer.refresh_many(chunk)
+        except Exception as error:  # noqa: BLE001 - the lane must outlive a bad fragment or a Redis blip
+            log.warning("warm_lane_chunk_failed", error=str(error), fragments=len(chunk))
+        return len(chunk)
+
+    async def _pace(self) -> None:
+        """While the consumer is busy, one chunk per pause; when it is idle, no wait."""
+        wait = self._busy_until - time.monotonic()
+        await asyncio.sleep(max(0.0, wait))
