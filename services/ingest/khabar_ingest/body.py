@@ -14,6 +14,7 @@ by `json`, whose answers (and refusals) are the ones ingest has always given.
 
 import json
 from dataclasses import dataclass
+from collections.abc import Collection
 from typing import Any
 
 import orjson
@@ -100,26 +101,34 @@ def _refuse_constant(name: str) -> Any:
 
 def nests_deeper(value: Any, max_depth: int) -> bool:
     """Whether anything in `value` is nested deeper than `max_depth` (cheap: no paths kept)."""
-    if isinstance(value, dict):
-        children = value.values()
-    elif isinstance(value, list):
-        children = value
-    else:
-        return False
+    children = _children(value)
     if max_depth <= 0:
         return len(children) > 0
-    return any(nests_deeper(child, max_depth - 1) for child in children
-               if isinstance(child, dict | list))
+    for child in children:
+        if type(child) in _CONTAINERS and nests_deeper(child, max_depth - 1):
+            return True
+    return False
 
 
 def holds_float(value: Any) -> bool:
     """Whether any number in `value` is a float (orjson's reading of it may differ)."""
-    if isinstance(value, dict):
-        value = value.values()
-    elif not isinstance(value, list):
-        return isinstance(value, float)
-    return any(isinstance(child, float) or (isinstance(child, dict | list) and holds_float(child))
-               for child in value)
+    if type(value) is float:
+        return True
+    for child in _children(value):
+        kind = type(child)
+        if kind is float or (kind in _CONTAINERS and holds_float(child)):
+            return True
+    return False
+
+
+# What a JSON parser builds for objects and arrays (exactly these types: no subclasses).
+_CONTAINERS = (dict, list)
+
+
+def _children(value: Any) -> Collection[Any]:
+    if type(value) is dict:
+        return value.values()
+    return value if type(value) is list else ()
 
 
 def first_too_deep(document: Any, max_depth: int) -> str | None:

@@ -165,7 +165,7 @@ class _Reader:
         pubstatus = self._pubstatus()
         if not body_html.strip() and pubstatus != "canceled":
             self.fail("/bodies" if self.modern else "/body_html", "an article needs a body")
-        language = self._language(default_language, headline + " " + body_html)
+        language = self._language(default_language, headline, body_html)
         versioncreated = self._timestamp(("versioncreated", "versionCreated"), received_at)
         subjects = self._subjects(("subject", "subjects"))
         places = self._subjects(("place", "places"))
@@ -198,8 +198,12 @@ class _Reader:
 
     # ---- generic field readers --------------------------------------------
 
-    def _first_present(self, names: tuple[str, ...]) -> str | None:
-        return next((name for name in names if name in self.doc), None)
+    def _first_present(self, names: tuple[str, ...], source: dict[str, Any] | None = None) -> str | None:
+        source = self.doc if source is None else source
+        for name in names:  # a plain loop: this runs a dozen times per article
+            if name in source:
+                return name
+        return None
 
     def _string(
         self,
@@ -212,7 +216,7 @@ class _Reader:
     ) -> str:
         """A string field ('' when absent), checked for type, controls and length."""
         source = self.doc if container is None else container
-        name = next((n for n in names if n in source), None)
+        name = self._first_present(names, source)
         if name is None or source[name] is None:
             return ""
         return self._check_string(source[name], prefix + pointer(name), max_chars, one_line)
@@ -412,10 +416,10 @@ class _Reader:
             return "usable"
         return value
 
-    def _language(self, default: str | None, text: str) -> str | None:
+    def _language(self, default: str | None, headline: str, body_html: str) -> str | None:
         value = self.doc.get("language")
         if value is None:
-            return default or guess_language(text)
+            return default or guess_language(headline + " " + body_html)
         if not isinstance(value, str):
             self.fail("/language", f"must be a string, got {_json_type(value)}")
             return None
