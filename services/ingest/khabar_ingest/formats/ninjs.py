@@ -375,9 +375,12 @@ class _Reader:
         return self._check_body(html_body or "", where)
 
     def _check_body(self, body: str, where: str) -> str:
-        size = len(body.encode("utf-8", errors="surrogatepass"))
-        if size > self.limits.max_body_bytes:
-            self.fail(where, f"is {size} bytes long; at most {self.limits.max_body_bytes} allowed")
+        limit = self.limits.max_body_bytes
+        # A character is at most 4 bytes of UTF-8: most bodies need no encoding to be measured.
+        if len(body) * 4 > limit:
+            size = len(body.encode("utf-8", errors="surrogatepass"))
+            if size > limit:
+                self.fail(where, f"is {size} bytes long; at most {limit} allowed")
         if has_text_controls(body):
             self.fail(where, "contains control characters")
         return body.strip()
