@@ -167,3 +167,34 @@ async def test_meilisearch_down_nothing_acked_until_it_is_back(
     assert (await redis.xpending(stream, group_name))["pending"] == 0
     assert await writer.document_count() == 5
     await redis.delete(stream)
+
+
+@pytest.mark.parametrize("prefix_search", [False, True])
+async def test_a_half_typed_word_matches_only_with_prefix_search(
+        servers: Servers, redis: RedisClient, articles: list[Article], prefix_search: bool) -> None:
+    """`KHABAR_PREFIX_SEARCH` decides whether the last word of a query may be a prefix."""
+    writer = MeiliWriter(servers.meili_url, servers.meili_keys.index_key,
+                         f"articles_prefix_{secrets.token_hex(4)}", prefix_search)
+    await writer.ensure_index(load_synonyms())
+    try:
+        article = articles[0]
+        # A plain word (no ال, no punctuation) whose 4-letter start is too
+        # short for typo tolerance to reach it: only a prefix match can.
+        word = next(w for w in article.headline.split()
+                    if w.isalpha() and len(w) >= 6 and not w.startswith("ال"))
+        await Indexer(redis, writer, 0).handle(deliveries(event(article, 1)))
+        settings = meili_get(servers, f"/indexes/{writer.index_uid}/settings").json()
+        assert settings["prefixSearch"] == ("indexingTime" if prefix_search else "disabled")
+        assert settings["facetSearch"] is False
+        assert settings["proximityPrecision"] == "byAttribute"
+
+        def ids(q: str) -> list[str]:
+            answer = httpx.post(f"{servers.meili_url}/indexes/{writer.index_uid}/search",
+                                json={"q": q, "attributesToSearchOn": ["headline"]}, timeout=10,
+                                headers={"Authorization": f"Bearer {servers.meili_keys.search_key}"})
+            return [hit["id"] for hit in answer.json()["hits"]]
+
+        assert ids(word) == [article.id]
+        assert ids(word[:4]) == ([article.id] if prefix_search else [])
+    finally:
+        await writer.delete_index()

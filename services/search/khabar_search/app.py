@@ -59,7 +59,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     redis = connect(settings.redis_url)
     broker = make_broker(settings.redis_url, "search", graceful_timeout_s=settings.shutdown_grace_s)
     writer = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),
-                         settings.meili_index)
+                         settings.meili_index, settings.prefix_search)
     indexer = Indexer(redis, writer, settings.meili_retry_max_s)
     consumer = StreamConsumer(
         stream=ENRICHED_STREAM, group=SEARCH_GROUP, event_model=EnrichedEvent,

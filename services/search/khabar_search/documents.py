@@ -50,6 +50,16 @@ class SearchDocument(BaseModel):
     url: str
 
 
+def distinct_terms(search_text: str) -> str:
+    """Each stem once, where it first occurs (headline first).
+
+    The stems query only asks *whether* an article has a stem: the words
+    query ranks by proximity and counts on the real text. Repeats would only
+    add positions and word pairs for Meilisearch to index on every update.
+    """
+    return " ".join(dict.fromkeys(search_text.split()))
+
+
 def to_document(enriched: EnrichedArticle) -> SearchDocument:
     """The document of one live article version; `version` rides along for the guard."""
     article = enriched.article
@@ -63,7 +73,7 @@ def to_document(enriched: EnrichedArticle) -> SearchDocument:
         headline=article.headline,
         lead=article.lead,
         body=html.unescape(TAG_PATTERN.sub(" ", article.body_html))[:MAX_BODY_CHARS],
-        search_text=enriched.search_text,
+        search_text=distinct_terms(enriched.search_text),
         category=article.category,
         topic=enriched.topic,
         source=article.source,

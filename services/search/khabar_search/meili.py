@@ -26,14 +26,16 @@ class MeiliTaskFailed(RuntimeError):
 
 
 class MeiliWriter:
-    def __init__(self, url: str, key: str, index_uid: str) -> None:
+    def __init__(self, url: str, key: str, index_uid: str, prefix_search: bool = False) -> None:
         self._client = meilisearch.Client(url, key or None, timeout=30)
         self.index_uid = index_uid
+        self.prefix_search = prefix_search
 
     def for_index(self, index_uid: str) -> "MeiliWriter":
         """A writer on another index of the same server (a rebuild's new index)."""
         other = MeiliWriter.__new__(MeiliWriter)
-        other._client, other.index_uid = self._client, index_uid
+        other._client, other.index_uid, other.prefix_search = (
+            self._client, index_uid, self.prefix_search)
         return other
 
     async def ensure_index(self, synonyms: dict[str, list[str]] | None = None,
@@ -53,7 +55,7 @@ class MeiliWriter:
             self._wait(self._client.create_index(self.index_uid, {"primaryKey": "id"}))
         if not plain:
             index = self._client.index(self.index_uid)
-            self._wait(index.update_settings(index_settings(synonyms)))
+            self._wait(index.update_settings(index_settings(synonyms, self.prefix_search)))
         log.info("meili_index_ready", index=self.index_uid)
 
     async def apply(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:

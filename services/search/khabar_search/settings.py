@@ -19,6 +19,9 @@ class SearchSettings(CommonSettings):
     # Longest a batch waits for Meilisearch to come back before it is left
     # pending (and counts a delivery); 0 waits as long as it takes.
     meili_retry_max_s: float = Field(default=0.0, ge=0.0)
+    # Prefix matching of the last typed word: off by default, because its
+    # databases make every update several times slower (see index_settings.py).
+    prefix_search: bool = False
     max_query_chars: int = Field(default=200, ge=10)
     max_per_page: int = Field(default=50, ge=1, le=200)
     # Readers' requests per minute per client address, with bursts up to
