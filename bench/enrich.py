@@ -8,9 +8,9 @@ Starts its own redis-server, then measures on the ANT corpus in published order:
    the enriched events) over `--articles` articles: articles/s by the wall
    clock and by this process's CPU time (the machine may be shared), and the
    share of it that tagging takes;
-2. growth: the same `--probes` articles (the corpus's newest) enriched with
-   1k, 10k and 20k articles already indexed, time per article for the index
-   work (their tags computed once beforehand, since tagging does not depend
+2. growth: the same `--probes` articles (the corpus's newest) enriched, in
+   batches as the consumer reads them, with 1k, 10k and 20k articles already
+   indexed, time per article for the index work (their tags computed once beforehand, since tagging does not depend
    on the archive), then taken out again;
 3. the real `khabar-enrich` process fed `--process-articles` events through
    the article stream: articles/s from the first XADD until its consumer
@@ -31,14 +31,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.enrich_quality import ANT, article_event, in_published_order, private_redis, replay
+from bench.enrich_quality import ANT, BATCH, article_event, in_published_order, private_redis, replay
 from khabar_dev.processes import ProcessGroup, free_port, start_service
 from khabar_enrich.handler import Enricher, version_key
 from khabar_enrich.related import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import TagResult, tag_article
 from khabar_ingest.formats.corpus import iter_corpus
-from khabar_shared.events import Article, encode_event
+from khabar_shared.events import Article, ArticleEvent, encode_event
 from khabar_shared.logging import configure_logging
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ENRICHED_STREAM
 from khabar_shared.redis_helpers import connect
@@ -92,22 +92,27 @@ async def growth(url: str, sizes: list[int], probes: int, table: Table, console:
     baseline = None
     for size in sorted(sizes):
         console.print(f"indexing up to {size} articles …")
-        for article in archive[indexed:size]:
-            await enricher.enrich(article_event(article))
+        await in_batches(enricher, [article_event(a) for a in archive[indexed:size]])
         indexed = size
         await redis.delete(ENRICHED_STREAM)
         clock = Clock()
-        for article in probe_articles:
-            await enricher.enrich(article_event(article))
+        await in_batches(enricher, [article_event(a) for a in probe_articles])
         wall, cpu = clock.elapsed()
-        for article in probe_articles:  # as if they never came: the next size sees the same archive
-            await enricher.enrich(article_event(article.model_copy(update={"pubstatus": "canceled"}), 2))
-            await redis.delete(version_key(article.id))
+        # As if they never came: the next size sees the same archive.
+        await in_batches(enricher, [article_event(a.model_copy(update={"pubstatus": "canceled"}), 2)
+                                    for a in probe_articles])
+        await redis.delete(*(version_key(a.id) for a in probe_articles))
         per_article = 1000 * cpu / probes
         baseline = baseline or per_article
         table.add_row(f"index work with {size} indexed: ms/article (CPU; wall {1000 * wall / probes:.2f})",
                       f"{per_article:.2f}", "", f"x{per_article / baseline:.2f}")
     await redis.aclose()
+
+
+async def in_batches(enricher: Enricher, events: list[ArticleEvent]) -> None:
+    """As the consumer hands them to the handler (nothing published)."""
+    for start in range(0, len(events), BATCH):
+        await enricher.enrich_batch(events[start : start + BATCH])
 
 
 @contextmanager

@@ -185,3 +185,37 @@ async def test_an_older_version_after_a_newer_one_is_skipped(
     assert mine[0].enriched is not None and mine[0].enriched.article.headline.endswith("(محدث)")
     assert any(e.article_id == corpus[1].id for e in written)
     assert int(await redis.get(COUNT_KEY)) == 2
+
+
+def summary(events: list[EnrichedEvent]) -> list[tuple[object, ...]]:
+    """What an event says, without its random ids and times."""
+    return [(e.type, e.article_id, e.version,
+             e.enriched and (e.enriched.story_id, [t.id for t in e.enriched.tags],
+                             [(link.article_id, link.score, link.reasons) for link in e.enriched.related]))
+            for e in events]
+
+
+async def test_a_batch_gives_what_its_events_give_one_by_one(
+        redis: RedisClient, redis_url: str, corpus: list[Article]) -> None:
+    articles = first_of_day(corpus, "20180216", 60)
+    events = [event(a) for a in articles]
+    events.insert(20, event(articles[3], 2, headline=articles[3].headline + " (محدث)"))  # an update
+    events.insert(40, event(articles[10], 3, pubstatus="canceled"))  # a withdrawal
+    events.insert(50, event(articles[12], 1))  # a repeat
+
+    # Enough before them that the df cache is taken afresh in the middle of the batch
+    # (see DF_CACHE_CALLS), so its frequencies count what the batch indexed before.
+    background = [event(a) for a in corpus if a not in articles][:170]
+
+    async def fresh() -> Enricher:
+        await redis.flushdb()
+        settings = EnrichSettings(redis_url=redis_url)
+        enricher = Enricher(redis, RelatedIndex(redis, settings), settings)
+        await enricher.enrich_batch(background)
+        return enricher
+
+    one_by_one = await fresh()
+    alone = [produced for e in events for produced in await one_by_one.enrich(e)]
+    together = await (await fresh()).enrich_batch(events)
+    assert summary(together) == summary(alone)
+    assert any(e.type == "article.related_refreshed" for e in together)

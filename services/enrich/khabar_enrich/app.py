@@ -1,6 +1,7 @@
 """Enrich as a FastStream app: consumes article events, serves health and metrics."""
 
 import asyncio
+import gc
 
 from faststream.asgi import AsgiFastStream
 
@@ -39,6 +40,12 @@ def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
         await ensure_group(redis, ARTICLE_EVENTS_STREAM, ENRICH_GROUP)
         # Load the gazetteer and lexicons before the first event, not during it.
         await asyncio.to_thread(warm_up)
+        # They stay for good: out of the collector's sight, its full passes no longer
+        # walk them. An article allocates many short-lived objects: collecting less
+        # often lets most die first (together, about a tenth of an article's cost).
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, 20, 20)
 
     async def stop() -> None:
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)

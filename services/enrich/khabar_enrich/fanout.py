@@ -15,6 +15,7 @@ few days of news, not the archive.
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple, Protocol
 
 import orjson
 from redis.asyncio.client import Pipeline
@@ -38,6 +39,23 @@ def copy_key(article_id: str) -> str:
 def links_key(article_id: str) -> str:
     """The copy's related links alone: deciding whom to refresh reads only these."""
     return f"{PREFIX}:links:{article_id}"
+
+
+class ShownLink(Protocol):
+    """What deciding whom to refresh needs of a link (a `RelatedLink` or a `StoredLink`)."""
+
+    @property
+    def article_id(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+
+class StoredLink(NamedTuple):
+    """A link as kept at `links_key`, without a model's cost: a dozen lists are read per article."""
+
+    article_id: str
+    score: float
 
 
 # Drop the copies of articles published before the window, in one step.
@@ -96,12 +114,12 @@ class RecentCopies:
         }
 
     @staticmethod
-    def links_from(raw: bytes) -> list[RelatedLink]:
+    def links_from(raw: bytes) -> list[StoredLink]:
         """A copy's links as kept at `links_key` (read with the candidates, see `Refresher`)."""
-        return [RelatedLink.model_construct(**link) for link in orjson.loads(raw)]
+        return [StoredLink(link["article_id"], link["score"]) for link in orjson.loads(raw)]
 
 
-def enters(match: Match, current: list[RelatedLink], max_related: int) -> bool:
+def enters(match: Match, current: Sequence[ShownLink], max_related: int) -> bool:
     """Would the new article change what an older one shows?"""
     if any(link.article_id == match.doc.article_id for link in current):
         return False
@@ -134,7 +152,7 @@ class Refresher:
         since = self.window(doc)
         older = [m for m in matches if since <= m.doc.published <= doc.published]
         older = older[: CONSIDERED_PER_REFRESH * self._settings.refresh_fanout]
-        current: dict[str, list[RelatedLink]] = {}
+        current: dict[str, list[StoredLink]] = {}
         chosen: list[Match] = []
         for match in older:  # in order, parsing links only until the fanout is reached
             if len(chosen) == self._settings.refresh_fanout:

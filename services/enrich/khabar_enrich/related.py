@@ -124,13 +124,24 @@ table.sort(ranked, function(a, b)
   if a[2] == b[2] then return a[1] < b[1] end
   return a[2] > b[2]
 end)
-local found = {}
+-- The docs and links in two MGETs: a call from a script costs more than the read.
+local doc_keys, side_keys, side_of = {}, {}, {}
 for i = 1, math.min(rerank, #ranked) do
   local id = ranked[i][1]
-  local doc = redis.call('GET', doc_prefix .. id)
-  if doc then
-    table.insert(found, doc)
-    table.insert(found, published[id] >= side_since and redis.call('GET', side_prefix .. id) or false)
+  doc_keys[i] = doc_prefix .. id
+  if published[id] >= side_since then
+    table.insert(side_keys, side_prefix .. id)
+    side_of[i] = #side_keys
+  end
+end
+if #doc_keys == 0 then return {} end
+local docs = redis.call('MGET', unpack(doc_keys))
+local sides = #side_keys > 0 and redis.call('MGET', unpack(side_keys)) or {}
+local found = {}
+for i = 1, #doc_keys do
+  if docs[i] then
+    table.insert(found, docs[i])
+    table.insert(found, side_of[i] and sides[side_of[i]] or false)
   end
 end
 return found
@@ -215,12 +226,24 @@ class ParsedDocs:
 
 @dataclass
 class Match:
-    """A candidate related article, scored from the new article's side (the score is symmetric)."""
+    """A candidate related article, scored from the new article's side (the score is symmetric).
+
+    Its reasons are given, or worked out from `query` (the new article) when
+    first needed: of the `rerank` candidates only the few that become links do.
+    """
 
     doc: IndexedDoc
     score: float
     same_story: bool
-    reasons: list[str]
+    given_reasons: list[str] | None = None
+    query: IndexedDoc | None = field(default=None, repr=False)
+
+    @property
+    def reasons(self) -> list[str]:
+        if self.given_reasons is None:
+            assert self.query is not None, "a match has its reasons or the article to find them from"
+            self.given_reasons = reasons_for(self.query, self.doc, self.same_story, self.query.names)
+        return self.given_reasons
 
     def link(self) -> RelatedLink:
         return RelatedLink(article_id=self.doc.article_id, score=round(self.score, 4),
@@ -417,7 +440,7 @@ class RelatedIndex:
             is_same = similarity >= MIN_STORY_COSINE and same_story(
                 doc.sketch, doc.published, other.sketch, other.published)
             score = (similarity + (SAME_STORY_BONUS if is_same else 0.0)) * recency(doc.published, other.published)
-            matches.append(Match(other, score, is_same, reasons_for(doc, other, is_same, doc.names)))
+            matches.append(Match(other, score, is_same, query=doc))
         return sorted(matches, key=lambda m: -m.score)
 
     @staticmethod
