@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Literal
 from urllib.parse import quote
 
@@ -29,6 +30,8 @@ DEFAULT_SECTION = "news"
 MAX_SEE_ALSO = 4
 MAX_RELATED_CARDS = 4
 HOME_CARDS_PER_SECTION = 4
+# Bodies whose sanitized sections are kept: the recent stories that get re-linked.
+BODY_CACHE_SIZE = 512
 
 
 # Models ----------------------------------------------------------------------
@@ -95,6 +98,8 @@ def _build_environment() -> Environment:
             enabled_extensions=("html", "htm", "xml", "j2"), default_for_string=True, default=True
         ),
         undefined=StrictUndefined,
+        # Templates ship with the package and never change while it runs: no stat per render.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -169,9 +174,7 @@ def _body_sections(body_html: str, see_also: list[Teaser]) -> list[_BodySection]
     Links go between sections; a body too short to hold them all (or empty)
     gets the rest after its last section, so every link passed is shown.
     """
-    sections = [
-        _BodySection(html=Markup(html)) for html in split_sections(sanitize_body(body_html))
-    ]
+    sections = [_BodySection(html=Markup(html)) for html in _clean_sections(body_html)]
     if not sections:
         sections = [_BodySection(html=Markup(""))]
     slots = _see_also_slots(len(sections), len(see_also))
@@ -179,6 +182,16 @@ def _body_sections(body_html: str, see_also: list[Teaser]) -> list[_BodySection]
         sections[slot].see_also.append(teaser)
     sections[-1].see_also.extend(see_also[len(slots) :])
     return sections
+
+
+@lru_cache(maxsize=BODY_CACHE_SIZE)
+def _clean_sections(body_html: str) -> tuple[str, ...]:
+    """The sanitized body cut into sections: the same for every render of one version.
+
+    An article is rendered again each time its related links change; sanitizing
+    and cutting its body again each time cost more than the rest of the render.
+    """
+    return tuple(split_sections(sanitize_body(body_html)))
 
 
 def _by_latest(teasers: Iterable[Teaser]) -> list[Teaser]:

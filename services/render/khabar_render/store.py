@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel
@@ -35,6 +36,8 @@ LATEST_KEY = f"{PREFIX}:latest"
 # move while it read was reading a mix of old and new, and is not cached.
 EPOCH_KEY = f"{PREFIX}:epoch"
 MAX_WATCH_RETRIES = 50
+# Stored articles kept parsed, by their bytes: about the stories a few batches show.
+PARSED_CACHE_SIZE = 1024
 
 # Records what each fragment shows, atomically and for a whole batch in one
 # round trip: KEYS = [epoch, shows:<name>...]; ARGV = [expected epoch or "",
@@ -326,12 +329,23 @@ class ArticleStore:
             return {m.decode() for members in await pipe.execute() for m in members}
 
 
+@lru_cache(maxsize=PARSED_CACHE_SIZE)
+def parse_stored(raw: bytes) -> StoredArticle:
+    """A stored article, parsed once while it stays the same bytes (treat it as read-only).
+
+    Recent stories are read again by every batch that shows them (related
+    blocks, listings, home); validating their JSON each time was the largest
+    cost of a read.
+    """
+    return StoredArticle.model_validate_json(raw)
+
+
 def live_of(raws: Iterable[bytes | None]) -> dict[str, EnrichedArticle]:
     """The live articles among stored ones; withdrawn and unknown ones are left out."""
     found: dict[str, EnrichedArticle] = {}
     for raw in raws:
         if raw:
-            stored = StoredArticle.model_validate_json(raw)
+            stored = parse_stored(raw)
             if stored.status == "live" and stored.enriched:
                 found[stored.article_id] = stored.enriched
     return found

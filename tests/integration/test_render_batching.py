@@ -1,0 +1,189 @@
+"""Render's batched path in process, on a real Redis: few round trips, and never stale.
+
+A batch of events is applied in one transaction and its fragments rendered
+from one read; what the consumer leaves to the warm lane is purged before the
+batch is acked, so a reader who asks first gets a fresh render, and the lane
+renders it once however many batches purged it.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+import redis.asyncio.connection as redis_connection
+
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_render.fragments import category_of
+from khabar_render.handler import FragmentUpdater
+from khabar_render.purge import PurgeNotifier
+from khabar_render.renderer import Renderer
+from khabar_render.site import default_site
+from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, Withdrawal
+from khabar_render.warm import WarmLane
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import EnrichedArticle, EnrichedEvent
+from tests.integration.test_render_service import enriched, in_section, see_also_ids
+
+SITE = default_site()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    group = ProcessGroup()
+    try:
+        yield start_redis(group, Path(tmp_path_factory.mktemp("batching-redis")), free_port())
+    finally:
+        group.stop_all()
+
+
+class Render:
+    """Render's parts wired as the app wires them, on one Redis."""
+
+    def __init__(self, redis: aioredis.Redis, warm: bool) -> None:
+        self.redis = redis
+        self.articles = ArticleStore(redis, lambda e: SITE.section(category_of(e)).slug)
+        self.cache = FragmentCache(redis)
+        self.renderer = Renderer(self.articles, self.cache, SITE, 10, 4)
+        self.warm = WarmLane(self.renderer, chunk=64, pause_s=0) if warm else None
+        self.updater = FragmentUpdater(self.articles, self.cache, self.renderer, PurgeNotifier(""),
+                                       10, eager_limit=64, warm=self.warm)
+
+    async def publish(self, *articles: EnrichedArticle, kind: str = "article.enriched") -> None:
+        await self.updater.handle([Delivery(f"{n}-0", event(a, kind)) for n, a in enumerate(articles)])
+
+    async def warm_all(self) -> int:
+        assert self.warm is not None
+        rendered = 0
+        while self.warm.pending:
+            rendered += await self.warm.render_chunk()
+        return rendered
+
+
+def event(article: EnrichedArticle, kind: str = "article.enriched") -> EnrichedEvent:
+    return EnrichedEvent(event_id=str(uuid.uuid4()), type=kind,  # type: ignore[arg-type]
+                         article_id=article.article.id, version=article.version,
+                         correlation_id=str(uuid.uuid4()), source_event_id=str(uuid.uuid4()),
+                         enriched=article)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def render(redis: aioredis.Redis) -> Render:
+    return Render(redis, warm=True)
+
+
+class RoundTrips:
+    """Counts what the client sends to Redis: one count per round trip."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        send = redis_connection.AbstractConnection.send_packed_command
+
+        async def counting(connection: object, command: object, check_health: bool = True) -> None:
+            self.count += 1
+            await send(connection, command, check_health)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(redis_connection.AbstractConnection, "send_packed_command", counting)
+
+
+async def test_a_batch_costs_a_few_round_trips_not_a_few_per_article(
+        render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, *stories = in_section("sport", 31)
+    await render.publish(enriched(first))  # connections open, script loaded
+    trips = RoundTrips(monkeypatch)
+    await render.publish(*(enriched(s, related=[o.id for o in stories[:8]]) for s in stories))
+    # Apply (3), sizes and dependents (2), purge (1), render own fragments (read 2,
+    # record 1, store 1, check 1): about a dozen for the batch, not ~36 an article.
+    assert trips.count <= 15
+    fragment = await render.cache.get(f"page:{stories[-1].id}")
+    assert fragment is not None and stories[-1].headline in fragment.html
+
+
+async def test_relinked_fragments_are_purged_before_the_ack_and_show_the_new_links(
+        render: Render) -> None:
+    a, b, c = in_section("culture", 3)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id]))
+    assert see_also_ids((await render.cache.get(f"page:{a.id}")).html) == [b.id]  # type: ignore[union-attr]
+
+    await render.publish(enriched(a, related=[c.id, b.id]), kind="article.related_refreshed")
+
+    # Left to the warm lane, but never stale meanwhile: gone from the cache, and a
+    # reader who asks first gets the new links rendered on demand.
+    assert await render.cache.get(f"page:{a.id}") is None
+    assert f"page:{a.id}" in render.warm._pending  # type: ignore[union-attr]
+    on_read = await render.renderer.fetch(f"article:{a.id}")
+    assert on_read is not None and see_also_ids(on_read.html) == [c.id, b.id]
+    await render.warm_all()
+    warmed = await render.cache.get(f"page:{a.id}")
+    assert warmed is not None and see_also_ids(warmed.html) == [c.id, b.id]
+
+
+async def test_the_warm_lane_renders_home_once_for_many_batches(render: Render) -> None:
+    stories = in_section("economy", 5)
+    for story in stories:
+        await render.publish(enriched(story))
+        assert await render.cache.get("home") is None  # purged by every batch
+    assert await render.warm_all() == 4  # home, home-page, section:economy:1, section-page:economy:1
+    home = await render.cache.get("home")
+    assert home is not None and stories[-1].headline in home.html
+
+
+async def test_without_a_warm_lane_the_batch_renders_home_and_dependents_itself(
+        redis: aioredis.Redis) -> None:
+    render = Render(redis, warm=False)
+    b, a = in_section("technology", 2)
+    await render.publish(enriched(b), enriched(a, related=[b.id]))
+    assert await render.cache.get("home") is not None
+    await render.publish(enriched(b, version=2, headline="عنوان جديد"))
+    page = await render.cache.get(f"page:{a.id}")  # a dependent of B, rendered by the batch
+    assert page is not None and "عنوان جديد" in page.html
+
+
+async def test_a_render_stored_after_a_concurrent_change_is_dropped(
+        render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+    (a,) = in_section("sport", 1, skip=40)
+    await render.publish(enriched(a))
+    await render.cache.purge({f"card:{a.id}"})
+    store = render.cache.store
+
+    async def change_then_store(fragments: dict[str, StoredFragment | None]) -> None:
+        # Another replica applies a new headline (and purges) between our check and our write.
+        await render.articles.put_live(enriched(a, version=2, headline="جديد"))
+        await render.cache.purge({f"card:{a.id}"})
+        await store(fragments)
+
+    monkeypatch.setattr(render.cache, "store", change_then_store)
+    fragment = await render.renderer.refresh(f"card:{a.id}")
+    assert fragment is not None  # the reader still gets an answer...
+    monkeypatch.undo()
+    assert await render.cache.get(f"card:{a.id}") is None  # ...but the old headline is not kept
+
+
+async def test_showing_is_not_recorded_when_the_epoch_moved(render: Render) -> None:
+    a, b = in_section("culture", 2, skip=5)
+    await render.publish(enriched(a), enriched(b))
+    epoch = await render.articles.epoch()
+    assert await render.articles.record_shows_many({"page:x": [a.id]}, if_epoch=epoch)
+    await render.articles.put_withdrawn(b.id, 2)
+    assert not await render.articles.record_shows_many({"page:x": [b.id]}, if_epoch=epoch)
+    assert "page:x" not in await render.articles.dependents(b.id)
+    assert "page:x" in await render.articles.dependents(a.id)
+
+
+async def test_one_transaction_guards_each_articles_version(render: Render) -> None:
+    a, b = in_section("sport", 2, skip=50)
+    await render.articles.put_many([enriched(a, version=3)])
+    results = await render.articles.put_many([enriched(a, version=2), enriched(b, version=1),
+                                              Withdrawal("never-seen", 4)])
+    assert [results[i].applied for i in (a.id, b.id, "never-seen")] == [False, True, True]
+    stored = await render.articles.get(a.id)
+    assert stored is not None and stored.version == 3
