@@ -9,7 +9,8 @@ list is recomputed and re-sent as `article.related_refreshed`, at most
 To re-send an older article, enrich needs its last enriched version: a
 compressed copy of it is kept only for articles published within
 `refresh_window_days` of the newest one seen, then dropped, so memory holds a
-few days of news, not the archive.
+few days of news, not the archive. Its related links are kept on their own
+beside it: a refresh rewrites only those.
 """
 
 import zlib
@@ -81,9 +82,19 @@ class RecentCopies:
         self._saves = 0
 
     def save(self, pipe: Pipeline, enriched: EnrichedArticle) -> None:
-        """Queue the copy (and its links on their own) on `pipe`."""
+        """Queue the copy of a newly enriched version (and its links on their own) on `pipe`."""
+        pipe.set(copy_key(enriched.article.id), zlib.compress(enriched.model_dump_json().encode(), 1),
+                 ex=COPY_TTL_S)
+        self.save_links(pipe, enriched)
+
+    def save_links(self, pipe: Pipeline, enriched: EnrichedArticle) -> None:
+        """Queue the article's links alone: all that a refresh changes.
+
+        The links at `links_key` are the current ones; the copy's own may be
+        older (see `Refresher.refresh`), so a refresh does not serialize and
+        compress the whole article again.
+        """
         article_id = enriched.article.id
-        pipe.set(copy_key(article_id), zlib.compress(enriched.model_dump_json().encode(), 1), ex=COPY_TTL_S)
         pipe.set(links_key(article_id), orjson.dumps([link.model_dump() for link in enriched.related]),
                  ex=COPY_TTL_S)
         pipe.zadd(RECENT_KEY, {article_id: published_at(enriched.article)})
@@ -112,6 +123,11 @@ class RecentCopies:
             article_id: EnrichedArticle.model_validate_json(zlib.decompress(raw))
             for article_id, raw in zip(ids, raws, strict=True) if raw
         }
+
+    @staticmethod
+    def related_from(raw: bytes) -> list[RelatedLink]:
+        """A copy's current related links in full, from `links_key`."""
+        return [RelatedLink.model_validate(link) for link in orjson.loads(raw)]
 
     @staticmethod
     def links_from(raw: bytes) -> list[StoredLink]:
@@ -181,8 +197,9 @@ class Refresher:
             if copy is None:
                 continue
             new_match = Match(doc, match.score, match.same_story, match.reasons)
-            links_now = self._relink(copy.related, linked, new_match)
-            if links_now == copy.related:
+            related = self._copies.related_from(links[match.doc.article_id])  # newer than the copy's own
+            links_now = self._relink(related, linked, new_match)
+            if links_now == related:
                 continue
             refreshed.append(copy.model_copy(update={"related": links_now, "enriched_at": datetime.now(UTC)}))
         return refreshed
