@@ -187,3 +187,22 @@ async def test_one_transaction_guards_each_articles_version(render: Render) -> N
     assert [results[i].applied for i in (a.id, b.id, "never-seen")] == [False, True, True]
     stored = await render.articles.get(a.id)
     assert stored is not None and stored.version == 3
+
+
+class RecordingRenderer:
+    def __init__(self) -> None:
+        self.chunks: list[list[str]] = []
+
+    async def refresh_many(self, names: list[str]) -> dict[str, StoredFragment | None]:
+        self.chunks.append(list(names))
+        return {}
+
+
+async def test_the_warm_lane_takes_home_and_first_listing_pages_before_older_work() -> None:
+    renderer = RecordingRenderer()
+    lane = WarmLane(renderer, chunk=2, pause_s=0)  # type: ignore[arg-type]
+    lane.add(["page:a", "related:a", "page:b"])
+    lane.add(["home", "section:sport:1"], hot=True)
+    lane.add(["page:a"])  # purged again meanwhile: still rendered once
+    assert [await lane.render_chunk() for _ in range(3)] == [2, 2, 1]
+    assert renderer.chunks == [["home", "section:sport:1"], ["page:a", "related:a"], ["page:b"]]

@@ -120,27 +120,31 @@ class FragmentUpdater:
         purged = {*own, *relinked, *homes, *listings, *dependents}
         await self._cache.purge(purged)
         # Deep listing pages are not rendered again: few readers page that far.
-        first = [*relinked, *homes, *sorted(n for n in listings if not is_deep_listing_page(n))]
-        rest = sorted(dependents - {*own, *first})
-        rendered = await self._render(own, first, rest)
+        hot = [*homes, *sorted(n for n in listings if not is_deep_listing_page(n))]
+        rest = sorted(dependents - {*own, *relinked, *hot})
+        rendered = await self._render(own, hot, relinked, rest)
         keys = purge_keys(changed, changes.sections) if changed else []
         await self._notifier.purge([*keys, *(surrogate_key(i) for i in changes.relinked)])
         log.info("fragments_refreshed", changed=len(changed), relinked=len(changes.relinked),
                  purged=len(purged), rendered=rendered)
 
-    async def _render(self, own: list[str], first: list[str], rest: list[str]) -> int:
+    async def _render(self, own: list[str], hot: list[str], relinked: list[str],
+                      rest: list[str]) -> int:
         """Render the changed articles' own fragments now, and the others now or in the warm lane.
 
-        Without a warm lane, the others that showed the changed articles
-        follow, up to `eager_limit` in all, so a burst of changes never stalls
-        the stream (a purged fragment is never stale, only cold).
+        `hot` (home, first listing pages) and `relinked` are always rendered
+        again; without a warm lane the fragments of other articles that
+        showed the changed ones follow, up to `eager_limit` in all, so a burst
+        of changes never stalls the stream (a purged fragment is never stale,
+        only cold).
         """
         if self._warm is not None:
             self._warm.discard(own)
             await self._renderer.refresh_many(own)
-            self._warm.add([*first, *rest])
+            self._warm.add(hot, hot=True)
+            self._warm.add([*relinked, *rest])
             return len(own)
-        now = [*own, *first]
+        now = [*own, *relinked, *hot]
         now += rest[: max(0, self._eager_limit - len(now))]
         await self._renderer.refresh_many(now)
         return len(now)

@@ -10,7 +10,9 @@ when batches were small.
 
 It yields to the consumer: one chunk at a time, under the lock the consumer
 holds while it applies a batch (so a chunk never reads half of a batch), and
-with a pause between chunks while the consumer is busy.
+while the consumer is busy it takes at most a share of the time. Home and the
+first listing pages, purged by almost every batch and asked for most, go
+first, so they are warm again right after each batch.
 """
 
 import asyncio
@@ -23,8 +25,11 @@ from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-# Between two chunks while the consumer is busy: at most a chunk per pause is taken from it.
-PAUSE_S = 0.25
+# While the consumer is busy (a batch ended less than this ago), the lane waits
+# at least this long between chunks, and BUSY_WAIT_FACTOR times what the last
+# chunk took: it takes at most a quarter of the time from a busy consumer.
+PAUSE_S = 0.1
+BUSY_WAIT_FACTOR = 3.0
 # Fragments kept waiting; past that they stay cold until a reader asks for them.
 MAX_PENDING = 20_000
 
@@ -36,34 +41,38 @@ class WarmLane:
         self._chunk = max(1, chunk)
         self._pause_s = pause_s
         self._max_pending = max_pending
-        # Insertion-ordered set: the oldest purge is warmed first.
+        # Insertion-ordered sets; hot ones (home, first listing pages) are taken first.
+        self._hot: dict[str, None] = {}
         self._pending: dict[str, None] = {}
         self._wakeup = asyncio.Event()
         self._lock = asyncio.Lock()
         self._busy_until = 0.0
+        self._next_chunk_at = 0.0
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        return len(self._hot) + len(self._pending)
 
-    def add(self, names: Iterable[str]) -> None:
+    def add(self, names: Iterable[str], hot: bool = False) -> None:
         """Queue fragments to render again; past `max_pending` they stay cold until asked for."""
+        queue = self._hot if hot else self._pending
         for name in names:
-            if len(self._pending) >= self._max_pending:
-                log.warning("warm_lane_full", pending=len(self._pending))
+            if self.pending >= self._max_pending:
+                log.warning("warm_lane_full", pending=self.pending)
                 break
-            self._pending[name] = None
-        if self._pending:
+            queue[name] = None
+        if self.pending:
             self._wakeup.set()
 
     def discard(self, names: Iterable[str]) -> None:
         """Drop fragments the consumer has just rendered itself."""
         for name in names:
+            self._hot.pop(name, None)
             self._pending.pop(name, None)
 
     @asynccontextmanager
     async def hold(self) -> AsyncIterator[None]:
-        """Keep the lane out while the consumer applies a batch, and pace it for a while after."""
+        """Keep the lane out while the consumer applies a batch."""
         async with self._lock:
             yield
         self._busy_until = time.monotonic() + self._pause_s
@@ -73,24 +82,27 @@ class WarmLane:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._pending:
+            while self.pending:
                 await self._pace()
                 await self.render_chunk()
 
     async def render_chunk(self) -> int:
-        """Render the oldest pending chunk; a failure leaves those fragments cold, never stale."""
-        chunk = list(self._pending)[: self._chunk]
+        """Render the next chunk; a failure leaves those fragments cold, never stale."""
+        chunk = [*self._hot, *self._pending][: self._chunk]
         self.discard(chunk)
         if not chunk:
             return 0
-        try:
-            async with self._lock:
+        async with self._lock:
+            started = time.monotonic()
+            try:
                 await self._renderer.refresh_many(chunk)
-        except Exception as error:  # noqa: BLE001 - the lane must outlive a bad fragment or a Redis blip
-            log.warning("warm_lane_chunk_failed", error=str(error), fragments=len(chunk))
+            except Exception as error:  # noqa: BLE001 - the lane must outlive a bad fragment or a Redis blip
+                log.warning("warm_lane_chunk_failed", error=str(error), fragments=len(chunk))
+            took = time.monotonic() - started
+        self._next_chunk_at = time.monotonic() + max(self._pause_s, BUSY_WAIT_FACTOR * took)
         return len(chunk)
 
     async def _pace(self) -> None:
-        """While the consumer is busy, one chunk per pause; when it is idle, no wait."""
-        wait = self._busy_until - time.monotonic()
-        await asyncio.sleep(max(0.0, wait))
+        """While the consumer is busy, wait out the share it leaves us; when idle, go on."""
+        if time.monotonic() < self._busy_until:
+            await asyncio.sleep(max(0.0, self._next_chunk_at - time.monotonic()))
