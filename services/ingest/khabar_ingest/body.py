@@ -13,8 +13,8 @@ by `json`, whose answers (and refusals) are the ones ingest has always given.
 """
 
 import json
-from dataclasses import dataclass
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -35,8 +35,8 @@ JSON_MEDIA_TYPES = ("application/json", "application/ninjs+json")
 @dataclass
 class JsonBody:
     document: Any
-    # JSON can only carry a lone surrogate as a `\ud800`-style escape; without one
-    # in the text, the readers may skip looking for them.
+    # True when no string in `document` can hold a lone surrogate (orjson refuses them),
+    # so the readers may skip looking for them.
     unicode_checked: bool
 
 
