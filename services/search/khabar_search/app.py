@@ -94,7 +94,8 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     }))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    def read_params(
+    # async: FastAPI would run a plain `def` dependency in a worker thread per request.
+    async def read_params(
         q: Annotated[str, Query(max_length=settings.max_query_chars)] = "",
         category: Annotated[str | None, Query(max_length=64, pattern=r"^[\w-]+$")] = None,
         tag: Annotated[str | None, Query(max_length=128, pattern=r"^[a-z]+:[^\s]+$")] = None,
