@@ -20,10 +20,10 @@ import gzip
 import json
 import math
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -71,11 +71,26 @@ NEWS_POLITICS_SCORE = 0.5  # news about a region is politics too, a step below
 class Lexicon:
     weights: dict[str, dict[str, float]]  # topic -> term -> weight
 
+    @cached_property
+    def by_term(self) -> dict[str, list[tuple[str, float]]]:
+        """Term -> (topic, weight) for every topic that knows it: an article's terms are read once."""
+        by_term: defaultdict[str, list[tuple[str, float]]] = defaultdict(list)
+        for topic, table in self.weights.items():
+            for term, weight in table.items():
+                by_term[term].append((topic, weight))
+        return dict(by_term)
+
     def scores(self, terms: Mapping[str, float]) -> dict[str, float]:
-        return {
-            topic: sum(math.log1p(n) * table.get(term, 0.0) for term, n in terms.items())
-            for topic, table in self.weights.items()
-        }
+        # Each topic's sum runs in the terms' order, skipping only zeros: the same floats.
+        scores: dict[str, float] = {topic: 0 for topic in self.weights}
+        by_term = self.by_term
+        for term, n in terms.items():
+            postings = by_term.get(term)
+            if postings:
+                damped = math.log1p(n)
+                for topic, weight in postings:
+                    scores[topic] += damped * weight
+        return scores
 
 
 def _data(name: str) -> dict:
