@@ -8,9 +8,11 @@ Two Redis roles, possibly two servers:
 - the *cache* Redis (may evict) keeps rendered fragments. A miss is not an
   error: the fragment is rendered again from the log Redis.
 
-Writes of articles are optimistic transactions (WATCH the article, check the
-stored version, MULTI/EXEC), so two render replicas applying two versions of
-one article at once never leave the older one stored.
+Writes of articles are optimistic transactions (WATCH a batch's articles,
+check each stored version, MULTI/EXEC), so two render replicas applying two
+versions of one article at once never leave the older one stored. A batch
+costs a few round trips, not a few per article: one transaction for its
+writes, pipelined reads, and one Lua call that records what its fragments show.
 """
 
 import hashlib
