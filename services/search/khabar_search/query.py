@@ -269,12 +269,12 @@ class SearchClient:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
             raise SearchUnavailable(f"{type(error).__name__}: {error}") from error
-        answer = _json_or_empty(raw)
-        if status == 400 and answer.get("code") == EMPTY_INDEX_CODE:
+        answer = _json_object(raw)
+        if status == 400 and answer and answer.get("code") == EMPTY_INDEX_CODE:
             # An index without documents knows no fields yet, so Meilisearch
             # refuses `attributesToSearchOn`: nothing is there to find.
             return to_result(params, {})
-        if status >= 300:
+        if status >= 300 or answer is None:
             raise SearchUnavailable(f"meilisearch answered {status}", raw[:500].decode(errors="replace"))
         return to_result(params, answer)
 
@@ -283,9 +283,10 @@ class SearchClient:
             await self._session.close()
 
 
-def _json_or_empty(raw: bytes) -> dict[str, Any]:
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """The answer's JSON object; None when it is not one (a proxy's error page, say)."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
+        return None
+    return value if isinstance(value, dict) else None
