@@ -1,5 +1,6 @@
 """What every benchmark starts with: real servers and services on free ports, real articles."""
 
+import os
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -41,6 +42,15 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[index]
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (Linux /proc)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 @dataclass
 class BenchSystem:
     redis_url: str
@@ -58,6 +68,11 @@ class BenchSystem:
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
+
+    def cpu_by_process(self) -> dict[str, float]:
+        """CPU seconds used so far by each process of the run (redis, meilisearch, services)."""
+        return {managed.name: cpu_seconds(managed.process.pid)
+                for managed in self.group.processes if managed.process.poll() is None}
 
 
 @contextmanager
