@@ -33,10 +33,11 @@ from rich.table import Table
 
 from bench.enrich_quality import ANT, BATCH, article_event, in_published_order, private_redis, replay
 from khabar_dev.processes import ProcessGroup, free_port, start_service
+from khabar_enrich.app import settle_collector
 from khabar_enrich.handler import Enricher, version_key
 from khabar_enrich.related import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
-from khabar_enrich.tagging import TagResult, tag_article
+from khabar_enrich.tagging import TagResult, tag_article, warm_up
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, ArticleEvent, encode_event
 from khabar_shared.logging import configure_logging
@@ -59,6 +60,8 @@ class Clock:
 
 
 async def in_process(articles: list[Article], url: str, table: Table) -> None:
+    warm_up()  # as the service does before its first event (see khabar_enrich.app)
+    settle_collector()
     clock = Clock()
     await replay(articles, url, publish=True)
     wall, cpu = clock.elapsed()
