@@ -44,6 +44,7 @@ from khabar_search.query import RETRIEVED, SNIPPET_WORDS
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import Article, EnrichedEvent
+from khabar_shared.logging import configure_logging
 from khabar_shared.redis_helpers import connect
 
 console = Console()
@@ -197,6 +198,7 @@ def main() -> None:
     parser.add_argument("--per-level", type=int, default=600,
                         help="requests per engine and concurrency level")
     args = parser.parse_args()
+    configure_logging("bench", "console", "WARNING")  # the in-process indexer's lines are noise here
     asyncio.run(run(args.articles, args.queries, args.batch, args.per_level))
 
 
