@@ -199,7 +199,7 @@ async def run(articles_count: int, items: int) -> None:
     table = Table(title=f"Known-item MRR@10, {asked} queries over {len(articles)} articles")
     table.add_column("engine")
     table.add_column("MRR", justify="right")
-    table.add_row("khabar search (query.py: words + stems, federated)", f"{ours:.3f}")
+    table.add_row("khabar search (query.py: words + stems, merged)", f"{ours:.3f}")
     table.add_row("raw Meilisearch (default settings, same articles)", f"{raw:.3f}")
     console.print(table)
     console.print("goal ≥ 0.85: " + ("met" if ours >= 0.85 else "NOT met"))

@@ -8,6 +8,7 @@ from khabar_search.query import (
     SearchParams,
     build_filters,
     build_request,
+    merge_answers,
     snippet_html,
     stems_query,
     to_result,
@@ -20,15 +21,40 @@ def test_clitic_forms_reduce_to_the_stems_enrich_indexes() -> None:
     assert stems_query("اللاجئون") == stems_query("لاجئ") == stems_query("للاجئين")
 
 
-def test_one_federated_request_of_words_and_stems() -> None:
+def test_one_request_of_words_and_stems_each_up_to_the_page_asked() -> None:
     body = build_request(SearchParams(q="والحكومة البريطانية", page=3, per_page=20), "articles")
     words, stems = body["queries"]
     assert words["q"] == "والحكومة البريطانية" and "search_text" not in words["attributesToSearchOn"]
     assert stems["attributesToSearchOn"] == ["search_text"] and "حكوم" in stems["q"].split()
-    assert stems["federationOptions"]["weight"] < 1
     assert words["locales"] == ["ara"]
-    assert body["federation"]["offset"] == 40 and body["federation"]["limit"] == 20
+    assert all(q["offset"] == 0 and q["limit"] == 60 and q["showRankingScore"]
+               for q in (words, stems))
     assert "sort" not in words
+
+
+def hit(article_id: str, score: float, published: int = 0) -> dict:
+    return {"id": article_id, "_rankingScore": score, "published": published}
+
+
+def test_merge_ranks_by_weighted_score_keeps_each_article_once_and_pages() -> None:
+    words = {"hits": [hit("a", 0.9), hit("b", 0.5)], "estimatedTotalHits": 2,
+             "facetDistribution": {"category": {"world": 2}}}
+    stems = {"hits": [hit("c", 0.95), hit("a", 0.99), hit("d", 0.4)], "estimatedTotalHits": 3,
+             "facetDistribution": {"category": {"world": 1, "sport": 2}}}
+    first = merge_answers(SearchParams(q="x", per_page=2), [words, stems])
+    # a: max(0.9, 0.99 × 0.9 = 0.891) = 0.9; c: 0.95 × 0.9 = 0.855; b: 0.5; d: 0.36
+    assert [h["id"] for h in first["hits"]] == ["a", "c"]
+    second = merge_answers(SearchParams(q="x", per_page=2, page=2), [words, stems])
+    assert [h["id"] for h in second["hits"]] == ["b", "d"]
+    assert first["estimatedTotalHits"] == 3
+    assert first["facetDistribution"] == {"category": {"world": 2, "sport": 2}}
+
+
+def test_merge_for_newest_orders_by_publication_time() -> None:
+    words = {"hits": [hit("old", 0.9, published=100), hit("new", 0.1, published=300)]}
+    stems = {"hits": [hit("mid", 0.5, published=200)]}
+    merged = merge_answers(SearchParams(q="x", sort="newest"), [words, stems])
+    assert [h["id"] for h in merged["hits"]] == ["new", "mid", "old"]
 
 
 def test_latin_query_is_english_and_newest_sorts() -> None:

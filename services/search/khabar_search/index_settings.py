@@ -39,7 +39,7 @@ DISPLAYED = [
     "tag_names", "tag_ids", "tags", "published", "published_at", "url", "story_id",
 ]
 # `sort` first: a query that asks for newest gets strictly newest-first (and
-# federated merging follows it); a query without `sort` skips the rule, so
+# the merge of words and stems follows it); a query without `sort` skips the rule, so
 # relevance is untouched. `published:desc` last: of equally relevant articles
 # the newer comes first.
 RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness", "published:desc"]

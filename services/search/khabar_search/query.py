@@ -3,7 +3,7 @@
 Raw Meilisearch matches the words a reader typed, after its own Arabic
 normalization. Readers also type clitic forms (والحكومة), plurals (اللاجئون
 for لاجئ) and other derivations, which Meilisearch does not reduce. So each
-query runs as one federated multi-search of two queries on the same index:
+query runs as one multi-search of two queries on the same index:
 
 - `words`: what the reader typed, on headline, lead, tag names and body, with
   the gazetteer synonyms (FIFA → فيفا) and typo tolerance;
@@ -11,8 +11,12 @@ query runs as one federated multi-search of two queries on the same index:
   made enrich's `search_text`), on `search_text` only, weighted a little lower
   so an exact match of the reader's words still comes first.
 
-Meilisearch merges both by ranking score and dedupes. Filters, facets and
-pagination apply to the merged list. Queries go over a pooled aiohttp session
+The service merges both lists by weighted ranking score (or by publication
+time for `sort=newest`), keeps each article once, and pages the merged list;
+filters apply to both queries. Meilisearch's own federated search does the
+same merge, but on 5,000 articles it answered 84 queries/s at 16 clients
+where two plain queries in one multi-search answered 126/s (and one /search
+177/s): its federation path costs more CPU and keeps one core idle. Queries go over a pooled aiohttp session
 with the search-only key: the hot path never blocks the event loop and never
 holds a writer's key. (aiohttp, not httpx, because under 16 concurrent readers
 httpx's connection pool cost more CPU per query than the rest of the service.)
@@ -33,7 +37,8 @@ from khabar_shared.text import analyze, detect_language, tokenize
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
 STEM_FIELDS = ["search_text"]
 STEMS_WEIGHT = 0.9
-RETRIEVED = ["id", "headline", "lead", "category", "source", "tags", "published_at", "url"]
+RETRIEVED = ["id", "headline", "lead", "category", "source", "tags", "published", "published_at",
+             "url"]
 SNIPPET_WORDS = 30
 EMPTY_INDEX_CODE = "invalid_search_attributes_to_search_on"
 
@@ -159,27 +164,53 @@ def _common(params: SearchParams) -> dict[str, Any]:
 
 
 def build_request(params: SearchParams, index_uid: str) -> dict[str, Any]:
-    """The federated multi-search body for one reader's query."""
+    """The multi-search body for one reader's query: words, and stems when they add recall."""
     common = _common(params)
     locales = query_locales(params.q) if params.q else ["ara", "eng"]
+    window = {"offset": 0, "limit": params.page * params.per_page,
+              "facets": list(FACETS.values()), "showRankingScore": True}
     queries: list[dict[str, Any]] = [
         {"indexUid": index_uid, "q": params.q, "attributesToSearchOn": WORD_FIELDS,
-         "locales": locales, **common},
+         "locales": locales, **common, **window},
     ]
     stems = stems_query(params.q)
     if stems and adds_recall(params.q, stems):
-        queries.append({
-            "indexUid": index_uid, "q": stems, "attributesToSearchOn": STEM_FIELDS,
-            "locales": locales, "federationOptions": {"weight": STEMS_WEIGHT}, **common,
-        })
+        queries.append({"indexUid": index_uid, "q": stems, "attributesToSearchOn": STEM_FIELDS,
+                        "locales": locales, **common, **window})
+    return {"queries": queries}
+
+
+# How much a stems match counts beside a words match, by position in `queries`.
+QUERY_WEIGHTS = (1.0, STEMS_WEIGHT)
+
+
+def merge_answers(params: SearchParams, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One page of hits from both queries' answers, each article once, and their counts.
+
+    Totals and facet counts take, per value, the larger of the two queries'
+    figures: the stems query usually finds a superset of the words query.
+    """
+    best: dict[str, tuple[float, dict[str, Any]]] = {}
+    for weight, result in zip(QUERY_WEIGHTS, results, strict=False):
+        for hit in result.get("hits", []):
+            score = hit.get("_rankingScore", 0.0) * weight
+            if hit["id"] not in best or score > best[hit["id"]][0]:
+                best[hit["id"]] = (score, hit)
+    newest = params.sort == "newest" or not params.q
+    ranked = sorted(best.values(), reverse=True,
+                    key=(lambda item: item[1].get("published", 0)) if newest
+                    else (lambda item: item[0]))
+    offset = (params.page - 1) * params.per_page
+    facets: dict[str, dict[str, int]] = {}
+    for result in results:
+        for name, counts in result.get("facetDistribution", {}).items():
+            merged = facets.setdefault(name, {})
+            for value, count in counts.items():
+                merged[value] = max(merged.get(value, 0), count)
     return {
-        "federation": {
-            "offset": (params.page - 1) * params.per_page,
-            "limit": params.per_page,
-            "facetsByIndex": {index_uid: list(FACETS.values())},
-            "mergeFacets": {},
-        },
-        "queries": queries,
+        "hits": [hit for _, hit in ranked[offset:offset + params.per_page]],
+        "estimatedTotalHits": max((r.get("estimatedTotalHits", 0) for r in results), default=0),
+        "facetDistribution": facets,
     }
 
 
@@ -276,7 +307,7 @@ class SearchClient:
             return to_result(params, {})
         if status >= 300 or answer is None:
             raise SearchUnavailable(f"meilisearch answered {status}", raw[:500].decode(errors="replace"))
-        return to_result(params, answer)
+        return to_result(params, merge_answers(params, answer.get("results", [])))
 
     async def aclose(self) -> None:
         if self._session is not None:
