@@ -16,10 +16,12 @@ time for `sort=newest`), keeps each article once, and pages the merged list;
 filters apply to both queries. Meilisearch's own federated search does the
 same merge, but on 5,000 articles it answered 84 queries/s at 16 clients
 where two plain queries in one multi-search answered 126/s (and one /search
-177/s): its federation path costs more CPU and keeps one core idle. Queries go over a pooled aiohttp session
-with the search-only key: the hot path never blocks the event loop and never
-holds a writer's key. (aiohttp, not httpx, because under 16 concurrent readers
-httpx's connection pool cost more CPU per query than the rest of the service.)
+177/s): its federation path costs more CPU and keeps one core idle.
+
+Queries go over a pooled aiohttp session with the search-only key: the hot
+path never blocks the event loop and never holds a writer's key. (aiohttp,
+not httpx, because under 16 concurrent readers httpx's connection pool cost
+more CPU per query than the rest of the service.)
 """
 
 import html
