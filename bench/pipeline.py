@@ -253,13 +253,15 @@ def cpu_table(before: dict[str, float], middle: dict[str, float], after: dict[st
     table = Table(title=f"CPU per article (ms), {articles} articles")
     for column in ("process", "whole pipeline", "raw Meilisearch bulk"):
         table.add_column(column, justify="left" if column == "process" else "right")
+    def per_article(start: dict[str, float], end: dict[str, float], name: str) -> float:
+        return (end[name] - start[name]) * 1000 / articles
+
+    raw_meili = f"{per_article(middle, after, 'meilisearch'):.1f}"
     for name in before:
-        pipeline_ms = (middle[name] - before[name]) * 1000 / articles
-        raw_ms = (after[name] - middle[name]) * 1000 / articles if name in after else 0.0
-        table.add_row(name, f"{pipeline_ms:.1f}", f"{raw_ms:.1f}" if name == "meilisearch" else "")
-    total = sum(middle[name] - before[name] for name in before) * 1000 / articles
-    raw_total = (after["meilisearch"] - middle["meilisearch"]) * 1000 / articles
-    table.add_row("total", f"{total:.1f}", f"{raw_total:.1f}")
+        table.add_row(name, f"{per_article(before, middle, name):.1f}",
+                      raw_meili if name == "meilisearch" else "")
+    total = sum(per_article(before, middle, name) for name in before)
+    table.add_row("total", f"{total:.1f}", raw_meili)
     return table
 
 

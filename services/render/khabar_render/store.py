@@ -275,15 +275,6 @@ class ArticleStore:
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
 
-    async def section_page(self, slug: str, page: int, size: int) -> tuple[list[str], int]:
-        return (await self.section_pages([ListingRequest(slug, page, size)]))[
-            ListingRequest(slug, page, size)]
-
-    async def section_pages(self, requests: Iterable[ListingRequest]
-                            ) -> dict[ListingRequest, tuple[list[str], int]]:
-        """Ids on each requested page of a listing, and the listing's size, in one round trip."""
-        return (await self.read([], requests))[2]
-
     async def section_size(self, slug: str) -> int:
         return int(await self._redis.zcard(section_key(slug)))
 
@@ -318,7 +309,7 @@ class ArticleStore:
 
     async def dependents(self, article_id: str) -> set[str]:
         """Names of every fragment that showed this article when it was last rendered."""
-        return {m.decode() for m in await self._redis.smembers(shown_in_key(article_id))}
+        return await self.dependents_many([article_id])
 
     async def dependents_many(self, article_ids: Iterable[str]) -> set[str]:
         """Every fragment that showed any of these articles, in one round trip."""
