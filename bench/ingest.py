@@ -15,16 +15,22 @@ and on the same real corpus articles:
 Every ingest POST is a real new version (a fresh uri per measurement), so
 each one validates, versions and appends. Both sides start from encoded
 bytes: the raw events and ingest's request bodies are made before the clock
-starts (the load generator shares the machine's two cores with the server). Prints a table; it is not a test.
+starts (the load generator shares the machine's two cores with the server).
+
+Beside each rate it prints the CPU time per article of the ingest process and
+of redis-server (from /proc), which is steadier than wall time on a shared
+machine. Prints a table; it is not a test.
 """
 
 import argparse
 import asyncio
+import os
 import secrets
 import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +41,7 @@ import redis.asyncio as aioredis
 from rich.console import Console
 from rich.table import Table
 
-from bench.harness import load_articles
+from bench.harness import cpu_seconds, load_articles
 from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
 from khabar_ingest.formats.writer import article_to_ninjs
@@ -146,26 +152,58 @@ async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]]) -> floa
     return await timed(len(events), add_all)
 
 
-async def measure(url: str, key: str, redis_url: str, articles: list[Article]) -> list[list[str]]:
+@dataclass(frozen=True)
+class Servers:
+    """The processes whose CPU time each measurement reads: ingest's and redis-server's."""
+
+    ingest_pid: int
+    redis_pid: int
+
+    def cpu(self) -> tuple[float, float]:
+        return cpu_seconds(self.ingest_pid), cpu_seconds(self.redis_pid)
+
+
+@dataclass(frozen=True)
+class Figure:
+    rate: float  # articles/s, wall clock
+    ingest_us: float  # CPU µs per article, ingest process
+    redis_us: float  # CPU µs per article, redis-server
+
+
+async def metered(servers: Servers, count: int, run: Awaitable[float]) -> Figure:
+    before = servers.cpu()
+    rate = await run
+    ingest_s, redis_s = (after - first for after, first in zip(servers.cpu(), before, strict=True))
+    return Figure(rate, 1e6 * ingest_s / count, 1e6 * redis_s / count)
+
+
+def row(name: str, count: int, ours: Figure, raw: Figure) -> list[str]:
+    return [name, str(count), f"{ours.rate:,.0f}", f"{raw.rate:,.0f}",
+            f"{raw.rate / ours.rate:.1f}×", f"{ours.ingest_us:.0f} + {ours.redis_us:.0f}",
+            f"{raw.redis_us:.0f}"]
+
+
+async def measure(url: str, key: str, redis_url: str, servers: Servers, articles: list[Article],
+                  batch_only: bool) -> list[list[str]]:
     redis = aioredis.from_url(redis_url)
     events = events_for(articles)
+    count = len(articles)
     rows = []
-    for concurrency in (1, 8, 32):
+    for concurrency in () if batch_only else (1, 8, 32):
         documents = documents_for(articles, f"single-{concurrency}")
-        ours = await ingest_single(url, key, documents, concurrency)
-        raw = await raw_single(redis, events, concurrency)
-        rows.append([f"single POST, {concurrency} clients", str(len(articles)), f"{ours:,.0f}",
-                     f"{raw:,.0f}", f"{raw / ours:.1f}×"])
-    ours = await ingest_batch(url, key, documents_for(articles, "batch"))
-    raw = await raw_batch(redis, events)
-    rows.append([f"batch import ({BATCH} per batch)", str(len(articles)), f"{ours:,.0f}",
-                 f"{raw:,.0f}", f"{raw / ours:.1f}×"])
+        ours = await metered(servers, count, ingest_single(url, key, documents, concurrency))
+        raw = await metered(servers, count, raw_single(redis, events, concurrency))
+        rows.append(row(f"single POST, {concurrency} clients", count, ours, raw))
+    documents = documents_for(articles, "batch")
+    ours = await metered(servers, count, ingest_batch(url, key, documents))
+    raw = await metered(servers, count, raw_batch(redis, events))
+    rows.append(row(f"batch import ({BATCH} per batch)", count, ours, raw))
     await redis.aclose()
     return rows
 
 
-def run(count: int) -> None:
-    console = Console()
+def run(count: int, batch_only: bool) -> None:
+    console = Console(width=120)
     articles = acceptable_articles(count)
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-bench-ingest-") as tmp:
@@ -174,21 +212,28 @@ def run(count: int) -> None:
             key, port = secrets.token_urlsafe(24), free_port()
             env = {"KHABAR_REDIS_URL": redis_url, "KHABAR_BOOTSTRAP_INGEST_KEY": key,
                    "KHABAR_LOG_LEVEL": "WARNING"}
-            start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
-            rows = asyncio.run(measure(f"http://127.0.0.1:{port}", key, redis_url, articles))
+            ingest = start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
+            servers = Servers(ingest.process.pid, group.processes[0].process.pid)
+            rows = asyncio.run(measure(f"http://127.0.0.1:{port}", key, redis_url, servers,
+                                       articles, batch_only))
         finally:
             group.stop_all()
     table = Table("measurement", "articles", "ingest /s", "raw XADD /s", "raw ÷ ingest",
-                  title="ingest beside raw redis-py XADD of the same events")
-    for row in rows:
-        table.add_row(*row)
+                  "ingest CPU µs/article\n(ingest + redis)", "raw CPU µs/article\n(redis)",
+                  title="ingest beside raw redis-py XADD of the same events "
+                        f"(load average {os.getloadavg()[0]:.2f})")
+    for cells in rows:
+        table.add_row(*cells)
     console.print(table)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
-    run(parser.parse_args().articles)
+    parser.add_argument("--batch-only", action="store_true",
+                        help="only the batch import and its raw XADD (quicker)")
+    arguments = parser.parse_args()
+    run(arguments.articles, arguments.batch_only)
 
 
 if __name__ == "__main__":
