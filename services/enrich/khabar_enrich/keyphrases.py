@@ -14,6 +14,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import groupby
+from operator import attrgetter
+from typing import NamedTuple
 
 from khabar_shared.text import is_arabic, is_stopword, strip_clitics, term
 from khabar_shared.text.lexicon import frequency
@@ -38,22 +41,37 @@ GENERIC = frozenset(
 )
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Token:
-    """One word of the article as shown (display) and as matched (key)."""
+    """One word of the article as shown (display) and as matched (key).
+
+    A word's tokens are made once and shared (see `tagging.read_part`): what
+    the per-word passes ask of it is worked out here, not per use.
+    """
 
     display: str
     norm: str  # normalized, casefolded
     key: str  # clitic-free matching key, article kept as ال
+    term: str | None = None  # index term (topics, search); None for stop words and noise
+    phrase_key: str = field(init=False)  # what phrases are counted by: the key, casefolded
+    breaks: bool = field(init=False)  # ends a run of content words (see `_breaks_run`)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "phrase_key", self.key.lower())
+        object.__setattr__(self, "breaks", _breaks_run(self.norm))
 
 
-@dataclass
-class _Counts:
-    """Uses of every candidate phrase, and where each was first seen."""
+class _Counts(NamedTuple):
+    """Uses of every candidate phrase (first seen, first listed), and where it was first used."""
 
-    total: Counter[tuple[str, ...]] = field(default_factory=Counter)
-    body: Counter[tuple[str, ...]] = field(default_factory=Counter)
-    first: dict[tuple[str, ...], list[Token]] = field(default_factory=dict)
+    total: Counter[tuple[str, ...]]
+    body: Counter[tuple[str, ...]]
+    first: dict[tuple[str, ...], int]  # where in `words`
+    words: list[Token]  # the article's content words, headline first
+
+    def first_use(self, phrase: tuple[str, ...]) -> list[Token]:
+        start = self.first[phrase]
+        return self.words[start : start + len(phrase)]
 
 
 def display_form(token: Token) -> str:
@@ -66,8 +84,7 @@ def display_form(token: Token) -> str:
     return article + token.display[cut:]
 
 
-def _breaks_run(token: Token) -> bool:
-    norm = token.norm
+def _breaks_run(norm: str) -> bool:
     if len(norm) < 2 or norm.isdigit() or is_stopword(norm):
         return True
     return is_arabic(norm) and (strip_clitics(norm) in GENERIC or norm in GENERIC)
@@ -88,28 +105,37 @@ def _norm_salience(norm: str) -> float:
 
 
 def _runs(segment: Sequence[Token]) -> list[list[Token]]:
-    runs: list[list[Token]] = [[]]
-    for token in segment:
-        if _breaks_run(token):
-            if runs[-1]:
-                runs.append([])
-        else:
-            runs[-1].append(token)
-    return [run for run in runs if run]
+    """The runs of content words of a clause (see `_breaks_run`)."""
+    return [list(run) for breaks, run in groupby(segment, attrgetter("breaks")) if not breaks]
 
 
-def _collect(segments: Sequence[Sequence[Token]], weight: int, counts: _Counts) -> None:
+def _grams(segments: Sequence[Sequence[Token]]) -> tuple[list[tuple[str, ...]], list[int], list[Token]]:
+    """Every 1..MAX_WORDS-word candidate of the clauses in reading order (run by run, shortest
+    first: that order breaks ties between equal scores), where each starts in the content words
+    laid end to end, and those words."""
+    grams: list[tuple[str, ...]] = []
+    starts: list[int] = []
+    words: list[Token] = []
     for segment in segments:
         for run in _runs(segment):
-            keys = [t.key.lower() for t in run]
-            for n in range(1, MAX_WORDS + 1):
-                for i in range(len(run) - n + 1):
-                    phrase = tuple(keys[i : i + n])
-                    counts.total[phrase] += weight
-                    if weight == 1:
-                        counts.body[phrase] += 1
-                    if phrase not in counts.first:
-                        counts.first[phrase] = run[i : i + n]
+            keys = [t.phrase_key for t in run]
+            for n in range(1, min(MAX_WORDS, len(run)) + 1):
+                grams += zip(*(keys[k:] for k in range(n)))
+                starts += range(len(words), len(words) + len(run) - n + 1)
+            words += run
+    return grams, starts, words
+
+
+def _count(headline: Sequence[Sequence[Token]], body: Sequence[Sequence[Token]]) -> _Counts:
+    head_grams, head_starts, head_words = _grams(headline)
+    body_grams, body_starts, body_words = _grams(body)
+    total = Counter({phrase: HEADLINE_COUNT * n for phrase, n in Counter(head_grams).items()})
+    total.update(body_grams)  # after the headline's: first seen, first listed
+    words = head_words + body_words
+    starts = head_starts + [len(head_words) + start for start in body_starts]
+    # Reversed, each phrase's first use is the last written: the one that stays.
+    first = dict(zip(reversed(head_grams + body_grams), reversed(starts)))
+    return _Counts(total, Counter(body_grams), first, words)
 
 
 def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
@@ -146,17 +172,15 @@ def extract_keyphrases(
     `headline` and `body` are segments (clauses) of tokens; `entity_phrases`
     holds the lowercased key tuples of entity names already tagged.
     """
-    counts = _Counts()
-    _collect(headline, HEADLINE_COUNT, counts)
-    _collect(body, 1, counts)
+    counts = _count(headline, body)
     entity_phrases = entity_phrases or set()
     scored = []
     for phrase, count in counts.total.items():
-        if count < 2 or _names_part_of_entity(phrase, entity_phrases):
+        if count < 2 or not counts.body[phrase]:
+            continue  # once only, or headline-only wording: not yet a phrase of the story
+        if _names_part_of_entity(phrase, entity_phrases):
             continue
-        if not counts.body[phrase]:
-            continue  # headline-only wording, not yet a phrase of the story
-        words = counts.first[phrase]
+        words = counts.first_use(phrase)
         salience = sum(_salience(t) for t in words) / len(words)
         scored.append((math.log1p(count) * salience * LENGTH_BONUS[len(phrase)], phrase))
     scored.sort(key=lambda item: -item[0])
@@ -180,6 +204,6 @@ def extract_keyphrases(
         return []
     top = chosen[0][0]
     return [
-        (" ".join(display_form(t) for t in counts.first[phrase]), round(score / top, 3))
+        (" ".join(display_form(t) for t in counts.first_use(phrase)), round(score / top, 3))
         for score, phrase, _ in chosen
     ]

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -93,17 +94,19 @@ def read_part(name: str, text: str) -> _Part:
     segments: list[list[Token]] = []
     terms: list[str] = []
     for clause in _CLAUSE_BREAK.split(text.translate(_DIACRITICS)):
-        tokens = []
-        for raw in WORD.findall(clause):
-            arabic_normal = normalize_arabic(raw)
-            norm = arabic_normal.lower()
-            tokens.append(Token(raw, norm, token_key(arabic_normal)))
-            index_term = term(norm)
-            if index_term is not None:
-                terms.append(index_term)
+        tokens = [word_token(raw) for raw in WORD.findall(clause)]
         if tokens:
             segments.append(tokens)
+            terms += [t.term for t in tokens if t.term is not None]
     return _Part(name, segments, terms)
+
+
+@lru_cache(maxsize=400_000)
+def word_token(raw: str) -> Token:
+    """A word as written, read once: news vocabulary repeats, so most words are a lookup."""
+    arabic_normal = normalize_arabic(raw)
+    norm = arabic_normal.lower()
+    return Token(raw, norm, token_key(arabic_normal), term(norm))
 
 
 def read_article(article: Article) -> list[_Part]:
