@@ -121,6 +121,7 @@ class Enricher:
                     outgoing.append(self._withdraw(pipe, event))
                 elif action == "live":
                     outgoing.extend(await self._enrich_live(pipe, event, tagged[i], terms[i]))
+            self._index.end_batch(pipe)
             await flush(pipe)
         return outgoing
 

@@ -61,53 +61,65 @@ MAX_SAME_STORY_TOP = 2  # of one story among the first TOP_SHOWN links
 MAX_SAME_STORY = 3  # of one story in the whole list
 
 # Index one article in one round trip: replace its previous postings (an update),
-# or count it and its terms (a first version); cap each posting list.
-# KEYS: df, count, doc, then the term keys. ARGV: id, published, doc JSON,
-# max postings, term-key prefix, number of term keys, then the df terms in one
-# argument, one a line (a term has no whitespace; one argument, not hundreds,
-# is much less to encode and parse).
+# or count it (a first version; its terms are counted with the batch's, see
+# `DF_SCRIPT`); cap each posting list.
+# KEYS: count, doc. ARGV: id, published, doc JSON, max postings, term-key prefix,
+# language, then the index terms in one argument, one a line (a term has no
+# whitespace; one argument, not dozens, is much less to encode and parse).
 INDEX_SCRIPT = """
 local id, published, doc, max_postings = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local n_terms = tonumber(ARGV[6])
-local previous = redis.call('GET', KEYS[3])
+local prefix = ARGV[5]
+local keys, wanted = {}, {}
+for term in string.gmatch(ARGV[7], '[^\\n]+') do
+  local key = prefix .. ARGV[6] .. ':' .. term
+  table.insert(keys, key)
+  wanted[key] = true
+end
+local previous = redis.call('GET', KEYS[2])
 if previous then
-  local wanted = {}
-  for i = 1, n_terms do wanted[KEYS[3 + i]] = true end
   local old = cjson.decode(previous)
   for term, _ in pairs(old['terms']) do
-    local key = ARGV[5] .. old['lang'] .. ':' .. term
+    local key = prefix .. old['lang'] .. ':' .. term
     if not wanted[key] then redis.call('ZREM', key, id) end
   end
 else
-  redis.call('INCR', KEYS[2])
-  for term in string.gmatch(ARGV[7], '[^\\n]+') do redis.call('HINCRBY', KEYS[1], term, 1) end
+  redis.call('INCR', KEYS[1])
 end
-for i = 1, n_terms do
-  local key = KEYS[3 + i]
+for _, key in ipairs(keys) do
   redis.call('ZADD', key, published, id)
   if redis.call('ZCARD', key) > max_postings then
     redis.call('ZREMRANGEBYRANK', key, 0, -max_postings - 1)
   end
 end
-redis.call('SET', KEYS[3], doc)
+redis.call('SET', KEYS[2], doc)
 return previous and 0 or 1
+"""
+
+# The document frequencies of a batch's new articles, counted once per term at the
+# end of the batch: a new article brings a hundred or more terms, and the batch's
+# articles share many. KEYS: df. ARGV: "term count" pairs, one a line.
+DF_SCRIPT = """
+for term, n in string.gmatch(ARGV[1], '(%S+) (%d+)') do redis.call('HINCRBY', KEYS[1], term, n) end
+return 1
 """
 
 # Candidates in one round trip: the newest postings of each query term, scored by
 # the query weights they share times recency, the best `rerank` returned as their
 # stored docs, each followed by the value at `side_prefix .. id` for those published
 # since `side_since` (the refresh reads their related links), else false.
-# KEYS: the term keys. ARGV: newest published, postings per term, rerank, the
-# article's published, half-life (days), recency floor, own id, doc-key prefix,
-# side prefix, side since, then one weight per term key.
+# KEYS: the article's own doc (the index's slot). ARGV: newest published, postings
+# per term, rerank, the article's published, half-life (days), recency floor, own
+# id, doc-key prefix, side prefix, side since, term-key prefix (with the language),
+# then the query terms in one argument, "term weight" one a line.
 CANDIDATES_SCRIPT = """
 local newest, per_term, rerank = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local anchor, half_life, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local own, doc_prefix = ARGV[7], ARGV[8]
 local side_prefix, side_since = ARGV[9], tonumber(ARGV[10])
 local score, published = {}, {}
-for i, key in ipairs(KEYS) do
-  local weight = tonumber(ARGV[10 + i])
+for term, weight in string.gmatch(ARGV[12], '(%S+) (%S+)') do
+  local key = ARGV[11] .. term
+  weight = tonumber(weight)
   local hits = redis.call('ZRANGE', key, newest, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, per_term, 'WITHSCORES')
   for j = 1, #hits, 2 do
     score[hits[j]] = (score[hits[j]] or 0) + weight
@@ -358,6 +370,11 @@ class BatchFrequencies:
     def removing(self, article_id: str) -> None:
         self._indexed.discard(article_id)
 
+    def take_added(self) -> Counter[str]:
+        """The terms counted since the last call (the index writes them once per batch)."""
+        added, self._added = self._added, Counter()
+        return added
+
 
 class RelatedIndex:
     """The inverted index. Writes are queued on the caller's batch pipeline (see `pipes.py`)."""
@@ -424,11 +441,12 @@ class RelatedIndex:
         waiting on `pipe`; and for those published since `attach_since`, the value at
         `attach_prefix + id` (the refresh's related links), in the same round trip."""
         query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
-        keys = [term_key(doc.language, term) for term in query]
         args = [doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
                 doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
-                attach_prefix, attach_since, *(doc.terms[term] for term in query)]
-        [found] = await read_after_writes(pipe, lambda p: p.eval(CANDIDATES_SCRIPT, len(keys), *keys, *args))
+                attach_prefix, attach_since, term_key(doc.language, ""),
+                "\n".join(f"{term} {doc.terms[term]!r}" for term in query)]
+        [found] = await read_after_writes(
+            pipe, lambda p: p.eval(CANDIDATES_SCRIPT, 1, doc_key(doc.article_id), *args))
         others = [self._parsed.load(raw) for raw in found[0::2]]
         attached = {o.article_id: raw for o, raw in zip(others, found[1::2], strict=True) if raw is not None}
         return self._rerank(doc, others), attached
@@ -456,12 +474,20 @@ class RelatedIndex:
 
     def add(self, pipe: Pipeline, doc: IndexedDoc, all_terms: list[str]) -> None:
         """Queue indexing `doc` on `pipe` (replacing its previous version); `all_terms` feed the df counters."""
-        term_keys = [term_key(doc.language, term) for term in doc.terms]
-        keys = [DF_KEY, COUNT_KEY, doc_key(doc.article_id), *term_keys]
-        args = [doc.article_id, doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX, len(term_keys),
-                "\n".join(all_terms)]
-        pipe.eval(INDEX_SCRIPT, len(keys), *keys, *args)
+        pipe.eval(INDEX_SCRIPT, 2, COUNT_KEY, doc_key(doc.article_id), doc.article_id, doc.published,
+                  doc.dumps(), MAX_POSTINGS, TERM_PREFIX, doc.language, "\n".join(doc.terms))
         self._batch.indexing(doc.article_id, all_terms)
+
+    def end_batch(self, pipe: Pipeline) -> None:
+        """Queue counting the terms of the batch's new articles (see `BatchFrequencies`).
+
+        Counted once per batch, not per article, a batch cut off before its end
+        leaves its new articles' terms uncounted: a statistic, which withdrawals
+        do not undo either.
+        """
+        added = self._batch.take_added()
+        if added:
+            pipe.eval(DF_SCRIPT, 1, DF_KEY, "\n".join(f"{term} {n}" for term, n in added.items()))
 
     def remove(self, pipe: Pipeline, article_id: str) -> None:
         """Queue taking an article out of the index (nothing happens when it is not in it)."""
