@@ -22,7 +22,16 @@ import orjson
 from redis.asyncio.client import Pipeline
 
 from khabar_enrich.pipes import read_after_writes
-from khabar_enrich.related import NEVER, TOP_SHOWN, IndexedDoc, Match, RelatedIndex, diversify, published_at
+from khabar_enrich.related import (
+    NEVER,
+    TOP_SHOWN,
+    IndexedDoc,
+    Match,
+    RelatedIndex,
+    diversify,
+    doc_key,
+    published_at,
+)
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, RelatedLink
 
@@ -71,6 +80,23 @@ return #stale
 """
 
 
+# Keep the copies and links of a newly enriched article and of those it refreshed, in
+# one command (three per article were a large share of the client's work); a
+# refreshed article's copy stays as it was (see `RecentCopies.save`).
+# KEYS: the recent set. ARGV: ttl, copy-key prefix, links-key prefix, then per
+# article: id, published, links JSON, compressed copy (empty: none).
+SAVE_SCRIPT = """
+local ttl, copy_prefix, links_prefix = ARGV[1], ARGV[2], ARGV[3]
+for i = 4, #ARGV, 4 do
+  local id = ARGV[i]
+  if ARGV[i + 3] ~= '' then redis.call('SET', copy_prefix .. id, ARGV[i + 3], 'EX', ttl) end
+  redis.call('SET', links_prefix .. id, ARGV[i + 2], 'EX', ttl)
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], id)
+end
+return 1
+"""
+
+
 class RecentCopies:
     """The last enriched version of recently published articles, compressed.
 
@@ -81,24 +107,21 @@ class RecentCopies:
         self._window_s = window_s
         self._saves = 0
 
-    def save(self, pipe: Pipeline, enriched: EnrichedArticle) -> None:
-        """Queue the copy of a newly enriched version (and its links on their own) on `pipe`."""
-        pipe.set(copy_key(enriched.article.id), zlib.compress(enriched.model_dump_json().encode(), 1),
-                 ex=COPY_TTL_S)
-        self.save_links(pipe, enriched)
-
-    def save_links(self, pipe: Pipeline, enriched: EnrichedArticle) -> None:
-        """Queue the article's links alone: all that a refresh changes.
+    def save(self, pipe: Pipeline, enriched: EnrichedArticle, refreshed: Sequence[EnrichedArticle] = ()) -> None:
+        """Queue, as one command on `pipe`, the copy of a newly enriched version with its links on
+        their own, and the new links of the articles it `refreshed`.
 
         The links at `links_key` are the current ones; the copy's own may be
         older (see `Refresher.refresh`), so a refresh does not serialize and
         compress the whole article again.
         """
-        article_id = enriched.article.id
-        pipe.set(links_key(article_id), orjson.dumps([link.model_dump() for link in enriched.related]),
-                 ex=COPY_TTL_S)
-        pipe.zadd(RECENT_KEY, {article_id: published_at(enriched.article)})
-        self._saves += 1
+        args: list[str | bytes | float] = []
+        for article, copy in ((enriched, zlib.compress(enriched.model_dump_json().encode(), 1)),
+                              *((r, b"") for r in refreshed)):
+            links = orjson.dumps([link.model_dump() for link in article.related])
+            args += [article.article.id, published_at(article.article), links, copy]
+        pipe.eval(SAVE_SCRIPT, 1, RECENT_KEY, COPY_TTL_S, copy_key(""), links_key(""), *args)
+        self._saves += 1 + len(refreshed)
 
     def trim(self, pipe: Pipeline, newest: float) -> None:
         """Now and then, queue dropping the copies of articles published before the window."""
@@ -112,13 +135,8 @@ class RecentCopies:
         pipe.zrem(RECENT_KEY, article_id)
 
     @staticmethod
-    def queue_load_many(pipe: Pipeline, ids: Sequence[str]) -> None:
-        for article_id in ids:
-            pipe.get(copy_key(article_id))
-
-    @staticmethod
     def copies_from(ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, EnrichedArticle]:
-        """The replies of `queue_load_many`: the copies still kept."""
+        """The copies still kept, from the values at their `copy_key`s."""
         return {
             article_id: EnrichedArticle.model_validate_json(zlib.decompress(raw))
             for article_id, raw in zip(ids, raws, strict=True) if raw
@@ -184,13 +202,11 @@ class Refresher:
         linked_ids = sorted({link.article_id for m in chosen for link in current[m.doc.article_id]})
         chosen_ids = [m.doc.article_id for m in chosen]
 
-        def queue_reads(p: Pipeline) -> None:
-            self._index.queue_get_many(p, linked_ids)
-            self._copies.queue_load_many(p, chosen_ids)
-
-        replies = await read_after_writes(pipe, queue_reads)
-        linked = self._index.docs_from(linked_ids, replies[: len(linked_ids)])
-        copies = self._copies.copies_from(chosen_ids, replies[len(linked_ids):])
+        # One MGET: a command per key costs the client more than the reads cost Redis.
+        keys = [*map(doc_key, linked_ids), *map(copy_key, chosen_ids)]
+        [values] = await read_after_writes(pipe, lambda p: p.mget(keys))
+        linked = self._index.docs_from(linked_ids, values[: len(linked_ids)])
+        copies = self._copies.copies_from(chosen_ids, values[len(linked_ids):])
         refreshed = []
         for match in chosen:
             copy = copies.get(match.doc.article_id)

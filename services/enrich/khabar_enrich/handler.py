@@ -191,9 +191,7 @@ class Enricher:
         if is_indexable(article, datetime.now(UTC)):
             refreshed = await self._refresher.refresh(pipe, doc, matches, links)
             self._index.add(pipe, doc, list(terms.strengths))
-            self._copies.save(pipe, enriched)
-            for copy in refreshed:
-                self._copies.save_links(pipe, copy)
+            self._copies.save(pipe, enriched, refreshed)
             self._copies.trim(pipe, doc.published)
         else:
             self._index.remove(pipe, article.id)

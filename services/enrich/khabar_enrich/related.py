@@ -461,13 +461,8 @@ class RelatedIndex:
             matches.append(Match(other, score, is_same, query=doc))
         return sorted(matches, key=lambda m: -m.score)
 
-    @staticmethod
-    def queue_get_many(pipe: Pipeline, ids: Sequence[str]) -> None:
-        for article_id in ids:
-            pipe.get(doc_key(article_id))
-
     def docs_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, IndexedDoc]:
-        """The replies of `queue_get_many`: the indexed docs (withdrawn ones are simply absent)."""
+        """The indexed docs, from the values at their `doc_key`s (withdrawn ones are simply absent)."""
         return {i: self._parsed.load(raw) for i, raw in zip(ids, raws, strict=True) if raw}
 
     # ------------------------------------------------------------ writes, queued
