@@ -40,7 +40,8 @@ from bench.relevance import (
 from khabar_search.documents import to_document
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
-from khabar_search.query import RETRIEVED, SNIPPET_WORDS
+from khabar_search.query import RETRIEVED
+from khabar_search.snippets import SNIPPET_WORDS
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import Article, EnrichedEvent

@@ -3,13 +3,11 @@
 from datetime import date
 
 from khabar_search.query import (
-    MARK_END,
-    MARK_START,
     SearchParams,
+    bodies_request,
     build_filters,
     build_request,
     merge_answers,
-    snippet_html,
     stems_query,
     to_result,
 )
@@ -57,6 +55,15 @@ def test_merge_for_newest_orders_by_publication_time() -> None:
     assert [h["id"] for h in merged["hits"]] == ["new", "mid", "old"]
 
 
+def test_first_pages_bring_bodies_deeper_pages_fetch_them_by_id() -> None:
+    first = build_request(SearchParams(q="فيفا"), "articles")["queries"][0]
+    deep = build_request(SearchParams(q="فيفا", page=20, per_page=10), "articles")["queries"][0]
+    assert "body" in first["attributesToRetrieve"] and "body" not in deep["attributesToRetrieve"]
+    assert not any(key.startswith("attributesToCrop") for key in first)
+    fetch = bodies_request("articles", ["a", 'b"c'])["queries"][0]
+    assert fetch["filter"] == 'id IN ["a", "b\\"c"]' and fetch["limit"] == 2
+
+
 def test_latin_query_is_english_and_newest_sorts() -> None:
     body = build_request(SearchParams(q="FIFA", sort="newest"), "articles")
     assert body["queries"][0]["locales"] == ["eng"]
@@ -83,23 +90,13 @@ def test_filters_quote_values_and_cover_whole_days() -> None:
     assert int(end.split()[-1]) - int(start.split()[-1]) == 86399
 
 
-def test_snippet_escapes_text_and_marks_matches() -> None:
-    raw = f"<script>x</script> {MARK_START}فيفا{MARK_END}"
-    assert snippet_html(raw) == "&lt;script&gt;x&lt;/script&gt; <mark>فيفا</mark>"
-
-
-def test_a_bare_article_is_not_marked() -> None:
-    raw = f"{MARK_START}ال{MARK_END}اتحاد {MARK_START}ال{MARK_END}{MARK_START}فيفا{MARK_END}"
-    assert snippet_html(raw) == "الاتحاد ال<mark>فيفا</mark>"
-
-
 def test_result_facets_and_tag_names() -> None:
     answer = {
         "estimatedTotalHits": 21,
         "hits": [{"id": "a", "headline": "h", "lead": "l", "category": "sport", "source": "BBC",
                   "tags": [{"id": "org:fifa", "type": "organisation", "name": "فيفا"}],
                   "published_at": "2018-03-01T00:00:00+00:00", "url": "/articles/a",
-                  "_formatted": {"body": f"… {MARK_START}فيفا{MARK_END} …"}}],
+                  "body": "قرر الاتحاد الدولي لكرة القدم (الفيفا) أمس"}],
         "facetDistribution": {"category": {"sport": 21}, "source": {"BBC": 21},
                               "tag_facets": {"org:fifa|فيفا": 12}},
     }
@@ -108,7 +105,7 @@ def test_result_facets_and_tag_names() -> None:
     assert result.facets == {"category": {"sport": 21}, "tag": {"org:fifa": 12},
                              "source": {"BBC": 21}}
     assert result.tag_names == {"org:fifa": "فيفا"}
-    assert "<mark>فيفا</mark>" in result.hits[0].snippet
+    assert "(<mark>الفيفا</mark>)" in result.hits[0].snippet
 
 
 def test_token_bucket_allows_bursts_then_says_when_to_retry() -> None:

@@ -29,8 +29,9 @@ with Meilisearch's own CPU time on 2,000 indexed corpus articles
 from typing import Any
 
 SEARCHABLE = ["headline", "lead", "tag_names", "body", "search_text"]
+# `id`: a deep page's bodies, for its snippets, are fetched by id after the merge (`query.py`).
 FILTERABLE = [
-    "category", "topic", "source", "language", "published", "story_id",
+    "id", "category", "topic", "source", "language", "published", "story_id",
     "tag_ids", "tag_facets", "people", "places", "organisations",
 ]
 SORTABLE = ["published"]

@@ -18,14 +18,16 @@ same merge, but on 5,000 articles it answered 84 queries/s at 16 clients
 where two plain queries in one multi-search answered 126/s (and one /search
 177/s): its federation path costs more CPU and keeps one core idle.
 
+Snippets are made here too (`snippets.py`), for the page's hits only: when
+Meilisearch cropped every hit of both queries, the cropping cost it more CPU
+than both searches.
+
 Queries go over a pooled aiohttp session with the search-only key: the hot
 path never blocks the event loop and never holds a writer's key. (aiohttp,
 not httpx, because under 16 concurrent readers httpx's connection pool cost
 more CPU per query than the rest of the service.)
 """
 
-import html
-import re
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
@@ -34,6 +36,8 @@ import orjson
 from pydantic import BaseModel, Field
 
 from khabar_search.documents import FACET_SEPARATOR
+from khabar_search.snippets import Highlighter, SynonymTerms
+from khabar_search.synonyms import load_synonyms
 from khabar_shared.text import analyze, detect_language, tokenize
 
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
@@ -41,7 +45,8 @@ STEM_FIELDS = ["search_text"]
 STEMS_WEIGHT = 0.9
 RETRIEVED = ["id", "headline", "lead", "category", "source", "tags", "published", "published_at",
              "url"]
-SNIPPET_WORDS = 30
+# Up to this many hits per query, the hits bring their bodies for the snippets.
+MAX_INLINE_BODIES = 50
 EMPTY_INDEX_CODE = "invalid_search_attributes_to_search_on"
 
 
@@ -91,21 +96,6 @@ class SearchResult(BaseModel):
 
 # Facet names readers see, and the index fields they count.
 FACETS = {"category": "category", "tag": "tag_facets", "source": "source"}
-# Sentinels Meilisearch puts around matches; the text is escaped before they become <mark>.
-MARK_START, MARK_END = "\x01", "\x02"
-
-
-# Meilisearch splits ال off Arabic words and highlights it on its own; a
-# marked article on every other word is noise, not a match.
-BARE_ARTICLE_MARK = re.compile(f"{MARK_START}(ال){MARK_END}")
-
-
-def snippet_html(formatted: str) -> str:
-    """The matched passage as safe HTML: escaped text, matches in <mark>."""
-    escaped = html.escape(BARE_ARTICLE_MARK.sub(r"\1", formatted.strip()), quote=False)
-    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
-
-
 def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -148,13 +138,12 @@ def adds_recall(q: str, stems: str) -> bool:
 
 
 def _common(params: SearchParams) -> dict[str, Any]:
+    # Bodies come with the hits for the usual first pages (they cost Meilisearch
+    # little to send); deeper pages fetch the page's bodies after the merge.
+    inline_bodies = params.q and params.page * params.per_page <= MAX_INLINE_BODIES
     common: dict[str, Any] = {
         "filter": build_filters(params),
-        "attributesToRetrieve": RETRIEVED,
-        "attributesToCrop": [f"body:{SNIPPET_WORDS}"],
-        "attributesToHighlight": ["lead", "body"],
-        "highlightPreTag": MARK_START,
-        "highlightPostTag": MARK_END,
+        "attributesToRetrieve": [*RETRIEVED, "body"] if inline_bodies else RETRIEVED,
         # Meilisearch splits a leading ال off Arabic words; with the default
         # strategy a lone ال would be the last word kept and match everything.
         # `frequency` drops the most common words first.
@@ -166,7 +155,10 @@ def _common(params: SearchParams) -> dict[str, Any]:
 
 
 def build_request(params: SearchParams, index_uid: str) -> dict[str, Any]:
-    """The multi-search body for one reader's query: words, and stems when they add recall."""
+    """The multi-search body for one reader's query: words, and stems when they add recall.
+
+    Meilisearch neither crops nor marks: `snippets.py` does, for the merged page only.
+    """
     common = _common(params)
     locales = query_locales(params.q) if params.q else ["ara", "eng"]
     window = {"offset": 0, "limit": params.page * params.per_page,
@@ -180,6 +172,15 @@ def build_request(params: SearchParams, index_uid: str) -> dict[str, Any]:
         queries.append({"indexUid": index_uid, "q": stems, "attributesToSearchOn": STEM_FIELDS,
                         "locales": locales, **common, **window})
     return {"queries": queries}
+
+
+def bodies_request(index_uid: str, ids: list[str]) -> dict[str, Any]:
+    """The multi-search body that fetches the bodies of the page's hits (the search key cannot
+    read documents any other way)."""
+    return {"queries": [{
+        "indexUid": index_uid, "q": "", "limit": len(ids), "attributesToRetrieve": ["id", "body"],
+        "filter": f"id IN [{', '.join(quote(article_id) for article_id in ids)}]",
+    }]}
 
 
 # How much a stems match counts beside a words match, by position in `queries`.
@@ -216,17 +217,7 @@ def merge_answers(params: SearchParams, results: list[dict[str, Any]]) -> dict[s
     }
 
 
-def _snippet(hit: dict[str, Any]) -> str:
-    formatted = hit.get("_formatted", {})
-    body = formatted.get("body", "")
-    if MARK_START in body:
-        return snippet_html(body)
-    lead = formatted.get("lead", "") or body
-    words = lead.split()
-    return snippet_html(" ".join(words[:SNIPPET_WORDS]) + (" …" if len(words) > SNIPPET_WORDS else ""))
-
-
-def hit_fields(hit: dict[str, Any]) -> dict[str, Any]:
+def hit_fields(hit: dict[str, Any], highlighter: Highlighter) -> dict[str, Any]:
     """One Meilisearch hit as the fields of a `Hit` (validated with the whole result)."""
     return {
         "id": hit["id"],
@@ -237,11 +228,13 @@ def hit_fields(hit: dict[str, Any]) -> dict[str, Any]:
         "tags": hit.get("tags", []),
         "published_at": hit.get("published_at", ""),
         "url": hit.get("url", f"/articles/{hit['id']}"),
-        "snippet": _snippet(hit),
+        "snippet": highlighter.snippet(hit.get("body", ""), hit.get("lead", "")),
     }
 
 
-def to_result(params: SearchParams, answer: dict[str, Any]) -> SearchResult:
+def to_result(params: SearchParams, answer: dict[str, Any],
+              highlighter: Highlighter | None = None) -> SearchResult:
+    highlighter = highlighter or Highlighter(params.q)
     total = int(answer.get("estimatedTotalHits", answer.get("totalHits", 0)))
     distribution = answer.get("facetDistribution", {})
     tag_counts: dict[str, int] = {}
@@ -258,7 +251,7 @@ def to_result(params: SearchParams, answer: dict[str, Any]) -> SearchResult:
         "page": params.page,
         "per_page": params.per_page,
         "pages": -(-total // params.per_page),
-        "hits": [hit_fields(hit) for hit in answer.get("hits", [])],
+        "hits": [hit_fields(hit, highlighter) for hit in answer.get("hits", [])],
         "facets": {"category": distribution.get("category", {}), "tag": tag_counts,
                    "source": distribution.get("source", {})},
         "tag_names": tag_names,
@@ -275,7 +268,7 @@ class SearchUnavailable(RuntimeError):
 
 class SearchClient:
     def __init__(self, meili_url: str, search_key: str, index_uid: str,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, synonyms: dict[str, list[str]] | None = None) -> None:
         # Uncompressed: Meilisearch sits next to us, and gzip costs both sides CPU per query.
         self._headers = {"Accept-Encoding": "identity", "Content-Type": "application/json"}
         if search_key:
@@ -284,6 +277,7 @@ class SearchClient:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._index = index_uid
         self._session: aiohttp.ClientSession | None = None
+        self._synonyms = SynonymTerms(synonyms if synonyms is not None else load_synonyms())
 
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the event loop that runs it.
@@ -295,9 +289,28 @@ class SearchClient:
         return self._session
 
     async def search(self, params: SearchParams) -> SearchResult:
-        body = orjson.dumps(build_request(params, self._index))
+        request = build_request(params, self._index)
+        answer = await self._multi_search(request)
+        if answer is None:
+            return to_result(params, {})
+        merged = merge_answers(params, answer)
+        highlighter = Highlighter(params.q, self._synonyms)
+        if highlighter.wanted:
+            await self._add_missing_bodies(merged["hits"])
+        return to_result(params, merged, highlighter)
+
+    async def _add_missing_bodies(self, hits: list[dict[str, Any]]) -> None:
+        missing = {hit["id"]: hit for hit in hits if "body" not in hit}
+        if not missing:
+            return
+        [found] = await self._multi_search(bodies_request(self._index, list(missing))) or [{}]
+        for document in found.get("hits", []):
+            missing[document["id"]]["body"] = document.get("body", "")
+
+    async def _multi_search(self, request: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Each query's answer; None when the index is still empty."""
         try:
-            async with self._open().post(self._url, data=body) as response:
+            async with self._open().post(self._url, data=orjson.dumps(request)) as response:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -306,10 +319,11 @@ class SearchClient:
         if status == 400 and answer and answer.get("code") == EMPTY_INDEX_CODE:
             # An index without documents knows no fields yet, so Meilisearch
             # refuses `attributesToSearchOn`: nothing is there to find.
-            return to_result(params, {})
+            return None
         if status >= 300 or answer is None:
             raise SearchUnavailable(f"meilisearch answered {status}", raw[:500].decode(errors="replace"))
-        return to_result(params, merge_answers(params, answer.get("results", [])))
+        results: list[dict[str, Any]] = answer.get("results", [])
+        return results
 
     async def aclose(self) -> None:
         if self._session is not None:
