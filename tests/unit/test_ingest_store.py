@@ -63,3 +63,27 @@ def test_sources_read_corpus_lines_ninjs_and_feeds() -> None:
 def test_written_ninjs_reads_back_as_the_same_article() -> None:
     article = parse_ninjs(DOCUMENT)
     assert parse_ninjs(article_to_ninjs(article)) == article
+
+
+def test_event_ids_are_version_4_uuids() -> None:
+    import uuid
+
+    from khabar_ingest.store import new_event_id
+
+    ids = {new_event_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for event_id in ids:
+        parsed = uuid.UUID(event_id)
+        assert str(parsed) == event_id
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_eval_command_is_what_redis_py_would_send() -> None:
+    from redis.asyncio.connection import Connection
+
+    from khabar_ingest.store import eval_command
+
+    keys, args = ["k:{a}", "é"], [b"[1]", b"x" * 7000]
+    ours = b"".join(eval_command(b"return 1", keys, args))
+    theirs = b"".join(Connection().pack_command("EVAL", b"return 1", 2, *keys, *args))
+    assert ours == theirs

@@ -267,3 +267,25 @@ def test_parse_ninjs_returns_an_article_or_raises_invalid_article(document):
     else:
         assert article.headline and article.id
         assert article.model_dump_json()  # what ingest writes to the stream must serialize
+
+
+def _web_url_by_urlsplit(value: str) -> bool:
+    """What `is_web_url` answered before its fast path: urlsplit's reading, always."""
+    from urllib.parse import urlsplit
+
+    from khabar_ingest.formats.checks import has_line_controls
+
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.netloc) and not has_line_controls(value)
+
+
+@settings(max_examples=500)
+@given(st.sampled_from(["http://", "https://", "HTTP://", " http://", "http:/", "", "ftp://"]),
+       st.text(alphabet="ab1.:/?#[]@% \t\nä\u200f\x85", max_size=20))
+def test_web_url_check_agrees_with_urlsplit(prefix: str, rest: str) -> None:
+    from khabar_ingest.formats.checks import is_web_url
+
+    assert is_web_url(prefix + rest) == _web_url_by_urlsplit(prefix + rest)

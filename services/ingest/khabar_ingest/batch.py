@@ -1,13 +1,15 @@
 """`POST /v1/articles/batch`: many articles, one answer per item.
 
 Items are independent: a bad item is refused with its own problem and the
-others go on. Valid items are accepted together by `ArticleStore.accept_many`
-(one pipelined round trip to Redis for the whole batch). Batch items carry
+others go on. Valid items are accepted together by `ArticleStore.accept_many`,
+which reads them as they are parsed: Redis accepts the first few dozen while
+ingest parses the next. Batch items carry
 no If-Match or Idempotency-Key: re-sending a batch is safe anyway, because an
 item whose content is unchanged is answered "unchanged" and appends nothing.
 """
 
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -66,15 +68,20 @@ async def run_batch(
 ) -> BatchAnswer:
     answers: list[BatchItem] = []
     changes: list[tuple[int, Change]] = []
-    for index, document in enumerate(items):
-        try:
-            article = parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
-        except InvalidArticle as invalid:
-            answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
-            continue
-        changes.append((index, Change(article=article, submitted_by=key_name,
-                                      correlation_id=correlation_id)))
-    outcomes = await store.accept_many([change for _, change in changes])
+
+    def parsed() -> Iterator[Change]:
+        # Lazy, so the store sends each script call before the next items are parsed.
+        for index, document in enumerate(items):
+            try:
+                article = parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
+            except InvalidArticle as invalid:
+                answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
+                continue
+            change = Change(article=article, submitted_by=key_name, correlation_id=correlation_id)
+            changes.append((index, change))
+            yield change
+
+    outcomes = await store.accept_many(parsed())
     for (index, change), outcome in zip(changes, outcomes, strict=True):
         answers.append(item_answer(index, change, outcome))
     answers.sort(key=lambda item: item.index)
