@@ -33,7 +33,7 @@ from khabar_enrich.related import (
     published_at,
 )
 from khabar_enrich.settings import EnrichSettings
-from khabar_shared.events import EnrichedArticle, RelatedLink
+from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
 
 PREFIX = "khabar:{enrich}"
 RECENT_KEY = f"{PREFIX}:recent"
@@ -43,7 +43,8 @@ CONSIDERED_PER_REFRESH = 3  # older matches looked at per refresh allowed
 
 
 def copy_key(article_id: str) -> str:
-    return f"{PREFIX}:copy:{article_id}"
+    # "copy2": a copy is the article's `article.enriched` event ("copy" held the bare article).
+    return f"{PREFIX}:copy2:{article_id}"
 
 
 def links_key(article_id: str) -> str:
@@ -98,7 +99,8 @@ return 1
 
 
 class RecentCopies:
-    """The last enriched version of recently published articles, compressed.
+    """The last enriched version of recently published articles: its `article.enriched` event,
+    compressed.
 
     Writes are queued on the caller's batch pipeline (see `pipes.py`).
     """
@@ -107,16 +109,18 @@ class RecentCopies:
         self._window_s = window_s
         self._saves = 0
 
-    def save(self, pipe: Pipeline, enriched: EnrichedArticle, refreshed: Sequence[EnrichedArticle] = ()) -> None:
-        """Queue, as one command on `pipe`, the copy of a newly enriched version with its links on
-        their own, and the new links of the articles it `refreshed`.
+    def save(self, pipe: Pipeline, enriched: EnrichedArticle, event_json: str,
+             refreshed: Sequence[EnrichedArticle] = ()) -> None:
+        """Queue, as one command on `pipe`, the copy of a newly enriched version (`event_json`, its
+        `article.enriched` event as sent: made once for both) with its links on their own, and the
+        new links of the articles it `refreshed`.
 
         The links at `links_key` are the current ones; the copy's own may be
         older (see `Refresher.refresh`), so a refresh does not serialize and
         compress the whole article again.
         """
         args: list[str | bytes | float] = []
-        for article, copy in ((enriched, zlib.compress(enriched.model_dump_json().encode(), 1)),
+        for article, copy in ((enriched, zlib.compress(event_json.encode(), 1)),
                               *((r, b"") for r in refreshed)):
             links = orjson.dumps([link.model_dump() for link in article.related])
             args += [article.article.id, published_at(article.article), links, copy]
@@ -138,8 +142,7 @@ class RecentCopies:
     def copies_from(ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, EnrichedArticle]:
         """The copies still kept, from the values at their `copy_key`s."""
         return {
-            article_id: EnrichedArticle.model_validate_json(zlib.decompress(raw))
-            for article_id, raw in zip(ids, raws, strict=True) if raw
+            article_id: _enriched_of(raw) for article_id, raw in zip(ids, raws, strict=True) if raw
         }
 
     @staticmethod
@@ -151,6 +154,12 @@ class RecentCopies:
     def links_from(raw: bytes) -> list[StoredLink]:
         """A copy's links as kept at `links_key` (read with the candidates, see `Refresher`)."""
         return [StoredLink(link["article_id"], link["score"]) for link in orjson.loads(raw)]
+
+
+def _enriched_of(copy: bytes) -> EnrichedArticle:
+    enriched = EnrichedEvent.model_validate_json(zlib.decompress(copy)).enriched
+    assert enriched is not None, "a copy is an article.enriched event"
+    return enriched
 
 
 def enters(match: Match, current: Sequence[ShownLink], max_related: int) -> bool:

@@ -94,6 +94,8 @@ class Enricher:
         self._settings = settings
         self._copies = RecentCopies(settings.refresh_window_days * 86_400)
         self._refresher = Refresher(index, self._copies, settings)
+        # Stream entries made while enriching (see `_enrich_live`), by event id, until published.
+        self._entries: dict[str, dict[str, str]] = {}
 
     async def handle(self, deliveries: list[Delivery[ArticleEvent]]) -> None:
         """A batch: its enriched events, then one write of them (the consumer acks after it)."""
@@ -109,6 +111,7 @@ class Enricher:
         The index and the copies are written when this returns; the events are not
         published (see `publish`).
         """
+        self._entries.clear()  # a batch enriched and never published leaves none behind
         plan = await self._plan(events)
         # Tagging needs no Redis: all of it first, so the batch's terms are known for one df read.
         tagged = {i: self._tagger(events[i].article) for i, action in enumerate(plan) if action == "live"}
@@ -153,7 +156,7 @@ class Enricher:
             return
         async with self._redis.pipeline(transaction=False) as pipe:
             for event in outgoing:
-                pipe.xadd(ENRICHED_STREAM, encode_event(event))
+                pipe.xadd(ENRICHED_STREAM, self._entries.pop(event.event_id, None) or encode_event(event))
             for event in outgoing:
                 if event.type != "article.related_refreshed":
                     pipe.set(version_key(event.article_id), event.version)
@@ -187,11 +190,14 @@ class Enricher:
             search_text=" ".join(tagged.terms),
             enriched_at=datetime.now(UTC),
         )
+        outgoing = _event(event, "article.enriched", event.article_id, event.version, enriched)
+        # Its stream entry is made now: the copy kept for refreshes is the same JSON.
+        entry = self._entries[outgoing.event_id] = encode_event(outgoing)
         refreshed: list[EnrichedArticle] = []
         if is_indexable(article, datetime.now(UTC)):
             refreshed = await self._refresher.refresh(pipe, doc, matches, links)
             self._index.add(pipe, doc, list(terms.strengths))
-            self._copies.save(pipe, enriched, refreshed)
+            self._copies.save(pipe, enriched, entry["data"], refreshed)
             self._copies.trim(pipe, doc.published)
         else:
             self._index.remove(pipe, article.id)
@@ -200,7 +206,7 @@ class Enricher:
                  tags=len(enriched.tags), related=len(enriched.related), story_id=enriched.story_id,
                  refreshed=[r.article.id for r in refreshed])
         return [
-            _event(event, "article.enriched", event.article_id, event.version, enriched),
+            outgoing,
             *(_event(event, "article.related_refreshed", r.article.id, r.version, r) for r in refreshed),
         ]
 
