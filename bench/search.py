@@ -23,6 +23,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -48,7 +49,7 @@ from khabar_shared.events import Article, EnrichedEvent
 from khabar_shared.logging import configure_logging
 from khabar_shared.redis_helpers import connect
 
-console = Console()
+console = Console(width=150)  # wide tables stay readable when the output is a file
 CONCURRENCY = (1, 16, 64)
 
 
@@ -120,8 +121,27 @@ async def load(ask: Ask, client: httpx.AsyncClient, queries: list[str], concurre
     return latencies, total / (time.perf_counter() - started)
 
 
+@dataclass
+class LatencyRow:
+    engine: str
+    clients: int
+    latencies: list[float]
+    qps: float
+    # CPU milliseconds per query by process: the machine is shared and its two
+    # cores are saturated from 16 clients on, so cost is steadier than latency.
+    cpu_ms: dict[str, float]
+
+    @property
+    def server_cpu_ms(self) -> float:
+        return sum(ms for name, ms in self.cpu_ms.items() if name in SERVER_PROCESSES)
+
+
+SERVER_PROCESSES = ("meilisearch", "search")
+
+
 async def latency_rows(service_url: str, meili_url: str, search_key: str, index: str,
-                       queries: list[str], per_level: int) -> list[tuple[str, int, list[float], float]]:
+                       queries: list[str], per_level: int,
+                       cpu_now: Callable[[], dict[str, float]]) -> list[LatencyRow]:
     page_body = {"limit": 10, "facets": ["category", "tag_facets", "source"],
                  "attributesToRetrieve": RETRIEVED, "attributesToCrop": [f"body:{SNIPPET_WORDS}"],
                  "attributesToHighlight": ["lead", "body"]}
@@ -146,22 +166,31 @@ async def latency_rows(service_url: str, meili_url: str, search_key: str, index:
             total = max(per_level, concurrency * 10)
             for name, ask in (("khabar /v1/search", ours), ("raw Meilisearch, page request", raw_page),
                               ("raw Meilisearch, bare q", raw_bare)):
+                before = cpu_now() | {"client": time.process_time()}
                 latencies, qps = await load(ask, client, queries, concurrency, total)
-                rows.append((name, concurrency, latencies, qps))
+                after = cpu_now() | {"client": time.process_time()}
+                cpu_ms = {process: 1000 * (after[process] - before[process]) / total
+                          for process in before if process in after}
+                rows.append(LatencyRow(name, concurrency, latencies, qps, cpu_ms))
     return rows
 
 
-def print_latency(rows: list[tuple[str, int, list[float], float]], articles: int) -> None:
+def print_latency(rows: list[LatencyRow], articles: int) -> None:
     table = Table(title=f"Query latency over {articles} indexed articles")
-    for column in ("engine", "clients", "p50 ms", "p95 ms", "p99 ms", "queries/s", "p50 vs raw page"):
+    for column in ("engine", "clients", "p50 ms", "p95 ms", "p99 ms", "queries/s",
+                   "p50 vs raw page", "CPU ms/query: meili + search (client)", "CPU vs raw page"):
         table.add_column(column, justify="right" if column != "engine" else "left")
-    raw_p50 = {c: percentile(l, 0.5) for n, c, l, _ in rows if n.endswith("page request")}
-    for name, concurrency, latencies, qps in rows:
-        p50 = percentile(latencies, 0.5)
-        table.add_row(name, str(concurrency), f"{p50 * 1000:.1f}",
-                      f"{percentile(latencies, 0.95) * 1000:.1f}",
-                      f"{percentile(latencies, 0.99) * 1000:.1f}", f"{qps:.0f}",
-                      f"{p50 / raw_p50[concurrency]:.2f}×")
+    raw = {row.clients: row for row in rows if row.engine.endswith("page request")}
+    for row in rows:
+        p50 = percentile(row.latencies, 0.5)
+        base = raw[row.clients]
+        cpu = " + ".join(f"{row.cpu_ms.get(name, 0.0):.1f}" for name in SERVER_PROCESSES)
+        table.add_row(row.engine, str(row.clients), f"{p50 * 1000:.1f}",
+                      f"{percentile(row.latencies, 0.95) * 1000:.1f}",
+                      f"{percentile(row.latencies, 0.99) * 1000:.1f}", f"{row.qps:.0f}",
+                      f"{p50 / percentile(base.latencies, 0.5):.2f}×",
+                      f"{cpu} ({row.cpu_ms.get('client', 0.0):.1f})",
+                      f"{row.server_cpu_ms / base.server_cpu_ms:.2f}×")
     console.print(table)
 
 
@@ -187,7 +216,8 @@ async def run(count: int, query_count: int, batch: int, per_level: int) -> None:
         queries = make_queries(articles, query_count)
         with console.status("querying"):
             rows = await latency_rows(system.url("search"), system.meili_url,
-                                      system.keys.search_key, system.index, queries, per_level)
+                                      system.keys.search_key, system.index, queries, per_level,
+                                      system.cpu_by_process)
         print_latency(rows, len(docs))
 
 
