@@ -66,7 +66,9 @@ async def run_batch(
     store: ArticleStore, items: list[Any], key_name: str, correlation_id: str, limits: Limits,
     unicode_checked: bool = False,
 ) -> BatchAnswer:
-    answers: list[BatchItem] = []
+    # Each item's answer as a dict: BatchAnswer validates them all in one call (a third of
+    # the cost of a BatchItem each).
+    answers: list[dict[str, Any]] = []
     changes: list[tuple[int, Change]] = []
 
     def parsed() -> Iterator[Change]:
@@ -84,29 +86,27 @@ async def run_batch(
     outcomes = await store.accept_many(parsed())
     for (index, change), outcome in zip(changes, outcomes, strict=True):
         answers.append(item_answer(index, change, outcome))
-    answers.sort(key=lambda item: item.index)
-    counts = Counter(item.outcome for item in answers)
-    return BatchAnswer(accepted=counts["accepted"], embargoed=counts["embargoed"],
-                       unchanged=counts["unchanged"], rejected=counts["rejected"], items=answers)
+    answers.sort(key=lambda item: item["index"])
+    counts = Counter(item["outcome"] for item in answers)
+    return BatchAnswer.model_validate({**counts, "items": answers})
 
 
-def rejected(index: int, problem: ProblemDetails) -> BatchItem:
-    return BatchItem(index=index, outcome="rejected", status=problem.status,
-                     problem=problem.body())
+def rejected(index: int, problem: ProblemDetails) -> dict[str, Any]:
+    return {"index": index, "outcome": "rejected", "status": problem.status,
+            "problem": problem.body()}
 
 
-def item_answer(index: int, change: Change, outcome: Outcome) -> BatchItem:
+def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
+    """A BatchItem's fields for one change's outcome."""
     if isinstance(outcome, StoreResult):
         acceptance = outcome.acceptance
         kind: ItemOutcome = (
             "unchanged" if outcome.replayed
             else "embargoed" if acceptance.status == "embargoed" else "accepted"
         )  # fmt: skip
-        return BatchItem(index=index, outcome=kind, status=202,
-                         article_id=acceptance.article_id, version=acceptance.version,
-                         event_id=acceptance.event_id)
+        return {"index": index, "outcome": kind, "status": 202,
+                "article_id": acceptance.article_id, "version": acceptance.version,
+                "event_id": acceptance.event_id}
     assert isinstance(outcome, VersionConflict | IdempotencyMismatch)
     problem = conflict(change.article.id, str(outcome), instance=f"#/{index}")
-    item = rejected(index, problem)
-    item.article_id = change.article.id
-    return item
+    return rejected(index, problem) | {"article_id": change.article.id}

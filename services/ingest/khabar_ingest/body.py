@@ -66,8 +66,12 @@ def read_fast(body: bytes | bytearray, max_depth: int, instance: str) -> Any | N
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    check_depth(document, max_depth, instance)  # first: it bounds holds_float's recursion
-    return None if holds_float(document) else document
+    try:
+        floats = holds_float_within(document, max_depth)
+    except NestsTooDeep:
+        check_depth(document, max_depth, instance)  # names the pointer, and raises
+        raise
+    return None if floats else document
 
 
 def read_slow(body: bytes | bytearray, max_depth: int, instance: str) -> Any:
@@ -110,15 +114,27 @@ def nests_deeper(value: Any, max_depth: int) -> bool:
     return False
 
 
-def holds_float(value: Any) -> bool:
-    """Whether any number in `value` is a float (orjson's reading of it may differ)."""
-    if type(value) is float:
-        return True
-    for child in _children(value):
+class NestsTooDeep(Exception):
+    """Something in a document nests deeper than allowed (`check_depth` says where)."""
+
+
+def holds_float_within(value: Any, max_depth: int) -> bool:
+    """Whether any number in `value` is a float (orjson's reading of it may differ).
+
+    Raises NestsTooDeep where `nests_deeper` would say True: one walk does
+    both. It goes through the whole document (a float found early does not
+    end the depth check), and never deeper than `max_depth`, which bounds
+    the recursion.
+    """
+    children = _children(value)
+    if max_depth <= 0 and len(children) > 0:
+        raise NestsTooDeep
+    floats = False
+    for child in children:
         kind = type(child)
-        if kind is float or (kind in _CONTAINERS and holds_float(child)):
-            return True
-    return False
+        if kind is float or (kind in _CONTAINERS and holds_float_within(child, max_depth - 1)):
+            floats = True
+    return floats
 
 
 # What a JSON parser builds for objects and arrays (exactly these types: no subclasses).

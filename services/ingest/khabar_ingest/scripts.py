@@ -35,7 +35,7 @@ local function accept(c, state_key, history_key, idempotency_key, article_json)
       return {'idempotency_mismatch', '', ''}
     end
   end
-  local current = redis.call('HMGET', state_key, 'version', 'hash', 'answer', 'appended')
+  local current = redis.call('HMGET', state_key, 'version', 'hash', 'answer', 'appended', 'status')
   if current[2] == c.hash then return {'replay', current[3], ''} end
   local version = tonumber(current[1] or '0')
   local appended = tonumber(current[4] or '0')
@@ -77,8 +77,12 @@ local function accept(c, state_key, history_key, idempotency_key, article_json)
       status = c.pubstatus, version = version, history = released}))
   else
     entry = redis.call('XADD', KEYS[1], '*', unpack(fields))
-    redis.call('ZREM', KEYS[2], c.article_id)
-    redis.call('HDEL', KEYS[3], c.article_id)
+    -- A held change of this article waits (and is dropped) only while its state says
+    -- 'embargoed': no two needless calls for every other change.
+    if current[5] == 'embargoed' then
+      redis.call('ZREM', KEYS[2], c.article_id)
+      redis.call('HDEL', KEYS[3], c.article_id)
+    end
     appended = version
   end
   redis.call('HSET', state_key, 'version', version, 'hash', c.hash, 'status', status,

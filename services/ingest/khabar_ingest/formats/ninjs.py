@@ -40,9 +40,8 @@ from .checks import (
     has_line_controls,
     has_text_controls,
     is_web_url,
-    language_problem,
-    normalize_language,
     parse_timestamp,
+    read_language,
     surrogate_paths,
 )
 from .errors import FieldError, InvalidArticle, MalformedDocument, pointer
@@ -72,7 +71,8 @@ _TEXT_BODY_KEYS = ("body_text", "body_main", "body_plain")
 _IMAGE_TYPES = {"picture", "graphic", "image"}
 _PREFERRED_RENDITIONS = ("original", "baseImage", "viewImage", "main", "highres", "hughres")
 
-_CAMEL_CASE_KEYS = ("firstCreated", "pubStatus", "copyrightNotice", "embargoedUntil", "edNote", "altIds")
+_CAMEL_CASE_KEYS = frozenset(("firstCreated", "pubStatus", "copyrightNotice", "embargoedUntil", "edNote", "altIds"))
+_MODERN_KEYS = frozenset(("headlines", "bodies", "descriptions"))
 
 # Fields read into Article (other than through the helpers below); the rest go to `extra`.
 _CONSUMED = {
@@ -146,9 +146,9 @@ class _Reader:
         self.limits = limits
         self.errors: list[FieldError] = []
         self.consumed: set[str] = set(_CONSUMED)
-        self.modern = any(key in document for key in ("headlines", "bodies", "descriptions"))
+        self.modern = not document.keys().isdisjoint(_MODERN_KEYS)
         # ninjs 3.x spells its names in camelCase; name missing fields the way the sender would
-        self.camel = any(key in document for key in _CAMEL_CASE_KEYS)
+        self.camel = not document.keys().isdisjoint(_CAMEL_CASE_KEYS)
 
     def fail(self, where: str, message: str) -> None:
         self.errors.append(FieldError(pointer=where, message=message))
@@ -426,11 +426,11 @@ class _Reader:
         if not isinstance(value, str):
             self.fail("/language", f"must be a string, got {_json_type(value)}")
             return None
-        problem = language_problem(value)
+        problem, normalized = read_language(value)
         if problem:
             self.fail("/language", problem[:200])
             return None
-        return normalize_language(value)
+        return normalized
 
     def _subjects(self, names: tuple[str, str]) -> list[Subject]:
         name = self._first_present(names)

@@ -1,5 +1,7 @@
 """The site's sections, and how a category or subject from outside maps onto one."""
 
+from functools import lru_cache
+
 from .ids import slugify
 
 SECTIONS = ("world", "middle-east", "economy", "sport", "technology", "culture")
@@ -50,6 +52,7 @@ _ALIASES: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=4096)  # a newsroom files under a few hundred names; each is mapped once
 def section_for(name: str, code: str | None = None) -> str:
     """The section slug for a category name or subject (name and optional code).
 
