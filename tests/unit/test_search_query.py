@@ -4,10 +4,12 @@ from datetime import date
 
 from khabar_search.query import (
     SearchParams,
+    SearchResult,
     bodies_request,
     build_filters,
     build_request,
     merge_answers,
+    result_fields,
     stems_query,
     to_result,
 )
@@ -106,6 +108,15 @@ def test_result_facets_and_tag_names() -> None:
                              "source": {"BBC": 21}}
     assert result.tag_names == {"org:fifa": "فيفا"}
     assert "(<mark>الفيفا</mark>)" in result.hits[0].snippet
+
+
+def test_the_fields_the_api_sends_unvalidated_are_exactly_the_models() -> None:
+    answer = {"estimatedTotalHits": 1, "facetDistribution": {}, "hits": [
+        {"id": "a", "headline": "h", "lead": "l", "category": "sport", "source": "BBC",
+         "tags": [{"id": "org:fifa", "type": "organisation", "name": "فيفا"}], "published": 1,
+         "published_at": "2018-03-01T00:00:00+00:00", "url": "/articles/a", "body": "فيفا"}]}
+    fields = result_fields(SearchParams(q="فيفا"), answer)
+    assert SearchResult.model_validate(fields).model_dump() == fields
 
 
 def test_token_bucket_allows_bursts_then_says_when_to_retry() -> None:

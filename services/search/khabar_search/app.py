@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+import orjson
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -114,25 +115,25 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
                             lang=lang, date_from=date_from, date_to=date_to, sort=sort,
                             page=page, per_page=per_page)
 
-    async def run_search(params: SearchParams) -> SearchResult:
+    async def run_search(params: SearchParams) -> dict[str, Any]:
         try:
-            return await reader.search(params)
+            return await reader.search_fields(params)
         except SearchUnavailable as error:
             log.error("meili_search_failed", error=str(error), meili_answer=error.answer)
             raise problem(503, "Service Unavailable", "Search is unavailable; try again.") from error
 
     @app.get("/v1/search", response_model=SearchResult)
     async def search_api(params: Annotated[SearchParams, Depends(read_params)]) -> Response:
-        # Serialized once by the model itself: the hot path skips FastAPI's re-validation.
-        result = await run_search(params)
-        return Response(result.model_dump_json(), media_type="application/json")
+        # The result's fields as they are (see `result_fields`), serialized once:
+        # the hot path skips pydantic's validation and FastAPI's re-validation.
+        return Response(orjson.dumps(await run_search(params)), media_type="application/json")
 
     @app.get("/search", response_class=HTMLResponse)
     async def search_page(
         request: Request, params: Annotated[SearchParams, Depends(read_params)]
     ) -> HTMLResponse:
         browsing = params.q or params.category or params.tag or params.source
-        result = await run_search(params) if browsing else None
+        result = SearchResult.model_validate(await run_search(params)) if browsing else None
         rtl = not params.q or detect_language(params.q) == "ar"
         return TEMPLATES.TemplateResponse(request, "search.html", {
             "params": params, "result": result, "rtl": rtl,
