@@ -21,10 +21,13 @@ frequencies are counters beside the postings: how many indexed articles ever
 used a term (a statistic of the language; withdrawals do not undo it).
 """
 
+import itertools
 import math
+import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 from redis.asyncio.client import Pipeline
@@ -41,6 +44,7 @@ PREFIX = "khabar:{enrich}"
 TERM_PREFIX = f"{PREFIX}:term:"
 DF_KEY = f"{PREFIX}:df"
 COUNT_KEY = f"{PREFIX}:docs"
+REVS_KEY = f"{PREFIX}:revs"  # each indexed doc's revision: a new one at each write
 MAX_POSTINGS = 5000  # per term; only the most recent few are ever read
 LOOKAHEAD_S = 2 * 86_400  # a late-arriving article may relate to slightly newer ones
 
@@ -63,9 +67,10 @@ MAX_SAME_STORY = 3  # of one story in the whole list
 # Index one article in one round trip: replace its previous postings (an update),
 # or count it (a first version; its terms are counted with the batch's, see
 # `DF_SCRIPT`); cap each posting list.
-# KEYS: count, doc. ARGV: id, published, doc JSON, max postings, term-key prefix,
-# language, then the index terms in one argument, one a line (a term has no
-# whitespace; one argument, not dozens, is much less to encode and parse).
+# KEYS: count, doc, revisions. ARGV: id, published, doc JSON, max postings,
+# term-key prefix, language, the index terms in one argument, one a line (a term
+# has no whitespace; one argument, not dozens, is much less to encode and parse),
+# and the doc's revision (see `ParsedDocs`).
 INDEX_SCRIPT = """
 local id, published, doc, max_postings = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local prefix = ARGV[5]
@@ -92,6 +97,7 @@ for _, key in ipairs(keys) do
   end
 end
 redis.call('SET', KEYS[2], doc)
+redis.call('HSET', KEYS[3], id, ARGV[8])
 return previous and 0 or 1
 """
 
@@ -107,7 +113,8 @@ return 1
 # the query weights they share times recency, the best `rerank` returned as their
 # stored docs, each followed by the value at `side_prefix .. id` for those published
 # since `side_since` (the refresh reads their related links), else false.
-# KEYS: the article's own doc (the index's slot). ARGV: newest published, postings
+# Returned per candidate: id, revision, doc (only without a revision), side value.
+# KEYS: the revisions. ARGV: newest published, postings
 # per term, rerank, the article's published, half-life (days), recency floor, own
 # id, doc-key prefix, side prefix, side since, term-key prefix (with the language),
 # then the query terms in one argument, "term weight" one a line.
@@ -127,32 +134,58 @@ for term, weight in string.gmatch(ARGV[12], '(%S+) (%S+)') do
   end
 end
 score[own] = nil
-local ranked = {}
+local ranked, values = {}, {}
 for id, s in pairs(score) do
   local days = math.abs(anchor - published[id]) / 86400
-  table.insert(ranked, {id, s * (floor + (1 - floor) * 0.5 ^ (days / half_life))})
+  local value = s * (floor + (1 - floor) * 0.5 ^ (days / half_life))
+  table.insert(ranked, {id, value})
+  table.insert(values, value)
+end
+-- Only the best `rerank` are read back. Sorting hundreds of candidates with a Lua
+-- comparator was most of the script's time: a plain sort of the scores finds the
+-- cut, and only those at or above it (ties included) are ranked by score and id.
+if #values > rerank then
+  table.sort(values)
+  local cut, best = values[#values - rerank + 1], {}
+  for _, entry in ipairs(ranked) do
+    if entry[2] >= cut then table.insert(best, entry) end
+  end
+  ranked = best
 end
 table.sort(ranked, function(a, b)
   if a[2] == b[2] then return a[1] < b[1] end
   return a[2] > b[2]
 end)
--- The docs and links in two MGETs: a call from a script costs more than the read.
-local doc_keys, side_keys, side_of = {}, {}, {}
+-- Their revisions and links; a doc itself only when it has no revision (the client
+-- keeps the docs it has seen by revision: passing the docs through the script and
+-- back was half of its time). A call from a script costs more than the read: MGETs.
+local ids, side_keys, side_of = {}, {}, {}
 for i = 1, math.min(rerank, #ranked) do
   local id = ranked[i][1]
-  doc_keys[i] = doc_prefix .. id
+  ids[i] = id
   if published[id] >= side_since then
     table.insert(side_keys, side_prefix .. id)
     side_of[i] = #side_keys
   end
 end
-if #doc_keys == 0 then return {} end
-local docs = redis.call('MGET', unpack(doc_keys))
+if #ids == 0 then return {} end
+local revs = redis.call('HMGET', KEYS[1], unpack(ids))
+local bare_keys, bare_of = {}, {}
+for i = 1, #ids do
+  if not revs[i] then
+    table.insert(bare_keys, doc_prefix .. ids[i])
+    bare_of[i] = #bare_keys
+  end
+end
+local docs = #bare_keys > 0 and redis.call('MGET', unpack(bare_keys)) or {}
 local sides = #side_keys > 0 and redis.call('MGET', unpack(side_keys)) or {}
 local found = {}
-for i = 1, #doc_keys do
-  if docs[i] then
-    table.insert(found, docs[i])
+for i = 1, #ids do
+  local doc = bare_of[i] and docs[bare_of[i]] or false
+  if revs[i] or doc then
+    table.insert(found, ids[i])
+    table.insert(found, revs[i] or false)
+    table.insert(found, doc)
     table.insert(found, side_of[i] and sides[side_of[i]] or false)
   end
 end
@@ -160,7 +193,7 @@ return found
 """
 
 # Take one article out of the index, whatever terms its indexed version had.
-# KEYS: its doc. ARGV: id, term-key prefix. Returns 1 when it was indexed.
+# KEYS: its doc, the revisions. ARGV: id, term-key prefix. Returns 1 when it was indexed.
 REMOVE_SCRIPT = """
 local previous = redis.call('GET', KEYS[1])
 if not previous then return 0 end
@@ -169,6 +202,7 @@ for term, _ in pairs(old['terms']) do
   redis.call('ZREM', ARGV[2] .. old['lang'] .. ':' .. term, ARGV[1])
 end
 redis.call('DEL', KEYS[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
 return 1
 """
 
@@ -216,24 +250,41 @@ class IndexedDoc:
 
 
 class ParsedDocs:
-    """`IndexedDoc.loads`, remembered by the stored bytes themselves, so never stale.
+    """`IndexedDoc.loads`, remembered by the stored bytes themselves, so never stale; and the
+    stored bytes by article and revision, for the candidates (see `CANDIDATES_SCRIPT`).
 
     The recent articles are every new article's candidates: parsing the same
-    docs again and again was a large share of an article's cost. The docs
-    handed out are shared: not to be changed.
+    docs again and again was a large share of an article's cost, and reading
+    them back from Redis half of the candidates script's. A revision is new at
+    each write of a doc, so a doc known by its revision is the stored one. The
+    docs handed out are shared: not to be changed.
     """
 
     def __init__(self, size: int = PARSED_DOCS) -> None:
         self._size = size
         self._docs: dict[bytes, IndexedDoc] = {}
+        self._by_revision: dict[tuple[str, str], bytes] = {}
 
     def load(self, raw: bytes) -> IndexedDoc:
         doc = self._docs.get(raw)
         if doc is None:
-            if len(self._docs) >= self._size:
-                del self._docs[next(iter(self._docs))]  # the first parsed goes first
+            _make_room(self._docs, self._size)
             doc = self._docs[raw] = IndexedDoc.loads(raw)
         return doc
+
+    def remember(self, article_id: str, revision: str, raw: bytes) -> None:
+        """The stored bytes of `article_id` at `revision`, as written or read."""
+        _make_room(self._by_revision, self._size)
+        self._by_revision[article_id, revision] = raw
+
+    def known(self, article_id: str, revision: str) -> IndexedDoc | None:
+        raw = self._by_revision.get((article_id, revision))
+        return None if raw is None else self.load(raw)
+
+
+def _make_room(cache: dict[Any, Any], size: int) -> None:
+    if len(cache) >= size:
+        del cache[next(iter(cache))]  # the first remembered goes first
 
 
 @dataclass
@@ -387,6 +438,9 @@ class RelatedIndex:
         self._idf_calls = 0
         self._batch = BatchFrequencies(0, {}, set())
         self._parsed = ParsedDocs()
+        # Revisions unique across processes without coordination: a random prefix, then a count.
+        self._revision_prefix = secrets.token_hex(6) + "-"
+        self._revisions = itertools.count()
 
     # ------------------------------------------------------------ document frequencies
 
@@ -445,11 +499,35 @@ class RelatedIndex:
                 doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
                 attach_prefix, attach_since, term_key(doc.language, ""),
                 "\n".join(f"{term} {doc.terms[term]!r}" for term in query)]
-        [found] = await read_after_writes(
-            pipe, lambda p: p.eval(CANDIDATES_SCRIPT, 1, doc_key(doc.article_id), *args))
-        others = [self._parsed.load(raw) for raw in found[0::2]]
-        attached = {o.article_id: raw for o, raw in zip(others, found[1::2], strict=True) if raw is not None}
+        [found] = await read_after_writes(pipe, lambda p: p.eval(CANDIDATES_SCRIPT, 1, REVS_KEY, *args))
+        rows = [(i.decode(), rev, raw, side) for i, rev, raw, side in zip(*[iter(found)] * 4, strict=True)]
+        docs = await self._docs_of(pipe, rows)
+        others = [docs[i] for i, *_ in rows if i in docs]
+        attached = {i: side for i, _, _, side in rows if i in docs and side is not None}
         return self._rerank(doc, others), attached
+
+    async def _docs_of(self, pipe: Pipeline, rows: list[tuple[str, bytes | None, bytes | None, Any]]
+                       ) -> dict[str, IndexedDoc]:
+        """The candidates' docs: known by revision, sent whole (no revision), or read now (the
+        few not seen yet: written by another process, or before this one started)."""
+        docs: dict[str, IndexedDoc] = {}
+        unseen: dict[str, str] = {}
+        for article_id, revision, raw, _ in rows:
+            if raw is not None:
+                docs[article_id] = self._parsed.load(raw)
+            elif revision is not None:
+                known = self._parsed.known(article_id, revision.decode())
+                if known is None:
+                    unseen[article_id] = revision.decode()
+                else:
+                    docs[article_id] = known
+        if unseen:
+            [raws] = await read_after_writes(pipe, lambda p: p.mget([doc_key(i) for i in unseen]))
+            for (article_id, revision), raw in zip(unseen.items(), raws, strict=True):
+                if raw is not None:  # else withdrawn meanwhile
+                    self._parsed.remember(article_id, revision, raw)
+                    docs[article_id] = self._parsed.load(raw)
+        return docs
 
     def _rerank(self, doc: IndexedDoc, others: list[IndexedDoc]) -> list[Match]:
         matches = []
@@ -469,8 +547,10 @@ class RelatedIndex:
 
     def add(self, pipe: Pipeline, doc: IndexedDoc, all_terms: list[str]) -> None:
         """Queue indexing `doc` on `pipe` (replacing its previous version); `all_terms` feed the df counters."""
-        pipe.eval(INDEX_SCRIPT, 2, COUNT_KEY, doc_key(doc.article_id), doc.article_id, doc.published,
-                  doc.dumps(), MAX_POSTINGS, TERM_PREFIX, doc.language, "\n".join(doc.terms))
+        raw, revision = doc.dumps(), f"{self._revision_prefix}{next(self._revisions)}"
+        pipe.eval(INDEX_SCRIPT, 3, COUNT_KEY, doc_key(doc.article_id), REVS_KEY, doc.article_id,
+                  doc.published, raw, MAX_POSTINGS, TERM_PREFIX, doc.language, "\n".join(doc.terms), revision)
+        self._parsed.remember(doc.article_id, revision, raw)
         self._batch.indexing(doc.article_id, all_terms)
 
     def end_batch(self, pipe: Pipeline) -> None:
@@ -486,5 +566,5 @@ class RelatedIndex:
 
     def remove(self, pipe: Pipeline, article_id: str) -> None:
         """Queue taking an article out of the index (nothing happens when it is not in it)."""
-        pipe.eval(REMOVE_SCRIPT, 1, doc_key(article_id), article_id, TERM_PREFIX)
+        pipe.eval(REMOVE_SCRIPT, 2, doc_key(article_id), REVS_KEY, article_id, TERM_PREFIX)
         self._batch.removing(article_id)
