@@ -10,8 +10,9 @@ on it: a repeat (same Idempotency-Key or same content: the first answer), a
 stale If-Match (the current version), or the next version, whose event it
 appends (or holds for its embargo) together with the state, the history entry
 and the idempotency record. No read before it, and a batch is a few calls
-of a few dozen changes each, sent together: one round trip, and Redis's
-per-call cost paid once per call, not per change.
+of a few dozen changes each, sent one after another on one connection
+without waiting for answers (see `store.py`): Redis's per-call cost paid
+once per call, not per change.
 Each change's writes are complete before the next change starts, and the
 whole call runs without interruption, so no reader sees half a change.
 
