@@ -40,6 +40,7 @@ RECENT_KEY = f"{PREFIX}:recent"
 COPY_TTL_S = 14 * 86_400  # a safety net: the window trims copies long before
 TRIM_EVERY = 100  # saves between two trims of the window
 CONSIDERED_PER_REFRESH = 3  # older matches looked at per refresh allowed
+REMEMBERED_COPIES = 1000  # parsed copies kept in memory: the last few hours of news
 
 
 def copy_key(article_id: str) -> str:
@@ -105,9 +106,14 @@ class RecentCopies:
     Writes are queued on the caller's batch pipeline (see `pipes.py`).
     """
 
-    def __init__(self, window_s: float) -> None:
+    def __init__(self, window_s: float, remembered: int = REMEMBERED_COPIES) -> None:
         self._window_s = window_s
         self._saves = 0
+        # The copies this process wrote or read, by their stored bytes (so never stale):
+        # most refreshed articles were enriched here shortly before, and parsing a whole
+        # article back was a large share of a refresh. Shared: not to be changed.
+        self._remembered = remembered
+        self._parsed: dict[bytes, EnrichedArticle] = {}
 
     def save(self, pipe: Pipeline, enriched: EnrichedArticle, event_json: str,
              refreshed: Sequence[EnrichedArticle] = ()) -> None:
@@ -120,8 +126,9 @@ class RecentCopies:
         compress the whole article again.
         """
         args: list[str | bytes | float] = []
-        for article, copy in ((enriched, zlib.compress(event_json.encode(), 1)),
-                              *((r, b"") for r in refreshed)):
+        kept = zlib.compress(event_json.encode(), 1)
+        self._remember(kept, enriched)
+        for article, copy in ((enriched, kept), *((r, b"") for r in refreshed)):
             links = orjson.dumps([link.model_dump() for link in article.related])
             args += [article.article.id, published_at(article.article), links, copy]
         pipe.eval(SAVE_SCRIPT, 1, RECENT_KEY, COPY_TTL_S, copy_key(""), links_key(""), *args)
@@ -138,12 +145,22 @@ class RecentCopies:
         pipe.delete(copy_key(article_id), links_key(article_id))
         pipe.zrem(RECENT_KEY, article_id)
 
-    @staticmethod
-    def copies_from(ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, EnrichedArticle]:
+    def copies_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, EnrichedArticle]:
         """The copies still kept, from the values at their `copy_key`s."""
-        return {
-            article_id: _enriched_of(raw) for article_id, raw in zip(ids, raws, strict=True) if raw
-        }
+        return {article_id: self._load(raw) for article_id, raw in zip(ids, raws, strict=True) if raw}
+
+    def _load(self, copy: bytes) -> EnrichedArticle:
+        enriched = self._parsed.get(copy)
+        if enriched is None:
+            enriched = EnrichedEvent.model_validate_json(zlib.decompress(copy)).enriched
+            assert enriched is not None, "a copy is an article.enriched event"
+            self._remember(copy, enriched)
+        return enriched
+
+    def _remember(self, copy: bytes, enriched: EnrichedArticle) -> None:
+        if len(self._parsed) >= self._remembered:
+            del self._parsed[next(iter(self._parsed))]  # the first remembered goes first
+        self._parsed[copy] = enriched
 
     @staticmethod
     def related_from(raw: bytes) -> list[RelatedLink]:
@@ -154,12 +171,6 @@ class RecentCopies:
     def links_from(raw: bytes) -> list[StoredLink]:
         """A copy's links as kept at `links_key` (read with the candidates, see `Refresher`)."""
         return [StoredLink(link["article_id"], link["score"]) for link in orjson.loads(raw)]
-
-
-def _enriched_of(copy: bytes) -> EnrichedArticle:
-    enriched = EnrichedEvent.model_validate_json(zlib.decompress(copy)).enriched
-    assert enriched is not None, "a copy is an article.enriched event"
-    return enriched
 
 
 def enters(match: Match, current: Sequence[ShownLink], max_related: int) -> bool:
