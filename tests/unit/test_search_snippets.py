@@ -16,9 +16,10 @@ def test_marks_clitic_and_plural_forms_of_the_query_word() -> None:
     assert "<mark>المفوضية</mark>" not in passage
 
 
-def test_matches_spelling_variants_and_tashkeel_in_the_text() -> None:
+def test_matches_spelling_variants_and_words_with_tashkeel() -> None:
     passage = Highlighter("الحكومة الاثيوبية").passage("أعلنت الحُكومة الإثيوبية حالة الطوارئ")
-    assert passage == "أعلنت <mark>الحُكومة</mark> <mark>الإثيوبية</mark> حالة الطوارئ"
+    # The snippet shows the text without its tashkeel.
+    assert passage == "أعلنت <mark>الحكومة</mark> <mark>الإثيوبية</mark> حالة الطوارئ"
 
 
 def test_english_words_match_through_their_stems() -> None:
@@ -29,6 +30,11 @@ def test_english_words_match_through_their_stems() -> None:
 def test_text_is_escaped_and_punctuation_stays_outside_the_mark() -> None:
     passage = Highlighter("الحكومة").passage('<script>alert(1)</script> "الحكومة"، قالت')
     assert passage == '&lt;script&gt;alert(1)&lt;/script&gt; "<mark>الحكومة</mark>"، قالت'
+
+
+def test_the_text_cannot_add_marks_of_its_own() -> None:
+    passage = Highlighter("الحكومة").passage("قالت \x01الحكومة\x02 إن \x01الوزير\x02")
+    assert passage == "قالت <mark>الحكومة</mark> إن الوزير"
 
 
 def test_the_passage_is_the_densest_cluster_of_matches() -> None:
