@@ -209,3 +209,32 @@ def test_meilisearch_refusing_or_absent_is_search_unavailable(servers: Servers) 
         refused, absent = pool.submit(asyncio.run, run()).result()
     assert "403" in str(refused) and "invalid_api_key" in refused.answer
     assert absent.answer == "" and "Connect" in str(absent)
+
+
+def test_deep_pages_fetch_their_bodies_and_get_the_same_snippets(
+        servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the first pages, hits come without bodies and the page's bodies are fetched by id."""
+    from khabar_search import query
+    from khabar_search.query import SearchClient, SearchParams
+
+    index = f"articles_bodies_{secrets.token_hex(3)}"
+    load_index(servers, index, 300)
+    params = SearchParams(q="الرئيس", per_page=20)
+
+    async def run() -> tuple[list[str], list[str]]:
+        client = SearchClient(servers.meili_url, servers.meili_keys.search_key, index)
+        try:
+            inline = await client.search(params)
+            monkeypatch.setattr(query, "MAX_INLINE_BODIES", 0)
+            assert "body" not in query.build_request(params, index)["queries"][0][
+                "attributesToRetrieve"]
+            fetched = await client.search(params)
+        finally:
+            await client.aclose()
+        return [h.snippet for h in inline.hits], [h.snippet for h in fetched.hits]
+
+    with ThreadPoolExecutor(1) as pool:
+        inline, fetched = pool.submit(asyncio.run, run()).result()
+    assert len(inline) == 20 and fetched == inline
+    # The bodies were there: most snippets are passages of them, not the leads' first words.
+    assert sum(snippet.startswith("…") for snippet in fetched) >= 10

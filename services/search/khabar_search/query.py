@@ -140,7 +140,7 @@ def adds_recall(q: str, stems: str) -> bool:
 def _common(params: SearchParams) -> dict[str, Any]:
     # Bodies come with the hits for the usual first pages (they cost Meilisearch
     # little to send); deeper pages fetch the page's bodies after the merge.
-    inline_bodies = params.q and params.page * params.per_page <= MAX_INLINE_BODIES
+    inline_bodies = bool(params.q) and params.page * params.per_page <= MAX_INLINE_BODIES
     common: dict[str, Any] = {
         "filter": build_filters(params),
         "attributesToRetrieve": [*RETRIEVED, "body"] if inline_bodies else RETRIEVED,
@@ -218,7 +218,7 @@ def merge_answers(params: SearchParams, results: list[dict[str, Any]]) -> dict[s
 
 
 def hit_fields(hit: dict[str, Any], highlighter: Highlighter) -> dict[str, Any]:
-    """One Meilisearch hit as the fields of a `Hit` (validated with the whole result)."""
+    """One Meilisearch hit as the fields of a `Hit`."""
     return {
         "id": hit["id"],
         "headline": hit["headline"],
