@@ -12,7 +12,6 @@ to the entity tags; phrases inside a better phrase are dropped.
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import groupby
 from operator import attrgetter
@@ -41,24 +40,23 @@ GENERIC = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One word of the article as shown (display) and as matched (key).
 
-    A word's tokens are made once and shared (see `tagging.read_part`): what
-    the per-word passes ask of it is worked out here, not per use.
+    A word's token is made once and shared (see `tagging.word_token`): what
+    the per-word passes ask of it is worked out then (see `make_token`), not per use.
     """
 
     display: str
     norm: str  # normalized, casefolded
     key: str  # clitic-free matching key, article kept as ال
-    term: str | None = None  # index term (topics, search); None for stop words and noise
-    phrase_key: str = field(init=False)  # what phrases are counted by: the key, casefolded
-    breaks: bool = field(init=False)  # ends a run of content words (see `_breaks_run`)
+    term: str | None  # index term (topics, search); None for stop words and noise
+    phrase_key: str  # what phrases are counted by: the key, casefolded
+    breaks: bool  # ends a run of content words (see `_breaks_run`)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "phrase_key", self.key.lower())
-        object.__setattr__(self, "breaks", _breaks_run(self.norm))
+
+def make_token(display: str, norm: str, key: str, term: str | None = None) -> Token:
+    return Token(display, norm, key, term, key.lower(), _breaks_run(norm))
 
 
 class _Counts(NamedTuple):

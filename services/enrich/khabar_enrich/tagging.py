@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from khabar_enrich.gazetteer import Gazetteer, Mention, gazetteer, token_key
-from khabar_enrich.keyphrases import Token, extract_keyphrases
+from khabar_enrich.keyphrases import Token, extract_keyphrases, make_token
 from khabar_enrich.topics import TOPICS, corpus_articles, score_topics, term_counts, topic_agreement
 from khabar_shared.events import Article, Tag
 from khabar_shared.text import WORD, normalize_arabic, term
@@ -106,7 +106,7 @@ def word_token(raw: str) -> Token:
     """A word as written, read once: news vocabulary repeats, so most words are a lookup."""
     arabic_normal = normalize_arabic(raw)
     norm = arabic_normal.lower()
-    return Token(raw, norm, token_key(arabic_normal), term(norm))
+    return make_token(raw, norm, token_key(arabic_normal), term(norm))
 
 
 def read_article(article: Article) -> list[_Part]:
