@@ -21,7 +21,7 @@ from typing import NamedTuple, Protocol
 import orjson
 from redis.asyncio.client import Pipeline
 
-from khabar_enrich.pipes import read_after_writes
+from khabar_enrich.pipes import queue_mget, read_after_writes
 from khabar_enrich.related import (
     NEVER,
     TOP_SHOWN,
@@ -224,7 +224,7 @@ class Refresher:
 
         # One MGET: a command per key costs the client more than the reads cost Redis.
         keys = [*map(doc_key, linked_ids), *map(copy_key, chosen_ids)]
-        [values] = await read_after_writes(pipe, lambda p: p.mget(keys))
+        [values] = await read_after_writes(pipe, lambda p: queue_mget(p, keys))
         linked = self._index.docs_from(linked_ids, values[: len(linked_ids)])
         copies = self._copies.copies_from(chosen_ids, values[len(linked_ids):])
         refreshed = []

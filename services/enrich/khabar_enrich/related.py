@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 from redis.asyncio.client import Pipeline
 
-from khabar_enrich.pipes import read_after_writes
+from khabar_enrich.pipes import queue_mget, read_after_writes
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_story
 from khabar_shared.events import Article, RelatedLink, Tag
@@ -522,7 +522,7 @@ class RelatedIndex:
                 else:
                     docs[article_id] = known
         if unseen:
-            [raws] = await read_after_writes(pipe, lambda p: p.mget([doc_key(i) for i in unseen]))
+            [raws] = await read_after_writes(pipe, lambda p: queue_mget(p, [doc_key(i) for i in unseen]))
             for (article_id, revision), raw in zip(unseen.items(), raws, strict=True):
                 if raw is not None:  # else withdrawn meanwhile
                     self._parsed.remember(article_id, revision, raw)
