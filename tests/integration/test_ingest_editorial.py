@@ -171,7 +171,9 @@ def test_withdrawing_an_embargoed_article_is_immediate(ingest: IngestProcess) ->
 
 def test_embargo_is_released_after_a_restart_not_before(ingest: IngestProcess) -> None:
     length = ingest.stream_length()
-    release_at = datetime.now(UTC) + timedelta(seconds=3)
+    # Far enough ahead that the post and the stop both finish before it, even on a
+    # loaded machine (at 3 s, a slow stop once let the running ingest release it).
+    release_at = datetime.now(UTC) + timedelta(seconds=8)
     held = post(ingest, article(8, embargoed=release_at.isoformat()))
     assert held.status_code == 202 and held.json()["status"] == "embargoed"
     article_id = held.json()["article_id"]
