@@ -65,3 +65,9 @@ def test_synonyms_mark_other_spellings_of_a_name() -> None:
     passage = Highlighter("United States", synonyms).passage("زار الولايات المتحدة أمس") or ""
     assert passage == "زار <mark>الولايات</mark> <mark>المتحدة</mark> أمس"
     assert Highlighter("Apple").passage("أعلنت آبل أرباحها") is None
+
+
+def test_any_whitespace_ends_a_word_as_it_does_for_the_window() -> None:
+    text = "قالت\xa0الحكومة\tأمس\r\nإن الحكومة،\xa0اليوم"
+    assert Highlighter("الحكومة").passage(text) == (
+        "قالت <mark>الحكومة</mark> أمس إن <mark>الحكومة</mark>، اليوم")

@@ -30,6 +30,7 @@ from khabar_enrich.related import (
     RelatedIndex,
     diversify,
     doc_key,
+    make_room,
     published_at,
 )
 from khabar_enrich.settings import EnrichSettings
@@ -158,8 +159,7 @@ class RecentCopies:
         return enriched
 
     def _remember(self, copy: bytes, enriched: EnrichedArticle) -> None:
-        if len(self._parsed) >= self._remembered:
-            del self._parsed[next(iter(self._parsed))]  # the first remembered goes first
+        make_room(self._parsed, self._remembered)
         self._parsed[copy] = enriched
 
     @staticmethod

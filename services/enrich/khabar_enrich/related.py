@@ -268,13 +268,13 @@ class ParsedDocs:
     def load(self, raw: bytes) -> IndexedDoc:
         doc = self._docs.get(raw)
         if doc is None:
-            _make_room(self._docs, self._size)
+            make_room(self._docs, self._size)
             doc = self._docs[raw] = IndexedDoc.loads(raw)
         return doc
 
     def remember(self, article_id: str, revision: str, raw: bytes) -> None:
         """The stored bytes of `article_id` at `revision`, as written or read."""
-        _make_room(self._by_revision, self._size)
+        make_room(self._by_revision, self._size)
         self._by_revision[article_id, revision] = raw
 
     def known(self, article_id: str, revision: str) -> IndexedDoc | None:
@@ -282,7 +282,8 @@ class ParsedDocs:
         return None if raw is None else self.load(raw)
 
 
-def _make_room(cache: dict[Any, Any], size: int) -> None:
+def make_room(cache: dict[Any, Any], size: int) -> None:
+    """Before adding to a cache of at most `size` entries: the first remembered goes first."""
     if len(cache) >= size:
         del cache[next(iter(cache))]  # the first remembered goes first
 

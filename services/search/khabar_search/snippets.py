@@ -39,6 +39,11 @@ ELLIPSIS = "…"
 MARK_START, MARK_END = "\x01", "\x02"
 # Left out of the text before it is searched: tashkeel and tatweel, and the stand-ins.
 _LEFT_OUT = re.compile(f"[\u064b-\u0652\u0670\u0640{MARK_START}{MARK_END}]")
+# A word is what `str.split()` makes one (the window is cut that way): any whitespace ends it,
+# the no-break space of `&nbsp;` too. Its start is looked for this far back at most.
+_WORD_END = re.compile(r"\S*")
+_WORD_TAIL = re.compile(r"\S*\Z")
+LONGEST_WORD_CHARS = 64
 # Punctuation glued to a word stays outside its <mark>.
 _EDGES = re.compile(r"^(\W*)(.*?)(\W*)$", re.S)
 
@@ -146,9 +151,8 @@ def _candidates_pattern(terms: frozenset[str]) -> re.Pattern[str] | None:
 
 def _word_around(text: str, position: int) -> tuple[int, int]:
     """The whitespace-separated word of `text` that holds `position`."""
-    start = max(text.rfind(" ", 0, position), text.rfind("\n", 0, position)) + 1
-    ends = [end for end in (text.find(" ", position), text.find("\n", position)) if end != -1]
-    return start, min(ends, default=len(text))
+    tail = _WORD_TAIL.search(text, max(0, position - LONGEST_WORD_CHARS), position)
+    return tail.start(), _WORD_END.match(text, position).end()  # type: ignore[union-attr]
 
 
 def _densest(starts: list[int]) -> int:
