@@ -11,6 +11,7 @@ operations routes (`/healthz`, `/readyz`, `/metrics`).
 
 import asyncio
 import contextlib
+import gc
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -90,6 +91,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        settle_collector()
         releaser = asyncio.create_task(run_releaser(store, settings.embargo_poll_s))
         yield
         releaser.cancel()
@@ -230,6 +232,16 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         return acceptance_response(result, key)
 
     return app
+
+
+def settle_collector() -> None:
+    """Once started, the app's modules, models and routes stay for good: frozen out of the
+    collector's sight, its full passes no longer walk them. A batch body parses into
+    hundreds of thousands of short-lived objects: collecting less often lets most of them
+    die first (the collector cost about a tenth of a batch's CPU time)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 async def existing(store: ArticleStore, article_id: str, path: str) -> ArticleState:
