@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
+from itertools import compress, count
 from typing import Literal, NamedTuple
 
 from pydantic import BaseModel
@@ -80,20 +81,22 @@ class Gazetteer:
             self._by_first.setdefault(phrase[0], []).append((phrase, entity_id))
         for candidates in self._by_first.values():
             candidates.sort(key=lambda item: -len(item[0]))
+        self._starts_name = frozenset(self._by_first).__contains__
 
     def find_keys(self, token_keys: list[str]) -> list[Mention]:
         """Longest-first, non-overlapping entity mentions in a key sequence."""
         mentions: list[Mention] = []
-        i, n = 0, len(token_keys)
-        while i < n:
-            for phrase, entity_id in self._by_first.get(token_keys[i], ()):
+        free, n = 0, len(token_keys)  # a mention may start at `free` or later
+        # Only the few positions whose key starts a name are visited; they are found in C.
+        for i in compress(count(), map(self._starts_name, token_keys)):
+            if i < free:
+                continue  # inside the mention just found
+            for phrase, entity_id in self._by_first[token_keys[i]]:
                 end = i + len(phrase)
                 if end <= n and tuple(token_keys[i:end]) == phrase:
                     mentions.append(Mention(entity_id, i, end, phrase in self._unconfirmed))
-                    i = end
+                    free = end
                     break
-            else:
-                i += 1
         return mentions
 
     def find(self, text: str) -> list[Mention]:

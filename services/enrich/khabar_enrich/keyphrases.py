@@ -10,11 +10,12 @@ to the entity tags; phrases inside a better phrase are dropped.
 """
 
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Sequence
-from functools import lru_cache
-from itertools import groupby
-from operator import attrgetter
+from functools import lru_cache, partial
+from itertools import compress, count
+from operator import attrgetter, is_, itemgetter
 from typing import NamedTuple
 
 from khabar_shared.text import is_arabic, is_stopword, strip_clitics, term
@@ -53,23 +54,20 @@ class Token(NamedTuple):
     term: str | None  # index term (topics, search); None for stop words and noise
     phrase_key: str  # what phrases are counted by: the key, casefolded
     breaks: bool  # ends a run of content words (see `_breaks_run`)
+    run_key: str | None  # phrase_key of a content word, None where a run ends (n-grams skip it)
 
 
 def make_token(display: str, norm: str, key: str, term: str | None = None) -> Token:
-    return Token(display, norm, key, term, key.lower(), _breaks_run(norm))
+    phrase_key = key.lower()
+    breaks = _breaks_run(norm)
+    return Token(display, norm, key, term, phrase_key, breaks, None if breaks else phrase_key)
 
 
-class _Counts(NamedTuple):
-    """Uses of every candidate phrase (first seen, first listed), and where it was first used."""
-
-    total: Counter[tuple[str, ...]]
-    body: Counter[tuple[str, ...]]
-    first: dict[tuple[str, ...], int]  # where in `words`
-    words: list[Token]  # the article's content words, headline first
-
-    def first_use(self, phrase: tuple[str, ...]) -> list[Token]:
-        start = self.first[phrase]
-        return self.words[start : start + len(phrase)]
+# Stands for punctuation between clauses in a flat token list: it ends a run, it has no
+# term, and its empty key starts no gazetteer name, so nothing is matched across it.
+CLAUSE_END = Token("", "", "", None, "", True, None)
+_RUN_KEY = attrgetter("run_key")
+_IS_NONE = partial(is_, None)
 
 
 def display_form(token: Token) -> str:
@@ -102,38 +100,66 @@ def _norm_salience(norm: str) -> float:
     return math.log(CORPUS_TOKENS / (1 + count))
 
 
-def _runs(segment: Sequence[Token]) -> list[list[Token]]:
-    """The runs of content words of a clause (see `_breaks_run`)."""
-    return [list(run) for breaks, run in groupby(segment, attrgetter("breaks")) if not breaks]
+class _Part(NamedTuple):
+    """The headline, or the rest, as one flat list of tokens, with its n-grams counted."""
+
+    tokens: list[Token]  # the clauses laid end to end, each followed by CLAUSE_END
+    keys: list[str | None]  # each token's run_key: None where a run ends
+    ends: list[int]  # where the tokens that end runs are
+    grams: list[Counter[tuple[str | None, ...]]]  # [n - 1]: uses of each n-gram, None ones too
+    first: dict[str | None, int]  # where each key is first used
+
+    def run(self, start: int) -> int:
+        """The number of the run that holds the token at `start`."""
+        return bisect_left(self.ends, start)
+
+    def first_use(self, phrase: tuple[str, ...]) -> int:
+        """Where `phrase`, known to be used, is used first."""
+        start = self.first[phrase[0]]
+        while tuple(self.keys[start : start + len(phrase)]) != phrase:
+            start = self.keys.index(phrase[0], start + 1)
+        return start
 
 
-def _grams(segments: Sequence[Sequence[Token]]) -> tuple[list[tuple[str, ...]], list[int], list[Token]]:
-    """Every 1..MAX_WORDS-word candidate of the clauses in reading order (run by run, shortest
-    first: that order breaks ties between equal scores), where each starts in the content words
-    laid end to end, and those words."""
-    grams: list[tuple[str, ...]] = []
-    starts: list[int] = []
-    words: list[Token] = []
+def _read(segments: Sequence[Sequence[Token]]) -> _Part:
+    tokens: list[Token] = []
     for segment in segments:
-        for run in _runs(segment):
-            keys = [t.phrase_key for t in run]
-            for n in range(1, min(MAX_WORDS, len(run)) + 1):
-                grams += zip(*(keys[k:] for k in range(n)))
-                starts += range(len(words), len(words) + len(run) - n + 1)
-            words += run
-    return grams, starts, words
+        tokens += segment
+        tokens.append(CLAUSE_END)
+    keys = list(map(_RUN_KEY, tokens))
+    # Counting every n-gram, those across a run's end too, is done in C: cheaper than
+    # cutting runs out in Python. The grams that hold a None are dropped later.
+    grams = [Counter(zip(*(keys[k:] for k in range(n)))) for n in range(1, MAX_WORDS + 1)]
+    # Reversed, each key's first use is the last written: the one that stays.
+    first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))
+    return _Part(tokens, keys, list(compress(count(), map(_IS_NONE, keys))), grams, first)
 
 
-def _count(headline: Sequence[Sequence[Token]], body: Sequence[Sequence[Token]]) -> _Counts:
-    head_grams, head_starts, head_words = _grams(headline)
-    body_grams, body_starts, body_words = _grams(body)
-    total = Counter({phrase: HEADLINE_COUNT * n for phrase, n in Counter(head_grams).items()})
-    total.update(body_grams)  # after the headline's: first seen, first listed
-    words = head_words + body_words
-    starts = head_starts + [len(head_words) + start for start in body_starts]
-    # Reversed, each phrase's first use is the last written: the one that stays.
-    first = dict(zip(reversed(head_grams + body_grams), reversed(starts)))
-    return _Counts(total, Counter(body_grams), first, words)
+def _candidates(
+    headline: Sequence[Sequence[Token]], body: Sequence[Sequence[Token]]
+) -> list[tuple[tuple[str, ...], int, list[Token]]]:
+    """(phrase, count, tokens of its first use) of every candidate phrase of the article.
+
+    A phrase is a candidate when the body uses it and it is used twice, a headline use
+    counting HEADLINE_COUNT times. Listed in the order of the article's 1..MAX_WORDS-word
+    phrases read run by run, shortest first, headline first (that order breaks ties
+    between equal scores).
+    """
+    head, rest = _read(headline), _read(body)
+    found: list[tuple[tuple[int, int, int, int], tuple[str, ...], int, list[Token]]] = []
+    for n, (head_uses, body_uses) in enumerate(zip(head.grams, rest.grams), start=1):
+        for phrase, uses in body_uses.items():
+            in_head = head_uses.get(phrase, 0)
+            if uses < 2 and not in_head:
+                continue  # once only: not yet a phrase of the story
+            if None in phrase:
+                continue  # across a run's end
+            part = head if in_head else rest
+            start = part.first_use(phrase)  # type: ignore[arg-type]
+            order = (0 if in_head else 1, part.run(start), n, start)
+            found.append((order, phrase, HEADLINE_COUNT * in_head + uses, part.tokens[start : start + n]))  # type: ignore[arg-type]
+    found.sort(key=itemgetter(0))
+    return [(phrase, total, words) for _, phrase, total, words in found]
 
 
 def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
@@ -170,17 +196,17 @@ def extract_keyphrases(
     `headline` and `body` are segments (clauses) of tokens; `entity_phrases`
     holds the lowercased key tuples of entity names already tagged.
     """
-    counts = _count(headline, body)
     entity_phrases = entity_phrases or set()
+    entity_words = {word for name in entity_phrases for word in name}
+    first_use: dict[tuple[str, ...], list[Token]] = {}
     scored = []
-    for phrase, count in counts.total.items():
-        if count < 2 or not counts.body[phrase]:
-            continue  # once only, or headline-only wording: not yet a phrase of the story
-        if _names_part_of_entity(phrase, entity_phrases):
+    for phrase, uses, words in _candidates(headline, body):
+        # Only a phrase that shares a word with a name can be (part of) one.
+        if not entity_words.isdisjoint(phrase) and _names_part_of_entity(phrase, entity_phrases):
             continue
-        words = counts.first_use(phrase)
+        first_use[phrase] = words
         salience = sum(_salience(t) for t in words) / len(words)
-        scored.append((math.log1p(count) * salience * LENGTH_BONUS[len(phrase)], phrase))
+        scored.append((math.log1p(uses) * salience * LENGTH_BONUS[len(phrase)], phrase))
     scored.sort(key=lambda item: -item[0])
     chosen: list[tuple[float, tuple[str, ...], tuple[str, ...]]] = []
     for score, phrase in scored[: limit * 8]:
@@ -202,6 +228,6 @@ def extract_keyphrases(
         return []
     top = chosen[0][0]
     return [
-        (" ".join(display_form(t) for t in counts.first_use(phrase)), round(score / top, 3))
+        (" ".join(display_form(t) for t in first_use[phrase]), round(score / top, 3))
         for score, phrase, _ in chosen
     ]
