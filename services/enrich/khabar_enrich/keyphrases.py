@@ -12,10 +12,10 @@ to the entity tags; phrases inside a better phrase are dropped.
 import math
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Sequence
-from functools import lru_cache, partial
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from itertools import compress, count
-from operator import attrgetter, is_, itemgetter
+from operator import and_, attrgetter, itemgetter
 from typing import NamedTuple
 
 from khabar_shared.text import is_arabic, is_stopword, strip_clitics, term
@@ -67,7 +67,6 @@ def make_token(display: str, norm: str, key: str, term: str | None = None) -> To
 # term, and its empty key starts no gazetteer name, so nothing is matched across it.
 CLAUSE_END = Token("", "", "", None, "", True, None)
 _RUN_KEY = attrgetter("run_key")
-_IS_NONE = partial(is_, None)
 
 
 def display_form(token: Token) -> str:
@@ -101,23 +100,23 @@ def _norm_salience(norm: str) -> float:
 
 
 class _Part(NamedTuple):
-    """The headline, or the rest, as one flat list of tokens, with its n-grams counted."""
+    """The headline, or the rest, as one flat list of tokens."""
 
     tokens: list[Token]  # the clauses laid end to end, each followed by CLAUSE_END
     keys: list[str | None]  # each token's run_key: None where a run ends
-    ends: list[int]  # where the tokens that end runs are
-    grams: list[Counter[tuple[str | None, ...]]]  # [n - 1]: uses of each n-gram, None ones too
     first: dict[str | None, int]  # where each key is first used
-
-    def run(self, start: int) -> int:
-        """The number of the run that holds the token at `start`."""
-        return bisect_left(self.ends, start)
 
     def first_use(self, phrase: tuple[str, ...]) -> int:
         """Where `phrase`, known to be used, is used first."""
         start = self.first[phrase[0]]
         while tuple(self.keys[start : start + len(phrase)]) != phrase:
             start = self.keys.index(phrase[0], start + 1)
+        return start
+
+    def run_start(self, start: int) -> int:
+        """Where the run that holds the token at `start` starts."""
+        while start and self.keys[start - 1] is not None:
+            start -= 1
         return start
 
 
@@ -127,12 +126,12 @@ def _read(segments: Sequence[Sequence[Token]]) -> _Part:
         tokens += segment
         tokens.append(CLAUSE_END)
     keys = list(map(_RUN_KEY, tokens))
-    # Counting every n-gram, those across a run's end too, is done in C: cheaper than
-    # cutting runs out in Python. The grams that hold a None are dropped later.
-    grams = [Counter(zip(*(keys[k:] for k in range(n)))) for n in range(1, MAX_WORDS + 1)]
     # Reversed, each key's first use is the last written: the one that stays.
-    first = dict(zip(reversed(keys), range(len(keys) - 1, -1, -1)))
-    return _Part(tokens, keys, list(compress(count(), map(_IS_NONE, keys))), grams, first)
+    return _Part(tokens, keys, dict(zip(reversed(keys), range(len(keys) - 1, -1, -1))))
+
+
+def _ngrams(keys: list[str | None], n: int) -> Counter[tuple[str | None, ...]]:
+    return Counter(zip(*(keys[k:] for k in range(n))))
 
 
 def _candidates(
@@ -146,18 +145,28 @@ def _candidates(
     between equal scores).
     """
     head, rest = _read(headline), _read(body)
+    head_uses = [Counter(head.keys), *(_ngrams(head.keys, n) for n in range(2, MAX_WORDS + 1))]
+    word_uses = Counter(rest.keys)
+    # A candidate's words are each used twice, or in the headline and the body, too: longer
+    # phrases are counted among those words only (in C, over a mask of where they are).
+    repeated = {key for key, uses in word_uses.items() if uses > 1 or key in head_uses[0]}
+    repeated.discard(None)  # where runs end
+    body_uses: list[Mapping[tuple[str, ...], int]] = [{(key,): word_uses[key] for key in repeated}]
+    is_repeated = list(map(repeated.__contains__, rest.keys))
+    starts = is_repeated  # where n repeated words in a row start
+    for n in range(2, MAX_WORDS + 1):
+        starts = list(map(and_, starts, is_repeated[n - 1 :]))
+        body_uses.append(Counter(compress(zip(*(rest.keys[k:] for k in range(n))), starts)))
     found: list[tuple[tuple[int, int, int, int], tuple[str, ...], int, list[Token]]] = []
-    for n, (head_uses, body_uses) in enumerate(zip(head.grams, rest.grams), start=1):
-        for phrase, uses in body_uses.items():
-            in_head = head_uses.get(phrase, 0)
+    for n, (head_n, body_n) in enumerate(zip(head_uses, body_uses), start=1):
+        for phrase, uses in body_n.items():
+            in_head = head_n.get(phrase[0] if n == 1 else phrase, 0)
             if uses < 2 and not in_head:
                 continue  # once only: not yet a phrase of the story
-            if None in phrase:
-                continue  # across a run's end
             part = head if in_head else rest
-            start = part.first_use(phrase)  # type: ignore[arg-type]
-            order = (0 if in_head else 1, part.run(start), n, start)
-            found.append((order, phrase, HEADLINE_COUNT * in_head + uses, part.tokens[start : start + n]))  # type: ignore[arg-type]
+            start = part.first_use(phrase)
+            order = (0 if in_head else 1, part.run_start(start), n, start)
+            found.append((order, phrase, HEADLINE_COUNT * in_head + uses, part.tokens[start : start + n]))
     found.sort(key=itemgetter(0))
     return [(phrase, total, words) for _, phrase, total, words in found]
 

@@ -119,12 +119,30 @@ def read_part(name: str, text: str) -> _Part:
     for white in _WHITE_BREAKS:
         if white in text:
             text = text.replace(white, " | ")
-    tokens = list(chain.from_iterable(map(_chunk_tokens, text.split())))
+    tokens = list(chain.from_iterable(map(_CHUNKS.__getitem__, text.split())))
     tokens.append(CLAUSE_END)
     return _Part(name, tokens, list(filter(_IS_SOMETHING, map(_TERM, tokens))))
 
 
-@lru_cache(maxsize=400_000)
+class _ChunkCache(dict[str, tuple[Token, ...]]):
+    """Chunk -> its tokens, worked out on first sight.
+
+    A plain dict, not an lru_cache: a hit is a C-level lookup that touches no LRU list, and
+    most chunks are hits. Emptied when full, which news vocabulary makes rare.
+    """
+
+    max_size = 400_000
+
+    def __missing__(self, chunk: str) -> tuple[Token, ...]:
+        if len(self) >= self.max_size:
+            self.clear()
+        tokens = self[chunk] = _chunk_tokens(chunk)
+        return tokens
+
+
+_CHUNKS = _ChunkCache()
+
+
 def _chunk_tokens(chunk: str) -> tuple[Token, ...]:
     """The tokens of a chunk of text between white space, CLAUSE_END for each clause break.
 
