@@ -216,6 +216,27 @@ async def test_a_batch_gives_what_its_events_give_one_by_one(
 
     one_by_one = await fresh()
     alone = [produced for e in events for produced in await one_by_one.enrich(e)]
+    left_alone = await index_state(redis)
     together = await (await fresh()).enrich_batch(events)
     assert summary(together) == summary(alone)
     assert any(e.type == "article.related_refreshed" for e in together)
+    # The batch's writes wait until its end (see `batch_view.py`): what they leave is the same,
+    # e.g. the article withdrawn after it was indexed in the batch is not written back.
+    left_together = await index_state(redis)
+    assert left_together == left_alone
+    assert doc_key(articles[10].id) not in left_together
+    assert doc_key(articles[3].id) in left_together
+
+
+async def index_state(redis: RedisClient) -> dict[str, object]:
+    """Enrich's index, copies' links and revisions (which articles have one), by key."""
+    state: dict[str, object] = {}
+    for key in sorted(k.decode() for k in await redis.keys("khabar:{enrich}:*")):
+        if ":doc:" in key or ":links:" in key or key.endswith((":docs", ":df")):
+            kind = (await redis.type(key)).decode()
+            state[key] = await redis.get(key) if kind == "string" else await redis.hgetall(key)
+        elif key.endswith(":revs"):
+            state[key] = sorted(await redis.hkeys(key))
+        else:
+            state[key] = (await redis.type(key)).decode()
+    return state

@@ -21,7 +21,7 @@ from typing import NamedTuple, Protocol
 import orjson
 from redis.asyncio.client import Pipeline
 
-from khabar_enrich.pipes import queue_mget, read_after_writes
+from khabar_enrich.batch_view import BatchView
 from khabar_enrich.related import (
     NEVER,
     TOP_SHOWN,
@@ -35,6 +35,7 @@ from khabar_enrich.related import (
 )
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
+from khabar_shared.redis_helpers import RedisClient
 
 PREFIX = "khabar:{enrich}"
 RECENT_KEY = f"{PREFIX}:recent"
@@ -116,7 +117,7 @@ class RecentCopies:
         self._remembered = remembered
         self._parsed: dict[bytes, EnrichedArticle] = {}
 
-    def save(self, pipe: Pipeline, enriched: EnrichedArticle, event_json: str,
+    def save(self, pipe: Pipeline, view: BatchView, enriched: EnrichedArticle, event_json: str,
              refreshed: Sequence[EnrichedArticle] = ()) -> None:
         """Queue, as one command on `pipe`, the copy of a newly enriched version (`event_json`, its
         `article.enriched` event as sent: made once for both) with its links on their own, and the
@@ -131,20 +132,27 @@ class RecentCopies:
         self._remember(kept, enriched)
         for article, copy in ((enriched, kept), *((r, b"") for r in refreshed)):
             links = orjson.dumps([link.model_dump() for link in article.related])
-            args += [article.article.id, published_at(article.article), links, copy]
+            published = published_at(article.article)
+            args += [article.article.id, published, links, copy]
+            view.write(links_key(article.article.id), links, published)
+            if copy:
+                view.write(copy_key(article.article.id), copy, published)
         pipe.eval(SAVE_SCRIPT, 1, RECENT_KEY, COPY_TTL_S, copy_key(""), links_key(""), *args)
         self._saves += 1 + len(refreshed)
 
-    def trim(self, pipe: Pipeline, newest: float) -> None:
+    def trim(self, pipe: Pipeline, view: BatchView, newest: float) -> None:
         """Now and then, queue dropping the copies of articles published before the window."""
         if self._saves < TRIM_EVERY:
             return
         self._saves = 0
         pipe.eval(TRIM_SCRIPT, 1, RECENT_KEY, newest - self._window_s, copy_key(""), links_key(""))
+        view.trim(newest - self._window_s)
 
-    def remove(self, pipe: Pipeline, article_id: str) -> None:
+    def remove(self, pipe: Pipeline, view: BatchView, article_id: str) -> None:
         pipe.delete(copy_key(article_id), links_key(article_id))
         pipe.zrem(RECENT_KEY, article_id)
+        view.write(copy_key(article_id), None)
+        view.write(links_key(article_id), None)
 
     def copies_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, EnrichedArticle]:
         """The copies still kept, from the values at their `copy_key`s."""
@@ -183,7 +191,9 @@ def enters(match: Match, current: Sequence[ShownLink], max_related: int) -> bool
 
 
 class Refresher:
-    def __init__(self, index: RelatedIndex, copies: RecentCopies, settings: EnrichSettings) -> None:
+    def __init__(self, redis: RedisClient, index: RelatedIndex, copies: RecentCopies,
+                 settings: EnrichSettings) -> None:
+        self._redis = redis
         self._index = index
         self._copies = copies
         self._settings = settings
@@ -194,14 +204,14 @@ class Refresher:
             return NEVER
         return doc.published - self._settings.refresh_window_days * 86_400
 
-    async def refresh(self, pipe: Pipeline, doc: IndexedDoc, matches: Sequence[Match],
+    async def refresh(self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match],
                       links: Mapping[str, bytes]) -> list[EnrichedArticle]:
         """Older recent articles whose related links the new `doc` improves, with new links.
 
         `links`: the current links of the matches published within `window`, as
-        read with the candidates. Only reads (one round trip, after the writes
-        waiting on `pipe`, and only when some article is to be refreshed): the
-        caller saves the refreshed copies with the new article.
+        read with the candidates. Only reads (as the batch sees Redis, one round
+        trip at most, and only when some article is to be refreshed): the caller
+        saves the refreshed copies with the new article.
         """
         since = self.window(doc)
         older = [m for m in matches if since <= m.doc.published <= doc.published]
@@ -224,7 +234,8 @@ class Refresher:
 
         # One MGET: a command per key costs the client more than the reads cost Redis.
         keys = [*map(doc_key, linked_ids), *map(copy_key, chosen_ids)]
-        [values] = await read_after_writes(pipe, lambda p: queue_mget(p, keys))
+        published = [*(None for _ in linked_ids), *(m.doc.published for m in chosen)]
+        values = await view.read(self._redis, keys, published)
         linked = self._index.docs_from(linked_ids, values[: len(linked_ids)])
         copies = self._copies.copies_from(chosen_ids, values[len(linked_ids):])
         refreshed = []

@@ -7,10 +7,14 @@ out-of-order event harmless: an older version than the one already enriched
 is skipped.
 
 A batch costs few round trips to Redis: one read of the known versions, one
-of the document frequencies (kept up to date locally as the batch indexes),
-then per live article one for its candidates, carrying the writes of the
-articles before it (see `pipes.py`), and one more only when it refreshes older
-articles.
+of the document frequencies (kept up to date locally as the batch indexes)
+and of its articles' docs, then one sending every article's index commands
+in order (its candidates read, then its own index write), whose replies the
+handler works on while Redis runs the next ones (see `pipes.py`). The rest
+of the batch's writes (docs with their story, copies, links) wait until its
+end; until then each article sees them through the batch's view of Redis
+(see `batch_view.py`). A refresh may read older articles' docs and copies the
+view does not hold: one round trip, only then.
 
 One live article gives one `article.enriched` event, plus an
 `article.related_refreshed` event for each recent older article whose
@@ -20,13 +24,15 @@ at once, so no later related list can point at it.
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from redis.asyncio.client import Pipeline
 
+from khabar_enrich.batch_view import BatchView
 from khabar_enrich.fanout import RecentCopies, Refresher, links_key
-from khabar_enrich.pipes import flush
+from khabar_enrich.pipes import Command, flush, streamed
 from khabar_enrich.related import IndexedDoc, Match, RelatedIndex, diversify, published_at, raw_terms, weigh
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
@@ -81,6 +87,21 @@ def index_terms(article: Article, tagged: TagResult) -> IndexTerms:
     return IndexTerms(*raw_terms(analyze(article.headline, language), tagged.terms, tagged.tags, phrases))
 
 
+@dataclass
+class LiveStep:
+    """A live article's part of a batch, decided before its index commands are sent."""
+
+    event: ArticleEvent
+    tagged: TagResult
+    doc: IndexedDoc  # its story is known only once its candidates are
+    indexable: bool
+    revision: str = ""  # of its index write, when indexable
+
+
+# A batch event's part: a live article's, or a withdrawal (its event).
+Step = LiveStep | ArticleEvent
+
+
 Tagger = Callable[[Article], TagResult]
 Action = Literal["skip", "withdraw", "live"]
 
@@ -93,7 +114,7 @@ class Enricher:
         self._index = index
         self._settings = settings
         self._copies = RecentCopies(settings.refresh_window_days * 86_400)
-        self._refresher = Refresher(index, self._copies, settings)
+        self._refresher = Refresher(redis, index, self._copies, settings)
         # Stream entries made while enriching (see `_enrich_live`), by event id, until published.
         self._entries: dict[str, dict[str, str]] = {}
 
@@ -116,17 +137,64 @@ class Enricher:
         # Tagging needs no Redis: all of it first, so the batch's terms are known for one df read.
         tagged = {i: self._tagger(events[i].article) for i, action in enumerate(plan) if action == "live"}
         terms = {i: index_terms(events[i].article, t) for i, t in tagged.items()}
-        await self._index.start_batch([e.article_id for e in events], [t.strengths for t in terms.values()])
+        before = await self._index.start_batch([e.article_id for e in events],
+                                               [t.strengths for t in terms.values()])
+        steps = self._steps(events, plan, tagged, terms)
+        view = BatchView(before)
         outgoing: list[EnrichedEvent] = []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for i, (event, action) in enumerate(zip(events, plan, strict=True)):
-                if action == "withdraw":
-                    outgoing.append(self._withdraw(pipe, event))
-                elif action == "live":
-                    outgoing.extend(await self._enrich_live(pipe, event, tagged[i], terms[i]))
-            self._index.end_batch(pipe)
-            await flush(pipe)
+        writes = self._redis.pipeline(transaction=False)  # sent at the end of the batch
+        async with streamed(self._redis, [c for step in steps for c in self._index_commands(step)]) as replies:
+            for step in steps:
+                if isinstance(step, LiveStep):
+                    found, _ = await replies.next(), await replies.next()
+                    outgoing.extend(await self._enrich_live(writes, view, step, found))
+                else:
+                    await replies.next()
+                    outgoing.append(self._withdraw(writes, view, step))
+        self._index.end_batch(writes)
+        await flush(writes)
         return outgoing
+
+    def _steps(self, events: list[ArticleEvent], plan: list[Action], tagged: dict[int, TagResult],
+               terms: dict[int, IndexTerms]) -> list[Step]:
+        """What each event will do to the index, decided in order: an article's document
+        frequencies count the articles indexed before it (see `BatchFrequencies`)."""
+        steps: list[Step] = []
+        for i, (event, action) in enumerate(zip(events, plan, strict=True)):
+            if action == "withdraw":
+                self._index.uncounting(event.article_id)
+                steps.append(event)
+            elif action == "live":
+                steps.append(self._live_step(event, tagged[i], terms[i]))
+        return steps
+
+    def _live_step(self, event: ArticleEvent, tagged: TagResult, terms: IndexTerms) -> LiveStep:
+        article = event.article
+        doc = IndexedDoc(
+            article_id=article.id,
+            language=article.base_language,
+            published=published_at(article),
+            terms=weigh(terms.strengths, self._index.idf(list(terms.strengths))),
+            sketch=shingle_sketch(tagged.terms),
+            names=terms.names,
+        )
+        indexable = is_indexable(article, datetime.now(UTC))
+        if indexable:
+            self._index.counting(article.id, list(terms.strengths))
+        else:
+            self._index.uncounting(article.id)
+        return LiveStep(event, tagged, doc, indexable)
+
+    def _index_commands(self, step: Step) -> list[Command]:
+        """An event's index commands, in order: a live article's candidates read, then its own
+        index write (or its removal, while embargoed); a withdrawal's removal."""
+        if not isinstance(step, LiveStep):
+            return [self._index.remove_command(step.article_id)]
+        candidates = self._index.candidates_command(step.doc, links_key(""), self._refresher.window(step.doc))
+        if not step.indexable:
+            return [candidates, self._index.remove_command(step.doc.article_id)]
+        write, step.revision = self._index.add_command(step.doc)
+        return [candidates, write]
 
     async def _plan(self, events: list[ArticleEvent]) -> list[Action]:
         """What to do with each event: skip it (stale), withdraw its article, or enrich it."""
@@ -162,23 +230,17 @@ class Enricher:
                     pipe.set(version_key(event.article_id), event.version)
             await pipe.execute()
 
-    def _withdraw(self, pipe: Pipeline, event: ArticleEvent) -> EnrichedEvent:
-        self._index.remove(pipe, event.article_id)
-        self._copies.remove(pipe, event.article_id)
+    def _withdraw(self, pipe: Pipeline, view: BatchView, event: ArticleEvent) -> EnrichedEvent:
+        self._index.removed(view, event.article_id)
+        self._copies.remove(pipe, view, event.article_id)
         return _event(event, "article.withdrawn", event.article_id, event.version, None)
 
-    async def _enrich_live(self, pipe: Pipeline, event: ArticleEvent, tagged: TagResult,
-                           terms: IndexTerms) -> list[EnrichedEvent]:
+    async def _enrich_live(self, pipe: Pipeline, view: BatchView, step: LiveStep,
+                           found: list[Any]) -> list[EnrichedEvent]:
+        """A live article's events, from its candidates (`found`); its writes queued on `pipe`."""
+        event, doc, tagged = step.event, step.doc, step.tagged
         article = event.article
-        doc = IndexedDoc(
-            article_id=article.id,
-            language=article.base_language,
-            published=published_at(article),
-            terms=weigh(terms.strengths, self._index.idf(list(terms.strengths))),
-            sketch=shingle_sketch(tagged.terms),
-            names=terms.names,
-        )
-        matches, links = await self._index.candidates(pipe, doc, links_key(""), self._refresher.window(doc))
+        matches, links = await self._index.matches(doc, found, view, links_key(""), self._refresher.window(doc))
         doc.story_id = story_of(article.id, matches)
         enriched = EnrichedArticle(
             article=article,
@@ -194,13 +256,13 @@ class Enricher:
         # Its stream entry is made now: the copy kept for refreshes is the same JSON.
         entry = self._entries[outgoing.event_id] = encode_event(outgoing)
         refreshed: list[EnrichedArticle] = []
-        if is_indexable(article, datetime.now(UTC)):
-            refreshed = await self._refresher.refresh(pipe, doc, matches, links)
-            self._index.add(pipe, doc, list(terms.strengths))
-            self._copies.save(pipe, enriched, entry["data"], refreshed)
-            self._copies.trim(pipe, doc.published)
+        if step.indexable:
+            refreshed = await self._refresher.refresh(view, doc, matches, links)
+            self._index.finish(pipe, view, doc, step.revision)
+            self._copies.save(pipe, view, enriched, entry["data"], refreshed)
+            self._copies.trim(pipe, view, doc.published)
         else:
-            self._index.remove(pipe, article.id)
+            self._index.removed(view, article.id)
         log.info("article_enriched", article_id=event.article_id, version=event.version,
                  event_id=event.event_id, correlation_id=event.correlation_id,
                  tags=len(enriched.tags), related=len(enriched.related), story_id=enriched.story_id,

@@ -32,7 +32,8 @@ from typing import Any
 import orjson
 from redis.asyncio.client import Pipeline
 
-from khabar_enrich.pipes import queue_mget, read_after_writes
+from khabar_enrich.batch_view import BatchView
+from khabar_enrich.pipes import MGET_SCRIPT, Command
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_story
 from khabar_shared.events import Article, RelatedLink, Tag
@@ -203,6 +204,17 @@ for term, _ in pairs(old['terms']) do
 end
 redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
+# An indexed doc gets its story once its candidates are known, after the batch's index
+# writes (see `pipes.py`): written, with a new revision, only while the doc is still
+# indexed (a later article of the batch may have withdrawn it).
+# KEYS: its doc, the revisions. ARGV: id, doc JSON, revision.
+STORY_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 return 1
 """
 
@@ -445,22 +457,26 @@ class RelatedIndex:
 
     # ------------------------------------------------------------ document frequencies
 
-    async def start_batch(self, article_ids: Sequence[str], term_lists: Sequence[Sequence[str]]) -> None:
+    async def start_batch(self, article_ids: Sequence[str],
+                          term_lists: Sequence[Sequence[str]]) -> dict[str, bytes | None]:
         """Read, in one round trip, the frequencies the batch's `term_lists` (one per `idf` call to
-        come, in order) may need, and which of `article_ids` are indexed already."""
+        come, in order) may need, and the docs of `article_ids` as they are before the batch (by
+        their `doc_key`s: the batch's view of them, see `BatchView`)."""
         terms = self.terms_to_read(term_lists)
-        ids = list(dict.fromkeys(article_ids))
+        keys = [doc_key(i) for i in dict.fromkeys(article_ids)]
         async with self._redis.pipeline(transaction=False) as pipe:
             pipe.get(COUNT_KEY)
             pipe.hmget(DF_KEY, terms or ["-"])
-            for article_id in ids:
-                pipe.exists(doc_key(article_id))
-            total_raw, df_raw, *exists = await pipe.execute()
+            if keys:
+                pipe.eval(MGET_SCRIPT, len(keys), *keys)
+            total_raw, df_raw, *found = await pipe.execute()
+        docs = dict(zip(keys, found[0] if found else [], strict=True))
         self._batch = BatchFrequencies(
             int(total_raw or 0),
             {t: int(df or 0) for t, df in zip(terms, df_raw, strict=False)},
-            {i for i, present in zip(ids, exists, strict=True) if present},
+            {key.removeprefix(doc_key("")) for key, raw in docs.items() if raw is not None},
         )
+        return docs
 
     def terms_to_read(self, term_lists: Sequence[Sequence[str]]) -> list[str]:
         """The terms the cache lacks; all of them when the cache will be cleared during the batch."""
@@ -490,25 +506,38 @@ class RelatedIndex:
 
     # ------------------------------------------------------------ reads
 
-    async def candidates(self, pipe: Pipeline, doc: IndexedDoc, attach_prefix: str = "",
-                         attach_since: float = NEVER) -> tuple[list[Match], dict[str, bytes]]:
-        """Scored candidates from the index, best first (not yet diversified), after the writes
-        waiting on `pipe`; and for those published since `attach_since`, the value at
-        `attach_prefix + id` (the refresh's related links), in the same round trip."""
+    def candidates_command(self, doc: IndexedDoc, attach_prefix: str = "",
+                           attach_since: float = NEVER) -> Command:
+        """Read the candidates of `doc` from the index (see `CANDIDATES_SCRIPT`), with the value at
+        `attach_prefix + id` of those published since `attach_since` (the refresh's links)."""
         query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
-        args = [doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
+        return ("EVAL", CANDIDATES_SCRIPT, 1, REVS_KEY,
+                doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
                 doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
                 attach_prefix, attach_since, term_key(doc.language, ""),
-                "\n".join(f"{term} {doc.terms[term]!r}" for term in query)]
-        [found] = await read_after_writes(pipe, lambda p: p.eval(CANDIDATES_SCRIPT, 1, REVS_KEY, *args))
+                "\n".join(f"{term} {doc.terms[term]!r}" for term in query))
+
+    async def matches(self, doc: IndexedDoc, found: list[Any], view: BatchView, attach_prefix: str = "",
+                      attach_since: float = NEVER) -> tuple[list[Match], dict[str, bytes]]:
+        """Scored candidates, best first (not yet diversified), from the candidates command's reply
+        `found`; and the attached values, as the batch sees them (see `BatchView`)."""
         rows = [(i.decode(), rev, raw, side) for i, rev, raw, side in zip(*[iter(found)] * 4, strict=True)]
-        docs = await self._docs_of(pipe, rows)
+        docs = await self._docs_of(rows, view)
         others = [docs[i] for i, *_ in rows if i in docs]
-        attached = {i: side for i, _, _, side in rows if i in docs and side is not None}
+        attached = {}
+        for article_id, _, _, side in rows:
+            other = docs.get(article_id)
+            if other is None:
+                continue
+            known, value = view.seen(attach_prefix + article_id, other.published)
+            if known and other.published >= attach_since:
+                side = value
+            if side is not None:
+                attached[article_id] = side
         return self._rerank(doc, others), attached
 
-    async def _docs_of(self, pipe: Pipeline, rows: list[tuple[str, bytes | None, bytes | None, Any]]
-                       ) -> dict[str, IndexedDoc]:
+    async def _docs_of(self, rows: list[tuple[str, bytes | None, bytes | None, Any]],
+                       view: BatchView) -> dict[str, IndexedDoc]:
         """The candidates' docs: known by revision, sent whole (no revision), or read now (the
         few not seen yet: written by another process, or before this one started)."""
         docs: dict[str, IndexedDoc] = {}
@@ -523,7 +552,7 @@ class RelatedIndex:
                 else:
                     docs[article_id] = known
         if unseen:
-            [raws] = await read_after_writes(pipe, lambda p: queue_mget(p, [doc_key(i) for i in unseen]))
+            raws = await view.read(self._redis, [doc_key(i) for i in unseen], [None] * len(unseen))
             for (article_id, revision), raw in zip(unseen.items(), raws, strict=True):
                 if raw is not None:  # else withdrawn meanwhile
                     self._parsed.remember(article_id, revision, raw)
@@ -544,15 +573,36 @@ class RelatedIndex:
         """The indexed docs, from the values at their `doc_key`s (withdrawn ones are simply absent)."""
         return {i: self._parsed.load(raw) for i, raw in zip(ids, raws, strict=True) if raw}
 
-    # ------------------------------------------------------------ writes, queued
+    # ------------------------------------------------------------ writes
 
-    def add(self, pipe: Pipeline, doc: IndexedDoc, all_terms: list[str]) -> None:
-        """Queue indexing `doc` on `pipe` (replacing its previous version); `all_terms` feed the df counters."""
-        raw, revision = doc.dumps(), f"{self._revision_prefix}{next(self._revisions)}"
-        pipe.eval(INDEX_SCRIPT, 3, COUNT_KEY, doc_key(doc.article_id), REVS_KEY, doc.article_id,
-                  doc.published, raw, MAX_POSTINGS, TERM_PREFIX, doc.language, "\n".join(doc.terms), revision)
+    def counting(self, article_id: str, all_terms: list[str]) -> None:
+        """The batch will index the article: its terms feed the df counters (see `BatchFrequencies`)."""
+        self._batch.indexing(article_id, all_terms)
+
+    def uncounting(self, article_id: str) -> None:
+        """The batch will take the article out of the index."""
+        self._batch.removing(article_id)
+
+    def add_command(self, doc: IndexedDoc) -> tuple[Command, str]:
+        """Index `doc` (replacing its previous version), its story still unknown (see `finish`);
+        the command and the revision it writes."""
+        revision = self._new_revision()
+        return ("EVAL", INDEX_SCRIPT, 3, COUNT_KEY, doc_key(doc.article_id), REVS_KEY, doc.article_id,
+                doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX, doc.language,
+                "\n".join(doc.terms), revision), revision
+
+    def finish(self, pipe: Pipeline, view: BatchView, doc: IndexedDoc, revision: str) -> None:
+        """Queue writing `doc` with its story, once known; `revision`: its index write's."""
+        raw, final = doc.dumps(), self._new_revision()
+        pipe.eval(STORY_SCRIPT, 2, doc_key(doc.article_id), REVS_KEY, doc.article_id, raw, final)
+        # The batch's later candidates know the doc by the index write's revision; later batches by
+        # the final one.
         self._parsed.remember(doc.article_id, revision, raw)
-        self._batch.indexing(doc.article_id, all_terms)
+        self._parsed.remember(doc.article_id, final, raw)
+        view.write(doc_key(doc.article_id), raw)
+
+    def _new_revision(self) -> str:
+        return f"{self._revision_prefix}{next(self._revisions)}"
 
     def end_batch(self, pipe: Pipeline) -> None:
         """Queue counting the terms of the batch's new articles (see `BatchFrequencies`).
@@ -565,7 +615,12 @@ class RelatedIndex:
         if added:
             pipe.eval(DF_SCRIPT, 1, DF_KEY, "\n".join(f"{term} {n}" for term, n in added.items()))
 
-    def remove(self, pipe: Pipeline, article_id: str) -> None:
-        """Queue taking an article out of the index (nothing happens when it is not in it)."""
-        pipe.eval(REMOVE_SCRIPT, 2, doc_key(article_id), REVS_KEY, article_id, TERM_PREFIX)
-        self._batch.removing(article_id)
+    @staticmethod
+    def remove_command(article_id: str) -> Command:
+        """Take an article out of the index (nothing happens when it is not in it)."""
+        return ("EVAL", REMOVE_SCRIPT, 2, doc_key(article_id), REVS_KEY, article_id, TERM_PREFIX)
+
+    @staticmethod
+    def removed(view: BatchView, article_id: str) -> None:
+        """The batch's later articles see it out of the index."""
+        view.write(doc_key(article_id), None)

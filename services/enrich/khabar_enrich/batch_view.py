@@ -1,0 +1,66 @@
+"""Redis as a batch's next article must see it, while the batch's writes still wait.
+
+A batch sends every article's index reads and writes to Redis at once (see
+`handler.py`), and keeps its other writes (final docs, copies, links, trims)
+until its end. Each article must still see Redis exactly as the articles
+before it in the batch left it. The view holds what those articles wrote, and,
+for the batch's own articles, their docs as they were before the batch (later
+articles' index writes may already have run in Redis); a key the view does not
+hold is read from Redis, where nothing of this batch has touched it yet.
+"""
+
+import math
+from collections.abc import Sequence
+
+from khabar_enrich.pipes import MGET_SCRIPT
+from khabar_shared.redis_helpers import RedisClient
+
+# A value the view holds: the bytes written, or None for a key deleted.
+Value = bytes | None
+
+
+class BatchView:
+    def __init__(self, before: dict[str, Value] | None = None) -> None:
+        self._values: dict[str, Value] = dict(before or {})
+        # The copies and links of articles published up to this time were trimmed (see
+        # `fanout.TRIM_SCRIPT`); those written since are in `_values`.
+        self._trimmed_until = -math.inf
+        self._published: dict[str, float] = {}  # of the keys written with a publication time
+
+    def write(self, key: str, value: Value, published: float | None = None) -> None:
+        self._values[key] = value
+        if published is not None:
+            self._published[key] = published
+
+    def trim(self, until: float) -> None:
+        """Copies and links of articles published at or before `until` are gone."""
+        self._trimmed_until = max(self._trimmed_until, until)
+        for key, published in self._published.items():
+            if published <= until:
+                self._values[key] = None
+
+    def seen(self, key: str, published: float | None = None) -> tuple[bool, Value]:
+        """(True, value) when the batch decided the key's value; (False, None) when Redis holds it
+        as it was before the batch. `published`: the article's, for a trimmed copy or links."""
+        if key in self._values:
+            return True, self._values[key]
+        if published is not None and published <= self._trimmed_until:
+            return True, None
+        return False, None
+
+    async def read(self, redis: RedisClient, keys: Sequence[str],
+                   published: Sequence[float | None]) -> list[Value]:
+        """The values of `keys` (all of one slot) as the batch sees them: Redis is asked only for
+        those the view does not hold, in one command, and not at all when it holds every one."""
+        values: list[Value] = []
+        missing: dict[int, str] = {}
+        for position, (key, when) in enumerate(zip(keys, published, strict=True)):
+            known, value = self.seen(key, when)
+            values.append(value)
+            if not known:
+                missing[position] = key
+        if missing:
+            found = await redis.eval(MGET_SCRIPT, len(missing), *missing.values())
+            for position, value in zip(missing, found, strict=True):
+                values[position] = value
+        return values

@@ -1,0 +1,84 @@
+"""A batch's commands sent at once, and its view of Redis while its writes wait (real Redis)."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_enrich.batch_view import BatchView
+from khabar_enrich.pipes import streamed
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    group = ProcessGroup()
+    try:
+        yield start_redis(group, tmp_path_factory.mktemp("batch-view-redis"), free_port())
+    finally:
+        group.stop_all()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client with a single connection: a connection reused with replies unread would show."""
+    client = aioredis.Redis.from_url(redis_url, max_connections=1)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+async def eval_calls(redis: aioredis.Redis) -> int:
+    return int((await redis.info("commandstats")).get("cmdstat_eval", {}).get("calls", 0))
+
+
+async def test_the_view_answers_for_what_the_batch_wrote_and_redis_for_the_rest(
+        redis: aioredis.Redis) -> None:
+    await redis.mset({"doc:a": b"in redis", "doc:b": b"in redis", "doc:c": b"in redis"})
+    view = BatchView({"doc:a": b"before the batch"})
+    view.write("doc:b", None)  # removed by an earlier article of the batch
+    assert await view.read(redis, ["doc:a", "doc:b", "doc:c"], [None] * 3) == [
+        b"before the batch", None, b"in redis"]
+
+
+async def test_the_view_asks_redis_nothing_when_it_holds_every_key(redis: aioredis.Redis) -> None:
+    view = BatchView({"doc:a": b"a"})
+    view.write("links:b", b"[]", published=10.0)
+    before = await eval_calls(redis)
+    assert await view.read(redis, ["doc:a", "links:b"], [None, 10.0]) == [b"a", b"[]"]
+    assert await eval_calls(redis) == before
+
+
+async def test_a_trim_hides_older_copies_until_one_is_written_again(redis: aioredis.Redis) -> None:
+    await redis.mset({"links:old": b"in redis", "links:new": b"in redis"})
+    view = BatchView()
+    view.write("links:kept", b"written before the trim", published=50.0)
+    view.trim(100.0)
+    view.write("links:again", b"written after the trim", published=50.0)
+    assert view.seen("links:kept", 50.0) == (True, None)
+    assert view.seen("links:old", 100.0) == (True, None)  # trimmed in Redis: not asked
+    assert view.seen("links:again", 50.0) == (True, b"written after the trim")
+    assert view.seen("links:new", 150.0) == (False, None)  # published after: Redis holds it
+    assert await view.read(redis, ["links:old", "links:new"], [100.0, 150.0]) == [None, b"in redis"]
+
+
+async def test_streamed_replies_come_in_order_and_unread_ones_are_read_before_reuse(
+        redis: aioredis.Redis) -> None:
+    commands = [("SET", "x", "1"), ("INCR", "x"), ("GET", "x")]
+    async with streamed(redis, commands) as replies:
+        assert await replies.next() == b"OK"  # raw replies: no response callbacks
+        assert await replies.next() == 2
+    await redis.set("y", "fresh")
+    assert await redis.get("y") == b"fresh"  # not the GET x reply left unread
+
+
+async def test_an_error_reply_raises_and_its_connection_is_never_reused(redis: aioredis.Redis) -> None:
+    commands = [("SET", "x", "1"), ("EVAL", "return redis.error_reply('broken')", 0), ("GET", "x")]
+    with pytest.raises(ResponseError, match="broken"):
+        async with streamed(redis, commands) as replies:
+            assert await replies.next() == b"OK"  # raw replies: no response callbacks
+            await replies.next()
+    await redis.set("y", "fresh")
+    assert await redis.get("y") == b"fresh"
+    assert await redis.get("x") == b"1"  # what ran before the error stays done
