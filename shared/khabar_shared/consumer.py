@@ -121,7 +121,8 @@ class StreamConsumer(Generic[EventT]):
             title=f"{self.stream}:{self.group}:new",
         )(on_new)
         broker.subscriber(
-            stream=StreamSub(self.stream, min_idle_time=self.settings.claim_idle_ms, **common),
+            stream=StreamSub(self.stream, min_idle_time=self.settings.claim_idle_ms,
+                             polling_interval=claim_polling_ms(self.settings.claim_idle_ms), **common),
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.stream}:{self.group}:claimed",
         )(on_claimed)
@@ -325,6 +326,14 @@ class StreamConsumer(Generic[EventT]):
 
 def _text(value: bytes | str | None) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def claim_polling_ms(claim_idle_ms: int) -> int:
+    """How often to look for entries a dead consumer left: an entry waits `claim_idle_ms` before
+    it may be claimed at all, so a tenth of that more is soon enough. (FastStream's default,
+    100 ms, had a live consumer asking Redis ten times a second, and each look at a batch still
+    being handled is a run of XAUTOCLAIM calls: about 3% of enrich's time.)"""
+    return max(100, claim_idle_ms // 10)
 
 
 def raw_entries(msg: Any) -> list[RawEntry]:
