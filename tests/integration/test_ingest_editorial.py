@@ -240,7 +240,8 @@ def test_batch_answers_per_item_and_repeats_append_nothing(ingest: IngestProcess
 def test_a_batch_longer_than_one_script_call_keeps_order_and_versions(
     ingest: IngestProcess,
 ) -> None:
-    """Items 0..59 span three ACCEPT calls; item 40 is a new version of item 20's article."""
+    """Items 0..59 span four ACCEPT calls (5, 25, 25, 5); item 40 (third call) is a new
+    version of item 20's article (second call)."""
     batch = [article(index % 12, uri=f"urn:khabar:test:batch-order:{index}") for index in range(60)]
     batch[40] = {**batch[20], "headline": batch[20]["headline"] + " (updated)"}
     batch[45] = {"uri": "urn:bad", "headline": ""}

@@ -87,3 +87,28 @@ def test_eval_command_is_what_redis_py_would_send() -> None:
     ours = b"".join(eval_command(b"return 1", keys, args))
     theirs = b"".join(Connection().pack_command("EVAL", b"return 1", 2, *keys, *args))
     assert ours == theirs
+
+
+def test_a_batch_is_cut_into_calls_the_first_one_smaller() -> None:
+    from khabar_ingest.store import chunks
+
+    sizes = [len(chunk) for chunk in chunks(iter(range(60)), 25, first=5)]  # type: ignore[arg-type]
+    assert sizes == [5, 25, 25, 5]
+    assert [len(chunk) for chunk in chunks(range(3), 25, first=5)] == [3]  # type: ignore[arg-type]
+    assert [len(chunk) for chunk in chunks(range(50), 25)] == [25, 25]  # type: ignore[arg-type]
+    taken = [item for chunk in chunks(iter(range(60)), 25, first=5) for item in chunk]  # type: ignore[arg-type]
+    assert taken == list(range(60))
+
+
+def test_text_controls_are_found_as_the_pattern_finds_them() -> None:
+    import random
+    import re
+
+    from khabar_ingest.formats.checks import has_text_controls
+
+    pattern = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+    alphabet = "abc سطر\t\n\r\u00a0\u200f" + "".join(chr(code) for code in range(0x20)) + "\x7f\x85"
+    chooser = random.Random(3)
+    for _ in range(3000):
+        text = "".join(chooser.choices(alphabet, k=chooser.randint(0, 12)))
+        assert has_text_controls(text) == (pattern.search(text) is not None), repr(text)

@@ -27,7 +27,8 @@ ACCEPT = """
 -- ARGV: 1 the changes (a JSON list; each: content hash, idempotency ttl (0: none), base
 --         version (-1: none), release_ms ('0': publish now), and the event's own fields),
 --       then for each change i, 2+i the article's JSON
--- Returns, for each change, {verdict, answer or current version, stream id, version}.
+-- Returns, for each change, {verdict, answer (a repeat's) or current version (a conflict's),
+--   stream id, version}.
 local function accept(c, state_key, history_key, idempotency_key, article_json)
   if c.ttl > 0 then
     local seen = redis.call('HMGET', idempotency_key, 'hash', 'answer')
@@ -94,7 +95,8 @@ local function accept(c, state_key, history_key, idempotency_key, article_json)
     redis.call('HSET', idempotency_key, 'hash', c.hash, 'answer', answer)
     redis.call('EXPIRE', idempotency_key, c.ttl)
   end
-  return {'accepted', answer, entry, version}
+  -- Ingest builds a new version's answer from what it sent: only the version comes back.
+  return {'accepted', '', entry, version}
 end
 
 local changes = cjson.decode(ARGV[1])
