@@ -65,18 +65,31 @@ async def test_a_trim_hides_older_copies_until_one_is_written_again(redis: aiore
 
 async def test_streamed_replies_come_in_order_and_unread_ones_are_read_before_reuse(
         redis: aioredis.Redis) -> None:
-    commands = [("SET", "x", "1"), ("INCR", "x"), ("GET", "x")]
-    async with streamed(redis, commands) as replies:
+    groups = [[("SET", "x", "1")], [("INCR", "x")], [("GET", "x")]]
+    async with streamed(redis, groups, ahead=0) as replies:
         assert await replies.next() == b"OK"  # raw replies: no response callbacks
         assert await replies.next() == 2
     await redis.set("y", "fresh")
     assert await redis.get("y") == b"fresh"  # not the GET x reply left unread
 
 
+async def test_streamed_sends_each_group_only_when_the_replies_before_it_are_near(
+        redis: aioredis.Redis, redis_url: str) -> None:
+    groups = [[("SET", "x", "1")], [("INCR", "x")], [("INCR", "x")], [("INCR", "x")]]
+    other = aioredis.Redis.from_url(redis_url)
+    async with streamed(redis, groups, ahead=1) as replies:
+        assert await replies.next() == b"OK"  # its group and the next one are sent
+        assert await other.get("x") in (b"1", b"2")  # not the two after
+        assert await replies.next() == 2
+        assert await replies.next() == 3
+    assert await other.get("x") == b"4"  # leaving reads the rest
+    await other.aclose()
+
+
 async def test_an_error_reply_raises_and_its_connection_is_never_reused(redis: aioredis.Redis) -> None:
-    commands = [("SET", "x", "1"), ("EVAL", "return redis.error_reply('broken')", 0), ("GET", "x")]
+    groups = [[("SET", "x", "1"), ("EVAL", "return redis.error_reply('broken')", 0)], [("GET", "x")]]
     with pytest.raises(ResponseError, match="broken"):
-        async with streamed(redis, commands) as replies:
+        async with streamed(redis, groups) as replies:
             assert await replies.next() == b"OK"  # raw replies: no response callbacks
             await replies.next()
     await redis.set("y", "fresh")

@@ -143,7 +143,7 @@ class Enricher:
         view = BatchView(before)
         outgoing: list[EnrichedEvent] = []
         writes = self._redis.pipeline(transaction=False)  # sent at the end of the batch
-        async with streamed(self._redis, [c for step in steps for c in self._index_commands(step)]) as replies:
+        async with streamed(self._redis, [self._index_commands(step) for step in steps]) as replies:
             for step in steps:
                 if isinstance(step, LiveStep):
                     found, _ = await replies.next(), await replies.next()
