@@ -1,5 +1,6 @@
-"""A batch's commands sent at once, and its view of Redis while its writes wait (real Redis)."""
+"""A batch's commands sent ahead, and its view of Redis while its writes wait (real Redis)."""
 
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -8,7 +9,7 @@ from redis.exceptions import ResponseError
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.pipes import streamed
+from khabar_enrich.pipes import KeyReader, key_reader, streamed
 
 
 @pytest.fixture(scope="module")
@@ -29,30 +30,51 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
+@pytest.fixture
+async def reader(redis_url: str) -> AsyncIterator[KeyReader]:
+    """The batch's reader of keys, on a connection of its own."""
+    client = aioredis.Redis.from_url(redis_url)
+    async with key_reader(client) as keys:
+        yield keys
+    await client.aclose()
+
+
 async def eval_calls(redis: aioredis.Redis) -> int:
     return int((await redis.info("commandstats")).get("cmdstat_eval", {}).get("calls", 0))
 
 
 async def test_the_view_answers_for_what_the_batch_wrote_and_redis_for_the_rest(
-        redis: aioredis.Redis) -> None:
+        redis: aioredis.Redis, reader: KeyReader) -> None:
     await redis.mset({"doc:a": b"in redis", "doc:b": b"in redis", "doc:c": b"in redis"})
-    view = BatchView({"doc:a": b"before the batch"})
+    view = BatchView(reader, {"doc:a": b"before the batch"})
     view.write("doc:b", None)  # removed by an earlier article of the batch
-    assert await view.read(redis, ["doc:a", "doc:b", "doc:c"], [None] * 3) == [
+    assert await view.read(["doc:a", "doc:b", "doc:c"], [None] * 3) == [
         b"before the batch", None, b"in redis"]
 
 
-async def test_the_view_asks_redis_nothing_when_it_holds_every_key(redis: aioredis.Redis) -> None:
-    view = BatchView({"doc:a": b"a"})
+async def test_the_view_asks_redis_nothing_when_it_holds_every_key(
+        redis: aioredis.Redis, reader: KeyReader) -> None:
+    view = BatchView(reader, {"doc:a": b"a"})
     view.write("links:b", b"[]", published=10.0)
     before = await eval_calls(redis)
-    assert await view.read(redis, ["doc:a", "links:b"], [None, 10.0]) == [b"a", b"[]"]
+    assert await view.read(["doc:a", "links:b"], [None, 10.0]) == [b"a", b"[]"]
     assert await eval_calls(redis) == before
 
 
-async def test_a_trim_hides_older_copies_until_one_is_written_again(redis: aioredis.Redis) -> None:
+async def test_a_started_read_is_on_its_way_before_it_is_awaited(
+        redis: aioredis.Redis, reader: KeyReader) -> None:
+    await redis.set("doc:a", b"in redis")
+    before = await eval_calls(redis)
+    pending = await BatchView(reader).start_read(["doc:a"], [None])
+    time.sleep(0.2)  # the event loop is blocked: only a read already sent can have run meanwhile
+    assert await eval_calls(redis) == before + 1
+    assert await pending == [b"in redis"]
+
+
+async def test_a_trim_hides_older_copies_until_one_is_written_again(
+        redis: aioredis.Redis, reader: KeyReader) -> None:
     await redis.mset({"links:old": b"in redis", "links:new": b"in redis"})
-    view = BatchView()
+    view = BatchView(reader)
     view.write("links:kept", b"written before the trim", published=50.0)
     view.trim(100.0)
     view.write("links:again", b"written after the trim", published=50.0)
@@ -60,7 +82,7 @@ async def test_a_trim_hides_older_copies_until_one_is_written_again(redis: aiore
     assert view.seen("links:old", 100.0) == (True, None)  # trimmed in Redis: not asked
     assert view.seen("links:again", 50.0) == (True, b"written after the trim")
     assert view.seen("links:new", 150.0) == (False, None)  # published after: Redis holds it
-    assert await view.read(redis, ["links:old", "links:new"], [100.0, 150.0]) == [None, b"in redis"]
+    assert await view.read(["links:old", "links:new"], [100.0, 150.0]) == [None, b"in redis"]
 
 
 async def test_streamed_replies_come_in_order_and_unread_ones_are_read_before_reuse(

@@ -10,17 +10,17 @@ hold is read from Redis, where nothing of this batch has touched it yet.
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
-from khabar_enrich.pipes import MGET_SCRIPT
-from khabar_shared.redis_helpers import RedisClient
+from khabar_enrich.pipes import KeyReader
 
 # A value the view holds: the bytes written, or None for a key deleted.
 Value = bytes | None
 
 
 class BatchView:
-    def __init__(self, before: dict[str, Value] | None = None) -> None:
+    def __init__(self, reader: KeyReader, before: dict[str, Value] | None = None) -> None:
+        self._reader = reader  # Redis, for the keys the view does not hold
         self._values: dict[str, Value] = dict(before or {})
         # The copies and links of articles published up to this time were trimmed (see
         # `fanout.TRIM_SCRIPT`); those written since are in `_values`.
@@ -48,10 +48,15 @@ class BatchView:
             return True, None
         return False, None
 
-    async def read(self, redis: RedisClient, keys: Sequence[str],
-                   published: Sequence[float | None]) -> list[Value]:
+    async def read(self, keys: Sequence[str], published: Sequence[float | None]) -> list[Value]:
         """The values of `keys` (all of one slot) as the batch sees them: Redis is asked only for
         those the view does not hold, in one command, and not at all when it holds every one."""
+        return await (await self.start_read(keys, published))
+
+    async def start_read(self, keys: Sequence[str],
+                         published: Sequence[float | None]) -> Awaitable[list[Value]]:
+        """`read`, its question to Redis (if any) already sent when this returns: the caller may
+        work while it travels, then await the values."""
         values: list[Value] = []
         missing: dict[int, str] = {}
         for position, (key, when) in enumerate(zip(keys, published, strict=True)):
@@ -59,8 +64,13 @@ class BatchView:
             values.append(value)
             if not known:
                 missing[position] = key
-        if missing:
-            found = await redis.eval(MGET_SCRIPT, len(missing), *missing.values())
-            for position, value in zip(missing, found, strict=True):
+        reply = await self._reader.send_mget(list(missing.values())) if missing else None
+        return self._values_with(values, missing, reply)
+
+    @staticmethod
+    async def _values_with(values: list[Value], missing: dict[int, str],
+                           reply: Awaitable[list[Value]] | None) -> list[Value]:
+        if reply is not None:
+            for position, value in zip(missing, await reply, strict=True):
                 values[position] = value
         return values

@@ -14,7 +14,7 @@ beside it: a refresh rewrites only those.
 """
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple, Protocol
 
@@ -35,7 +35,6 @@ from khabar_enrich.related import (
 )
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
-from khabar_shared.redis_helpers import RedisClient
 
 PREFIX = "khabar:{enrich}"
 RECENT_KEY = f"{PREFIX}:recent"
@@ -191,9 +190,7 @@ def enters(match: Match, current: Sequence[ShownLink], max_related: int) -> bool
 
 
 class Refresher:
-    def __init__(self, redis: RedisClient, index: RelatedIndex, copies: RecentCopies,
-                 settings: EnrichSettings) -> None:
-        self._redis = redis
+    def __init__(self, index: RelatedIndex, copies: RecentCopies, settings: EnrichSettings) -> None:
         self._index = index
         self._copies = copies
         self._settings = settings
@@ -204,15 +201,31 @@ class Refresher:
             return NEVER
         return doc.published - self._settings.refresh_window_days * 86_400
 
-    async def refresh(self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match],
-                      links: Mapping[str, bytes]) -> list[EnrichedArticle]:
-        """Older recent articles whose related links the new `doc` improves, with new links.
+    async def start(self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match],
+                    links: Mapping[str, bytes]) -> Awaitable[list[EnrichedArticle]]:
+        """Start finding the older recent articles whose related links the new `doc` improves;
+        await the result for them, with their new links.
 
         `links`: the current links of the matches published within `window`, as
         read with the candidates. Only reads (as the batch sees Redis, one round
-        trip at most, and only when some article is to be refreshed): the caller
-        saves the refreshed copies with the new article.
+        trip at most, and only when some article is to be refreshed), the read
+        already on its way when this returns: the caller may work while it
+        travels. The caller saves the refreshed copies with the new article.
         """
+        chosen, current = self._choose(doc, matches, links)
+        if not chosen:
+            return _ready([])
+        linked_ids = sorted({link.article_id for m in chosen for link in current[m.doc.article_id]})
+        chosen_ids = [m.doc.article_id for m in chosen]
+        # One MGET: a command per key costs the client more than the reads cost Redis.
+        keys = [*map(doc_key, linked_ids), *map(copy_key, chosen_ids)]
+        published = [*(None for _ in linked_ids), *(m.doc.published for m in chosen)]
+        read = await view.start_read(keys, published)
+        return self._refreshed(doc, chosen, links, linked_ids, read)
+
+    def _choose(self, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
+                ) -> tuple[list[Match], dict[str, list[StoredLink]]]:
+        """The older matches whose shown links `doc` would change, and the links they have."""
         since = self.window(doc)
         older = [m for m in matches if since <= m.doc.published <= doc.published]
         older = older[: CONSIDERED_PER_REFRESH * self._settings.refresh_fanout]
@@ -227,17 +240,13 @@ class Refresher:
             current[match.doc.article_id] = self._copies.links_from(raw)
             if enters(match, current[match.doc.article_id], self._settings.max_related):
                 chosen.append(match)
-        if not chosen:
-            return []
-        linked_ids = sorted({link.article_id for m in chosen for link in current[m.doc.article_id]})
-        chosen_ids = [m.doc.article_id for m in chosen]
+        return chosen, current
 
-        # One MGET: a command per key costs the client more than the reads cost Redis.
-        keys = [*map(doc_key, linked_ids), *map(copy_key, chosen_ids)]
-        published = [*(None for _ in linked_ids), *(m.doc.published for m in chosen)]
-        values = await view.read(self._redis, keys, published)
+    async def _refreshed(self, doc: IndexedDoc, chosen: list[Match], links: Mapping[str, bytes],
+                         linked_ids: list[str], read: Awaitable[list[bytes | None]]) -> list[EnrichedArticle]:
+        values = await read
         linked = self._index.docs_from(linked_ids, values[: len(linked_ids)])
-        copies = self._copies.copies_from(chosen_ids, values[len(linked_ids):])
+        copies = self._copies.copies_from([m.doc.article_id for m in chosen], values[len(linked_ids):])
         refreshed = []
         for match in chosen:
             copy = copies.get(match.doc.article_id)
@@ -259,3 +268,7 @@ class Refresher:
             for link in current if link.article_id in linked
         ]
         return [m.link() for m in diversify([*kept, new_match], self._settings.max_related)]
+
+
+async def _ready(value: list[EnrichedArticle]) -> list[EnrichedArticle]:
+    return value

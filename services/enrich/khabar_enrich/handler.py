@@ -32,7 +32,7 @@ from redis.asyncio.client import Pipeline
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.fanout import RecentCopies, Refresher, links_key
-from khabar_enrich.pipes import Command, flush, streamed
+from khabar_enrich.pipes import Command, flush, key_reader, streamed
 from khabar_enrich.related import IndexedDoc, Match, RelatedIndex, diversify, published_at, raw_terms, weigh
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
@@ -114,7 +114,7 @@ class Enricher:
         self._index = index
         self._settings = settings
         self._copies = RecentCopies(settings.refresh_window_days * 86_400)
-        self._refresher = Refresher(redis, index, self._copies, settings)
+        self._refresher = Refresher(index, self._copies, settings)
         # Stream entries made while enriching (see `_enrich_live`), by event id, until published.
         self._entries: dict[str, dict[str, str]] = {}
 
@@ -140,10 +140,11 @@ class Enricher:
         before = await self._index.start_batch([e.article_id for e in events],
                                                [t.strengths for t in terms.values()])
         steps = self._steps(events, plan, tagged, terms)
-        view = BatchView(before)
         outgoing: list[EnrichedEvent] = []
         writes = self._redis.pipeline(transaction=False)  # sent at the end of the batch
-        async with streamed(self._redis, [self._index_commands(step) for step in steps]) as replies:
+        async with (streamed(self._redis, [self._index_commands(step) for step in steps]) as replies,
+                    key_reader(self._redis) as reader):
+            view = BatchView(reader, before)
             for step in steps:
                 if isinstance(step, LiveStep):
                     found, _ = await replies.next(), await replies.next()
@@ -242,6 +243,8 @@ class Enricher:
         article = event.article
         matches, links = await self._index.matches(doc, found, view, links_key(""), self._refresher.window(doc))
         doc.story_id = story_of(article.id, matches)
+        # The refresh's read travels while the article's own event is made.
+        refreshing = await self._refresher.start(view, doc, matches, links) if step.indexable else None
         enriched = EnrichedArticle(
             article=article,
             version=event.version,
@@ -256,8 +259,8 @@ class Enricher:
         # Its stream entry is made now: the copy kept for refreshes is the same JSON.
         entry = self._entries[outgoing.event_id] = encode_event(outgoing)
         refreshed: list[EnrichedArticle] = []
-        if step.indexable:
-            refreshed = await self._refresher.refresh(view, doc, matches, links)
+        if refreshing is not None:
+            refreshed = await refreshing
             self._index.finish(pipe, view, doc, step.revision)
             self._copies.save(pipe, view, enriched, entry["data"], refreshed)
             self._copies.trim(pipe, view, doc.published)

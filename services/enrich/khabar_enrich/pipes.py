@@ -12,8 +12,9 @@ afterwards.) What the batch writes besides waits until its end (see
 `batch_view.py`).
 """
 
+import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -116,6 +117,49 @@ async def streamed(redis: RedisClient, groups: Sequence[Sequence[Command]],
             await replies.next()
     except BaseException:
         await connection.disconnect()
+        raise
+    finally:
+        await pool.release(connection)
+
+
+class KeyReader(Protocol):
+    async def send_mget(self, keys: Sequence[str]) -> Awaitable[list[bytes | None]]:
+        """Send a read of `keys` (of one slot); when this returns it is on its way, and the
+        awaitable returned gives the values (None for a missing key). One read at a time."""
+        ...
+
+
+class _ConnectionReader:
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    async def send_mget(self, keys: Sequence[str]) -> Awaitable[list[bytes | None]]:
+        await self._connection.send_packed_command(self._connection.pack_command(
+            "EVAL", MGET_SCRIPT, len(keys), *keys))
+        return self._connection.read_response()
+
+
+class _ClientReader:
+    def __init__(self, redis: RedisClient) -> None:
+        self._redis = redis
+
+    async def send_mget(self, keys: Sequence[str]) -> Awaitable[list[bytes | None]]:
+        return asyncio.ensure_future(self._redis.eval(MGET_SCRIPT, len(keys), *keys))
+
+
+@asynccontextmanager
+async def key_reader(redis: RedisClient) -> AsyncIterator[KeyReader]:
+    """Reads of a few keys at a time, on a connection of their own for the batch (a cluster
+    client: through the client)."""
+    if isinstance(redis, RedisCluster):
+        yield _ClientReader(redis)
+        return
+    pool = redis.connection_pool
+    connection = await pool.get_connection()
+    try:
+        yield _ConnectionReader(connection)
+    except BaseException:
+        await connection.disconnect()  # a read cut off may leave its reply on the way
         raise
     finally:
         await pool.release(connection)

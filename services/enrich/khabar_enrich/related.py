@@ -552,7 +552,7 @@ class RelatedIndex:
                 else:
                     docs[article_id] = known
         if unseen:
-            raws = await view.read(self._redis, [doc_key(i) for i in unseen], [None] * len(unseen))
+            raws = await view.read([doc_key(i) for i in unseen], [None] * len(unseen))
             for (article_id, revision), raw in zip(unseen.items(), raws, strict=True):
                 if raw is not None:  # else withdrawn meanwhile
                     self._parsed.remember(article_id, revision, raw)
