@@ -59,6 +59,8 @@ class Token(NamedTuple):
 
 def make_token(display: str, norm: str, key: str, term: str | None = None) -> Token:
     phrase_key = key.lower()
+    if phrase_key == key:
+        phrase_key = key  # the same object: a word is read through fewer objects
     breaks = _breaks_run(norm)
     return Token(display, norm, key, term, phrase_key, breaks, None if breaks else phrase_key)
 

@@ -12,6 +12,7 @@ punctuation, every word gets its matching key (gazetteer) and its index term
 
 import html
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -160,7 +161,15 @@ def word_token(raw: str) -> Token:
     """A word as written, read once: news vocabulary repeats, so most words are a lookup."""
     arabic_normal = normalize_arabic(raw)
     norm = arabic_normal.lower()
-    return make_token(raw, norm, token_key(arabic_normal), term(norm))
+    index_term = term(norm)
+    # One shared string object per distinct norm, key and term: equal keys then compare by
+    # identity in the per-article dicts and sets, and fewer objects are read per word.
+    return make_token(
+        raw,
+        raw if norm == raw else sys.intern(norm),
+        sys.intern(token_key(arabic_normal)),
+        None if index_term is None else sys.intern(index_term),
+    )
 
 
 def read_article(article: Article) -> list[_Part]:
