@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import compress, count
-from operator import and_, attrgetter, itemgetter
+from operator import attrgetter, itemgetter, sub
 from typing import NamedTuple
 
 from khabar_shared.text import is_arabic, is_stopword, strip_clitics, term
@@ -69,6 +69,8 @@ def make_token(display: str, norm: str, key: str, term: str | None = None) -> To
 # term, and its empty key starts no gazetteer name, so nothing is matched across it.
 CLAUSE_END = Token("", "", "", None, "", True, None)
 _RUN_KEY = attrgetter("run_key")
+_NORM = attrgetter("norm")
+_ONE = 1
 
 
 def display_form(token: Token) -> str:
@@ -106,7 +108,7 @@ class _Part(NamedTuple):
 
     tokens: list[Token]  # the clauses laid end to end, each followed by CLAUSE_END
     keys: list[str | None]  # each token's run_key: None where a run ends
-    first: dict[str | None, int]  # where each key is first used
+    first: dict[str | None, int]  # where each key (at least each a candidate starts with) is first used
 
     def first_use(self, phrase: tuple[str, ...]) -> int:
         """Where `phrase`, known to be used, is used first."""
@@ -122,14 +124,18 @@ class _Part(NamedTuple):
         return start
 
 
-def _read(segments: Sequence[Sequence[Token]]) -> _Part:
+def _read(segments: Sequence[Sequence[Token]]) -> tuple[list[Token], list[str | None]]:
     tokens: list[Token] = []
     for segment in segments:
         tokens += segment
         tokens.append(CLAUSE_END)
-    keys = list(map(_RUN_KEY, tokens))
+    return tokens, list(map(_RUN_KEY, tokens))
+
+
+def _first_uses(keys: list[str | None], positions: Sequence[int]) -> dict[str | None, int]:
+    """Where each key at `positions` (ascending) is first used."""
     # Reversed, each key's first use is the last written: the one that stays.
-    return _Part(tokens, keys, dict(zip(reversed(keys), range(len(keys) - 1, -1, -1))))
+    return dict(zip(map(keys.__getitem__, reversed(positions)), reversed(positions)))
 
 
 def _ngrams(keys: list[str | None], n: int) -> Counter[tuple[str | None, ...]]:
@@ -146,19 +152,23 @@ def _candidates(
     phrases read run by run, shortest first, headline first (that order breaks ties
     between equal scores).
     """
-    head, rest = _read(headline), _read(body)
+    head_tokens, head_keys = _read(headline)
+    head = _Part(head_tokens, head_keys, _first_uses(head_keys, range(len(head_keys))))
     head_uses = [Counter(head.keys), *(_ngrams(head.keys, n) for n in range(2, MAX_WORDS + 1))]
-    word_uses = Counter(rest.keys)
+    tokens, keys = _read(body)
+    word_uses = Counter(keys)
     # A candidate's words are each used twice, or in the headline and the body, too: longer
     # phrases are counted among those words only (in C, over a mask of where they are).
     repeated = {key for key, uses in word_uses.items() if uses > 1 or key in head_uses[0]}
     repeated.discard(None)  # where runs end
     body_uses: list[Mapping[tuple[str, ...], int]] = [{(key,): word_uses[key] for key in repeated}]
-    is_repeated = list(map(repeated.__contains__, rest.keys))
-    starts = is_repeated  # where n repeated words in a row start
+    # Where n repeated words in a row start, from where n - 1 do: those followed by one more.
+    starts = list(compress(count(), map(repeated.__contains__, keys)))
+    rest = _Part(tokens, keys, _first_uses(keys, starts))  # a candidate starts with a repeated word
+    key_at = keys.__getitem__
     for n in range(2, MAX_WORDS + 1):
-        starts = list(map(and_, starts, is_repeated[n - 1 :]))
-        body_uses.append(Counter(compress(zip(*(rest.keys[k:] for k in range(n))), starts)))
+        starts = list(compress(starts, map(_ONE.__eq__, map(sub, starts[1:], starts))))
+        body_uses.append(Counter(zip(*(map(key_at, map((k).__add__, starts)) for k in range(n)))))
     found: list[tuple[tuple[int, int, int, int], tuple[str, ...], int, list[Token]]] = []
     for n, (head_n, body_n) in enumerate(zip(head_uses, body_uses), start=1):
         for phrase, uses in body_n.items():
@@ -216,7 +226,7 @@ def extract_keyphrases(
         if not entity_words.isdisjoint(phrase) and _names_part_of_entity(phrase, entity_phrases):
             continue
         first_use[phrase] = words
-        salience = sum(_salience(t) for t in words) / len(words)
+        salience = sum(map(_norm_salience, map(_NORM, words))) / len(words)  # = mean _salience
         scored.append((math.log1p(uses) * salience * LENGTH_BONUS[len(phrase)], phrase))
     scored.sort(key=lambda item: -item[0])
     chosen: list[tuple[float, tuple[str, ...], tuple[str, ...]]] = []

@@ -258,7 +258,7 @@ def tag_article(article: Article, use_category: bool = True) -> TagResult:
     parts = read_article(article)
     weights, entity_phrases = _entity_weights(parts, gaz)
     headline = parts[0]
-    body_terms = [t for part in parts[1:] for t in part.terms]
+    body_terms = list(chain.from_iterable(part.terms for part in parts[1:]))
     ranked = score_topics(
         term_counts(headline.terms, body_terms),
         region_weights(weights, gaz),

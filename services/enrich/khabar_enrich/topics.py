@@ -84,12 +84,10 @@ class Lexicon:
         # Each topic's sum runs in the terms' order, skipping only zeros: the same floats.
         scores: dict[str, float] = {topic: 0 for topic in self.weights}
         by_term = self.by_term
-        for term, n in terms.items():
-            postings = by_term.get(term)
-            if postings:
-                damped = math.log1p(n)
-                for topic, weight in postings:
-                    scores[topic] += damped * weight
+        for term in filter(by_term.__contains__, terms):  # most terms are in no lexicon: skipped in C
+            damped = math.log1p(terms[term])
+            for topic, weight in by_term[term]:
+                scores[topic] += damped * weight
         return scores
 
 
