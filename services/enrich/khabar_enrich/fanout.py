@@ -16,7 +16,6 @@ beside it: a refresh rewrites only those.
 import zlib
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import NamedTuple, Protocol
 
 import orjson
 from redis.asyncio.client import Pipeline
@@ -42,6 +41,7 @@ COPY_TTL_S = 14 * 86_400  # a safety net: the window trims copies long before
 TRIM_EVERY = 100  # saves between two trims of the window
 CONSIDERED_PER_REFRESH = 3  # older matches looked at per refresh allowed
 REMEMBERED_COPIES = 1000  # parsed copies kept in memory: the last few hours of news
+REMEMBERED_LINKS = 4000  # parsed related lists kept in memory: a few days of news
 
 
 def copy_key(article_id: str) -> str:
@@ -52,23 +52,6 @@ def copy_key(article_id: str) -> str:
 def links_key(article_id: str) -> str:
     """The copy's related links alone: deciding whom to refresh reads only these."""
     return f"{PREFIX}:links:{article_id}"
-
-
-class ShownLink(Protocol):
-    """What deciding whom to refresh needs of a link (a `RelatedLink` or a `StoredLink`)."""
-
-    @property
-    def article_id(self) -> str: ...
-
-    @property
-    def score(self) -> float: ...
-
-
-class StoredLink(NamedTuple):
-    """A link as kept at `links_key`, without a model's cost: a dozen lists are read per article."""
-
-    article_id: str
-    score: float
 
 
 # Drop the copies of articles published before the window, in one step.
@@ -115,6 +98,9 @@ class RecentCopies:
         # article back was a large share of a refresh. Shared: not to be changed.
         self._remembered = remembered
         self._parsed: dict[bytes, EnrichedArticle] = {}
+        # Related lists by their stored bytes, likewise: a recent article's list is read by every
+        # new article that may refresh it, until it changes. Shared: not to be changed.
+        self._links: dict[bytes, list[RelatedLink]] = {}
 
     def save(self, pipe: Pipeline, view: BatchView, enriched: EnrichedArticle, event_json: str,
              refreshed: Sequence[EnrichedArticle] = ()) -> None:
@@ -131,6 +117,7 @@ class RecentCopies:
         self._remember(kept, enriched)
         for article, copy in ((enriched, kept), *((r, b"") for r in refreshed)):
             links = orjson.dumps([link.model_dump() for link in article.related])
+            self._remember_links(links, article.related)
             published = published_at(article.article)
             args += [article.article.id, published, links, copy]
             view.write(links_key(article.article.id), links, published)
@@ -169,18 +156,21 @@ class RecentCopies:
         make_room(self._parsed, self._remembered)
         self._parsed[copy] = enriched
 
-    @staticmethod
-    def related_from(raw: bytes) -> list[RelatedLink]:
-        """A copy's current related links in full, from `links_key`."""
-        return [RelatedLink.model_validate(link) for link in orjson.loads(raw)]
+    def links_of(self, raw: bytes) -> list[RelatedLink]:
+        """An article's current related links, from the bytes at its `links_key` (read with the
+        candidates, see `Refresher`). Shared: not to be changed."""
+        links = self._links.get(raw)
+        if links is None:
+            links = [RelatedLink.model_validate(link) for link in orjson.loads(raw)]
+            self._remember_links(raw, links)
+        return links
 
-    @staticmethod
-    def links_from(raw: bytes) -> list[StoredLink]:
-        """A copy's links as kept at `links_key` (read with the candidates, see `Refresher`)."""
-        return [StoredLink(link["article_id"], link["score"]) for link in orjson.loads(raw)]
+    def _remember_links(self, raw: bytes, links: list[RelatedLink]) -> None:
+        make_room(self._links, REMEMBERED_LINKS)
+        self._links[raw] = links
 
 
-def enters(match: Match, current: Sequence[ShownLink], max_related: int) -> bool:
+def enters(match: Match, current: Sequence[RelatedLink], max_related: int) -> bool:
     """Would the new article change what an older one shows?"""
     if any(link.article_id == match.doc.article_id for link in current):
         return False
@@ -224,12 +214,12 @@ class Refresher:
         return self._refreshed(doc, chosen, links, linked_ids, read)
 
     def _choose(self, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
-                ) -> tuple[list[Match], dict[str, list[StoredLink]]]:
+                ) -> tuple[list[Match], dict[str, list[RelatedLink]]]:
         """The older matches whose shown links `doc` would change, and the links they have."""
         since = self.window(doc)
         older = [m for m in matches if since <= m.doc.published <= doc.published]
         older = older[: CONSIDERED_PER_REFRESH * self._settings.refresh_fanout]
-        current: dict[str, list[StoredLink]] = {}
+        current: dict[str, list[RelatedLink]] = {}
         chosen: list[Match] = []
         for match in older:  # in order, parsing links only until the fanout is reached
             if len(chosen) == self._settings.refresh_fanout:
@@ -237,7 +227,7 @@ class Refresher:
             raw = links.get(match.doc.article_id)
             if raw is None:
                 continue
-            current[match.doc.article_id] = self._copies.links_from(raw)
+            current[match.doc.article_id] = self._copies.links_of(raw)
             if enters(match, current[match.doc.article_id], self._settings.max_related):
                 chosen.append(match)
         return chosen, current
@@ -253,7 +243,7 @@ class Refresher:
             if copy is None:
                 continue
             new_match = Match(doc, match.score, match.same_story, match.reasons)
-            related = self._copies.related_from(links[match.doc.article_id])  # newer than the copy's own
+            related = self._copies.links_of(links[match.doc.article_id])  # newer than the copy's own
             links_now = self._relink(related, linked, new_match)
             if links_now == related:
                 continue
