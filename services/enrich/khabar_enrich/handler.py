@@ -179,12 +179,11 @@ class Enricher:
             sketch=shingle_sketch(tagged.terms),
             names=terms.names,
         )
-        indexable = is_indexable(article, datetime.now(UTC))
-        if indexable:
-            self._index.counting(article.id, list(terms.strengths))
-        else:
+        if not is_indexable(article, datetime.now(UTC)):
             self._index.uncounting(article.id)
-        return LiveStep(event, tagged, doc, indexable)
+            return LiveStep(event, tagged, doc, indexable=False)
+        self._index.counting(article.id, list(terms.strengths))
+        return LiveStep(event, tagged, doc, indexable=True, revision=self._index.new_revision())
 
     def _index_commands(self, step: Step) -> list[Command]:
         """An event's index commands, in order: a live article's candidates read, then its own
@@ -194,8 +193,7 @@ class Enricher:
         candidates = self._index.candidates_command(step.doc, links_key(""), self._refresher.window(step.doc))
         if not step.indexable:
             return [candidates, self._index.remove_command(step.doc.article_id)]
-        write, step.revision = self._index.add_command(step.doc)
-        return [candidates, write]
+        return [candidates, self._index.add_command(step.doc, step.revision)]
 
     async def _plan(self, events: list[ArticleEvent]) -> list[Action]:
         """What to do with each event: skip it (stale), withdraw its article, or enrich it."""
@@ -259,7 +257,7 @@ class Enricher:
         # Its stream entry is made now: the copy kept for refreshes is the same JSON.
         entry = self._entries[outgoing.event_id] = encode_event(outgoing)
         refreshed: list[EnrichedArticle] = []
-        if refreshing is not None:
+        if refreshing is not None:  # indexable
             refreshed = await refreshing
             self._index.finish(pipe, view, doc, step.revision)
             self._copies.save(pipe, view, enriched, entry["data"], refreshed)

@@ -583,17 +583,16 @@ class RelatedIndex:
         """The batch will take the article out of the index."""
         self._batch.removing(article_id)
 
-    def add_command(self, doc: IndexedDoc) -> tuple[Command, str]:
-        """Index `doc` (replacing its previous version), its story still unknown (see `finish`);
-        the command and the revision it writes."""
-        revision = self._new_revision()
+    def add_command(self, doc: IndexedDoc, revision: str) -> Command:
+        """Index `doc` as `revision` (replacing its previous version), its story still unknown
+        (see `finish`)."""
         return ("EVAL", INDEX_SCRIPT, 3, COUNT_KEY, doc_key(doc.article_id), REVS_KEY, doc.article_id,
                 doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX, doc.language,
-                "\n".join(doc.terms), revision), revision
+                "\n".join(doc.terms), revision)
 
     def finish(self, pipe: Pipeline, view: BatchView, doc: IndexedDoc, revision: str) -> None:
         """Queue writing `doc` with its story, once known; `revision`: its index write's."""
-        raw, final = doc.dumps(), self._new_revision()
+        raw, final = doc.dumps(), self.new_revision()
         pipe.eval(STORY_SCRIPT, 2, doc_key(doc.article_id), REVS_KEY, doc.article_id, raw, final)
         # The batch's later candidates know the doc by the index write's revision; later batches by
         # the final one.
@@ -601,7 +600,8 @@ class RelatedIndex:
         self._parsed.remember(doc.article_id, final, raw)
         view.write(doc_key(doc.article_id), raw)
 
-    def _new_revision(self) -> str:
+    def new_revision(self) -> str:
+        """A revision no process used before (see `ParsedDocs`)."""
         return f"{self._revision_prefix}{next(self._revisions)}"
 
     def end_batch(self, pipe: Pipeline) -> None:
