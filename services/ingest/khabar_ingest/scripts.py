@@ -25,11 +25,15 @@ ACCEPT = """
 -- KEYS: 1 stream, 2 embargo schedule, 3 embargo pending, then for each change i (from 0)
 --       4+3i state, 5+3i history, 6+3i idempotency record
 -- ARGV: 1 the changes (a JSON list; each: content hash, idempotency ttl (0: none), base
---         version (-1: none), release_ms ('0': publish now), and the event's own fields),
---       then for each change i, 2+i the article's JSON
+--         version (-1: none), release_ms ('0': publish now), the event's own fields, and
+--         article_at: where the article's JSON starts in the change's event),
+--       then for each change i, 2+i its event's JSON as it is for a first version
+--         (version 1, type article.published, or article.withdrawn for a withdrawal)
+-- Redis's Lua hashes every byte of each string it makes: a first version's event is used as
+-- sent (one 4 KB string per change, not two); a later version's is rebuilt around its article.
 -- Returns, for each change, {verdict, answer (a repeat's) or current version (a conflict's),
 --   stream id, version}.
-local function accept(c, state_key, history_key, idempotency_key, article_json)
+local function accept(c, state_key, history_key, idempotency_key, first_event)
   if c.ttl > 0 then
     local seen = redis.call('HMGET', idempotency_key, 'hash', 'answer')
     if seen[1] then
@@ -55,10 +59,14 @@ local function accept(c, state_key, history_key, idempotency_key, article_json)
   if held then status = 'embargoed'; embargoed_until = c.embargoed_until end
 
   -- The event: ArticleEvent's fields, then the article's JSON as Python wrote it.
-  local envelope = cjson.encode({schema_version = 1, event_id = c.event_id, type = kind,
-    article_id = c.article_id, version = version, correlation_id = c.correlation_id,
-    accepted_at = c.accepted_at, submitted_by = c.submitted_by})
-  local data = string.sub(envelope, 1, -2) .. ',"article":' .. article_json .. '}'
+  local data = first_event
+  if version > 1 then
+    local envelope = cjson.encode({schema_version = 1, event_id = c.event_id, type = kind,
+      article_id = c.article_id, version = version, correlation_id = c.correlation_id,
+      accepted_at = c.accepted_at, submitted_by = c.submitted_by})
+    data = string.sub(envelope, 1, -2) .. ',"article":' ..
+      string.sub(first_event, c.article_at, -2) .. '}'
+  end
   -- The stream entry's fields, as khabar_shared.events.encode_event writes them.
   local fields = {'type', kind, 'event_id', c.event_id, 'article_id', c.article_id,
     'version', tostring(version), 'correlation_id', c.correlation_id, 'data', data}
