@@ -19,13 +19,16 @@ starts (the load generator shares the machine's two cores with the server).
 
 Beside each rate it prints the CPU time per article of the ingest process and
 of redis-server (from /proc), which is steadier than wall time on a shared
-machine. Prints a table; it is not a test.
+machine. `--repeat N` measures each row N times (ingest, then raw, back to
+back) and prints medians, with the range of the ratio: on a shared machine a
+single run scatters. Prints a table; it is not a test.
 """
 
 import argparse
 import asyncio
 import os
 import secrets
+from statistics import median
 import tempfile
 import time
 import uuid
@@ -177,32 +180,44 @@ async def metered(servers: Servers, count: int, run: Awaitable[float]) -> Figure
     return Figure(rate, 1e6 * ingest_s / count, 1e6 * redis_s / count)
 
 
-def row(name: str, count: int, ours: Figure, raw: Figure) -> list[str]:
-    return [name, str(count), f"{ours.rate:,.0f}", f"{raw.rate:,.0f}",
-            f"{raw.rate / ours.rate:.1f}×", f"{ours.ingest_us:.0f} + {ours.redis_us:.0f}",
-            f"{raw.redis_us:.0f}"]
+def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
+    """One table row; with several (ours, raw) pairs, each cell is the median over the pairs
+    (the ratio is the median of each pair's ratio: both sides of a pair ran back to back)."""
+    ours, raw = [o for o, _ in pairs], [r for _, r in pairs]
+    ratios = [r.rate / o.rate for o, r in pairs]
+    spread = f"\n({min(ratios):.1f}–{max(ratios):.1f})" if len(pairs) > 1 else ""
+    return [name, str(count), f"{median(f.rate for f in ours):,.0f}",
+            f"{median(f.rate for f in raw):,.0f}", f"{median(ratios):.1f}×{spread}",
+            f"{median(f.ingest_us for f in ours):.0f} + {median(f.redis_us for f in ours):.0f}",
+            f"{median(f.redis_us for f in raw):.0f}"]
 
 
 async def measure(url: str, key: str, redis_url: str, servers: Servers, articles: list[Article],
-                  batch_only: bool) -> list[list[str]]:
+                  batch_only: bool, repeat: int) -> list[list[str]]:
     redis = aioredis.from_url(redis_url)
     events = events_for(articles)
     count = len(articles)
     rows = []
     for concurrency in () if batch_only else (1, 8, 32):
-        documents = documents_for(articles, f"single-{concurrency}")
-        ours = await metered(servers, count, ingest_single(url, key, documents, concurrency))
-        raw = await metered(servers, count, raw_single(redis, events, concurrency))
-        rows.append(row(f"single POST, {concurrency} clients", count, ours, raw))
-    documents = documents_for(articles, "batch")
-    ours = await metered(servers, count, ingest_batch(url, key, documents))
-    raw = await metered(servers, count, raw_batch(redis, events))
-    rows.append(row(f"batch import ({BATCH} per batch)", count, ours, raw))
+        pairs = []
+        for attempt in range(repeat):
+            documents = documents_for(articles, f"single-{concurrency}-{attempt}")
+            ours = await metered(servers, count, ingest_single(url, key, documents, concurrency))
+            raw = await metered(servers, count, raw_single(redis, events, concurrency))
+            pairs.append((ours, raw))
+        rows.append(row(f"single POST, {concurrency} clients", count, pairs))
+    pairs = []
+    for attempt in range(repeat):
+        documents = documents_for(articles, f"batch-{attempt}")
+        ours = await metered(servers, count, ingest_batch(url, key, documents))
+        raw = await metered(servers, count, raw_batch(redis, events))
+        pairs.append((ours, raw))
+    rows.append(row(f"batch import ({BATCH} per batch)", count, pairs))
     await redis.aclose()
     return rows
 
 
-def run(count: int, batch_only: bool) -> None:
+def run(count: int, batch_only: bool, repeat: int = 1) -> None:
     console = Console(width=120)
     articles = acceptable_articles(count)
     group = ProcessGroup()
@@ -215,13 +230,15 @@ def run(count: int, batch_only: bool) -> None:
             ingest = start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
             servers = Servers(ingest.process.pid, group.processes[0].process.pid)
             rows = asyncio.run(measure(f"http://127.0.0.1:{port}", key, redis_url, servers,
-                                       articles, batch_only))
+                                       articles, batch_only, repeat))
         finally:
             group.stop_all()
     table = Table("measurement", "articles", "ingest /s", "raw XADD /s", "raw ÷ ingest",
                   "ingest CPU µs/article\n(ingest + redis)", "raw CPU µs/article\n(redis)",
                   title="ingest beside raw redis-py XADD of the same events "
-                        f"(load average {os.getloadavg()[0]:.2f})")
+                        f"(load average {os.getloadavg()[0]:.2f}"
+                        + (f"; medians of {repeat} back-to-back pairs, ratio range below)"
+                           if repeat > 1 else ")"))
     for cells in rows:
         table.add_row(*cells)
     console.print(table)
@@ -232,8 +249,11 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--batch-only", action="store_true",
                         help="only the batch import and its raw XADD (quicker)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure each row this many times, ingest then raw back to back, "
+                             "and print medians (a shared machine scatters single runs)")
     arguments = parser.parse_args()
-    run(arguments.articles, arguments.batch_only)
+    run(arguments.articles, arguments.batch_only, max(1, arguments.repeat))
 
 
 if __name__ == "__main__":
