@@ -82,6 +82,15 @@ class Gazetteer:
         for candidates in self._by_first.values():
             candidates.sort(key=lambda item: -len(item[0]))
         self._starts_name = frozenset(self._by_first).__contains__
+        # The same phrases, by first key and then by length, longest first: at a position,
+        # one dict lookup per length instead of one comparison per phrase.
+        self._by_length: dict[str, list[tuple[int, dict[tuple[str, ...], Mention]]]] = {}
+        for first, candidates in self._by_first.items():
+            lengths: dict[int, dict[tuple[str, ...], Mention]] = {}
+            for phrase, entity_id in candidates:
+                # A mention template: the real one gets the position (`_replace`).
+                lengths.setdefault(len(phrase), {})[phrase] = Mention(entity_id, 0, len(phrase), phrase in self._unconfirmed)
+            self._by_length[first] = sorted(lengths.items(), key=lambda item: -item[0])
 
     def find_keys(self, token_keys: list[str]) -> list[Mention]:
         """Longest-first, non-overlapping entity mentions in a key sequence."""
@@ -91,10 +100,11 @@ class Gazetteer:
         for i in compress(count(), map(self._starts_name, token_keys)):
             if i < free:
                 continue  # inside the mention just found
-            for phrase, entity_id in self._by_first[token_keys[i]]:
-                end = i + len(phrase)
-                if end <= n and tuple(token_keys[i:end]) == phrase:
-                    mentions.append(Mention(entity_id, i, end, phrase in self._unconfirmed))
+            for length, phrases in self._by_length[token_keys[i]]:
+                end = i + length
+                found = phrases.get(tuple(token_keys[i:end])) if end <= n else None
+                if found is not None:
+                    mentions.append(Mention(found.entity_id, i, end, found.needs_confirmation))
                     free = end
                     break
         return mentions

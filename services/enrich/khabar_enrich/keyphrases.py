@@ -93,6 +93,18 @@ def _salience(token: Token) -> float:
     return _norm_salience(token.norm)
 
 
+class _SalienceCache(dict[str, float]):
+    """norm -> `_norm_salience`: a plain dict, whose hits cost a C-level lookup and no LRU list."""
+
+    max_size = 200_000
+
+    def __missing__(self, norm: str) -> float:
+        if len(self) >= self.max_size:
+            self.clear()
+        salience = self[norm] = _norm_salience(norm)
+        return salience
+
+
 @lru_cache(maxsize=200_000)
 def _norm_salience(norm: str) -> float:
     """How rare a word is in the corpus: log of inverse frequency (clitics ignored)."""
@@ -101,6 +113,9 @@ def _norm_salience(norm: str) -> float:
     bare = strip_clitics(norm)
     count = frequency(bare) + frequency("ال" + bare)
     return math.log(CORPUS_TOKENS / (1 + count))
+
+
+_SALIENCE = _SalienceCache()
 
 
 class _Part(NamedTuple):
@@ -185,6 +200,11 @@ def _candidates(
 
 def _contains(longer: tuple[str, ...], shorter: tuple[str, ...]) -> bool:
     n = len(shorter)
+    # Phrases are 1..MAX_WORDS words: the common cases need no window.
+    if n == 1:
+        return shorter[0] in longer
+    if n >= len(longer):
+        return longer == shorter
     return any(longer[i : i + n] == shorter for i in range(len(longer) - n + 1))
 
 
@@ -226,7 +246,7 @@ def extract_keyphrases(
         if not entity_words.isdisjoint(phrase) and _names_part_of_entity(phrase, entity_phrases):
             continue
         first_use[phrase] = words
-        salience = sum(map(_norm_salience, map(_NORM, words))) / len(words)  # = mean _salience
+        salience = sum(map(_SALIENCE.__getitem__, map(_NORM, words))) / len(words)  # = mean _salience
         scored.append((math.log1p(uses) * salience * LENGTH_BONUS[len(phrase)], phrase))
     scored.sort(key=lambda item: -item[0])
     chosen: list[tuple[float, tuple[str, ...], tuple[str, ...]]] = []
