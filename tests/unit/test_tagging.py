@@ -285,6 +285,31 @@ def test_keyphrases_leave_names_to_entity_tags() -> None:
     assert phrases == ["زعيم كوريا الشمالية"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "لندن - رويترز قال الوزير، في بيان: «الاتفاق» (تم) …والحكومة",
+        "أ -- ب - ج -د\tه\nو\r\nز | ح/ط – ي — ك",
+        "الحُكومَة - - اللبنانيّة ـ -ً الوزير\u00a0-\u00a0البرلمان",
+        "- بداية .نهاية -",
+        "Apple's iPhone 8 (Reuters) - May said; لCNN",
+        "",
+    ],
+)
+def test_read_part_cuts_the_clauses_of_the_clause_by_clause_reading(text: str) -> None:
+    """The one-pass, chunk-cached reading finds the words and clause ends of the reference reading:
+    diacritics gone, the text split at _CLAUSE_BREAK, then the words of each clause."""
+    from khabar_enrich.tagging import _CLAUSE_BREAK, word_token
+    from khabar_shared.text import WORD
+
+    diacritics = {c: None for c in [*range(0x064B, 0x0653), 0x0670, 0x0640]}
+    clauses = [WORD.findall(clause) for clause in _CLAUSE_BREAK.split(text.translate(diacritics))]
+    expected = [[word_token(raw) for raw in words] for words in clauses if words]
+    part = read_part("body", text)
+    assert part.segments == expected
+    assert part.terms == [t.term for segment in expected for t in segment if t.term is not None]
+
+
 # --- topics ------------------------------------------------------------------------------
 
 
