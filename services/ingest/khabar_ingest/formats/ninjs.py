@@ -219,7 +219,11 @@ class _Reader:
         name = self._first_present(names, source)
         if name is None or source[name] is None:
             return ""
-        return self._check_string(source[name], prefix + pointer(name), max_chars, one_line)
+        value = source[name]
+        if (type(value) is str and (max_chars is None or len(value) <= max_chars)
+                and not (has_line_controls if one_line else has_text_controls)(value)):
+            return value.strip()  # nothing to report: no pointer to build
+        return self._check_string(value, prefix + pointer(name), max_chars, one_line)
 
     def _check_string(self, value: Any, where: str, max_chars: int | None, one_line: bool) -> str:
         if not isinstance(value, str):
