@@ -88,8 +88,9 @@ class Gazetteer:
         for first, candidates in self._by_first.items():
             lengths: dict[int, dict[tuple[str, ...], Mention]] = {}
             for phrase, entity_id in candidates:
-                # A mention template: the real one gets the position (`_replace`).
-                lengths.setdefault(len(phrase), {})[phrase] = Mention(entity_id, 0, len(phrase), phrase in self._unconfirmed)
+                # A mention template: a mention found gets its own start and end.
+                template = Mention(entity_id, 0, len(phrase), phrase in self._unconfirmed)
+                lengths.setdefault(len(phrase), {})[phrase] = template
             self._by_length[first] = sorted(lengths.items(), key=lambda item: -item[0])
 
     def find_keys(self, token_keys: list[str]) -> list[Mention]:

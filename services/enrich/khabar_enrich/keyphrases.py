@@ -10,7 +10,6 @@ to the entity tags; phrases inside a better phrase are dropped.
 """
 
 import math
-from bisect import bisect_left
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
@@ -70,7 +69,7 @@ def make_token(display: str, norm: str, key: str, term: str | None = None) -> To
 CLAUSE_END = Token("", "", "", None, "", True, None)
 _RUN_KEY = attrgetter("run_key")
 _NORM = attrgetter("norm")
-_ONE = 1
+_FOLLOWS = (1).__eq__  # of a gap between two positions: the second is the next word
 
 
 def display_form(token: Token) -> str:
@@ -123,7 +122,7 @@ class _Part(NamedTuple):
 
     tokens: list[Token]  # the clauses laid end to end, each followed by CLAUSE_END
     keys: list[str | None]  # each token's run_key: None where a run ends
-    first: dict[str | None, int]  # where each key (at least each a candidate starts with) is first used
+    first: dict[str | None, int]  # where each key (each a candidate starts with) is first used
 
     def first_use(self, phrase: tuple[str, ...]) -> int:
         """Where `phrase`, known to be used, is used first."""
@@ -154,6 +153,7 @@ def _first_uses(keys: list[str | None], positions: Sequence[int]) -> dict[str | 
 
 
 def _ngrams(keys: list[str | None], n: int) -> Counter[tuple[str | None, ...]]:
+    """Uses of every n-gram of `keys` (those holding a None too), counted in C."""
     return Counter(zip(*(keys[k:] for k in range(n))))
 
 
@@ -173,7 +173,7 @@ def _candidates(
     tokens, keys = _read(body)
     word_uses = Counter(keys)
     # A candidate's words are each used twice, or in the headline and the body, too: longer
-    # phrases are counted among those words only (in C, over a mask of where they are).
+    # phrases are counted at the positions of those words only (a few dozen), in C.
     repeated = {key for key, uses in word_uses.items() if uses > 1 or key in head_uses[0]}
     repeated.discard(None)  # where runs end
     body_uses: list[Mapping[tuple[str, ...], int]] = [{(key,): word_uses[key] for key in repeated}]
@@ -182,7 +182,7 @@ def _candidates(
     rest = _Part(tokens, keys, _first_uses(keys, starts))  # a candidate starts with a repeated word
     key_at = keys.__getitem__
     for n in range(2, MAX_WORDS + 1):
-        starts = list(compress(starts, map(_ONE.__eq__, map(sub, starts[1:], starts))))
+        starts = list(compress(starts, map(_FOLLOWS, map(sub, starts[1:], starts))))
         body_uses.append(Counter(zip(*(map(key_at, map((k).__add__, starts)) for k in range(n)))))
     found: list[tuple[tuple[int, int, int, int], tuple[str, ...], int, list[Token]]] = []
     for n, (head_n, body_n) in enumerate(zip(head_uses, body_uses), start=1):
@@ -193,7 +193,8 @@ def _candidates(
             part = head if in_head else rest
             start = part.first_use(phrase)
             order = (0 if in_head else 1, part.run_start(start), n, start)
-            found.append((order, phrase, HEADLINE_COUNT * in_head + uses, part.tokens[start : start + n]))
+            total = HEADLINE_COUNT * in_head + uses
+            found.append((order, phrase, total, part.tokens[start : start + n]))
     found.sort(key=itemgetter(0))
     return [(phrase, total, words) for _, phrase, total, words in found]
 
@@ -246,7 +247,8 @@ def extract_keyphrases(
         if not entity_words.isdisjoint(phrase) and _names_part_of_entity(phrase, entity_phrases):
             continue
         first_use[phrase] = words
-        salience = sum(map(_SALIENCE.__getitem__, map(_NORM, words))) / len(words)  # = mean _salience
+        # The mean _salience of the words, the same floats summed in the same order.
+        salience = sum(map(_SALIENCE.__getitem__, map(_NORM, words))) / len(words)
         scored.append((math.log1p(uses) * salience * LENGTH_BONUS[len(phrase)], phrase))
     scored.sort(key=lambda item: -item[0])
     chosen: list[tuple[float, tuple[str, ...], tuple[str, ...]]] = []

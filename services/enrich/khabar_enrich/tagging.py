@@ -53,11 +53,12 @@ TOPIC_NAMES: dict[str, dict[str, str]] = {
 assert set(TOPIC_NAMES) == set(TOPICS)
 
 _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"«»،؛؟…\n\r\t|/–—]+|\s-\s")
-# One pass finds the clause breaks and the words between them: no word holds a character a
-# break starts with (punctuation, white space), so each is found where the two-pass way
-# (split at breaks, then find the words of each clause) finds it.
+# Within a chunk of text, one pass finds the clause breaks and the words between them: no
+# word holds a character a break starts with (punctuation, white space), so each is found
+# where the two-pass way (split at breaks, then find the words of each clause) finds it.
 _PIECE = re.compile(f"{_CLAUSE_BREAK.pattern}|{WORD.pattern}")
-_DIACRITICS = re.compile("[\u064B-\u0652\u0670\u0640]+")  # a regex drops them faster than str.translate
+# The diacritics and tatweel dropped before reading: a regex drops them faster than str.translate.
+_DIACRITICS = re.compile("[\u064B-\u0652\u0670\u0640]+")
 _WHITE_BREAKS = ("\n", "\r", "\t")  # the white space _CLAUSE_BREAK counts as punctuation
 _KEY = attrgetter("key")
 _TERM = attrgetter("term")
@@ -154,7 +155,10 @@ def _chunk_tokens(chunk: str) -> tuple[Token, ...]:
     chunk = _DIACRITICS.sub("", chunk)
     if chunk == "-":
         return (CLAUSE_END,)  # " - ", a dash between words, ends a clause (_CLAUSE_BREAK)
-    return tuple(CLAUSE_END if _CLAUSE_BREAK.match(piece) else word_token(piece) for piece in _PIECE.findall(chunk))
+    return tuple(
+        CLAUSE_END if _CLAUSE_BREAK.match(piece) else word_token(piece)
+        for piece in _PIECE.findall(chunk)
+    )
 
 
 @lru_cache(maxsize=400_000)
@@ -266,7 +270,9 @@ def tag_article(article: Article, use_category: bool = True) -> TagResult:
         article.category if use_category else "",
     )
     # A part's flat token list is one segment to extract_keyphrases: CLAUSE_END ends runs.
-    phrases = extract_keyphrases([headline.tokens], [part.tokens for part in parts[1:]], entity_phrases)
+    phrases = extract_keyphrases(
+        [headline.tokens], [part.tokens for part in parts[1:]], entity_phrases
+    )
     tags = entity_tags(weights, gaz, lang)
     tags += [
         Tag(id=f"topic:{slug}", type="topic", name=TOPIC_NAMES[slug].get(lang, TOPIC_NAMES[slug]["en"]),

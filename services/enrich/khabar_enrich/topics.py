@@ -84,7 +84,8 @@ class Lexicon:
         # Each topic's sum runs in the terms' order, skipping only zeros: the same floats.
         scores: dict[str, float] = {topic: 0 for topic in self.weights}
         by_term = self.by_term
-        for term in filter(by_term.__contains__, terms):  # most terms are in no lexicon: skipped in C
+        # Most terms are in no lexicon: filter() skips them in C.
+        for term in filter(by_term.__contains__, terms):
             damped = math.log1p(terms[term])
             for topic, weight in by_term[term]:
                 scores[topic] += damped * weight
