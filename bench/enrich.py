@@ -9,8 +9,8 @@ Starts its own redis-server, then measures on the ANT corpus in published order:
    clock and by this process's CPU time (the machine may be shared), and the
    share of it that tagging takes;
 2. growth: the same `--probes` articles (the corpus's newest) enriched, in
-   batches as the consumer reads them, with 1k, 10k and 20k articles already
-   indexed, time per article for the index work (their tags computed once beforehand, since tagging does not depend
+   batches as the consumer reads them, with the 1k, 10k and 20k articles
+   published just before them already indexed, time per article for the index work (their tags computed once beforehand, since tagging does not depend
    on the archive), then taken out again;
 3. the real `khabar-enrich` process fed `--process-articles` events through
    the article stream, in two halves: articles/s from the first XADD until
@@ -96,8 +96,12 @@ async def growth(url: str, sizes: list[int], probes: int, table: Table, console:
     indexed = 0
     baseline = None
     for size in sorted(sizes):
-        console.print(f"indexing up to {size} articles …")
-        await in_batches(enricher, [article_event(a) for a in archive[indexed:size]])
+        # The archive is the `size` articles published just before the probes: sizes differ in
+        # how far back it goes, not in how recent the probes' neighbours are (the oldest 1,000
+        # lie years before the probes: nothing to refresh, few candidates, a cheaper article).
+        console.print(f"indexing the {size} articles before the probes …")
+        older = archive[max(len(archive) - size, 0) : len(archive) - indexed]
+        await in_batches(enricher, [article_event(a) for a in older])
         indexed = size
         await redis.delete(ENRICHED_STREAM)
         clock = Clock()
