@@ -10,6 +10,10 @@ behind Python's, and no article waits for a round trip of its own. (A
 cluster client sends them as one pipeline and hands the replies out
 afterwards.) What the batch writes besides waits until its end (see
 `batch_view.py`).
+
+The few reads a batch makes besides (a refresh's, see `fanout.py`) go out on
+a second connection of the batch's own (`key_reader`), sent before the
+handler works on and awaited after.
 """
 
 import asyncio
