@@ -13,7 +13,7 @@ afterwards.) What the batch writes besides waits until its end (see
 
 The few reads a batch makes besides (a refresh's, see `fanout.py`) go out on
 a second connection of the batch's own (`key_reader`), sent before the
-handler works on and awaited after.
+handler goes on working, and awaited after.
 """
 
 import asyncio
