@@ -10,8 +10,9 @@ Starts its own redis-server, then measures on the ANT corpus in published order:
    share of it that tagging takes;
 2. growth: the same `--probes` articles (the corpus's newest) enriched, in
    batches as the consumer reads them, with the 1k, 10k and 20k articles
-   published just before them already indexed, time per article for the index work (their tags computed once beforehand, since tagging does not depend
-   on the archive), then taken out again;
+   published just before them indexed (a new index for each size, built
+   oldest first), time per article for the index work (their tags computed
+   once beforehand, since tagging does not depend on the archive);
 3. the real `khabar-enrich` process fed `--process-articles` events through
    the article stream, in two halves: articles/s from the first XADD until
    its consumer group has nothing left to read or ack, for the first half
@@ -36,14 +37,14 @@ from bench.enrich_quality import ANT, BATCH, article_event, in_published_order, 
 from bench.harness import cpu_seconds
 from khabar_dev.processes import ProcessGroup, free_port, start_service
 from khabar_enrich.app import settle_collector
-from khabar_enrich.handler import Enricher, version_key
+from khabar_enrich.handler import Enricher
 from khabar_enrich.related import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import TagResult, tag_article, warm_up
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, ArticleEvent, encode_event
 from khabar_shared.logging import configure_logging
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ENRICHED_STREAM
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.redis_helpers import connect
 
 
@@ -89,28 +90,20 @@ async def growth(url: str, sizes: list[int], probes: int, table: Table, console:
         return probe_tags.get(article.id) or tag_article(article)
 
     redis = connect(url, cluster=False)
-    await redis.flushdb()
-    settings = EnrichSettings(redis_url=url)
-    index = RelatedIndex(redis, settings)
-    enricher = Enricher(redis, index, settings, tagger=cached_tagger)
-    indexed = 0
     baseline = None
     for size in sorted(sizes):
-        # The archive is the `size` articles published just before the probes: sizes differ in
-        # how far back it goes, not in how recent the probes' neighbours are (the oldest 1,000
-        # lie years before the probes: nothing to refresh, few candidates, a cheaper article).
+        # A new index of the `size` articles published just before the probes, built oldest first
+        # as news arrives: sizes differ only in how far back the archive goes, not in how recent
+        # the probes' neighbours are (the corpus's oldest 1,000 lie years before the probes:
+        # nothing to refresh, few candidates), nor in which docs the process still remembers.
         console.print(f"indexing the {size} articles before the probes …")
-        older = archive[max(len(archive) - size, 0) : len(archive) - indexed]
-        await in_batches(enricher, [article_event(a) for a in older])
-        indexed = size
-        await redis.delete(ENRICHED_STREAM)
+        await redis.flushdb()
+        settings = EnrichSettings(redis_url=url)
+        enricher = Enricher(redis, RelatedIndex(redis, settings), settings, tagger=cached_tagger)
+        await in_batches(enricher, [article_event(a) for a in archive[max(len(archive) - size, 0):]])
         clock = Clock()
         await in_batches(enricher, [article_event(a) for a in probe_articles])
         wall, cpu = clock.elapsed()
-        # As if they never came: the next size sees the same archive.
-        await in_batches(enricher, [article_event(a.model_copy(update={"pubstatus": "canceled"}), 2)
-                                    for a in probe_articles])
-        await redis.delete(*(version_key(a.id) for a in probe_articles))
         per_article = 1000 * cpu / probes
         baseline = baseline or per_article
         table.add_row(f"index work with {size} indexed: ms/article (CPU; wall {1000 * wall / probes:.2f})",
