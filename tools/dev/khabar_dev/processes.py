@@ -19,10 +19,24 @@ MEILI_BINARY = (
 SERVICES = ("ingest", "enrich", "search", "render")
 
 
+# Ports `free_port` has handed out in this process.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, and never handed out before by this process.
+
+    Services started together get their ports before any of them binds one,
+    and the system may offer a port it just closed again: once, two services
+    of one test run were given the same port, and the second could not start.
+    """
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.1) -> None:
