@@ -36,12 +36,12 @@ from rich.table import Table
 from bench.enrich_quality import ANT, BATCH, article_event, in_published_order, private_redis, replay
 from bench.harness import cpu_seconds
 from khabar_dev.processes import ProcessGroup, free_port, start_service
-from khabar_enrich.app import settle_collector
 from khabar_enrich.handler import Enricher
 from khabar_enrich.related import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import TagResult, tag_article, warm_up
 from khabar_ingest.formats.corpus import iter_corpus
+from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article, ArticleEvent, encode_event
 from khabar_shared.logging import configure_logging
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP

@@ -1,7 +1,6 @@
 """Enrich as a FastStream app: consumes article events, serves health and metrics."""
 
 import asyncio
-import gc
 
 from faststream.asgi import AsgiFastStream
 
@@ -11,6 +10,7 @@ from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import warm_up
 from khabar_shared.asyncapi import khabar_asyncapi
 from khabar_shared.broker import make_broker
+from khabar_shared.collector import settle_collector
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent
 from khabar_shared.health import group_check, redis_check
@@ -18,15 +18,6 @@ from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.ops_http import faststream_ops_routes
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
-
-
-def settle_collector() -> None:
-    """Once loaded, the gazetteer and lexicons stay for good: out of the collector's sight,
-    its full passes no longer walk them. An article allocates many short-lived objects:
-    collecting less often lets most die first (together, about a tenth of an article's cost)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
 
 
 def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:

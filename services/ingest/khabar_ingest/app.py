@@ -11,7 +11,6 @@ operations routes (`/healthz`, `/readyz`, `/metrics`).
 
 import asyncio
 import contextlib
-import gc
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -53,6 +52,7 @@ from khabar_ingest.store import (
     StoreResult,
     VersionConflict,
 )
+from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article
 from khabar_shared.health import redis_check
 from khabar_shared.logging import get_logger
@@ -232,16 +232,6 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         return acceptance_response(result, key)
 
     return app
-
-
-def settle_collector() -> None:
-    """Once started, the app's modules, models and routes stay for good: frozen out of the
-    collector's sight, its full passes no longer walk them. A batch body parses into
-    hundreds of thousands of short-lived objects: collecting less often lets most of them
-    die first (the collector cost about a tenth of a batch's CPU time)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
 
 
 async def existing(store: ArticleStore, article_id: str, path: str) -> ArticleState:
