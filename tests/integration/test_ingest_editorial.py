@@ -2,16 +2,19 @@
 
 Publish, update, correct, withdraw (two ways), embargo (held, replaced,
 withdrawn, released after a restart of ingest), versions (stale If-Match,
-repeats, Idempotency-Key), batches, API keys made with the CLI, and no key
-in any log line.
+repeats, Idempotency-Key), batches, `khabar import`, API keys made with the
+CLI, and no key in any log line.
 """
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -256,6 +259,62 @@ def test_a_batch_longer_than_one_script_call_keeps_order_and_versions(
     assert (answer["items"][20]["version"], answer["items"][40]["version"]) == (1, 2)
     assert [entry["type"] for entry in history] == ["article.published", "article.updated"]
     assert ingest.stream_length() == length + 59
+
+
+def write_lines(path: Path, lines: list[Any]) -> Path:
+    path.write_bytes(b"".join(
+        (line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines))
+    return path
+
+
+def summary_count(output: str, outcome: str) -> int:
+    found = re.search(rf"{outcome}\s*│\s*(\d+)", output)
+    assert found, f"no {outcome} row in:\n{output}"
+    return int(found.group(1))
+
+
+def test_khabar_import_keeps_each_articles_order_and_sums_up(
+    ingest: IngestProcess, tmp_path: Path
+) -> None:
+    """Five batches of two, two in flight: article A changes in batches 0, 1 and 4 and gets
+    versions 1, 2, 3 in file order; a bad item, an unreadable line and a repeat are counted."""
+    docs = [article(index, uri=f"urn:khabar:test:import:{index}") for index in range(6)]
+    first = docs[0]
+    lines = [
+        first, docs[1],
+        {**first, "headline": first["headline"] + " (2)"}, docs[2],
+        {"uri": "urn:khabar:test:import:bad", "headline": ""}, docs[3],
+        b"{not json", docs[4], docs[5],
+        {**first, "headline": first["headline"] + " (3)"}, docs[1],
+    ]
+    source = write_lines(tmp_path / "desk.jsonl", lines)
+    length = ingest.stream_length()
+    result = CliRunner().invoke(cli, ["import", str(source), "--ingest-url", ingest.url,
+                                      "--key", ingest.key, "--batch-size", "2"],
+                              env={"COLUMNS": "240"})
+    assert result.exit_code == 0, result.output
+    counts = {outcome: summary_count(result.output, outcome)
+              for outcome in ("accepted", "embargoed", "unchanged", "rejected")}
+    assert counts == {"accepted": 8, "embargoed": 0, "unchanged": 1, "rejected": 2}
+    reasons = [line for line in result.output.splitlines() if "desk.jsonl:" in line]
+    assert len(reasons) == 2, result.output
+    assert any("/headline" in line and "desk.jsonl:5" in line for line in reasons)
+    assert any("not JSON" in line and "desk.jsonl:7" in line for line in reasons)
+    assert ingest.stream_length() == length + 8
+    first_id = parse_ninjs(first).id
+    changes = [event for event in ingest.events() if event.article_id == first_id]
+    assert [(event.version, event.article.headline) for event in changes] == [
+        (1, first["headline"]), (2, first["headline"] + " (2)"), (3, first["headline"] + " (3)")]
+
+
+def test_khabar_import_stops_at_a_refused_key(ingest: IngestProcess, tmp_path: Path) -> None:
+    source = write_lines(tmp_path / "desk.jsonl", [article(0, uri="urn:khabar:test:nokey")])
+    length = ingest.stream_length()
+    result = CliRunner().invoke(cli, ["import", str(source), "--ingest-url", ingest.url,
+                                      "--key", "not-a-key"])
+    assert result.exit_code == 2
+    assert "key" in result.output.lower()
+    assert ingest.stream_length() == length
 
 
 def make_key(ingest: IngestProcess, name: str, scope: str) -> str:

@@ -4,44 +4,58 @@
 
 Reads each source (ninjs .json, JSON lines, corpus .jsonl.gz, RSS/Atom files
 or URLs; see `khabar_ingest.formats.sources`), posts the documents in
-batches to `POST /v1/articles/batch`, shows a progress bar and ends with a
-summary: accepted, embargoed, unchanged, and rejected with the reasons.
+batches to `POST /v1/articles/batch`, two batches in flight (see
+`khabar_cli.in_flight`: one article's changes keep their order), shows a
+progress bar and ends with a summary: accepted, embargoed, unchanged, and
+rejected with the reasons.
 """
 
+import asyncio
 import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from khabar_cli.in_flight import batch_uris, send_in_order
 from khabar_cli.main import app
 from khabar_ingest.formats.sources import SourceItem, read_source
 
 console = Console()
+JSON = {"Content-Type": "application/json"}
 
 
 class Tally:
+    """What happened to the documents: counts by outcome, and each reason for refusing
+    with how often it came and where it came first (file:line, file#/index or feed entry)."""
+
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.reasons: Counter[str] = Counter()
+        self.first_at: dict[str, str] = {}
 
-    def rejected(self, reason: str) -> None:
+    def rejected(self, reason: str, where: str) -> None:
         self.counts["rejected"] += 1
-        self.reasons[reason[:160]] += 1
+        reason = reason[:160]
+        self.reasons[reason] += 1
+        self.first_at.setdefault(reason, where)
 
-    def add_answer(self, answer: dict[str, Any]) -> None:
+    def add_answer(self, answer: dict[str, Any], wheres: list[str]) -> None:
+        """One batch's answer; `wheres[i]` is where the batch's item i came from."""
         for item in answer["items"]:
             if item["outcome"] != "rejected":
                 self.counts[item["outcome"]] += 1
                 continue
             problem = item.get("problem") or {}
             errors = problem.get("errors") or [{"pointer": "", "detail": problem.get("title", "")}]
-            self.rejected("; ".join(f"{e['pointer'] or '/'} {e['detail']}" for e in errors[:3]))
+            self.rejected("; ".join(f"{e['pointer'] or '/'} {e['detail']}" for e in errors[:3]),
+                          wheres[item["index"]])
 
 
 def read_all(sources: list[str], client: httpx.Client) -> list[SourceItem]:
@@ -55,29 +69,45 @@ def read_all(sources: list[str], client: httpx.Client) -> list[SourceItem]:
     return items
 
 
-def post_batches(items: list[SourceItem], client: httpx.Client, batch_size: int) -> Tally:
+async def post_batches(items: list[SourceItem], client: httpx.AsyncClient, batch_size: int,
+                       in_flight: int) -> Tally:
     tally = Tally()
-    documents = []
+    readable = []
     for item in items:
         if item.document is None:
-            tally.rejected(item.problem or "unreadable")
+            tally.rejected(item.problem or "unreadable", item.where)
         else:
-            documents.append(item.document)
+            readable.append(item)
+    batches = [readable[start:start + batch_size] for start in range(0, len(readable), batch_size)]
     columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as progress:
-        task = progress.add_task("import", total=len(documents))
-        for start in range(0, len(documents), batch_size):
-            chunk = documents[start:start + batch_size]
-            answer = client.post("/v1/articles/batch", json=chunk, timeout=120)
+        task = progress.add_task("import", total=len(readable))
+
+        async def post(index: int) -> None:
+            chunk = batches[index]
+            body = orjson.dumps([item.document for item in chunk])
+            answer = await client.post("/v1/articles/batch", content=body, headers=JSON,
+                                       timeout=120)
             if answer.status_code in (401, 403):
                 console.print(f"[red]{answer.json().get('detail', answer.text)}[/red]")
                 raise typer.Exit(2)
             if answer.status_code != 200:
-                for _ in chunk:
-                    tally.rejected(f"batch refused: {answer.status_code} {answer.text[:120]}")
+                for item in chunk:
+                    tally.rejected(f"batch refused: {answer.status_code} {answer.text[:120]}",
+                                   item.where)
             else:
-                tally.add_answer(answer.json())
+                tally.add_answer(answer.json(), [item.where for item in chunk])
             progress.advance(task, len(chunk))
+
+        try:
+            uris = [batch_uris(item.document for item in batch) for batch in batches]
+            await send_in_order(uris, post, in_flight)
+        except* typer.Exit as exits:
+            raise exits.exceptions[0] from None
+        except* httpx.TransportError as failures:
+            console.print(f"[red]could not reach ingest at {client.base_url}: "
+                          f"{failures.exceptions[0]!r}[/red]")
+            raise typer.Exit(2) from None
     return tally
 
 
@@ -87,9 +117,9 @@ def print_summary(tally: Tally) -> None:
         table.add_row(outcome, str(tally.counts[outcome]))
     console.print(table)
     if tally.reasons:
-        reasons = Table("rejected because", "count")
+        reasons = Table("rejected because", "count", "first at")
         for reason, count in tally.reasons.most_common(15):
-            reasons.add_row(reason, str(count))
+            reasons.add_row(reason, str(count), tally.first_at[reason])
         console.print(reasons)
 
 
@@ -99,6 +129,9 @@ def import_command(
     ingest_url: Annotated[str, typer.Option(help="Ingest's base URL.")] = "",
     key: Annotated[str, typer.Option(help="A write key (default: $KHABAR_INGEST_KEY).")] = "",
     batch_size: Annotated[int, typer.Option(min=1, max=500)] = 200,
+    in_flight: Annotated[int, typer.Option(
+        min=1, max=8, help="Batches posted at once (one article's changes keep their order).",
+    )] = 2,
 ) -> None:
     """Post articles from files and feeds to ingest; prints what happened to each."""
     url = ingest_url or os.environ.get("KHABAR_INGEST_URL", "http://127.0.0.1:8001")
@@ -109,5 +142,12 @@ def import_command(
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers) as client:
         items = read_all(sources, client)
-        tally = post_batches(items, client, batch_size)
+    tally = asyncio.run(post_all(items, url, headers, batch_size, in_flight))
     print_summary(tally)
+
+
+async def post_all(items: list[SourceItem], url: str, headers: dict[str, str], batch_size: int,
+                   in_flight: int) -> Tally:
+    limits = httpx.Limits(max_connections=in_flight)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
+        return await post_batches(items, client, batch_size, in_flight)

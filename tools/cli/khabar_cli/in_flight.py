@@ -1,0 +1,41 @@
+"""Batches sent a few at a time, without reordering any one article's changes.
+
+`khabar import` keeps two batches in flight: while ingest parses one, Redis
+runs the other's scripts and the client reads the next answer, so the
+machine's cores work side by side instead of taking turns (measured in
+`bench.ingest`). Ingest accepts concurrent batches independently, so two
+changes to one article in two batches could land in either order; a batch
+that shares an article's uri with a batch still in flight therefore waits
+for it to finish. The changes to one article keep the order of the files.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+
+def batch_uris(documents: Iterable[Any]) -> frozenset[str]:
+    """The uris a batch changes (an item without a string uri is refused by ingest anyway)."""
+    return frozenset(
+        uri for document in documents
+        if isinstance(document, dict) and isinstance(uri := document.get("uri"), str)
+    )  # fmt: skip
+
+
+async def send_in_order(
+    uris: Sequence[frozenset[str]], send: Callable[[int], Awaitable[None]], in_flight: int
+) -> None:
+    """`send(i)` for each batch i in order, at most `in_flight` at once, and never while an
+    earlier batch with one of batch i's uris is still in flight. A failed send cancels the
+    others and is raised."""
+    async with asyncio.TaskGroup() as group:
+        running: dict[int, asyncio.Task[None]] = {}
+        for index, these in enumerate(uris):
+            earlier = [task for other, task in running.items() if uris[other] & these]
+            if earlier:
+                await asyncio.wait(earlier)
+            running = {other: task for other, task in running.items() if not task.done()}
+            if len(running) >= in_flight:
+                await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
+                running = {other: task for other, task in running.items() if not task.done()}
+            running[index] = group.create_task(send(index))
