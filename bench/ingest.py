@@ -55,7 +55,7 @@ from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.events import Article, ArticleEvent, encode_event
 
 BATCH = 200
-IN_FLIGHT = 2  # batches at once, as `khabar import` sends them
+IN_FLIGHT = 2  # batches at once, as `khabar import` sends them (--in-flight to change)
 RAW_STREAM = "bench:{articles}:raw-xadd"
 
 
@@ -134,12 +134,13 @@ async def raw_single(redis: aioredis.Redis, events: list[dict[str, str]], concur
     return await timed(len(events), lambda: with_concurrency(len(events), concurrency, xadd))
 
 
-async def ingest_batch(url: str, key: str, documents: list[dict[str, Any]]) -> float:
-    """As `khabar import` posts: BATCH per request, IN_FLIGHT requests at once."""
+async def ingest_batch(url: str, key: str, documents: list[dict[str, Any]],
+                       in_flight: int) -> float:
+    """As `khabar import` posts: BATCH per request, `in_flight` requests at once."""
     batches = [documents[start:start + BATCH] for start in range(0, len(documents), BATCH)]
     bodies = [encoded(batch) for batch in batches]
     uris = [batch_uris(batch) for batch in batches]
-    limits = httpx.Limits(max_connections=IN_FLIGHT)
+    limits = httpx.Limits(max_connections=in_flight)
     async with httpx.AsyncClient(base_url=url, headers=json_headers(key), timeout=120,
                                  limits=limits) as client:
 
@@ -149,11 +150,11 @@ async def ingest_batch(url: str, key: str, documents: list[dict[str, Any]]) -> f
             if answer.json()["accepted"] != len(batches[index]):
                 raise RuntimeError(f"batch not fully accepted: {answer.text[:300]}")
 
-        return await timed(len(documents), lambda: send_in_order(uris, post, IN_FLIGHT))
+        return await timed(len(documents), lambda: send_in_order(uris, post, in_flight))
 
 
-async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]]) -> float:
-    """The same events pipelined BATCH at a time, IN_FLIGHT pipelines at once (each on its
+async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]], in_flight: int) -> float:
+    """The same events pipelined BATCH at a time, `in_flight` pipelines at once (each on its
     own connection from the pool), as the ingest side sends its batches."""
     batches = [events[start:start + BATCH] for start in range(0, len(events), BATCH)]
 
@@ -164,7 +165,7 @@ async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]]) -> floa
             await pipe.execute()
 
     no_uris = [frozenset[str]()] * len(batches)
-    return await timed(len(events), lambda: send_in_order(no_uris, add, IN_FLIGHT))
+    return await timed(len(events), lambda: send_in_order(no_uris, add, in_flight))
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
 
 
 async def measure(url: str, key: str, redis_url: str, servers: Servers, articles: list[Article],
-                  batch_only: bool, repeat: int) -> list[list[str]]:
+                  batch_only: bool, repeat: int, in_flight: int) -> list[list[str]]:
     redis = aioredis.from_url(redis_url)
     events = events_for(articles)
     count = len(articles)
@@ -221,15 +222,15 @@ async def measure(url: str, key: str, redis_url: str, servers: Servers, articles
     pairs = []
     for attempt in range(repeat):
         documents = documents_for(articles, f"batch-{attempt}")
-        ours = await metered(servers, count, ingest_batch(url, key, documents))
-        raw = await metered(servers, count, raw_batch(redis, events))
+        ours = await metered(servers, count, ingest_batch(url, key, documents, in_flight))
+        raw = await metered(servers, count, raw_batch(redis, events, in_flight))
         pairs.append((ours, raw))
-    rows.append(row(f"batch import ({BATCH} per batch, {IN_FLIGHT} in flight)", count, pairs))
+    rows.append(row(f"batch import ({BATCH} per batch, {in_flight} in flight)", count, pairs))
     await redis.aclose()
     return rows
 
 
-def run(count: int, batch_only: bool, repeat: int = 1) -> None:
+def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGHT) -> None:
     console = Console(width=120)
     articles = acceptable_articles(count)
     group = ProcessGroup()
@@ -242,7 +243,7 @@ def run(count: int, batch_only: bool, repeat: int = 1) -> None:
             ingest = start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
             servers = Servers(ingest.process.pid, group.processes[0].process.pid)
             rows = asyncio.run(measure(f"http://127.0.0.1:{port}", key, redis_url, servers,
-                                       articles, batch_only, repeat))
+                                       articles, batch_only, repeat, in_flight))
         finally:
             group.stop_all()
     table = Table("measurement", "articles", "ingest /s", "raw XADD /s", "raw ÷ ingest",
@@ -264,8 +265,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1,
                         help="measure each row this many times, ingest then raw back to back, "
                              "and print medians (a shared machine scatters single runs)")
+    parser.add_argument("--in-flight", type=int, default=IN_FLIGHT,
+                        help="batches (and raw pipelines) at once; 1 is one at a time")
     arguments = parser.parse_args()
-    run(arguments.articles, arguments.batch_only, max(1, arguments.repeat))
+    run(arguments.articles, arguments.batch_only, max(1, arguments.repeat),
+        max(1, arguments.in_flight))
 
 
 if __name__ == "__main__":
