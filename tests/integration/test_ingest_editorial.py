@@ -261,6 +261,45 @@ def test_a_batch_longer_than_one_script_call_keeps_order_and_versions(
     assert ingest.stream_length() == length + 59
 
 
+def test_batch_items_carry_their_own_base_version_and_idempotency_key(
+    ingest: IngestProcess,
+) -> None:
+    first = article(6, uri="urn:khabar:test:envelope:x")
+    other = article(7, uri="urn:khabar:test:envelope:y")
+    edited = {**first, "headline": first["headline"] + " (2)"}
+    batch = [
+        {"article": first, "base_version": 0},
+        {"article": edited, "base_version": 1},
+        {"article": {**first, "headline": "stale"}, "base_version": 1},
+        {"article": other, "idempotency_key": "desk-42"},
+        {"article": {**other, "headline": ""}, "base_version": "3", "note": "x"},
+    ]
+    length = ingest.stream_length()
+    with ingest.client() as client:
+        answer = client.post("/v1/articles/batch", json=batch).json()
+        again = client.post("/v1/articles/batch", json=[
+            {"article": {**other, "headline": "other content"}, "idempotency_key": "desk-42"},
+            {"article": other, "idempotency_key": "desk-42"},
+            {"article": {**first, "uri": "urn:khabar:test:envelope:z"}, "base_version": 0},
+            {"article": first, "base_version": 0},
+        ]).json()
+    items = answer["items"]
+    assert [(item["outcome"], item["status"]) for item in items] == [
+        ("accepted", 202), ("accepted", 202), ("rejected", 409), ("accepted", 202),
+        ("rejected", 422)]
+    assert (items[0]["version"], items[1]["version"]) == (1, 2)
+    stale = items[2]["problem"]
+    assert stale["current_version"] == 2
+    assert [error["pointer"] for error in stale["errors"]] == ["/base_version"]
+    pointers = {error["pointer"] for error in items[4]["problem"]["errors"]}
+    assert pointers == {"/note", "/base_version", "/article/headline"}
+    assert [(item["outcome"], item["status"]) for item in again["items"]] == [
+        ("rejected", 422), ("unchanged", 202), ("accepted", 202), ("rejected", 409)]
+    assert again["items"][0]["problem"]["errors"][0]["pointer"] == "/idempotency_key"
+    assert again["items"][3]["problem"]["current_version"] == 2
+    assert ingest.stream_length() == length + 4
+
+
 def write_lines(path: Path, lines: list[Any]) -> Path:
     path.write_bytes(b"".join(
         (line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines))

@@ -3,9 +3,14 @@
 Items are independent: a bad item is refused with its own problem and the
 others go on. Valid items are accepted together by `ArticleStore.accept_many`,
 which reads them as they are parsed: Redis accepts the first few dozen while
-ingest parses the next. Batch items carry
-no If-Match or Idempotency-Key: re-sending a batch is safe anyway, because an
-item whose content is unchanged is answered "unchanged" and appends nothing.
+ingest parses the next.
+
+An item is a ninjs document, or an envelope carrying what a single POST
+says in headers: `{"article": {...ninjs...}, "base_version": 3,
+"idempotency_key": "..."}` (both optional). A stale `base_version` refuses
+that item with 409 and the current version; 0 means the article must be new.
+Re-sending a batch is safe either way: an item whose content is unchanged is
+answered "unchanged" and appends nothing.
 """
 
 from collections import Counter
@@ -14,8 +19,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from khabar_ingest.formats.checks import has_line_controls
+from khabar_ingest.formats.errors import FieldError, pointer
 from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
-from khabar_ingest.problems import ProblemDetails, conflict, invalid_article, invalid_batch
+from khabar_ingest.problems import (
+    ProblemDetails,
+    conflict,
+    idempotency_key_reused,
+    invalid_article,
+    invalid_batch,
+)
 from khabar_ingest.store import (
     ArticleStore,
     Change,
@@ -26,6 +39,8 @@ from khabar_ingest.store import (
 )
 
 ItemOutcome = Literal["accepted", "embargoed", "unchanged", "rejected"]
+ENVELOPE_FIELDS = ("article", "base_version", "idempotency_key")
+MAX_IDEMPOTENCY_KEY_CHARS = 200  # as the Idempotency-Key header
 
 
 class BatchItem(BaseModel):
@@ -75,11 +90,10 @@ async def run_batch(
         # Lazy, so the store sends each script call before the next items are parsed.
         for index, document in enumerate(items):
             try:
-                article = parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
+                change = read_item(document, key_name, correlation_id, limits, unicode_checked)
             except InvalidArticle as invalid:
                 answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
                 continue
-            change = Change(article=article, submitted_by=key_name, correlation_id=correlation_id)
             changes.append((index, change))
             yield change
 
@@ -89,6 +103,49 @@ async def run_batch(
     answers.sort(key=lambda item: item["index"])
     counts = Counter(item["outcome"] for item in answers)
     return BatchAnswer.model_validate({**counts, "items": answers})
+
+
+def is_envelope(document: Any) -> bool:
+    """An item wrapping its article with options, rather than a ninjs document itself."""
+    return type(document) is dict and "article" in document and "uri" not in document
+
+
+def read_item(document: Any, key_name: str, correlation_id: str, limits: Limits,
+              unicode_checked: bool) -> Change:
+    """One item's change; InvalidArticle naming every bad field (an envelope's article's
+    fields under `/article`)."""
+    if not is_envelope(document):
+        article = parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
+        return Change(article=article, submitted_by=key_name, correlation_id=correlation_id)
+    errors = envelope_errors(document)
+    try:
+        article = parse_ninjs(document["article"], limits=limits, unicode_checked=unicode_checked)
+    except InvalidArticle as invalid:
+        errors += [FieldError(pointer="/article" + error.pointer, message=error.message)
+                   for error in invalid.errors]
+    if errors:
+        raise InvalidArticle(errors)
+    return Change(article=article, submitted_by=key_name, correlation_id=correlation_id,
+                  base_version=document.get("base_version"),
+                  idempotency=document.get("idempotency_key"))
+
+
+def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
+    errors = [
+        FieldError(pointer=pointer(name), message="is not an item field: an item is a ninjs "
+                   "document or {article, base_version, idempotency_key}")
+        for name in envelope if name not in ENVELOPE_FIELDS
+    ]  # fmt: skip
+    version = envelope.get("base_version")
+    if version is not None and (type(version) is not int or not 0 <= version < 10**12):
+        errors.append(FieldError(pointer="/base_version", message=(
+            "must be a whole number: the version this change is based on (0: a new article)")))
+    key = envelope.get("idempotency_key")
+    if key is not None and (type(key) is not str or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
+                            or has_line_controls(key)):
+        errors.append(FieldError(pointer="/idempotency_key", message=(
+            f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, without control characters")))
+    return errors
 
 
 def rejected(index: int, problem: ProblemDetails) -> dict[str, Any]:
@@ -107,6 +164,13 @@ def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
         return {"index": index, "outcome": kind, "status": 202,
                 "article_id": acceptance.article_id, "version": acceptance.version,
                 "event_id": acceptance.event_id}
-    assert isinstance(outcome, VersionConflict | IdempotencyMismatch)
-    problem = conflict(change.article.id, str(outcome), instance=f"#/{index}")
+    instance = f"#/{index}"
+    if isinstance(outcome, VersionConflict):
+        problem = conflict(
+            change.article.id, f"base_version is {change.base_version}, not the latest.",
+            current_version=outcome.current_version, instance=instance, pointer="/base_version",
+        )  # fmt: skip
+    else:
+        assert isinstance(outcome, IdempotencyMismatch)
+        problem = idempotency_key_reused(outcome.key, instance, pointer="/idempotency_key")
     return rejected(index, problem) | {"article_id": change.article.id}

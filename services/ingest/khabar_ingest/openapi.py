@@ -54,12 +54,31 @@ NINJS_SCHEMA: dict[str, Any] = {
     },
 }
 
+BATCH_ENVELOPE_SCHEMA: dict[str, Any] = {
+    "title": "BatchEnvelope",
+    "description": "A batch item with what a single POST sends as headers.",
+    "type": "object",
+    "required": ["article"],
+    "additionalProperties": False,
+    "properties": {
+        "article": {"$ref": "#/components/schemas/NinjsDocument"},
+        "base_version": {"type": "integer", "minimum": 0, "maximum": 10**12 - 1, "description":
+                         "As If-Match: the version this change is based on (0: a new article); "
+                         "a stale one refuses the item with 409 and the current version."},
+        "idempotency_key": _STRING | {"minLength": 1, "maxLength": 200, "description":
+                                      "As the Idempotency-Key header, for this item."},
+    },
+}  # fmt: skip
+
+_BATCH_ITEM = {"anyOf": [{"$ref": "#/components/schemas/NinjsDocument"},
+                         {"$ref": "#/components/schemas/BatchEnvelope"}]}
+
 NINJS_BATCH_SCHEMA: dict[str, Any] = {
     "title": "NinjsBatch",
     "oneOf": [
-        {"type": "array", "items": {"$ref": "#/components/schemas/NinjsDocument"}},
+        {"type": "array", "items": _BATCH_ITEM},
         {"type": "object", "required": ["items"], "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/NinjsDocument"}}}},
+            "items": {"type": "array", "items": _BATCH_ITEM}}},
     ],
 }  # fmt: skip
 
@@ -100,6 +119,7 @@ def problem_openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["NinjsDocument"] = NINJS_SCHEMA
     components["NinjsBatch"] = NINJS_BATCH_SCHEMA
+    components["BatchEnvelope"] = BATCH_ENVELOPE_SCHEMA
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             _problem_media_types(operation.get("responses", {}))

@@ -172,9 +172,11 @@ def not_found(article_id: str, instance: str | None = None) -> ProblemDetails:
 
 
 def conflict(
-    article_id: str, detail: str, *, current_version: int | None = None, instance: str | None = None
+    article_id: str, detail: str, *, current_version: int | None = None,
+    instance: str | None = None, pointer: str = "header:If-Match",
 ) -> ProblemDetails:
-    """409: the change clashes with what is stored (a stale If-Match)."""
+    """409: the change clashes with what is stored (a stale If-Match, or a batch item's stale
+    `base_version`)."""
     suffix = f" The stored version is {current_version}." if current_version is not None else ""
     extra = {"current_version": current_version} if current_version is not None else {}
     return ProblemDetails(
@@ -183,12 +185,14 @@ def conflict(
         status=409,
         detail=f"Article {article_id!r}: {detail}{suffix}",
         instance=instance,
-        errors=[FieldProblem(pointer="header:If-Match", detail=detail)],
+        errors=[FieldProblem(pointer=pointer, detail=detail)],
         **extra,
     )
 
 
-def idempotency_key_reused(key: str, instance: str | None = None) -> ProblemDetails:
+def idempotency_key_reused(
+    key: str, instance: str | None = None, pointer: str = "header:Idempotency-Key"
+) -> ProblemDetails:
     """422: the Idempotency-Key was already used for different content.
 
     422 rather than 409 because the request itself is wrong (the key names an
@@ -201,7 +205,7 @@ def idempotency_key_reused(key: str, instance: str | None = None) -> ProblemDeta
         status=422,
         detail=detail,
         instance=instance,
-        errors=[FieldProblem(pointer="header:Idempotency-Key", detail=detail)],
+        errors=[FieldProblem(pointer=pointer, detail=detail)],
     )
 
 
