@@ -78,7 +78,8 @@ async def test_a_failed_send_stops_the_rest_and_is_raised() -> None:
     assert started == [0, 1]
 
 
-def test_batch_uris_takes_string_uris_of_objects_only() -> None:
+def test_batch_uris_takes_string_uris_of_documents_and_envelopes() -> None:
     documents = [{"uri": "urn:a"}, {"uri": 7}, "not an object", {"headline": "no uri"},
-                 {"uri": "urn:b"}]
-    assert batch_uris(documents) == {"urn:a", "urn:b"}
+                 {"uri": "urn:b"}, {"article": {"uri": "urn:c"}, "base_version": 2},
+                 {"article": "not an object"}]
+    assert batch_uris(documents) == {"urn:a", "urn:b", "urn:c"}

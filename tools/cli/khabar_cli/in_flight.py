@@ -16,10 +16,18 @@ from typing import Any
 
 def batch_uris(documents: Iterable[Any]) -> frozenset[str]:
     """The uris a batch changes (an item without a string uri is refused by ingest anyway)."""
-    return frozenset(
-        uri for document in documents
-        if isinstance(document, dict) and isinstance(uri := document.get("uri"), str)
-    )  # fmt: skip
+    return frozenset(uri for document in documents if (uri := _uri_of(document)) is not None)
+
+
+def _uri_of(document: Any) -> str | None:
+    """A ninjs document's uri, or that of the article in a batch envelope (`{"article": ...}`,
+    see `khabar_ingest.batch`)."""
+    if not isinstance(document, dict):
+        return None
+    if "uri" not in document and isinstance(document.get("article"), dict):
+        document = document["article"]
+    uri = document.get("uri")
+    return uri if isinstance(uri, str) else None
 
 
 async def send_in_order(
