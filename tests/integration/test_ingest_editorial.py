@@ -346,6 +346,21 @@ def test_khabar_import_keeps_each_articles_order_and_sums_up(
         (1, first["headline"]), (2, first["headline"] + " (2)"), (3, first["headline"] + " (3)")]
 
 
+def test_khabar_import_names_an_unreadable_source_and_imports_the_rest(
+    ingest: IngestProcess, tmp_path: Path
+) -> None:
+    source = write_lines(tmp_path / "desk.jsonl", [article(1, uri="urn:khabar:test:readable")])
+    missing = tmp_path / "missing.jsonl"
+    length = ingest.stream_length()
+    result = CliRunner().invoke(cli, ["import", str(missing), str(source), "--ingest-url",
+                                      ingest.url, "--key", ingest.key], env={"COLUMNS": "240"})
+    assert result.exit_code == 1, result.output
+    assert summary_count(result.output, "accepted") == 1
+    assert summary_count(result.output, "rejected") == 1
+    assert "could not read the source" in result.output and str(missing) in result.output
+    assert ingest.stream_length() == length + 1
+
+
 def test_khabar_import_stops_at_a_refused_key(ingest: IngestProcess, tmp_path: Path) -> None:
     source = write_lines(tmp_path / "desk.jsonl", [article(0, uri="urn:khabar:test:nokey")])
     length = ingest.stream_length()

@@ -58,15 +58,26 @@ class Tally:
                           wheres[item["index"]])
 
 
-def read_all(sources: list[str], client: httpx.Client) -> list[SourceItem]:
+def read_all(sources: list[str], client: httpx.Client) -> tuple[list[SourceItem], list[str]]:
+    """The items of every source, and the sources that could not be read at all (each also
+    an item with the reason, so the summary names it; the other sources are imported)."""
     items: list[SourceItem] = []
+    unreadable: list[str] = []
     for source in sources:
-        if source.startswith(("http://", "https://")):
-            data = client.get(source, follow_redirects=True, timeout=30).raise_for_status().content
-        else:
-            data = Path(source).read_bytes()
+        try:
+            data = fetch(source, client)
+        except (OSError, httpx.HTTPError) as error:
+            unreadable.append(source)
+            items.append(SourceItem(where=source, problem=f"could not read the source: {error}"))
+            continue
         items.extend(read_source(source, data))
-    return items
+    return items, unreadable
+
+
+def fetch(source: str, client: httpx.Client) -> bytes:
+    if source.startswith(("http://", "https://")):
+        return client.get(source, follow_redirects=True, timeout=30).raise_for_status().content
+    return Path(source).read_bytes()
 
 
 async def post_batches(items: list[SourceItem], client: httpx.AsyncClient, batch_size: int,
@@ -133,7 +144,10 @@ def import_command(
         min=1, max=8, help="Batches posted at once (one article's changes keep their order).",
     )] = 2,
 ) -> None:
-    """Post articles from files and feeds to ingest; prints what happened to each."""
+    """Post articles from files and feeds to ingest; prints what happened to each.
+
+    Exits 1 when a source could not be read (the others are imported), 2 when ingest
+    refuses the key or cannot be reached."""
     url = ingest_url or os.environ.get("KHABAR_INGEST_URL", "http://127.0.0.1:8001")
     token = key or os.environ.get("KHABAR_INGEST_KEY") or os.environ.get(
         "KHABAR_BOOTSTRAP_INGEST_KEY", "")
@@ -141,9 +155,13 @@ def import_command(
         raise typer.BadParameter("give --key or set KHABAR_INGEST_KEY", param_hint="--key")
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=url, headers=headers) as client:
-        items = read_all(sources, client)
+        items, unreadable = read_all(sources, client)
     tally = asyncio.run(post_all(items, url, headers, batch_size, in_flight))
     print_summary(tally)
+    if unreadable:
+        console.print(f"[red]{len(unreadable)} source(s) could not be read: "
+                      f"{', '.join(unreadable)}[/red]")
+        raise typer.Exit(1)
 
 
 async def post_all(items: list[SourceItem], url: str, headers: dict[str, str], batch_size: int,
