@@ -6,8 +6,9 @@ Starts its own Redis and one ingest process, then measures, in the same run
 and on the same real corpus articles:
 
 - single-article `POST /v1/articles` per second with 1, 8 and 32 concurrent
-  clients, beside raw redis-py XADD of the same events one at a time with the
-  same concurrency;
+  clients (each a keep-alive connection of `harness.KeepAliveClient`: httpx's
+  own CPU, on the same two cores, held ingest back), beside raw redis-py XADD
+  of the same events one at a time with the same concurrency;
 - batch import (`POST /v1/articles/batch`, 200 per batch, two batches in
   flight, as `khabar import` sends them) beside raw XADD of the same events
   pipelined 200 at a time, two pipelines in flight: both sides get the same
@@ -47,7 +48,7 @@ import redis.asyncio as aioredis
 from rich.console import Console
 from rich.table import Table
 
-from bench.harness import cpu_seconds, load_articles
+from bench.harness import KeepAliveClient, cpu_seconds, load_articles
 from khabar_cli.in_flight import batch_uris, send_in_order
 from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
@@ -111,20 +112,29 @@ def encoded(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-async def ingest_single(url: str, key: str, documents: list[dict[str, Any]],
+async def ingest_single(port: int, key: str, documents: list[dict[str, Any]],
                         concurrency: int) -> float:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    """One keep-alive connection per client (httpx's own CPU would be measured too)."""
     bodies = [encoded(document) for document in documents]
-    async with httpx.AsyncClient(base_url=url, headers=json_headers(key),
-                                 limits=limits, timeout=60) as client:
+    connections = [await KeepAliveClient.open("127.0.0.1", port, json_headers(key))
+                   for _ in range(concurrency)]
+    idle = list(connections)
 
-        async def post(index: int) -> None:
-            answer = await client.post("/v1/articles", content=bodies[index])
-            if answer.status_code != 202 or answer.headers["Idempotent-Replayed"] != "false":
-                raise RuntimeError(f"not appended: {answer.status_code} {answer.text[:200]}")
+    async def post(index: int) -> None:
+        connection = idle.pop()
+        try:
+            status, head, body = await connection.request("POST", "/v1/articles", bodies[index])
+        finally:
+            idle.append(connection)
+        if status != 202 or b"idempotent-replayed: false" not in head:
+            raise RuntimeError(f"not appended: {status} {body[:200]!r}")
 
+    try:
         return await timed(len(documents),
                            lambda: with_concurrency(len(documents), concurrency, post))
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 async def raw_single(redis: aioredis.Redis, events: list[dict[str, str]], concurrency: int) -> float:
@@ -205,8 +215,10 @@ def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
             f"{median(f.redis_us for f in raw):.0f}"]
 
 
-async def measure(url: str, key: str, redis_url: str, servers: Servers, articles: list[Article],
-                  batch_only: bool, repeat: int, in_flight: int) -> list[list[str]]:
+async def measure(port: int, key: str, redis_url: str, servers: Servers,
+                  articles: list[Article], batch_only: bool, repeat: int,
+                  in_flight: int) -> list[list[str]]:
+    url = f"http://127.0.0.1:{port}"
     redis = aioredis.from_url(redis_url)
     events = events_for(articles)
     count = len(articles)
@@ -215,7 +227,7 @@ async def measure(url: str, key: str, redis_url: str, servers: Servers, articles
         pairs = []
         for attempt in range(repeat):
             documents = documents_for(articles, f"single-{concurrency}-{attempt}")
-            ours = await metered(servers, count, ingest_single(url, key, documents, concurrency))
+            ours = await metered(servers, count, ingest_single(port, key, documents, concurrency))
             raw = await metered(servers, count, raw_single(redis, events, concurrency))
             pairs.append((ours, raw))
         rows.append(row(f"single POST, {concurrency} clients", count, pairs))
@@ -242,7 +254,7 @@ def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGH
                    "KHABAR_LOG_LEVEL": "WARNING"}
             ingest = start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
             servers = Servers(ingest.process.pid, group.processes[0].process.pid)
-            rows = asyncio.run(measure(f"http://127.0.0.1:{port}", key, redis_url, servers,
+            rows = asyncio.run(measure(port, key, redis_url, servers,
                                        articles, batch_only, repeat, in_flight))
         finally:
             group.stop_all()

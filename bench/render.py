@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 from rich.console import Console
 from rich.table import Table
 
-from bench.harness import load_articles, percentile
+from bench.harness import KeepAliveClient, load_articles, percentile
 from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
 from khabar_render.store import fragment_key
 from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, RelatedLink, encode_event
@@ -114,35 +114,6 @@ async def closed_loop(concurrency: int, requests: int, call: Callable[[], Awaita
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return requests / (time.perf_counter() - started), latencies
-
-
-class KeepAliveClient:
-    """One HTTP/1.1 keep-alive connection that sends a GET and reads the answer.
-
-    httpx's connection pool costs more CPU than render itself once 16 or more
-    requests are in flight (the same run measured 366 pages/s at 16 clients and
-    108 at 64 through httpx, against 1,340 and 1,495 through this client), so
-    the benchmark measures render with the leanest client that speaks to it:
-    render always answers with a Content-Length.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader, self._writer = reader, writer
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> "KeepAliveClient":
-        return cls(*await asyncio.open_connection(host, port))
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        self._writer.write(f"GET {path} HTTP/1.1\r\nHost: render\r\n\r\n".encode())
-        head = await self._reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                       if line.lower().startswith(b"content-length:")), 0)
-        return status, await self._reader.readexactly(length)
-
-    def close(self) -> None:
-        self._writer.close()
 
 
 async def http_hits(port: int, ids: list[str], concurrency: int, requests: int
