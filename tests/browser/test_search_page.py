@@ -51,6 +51,28 @@ def test_type_see_results_click_a_filter(browser: Browser, search_url: str) -> N
     page.close()
 
 
+def test_typing_keeps_sort_pages_and_active_filters(browser: Browser, search_url: str) -> None:
+    """As-you-type results are the same page a form submit loads: sort links, the pages of a
+    long answer, and the filter the reader chose (with its remove link) stay on screen."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="ar")
+    page.goto(f"{search_url}/search?q=" + "الرئيس")
+    href = page.locator('[data-facet="category"] a').first.get_attribute("href") or ""
+    chosen = parse_qs(urlsplit(href).query)["category"]
+    page.goto(f"{search_url}/search?category={chosen[0]}")  # browsing a section, no query yet
+    page.locator("#q").press_sequentially("الرئيس", delay=40)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('q') === 'الرئيس'")
+    page.wait_for_selector(".hit")
+    assert page.locator(".active-filters .remove").count() == 1
+    assert page.locator(".sort a, .sort strong").count() == 2
+    assert page.locator('.pages a[rel="next"]').count() == 1
+    assert parse_qs(urlsplit(page.url).query)["category"] == chosen
+    assert page.evaluate("document.activeElement.id") == "q"
+    page.locator('.pages a[rel="next"]').click()
+    page.wait_for_selector(".hit")
+    assert parse_qs(urlsplit(page.url).query)["page"] == ["2"]
+    page.close()
+
+
 def test_latin_query_finds_arabic_articles_as_you_type(browser: Browser, search_url: str) -> None:
     page = browser.new_page()
     page.goto(f"{search_url}/search")
