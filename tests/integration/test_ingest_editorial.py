@@ -8,10 +8,12 @@ CLI, and no key in any log line.
 
 import asyncio
 import re
+import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,6 +30,7 @@ from tests.integration.ingest_fixtures import IngestProcess, ingest_process
 from tests.support import eventually, real_articles, to_ninjs
 
 ARTICLES = [to_ninjs(record) for record in real_articles(12)]
+FEEDS = Path(__file__).resolve().parents[1] / "data/feeds"
 CREATED_KEYS: list[str] = []
 
 
@@ -359,6 +362,49 @@ def test_khabar_import_names_an_unreadable_source_and_imports_the_rest(
     assert summary_count(result.output, "rejected") == 1
     assert "could not read the source" in result.output and str(missing) in result.output
     assert ingest.stream_length() == length + 1
+
+
+class FeedHost:
+    """A local web server with one RSS feed; it remembers the headers it was sent."""
+
+    def __init__(self, feed: bytes) -> None:
+        self.headers: list[dict[str, str]] = []
+        host = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                host.headers.append(dict(self.headers))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/rss+xml")
+                self.send_header("Content-Length", str(len(feed)))
+                self.end_headers()
+                self.wfile.write(feed)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/wire.rss"
+
+
+def test_khabar_import_reads_a_feed_by_url_without_sending_the_ingest_key(
+    ingest: IngestProcess,
+) -> None:
+    host = FeedHost((FEEDS / "skynews-arabic.rss.xml").read_bytes())
+    try:
+        args = ["import", host.url, "--ingest-url", ingest.url, "--key", ingest.key]
+        first = CliRunner().invoke(cli, args, env={"COLUMNS": "240"})
+        again = CliRunner().invoke(cli, args, env={"COLUMNS": "240"})
+    finally:
+        host.server.shutdown()
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    accepted = summary_count(first.output, "accepted")
+    assert accepted > 0
+    assert summary_count(again.output, "unchanged") == accepted  # re-reading adds nothing
+    assert len(host.headers) == 2
+    assert all("authorization" not in {name.lower() for name in sent} for sent in host.headers)
+    assert all(ingest.key not in str(sent) for sent in host.headers)
 
 
 def test_khabar_import_stops_at_a_refused_key(ingest: IngestProcess, tmp_path: Path) -> None:

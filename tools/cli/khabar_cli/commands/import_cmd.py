@@ -58,14 +58,14 @@ class Tally:
                           wheres[item["index"]])
 
 
-def read_all(sources: list[str], client: httpx.Client) -> tuple[list[SourceItem], list[str]]:
+def read_all(sources: list[str], feeds: httpx.Client) -> tuple[list[SourceItem], list[str]]:
     """The items of every source, and the sources that could not be read at all (each also
     an item with the reason, so the summary names it; the other sources are imported)."""
     items: list[SourceItem] = []
     unreadable: list[str] = []
     for source in sources:
         try:
-            data = fetch(source, client)
+            data = fetch(source, feeds)
         except (OSError, httpx.HTTPError) as error:
             unreadable.append(source)
             items.append(SourceItem(where=source, problem=f"could not read the source: {error}"))
@@ -74,9 +74,9 @@ def read_all(sources: list[str], client: httpx.Client) -> tuple[list[SourceItem]
     return items, unreadable
 
 
-def fetch(source: str, client: httpx.Client) -> bytes:
+def fetch(source: str, feeds: httpx.Client) -> bytes:
     if source.startswith(("http://", "https://")):
-        return client.get(source, follow_redirects=True, timeout=30).raise_for_status().content
+        return feeds.get(source, follow_redirects=True, timeout=30).raise_for_status().content
     return Path(source).read_bytes()
 
 
@@ -154,8 +154,9 @@ def import_command(
     if not token:
         raise typer.BadParameter("give --key or set KHABAR_INGEST_KEY", param_hint="--key")
     headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=url, headers=headers) as client:
-        items, unreadable = read_all(sources, client)
+    # Feeds are fetched by a client of their own: ingest's key must never go to a feed's host.
+    with httpx.Client(headers={"User-Agent": "khabar-import"}) as feeds:
+        items, unreadable = read_all(sources, feeds)
     tally = asyncio.run(post_all(items, url, headers, batch_size, in_flight))
     print_summary(tally)
     if unreadable:
