@@ -157,6 +157,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         "/v1/articles/batch", response_model=BatchAnswer, response_class=JSONResponse,
         tags=["articles"],
         summary="Many articles at once: a JSON array or {\"items\": [...]}; answered per item",
+        description="An item is a ninjs document, or `{\"article\": {...}, \"base_version\": 3, "
+                    "\"idempotency_key\": \"...\"}` to say per item what a single POST says in "
+                    "`If-Match` and `Idempotency-Key`.",
         openapi_extra={"requestBody": NINJS_REQUEST_BODY | {"content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/NinjsBatch"}}}}},
         responses=PROBLEM_CODES["batch"],
