@@ -160,7 +160,8 @@ async def ingest_batch(url: str, key: str, documents: list[dict[str, Any]],
             if answer.json()["accepted"] != len(batches[index]):
                 raise RuntimeError(f"batch not fully accepted: {answer.text[:300]}")
 
-        return await timed(len(documents), lambda: send_in_order(uris, post, in_flight))
+        return await timed(len(documents), lambda: send_in_order(
+            range(len(batches)), uris.__getitem__, post, in_flight))
 
 
 async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]], in_flight: int) -> float:
@@ -174,8 +175,8 @@ async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]], in_flig
                 pipe.xadd(RAW_STREAM, fields)
             await pipe.execute()
 
-    no_uris = [frozenset[str]()] * len(batches)
-    return await timed(len(events), lambda: send_in_order(no_uris, add, in_flight))
+    return await timed(len(events), lambda: send_in_order(
+        range(len(batches)), lambda _: frozenset(), add, in_flight))
 
 
 @dataclass(frozen=True)

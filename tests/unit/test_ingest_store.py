@@ -5,9 +5,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from khabar_ingest.body import first_too_deep
 from khabar_ingest.formats.ninjs import parse_ninjs
-from khabar_ingest.formats.sources import read_source
+from khabar_ingest.formats.sources import read_file, read_source
 from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_ingest.store import content_hash, is_embargoed
 from tests.support import corpus_lines, real_articles, to_ninjs
@@ -131,3 +133,29 @@ def test_a_first_version_event_is_the_article_event_and_marks_where_its_article_
             correlation_id=tricky[::-1], accepted_at=now, submitted_by=tricky, article=article)
         # ACCEPT cuts a later version's article out with string.sub(event, len(head) + 1, -2).
         assert event[len(head) + 1 - 1:-1] == article_json
+
+
+def test_a_file_of_json_lines_reads_as_its_bytes_do(tmp_path: Path) -> None:
+    lines = [json.dumps(to_ninjs(record), ensure_ascii=False) for record in real_articles(5)]
+    data = ("\n".join(lines[:2]) + "\n{broken\n\n" + "\n".join(lines[2:])).encode()
+    for name, content in (("desk.jsonl", data), ("desk.jsonl.gz", gzip.compress(data))):
+        path = tmp_path / name
+        path.write_bytes(content)
+        from_file = [(i.where, i.document, i.problem) for i in read_file(path)]
+        from_bytes = [(i.where, i.document, i.problem) for i in read_source(str(path), content)]
+        assert from_file == from_bytes
+        assert [where.rsplit(":", 1)[1] for where, _, _ in from_file] == ["1", "2", "3", "5", "6",
+                                                                       "7"]
+
+
+def test_a_cut_off_gzip_file_gives_its_whole_lines_then_fails(tmp_path: Path) -> None:
+    lines = [json.dumps(to_ninjs(record), ensure_ascii=False) for record in real_articles(40)]
+    whole = gzip.compress("\n".join(lines).encode())
+    path = tmp_path / "archive.jsonl.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    read: list[str] = []
+    with pytest.raises(EOFError):
+        for item in read_file(path):
+            assert item.document is not None, item.problem
+            read.append(item.document["uri"])
+    assert read and read == [json.loads(line)["uri"] for line in lines[: len(read)]]

@@ -10,8 +10,10 @@ for it to finish. The changes to one article keep the order of the files.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+B = TypeVar("B")  # a batch, whatever the caller sends
 
 
 def batch_uris(documents: Iterable[Any]) -> frozenset[str]:
@@ -31,19 +33,22 @@ def _uri_of(document: Any) -> str | None:
 
 
 async def send_in_order(
-    uris: Sequence[frozenset[str]], send: Callable[[int], Awaitable[None]], in_flight: int
+    batches: Iterable[B], uris_of: Callable[[B], frozenset[str]],
+    send: Callable[[B], Awaitable[None]], in_flight: int,
 ) -> None:
-    """`send(i)` for each batch i in order, at most `in_flight` at once, and never while an
-    earlier batch with one of batch i's uris is still in flight. A failed send cancels the
-    others and is raised."""
+    """`send(batch)` for each batch in order, at most `in_flight` at once, and never while an
+    earlier batch with one of its uris is still in flight. `batches` is read one batch at a
+    time (it may read files as it goes). A failed send cancels the others and is raised."""
     async with asyncio.TaskGroup() as group:
-        running: dict[int, asyncio.Task[None]] = {}
-        for index, these in enumerate(uris):
-            earlier = [task for other, task in running.items() if uris[other] & these]
+        running: list[tuple[frozenset[str], asyncio.Task[None]]] = []
+        for batch in batches:
+            these = uris_of(batch)
+            earlier = [task for uris, task in running if uris & these]
             if earlier:
                 await asyncio.wait(earlier)
-            running = {other: task for other, task in running.items() if not task.done()}
+            running = [(uris, task) for uris, task in running if not task.done()]
             if len(running) >= in_flight:
-                await asyncio.wait(running.values(), return_when=asyncio.FIRST_COMPLETED)
-                running = {other: task for other, task in running.items() if not task.done()}
-            running[index] = group.create_task(send(index))
+                await asyncio.wait([task for _, task in running],
+                                   return_when=asyncio.FIRST_COMPLETED)
+                running = [(uris, task) for uris, task in running if not task.done()]
+            running.append((these, group.create_task(send(batch))))

@@ -1,7 +1,9 @@
 """What an import reads: files and fetched feeds → ninjs documents to post.
 
-One entry point, `read_source(name, data)`, decides by the name (and, for
-fetched URLs, the content) what `data` holds:
+`read_source(name, data)` decides by the name (and, for fetched URLs, the
+content) what `data` holds; `read_file(path)` does the same for a file,
+reading JSON lines as it goes (an archive of millions of articles is never
+all in memory):
 
 - `*.json`: one ninjs document, a list of them, or `{"items": [...]}`;
 - `*.jsonl`, `*.ndjson` (optionally `.gz`): one JSON object per line, each a
@@ -14,7 +16,8 @@ line, a feed entry without a title); the server judges the documents.
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -40,16 +43,27 @@ def read_source(name: str, data: bytes) -> Iterator[SourceItem]:
     if base.endswith(".gz"):
         data, base = gzip.decompress(data), base.removesuffix(".gz")
     if base.endswith(_JSON_LINES):
-        yield from _json_lines(name, data)
+        yield from _json_lines(name, data.split(b"\n"))
     elif base.endswith(".json") or data.lstrip()[:1] in (b"{", b"["):
         yield from _json_document(name, data)
     else:
         yield from _feed(name, data)
 
 
-def _json_lines(name: str, data: bytes) -> Iterator[SourceItem]:
-    # Split on newlines only: str.splitlines() would also cut at U+2028 and friends inside text.
-    for number, raw in enumerate(data.split(b"\n"), 1):
+def read_file(path: Path) -> Iterator[SourceItem]:
+    """The documents in a file, JSON lines read line by line (also gzipped ones)."""
+    name = str(path)
+    base = name.lower()
+    if base.removesuffix(".gz").endswith(_JSON_LINES):
+        with gzip.open(path) if base.endswith(".gz") else path.open("rb") as lines:
+            yield from _json_lines(name, lines)
+    else:
+        yield from read_source(name, path.read_bytes())
+
+
+def _json_lines(name: str, lines: Iterable[bytes]) -> Iterator[SourceItem]:
+    # Lines end at b"\n" only (str.splitlines() would also cut at U+2028 and friends in text).
+    for number, raw in enumerate(lines, 1):
         line = raw.decode("utf-8", errors="replace")
         if not line.strip():
             continue

@@ -5,14 +5,17 @@
 Reads each source (ninjs .json, JSON lines, corpus .jsonl.gz, RSS/Atom files
 or URLs; see `khabar_ingest.formats.sources`), posts the documents in
 batches to `POST /v1/articles/batch`, two batches in flight (see
-`khabar_cli.in_flight`: one article's changes keep their order), shows a
-progress bar and ends with a summary: accepted, embargoed, unchanged, and
-rejected with the reasons.
+`khabar_cli.in_flight`: one article's changes keep their order), shows
+progress and ends with a summary: accepted, embargoed, unchanged, and
+rejected with the reasons. Files of JSON lines are read as the batches go,
+so memory stays flat whatever their size.
 """
 
 import asyncio
 import os
+import zlib
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,12 +23,12 @@ import httpx
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from khabar_cli.in_flight import batch_uris, send_in_order
 from khabar_cli.main import app
-from khabar_ingest.formats.sources import SourceItem, read_source
+from khabar_ingest.formats.sources import SourceItem, read_file, read_source
 
 console = Console()
 JSON = {"Content-Type": "application/json"}
@@ -58,61 +61,78 @@ class Tally:
                           wheres[item["index"]])
 
 
-def read_all(sources: list[str], feeds: httpx.Client) -> tuple[list[SourceItem], list[str]]:
-    """The items of every source, and the sources that could not be read at all (each also
-    an item with the reason, so the summary names it; the other sources are imported)."""
-    items: list[SourceItem] = []
-    unreadable: list[str] = []
-    for source in sources:
-        try:
-            data = fetch(source, feeds)
-        except (OSError, httpx.HTTPError) as error:
-            unreadable.append(source)
-            items.append(SourceItem(where=source, problem=f"could not read the source: {error}"))
-            continue
-        items.extend(read_source(source, data))
-    return items, unreadable
+class Sources:
+    """The items of every source, read as they are needed: a file of JSON lines is read
+    line by line while earlier batches are posted, so an archive of any size fits."""
+
+    def __init__(self, sources: list[str], feeds: httpx.Client) -> None:
+        self._sources = sources
+        self._feeds = feeds
+        self.unreadable: list[str] = []  # sources that broke off or could not be opened
+
+    def __iter__(self) -> Iterator[SourceItem]:
+        for source in self._sources:
+            try:
+                yield from self._items_of(source)
+            except (OSError, EOFError, zlib.error, httpx.HTTPError) as error:
+                # What was read before the error is imported; the summary names the source.
+                self.unreadable.append(source)
+                yield SourceItem(where=source, problem=f"could not read the source: {error}")
+
+    def _items_of(self, source: str) -> Iterator[SourceItem]:
+        if source.startswith(("http://", "https://")):
+            answer = self._feeds.get(source, follow_redirects=True, timeout=30)
+            yield from read_source(source, answer.raise_for_status().content)
+        else:
+            yield from read_file(Path(source))
 
 
-def fetch(source: str, feeds: httpx.Client) -> bytes:
-    if source.startswith(("http://", "https://")):
-        return feeds.get(source, follow_redirects=True, timeout=30).raise_for_status().content
-    return Path(source).read_bytes()
-
-
-async def post_batches(items: list[SourceItem], client: httpx.AsyncClient, batch_size: int,
-                       in_flight: int) -> Tally:
-    tally = Tally()
-    readable = []
+def batches_of(
+    items: Iterable[SourceItem], size: int, tally: Tally
+) -> Iterator[list[SourceItem]]:
+    """The readable items in batches of `size`; the unreadable ones go straight to the tally."""
+    batch: list[SourceItem] = []
     for item in items:
         if item.document is None:
             tally.rejected(item.problem or "unreadable", item.where)
-        else:
-            readable.append(item)
-    batches = [readable[start:start + batch_size] for start in range(0, len(readable), batch_size)]
-    columns = (TextColumn("importing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console) as progress:
-        task = progress.add_task("import", total=len(readable))
+            continue
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
-        async def post(index: int) -> None:
-            chunk = batches[index]
-            body = orjson.dumps([item.document for item in chunk])
+
+def uris_of(batch: list[SourceItem]) -> frozenset[str]:
+    return batch_uris(item.document for item in batch)
+
+
+async def post_batches(items: Iterable[SourceItem], client: httpx.AsyncClient, batch_size: int,
+                       in_flight: int) -> Tally:
+    tally = Tally()
+    columns = (TextColumn("importing"), BarColumn(), TextColumn("{task.completed} articles"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("import", total=None)  # the sources are read as they go
+
+        async def post(batch: list[SourceItem]) -> None:
+            body = orjson.dumps([item.document for item in batch])
             answer = await client.post("/v1/articles/batch", content=body, headers=JSON,
                                        timeout=120)
             if answer.status_code in (401, 403):
                 console.print(f"[red]{answer.json().get('detail', answer.text)}[/red]")
                 raise typer.Exit(2)
             if answer.status_code != 200:
-                for item in chunk:
+                for item in batch:
                     tally.rejected(f"batch refused: {answer.status_code} {answer.text[:120]}",
                                    item.where)
             else:
-                tally.add_answer(answer.json(), [item.where for item in chunk])
-            progress.advance(task, len(chunk))
+                tally.add_answer(answer.json(), [item.where for item in batch])
+            progress.advance(task, len(batch))
 
         try:
-            uris = [batch_uris(item.document for item in batch) for batch in batches]
-            await send_in_order(uris, post, in_flight)
+            await send_in_order(batches_of(items, batch_size, tally), uris_of, post, in_flight)
         except* typer.Exit as exits:
             raise exits.exceptions[0] from None
         except* httpx.TransportError as failures:
@@ -156,17 +176,17 @@ def import_command(
     headers = {"Authorization": f"Bearer {token}"}
     # Feeds are fetched by a client of their own: ingest's key must never go to a feed's host.
     with httpx.Client(headers={"User-Agent": "khabar-import"}) as feeds:
-        items, unreadable = read_all(sources, feeds)
-    tally = asyncio.run(post_all(items, url, headers, batch_size, in_flight))
+        items = Sources(sources, feeds)
+        tally = asyncio.run(post_all(items, url, headers, batch_size, in_flight))
     print_summary(tally)
-    if unreadable:
-        console.print(f"[red]{len(unreadable)} source(s) could not be read: "
-                      f"{', '.join(unreadable)}[/red]")
+    if items.unreadable:
+        console.print(f"[red]{len(items.unreadable)} source(s) could not be read: "
+                      f"{', '.join(items.unreadable)}[/red]")
         raise typer.Exit(1)
 
 
-async def post_all(items: list[SourceItem], url: str, headers: dict[str, str], batch_size: int,
-                   in_flight: int) -> Tally:
+async def post_all(items: Iterable[SourceItem], url: str, headers: dict[str, str],
+                   batch_size: int, in_flight: int) -> Tally:
     limits = httpx.Limits(max_connections=in_flight)
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
         return await post_batches(items, client, batch_size, in_flight)
