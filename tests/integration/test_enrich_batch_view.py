@@ -9,7 +9,7 @@ from redis.exceptions import ResponseError
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.pipes import KeyReader, key_reader, streamed
+from khabar_enrich.pipes import KeyReader, Writes, flush, key_reader, pack, streamed
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +117,23 @@ async def test_an_error_reply_raises_and_its_connection_is_never_reused(redis: a
     await redis.set("y", "fresh")
     assert await redis.get("y") == b"fresh"
     assert await redis.get("x") == b"1"  # what ran before the error stays done
+
+
+def test_pack_makes_the_bytes_redis_py_makes() -> None:
+    command = ("EVAL", "return 1", 2, "k:عربي", b"raw", 0.1, 1e18, 1_500_000_000.25, -3, 1 / 3)
+    assert pack([command, ("GET", "x")]) == b"".join(
+        aioredis.Connection().pack_commands([command, ("GET", "x")]))
+
+
+async def test_flush_sends_the_writes_in_order_and_an_error_raises_after_every_reply(
+        redis: aioredis.Redis) -> None:
+    writes = Writes()
+    writes.add("SET", "x", 1)
+    writes.add("INCR", "x")
+    assert await flush(redis, writes) == [b"OK", 2]  # raw replies
+    assert len(writes) == 0
+    writes.add("EVAL", "return redis.error_reply('broken')", 0)
+    writes.add("INCR", "x")
+    with pytest.raises(ResponseError, match="broken"):
+        await flush(redis, writes)
+    assert await redis.get("x") == b"3"  # the connection read every reply: reusable

@@ -18,9 +18,8 @@ from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import orjson
-from redis.asyncio.client import Pipeline
-
 from khabar_enrich.batch_view import BatchView
+from khabar_enrich.pipes import Writes
 from khabar_enrich.related import (
     NEVER,
     TOP_SHOWN,
@@ -87,7 +86,7 @@ class RecentCopies:
     """The last enriched version of recently published articles: its `article.enriched` event,
     compressed.
 
-    Writes are queued on the caller's batch pipeline (see `pipes.py`).
+    Writes are queued on the caller's batch writes (see `pipes.Writes`).
     """
 
     def __init__(self, window_s: float, remembered: int = REMEMBERED_COPIES) -> None:
@@ -102,7 +101,7 @@ class RecentCopies:
         # new article that may refresh it, until it changes. Shared: not to be changed.
         self._links: dict[bytes, list[RelatedLink]] = {}
 
-    def save(self, pipe: Pipeline, view: BatchView, enriched: EnrichedArticle, event_json: str,
+    def save(self, pipe: Writes, view: BatchView, enriched: EnrichedArticle, event_json: str,
              refreshed: Sequence[EnrichedArticle] = ()) -> None:
         """Queue, as one command on `pipe`, the copy of a newly enriched version (`event_json`, its
         `article.enriched` event as sent: made once for both) with its links on their own, and the
@@ -123,20 +122,20 @@ class RecentCopies:
             view.write(links_key(article.article.id), links, published)
             if copy:
                 view.write(copy_key(article.article.id), copy, published)
-        pipe.eval(SAVE_SCRIPT, 1, RECENT_KEY, COPY_TTL_S, copy_key(""), links_key(""), *args)
+        pipe.add("EVAL", SAVE_SCRIPT, 1, RECENT_KEY, COPY_TTL_S, copy_key(""), links_key(""), *args)
         self._saves += 1 + len(refreshed)
 
-    def trim(self, pipe: Pipeline, view: BatchView, newest: float) -> None:
+    def trim(self, pipe: Writes, view: BatchView, newest: float) -> None:
         """Now and then, queue dropping the copies of articles published before the window."""
         if self._saves < TRIM_EVERY:
             return
         self._saves = 0
-        pipe.eval(TRIM_SCRIPT, 1, RECENT_KEY, newest - self._window_s, copy_key(""), links_key(""))
+        pipe.add("EVAL", TRIM_SCRIPT, 1, RECENT_KEY, newest - self._window_s, copy_key(""), links_key(""))
         view.trim(newest - self._window_s)
 
-    def remove(self, pipe: Pipeline, view: BatchView, article_id: str) -> None:
-        pipe.delete(copy_key(article_id), links_key(article_id))
-        pipe.zrem(RECENT_KEY, article_id)
+    def remove(self, pipe: Writes, view: BatchView, article_id: str) -> None:
+        pipe.add("DEL", copy_key(article_id), links_key(article_id))
+        pipe.add("ZREM", RECENT_KEY, article_id)
         view.write(copy_key(article_id), None)
         view.write(links_key(article_id), None)
 

@@ -28,11 +28,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
-from redis.asyncio.client import Pipeline
-
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.fanout import RecentCopies, Refresher, links_key
-from khabar_enrich.pipes import Command, flush, key_reader, streamed
+from khabar_enrich.pipes import Command, Writes, flush, key_reader, streamed
 from khabar_enrich.related import IndexedDoc, Match, RelatedIndex, diversify, published_at, raw_terms, weigh
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
@@ -141,7 +139,7 @@ class Enricher:
                                                [t.strengths for t in terms.values()])
         steps = self._steps(events, plan, tagged, terms)
         outgoing: list[EnrichedEvent] = []
-        writes = self._redis.pipeline(transaction=False)  # sent at the end of the batch
+        writes = Writes()  # sent at the end of the batch
         async with (streamed(self._redis, [self._index_commands(step) for step in steps]) as replies,
                     key_reader(self._redis) as reader):
             view = BatchView(reader, before)
@@ -153,7 +151,7 @@ class Enricher:
                     await replies.next()
                     outgoing.append(self._withdraw(writes, view, step))
         self._index.end_batch(writes)
-        await flush(writes)
+        await flush(self._redis, writes)
         return outgoing
 
     def _steps(self, events: list[ArticleEvent], plan: list[Action], tagged: dict[int, TagResult],
@@ -221,20 +219,21 @@ class Enricher:
         """Append the events and remember which version of each article was enriched."""
         if not outgoing:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for event in outgoing:
-                pipe.xadd(ENRICHED_STREAM, self._entries.pop(event.event_id, None) or encode_event(event))
-            for event in outgoing:
-                if event.type != "article.related_refreshed":
-                    pipe.set(version_key(event.article_id), event.version)
-            await pipe.execute()
+        writes = Writes()
+        for event in outgoing:
+            entry = self._entries.pop(event.event_id, None) or encode_event(event)
+            writes.add("XADD", ENRICHED_STREAM, "*", *(part for field in entry.items() for part in field))
+        for event in outgoing:
+            if event.type != "article.related_refreshed":
+                writes.add("SET", version_key(event.article_id), event.version)
+        await flush(self._redis, writes)
 
-    def _withdraw(self, pipe: Pipeline, view: BatchView, event: ArticleEvent) -> EnrichedEvent:
+    def _withdraw(self, pipe: Writes, view: BatchView, event: ArticleEvent) -> EnrichedEvent:
         self._index.removed(view, event.article_id)
         self._copies.remove(pipe, view, event.article_id)
         return _event(event, "article.withdrawn", event.article_id, event.version, None)
 
-    async def _enrich_live(self, pipe: Pipeline, view: BatchView, step: LiveStep,
+    async def _enrich_live(self, pipe: Writes, view: BatchView, step: LiveStep,
                            found: list[Any]) -> list[EnrichedEvent]:
         """A live article's events, from its candidates (`found`); its writes queued on `pipe`."""
         event, doc, tagged = step.event, step.doc, step.tagged

@@ -30,10 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from redis.asyncio.client import Pipeline
 
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.pipes import MGET_SCRIPT, Command
+from khabar_enrich.pipes import MGET_SCRIPT, Command, Writes, flush
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_story
 from khabar_shared.events import Article, RelatedLink, Tag
@@ -441,7 +440,7 @@ class BatchFrequencies:
 
 
 class RelatedIndex:
-    """The inverted index. Writes are queued on the caller's batch pipeline (see `pipes.py`)."""
+    """The inverted index. Writes are queued on the caller's batch writes (see `pipes.Writes`)."""
 
     def __init__(self, redis: RedisClient, settings: EnrichSettings) -> None:
         self._redis = redis
@@ -464,12 +463,12 @@ class RelatedIndex:
         their `doc_key`s: the batch's view of them, see `BatchView`)."""
         terms = self.terms_to_read(term_lists)
         keys = [doc_key(i) for i in dict.fromkeys(article_ids)]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(COUNT_KEY)
-            pipe.hmget(DF_KEY, terms or ["-"])
-            if keys:
-                pipe.eval(MGET_SCRIPT, len(keys), *keys)
-            total_raw, df_raw, *found = await pipe.execute()
+        reads = Writes()
+        reads.add("GET", COUNT_KEY)
+        reads.add("HMGET", DF_KEY, *(terms or ["-"]))
+        if keys:
+            reads.add("EVAL", MGET_SCRIPT, len(keys), *keys)
+        total_raw, df_raw, *found = await flush(self._redis, reads)
         docs = dict(zip(keys, found[0] if found else [], strict=True))
         self._batch = BatchFrequencies(
             int(total_raw or 0),
@@ -590,10 +589,10 @@ class RelatedIndex:
                 doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX, doc.language,
                 "\n".join(doc.terms), revision)
 
-    def finish(self, pipe: Pipeline, view: BatchView, doc: IndexedDoc, revision: str) -> None:
+    def finish(self, pipe: Writes, view: BatchView, doc: IndexedDoc, revision: str) -> None:
         """Queue writing `doc` with its story, once known; `revision`: its index write's."""
         raw, final = doc.dumps(), self.new_revision()
-        pipe.eval(STORY_SCRIPT, 2, doc_key(doc.article_id), REVS_KEY, doc.article_id, raw, final)
+        pipe.add("EVAL", STORY_SCRIPT, 2, doc_key(doc.article_id), REVS_KEY, doc.article_id, raw, final)
         # The batch's later candidates know the doc by the index write's revision; later batches by
         # the final one.
         self._parsed.remember(doc.article_id, revision, raw)
@@ -604,7 +603,7 @@ class RelatedIndex:
         """A revision no process used before (see `ParsedDocs`)."""
         return f"{self._revision_prefix}{next(self._revisions)}"
 
-    def end_batch(self, pipe: Pipeline) -> None:
+    def end_batch(self, pipe: Writes) -> None:
         """Queue counting the terms of the batch's new articles (see `BatchFrequencies`).
 
         Counted once per batch, not per article, a batch cut off before its end
@@ -613,7 +612,7 @@ class RelatedIndex:
         """
         added = self._batch.take_added()
         if added:
-            pipe.eval(DF_SCRIPT, 1, DF_KEY, "\n".join(f"{term} {n}" for term, n in added.items()))
+            pipe.add("EVAL", DF_SCRIPT, 1, DF_KEY, "\n".join(f"{term} {n}" for term, n in added.items()))
 
     @staticmethod
     def remove_command(article_id: str) -> Command:
