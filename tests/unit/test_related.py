@@ -1,16 +1,19 @@
 """Related-story ranking and same-story detection: pure functions on real corpus articles."""
 
-from datetime import timedelta
+import zlib
+from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich.fanout import enters
+from khabar_enrich.handler import stream_entry
 from khabar_enrich.related import IndexedDoc, Match, cosine, diversify, recency
-from khabar_enrich.stories import Sketch, containment, same_story, shingle_sketch
+from khabar_enrich.stories import Sketch, containment, resemblance, same_story, shingle_sketch
 from khabar_enrich.tagging import tag_article
 from khabar_ingest.formats.corpus import iter_corpus
-from khabar_shared.events import Article, RelatedLink
+from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, RelatedLink, encode_event
 
 
 PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
@@ -82,3 +85,46 @@ def test_a_new_article_enters_a_full_list_only_above_its_fourth_link() -> None:
     assert not enters(Match(doc("new", "s"), 0.65, False, []), current, 8)
     assert enters(Match(doc("new", "s"), 0.1, False, []), current[:5], 8)
     assert not enters(Match(doc("r0", "s"), 2.0, False, []), current, 8)
+
+
+def test_sketches_and_resemblance_are_their_plain_definitions(articles: dict[str, Article]) -> None:
+    """The C-loop forms (see stories.py) give exactly what the plain definitions give."""
+    def plain_sketch(terms: list[str]) -> Sketch:
+        head = terms[:600]
+        shingles = {zlib.crc32(" ".join(head[i:i + 3]).encode()) for i in range(max(len(head) - 2, 0))}
+        return Sketch(tuple(sorted(shingles)[:96]), len(shingles))
+
+    def plain_resemblance(a: Sketch, b: Sketch) -> float:
+        union_bottom = sorted(set(a.hashes) | set(b.hashes))[:96]
+        both = set(a.hashes) & set(b.hashes)
+        return sum(1 for h in union_bottom if h in both) / len(union_bottom)
+
+    sketches = []
+    for article_id in [i for pair in PAIRS for i in pair]:
+        terms = tag_article(articles[article_id]).terms
+        sketches.append(shingle_sketch(terms))
+        assert sketches[-1] == plain_sketch(terms)
+    for short in ([], ["a"], ["a", "b"], ["a", "b", "c"]):
+        assert shingle_sketch(short) == plain_sketch(short)
+    for a in sketches:
+        for b in sketches:
+            assert resemblance(a, b) == plain_resemblance(a, b)
+
+
+def test_a_links_fields_are_its_model_dump() -> None:
+    """RecentCopies.save serializes `vars(link)`: it must stay the model's dump."""
+    link = RelatedLink(article_id="a", score=0.1234, reasons=["same story", "entity: X"])
+    assert orjson.dumps(vars(link)) == orjson.dumps(link.model_dump())
+
+
+def test_an_events_stream_entry_is_encode_events_with_its_json_as_bytes(articles: dict[str, Article]) -> None:
+    article = articles[PAIRS[0][0]]
+    event = EnrichedEvent(
+        event_id="e1", type="article.enriched", article_id=article.id, version=2, correlation_id="c1",
+        source_event_id="s1",
+        enriched=EnrichedArticle(article=article, version=2, tags=tag_article(article).tags,
+                                 related=[RelatedLink(article_id="x", score=0.5, reasons=["words: a"])],
+                                 enriched_at=datetime(2026, 1, 1, 12, 30, 1, 5, tzinfo=UTC)),
+    )
+    expected = encode_event(event)
+    assert stream_entry(event) == {**expected, "data": expected["data"].encode()}

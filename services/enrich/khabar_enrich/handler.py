@@ -42,7 +42,6 @@ from khabar_shared.events import (
     EnrichedArticle,
     EnrichedEvent,
     EnrichedEventType,
-    encode_event,
 )
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM
@@ -50,6 +49,28 @@ from khabar_shared.redis_helpers import RedisClient
 from khabar_shared.text import analyze
 
 log = get_logger(__name__)
+
+
+# A stream entry: its fields, the event's JSON as bytes (see `stream_entry`).
+Entry = dict[str, str | bytes]
+
+
+def event_json(event: EnrichedEvent) -> bytes:
+    """The event's JSON as the serializer makes it: `model_dump_json` decodes a few KB of Arabic
+    to a str, for the packer to encode back, which cost as much as serializing it."""
+    return EnrichedEvent.__pydantic_serializer__.to_json(event)
+
+
+def stream_entry(event: EnrichedEvent, data: bytes | None = None) -> Entry:
+    """The entry `encode_event` makes, its JSON (`data`, when already made) as bytes."""
+    return {
+        "type": event.type,
+        "event_id": event.event_id,
+        "article_id": event.article_id,
+        "version": str(event.version),
+        "correlation_id": event.correlation_id,
+        "data": event_json(event) if data is None else data,
+    }
 
 
 def version_key(article_id: str) -> str:
@@ -114,7 +135,7 @@ class Enricher:
         self._copies = RecentCopies(settings.refresh_window_days * 86_400)
         self._refresher = Refresher(index, self._copies, settings)
         # Stream entries made while enriching (see `_enrich_live`), by event id, until published.
-        self._entries: dict[str, dict[str, str]] = {}
+        self._entries: dict[str, Entry] = {}
 
     async def handle(self, deliveries: list[Delivery[ArticleEvent]]) -> None:
         """A batch: its enriched events, then one write of them (the consumer acks after it)."""
@@ -221,7 +242,7 @@ class Enricher:
             return
         writes = Writes()
         for event in outgoing:
-            entry = self._entries.pop(event.event_id, None) or encode_event(event)
+            entry = self._entries.pop(event.event_id, None) or stream_entry(event)
             writes.add("XADD", ENRICHED_STREAM, "*", *(part for field in entry.items() for part in field))
         for event in outgoing:
             if event.type != "article.related_refreshed":
@@ -254,12 +275,13 @@ class Enricher:
         )
         outgoing = _event(event, "article.enriched", event.article_id, event.version, enriched)
         # Its stream entry is made now: the copy kept for refreshes is the same JSON.
-        entry = self._entries[outgoing.event_id] = encode_event(outgoing)
+        data = event_json(outgoing)
+        self._entries[outgoing.event_id] = stream_entry(outgoing, data)
         refreshed: list[EnrichedArticle] = []
         if refreshing is not None:  # indexable
             refreshed = await refreshing
             self._index.finish(pipe, view, doc, step.revision)
-            self._copies.save(pipe, view, enriched, entry["data"], refreshed)
+            self._copies.save(pipe, view, enriched, data, refreshed)
             self._copies.trim(pipe, view, doc.published)
         else:
             self._index.removed(view, article.id)

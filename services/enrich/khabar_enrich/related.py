@@ -23,6 +23,7 @@ used a term (a statistic of the language; withdrawals do not undo it).
 
 import itertools
 import math
+import operator
 import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -348,14 +349,17 @@ def raw_terms(headline_terms: Sequence[str], terms: Sequence[str], tags: Iterabl
 
 def weigh(strengths: dict[str, float], idf: dict[str, float], limit: int = MAX_TERMS) -> dict[str, float]:
     """The top `limit` terms by tf-idf, as a unit vector."""
-    weighted = sorted(((strengths[t] * idf[t], t) for t in strengths), reverse=True)[:limit]
-    norm = math.sqrt(sum(w * w for w, _ in weighted)) or 1.0
+    # (tf-idf, term) pairs made in C loops; the same products as strengths[t] * idf[t].
+    products = map(operator.mul, strengths.values(), map(idf.__getitem__, strengths))
+    weighted = sorted(zip(products, strengths), reverse=True)[:limit]
+    norm = math.sqrt(sum([w * w for w, _ in weighted])) or 1.0
     return {t: round(w / norm, 5) for w, t in weighted}
 
 
 def cosine(a: dict[str, float], b: dict[str, float]) -> float:
     small, large = (a, b) if len(a) <= len(b) else (b, a)
-    return sum(w * large[t] for t, w in small.items() if t in large)
+    # A list, not a generator: the same sum in the same order, at a fraction of the cost.
+    return sum([w * large[t] for t, w in small.items() if t in large])
 
 
 def recency(anchor: float, other: float) -> float:
@@ -421,7 +425,7 @@ class BatchFrequencies:
         return self._docs
 
     def df(self, term: str) -> int:
-        return self._df[term] + self._added[term]
+        return self._df[term] + self._added.get(term, 0)  # a Counter's missing key costs a Python call
 
     def indexing(self, article_id: str, terms: Iterable[str]) -> None:
         """The index script counts an article and its terms only when it is not indexed yet."""
@@ -500,8 +504,8 @@ class RelatedIndex:
         if missing or not self._df_total:
             self._df_total = self._batch.docs
             self._df_cache.update((t, self._batch.df(t)) for t in missing)
-        total = self._df_total + 1
-        return {term: math.log(1 + total / (1 + self._df_cache[term])) for term in terms}
+        total, log, cache = self._df_total + 1, math.log, self._df_cache
+        return {term: log(1 + total / (1 + cache[term])) for term in terms}
 
     # ------------------------------------------------------------ reads
 

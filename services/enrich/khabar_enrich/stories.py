@@ -34,10 +34,10 @@ class Sketch:
 def shingle_sketch(terms: Sequence[str], k: int = SKETCH) -> Sketch:
     """Bottom-k sketch of the article's term shingles."""
     head = list(terms[:MAX_TERMS])
-    shingles = {
-        zlib.crc32(" ".join(head[i : i + SHINGLE]).encode())
-        for i in range(max(len(head) - SHINGLE + 1, 0))
-    }
+    # Each run of SHINGLE terms joined, encoded and hashed in C loops (map over zip), not a
+    # Python loop: the same hashes, a few times faster.
+    runs = zip(*(head[i:] for i in range(SHINGLE)))
+    shingles = set(map(zlib.crc32, map(str.encode, map(" ".join, runs))))
     return Sketch(tuple(sorted(shingles)[:k]), len(shingles))
 
 
@@ -45,9 +45,9 @@ def resemblance(a: Sketch, b: Sketch, k: int = SKETCH) -> float:
     """Estimated Jaccard similarity of the two shingle sets."""
     if not a.hashes or not b.hashes:
         return 0.0
-    union_bottom = sorted(set(a.hashes) | set(b.hashes))[:k]
-    both = set(a.hashes) & set(b.hashes)
-    return sum(1 for h in union_bottom if h in both) / len(union_bottom)
+    union_bottom = sorted({*a.hashes, *b.hashes})[:k]
+    both = set(a.hashes).intersection(b.hashes)
+    return len(both.intersection(union_bottom)) / len(union_bottom)  # union_bottom: no repeats
 
 
 def containment(a: Sketch, b: Sketch) -> float:
