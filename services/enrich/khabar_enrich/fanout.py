@@ -16,6 +16,7 @@ beside it: a refresh rewrites only those.
 import zlib
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 from khabar_enrich.batch_view import BatchView
@@ -82,6 +83,50 @@ return 1
 """
 
 
+class Copy(NamedTuple):
+    """A kept copy: the article as last enriched, and the JSON of its `article.enriched` event."""
+
+    enriched: EnrichedArticle
+    event_json: bytes
+
+
+class Refreshed(NamedTuple):
+    """An older article with its new links, and the JSON its copy was kept as (see
+    `refreshed_json`)."""
+
+    enriched: EnrichedArticle
+    copy_json: bytes
+
+
+# Serializing a refreshed event's article again cost more than the rest of its refresh: its
+# JSON is the copy's, but for its header and the links and time at its end (see `refreshed_json`).
+assert list(EnrichedEvent.model_fields)[-1] == "enriched", "a refreshed event's JSON ends with its article"
+assert list(EnrichedArticle.model_fields)[-3:] == ["related", "search_text", "enriched_at"], \
+    "a refreshed article's JSON ends with what a refresh changes"
+_ENRICHED = b',"enriched":{'
+_RELATED = b',"related":['
+_TAIL = {"related", "search_text", "enriched_at"}
+
+
+def refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
+    """The JSON of `event`, a refresh of the article whose `article.enriched` event's JSON is
+    `copy_json`: the copy's article, tags and story (most of its bytes) copied as they are, between
+    the event's own header and the new links and time.
+
+    Within the copy, `,"enriched":{` first appears where its article starts, and `,"related":[`
+    last appears where its links start: a quote inside a JSON string is escaped, and nothing
+    before the article (plain fields) nor after the links' start (links, text, time) has keys of
+    those names. The copy is this process's or another's JSON of the same model, so its
+    unchanged part is what serializing it again would make.
+    """
+    assert event.enriched is not None, "a refresh carries its article"
+    start = copy_json.index(_ENRICHED) + len(_ENRICHED) - 1  # at the article's "{"
+    end = copy_json.rindex(_RELATED)
+    head = EnrichedEvent.__pydantic_serializer__.to_json(event, exclude={"enriched"})  # {...}
+    tail = EnrichedArticle.__pydantic_serializer__.to_json(event.enriched, include=_TAIL)  # {...}
+    return b"".join((head[:-1], b',"enriched":', copy_json[start:end], b",", tail[1:], b"}"))
+
+
 class RecentCopies:
     """The last enriched version of recently published articles: its `article.enriched` event,
     compressed.
@@ -96,7 +141,7 @@ class RecentCopies:
         # most refreshed articles were enriched here shortly before, and parsing a whole
         # article back was a large share of a refresh. Shared: not to be changed.
         self._remembered = remembered
-        self._parsed: dict[bytes, EnrichedArticle] = {}
+        self._parsed: dict[bytes, Copy] = {}
         # Related lists by their stored bytes, likewise: a recent article's list is read by every
         # new article that may refresh it, until it changes. Shared: not to be changed.
         self._links: dict[bytes, list[RelatedLink]] = {}
@@ -113,7 +158,7 @@ class RecentCopies:
         """
         args: list[str | bytes | float] = []
         kept = zlib.compress(event_json, 1)
-        self._remember(kept, enriched)
+        self._remember(kept, Copy(enriched, event_json))
         for article, copy in ((enriched, kept), *((r, b"") for r in refreshed)):
             # A link's fields are plain values: its __dict__ is its model_dump, without pydantic's
             # cost per call (a couple of dozen links per save).
@@ -141,21 +186,23 @@ class RecentCopies:
         view.write(copy_key(article_id), None)
         view.write(links_key(article_id), None)
 
-    def copies_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, EnrichedArticle]:
+    def copies_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, Copy]:
         """The copies still kept, from the values at their `copy_key`s."""
         return {article_id: self._load(raw) for article_id, raw in zip(ids, raws, strict=True) if raw}
 
-    def _load(self, copy: bytes) -> EnrichedArticle:
-        enriched = self._parsed.get(copy)
-        if enriched is None:
-            enriched = EnrichedEvent.model_validate_json(zlib.decompress(copy)).enriched
+    def _load(self, copy: bytes) -> Copy:
+        kept = self._parsed.get(copy)
+        if kept is None:
+            event_json = zlib.decompress(copy)
+            enriched = EnrichedEvent.model_validate_json(event_json).enriched
             assert enriched is not None, "a copy is an article.enriched event"
-            self._remember(copy, enriched)
-        return enriched
+            kept = Copy(enriched, event_json)
+            self._remember(copy, kept)
+        return kept
 
-    def _remember(self, copy: bytes, enriched: EnrichedArticle) -> None:
+    def _remember(self, copy: bytes, kept: Copy) -> None:
         make_room(self._parsed, self._remembered)
-        self._parsed[copy] = enriched
+        self._parsed[copy] = kept
 
     def links_of(self, raw: bytes) -> list[RelatedLink]:
         """An article's current related links, from the bytes at its `links_key` (read with the
@@ -193,7 +240,7 @@ class Refresher:
         return doc.published - self._settings.refresh_window_days * 86_400
 
     async def start(self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match],
-                    links: Mapping[str, bytes]) -> Awaitable[list[EnrichedArticle]]:
+                    links: Mapping[str, bytes]) -> Awaitable[list[Refreshed]]:
         """Start finding the older recent articles whose related links the new `doc` improves;
         await the result for them, with their new links.
 
@@ -234,7 +281,7 @@ class Refresher:
         return chosen, current
 
     async def _refreshed(self, doc: IndexedDoc, chosen: list[Match], links: Mapping[str, bytes],
-                         linked_ids: list[str], read: Awaitable[list[bytes | None]]) -> list[EnrichedArticle]:
+                         linked_ids: list[str], read: Awaitable[list[bytes | None]]) -> list[Refreshed]:
         values = await read
         linked = self._index.docs_from(linked_ids, values[: len(linked_ids)])
         copies = self._copies.copies_from([m.doc.article_id for m in chosen], values[len(linked_ids):])
@@ -248,7 +295,9 @@ class Refresher:
             links_now = self._relink(related, linked, new_match)
             if links_now == related:
                 continue
-            refreshed.append(copy.model_copy(update={"related": links_now, "enriched_at": datetime.now(UTC)}))
+            now = datetime.now(UTC)
+            refreshed.append(Refreshed(copy.enriched.model_copy(update={"related": links_now, "enriched_at": now}),
+                                       copy.event_json))
         return refreshed
 
     def _relink(self, current: list[RelatedLink], linked: dict[str, IndexedDoc],
@@ -261,5 +310,5 @@ class Refresher:
         return [m.link() for m in diversify([*kept, new_match], self._settings.max_related)]
 
 
-async def _ready(value: list[EnrichedArticle]) -> list[EnrichedArticle]:
+async def _ready(value: list[Refreshed]) -> list[Refreshed]:
     return value

@@ -25,11 +25,12 @@ at once, so no later related list can point at it.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.fanout import RecentCopies, Refresher, links_key
+from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key, refreshed_json
 from khabar_enrich.pipes import Command, Writes, flush, key_reader, streamed
 from khabar_enrich.related import IndexedDoc, Match, RelatedIndex, diversify, published_at, raw_terms, weigh
 from khabar_enrich.settings import EnrichSettings
@@ -277,22 +278,26 @@ class Enricher:
         # Its stream entry is made now: the copy kept for refreshes is the same JSON.
         data = event_json(outgoing)
         self._entries[outgoing.event_id] = stream_entry(outgoing, data)
-        refreshed: list[EnrichedArticle] = []
+        refreshed: list[Refreshed] = []
         if refreshing is not None:  # indexable
             refreshed = await refreshing
             self._index.finish(pipe, view, doc, step.revision)
-            self._copies.save(pipe, view, enriched, data, refreshed)
+            self._copies.save(pipe, view, enriched, data, [r.enriched for r in refreshed])
             self._copies.trim(pipe, view, doc.published)
         else:
             self._index.removed(view, article.id)
         log.info("article_enriched", article_id=event.article_id, version=event.version,
                  event_id=event.event_id, correlation_id=event.correlation_id,
                  tags=len(enriched.tags), related=len(enriched.related), story_id=enriched.story_id,
-                 refreshed=[r.article.id for r in refreshed])
-        return [
-            outgoing,
-            *(_event(event, "article.related_refreshed", r.article.id, r.version, r) for r in refreshed),
-        ]
+                 refreshed=[r.enriched.article.id for r in refreshed])
+        return [outgoing, *map(partial(self._refresh_event, event), refreshed)]
+
+    def _refresh_event(self, source: ArticleEvent, refreshed: Refreshed) -> EnrichedEvent:
+        """A refreshed article's event, its stream entry made from its copy's JSON."""
+        article = refreshed.enriched
+        event = _event(source, "article.related_refreshed", article.article.id, article.version, article)
+        self._entries[event.event_id] = stream_entry(event, refreshed_json(refreshed.copy_json, event))
+        return event
 
 
 def _event(source: ArticleEvent, kind: EnrichedEventType, article_id: str, version: int,
