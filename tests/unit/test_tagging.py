@@ -4,6 +4,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from khabar_dev.corpus import ANT, corpus_file
+from khabar_enrich import tagging
 from khabar_enrich.gazetteer import Gazetteer, gazetteer, keys, load_entities, variants_by_id
 from khabar_enrich.keyphrases import GENERIC, extract_keyphrases
 from khabar_enrich.tagging import (
@@ -15,6 +17,7 @@ from khabar_enrich.tagging import (
     tag_article,
 )
 from khabar_enrich.topics import REGIONS, TOPICS, score_topics, term_counts, topic_agreement
+from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article
 from khabar_shared.text import analyze, is_stopword, normalize
 
@@ -336,3 +339,15 @@ def test_topic_agreement_counts_per_category() -> None:
     assert report["agreement"] == pytest.approx(4 / 5)
     assert report["by_category"]["middleEast"] == 0.5
     assert report["by_category"]["sport"] == 1.0
+
+
+def test_warming_up_reads_the_common_words_and_changes_no_tag() -> None:
+    articles = list(iter_corpus(corpus_file(ANT), limit=40))
+    tagging._CHUNKS.clear()
+    tagging.word_token.cache_clear()
+    cold = [tagging.tag_article(a) for a in articles]
+    tagging._CHUNKS.clear()
+    tagging.word_token.cache_clear()
+    tagging.warm_up()
+    assert len(tagging._CHUNKS) > 25_000
+    assert [tagging.tag_article(a) for a in articles] == cold
