@@ -295,9 +295,8 @@ class Refresher:
             links_now = self._relink(related, linked, new_match)
             if links_now == related:
                 continue
-            now = datetime.now(UTC)
-            refreshed.append(Refreshed(copy.enriched.model_copy(update={"related": links_now, "enriched_at": now}),
-                                       copy.event_json))
+            article = copy.enriched.model_copy(update={"related": links_now, "enriched_at": datetime.now(UTC)})
+            refreshed.append(Refreshed(article, copy.event_json))
         return refreshed
 
     def _relink(self, current: list[RelatedLink], linked: dict[str, IndexedDoc],

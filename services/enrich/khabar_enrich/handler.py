@@ -25,7 +25,6 @@ at once, so no later related list can point at it.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
@@ -290,7 +289,7 @@ class Enricher:
                  event_id=event.event_id, correlation_id=event.correlation_id,
                  tags=len(enriched.tags), related=len(enriched.related), story_id=enriched.story_id,
                  refreshed=[r.enriched.article.id for r in refreshed])
-        return [outgoing, *map(partial(self._refresh_event, event), refreshed)]
+        return [outgoing, *(self._refresh_event(event, r) for r in refreshed)]
 
     def _refresh_event(self, source: ArticleEvent, refreshed: Refreshed) -> EnrichedEvent:
         """A refreshed article's event, its stream entry made from its copy's JSON."""
