@@ -165,13 +165,17 @@ class MalformedEvent(ValueError):
 
 def encode_event(event: AnyEvent) -> dict[str, str]:
     """The stream entry for an event."""
+    return {**routing_fields(event), "data": event.model_dump_json()}
+
+
+def routing_fields(event: AnyEvent) -> dict[str, str]:
+    """The entry's fields besides `data`: what operators read with redis-cli."""
     return {
         "type": event.type,
         "event_id": event.event_id,
         "article_id": event.article_id,
         "version": str(event.version),
         "correlation_id": event.correlation_id,
-        "data": event.model_dump_json(),
     }
 
 

@@ -42,6 +42,7 @@ from khabar_shared.events import (
     EnrichedArticle,
     EnrichedEvent,
     EnrichedEventType,
+    routing_fields,
 )
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM
@@ -63,14 +64,7 @@ def event_json(event: EnrichedEvent) -> bytes:
 
 def stream_entry(event: EnrichedEvent, data: bytes | None = None) -> Entry:
     """The entry `encode_event` makes, its JSON (`data`, when already made) as bytes."""
-    return {
-        "type": event.type,
-        "event_id": event.event_id,
-        "article_id": event.article_id,
-        "version": str(event.version),
-        "correlation_id": event.correlation_id,
-        "data": event_json(event) if data is None else data,
-    }
+    return {**routing_fields(event), "data": event_json(event) if data is None else data}
 
 
 def version_key(article_id: str) -> str:
