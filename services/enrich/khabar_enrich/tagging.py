@@ -69,9 +69,9 @@ _TERM = attrgetter("term")
 _IS_SOMETHING = partial(is_not, None)
 _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|blockquote|figcaption|tr)>|<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
-# "دبي، الإمارات العربية المتحدة (CNN) --" and "لندن - رويترز": where the story was filed.
 # News's commonest chunks of text, read at start (see `warm_up`); `write_common_words_file` makes it.
-COMMON_WORDS = "common_words.txt"
+COMMON_WORDS = resources.files("khabar_enrich") / "data" / "common_words.txt"
+# "دبي، الإمارات العربية المتحدة (CNN) --" and "لندن - رويترز": where the story was filed.
 _DATELINE = re.compile(
     r"^(?:[^\n.]{0,60}?\([^)\n]{1,25}\)\s*[-–—]+"  # City, Country (Agency) --
     r"|(?:[^\s.،]+\s){0,2}[^\s.،]+\s[-–—]+\s)"  # City - , up to three words before the dash
@@ -268,8 +268,7 @@ def warm_up() -> None:
                 body_html="<p>قال الرئيس دونالد ترامب إن الاتحاد الأوروبي</p>",
                 versioncreated=datetime(2018, 1, 1, tzinfo=timezone.utc))
     )
-    words = resources.files("khabar_enrich") / "data" / COMMON_WORDS
-    _CHUNKS.learn(words.read_text(encoding="utf-8").split())
+    _CHUNKS.learn(COMMON_WORDS.read_text(encoding="utf-8").split())
 
 
 def write_common_words_file(corpus: Path, skip: int = 4000, size: int = 30_000) -> Path:
@@ -283,7 +282,7 @@ def write_common_words_file(corpus: Path, skip: int = 4000, size: int = 30_000) 
             body = strip_dateline(html_to_text(article.body_html).strip())
             for text in (article.headline, article.lead, body):
                 counts.update(text.split())
-    target = Path(str(resources.files("khabar_enrich") / "data" / COMMON_WORDS))
+    target = Path(str(COMMON_WORDS))
     target.write_text("".join(f"{chunk}\n" for chunk, _ in counts.most_common(size)), encoding="utf-8")
     return target
 

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from khabar_ingest.auth import ApiKey, KeyRing
-from khabar_ingest.batch import BatchAnswer, batch_documents, run_batch
+from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
 from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
@@ -138,7 +138,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         request: Request,
         key: Annotated[ApiKey, Depends(writer)],
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY_CHARS)] = None,
         if_match: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         path = request.url.path
@@ -220,7 +220,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         article_id: str,
         key: Annotated[ApiKey, Depends(writer)],
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY_CHARS)] = None,
         if_match: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         path = request.url.path

@@ -40,7 +40,8 @@ from khabar_ingest.store import (
 
 ItemOutcome = Literal["accepted", "embargoed", "unchanged", "rejected"]
 ENVELOPE_FIELDS = ("article", "base_version", "idempotency_key")
-MAX_IDEMPOTENCY_KEY_CHARS = 200  # as the Idempotency-Key header
+MAX_IDEMPOTENCY_KEY_CHARS = 200  # also the Idempotency-Key header's limit
+BASE_VERSION_LIMIT = 10**12  # base_version is below it (If-Match: at most 12 digits)
 
 
 class BatchItem(BaseModel):
@@ -137,7 +138,7 @@ def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
         for name in envelope if name not in ENVELOPE_FIELDS
     ]  # fmt: skip
     version = envelope.get("base_version")
-    if version is not None and (type(version) is not int or not 0 <= version < 10**12):
+    if version is not None and (type(version) is not int or not 0 <= version < BASE_VERSION_LIMIT):
         errors.append(FieldError(pointer="/base_version", message=(
             "must be a whole number: the version this change is based on (0: a new article)")))
     key = envelope.get("idempotency_key")

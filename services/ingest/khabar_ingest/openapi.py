@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from khabar_ingest.batch import BASE_VERSION_LIMIT, MAX_IDEMPOTENCY_KEY_CHARS
 from khabar_ingest.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 
 _STRING = {"type": "string"}
@@ -62,10 +63,12 @@ BATCH_ENVELOPE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "article": {"$ref": "#/components/schemas/NinjsDocument"},
-        "base_version": {"type": "integer", "minimum": 0, "maximum": 10**12 - 1, "description":
+        "base_version": {"type": "integer", "minimum": 0, "maximum": BASE_VERSION_LIMIT - 1,
+                         "description":
                          "As If-Match: the version this change is based on (0: a new article); "
                          "a stale one refuses the item with 409 and the current version."},
-        "idempotency_key": _STRING | {"minLength": 1, "maxLength": 200, "description":
+        "idempotency_key": _STRING | {"minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
+                                      "description":
                                       "As the Idempotency-Key header, for this item."},
     },
 }  # fmt: skip
