@@ -292,7 +292,7 @@ def parse_if_match(if_match: str | None, path: str) -> int | None:
 
 
 def acceptance_response(result: StoreResult, key: ApiKey) -> JSONResponse:
-    acceptance = result.acceptance
+    acceptance = result.answer()
     log.info("article_unchanged" if result.replayed else "article_accepted",
              article_id=acceptance.article_id, version=acceptance.version,
              status=acceptance.status, event_id=acceptance.event_id,

@@ -157,14 +157,13 @@ def rejected(index: int, problem: ProblemDetails) -> dict[str, Any]:
 def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
     """A BatchItem's fields for one change's outcome."""
     if isinstance(outcome, StoreResult):
-        acceptance = outcome.acceptance
         kind: ItemOutcome = (
             "unchanged" if outcome.replayed
-            else "embargoed" if acceptance.status == "embargoed" else "accepted"
+            else "embargoed" if outcome.status == "embargoed" else "accepted"
         )  # fmt: skip
         return {"index": index, "outcome": kind, "status": 202,
-                "article_id": acceptance.article_id, "version": acceptance.version,
-                "event_id": acceptance.event_id}
+                "article_id": outcome.article_id, "version": outcome.version,
+                "event_id": outcome.event_id}
     instance = f"#/{index}"
     if isinstance(outcome, VersionConflict):
         problem = conflict(
