@@ -1,15 +1,16 @@
 """Related stories against a real Redis: the handler as the consumer runs it, on corpus articles."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_dev.corpus import ANT, corpus_file
+from khabar_enrich.batch_view import BatchView
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import COUNT_KEY, RelatedIndex, doc_key, term_key
+from khabar_enrich.related import COUNT_KEY, ParsedDocs, RelatedIndex, doc_key, term_key
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.consumer import Delivery
@@ -240,3 +241,33 @@ async def index_state(redis: RedisClient) -> dict[str, object]:
         else:
             state[key] = (await redis.type(key)).decode()
     return state
+
+
+async def test_docs_the_process_forgot_come_with_their_candidates(
+        redis: RedisClient, redis_url: str, corpus: list[Article], monkeypatch: pytest.MonkeyPatch) -> None:
+    """An archive larger than the process's doc cache: the candidates it forgot come back with
+    the candidates read, never through a read of their own, and the links are the same."""
+    events = [event(a) for a in corpus[:300]]
+    extra_reads = 0
+    read = BatchView.read
+
+    async def counted(self: BatchView, keys: Sequence[str],
+                      published: Sequence[float | None]) -> list[bytes | None]:
+        nonlocal extra_reads
+        extra_reads += 1
+        return await read(self, keys, published)
+
+    async def run(cache_size: int) -> list[EnrichedEvent]:
+        await redis.flushdb()
+        settings = EnrichSettings(redis_url=redis_url)
+        index = RelatedIndex(redis, settings)
+        index._parsed = ParsedDocs(cache_size)  # noqa: SLF001 (a cache far smaller than the archive)
+        enricher = Enricher(redis, index, settings)
+        batches = [events[start:start + 50] for start in range(0, len(events), 50)]
+        return [e for batch in batches for e in await enricher.enrich_batch(batch)]
+
+    remembering = await run(1000)
+    monkeypatch.setattr(BatchView, "read", counted)
+    forgetting = await run(60)
+    assert extra_reads == 0
+    assert summary(forgetting) == summary(remembering)

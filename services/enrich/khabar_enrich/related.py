@@ -114,16 +114,19 @@ return 1
 # the query weights they share times recency, the best `rerank` returned as their
 # stored docs, each followed by the value at `side_prefix .. id` for those published
 # since `side_since` (the refresh reads their related links), else false.
-# Returned per candidate: id, revision, doc (only without a revision), side value.
+# Returned per candidate: id, revision, doc (only when the client may not know the
+# revision: none, or one of its own it may have forgotten), side value.
 # KEYS: the revisions. ARGV: newest published, postings
 # per term, rerank, the article's published, half-life (days), recency floor, own
 # id, doc-key prefix, side prefix, side since, term-key prefix (with the language),
-# then the query terms in one argument, "term weight" one a line.
+# the query terms in one argument, "term weight" one a line, then the client's
+# revision prefix and the lowest count of its own revisions it still remembers.
 CANDIDATES_SCRIPT = """
 local newest, per_term, rerank = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local anchor, half_life, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local own, doc_prefix = ARGV[7], ARGV[8]
 local side_prefix, side_since = ARGV[9], tonumber(ARGV[10])
+local client, client_since = ARGV[13], tonumber(ARGV[14])
 local score, published = {}, {}
 for term, weight in string.gmatch(ARGV[12], '(%S+) (%S+)') do
   local key = ARGV[11] .. term
@@ -173,7 +176,10 @@ if #ids == 0 then return {} end
 local revs = redis.call('HMGET', KEYS[1], unpack(ids))
 local bare_keys, bare_of = {}, {}
 for i = 1, #ids do
-  if not revs[i] then
+  local rev = revs[i]
+  local forgotten = rev and string.sub(rev, 1, #client) == client
+    and tonumber(string.sub(rev, #client + 1)) < client_since
+  if not rev or forgotten then
     table.insert(bare_keys, doc_prefix .. ids[i])
     bare_of[i] = #bare_keys
   end
@@ -270,12 +276,27 @@ class ParsedDocs:
     them back from Redis half of the candidates script's. A revision is new at
     each write of a doc, so a doc known by its revision is the stored one. The
     docs handed out are shared: not to be changed.
+
+    This process's own revisions are its prefix and a count. They are forgotten
+    oldest first, and the lowest count still remembered (`own_since`) tells the
+    candidates script which of them to send whole: an archive larger than the
+    cache then costs no extra round trip for the older docs it brings up. The
+    revisions are forgotten only between batches (see `trim`), so the mark sent
+    with a batch's candidate reads, all made at its start, holds until its end.
     """
 
     def __init__(self, size: int = PARSED_DOCS) -> None:
         self._size = size
         self._docs: dict[bytes, IndexedDoc] = {}
         self._by_revision: dict[tuple[str, str], bytes] = {}
+        # Revisions unique across processes without coordination: a random prefix, then a count.
+        self.own_prefix = secrets.token_hex(6) + "-"
+        self._counts = itertools.count()
+        self.own_since = 0  # own revisions counted below it may be forgotten
+
+    def new_revision(self) -> str:
+        """A revision no process used before."""
+        return f"{self.own_prefix}{next(self._counts)}"
 
     def load(self, raw: bytes) -> IndexedDoc:
         doc = self._docs.get(raw)
@@ -286,8 +307,19 @@ class ParsedDocs:
 
     def remember(self, article_id: str, revision: str, raw: bytes) -> None:
         """The stored bytes of `article_id` at `revision`, as written or read."""
-        make_room(self._by_revision, self._size)
         self._by_revision[article_id, revision] = raw
+
+    def forget(self, article_id: str, revision: str) -> None:
+        """A revision no longer stored (replaced within the batch that wrote it)."""
+        self._by_revision.pop((article_id, revision), None)
+
+    def trim(self) -> None:
+        """Between batches: forget the revisions remembered first, down to the cache's size."""
+        while len(self._by_revision) > self._size:
+            oldest_id, oldest = next(iter(self._by_revision))
+            del self._by_revision[oldest_id, oldest]
+            if oldest.startswith(self.own_prefix):
+                self.own_since = max(self.own_since, int(oldest.removeprefix(self.own_prefix)) + 1)
 
     def known(self, article_id: str, revision: str) -> IndexedDoc | None:
         raw = self._by_revision.get((article_id, revision))
@@ -454,9 +486,7 @@ class RelatedIndex:
         self._idf_calls = 0
         self._batch = BatchFrequencies(0, {}, set())
         self._parsed = ParsedDocs()
-        # Revisions unique across processes without coordination: a random prefix, then a count.
-        self._revision_prefix = secrets.token_hex(6) + "-"
-        self._revisions = itertools.count()
+        self._interim: list[tuple[str, str]] = []  # the batch's index writes' revisions (see `finish`)
 
     # ------------------------------------------------------------ document frequencies
 
@@ -518,7 +548,8 @@ class RelatedIndex:
                 doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
                 doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
                 attach_prefix, attach_since, term_key(doc.language, ""),
-                "\n".join(f"{term} {doc.terms[term]!r}" for term in query))
+                "\n".join(f"{term} {doc.terms[term]!r}" for term in query),
+                self._parsed.own_prefix, self._parsed.own_since)
 
     async def matches(self, doc: IndexedDoc, found: list[Any], view: BatchView, attach_prefix: str = "",
                       attach_since: float = NEVER) -> tuple[list[Match], dict[str, bytes]]:
@@ -601,11 +632,12 @@ class RelatedIndex:
         # the final one.
         self._parsed.remember(doc.article_id, revision, raw)
         self._parsed.remember(doc.article_id, final, raw)
+        self._interim.append((doc.article_id, revision))
         view.write(doc_key(doc.article_id), raw)
 
     def new_revision(self) -> str:
         """A revision no process used before (see `ParsedDocs`)."""
-        return f"{self._revision_prefix}{next(self._revisions)}"
+        return self._parsed.new_revision()
 
     def end_batch(self, pipe: Writes) -> None:
         """Queue counting the terms of the batch's new articles (see `BatchFrequencies`).
@@ -614,6 +646,12 @@ class RelatedIndex:
         leaves its new articles' terms uncounted: a statistic, which withdrawals
         do not undo either.
         """
+        # The index writes' revisions are replaced by the final ones when `pipe` is sent: keeping
+        # them would only push other docs out of the cache.
+        for interim in self._interim:
+            self._parsed.forget(*interim)
+        self._interim.clear()
+        self._parsed.trim()
         added = self._batch.take_added()
         if added:
             pipe.add("EVAL", DF_SCRIPT, 1, DF_KEY, "\n".join(f"{term} {n}" for term, n in added.items()))
