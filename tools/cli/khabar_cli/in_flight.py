@@ -1,9 +1,10 @@
 """Batches sent a few at a time, without reordering any one article's changes.
 
-`khabar import` keeps two batches in flight: while ingest parses one, Redis
-runs the other's scripts and the client reads the next answer, so the
-machine's cores work side by side instead of taking turns (measured in
-`bench.ingest`). Ingest accepts concurrent batches independently, so two
+`khabar import` keeps three batches in flight: while ingest parses one, Redis
+runs another's scripts and the client reads an answer and sends the next, so
+the machine's cores work side by side instead of taking turns (measured in
+`bench.ingest`: with two, ingest answered both at about the same time and
+then waited for the next bodies). Ingest accepts concurrent batches independently, so two
 changes to one article in two batches could land in either order; a batch
 that shares an article's uri with a batch still in flight therefore waits
 for it to finish. The changes to one article keep the order of the files.

@@ -4,7 +4,7 @@
 
 Reads each source (ninjs .json, JSON lines, corpus .jsonl.gz, RSS/Atom files
 or URLs; see `khabar_ingest.formats.sources`), posts the documents in
-batches to `POST /v1/articles/batch`, two batches in flight (see
+batches to `POST /v1/articles/batch`, three batches in flight (see
 `khabar_cli.in_flight`: one article's changes keep their order), shows
 progress and ends with a summary: accepted, embargoed, unchanged, and
 rejected with the reasons. Files of JSON lines are read as the batches go,
@@ -162,7 +162,7 @@ def import_command(
     batch_size: Annotated[int, typer.Option(min=1, max=500)] = 200,
     in_flight: Annotated[int, typer.Option(
         min=1, max=8, help="Batches posted at once (one article's changes keep their order).",
-    )] = 2,
+    )] = 3,
 ) -> None:
     """Post articles from files and feeds to ingest; prints what happened to each.
 
