@@ -5,6 +5,7 @@ import os
 import secrets
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,6 +55,26 @@ def pending_of(client: redis.Redis, consumer: str) -> int:
     return 0
 
 
+def catch_holding_unacked(victim: ManagedProcess, client: redis.Redis, name: str,
+                          timeout_s: float = 120) -> tuple[int, int]:
+    """Let a frozen consumer run in short steps until, frozen again, it has published
+    something and holds events it has not acked; it is left frozen there.
+
+    Stepping, rather than polling a running process, can't miss the moment however fast the
+    consumer is: with a small batch size it is mid-batch most of the time. Returns (entries
+    on the enriched stream, all the victim's while the others are frozen; its pending count).
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        os.kill(victim.process.pid, signal.SIGCONT)
+        time.sleep(0.05)
+        os.kill(victim.process.pid, signal.SIGSTOP)
+        published, pending = client.xlen(ENRICHED_STREAM), pending_of(client, name)
+        if published and pending:
+            return published, pending
+    raise AssertionError(f"{name} never held unacked events after publishing some")
+
+
 def enriched_ids(client: redis.Redis) -> set[str]:
     ids = set()
     for _, fields in client.xrange(ENRICHED_STREAM):
@@ -88,18 +109,17 @@ def test_three_enrich_processes_share_the_stream_and_a_kill_loses_nothing(
                                     log_path=tmp_path / f"enrich-{n}.log")
             enrich[f"enrich-{n}"] = (process, f"http://127.0.0.1:{port}/metrics")
 
-        victim, victim_metrics = enrich.pop("enrich-0")
+        victim, _ = enrich.pop("enrich-0")
         victim_name = f"{socket.gethostname()}-{victim.process.pid}"
         ingest_url = f"http://127.0.0.1:{ingest_port}"
         key = env["KHABAR_BOOTSTRAP_INGEST_KEY"]
-        # Freeze the other two so the victim surely takes a share and holds some unacked.
-        for process, _ in enrich.values():
+        # Freeze all three while the first wave is posted: the victim then takes its share
+        # alone, and is killed while it holds some events unacked.
+        for process in [victim, *(process for process, _ in enrich.values())]:
             os.kill(process.process.pid, signal.SIGSTOP)
         try:
             posted = asyncio.run(post_all(ingest_url, key, documents[:150]))
-            victim_handled = eventually(lambda: handled(victim_metrics), timeout_s=120)
-            left_pending = eventually(lambda: pending_of(client, victim_name), timeout_s=60,
-                                      interval_s=0.005)
+            victim_handled, left_pending = catch_holding_unacked(victim, client, victim_name)
             victim.kill()
         finally:
             for process, _ in enrich.values():
