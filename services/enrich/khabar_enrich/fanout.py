@@ -302,10 +302,7 @@ class Refresher:
     def _relink(self, current: list[RelatedLink], linked: dict[str, IndexedDoc],
                 new_match: Match) -> list[RelatedLink]:
         """The older article's links with the new one among them; withdrawn ones drop out."""
-        kept = [
-            Match(linked[link.article_id], link.score, "same story" in link.reasons, link.reasons)
-            for link in current if link.article_id in linked
-        ]
+        kept = [Match.of_link(linked[link.article_id], link) for link in current if link.article_id in linked]
         return [m.link() for m in diversify([*kept, new_match], self._settings.max_related)]
 
 
