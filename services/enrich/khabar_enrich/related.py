@@ -127,42 +127,55 @@ local anchor, half_life, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(
 local own, doc_prefix = ARGV[7], ARGV[8]
 local side_prefix, side_since = ARGV[9], tonumber(ARGV[10])
 local client, client_since = ARGV[13], tonumber(ARGV[14])
+-- A candidate's score and publication time are set where first seen, its time made a
+-- number only once; the ids and values go in plain arrays (a table per candidate costs).
 local score, published = {}, {}
 for term, weight in string.gmatch(ARGV[12], '(%S+) (%S+)') do
-  local key = ARGV[11] .. term
   weight = tonumber(weight)
-  local hits = redis.call('ZRANGE', key, newest, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, per_term, 'WITHSCORES')
+  local hits = redis.call('ZRANGE', ARGV[11] .. term, newest, '-inf', 'BYSCORE', 'REV',
+                         'LIMIT', 0, per_term, 'WITHSCORES')
   for j = 1, #hits, 2 do
-    score[hits[j]] = (score[hits[j]] or 0) + weight
-    published[hits[j]] = tonumber(hits[j + 1])
+    local id = hits[j]
+    local sum = score[id]
+    if sum then
+      score[id] = sum + weight
+    else
+      score[id] = weight
+      published[id] = hits[j + 1]
+    end
   end
 end
 score[own] = nil
-local ranked, values = {}, {}
+local candidates, values, n = {}, {}, 0
 for id, s in pairs(score) do
-  local days = math.abs(anchor - published[id]) / 86400
-  local value = s * (floor + (1 - floor) * 0.5 ^ (days / half_life))
-  table.insert(ranked, {id, value})
-  table.insert(values, value)
+  local when = tonumber(published[id])
+  published[id] = when
+  local days = math.abs(anchor - when) / 86400
+  n = n + 1
+  candidates[n] = id
+  values[n] = s * (floor + (1 - floor) * 0.5 ^ (days / half_life))
 end
 -- Only the best `rerank` are read back. Sorting hundreds of candidates with a Lua
 -- comparator was most of the script's time: a plain sort of the scores finds the
 -- cut, and only those at or above it (ties included) are ranked by score and id.
-if #values > rerank then
-  table.sort(values)
-  local cut, best = values[#values - rerank + 1], {}
-  for _, entry in ipairs(ranked) do
-    if entry[2] >= cut then table.insert(best, entry) end
-  end
-  ranked = best
+local cut = -math.huge
+if n > rerank then
+  local sorted = {}
+  for i = 1, n do sorted[i] = values[i] end
+  table.sort(sorted)
+  cut = sorted[n - rerank + 1]
+end
+local ranked = {}
+for i = 1, n do
+  if values[i] >= cut then ranked[#ranked + 1] = {candidates[i], values[i]} end
 end
 table.sort(ranked, function(a, b)
   if a[2] == b[2] then return a[1] < b[1] end
   return a[2] > b[2]
 end)
--- Their revisions and links; a doc itself only when it has no revision (the client
--- keeps the docs it has seen by revision: passing the docs through the script and
--- back was half of its time). A call from a script costs more than the read: MGETs.
+-- Their revisions and links; a doc itself only when it has no revision or one the
+-- client may have forgotten (the client keeps the docs it has seen by revision:
+-- passing the docs through the script and back was half of its time). A call from a script costs more than the read: MGETs.
 local ids, side_keys, side_of = {}, {}, {}
 for i = 1, math.min(rerank, #ranked) do
   local id = ranked[i][1]
