@@ -20,9 +20,13 @@ each one validates, versions and appends. Both sides start from encoded
 bytes: the raw events and ingest's request bodies are made before the clock
 starts (the load generator shares the machine's two cores with the server).
 
-Beside each rate it prints the CPU time per article of the ingest process and
-of redis-server (from /proc), which is steadier than wall time on a shared
-machine. `--repeat N` measures each row N times (ingest, then raw, back to
+Beside each rate it prints the CPU time per article of the load generator
+(this process), of the ingest process and of redis-server (from /proc), which
+is steadier than wall time on a shared machine, and the ratio of the two
+sides' whole CPU: on an idle machine the three processes run side by side
+and the wall ratio is lower than that one; on a busy machine, where they
+take turns on whatever core is free, the wall ratio drifts towards it.
+`--repeat N` measures each row N times (ingest, then raw, back to
 back) and prints medians, with the range of the ratio: on a shared machine a
 single run scatters. Prints a table; it is not a test.
 """
@@ -111,10 +115,8 @@ def encoded(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
-async def ingest_single(port: int, key: str, documents: list[dict[str, Any]],
-                        concurrency: int) -> float:
+async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: int) -> float:
     """One keep-alive connection per client (httpx's own CPU would be measured too)."""
-    bodies = [encoded(document) for document in documents]
     connections = [await KeepAliveClient.open("127.0.0.1", port, json_headers(key))
                    for _ in range(concurrency)]
     idle = list(connections)
@@ -129,8 +131,7 @@ async def ingest_single(port: int, key: str, documents: list[dict[str, Any]],
             raise RuntimeError(f"not appended: {status} {body[:200]!r}")
 
     try:
-        return await timed(len(documents),
-                           lambda: with_concurrency(len(documents), concurrency, post))
+        return await timed(len(bodies), lambda: with_concurrency(len(bodies), concurrency, post))
     finally:
         for connection in connections:
             connection.close()
@@ -143,24 +144,35 @@ async def raw_single(redis: aioredis.Redis, events: list[dict[str, str]], concur
     return await timed(len(events), lambda: with_concurrency(len(events), concurrency, xadd))
 
 
-async def ingest_batch(url: str, key: str, documents: list[dict[str, Any]],
-                       in_flight: int) -> float:
+@dataclass(frozen=True)
+class Batches:
+    """The batch bodies and the uris each changes, made before the clock starts."""
+
+    bodies: list[bytes]
+    uris: list[frozenset[str]]
+    sizes: list[int]
+
+    @classmethod
+    def of(cls, documents: list[dict[str, Any]]) -> "Batches":
+        batches = [documents[start:start + BATCH] for start in range(0, len(documents), BATCH)]
+        return cls([encoded(batch) for batch in batches], [batch_uris(batch) for batch in batches],
+                   [len(batch) for batch in batches])
+
+
+async def ingest_batch(url: str, key: str, batches: Batches, in_flight: int) -> float:
     """As `khabar import` posts: BATCH per request, `in_flight` requests at once."""
-    batches = [documents[start:start + BATCH] for start in range(0, len(documents), BATCH)]
-    bodies = [encoded(batch) for batch in batches]
-    uris = [batch_uris(batch) for batch in batches]
     limits = httpx.Limits(max_connections=in_flight)
     async with httpx.AsyncClient(base_url=url, headers=json_headers(key), timeout=120,
                                  limits=limits) as client:
 
         async def post(index: int) -> None:
-            answer = await client.post("/v1/articles/batch", content=bodies[index])
+            answer = await client.post("/v1/articles/batch", content=batches.bodies[index])
             answer.raise_for_status()
-            if answer.json()["accepted"] != len(batches[index]):
+            if answer.json()["accepted"] != batches.sizes[index]:
                 raise RuntimeError(f"batch not fully accepted: {answer.text[:300]}")
 
-        return await timed(len(documents), lambda: send_in_order(
-            range(len(batches)), uris.__getitem__, post, in_flight))
+        return await timed(sum(batches.sizes), lambda: send_in_order(
+            range(len(batches.bodies)), batches.uris.__getitem__, post, in_flight))
 
 
 async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]], in_flight: int) -> float:
@@ -180,13 +192,14 @@ async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]], in_flig
 
 @dataclass(frozen=True)
 class Servers:
-    """The processes whose CPU time each measurement reads: ingest's and redis-server's."""
+    """The processes whose CPU time each measurement reads: ingest's and redis-server's, and
+    this one's (the client: httpx or redis-py)."""
 
     ingest_pid: int
     redis_pid: int
 
-    def cpu(self) -> tuple[float, float]:
-        return cpu_seconds(self.ingest_pid), cpu_seconds(self.redis_pid)
+    def cpu(self) -> tuple[float, float, float]:
+        return cpu_seconds(self.ingest_pid), cpu_seconds(self.redis_pid), time.process_time()
 
 
 @dataclass(frozen=True)
@@ -194,13 +207,19 @@ class Figure:
     rate: float  # articles/s, wall clock
     ingest_us: float  # CPU µs per article, ingest process
     redis_us: float  # CPU µs per article, redis-server
+    client_us: float  # CPU µs per article, the load generator (this process)
+
+    @property
+    def total_us(self) -> float:
+        return self.ingest_us + self.redis_us + self.client_us
 
 
 async def metered(servers: Servers, count: int, run: Awaitable[float]) -> Figure:
     before = servers.cpu()
     rate = await run
-    ingest_s, redis_s = (after - first for after, first in zip(servers.cpu(), before, strict=True))
-    return Figure(rate, 1e6 * ingest_s / count, 1e6 * redis_s / count)
+    used = [after - first for after, first in zip(servers.cpu(), before, strict=True)]
+    ingest_us, redis_us, client_us = (1e6 * seconds / count for seconds in used)
+    return Figure(rate, ingest_us, redis_us, client_us)
 
 
 def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
@@ -211,8 +230,10 @@ def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
     spread = f"\n({min(ratios):.1f}–{max(ratios):.1f})" if len(pairs) > 1 else ""
     return [name, str(count), f"{median(f.rate for f in ours):,.0f}",
             f"{median(f.rate for f in raw):,.0f}", f"{median(ratios):.1f}×{spread}",
-            f"{median(f.ingest_us for f in ours):.0f} + {median(f.redis_us for f in ours):.0f}",
-            f"{median(f.redis_us for f in raw):.0f}"]
+            f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
+            f" + {median(f.redis_us for f in ours):.0f}",
+            f"{median(f.client_us for f in raw):.0f} + {median(f.redis_us for f in raw):.0f}",
+            f"{median(f.total_us for f in ours) / median(f.total_us for f in raw):.1f}×"]
 
 
 async def measure(port: int, key: str, redis_url: str, servers: Servers,
@@ -226,15 +247,15 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
     for concurrency in () if batch_only else (1, 8, 32):
         pairs = []
         for attempt in range(repeat):
-            documents = documents_for(articles, f"single-{concurrency}-{attempt}")
-            ours = await metered(servers, count, ingest_single(port, key, documents, concurrency))
+            bodies = [encoded(d) for d in documents_for(articles, f"single-{concurrency}-{attempt}")]
+            ours = await metered(servers, count, ingest_single(port, key, bodies, concurrency))
             raw = await metered(servers, count, raw_single(redis, events, concurrency))
             pairs.append((ours, raw))
         rows.append(row(f"single POST, {concurrency} clients", count, pairs))
     pairs = []
     for attempt in range(repeat):
-        documents = documents_for(articles, f"batch-{attempt}")
-        ours = await metered(servers, count, ingest_batch(url, key, documents, in_flight))
+        batches = Batches.of(documents_for(articles, f"batch-{attempt}"))
+        ours = await metered(servers, count, ingest_batch(url, key, batches, in_flight))
         raw = await metered(servers, count, raw_batch(redis, events, in_flight))
         pairs.append((ours, raw))
     rows.append(row(f"batch import ({BATCH} per batch, {in_flight} in flight)", count, pairs))
@@ -259,7 +280,8 @@ def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGH
         finally:
             group.stop_all()
     table = Table("measurement", "articles", "ingest /s", "raw XADD /s", "raw ÷ ingest",
-                  "ingest CPU µs/article\n(ingest + redis)", "raw CPU µs/article\n(redis)",
+                  "ingest CPU µs/article\n(client + ingest\n+ redis)",
+                  "raw CPU µs/article\n(client + redis)", "CPU ingest\n÷ raw",
                   title="ingest beside raw redis-py XADD of the same events "
                         f"(load average {os.getloadavg()[0]:.2f}"
                         + (f"; medians of {repeat} back-to-back pairs, ratio range below)"
