@@ -384,13 +384,25 @@ class Match:
 # ---------------------------------------------------------------- terms
 
 
+class _DampedCounts(dict[int, float]):
+    """n -> 1 + log(n), a word's strength for its count, worked out on first use."""
+
+    def __missing__(self, n: int) -> float:
+        damped = self[n] = 1.0 + math.log(n)
+        return damped
+
+
+_DAMPED = _DampedCounts()
+
+
 def raw_terms(headline_terms: Sequence[str], terms: Sequence[str], tags: Iterable[Tag],
               phrase_terms: dict[str, str]) -> tuple[dict[str, float], dict[str, str]]:
     """Un-weighted term strengths and display names: damped word counts, entities, phrases."""
     counts: Counter[str] = Counter(terms)
     for word in headline_terms:
         counts[word] += HEADLINE_BOOST
-    strengths = {f"w:{word}": 1.0 + math.log(n) for word, n in counts.items()}
+    # Keys and damped counts made in C loops, the damping of each count worked out once.
+    strengths = dict(zip(map("w:".__add__, counts), map(_DAMPED.__getitem__, counts.values())))
     names: dict[str, str] = {}
     for tag in tags:
         if tag.type in ("person", "place", "organisation"):
@@ -555,12 +567,16 @@ class RelatedIndex:
         self._idf_calls += 1
         if self._idf_calls % DF_CACHE_CALLS == 1 or len(self._df_cache) > DF_CACHE_MAX:
             self._df_cache.clear()
-        missing = [t for t in terms if t not in self._df_cache]
+        cache = self._df_cache
+        missing = list(itertools.filterfalse(cache.__contains__, terms))
         if missing or not self._df_total:
             self._df_total = self._batch.docs
-            self._df_cache.update((t, self._batch.df(t)) for t in missing)
-        total, log, cache = self._df_total + 1, math.log, self._df_cache
-        return {term: log(1 + total / (1 + cache[term])) for term in terms}
+            cache.update((t, self._batch.df(t)) for t in missing)
+        total, log = self._df_total + 1, math.log
+        # Many terms share a document frequency (most are rare): each one's idf is worked out once.
+        frequencies = list(map(cache.__getitem__, terms))
+        by_frequency = {df: log(1 + total / (1 + df)) for df in set(frequencies)}
+        return dict(zip(terms, map(by_frequency.__getitem__, frequencies)))
 
     # ------------------------------------------------------------ reads
 
