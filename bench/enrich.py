@@ -11,8 +11,10 @@ Starts its own redis-server, then measures on the ANT corpus in published order:
 2. growth: the same `--probes` articles (the corpus's newest) enriched, in
    batches as the consumer reads them, with the 1k, 10k and 20k articles
    published just before them indexed (a new index for each size, built
-   oldest first), time per article for the index work (their tags computed
-   once beforehand, since tagging does not depend on the archive);
+   oldest first, in a redis-server of its own), time per article for the
+   index work (their tags computed once beforehand, since tagging does not
+   depend on the archive), and redis-server's CPU; the sizes take the probe
+   batches in turn, so a shared machine's changing load falls on all alike;
 3. the real `khabar-enrich` process fed `--process-articles` events through
    the article stream, in two halves: articles/s from the first XADD until
    its consumer group has nothing left to read or ack, for the first half
@@ -27,7 +29,8 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -45,7 +48,7 @@ from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article, ArticleEvent, encode_event
 from khabar_shared.logging import configure_logging
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
-from khabar_shared.redis_helpers import connect
+from khabar_shared.redis_helpers import RedisClient, connect
 
 
 def corpus(limit: int | None = None) -> list[Article]:
@@ -81,7 +84,28 @@ async def in_process(articles: list[Article], url: str, table: Table) -> None:
     table.add_row("  tagging alone: articles/s (wall)", f"{n / tag_wall:.0f}", "", str(n))
 
 
-async def growth(url: str, sizes: list[int], probes: int, table: Table, console: Console) -> None:
+@dataclass
+class SizeRun:
+    """One archive size's index (a redis-server of its own) and what its probes cost so far."""
+
+    size: int
+    redis: RedisClient
+    redis_pid: int
+    enricher: Enricher
+    cpu: float = 0.0
+    wall: float = 0.0
+    redis_cpu: float = 0.0
+
+    async def probe(self, events: list[ArticleEvent]) -> None:
+        redis_before = cpu_seconds(self.redis_pid)
+        clock = Clock()
+        await self.enricher.enrich_batch(events)
+        wall, cpu = clock.elapsed()
+        self.wall, self.cpu = self.wall + wall, self.cpu + cpu
+        self.redis_cpu += cpu_seconds(self.redis_pid) - redis_before
+
+
+async def growth(sizes: list[int], probes: int, table: Table, console: Console) -> None:
     articles = corpus()
     probe_articles, archive = articles[-probes:], articles[:-probes]
     probe_tags: dict[str, TagResult] = {a.id: tag_article(a) for a in probe_articles}
@@ -89,31 +113,35 @@ async def growth(url: str, sizes: list[int], probes: int, table: Table, console:
     def cached_tagger(article: Article) -> TagResult:
         return probe_tags.get(article.id) or tag_article(article)
 
-    redis = connect(url, cluster=False)
-    redis_pid = (await redis.info("server"))["process_id"]
-    baseline = None
-    for size in sorted(sizes):
-        # A new index of the `size` articles published just before the probes, built oldest first
-        # as news arrives: sizes differ only in how far back the archive goes, not in how recent
-        # the probes' neighbours are (the corpus's oldest 1,000 lie years before the probes:
-        # nothing to refresh, few candidates), nor in which docs the process still remembers.
-        console.print(f"indexing the {size} articles before the probes …")
-        await redis.flushdb()
-        settings = EnrichSettings(redis_url=url)
-        enricher = Enricher(redis, RelatedIndex(redis, settings), settings, tagger=cached_tagger)
-        await in_batches(enricher, [article_event(a) for a in archive[max(len(archive) - size, 0):]])
-        redis_before = cpu_seconds(redis_pid)
-        clock = Clock()
-        await in_batches(enricher, [article_event(a) for a in probe_articles])
-        wall, cpu = clock.elapsed()
-        redis_ms = 1000 * (cpu_seconds(redis_pid) - redis_before) / probes
-        per_article = 1000 * cpu / probes
-        baseline = baseline or per_article
-        # The wall time also counts Redis's work (the candidates script) and the waits for it.
-        table.add_row(f"index work with {size} indexed: ms/article (CPU; wall {1000 * wall / probes:.2f}; "
-                      f"redis-server CPU {redis_ms:.2f})",
-                      f"{per_article:.2f}", "", f"x{per_article / baseline:.2f}")
-    await redis.aclose()
+    with ExitStack() as servers:
+        runs = []
+        for size in sorted(sizes):
+            # A new index of the `size` articles published just before the probes, built oldest
+            # first as news arrives: sizes differ only in how far back the archive goes, not in how
+            # recent the probes' neighbours are (the corpus's oldest 1,000 lie years before the
+            # probes: nothing to refresh, few candidates), nor in which docs the process still
+            # remembers (an enricher, and a redis-server, of its own).
+            console.print(f"indexing the {size} articles before the probes …")
+            url = servers.enter_context(private_redis())
+            redis = connect(url, cluster=False)
+            settings = EnrichSettings(redis_url=url)
+            enricher = Enricher(redis, RelatedIndex(redis, settings), settings, tagger=cached_tagger)
+            await in_batches(enricher, [article_event(a) for a in archive[max(len(archive) - size, 0):]])
+            runs.append(SizeRun(size, redis, (await redis.info("server"))["process_id"], enricher))
+        # The probes a batch at a time, each size in turn: the machine may be shared, and a change
+        # in its load then falls on every size alike, not on whichever was measured last.
+        for start in range(0, probes, BATCH):
+            for run in runs:
+                await run.probe([article_event(a) for a in probe_articles[start : start + BATCH]])
+        baseline = 1000 * runs[0].cpu / probes
+        for run in runs:
+            per_article = 1000 * run.cpu / probes
+            # The wall time also counts Redis's work (the candidates script) and the waits for it.
+            wall, redis_cpu = 1000 * run.wall / probes, 1000 * run.redis_cpu / probes
+            table.add_row(f"index work with {run.size} indexed: ms/article (CPU; wall {wall:.2f}; "
+                          f"redis-server CPU {redis_cpu:.2f})",
+                          f"{per_article:.2f}", "", f"x{per_article / baseline:.2f}")
+            await run.redis.aclose()
 
 
 async def in_batches(enricher: Enricher, events: list[ArticleEvent]) -> None:
@@ -187,7 +215,7 @@ async def run(args: argparse.Namespace, url: str, console: Console) -> Table:
         console.print(f"khabar-enrich process over {args.process_articles} articles …")
         await through_process(corpus(args.process_articles * 2)[: args.process_articles], url, table)
     if args.sizes:
-        await growth(url, [int(s) for s in args.sizes.split(",")], args.probes, table, console)
+        await growth([int(s) for s in args.sizes.split(",")], args.probes, table, console)
     return table
 
 
