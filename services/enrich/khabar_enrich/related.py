@@ -175,7 +175,8 @@ table.sort(ranked, function(a, b)
 end)
 -- Their revisions and links; a doc itself only when it has no revision or one the
 -- client may have forgotten (the client keeps the docs it has seen by revision:
--- passing the docs through the script and back was half of its time). A call from a script costs more than the read: MGETs.
+-- passing the docs through the script and back was half of its time). A call from a
+-- script costs more than the read: MGETs.
 local ids, side_keys, side_of = {}, {}, {}
 for i = 1, math.min(rerank, #ranked) do
   local id = ranked[i][1]
@@ -613,12 +614,17 @@ class RelatedIndex:
 
     async def _docs_of(self, rows: list[tuple[str, bytes | None, bytes | None, Any]],
                        view: BatchView) -> dict[str, IndexedDoc]:
-        """The candidates' docs: known by revision, sent whole (no revision), or read now (the
-        few not seen yet: written by another process, or before this one started)."""
+        """The candidates' docs: known by revision, sent whole (no revision, or one this process
+        forgot), or read now (the few not seen yet: written by another process, or before this
+        one started)."""
         docs: dict[str, IndexedDoc] = {}
         unseen: dict[str, str] = {}
         for article_id, revision, raw, _ in rows:
-            if raw is not None:
+            if raw is not None and revision is not None:
+                # Forgotten, so old: parsed, not remembered, lest it push a recent doc out (at 20k
+                # indexed that made a fifth more parses).
+                docs[article_id] = IndexedDoc.loads(raw)
+            elif raw is not None:
                 docs[article_id] = self._parsed.load(raw)
             elif revision is not None:
                 known = self._parsed.known(article_id, revision.decode())
