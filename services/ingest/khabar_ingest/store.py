@@ -177,13 +177,19 @@ def content_hash(article_json: bytes | str) -> str:
     return digest.hexdigest()
 
 
-def new_event_id() -> str:
-    """A random (version 4) UUID as text, as `str(uuid.uuid4())` writes it, at a third of its cost."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
-    text = raw.hex()
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+def new_event_ids(count: int) -> list[str]:
+    """`count` random (version 4) UUIDs as text, as `str(uuid.uuid4())` writes them.
+
+    One getrandom call for them all: a call per id was 4% of ingest's time in a batch.
+    """
+    raw = bytearray(os.urandom(16 * count))
+    ids = []
+    for start in range(0, len(raw), 16):
+        raw[start + 6] = raw[start + 6] & 0x0F | 0x40  # version 4
+        raw[start + 8] = raw[start + 8] & 0x3F | 0x80  # the RFC 4122 variant
+        text = raw[start:start + 16].hex()
+        ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
+    return ids
 
 
 def is_embargoed(article: Article, now: datetime) -> bool:
@@ -242,7 +248,8 @@ class ArticleStore:
 
         def calls() -> Iterator[ScriptCall]:
             for chunk in chunks(changes, ACCEPT_CHUNK, first=FIRST_ACCEPT_CHUNK):
-                prepared = [self._script_call(change, now, accepted_at) for change in chunk]
+                prepared = [self._script_call(change, event_id, now, accepted_at)
+                            for change, event_id in zip(chunk, new_event_ids(len(chunk)))]
                 taken.extend((change, decided) for change, (_, decided, _) in zip(chunk, prepared))
                 yield accept_call(prepared)
 
@@ -294,7 +301,7 @@ class ArticleStore:
             return [reply for chunk in await pipe.execute() for reply in chunk]
 
     def _script_call(
-        self, change: Change, now: datetime, accepted_at: str
+        self, change: Change, event_id: str, now: datetime, accepted_at: str
     ) -> PreparedChange:
         """One change's part of an ACCEPT call: its keys, its decided fields, its first event."""
         article = change.article
@@ -302,7 +309,6 @@ class ArticleStore:
         article_json = article.__pydantic_serializer__.to_json(article)
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
-        event_id = new_event_id()
         head = first_event_head(change, event_id, accepted_at)
         decided = {
             "hash": content_hash(article_json),
