@@ -128,8 +128,7 @@ class StoreResult:
     """An accepted change, or the repeat of one (`replayed`).
 
     A batch item answers with the fields here; `answer()` builds the whole
-    Acceptance a single POST answers with (a batch that built one per item
-    spent a tenth of its time in ingest on them).
+    Acceptance only where it is needed: a single POST's answer.
     """
 
     article_id: str
@@ -180,7 +179,7 @@ def content_hash(article_json: bytes | str) -> str:
 def new_event_ids(count: int) -> list[str]:
     """`count` random (version 4) UUIDs as text, as `str(uuid.uuid4())` writes them.
 
-    One getrandom call for them all: a call per id was 4% of ingest's time in a batch.
+    One getrandom call for them all: a call per id was about 4% of ingest's time in a batch.
     """
     raw = bytearray(os.urandom(16 * count))
     ids = []
