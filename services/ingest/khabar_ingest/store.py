@@ -408,7 +408,7 @@ def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[
         version = int(reply[3])
         status = "embargoed" if call["release_ms"] != "0" else call["pubstatus"]
         return StoreResult(call["article_id"], version, call["event_id"], status, replayed=False,
-                           answer=partial(new_acceptance, change, call, now, version))
+                           answer=partial(new_acceptance, change, call, now, version, status))
     if verdict == b"replay":
         first = Acceptance.model_validate_json(detail)
         return StoreResult(first.article_id, first.version, first.event_id, first.status,
@@ -418,17 +418,16 @@ def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[
     return IdempotencyMismatch(change.idempotency or "")
 
 
-def new_acceptance(change: Change, call: dict[str, Any], now: datetime, version: int) -> Acceptance:
+def new_acceptance(change: Change, call: dict[str, Any], now: datetime, version: int,
+                   status: ArticleStatus) -> Acceptance:
     """The answer the script stored for a new version, built from what we sent it.
 
     Only the version came from Redis; every other field is ours, so nothing
     is parsed back from the script's JSON. (Validating these few Python values
     costs less than pydantic's `model_construct`.)
     """
-    held = call["release_ms"] != "0"
     return Acceptance(
         article_id=call["article_id"], version=version, event_id=call["event_id"],
-        status="embargoed" if held else call["pubstatus"], accepted_at=now,
-        correlation_id=call["correlation_id"],
-        embargoed_until=change.article.embargoed if held else None,
+        status=status, accepted_at=now, correlation_id=call["correlation_id"],
+        embargoed_until=change.article.embargoed if status == "embargoed" else None,
     )

@@ -4,10 +4,11 @@
 runs another's scripts and the client reads an answer and sends the next, so
 the machine's cores work side by side instead of taking turns (measured in
 `bench.ingest`: with two, ingest answered both at about the same time and
-then waited for the next bodies). Ingest accepts concurrent batches independently, so two
-changes to one article in two batches could land in either order; a batch
-that shares an article's uri with a batch still in flight therefore waits
-for it to finish. The changes to one article keep the order of the files.
+then waited for the next bodies). Ingest accepts concurrent batches
+independently, so two changes to one article in two batches could land in
+either order; a batch that shares an article's uri with a batch still in
+flight therefore waits for it to finish. The changes to one article keep the
+order of the files.
 """
 
 import asyncio
