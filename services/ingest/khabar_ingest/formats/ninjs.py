@@ -149,6 +149,14 @@ class _Reader:
         self.modern = not document.keys().isdisjoint(_MODERN_KEYS)
         # ninjs 3.x spells its names in camelCase; name missing fields the way the sender would
         self.camel = not document.keys().isdisjoint(_CAMEL_CASE_KEYS)
+        # The `body_*` and `description_*` keys, found in one pass over the keys, not one each.
+        self.body_keys: list[str] = []
+        self.description_keys: list[str] = []
+        for key in document:
+            if key.startswith("body_"):
+                self.body_keys.append(key)
+            elif key.startswith("description_"):
+                self.description_keys.append(key)
 
     def fail(self, where: str, message: str) -> None:
         self.errors.append(FieldError(pointer=where, message=message))
@@ -360,7 +368,7 @@ class _Reader:
                     html_body, where = item["value"], pointer("bodies", index, "value")
                 elif not is_html and text_body is None:
                     text_body, text_where = item["value"], pointer("bodies", index, "value")
-        body_keys = [key for key in self.doc if key.startswith("body_")]
+        body_keys = self.body_keys
         self.consumed.update(body_keys)
         for key in body_keys:
             if self.doc[key] is not None and not isinstance(self.doc[key], str):
@@ -394,8 +402,7 @@ class _Reader:
             lead, where = self._from_value_list("descriptions", prefer_roles=("text", "summary"))
             lead = _strip_tags(lead)
         else:
-            keys = [key for key in self.doc if key.startswith("description_")]
-            self.consumed.update(keys)
+            self.consumed.update(self.description_keys)
             key = _pick_key(
                 self.doc, ("description_text", "description_html"), "description_", lambda k: True
             )
