@@ -13,10 +13,11 @@ Re-sending a batch is safe either way: an item whose content is unchanged is
 answered "unchanged" and appends nothing.
 """
 
-from collections import Counter
 from collections.abc import Iterator
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
+import orjson
 from pydantic import BaseModel, Field
 
 from khabar_ingest.formats.checks import has_line_controls
@@ -39,6 +40,7 @@ from khabar_ingest.store import (
 )
 
 ItemOutcome = Literal["accepted", "embargoed", "unchanged", "rejected"]
+ITEM_OUTCOMES: tuple[ItemOutcome, ...] = get_args(ItemOutcome)
 ENVELOPE_FIELDS = ("article", "base_version", "idempotency_key")
 MAX_IDEMPOTENCY_KEY_CHARS = 200  # also the Idempotency-Key header's limit
 BASE_VERSION_LIMIT = 10**12  # base_version is below it (If-Match: at most 12 digits)
@@ -55,11 +57,29 @@ class BatchItem(BaseModel):
 
 
 class BatchAnswer(BaseModel):
+    """The answer's schema (OpenAPI). `BatchReply` writes it without validating its own items."""
+
     accepted: int = 0
     embargoed: int = 0
     unchanged: int = 0
     rejected: int = 0
     items: list[BatchItem] = Field(default_factory=list)
+
+
+@dataclass(slots=True)
+class BatchReply:
+    """A batch's answer as `BatchAnswer` writes it, made from plain values.
+
+    Validating ingest's own 200 answers against the model cost about 1.3 µs
+    an item, as much as ingest's whole HTTP layer; each item here has every
+    BatchItem field, in its order (a unit test holds the two equal).
+    """
+
+    counts: dict[ItemOutcome, int]
+    items: list[dict[str, Any]]
+
+    def json(self) -> bytes:
+        return orjson.dumps({**self.counts, "items": self.items})
 
 
 def batch_documents(document: Any, max_items: int, path: str) -> list[Any]:
@@ -81,9 +101,7 @@ def batch_documents(document: Any, max_items: int, path: str) -> list[Any]:
 async def run_batch(
     store: ArticleStore, items: list[Any], key_name: str, correlation_id: str, limits: Limits,
     unicode_checked: bool = False,
-) -> BatchAnswer:
-    # Each item's answer as a dict: BatchAnswer validates them all in one call (a third of
-    # the cost of a BatchItem each).
+) -> BatchReply:
     answers: list[dict[str, Any]] = []
     changes: list[tuple[int, Change]] = []
 
@@ -102,8 +120,10 @@ async def run_batch(
     for (index, change), outcome in zip(changes, outcomes, strict=True):
         answers.append(item_answer(index, change, outcome))
     answers.sort(key=lambda item: item["index"])
-    counts = Counter(item["outcome"] for item in answers)
-    return BatchAnswer.model_validate({**counts, "items": answers})
+    counts: dict[ItemOutcome, int] = dict.fromkeys(ITEM_OUTCOMES, 0)
+    for item in answers:
+        counts[item["outcome"]] += 1
+    return BatchReply(counts, answers)
 
 
 def is_envelope(document: Any) -> bool:
@@ -149,8 +169,10 @@ def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def rejected(index: int, problem: ProblemDetails) -> dict[str, Any]:
+def rejected(index: int, problem: ProblemDetails, article_id: str | None = None
+             ) -> dict[str, Any]:
     return {"index": index, "outcome": "rejected", "status": problem.status,
+            "article_id": article_id, "version": None, "event_id": None,
             "problem": problem.body()}
 
 
@@ -163,7 +185,7 @@ def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
         )  # fmt: skip
         return {"index": index, "outcome": kind, "status": 202,
                 "article_id": outcome.article_id, "version": outcome.version,
-                "event_id": outcome.event_id}
+                "event_id": outcome.event_id, "problem": None}
     instance = f"#/{index}"
     if isinstance(outcome, VersionConflict):
         problem = conflict(
@@ -173,4 +195,4 @@ def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
     else:
         assert isinstance(outcome, IdempotencyMismatch)
         problem = idempotency_key_reused(outcome.key, instance, pointer="/idempotency_key")
-    return rejected(index, problem) | {"article_id": change.article.id}
+    return rejected(index, problem, change.article.id)
