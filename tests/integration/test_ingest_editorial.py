@@ -150,6 +150,10 @@ def test_an_update_replaces_a_waiting_embargoed_change(ingest: IngestProcess) ->
     moved = post(ingest, article(6, headline="عنوان جديد", embargoed=later(7200)))
     assert moved.json()["status"] == "embargoed" and moved.json()["version"] == 2
     assert ingest.stream_length() == length
+    with ingest.client() as client:  # the waiting change is read from the embargo hash
+        waiting = client.get(f"/v1/articles/{article_id}").json()
+    assert (waiting["headline"], waiting["version"], waiting["status"]) == (
+        "عنوان جديد", 2, "embargoed")
     with ingest.redis() as client:
         release_at = client.zscore(EMBARGO_SCHEDULE, article_id)
     assert release_at is not None and release_at > (time.time() + 3600) * 1000

@@ -20,6 +20,7 @@ from khabar_shared.names import (
     SEARCH_GROUP,
     applied_key,
     article_history_key,
+    article_state_key,
     dead_letter_stream,
 )
 from khabar_shared.settings import CommonSettings
@@ -166,6 +167,47 @@ def test_trim_never_drops_an_event_a_group_has_not_acked(redis_url: str) -> None
     assert [i.decode() for i, _ in client.xrange(ENRICHED_STREAM)] == enriched[7:]
     khabar(redis_url, "trim", "--yes")  # the default keeps a year: nothing more goes
     assert client.xlen(ENRICHED_STREAM) == 3
+
+
+def test_an_article_whose_latest_event_is_trimmed_can_still_be_read_and_withdrawn(
+    redis_url: str,
+) -> None:
+    """The state names its latest event's entry (no second copy); a trim keeps the event."""
+    from khabar_ingest.app import withdrawn
+    from khabar_ingest.formats.ninjs import parse_ninjs
+    from khabar_ingest.store import ArticleStore, Change
+
+    client = redis.Redis.from_url(redis_url)
+    first, second = (parse_ninjs(to_ninjs(record)) for record in real_articles(2, min_words=60))
+
+    async def accept(*articles):
+        store = ArticleStore(aioredis.from_url(redis_url), idempotency_ttl_s=60)
+        return [await store.accept(Change(article, "cli-test", "corr")) for article in articles]
+
+    async def current(article_id: str):
+        return await ArticleStore(aioredis.from_url(redis_url), 60).current(article_id)
+
+    asyncio.run(accept(first, second))
+    state = client.hgetall(article_state_key(first.id))
+    (entry_id, _), second_entry = client.xrange(ARTICLE_EVENTS_STREAM)
+    assert state[b"entry"] == entry_id and state[b"event"] == b""  # no copy kept
+    assert asyncio.run(current(first.id)).article == first
+
+    client.xgroup_create(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, id="0")
+    client.xreadgroup(ENRICH_GROUP, "c1", {ARTICLE_EVENTS_STREAM: ">"})
+    client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, entry_id, second_entry[0])
+    khabar(redis_url, "trim", "--keep-days", "0", "--yes")
+    assert client.xlen(ARTICLE_EVENTS_STREAM) == 0
+
+    assert asyncio.run(current(first.id)).article == first
+    (withdrawal,) = asyncio.run(accept(withdrawn(first)))
+    (_, fields), = client.xrange(ARTICLE_EVENTS_STREAM)
+    event = ArticleEvent.model_validate_json(fields[b"data"])
+    assert (event.type, event.version, withdrawal.version) == ("article.withdrawn", 2, 2)
+    assert event.article.body_html == first.body_html  # the full article, from the kept event
+    state = client.hgetall(article_state_key(first.id))
+    assert state[b"event"] == b"" and state[b"entry"] != b""  # the new version is in the stream
+    assert asyncio.run(current(second.id)).article == second
 
 
 def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:

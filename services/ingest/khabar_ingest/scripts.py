@@ -1,4 +1,4 @@
-"""The two Lua scripts that write the article log: each runs atomically in Redis.
+"""The Lua scripts that write the article log: each runs atomically in Redis.
 
 Every key they touch is declared and carries the `{articles}` hash tag, so
 each script is a single-slot operation (Redis Cluster safe).
@@ -19,6 +19,9 @@ whole call runs without interruption, so no reader sees half a change.
 `RELEASE` releases one embargoed change whose time has come (by Redis's own
 clock): removing it from the schedule and appending its event happen in one
 step, so of two ingest replicas racing for it exactly one appends.
+
+`KEEP_EVENT` moves an article's latest event into its state before `khabar
+trim` removes the stream entry that holds it.
 """
 
 ACCEPT = """
@@ -98,8 +101,11 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
     appended = version
   end
   local appended_text = appended == version and version_text or tostring(appended)
+  -- The state names the latest event's stream entry (a held one waits in the embargo
+  -- hash), rather than keeping a second copy of it: see store.py. 'event' holds a copy only
+  -- once a trim removed that entry (or from before this layout); a new version clears it.
   redis.call('HSET', state_key, 'version', version_text, 'hash', c.hash, 'status', status,
-    'answer', answer, 'event', data, 'updated_at', c.accepted_at,
+    'answer', answer, 'entry', entry, 'event', '', 'updated_at', c.accepted_at,
     'embargoed_until', held and c.embargoed_until or '', 'appended', appended_text)
   redis.call('RPUSH', history_key, cjson.encode(history))
   if c.ttl > 0 then
@@ -134,8 +140,18 @@ if not raw then return false end
 local pending = cjson.decode(raw)
 local entry = redis.call('XADD', KEYS[3], '*', unpack(pending.fields))
 redis.call('HSET', KEYS[4], 'status', pending.status, 'appended', pending.version,
-           'embargoed_until', '')
+           'embargoed_until', '', 'entry', entry, 'event', '')
 pending.history.accepted_at = now_ms
 redis.call('RPUSH', KEYS[5], cjson.encode(pending.history))
 return entry
+"""
+
+KEEP_EVENT = """
+-- KEYS: 1 an article's state
+-- ARGV: 1 a stream entry id about to be trimmed, 2 its event's JSON
+-- Keeps the event in the state when it is the article's latest (what the state names):
+-- the article can still be read and withdrawn once its entry is gone.
+if redis.call('HGET', KEYS[1], 'entry') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'event', ARGV[2], 'entry', '')
+return 1
 """

@@ -1,8 +1,16 @@
 """The article log's front door: one accepted change, one event, written atomically.
 
 For each article ingest keeps its state (a Redis hash: version, content hash,
-status, the first answer, the latest event) and its history (a list) beside
-the article events stream, all in the `{articles}` hash slot.
+status, the first answer, the stream entry of its latest event) and its
+history (a list) beside the article events stream, all in the `{articles}`
+hash slot.
+
+The state names its latest event's entry rather than keeping a copy: the
+copy doubled what Redis held and wrote to its append-only file for every
+change. `current()` reads the event where it is: the stream entry, the
+embargo hash while a change waits, or the state's own `event` field, which
+`keep_latest_events` fills before `khabar trim` removes an article's latest
+entry (and which states written before this layout still have).
 
 Changes are accepted by the `ACCEPT` script (see `scripts.py`), which for each
 change reads the article's state and writes event, state, history and
@@ -39,7 +47,7 @@ import orjson
 from pydantic import BaseModel, Field
 from redis.asyncio.cluster import RedisCluster
 
-from khabar_ingest.scripts import ACCEPT, RELEASE
+from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
 from khabar_shared.events import Article, ArticleEvent
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
@@ -208,20 +216,38 @@ class ArticleStore:
     # ---- reading ------------------------------------------------------------
 
     async def current(self, article_id: str) -> ArticleState | None:
-        raw = await self._redis.hgetall(article_state_key(article_id))
-        if not raw:
-            return None
-        fields = {key.decode(): value.decode() for key, value in raw.items()}
-        return ArticleState(
-            article_id=article_id,
-            version=int(fields["version"]),
-            published_version=int(fields.get("appended") or 0),
-            status=fields["status"],
-            updated_at=fields["updated_at"],
-            embargoed_until=fields.get("embargoed_until") or None,
-            answer=Acceptance.model_validate_json(fields["answer"]),
-            article=ArticleEvent.model_validate_json(fields["event"]).article,
-        )
+        # A trim may remove the entry between the two reads; it keeps the event in the state
+        # first, so a second read finds it there.
+        for _ in range(2):
+            raw = await self._redis.hgetall(article_state_key(article_id))
+            if not raw:
+                return None
+            fields = {key.decode(): value.decode() for key, value in raw.items()}
+            event = await self._latest_event(article_id, fields)
+            if event is not None:
+                return ArticleState(
+                    article_id=article_id,
+                    version=int(fields["version"]),
+                    published_version=int(fields.get("appended") or 0),
+                    status=fields["status"],
+                    updated_at=fields["updated_at"],
+                    embargoed_until=fields.get("embargoed_until") or None,
+                    answer=Acceptance.model_validate_json(fields["answer"]),
+                    article=ArticleEvent.model_validate_json(event).article,
+                )
+        raise LookupError(f"the latest event of {article_id!r} is in none of its places")
+
+    async def _latest_event(self, article_id: str, state: dict[str, str]) -> bytes | str | None:
+        """The JSON of the event of the state's latest version (see the module's notes)."""
+        if state.get("entry"):
+            found = await self._redis.xrange(ARTICLE_EVENTS_STREAM, state["entry"], state["entry"])
+            return found[0][1][b"data"] if found else None
+        if state["status"] == "embargoed":
+            waiting = await self._redis.hget(EMBARGO_PENDING, article_id)
+            if waiting is not None:
+                fields = orjson.loads(waiting)["fields"]
+                return fields[fields.index("data") + 1]
+        return state.get("event") or None
 
     async def history(self, article_id: str) -> list[HistoryEntry]:
         raw = await self._redis.lrange(article_history_key(article_id), 0, -1)
@@ -352,6 +378,23 @@ class ArticleStore:
             args=[article_id],
         )  # fmt: skip
         return entry.decode() if entry else None
+
+
+async def keep_latest_events(redis: RedisClient, before_id: str, page: int = 500) -> int:
+    """Before a trim removes the article events older than `before_id`: each one that is its
+    article's latest event moves into the article's state. How many moved."""
+    keep = redis.register_script(KEEP_EVENT)
+    kept, start = 0, "-"
+    while entries := await redis.xrange(ARTICLE_EVENTS_STREAM, start, f"({before_id}", page):
+        async with redis.pipeline(transaction=False) as pipe:
+            for entry_id, fields in entries:
+                article_id, data = fields.get(b"article_id"), fields.get(b"data")
+                if article_id and data:  # (an entry ingest did not write is not anyone's latest)
+                    state_key = article_state_key(article_id.decode())
+                    await queue_script(pipe, keep, [state_key], [entry_id, data])
+            kept += sum(await pipe.execute())
+        start = "(" + entries[-1][0].decode()
+    return kept
 
 
 def first_event_head(change: Change, event_id: str, accepted_at: str) -> bytes:

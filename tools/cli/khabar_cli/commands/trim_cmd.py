@@ -7,14 +7,17 @@ those. `XTRIM MINID` then removes only entries older than both the safe point
 and the retention age. A stream with no group is left alone.
 
 The article events stream is the record the index, fragments and tags are
-rebuilt from: keep it long (the default keeps 365 days).
+rebuilt from: keep it long (the default keeps 365 days). An article whose
+latest event is trimmed keeps that event in its state (see
+`khabar_ingest.store`), so it can still be read and withdrawn.
 """
 
 import time
 from typing import Annotated
 
 import typer
-from khabar_shared.names import GROUPS_BY_STREAM, dead_letter_stream
+from khabar_ingest.store import keep_latest_events
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, GROUPS_BY_STREAM, dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient
 from pydantic import BaseModel
 from redis.exceptions import ResponseError
@@ -84,6 +87,9 @@ async def apply(redis: RedisClient, plans: list[TrimPlan]) -> int:
     removed = 0
     for plan in plans:
         if plan.min_id and plan.removable:
+            if plan.stream == ARTICLE_EVENTS_STREAM:
+                # An article's latest event stays readable (GET, and DELETE's withdrawal).
+                await keep_latest_events(redis, plan.min_id)
             removed += int(await redis.xtrim(plan.stream, minid=plan.min_id, approximate=False))
     return removed
 
