@@ -89,7 +89,8 @@ def parse_timestamp(value: str) -> tuple[datetime | None, str | None]:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None, f"{value[:40]!r} is not an ISO 8601 date-time like 2018-02-26T09:30:00+03:00"
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
+    # fromisoformat gives a fixed `timezone` or none at all: a tzinfo always has an offset.
+    if parsed.tzinfo is None:
         return None, f"{value[:40]!r} needs a UTC offset (e.g. 'Z' or '+03:00')"
     return parsed, None
 

@@ -153,6 +153,8 @@ class _Reader:
         self.body_keys: list[str] = []
         self.description_keys: list[str] = []
         for key in document:
+            if "_" not in key:  # most keys: an operator, not two method calls
+                continue
             if key.startswith("body_"):
                 self.body_keys.append(key)
             elif key.startswith("description_"):
