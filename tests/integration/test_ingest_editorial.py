@@ -167,6 +167,16 @@ def test_an_update_replaces_a_waiting_embargoed_change(ingest: IngestProcess) ->
         assert client.zscore(EMBARGO_SCHEDULE, article_id) is None
 
 
+def test_a_waiting_change_reads_back_whatever_its_ids_spell(ingest: IngestProcess) -> None:
+    """The waiting event is found by its field name, even when an id's value is "data"."""
+    held = post(ingest, article(11, uri="data", embargoed=later(3600)),
+                **{"X-Correlation-Id": "data"})
+    assert held.json()["article_id"] == "data" and held.json()["status"] == "embargoed"
+    with ingest.client() as client:
+        waiting = client.get("/v1/articles/data").json()
+    assert waiting["headline"] == ARTICLES[11]["headline"]
+
+
 def test_withdrawing_an_embargoed_article_is_immediate(ingest: IngestProcess) -> None:
     held = post(ingest, article(7, embargoed=later(3600))).json()
     length = ingest.stream_length()

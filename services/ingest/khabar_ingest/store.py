@@ -245,8 +245,8 @@ class ArticleStore:
         if state["status"] == "embargoed":
             waiting = await self._redis.hget(EMBARGO_PENDING, article_id)
             if waiting is not None:
-                fields = orjson.loads(waiting)["fields"]
-                return fields[fields.index("data") + 1]
+                fields = orjson.loads(waiting)["fields"]  # the stream entry's, name then value
+                return dict(zip(fields[::2], fields[1::2], strict=True))["data"]
         return state.get("event") or None
 
     async def history(self, article_id: str) -> list[HistoryEntry]:
