@@ -115,26 +115,44 @@ def encoded(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+class Connections:
+    """`count` keep-alive connections to ingest (`KeepAliveClient`: httpx's own CPU, on the
+    cores ingest runs on, cost 13 µs an article in a batch import against about 3), each
+    request taking whichever is idle."""
+
+    def __init__(self, connections: list[KeepAliveClient]) -> None:
+        self._all, self._idle = connections, list(connections)
+
+    @classmethod
+    async def open(cls, port: int, key: str, count: int) -> "Connections":
+        return cls([await KeepAliveClient.open("127.0.0.1", port, json_headers(key))
+                    for _ in range(count)])
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes, bytes]:
+        connection = self._idle.pop()
+        try:
+            return await connection.request("POST", path, body)
+        finally:
+            self._idle.append(connection)
+
+    def close(self) -> None:
+        for connection in self._all:
+            connection.close()
+
+
 async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: int) -> float:
-    """One keep-alive connection per client (httpx's own CPU would be measured too)."""
-    connections = [await KeepAliveClient.open("127.0.0.1", port, json_headers(key))
-                   for _ in range(concurrency)]
-    idle = list(connections)
+    """One keep-alive connection per client."""
+    connections = await Connections.open(port, key, concurrency)
 
     async def post(index: int) -> None:
-        connection = idle.pop()
-        try:
-            status, head, body = await connection.request("POST", "/v1/articles", bodies[index])
-        finally:
-            idle.append(connection)
+        status, head, body = await connections.post("/v1/articles", bodies[index])
         if status != 202 or b"idempotent-replayed: false" not in head:
             raise RuntimeError(f"not appended: {status} {body[:200]!r}")
 
     try:
         return await timed(len(bodies), lambda: with_concurrency(len(bodies), concurrency, post))
     finally:
-        for connection in connections:
-            connection.close()
+        connections.close()
 
 
 async def raw_single(redis: aioredis.Redis, events: list[dict[str, str]], concurrency: int) -> float:
@@ -160,20 +178,11 @@ class Batches:
 
 
 async def ingest_batch(port: int, key: str, batches: Batches, in_flight: int) -> float:
-    """As `khabar import` posts: BATCH per request, `in_flight` requests at once, each on a
-    keep-alive connection of its own (`KeepAliveClient`: httpx spent 13 µs of CPU an article
-    here, on the cores ingest runs on, against about 2)."""
-    connections = [await KeepAliveClient.open("127.0.0.1", port, json_headers(key))
-                   for _ in range(in_flight)]
-    idle = list(connections)
+    """As `khabar import` posts: BATCH per request, `in_flight` requests at once."""
+    connections = await Connections.open(port, key, in_flight)
 
     async def post(index: int) -> None:
-        connection = idle.pop()
-        try:
-            status, _, body = await connection.request("POST", "/v1/articles/batch",
-                                                       batches.bodies[index])
-        finally:
-            idle.append(connection)
+        status, _, body = await connections.post("/v1/articles/batch", batches.bodies[index])
         if status != 200 or orjson.loads(body)["accepted"] != batches.sizes[index]:
             raise RuntimeError(f"batch not fully accepted: {status} {body[:300]!r}")
 
@@ -181,8 +190,7 @@ async def ingest_batch(port: int, key: str, batches: Batches, in_flight: int) ->
         return await timed(sum(batches.sizes), lambda: send_in_order(
             range(len(batches.bodies)), batches.uris.__getitem__, post, in_flight))
     finally:
-        for connection in connections:
-            connection.close()
+        connections.close()
 
 
 async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]], in_flight: int) -> float:

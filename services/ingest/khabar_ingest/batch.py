@@ -169,8 +169,9 @@ def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
-def rejected(index: int, problem: ProblemDetails, article_id: str | None = None
-             ) -> dict[str, Any]:
+def rejected(
+    index: int, problem: ProblemDetails, article_id: str | None = None
+) -> dict[str, Any]:
     return {"index": index, "outcome": "rejected", "status": problem.status,
             "article_id": article_id, "version": None, "event_id": None,
             "problem": problem.body()}
