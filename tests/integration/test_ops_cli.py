@@ -210,6 +210,26 @@ def test_an_article_whose_latest_event_is_trimmed_can_still_be_read_and_withdraw
     assert asyncio.run(current(second.id)).article == second
 
 
+def test_a_state_written_before_entries_were_named_still_reads(redis_url: str) -> None:
+    """States from before the state named its entry hold the event itself: still read."""
+    from khabar_ingest.store import ArticleStore
+
+    (event,) = article_events(1)
+    client = redis.Redis.from_url(redis_url)
+    client.hset(article_state_key(event.article_id), mapping={
+        "version": 1, "hash": "h", "status": "usable", "appended": 1,
+        "updated_at": event.accepted_at.isoformat(), "embargoed_until": "",
+        "event": event.model_dump_json(), "answer": json.dumps({
+            "article_id": event.article_id, "version": 1, "event_id": event.event_id,
+            "status": "usable", "accepted_at": event.accepted_at.isoformat(),
+            "correlation_id": event.correlation_id})})
+
+    async def current():
+        return await ArticleStore(aioredis.from_url(redis_url), 60).current(event.article_id)
+
+    assert asyncio.run(current()).article == event.article
+
+
 def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     accepted = datetime.now(UTC) - timedelta(minutes=10)
