@@ -51,11 +51,15 @@ async def read_json_body(request: Request, max_bytes: int, max_depth: int) -> Js
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise payload_too_large(int(declared), max_bytes, instance).error()
-    body = bytearray()
+    # Chunks joined once at the end: a growing bytearray copied a batch's megabyte several
+    # times over as it grew (about 1 µs an article, by callgrind).
+    chunks, size = [], 0
     async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > max_bytes:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
             raise payload_too_large(None, max_bytes, instance).error()
+    body = b"".join(chunks)
     document = read_fast(body, max_depth, instance)
     if document is None:
         return JsonBody(read_slow(body, max_depth, instance), unicode_checked=False)
