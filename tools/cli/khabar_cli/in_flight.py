@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 B = TypeVar("B")  # a batch, whatever the caller sends
+IN_FLIGHT = 3  # batches at once, by default (see the module's notes)
 
 
 def batch_uris(documents: Iterable[Any]) -> frozenset[str]:

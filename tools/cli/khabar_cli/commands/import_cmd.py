@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from khabar_cli.in_flight import batch_uris, send_in_order
+from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
 from khabar_cli.main import app
 from khabar_ingest.formats.sources import SourceItem, read_file, read_source
 
@@ -162,7 +162,7 @@ def import_command(
     batch_size: Annotated[int, typer.Option(min=1, max=500)] = 200,
     in_flight: Annotated[int, typer.Option(
         min=1, max=8, help="Batches posted at once (one article's changes keep their order).",
-    )] = 3,
+    )] = IN_FLIGHT,
 ) -> None:
     """Post articles from files and feeds to ingest; prints what happened to each.
 
