@@ -1,5 +1,8 @@
 """Snippets: the passage where the reader's words occur, every form of them marked, safely escaped."""
 
+import pytest
+
+from khabar_search import snippets
 from khabar_search.snippets import SNIPPET_WORDS, Highlighter, SynonymTerms
 
 
@@ -71,3 +74,43 @@ def test_any_whitespace_ends_a_word_as_it_does_for_the_window() -> None:
     text = "قالت\xa0الحكومة\tأمس\r\nإن الحكومة،\xa0اليوم"
     assert Highlighter("الحكومة").passage(text) == (
         "قالت <mark>الحكومة</mark> أمس إن <mark>الحكومة</mark>، اليوم")
+
+
+ANALYSE = snippets.word_terms.__wrapped__
+
+
+class CountingAnalysis:
+    """Stands in for `word_terms`: counts the words, and their characters, handed to analysis."""
+
+    def __init__(self) -> None:
+        self.words = 0
+        self.chars = 0
+        self.longest = 0
+
+    def __call__(self, word: str) -> tuple[str, ...]:
+        self.words += 1
+        self.chars += len(word)
+        self.longest = max(self.longest, len(word))
+        return ANALYSE(word)
+
+
+def test_a_planted_whitespace_free_token_costs_no_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 20,000 characters of `abcabc…`: every `abc` is a candidate inside one endless "word".
+    counting = CountingAnalysis()
+    monkeypatch.setattr(snippets, "word_terms", counting)
+    body = "abc" * 6667 + " then an abc word"
+    passage = Highlighter("abc").snippet(body, "lead")
+    assert "<mark>abc</mark> word" in passage
+    # The run is stepped over as one non-word: only the real words near the end are analysed,
+    # none of them a slice of the run (each such slice was memoised, 270 MB in all).
+    assert counting.longest <= snippets.LONGEST_WORD_CHARS
+    assert counting.chars <= 1_000
+
+
+def test_the_words_analysed_per_text_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = CountingAnalysis()
+    monkeypatch.setattr(snippets, "word_terms", counting)
+    body = " ".join(f"abc-{i}" for i in range(3_000))  # each word a new one: abc, then a number
+    assert Highlighter("abc").passage(body) is not None
+    # Enough candidates for the passage's cluster, not one per word of the body.
+    assert counting.words <= 200

@@ -20,7 +20,10 @@ where two plain queries in one multi-search answered 126/s (and one /search
 
 Snippets are made here too (`snippets.py`), for the page's hits only: when
 Meilisearch cropped every hit of both queries, the cropping cost it more CPU
-than both searches.
+than both searches. Their work per hit is bounded, but a page of bodies that
+were written to be expensive still costs tens of milliseconds of Python, so
+the page's hits are made in a worker thread: the event loop keeps serving
+other readers meanwhile.
 
 Queries go over a pooled aiohttp session with the search-only key: the hot
 path never blocks the event loop and never holds a writer's key. (aiohttp,
@@ -32,6 +35,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 import aiohttp
+import anyio
 import orjson
 from pydantic import BaseModel, Field
 
@@ -308,9 +312,10 @@ class SearchClient:
             return result_fields(params, {})
         merged = merge_answers(params, answer)
         highlighter = Highlighter(params.q, self._synonyms)
-        if highlighter.wanted:
-            await self._add_missing_bodies(merged["hits"])
-        return result_fields(params, merged, highlighter)
+        if not highlighter.wanted or not merged["hits"]:
+            return result_fields(params, merged, highlighter)
+        await self._add_missing_bodies(merged["hits"])
+        return await anyio.to_thread.run_sync(result_fields, params, merged, highlighter)
 
     async def _add_missing_bodies(self, hits: list[dict[str, Any]]) -> None:
         missing = {hit["id"]: hit for hit in hits if "body" not in hit}

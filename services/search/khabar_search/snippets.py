@@ -16,6 +16,15 @@ expression is a plain alternation of letters and letter classes: tashkeel is
 taken out of the text before the search (and out of the snippet) instead of
 being allowed between every two letters, which made compiling the expression
 cost five times more (2 ms a query).
+
+A body is the newsroom's, and any reader can ask for it: the work per hit is
+bounded whatever it holds. A whitespace-free run longer than
+`LONGEST_WORD_CHARS` is not a word (a planted `abcabc…` token, a pasted
+URL): it is stepped over once, never analysed or memoised, so the memo holds
+only short words. After each candidate the search goes on from the end of
+its word, and at most `MAX_CANDIDATES` candidates of one text are looked at
+(far more than one snippet's cluster needs), so the Python work per hit has
+a ceiling: the regular expressions, in C, pass over the text about once.
 """
 
 import html
@@ -40,10 +49,15 @@ MARK_START, MARK_END = "\x01", "\x02"
 # Left out of the text before it is searched: tashkeel and tatweel, and the stand-ins.
 _LEFT_OUT = re.compile(f"[\u064b-\u0652\u0670\u0640{MARK_START}{MARK_END}]")
 # A word is what `str.split()` makes one (the window is cut that way): any whitespace ends it,
-# the no-break space of `&nbsp;` too. Its start is looked for this far back at most.
-_WORD_END = re.compile(r"\S*")
-_WORD_TAIL = re.compile(r"\S*\Z")
+# the no-break space of `&nbsp;` too. A longer whitespace-free run is not a word for snippets.
 LONGEST_WORD_CHARS = 64
+_WORD_END = re.compile(rf"\S{{0,{LONGEST_WORD_CHARS}}}")
+_WORD_TAIL = re.compile(r"\S*\Z")
+_NEXT_SPACE = re.compile(r"\s")
+# Candidates (words holding a query term) looked at per text; a snippet shows one cluster.
+MAX_CANDIDATES = 100
+# Only this much of a text is searched for the passage (a long body's first pages).
+MAX_TEXT_CHARS = 100_000
 # Punctuation glued to a word stays outside its <mark>.
 _EDGES = re.compile(r"^(\W*)(.*?)(\W*)$", re.S)
 
@@ -94,26 +108,40 @@ class Highlighter:
         """About `SNIPPET_WORDS` words of `text` around most matches, marked; None without any."""
         if self._candidates is None:
             return None
-        plain = _LEFT_OUT.sub("", text)
+        plain = _LEFT_OUT.sub("", text[:MAX_TEXT_CHARS])
         starts, matched = self._matches(plain)
         if not starts:
             return None
-        return _marked_window(plain, _densest(starts), matched)
+        return _marked_window(plain, _densest(starts), matched,
+                              cut_short=len(text) > MAX_TEXT_CHARS)
 
     def matches(self, word: str) -> bool:
         return any(t in self.wanted for t in word_terms(word))
 
     def _matches(self, plain: str) -> tuple[list[int], set[str]]:
-        """Where the words of `plain` that match start, and those words."""
+        """Where the words of `plain` that match start, and those words.
+
+        Each candidate word is looked at once (the search resumes after it),
+        at most `MAX_CANDIDATES` of them, and none longer than `LONGEST_WORD_CHARS`.
+        """
         assert self._candidates is not None
-        starts: dict[int, None] = {}
+        starts: list[int] = []
         words: set[str] = set()
-        for found in self._candidates.finditer(plain):
+        position = 0
+        for _ in range(MAX_CANDIDATES):
+            found = self._candidates.search(plain, position)
+            if found is None:
+                break
             start, end = _word_around(plain, found.start())
-            if start not in starts and self.matches(word := plain[start:end]):
-                starts[start] = None
+            if start < 0:  # not a word: step over the whole run
+                space = _NEXT_SPACE.search(plain, end)
+                position = space.end() if space else len(plain)
+                continue
+            position = max(end, found.end())
+            if self.matches(word := plain[start:end]):
+                starts.append(start)
                 words.add(word)
-        return list(starts), words
+        return starts, words
 
 
 def _letter_variants() -> dict[str, str]:
@@ -150,9 +178,18 @@ def _candidates_pattern(terms: frozenset[str]) -> re.Pattern[str] | None:
 
 
 def _word_around(text: str, position: int) -> tuple[int, int]:
-    """The whitespace-separated word of `text` that holds `position`."""
-    tail = _WORD_TAIL.search(text, max(0, position - LONGEST_WORD_CHARS), position)
-    return tail.start(), _WORD_END.match(text, position).end()  # type: ignore[union-attr]
+    """The whitespace-separated word of `text` that holds `position`.
+
+    A start of -1 says the run is longer than `LONGEST_WORD_CHARS`; only that
+    many characters either side of `position` are looked at to say so.
+    """
+    low = max(0, position - LONGEST_WORD_CHARS)
+    start = _WORD_TAIL.search(text, low, position).start()  # type: ignore[union-attr]
+    end = _WORD_END.match(text, position).end()  # type: ignore[union-attr]
+    too_long = (end - start > LONGEST_WORD_CHARS
+                or (start == low > 0 and not text[low - 1].isspace())
+                or (end < len(text) and not text[end].isspace()))
+    return (-1 if too_long else start), end
 
 
 def _densest(starts: list[int]) -> int:
@@ -166,7 +203,7 @@ def _densest(starts: list[int]) -> int:
     return best
 
 
-def _marked_window(text: str, first_match: int, matched: set[str]) -> str:
+def _marked_window(text: str, first_match: int, matched: set[str], cut_short: bool) -> str:
     """The words from a little before `first_match`, those in `matched` marked, escaped once."""
     before = text[max(0, first_match - LOOK_BACK_CHARS):first_match].split()
     lead_in = before[-LEAD_IN_WORDS:]
@@ -176,7 +213,8 @@ def _marked_window(text: str, first_match: int, matched: set[str]) -> str:
     escaped = html.escape(" ".join(words), quote=False)
     return _joined(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"),
                    more_before=len(before) > len(lead_in) or first_match > LOOK_BACK_CHARS,
-                   more_after=len(after) > len(window) or first_match + LOOK_AHEAD_CHARS < len(text))
+                   more_after=(len(after) > len(window) or cut_short
+                               or first_match + LOOK_AHEAD_CHARS < len(text)))
 
 
 def _mark(word: str) -> str:
