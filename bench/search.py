@@ -13,7 +13,10 @@ tagger; not timed), then measures in the same run:
 - `GET /v1/search` p50/p95/p99 and queries/s at 1, 16 and 64 concurrent
   clients, beside raw Meilisearch answering the same queries on the same
   index: once as a results page needs them (facets, highlights, snippet
-  crop) and once as the bare `q` + `limit`.
+  crop) and once as the bare `q` + `limit`;
+- the deepest page a reader may ask for (`KHABAR_MAX_RESULT_DEPTH` results
+  deep, 10 a page) beside page 1 of the same queries, at 1 and 16 clients:
+  latency and CPU per query, and their ratio.
 
 Prints tables; it is not a test.
 """
@@ -42,12 +45,14 @@ from khabar_search.documents import to_document
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.query import RETRIEVED
+from khabar_search.settings import SearchSettings
 from khabar_search.snippets import SNIPPET_WORDS
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import Article, EnrichedEvent
 from khabar_shared.logging import configure_logging
 from khabar_shared.redis_helpers import connect
+from khabar_shared.text import is_stopword, term, tokenize
 
 console = Console(width=150)  # wide tables stay readable when the output is a file
 CONCURRENCY = (1, 16, 64)
@@ -99,6 +104,18 @@ def make_queries(articles: list[Article], count: int) -> list[str]:
         if len(queries) == count:
             break
     return queries
+
+
+def broad_queries(articles: list[Article], count: int = 20) -> list[str]:
+    """Headline words of the most articles, as written: queries whose last pages are full."""
+    df = document_frequencies(articles)
+    spelling: dict[str, str] = {}
+    for article in articles:
+        for token in tokenize(article.headline):
+            stem = term(token)
+            if stem and len(token) >= 3 and not is_stopword(token) and not token.isdigit():
+                spelling.setdefault(stem, token)
+    return [spelling[stem] for stem in sorted(spelling, key=lambda s: -df[s])[:count]]
 
 
 Ask = Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]
@@ -194,6 +211,51 @@ def print_latency(rows: list[LatencyRow], articles: int) -> None:
     console.print(table)
 
 
+DEPTH_CONCURRENCY = (1, 16)
+
+
+async def depth_rows(service_url: str, queries: list[str], per_level: int,
+                     cpu_now: Callable[[], dict[str, float]]) -> list[LatencyRow]:
+    """Page 1 and the last page a reader may ask for, 10 hits a page."""
+    deepest = SearchSettings().max_result_depth // 10
+
+    def at_page(page: int) -> Ask:
+        async def ask(client: httpx.AsyncClient, q: str) -> httpx.Response:
+            return await client.get(f"{service_url}/v1/search", params={"q": q, "page": page})
+        return ask
+
+    rows = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        await load(at_page(deepest), client, queries, 4, len(queries))  # warm
+        for concurrency in DEPTH_CONCURRENCY:
+            total = max(per_level, concurrency * 10)
+            for name, ask in (("page 1", at_page(1)), (f"page {deepest}", at_page(deepest))):
+                before = cpu_now()
+                latencies, qps = await load(ask, client, queries, concurrency, total)
+                after = cpu_now()
+                cpu_ms = {process: 1000 * (after[process] - before[process]) / total
+                          for process in before if process in after}
+                rows.append(LatencyRow(name, concurrency, latencies, qps, cpu_ms))
+    return rows
+
+
+def print_depth(rows: list[LatencyRow]) -> None:
+    table = Table(title="Deepest allowed page beside page 1 (/v1/search, 10 hits a page)")
+    for column in ("page", "clients", "p50 ms", "p99 ms", "queries/s",
+                   "CPU ms/query: meili + search", "p50 vs page 1", "CPU vs page 1"):
+        table.add_column(column, justify="right" if column != "page" else "left")
+    first = {row.clients: row for row in rows if row.engine == "page 1"}
+    for row in rows:
+        base = first[row.clients]
+        cpu = " + ".join(f"{row.cpu_ms.get(name, 0.0):.1f}" for name in SERVER_PROCESSES)
+        table.add_row(row.engine, str(row.clients),
+                      f"{percentile(row.latencies, 0.5) * 1000:.1f}",
+                      f"{percentile(row.latencies, 0.99) * 1000:.1f}", f"{row.qps:.0f}", cpu,
+                      f"{percentile(row.latencies, 0.5) / percentile(base.latencies, 0.5):.2f}×",
+                      f"{row.server_cpu_ms / base.server_cpu_ms:.2f}×")
+    console.print(table)
+
+
 async def run(count: int, query_count: int, batch: int, per_level: int) -> None:
     articles = load_corpus_articles(count)
     events = events_for(articles)
@@ -219,6 +281,10 @@ async def run(count: int, query_count: int, batch: int, per_level: int) -> None:
                                       system.keys.search_key, system.index, queries, per_level,
                                       system.cpu_by_process)
         print_latency(rows, len(docs))
+        with console.status("deepest page beside page 1"):
+            deep = await depth_rows(system.url("search"), broad_queries(articles), per_level,
+                                    system.cpu_by_process)
+        print_depth(deep)
 
 
 def main() -> None:

@@ -20,6 +20,8 @@ from khabar_search.synonyms import load_synonyms
 from tests.conftest import Servers
 
 BURST = 60
+# Fewer than the index's 300 articles: the deepest page is reachable in these tests.
+MAX_DEPTH = 200
 
 
 def load_index(servers: Servers, index: str, count: int) -> None:
@@ -58,7 +60,8 @@ def run_search_service(servers: Servers, logs: Path, count: int,
 def search_url(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from run_search_service(
         servers, tmp_path_factory.mktemp("search-api"), 300,
-        {"KHABAR_RATE_LIMIT_PER_MINUTE": "1", "KHABAR_RATE_LIMIT_BURST": str(BURST)})
+        {"KHABAR_RATE_LIMIT_PER_MINUTE": "1", "KHABAR_RATE_LIMIT_BURST": str(BURST),
+         "KHABAR_MAX_RESULT_DEPTH": str(MAX_DEPTH)})
 
 
 def get(url: str, path: str = "/v1/search", **params: Any) -> httpx.Response:
@@ -114,10 +117,25 @@ def test_dates_sort_and_pages(search_url: str) -> None:
     assert not {h["id"] for h in first["hits"]} & {h["id"] for h in second["hits"]}
 
 
+def test_pages_stop_at_the_deepest_result_and_past_it_readers_refine(search_url: str) -> None:
+    everything = get(search_url, per_page=1).json()  # no query: every article, newest first
+    assert everything["total"] > MAX_DEPTH
+    assert everything["pages"] == MAX_DEPTH
+    last = get(search_url, page=MAX_DEPTH // 10, per_page=10)
+    assert last.status_code == 200 and len(last.json()["hits"]) == 10
+    past = get(search_url, page=MAX_DEPTH // 10 + 1, per_page=10)
+    assert past.status_code == 400
+    assert past.headers["content-type"].startswith("application/problem+json")
+    assert "refine your search" in past.json()["detail"]
+    assert f"at most {MAX_DEPTH}" in past.json()["errors"][0]["detail"]
+
+
 BAD_REQUESTS = [
     ({"page": "0"}, "page"),
     ({"page": "abc"}, "page"),
     ({"page": "1001"}, "page"),
+    ({"page": str(MAX_DEPTH // 10 + 1), "per_page": "10"}, "page"),
+    ({"page": str(MAX_DEPTH // 50 + 1), "per_page": "50"}, "page"),
     ({"per_page": "0"}, "per_page"),
     ({"per_page": "500"}, "per_page"),
     ({"sort": "oldest"}, "sort"),

@@ -5,9 +5,9 @@ from datetime import date
 from khabar_search.query import (
     SearchParams,
     SearchResult,
-    bodies_request,
     build_filters,
     build_request,
+    documents_request,
     merge_answers,
     result_fields,
     stems_query,
@@ -57,12 +57,14 @@ def test_merge_for_newest_orders_by_publication_time() -> None:
     assert [h["id"] for h in merged["hits"]] == ["new", "mid", "old"]
 
 
-def test_first_pages_bring_bodies_deeper_pages_fetch_them_by_id() -> None:
+def test_first_pages_come_whole_deeper_pages_rank_ids_and_fetch_the_page_by_id() -> None:
     first = build_request(SearchParams(q="فيفا"), "articles")["queries"][0]
     deep = build_request(SearchParams(q="فيفا", page=20, per_page=10), "articles")["queries"][0]
-    assert "body" in first["attributesToRetrieve"] and "body" not in deep["attributesToRetrieve"]
+    assert "body" in first["attributesToRetrieve"] and "headline" in first["attributesToRetrieve"]
+    # Hundreds of hits ranked for a deep page bring only what the merge needs.
+    assert deep["attributesToRetrieve"] == ["id", "published"]
     assert not any(key.startswith("attributesToCrop") for key in first)
-    fetch = bodies_request("articles", ["a", 'b"c'])["queries"][0]
+    fetch = documents_request("articles", ["a", 'b"c'], ["id", "body"])["queries"][0]
     assert fetch["filter"] == 'id IN ["a", "b\\"c"]' and fetch["limit"] == 2
 
 

@@ -31,7 +31,7 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
-from khabar_shared.problems import problem
+from khabar_shared.problems import ProblemError, problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
 from khabar_shared.text import detect_language
@@ -55,6 +55,16 @@ def page_url(params: SearchParams, **changes: Any) -> str:
     return "/search?" + urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
+def too_deep(page: int, per_page: int, max_depth: int) -> ProblemError:
+    """The answer to a page past the deepest result readers may page to."""
+    detail = (f"page {page} of {per_page} reaches result {page * per_page}; results past "
+              f"{max_depth} are not paged to: refine your search (more words, a category, "
+              "a tag, a source or dates) instead")
+    return problem(400, "Bad Request", f"Invalid parameter: page ({detail})",
+                   errors=[{"pointer": "page", "detail": f"page × per_page must be at most "
+                                                         f"{max_depth}: refine your search"}])
+
+
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
     settings = settings or SearchSettings()
     redis = connect(settings.redis_url)
@@ -68,7 +78,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     )
     consumer.register(broker)
     reader = SearchClient(settings.meili_url, settings.meili_search_key.get_secret_value(),
-                          settings.meili_index)
+                          settings.meili_index, max_depth=settings.max_result_depth)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
     @asynccontextmanager
@@ -111,6 +121,8 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         if date_from and date_to and date_from > date_to:
             raise problem(400, "Bad Request", "Invalid parameter: from",
                           errors=[{"pointer": "from", "detail": "must not be after 'to'"}])
+        if page * per_page > settings.max_result_depth:
+            raise too_deep(page, per_page, settings.max_result_depth)
         return SearchParams(q=" ".join(q.split()), category=category, tag=tag, source=source,
                             lang=lang, date_from=date_from, date_to=date_to, sort=sort,
                             page=page, per_page=per_page)

@@ -51,6 +51,8 @@ RETRIEVED = ["id", "headline", "lead", "category", "source", "tags", "published"
              "url"]
 # Up to this many hits per query, the hits bring their bodies for the snippets.
 MAX_INLINE_BODIES = 50
+# Deeper, the hits bring only what merging needs; the page's documents are fetched after.
+RANKED = ["id", "published"]
 EMPTY_INDEX_CODE = "invalid_search_attributes_to_search_on"
 
 
@@ -141,13 +143,24 @@ def adds_recall(q: str, stems: str) -> bool:
     return set(stems.split()) != set(tokenize(q))
 
 
+def page_fields(params: SearchParams) -> list[str]:
+    """What a hit of the results page shows: the body too when snippets are cut from it."""
+    return [*RETRIEVED, "body"] if params.q else RETRIEVED
+
+
+def is_deep(params: SearchParams) -> bool:
+    return params.page * params.per_page > MAX_INLINE_BODIES
+
+
 def _common(params: SearchParams) -> dict[str, Any]:
-    # Bodies come with the hits for the usual first pages (they cost Meilisearch
-    # little to send); deeper pages fetch the page's bodies after the merge.
-    inline_bodies = bool(params.q) and params.page * params.per_page <= MAX_INLINE_BODIES
+    # The usual first pages come whole with the hits (bodies cost Meilisearch
+    # little to send). Deeper pages rank every result up to the page's last:
+    # those hits bring only their id and date (sending the fields of hundreds
+    # of hits cost Meilisearch several times page 1's CPU), and the page's own
+    # documents are fetched after the merge.
     common: dict[str, Any] = {
         "filter": build_filters(params),
-        "attributesToRetrieve": [*RETRIEVED, "body"] if inline_bodies else RETRIEVED,
+        "attributesToRetrieve": RANKED if is_deep(params) else page_fields(params),
         # Meilisearch splits a leading ال off Arabic words; with the default
         # strategy a lone ال would be the last word kept and match everything.
         # `frequency` drops the most common words first.
@@ -178,11 +191,11 @@ def build_request(params: SearchParams, index_uid: str) -> dict[str, Any]:
     return {"queries": queries}
 
 
-def bodies_request(index_uid: str, ids: list[str]) -> dict[str, Any]:
-    """The multi-search body that fetches the bodies of the page's hits (the search key cannot
+def documents_request(index_uid: str, ids: list[str], fields: list[str]) -> dict[str, Any]:
+    """The multi-search body that fetches `fields` of the page's hits (the search key cannot
     read documents any other way)."""
     return {"queries": [{
-        "indexUid": index_uid, "q": "", "limit": len(ids), "attributesToRetrieve": ["id", "body"],
+        "indexUid": index_uid, "q": "", "limit": len(ids), "attributesToRetrieve": fields,
         "filter": f"id IN [{', '.join(quote(article_id) for article_id in ids)}]",
     }]}
 
@@ -237,12 +250,14 @@ def hit_fields(hit: dict[str, Any], highlighter: Highlighter) -> dict[str, Any]:
 
 
 def result_fields(params: SearchParams, answer: dict[str, Any],
-                  highlighter: Highlighter | None = None) -> dict[str, Any]:
+                  highlighter: Highlighter | None = None,
+                  max_depth: int | None = None) -> dict[str, Any]:
     """The fields of a `SearchResult`, as plain data ready for JSON.
 
     The API sends them as they are: every value comes from documents the
     indexer validated, and validating ten hits again cost a fifth of the
-    service's CPU per query. A unit test holds them to the model.
+    service's CPU per query. A unit test holds them to the model. `pages`
+    counts only the pages a reader may ask for (`max_depth` results deep).
     """
     highlighter = highlighter or Highlighter(params.q)
     total = int(answer.get("estimatedTotalHits", answer.get("totalHits", 0)))
@@ -258,7 +273,7 @@ def result_fields(params: SearchParams, answer: dict[str, Any],
         "total": total,
         "page": params.page,
         "per_page": params.per_page,
-        "pages": -(-total // params.per_page),
+        "pages": -(-min(total, max_depth or total) // params.per_page),
         "hits": [hit_fields(hit, highlighter) for hit in answer.get("hits", [])],
         "facets": {"category": distribution.get("category", {}), "tag": tag_counts,
                    "source": distribution.get("source", {})},
@@ -281,7 +296,8 @@ class SearchUnavailable(RuntimeError):
 
 class SearchClient:
     def __init__(self, meili_url: str, search_key: str, index_uid: str,
-                 timeout_s: float = 10.0, synonyms: dict[str, list[str]] | None = None) -> None:
+                 timeout_s: float = 10.0, synonyms: dict[str, list[str]] | None = None,
+                 max_depth: int | None = None) -> None:
         # Uncompressed: Meilisearch sits next to us, and gzip costs both sides CPU per query.
         self._headers = {"Accept-Encoding": "identity", "Content-Type": "application/json"}
         if search_key:
@@ -289,6 +305,7 @@ class SearchClient:
         self._url = meili_url.rstrip("/") + "/multi-search"
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._index = index_uid
+        self._max_depth = max_depth
         self._session: aiohttp.ClientSession | None = None
         self._synonyms = SynonymTerms(synonyms if synonyms is not None else load_synonyms())
 
@@ -311,19 +328,20 @@ class SearchClient:
         if answer is None:
             return result_fields(params, {})
         merged = merge_answers(params, answer)
+        if is_deep(params) and merged["hits"]:
+            await self._add_page_documents(merged["hits"], page_fields(params))
         highlighter = Highlighter(params.q, self._synonyms)
         if not highlighter.wanted or not merged["hits"]:
-            return result_fields(params, merged, highlighter)
-        await self._add_missing_bodies(merged["hits"])
-        return await anyio.to_thread.run_sync(result_fields, params, merged, highlighter)
+            return result_fields(params, merged, highlighter, self._max_depth)
+        return await anyio.to_thread.run_sync(result_fields, params, merged, highlighter,
+                                              self._max_depth)
 
-    async def _add_missing_bodies(self, hits: list[dict[str, Any]]) -> None:
-        missing = {hit["id"]: hit for hit in hits if "body" not in hit}
-        if not missing:
-            return
-        [found] = await self._multi_search(bodies_request(self._index, list(missing))) or [{}]
+    async def _add_page_documents(self, hits: list[dict[str, Any]], fields: list[str]) -> None:
+        by_id = {hit["id"]: hit for hit in hits}
+        request = documents_request(self._index, list(by_id), fields)
+        [found] = await self._multi_search(request) or [{}]
         for document in found.get("hits", []):
-            missing[document["id"]]["body"] = document.get("body", "")
+            by_id[document["id"]].update(document)
 
     async def _multi_search(self, request: dict[str, Any]) -> list[dict[str, Any]] | None:
         """Each query's answer; None when the index is still empty."""

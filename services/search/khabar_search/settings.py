@@ -24,6 +24,11 @@ class SearchSettings(CommonSettings):
     prefix_search: bool = False
     max_query_chars: int = Field(default=200, ge=10)
     max_per_page: int = Field(default=50, ge=1, le=200)
+    # The deepest result a reader can page to (page × per_page): past it they
+    # refine their search. Each page asks Meilisearch to rank every result up
+    # to its last, twice (words and stems), and that ranking's cost grows with
+    # the depth: bench.search prints the last page's cost beside page 1's.
+    max_result_depth: int = Field(default=200, ge=10, le=5_000)
     # Readers' requests per minute per client address, with bursts up to
     # `rate_limit_burst`; 0 turns the limit off. Each replica counts its own
     # clients (an in-process token bucket), so N replicas allow N times this.
