@@ -4,6 +4,13 @@ Uvicorn runs FastAPI apps (ingest, search, render) and FastStream's
 `AsgiFastStream` (enrich) alike. `log_config=None` leaves uvicorn's loggers to
 ours (one JSON object a line); on SIGTERM uvicorn waits up to
 `KHABAR_SHUTDOWN_GRACE_S` for requests and consumers to finish.
+
+`proxy_headers=False`: uvicorn would otherwise take the client's address
+from X-Forwarded-For on every connection from 127.0.0.1 (its default
+`forwarded_allow_ips`), so any process on the host could claim to be any
+reader. Services that need the reader's address behind a proxy read it
+themselves from the proxies they are told to trust (search's
+`KHABAR_TRUSTED_PROXIES`).
 """
 
 from collections.abc import Callable
@@ -26,5 +33,6 @@ def serve(create_app: Callable[[SettingsT], Any], settings: SettingsT, *,
         host=host,
         port=port,
         log_config=None,
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
     )

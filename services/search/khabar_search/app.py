@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.query import SearchClient, SearchParams, SearchResult, SearchUnavailable
-from khabar_search.ratelimit import RateLimiter, RateLimitMiddleware
+from khabar_search.ratelimit import RateLimitMiddleware, SharedRateLimiter
 from khabar_search.settings import SearchSettings
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.asyncapi import asyncapi_router
@@ -79,7 +79,9 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     consumer.register(broker)
     reader = SearchClient(settings.meili_url, settings.meili_search_key.get_secret_value(),
                           settings.meili_index, max_depth=settings.max_result_depth)
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    buckets = connect(settings.effective_cache_redis_url)
+    limiter = SharedRateLimiter(buckets, settings.meili_index, settings.rate_limit_per_minute,
+                                settings.rate_limit_burst)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -90,12 +92,14 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         yield
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         await reader.aclose()
+        await buckets.aclose()
         await redis.aclose()
 
     app = FastAPI(title="khabar search", version="1", lifespan=lifespan,
                   description="Readers search the archive in Arabic and English.")
     install_problem_handlers(app)
-    app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=RATE_LIMITED_PATHS)
+    app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=RATE_LIMITED_PATHS,
+                       trusted_proxies=settings.trusted_networks)
     app.add_middleware(HttpMetricsMiddleware)
     app.include_router(asyncapi_router(broker, "search"))
     app.include_router(fastapi_ops_router({

@@ -1,22 +1,40 @@
-"""A per-client token bucket: readers get `per_minute` requests with bursts up to `burst`.
+"""A per-reader token bucket: readers get `per_minute` requests with bursts up to `burst`.
 
-In-process and per replica: behind a load balancer with N search replicas a
-client can make up to N times the limit. That bounds abuse cheaply; a shared
-limit would need a Redis round trip on every query.
+The buckets live in Redis (`ratelimit.lua`, one atomic step per request), so
+N search replicas behind a load balancer enforce one limit, not N. When Redis
+does not answer, each replica falls back to a bucket in its own memory
+(`RateLimiter`): the limit is then per replica, and readers are not refused
+for our outage. Who the reader is comes from `client_address`.
 """
 
 import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from redis.exceptions import RedisError
 from starlette.responses import JSONResponse
 
+from khabar_search.client_address import Network, client_address
+from khabar_shared.logging import get_logger
 from khabar_shared.problems import PROBLEM_JSON, Problem
+from khabar_shared.redis_helpers import RedisClient
+
+log = get_logger(__name__)
 
 # Buckets of clients not seen for a while are forgotten; at most this many are kept.
 MAX_CLIENTS = 100_000
+TAKE_SCRIPT = (Path(__file__).parent / "ratelimit.lua").read_text()
+
+
+def bucket_key(index: str, client: str) -> str:
+    """One reader's bucket for the readers of one index (one deployment of search).
+
+    No hash tag: each bucket is its own single-key script call, on any cluster node.
+    """
+    return f"khabar:search:ratelimit:{index}:{client}"
 
 
 @dataclass
@@ -26,6 +44,8 @@ class Bucket:
 
 
 class RateLimiter:
+    """Buckets in this process's memory: the fallback while Redis is away."""
+
     def __init__(self, per_minute: int, burst: int) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
@@ -56,23 +76,49 @@ class RateLimiter:
         return str(max(1, math.ceil(wait_s)))
 
 
+class SharedRateLimiter:
+    """Buckets in Redis, one per reader across every replica."""
+
+    def __init__(self, redis: RedisClient, index: str, per_minute: int, burst: int) -> None:
+        self.local = RateLimiter(per_minute, burst)
+        self._index = index
+        self._take = redis.register_script(TAKE_SCRIPT)
+
+    @property
+    def enabled(self) -> bool:
+        return self.local.enabled
+
+    async def take(self, client: str) -> float:
+        """Spend one of `client`'s tokens; 0.0 if allowed, else the seconds until one is back."""
+        if not self.enabled:
+            return 0.0
+        try:
+            wait = await self._take(keys=[bucket_key(self._index, client)],
+                                    args=[repr(self.local.rate), repr(self.local.burst)])
+        except (RedisError, OSError) as error:
+            log.warning("rate_limit_redis_unavailable", error=str(error))
+            return self.local.take(client)
+        return float(wait)
+
+
 class RateLimitMiddleware:
-    """Answers 429 with a problem document once a client address spent its tokens.
+    """Answers 429 with a problem document once a reader spent their tokens.
 
     Plain ASGI rather than `@app.middleware("http")`: Starlette's
     BaseHTTPMiddleware runs every request through extra tasks and streams,
     which cost measurable CPU per search under load.
     """
 
-    def __init__(self, app: Any, limiter: RateLimiter, paths: tuple[str, ...]) -> None:
+    def __init__(self, app: Any, limiter: SharedRateLimiter, paths: tuple[str, ...],
+                 trusted_proxies: tuple[Network, ...] = ()) -> None:
         self.app = app
         self.limiter = limiter
         self.paths = paths
+        self.trusted_proxies = trusted_proxies
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] in self.paths:
-            client = scope.get("client")
-            wait_s = self.limiter.take(client[0] if client else "unknown")
+            wait_s = await self.limiter.take(client_address(scope, self.trusted_proxies))
             if wait_s > 0:
                 await self._refuse(wait_s, scope, receive, send)
                 return
@@ -82,5 +128,5 @@ class RateLimitMiddleware:
         found = Problem(status=429, title="Too Many Requests",
                         detail="Slow down: this address made too many searches.")
         response = JSONResponse(found.body(), status_code=429, media_type=PROBLEM_JSON,
-                                headers={"Retry-After": self.limiter.retry_after(wait_s)})
+                                headers={"Retry-After": RateLimiter.retry_after(wait_s)})
         await response(scope, receive, send)

@@ -5,8 +5,9 @@ indexing key (documents, tasks, settings of its own indexes) and a
 search-only key for readers' queries, both made by the operator's setup.
 """
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from khabar_search.client_address import Network, parse_networks
 from khabar_shared.settings import CommonSettings
 
 
@@ -30,7 +31,21 @@ class SearchSettings(CommonSettings):
     # the depth: bench.search prints the last page's cost beside page 1's.
     max_result_depth: int = Field(default=200, ge=10, le=5_000)
     # Readers' requests per minute per client address, with bursts up to
-    # `rate_limit_burst`; 0 turns the limit off. Each replica counts its own
-    # clients (an in-process token bucket), so N replicas allow N times this.
+    # `rate_limit_burst`; 0 turns the limit off. The buckets live in the cache
+    # Redis, so every replica counts against one limit.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=60, ge=1)
+    # Addresses or networks of our own proxies and load balancers, comma
+    # separated ("10.0.0.0/8, 192.168.1.7"). Only a connection from one of them
+    # may name the reader in X-Forwarded-For; by default none may.
+    trusted_proxies: str = ""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)  # a bad entry stops the service at start, naming it
+        return value
+
+    @property
+    def trusted_networks(self) -> tuple[Network, ...]:
+        return parse_networks(self.trusted_proxies)
