@@ -8,6 +8,7 @@ search-only key for readers' queries, both made by the operator's setup.
 from pydantic import Field, SecretStr, field_validator
 
 from khabar_search.client_address import Network, parse_networks
+from khabar_search.locales import DEFAULT_LANGUAGES, known_languages
 from khabar_shared.settings import CommonSettings
 
 
@@ -23,6 +24,10 @@ class SearchSettings(CommonSettings):
     # Prefix matching of the last typed word: off by default, because its
     # databases make every update several times slower (see index_settings.py).
     prefix_search: bool = False
+    # The languages articles arrive in (ISO 639-1, comma-separated): each is
+    # tokenized as itself when indexed and queried (`locales.py`). Changing it
+    # takes a `khabar reindex`.
+    search_languages: str = ",".join(DEFAULT_LANGUAGES)
     max_query_chars: int = Field(default=200, ge=10)
     max_per_page: int = Field(default=50, ge=1, le=200)
     # The deepest result a reader can page to (page × per_page): past it they
@@ -49,3 +54,7 @@ class SearchSettings(CommonSettings):
     @property
     def trusted_networks(self) -> tuple[Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def languages(self) -> list[str]:
+        return known_languages(code.strip().lower() for code in self.search_languages.split(","))
