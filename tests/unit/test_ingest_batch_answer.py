@@ -12,7 +12,7 @@ DOCUMENT = to_ninjs(real_articles(1)[0])
 
 
 def change(**envelope: object):
-    return read_item({"article": DOCUMENT, **envelope}, "desk", "corr-1", Limits(), False)
+    return read_item({"article": DOCUMENT, **envelope}, "desk", "corr-1", Limits(), False)[0]
 
 
 def answers() -> list[dict[str, object]]:

@@ -25,7 +25,7 @@ from khabar_ingest.auth import ApiKey, KeyRing
 from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
-from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
+from khabar_ingest.formats.ninjs import FieldCleaned, InvalidArticle, Limits, read_ninjs
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
 from khabar_ingest.problems import (
     ProblemDetails,
@@ -62,7 +62,7 @@ from khabar_shared.ops_http import (
     install_problem_handlers,
 )
 from khabar_shared.redis_helpers import connect
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 log = get_logger(__name__)
 bearer = HTTPBearer(auto_error=False, description="An ingest API key: `Bearer <key>`.")
@@ -79,6 +79,14 @@ class ArticleView(BaseModel):
     embargoed_until: datetime | None = None
     headline: str
     last_event_id: str
+
+
+class PostAnswer(Acceptance):
+    """A POST's 202 answer: the acceptance, and what careless text was cleaned in this request."""
+
+    cleaned: list[FieldCleaned] | None = Field(
+        default=None, description="Each field ingest cleaned (a tab in the headline, a stray "
+        "control character in the body), by JSON pointer; absent when nothing was.")
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -109,7 +117,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(fastapi_ops_router({"redis": redis_check(redis)}))
     install_problem_handlers(app)
     install_ingest_problem_handler(app)
-    app.openapi = lambda: problem_openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: problem_openapi(app, limits)  # type: ignore[method-assign]
 
     async def caller(
         request: Request,
@@ -129,7 +137,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                        responses=PROBLEM_CODES["get"])
 
     @app.post(
-        "/v1/articles", status_code=202, response_model=Acceptance, tags=["articles"],
+        "/v1/articles", status_code=202, response_model=PostAnswer, tags=["articles"],
         summary="Publish, update, correct, embargo or withdraw one article",
         openapi_extra={"requestBody": NINJS_REQUEST_BODY},
         responses={**PROBLEM_CODES["post"], 202: {"description": "Accepted (or repeated)."}},
@@ -144,14 +152,14 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         path = request.url.path
         base_version = parse_if_match(if_match, path)
         body = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
-        article = parse_article(body.document, limits, path, body.unicode_checked)
+        article, cleaned = parse_article(body.document, limits, path, body.unicode_checked)
         change = Change(
             article=article, submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
             base_version=base_version, idempotency=idempotency_key,
         )  # fmt: skip
         result = answer_or_raise(await store.accept_many([change]), change, path)[0]
-        return acceptance_response(result, key)
+        return acceptance_response(result, key, cleaned)
 
     @app.post(
         "/v1/articles/batch", response_model=BatchAnswer, response_class=JSONResponse,
@@ -250,9 +258,10 @@ def withdrawn(article: Article) -> Article:
     )
 
 
-def parse_article(document: Any, limits: Limits, path: str, unicode_checked: bool) -> Article:
+def parse_article(document: Any, limits: Limits, path: str, unicode_checked: bool
+                  ) -> tuple[Article, list[FieldCleaned]]:
     try:
-        return parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
+        return read_ninjs(document, limits=limits, unicode_checked=unicode_checked)
     except InvalidArticle as invalid:
         raise invalid_article(invalid, path).error() from invalid
 
@@ -290,14 +299,19 @@ def parse_if_match(if_match: str | None, path: str) -> int | None:
     return int(value)
 
 
-def acceptance_response(result: StoreResult, key: ApiKey) -> JSONResponse:
+def acceptance_response(result: StoreResult, key: ApiKey,
+                        cleaned: list[FieldCleaned] | None = None) -> JSONResponse:
+    """The 202 answer; `cleaned` says what careless text of this request was fixed."""
     acceptance = result.answer()
+    body = acceptance.model_dump(mode="json")
+    if cleaned:
+        body["cleaned"] = [item.model_dump() for item in cleaned]
     log.info("article_unchanged" if result.replayed else "article_accepted",
              article_id=acceptance.article_id, version=acceptance.version,
              status=acceptance.status, event_id=acceptance.event_id,
              correlation_id=acceptance.correlation_id, key_name=key.name)
     return JSONResponse(
-        acceptance.model_dump(mode="json"),
+        body,
         status_code=202,
         headers={
             "Location": f"/v1/articles/{acceptance.article_id}",

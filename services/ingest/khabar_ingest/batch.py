@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from khabar_ingest.formats.checks import has_line_controls
 from khabar_ingest.formats.errors import FieldError, pointer
-from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
+from khabar_ingest.formats.ninjs import FieldCleaned, InvalidArticle, Limits, read_ninjs
 from khabar_ingest.problems import (
     ProblemDetails,
     conflict,
@@ -54,6 +54,9 @@ class BatchItem(BaseModel):
     version: int | None = None
     event_id: str | None = None
     problem: dict[str, Any] | None = Field(default=None, description="RFC 9457 problem.")
+    cleaned: list[FieldCleaned] | None = Field(
+        default=None, description="Careless text ingest cleaned in the item (a tab in the "
+        "headline, a stray control character), by JSON pointer; null when nothing was.")
 
 
 class BatchAnswer(BaseModel):
@@ -103,22 +106,26 @@ async def run_batch(
     unicode_checked: bool = False,
 ) -> BatchReply:
     answers: list[dict[str, Any]] = []
-    changes: list[tuple[int, Change]] = []
+    changes: list[tuple[int, Change, list[FieldCleaned]]] = []
 
     def parsed() -> Iterator[Change]:
         # Lazy, so the store sends each script call before the next items are parsed.
         for index, document in enumerate(items):
             try:
-                change = read_item(document, key_name, correlation_id, limits, unicode_checked)
+                change, cleaned = read_item(document, key_name, correlation_id, limits,
+                                            unicode_checked)
             except InvalidArticle as invalid:
                 answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
                 continue
-            changes.append((index, change))
+            changes.append((index, change, cleaned))
             yield change
 
     outcomes = await store.accept_many(parsed())
-    for (index, change), outcome in zip(changes, outcomes, strict=True):
-        answers.append(item_answer(index, change, outcome))
+    for (index, change, cleaned), outcome in zip(changes, outcomes, strict=True):
+        answer = item_answer(index, change, outcome)
+        if cleaned and answer["outcome"] != "rejected":
+            answer["cleaned"] = [item.model_dump() for item in cleaned]
+        answers.append(answer)
     answers.sort(key=lambda item: item["index"])
     counts: dict[ItemOutcome, int] = dict.fromkeys(ITEM_OUTCOMES, 0)
     for item in answers:
@@ -132,23 +139,27 @@ def is_envelope(document: Any) -> bool:
 
 
 def read_item(document: Any, key_name: str, correlation_id: str, limits: Limits,
-              unicode_checked: bool) -> Change:
-    """One item's change; InvalidArticle naming every bad field (an envelope's article's
-    fields under `/article`)."""
+              unicode_checked: bool) -> tuple[Change, list[FieldCleaned]]:
+    """One item's change and what was cleaned in it; InvalidArticle naming every bad field
+    (an envelope's article's fields under `/article`)."""
     if not is_envelope(document):
-        article = parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
-        return Change(article=article, submitted_by=key_name, correlation_id=correlation_id)
+        article, cleaned = read_ninjs(document, limits=limits, unicode_checked=unicode_checked)
+        return Change(article=article, submitted_by=key_name,
+                      correlation_id=correlation_id), cleaned
     errors = envelope_errors(document)
     try:
-        article = parse_ninjs(document["article"], limits=limits, unicode_checked=unicode_checked)
+        article, cleaned = read_ninjs(document["article"], limits=limits,
+                                      unicode_checked=unicode_checked)
     except InvalidArticle as invalid:
         errors += [FieldError(pointer="/article" + error.pointer, message=error.message)
                    for error in invalid.errors]
     if errors:
         raise InvalidArticle(errors)
+    cleaned = [FieldCleaned(pointer="/article" + item.pointer, detail=item.detail)
+               for item in cleaned]
     return Change(article=article, submitted_by=key_name, correlation_id=correlation_id,
                   base_version=document.get("base_version"),
-                  idempotency=document.get("idempotency_key"))
+                  idempotency=document.get("idempotency_key")), cleaned
 
 
 def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
@@ -174,7 +185,7 @@ def rejected(
 ) -> dict[str, Any]:
     return {"index": index, "outcome": "rejected", "status": problem.status,
             "article_id": article_id, "version": None, "event_id": None,
-            "problem": problem.body()}
+            "problem": problem.body(), "cleaned": None}
 
 
 def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
@@ -186,7 +197,7 @@ def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
         )  # fmt: skip
         return {"index": index, "outcome": kind, "status": 202,
                 "article_id": outcome.article_id, "version": outcome.version,
-                "event_id": outcome.event_id, "problem": None}
+                "event_id": outcome.event_id, "problem": None, "cleaned": None}
     instance = f"#/{index}"
     if isinstance(outcome, VersionConflict):
         problem = conflict(

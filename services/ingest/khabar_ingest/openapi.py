@@ -2,7 +2,8 @@
 
 - The request bodies: ninjs documents are read by hand (to answer 400/413/415
   before any parsing), so their schema is declared here: a permissive object
-  with the fields khabar reads, every other field allowed and kept.
+  with the fields khabar reads, every other field allowed and kept, each text
+  field with the length limit the service runs with (`ninjs_schema`).
 - Every refusal is `application/problem+json` with the `ProblemDetails`
   schema; FastAPI's default 422 "HTTPValidationError" is never sent, so it is
   removed.
@@ -14,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from khabar_ingest.batch import BASE_VERSION_LIMIT, MAX_IDEMPOTENCY_KEY_CHARS
+from khabar_ingest.formats.ninjs import Limits
 from khabar_ingest.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 
 _STRING = {"type": "string"}
@@ -54,6 +56,63 @@ NINJS_SCHEMA: dict[str, Any] = {
         "editor_note": _STRING | {"description": "A public correction note, kept in history."},
     },
 }
+
+CLEANING = ("Careless characters are cleaned, not refused: in one-line fields line breaks "
+            "and tabs fold into one space and other control characters are removed; in bodies, "
+            "leads and notes control characters other than tab and line breaks are removed. "
+            "The 202 answer lists each cleaning under `cleaned`, by JSON pointer.")
+
+
+def _limited(chars: int, what: str = "characters") -> dict[str, Any]:
+    return _STRING | {"maxLength": chars, "description": f"At most {chars} {what}."}
+
+
+def ninjs_schema(limits: Limits) -> dict[str, Any]:
+    """`NINJS_SCHEMA` with the service's own limits on every text field khabar reads."""
+    line = _limited
+    picture_text = {
+        "description_text": line(limits.max_caption_chars),
+        "caption": line(limits.max_caption_chars),
+        "alt_text": line(limits.max_alt_chars),
+        "creditline": line(limits.max_credit_chars),
+        "copyrightnotice": line(limits.max_credit_chars),
+        "byline": line(limits.max_credit_chars),
+        "renditions": {"type": ["object", "array"], "description":
+                       f"Each with an http(s) `href` (at most {limits.max_uri_chars} characters) "
+                       f"and a `mimetype` of at most {limits.max_mimetype_chars}."},
+    }
+    picture = {"type": "object", "additionalProperties": True, "properties": picture_text,
+               "description": "The featured picture (`featuremedia`, else the first picture). "
+                              "Without `alt_text` the caption stands in, so it must then fit "
+                              f"{limits.max_alt_chars} characters."}
+    subject = {"type": "object", "additionalProperties": True, "properties": {
+        name: line(limits.max_subject_chars) for name in ("name", "code", "uri", "literal",
+                                                          "scheme", "rel")}}
+    properties = {
+        **NINJS_SCHEMA["properties"],
+        "uri": line(limits.max_uri_chars) | {"description": "The newsroom's id of the article "
+                                             f"(required), at most {limits.max_uri_chars} characters."},
+        "headline": line(limits.max_headline_chars),
+        "byline": line(limits.max_byline_chars),
+        "source": line(limits.max_byline_chars),
+        "description_text": line(limits.max_lead_chars),
+        "description_html": line(limits.max_lead_chars, "characters once tags are removed"),
+        "body_html": _STRING | {"description": f"At most {limits.max_body_bytes} bytes of UTF-8."},
+        "body_text": _STRING | {"description": f"At most {limits.max_body_bytes} bytes of UTF-8."},
+        "subject": {"type": "array", "maxItems": limits.max_list_items, "items": subject},
+        "subjects": {"type": "array", "maxItems": limits.max_list_items, "items": subject},
+        "place": {"type": "array", "maxItems": limits.max_list_items, "items": subject},
+        "category": line(limits.max_category_chars),
+        "url": line(limits.max_uri_chars),
+        "editor_note": line(limits.max_editor_note_chars) | {
+            "description": "A public correction note, kept in history; at most "
+                           f"{limits.max_editor_note_chars} characters."},
+        "associations": {"type": ["object", "array"], "additionalProperties": picture,
+                         "items": picture},
+    }
+    return NINJS_SCHEMA | {"properties": properties,
+                           "description": NINJS_SCHEMA["description"] + " " + CLEANING}
+
 
 BATCH_ENVELOPE_SCHEMA: dict[str, Any] = {
     "title": "BatchEnvelope",
@@ -114,13 +173,13 @@ PROBLEM_CODES = {
 }
 
 
-def problem_openapi(app: FastAPI) -> dict[str, Any]:
+def problem_openapi(app: FastAPI, limits: Limits | None = None) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description,
                          routes=app.routes)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components["NinjsDocument"] = NINJS_SCHEMA
+    components["NinjsDocument"] = ninjs_schema(limits or Limits())
     components["NinjsBatch"] = NINJS_BATCH_SCHEMA
     components["BatchEnvelope"] = BATCH_ENVELOPE_SCHEMA
     for path_item in schema.get("paths", {}).values():

@@ -27,6 +27,31 @@ _TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TEXT_CONTROL_CHARS = tuple(chr(code) for code in range(0x80) if _TEXT_CONTROLS.match(chr(code)))
 
 
+# Line breaks and tabs inside a one-line field (copied text), with the spaces around them.
+_LINE_BREAKS = re.compile(r"\s*[\t\n\r\v\f\x85\u2028\u2029]\s*")
+
+
+def clean_line(text: str) -> tuple[str, list[str]]:
+    """A one-line field as meant: line breaks and tabs folded into one space, other controls
+    removed; and what was done, for the sender."""
+    done = []
+    folded = _LINE_BREAKS.sub(" ", text)
+    if folded != text:
+        done.append("line breaks or tabs folded into one space")
+    kept = _LINE_CONTROLS.sub("", folded)
+    if len(kept) != len(folded):
+        done.append(f"{len(folded) - len(kept)} control character(s) removed")
+    return kept, done
+
+
+def clean_text(text: str) -> tuple[str, list[str]]:
+    """Text whose lines count (a body, a note): control characters other than tab and line
+    breaks removed (a scraped \\x1a); and what was done."""
+    kept = _TEXT_CONTROLS.sub("", text)
+    removed = len(text) - len(kept)
+    return kept, [f"{removed} control character(s) removed"] if removed else []
+
+
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 

@@ -16,6 +16,13 @@ class FieldError(BaseModel):
     message: str
 
 
+class FieldCleaned(BaseModel):
+    """Careless but harmless text a reader fixed rather than refused, said back to the sender."""
+
+    pointer: str
+    detail: str
+
+
 class InvalidArticle(ValueError):
     """The document is well-formed JSON but not an article khabar can accept."""
 

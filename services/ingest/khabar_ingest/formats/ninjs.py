@@ -23,6 +23,14 @@ Every other top-level field (`version`, `urgency`, `type`, `person`,
 Items whose `type` is not `text` or `composite` (pictures, videos, events)
 are refused at `/type`: khabar publishes articles; pictures come as
 associations of one.
+
+Every text field khabar reads, the featured picture's caption, credit and
+alt text included, has a length limit (`Limits`; too long refuses the
+article). Careless characters are cleaned, not refused: in a one-line field
+(headline, byline, caption…) line breaks and tabs fold into one space and
+other control characters go; in a body, lead or note control characters
+other than tab and line breaks go. Each cleaning is written down by JSON
+pointer (`read_ninjs`), and ingest's answer lists them.
 """
 
 import html
@@ -36,6 +44,8 @@ from khabar_shared.events import Article, Image, Subject
 from pydantic import BaseModel, Field
 
 from .checks import (
+    clean_line,
+    clean_text,
     guess_language,
     has_line_controls,
     has_text_controls,
@@ -44,7 +54,7 @@ from .checks import (
     read_language,
     surrogate_paths,
 )
-from .errors import FieldError, InvalidArticle, MalformedDocument, pointer
+from .errors import FieldCleaned, FieldError, InvalidArticle, MalformedDocument, pointer
 from .ids import article_id_from_uri
 from .sections import section_for
 from .text import text_to_html
@@ -60,6 +70,14 @@ class Limits(BaseModel):
     max_body_bytes: int = Field(default=1_000_000, ge=1)
     max_editor_note_chars: int = Field(default=2000, ge=1)
     max_list_items: int = Field(default=200, ge=1, description="subjects, places")
+    # Subjects' and places' names, codes and schemes; a category slug.
+    max_subject_chars: int = Field(default=1000, ge=1)
+    max_category_chars: int = Field(default=60, ge=1)
+    # The featured picture: its words are copied into every card that shows the article.
+    max_caption_chars: int = Field(default=1000, ge=1)
+    max_alt_chars: int = Field(default=500, ge=1)
+    max_credit_chars: int = Field(default=300, ge=1)
+    max_mimetype_chars: int = Field(default=100, ge=1)
 
 
 ARTICLE_TYPES = {"text", "composite"}
@@ -109,7 +127,22 @@ def parse_ninjs(
     received_at: datetime | None = None,
     unicode_checked: bool = False,
 ) -> Article:
-    """The article a ninjs document describes, or InvalidArticle listing every problem.
+    """The article a ninjs document describes, or InvalidArticle listing every problem
+    (as `read_ninjs`, without the list of what was cleaned)."""
+    return read_ninjs(document, limits=limits, default_language=default_language,
+                      received_at=received_at, unicode_checked=unicode_checked)[0]
+
+
+def read_ninjs(
+    document: Any,
+    *,
+    limits: Limits | None = None,
+    default_language: str | None = None,
+    received_at: datetime | None = None,
+    unicode_checked: bool = False,
+) -> tuple[Article, list[FieldCleaned]]:
+    """The article a ninjs document describes and what careless text was cleaned in it, or
+    InvalidArticle listing every problem.
 
     `default_language` is used when the document has no `language`; without
     one, the language is guessed from the script ('ar' or 'en').
@@ -135,7 +168,7 @@ def parse_ninjs(
     article = reader.read(default_language, received_at)
     if reader.errors or article is None:
         raise InvalidArticle(reader.errors)
-    return article
+    return article, reader.cleaned
 
 
 class _Reader:
@@ -145,6 +178,7 @@ class _Reader:
         self.doc = document
         self.limits = limits
         self.errors: list[FieldError] = []
+        self.cleaned: list[FieldCleaned] = []
         self.consumed: set[str] = set(_CONSUMED)
         self.modern = not document.keys().isdisjoint(_MODERN_KEYS)
         # ninjs 3.x spells its names in camelCase; name missing fields the way the sender would
@@ -162,6 +196,12 @@ class _Reader:
 
     def fail(self, where: str, message: str) -> None:
         self.errors.append(FieldError(pointer=where, message=message))
+
+    def clean(self, value: str, where: str, one_line: bool) -> str:
+        """`value` with its careless characters fixed (see the module's notes), each fix noted."""
+        cleaned, done = (clean_line if one_line else clean_text)(value)
+        self.cleaned.extend(FieldCleaned(pointer=where, detail=detail) for detail in done)
+        return cleaned
 
     # ---- the whole article ------------------------------------------------
 
@@ -240,7 +280,7 @@ class _Reader:
             self.fail(where, f"must be a string, got {_json_type(value)}")
             return ""
         if (has_line_controls if one_line else has_text_controls)(value):
-            self.fail(where, "contains control characters")
+            value = self.clean(value, where, one_line)
         if max_chars is not None and len(value) > max_chars:
             self.fail(where, f"is {len(value)} characters long; at most {max_chars} allowed")
         return value.strip()
@@ -294,7 +334,12 @@ class _Reader:
         if "uri" not in self.doc:
             self.fail("/uri", "is required: the newsroom's identifier of this article")
             return None
-        uri = self._check_string(self.doc["uri"], "/uri", self.limits.max_uri_chars, True)
+        value = self.doc["uri"]
+        if isinstance(value, str) and has_line_controls(value):
+            # The article's identity: cleaning it could make two articles one.
+            self.fail("/uri", "contains control characters")
+            return None
+        uri = self._check_string(value, "/uri", self.limits.max_uri_chars, True)
         if not uri:
             if isinstance(self.doc["uri"], str):
                 self.fail("/uri", "must not be empty")
@@ -396,7 +441,7 @@ class _Reader:
             if size > limit:
                 self.fail(where, f"is {size} bytes long; at most {limit} allowed")
         if has_text_controls(body):
-            self.fail(where, "contains control characters")
+            body = self.clean(body, where, one_line=False)
         return body.strip()
 
     def _lead(self) -> str:
@@ -472,7 +517,8 @@ class _Reader:
             return None
         fields = {}
         for key in ("name", "code", "uri", "literal", "scheme", "rel"):
-            fields[key] = self._string((key,), container=item, prefix=where, max_chars=1000)
+            fields[key] = self._string((key,), container=item, prefix=where,
+                                       max_chars=self.limits.max_subject_chars)
         code = fields["code"] or fields["uri"] or fields["literal"] or None
         name = fields["name"] or code
         if not name:
@@ -484,7 +530,7 @@ class _Reader:
 
     def _category(self, subjects: list[Subject]) -> str:
         if "category" in self.doc and self.doc["category"] is not None:
-            value = self._string(("category",), max_chars=60)
+            value = self._string(("category",), max_chars=self.limits.max_category_chars)
             section = section_for(value) if value else ""
             if value and not section:
                 self.fail(
@@ -512,21 +558,49 @@ class _Reader:
         rendition = self._best_rendition(item, where)
         if rendition is None:
             return None
-        href, rendition = rendition
-        caption = _first_string(item, ("description_text", "caption")) or _first_value(
-            item, "descriptions"
-        )
+        href, rendition_key, rendition = rendition
+        limits = self.limits
+        caption = self._media_text(item, where, ("description_text", "caption"),
+                                   limits.max_caption_chars)
+        if not caption and (described := _first_value(item, "descriptions")):
+            caption = self._media_string(described[1], where + described[0],
+                                         limits.max_caption_chars)
+        alt = self._media_text(item, where, ("alt_text", "description_text"), limits.max_alt_chars)
+        if not alt and len(caption) > limits.max_alt_chars:
+            self.fail(where + "/description_text",
+                      f"is {len(caption)} characters long: too long to stand as the picture's "
+                      f"alt text (at most {limits.max_alt_chars}); send a shorter alt_text")
         return Image(
             href=href,
-            alt=_first_string(item, ("alt_text", "description_text")) or caption,
+            alt=alt or caption,
             caption=caption,
-            credit=_first_string(
-                item, ("creditline", "copyrightnotice", "copyrightNotice", "byline", "by")
+            credit=self._media_text(
+                item, where, ("creditline", "copyrightnotice", "copyrightNotice", "byline", "by"),
+                limits.max_credit_chars,
             ),
             width=_whole(rendition.get("width")),
             height=_whole(rendition.get("height")),
-            mimetype=_first_string(rendition, ("mimetype", "contenttype", "contentType")) or None,
+            mimetype=self._media_text(rendition, f"{where}/renditions{pointer(rendition_key)}",
+                                      ("mimetype", "contenttype", "contentType"),
+                                      limits.max_mimetype_chars) or None,
         )
+
+    def _media_text(self, item: dict[str, Any], where: str, names: tuple[str, ...],
+                    max_chars: int) -> str:
+        """The first non-blank string of `names` in a picture's object, cleaned and measured."""
+        for name in names:
+            value = item.get(name)
+            if isinstance(value, str) and value.strip():
+                return self._media_string(value, where + pointer(name), max_chars)
+        return ""
+
+    def _media_string(self, value: str, where: str, max_chars: int) -> str:
+        if not value.isprintable():
+            value = self.clean(value, where, one_line=True)
+        value = value.strip()
+        if len(value) > max_chars:
+            self.fail(where, f"is {len(value)} characters long; at most {max_chars} allowed")
+        return value
 
     def _featured_association(self) -> tuple[str, dict[str, Any]] | None:
         """`featuremedia` when there is one, else the first picture."""
@@ -559,7 +633,7 @@ class _Reader:
 
     def _best_rendition(
         self, item: dict[str, Any], where: str
-    ) -> tuple[str, dict[str, Any]] | None:
+    ) -> tuple[str, Any, dict[str, Any]] | None:
         value = item.get("renditions")
         if value is None:
             return None
@@ -590,21 +664,22 @@ class _Reader:
             for dimension in ("width", "height"):
                 if dimension in rendition and _whole(rendition[dimension]) is None:
                     self.fail(f"{here}/{dimension}", "must be a whole number of pixels")
-            candidates.append((name, href, rendition))
+            candidates.append((key, name, href, rendition))
         return _preferred(candidates)
 
 
 def _preferred(
-    candidates: list[tuple[Any, str, dict[str, Any]]],
-) -> tuple[str, dict[str, Any]] | None:
+    candidates: list[tuple[Any, Any, str, dict[str, Any]]],
+) -> tuple[str, Any, dict[str, Any]] | None:
+    """The preferred rendition's address, key (for pointers) and object."""
     if not candidates:
         return None
     for wanted in _PREFERRED_RENDITIONS:
-        for name, href, rendition in candidates:
+        for key, name, href, rendition in candidates:
             if name == wanted:
-                return href, rendition
-    _, href, rendition = max(candidates, key=lambda c: _whole(c[2].get("width")) or 0)
-    return href, rendition
+                return href, key, rendition
+    key, _, href, rendition = max(candidates, key=lambda c: _whole(c[3].get("width")) or 0)
+    return href, key, rendition
 
 
 def _pick_key(
@@ -621,21 +696,14 @@ def _looks_html(key: str) -> bool:
     return key.endswith(("html", "richtext"))
 
 
-def _first_string(item: dict[str, Any], names: tuple[str, ...]) -> str:
-    for name in names:
-        value = item.get(name)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""
-
-
-def _first_value(item: dict[str, Any], name: str) -> str:
+def _first_value(item: dict[str, Any], name: str) -> tuple[str, str] | None:
+    """The pointer (within `item`) and text of the first `value` of a 2.x list, tags stripped."""
     values = item.get(name)
     if isinstance(values, list):
-        for entry in values:
+        for index, entry in enumerate(values):
             if isinstance(entry, dict) and isinstance(entry.get("value"), str):
-                return _strip_tags(entry["value"])
-    return ""
+                return pointer(name, index, "value"), _strip_tags(entry["value"])
+    return None
 
 
 def _whole(value: Any) -> int | None:
