@@ -10,13 +10,20 @@ import itertools
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import redis
 
-from khabar_dev.processes import ProcessGroup, free_port, start_meili, start_redis, start_services
+from khabar_dev.processes import (
+    ProcessGroup,
+    free_port,
+    ops_url,
+    start_meili,
+    start_redis,
+    start_services,
+)
 from khabar_shared.meili_setup import MeiliKeys, provision_keys
 
 
@@ -56,6 +63,8 @@ class System:
     group: ProcessGroup
     env: dict[str, str]
     logs: Path
+    # Where each service answers /metrics, /readyz, /asyncapi and /docs.
+    ops_urls: dict[str, str] = field(default_factory=dict)
 
 
 def service_env(servers: Servers, db: int, ingest_key: str, index: str) -> dict[str, str]:
@@ -87,9 +96,10 @@ def system(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     group = ProcessGroup()
     ports = {service: free_port() for service in ("ingest", "enrich", "search", "render")}
     try:
-        start_services(group, env, ports, logs)
+        started = start_services(group, env, ports, logs)
         yield System(servers, f"http://127.0.0.1:{ports['ingest']}",
                      f"http://127.0.0.1:{ports['search']}", f"http://127.0.0.1:{ports['render']}",
-                     f"http://127.0.0.1:{ports['enrich']}", ingest_key, group, env, logs)
+                     f"http://127.0.0.1:{ports['enrich']}", ingest_key, group, env, logs,
+                     {name: ops_url(managed, ports[name]) for name, managed in started.items()})
     finally:
         group.stop_all()

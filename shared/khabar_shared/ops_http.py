@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import RedisError
 
 from khabar_shared import metrics
+from khabar_shared.freshness import Freshness
 from khabar_shared.health import Check, GroupCheck, run_checks
 from khabar_shared.logging import get_logger
 from khabar_shared.metrics import REGISTRY
@@ -34,10 +35,16 @@ async def readiness(checks: dict[str, Check]) -> tuple[int, dict[str, Any]]:
 log = get_logger(__name__)
 
 
+STATS_FRESHNESS = Freshness()
+
+
 async def refresh_stream_stats(checks: dict[str, Check]) -> None:
-    """Read lag and pending numbers of the groups this service checks, for this scrape."""
+    """Read lag and pending numbers of the groups this service checks, for this scrape
+    (unless read in the last second: the scrape reports that snapshot)."""
     for check in checks.values():
         if not isinstance(check, GroupCheck):
+            continue
+        if not STATS_FRESHNESS.due((id(check.redis), check.stream, check.group)):
             continue
         try:
             stats = await read_group_stats(check.redis, check.stream, check.group)

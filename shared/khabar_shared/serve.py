@@ -13,6 +13,7 @@ themselves from the proxies they are told to trust (search's
 `KHABAR_TRUSTED_PROXIES`).
 """
 
+import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -25,10 +26,14 @@ SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
 
 def serve(create_app: Callable[[SettingsT], Any], settings: SettingsT, *,
-          service: str, host: str, port: int) -> None:
-    """Configure logging for `service`, build its app from `settings` and serve it until stopped."""
+          service: str, host: str, port: int, ops_port: int = 0) -> None:
+    """Configure logging for `service`, build its app from `settings` and serve it until stopped.
+
+    With an `ops_port` the one server also listens there, on `KHABAR_OPS_HOST`
+    (see `ops_port.py`: operations routes answer on that port only).
+    """
     configure_logging(service, settings.log_format, settings.log_level)
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
@@ -36,3 +41,17 @@ def serve(create_app: Callable[[SettingsT], Any], settings: SettingsT, *,
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
     )
+    sockets = [config.bind_socket()]
+    if ops_port:
+        sockets.append(listening_socket(settings.ops_host, ops_port))
+    uvicorn.Server(config).run(sockets=sockets)
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn to listen on, as `Config.bind_socket` makes its own."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock

@@ -49,6 +49,9 @@ class CommonSettings(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1)
     # Seconds a service waits for in-flight work on SIGTERM.
     shutdown_grace_s: float = 10.0
+    # Where operations ports listen (`/metrics`, `/readyz`, `/asyncapi`, `/docs`):
+    # reachable by Prometheus and probes, never published to readers.
+    ops_host: str = "127.0.0.1"
 
     @property
     def effective_cache_redis_url(self) -> str:

@@ -170,8 +170,7 @@ def test_no_secret_in_logs_metrics_or_responses(system: System) -> None:
     texts: dict[str, str] = {}
     for path in sorted(Path(system.logs).glob("*.log")):
         texts[f"log {path.name}"] = path.read_text(errors="replace")
-    for name, url in (("ingest", system.ingest_url), ("search", system.search_url),
-                      ("render", system.render_url), ("enrich", system.enrich_url)):
+    for name, url in system.ops_urls.items():
         texts[f"metrics {name}"] = httpx.get(f"{url}/metrics", timeout=10).text
     for number, response in enumerate(RESPONSES):
         texts[f"response {number} ({response.status_code})"] = response.text

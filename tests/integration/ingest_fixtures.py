@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import redis
 
-from khabar_dev.processes import ManagedProcess, ProcessGroup, free_port, start_service
+from khabar_dev.processes import ManagedProcess, ProcessGroup, free_port, ops_url, start_service
 from khabar_shared.events import ArticleEvent, decode_event
 from khabar_shared.names import ARTICLE_EVENTS_STREAM
 from tests.conftest import DATABASES, Servers
@@ -32,6 +32,12 @@ class IngestProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        """Where /openapi.json, /docs, /readyz and /metrics answer (not the public port)."""
+        assert self.process is not None
+        return ops_url(self.process, self.port)
 
     def start(self) -> None:
         env = {"KHABAR_REDIS_URL": self.redis_url, "KHABAR_BOOTSTRAP_INGEST_KEY": self.key,

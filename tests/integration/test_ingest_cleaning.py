@@ -81,7 +81,7 @@ def test_a_pictures_words_have_a_length_limit(ingest: IngestProcess, field: str,
 
 def test_the_openapi_schema_states_the_limits(ingest: IngestProcess) -> None:
     with ingest.client() as client:
-        schema = client.get("/openapi.json").json()["components"]["schemas"]
+        schema = client.get(f"{ingest.ops_url}/openapi.json").json()["components"]["schemas"]
     ninjs = schema["NinjsDocument"]["properties"]
     assert ninjs["headline"]["maxLength"] > 0 and ninjs["byline"]["maxLength"] > 0
     picture = ninjs["associations"]["additionalProperties"]["properties"]

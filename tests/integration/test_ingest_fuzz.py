@@ -149,7 +149,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 def test_the_api_keeps_to_its_openapi_document(running_ingest: IngestProcess) -> None:
     # Each operation's strategy driven by hand: schemathesis' lazy pytest fixture
     # loader does not work with pytest 9 (it reads a private attribute that is gone).
-    schema = schemathesis.openapi.from_url(f"{running_ingest.url}/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{running_ingest.ops_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {f"{op.method.upper()} {op.path}" for op in operations} >= {
         "POST /v1/articles", "POST /v1/articles/batch", "GET /v1/articles/{article_id}",

@@ -13,7 +13,7 @@ import httpx
 import markupsafe
 import pytest
 import redis
-from khabar_dev.processes import ProcessGroup, free_port, start_service, wait_until
+from khabar_dev.processes import ProcessGroup, free_port, ops_url, start_service, wait_until
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ENRICH_GROUP,
@@ -129,6 +129,7 @@ class ClusterSystem:
     urls: dict[str, str]
     posted: list[Posted]
     ingest_key: str
+    ops_urls: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +144,10 @@ def consumers_on_cluster(servers: Servers, cluster_ports: list[int],
     ports = {service: free_port() for service in ("ingest", "enrich", "search", "render")}
     cluster = RedisCluster(host="127.0.0.1", port=cluster_ports[0])
     try:
+        ops_urls = {}
         for service, port in ports.items():
-            start_service(group, service, env, port, log_path=logs / f"{service}.log")
+            managed = start_service(group, service, env, port, log_path=logs / f"{service}.log")
+            ops_urls[service] = ops_url(managed, port)
         posted = []
         for document in documents:
             answer = httpx.post(f"http://127.0.0.1:{ports['ingest']}/v1/articles", json=document,
@@ -152,7 +155,7 @@ def consumers_on_cluster(servers: Servers, cluster_ports: list[int],
             assert answer.status_code == 202, answer.text
             posted.append(Posted(answer.json()["article_id"], document["headline"]))
         yield ClusterSystem(cluster, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()},
-                            posted, ingest_key)
+                            posted, ingest_key, ops_urls)
     finally:
         group.stop_all()
         cluster.close()
@@ -181,7 +184,7 @@ def test_ingest_enrich_and_search_on_a_redis_cluster(consumers_on_cluster: Clust
     stages = {s["stage"]: s for s in trace["versions"][0]["stages"]}
     assert stages["enrich"]["applied_at"] and stages["search"]["applied_at"]
     for service in ("ingest", "enrich", "search"):
-        ready = httpx.get(f"{system.urls[service]}/readyz", timeout=5)
+        ready = httpx.get(f"{system.ops_urls[service]}/readyz", timeout=5)
         assert ready.status_code == 200, ready.text
 
 

@@ -81,7 +81,7 @@ def test_correlation_id_from_ingest_rides_on_the_events(system: System,
 def test_metrics_report_lag_pending_age_and_dead_letters(
     system: System, posted: dict[str, Any], service: str, group: str, stream: str
 ) -> None:
-    url = getattr(system, f"{service}_url")
+    url = system.ops_urls[service]
     labels = (("group", group), ("stream", stream))
     found = eventually(lambda: (g := gauges(url)).get(("khabar_pending_events", labels)) == 0
                        and g, timeout_s=60)
@@ -94,7 +94,7 @@ def test_metrics_report_lag_pending_age_and_dead_letters(
 
 
 def test_readiness_names_every_dependency(system: System) -> None:
-    search = httpx.get(f"{system.search_url}/readyz", timeout=5)
+    search = httpx.get(f"{system.ops_urls['search']}/readyz", timeout=5)
     assert search.status_code == 200
     assert search.json()["checks"] == {"redis": "ok", "meilisearch": "ok", "consumer_group": "ok"}
     enrich = httpx.get(f"{system.enrich_url}/readyz", timeout=5).json()

@@ -61,6 +61,7 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
+from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.redis_helpers import connect
 from pydantic import BaseModel, Field
 
@@ -114,6 +115,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(OpsPortMiddleware, public_port=settings.ingest_port,
+                       ops_port=settings.ingest_ops_port)
     app.include_router(fastapi_ops_router({"redis": redis_check(redis)}))
     install_problem_handlers(app)
     install_ingest_problem_handler(app)

@@ -9,6 +9,9 @@ from khabar_shared.settings import CommonSettings
 class IngestSettings(CommonSettings):
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8001
+    # Operations routes (/metrics, /readyz, /docs…) answer here, not on the public port;
+    # 0 keeps them on the public port.
+    ingest_ops_port: int = Field(default=9001, ge=0, le=65535)
     # A write key accepted beside the operator's stored keys (`make run` sets one).
     bootstrap_ingest_key: SecretStr = SecretStr("")
     # Whole request bodies: one article, and one batch.

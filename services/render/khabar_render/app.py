@@ -28,6 +28,7 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
+from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
@@ -74,6 +75,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
                   description="Cached HTML fragments and pages of articles, sections and home.")
     install_problem_handlers(app)
     app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(OpsPortMiddleware, public_port=settings.render_port,
+                       ops_port=settings.render_ops_port)
     app.include_router(asyncapi_router(broker, "render"))
     app.include_router(fastapi_ops_router({
         "redis": redis_check(log_redis),

@@ -8,6 +8,9 @@ from khabar_shared.settings import CommonSettings
 class RenderSettings(CommonSettings):
     render_host: str = "127.0.0.1"
     render_port: int = 8003
+    # Operations routes (/metrics, /readyz, /docs…) answer here, not on the public port;
+    # 0 keeps them on the public port.
+    render_ops_port: int = Field(default=9003, ge=0, le=65535)
     # Absolute base of canonical URLs, share links and Open Graph tags.
     site_base_url: str = "http://127.0.0.1:8003"
     arabic_digits: bool = True

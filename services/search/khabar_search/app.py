@@ -31,6 +31,7 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
+from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.problems import ProblemError, problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
@@ -102,6 +103,8 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=RATE_LIMITED_PATHS,
                        trusted_proxies=settings.trusted_networks)
     app.add_middleware(HttpMetricsMiddleware)
+    app.add_middleware(OpsPortMiddleware, public_port=settings.search_port,
+                       ops_port=settings.search_ops_port)
     app.include_router(asyncapi_router(broker, "search"))
     app.include_router(fastapi_ops_router({
         "redis": redis_check(redis),

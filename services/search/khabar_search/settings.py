@@ -15,6 +15,9 @@ from khabar_shared.settings import CommonSettings
 class SearchSettings(CommonSettings):
     search_host: str = "127.0.0.1"
     search_port: int = 8002
+    # Operations routes (/metrics, /readyz, /docs…) answer here, not on the public port;
+    # 0 keeps them on the public port.
+    search_ops_port: int = Field(default=9002, ge=0, le=65535)
     meili_index: str = "articles"
     meili_index_key: SecretStr = SecretStr("")
     meili_search_key: SecretStr = SecretStr("")

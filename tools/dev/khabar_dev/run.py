@@ -19,6 +19,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from khabar_dev.processes import (
+    OPS_PORT_SERVICES,
     REPO_ROOT,
     SERVICES,
     ProcessGroup,
@@ -48,6 +49,10 @@ class RunSettings(BaseSettings):
     search_port: int = 8002
     render_port: int = 8003
     enrich_port: int = 8004
+    # Operations routes (/metrics, /readyz, /docs…) of ingest, search and render.
+    ingest_ops_port: int = 9001
+    search_ops_port: int = 9002
+    render_ops_port: int = 9003
     log_format: str = Field(default="console")
 
 
@@ -113,7 +118,8 @@ def main() -> None:
         env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key)
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
-        start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES}, log_dir)
+        start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES}, log_dir,
+                       {s: getattr(settings, f"{s}_ops_port") for s in OPS_PORT_SERVICES})
         first_id = None
         if settings.load_sample:
             summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
@@ -137,7 +143,10 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
         f"  an article        {render}/articles/{article_id}" if article_id else "",
         f"  search page       http://127.0.0.1:{settings.search_port}/search?q=السعودية",
         f"  search API        http://127.0.0.1:{settings.search_port}/v1/search?q=ترامب",
-        f"  ingest API docs   http://127.0.0.1:{settings.ingest_port}/docs",
+        f"  ingest API docs   http://127.0.0.1:{settings.ingest_ops_port}/docs",
+        f"  operations        /metrics, /readyz, /docs on :{settings.ingest_ops_port} (ingest), "
+        f":{settings.search_ops_port} (search), :{settings.render_ops_port} (render), "
+        f":{settings.enrich_port} (enrich)",
         f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
         f"  service logs      {settings.data_dir / 'logs'}/<service>.log  (tail -f to follow)",
         "Ctrl-C stops everything this command started.",
