@@ -68,7 +68,8 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     )
     consumer.register(broker)
     reader = SearchClient(settings.meili_url, settings.meili_search_key.get_secret_value(),
-                          settings.meili_index, languages=settings.languages)
+                          settings.meili_index, languages=settings.languages,
+                          transliterate=settings.transliterate)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
     @asynccontextmanager
