@@ -15,8 +15,16 @@ gazetteer's synonyms (Messi, Uber, Samsung…). Their MRR must not change:
 the fallback runs only when the query as typed finds little, and the table
 says how often it ran for each set.
 
-First run (3,000 + 389 articles, 43 judged queries, 12 control queries):
-raw 0.000, without fallback 0.000, with fallback 0.6xx (see the commit).
+Run of 2026-12-07 (`--articles 1000`: 2,266 articles; 43 judged, 12 control):
+
+| set | raw Meilisearch | search, no fallback | search, fallback | fallback ran |
+|---|---|---|---|---|
+| judged Latin names | 0.107 | 0.119 | 0.809 | 93% |
+| control (synonyms) | 0.292 | 1.000 | 1.000 | 8% |
+
+Learned aliases add little here: the corpus glosses few of these names in
+Latin (18 pairs in 21,320 articles); they matter for names the rules spell
+wrong (Peugeot بيجو, Alibaba علي بابا).
 """
 
 import argparse

@@ -293,6 +293,10 @@ class SearchClient:
         self._session: aiohttp.ClientSession | None = None
         self._synonyms = SynonymTerms(synonyms if synonyms is not None else load_synonyms())
 
+    def use_synonyms(self, synonyms: dict[str, list[str]]) -> None:
+        """The index's synonyms changed (learned aliases): highlight by the new ones."""
+        self._synonyms = SynonymTerms(synonyms)
+
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the event loop that runs it.
         if self._session is None or self._session.closed:

@@ -180,6 +180,10 @@ def _distance(a: str, b: str) -> int:
     return previous[-1]
 
 
+def skeleton_distance(latin: str, arabic: str) -> int:
+    return _distance(latin_skeleton(latin), arabic_skeleton(arabic))
+
+
 def sounds_alike(latin: str, arabic: str) -> bool:
     """Whether `arabic` can be a spelling of `latin`: their consonant skeletons agree,
     with one slip allowed in a skeleton of four or more consonants."""
