@@ -29,7 +29,14 @@ from markupsafe import escape
 from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_render.store import article_key, fragment_key, shown_in_key
-from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, RelatedLink, encode_event
+from khabar_shared.events import (
+    Article,
+    EnrichedArticle,
+    EnrichedEvent,
+    Image,
+    RelatedLink,
+    encode_event,
+)
 from khabar_shared.names import ENRICHED_STREAM
 from tests.support import REPO_ROOT, eventually
 
@@ -203,7 +210,8 @@ class RenderService:
 
 @contextmanager
 def render_service(redis_url: str, receiver: PurgeReceiver, log_path: Path,
-                   base_url: str = SITE_BASE_URL) -> Iterator[RenderService]:
+                   base_url: str = SITE_BASE_URL,
+                   extra_env: dict[str, str] | None = None) -> Iterator[RenderService]:
     """A render process on a clean Redis: log in the URL's database, cache in the next one."""
     log_db = int(redis_url.rsplit("/", 1)[1])
     cache_url = redis_url.rsplit("/", 1)[0] + f"/{log_db + 1}"
@@ -220,6 +228,7 @@ def render_service(redis_url: str, receiver: PurgeReceiver, log_path: Path,
         "KHABAR_HOME_PER_SECTION": str(HOME_PER_SECTION),
         "KHABAR_LOG_FORMAT": "json",
         "KHABAR_CLAIM_IDLE_MS": "3000",
+        **(extra_env or {}),
     }
     group = ProcessGroup()
     port = free_port()
@@ -487,3 +496,26 @@ def test_home_and_category_pages_with_the_sample_articles(render: RenderService)
         assert href == f"/category/{slug}"
         last = -(-sum(a.category == slug for a in articles) // LISTING_PAGE_SIZE)
         assert oldest.id in card_ids(render.get(f"{href}?page={last}").text)
+
+
+def test_pages_carry_a_strict_policy_and_show_pictures_from_allowed_hosts_only(
+        render_redis: str, purges: PurgeReceiver, tmp_path: Path) -> None:
+    [a] = in_section("world", 1, skip=3)
+    body = ('<p>قبل</p><img src="https://elsewhere.example/b.jpg" alt="b">'
+            '<img src="https://cdn.allowed.example/c.jpg" alt="c">'
+            '<p><a href="//evil.example/x">رابط</a> <a href="/\\evil.example/y">آخر</a></p>')
+    picture = Image(href="https://elsewhere.example/featured.jpg", alt="صورة")
+    with render_service(render_redis, purges, tmp_path / "render.log",
+                        extra_env={"KHABAR_IMAGE_HOSTS": "cdn.allowed.example"}) as service:
+        service.publish(enriched(a, body_html=body, featured_image=picture))
+        page = service.page(a.id)
+        answer = service.get(f"/articles/{a.id}")
+    assert "elsewhere.example" not in page and "evil.example" not in page
+    assert 'src="https://cdn.allowed.example/c.jpg"' in page
+    policy = answer.headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    assert directives["frame-ancestors"] == "'none'"
+    assert directives["script-src"] == "'self'" and "unsafe-inline" not in policy
+    assert directives["img-src"].split() == ["'self'", "https://cdn.allowed.example",
+                                             "http://cdn.allowed.example"]
+    assert answer.headers["x-content-type-options"] == "nosniff"

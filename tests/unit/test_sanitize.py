@@ -379,3 +379,33 @@ def test_template_syntax_in_article_text_is_shown_not_evaluated() -> None:
     )
     assert "{{7*7}} {% if 1 %}x{% endif %}" in html.unescape(fragment.html)
     assert ">49 " not in fragment.html
+
+
+def test_protocol_relative_addresses_leave_the_site_and_are_refused() -> None:
+    from khabar_render.sanitize import safe_url, sanitize_body
+
+    for url in ("//evil.example/x", " //evil.example/x", "/\\evil.example/x", "\\\\evil.example"):
+        assert safe_url(url) is None, url
+    cleaned = sanitize_body('<p><a href="//evil.example/x">a</a> <a href="/\\evil.example">b</a>'
+                            ' <a href="/articles/1">c</a></p><img src="//evil.example/i.png">')
+    assert "evil.example" not in cleaned and 'href="/articles/1"' in cleaned
+
+
+def test_pictures_come_from_the_allowed_hosts_only() -> None:
+    from khabar_render import sanitize
+
+    policy = sanitize.ImagePolicy.parse("cdn.example.com, *.img.example.org")
+    assert policy.allows("https://cdn.example.com/a.jpg")
+    assert policy.allows("https://eu.img.example.org/a.jpg")
+    assert policy.allows("/static/logo.png")
+    assert not policy.allows("https://cdn.example.com.evil.example/a.jpg")
+    assert not policy.allows("https://img.example.org.evil/a.jpg")
+    before = sanitize._POLICY
+    try:
+        sanitize.use_image_hosts(policy)
+        cleaned = sanitize.sanitize_body('<img src="https://other.example/a.jpg" alt="x">'
+                                         '<img src="https://cdn.example.com/b.jpg" alt="y">')
+        assert "other.example" not in cleaned and "https://cdn.example.com/b.jpg" in cleaned
+        assert sanitize.image_allowed("https://other.example/a.jpg") is None
+    finally:
+        sanitize.use_image_hosts(before)

@@ -13,6 +13,7 @@ from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
 from khabar_render.purge import PurgeNotifier
 from khabar_render.renderer import Renderer
+from khabar_render.sanitize import ImagePolicy, use_image_hosts
 from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
@@ -29,6 +30,7 @@ from khabar_shared.ops_http import (
     install_problem_handlers,
 )
 from khabar_shared.ops_port import OpsPortMiddleware
+from khabar_shared.security_headers import SecurityHeadersMiddleware
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
@@ -39,6 +41,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
     site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits)
+    images = ImagePolicy.parse(settings.image_hosts)
+    use_image_hosts(images)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.section(category_of(enriched)).slug)
@@ -74,6 +78,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     app = FastAPI(title="khabar render", version="1", lifespan=lifespan,
                   description="Cached HTML fragments and pages of articles, sections and home.")
     install_problem_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware, image_hosts=images.hosts)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(OpsPortMiddleware, public_port=settings.render_port,
                        ops_port=settings.render_ops_port)

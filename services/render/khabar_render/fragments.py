@@ -22,7 +22,7 @@ from khabar_shared.events import EnrichedArticle, Image
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
-from khabar_render.sanitize import safe_url, sanitize_body, split_sections
+from khabar_render.sanitize import image_allowed, safe_url, sanitize_body, split_sections
 from khabar_render.site import Section, Site, direction_of
 
 # Where an article goes when neither the newsroom nor enrich named a section.
@@ -104,6 +104,7 @@ def _build_environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["safe_url"] = safe_url
+    environment.filters["image_url"] = image_allowed
     return environment
 
 
@@ -219,7 +220,7 @@ def render_article(enriched: EnrichedArticle, see_also: list[Teaser], site: Site
         lang=article.language,
         dir=article.direction,
         published=article.firstcreated or article.versioncreated,
-        image_src=safe_url(article.featured_image.href) if article.featured_image else None,
+        image_src=image_allowed(article.featured_image.href) if article.featured_image else None,
         category=category_of(enriched),
         share_links=share_links(
             site.absolute(site.article_path(article.id)), article.headline, article.language, site
@@ -328,7 +329,7 @@ def json_ld_script_body(data: dict[str, object]) -> Markup:
 
 
 def _absolute_image(url: str | None, site: Site) -> str | None:
-    checked = safe_url(url)
+    checked = image_allowed(url)
     if checked and checked.startswith("/") and not checked.startswith("//"):
         return site.absolute(checked)
     return checked

@@ -7,11 +7,20 @@ frames, forms, SVG, `javascript:`/`data:` URLs — is dropped.
 
 Single URLs that templates put into `href`/`src` (a featured image, a teaser's
 picture) do not pass through nh3, so `safe_url` checks them the same way.
+
+Protocol-relative addresses (`//host/x`, and `/\\host/x`, which browsers read
+the same way) are refused everywhere: they look like site paths but leave the
+site. Pictures come only from the image hosts the operator allows
+(`KHABAR_IMAGE_HOSTS`, `ImagePolicy`; the page's Content Security Policy
+says the same): a picture from elsewhere loses its `src` in a body, and a
+featured picture from elsewhere is not shown.
 """
 
 import re
+from collections.abc import Iterable
 from html.parser import HTMLParser
 from itertools import pairwise
+from urllib.parse import urlsplit
 
 import nh3
 
@@ -36,15 +45,78 @@ DROPPED_WITH_CONTENT = {
     "script", "style", "template", "noscript", "iframe", "object", "svg", "math",
 }  # fmt: skip
 
-_CLEANER = nh3.Cleaner(
-    tags=ALLOWED_TAGS,
-    clean_content_tags=DROPPED_WITH_CONTENT,
-    attributes=ALLOWED_ATTRIBUTES,
-    url_schemes=BODY_URL_SCHEMES,
-    link_rel=LINK_REL,
-    set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
-    strip_comments=True,
-)
+ANY_HOST = "*"
+
+
+class ImagePolicy:
+    """Which hosts pictures may come from: exact host names, `*.example.com` for its
+    subdomains, or `*` for any web host. Site paths (`/static/x.png`) are always allowed."""
+
+    def __init__(self, hosts: Iterable[str] = (ANY_HOST,)) -> None:
+        self.hosts = frozenset(host.strip().lower() for host in hosts if host.strip())
+
+    @classmethod
+    def parse(cls, spec: str) -> "ImagePolicy":
+        """'cdn.example.com, *.images.example.org' as a policy ('*': any host)."""
+        return cls(spec.split(","))
+
+    def allows(self, url: str) -> bool:
+        if _is_site_path(url):
+            return True
+        if ANY_HOST in self.hosts:
+            return True
+        try:
+            host = (urlsplit(url).hostname or "").lower()
+        except ValueError:
+            return False
+        return host in self.hosts or any(
+            entry.startswith("*.") and host.endswith(entry[1:]) for entry in self.hosts)
+
+
+def _url_filter(policy: ImagePolicy):  # type: ignore[no-untyped-def]
+    """nh3's attribute filter: no protocol-relative links, pictures from allowed hosts only."""
+
+    def keep(element: str, attribute: str, value: str) -> str | None:
+        if attribute not in ("href", "src"):
+            return value
+        plain = _URL_TAB_OR_NEWLINE.sub("", value.strip(_URL_ENDS))
+        if _is_protocol_relative(plain):
+            return None
+        if element == "img" and attribute == "src" and not policy.allows(plain):
+            return None
+        return value
+
+    return keep
+
+
+def _cleaner(policy: ImagePolicy) -> nh3.Cleaner:
+    return nh3.Cleaner(
+        tags=ALLOWED_TAGS,
+        clean_content_tags=DROPPED_WITH_CONTENT,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=BODY_URL_SCHEMES,
+        link_rel=LINK_REL,
+        set_tag_attribute_values={"img": {"loading": "lazy", "decoding": "async"}},
+        attribute_filter=_url_filter(policy),
+        strip_comments=True,
+    )
+
+
+# The process's one policy: render's app sets it from its settings at start (`use_image_hosts`).
+_POLICY = ImagePolicy()
+_CLEANER = _cleaner(_POLICY)
+
+
+def use_image_hosts(policy: ImagePolicy) -> None:
+    """Pictures from these hosts only, from now on (bodies sanitized before keep their result)."""
+    global _POLICY, _CLEANER
+    _POLICY, _CLEANER = policy, _cleaner(policy)
+
+
+def image_allowed(url: str | None) -> str | None:
+    """A picture's address if it is safe and from an allowed host, else None."""
+    checked = safe_url(url)
+    return checked if checked and _POLICY.allows(checked) else None
 
 SECTION_HEADINGS = {"h2", "h3"}
 VOID_ELEMENTS = {
@@ -57,6 +129,15 @@ MAX_PARAGRAPH_GROUPS = 5
 # and spaces at either end, tabs and newlines anywhere.
 _URL_ENDS = "".join(chr(code) for code in range(0x21))
 _URL_TAB_OR_NEWLINE = re.compile(r"[\t\n\r]")
+
+
+def _is_protocol_relative(url: str) -> bool:
+    """`//host/x` (or `/\\host`, `\\\\host`: a browser reads a backslash as a slash)."""
+    return url[:2].replace("\\", "/") == "//"
+
+
+def _is_site_path(url: str) -> bool:
+    return url.startswith("/") and not _is_protocol_relative(url)
 
 
 def sanitize_body(html: str) -> str:
@@ -74,7 +155,7 @@ def safe_url(url: str | None, allow_mailto: bool = False) -> str | None:
         return cleaned
     if allow_mailto and lowered.startswith("mailto:"):
         return cleaned
-    if cleaned.startswith("/") and not cleaned.startswith("/\\"):
+    if _is_site_path(cleaned):
         return cleaned
     return None
 

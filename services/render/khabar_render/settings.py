@@ -13,6 +13,10 @@ class RenderSettings(CommonSettings):
     render_ops_port: int = Field(default=9003, ge=0, le=65535)
     # Absolute base of canonical URLs, share links and Open Graph tags.
     site_base_url: str = "http://127.0.0.1:8003"
+    # Hosts pictures may come from, comma separated ("cdn.example.com, *.img.example.org");
+    # "*" allows any web host. A picture from elsewhere is not shown, and the pages'
+    # Content-Security-Policy allows only these.
+    image_hosts: str = "*"
     arabic_digits: bool = True
     listing_page_size: int = Field(default=20, ge=1, le=100)
     home_per_section: int = Field(default=4, ge=1, le=20)

@@ -35,6 +35,7 @@ from khabar_shared.ops_http import (
     install_problem_handlers,
 )
 from khabar_shared.ops_port import OpsPortMiddleware
+from khabar_shared.security_headers import SecurityHeadersMiddleware
 from khabar_shared.problems import ProblemError, problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
@@ -110,6 +111,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=RATE_LIMITED_PATHS,
                        trusted_proxies=settings.trusted_networks)
+    app.add_middleware(SecurityHeadersMiddleware, image_hosts=())
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(OpsPortMiddleware, public_port=settings.search_port,
                        ops_port=settings.search_ops_port)
