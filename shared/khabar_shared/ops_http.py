@@ -126,7 +126,9 @@ def fastapi_ops_router(checks: dict[str, Check]) -> "APIRouter":
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Redis, Meilisearch and consumer groups reachable")
+    # Not in the API document: it answers on the operations port only (`ops_port.py`).
+    @router.get("/readyz", summary="Redis, Meilisearch and consumer groups reachable",
+                include_in_schema=False)
     async def readyz() -> JSONResponse:
         status, body = await readiness(checks)
         return JSONResponse(body, status_code=status)
