@@ -49,6 +49,8 @@ class CommonSettings(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1)
     # Seconds a service waits for in-flight work on SIGTERM.
     shutdown_grace_s: float = 10.0
+    # Tests only: failpoints to arm at start, `name[:times],...` (see failpoints.py).
+    failpoints: str = ""
 
     @property
     def effective_cache_redis_url(self) -> str:

@@ -17,6 +17,7 @@ from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
 from khabar_render.warm import WarmLane
+from khabar_shared import failpoints
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
@@ -37,6 +38,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
+    failpoints.configure(settings.failpoints)
     site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
@@ -95,12 +97,19 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
             raise problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.")
         return fragment_response(request, fragment, settings)
 
+    async def is_tombstone(article_id: str) -> bool:
+        """For tombstones written before the withdrawn set was kept."""
+        stored = await articles.get(article_id)
+        return stored is not None and stored.status == "withdrawn"
+
     async def serve_article(request: Request, kind: str, article_id: str) -> Response:
-        fragment = await renderer.fetch(f"{kind}:{article_id}")
+        # The tombstone is checked on every read, cached fragment or not: the
+        # purge that follows it may not have happened yet (a crash, a cache outage).
+        fragment, withdrawn = await asyncio.gather(renderer.fetch(f"{kind}:{article_id}"),
+                                                   articles.is_withdrawn(article_id))
+        if withdrawn or (fragment is None and await is_tombstone(article_id)):
+            raise problem(410, "Gone", f"Article '{article_id}' was withdrawn.")
         if fragment is None:
-            stored = await articles.get(article_id)
-            if stored is not None and stored.status == "withdrawn":
-                raise problem(410, "Gone", f"Article '{article_id}' was withdrawn.")
             raise problem(404, "Not Found", f"No article '{article_id}'.")
         return fragment_response(request, fragment, settings)
 

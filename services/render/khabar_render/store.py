@@ -37,6 +37,10 @@ LATEST_KEY = f"{PREFIX}:latest"
 # Bumped in the same transaction as every article change: a render that saw it
 # move while it read was reading a mix of old and new, and is not cached.
 EPOCH_KEY = f"{PREFIX}:epoch"
+# Ids whose stored state is a tombstone, written with it: readers check it before
+# serving a cached fragment of an article, so a purge that has not happened yet
+# (render stopped between the tombstone and the purge) never shows a withdrawn text.
+WITHDRAWN_KEY = f"{PREFIX}:withdrawn"
 MAX_WATCH_RETRIES = 50
 # Stored articles kept parsed, by their bytes: about the stories a few batches show.
 PARSED_CACHE_SIZE = 1024
@@ -100,6 +104,9 @@ class StoredArticle(BaseModel):
     version: int
     status: Literal["live", "withdrawn"]
     section: str = ""
+    # The section this version took the article out of (a move or a withdrawal):
+    # a redelivered event reads it to purge the old listing again.
+    left_section: str = ""
     enriched: EnrichedArticle | None = None
 
 
@@ -160,6 +167,19 @@ def supersedes(previous: StoredArticle | None, version: int) -> bool:
     if previous is None or version > previous.version:
         return True
     return version == previous.version and previous.status == "live"
+
+
+def section_left(previous: StoredArticle | None, section: str, version: int) -> str:
+    """The section writing `version` in `section` ("" for a tombstone) takes the article out of.
+
+    Writing the same version again (a redelivery, a refresh of links) keeps
+    what its first write left, so the retry still knows which listing to purge.
+    """
+    if previous is None:
+        return ""
+    if previous.status == "live" and previous.section and previous.section != section:
+        return previous.section
+    return previous.left_section if previous.version == version else ""
 
 
 class ArticleStore:
@@ -256,12 +276,15 @@ class ArticleStore:
     def _write_live(self, pipe: Pipeline, enriched: EnrichedArticle,
                     previous: StoredArticle | None) -> None:
         article_id = enriched.article.id
+        section = self.section_of(enriched)
         stored = StoredArticle(article_id=article_id, version=enriched.version, status="live",
-                               section=self.section_of(enriched), enriched=enriched)
+                               section=section, left_section=section_left(previous, section, enriched.version),
+                               enriched=enriched)
         score = published_ts(enriched)
         if previous and previous.section and previous.section != stored.section:
             pipe.zrem(section_key(previous.section), article_id)
         pipe.set(article_key(article_id), stored.model_dump_json())
+        pipe.srem(WITHDRAWN_KEY, article_id)
         pipe.zadd(section_key(stored.section), {article_id: score})
         pipe.zadd(LATEST_KEY, {article_id: score})
 
@@ -269,11 +292,15 @@ class ArticleStore:
     def _write_withdrawn(pipe: Pipeline, withdrawal: Withdrawal,
                          previous: StoredArticle | None) -> None:
         tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
-                                  status="withdrawn")
+                                  status="withdrawn", left_section=section_left(previous, "", withdrawal.version))
         if previous and previous.section:
             pipe.zrem(section_key(previous.section), withdrawal.article_id)
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
+        pipe.sadd(WITHDRAWN_KEY, withdrawal.article_id)
+
+    async def is_withdrawn(self, article_id: str) -> bool:
+        return bool(await self._redis.sismember(WITHDRAWN_KEY, article_id))
 
     async def section_size(self, slug: str) -> int:
         return int(await self._redis.zcard(section_key(slug)))
