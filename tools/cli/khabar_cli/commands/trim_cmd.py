@@ -6,6 +6,10 @@ entry it has not been delivered yet; the stream's safe point is the oldest of
 those. `XTRIM MINID` then removes only entries older than both the safe point
 and the retention age. A stream with no group is left alone.
 
+Within that range the streams are compacted, not cut (`compaction.py`): the
+latest event of every live article stays at its id, so `khabar reindex` and
+`khabar replay` still find every live article at its latest version.
+
 The article events stream is the record the index, fragments and tags are
 rebuilt from: keep it long (the default keeps 365 days). An article whose
 latest event is trimmed keeps that event in its state (see
@@ -24,6 +28,7 @@ from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
+from khabar_cli.compaction import compact_before
 from khabar_cli.main import app, with_log_redis
 
 console = Console()
@@ -83,15 +88,21 @@ async def count_before(redis: RedisClient, stream: str, min_id: str) -> int:
         cursor = "(" + page[-1][0].decode()
 
 
-async def apply(redis: RedisClient, plans: list[TrimPlan]) -> int:
-    removed = 0
+async def apply(redis: RedisClient, plans: list[TrimPlan]) -> tuple[int, int]:
+    """Trim each planned stream; (entries removed, live articles' latest events kept)."""
+    removed = kept = 0
     for plan in plans:
-        if plan.min_id and plan.removable:
-            if plan.stream == ARTICLE_EVENTS_STREAM:
-                # An article's latest event stays readable (GET, and DELETE's withdrawal).
-                await keep_latest_events(redis, plan.min_id)
+        if not (plan.min_id and plan.removable):
+            continue
+        if plan.stream not in GROUPS_BY_STREAM:  # dead letters: by age only
             removed += int(await redis.xtrim(plan.stream, minid=plan.min_id, approximate=False))
-    return removed
+            continue
+        if plan.stream == ARTICLE_EVENTS_STREAM:
+            # An article's latest event stays readable (GET, and DELETE's withdrawal).
+            await keep_latest_events(redis, plan.min_id)
+        gone, stayed = await compact_before(redis, plan.stream, plan.min_id)
+        removed, kept = removed + gone, kept + stayed
+    return removed, kept
 
 
 @app.command()
@@ -131,4 +142,6 @@ def trim(
         return
     if not yes and not typer.confirm(f"Remove {total} entries?"):
         raise typer.Exit(1)
-    console.print(f"{with_log_redis(lambda redis: apply(redis, plans))} entries removed.")
+    removed, kept = with_log_redis(lambda redis: apply(redis, plans))
+    console.print(f"{removed} entries removed; {kept} kept (the latest event of each live "
+                  "article, which every rebuild reads).")
