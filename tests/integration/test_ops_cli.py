@@ -197,16 +197,26 @@ def test_an_article_whose_latest_event_is_trimmed_can_still_be_read_and_withdraw
     client.xreadgroup(ENRICH_GROUP, "c1", {ARTICLE_EVENTS_STREAM: ">"})
     client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, entry_id, second_entry[0])
     khabar(redis_url, "trim", "--keep-days", "0", "--yes")
-    assert client.xlen(ARTICLE_EVENTS_STREAM) == 0
+    # Compacted: a live article's latest event stays in the stream, and is not copied.
+    assert client.xlen(ARTICLE_EVENTS_STREAM) == 2
+    assert client.hgetall(article_state_key(first.id))[b"event"] == b""
 
     assert asyncio.run(current(first.id)).article == first
     (withdrawal,) = asyncio.run(accept(withdrawn(first)))
-    (_, fields), = client.xrange(ARTICLE_EVENTS_STREAM)
+    *_, (withdrawal_id, fields) = client.xrange(ARTICLE_EVENTS_STREAM)
     event = ArticleEvent.model_validate_json(fields[b"data"])
     assert (event.type, event.version, withdrawal.version) == ("article.withdrawn", 2, 2)
     assert event.article.body_html == first.body_html  # the full article, from the kept event
     state = client.hgetall(article_state_key(first.id))
     assert state[b"event"] == b"" and state[b"entry"] != b""  # the new version is in the stream
+
+    client.xreadgroup(ENRICH_GROUP, "c1", {ARTICLE_EVENTS_STREAM: ">"})
+    client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, withdrawal_id)
+    khabar(redis_url, "trim", "--keep-days", "0", "--yes")
+    # The withdrawn article's events go; its last one moved into its state first.
+    assert [i for i, _ in client.xrange(ARTICLE_EVENTS_STREAM)] == [second_entry[0]]
+    assert client.hgetall(article_state_key(first.id))[b"event"] != b""
+    assert asyncio.run(current(first.id)).version == 2
     assert asyncio.run(current(second.id)).article == second
 
 

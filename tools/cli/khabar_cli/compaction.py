@@ -13,12 +13,16 @@ version wins; at equal versions a withdrawal is final, otherwise the later
 entry wins.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from khabar_shared.redis_helpers import RedisClient
 
 PAGE = 1000
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+# Called with the entries about to be deleted (ingest moves a withdrawn article's last event
+# into its state there, so the article can still be read).
+BeforeDelete = Callable[[Entries], Awaitable[object]]
 WITHDRAWN = "article.withdrawn"
 
 
@@ -74,12 +78,15 @@ async def live_heads_before(redis: RedisClient, stream: str, before_id: str) -> 
     return {head.entry_id for head in heads.values() if not head.withdrawn}
 
 
-async def compact_before(redis: RedisClient, stream: str, before_id: str) -> tuple[int, int]:
+async def compact_before(redis: RedisClient, stream: str, before_id: str,
+                         before_delete: BeforeDelete | None = None) -> tuple[int, int]:
     """Delete the entries older than `before_id` but live articles' latest; (removed, kept)."""
     keep = await live_heads_before(redis, stream, before_id)
     removed = 0
     async for page in entries(redis, stream, "-", f"({before_id}"):
-        doomed = [entry_id for entry_id, _ in page if entry_id.decode() not in keep]
+        doomed = [entry for entry in page if entry[0].decode() not in keep]
+        if doomed and before_delete is not None:
+            await before_delete(doomed)
         if doomed:
-            removed += int(await redis.xdel(stream, *doomed))
+            removed += int(await redis.xdel(stream, *(entry_id for entry_id, _ in doomed)))
     return removed, len(keep)

@@ -11,16 +11,17 @@ latest event of every live article stays at its id, so `khabar reindex` and
 `khabar replay` still find every live article at its latest version.
 
 The article events stream is the record the index, fragments and tags are
-rebuilt from: keep it long (the default keeps 365 days). An article whose
-latest event is trimmed keeps that event in its state (see
-`khabar_ingest.store`), so it can still be read and withdrawn.
+rebuilt from: keep it long (the default keeps 365 days). A withdrawn article
+whose latest event is trimmed keeps that event in its state (see
+`khabar_ingest.store`), so it can still be read.
 """
 
 import time
+from functools import partial
 from typing import Annotated
 
 import typer
-from khabar_ingest.store import keep_latest_events
+from khabar_ingest.store import keep_events
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, GROUPS_BY_STREAM, dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient
 from pydantic import BaseModel
@@ -97,10 +98,9 @@ async def apply(redis: RedisClient, plans: list[TrimPlan]) -> tuple[int, int]:
         if plan.stream not in GROUPS_BY_STREAM:  # dead letters: by age only
             removed += int(await redis.xtrim(plan.stream, minid=plan.min_id, approximate=False))
             continue
-        if plan.stream == ARTICLE_EVENTS_STREAM:
-            # An article's latest event stays readable (GET, and DELETE's withdrawal).
-            await keep_latest_events(redis, plan.min_id)
-        gone, stayed = await compact_before(redis, plan.stream, plan.min_id)
+        # A withdrawn article's last event stays readable (GET, and a second DELETE).
+        hook = partial(keep_events, redis) if plan.stream == ARTICLE_EVENTS_STREAM else None
+        gone, stayed = await compact_before(redis, plan.stream, plan.min_id, hook)
         removed, kept = removed + gone, kept + stayed
     return removed, kept
 
