@@ -7,7 +7,7 @@ middleware, render's cache); stream gauges are read from Redis at scrape time.
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
@@ -31,6 +31,18 @@ DEAD_LETTERS = Counter(
     "khabar_dead_letters_total",
     "Events moved to the dead-letter stream.",
     ["stream", "group", "reason"],
+    registry=REGISTRY,
+)
+WAITING_FOR_DEPENDENCY = Gauge(
+    "khabar_waiting_for_dependency",
+    "1 while the consumer waits out a dependency's outage (its batch held, not counted as failed).",
+    ["stream", "group"],
+    registry=REGISTRY,
+)
+OUTAGE_RETRIES = Counter(
+    "khabar_outage_retries_total",
+    "Batches tried again after a dependency's outage, per dependency.",
+    ["stream", "group", "dependency"],
     registry=REGISTRY,
 )
 HANDLE_SECONDS = Histogram(

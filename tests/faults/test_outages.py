@@ -181,3 +181,53 @@ def test_ingest_answers_503_while_redis_is_down(
         assert all(a.json()["status"] == 503 for a in answers)
     finally:
         pipeline.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_cache_redis_down_with_withdrawals_sends_nothing_to_dead_letters(
+        servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path) -> None:
+    """The fragment cache's own Redis stopped while articles are withdrawn and published.
+
+    Render cannot purge, so it waits (readiness red, the waiting gauge at 1),
+    holding its batch: with two deliveries and a one-second claim the outage
+    lasts many times deliveries x claim idle, after which the code before
+    this fix had dead-lettered the withdrawals and left their pages cached.
+    The mechanism does not depend on the outage's length (the consumer waits
+    in a loop that counts nothing), so a dozen seconds stand for minutes.
+    """
+    group, base = own_servers
+    port = free_port()
+    cache_url = start_redis(group, base / "cache", port)
+    pipeline = new_pipeline(servers, 6, tmp_path, claim_idle_ms="1000", max_deliveries="2",
+                            cache_redis_url=cache_url, outage_backoff_max_s="1")
+    pipeline.start_all()
+    accepted, ids = Accepted(), {}
+    documents = corpus_documents(60)
+    try:
+        with httpx.Client(timeout=30) as client:
+            for document in documents[:40]:
+                assert send(client, pipeline, "publish", document, accepted, ids).status_code == 202
+            wait_settled(pipeline.redis, timeout_s=300)
+            for document in documents[:40]:  # every page cached
+                client.get(f"{pipeline.url('render')}/articles/{ids[document['uri']]}")
+            next(p for p in group.processes if p.name == "redis").kill()
+            for document in documents[:10]:
+                assert send(client, pipeline, "withdraw", document, accepted, ids).status_code == 202
+            for document in documents[40:]:
+                assert send(client, pipeline, "publish", document, accepted, ids).status_code == 202
+            ready = eventually(lambda: (r := client.get(f"{pipeline.url('render')}/readyz"))
+                               .status_code == 503 and "waiting" in r.text and r, timeout_s=30)
+            assert "dependencies" in ready.text
+            metrics = client.get(f"{pipeline.url('render')}/metrics").text
+            assert 'khabar_waiting_for_dependency{group="render"' in metrics
+            time.sleep(12)
+            assert dead_letters(pipeline.redis) == dict.fromkeys(dead_letters(pipeline.redis), 0)
+            start_redis(group, base / "cache", port)
+        wait_settled(pipeline.redis, timeout_s=300)
+        assert dead_letters(pipeline.redis) == dict.fromkeys(dead_letters(pipeline.redis), 0)
+        eventually(lambda: httpx.get(f"{pipeline.url('render')}/readyz").status_code == 200,
+                   timeout_s=30)
+        check_fragments(pipeline, accepted)
+    finally:
+        pipeline.stop()

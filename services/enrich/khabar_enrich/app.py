@@ -13,6 +13,7 @@ from khabar_shared.broker import make_broker
 from khabar_shared.collector import settle_collector
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent
+from khabar_shared.outages import WAITING
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.ops_http import faststream_ops_routes
@@ -51,6 +52,7 @@ def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
     checks = {
         "redis": redis_check(redis),
         "consumer_group": group_check(redis, ARTICLE_EVENTS_STREAM, ENRICH_GROUP),
+        "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }
     return AsgiFastStream(
         broker,

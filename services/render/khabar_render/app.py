@@ -21,6 +21,7 @@ from khabar_shared import failpoints
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
+from khabar_shared.outages import WAITING
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
 from khabar_shared.asyncapi import asyncapi_router
@@ -81,6 +82,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         "redis": redis_check(log_redis),
         "cache_redis": redis_check(cache_redis),
         "consumer_group": group_check(log_redis, ENRICHED_STREAM, RENDER_GROUP),
+        "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

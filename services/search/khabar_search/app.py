@@ -23,6 +23,7 @@ from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
+from khabar_shared.outages import WAITING
 from khabar_shared.health import group_check, meili_check, redis_check
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM, SEARCH_GROUP
@@ -92,6 +93,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         "redis": redis_check(redis),
         "meilisearch": meili_check(settings.meili_url),
         "consumer_group": group_check(redis, ENRICHED_STREAM, SEARCH_GROUP),
+        "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from khabar_search.documents import to_document
-from khabar_search.meili import UNAVAILABLE, MeiliWriter
+from khabar_search.meili import MeiliWriter, is_unavailable
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
+from khabar_shared.outages import DependencyUnavailable
 from khabar_shared.redis_helpers import RedisClient
 
 log = get_logger(__name__)
@@ -167,9 +168,12 @@ class Indexer:
             try:
                 await self._writer.apply(upserts, deletes)
                 return
-            except UNAVAILABLE as error:
-                if self._retry_max_s and waited >= self._retry_max_s:
+            except Exception as error:
+                if not is_unavailable(error):
                     raise
+                if self._retry_max_s and waited >= self._retry_max_s:
+                    # Still the outage, not the events: the consumer waits on (never dead-letters).
+                    raise DependencyUnavailable("meilisearch", str(error)) from error
                 log.warning("meili_unavailable", error=str(error), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 waited += delay
