@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from khabar_dev.processes import REPO_ROOT, SERVICES, free_port, http_ok
 from tests.conftest import Servers
@@ -24,14 +25,17 @@ from tests.support import eventually
 DB = 14
 
 
-def runner_env(servers: Servers, data: Path, ports: dict[str, int]) -> dict[str, str]:
+def runner_env(servers: Servers, data: Path, ports: dict[str, int],
+               cache_port: int | None = None) -> dict[str, str]:
+    cache_port = cache_port or free_port()
     env = {**os.environ,
            "KHABAR_REDIS_URL": servers.redis_url.rsplit("/", 1)[0] + f"/{DB}",
            "KHABAR_MEILI_URL": servers.meili_url,
            "KHABAR_MEILI_MASTER_KEY": servers.meili_master_key,
            "KHABAR_MEILI_INDEX": f"articles_runner_{os.getpid()}",
+           "KHABAR_CACHE_REDIS_URL": f"redis://127.0.0.1:{cache_port}/0",
            "KHABAR_DATA_DIR": str(data), "KHABAR_LOAD_SAMPLE": "false"}
-    env.update({f"KHABAR_{s.upper()}_PORT": str(port) for s, port in ports.items()})
+    env.update({f"KHABAR_{s.upper()}_PORT": str(port) for s, port in ports.items() if s in SERVICES})
     return env
 
 
@@ -70,14 +74,14 @@ def service_pid(runner: int, service: str) -> int | None:
 
 @pytest.fixture
 def ports() -> dict[str, int]:
-    return {service: free_port() for service in SERVICES}
+    return {service: free_port() for service in (*SERVICES, "cache")}
 
 
 @pytest.fixture
 def runner(servers: Servers, tmp_path: Path, ports: dict[str, int]
            ) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     output = tmp_path / "run.out"
-    process = start_runner(runner_env(servers, tmp_path / "data", ports), output)
+    process = start_runner(runner_env(servers, tmp_path / "data", ports, ports["cache"]), output)
     try:
         eventually(lambda: b"khabar is running" in output.read_bytes() or process.poll() is not None,
                    timeout_s=180, interval_s=0.5)
@@ -106,7 +110,8 @@ def test_a_killed_service_is_restarted_and_a_killed_runner_leaves_no_child(
     assert b"service_exited_restarting" in output.read_bytes()
 
     before = children(process.pid)
-    assert len(before) == len(SERVICES)
+    assert len(before) == len(SERVICES) + 1  # and the cache's Redis
+    assert any("redis-server" in cmd for cmd in before.values())
     os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
     eventually(lambda: not any(alive(pid) for pid in before), timeout_s=30, interval_s=0.2)
@@ -130,3 +135,14 @@ def test_a_taken_port_is_named_in_one_line_before_anything_starts(
     assert len(lines) == 1, text
     assert f"port {ports['render']} (render)" in lines[0] and "KHABAR_RENDER_PORT" in lines[0]
     assert not (tmp_path / "data" / "logs").exists()  # nothing was started
+
+
+@pytest.mark.timeout(400)
+def test_the_fragment_cache_is_its_own_bounded_evicting_redis(
+        runner: tuple[subprocess.Popen[bytes], Path], ports: dict[str, int]) -> None:
+    cache = redis.Redis(port=ports["cache"])
+    config = cache.config_get("maxmemory*")
+    assert config["maxmemory-policy"] == "allkeys-lru" and int(config["maxmemory"]) > 0
+    render = service_pid(runner[0].pid, "render")
+    environ = Path(f"/proc/{render}/environ").read_bytes().split(b"\0")
+    assert f"KHABAR_CACHE_REDIS_URL=redis://127.0.0.1:{ports['cache']}/0".encode() in environ

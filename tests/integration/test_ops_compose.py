@@ -57,7 +57,7 @@ def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names(
     )
     assert result.returncode == 0, result.stderr
     parsed = yaml.safe_load(result.stdout)["services"]
-    assert set(parsed) == {"redis", "meilisearch", "setup", *SETTINGS}
+    assert set(parsed) == {"redis", "cache-redis", "meilisearch", "setup", *SETTINGS}
     for name in SETTINGS:
         assert "container_name" not in parsed[name]
         for port in parsed[name].get("ports", []):

@@ -141,6 +141,25 @@ def start_redis(group: ProcessGroup, data_dir: Path, port: int) -> str:
     return url
 
 
+def start_cache_redis(group: ProcessGroup, data_dir: Path, port: int, maxmemory: str) -> str:
+    """A Redis for the fragment cache: bounded, evicting the least recently used, nothing on disk.
+
+    A miss there is only a render from the log's Redis, so it may forget
+    anything; the log's Redis then never holds a fragment.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    group.start(
+        "cache-redis",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--appendonly", "no", "--save", "", "--maxmemory", maxmemory,
+         "--maxmemory-policy", "allkeys-lru"],
+        log_path=data_dir / "redis.log",
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: redis_answers(url), 20, "cache redis")
+    return url
+
+
 def start_meili(group: ProcessGroup, data_dir: Path, port: int, master_key: str) -> str:
     data_dir.mkdir(parents=True, exist_ok=True)
     MEILI_BINARY.chmod(0o755)

@@ -28,6 +28,7 @@ from khabar_dev.processes import (
     http_ok,
     launch_service,
     redis_answers,
+    start_cache_redis,
     start_meili,
     start_redis,
     start_services,
@@ -44,6 +45,9 @@ class RunSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The fragment cache's own Redis, started bounded and evicting unless one answers there.
+    cache_redis_url: str = "redis://127.0.0.1:6380/0"
+    cache_redis_maxmemory: str = "256mb"
     meili_url: str = "http://127.0.0.1:7700"
     meili_master_key: SecretStr = SecretStr("")
     data_dir: Path = REPO_ROOT / ".khabar"
@@ -75,6 +79,17 @@ def ensure_redis(settings: RunSettings, group: ProcessGroup) -> str:
     start_redis(group, settings.data_dir / "redis", port)
     log.info("redis_started", port=port)
     return settings.redis_url
+
+
+def ensure_cache_redis(settings: RunSettings, group: ProcessGroup) -> str:
+    if redis_answers(settings.cache_redis_url):
+        log.info("cache_redis_reused", url=settings.cache_redis_url)
+        return settings.cache_redis_url
+    port = urlparse(settings.cache_redis_url).port or 6380
+    start_cache_redis(group, settings.data_dir / "cache-redis", port, settings.cache_redis_maxmemory)
+    log.info("cache_redis_started", port=port, maxmemory=settings.cache_redis_maxmemory,
+             policy="allkeys-lru")
+    return settings.cache_redis_url
 
 
 def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
@@ -109,6 +124,9 @@ def ports_to_bind(settings: RunSettings) -> dict[str, tuple[int, str]]:
               for service in SERVICES}
     if not redis_answers(settings.redis_url):
         wanted["redis"] = (urlparse(settings.redis_url).port or 6379, "KHABAR_REDIS_URL")
+    if not redis_answers(settings.cache_redis_url):
+        wanted["cache redis"] = (urlparse(settings.cache_redis_url).port or 6380,
+                                 "KHABAR_CACHE_REDIS_URL")
     if not http_ok(f"{settings.meili_url}/health"):
         wanted["meilisearch"] = (urlparse(settings.meili_url).port or 7700, "KHABAR_MEILI_URL")
     return wanted
@@ -136,10 +154,12 @@ def main() -> None:
     try:
         key = master_key(settings)
         redis_url = ensure_redis(settings, group)
+        cache_url = ensure_cache_redis(settings, group)
         meili_url = ensure_meili(settings, group, key)
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
         env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key)
+        env["KHABAR_CACHE_REDIS_URL"] = cache_url
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
         supervisor = supervise(group, env, settings, log_dir)
