@@ -146,3 +146,17 @@ def test_env_example_documents_every_variable() -> None:
     make_run = {f"KHABAR_{name.upper()}" for name in run.RunSettings.model_fields}
     missing = (used | read | make_run) - documented
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_the_log_redis_ships_the_fsync_that_keeps_a_202_and_the_cache_evicts() -> None:
+    """A 202 means on disk: compose and make run fsync the log's every write; the cache is bounded."""
+    from khabar_dev.processes import APPENDFSYNC
+
+    services = compose()["services"]
+    log_command = services["redis"]["command"]
+    assert log_command[log_command.index("--appendfsync") + 1] == "always" == APPENDFSYNC
+    assert log_command[log_command.index("--maxmemory-policy") + 1] == "noeviction"
+    cache_command = services["cache-redis"]["command"]
+    assert cache_command[cache_command.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    assert "--maxmemory" in cache_command
+    assert "cache-redis" in services["render"]["depends_on"]

@@ -126,13 +126,19 @@ class ProcessGroup:
         self.processes.clear()
 
 
-def start_redis(group: ProcessGroup, data_dir: Path, port: int) -> str:
+# A 202 from ingest promises the change is on disk: every write to the log's
+# Redis is fsynced to its append-only file before Redis replies (README, "Durability").
+APPENDFSYNC = "always"
+
+
+def start_redis(group: ProcessGroup, data_dir: Path, port: int,
+                appendfsync: str = APPENDFSYNC) -> str:
     """A Redis that never evicts and keeps an append-only file: the log's home."""
     data_dir.mkdir(parents=True, exist_ok=True)
     group.start(
         "redis",
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+         "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "",
          "--maxmemory-policy", "noeviction"],
         log_path=data_dir / "redis.log",
     )
