@@ -23,6 +23,7 @@ from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
+from khabar_shared import failpoints
 from khabar_shared.outages import WAITING
 from khabar_shared.health import group_check, meili_check, redis_check
 from khabar_shared.logging import get_logger
@@ -58,6 +59,7 @@ def page_url(params: SearchParams, **changes: Any) -> str:
 
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
     settings = settings or SearchSettings()
+    failpoints.configure(settings.failpoints)
     redis = connect(settings.redis_url)
     broker = make_broker(settings.redis_url, "search", graceful_timeout_s=settings.shutdown_grace_s)
     writer = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),

@@ -22,6 +22,7 @@ from typing import Any
 
 from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter, is_unavailable
+from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
@@ -29,6 +30,11 @@ from khabar_shared.outages import DependencyUnavailable
 from khabar_shared.redis_helpers import RedisClient
 
 log = get_logger(__name__)
+
+# Between each two writes of a batch (tests stop the handler here; see failpoints.py).
+CLAIMED = failpoints.point("search.claimed", "version guard and copies written, index not")
+APPLIED = failpoints.point("search.applied", "index written, newer claims not re-read")
+SETTLED = failpoints.point("search.settled", "everything written, events not acked")
 
 # Both in one hash slot (`{search}`), so the claim script is a single-slot
 # operation in a Redis Cluster too.
@@ -105,12 +111,15 @@ class Indexer:
                                     if d.event.type != "article.related_refreshed")
         changes = [Change.of(event) for event in latest.values()]
         passed = await self.claim(changes)
+        failpoints.check(CLAIMED)
         applied = [c for c in changes if c.article_id in passed]
         await self.apply(applied)
+        failpoints.check(APPLIED)
         upserts, deletes = split(applied)
         log.info("search_batch_applied", upserts=len(upserts), deletes=len(deletes),
                  skipped=len(changes) - len(applied), events=len(deliveries))
         await self.settle(applied)
+        failpoints.check(SETTLED)
 
     async def claim(self, changes: list[Change]) -> set[str]:
         """Pass the version guard; returns the ids whose change may be applied."""
