@@ -261,3 +261,33 @@ def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
     assert "+1.0s" in rows["2"] and rows["2"].count("pending") == 2
     missing = runner.invoke(app, ["trace", "no-such-article"], env={"KHABAR_REDIS_URL": redis_url})
     assert missing.exit_code == 1 and "No article" in missing.output
+
+
+def test_trim_applies_the_retention_of_histories_and_dead_letters(redis_url: str) -> None:
+    """Histories keep each article's newest entry; dead letters go after --dead-letter-days."""
+    from khabar_ingest.store import ArticleStore, Change
+    from khabar_ingest.formats.ninjs import parse_ninjs
+
+    client = redis.Redis.from_url(redis_url)
+    article = parse_ninjs(to_ninjs(real_articles(1, min_words=60)[0]))
+    corrected = article.model_copy(update={"headline": article.headline + " (corrected)"})
+
+    async def accept() -> None:
+        store = ArticleStore(aioredis.from_url(redis_url), idempotency_ttl_s=60)
+        for version in (article, corrected):
+            await store.accept(Change(version, "cli-test", "corr"))
+
+    asyncio.run(accept())
+    history = article_history_key(article.id)
+    assert client.llen(history) == 2
+    dead = dead_letter_stream(ENRICHED_STREAM)
+    client.xadd(dead, {"n": "old"}, id="1000-0")
+    recent = client.xadd(dead, {"n": "recent"})
+
+    khabar(redis_url, "trim", "--yes")  # defaults: a year of histories, 90 days of dead letters
+    assert client.llen(history) == 2
+    assert [i for i, _ in client.xrange(dead)] == [recent]
+
+    khabar(redis_url, "trim", "--history-days", "0", "--yes")
+    (newest,) = client.lrange(history, 0, -1)
+    assert json.loads(newest)["version"] == 2

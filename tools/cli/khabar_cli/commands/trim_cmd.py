@@ -17,6 +17,7 @@ whose latest event is trimmed keeps that event in its state (see
 """
 
 import time
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Annotated
 
@@ -30,6 +31,7 @@ from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.compaction import compact_before
+from khabar_cli.retention import trim_histories
 from khabar_cli.main import app, with_log_redis
 
 console = Console()
@@ -110,7 +112,12 @@ def trim(
     keep_days: Annotated[float, typer.Option(
         help="Keep at least this many days of every stream.")] = 365.0,
     dead_letters: Annotated[bool, typer.Option(
-        help="Also trim dead-letter streams older than --keep-days.")] = False,
+        help="Trim dead-letter streams to --keep-days instead of --dead-letter-days.")] = False,
+    dead_letter_days: Annotated[float, typer.Option(
+        help="Keep this many days of dead letters.")] = 90.0,
+    history_days: Annotated[float, typer.Option(
+        help="Keep this many days of each article's history (its newest entry always stays).")
+    ] = 365.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show the plan.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
 ) -> None:
@@ -119,13 +126,13 @@ def trim(
 
     async def plan_all(redis: RedisClient) -> list[TrimPlan]:
         plans = [await plan_stream(redis, stream, keep_ms) for stream in GROUPS_BY_STREAM]
-        if dead_letters:
-            for stream in GROUPS_BY_STREAM:
-                cutoff = f"{max(0, int(time.time() * 1000) - keep_ms)}-0"
-                dead = dead_letter_stream(stream)
-                plans.append(TrimPlan(stream=dead, safe_min_id=cutoff, held_by="(age)",
-                                      min_id=cutoff,
-                                      removable=await count_before(redis, dead, cutoff)))
+        # Dead letters have a retention of their own.
+        dead_keep_ms = keep_ms if dead_letters else int(dead_letter_days * 86_400_000)
+        cutoff = f"{max(0, int(time.time() * 1000) - dead_keep_ms)}-0"
+        for stream in GROUPS_BY_STREAM:
+            dead = dead_letter_stream(stream)
+            plans.append(TrimPlan(stream=dead, safe_min_id=cutoff, held_by="(age)", min_id=cutoff,
+                                  removable=await count_before(redis, dead, cutoff)))
         return plans
 
     plans = with_log_redis(plan_all)
@@ -138,10 +145,15 @@ def trim(
                       plan.min_id or "", str(plan.removable))
     console.print(table)
     total = sum(plan.removable for plan in plans)
-    if dry_run or total == 0:
+    history_cut = datetime.now(UTC) - timedelta(days=history_days)
+    console.print(f"histories: entries accepted before {history_cut:%Y-%m-%d %H:%M} UTC go "
+                  "(each article keeps its newest)")
+    if dry_run:
         return
-    if not yes and not typer.confirm(f"Remove {total} entries?"):
+    if not yes and not typer.confirm(f"Remove {total} stream entries and old history entries?"):
         raise typer.Exit(1)
-    removed, kept = with_log_redis(lambda redis: apply(redis, plans))
+    removed, kept = with_log_redis(lambda redis: apply(redis, plans)) if total else (0, 0)
     console.print(f"{removed} entries removed; {kept} kept (the latest event of each live "
                   "article, which every rebuild reads).")
+    histories = with_log_redis(lambda redis: trim_histories(redis, history_cut))
+    console.print(f"{histories} history entries removed.")
