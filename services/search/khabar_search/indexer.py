@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from khabar_search.alias_store import AliasStore
+from khabar_search.aliases import Alias, mine
 from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter, is_unavailable
 from khabar_shared import failpoints
@@ -34,7 +36,8 @@ log = get_logger(__name__)
 # Between each two writes of a batch (tests stop the handler here; see failpoints.py).
 CLAIMED = failpoints.point("search.claimed", "version guard and copies written, index not")
 APPLIED = failpoints.point("search.applied", "index written, newer claims not re-read")
-SETTLED = failpoints.point("search.settled", "everything written, events not acked")
+SETTLED = failpoints.point("search.settled", "index current, aliases not recorded")
+ALIASES_RECORDED = failpoints.point("search.aliases_recorded", "everything written, events not acked")
 
 # Both in one hash slot (`{search}`), so the claim script is a single-slot
 # operation in a Redis Cluster too.
@@ -97,11 +100,21 @@ def split(changes: list[Change]) -> tuple[list[dict[str, Any]], list[str]]:
     return upserts, deletes
 
 
+def aliases_of(change: Change) -> list[Alias]:
+    """The aliases an article's indexed version glosses; none for a withdrawal."""
+    if change.document is None:
+        return []
+    document = change.document
+    return mine(f"{document['headline']}\n{document['lead']}\n{document['body']}")
+
+
 class Indexer:
-    def __init__(self, redis: RedisClient, writer: MeiliWriter, retry_max_s: float) -> None:
+    def __init__(self, redis: RedisClient, writer: MeiliWriter, retry_max_s: float,
+                 aliases: AliasStore | None = None) -> None:
         self._redis = redis
         self._writer = writer
         self._retry_max_s = retry_max_s
+        self._aliases = aliases
         self._claim = redis.register_script(CLAIM_VERSIONS)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
@@ -120,6 +133,11 @@ class Indexer:
                  skipped=len(changes) - len(applied), events=len(deliveries))
         await self.settle(applied)
         failpoints.check(SETTLED)
+        if self._aliases is not None:
+            # After the index: a crash before this is repaired by redelivery,
+            # which re-applies the documents and records the same aliases.
+            await self._aliases.record({c.article_id: aliases_of(c) for c in applied})
+            failpoints.check(ALIASES_RECORDED)
 
     async def claim(self, changes: list[Change]) -> set[str]:
         """Pass the version guard; returns the ids whose change may be applied."""
