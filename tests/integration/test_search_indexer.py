@@ -16,6 +16,7 @@ from bench.relevance import load_corpus_articles, versioned_event as event
 from khabar_shared.meili_setup import provision_keys
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 import khabar_search.indexer  # noqa: F401 - declares the indexer's failpoints
+from khabar_search.alias_store import AliasStore
 from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
@@ -214,7 +215,7 @@ async def test_stopped_between_any_two_writes_then_redelivered_the_index_is_curr
     (This held before failpoints existed: the version guard lets an equal
     version through again. The test keeps it so for every write added later.)
     """
-    indexer = Indexer(redis, index, 0)
+    indexer = Indexer(redis, index, 0, AliasStore(redis))  # as the app wires it
     kept, killed, moved = articles[:3]
     await indexer.handle(deliveries(event(kept, 1), event(killed, 1), event(moved, 1)))
     batch = deliveries(event(killed, 2, withdrawn=True), event(moved, 2))
