@@ -13,10 +13,10 @@ from khabar_shared.broker import make_broker
 from khabar_shared.collector import settle_collector
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent
-from khabar_shared.outages import WAITING
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.ops_http import faststream_ops_routes
+from khabar_shared.outages import WAITING
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
 

@@ -21,7 +21,6 @@ from khabar_shared import failpoints
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
-from khabar_shared.outages import WAITING
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
 from khabar_shared.asyncapi import asyncapi_router
@@ -30,6 +29,7 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
+from khabar_shared.outages import WAITING
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
