@@ -33,11 +33,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-from bench.enrich_quality import ANT, BATCH, article_event, in_published_order, private_redis, replay
-from bench.harness import cpu_seconds
 from khabar_dev.processes import ProcessGroup, free_port, start_service
 from khabar_enrich.handler import Enricher
 from khabar_enrich.related import RelatedIndex
@@ -49,6 +44,18 @@ from khabar_shared.events import Article, ArticleEvent, encode_event
 from khabar_shared.logging import configure_logging
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.redis_helpers import RedisClient, connect
+from rich.console import Console
+from rich.table import Table
+
+from bench.enrich_quality import (
+    ANT,
+    BATCH,
+    article_event,
+    in_published_order,
+    private_redis,
+    replay,
+)
+from bench.harness import cpu_seconds
 
 
 def corpus(limit: int | None = None) -> list[Article]:

@@ -29,14 +29,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from khabar_dev import corpus
 from khabar_dev.corpus import corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.handler import Enricher
-from khabar_enrich.quality import pair_recall, label_precision
+from khabar_enrich.quality import label_precision, pair_recall
 from khabar_enrich.related import RelatedIndex, published_at
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import measure_topic_agreement
@@ -46,6 +43,8 @@ from khabar_shared.events import Article, ArticleEvent, EnrichedEvent
 from khabar_shared.logging import configure_logging
 from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.redis_helpers import connect
+from rich.console import Console
+from rich.table import Table
 
 ANT = corpus_file(corpus.ANT)
 ECB = corpus_file(corpus.ECB)

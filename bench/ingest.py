@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import os
 import secrets
-from statistics import median
 import tempfile
 import time
 import uuid
@@ -44,19 +43,20 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
-from rich.console import Console
-from rich.table import Table
-
-from bench.harness import KeepAliveClient, cpu_seconds, load_articles
 from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
 from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
 from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.events import Article, ArticleEvent, encode_event
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import KeepAliveClient, cpu_seconds, load_articles
 
 BATCH = 200
 RAW_STREAM = "bench:{articles}:raw-xadd"
@@ -247,8 +247,8 @@ def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
     spread = f"\n({min(ratios):.1f}–{max(ratios):.1f})" if len(pairs) > 1 else ""
     return [name, str(count), f"{median(f.rate for f in ours):,.0f}",
             f"{median(f.rate for f in raw):,.0f}", f"{median(ratios):.1f}×{spread}",
-            f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
-            f" + {median(f.redis_us for f in ours):.0f}",
+            (f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
+             f" + {median(f.redis_us for f in ours):.0f}"),
             f"{median(f.client_us for f in raw):.0f} + {median(f.redis_us for f in raw):.0f}",
             f"{median(f.total_us for f in ours) / median(f.total_us for f in raw):.1f}×"]
 

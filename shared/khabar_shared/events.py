@@ -13,7 +13,7 @@ On the wire an event is a flat Redis stream entry: a few routing fields that
 operators can read with redis-cli, and `data`, the whole event as JSON.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -179,7 +179,7 @@ def routing_fields(event: AnyEvent) -> dict[str, str]:
     }
 
 
-def decode_event(model: type[EventT], fields: dict[bytes | str, bytes | str]) -> EventT:
+def decode_event(model: type[EventT], fields: Mapping[Any, bytes | str]) -> EventT:
     """Parse a stream entry back into its event, or say exactly why it can't be."""
     raw = fields.get(b"data", fields.get("data"))
     if raw is None:

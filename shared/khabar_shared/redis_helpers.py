@@ -9,7 +9,7 @@ multi-key command or transaction touches carries its stream's hash tag (see
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterPipeline, RedisCluster
@@ -24,6 +24,16 @@ log = get_logger(__name__)
 RedisClient = aioredis.Redis
 # What `connect` may return; code written against RedisClient works with both.
 AnyRedis = aioredis.Redis | RedisCluster
+
+
+# A stream entry as a client that does not decode responses reads it.
+StreamEntry = tuple[bytes, dict[bytes, bytes]]
+
+
+async def read_entries(redis: RedisClient, stream: str, first: str = "-", last: str = "+",
+                       count: int | None = None) -> list[StreamEntry]:
+    """XRANGE, typed as it reads (redis-py types replies for clients that decode them too)."""
+    return cast(list[StreamEntry], await redis.xrange(stream, min=first, max=last, count=count))
 
 
 def cluster_enabled(cluster: bool | None) -> bool:

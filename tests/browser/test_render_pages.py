@@ -14,10 +14,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page
-
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_shared.events import Article
+from playwright.sync_api import Browser, Page
+
 from tests.integration.test_render_service import (
     SITE_BASE_URL,
     RenderService,
@@ -40,7 +40,8 @@ def arabic_font_installed() -> bool:
     fc_list = shutil.which("fc-list")
     if fc_list is None:
         return False
-    found = subprocess.run([fc_list, ":lang=ar", "family"], capture_output=True, text=True)
+    found = subprocess.run([fc_list, ":lang=ar", "family"], capture_output=True, text=True,
+                           check=False)
     return bool(found.stdout.strip())
 
 

@@ -14,15 +14,14 @@ import random
 import secrets
 import time
 import uuid
-from datetime import UTC, datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
-
 from khabar_dev import checks
 from khabar_dev.checks import Accepted, group_state, settled, updated
 from khabar_dev.processes import (
@@ -34,6 +33,7 @@ from khabar_dev.processes import (
 )
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, ArticleEvent
+
 from tests.support import CORPUS_AR, SAMPLE_AR
 
 SERVICES = ("ingest", "enrich", "search", "render")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from khabar_dev.checks import (
     Accepted,
     check_fragments,
@@ -22,6 +21,7 @@ from khabar_dev.checks import (
     meili_idle,
 )
 from khabar_shared.logging import get_logger
+
 from tests.conftest import Servers
 from tests.faults.harness import (
     Pipeline,

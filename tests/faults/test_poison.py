@@ -12,13 +12,18 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
 from khabar_dev.checks import Accepted, check_fragments, check_index, meili_idle
 from khabar_shared.dead_letters import DeadLetter, list_dead_letters, replay_dead_letter
 from khabar_shared.events import encode_event
+from khabar_shared.names import (
+    ARTICLE_EVENTS_STREAM,
+    ENRICH_GROUP,
+    ENRICHED_STREAM,
+    dead_letter_stream,
+)
 from khabar_shared.redis_helpers import connect
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ENRICHED_STREAM, dead_letter_stream
+from prometheus_client.parser import text_string_to_metric_families
+
 from tests.conftest import Servers
 from tests.faults.harness import (
     Pipeline,

@@ -48,7 +48,7 @@ class Namer:
 
     def _timestamp(self, match: re.Match[bytes]) -> bytes:
         try:
-            parsed = datetime.fromisoformat(match.group().decode().replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(match.group().decode())
         except ValueError:
             return match.group()
         if parsed.tzinfo is None or not self._now(parsed.timestamp()):
@@ -60,7 +60,7 @@ class Namer:
         seconds = value / 1000 if value > 1e11 else value
         return b"<now>" if self._now(seconds) else match.group()
 
-    def __call__(self, raw: bytes | str | int | float | None) -> str | None:
+    def __call__(self, raw: bytes | str | float | None) -> str | None:
         if raw is None:
             return None
         data = raw if isinstance(raw, bytes) else str(raw).encode()

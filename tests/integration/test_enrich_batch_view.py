@@ -5,11 +5,10 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import ResponseError
-
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.pipes import KeyReader, Writes, flush, key_reader, pack, streamed
+from redis.exceptions import ResponseError
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +65,8 @@ async def test_a_started_read_is_on_its_way_before_it_is_awaited(
     await redis.set("doc:a", b"in redis")
     before = await eval_calls(redis)
     pending = await BatchView(reader).start_read(["doc:a"], [None])
-    time.sleep(0.2)  # the event loop is blocked: only a read already sent can have run meanwhile
+    # The event loop is blocked on purpose: only a read already sent can have run meanwhile.
+    time.sleep(0.2)  # noqa: ASYNC251
     assert await eval_calls(redis) == before + 1
     assert await pending == [b"in redis"]
 

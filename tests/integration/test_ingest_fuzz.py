@@ -20,6 +20,8 @@ import schemathesis
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from khabar_ingest.app import create_app
+from khabar_ingest.settings import IngestSettings
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -28,8 +30,6 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from khabar_ingest.app import create_app
-from khabar_ingest.settings import IngestSettings
 from tests.conftest import DATABASES, Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
 from tests.support import real_articles, to_ninjs
@@ -43,7 +43,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 timestamps = st.datetimes(timezones=st.timezones()).map(lambda moment: moment.isoformat())
-maybe = lambda good: good | json_values  # noqa: E731 - a right value or any JSON at all
+maybe = lambda good: good | json_values
 ninjs_like = st.fixed_dictionaries(
     {},
     optional={

@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-
 from khabar_cli.in_flight import batch_uris, send_in_order
 
 

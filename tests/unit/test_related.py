@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich.fanout import enters, refreshed_json
 from khabar_enrich.handler import event_json, stream_entry
@@ -14,7 +13,6 @@ from khabar_enrich.stories import Sketch, containment, resemblance, same_story, 
 from khabar_enrich.tagging import tag_article
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, RelatedLink, encode_event
-
 
 PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
          ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),

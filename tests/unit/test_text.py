@@ -1,7 +1,6 @@
 """The shared text pipeline on real words and sentences of the ANT 2018 news corpus."""
 
 import pytest
-
 from khabar_shared.text import (
     analyze,
     detect_language,

@@ -18,9 +18,8 @@ from importlib import resources
 from itertools import compress, count
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel
-
 from khabar_shared.text import is_arabic, strip_clitics, tokenize
+from pydantic import BaseModel
 
 EntityType = Literal["person", "place", "organisation"]
 
@@ -53,7 +52,7 @@ def token_key(token: str) -> str:
         return token
     bare = strip_clitics(token)
     prefix = token[: len(token) - len(bare)]
-    if prefix.endswith("ال") or prefix.endswith("لل"):
+    if prefix.endswith(("ال", "لل")):
         return "ال" + bare
     return bare
 

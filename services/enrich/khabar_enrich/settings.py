@@ -1,8 +1,7 @@
 """Enrich's settings: `KHABAR_*` environment variables."""
 
-from pydantic import Field
-
 from khabar_shared.settings import CommonSettings
+from pydantic import Field
 
 
 class EnrichSettings(CommonSettings):

@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache, partial
 from importlib import resources
 from itertools import chain, islice
@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from khabar_shared.events import Article, Tag
+from khabar_shared.text import WORD, normalize_arabic, term
 from pydantic import BaseModel, Field
 
 from khabar_enrich.gazetteer import Gazetteer, Mention, gazetteer, token_key
 from khabar_enrich.keyphrases import CLAUSE_END, Token, extract_keyphrases, make_token
 from khabar_enrich.topics import TOPICS, corpus_articles, score_topics, term_counts, topic_agreement
-from khabar_shared.events import Article, Tag
-from khabar_shared.text import WORD, normalize_arabic, term
 
 # Where a mention is weighs: a headline mention says more than a body mention.
 PART_WEIGHT = {"headline": 3.0, "lead": 1.5, "body": 1.0}
@@ -266,7 +266,7 @@ def warm_up() -> None:
     tag_article(
         Article(id="warm-up", uri="warm-up", language="ar", headline="والحكومة اللبنانية",
                 body_html="<p>قال الرئيس دونالد ترامب إن الاتحاد الأوروبي</p>",
-                versioncreated=datetime(2018, 1, 1, tzinfo=timezone.utc))
+                versioncreated=datetime(2018, 1, 1, tzinfo=UTC))
     )
     _CHUNKS.learn(COMMON_WORDS.read_text(encoding="utf-8").split())
 

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 from khabar_shared.text import analyze
 
 TOPICS = (

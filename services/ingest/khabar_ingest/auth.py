@@ -14,9 +14,8 @@ import time
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
 from khabar_shared.redis_helpers import RedisClient
+from pydantic import BaseModel, Field
 
 API_KEYS_HASH = "khabar:ingest:api-keys"
 BOOTSTRAP_KEY_NAME = "bootstrap"

@@ -9,8 +9,9 @@ never release one change twice.
 import asyncio
 from datetime import UTC, datetime
 
-from khabar_ingest.store import ArticleStore
 from khabar_shared.logging import get_logger
+
+from khabar_ingest.store import ArticleStore
 
 log = get_logger(__name__)
 

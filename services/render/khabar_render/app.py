@@ -8,6 +8,20 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
+from khabar_shared.asyncapi import asyncapi_router
+from khabar_shared.broker import make_broker
+from khabar_shared.consumer import StreamConsumer
+from khabar_shared.events import EnrichedEvent
+from khabar_shared.health import group_check, redis_check
+from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
+from khabar_shared.ops_http import (
+    HttpMetricsMiddleware,
+    fastapi_ops_router,
+    install_problem_handlers,
+)
+from khabar_shared.problems import problem
+from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.shutdown import stop_consumers
 
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
@@ -17,20 +31,6 @@ from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
 from khabar_render.warm import WarmLane
-from khabar_shared.broker import make_broker
-from khabar_shared.consumer import StreamConsumer
-from khabar_shared.events import EnrichedEvent
-from khabar_shared.health import group_check, redis_check
-from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
-from khabar_shared.asyncapi import asyncapi_router
-from khabar_shared.ops_http import (
-    HttpMetricsMiddleware,
-    fastapi_ops_router,
-    install_problem_handlers,
-)
-from khabar_shared.problems import problem
-from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
-from khabar_shared.shutdown import stop_consumers
 
 STATIC_DIR = Path(__file__).parent / "static"
 

@@ -20,6 +20,10 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from khabar_shared.events import EnrichedArticle
+from khabar_shared.logging import get_logger
+from khabar_shared.metrics import record_cache_lookup
+
 from khabar_render.fragments import (
     Fragment,
     PageMeta,
@@ -42,9 +46,6 @@ from khabar_render.store import (
     StoredFragment,
     make_fragment,
 )
-from khabar_shared.events import EnrichedArticle
-from khabar_shared.metrics import record_cache_lookup
-from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -1,8 +1,7 @@
 """Render's settings: `KHABAR_*` environment variables."""
 
-from pydantic import Field
-
 from khabar_shared.settings import CommonSettings
+from pydantic import Field
 
 
 class RenderSettings(CommonSettings):

@@ -4,9 +4,8 @@ import html
 import re
 from datetime import UTC
 
-from pydantic import BaseModel
-
 from khabar_shared.events import EnrichedArticle
+from pydantic import BaseModel
 
 TAG_PATTERN = re.compile(r"<[^>]+>")
 MAX_BODY_CHARS = 20_000

@@ -11,9 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.responses import JSONResponse
-
 from khabar_shared.problems import PROBLEM_JSON, Problem
+from starlette.responses import JSONResponse
 
 # Buckets of clients not seen for a while are forgotten; at most this many are kept.
 MAX_CLIENTS = 100_000

@@ -5,9 +5,8 @@ indexing key (documents, tasks, settings of its own indexes) and a
 search-only key for readers' queries, both made by the operator's setup.
 """
 
-from pydantic import Field, SecretStr
-
 from khabar_shared.settings import CommonSettings
+from pydantic import Field, SecretStr
 
 
 class SearchSettings(CommonSettings):

@@ -45,7 +45,7 @@ _WORD_END = re.compile(r"\S*")
 _WORD_TAIL = re.compile(r"\S*\Z")
 LONGEST_WORD_CHARS = 64
 # Punctuation glued to a word stays outside its <mark>.
-_EDGES = re.compile(r"^(\W*)(.*?)(\W*)$", re.S)
+_EDGES = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
 
 
 @lru_cache(maxsize=100_000)

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+from khabar_shared.logging import configure_logging, get_logger
+from khabar_shared.meili_setup import provision_keys
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -29,8 +31,6 @@ from khabar_dev.processes import (
     start_services,
 )
 from khabar_dev.sample import load_sample
-from khabar_shared.logging import configure_logging, get_logger
-from khabar_shared.meili_setup import provision_keys
 
 log = get_logger("khabar.run")
 
