@@ -33,17 +33,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from khabar_dev.processes import ProcessGroup, free_port, start_service
-from khabar_enrich.handler import Enricher
-from khabar_enrich.related import RelatedIndex
-from khabar_enrich.settings import EnrichSettings
-from khabar_enrich.tagging import TagResult, tag_article, warm_up
-from khabar_ingest.formats.corpus import iter_corpus
-from khabar_shared.collector import settle_collector
-from khabar_shared.events import Article, ArticleEvent, encode_event
-from khabar_shared.logging import configure_logging
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
-from khabar_shared.redis_helpers import RedisClient, connect
 from rich.console import Console
 from rich.table import Table
 
@@ -56,6 +45,17 @@ from bench.enrich_quality import (
     replay,
 )
 from bench.harness import cpu_seconds
+from khabar_dev.processes import ProcessGroup, free_port, start_service
+from khabar_enrich.handler import Enricher
+from khabar_enrich.related import RelatedIndex
+from khabar_enrich.settings import EnrichSettings
+from khabar_enrich.tagging import TagResult, tag_article, warm_up
+from khabar_ingest.formats.corpus import iter_corpus
+from khabar_shared.collector import settle_collector
+from khabar_shared.events import Article, ArticleEvent, encode_event
+from khabar_shared.logging import configure_logging
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
+from khabar_shared.redis_helpers import RedisClient, connect
 
 
 def corpus(limit: int | None = None) -> list[Article]:

@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+
 from khabar_dev import corpus
 from khabar_dev.corpus import corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
@@ -43,8 +46,6 @@ from khabar_shared.events import Article, ArticleEvent, EnrichedEvent
 from khabar_shared.logging import configure_logging
 from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.redis_helpers import connect
-from rich.console import Console
-from rich.table import Table
 
 ANT = corpus_file(corpus.ANT)
 ECB = corpus_file(corpus.ECB)

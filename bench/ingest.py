@@ -48,15 +48,15 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import KeepAliveClient, cpu_seconds, load_articles
 from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
 from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
 from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.events import Article, ArticleEvent, encode_event
-from rich.console import Console
-from rich.table import Table
-
-from bench.harness import KeepAliveClient, cpu_seconds, load_articles
 
 BATCH = 200
 RAW_STREAM = "bench:{articles}:raw-xadd"

@@ -32,6 +32,10 @@ from datetime import datetime
 import httpx
 import orjson
 import redis.asyncio as aioredis
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import BenchSystem, load_articles, percentile, running_system
 from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_render.store import LATEST_KEY
 from khabar_shared.events import Article
@@ -43,10 +47,6 @@ from khabar_shared.names import (
     SEARCH_GROUP,
     applied_key,
 )
-from rich.console import Console
-from rich.table import Table
-
-from bench.harness import BenchSystem, load_articles, percentile, running_system
 
 TAGS = re.compile(r"<[^>]+>")
 POLL_S = 0.005

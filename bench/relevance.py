@@ -28,6 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from rich.console import Console
+from rich.table import Table
+
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_ingest.formats.corpus import iter_corpus
@@ -38,8 +41,6 @@ from khabar_search.synonyms import load_synonyms
 from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent
 from khabar_shared.meili_setup import provision_keys
 from khabar_shared.text import analyze, is_stopword, term, tokenize
-from rich.console import Console
-from rich.table import Table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_AR = REPO_ROOT / "samples/articles.ar.jsonl.gz"

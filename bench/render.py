@@ -30,14 +30,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import redis.asyncio as aioredis
-from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
-from khabar_render.store import fragment_key
-from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, RelatedLink, encode_event
-from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
 from rich.console import Console
 from rich.table import Table
 
 from bench.harness import KeepAliveClient, load_articles, percentile
+from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
+from khabar_render.store import fragment_key
+from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, RelatedLink, encode_event
+from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
 
 CONCURRENCY = (1, 16, 64)
 RELATED_PER_ARTICLE = 8

@@ -27,16 +27,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from khabar_search.documents import to_document
-from khabar_search.indexer import Indexer
-from khabar_search.meili import MeiliWriter
-from khabar_search.query import RETRIEVED
-from khabar_search.snippets import SNIPPET_WORDS
-from khabar_search.synonyms import load_synonyms
-from khabar_shared.consumer import Delivery
-from khabar_shared.events import Article, EnrichedEvent
-from khabar_shared.logging import configure_logging
-from khabar_shared.redis_helpers import connect
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -48,6 +38,16 @@ from bench.relevance import (
     load_corpus_articles,
     salient_query,
 )
+from khabar_search.documents import to_document
+from khabar_search.indexer import Indexer
+from khabar_search.meili import MeiliWriter
+from khabar_search.query import RETRIEVED
+from khabar_search.snippets import SNIPPET_WORDS
+from khabar_search.synonyms import load_synonyms
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import Article, EnrichedEvent
+from khabar_shared.logging import configure_logging
+from khabar_shared.redis_helpers import connect
 
 console = Console(width=150)  # wide tables stay readable when the output is a file
 CONCURRENCY = (1, 16, 64)

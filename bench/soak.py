@@ -25,6 +25,10 @@ from typing import Any
 
 import httpx
 import redis
+from rich.console import Console
+from rich.table import Table
+
+from bench.harness import BenchSystem, corpus_path, running_system
 from khabar_dev.checks import (
     Accepted,
     check_fragments,
@@ -38,10 +42,6 @@ from khabar_dev.checks import (
 )
 from khabar_dev.processes import REPO_ROOT
 from khabar_shared.names import GROUPS_BY_STREAM
-from rich.console import Console
-from rich.table import Table
-
-from bench.harness import BenchSystem, corpus_path, running_system
 
 console = Console()
 ARTIFACTS = REPO_ROOT / "artifacts"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from khabar_dev.processes import ProcessGroup, free_port, start_meili, start_redis, start_services
 from khabar_shared.meili_setup import MeiliKeys, provision_keys
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from khabar_dev.processes import ProcessGroup, free_port, start_redis
-from khabar_shared.events import Article
 from playwright.sync_api import Browser, Page
 
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_shared.events import Article
 from tests.integration.test_render_service import (
     SITE_BASE_URL,
     RenderService,

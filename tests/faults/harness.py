@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import redis
+
 from khabar_dev import checks
 from khabar_dev.checks import Accepted, group_state, settled, updated
 from khabar_dev.processes import (
@@ -33,7 +34,6 @@ from khabar_dev.processes import (
 )
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, ArticleEvent
-
 from tests.support import CORPUS_AR, SAMPLE_AR
 
 SERVICES = ("ingest", "enrich", "search", "render")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from khabar_dev.checks import (
     Accepted,
     check_fragments,
@@ -21,7 +22,6 @@ from khabar_dev.checks import (
     meili_idle,
 )
 from khabar_shared.logging import get_logger
-
 from tests.conftest import Servers
 from tests.faults.harness import (
     Pipeline,

@@ -19,6 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from khabar_enrich.handler import Enricher
 from khabar_enrich.related import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
@@ -38,7 +39,6 @@ from khabar_shared.events import (
     EnrichedEvent,
 )
 from khabar_shared.names import ENRICHED_STREAM
-
 from tests.conftest import Servers
 from tests.faults.harness import corpus_articles
 

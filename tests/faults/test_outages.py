@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 import redis as redis_sync
+
 from khabar_dev.checks import Accepted, check_fragments, check_index, dead_letters, meili_idle
 from khabar_dev.processes import ProcessGroup, free_port, start_meili, start_redis
 from khabar_shared.meili_setup import provision_keys
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICHED_STREAM, SEARCH_GROUP
-
 from tests.conftest import Servers
 from tests.faults.harness import Pipeline, corpus_documents, new_pipeline, post, send, wait_settled
 from tests.support import eventually

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
 from khabar_dev.checks import Accepted, check_fragments, check_index, meili_idle
 from khabar_shared.dead_letters import DeadLetter, list_dead_letters, replay_dead_letter
 from khabar_shared.events import encode_event
@@ -22,8 +24,6 @@ from khabar_shared.names import (
     dead_letter_stream,
 )
 from khabar_shared.redis_helpers import connect
-from prometheus_client.parser import text_string_to_metric_families
-
 from tests.conftest import Servers
 from tests.faults.harness import (
     Pipeline,

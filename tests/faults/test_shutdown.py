@@ -11,9 +11,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
 from khabar_shared.events import encode_event
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ENRICHED_STREAM
-
 from tests.conftest import Servers
 from tests.faults.harness import Pipeline, article_event, corpus_articles, new_pipeline
 from tests.support import eventually

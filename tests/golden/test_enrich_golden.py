@@ -14,6 +14,7 @@ from itertools import count
 
 import pytest
 import redis as sync_redis
+
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.handler import Enricher
@@ -22,7 +23,6 @@ from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, ArticleEvent
 from khabar_shared.redis_helpers import connect
-
 from tests.golden.dump import Namer, check, keys
 
 ARTICLES = 200

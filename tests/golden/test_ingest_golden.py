@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 import redis as sync_redis
+
 from khabar_ingest.app import create_app
 from khabar_ingest.settings import IngestSettings
-
 from tests.conftest import DATABASES, Servers
 from tests.golden.dump import Namer, check, keys
 from tests.support import real_articles, to_ninjs, with_changes

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import redis
+
 from khabar_dev.processes import ManagedProcess, ProcessGroup, free_port, start_service
 from khabar_shared.events import ArticleEvent, decode_event
 from khabar_shared.names import ARTICLE_EVENTS_STREAM
-
 from tests.conftest import DATABASES, Servers
 
 

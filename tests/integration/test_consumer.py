@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 import structlog
 from faststream.redis import RedisBroker
+
 from khabar_shared import metrics
 from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.dead_letters import list_dead_letters, read_dead_letter, replay_dead_letter
@@ -25,7 +26,6 @@ from khabar_shared.names import applied_key, dead_letter_stream
 from khabar_shared.redis_helpers import ensure_group
 from khabar_shared.settings import CommonSettings
 from khabar_shared.shutdown import stop_consumers
-
 from tests.conftest import Servers
 from tests.support import real_articles
 

@@ -5,10 +5,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.pipes import KeyReader, Writes, flush, key_reader, pack, streamed
-from redis.exceptions import ResponseError
 
 
 @pytest.fixture(scope="module")

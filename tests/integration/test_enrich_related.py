@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView

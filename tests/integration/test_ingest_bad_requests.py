@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from khabar_ingest.auth import API_KEYS_HASH, ApiKey, digest
 
+from khabar_ingest.auth import API_KEYS_HASH, ApiKey, digest
 from tests.conftest import Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
 from tests.support import DROP, real_articles, to_ninjs, with_changes

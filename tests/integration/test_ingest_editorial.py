@@ -18,13 +18,13 @@ from typing import Any
 
 import orjson
 import pytest
+from typer.testing import CliRunner
+
 from khabar_cli.main import app as cli
 from khabar_ingest.embargo import release_due
 from khabar_ingest.formats.ninjs import parse_ninjs
 from khabar_ingest.store import EMBARGO_SCHEDULE, ArticleStore, Change
 from khabar_shared.redis_helpers import connect
-from typer.testing import CliRunner
-
 from tests.conftest import Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
 from tests.support import eventually, real_articles, to_ninjs

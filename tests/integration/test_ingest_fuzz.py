@@ -20,8 +20,6 @@ import schemathesis
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from khabar_ingest.app import create_app
-from khabar_ingest.settings import IngestSettings
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -30,6 +28,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
+from khabar_ingest.app import create_app
+from khabar_ingest.settings import IngestSettings
 from tests.conftest import DATABASES, Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
 from tests.support import real_articles, to_ninjs

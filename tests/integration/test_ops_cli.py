@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 import redis.asyncio as aioredis
+from typer.testing import CliRunner
+
 from khabar_cli.main import app
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent, encode_event
@@ -24,8 +26,6 @@ from khabar_shared.names import (
     dead_letter_stream,
 )
 from khabar_shared.settings import CommonSettings
-from typer.testing import CliRunner
-
 from tests.conftest import DATABASES, Servers
 from tests.support import real_articles, to_ninjs
 

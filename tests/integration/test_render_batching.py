@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 import redis.asyncio.connection as redis_connection
+
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
@@ -23,7 +24,6 @@ from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, Wit
 from khabar_render.warm import WarmLane
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedArticle, EnrichedEvent
-
 from tests.integration.test_render_service import enriched, in_section, see_also_ids
 
 SITE = default_site()

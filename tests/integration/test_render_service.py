@@ -24,13 +24,13 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from markupsafe import escape
+
 from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_render.store import article_key, fragment_key, shown_in_key
 from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, RelatedLink, encode_event
 from khabar_shared.names import ENRICHED_STREAM
-from markupsafe import escape
-
 from tests.support import REPO_ROOT, eventually
 
 SAMPLE_AR = REPO_ROOT / "samples/articles.ar.jsonl.gz"

@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 
 import pytest
 import redis.asyncio as aioredis
+
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_render.fragments import category_of
 from khabar_render.site import default_site
 from khabar_render.store import LATEST_KEY, ArticleStore, section_key, shown_in_key
 from khabar_shared.events import EnrichedArticle
-
 from tests.integration.test_render_service import sample_ar
 
 SITE = default_site()

@@ -11,12 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+
+from bench.relevance import enriched_article, load_corpus_articles
 from khabar_dev.processes import ProcessGroup, free_port, start_service
 from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
-
-from bench.relevance import enriched_article, load_corpus_articles
 from tests.conftest import Servers
 
 BURST = 60

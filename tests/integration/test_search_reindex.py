@@ -11,6 +11,9 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+
+from bench.relevance import load_corpus_articles
+from bench.relevance import versioned_event as event
 from khabar_dev.processes import REPO_ROOT
 from khabar_search.indexer import VERSIONS_KEY, Indexer
 from khabar_search.meili import MeiliWriter
@@ -20,9 +23,6 @@ from khabar_search.synonyms import load_synonyms
 from khabar_shared.events import Article, EnrichedEvent, encode_event
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.text import tokenize
-
-from bench.relevance import load_corpus_articles
-from bench.relevance import versioned_event as event
 from tests.conftest import Servers
 
 

@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from khabar_shared.consumer import Delivery, event_context
 from khabar_shared.dead_letters import MAX_ERROR_CHARS, dead_letter_entry, parse_dead_letter
 from khabar_shared.events import EnrichedEvent
-
 from tests.support import real_articles
 
 RECORD = real_articles(1)[0]

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from khabar_ingest.formats import article_id_from_uri
 from khabar_ingest.formats.corpus import (
     UNDATED,
@@ -15,7 +16,6 @@ from khabar_ingest.formats.corpus import (
     iter_corpus,
     iter_records,
 )
-
 from tests.support import corpus_file
 
 REPO = Path(__file__).resolve().parents[2]

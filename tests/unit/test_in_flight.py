@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+
 from khabar_cli.in_flight import batch_uris, send_in_order
 
 

@@ -1,11 +1,11 @@
 """A batch's answer, written from plain values, is exactly what its published schema says."""
 
 import orjson
+
 from khabar_ingest.batch import BatchAnswer, BatchReply, item_answer, read_item, rejected
 from khabar_ingest.formats.ninjs import InvalidArticle, Limits
 from khabar_ingest.problems import invalid_article
 from khabar_ingest.store import IdempotencyMismatch, StoreResult, VersionConflict
-
 from tests.support import real_articles, to_ninjs
 
 DOCUMENT = to_ninjs(real_articles(1)[0])

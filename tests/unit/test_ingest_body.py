@@ -11,6 +11,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from khabar_ingest.body import read_fast
 
 DEPTH = 20

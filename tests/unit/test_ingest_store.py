@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from khabar_ingest.body import first_too_deep
 from khabar_ingest.formats.ninjs import parse_ninjs
 from khabar_ingest.formats.sources import read_file, read_source
 from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_ingest.store import content_hash, is_embargoed
-
 from tests.support import corpus_lines, real_articles, to_ninjs
 
 FEEDS = Path(__file__).resolve().parents[1] / "data/feeds"
@@ -81,8 +81,9 @@ def test_event_ids_are_version_4_uuids() -> None:
 
 
 def test_eval_command_is_what_redis_py_would_send() -> None:
-    from khabar_ingest.store import eval_command
     from redis.asyncio.connection import Connection
+
+    from khabar_ingest.store import eval_command
 
     keys, args = ["k:{a}", "é"], [b"[1]", b"x" * 7000]
     ours = b"".join(eval_command(b"return 1", keys, args))

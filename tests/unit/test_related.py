@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich.fanout import enters, refreshed_json
 from khabar_enrich.handler import event_json, stream_entry

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich import tagging
 from khabar_enrich.gazetteer import Gazetteer, gazetteer, keys, load_entities, variants_by_id

@@ -1,6 +1,7 @@
 """The shared text pipeline on real words and sentences of the ANT 2018 news corpus."""
 
 import pytest
+
 from khabar_shared.text import (
     analyze,
     detect_language,

@@ -3,6 +3,11 @@
 import asyncio
 
 from faststream.asgi import AsgiFastStream
+
+from khabar_enrich.handler import Enricher
+from khabar_enrich.related import RelatedIndex
+from khabar_enrich.settings import EnrichSettings
+from khabar_enrich.tagging import warm_up
 from khabar_shared.asyncapi import khabar_asyncapi
 from khabar_shared.broker import make_broker
 from khabar_shared.collector import settle_collector
@@ -13,11 +18,6 @@ from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.ops_http import faststream_ops_routes
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
-
-from khabar_enrich.handler import Enricher
-from khabar_enrich.related import RelatedIndex
-from khabar_enrich.settings import EnrichSettings
-from khabar_enrich.tagging import warm_up
 
 
 def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:

@@ -20,7 +20,6 @@ from operator import attrgetter
 from typing import NamedTuple
 
 import orjson
-from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.pipes import Writes
@@ -36,6 +35,7 @@ from khabar_enrich.related import (
     published_at,
 )
 from khabar_enrich.settings import EnrichSettings
+from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
 
 PREFIX = "khabar:{enrich}"
 RECENT_KEY = f"{PREFIX}:recent"

@@ -18,8 +18,9 @@ from importlib import resources
 from itertools import compress, count
 from typing import Literal, NamedTuple
 
-from khabar_shared.text import is_arabic, strip_clitics, tokenize
 from pydantic import BaseModel
+
+from khabar_shared.text import is_arabic, strip_clitics, tokenize
 
 EntityType = Literal["person", "place", "organisation"]
 

@@ -28,20 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
-from khabar_shared.consumer import Delivery
-from khabar_shared.events import (
-    Article,
-    ArticleEvent,
-    EnrichedArticle,
-    EnrichedEvent,
-    EnrichedEventType,
-    routing_fields,
-)
-from khabar_shared.logging import get_logger
-from khabar_shared.names import ENRICHED_STREAM
-from khabar_shared.redis_helpers import RedisClient
-from khabar_shared.text import analyze
-
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key, refreshed_json
 from khabar_enrich.pipes import Command, Writes, flush, key_reader, streamed
@@ -57,6 +43,19 @@ from khabar_enrich.related import (
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
 from khabar_enrich.tagging import TagResult, tag_article
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import (
+    Article,
+    ArticleEvent,
+    EnrichedArticle,
+    EnrichedEvent,
+    EnrichedEventType,
+    routing_fields,
+)
+from khabar_shared.logging import get_logger
+from khabar_shared.names import ENRICHED_STREAM
+from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.text import analyze
 
 log = get_logger(__name__)
 

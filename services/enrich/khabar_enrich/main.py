@@ -1,9 +1,8 @@
 """Entry point: `khabar-enrich` consumes article events and serves /healthz, /readyz, /metrics."""
 
-from khabar_shared.serve import serve
-
 from khabar_enrich.app import create_app
 from khabar_enrich.settings import EnrichSettings
+from khabar_shared.serve import serve
 
 
 def main() -> None:

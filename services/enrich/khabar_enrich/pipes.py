@@ -26,10 +26,11 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import hiredis
-from khabar_shared.redis_helpers import RedisClient
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
+
+from khabar_shared.redis_helpers import RedisClient
 
 # MGET as a script: redis-py refuses MGET in a cluster pipeline, and the index's keys
 # all share one slot (see `related.PREFIX`).

@@ -31,13 +31,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from khabar_shared.events import Article, RelatedLink, Tag
-from khabar_shared.redis_helpers import RedisClient
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.pipes import MGET_SCRIPT, Command, Writes, flush
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_story
+from khabar_shared.events import Article, RelatedLink, Tag
+from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for the whole index: the indexing script touches many terms at once,
 # and in a Redis Cluster a script's keys must share a slot.

@@ -1,7 +1,8 @@
 """Enrich's settings: `KHABAR_*` environment variables."""
 
-from khabar_shared.settings import CommonSettings
 from pydantic import Field
+
+from khabar_shared.settings import CommonSettings
 
 
 class EnrichSettings(CommonSettings):

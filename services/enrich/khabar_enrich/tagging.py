@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from khabar_shared.events import Article, Tag
-from khabar_shared.text import WORD, normalize_arabic, term
 from pydantic import BaseModel, Field
 
 from khabar_enrich.gazetteer import Gazetteer, Mention, gazetteer, token_key
 from khabar_enrich.keyphrases import CLAUSE_END, Token, extract_keyphrases, make_token
 from khabar_enrich.topics import TOPICS, corpus_articles, score_topics, term_counts, topic_agreement
+from khabar_shared.events import Article, Tag
+from khabar_shared.text import WORD, normalize_arabic, term
 
 # Where a mention is weighs: a headline mention says more than a body mention.
 PART_WEIGHT = {"headline": 3.0, "lead": 1.5, "body": 1.0}

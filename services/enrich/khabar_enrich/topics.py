@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
 from khabar_shared.text import analyze
 
 TOPICS = (

@@ -20,16 +20,6 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from khabar_shared.collector import settle_collector
-from khabar_shared.events import Article
-from khabar_shared.health import redis_check
-from khabar_shared.logging import get_logger
-from khabar_shared.ops_http import (
-    HttpMetricsMiddleware,
-    fastapi_ops_router,
-    install_problem_handlers,
-)
-from khabar_shared.redis_helpers import connect
 from pydantic import BaseModel
 
 from khabar_ingest.auth import ApiKey, KeyRing
@@ -63,6 +53,16 @@ from khabar_ingest.store import (
     VersionConflict,
 )
 from khabar_ingest.trace import trace_router
+from khabar_shared.collector import settle_collector
+from khabar_shared.events import Article
+from khabar_shared.health import redis_check
+from khabar_shared.logging import get_logger
+from khabar_shared.ops_http import (
+    HttpMetricsMiddleware,
+    fastapi_ops_router,
+    install_problem_handlers,
+)
+from khabar_shared.redis_helpers import connect
 
 log = get_logger(__name__)
 bearer = HTTPBearer(auto_error=False, description="An ingest API key: `Bearer <key>`.")

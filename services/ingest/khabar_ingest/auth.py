@@ -14,8 +14,9 @@ import time
 from datetime import UTC, datetime
 from typing import Literal
 
-from khabar_shared.redis_helpers import RedisClient
 from pydantic import BaseModel, Field
+
+from khabar_shared.redis_helpers import RedisClient
 
 API_KEYS_HASH = "khabar:ingest:api-keys"
 BOOTSTRAP_KEY_NAME = "bootstrap"

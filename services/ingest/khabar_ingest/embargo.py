@@ -9,9 +9,8 @@ never release one change twice.
 import asyncio
 from datetime import UTC, datetime
 
-from khabar_shared.logging import get_logger
-
 from khabar_ingest.store import ArticleStore
+from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 

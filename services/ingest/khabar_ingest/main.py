@@ -1,9 +1,8 @@
 """Entry point: `khabar-ingest` serves the ingest API."""
 
-from khabar_shared.serve import serve
-
 from khabar_ingest.app import create_app
 from khabar_ingest.settings import IngestSettings
+from khabar_shared.serve import serve
 
 
 def main() -> None:

@@ -1,9 +1,9 @@
 """Ingest's settings: `KHABAR_*` environment variables."""
 
-from khabar_shared.settings import CommonSettings
 from pydantic import Field, SecretStr
 
 from khabar_ingest.formats.ninjs import Limits
+from khabar_shared.settings import CommonSettings
 
 
 class IngestSettings(CommonSettings):

@@ -44,6 +44,10 @@ from itertools import islice
 from typing import Any, Literal
 
 import orjson
+from pydantic import BaseModel, Field
+from redis.asyncio.cluster import RedisCluster
+
+from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
 from khabar_shared.events import Article, ArticleEvent
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
@@ -53,10 +57,6 @@ from khabar_shared.names import (
     idempotency_key,
 )
 from khabar_shared.redis_helpers import RedisClient, queue_script
-from pydantic import BaseModel, Field
-from redis.asyncio.cluster import RedisCluster
-
-from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
 EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"

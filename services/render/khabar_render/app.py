@@ -8,6 +8,15 @@ from typing import Annotated
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
+
+from khabar_render.fragments import category_of
+from khabar_render.handler import FragmentUpdater
+from khabar_render.purge import PurgeNotifier
+from khabar_render.renderer import Renderer
+from khabar_render.settings import RenderSettings
+from khabar_render.site import default_site
+from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
+from khabar_render.warm import WarmLane
 from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
@@ -22,15 +31,6 @@ from khabar_shared.ops_http import (
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
-
-from khabar_render.fragments import category_of
-from khabar_render.handler import FragmentUpdater
-from khabar_render.purge import PurgeNotifier
-from khabar_render.renderer import Renderer
-from khabar_render.settings import RenderSettings
-from khabar_render.site import default_site
-from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
-from khabar_render.warm import WarmLane
 
 STATIC_DIR = Path(__file__).parent / "static"
 

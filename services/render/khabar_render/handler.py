@@ -16,14 +16,13 @@ import math
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from khabar_shared.consumer import Delivery
-from khabar_shared.events import EnrichedArticle, EnrichedEvent, newest_per_article
-from khabar_shared.logging import get_logger
-
 from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer
 from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal
 from khabar_render.warm import WarmLane
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import EnrichedArticle, EnrichedEvent, newest_per_article
+from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -1,9 +1,8 @@
 """Entry point: `khabar-render` keeps fragments fresh and serves them."""
 
-from khabar_shared.serve import serve
-
 from khabar_render.app import create_app
 from khabar_render.settings import RenderSettings
+from khabar_shared.serve import serve
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ pages that went stale.
 """
 
 import httpx
+
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)

@@ -20,10 +20,6 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from khabar_shared.events import EnrichedArticle
-from khabar_shared.logging import get_logger
-from khabar_shared.metrics import record_cache_lookup
-
 from khabar_render.fragments import (
     Fragment,
     PageMeta,
@@ -46,6 +42,9 @@ from khabar_render.store import (
     StoredFragment,
     make_fragment,
 )
+from khabar_shared.events import EnrichedArticle
+from khabar_shared.logging import get_logger
+from khabar_shared.metrics import record_cache_lookup
 
 log = get_logger(__name__)
 

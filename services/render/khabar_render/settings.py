@@ -1,7 +1,8 @@
 """Render's settings: `KHABAR_*` environment variables."""
 
-from khabar_shared.settings import CommonSettings
 from pydantic import Field
+
+from khabar_shared.settings import CommonSettings
 
 
 class RenderSettings(CommonSettings):

@@ -22,11 +22,12 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Literal, TypeVar
 
-from khabar_shared.events import EnrichedArticle
-from khabar_shared.redis_helpers import RedisClient
 from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
+
+from khabar_shared.events import EnrichedArticle
+from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for every render key: the version-guarded transactions span the
 # article, its listings, the epoch and the dependency index, so on a Redis

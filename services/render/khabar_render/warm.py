@@ -20,9 +20,8 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from khabar_shared.logging import get_logger
-
 from khabar_render.renderer import Renderer
+from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 

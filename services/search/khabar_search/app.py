@@ -12,6 +12,13 @@ from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+
+from khabar_search.indexer import Indexer
+from khabar_search.meili import MeiliWriter
+from khabar_search.query import SearchClient, SearchParams, SearchResult, SearchUnavailable
+from khabar_search.ratelimit import RateLimiter, RateLimitMiddleware
+from khabar_search.settings import SearchSettings
+from khabar_search.synonyms import load_synonyms
 from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
@@ -28,13 +35,6 @@ from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
 from khabar_shared.text import detect_language
-
-from khabar_search.indexer import Indexer
-from khabar_search.meili import MeiliWriter
-from khabar_search.query import SearchClient, SearchParams, SearchResult, SearchUnavailable
-from khabar_search.ratelimit import RateLimiter, RateLimitMiddleware
-from khabar_search.settings import SearchSettings
-from khabar_search.synonyms import load_synonyms
 
 log = get_logger(__name__)
 

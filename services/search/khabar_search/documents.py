@@ -4,8 +4,9 @@ import html
 import re
 from datetime import UTC
 
-from khabar_shared.events import EnrichedArticle
 from pydantic import BaseModel
+
+from khabar_shared.events import EnrichedArticle
 
 TAG_PATTERN = re.compile(r"<[^>]+>")
 MAX_BODY_CHARS = 20_000

@@ -20,13 +20,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from khabar_search.documents import to_document
+from khabar_search.meili import UNAVAILABLE, MeiliWriter
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
 from khabar_shared.redis_helpers import RedisClient
-
-from khabar_search.documents import to_document
-from khabar_search.meili import UNAVAILABLE, MeiliWriter
 
 log = get_logger(__name__)
 

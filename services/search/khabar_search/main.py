@@ -1,9 +1,8 @@
 """Entry point: `khabar-search` indexes enriched articles and serves readers' search."""
 
-from khabar_shared.serve import serve
-
 from khabar_search.app import create_app
 from khabar_search.settings import SearchSettings
+from khabar_shared.serve import serve
 
 
 def main() -> None:

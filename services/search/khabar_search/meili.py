@@ -9,12 +9,12 @@ import time
 from typing import Any
 
 import meilisearch
-from khabar_shared.logging import get_logger
 from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
 from meilisearch.models.task import TaskInfo
 from requests.exceptions import RequestException
 
 from khabar_search.index_settings import index_settings
+from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 

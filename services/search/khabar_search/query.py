@@ -33,12 +33,12 @@ from typing import Any, Literal
 
 import aiohttp
 import orjson
-from khabar_shared.text import analyze, detect_language, tokenize
 from pydantic import BaseModel, Field
 
 from khabar_search.documents import FACET_SEPARATOR
 from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
+from khabar_shared.text import analyze, detect_language, tokenize
 
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
 STEM_FIELDS = ["search_text"]

@@ -11,8 +11,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from khabar_shared.problems import PROBLEM_JSON, Problem
 from starlette.responses import JSONResponse
+
+from khabar_shared.problems import PROBLEM_JSON, Problem
 
 # Buckets of clients not seen for a while are forgotten; at most this many are kept.
 MAX_CLIENTS = 100_000

@@ -25,14 +25,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from khabar_shared.events import EnrichedEvent, MalformedEvent, decode_event
-from khabar_shared.logging import get_logger
-from khabar_shared.redis_helpers import RedisClient
-
 from khabar_search.documents import to_document
 from khabar_search.indexer import VERSIONS_KEY
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
+from khabar_shared.events import EnrichedEvent, MalformedEvent, decode_event
+from khabar_shared.logging import get_logger
+from khabar_shared.redis_helpers import RedisClient
 
 log = get_logger(__name__)
 

@@ -5,8 +5,9 @@ indexing key (documents, tasks, settings of its own indexes) and a
 search-only key for readers' queries, both made by the operator's setup.
 """
 
-from khabar_shared.settings import CommonSettings
 from pydantic import Field, SecretStr
+
+from khabar_shared.settings import CommonSettings
 
 
 class SearchSettings(CommonSettings):

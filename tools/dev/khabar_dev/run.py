@@ -15,8 +15,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from khabar_shared.logging import configure_logging, get_logger
-from khabar_shared.meili_setup import provision_keys
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +29,8 @@ from khabar_dev.processes import (
     start_services,
 )
 from khabar_dev.sample import load_sample
+from khabar_shared.logging import configure_logging, get_logger
+from khabar_shared.meili_setup import provision_keys
 
 log = get_logger("khabar.run")
 

@@ -3,12 +3,12 @@
 from pathlib import Path
 
 import httpx
-from khabar_ingest.formats.corpus import iter_corpus
-from khabar_ingest.formats.writer import article_to_ninjs
-from khabar_shared.logging import get_logger
 from pydantic import BaseModel
 
 from khabar_dev.processes import REPO_ROOT
+from khabar_ingest.formats.corpus import iter_corpus
+from khabar_ingest.formats.writer import article_to_ninjs
+from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 

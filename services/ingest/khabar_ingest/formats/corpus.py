@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ValidationError
+
 from khabar_shared.events import Article
 from khabar_shared.logging import get_logger
-from pydantic import BaseModel, ValidationError
 
 from .checks import is_web_url, parse_timestamp
 from .ids import article_id_from_uri

@@ -22,13 +22,13 @@ from typing import Annotated, Any
 import httpx
 import orjson
 import typer
-from khabar_ingest.formats.sources import SourceItem, read_file, read_source
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
 from khabar_cli.main import app
+from khabar_ingest.formats.sources import SourceItem, read_file, read_source
 
 console = Console()
 JSON = {"Content-Type": "application/json"}

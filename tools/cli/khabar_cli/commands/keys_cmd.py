@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
-from khabar_ingest.auth import ApiKey, KeyName, KeyNameTaken, create_key, list_keys, revoke_key
-from khabar_ingest.settings import IngestSettings
-from khabar_shared.redis_helpers import RedisClient, connect
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.main import app
+from khabar_ingest.auth import ApiKey, KeyName, KeyNameTaken, create_key, list_keys, revoke_key
+from khabar_ingest.settings import IngestSettings
+from khabar_shared.redis_helpers import RedisClient, connect
 
 T = TypeVar("T")
 keys_app = typer.Typer(help="Ingest API keys: each has a name (the newsroom tool) and a scope.",

@@ -3,15 +3,15 @@
 import asyncio
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from khabar_cli.main import app
 from khabar_search.meili import MeiliWriter
 from khabar_search.rebuild import RebuildReport, rebuild
 from khabar_search.settings import SearchSettings
 from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.redis_helpers import connect
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from khabar_cli.main import app
 
 console = Console()
 
