@@ -34,6 +34,7 @@ from khabar_enrich.related import (
     make_room,
     published_at,
 )
+from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
 
@@ -57,33 +58,8 @@ def links_key(article_id: str) -> str:
     return f"{PREFIX}:links:{article_id}"
 
 
-# Drop the copies of articles published before the window, in one step.
-# KEYS: the recent set. ARGV: the window's start, copy-key prefix, links-key prefix.
-TRIM_SCRIPT = """
-local stale = redis.call('ZRANGE', KEYS[1], ARGV[1], '-inf', 'BYSCORE', 'REV')
-for _, id in ipairs(stale) do
-  redis.call('DEL', ARGV[2] .. id, ARGV[3] .. id)
-  redis.call('ZREM', KEYS[1], id)
-end
-return #stale
-"""
-
-
-# Keep the copies and links of a newly enriched article and of those it refreshed, in
-# one command (three per article were a large share of the client's work); a
-# refreshed article's copy stays as it was (see `RecentCopies.save`).
-# KEYS: the recent set. ARGV: ttl, copy-key prefix, links-key prefix, then per
-# article: id, published, links JSON, compressed copy (empty: none).
-SAVE_SCRIPT = """
-local ttl, copy_prefix, links_prefix = ARGV[1], ARGV[2], ARGV[3]
-for i = 4, #ARGV, 4 do
-  local id = ARGV[i]
-  if ARGV[i + 3] ~= '' then redis.call('SET', copy_prefix .. id, ARGV[i + 3], 'EX', ttl) end
-  redis.call('SET', links_prefix .. id, ARGV[i + 2], 'EX', ttl)
-  redis.call('ZADD', KEYS[1], ARGV[i + 1], id)
-end
-return 1
-"""
+TRIM_SCRIPT = SCRIPTS["trim_copies"].source
+SAVE_SCRIPT = SCRIPTS["save_copies"].source
 
 
 class Copy(NamedTuple):

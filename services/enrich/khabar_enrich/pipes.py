@@ -30,11 +30,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
+from khabar_enrich.scripts import SCRIPTS
 from khabar_shared.redis_helpers import RedisClient
 
-# MGET as a script: redis-py refuses MGET in a cluster pipeline, and the index's keys
-# all share one slot (see `related.PREFIX`).
-MGET_SCRIPT = "return redis.call('MGET', unpack(KEYS))"
+MGET_SCRIPT = SCRIPTS["mget"].source
 
 # One Redis command: its name and arguments.
 Command = tuple[Any, ...]

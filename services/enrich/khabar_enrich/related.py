@@ -34,6 +34,7 @@ import orjson
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.pipes import MGET_SCRIPT, Command, Writes, flush
+from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_story
 from khabar_shared.events import Article, RelatedLink, Tag
@@ -65,178 +66,11 @@ TOP_SHOWN = 4  # render's inline "see also"
 MAX_SAME_STORY_TOP = 2  # of one story among the first TOP_SHOWN links
 MAX_SAME_STORY = 3  # of one story in the whole list
 
-# Index one article in one round trip: replace its previous postings (an update),
-# or count it (a first version; its terms are counted with the batch's, see
-# `DF_SCRIPT`); cap each posting list.
-# KEYS: count, doc, revisions. ARGV: id, published, doc JSON, max postings,
-# term-key prefix, language, the index terms in one argument, one a line (a term
-# has no whitespace; one argument, not dozens, is much less to encode and parse),
-# and the doc's revision (see `ParsedDocs`).
-INDEX_SCRIPT = """
-local id, published, doc, max_postings = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-local prefix = ARGV[5]
-local keys, wanted = {}, {}
-for term in string.gmatch(ARGV[7], '[^\\n]+') do
-  local key = prefix .. ARGV[6] .. ':' .. term
-  table.insert(keys, key)
-  wanted[key] = true
-end
-local previous = redis.call('GET', KEYS[2])
-if previous then
-  local old = cjson.decode(previous)
-  for term, _ in pairs(old['terms']) do
-    local key = prefix .. old['lang'] .. ':' .. term
-    if not wanted[key] then redis.call('ZREM', key, id) end
-  end
-else
-  redis.call('INCR', KEYS[1])
-end
-for _, key in ipairs(keys) do
-  redis.call('ZADD', key, published, id)
-  if redis.call('ZCARD', key) > max_postings then
-    redis.call('ZREMRANGEBYRANK', key, 0, -max_postings - 1)
-  end
-end
-redis.call('SET', KEYS[2], doc)
-redis.call('HSET', KEYS[3], id, ARGV[8])
-return previous and 0 or 1
-"""
-
-# The document frequencies of a batch's new articles, counted once per term at the
-# end of the batch: a new article brings a hundred or more terms, and the batch's
-# articles share many. KEYS: df. ARGV: "term count" pairs, one a line.
-DF_SCRIPT = """
-for term, n in string.gmatch(ARGV[1], '(%S+) (%d+)') do redis.call('HINCRBY', KEYS[1], term, n) end
-return 1
-"""
-
-# Candidates in one round trip: the newest postings of each query term, scored by
-# the query weights they share times recency, the best `rerank` returned as their
-# stored docs, each followed by the value at `side_prefix .. id` for those published
-# since `side_since` (the refresh reads their related links), else false.
-# Returned per candidate: id, revision, doc (only when the client may not know the
-# revision: none, or one of its own it may have forgotten), side value.
-# KEYS: the revisions. ARGV: newest published, postings
-# per term, rerank, the article's published, half-life (days), recency floor, own
-# id, doc-key prefix, side prefix, side since, term-key prefix (with the language),
-# the query terms in one argument, "term weight" one a line, then the client's
-# revision prefix and the lowest count of its own revisions it still remembers.
-CANDIDATES_SCRIPT = """
-local newest, per_term, rerank = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local anchor, half_life, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local own, doc_prefix = ARGV[7], ARGV[8]
-local side_prefix, side_since = ARGV[9], tonumber(ARGV[10])
-local client, client_since = ARGV[13], tonumber(ARGV[14])
--- A candidate's score and publication time are set where first seen, its time made a
--- number only once; the ids and values go in plain arrays (a table per candidate costs).
-local score, published = {}, {}
-for term, weight in string.gmatch(ARGV[12], '(%S+) (%S+)') do
-  weight = tonumber(weight)
-  local hits = redis.call('ZRANGE', ARGV[11] .. term, newest, '-inf', 'BYSCORE', 'REV',
-                         'LIMIT', 0, per_term, 'WITHSCORES')
-  for j = 1, #hits, 2 do
-    local id = hits[j]
-    local sum = score[id]
-    if sum then
-      score[id] = sum + weight
-    else
-      score[id] = weight
-      published[id] = hits[j + 1]
-    end
-  end
-end
-score[own] = nil
-local candidates, values, n = {}, {}, 0
-for id, s in pairs(score) do
-  local when = tonumber(published[id])
-  published[id] = when
-  local days = math.abs(anchor - when) / 86400
-  n = n + 1
-  candidates[n] = id
-  values[n] = s * (floor + (1 - floor) * 0.5 ^ (days / half_life))
-end
--- Only the best `rerank` are read back. Sorting hundreds of candidates with a Lua
--- comparator was most of the script's time: a plain sort of the scores finds the
--- cut, and only those at or above it (ties included) are ranked by score and id.
-local cut = -math.huge
-if n > rerank then
-  local sorted = {}
-  for i = 1, n do sorted[i] = values[i] end
-  table.sort(sorted)
-  cut = sorted[n - rerank + 1]
-end
-local ranked = {}
-for i = 1, n do
-  if values[i] >= cut then ranked[#ranked + 1] = {candidates[i], values[i]} end
-end
-table.sort(ranked, function(a, b)
-  if a[2] == b[2] then return a[1] < b[1] end
-  return a[2] > b[2]
-end)
--- Their revisions and links; a doc itself only when it has no revision or one the
--- client may have forgotten (the client keeps the docs it has seen by revision:
--- passing the docs through the script and back was half of its time). A call from a
--- script costs more than the read: MGETs.
-local ids, side_keys, side_of = {}, {}, {}
-for i = 1, math.min(rerank, #ranked) do
-  local id = ranked[i][1]
-  ids[i] = id
-  if published[id] >= side_since then
-    table.insert(side_keys, side_prefix .. id)
-    side_of[i] = #side_keys
-  end
-end
-if #ids == 0 then return {} end
-local revs = redis.call('HMGET', KEYS[1], unpack(ids))
-local bare_keys, bare_of = {}, {}
-for i = 1, #ids do
-  local rev = revs[i]
-  local forgotten = rev and string.sub(rev, 1, #client) == client
-    and tonumber(string.sub(rev, #client + 1)) < client_since
-  if not rev or forgotten then
-    table.insert(bare_keys, doc_prefix .. ids[i])
-    bare_of[i] = #bare_keys
-  end
-end
-local docs = #bare_keys > 0 and redis.call('MGET', unpack(bare_keys)) or {}
-local sides = #side_keys > 0 and redis.call('MGET', unpack(side_keys)) or {}
-local found = {}
-for i = 1, #ids do
-  local doc = bare_of[i] and docs[bare_of[i]] or false
-  if revs[i] or doc then
-    table.insert(found, ids[i])
-    table.insert(found, revs[i] or false)
-    table.insert(found, doc)
-    table.insert(found, side_of[i] and sides[side_of[i]] or false)
-  end
-end
-return found
-"""
-
-# Take one article out of the index, whatever terms its indexed version had.
-# KEYS: its doc, the revisions. ARGV: id, term-key prefix. Returns 1 when it was indexed.
-REMOVE_SCRIPT = """
-local previous = redis.call('GET', KEYS[1])
-if not previous then return 0 end
-local old = cjson.decode(previous)
-for term, _ in pairs(old['terms']) do
-  redis.call('ZREM', ARGV[2] .. old['lang'] .. ':' .. term, ARGV[1])
-end
-redis.call('DEL', KEYS[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
-return 1
-"""
-
-# An indexed doc gets its story once its candidates are known, after the batch's index
-# writes (see `pipes.py`): written, with a new revision, only while the doc is still
-# indexed (a later article of the batch may have withdrawn it).
-# KEYS: its doc, the revisions. ARGV: id, doc JSON, revision.
-STORY_SCRIPT = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-return 1
-"""
+INDEX_SCRIPT = SCRIPTS["index"].source
+DF_SCRIPT = SCRIPTS["df"].source
+CANDIDATES_SCRIPT = SCRIPTS["candidates"].source
+REMOVE_SCRIPT = SCRIPTS["remove"].source
+STORY_SCRIPT = SCRIPTS["story"].source
 
 
 def published_at(article: Article) -> float:
