@@ -25,6 +25,7 @@ from khabar_search.meili import UNAVAILABLE, MeiliWriter
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.redis_helpers import RedisClient
 
 log = get_logger(__name__)
@@ -37,24 +38,8 @@ LATEST_PREFIX = "khabar:{search}:latest:"
 LATEST_TTL_S = 24 * 3600
 MAX_REAPPLY_ROUNDS = 5
 
-# KEYS: the versions hash, then one copy key per article. ARGV: the copies'
-# TTL, then (id, version, copy) per article. Claims each article unless a
-# newer version was already claimed, and stores the copy of what it claimed.
-# Equal versions pass: a retry after a crash must be able to re-apply.
-CLAIM_VERSIONS = """
-local passed = {}
-for n = 2, #KEYS do
-  local i = 2 + (n - 2) * 3
-  local id, version, copy = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local known = tonumber(redis.call('HGET', KEYS[1], id) or '0')
-  if version >= known then
-    redis.call('HSET', KEYS[1], id, version)
-    redis.call('SET', KEYS[n], copy, 'EX', ARGV[1])
-    table.insert(passed, id)
-  end
-end
-return passed
-"""
+SCRIPTS = ScriptRegistry("khabar_search")
+CLAIM_VERSIONS = SCRIPTS["claim_versions"].source
 
 
 def latest_key(article_id: str) -> str:
