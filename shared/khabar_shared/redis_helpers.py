@@ -9,10 +9,10 @@ multi-key command or transaction touches carries its stream's hash tag (see
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -133,15 +133,3 @@ async def read_group_stats(redis: RedisClient, stream: str, group: str) -> Group
         oldest_pending_age_s=age, dead_letters=int(await redis.xlen(dead_letter_stream(stream))),
         consumers=consumers,
     )
-
-
-async def queue_script(pipe: Any, script: Any, keys: list[Any], args: list[Any]) -> None:
-    """Queue a registered Lua script on a pipeline, on one Redis or on a cluster.
-
-    A cluster pipeline refuses EVALSHA; it gets EVAL of the same source, which
-    Redis caches just the same.
-    """
-    if isinstance(pipe, ClusterPipeline):
-        pipe.eval(script.script, len(keys), *keys, *args)
-    else:
-        await script(keys=keys, args=args, client=pipe)

@@ -39,3 +39,8 @@ def test_body_keeps_comments_after_the_first_line_of_code() -> None:
 def test_a_missing_script_is_named() -> None:
     with pytest.raises(FileNotFoundError, match="nothing.lua"):
         ScriptRegistry("khabar_enrich")["nothing"]
+
+
+def test_a_command_is_eval_with_its_keys_counted() -> None:
+    script = ScriptRegistry("khabar_enrich")["mget"]
+    assert script.command(["a", "b"], [1]) == ("EVAL", script.source, 2, "a", "b", 1)

@@ -58,8 +58,8 @@ def links_key(article_id: str) -> str:
     return f"{PREFIX}:links:{article_id}"
 
 
-TRIM_SCRIPT = SCRIPTS["trim_copies"].source
-SAVE_SCRIPT = SCRIPTS["save_copies"].source
+TRIM_SCRIPT = SCRIPTS["trim_copies"]
+SAVE_SCRIPT = SCRIPTS["save_copies"]
 
 
 class Copy(NamedTuple):
@@ -148,7 +148,7 @@ class RecentCopies:
             view.write(links_key(article.article.id), links, published)
             if copy:
                 view.write(copy_key(article.article.id), copy, published)
-        pipe.add("EVAL", SAVE_SCRIPT, 1, RECENT_KEY, COPY_TTL_S, copy_key(""), links_key(""), *args)
+        pipe.add(*SAVE_SCRIPT.command([RECENT_KEY], [COPY_TTL_S, copy_key(""), links_key(""), *args]))
         self._saves += 1 + len(refreshed)
 
     def trim(self, pipe: Writes, view: BatchView, newest: float) -> None:
@@ -156,7 +156,7 @@ class RecentCopies:
         if self._saves < TRIM_EVERY:
             return
         self._saves = 0
-        pipe.add("EVAL", TRIM_SCRIPT, 1, RECENT_KEY, newest - self._window_s, copy_key(""), links_key(""))
+        pipe.add(*TRIM_SCRIPT.command([RECENT_KEY], [newest - self._window_s, copy_key(""), links_key("")]))
         view.trim(newest - self._window_s)
 
     def remove(self, pipe: Writes, view: BatchView, article_id: str) -> None:

@@ -33,7 +33,7 @@ from redis.exceptions import ResponseError
 from khabar_enrich.scripts import SCRIPTS
 from khabar_shared.redis_helpers import RedisClient
 
-MGET_SCRIPT = SCRIPTS["mget"].source
+MGET_SCRIPT = SCRIPTS["mget"]
 
 # One Redis command: its name and arguments.
 Command = tuple[Any, ...]
@@ -147,7 +147,7 @@ class _ConnectionReader:
         self._connection = connection
 
     async def send_mget(self, keys: Sequence[str]) -> Awaitable[list[bytes | None]]:
-        await self._connection.send_packed_command(pack([("EVAL", MGET_SCRIPT, len(keys), *keys)]))
+        await self._connection.send_packed_command(pack([MGET_SCRIPT.command(keys, ())]))
         return self._connection.read_response()
 
 
@@ -156,7 +156,7 @@ class _ClientReader:
         self._redis = redis
 
     async def send_mget(self, keys: Sequence[str]) -> Awaitable[list[bytes | None]]:
-        return asyncio.ensure_future(self._redis.eval(MGET_SCRIPT, len(keys), *keys))
+        return asyncio.ensure_future(self._redis.eval(MGET_SCRIPT.source, len(keys), *keys))
 
 
 @asynccontextmanager

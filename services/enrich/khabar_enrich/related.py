@@ -66,11 +66,11 @@ TOP_SHOWN = 4  # render's inline "see also"
 MAX_SAME_STORY_TOP = 2  # of one story among the first TOP_SHOWN links
 MAX_SAME_STORY = 3  # of one story in the whole list
 
-INDEX_SCRIPT = SCRIPTS["index"].source
-DF_SCRIPT = SCRIPTS["df"].source
-CANDIDATES_SCRIPT = SCRIPTS["candidates"].source
-REMOVE_SCRIPT = SCRIPTS["remove"].source
-STORY_SCRIPT = SCRIPTS["story"].source
+INDEX_SCRIPT = SCRIPTS["index"]
+DF_SCRIPT = SCRIPTS["df"]
+CANDIDATES_SCRIPT = SCRIPTS["candidates"]
+REMOVE_SCRIPT = SCRIPTS["remove"]
+STORY_SCRIPT = SCRIPTS["story"]
 
 
 def published_at(article: Article) -> float:
@@ -373,7 +373,7 @@ class RelatedIndex:
         reads.add("GET", COUNT_KEY)
         reads.add("HMGET", DF_KEY, *(terms or ["-"]))
         if keys:
-            reads.add("EVAL", MGET_SCRIPT, len(keys), *keys)
+            reads.add(*MGET_SCRIPT.command(keys, ()))
         total_raw, df_raw, *found = await flush(self._redis, reads)
         docs = dict(zip(keys, found[0] if found else [], strict=True))
         self._batch = BatchFrequencies(
@@ -420,12 +420,12 @@ class RelatedIndex:
         """Read the candidates of `doc` from the index (see `CANDIDATES_SCRIPT`), with the value at
         `attach_prefix + id` of those published since `attach_since` (the refresh's links)."""
         query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
-        return ("EVAL", CANDIDATES_SCRIPT, 1, REVS_KEY,
-                doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
-                doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
-                attach_prefix, attach_since, term_key(doc.language, ""),
-                "\n".join(f"{term} {doc.terms[term]!r}" for term in query),
-                self._parsed.own_prefix, self._parsed.own_since)
+        return CANDIDATES_SCRIPT.command([REVS_KEY], [
+            doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
+            doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
+            attach_prefix, attach_since, term_key(doc.language, ""),
+            "\n".join(f"{term} {doc.terms[term]!r}" for term in query),
+            self._parsed.own_prefix, self._parsed.own_since])
 
     async def matches(self, doc: IndexedDoc, found: list[Any], view: BatchView, attach_prefix: str = "",
                       attach_since: float = NEVER) -> tuple[list[Match], dict[str, bytes]]:
@@ -501,14 +501,15 @@ class RelatedIndex:
     def add_command(self, doc: IndexedDoc, revision: str) -> Command:
         """Index `doc` as `revision` (replacing its previous version), its story still unknown
         (see `finish`)."""
-        return ("EVAL", INDEX_SCRIPT, 3, COUNT_KEY, doc_key(doc.article_id), REVS_KEY, doc.article_id,
-                doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX, doc.language,
-                "\n".join(doc.terms), revision)
+        return INDEX_SCRIPT.command(
+            [COUNT_KEY, doc_key(doc.article_id), REVS_KEY],
+            [doc.article_id, doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX, doc.language,
+             "\n".join(doc.terms), revision])
 
     def finish(self, pipe: Writes, view: BatchView, doc: IndexedDoc, revision: str) -> None:
         """Queue writing `doc` with its story, once known; `revision`: its index write's."""
         raw, final = doc.dumps(), self.new_revision()
-        pipe.add("EVAL", STORY_SCRIPT, 2, doc_key(doc.article_id), REVS_KEY, doc.article_id, raw, final)
+        pipe.add(*STORY_SCRIPT.command([doc_key(doc.article_id), REVS_KEY], [doc.article_id, raw, final]))
         # The batch's later candidates know the doc by the index write's revision; later batches by
         # the final one.
         self._parsed.remember(doc.article_id, revision, raw)
@@ -535,12 +536,12 @@ class RelatedIndex:
         self._parsed.trim()
         added = self._batch.take_added()
         if added:
-            pipe.add("EVAL", DF_SCRIPT, 1, DF_KEY, "\n".join(f"{term} {n}" for term, n in added.items()))
+            pipe.add(*DF_SCRIPT.command([DF_KEY], ["\n".join(f"{term} {n}" for term, n in added.items())]))
 
     @staticmethod
     def remove_command(article_id: str) -> Command:
         """Take an article out of the index (nothing happens when it is not in it)."""
-        return ("EVAL", REMOVE_SCRIPT, 2, doc_key(article_id), REVS_KEY, article_id, TERM_PREFIX)
+        return REMOVE_SCRIPT.command([doc_key(article_id), REVS_KEY], [article_id, TERM_PREFIX])
 
     @staticmethod
     def removed(view: BatchView, article_id: str) -> None:

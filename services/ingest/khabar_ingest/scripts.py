@@ -30,6 +30,6 @@ from khabar_shared.lua import ScriptRegistry
 
 SCRIPTS = ScriptRegistry("khabar_ingest")
 
-ACCEPT = SCRIPTS["accept"].source
-RELEASE = SCRIPTS["release"].source
-KEEP_EVENT = SCRIPTS["keep_event"].source
+ACCEPT = SCRIPTS["accept"]
+RELEASE = SCRIPTS["release"]
+KEEP_EVENT = SCRIPTS["keep_event"]

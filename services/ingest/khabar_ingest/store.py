@@ -49,6 +49,7 @@ from redis.asyncio.cluster import RedisCluster
 
 from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
 from khabar_shared.events import Article, ArticleEvent
+from khabar_shared.lua import queue
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ARTICLES_TAG,
@@ -56,7 +57,7 @@ from khabar_shared.names import (
     article_state_key,
     idempotency_key,
 )
-from khabar_shared.redis_helpers import RedisClient, queue_script
+from khabar_shared.redis_helpers import RedisClient
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
 EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
@@ -77,7 +78,7 @@ FIRST_ACCEPT_CHUNK = 5
 PreparedChange = tuple[list[str], dict[str, Any], bytes]
 # One ACCEPT call: {"keys": [...], "args": [...]}.
 ScriptCall = dict[str, list[Any]]
-_ACCEPT_SOURCE = ACCEPT.encode()
+_ACCEPT_SOURCE = ACCEPT.source.encode()
 
 ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
 HistoryType = Literal[
@@ -210,8 +211,8 @@ class ArticleStore:
     def __init__(self, redis: RedisClient, idempotency_ttl_s: int) -> None:
         self._redis = redis
         self._idempotency_ttl_s = idempotency_ttl_s
-        self._accept_script = redis.register_script(ACCEPT)
-        self._release_script = redis.register_script(RELEASE)
+        self._accept_script = ACCEPT.register(redis)
+        self._release_script = RELEASE.register(redis)
 
     # ---- reading ------------------------------------------------------------
 
@@ -324,7 +325,7 @@ class ArticleStore:
             return list(await self._accept_script(**calls[0]))
         async with self._redis.pipeline(transaction=False) as pipe:
             for call in calls:
-                await queue_script(pipe, self._accept_script, call["keys"], call["args"])
+                await queue(pipe, self._accept_script, call["keys"], call["args"])
             return [reply for chunk in await pipe.execute() for reply in chunk]
 
     def _script_call(
@@ -383,7 +384,7 @@ class ArticleStore:
 async def keep_latest_events(redis: RedisClient, before_id: str, page: int = 500) -> int:
     """Before a trim removes the article events older than `before_id`: each one that is its
     article's latest event moves into the article's state. How many moved."""
-    keep = redis.register_script(KEEP_EVENT)
+    keep = KEEP_EVENT.register(redis)
     kept, start = 0, "-"
     while entries := await redis.xrange(ARTICLE_EVENTS_STREAM, start, f"({before_id}", page):
         async with redis.pipeline(transaction=False) as pipe:
@@ -391,7 +392,7 @@ async def keep_latest_events(redis: RedisClient, before_id: str, page: int = 500
                 article_id, data = fields.get(b"article_id"), fields.get(b"data")
                 if article_id and data:  # (an entry ingest did not write is not anyone's latest)
                     state_key = article_state_key(article_id.decode())
-                    await queue_script(pipe, keep, [state_key], [entry_id, data])
+                    await queue(pipe, keep, [state_key], [entry_id, data])
             kept += sum(await pipe.execute())
         start = "(" + entries[-1][0].decode()
     return kept

@@ -43,7 +43,7 @@ MAX_WATCH_RETRIES = 50
 PARSED_CACHE_SIZE = 1024
 
 SCRIPTS = ScriptRegistry("khabar_render")
-RECORD_SHOWS_LUA = SCRIPTS["record_shows"].source
+RECORD_SHOWS_LUA = SCRIPTS["record_shows"]
 
 T = TypeVar("T")
 
@@ -143,7 +143,7 @@ class ArticleStore:
     def __init__(self, redis: RedisClient, section_of: SectionOf) -> None:
         self._redis = redis
         self.section_of = section_of
-        self._record_shows_script = redis.register_script(RECORD_SHOWS_LUA)
+        self._record_shows_script = RECORD_SHOWS_LUA.register(redis)
 
     async def get(self, article_id: str) -> StoredArticle | None:
         raw = await self._redis.get(article_key(article_id))

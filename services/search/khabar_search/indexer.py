@@ -39,7 +39,7 @@ LATEST_TTL_S = 24 * 3600
 MAX_REAPPLY_ROUNDS = 5
 
 SCRIPTS = ScriptRegistry("khabar_search")
-CLAIM_VERSIONS = SCRIPTS["claim_versions"].source
+CLAIM_VERSIONS = SCRIPTS["claim_versions"]
 
 
 def latest_key(article_id: str) -> str:
@@ -80,7 +80,7 @@ class Indexer:
         self._redis = redis
         self._writer = writer
         self._retry_max_s = retry_max_s
-        self._claim = redis.register_script(CLAIM_VERSIONS)
+        self._claim = CLAIM_VERSIONS.register(redis)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         # A refresh of related links changes nothing readers search; it follows
