@@ -4,19 +4,20 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bench.enrich_measures import topic_agreement
+from khabar_dev.ant import corpus_article
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich import tagging
 from khabar_enrich.gazetteer import Gazetteer, gazetteer, keys, load_entities, variants_by_id
 from khabar_enrich.keyphrases import GENERIC, extract_keyphrases
 from khabar_enrich.tagging import (
     MAX_PER_TYPE,
-    corpus_article,
     html_to_text,
     read_part,
     strip_dateline,
     tag_article,
 )
-from khabar_enrich.topics import REGIONS, TOPICS, score_topics, term_counts, topic_agreement
+from khabar_enrich.topics import REGIONS, TOPICS, score_topics, term_counts
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article
 from khabar_shared.text import analyze, is_stopword, normalize
