@@ -25,6 +25,7 @@ from khabar_enrich.batch_view import BatchView
 from khabar_enrich.pipes import Writes
 from khabar_enrich.related import (
     NEVER,
+    PREFIX,
     TOP_SHOWN,
     IndexedDoc,
     Match,
@@ -38,7 +39,6 @@ from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
 
-PREFIX = "khabar:{enrich}"
 RECENT_KEY = f"{PREFIX}:recent"
 COPY_TTL_S = 14 * 86_400  # a safety net: the window trims copies long before
 TRIM_EVERY = 100  # saves between two trims of the window
