@@ -331,9 +331,9 @@ def _text(value: bytes | str | None) -> str | None:
 
 def claim_polling_ms(claim_idle_ms: int) -> int:
     """How often to look for entries a dead consumer left: an entry waits `claim_idle_ms` before
-    it may be claimed at all, so a tenth of that more is soon enough. (FastStream's default,
-    100 ms, had a live consumer asking Redis ten times a second, and each look at a batch still
-    being handled is a run of XAUTOCLAIM calls: about 3% of enrich's time.)"""
+    it may be claimed at all, so a tenth of that more is soon enough. (FastStream's default had a
+    live consumer asking Redis ten times a second, and each look at a batch still being handled
+    is a run of XAUTOCLAIM calls: a visible share of enrich's time.)"""
     return max(100, claim_idle_ms // 10)
 
 

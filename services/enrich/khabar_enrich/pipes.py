@@ -40,14 +40,13 @@ Command = tuple[Any, ...]
 # Groups (a batch's articles) sent before their replies are read. Enough to keep Redis busy while
 # Python works on an article (Redis runs an article's commands faster than Python handles it),
 # few enough that a read on another connection (a refresh's) does not queue behind a long
-# backlog of them (measured on a loaded machine: 1.8-1.9 ms per such read with 1 or 2 articles
-# ahead, 2.1 with 4, 2.9 with the whole batch sent at once).
+# backlog of them (such a read takes longer with each article sent ahead beyond two).
 AHEAD = 2
 
 
 def pack(commands: Iterable[Command]) -> bytes:
     """The commands in the Redis protocol: the very bytes redis-py's packer makes, made in C
-    (redis-py's Python packer took 0.48 ms of CPU an article, mostly the events' XADDs; 0.20)."""
+    (redis-py's Python packer cost twice the CPU, mostly for the events' XADDs)."""
     return b"".join(map(hiredis.pack_command, commands))
 
 

@@ -455,8 +455,8 @@ class RelatedIndex:
         unseen: dict[str, str] = {}
         for article_id, revision, raw, _ in rows:
             if raw is not None and revision is not None:
-                # Forgotten, so old: parsed, not remembered, lest it push a recent doc out (at 20k
-                # indexed that made a fifth more parses).
+                # Forgotten, so old: parsed, not remembered, lest it push a recent doc out (which
+                # a large archive would then parse again).
                 docs[article_id] = IndexedDoc.loads(raw)
             elif raw is not None:
                 docs[article_id] = self._parsed.load(raw)
