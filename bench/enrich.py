@@ -47,7 +47,7 @@ from bench.enrich_quality import (
 from bench.harness import cpu_seconds
 from khabar_dev.processes import ProcessGroup, free_port, start_service
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import RelatedIndex
+from khabar_enrich.index import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import TagResult, tag_article, warm_up
 from khabar_ingest.formats.corpus import iter_corpus

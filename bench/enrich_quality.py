@@ -42,7 +42,8 @@ from khabar_dev import corpus
 from khabar_dev.corpus import corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import RelatedIndex, published_at
+from khabar_enrich.index import RelatedIndex
+from khabar_enrich.scoring import published_at
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, ArticleEvent, EnrichedEvent

@@ -9,8 +9,9 @@ import pytest
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
+from khabar_enrich.caches import ParsedDocs
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import COUNT_KEY, ParsedDocs, RelatedIndex, doc_key, term_key
+from khabar_enrich.index import COUNT_KEY, RelatedIndex, doc_key, term_key
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.consumer import Delivery

@@ -9,7 +9,7 @@ import pytest
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich.fanout import enters, refreshed_json
 from khabar_enrich.handler import event_json, stream_entry
-from khabar_enrich.related import IndexedDoc, Match, cosine, diversify, recency
+from khabar_enrich.scoring import IndexedDoc, Match, cosine, diversify, recency
 from khabar_enrich.stories import Sketch, containment, resemblance, same_story, shingle_sketch
 from khabar_enrich.tagging import tag_article
 from khabar_ingest.formats.corpus import iter_corpus

@@ -22,19 +22,10 @@ from typing import NamedTuple
 import orjson
 
 from khabar_enrich.batch_view import BatchView
+from khabar_enrich.caches import make_room
+from khabar_enrich.index import NEVER, PREFIX, RelatedIndex, doc_key
 from khabar_enrich.pipes import Writes
-from khabar_enrich.related import (
-    NEVER,
-    PREFIX,
-    TOP_SHOWN,
-    IndexedDoc,
-    Match,
-    RelatedIndex,
-    diversify,
-    doc_key,
-    make_room,
-    published_at,
-)
+from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, published_at
 from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink

@@ -30,16 +30,9 @@ from typing import Any, Literal, NamedTuple
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key, refreshed_json
+from khabar_enrich.index import RelatedIndex
 from khabar_enrich.pipes import Command, Writes, flush, key_reader, streamed
-from khabar_enrich.related import (
-    IndexedDoc,
-    Match,
-    RelatedIndex,
-    diversify,
-    published_at,
-    raw_terms,
-    weigh,
-)
+from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms, weigh
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
 from khabar_enrich.tagging import TagResult, tag_article

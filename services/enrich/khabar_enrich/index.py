@@ -23,21 +23,26 @@ used a term (a statistic of the language; withdrawals do not undo it).
 
 import itertools
 import math
-import operator
-import secrets
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from khabar_enrich.batch_view import BatchView
+from khabar_enrich.caches import ParsedDocs
 from khabar_enrich.pipes import MGET_SCRIPT, Command, Writes, flush
+from khabar_enrich.scoring import (
+    MIN_STORY_COSINE,
+    RECENCY_FLOOR,
+    RECENCY_HALF_LIFE_DAYS,
+    SAME_STORY_BONUS,
+    IndexedDoc,
+    Match,
+    cosine,
+    recency,
+)
 from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
-from khabar_enrich.stories import Sketch, same_story
-from khabar_shared.events import Article, RelatedLink, Tag
+from khabar_enrich.stories import same_story
 from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for the whole index: the indexing script touches many terms at once,
@@ -49,22 +54,9 @@ COUNT_KEY = f"{PREFIX}:docs"
 REVS_KEY = f"{PREFIX}:revs"  # each indexed doc's revision: a new one at each write
 MAX_POSTINGS = 5000  # per term; only the most recent few are ever read
 LOOKAHEAD_S = 2 * 86_400  # a late-arriving article may relate to slightly newer ones
-
-HEADLINE_BOOST = 2  # each headline word counts as this many more body words
-ENTITY_WEIGHT = 2.5
-PHRASE_WEIGHT = 1.5
-MAX_TERMS = 40  # terms an article is indexed under
-SAME_STORY_BONUS = 0.25
-MIN_STORY_COSINE = 0.2  # below it, two articles are not worth a shingle comparison
 DF_CACHE_CALLS = 200
 DF_CACHE_MAX = 200_000
-PARSED_DOCS = 4000  # a few days of news
-RECENCY_HALF_LIFE_DAYS = 7.0
 NEVER = 1e18  # a publication time no candidate has
-RECENCY_FLOOR = 0.3  # a strong old match still beats a weak fresh one
-TOP_SHOWN = 4  # render's inline "see also"
-MAX_SAME_STORY_TOP = 2  # of one story among the first TOP_SHOWN links
-MAX_SAME_STORY = 3  # of one story in the whole list
 
 INDEX_SCRIPT = SCRIPTS["index"]
 DF_SCRIPT = SCRIPTS["df"]
@@ -73,240 +65,12 @@ REMOVE_SCRIPT = SCRIPTS["remove"]
 STORY_SCRIPT = SCRIPTS["story"]
 
 
-def published_at(article: Article) -> float:
-    """When the story first came out: what recency and the story window count from."""
-    return (article.firstcreated or article.versioncreated).timestamp()
-
-
 def term_key(language: str, term: str) -> str:
     return f"{TERM_PREFIX}{language}:{term}"
 
 
 def doc_key(article_id: str) -> str:
     return f"{PREFIX}:doc:{article_id}"
-
-
-@dataclass
-class IndexedDoc:
-    """What the index keeps of an article: a few hundred bytes, whatever its length."""
-
-    article_id: str
-    language: str
-    published: float
-    terms: dict[str, float]  # normalised tf-idf vector
-    sketch: Sketch
-    names: dict[str, str] = field(default_factory=dict)  # display names of e: and p: terms
-    story_id: str = ""
-
-    def dumps(self) -> bytes:
-        return orjson.dumps({
-            "id": self.article_id, "lang": self.language, "pub": self.published,
-            "terms": self.terms, "sk": self.sketch.hashes, "sks": self.sketch.size,
-            "story": self.story_id,
-        })
-
-    @classmethod
-    def loads(cls, raw: bytes) -> "IndexedDoc":
-        data = orjson.loads(raw)
-        return cls(
-            article_id=data["id"], language=data["lang"], published=data["pub"],
-            terms=data["terms"], sketch=Sketch(tuple(data["sk"]), data["sks"]),
-            story_id=data["story"],
-        )
-
-
-class ParsedDocs:
-    """`IndexedDoc.loads`, remembered by the stored bytes themselves, so never stale; and the
-    stored bytes by article and revision, for the candidates (see `CANDIDATES_SCRIPT`).
-
-    The recent articles are every new article's candidates: parsing the same
-    docs again and again was a large share of an article's cost, and reading
-    them back from Redis half of the candidates script's. A revision is new at
-    each write of a doc, so a doc known by its revision is the stored one. The
-    docs handed out are shared: not to be changed.
-
-    This process's own revisions are its prefix and a count. They are forgotten
-    oldest first, and the lowest count still remembered (`own_since`) tells the
-    candidates script which of them to send whole: an archive larger than the
-    cache then costs no extra round trip for the older docs it brings up. The
-    revisions are forgotten only between batches (see `trim`), so the mark sent
-    with a batch's candidate reads, all made at its start, holds until its end.
-    """
-
-    def __init__(self, size: int = PARSED_DOCS) -> None:
-        self._size = size
-        self._docs: dict[bytes, IndexedDoc] = {}
-        self._by_revision: dict[tuple[str, str], bytes] = {}
-        # Revisions unique across processes without coordination: a random prefix, then a count.
-        self.own_prefix = secrets.token_hex(6) + "-"
-        self._counts = itertools.count()
-        self.own_since = 0  # own revisions counted below it may be forgotten
-
-    def new_revision(self) -> str:
-        """A revision no process used before."""
-        return f"{self.own_prefix}{next(self._counts)}"
-
-    def load(self, raw: bytes) -> IndexedDoc:
-        doc = self._docs.get(raw)
-        if doc is None:
-            make_room(self._docs, self._size)
-            doc = self._docs[raw] = IndexedDoc.loads(raw)
-        return doc
-
-    def remember(self, article_id: str, revision: str, raw: bytes) -> None:
-        """The stored bytes of `article_id` at `revision`, as written or read."""
-        self._by_revision[article_id, revision] = raw
-
-    def forget(self, article_id: str, revision: str) -> None:
-        """A revision no longer stored (replaced within the batch that wrote it)."""
-        self._by_revision.pop((article_id, revision), None)
-
-    def trim(self) -> None:
-        """Between batches: forget the revisions remembered first, down to the cache's size."""
-        while len(self._by_revision) > self._size:
-            oldest_id, oldest = next(iter(self._by_revision))
-            del self._by_revision[oldest_id, oldest]
-            if oldest.startswith(self.own_prefix):
-                self.own_since = max(self.own_since, int(oldest.removeprefix(self.own_prefix)) + 1)
-
-    def known(self, article_id: str, revision: str) -> IndexedDoc | None:
-        raw = self._by_revision.get((article_id, revision))
-        return None if raw is None else self.load(raw)
-
-
-def make_room(cache: dict[Any, Any], size: int) -> None:
-    """Before adding to a cache of at most `size` entries: the first remembered goes first."""
-    if len(cache) >= size:
-        del cache[next(iter(cache))]  # the first remembered goes first
-
-
-@dataclass
-class Match:
-    """A candidate related article, scored from the new article's side (the score is symmetric).
-
-    Its reasons are given, or worked out from `query` (the new article) when
-    first needed: of the `rerank` candidates only the few that become links do.
-    A match made from an existing link (`given_link`) is that link again.
-    """
-
-    doc: IndexedDoc
-    score: float
-    same_story: bool
-    given_reasons: list[str] | None = None
-    query: IndexedDoc | None = field(default=None, repr=False)
-    given_link: RelatedLink | None = field(default=None, repr=False)
-
-    @classmethod
-    def of_link(cls, doc: IndexedDoc, link: RelatedLink) -> "Match":
-        """An article's existing link to `doc`, as a match (a refresh keeps most of them)."""
-        return cls(doc, link.score, "same story" in link.reasons, link.reasons, given_link=link)
-
-    @property
-    def reasons(self) -> list[str]:
-        if self.given_reasons is None:
-            assert self.query is not None, "a match has its reasons or the article to find them from"
-            self.given_reasons = reasons_for(self.query, self.doc, self.same_story, self.query.names)
-        return self.given_reasons
-
-    def link(self) -> RelatedLink:
-        # Links are never changed once made (cached lists share them): a kept one is reused.
-        if self.given_link is None:
-            self.given_link = RelatedLink(article_id=self.doc.article_id, score=round(self.score, 4),
-                                          reasons=self.reasons)
-        return self.given_link
-
-
-# ---------------------------------------------------------------- terms
-
-
-class _DampedCounts(dict[int, float]):
-    """n -> 1 + log(n), a word's strength for its count, worked out on first use."""
-
-    def __missing__(self, n: int) -> float:
-        damped = self[n] = 1.0 + math.log(n)
-        return damped
-
-
-_DAMPED = _DampedCounts()
-
-
-def raw_terms(headline_terms: Sequence[str], terms: Sequence[str], tags: Iterable[Tag],
-              phrase_terms: dict[str, str]) -> tuple[dict[str, float], dict[str, str]]:
-    """Un-weighted term strengths and display names: damped word counts, entities, phrases."""
-    counts: Counter[str] = Counter(terms)
-    for word in headline_terms:
-        counts[word] += HEADLINE_BOOST
-    # Keys and damped counts made in C loops, the damping of each count worked out once.
-    strengths = dict(zip(map("w:".__add__, counts), map(_DAMPED.__getitem__, counts.values())))
-    names: dict[str, str] = {}
-    for tag in tags:
-        if tag.type in ("person", "place", "organisation"):
-            strengths[f"e:{tag.id}"] = ENTITY_WEIGHT * (0.5 + min(tag.score, 1.0))
-            names[f"e:{tag.id}"] = tag.name
-    for key, phrase in phrase_terms.items():
-        strengths[key] = PHRASE_WEIGHT
-        names[key] = phrase
-    return strengths, names
-
-
-def weigh(strengths: dict[str, float], idf: dict[str, float], limit: int = MAX_TERMS) -> dict[str, float]:
-    """The top `limit` terms by tf-idf, as a unit vector."""
-    # (tf-idf, term) pairs made in C loops; the same products as strengths[t] * idf[t].
-    products = map(operator.mul, strengths.values(), map(idf.__getitem__, strengths))
-    weighted = sorted(zip(products, strengths), reverse=True)[:limit]
-    norm = math.sqrt(sum([w * w for w, _ in weighted])) or 1.0
-    return {t: round(w / norm, 5) for w, t in weighted}
-
-
-def cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    small, large = (a, b) if len(a) <= len(b) else (b, a)
-    # The shared terms found and their products made in C loops (filter, map), in the small
-    # vector's order: the same sum of the same products as a Python loop, at a fraction of the cost.
-    shared = list(filter(large.__contains__, small))
-    return sum(map(operator.mul, map(small.__getitem__, shared), map(large.__getitem__, shared)))
-
-
-def recency(anchor: float, other: float) -> float:
-    """1.0 on the same day, decaying towards RECENCY_FLOOR as stories lie further apart."""
-    days_apart = abs(anchor - other) / 86_400
-    return RECENCY_FLOOR + (1 - RECENCY_FLOOR) * 0.5 ** (days_apart / RECENCY_HALF_LIFE_DAYS)
-
-
-def reasons_for(doc: IndexedDoc, other: IndexedDoc, is_same_story: bool, names: dict[str, str]) -> list[str]:
-    """Why two articles relate: same story, then shared entities and phrases by name.
-
-    When they share neither, the heaviest shared words (as stems) say why.
-    """
-    shared = sorted((t for t in doc.terms if t in other.terms),
-                    key=lambda t: -doc.terms[t] * other.terms[t])
-    reasons = ["same story"] if is_same_story else []
-    for term in [t for t in shared if t in names][:4]:
-        kind = "entity" if term.startswith("e:") else "phrase"
-        reasons.append(f"{kind}: {names[term]}")
-    if len(reasons) <= int(is_same_story):
-        words = [t.removeprefix("w:") for t in shared if t.startswith("w:")][:3]
-        if words:
-            reasons.append("words: " + ", ".join(words))
-    return reasons
-
-
-def diversify(matches: Sequence[Match], limit: int) -> list[Match]:
-    """Best first, but no one story crowding the list (see MAX_SAME_STORY_TOP)."""
-    chosen: list[Match] = []
-    per_story: Counter[str] = Counter()
-    rest = sorted(matches, key=lambda m: -m.score)
-    for position in range(limit):
-        cap = MAX_SAME_STORY_TOP if position < TOP_SHOWN else MAX_SAME_STORY
-        pick = next((m for m in rest if per_story[m.doc.story_id or m.doc.article_id] < cap), None)
-        if pick is None:
-            break
-        rest.remove(pick)
-        chosen.append(pick)
-        per_story[pick.doc.story_id or pick.doc.article_id] += 1
-    return chosen
-
-
-# ---------------------------------------------------------------- the index
 
 
 class BatchFrequencies:

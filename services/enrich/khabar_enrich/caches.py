@@ -1,0 +1,74 @@
+"""What the enrich process keeps in memory between batches: the index's parsed docs."""
+
+import itertools
+import secrets
+from typing import Any
+
+from khabar_enrich.scoring import IndexedDoc
+
+PARSED_DOCS = 4000  # a few days of news
+
+
+class ParsedDocs:
+    """`IndexedDoc.loads`, remembered by the stored bytes themselves, so never stale; and the
+    stored bytes by article and revision, for the candidates (see `CANDIDATES_SCRIPT`).
+
+    The recent articles are every new article's candidates: parsing the same
+    docs again and again was a large share of an article's cost, and reading
+    them back from Redis half of the candidates script's. A revision is new at
+    each write of a doc, so a doc known by its revision is the stored one. The
+    docs handed out are shared: not to be changed.
+
+    This process's own revisions are its prefix and a count. They are forgotten
+    oldest first, and the lowest count still remembered (`own_since`) tells the
+    candidates script which of them to send whole: an archive larger than the
+    cache then costs no extra round trip for the older docs it brings up. The
+    revisions are forgotten only between batches (see `trim`), so the mark sent
+    with a batch's candidate reads, all made at its start, holds until its end.
+    """
+
+    def __init__(self, size: int = PARSED_DOCS) -> None:
+        self._size = size
+        self._docs: dict[bytes, IndexedDoc] = {}
+        self._by_revision: dict[tuple[str, str], bytes] = {}
+        # Revisions unique across processes without coordination: a random prefix, then a count.
+        self.own_prefix = secrets.token_hex(6) + "-"
+        self._counts = itertools.count()
+        self.own_since = 0  # own revisions counted below it may be forgotten
+
+    def new_revision(self) -> str:
+        """A revision no process used before."""
+        return f"{self.own_prefix}{next(self._counts)}"
+
+    def load(self, raw: bytes) -> IndexedDoc:
+        doc = self._docs.get(raw)
+        if doc is None:
+            make_room(self._docs, self._size)
+            doc = self._docs[raw] = IndexedDoc.loads(raw)
+        return doc
+
+    def remember(self, article_id: str, revision: str, raw: bytes) -> None:
+        """The stored bytes of `article_id` at `revision`, as written or read."""
+        self._by_revision[article_id, revision] = raw
+
+    def forget(self, article_id: str, revision: str) -> None:
+        """A revision no longer stored (replaced within the batch that wrote it)."""
+        self._by_revision.pop((article_id, revision), None)
+
+    def trim(self) -> None:
+        """Between batches: forget the revisions remembered first, down to the cache's size."""
+        while len(self._by_revision) > self._size:
+            oldest_id, oldest = next(iter(self._by_revision))
+            del self._by_revision[oldest_id, oldest]
+            if oldest.startswith(self.own_prefix):
+                self.own_since = max(self.own_since, int(oldest.removeprefix(self.own_prefix)) + 1)
+
+    def known(self, article_id: str, revision: str) -> IndexedDoc | None:
+        raw = self._by_revision.get((article_id, revision))
+        return None if raw is None else self.load(raw)
+
+
+def make_room(cache: dict[Any, Any], size: int) -> None:
+    """Before adding to a cache of at most `size` entries: the first remembered goes first."""
+    if len(cache) >= size:
+        del cache[next(iter(cache))]  # the first remembered goes first
