@@ -152,3 +152,20 @@ def test_a_refreshed_events_json_spliced_from_its_copy_is_its_own(articles: dict
         event = EnrichedEvent(event_id="e2", type="article.related_refreshed", article_id=article.id,
                               version=3, correlation_id="c2", source_event_id="s2", enriched=refreshed)
         assert refreshed_json(copy_json, event) == event_json(event)
+
+
+def test_rerank_scores_without_redis_cosine_plus_same_story_times_recency() -> None:
+    from khabar_enrich.scoring import SAME_STORY_BONUS, rerank
+
+    words = [f"w{i}" for i in range(60)]
+    day = 86_400.0
+    query = IndexedDoc("q", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(words))
+    retold = IndexedDoc("retold", "ar", 10 * day, {"w:a": 0.6, "w:c": 0.8}, shingle_sketch(words))
+    close = IndexedDoc("close", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(words[30:]))
+    old = IndexedDoc("old", "ar", 0.0, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(words[30:]))
+    ranked = rerank(query, [old, close, retold])
+    assert [m.doc.article_id for m in ranked] == ["close", "retold", "old"]
+    assert ranked[1].same_story and not ranked[0].same_story and not ranked[2].same_story
+    assert ranked[0].score == pytest.approx(1.0)
+    assert ranked[1].score == pytest.approx(0.48 + SAME_STORY_BONUS)
+    assert ranked[2].score == pytest.approx(recency(10 * day, 0.0))

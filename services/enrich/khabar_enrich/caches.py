@@ -1,12 +1,62 @@
-"""What the enrich process keeps in memory between batches: the index's parsed docs."""
+"""What the enrich process keeps in memory between batches: the index's parsed docs and its
+document frequencies."""
 
 import itertools
+import math
 import secrets
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from khabar_enrich.scoring import IndexedDoc
 
 PARSED_DOCS = 4000  # a few days of news
+DF_CACHE_CALLS = 200
+DF_CACHE_MAX = 200_000
+
+
+class Frequencies(Protocol):
+    """Document frequencies as a batch reads them (see `index.BatchFrequencies`)."""
+
+    @property
+    def docs(self) -> int: ...
+
+    def df(self, term: str) -> int: ...
+
+
+class DocumentFrequencies:
+    """Document frequencies change slowly: they are cached here and taken afresh (from the batch's
+    read) every DF_CACHE_CALLS articles, so a typical article reads only the few words it is the
+    first in a while to use."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, int] = {}
+        self._total = 0
+        self._calls = 0
+
+    def to_read(self, term_lists: Sequence[Sequence[str]]) -> list[str]:
+        """The terms the cache lacks for these `idf` calls to come; all of them when the cache
+        will be cleared during them."""
+        wanted = set().union(*term_lists)
+        calls = range(self._calls + 1, self._calls + len(term_lists) + 1)
+        if any(c % DF_CACHE_CALLS == 1 for c in calls) or len(self._cache) + len(wanted) > DF_CACHE_MAX:
+            return sorted(wanted)
+        return sorted(wanted.difference(self._cache))
+
+    def idf(self, terms: list[str], batch: Frequencies) -> dict[str, float]:
+        """Inverse document frequency of each term, those not cached taken from `batch`."""
+        self._calls += 1
+        if self._calls % DF_CACHE_CALLS == 1 or len(self._cache) > DF_CACHE_MAX:
+            self._cache.clear()
+        cache = self._cache
+        missing = list(itertools.filterfalse(cache.__contains__, terms))
+        if missing or not self._total:
+            self._total = batch.docs
+            cache.update((t, batch.df(t)) for t in missing)
+        total, log = self._total + 1, math.log
+        # Many terms share a document frequency (most are rare): each one's idf is worked out once.
+        frequencies = list(map(cache.__getitem__, terms))
+        by_frequency = {df: log(1 + total / (1 + df)) for df in set(frequencies)}
+        return dict(zip(terms, map(by_frequency.__getitem__, frequencies)))
 
 
 class ParsedDocs:

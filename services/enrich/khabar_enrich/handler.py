@@ -32,7 +32,7 @@ from khabar_enrich.batch_view import BatchView
 from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key, refreshed_json
 from khabar_enrich.index import RelatedIndex
 from khabar_enrich.pipes import Command, Writes, flush, key_reader, streamed
-from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms, weigh
+from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
 from khabar_enrich.tagging import TagResult, tag_article
@@ -177,7 +177,7 @@ class Enricher:
         steps: list[Step] = []
         for i, (event, action) in enumerate(zip(events, plan, strict=True)):
             if action == "withdraw":
-                self._index.uncounting(event.article_id)
+                self._index.leave(event.article_id)
                 steps.append(event)
             elif action == "live":
                 steps.append(self._live_step(event, tagged[i], terms[i]))
@@ -189,25 +189,20 @@ class Enricher:
             article_id=article.id,
             language=article.base_language,
             published=published_at(article),
-            terms=weigh(terms.strengths, self._index.idf(list(terms.strengths))),
+            terms=self._index.vector(terms.strengths),
             sketch=shingle_sketch(tagged.terms),
             names=terms.names,
         )
-        if not is_indexable(article, datetime.now(UTC)):
-            self._index.uncounting(article.id)
-            return LiveStep(event, tagged, doc, indexable=False)
-        self._index.counting(article.id, list(terms.strengths))
-        return LiveStep(event, tagged, doc, indexable=True, revision=self._index.new_revision())
+        indexable = is_indexable(article, datetime.now(UTC))
+        revision = self._index.enter(article.id, list(terms.strengths), indexable)
+        return LiveStep(event, tagged, doc, indexable, revision)
 
     def _index_commands(self, step: Step) -> list[Command]:
         """An event's index commands, in order: a live article's candidates read, then its own
         index write (or its removal, while embargoed); a withdrawal's removal."""
         if not isinstance(step, LiveStep):
-            return [self._index.remove_command(step.article_id)]
-        candidates = self._index.candidates_command(step.doc, links_key(""), self._refresher.window(step.doc))
-        if not step.indexable:
-            return [candidates, self._index.remove_command(step.doc.article_id)]
-        return [candidates, self._index.add_command(step.doc, step.revision)]
+            return [self._index.removal(step.article_id)]
+        return self._index.commands(step.doc, step.revision, links_key(""), self._refresher.window(step.doc))
 
     async def _plan(self, events: list[ArticleEvent]) -> list[Action]:
         """What to do with each event: skip it (stale), withdraw its article, or enrich it."""

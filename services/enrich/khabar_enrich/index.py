@@ -21,28 +21,23 @@ frequencies are counters beside the postings: how many indexed articles ever
 used a term (a statistic of the language; withdrawals do not undo it).
 """
 
-import itertools
-import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.caches import ParsedDocs
+from khabar_enrich.caches import DocumentFrequencies, ParsedDocs
 from khabar_enrich.pipes import MGET_SCRIPT, Command, Writes, flush
 from khabar_enrich.scoring import (
-    MIN_STORY_COSINE,
     RECENCY_FLOOR,
     RECENCY_HALF_LIFE_DAYS,
-    SAME_STORY_BONUS,
     IndexedDoc,
     Match,
-    cosine,
-    recency,
+    rerank,
+    weigh,
 )
 from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
-from khabar_enrich.stories import same_story
 from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for the whole index: the indexing script touches many terms at once,
@@ -54,8 +49,6 @@ COUNT_KEY = f"{PREFIX}:docs"
 REVS_KEY = f"{PREFIX}:revs"  # each indexed doc's revision: a new one at each write
 MAX_POSTINGS = 5000  # per term; only the most recent few are ever read
 LOOKAHEAD_S = 2 * 86_400  # a late-arriving article may relate to slightly newer ones
-DF_CACHE_CALLS = 200
-DF_CACHE_MAX = 200_000
 NEVER = 1e18  # a publication time no candidate has
 
 INDEX_SCRIPT = SCRIPTS["index"]
@@ -112,26 +105,29 @@ class BatchFrequencies:
 
 
 class RelatedIndex:
-    """The inverted index. Writes are queued on the caller's batch writes (see `pipes.Writes`)."""
+    """The inverted index. Writes are queued on the caller's batch writes (see `pipes.Writes`).
+
+    A batch, in order: `start_batch`; for each event, `vector` and `enter` (a live article)
+    or `leave` (a withdrawal), then its `commands` sent; for each reply, `matches`, then
+    `finish` (indexed) or `removed`; `end_batch`.
+    """
 
     def __init__(self, redis: RedisClient, settings: EnrichSettings) -> None:
         self._redis = redis
         self._settings = settings
-        self._df_cache: dict[str, int] = {}
-        self._df_total = 0
-        self._idf_calls = 0
+        self._frequencies = DocumentFrequencies()
         self._batch = BatchFrequencies(0, {}, set())
         self._parsed = ParsedDocs()
         self._interim: list[tuple[str, str]] = []  # the batch's index writes' revisions (see `finish`)
 
-    # ------------------------------------------------------------ document frequencies
+    # ------------------------------------------------------------ a batch begins
 
     async def start_batch(self, article_ids: Sequence[str],
                           term_lists: Sequence[Sequence[str]]) -> dict[str, bytes | None]:
-        """Read, in one round trip, the frequencies the batch's `term_lists` (one per `idf` call to
-        come, in order) may need, and the docs of `article_ids` as they are before the batch (by
+        """Read, in one round trip, the frequencies the batch's `term_lists` (one per `vector` call
+        to come, in order) may need, and the docs of `article_ids` as they are before the batch (by
         their `doc_key`s: the batch's view of them, see `BatchView`)."""
-        terms = self.terms_to_read(term_lists)
+        terms = self._frequencies.to_read(term_lists)
         keys = [doc_key(i) for i in dict.fromkeys(article_ids)]
         reads = Writes()
         reads.add("GET", COUNT_KEY)
@@ -147,39 +143,36 @@ class RelatedIndex:
         )
         return docs
 
-    def terms_to_read(self, term_lists: Sequence[Sequence[str]]) -> list[str]:
-        """The terms the cache lacks; all of them when the cache will be cleared during the batch."""
-        wanted = set().union(*term_lists)
-        calls = range(self._idf_calls + 1, self._idf_calls + len(term_lists) + 1)
-        if any(c % DF_CACHE_CALLS == 1 for c in calls) or len(self._df_cache) + len(wanted) > DF_CACHE_MAX:
-            return sorted(wanted)
-        return sorted(wanted.difference(self._df_cache))
+    def vector(self, strengths: dict[str, float]) -> dict[str, float]:
+        """An article's index terms: its term strengths weighed by their idf, as a unit vector."""
+        return weigh(strengths, self._frequencies.idf(list(strengths), self._batch))
 
-    def idf(self, terms: list[str]) -> dict[str, float]:
-        """Inverse document frequency of each term.
+    def enter(self, article_id: str, terms: list[str], indexable: bool) -> str:
+        """The batch will index the article (its `terms` feed the df counters, see
+        `BatchFrequencies`), or take it out when not `indexable`: its index write's revision
+        ("" when none)."""
+        if not indexable:
+            self._batch.removing(article_id)
+            return ""
+        self._batch.indexing(article_id, terms)
+        return self._new_revision()
 
-        Document frequencies change slowly: they are cached here and taken
-        afresh (from the batch's read) every DF_CACHE_CALLS articles, so a
-        typical article reads only the few words it is the first in a while
-        to use.
-        """
-        self._idf_calls += 1
-        if self._idf_calls % DF_CACHE_CALLS == 1 or len(self._df_cache) > DF_CACHE_MAX:
-            self._df_cache.clear()
-        cache = self._df_cache
-        missing = list(itertools.filterfalse(cache.__contains__, terms))
-        if missing or not self._df_total:
-            self._df_total = self._batch.docs
-            cache.update((t, self._batch.df(t)) for t in missing)
-        total, log = self._df_total + 1, math.log
-        # Many terms share a document frequency (most are rare): each one's idf is worked out once.
-        frequencies = list(map(cache.__getitem__, terms))
-        by_frequency = {df: log(1 + total / (1 + df)) for df in set(frequencies)}
-        return dict(zip(terms, map(by_frequency.__getitem__, frequencies)))
+    def leave(self, article_id: str) -> None:
+        """The batch will take the article out of the index (a withdrawal)."""
+        self._batch.removing(article_id)
+
+    def commands(self, doc: IndexedDoc, revision: str, attach_prefix: str = "",
+                 attach_since: float = NEVER) -> list[Command]:
+        """An entered article's index commands, in order: its candidates read (see `_candidates`),
+        then its index write as `revision`, or its removal when it has none."""
+        candidates = self._candidates(doc, attach_prefix, attach_since)
+        if not revision:
+            return [candidates, self.removal(doc.article_id)]
+        return [candidates, self._addition(doc, revision)]
 
     # ------------------------------------------------------------ reads
 
-    def candidates_command(self, doc: IndexedDoc, attach_prefix: str = "",
+    def _candidates(self, doc: IndexedDoc, attach_prefix: str = "",
                            attach_since: float = NEVER) -> Command:
         """Read the candidates of `doc` from the index (see `CANDIDATES_SCRIPT`), with the value at
         `attach_prefix + id` of those published since `attach_since` (the refresh's links)."""
@@ -208,7 +201,7 @@ class RelatedIndex:
                 side = value
             if side is not None:
                 attached[article_id] = side
-        return self._rerank(doc, others), attached
+        return rerank(doc, others), attached
 
     async def _docs_of(self, rows: list[tuple[str, bytes | None, bytes | None, Any]],
                        view: BatchView) -> dict[str, IndexedDoc]:
@@ -238,31 +231,13 @@ class RelatedIndex:
                     docs[article_id] = self._parsed.load(raw)
         return docs
 
-    def _rerank(self, doc: IndexedDoc, others: list[IndexedDoc]) -> list[Match]:
-        matches = []
-        for other in others:
-            similarity = cosine(doc.terms, other.terms)
-            is_same = similarity >= MIN_STORY_COSINE and same_story(
-                doc.sketch, doc.published, other.sketch, other.published)
-            score = (similarity + (SAME_STORY_BONUS if is_same else 0.0)) * recency(doc.published, other.published)
-            matches.append(Match(other, score, is_same, query=doc))
-        return sorted(matches, key=lambda m: -m.score)
-
     def docs_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, IndexedDoc]:
         """The indexed docs, from the values at their `doc_key`s (withdrawn ones are simply absent)."""
         return {i: self._parsed.load(raw) for i, raw in zip(ids, raws, strict=True) if raw}
 
     # ------------------------------------------------------------ writes
 
-    def counting(self, article_id: str, all_terms: list[str]) -> None:
-        """The batch will index the article: its terms feed the df counters (see `BatchFrequencies`)."""
-        self._batch.indexing(article_id, all_terms)
-
-    def uncounting(self, article_id: str) -> None:
-        """The batch will take the article out of the index."""
-        self._batch.removing(article_id)
-
-    def add_command(self, doc: IndexedDoc, revision: str) -> Command:
+    def _addition(self, doc: IndexedDoc, revision: str) -> Command:
         """Index `doc` as `revision` (replacing its previous version), its story still unknown
         (see `finish`)."""
         return INDEX_SCRIPT.command(
@@ -272,7 +247,7 @@ class RelatedIndex:
 
     def finish(self, pipe: Writes, view: BatchView, doc: IndexedDoc, revision: str) -> None:
         """Queue writing `doc` with its story, once known; `revision`: its index write's."""
-        raw, final = doc.dumps(), self.new_revision()
+        raw, final = doc.dumps(), self._new_revision()
         pipe.add(*STORY_SCRIPT.command([doc_key(doc.article_id), REVS_KEY], [doc.article_id, raw, final]))
         # The batch's later candidates know the doc by the index write's revision; later batches by
         # the final one.
@@ -281,7 +256,7 @@ class RelatedIndex:
         self._interim.append((doc.article_id, revision))
         view.write(doc_key(doc.article_id), raw)
 
-    def new_revision(self) -> str:
+    def _new_revision(self) -> str:
         """A revision no process used before (see `ParsedDocs`)."""
         return self._parsed.new_revision()
 
@@ -303,7 +278,7 @@ class RelatedIndex:
             pipe.add(*DF_SCRIPT.command([DF_KEY], ["\n".join(f"{term} {n}" for term, n in added.items())]))
 
     @staticmethod
-    def remove_command(article_id: str) -> Command:
+    def removal(article_id: str) -> Command:
         """Take an article out of the index (nothing happens when it is not in it)."""
         return REMOVE_SCRIPT.command([doc_key(article_id), REVS_KEY], [article_id, TERM_PREFIX])
 

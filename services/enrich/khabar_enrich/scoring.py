@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from khabar_enrich.stories import Sketch
+from khabar_enrich.stories import Sketch, same_story
 from khabar_shared.events import Article, RelatedLink, Tag
 
 HEADLINE_BOOST = 2  # each headline word counts as this many more body words
@@ -189,3 +189,16 @@ def diversify(matches: Sequence[Match], limit: int) -> list[Match]:
         chosen.append(pick)
         per_story[pick.doc.story_id or pick.doc.article_id] += 1
     return chosen
+
+
+def rerank(doc: IndexedDoc, others: Iterable[IndexedDoc]) -> list[Match]:
+    """`others` scored as `doc`'s matches, best first: cosine, a bonus when they tell the same
+    story, times recency."""
+    matches = []
+    for other in others:
+        similarity = cosine(doc.terms, other.terms)
+        is_same = similarity >= MIN_STORY_COSINE and same_story(
+            doc.sketch, doc.published, other.sketch, other.published)
+        score = (similarity + (SAME_STORY_BONUS if is_same else 0.0)) * recency(doc.published, other.published)
+        matches.append(Match(other, score, is_same, query=doc))
+    return sorted(matches, key=lambda m: -m.score)
