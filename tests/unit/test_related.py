@@ -161,8 +161,9 @@ def test_rerank_scores_without_redis_cosine_plus_same_story_times_recency() -> N
     day = 86_400.0
     query = IndexedDoc("q", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(words))
     retold = IndexedDoc("retold", "ar", 10 * day, {"w:a": 0.6, "w:c": 0.8}, shingle_sketch(words))
-    close = IndexedDoc("close", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(words[30:]))
-    old = IndexedDoc("old", "ar", 0.0, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(words[30:]))
+    other_words = [f"x{i}" for i in range(60)]
+    close = IndexedDoc("close", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(other_words))
+    old = IndexedDoc("old", "ar", 0.0, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(other_words))
     ranked = rerank(query, [old, close, retold])
     assert [m.doc.article_id for m in ranked] == ["close", "retold", "old"]
     assert ranked[1].same_story and not ranked[0].same_story and not ranked[2].same_story
