@@ -86,7 +86,8 @@ async def make_dead_letters(redis_url: str, events: list[ArticleEvent]) -> None:
     consumer = StreamConsumer(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ArticleEvent,
                               lambda _: asyncio.sleep(0), client, CommonSettings())
     for n, event in enumerate(events):
-        fields = {k.encode(): v.encode() for k, v in encode_event(event).items()}
+        fields = {k.encode(): v if isinstance(v, bytes) else v.encode()
+                  for k, v in encode_event(event).items()}
         message_id = (await client.xadd(ARTICLE_EVENTS_STREAM, fields)).decode()
         await consumer.dead_letter(message_id, fields, f"Traceback ...\nKeyError: 'gazetteer-{n}'",
                                    6, reason="max_deliveries")

@@ -62,39 +62,10 @@ class Copy(NamedTuple):
 
 class Refreshed(NamedTuple):
     """An older article with its new links, and the JSON its copy was kept as (see
-    `refreshed_json`)."""
+    `events.refreshed_json`)."""
 
     enriched: EnrichedArticle
     copy_json: bytes
-
-
-# Serializing a refreshed event's article again cost more than the rest of its refresh: its
-# JSON is the copy's, but for its header and the links and time at its end (see `refreshed_json`).
-assert list(EnrichedEvent.model_fields)[-1] == "enriched", "a refreshed event's JSON ends with its article"
-assert list(EnrichedArticle.model_fields)[-3:] == ["related", "search_text", "enriched_at"], \
-    "a refreshed article's JSON ends with what a refresh changes"
-_ENRICHED = b',"enriched":{'
-_RELATED = b',"related":['
-_TAIL = {"related", "search_text", "enriched_at"}
-
-
-def refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
-    """The JSON of `event`, a refresh of the article whose `article.enriched` event's JSON is
-    `copy_json`: the copy's article, tags and story (most of its bytes) copied as they are, between
-    the event's own header and the new links and time.
-
-    Within the copy, `,"enriched":{` first appears where its article starts, and `,"related":[`
-    last appears where its links start: a quote inside a JSON string is escaped, and nothing
-    before the article (plain fields) nor after the links' start (links, text, time) has keys of
-    those names. The copy is this process's or another's JSON of the same model, so its
-    unchanged part is what serializing it again would make.
-    """
-    assert event.enriched is not None, "a refresh carries its article"
-    start = copy_json.index(_ENRICHED) + len(_ENRICHED) - 1  # at the article's "{"
-    end = copy_json.rindex(_RELATED)
-    head = EnrichedEvent.__pydantic_serializer__.to_json(event, exclude={"enriched"})  # {...}
-    tail = EnrichedArticle.__pydantic_serializer__.to_json(event.enriched, include=_TAIL)  # {...}
-    return b"".join((head[:-1], b',"enriched":', copy_json[start:end], b",", tail[1:], b"}"))
 
 
 class RecentCopies:

@@ -48,7 +48,7 @@ from pydantic import BaseModel, Field
 from redis.asyncio.cluster import RedisCluster
 
 from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
-from khabar_shared.events import Article, ArticleEvent
+from khabar_shared.events import Article, ArticleEvent, first_event_head
 from khabar_shared.lua import queue
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
@@ -337,7 +337,10 @@ class ArticleStore:
         article_json = article.__pydantic_serializer__.to_json(article)
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
-        head = first_event_head(change, event_id, accepted_at)
+        kind = "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
+        head = first_event_head(event_id=event_id, kind=kind, article_id=change.article.id,
+                                correlation_id=change.correlation_id, accepted_at=accepted_at,
+                                submitted_by=change.submitted_by)
         decided = {
             "hash": content_hash(article_json),
             "ttl": self._idempotency_ttl_s if change.idempotency else 0,
@@ -396,22 +399,6 @@ async def keep_latest_events(redis: RedisClient, before_id: str, page: int = 500
             kept += sum(await pipe.execute())
         start = "(" + entries[-1][0].decode()
     return kept
-
-
-def first_event_head(change: Change, event_id: str, accepted_at: str) -> bytes:
-    """The event's JSON up to its article, as ArticleEvent orders its fields, for version 1.
-
-    ACCEPT uses the event as sent when the change is an article's first
-    version (most of an import): Redis's Lua then makes no 4 KB string of its
-    own. For a later version it rebuilds the envelope and keeps the article.
-    """
-    kind = "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
-    envelope = orjson.dumps({
-        "schema_version": 1, "event_id": event_id, "type": kind,
-        "article_id": change.article.id, "version": 1, "correlation_id": change.correlation_id,
-        "accepted_at": accepted_at, "submitted_by": change.submitted_by,
-    })  # fmt: skip
-    return envelope[:-1] + b',"article":'
 
 
 def chunks(items: Iterable[Change], size: int, first: int | None = None) -> Iterator[list[Change]]:
