@@ -1,6 +1,7 @@
 """The commands of `khabar`; importing this package registers them all on the app."""
 
-from khabar_cli.commands import (  # noqa: F401  # noqa: F401
+from khabar_cli.commands import (  # noqa: F401
+    aliases_cmd,
     dead_letters_cmd,
     import_cmd,
     keys_cmd,
