@@ -22,7 +22,7 @@ from importlib.resources import files
 from typing import Any, cast
 
 from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import ClusterPipeline
 from redis.commands.core import AsyncScript
 
 from khabar_shared.redis_helpers import RedisClient
@@ -35,7 +35,7 @@ class LuaScript:
     name: str
     source: str
 
-    def register(self, redis: RedisClient | RedisCluster) -> AsyncScript:
+    def register(self, redis: RedisClient) -> AsyncScript:
         """The script on a client, one Redis or a cluster (EVALSHA, loading it when missing)."""
         return redis.register_script(self.source)
 

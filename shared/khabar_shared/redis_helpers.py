@@ -21,9 +21,9 @@ from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-RedisClient = aioredis.Redis
-# What `connect` may return; code written against RedisClient works with both.
-AnyRedis = aioredis.Redis | RedisCluster
+# What `connect` returns: one Redis, or a Redis Cluster client (`KHABAR_REDIS_CLUSTER`). Both
+# speak the same commands; code that needs one of them (a pipeline's kind) asks which it has.
+RedisClient = aioredis.Redis | RedisCluster
 
 
 # A stream entry as a client that does not decode responses reads it.
@@ -51,7 +51,7 @@ def connect(url: str, cluster: bool | None = None) -> RedisClient:
     the cluster (database 0 only) and the client finds the others.
     """
     if cluster_enabled(cluster):
-        return RedisCluster.from_url(url, decode_responses=False)  # type: ignore[return-value]
+        return RedisCluster.from_url(url, decode_responses=False)
     return aioredis.from_url(url, decode_responses=False, health_check_interval=30)
 
 
