@@ -12,8 +12,8 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bench.relevance import load_corpus_articles, versioned_event as event
-from khabar_shared.meili_setup import provision_keys
+from bench.relevance import load_corpus_articles
+from bench.relevance import versioned_event as event
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 import khabar_search.indexer  # noqa: F401 - declares the indexer's failpoints
 from khabar_search.alias_store import AliasStore
@@ -23,6 +23,7 @@ from khabar_search.synonyms import load_synonyms
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.events import Article, EnrichedEvent, encode_event
+from khabar_shared.meili_setup import provision_keys
 from khabar_shared.names import dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.settings import CommonSettings

@@ -22,17 +22,17 @@ from functools import partial
 from typing import Annotated
 
 import typer
-from khabar_ingest.store import keep_events
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, GROUPS_BY_STREAM, dead_letter_stream
-from khabar_shared.redis_helpers import RedisClient
 from pydantic import BaseModel
 from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.compaction import compact_before
-from khabar_cli.retention import trim_histories
 from khabar_cli.main import app, with_log_redis
+from khabar_cli.retention import trim_histories
+from khabar_ingest.store import keep_events
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, GROUPS_BY_STREAM, dead_letter_stream
+from khabar_shared.redis_helpers import RedisClient
 
 console = Console()
 
