@@ -33,8 +33,16 @@ def is_outage(error: BaseException) -> bool:
     for found in (error, error.__cause__):
         if found is None:
             continue
-        if isinstance(found, DependencyUnavailable | RedisConnectionError | RedisTimeoutError
-                      | BusyLoadingError | ConnectionError | TimeoutError | httpx.TransportError):
+        if isinstance(
+            found,
+            DependencyUnavailable
+            | RedisConnectionError
+            | RedisTimeoutError
+            | BusyLoadingError
+            | ConnectionError
+            | TimeoutError
+            | httpx.TransportError,
+        ):
             return True
         if isinstance(found, ResponseError) and str(found).startswith(TRANSIENT_REPLIES):
             return True

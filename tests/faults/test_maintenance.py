@@ -58,7 +58,8 @@ def settle(pipeline: Pipeline) -> None:
 
 @pytest.mark.timeout(900)
 def test_trim_to_nothing_then_reindex_and_replay_keeps_every_live_article(
-        pipeline: Pipeline) -> None:
+    pipeline: Pipeline,
+) -> None:
     rng = random.Random(18)
     accepted, ids_by_uri = Accepted(), {}
     with httpx.Client(timeout=30) as client:

@@ -32,6 +32,7 @@ from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, fra
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedArticle
+from khabar_shared.outages import DependencyUnavailable
 from tests.integration.test_render_batching import event
 from tests.integration.test_render_service import enriched, in_section
 
@@ -48,7 +49,7 @@ class Webhook:
         webhook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if webhook.fail_next:
                     webhook.fail_next -= 1
@@ -94,11 +95,14 @@ class Render:
         self.cache = FragmentCache(redis)
         self.renderer = Renderer(self.articles, self.cache, SITE, 10, 4)
         self.notifier = PurgeNotifier(webhook_url)
-        self.updater = FragmentUpdater(self.articles, self.cache, self.renderer, self.notifier,
-                                       10, eager_limit=64)
+        self.updater = FragmentUpdater(
+            self.articles, self.cache, self.renderer, self.notifier, 10, eager_limit=64
+        )
 
     async def apply(self, *changes: EnrichedArticle, kind: str = "article.enriched") -> None:
-        await self.updater.handle([Delivery(f"{n}-0", event(c, kind)) for n, c in enumerate(changes)])
+        await self.updater.handle(
+            [Delivery(f"{n}-0", event(c, kind)) for n, c in enumerate(changes)]
+        )
 
     async def cached(self) -> dict[str, StoredFragment]:
         found = {}
@@ -112,8 +116,11 @@ class Render:
         """Cached fragments that differ from a fresh render of the stored articles."""
         cached = await self.cached()
         fresh = self.renderer._render_all(list(cached), await self.renderer._read(list(cached)))
-        return sorted(name for name, fragment in cached.items()
-                      if fresh[name] is None or fresh[name].html != fragment.html)  # type: ignore[union-attr]
+        return sorted(
+            name
+            for name, fragment in cached.items()
+            if fresh[name] is None or fresh[name].html != fragment.html
+        )  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -133,10 +140,19 @@ async def published_and_warm(render: Render) -> tuple[EnrichedArticle, list[Enri
     story = enriched(target)
     linking = [enriched(o, related=[target.id]) for o in others]
     await render.apply(story, *linking)
-    names = [f"{kind}:{a.article.id}" for a in (story, *linking)
-             for kind in ("article", "related", "page", "card")]
-    names += ["home", "home-page", "section:sport:1", "section-page:sport:1",
-              "section:economy:1", "section-page:economy:1"]
+    names = [
+        f"{kind}:{a.article.id}"
+        for a in (story, *linking)
+        for kind in ("article", "related", "page", "card")
+    ]
+    names += [
+        "home",
+        "home-page",
+        "section:sport:1",
+        "section-page:sport:1",
+        "section:economy:1",
+        "section-page:economy:1",
+    ]
     for name in names:
         await render.renderer.fetch(name)
     assert target.id in (await render.cache.get("section:sport:1")).shows  # type: ignore[union-attr]
@@ -153,8 +169,9 @@ async def redelivered_after(render: Render, point: str, change: EnrichedArticle,
 
 @pytest.mark.parametrize("point", RENDER_POINTS)
 async def test_a_withdrawal_redelivered_after_a_stop_leaves_nothing_that_shows_it(
-        render: Render, webhook: Webhook, point: str) -> None:
-    story, linking = await published_and_warm(render)
+    render: Render, webhook: Webhook, point: str
+) -> None:
+    story, _ = await published_and_warm(render)
     sent = len(webhook.received)
     await redelivered_after(render, point, enriched(story.article, version=2), "article.withdrawn")
 
@@ -166,7 +183,8 @@ async def test_a_withdrawal_redelivered_after_a_stop_leaves_nothing_that_shows_i
 
 @pytest.mark.parametrize("point", RENDER_POINTS)
 async def test_a_move_redelivered_after_a_stop_leaves_no_old_listing(
-        render: Render, webhook: Webhook, point: str) -> None:
+    render: Render, webhook: Webhook, point: str
+) -> None:
     story, _ = await published_and_warm(render)
     sent = len(webhook.received)
     moved = enriched(story.article, version=2, category="economy", headline="نقل إلى الاقتصاد")
@@ -177,16 +195,21 @@ async def test_a_move_redelivered_after_a_stop_leaves_no_old_listing(
     new = await render.renderer.fetch("section:economy:1")
     assert old is not None and story.article.id not in old.shows
     assert new is not None and story.article.id in new.shows
-    assert {f"article:{story.article.id}", "section:sport", "section:economy"} <= webhook.keys_since(sent)
+    assert {
+        f"article:{story.article.id}",
+        "section:sport",
+        "section:economy",
+    } <= webhook.keys_since(sent)
 
 
 async def test_a_failed_edge_purge_is_sent_again_on_redelivery(
-        render: Render, webhook: Webhook) -> None:
+    render: Render, webhook: Webhook
+) -> None:
     story, _ = await published_and_warm(render)
     sent = len(webhook.received)
     webhook.fail_next = 1
     withdrawal = enriched(story.article, version=2)
-    with pytest.raises(Exception):  # not acked: the event stays pending
+    with pytest.raises(DependencyUnavailable):  # not acked: the event stays pending
         await render.apply(withdrawal, kind="article.withdrawn")
     assert webhook.keys_since(sent) == set()
     await render.apply(withdrawal, kind="article.withdrawn")
@@ -194,7 +217,8 @@ async def test_a_failed_edge_purge_is_sent_again_on_redelivery(
 
 
 async def test_no_path_serves_a_cached_fragment_of_a_withdrawn_article(
-        render: Render, redis_url: str) -> None:
+    render: Render, redis_url: str
+) -> None:
     """Stopped after the tombstone, before any purge: readers get 410 all the same."""
     story, _ = await published_and_warm(render)
     article_id = story.article.id
@@ -204,10 +228,15 @@ async def test_no_path_serves_a_cached_fragment_of_a_withdrawn_article(
     assert await render.cache.get(f"page:{article_id}") is not None  # still cached
 
     app = create_app(RenderSettings(redis_url=redis_url))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://render") as client:
-        for path in (f"/articles/{article_id}", f"/fragments/article/{article_id}",
-                     f"/fragments/related/{article_id}", f"/fragments/card/{article_id}"):
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://render"
+    ) as client:
+        for path in (
+            f"/articles/{article_id}",
+            f"/fragments/article/{article_id}",
+            f"/fragments/related/{article_id}",
+            f"/fragments/card/{article_id}",
+        ):
             response = await client.get(path)
             assert response.status_code == 410, (path, response.status_code)
             assert story.article.headline not in response.text

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,24 +24,36 @@ from tests.support import eventually
 DB = 14
 
 
-def runner_env(servers: Servers, data: Path, ports: dict[str, int],
-               cache_port: int | None = None) -> dict[str, str]:
+def runner_env(
+    servers: Servers, data: Path, ports: dict[str, int], cache_port: int | None = None
+) -> dict[str, str]:
     cache_port = cache_port or free_port()
-    env = {**os.environ,
-           "KHABAR_REDIS_URL": servers.redis_url.rsplit("/", 1)[0] + f"/{DB}",
-           "KHABAR_MEILI_URL": servers.meili_url,
-           "KHABAR_MEILI_MASTER_KEY": servers.meili_master_key,
-           "KHABAR_MEILI_INDEX": f"articles_runner_{os.getpid()}",
-           "KHABAR_CACHE_REDIS_URL": f"redis://127.0.0.1:{cache_port}/0",
-           "KHABAR_DATA_DIR": str(data), "KHABAR_LOAD_SAMPLE": "false"}
-    env.update({f"KHABAR_{s.upper()}_PORT": str(port) for s, port in ports.items() if s in SERVICES})
+    env = {
+        **os.environ,
+        "KHABAR_REDIS_URL": servers.redis_url.rsplit("/", 1)[0] + f"/{DB}",
+        "KHABAR_MEILI_URL": servers.meili_url,
+        "KHABAR_MEILI_MASTER_KEY": servers.meili_master_key,
+        "KHABAR_MEILI_INDEX": f"articles_runner_{os.getpid()}",
+        "KHABAR_CACHE_REDIS_URL": f"redis://127.0.0.1:{cache_port}/0",
+        "KHABAR_DATA_DIR": str(data),
+        "KHABAR_LOAD_SAMPLE": "false",
+    }
+    env.update(
+        {f"KHABAR_{s.upper()}_PORT": str(port) for s, port in ports.items() if s in SERVICES}
+    )
     return env
 
 
 def start_runner(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
     with open(output, "wb") as sink:
-        return subprocess.Popen([sys.executable, "-m", "khabar_dev.run"], env=env, cwd=REPO_ROOT,
-                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "khabar_dev.run"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def children(pid: int) -> dict[int, str]:
@@ -78,13 +89,17 @@ def ports() -> dict[str, int]:
 
 
 @pytest.fixture
-def runner(servers: Servers, tmp_path: Path, ports: dict[str, int]
-           ) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+def runner(
+    servers: Servers, tmp_path: Path, ports: dict[str, int]
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     output = tmp_path / "run.out"
     process = start_runner(runner_env(servers, tmp_path / "data", ports, ports["cache"]), output)
     try:
-        eventually(lambda: b"khabar is running" in output.read_bytes() or process.poll() is not None,
-                   timeout_s=180, interval_s=0.5)
+        eventually(
+            lambda: b"khabar is running" in output.read_bytes() or process.poll() is not None,
+            timeout_s=180,
+            interval_s=0.5,
+        )
         assert process.poll() is None, output.read_text()
         yield process, output
     finally:
@@ -95,7 +110,8 @@ def runner(servers: Servers, tmp_path: Path, ports: dict[str, int]
 
 @pytest.mark.timeout(400)
 def test_a_killed_service_is_restarted_and_a_killed_runner_leaves_no_child(
-        runner: tuple[subprocess.Popen[bytes], Path], ports: dict[str, int]) -> None:
+    runner: tuple[subprocess.Popen[bytes], Path], ports: dict[str, int]
+) -> None:
     process, output = runner
     render = service_pid(process.pid, "render")
     assert render is not None, children(process.pid)
@@ -104,8 +120,9 @@ def test_a_killed_service_is_restarted_and_a_killed_runner_leaves_no_child(
     assert httpx.get(f"http://127.0.0.1:{ports['ingest']}/healthz", timeout=10).status_code == 200
     eventually(lambda: b"service_restarted" in output.read_bytes(), timeout_s=60)
     eventually(lambda: service_pid(process.pid, "render") not in (None, render), timeout_s=30)
-    eventually(lambda: http_ok(f"http://127.0.0.1:{ports['render']}/readyz"), timeout_s=120,
-               interval_s=0.5)
+    eventually(
+        lambda: http_ok(f"http://127.0.0.1:{ports['render']}/readyz"), timeout_s=120, interval_s=0.5
+    )
     assert process.poll() is None
     assert b"service_exited_restarting" in output.read_bytes()
 
@@ -119,7 +136,8 @@ def test_a_killed_service_is_restarted_and_a_killed_runner_leaves_no_child(
 
 @pytest.mark.timeout(120)
 def test_a_taken_port_is_named_in_one_line_before_anything_starts(
-        servers: Servers, tmp_path: Path, ports: dict[str, int]) -> None:
+    servers: Servers, tmp_path: Path, ports: dict[str, int]
+) -> None:
     holder = socket.socket()
     holder.bind(("127.0.0.1", ports["render"]))
     holder.listen()
@@ -139,7 +157,8 @@ def test_a_taken_port_is_named_in_one_line_before_anything_starts(
 
 @pytest.mark.timeout(400)
 def test_the_fragment_cache_is_its_own_bounded_evicting_redis(
-        runner: tuple[subprocess.Popen[bytes], Path], ports: dict[str, int]) -> None:
+    runner: tuple[subprocess.Popen[bytes], Path], ports: dict[str, int]
+) -> None:
     cache = redis.Redis(port=ports["cache"])
     config = cache.config_get("maxmemory*")
     assert config["maxmemory-policy"] == "allkeys-lru" and int(config["maxmemory"]) > 0

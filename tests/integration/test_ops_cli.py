@@ -266,8 +266,8 @@ def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
 
 def test_trim_applies_the_retention_of_histories_and_dead_letters(redis_url: str) -> None:
     """Histories keep each article's newest entry; dead letters go after --dead-letter-days."""
-    from khabar_ingest.store import ArticleStore, Change
     from khabar_ingest.formats.ninjs import parse_ninjs
+    from khabar_ingest.store import ArticleStore, Change
 
     client = redis.Redis.from_url(redis_url)
     article = parse_ninjs(to_ninjs(real_articles(1, min_words=60)[0]))

@@ -12,10 +12,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
+import khabar_search.indexer  # noqa: F401 - declares the indexer's failpoints
 from bench.relevance import load_corpus_articles
 from bench.relevance import versioned_event as event
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
-import khabar_search.indexer  # noqa: F401 - declares the indexer's failpoints
 from khabar_search.alias_store import AliasStore
 from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
 from khabar_search.meili import MeiliWriter
@@ -258,7 +258,7 @@ class FlakyMeili:
                 self.end_headers()
                 self.wfile.write(content)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay  # noqa: N815
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -22,11 +22,11 @@ from khabar_search.query import SearchClient, SearchParams, SearchResult, Search
 from khabar_search.ratelimit import RateLimiter, RateLimitMiddleware
 from khabar_search.settings import SearchSettings
 from khabar_search.synonyms import load_synonyms
+from khabar_shared import failpoints
 from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
-from khabar_shared import failpoints
 from khabar_shared.health import group_check, meili_check, redis_check
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM, SEARCH_GROUP

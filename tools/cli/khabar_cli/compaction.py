@@ -53,8 +53,9 @@ def head_of(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[str, Head] | N
     return article_id.decode(), Head(entry_id.decode(), int(version), withdrawn)
 
 
-async def entries(redis: RedisClient, stream: str, start: str, end: str
-                  ) -> AsyncIterator[list[tuple[bytes, dict[bytes, bytes]]]]:
+async def entries(
+    redis: RedisClient, stream: str, start: str, end: str
+) -> AsyncIterator[list[tuple[bytes, dict[bytes, bytes]]]]:
     """Pages of (start, end) of the stream, oldest first (`start` and `end` as XRANGE takes them)."""
     while page := await redis.xrange(stream, start, end, PAGE):
         yield page
@@ -78,8 +79,9 @@ async def live_heads_before(redis: RedisClient, stream: str, before_id: str) -> 
     return {head.entry_id for head in heads.values() if not head.withdrawn}
 
 
-async def compact_before(redis: RedisClient, stream: str, before_id: str,
-                         before_delete: BeforeDelete | None = None) -> tuple[int, int]:
+async def compact_before(
+    redis: RedisClient, stream: str, before_id: str, before_delete: BeforeDelete | None = None
+) -> tuple[int, int]:
     """Delete the entries older than `before_id` but live articles' latest; (removed, kept)."""
     keep = await live_heads_before(redis, stream, before_id)
     removed = 0

@@ -78,8 +78,9 @@ class Replicas:
     def start(self, service: str) -> None:
         name = f"{service}-chaos-{secrets.token_hex(3)}"
         env = {**self.env, "KHABAR_CONSUMER_NAME": name}
-        self.current[service] = launch_service(self.group, service, env, free_port(),
-                                               self.logs / f"{name}.log", name)
+        self.current[service] = launch_service(
+            self.group, service, env, free_port(), self.logs / f"{name}.log", name
+        )
 
     def kill_and_replace(self, service: str) -> None:
         self.current[service].kill()
@@ -121,13 +122,22 @@ def wait_settled(client: redis.Redis, timeout_s: float) -> bool:
     return False
 
 
-def post_all(running: Running, key: str, documents: list[dict[str, Any]], withdrawals: int,
-             replicas: Replicas, cache_url: str, rng: random.Random) -> Accepted:
+def post_all(
+    running: Running,
+    key: str,
+    documents: list[dict[str, Any]],
+    withdrawals: int,
+    replicas: Replicas,
+    cache_url: str,
+    rng: random.Random,
+) -> Accepted:
     """Posts and withdrawals, with kills at random steps and a cache outage in the middle."""
     accepted, ids = Accepted(), {}
     steps: list[tuple[str, dict[str, Any]]] = [("publish", d) for d in documents]
     for target in rng.sample(documents[: len(documents) * 9 // 10], withdrawals):
-        published = next(n for n, (kind, d) in enumerate(steps) if d is target and kind == "publish")
+        published = next(
+            n for n, (kind, d) in enumerate(steps) if d is target and kind == "publish"
+        )
         steps.insert(rng.randrange(published + 1, len(steps) + 1), ("withdraw", target))
     kills = {rng.randrange(len(steps) // 10, len(steps)): v for v in VICTIMS * 2}
     replicas.planned = len(kills)
@@ -138,8 +148,9 @@ def post_all(running: Running, key: str, documents: list[dict[str, Any]], withdr
             if number in kills:
                 replicas.kill_and_replace(kills[number])
             if number == outage_at:
-                threading.Thread(target=cut_cache_connections, args=(cache_url, 4.0),
-                                 daemon=True).start()
+                threading.Thread(
+                    target=cut_cache_connections, args=(cache_url, 4.0), daemon=True
+                ).start()
             if kind == "withdraw":
                 answer = client.delete(f"/v1/articles/{ids[document['uri']]}")
             else:
@@ -183,24 +194,32 @@ def main() -> None:
     master = master_key(settings)
     keys = provision_keys(settings.meili_url, master)
     client = redis.Redis.from_url(settings.redis_url)
-    key, _ = asyncio.run(create_key(aioredis.Redis.from_url(settings.redis_url),
-                                    f"chaos-{run}", "write"))
-    env = {"KHABAR_REDIS_URL": settings.redis_url, "KHABAR_MEILI_URL": settings.meili_url,
-           "KHABAR_CACHE_REDIS_URL": settings.cache_redis_url,
-           "KHABAR_MEILI_INDEX_KEY": keys.index_key, "KHABAR_MEILI_SEARCH_KEY": keys.search_key,
-           "KHABAR_LOG_FORMAT": "json"}
+    key, _ = asyncio.run(
+        create_key(aioredis.Redis.from_url(settings.redis_url), f"chaos-{run}", "write")
+    )
+    env = {
+        "KHABAR_REDIS_URL": settings.redis_url,
+        "KHABAR_MEILI_URL": settings.meili_url,
+        "KHABAR_CACHE_REDIS_URL": settings.cache_redis_url,
+        "KHABAR_MEILI_INDEX_KEY": keys.index_key,
+        "KHABAR_MEILI_SEARCH_KEY": keys.search_key,
+        "KHABAR_LOG_FORMAT": "json",
+    }
     logs = settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     running = Running(settings, master)
     replicas = Replicas(env, logs)
-    print(f"chaos run {run} (seed {seed}): {arguments.articles} posts, "
-          f"{arguments.withdrawals} withdrawals, replicas killed, cache cut for 4 s")
+    print(
+        f"chaos run {run} (seed {seed}): {arguments.articles} posts, "
+        f"{arguments.withdrawals} withdrawals, replicas killed, cache cut for 4 s"
+    )
     try:
         for service in VICTIMS:
             replicas.start(service)
         documents = documents_for(run, arguments.articles)
-        accepted = post_all(running, key, documents, arguments.withdrawals, replicas,
-                            settings.cache_redis_url, rng)
+        accepted = post_all(
+            running, key, documents, arguments.withdrawals, replicas, settings.cache_redis_url, rng
+        )
     finally:
         replicas.stop()  # what they held is claimed by make run's own consumers
     results = settle_maintain_and_count(running, accepted, client, env)
@@ -208,8 +227,9 @@ def main() -> None:
     sys.exit(report(results))
 
 
-def settle_maintain_and_count(running: Running, accepted: Accepted, client: redis.Redis,
-                              env: dict[str, str]) -> dict[str, tuple[int, int]]:
+def settle_maintain_and_count(
+    running: Running, accepted: Accepted, client: redis.Redis, env: dict[str, str]
+) -> dict[str, tuple[int, int]]:
     live, withdrawn = len(accepted.live), len(accepted.withdrawn)
     if not wait_settled(client, 1800):
         print("the consumers did not settle within 30 minutes")
@@ -227,7 +247,9 @@ def settle_maintain_and_count(running: Running, accepted: Accepted, client: redi
     after, versions_after = meili_versions(running)
     results["articles in the index after trim + reindex"] = (after, before)
     results["articles whose version changed in trim + reindex"] = (
-        sum(versions_after.get(a) != v for a, v in versions_before.items()), 0)
+        sum(versions_after.get(a) != v for a, v in versions_before.items()),
+        0,
+    )
     results["dead letters"] = (sum(dead_letters(client).values()), 0)
     return results
 

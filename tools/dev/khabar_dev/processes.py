@@ -114,7 +114,9 @@ class ProcessGroup:
             argv, env=env, stdout=output or None, stderr=subprocess.STDOUT if output else None,
             start_new_session=True,
             # The signal follows the starting *thread*: from another thread it could fire early.
-            preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread() else None,
+            # The child only calls prctl before exec (no lock a thread could hold).
+            preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread()  # noqa: PLW1509
+            else None,
         )
         managed = ManagedProcess(name, process, log_path)
         self.processes.append(managed)

@@ -14,7 +14,6 @@ import atexit
 import secrets
 import signal
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 

@@ -46,8 +46,10 @@ def check_ports(wanted: dict[str, tuple[int, str]]) -> None:
     """`wanted`: what binds -> (port, setting that moves it). Raise `PortTaken` for the first taken."""
     for what, (port, setting) in wanted.items():
         if port_in_use(port):
-            raise PortTaken(f"khabar run: port {port} ({what}) is already in use; stop what "
-                            f"holds it (`ss -ltnp 'sport = :{port}'`) or set {setting}.")
+            raise PortTaken(
+                f"khabar run: port {port} ({what}) is already in use; stop what "
+                f"holds it (`ss -ltnp 'sport = :{port}'`) or set {setting}."
+            )
 
 
 @dataclass
@@ -86,9 +88,13 @@ class Supervisor:
         if now - service.started_at >= STABLE_AFTER_S:
             service.backoff_s = FIRST_BACKOFF_S
         service.restart_at = now + service.backoff_s
-        log.error("service_exited_restarting", service=service.name,
-                  code=service.process.process.returncode, restart_in_s=service.backoff_s,
-                  log=str(service.process.log_path or ""))
+        log.error(
+            "service_exited_restarting",
+            service=service.name,
+            code=service.process.process.returncode,
+            restart_in_s=service.backoff_s,
+            log=str(service.process.log_path or ""),
+        )
         service.backoff_s = min(service.backoff_s * 2, MAX_BACKOFF_S)
 
     def _restart(self, service: Supervised, now: float) -> None:
@@ -101,5 +107,9 @@ class Supervisor:
             self._schedule(service, now)
             return
         service.started_at = now
-        log.info("service_restarted", service=service.name, pid=service.process.process.pid,
-                 restarts=service.restarts)
+        log.info(
+            "service_restarted",
+            service=service.name,
+            pid=service.process.process.pid,
+            restarts=service.restarts,
+        )
