@@ -55,7 +55,10 @@ class Article(BaseModel):
     lead: str = ""
     body_html: str = ""
     byline: str = ""
-    category: str = Field(default="", description="Section slug the newsroom filed it under.")
+    category: str = Field(
+        default="", description="Slug of the category the newsroom filed it under (its listing).")
+    category_name: str = Field(
+        default="", description="That category's name as the newsroom sent it, e.g. 'آسيا'.")
     subjects: list[Subject] = Field(default_factory=list)
     places: list[Subject] = Field(default_factory=list)
     source: str = Field(default="", description="Outlet or newsroom tool that wrote it.")

@@ -36,6 +36,9 @@ class CommonSettings(BaseSettings):
     # The fragment cache may live in an evicting Redis; empty means `redis_url`.
     cache_redis_url: str = ""
     meili_url: str = "http://127.0.0.1:7700"
+    # The site's sections and subsections (JSON, see khabar_shared.sections); empty: the
+    # bundled definition.
+    sections_file: str = ""
 
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "INFO"

@@ -8,6 +8,8 @@ changed articles, touched sections and home, so a CDN can drop exactly the
 pages that went stale.
 """
 
+from urllib.parse import quote
+
 import httpx
 
 from khabar_shared.logging import get_logger
@@ -22,7 +24,8 @@ def surrogate_key(article_id: str) -> str:
 
 
 def section_surrogate_key(slug: str) -> str:
-    return f"section:{slug}"
+    # A newsroom's own category may be named in any script; header values are ASCII.
+    return f"section:{quote(slug, safe='-._~')}"
 
 
 def purge_keys(article_ids: list[str], sections: set[str]) -> list[str]:
