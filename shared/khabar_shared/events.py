@@ -43,6 +43,14 @@ class Subject(BaseModel):
     rel: str | None = None
 
 
+class Correction(BaseModel):
+    """An editor's note that came with an update: shown dated at the foot of the page."""
+
+    version: int = Field(ge=1, description="The version the note came with.")
+    accepted_at: datetime = Field(description="When ingest accepted that version.")
+    note: str
+
+
 class Article(BaseModel):
     """One article as ingest understood it, whatever format it arrived in."""
 
@@ -69,6 +77,9 @@ class Article(BaseModel):
     embargoed: datetime | None = None
     featured_image: Image | None = None
     editor_note: str = ""
+    corrections: list[Correction] = Field(
+        default_factory=list,
+        description="Every editor's note up to this version, oldest first (added by ingest).")
     extra: dict[str, Any] = Field(
         default_factory=dict, description="ninjs fields khabar does not model, kept verbatim."
     )

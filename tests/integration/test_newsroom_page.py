@@ -4,6 +4,7 @@ ingest, enrich and render on real Redis and Meilisearch, read off the rendered p
 import html
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -102,3 +103,47 @@ def test_an_unknown_category_is_kept_as_sent_with_its_own_listing_under_the_defa
     assert breadcrumb(page) == [("/", "الرئيسية"), ("/category/news", "أخبار"), (own, name)]
     eventually(lambda: listed(system, "شؤون-آسيوية", article_id)
                and listed(system, "news", article_id))
+
+
+def corrections(page: str) -> list[tuple[datetime, str]]:
+    """(when, note) of each correction at the foot of the article."""
+    foot = part(page, r'<aside class="corrections".*?</aside>')
+    assert "تصحيحات" in foot  # headed in the article's language
+    return [(datetime.fromisoformat(when), html.unescape(note).strip())
+            for when, note in re.findall(
+                r'<li class="correction"><time datetime="([^"]+)">[^<]*</time>:(.*?)</li>', foot)]
+
+
+def history(system: System, article_id: str) -> list[dict[str, Any]]:
+    answer = httpx.get(f"{system.ingest_url}/v1/articles/{article_id}/history",
+                       headers={"Authorization": f"Bearer {system.ingest_key}"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_correction_is_shown_dated_at_the_foot_and_kept_on_later_versions(
+    system: System,
+) -> None:
+    uri = "urn:khabar:seed:corrected"
+    first = post(system, seed_article(uri=uri, headline="شراكة أمنية: قبل التصحيح"))
+    article_id = first["article_id"]
+    page = page_at_version(system, article_id, "شراكة أمنية: قبل التصحيح")
+    assert '<aside class="corrections"' not in page and 'class="updated"' not in page
+
+    note = "صُحح: الاتفاقية هي الأولى مع دولة من آسيا والمحيط الهادئ، لا الثانية."
+    post(system, seed_article(uri=uri, headline="شراكة أمنية: بعد التصحيح", editor_note=note,
+                              versioncreated="2024-11-01T11:00:00+00:00"))
+    page = page_at_version(system, article_id, "شراكة أمنية: بعد التصحيح")
+    (accepted,) = [entry["accepted_at"] for entry in history(system, article_id)
+                   if entry["editor_note"] == note]
+    assert corrections(page) == [(datetime.fromisoformat(accepted), note)]
+    updated = part(page, r'<span class="updated">.*?</span>')
+    assert "حُدّث في" in updated
+    assert datetime.fromisoformat(re.search(r'datetime="([^"]+)"', updated).group(1)) == \
+        datetime.fromisoformat("2024-11-01T11:00:00+00:00")
+
+    # A later version without a note keeps the correction on the page.
+    post(system, seed_article(uri=uri, headline="شراكة أمنية: تحديث لاحق",
+                              versioncreated="2024-11-01T12:00:00+00:00"))
+    page = page_at_version(system, article_id, "شراكة أمنية: تحديث لاحق")
+    assert corrections(page) == [(datetime.fromisoformat(accepted), note)]

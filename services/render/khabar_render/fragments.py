@@ -127,6 +127,15 @@ def category_of(enriched: EnrichedArticle) -> str:
     return enriched.article.category or enriched.topic or sections().default
 
 
+def updated_at(enriched: EnrichedArticle) -> datetime | None:
+    """When a later version changed the article, shown beside the published time."""
+    article = enriched.article
+    published = article.firstcreated or article.versioncreated
+    if enriched.version > 1 and article.versioncreated > published:
+        return article.versioncreated
+    return None
+
+
 def category_name_of(enriched: EnrichedArticle) -> str:
     """The newsroom's own name of the category, when `category_of` is the newsroom's."""
     return enriched.article.category_name if enriched.article.category else ""
@@ -226,6 +235,7 @@ def render_article(enriched: EnrichedArticle, see_also: list[Teaser], site: Site
         lang=article.language,
         dir=article.direction,
         published=article.firstcreated or article.versioncreated,
+        updated=updated_at(enriched),
         image_src=safe_url(article.featured_image.href) if article.featured_image else None,
         category=category_of(enriched),
         category_name=category_name_of(enriched),
