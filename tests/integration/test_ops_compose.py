@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import SecretStr, TypeAdapter
 from khabar_dev import run
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.settings import IngestSettings
@@ -146,3 +147,52 @@ def test_env_example_documents_every_variable() -> None:
     make_run = {f"KHABAR_{name.upper()}" for name in run.RunSettings.model_fields}
     missing = (used | read | make_run) - documented
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def compose_defaults() -> dict[str, str]:
+    """`${KHABAR_X:-default}` in docker-compose.yml: the defaults compose gives (non-empty)."""
+    found = re.findall(r"\$\{(KHABAR_[A-Z0-9_]+):-([^}]*)\}", COMPOSE.read_text())
+    return {name: value for name, value in found if value}
+
+
+def documented_defaults() -> dict[str, str]:
+    """Commented `#KHABAR_X=value` lines of .env.example: the default each keeps when unset."""
+    text = (ROOT / ".env.example").read_text()
+    return dict(re.findall(r"^#(KHABAR_[A-Z0-9_]+)=(.*)$", text, re.MULTILINE))
+
+
+def code_defaults() -> dict[str, tuple[object, object]]:
+    """KHABAR_X -> (field annotation, default) over every service's settings and `make run`'s."""
+    found: dict[str, tuple[object, object]] = {}
+    for settings in [*SETTINGS.values(), run.RunSettings]:
+        for name, field in settings.model_fields.items():
+            default = None if field.default_factory is not None else field.default
+            found.setdefault(f"KHABAR_{name.upper()}", (field.annotation, default))
+    return found
+
+
+def as_value(annotation: object, text: str) -> object:
+    value = TypeAdapter(annotation).validate_python(text)
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Path) and not value.is_absolute():
+        return ROOT / value
+    return value
+
+
+def test_env_example_shows_the_defaults_compose_and_the_code_really_have() -> None:
+    compose_given, code = compose_defaults(), code_defaults()
+    wrong = {}
+    for name, shown in documented_defaults().items():
+        if name in compose_given:  # compose's own default wins over the code's
+            if shown != compose_given[name]:
+                wrong[name] = (shown, f"compose: {compose_given[name]}")
+        elif name in code:
+            annotation, default = code[name]
+            expected = default.get_secret_value() if isinstance(default, SecretStr) else default
+            if (expected in (None, "") if shown == "" else as_value(annotation, shown) == expected):
+                continue
+            wrong[name] = (shown, f"code: {default!r}")
+        elif name not in COMPOSE_ONLY:
+            wrong[name] = (shown, "no such setting")
+    assert not wrong, f".env.example shows wrong defaults: {wrong}"
