@@ -296,8 +296,13 @@ def test_a_wrong_redis_password_is_named_and_exits_4(tmp_path: Path) -> None:
         result = runner.invoke(app, ["status"], env={"KHABAR_REDIS_URL": url})
         good = runner.invoke(app, ["status"], env={
             "KHABAR_REDIS_URL": f"redis://:the-password@127.0.0.1:{port}/0"})
+        # KHABAR_REDIS_PASSWORD (compose's way) goes into a URL that names none.
+        by_setting = runner.invoke(app, ["status"], env={
+            "KHABAR_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "KHABAR_REDIS_PASSWORD": "the-password"})
     finally:
         group.stop_all()
     assert result.exit_code == EXIT_REFUSED, result.output
     assert "refused the credentials" in result.output and "not-the-password" not in result.output
     assert good.exit_code == 0, good.output
+    assert by_setting.exit_code == 0, by_setting.output

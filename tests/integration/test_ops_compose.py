@@ -25,6 +25,9 @@ SETTINGS = {"ingest": IngestSettings, "enrich": EnrichSettings, "search": Search
             "render": RenderSettings}
 # Compose-only plumbing: where the setup's key files are mounted.
 COMPOSE_ONLY = {"KHABAR_SECRETS_DIR"}
+# What .env must set for compose to start at all.
+SECRETS = {"KHABAR_MEILI_MASTER_KEY": "a-test-master-key",
+           "KHABAR_REDIS_PASSWORD": "a-test-redis-password"}
 
 
 def compose() -> dict:
@@ -53,12 +56,11 @@ def docker_compose() -> str:
 def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names() -> None:
     result = subprocess.run(
         [docker_compose(), "-f", str(COMPOSE), "config"], capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", "KHABAR_MEILI_MASTER_KEY": "a-test-master-key"},
-        check=False,
+        env={"PATH": "/usr/bin:/bin", **SECRETS}, check=False,
     )
     assert result.returncode == 0, result.stderr
     parsed = yaml.safe_load(result.stdout)["services"]
-    assert set(parsed) == {"redis", "meilisearch", "setup", *SETTINGS}
+    assert set(parsed) == {"redis", "meilisearch", "setup", "cli", *SETTINGS}
     for name in SETTINGS:
         assert "container_name" not in parsed[name]
         for port in parsed[name].get("ports", []):
@@ -71,12 +73,47 @@ def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names(
     assert "noeviction" in parsed["redis"]["command"]
 
 
-def test_compose_without_master_key_is_refused() -> None:
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_compose_without_a_secret_is_refused(secret: str) -> None:
+    others = {name: value for name, value in SECRETS.items() if name != secret}
     result = subprocess.run([docker_compose(), "-f", str(COMPOSE), "config"],
-                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},
-                            check=False)
+                            capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", **others}, check=False)
     assert result.returncode != 0
-    assert "KHABAR_MEILI_MASTER_KEY" in result.stderr
+    assert secret in result.stderr
+
+
+def test_every_container_has_limits_and_rotated_logs() -> None:
+    for name, service in compose()["services"].items():
+        limits = service["deploy"]["resources"]["limits"]
+        assert float(limits["cpus"]) > 0 and re.fullmatch(r"\d+[MG]", limits["memory"]), name
+        assert service["logging"]["driver"] == "json-file", name
+        assert service["logging"]["options"]["max-size"] and service["logging"]["options"][
+            "max-file"], name
+
+
+def test_redis_requires_the_password_every_client_is_given() -> None:
+    services = compose()["services"]
+    command = services["redis"]["command"]
+    assert command[command.index("--requirepass") + 1].startswith("${KHABAR_REDIS_PASSWORD:?")
+    assert services["redis"]["environment"]["REDISCLI_AUTH"].startswith("${KHABAR_REDIS_PASSWORD")
+    # the services and the tool read it as a setting (added to KHABAR_REDIS_URL)
+    for name in (*SETTINGS, "cli"):
+        assert compose_env(name)["KHABAR_REDIS_PASSWORD"].startswith("${KHABAR_REDIS_PASSWORD:?")
+    given = CommonSettings(redis_url="redis://redis:6379/0", redis_password="s3cret/+")
+    assert given.redis_url == "redis://:s3cret%2F%2B@redis:6379/0"
+
+
+def test_the_cli_runs_in_its_own_image_from_compose() -> None:
+    cli = compose()["services"]["cli"]
+    assert cli["build"]["dockerfile"] == "tools/cli/Dockerfile"
+    assert cli["profiles"] == ["tools"]  # `docker compose run --rm cli status`, not `up`
+    dockerfile = (ROOT / cli["build"]["dockerfile"]).read_text()
+    assert re.findall(r'^ENTRYPOINT \["([^"]+)"\]', dockerfile, re.MULTILINE) == ["khabar"]
+    assert "--package khabar-cli --no-dev" in dockerfile and "USER khabar" in dockerfile
+    assert workspace_scripts()["khabar"] == "khabar_cli.main:app"
+    assert compose_env("cli")["KHABAR_INGEST_URL"] == "${KHABAR_INGEST_URL:-http://ingest:8001}"
+    assert any("meili-keys" in volume for volume in cli["volumes"])  # reindex's key
 
 
 def test_meilisearch_image_is_the_local_binary_version() -> None:
@@ -89,7 +126,8 @@ def test_meilisearch_image_is_the_local_binary_version() -> None:
 
 def workspace_scripts() -> dict[str, str]:
     scripts: dict[str, str] = {}
-    for pyproject in [*ROOT.glob("services/*/pyproject.toml"), ROOT / "shared/pyproject.toml"]:
+    for pyproject in [*ROOT.glob("services/*/pyproject.toml"), ROOT / "shared/pyproject.toml",
+                      ROOT / "tools/cli/pyproject.toml"]:
         scripts.update(tomllib.loads(pyproject.read_text())["project"].get("scripts", {}))
     return scripts
 
