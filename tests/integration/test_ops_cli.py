@@ -259,7 +259,7 @@ def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
 OUTAGE_COMMANDS = [
     ["status"], ["keys", "list"], ["trace", "some-article"], ["trim", "--dry-run"],
     ["replay", ARTICLE_EVENTS_STREAM, ENRICH_GROUP, "--from", "0", "--yes"],
-    ["dead-letters", "list"],
+    ["dead-letters", "list"], ["aliases", "list"],
 ]
 
 
