@@ -79,12 +79,3 @@ def with_password(url: str, password: str) -> str:
         return url
     user = quote(parts.username or "", safe="")
     return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{parts.netloc}"))
-
-
-class MeiliAdminSettings(BaseSettings):
-    """Only for processes that manage the index (search's indexer, the CLI)."""
-
-    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore",
-                                      secrets_dir=secrets_dir())
-
-    meili_master_key: SecretStr = SecretStr("")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import redis
 import redis.asyncio as aioredis
+from typer.testing import CliRunner
+
 from khabar_cli.failures import EXIT_REFUSED, EXIT_UNAVAILABLE
 from khabar_cli.main import app
 from khabar_dev.processes import ProcessGroup, free_port, wait_until
@@ -27,8 +29,6 @@ from khabar_shared.names import (
     dead_letter_stream,
 )
 from khabar_shared.settings import CommonSettings
-from typer.testing import CliRunner
-
 from tests.conftest import DATABASES, Servers
 from tests.support import real_articles, to_ninjs
 
@@ -89,7 +89,8 @@ async def make_dead_letters(redis_url: str, events: list[ArticleEvent]) -> None:
     consumer = StreamConsumer(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ArticleEvent,
                               lambda _: asyncio.sleep(0), client, CommonSettings())
     for n, event in enumerate(events):
-        fields = {k.encode(): v.encode() for k, v in encode_event(event).items()}
+        fields = {k.encode(): v if isinstance(v, bytes) else v.encode()
+                  for k, v in encode_event(event).items()}
         message_id = (await client.xadd(ARTICLE_EVENTS_STREAM, fields)).decode()
         await consumer.dead_letter(message_id, fields, f"Traceback ...\nKeyError: 'gazetteer-{n}'",
                                    6, reason="max_deliveries")

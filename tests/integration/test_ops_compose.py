@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 from pydantic import SecretStr, TypeAdapter
+
 from khabar_dev import run
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.settings import IngestSettings

@@ -18,13 +18,13 @@ from typing import Literal
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from khabar_shared.events import EnrichedArticle, Image
-from khabar_shared.sections import sections
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
 from khabar_render.sanitize import safe_url, sanitize_body, split_sections
 from khabar_render.site import Section, Site, direction_of
+from khabar_shared.events import EnrichedArticle, Image
+from khabar_shared.sections import sections
 
 MAX_SEE_ALSO = 4
 MAX_RELATED_CARDS = 4

@@ -33,9 +33,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from khabar_shared.events import Article, Image, Subject
 from khabar_shared.sections import MAX_SLUG_CHARS, Category, sections
-from pydantic import BaseModel, Field
 
 from .checks import (
     guess_language,

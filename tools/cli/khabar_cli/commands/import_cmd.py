@@ -17,7 +17,6 @@ send again. A batch still failing after that is counted as lost.
 """
 
 import asyncio
-import os
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -34,6 +33,7 @@ from rich.table import Table
 from khabar_cli.failures import EXIT_PROBLEMS, EXIT_REFUSED, EXIT_UNAVAILABLE, fail
 from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
 from khabar_cli.main import app
+from khabar_cli.settings import ImportSettings
 from khabar_ingest.formats.sources import SourceItem, read_file, read_source
 
 console = Console()
@@ -229,9 +229,9 @@ def import_command(
     Exits 0 when every document was accepted, embargoed or unchanged; 1 when any was
     refused or lost, or a source could not be read (the rest is imported); 3 when ingest
     cannot be reached (after the retries); 4 when it refuses the key."""
-    url = ingest_url or os.environ.get("KHABAR_INGEST_URL", "http://127.0.0.1:8001")
-    token = key or os.environ.get("KHABAR_INGEST_KEY") or os.environ.get(
-        "KHABAR_BOOTSTRAP_INGEST_KEY", "")
+    settings = ImportSettings()
+    url = ingest_url or settings.ingest_url
+    token = key or settings.ingest_key or settings.bootstrap_ingest_key
     if not token:
         raise typer.BadParameter("give --key or set KHABAR_INGEST_KEY", param_hint="--key")
     headers = {"Authorization": f"Bearer {token}"}
