@@ -18,8 +18,8 @@ from khabar_shared import metrics
 from khabar_shared.health import Check, GroupCheck, run_checks
 from khabar_shared.logging import get_logger
 from khabar_shared.metrics import REGISTRY
-from khabar_shared.problems import PROBLEM_JSON, FieldProblem, Problem, ProblemError
 from khabar_shared.names import metrics_lease_key
+from khabar_shared.problems import PROBLEM_JSON, FieldProblem, Problem, ProblemError
 from khabar_shared.redis_helpers import hold_lease, read_group_stats
 from khabar_shared.settings import default_consumer_name
 

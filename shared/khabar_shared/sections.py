@@ -127,9 +127,10 @@ class Sections(BaseModel):
         if known is None:
             return [slug, self.default] if slug else [self.default]
         chain = [known.slug]
-        while known.parent is not None and known.parent not in chain:
-            known = self.get(known.parent)  # type: ignore[assignment]  (checked on load)
-            chain.append(known.slug)
+        parent = self.get(known.parent) if known.parent else None  # parents checked on load
+        while parent is not None and parent.slug not in chain:
+            chain.append(parent.slug)
+            parent = self.get(parent.parent) if parent.parent else None
         return chain
 
     def top_of(self, slug: str) -> str:

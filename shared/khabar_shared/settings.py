@@ -6,7 +6,6 @@ only it needs; nothing else in the code reads the environment.
 
 import os
 import socket
-
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator

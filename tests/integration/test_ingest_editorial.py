@@ -445,7 +445,7 @@ class FlakyIngest:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 proxy.posts += 1
                 failure = failures.pop(0) if failures else None

@@ -281,8 +281,8 @@ def test_reindex_with_meilisearch_down_says_so_in_one_line_and_exits_3(redis_url
                                                   "KHABAR_MEILI_URL": meili_url})
     lines = result.output.strip().splitlines()
     assert result.exit_code == EXIT_UNAVAILABLE, result.output
-    assert lines == [f"khabar: Meilisearch is down at {meili_url} (KHABAR_MEILI_URL): "
-                     "Connection refused"]
+    assert lines == [(f"khabar: Meilisearch is down at {meili_url} (KHABAR_MEILI_URL): "
+                      "Connection refused")]
 
 
 def test_a_wrong_redis_password_is_named_and_exits_4(tmp_path: Path) -> None:

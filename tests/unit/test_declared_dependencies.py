@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = sorted(path.parent for path in [*ROOT.glob("services/*/pyproject.toml"),
-                                          ROOT / "shared/pyproject.toml",
-                                          *ROOT.glob("tools/*/pyproject.toml")])
+PACKAGES = sorted(
+    path.parent
+    for path in [
+        *ROOT.glob("services/*/pyproject.toml"),
+        ROOT / "shared/pyproject.toml",
+        *ROOT.glob("tools/*/pyproject.toml"),
+    ]
+)
 
 
 def normal(name: str) -> str:
@@ -70,7 +75,9 @@ def test_every_imported_module_is_declared(package: Path) -> None:
     provided = packages_distributions()
     # A package's own extras count: it imports them lazily, where they are needed.
     allowed = declared(name, list(project(name).get("optional-dependencies", {})))
-    missing = {module: provided.get(module, ["?"])
-               for module in imported_modules(package)
-               if not {normal(d) for d in provided.get(module, [])} & allowed}
+    missing = {
+        module: provided.get(module, ["?"])
+        for module in imported_modules(package)
+        if not {normal(d) for d in provided.get(module, [])} & allowed
+    }
     assert not missing, f"{name} imports modules it does not declare: {missing}"

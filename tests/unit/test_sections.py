@@ -5,25 +5,44 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+
 from khabar_ingest.formats.ninjs import parse_ninjs
 from khabar_render.site import default_site
 from khabar_shared import sections as sections_module
 from khabar_shared.sections import load_sections, use_sections
-from pydantic import ValidationError
 
-ARTICLE = {"uri": "urn:test:sections", "language": "ar", "headline": "عنوان",
-           "body_html": "<p>نص الخبر.</p>", "versioncreated": "2024-11-01T09:30:00Z"}
+ARTICLE = {
+    "uri": "urn:test:sections",
+    "language": "ar",
+    "headline": "عنوان",
+    "body_html": "<p>نص الخبر.</p>",
+    "versioncreated": "2024-11-01T09:30:00Z",
+}
 
 
 @pytest.fixture()
 def operators_file(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "sections.json"
-    path.write_text(json.dumps({"default": "local", "sections": [
-        {"slug": "local", "labels": {"ar": "محليات", "en": "Local"}},
-        {"slug": "region", "labels": {"ar": "المنطقة", "en": "Region"}},
-        {"slug": "gulf-affairs", "parent": "region", "labels": {"ar": "شؤون خليجية"},
-         "aliases": ["khaleej", "medtop:99"]},
-    ]}, ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "default": "local",
+                "sections": [
+                    {"slug": "local", "labels": {"ar": "محليات", "en": "Local"}},
+                    {"slug": "region", "labels": {"ar": "المنطقة", "en": "Region"}},
+                    {
+                        "slug": "gulf-affairs",
+                        "parent": "region",
+                        "labels": {"ar": "شؤون خليجية"},
+                        "aliases": ["khaleej", "medtop:99"],
+                    },
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     yield path
     sections_module._current.clear()
 
@@ -41,7 +60,9 @@ def test_an_operators_file_decides_how_ingest_files_and_render_lists(operators_f
     assert site.listings_of("arts-crafts") == ["arts-crafts", "local"]
     assert [s.slug for s in site.nav_sections()] == ["local", "region"]
     assert [s.label("ar") for s in site.breadcrumb("arts-crafts", "Arts & Crafts")] == [
-        "محليات", "Arts & Crafts"]
+        "محليات",
+        "Arts & Crafts",
+    ]
 
 
 def test_the_bundled_file_knows_the_seed_pages_category() -> None:
@@ -51,12 +72,30 @@ def test_the_bundled_file_knows_the_seed_pages_category() -> None:
     assert bundled.category("internationalNews").slug == "world"
     # render's navigation is the reference page's, in its order
     assert [s.label("ar") for s in bundled.nav()] == [
-        "أخبار", "سياسة", "أعمال", "رياضة", "العالم", "تكنولوجيا", "اقتصاد", "صحة", "تسلية"]
+        "أخبار",
+        "سياسة",
+        "أعمال",
+        "رياضة",
+        "العالم",
+        "تكنولوجيا",
+        "اقتصاد",
+        "صحة",
+        "تسلية",
+    ]
 
 
 def test_a_file_naming_an_unknown_parent_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
-    path.write_text(json.dumps({"default": "a", "sections": [
-        {"slug": "a", "labels": {"en": "A"}}, {"slug": "b", "parent": "nowhere", "labels": {}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "default": "a",
+                "sections": [
+                    {"slug": "a", "labels": {"en": "A"}},
+                    {"slug": "b", "parent": "nowhere", "labels": {}},
+                ],
+            }
+        )
+    )
     with pytest.raises(ValidationError, match="unknown parent 'nowhere'"):
         load_sections(str(path))

@@ -12,8 +12,9 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from khabar_shared.sections import Section, Sections, sections
 from pydantic import BaseModel, Field
+
+from khabar_shared.sections import Section, Sections, sections
 
 ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 

@@ -76,9 +76,13 @@ def explain(error: BaseException) -> tuple[str, int] | None:
     if isinstance(error, MeilisearchCommunicationError):
         return f"Meilisearch is down at {meili_where()}: {cause(error)}", EXIT_UNAVAILABLE
     if isinstance(error, MeilisearchApiError) and error.code in (
-            "invalid_api_key", "missing_authorization_header"):
-        return (f"Meilisearch at {meili_where()} refused the key KHABAR_MEILI_INDEX_KEY: "
-                f"{error.message}"), EXIT_REFUSED
+        "invalid_api_key",
+        "missing_authorization_header",
+    ):
+        return (
+            f"Meilisearch at {meili_where()} refused the key KHABAR_MEILI_INDEX_KEY: "
+            f"{error.message}"
+        ), EXIT_REFUSED
     return None
 
 
@@ -88,7 +92,7 @@ class KhabarGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except Exception as error:  # noqa: BLE001 (only the explained ones are caught)
+        except Exception as error:  # only the outages `explain` knows are caught; others rise
             found = explain(error) or explain_group(error)
             if found is None:
                 raise

@@ -10,10 +10,9 @@ from typing import TypeVar
 
 import typer
 
+from khabar_cli.failures import KhabarGroup
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.settings import CommonSettings
-
-from khabar_cli.failures import KhabarGroup
 
 T = TypeVar("T")
 
