@@ -11,6 +11,8 @@ operations routes (`/healthz`, `/readyz`, `/metrics`).
 
 import asyncio
 import contextlib
+
+import orjson
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,6 +29,10 @@ from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
 from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
+from khabar_ingest.push.destinations import PushSecrets
+from khabar_ingest.push.items import PushedItems
+from khabar_ingest.push.media import MediaStore
+from khabar_ingest.push.router import PushConfig, push_router
 from khabar_ingest.problems import (
     ProblemDetails,
     bad_header,
@@ -127,6 +133,26 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
 
     app.include_router(trace_router(redis), dependencies=[Depends(caller)],
                        responses=PROBLEM_CODES["get"])
+
+    async def accept_pushed(changes: list[Change], path: str, who: str,
+                            note: dict[str, Any]) -> JSONResponse:
+        results = []
+        for change in changes:  # one at a time: a package's members keep Superdesk's order
+            results += answer_or_raise(await store.accept_many([change]), change, path)
+        return accepted_answer(results, ApiKey(name=who, scope="write"), note)
+
+    push_secrets = PushSecrets(
+        redis, settings.bootstrap_push_secret.get_secret_value(),
+        settings.push_secrets_key.get_secret_value(), settings.key_cache_s, settings.site_time_zone,
+    )  # fmt: skip
+    push_config = PushConfig(
+        limits=limits, max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth, max_media_bytes=settings.max_media_bytes,
+        max_media_pixels=settings.max_media_pixels, media_base_url=settings.media_base_url,
+    )  # fmt: skip
+    app.include_router(push_router(push_config, push_secrets,
+                                   PushedItems(redis, settings.push_item_ttl_s),
+                                   MediaStore(settings.media_dir), accept_pushed))
 
     @app.post(
         "/v1/articles", status_code=202, response_model=Acceptance, tags=["articles"],
@@ -290,14 +316,25 @@ def parse_if_match(if_match: str | None, path: str) -> int | None:
     return int(value)
 
 
-def acceptance_response(result: StoreResult, key: ApiKey) -> JSONResponse:
+def accepted_answer(results: list[StoreResult], key: ApiKey, note: dict[str, Any]) -> JSONResponse:
+    """One change's answer as `acceptance_response`; several (a package's) as a list."""
+    if len(results) == 1:
+        return acceptance_response(results[0], key, note)
+    answers = [acceptance_response(result, key).body for result in results]
+    return JSONResponse({"accepted": [orjson.loads(bytes(a)) for a in answers], **note},
+                        status_code=202)
+
+
+def acceptance_response(
+    result: StoreResult, key: ApiKey, note: dict[str, Any] | None = None
+) -> JSONResponse:
     acceptance = result.answer()
     log.info("article_unchanged" if result.replayed else "article_accepted",
              article_id=acceptance.article_id, version=acceptance.version,
              status=acceptance.status, event_id=acceptance.event_id,
              correlation_id=acceptance.correlation_id, key_name=key.name)
     return JSONResponse(
-        acceptance.model_dump(mode="json"),
+        acceptance.model_dump(mode="json") | (note or {}),
         status_code=202,
         headers={
             "Location": f"/v1/articles/{acceptance.article_id}",

@@ -29,7 +29,7 @@ import html
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 from khabar_shared.events import Article, Image, Subject
@@ -108,6 +108,7 @@ def parse_ninjs(
     default_language: str | None = None,
     received_at: datetime | None = None,
     unicode_checked: bool = False,
+    naive_zone: tzinfo | None = None,
 ) -> Article:
     """The article a ninjs document describes, or InvalidArticle listing every problem.
 
@@ -116,8 +117,33 @@ def parse_ninjs(
     `received_at` stands in for a missing `versioncreated`; without it a
     missing `versioncreated` is an error. `unicode_checked` says the caller
     knows the document holds no lone surrogates (its JSON text had no `\\ud`
-    escape), which spares a walk over every string.
+    escape), which spares a walk over every string. `naive_zone` is the zone
+    a time without an offset is read in (else such a time is refused); see
+    `read_ninjs` to learn which fields needed it.
     """
+    return read_ninjs(
+        document, limits=limits, default_language=default_language, received_at=received_at,
+        unicode_checked=unicode_checked, naive_zone=naive_zone,
+    ).article
+
+
+class Reading(BaseModel):
+    """An article and the pointers of its times that were read in the sender's zone."""
+
+    article: Article
+    zoned_fields: list[str] = Field(default_factory=list)
+
+
+def read_ninjs(
+    document: Any,
+    *,
+    limits: Limits | None = None,
+    default_language: str | None = None,
+    received_at: datetime | None = None,
+    unicode_checked: bool = False,
+    naive_zone: tzinfo | None = None,
+) -> Reading:
+    """As `parse_ninjs`, also saying which times had no offset (read in `naive_zone`)."""
     if not isinstance(document, dict):
         kind = _json_type(document)
         raise InvalidArticle([FieldError(pointer="", message=f"must be a JSON object, got {kind}")])
@@ -131,19 +157,23 @@ def parse_ninjs(
                 for path in broken
             ]
         )
-    reader = _Reader(document, limits or Limits())
+    reader = _Reader(document, limits or Limits(), naive_zone)
     article = reader.read(default_language, received_at)
     if reader.errors or article is None:
         raise InvalidArticle(reader.errors)
-    return article
+    return Reading(article=article, zoned_fields=reader.zoned)
 
 
 class _Reader:
     """Reads one document field by field, writing down each problem it meets."""
 
-    def __init__(self, document: dict[str, Any], limits: Limits) -> None:
+    def __init__(
+        self, document: dict[str, Any], limits: Limits, naive_zone: tzinfo | None = None
+    ) -> None:
         self.doc = document
         self.limits = limits
+        self.naive_zone = naive_zone
+        self.zoned: list[str] = []
         self.errors: list[FieldError] = []
         self.consumed: set[str] = set(_CONSUMED)
         self.modern = not document.keys().isdisjoint(_MODERN_KEYS)
@@ -257,9 +287,11 @@ class _Reader:
         if not isinstance(value, str):
             self.fail(pointer(name), f"must be a date-time string, got {_json_type(value)}")
             return None
-        parsed, problem = parse_timestamp(value)
+        parsed, problem = parse_timestamp(value, self.naive_zone)
         if problem:
             self.fail(pointer(name), problem)
+        elif self.naive_zone is not None and parsed is not None and parsed.tzinfo is self.naive_zone:
+            self.zoned.append(pointer(name))
         return parsed
 
     # ---- individual fields ------------------------------------------------
