@@ -223,3 +223,24 @@ def test_a_package_keeps_its_members_order_and_takes_embedded_items(ingest: Inge
     uris = [event.article.uri for event in ingest.events()[-2:]]
     assert uris == ["urn:test:member-a", "urn:test:member-b"]
     assert len(accepted) == 2
+
+
+def test_a_keys_time_zone_reads_offsetless_times_posted_with_it(ingest: IngestProcess) -> None:
+    made = CliRunner().invoke(cli, ["keys", "create", "cairo-desk", "--time-zone", "Africa/Cairo"],
+                              env={"KHABAR_REDIS_URL": ingest.redis_url})
+    assert made.exit_code == 0, made.output
+    key = secret_in(made.output)
+    document = {"uri": "urn:test:cairo", "headline": "Cairo", "body_html": "<p>Body.</p>",
+                "versioncreated": "2026-07-01T12:00:00", "language": "en"}
+    with ingest.client(key) as client:
+        answer = client.post("/v1/articles", json=document)
+        batch = client.post("/v1/articles/batch", json=[{**document, "uri": "urn:test:cairo-2"}])
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["time_zone_applied"] == "Africa/Cairo"
+    assert batch.json()["items"][0]["outcome"] == "accepted", batch.text
+    cairo = [e.article for e in ingest.events() if e.article.uri.startswith("urn:test:cairo")]
+    # 12:00 in Cairo in July (summer time, +03:00) is 09:00 UTC.
+    assert [a.versioncreated for a in cairo] == [datetime(2026, 7, 1, 9, tzinfo=UTC)] * 2
+    with ingest.client() as client:  # the bootstrap key: the site's zone, Asia/Riyadh
+        site = client.post("/v1/articles", json={**document, "uri": "urn:test:riyadh"})
+    assert site.json()["time_zone_applied"] == "Asia/Riyadh"

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -27,7 +28,7 @@ from khabar_ingest.auth import ApiKey, KeyRing
 from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
-from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
+from khabar_ingest.formats.ninjs import InvalidArticle, Limits, Reading, read_ninjs
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
 from khabar_ingest.push.destinations import PushSecrets
 from khabar_ingest.push.items import PushedItems
@@ -169,15 +170,15 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     ) -> JSONResponse:
         path = request.url.path
         base_version = parse_if_match(if_match, path)
-        body = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
-        article = parse_article(body.document, limits, path, body.unicode_checked)
+        zone = key.time_zone or settings.site_time_zone
+        reading = await read_article(request, settings, limits, zone)
         change = Change(
-            article=article, submitted_by=key.name,
+            article=reading.article, submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
             base_version=base_version, idempotency=idempotency_key,
         )  # fmt: skip
         result = answer_or_raise(await store.accept_many([change]), change, path)[0]
-        return acceptance_response(result, key)
+        return acceptance_response(result, key, zone_note(zone, reading.zoned_fields))
 
     @app.post(
         "/v1/articles/batch", response_model=BatchAnswer, response_class=JSONResponse,
@@ -201,7 +202,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         items = batch_documents(body.document, settings.max_batch_items, request.url.path)
         correlation_id = x_correlation_id or str(uuid.uuid4())
         answer = await run_batch(store, items, key.name, correlation_id, limits,
-                                 body.unicode_checked)
+                                 body.unicode_checked,
+                                 ZoneInfo(key.time_zone or settings.site_time_zone))
         log.info("batch_accepted", key_name=key.name, correlation_id=correlation_id,
                  **answer.counts)
         # Written here, not validated against the response model (see BatchReply).
@@ -276,11 +278,24 @@ def withdrawn(article: Article) -> Article:
     )
 
 
-def parse_article(document: Any, limits: Limits, path: str, unicode_checked: bool) -> Article:
+async def read_article(
+    request: Request, settings: IngestSettings, limits: Limits, zone: str
+) -> Reading:
+    """The article a POST body holds: ninjs JSON, or NewsML-G2 XML by content type."""
+    path = request.url.path
+    body = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
     try:
-        return parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
+        return read_ninjs(body.document, limits=limits,
+                          unicode_checked=body.unicode_checked, naive_zone=ZoneInfo(zone))
     except InvalidArticle as invalid:
         raise invalid_article(invalid, path).error() from invalid
+
+
+def zone_note(zone: str, zoned_fields: list[str]) -> dict[str, Any]:
+    """What the answer says when times without an offset were read in `zone`."""
+    if not zoned_fields:
+        return {}
+    return {"time_zone_applied": zone, "fields_read_in_time_zone": sorted(zoned_fields)}
 
 
 def refusal(outcome: Outcome, change: Change, path: str) -> ProblemDetails | None:
