@@ -10,14 +10,12 @@ ingest's own code.
 """
 
 import base64
-import hashlib
 import hmac
 import io
 import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx

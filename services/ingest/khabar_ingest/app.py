@@ -24,11 +24,11 @@ from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from khabar_ingest.article_body import read_article
 from khabar_ingest.auth import ApiKey, KeyRing
 from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
-from khabar_ingest.formats.ninjs import InvalidArticle, Limits, Reading, read_ninjs
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
 from khabar_ingest.push.destinations import PushSecrets
 from khabar_ingest.push.items import PushedItems
@@ -41,7 +41,6 @@ from khabar_ingest.problems import (
     forbidden,
     idempotency_key_reused,
     install_ingest_problem_handler,
-    invalid_article,
     not_found,
     unauthorized,
 )
@@ -276,19 +275,6 @@ def withdrawn(article: Article) -> Article:
     return article.model_copy(
         update={"pubstatus": "canceled", "embargoed": None, "versioncreated": datetime.now(UTC)}
     )
-
-
-async def read_article(
-    request: Request, settings: IngestSettings, limits: Limits, zone: str
-) -> Reading:
-    """The article a POST body holds: ninjs JSON, or NewsML-G2 XML by content type."""
-    path = request.url.path
-    body = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
-    try:
-        return read_ninjs(body.document, limits=limits,
-                          unicode_checked=body.unicode_checked, naive_zone=ZoneInfo(zone))
-    except InvalidArticle as invalid:
-        raise invalid_article(invalid, path).error() from invalid
 
 
 def zone_note(zone: str, zoned_fields: list[str]) -> dict[str, Any]:
