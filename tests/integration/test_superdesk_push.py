@@ -13,6 +13,7 @@ import base64
 import hmac
 import io
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,12 +25,12 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from khabar_cli.main import app as cli
-from khabar_ingest.push.destinations import PUSH_DESTINATIONS_HASH, new_encryption_key
 from tests.conftest import Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
 
 BOOTSTRAP_SECRET = "bootstrap-push-secret-for-tests"
-ENCRYPTION_KEY = new_encryption_key()
+ENCRYPTION_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()  # KHABAR_PUSH_SECRETS_KEY
+PUSH_DESTINATIONS_HASH = "khabar:ingest:push-destinations"
 MEDIA_BASE = "http://media.example.test/media"
 
 
