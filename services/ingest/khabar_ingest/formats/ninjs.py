@@ -44,6 +44,7 @@ from .checks import (
     read_language,
     surrogate_paths,
 )
+from .flash import is_flash
 from .errors import FieldError, InvalidArticle, MalformedDocument, pointer
 from .ids import article_id_from_uri
 from .sections import section_for
@@ -203,8 +204,10 @@ class _Reader:
         body_html = self._body()
         lead = self._lead()
         pubstatus = self._pubstatus()
-        if not body_html.strip() and pubstatus != "canceled":
-            self.fail("/bodies" if self.modern else "/body_html", "an article needs a body")
+        flash = not body_html.strip() and is_flash(self.doc, headline)
+        if not body_html.strip() and pubstatus != "canceled" and not flash:
+            self.fail("/bodies" if self.modern else "/body_html", "an article needs a body "
+                      "(a headline-only flash needs urgency 1 or a headline starting 'عاجل')")
         language = self._language(default_language, headline, body_html)
         versioncreated = self._timestamp(("versioncreated", "versionCreated"), received_at)
         subjects = self._subjects(("subject", "subjects"))
@@ -232,7 +235,8 @@ class _Reader:
             versioncreated=versioncreated,
             subjects=subjects,
             places=places,
-            extra={k: v for k, v in self.doc.items() if k not in self.consumed},
+            extra={k: v for k, v in self.doc.items() if k not in self.consumed}
+            | ({"flash": True} if flash else {}),
             **fields,
         )
 
