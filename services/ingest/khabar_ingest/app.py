@@ -12,6 +12,7 @@ operations routes (`/healthz`, `/readyz`, `/metrics`).
 import asyncio
 import contextlib
 
+import httpx
 import orjson
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from khabar_ingest.auth import ApiKey, KeyRing
 from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
+from khabar_ingest.watch.poller import FeedPoller, run_poller
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
 from khabar_ingest.push.destinations import PushSecrets
 from khabar_ingest.push.items import PushedItems
@@ -99,10 +101,17 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         settle_collector()
         releaser = asyncio.create_task(run_releaser(store, settings.embargo_poll_s))
+        feed_client = httpx.AsyncClient(timeout=settings.feed_timeout_s, follow_redirects=True,
+                                        headers={"User-Agent": "khabar-ingest feed watcher"})
+        poller = FeedPoller(redis, store, feed_client, settings.max_feed_bytes,
+                            settings.feed_max_backoff_s)
+        watcher = asyncio.create_task(run_poller(poller, settings.feed_poll_s))
         yield
-        releaser.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await releaser
+        for task in (releaser, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await feed_client.aclose()
         await redis.aclose()
 
     app = FastAPI(

@@ -43,6 +43,12 @@ class IngestSettings(CommonSettings):
     idempotency_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     # How often the embargo releaser looks for articles that are due.
     embargo_poll_s: float = Field(default=1.0, gt=0)
+    # Watched feeds (`khabar feeds add`): how often due feeds are looked for, how long one
+    # fetch may take, how large a feed may be, and the longest wait after failures.
+    feed_poll_s: float = Field(default=5.0, gt=0)
+    feed_timeout_s: float = Field(default=20.0, gt=0)
+    max_feed_bytes: int = Field(default=10_000_000, ge=1_000)
+    feed_max_backoff_s: int = Field(default=3600, ge=10)
 
     @field_validator("site_time_zone")
     @classmethod

@@ -3,6 +3,7 @@
 from khabar_cli.commands import import_cmd, keys_cmd, push_keys_cmd, reindex_cmd  # noqa: F401
 from khabar_cli.commands import (  # noqa: F401
     dead_letters_cmd,
+    feeds_cmd,
     replay_cmd,
     status_cmd,
     trace_cmd,
