@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from khabar_ingest.body import parse_json_body, read_raw_body
 from khabar_ingest.formats.errors import FieldError, InvalidArticle
 from khabar_ingest.formats.ninjs import Limits, Reading, read_ninjs
+from khabar_ingest.openapi import ASSET_REQUEST_BODY, PROBLEM_CODES, PUSH_REQUEST_BODY
 from khabar_ingest.problems import invalid_article
 from khabar_ingest.store import Change
 from khabar_shared.logging import get_logger
@@ -68,7 +69,9 @@ def push_router(config: PushConfig, secrets: PushSecrets, items: PushedItems,
     def media_url(media_id: str) -> str | None:
         return f"{config.media_base_url}/{media_id}" if media.holds(media_id) else None
 
-    @router.post("", status_code=202, summary="One item from Superdesk's ninjs formatter")
+    @router.post("", status_code=202, summary="One item from Superdesk's ninjs formatter",
+                 openapi_extra={"requestBody": PUSH_REQUEST_BODY},
+                 responses={**PROBLEM_CODES["push"], 202: {"description": "Accepted (or kept)."}})
     async def push_item(
         request: Request,
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
@@ -141,7 +144,8 @@ def push_router(config: PushConfig, secrets: PushSecrets, items: PushedItems,
         return JSONResponse({"guid": guid, "kind": "media", "type": item.get("type")},
                             status_code=202)
 
-    @router.get("/assets/{media_id}", summary="Whether a media file is held (200) or not (404)")
+    @router.get("/assets/{media_id}", summary="Whether a media file is held (200) or not (404)",
+                responses=PROBLEM_CODES["asset_get"])
     async def asset_held(request: Request, media_id: str) -> JSONResponse:
         try:
             described = media.describe(media_id)
@@ -151,7 +155,9 @@ def push_router(config: PushConfig, secrets: PushSecrets, items: PushedItems,
             raise media_not_held(media_id, request.url.path).error()
         return JSONResponse(described.model_dump() | {"href": f"{config.media_base_url}/{media_id}"})
 
-    @router.post("/assets", status_code=201, summary="Upload one media file (multipart)")
+    @router.post("/assets", status_code=201, summary="Upload one media file (multipart)",
+                 openapi_extra={"requestBody": ASSET_REQUEST_BODY},
+                 responses={**PROBLEM_CODES["asset"], 201: {"description": "Stored."}})
     async def upload_asset(request: Request) -> JSONResponse:
         path = request.url.path
         # base64 makes a file a third longer; the rest is the form around it.
