@@ -29,6 +29,7 @@ import html
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -128,11 +129,15 @@ def parse_ninjs(
     ).article
 
 
-class Reading(BaseModel):
-    """An article and the pointers of its times that were read in the sender's zone."""
+@dataclass(slots=True)
+class Reading:
+    """An article and the pointers of its times that were read in the sender's zone.
+
+    A plain dataclass: every article read makes one, and a pydantic model costs more.
+    """
 
     article: Article
-    zoned_fields: list[str] = Field(default_factory=list)
+    zoned_fields: list[str] = field(default_factory=list)
 
 
 def read_ninjs(
@@ -162,7 +167,7 @@ def read_ninjs(
     article = reader.read(default_language, received_at)
     if reader.errors or article is None:
         raise InvalidArticle(reader.errors)
-    return Reading(article=article, zoned_fields=reader.zoned)
+    return Reading(article, reader.zoned)
 
 
 class _Reader:
@@ -204,8 +209,9 @@ class _Reader:
         body_html = self._body()
         lead = self._lead()
         pubstatus = self._pubstatus()
-        flash = not body_html.strip() and is_flash(self.doc, headline)
-        if not body_html.strip() and pubstatus != "canceled" and not flash:
+        bodiless = not body_html.strip()
+        flash = bodiless and is_flash(self.doc, headline)
+        if bodiless and pubstatus != "canceled" and not flash:
             self.fail("/bodies" if self.modern else "/body_html", "an article needs a body "
                       "(a headline-only flash needs urgency 1 or a headline starting 'عاجل')")
         language = self._language(default_language, headline, body_html)
@@ -235,10 +241,15 @@ class _Reader:
             versioncreated=versioncreated,
             subjects=subjects,
             places=places,
-            extra={k: v for k, v in self.doc.items() if k not in self.consumed}
-            | ({"flash": True} if flash else {}),
+            extra=self._extra(flash),
             **fields,
         )
+
+    def _extra(self, flash: bool) -> dict[str, Any]:
+        extra = {k: v for k, v in self.doc.items() if k not in self.consumed}
+        if flash:
+            extra["flash"] = True  # a headline-only urgent item (see `flash.py`)
+        return extra
 
     # ---- generic field readers --------------------------------------------
 
