@@ -157,7 +157,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     push_config = PushConfig(
         limits=limits, max_body_bytes=settings.max_body_bytes,
         max_json_depth=settings.max_json_depth, max_media_bytes=settings.max_media_bytes,
-        max_media_pixels=settings.max_media_pixels, media_base_url=settings.media_base_url,
+        max_media_pixels=settings.max_media_pixels,
+        media_base_url=settings.media_base_url.rstrip("/"),
     )  # fmt: skip
     app.include_router(push_router(push_config, push_secrets,
                                    PushedItems(redis, settings.push_item_ttl_s),

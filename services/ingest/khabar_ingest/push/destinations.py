@@ -163,19 +163,25 @@ class PushSecrets:
         self._cache_s = cache_s
         self._default_zone = default_time_zone
         self._loaded: tuple[float, list[tuple[str, Destination]]] | None = None
+        self._read_at = 0.0
 
-    async def candidates(self) -> list[tuple[str, Destination]]:
+    async def candidates(self, fresh: bool = False) -> list[tuple[str, Destination]]:
+        """Every (secret, destination); `fresh` reads Redis again (at most once a second), for
+        a signature the remembered secrets did not match: a secret made a moment ago works
+        at once, not after `cache_s`."""
         found: list[tuple[str, Destination]] = []
         if self._bootstrap:
             found.append((self._bootstrap, Destination(name=BOOTSTRAP_DESTINATION,
                                                        time_zone=self._default_zone)))
-        return found + await self._stored()
+        return found + await self._stored(fresh)
 
-    async def _stored(self) -> list[tuple[str, Destination]]:
+    async def _stored(self, fresh: bool) -> list[tuple[str, Destination]]:
         if self._cipher is None:
             return []
-        if self._loaded and self._loaded[0] > time.monotonic():
+        now_s = time.monotonic()
+        if self._loaded and self._loaded[0] > now_s and not (fresh and now_s - self._read_at > 1):
             return self._loaded[1]
+        self._read_at = now_s
         now = datetime.now(UTC)
         found = []
         for record in await list_destinations(self._redis):

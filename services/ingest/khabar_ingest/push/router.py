@@ -9,6 +9,7 @@
 """
 
 import uuid
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -39,17 +40,16 @@ log = get_logger(__name__)
 Accept = Callable[[list[Change], str, str, dict[str, Any]], Awaitable[JSONResponse]]
 
 
+@dataclass(frozen=True, kw_only=True)
 class PushConfig:
     """What the push routes need from ingest's settings."""
 
-    def __init__(self, *, limits: Limits, max_body_bytes: int, max_json_depth: int,
-                 max_media_bytes: int, max_media_pixels: int, media_base_url: str) -> None:
-        self.limits = limits
-        self.max_body_bytes = max_body_bytes
-        self.max_json_depth = max_json_depth
-        self.max_media_bytes = max_media_bytes
-        self.max_media_pixels = max_media_pixels
-        self.media_base_url = media_base_url.rstrip("/")
+    limits: Limits
+    max_body_bytes: int
+    max_json_depth: int
+    max_media_bytes: int
+    max_media_pixels: int
+    media_base_url: str  # without a trailing '/'
 
 
 def push_router(config: PushConfig, secrets: PushSecrets, items: PushedItems,
@@ -61,6 +61,8 @@ def push_router(config: PushConfig, secrets: PushSecrets, items: PushedItems,
         if not header:
             raise bad_signature(MISSING_SIGNATURE, request.url.path).error()
         destination = signer_of(header, body, await secrets.candidates())
+        if destination is None:
+            destination = signer_of(header, body, await secrets.candidates(fresh=True))
         if destination is None:
             log.warning("push_signature_refused", path=request.url.path)
             raise bad_signature(WRONG_SIGNATURE, request.url.path).error()
@@ -121,10 +123,7 @@ def push_router(config: PushConfig, secrets: PushSecrets, items: PushedItems,
         return readings
 
     async def reading_of(document: dict[str, Any], zone: str, path: str, where: str) -> Reading:
-        guids = [item["guid"] for item in (document.get("associations") or {}).values()
-                 if isinstance(item, dict) and isinstance(item.get("guid"), str)] \
-            if isinstance(document.get("associations"), dict) else []
-        earlier = await items.get_many(guids)
+        earlier = await items.get_many(superdesk.referenced_guids(document))
         ninjs = superdesk.as_ninjs(document, media_url, earlier.get)  # type: ignore[arg-type]
         try:
             return read_ninjs(ninjs, limits=config.limits, received_at=datetime.now(UTC),

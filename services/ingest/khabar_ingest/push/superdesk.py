@@ -109,6 +109,15 @@ def own_renditions(
     return result
 
 
+def referenced_guids(document: Mapping[str, Any]) -> list[str]:
+    """The guids a text item's associations name (to fill in those sent only by guid)."""
+    associations = document.get("associations")
+    if not isinstance(associations, dict):
+        return []
+    return [item["guid"] for item in associations.values()
+            if isinstance(item, dict) and isinstance(item.get("guid"), str)]
+
+
 def package_members(document: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """A composite's members in the order Superdesk sent them: (association name, item)."""
     associations = document.get("associations")
