@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from khabar_search.alias_store import AliasStore
+from khabar_search.aliases import Alias, mine
 from khabar_search.documents import to_document
 from khabar_search.meili import UNAVAILABLE, MeiliWriter
 from khabar_shared.consumer import Delivery
@@ -90,11 +92,21 @@ def split(changes: list[Change]) -> tuple[list[dict[str, Any]], list[str]]:
     return upserts, deletes
 
 
+def aliases_of(change: Change) -> list[Alias]:
+    """The aliases an article's indexed version glosses; none for a withdrawal."""
+    if change.document is None:
+        return []
+    document = change.document
+    return mine(f"{document['headline']}\n{document['lead']}\n{document['body']}")
+
+
 class Indexer:
-    def __init__(self, redis: RedisClient, writer: MeiliWriter, retry_max_s: float) -> None:
+    def __init__(self, redis: RedisClient, writer: MeiliWriter, retry_max_s: float,
+                 aliases: AliasStore | None = None) -> None:
         self._redis = redis
         self._writer = writer
         self._retry_max_s = retry_max_s
+        self._aliases = aliases
         self._claim = redis.register_script(CLAIM_VERSIONS)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
@@ -110,6 +122,10 @@ class Indexer:
         log.info("search_batch_applied", upserts=len(upserts), deletes=len(deletes),
                  skipped=len(changes) - len(applied), events=len(deliveries))
         await self.settle(applied)
+        if self._aliases is not None:
+            # After the index: a crash before this is repaired by redelivery,
+            # which re-applies the documents and records the same aliases.
+            await self._aliases.record({c.article_id: aliases_of(c) for c in applied})
 
     async def claim(self, changes: list[Change]) -> set[str]:
         """Pass the version guard; returns the ids whose change may be applied."""
