@@ -27,6 +27,7 @@ from khabar_search.meili import UNAVAILABLE, MeiliWriter
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.redis_helpers import RedisClient
 
 log = get_logger(__name__)
@@ -39,24 +40,8 @@ LATEST_PREFIX = "khabar:{search}:latest:"
 LATEST_TTL_S = 24 * 3600
 MAX_REAPPLY_ROUNDS = 5
 
-# KEYS: the versions hash, then one copy key per article. ARGV: the copies'
-# TTL, then (id, version, copy) per article. Claims each article unless a
-# newer version was already claimed, and stores the copy of what it claimed.
-# Equal versions pass: a retry after a crash must be able to re-apply.
-CLAIM_VERSIONS = """
-local passed = {}
-for n = 2, #KEYS do
-  local i = 2 + (n - 2) * 3
-  local id, version, copy = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local known = tonumber(redis.call('HGET', KEYS[1], id) or '0')
-  if version >= known then
-    redis.call('HSET', KEYS[1], id, version)
-    redis.call('SET', KEYS[n], copy, 'EX', ARGV[1])
-    table.insert(passed, id)
-  end
-end
-return passed
-"""
+SCRIPTS = ScriptRegistry("khabar_search")
+CLAIM_VERSIONS = SCRIPTS["claim_versions"]
 
 
 def latest_key(article_id: str) -> str:
@@ -107,7 +92,7 @@ class Indexer:
         self._writer = writer
         self._retry_max_s = retry_max_s
         self._aliases = aliases
-        self._claim = redis.register_script(CLAIM_VERSIONS)
+        self._claim = CLAIM_VERSIONS.register(redis)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         # A refresh of related links changes nothing readers search; it follows

@@ -28,8 +28,8 @@ not httpx, because under 16 concurrent readers httpx's connection pool cost
 more CPU per query than the rest of the service.)
 """
 
-from datetime import UTC, date, datetime, time
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 import aiohttp
@@ -38,9 +38,9 @@ from pydantic import BaseModel, Field
 
 from khabar_search import fallback
 from khabar_search.documents import FACET_SEPARATOR
+from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
 from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
-from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
 from khabar_shared.text import analyze, tokenize
 
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 
-from khabar_shared.events import Article, Image, Subject
 from pydantic import BaseModel, Field
+
+from khabar_shared.events import Article, Image, Subject
 
 from .checks import (
     guess_language,

@@ -3,8 +3,6 @@
 from typing import Annotated
 
 import typer
-from khabar_shared.names import GROUPS_BY_STREAM
-from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
 from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
@@ -12,6 +10,8 @@ from rich.table import Table
 from khabar_cli.commands.feeds_cmd import feeds_table
 from khabar_cli.main import app, with_log_redis
 from khabar_ingest.watch.registry import list_feeds
+from khabar_shared.names import GROUPS_BY_STREAM
+from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
 
 console = Console()
 
