@@ -22,15 +22,18 @@ ARABIC = (DATA / "xhtml-arabic-item.xml").read_text(encoding="utf-8")
 
 @pytest.fixture(scope="module")
 def ingest(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestProcess]:
-    process = ingest_process(servers, tmp_path_factory.mktemp("ingest-newsml"),
-                             site_time_zone="Asia/Beirut")
+    process = ingest_process(
+        servers, tmp_path_factory.mktemp("ingest-newsml"), site_time_zone="Asia/Beirut"
+    )
     try:
         yield process
     finally:
         process.group.stop_all()
 
 
-def post_xml(ingest: IngestProcess, body: str | bytes, content_type: str = NEWSITEM) -> httpx.Response:
+def post_xml(
+    ingest: IngestProcess, body: str | bytes, content_type: str = NEWSITEM
+) -> httpx.Response:
     data = body.encode() if isinstance(body, str) else body
     with ingest.client() as client:
         return client.post("/v1/articles", content=data, headers={"Content-Type": content_type})
@@ -46,8 +49,11 @@ def test_the_iptc_text_example_becomes_an_article(ingest: IngestProcess) -> None
     assert article.body_html.count("<p>") == 2
     assert article.language == "en-US"
     assert article.versioncreated == datetime(2018, 11, 21, 21, 25, 32, tzinfo=UTC)
-    assert [s.code for s in article.subjects] == ["medtop:04000000", "medtop:20000350",
-                                                  "medtop:20000379"]
+    assert [s.code for s in article.subjects] == [
+        "medtop:04000000",
+        "medtop:20000350",
+        "medtop:20000379",
+    ]
     assert [p.name for p in article.places] == ["New York, NY"]
     assert article.byline == "Meredith Jameson"
     assert article.source == "Associated Press"
@@ -56,8 +62,11 @@ def test_the_iptc_text_example_becomes_an_article(ingest: IngestProcess) -> None
 
 def test_an_item_without_a_body_is_refused_at_its_xml_path(ingest: IngestProcess) -> None:
     before = ingest.stream_length()
-    answer = post_xml(ingest, (DATA / "LISTING_1_A_NewsML-G2_News_Item.xml").read_bytes(),
-                      content_type="application/xml")
+    answer = post_xml(
+        ingest,
+        (DATA / "LISTING_1_A_NewsML-G2_News_Item.xml").read_bytes(),
+        content_type="application/xml",
+    )
     assert answer.status_code == 422, answer.text
     assert [e["pointer"] for e in answer.json()["errors"]] == ["/newsItem/contentSet"]
     assert ingest.stream_length() == before
@@ -77,7 +86,9 @@ def test_xhtml_body_zone_embargo_and_withdrawal(ingest: IngestProcess) -> None:
     assert article.extra["genre"] == [{"name": "خبر", "code": "genre:Current", "scheme": "genre"}]
     assert article.extra["urgency"] == 3 and article.extra["ednote"] == "للمحررين فقط"
 
-    embargoed = ARABIC.replace("<pubStatus", "<embargoed>2099-01-01T00:00:00Z</embargoed><pubStatus")
+    embargoed = ARABIC.replace(
+        "<pubStatus", "<embargoed>2099-01-01T00:00:00Z</embargoed><pubStatus"
+    )
     held = post_xml(ingest, embargoed.replace('version="3"', 'version="4"'))
     assert held.status_code == 202 and held.json()["status"] == "embargoed", held.text
 

@@ -52,8 +52,12 @@ def superdesk_signature(secret: str, data: bytes) -> str:
     return "sha1=" + hmac.new(str.encode(secret), msg=data, digestmod="sha1").hexdigest()
 
 
-def push(ingest: IngestProcess, item: dict[str, Any], secret: str | None = BOOTSTRAP_SECRET,
-         tamper: bool = False) -> httpx.Response:
+def push(
+    ingest: IngestProcess,
+    item: dict[str, Any],
+    secret: str | None = BOOTSTRAP_SECRET,
+    tamper: bool = False,
+) -> httpx.Response:
     data = json.dumps(item)
     headers = {"Content-type": "application/json", "Accept": "application/json"}
     if secret is not None:
@@ -64,17 +68,34 @@ def push(ingest: IngestProcess, item: dict[str, Any], secret: str | None = BOOTS
         return client.post("/v1/push/superdesk", content=data.encode(), headers=headers)
 
 
-def upload(ingest: IngestProcess, media_id: str, content: bytes, mimetype: str,
-           secret: str | None = BOOTSTRAP_SECRET, as_base64: bool = False) -> httpx.Response:
+def upload(
+    ingest: IngestProcess,
+    media_id: str,
+    content: bytes,
+    mimetype: str,
+    secret: str | None = BOOTSTRAP_SECRET,
+    as_base64: bool = False,
+) -> httpx.Response:
     with httpx.Client(base_url=ingest.url, timeout=30) as client:
         if as_base64:
-            request = client.build_request("POST", "/v1/push/superdesk/assets", data={
-                "media_id": media_id, "media": base64.b64encode(content).decode(),
-                "mime_type": mimetype, "filemeta": "{}"}, files={"unused": ("", b"")})
+            request = client.build_request(
+                "POST",
+                "/v1/push/superdesk/assets",
+                data={
+                    "media_id": media_id,
+                    "media": base64.b64encode(content).decode(),
+                    "mime_type": mimetype,
+                    "filemeta": "{}",
+                },
+                files={"unused": ("", b"")},
+            )
         else:
-            request = client.build_request("POST", "/v1/push/superdesk/assets",
-                                           data={"media_id": media_id},
-                                           files={"media": (media_id, content, mimetype)})
+            request = client.build_request(
+                "POST",
+                "/v1/push/superdesk/assets",
+                data={"media_id": media_id},
+                files={"media": (media_id, content, mimetype)},
+            )
         body = request.read()
         if secret is not None:
             request.headers["x-superdesk-signature"] = superdesk_signature(secret, body)
@@ -82,9 +103,17 @@ def upload(ingest: IngestProcess, media_id: str, content: bytes, mimetype: str,
 
 
 def text_item(guid: str, **fields: Any) -> dict[str, Any]:
-    return {"guid": guid, "version": "1", "type": "text", "priority": 5, "pubstatus": "usable",
-            "headline": f"Headline of {guid}", "body_html": "<p>The story body, pushed.</p>",
-            "versioncreated": "2026-03-01T08:00:00+00:00", **fields}
+    return {
+        "guid": guid,
+        "version": "1",
+        "type": "text",
+        "priority": 5,
+        "pubstatus": "usable",
+        "headline": f"Headline of {guid}",
+        "body_html": "<p>The story body, pushed.</p>",
+        "versioncreated": "2026-03-01T08:00:00+00:00",
+        **fields,
+    }
 
 
 def jpeg(width: int = 64, height: int = 48) -> bytes:
@@ -96,9 +125,11 @@ def jpeg(width: int = 64, height: int = 48) -> bytes:
 def test_unsigned_or_wrongly_signed_pushes_are_401_problems(ingest: IngestProcess) -> None:
     before = ingest.stream_length()
     item = text_item("urn:test:unsigned")
-    for answer, says in ((push(ingest, item, secret=None), "No x-superdesk-signature"),
-                         (push(ingest, item, secret="not-the-secret"), "matches no push secret"),
-                         (push(ingest, item, tamper=True), "matches no push secret")):
+    for answer, says in (
+        (push(ingest, item, secret=None), "No x-superdesk-signature"),
+        (push(ingest, item, secret="not-the-secret"), "matches no push secret"),
+        (push(ingest, item, tamper=True), "matches no push secret"),
+    ):
         assert answer.status_code == 401
         assert answer.headers["content-type"].startswith("application/problem+json")
         problem = answer.json()
@@ -119,8 +150,14 @@ def test_a_text_item_with_only_a_guid_is_an_article(ingest: IngestProcess) -> No
 
 
 def test_times_without_an_offset_are_read_in_the_senders_zone(ingest: IngestProcess) -> None:
-    answer = push(ingest, text_item("urn:test:naive-time", versioncreated="2026-03-01T12:00:00",
-                                    embargoed="2099-01-01T09:00:00"))
+    answer = push(
+        ingest,
+        text_item(
+            "urn:test:naive-time",
+            versioncreated="2026-03-01T12:00:00",
+            embargoed="2099-01-01T09:00:00",
+        ),
+    )
     assert answer.status_code == 202, answer.text
     assert answer.json()["time_zone_applied"] == "Asia/Riyadh"
     assert answer.json()["fields_read_in_time_zone"] == ["/embargoed", "/versioncreated"]
@@ -130,9 +167,15 @@ def test_times_without_an_offset_are_read_in_the_senders_zone(ingest: IngestProc
 
 
 def run_cli(ingest: IngestProcess, *args: str) -> str:
-    result = CliRunner().invoke(cli, ["keys", "push", *args], env={
-        "KHABAR_REDIS_URL": ingest.redis_url, "KHABAR_PUSH_SECRETS_KEY": ENCRYPTION_KEY,
-        "COLUMNS": "200"})
+    result = CliRunner().invoke(
+        cli,
+        ["keys", "push", *args],
+        env={
+            "KHABAR_REDIS_URL": ingest.redis_url,
+            "KHABAR_PUSH_SECRETS_KEY": ENCRYPTION_KEY,
+            "COLUMNS": "200",
+        },
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
@@ -146,8 +189,11 @@ def test_secrets_made_with_the_cli_sign_pushes_and_rotate(ingest: IngestProcess)
     with ingest.redis() as client:
         stored = client.hget(PUSH_DESTINATIONS_HASH, "superdesk-beirut")
     assert stored and secret.encode() not in stored  # kept encrypted, never as given
-    answer = push(ingest, text_item("urn:test:cli-secret", versioncreated="2026-03-01T12:00:00"),
-                  secret=secret)
+    answer = push(
+        ingest,
+        text_item("urn:test:cli-secret", versioncreated="2026-03-01T12:00:00"),
+        secret=secret,
+    )
     assert answer.status_code == 202, answer.text
     assert answer.json()["time_zone_applied"] == "Asia/Beirut"
     assert ingest.events()[-1].submitted_by == "push:superdesk-beirut"
@@ -169,17 +215,31 @@ def test_assets_are_asked_for_uploaded_verified_and_used_by_pictures(ingest: Ing
         assert stored.json()["width"] == 64 and stored.json()["mime_type"] == "image/jpeg"
         assert client.get(f"/v1/push/superdesk/assets/{media_id}").status_code == 200
 
-    picture = {"guid": "urn:test:picture-1", "type": "picture", "version": "1",
-               "headline": "A red square", "description_text": "A red square over Beirut",
-               "byline": "Photographer One", "copyrightholder": "Agency",
-               "renditions": {"viewImage": {"href": "http://localhost:5000/api/upload/x/raw",
-                                            "media": media_id, "mimetype": "image/jpeg",
-                                            "width": 64, "height": 48}}}
+    picture = {
+        "guid": "urn:test:picture-1",
+        "type": "picture",
+        "version": "1",
+        "headline": "A red square",
+        "description_text": "A red square over Beirut",
+        "byline": "Photographer One",
+        "copyrightholder": "Agency",
+        "renditions": {
+            "viewImage": {
+                "href": "http://localhost:5000/api/upload/x/raw",
+                "media": media_id,
+                "mimetype": "image/jpeg",
+                "width": 64,
+                "height": 48,
+            }
+        },
+    }
     answer = push(ingest, picture)
     assert answer.status_code == 202 and answer.json()["kind"] == "media", answer.text
     # A text item naming the picture by guid only, as a package member or rewrite would.
-    text = text_item("urn:test:with-picture",
-                     associations={"featuremedia": {"guid": "urn:test:picture-1", "type": "picture"}})
+    text = text_item(
+        "urn:test:with-picture",
+        associations={"featuremedia": {"guid": "urn:test:picture-1", "type": "picture"}},
+    )
     assert push(ingest, text).status_code == 202
     image = ingest.events()[-1].article.featured_image
     assert image is not None
@@ -211,11 +271,17 @@ def test_uploads_that_are_not_images_or_lie_are_refused(ingest: IngestProcess) -
 
 
 def test_a_package_keeps_its_members_order_and_takes_embedded_items(ingest: IngestProcess) -> None:
-    package = {"guid": "urn:test:package", "type": "composite", "version": "1",
-               "headline": "A package", "associations": {
-                   "main": text_item("urn:test:member-a"),
-                   "sidebars-0": text_item("urn:test:member-b"),
-                   "sidebars-1": {"guid": "urn:test:picture-1", "type": "picture"}}}
+    package = {
+        "guid": "urn:test:package",
+        "type": "composite",
+        "version": "1",
+        "headline": "A package",
+        "associations": {
+            "main": text_item("urn:test:member-a"),
+            "sidebars-0": text_item("urn:test:member-b"),
+            "sidebars-1": {"guid": "urn:test:picture-1", "type": "picture"},
+        },
+    }
     answer = push(ingest, package)
     assert answer.status_code == 202, answer.text
     accepted = [a["article_id"] for a in answer.json()["accepted"]]
@@ -225,12 +291,20 @@ def test_a_package_keeps_its_members_order_and_takes_embedded_items(ingest: Inge
 
 
 def test_a_keys_time_zone_reads_offsetless_times_posted_with_it(ingest: IngestProcess) -> None:
-    made = CliRunner().invoke(cli, ["keys", "create", "cairo-desk", "--time-zone", "Africa/Cairo"],
-                              env={"KHABAR_REDIS_URL": ingest.redis_url})
+    made = CliRunner().invoke(
+        cli,
+        ["keys", "create", "cairo-desk", "--time-zone", "Africa/Cairo"],
+        env={"KHABAR_REDIS_URL": ingest.redis_url},
+    )
     assert made.exit_code == 0, made.output
     key = secret_in(made.output)
-    document = {"uri": "urn:test:cairo", "headline": "Cairo", "body_html": "<p>Body.</p>",
-                "versioncreated": "2026-07-01T12:00:00", "language": "en"}
+    document = {
+        "uri": "urn:test:cairo",
+        "headline": "Cairo",
+        "body_html": "<p>Body.</p>",
+        "versioncreated": "2026-07-01T12:00:00",
+        "language": "en",
+    }
     with ingest.client(key) as client:
         answer = client.post("/v1/articles", json=document)
         batch = client.post("/v1/articles/batch", json=[{**document, "uri": "urn:test:cairo-2"}])

@@ -28,8 +28,9 @@ from khabar_dev.processes import ProcessGroup, free_port, start_services
 from tests.conftest import DATABASES, Servers, System, service_env
 from tests.support import eventually
 
-CASES = json.loads((Path(__file__).resolve().parents[1] / "data/superdesk/formatter_outputs.json")
-                   .read_text())
+CASES = json.loads(
+    (Path(__file__).resolve().parents[1] / "data/superdesk/formatter_outputs.json").read_text()
+)
 SECRET = secrets.token_urlsafe(24)
 MEDIA_ID = "55b078b31d41c8e974d17ed1"
 
@@ -39,18 +40,29 @@ def system(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     logs = tmp_path_factory.mktemp("replay")
     ports = {service: free_port() for service in ("ingest", "enrich", "search", "render")}
     render_url = f"http://127.0.0.1:{ports['render']}"
-    env = service_env(servers, next(DATABASES), secrets.token_urlsafe(24),
-                      f"articles_{secrets.token_hex(4)}")
-    env |= {"KHABAR_BOOTSTRAP_PUSH_SECRET": SECRET, "KHABAR_MEDIA_DIR": str(logs / "media"),
-            "KHABAR_MEDIA_BASE_URL": f"{render_url}/media"}
+    env = service_env(
+        servers, next(DATABASES), secrets.token_urlsafe(24), f"articles_{secrets.token_hex(4)}"
+    )
+    env |= {
+        "KHABAR_BOOTSTRAP_PUSH_SECRET": SECRET,
+        "KHABAR_MEDIA_DIR": str(logs / "media"),
+        "KHABAR_MEDIA_BASE_URL": f"{render_url}/media",
+    }
     redis.Redis.from_url(env["KHABAR_REDIS_URL"]).flushdb()
     group = ProcessGroup()
     try:
         start_services(group, env, ports, logs)
-        yield System(servers, f"http://127.0.0.1:{ports['ingest']}",
-                     f"http://127.0.0.1:{ports['search']}", render_url,
-                     f"http://127.0.0.1:{ports['enrich']}", env["KHABAR_BOOTSTRAP_INGEST_KEY"],
-                     group, env, logs)
+        yield System(
+            servers,
+            f"http://127.0.0.1:{ports['ingest']}",
+            f"http://127.0.0.1:{ports['search']}",
+            render_url,
+            f"http://127.0.0.1:{ports['enrich']}",
+            env["KHABAR_BOOTSTRAP_INGEST_KEY"],
+            group,
+            env,
+            logs,
+        )
     finally:
         group.stop_all()
 
@@ -61,9 +73,16 @@ def signed(secret: str, data: bytes) -> str:
 
 def push_item(system: System, item: dict[str, Any]) -> httpx.Response:
     data = json.dumps(item)  # as the transmitter does: json.dumps, then sign those bytes
-    return httpx.post(f"{system.ingest_url}/v1/push/superdesk", content=data, timeout=30,
-                      headers={"Content-type": "application/json", "Accept": "application/json",
-                               "x-superdesk-signature": signed(SECRET, data.encode())})
+    return httpx.post(
+        f"{system.ingest_url}/v1/push/superdesk",
+        content=data,
+        timeout=30,
+        headers={
+            "Content-type": "application/json",
+            "Accept": "application/json",
+            "x-superdesk-signature": signed(SECRET, data.encode()),
+        },
+    )
 
 
 def push_media(system: System, media_id: str, content: bytes, mimetype: str) -> int:
@@ -71,8 +90,12 @@ def push_media(system: System, media_id: str, content: bytes, mimetype: str) -> 
     with httpx.Client(timeout=30) as client:
         if client.get(f"{assets}/{media_id}").status_code == 200:
             return 200
-        request = client.build_request("POST", assets, data={"media_id": media_id},
-                                       files={"media": (media_id, content, mimetype)})
+        request = client.build_request(
+            "POST",
+            assets,
+            data={"media_id": media_id},
+            files={"media": (media_id, content, mimetype)},
+        )
         request.headers["x-superdesk-signature"] = signed(SECRET, request.read())
         return client.send(request).status_code
 
@@ -80,17 +103,36 @@ def push_media(system: System, media_id: str, content: bytes, mimetype: str) -> 
 def picture_story() -> dict[str, Any]:
     """A text item with its picture embedded, as `_format_related` writes it."""
     return {
-        "guid": "urn:newsml:localhost:2026:replay-with-picture", "version": "1", "type": "text",
-        "priority": 5, "pubstatus": "usable", "language": "en",
-        "headline": "Harbour crane topples in storm", "body_html": "<p>Wind gusts toppled a "
+        "guid": "urn:newsml:localhost:2026:replay-with-picture",
+        "version": "1",
+        "type": "text",
+        "priority": 5,
+        "pubstatus": "usable",
+        "language": "en",
+        "headline": "Harbour crane topples in storm",
+        "body_html": "<p>Wind gusts toppled a "
         "harbour crane overnight; nobody was hurt, the port authority said.</p>",
-        "associations": {"featuremedia": {
-            "guid": "urn:newsml:localhost:2026:replay-picture", "type": "picture", "version": "1",
-            "priority": 5, "headline": "Crane", "description_text": "The fallen crane at dawn",
-            "byline": "Staff Photographer", "copyrightholder": "Example Press",
-            "renditions": {"viewImage": {
-                "href": "http://localhost:5000/api/upload/55b078b31d41c8e974d17ed1/raw",
-                "media": MEDIA_ID, "mimetype": "image/jpeg", "width": 64, "height": 48}}}},
+        "associations": {
+            "featuremedia": {
+                "guid": "urn:newsml:localhost:2026:replay-picture",
+                "type": "picture",
+                "version": "1",
+                "priority": 5,
+                "headline": "Crane",
+                "description_text": "The fallen crane at dawn",
+                "byline": "Staff Photographer",
+                "copyrightholder": "Example Press",
+                "renditions": {
+                    "viewImage": {
+                        "href": "http://localhost:5000/api/upload/55b078b31d41c8e974d17ed1/raw",
+                        "media": MEDIA_ID,
+                        "mimetype": "image/jpeg",
+                        "width": 64,
+                        "height": 48,
+                    }
+                },
+            }
+        },
     }
 
 
@@ -140,19 +182,32 @@ def test_superdesk_formatter_output_replayed(system: System) -> None:
         print(f"{name:<{width}}  {status:<4}  {kind:<8}  {detail}")
 
     story_id = answers["text with its picture (associations)"].json()["article_id"]
-    page = eventually(lambda: (r := httpx.get(f"{system.render_url}/articles/{story_id}")).status_code
-                      == 200 and r.text, timeout_s=60)
+    page = eventually(
+        lambda: (
+            (r := httpx.get(f"{system.render_url}/articles/{story_id}")).status_code == 200
+            and r.text
+        ),
+        timeout_s=60,
+    )
     assert f"{system.render_url}/media/{MEDIA_ID}" in page
     assert "The fallen crane at dawn" in page and "Staff Photographer" in page
     media = httpx.get(f"{system.render_url}/media/{MEDIA_ID}")
     assert media.status_code == 200 and media.headers["content-type"] == "image/jpeg"
     assert media.content == picture.getvalue()
     assert media.headers["x-content-type-options"] == "nosniff"
-    hits = eventually(lambda: [h["id"] for h in httpx.get(
-        f"{system.search_url}/v1/search", params={"q": "harbour crane"}).json()["hits"]
-        if h["id"] == story_id], timeout_s=60)
+    hits = eventually(
+        lambda: [
+            h["id"]
+            for h in httpx.get(
+                f"{system.search_url}/v1/search", params={"q": "harbour crane"}
+            ).json()["hits"]
+            if h["id"] == story_id
+        ],
+        timeout_s=60,
+    )
     assert hits == [story_id]
     # The formatter's text item, re-sent without its embargo (the video case), is published.
     aap_id = answers["text with a video (test_vidible_formatting)"].json()["article_id"]
-    eventually(lambda: httpx.get(f"{system.render_url}/articles/{aap_id}").status_code == 200,
-               timeout_s=60)
+    eventually(
+        lambda: httpx.get(f"{system.render_url}/articles/{aap_id}").status_code == 200, timeout_s=60
+    )

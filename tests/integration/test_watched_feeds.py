@@ -30,7 +30,7 @@ class FeedServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_GET(self) -> None:
                 owner.requests.append({k.lower(): v for k, v in self.headers.items()})
                 if owner.fail:
                     self.send_response(503)
@@ -65,14 +65,16 @@ def ingest(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def khabar(ingest: IngestProcess, *args: str) -> str:
-    result = CliRunner().invoke(cli, list(args), env={"KHABAR_REDIS_URL": ingest.redis_url,
-                                                      "COLUMNS": "240"})
+    result = CliRunner().invoke(
+        cli, list(args), env={"KHABAR_REDIS_URL": ingest.redis_url, "COLUMNS": "240"}
+    )
     assert result.exit_code == 0, result.output
     return result.output
 
 
 def record(ingest: IngestProcess, url: str) -> dict[str, Any]:
     import orjson
+
     with ingest.redis() as client:
         return orjson.loads(client.hget(FEEDS_HASH, url))
 
@@ -80,7 +82,10 @@ def record(ingest: IngestProcess, url: str) -> dict[str, Any]:
 def due_now(ingest: IngestProcess, url: str) -> None:
     """Skip the wait for the next poll (the interval is at least 10 s)."""
     import orjson
-    state = record(ingest, url) | {"next_at": (datetime.now(UTC) - timedelta(seconds=1)).isoformat()}
+
+    state = record(ingest, url) | {
+        "next_at": (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    }
     with ingest.redis() as client:
         client.hset(FEEDS_HASH, url, orjson.dumps(state))
         client.delete(f"khabar:ingest:watched-feed-lock:{url}")
@@ -102,8 +107,9 @@ def test_a_watched_feed_is_polled_conditionally_and_backs_off(ingest: IngestProc
         length = ingest.stream_length()
 
         due_now(ingest, feed.url)
-        second = eventually(lambda: (r := record(ingest, feed.url))["last"]["outcome"]
-                            == "not-modified" and r)
+        second = eventually(
+            lambda: (r := record(ingest, feed.url))["last"]["outcome"] == "not-modified" and r
+        )
         assert feed.requests[-1]["if-none-match"] == '"v1"'
         assert ingest.stream_length() == length
         assert datetime.fromisoformat(second["next_at"]) > datetime.now(UTC) + timedelta(seconds=50)

@@ -38,4 +38,3 @@ def test_other_items_without_a_body_are_still_refused(fields: dict[str, Any]) ->
         parse_ninjs({**BASE, **fields})
     assert [e.pointer for e in refused.value.errors] == ["/body_html"]
     assert "flash" in refused.value.errors[0].message
-

@@ -11,9 +11,6 @@ operations routes (`/healthz`, `/readyz`, `/metrics`).
 
 import asyncio
 import contextlib
-
-import httpx
-import orjson
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+import httpx
+import orjson
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,12 +30,7 @@ from khabar_ingest.auth import ApiKey, KeyRing
 from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
-from khabar_ingest.watch.poller import FeedPoller, run_poller
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
-from khabar_ingest.push.destinations import PushSecrets
-from khabar_ingest.push.items import PushedItems
-from khabar_ingest.push.media import MediaStore
-from khabar_ingest.push.router import PushConfig, push_router
 from khabar_ingest.problems import (
     ProblemDetails,
     bad_header,
@@ -47,6 +41,10 @@ from khabar_ingest.problems import (
     not_found,
     unauthorized,
 )
+from khabar_ingest.push.destinations import PushSecrets
+from khabar_ingest.push.items import PushedItems
+from khabar_ingest.push.media import MediaStore
+from khabar_ingest.push.router import PushConfig, push_router
 from khabar_ingest.settings import IngestSettings
 from khabar_ingest.store import (
     Acceptance,
@@ -61,6 +59,7 @@ from khabar_ingest.store import (
     VersionConflict,
 )
 from khabar_ingest.trace import trace_router
+from khabar_ingest.watch.poller import FeedPoller, run_poller
 from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article
 from khabar_shared.health import redis_check

@@ -24,8 +24,10 @@ from khabar_ingest.formats.ninjs import Limits, Reading, read_ninjs
 from khabar_ingest.problems import invalid_article, unreadable_xml, unsupported_media_type
 from khabar_ingest.settings import IngestSettings
 
-NEWSML_MEDIA_TYPES = ("application/vnd.iptc.g2.newsitem+xml",
-                      "application/vnd.iptc.g2.newsmessage+xml")
+NEWSML_MEDIA_TYPES = (
+    "application/vnd.iptc.g2.newsitem+xml",
+    "application/vnd.iptc.g2.newsmessage+xml",
+)
 GENERIC_XML_TYPES = ("application/xml", "text/xml")
 ARTICLE_MEDIA_TYPES = (*JSON_MEDIA_TYPES, *NEWSML_MEDIA_TYPES, *GENERIC_XML_TYPES)
 
@@ -42,8 +44,12 @@ async def read_article(
         raise unsupported_media_type(media_type or None, ARTICLE_MEDIA_TYPES, path).error()
     body = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
     try:
-        return read_ninjs(body.document, limits=limits, unicode_checked=body.unicode_checked,
-                          naive_zone=ZoneInfo(zone))
+        return read_ninjs(
+            body.document,
+            limits=limits,
+            unicode_checked=body.unicode_checked,
+            naive_zone=ZoneInfo(zone),
+        )
     except InvalidArticle as invalid:
         raise invalid_article(invalid, path).error() from invalid
 
@@ -56,16 +62,35 @@ async def read_newsml(
     try:
         root = parse_xml(body)
     except (UnsafeXml, MalformedXml) as refused:
-        raise unreadable_xml(str(refused), isinstance(refused, UnsafeXml), path).error() from refused
+        raise unreadable_xml(
+            str(refused), isinstance(refused, UnsafeXml), path
+        ).error() from refused
     if not is_newsml(root):
-        raise invalid_article(InvalidArticle([FieldError(pointer="/", message=(
-            f"the root element is {root.tag!r}; an XML article must be a NewsML-G2 newsItem "
-            "or newsMessage"))]), path).error()
+        raise invalid_article(
+            InvalidArticle(
+                [
+                    FieldError(
+                        pointer="/",
+                        message=(
+                            f"the root element is {root.tag!r}; an XML article must be a NewsML-G2 newsItem "
+                            "or newsMessage"
+                        ),
+                    )
+                ]
+            ),
+            path,
+        ).error()
     try:
         ninjs = newsml_to_ninjs(root)
         return read_ninjs(ninjs, limits=limits, naive_zone=ZoneInfo(zone))
     except InvalidArticle as invalid:
-        errors = [FieldError(pointer=error.pointer if error.pointer.startswith("/news")
-                             else xml_pointer(error.pointer), message=error.message)
-                  for error in invalid.errors]
+        errors = [
+            FieldError(
+                pointer=error.pointer
+                if error.pointer.startswith("/news")
+                else xml_pointer(error.pointer),
+                message=error.message,
+            )
+            for error in invalid.errors
+        ]
         raise invalid_article(InvalidArticle(errors), path).error() from invalid

@@ -24,14 +24,22 @@ def media_router(media_dir: Path, max_age_s: int) -> APIRouter:
     async def media_file(media_id: str) -> FileResponse:
         path = media_dir / media_id
         described = Path(f"{path}.json")
-        if not _MEDIA_ID.match(media_id) or media_id.endswith(".json") or not path.is_file() \
-                or not described.is_file():
+        if (
+            not _MEDIA_ID.match(media_id)
+            or media_id.endswith(".json")
+            or not path.is_file()
+            or not described.is_file()
+        ):
             raise problem(404, "Not Found", f"No media file '{media_id}'.")
         mime_type = json.loads(described.read_text())["mime_type"]
-        return FileResponse(path, media_type=mime_type, headers={
-            "Cache-Control": f"public, max-age={max_age_s}",
-            "X-Content-Type-Options": "nosniff",
-            "Surrogate-Key": f"media:{media_id}",
-        })
+        return FileResponse(
+            path,
+            media_type=mime_type,
+            headers={
+                "Cache-Control": f"public, max-age={max_age_s}",
+                "X-Content-Type-Options": "nosniff",
+                "Surrogate-Key": f"media:{media_id}",
+            },
+        )
 
     return router

@@ -26,8 +26,9 @@ def is_flash(document: dict[str, Any], headline: str) -> bool:
     for name in ("signal", "genre"):
         values = document.get(name)
         if isinstance(values, list) and any(
-            isinstance(value, dict) and str(value.get("code", "")).lower().rpartition(":")[2]
-            in FLASH_CODES for value in values
+            isinstance(value, dict)
+            and str(value.get("code", "")).lower().rpartition(":")[2] in FLASH_CODES
+            for value in values
         ):
             return True
     return bool(_MARKER.match(headline))

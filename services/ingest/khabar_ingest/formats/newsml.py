@@ -64,8 +64,10 @@ def parse_xml(body: bytes) -> ET.Element:
     try:
         root = SafeET.fromstring(body, forbid_dtd=True)
     except defusedxml.DefusedXmlException as refused:
-        raise UnsafeXml(f"XML with a document type declaration or entities is refused "
-                        f"({type(refused).__name__})") from refused
+        raise UnsafeXml(
+            f"XML with a document type declaration or entities is refused "
+            f"({type(refused).__name__})"
+        ) from refused
     except ET.ParseError as error:
         raise MalformedXml(f"the body is not well-formed XML: {error}") from error
     if _deeper_than(root, MAX_XML_DEPTH):
@@ -91,18 +93,24 @@ def newsml_to_ninjs(root: ET.Element) -> dict[str, Any]:
     status = _attr(_first(item_meta, "pubStatus"), "qcode")
     if status is not None:
         if status not in PUBSTATUS:
-            errors.append(FieldError(pointer=XML_PATHS["/pubstatus"],
-                                     message=f"must be one of {', '.join(PUBSTATUS)}; got {status!r}"))
+            errors.append(
+                FieldError(
+                    pointer=XML_PATHS["/pubstatus"],
+                    message=f"must be one of {', '.join(PUBSTATUS)}; got {status!r}",
+                )
+            )
         ninjs["pubstatus"] = PUBSTATUS.get(status, "usable")
-    for field, parent, name in (("versioncreated", item_meta, "versionCreated"),
-                                ("firstcreated", item_meta, "firstCreated"),
-                                ("firstcreated", content_meta, "contentCreated"),
-                                ("embargoed", item_meta, "embargoed"),
-                                ("headline", content_meta, "headline"),
-                                ("description_text", content_meta, "description"),
-                                ("byline", content_meta, "by"),
-                                ("slugline", content_meta, "slugline"),
-                                ("ednote", item_meta, "edNote")):
+    for field, parent, name in (
+        ("versioncreated", item_meta, "versionCreated"),
+        ("firstcreated", item_meta, "firstCreated"),
+        ("firstcreated", content_meta, "contentCreated"),
+        ("embargoed", item_meta, "embargoed"),
+        ("headline", content_meta, "headline"),
+        ("description_text", content_meta, "description"),
+        ("byline", content_meta, "by"),
+        ("slugline", content_meta, "slugline"),
+        ("ednote", item_meta, "edNote"),
+    ):
         value = _text(_first(parent, name))
         if value and field not in ninjs:
             ninjs[field] = value
@@ -117,7 +125,7 @@ def xml_pointer(pointer: str) -> str:
     """A ninjs reader's JSON pointer as the XML path the value came from."""
     head = "/" + pointer.split("/")[1] if pointer.count("/") >= 1 and pointer != "" else pointer
     if head in XML_PATHS:
-        rest = pointer[len(head):]
+        rest = pointer[len(head) :]
         return XML_PATHS[head] + (f"[{int(rest.split('/')[1]) + 1}]" if rest[1:2].isdigit() else "")
     return "/newsItem" + pointer
 
@@ -126,12 +134,23 @@ def _the_text_item(root: ET.Element) -> ET.Element:
     if local(root.tag) == "newsItem":
         return root
     items = [el for el in root.iter() if local(el.tag) == "newsItem"]
-    texts = [el for el in items
-             if _attr(_first(_first(el, "itemMeta"), "itemClass"), "qcode") in (None, *TEXT_CLASSES)]
+    texts = [
+        el
+        for el in items
+        if _attr(_first(_first(el, "itemMeta"), "itemClass"), "qcode") in (None, *TEXT_CLASSES)
+    ]
     if len(texts) != 1:
-        raise InvalidArticle([FieldError(pointer="/newsMessage/itemSet", message=(
-            f"holds {len(texts)} text newsItems; send one per request (or use the batch "
-            "endpoint with ninjs)"))])
+        raise InvalidArticle(
+            [
+                FieldError(
+                    pointer="/newsMessage/itemSet",
+                    message=(
+                        f"holds {len(texts)} text newsItems; send one per request (or use the batch "
+                        "endpoint with ninjs)"
+                    ),
+                )
+            ]
+        )
     return texts[0]
 
 
@@ -139,18 +158,30 @@ def _class_errors(item_meta: ET.Element | None) -> list[FieldError]:
     item_class = _attr(_first(item_meta, "itemClass"), "qcode")
     if item_class is None or item_class in TEXT_CLASSES:
         return []
-    return [FieldError(pointer="/newsItem/itemMeta/itemClass/@qcode", message=(
-        f"items of class {item_class!r} are not articles: khabar takes ninat:text items"))]
+    return [
+        FieldError(
+            pointer="/newsItem/itemMeta/itemClass/@qcode",
+            message=(
+                f"items of class {item_class!r} are not articles: khabar takes ninat:text items"
+            ),
+        )
+    ]
 
 
-def _add_people_and_codes(ninjs: dict[str, Any], item_meta: ET.Element | None,
-                          content_meta: ET.Element | None, errors: list[FieldError]) -> None:
+def _add_people_and_codes(
+    ninjs: dict[str, Any],
+    item_meta: ET.Element | None,
+    content_meta: ET.Element | None,
+    errors: list[FieldError],
+) -> None:
     if "byline" not in ninjs:
         creator = _text(_first(_first(content_meta, "creator"), "name"))
         if creator:
             ninjs["byline"] = creator
-    source = _text(_first(_first(content_meta, "infoSource"), "name")) or (
-        _attr(_first(item_meta, "provider"), "qcode") or "").partition(":")[2]
+    source = (
+        _text(_first(_first(content_meta, "infoSource"), "name"))
+        or (_attr(_first(item_meta, "provider"), "qcode") or "").partition(":")[2]
+    )
     if source:
         ninjs["source"] = source
     subjects = [_concept(el) for el in _all(content_meta, "subject")]
@@ -169,8 +200,11 @@ def _add_people_and_codes(ninjs: dict[str, Any], item_meta: ET.Element | None,
         if urgency.isdigit():
             ninjs["urgency"] = int(urgency)
         else:
-            errors.append(FieldError(pointer=XML_PATHS["/urgency"],
-                                     message="must be a whole number from 1 to 9"))
+            errors.append(
+                FieldError(
+                    pointer=XML_PATHS["/urgency"], message="must be a whole number from 1 to 9"
+                )
+            )
 
 
 def _concept(element: ET.Element) -> dict[str, str]:
@@ -211,8 +245,10 @@ def _xml_body(inline: ET.Element) -> tuple[str, dict[str, str]]:
         if name == "nitf":
             body = _first(element, "body")
             head = _first(body, "body.head")
-            fields = {"headline": _text(_first(_first(head, "hedline"), "hl1")),
-                      "description_text": _text(_first(head, "abstract"))}
+            fields = {
+                "headline": _text(_first(_first(head, "hedline"), "hl1")),
+                "description_text": _text(_first(head, "abstract")),
+            }
             return _inner_html(_first(body, "body.content")), {k: v for k, v in fields.items() if v}
     return "", {}
 

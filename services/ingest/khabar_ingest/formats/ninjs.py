@@ -46,8 +46,8 @@ from .checks import (
     read_language,
     surrogate_paths,
 )
-from .flash import is_flash
 from .errors import FieldError, InvalidArticle, MalformedDocument, pointer
+from .flash import is_flash
 from .ids import article_id_from_uri
 from .sections import section_for
 from .text import text_to_html

@@ -70,7 +70,9 @@ def check_time_zone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"{name!r} is not an IANA time zone like 'Asia/Riyadh' or 'UTC'") from error
+        raise ValueError(
+            f"{name!r} is not an IANA time zone like 'Asia/Riyadh' or 'UTC'"
+        ) from error
     return name
 
 
@@ -95,12 +97,16 @@ class Cipher:
 
     def seal(self, secret: str, name: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
-        return base64.b64encode(nonce + self._aead.encrypt(nonce, secret.encode(), name.encode())).decode()
+        return base64.b64encode(
+            nonce + self._aead.encrypt(nonce, secret.encode(), name.encode())
+        ).decode()
 
     def open(self, sealed: str, name: str) -> str:
         raw = base64.b64decode(sealed)
         try:
-            return self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], name.encode()).decode()
+            return self._aead.decrypt(
+                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], name.encode()
+            ).decode()
         except InvalidTag as error:
             raise PushSecretsUnavailable(
                 f"the secret of {name!r} does not decrypt with this KHABAR_PUSH_SECRETS_KEY"
@@ -109,7 +115,9 @@ class Cipher:
 
 async def list_destinations(redis: RedisClient) -> list[StoredDestination]:
     stored = await redis.hvals(PUSH_DESTINATIONS_HASH)
-    return sorted((StoredDestination.model_validate_json(raw) for raw in stored), key=lambda d: d.name)
+    return sorted(
+        (StoredDestination.model_validate_json(raw) for raw in stored), key=lambda d: d.name
+    )
 
 
 async def create_destination(
@@ -119,8 +127,12 @@ async def create_destination(
     if name == BOOTSTRAP_DESTINATION or await redis.hexists(PUSH_DESTINATIONS_HASH, name):
         raise DestinationNameTaken(f"a push destination named {name!r} exists; rotate or revoke it")
     secret = new_push_secret()
-    record = StoredDestination(name=name, time_zone=time_zone, created_at=datetime.now(UTC),
-                               secret=cipher.seal(secret, name))
+    record = StoredDestination(
+        name=name,
+        time_zone=time_zone,
+        created_at=datetime.now(UTC),
+        secret=cipher.seal(secret, name),
+    )
     await redis.hset(PUSH_DESTINATIONS_HASH, name, record.model_dump_json())
     return secret, record
 
@@ -155,8 +167,14 @@ class PushSecrets:
     revoked or rotated secret stops (or starts) working within that time.
     """
 
-    def __init__(self, redis: RedisClient, bootstrap: str, encryption_key: str,
-                 cache_s: float, default_time_zone: str) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        bootstrap: str,
+        encryption_key: str,
+        cache_s: float,
+        default_time_zone: str,
+    ) -> None:
         self._redis = redis
         self._bootstrap = bootstrap
         self._cipher = Cipher(encryption_key) if encryption_key else None
@@ -171,8 +189,12 @@ class PushSecrets:
         at once, not after `cache_s`."""
         found: list[tuple[str, Destination]] = []
         if self._bootstrap:
-            found.append((self._bootstrap, Destination(name=BOOTSTRAP_DESTINATION,
-                                                       time_zone=self._default_zone)))
+            found.append(
+                (
+                    self._bootstrap,
+                    Destination(name=BOOTSTRAP_DESTINATION, time_zone=self._default_zone),
+                )
+            )
         return found + await self._stored(fresh)
 
     async def _stored(self, fresh: bool) -> list[tuple[str, Destination]]:

@@ -41,8 +41,11 @@ class MediaFile(BaseModel):
 
 def check_media_id(media_id: str) -> str:
     if not MEDIA_ID.match(media_id) or media_id.endswith(".json"):
-        raise MediaRefused(422, "media_id", "must be 1–128 letters, digits, '.', '_' or '-' "
-                           "(Superdesk's media ids are)")
+        raise MediaRefused(
+            422,
+            "media_id",
+            "must be 1–128 letters, digits, '.', '_' or '-' (Superdesk's media ids are)",
+        )
     return media_id
 
 
@@ -61,20 +64,33 @@ def verify_image(data: bytes, declared: str | None, max_pixels: int) -> tuple[st
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in IMAGE_TYPES:
-                raise MediaRefused(415, "media", f"{image.format} files are not taken; send "
-                                   "JPEG, PNG, GIF or WebP")
+                raise MediaRefused(
+                    415, "media", f"{image.format} files are not taken; send JPEG, PNG, GIF or WebP"
+                )
             width, height = image.size
             if width * height > max_pixels:
-                raise MediaRefused(413, "media", f"is {width}×{height} pixels; at most "
-                                   f"{max_pixels} pixels allowed")
+                raise MediaRefused(
+                    413, "media", f"is {width}×{height} pixels; at most {max_pixels} pixels allowed"
+                )
             image.load()  # decodes every pixel: a truncated or corrupt file fails here
             mime_type = IMAGE_TYPES[image.format]
     except MediaRefused:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as error:
         raise MediaRefused(415, "media", f"is not an image that decodes: {error}"[:300]) from error
     base = (declared or "").split(";")[0].strip().lower()
-    if base and base != "application/octet-stream" and base != mime_type and not (base == "image/jpg" and mime_type == "image/jpeg"):
+    if (
+        base
+        and base != "application/octet-stream"
+        and base != mime_type
+        and not (base == "image/jpg" and mime_type == "image/jpeg")
+    ):
         raise MediaRefused(422, "mime_type", f"says {base!r} but the file is {mime_type}")
     return mime_type, width, height
 
@@ -97,8 +113,9 @@ class MediaStore:
     def put(self, media_id: str, data: bytes, mime_type: str, width: int, height: int) -> MediaFile:
         path = self._path(media_id)
         self.directory.mkdir(parents=True, exist_ok=True)
-        record = MediaFile(media_id=media_id, mime_type=mime_type, size=len(data),
-                           width=width, height=height)
+        record = MediaFile(
+            media_id=media_id, mime_type=mime_type, size=len(data), width=width, height=height
+        )
         _write_atomically(Path(f"{path}.json"), record.model_dump_json().encode())
         _write_atomically(path, data)
         return record
@@ -111,4 +128,3 @@ def _write_atomically(path: Path, data: bytes) -> None:
         file.flush()
         os.fsync(file.fileno())
     os.replace(temporary, path)
-

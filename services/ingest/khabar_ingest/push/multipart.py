@@ -51,8 +51,13 @@ def parse_form(content_type: str, body: bytes, max_parts: int = 16) -> dict[str,
         name = disposition.get(b"name", b"").decode("utf-8", "replace")
         filename = disposition.get(b"filename")
         ctype = headers.get(b"content-type")
-        parts.append(Part(name=name, filename=filename.decode("utf-8", "replace") if filename else None,
-                          content_type=ctype.decode("latin-1") if ctype else None))
+        parts.append(
+            Part(
+                name=name,
+                filename=filename.decode("utf-8", "replace") if filename else None,
+                content_type=ctype.decode("latin-1") if ctype else None,
+            )
+        )
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
         parts[-1].data += data[start:end]

@@ -14,7 +14,9 @@ def bad_signature(reason: str, instance: str | None = None) -> ProblemDetails:
         status=401,
         detail=reason,
         instance=instance,
-        headers={"WWW-Authenticate": 'Signature realm="khabar-push", header="x-superdesk-signature"'},
+        headers={
+            "WWW-Authenticate": 'Signature realm="khabar-push", header="x-superdesk-signature"'
+        },
     )
 
 
@@ -29,9 +31,15 @@ WRONG_SIGNATURE = (
 )
 
 
-def media_problem(status: int, field: str, message: str, instance: str | None = None) -> ProblemDetails:
-    titles = {413: "The media file is too large", 415: "The media file is not an image khabar takes",
-              422: "The media upload is not valid", 400: "The media upload is not readable"}
+def media_problem(
+    status: int, field: str, message: str, instance: str | None = None
+) -> ProblemDetails:
+    titles = {
+        413: "The media file is too large",
+        415: "The media file is not an image khabar takes",
+        422: "The media upload is not valid",
+        400: "The media upload is not readable",
+    }
     return ProblemDetails(
         type=_TYPE_BASE + "invalid-media",
         title=titles.get(status, "The media upload is refused"),

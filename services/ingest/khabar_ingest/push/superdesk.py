@@ -114,8 +114,11 @@ def referenced_guids(document: Mapping[str, Any]) -> list[str]:
     associations = document.get("associations")
     if not isinstance(associations, dict):
         return []
-    return [item["guid"] for item in associations.values()
-            if isinstance(item, dict) and isinstance(item.get("guid"), str)]
+    return [
+        item["guid"]
+        for item in associations.values()
+        if isinstance(item, dict) and isinstance(item.get("guid"), str)
+    ]
 
 
 def package_members(document: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:

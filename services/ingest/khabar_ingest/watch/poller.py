@@ -31,8 +31,14 @@ class FeedFailed(Exception):
 
 
 class FeedPoller:
-    def __init__(self, redis: RedisClient, store: ArticleStore, client: httpx.AsyncClient,
-                 max_bytes: int, max_backoff_s: int) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        store: ArticleStore,
+        client: httpx.AsyncClient,
+        max_bytes: int,
+        max_backoff_s: int,
+    ) -> None:
         self._redis, self._store, self._client = redis, store, client
         self._max_bytes, self._max_backoff_s = max_bytes, max_backoff_s
 
@@ -59,14 +65,22 @@ class FeedPoller:
                 "last": PollResult(at=now, outcome="failed", http_status=failed.http_status,
                                    error=str(failed)[:300]),
             })  # fmt: skip
-        log.info("feed_polled", url=feed.url, outcome=result.outcome, accepted=result.accepted,
-                 unchanged=result.unchanged, refused=result.refused)
+        log.info(
+            "feed_polled",
+            url=feed.url,
+            outcome=result.outcome,
+            accepted=result.accepted,
+            unchanged=result.unchanged,
+            refused=result.refused,
+        )
         return feed.model_copy(update={
             **validators, "failures": 0, "last": result,
             "next_at": now + timedelta(seconds=feed.interval_s),
         })  # fmt: skip
 
-    async def _fetch_and_accept(self, feed: WatchedFeed) -> tuple[PollResult, dict[str, str | None]]:
+    async def _fetch_and_accept(
+        self, feed: WatchedFeed
+    ) -> tuple[PollResult, dict[str, str | None]]:
         headers = {}
         if feed.etag:
             headers["If-None-Match"] = feed.etag
@@ -82,16 +96,30 @@ class FeedPoller:
         except InvalidArticle as invalid:
             raise FeedFailed(str(invalid), status) from invalid
         correlation_id = str(uuid.uuid4())
-        changes = [Change(article=article, submitted_by=f"feed:{_host(feed.url)}",
-                          correlation_id=correlation_id) for article in read.articles]
+        changes = [
+            Change(
+                article=article,
+                submitted_by=f"feed:{_host(feed.url)}",
+                correlation_id=correlation_id,
+            )
+            for article in read.articles
+        ]
         outcomes = await self._store.accept_many(changes)
         accepted = sum(1 for o in outcomes if isinstance(o, StoreResult) and not o.replayed)
         unchanged = sum(1 for o in outcomes if isinstance(o, StoreResult) and o.replayed)
         refused = len(read.skipped) + len(outcomes) - accepted - unchanged
-        return PollResult(at=now, outcome="fetched", http_status=status, accepted=accepted,
-                          unchanged=unchanged, refused=refused), validators
+        return PollResult(
+            at=now,
+            outcome="fetched",
+            http_status=status,
+            accepted=accepted,
+            unchanged=unchanged,
+            refused=refused,
+        ), validators
 
-    async def _get(self, url: str, headers: dict[str, str]) -> tuple[bytes, int, dict[str, str | None]]:
+    async def _get(
+        self, url: str, headers: dict[str, str]
+    ) -> tuple[bytes, int, dict[str, str | None]]:
         try:
             async with self._client.stream("GET", url, headers=headers) as response:
                 if response.status_code == 304:
@@ -104,8 +132,10 @@ class FeedPoller:
                     if size > self._max_bytes:
                         raise FeedFailed(f"the feed is larger than {self._max_bytes} bytes", 200)
                     chunks.append(chunk)
-                validators = {"etag": response.headers.get("etag"),
-                              "last_modified": response.headers.get("last-modified")}
+                validators = {
+                    "etag": response.headers.get("etag"),
+                    "last_modified": response.headers.get("last-modified"),
+                }
                 return b"".join(chunks), 200, validators
         except httpx.HTTPError as error:
             raise FeedFailed(f"{type(error).__name__}: {error}") from error

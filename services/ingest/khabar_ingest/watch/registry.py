@@ -44,7 +44,9 @@ def backoff(interval_s: int, failures: int, max_backoff_s: int) -> timedelta:
     return timedelta(seconds=min(max_backoff_s, interval_s * 2 ** min(failures, 20)))
 
 
-async def add_feed(redis: RedisClient, url: str, interval_s: int, language: str | None) -> WatchedFeed:
+async def add_feed(
+    redis: RedisClient, url: str, interval_s: int, language: str | None
+) -> WatchedFeed:
     now = datetime.now(UTC)
     feed = WatchedFeed(url=url, interval_s=interval_s, language=language, added_at=now, next_at=now)
     await redis.hset(FEEDS_HASH, url, feed.model_dump_json())
@@ -56,8 +58,10 @@ async def remove_feed(redis: RedisClient, url: str) -> bool:
 
 
 async def list_feeds(redis: RedisClient) -> list[WatchedFeed]:
-    return sorted((WatchedFeed.model_validate_json(raw) for raw in await redis.hvals(FEEDS_HASH)),
-                  key=lambda feed: feed.url)
+    return sorted(
+        (WatchedFeed.model_validate_json(raw) for raw in await redis.hvals(FEEDS_HASH)),
+        key=lambda feed: feed.url,
+    )
 
 
 async def save_poll(redis: RedisClient, feed: WatchedFeed) -> None:

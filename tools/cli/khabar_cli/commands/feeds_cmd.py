@@ -24,8 +24,10 @@ console = Console()
 def add(
     url: Annotated[str, typer.Argument(help="The feed's http(s) address.")],
     every: Annotated[int, typer.Option(min=10, help="Seconds between polls.")] = 300,
-    language: Annotated[str | None, typer.Option(
-        help="Language of entries that don't say (default: guessed from the feed).")] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="Language of entries that don't say (default: guessed from the feed)."),
+    ] = None,
 ) -> None:
     """Watch a feed: polled first at once, then every --every seconds."""
     if not is_web_url(url):
@@ -46,18 +48,42 @@ def remove(url: Annotated[str, typer.Argument(help="The feed's address, as added
 
 
 def feeds_table(feeds: list[WatchedFeed]) -> Table:
-    table = Table("feed", "every", "last poll", "result", "accepted / unchanged / refused",
-                  "failures", "next", title="watched feeds", header_style="bold")
+    table = Table(
+        "feed",
+        "every",
+        "last poll",
+        "result",
+        "accepted / unchanged / refused",
+        "failures",
+        "next",
+        title="watched feeds",
+        header_style="bold",
+    )
     for feed in feeds:
         last = feed.last
-        result = "" if last is None else (
-            f"[red]{last.outcome}: {last.error}[/red]" if last.outcome == "failed"
-            else f"{last.outcome} ({last.http_status})")
-        counts = "" if last is None or last.outcome != "fetched" else \
-            f"{last.accepted} / {last.unchanged} / {last.refused}"
-        table.add_row(feed.url, f"{feed.interval_s}s",
-                      last.at.isoformat(timespec="seconds") if last else "never", result, counts,
-                      str(feed.failures), feed.next_at.isoformat(timespec="seconds"))
+        result = (
+            ""
+            if last is None
+            else (
+                f"[red]{last.outcome}: {last.error}[/red]"
+                if last.outcome == "failed"
+                else f"{last.outcome} ({last.http_status})"
+            )
+        )
+        counts = (
+            ""
+            if last is None or last.outcome != "fetched"
+            else f"{last.accepted} / {last.unchanged} / {last.refused}"
+        )
+        table.add_row(
+            feed.url,
+            f"{feed.interval_s}s",
+            last.at.isoformat(timespec="seconds") if last else "never",
+            result,
+            counts,
+            str(feed.failures),
+            feed.next_at.isoformat(timespec="seconds"),
+        )
     return table
 
 

@@ -29,8 +29,9 @@ from khabar_ingest.push.destinations import (
 )
 from khabar_ingest.settings import IngestSettings
 
-push_app = typer.Typer(help="Superdesk push secrets: one per destination, stored encrypted.",
-                       no_args_is_help=True)
+push_app = typer.Typer(
+    help="Superdesk push secrets: one per destination, stored encrypted.", no_args_is_help=True
+)
 keys_app.add_typer(push_app, name="push")
 console = Console()
 
@@ -44,16 +45,21 @@ def cipher() -> Cipher:
 
 
 def show_secret(what: str, secret: str) -> None:
-    console.print(f"{what} Enter it as the destination's 'Secret token' in Superdesk; "
-                  "it is not shown again:")
+    console.print(
+        f"{what} Enter it as the destination's 'Secret token' in Superdesk; it is not shown again:"
+    )
     console.print(secret, markup=False, highlight=False, soft_wrap=True)
 
 
 @push_app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="The Superdesk destination, e.g. 'superdesk-ar'.")],
-    time_zone: Annotated[str | None, typer.Option(
-        help="IANA zone for times sent without an offset (default: KHABAR_SITE_TIME_ZONE).")] = None,
+    time_zone: Annotated[
+        str | None,
+        typer.Option(
+            help="IANA zone for times sent without an offset (default: KHABAR_SITE_TIME_ZONE)."
+        ),
+    ] = None,
 ) -> None:
     """Make a push secret for a destination and print it once."""
     KeyName(name=name)
@@ -64,7 +70,9 @@ def create(
             raise typer.BadParameter(str(error), param_hint="--time-zone") from error
     sealer = cipher()
     try:
-        secret, record = with_redis(lambda redis: create_destination(redis, sealer, name, time_zone))
+        secret, record = with_redis(
+            lambda redis: create_destination(redis, sealer, name, time_zone)
+        )
     except DestinationNameTaken as taken:
         console.print(f"[red]{taken}[/red]")
         raise typer.Exit(1) from taken
@@ -74,18 +82,24 @@ def create(
 @push_app.command("rotate")
 def rotate(
     name: Annotated[str, typer.Argument(help="The destination's name.")],
-    grace_minutes: Annotated[int, typer.Option(
-        min=0, help="How long the old secret keeps working (time to update Superdesk).")] = 60,
+    grace_minutes: Annotated[
+        int,
+        typer.Option(
+            min=0, help="How long the old secret keeps working (time to update Superdesk)."
+        ),
+    ] = 60,
 ) -> None:
     """Replace a destination's secret; the old one works for --grace-minutes more."""
     sealer = cipher()
-    rotated = with_redis(lambda redis: rotate_destination(
-        redis, sealer, name, timedelta(minutes=grace_minutes)))
+    rotated = with_redis(
+        lambda redis: rotate_destination(redis, sealer, name, timedelta(minutes=grace_minutes))
+    )
     if rotated is None:
         console.print(f"[red]No push destination named {name!r}.[/red]")
         raise typer.Exit(1)
-    show_secret(f"Rotated [bold]{name}[/bold] (the old secret works for {grace_minutes} min).",
-                rotated[0])
+    show_secret(
+        f"Rotated [bold]{name}[/bold] (the old secret works for {grace_minutes} min).", rotated[0]
+    )
 
 
 @push_app.command("list")
@@ -94,9 +108,13 @@ def list_command() -> None:
     records: list[StoredDestination] = with_redis(list_destinations)
     table = Table("name", "time zone", "created", "rotated", "old secret valid until")
     for record in records:
-        table.add_row(record.name, record.time_zone or "(site's)", record.created_at.isoformat(),
-                      record.rotated_at.isoformat() if record.rotated_at else "",
-                      record.previous_until.isoformat() if record.previous_until else "")
+        table.add_row(
+            record.name,
+            record.time_zone or "(site's)",
+            record.created_at.isoformat(),
+            record.rotated_at.isoformat() if record.rotated_at else "",
+            record.previous_until.isoformat() if record.previous_until else "",
+        )
     console.print(table)
 
 
