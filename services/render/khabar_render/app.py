@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
+from khabar_render.media import media_router
 from khabar_render.purge import PurgeNotifier
 from khabar_render.renderer import Renderer
 from khabar_render.settings import RenderSettings
@@ -83,6 +84,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         "consumer_group": group_check(log_redis, ENRICHED_STREAM, RENDER_GROUP),
     }))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(media_router(settings.media_dir, settings.media_max_age_s))
 
     async def known_section(slug: str) -> str:
         """The canonical slug; only sections the site knows, or that have stories, have pages."""
