@@ -210,12 +210,12 @@ def code_defaults() -> dict[str, tuple[object, object]]:
     return found
 
 
-def as_value(annotation: object, text: str) -> object:
+def as_value(annotation: object, text: str, default: object) -> object:
     value = TypeAdapter(annotation).validate_python(text)
     if isinstance(value, SecretStr):
         return value.get_secret_value()
-    if isinstance(value, Path) and not value.is_absolute():
-        return ROOT / value
+    if isinstance(value, Path) and isinstance(default, Path) and default.is_absolute():
+        return ROOT / value  # shown relative to the checkout, as `make run` resolves it
     return value
 
 
@@ -229,7 +229,7 @@ def test_env_example_shows_the_defaults_compose_and_the_code_really_have() -> No
         elif name in code:
             annotation, default = code[name]
             expected = default.get_secret_value() if isinstance(default, SecretStr) else default
-            if (expected in (None, "") if shown == "" else as_value(annotation, shown) == expected):
+            if (expected in (None, "") if shown == "" else as_value(annotation, shown, default) == expected):
                 continue
             wrong[name] = (shown, f"code: {default!r}")
         elif name not in COMPOSE_ONLY:
