@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
+from khabar_render.media import media_router
 from khabar_render.purge import PurgeNotifier
 from khabar_render.renderer import Renderer
 from khabar_render.settings import RenderSettings
@@ -32,6 +33,7 @@ from khabar_shared.ops_http import (
 from khabar_shared.outages import WAITING
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.sections import use_sections
 from khabar_shared.shutdown import stop_consumers
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -40,10 +42,11 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
     failpoints.configure(settings.failpoints)
+    use_sections(settings.sections_file)  # navigation, listings, breadcrumbs
     site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
-    articles = ArticleStore(log_redis, lambda enriched: site.section(category_of(enriched)).slug)
+    articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
     cache = FragmentCache(cache_redis)
     renderer = Renderer(articles, cache, site, settings.listing_page_size,
                         settings.home_per_section)
@@ -85,6 +88,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(media_router(settings.media_dir, settings.media_max_age_s))
 
     async def known_section(slug: str) -> str:
         """The canonical slug; only sections the site knows, or that have stories, have pages."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer
-from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal
+from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal, listings_of
 from khabar_render.warm import WarmLane
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
@@ -117,10 +117,10 @@ class FragmentUpdater:
         """
         touched = set()
         if event.type != "article.withdrawn" and event.enriched is not None:
-            touched.add(self._articles.section_of(event.enriched))
-        previous = result.previous
-        if previous is not None:
-            touched |= {previous.section, previous.left_section} - {""}
+            touched.update(listings_of(self._articles.section_of, event.enriched))
+        if result.previous is not None:
+            touched.update(result.previous.listings)
+            touched.update(result.previous.left)
         return touched
 
     async def _refresh(self, changes: BatchChanges) -> None:

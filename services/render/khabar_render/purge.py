@@ -13,6 +13,8 @@ them. A withdrawal may be a legal takedown; a page the edge keeps serving is
 not acceptable for the length of a max-age.
 """
 
+from urllib.parse import quote
+
 import httpx
 
 from khabar_shared.logging import get_logger
@@ -28,7 +30,8 @@ def surrogate_key(article_id: str) -> str:
 
 
 def section_surrogate_key(slug: str) -> str:
-    return f"section:{slug}"
+    # A newsroom's own category may be named in any script; header values are ASCII.
+    return f"section:{quote(slug, safe='-._~')}"
 
 
 def purge_keys(article_ids: list[str], sections: set[str]) -> list[str]:

@@ -16,7 +16,7 @@ writes, pipelined reads, and one Lua call that records what its fragments show.
 """
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -79,10 +79,16 @@ class StoredArticle(BaseModel):
     version: int
     status: Literal["live", "withdrawn"]
     section: str = ""
-    # The section this version took the article out of (a move or a withdrawal):
-    # a redelivered event reads it to purge the old listing again.
-    left_section: str = ""
+    # Listings above `section` it is in too: a subsection's parent sections.
+    also_in: list[str] = []
+    # The listings this version took the article out of (a move or a withdrawal):
+    # a redelivered event reads them to purge the old listings again.
+    left: list[str] = []
     enriched: EnrichedArticle | None = None
+
+    @property
+    def listings(self) -> list[str]:
+        return [self.section, *self.also_in] if self.section else []
 
 
 class StoredFragment(BaseModel):
@@ -125,7 +131,13 @@ class ListingRequest:
     size: int
 
 
-SectionOf = Callable[[EnrichedArticle], str]
+# The listings an article is in: its category's, then the sections above it (or just one).
+SectionOf = Callable[[EnrichedArticle], str | Sequence[str]]
+
+
+def listings_of(section_of: SectionOf, enriched: EnrichedArticle) -> list[str]:
+    found = section_of(enriched)
+    return [found] if isinstance(found, str) else list(found)
 
 
 def published_ts(enriched: EnrichedArticle) -> float:
@@ -144,17 +156,19 @@ def supersedes(previous: StoredArticle | None, version: int) -> bool:
     return version == previous.version and previous.status == "live"
 
 
-def section_left(previous: StoredArticle | None, section: str, version: int) -> str:
-    """The section writing `version` in `section` ("" for a tombstone) takes the article out of.
+def listings_left(previous: StoredArticle | None, listings: list[str], version: int) -> list[str]:
+    """The listings writing `version` into `listings` ([] for a tombstone) takes the article out of.
 
     Writing the same version again (a redelivery, a refresh of links) keeps
-    what its first write left, so the retry still knows which listing to purge.
+    what its first write left, so the retry still knows which listings to purge.
     """
     if previous is None:
-        return ""
-    if previous.status == "live" and previous.section and previous.section != section:
-        return previous.section
-    return previous.left_section if previous.version == version else ""
+        return []
+    gone = [listing for listing in (previous.listings if previous.status == "live" else [])
+            if listing not in listings]
+    if gone:
+        return gone
+    return previous.left if previous.version == version else []
 
 
 class ArticleStore:
@@ -251,25 +265,27 @@ class ArticleStore:
     def _write_live(self, pipe: Pipeline, enriched: EnrichedArticle,
                     previous: StoredArticle | None) -> None:
         article_id = enriched.article.id
-        section = self.section_of(enriched)
+        section, *also_in = listings_of(self.section_of, enriched)
         stored = StoredArticle(article_id=article_id, version=enriched.version, status="live",
-                               section=section, left_section=section_left(previous, section, enriched.version),
-                               enriched=enriched)
+                               section=section, also_in=also_in, enriched=enriched)
+        stored.left = listings_left(previous, stored.listings, enriched.version)
         score = published_ts(enriched)
-        if previous and previous.section and previous.section != stored.section:
-            pipe.zrem(section_key(previous.section), article_id)
+        for gone in set(previous.listings if previous else ()) - set(stored.listings):
+            pipe.zrem(section_key(gone), article_id)
         pipe.set(article_key(article_id), stored.model_dump_json())
         pipe.srem(WITHDRAWN_KEY, article_id)
-        pipe.zadd(section_key(stored.section), {article_id: score})
+        for listing in stored.listings:
+            pipe.zadd(section_key(listing), {article_id: score})
         pipe.zadd(LATEST_KEY, {article_id: score})
 
     @staticmethod
     def _write_withdrawn(pipe: Pipeline, withdrawal: Withdrawal,
                          previous: StoredArticle | None) -> None:
         tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
-                                  status="withdrawn", left_section=section_left(previous, "", withdrawal.version))
-        if previous and previous.section:
-            pipe.zrem(section_key(previous.section), withdrawal.article_id)
+                                  status="withdrawn",
+                                  left=listings_left(previous, [], withdrawal.version))
+        for listing in previous.listings if previous else ():
+            pipe.zrem(section_key(listing), withdrawal.article_id)
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
         pipe.sadd(WITHDRAWN_KEY, withdrawal.article_id)
