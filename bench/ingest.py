@@ -27,16 +27,20 @@ is steadier than wall time on a shared machine, and the ratio of the two
 sides' whole CPU: on an idle machine the three processes run side by side
 and the wall ratio is lower than that one; on a busy machine, where they
 take turns on whatever core is free, the wall ratio drifts towards it.
-`--repeat N` measures each row N times (ingest, then raw, back to
+`--signed` adds, beside each single-POST row, the same POSTs to the
+Superdesk push route (`/v1/push/superdesk`) signed with
+`x-superdesk-signature` instead of a bearer key (issue 23): the cost of
+checking the HMAC-SHA1 of each body. `--repeat N` measures each row N times (ingest, then raw, back to
 back) and prints medians, with the range of the ratio: on a shared machine a
 single run scatters. Prints a table; it is not a test.
 """
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import os
 import secrets
-from statistics import median
 import tempfile
 import time
 import uuid
@@ -44,6 +48,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import orjson
@@ -53,10 +58,10 @@ from rich.table import Table
 
 from bench.harness import KeepAliveClient, cpu_seconds, load_articles
 from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
-from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
+from khabar_dev.processes import APPENDFSYNC, ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
 from khabar_ingest.formats.writer import article_to_ninjs
-from khabar_shared.events import Article, ArticleEvent, encode_event
+from khabar_shared.events import Article, ArticleEvent, Entry, encode_event
 
 BATCH = 200
 RAW_STREAM = "bench:{articles}:raw-xadd"
@@ -79,7 +84,7 @@ def documents_for(articles: list[Article], run: str) -> list[dict[str, Any]]:
     return [{**article_to_ninjs(a), "uri": f"{a.uri}-{run}"} for a in articles]
 
 
-def events_for(articles: list[Article]) -> list[dict[str, str]]:
+def events_for(articles: list[Article]) -> list[Entry]:
     """The stream entries ingest would write for these articles, for raw XADD."""
     now = datetime.now(UTC)
     return [encode_event(ArticleEvent(
@@ -127,10 +132,11 @@ class Connections:
         return cls([await KeepAliveClient.open("127.0.0.1", port, json_headers(key))
                     for _ in range(count)])
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes, bytes]:
+    async def post(self, path: str, body: bytes,
+                   headers: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
         connection = self._idle.pop()
         try:
-            return await connection.request("POST", path, body)
+            return await connection.request("POST", path, body, headers)
         finally:
             self._idle.append(connection)
 
@@ -139,12 +145,17 @@ class Connections:
             connection.close()
 
 
-async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: int) -> float:
-    """One keep-alive connection per client."""
+async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: int,
+                        push_secret: str | None = None) -> float:
+    """One keep-alive connection per client; with `push_secret`, signed pushes instead."""
     connections = await Connections.open(port, key, concurrency)
+    path = "/v1/articles" if push_secret is None else "/v1/push/superdesk"
+    # Signed before the clock starts, as Superdesk signs before it sends.
+    signatures = [None if push_secret is None else {"x-superdesk-signature": "sha1=" + hmac.new(
+        push_secret.encode(), body, hashlib.sha1).hexdigest()} for body in bodies]
 
     async def post(index: int) -> None:
-        status, head, body = await connections.post("/v1/articles", bodies[index])
+        status, head, body = await connections.post(path, bodies[index], signatures[index])
         if status != 202 or b"idempotent-replayed: false" not in head:
             raise RuntimeError(f"not appended: {status} {body[:200]!r}")
 
@@ -154,7 +165,7 @@ async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: i
         connections.close()
 
 
-async def raw_single(redis: aioredis.Redis, events: list[dict[str, str]], concurrency: int) -> float:
+async def raw_single(redis: aioredis.Redis, events: list[Entry], concurrency: int) -> float:
     async def xadd(index: int) -> None:
         await redis.xadd(RAW_STREAM, events[index])
 
@@ -192,7 +203,7 @@ async def ingest_batch(port: int, key: str, batches: Batches, in_flight: int) ->
         connections.close()
 
 
-async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]], in_flight: int) -> float:
+async def raw_batch(redis: aioredis.Redis, events: list[Entry], in_flight: int) -> float:
     """The same events pipelined BATCH at a time, `in_flight` pipelines at once (each on its
     own connection from the pool), as the ingest side sends its batches."""
     batches = [events[start:start + BATCH] for start in range(0, len(events), BATCH)]
@@ -247,15 +258,15 @@ def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
     spread = f"\n({min(ratios):.1f}–{max(ratios):.1f})" if len(pairs) > 1 else ""
     return [name, str(count), f"{median(f.rate for f in ours):,.0f}",
             f"{median(f.rate for f in raw):,.0f}", f"{median(ratios):.1f}×{spread}",
-            f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
-            f" + {median(f.redis_us for f in ours):.0f}",
+            (f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
+             f" + {median(f.redis_us for f in ours):.0f}"),
             f"{median(f.client_us for f in raw):.0f} + {median(f.redis_us for f in raw):.0f}",
             f"{median(f.total_us for f in ours) / median(f.total_us for f in raw):.1f}×"]
 
 
 async def measure(port: int, key: str, redis_url: str, servers: Servers,
                   articles: list[Article], batch_only: bool, repeat: int,
-                  in_flight: int) -> list[list[str]]:
+                  in_flight: int, push_secret: str | None = None) -> list[list[str]]:
     redis = aioredis.from_url(redis_url)
     events = events_for(articles)
     count = len(articles)
@@ -268,6 +279,16 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
             raw = await metered(servers, count, raw_single(redis, events, concurrency))
             pairs.append((ours, raw))
         rows.append(row(f"single POST, {concurrency} clients", count, pairs))
+        if push_secret is None:
+            continue
+        pairs = []
+        for attempt in range(repeat):
+            bodies = [encoded(d) for d in documents_for(articles, f"signed-{concurrency}-{attempt}")]
+            ours = await metered(servers, count, ingest_single(port, key, bodies, concurrency,
+                                                               push_secret))
+            raw = await metered(servers, count, raw_single(redis, events, concurrency))
+            pairs.append((ours, raw))
+        rows.append(row(f"signed push, {concurrency} clients", count, pairs))
     pairs = []
     for attempt in range(repeat):
         batches = Batches.of(documents_for(articles, f"batch-{attempt}"))
@@ -279,27 +300,29 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
     return rows
 
 
-def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGHT) -> None:
+def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGHT,
+        signed: bool = False, appendfsync: str = APPENDFSYNC) -> None:
     console = Console(width=120)
     articles = acceptable_articles(count)
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-bench-ingest-") as tmp:
         try:
-            redis_url = start_redis(group, Path(tmp) / "redis", free_port())
+            redis_url = start_redis(group, Path(tmp) / "redis", free_port(), appendfsync)
             key, port = secrets.token_urlsafe(24), free_port()
+            push_secret = secrets.token_urlsafe(24) if signed else None
             env = {"KHABAR_REDIS_URL": redis_url, "KHABAR_BOOTSTRAP_INGEST_KEY": key,
-                   "KHABAR_LOG_LEVEL": "WARNING"}
+                   "KHABAR_LOG_LEVEL": "WARNING", "KHABAR_BOOTSTRAP_PUSH_SECRET": push_secret or ""}
             ingest = start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
             servers = Servers(ingest.process.pid, group.processes[0].process.pid)
             rows = asyncio.run(measure(port, key, redis_url, servers,
-                                       articles, batch_only, repeat, in_flight))
+                                       articles, batch_only, repeat, in_flight, push_secret))
         finally:
             group.stop_all()
     table = Table("measurement", "articles", "ingest /s", "raw XADD /s", "raw ÷ ingest",
                   "ingest CPU µs/article\n(client + ingest\n+ redis)",
                   "raw CPU µs/article\n(client + redis)", "CPU ingest\n÷ raw",
                   title="ingest beside raw redis-py XADD of the same events "
-                        f"(load average {os.getloadavg()[0]:.2f}"
+                        f"(appendfsync {appendfsync}; load average {os.getloadavg()[0]:.2f}"
                         + (f"; medians of {repeat} back-to-back pairs, ratio range below)"
                            if repeat > 1 else ")"))
     for cells in rows:
@@ -317,9 +340,13 @@ def main() -> None:
                              "and print medians (a shared machine scatters single runs)")
     parser.add_argument("--in-flight", type=int, default=IN_FLIGHT,
                         help="batches (and raw pipelines) at once; 1 is one at a time")
+    parser.add_argument("--signed", action="store_true",
+                        help="also single POSTs to the Superdesk push route, signed (HMAC-SHA1)")
+    parser.add_argument("--appendfsync", choices=("always", "everysec", "no"), default=APPENDFSYNC,
+                        help="the log Redis's fsync policy (shipped: always)")
     arguments = parser.parse_args()
     run(arguments.articles, arguments.batch_only, max(1, arguments.repeat),
-        max(1, arguments.in_flight))
+        max(1, arguments.in_flight), arguments.signed, arguments.appendfsync)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ wrong (Peugeot بيجو, Alibaba علي بابا).
 
 import argparse
 import asyncio
-import gzip
 import json
 import secrets
 import tempfile

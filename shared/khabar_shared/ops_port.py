@@ -11,9 +11,8 @@ address the connection came in on). `/healthz` answers on both: it says
 nothing and costs nothing, and container health checks use the public port.
 """
 
+import json
 from typing import Any
-
-from starlette.responses import JSONResponse
 
 from khabar_shared.problems import PROBLEM_JSON, Problem
 
@@ -37,10 +36,7 @@ class OpsPortMiddleware:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if (self.enabled and scope["type"] == "http" and is_ops_path(scope["path"])
                 and _local_port(scope) == self.public_port):
-            found = Problem(status=404, title="Not Found",
-                            detail="Operations routes answer on the operations port only.")
-            await JSONResponse(found.body(), status_code=404,
-                               media_type=PROBLEM_JSON)(scope, receive, send)
+            await _not_found(send)
             return
         await self.app(scope, receive, send)
 
@@ -48,3 +44,13 @@ class OpsPortMiddleware:
 def _local_port(scope: dict[str, Any]) -> int | None:
     server = scope.get("server")
     return server[1] if server else None
+
+
+async def _not_found(send: Any) -> None:
+    found = Problem(status=404, title="Not Found",
+                    detail="Operations routes answer on the operations port only.")
+    body = json.dumps(found.body()).encode()
+    await send({"type": "http.response.start", "status": 404,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -6,8 +6,9 @@ only it needs; nothing else in the code reads the environment.
 
 import os
 import socket
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,11 +32,17 @@ class CommonSettings(BaseSettings):
                                       env_ignore_empty=True, secrets_dir=secrets_dir())
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The Redis password (compose's Redis requires one): added to `redis_url` and
+    # `cache_redis_url` when they carry none, so the URLs need not repeat the secret.
+    redis_password: SecretStr = SecretStr("")
     # `redis_url` names one node of a Redis Cluster: every client becomes a cluster client.
     redis_cluster: bool = False
     # The fragment cache may live in an evicting Redis; empty means `redis_url`.
     cache_redis_url: str = ""
     meili_url: str = "http://127.0.0.1:7700"
+    # The site's sections and subsections (JSON, see khabar_shared.sections); empty: the
+    # bundled definition.
+    sections_file: str = ""
 
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "INFO"
@@ -49,6 +56,11 @@ class CommonSettings(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1)
     # Seconds a service waits for in-flight work on SIGTERM.
     shutdown_grace_s: float = 10.0
+    # A dependency down: a consumer retries the same batch after this long, doubling up to the max.
+    outage_backoff_min_s: float = Field(default=0.2, gt=0)
+    outage_backoff_max_s: float = Field(default=5.0, gt=0)
+    # Tests only: failpoints to arm at start, `name[:times],...` (see failpoints.py).
+    failpoints: str = ""
     # Where operations ports listen (`/metrics`, `/readyz`, `/asyncapi`, `/docs`):
     # reachable by Prometheus and probes, never published to readers.
     ops_host: str = "127.0.0.1"
@@ -57,11 +69,20 @@ class CommonSettings(BaseSettings):
     def effective_cache_redis_url(self) -> str:
         return self.cache_redis_url or self.redis_url
 
+    @model_validator(mode="after")
+    def _password_into_urls(self) -> "CommonSettings":
+        password = self.redis_password.get_secret_value()
+        if password:
+            self.redis_url = with_password(self.redis_url, password)
+            if self.cache_redis_url:
+                self.cache_redis_url = with_password(self.cache_redis_url, password)
+        return self
 
-class MeiliAdminSettings(BaseSettings):
-    """Only for processes that manage the index (search's indexer, the CLI)."""
 
-    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore",
-                                      secrets_dir=secrets_dir())
-
-    meili_master_key: SecretStr = SecretStr("")
+def with_password(url: str, password: str) -> str:
+    """`url` with `password` in it, unless it names one already."""
+    parts = urlsplit(url)
+    if parts.password is not None or not parts.hostname:
+        return url
+    user = quote(parts.username or "", safe="")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{parts.netloc}"))

@@ -5,11 +5,16 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
+from typer.testing import CliRunner
+
+from khabar_cli.failures import EXIT_REFUSED, EXIT_UNAVAILABLE
 from khabar_cli.main import app
+from khabar_dev.processes import ProcessGroup, free_port, wait_until
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent, encode_event
 from khabar_shared.names import (
@@ -24,8 +29,6 @@ from khabar_shared.names import (
     dead_letter_stream,
 )
 from khabar_shared.settings import CommonSettings
-from typer.testing import CliRunner
-
 from tests.conftest import DATABASES, Servers
 from tests.support import real_articles, to_ninjs
 
@@ -86,7 +89,8 @@ async def make_dead_letters(redis_url: str, events: list[ArticleEvent]) -> None:
     consumer = StreamConsumer(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ArticleEvent,
                               lambda _: asyncio.sleep(0), client, CommonSettings())
     for n, event in enumerate(events):
-        fields = {k.encode(): v.encode() for k, v in encode_event(event).items()}
+        fields = {k.encode(): v if isinstance(v, bytes) else v.encode()
+                  for k, v in encode_event(event).items()}
         message_id = (await client.xadd(ARTICLE_EVENTS_STREAM, fields)).decode()
         await consumer.dead_letter(message_id, fields, f"Traceback ...\nKeyError: 'gazetteer-{n}'",
                                    6, reason="max_deliveries")
@@ -197,16 +201,26 @@ def test_an_article_whose_latest_event_is_trimmed_can_still_be_read_and_withdraw
     client.xreadgroup(ENRICH_GROUP, "c1", {ARTICLE_EVENTS_STREAM: ">"})
     client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, entry_id, second_entry[0])
     khabar(redis_url, "trim", "--keep-days", "0", "--yes")
-    assert client.xlen(ARTICLE_EVENTS_STREAM) == 0
+    # Compacted: a live article's latest event stays in the stream, and is not copied.
+    assert client.xlen(ARTICLE_EVENTS_STREAM) == 2
+    assert client.hgetall(article_state_key(first.id))[b"event"] == b""
 
     assert asyncio.run(current(first.id)).article == first
     (withdrawal,) = asyncio.run(accept(withdrawn(first)))
-    (_, fields), = client.xrange(ARTICLE_EVENTS_STREAM)
+    *_, (withdrawal_id, fields) = client.xrange(ARTICLE_EVENTS_STREAM)
     event = ArticleEvent.model_validate_json(fields[b"data"])
     assert (event.type, event.version, withdrawal.version) == ("article.withdrawn", 2, 2)
     assert event.article.body_html == first.body_html  # the full article, from the kept event
     state = client.hgetall(article_state_key(first.id))
     assert state[b"event"] == b"" and state[b"entry"] != b""  # the new version is in the stream
+
+    client.xreadgroup(ENRICH_GROUP, "c1", {ARTICLE_EVENTS_STREAM: ">"})
+    client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, withdrawal_id)
+    khabar(redis_url, "trim", "--keep-days", "0", "--yes")
+    # The withdrawn article's events go; its last one moved into its state first.
+    assert [i for i, _ in client.xrange(ARTICLE_EVENTS_STREAM)] == [second_entry[0]]
+    assert client.hgetall(article_state_key(first.id))[b"event"] != b""
+    assert asyncio.run(current(first.id)).version == 2
     assert asyncio.run(current(second.id)).article == second
 
 
@@ -251,3 +265,85 @@ def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
     assert "+1.0s" in rows["2"] and rows["2"].count("pending") == 2
     missing = runner.invoke(app, ["trace", "no-such-article"], env={"KHABAR_REDIS_URL": redis_url})
     assert missing.exit_code == 1 and "No article" in missing.output
+
+
+def test_trim_applies_the_retention_of_histories_and_dead_letters(redis_url: str) -> None:
+    """Histories keep each article's newest entry; dead letters go after --dead-letter-days."""
+    from khabar_ingest.formats.ninjs import parse_ninjs
+    from khabar_ingest.store import ArticleStore, Change
+
+    client = redis.Redis.from_url(redis_url)
+    article = parse_ninjs(to_ninjs(real_articles(1, min_words=60)[0]))
+    corrected = article.model_copy(update={"headline": article.headline + " (corrected)"})
+
+    async def accept() -> None:
+        store = ArticleStore(aioredis.from_url(redis_url), idempotency_ttl_s=60)
+        for version in (article, corrected):
+            await store.accept(Change(version, "cli-test", "corr"))
+
+    asyncio.run(accept())
+    history = article_history_key(article.id)
+    assert client.llen(history) == 2
+    dead = dead_letter_stream(ENRICHED_STREAM)
+    client.xadd(dead, {"n": "old"}, id="1000-0")
+    recent = client.xadd(dead, {"n": "recent"})
+
+    khabar(redis_url, "trim", "--yes")  # defaults: a year of histories, 90 days of dead letters
+    assert client.llen(history) == 2
+    assert [i for i, _ in client.xrange(dead)] == [recent]
+
+    khabar(redis_url, "trim", "--history-days", "0", "--yes")
+    (newest,) = client.lrange(history, 0, -1)
+    assert json.loads(newest)["version"] == 2
+
+
+OUTAGE_COMMANDS = [
+    ["status"], ["keys", "list"], ["trace", "some-article"], ["trim", "--dry-run"],
+    ["replay", ARTICLE_EVENTS_STREAM, ENRICH_GROUP, "--from", "0", "--yes"],
+    ["dead-letters", "list"], ["aliases", "list"],
+]
+
+
+@pytest.mark.parametrize("args", OUTAGE_COMMANDS, ids=lambda args: " ".join(args[:2]))
+def test_with_redis_down_a_command_says_so_in_one_line_and_exits_3(args: list[str]) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"  # nothing listens there
+    result = runner.invoke(app, args, env={"KHABAR_REDIS_URL": url, "COLUMNS": "200"})
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == EXIT_UNAVAILABLE, result.output
+    assert len(lines) == 1, result.output
+    assert "Redis is down" in lines[0] and url.replace("hunter2", "***") in lines[0]
+    assert "hunter2" not in result.output  # the password stays out of the terminal
+
+
+def test_reindex_with_meilisearch_down_says_so_in_one_line_and_exits_3(redis_url: str) -> None:
+    meili_url = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["reindex"], env={"KHABAR_REDIS_URL": redis_url,
+                                                  "KHABAR_MEILI_URL": meili_url})
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == EXIT_UNAVAILABLE, result.output
+    assert lines == [(f"khabar: Meilisearch is down at {meili_url} (KHABAR_MEILI_URL): "
+                      "Connection refused")]
+
+
+def test_a_wrong_redis_password_is_named_and_exits_4(tmp_path: Path) -> None:
+    group, port = ProcessGroup(), free_port()
+    group.start("redis-with-password",
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--requirepass", "the-password", "--dir", str(tmp_path)],
+                log_path=tmp_path / "redis.log")
+    try:
+        wait_until(lambda: redis.Redis(port=port, password="the-password").ping(), 20, "redis")
+        url = f"redis://:not-the-password@127.0.0.1:{port}/0"
+        result = runner.invoke(app, ["status"], env={"KHABAR_REDIS_URL": url})
+        good = runner.invoke(app, ["status"], env={
+            "KHABAR_REDIS_URL": f"redis://:the-password@127.0.0.1:{port}/0"})
+        # KHABAR_REDIS_PASSWORD (compose's way) goes into a URL that names none.
+        by_setting = runner.invoke(app, ["status"], env={
+            "KHABAR_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "KHABAR_REDIS_PASSWORD": "the-password"})
+    finally:
+        group.stop_all()
+    assert result.exit_code == EXIT_REFUSED, result.output
+    assert "refused the credentials" in result.output and "not-the-password" not in result.output
+    assert good.exit_code == 0, good.output
+    assert by_setting.exit_code == 0, by_setting.output

@@ -32,10 +32,10 @@ def copy_into(source: Path, target: Path, into_folder: bool) -> None:
         shutil.copy(source, destination)
 
 
-def replay_builder(service: str, workdir: Path) -> Path:
+def replay_builder(service: str, workdir: Path, dockerfile: Path | None = None) -> Path:
     venv = workdir / "venv"
     uv = shutil.which("uv") or str(Path.home() / ".local/bin/uv")
-    for line in builder_stage(ROOT / f"services/{service}/Dockerfile"):
+    for line in builder_stage(dockerfile or ROOT / f"services/{service}/Dockerfile"):
         if line.startswith("COPY "):
             *sources, target = line.split()[1:]
             for source in sources:
@@ -61,6 +61,13 @@ def test_image_holds_its_service_and_only_its_dependencies(service: str, tmp_pat
     imported = subprocess.run([python, "-c", f"import khabar_{service}.app, khabar_shared.meili_setup"],
                               capture_output=True, text=True, check=False)
     assert imported.returncode == 0, imported.stderr
+    shipped = ROOT / f"services/{service}/khabar_{service}/lua"
+    scripts = sorted(p.stem for p in shipped.glob("*.lua"))
+    listing = ("from khabar_shared.lua import ScriptRegistry; "
+               f"r = ScriptRegistry('khabar_{service}'); print(*[n for n in r.names() if r[n].source])")
+    loaded = subprocess.run([python, "-c", listing], capture_output=True, text=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == scripts, "the image holds the service's Lua scripts"
     for other in SERVICES:
         if other != service:
             found = subprocess.run([python, "-c", f"import khabar_{other}"], capture_output=True,
@@ -70,3 +77,17 @@ def test_image_holds_its_service_and_only_its_dependencies(service: str, tmp_pat
         found = subprocess.run([python, "-c", f"import {dependency}"], capture_output=True,
                                check=False)
         assert (found.returncode == 0) == (owner == service), f"{dependency} in {service}"
+
+
+def test_the_cli_image_holds_the_tool_and_no_consumer(tmp_path: Path) -> None:
+    venv = replay_builder("cli", tmp_path, ROOT / "tools/cli/Dockerfile")
+    python = str(venv / "bin/python")
+    assert (venv / "bin/khabar").exists()
+    shown = subprocess.run([str(venv / "bin/khabar"), "--help"], capture_output=True, text=True,
+                           check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert all(command in shown.stdout for command in ("status", "import", "reindex", "trim"))
+    for other in ("enrich", "render"):
+        found = subprocess.run([python, "-c", f"import khabar_{other}"], capture_output=True,
+                               check=False)
+        assert found.returncode != 0, f"khabar_{other} leaked into the cli image"

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+
 from khabar_ingest.formats import InvalidArticle, Limits, MalformedDocument, parse_ninjs_json
 from khabar_ingest.formats.ninjs import read_ninjs
 from khabar_ingest.problems import (
@@ -23,7 +24,6 @@ from khabar_ingest.problems import (
     unauthorized,
     unsupported_media_type,
 )
-
 from tests.support import DROP, with_changes
 
 LIMITS = Limits(
@@ -268,11 +268,11 @@ CLEANED: list[tuple[str, dict[str, Any], str, Any]] = [
 @pytest.mark.parametrize(("name", "document", "where", "reads"), CLEANED,
                          ids=[c[0] for c in CLEANED])
 def test_careless_text_is_cleaned_and_the_cleaning_named(name, document, where, reads):
-    article, cleaned = read_ninjs(document, limits=LIMITS)
-    assert reads(article), f"{name}: not cleaned as expected"
-    assert where in [item.pointer for item in cleaned]
-    assert all(item.detail for item in cleaned)
+    reading = read_ninjs(document, limits=LIMITS)
+    assert reads(reading.article), f"{name}: not cleaned as expected"
+    assert where in [item.pointer for item in reading.cleaned]
+    assert all(item.detail for item in reading.cleaned)
 
 
 def test_clean_text_is_not_reported() -> None:
-    assert read_ninjs(GOOD, limits=LIMITS)[1] == []
+    assert read_ninjs(GOOD, limits=LIMITS).cleaned == []

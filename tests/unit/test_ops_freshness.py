@@ -25,7 +25,11 @@ def test_a_flood_of_scrapes_reads_redis_once(monkeypatch: pytest.MonkeyPatch) ->
     async def read_group_stats(redis: object, stream: str, group: str) -> None:
         reads.append((stream, group))
 
+    async def hold_lease(*_: object) -> bool:
+        return True
+
     monkeypatch.setattr(ops_http, "read_group_stats", read_group_stats)
+    monkeypatch.setattr(ops_http, "hold_lease", hold_lease)
     checks = {"consumer_group": group_check(object(), "a-stream", "a-group")}  # type: ignore[arg-type]
 
     async def flood() -> None:

@@ -1,7 +1,7 @@
 """Aliases mined from glosses: kept when the Arabic spells the Latin, dropped otherwise."""
 
-from khabar_search.aliases import Alias, mine, synonyms
 from khabar_search.alias_sync import merged_synonyms
+from khabar_search.aliases import Alias, mine, synonyms
 
 
 def pairs(text: str) -> set[tuple[str, str]]:

@@ -5,7 +5,7 @@ import asyncio
 from faststream.asgi import AsgiFastStream
 
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import RelatedIndex
+from khabar_enrich.index import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import warm_up
 from khabar_shared.asyncapi import khabar_asyncapi
@@ -16,12 +16,15 @@ from khabar_shared.events import ArticleEvent
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.ops_http import faststream_ops_routes
+from khabar_shared.outages import WAITING
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.sections import use_sections
 from khabar_shared.shutdown import stop_consumers
 
 
 def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
     settings = settings or EnrichSettings()
+    use_sections(settings.sections_file)  # a category's section tilts the topic
     redis = connect(settings.redis_url)
     broker = make_broker(settings.redis_url, "enrich", graceful_timeout_s=settings.shutdown_grace_s)
     enricher = Enricher(redis, RelatedIndex(redis, settings), settings)
@@ -51,6 +54,7 @@ def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
     checks = {
         "redis": redis_check(redis),
         "consumer_group": group_check(redis, ARTICLE_EVENTS_STREAM, ENRICH_GROUP),
+        "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }
     return AsgiFastStream(
         broker,

@@ -16,16 +16,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
+import httpx
+import orjson
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
+from khabar_ingest.article_body import read_article
 from khabar_ingest.auth import ApiKey, KeyRing
 from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
-from khabar_ingest.formats.ninjs import FieldCleaned, InvalidArticle, Limits, read_ninjs
+from khabar_ingest.formats.ninjs import FieldCleaned
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
 from khabar_ingest.problems import (
     ProblemDetails,
@@ -34,12 +39,14 @@ from khabar_ingest.problems import (
     forbidden,
     idempotency_key_reused,
     install_ingest_problem_handler,
-    invalid_article,
     not_found,
     unauthorized,
 )
+from khabar_ingest.push.destinations import PushSecrets
+from khabar_ingest.push.items import PushedItems
+from khabar_ingest.push.media import MediaStore
+from khabar_ingest.push.router import PushConfig, push_router
 from khabar_ingest.settings import IngestSettings
-from khabar_ingest.trace import trace_router
 from khabar_ingest.store import (
     Acceptance,
     ArticleState,
@@ -52,6 +59,8 @@ from khabar_ingest.store import (
     StoreResult,
     VersionConflict,
 )
+from khabar_ingest.trace import trace_router
+from khabar_ingest.watch.poller import FeedPoller, run_poller
 from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article
 from khabar_shared.health import redis_check
@@ -63,6 +72,7 @@ from khabar_shared.ops_http import (
 )
 from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.redis_helpers import connect
+from khabar_shared.sections import use_sections
 from pydantic import BaseModel, Field
 
 log = get_logger(__name__)
@@ -92,6 +102,7 @@ class PostAnswer(Acceptance):
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
+    use_sections(settings.sections_file)  # how newsroom categories are filed
     redis = connect(settings.redis_url)
     store = ArticleStore(redis, settings.idempotency_ttl_s)
     keyring = KeyRing(redis, settings.bootstrap_ingest_key.get_secret_value(),
@@ -102,10 +113,17 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         settle_collector()
         releaser = asyncio.create_task(run_releaser(store, settings.embargo_poll_s))
+        feed_client = httpx.AsyncClient(timeout=settings.feed_timeout_s, follow_redirects=True,
+                                        headers={"User-Agent": "khabar-ingest feed watcher"})
+        poller = FeedPoller(redis, store, feed_client, settings.max_feed_bytes,
+                            settings.feed_max_backoff_s)
+        watcher = asyncio.create_task(run_poller(poller, settings.feed_poll_s))
         yield
-        releaser.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await releaser
+        for task in (releaser, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await feed_client.aclose()
         await redis.aclose()
 
     app = FastAPI(
@@ -139,6 +157,27 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(trace_router(redis), dependencies=[Depends(caller)],
                        responses=PROBLEM_CODES["get"])
 
+    async def accept_pushed(changes: list[Change], path: str, who: str,
+                            note: dict[str, Any]) -> JSONResponse:
+        results = []
+        for change in changes:  # one at a time: a package's members keep Superdesk's order
+            results += answer_or_raise(await store.accept_many([change]), change, path)
+        return accepted_answer(results, ApiKey(name=who, scope="write"), note)
+
+    push_secrets = PushSecrets(
+        redis, settings.bootstrap_push_secret.get_secret_value(),
+        settings.push_secrets_key.get_secret_value(), settings.key_cache_s, settings.site_time_zone,
+    )  # fmt: skip
+    push_config = PushConfig(
+        limits=limits, max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth, max_media_bytes=settings.max_media_bytes,
+        max_media_pixels=settings.max_media_pixels,
+        media_base_url=settings.media_base_url.rstrip("/"),
+    )  # fmt: skip
+    app.include_router(push_router(push_config, push_secrets,
+                                   PushedItems(redis, settings.push_item_ttl_s),
+                                   MediaStore(settings.media_dir), accept_pushed))
+
     @app.post(
         "/v1/articles", status_code=202, response_model=PostAnswer, tags=["articles"],
         summary="Publish, update, correct, embargo or withdraw one article",
@@ -154,15 +193,16 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     ) -> JSONResponse:
         path = request.url.path
         base_version = parse_if_match(if_match, path)
-        body = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
-        article, cleaned = parse_article(body.document, limits, path, body.unicode_checked)
+        zone = key.time_zone or settings.site_time_zone
+        reading = await read_article(request, settings, limits, zone)
         change = Change(
-            article=article, submitted_by=key.name,
+            article=reading.article, submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
             base_version=base_version, idempotency=idempotency_key,
         )  # fmt: skip
         result = answer_or_raise(await store.accept_many([change]), change, path)[0]
-        return acceptance_response(result, key, cleaned)
+        return acceptance_response(result, key, zone_note(zone, reading.zoned_fields)
+                                   | cleaned_note(reading.cleaned))
 
     @app.post(
         "/v1/articles/batch", response_model=BatchAnswer, response_class=JSONResponse,
@@ -186,7 +226,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         items = batch_documents(body.document, settings.max_batch_items, request.url.path)
         correlation_id = x_correlation_id or str(uuid.uuid4())
         answer = await run_batch(store, items, key.name, correlation_id, limits,
-                                 body.unicode_checked)
+                                 body.unicode_checked,
+                                 ZoneInfo(key.time_zone or settings.site_time_zone))
         log.info("batch_accepted", key_name=key.name, correlation_id=correlation_id,
                  **answer.counts)
         # Written here, not validated against the response model (see BatchReply).
@@ -261,12 +302,16 @@ def withdrawn(article: Article) -> Article:
     )
 
 
-def parse_article(document: Any, limits: Limits, path: str, unicode_checked: bool
-                  ) -> tuple[Article, list[FieldCleaned]]:
-    try:
-        return read_ninjs(document, limits=limits, unicode_checked=unicode_checked)
-    except InvalidArticle as invalid:
-        raise invalid_article(invalid, path).error() from invalid
+def zone_note(zone: str, zoned_fields: list[str]) -> dict[str, Any]:
+    """What the answer says when times without an offset were read in `zone`."""
+    if not zoned_fields:
+        return {}
+    return {"time_zone_applied": zone, "fields_read_in_time_zone": sorted(zoned_fields)}
+
+
+def cleaned_note(cleaned: list[FieldCleaned]) -> dict[str, Any]:
+    """What the answer says when careless text of the request was cleaned, by pointer."""
+    return {"cleaned": [item.model_dump() for item in cleaned]} if cleaned else {}
 
 
 def refusal(outcome: Outcome, change: Change, path: str) -> ProblemDetails | None:
@@ -302,19 +347,25 @@ def parse_if_match(if_match: str | None, path: str) -> int | None:
     return int(value)
 
 
-def acceptance_response(result: StoreResult, key: ApiKey,
-                        cleaned: list[FieldCleaned] | None = None) -> JSONResponse:
-    """The 202 answer; `cleaned` says what careless text of this request was fixed."""
+def accepted_answer(results: list[StoreResult], key: ApiKey, note: dict[str, Any]) -> JSONResponse:
+    """One change's answer as `acceptance_response`; several (a package's) as a list."""
+    if len(results) == 1:
+        return acceptance_response(results[0], key, note)
+    answers = [acceptance_response(result, key).body for result in results]
+    return JSONResponse({"accepted": [orjson.loads(bytes(a)) for a in answers], **note},
+                        status_code=202)
+
+
+def acceptance_response(
+    result: StoreResult, key: ApiKey, note: dict[str, Any] | None = None
+) -> JSONResponse:
     acceptance = result.answer()
-    body = acceptance.model_dump(mode="json")
-    if cleaned:
-        body["cleaned"] = [item.model_dump() for item in cleaned]
     log.info("article_unchanged" if result.replayed else "article_accepted",
              article_id=acceptance.article_id, version=acceptance.version,
              status=acceptance.status, event_id=acceptance.event_id,
              correlation_id=acceptance.correlation_id, key_name=key.name)
     return JSONResponse(
-        body,
+        acceptance.model_dump(mode="json") | (note or {}),
         status_code=202,
         headers={
             "Location": f"/v1/articles/{acceptance.article_id}",

@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from khabar_ingest.batch import BASE_VERSION_LIMIT, MAX_IDEMPOTENCY_KEY_CHARS
 from khabar_ingest.formats.ninjs import Limits
+from khabar_shared.sections import MAX_SLUG_CHARS
 from khabar_ingest.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
 
 _STRING = {"type": "string"}
@@ -102,7 +103,7 @@ def ninjs_schema(limits: Limits) -> dict[str, Any]:
         "subject": {"type": "array", "maxItems": limits.max_list_items, "items": subject},
         "subjects": {"type": "array", "maxItems": limits.max_list_items, "items": subject},
         "place": {"type": "array", "maxItems": limits.max_list_items, "items": subject},
-        "category": line(limits.max_category_chars),
+        "category": line(MAX_SLUG_CHARS),
         "url": line(limits.max_uri_chars),
         "editor_note": line(limits.max_editor_note_chars) | {
             "description": "A public correction note, kept in history; at most "
@@ -155,10 +156,12 @@ NINJS_REQUEST_BODY: dict[str, Any] = {
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
-        400: "Not JSON, not UTF-8, or a bad header", 401: "No API key, or an unknown one",
+        400: "Not JSON (or XML), not UTF-8, or a bad header",
+        401: "No API key (or push signature), or an unknown one",
         403: "The key may only read", 404: "No such article",
         409: "Stale If-Match (the answer has current_version)",
-        413: "Body over the size limit", 415: "Not application/json",
+        413: "Body over the size limit",
+        415: "Not application/json (nor NewsML-G2 XML where an article is posted)",
         422: "JSON, but not an acceptable article: every bad field named",
         503: "Redis does not answer; nothing was written (see Retry-After)",
     }  # fmt: skip
@@ -170,6 +173,30 @@ PROBLEM_CODES = {
     "batch": _problems(400, 401, 403, 413, 415, 422, 503),
     "get": _problems(401, 404, 503),
     "delete": _problems(400, 401, 403, 404, 409, 422, 503),
+    "push": _problems(400, 401, 409, 413, 422, 503),
+    "asset": _problems(400, 401, 413, 415, 422, 503),
+    "asset_get": _problems(404),
+}
+
+PUSH_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "One item as Superdesk's ninjs formatter writes it, signed with "
+                   "`x-superdesk-signature: sha1=<HMAC-SHA1 of the body>`.",
+    "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": True,
+        "properties": {"guid": _STRING, "uri": _STRING, "type": _STRING}}}},
+}
+
+ASSET_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "One media file, signed like the items (over the whole multipart body).",
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["media_id", "media"],
+        "properties": {
+            "media_id": _STRING | {"description": "Superdesk's id of the rendition's file."},
+            "media": _STRING | {"format": "binary",
+                                "description": "The file part, or its base64 as a text field."},
+            "mime_type": _STRING, "filemeta": _STRING}}}},
 }
 
 

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
+from khabar_render.media import media_router
 from khabar_render.purge import PurgeNotifier
 from khabar_render.renderer import Renderer
 from khabar_render.sanitize import ImagePolicy, use_image_hosts
@@ -18,21 +19,24 @@ from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
 from khabar_render.warm import WarmLane
+from khabar_shared import failpoints
+from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
-from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.ops_http import (
     HttpMetricsMiddleware,
     fastapi_ops_router,
     install_problem_handlers,
 )
 from khabar_shared.ops_port import OpsPortMiddleware
+from khabar_shared.outages import WAITING
 from khabar_shared.security_headers import SecurityHeadersMiddleware
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.sections import use_sections
 from khabar_shared.shutdown import stop_consumers
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -40,12 +44,14 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
+    failpoints.configure(settings.failpoints)
+    use_sections(settings.sections_file)  # navigation, listings, breadcrumbs
     site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits)
     images = ImagePolicy.parse(settings.image_hosts)
     use_image_hosts(images)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
-    articles = ArticleStore(log_redis, lambda enriched: site.section(category_of(enriched)).slug)
+    articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
     cache = FragmentCache(cache_redis)
     renderer = Renderer(articles, cache, site, settings.listing_page_size,
                         settings.home_per_section)
@@ -87,8 +93,10 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         "redis": redis_check(log_redis),
         "cache_redis": redis_check(cache_redis),
         "consumer_group": group_check(log_redis, ENRICHED_STREAM, RENDER_GROUP),
+        "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(media_router(settings.media_dir, settings.media_max_age_s))
 
     async def known_section(slug: str) -> str:
         """The canonical slug; only sections the site knows, or that have stories, have pages."""
@@ -103,12 +111,19 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
             raise problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.")
         return fragment_response(request, fragment, settings)
 
+    async def is_tombstone(article_id: str) -> bool:
+        """For tombstones written before the withdrawn set was kept."""
+        stored = await articles.get(article_id)
+        return stored is not None and stored.status == "withdrawn"
+
     async def serve_article(request: Request, kind: str, article_id: str) -> Response:
-        fragment = await renderer.fetch(f"{kind}:{article_id}")
+        # The tombstone is checked on every read, cached fragment or not: the
+        # purge that follows it may not have happened yet (a crash, a cache outage).
+        fragment, withdrawn = await asyncio.gather(renderer.fetch(f"{kind}:{article_id}"),
+                                                   articles.is_withdrawn(article_id))
+        if withdrawn or (fragment is None and await is_tombstone(article_id)):
+            raise problem(410, "Gone", f"Article '{article_id}' was withdrawn.")
         if fragment is None:
-            stored = await articles.get(article_id)
-            if stored is not None and stored.status == "withdrawn":
-                raise problem(410, "Gone", f"Article '{article_id}' was withdrawn.")
             raise problem(404, "Not Found", f"No article '{article_id}'.")
         return fragment_response(request, fragment, settings)
 

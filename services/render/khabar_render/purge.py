@@ -6,11 +6,19 @@ and `home` on the home page (a new story shows up there without being shown
 before). The webhook receives `{"surrogate_keys": [...]}` with the keys of
 changed articles, touched sections and home, so a CDN can drop exactly the
 pages that went stale.
+
+A purge the webhook did not take raises `DependencyUnavailable`: the batch is
+not acked, and its redelivery applies every effect again, this purge with
+them. A withdrawal may be a legal takedown; a page the edge keeps serving is
+not acceptable for the length of a max-age.
 """
+
+from urllib.parse import quote
 
 import httpx
 
 from khabar_shared.logging import get_logger
+from khabar_shared.outages import DependencyUnavailable
 
 log = get_logger(__name__)
 
@@ -22,7 +30,8 @@ def surrogate_key(article_id: str) -> str:
 
 
 def section_surrogate_key(slug: str) -> str:
-    return f"section:{slug}"
+    # A newsroom's own category may be named in any script; header values are ASCII.
+    return f"section:{quote(slug, safe='-._~')}"
 
 
 def purge_keys(article_ids: list[str], sections: set[str]) -> list[str]:
@@ -40,13 +49,12 @@ class PurgeNotifier:
     async def purge(self, keys: list[str]) -> None:
         if self._http is None or not keys:
             return
-        # A CDN that is down must not hold back the pipeline: fragments have a
-        # short max-age, so a missed purge heals itself.
         try:
             response = await self._http.post(self._url, json={"surrogate_keys": keys})
             response.raise_for_status()
         except httpx.HTTPError as error:
             log.warning("purge_webhook_failed", error=str(error), keys=len(keys))
+            raise DependencyUnavailable("purge webhook", str(error)) from error
 
     async def aclose(self) -> None:
         if self._http is not None:

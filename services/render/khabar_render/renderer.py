@@ -42,11 +42,15 @@ from khabar_render.store import (
     StoredFragment,
     make_fragment,
 )
+from khabar_shared import failpoints
 from khabar_shared.events import EnrichedArticle
-from khabar_shared.metrics import record_cache_lookup
 from khabar_shared.logging import get_logger
+from khabar_shared.metrics import record_cache_lookup
 
 log = get_logger(__name__)
+
+SHOWS_RECORDED = failpoints.point("render.shows_recorded", "dependency index written, fragments not")
+FRAGMENTS_STORED = failpoints.point("render.fragments_stored", "fragments written, epoch not re-checked")
 
 SEE_ALSO_COUNT = 4
 RELATED_BLOCK_COUNT = 4
@@ -130,7 +134,9 @@ class Renderer:
             shows = {name: fragment.shows if fragment else [] for name, fragment in fragments.items()}
             # Atomic with the epoch check: nothing read a half-applied change.
             if await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
+                failpoints.check(SHOWS_RECORDED)
                 await self._cache.store(fragments)
+                failpoints.check(FRAGMENTS_STORED)
                 await self._unless_changed_since(snapshot.epoch, fragments)
                 return fragments
         # Under a storm of changes: answer with a fresh render, cache nothing.
@@ -179,7 +185,7 @@ class Renderer:
                 requests.append(ListingRequest(slug, int(page or 1), self._page_size))
             elif kind in ("home", "home-page"):
                 requests += [ListingRequest(section.slug, 1, self._home_per_section)
-                             for section in self._site.sections]
+                             for section in self._site.top_sections()]
         return requests
 
 
@@ -271,7 +277,7 @@ class _Batch:
         sections = {
             section.slug: self._snapshot.teasers(self._snapshot.listings[
                 ListingRequest(section.slug, 1, self._home_per_section)][0])
-            for section in self._site.sections
+            for section in self._site.top_sections()
         }
         fragment = render_home(sections, self._site, per_section=self._home_per_section)
         return Rendered(fragment.html, fragment.shows, (HOME_KEY,))

@@ -16,7 +16,7 @@ writes, pipelined reads, and one Lua call that records what its fragments show.
 """
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -27,6 +27,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from khabar_shared.events import EnrichedArticle
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for every render key: the version-guarded transactions span the
@@ -37,38 +38,16 @@ LATEST_KEY = f"{PREFIX}:latest"
 # Bumped in the same transaction as every article change: a render that saw it
 # move while it read was reading a mix of old and new, and is not cached.
 EPOCH_KEY = f"{PREFIX}:epoch"
+# Ids whose stored state is a tombstone, written with it: readers check it before
+# serving a cached fragment of an article, so a purge that has not happened yet
+# (render stopped between the tombstone and the purge) never shows a withdrawn text.
+WITHDRAWN_KEY = f"{PREFIX}:withdrawn"
 MAX_WATCH_RETRIES = 50
 # Stored articles kept parsed, by their bytes: about the stories a few batches show.
 PARSED_CACHE_SIZE = 1024
 
-# Records what each fragment shows, atomically and for a whole batch in one
-# round trip: KEYS = [epoch, shows:<name>...]; ARGV = [expected epoch or "",
-# shown-in key prefix, then per fragment: name, count, ids...]. Returns 0 (and
-# writes nothing) when the epoch moved: the fragments were read from a mix of
-# old and new articles and must not be cached. Every key shares the {render}
-# hash tag, so on a cluster they are all in the script's slot.
-RECORD_SHOWS_LUA = """
-if ARGV[1] ~= '' and (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
-local prefix, at = ARGV[2], 3
-for k = 2, #KEYS do
-  local name, count = ARGV[at], tonumber(ARGV[at + 1])
-  local first, last = at + 2, at + 1 + count
-  local added = {}
-  for i = first, last do added[ARGV[i]] = true end
-  local changed = false
-  for _, old in ipairs(redis.call('SMEMBERS', KEYS[k])) do
-    if added[old] then added[old] = nil
-    else redis.call('SREM', prefix .. old, name); changed = true end
-  end
-  for id in pairs(added) do redis.call('SADD', prefix .. id, name); changed = true end
-  if changed then
-    redis.call('DEL', KEYS[k])
-    if count > 0 then redis.call('SADD', KEYS[k], unpack(ARGV, first, last)) end
-  end
-  at = last + 1
-end
-return 1
-"""
+SCRIPTS = ScriptRegistry("khabar_render")
+RECORD_SHOWS_LUA = SCRIPTS["record_shows"]
 
 T = TypeVar("T")
 
@@ -100,7 +79,16 @@ class StoredArticle(BaseModel):
     version: int
     status: Literal["live", "withdrawn"]
     section: str = ""
+    # Listings above `section` it is in too: a subsection's parent sections.
+    also_in: list[str] = []
+    # The listings this version took the article out of (a move or a withdrawal):
+    # a redelivered event reads them to purge the old listings again.
+    left: list[str] = []
     enriched: EnrichedArticle | None = None
+
+    @property
+    def listings(self) -> list[str]:
+        return [self.section, *self.also_in] if self.section else []
 
 
 class StoredFragment(BaseModel):
@@ -143,7 +131,13 @@ class ListingRequest:
     size: int
 
 
-SectionOf = Callable[[EnrichedArticle], str]
+# The listings an article is in: its category's, then the sections above it (or just one).
+SectionOf = Callable[[EnrichedArticle], str | Sequence[str]]
+
+
+def listings_of(section_of: SectionOf, enriched: EnrichedArticle) -> list[str]:
+    found = section_of(enriched)
+    return [found] if isinstance(found, str) else list(found)
 
 
 def published_ts(enriched: EnrichedArticle) -> float:
@@ -162,13 +156,28 @@ def supersedes(previous: StoredArticle | None, version: int) -> bool:
     return version == previous.version and previous.status == "live"
 
 
+def listings_left(previous: StoredArticle | None, listings: list[str], version: int) -> list[str]:
+    """The listings writing `version` into `listings` ([] for a tombstone) takes the article out of.
+
+    Writing the same version again (a redelivery, a refresh of links) keeps
+    what its first write left, so the retry still knows which listings to purge.
+    """
+    if previous is None:
+        return []
+    gone = [listing for listing in (previous.listings if previous.status == "live" else [])
+            if listing not in listings]
+    if gone:
+        return gone
+    return previous.left if previous.version == version else []
+
+
 class ArticleStore:
     """Articles as render last applied them, with listings and dependencies."""
 
     def __init__(self, redis: RedisClient, section_of: SectionOf) -> None:
         self._redis = redis
         self.section_of = section_of
-        self._record_shows_script = redis.register_script(RECORD_SHOWS_LUA)
+        self._record_shows_script = RECORD_SHOWS_LUA.register(redis)
 
     async def get(self, article_id: str) -> StoredArticle | None:
         raw = await self._redis.get(article_key(article_id))
@@ -256,24 +265,33 @@ class ArticleStore:
     def _write_live(self, pipe: Pipeline, enriched: EnrichedArticle,
                     previous: StoredArticle | None) -> None:
         article_id = enriched.article.id
+        section, *also_in = listings_of(self.section_of, enriched)
         stored = StoredArticle(article_id=article_id, version=enriched.version, status="live",
-                               section=self.section_of(enriched), enriched=enriched)
+                               section=section, also_in=also_in, enriched=enriched)
+        stored.left = listings_left(previous, stored.listings, enriched.version)
         score = published_ts(enriched)
-        if previous and previous.section and previous.section != stored.section:
-            pipe.zrem(section_key(previous.section), article_id)
+        for gone in set(previous.listings if previous else ()) - set(stored.listings):
+            pipe.zrem(section_key(gone), article_id)
         pipe.set(article_key(article_id), stored.model_dump_json())
-        pipe.zadd(section_key(stored.section), {article_id: score})
+        pipe.srem(WITHDRAWN_KEY, article_id)
+        for listing in stored.listings:
+            pipe.zadd(section_key(listing), {article_id: score})
         pipe.zadd(LATEST_KEY, {article_id: score})
 
     @staticmethod
     def _write_withdrawn(pipe: Pipeline, withdrawal: Withdrawal,
                          previous: StoredArticle | None) -> None:
         tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
-                                  status="withdrawn")
-        if previous and previous.section:
-            pipe.zrem(section_key(previous.section), withdrawal.article_id)
+                                  status="withdrawn",
+                                  left=listings_left(previous, [], withdrawal.version))
+        for listing in previous.listings if previous else ():
+            pipe.zrem(section_key(listing), withdrawal.article_id)
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
+        pipe.sadd(WITHDRAWN_KEY, withdrawal.article_id)
+
+    async def is_withdrawn(self, article_id: str) -> bool:
+        return bool(await self._redis.sismember(WITHDRAWN_KEY, article_id))
 
     async def section_size(self, slug: str) -> int:
         return int(await self._redis.zcard(section_key(slug)))

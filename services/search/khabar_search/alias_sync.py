@@ -58,6 +58,6 @@ class AliasSync:
         for round_number in itertools.count():
             try:
                 await self.refresh(check_index=round_number % CHECK_INDEX_EVERY == 0)
-            except Exception as error:  # an outage: try again next round
+            except Exception as error:  # noqa: BLE001 (an outage: try again next round)
                 log.warning("search_aliases_refresh_failed", error=str(error))
             await asyncio.sleep(every_s)

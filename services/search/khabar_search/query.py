@@ -31,20 +31,20 @@ not httpx, because under 16 concurrent readers httpx's connection pool cost
 more CPU per query than the rest of the service.)
 """
 
-from datetime import UTC, date, datetime, time
+import asyncio
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 import aiohttp
-import anyio
 import orjson
 from pydantic import BaseModel, Field
 
 from khabar_search import fallback
 from khabar_search.documents import FACET_SEPARATOR
+from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
 from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
-from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
 from khabar_shared.text import analyze, tokenize
 
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
@@ -345,8 +345,8 @@ class SearchClient:
         highlighter = Highlighter(params.q, self._synonyms)
         if not highlighter.wanted or not merged["hits"]:
             return result_fields(params, merged, highlighter, self._max_depth)
-        return await anyio.to_thread.run_sync(result_fields, params, merged, highlighter,
-                                              self._max_depth)
+        return await asyncio.to_thread(result_fields, params, merged, highlighter,
+                                       self._max_depth)
 
     async def _with_guesses(
             self, params: SearchParams, request: dict[str, Any], answer: list[dict[str, Any]],

@@ -4,14 +4,16 @@ Reuses a Redis that answers at KHABAR_REDIS_URL (else starts one with an
 append-only file), reuses a Meilisearch that answers at KHABAR_MEILI_URL
 (else starts the pinned binary), creates the search keys, starts the four
 services, loads the sample and says where to look. Ctrl-C or SIGTERM stops
-everything it started.
+everything it started; a service that dies is started again (`supervisor.py`),
+and nothing it started outlives it. A port it needs that is taken is named
+before anything starts.
 """
 
 import asyncio
+import atexit
 import secrets
 import signal
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -24,12 +26,15 @@ from khabar_dev.processes import (
     SERVICES,
     ProcessGroup,
     http_ok,
+    launch_service,
     redis_answers,
+    start_cache_redis,
     start_meili,
     start_redis,
     start_services,
 )
 from khabar_dev.sample import load_sample
+from khabar_dev.supervisor import Supervisor, check_ports
 from khabar_shared.logging import configure_logging, get_logger
 from khabar_shared.meili_setup import provision_keys
 
@@ -40,11 +45,15 @@ class RunSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The fragment cache's own Redis, started bounded and evicting unless one answers there.
+    cache_redis_url: str = "redis://127.0.0.1:6380/0"
+    cache_redis_maxmemory: str = "256mb"
     meili_url: str = "http://127.0.0.1:7700"
     meili_master_key: SecretStr = SecretStr("")
     data_dir: Path = REPO_ROOT / ".khabar"
     load_sample: bool = True
     bootstrap_ingest_key: SecretStr = SecretStr("")
+    bootstrap_push_secret: SecretStr = SecretStr("")
     ingest_port: int = 8001
     search_port: int = 8002
     render_port: int = 8003
@@ -77,6 +86,17 @@ def ensure_redis(settings: RunSettings, group: ProcessGroup) -> str:
     return settings.redis_url
 
 
+def ensure_cache_redis(settings: RunSettings, group: ProcessGroup) -> str:
+    if redis_answers(settings.cache_redis_url):
+        log.info("cache_redis_reused", url=settings.cache_redis_url)
+        return settings.cache_redis_url
+    port = urlparse(settings.cache_redis_url).port or 6380
+    start_cache_redis(group, settings.data_dir / "cache-redis", port, settings.cache_redis_maxmemory)
+    log.info("cache_redis_started", port=port, maxmemory=settings.cache_redis_maxmemory,
+             policy="allkeys-lru")
+    return settings.cache_redis_url
+
+
 def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
     if http_ok(f"{settings.meili_url}/health"):
         log.info("meilisearch_reused", url=settings.meili_url)
@@ -88,13 +108,16 @@ def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
 
 
 def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_key: str,
-                index_key: str, search_key: str) -> dict[str, str]:
+                index_key: str, search_key: str, push_secret: str = "") -> dict[str, str]:
     env = {
         "KHABAR_REDIS_URL": redis_url,
         "KHABAR_MEILI_URL": meili_url,
         "KHABAR_MEILI_INDEX_KEY": index_key,
         "KHABAR_MEILI_SEARCH_KEY": search_key,
         "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key,
+        "KHABAR_BOOTSTRAP_PUSH_SECRET": push_secret,
+        "KHABAR_MEDIA_DIR": str(settings.data_dir / "media"),
+        "KHABAR_MEDIA_BASE_URL": f"http://127.0.0.1:{settings.render_port}/media",
         "KHABAR_LOG_FORMAT": settings.log_format,
         "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.render_port}",
     }
@@ -103,38 +126,71 @@ def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_ke
     return env
 
 
+def ports_to_bind(settings: RunSettings) -> dict[str, tuple[int, str]]:
+    """Every port this run will bind, with the setting that moves it (servers only if started)."""
+    wanted = {service: (getattr(settings, f"{service}_port"), f"KHABAR_{service.upper()}_PORT")
+              for service in SERVICES}
+    if not redis_answers(settings.redis_url):
+        wanted["redis"] = (urlparse(settings.redis_url).port or 6379, "KHABAR_REDIS_URL")
+    if not redis_answers(settings.cache_redis_url):
+        wanted["cache redis"] = (urlparse(settings.cache_redis_url).port or 6380,
+                                 "KHABAR_CACHE_REDIS_URL")
+    if not http_ok(f"{settings.meili_url}/health"):
+        wanted["meilisearch"] = (urlparse(settings.meili_url).port or 7700, "KHABAR_MEILI_URL")
+    return wanted
+
+
+def supervise(group: ProcessGroup, env: dict[str, str], settings: RunSettings,
+              log_dir: Path) -> Supervisor:
+    """Start the services, each under the supervisor that restarts it when it dies."""
+    ports = {s: getattr(settings, f"{s}_port") for s in SERVICES}
+    supervisor = Supervisor()
+    ops_ports = {s: getattr(settings, f"{s}_ops_port") for s in OPS_PORT_SERVICES}
+    for service, managed in start_services(group, env, ports, log_dir, ops_ports).items():
+        supervisor.add(service, lambda s=service: launch_service(  # type: ignore[misc]
+            group, s, env, ports[s], log_dir / f"{s}.log", ops_port=ops_ports.get(s)), managed)
+    return supervisor
+
+
 def main() -> None:
     settings = RunSettings()
     configure_logging("run", "console")
+    check_ports(ports_to_bind(settings))  # one clear line, before anything starts
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     group = ProcessGroup()
+    atexit.register(group.stop_all)
     stop = install_stop_handlers()
     try:
         key = master_key(settings)
         redis_url = ensure_redis(settings, group)
+        cache_url = ensure_cache_redis(settings, group)
         meili_url = ensure_meili(settings, group, key)
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
-        env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key)
+        push_secret = settings.bootstrap_push_secret.get_secret_value() or secrets.token_urlsafe(24)
+        env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key,
+                          push_secret)
+        env["KHABAR_CACHE_REDIS_URL"] = cache_url
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
-        start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES}, log_dir,
-                       {s: getattr(settings, f"{s}_ops_port") for s in OPS_PORT_SERVICES})
+        supervisor = supervise(group, env, settings, log_dir)
         first_id = None
         if settings.load_sample:
             summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
             log.info("sample_loaded", **summary.model_dump(exclude={"first_article_id"}))
             first_id = summary.first_article_id
         print_where_to_look(settings, ingest_key, first_id,
-                            generated_key=not settings.bootstrap_ingest_key.get_secret_value())
-        stop.wait_forever(group)
+                            generated_key=not settings.bootstrap_ingest_key.get_secret_value(),
+                            push_secret=push_secret)
+        supervisor.run(lambda: stop.requested)
     finally:
         group.stop_all()
         log.info("stopped")
 
 
 def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str | None,
-                        generated_key: bool) -> None:
+                        generated_key: bool, push_secret: str = "") -> None:
+    push_note = "" if settings.bootstrap_push_secret.get_secret_value() else "   (generated for this run)"
     render = f"http://127.0.0.1:{settings.render_port}"
     lines = [
         "",
@@ -148,6 +204,9 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
         f":{settings.search_ops_port} (search), :{settings.render_ops_port} (render), "
         f":{settings.enrich_port} (enrich)",
         f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
+        f"  Superdesk push    resource URL http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk",
+        f"                    assets URL   http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk/assets",
+        f"                    secret token {push_secret}{push_note}",
         f"  service logs      {settings.data_dir / 'logs'}/<service>.log  (tail -f to follow)",
         "Ctrl-C stops everything this command started.",
         "",
@@ -159,15 +218,6 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
 class StopSignal:
     def __init__(self) -> None:
         self.requested = False
-
-    def wait_forever(self, group: ProcessGroup) -> None:
-        """Until Ctrl-C/SIGTERM, or until a service dies (then stop the rest too)."""
-        while not self.requested:
-            for managed in group.processes:
-                if managed.process.poll() is not None:
-                    log.error("process_exited", name=managed.name, code=managed.process.returncode)
-                    return
-            time.sleep(0.5)
 
 
 def install_stop_handlers() -> StopSignal:

@@ -13,8 +13,9 @@ Which ninjs fields become which `Article` fields:
 | subjects, places | `subject[]`, `place[]` (`code`, `scheme`)  | `subjects[]`, `places[]` (`uri`/`literal` as code) |
 | featured_image   | `associations.featuremedia`, else the first picture | `associations[]` by `name`, same rule |
 
-khabar's own optional fields: `category` (a section slug; else derived from the
-first subject), `source`, `editor_note` (a public correction note; ninjs
+khabar's own optional fields: `category` (the newsroom's category: a name in
+any language or a section's slug, kept as sent, see `khabar_shared.sections`;
+else the first subject's code and name), `source`, `editor_note` (a public correction note; ninjs
 `ednote` is internal and stays in `extra`) and `url`.
 
 Every other top-level field (`version`, `urgency`, `type`, `person`,
@@ -37,11 +38,14 @@ import html
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 
-from khabar_shared.events import Article, Image, Subject
 from pydantic import BaseModel, Field
+
+from khabar_shared.events import Article, Image, Subject
+from khabar_shared.sections import MAX_SLUG_CHARS, Category, sections
 
 from .checks import (
     clean_line,
@@ -55,8 +59,8 @@ from .checks import (
     surrogate_paths,
 )
 from .errors import FieldCleaned, FieldError, InvalidArticle, MalformedDocument, pointer
+from .flash import is_flash
 from .ids import article_id_from_uri
-from .sections import section_for
 from .text import text_to_html
 
 
@@ -70,9 +74,8 @@ class Limits(BaseModel):
     max_body_bytes: int = Field(default=1_000_000, ge=1)
     max_editor_note_chars: int = Field(default=2000, ge=1)
     max_list_items: int = Field(default=200, ge=1, description="subjects, places")
-    # Subjects' and places' names, codes and schemes; a category slug.
+    # Subjects' and places' names, codes and schemes.
     max_subject_chars: int = Field(default=1000, ge=1)
-    max_category_chars: int = Field(default=60, ge=1)
     # The featured picture: its words are copied into every card that shows the article.
     max_caption_chars: int = Field(default=1000, ge=1)
     max_alt_chars: int = Field(default=500, ge=1)
@@ -126,11 +129,37 @@ def parse_ninjs(
     default_language: str | None = None,
     received_at: datetime | None = None,
     unicode_checked: bool = False,
+    naive_zone: tzinfo | None = None,
 ) -> Article:
-    """The article a ninjs document describes, or InvalidArticle listing every problem
-    (as `read_ninjs`, without the list of what was cleaned)."""
-    return read_ninjs(document, limits=limits, default_language=default_language,
-                      received_at=received_at, unicode_checked=unicode_checked)[0]
+    """The article a ninjs document describes, or InvalidArticle listing every problem.
+
+    `default_language` is used when the document has no `language`; without
+    one, the language is guessed from the script ('ar' or 'en').
+    `received_at` stands in for a missing `versioncreated`; without it a
+    missing `versioncreated` is an error. `unicode_checked` says the caller
+    knows the document holds no lone surrogates (its JSON text had no `\\ud`
+    escape), which spares a walk over every string. `naive_zone` is the zone
+    a time without an offset is read in (else such a time is refused); see
+    `read_ninjs` to learn which fields needed it.
+    """
+    return read_ninjs(
+        document, limits=limits, default_language=default_language, received_at=received_at,
+        unicode_checked=unicode_checked, naive_zone=naive_zone,
+    ).article
+
+
+@dataclass(slots=True)
+class Reading:
+    """An article, the pointers of its times that were read in the sender's zone, and what
+    careless text was cleaned in it.
+
+    A plain dataclass: every article read makes one, and a pydantic model costs more.
+    """
+
+    article: Article
+    zoned_fields: list[str] = field(default_factory=list)
+    # Careless text cleaned rather than refused (a tab in the headline), by pointer.
+    cleaned: list[FieldCleaned] = field(default_factory=list)
 
 
 def read_ninjs(
@@ -140,17 +169,9 @@ def read_ninjs(
     default_language: str | None = None,
     received_at: datetime | None = None,
     unicode_checked: bool = False,
-) -> tuple[Article, list[FieldCleaned]]:
-    """The article a ninjs document describes and what careless text was cleaned in it, or
-    InvalidArticle listing every problem.
-
-    `default_language` is used when the document has no `language`; without
-    one, the language is guessed from the script ('ar' or 'en').
-    `received_at` stands in for a missing `versioncreated`; without it a
-    missing `versioncreated` is an error. `unicode_checked` says the caller
-    knows the document holds no lone surrogates (its JSON text had no `\\ud`
-    escape), which spares a walk over every string.
-    """
+    naive_zone: tzinfo | None = None,
+) -> Reading:
+    """As `parse_ninjs`, also saying which times had no offset (read in `naive_zone`)."""
     if not isinstance(document, dict):
         kind = _json_type(document)
         raise InvalidArticle([FieldError(pointer="", message=f"must be a JSON object, got {kind}")])
@@ -164,19 +185,23 @@ def read_ninjs(
                 for path in broken
             ]
         )
-    reader = _Reader(document, limits or Limits())
+    reader = _Reader(document, limits or Limits(), naive_zone)
     article = reader.read(default_language, received_at)
     if reader.errors or article is None:
         raise InvalidArticle(reader.errors)
-    return article, reader.cleaned
+    return Reading(article, reader.zoned, reader.cleaned)
 
 
 class _Reader:
     """Reads one document field by field, writing down each problem it meets."""
 
-    def __init__(self, document: dict[str, Any], limits: Limits) -> None:
+    def __init__(
+        self, document: dict[str, Any], limits: Limits, naive_zone: tzinfo | None = None
+    ) -> None:
         self.doc = document
         self.limits = limits
+        self.naive_zone = naive_zone
+        self.zoned: list[str] = []
         self.errors: list[FieldError] = []
         self.cleaned: list[FieldCleaned] = []
         self.consumed: set[str] = set(_CONSUMED)
@@ -213,15 +238,18 @@ class _Reader:
         body_html = self._body()
         lead = self._lead()
         pubstatus = self._pubstatus()
-        if not body_html.strip() and pubstatus != "canceled":
-            self.fail("/bodies" if self.modern else "/body_html", "an article needs a body")
+        bodiless = not body_html.strip()
+        flash = bodiless and is_flash(self.doc, headline)
+        if bodiless and pubstatus != "canceled" and not flash:
+            self.fail("/bodies" if self.modern else "/body_html", "an article needs a body "
+                      "(a headline-only flash needs urgency 1 or a headline starting 'عاجل')")
         language = self._language(default_language, headline, body_html)
         versioncreated = self._timestamp(("versioncreated", "versionCreated"), received_at)
         subjects = self._subjects(("subject", "subjects"))
         places = self._subjects(("place", "places"))
         fields = dict(
             byline=self._string(("byline", "by"), max_chars=self.limits.max_byline_chars),
-            category=self._category(subjects),
+            **self._category(subjects).as_fields(),
             source=self._string(("source",), max_chars=self.limits.max_byline_chars),
             editor_note=self._string(("editor_note",), max_chars=self.limits.max_editor_note_chars, one_line=False),
             url=self._url(),
@@ -242,9 +270,15 @@ class _Reader:
             versioncreated=versioncreated,
             subjects=subjects,
             places=places,
-            extra={k: v for k, v in self.doc.items() if k not in self.consumed},
+            extra=self._extra(flash),
             **fields,
         )
+
+    def _extra(self, flash: bool) -> dict[str, Any]:
+        extra = {k: v for k, v in self.doc.items() if k not in self.consumed}
+        if flash:
+            extra["flash"] = True  # a headline-only urgent item (see `flash.py`)
+        return extra
 
     # ---- generic field readers --------------------------------------------
 
@@ -297,9 +331,11 @@ class _Reader:
         if not isinstance(value, str):
             self.fail(pointer(name), f"must be a date-time string, got {_json_type(value)}")
             return None
-        parsed, problem = parse_timestamp(value)
+        parsed, problem = parse_timestamp(value, self.naive_zone)
         if problem:
             self.fail(pointer(name), problem)
+        elif self.naive_zone is not None and parsed is not None and parsed.tzinfo is self.naive_zone:
+            self.zoned.append(pointer(name))
         return parsed
 
     # ---- individual fields ------------------------------------------------
@@ -528,18 +564,18 @@ class _Reader:
             name=name, code=code, scheme=fields["scheme"] or None, rel=fields["rel"] or None
         )
 
-    def _category(self, subjects: list[Subject]) -> str:
+    def _category(self, subjects: list[Subject]) -> Category:
+        """The newsroom's category as sent: `category` (a name in any language, or a
+        section's slug), else the first subject (its code, then its name)."""
         if "category" in self.doc and self.doc["category"] is not None:
-            value = self._string(("category",), max_chars=self.limits.max_category_chars)
-            section = section_for(value) if value else ""
-            if value and not section:
-                self.fail(
-                    "/category", f"{value!r} is not a section slug like 'sport' or 'middle-east'"
-                )
-            return section
+            value = self._string(("category",), max_chars=MAX_SLUG_CHARS)
+            category = sections().category(value) if value else Category()
+            if value and not category.slug:
+                self.fail("/category", f"{value!r} has no letter or digit to name a listing by")
+            return category
         if subjects:
-            return section_for(subjects[0].name, subjects[0].code)
-        return ""
+            return sections().category(subjects[0].name, subjects[0].code)
+        return Category()
 
     def _url(self) -> str | None:
         value = self._string(("url",), max_chars=self.limits.max_uri_chars)

@@ -3,13 +3,13 @@
 from typing import Annotated
 
 import typer
-from khabar_search.alias_store import AliasStore, LearnedAlias
-from khabar_search.aliases import Alias, arabic_form, latin_form
-from khabar_shared.redis_helpers import RedisClient
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.main import app, with_log_redis
+from khabar_search.alias_store import AliasStore, LearnedAlias
+from khabar_search.aliases import Alias, arabic_form, latin_form
+from khabar_shared.redis_helpers import RedisClient
 
 console = Console()
 aliases_app = typer.Typer(
