@@ -101,7 +101,7 @@ def test_a_streams_gauges_are_exported_by_one_service_only(
 
     def exported() -> list[float] | None:
         found = [gauges(url).get(("khabar_stream_entries", stream))
-                 for url in (system.search_url, system.render_url)]
+                 for url in (system.ops_urls["search"], system.ops_urls["render"])]
         return found if any(value is not None for value in found) else None
 
     values = eventually(exported, timeout_s=60)
@@ -113,7 +113,8 @@ def test_a_streams_gauges_are_exported_by_one_service_only(
 def test_readiness_names_every_dependency(system: System) -> None:
     search = httpx.get(f"{system.ops_urls['search']}/readyz", timeout=5)
     assert search.status_code == 200
-    assert search.json()["checks"] == {"redis": "ok", "meilisearch": "ok", "consumer_group": "ok"}
+    assert search.json()["checks"] == {"redis": "ok", "meilisearch": "ok", "consumer_group": "ok",
+                                       "dependencies": "ok"}
     enrich = httpx.get(f"{system.enrich_url}/readyz", timeout=5).json()
     assert enrich["checks"]["consumer_group"] == "ok"
 
