@@ -21,6 +21,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from khabar_search.synonyms import edit_distance
+
 # One Latin letter group → Arabic spellings, each with a cost (lower is likelier).
 # Longer groups are tried first; "" writes nothing (a short vowel, a silent letter).
 _GROUPS: dict[str, tuple[tuple[str, float], ...]] = {
@@ -170,18 +172,8 @@ def _squeeze(skeleton: str) -> str:
     return re.sub(r"(.)\1+", r"\1", skeleton)
 
 
-def _distance(a: str, b: str) -> int:
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        current = [i]
-        for j, cb in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        previous = current
-    return previous[-1]
-
-
 def skeleton_distance(latin: str, arabic: str) -> int:
-    return _distance(latin_skeleton(latin), arabic_skeleton(arabic))
+    return edit_distance(latin_skeleton(latin), arabic_skeleton(arabic))
 
 
 def sounds_alike(latin: str, arabic: str) -> bool:
@@ -190,4 +182,4 @@ def sounds_alike(latin: str, arabic: str) -> bool:
     a, b = latin_skeleton(latin), arabic_skeleton(arabic)
     if len(a) < 2 or len(b) < 2:
         return a == b and len(a) == 2
-    return _distance(a, b) <= (1 if max(len(a), len(b)) >= 4 else 0)
+    return edit_distance(a, b) <= (1 if max(len(a), len(b)) >= 4 else 0)
