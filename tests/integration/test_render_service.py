@@ -203,7 +203,8 @@ class RenderService:
 
 @contextmanager
 def render_service(redis_url: str, receiver: PurgeReceiver, log_path: Path,
-                   base_url: str = SITE_BASE_URL) -> Iterator[RenderService]:
+                   base_url: str = SITE_BASE_URL, port: int | None = None,
+                   extra_env: dict[str, str] | None = None) -> Iterator[RenderService]:
     """A render process on a clean Redis: log in the URL's database, cache in the next one."""
     log_db = int(redis_url.rsplit("/", 1)[1])
     cache_url = redis_url.rsplit("/", 1)[0] + f"/{log_db + 1}"
@@ -220,9 +221,10 @@ def render_service(redis_url: str, receiver: PurgeReceiver, log_path: Path,
         "KHABAR_HOME_PER_SECTION": str(HOME_PER_SECTION),
         "KHABAR_LOG_FORMAT": "json",
         "KHABAR_CLAIM_IDLE_MS": "3000",
+        **(extra_env or {}),
     }
     group = ProcessGroup()
-    port = free_port()
+    port = port or free_port()
     try:
         start_service(group, "render", env, port, log_path=log_path)
         yield RenderService(f"http://127.0.0.1:{port}", log, cache_redis, receiver)

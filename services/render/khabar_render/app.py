@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
-from khabar_render.purge import PurgeNotifier
+from khabar_render.purge import EdgePurger, PurgeNotifier
 from khabar_render.renderer import Renderer
 from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
@@ -44,7 +44,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     cache = FragmentCache(cache_redis)
     renderer = Renderer(articles, cache, site, settings.listing_page_size,
                         settings.home_per_section)
-    notifier = PurgeNotifier(settings.purge_webhook_url)
+    edge = EdgePurger(settings.edge_purge_url, settings.edge_purge_token.get_secret_value())
+    notifier = PurgeNotifier(settings.purge_webhook_url, edge)
     warm = WarmLane(renderer, settings.eager_render_limit)
     updater = FragmentUpdater(articles, cache, renderer, notifier, settings.listing_page_size,
                               settings.eager_render_limit, warm)
@@ -95,6 +96,12 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
             raise problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.")
         return fragment_response(request, fragment, settings)
 
+    async def serve_page(request: Request, name: str, shell: str, what: str) -> Response:
+        """A whole page, or its ESI shell when the edge in front assembles pages."""
+        if not edge_assembles(request):
+            return page_headers(await serve(request, name, what), esi=False)
+        return page_headers(await serve(request, shell, what), esi=True)
+
     async def serve_article(request: Request, kind: str, article_id: str) -> Response:
         fragment = await renderer.fetch(f"{kind}:{article_id}")
         if fragment is None:
@@ -118,14 +125,17 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
 
     @app.get("/articles/{article_id}", summary="The whole article page")
     async def article_page(request: Request, article_id: str) -> Response:
-        return await serve_article(request, "page", article_id)
+        esi = edge_assembles(request)
+        return page_headers(await serve_article(request, "shell" if esi else "page", article_id),
+                            esi=esi)
 
     @app.get("/category/{slug}", summary="A section's stories, newest first")
     async def category_page(
         request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
     ) -> Response:
         section = await known_section(slug)
-        return await serve(request, f"section-page:{section}:{page}", "page of section")
+        return await serve_page(request, f"section-page:{section}:{page}",
+                                f"section-shell:{section}:{page}", "page of section")
 
     @app.get("/fragments/section/{slug}", summary="A section's listing, without the page around it")
     async def section_fragment(
@@ -136,7 +146,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
 
     @app.get("/", summary="Home: the latest stories of every section")
     async def home(request: Request) -> Response:
-        return await serve(request, "home-page", "page")
+        return await serve_page(request, "home-page", "home-shell", "page")
 
     @app.get("/fragments/home", summary="Home's sections, without the page around them")
     async def home_fragment(request: Request) -> Response:
@@ -159,6 +169,19 @@ def fragment_response(request: Request, fragment: StoredFragment, settings: Rend
     if etag_matches(request.headers.get("if-none-match", ""), fragment.etag):
         return Response(status_code=304, headers=headers)
     return Response(fragment.html, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def edge_assembles(request: Request) -> bool:
+    """The edge in front says it processes ESI (Edge Architecture's Surrogate-Capability)."""
+    return "ESI/1.0" in request.headers.get("surrogate-capability", "")
+
+
+def page_headers(response: Response, esi: bool) -> Response:
+    """Pages differ by whether the edge assembles them; a shell tells the edge to."""
+    response.headers["Vary"] = "Accept-Encoding, Surrogate-Capability"
+    if esi:
+        response.headers["Surrogate-Control"] = 'content="ESI/1.0"'
+    return response
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:

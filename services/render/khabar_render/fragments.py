@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from khabar_shared.events import EnrichedArticle, Image
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
 
 from khabar_render.sanitize import safe_url, sanitize_body, split_sections
@@ -396,6 +396,15 @@ def render_page(
 class Page(BaseModel):
     html: str
     shows: list[str]
+
+
+def esi_include(src: str) -> Fragment:
+    """Where an edge that speaks ESI puts the fragment at `src` (a path of render's)."""
+    return Fragment(html=f'<esi:include src="{escape(src)}"/>')
+
+
+def fragment_path(kind: str, article_id: str) -> str:
+    return f"/fragments/{kind}/" + quote(article_id, safe="")
 
 
 def render_article_page(

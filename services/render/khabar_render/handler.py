@@ -26,7 +26,7 @@ from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-OWN_FRAGMENTS = ("article", "related", "page", "card")
+OWN_FRAGMENTS = ("article", "related", "page", "card", "shell")
 # What a new list of related links changes: the teaser, listings and home do not show links.
 LINK_FRAGMENTS = ("article", "related", "page")
 
@@ -39,7 +39,8 @@ def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
 
 
 def is_deep_listing_page(name: str) -> bool:
-    return name.startswith(("section:", "section-page:")) and not name.endswith(":1")
+    return (name.startswith(("section:", "section-page:", "section-shell:"))
+            and not name.endswith(":1"))
 
 
 def change_of(event: EnrichedEvent) -> EnrichedArticle | Withdrawal:
@@ -120,7 +121,9 @@ class FragmentUpdater:
         purged = {*own, *relinked, *homes, *listings, *dependents}
         await self._cache.purge(purged)
         # Deep listing pages are not rendered again: few readers page that far.
-        hot = [*homes, *sorted(n for n in listings if not is_deep_listing_page(n))]
+        # Nor are the edge's page shells: it asks for them only when its copy is gone.
+        hot = [*homes, *sorted(n for n in listings
+                               if not is_deep_listing_page(n) and not n.startswith("section-shell:"))]
         rest = sorted(dependents - {*own, *relinked, *hot})
         rendered = await self._render(own, hot, relinked, rest)
         keys = purge_keys(changed, changes.sections) if changed else []
@@ -156,5 +159,5 @@ class FragmentUpdater:
         for slug, total in sizes.items():
             pages = max(1, math.ceil(total / self._page_size)) + 1
             names |= {f"{kind}:{slug}:{page}" for page in range(1, pages + 1)
-                      for kind in ("section", "section-page")}
+                      for kind in ("section", "section-page", "section-shell")}
         return names

@@ -15,6 +15,8 @@ from khabar_shared.logging import get_logger
 log = get_logger(__name__)
 
 HOME_KEY = "home"
+EDGE_PURGE_HEADER_BYTES = 4000
+EDGE_PURGE_ATTEMPTS = 3
 
 
 def surrogate_key(article_id: str) -> str:
@@ -32,12 +34,69 @@ def purge_keys(article_ids: list[str], sections: set[str]) -> list[str]:
     return [*keys, HOME_KEY]
 
 
-class PurgeNotifier:
-    def __init__(self, webhook_url: str) -> None:
-        self._url = webhook_url
-        self._http = httpx.AsyncClient(timeout=5.0) if webhook_url else None
+def header_chunks(keys: list[str], limit: int = EDGE_PURGE_HEADER_BYTES) -> list[str]:
+    """The keys as space-separated header values, none longer than `limit` bytes."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for key in keys:
+        length = len(key.encode()) + 1
+        if current and size + length > limit:
+            chunks.append(" ".join(current))
+            current, size = [], 0
+        current.append(key)
+        size += length
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
+class EdgePurger:
+    """Drops every object at the edge that names one of the keys (xkey's hard purge)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self._url = url
+        self._token = token
+        self._http = httpx.AsyncClient(timeout=5.0) if url else None
 
     async def purge(self, keys: list[str]) -> None:
+        if self._http is None or not keys:
+            return
+        for chunk in header_chunks(keys):
+            await self._purge_chunk(chunk)
+
+    async def _purge_chunk(self, chunk: str) -> None:
+        # A missed purge leaves a page at the edge until its max-age runs out:
+        # try again briefly, then let the pipeline go on.
+        assert self._http is not None
+        headers = {"xkey-purge": chunk, "Authorization": f"Bearer {self._token}"}
+        for attempt in range(1, EDGE_PURGE_ATTEMPTS + 1):
+            try:
+                response = await self._http.request("PURGE", self._url, headers=headers)
+                response.raise_for_status()
+                return
+            except httpx.HTTPError as error:
+                if attempt == EDGE_PURGE_ATTEMPTS:
+                    log.warning("edge_purge_failed", error=str(error), keys=chunk.count(" ") + 1)
+                else:
+                    await asyncio.sleep(0.1 * attempt)
+
+    async def aclose(self) -> None:
+        if self._edge is not None:
+            await self._edge.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+
+
+class PurgeNotifier:
+    def __init__(self, webhook_url: str, edge: EdgePurger | None = None) -> None:
+        self._url = webhook_url
+        self._http = httpx.AsyncClient(timeout=5.0) if webhook_url else None
+        self._edge = edge
+
+    async def purge(self, keys: list[str]) -> None:
+        if self._edge is not None:
+            await self._edge.purge(keys)
         if self._http is None or not keys:
             return
         # A CDN that is down must not hold back the pipeline: fragments have a
@@ -49,5 +108,7 @@ class PurgeNotifier:
             log.warning("purge_webhook_failed", error=str(error), keys=len(keys))
 
     async def aclose(self) -> None:
+        if self._edge is not None:
+            await self._edge.aclose()
         if self._http is not None:
             await self._http.aclose()

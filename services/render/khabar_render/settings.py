@@ -1,6 +1,6 @@
 """Render's settings: `KHABAR_*` environment variables."""
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from khabar_shared.settings import CommonSettings
 
@@ -18,6 +18,10 @@ class RenderSettings(CommonSettings):
     cache_stale_while_revalidate_s: int = Field(default=300, ge=0)
     # Optional CDN purge webhook: receives the surrogate keys of changed articles.
     purge_webhook_url: str = ""
+    # The edge (Varnish, edge/khabar.vcl) to purge by surrogate key, e.g.
+    # http://127.0.0.1:8000/, and the token its VCL expects; empty: no edge.
+    edge_purge_url: str = ""
+    edge_purge_token: SecretStr = SecretStr("")
     # Fragments rendered again per chunk of the warm lane (`warm.py`): home,
     # listings, re-linked and dependent articles' fragments, all purged before
     # the batch was acked, so never stale, only cold until then.
