@@ -52,12 +52,13 @@ def docker_compose() -> str:
 def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names() -> None:
     result = subprocess.run(
         [docker_compose(), "-f", str(COMPOSE), "config"], capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", "KHABAR_MEILI_MASTER_KEY": "a-test-master-key"},
+        env={"PATH": "/usr/bin:/bin", "KHABAR_MEILI_MASTER_KEY": "a-test-master-key",
+             "KHABAR_EDGE_PURGE_TOKEN": "a-test-purge-token"},
         check=False,
     )
     assert result.returncode == 0, result.stderr
     parsed = yaml.safe_load(result.stdout)["services"]
-    assert set(parsed) == {"redis", "meilisearch", "setup", *SETTINGS}
+    assert set(parsed) == {"redis", "meilisearch", "setup", "varnish", *SETTINGS}
     for name in SETTINGS:
         assert "container_name" not in parsed[name]
         for port in parsed[name].get("ports", []):
@@ -66,6 +67,8 @@ def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names(
         assert parsed[name]["restart"] == "unless-stopped"
         assert "/healthz" in " ".join(parsed[name]["healthcheck"]["test"])
     assert parsed["meilisearch"]["image"] == "getmeili/meilisearch:v1.21.0"
+    assert parsed["varnish"]["image"].startswith("varnish:7.")
+    assert "container_name" not in parsed["varnish"]
     assert "--appendonly" in parsed["redis"]["command"]
     assert "noeviction" in parsed["redis"]["command"]
 

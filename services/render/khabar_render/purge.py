@@ -6,7 +6,19 @@ and `home` on the home page (a new story shows up there without being shown
 before). The webhook receives `{"surrogate_keys": [...]}` with the keys of
 changed articles, touched sections and home, so a CDN can drop exactly the
 pages that went stale.
+
+The edge (Varnish with xkey, `edge/khabar.vcl`) is purged the way it
+understands: `PURGE /` with the keys space-separated in `xkey-purge` and the
+edge's token, in requests of at most `EDGE_PURGE_HEADER_BYTES` of keys (the
+edge's request header limit is 8 KB). A name that resolves to several
+addresses (the edge scaled in compose) is purged at each of them: every
+replica keeps its own cache.
 """
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -62,17 +74,38 @@ class EdgePurger:
     async def purge(self, keys: list[str]) -> None:
         if self._http is None or not keys:
             return
+        urls = await self._replica_urls()
         for chunk in header_chunks(keys):
-            await self._purge_chunk(chunk)
+            await asyncio.gather(*(self._purge_chunk(url, chunk) for url in urls))
 
-    async def _purge_chunk(self, chunk: str) -> None:
+    async def _replica_urls(self) -> list[str]:
+        """The edge's URL once per address its host name has now."""
+        parts = urlsplit(self._url)
+        host = parts.hostname or ""
+        try:
+            ipaddress.ip_address(host)
+            return [self._url]
+        except ValueError:
+            pass
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host, parts.port or 80, type=socket.SOCK_STREAM)
+        except OSError:
+            return [self._url]
+        addresses = dict.fromkeys(info[4][0] for info in found)
+        netloc = "{}:{}" if parts.port else "{}"
+        return [urlunsplit(parts._replace(netloc=netloc.format(
+            f"[{address}]" if ":" in address else address, parts.port)))
+            for address in addresses] or [self._url]
+
+    async def _purge_chunk(self, url: str, chunk: str) -> None:
         # A missed purge leaves a page at the edge until its max-age runs out:
         # try again briefly, then let the pipeline go on.
         assert self._http is not None
         headers = {"xkey-purge": chunk, "Authorization": f"Bearer {self._token}"}
         for attempt in range(1, EDGE_PURGE_ATTEMPTS + 1):
             try:
-                response = await self._http.request("PURGE", self._url, headers=headers)
+                response = await self._http.request("PURGE", url, headers=headers)
                 response.raise_for_status()
                 return
             except httpx.HTTPError as error:

@@ -3,7 +3,8 @@
 Reuses a Redis that answers at KHABAR_REDIS_URL (else starts one with an
 append-only file), reuses a Meilisearch that answers at KHABAR_MEILI_URL
 (else starts the pinned binary), creates the search keys, starts the four
-services, loads the sample and says where to look. Ctrl-C or SIGTERM stops
+services and the edge (varnishd, the readers' one address), loads the sample
+and says where to look. Ctrl-C or SIGTERM stops
 everything it started.
 """
 
@@ -18,6 +19,7 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from khabar_dev.edge import start_edge
 from khabar_dev.processes import (
     REPO_ROOT,
     SERVICES,
@@ -48,6 +50,9 @@ class RunSettings(BaseSettings):
     search_port: int = 8002
     render_port: int = 8003
     enrich_port: int = 8004
+    edge_port: int = 8000
+    # What render must show the edge to purge it; made for each run when unset.
+    edge_purge_token: SecretStr = SecretStr("")
     log_format: str = Field(default="console")
 
 
@@ -83,7 +88,7 @@ def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
 
 
 def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_key: str,
-                index_key: str, search_key: str) -> dict[str, str]:
+                index_key: str, search_key: str, edge_token: str = "") -> dict[str, str]:
     env = {
         "KHABAR_REDIS_URL": redis_url,
         "KHABAR_MEILI_URL": meili_url,
@@ -91,7 +96,10 @@ def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_ke
         "KHABAR_MEILI_SEARCH_KEY": search_key,
         "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key,
         "KHABAR_LOG_FORMAT": settings.log_format,
-        "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.render_port}",
+        # Readers' addresses are the edge's; render purges it by surrogate key.
+        "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.edge_port}",
+        "KHABAR_EDGE_PURGE_URL": f"http://127.0.0.1:{settings.edge_port}/",
+        "KHABAR_EDGE_PURGE_TOKEN": edge_token,
     }
     # launch_service adds the rest of the environment and keeps each secret
     # (the master key: none) to the services that need it.
@@ -110,10 +118,15 @@ def main() -> None:
         meili_url = ensure_meili(settings, group, key)
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
-        env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key)
+        edge_token = (settings.edge_purge_token.get_secret_value()
+                      or secrets.token_urlsafe(24))
+        env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key,
+                          keys.search_key, edge_token)
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
         start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES}, log_dir)
+        start_edge(group, settings.data_dir / "edge", settings.edge_port, settings.render_port,
+                   settings.search_port, edge_token)
         first_id = None
         if settings.load_sample:
             summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
@@ -129,14 +142,17 @@ def main() -> None:
 
 def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str | None,
                         generated_key: bool) -> None:
-    render = f"http://127.0.0.1:{settings.render_port}"
+    edge = f"http://127.0.0.1:{settings.edge_port}"
     lines = [
         "",
-        "khabar is running. Look at:",
-        f"  home page         {render}/",
-        f"  an article        {render}/articles/{article_id}" if article_id else "",
-        f"  search page       http://127.0.0.1:{settings.search_port}/search?q=السعودية",
-        f"  search API        http://127.0.0.1:{settings.search_port}/v1/search?q=ترامب",
+        f"{edge}/",
+        "khabar is running. Readers' one address is the edge above. Look at:",
+        f"  home page         {edge}/",
+        f"  an article        {edge}/articles/{article_id}" if article_id else "",
+        f"  search page       {edge}/search?q=السعودية",
+        f"  search API        {edge}/v1/search?q=ترامب",
+        f"  render, search    http://127.0.0.1:{settings.render_port}/, "
+        f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)",
         f"  ingest API docs   http://127.0.0.1:{settings.ingest_port}/docs",
         f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
         f"  service logs      {settings.data_dir / 'logs'}/<service>.log  (tail -f to follow)",
