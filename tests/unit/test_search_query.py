@@ -66,9 +66,9 @@ def test_first_pages_bring_bodies_deeper_pages_fetch_them_by_id() -> None:
     assert fetch["filter"] == 'id IN ["a", "b\\"c"]' and fetch["limit"] == 2
 
 
-def test_latin_query_is_english_and_newest_sorts() -> None:
+def test_latin_query_goes_as_the_latin_languages_and_newest_sorts() -> None:
     body = build_request(SearchParams(q="FIFA", sort="newest"), "articles")
-    assert body["queries"][0]["locales"] == ["eng"]
+    assert body["queries"][0]["locales"] == ["eng", "fra", "deu", "spa"]
     assert all(q["sort"] == ["published:desc"] for q in body["queries"])
 
 

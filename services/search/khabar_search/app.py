@@ -60,7 +60,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     redis = connect(settings.redis_url)
     broker = make_broker(settings.redis_url, "search", graceful_timeout_s=settings.shutdown_grace_s)
     writer = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),
-                         settings.meili_index, settings.prefix_search)
+                         settings.meili_index, settings.prefix_search, settings.languages)
     indexer = Indexer(redis, writer, settings.meili_retry_max_s)
     consumer = StreamConsumer(
         stream=ENRICHED_STREAM, group=SEARCH_GROUP, event_model=EnrichedEvent,
@@ -68,7 +68,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     )
     consumer.register(broker)
     reader = SearchClient(settings.meili_url, settings.meili_search_key.get_secret_value(),
-                          settings.meili_index)
+                          settings.meili_index, languages=settings.languages)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
 
     @asynccontextmanager

@@ -26,7 +26,10 @@ with Meilisearch's own CPU time on 2,000 indexed corpus articles
   after the reader stops typing) rather than a half-typed one.
 """
 
+from collections.abc import Iterable
 from typing import Any
+
+from khabar_search.locales import DEFAULT_LANGUAGES, index_locales
 
 SEARCHABLE = ["headline", "lead", "tag_names", "body", "search_text"]
 # `id`: a deep page's bodies, for its snippets, are fetched by id after the merge (`query.py`).
@@ -44,25 +47,24 @@ DISPLAYED = [
 # relevance is untouched. `published:desc` last: of equally relevant articles
 # the newer comes first.
 RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness", "published:desc"]
-# Arabic and English text in one field is tokenized per script: with both
-# locales declared, Arabic runs get Arabic normalization (alef, ya, ta marbuta
-# and the article ال split off) and Latin runs English tokenization.
-LOCALIZED = [
-    {"attributePatterns": ["headline", "lead", "body", "tag_names", "search_text"],
-     "locales": ["ara", "eng"]},
-]
+# Each text field is tokenized as its language, among those the site takes
+# (`locales.py`): Arabic runs get Arabic normalization (alef, ya, ta marbuta and
+# the article ال split off), Chinese dictionary words, German compounds split.
+LOCALIZED_FIELDS = ["headline", "lead", "body", "tag_names", "search_text"]
 MAX_TOTAL_HITS = 5000
 
 
 def index_settings(synonyms: dict[str, list[str]] | None = None,
-                   prefix_search: bool = False) -> dict[str, Any]:
+                   prefix_search: bool = False,
+                   languages: Iterable[str] = DEFAULT_LANGUAGES) -> dict[str, Any]:
     return {
         "searchableAttributes": SEARCHABLE,
         "filterableAttributes": FILTERABLE,
         "sortableAttributes": SORTABLE,
         "displayedAttributes": DISPLAYED,
         "rankingRules": RANKING_RULES,
-        "localizedAttributes": LOCALIZED,
+        "localizedAttributes": [
+            {"attributePatterns": LOCALIZED_FIELDS, "locales": index_locales(languages)}],
         "synonyms": synonyms or {},
         "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
         "faceting": {"maxValuesPerFacet": 100},

@@ -6,6 +6,7 @@ event loop keeps reading streams and answering readers meanwhile.
 
 import asyncio
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import meilisearch
@@ -14,6 +15,7 @@ from meilisearch.models.task import TaskInfo
 from requests.exceptions import RequestException
 
 from khabar_search.index_settings import index_settings
+from khabar_search.locales import DEFAULT_LANGUAGES
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -26,16 +28,18 @@ class MeiliTaskFailed(RuntimeError):
 
 
 class MeiliWriter:
-    def __init__(self, url: str, key: str, index_uid: str, prefix_search: bool = False) -> None:
+    def __init__(self, url: str, key: str, index_uid: str, prefix_search: bool = False,
+                 languages: Sequence[str] = DEFAULT_LANGUAGES) -> None:
         self._client = meilisearch.Client(url, key or None, timeout=30)
         self.index_uid = index_uid
         self.prefix_search = prefix_search
+        self.languages = languages
 
     def for_index(self, index_uid: str) -> "MeiliWriter":
         """A writer on another index of the same server (a rebuild's new index)."""
         other = MeiliWriter.__new__(MeiliWriter)
-        other._client, other.index_uid, other.prefix_search = (
-            self._client, index_uid, self.prefix_search)
+        other._client, other.index_uid, other.prefix_search, other.languages = (
+            self._client, index_uid, self.prefix_search, self.languages)
         return other
 
     async def ensure_index(self, synonyms: dict[str, list[str]] | None = None,
@@ -55,7 +59,7 @@ class MeiliWriter:
             self._wait(self._client.create_index(self.index_uid, {"primaryKey": "id"}))
         if not plain:
             index = self._client.index(self.index_uid)
-            self._wait(index.update_settings(index_settings(synonyms, self.prefix_search)))
+            self._wait(index.update_settings(index_settings(synonyms, self.prefix_search, self.languages)))
         log.info("meili_index_ready", index=self.index_uid)
 
     async def apply(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:

@@ -29,6 +29,7 @@ more CPU per query than the rest of the service.)
 """
 
 from datetime import UTC, date, datetime, time
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import aiohttp
@@ -38,7 +39,8 @@ from pydantic import BaseModel, Field
 from khabar_search.documents import FACET_SEPARATOR
 from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
-from khabar_shared.text import analyze, detect_language, tokenize
+from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
+from khabar_shared.text import analyze, tokenize
 
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
 STEM_FIELDS = ["search_text"]
@@ -119,10 +121,6 @@ def build_filters(params: SearchParams) -> list[str]:
     return filters
 
 
-def query_locales(q: str) -> list[str]:
-    return ["ara"] if detect_language(q) == "ar" else ["eng"]
-
-
 def stems_query(q: str) -> str:
     """The query as enrich wrote `search_text`: clitics gone, stemmed, no stop words."""
     return " ".join(dict.fromkeys(analyze(q)))
@@ -154,13 +152,14 @@ def _common(params: SearchParams) -> dict[str, Any]:
     return common
 
 
-def build_request(params: SearchParams, index_uid: str) -> dict[str, Any]:
+def build_request(params: SearchParams, index_uid: str,
+                  languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict[str, Any]:
     """The multi-search body for one reader's query: words, and stems when they add recall.
 
     Meilisearch neither crops nor marks: `snippets.py` does, for the merged page only.
     """
     common = _common(params)
-    locales = query_locales(params.q) if params.q else ["ara", "eng"]
+    locales = query_locales(params.q, languages, params.lang) if params.q else ["ara", "eng"]
     window = {"offset": 0, "limit": params.page * params.per_page,
               "facets": list(FACETS.values()), "showRankingScore": True}
     queries: list[dict[str, Any]] = [
@@ -277,7 +276,9 @@ class SearchUnavailable(RuntimeError):
 
 class SearchClient:
     def __init__(self, meili_url: str, search_key: str, index_uid: str,
-                 timeout_s: float = 10.0, synonyms: dict[str, list[str]] | None = None) -> None:
+                 timeout_s: float = 10.0, synonyms: dict[str, list[str]] | None = None,
+                 languages: Sequence[str] = DEFAULT_LANGUAGES) -> None:
+        self._languages = languages
         # Uncompressed: Meilisearch sits next to us, and gzip costs both sides CPU per query.
         self._headers = {"Accept-Encoding": "identity", "Content-Type": "application/json"}
         if search_key:
@@ -302,7 +303,7 @@ class SearchClient:
 
     async def search_fields(self, params: SearchParams) -> dict[str, Any]:
         """The result as plain data (see `result_fields`)."""
-        request = build_request(params, self._index)
+        request = build_request(params, self._index, self._languages)
         answer = await self._multi_search(request)
         if answer is None:
             return result_fields(params, {})

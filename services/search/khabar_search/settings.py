@@ -7,6 +7,7 @@ search-only key for readers' queries, both made by the operator's setup.
 
 from pydantic import Field, SecretStr
 
+from khabar_search.locales import DEFAULT_LANGUAGES, known_languages
 from khabar_shared.settings import CommonSettings
 
 
@@ -22,6 +23,10 @@ class SearchSettings(CommonSettings):
     # Prefix matching of the last typed word: off by default, because its
     # databases make every update several times slower (see index_settings.py).
     prefix_search: bool = False
+    # The languages articles arrive in (ISO 639-1, comma-separated): each is
+    # tokenized as itself when indexed and queried (`locales.py`). Changing it
+    # takes a `khabar reindex`.
+    search_languages: str = ",".join(DEFAULT_LANGUAGES)
     max_query_chars: int = Field(default=200, ge=10)
     max_per_page: int = Field(default=50, ge=1, le=200)
     # Readers' requests per minute per client address, with bursts up to
@@ -29,3 +34,7 @@ class SearchSettings(CommonSettings):
     # clients (an in-process token bucket), so N replicas allow N times this.
     rate_limit_per_minute: int = Field(default=600, ge=0)
     rate_limit_burst: int = Field(default=60, ge=1)
+
+    @property
+    def languages(self) -> list[str]:
+        return known_languages(code.strip().lower() for code in self.search_languages.split(","))

@@ -19,7 +19,7 @@ console = Console()
 async def _run(settings: SearchSettings, stream: str, batch_size: int) -> RebuildReport:
     redis = connect(settings.redis_url)
     live = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),
-                       settings.meili_index, settings.prefix_search)
+                       settings.meili_index, settings.prefix_search, settings.languages)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     try:
