@@ -63,12 +63,12 @@ sub khabar_purge {
 }
 
 sub khabar_normalize_accept {
-    # Render answers errors as HTML pages or problem documents by Accept; two
-    # variants at most, whatever browsers send.
-    if (req.http.Accept ~ "application/(problem\+)?json" && req.http.Accept !~ "text/html") {
-        set req.http.Accept = "application/json";
-    } else {
+    # Render answers errors as HTML pages or problem documents by Accept: two
+    # variants at most, whatever browsers send (render's rule: text/html or not).
+    if (req.http.Accept ~ "text/html") {
         set req.http.Accept = "text/html";
+    } else {
+        set req.http.Accept = "application/problem+json";
     }
 }
 

@@ -123,8 +123,13 @@ def test_a_withdrawal_leaves_the_article_and_every_listing_at_the_edge(
 
     render.withdraw(b.id, 2)
 
-    gone = eventually(lambda: (r := edge.get(f"/articles/{b.id}")).status_code == 410 and r)
+    gone = eventually(lambda: (r := edge.get(f"/articles/{b.id}", accept="text/html"))
+                      .status_code == 410 and r)
     assert_from_the_edge(gone)
+    # Readers get the site's page saying so, in the article's language; programs a problem.
+    assert '<html lang="ar" dir="rtl">' in gone.text and "سُحب هذا الخبر" in gone.text
+    problem = edge.get(f"/articles/{b.id}", accept="application/json")
+    assert problem.status_code == 410 and problem.json()["status"] == 410
     for path in pages[0:1] + pages[2:]:
         shown = eventually(lambda: (t := edge.get(path).text) and b.id not in t and t)
         assert text(b.headline) not in shown, path

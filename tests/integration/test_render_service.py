@@ -428,6 +428,38 @@ def test_unknown_article_section_and_page_are_404_problems(render: RenderService
     assert render.get("/category/sport?page=0").status_code == 400
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_readers_get_pages_of_the_site_for_404_and_410_in_the_articles_language(
+        render: RenderService) -> None:
+    (en,) = sample_en()[:1]
+    render.publish(enriched(en))
+    render.page(en.id)
+    render.withdraw(en.id, 2)
+    gone = eventually(lambda: (r := render.get(f"/articles/{en.id}", accept=BROWSER_ACCEPT))
+                      .status_code == 410 and r)
+    assert gone.headers["content-type"].startswith("text/html")
+    assert '<html lang="en" dir="ltr">' in gone.text
+    assert "This article was withdrawn" in gone.text
+    assert 'class="site-header"' in gone.text and 'action="/search"' in gone.text
+    assert f"article:{en.id}" in gone.headers["surrogate-key"].split()
+
+    for path in ("/articles/no-such-article", "/category/no-such-section", "/no/such/route"):
+        missing = render.get(path, accept=BROWSER_ACCEPT)
+        assert missing.status_code == 404, path
+        assert missing.headers["content-type"].startswith("text/html"), path
+        assert '<html lang="ar" dir="rtl">' in missing.text, path
+        assert "الصفحة غير موجودة" in missing.text, path
+    # Programs keep problem documents: by Accept, and on the fragment routes whatever they accept.
+    for path, accept in ((f"/articles/{en.id}", "application/json"),
+                         (f"/fragments/article/{en.id}", BROWSER_ACCEPT)):
+        problem = render.get(path, accept=accept)
+        assert problem.status_code == 410
+        assert problem.headers["content-type"].startswith("application/problem+json")
+        assert problem.json()["status"] == 410
+
+
 # Cache: misses, flushes, two Redis ------------------------------------------------------------
 
 

@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from khabar_render.errors import install_reader_error_pages, page_problem
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
-from khabar_render.purge import EdgePurger, PurgeNotifier
+from khabar_render.purge import EdgePurger, PurgeNotifier, section_surrogate_key, surrogate_key
 from khabar_render.renderer import Renderer
 from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
-from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
+from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, language_of
 from khabar_render.warm import WarmLane
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
@@ -28,7 +29,6 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
-from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
 
@@ -74,6 +74,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     app = FastAPI(title="khabar render", version="1", lifespan=lifespan,
                   description="Cached HTML fragments and pages of articles, sections and home.")
     install_problem_handlers(app)
+    install_reader_error_pages(app, site)
     app.add_middleware(HttpMetricsMiddleware)
     app.include_router(asyncapi_router(broker, "render"))
     app.include_router(fastapi_ops_router({
@@ -87,13 +88,16 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         """The canonical slug; only sections the site knows, or that have stories, have pages."""
         section = site.section(slug)
         if section not in site.sections and not await articles.section_size(section.slug):
-            raise problem(404, "Not Found", f"No section '{slug}'.")
+            raise page_problem(404, "Not Found", f"No section '{slug}'.",
+                               surrogate_keys=[section_surrogate_key(section.slug)])
         return section.slug
 
     async def serve(request: Request, name: str, what: str) -> Response:
         fragment = await renderer.fetch(name)
         if fragment is None:
-            raise problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.")
+            keys = [section_surrogate_key(name.split(":")[1])] if name.startswith("section") else []
+            raise page_problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.",
+                               surrogate_keys=keys)
         return fragment_response(request, fragment, settings)
 
     async def serve_page(request: Request, name: str, shell: str, what: str) -> Response:
@@ -106,9 +110,12 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         fragment = await renderer.fetch(f"{kind}:{article_id}")
         if fragment is None:
             stored = await articles.get(article_id)
+            keys = [surrogate_key(article_id)]
             if stored is not None and stored.status == "withdrawn":
-                raise problem(410, "Gone", f"Article '{article_id}' was withdrawn.")
-            raise problem(404, "Not Found", f"No article '{article_id}'.")
+                raise page_problem(410, "Gone", f"Article '{article_id}' was withdrawn.",
+                                   language_of(stored), keys)
+            raise page_problem(404, "Not Found", f"No article '{article_id}'.",
+                               surrogate_keys=keys)
         return fragment_response(request, fragment, settings)
 
     @app.get("/fragments/article/{article_id}", summary="Article body with see-also links")

@@ -101,6 +101,14 @@ class StoredArticle(BaseModel):
     status: Literal["live", "withdrawn"]
     section: str = ""
     enriched: EnrichedArticle | None = None
+    # A withdrawn article's language, so that its 410 page speaks it.
+    language: str = ""
+
+
+def language_of(stored: StoredArticle | None) -> str:
+    if stored is None:
+        return ""
+    return stored.enriched.article.language if stored.enriched else stored.language
 
 
 class StoredFragment(BaseModel):
@@ -269,7 +277,7 @@ class ArticleStore:
     def _write_withdrawn(pipe: Pipeline, withdrawal: Withdrawal,
                          previous: StoredArticle | None) -> None:
         tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
-                                  status="withdrawn")
+                                  status="withdrawn", language=language_of(previous))
         if previous and previous.section:
             pipe.zrem(section_key(previous.section), withdrawal.article_id)
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
