@@ -28,6 +28,9 @@ sub vcl_recv {
     # The edge is the readers' first hop: what a client says it forwarded is not believed.
     set req.http.X-Forwarded-For = client.ip;
     unset req.http.Surrogate-Capability;
+    # Both origins may answer with ESI: render's page shells, search's page
+    # (the site's header and footer come from render).
+    set req.http.Surrogate-Capability = {"khabar="ESI/1.0""};
     if (req.url ~ "^/(v1/)?search([/?]|$)" || req.url ~ "^/static/search\.") {
         call khabar_pick_search;
         if (req.url !~ "^/static/") {
@@ -35,7 +38,6 @@ sub vcl_recv {
         }
     } else {
         call khabar_pick_render;
-        set req.http.Surrogate-Capability = {"khabar="ESI/1.0""};
         call khabar_normalize_accept;
     }
     if (req.method != "GET" && req.method != "HEAD") {

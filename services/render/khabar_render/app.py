@@ -4,13 +4,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from khabar_render.errors import install_reader_error_pages, page_problem
-from khabar_render.fragments import category_of
+from khabar_render.fragments import category_of, render_chrome
 from khabar_render.handler import FragmentUpdater
 from khabar_render.purge import EdgePurger, PurgeNotifier, section_surrogate_key, surrogate_key
 from khabar_render.renderer import Renderer
@@ -37,7 +37,9 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
-    site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits)
+    site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits,
+                        names=settings.site_names(), timezone=settings.site_timezone,
+                        language=settings.site_language)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.section(category_of(enriched)).slug)
@@ -158,6 +160,17 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     @app.get("/fragments/home", summary="Home's sections, without the page around them")
     async def home_fragment(request: Request) -> Response:
         return await serve(request, "home", "page")
+
+    @app.get("/fragments/{part}", summary="The site's header or footer, for the search page")
+    async def chrome_fragment(
+        part: Literal["header", "footer"],
+        lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "",
+    ) -> Response:
+        html = render_chrome(part, lang or site.language, site)
+        return Response(html, media_type="text/html; charset=utf-8", headers={
+            "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
+            "Surrogate-Key": "chrome",
+        })
 
     return app
 

@@ -393,6 +393,13 @@ def render_page(
     )
 
 
+def render_chrome(part: Literal["header", "footer"], lang: str, site: Site) -> str:
+    """The site's header or footer alone, as every page has it (for pages made elsewhere)."""
+    chrome = ENVIRONMENT.get_template("_chrome.html").module
+    macro = chrome.site_header if part == "header" else chrome.site_footer  # type: ignore[attr-defined]
+    return str(macro(site, lang)).strip()
+
+
 class Page(BaseModel):
     html: str
     shows: list[str]

@@ -2,14 +2,13 @@
 
 from pydantic import Field, SecretStr
 
-from khabar_shared.settings import CommonSettings
+from khabar_shared.site_settings import SiteSettings
 
 
-class RenderSettings(CommonSettings):
+class RenderSettings(SiteSettings):
+    # Site name, base URL, time zone and language: `KHABAR_SITE_*` (khabar_shared.site_settings).
     render_host: str = "127.0.0.1"
     render_port: int = 8003
-    # Absolute base of canonical URLs, share links and Open Graph tags.
-    site_base_url: str = "http://127.0.0.1:8003"
     arabic_digits: bool = True
     listing_page_size: int = Field(default=20, ge=1, le=100)
     home_per_section: int = Field(default=4, ge=1, le=20)

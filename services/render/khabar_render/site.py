@@ -7,22 +7,10 @@ and English, so the same templates serve both directions. The wiring builds one
 
 from datetime import datetime
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-
-MONTHS = {
-    "ar": [
-        "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
-        "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
-    ],
-    "en": [
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ],
-}  # fmt: skip
+from khabar_shared.dates import arabic_number, base_language, human_date, local_time
 
 # The words of the page chrome, by language. English is the fallback.
 LABELS: dict[str, dict[str, str]] = {
@@ -119,10 +107,6 @@ DEFAULT_SECTIONS = [
 ]
 
 
-def base_language(lang: str) -> str:
-    return lang.split("-")[0].lower() if lang else "en"
-
-
 def direction_of(lang: str) -> str:
     return "rtl" if base_language(lang) in RTL_LANGUAGES else "ltr"
 
@@ -177,22 +161,15 @@ class Site(BaseModel):
     def number(self, value: int | str, lang: str) -> str:
         text = str(value)
         if self.arabic_digits and base_language(lang) == "ar":
-            return text.translate(ARABIC_INDIC_DIGITS)
+            return arabic_number(text)
         return text
 
     def human_date(self, moment: datetime, lang: str) -> str:
         """'26 فبراير 2018، 14:05' or '26 February 2018, 14:05' in the site's zone."""
-        local = self.local_time(moment)
-        months = MONTHS.get(base_language(lang), MONTHS["en"])
-        comma = "،" if base_language(lang) == "ar" else ","
-        text = f"{local.day} {months[local.month - 1]} {local.year}{comma} {local:%H:%M}"
-        return self.number(text, lang)
+        return human_date(moment, lang, self.timezone, self.arabic_digits)
 
     def local_time(self, moment: datetime) -> datetime:
-        if moment.tzinfo is None:
-            # Naive times in events are UTC by convention.
-            moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-        return moment.astimezone(ZoneInfo(self.timezone))
+        return local_time(moment, self.timezone)
 
 
 def default_site(**overrides: object) -> Site:

@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -22,6 +22,7 @@ from khabar_search.synonyms import load_synonyms
 from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
+from khabar_shared.dates import human_date
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, meili_check, redis_check
 from khabar_shared.logging import get_logger
@@ -53,6 +54,19 @@ def page_url(params: SearchParams, **changes: Any) -> str:
     }
     values.update(changes)
     return "/search?" + urlencode({k: v for k, v in values.items() if v not in (None, "")})
+
+
+def edge_assembles(request: Request) -> bool:
+    """The edge in front processes ESI: the page takes the site's header and footer from render."""
+    return "ESI/1.0" in request.headers.get("surrogate-capability", "")
+
+
+def reader_date(iso: str, lang: str, timezone: str) -> str:
+    """A hit's date as the site shows dates; empty when the index has none."""
+    try:
+        return human_date(datetime.fromisoformat(iso), lang, timezone)
+    except ValueError:
+        return ""
 
 
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
@@ -134,10 +148,17 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     ) -> HTMLResponse:
         browsing = params.q or params.category or params.tag or params.source
         result = SearchResult.model_validate(await run_search(params)) if browsing else None
-        rtl = not params.q or detect_language(params.q) == "ar"
-        return TEMPLATES.TemplateResponse(request, "search.html", {
-            "params": params, "result": result, "rtl": rtl,
+        rtl = detect_language(params.q) == "ar" if params.q else settings.site_language == "ar"
+        lang = "ar" if rtl else "en"
+        edge = edge_assembles(request)
+        response = TEMPLATES.TemplateResponse(request, "search.html", {
+            "params": params, "result": result, "rtl": rtl, "lang": lang, "edge": edge,
+            "site_name": settings.site_names()[lang], "site_url": settings.site_base_url,
+            "when": lambda iso: reader_date(iso, lang, settings.site_timezone),
             "url": lambda **changes: page_url(params, **changes),
         })
+        if edge:
+            response.headers["Surrogate-Control"] = 'content="ESI/1.0"'
+        return response
 
     return app

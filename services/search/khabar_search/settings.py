@@ -8,10 +8,11 @@ search-only key for readers' queries, both made by the operator's setup.
 from pydantic import Field, SecretStr
 
 from khabar_search.locales import DEFAULT_LANGUAGES, known_languages
-from khabar_shared.settings import CommonSettings
+from khabar_shared.site_settings import SiteSettings
 
 
-class SearchSettings(CommonSettings):
+class SearchSettings(SiteSettings):
+    # Site name, base URL, time zone and language: `KHABAR_SITE_*` (khabar_shared.site_settings).
     search_host: str = "127.0.0.1"
     search_port: int = 8002
     meili_index: str = "articles"
