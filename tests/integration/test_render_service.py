@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -521,3 +521,34 @@ def test_home_and_category_pages_with_the_sample_articles(render: RenderService)
         assert href == f"/category/{slug}"
         last = -(-sum(a.category == slug for a in articles) // LISTING_PAGE_SIZE)
         assert oldest.id in card_ids(render.get(f"{href}?page={last}").text)
+
+
+# Feeds, sitemaps, robots.txt ----------------------------------------------------------------
+
+
+def test_feeds_and_the_news_sitemap_follow_publications_and_withdrawals(
+        render: RenderService) -> None:
+    fresh, old = in_section("sport", 2)
+    now = datetime.now(UTC)
+    render.publish(enriched(fresh, firstcreated=now - timedelta(hours=1)),
+                   enriched(old, firstcreated=now - timedelta(hours=72)))
+    render.page(fresh.id)
+    render.page(old.id)
+
+    news = render.get("/news-sitemap.xml")
+    assert news.headers["content-type"].startswith("application/xml")
+    assert f"{SITE_BASE_URL}/articles/{fresh.id}" in news.text and old.id not in news.text
+    for path in ("/rss.xml", "/category/sport/rss.xml"):
+        feed = render.get(path)
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/rss+xml")
+        links = re.findall(r"<link>([^<]+)</link>", feed.text)
+        assert links[1:] == [f"{SITE_BASE_URL}/articles/{fresh.id}", f"{SITE_BASE_URL}/articles/{old.id}"]
+    assert render.get("/category/sport/rss.xml").headers["surrogate-key"] == "section:sport"
+    assert render.get("/category/no-such-section/rss.xml").status_code == 404
+    assert f"<loc>{SITE_BASE_URL}/news-sitemap.xml</loc>" in render.get("/sitemap.xml").text
+    assert f"Sitemap: {SITE_BASE_URL}/sitemap.xml" in render.get("/robots.txt").text
+
+    render.withdraw(fresh.id, 2)
+    render.applied(fresh.id, 2)
+    assert fresh.id not in render.get("/news-sitemap.xml").text
+    assert fresh.id not in render.get("/rss.xml").text

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from khabar_render.feed_routes import feed_router
 from khabar_render.errors import install_reader_error_pages, page_problem
 from khabar_render.fragments import category_of, render_chrome
 from khabar_render.handler import FragmentUpdater
@@ -160,6 +161,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     @app.get("/fragments/home", summary="Home's sections, without the page around them")
     async def home_fragment(request: Request) -> Response:
         return await serve(request, "home", "page")
+
+    app.include_router(feed_router(site, articles, settings))
 
     @app.get("/fragments/{part}", summary="The site's header or footer, for the search page")
     async def chrome_fragment(

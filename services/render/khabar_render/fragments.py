@@ -147,6 +147,8 @@ def share_links(url: str, headline: str, lang: str, site: Site) -> list[ShareLin
         ShareLink(network="facebook", label="Facebook", href=f"https://www.facebook.com/sharer/sharer.php?u={u}"),
         ShareLink(network="x", label="X", href=f"https://x.com/intent/post?url={u}&text={text}"),
         ShareLink(network="linkedin", label="LinkedIn", href=f"https://www.linkedin.com/sharing/share-offsite/?url={u}"),
+        ShareLink(network="whatsapp", label="WhatsApp", href=f"https://wa.me/?text={quote(headline + ' ' + url, safe='')}"),
+        ShareLink(network="telegram", label="Telegram", href=f"https://t.me/share/url?url={u}&text={text}"),
         ShareLink(network="email", label=site.label("email", lang), href=f"mailto:?subject={text}&body={u}"),
     ]  # fmt: skip
 

@@ -283,6 +283,11 @@ class ArticleStore:
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
 
+    async def latest(self, count: int, since_ts: float = float("-inf")) -> list[str]:
+        """Ids of the newest live articles of every section, published at or after `since_ts`."""
+        ids = await self._redis.zrevrangebyscore(LATEST_KEY, "+inf", since_ts, start=0, num=count)
+        return [i.decode() for i in ids]
+
     async def section_size(self, slug: str) -> int:
         return int(await self._redis.zcard(section_key(slug)))
 
