@@ -122,6 +122,18 @@ sub vcl_deliver {
         return (synth(204, "No Content"));
     }
     unset resp.http.xkey;
+    if (req.esi_level == 0 && resp.http.Content-Type ~ "(html|xml)") {
+        # The edge is purged when a story changes; a browser is not. Readers'
+        # browsers ask again each time (cheaply: the edge answers from memory).
+        set resp.http.Cache-Control = "no-cache";
+    }
+    if (req.esi_level == 0 && resp.do_esi) {
+        # A shell's validators say nothing of the fragments assembled into it:
+        # without them a browser's revalidation gets the whole page, never a
+        # 304 for a page whose fragments changed.
+        unset resp.http.ETag;
+        unset resp.http.Last-Modified;
+    }
     if (obj.hits > 0) {
         set resp.http.X-Cache = "HIT";
     } else {
