@@ -69,7 +69,8 @@ class EdgePurger:
     def __init__(self, url: str, token: str) -> None:
         self._url = url
         self._token = token
-        self._http = httpx.AsyncClient(timeout=5.0) if url else None
+        # Short: a hung edge must not hold a batch for long (three tries each).
+        self._http = httpx.AsyncClient(timeout=2.0) if url else None
 
     async def purge(self, keys: list[str]) -> None:
         if self._http is None or not keys:
