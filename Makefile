@@ -18,6 +18,13 @@ test-unit:
 	@scripts/bootstrap.sh
 	@$(PYTHON) -m pytest tests/unit
 
+# Style and types: the same checks as .pre-commit-config.yaml, on the whole tree.
+lint:
+	@scripts/bootstrap.sh
+	@.venv/bin/ruff format --check .
+	@.venv/bin/ruff check .
+	@.venv/bin/mypy shared/khabar_shared
+
 bench:
 	@scripts/bootstrap.sh
 	@$(PYTHON) -m bench.pipeline

@@ -36,11 +36,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bench.enrich_quality import ANT, BATCH, article_event, in_published_order, private_redis, replay
+from bench.enrich_quality import (
+    ANT,
+    BATCH,
+    article_event,
+    in_published_order,
+    private_redis,
+    replay,
+)
 from bench.harness import cpu_seconds
 from khabar_dev.processes import ProcessGroup, free_port, start_service
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import RelatedIndex
+from khabar_enrich.index import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import TagResult, tag_article, warm_up
 from khabar_ingest.formats.corpus import iter_corpus

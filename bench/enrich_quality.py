@@ -32,15 +32,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.enrich_measures import (
+    label_precision,
+    measure_topic_agreement,
+    pair_recall,
+    topic_agreement,
+)
 from khabar_dev import corpus
 from khabar_dev.corpus import corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.handler import Enricher
-from khabar_enrich.quality import pair_recall, label_precision
-from khabar_enrich.related import RelatedIndex, published_at
+from khabar_enrich.index import RelatedIndex
+from khabar_enrich.scoring import published_at
 from khabar_enrich.settings import EnrichSettings
-from khabar_enrich.tagging import measure_topic_agreement
-from khabar_enrich.topics import topic_agreement
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article, ArticleEvent, EnrichedEvent
 from khabar_shared.logging import configure_logging

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from khabar_dev.corpus import ANT, SAMPLE_AR, corpus_file
 from khabar_dev.processes import (
     SERVICES,
@@ -19,8 +18,8 @@ from khabar_dev.processes import (
     start_redis,
     start_services,
 )
-from khabar_shared.events import Article
 from khabar_ingest.formats.corpus import iter_corpus
+from khabar_shared.events import Article
 from khabar_shared.meili_setup import MeiliKeys, provision_keys
 
 CORPUS_AR = corpus_file(ANT)

@@ -36,7 +36,6 @@ import argparse
 import asyncio
 import os
 import secrets
-from statistics import median
 import tempfile
 import time
 import uuid
@@ -44,6 +43,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import orjson
@@ -56,7 +56,7 @@ from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
 from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
 from khabar_ingest.formats.writer import article_to_ninjs
-from khabar_shared.events import Article, ArticleEvent, encode_event
+from khabar_shared.events import Article, ArticleEvent, Entry, encode_event
 
 BATCH = 200
 RAW_STREAM = "bench:{articles}:raw-xadd"
@@ -79,7 +79,7 @@ def documents_for(articles: list[Article], run: str) -> list[dict[str, Any]]:
     return [{**article_to_ninjs(a), "uri": f"{a.uri}-{run}"} for a in articles]
 
 
-def events_for(articles: list[Article]) -> list[dict[str, str]]:
+def events_for(articles: list[Article]) -> list[Entry]:
     """The stream entries ingest would write for these articles, for raw XADD."""
     now = datetime.now(UTC)
     return [encode_event(ArticleEvent(
@@ -154,7 +154,7 @@ async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: i
         connections.close()
 
 
-async def raw_single(redis: aioredis.Redis, events: list[dict[str, str]], concurrency: int) -> float:
+async def raw_single(redis: aioredis.Redis, events: list[Entry], concurrency: int) -> float:
     async def xadd(index: int) -> None:
         await redis.xadd(RAW_STREAM, events[index])
 
@@ -192,7 +192,7 @@ async def ingest_batch(port: int, key: str, batches: Batches, in_flight: int) ->
         connections.close()
 
 
-async def raw_batch(redis: aioredis.Redis, events: list[dict[str, str]], in_flight: int) -> float:
+async def raw_batch(redis: aioredis.Redis, events: list[Entry], in_flight: int) -> float:
     """The same events pipelined BATCH at a time, `in_flight` pipelines at once (each on its
     own connection from the pool), as the ingest side sends its batches."""
     batches = [events[start:start + BATCH] for start in range(0, len(events), BATCH)]
@@ -247,8 +247,8 @@ def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
     spread = f"\n({min(ratios):.1f}–{max(ratios):.1f})" if len(pairs) > 1 else ""
     return [name, str(count), f"{median(f.rate for f in ours):,.0f}",
             f"{median(f.rate for f in raw):,.0f}", f"{median(ratios):.1f}×{spread}",
-            f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
-            f" + {median(f.redis_us for f in ours):.0f}",
+            (f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
+             f" + {median(f.redis_us for f in ours):.0f}"),
             f"{median(f.client_us for f in raw):.0f} + {median(f.redis_us for f in raw):.0f}",
             f"{median(f.total_us for f in ours) / median(f.total_us for f in raw):.1f}×"]
 

@@ -20,8 +20,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from khabar_ingest.formats.corpus import UNDATED, ecb_article
 from rich.console import Console
+
+from khabar_ingest.formats.corpus import UNDATED, ecb_article
 
 ROOT = Path(__file__).resolve().parents[1]
 ANT_FILE = "ant-arabic-news-2018h1.jsonl.gz"

@@ -26,8 +26,8 @@ import asyncio
 import html
 import re
 import time
-from datetime import datetime
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import httpx
 import orjson

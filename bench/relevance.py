@@ -31,15 +31,15 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from khabar_shared.meili_setup import provision_keys
-from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_dev.corpus import ANT, corpus_file
+from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter
 from khabar_search.query import SearchClient, SearchParams
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent
+from khabar_shared.meili_setup import provision_keys
 from khabar_shared.text import analyze, is_stopword, term, tokenize
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

@@ -59,7 +59,7 @@ class Document:
 
 
 class KhabarAsyncAPI(AsyncAPI):
-    def to_specification(self) -> Document:  # type: ignore[override]
+    def to_specification(self) -> Document:
         return Document(with_event_schemas(super().to_specification().to_jsonable()))
 
 

@@ -1,6 +1,7 @@
 """The FastStream Redis broker every consumer service builds the same way."""
 
 import logging
+from typing import Any
 
 from faststream.redis import RedisBroker, RedisClusterBroker
 from faststream.redis.prometheus import RedisPrometheusMiddleware
@@ -17,7 +18,7 @@ def make_broker(redis_url: str, service: str, cluster: bool | None = None,
     `RedisClusterBroker`: stream subscribers read each stream from the node that
     holds its slot.
     """
-    options = {
+    options: dict[str, Any] = {
         "logger": logging.getLogger(f"khabar.{service}.faststream"),
         # Per-message "Received"/"Processed" lines would drown our own event logs.
         "log_level": logging.DEBUG,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, read_entries
 
 ORIGINAL_PREFIX = b"original."
 # A traceback is useful; a megabyte of one is not.
@@ -75,7 +75,7 @@ def parse_dead_letter(entry_id: str, fields: dict[bytes, bytes], dead_stream: st
 
 
 async def read_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str) -> DeadLetter:
-    found = await redis.xrange(dead_stream, min=entry_id, max=entry_id, count=1)
+    found = await read_entries(redis, dead_stream, entry_id, entry_id, count=1)
     if not found:
         raise DeadLetterNotFound(f"no dead letter {entry_id} on {dead_stream}")
     raw_id, fields = found[0]
@@ -85,7 +85,7 @@ async def read_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str) 
 
 async def list_dead_letters(redis: RedisClient, dead_stream: str, count: int = 100) -> list[DeadLetter]:
     """The oldest `count` dead letters of one stream."""
-    entries = await redis.xrange(dead_stream, count=count)
+    entries = await read_entries(redis, dead_stream, count=count)
     return [parse_dead_letter(i.decode() if isinstance(i, bytes) else i, f, dead_stream)
             for i, f in entries]
 
@@ -97,7 +97,7 @@ async def replay_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str
     replay is never lost nor doubled. The original fields are copied as they
     were (bytes for bytes), so a fixed consumer reads exactly what failed.
     """
-    found = await redis.xrange(dead_stream, min=entry_id, max=entry_id, count=1)
+    found = await read_entries(redis, dead_stream, entry_id, entry_id, count=1)
     if not found:
         raise DeadLetterNotFound(f"no dead letter {entry_id} on {dead_stream}")
     _, fields = found[0]

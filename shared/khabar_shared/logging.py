@@ -7,7 +7,7 @@ be followed across services with grep.
 
 import logging
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,7 +16,7 @@ import structlog
 SECRET_FIELD_MARKERS = ("key", "token", "password", "secret", "authorization")
 
 
-def _redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Never let a credential reach a log line, whatever a caller binds."""
     for field in list(event_dict):
         lowered = field.lower()

@@ -9,10 +9,10 @@ multi-key command or transaction touches carries its stream's hash tag (see
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.cluster import ClusterPipeline, RedisCluster
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -21,9 +21,19 @@ from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-RedisClient = aioredis.Redis
-# What `connect` may return; code written against RedisClient works with both.
-AnyRedis = aioredis.Redis | RedisCluster
+# What `connect` returns: one Redis, or a Redis Cluster client (`KHABAR_REDIS_CLUSTER`). Both
+# speak the same commands; code that needs one of them (a pipeline's kind) asks which it has.
+RedisClient = aioredis.Redis | RedisCluster
+
+
+# A stream entry as a client that does not decode responses reads it.
+StreamEntry = tuple[bytes, dict[bytes, bytes]]
+
+
+async def read_entries(redis: RedisClient, stream: str, first: str = "-", last: str = "+",
+                       count: int | None = None) -> list[StreamEntry]:
+    """XRANGE, typed as it reads (redis-py types replies for clients that decode them too)."""
+    return cast(list[StreamEntry], await redis.xrange(stream, min=first, max=last, count=count))
 
 
 def cluster_enabled(cluster: bool | None) -> bool:
@@ -41,7 +51,7 @@ def connect(url: str, cluster: bool | None = None) -> RedisClient:
     the cluster (database 0 only) and the client finds the others.
     """
     if cluster_enabled(cluster):
-        return RedisCluster.from_url(url, decode_responses=False)  # type: ignore[return-value]
+        return RedisCluster.from_url(url, decode_responses=False)
     return aioredis.from_url(url, decode_responses=False, health_check_interval=30)
 
 
@@ -123,15 +133,3 @@ async def read_group_stats(redis: RedisClient, stream: str, group: str) -> Group
         oldest_pending_age_s=age, dead_letters=int(await redis.xlen(dead_letter_stream(stream))),
         consumers=consumers,
     )
-
-
-async def queue_script(pipe: Any, script: Any, keys: list[Any], args: list[Any]) -> None:
-    """Queue a registered Lua script on a pipeline, on one Redis or on a cluster.
-
-    A cluster pipeline refuses EVALSHA; it gets EVAL of the same source, which
-    Redis caches just the same.
-    """
-    if isinstance(pipe, ClusterPipeline):
-        pipe.eval(script.script, len(keys), *keys, *args)
-    else:
-        await script(keys=keys, args=args, client=pipe)

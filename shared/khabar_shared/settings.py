@@ -7,7 +7,7 @@ only it needs; nothing else in the code reads the environment.
 import os
 import socket
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,12 +53,3 @@ class CommonSettings(BaseSettings):
     @property
     def effective_cache_redis_url(self) -> str:
         return self.cache_redis_url or self.redis_url
-
-
-class MeiliAdminSettings(BaseSettings):
-    """Only for processes that manage the index (search's indexer, the CLI)."""
-
-    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore",
-                                      secrets_dir=secrets_dir())
-
-    meili_master_key: SecretStr = SecretStr("")

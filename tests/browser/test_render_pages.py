@@ -40,7 +40,8 @@ def arabic_font_installed() -> bool:
     fc_list = shutil.which("fc-list")
     if fc_list is None:
         return False
-    found = subprocess.run([fc_list, ":lang=ar", "family"], capture_output=True, text=True)
+    found = subprocess.run([fc_list, ":lang=ar", "family"], capture_output=True, text=True,
+                           check=False)
     return bool(found.stdout.strip())
 
 

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import RelatedIndex
+from khabar_enrich.index import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater

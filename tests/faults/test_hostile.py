@@ -51,10 +51,10 @@ class Unsafe(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.found.append(f"{tag} {name}=")
-            if name in ("href", "src", "action", "formaction", "xlink:href", "data") and value:
-                if value.strip().lower().replace("\x00", "").startswith(("javascript:", "vbscript:",
-                                                                          "data:text/html")):
-                    self.found.append(f"{tag} {name}={value[:40]}")
+            if (name in ("href", "src", "action", "formaction", "xlink:href", "data") and value
+                    and value.strip().lower().replace("\x00", "").startswith(
+                        ("javascript:", "vbscript:", "data:text/html"))):
+                self.found.append(f"{tag} {name}={value[:40]}")
             if name == "style" and value and ("expression(" in value or "url(" in value.lower()):
                 self.found.append(f"{tag} style={value[:40]}")
 

@@ -17,8 +17,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from khabar_dev.checks import Accepted, check_fragments, check_index, meili_idle
 from khabar_shared.dead_letters import DeadLetter, list_dead_letters, replay_dead_letter
 from khabar_shared.events import encode_event
+from khabar_shared.names import (
+    ARTICLE_EVENTS_STREAM,
+    ENRICH_GROUP,
+    ENRICHED_STREAM,
+    dead_letter_stream,
+)
 from khabar_shared.redis_helpers import connect
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ENRICHED_STREAM, dead_letter_stream
 from tests.conftest import Servers
 from tests.faults.harness import (
     Pipeline,
@@ -96,7 +101,7 @@ async def test_poison_entries_are_dead_lettered_and_never_block_the_rest(pipelin
         dead_stream = dead_letter_stream(ARTICLE_EVENTS_STREAM)
         await client.xadd(dead_stream, {**{k: v for k, v in (await client.xrange(
             dead_stream, article_dead[0].entry_id, article_dead[0].entry_id))[0][1].items()},
-            b"original.data": encode_event(good)["data"].encode()})
+            b"original.data": encode_event(good)["data"]})
         await client.xdel(dead_stream, article_dead[0].entry_id)
         (repaired_id, _), = await client.xrange(dead_stream)
         await replay_dead_letter(client, dead_stream, repaired_id.decode())

@@ -27,7 +27,7 @@ def page(system: System, article_id: str) -> httpx.Response:
 
 
 def headline_of(page_html: str) -> str:
-    found = re.search(r"<h1[^>]*>(.*?)</h1>", page_html, re.S)
+    found = re.search(r"<h1[^>]*>(.*?)</h1>", page_html, re.DOTALL)
     assert found, "the page has no <h1>"
     return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip()
 

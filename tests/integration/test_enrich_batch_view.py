@@ -66,7 +66,8 @@ async def test_a_started_read_is_on_its_way_before_it_is_awaited(
     await redis.set("doc:a", b"in redis")
     before = await eval_calls(redis)
     pending = await BatchView(reader).start_read(["doc:a"], [None])
-    time.sleep(0.2)  # the event loop is blocked: only a read already sent can have run meanwhile
+    # The event loop is blocked on purpose: only a read already sent can have run meanwhile.
+    time.sleep(0.2)  # noqa: ASYNC251
     assert await eval_calls(redis) == before + 1
     assert await pending == [b"in redis"]
 

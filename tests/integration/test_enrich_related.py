@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_dev.corpus import ANT, corpus_file
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
+from khabar_enrich.caches import ParsedDocs
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import COUNT_KEY, ParsedDocs, RelatedIndex, doc_key, term_key
+from khabar_enrich.index import COUNT_KEY, RelatedIndex, doc_key, term_key
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.consumer import Delivery
@@ -261,7 +262,7 @@ async def test_docs_the_process_forgot_come_with_their_candidates(
         await redis.flushdb()
         settings = EnrichSettings(redis_url=redis_url)
         index = RelatedIndex(redis, settings)
-        index._parsed = ParsedDocs(cache_size)  # noqa: SLF001 (a cache far smaller than the archive)
+        index._parsed = ParsedDocs(cache_size)
         enricher = Enricher(redis, index, settings)
         batches = [events[start:start + 50] for start in range(0, len(events), 50)]
         return [e for batch in batches for e in await enricher.enrich_batch(batch)]

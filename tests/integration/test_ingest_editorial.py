@@ -386,7 +386,7 @@ class FeedHost:
         host = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:
                 host.headers.append(dict(self.headers))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/rss+xml")

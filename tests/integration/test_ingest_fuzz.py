@@ -43,7 +43,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 timestamps = st.datetimes(timezones=st.timezones()).map(lambda moment: moment.isoformat())
-maybe = lambda good: good | json_values  # noqa: E731 - a right value or any JSON at all
+maybe = lambda good: good | json_values
 ninjs_like = st.fixed_dictionaries(
     {},
     optional={

@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 import redis.asyncio as aioredis
+from typer.testing import CliRunner
+
 from khabar_cli.main import app
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent, encode_event
@@ -24,8 +26,6 @@ from khabar_shared.names import (
     dead_letter_stream,
 )
 from khabar_shared.settings import CommonSettings
-from typer.testing import CliRunner
-
 from tests.conftest import DATABASES, Servers
 from tests.support import real_articles, to_ninjs
 
@@ -86,7 +86,8 @@ async def make_dead_letters(redis_url: str, events: list[ArticleEvent]) -> None:
     consumer = StreamConsumer(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ArticleEvent,
                               lambda _: asyncio.sleep(0), client, CommonSettings())
     for n, event in enumerate(events):
-        fields = {k.encode(): v.encode() for k, v in encode_event(event).items()}
+        fields = {k.encode(): v if isinstance(v, bytes) else v.encode()
+                  for k, v in encode_event(event).items()}
         message_id = (await client.xadd(ARTICLE_EVENTS_STREAM, fields)).decode()
         await consumer.dead_letter(message_id, fields, f"Traceback ...\nKeyError: 'gazetteer-{n}'",
                                    6, reason="max_deliveries")

@@ -13,6 +13,9 @@ import httpx
 import markupsafe
 import pytest
 import redis
+from redis.cluster import RedisCluster
+from redis.crc import key_slot
+
 from khabar_dev.processes import ProcessGroup, free_port, start_service, wait_until
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
@@ -24,9 +27,6 @@ from khabar_shared.names import (
     article_state_key,
     dead_letter_stream,
 )
-from redis.cluster import RedisCluster
-from redis.crc import key_slot
-
 from tests.conftest import Servers, service_env
 from tests.support import eventually, real_articles, to_ninjs
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from khabar_dev import run
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.settings import IngestSettings

@@ -61,6 +61,13 @@ def test_image_holds_its_service_and_only_its_dependencies(service: str, tmp_pat
     imported = subprocess.run([python, "-c", f"import khabar_{service}.app, khabar_shared.meili_setup"],
                               capture_output=True, text=True, check=False)
     assert imported.returncode == 0, imported.stderr
+    shipped = ROOT / f"services/{service}/khabar_{service}/lua"
+    scripts = sorted(p.stem for p in shipped.glob("*.lua"))
+    listing = ("from khabar_shared.lua import ScriptRegistry; "
+               f"r = ScriptRegistry('khabar_{service}'); print(*[n for n in r.names() if r[n].source])")
+    loaded = subprocess.run([python, "-c", listing], capture_output=True, text=True, check=False)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.split() == scripts, "the image holds the service's Lua scripts"
     for other in SERVICES:
         if other != service:
             found = subprocess.run([python, "-c", f"import khabar_{other}"], capture_output=True,

@@ -7,10 +7,10 @@ import httpx
 import pytest
 import redis
 import redis.asyncio as aioredis
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICHED_STREAM, dead_letter_stream
-from khabar_shared.redis_helpers import read_group_stats
 from prometheus_client.parser import text_string_to_metric_families
 
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICHED_STREAM, dead_letter_stream
+from khabar_shared.redis_helpers import read_group_stats
 from tests.conftest import Servers, System
 from tests.support import eventually, real_articles, to_ninjs
 

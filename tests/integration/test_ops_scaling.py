@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from khabar_dev.processes import ManagedProcess, ProcessGroup, free_port, start_service
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ENRICHED_STREAM
 from prometheus_client.parser import text_string_to_metric_families
 
+from khabar_dev.processes import ManagedProcess, ProcessGroup, free_port, start_service
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ENRICHED_STREAM
 from tests.conftest import DATABASES, Servers, service_env
 from tests.support import eventually, real_articles, to_ninjs
 

@@ -102,13 +102,13 @@ def card_ids(html: str) -> list[str]:
 
 def home_section_ids(html: str, slug: str) -> list[str]:
     match = re.search(rf'<section class="home-section" data-category="{slug}">(.*?)</section>',
-                      html, re.S)
+                      html, re.DOTALL)
     return card_ids(match.group(1)) if match else []
 
 
 def category_href(html: str) -> str:
     match = re.search(r'<p class="article-category">.*?<a class="category-link" href="([^"]+)"',
-                      html, re.S)
+                      html, re.DOTALL)
     assert match, "the article shows no category link"
     return match.group(1)
 
@@ -132,7 +132,7 @@ def purge_receiver() -> Iterator[PurgeReceiver]:
     receiver = PurgeReceiver(f"http://127.0.0.1:{port}/purge")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+        def do_POST(self) -> None:
             length = int(self.headers.get("content-length", 0))
             receiver.bodies.append(json.loads(self.rfile.read(length)))
             self.send_response(204)

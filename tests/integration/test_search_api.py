@@ -2,10 +2,10 @@
 
 import asyncio
 import re
-from concurrent.futures import ThreadPoolExecutor
 import secrets
-from datetime import datetime
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,7 @@ def test_page_works_without_javascript(search_url: str) -> None:
     assert 'dir="rtl"' in page.text and 'lang="ar"' in page.text
     assert page.text.count('class="hit"') >= 3
     link = re.search(r'<section class="facet" data-facet="category">.*?<a href="([^"]+)"',
-                     page.text, re.S)
+                     page.text, re.DOTALL)
     assert link, "no category filter links"
     filtered = httpx.get(search_url + link.group(1).replace("&amp;", "&"), timeout=10)
     assert filtered.status_code == 200 and 'class="active-filters"' in filtered.text

@@ -10,14 +10,15 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bench.relevance import load_corpus_articles, versioned_event as event
-from khabar_shared.meili_setup import provision_keys
+from bench.relevance import load_corpus_articles
+from bench.relevance import versioned_event as event
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.events import Article, EnrichedEvent, encode_event
+from khabar_shared.meili_setup import provision_keys
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.settings import CommonSettings
 from tests.conftest import Servers

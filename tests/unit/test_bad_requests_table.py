@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+
 from khabar_ingest.formats import InvalidArticle, Limits, MalformedDocument, parse_ninjs_json
 from khabar_ingest.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -22,7 +23,6 @@ from khabar_ingest.problems import (
     unauthorized,
     unsupported_media_type,
 )
-
 from tests.support import DROP, with_changes
 
 LIMITS = Limits(

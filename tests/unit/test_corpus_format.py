@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import corpus_file
 from khabar_ingest.formats import article_id_from_uri
 from khabar_ingest.formats.corpus import (
     UNDATED,
@@ -17,6 +16,7 @@ from khabar_ingest.formats.corpus import (
     iter_corpus,
     iter_records,
 )
+from tests.support import corpus_file
 
 REPO = Path(__file__).resolve().parents[2]
 ANT = corpus_file("ant-arabic-news-2018h1.jsonl.gz")

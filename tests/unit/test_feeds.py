@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from khabar_ingest.formats import InvalidArticle
 from khabar_ingest.formats.feeds import parse_feed, read_feed
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+
 from khabar_render.fragments import (
     ENVIRONMENT,
     Fragment,
@@ -33,7 +34,6 @@ from khabar_render.fragments import (
 )
 from khabar_render.site import Site, default_site
 from khabar_shared.events import Article, EnrichedArticle, Image
-
 from tests.support import corpus_file
 
 ROOT = Path(__file__).resolve().parents[2]

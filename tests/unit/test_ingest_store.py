@@ -117,16 +117,16 @@ def test_text_controls_are_found_as_the_pattern_finds_them() -> None:
 
 
 def test_a_first_version_event_is_the_article_event_and_marks_where_its_article_starts() -> None:
-    from khabar_ingest.store import Change, first_event_head
-    from khabar_shared.events import ArticleEvent
+    from khabar_shared.events import ArticleEvent, first_event_head
 
     tricky = 'desk "quoted" \\ back/slash سطر\u2028'
     now = datetime.now(UTC)
     for pubstatus, kind in (("usable", "article.published"), ("canceled", "article.withdrawn")):
         article = parse_ninjs({**DOCUMENT, "pubstatus": pubstatus})
-        change = Change(article=article, submitted_by=tricky, correlation_id=tricky[::-1])
         article_json = article.__pydantic_serializer__.to_json(article)
-        head = first_event_head(change, "e-1", now.isoformat())
+        head = first_event_head(event_id="e-1", kind=kind, article_id=article.id,
+                                correlation_id=tricky[::-1], accepted_at=now.isoformat(),
+                                submitted_by=tricky)
         event = head + article_json + b"}"
         assert ArticleEvent.model_validate_json(event) == ArticleEvent(
             event_id="e-1", type=kind, article_id=article.id, version=1,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from khabar_ingest.formats import InvalidArticle, Limits, article_id_from_uri, parse_ninjs
 
 EXAMPLES = Path("/work/shared/reference/ninjs/examples")

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
 from khabar_ingest.trace import STAGES, AcceptedVersion, version_trace
 from khabar_shared import metrics
 from khabar_shared.asyncapi import khabar_asyncapi
@@ -100,6 +101,7 @@ def test_asyncapi_document_carries_the_event_schemas_of_the_streams() -> None:
 async def test_asyncapi_is_served_by_both_app_flavours() -> None:
     import httpx
     from faststream.asgi import AsgiFastStream
+
     from khabar_shared.asyncapi import asyncapi_router
 
     broker = make_broker("redis://127.0.0.1:6379/14", "test", cluster=False)

@@ -7,14 +7,21 @@ import orjson
 import pytest
 
 from khabar_dev.corpus import ANT, corpus_file
-from khabar_enrich.fanout import enters, refreshed_json
-from khabar_enrich.handler import event_json, stream_entry
-from khabar_enrich.related import IndexedDoc, Match, cosine, diversify, recency
+from khabar_enrich.fanout import enters
+from khabar_enrich.scoring import IndexedDoc, Match, cosine, diversify, recency
 from khabar_enrich.stories import Sketch, containment, resemblance, same_story, shingle_sketch
 from khabar_enrich.tagging import tag_article
 from khabar_ingest.formats.corpus import iter_corpus
-from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, RelatedLink, encode_event
-
+from khabar_shared.events import (
+    Article,
+    EnrichedArticle,
+    EnrichedEvent,
+    RelatedLink,
+    encode_event,
+    event_json,
+    refreshed_json,
+    routing_fields,
+)
 
 PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
          ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),
@@ -117,7 +124,7 @@ def test_a_links_fields_are_its_model_dump() -> None:
     assert orjson.dumps(vars(link)) == orjson.dumps(link.model_dump())
 
 
-def test_an_events_stream_entry_is_encode_events_with_its_json_as_bytes(articles: dict[str, Article]) -> None:
+def test_an_events_stream_entry_holds_its_json_as_the_model_dumps_it(articles: dict[str, Article]) -> None:
     article = articles[PAIRS[0][0]]
     event = EnrichedEvent(
         event_id="e1", type="article.enriched", article_id=article.id, version=2, correlation_id="c1",
@@ -126,8 +133,9 @@ def test_an_events_stream_entry_is_encode_events_with_its_json_as_bytes(articles
                                  related=[RelatedLink(article_id="x", score=0.5, reasons=["words: a"])],
                                  enriched_at=datetime(2026, 1, 1, 12, 30, 1, 5, tzinfo=UTC)),
     )
-    expected = encode_event(event)
-    assert stream_entry(event) == {**expected, "data": expected["data"].encode()}
+    expected = {**routing_fields(event), "data": event.model_dump_json().encode()}
+    assert encode_event(event) == expected
+    assert encode_event(event, event_json(event)) == expected
 
 
 def test_a_refreshed_events_json_spliced_from_its_copy_is_its_own(articles: dict[str, Article]) -> None:
@@ -153,3 +161,21 @@ def test_a_refreshed_events_json_spliced_from_its_copy_is_its_own(articles: dict
         event = EnrichedEvent(event_id="e2", type="article.related_refreshed", article_id=article.id,
                               version=3, correlation_id="c2", source_event_id="s2", enriched=refreshed)
         assert refreshed_json(copy_json, event) == event_json(event)
+
+
+def test_rerank_scores_without_redis_cosine_plus_same_story_times_recency() -> None:
+    from khabar_enrich.scoring import SAME_STORY_BONUS, rerank
+
+    words = [f"w{i}" for i in range(60)]
+    day = 86_400.0
+    query = IndexedDoc("q", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(words))
+    retold = IndexedDoc("retold", "ar", 10 * day, {"w:a": 0.6, "w:c": 0.8}, shingle_sketch(words))
+    other_words = [f"x{i}" for i in range(60)]
+    close = IndexedDoc("close", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(other_words))
+    old = IndexedDoc("old", "ar", 0.0, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(other_words))
+    ranked = rerank(query, [old, close, retold])
+    assert [m.doc.article_id for m in ranked] == ["close", "retold", "old"]
+    assert ranked[1].same_story and not ranked[0].same_story and not ranked[2].same_story
+    assert ranked[0].score == pytest.approx(1.0)
+    assert ranked[1].score == pytest.approx(0.48 + SAME_STORY_BONUS)
+    assert ranked[2].score == pytest.approx(recency(10 * day, 0.0))

@@ -6,8 +6,8 @@ import pytest
 
 from khabar_render.app import etag_matches
 from khabar_render.fragments import category_of
-from khabar_render.purge import purge_keys
 from khabar_render.handler import is_links_only
+from khabar_render.purge import purge_keys
 from khabar_render.store import Applied, StoredArticle, supersedes
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import Article, EnrichedArticle, EnrichedEvent, newest_per_article

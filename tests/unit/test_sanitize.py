@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
 from khabar_render.fragments import (
     Teaser,
     article_page_meta,
@@ -27,7 +28,6 @@ from khabar_render.fragments import (
 from khabar_render.sanitize import safe_url, sanitize_body, split_sections
 from khabar_render.site import default_site
 from khabar_shared.events import Article, EnrichedArticle, Image
-
 from tests.support import corpus_file
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,22 +1,23 @@
 """Gazetteer, topics, keyphrases and the tagger, on real articles of the ANT 2018 corpus."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from bench.enrich_measures import topic_agreement
+from khabar_dev.ant import corpus_article
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_enrich import tagging
 from khabar_enrich.gazetteer import Gazetteer, gazetteer, keys, load_entities, variants_by_id
 from khabar_enrich.keyphrases import GENERIC, extract_keyphrases
 from khabar_enrich.tagging import (
     MAX_PER_TYPE,
-    corpus_article,
     html_to_text,
     read_part,
     strip_dateline,
     tag_article,
 )
-from khabar_enrich.topics import REGIONS, TOPICS, score_topics, term_counts, topic_agreement
+from khabar_enrich.topics import REGIONS, TOPICS, score_topics, term_counts
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article
 from khabar_shared.text import analyze, is_stopword, normalize
@@ -223,7 +224,7 @@ def test_world_news_goes_to_the_region_it_is_about() -> None:
 
 def test_headline_mentions_weigh_more_than_body_mentions() -> None:
     article = Article(
-        id="t1", uri="t1", language="ar", versioncreated=datetime(2018, 3, 1, tzinfo=timezone.utc),
+        id="t1", uri="t1", language="ar", versioncreated=datetime(2018, 3, 1, tzinfo=UTC),
         headline="ماكرون يزور الرياض",
         body_html="<p>وصل الرئيس الفرنسي إيمانويل ماكرون إلى الرياض. وكانت ميركل قد زارت برلين، وتحدثت ميركل عن برلين.</p>",
     )
@@ -236,7 +237,7 @@ def test_tags_are_capped_per_type_and_scored_in_range() -> None:
     body = "، ".join(e.ar for e in load_entities() if e.type == "place" and e.region == "europe")
     article = Article(
         id="t2", uri="t2", language="ar", headline="جولة أوروبية",
-        body_html=f"<p>{body}</p>", versioncreated=datetime(2018, 3, 1, tzinfo=timezone.utc),
+        body_html=f"<p>{body}</p>", versioncreated=datetime(2018, 3, 1, tzinfo=UTC),
     )
     result = tag_article(article)
     places = [t for t in result.tags if t.type == "place"]
@@ -250,7 +251,7 @@ def test_names_are_given_in_the_article_language() -> None:
     english = Article(
         id="t3", uri="t3", language="en", headline="Putin meets Erdogan in Ankara",
         body_html="<p>Russian President Vladimir Putin met Recep Tayyip Erdogan.</p>",
-        versioncreated=datetime(2018, 4, 3, tzinfo=timezone.utc),
+        versioncreated=datetime(2018, 4, 3, tzinfo=UTC),
     )
     tags = {t.id: t for t in tag_article(english).tags}
     assert tags["person:vladimir-putin"].name == "Vladimir Putin"

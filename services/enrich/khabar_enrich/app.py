@@ -5,7 +5,7 @@ import asyncio
 from faststream.asgi import AsgiFastStream
 
 from khabar_enrich.handler import Enricher
-from khabar_enrich.related import RelatedIndex
+from khabar_enrich.index import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import warm_up
 from khabar_shared.asyncapi import khabar_asyncapi

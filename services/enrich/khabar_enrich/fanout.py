@@ -20,23 +20,16 @@ from operator import attrgetter
 from typing import NamedTuple
 
 import orjson
+
 from khabar_enrich.batch_view import BatchView
+from khabar_enrich.caches import make_room
+from khabar_enrich.index import NEVER, PREFIX, RelatedIndex, doc_key
 from khabar_enrich.pipes import Writes
-from khabar_enrich.related import (
-    NEVER,
-    TOP_SHOWN,
-    IndexedDoc,
-    Match,
-    RelatedIndex,
-    diversify,
-    doc_key,
-    make_room,
-    published_at,
-)
+from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, published_at
+from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
 
-PREFIX = "khabar:{enrich}"
 RECENT_KEY = f"{PREFIX}:recent"
 COPY_TTL_S = 14 * 86_400  # a safety net: the window trims copies long before
 TRIM_EVERY = 100  # saves between two trims of the window
@@ -56,33 +49,8 @@ def links_key(article_id: str) -> str:
     return f"{PREFIX}:links:{article_id}"
 
 
-# Drop the copies of articles published before the window, in one step.
-# KEYS: the recent set. ARGV: the window's start, copy-key prefix, links-key prefix.
-TRIM_SCRIPT = """
-local stale = redis.call('ZRANGE', KEYS[1], ARGV[1], '-inf', 'BYSCORE', 'REV')
-for _, id in ipairs(stale) do
-  redis.call('DEL', ARGV[2] .. id, ARGV[3] .. id)
-  redis.call('ZREM', KEYS[1], id)
-end
-return #stale
-"""
-
-
-# Keep the copies and links of a newly enriched article and of those it refreshed, in
-# one command (three per article were a large share of the client's work); a
-# refreshed article's copy stays as it was (see `RecentCopies.save`).
-# KEYS: the recent set. ARGV: ttl, copy-key prefix, links-key prefix, then per
-# article: id, published, links JSON, compressed copy (empty: none).
-SAVE_SCRIPT = """
-local ttl, copy_prefix, links_prefix = ARGV[1], ARGV[2], ARGV[3]
-for i = 4, #ARGV, 4 do
-  local id = ARGV[i]
-  if ARGV[i + 3] ~= '' then redis.call('SET', copy_prefix .. id, ARGV[i + 3], 'EX', ttl) end
-  redis.call('SET', links_prefix .. id, ARGV[i + 2], 'EX', ttl)
-  redis.call('ZADD', KEYS[1], ARGV[i + 1], id)
-end
-return 1
-"""
+TRIM_SCRIPT = SCRIPTS["trim_copies"]
+SAVE_SCRIPT = SCRIPTS["save_copies"]
 
 
 class Copy(NamedTuple):
@@ -94,39 +62,10 @@ class Copy(NamedTuple):
 
 class Refreshed(NamedTuple):
     """An older article with its new links, and the JSON its copy was kept as (see
-    `refreshed_json`)."""
+    `events.refreshed_json`)."""
 
     enriched: EnrichedArticle
     copy_json: bytes
-
-
-# Serializing a refreshed event's article again cost more than the rest of its refresh: its
-# JSON is the copy's, but for its header and the links and time at its end (see `refreshed_json`).
-assert list(EnrichedEvent.model_fields)[-1] == "enriched", "a refreshed event's JSON ends with its article"
-assert list(EnrichedArticle.model_fields)[-3:] == ["related", "search_text", "enriched_at"], \
-    "a refreshed article's JSON ends with what a refresh changes"
-_ENRICHED = b',"enriched":{'
-_RELATED = b',"related":['
-_TAIL = {"related", "search_text", "enriched_at"}
-
-
-def refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
-    """The JSON of `event`, a refresh of the article whose `article.enriched` event's JSON is
-    `copy_json`: the copy's article, tags and story (most of its bytes) copied as they are, between
-    the event's own header and the new links and time.
-
-    Within the copy, `,"enriched":{` first appears where its article starts, and `,"related":[`
-    last appears where its links start: a quote inside a JSON string is escaped, and nothing
-    before the article (plain fields) nor after the links' start (links, text, time) has keys of
-    those names. The copy is this process's or another's JSON of the same model, so its
-    unchanged part is what serializing it again would make.
-    """
-    assert event.enriched is not None, "a refresh carries its article"
-    start = copy_json.index(_ENRICHED) + len(_ENRICHED) - 1  # at the article's "{"
-    end = copy_json.rindex(_RELATED)
-    head = EnrichedEvent.__pydantic_serializer__.to_json(event, exclude={"enriched"})  # {...}
-    tail = EnrichedArticle.__pydantic_serializer__.to_json(event.enriched, include=_TAIL)  # {...}
-    return b"".join((head[:-1], b',"enriched":', copy_json[start:end], b",", tail[1:], b"}"))
 
 
 class RecentCopies:
@@ -171,7 +110,7 @@ class RecentCopies:
             view.write(links_key(article.article.id), links, published)
             if copy:
                 view.write(copy_key(article.article.id), copy, published)
-        pipe.add("EVAL", SAVE_SCRIPT, 1, RECENT_KEY, COPY_TTL_S, copy_key(""), links_key(""), *args)
+        pipe.add(*SAVE_SCRIPT.command([RECENT_KEY], [COPY_TTL_S, copy_key(""), links_key(""), *args]))
         self._saves += 1 + len(refreshed)
 
     def trim(self, pipe: Writes, view: BatchView, newest: float) -> None:
@@ -179,7 +118,7 @@ class RecentCopies:
         if self._saves < TRIM_EVERY:
             return
         self._saves = 0
-        pipe.add("EVAL", TRIM_SCRIPT, 1, RECENT_KEY, newest - self._window_s, copy_key(""), links_key(""))
+        pipe.add(*TRIM_SCRIPT.command([RECENT_KEY], [newest - self._window_s, copy_key(""), links_key("")]))
         view.trim(newest - self._window_s)
 
     def remove(self, pipe: Writes, view: BatchView, article_id: str) -> None:

@@ -53,7 +53,7 @@ def token_key(token: str) -> str:
         return token
     bare = strip_clitics(token)
     prefix = token[: len(token) - len(bare)]
-    if prefix.endswith("ال") or prefix.endswith("لل"):
+    if prefix.endswith(("ال", "لل")):
         return "ال" + bare
     return bare
 

@@ -29,9 +29,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key, refreshed_json
+from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key
+from khabar_enrich.index import RelatedIndex
 from khabar_enrich.pipes import Command, Writes, flush, key_reader, streamed
-from khabar_enrich.related import IndexedDoc, Match, RelatedIndex, diversify, published_at, raw_terms, weigh
+from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
 from khabar_enrich.tagging import TagResult, tag_article
@@ -42,7 +43,10 @@ from khabar_shared.events import (
     EnrichedArticle,
     EnrichedEvent,
     EnrichedEventType,
-    routing_fields,
+    Entry,
+    encode_event,
+    event_json,
+    refreshed_json,
 )
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM
@@ -50,21 +54,6 @@ from khabar_shared.redis_helpers import RedisClient
 from khabar_shared.text import analyze
 
 log = get_logger(__name__)
-
-
-# A stream entry: its fields, the event's JSON as bytes (see `stream_entry`).
-Entry = dict[str, str | bytes]
-
-
-def event_json(event: EnrichedEvent) -> bytes:
-    """The event's JSON as the serializer makes it: `model_dump_json` decodes a few KB of Arabic
-    to a str, for the packer to encode back, which cost as much as serializing it."""
-    return EnrichedEvent.__pydantic_serializer__.to_json(event)
-
-
-def stream_entry(event: EnrichedEvent, data: bytes | None = None) -> Entry:
-    """The entry `encode_event` makes, its JSON (`data`, when already made) as bytes."""
-    return {**routing_fields(event), "data": event_json(event) if data is None else data}
 
 
 def version_key(article_id: str) -> str:
@@ -176,7 +165,7 @@ class Enricher:
         steps: list[Step] = []
         for i, (event, action) in enumerate(zip(events, plan, strict=True)):
             if action == "withdraw":
-                self._index.uncounting(event.article_id)
+                self._index.leave(event.article_id)
                 steps.append(event)
             elif action == "live":
                 steps.append(self._live_step(event, tagged[i], terms[i]))
@@ -188,25 +177,20 @@ class Enricher:
             article_id=article.id,
             language=article.base_language,
             published=published_at(article),
-            terms=weigh(terms.strengths, self._index.idf(list(terms.strengths))),
+            terms=self._index.vector(terms.strengths),
             sketch=shingle_sketch(tagged.terms),
             names=terms.names,
         )
-        if not is_indexable(article, datetime.now(UTC)):
-            self._index.uncounting(article.id)
-            return LiveStep(event, tagged, doc, indexable=False)
-        self._index.counting(article.id, list(terms.strengths))
-        return LiveStep(event, tagged, doc, indexable=True, revision=self._index.new_revision())
+        indexable = is_indexable(article, datetime.now(UTC))
+        revision = self._index.enter(article.id, list(terms.strengths), indexable)
+        return LiveStep(event, tagged, doc, indexable, revision)
 
     def _index_commands(self, step: Step) -> list[Command]:
         """An event's index commands, in order: a live article's candidates read, then its own
         index write (or its removal, while embargoed); a withdrawal's removal."""
         if not isinstance(step, LiveStep):
-            return [self._index.remove_command(step.article_id)]
-        candidates = self._index.candidates_command(step.doc, links_key(""), self._refresher.window(step.doc))
-        if not step.indexable:
-            return [candidates, self._index.remove_command(step.doc.article_id)]
-        return [candidates, self._index.add_command(step.doc, step.revision)]
+            return [self._index.removal(step.article_id)]
+        return self._index.commands(step.doc, step.revision, links_key(""), self._refresher.window(step.doc))
 
     async def _plan(self, events: list[ArticleEvent]) -> list[Action]:
         """What to do with each event: skip it (stale), withdraw its article, or enrich it."""
@@ -236,7 +220,7 @@ class Enricher:
             return
         writes = Writes()
         for event in outgoing:
-            entry = self._entries.pop(event.event_id, None) or stream_entry(event)
+            entry = self._entries.pop(event.event_id, None) or encode_event(event)
             writes.add("XADD", ENRICHED_STREAM, "*", *(part for field in entry.items() for part in field))
         for event in outgoing:
             if event.type != "article.related_refreshed":
@@ -270,7 +254,7 @@ class Enricher:
         outgoing = _event(event, "article.enriched", event.article_id, event.version, enriched)
         # Its stream entry is made now: the copy kept for refreshes is the same JSON.
         data = event_json(outgoing)
-        self._entries[outgoing.event_id] = stream_entry(outgoing, data)
+        self._entries[outgoing.event_id] = encode_event(outgoing, data)
         refreshed: list[Refreshed] = []
         if refreshing is not None:  # indexable
             refreshed = await refreshing
@@ -289,7 +273,7 @@ class Enricher:
         """A refreshed article's event, its stream entry made from its copy's JSON."""
         article = refreshed.enriched
         event = _event(source, "article.related_refreshed", article.article.id, article.version, article)
-        self._entries[event.event_id] = stream_entry(event, refreshed_json(refreshed.copy_json, event))
+        self._entries[event.event_id] = encode_event(event, refreshed_json(refreshed.copy_json, event))
         return event
 
 

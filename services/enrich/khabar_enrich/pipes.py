@@ -30,25 +30,23 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
+from khabar_enrich.scripts import SCRIPTS
 from khabar_shared.redis_helpers import RedisClient
 
-# MGET as a script: redis-py refuses MGET in a cluster pipeline, and the index's keys
-# all share one slot (see `related.PREFIX`).
-MGET_SCRIPT = "return redis.call('MGET', unpack(KEYS))"
+MGET_SCRIPT = SCRIPTS["mget"]
 
 # One Redis command: its name and arguments.
 Command = tuple[Any, ...]
 # Groups (a batch's articles) sent before their replies are read. Enough to keep Redis busy while
 # Python works on an article (Redis runs an article's commands faster than Python handles it),
 # few enough that a read on another connection (a refresh's) does not queue behind a long
-# backlog of them (measured on a loaded machine: 1.8-1.9 ms per such read with 1 or 2 articles
-# ahead, 2.1 with 4, 2.9 with the whole batch sent at once).
+# backlog of them (such a read takes longer with each article sent ahead beyond two).
 AHEAD = 2
 
 
 def pack(commands: Iterable[Command]) -> bytes:
     """The commands in the Redis protocol: the very bytes redis-py's packer makes, made in C
-    (redis-py's Python packer took 0.48 ms of CPU an article, mostly the events' XADDs; 0.20)."""
+    (redis-py's Python packer cost twice the CPU, mostly for the events' XADDs)."""
     return b"".join(map(hiredis.pack_command, commands))
 
 
@@ -148,7 +146,7 @@ class _ConnectionReader:
         self._connection = connection
 
     async def send_mget(self, keys: Sequence[str]) -> Awaitable[list[bytes | None]]:
-        await self._connection.send_packed_command(pack([("EVAL", MGET_SCRIPT, len(keys), *keys)]))
+        await self._connection.send_packed_command(pack([MGET_SCRIPT.command(keys, ())]))
         return self._connection.read_response()
 
 
@@ -157,7 +155,7 @@ class _ClientReader:
         self._redis = redis
 
     async def send_mget(self, keys: Sequence[str]) -> Awaitable[list[bytes | None]]:
-        return asyncio.ensure_future(self._redis.eval(MGET_SCRIPT, len(keys), *keys))
+        return asyncio.ensure_future(self._redis.eval(MGET_SCRIPT.source, len(keys), *keys))
 
 
 @asynccontextmanager

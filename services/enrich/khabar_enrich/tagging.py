@@ -10,27 +10,23 @@ punctuation, every word gets its matching key (gazetteer) and its index term
 (topics, search); all per-word work is memoized in the text package.
 """
 
-import gzip
 import html
 import re
 import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache, partial
 from importlib import resources
-from itertools import chain, islice
+from itertools import chain
 from operator import attrgetter, is_not
-from pathlib import Path
-from typing import Any
 
-import orjson
 from pydantic import BaseModel, Field
 
 from khabar_enrich.gazetteer import Gazetteer, Mention, gazetteer, token_key
 from khabar_enrich.keyphrases import CLAUSE_END, Token, extract_keyphrases, make_token
-from khabar_enrich.topics import TOPICS, corpus_articles, score_topics, term_counts, topic_agreement
+from khabar_enrich.topics import TOPICS, score_topics, term_counts
 from khabar_shared.events import Article, Tag
 from khabar_shared.text import WORD, normalize_arabic, term
 
@@ -69,7 +65,7 @@ _TERM = attrgetter("term")
 _IS_SOMETHING = partial(is_not, None)
 _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|blockquote|figcaption|tr)>|<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
-# News's commonest chunks of text, read at start (see `warm_up`); `write_common_words_file` makes it.
+# News's commonest chunks of text, read at start (see `warm_up`); `khabar_dev.common_words` makes it.
 COMMON_WORDS = resources.files("khabar_enrich") / "data" / "common_words.txt"
 # "دبي، الإمارات العربية المتحدة (CNN) --" and "لندن - رويترز": where the story was filed.
 _DATELINE = re.compile(
@@ -266,25 +262,9 @@ def warm_up() -> None:
     tag_article(
         Article(id="warm-up", uri="warm-up", language="ar", headline="والحكومة اللبنانية",
                 body_html="<p>قال الرئيس دونالد ترامب إن الاتحاد الأوروبي</p>",
-                versioncreated=datetime(2018, 1, 1, tzinfo=timezone.utc))
+                versioncreated=datetime(2018, 1, 1, tzinfo=UTC))
     )
     _CHUNKS.learn(COMMON_WORDS.read_text(encoding="utf-8").split())
-
-
-def write_common_words_file(corpus: Path, skip: int = 4000, size: int = 30_000) -> Path:
-    """Rebuild `data/common_words.txt`: the `size` commonest chunks of text (as `read_part` cuts
-    them) of the ANT corpus, one a line, from its records after the first `skip`: those are the
-    ones bench.enrich feeds, which a list made from them would flatter."""
-    counts: Counter[str] = Counter()
-    with gzip.open(corpus, "rb") as lines:
-        for record in map(orjson.loads, islice(lines, skip, None)):
-            article = corpus_article(record)
-            body = strip_dateline(html_to_text(article.body_html).strip())
-            for text in (article.headline, article.lead, body):
-                counts.update(text.split())
-    target = Path(str(COMMON_WORDS))
-    target.write_text("".join(f"{chunk}\n" for chunk, _ in counts.most_common(size)), encoding="utf-8")
-    return target
 
 
 def tag_article(article: Article, use_category: bool = True) -> TagResult:
@@ -325,41 +305,3 @@ def tag_article(article: Article, use_category: bool = True) -> TagResult:
         keyphrases=[phrase for phrase, _ in phrases],
         terms=headline.terms + body_terms,
     )
-
-
-# ---------------------------------------------------------------- measuring on the corpus
-
-
-def corpus_article(record: dict[str, Any]) -> Article:
-    """An `Article` from one ANT corpus record (plain-text body, one paragraph a line)."""
-    paragraphs = [line.strip() for line in (record.get("text") or "").splitlines() if line.strip()]
-    return Article(
-        id=record["docno"],
-        uri=record.get("url") or record["docno"],
-        language="ar",
-        headline=record.get("title") or "",
-        lead=record.get("abstract") or "",
-        body_html="".join(f"<p>{html.escape(p)}</p>" for p in paragraphs),
-        category=record["categories"][0],
-        source=record.get("source") or "",
-        versioncreated=record["published"],
-    )
-
-
-def measure_topic_agreement(
-    corpus: Path, limit: int = 3000, use_category: bool = False
-) -> dict[str, Any]:
-    """Topic agreement with the corpus categories on up to `limit` held-out articles.
-
-    Held out: the articles the topic lexicon was not trained on (see topics.py).
-    """
-    records = (record for _, record in corpus_articles(corpus, held_out=True))
-    pairs = (
-        (record["categories"], tag_article(corpus_article(record), use_category).topic)
-        for record in islice(records, limit)
-    )
-    return topic_agreement(pairs)
-
-
-if __name__ == "__main__":
-    write_common_words_file(Path(sys.argv[1]))

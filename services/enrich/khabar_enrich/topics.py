@@ -5,8 +5,8 @@ Three kinds of evidence:
 - **Word lexicons** learnt from the ANT 2018 corpus (`data/topic_lexicon.json`):
   for sport, technology, economy, culture, middle-east and world news, the
   terms that are much more frequent in that newsroom category than elsewhere,
-  with their log-odds. `build_lexicon` rebuilds the file; it trains on six
-  sevenths of the corpus and leaves every seventh article for `topic_agreement`.
+  with their log-odds. `khabar_dev.topic_lexicon` rebuilds the file; it trains on
+  six sevenths of the corpus and leaves every seventh for measuring agreement.
 - **Seed lexicons** for the sections the corpus has no category for (health,
   business), written by hand in `data/topic_seeds.json`.
 - **Entities**: the regions of the places, people and bodies the article is about.
@@ -16,19 +16,13 @@ politics when no region stands out. The newsroom's category is a prior that
 tilts close calls, not the answer.
 """
 
-import gzip
 import json
 import math
-import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from importlib import resources
-from pathlib import Path
-from typing import Any
-
-import orjson
 
 from khabar_shared.text import analyze
 
@@ -47,15 +41,6 @@ CATEGORY_TOPIC: dict[str, str] = {
     "middleEast": "middle-east", "middle-east": "middle-east", "internationalNews": "world",
     "world": "world", "africa": "africa", "asia": "asia", "europe": "europe",
     "americas": "americas",
-}
-# Corpus category -> topics that count as agreeing with it.
-AGREES_WITH: dict[str, frozenset[str]] = {
-    "sport": frozenset({"sport"}),
-    "technology": frozenset({"technology", "health"}),
-    "economy": frozenset({"economy", "business"}),
-    "culture": frozenset({"culture"}),
-    "middleEast": frozenset({"middle-east"}),
-    "internationalNews": frozenset({"politics", "africa", "asia", "europe", "americas"}),
 }
 
 HEADLINE_WEIGHT = 2  # a headline term counts as two body terms
@@ -172,106 +157,3 @@ def _rank(scores: dict[str, float], main: str) -> list[tuple[str, float]]:
         key=lambda item: -item[1],
     )
     return [(main, 1.0), *others[:MAX_EXTRA]]
-
-
-# ---------------------------------------------------------------- building and measuring
-
-
-CORPUS_CLASSES = {
-    "sport": "sport", "technology": "technology", "economy": "economy",
-    "culture": "culture", "middleEast": "middle-east", "internationalNews": "world",
-}
-HELD_OUT_EVERY = 7  # article i of the corpus is held out when i % 7 == 0
-
-
-def build_lexicon(
-    articles: Iterable[tuple[list[str], str, str]], top: int = 800, min_df: int = 8, alpha: float = 0.5
-) -> dict[str, dict[str, float]]:
-    """Log-odds lexicons from (corpus categories, title, text) triples.
-
-    For each class, every term's smoothed log ratio of its (log-damped) frequency
-    in the class to its frequency outside; the `top` positive terms, ranked by
-    ratio times log frequency, are kept.
-    """
-    per_class: dict[str, Counter[str]] = {c: Counter() for c in CORPUS_CLASSES.values()}
-    df: Counter[str] = Counter()
-    for categories, title, text in articles:
-        counts = term_counts(analyze(title), analyze(text))
-        df.update(counts.keys())
-        for category in categories:
-            table = per_class[CORPUS_CLASSES[category]]
-            for term, n in counts.items():
-                table[term] += math.log1p(n)
-    vocab = [t for t, n in df.items() if n >= min_df]
-    totals = {c: sum(table[t] for t in vocab) for c, table in per_class.items()}
-    everywhere = sum(totals.values())
-    smooth = alpha * len(vocab)
-    weights = {}
-    for cls, table in per_class.items():
-        rest = everywhere - totals[cls]
-        ratios = {}
-        for term in vocab:
-            inside = (table[term] + alpha) / (totals[cls] + smooth)
-            outside = (sum(per_class[c][term] for c in per_class if c != cls) + alpha) / (rest + smooth)
-            ratio = math.log(inside / outside)
-            if ratio > 0:
-                ratios[term] = ratio
-        ranked = sorted(ratios, key=lambda t: -ratios[t] * math.log1p(table[t]))[:top]
-        weights[cls] = {t: round(ratios[t], 3) for t in ranked}
-    return weights
-
-
-def topic_agreement(pairs: Iterable[tuple[list[str], str]]) -> dict[str, Any]:
-    """How often a main topic agrees with the corpus categories of its article.
-
-    `pairs`: (corpus categories, predicted main topic). Returns the overall
-    share, the number of articles and the share per corpus category;
-    agreement is judged by `AGREES_WITH`.
-    """
-    total, agreed = 0, 0
-    by_category: dict[str, list[int]] = {}
-    for categories, topic in pairs:
-        allowed = frozenset().union(*(AGREES_WITH[c] for c in categories))
-        ok = topic in allowed
-        total += 1
-        agreed += ok
-        for category in categories:
-            by_category.setdefault(category, [0, 0])
-            by_category[category][0] += ok
-            by_category[category][1] += 1
-    return {
-        "agreement": agreed / total if total else 0.0,
-        "articles": total,
-        "by_category": {c: round(a / n, 3) for c, (a, n) in sorted(by_category.items())},
-    }
-
-
-def corpus_articles(path: Path, held_out: bool) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(index, record) of the ANT corpus file: the held-out seventh, or the rest."""
-    with gzip.open(path, "rb") as lines:
-        for index, line in enumerate(lines):
-            if (index % HELD_OUT_EVERY == 0) == held_out:
-                yield index, orjson.loads(line)
-
-
-def write_lexicon_file(corpus: Path) -> Path:
-    """Rebuild `data/topic_lexicon.json` from the training part of the corpus."""
-    triples = (
-        (record["categories"], record["title"] or "", record["text"] or "")
-        for _, record in corpus_articles(corpus, held_out=False)
-    )
-    target = Path(str(resources.files("khabar_enrich") / "data" / "topic_lexicon.json"))
-    document = {
-        "about": (
-            "Log-odds term weights per newsroom category, learnt by topics.build_lexicon from the "
-            "ANT corpus v2.1 (Chouigui, Ben Khiroun, Elayeb, AICCSA 2017), every article except "
-            f"each {HELD_OUT_EVERY}th, which is kept for measuring agreement."
-        ),
-        "weights": build_lexicon(triples),
-    }
-    target.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    return target
-
-
-if __name__ == "__main__":
-    write_lexicon_file(Path(sys.argv[1]))

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from khabar_ingest.auth import ApiKey, KeyRing
 from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
@@ -39,7 +40,6 @@ from khabar_ingest.problems import (
     unauthorized,
 )
 from khabar_ingest.settings import IngestSettings
-from khabar_ingest.trace import trace_router
 from khabar_ingest.store import (
     Acceptance,
     ArticleState,
@@ -52,6 +52,7 @@ from khabar_ingest.store import (
     StoreResult,
     VersionConflict,
 )
+from khabar_ingest.trace import trace_router
 from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article
 from khabar_shared.health import redis_check
@@ -62,7 +63,6 @@ from khabar_shared.ops_http import (
     install_problem_handlers,
 )
 from khabar_shared.redis_helpers import connect
-from pydantic import BaseModel
 
 log = get_logger(__name__)
 bearer = HTTPBearer(auto_error=False, description="An ingest API key: `Bearer <key>`.")

@@ -70,8 +70,8 @@ class BatchAnswer(BaseModel):
 class BatchReply:
     """A batch's answer as `BatchAnswer` writes it, made from plain values.
 
-    Validating ingest's own 200 answers against the model cost about 1.3 µs
-    an item, as much as ingest's whole HTTP layer; each item here has every
+    Validating ingest's own 200 answers against the model cost as much as
+    ingest's whole HTTP layer; each item here has every
     BatchItem field, in its order (a unit test holds the two equal).
     """
 

@@ -14,8 +14,9 @@ is JSON but not an acceptable article (every field problem listed in
 
 from typing import Any
 
-from khabar_shared.problems import PROBLEM_JSON, FieldProblem, Problem, ProblemError
 from pydantic import Field
+
+from khabar_shared.problems import PROBLEM_JSON, FieldProblem, Problem, ProblemError
 
 from .formats.errors import InvalidArticle, MalformedDocument
 

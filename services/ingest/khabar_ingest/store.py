@@ -48,7 +48,8 @@ from pydantic import BaseModel, Field
 from redis.asyncio.cluster import RedisCluster
 
 from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
-from khabar_shared.events import Article, ArticleEvent
+from khabar_shared.events import Article, ArticleEvent, first_event_head
+from khabar_shared.lua import queue
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ARTICLES_TAG,
@@ -56,7 +57,7 @@ from khabar_shared.names import (
     article_state_key,
     idempotency_key,
 )
-from khabar_shared.redis_helpers import RedisClient, queue_script
+from khabar_shared.redis_helpers import RedisClient
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
 EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
@@ -67,7 +68,7 @@ _VERSIONCREATED = b'"versioncreated":"'
 # The keys every ACCEPT call declares before each change's own three.
 _SHARED_KEYS = [ARTICLE_EVENTS_STREAM, EMBARGO_SCHEDULE, EMBARGO_PENDING]
 # Changes per ACCEPT call; a batch sends its calls in one pipeline. Redis spends less per
-# change on calls of a few dozen than on one call of hundreds (measured: ~60 against ~80 µs).
+# change on calls of a few dozen than on one call of hundreds.
 ACCEPT_CHUNK = 25
 # The first call of a batch is smaller: Redis starts on it while ingest parses the rest, rather
 # than idling through the parsing of a whole call's articles.
@@ -77,7 +78,7 @@ FIRST_ACCEPT_CHUNK = 5
 PreparedChange = tuple[list[str], dict[str, Any], bytes]
 # One ACCEPT call: {"keys": [...], "args": [...]}.
 ScriptCall = dict[str, list[Any]]
-_ACCEPT_SOURCE = ACCEPT.encode()
+_ACCEPT_SOURCE = ACCEPT.source.encode()
 
 ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
 HistoryType = Literal[
@@ -121,7 +122,7 @@ class HistoryEntry(BaseModel):
 
 
 # Change and StoreResult are made once per article and never changed, but not frozen: a frozen
-# dataclass sets each field through object.__setattr__ (0.46 against 0.11 µs to make one).
+# dataclass sets each field through object.__setattr__, several times slower to make.
 @dataclass(slots=True)
 class Change:
     """One change a newsroom tool asks for (made inside ingest, from validated parts)."""
@@ -189,7 +190,7 @@ def content_hash(article_json: bytes | str) -> str:
 def new_event_ids(count: int) -> list[str]:
     """`count` random (version 4) UUIDs as text, as `str(uuid.uuid4())` writes them.
 
-    One getrandom call for them all: a call per id was about 4% of ingest's time in a batch.
+    One getrandom call for them all: a call per id was a visible share of a batch's time.
     """
     raw = bytearray(os.urandom(16 * count))
     ids = []
@@ -210,8 +211,8 @@ class ArticleStore:
     def __init__(self, redis: RedisClient, idempotency_ttl_s: int) -> None:
         self._redis = redis
         self._idempotency_ttl_s = idempotency_ttl_s
-        self._accept_script = redis.register_script(ACCEPT)
-        self._release_script = redis.register_script(RELEASE)
+        self._accept_script = ACCEPT.register(redis)
+        self._release_script = RELEASE.register(redis)
 
     # ---- reading ------------------------------------------------------------
 
@@ -324,7 +325,7 @@ class ArticleStore:
             return list(await self._accept_script(**calls[0]))
         async with self._redis.pipeline(transaction=False) as pipe:
             for call in calls:
-                await queue_script(pipe, self._accept_script, call["keys"], call["args"])
+                await queue(pipe, self._accept_script, call["keys"], call["args"])
             return [reply for chunk in await pipe.execute() for reply in chunk]
 
     def _script_call(
@@ -336,7 +337,10 @@ class ArticleStore:
         article_json = article.__pydantic_serializer__.to_json(article)
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
-        head = first_event_head(change, event_id, accepted_at)
+        kind = "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
+        head = first_event_head(event_id=event_id, kind=kind, article_id=change.article.id,
+                                correlation_id=change.correlation_id, accepted_at=accepted_at,
+                                submitted_by=change.submitted_by)
         decided = {
             "hash": content_hash(article_json),
             "ttl": self._idempotency_ttl_s if change.idempotency else 0,
@@ -383,7 +387,7 @@ class ArticleStore:
 async def keep_latest_events(redis: RedisClient, before_id: str, page: int = 500) -> int:
     """Before a trim removes the article events older than `before_id`: each one that is its
     article's latest event moves into the article's state. How many moved."""
-    keep = redis.register_script(KEEP_EVENT)
+    keep = KEEP_EVENT.register(redis)
     kept, start = 0, "-"
     while entries := await redis.xrange(ARTICLE_EVENTS_STREAM, start, f"({before_id}", page):
         async with redis.pipeline(transaction=False) as pipe:
@@ -391,26 +395,10 @@ async def keep_latest_events(redis: RedisClient, before_id: str, page: int = 500
                 article_id, data = fields.get(b"article_id"), fields.get(b"data")
                 if article_id and data:  # (an entry ingest did not write is not anyone's latest)
                     state_key = article_state_key(article_id.decode())
-                    await queue_script(pipe, keep, [state_key], [entry_id, data])
+                    await queue(pipe, keep, [state_key], [entry_id, data])
             kept += sum(await pipe.execute())
         start = "(" + entries[-1][0].decode()
     return kept
-
-
-def first_event_head(change: Change, event_id: str, accepted_at: str) -> bytes:
-    """The event's JSON up to its article, as ArticleEvent orders its fields, for version 1.
-
-    ACCEPT uses the event as sent when the change is an article's first
-    version (most of an import): Redis's Lua then makes no 4 KB string of its
-    own. For a later version it rebuilds the envelope and keeps the article.
-    """
-    kind = "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
-    envelope = orjson.dumps({
-        "schema_version": 1, "event_id": event_id, "type": kind,
-        "article_id": change.article.id, "version": 1, "correlation_id": change.correlation_id,
-        "accepted_at": accepted_at, "submitted_by": change.submitted_by,
-    })  # fmt: skip
-    return envelope[:-1] + b',"article":'
 
 
 def chunks(items: Iterable[Change], size: int, first: int | None = None) -> Iterator[list[Change]]:

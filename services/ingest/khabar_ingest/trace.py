@@ -8,10 +8,11 @@ the consumers write on ack), or that it has not yet and since when.
 from datetime import UTC, datetime
 
 from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
 from khabar_shared.names import GROUPS_BY_STREAM, applied_key, article_history_key
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import RedisClient
-from pydantic import BaseModel, ConfigDict
 
 # Enrich, then search and render: the order an article travels in.
 STAGES: tuple[str, ...] = tuple(group for groups in GROUPS_BY_STREAM.values() for group in groups)

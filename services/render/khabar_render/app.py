@@ -19,12 +19,12 @@ from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, language_of
 from khabar_render.warm import WarmLane
+from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
-from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.ops_http import (
     HttpMetricsMiddleware,
     fastapi_ops_router,

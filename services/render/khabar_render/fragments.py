@@ -18,12 +18,12 @@ from typing import Literal
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from khabar_shared.events import EnrichedArticle, Image
 from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
 
 from khabar_render.sanitize import safe_url, sanitize_body, split_sections
 from khabar_render.site import Section, Site, direction_of
+from khabar_shared.events import EnrichedArticle, Image
 
 # Where an article goes when neither the newsroom nor enrich named a section.
 DEFAULT_SECTION = "news"

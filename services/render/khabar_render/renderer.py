@@ -49,8 +49,8 @@ from khabar_render.store import (
     make_fragment,
 )
 from khabar_shared.events import EnrichedArticle
-from khabar_shared.metrics import record_cache_lookup
 from khabar_shared.logging import get_logger
+from khabar_shared.metrics import record_cache_lookup
 
 log = get_logger(__name__)
 

@@ -27,6 +27,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from khabar_shared.events import EnrichedArticle
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for every render key: the version-guarded transactions span the
@@ -41,34 +42,8 @@ MAX_WATCH_RETRIES = 50
 # Stored articles kept parsed, by their bytes: about the stories a few batches show.
 PARSED_CACHE_SIZE = 1024
 
-# Records what each fragment shows, atomically and for a whole batch in one
-# round trip: KEYS = [epoch, shows:<name>...]; ARGV = [expected epoch or "",
-# shown-in key prefix, then per fragment: name, count, ids...]. Returns 0 (and
-# writes nothing) when the epoch moved: the fragments were read from a mix of
-# old and new articles and must not be cached. Every key shares the {render}
-# hash tag, so on a cluster they are all in the script's slot.
-RECORD_SHOWS_LUA = """
-if ARGV[1] ~= '' and (redis.call('GET', KEYS[1]) or '0') ~= ARGV[1] then return 0 end
-local prefix, at = ARGV[2], 3
-for k = 2, #KEYS do
-  local name, count = ARGV[at], tonumber(ARGV[at + 1])
-  local first, last = at + 2, at + 1 + count
-  local added = {}
-  for i = first, last do added[ARGV[i]] = true end
-  local changed = false
-  for _, old in ipairs(redis.call('SMEMBERS', KEYS[k])) do
-    if added[old] then added[old] = nil
-    else redis.call('SREM', prefix .. old, name); changed = true end
-  end
-  for id in pairs(added) do redis.call('SADD', prefix .. id, name); changed = true end
-  if changed then
-    redis.call('DEL', KEYS[k])
-    if count > 0 then redis.call('SADD', KEYS[k], unpack(ARGV, first, last)) end
-  end
-  at = last + 1
-end
-return 1
-"""
+SCRIPTS = ScriptRegistry("khabar_render")
+RECORD_SHOWS_LUA = SCRIPTS["record_shows"]
 
 T = TypeVar("T")
 
@@ -176,7 +151,7 @@ class ArticleStore:
     def __init__(self, redis: RedisClient, section_of: SectionOf) -> None:
         self._redis = redis
         self.section_of = section_of
-        self._record_shows_script = redis.register_script(RECORD_SHOWS_LUA)
+        self._record_shows_script = RECORD_SHOWS_LUA.register(redis)
 
     async def get(self, article_id: str) -> StoredArticle | None:
         raw = await self._redis.get(article_key(article_id))

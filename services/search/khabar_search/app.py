@@ -1,5 +1,6 @@
 """Search: keeps the index (consumer) and answers readers (API and page)."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime
@@ -13,6 +14,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from khabar_search.alias_store import AliasStore
+from khabar_search.alias_sync import AliasSync
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.query import SearchClient, SearchParams, SearchResult, SearchUnavailable
@@ -75,15 +78,18 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     broker = make_broker(settings.redis_url, "search", graceful_timeout_s=settings.shutdown_grace_s)
     writer = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),
                          settings.meili_index, settings.prefix_search, settings.languages)
-    indexer = Indexer(redis, writer, settings.meili_retry_max_s)
+    aliases = AliasStore(redis)
+    indexer = Indexer(redis, writer, settings.meili_retry_max_s, aliases)
     consumer = StreamConsumer(
         stream=ENRICHED_STREAM, group=SEARCH_GROUP, event_model=EnrichedEvent,
         handle=indexer.handle, redis=redis, settings=settings,
     )
     consumer.register(broker)
     reader = SearchClient(settings.meili_url, settings.meili_search_key.get_secret_value(),
-                          settings.meili_index, languages=settings.languages)
+                          settings.meili_index, languages=settings.languages,
+                          transliterate=settings.transliterate)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    alias_sync = AliasSync(aliases, writer, reader)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -91,7 +97,9 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         await ensure_group(redis, ENRICHED_STREAM, SEARCH_GROUP)
         await writer.ensure_index(load_synonyms())
         await broker.start()
+        syncing = asyncio.create_task(alias_sync.run(settings.alias_refresh_s))
         yield
+        syncing.cancel()
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         await reader.aclose()
         await redis.aclose()

@@ -20,11 +20,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from khabar_search.alias_store import AliasStore
+from khabar_search.aliases import Alias, mine
 from khabar_search.documents import to_document
 from khabar_search.meili import UNAVAILABLE, MeiliWriter
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.redis_helpers import RedisClient
 
 log = get_logger(__name__)
@@ -37,24 +40,8 @@ LATEST_PREFIX = "khabar:{search}:latest:"
 LATEST_TTL_S = 24 * 3600
 MAX_REAPPLY_ROUNDS = 5
 
-# KEYS: the versions hash, then one copy key per article. ARGV: the copies'
-# TTL, then (id, version, copy) per article. Claims each article unless a
-# newer version was already claimed, and stores the copy of what it claimed.
-# Equal versions pass: a retry after a crash must be able to re-apply.
-CLAIM_VERSIONS = """
-local passed = {}
-for n = 2, #KEYS do
-  local i = 2 + (n - 2) * 3
-  local id, version, copy = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2]
-  local known = tonumber(redis.call('HGET', KEYS[1], id) or '0')
-  if version >= known then
-    redis.call('HSET', KEYS[1], id, version)
-    redis.call('SET', KEYS[n], copy, 'EX', ARGV[1])
-    table.insert(passed, id)
-  end
-end
-return passed
-"""
+SCRIPTS = ScriptRegistry("khabar_search")
+CLAIM_VERSIONS = SCRIPTS["claim_versions"]
 
 
 def latest_key(article_id: str) -> str:
@@ -90,12 +77,22 @@ def split(changes: list[Change]) -> tuple[list[dict[str, Any]], list[str]]:
     return upserts, deletes
 
 
+def aliases_of(change: Change) -> list[Alias]:
+    """The aliases an article's indexed version glosses; none for a withdrawal."""
+    if change.document is None:
+        return []
+    document = change.document
+    return mine(f"{document['headline']}\n{document['lead']}\n{document['body']}")
+
+
 class Indexer:
-    def __init__(self, redis: RedisClient, writer: MeiliWriter, retry_max_s: float) -> None:
+    def __init__(self, redis: RedisClient, writer: MeiliWriter, retry_max_s: float,
+                 aliases: AliasStore | None = None) -> None:
         self._redis = redis
         self._writer = writer
         self._retry_max_s = retry_max_s
-        self._claim = redis.register_script(CLAIM_VERSIONS)
+        self._aliases = aliases
+        self._claim = CLAIM_VERSIONS.register(redis)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         # A refresh of related links changes nothing readers search; it follows
@@ -110,6 +107,10 @@ class Indexer:
         log.info("search_batch_applied", upserts=len(upserts), deletes=len(deletes),
                  skipped=len(changes) - len(applied), events=len(deliveries))
         await self.settle(applied)
+        if self._aliases is not None:
+            # After the index: a crash before this is repaired by redelivery,
+            # which re-applies the documents and records the same aliases.
+            await self._aliases.record({c.article_id: aliases_of(c) for c in applied})
 
     async def claim(self, changes: list[Change]) -> set[str]:
         """Pass the version guard; returns the ids whose change may be applied."""

@@ -62,6 +62,16 @@ class MeiliWriter:
             self._wait(index.update_settings(index_settings(synonyms, self.prefix_search, self.languages)))
         log.info("meili_index_ready", index=self.index_uid)
 
+    async def synonyms(self) -> dict[str, list[str]]:
+        index = self._client.index(self.index_uid)
+        found: dict[str, list[str]] = await asyncio.to_thread(index.get_synonyms)
+        return {word: sorted(spellings) for word, spellings in found.items()}
+
+    async def update_synonyms(self, synonyms: dict[str, list[str]]) -> None:
+        """Replace the index's synonyms (Meilisearch reads them per query: nothing is reindexed)."""
+        index = self._client.index(self.index_uid)
+        await asyncio.to_thread(lambda: self._wait(index.update_synonyms(synonyms)))
+
     async def apply(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:
         """Upsert and delete, and return only once Meilisearch says both succeeded."""
         await asyncio.to_thread(self._apply_sync, upserts, deletes)

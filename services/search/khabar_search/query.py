@@ -28,18 +28,19 @@ not httpx, because under 16 concurrent readers httpx's connection pool cost
 more CPU per query than the rest of the service.)
 """
 
-from datetime import UTC, date, datetime, time
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 import aiohttp
 import orjson
 from pydantic import BaseModel, Field
 
+from khabar_search import fallback
 from khabar_search.documents import FACET_SEPARATOR
+from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
 from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
-from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
 from khabar_shared.text import analyze, tokenize
 
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
@@ -186,14 +187,16 @@ def bodies_request(index_uid: str, ids: list[str]) -> dict[str, Any]:
 QUERY_WEIGHTS = (1.0, STEMS_WEIGHT)
 
 
-def merge_answers(params: SearchParams, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One page of hits from both queries' answers, each article once, and their counts.
+def merge_answers(params: SearchParams, results: list[dict[str, Any]],
+                  weights: Sequence[float] = QUERY_WEIGHTS) -> dict[str, Any]:
+    """One page of hits from the queries' answers, each article once, and their counts.
 
-    Totals and facet counts take, per value, the larger of the two queries'
+    Totals and facet counts take, per value, the larger of the queries'
     figures: the stems query usually finds a superset of the words query.
+    `weights` says how much a hit of each query counts, by position.
     """
     best: dict[str, tuple[float, dict[str, Any]]] = {}
-    for weight, result in zip(QUERY_WEIGHTS, results, strict=False):
+    for weight, result in zip(weights, results, strict=False):
         for hit in result.get("hits", []):
             score = hit.get("_rankingScore", 0.0) * weight
             if hit["id"] not in best or score > best[hit["id"]][0]:
@@ -277,8 +280,9 @@ class SearchUnavailable(RuntimeError):
 class SearchClient:
     def __init__(self, meili_url: str, search_key: str, index_uid: str,
                  timeout_s: float = 10.0, synonyms: dict[str, list[str]] | None = None,
-                 languages: Sequence[str] = DEFAULT_LANGUAGES) -> None:
+                 languages: Sequence[str] = DEFAULT_LANGUAGES, transliterate: bool = True) -> None:
         self._languages = languages
+        self._transliterate = transliterate
         # Uncompressed: Meilisearch sits next to us, and gzip costs both sides CPU per query.
         self._headers = {"Accept-Encoding": "identity", "Content-Type": "application/json"}
         if search_key:
@@ -288,6 +292,10 @@ class SearchClient:
         self._index = index_uid
         self._session: aiohttp.ClientSession | None = None
         self._synonyms = SynonymTerms(synonyms if synonyms is not None else load_synonyms())
+
+    def use_synonyms(self, synonyms: dict[str, list[str]]) -> None:
+        """The index's synonyms changed (learned aliases): highlight by the new ones."""
+        self._synonyms = SynonymTerms(synonyms)
 
     def _open(self) -> aiohttp.ClientSession:
         # Made on first use: a session belongs to the event loop that runs it.
@@ -307,11 +315,25 @@ class SearchClient:
         answer = await self._multi_search(request)
         if answer is None:
             return result_fields(params, {})
-        merged = merge_answers(params, answer)
+        weights = list(QUERY_WEIGHTS[:len(answer)])
+        if self._transliterate and params.q and fallback.found_little(answer, params.per_page):
+            answer, weights = await self._with_guesses(params, request, answer, weights)
+        merged = merge_answers(params, answer, weights)
         highlighter = Highlighter(params.q, self._synonyms)
         if highlighter.wanted:
             await self._add_missing_bodies(merged["hits"])
         return result_fields(params, merged, highlighter)
+
+    async def _with_guesses(
+            self, params: SearchParams, request: dict[str, Any], answer: list[dict[str, Any]],
+            weights: list[float]) -> tuple[list[dict[str, Any]], list[float]]:
+        """The answer with the hits of the Latin words' Arabic spellings (`fallback.py`)."""
+        spellings = fallback.guesses(params.q)
+        if not spellings:
+            return answer, weights
+        queries = fallback.guess_queries(request["queries"][0], spellings)
+        guessed = await self._multi_search({"queries": queries}) or []
+        return answer + guessed, weights + fallback.guess_weights(len(guessed))
 
     async def _add_missing_bodies(self, hits: list[dict[str, Any]]) -> None:
         missing = {hit["id"]: hit for hit in hits if "body" not in hit}

@@ -28,6 +28,11 @@ class SearchSettings(SiteSettings):
     # tokenized as itself when indexed and queried (`locales.py`). Changing it
     # takes a `khabar reindex`.
     search_languages: str = ",".join(DEFAULT_LANGUAGES)
+    # A Latin name the archive writes only in Arabic: when the query as typed
+    # finds little, try its likeliest Arabic spellings (`fallback.py`).
+    transliterate: bool = True
+    # How often each process looks for newly learned aliases (`alias_sync.py`).
+    alias_refresh_s: float = Field(default=30.0, gt=0)
     max_query_chars: int = Field(default=200, ge=10)
     max_per_page: int = Field(default=50, ge=1, le=200)
     # Readers' requests per minute per client address, with bursts up to

@@ -1,9 +1,8 @@
 """Snippets: the passage of an article where the reader's words occur, marked, as safe HTML.
 
-Meilisearch can crop and mark a field itself, but cropping costs it as much
-CPU as the search: on 3,000 corpus articles under 16 clients, a page request
-cost 18 ms of Meilisearch CPU, 9 of them for cropping ten bodies. It also
-marks only the words as typed. Here the words of the text go through the
+Meilisearch can crop and mark a field itself, but cropping ten bodies costs
+it as much CPU as the search itself (`bench.search`). It also marks only the
+words as typed. Here the words of the text go through the
 analysis the index was built with (`khabar_shared.text.term`, memoized per
 word), so a snippet marks every form of the reader's words (اللاجئين for
 لاجئ, والحكومة for الحكومة) and the gazetteer's other spellings of a name they
@@ -15,7 +14,7 @@ words (in C, over the whole text); only those words are analysed. The
 expression is a plain alternation of letters and letter classes: tashkeel is
 taken out of the text before the search (and out of the snippet) instead of
 being allowed between every two letters, which made compiling the expression
-cost five times more (2 ms a query).
+cost several times more.
 """
 
 import html
@@ -45,7 +44,7 @@ _WORD_END = re.compile(r"\S*")
 _WORD_TAIL = re.compile(r"\S*\Z")
 LONGEST_WORD_CHARS = 64
 # Punctuation glued to a word stays outside its <mark>.
-_EDGES = re.compile(r"^(\W*)(.*?)(\W*)$", re.S)
+_EDGES = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
 
 
 @lru_cache(maxsize=100_000)

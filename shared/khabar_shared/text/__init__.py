@@ -17,6 +17,7 @@ from khabar_shared.text import arabic, english
 from khabar_shared.text.arabic import normalize_arabic, stem_arabic, strip_clitics
 
 __all__ = [
+    "WORD",
     "analyze",
     "arabic_tokens",
     "detect_language",
@@ -28,7 +29,6 @@ __all__ = [
     "strip_clitics",
     "term",
     "tokenize",
-    "WORD",
 ]
 
 # A word is a run of Arabic letters, or a run of other letters and digits: a

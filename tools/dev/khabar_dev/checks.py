@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import httpx
 import redis
+
 from khabar_ingest.formats.checks import has_text_controls
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_ingest.formats.writer import article_to_ninjs

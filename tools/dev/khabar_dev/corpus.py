@@ -6,10 +6,10 @@ The full corpus sits beside the repository (`../shared/corpus`, or wherever
 and benchmarks run the same on any machine.
 """
 
-import os
 from pathlib import Path
 
 from khabar_dev.processes import REPO_ROOT
+from khabar_dev.settings import CorpusSettings
 
 SUBSET_DIR = REPO_ROOT / "tests/data/corpus"
 SAMPLE_AR = REPO_ROOT / "samples/articles.ar.jsonl.gz"
@@ -20,7 +20,7 @@ SILVER_PAIRS = "ant-2018h1-same-story-pairs.silver.json"
 
 def corpus_file(name: str) -> Path:
     """`name` from KHABAR_CORPUS_DIR, else ../shared/corpus, else the bundled subset."""
-    for folder in (os.environ.get("KHABAR_CORPUS_DIR"), REPO_ROOT.parent / "shared/corpus"):
+    for folder in (CorpusSettings().corpus_dir, REPO_ROOT.parent / "shared/corpus"):
         if folder and (Path(folder) / name).exists():
             return Path(folder) / name
     return SUBSET_DIR / name

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ValidationError
+
 from khabar_shared.events import Article
 from khabar_shared.logging import get_logger
-from pydantic import BaseModel, ValidationError
 
 from .checks import is_web_url, parse_timestamp
 from .ids import article_id_from_uri
@@ -166,11 +167,11 @@ def iter_corpus(path: Path | str, limit: int | None = None) -> Iterator[Article]
 # ---- ECB+ text ------------------------------------------------------------------
 
 _MONTHS = {m: i for i, m in enumerate(
-    "jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}  # fmt: skip
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}  # fmt: skip
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DATE_PATTERNS = (
-    (re.compile(_MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.I), ("m", "d", "y")),
-    (re.compile(r"(\d{1,2})\s+" + _MONTH + r",?\s+(\d{4})", re.I), ("d", "m", "y")),
+    (re.compile(_MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.IGNORECASE), ("m", "d", "y")),
+    (re.compile(r"(\d{1,2})\s+" + _MONTH + r",?\s+(\d{4})", re.IGNORECASE), ("d", "m", "y")),
     (re.compile(r"(\d{4})\s*-\s*(\d{2})\s*-\s*(\d{2})"), ("y", "mn", "d")),
     (re.compile(r"(\d{2})\s*/\s*(\d{2})\s*/\s*(\d{4})"), ("mn", "d", "y")),
 )
@@ -196,7 +197,7 @@ _DETOKENIZE = (
     (re.compile(r"\s*''"), '"'),
     (re.compile(r"\s+([,.;:!?%)\]])"), r"\1"),
     (re.compile(r"([(\[$])\s+"), r"\1"),
-    (re.compile(r"\s+(n't|'s|'re|'ve|'ll|'d|'m)\b", re.I), r"\1"),
+    (re.compile(r"\s+(n't|'s|'re|'ve|'ll|'d|'m)\b", re.IGNORECASE), r"\1"),
     (re.compile(r"(?<=\w) - (?=\w)"), "-"),
     (re.compile(r"(?<=\d): (?=\d)"), ":"),
 )
@@ -223,7 +224,7 @@ def _is_dateline(sentence: str) -> bool:
 
 
 def _is_url(sentence: str) -> bool:
-    return re.match(r"^https?\s*:", sentence.strip(), re.I) is not None
+    return re.match(r"^https?\s*:", sentence.strip(), re.IGNORECASE) is not None
 
 
 def _join_url(sentence: str) -> str:

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
+from pydantic import BaseModel, Field
+
 from khabar_shared.events import Article, Image, Subject
 from khabar_shared.logging import get_logger
-from pydantic import BaseModel, Field
 
 from .checks import is_web_url, language_problem, normalize_language
 from .errors import FieldError, InvalidArticle

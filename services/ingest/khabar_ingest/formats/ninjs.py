@@ -32,8 +32,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from khabar_shared.events import Article, Image, Subject
 from pydantic import BaseModel, Field
+
+from khabar_shared.events import Article, Image, Subject
 
 from .checks import (
     guess_language,

@@ -1,8 +1,11 @@
 """The commands of `khabar`; importing this package registers them all on the app."""
 
-from khabar_cli.commands import import_cmd, keys_cmd, reindex_cmd  # noqa: F401
 from khabar_cli.commands import (  # noqa: F401
+    aliases_cmd,
     dead_letters_cmd,
+    import_cmd,
+    keys_cmd,
+    reindex_cmd,
     replay_cmd,
     status_cmd,
     trace_cmd,

@@ -15,6 +15,11 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from khabar_cli.main import app, with_log_redis
 from khabar_shared.dead_letters import (
     DeadLetter,
     DeadLetterNotFound,
@@ -25,11 +30,6 @@ from khabar_shared.dead_letters import (
 )
 from khabar_shared.names import GROUPS_BY_STREAM, dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient
-from rich.console import Console
-from rich.progress import Progress
-from rich.table import Table
-
-from khabar_cli.main import app, with_log_redis
 
 dead_app = typer.Typer(help="Events that failed too often: list, show, replay, drop.",
                        no_args_is_help=True)

@@ -12,7 +12,6 @@ so memory stays flat whatever their size.
 """
 
 import asyncio
-import os
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -28,6 +27,7 @@ from rich.table import Table
 
 from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
 from khabar_cli.main import app
+from khabar_cli.settings import ImportSettings
 from khabar_ingest.formats.sources import SourceItem, read_file, read_source
 
 console = Console()
@@ -168,9 +168,9 @@ def import_command(
 
     Exits 1 when a source could not be read (the others are imported), 2 when ingest
     refuses the key or cannot be reached."""
-    url = ingest_url or os.environ.get("KHABAR_INGEST_URL", "http://127.0.0.1:8001")
-    token = key or os.environ.get("KHABAR_INGEST_KEY") or os.environ.get(
-        "KHABAR_BOOTSTRAP_INGEST_KEY", "")
+    settings = ImportSettings()
+    url = ingest_url or settings.ingest_url
+    token = key or settings.ingest_key or settings.bootstrap_ingest_key
     if not token:
         raise typer.BadParameter("give --key or set KHABAR_INGEST_KEY", param_hint="--key")
     headers = {"Authorization": f"Bearer {token}"}

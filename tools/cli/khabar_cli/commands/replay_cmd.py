@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
-from khabar_shared.names import GROUPS_BY_STREAM
-from khabar_shared.redis_helpers import RedisClient
 from rich.console import Console
 
 from khabar_cli.main import app, with_log_redis
+from khabar_shared.names import GROUPS_BY_STREAM
+from khabar_shared.redis_helpers import RedisClient
 
 console = Console()
 

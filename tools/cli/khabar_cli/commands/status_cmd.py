@@ -3,13 +3,13 @@
 from typing import Annotated
 
 import typer
-from khabar_shared.names import GROUPS_BY_STREAM
-from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
 from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.main import app, with_log_redis
+from khabar_shared.names import GROUPS_BY_STREAM
+from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
 
 console = Console()
 

@@ -3,11 +3,11 @@
 from typing import Annotated
 
 import typer
-from khabar_ingest.trace import ArticleTrace, read_trace
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.main import app, with_log_redis
+from khabar_ingest.trace import ArticleTrace, read_trace
 
 console = Console()
 

@@ -16,15 +16,15 @@ import time
 from typing import Annotated
 
 import typer
-from khabar_ingest.store import keep_latest_events
-from khabar_shared.names import ARTICLE_EVENTS_STREAM, GROUPS_BY_STREAM, dead_letter_stream
-from khabar_shared.redis_helpers import RedisClient
 from pydantic import BaseModel
 from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.main import app, with_log_redis
+from khabar_ingest.store import keep_latest_events
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, GROUPS_BY_STREAM, dead_letter_stream
+from khabar_shared.redis_helpers import RedisClient
 
 console = Console()
 

@@ -1,0 +1,100 @@
+-- Candidates in one round trip: the newest postings of each query term, scored by
+-- the query weights they share times recency, the best `rerank` returned as their
+-- stored docs, each followed by the value at `side_prefix .. id` for those published
+-- since `side_since` (the refresh reads their related links), else false.
+-- Returned per candidate: id, revision, doc (only when the client may not know the
+-- revision: none, or one of its own it may have forgotten), side value.
+-- KEYS: the revisions. ARGV: newest published, postings
+-- per term, rerank, the article's published, half-life (days), recency floor, own
+-- id, doc-key prefix, side prefix, side since, term-key prefix (with the language),
+-- the query terms in one argument, "term weight" one a line, then the client's
+-- revision prefix and the lowest count of its own revisions it still remembers.
+local newest, per_term, rerank = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local anchor, half_life, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local own, doc_prefix = ARGV[7], ARGV[8]
+local side_prefix, side_since = ARGV[9], tonumber(ARGV[10])
+local client, client_since = ARGV[13], tonumber(ARGV[14])
+-- A candidate's score and publication time are set where first seen, its time made a
+-- number only once; the ids and values go in plain arrays (a table per candidate costs).
+local score, published = {}, {}
+for term, weight in string.gmatch(ARGV[12], '(%S+) (%S+)') do
+  weight = tonumber(weight)
+  local hits = redis.call('ZRANGE', ARGV[11] .. term, newest, '-inf', 'BYSCORE', 'REV',
+                         'LIMIT', 0, per_term, 'WITHSCORES')
+  for j = 1, #hits, 2 do
+    local id = hits[j]
+    local sum = score[id]
+    if sum then
+      score[id] = sum + weight
+    else
+      score[id] = weight
+      published[id] = hits[j + 1]
+    end
+  end
+end
+score[own] = nil
+local candidates, values, n = {}, {}, 0
+for id, s in pairs(score) do
+  local when = tonumber(published[id])
+  published[id] = when
+  local days = math.abs(anchor - when) / 86400
+  n = n + 1
+  candidates[n] = id
+  values[n] = s * (floor + (1 - floor) * 0.5 ^ (days / half_life))
+end
+-- Only the best `rerank` are read back. Sorting hundreds of candidates with a Lua
+-- comparator was most of the script's time: a plain sort of the scores finds the
+-- cut, and only those at or above it (ties included) are ranked by score and id.
+local cut = -math.huge
+if n > rerank then
+  local sorted = {}
+  for i = 1, n do sorted[i] = values[i] end
+  table.sort(sorted)
+  cut = sorted[n - rerank + 1]
+end
+local ranked = {}
+for i = 1, n do
+  if values[i] >= cut then ranked[#ranked + 1] = {candidates[i], values[i]} end
+end
+table.sort(ranked, function(a, b)
+  if a[2] == b[2] then return a[1] < b[1] end
+  return a[2] > b[2]
+end)
+-- Their revisions and links; a doc itself only when it has no revision or one the
+-- client may have forgotten (the client keeps the docs it has seen by revision:
+-- passing the docs through the script and back was half of its time). A call from a
+-- script costs more than the read: MGETs.
+local ids, side_keys, side_of = {}, {}, {}
+for i = 1, math.min(rerank, #ranked) do
+  local id = ranked[i][1]
+  ids[i] = id
+  if published[id] >= side_since then
+    table.insert(side_keys, side_prefix .. id)
+    side_of[i] = #side_keys
+  end
+end
+if #ids == 0 then return {} end
+local revs = redis.call('HMGET', KEYS[1], unpack(ids))
+local bare_keys, bare_of = {}, {}
+for i = 1, #ids do
+  local rev = revs[i]
+  local forgotten = rev and string.sub(rev, 1, #client) == client
+    and tonumber(string.sub(rev, #client + 1)) < client_since
+  if not rev or forgotten then
+    table.insert(bare_keys, doc_prefix .. ids[i])
+    bare_of[i] = #bare_keys
+  end
+end
+local docs = #bare_keys > 0 and redis.call('MGET', unpack(bare_keys)) or {}
+local sides = #side_keys > 0 and redis.call('MGET', unpack(side_keys)) or {}
+local found = {}
+for i = 1, #ids do
+  local doc = bare_of[i] and docs[bare_of[i]] or false
+  if revs[i] or doc then
+    table.insert(found, ids[i])
+    table.insert(found, revs[i] or false)
+    table.insert(found, doc)
+    table.insert(found, side_of[i] and sides[side_of[i]] or false)
+  end
+end
+return found

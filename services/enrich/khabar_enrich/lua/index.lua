@@ -1,0 +1,34 @@
+-- Index one article in one round trip: replace its previous postings (an update),
+-- or count it (a first version; its terms are counted with the batch's, see
+-- `DF_SCRIPT`); cap each posting list.
+-- KEYS: count, doc, revisions. ARGV: id, published, doc JSON, max postings,
+-- term-key prefix, language, the index terms in one argument, one a line (a term
+-- has no whitespace; one argument, not dozens, is much less to encode and parse),
+-- and the doc's revision (see `ParsedDocs`).
+local id, published, doc, max_postings = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local prefix = ARGV[5]
+local keys, wanted = {}, {}
+for term in string.gmatch(ARGV[7], '[^\n]+') do
+  local key = prefix .. ARGV[6] .. ':' .. term
+  table.insert(keys, key)
+  wanted[key] = true
+end
+local previous = redis.call('GET', KEYS[2])
+if previous then
+  local old = cjson.decode(previous)
+  for term, _ in pairs(old['terms']) do
+    local key = prefix .. old['lang'] .. ':' .. term
+    if not wanted[key] then redis.call('ZREM', key, id) end
+  end
+else
+  redis.call('INCR', KEYS[1])
+end
+for _, key in ipairs(keys) do
+  redis.call('ZADD', key, published, id)
+  if redis.call('ZCARD', key) > max_postings then
+    redis.call('ZREMRANGEBYRANK', key, 0, -max_postings - 1)
+  end
+end
+redis.call('SET', KEYS[2], doc)
+redis.call('HSET', KEYS[3], id, ARGV[8])
+return previous and 0 or 1

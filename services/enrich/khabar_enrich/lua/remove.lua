@@ -1,0 +1,11 @@
+-- Take one article out of the index, whatever terms its indexed version had.
+-- KEYS: its doc, the revisions. ARGV: id, term-key prefix. Returns 1 when it was indexed.
+local previous = redis.call('GET', KEYS[1])
+if not previous then return 0 end
+local old = cjson.decode(previous)
+for term, _ in pairs(old['terms']) do
+  redis.call('ZREM', ARGV[2] .. old['lang'] .. ':' .. term, ARGV[1])
+end
+redis.call('DEL', KEYS[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1

@@ -1,0 +1,5 @@
+"""Enrich's Lua scripts (the files in `lua/`), by name."""
+
+from khabar_shared.lua import ScriptRegistry
+
+SCRIPTS = ScriptRegistry("khabar_enrich")
