@@ -28,7 +28,9 @@ class SiteSettings(CommonSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Riyadh)") from error
+            raise ValueError(
+                f"unknown time zone {value!r} (an IANA name such as Asia/Riyadh)"
+            ) from error
         return value
 
     @field_validator("site_base_url")

@@ -34,8 +34,12 @@ class Site:
     ingest_key: str
 
     def post(self, document: dict) -> httpx.Response:
-        return httpx.post(f"{self.ingest_url}/v1/articles", json=document, timeout=10,
-                          headers={"Authorization": f"Bearer {self.ingest_key}"})
+        return httpx.post(
+            f"{self.ingest_url}/v1/articles",
+            json=document,
+            timeout=10,
+            headers={"Authorization": f"Bearer {self.ingest_key}"},
+        )
 
 
 @pytest.fixture(scope="module")
@@ -45,21 +49,38 @@ def site(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     ports = {service: free_port() for service in ("ingest", "enrich", "search", "render")}
     edge_port = free_port()
     edge_url = f"http://127.0.0.1:{edge_port}"
-    env = {**service_env(servers, next(DATABASES), ingest_key, f"articles_{secrets.token_hex(4)}"),
-           "KHABAR_SITE_BASE_URL": edge_url, "KHABAR_EDGE_PURGE_URL": edge_url + "/",
-           "KHABAR_EDGE_PURGE_TOKEN": token}
+    env = {
+        **service_env(servers, next(DATABASES), ingest_key, f"articles_{secrets.token_hex(4)}"),
+        "KHABAR_SITE_BASE_URL": edge_url,
+        "KHABAR_EDGE_PURGE_URL": edge_url + "/",
+        "KHABAR_EDGE_PURGE_TOKEN": token,
+    }
     redis.Redis.from_url(env["KHABAR_REDIS_URL"]).flushdb()
     group = ProcessGroup()
     try:
         start_services(group, env, ports, logs)
         start_edge(group, logs / "edge", edge_port, ports["render"], ports["search"], token)
         found = Site(edge_url, f"http://127.0.0.1:{ports['ingest']}", ingest_key)
-        ids = [found.post(to_ninjs(record)).json()["article_id"]
-               for record in real_articles(ARTICLES)]
-        eventually(lambda: httpx.get(f"{edge_url}/v1/search", params={"q": ""}, timeout=10)
-                   .json()["total"] >= ARTICLES, timeout_s=60)
-        eventually(lambda: all(httpx.get(f"http://127.0.0.1:{ports['render']}/articles/{i}",
-                                         timeout=10).status_code == 200 for i in ids), timeout_s=60)
+        ids = [
+            found.post(to_ninjs(record)).json()["article_id"] for record in real_articles(ARTICLES)
+        ]
+        eventually(
+            lambda: (
+                httpx.get(f"{edge_url}/v1/search", params={"q": ""}, timeout=10).json()["total"]
+                >= ARTICLES
+            ),
+            timeout_s=60,
+        )
+        eventually(
+            lambda: all(
+                httpx.get(
+                    f"http://127.0.0.1:{ports['render']}/articles/{i}", timeout=10
+                ).status_code
+                == 200
+                for i in ids
+            ),
+            timeout_s=60,
+        )
         yield found
     finally:
         group.stop_all()
@@ -70,7 +91,8 @@ def on_edge(url: str, site: Site) -> bool:
 
 
 def test_a_reader_goes_from_home_to_a_section_an_article_a_search_and_a_hit(
-        browser: Browser, site: Site) -> None:
+    browser: Browser, site: Site
+) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="ar")
     response = page.goto(site.edge_url + "/")
     assert response and response.headers.get("x-varnish")
@@ -104,7 +126,8 @@ def test_a_reader_goes_from_home_to_a_section_an_article_a_search_and_a_hit(
 
 
 def test_a_withdrawn_story_leaves_its_page_and_every_listing_at_the_edge(
-        browser: Browser, site: Site) -> None:
+    browser: Browser, site: Site
+) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="ar")
     page.goto(site.edge_url + "/")
     card = page.locator(".home-section .card").first
@@ -118,11 +141,17 @@ def test_a_withdrawn_story_leaves_its_page_and_every_listing_at_the_edge(
     uri = page.locator("link[rel=canonical]").get_attribute("href")
     assert uri == f"{site.edge_url}/articles/{article_id}"
 
-    state = httpx.get(f"{site.ingest_url}/v1/articles/{article_id}", timeout=10,
-                      headers={"Authorization": f"Bearer {site.ingest_key}"}).json()
+    state = httpx.get(
+        f"{site.ingest_url}/v1/articles/{article_id}",
+        timeout=10,
+        headers={"Authorization": f"Bearer {site.ingest_key}"},
+    ).json()
     started = time.monotonic()
-    withdrawn = httpx.delete(f"{site.ingest_url}/v1/articles/{article_id}", timeout=10,
-                             headers={"Authorization": f"Bearer {site.ingest_key}"})
+    withdrawn = httpx.delete(
+        f"{site.ingest_url}/v1/articles/{article_id}",
+        timeout=10,
+        headers={"Authorization": f"Bearer {site.ingest_key}"},
+    )
     assert withdrawn.status_code < 300, (state, withdrawn.text)
 
     still: list[str] = []

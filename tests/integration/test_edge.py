@@ -19,7 +19,6 @@ import pytest
 from khabar_dev.edge import start_edge
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from tests.integration.test_render_service import (
-    PurgeReceiver,
     RenderService,
     card_ids,
     enriched,
@@ -41,8 +40,9 @@ class Edge:
         return httpx.get(self.url + path, headers=headers, timeout=10)
 
     def purge(self, keys: str, **headers: str) -> httpx.Response:
-        return httpx.request("PURGE", self.url + "/", headers={"xkey-purge": keys, **headers},
-                             timeout=10)
+        return httpx.request(
+            "PURGE", self.url + "/", headers={"xkey-purge": keys, **headers}, timeout=10
+        )
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +61,13 @@ def site(edge_redis: str, tmp_path: Path) -> Iterator[tuple[Edge, RenderService]
     token = secrets.token_urlsafe(16)
     group = ProcessGroup()
     with purge_receiver() as receiver:
-        env = {"KHABAR_EDGE_PURGE_URL": f"http://127.0.0.1:{edge_port}/",
-               "KHABAR_EDGE_PURGE_TOKEN": token}
-        with render_service(edge_redis, receiver, tmp_path / "render.log", port=render_port,
-                            extra_env=env) as render:
+        env = {
+            "KHABAR_EDGE_PURGE_URL": f"http://127.0.0.1:{edge_port}/",
+            "KHABAR_EDGE_PURGE_TOKEN": token,
+        }
+        with render_service(
+            edge_redis, receiver, tmp_path / "render.log", port=render_port, extra_env=env
+        ) as render:
             try:
                 # Search is not started: its routes are the varnishtest cases' business.
                 start_edge(group, tmp_path / "edge", edge_port, render_port, free_port(), token)
@@ -83,10 +86,13 @@ def assert_from_the_edge(response: httpx.Response) -> None:
 
 
 def test_pages_are_assembled_from_fragments_as_render_would_whole(
-        site: tuple[Edge, RenderService]) -> None:
+    site: tuple[Edge, RenderService],
+) -> None:
     edge, render = site
     a, b, *more = in_section("economy", 7)
-    render.publish(*(enriched(x) for x in [b, *more]), enriched(a, related=[b.id, *(m.id for m in more)]))
+    render.publish(
+        *(enriched(x) for x in [b, *more]), enriched(a, related=[b.id, *(m.id for m in more)])
+    )
     whole = render.page(a.id)
 
     page = edge.get(f"/articles/{a.id}")
@@ -96,7 +102,9 @@ def test_pages_are_assembled_from_fragments_as_render_would_whole(
     # What the edge assembled is, byte for byte but for blank space, render's whole page.
     assert squeeze(page.text) == squeeze(whole)
     # ...and it was assembled: render was asked for the shell and each fragment.
-    assert render.cached_html(f"shell:{a.id}") and "<esi:include" in render.cached_html(f"shell:{a.id}")
+    assert render.cached_html(f"shell:{a.id}") and "<esi:include" in render.cached_html(
+        f"shell:{a.id}"
+    )
     for path in ("/", "/category/economy"):
         assert squeeze(edge.get(path).text) == squeeze(render.get(path).text)
     again = edge.get(f"/articles/{a.id}")
@@ -104,13 +112,16 @@ def test_pages_are_assembled_from_fragments_as_render_would_whole(
 
 
 def test_a_withdrawal_leaves_the_article_and_every_listing_at_the_edge(
-        site: tuple[Edge, RenderService]) -> None:
+    site: tuple[Edge, RenderService],
+) -> None:
     edge, render = site
     b, a, *older = in_section("technology", 5)
     # B is the newest technology story, so home and the listing's first page show it.
-    render.publish(*(enriched(o) for o in older),
-                   enriched(b, firstcreated=datetime(2030, 1, 1, tzinfo=UTC)),
-                   enriched(a, related=[b.id]))
+    render.publish(
+        *(enriched(o) for o in older),
+        enriched(b, firstcreated=datetime(2030, 1, 1, tzinfo=UTC)),
+        enriched(a, related=[b.id]),
+    )
     render.page(a.id)
     render.page(b.id)
     pages = [f"/articles/{a.id}", f"/articles/{b.id}", "/category/technology", "/"]
@@ -123,15 +134,16 @@ def test_a_withdrawal_leaves_the_article_and_every_listing_at_the_edge(
 
     render.withdraw(b.id, 2)
 
-    gone = eventually(lambda: (r := edge.get(f"/articles/{b.id}", accept="text/html"))
-                      .status_code == 410 and r)
+    gone = eventually(
+        lambda: (r := edge.get(f"/articles/{b.id}", accept="text/html")).status_code == 410 and r
+    )
     assert_from_the_edge(gone)
     # Readers get the site's page saying so, in the article's language; programs a problem.
     assert '<html lang="ar" dir="rtl">' in gone.text and "سُحب هذا الخبر" in gone.text
     problem = edge.get(f"/articles/{b.id}", accept="application/json")
     assert problem.status_code == 410 and problem.json()["status"] == 410
     for path in pages[0:1] + pages[2:]:
-        shown = eventually(lambda: (t := edge.get(path).text) and b.id not in t and t)
+        shown = eventually(lambda path=path: (t := edge.get(path).text) and b.id not in t and t)
         assert text(b.headline) not in shown, path
     assert b.id not in card_ids(edge.get("/category/technology").text)
     assert b.id not in home_section_ids(edge.get("/").text, "technology")

@@ -23,4 +23,6 @@ def test_an_address_is_purged_as_it_is_and_a_name_at_each_of_its_addresses() -> 
 
     assert asyncio.run(urls("http://127.0.0.1:8000/")) == ["http://127.0.0.1:8000/"]
     assert asyncio.run(urls("http://localhost:8000/"))[0] in (
-        "http://127.0.0.1:8000/", "http://[::1]:8000/")
+        "http://127.0.0.1:8000/",
+        "http://[::1]:8000/",
+    )

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from khabar_render.feed_routes import feed_router
 from khabar_render.errors import install_reader_error_pages, page_problem
+from khabar_render.feed_routes import feed_router
 from khabar_render.fragments import category_of, render_chrome
 from khabar_render.handler import FragmentUpdater
 from khabar_render.purge import EdgePurger, PurgeNotifier, section_surrogate_key, surrogate_key

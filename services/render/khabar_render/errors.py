@@ -29,14 +29,20 @@ def wants_page(request: Request) -> bool:
 
 
 def error_page(status: int, lang: str, site: Site, path: str) -> str:
-    body = ENVIRONMENT.get_template("error.html").render(
-        status=status, lang=lang, dir=direction_of(lang), site=site).strip()
+    body = (
+        ENVIRONMENT.get_template("error.html")
+        .render(status=status, lang=lang, dir=direction_of(lang), site=site)
+        .strip()
+    )
     title = site.label(f"error_{status}_title", lang)
-    return render_page(title, [body], lang, direction_of(lang), site.absolute(path), PageMeta(), site)
+    return render_page(
+        title, [body], lang, direction_of(lang), site.absolute(path), PageMeta(), site
+    )
 
 
-def error_response(status: int, lang: str, site: Site, request: Request,
-                   surrogate_keys: list[str]) -> HTMLResponse:
+def error_response(
+    status: int, lang: str, site: Site, request: Request, surrogate_keys: list[str]
+) -> HTMLResponse:
     headers = {
         # Short: a republished article or a new section is found again soon,
         # and the edge drops it at once by the key.
@@ -48,29 +54,34 @@ def error_response(status: int, lang: str, site: Site, request: Request,
     if status == 503:
         headers["Retry-After"] = "5"
         headers["Cache-Control"] = "no-store"
-    return HTMLResponse(error_page(status, lang, site, request.url.path), status_code=status,
-                        headers=headers)
+    return HTMLResponse(
+        error_page(status, lang, site, request.url.path), status_code=status, headers=headers
+    )
 
 
 class PageProblem(ProblemError):
     """A problem about a page: the language to say it in and the keys that would lift it."""
 
-    def __init__(self, problem: Problem, lang: str = "", surrogate_keys: list[str] | None = None) -> None:
+    def __init__(
+        self, problem: Problem, lang: str = "", surrogate_keys: list[str] | None = None
+    ) -> None:
         super().__init__(problem)
         self.lang = lang
         self.surrogate_keys = surrogate_keys or []
 
 
-def page_problem(status: int, title: str, detail: str, lang: str = "",
-                 surrogate_keys: list[str] | None = None) -> PageProblem:
+def page_problem(
+    status: int, title: str, detail: str, lang: str = "", surrogate_keys: list[str] | None = None
+) -> PageProblem:
     return PageProblem(Problem(status=status, title=title, detail=detail), lang, surrogate_keys)
 
 
 def install_reader_error_pages(app: FastAPI, site: Site) -> None:
     """Answer readers' 404/410/503 with pages; everyone else keeps the problem document."""
 
-    def answer(request: Request, problem: Problem, lang: str = "",
-               keys: list[str] | None = None) -> Response:
+    def answer(
+        request: Request, problem: Problem, lang: str = "", keys: list[str] | None = None
+    ) -> Response:
         keys = keys or []
         if problem.status in READER_STATUSES and wants_page(request):
             return error_response(problem.status, lang or site.language, site, request, keys)
@@ -79,13 +90,18 @@ def install_reader_error_pages(app: FastAPI, site: Site) -> None:
             headers["Surrogate-Key"] = " ".join(keys)
         if problem.status == 503:
             headers["Retry-After"] = "5"
-        return Response(problem.model_dump_json(exclude_none=True), status_code=problem.status,
-                        media_type=PROBLEM_JSON, headers=headers)
+        return Response(
+            problem.model_dump_json(exclude_none=True),
+            status_code=problem.status,
+            media_type=PROBLEM_JSON,
+            headers=headers,
+        )
 
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, error: ProblemError) -> Response:
-        return answer(request, error.problem, getattr(error, "lang", ""),
-                      getattr(error, "surrogate_keys", []))
+        return answer(
+            request, error.problem, getattr(error, "lang", ""), getattr(error, "surrogate_keys", [])
+        )
 
     @app.exception_handler(HTTPException)
     async def on_http(request: Request, error: HTTPException) -> Response:
@@ -95,5 +111,11 @@ def install_reader_error_pages(app: FastAPI, site: Site) -> None:
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
     async def on_redis_down(request: Request, _: Exception) -> Response:
-        return answer(request, Problem(status=503, title="Service Unavailable",
-                                       detail="The article store is unavailable; try again."))
+        return answer(
+            request,
+            Problem(
+                status=503,
+                title="Service Unavailable",
+                detail="The article store is unavailable; try again.",
+            ),
+        )

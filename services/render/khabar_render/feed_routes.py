@@ -39,10 +39,14 @@ def feed_router(site: Site, articles: ArticleStore, settings: RenderSettings) ->
     router = APIRouter(tags=["feeds"])
 
     def answer(body: str, media_type: str, key: str) -> Response:
-        return Response(body, media_type=media_type, headers={
-            "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
-            "Surrogate-Key": key,
-        })
+        return Response(
+            body,
+            media_type=media_type,
+            headers={
+                "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
+                "Surrogate-Key": key,
+            },
+        )
 
     async def teasers(ids: list[str]) -> list[Teaser]:
         found = await articles.live_many(ids)
@@ -63,17 +67,29 @@ def feed_router(site: Site, articles: ArticleStore, settings: RenderSettings) ->
     async def section_rss(slug: Annotated[str, Path(max_length=64)]) -> Response:
         section = site.section(slug)
         if section not in site.sections and not await articles.section_size(section.slug):
-            raise page_problem(404, "Not Found", f"No section '{slug}'.",
-                               surrogate_keys=[section_surrogate_key(section.slug)])
+            raise page_problem(
+                404,
+                "Not Found",
+                f"No section '{slug}'.",
+                surrogate_keys=[section_surrogate_key(section.slug)],
+            )
         lang = site.language
-        body = rss(section.label(lang), site.category_path(section.slug),
-                   site.category_path(section.slug) + "/rss.xml",
-                   await section_teasers(section.slug), site, lang, _now())
+        body = rss(
+            section.label(lang),
+            site.category_path(section.slug),
+            site.category_path(section.slug) + "/rss.xml",
+            await section_teasers(section.slug),
+            site,
+            lang,
+            _now(),
+        )
         return answer(body, RSS, section_surrogate_key(section.slug))
 
     @router.get("/sitemap.xml", summary="Sitemap index: the news sitemap and the pages sitemap")
     async def index() -> Response:
-        return answer(sitemap_index(["/news-sitemap.xml", "/sitemap-pages.xml"], site), XML, HOME_KEY)
+        return answer(
+            sitemap_index(["/news-sitemap.xml", "/sitemap-pages.xml"], site), XML, HOME_KEY
+        )
 
     @router.get("/news-sitemap.xml", summary="News sitemap: articles of the last 48 hours")
     async def news() -> Response:

@@ -8,7 +8,7 @@ so every headline and teaser is escaped however it is written.
 from collections.abc import Iterable
 from datetime import datetime
 from email.utils import format_datetime
-from xml.etree import ElementTree as ET  # noqa: N817 - the module's usual name
+from xml.etree import ElementTree as ET
 
 from khabar_render.fragments import Teaser
 from khabar_render.site import Site, base_language
@@ -36,8 +36,15 @@ def _document(root: ET.Element) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def rss(title: str, page_path: str, feed_path: str, teasers: Iterable[Teaser], site: Site,
-        lang: str, updated: datetime) -> str:
+def rss(
+    title: str,
+    page_path: str,
+    feed_path: str,
+    teasers: Iterable[Teaser],
+    site: Site,
+    lang: str,
+    updated: datetime,
+) -> str:
     """An RSS 2.0 channel of `teasers`, newest first as given."""
     root = ET.Element("rss", {"version": "2.0"})
     channel = ET.SubElement(root, "channel")
@@ -46,8 +53,11 @@ def rss(title: str, page_path: str, feed_path: str, teasers: Iterable[Teaser], s
     _text(channel, "description", title)
     _text(channel, "language", lang)
     _text(channel, "lastBuildDate", format_datetime(site.local_time(updated)))
-    ET.SubElement(channel, f"{{{ATOM}}}link", {"href": site.absolute(feed_path), "rel": "self",
-                                               "type": "application/rss+xml"})
+    ET.SubElement(
+        channel,
+        f"{{{ATOM}}}link",
+        {"href": site.absolute(feed_path), "rel": "self", "type": "application/rss+xml"},
+    )
     for teaser in teasers:
         item = ET.SubElement(channel, "item")
         url = site.absolute(site.article_path(teaser.id))
@@ -100,11 +110,13 @@ def sitemap_index(paths: Iterable[str], site: Site) -> str:
 
 def robots_txt(site: Site) -> str:
     """Crawlers read pages and feeds; fragments, the API and search results are not for them."""
-    return "\n".join([
-        "User-agent: *",
-        "Disallow: /fragments/",
-        "Disallow: /v1/",
-        "Disallow: /search",
-        f"Sitemap: {site.absolute('/sitemap.xml')}",
-        "",
-    ])
+    return "\n".join(
+        [
+            "User-agent: *",
+            "Disallow: /fragments/",
+            "Disallow: /v1/",
+            "Disallow: /search",
+            f"Sitemap: {site.absolute('/sitemap.xml')}",
+            "",
+        ]
+    )

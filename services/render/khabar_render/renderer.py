@@ -20,9 +20,9 @@ batch is rendered again rather than cached.
 """
 
 import math
-from urllib.parse import quote
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from khabar_render.fragments import (
     Fragment,

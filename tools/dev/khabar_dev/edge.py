@@ -16,14 +16,19 @@ EDGE_DIR = REPO_ROOT / "edge"
 EDGE_STORAGE = "malloc,256m"
 
 
-
-def write_vcl(work_dir: Path, render_port: int, search_port: int, purge_token: str,
-              host: str = "127.0.0.1") -> Path:
+def write_vcl(
+    work_dir: Path, render_port: int, search_port: int, purge_token: str, host: str = "127.0.0.1"
+) -> Path:
     """The top-level VCL for origins on `host`, written under `work_dir`."""
     template = string.Template((EDGE_DIR / "local.vcl.in").read_text())
-    vcl = template.substitute(render_host=host, render_port=render_port, search_host=host,
-                              search_port=search_port, purge_token=purge_token,
-                              edge_dir=str(EDGE_DIR))
+    vcl = template.substitute(
+        render_host=host,
+        render_port=render_port,
+        search_host=host,
+        search_port=search_port,
+        purge_token=purge_token,
+        edge_dir=str(EDGE_DIR),
+    )
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / "edge.vcl"
     path.write_text(vcl)
@@ -35,8 +40,22 @@ def varnishd_argv(work_dir: Path, vcl: Path, port: int) -> list[str]:
     # `-j none`: varnishd stays the user who started it. Its default jail
     # (as root) reads the VCL as user varnish, which cannot reach a data dir
     # private to us, nor a VCL that holds the purge token and is ours alone.
-    return ["varnishd", "-F", "-j", "none", "-n", str(work_dir / "varnishd"),
-            "-a", f"127.0.0.1:{port}", "-f", str(vcl), "-s", EDGE_STORAGE, "-T", "127.0.0.1:0"]
+    return [
+        "varnishd",
+        "-F",
+        "-j",
+        "none",
+        "-n",
+        str(work_dir / "varnishd"),
+        "-a",
+        f"127.0.0.1:{port}",
+        "-f",
+        str(vcl),
+        "-s",
+        EDGE_STORAGE,
+        "-T",
+        "127.0.0.1:0",
+    ]
 
 
 def listening(port: int) -> bool:
@@ -47,15 +66,23 @@ def listening(port: int) -> bool:
         return False
 
 
-def start_edge(group: ProcessGroup, work_dir: Path, port: int, render_port: int,
-               search_port: int, purge_token: str) -> ManagedProcess:
+def start_edge(
+    group: ProcessGroup,
+    work_dir: Path,
+    port: int,
+    render_port: int,
+    search_port: int,
+    purge_token: str,
+) -> ManagedProcess:
     """varnishd in the foreground (supervised like the services), listening on `port`."""
     work_dir = work_dir.resolve()
     vcl = write_vcl(work_dir, render_port, search_port, purge_token)
-    managed = group.start("edge", varnishd_argv(work_dir, vcl, port),
-                          log_path=work_dir / "varnishd.log")
+    managed = group.start(
+        "edge", varnishd_argv(work_dir, vcl, port), log_path=work_dir / "varnishd.log"
+    )
     wait_until(lambda: listening(port) or managed.process.poll() is not None, 60, "edge")
     if managed.process.poll() is not None:
-        raise RuntimeError(f"varnishd exited with {managed.process.returncode}; "
-                           f"see {work_dir / 'varnishd.log'}")
+        raise RuntimeError(
+            f"varnishd exited with {managed.process.returncode}; see {work_dir / 'varnishd.log'}"
+        )
     return managed

@@ -151,8 +151,8 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
         f"  an article        {edge}/articles/{article_id}" if article_id else "",
         f"  search page       {edge}/search?q=السعودية",
         f"  search API        {edge}/v1/search?q=ترامب",
-        f"  render, search    http://127.0.0.1:{settings.render_port}/, "
-        f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)",
+        (f"  render, search    http://127.0.0.1:{settings.render_port}/, "
+         f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)"),
         f"  ingest API docs   http://127.0.0.1:{settings.ingest_port}/docs",
         f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
         f"  service logs      {settings.data_dir / 'logs'}/<service>.log  (tail -f to follow)",
