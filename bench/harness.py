@@ -125,12 +125,14 @@ class KeepAliveClient:
         """A connection whose every request carries `headers`."""
         return cls(*await asyncio.open_connection(host, port), headers=headers)
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes, bytes]:
-        """The answer's status, head (lowercased) and body."""
+    async def request(self, method: str, path: str, body: bytes = b"",
+                      headers: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+        """The answer's status, head (lowercased) and body; `headers` for this request only."""
         length = f"Content-Length: {len(body)}\r\n" if body or method != "GET" else ""
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._writer.write(
-            f"{method} {path} HTTP/1.1\r\nHost: khabar\r\n{self._headers}{length}\r\n".encode()
-            + body)
+            f"{method} {path} HTTP/1.1\r\nHost: khabar\r\n{self._headers}{extra}{length}\r\n"
+            .encode() + body)
         head = (await self._reader.readuntil(b"\r\n\r\n")).lower()
         status = int(head.split(b" ", 2)[1])
         size = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")

@@ -27,13 +27,18 @@ is steadier than wall time on a shared machine, and the ratio of the two
 sides' whole CPU: on an idle machine the three processes run side by side
 and the wall ratio is lower than that one; on a busy machine, where they
 take turns on whatever core is free, the wall ratio drifts towards it.
-`--repeat N` measures each row N times (ingest, then raw, back to
+`--signed` adds, beside each single-POST row, the same POSTs to the
+Superdesk push route (`/v1/push/superdesk`) signed with
+`x-superdesk-signature` instead of a bearer key (issue 23): the cost of
+checking the HMAC-SHA1 of each body. `--repeat N` measures each row N times (ingest, then raw, back to
 back) and prints medians, with the range of the ratio: on a shared machine a
 single run scatters. Prints a table; it is not a test.
 """
 
 import argparse
 import asyncio
+import hashlib
+import hmac
 import os
 import secrets
 import tempfile
@@ -127,10 +132,11 @@ class Connections:
         return cls([await KeepAliveClient.open("127.0.0.1", port, json_headers(key))
                     for _ in range(count)])
 
-    async def post(self, path: str, body: bytes) -> tuple[int, bytes, bytes]:
+    async def post(self, path: str, body: bytes,
+                   headers: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
         connection = self._idle.pop()
         try:
-            return await connection.request("POST", path, body)
+            return await connection.request("POST", path, body, headers)
         finally:
             self._idle.append(connection)
 
@@ -139,12 +145,17 @@ class Connections:
             connection.close()
 
 
-async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: int) -> float:
-    """One keep-alive connection per client."""
+async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: int,
+                        push_secret: str | None = None) -> float:
+    """One keep-alive connection per client; with `push_secret`, signed pushes instead."""
     connections = await Connections.open(port, key, concurrency)
+    path = "/v1/articles" if push_secret is None else "/v1/push/superdesk"
+    # Signed before the clock starts, as Superdesk signs before it sends.
+    signatures = [None if push_secret is None else {"x-superdesk-signature": "sha1=" + hmac.new(
+        push_secret.encode(), body, hashlib.sha1).hexdigest()} for body in bodies]
 
     async def post(index: int) -> None:
-        status, head, body = await connections.post("/v1/articles", bodies[index])
+        status, head, body = await connections.post(path, bodies[index], signatures[index])
         if status != 202 or b"idempotent-replayed: false" not in head:
             raise RuntimeError(f"not appended: {status} {body[:200]!r}")
 
@@ -255,7 +266,7 @@ def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
 
 async def measure(port: int, key: str, redis_url: str, servers: Servers,
                   articles: list[Article], batch_only: bool, repeat: int,
-                  in_flight: int) -> list[list[str]]:
+                  in_flight: int, push_secret: str | None = None) -> list[list[str]]:
     redis = aioredis.from_url(redis_url)
     events = events_for(articles)
     count = len(articles)
@@ -268,6 +279,16 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
             raw = await metered(servers, count, raw_single(redis, events, concurrency))
             pairs.append((ours, raw))
         rows.append(row(f"single POST, {concurrency} clients", count, pairs))
+        if push_secret is None:
+            continue
+        pairs = []
+        for attempt in range(repeat):
+            bodies = [encoded(d) for d in documents_for(articles, f"signed-{concurrency}-{attempt}")]
+            ours = await metered(servers, count, ingest_single(port, key, bodies, concurrency,
+                                                               push_secret))
+            raw = await metered(servers, count, raw_single(redis, events, concurrency))
+            pairs.append((ours, raw))
+        rows.append(row(f"signed push, {concurrency} clients", count, pairs))
     pairs = []
     for attempt in range(repeat):
         batches = Batches.of(documents_for(articles, f"batch-{attempt}"))
@@ -279,7 +300,8 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
     return rows
 
 
-def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGHT) -> None:
+def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGHT,
+        signed: bool = False) -> None:
     console = Console(width=120)
     articles = acceptable_articles(count)
     group = ProcessGroup()
@@ -287,12 +309,13 @@ def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGH
         try:
             redis_url = start_redis(group, Path(tmp) / "redis", free_port())
             key, port = secrets.token_urlsafe(24), free_port()
+            push_secret = secrets.token_urlsafe(24) if signed else None
             env = {"KHABAR_REDIS_URL": redis_url, "KHABAR_BOOTSTRAP_INGEST_KEY": key,
-                   "KHABAR_LOG_LEVEL": "WARNING"}
+                   "KHABAR_LOG_LEVEL": "WARNING", "KHABAR_BOOTSTRAP_PUSH_SECRET": push_secret or ""}
             ingest = start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
             servers = Servers(ingest.process.pid, group.processes[0].process.pid)
             rows = asyncio.run(measure(port, key, redis_url, servers,
-                                       articles, batch_only, repeat, in_flight))
+                                       articles, batch_only, repeat, in_flight, push_secret))
         finally:
             group.stop_all()
     table = Table("measurement", "articles", "ingest /s", "raw XADD /s", "raw ÷ ingest",
@@ -317,9 +340,11 @@ def main() -> None:
                              "and print medians (a shared machine scatters single runs)")
     parser.add_argument("--in-flight", type=int, default=IN_FLIGHT,
                         help="batches (and raw pipelines) at once; 1 is one at a time")
+    parser.add_argument("--signed", action="store_true",
+                        help="also single POSTs to the Superdesk push route, signed (HMAC-SHA1)")
     arguments = parser.parse_args()
     run(arguments.articles, arguments.batch_only, max(1, arguments.repeat),
-        max(1, arguments.in_flight))
+        max(1, arguments.in_flight), arguments.signed)
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@ class SiteSettings(CommonSettings):
     site_name_ar: str = "خبر"
     site_name_en: str = "Khabar"
     # IANA zone in which readers see dates, e.g. Asia/Riyadh.
-    site_timezone: str = "UTC"
+    site_time_zone: str = "UTC"
     # Language of home, listings, search and error pages that are no one article's.
     site_language: str = "ar"
 
-    @field_validator("site_timezone")
+    @field_validator("site_time_zone")
     @classmethod
     def known_zone(cls, value: str) -> str:
         try:

@@ -60,7 +60,7 @@ def search_url(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> It
     yield from run_search_service(
         servers, tmp_path_factory.mktemp("search-api"), 300,
         {"KHABAR_RATE_LIMIT_PER_MINUTE": "1", "KHABAR_RATE_LIMIT_BURST": str(BURST),
-         "KHABAR_SITE_TIMEZONE": "Asia/Riyadh", "KHABAR_SITE_BASE_URL": "https://khabar.example"})
+         "KHABAR_SITE_TIME_ZONE": "Asia/Riyadh", "KHABAR_SITE_BASE_URL": "https://khabar.example"})
 
 
 def get(url: str, path: str = "/v1/search", **params: Any) -> httpx.Response:

@@ -16,17 +16,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
+import httpx
+import orjson
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
+from khabar_ingest.article_body import read_article
 from khabar_ingest.auth import ApiKey, KeyRing
 from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_documents, run_batch
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
-from khabar_ingest.formats.ninjs import InvalidArticle, Limits, parse_ninjs
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
 from khabar_ingest.problems import (
     ProblemDetails,
@@ -35,10 +38,13 @@ from khabar_ingest.problems import (
     forbidden,
     idempotency_key_reused,
     install_ingest_problem_handler,
-    invalid_article,
     not_found,
     unauthorized,
 )
+from khabar_ingest.push.destinations import PushSecrets
+from khabar_ingest.push.items import PushedItems
+from khabar_ingest.push.media import MediaStore
+from khabar_ingest.push.router import PushConfig, push_router
 from khabar_ingest.settings import IngestSettings
 from khabar_ingest.store import (
     Acceptance,
@@ -53,6 +59,7 @@ from khabar_ingest.store import (
     VersionConflict,
 )
 from khabar_ingest.trace import trace_router
+from khabar_ingest.watch.poller import FeedPoller, run_poller
 from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article
 from khabar_shared.health import redis_check
@@ -93,10 +100,17 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         settle_collector()
         releaser = asyncio.create_task(run_releaser(store, settings.embargo_poll_s))
+        feed_client = httpx.AsyncClient(timeout=settings.feed_timeout_s, follow_redirects=True,
+                                        headers={"User-Agent": "khabar-ingest feed watcher"})
+        poller = FeedPoller(redis, store, feed_client, settings.max_feed_bytes,
+                            settings.feed_max_backoff_s)
+        watcher = asyncio.create_task(run_poller(poller, settings.feed_poll_s))
         yield
-        releaser.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await releaser
+        for task in (releaser, watcher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await feed_client.aclose()
         await redis.aclose()
 
     app = FastAPI(
@@ -128,6 +142,27 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app.include_router(trace_router(redis), dependencies=[Depends(caller)],
                        responses=PROBLEM_CODES["get"])
 
+    async def accept_pushed(changes: list[Change], path: str, who: str,
+                            note: dict[str, Any]) -> JSONResponse:
+        results = []
+        for change in changes:  # one at a time: a package's members keep Superdesk's order
+            results += answer_or_raise(await store.accept_many([change]), change, path)
+        return accepted_answer(results, ApiKey(name=who, scope="write"), note)
+
+    push_secrets = PushSecrets(
+        redis, settings.bootstrap_push_secret.get_secret_value(),
+        settings.push_secrets_key.get_secret_value(), settings.key_cache_s, settings.site_time_zone,
+    )  # fmt: skip
+    push_config = PushConfig(
+        limits=limits, max_body_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth, max_media_bytes=settings.max_media_bytes,
+        max_media_pixels=settings.max_media_pixels,
+        media_base_url=settings.media_base_url.rstrip("/"),
+    )  # fmt: skip
+    app.include_router(push_router(push_config, push_secrets,
+                                   PushedItems(redis, settings.push_item_ttl_s),
+                                   MediaStore(settings.media_dir), accept_pushed))
+
     @app.post(
         "/v1/articles", status_code=202, response_model=Acceptance, tags=["articles"],
         summary="Publish, update, correct, embargo or withdraw one article",
@@ -143,15 +178,15 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     ) -> JSONResponse:
         path = request.url.path
         base_version = parse_if_match(if_match, path)
-        body = await read_json_body(request, settings.max_body_bytes, settings.max_json_depth)
-        article = parse_article(body.document, limits, path, body.unicode_checked)
+        zone = key.time_zone or settings.site_time_zone
+        reading = await read_article(request, settings, limits, zone)
         change = Change(
-            article=article, submitted_by=key.name,
+            article=reading.article, submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
             base_version=base_version, idempotency=idempotency_key,
         )  # fmt: skip
         result = answer_or_raise(await store.accept_many([change]), change, path)[0]
-        return acceptance_response(result, key)
+        return acceptance_response(result, key, zone_note(zone, reading.zoned_fields))
 
     @app.post(
         "/v1/articles/batch", response_model=BatchAnswer, response_class=JSONResponse,
@@ -175,7 +210,8 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         items = batch_documents(body.document, settings.max_batch_items, request.url.path)
         correlation_id = x_correlation_id or str(uuid.uuid4())
         answer = await run_batch(store, items, key.name, correlation_id, limits,
-                                 body.unicode_checked)
+                                 body.unicode_checked,
+                                 ZoneInfo(key.time_zone or settings.site_time_zone))
         log.info("batch_accepted", key_name=key.name, correlation_id=correlation_id,
                  **answer.counts)
         # Written here, not validated against the response model (see BatchReply).
@@ -250,11 +286,11 @@ def withdrawn(article: Article) -> Article:
     )
 
 
-def parse_article(document: Any, limits: Limits, path: str, unicode_checked: bool) -> Article:
-    try:
-        return parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
-    except InvalidArticle as invalid:
-        raise invalid_article(invalid, path).error() from invalid
+def zone_note(zone: str, zoned_fields: list[str]) -> dict[str, Any]:
+    """What the answer says when times without an offset were read in `zone`."""
+    if not zoned_fields:
+        return {}
+    return {"time_zone_applied": zone, "fields_read_in_time_zone": sorted(zoned_fields)}
 
 
 def refusal(outcome: Outcome, change: Change, path: str) -> ProblemDetails | None:
@@ -290,14 +326,25 @@ def parse_if_match(if_match: str | None, path: str) -> int | None:
     return int(value)
 
 
-def acceptance_response(result: StoreResult, key: ApiKey) -> JSONResponse:
+def accepted_answer(results: list[StoreResult], key: ApiKey, note: dict[str, Any]) -> JSONResponse:
+    """One change's answer as `acceptance_response`; several (a package's) as a list."""
+    if len(results) == 1:
+        return acceptance_response(results[0], key, note)
+    answers = [acceptance_response(result, key).body for result in results]
+    return JSONResponse({"accepted": [orjson.loads(bytes(a)) for a in answers], **note},
+                        status_code=202)
+
+
+def acceptance_response(
+    result: StoreResult, key: ApiKey, note: dict[str, Any] | None = None
+) -> JSONResponse:
     acceptance = result.answer()
     log.info("article_unchanged" if result.replayed else "article_accepted",
              article_id=acceptance.article_id, version=acceptance.version,
              status=acceptance.status, event_id=acceptance.event_id,
              correlation_id=acceptance.correlation_id, key_name=key.name)
     return JSONResponse(
-        acceptance.model_dump(mode="json"),
+        acceptance.model_dump(mode="json") | (note or {}),
         status_code=202,
         headers={
             "Location": f"/v1/articles/{acceptance.article_id}",

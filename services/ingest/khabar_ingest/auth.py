@@ -28,6 +28,8 @@ class ApiKey(BaseModel):
     name: str
     scope: Scope
     created_at: datetime | None = None
+    # Times this key sends without a UTC offset are read in this zone (else the site's).
+    time_zone: str | None = None
 
     @property
     def can_write(self) -> bool:
@@ -92,19 +94,23 @@ async def list_keys(redis: RedisClient) -> list[ApiKey]:
     return sorted((ApiKey.model_validate_json(raw) for raw in stored), key=lambda k: k.name)
 
 
-async def store_key(redis: RedisClient, key: str, name: str, scope: Scope) -> ApiKey:
+async def store_key(
+    redis: RedisClient, key: str, name: str, scope: Scope, time_zone: str | None = None
+) -> ApiKey:
     """Remember `key` (hashed) under `name`; names are unique, so revoking is by name."""
     if name == BOOTSTRAP_KEY_NAME or any(k.name == name for k in await list_keys(redis)):
         raise KeyNameTaken(f"a key named {name!r} exists; revoke it first")
-    record = ApiKey(name=name, scope=scope, created_at=datetime.now(UTC))
+    record = ApiKey(name=name, scope=scope, created_at=datetime.now(UTC), time_zone=time_zone)
     await redis.hset(API_KEYS_HASH, digest(key), record.model_dump_json())
     return record
 
 
-async def create_key(redis: RedisClient, name: str, scope: Scope) -> tuple[str, ApiKey]:
+async def create_key(
+    redis: RedisClient, name: str, scope: Scope, time_zone: str | None = None
+) -> tuple[str, ApiKey]:
     """A new key for `name`: the key (shown once, never stored) and its record."""
     key = new_key()
-    return key, await store_key(redis, key, name, scope)
+    return key, await store_key(redis, key, name, scope, time_zone)
 
 
 async def revoke_key(redis: RedisClient, name: str) -> int:

@@ -15,6 +15,7 @@ answered "unchanged" and appends nothing.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any, Literal, get_args
 
 import orjson
@@ -100,7 +101,7 @@ def batch_documents(document: Any, max_items: int, path: str) -> list[Any]:
 
 async def run_batch(
     store: ArticleStore, items: list[Any], key_name: str, correlation_id: str, limits: Limits,
-    unicode_checked: bool = False,
+    unicode_checked: bool = False, naive_zone: tzinfo | None = None,
 ) -> BatchReply:
     answers: list[dict[str, Any]] = []
     changes: list[tuple[int, Change]] = []
@@ -109,7 +110,8 @@ async def run_batch(
         # Lazy, so the store sends each script call before the next items are parsed.
         for index, document in enumerate(items):
             try:
-                change = read_item(document, key_name, correlation_id, limits, unicode_checked)
+                change = read_item(document, key_name, correlation_id, limits, unicode_checked,
+                                   naive_zone)
             except InvalidArticle as invalid:
                 answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
                 continue
@@ -132,15 +134,17 @@ def is_envelope(document: Any) -> bool:
 
 
 def read_item(document: Any, key_name: str, correlation_id: str, limits: Limits,
-              unicode_checked: bool) -> Change:
+              unicode_checked: bool, naive_zone: tzinfo | None = None) -> Change:
     """One item's change; InvalidArticle naming every bad field (an envelope's article's
     fields under `/article`)."""
     if not is_envelope(document):
-        article = parse_ninjs(document, limits=limits, unicode_checked=unicode_checked)
+        article = parse_ninjs(document, limits=limits, unicode_checked=unicode_checked,
+                              naive_zone=naive_zone)
         return Change(article=article, submitted_by=key_name, correlation_id=correlation_id)
     errors = envelope_errors(document)
     try:
-        article = parse_ninjs(document["article"], limits=limits, unicode_checked=unicode_checked)
+        article = parse_ninjs(document["article"], limits=limits, unicode_checked=unicode_checked,
+                              naive_zone=naive_zone)
     except InvalidArticle as invalid:
         errors += [FieldError(pointer="/article" + error.pointer, message=error.message)
                    for error in invalid.errors]

@@ -48,6 +48,13 @@ async def read_json_body(request: Request, max_bytes: int, max_depth: int) -> Js
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in JSON_MEDIA_TYPES:
         raise unsupported_media_type(media_type or None, JSON_MEDIA_TYPES, instance).error()
+    body = await read_raw_body(request, max_bytes)
+    return parse_json_body(body, max_depth, instance)
+
+
+async def read_raw_body(request: Request, max_bytes: int) -> bytes:
+    """The body's bytes, refused with 413 once it is longer than `max_bytes`."""
+    instance = request.url.path
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise payload_too_large(int(declared), max_bytes, instance).error()
@@ -59,7 +66,11 @@ async def read_json_body(request: Request, max_bytes: int, max_depth: int) -> Js
         size += len(chunk)
         if size > max_bytes:
             raise payload_too_large(None, max_bytes, instance).error()
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def parse_json_body(body: bytes, max_depth: int, instance: str) -> JsonBody:
+    """`body` read as JSON (see the module's notes), or the problem it amounts to."""
     document = read_fast(body, max_depth, instance)
     if document is None:
         return JsonBody(read_slow(body, max_depth, instance), unicode_checked=False)

@@ -96,10 +96,12 @@ NINJS_REQUEST_BODY: dict[str, Any] = {
 
 def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     reasons = {
-        400: "Not JSON, not UTF-8, or a bad header", 401: "No API key, or an unknown one",
+        400: "Not JSON (or XML), not UTF-8, or a bad header",
+        401: "No API key (or push signature), or an unknown one",
         403: "The key may only read", 404: "No such article",
         409: "Stale If-Match (the answer has current_version)",
-        413: "Body over the size limit", 415: "Not application/json",
+        413: "Body over the size limit",
+        415: "Not application/json (nor NewsML-G2 XML where an article is posted)",
         422: "JSON, but not an acceptable article: every bad field named",
         503: "Redis does not answer; nothing was written (see Retry-After)",
     }  # fmt: skip
@@ -111,6 +113,30 @@ PROBLEM_CODES = {
     "batch": _problems(400, 401, 403, 413, 415, 422, 503),
     "get": _problems(401, 404, 503),
     "delete": _problems(400, 401, 403, 404, 409, 422, 503),
+    "push": _problems(400, 401, 409, 413, 422, 503),
+    "asset": _problems(400, 401, 413, 415, 422, 503),
+    "asset_get": _problems(404),
+}
+
+PUSH_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "One item as Superdesk's ninjs formatter writes it, signed with "
+                   "`x-superdesk-signature: sha1=<HMAC-SHA1 of the body>`.",
+    "content": {"application/json": {"schema": {
+        "type": "object", "additionalProperties": True,
+        "properties": {"guid": _STRING, "uri": _STRING, "type": _STRING}}}},
+}
+
+ASSET_REQUEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": "One media file, signed like the items (over the whole multipart body).",
+    "content": {"multipart/form-data": {"schema": {
+        "type": "object", "required": ["media_id", "media"],
+        "properties": {
+            "media_id": _STRING | {"description": "Superdesk's id of the rendition's file."},
+            "media": _STRING | {"format": "binary",
+                                "description": "The file part, or its base64 as a text field."},
+            "mime_type": _STRING, "filemeta": _STRING}}}},
 }
 
 

@@ -261,3 +261,14 @@ def too_many_requests(retry_after_seconds: int, instance: str | None = None) -> 
         instance=instance,
         headers={"Retry-After": str(retry_after_seconds)},
     )
+
+
+def unreadable_xml(detail: str, unsafe: bool, instance: str | None = None) -> ProblemDetails:
+    """400: an XML body that is not well-formed, or declares a DTD or entities."""
+    return ProblemDetails(
+        type=_TYPE_BASE + ("unsafe-xml" if unsafe else "malformed-xml"),
+        title="The XML body is refused unread" if unsafe else "The request body is not XML",
+        status=400,
+        detail=detail[:500],
+        instance=instance,
+    )

@@ -13,6 +13,7 @@ from khabar_render.errors import install_reader_error_pages, page_problem
 from khabar_render.feed_routes import feed_router
 from khabar_render.fragments import category_of, render_chrome
 from khabar_render.handler import FragmentUpdater
+from khabar_render.media import media_router
 from khabar_render.purge import EdgePurger, PurgeNotifier, section_surrogate_key, surrogate_key
 from khabar_render.renderer import Renderer
 from khabar_render.settings import RenderSettings
@@ -39,7 +40,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
     site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits,
-                        names=settings.site_names(), timezone=settings.site_timezone,
+                        names=settings.site_names(), timezone=settings.site_time_zone,
                         language=settings.site_language)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
@@ -86,6 +87,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         "consumer_group": group_check(log_redis, ENRICHED_STREAM, RENDER_GROUP),
     }))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(media_router(settings.media_dir, settings.media_max_age_s))
 
     async def known_section(slug: str) -> str:
         """The canonical slug; only sections the site knows, or that have stories, have pages."""

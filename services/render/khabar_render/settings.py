@@ -1,5 +1,7 @@
 """Render's settings: `KHABAR_*` environment variables."""
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 
 from khabar_shared.site_settings import SiteSettings
@@ -10,6 +12,9 @@ class RenderSettings(SiteSettings):
     render_host: str = "127.0.0.1"
     render_port: int = 8003
     arabic_digits: bool = True
+    # Pictures pushed to ingest (the same directory or volume as ingest's KHABAR_MEDIA_DIR).
+    media_dir: Path = Path(".khabar/media")
+    media_max_age_s: int = Field(default=86_400, ge=0)
     listing_page_size: int = Field(default=20, ge=1, le=100)
     home_per_section: int = Field(default=4, ge=1, le=20)
     # Seconds a CDN may serve a fragment before it must revalidate.

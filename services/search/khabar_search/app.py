@@ -162,7 +162,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         response = TEMPLATES.TemplateResponse(request, "search.html", {
             "params": params, "result": result, "rtl": rtl, "lang": lang, "edge": edge,
             "site_name": settings.site_names()[lang], "site_url": settings.site_base_url,
-            "when": lambda iso: reader_date(iso, lang, settings.site_timezone),
+            "when": lambda iso: reader_date(iso, lang, settings.site_time_zone),
             "url": lambda **changes: page_url(params, **changes),
         })
         if edge:

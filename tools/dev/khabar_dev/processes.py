@@ -154,6 +154,8 @@ def launch_service(group: ProcessGroup, service: str, env: dict[str, str], port:
 # Which secrets each service may hold; the Meilisearch master key, none of them.
 SECRETS_BY_SERVICE = {
     "KHABAR_BOOTSTRAP_INGEST_KEY": {"ingest"},
+    "KHABAR_BOOTSTRAP_PUSH_SECRET": {"ingest"},
+    "KHABAR_PUSH_SECRETS_KEY": {"ingest"},
     "KHABAR_MEILI_INDEX_KEY": {"search"},
     "KHABAR_MEILI_SEARCH_KEY": {"search"},
     "KHABAR_MEILI_MASTER_KEY": set(),

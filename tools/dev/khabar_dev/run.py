@@ -46,6 +46,7 @@ class RunSettings(BaseSettings):
     data_dir: Path = REPO_ROOT / ".khabar"
     load_sample: bool = True
     bootstrap_ingest_key: SecretStr = SecretStr("")
+    bootstrap_push_secret: SecretStr = SecretStr("")
     ingest_port: int = 8001
     search_port: int = 8002
     render_port: int = 8003
@@ -88,13 +89,18 @@ def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
 
 
 def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_key: str,
-                index_key: str, search_key: str, edge_token: str = "") -> dict[str, str]:
+                index_key: str, search_key: str, push_secret: str = "",
+                edge_token: str = "") -> dict[str, str]:
     env = {
         "KHABAR_REDIS_URL": redis_url,
         "KHABAR_MEILI_URL": meili_url,
         "KHABAR_MEILI_INDEX_KEY": index_key,
         "KHABAR_MEILI_SEARCH_KEY": search_key,
         "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key,
+        "KHABAR_BOOTSTRAP_PUSH_SECRET": push_secret,
+        "KHABAR_MEDIA_DIR": str(settings.data_dir / "media"),
+        # Through the edge, like the pages that show the media.
+        "KHABAR_MEDIA_BASE_URL": f"http://127.0.0.1:{settings.edge_port}/media",
         "KHABAR_LOG_FORMAT": settings.log_format,
         # Readers' addresses are the edge's; render purges it by surrogate key.
         "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.edge_port}",
@@ -118,10 +124,10 @@ def main() -> None:
         meili_url = ensure_meili(settings, group, key)
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
-        edge_token = (settings.edge_purge_token.get_secret_value()
-                      or secrets.token_urlsafe(24))
-        env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key,
-                          keys.search_key, edge_token)
+        push_secret = settings.bootstrap_push_secret.get_secret_value() or secrets.token_urlsafe(24)
+        edge_token = settings.edge_purge_token.get_secret_value() or secrets.token_urlsafe(24)
+        env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key,
+                          push_secret, edge_token)
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
         start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES}, log_dir)
@@ -133,7 +139,8 @@ def main() -> None:
             log.info("sample_loaded", **summary.model_dump(exclude={"first_article_id"}))
             first_id = summary.first_article_id
         print_where_to_look(settings, ingest_key, first_id,
-                            generated_key=not settings.bootstrap_ingest_key.get_secret_value())
+                            generated_key=not settings.bootstrap_ingest_key.get_secret_value(),
+                            push_secret=push_secret)
         stop.wait_forever(group)
     finally:
         group.stop_all()
@@ -141,7 +148,8 @@ def main() -> None:
 
 
 def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str | None,
-                        generated_key: bool) -> None:
+                        generated_key: bool, push_secret: str = "") -> None:
+    push_note = "" if settings.bootstrap_push_secret.get_secret_value() else "   (generated for this run)"
     edge = f"http://127.0.0.1:{settings.edge_port}"
     lines = [
         "",
@@ -155,6 +163,9 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
          f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)"),
         f"  ingest API docs   http://127.0.0.1:{settings.ingest_port}/docs",
         f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
+        f"  Superdesk push    resource URL http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk",
+        f"                    assets URL   http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk/assets",
+        f"                    secret token {push_secret}{push_note}",
         f"  service logs      {settings.data_dir / 'logs'}/<service>.log  (tail -f to follow)",
         "Ctrl-C stops everything this command started.",
         "",

@@ -2,7 +2,7 @@
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -77,14 +77,22 @@ def normalize_language(tag: str) -> str:
     return "-".join(out)
 
 
-def parse_timestamp(value: str) -> tuple[datetime | None, str | None]:
-    """An ISO 8601 timestamp with its offset, or why it isn't one."""
+def parse_timestamp(
+    value: str, naive_zone: tzinfo | None = None
+) -> tuple[datetime | None, str | None]:
+    """An ISO 8601 timestamp with its offset, or why it isn't one.
+
+    A time written without an offset is read in `naive_zone` when one is
+    given (the sender's configured zone), and refused without one.
+    """
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None, f"{value[:40]!r} is not an ISO 8601 date-time like 2018-02-26T09:30:00+03:00"
     # fromisoformat gives a fixed `timezone` or none at all: a tzinfo always has an offset.
     if parsed.tzinfo is None:
+        if naive_zone is not None:
+            return parsed.replace(tzinfo=naive_zone), None
         return None, f"{value[:40]!r} needs a UTC offset (e.g. 'Z' or '+03:00')"
     return parsed, None
 

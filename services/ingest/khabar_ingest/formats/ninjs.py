@@ -29,7 +29,8 @@ import html
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -46,6 +47,7 @@ from .checks import (
     surrogate_paths,
 )
 from .errors import FieldError, InvalidArticle, MalformedDocument, pointer
+from .flash import is_flash
 from .ids import article_id_from_uri
 from .sections import section_for
 from .text import text_to_html
@@ -109,6 +111,7 @@ def parse_ninjs(
     default_language: str | None = None,
     received_at: datetime | None = None,
     unicode_checked: bool = False,
+    naive_zone: tzinfo | None = None,
 ) -> Article:
     """The article a ninjs document describes, or InvalidArticle listing every problem.
 
@@ -117,8 +120,37 @@ def parse_ninjs(
     `received_at` stands in for a missing `versioncreated`; without it a
     missing `versioncreated` is an error. `unicode_checked` says the caller
     knows the document holds no lone surrogates (its JSON text had no `\\ud`
-    escape), which spares a walk over every string.
+    escape), which spares a walk over every string. `naive_zone` is the zone
+    a time without an offset is read in (else such a time is refused); see
+    `read_ninjs` to learn which fields needed it.
     """
+    return read_ninjs(
+        document, limits=limits, default_language=default_language, received_at=received_at,
+        unicode_checked=unicode_checked, naive_zone=naive_zone,
+    ).article
+
+
+@dataclass(slots=True)
+class Reading:
+    """An article and the pointers of its times that were read in the sender's zone.
+
+    A plain dataclass: every article read makes one, and a pydantic model costs more.
+    """
+
+    article: Article
+    zoned_fields: list[str] = field(default_factory=list)
+
+
+def read_ninjs(
+    document: Any,
+    *,
+    limits: Limits | None = None,
+    default_language: str | None = None,
+    received_at: datetime | None = None,
+    unicode_checked: bool = False,
+    naive_zone: tzinfo | None = None,
+) -> Reading:
+    """As `parse_ninjs`, also saying which times had no offset (read in `naive_zone`)."""
     if not isinstance(document, dict):
         kind = _json_type(document)
         raise InvalidArticle([FieldError(pointer="", message=f"must be a JSON object, got {kind}")])
@@ -132,19 +164,23 @@ def parse_ninjs(
                 for path in broken
             ]
         )
-    reader = _Reader(document, limits or Limits())
+    reader = _Reader(document, limits or Limits(), naive_zone)
     article = reader.read(default_language, received_at)
     if reader.errors or article is None:
         raise InvalidArticle(reader.errors)
-    return article
+    return Reading(article, reader.zoned)
 
 
 class _Reader:
     """Reads one document field by field, writing down each problem it meets."""
 
-    def __init__(self, document: dict[str, Any], limits: Limits) -> None:
+    def __init__(
+        self, document: dict[str, Any], limits: Limits, naive_zone: tzinfo | None = None
+    ) -> None:
         self.doc = document
         self.limits = limits
+        self.naive_zone = naive_zone
+        self.zoned: list[str] = []
         self.errors: list[FieldError] = []
         self.consumed: set[str] = set(_CONSUMED)
         self.modern = not document.keys().isdisjoint(_MODERN_KEYS)
@@ -174,8 +210,11 @@ class _Reader:
         body_html = self._body()
         lead = self._lead()
         pubstatus = self._pubstatus()
-        if not body_html.strip() and pubstatus != "canceled":
-            self.fail("/bodies" if self.modern else "/body_html", "an article needs a body")
+        bodiless = not body_html.strip()
+        flash = bodiless and is_flash(self.doc, headline)
+        if bodiless and pubstatus != "canceled" and not flash:
+            self.fail("/bodies" if self.modern else "/body_html", "an article needs a body "
+                      "(a headline-only flash needs urgency 1 or a headline starting 'عاجل')")
         language = self._language(default_language, headline, body_html)
         versioncreated = self._timestamp(("versioncreated", "versionCreated"), received_at)
         subjects = self._subjects(("subject", "subjects"))
@@ -203,9 +242,15 @@ class _Reader:
             versioncreated=versioncreated,
             subjects=subjects,
             places=places,
-            extra={k: v for k, v in self.doc.items() if k not in self.consumed},
+            extra=self._extra(flash),
             **fields,
         )
+
+    def _extra(self, flash: bool) -> dict[str, Any]:
+        extra = {k: v for k, v in self.doc.items() if k not in self.consumed}
+        if flash:
+            extra["flash"] = True  # a headline-only urgent item (see `flash.py`)
+        return extra
 
     # ---- generic field readers --------------------------------------------
 
@@ -258,9 +303,11 @@ class _Reader:
         if not isinstance(value, str):
             self.fail(pointer(name), f"must be a date-time string, got {_json_type(value)}")
             return None
-        parsed, problem = parse_timestamp(value)
+        parsed, problem = parse_timestamp(value, self.naive_zone)
         if problem:
             self.fail(pointer(name), problem)
+        elif self.naive_zone is not None and parsed is not None and parsed.tzinfo is self.naive_zone:
+            self.zoned.append(pointer(name))
         return parsed
 
     # ---- individual fields ------------------------------------------------

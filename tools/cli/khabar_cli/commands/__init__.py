@@ -3,8 +3,10 @@
 from khabar_cli.commands import (  # noqa: F401
     aliases_cmd,
     dead_letters_cmd,
+    feeds_cmd,
     import_cmd,
     keys_cmd,
+    push_keys_cmd,
     reindex_cmd,
     replay_cmd,
     status_cmd,

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from khabar_cli.main import app
 from khabar_ingest.auth import ApiKey, KeyName, KeyNameTaken, create_key, list_keys, revoke_key
+from khabar_ingest.push.destinations import check_time_zone
 from khabar_ingest.settings import IngestSettings
 from khabar_shared.redis_helpers import RedisClient, connect
 
@@ -39,13 +40,20 @@ def with_redis(work: Callable[[RedisClient], Awaitable[T]]) -> T:
 def create(
     name: Annotated[str, typer.Argument(help="Who holds the key, e.g. 'cms' or 'afp-wire'.")],
     scope: Annotated[str, typer.Option(help="write (post and withdraw) or read.")] = "write",
+    time_zone: Annotated[str | None, typer.Option(
+        help="IANA zone for times sent without an offset (default: KHABAR_SITE_TIME_ZONE).")] = None,
 ) -> None:
     """Make a new key and print it (once: only its hash is kept)."""
     if scope not in ("write", "read"):
         raise typer.BadParameter("scope must be 'write' or 'read'", param_hint="--scope")
     KeyName(name=name)  # refuses names that would be awkward in logs and URLs
+    if time_zone is not None:
+        try:
+            check_time_zone(time_zone)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--time-zone") from error
     try:
-        key, record = with_redis(lambda redis: create_key(redis, name, scope))  # type: ignore[arg-type]
+        key, record = with_redis(lambda redis: create_key(redis, name, scope, time_zone))  # type: ignore[arg-type]
     except KeyNameTaken as taken:
         console.print(f"[red]{taken}[/red]")
         raise typer.Exit(1) from taken

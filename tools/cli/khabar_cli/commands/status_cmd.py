@@ -7,7 +7,9 @@ from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
+from khabar_cli.commands.feeds_cmd import feeds_table
 from khabar_cli.main import app, with_log_redis
+from khabar_ingest.watch.registry import list_feeds
 from khabar_shared.names import GROUPS_BY_STREAM
 from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
 
@@ -74,3 +76,6 @@ def status(
     """
     stats = with_log_redis(all_group_stats)
     console.print(status_table(stats, stuck_after))
+    feeds = with_log_redis(list_feeds)
+    if feeds:
+        console.print(feeds_table(feeds))

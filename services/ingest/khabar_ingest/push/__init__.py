@@ -1,0 +1,1 @@
+"""Superdesk's HTTP push: signed items at `/v1/push/superdesk`, media at `…/assets`."""

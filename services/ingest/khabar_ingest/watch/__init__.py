@@ -1,0 +1,1 @@
+"""Watched feeds: RSS/Atom feeds that ingest polls, not imported once."""

@@ -1,0 +1,146 @@
+"""NewsML-G2 text items at `POST /v1/articles`, through a real ingest process.
+
+The IPTC's own examples (tests/data/newsml, CC BY 4.0), an Arabic XHTML item
+with its variants (embargo, `stat:canceled`), and hostile XML that must be
+refused unread: billion laughs, external entities, network DTDs.
+"""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import Servers
+from tests.integration.ingest_fixtures import IngestProcess, ingest_process
+
+DATA = Path(__file__).resolve().parents[1] / "data/newsml"
+NEWSITEM = "application/vnd.iptc.g2.newsitem+xml"
+ARABIC = (DATA / "xhtml-arabic-item.xml").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def ingest(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestProcess]:
+    process = ingest_process(
+        servers, tmp_path_factory.mktemp("ingest-newsml"), site_time_zone="Asia/Beirut"
+    )
+    try:
+        yield process
+    finally:
+        process.group.stop_all()
+
+
+def post_xml(
+    ingest: IngestProcess, body: str | bytes, content_type: str = NEWSITEM
+) -> httpx.Response:
+    data = body.encode() if isinstance(body, str) else body
+    with ingest.client() as client:
+        return client.post("/v1/articles", content=data, headers={"Content-Type": content_type})
+
+
+def test_the_iptc_text_example_becomes_an_article(ingest: IngestProcess) -> None:
+    answer = post_xml(ingest, (DATA / "LISTING_2_NewsML-G2_Text_Document.xml").read_bytes())
+    assert answer.status_code == 202, answer.text
+    article = ingest.events()[-1].article
+    assert article.uri == "urn:newsml:acmenews.com:20161121:US-FINANCE-FED"
+    assert article.headline == 'Fed to halt QE to avert "bubble"'
+    assert article.body_html.startswith("<p>(New York, NY - October 21) Et, sent luptat")
+    assert article.body_html.count("<p>") == 2
+    assert article.language == "en-US"
+    assert article.versioncreated == datetime(2018, 11, 21, 21, 25, 32, tzinfo=UTC)
+    assert [s.code for s in article.subjects] == [
+        "medtop:04000000",
+        "medtop:20000350",
+        "medtop:20000379",
+    ]
+    assert [p.name for p in article.places] == ["New York, NY"]
+    assert article.byline == "Meredith Jameson"
+    assert article.source == "Associated Press"
+    assert article.extra["version"] == "11"
+
+
+def test_an_item_without_a_body_is_refused_at_its_xml_path(ingest: IngestProcess) -> None:
+    before = ingest.stream_length()
+    answer = post_xml(
+        ingest,
+        (DATA / "LISTING_1_A_NewsML-G2_News_Item.xml").read_bytes(),
+        content_type="application/xml",
+    )
+    assert answer.status_code == 422, answer.text
+    assert [e["pointer"] for e in answer.json()["errors"]] == ["/newsItem/contentSet"]
+    assert ingest.stream_length() == before
+
+
+def test_xhtml_body_zone_embargo_and_withdrawal(ingest: IngestProcess) -> None:
+    answer = post_xml(ingest, ARABIC)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["time_zone_applied"] == "Asia/Beirut"
+    article = ingest.events()[-1].article
+    assert article.headline == "لبنان يحدد موعد الانتخابات البلدية"
+    assert article.lead == "أعلنت الحكومة اللبنانية موعد الانتخابات البلدية."
+    assert "<b>الانتخابات البلدية</b>" in article.body_html and "<title>" not in article.body_html
+    assert "xmlns" not in article.body_html and "html:" not in article.body_html
+    assert article.versioncreated == datetime(2026, 3, 1, 10, tzinfo=UTC)  # 12:00 in Beirut
+    assert [p.name for p in article.places] == ["بيروت"]
+    assert article.extra["genre"] == [{"name": "خبر", "code": "genre:Current", "scheme": "genre"}]
+    assert article.extra["urgency"] == 3 and article.extra["ednote"] == "للمحررين فقط"
+
+    embargoed = ARABIC.replace(
+        "<pubStatus", "<embargoed>2099-01-01T00:00:00Z</embargoed><pubStatus"
+    )
+    held = post_xml(ingest, embargoed.replace('version="3"', 'version="4"'))
+    assert held.status_code == 202 and held.json()["status"] == "embargoed", held.text
+
+    killed = post_xml(ingest, ARABIC.replace("stat:usable", "stat:canceled"))
+    assert killed.status_code == 202, killed.text
+    assert killed.json()["status"] == "canceled"
+    assert ingest.events()[-1].article.pubstatus == "canceled"
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE newsItem [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:x:laughs">
+ <contentMeta><headline>&lol9;</headline></contentMeta>
+</newsItem>"""
+
+EXTERNAL_ENTITY = """<?xml version="1.0"?>
+<!DOCTYPE newsItem [ <!ENTITY secret SYSTEM "file:///etc/passwd"> ]>
+<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:x:xxe">
+ <contentMeta><headline>&secret;</headline></contentMeta>
+</newsItem>"""
+
+NETWORK_DTD = """<?xml version="1.0"?>
+<!DOCTYPE newsItem SYSTEM "http://127.0.0.1:9/evil.dtd">
+<newsItem xmlns="http://iptc.org/std/nar/2006-10-01/" guid="urn:x:dtd"/>"""
+
+
+@pytest.mark.parametrize(("body", "content_type", "status", "kind"), [
+    (BILLION_LAUGHS, NEWSITEM, 400, "unsafe-xml"),
+    (EXTERNAL_ENTITY, "application/xml", 400, "unsafe-xml"),
+    (NETWORK_DTD, NEWSITEM, 400, "unsafe-xml"),
+    ("<newsItem guid='x'><contentMeta>", NEWSITEM, 400, "malformed-xml"),
+    ("<a>" * 200 + "</a>" * 200, NEWSITEM, 400, "malformed-xml"),
+    ("<rss version='2.0'><channel/></rss>", "application/xml", 422, "invalid-article"),
+    (ARABIC.replace("ninat:text", "ninat:picture"), NEWSITEM, 422, "invalid-article"),
+])  # fmt: skip
+def test_hostile_or_foreign_xml_is_refused_unread(
+    ingest: IngestProcess, body: str, content_type: str, status: int, kind: str
+) -> None:
+    before = ingest.stream_length()
+    answer = post_xml(ingest, body, content_type)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["type"] == f"urn:khabar:problem:{kind}"
+    assert "root:" not in answer.text  # nothing of /etc/passwd came back
+    assert ingest.stream_length() == before
