@@ -44,6 +44,14 @@ class Subject(BaseModel):
     rel: str | None = None
 
 
+class Correction(BaseModel):
+    """An editor's note that came with an update: shown dated at the foot of the page."""
+
+    version: int = Field(ge=1, description="The version the note came with.")
+    accepted_at: datetime = Field(description="When ingest accepted that version.")
+    note: str
+
+
 class Article(BaseModel):
     """One article as ingest understood it, whatever format it arrived in."""
 
@@ -56,7 +64,10 @@ class Article(BaseModel):
     lead: str = ""
     body_html: str = ""
     byline: str = ""
-    category: str = Field(default="", description="Section slug the newsroom filed it under.")
+    category: str = Field(
+        default="", description="Slug of the category the newsroom filed it under (its listing).")
+    category_name: str = Field(
+        default="", description="That category's name as the newsroom sent it, e.g. 'آسيا'.")
     subjects: list[Subject] = Field(default_factory=list)
     places: list[Subject] = Field(default_factory=list)
     source: str = Field(default="", description="Outlet or newsroom tool that wrote it.")
@@ -67,6 +78,9 @@ class Article(BaseModel):
     embargoed: datetime | None = None
     featured_image: Image | None = None
     editor_note: str = ""
+    corrections: list[Correction] = Field(
+        default_factory=list,
+        description="Every editor's note up to this version, oldest first (added by ingest).")
     extra: dict[str, Any] = Field(
         default_factory=dict, description="ninjs fields khabar does not model, kept verbatim."
     )

@@ -2,18 +2,36 @@
 
 Counters and histograms are updated where things happen (consumer, HTTP
 middleware, render's cache); stream gauges are read from Redis at scrape time.
+Names follow Prometheus's conventions: `khabar_` prefix, the unit as a plural
+suffix (`_seconds`, `_events`, `_entries`), `_total` on counters. The process
+(`process_resident_memory_bytes`, CPU, open files), Python GC and platform
+collectors are registered too, so every service reports its own memory.
+
+A stream's gauges describe Redis, not the replica that reads them: of all the
+replicas that could export them, one does at a time (a lease in Redis, see
+`ops_http.refresh_stream_stats`), so a dashboard may sum across replicas.
 """
 
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
     from khabar_shared.redis_helpers import GroupStats
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)  # process_resident_memory_bytes, cpu, open fds
+PlatformCollector(registry=REGISTRY)  # python_info
+GCCollector(registry=REGISTRY)  # python_gc_objects_collected_total, python_gc_collections_total
 
 EVENTS_HANDLED = Counter(
     "khabar_events_handled_total",
@@ -34,13 +52,13 @@ DEAD_LETTERS = Counter(
     registry=REGISTRY,
 )
 HANDLE_SECONDS = Histogram(
-    "khabar_handle_seconds",
+    "khabar_batch_handle_seconds",
     "Time to handle one batch of events, from read to ack.",
     ["stream", "group"],
     registry=REGISTRY,
 )
 BATCH_SIZE = Histogram(
-    "khabar_batch_size",
+    "khabar_batch_size_events",
     "Events per batch handed to a handler.",
     ["stream", "group"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
@@ -79,37 +97,45 @@ class StreamStatsCollector:
 
     Redis is asynchronous and a prometheus collector is not: `/metrics` reads the
     numbers (`redis_helpers.read_group_stats`) just before it renders, hands them
-    to `update`, and `collect` reports that snapshot.
+    to `update` with whether this replica is the one that exports the group's
+    and the stream's gauges, and `collect` reports that snapshot.
     """
 
     def __init__(self) -> None:
-        self._stats: dict[tuple[str, str], GroupStats] = {}
+        self._groups: dict[tuple[str, str], GroupStats] = {}
+        self._streams: dict[str, GroupStats] = {}
 
-    def update(self, stats: "list[GroupStats]") -> None:
-        for found in stats:
-            self._stats[(found.stream, found.group)] = found
+    def update(self, stats: "GroupStats", group: bool = True, stream: bool = True) -> None:
+        """This scrape's numbers; `group`/`stream`: whether this replica exports them."""
+        key = (stats.stream, stats.group)
+        if group:
+            self._groups[key] = stats
+        else:
+            self._groups.pop(key, None)
+        if stream:
+            self._streams[stats.stream] = stats
+        else:
+            self._streams.pop(stats.stream, None)
 
     def collect(self) -> Iterator[Metric]:
         labels = ["stream", "group"]
-        lag = GaugeMetricFamily("khabar_consumer_lag",
+        lag = GaugeMetricFamily("khabar_consumer_lag_events",
                                 "Events on the stream not yet delivered to the group.", labels=labels)
         pending = GaugeMetricFamily("khabar_pending_events",
                                     "Events delivered to the group and not yet acked.", labels=labels)
         age = GaugeMetricFamily("khabar_oldest_pending_age_seconds",
                                 "Age of the oldest event the group has not acked.", labels=labels)
-        length = GaugeMetricFamily("khabar_stream_length", "Entries on the stream.",
+        length = GaugeMetricFamily("khabar_stream_entries", "Entries on the stream.",
                                    labels=["stream"])
-        dead = GaugeMetricFamily("khabar_dead_letter_stream_length",
+        dead = GaugeMetricFamily("khabar_dead_letter_entries",
                                  "Entries waiting on the stream's dead-letter stream.",
                                  labels=["stream"])
-        streams: dict[str, GroupStats] = {}
-        for (stream, group), stats in sorted(self._stats.items()):
+        for (stream, group), stats in sorted(self._groups.items()):
             if stats.lag is not None:
                 lag.add_metric([stream, group], stats.lag)
             pending.add_metric([stream, group], stats.pending)
             age.add_metric([stream, group], stats.oldest_pending_age_s)
-            streams[stream] = stats
-        for stream, stats in streams.items():
+        for stream, stats in sorted(self._streams.items()):
             length.add_metric([stream], stats.length)
             dead.add_metric([stream], stats.dead_letters)
         yield from (lag, pending, age, length, dead)

@@ -45,6 +45,11 @@ def idempotency_key(key: str) -> str:
     return f"khabar:{ARTICLES_TAG}:idempotency:{key}"
 
 
+def metrics_lease_key(series: str) -> str:
+    """Which replica exports a stream's (or a group's) gauges: one, so sums count each once."""
+    return f"khabar:metrics:reporter:{series}"
+
+
 def applied_key(service: str, article_id: str) -> str:
     """When a consumer applied which version of an article (for tracing)."""
     return f"khabar:trace:{service}:{article_id}"

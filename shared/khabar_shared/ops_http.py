@@ -18,8 +18,10 @@ from khabar_shared import metrics
 from khabar_shared.health import Check, GroupCheck, run_checks
 from khabar_shared.logging import get_logger
 from khabar_shared.metrics import REGISTRY
+from khabar_shared.names import metrics_lease_key
 from khabar_shared.problems import PROBLEM_JSON, FieldProblem, Problem, ProblemError
-from khabar_shared.redis_helpers import read_group_stats
+from khabar_shared.redis_helpers import hold_lease, read_group_stats
+from khabar_shared.settings import default_consumer_name
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -34,18 +36,31 @@ async def readiness(checks: dict[str, Check]) -> tuple[int, dict[str, Any]]:
 log = get_logger(__name__)
 
 
-async def refresh_stream_stats(checks: dict[str, Check]) -> None:
-    """Read lag and pending numbers of the groups this service checks, for this scrape."""
+# A replica keeps exporting a stream's gauges while it is scraped at least this often; when it
+# stops (it died), another takes over at its next scrape after this long.
+REPORTER_LEASE_MS = 90_000
+REPORTER = default_consumer_name()  # this process, as the holder of reporter leases
+
+
+async def refresh_stream_stats(checks: dict[str, Check], me: str = REPORTER) -> None:
+    """Read lag and pending numbers of the groups this service checks, for this scrape.
+
+    Every replica of every consumer could export them; each group's gauges and each
+    stream's are exported by the one replica holding their lease, so sums count them once."""
     for check in checks.values():
         if not isinstance(check, GroupCheck):
             continue
         try:
             stats = await read_group_stats(check.redis, check.stream, check.group)
+            group = await hold_lease(check.redis, metrics_lease_key(
+                f"{check.stream}:{check.group}"), me, REPORTER_LEASE_MS)
+            stream = await hold_lease(check.redis, metrics_lease_key(check.stream), me,
+                                      REPORTER_LEASE_MS)
         except (RedisError, OSError) as error:
             log.warning("stream_stats_unreadable", stream=check.stream, error=str(error))
             continue
         if stats is not None:
-            metrics.STREAM_STATS.update([stats])
+            metrics.STREAM_STATS.update(stats, group=group, stream=stream)
 
 
 def metrics_payload() -> bytes:

@@ -110,6 +110,17 @@ def id_time_s(message_id: bytes | str) -> float:
     return int(_text(message_id).split("-", 1)[0]) / 1000
 
 
+async def hold_lease(redis: RedisClient, key: str, holder: str, ttl_ms: int) -> bool:
+    """Take the lease `key` for `holder`, or keep it when `holder` has it; False when another
+    holder has it (until it stops renewing it for `ttl_ms`)."""
+    if await redis.set(key, holder, nx=True, px=ttl_ms):
+        return True
+    if _text(await redis.get(key) or b"") != holder:
+        return False
+    await redis.pexpire(key, ttl_ms)
+    return True
+
+
 async def read_group_stats(redis: RedisClient, stream: str, group: str) -> GroupStats | None:
     """None when the stream or the group does not exist yet."""
     from khabar_shared.names import dead_letter_stream

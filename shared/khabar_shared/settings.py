@@ -6,8 +6,9 @@ only it needs; nothing else in the code reads the environment.
 
 import os
 import socket
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,11 +32,17 @@ class CommonSettings(BaseSettings):
                                       env_ignore_empty=True, secrets_dir=secrets_dir())
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The Redis password (compose's Redis requires one): added to `redis_url` and
+    # `cache_redis_url` when they carry none, so the URLs need not repeat the secret.
+    redis_password: SecretStr = SecretStr("")
     # `redis_url` names one node of a Redis Cluster: every client becomes a cluster client.
     redis_cluster: bool = False
     # The fragment cache may live in an evicting Redis; empty means `redis_url`.
     cache_redis_url: str = ""
     meili_url: str = "http://127.0.0.1:7700"
+    # The site's sections and subsections (JSON, see khabar_shared.sections); empty: the
+    # bundled definition.
+    sections_file: str = ""
 
     log_format: str = Field(default="json", pattern="^(json|console)$")
     log_level: str = "INFO"
@@ -53,3 +60,21 @@ class CommonSettings(BaseSettings):
     @property
     def effective_cache_redis_url(self) -> str:
         return self.cache_redis_url or self.redis_url
+
+    @model_validator(mode="after")
+    def _password_into_urls(self) -> "CommonSettings":
+        password = self.redis_password.get_secret_value()
+        if password:
+            self.redis_url = with_password(self.redis_url, password)
+            if self.cache_redis_url:
+                self.cache_redis_url = with_password(self.cache_redis_url, password)
+        return self
+
+
+def with_password(url: str, password: str) -> str:
+    """`url` with `password` in it, unless it names one already."""
+    parts = urlsplit(url)
+    if parts.password is not None or not parts.hostname:
+        return url
+    user = quote(parts.username or "", safe="")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{parts.netloc}"))

@@ -16,11 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from typer.testing import CliRunner
 
+from khabar_cli.failures import EXIT_PROBLEMS, EXIT_REFUSED, EXIT_UNAVAILABLE
 from khabar_cli.main import app as cli
+from khabar_dev.processes import free_port
 from khabar_ingest.embargo import release_due
 from khabar_ingest.formats.ninjs import parse_ninjs
 from khabar_ingest.store import EMBARGO_SCHEDULE, ArticleStore, Change
@@ -348,10 +351,10 @@ def test_khabar_import_keeps_each_articles_order_and_sums_up(
     result = CliRunner().invoke(cli, ["import", str(source), "--ingest-url", ingest.url,
                                       "--key", ingest.key, "--batch-size", "2"],
                               env={"COLUMNS": "240"})
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == EXIT_PROBLEMS, result.output  # two were refused
     counts = {outcome: summary_count(result.output, outcome)
-              for outcome in ("accepted", "embargoed", "unchanged", "rejected")}
-    assert counts == {"accepted": 8, "embargoed": 0, "unchanged": 1, "rejected": 2}
+              for outcome in ("accepted", "embargoed", "unchanged", "rejected", "lost")}
+    assert counts == {"accepted": 8, "embargoed": 0, "unchanged": 1, "rejected": 2, "lost": 0}
     reasons = [line for line in result.output.splitlines() if "desk.jsonl:" in line]
     assert len(reasons) == 2, result.output
     assert any("/headline" in line and "desk.jsonl:5" in line for line in reasons)
@@ -412,7 +415,9 @@ def test_khabar_import_reads_a_feed_by_url_without_sending_the_ingest_key(
         again = CliRunner().invoke(cli, args, env={"COLUMNS": "240"})
     finally:
         host.server.shutdown()
-    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    # The feed has one entry without a title: refused, so the import exits 1.
+    assert first.exit_code == again.exit_code == EXIT_PROBLEMS, first.output + again.output
+    assert summary_count(first.output, "rejected") == 1
     accepted = summary_count(first.output, "accepted")
     assert accepted > 0
     assert summary_count(again.output, "unchanged") == accepted  # re-reading adds nothing
@@ -426,9 +431,99 @@ def test_khabar_import_stops_at_a_refused_key(ingest: IngestProcess, tmp_path: P
     length = ingest.stream_length()
     result = CliRunner().invoke(cli, ["import", str(source), "--ingest-url", ingest.url,
                                       "--key", "not-a-key"])
-    assert result.exit_code == 2
-    assert "key" in result.output.lower()
+    assert result.exit_code == EXIT_REFUSED
+    assert "refused the key" in result.output.lower()
     assert ingest.stream_length() == length
+
+
+class FlakyIngest:
+    """A proxy in front of ingest that fails the first requests as told (an HTTP status, or
+    "drop": the connection is closed without an answer), then forwards."""
+
+    def __init__(self, target: str, failures: list[int | str]) -> None:
+        self.posts = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                proxy.posts += 1
+                failure = failures.pop(0) if failures else None
+                if failure == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                if failure is not None:
+                    self.answer(int(failure), b'{"title": "upstream trouble"}')
+                    return
+                sent = httpx.post(target + self.path, content=body, timeout=60, headers={
+                    "Authorization": self.headers["Authorization"],
+                    "Content-Type": "application/json"})
+                self.answer(sent.status_code, sent.content)
+
+            def answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def import_through(proxy: FlakyIngest, ingest: IngestProcess, source: Path, *args: str) -> Any:
+    try:
+        return CliRunner().invoke(cli, ["import", str(source), "--ingest-url", proxy.url,
+                                        "--key", ingest.key, *args], env={"COLUMNS": "240"})
+    finally:
+        proxy.server.shutdown()
+
+
+def test_khabar_import_retries_a_5xx_and_a_dropped_connection(
+    ingest: IngestProcess, tmp_path: Path
+) -> None:
+    docs = [article(n, uri=f"urn:khabar:test:retried-{n}") for n in range(4)]
+    source = write_lines(tmp_path / "desk.jsonl", docs)
+    length = ingest.stream_length()
+    proxy = FlakyIngest(ingest.url, [503, "drop", 502])
+    result = import_through(proxy, ingest, source, "--batch-size", "2", "--in-flight", "1")
+    assert result.exit_code == 0, result.output
+    assert summary_count(result.output, "accepted") == 4
+    assert summary_count(result.output, "lost") == 0
+    assert proxy.posts == 5  # two batches, three failed tries
+    assert ingest.stream_length() == length + 4
+
+
+def test_khabar_import_counts_a_batch_failing_every_try_as_lost_and_exits_1(
+    ingest: IngestProcess, tmp_path: Path
+) -> None:
+    source = write_lines(tmp_path / "desk.jsonl",
+                         [article(n, uri=f"urn:khabar:test:lost-{n}") for n in range(3)])
+    length = ingest.stream_length()
+    proxy = FlakyIngest(ingest.url, [502] * 10)
+    result = import_through(proxy, ingest, source, "--retries", "2")
+    assert result.exit_code == EXIT_PROBLEMS, result.output
+    assert summary_count(result.output, "lost") == 3
+    assert proxy.posts == 3  # the first try and two more
+    assert any("desk.jsonl:1" in line and "502" in line for line in result.output.splitlines())
+    assert ingest.stream_length() == length
+
+
+def test_khabar_import_with_ingest_down_names_it_and_exits_3(
+    ingest: IngestProcess, tmp_path: Path
+) -> None:
+    source = write_lines(tmp_path / "desk.jsonl", [article(0, uri="urn:khabar:test:down")])
+    url = f"http://127.0.0.1:{free_port()}"
+    result = CliRunner().invoke(cli, ["import", str(source), "--ingest-url", url, "--key",
+                                      ingest.key, "--retries", "1"], env={"COLUMNS": "240"})
+    assert result.exit_code == EXIT_UNAVAILABLE, result.output
+    assert f"khabar: ingest is down at {url}" in result.output
+    assert "Traceback" not in result.output
 
 
 def make_key(ingest: IngestProcess, name: str, scope: str) -> str:

@@ -5,13 +5,16 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 from typer.testing import CliRunner
 
+from khabar_cli.failures import EXIT_REFUSED, EXIT_UNAVAILABLE
 from khabar_cli.main import app
+from khabar_dev.processes import ProcessGroup, free_port, wait_until
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent, encode_event
 from khabar_shared.names import (
@@ -252,3 +255,55 @@ def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
     assert "+1.0s" in rows["2"] and rows["2"].count("pending") == 2
     missing = runner.invoke(app, ["trace", "no-such-article"], env={"KHABAR_REDIS_URL": redis_url})
     assert missing.exit_code == 1 and "No article" in missing.output
+
+
+OUTAGE_COMMANDS = [
+    ["status"], ["keys", "list"], ["trace", "some-article"], ["trim", "--dry-run"],
+    ["replay", ARTICLE_EVENTS_STREAM, ENRICH_GROUP, "--from", "0", "--yes"],
+    ["dead-letters", "list"], ["aliases", "list"],
+]
+
+
+@pytest.mark.parametrize("args", OUTAGE_COMMANDS, ids=lambda args: " ".join(args[:2]))
+def test_with_redis_down_a_command_says_so_in_one_line_and_exits_3(args: list[str]) -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"  # nothing listens there
+    result = runner.invoke(app, args, env={"KHABAR_REDIS_URL": url, "COLUMNS": "200"})
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == EXIT_UNAVAILABLE, result.output
+    assert len(lines) == 1, result.output
+    assert "Redis is down" in lines[0] and url.replace("hunter2", "***") in lines[0]
+    assert "hunter2" not in result.output  # the password stays out of the terminal
+
+
+def test_reindex_with_meilisearch_down_says_so_in_one_line_and_exits_3(redis_url: str) -> None:
+    meili_url = f"http://127.0.0.1:{free_port()}"
+    result = runner.invoke(app, ["reindex"], env={"KHABAR_REDIS_URL": redis_url,
+                                                  "KHABAR_MEILI_URL": meili_url})
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == EXIT_UNAVAILABLE, result.output
+    assert lines == [(f"khabar: Meilisearch is down at {meili_url} (KHABAR_MEILI_URL): "
+                      "Connection refused")]
+
+
+def test_a_wrong_redis_password_is_named_and_exits_4(tmp_path: Path) -> None:
+    group, port = ProcessGroup(), free_port()
+    group.start("redis-with-password",
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--requirepass", "the-password", "--dir", str(tmp_path)],
+                log_path=tmp_path / "redis.log")
+    try:
+        wait_until(lambda: redis.Redis(port=port, password="the-password").ping(), 20, "redis")
+        url = f"redis://:not-the-password@127.0.0.1:{port}/0"
+        result = runner.invoke(app, ["status"], env={"KHABAR_REDIS_URL": url})
+        good = runner.invoke(app, ["status"], env={
+            "KHABAR_REDIS_URL": f"redis://:the-password@127.0.0.1:{port}/0"})
+        # KHABAR_REDIS_PASSWORD (compose's way) goes into a URL that names none.
+        by_setting = runner.invoke(app, ["status"], env={
+            "KHABAR_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "KHABAR_REDIS_PASSWORD": "the-password"})
+    finally:
+        group.stop_all()
+    assert result.exit_code == EXIT_REFUSED, result.output
+    assert "refused the credentials" in result.output and "not-the-password" not in result.output
+    assert good.exit_code == 0, good.output
+    assert by_setting.exit_code == 0, by_setting.output

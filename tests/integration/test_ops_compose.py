@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import SecretStr, TypeAdapter
 
 from khabar_dev import run
 from khabar_enrich.settings import EnrichSettings
@@ -25,6 +26,10 @@ SETTINGS = {"ingest": IngestSettings, "enrich": EnrichSettings, "search": Search
             "render": RenderSettings}
 # Compose-only plumbing: where the setup's key files are mounted.
 COMPOSE_ONLY = {"KHABAR_SECRETS_DIR"}
+# What .env must set for compose to start at all.
+SECRETS = {"KHABAR_MEILI_MASTER_KEY": "a-test-master-key",
+           "KHABAR_REDIS_PASSWORD": "a-test-redis-password",
+           "KHABAR_EDGE_PURGE_TOKEN": "a-test-purge-token"}
 
 
 def compose() -> dict:
@@ -53,13 +58,11 @@ def docker_compose() -> str:
 def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names() -> None:
     result = subprocess.run(
         [docker_compose(), "-f", str(COMPOSE), "config"], capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", "KHABAR_MEILI_MASTER_KEY": "a-test-master-key",
-             "KHABAR_EDGE_PURGE_TOKEN": "a-test-purge-token"},
-        check=False,
+        env={"PATH": "/usr/bin:/bin", **SECRETS}, check=False,
     )
     assert result.returncode == 0, result.stderr
     parsed = yaml.safe_load(result.stdout)["services"]
-    assert set(parsed) == {"redis", "meilisearch", "setup", "varnish", *SETTINGS}
+    assert set(parsed) == {"redis", "meilisearch", "setup", "cli", "varnish", *SETTINGS}
     for name in SETTINGS:
         assert "container_name" not in parsed[name]
         for port in parsed[name].get("ports", []):
@@ -74,12 +77,47 @@ def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names(
     assert "noeviction" in parsed["redis"]["command"]
 
 
-def test_compose_without_master_key_is_refused() -> None:
+@pytest.mark.parametrize("secret", sorted(SECRETS))
+def test_compose_without_a_secret_is_refused(secret: str) -> None:
+    others = {name: value for name, value in SECRETS.items() if name != secret}
     result = subprocess.run([docker_compose(), "-f", str(COMPOSE), "config"],
-                            capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"},
-                            check=False)
+                            capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", **others}, check=False)
     assert result.returncode != 0
-    assert "KHABAR_MEILI_MASTER_KEY" in result.stderr
+    assert secret in result.stderr
+
+
+def test_every_container_has_limits_and_rotated_logs() -> None:
+    for name, service in compose()["services"].items():
+        limits = service["deploy"]["resources"]["limits"]
+        assert float(limits["cpus"]) > 0 and re.fullmatch(r"\d+[MG]", limits["memory"]), name
+        assert service["logging"]["driver"] == "json-file", name
+        assert service["logging"]["options"]["max-size"] and service["logging"]["options"][
+            "max-file"], name
+
+
+def test_redis_requires_the_password_every_client_is_given() -> None:
+    services = compose()["services"]
+    command = services["redis"]["command"]
+    assert command[command.index("--requirepass") + 1].startswith("${KHABAR_REDIS_PASSWORD:?")
+    assert services["redis"]["environment"]["REDISCLI_AUTH"].startswith("${KHABAR_REDIS_PASSWORD")
+    # the services and the tool read it as a setting (added to KHABAR_REDIS_URL)
+    for name in (*SETTINGS, "cli"):
+        assert compose_env(name)["KHABAR_REDIS_PASSWORD"].startswith("${KHABAR_REDIS_PASSWORD:?")
+    given = CommonSettings(redis_url="redis://redis:6379/0", redis_password="s3cret/+")
+    assert given.redis_url == "redis://:s3cret%2F%2B@redis:6379/0"
+
+
+def test_the_cli_runs_in_its_own_image_from_compose() -> None:
+    cli = compose()["services"]["cli"]
+    assert cli["build"]["dockerfile"] == "tools/cli/Dockerfile"
+    assert cli["profiles"] == ["tools"]  # `docker compose run --rm cli status`, not `up`
+    dockerfile = (ROOT / cli["build"]["dockerfile"]).read_text()
+    assert re.findall(r'^ENTRYPOINT \["([^"]+)"\]', dockerfile, re.MULTILINE) == ["khabar"]
+    assert "--package khabar-cli --no-dev" in dockerfile and "USER khabar" in dockerfile
+    assert workspace_scripts()["khabar"] == "khabar_cli.main:app"
+    assert compose_env("cli")["KHABAR_INGEST_URL"] == "${KHABAR_INGEST_URL:-http://ingest:8001}"
+    assert any("meili-keys" in volume for volume in cli["volumes"])  # reindex's key
 
 
 def test_meilisearch_image_is_the_local_binary_version() -> None:
@@ -92,7 +130,8 @@ def test_meilisearch_image_is_the_local_binary_version() -> None:
 
 def workspace_scripts() -> dict[str, str]:
     scripts: dict[str, str] = {}
-    for pyproject in [*ROOT.glob("services/*/pyproject.toml"), ROOT / "shared/pyproject.toml"]:
+    for pyproject in [*ROOT.glob("services/*/pyproject.toml"), ROOT / "shared/pyproject.toml",
+                      ROOT / "tools/cli/pyproject.toml"]:
         scripts.update(tomllib.loads(pyproject.read_text())["project"].get("scripts", {}))
     return scripts
 
@@ -150,3 +189,52 @@ def test_env_example_documents_every_variable() -> None:
     make_run = {f"KHABAR_{name.upper()}" for name in run.RunSettings.model_fields}
     missing = (used | read | make_run) - documented
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def compose_defaults() -> dict[str, str]:
+    """`${KHABAR_X:-default}` in docker-compose.yml: the defaults compose gives (non-empty)."""
+    found = re.findall(r"\$\{(KHABAR_[A-Z0-9_]+):-([^}]*)\}", COMPOSE.read_text())
+    return {name: value for name, value in found if value}
+
+
+def documented_defaults() -> dict[str, str]:
+    """Commented `#KHABAR_X=value` lines of .env.example: the default each keeps when unset."""
+    text = (ROOT / ".env.example").read_text()
+    return dict(re.findall(r"^#(KHABAR_[A-Z0-9_]+)=(.*)$", text, re.MULTILINE))
+
+
+def code_defaults() -> dict[str, tuple[object, object]]:
+    """KHABAR_X -> (field annotation, default) over every service's settings and `make run`'s."""
+    found: dict[str, tuple[object, object]] = {}
+    for settings in [*SETTINGS.values(), run.RunSettings]:
+        for name, field in settings.model_fields.items():
+            default = None if field.default_factory is not None else field.default
+            found.setdefault(f"KHABAR_{name.upper()}", (field.annotation, default))
+    return found
+
+
+def as_value(annotation: object, text: str, default: object) -> object:
+    value = TypeAdapter(annotation).validate_python(text)
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Path) and isinstance(default, Path) and default.is_absolute():
+        return ROOT / value  # shown relative to the checkout, as `make run` resolves it
+    return value
+
+
+def test_env_example_shows_the_defaults_compose_and_the_code_really_have() -> None:
+    compose_given, code = compose_defaults(), code_defaults()
+    wrong = {}
+    for name, shown in documented_defaults().items():
+        if name in compose_given:  # compose's own default wins over the code's
+            if shown != compose_given[name]:
+                wrong[name] = (shown, f"compose: {compose_given[name]}")
+        elif name in code:
+            annotation, default = code[name]
+            expected = default.get_secret_value() if isinstance(default, SecretStr) else default
+            if (expected in (None, "") if shown == "" else as_value(annotation, shown, default) == expected):
+                continue
+            wrong[name] = (shown, f"code: {default!r}")
+        elif name not in COMPOSE_ONLY:
+            wrong[name] = (shown, "no such setting")
+    assert not wrong, f".env.example shows wrong defaults: {wrong}"

@@ -32,10 +32,10 @@ def copy_into(source: Path, target: Path, into_folder: bool) -> None:
         shutil.copy(source, destination)
 
 
-def replay_builder(service: str, workdir: Path) -> Path:
+def replay_builder(service: str, workdir: Path, dockerfile: Path | None = None) -> Path:
     venv = workdir / "venv"
     uv = shutil.which("uv") or str(Path.home() / ".local/bin/uv")
-    for line in builder_stage(ROOT / f"services/{service}/Dockerfile"):
+    for line in builder_stage(dockerfile or ROOT / f"services/{service}/Dockerfile"):
         if line.startswith("COPY "):
             *sources, target = line.split()[1:]
             for source in sources:
@@ -77,3 +77,17 @@ def test_image_holds_its_service_and_only_its_dependencies(service: str, tmp_pat
         found = subprocess.run([python, "-c", f"import {dependency}"], capture_output=True,
                                check=False)
         assert (found.returncode == 0) == (owner == service), f"{dependency} in {service}"
+
+
+def test_the_cli_image_holds_the_tool_and_no_consumer(tmp_path: Path) -> None:
+    venv = replay_builder("cli", tmp_path, ROOT / "tools/cli/Dockerfile")
+    python = str(venv / "bin/python")
+    assert (venv / "bin/khabar").exists()
+    shown = subprocess.run([str(venv / "bin/khabar"), "--help"], capture_output=True, text=True,
+                           check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert all(command in shown.stdout for command in ("status", "import", "reindex", "trim"))
+    for other in ("enrich", "render"):
+        found = subprocess.run([python, "-c", f"import khabar_{other}"], capture_output=True,
+                               check=False)
+        assert found.returncode != 0, f"khabar_{other} leaked into the cli image"

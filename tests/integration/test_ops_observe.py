@@ -85,12 +85,29 @@ def test_metrics_report_lag_pending_age_and_dead_letters(
     labels = (("group", group), ("stream", stream))
     found = eventually(lambda: (g := gauges(url)).get(("khabar_pending_events", labels)) == 0
                        and g, timeout_s=60)
-    assert found[("khabar_consumer_lag", labels)] == 0
+    assert found[("khabar_consumer_lag_events", labels)] == 0
     assert found[("khabar_oldest_pending_age_seconds", labels)] == 0
-    assert found[("khabar_stream_length", (("stream", stream),))] >= 1
-    assert found[("khabar_dead_letter_stream_length", (("stream", stream),))] == 0
     handled = found[("khabar_events_handled_total", labels)]
     assert handled >= 1
+    assert found[("process_resident_memory_bytes", ())] > 0  # each service's own memory
+    assert ("python_gc_collections_total", (("generation", "0"),)) in found
+
+
+def test_a_streams_gauges_are_exported_by_one_service_only(
+    system: System, posted: dict[str, Any]
+) -> None:
+    """search and render both read the enriched stream: a sum over their metrics counts it once."""
+    stream = (("stream", ENRICHED_STREAM),)
+
+    def exported() -> list[float] | None:
+        found = [gauges(url).get(("khabar_stream_entries", stream))
+                 for url in (system.search_url, system.render_url)]
+        return found if any(value is not None for value in found) else None
+
+    values = eventually(exported, timeout_s=60)
+    assert sum(value is not None for value in values) == 1, values
+    redis_length = redis.Redis.from_url(system.env["KHABAR_REDIS_URL"]).xlen(ENRICHED_STREAM)
+    assert next(v for v in values if v is not None) <= redis_length
 
 
 def test_readiness_names_every_dependency(system: System) -> None:

@@ -9,7 +9,7 @@ import gzip
 import html
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
@@ -33,7 +33,7 @@ from khabar_render.fragments import (
     teaser_from_enriched,
 )
 from khabar_render.site import Site, default_site
-from khabar_shared.events import Article, EnrichedArticle, Image
+from khabar_shared.events import Article, Correction, EnrichedArticle, Image
 from tests.support import corpus_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -575,3 +575,21 @@ def test_stylesheet_is_mobile_first_direction_neutral_and_self_contained() -> No
     assert "@import" not in css and "url(" not in css and "@font-face" not in css
     # Mobile first: wider layouts are added with min-width queries only.
     assert re.findall(r"@media \((min|max)-width", css) and "max-width" not in css
+
+
+def test_an_english_articles_corrections_and_update_are_in_english(site) -> None:
+    enriched = enriched_from_ecb(LOHAN_REHAB)
+    published = enriched.article.versioncreated
+    enriched.article.firstcreated = published
+    enriched.article.versioncreated = published + timedelta(hours=3)
+    enriched.article.corrections = [Correction(version=2, accepted_at=published + timedelta(
+        hours=2), note="An earlier version misnamed the venue.")]
+    enriched.version = 3
+    page = parse(render_article(enriched, [], site).html)
+    foot = page.find("aside", cls="corrections")
+    assert foot.find("h2").text == "Corrections"
+    (note,) = foot.find_all("li", cls="correction")
+    assert "An earlier version misnamed the venue." in note.text
+    assert note.find("time").attrs["datetime"] == site.local_time(
+        published + timedelta(hours=2)).isoformat()
+    assert page.find("span", cls="updated").text.startswith("Updated")

@@ -17,11 +17,13 @@ from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.ops_http import faststream_ops_routes
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.sections import use_sections
 from khabar_shared.shutdown import stop_consumers
 
 
 def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
     settings = settings or EnrichSettings()
+    use_sections(settings.sections_file)  # a category's section tilts the topic
     redis = connect(settings.redis_url)
     broker = make_broker(settings.redis_url, "enrich", graceful_timeout_s=settings.shutdown_grace_s)
     enricher = Enricher(redis, RelatedIndex(redis, settings), settings)

@@ -26,8 +26,9 @@ from pydantic import BaseModel, Field
 
 from khabar_enrich.gazetteer import Gazetteer, Mention, gazetteer, token_key
 from khabar_enrich.keyphrases import CLAUSE_END, Token, extract_keyphrases, make_token
-from khabar_enrich.topics import TOPICS, score_topics, term_counts
+from khabar_enrich.topics import CATEGORY_TOPIC, TOPICS, score_topics, term_counts
 from khabar_shared.events import Article, Tag
+from khabar_shared.sections import sections
 from khabar_shared.text import WORD, normalize_arabic, term
 
 # Where a mention is weighs: a headline mention says more than a body mention.
@@ -267,6 +268,14 @@ def warm_up() -> None:
     _CHUNKS.learn(COMMON_WORDS.read_text(encoding="utf-8").split())
 
 
+def category_prior(category: str) -> str:
+    """The newsroom's category as the topic scorer knows it: itself when the scorer has a
+    prior for it, else the section the site's definition files it under."""
+    if not category or category in CATEGORY_TOPIC:
+        return category
+    return sections().top_of(category)
+
+
 def tag_article(article: Article, use_category: bool = True) -> TagResult:
     """Entities, topics and keyphrases of one article.
 
@@ -282,7 +291,7 @@ def tag_article(article: Article, use_category: bool = True) -> TagResult:
     ranked = score_topics(
         term_counts(headline.terms, body_terms),
         region_weights(weights, gaz),
-        article.category if use_category else "",
+        category_prior(article.category) if use_category else "",
     )
     # A part's flat token list is one segment to extract_keyphrases: CLAUSE_END ends runs.
     phrases = extract_keyphrases(

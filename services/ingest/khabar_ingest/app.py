@@ -70,6 +70,7 @@ from khabar_shared.ops_http import (
     install_problem_handlers,
 )
 from khabar_shared.redis_helpers import connect
+from khabar_shared.sections import use_sections
 
 log = get_logger(__name__)
 bearer = HTTPBearer(auto_error=False, description="An ingest API key: `Bearer <key>`.")
@@ -90,6 +91,7 @@ class ArticleView(BaseModel):
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
+    use_sections(settings.sections_file)  # how newsroom categories are filed
     redis = connect(settings.redis_url)
     store = ArticleStore(redis, settings.idempotency_ttl_s)
     keyring = KeyRing(redis, settings.bootstrap_ingest_key.get_secret_value(),

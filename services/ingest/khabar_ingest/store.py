@@ -64,6 +64,7 @@ EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
 EMBARGO_PENDING = f"khabar:{ARTICLES_TAG}:embargo:pending"
 # Unused idempotency slot when a change has no Idempotency-Key (scripts declare every key).
 _NO_IDEMPOTENCY = idempotency_key("-")
+NOT_SENT = {"corrections"}  # Article fields a change never carries in (see ACCEPT)
 _VERSIONCREATED = b'"versioncreated":"'
 # The keys every ACCEPT call declares before each change's own three.
 _SHARED_KEYS = [ARTICLE_EVENTS_STREAM, EMBARGO_SCHEDULE, EMBARGO_PENDING]
@@ -334,7 +335,8 @@ class ArticleStore:
         """One change's part of an ACCEPT call: its keys, its decided fields, its first event."""
         article = change.article
         # Bytes straight from pydantic: hashed and sent as they are, never re-encoded.
-        article_json = article.__pydantic_serializer__.to_json(article)
+        # Corrections are ingest's to add (the ACCEPT script), never the newsroom's to send.
+        article_json = article.__pydantic_serializer__.to_json(article, exclude=NOT_SENT)
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
         kind = "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"

@@ -32,6 +32,7 @@ from khabar_shared.ops_http import (
     install_problem_handlers,
 )
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.sections import use_sections
 from khabar_shared.shutdown import stop_consumers
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -39,12 +40,13 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
+    use_sections(settings.sections_file)  # navigation, listings, breadcrumbs
     site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits,
                         names=settings.site_names(), timezone=settings.site_time_zone,
                         language=settings.site_language)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
-    articles = ArticleStore(log_redis, lambda enriched: site.section(category_of(enriched)).slug)
+    articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
     cache = FragmentCache(cache_redis)
     renderer = Renderer(articles, cache, site, settings.listing_page_size,
                         settings.home_per_section)

@@ -6,10 +6,10 @@ API clients and the fragment routes keep RFC 9457 problem documents.
 """
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import StarletteHTTPException as HTTPException
 from fastapi.responses import HTMLResponse, Response
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from starlette.exceptions import HTTPException
 
 from khabar_render.fragments import ENVIRONMENT, PageMeta, render_page
 from khabar_render.site import Site, direction_of

@@ -24,9 +24,8 @@ from pydantic import BaseModel, Field
 from khabar_render.sanitize import safe_url, sanitize_body, split_sections
 from khabar_render.site import Section, Site, direction_of
 from khabar_shared.events import EnrichedArticle, Image
+from khabar_shared.sections import sections
 
-# Where an article goes when neither the newsroom nor enrich named a section.
-DEFAULT_SECTION = "news"
 MAX_SEE_ALSO = 4
 MAX_RELATED_CARDS = 4
 HOME_CARDS_PER_SECTION = 4
@@ -44,6 +43,7 @@ class Teaser(BaseModel):
     headline: str
     teaser: str = Field(default="", description="The lead, or the first words of the body.")
     category: str = Field(default="", description="Section slug.")
+    category_name: str = Field(default="", description="The newsroom's name for it, if sent.")
     image: Image | None = None
     published: datetime
     language: str = "ar"
@@ -118,12 +118,27 @@ def _render(template: str, **context: object) -> str:
 
 
 def category_of(enriched: EnrichedArticle) -> str:
-    """The section an article is filed under: the newsroom's, else enrich's topic.
+    """The category an article is filed under: the newsroom's, else enrich's topic.
 
-    The one rule for the category link, the teaser's category and the listing
-    an article appears in (canonicalize it with `Site.section(...)`).
+    The one rule for the category link, the teaser's category and the listings
+    an article appears in (`Site.listings_of`). A topic never replaces a
+    category the newsroom gave.
     """
-    return enriched.article.category or enriched.topic or DEFAULT_SECTION
+    return enriched.article.category or enriched.topic or sections().default
+
+
+def updated_at(enriched: EnrichedArticle) -> datetime | None:
+    """When a later version changed the article, shown beside the published time."""
+    article = enriched.article
+    published = article.firstcreated or article.versioncreated
+    if enriched.version > 1 and article.versioncreated > published:
+        return article.versioncreated
+    return None
+
+
+def category_name_of(enriched: EnrichedArticle) -> str:
+    """The newsroom's own name of the category, when `category_of` is the newsroom's."""
+    return enriched.article.category_name if enriched.article.category else ""
 
 
 def teaser_from_enriched(enriched: EnrichedArticle) -> Teaser:
@@ -134,6 +149,7 @@ def teaser_from_enriched(enriched: EnrichedArticle) -> Teaser:
         headline=article.headline,
         teaser=article.lead,
         category=category_of(enriched),
+        category_name=category_name_of(enriched),
         image=article.featured_image,
         published=article.firstcreated or article.versioncreated,
         language=article.language,
@@ -221,8 +237,11 @@ def render_article(enriched: EnrichedArticle, see_also: list[Teaser], site: Site
         lang=article.language,
         dir=article.direction,
         published=article.firstcreated or article.versioncreated,
+        updated=updated_at(enriched),
         image_src=safe_url(article.featured_image.href) if article.featured_image else None,
         category=category_of(enriched),
+        category_name=category_name_of(enriched),
+        breadcrumb=site.breadcrumb(category_of(enriched), category_name_of(enriched)),
         share_links=share_links(
             site.absolute(site.article_path(article.id)), article.headline, article.language, site
         ),
@@ -390,7 +409,7 @@ def render_page(
         meta=meta,
         og_image=image,
         json_ld=json_ld,
-        current_section=site.section(meta.section).slug if meta.section else "",
+        current_section=site.listings_of(meta.section)[-1] if meta.section else "",
         site=site,
     )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer
-from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal
+from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal, listings_of
 from khabar_render.warm import WarmLane
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, newest_per_article
@@ -99,9 +99,9 @@ class FragmentUpdater:
         """The listings the article was in before and is in now."""
         touched = set()
         if event.type != "article.withdrawn" and event.enriched is not None:
-            touched.add(self._articles.section_of(event.enriched))
-        if result.previous is not None and result.previous.section:
-            touched.add(result.previous.section)
+            touched.update(listings_of(self._articles.section_of, event.enriched))
+        if result.previous is not None:
+            touched.update(result.previous.listings)
         return touched
 
     async def _refresh(self, changes: BatchChanges) -> None:

@@ -18,7 +18,7 @@ replica keeps its own cache.
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -36,7 +36,8 @@ def surrogate_key(article_id: str) -> str:
 
 
 def section_surrogate_key(slug: str) -> str:
-    return f"section:{slug}"
+    # A newsroom's own category may be named in any script; header values are ASCII.
+    return f"section:{quote(slug, safe='-._~')}"
 
 
 def purge_keys(article_ids: list[str], sections: set[str]) -> list[str]:

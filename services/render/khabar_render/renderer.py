@@ -185,7 +185,7 @@ class Renderer:
                 requests.append(ListingRequest(slug, int(page or 1), self._page_size))
             elif kind in ("home", "home-page"):
                 requests += [ListingRequest(section.slug, 1, self._home_per_section)
-                             for section in self._site.sections]
+                             for section in self._site.top_sections()]
         return requests
 
 
@@ -292,7 +292,7 @@ class _Batch:
         sections = {
             section.slug: self._snapshot.teasers(self._snapshot.listings[
                 ListingRequest(section.slug, 1, self._home_per_section)][0])
-            for section in self._site.sections
+            for section in self._site.top_sections()
         }
         fragment = render_home(sections, self._site, per_section=self._home_per_section)
         return Rendered(fragment.html, fragment.shows, (HOME_KEY,))

@@ -1,5 +1,8 @@
 """Site configuration: the name, the sections and the words the page chrome uses.
 
+The sections and subsections are the one definition in `khabar_shared.sections`
+(`KHABAR_SECTIONS_FILE`), the same that ingest and enrich read.
+
 Everything a page says that does not come from an article lives here, in Arabic
 and English, so the same templates serve both directions. The wiring builds one
 `Site` (usually `default_site(base_url=...)`) and passes it to every renderer.
@@ -11,11 +14,13 @@ from urllib.parse import quote
 from pydantic import BaseModel, Field
 
 from khabar_shared.dates import arabic_number, base_language, human_date, local_time
+from khabar_shared.sections import Section, Sections, sections
 
 # The words of the page chrome, by language. English is the fallback.
 LABELS: dict[str, dict[str, str]] = {
     "ar": {
         "home": "الرئيسية",
+        "breadcrumb": "مسار التصفح",
         "category": "التصنيف:",
         "share": "شارك الخبر:",
         "see_also": "شاهد ايضاً:",
@@ -23,6 +28,8 @@ LABELS: dict[str, dict[str, str]] = {
         "email": "البريد الإلكتروني",
         "by": "بقلم",
         "published": "نُشر في",
+        "updated": "حُدّث في",
+        "corrections": "تصحيحات",
         "previous": "السابق",
         "next": "التالي",
         "page_of": "صفحة {page} من {pages}",
@@ -41,6 +48,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "en": {
         "home": "Home",
+        "breadcrumb": "Breadcrumb",
         "category": "Category:",
         "share": "Share:",
         "see_also": "See also:",
@@ -48,6 +56,8 @@ LABELS: dict[str, dict[str, str]] = {
         "email": "Email",
         "by": "By",
         "published": "Published",
+        "updated": "Updated",
+        "corrections": "Corrections",
         "previous": "Previous",
         "next": "Next",
         "page_of": "Page {page} of {pages}",
@@ -69,42 +79,6 @@ LABELS: dict[str, dict[str, str]] = {
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 
-class Section(BaseModel):
-    """One section of the site: a category page and, usually, a navigation item."""
-
-    slug: str
-    labels: dict[str, str] = Field(description="Display name by language.")
-    in_nav: bool = True
-    aliases: list[str] = Field(
-        default_factory=list,
-        description="Other slugs newsrooms file under, e.g. 'internationalNews'.",
-    )
-
-    def label(self, lang: str) -> str:
-        return self.labels.get(base_language(lang)) or self.labels.get("en") or self.slug
-
-
-def _section(
-    slug: str, ar: str, en: str, in_nav: bool = True, aliases: tuple[str, ...] = ()
-) -> Section:
-    return Section(slug=slug, labels={"ar": ar, "en": en}, in_nav=in_nav, aliases=list(aliases))
-
-
-# The navigation of the reference page, in its order, then sections the corpus
-# files under that the navigation does not show.
-DEFAULT_SECTIONS = [
-    _section("news", "أخبار", "News"),
-    _section("politics", "سياسة", "Politics"),
-    _section("business", "أعمال", "Business"),
-    _section("sport", "رياضة", "Sport", aliases=("sports",)),
-    _section("world", "العالم", "World", aliases=("internationalNews", "international")),
-    _section("technology", "تكنولوجيا", "Technology", aliases=("tech",)),
-    _section("economy", "اقتصاد", "Economy"),
-    _section("health", "صحة", "Health"),
-    _section("entertainment", "تسلية", "Entertainment"),
-    _section("middle-east", "الشرق الأوسط", "Middle East", in_nav=False, aliases=("middleEast",)),
-    _section("culture", "ثقافة", "Culture", in_nav=False),
-]
 
 
 def direction_of(lang: str) -> str:
@@ -117,7 +91,7 @@ class Site(BaseModel):
     names: dict[str, str] = Field(default_factory=lambda: {"ar": "خبر", "en": "Khabar"})
     base_url: str = "http://127.0.0.1:8003"
     language: str = Field(default="ar", description="Language of pages that are not one article's.")
-    sections: list[Section] = Field(default_factory=lambda: list(DEFAULT_SECTIONS))
+    definition: Sections = Field(default_factory=sections, description="Sections and subsections.")
     arabic_digits: bool = Field(default=True, description="Write numbers in Arabic pages as ٠١٢٣.")
     timezone: str = Field(default="UTC", description="Zone in which dates are shown to readers.")
     og_locales: dict[str, str] = Field(default_factory=lambda: {"ar": "ar_AR", "en": "en_GB"})
@@ -131,15 +105,33 @@ class Site(BaseModel):
         text = words.get(key) or LABELS["en"][key]
         return text.format(**values) if values else text
 
-    def nav_sections(self) -> list[Section]:
-        return [section for section in self.sections if section.in_nav]
+    @property
+    def sections(self) -> list[Section]:
+        return self.definition.sections
 
-    def section(self, slug: str) -> Section:
-        """The section a slug (or one of its aliases) names; unknown slugs get a plain one."""
-        for section in self.sections:
-            if slug == section.slug or slug in section.aliases:
-                return section
-        return Section(slug=slug, labels={}, in_nav=False)
+    def nav_sections(self) -> list[Section]:
+        return self.definition.nav()
+
+    def top_sections(self) -> list[Section]:
+        """The sections home shows a block of (subsections are listed in their parent's)."""
+        return [section for section in self.sections if section.parent is None]
+
+    def section(self, slug: str, name: str = "") -> Section:
+        """The section a slug (or one of its aliases) names; a category the definition does
+        not know gets a plain one, named as the newsroom sent it (`name`)."""
+        known = self.definition.get(slug)
+        if known is not None:
+            return known
+        return Section(slug=slug, labels={"en": name or slug.replace("-", " ")}, in_nav=False)
+
+    def listings_of(self, slug: str) -> list[str]:
+        """The listings an article filed under `slug` is in (its own, then its parents')."""
+        return self.definition.listings_of(slug)
+
+    def breadcrumb(self, slug: str, name: str = "") -> list[Section]:
+        """Sections from the top down to the article's category (unknown: under the default)."""
+        return [self.section(each, name if each == slug else "")
+                for each in reversed(self.listings_of(slug))]
 
     def og_locale(self, lang: str) -> str:
         return self.og_locales.get(base_language(lang), base_language(lang))

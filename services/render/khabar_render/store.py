@@ -16,7 +16,7 @@ writes, pipelined reads, and one Lua call that records what its fragments show.
 """
 
 import hashlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -75,6 +75,8 @@ class StoredArticle(BaseModel):
     version: int
     status: Literal["live", "withdrawn"]
     section: str = ""
+    # Listings above `section` it is in too: a subsection's parent sections.
+    also_in: list[str] = []
     enriched: EnrichedArticle | None = None
     # A withdrawn article's language, so that its 410 page speaks it.
     language: str = ""
@@ -84,6 +86,10 @@ def language_of(stored: StoredArticle | None) -> str:
     if stored is None:
         return ""
     return stored.enriched.article.language if stored.enriched else stored.language
+
+    @property
+    def listings(self) -> list[str]:
+        return [self.section, *self.also_in] if self.section else []
 
 
 class StoredFragment(BaseModel):
@@ -126,7 +132,13 @@ class ListingRequest:
     size: int
 
 
-SectionOf = Callable[[EnrichedArticle], str]
+# The listings an article is in: its category's, then the sections above it (or just one).
+SectionOf = Callable[[EnrichedArticle], str | Sequence[str]]
+
+
+def listings_of(section_of: SectionOf, enriched: EnrichedArticle) -> list[str]:
+    found = section_of(enriched)
+    return [found] if isinstance(found, str) else list(found)
 
 
 def published_ts(enriched: EnrichedArticle) -> float:
@@ -239,13 +251,15 @@ class ArticleStore:
     def _write_live(self, pipe: Pipeline, enriched: EnrichedArticle,
                     previous: StoredArticle | None) -> None:
         article_id = enriched.article.id
+        section, *also_in = listings_of(self.section_of, enriched)
         stored = StoredArticle(article_id=article_id, version=enriched.version, status="live",
-                               section=self.section_of(enriched), enriched=enriched)
+                               section=section, also_in=also_in, enriched=enriched)
         score = published_ts(enriched)
-        if previous and previous.section and previous.section != stored.section:
-            pipe.zrem(section_key(previous.section), article_id)
+        for gone in set(previous.listings if previous else ()) - set(stored.listings):
+            pipe.zrem(section_key(gone), article_id)
         pipe.set(article_key(article_id), stored.model_dump_json())
-        pipe.zadd(section_key(stored.section), {article_id: score})
+        for listing in stored.listings:
+            pipe.zadd(section_key(listing), {article_id: score})
         pipe.zadd(LATEST_KEY, {article_id: score})
 
     @staticmethod
@@ -253,8 +267,8 @@ class ArticleStore:
                          previous: StoredArticle | None) -> None:
         tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
                                   status="withdrawn", language=language_of(previous))
-        if previous and previous.section:
-            pipe.zrem(section_key(previous.section), withdrawal.article_id)
+        for listing in previous.listings if previous else ():
+            pipe.zrem(section_key(listing), withdrawal.article_id)
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
 

@@ -42,6 +42,10 @@ class MeiliWriter:
             self._client, index_uid, self.prefix_search, self.languages)
         return other
 
+    def health(self) -> None:
+        """Raise MeilisearchCommunicationError when the server does not answer."""
+        self._client.health()
+
     async def ensure_index(self, synonyms: dict[str, list[str]] | None = None,
                            plain: bool = False) -> None:
         """Create the index if needed and apply the settings declared in code.

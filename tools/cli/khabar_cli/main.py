@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import typer
 
+from khabar_cli.failures import KhabarGroup
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.settings import CommonSettings
 
@@ -17,11 +18,14 @@ T = TypeVar("T")
 
 app = typer.Typer(
     name="khabar",
+    cls=KhabarGroup,  # an outage ends in one line and a documented exit code, not a traceback
     help=(
         "Operate khabar: pipeline status, imports, index rebuilds, dead letters, replays, "
         "retention, keys and article traces.\n\n"
         "Talks to the Redis at KHABAR_REDIS_URL (default redis://127.0.0.1:6379/0). "
-        "Start with `khabar status`; `khabar COMMAND --help` explains each command."
+        "Start with `khabar status`; `khabar COMMAND --help` explains each command.\n\n"
+        "Exit codes: 0 done; 1 done, but something was refused, lost or not found; "
+        "2 wrong usage; 3 a service it needs is down; 4 credentials refused."
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",

@@ -35,10 +35,10 @@ from pydantic import BaseModel, ValidationError
 
 from khabar_shared.events import Article
 from khabar_shared.logging import get_logger
+from khabar_shared.sections import sections
 
 from .checks import is_web_url, parse_timestamp
 from .ids import article_id_from_uri
-from .sections import section_for
 from .text import lines_to_html, strip_controls
 
 log = get_logger(__name__)
@@ -97,7 +97,7 @@ def ant_article(record: dict[str, Any] | AntRecord) -> Article:
         lead=" ".join(strip_controls(ant.abstract or "").split()),
         body_html=lines_to_html(lines),
         byline="" if _UUID.match(author) else author,
-        category=section_for(ant.categories[0]) if ant.categories else "",
+        **(sections().category(ant.categories[0]).as_fields() if ant.categories else {}),
         source=ant.source,
         url=ant.url if ant.url and is_web_url(ant.url) else None,
         firstcreated=published,

@@ -21,11 +21,11 @@ from pydantic import BaseModel, Field
 
 from khabar_shared.events import Article, Image, Subject
 from khabar_shared.logging import get_logger
+from khabar_shared.sections import sections
 
 from .checks import is_web_url, language_problem, normalize_language
 from .errors import FieldError, InvalidArticle
 from .ids import article_id_from_uri
-from .sections import section_for
 from .text import text_to_html
 
 log = get_logger(__name__)
@@ -98,7 +98,7 @@ def _entry_article(entry: Any, feed_language: str, source: str, feed: Any) -> Ar
         lead=lead,
         body_html=_body(entry),
         byline=_clean(entry.get("author", "")),
-        category=section_for(tags[0]) if tags else "",
+        **(sections().category(tags[0]).as_fields() if tags else {}),
         subjects=[Subject(name=tag) for tag in tags],
         source=source,
         url=link if link and is_web_url(link) else None,

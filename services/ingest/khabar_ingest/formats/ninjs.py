@@ -13,8 +13,9 @@ Which ninjs fields become which `Article` fields:
 | subjects, places | `subject[]`, `place[]` (`code`, `scheme`)  | `subjects[]`, `places[]` (`uri`/`literal` as code) |
 | featured_image   | `associations.featuremedia`, else the first picture | `associations[]` by `name`, same rule |
 
-khabar's own optional fields: `category` (a section slug; else derived from the
-first subject), `source`, `editor_note` (a public correction note; ninjs
+khabar's own optional fields: `category` (the newsroom's category: a name in
+any language or a section's slug, kept as sent, see `khabar_shared.sections`;
+else the first subject's code and name), `source`, `editor_note` (a public correction note; ninjs
 `ednote` is internal and stays in `extra`) and `url`.
 
 Every other top-level field (`version`, `urgency`, `type`, `person`,
@@ -36,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from khabar_shared.events import Article, Image, Subject
+from khabar_shared.sections import MAX_SLUG_CHARS, Category, sections
 
 from .checks import (
     guess_language,
@@ -49,7 +51,6 @@ from .checks import (
 from .errors import FieldError, InvalidArticle, MalformedDocument, pointer
 from .flash import is_flash
 from .ids import article_id_from_uri
-from .sections import section_for
 from .text import text_to_html
 
 
@@ -221,7 +222,7 @@ class _Reader:
         places = self._subjects(("place", "places"))
         fields = dict(
             byline=self._string(("byline", "by"), max_chars=self.limits.max_byline_chars),
-            category=self._category(subjects),
+            **self._category(subjects).as_fields(),
             source=self._string(("source",), max_chars=self.limits.max_byline_chars),
             editor_note=self._string(("editor_note",), max_chars=self.limits.max_editor_note_chars, one_line=False),
             url=self._url(),
@@ -530,18 +531,18 @@ class _Reader:
             name=name, code=code, scheme=fields["scheme"] or None, rel=fields["rel"] or None
         )
 
-    def _category(self, subjects: list[Subject]) -> str:
+    def _category(self, subjects: list[Subject]) -> Category:
+        """The newsroom's category as sent: `category` (a name in any language, or a
+        section's slug), else the first subject (its code, then its name)."""
         if "category" in self.doc and self.doc["category"] is not None:
-            value = self._string(("category",), max_chars=60)
-            section = section_for(value) if value else ""
-            if value and not section:
-                self.fail(
-                    "/category", f"{value!r} is not a section slug like 'sport' or 'middle-east'"
-                )
-            return section
+            value = self._string(("category",), max_chars=MAX_SLUG_CHARS)
+            category = sections().category(value) if value else Category()
+            if value and not category.slug:
+                self.fail("/category", f"{value!r} has no letter or digit to name a listing by")
+            return category
         if subjects:
-            return section_for(subjects[0].name, subjects[0].code)
-        return ""
+            return sections().category(subjects[0].name, subjects[0].code)
+        return Category()
 
     def _url(self) -> str | None:
         value = self._string(("url",), max_chars=self.limits.max_uri_chars)

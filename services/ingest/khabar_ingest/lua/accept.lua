@@ -17,7 +17,8 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
       return {'idempotency_mismatch', '', ''}
     end
   end
-  local current = redis.call('HMGET', state_key, 'version', 'hash', 'answer', 'appended', 'status')
+  local current = redis.call('HMGET', state_key, 'version', 'hash', 'answer', 'appended', 'status',
+    'corrections')
   if current[2] == c.hash then return {'replay', current[3], ''} end
   local version = tonumber(current[1] or '0')
   local appended = tonumber(current[4] or '0')
@@ -44,6 +45,18 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
       accepted_at = c.accepted_at, submitted_by = c.submitted_by})
     data = string.sub(envelope, 1, -2) .. ',"article":' ..
       string.sub(first_event, c.article_at, -2) .. '}'
+  end
+  -- Corrections: every editor's note so far rides on each later version's article, so a
+  -- page shows them all whichever versions a reader's service saw (Article.corrections).
+  local corrections = current[6]
+  if c.editor_note ~= '' then
+    local list = corrections and cjson.decode(corrections) or {}
+    list[#list + 1] = {version = version, accepted_at = c.accepted_at, note = c.editor_note}
+    corrections = cjson.encode(list)
+  end
+  if corrections then
+    -- The event ends with the article's closing brace and its own.
+    data = string.sub(data, 1, -3) .. ',"corrections":' .. corrections .. '}}'
   end
   -- The stream entry's fields, as khabar_shared.events.encode_event writes them.
   local fields = {'type', kind, 'event_id', c.event_id, 'article_id', c.article_id,
@@ -80,6 +93,9 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
   redis.call('HSET', state_key, 'version', version_text, 'hash', c.hash, 'status', status,
     'answer', answer, 'entry', entry, 'event', '', 'updated_at', c.accepted_at,
     'embargoed_until', held and c.embargoed_until or '', 'appended', appended_text)
+  if corrections and c.editor_note ~= '' then
+    redis.call('HSET', state_key, 'corrections', corrections)
+  end
   redis.call('RPUSH', history_key, cjson.encode(history))
   if c.ttl > 0 then
     redis.call('HSET', idempotency_key, 'hash', c.hash, 'answer', answer)

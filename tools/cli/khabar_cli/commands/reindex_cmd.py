@@ -23,6 +23,9 @@ async def _run(settings: SearchSettings, stream: str, batch_size: int) -> Rebuil
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     try:
+        # Both must answer before the progress bars start, so an outage is one line.
+        await redis.ping()
+        await asyncio.to_thread(live.health)
         with Progress(*columns, console=console) as bar:
             reading = bar.add_task("reading the log (events)", total=None)
             indexing = bar.add_task("indexing live articles", total=None, visible=False)
