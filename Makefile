@@ -4,11 +4,15 @@ export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.local/bin:$(PATH)
 PYTHON := .venv/bin/python
 
-.PHONY: run test test-unit bench lint
+.PHONY: run test test-unit bench lint chaos
 
 run:
 	@scripts/bootstrap.sh
 	@$(PYTHON) -m khabar_dev.run
+
+# Against a running `make run`: kills, withdrawals, a cache outage, trim and reindex; prints counts.
+chaos:
+	@$(PYTHON) -m khabar_dev.chaos
 
 test:
 	@scripts/bootstrap.sh --test

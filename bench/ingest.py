@@ -58,7 +58,7 @@ from rich.table import Table
 
 from bench.harness import KeepAliveClient, cpu_seconds, load_articles
 from khabar_cli.in_flight import IN_FLIGHT, batch_uris, send_in_order
-from khabar_dev.processes import ProcessGroup, free_port, start_redis, start_service
+from khabar_dev.processes import APPENDFSYNC, ProcessGroup, free_port, start_redis, start_service
 from khabar_ingest.formats.ninjs import InvalidArticle, parse_ninjs
 from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.events import Article, ArticleEvent, Entry, encode_event
@@ -301,13 +301,13 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
 
 
 def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGHT,
-        signed: bool = False) -> None:
+        signed: bool = False, appendfsync: str = APPENDFSYNC) -> None:
     console = Console(width=120)
     articles = acceptable_articles(count)
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-bench-ingest-") as tmp:
         try:
-            redis_url = start_redis(group, Path(tmp) / "redis", free_port())
+            redis_url = start_redis(group, Path(tmp) / "redis", free_port(), appendfsync)
             key, port = secrets.token_urlsafe(24), free_port()
             push_secret = secrets.token_urlsafe(24) if signed else None
             env = {"KHABAR_REDIS_URL": redis_url, "KHABAR_BOOTSTRAP_INGEST_KEY": key,
@@ -322,7 +322,7 @@ def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGH
                   "ingest CPU µs/article\n(client + ingest\n+ redis)",
                   "raw CPU µs/article\n(client + redis)", "CPU ingest\n÷ raw",
                   title="ingest beside raw redis-py XADD of the same events "
-                        f"(load average {os.getloadavg()[0]:.2f}"
+                        f"(appendfsync {appendfsync}; load average {os.getloadavg()[0]:.2f}"
                         + (f"; medians of {repeat} back-to-back pairs, ratio range below)"
                            if repeat > 1 else ")"))
     for cells in rows:
@@ -342,9 +342,11 @@ def main() -> None:
                         help="batches (and raw pipelines) at once; 1 is one at a time")
     parser.add_argument("--signed", action="store_true",
                         help="also single POSTs to the Superdesk push route, signed (HMAC-SHA1)")
+    parser.add_argument("--appendfsync", choices=("always", "everysec", "no"), default=APPENDFSYNC,
+                        help="the log Redis's fsync policy (shipped: always)")
     arguments = parser.parse_args()
     run(arguments.articles, arguments.batch_only, max(1, arguments.repeat),
-        max(1, arguments.in_flight), arguments.signed)
+        max(1, arguments.in_flight), arguments.signed, arguments.appendfsync)
 
 
 if __name__ == "__main__":

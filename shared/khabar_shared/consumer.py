@@ -4,8 +4,14 @@ FastStream reads (XREADGROUP for new events, XAUTOCLAIM for events a dead
 consumer left pending); this module adds what FastStream does not do:
 
 - ack only after the handler returned, i.e. after its effect is durable;
-- a batch that fails is retried event by event, so one bad event never holds
-  back the good ones beside it;
+- a dependency's outage (`outages.is_outage`: Redis or Meilisearch down, a
+  5xx, a timeout) is not the events' fault: the consumer keeps the batch,
+  waits with bounded backoff (readiness red, `khabar_waiting_for_dependency`
+  1) and tries it again, for as long as the outage lasts; nothing is counted
+  as a delivery and nothing is dead-lettered;
+- a batch that fails by an event's own fault is split in halves until the
+  bad event is alone, so one bad event never holds back the good ones beside
+  it;
 - an entry that cannot even be parsed, or that failed `max_deliveries` times,
   moves to the stream's dead-letter stream with its error, atomically with
   its ack (see `dead_letters.py` for the entry and its replay);
@@ -39,6 +45,7 @@ from khabar_shared.dead_letters import dead_letter_entry
 from khabar_shared.events import EventT, MalformedEvent, decode_event
 from khabar_shared.logging import bind_event_context, clear_event_context, get_logger
 from khabar_shared.names import applied_key, dead_letter_stream
+from khabar_shared.outages import WAITING, dependency_of, is_outage
 from khabar_shared.redis_helpers import RedisClient
 from khabar_shared.settings import CommonSettings
 
@@ -49,6 +56,9 @@ ERRORS_SUFFIX = ":errors:"
 CONTEXT_FIELDS = ("event_id", "article_id", "correlation_id")
 # Claimed too often without a handler ever raising: its consumers died while handling it.
 NO_ERROR_RECORDED = b"no error recorded: every consumer that took it stopped before finishing"
+# ...but only this many times max_deliveries: a consumer killed mid-batch (a deploy, an OOM
+# of its neighbour) is not the event's fault, and the events are retried one by one first.
+NO_ERROR_FACTOR = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,19 +157,25 @@ class StreamConsumer(Generic[EventT]):
             return
         counts = await self._delivery_counts([message_id for message_id, _ in entries])
         retry: list[RawEntry] = []
+        alone: list[RawEntry] = []
         for message_id, fields in entries:
             deliveries = counts.get(message_id, 1)
-            if deliveries > self.settings.max_deliveries:
-                error = cast(bytes | None, await self.redis.hget(self.errors_key, message_id))
-                await self.dead_letter(
-                    message_id, fields, (error or NO_ERROR_RECORDED).decode(), deliveries,
-                    reason="max_deliveries",
-                )
-            else:
+            if deliveries <= self.settings.max_deliveries:
                 retry.append((message_id, fields))
+                continue
+            error = cast(bytes | None, await self.redis.hget(self.errors_key, message_id))
+            if error is None and deliveries <= self.settings.max_deliveries * NO_ERROR_FACTOR:
+                alone.append((message_id, fields))  # its consumers died: not its fault yet
+                continue
+            await self.dead_letter(
+                message_id, fields, (error or NO_ERROR_RECORDED).decode(), deliveries,
+                reason="max_deliveries",
+            )
         log.info("pending_events_claimed", stream=self.stream, group=self.group,
                  count=len(entries), deliveries=[counts.get(m, 1) for m, _ in entries])
         await self.process(retry)
+        for entry in alone:
+            await self.process([entry])
 
     async def process(self, entries: list[RawEntry]) -> None:
         if not entries:
@@ -175,24 +191,75 @@ class StreamConsumer(Generic[EventT]):
         labels = {"stream": self.stream, "group": self.group}
         metrics.BATCH_SIZE.labels(**labels).observe(len(deliveries))
         started = time.perf_counter()
+        if await self._handle_or_split(deliveries):
+            metrics.HANDLE_SECONDS.labels(**labels).observe(time.perf_counter() - started)
+
+    async def _handle_or_split(self, deliveries: list[Delivery[EventT]]) -> bool:
+        """Handle and ack a batch; True when it went through whole.
+
+        An event's own failure splits the batch in halves, again and again,
+        until the bad event is alone: it alone is left pending with its error.
+        """
         try:
             await self._handle(deliveries)
         except Exception:  # noqa: BLE001 (any handler failure is retried alone, then dead-lettered)
             if len(deliveries) == 1:
                 await self._record_failure(deliveries[0])
-                return
-            log.warning("batch_failed_retrying_one_by_one", size=len(deliveries), **labels)
-            for delivery in deliveries:
-                await self._process_one(delivery)
-            return
+                return False
+            log.warning("batch_failed_splitting", size=len(deliveries), stream=self.stream,
+                        group=self.group)
+            half = len(deliveries) // 2
+            await self._handle_or_split(deliveries[:half])
+            await self._handle_or_split(deliveries[half:])
+            return False
         await self._ack(deliveries)
-        metrics.HANDLE_SECONDS.labels(**labels).observe(time.perf_counter() - started)
-        metrics.EVENTS_HANDLED.labels(**labels).inc(len(deliveries))
+        metrics.EVENTS_HANDLED.labels(stream=self.stream, group=self.group).inc(len(deliveries))
+        return True
 
     async def _handle(self, deliveries: list[Delivery[EventT]]) -> None:
-        """The handler, with the events' ids in every log line and their claim kept fresh."""
+        """The handler, with the events' ids in every log line and their claim kept fresh.
+
+        Through any outage of a dependency: the same batch is tried again after
+        a backoff (bounded by `outage_backoff_max_s`) until it goes through or
+        fails by its own fault. The claim is kept fresh all along, so no other
+        consumer takes the events and no delivery is counted.
+        """
+        delay = self.settings.outage_backoff_min_s
+        waiting = False
         async with logging_context(deliveries), self._keep_claimed(deliveries):
-            await self.handle(deliveries)
+            try:
+                while True:
+                    try:
+                        await self.handle(deliveries)
+                        return
+                    except Exception as error:
+                        if not is_outage(error):
+                            raise
+                        waiting = True
+                        await self._wait_out(error, delay)
+                        delay = min(delay * 2, self.settings.outage_backoff_max_s)
+            finally:
+                if waiting:
+                    self._outage_over()
+
+    async def _wait_out(self, error: Exception, delay_s: float) -> None:
+        dependency = dependency_of(error)
+        WAITING.start(self.waiting_name, f"{dependency}: {error}"[:300])
+        metrics.WAITING_FOR_DEPENDENCY.labels(stream=self.stream, group=self.group).set(1)
+        metrics.OUTAGE_RETRIES.labels(stream=self.stream, group=self.group,
+                                      dependency=dependency).inc()
+        log.warning("dependency_unavailable_waiting", stream=self.stream, group=self.group,
+                    dependency=dependency, error=str(error)[:300], retry_in_s=delay_s)
+        await asyncio.sleep(delay_s)
+
+    def _outage_over(self) -> None:
+        WAITING.stop(self.waiting_name)
+        metrics.WAITING_FOR_DEPENDENCY.labels(stream=self.stream, group=self.group).set(0)
+        log.info("dependency_back", stream=self.stream, group=self.group)
+
+    @property
+    def waiting_name(self) -> str:
+        return f"{self.stream}/{self.group}"
 
     @asynccontextmanager
     async def _keep_claimed(self, deliveries: list[Delivery[EventT]]) -> AsyncIterator[None]:
@@ -227,15 +294,6 @@ class StreamConsumer(Generic[EventT]):
             done.set()
             # Let a refresh in flight finish; never wait on it for long, never cancel it.
             await asyncio.wait({refresher}, timeout=5.0)
-
-    async def _process_one(self, delivery: Delivery[EventT]) -> None:
-        try:
-            await self._handle([delivery])
-        except Exception:  # noqa: BLE001 (a failing event is recorded, never fatal)
-            await self._record_failure(delivery)
-            return
-        await self._ack([delivery])
-        metrics.EVENTS_HANDLED.labels(stream=self.stream, group=self.group).inc()
 
     async def _record_failure(self, delivery: Delivery[EventT]) -> None:
         """Leave the event pending (it will be claimed and retried) and keep its error."""

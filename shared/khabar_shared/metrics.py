@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     GCCollector,
     Histogram,
     PlatformCollector,
@@ -49,6 +50,18 @@ DEAD_LETTERS = Counter(
     "khabar_dead_letters_total",
     "Events moved to the dead-letter stream.",
     ["stream", "group", "reason"],
+    registry=REGISTRY,
+)
+WAITING_FOR_DEPENDENCY = Gauge(
+    "khabar_waiting_for_dependency",
+    "1 while the consumer waits out a dependency's outage (its batch held, not counted as failed).",
+    ["stream", "group"],
+    registry=REGISTRY,
+)
+OUTAGE_RETRIES = Counter(
+    "khabar_outage_retries_total",
+    "Batches tried again after a dependency's outage, per dependency.",
+    ["stream", "group", "dependency"],
     registry=REGISTRY,
 )
 HANDLE_SECONDS = Histogram(

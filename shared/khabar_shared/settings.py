@@ -56,6 +56,11 @@ class CommonSettings(BaseSettings):
     max_deliveries: int = Field(default=5, ge=1)
     # Seconds a service waits for in-flight work on SIGTERM.
     shutdown_grace_s: float = 10.0
+    # A dependency down: a consumer retries the same batch after this long, doubling up to the max.
+    outage_backoff_min_s: float = Field(default=0.2, gt=0)
+    outage_backoff_max_s: float = Field(default=5.0, gt=0)
+    # Tests only: failpoints to arm at start, `name[:times],...` (see failpoints.py).
+    failpoints: str = ""
 
     @property
     def effective_cache_redis_url(self) -> str:

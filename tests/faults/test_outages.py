@@ -120,8 +120,8 @@ def test_redis_killed_and_restarted_keeps_every_accepted_event(
     group, base = own_servers
     port = free_port()
     redis_url = start_redis(group, base / "redis", port)
-    # The log's Redis: every write on disk before its reply (see issue 8 report).
-    redis_sync.Redis.from_url(redis_url).config_set("appendfsync", "always")
+    # At the shipped setting, not one switched on for the test.
+    assert redis_sync.Redis.from_url(redis_url).config_get("appendfsync")["appendfsync"] == "always"
     mine = Servers(redis_url, servers.meili_url, servers.meili_master_key, servers.meili_keys)
     pipeline = run_pipeline(mine, 0, tmp_path)
     accepted, ids = Accepted(), {}
@@ -134,7 +134,6 @@ def test_redis_killed_and_restarted_keeps_every_accepted_event(
                     for late in documents[120:140]:  # posted while Redis is gone: refused
                         assert attempt(client, pipeline, late, accepted, ids) != 202
                     start_redis(group, base / "redis", port)
-                    redis_sync.Redis.from_url(redis_url).config_set("appendfsync", "always")
                 # A newsroom tool retries until its article is accepted.
                 status = attempt(client, pipeline, document, accepted, ids)
                 for _ in range(60):
@@ -179,5 +178,55 @@ def test_ingest_answers_503_while_redis_is_down(
         assert [a.status_code for a in answers] == [503, 503, 503]
         assert all(a.headers.get("retry-after") for a in answers)
         assert all(a.json()["status"] == 503 for a in answers)
+    finally:
+        pipeline.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_cache_redis_down_with_withdrawals_sends_nothing_to_dead_letters(
+        servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path) -> None:
+    """The fragment cache's own Redis stopped while articles are withdrawn and published.
+
+    Render cannot purge, so it waits (readiness red, the waiting gauge at 1),
+    holding its batch: with two deliveries and a one-second claim the outage
+    lasts many times deliveries x claim idle, after which the code before
+    this fix had dead-lettered the withdrawals and left their pages cached.
+    The mechanism does not depend on the outage's length (the consumer waits
+    in a loop that counts nothing), so a dozen seconds stand for minutes.
+    """
+    group, base = own_servers
+    port = free_port()
+    cache_url = start_redis(group, base / "cache", port)
+    pipeline = new_pipeline(servers, 6, tmp_path, claim_idle_ms="1000", max_deliveries="2",
+                            cache_redis_url=cache_url, outage_backoff_max_s="1")
+    pipeline.start_all()
+    accepted, ids = Accepted(), {}
+    documents = corpus_documents(60)
+    try:
+        with httpx.Client(timeout=30) as client:
+            for document in documents[:40]:
+                assert send(client, pipeline, "publish", document, accepted, ids).status_code == 202
+            wait_settled(pipeline.redis, timeout_s=300)
+            for document in documents[:40]:  # every page cached
+                client.get(f"{pipeline.url('render')}/articles/{ids[document['uri']]}")
+            next(p for p in group.processes if p.name == "redis").kill()
+            for document in documents[:10]:
+                assert send(client, pipeline, "withdraw", document, accepted, ids).status_code == 202
+            for document in documents[40:]:
+                assert send(client, pipeline, "publish", document, accepted, ids).status_code == 202
+            ready = eventually(lambda: (r := client.get(f"{pipeline.url('render')}/readyz"))
+                               .status_code == 503 and "waiting" in r.text and r, timeout_s=30)
+            assert "dependencies" in ready.text
+            metrics = client.get(f"{pipeline.url('render')}/metrics").text
+            assert 'khabar_waiting_for_dependency{group="render"' in metrics
+            time.sleep(12)
+            assert dead_letters(pipeline.redis) == dict.fromkeys(dead_letters(pipeline.redis), 0)
+            start_redis(group, base / "cache", port)
+        wait_settled(pipeline.redis, timeout_s=300)
+        assert dead_letters(pipeline.redis) == dict.fromkeys(dead_letters(pipeline.redis), 0)
+        eventually(lambda: httpx.get(f"{pipeline.url('render')}/readyz").status_code == 200,
+                   timeout_s=30)
+        check_fragments(pipeline, accepted)
     finally:
         pipeline.stop()

@@ -23,6 +23,7 @@ from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.dead_letters import list_dead_letters, read_dead_letter, replay_dead_letter
 from khabar_shared.events import Article, ArticleEvent, encode_event
 from khabar_shared.names import applied_key, dead_letter_stream
+from khabar_shared.outages import WAITING, DependencyUnavailable
 from khabar_shared.redis_helpers import ensure_group
 from khabar_shared.settings import CommonSettings
 from khabar_shared.shutdown import stop_consumers
@@ -302,3 +303,62 @@ async def test_the_trace_keeps_when_a_version_was_first_applied(
     finally:
         await broker.stop()
     assert await redis.hget(trace_key, "1") == applied_at
+
+
+class Outage(Recorder):
+    """A handler whose dependency refuses the first `refusals` calls, then answers."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__()
+        self.refusals = refusals
+        self.calls = 0
+
+    async def handle(self, deliveries: list[Delivery[ArticleEvent]]) -> None:
+        self.calls += 1
+        if self.calls <= self.refusals:
+            raise DependencyUnavailable("cache redis", "connection refused")
+        await super().handle(deliveries)
+
+
+async def test_an_outage_is_waited_out_never_counted_and_never_dead_lettered(
+        redis: aioredis.Redis, stream: str) -> None:
+    """Refused many times longer than deliveries x claim idle: no delivery counted, nothing dead."""
+    events = [article_event(record) for record in RECORDS[:5]]
+    handler = Outage(refusals=12)
+    consumer = make_consumer(redis, stream, handler.handle, "c1", max_deliveries=1,
+                             outage_backoff_min_s=0.1, outage_backoff_max_s=0.2)
+    broker = await running(url_of(redis), consumer)
+    try:
+        await publish(redis, stream, events)
+        reason = await until(WAITING.check)
+        assert "cache redis" in reason and stream in reason  # readiness red, and why
+        await until(lambda: asyncio.sleep(0, len(handler.handled) == len(events)))
+        await until(lambda: _is_zero(pending_count(redis, stream)))
+    finally:
+        await broker.stop()
+    assert await WAITING.check() is None
+    assert await redis.xlen(dead_letter_stream(stream)) == 0
+    assert handler.calls > 12 and all(n == 1 for n in handler.handled.values())
+    assert metrics.OUTAGE_RETRIES.labels(stream=stream, group=GROUP,
+                                         dependency="cache redis")._value.get() == 12
+
+
+async def test_a_failing_batch_is_split_until_the_bad_event_is_alone(
+        redis: aioredis.Redis, stream: str) -> None:
+    events = [article_event(record) for record in RECORDS[:16]]
+    recorder = Recorder(failing={events[11].article_id})
+    batches: list[int] = []
+
+    async def handle(deliveries: list[Delivery[ArticleEvent]]) -> None:
+        batches.append(len(deliveries))
+        await recorder.handle(deliveries)
+
+    consumer = make_consumer(redis, stream, handle, "c1", batch_size=16, max_deliveries=1)
+    await publish(redis, stream, events)
+    await ensure_group(redis, stream, GROUP)
+    reply = await redis.xreadgroup(GROUP, "c1", {stream: ">"}, count=16)
+    await consumer.process([(i.decode(), f) for i, f in reply[0][1]])
+    assert len(recorder.handled) == 15 and events[11].event_id not in recorder.handled
+    # Halves, not one by one: the good 8, the bad 8's halves, and so on down to the one.
+    assert batches == [16, 8, 8, 4, 2, 2, 1, 1, 4]
+    assert await pending_count(redis, stream) == 1

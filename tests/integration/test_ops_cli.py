@@ -201,16 +201,26 @@ def test_an_article_whose_latest_event_is_trimmed_can_still_be_read_and_withdraw
     client.xreadgroup(ENRICH_GROUP, "c1", {ARTICLE_EVENTS_STREAM: ">"})
     client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, entry_id, second_entry[0])
     khabar(redis_url, "trim", "--keep-days", "0", "--yes")
-    assert client.xlen(ARTICLE_EVENTS_STREAM) == 0
+    # Compacted: a live article's latest event stays in the stream, and is not copied.
+    assert client.xlen(ARTICLE_EVENTS_STREAM) == 2
+    assert client.hgetall(article_state_key(first.id))[b"event"] == b""
 
     assert asyncio.run(current(first.id)).article == first
     (withdrawal,) = asyncio.run(accept(withdrawn(first)))
-    (_, fields), = client.xrange(ARTICLE_EVENTS_STREAM)
+    *_, (withdrawal_id, fields) = client.xrange(ARTICLE_EVENTS_STREAM)
     event = ArticleEvent.model_validate_json(fields[b"data"])
     assert (event.type, event.version, withdrawal.version) == ("article.withdrawn", 2, 2)
     assert event.article.body_html == first.body_html  # the full article, from the kept event
     state = client.hgetall(article_state_key(first.id))
     assert state[b"event"] == b"" and state[b"entry"] != b""  # the new version is in the stream
+
+    client.xreadgroup(ENRICH_GROUP, "c1", {ARTICLE_EVENTS_STREAM: ">"})
+    client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, withdrawal_id)
+    khabar(redis_url, "trim", "--keep-days", "0", "--yes")
+    # The withdrawn article's events go; its last one moved into its state first.
+    assert [i for i, _ in client.xrange(ARTICLE_EVENTS_STREAM)] == [second_entry[0]]
+    assert client.hgetall(article_state_key(first.id))[b"event"] != b""
+    assert asyncio.run(current(first.id)).version == 2
     assert asyncio.run(current(second.id)).article == second
 
 
@@ -255,6 +265,36 @@ def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
     assert "+1.0s" in rows["2"] and rows["2"].count("pending") == 2
     missing = runner.invoke(app, ["trace", "no-such-article"], env={"KHABAR_REDIS_URL": redis_url})
     assert missing.exit_code == 1 and "No article" in missing.output
+
+
+def test_trim_applies_the_retention_of_histories_and_dead_letters(redis_url: str) -> None:
+    """Histories keep each article's newest entry; dead letters go after --dead-letter-days."""
+    from khabar_ingest.formats.ninjs import parse_ninjs
+    from khabar_ingest.store import ArticleStore, Change
+
+    client = redis.Redis.from_url(redis_url)
+    article = parse_ninjs(to_ninjs(real_articles(1, min_words=60)[0]))
+    corrected = article.model_copy(update={"headline": article.headline + " (corrected)"})
+
+    async def accept() -> None:
+        store = ArticleStore(aioredis.from_url(redis_url), idempotency_ttl_s=60)
+        for version in (article, corrected):
+            await store.accept(Change(version, "cli-test", "corr"))
+
+    asyncio.run(accept())
+    history = article_history_key(article.id)
+    assert client.llen(history) == 2
+    dead = dead_letter_stream(ENRICHED_STREAM)
+    client.xadd(dead, {"n": "old"}, id="1000-0")
+    recent = client.xadd(dead, {"n": "recent"})
+
+    khabar(redis_url, "trim", "--yes")  # defaults: a year of histories, 90 days of dead letters
+    assert client.llen(history) == 2
+    assert [i for i, _ in client.xrange(dead)] == [recent]
+
+    khabar(redis_url, "trim", "--history-days", "0", "--yes")
+    (newest,) = client.lrange(history, 0, -1)
+    assert json.loads(newest)["version"] == 2
 
 
 OUTAGE_COMMANDS = [

@@ -62,7 +62,8 @@ def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names(
     )
     assert result.returncode == 0, result.stderr
     parsed = yaml.safe_load(result.stdout)["services"]
-    assert set(parsed) == {"redis", "meilisearch", "setup", "cli", "varnish", *SETTINGS}
+    assert set(parsed) == {"redis", "cache-redis", "meilisearch", "setup", "cli", "varnish",
+                           *SETTINGS}
     for name in SETTINGS:
         assert "container_name" not in parsed[name]
         for port in parsed[name].get("ports", []):
@@ -189,6 +190,20 @@ def test_env_example_documents_every_variable() -> None:
     make_run = {f"KHABAR_{name.upper()}" for name in run.RunSettings.model_fields}
     missing = (used | read | make_run) - documented
     assert not missing, f".env.example lacks {sorted(missing)}"
+
+
+def test_the_log_redis_ships_the_fsync_that_keeps_a_202_and_the_cache_evicts() -> None:
+    """A 202 means on disk: compose and make run fsync the log's every write; the cache is bounded."""
+    from khabar_dev.processes import APPENDFSYNC
+
+    services = compose()["services"]
+    log_command = services["redis"]["command"]
+    assert log_command[log_command.index("--appendfsync") + 1] == "always" == APPENDFSYNC
+    assert log_command[log_command.index("--maxmemory-policy") + 1] == "noeviction"
+    cache_command = services["cache-redis"]["command"]
+    assert cache_command[cache_command.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    assert "--maxmemory" in cache_command
+    assert "cache-redis" in services["render"]["depends_on"]
 
 
 def compose_defaults() -> dict[str, str]:

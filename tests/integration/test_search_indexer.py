@@ -2,7 +2,9 @@
 
 import asyncio
 import secrets
+import threading
 from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +12,19 @@ import httpx
 import pytest
 import pytest_asyncio
 
+import khabar_search.indexer  # noqa: F401 - declares the indexer's failpoints
 from bench.relevance import load_corpus_articles
 from bench.relevance import versioned_event as event
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
+from khabar_search.alias_store import AliasStore
 from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
+from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.events import Article, EnrichedEvent, encode_event
 from khabar_shared.meili_setup import provision_keys
+from khabar_shared.names import dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient, connect
 from khabar_shared.settings import CommonSettings
 from tests.conftest import Servers
@@ -199,3 +205,104 @@ async def test_a_half_typed_word_matches_only_with_prefix_search(
         assert ids(word[:4]) == ([article.id] if prefix_search else [])
     finally:
         await writer.delete_index()
+
+
+@pytest.mark.parametrize("point", failpoints.declared("search."))
+async def test_stopped_between_any_two_writes_then_redelivered_the_index_is_current(
+        servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article],
+        point: str) -> None:
+    """The indexer stopped at each of its failpoints, then the batch again: as if never stopped.
+
+    (This held before failpoints existed: the version guard lets an equal
+    version through again. The test keeps it so for every write added later.)
+    """
+    indexer = Indexer(redis, index, 0, AliasStore(redis))  # as the app wires it
+    kept, killed, moved = articles[:3]
+    await indexer.handle(deliveries(event(kept, 1), event(killed, 1), event(moved, 1)))
+    batch = deliveries(event(killed, 2, withdrawn=True), event(moved, 2))
+    failpoints.arm(point)
+    try:
+        with pytest.raises(failpoints.FailpointHit):
+            await indexer.handle(batch)
+    finally:
+        failpoints.disarm_all()
+    await indexer.handle(batch)
+    assert document(servers, index, killed.id) is None
+    assert document(servers, index, moved.id)["version"] == 2
+    assert document(servers, index, kept.id)["version"] == 1
+
+
+class FlakyMeili:
+    """A real HTTP hop in front of Meilisearch that answers 503 while `down` is set."""
+
+    def __init__(self, upstream: str) -> None:
+        self.down = threading.Event()
+        self.refused = 0
+        flaky = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if flaky.down.is_set():
+                    flaky.refused += 1
+                    status, headers = 503, {"Content-Type": "application/json"}
+                    content = b'{"message":"overloaded","code":"internal","type":"internal","link":""}'
+                else:
+                    answer = httpx.request(self.command, upstream + self.path, content=body,
+                                           headers={k: v for k, v in self.headers.items()
+                                                    if k.lower() not in ("host", "content-length")})
+                    status, headers, content = answer.status_code, answer.headers, answer.content
+                self.send_response(status)
+                self.send_header("Content-Type", headers.get("Content-Type", "application/json"))
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+async def test_meilisearch_answering_5xx_is_waited_out_and_never_counted(
+        servers: Servers, redis: RedisClient, articles: list[Article]) -> None:
+    """503s for a while (past the indexer's own retry budget): nothing failed, nothing dead."""
+    flaky = FlakyMeili(servers.meili_url)
+    writer = MeiliWriter(flaky.url, servers.meili_keys.index_key,
+                         f"articles_5xx_{secrets.token_hex(3)}")
+    await writer.ensure_index(load_synonyms())
+    await redis.delete(VERSIONS_KEY)
+    stream, group_name = f"test:search:{secrets.token_hex(3)}", "search"
+    await redis.xgroup_create(stream, group_name, id="0", mkstream=True)
+    for item in articles[20:25]:
+        await redis.xadd(stream, encode_event(event(item, 1)))
+    [[_, entries]] = await redis.xreadgroup(group_name, "c1", {stream: ">"}, count=10)
+    settings = CommonSettings(max_deliveries=1, outage_backoff_min_s=0.1, outage_backoff_max_s=0.2)
+    consumer = StreamConsumer(stream=stream, group=group_name, event_model=EnrichedEvent,
+                              handle=Indexer(redis, writer, 0.3).handle, redis=redis,
+                              settings=settings)
+    try:
+        flaky.down.set()
+        processing = asyncio.create_task(consumer.process(
+            [(i.decode(), fields) for i, fields in entries]))
+        # Past the indexer's 0.3 s of retries: the consumer's own wait takes over.
+        for _ in range(600):
+            if flaky.refused >= 10 or processing.done():
+                break
+            await asyncio.sleep(0.1)
+        assert not processing.done(), "the batch ended while Meilisearch answered 503"
+        assert not await redis.hlen(consumer.errors_key)  # no failure counted
+        flaky.down.clear()
+        await asyncio.wait_for(processing, timeout=60)
+        assert (await redis.xpending(stream, group_name))["pending"] == 0
+        assert await redis.xlen(dead_letter_stream(stream)) == 0
+        assert await writer.document_count() == 5
+    finally:
+        flaky.down.clear()
+        await redis.delete(stream)
+        await writer.delete_index()
+        flaky.server.shutdown()

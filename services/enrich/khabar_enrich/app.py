@@ -16,6 +16,7 @@ from khabar_shared.events import ArticleEvent
 from khabar_shared.health import group_check, redis_check
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, ENRICH_GROUP
 from khabar_shared.ops_http import faststream_ops_routes
+from khabar_shared.outages import WAITING
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.sections import use_sections
 from khabar_shared.shutdown import stop_consumers
@@ -53,6 +54,7 @@ def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
     checks = {
         "redis": redis_check(redis),
         "consumer_group": group_check(redis, ARTICLE_EVENTS_STREAM, ENRICH_GROUP),
+        "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }
     return AsgiFastStream(
         broker,

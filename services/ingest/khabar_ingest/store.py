@@ -9,7 +9,7 @@ The state names its latest event's entry rather than keeping a copy: the
 copy doubled what Redis held and wrote to its append-only file for every
 change. `current()` reads the event where it is: the stream entry, the
 embargo hash while a change waits, or the state's own `event` field, which
-`keep_latest_events` fills before `khabar trim` removes an article's latest
+`keep_events` fills before `khabar trim` removes an article's latest
 entry (and which states written before this layout still have).
 
 Changes are accepted by the `ACCEPT` script (see `scripts.py`), which for each
@@ -386,21 +386,17 @@ class ArticleStore:
         return entry.decode() if entry else None
 
 
-async def keep_latest_events(redis: RedisClient, before_id: str, page: int = 500) -> int:
-    """Before a trim removes the article events older than `before_id`: each one that is its
-    article's latest event moves into the article's state. How many moved."""
+async def keep_events(redis: RedisClient, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+    """Before these article events are deleted: each that is its article's latest moves
+    into the article's state. How many moved."""
     keep = KEEP_EVENT.register(redis)
-    kept, start = 0, "-"
-    while entries := await redis.xrange(ARTICLE_EVENTS_STREAM, start, f"({before_id}", page):
-        async with redis.pipeline(transaction=False) as pipe:
-            for entry_id, fields in entries:
-                article_id, data = fields.get(b"article_id"), fields.get(b"data")
-                if article_id and data:  # (an entry ingest did not write is not anyone's latest)
-                    state_key = article_state_key(article_id.decode())
-                    await queue(pipe, keep, [state_key], [entry_id, data])
-            kept += sum(await pipe.execute())
-        start = "(" + entries[-1][0].decode()
-    return kept
+    async with redis.pipeline(transaction=False) as pipe:
+        for entry_id, fields in entries:
+            article_id, data = fields.get(b"article_id"), fields.get(b"data")
+            if article_id and data:  # (an entry ingest did not write is not anyone's latest)
+                state_key = article_state_key(article_id.decode())
+                await queue(pipe, keep, [state_key], [entry_id, data])
+        return sum(await pipe.execute())
 
 
 def chunks(items: Iterable[Change], size: int, first: int | None = None) -> Iterator[list[Change]]:

@@ -20,6 +20,7 @@ from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, language_of
 from khabar_render.warm import WarmLane
+from khabar_shared import failpoints
 from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
@@ -31,6 +32,7 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
+from khabar_shared.outages import WAITING
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.sections import use_sections
 from khabar_shared.shutdown import stop_consumers
@@ -40,6 +42,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
+    failpoints.configure(settings.failpoints)
     use_sections(settings.sections_file)  # navigation, listings, breadcrumbs
     site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits,
                         names=settings.site_names(), timezone=settings.site_time_zone,
@@ -87,6 +90,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         "redis": redis_check(log_redis),
         "cache_redis": redis_check(cache_redis),
         "consumer_group": group_check(log_redis, ENRICHED_STREAM, RENDER_GROUP),
+        "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(media_router(settings.media_dir, settings.media_max_age_s))
@@ -113,14 +117,22 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
             return page_headers(await serve(request, name, what), esi=False)
         return page_headers(await serve(request, shell, what), esi=True)
 
+    async def is_tombstone(article_id: str) -> bool:
+        """For tombstones written before the withdrawn set was kept."""
+        stored = await articles.get(article_id)
+        return stored is not None and stored.status == "withdrawn"
+
     async def serve_article(request: Request, kind: str, article_id: str) -> Response:
-        fragment = await renderer.fetch(f"{kind}:{article_id}")
-        if fragment is None:
+        # The tombstone is checked on every read, cached fragment or not: the
+        # purge that follows it may not have happened yet (a crash, a cache outage).
+        fragment, withdrawn = await asyncio.gather(renderer.fetch(f"{kind}:{article_id}"),
+                                                   articles.is_withdrawn(article_id))
+        keys = [surrogate_key(article_id)]
+        if withdrawn or (fragment is None and await is_tombstone(article_id)):
             stored = await articles.get(article_id)
-            keys = [surrogate_key(article_id)]
-            if stored is not None and stored.status == "withdrawn":
-                raise page_problem(410, "Gone", f"Article '{article_id}' was withdrawn.",
-                                   language_of(stored), keys)
+            raise page_problem(410, "Gone", f"Article '{article_id}' was withdrawn.",
+                               language_of(stored), keys)
+        if fragment is None:
             raise page_problem(404, "Not Found", f"No article '{article_id}'.",
                                surrogate_keys=keys)
         return fragment_response(request, fragment, settings)

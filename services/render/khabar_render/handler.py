@@ -20,11 +20,18 @@ from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer
 from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal, listings_of
 from khabar_render.warm import WarmLane
+from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
+
+# Between each two writes of a batch (tests stop the handler here; see failpoints.py).
+STORED = failpoints.point("render.stored", "articles and listings written, nothing purged")
+PURGED = failpoints.point("render.purged", "fragments purged, none rendered again")
+RENDERED = failpoints.point("render.rendered", "fragments rendered again, edge not told")
+EDGE_PURGED = failpoints.point("render.edge_purged", "edge told, events not acked")
 
 OWN_FRAGMENTS = ("article", "related", "page", "card", "shell")
 # What a new list of related links changes: the teaser, listings and home do not show links.
@@ -41,6 +48,13 @@ def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
 def is_deep_listing_page(name: str) -> bool:
     return (name.startswith(("section:", "section-page:", "section-shell:"))
             and not name.endswith(":1"))
+
+
+def is_redelivered_withdrawal(event: EnrichedEvent, result: Applied) -> bool:
+    """The withdrawal already stored: its tombstone was written, its purges may not have been."""
+    previous = result.previous
+    return (not result.applied and isinstance(change_of(event), Withdrawal) and previous is not None
+            and previous.status == "withdrawn" and previous.version == event.version)
 
 
 def change_of(event: EnrichedEvent) -> EnrichedArticle | Withdrawal:
@@ -73,6 +87,7 @@ class FragmentUpdater:
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         async with self._exclusive():
             changes = await self._apply([*newest_per_article(d.event for d in deliveries).values()])
+            failpoints.check(STORED)
             if changes.changed or changes.relinked:
                 await self._refresh(changes)
 
@@ -86,7 +101,7 @@ class FragmentUpdater:
         changes = BatchChanges()
         for event in events:
             result = results[event.article_id]
-            if not result.applied:
+            if not result.applied and not is_redelivered_withdrawal(event, result):
                 log.info("stale_event_skipped", article_id=event.article_id, version=event.version)
             elif is_links_only(event, result):
                 changes.relinked.append(event.article_id)
@@ -96,12 +111,17 @@ class FragmentUpdater:
         return changes
 
     def _sections_touched(self, event: EnrichedEvent, result: Applied) -> set[str]:
-        """The listings the article was in before and is in now."""
+        """The listings the article was in before and is in now.
+
+        With the one the stored version left: when this event is a redelivery,
+        its first handling may have stopped before purging that listing.
+        """
         touched = set()
         if event.type != "article.withdrawn" and event.enriched is not None:
             touched.update(listings_of(self._articles.section_of, event.enriched))
         if result.previous is not None:
             touched.update(result.previous.listings)
+            touched.update(result.previous.left)
         return touched
 
     async def _refresh(self, changes: BatchChanges) -> None:
@@ -120,14 +140,17 @@ class FragmentUpdater:
         dependents = await self._articles.dependents_many(changed)
         purged = {*own, *relinked, *homes, *listings, *dependents}
         await self._cache.purge(purged)
+        failpoints.check(PURGED)
         # Deep listing pages are not rendered again: few readers page that far.
         # Nor are the edge's page shells: it asks for them only when its copy is gone.
         hot = [*homes, *sorted(n for n in listings
                                if not is_deep_listing_page(n) and not n.startswith("section-shell:"))]
         rest = sorted(dependents - {*own, *relinked, *hot})
         rendered = await self._render(own, hot, relinked, rest)
+        failpoints.check(RENDERED)
         keys = purge_keys(changed, changes.sections) if changed else []
         await self._notifier.purge([*keys, *(surrogate_key(i) for i in changes.relinked)])
+        failpoints.check(EDGE_PURGED)
         log.info("fragments_refreshed", changed=len(changed), relinked=len(changes.relinked),
                  purged=len(purged), rendered=rendered)
 

@@ -13,6 +13,11 @@ edge's token, in requests of at most `EDGE_PURGE_HEADER_BYTES` of keys (the
 edge's request header limit is 8 KB). A name that resolves to several
 addresses (the edge scaled in compose) is purged at each of them: every
 replica keeps its own cache.
+
+A purge the webhook did not take raises `DependencyUnavailable`: the batch is
+not acked, and its redelivery applies every effect again, this purge with
+them. A withdrawal may be a legal takedown; a page the edge keeps serving is
+not acceptable for the length of a max-age.
 """
 
 import asyncio
@@ -23,6 +28,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from khabar_shared.logging import get_logger
+from khabar_shared.outages import DependencyUnavailable
 
 log = get_logger(__name__)
 
@@ -101,8 +107,8 @@ class EdgePurger:
             for address in addresses] or [self._url]
 
     async def _purge_chunk(self, url: str, chunk: str) -> None:
-        # A missed purge leaves a page at the edge until its max-age runs out:
-        # try again briefly, then let the pipeline go on.
+        # Like the webhook: an edge that did not take the purge leaves the batch
+        # unacked; its redelivery purges again.
         assert self._http is not None
         headers = {"xkey-purge": chunk, "Authorization": f"Bearer {self._token}"}
         for attempt in range(1, EDGE_PURGE_ATTEMPTS + 1):
@@ -113,6 +119,7 @@ class EdgePurger:
             except httpx.HTTPError as error:
                 if attempt == EDGE_PURGE_ATTEMPTS:
                     log.warning("edge_purge_failed", error=str(error), keys=chunk.count(" ") + 1)
+                    raise DependencyUnavailable("edge purge", str(error)) from error
                 else:
                     await asyncio.sleep(0.1 * attempt)
 
@@ -134,13 +141,12 @@ class PurgeNotifier:
             await self._edge.purge(keys)
         if self._http is None or not keys:
             return
-        # A CDN that is down must not hold back the pipeline: fragments have a
-        # short max-age, so a missed purge heals itself.
         try:
             response = await self._http.post(self._url, json={"surrogate_keys": keys})
             response.raise_for_status()
         except httpx.HTTPError as error:
             log.warning("purge_webhook_failed", error=str(error), keys=len(keys))
+            raise DependencyUnavailable("purge webhook", str(error)) from error
 
     async def aclose(self) -> None:
         if self._edge is not None:

@@ -48,11 +48,15 @@ from khabar_render.store import (
     StoredFragment,
     make_fragment,
 )
+from khabar_shared import failpoints
 from khabar_shared.events import EnrichedArticle
 from khabar_shared.logging import get_logger
 from khabar_shared.metrics import record_cache_lookup
 
 log = get_logger(__name__)
+
+SHOWS_RECORDED = failpoints.point("render.shows_recorded", "dependency index written, fragments not")
+FRAGMENTS_STORED = failpoints.point("render.fragments_stored", "fragments written, epoch not re-checked")
 
 SEE_ALSO_COUNT = 4
 RELATED_BLOCK_COUNT = 4
@@ -136,7 +140,9 @@ class Renderer:
             shows = {name: fragment.shows if fragment else [] for name, fragment in fragments.items()}
             # Atomic with the epoch check: nothing read a half-applied change.
             if await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
+                failpoints.check(SHOWS_RECORDED)
                 await self._cache.store(fragments)
+                failpoints.check(FRAGMENTS_STORED)
                 await self._unless_changed_since(snapshot.epoch, fragments)
                 return fragments
         # Under a storm of changes: answer with a fresh render, cache nothing.

@@ -38,6 +38,10 @@ LATEST_KEY = f"{PREFIX}:latest"
 # Bumped in the same transaction as every article change: a render that saw it
 # move while it read was reading a mix of old and new, and is not cached.
 EPOCH_KEY = f"{PREFIX}:epoch"
+# Ids whose stored state is a tombstone, written with it: readers check it before
+# serving a cached fragment of an article, so a purge that has not happened yet
+# (render stopped between the tombstone and the purge) never shows a withdrawn text.
+WITHDRAWN_KEY = f"{PREFIX}:withdrawn"
 MAX_WATCH_RETRIES = 50
 # Stored articles kept parsed, by their bytes: about the stories a few batches show.
 PARSED_CACHE_SIZE = 1024
@@ -77,6 +81,9 @@ class StoredArticle(BaseModel):
     section: str = ""
     # Listings above `section` it is in too: a subsection's parent sections.
     also_in: list[str] = []
+    # The listings this version took the article out of (a move or a withdrawal):
+    # a redelivered event reads them to purge the old listings again.
+    left: list[str] = []
     enriched: EnrichedArticle | None = None
     # A withdrawn article's language, so that its 410 page speaks it.
     language: str = ""
@@ -155,6 +162,21 @@ def supersedes(previous: StoredArticle | None, version: int) -> bool:
     if previous is None or version > previous.version:
         return True
     return version == previous.version and previous.status == "live"
+
+
+def listings_left(previous: StoredArticle | None, listings: list[str], version: int) -> list[str]:
+    """The listings writing `version` into `listings` ([] for a tombstone) takes the article out of.
+
+    Writing the same version again (a redelivery, a refresh of links) keeps
+    what its first write left, so the retry still knows which listings to purge.
+    """
+    if previous is None:
+        return []
+    gone = [listing for listing in (previous.listings if previous.status == "live" else [])
+            if listing not in listings]
+    if gone:
+        return gone
+    return previous.left if previous.version == version else []
 
 
 class ArticleStore:
@@ -254,10 +276,12 @@ class ArticleStore:
         section, *also_in = listings_of(self.section_of, enriched)
         stored = StoredArticle(article_id=article_id, version=enriched.version, status="live",
                                section=section, also_in=also_in, enriched=enriched)
+        stored.left = listings_left(previous, stored.listings, enriched.version)
         score = published_ts(enriched)
         for gone in set(previous.listings if previous else ()) - set(stored.listings):
             pipe.zrem(section_key(gone), article_id)
         pipe.set(article_key(article_id), stored.model_dump_json())
+        pipe.srem(WITHDRAWN_KEY, article_id)
         for listing in stored.listings:
             pipe.zadd(section_key(listing), {article_id: score})
         pipe.zadd(LATEST_KEY, {article_id: score})
@@ -266,11 +290,16 @@ class ArticleStore:
     def _write_withdrawn(pipe: Pipeline, withdrawal: Withdrawal,
                          previous: StoredArticle | None) -> None:
         tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
-                                  status="withdrawn", language=language_of(previous))
+                                  status="withdrawn", language=language_of(previous),
+                                  left=listings_left(previous, [], withdrawal.version))
         for listing in previous.listings if previous else ():
             pipe.zrem(section_key(listing), withdrawal.article_id)
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
+        pipe.sadd(WITHDRAWN_KEY, withdrawal.article_id)
+
+    async def is_withdrawn(self, article_id: str) -> bool:
+        return bool(await self._redis.sismember(WITHDRAWN_KEY, article_id))
 
     async def latest(self, count: int, since_ts: float = float("-inf")) -> list[str]:
         """Ids of the newest live articles of every section, published at or after `since_ts`."""

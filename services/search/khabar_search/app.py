@@ -22,6 +22,7 @@ from khabar_search.query import SearchClient, SearchParams, SearchResult, Search
 from khabar_search.ratelimit import RateLimiter, RateLimitMiddleware
 from khabar_search.settings import SearchSettings
 from khabar_search.synonyms import load_synonyms
+from khabar_shared import failpoints
 from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
@@ -35,6 +36,7 @@ from khabar_shared.ops_http import (
     fastapi_ops_router,
     install_problem_handlers,
 )
+from khabar_shared.outages import WAITING
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.shutdown import stop_consumers
@@ -74,6 +76,7 @@ def reader_date(iso: str, lang: str, timezone: str) -> str:
 
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
     settings = settings or SearchSettings()
+    failpoints.configure(settings.failpoints)
     redis = connect(settings.redis_url)
     broker = make_broker(settings.redis_url, "search", graceful_timeout_s=settings.shutdown_grace_s)
     writer = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),
@@ -114,6 +117,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         "redis": redis_check(redis),
         "meilisearch": meili_check(settings.meili_url),
         "consumer_group": group_check(redis, ENRICHED_STREAM, SEARCH_GROUP),
+        "dependencies": WAITING.check,  # red while a consumer waits out an outage
     }))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -23,14 +23,22 @@ from typing import Any
 from khabar_search.alias_store import AliasStore
 from khabar_search.aliases import Alias, mine
 from khabar_search.documents import to_document
-from khabar_search.meili import UNAVAILABLE, MeiliWriter
+from khabar_search.meili import MeiliWriter, is_unavailable
+from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, newest_per_article
 from khabar_shared.logging import get_logger
 from khabar_shared.lua import ScriptRegistry
+from khabar_shared.outages import DependencyUnavailable
 from khabar_shared.redis_helpers import RedisClient
 
 log = get_logger(__name__)
+
+# Between each two writes of a batch (tests stop the handler here; see failpoints.py).
+CLAIMED = failpoints.point("search.claimed", "version guard and copies written, index not")
+APPLIED = failpoints.point("search.applied", "index written, newer claims not re-read")
+SETTLED = failpoints.point("search.settled", "index current, aliases not recorded")
+ALIASES_RECORDED = failpoints.point("search.aliases_recorded", "everything written, events not acked")
 
 # Both in one hash slot (`{search}`), so the claim script is a single-slot
 # operation in a Redis Cluster too.
@@ -101,16 +109,20 @@ class Indexer:
                                     if d.event.type != "article.related_refreshed")
         changes = [Change.of(event) for event in latest.values()]
         passed = await self.claim(changes)
+        failpoints.check(CLAIMED)
         applied = [c for c in changes if c.article_id in passed]
         await self.apply(applied)
+        failpoints.check(APPLIED)
         upserts, deletes = split(applied)
         log.info("search_batch_applied", upserts=len(upserts), deletes=len(deletes),
                  skipped=len(changes) - len(applied), events=len(deliveries))
         await self.settle(applied)
+        failpoints.check(SETTLED)
         if self._aliases is not None:
             # After the index: a crash before this is repaired by redelivery,
             # which re-applies the documents and records the same aliases.
             await self._aliases.record({c.article_id: aliases_of(c) for c in applied})
+            failpoints.check(ALIASES_RECORDED)
 
     async def claim(self, changes: list[Change]) -> set[str]:
         """Pass the version guard; returns the ids whose change may be applied."""
@@ -168,9 +180,12 @@ class Indexer:
             try:
                 await self._writer.apply(upserts, deletes)
                 return
-            except UNAVAILABLE as error:
-                if self._retry_max_s and waited >= self._retry_max_s:
+            except Exception as error:
+                if not is_unavailable(error):
                     raise
+                if self._retry_max_s and waited >= self._retry_max_s:
+                    # Still the outage, not the events: the consumer waits on (never dead-letters).
+                    raise DependencyUnavailable("meilisearch", str(error)) from error
                 log.warning("meili_unavailable", error=str(error), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 waited += delay

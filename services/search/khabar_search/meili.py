@@ -10,7 +10,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import meilisearch
-from meilisearch.errors import MeilisearchApiError, MeilisearchCommunicationError
+from meilisearch.errors import (
+    MeilisearchApiError,
+    MeilisearchCommunicationError,
+    MeilisearchTimeoutError,
+)
 from meilisearch.models.task import TaskInfo
 from requests.exceptions import RequestException
 
@@ -124,4 +128,12 @@ class MeiliWriter:
             raise MeiliTaskFailed(f"meilisearch task {task.task_uid} {done.status}: {done.error}")
 
 
-UNAVAILABLE = (MeilisearchCommunicationError, ConnectionError, TimeoutError, RequestException)
+UNAVAILABLE = (MeilisearchCommunicationError, MeilisearchTimeoutError, ConnectionError,
+               TimeoutError, RequestException)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Meilisearch down, slow past a timeout, or answering with a server error (5xx)."""
+    if isinstance(error, MeilisearchApiError):
+        return (error.status_code or 0) >= 500
+    return isinstance(error, UNAVAILABLE)

@@ -85,15 +85,24 @@ def group_state(client: redis.Redis) -> dict[str, dict[str, Any]]:
     """Per `stream/group`: entries not yet read (lag) and read but not acked (pending)."""
     state = {}
     for stream, groups in GROUPS_BY_STREAM.items():
-        last = client.xinfo_stream(stream)["last-generated-id"] if client.exists(stream) else b"0-0"
+        # The last entry there is, not the last id made: a trim may have deleted that one.
+        newest = client.xrevrange(stream, count=1)
+        last = newest[0][0] if newest else b"0-0"
         found = {g["name"].decode(): g for g in client.xinfo_groups(stream)} if client.exists(stream) else {}
         for group in groups:
             info = found.get(group)
             state[f"{stream}/{group}"] = {
                 "pending": info["pending"] if info else None,
-                "caught_up": bool(info) and info["last-delivered-id"] == last,
+                "caught_up": bool(info) and id_at_least(info["last-delivered-id"], last),
             }
     return state
+
+
+def id_at_least(entry_id: bytes, other: bytes) -> bool:
+    def parts(raw: bytes) -> tuple[int, int]:
+        ms, _, seq = raw.decode().partition("-")
+        return int(ms), int(seq or 0)
+    return parts(entry_id) >= parts(other)
 
 
 def settled(client: redis.Redis) -> bool:

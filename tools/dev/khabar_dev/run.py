@@ -5,14 +5,16 @@ append-only file), reuses a Meilisearch that answers at KHABAR_MEILI_URL
 (else starts the pinned binary), creates the search keys, starts the four
 services and the edge (varnishd, the readers' one address), loads the sample
 and says where to look. Ctrl-C or SIGTERM stops
-everything it started.
+everything it started; a service that dies is started again (`supervisor.py`),
+and nothing it started outlives it. A port it needs that is taken is named
+before anything starts.
 """
 
 import asyncio
+import atexit
 import secrets
 import signal
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,12 +27,15 @@ from khabar_dev.processes import (
     SERVICES,
     ProcessGroup,
     http_ok,
+    launch_service,
     redis_answers,
+    start_cache_redis,
     start_meili,
     start_redis,
     start_services,
 )
 from khabar_dev.sample import load_sample
+from khabar_dev.supervisor import Supervisor, check_ports
 from khabar_shared.logging import configure_logging, get_logger
 from khabar_shared.meili_setup import provision_keys
 
@@ -41,6 +46,9 @@ class RunSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The fragment cache's own Redis, started bounded and evicting unless one answers there.
+    cache_redis_url: str = "redis://127.0.0.1:6380/0"
+    cache_redis_maxmemory: str = "256mb"
     meili_url: str = "http://127.0.0.1:7700"
     meili_master_key: SecretStr = SecretStr("")
     data_dir: Path = REPO_ROOT / ".khabar"
@@ -78,6 +86,17 @@ def ensure_redis(settings: RunSettings, group: ProcessGroup) -> str:
     return settings.redis_url
 
 
+def ensure_cache_redis(settings: RunSettings, group: ProcessGroup) -> str:
+    if redis_answers(settings.cache_redis_url):
+        log.info("cache_redis_reused", url=settings.cache_redis_url)
+        return settings.cache_redis_url
+    port = urlparse(settings.cache_redis_url).port or 6380
+    start_cache_redis(group, settings.data_dir / "cache-redis", port, settings.cache_redis_maxmemory)
+    log.info("cache_redis_started", port=port, maxmemory=settings.cache_redis_maxmemory,
+             policy="allkeys-lru")
+    return settings.cache_redis_url
+
+
 def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
     if http_ok(f"{settings.meili_url}/health"):
         log.info("meilisearch_reused", url=settings.meili_url)
@@ -112,15 +131,44 @@ def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_ke
     return env
 
 
+def ports_to_bind(settings: RunSettings) -> dict[str, tuple[int, str]]:
+    """Every port this run will bind, with the setting that moves it (servers only if started)."""
+    wanted = {service: (getattr(settings, f"{service}_port"), f"KHABAR_{service.upper()}_PORT")
+              for service in SERVICES}
+    if not redis_answers(settings.redis_url):
+        wanted["redis"] = (urlparse(settings.redis_url).port or 6379, "KHABAR_REDIS_URL")
+    if not redis_answers(settings.cache_redis_url):
+        wanted["cache redis"] = (urlparse(settings.cache_redis_url).port or 6380,
+                                 "KHABAR_CACHE_REDIS_URL")
+    if not http_ok(f"{settings.meili_url}/health"):
+        wanted["meilisearch"] = (urlparse(settings.meili_url).port or 7700, "KHABAR_MEILI_URL")
+    wanted["edge"] = (settings.edge_port, "KHABAR_EDGE_PORT")
+    return wanted
+
+
+def supervise(group: ProcessGroup, env: dict[str, str], settings: RunSettings,
+              log_dir: Path) -> Supervisor:
+    """Start the services, each under the supervisor that restarts it when it dies."""
+    ports = {s: getattr(settings, f"{s}_port") for s in SERVICES}
+    supervisor = Supervisor()
+    for service, managed in start_services(group, env, ports, log_dir).items():
+        supervisor.add(service, lambda s=service: launch_service(  # type: ignore[misc]
+            group, s, env, ports[s], log_dir / f"{s}.log"), managed)
+    return supervisor
+
+
 def main() -> None:
     settings = RunSettings()
     configure_logging("run", "console")
+    check_ports(ports_to_bind(settings))  # one clear line, before anything starts
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     group = ProcessGroup()
+    atexit.register(group.stop_all)
     stop = install_stop_handlers()
     try:
         key = master_key(settings)
         redis_url = ensure_redis(settings, group)
+        cache_url = ensure_cache_redis(settings, group)
         meili_url = ensure_meili(settings, group, key)
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
@@ -128,11 +176,16 @@ def main() -> None:
         edge_token = settings.edge_purge_token.get_secret_value() or secrets.token_urlsafe(24)
         env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key,
                           push_secret, edge_token)
+        env["KHABAR_CACHE_REDIS_URL"] = cache_url
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
-        start_services(group, env, {s: getattr(settings, f"{s}_port") for s in SERVICES}, log_dir)
-        start_edge(group, settings.data_dir / "edge", settings.edge_port, settings.render_port,
-                   settings.search_port, edge_token)
+        supervisor = supervise(group, env, settings, log_dir)
+        # The edge: one more supervised process.
+        supervisor.add("edge", lambda: start_edge(
+            group, settings.data_dir / "edge", settings.edge_port, settings.render_port,
+            settings.search_port, edge_token), start_edge(
+            group, settings.data_dir / "edge", settings.edge_port, settings.render_port,
+            settings.search_port, edge_token))
         first_id = None
         if settings.load_sample:
             summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
@@ -141,7 +194,7 @@ def main() -> None:
         print_where_to_look(settings, ingest_key, first_id,
                             generated_key=not settings.bootstrap_ingest_key.get_secret_value(),
                             push_secret=push_secret)
-        stop.wait_forever(group)
+        supervisor.run(lambda: stop.requested)
     finally:
         group.stop_all()
         log.info("stopped")
@@ -177,15 +230,6 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
 class StopSignal:
     def __init__(self) -> None:
         self.requested = False
-
-    def wait_forever(self, group: ProcessGroup) -> None:
-        """Until Ctrl-C/SIGTERM, or until a service dies (then stop the rest too)."""
-        while not self.requested:
-            for managed in group.processes:
-                if managed.process.poll() is not None:
-                    log.error("process_exited", name=managed.name, code=managed.process.returncode)
-                    return
-            time.sleep(0.5)
 
 
 def install_stop_handlers() -> StopSignal:

@@ -6,13 +6,19 @@ entry it has not been delivered yet; the stream's safe point is the oldest of
 those. `XTRIM MINID` then removes only entries older than both the safe point
 and the retention age. A stream with no group is left alone.
 
+Within that range the streams are compacted, not cut (`compaction.py`): the
+latest event of every live article stays at its id, so `khabar reindex` and
+`khabar replay` still find every live article at its latest version.
+
 The article events stream is the record the index, fragments and tags are
-rebuilt from: keep it long (the default keeps 365 days). An article whose
-latest event is trimmed keeps that event in its state (see
-`khabar_ingest.store`), so it can still be read and withdrawn.
+rebuilt from: keep it long (the default keeps 365 days). A withdrawn article
+whose latest event is trimmed keeps that event in its state (see
+`khabar_ingest.store`), so it can still be read.
 """
 
 import time
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Annotated
 
 import typer
@@ -21,8 +27,10 @@ from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
+from khabar_cli.compaction import compact_before
 from khabar_cli.main import app, with_log_redis
-from khabar_ingest.store import keep_latest_events
+from khabar_cli.retention import trim_histories
+from khabar_ingest.store import keep_events
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, GROUPS_BY_STREAM, dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient
 
@@ -83,15 +91,20 @@ async def count_before(redis: RedisClient, stream: str, min_id: str) -> int:
         cursor = "(" + page[-1][0].decode()
 
 
-async def apply(redis: RedisClient, plans: list[TrimPlan]) -> int:
-    removed = 0
+async def apply(redis: RedisClient, plans: list[TrimPlan]) -> tuple[int, int]:
+    """Trim each planned stream; (entries removed, live articles' latest events kept)."""
+    removed = kept = 0
     for plan in plans:
-        if plan.min_id and plan.removable:
-            if plan.stream == ARTICLE_EVENTS_STREAM:
-                # An article's latest event stays readable (GET, and DELETE's withdrawal).
-                await keep_latest_events(redis, plan.min_id)
+        if not (plan.min_id and plan.removable):
+            continue
+        if plan.stream not in GROUPS_BY_STREAM:  # dead letters: by age only
             removed += int(await redis.xtrim(plan.stream, minid=plan.min_id, approximate=False))
-    return removed
+            continue
+        # A withdrawn article's last event stays readable (GET, and a second DELETE).
+        hook = partial(keep_events, redis) if plan.stream == ARTICLE_EVENTS_STREAM else None
+        gone, stayed = await compact_before(redis, plan.stream, plan.min_id, hook)
+        removed, kept = removed + gone, kept + stayed
+    return removed, kept
 
 
 @app.command()
@@ -99,7 +112,12 @@ def trim(
     keep_days: Annotated[float, typer.Option(
         help="Keep at least this many days of every stream.")] = 365.0,
     dead_letters: Annotated[bool, typer.Option(
-        help="Also trim dead-letter streams older than --keep-days.")] = False,
+        help="Trim dead-letter streams to --keep-days instead of --dead-letter-days.")] = False,
+    dead_letter_days: Annotated[float, typer.Option(
+        help="Keep this many days of dead letters.")] = 90.0,
+    history_days: Annotated[float, typer.Option(
+        help="Keep this many days of each article's history (its newest entry always stays).")
+    ] = 365.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show the plan.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
 ) -> None:
@@ -108,13 +126,13 @@ def trim(
 
     async def plan_all(redis: RedisClient) -> list[TrimPlan]:
         plans = [await plan_stream(redis, stream, keep_ms) for stream in GROUPS_BY_STREAM]
-        if dead_letters:
-            for stream in GROUPS_BY_STREAM:
-                cutoff = f"{max(0, int(time.time() * 1000) - keep_ms)}-0"
-                dead = dead_letter_stream(stream)
-                plans.append(TrimPlan(stream=dead, safe_min_id=cutoff, held_by="(age)",
-                                      min_id=cutoff,
-                                      removable=await count_before(redis, dead, cutoff)))
+        # Dead letters have a retention of their own.
+        dead_keep_ms = keep_ms if dead_letters else int(dead_letter_days * 86_400_000)
+        cutoff = f"{max(0, int(time.time() * 1000) - dead_keep_ms)}-0"
+        for stream in GROUPS_BY_STREAM:
+            dead = dead_letter_stream(stream)
+            plans.append(TrimPlan(stream=dead, safe_min_id=cutoff, held_by="(age)", min_id=cutoff,
+                                  removable=await count_before(redis, dead, cutoff)))
         return plans
 
     plans = with_log_redis(plan_all)
@@ -127,8 +145,15 @@ def trim(
                       plan.min_id or "", str(plan.removable))
     console.print(table)
     total = sum(plan.removable for plan in plans)
-    if dry_run or total == 0:
+    history_cut = datetime.now(UTC) - timedelta(days=history_days)
+    console.print(f"histories: entries accepted before {history_cut:%Y-%m-%d %H:%M} UTC go "
+                  "(each article keeps its newest)")
+    if dry_run:
         return
-    if not yes and not typer.confirm(f"Remove {total} entries?"):
+    if not yes and not typer.confirm(f"Remove {total} stream entries and old history entries?"):
         raise typer.Exit(1)
-    console.print(f"{with_log_redis(lambda redis: apply(redis, plans))} entries removed.")
+    removed, kept = with_log_redis(lambda redis: apply(redis, plans)) if total else (0, 0)
+    console.print(f"{removed} entries removed; {kept} kept (the latest event of each live "
+                  "article, which every rebuild reads).")
+    histories = with_log_redis(lambda redis: trim_histories(redis, history_cut))
+    console.print(f"{histories} history entries removed.")

@@ -1,0 +1,242 @@
+"""Render stopped between any two of its writes, then the event redelivered: same end state.
+
+For every failpoint render declares (`khabar_shared.failpoints`), a
+withdrawal and a move to another section are handled once with the handler
+stopped at that point, then handled again as the consumer would redeliver
+them. Afterwards every fragment left in the cache equals a fresh render from
+the stored articles (nothing withdrawn or moved is still shown), and the
+edge's purge webhook (a real HTTP server here) received the changed
+article's, its old section's and home's surrogate keys after the fault.
+"""
+
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+
+import khabar_render.handler  # noqa: F401 - declares render's failpoints
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_render.app import create_app
+from khabar_render.fragments import category_of
+from khabar_render.handler import FragmentUpdater
+from khabar_render.purge import PurgeNotifier
+from khabar_render.renderer import Renderer
+from khabar_render.settings import RenderSettings
+from khabar_render.site import default_site
+from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, fragment_key
+from khabar_shared import failpoints
+from khabar_shared.consumer import Delivery
+from khabar_shared.events import EnrichedArticle
+from khabar_shared.outages import DependencyUnavailable
+from tests.integration.test_render_batching import event
+from tests.integration.test_render_service import enriched, in_section
+
+SITE = default_site()
+RENDER_POINTS = failpoints.declared("render.")
+
+
+class Webhook:
+    """A real HTTP endpoint standing in for the edge's purge API; it can fail on demand."""
+
+    def __init__(self) -> None:
+        self.received: list[list[str]] = []
+        self.fail_next = 0
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if webhook.fail_next:
+                    webhook.fail_next -= 1
+                    self.send_response(503)
+                else:
+                    webhook.received.append(body["surrogate_keys"])
+                    self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/purge"
+
+    def keys_since(self, count: int) -> set[str]:
+        return {key for keys in self.received[count:] for key in keys}
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    group = ProcessGroup()
+    try:
+        yield start_redis(group, Path(tmp_path_factory.mktemp("redelivery-redis")), free_port())
+    finally:
+        group.stop_all()
+
+
+@pytest.fixture(scope="module")
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.server.shutdown()
+
+
+class Render:
+    """Render's parts as the app wires them, without a warm lane (it only re-warms)."""
+
+    def __init__(self, redis: aioredis.Redis, webhook_url: str) -> None:
+        self.redis = redis
+        self.articles = ArticleStore(redis, lambda e: SITE.section(category_of(e)).slug)
+        self.cache = FragmentCache(redis)
+        self.renderer = Renderer(self.articles, self.cache, SITE, 10, 4)
+        self.notifier = PurgeNotifier(webhook_url)
+        self.updater = FragmentUpdater(
+            self.articles, self.cache, self.renderer, self.notifier, 10, eager_limit=64
+        )
+
+    async def apply(self, *changes: EnrichedArticle, kind: str = "article.enriched") -> None:
+        await self.updater.handle(
+            [Delivery(f"{n}-0", event(c, kind)) for n, c in enumerate(changes)]
+        )
+
+    async def cached(self) -> dict[str, StoredFragment]:
+        found = {}
+        async for key in self.redis.scan_iter(match=fragment_key("*")):
+            fragment = await self.cache.get(key.decode().rsplit(":fragment:", 1)[1])
+            if fragment is not None:
+                found[fragment.name] = fragment
+        return found
+
+    async def stale(self) -> list[str]:
+        """Cached fragments that differ from a fresh render of the stored articles."""
+        cached = await self.cached()
+        fresh = self.renderer._render_all(list(cached), await self.renderer._read(list(cached)))
+        return sorted(
+            name
+            for name, fragment in cached.items()
+            if fresh[name] is None or fresh[name].html != fragment.html
+        )  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def render(redis_url: str, webhook: Webhook) -> AsyncIterator[Render]:
+    client = aioredis.from_url(redis_url)
+    await client.flushdb()
+    failpoints.disarm_all()
+    webhook.fail_next = 0
+    yield Render(client, webhook.url)
+    failpoints.disarm_all()
+    await client.aclose()
+
+
+async def published_and_warm(render: Render) -> tuple[EnrichedArticle, list[EnrichedArticle]]:
+    """A sport story shown by two others' see-also links, every fragment in the cache."""
+    target, *others = in_section("sport", 3)
+    story = enriched(target)
+    linking = [enriched(o, related=[target.id]) for o in others]
+    await render.apply(story, *linking)
+    names = [
+        f"{kind}:{a.article.id}"
+        for a in (story, *linking)
+        for kind in ("article", "related", "page", "card")
+    ]
+    names += [
+        "home",
+        "home-page",
+        "section:sport:1",
+        "section-page:sport:1",
+        "section:economy:1",
+        "section-page:economy:1",
+    ]
+    for name in names:
+        await render.renderer.fetch(name)
+    assert target.id in (await render.cache.get("section:sport:1")).shows  # type: ignore[union-attr]
+    return story, linking
+
+
+async def redelivered_after(render: Render, point: str, change: EnrichedArticle, kind: str) -> None:
+    """Handle `change` stopped at `point`, then again (the consumer's redelivery)."""
+    failpoints.arm(point)
+    with pytest.raises(failpoints.FailpointHit):
+        await render.apply(change, kind=kind)
+    await render.apply(change, kind=kind)
+
+
+@pytest.mark.parametrize("point", RENDER_POINTS)
+async def test_a_withdrawal_redelivered_after_a_stop_leaves_nothing_that_shows_it(
+    render: Render, webhook: Webhook, point: str
+) -> None:
+    story, _ = await published_and_warm(render)
+    sent = len(webhook.received)
+    await redelivered_after(render, point, enriched(story.article, version=2), "article.withdrawn")
+
+    assert await render.stale() == []
+    assert not [name for name, f in (await render.cached()).items() if story.article.id in f.shows]
+    assert await render.renderer.fetch(f"page:{story.article.id}") is None
+    assert {f"article:{story.article.id}", "section:sport", "home"} <= webhook.keys_since(sent)
+
+
+@pytest.mark.parametrize("point", RENDER_POINTS)
+async def test_a_move_redelivered_after_a_stop_leaves_no_old_listing(
+    render: Render, webhook: Webhook, point: str
+) -> None:
+    story, _ = await published_and_warm(render)
+    sent = len(webhook.received)
+    moved = enriched(story.article, version=2, category="economy", headline="نقل إلى الاقتصاد")
+    await redelivered_after(render, point, moved, "article.enriched")
+
+    assert await render.stale() == []
+    old = await render.renderer.fetch("section:sport:1")
+    new = await render.renderer.fetch("section:economy:1")
+    assert old is not None and story.article.id not in old.shows
+    assert new is not None and story.article.id in new.shows
+    assert {
+        f"article:{story.article.id}",
+        "section:sport",
+        "section:economy",
+    } <= webhook.keys_since(sent)
+
+
+async def test_a_failed_edge_purge_is_sent_again_on_redelivery(
+    render: Render, webhook: Webhook
+) -> None:
+    story, _ = await published_and_warm(render)
+    sent = len(webhook.received)
+    webhook.fail_next = 1
+    withdrawal = enriched(story.article, version=2)
+    with pytest.raises(DependencyUnavailable):  # not acked: the event stays pending
+        await render.apply(withdrawal, kind="article.withdrawn")
+    assert webhook.keys_since(sent) == set()
+    await render.apply(withdrawal, kind="article.withdrawn")
+    assert {f"article:{story.article.id}", "section:sport", "home"} <= webhook.keys_since(sent)
+
+
+async def test_no_path_serves_a_cached_fragment_of_a_withdrawn_article(
+    render: Render, redis_url: str
+) -> None:
+    """Stopped after the tombstone, before any purge: readers get 410 all the same."""
+    story, _ = await published_and_warm(render)
+    article_id = story.article.id
+    failpoints.arm("render.stored")
+    with pytest.raises(failpoints.FailpointHit):
+        await render.apply(enriched(story.article, version=2), kind="article.withdrawn")
+    assert await render.cache.get(f"page:{article_id}") is not None  # still cached
+
+    app = create_app(RenderSettings(redis_url=redis_url))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://render"
+    ) as client:
+        for path in (
+            f"/articles/{article_id}",
+            f"/fragments/article/{article_id}",
+            f"/fragments/related/{article_id}",
+            f"/fragments/card/{article_id}",
+        ):
+            response = await client.get(path)
+            assert response.status_code == 410, (path, response.status_code)
+            assert story.article.headline not in response.text

@@ -1,0 +1,167 @@
+"""`make run` as a supervisor: the real runner, its real children, real kills.
+
+A service killed with SIGKILL is started again while the others keep
+serving; a runner killed with SIGKILL leaves no child behind; a port already
+taken is named in one line before anything starts.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from khabar_dev.processes import REPO_ROOT, SERVICES, free_port, http_ok
+from tests.conftest import Servers
+from tests.support import eventually
+
+DB = 14
+
+
+def runner_env(
+    servers: Servers, data: Path, ports: dict[str, int], cache_port: int | None = None
+) -> dict[str, str]:
+    cache_port = cache_port or free_port()
+    env = {
+        **os.environ,
+        "KHABAR_REDIS_URL": servers.redis_url.rsplit("/", 1)[0] + f"/{DB}",
+        "KHABAR_MEILI_URL": servers.meili_url,
+        "KHABAR_MEILI_MASTER_KEY": servers.meili_master_key,
+        "KHABAR_MEILI_INDEX": f"articles_runner_{os.getpid()}",
+        "KHABAR_CACHE_REDIS_URL": f"redis://127.0.0.1:{cache_port}/0",
+        "KHABAR_DATA_DIR": str(data),
+        "KHABAR_LOAD_SAMPLE": "false",
+    }
+    env.update(
+        {f"KHABAR_{s.upper()}_PORT": str(port) for s, port in ports.items() if s in SERVICES}
+    )
+    return env
+
+
+def start_runner(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
+    with open(output, "wb") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "khabar_dev.run"],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def children(pid: int) -> dict[int, str]:
+    """The processes whose parent is `pid`: their pid and command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found[int(entry.name)] = cmdline
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def service_pid(runner: int, service: str) -> int | None:
+    return next((p for p, cmd in children(runner).items() if f"khabar-{service}" in cmd), None)
+
+
+@pytest.fixture
+def ports() -> dict[str, int]:
+    return {service: free_port() for service in (*SERVICES, "cache")}
+
+
+@pytest.fixture
+def runner(
+    servers: Servers, tmp_path: Path, ports: dict[str, int]
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    output = tmp_path / "run.out"
+    process = start_runner(runner_env(servers, tmp_path / "data", ports, ports["cache"]), output)
+    try:
+        eventually(
+            lambda: b"khabar is running" in output.read_bytes() or process.poll() is not None,
+            timeout_s=180,
+            interval_s=0.5,
+        )
+        assert process.poll() is None, output.read_text()
+        yield process, output
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+
+
+@pytest.mark.timeout(400)
+def test_a_killed_service_is_restarted_and_a_killed_runner_leaves_no_child(
+    runner: tuple[subprocess.Popen[bytes], Path], ports: dict[str, int]
+) -> None:
+    process, output = runner
+    render = service_pid(process.pid, "render")
+    assert render is not None, children(process.pid)
+    os.kill(render, signal.SIGKILL)
+    # The others keep serving meanwhile.
+    assert httpx.get(f"http://127.0.0.1:{ports['ingest']}/healthz", timeout=10).status_code == 200
+    eventually(lambda: b"service_restarted" in output.read_bytes(), timeout_s=60)
+    eventually(lambda: service_pid(process.pid, "render") not in (None, render), timeout_s=30)
+    eventually(
+        lambda: http_ok(f"http://127.0.0.1:{ports['render']}/readyz"), timeout_s=120, interval_s=0.5
+    )
+    assert process.poll() is None
+    assert b"service_exited_restarting" in output.read_bytes()
+
+    before = children(process.pid)
+    assert len(before) == len(SERVICES) + 1  # and the cache's Redis
+    assert any("redis-server" in cmd for cmd in before.values())
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    eventually(lambda: not any(alive(pid) for pid in before), timeout_s=30, interval_s=0.2)
+
+
+@pytest.mark.timeout(120)
+def test_a_taken_port_is_named_in_one_line_before_anything_starts(
+    servers: Servers, tmp_path: Path, ports: dict[str, int]
+) -> None:
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", ports["render"]))
+    holder.listen()
+    output = tmp_path / "run.out"
+    try:
+        process = start_runner(runner_env(servers, tmp_path / "data", ports), output)
+        code = process.wait(90)
+    finally:
+        holder.close()
+    text = output.read_text()
+    assert code != 0
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    assert f"port {ports['render']} (render)" in lines[0] and "KHABAR_RENDER_PORT" in lines[0]
+    assert not (tmp_path / "data" / "logs").exists()  # nothing was started
+
+
+@pytest.mark.timeout(400)
+def test_the_fragment_cache_is_its_own_bounded_evicting_redis(
+    runner: tuple[subprocess.Popen[bytes], Path], ports: dict[str, int]
+) -> None:
+    cache = redis.Redis(port=ports["cache"])
+    config = cache.config_get("maxmemory*")
+    assert config["maxmemory-policy"] == "allkeys-lru" and int(config["maxmemory"]) > 0
+    render = service_pid(runner[0].pid, "render")
+    environ = Path(f"/proc/{render}/environ").read_bytes().split(b"\0")
+    assert f"KHABAR_CACHE_REDIS_URL=redis://127.0.0.1:{ports['cache']}/0".encode() in environ
