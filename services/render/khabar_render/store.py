@@ -88,15 +88,15 @@ class StoredArticle(BaseModel):
     # A withdrawn article's language, so that its 410 page speaks it.
     language: str = ""
 
+    @property
+    def listings(self) -> list[str]:
+        return [self.section, *self.also_in] if self.section else []
+
 
 def language_of(stored: StoredArticle | None) -> str:
     if stored is None:
         return ""
     return stored.enriched.article.language if stored.enriched else stored.language
-
-    @property
-    def listings(self) -> list[str]:
-        return [self.section, *self.also_in] if self.section else []
 
 
 class StoredFragment(BaseModel):
