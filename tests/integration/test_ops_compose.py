@@ -28,7 +28,8 @@ SETTINGS = {"ingest": IngestSettings, "enrich": EnrichSettings, "search": Search
 COMPOSE_ONLY = {"KHABAR_SECRETS_DIR"}
 # What .env must set for compose to start at all.
 SECRETS = {"KHABAR_MEILI_MASTER_KEY": "a-test-master-key",
-           "KHABAR_REDIS_PASSWORD": "a-test-redis-password"}
+           "KHABAR_REDIS_PASSWORD": "a-test-redis-password",
+           "KHABAR_EDGE_PURGE_TOKEN": "a-test-purge-token"}
 
 
 def compose() -> dict:
@@ -61,7 +62,8 @@ def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names(
     )
     assert result.returncode == 0, result.stderr
     parsed = yaml.safe_load(result.stdout)["services"]
-    assert set(parsed) == {"redis", "cache-redis", "meilisearch", "setup", "cli", *SETTINGS}
+    assert set(parsed) == {"redis", "cache-redis", "meilisearch", "setup", "cli", "varnish",
+                           *SETTINGS}
     for name in SETTINGS:
         assert "container_name" not in parsed[name]
         for port in parsed[name].get("ports", []):
@@ -70,6 +72,8 @@ def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names(
         assert parsed[name]["restart"] == "unless-stopped"
         assert "/healthz" in " ".join(parsed[name]["healthcheck"]["test"])
     assert parsed["meilisearch"]["image"] == "getmeili/meilisearch:v1.21.0"
+    assert parsed["varnish"]["image"].startswith("varnish:7.")
+    assert "container_name" not in parsed["varnish"]
     assert "--appendonly" in parsed["redis"]["command"]
     assert "noeviction" in parsed["redis"]["command"]
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -210,7 +210,7 @@ class RenderService:
 
 @contextmanager
 def render_service(redis_url: str, receiver: PurgeReceiver, log_path: Path,
-                   base_url: str = SITE_BASE_URL,
+                   base_url: str = SITE_BASE_URL, port: int | None = None,
                    extra_env: dict[str, str] | None = None) -> Iterator[RenderService]:
     """A render process on a clean Redis: log in the URL's database, cache in the next one."""
     log_db = int(redis_url.rsplit("/", 1)[1])
@@ -231,7 +231,7 @@ def render_service(redis_url: str, receiver: PurgeReceiver, log_path: Path,
         **(extra_env or {}),
     }
     group = ProcessGroup()
-    port = free_port()
+    port = port or free_port()
     try:
         start_service(group, "render", env, port, log_path=log_path)
         yield RenderService(f"http://127.0.0.1:{port}", log, cache_redis, receiver)
@@ -435,6 +435,38 @@ def test_unknown_article_section_and_page_are_404_problems(render: RenderService
     assert render.get("/category/sport?page=0").status_code == 400
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+def test_readers_get_pages_of_the_site_for_404_and_410_in_the_articles_language(
+        render: RenderService) -> None:
+    (en,) = sample_en()[:1]
+    render.publish(enriched(en))
+    render.page(en.id)
+    render.withdraw(en.id, 2)
+    gone = eventually(lambda: (r := render.get(f"/articles/{en.id}", accept=BROWSER_ACCEPT))
+                      .status_code == 410 and r)
+    assert gone.headers["content-type"].startswith("text/html")
+    assert '<html lang="en" dir="ltr">' in gone.text
+    assert "This article was withdrawn" in gone.text
+    assert 'class="site-header"' in gone.text and 'action="/search"' in gone.text
+    assert f"article:{en.id}" in gone.headers["surrogate-key"].split()
+
+    for path in ("/articles/no-such-article", "/category/no-such-section", "/no/such/route"):
+        missing = render.get(path, accept=BROWSER_ACCEPT)
+        assert missing.status_code == 404, path
+        assert missing.headers["content-type"].startswith("text/html"), path
+        assert '<html lang="ar" dir="rtl">' in missing.text, path
+        assert "الصفحة غير موجودة" in missing.text, path
+    # Programs keep problem documents: by Accept, and on the fragment routes whatever they accept.
+    for path, accept in ((f"/articles/{en.id}", "application/json"),
+                         (f"/fragments/article/{en.id}", BROWSER_ACCEPT)):
+        problem = render.get(path, accept=accept)
+        assert problem.status_code == 410
+        assert problem.headers["content-type"].startswith("application/problem+json")
+        assert problem.json()["status"] == 410
+
+
 # Cache: misses, flushes, two Redis ------------------------------------------------------------
 
 
@@ -519,3 +551,34 @@ def test_pages_carry_a_strict_policy_and_show_pictures_from_allowed_hosts_only(
     assert directives["img-src"].split() == ["'self'", "https://cdn.allowed.example",
                                              "http://cdn.allowed.example"]
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+# Feeds, sitemaps, robots.txt ----------------------------------------------------------------
+
+
+def test_feeds_and_the_news_sitemap_follow_publications_and_withdrawals(
+        render: RenderService) -> None:
+    fresh, old = in_section("sport", 2)
+    now = datetime.now(UTC)
+    render.publish(enriched(fresh, firstcreated=now - timedelta(hours=1)),
+                   enriched(old, firstcreated=now - timedelta(hours=72)))
+    render.page(fresh.id)
+    render.page(old.id)
+
+    news = render.get("/news-sitemap.xml")
+    assert news.headers["content-type"].startswith("application/xml")
+    assert f"{SITE_BASE_URL}/articles/{fresh.id}" in news.text and old.id not in news.text
+    for path in ("/rss.xml", "/category/sport/rss.xml"):
+        feed = render.get(path)
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/rss+xml")
+        links = re.findall(r"<link>([^<]+)</link>", feed.text)
+        assert links[1:] == [f"{SITE_BASE_URL}/articles/{fresh.id}", f"{SITE_BASE_URL}/articles/{old.id}"]
+    assert render.get("/category/sport/rss.xml").headers["surrogate-key"] == "section:sport"
+    assert render.get("/category/no-such-section/rss.xml").status_code == 404
+    assert f"<loc>{SITE_BASE_URL}/news-sitemap.xml</loc>" in render.get("/sitemap.xml").text
+    assert f"Sitemap: {SITE_BASE_URL}/sitemap.xml" in render.get("/robots.txt").text
+
+    render.withdraw(fresh.id, 2)
+    render.applied(fresh.id, 2)
+    assert fresh.id not in render.get("/news-sitemap.xml").text
+    assert fresh.id not in render.get("/rss.xml").text

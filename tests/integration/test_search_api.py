@@ -17,6 +17,7 @@ from khabar_dev.processes import ProcessGroup, free_port, start_service
 from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
+from khabar_shared.dates import human_date
 from tests.conftest import Servers
 
 BURST = 60
@@ -61,7 +62,8 @@ def search_url(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> It
     yield from run_search_service(
         servers, tmp_path_factory.mktemp("search-api"), 300,
         {"KHABAR_RATE_LIMIT_PER_MINUTE": "1", "KHABAR_RATE_LIMIT_BURST": str(BURST),
-         "KHABAR_MAX_RESULT_DEPTH": str(MAX_DEPTH)})
+         "KHABAR_MAX_RESULT_DEPTH": str(MAX_DEPTH),
+         "KHABAR_SITE_TIME_ZONE": "Asia/Riyadh", "KHABAR_SITE_BASE_URL": "https://khabar.example"})
 
 
 def get(url: str, path: str = "/v1/search", **params: Any) -> httpx.Response:
@@ -173,6 +175,25 @@ def test_page_works_without_javascript(search_url: str) -> None:
     assert filtered.status_code == 200 and 'class="active-filters"' in filtered.text
     english = get(search_url, "/search", q="FIFA")
     assert 'dir="ltr"' in english.text and english.text.count('class="hit"') >= 3
+
+
+def test_the_search_page_is_a_page_of_the_site(search_url: str) -> None:
+    first = get(search_url, q="فيفا", per_page=10).json()["hits"][0]
+    page = get(search_url, "/search", q="فيفا")
+    metas = re.findall(r'<p class="meta">(.*?)</p>', page.text)
+    assert metas, "hits show no meta line"
+    # Dates as the site shows them: its time zone, Arabic months; no empty part between dots.
+    when = human_date(datetime.fromisoformat(first["published_at"]), "ar", "Asia/Riyadh")
+    assert when in metas[0]
+    assert all(not m.startswith(" ·") and " ·  · " not in m and not m.endswith("· ") for m in metas)
+    assert '<a class="home-link" href="https://khabar.example/">خبر</a>' in page.text
+    # Through the edge, the site's own header and footer, from render, by ESI.
+    edge = httpx.get(search_url + "/search", params={"q": "فيفا"}, timeout=10,
+                     headers={"Surrogate-Capability": 'khabar="ESI/1.0"'})
+    assert edge.headers["surrogate-control"] == 'content="ESI/1.0"'
+    assert '<esi:include src="/fragments/header?lang=ar"/>' in edge.text
+    assert '<esi:include src="/fragments/footer?lang=ar"/>' in edge.text
+    assert "home-link" not in edge.text
 
 
 def test_rate_limit_answers_429_with_retry_after(search_url: str) -> None:

@@ -357,7 +357,8 @@ def test_share_links_carry_the_encoded_canonical_url_and_headline(bathroom, site
     share = parse(render_article(bathroom, [], site).html).find("nav", cls="share")
     canonical = f"https://khabar.example/articles/{BATHROOM}"
     hrefs = {link.attrs["class"]: link.attrs["href"] for link in share.find_all("a")}
-    assert set(hrefs) == {"share-facebook", "share-x", "share-linkedin", "share-email"}
+    assert set(hrefs) == {"share-facebook", "share-x", "share-linkedin", "share-email",
+                          "share-whatsapp", "share-telegram"}
     encoded = quote(canonical, safe="")
     assert all(encoded in href for href in hrefs.values())
     assert parse_qs(urlsplit(hrefs["share-facebook"]).query)["u"] == [canonical]
@@ -368,6 +369,12 @@ def test_share_links_carry_the_encoded_canonical_url_and_headline(bathroom, site
     assert email.scheme == "mailto"
     assert parse_qs(email.query) == {"subject": [bathroom.article.headline], "body": [canonical]}
     assert " " not in hrefs["share-email"]
+    whatsapp = urlsplit(hrefs["share-whatsapp"])
+    assert whatsapp.netloc == "wa.me"
+    assert parse_qs(whatsapp.query)["text"] == [f"{bathroom.article.headline} {canonical}"]
+    telegram = urlsplit(hrefs["share-telegram"])
+    assert telegram.netloc == "t.me" and telegram.path == "/share/url"
+    assert parse_qs(telegram.query) == {"url": [canonical], "text": [bathroom.article.headline]}
 
 
 def test_english_article_is_left_to_right_with_english_words(site) -> None:

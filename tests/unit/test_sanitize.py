@@ -365,9 +365,12 @@ def test_whole_page_allows_only_its_own_json_ld_script(payload: str) -> None:
     enriched = article_with(headline=payload, lead=payload, image_href=payload)
     page = render_page(payload, [render_article(enriched, [], site)], "ar", "rtl",
                        "https://khabar.example/articles/x", article_page_meta(enriched, site), site)  # fmt: skip
-    assert problems_in(page, allowed={"script", "meta", "link"}) == []
+    assert problems_in(page, allowed={"script", "meta", "link", "form", "input", "button"}) == []
     scripts = [dict(attrs) for tag, attrs in elements_of(page) if tag == "script"]
     assert scripts == [{"type": "application/ld+json"}]
+    # The one form is the site's own search box.
+    forms = [dict(attrs) for tag, attrs in elements_of(page) if tag == "form"]
+    assert forms == [{"class": "site-search", "action": "/search", "method": "get", "role": "search"}]
     json_ld = page.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
     assert "<" not in json_ld and ">" not in json_ld
     assert json.loads(json_ld)["headline"] == payload

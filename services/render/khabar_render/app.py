@@ -4,20 +4,22 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
-from khabar_render.fragments import category_of
+from khabar_render.errors import install_reader_error_pages, page_problem
+from khabar_render.feed_routes import feed_router
+from khabar_render.fragments import category_of, render_chrome
 from khabar_render.handler import FragmentUpdater
 from khabar_render.media import media_router
-from khabar_render.purge import PurgeNotifier
+from khabar_render.purge import EdgePurger, PurgeNotifier, section_surrogate_key, surrogate_key
 from khabar_render.renderer import Renderer
 from khabar_render.sanitize import ImagePolicy, use_image_hosts
 from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
-from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
+from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, language_of
 from khabar_render.warm import WarmLane
 from khabar_shared import failpoints
 from khabar_shared.asyncapi import asyncapi_router
@@ -33,10 +35,9 @@ from khabar_shared.ops_http import (
 )
 from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.outages import WAITING
-from khabar_shared.security_headers import SecurityHeadersMiddleware
-from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
 from khabar_shared.sections import use_sections
+from khabar_shared.security_headers import SecurityHeadersMiddleware
 from khabar_shared.shutdown import stop_consumers
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -46,7 +47,9 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
     failpoints.configure(settings.failpoints)
     use_sections(settings.sections_file)  # navigation, listings, breadcrumbs
-    site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits)
+    site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits,
+                        names=settings.site_names(), timezone=settings.site_time_zone,
+                        language=settings.site_language)
     images = ImagePolicy.parse(settings.image_hosts)
     use_image_hosts(images)
     log_redis = connect(settings.redis_url)
@@ -55,7 +58,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     cache = FragmentCache(cache_redis)
     renderer = Renderer(articles, cache, site, settings.listing_page_size,
                         settings.home_per_section)
-    notifier = PurgeNotifier(settings.purge_webhook_url)
+    edge = EdgePurger(settings.edge_purge_url, settings.edge_purge_token.get_secret_value())
+    notifier = PurgeNotifier(settings.purge_webhook_url, edge)
     warm = WarmLane(renderer, settings.eager_render_limit)
     updater = FragmentUpdater(articles, cache, renderer, notifier, settings.listing_page_size,
                               settings.eager_render_limit, warm)
@@ -85,6 +89,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
                   description="Cached HTML fragments and pages of articles, sections and home.")
     install_problem_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware, image_hosts=images.hosts)
+    install_reader_error_pages(app, site)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(OpsPortMiddleware, public_port=settings.render_port,
                        ops_port=settings.render_ops_port)
@@ -102,14 +107,23 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         """The canonical slug; only sections the site knows, or that have stories, have pages."""
         section = site.section(slug)
         if section not in site.sections and not await articles.section_size(section.slug):
-            raise problem(404, "Not Found", f"No section '{slug}'.")
+            raise page_problem(404, "Not Found", f"No section '{slug}'.",
+                               surrogate_keys=[section_surrogate_key(section.slug)])
         return section.slug
 
     async def serve(request: Request, name: str, what: str) -> Response:
         fragment = await renderer.fetch(name)
         if fragment is None:
-            raise problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.")
+            keys = [section_surrogate_key(name.split(":")[1])] if name.startswith("section") else []
+            raise page_problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.",
+                               surrogate_keys=keys)
         return fragment_response(request, fragment, settings)
+
+    async def serve_page(request: Request, name: str, shell: str, what: str) -> Response:
+        """A whole page, or its ESI shell when the edge in front assembles pages."""
+        if not edge_assembles(request):
+            return page_headers(await serve(request, name, what), esi=False)
+        return page_headers(await serve(request, shell, what), esi=True)
 
     async def is_tombstone(article_id: str) -> bool:
         """For tombstones written before the withdrawn set was kept."""
@@ -121,10 +135,14 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         # purge that follows it may not have happened yet (a crash, a cache outage).
         fragment, withdrawn = await asyncio.gather(renderer.fetch(f"{kind}:{article_id}"),
                                                    articles.is_withdrawn(article_id))
+        keys = [surrogate_key(article_id)]
         if withdrawn or (fragment is None and await is_tombstone(article_id)):
-            raise problem(410, "Gone", f"Article '{article_id}' was withdrawn.")
+            stored = await articles.get(article_id)
+            raise page_problem(410, "Gone", f"Article '{article_id}' was withdrawn.",
+                               language_of(stored), keys)
         if fragment is None:
-            raise problem(404, "Not Found", f"No article '{article_id}'.")
+            raise page_problem(404, "Not Found", f"No article '{article_id}'.",
+                               surrogate_keys=keys)
         return fragment_response(request, fragment, settings)
 
     @app.get("/fragments/article/{article_id}", summary="Article body with see-also links")
@@ -141,14 +159,17 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
 
     @app.get("/articles/{article_id}", summary="The whole article page")
     async def article_page(request: Request, article_id: str) -> Response:
-        return await serve_article(request, "page", article_id)
+        esi = edge_assembles(request)
+        return page_headers(await serve_article(request, "shell" if esi else "page", article_id),
+                            esi=esi)
 
     @app.get("/category/{slug}", summary="A section's stories, newest first")
     async def category_page(
         request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
     ) -> Response:
         section = await known_section(slug)
-        return await serve(request, f"section-page:{section}:{page}", "page of section")
+        return await serve_page(request, f"section-page:{section}:{page}",
+                                f"section-shell:{section}:{page}", "page of section")
 
     @app.get("/fragments/section/{slug}", summary="A section's listing, without the page around it")
     async def section_fragment(
@@ -159,11 +180,24 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
 
     @app.get("/", summary="Home: the latest stories of every section")
     async def home(request: Request) -> Response:
-        return await serve(request, "home-page", "page")
+        return await serve_page(request, "home-page", "home-shell", "page")
 
     @app.get("/fragments/home", summary="Home's sections, without the page around them")
     async def home_fragment(request: Request) -> Response:
         return await serve(request, "home", "page")
+
+    app.include_router(feed_router(site, articles, settings))
+
+    @app.get("/fragments/{part}", summary="The site's header or footer, for the search page")
+    async def chrome_fragment(
+        part: Literal["header", "footer"],
+        lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "",
+    ) -> Response:
+        html = render_chrome(part, lang or site.language, site)
+        return Response(html, media_type="text/html; charset=utf-8", headers={
+            "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
+            "Surrogate-Key": "chrome",
+        })
 
     return app
 
@@ -182,6 +216,19 @@ def fragment_response(request: Request, fragment: StoredFragment, settings: Rend
     if etag_matches(request.headers.get("if-none-match", ""), fragment.etag):
         return Response(status_code=304, headers=headers)
     return Response(fragment.html, media_type="text/html; charset=utf-8", headers=headers)
+
+
+def edge_assembles(request: Request) -> bool:
+    """The edge in front says it processes ESI (Edge Architecture's Surrogate-Capability)."""
+    return "ESI/1.0" in request.headers.get("surrogate-capability", "")
+
+
+def page_headers(response: Response, esi: bool) -> Response:
+    """Pages differ by whether the edge assembles them; a shell tells the edge to."""
+    response.headers["Vary"] = "Accept-Encoding, Surrogate-Capability"
+    if esi:
+        response.headers["Surrogate-Control"] = 'content="ESI/1.0"'
+    return response
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:

@@ -18,7 +18,7 @@ from typing import Literal
 from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
 
 from khabar_render.sanitize import image_allowed, safe_url, sanitize_body, split_sections
@@ -164,6 +164,8 @@ def share_links(url: str, headline: str, lang: str, site: Site) -> list[ShareLin
         ShareLink(network="facebook", label="Facebook", href=f"https://www.facebook.com/sharer/sharer.php?u={u}"),
         ShareLink(network="x", label="X", href=f"https://x.com/intent/post?url={u}&text={text}"),
         ShareLink(network="linkedin", label="LinkedIn", href=f"https://www.linkedin.com/sharing/share-offsite/?url={u}"),
+        ShareLink(network="whatsapp", label="WhatsApp", href=f"https://wa.me/?text={quote(headline + ' ' + url, safe='')}"),
+        ShareLink(network="telegram", label="Telegram", href=f"https://t.me/share/url?url={u}&text={text}"),
         ShareLink(network="email", label=site.label("email", lang), href=f"mailto:?subject={text}&body={u}"),
     ]  # fmt: skip
 
@@ -413,9 +415,25 @@ def render_page(
     )
 
 
+def render_chrome(part: Literal["header", "footer"], lang: str, site: Site) -> str:
+    """The site's header or footer alone, as every page has it (for pages made elsewhere)."""
+    chrome = ENVIRONMENT.get_template("_chrome.html").module
+    macro = chrome.site_header if part == "header" else chrome.site_footer  # type: ignore[attr-defined]
+    return str(macro(site, lang)).strip()
+
+
 class Page(BaseModel):
     html: str
     shows: list[str]
+
+
+def esi_include(src: str) -> Fragment:
+    """Where an edge that speaks ESI puts the fragment at `src` (a path of render's)."""
+    return Fragment(html=f'<esi:include src="{escape(src)}"/>')
+
+
+def fragment_path(kind: str, article_id: str) -> str:
+    return f"/fragments/{kind}/" + quote(article_id, safe="")
 
 
 def render_article_page(

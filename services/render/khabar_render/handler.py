@@ -33,7 +33,7 @@ PURGED = failpoints.point("render.purged", "fragments purged, none rendered agai
 RENDERED = failpoints.point("render.rendered", "fragments rendered again, edge not told")
 EDGE_PURGED = failpoints.point("render.edge_purged", "edge told, events not acked")
 
-OWN_FRAGMENTS = ("article", "related", "page", "card")
+OWN_FRAGMENTS = ("article", "related", "page", "card", "shell")
 # What a new list of related links changes: the teaser, listings and home do not show links.
 LINK_FRAGMENTS = ("article", "related", "page")
 
@@ -46,7 +46,8 @@ def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
 
 
 def is_deep_listing_page(name: str) -> bool:
-    return name.startswith(("section:", "section-page:")) and not name.endswith(":1")
+    return (name.startswith(("section:", "section-page:", "section-shell:"))
+            and not name.endswith(":1"))
 
 
 def is_redelivered_withdrawal(event: EnrichedEvent, result: Applied) -> bool:
@@ -141,7 +142,9 @@ class FragmentUpdater:
         await self._cache.purge(purged)
         failpoints.check(PURGED)
         # Deep listing pages are not rendered again: few readers page that far.
-        hot = [*homes, *sorted(n for n in listings if not is_deep_listing_page(n))]
+        # Nor are the edge's page shells: it asks for them only when its copy is gone.
+        hot = [*homes, *sorted(n for n in listings
+                               if not is_deep_listing_page(n) and not n.startswith("section-shell:"))]
         rest = sorted(dependents - {*own, *relinked, *hot})
         rendered = await self._render(own, hot, relinked, rest)
         failpoints.check(RENDERED)
@@ -179,5 +182,5 @@ class FragmentUpdater:
         for slug, total in sizes.items():
             pages = max(1, math.ceil(total / self._page_size)) + 1
             names |= {f"{kind}:{slug}:{page}" for page in range(1, pages + 1)
-                      for kind in ("section", "section-page")}
+                      for kind in ("section", "section-page", "section-shell")}
         return names

@@ -7,13 +7,23 @@ before). The webhook receives `{"surrogate_keys": [...]}` with the keys of
 changed articles, touched sections and home, so a CDN can drop exactly the
 pages that went stale.
 
+The edge (Varnish with xkey, `edge/khabar.vcl`) is purged the way it
+understands: `PURGE /` with the keys space-separated in `xkey-purge` and the
+edge's token, in requests of at most `EDGE_PURGE_HEADER_BYTES` of keys (the
+edge's request header limit is 8 KB). A name that resolves to several
+addresses (the edge scaled in compose) is purged at each of them: every
+replica keeps its own cache.
+
 A purge the webhook did not take raises `DependencyUnavailable`: the batch is
 not acked, and its redelivery applies every effect again, this purge with
 them. A withdrawal may be a legal takedown; a page the edge keeps serving is
 not acceptable for the length of a max-age.
 """
 
-from urllib.parse import quote
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
@@ -23,6 +33,8 @@ from khabar_shared.outages import DependencyUnavailable
 log = get_logger(__name__)
 
 HOME_KEY = "home"
+EDGE_PURGE_HEADER_BYTES = 4000
+EDGE_PURGE_ATTEMPTS = 3
 
 
 def surrogate_key(article_id: str) -> str:
@@ -41,12 +53,92 @@ def purge_keys(article_ids: list[str], sections: set[str]) -> list[str]:
     return [*keys, HOME_KEY]
 
 
-class PurgeNotifier:
-    def __init__(self, webhook_url: str) -> None:
-        self._url = webhook_url
-        self._http = httpx.AsyncClient(timeout=5.0) if webhook_url else None
+def header_chunks(keys: list[str], limit: int = EDGE_PURGE_HEADER_BYTES) -> list[str]:
+    """The keys as space-separated header values, none longer than `limit` bytes."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for key in keys:
+        length = len(key.encode()) + 1
+        if current and size + length > limit:
+            chunks.append(" ".join(current))
+            current, size = [], 0
+        current.append(key)
+        size += length
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
+class EdgePurger:
+    """Drops every object at the edge that names one of the keys (xkey's hard purge)."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self._url = url
+        self._token = token
+        # Short: a hung edge must not hold a batch for long (three tries each).
+        self._http = httpx.AsyncClient(timeout=2.0) if url else None
 
     async def purge(self, keys: list[str]) -> None:
+        if self._http is None or not keys:
+            return
+        urls = await self._replica_urls()
+        for chunk in header_chunks(keys):
+            await asyncio.gather(*(self._purge_chunk(url, chunk) for url in urls))
+
+    async def _replica_urls(self) -> list[str]:
+        """The edge's URL once per address its host name has now."""
+        parts = urlsplit(self._url)
+        host = parts.hostname or ""
+        try:
+            ipaddress.ip_address(host)
+            return [self._url]
+        except ValueError:
+            pass
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                host, parts.port or 80, type=socket.SOCK_STREAM)
+        except OSError:
+            return [self._url]
+        addresses = dict.fromkeys(info[4][0] for info in found)
+        netloc = "{}:{}" if parts.port else "{}"
+        return [urlunsplit(parts._replace(netloc=netloc.format(
+            f"[{address}]" if ":" in address else address, parts.port)))
+            for address in addresses] or [self._url]
+
+    async def _purge_chunk(self, url: str, chunk: str) -> None:
+        # Like the webhook: an edge that did not take the purge leaves the batch
+        # unacked; its redelivery purges again.
+        assert self._http is not None
+        headers = {"xkey-purge": chunk, "Authorization": f"Bearer {self._token}"}
+        for attempt in range(1, EDGE_PURGE_ATTEMPTS + 1):
+            try:
+                response = await self._http.request("PURGE", url, headers=headers)
+                response.raise_for_status()
+                return
+            except httpx.HTTPError as error:
+                if attempt == EDGE_PURGE_ATTEMPTS:
+                    log.warning("edge_purge_failed", error=str(error), keys=chunk.count(" ") + 1)
+                    raise DependencyUnavailable("edge purge", str(error)) from error
+                else:
+                    await asyncio.sleep(0.1 * attempt)
+
+    async def aclose(self) -> None:
+        if self._edge is not None:
+            await self._edge.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+
+
+class PurgeNotifier:
+    def __init__(self, webhook_url: str, edge: EdgePurger | None = None) -> None:
+        self._url = webhook_url
+        self._http = httpx.AsyncClient(timeout=5.0) if webhook_url else None
+        self._edge = edge
+
+    async def purge(self, keys: list[str]) -> None:
+        if self._edge is not None:
+            await self._edge.purge(keys)
         if self._http is None or not keys:
             return
         try:
@@ -57,5 +149,7 @@ class PurgeNotifier:
             raise DependencyUnavailable("purge webhook", str(error)) from error
 
     async def aclose(self) -> None:
+        if self._edge is not None:
+            await self._edge.aclose()
         if self._http is not None:
             await self._http.aclose()

@@ -3,7 +3,10 @@
 Fragment names say what they are: `article:<id>`, `related:<id>`,
 `page:<id>` (the whole article page), `card:<id>`, `section:<slug>:<page>`
 and `section-page:<slug>:<page>` (the listing, alone and as a whole page),
-`home` and `home-page`. A fragment is
+`home` and `home-page`; `shell:<id>`, `section-shell:<slug>:<page>` and
+`home-shell` are the whole pages with `<esi:include>` where the article body,
+related block, listing or home go, for an edge that assembles them (ESI). A
+fragment is
 rendered from the log Redis, stored in the cache with its ETag, and every
 article it shows is recorded in the dependency index so that a change to any
 of them purges it.
@@ -19,12 +22,15 @@ batch is rendered again rather than cached.
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from khabar_render.fragments import (
     Fragment,
     PageMeta,
     Teaser,
     assemble_article_page,
+    esi_include,
+    fragment_path,
     render_article,
     render_category_listing,
     render_home,
@@ -56,7 +62,7 @@ SEE_ALSO_COUNT = 4
 RELATED_BLOCK_COUNT = 4
 RENDER_ATTEMPTS = 5
 # Fragment kinds named after one article (`<kind>:<id>`), and those that show its related links.
-ARTICLE_KINDS = frozenset({"article", "related", "page", "card"})
+ARTICLE_KINDS = frozenset({"article", "related", "page", "card", "shell"})
 LINK_KINDS = frozenset({"article", "related", "page"})
 
 
@@ -180,7 +186,7 @@ class Renderer:
     def _listings_of(self, names: list[str]) -> list[ListingRequest]:
         requests = []
         for kind, rest in map(split_name, names):
-            if kind in ("section", "section-page"):
+            if kind in ("section", "section-page", "section-shell"):
                 slug, _, page = rest.partition(":")
                 requests.append(ListingRequest(slug, int(page or 1), self._page_size))
             elif kind in ("home", "home-page"):
@@ -219,6 +225,10 @@ class _Batch:
             return self._section_page(rest)
         if kind == "home-page":
             return self._home_page()
+        if kind == "section-shell":
+            return self._section_page(rest, shell=True)
+        if kind == "home-shell":
+            return self._home_shell()
         return None
 
     def _article_fragment(self, kind: str, article_id: str) -> Rendered | None:
@@ -228,6 +238,8 @@ class _Batch:
                 return None
             card = render_teaser_card(self._snapshot.teasers([article_id])[0], self._site)
             return Rendered(card.html, [article_id])
+        if kind == "shell":
+            return self._article_shell(article_id)
         parts = self._article_parts(article_id)
         if parts is None:
             return None
@@ -237,6 +249,15 @@ class _Batch:
             return Rendered(parts.block.html, [article_id, *parts.block.shows])
         page = assemble_article_page(parts.enriched, parts.body, parts.block, self._site)
         return Rendered(page.html, [article_id, *page.shows])
+
+    def _article_shell(self, article_id: str) -> Rendered | None:
+        """The article's page with its body and related block left to the edge to include."""
+        enriched = self._snapshot.articles.get(article_id)
+        if enriched is None:
+            return None
+        page = assemble_article_page(enriched, esi_include(fragment_path("article", article_id)),
+                                     esi_include(fragment_path("related", article_id)), self._site)
+        return Rendered(page.html, [article_id])
 
     def _article_parts(self, article_id: str) -> _ArticleParts | None:
         if article_id not in self._parts:
@@ -289,11 +310,23 @@ class _Batch:
         return self._whole_page(home, self._site.label("latest", self._site.language), "/",
                                 PageMeta(is_home=True))
 
-    def _section_page(self, rest: str) -> Rendered | None:
+    def _home_shell(self) -> Rendered:
+        """Home's page around an include of its sections: it shows no article itself."""
+        return self._whole_page(Rendered(esi_include("/fragments/home").html, []),
+                                self._site.label("latest", self._site.language), "/",
+                                PageMeta(is_home=True))
+
+    def _section_page(self, rest: str, shell: bool = False) -> Rendered | None:
         slug, _, page_text = rest.partition(":")
         listing = self._listing_fragment(f"section:{rest}")
         if listing is None:
             return None
+        if shell:
+            # The shell exists while the listing page does; it names the
+            # section so that the edge drops it when the section changes.
+            query = "" if int(page_text or 1) <= 1 else f"?page={int(page_text)}"
+            include = esi_include(f"/fragments/section/{quote(slug, safe='')}{query}")
+            listing = Rendered(include.html, [], listing.extra_keys)
         section = self._site.section(slug)
         return self._whole_page(listing, section.label(self._site.language),
                                 self._site.category_path(slug, int(page_text or 1)),

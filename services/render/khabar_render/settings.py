@@ -2,19 +2,18 @@
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
-from khabar_shared.settings import CommonSettings
+from khabar_shared.site_settings import SiteSettings
 
 
-class RenderSettings(CommonSettings):
+class RenderSettings(SiteSettings):
+    # Site name, base URL, time zone and language: `KHABAR_SITE_*` (khabar_shared.site_settings).
     render_host: str = "127.0.0.1"
     render_port: int = 8003
     # Operations routes (/metrics, /readyz, /docs…) answer here, not on the public port;
     # 0 keeps them on the public port.
     render_ops_port: int = Field(default=9003, ge=0, le=65535)
-    # Absolute base of canonical URLs, share links and Open Graph tags.
-    site_base_url: str = "http://127.0.0.1:8003"
     # Hosts pictures may come from, comma separated ("cdn.example.com, *.img.example.org");
     # "*" allows any web host. A picture from elsewhere is not shown, and the pages'
     # Content-Security-Policy allows only these.
@@ -30,6 +29,10 @@ class RenderSettings(CommonSettings):
     cache_stale_while_revalidate_s: int = Field(default=300, ge=0)
     # Optional CDN purge webhook: receives the surrogate keys of changed articles.
     purge_webhook_url: str = ""
+    # The edge (Varnish, edge/khabar.vcl) to purge by surrogate key, e.g.
+    # http://127.0.0.1:8000/, and the token its VCL expects; empty: no edge.
+    edge_purge_url: str = ""
+    edge_purge_token: SecretStr = SecretStr("")
     # Fragments rendered again per chunk of the warm lane (`warm.py`): home,
     # listings, re-linked and dependent articles' fragments, all purged before
     # the batch was acked, so never stale, only cold until then.

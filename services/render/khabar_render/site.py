@@ -10,24 +10,11 @@ and English, so the same templates serve both directions. The wiring builds one
 
 from datetime import datetime
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from khabar_shared.dates import arabic_number, base_language, human_date, local_time
 from khabar_shared.sections import Section, Sections, sections
-
-ARABIC_INDIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-
-MONTHS = {
-    "ar": [
-        "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
-        "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
-    ],
-    "en": [
-        "January", "February", "March", "April", "May", "June",
-        "July", "August", "September", "October", "November", "December",
-    ],
-}  # fmt: skip
 
 # The words of the page chrome, by language. English is the fallback.
 LABELS: dict[str, dict[str, str]] = {
@@ -50,6 +37,14 @@ LABELS: dict[str, dict[str, str]] = {
         "more_in": "المزيد من {section}",
         "sections": "الأقسام",
         "no_stories": "لا توجد أخبار في هذا القسم بعد.",
+        "search": "بحث",
+        "search_placeholder": "ابحث في الأخبار…",
+        "error_404_title": "الصفحة غير موجودة",
+        "error_404_text": "لم نجد ما تبحث عنه. ربما تغيّر الرابط أو حُذفت الصفحة.",
+        "error_410_title": "سُحب هذا الخبر",
+        "error_410_text": "سحبت هيئة التحرير هذا الخبر ولم يعد منشوراً.",
+        "error_503_title": "الخدمة غير متاحة مؤقتاً",
+        "error_503_text": "نعتذر، حاول مرة أخرى بعد قليل.",
     },
     "en": {
         "home": "Home",
@@ -70,14 +65,20 @@ LABELS: dict[str, dict[str, str]] = {
         "more_in": "More in {section}",
         "sections": "Sections",
         "no_stories": "No stories in this section yet.",
+        "search": "Search",
+        "search_placeholder": "Search the news…",
+        "error_404_title": "Page not found",
+        "error_404_text": "We could not find what you were looking for. The link may have changed.",
+        "error_410_title": "This article was withdrawn",
+        "error_410_text": "The newsroom withdrew this article; it is no longer published.",
+        "error_503_title": "Briefly unavailable",
+        "error_503_text": "Sorry, please try again in a moment.",
     },
 }
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 
-def base_language(lang: str) -> str:
-    return lang.split("-")[0].lower() if lang else "en"
 
 
 def direction_of(lang: str) -> str:
@@ -152,22 +153,15 @@ class Site(BaseModel):
     def number(self, value: int | str, lang: str) -> str:
         text = str(value)
         if self.arabic_digits and base_language(lang) == "ar":
-            return text.translate(ARABIC_INDIC_DIGITS)
+            return arabic_number(text)
         return text
 
     def human_date(self, moment: datetime, lang: str) -> str:
         """'26 فبراير 2018، 14:05' or '26 February 2018, 14:05' in the site's zone."""
-        local = self.local_time(moment)
-        months = MONTHS.get(base_language(lang), MONTHS["en"])
-        comma = "،" if base_language(lang) == "ar" else ","
-        text = f"{local.day} {months[local.month - 1]} {local.year}{comma} {local:%H:%M}"
-        return self.number(text, lang)
+        return human_date(moment, lang, self.timezone, self.arabic_digits)
 
     def local_time(self, moment: datetime) -> datetime:
-        if moment.tzinfo is None:
-            # Naive times in events are UTC by convention.
-            moment = moment.replace(tzinfo=ZoneInfo("UTC"))
-        return moment.astimezone(ZoneInfo(self.timezone))
+        return local_time(moment, self.timezone)
 
 
 def default_site(**overrides: object) -> Site:

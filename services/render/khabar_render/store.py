@@ -85,10 +85,18 @@ class StoredArticle(BaseModel):
     # a redelivered event reads them to purge the old listings again.
     left: list[str] = []
     enriched: EnrichedArticle | None = None
+    # A withdrawn article's language, so that its 410 page speaks it.
+    language: str = ""
 
     @property
     def listings(self) -> list[str]:
         return [self.section, *self.also_in] if self.section else []
+
+
+def language_of(stored: StoredArticle | None) -> str:
+    if stored is None:
+        return ""
+    return stored.enriched.article.language if stored.enriched else stored.language
 
 
 class StoredFragment(BaseModel):
@@ -282,7 +290,7 @@ class ArticleStore:
     def _write_withdrawn(pipe: Pipeline, withdrawal: Withdrawal,
                          previous: StoredArticle | None) -> None:
         tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
-                                  status="withdrawn",
+                                  status="withdrawn", language=language_of(previous),
                                   left=listings_left(previous, [], withdrawal.version))
         for listing in previous.listings if previous else ():
             pipe.zrem(section_key(listing), withdrawal.article_id)
@@ -292,6 +300,11 @@ class ArticleStore:
 
     async def is_withdrawn(self, article_id: str) -> bool:
         return bool(await self._redis.sismember(WITHDRAWN_KEY, article_id))
+
+    async def latest(self, count: int, since_ts: float = float("-inf")) -> list[str]:
+        """Ids of the newest live articles of every section, published at or after `since_ts`."""
+        ids = await self._redis.zrevrangebyscore(LATEST_KEY, "+inf", since_ts, start=0, num=count)
+        return [i.decode() for i in ids]
 
     async def section_size(self, slug: str) -> int:
         return int(await self._redis.zcard(section_key(slug)))

@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -26,6 +26,7 @@ from khabar_shared import failpoints
 from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
+from khabar_shared.dates import human_date
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, meili_check, redis_check
 from khabar_shared.logging import get_logger
@@ -38,8 +39,8 @@ from khabar_shared.ops_http import (
 from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.outages import WAITING
 from khabar_shared.problems import ProblemError, problem
-from khabar_shared.security_headers import SecurityHeadersMiddleware
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.security_headers import SecurityHeadersMiddleware
 from khabar_shared.shutdown import stop_consumers
 from khabar_shared.text import detect_language
 
@@ -70,6 +71,19 @@ def too_deep(page: int, per_page: int, max_depth: int) -> ProblemError:
     return problem(400, "Bad Request", f"Invalid parameter: page ({detail})",
                    errors=[{"pointer": "page", "detail": f"page × per_page must be at most "
                                                          f"{max_depth}: refine your search"}])
+
+
+def edge_assembles(request: Request) -> bool:
+    """The edge in front processes ESI: the page takes the site's header and footer from render."""
+    return "ESI/1.0" in request.headers.get("surrogate-capability", "")
+
+
+def reader_date(iso: str, lang: str, timezone: str) -> str:
+    """A hit's date as the site shows dates; empty when the index has none."""
+    try:
+        return human_date(datetime.fromisoformat(iso), lang, timezone)
+    except ValueError:
+        return ""
 
 
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
@@ -168,10 +182,17 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     ) -> HTMLResponse:
         browsing = params.q or params.category or params.tag or params.source
         result = SearchResult.model_validate(await run_search(params)) if browsing else None
-        rtl = not params.q or detect_language(params.q) == "ar"
-        return TEMPLATES.TemplateResponse(request, "search.html", {
-            "params": params, "result": result, "rtl": rtl,
+        rtl = detect_language(params.q) == "ar" if params.q else settings.site_language == "ar"
+        lang = "ar" if rtl else "en"
+        edge = edge_assembles(request)
+        response = TEMPLATES.TemplateResponse(request, "search.html", {
+            "params": params, "result": result, "rtl": rtl, "lang": lang, "edge": edge,
+            "site_name": settings.site_names()[lang], "site_url": settings.site_base_url,
+            "when": lambda iso: reader_date(iso, lang, settings.site_time_zone),
             "url": lambda **changes: page_url(params, **changes),
         })
+        if edge:
+            response.headers["Surrogate-Control"] = 'content="ESI/1.0"'
+        return response
 
     return app

@@ -9,10 +9,11 @@ from pydantic import Field, SecretStr, field_validator
 
 from khabar_search.client_address import Network, parse_networks
 from khabar_search.locales import DEFAULT_LANGUAGES, known_languages
-from khabar_shared.settings import CommonSettings
+from khabar_shared.site_settings import SiteSettings
 
 
-class SearchSettings(CommonSettings):
+class SearchSettings(SiteSettings):
+    # Site name, base URL, time zone and language: `KHABAR_SITE_*` (khabar_shared.site_settings).
     search_host: str = "127.0.0.1"
     search_port: int = 8002
     # Operations routes (/metrics, /readyz, /docs…) answer here, not on the public port;

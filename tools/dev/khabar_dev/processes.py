@@ -218,6 +218,7 @@ SECRETS_BY_SERVICE = {
     "KHABAR_MEILI_INDEX_KEY": {"search"},
     "KHABAR_MEILI_SEARCH_KEY": {"search"},
     "KHABAR_MEILI_MASTER_KEY": set(),
+    "KHABAR_EDGE_PURGE_TOKEN": {"render"},
 }
 
 

@@ -3,7 +3,8 @@
 Reuses a Redis that answers at KHABAR_REDIS_URL (else starts one with an
 append-only file), reuses a Meilisearch that answers at KHABAR_MEILI_URL
 (else starts the pinned binary), creates the search keys, starts the four
-services, loads the sample and says where to look. Ctrl-C or SIGTERM stops
+services and the edge (varnishd, the readers' one address), loads the sample
+and says where to look. Ctrl-C or SIGTERM stops
 everything it started; a service that dies is started again (`supervisor.py`),
 and nothing it started outlives it. A port it needs that is taken is named
 before anything starts.
@@ -20,6 +21,7 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from khabar_dev.edge import start_edge
 from khabar_dev.processes import (
     OPS_PORT_SERVICES,
     REPO_ROOT,
@@ -62,6 +64,9 @@ class RunSettings(BaseSettings):
     ingest_ops_port: int = 9001
     search_ops_port: int = 9002
     render_ops_port: int = 9003
+    edge_port: int = 8000
+    # What render must show the edge to purge it; made for each run when unset.
+    edge_purge_token: SecretStr = SecretStr("")
     log_format: str = Field(default="console")
 
 
@@ -108,7 +113,8 @@ def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
 
 
 def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_key: str,
-                index_key: str, search_key: str, push_secret: str = "") -> dict[str, str]:
+                index_key: str, search_key: str, push_secret: str = "",
+                edge_token: str = "") -> dict[str, str]:
     env = {
         "KHABAR_REDIS_URL": redis_url,
         "KHABAR_MEILI_URL": meili_url,
@@ -117,9 +123,13 @@ def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_ke
         "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key,
         "KHABAR_BOOTSTRAP_PUSH_SECRET": push_secret,
         "KHABAR_MEDIA_DIR": str(settings.data_dir / "media"),
-        "KHABAR_MEDIA_BASE_URL": f"http://127.0.0.1:{settings.render_port}/media",
+        # Through the edge, like the pages that show the media.
+        "KHABAR_MEDIA_BASE_URL": f"http://127.0.0.1:{settings.edge_port}/media",
         "KHABAR_LOG_FORMAT": settings.log_format,
-        "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.render_port}",
+        # Readers' addresses are the edge's; render purges it by surrogate key.
+        "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.edge_port}",
+        "KHABAR_EDGE_PURGE_URL": f"http://127.0.0.1:{settings.edge_port}/",
+        "KHABAR_EDGE_PURGE_TOKEN": edge_token,
     }
     # launch_service adds the rest of the environment and keeps each secret
     # (the master key: none) to the services that need it.
@@ -137,6 +147,7 @@ def ports_to_bind(settings: RunSettings) -> dict[str, tuple[int, str]]:
                                  "KHABAR_CACHE_REDIS_URL")
     if not http_ok(f"{settings.meili_url}/health"):
         wanted["meilisearch"] = (urlparse(settings.meili_url).port or 7700, "KHABAR_MEILI_URL")
+    wanted["edge"] = (settings.edge_port, "KHABAR_EDGE_PORT")
     return wanted
 
 
@@ -168,12 +179,19 @@ def main() -> None:
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
         push_secret = settings.bootstrap_push_secret.get_secret_value() or secrets.token_urlsafe(24)
+        edge_token = settings.edge_purge_token.get_secret_value() or secrets.token_urlsafe(24)
         env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key,
-                          push_secret)
+                          push_secret, edge_token)
         env["KHABAR_CACHE_REDIS_URL"] = cache_url
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
         supervisor = supervise(group, env, settings, log_dir)
+        # The edge: one more supervised process.
+        supervisor.add("edge", lambda: start_edge(
+            group, settings.data_dir / "edge", settings.edge_port, settings.render_port,
+            settings.search_port, edge_token), start_edge(
+            group, settings.data_dir / "edge", settings.edge_port, settings.render_port,
+            settings.search_port, edge_token))
         first_id = None
         if settings.load_sample:
             summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
@@ -191,18 +209,21 @@ def main() -> None:
 def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str | None,
                         generated_key: bool, push_secret: str = "") -> None:
     push_note = "" if settings.bootstrap_push_secret.get_secret_value() else "   (generated for this run)"
-    render = f"http://127.0.0.1:{settings.render_port}"
+    edge = f"http://127.0.0.1:{settings.edge_port}"
     lines = [
         "",
-        "khabar is running. Look at:",
-        f"  home page         {render}/",
-        f"  an article        {render}/articles/{article_id}" if article_id else "",
-        f"  search page       http://127.0.0.1:{settings.search_port}/search?q=السعودية",
-        f"  search API        http://127.0.0.1:{settings.search_port}/v1/search?q=ترامب",
+        f"{edge}/",
+        "khabar is running. Readers' one address is the edge above. Look at:",
+        f"  home page         {edge}/",
+        f"  an article        {edge}/articles/{article_id}" if article_id else "",
+        f"  search page       {edge}/search?q=السعودية",
+        f"  search API        {edge}/v1/search?q=ترامب",
+        (f"  render, search    http://127.0.0.1:{settings.render_port}/, "
+         f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)"),
         f"  ingest API docs   http://127.0.0.1:{settings.ingest_ops_port}/docs",
-        f"  operations        /metrics, /readyz, /docs on :{settings.ingest_ops_port} (ingest), "
-        f":{settings.search_ops_port} (search), :{settings.render_ops_port} (render), "
-        f":{settings.enrich_port} (enrich)",
+        (f"  operations        /metrics, /readyz, /docs on :{settings.ingest_ops_port} (ingest), "
+         f":{settings.search_ops_port} (search), :{settings.render_ops_port} (render), "
+         f":{settings.enrich_port} (enrich)"),
         f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
         f"  Superdesk push    resource URL http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk",
         f"                    assets URL   http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk/assets",

@@ -1,0 +1,10 @@
+#!/bin/sh
+# The edge's container command (compose): the purge token into the VCL, then
+# varnishd in the foreground on port 8000.
+set -eu
+: "${KHABAR_EDGE_PURGE_TOKEN:?set KHABAR_EDGE_PURGE_TOKEN (URL-safe characters) in .env}"
+case "$KHABAR_EDGE_PURGE_TOKEN" in
+  *[!A-Za-z0-9_.~-]*) echo "KHABAR_EDGE_PURGE_TOKEN: use URL-safe characters only" >&2; exit 2 ;;
+esac
+sed "s/@KHABAR_EDGE_PURGE_TOKEN@/$KHABAR_EDGE_PURGE_TOKEN/" /etc/varnish/khabar/compose.vcl.in > /tmp/edge.vcl
+exec varnishd -F -f /tmp/edge.vcl -a :8000 -s "malloc,${KHABAR_EDGE_CACHE_SIZE:-256m}"

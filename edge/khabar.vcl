@@ -1,0 +1,153 @@
+# khabar's edge: the readers' one address in front of render and search.
+#
+# Included by a top-level file that declares, for its environment (make run,
+# compose, varnishtest): the backends, `acl khabar_purgers`, and the subs
+# `khabar_pick_render`, `khabar_pick_search` (set req.backend_hint) and
+# `khabar_check_purge_token` (answers 403 unless the purge carries the token).
+#
+# - /search, /v1/search and search's own static files go to search, uncached
+#   (hit lists change with every publication); everything else to render.
+# - Render is asked for ESI page shells (Surrogate-Capability); a shell names
+#   its fragments with <esi:include>, each cached on its own, so a change
+#   fetches again only the fragments that show the changed article.
+# - Render's Surrogate-Key becomes xkey's index: `PURGE` with
+#   `xkey-purge: article:<id> section:<slug> home` drops every object
+#   (page shell, fragment) that names one of them, graced copies included.
+# - Grace: while an origin is healthy, stale objects are served for a few
+#   seconds at most; when its probe says it is down, the last good copy is
+#   served for up to a day. Not-found and withdrawn answers are cached
+#   briefly and never graced, so a stale page never outlives a withdrawal.
+
+import std;
+import xkey;
+
+sub vcl_recv {
+    if (req.method == "PURGE") {
+        call khabar_purge;
+    }
+    # The edge is the readers' first hop: what a client says it forwarded is not believed.
+    set req.http.X-Forwarded-For = client.ip;
+    unset req.http.Surrogate-Capability;
+    # Both origins may answer with ESI: render's page shells, search's page
+    # (the site's header and footer come from render).
+    set req.http.Surrogate-Capability = {"khabar="ESI/1.0""};
+    if (req.url ~ "^/(v1/)?search([/?]|$)" || req.url ~ "^/static/search\.") {
+        call khabar_pick_search;
+        if (req.url !~ "^/static/") {
+            return (pass);
+        }
+    } else {
+        call khabar_pick_render;
+        call khabar_normalize_accept;
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+        return (pass);
+    }
+    if (std.healthy(req.backend_hint)) {
+        set req.grace = 5s;
+    }
+    # Pages are the same for every reader: no cookie or credential splits the cache.
+    unset req.http.Cookie;
+    unset req.http.Authorization;
+    return (hash);
+}
+
+sub khabar_purge {
+    if (client.ip !~ khabar_purgers) {
+        return (synth(403, "Forbidden"));
+    }
+    call khabar_check_purge_token;
+    if (!req.http.xkey-purge) {
+        return (synth(400, "Name the surrogate keys in xkey-purge"));
+    }
+    set req.http.X-Purged = xkey.purge(req.http.xkey-purge);
+    return (synth(200, "Purged " + req.http.X-Purged));
+}
+
+sub khabar_normalize_accept {
+    # Render answers errors as HTML pages or problem documents by Accept: two
+    # variants at most, whatever browsers send (render's rule: text/html or not).
+    if (req.http.Accept ~ "text/html") {
+        set req.http.Accept = "text/html";
+    } else {
+        set req.http.Accept = "application/problem+json";
+    }
+}
+
+sub vcl_backend_response {
+    if (beresp.http.Surrogate-Key) {
+        set beresp.http.xkey = beresp.http.Surrogate-Key;
+    }
+    if (beresp.http.Surrogate-Control ~ "ESI/1\.0") {
+        unset beresp.http.Surrogate-Control;
+        set beresp.do_esi = true;
+    }
+    if (beresp.status >= 500) {
+        if (bereq.is_bgfetch) {
+            # Keep serving the last good copy rather than replacing it with an error.
+            return (abandon);
+        }
+        set beresp.uncacheable = true;
+        set beresp.ttl = 0s;
+        return (deliver);
+    }
+    if (beresp.status == 404 || beresp.status == 410) {
+        set beresp.ttl = 5s;
+        set beresp.grace = 0s;
+        set beresp.keep = 0s;
+        return (deliver);
+    }
+    set beresp.grace = 24h;
+    set beresp.keep = 1h;
+    return (deliver);
+}
+
+sub vcl_backend_error {
+    # An origin that does not answer: the site's own "try again" page.
+    set beresp.http.Content-Type = "text/html; charset=utf-8";
+    set beresp.http.Retry-After = "5";
+    set beresp.http.Cache-Control = "no-store";
+    synthetic({"<!doctype html>
+<html lang="ar" dir="rtl"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>الخدمة غير متاحة مؤقتاً | Service unavailable</title><link rel="stylesheet" href="/static/site.css"></head>
+<body><main id="main" class="error-page"><h1>الخدمة غير متاحة مؤقتاً</h1><p>نعتذر، حاول مرة أخرى بعد قليل. <a href="/">الرئيسية</a></p>
+<p lang="en" dir="ltr">The site is briefly unavailable; please try again in a moment. <a href="/">Home</a></p></main></body></html>
+"});
+    return (deliver);
+}
+
+sub vcl_deliver {
+    if (req.esi_level > 0 && resp.status != 200) {
+        # A fragment that is gone (its article withdrawn meanwhile) leaves a gap, not an error page.
+        return (synth(204, "No Content"));
+    }
+    unset resp.http.xkey;
+    if (req.esi_level == 0 && resp.http.Content-Type ~ "(html|xml)") {
+        # The edge is purged when a story changes; a browser is not. Readers'
+        # browsers ask again each time (cheaply: the edge answers from memory).
+        set resp.http.Cache-Control = "no-cache";
+    }
+    if (req.esi_level == 0 && resp.do_esi) {
+        # A shell's validators say nothing of the fragments assembled into it:
+        # without them a browser's revalidation gets the whole page, never a
+        # 304 for a page whose fragments changed.
+        unset resp.http.ETag;
+        unset resp.http.Last-Modified;
+    }
+    if (obj.hits > 0) {
+        set resp.http.X-Cache = "HIT";
+    } else {
+        set resp.http.X-Cache = "MISS";
+    }
+}
+
+sub vcl_synth {
+    if (req.esi_level > 0) {
+        synthetic("");
+        return (deliver);
+    }
+    set resp.http.Content-Type = "text/plain; charset=utf-8";
+    synthetic(resp.reason + {"
+"});
+    return (deliver);
+}

@@ -1,0 +1,163 @@
+"""Readers through the edge: a real varnishd (edge/khabar.vcl) in front of a real render.
+
+Render purges the edge by surrogate key (`KHABAR_EDGE_PURGE_URL`); pages come
+out of the edge assembled from render's fragments with ESI. Render's
+`max-age` (30 s) is far longer than any wait here, so only a purge can make a
+cached page change.
+"""
+
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from khabar_dev.edge import start_edge
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from tests.integration.test_render_service import (
+    RenderService,
+    card_ids,
+    enriched,
+    home_section_ids,
+    in_section,
+    purge_receiver,
+    render_service,
+    text,
+)
+from tests.support import eventually
+
+
+@dataclass
+class Edge:
+    url: str
+    token: str
+
+    def get(self, path: str, **headers: str) -> httpx.Response:
+        return httpx.get(self.url + path, headers=headers, timeout=10)
+
+    def purge(self, keys: str, **headers: str) -> httpx.Response:
+        return httpx.request(
+            "PURGE", self.url + "/", headers={"xkey-purge": keys, **headers}, timeout=10
+        )
+
+
+@pytest.fixture(scope="module")
+def edge_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    group = ProcessGroup()
+    try:
+        yield start_redis(group, tmp_path_factory.mktemp("edge-redis"), free_port())
+    finally:
+        group.stop_all()
+
+
+@pytest.fixture
+def site(edge_redis: str, tmp_path: Path) -> Iterator[tuple[Edge, RenderService]]:
+    """Render, and the edge in front of it on its own port; render purges the edge."""
+    edge_port, render_port = free_port(), free_port()
+    token = secrets.token_urlsafe(16)
+    group = ProcessGroup()
+    with purge_receiver() as receiver:
+        env = {
+            "KHABAR_EDGE_PURGE_URL": f"http://127.0.0.1:{edge_port}/",
+            "KHABAR_EDGE_PURGE_TOKEN": token,
+        }
+        with render_service(
+            edge_redis, receiver, tmp_path / "render.log", port=render_port, extra_env=env
+        ) as render:
+            try:
+                # Search is not started: its routes are the varnishtest cases' business.
+                start_edge(group, tmp_path / "edge", edge_port, render_port, free_port(), token)
+                yield Edge(f"http://127.0.0.1:{edge_port}", token), render
+            finally:
+                group.stop_all()
+
+
+def squeeze(html: str) -> str:
+    return re.sub(r"\s+", " ", html).strip()
+
+
+def assert_from_the_edge(response: httpx.Response) -> None:
+    assert response.headers.get("x-varnish") and "varnish" in response.headers.get("via", "")
+    assert "age" in response.headers
+
+
+def test_pages_are_assembled_from_fragments_as_render_would_whole(
+    site: tuple[Edge, RenderService],
+) -> None:
+    edge, render = site
+    a, b, *more = in_section("economy", 7)
+    render.publish(
+        *(enriched(x) for x in [b, *more]), enriched(a, related=[b.id, *(m.id for m in more)])
+    )
+    whole = render.page(a.id)
+
+    page = edge.get(f"/articles/{a.id}")
+    assert page.status_code == 200
+    assert_from_the_edge(page)
+    assert "<esi:" not in page.text
+    # What the edge assembled is, byte for byte but for blank space, render's whole page.
+    assert squeeze(page.text) == squeeze(whole)
+    # ...and it was assembled: render was asked for the shell and each fragment.
+    assert render.cached_html(f"shell:{a.id}") and "<esi:include" in render.cached_html(
+        f"shell:{a.id}"
+    )
+    for path in ("/", "/category/economy"):
+        assert squeeze(edge.get(path).text) == squeeze(render.get(path).text)
+    again = edge.get(f"/articles/{a.id}")
+    assert again.headers["x-cache"] == "HIT"
+
+
+def test_a_withdrawal_leaves_the_article_and_every_listing_at_the_edge(
+    site: tuple[Edge, RenderService],
+) -> None:
+    edge, render = site
+    b, a, *older = in_section("technology", 5)
+    # B is the newest technology story, so home and the listing's first page show it.
+    render.publish(
+        *(enriched(o) for o in older),
+        enriched(b, firstcreated=datetime(2030, 1, 1, tzinfo=UTC)),
+        enriched(a, related=[b.id]),
+    )
+    render.page(a.id)
+    render.page(b.id)
+    pages = [f"/articles/{a.id}", f"/articles/{b.id}", "/category/technology", "/"]
+    for path in pages:
+        edge.get(path)
+    for path in pages:
+        cached = edge.get(path)
+        assert cached.headers["x-cache"] == "HIT", path
+        assert b.id in cached.text, path
+
+    render.withdraw(b.id, 2)
+
+    gone = eventually(
+        lambda: (r := edge.get(f"/articles/{b.id}", accept="text/html")).status_code == 410 and r
+    )
+    assert_from_the_edge(gone)
+    # Readers get the site's page saying so, in the article's language; programs a problem.
+    assert '<html lang="ar" dir="rtl">' in gone.text and "سُحب هذا الخبر" in gone.text
+    problem = edge.get(f"/articles/{b.id}", accept="application/json")
+    assert problem.status_code == 410 and problem.json()["status"] == 410
+    for path in pages[0:1] + pages[2:]:
+        shown = eventually(lambda path=path: (t := edge.get(path).text) and b.id not in t and t)
+        assert text(b.headline) not in shown, path
+    assert b.id not in card_ids(edge.get("/category/technology").text)
+    assert b.id not in home_section_ids(edge.get("/").text, "technology")
+
+
+def test_purges_are_refused_without_the_token(site: tuple[Edge, RenderService]) -> None:
+    edge, render = site
+    (a,) = in_section("sport", 1)
+    render.publish(enriched(a))
+    render.page(a.id)
+    edge.get(f"/articles/{a.id}")
+
+    assert edge.purge(f"article:{a.id}").status_code == 403
+    assert edge.purge(f"article:{a.id}", Authorization="Bearer not-the-token").status_code == 403
+    assert edge.get(f"/articles/{a.id}").headers["x-cache"] == "HIT"
+    assert edge.purge(f"article:{a.id}", Authorization=f"Bearer {edge.token}").status_code == 200
+    assert edge.get(f"/articles/{a.id}").headers["x-cache"] == "MISS"

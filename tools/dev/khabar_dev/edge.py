@@ -1,0 +1,88 @@
+"""The edge on this machine: varnishd in front of render and search (`make run`, tests, bench).
+
+`edge/local.vcl.in` is filled in with the origins' ports and the purge token
+and written beside varnishd's working directory; the rules it includes are
+`edge/khabar.vcl`, the same file compose and the varnishtest cases use.
+"""
+
+import socket
+import string
+from pathlib import Path
+
+from khabar_dev.processes import REPO_ROOT, ManagedProcess, ProcessGroup, wait_until
+
+EDGE_DIR = REPO_ROOT / "edge"
+# Cache memory of the local edge: the whole sample's pages fit many times over.
+EDGE_STORAGE = "malloc,256m"
+
+
+def write_vcl(
+    work_dir: Path, render_port: int, search_port: int, purge_token: str, host: str = "127.0.0.1"
+) -> Path:
+    """The top-level VCL for origins on `host`, written under `work_dir`."""
+    template = string.Template((EDGE_DIR / "local.vcl.in").read_text())
+    vcl = template.substitute(
+        render_host=host,
+        render_port=render_port,
+        search_host=host,
+        search_port=search_port,
+        purge_token=purge_token,
+        edge_dir=str(EDGE_DIR),
+    )
+    work_dir.mkdir(parents=True, exist_ok=True)
+    path = work_dir / "edge.vcl"
+    path.write_text(vcl)
+    path.chmod(0o600)  # it holds the purge token
+    return path
+
+
+def varnishd_argv(work_dir: Path, vcl: Path, port: int) -> list[str]:
+    # `-j none`: varnishd stays the user who started it. Its default jail
+    # (as root) reads the VCL as user varnish, which cannot reach a data dir
+    # private to us, nor a VCL that holds the purge token and is ours alone.
+    return [
+        "varnishd",
+        "-F",
+        "-j",
+        "none",
+        "-n",
+        str(work_dir / "varnishd"),
+        "-a",
+        f"127.0.0.1:{port}",
+        "-f",
+        str(vcl),
+        "-s",
+        EDGE_STORAGE,
+        "-T",
+        "127.0.0.1:0",
+    ]
+
+
+def listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start_edge(
+    group: ProcessGroup,
+    work_dir: Path,
+    port: int,
+    render_port: int,
+    search_port: int,
+    purge_token: str,
+) -> ManagedProcess:
+    """varnishd in the foreground (supervised like the services), listening on `port`."""
+    work_dir = work_dir.resolve()
+    vcl = write_vcl(work_dir, render_port, search_port, purge_token)
+    managed = group.start(
+        "edge", varnishd_argv(work_dir, vcl, port), log_path=work_dir / "varnishd.log"
+    )
+    wait_until(lambda: listening(port) or managed.process.poll() is not None, 60, "edge")
+    if managed.process.poll() is not None:
+        raise RuntimeError(
+            f"varnishd exited with {managed.process.returncode}; see {work_dir / 'varnishd.log'}"
+        )
+    return managed
