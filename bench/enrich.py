@@ -84,10 +84,16 @@ async def in_process(articles: list[Article], url: str, table: Table) -> None:
     tag_wall, tag_cpu = clock.elapsed()
     n = len(articles)
     table.add_row("in-process: articles/s (wall)", f"{n / wall:.0f}", ">= 200", str(n))
-    table.add_row("in-process: articles/s (CPU of this process)", f"{n / cpu:.0f}", ">= 200", str(n))
+    table.add_row(
+        "in-process: articles/s (CPU of this process)", f"{n / cpu:.0f}", ">= 200", str(n)
+    )
     table.add_row("  of which tagging: ms/article (CPU)", f"{1000 * tag_cpu / n:.2f}", "", str(n))
-    table.add_row("  the rest (index, related, refresh, XADD): ms/article (CPU)",
-                  f"{1000 * (cpu - tag_cpu) / n:.2f}", "", str(n))
+    table.add_row(
+        "  the rest (index, related, refresh, XADD): ms/article (CPU)",
+        f"{1000 * (cpu - tag_cpu) / n:.2f}",
+        "",
+        str(n),
+    )
     table.add_row("  tagging alone: articles/s (wall)", f"{n / tag_wall:.0f}", "", str(n))
 
 
@@ -132,8 +138,12 @@ async def growth(sizes: list[int], probes: int, table: Table, console: Console) 
             url = servers.enter_context(private_redis())
             redis = connect(url, cluster=False)
             settings = EnrichSettings(redis_url=url)
-            enricher = Enricher(redis, RelatedIndex(redis, settings), settings, tagger=cached_tagger)
-            await in_batches(enricher, [article_event(a) for a in archive[max(len(archive) - size, 0):]])
+            enricher = Enricher(
+                redis, RelatedIndex(redis, settings), settings, tagger=cached_tagger
+            )
+            await in_batches(
+                enricher, [article_event(a) for a in archive[max(len(archive) - size, 0) :]]
+            )
             runs.append(SizeRun(size, redis, (await redis.info("server"))["process_id"], enricher))
         # The probes a batch at a time, each size in turn: the machine may be shared, and a change
         # in its load then falls on every size alike, not on whichever was measured last.
@@ -145,9 +155,13 @@ async def growth(sizes: list[int], probes: int, table: Table, console: Console) 
             per_article = 1000 * run.cpu / probes
             # The wall time also counts Redis's work (the candidates script) and the waits for it.
             wall, redis_cpu = 1000 * run.wall / probes, 1000 * run.redis_cpu / probes
-            table.add_row(f"index work with {run.size} indexed: ms/article (CPU; wall {wall:.2f}; "
-                          f"redis-server CPU {redis_cpu:.2f})",
-                          f"{per_article:.2f}", "", f"x{per_article / baseline:.2f}")
+            table.add_row(
+                f"index work with {run.size} indexed: ms/article (CPU; wall {wall:.2f}; "
+                f"redis-server CPU {redis_cpu:.2f})",
+                f"{per_article:.2f}",
+                "",
+                f"x{per_article / baseline:.2f}",
+            )
             await run.redis.aclose()
 
 
@@ -163,8 +177,14 @@ def enrich_process(url: str) -> Iterator[int]:
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-enrich-proc-") as tmp:
         try:
-            env = {"KHABAR_REDIS_URL": url, "KHABAR_LOG_LEVEL": "WARNING", "KHABAR_BATCH_SIZE": "100"}
-            managed = start_service(group, "enrich", env, free_port(), log_path=Path(tmp) / "enrich.log")
+            env = {
+                "KHABAR_REDIS_URL": url,
+                "KHABAR_LOG_LEVEL": "WARNING",
+                "KHABAR_BATCH_SIZE": "100",
+            }
+            managed = start_service(
+                group, "enrich", env, free_port(), log_path=Path(tmp) / "enrich.log"
+            )
             yield managed.process.pid
         finally:
             group.stop_all()
@@ -179,7 +199,10 @@ async def through_process(articles: list[Article], url: str, table: Table) -> No
     redis_pid = (await redis.info("server"))["process_id"]
     half = len(articles) // 2
     with enrich_process(url) as enrich_pid:
-        for label, part, fed_before in (("first", articles[:half], 0), ("next", articles[half:], half)):
+        for label, part, fed_before in (
+            ("first", articles[:half], 0),
+            ("next", articles[half:], half),
+        ):
             n = len(part)
             # The machine may be shared: the CPU each process used is steadier than the wall clock.
             cpu_before = cpu_seconds(enrich_pid), cpu_seconds(redis_pid)
@@ -194,24 +217,42 @@ async def through_process(articles: list[Article], url: str, table: Table) -> No
             enrich_cpu = cpu_seconds(enrich_pid) - cpu_before[0]
             redis_cpu = cpu_seconds(redis_pid) - cpu_before[1]
             name = f"khabar-enrich process, {label} {n} articles"
-            table.add_row(f"{name}: articles/s (wall, from XADD to acked)", f"{n / wall:.0f}", ">= 200", str(n))
-            table.add_row("  khabar-enrich process: ms/article (CPU)", f"{1000 * enrich_cpu / n:.2f}", "<= 5",
-                          str(n))
-            table.add_row("  redis-server: ms/article (CPU, XADDs of the feed included)",
-                          f"{1000 * redis_cpu / n:.2f}", "", str(n))
+            table.add_row(
+                f"{name}: articles/s (wall, from XADD to acked)",
+                f"{n / wall:.0f}",
+                ">= 200",
+                str(n),
+            )
+            table.add_row(
+                "  khabar-enrich process: ms/article (CPU)",
+                f"{1000 * enrich_cpu / n:.2f}",
+                "<= 5",
+                str(n),
+            )
+            table.add_row(
+                "  redis-server: ms/article (CPU, XADDs of the feed included)",
+                f"{1000 * redis_cpu / n:.2f}",
+                "",
+                str(n),
+            )
     await redis.aclose()
 
 
 async def _drained(redis, expected: int) -> bool:  # type: ignore[no-untyped-def]
     for group in await redis.xinfo_groups(ARTICLE_EVENTS_STREAM):
         if group["name"].decode() == ENRICH_GROUP:
-            return group["entries-read"] is not None and group["entries-read"] >= expected \
+            return (
+                group["entries-read"] is not None
+                and group["entries-read"] >= expected
                 and group["pending"] == 0
+            )
     return False
 
 
 async def run(args: argparse.Namespace, url: str, console: Console) -> Table:
-    table = Table(title=f"enrich: throughput and growth ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+    table = Table(
+        title=f"enrich: throughput and growth ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})"
+    )
     for column in ("measure", "value", "goal", "n / growth"):
         table.add_column(column)
     if args.articles:
@@ -220,14 +261,18 @@ async def run(args: argparse.Namespace, url: str, console: Console) -> Table:
         await in_process(articles, url, table)
     if args.process_articles:
         console.print(f"khabar-enrich process over {args.process_articles} articles …")
-        await through_process(corpus(args.process_articles * 2)[: args.process_articles], url, table)
+        await through_process(
+            corpus(args.process_articles * 2)[: args.process_articles], url, table
+        )
     if args.sizes:
         await growth([int(s) for s in args.sizes.split(",")], args.probes, table, console)
     return table
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--articles", type=int, default=3000, help="in-process run; 0 to skip")
     parser.add_argument("--process-articles", type=int, default=2000)
     parser.add_argument("--sizes", default="1000,10000,20000", help="archive sizes; empty to skip")

@@ -32,8 +32,12 @@ class LabelPrecision(BaseModel):
     with_links: float  # share of articles with at least one link
 
 
-def pair_recall(pairs: Iterable[tuple[str, str]], related: Mapping[str, Sequence[str]],
-                stories: Mapping[str, str], top: int = TOP) -> PairRecall:
+def pair_recall(
+    pairs: Iterable[tuple[str, str]],
+    related: Mapping[str, Sequence[str]],
+    stories: Mapping[str, str],
+    top: int = TOP,
+) -> PairRecall:
     """For known same-story pairs: does each member find the other among its first `top` links?"""
     total = both = either = grouped = 0
     for a, b in pairs:
@@ -44,12 +48,15 @@ def pair_recall(pairs: Iterable[tuple[str, str]], related: Mapping[str, Sequence
         both += a_finds and b_finds
         either += a_finds or b_finds
         grouped += bool(stories.get(a)) and stories.get(a) == stories.get(b)
-    share = (lambda n: round(n / total, 4) if total else 0.0)
-    return PairRecall(pairs=total, both=share(both), either=share(either), same_story=share(grouped))
+    share = lambda n: round(n / total, 4) if total else 0.0
+    return PairRecall(
+        pairs=total, both=share(both), either=share(either), same_story=share(grouped)
+    )
 
 
-def label_precision(related: Mapping[str, Sequence[str]], labels: Mapping[str, object],
-                    top: int = TOP) -> LabelPrecision:
+def label_precision(
+    related: Mapping[str, Sequence[str]], labels: Mapping[str, object], top: int = TOP
+) -> LabelPrecision:
     """Share of the first `top` links of every labelled article that carry its label."""
     links = agreeing = with_links = articles = 0
     for article_id, label in labels.items():

@@ -70,9 +70,14 @@ def private_redis() -> Iterator[str]:
 
 def article_event(article: Article, version: int = 1) -> ArticleEvent:
     return ArticleEvent(
-        event_id=str(uuid.uuid4()), type="article.published", article_id=article.id,
-        version=version, correlation_id=str(uuid.uuid4()), accepted_at=datetime.now(UTC),
-        submitted_by="bench", article=article,
+        event_id=str(uuid.uuid4()),
+        type="article.published",
+        article_id=article.id,
+        version=version,
+        correlation_id=str(uuid.uuid4()),
+        accepted_at=datetime.now(UTC),
+        submitted_by="bench",
+        article=article,
     )
 
 
@@ -101,8 +106,9 @@ class Replay:
             self.topics[event.article_id] = event.enriched.topic
 
 
-async def replay(articles: list[Article], redis_url: str, publish: bool = False,
-                 **overrides: object) -> Replay:
+async def replay(
+    articles: list[Article], redis_url: str, publish: bool = False, **overrides: object
+) -> Replay:
     """Enrich `articles` in order, in batches, on an emptied Redis database, as the consumer would."""
     redis = connect(redis_url, cluster=False)
     await redis.flushdb()
@@ -112,7 +118,9 @@ async def replay(articles: list[Article], redis_url: str, publish: bool = False,
     try:
         for start in range(0, len(articles), BATCH):
             batch = [article_event(a) for a in articles[start : start + BATCH]]
-            outgoing = await enricher.enrich_batch(batch)  # as `Enricher.handle` does, keeping the events
+            outgoing = await enricher.enrich_batch(
+                batch
+            )  # as `Enricher.handle` does, keeping the events
             if publish:
                 await enricher.publish(outgoing)
                 await redis.xtrim(ENRICHED_STREAM, maxlen=1000, approximate=True)
@@ -136,33 +144,74 @@ async def measure(redis_url: str, limit: int | None, console: Console) -> Table:
     console.print(f"replaying {len(ant)} ANT articles …")
     arabic = await replay(ant, redis_url)
     recall = pair_recall(silver_pairs(), arabic.related, arabic.stories)
-    table.add_row("silver pairs: each in the other's top 4", f"{recall.both:.3f}", ">= 0.9", str(recall.pairs))
+    table.add_row(
+        "silver pairs: each in the other's top 4", f"{recall.both:.3f}", ">= 0.9", str(recall.pairs)
+    )
     table.add_row("silver pairs: at least one way", f"{recall.either:.3f}", "", str(recall.pairs))
     table.add_row("silver pairs: one story id", f"{recall.same_story:.3f}", "", str(recall.pairs))
-    table.add_row("ANT: articles with >= 1 link", f"{sum(bool(r) for r in arabic.related.values()) / max(len(arabic.related), 1):.3f}", "", str(len(arabic.related)))
-    table.add_row("ANT: refresh events", str(arabic.refreshes), f"<= {EnrichSettings().refresh_fanout}/article", str(len(ant)))
+    table.add_row(
+        "ANT: articles with >= 1 link",
+        f"{sum(bool(r) for r in arabic.related.values()) / max(len(arabic.related), 1):.3f}",
+        "",
+        str(len(arabic.related)),
+    )
+    table.add_row(
+        "ANT: refresh events",
+        str(arabic.refreshes),
+        f"<= {EnrichSettings().refresh_fanout}/article",
+        str(len(ant)),
+    )
     categories = {a.id: a.extra["categories"] for a in ant}
     agreement = topic_agreement((categories[i], t) for i, t in arabic.topics.items())
-    table.add_row("topic = newsroom category (as enriched)", f"{agreement['agreement']:.3f}", "", str(agreement["articles"]))
+    table.add_row(
+        "topic = newsroom category (as enriched)",
+        f"{agreement['agreement']:.3f}",
+        "",
+        str(agreement["articles"]),
+    )
     text_only = measure_topic_agreement(ANT, limit=3000, use_category=False)
-    table.add_row("topic = newsroom category (text only, held out)", f"{text_only['agreement']:.3f}", "", str(text_only["articles"]))
+    table.add_row(
+        "topic = newsroom category (text only, held out)",
+        f"{text_only['agreement']:.3f}",
+        "",
+        str(text_only["articles"]),
+    )
 
     ecb = in_published_order(iter_corpus(ECB))
     console.print(f"replaying {len(ecb)} ECB+ articles …")
     english = await replay(ecb, redis_url)
     events = label_precision(english.related, {a.id: a.extra["event"] for a in ecb})
     topics = label_precision(english.related, {a.id: a.extra["topic"] for a in ecb})
-    table.add_row("ECB+: top-4 links of the same event", f"{events.precision:.3f}", ">= 0.8", str(events.links))
-    table.add_row("ECB+: top-4 links of the same topic", f"{topics.precision:.3f}", ">= 0.95", str(topics.links))
-    table.add_row("ECB+: articles with >= 1 link", f"{events.with_links:.3f}", "", str(events.articles))
+    table.add_row(
+        "ECB+: top-4 links of the same event",
+        f"{events.precision:.3f}",
+        ">= 0.8",
+        str(events.links),
+    )
+    table.add_row(
+        "ECB+: top-4 links of the same topic",
+        f"{topics.precision:.3f}",
+        ">= 0.95",
+        str(topics.links),
+    )
+    table.add_row(
+        "ECB+: articles with >= 1 link", f"{events.with_links:.3f}", "", str(events.articles)
+    )
     return table
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=None, help="ANT articles to replay (default: all)")
-    parser.add_argument("--redis-url", default=None,
-                        help="a Redis database to FLUSH and use (default: start our own redis-server)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="ANT articles to replay (default: all)"
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="a Redis database to FLUSH and use (default: start our own redis-server)",
+    )
     args = parser.parse_args()
     configure_logging("enrich-bench", "console", "WARNING")
     console = Console()

@@ -71,13 +71,17 @@ class BenchSystem:
 
     def cpu_by_process(self) -> dict[str, float]:
         """CPU seconds used so far by each process of the run (redis, meilisearch, services)."""
-        return {managed.name: cpu_seconds(managed.process.pid)
-                for managed in self.group.processes if managed.process.poll() is None}
+        return {
+            managed.name: cpu_seconds(managed.process.pid)
+            for managed in self.group.processes
+            if managed.process.poll() is None
+        }
 
 
 @contextmanager
-def running_system(services: tuple[str, ...] = SERVICES, extra_env: dict[str, str] | None = None
-                   ) -> Iterator[BenchSystem]:
+def running_system(
+    services: tuple[str, ...] = SERVICES, extra_env: dict[str, str] | None = None
+) -> Iterator[BenchSystem]:
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-bench-") as tmp:
         base = Path(tmp)
@@ -89,16 +93,20 @@ def running_system(services: tuple[str, ...] = SERVICES, extra_env: dict[str, st
             ingest_key = secrets.token_urlsafe(16)
             index = "articles"
             env = {
-                "KHABAR_REDIS_URL": redis_url, "KHABAR_MEILI_URL": meili_url,
-                "KHABAR_MEILI_INDEX": index, "KHABAR_MEILI_INDEX_KEY": keys.index_key,
+                "KHABAR_REDIS_URL": redis_url,
+                "KHABAR_MEILI_URL": meili_url,
+                "KHABAR_MEILI_INDEX": index,
+                "KHABAR_MEILI_INDEX_KEY": keys.index_key,
                 "KHABAR_MEILI_SEARCH_KEY": keys.search_key,
-                "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key, "KHABAR_LOG_LEVEL": "WARNING",
+                "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key,
+                "KHABAR_LOG_LEVEL": "WARNING",
                 **(extra_env or {}),
             }
             ports = {service: free_port() for service in services}
             start_services(group, env, ports, base)
-            yield BenchSystem(redis_url, meili_url, master_key, keys, ports, ingest_key, index,
-                              group)
+            yield BenchSystem(
+                redis_url, meili_url, master_key, keys, ports, ingest_key, index, group
+            )
         finally:
             group.stop_all()
 
@@ -114,29 +122,42 @@ class KeepAliveClient:
     They always answer with a Content-Length.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._reader, self._writer = reader, writer
         self._headers = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
 
     @classmethod
-    async def open(cls, host: str, port: int,
-                   headers: dict[str, str] | None = None) -> "KeepAliveClient":
+    async def open(
+        cls, host: str, port: int, headers: dict[str, str] | None = None
+    ) -> "KeepAliveClient":
         """A connection whose every request carries `headers`."""
         return cls(*await asyncio.open_connection(host, port), headers=headers)
 
-    async def request(self, method: str, path: str, body: bytes = b"",
-                      headers: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes, bytes]:
         """The answer's status, head (lowercased) and body; `headers` for this request only."""
         length = f"Content-Length: {len(body)}\r\n" if body or method != "GET" else ""
         extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._writer.write(
-            f"{method} {path} HTTP/1.1\r\nHost: khabar\r\n{self._headers}{extra}{length}\r\n"
-            .encode() + body)
+            f"{method} {path} HTTP/1.1\r\nHost: khabar\r\n{self._headers}{extra}{length}\r\n".encode()
+            + body
+        )
         head = (await self._reader.readuntil(b"\r\n\r\n")).lower()
         status = int(head.split(b" ", 2)[1])
-        size = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                     if line.startswith(b"content-length:")), 0)
+        size = next(
+            (
+                int(line.split(b":", 1)[1])
+                for line in head.split(b"\r\n")
+                if line.startswith(b"content-length:")
+            ),
+            0,
+        )
         return status, head, await self._reader.readexactly(size)
 
     async def get(self, path: str) -> tuple[int, bytes]:

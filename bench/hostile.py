@@ -58,13 +58,20 @@ async def index(system_meili: str, index_key: str, index_uid: str, count: int) -
     writer = MeiliWriter(system_meili, index_key, index_uid)
     await writer.ensure_index(load_synonyms())
     for start in range(0, len(docs), 500):
-        await writer.apply(docs[start:start + 500], [])
+        await writer.apply(docs[start : start + 500], [])
     await writer.apply([planted], [])
     return make_queries(articles, 100)
 
 
-async def reader(port: int, address: str, ask: Callable[[KeepAliveClient, int], Awaitable[int]],
-                 until: float, pace_s: float, latencies: list[float], statuses: Counter[int]) -> None:
+async def reader(
+    port: int,
+    address: str,
+    ask: Callable[[KeepAliveClient, int], Awaitable[int]],
+    until: float,
+    pace_s: float,
+    latencies: list[float],
+    statuses: Counter[int],
+) -> None:
     client = await KeepAliveClient.open("127.0.0.1", port, {"X-Forwarded-For": address})
     n = 0
     try:
@@ -79,25 +86,30 @@ async def reader(port: int, address: str, ask: Callable[[KeepAliveClient, int], 
         client.close()
 
 
-def well_behaved(queries: list[str], offset: int) -> Callable[[KeepAliveClient, int],
-                                                               Awaitable[int]]:
+def well_behaved(
+    queries: list[str], offset: int
+) -> Callable[[KeepAliveClient, int], Awaitable[int]]:
     async def ask(client: KeepAliveClient, n: int) -> int:
         q = queries[(offset + n * 7) % len(queries)]
         return (await client.get("/v1/search?" + urlencode({"q": q, "page": 1 + n % 2})))[0]
+
     return ask
 
 
 def hostile_paths() -> dict[str, str]:
     """What each of three hostile readers asks again and again (the fourth spoofs: `spoofing`)."""
     deepest = SearchSettings().max_result_depth // 10
-    return {"planted token": "/v1/search?q=abc",
-            "deepest page": "/v1/search?" + urlencode({"q": "الرئيس", "page": deepest}),
-            "metrics flood": "/metrics"}
+    return {
+        "planted token": "/v1/search?q=abc",
+        "deepest page": "/v1/search?" + urlencode({"q": "الرئيس", "page": deepest}),
+        "metrics flood": "/metrics",
+    }
 
 
 def asking(path: str) -> Callable[[KeepAliveClient, int], Awaitable[int]]:
     async def ask(client: KeepAliveClient, n: int) -> int:
         return (await client.get(path))[0]
+
     return ask
 
 
@@ -106,7 +118,8 @@ async def spoofing(port: int, until: float, statuses: Counter[int]) -> None:
     n = 0
     while time.monotonic() < until:
         client = await KeepAliveClient.open(
-            "127.0.0.1", port, {"X-Forwarded-For": f"203.0.113.{n % 250}, 10.9.9.2"})
+            "127.0.0.1", port, {"X-Forwarded-For": f"203.0.113.{n % 250}, 10.9.9.2"}
+        )
         try:
             statuses[(await client.get("/v1/search?" + urlencode({"q": "مصر"})))[0]] += 1
         finally:
@@ -114,14 +127,19 @@ async def spoofing(port: int, until: float, statuses: Counter[int]) -> None:
         n += 1
 
 
-async def run_once(port: int, queries: list[str], seconds: float, with_hostile: bool
-                   ) -> tuple[list[float], Counter[int], Counter[int]]:
+async def run_once(
+    port: int, queries: list[str], seconds: float, with_hostile: bool
+) -> tuple[list[float], Counter[int], Counter[int]]:
     latencies: list[float] = []
     good: Counter[int] = Counter()
     bad: Counter[int] = Counter()
     until = time.monotonic() + seconds
-    tasks = [reader(port, f"198.51.100.{n}", well_behaved(queries, n * 13), until, PACE_S,
-                    latencies, good) for n in range(WELL_BEHAVED)]
+    tasks = [
+        reader(
+            port, f"198.51.100.{n}", well_behaved(queries, n * 13), until, PACE_S, latencies, good
+        )
+        for n in range(WELL_BEHAVED)
+    ]
     if with_hostile:
         for n, path in enumerate(hostile_paths().values()):
             tasks.append(reader(port, f"10.9.9.{n + 10}", asking(path), until, 0.0, [], bad))
@@ -142,18 +160,32 @@ async def run(count: int, seconds: float) -> None:
         for name, with_hostile in (("quiet", False), ("beside 4 hostile", True)):
             with console.status(f"{name}: {seconds:.0f} s"):
                 rows[name] = await run_once(port, queries, seconds, with_hostile)
-    table = Table(title=f"{WELL_BEHAVED} well-behaved readers' /v1/search latency "
-                        f"({count} articles, {seconds:.0f} s each)")
-    for column in ("run", "requests", "p50 ms", "p99 ms", "p99 vs quiet", "their statuses",
-                   "hostile statuses"):
+    table = Table(
+        title=f"{WELL_BEHAVED} well-behaved readers' /v1/search latency "
+        f"({count} articles, {seconds:.0f} s each)"
+    )
+    for column in (
+        "run",
+        "requests",
+        "p50 ms",
+        "p99 ms",
+        "p99 vs quiet",
+        "their statuses",
+        "hostile statuses",
+    ):
         table.add_column(column, justify="left" if column == "run" else "right")
     quiet_p99 = percentile(rows["quiet"][0], 0.99)
     for name, (latencies, good, bad) in rows.items():
         p99 = percentile(latencies, 0.99)
-        table.add_row(name, str(len(latencies)), f"{percentile(latencies, 0.5) * 1000:.1f}",
-                      f"{p99 * 1000:.1f}", f"{p99 / quiet_p99:.2f}×",
-                      " ".join(f"{k}:{v}" for k, v in sorted(good.items())),
-                      " ".join(f"{k}:{v}" for k, v in sorted(bad.items())) or "-")
+        table.add_row(
+            name,
+            str(len(latencies)),
+            f"{percentile(latencies, 0.5) * 1000:.1f}",
+            f"{p99 * 1000:.1f}",
+            f"{p99 / quiet_p99:.2f}×",
+            " ".join(f"{k}:{v}" for k, v in sorted(good.items())),
+            " ".join(f"{k}:{v}" for k, v in sorted(bad.items())) or "-",
+        )
     console.print(table)
 
 

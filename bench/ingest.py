@@ -103,8 +103,9 @@ async def timed(count: int, work: Callable[[], Awaitable[None]]) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def with_concurrency(count: int, concurrency: int,
-                           one: Callable[[int], Awaitable[None]]) -> None:
+async def with_concurrency(
+    count: int, concurrency: int, one: Callable[[int], Awaitable[None]]
+) -> None:
     next_index = iter(range(count))
 
     async def worker() -> None:
@@ -129,11 +130,13 @@ class Connections:
 
     @classmethod
     async def open(cls, port: int, key: str, count: int) -> "Connections":
-        return cls([await KeepAliveClient.open("127.0.0.1", port, json_headers(key))
-                    for _ in range(count)])
+        return cls(
+            [await KeepAliveClient.open("127.0.0.1", port, json_headers(key)) for _ in range(count)]
+        )
 
-    async def post(self, path: str, body: bytes,
-                   headers: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+    async def post(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes, bytes]:
         connection = self._idle.pop()
         try:
             return await connection.request("POST", path, body, headers)
@@ -145,14 +148,22 @@ class Connections:
             connection.close()
 
 
-async def ingest_single(port: int, key: str, bodies: list[bytes], concurrency: int,
-                        push_secret: str | None = None) -> float:
+async def ingest_single(
+    port: int, key: str, bodies: list[bytes], concurrency: int, push_secret: str | None = None
+) -> float:
     """One keep-alive connection per client; with `push_secret`, signed pushes instead."""
     connections = await Connections.open(port, key, concurrency)
     path = "/v1/articles" if push_secret is None else "/v1/push/superdesk"
     # Signed before the clock starts, as Superdesk signs before it sends.
-    signatures = [None if push_secret is None else {"x-superdesk-signature": "sha1=" + hmac.new(
-        push_secret.encode(), body, hashlib.sha1).hexdigest()} for body in bodies]
+    signatures = [
+        None
+        if push_secret is None
+        else {
+            "x-superdesk-signature": "sha1="
+            + hmac.new(push_secret.encode(), body, hashlib.sha1).hexdigest()
+        }
+        for body in bodies
+    ]
 
     async def post(index: int) -> None:
         status, head, body = await connections.post(path, bodies[index], signatures[index])
@@ -182,9 +193,12 @@ class Batches:
 
     @classmethod
     def of(cls, documents: list[dict[str, Any]]) -> "Batches":
-        batches = [documents[start:start + BATCH] for start in range(0, len(documents), BATCH)]
-        return cls([encoded(batch) for batch in batches], [batch_uris(batch) for batch in batches],
-                   [len(batch) for batch in batches])
+        batches = [documents[start : start + BATCH] for start in range(0, len(documents), BATCH)]
+        return cls(
+            [encoded(batch) for batch in batches],
+            [batch_uris(batch) for batch in batches],
+            [len(batch) for batch in batches],
+        )
 
 
 async def ingest_batch(port: int, key: str, batches: Batches, in_flight: int) -> float:
@@ -197,8 +211,12 @@ async def ingest_batch(port: int, key: str, batches: Batches, in_flight: int) ->
             raise RuntimeError(f"batch not fully accepted: {status} {body[:300]!r}")
 
     try:
-        return await timed(sum(batches.sizes), lambda: send_in_order(
-            range(len(batches.bodies)), batches.uris.__getitem__, post, in_flight))
+        return await timed(
+            sum(batches.sizes),
+            lambda: send_in_order(
+                range(len(batches.bodies)), batches.uris.__getitem__, post, in_flight
+            ),
+        )
     finally:
         connections.close()
 
@@ -206,7 +224,7 @@ async def ingest_batch(port: int, key: str, batches: Batches, in_flight: int) ->
 async def raw_batch(redis: aioredis.Redis, events: list[Entry], in_flight: int) -> float:
     """The same events pipelined BATCH at a time, `in_flight` pipelines at once (each on its
     own connection from the pool), as the ingest side sends its batches."""
-    batches = [events[start:start + BATCH] for start in range(0, len(events), BATCH)]
+    batches = [events[start : start + BATCH] for start in range(0, len(events), BATCH)]
 
     async def add(index: int) -> None:
         async with redis.pipeline(transaction=False) as pipe:
@@ -214,8 +232,10 @@ async def raw_batch(redis: aioredis.Redis, events: list[Entry], in_flight: int) 
                 pipe.xadd(RAW_STREAM, fields)
             await pipe.execute()
 
-    return await timed(len(events), lambda: send_in_order(
-        range(len(batches)), lambda _: frozenset(), add, in_flight))
+    return await timed(
+        len(events),
+        lambda: send_in_order(range(len(batches)), lambda _: frozenset(), add, in_flight),
+    )
 
 
 @dataclass(frozen=True)
@@ -256,17 +276,32 @@ def row(name: str, count: int, pairs: list[tuple[Figure, Figure]]) -> list[str]:
     ours, raw = [o for o, _ in pairs], [r for _, r in pairs]
     ratios = [r.rate / o.rate for o, r in pairs]
     spread = f"\n({min(ratios):.1f}–{max(ratios):.1f})" if len(pairs) > 1 else ""
-    return [name, str(count), f"{median(f.rate for f in ours):,.0f}",
-            f"{median(f.rate for f in raw):,.0f}", f"{median(ratios):.1f}×{spread}",
-            (f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
-             f" + {median(f.redis_us for f in ours):.0f}"),
-            f"{median(f.client_us for f in raw):.0f} + {median(f.redis_us for f in raw):.0f}",
-            f"{median(f.total_us for f in ours) / median(f.total_us for f in raw):.1f}×"]
+    return [
+        name,
+        str(count),
+        f"{median(f.rate for f in ours):,.0f}",
+        f"{median(f.rate for f in raw):,.0f}",
+        f"{median(ratios):.1f}×{spread}",
+        (
+            f"{median(f.client_us for f in ours):.0f} + {median(f.ingest_us for f in ours):.0f}"
+            f" + {median(f.redis_us for f in ours):.0f}"
+        ),
+        f"{median(f.client_us for f in raw):.0f} + {median(f.redis_us for f in raw):.0f}",
+        f"{median(f.total_us for f in ours) / median(f.total_us for f in raw):.1f}×",
+    ]
 
 
-async def measure(port: int, key: str, redis_url: str, servers: Servers,
-                  articles: list[Article], batch_only: bool, repeat: int,
-                  in_flight: int, push_secret: str | None = None) -> list[list[str]]:
+async def measure(
+    port: int,
+    key: str,
+    redis_url: str,
+    servers: Servers,
+    articles: list[Article],
+    batch_only: bool,
+    repeat: int,
+    in_flight: int,
+    push_secret: str | None = None,
+) -> list[list[str]]:
     redis = aioredis.from_url(redis_url)
     events = events_for(articles)
     count = len(articles)
@@ -274,7 +309,9 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
     for concurrency in () if batch_only else (1, 8, 32):
         pairs = []
         for attempt in range(repeat):
-            bodies = [encoded(d) for d in documents_for(articles, f"single-{concurrency}-{attempt}")]
+            bodies = [
+                encoded(d) for d in documents_for(articles, f"single-{concurrency}-{attempt}")
+            ]
             ours = await metered(servers, count, ingest_single(port, key, bodies, concurrency))
             raw = await metered(servers, count, raw_single(redis, events, concurrency))
             pairs.append((ours, raw))
@@ -283,9 +320,12 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
             continue
         pairs = []
         for attempt in range(repeat):
-            bodies = [encoded(d) for d in documents_for(articles, f"signed-{concurrency}-{attempt}")]
-            ours = await metered(servers, count, ingest_single(port, key, bodies, concurrency,
-                                                               push_secret))
+            bodies = [
+                encoded(d) for d in documents_for(articles, f"signed-{concurrency}-{attempt}")
+            ]
+            ours = await metered(
+                servers, count, ingest_single(port, key, bodies, concurrency, push_secret)
+            )
             raw = await metered(servers, count, raw_single(redis, events, concurrency))
             pairs.append((ours, raw))
         rows.append(row(f"signed push, {concurrency} clients", count, pairs))
@@ -300,8 +340,14 @@ async def measure(port: int, key: str, redis_url: str, servers: Servers,
     return rows
 
 
-def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGHT,
-        signed: bool = False, appendfsync: str = APPENDFSYNC) -> None:
+def run(
+    count: int,
+    batch_only: bool,
+    repeat: int = 1,
+    in_flight: int = IN_FLIGHT,
+    signed: bool = False,
+    appendfsync: str = APPENDFSYNC,
+) -> None:
     console = Console(width=120)
     articles = acceptable_articles(count)
     group = ProcessGroup()
@@ -310,21 +356,42 @@ def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGH
             redis_url = start_redis(group, Path(tmp) / "redis", free_port(), appendfsync)
             key, port = secrets.token_urlsafe(24), free_port()
             push_secret = secrets.token_urlsafe(24) if signed else None
-            env = {"KHABAR_REDIS_URL": redis_url, "KHABAR_BOOTSTRAP_INGEST_KEY": key,
-                   "KHABAR_LOG_LEVEL": "WARNING", "KHABAR_BOOTSTRAP_PUSH_SECRET": push_secret or ""}
+            env = {
+                "KHABAR_REDIS_URL": redis_url,
+                "KHABAR_BOOTSTRAP_INGEST_KEY": key,
+                "KHABAR_LOG_LEVEL": "WARNING",
+                "KHABAR_BOOTSTRAP_PUSH_SECRET": push_secret or "",
+            }
             ingest = start_service(group, "ingest", env, port, log_path=Path(tmp) / "ingest.log")
             servers = Servers(ingest.process.pid, group.processes[0].process.pid)
-            rows = asyncio.run(measure(port, key, redis_url, servers,
-                                       articles, batch_only, repeat, in_flight, push_secret))
+            rows = asyncio.run(
+                measure(
+                    port,
+                    key,
+                    redis_url,
+                    servers,
+                    articles,
+                    batch_only,
+                    repeat,
+                    in_flight,
+                    push_secret,
+                )
+            )
         finally:
             group.stop_all()
-    table = Table("measurement", "articles", "ingest /s", "raw XADD /s", "raw ÷ ingest",
-                  "ingest CPU µs/article\n(client + ingest\n+ redis)",
-                  "raw CPU µs/article\n(client + redis)", "CPU ingest\n÷ raw",
-                  title="ingest beside raw redis-py XADD of the same events "
-                        f"(appendfsync {appendfsync}; load average {os.getloadavg()[0]:.2f}"
-                        + (f"; medians of {repeat} back-to-back pairs, ratio range below)"
-                           if repeat > 1 else ")"))
+    table = Table(
+        "measurement",
+        "articles",
+        "ingest /s",
+        "raw XADD /s",
+        "raw ÷ ingest",
+        "ingest CPU µs/article\n(client + ingest\n+ redis)",
+        "raw CPU µs/article\n(client + redis)",
+        "CPU ingest\n÷ raw",
+        title="ingest beside raw redis-py XADD of the same events "
+        f"(appendfsync {appendfsync}; load average {os.getloadavg()[0]:.2f}"
+        + (f"; medians of {repeat} back-to-back pairs, ratio range below)" if repeat > 1 else ")"),
+    )
     for cells in rows:
         table.add_row(*cells)
     console.print(table)
@@ -333,20 +400,42 @@ def run(count: int, batch_only: bool, repeat: int = 1, in_flight: int = IN_FLIGH
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
-    parser.add_argument("--batch-only", action="store_true",
-                        help="only the batch import and its raw XADD (quicker)")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="measure each row this many times, ingest then raw back to back, "
-                             "and print medians (a shared machine scatters single runs)")
-    parser.add_argument("--in-flight", type=int, default=IN_FLIGHT,
-                        help="batches (and raw pipelines) at once; 1 is one at a time")
-    parser.add_argument("--signed", action="store_true",
-                        help="also single POSTs to the Superdesk push route, signed (HMAC-SHA1)")
-    parser.add_argument("--appendfsync", choices=("always", "everysec", "no"), default=APPENDFSYNC,
-                        help="the log Redis's fsync policy (shipped: always)")
+    parser.add_argument(
+        "--batch-only", action="store_true", help="only the batch import and its raw XADD (quicker)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure each row this many times, ingest then raw back to back, "
+        "and print medians (a shared machine scatters single runs)",
+    )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=IN_FLIGHT,
+        help="batches (and raw pipelines) at once; 1 is one at a time",
+    )
+    parser.add_argument(
+        "--signed",
+        action="store_true",
+        help="also single POSTs to the Superdesk push route, signed (HMAC-SHA1)",
+    )
+    parser.add_argument(
+        "--appendfsync",
+        choices=("always", "everysec", "no"),
+        default=APPENDFSYNC,
+        help="the log Redis's fsync policy (shipped: always)",
+    )
     arguments = parser.parse_args()
-    run(arguments.articles, arguments.batch_only, max(1, arguments.repeat),
-        max(1, arguments.in_flight), arguments.signed, arguments.appendfsync)
+    run(
+        arguments.articles,
+        arguments.batch_only,
+        max(1, arguments.repeat),
+        max(1, arguments.in_flight),
+        arguments.signed,
+        arguments.appendfsync,
+    )
 
 
 if __name__ == "__main__":

@@ -49,9 +49,17 @@ from khabar_shared.text import strip_clitics, tokenize
 
 JUDGED = Path(__file__).parent / "data/latin_names.json"
 CONTROL = [
-    ("Messi", ["ميسي"]), ("Ronaldo", ["رونالدو"]), ("Uber", ["أوبر"]), ("Samsung", ["سامسونغ"]),
-    ("Tesla", ["تسلا"]), ("YouTube", ["يوتيوب"]), ("Macron", ["ماكرون"]), ("Merkel", ["ميركل"]),
-    ("Boeing", ["بوينغ"]), ("Airbus", ["إيرباص"]), ("Zuckerberg", ["زوكربيرغ"]),
+    ("Messi", ["ميسي"]),
+    ("Ronaldo", ["رونالدو"]),
+    ("Uber", ["أوبر"]),
+    ("Samsung", ["سامسونغ"]),
+    ("Tesla", ["تسلا"]),
+    ("YouTube", ["يوتيوب"]),
+    ("Macron", ["ماكرون"]),
+    ("Merkel", ["ميركل"]),
+    ("Boeing", ["بوينغ"]),
+    ("Airbus", ["إيرباص"]),
+    ("Zuckerberg", ["زوكربيرغ"]),
     ("Pompeo", ["بومبيو"]),
 ]
 
@@ -73,8 +81,10 @@ def names(article: Article, spellings: list[str]) -> bool:
 
 
 def judge(queries: list[tuple[str, list[str]]], articles: list[Article]) -> list[Judged]:
-    return [Judged(q, spellings, {a.id for a in articles if names(a, spellings)})
-            for q, spellings in queries]
+    return [
+        Judged(q, spellings, {a.id for a in articles if names(a, spellings)})
+        for q, spellings in queries
+    ]
 
 
 def corpus_articles_naming(queries: list[tuple[str, list[str]]]) -> list[Article]:
@@ -98,15 +108,15 @@ async def score(fixture: IndexFixture, judged: list[Judged]) -> dict[str, float]
     totals = {"raw": 0.0, "without": 0.0, "with": 0.0, "fallback ran": 0.0}
     try:
         for item in judged:
-            raw = await raw_search(fixture.meili_url, fixture.search_key, fixture.raw_index,
-                                   item.query)
+            raw = await raw_search(
+                fixture.meili_url, fixture.search_key, fixture.raw_index, item.query
+            )
             before = await plain.search(SearchParams(q=item.query, per_page=10))
             after = await guessing.search(SearchParams(q=item.query, per_page=10))
             totals["raw"] += reciprocal_rank(raw, item.relevant)
             totals["without"] += reciprocal_rank([h.id for h in before.hits], item.relevant)
             totals["with"] += reciprocal_rank([h.id for h in after.hits], item.relevant)
-            totals["fallback ran"] += before.total < 10 and bool(
-                fallback.guesses(item.query))
+            totals["fallback ran"] += before.total < 10 and bool(fallback.guesses(item.query))
     finally:
         await plain.aclose()
         await guessing.aclose()
@@ -129,18 +139,32 @@ async def run(articles_count: int) -> None:
             fixture = IndexFixture(url, keys.index_key, keys.search_key, "articles")
             with console.status(f"indexing {len(everything)} articles"):
                 await fixture.load(everything)
-            results = {"judged": await score(fixture, judged),
-                       "control": await score(fixture, control)}
+            results = {
+                "judged": await score(fixture, judged),
+                "control": await score(fixture, control),
+            }
         finally:
             group.stop_all()
     table = Table(title=f"MRR@10 over {len(everything)} articles")
-    for column in ("set", "queries", "raw Meilisearch", "search, no fallback",
-                   "search, fallback", "fallback ran"):
+    for column in (
+        "set",
+        "queries",
+        "raw Meilisearch",
+        "search, no fallback",
+        "search, fallback",
+        "fallback ran",
+    ):
         table.add_column(column, justify="right")
     for name, counted in (("judged Latin names", judged), ("control (synonyms)", control)):
         row = results["judged" if counted is judged else "control"]
-        table.add_row(name, str(len(counted)), f"{row['raw']:.3f}", f"{row['without']:.3f}",
-                      f"{row['with']:.3f}", f"{row['fallback ran']:.0%}")
+        table.add_row(
+            name,
+            str(len(counted)),
+            f"{row['raw']:.3f}",
+            f"{row['without']:.3f}",
+            f"{row['with']:.3f}",
+            f"{row['fallback ran']:.0%}",
+        )
     console.print(table)
 
 

@@ -53,8 +53,12 @@ POLL_S = 0.005
 
 
 def raw_document(article: Article) -> dict[str, str]:
-    return {"id": article.id, "headline": article.headline, "lead": article.lead,
-            "body": html.unescape(TAGS.sub(" ", article.body_html))}
+    return {
+        "id": article.id,
+        "headline": article.headline,
+        "lead": article.lead,
+        "body": html.unescape(TAGS.sub(" ", article.body_html)),
+    }
 
 
 def request_bodies(articles: list[Article]) -> list[bytes]:
@@ -67,7 +71,9 @@ async def post_all(system: BenchSystem, bodies: list[bytes], concurrency: int = 
     gate = asyncio.Semaphore(concurrency)
     accepted: set[str] = set()
     headers = {"Authorization": f"Bearer {system.ingest_key}", "Content-Type": "application/json"}
-    async with httpx.AsyncClient(base_url=system.url("ingest"), headers=headers, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=system.url("ingest"), headers=headers, timeout=60
+    ) as client:
 
         async def post(body: bytes) -> None:
             async with gate:
@@ -101,8 +107,11 @@ async def enrich_caught_up(redis: aioredis.Redis, posted: int) -> bool:
 
 
 async def pipeline_throughput(system: BenchSystem, articles: list[Article]) -> float:
-    meili = httpx.AsyncClient(base_url=system.meili_url, timeout=10,
-                              headers={"Authorization": f"Bearer {system.master_key}"})
+    meili = httpx.AsyncClient(
+        base_url=system.meili_url,
+        timeout=10,
+        headers={"Authorization": f"Bearer {system.master_key}"},
+    )
     render = httpx.AsyncClient(base_url=system.url("render"), timeout=10)
     wanted: set[str] = set()
 
@@ -151,13 +160,25 @@ async def raw_bulk(system: BenchSystem, articles: list[Article], batch: int = 50
 
     headers = {"Authorization": f"Bearer {system.master_key}"}
     async with httpx.AsyncClient(base_url=system.meili_url, headers=headers, timeout=60) as meili:
-        await wait_task(meili, (await meili.post("/indexes", json={"uid": "raw_bulk", "primaryKey": "id"})).json())
-        await wait_task(meili, (await meili.patch("/indexes/raw_bulk/settings", json={
-            "localizedAttributes": index_settings()["localizedAttributes"]})).json())
+        await wait_task(
+            meili,
+            (await meili.post("/indexes", json={"uid": "raw_bulk", "primaryKey": "id"})).json(),
+        )
+        await wait_task(
+            meili,
+            (
+                await meili.patch(
+                    "/indexes/raw_bulk/settings",
+                    json={"localizedAttributes": index_settings()["localizedAttributes"]},
+                )
+            ).json(),
+        )
         documents = [raw_document(a) for a in articles]
         started = time.perf_counter()
-        tasks = [(await meili.post("/indexes/raw_bulk/documents", json=documents[i:i + batch])).json()
-                 for i in range(0, len(documents), batch)]
+        tasks = [
+            (await meili.post("/indexes/raw_bulk/documents", json=documents[i : i + batch])).json()
+            for i in range(0, len(documents), batch)
+        ]
         for task in tasks:
             await wait_task(meili, task)
         return len(documents) / (time.perf_counter() - started)
@@ -173,8 +194,9 @@ async def wait_task(meili: httpx.AsyncClient, task: dict) -> None:
         await asyncio.sleep(POLL_S)
 
 
-async def steady_latency(system: BenchSystem, articles: list[Article], rate: float
-                         ) -> dict[str, list[float]]:
+async def steady_latency(
+    system: BenchSystem, articles: list[Article], rate: float
+) -> dict[str, list[float]]:
     """Publish at a steady rate; read when enrich, search and render applied each article.
 
     Search acks an event only after its Meilisearch task succeeded and render
@@ -186,7 +208,9 @@ async def steady_latency(system: BenchSystem, articles: list[Article], rate: flo
     """
     sent_at: dict[str, float] = {}
     headers = {"Authorization": f"Bearer {system.ingest_key}"}
-    async with httpx.AsyncClient(base_url=system.url("ingest"), headers=headers, timeout=10) as ingest:
+    async with httpx.AsyncClient(
+        base_url=system.url("ingest"), headers=headers, timeout=10
+    ) as ingest:
 
         async def publish(article: Article) -> None:
             sent = time.time()
@@ -196,14 +220,17 @@ async def steady_latency(system: BenchSystem, articles: list[Article], rate: flo
 
         await steady(articles, rate, publish)
     redis = aioredis.from_url(system.redis_url)
-    latencies = {group: await applied_latencies(redis, group, sent_at)
-                 for group in (ENRICH_GROUP, SEARCH_GROUP, RENDER_GROUP)}
+    latencies = {
+        group: await applied_latencies(redis, group, sent_at)
+        for group in (ENRICH_GROUP, SEARCH_GROUP, RENDER_GROUP)
+    }
     await redis.aclose()
     return latencies
 
 
-async def applied_latencies(redis: aioredis.Redis, group: str, sent_at: dict[str, float],
-                            timeout_s: float = 60) -> list[float]:
+async def applied_latencies(
+    redis: aioredis.Redis, group: str, sent_at: dict[str, float], timeout_s: float = 60
+) -> list[float]:
     """Milliseconds from each POST until `group` applied version 1 (waits for stragglers)."""
     deadline = time.perf_counter() + timeout_s
     applied: dict[str, float] = {}
@@ -216,15 +243,18 @@ async def applied_latencies(redis: aioredis.Redis, group: str, sent_at: dict[str
     return [(applied[i] - sent_at[i]) * 1000 for i in applied]
 
 
-async def raw_single_latency(system: BenchSystem, articles: list[Article], rate: float) -> list[float]:
+async def raw_single_latency(
+    system: BenchSystem, articles: list[Article], rate: float
+) -> list[float]:
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {system.master_key}"}
     async with httpx.AsyncClient(base_url=system.meili_url, headers=headers, timeout=10) as meili:
 
         async def add(article: Article) -> None:
             sent = time.perf_counter()
-            task = (await meili.post("/indexes/raw_bulk/documents",
-                                     json=[raw_document(article)])).json()
+            task = (
+                await meili.post("/indexes/raw_bulk/documents", json=[raw_document(article)])
+            ).json()
             await wait_task(meili, task)
             latencies.append((time.perf_counter() - sent) * 1000)
 
@@ -232,7 +262,9 @@ async def raw_single_latency(system: BenchSystem, articles: list[Article], rate:
     return latencies
 
 
-async def steady(articles: list[Article], rate: float, action: Callable[[Article], Awaitable[None]]) -> None:
+async def steady(
+    articles: list[Article], rate: float, action: Callable[[Article], Awaitable[None]]
+) -> None:
     started = time.perf_counter()
     tasks = []
     for i, article in enumerate(articles):
@@ -243,8 +275,9 @@ async def steady(articles: list[Article], rate: float, action: Callable[[Article
     await asyncio.gather(*tasks)
 
 
-def cpu_table(before: dict[str, float], middle: dict[str, float], after: dict[str, float],
-              articles: int) -> Table:
+def cpu_table(
+    before: dict[str, float], middle: dict[str, float], after: dict[str, float], articles: int
+) -> Table:
     """Where the two cores went: CPU ms per article by process, pipeline beside raw bulk.
 
     The pipeline's throughput can reach the raw engine's only if all its
@@ -253,13 +286,17 @@ def cpu_table(before: dict[str, float], middle: dict[str, float], after: dict[st
     table = Table(title=f"CPU per article (ms), {articles} articles")
     for column in ("process", "whole pipeline", "raw Meilisearch bulk"):
         table.add_column(column, justify="left" if column == "process" else "right")
+
     def per_article(start: dict[str, float], end: dict[str, float], name: str) -> float:
         return (end[name] - start[name]) * 1000 / articles
 
     raw_meili = f"{per_article(middle, after, 'meilisearch'):.1f}"
     for name in before:
-        table.add_row(name, f"{per_article(before, middle, name):.1f}",
-                      raw_meili if name == "meilisearch" else "")
+        table.add_row(
+            name,
+            f"{per_article(before, middle, name):.1f}",
+            raw_meili if name == "meilisearch" else "",
+        )
     total = sum(per_article(before, middle, name) for name in before)
     table.add_row("total", f"{total:.1f}", raw_meili)
     return table
@@ -273,8 +310,8 @@ async def run(articles_count: int, latency_count: int, rate: float, batch_size: 
     console = Console()
     articles = load_articles(articles_count + 2 * latency_count)
     bulk_set = articles[:articles_count]
-    latency_set = articles[articles_count:articles_count + latency_count]
-    raw_set = articles[articles_count + latency_count:]
+    latency_set = articles[articles_count : articles_count + latency_count]
+    raw_set = articles[articles_count + latency_count :]
     console.print(f"{len(articles)} real articles loaded; starting servers and services…")
     extra_env = {"KHABAR_BATCH_SIZE": str(batch_size)} if batch_size else {}
     with running_system(extra_env=extra_env) as system:
@@ -291,8 +328,11 @@ async def run(articles_count: int, latency_count: int, rate: float, batch_size: 
     table = Table(title=f"Throughput: {len(bulk_set)} articles")
     for column in ("path", "articles/s", "vs raw Meilisearch"):
         table.add_column(column)
-    table.add_row("whole pipeline (ingest → searchable and rendered)", f"{pipeline_rate:.0f}",
-                  f"{pipeline_rate / raw_rate:.2f}×")
+    table.add_row(
+        "whole pipeline (ingest → searchable and rendered)",
+        f"{pipeline_rate:.0f}",
+        f"{pipeline_rate / raw_rate:.2f}×",
+    )
     table.add_row("raw Meilisearch bulk add (same articles)", f"{raw_rate:.0f}", "1.00×")
     console.print(table)
     console.print(cpu_table(before, middle, after, len(bulk_set)))
@@ -307,12 +347,18 @@ async def run(articles_count: int, latency_count: int, rate: float, batch_size: 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--latency-articles", type=int, default=200)
     parser.add_argument("--rate", type=float, default=10.0)
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="KHABAR_BATCH_SIZE for the services (events per read)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="KHABAR_BATCH_SIZE for the services (events per read)",
+    )
     args = parser.parse_args()
     asyncio.run(run(args.articles, args.latency_articles, args.rate, args.batch_size))
 

@@ -56,8 +56,13 @@ def enriched_article(article: Article, version: int = 1) -> EnrichedArticle:
     body = html.unescape(_TAG.sub(" ", article.body_html))
     words = [*analyze(article.headline), *analyze(article.lead), *analyze(body)]
     return EnrichedArticle(
-        article=article, version=version, tags=tagged.tags, topic=tagged.topic,
-        story_id=article.id, search_text=" ".join(words), enriched_at=datetime.now(UTC),
+        article=article,
+        version=version,
+        tags=tagged.tags,
+        topic=tagged.topic,
+        story_id=article.id,
+        search_text=" ".join(words),
+        enriched_at=datetime.now(UTC),
     )
 
 
@@ -67,7 +72,9 @@ def versioned_event(article: Article, version: int, withdrawn: bool = False) -> 
     return EnrichedEvent(
         event_id=str(uuid.uuid4()),
         type="article.withdrawn" if withdrawn else "article.enriched",
-        article_id=article.id, version=version, correlation_id=str(uuid.uuid4()),
+        article_id=article.id,
+        version=version,
+        correlation_id=str(uuid.uuid4()),
         source_event_id=str(uuid.uuid4()),
         enriched=None if withdrawn else enriched_article(changed, version),
     )
@@ -116,16 +123,19 @@ class IndexFixture:
         docs = [to_document(enriched_article(a)).model_dump() for a in articles]
         plain = [{k: d[k] for k in ("id", "headline", "lead", "body", "published")} for d in docs]
         for start in range(0, len(docs), batch):
-            await writer.apply(docs[start:start + batch], [])
-            await raw.apply(plain[start:start + batch], [])
+            await writer.apply(docs[start : start + batch], [])
+            await raw.apply(plain[start : start + batch], [])
 
 
 async def raw_search(meili_url: str, key: str, index: str, q: str, limit: int = 10) -> list[str]:
     """Plain Meilisearch: the same words, no analysis, no federation."""
-    async with httpx.AsyncClient(base_url=meili_url, timeout=10,
-                                 headers={"Authorization": f"Bearer {key}"}) as http:
-        answer = await http.post(f"/indexes/{index}/search",
-                                 json={"q": q, "limit": limit, "attributesToRetrieve": ["id"]})
+    async with httpx.AsyncClient(
+        base_url=meili_url, timeout=10, headers={"Authorization": f"Bearer {key}"}
+    ) as http:
+        answer = await http.post(
+            f"/indexes/{index}/search",
+            json={"q": q, "limit": limit, "attributesToRetrieve": ["id"]},
+        )
         answer.raise_for_status()
         return [hit["id"] for hit in answer.json()["hits"]]
 
@@ -160,8 +170,9 @@ def reciprocal_rank(found: list[str], wanted: str) -> float:
     return 1.0 / (found.index(wanted) + 1) if wanted in found else 0.0
 
 
-async def known_item_mrr(fixture: IndexFixture, articles: list[Article], items: int
-                         ) -> tuple[float, float, int]:
+async def known_item_mrr(
+    fixture: IndexFixture, articles: list[Article], items: int
+) -> tuple[float, float, int]:
     df = document_frequencies(articles)
     step = max(1, len(articles) // items)
     chosen = articles[::step][:items]
@@ -174,8 +185,10 @@ async def known_item_mrr(fixture: IndexFixture, articles: list[Article], items: 
                 continue
             asked += 1
             ours += reciprocal_rank(await service_search(client, q), article.id)
-            raw += reciprocal_rank(await raw_search(fixture.meili_url, fixture.search_key,
-                                                    fixture.raw_index, q), article.id)
+            raw += reciprocal_rank(
+                await raw_search(fixture.meili_url, fixture.search_key, fixture.raw_index, q),
+                article.id,
+            )
     finally:
         await client.aclose()
     return ours / max(asked, 1), raw / max(asked, 1), asked

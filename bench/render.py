@@ -49,13 +49,28 @@ def enriched_events(articles: list[Article]) -> list[EnrichedEvent]:
     events = []
     for article in articles:
         same_section = earlier.setdefault(article.category, [])
-        related = [RelatedLink(article_id=i, score=1.0) for i in same_section[-RELATED_PER_ARTICLE:]]
+        related = [
+            RelatedLink(article_id=i, score=1.0) for i in same_section[-RELATED_PER_ARTICLE:]
+        ]
         same_section.append(article.id)
-        enriched = EnrichedArticle(article=article, version=1, topic=article.category,
-                                   related=related, enriched_at=datetime.now(UTC))
-        events.append(EnrichedEvent(
-            event_id=str(uuid.uuid4()), type="article.enriched", article_id=article.id, version=1,
-            correlation_id=str(uuid.uuid4()), source_event_id=str(uuid.uuid4()), enriched=enriched))
+        enriched = EnrichedArticle(
+            article=article,
+            version=1,
+            topic=article.category,
+            related=related,
+            enriched_at=datetime.now(UTC),
+        )
+        events.append(
+            EnrichedEvent(
+                event_id=str(uuid.uuid4()),
+                type="article.enriched",
+                article_id=article.id,
+                version=1,
+                correlation_id=str(uuid.uuid4()),
+                source_event_id=str(uuid.uuid4()),
+                enriched=enriched,
+            )
+        )
     return events
 
 
@@ -77,8 +92,9 @@ async def settled(redis: aioredis.Redis, quiet_s: float = 1.0) -> tuple[float, i
     return last_change, count
 
 
-async def render_throughput(redis: aioredis.Redis, events: list[EnrichedEvent]
-                            ) -> tuple[float, float, int]:
+async def render_throughput(
+    redis: aioredis.Redis, events: list[EnrichedEvent]
+) -> tuple[float, float, int]:
     """Seconds until render acked the last event and until its warm lane settled; fragments kept."""
     started = time.perf_counter()
     async with redis.pipeline(transaction=False) as pipe:
@@ -87,8 +103,11 @@ async def render_throughput(redis: aioredis.Redis, events: list[EnrichedEvent]
         ids = await pipe.execute()
     last_id = ids[-1].decode()
     while True:
-        group = next(g for g in await redis.xinfo_groups(ENRICHED_STREAM)
-                     if g["name"].decode() == RENDER_GROUP)
+        group = next(
+            g
+            for g in await redis.xinfo_groups(ENRICHED_STREAM)
+            if g["name"].decode() == RENDER_GROUP
+        )
         if group["last-delivered-id"].decode() == last_id and group["pending"] == 0:
             break
         await asyncio.sleep(0.01)
@@ -97,8 +116,9 @@ async def render_throughput(redis: aioredis.Redis, events: list[EnrichedEvent]
     return acked, max(acked, warm_done - started), fragments
 
 
-async def closed_loop(concurrency: int, requests: int, call: Callable[[], Awaitable[None]]
-                      ) -> tuple[float, list[float]]:
+async def closed_loop(
+    concurrency: int, requests: int, call: Callable[[], Awaitable[None]]
+) -> tuple[float, list[float]]:
     """`concurrency` clients, each sending its next request when the last one answered."""
     latencies: list[float] = []
     remaining = requests
@@ -116,8 +136,9 @@ async def closed_loop(concurrency: int, requests: int, call: Callable[[], Awaita
     return requests / (time.perf_counter() - started), latencies
 
 
-async def http_hits(port: int, ids: list[str], concurrency: int, requests: int
-                    ) -> tuple[float, list[float]]:
+async def http_hits(
+    port: int, ids: list[str], concurrency: int, requests: int
+) -> tuple[float, list[float]]:
     idle = [await KeepAliveClient.open("127.0.0.1", port) for _ in range(concurrency)]
     connections = list(idle)
     pick = random.Random(concurrency).choice
@@ -139,8 +160,9 @@ async def http_hits(port: int, ids: list[str], concurrency: int, requests: int
             connection.close()
 
 
-async def redis_hits(redis_url: str, ids: list[str], concurrency: int, requests: int
-                     ) -> tuple[float, list[float]]:
+async def redis_hits(
+    redis_url: str, ids: list[str], concurrency: int, requests: int
+) -> tuple[float, list[float]]:
     redis = aioredis.from_url(redis_url, max_connections=concurrency)
     pick = random.Random(concurrency).choice
 
@@ -156,8 +178,13 @@ async def redis_hits(redis_url: str, ids: list[str], concurrency: int, requests:
 
 
 def row(name: str, concurrency: int, rate: float, latencies: list[float]) -> list[str]:
-    return [name, str(concurrency), f"{rate:,.0f}", f"{percentile(latencies, 0.5):.2f}",
-            f"{percentile(latencies, 0.99):.2f}"]
+    return [
+        name,
+        str(concurrency),
+        f"{rate:,.0f}",
+        f"{percentile(latencies, 0.5):.2f}",
+        f"{percentile(latencies, 0.99):.2f}",
+    ]
 
 
 async def run(articles_count: int, requests: int) -> None:
@@ -179,10 +206,20 @@ async def run(articles_count: int, requests: int) -> None:
             ids = [a.id for a in articles]
             hits = []
             for concurrency in CONCURRENCY:
-                hits.append(row("render GET /articles/{id}", concurrency,
-                                *await http_hits(port, ids, concurrency, requests)))
-                hits.append(row("raw Redis GET (redis.asyncio)", concurrency,
-                                *await redis_hits(redis_url, ids, concurrency, requests)))
+                hits.append(
+                    row(
+                        "render GET /articles/{id}",
+                        concurrency,
+                        *await http_hits(port, ids, concurrency, requests),
+                    )
+                )
+                hits.append(
+                    row(
+                        "raw Redis GET (redis.asyncio)",
+                        concurrency,
+                        *await redis_hits(redis_url, ids, concurrency, requests),
+                    )
+                )
         finally:
             group.stop_all()
 
@@ -190,8 +227,13 @@ async def run(articles_count: int, requests: int) -> None:
     for column in ("until", "seconds", "articles/s", "fragments/s", "fragments kept"):
         throughput.add_column(column)
     for until, elapsed in (("last event acked", acked), ("warm lane settled", warmed)):
-        throughput.add_row(until, f"{elapsed:.1f}", f"{len(events) / elapsed:,.0f}",
-                           f"{fragments / elapsed:,.0f}", f"{fragments:,}")
+        throughput.add_row(
+            until,
+            f"{elapsed:.1f}",
+            f"{len(events) / elapsed:,.0f}",
+            f"{fragments / elapsed:,.0f}",
+            f"{fragments:,}",
+        )
     console.print(throughput)
     table = Table(title=f"Cache hits: {requests} requests per row, whole article pages (ms)")
     for column in ("path", "clients", "fragments/s", "p50", "p99"):
@@ -202,8 +244,9 @@ async def run(articles_count: int, requests: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=6000)
     args = parser.parse_args()

@@ -63,21 +63,29 @@ def events_for(articles: list[Article]) -> list[EnrichedEvent]:
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("enriching (not timed)", total=len(articles))
         for n, article in enumerate(articles, 1):
-            events.append(EnrichedEvent(
-                event_id=f"bench-{n}", type="article.enriched", article_id=article.id, version=1,
-                correlation_id=f"bench-{n}", source_event_id=f"bench-{n}",
-                enriched=enriched_article(article)))
+            events.append(
+                EnrichedEvent(
+                    event_id=f"bench-{n}",
+                    type="article.enriched",
+                    article_id=article.id,
+                    version=1,
+                    correlation_id=f"bench-{n}",
+                    source_event_id=f"bench-{n}",
+                    enriched=enriched_article(article),
+                )
+            )
             bar.advance(task)
     return events
 
 
-async def bulk_ours(redis_url: str, writer: MeiliWriter, events: list[EnrichedEvent],
-                    batch: int) -> float:
+async def bulk_ours(
+    redis_url: str, writer: MeiliWriter, events: list[EnrichedEvent], batch: int
+) -> float:
     redis = connect(redis_url)
     indexer = Indexer(redis, writer, 0)
     started = time.perf_counter()
     for start in range(0, len(events), batch):
-        chunk = events[start:start + batch]
+        chunk = events[start : start + batch]
         await indexer.handle([Delivery(f"{start + n}-0", e) for n, e in enumerate(chunk, 1)])
     elapsed = time.perf_counter() - started
     await redis.aclose()
@@ -88,7 +96,7 @@ async def bulk_raw(writer: MeiliWriter, docs: list[dict[str, Any]], batch: int) 
     await writer.ensure_index(load_synonyms())
     started = time.perf_counter()
     for start in range(0, len(docs), batch):
-        await writer.apply(docs[start:start + batch], [])
+        await writer.apply(docs[start : start + batch], [])
     return len(docs) / (time.perf_counter() - started)
 
 
@@ -121,8 +129,9 @@ def broad_queries(articles: list[Article], count: int = 20) -> list[str]:
 Ask = Callable[[httpx.AsyncClient, str], Awaitable[httpx.Response]]
 
 
-async def load(ask: Ask, client: httpx.AsyncClient, queries: list[str], concurrency: int,
-               total: int) -> tuple[list[float], float]:
+async def load(
+    ask: Ask, client: httpx.AsyncClient, queries: list[str], concurrency: int, total: int
+) -> tuple[list[float], float]:
     latencies: list[float] = []
     todo = iter([queries[n % len(queries)] for n in range(total)])
 
@@ -156,23 +165,39 @@ class LatencyRow:
 SERVER_PROCESSES = ("meilisearch", "search")
 
 
-async def latency_rows(service_url: str, meili_url: str, search_key: str, index: str,
-                       queries: list[str], per_level: int,
-                       cpu_now: Callable[[], dict[str, float]]) -> list[LatencyRow]:
-    page_body = {"limit": 10, "facets": ["category", "tag_facets", "source"],
-                 "attributesToRetrieve": RETRIEVED, "attributesToCrop": [f"body:{SNIPPET_WORDS}"],
-                 "attributesToHighlight": ["lead", "body"]}
+async def latency_rows(
+    service_url: str,
+    meili_url: str,
+    search_key: str,
+    index: str,
+    queries: list[str],
+    per_level: int,
+    cpu_now: Callable[[], dict[str, float]],
+) -> list[LatencyRow]:
+    page_body = {
+        "limit": 10,
+        "facets": ["category", "tag_facets", "source"],
+        "attributesToRetrieve": RETRIEVED,
+        "attributesToCrop": [f"body:{SNIPPET_WORDS}"],
+        "attributesToHighlight": ["lead", "body"],
+    }
 
     async def ours(client: httpx.AsyncClient, q: str) -> httpx.Response:
         return await client.get(f"{service_url}/v1/search", params={"q": q})
 
     async def raw_page(client: httpx.AsyncClient, q: str) -> httpx.Response:
-        return await client.post(f"{meili_url}/indexes/{index}/search", json={"q": q, **page_body},
-                                 headers={"Authorization": f"Bearer {search_key}"})
+        return await client.post(
+            f"{meili_url}/indexes/{index}/search",
+            json={"q": q, **page_body},
+            headers={"Authorization": f"Bearer {search_key}"},
+        )
 
     async def raw_bare(client: httpx.AsyncClient, q: str) -> httpx.Response:
-        return await client.post(f"{meili_url}/indexes/{index}/search", json={"q": q, "limit": 10},
-                                 headers={"Authorization": f"Bearer {search_key}"})
+        return await client.post(
+            f"{meili_url}/indexes/{index}/search",
+            json={"q": q, "limit": 10},
+            headers={"Authorization": f"Bearer {search_key}"},
+        )
 
     rows = []
     limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
@@ -181,47 +206,69 @@ async def latency_rows(service_url: str, meili_url: str, search_key: str, index:
             await load(ask, client, queries, 4, len(queries))
         for concurrency in CONCURRENCY:
             total = max(per_level, concurrency * 10)
-            for name, ask in (("khabar /v1/search", ours), ("raw Meilisearch, page request", raw_page),
-                              ("raw Meilisearch, bare q", raw_bare)):
+            for name, ask in (
+                ("khabar /v1/search", ours),
+                ("raw Meilisearch, page request", raw_page),
+                ("raw Meilisearch, bare q", raw_bare),
+            ):
                 before = cpu_now() | {"client": time.process_time()}
                 latencies, qps = await load(ask, client, queries, concurrency, total)
                 after = cpu_now() | {"client": time.process_time()}
-                cpu_ms = {process: 1000 * (after[process] - before[process]) / total
-                          for process in before if process in after}
+                cpu_ms = {
+                    process: 1000 * (after[process] - before[process]) / total
+                    for process in before
+                    if process in after
+                }
                 rows.append(LatencyRow(name, concurrency, latencies, qps, cpu_ms))
     return rows
 
 
 def print_latency(rows: list[LatencyRow], articles: int) -> None:
     table = Table(title=f"Query latency over {articles} indexed articles")
-    for column in ("engine", "clients", "p50 ms", "p95 ms", "p99 ms", "queries/s",
-                   "p50 vs raw page", "CPU ms/query: meili + search (client)", "CPU vs raw page"):
+    for column in (
+        "engine",
+        "clients",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "queries/s",
+        "p50 vs raw page",
+        "CPU ms/query: meili + search (client)",
+        "CPU vs raw page",
+    ):
         table.add_column(column, justify="right" if column != "engine" else "left")
     raw = {row.clients: row for row in rows if row.engine.endswith("page request")}
     for row in rows:
         p50 = percentile(row.latencies, 0.5)
         base = raw[row.clients]
         cpu = " + ".join(f"{row.cpu_ms.get(name, 0.0):.1f}" for name in SERVER_PROCESSES)
-        table.add_row(row.engine, str(row.clients), f"{p50 * 1000:.1f}",
-                      f"{percentile(row.latencies, 0.95) * 1000:.1f}",
-                      f"{percentile(row.latencies, 0.99) * 1000:.1f}", f"{row.qps:.0f}",
-                      f"{p50 / percentile(base.latencies, 0.5):.2f}×",
-                      f"{cpu} ({row.cpu_ms.get('client', 0.0):.1f})",
-                      f"{row.server_cpu_ms / base.server_cpu_ms:.2f}×")
+        table.add_row(
+            row.engine,
+            str(row.clients),
+            f"{p50 * 1000:.1f}",
+            f"{percentile(row.latencies, 0.95) * 1000:.1f}",
+            f"{percentile(row.latencies, 0.99) * 1000:.1f}",
+            f"{row.qps:.0f}",
+            f"{p50 / percentile(base.latencies, 0.5):.2f}×",
+            f"{cpu} ({row.cpu_ms.get('client', 0.0):.1f})",
+            f"{row.server_cpu_ms / base.server_cpu_ms:.2f}×",
+        )
     console.print(table)
 
 
 DEPTH_CONCURRENCY = (1, 16)
 
 
-async def depth_rows(service_url: str, queries: list[str], per_level: int,
-                     cpu_now: Callable[[], dict[str, float]]) -> list[LatencyRow]:
+async def depth_rows(
+    service_url: str, queries: list[str], per_level: int, cpu_now: Callable[[], dict[str, float]]
+) -> list[LatencyRow]:
     """Page 1 and the last page a reader may ask for, 10 hits a page."""
     deepest = SearchSettings().max_result_depth // 10
 
     def at_page(page: int) -> Ask:
         async def ask(client: httpx.AsyncClient, q: str) -> httpx.Response:
             return await client.get(f"{service_url}/v1/search", params={"q": q, "page": page})
+
         return ask
 
     rows = []
@@ -233,26 +280,42 @@ async def depth_rows(service_url: str, queries: list[str], per_level: int,
                 before = cpu_now()
                 latencies, qps = await load(ask, client, queries, concurrency, total)
                 after = cpu_now()
-                cpu_ms = {process: 1000 * (after[process] - before[process]) / total
-                          for process in before if process in after}
+                cpu_ms = {
+                    process: 1000 * (after[process] - before[process]) / total
+                    for process in before
+                    if process in after
+                }
                 rows.append(LatencyRow(name, concurrency, latencies, qps, cpu_ms))
     return rows
 
 
 def print_depth(rows: list[LatencyRow]) -> None:
     table = Table(title="Deepest allowed page beside page 1 (/v1/search, 10 hits a page)")
-    for column in ("page", "clients", "p50 ms", "p99 ms", "queries/s",
-                   "CPU ms/query: meili + search", "p50 vs page 1", "CPU vs page 1"):
+    for column in (
+        "page",
+        "clients",
+        "p50 ms",
+        "p99 ms",
+        "queries/s",
+        "CPU ms/query: meili + search",
+        "p50 vs page 1",
+        "CPU vs page 1",
+    ):
         table.add_column(column, justify="right" if column != "page" else "left")
     first = {row.clients: row for row in rows if row.engine == "page 1"}
     for row in rows:
         base = first[row.clients]
         cpu = " + ".join(f"{row.cpu_ms.get(name, 0.0):.1f}" for name in SERVER_PROCESSES)
-        table.add_row(row.engine, str(row.clients),
-                      f"{percentile(row.latencies, 0.5) * 1000:.1f}",
-                      f"{percentile(row.latencies, 0.99) * 1000:.1f}", f"{row.qps:.0f}", cpu,
-                      f"{percentile(row.latencies, 0.5) / percentile(base.latencies, 0.5):.2f}×",
-                      f"{row.server_cpu_ms / base.server_cpu_ms:.2f}×")
+        table.add_row(
+            row.engine,
+            str(row.clients),
+            f"{percentile(row.latencies, 0.5) * 1000:.1f}",
+            f"{percentile(row.latencies, 0.99) * 1000:.1f}",
+            f"{row.qps:.0f}",
+            cpu,
+            f"{percentile(row.latencies, 0.5) / percentile(base.latencies, 0.5):.2f}×",
+            f"{row.server_cpu_ms / base.server_cpu_ms:.2f}×",
+        )
     console.print(table)
 
 
@@ -260,8 +323,9 @@ async def run(count: int, query_count: int, batch: int, per_level: int) -> None:
     articles = load_corpus_articles(count)
     events = events_for(articles)
     docs = [to_document(e.enriched).model_dump() for e in events if e.enriched]
-    with running_system(services=("search",),
-                        extra_env={"KHABAR_RATE_LIMIT_PER_MINUTE": "0"}) as system:
+    with running_system(
+        services=("search",), extra_env={"KHABAR_RATE_LIMIT_PER_MINUTE": "0"}
+    ) as system:
         live = MeiliWriter(system.meili_url, system.keys.index_key, system.index)
         with console.status(f"bulk indexing {len(events)} articles through the indexer"):
             ours = await bulk_ours(system.redis_url, live, events, batch)
@@ -277,13 +341,20 @@ async def run(count: int, query_count: int, batch: int, per_level: int) -> None:
 
         queries = make_queries(articles, query_count)
         with console.status("querying"):
-            rows = await latency_rows(system.url("search"), system.meili_url,
-                                      system.keys.search_key, system.index, queries, per_level,
-                                      system.cpu_by_process)
+            rows = await latency_rows(
+                system.url("search"),
+                system.meili_url,
+                system.keys.search_key,
+                system.index,
+                queries,
+                per_level,
+                system.cpu_by_process,
+            )
         print_latency(rows, len(docs))
         with console.status("deepest page beside page 1"):
-            deep = await depth_rows(system.url("search"), broad_queries(articles), per_level,
-                                    system.cpu_by_process)
+            deep = await depth_rows(
+                system.url("search"), broad_queries(articles), per_level, system.cpu_by_process
+            )
         print_depth(deep)
 
 
@@ -292,10 +363,13 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=20_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--per-level", type=int, default=600,
-                        help="requests per engine and concurrency level")
+    parser.add_argument(
+        "--per-level", type=int, default=600, help="requests per engine and concurrency level"
+    )
     args = parser.parse_args()
-    configure_logging("bench", "console", "WARNING")  # the in-process indexer's lines are noise here
+    configure_logging(
+        "bench", "console", "WARNING"
+    )  # the in-process indexer's lines are noise here
     asyncio.run(run(args.articles, args.queries, args.batch, args.per_level))
 
 

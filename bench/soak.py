@@ -90,12 +90,16 @@ def rss_mb(pid: int) -> float:
 
 
 def memory(system: BenchSystem) -> dict[str, float]:
-    return {managed.name: rss_mb(managed.process.pid) for managed in system.group.processes
-            if managed.process.poll() is None}
+    return {
+        managed.name: rss_mb(managed.process.pid)
+        for managed in system.group.processes
+        if managed.process.poll() is None
+    }
 
 
-def drive(system: BenchSystem, seconds: float, rate: float, rng: random.Random,
-          accepted: Accepted) -> dict[str, int]:
+def drive(
+    system: BenchSystem, seconds: float, rate: float, rng: random.Random, accepted: Accepted
+) -> dict[str, int]:
     """Publishes, updates and withdrawals at `rate` per second for `seconds`."""
     documents = iter(corpus_documents(corpus_path(), int(seconds * rate) + 10))
     live: dict[str, dict[str, Any]] = {}
@@ -158,19 +162,33 @@ def plot(samples: list[Sample], path: Path, load_s: float) -> None:
     figure.savefig(path, dpi=110)
 
 
-def report(counts: dict[str, int], samples: list[Sample], load_s: float, drained_s: float,
-           rss_start: dict[str, float], rss_end: dict[str, float], checks: dict[str, str]) -> dict[str, Any]:
+def report(
+    counts: dict[str, int],
+    samples: list[Sample],
+    load_s: float,
+    drained_s: float,
+    rss_start: dict[str, float],
+    rss_end: dict[str, float],
+    checks: dict[str, str],
+) -> dict[str, Any]:
     load = [s for s in samples if s.t <= load_s]
     first, last = samples[0], samples[-1]
-    handled = {g: (last.read.get(g, 0) - first.read.get(g, 0)) / max(last.t - first.t, 1e-9)
-               for g in last.read}
+    handled = {
+        g: (last.read.get(g, 0) - first.read.get(g, 0)) / max(last.t - first.t, 1e-9)
+        for g in last.read
+    }
     summary = {
-        "load_seconds": round(load_s, 1), "drain_seconds": round(drained_s, 1),
-        "accepted": counts, "accepted_per_s": round(sum(counts[k] for k in
-                                                        ("publish", "update", "withdraw")) / load_s, 2),
+        "load_seconds": round(load_s, 1),
+        "drain_seconds": round(drained_s, 1),
+        "accepted": counts,
+        "accepted_per_s": round(
+            sum(counts[k] for k in ("publish", "update", "withdraw")) / load_s, 2
+        ),
         "read_per_s_by_group_avg_over_run": {g: round(v, 2) for g, v in handled.items()},
         "max_lag": {g: max((s.lag.get(g, 0) for s in load), default=0) for g in last.lag},
-        "max_pending": {g: max((s.pending.get(g, 0) for s in load), default=0) for g in last.pending},
+        "max_pending": {
+            g: max((s.pending.get(g, 0) for s in load), default=0) for g in last.pending
+        },
         "rss_mb_start": {k: round(v, 1) for k, v in rss_start.items()},
         "rss_mb_end": {k: round(v, 1) for k, v in rss_end.items()},
         "checks": checks,
@@ -186,11 +204,12 @@ def report(counts: dict[str, int], samples: list[Sample], load_s: float, drained
 
 def check(system: BenchSystem, accepted: Accepted, client: redis.Redis) -> dict[str, str]:
     results: dict[str, str] = {}
-    for name, probe in (("index", lambda: check_index(system, accepted)),
-                        ("fragments", lambda: check_fragments(system, accepted)),
-                        ("pending", lambda: _assert(all(s["pending"] == 0 for s in
-                                                        group_state(client).values()))),
-                        ("dead letters", lambda: _assert(not any(dead_letters(client).values())))):
+    for name, probe in (
+        ("index", lambda: check_index(system, accepted)),
+        ("fragments", lambda: check_fragments(system, accepted)),
+        ("pending", lambda: _assert(all(s["pending"] == 0 for s in group_state(client).values()))),
+        ("dead letters", lambda: _assert(not any(dead_letters(client).values()))),
+    ):
         try:
             probe()
             results[name] = "ok"

@@ -43,10 +43,12 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         # The session's shared Redis trades the shipped fsync for speed; the durability
         # tests start their own at the shipped setting.
         redis_url = os.environ.get("KHABAR_TEST_REDIS_URL") or start_redis(
-            group, base / "redis", free_port(), appendfsync="everysec")
+            group, base / "redis", free_port(), appendfsync="everysec"
+        )
         master_key = os.environ.get("KHABAR_TEST_MEILI_MASTER_KEY") or secrets.token_hex(16)
         meili_url = os.environ.get("KHABAR_TEST_MEILI_URL") or start_meili(
-            group, base / "meili", free_port(), master_key)
+            group, base / "meili", free_port(), master_key
+        )
         yield Servers(redis_url, meili_url, master_key, provision_keys(meili_url, master_key))
     finally:
         group.stop_all()
@@ -99,9 +101,17 @@ def system(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     ports = {service: free_port() for service in ("ingest", "enrich", "search", "render")}
     try:
         started = start_services(group, env, ports, logs)
-        yield System(servers, f"http://127.0.0.1:{ports['ingest']}",
-                     f"http://127.0.0.1:{ports['search']}", f"http://127.0.0.1:{ports['render']}",
-                     f"http://127.0.0.1:{ports['enrich']}", ingest_key, group, env, logs,
-                     {name: ops_url(managed, ports[name]) for name, managed in started.items()})
+        yield System(
+            servers,
+            f"http://127.0.0.1:{ports['ingest']}",
+            f"http://127.0.0.1:{ports['search']}",
+            f"http://127.0.0.1:{ports['render']}",
+            f"http://127.0.0.1:{ports['enrich']}",
+            ingest_key,
+            group,
+            env,
+            logs,
+            {name: ops_url(managed, ports[name]) for name, managed in started.items()},
+        )
     finally:
         group.stop_all()

@@ -65,7 +65,9 @@ def with_changes(document: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return copy
 
 
-def eventually(probe: Callable[[], T | None], timeout_s: float = 20.0, interval_s: float = 0.1) -> T:
+def eventually(
+    probe: Callable[[], T | None], timeout_s: float = 20.0, interval_s: float = 0.1
+) -> T:
     """Poll until `probe` returns something truthy; the bounded wait of every pipeline test."""
     deadline = time.monotonic() + timeout_s
     last: T | None = None

@@ -64,9 +64,13 @@ class KhabarAsyncAPI(AsyncAPI):
 
 
 def khabar_asyncapi(broker: "RedisBroker", service: str) -> KhabarAsyncAPI:
-    return KhabarAsyncAPI(broker, title=f"khabar {service}", version="1",
-                          description=f"The streams khabar {service} reads. {WIRE_FORMAT}",
-                          schema_version="3.0.0")
+    return KhabarAsyncAPI(
+        broker,
+        title=f"khabar {service}",
+        version="1",
+        description=f"The streams khabar {service} reads. {WIRE_FORMAT}",
+        schema_version="3.0.0",
+    )
 
 
 def with_event_schemas(document: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from khabar_shared.metrics import REGISTRY
 from khabar_shared.redis_helpers import cluster_enabled
 
 
-def make_broker(redis_url: str, service: str, cluster: bool | None = None,
-                graceful_timeout_s: float = 10.0) -> RedisBroker:
+def make_broker(
+    redis_url: str, service: str, cluster: bool | None = None, graceful_timeout_s: float = 10.0
+) -> RedisBroker:
     """A broker whose logs go through structlog and whose metrics land in REGISTRY.
 
     With `KHABAR_REDIS_CLUSTER` (or `cluster=True`) it is FastStream's

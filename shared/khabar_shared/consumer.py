@@ -132,8 +132,12 @@ class StreamConsumer(Generic[EventT]):
             title=f"{self.stream}:{self.group}:new",
         )(on_new)
         broker.subscriber(
-            stream=StreamSub(self.stream, min_idle_time=self.settings.claim_idle_ms,
-                             polling_interval=claim_polling_ms(self.settings.claim_idle_ms), **common),
+            stream=StreamSub(
+                self.stream,
+                min_idle_time=self.settings.claim_idle_ms,
+                polling_interval=claim_polling_ms(self.settings.claim_idle_ms),
+                **common,
+            ),
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.stream}:{self.group}:claimed",
         )(on_claimed)
@@ -168,11 +172,19 @@ class StreamConsumer(Generic[EventT]):
                 alone.append((message_id, fields))  # its consumers died: not its fault yet
                 continue
             await self.dead_letter(
-                message_id, fields, (error or NO_ERROR_RECORDED).decode(), deliveries,
+                message_id,
+                fields,
+                (error or NO_ERROR_RECORDED).decode(),
+                deliveries,
                 reason="max_deliveries",
             )
-        log.info("pending_events_claimed", stream=self.stream, group=self.group,
-                 count=len(entries), deliveries=[counts.get(m, 1) for m, _ in entries])
+        log.info(
+            "pending_events_claimed",
+            stream=self.stream,
+            group=self.group,
+            count=len(entries),
+            deliveries=[counts.get(m, 1) for m, _ in entries],
+        )
         await self.process(retry)
         for entry in alone:
             await self.process([entry])
@@ -206,8 +218,9 @@ class StreamConsumer(Generic[EventT]):
             if len(deliveries) == 1:
                 await self._record_failure(deliveries[0])
                 return False
-            log.warning("batch_failed_splitting", size=len(deliveries), stream=self.stream,
-                        group=self.group)
+            log.warning(
+                "batch_failed_splitting", size=len(deliveries), stream=self.stream, group=self.group
+            )
             half = len(deliveries) // 2
             await self._handle_or_split(deliveries[:half])
             await self._handle_or_split(deliveries[half:])
@@ -246,10 +259,17 @@ class StreamConsumer(Generic[EventT]):
         dependency = dependency_of(error)
         WAITING.start(self.waiting_name, f"{dependency}: {error}"[:300])
         metrics.WAITING_FOR_DEPENDENCY.labels(stream=self.stream, group=self.group).set(1)
-        metrics.OUTAGE_RETRIES.labels(stream=self.stream, group=self.group,
-                                      dependency=dependency).inc()
-        log.warning("dependency_unavailable_waiting", stream=self.stream, group=self.group,
-                    dependency=dependency, error=str(error)[:300], retry_in_s=delay_s)
+        metrics.OUTAGE_RETRIES.labels(
+            stream=self.stream, group=self.group, dependency=dependency
+        ).inc()
+        log.warning(
+            "dependency_unavailable_waiting",
+            stream=self.stream,
+            group=self.group,
+            dependency=dependency,
+            error=str(error)[:300],
+            retry_in_s=delay_s,
+        )
         await asyncio.sleep(delay_s)
 
     def _outage_over(self) -> None:
@@ -282,8 +302,9 @@ class StreamConsumer(Generic[EventT]):
                 if done.is_set():
                     return
                 try:
-                    await self.redis.xclaim(self.stream, self.group, self.consumer_name, 0,
-                                            message_ids, justid=True)
+                    await self.redis.xclaim(
+                        self.stream, self.group, self.consumer_name, 0, message_ids, justid=True
+                    )
                 except Exception as error:  # noqa: BLE001 (the next round retries; the claim is a lease)
                     log.warning("claim_refresh_failed", stream=self.stream, error=str(error))
 
@@ -299,8 +320,13 @@ class StreamConsumer(Generic[EventT]):
         """Leave the event pending (it will be claimed and retried) and keep its error."""
         error = traceback.format_exc(limit=5)
         async with logging_context([delivery]):
-            log.error("event_failed", stream=self.stream, group=self.group,
-                      message_id=delivery.message_id, error=error.strip().splitlines()[-1])
+            log.error(
+                "event_failed",
+                stream=self.stream,
+                group=self.group,
+                message_id=delivery.message_id,
+                error=error.strip().splitlines()[-1],
+            )
         metrics.EVENTS_FAILED.labels(stream=self.stream, group=self.group).inc()
         await self.redis.hset(self.errors_key, delivery.message_id, error)
 
@@ -332,19 +358,26 @@ class StreamConsumer(Generic[EventT]):
         self, message_id: str, fields: dict[bytes, bytes], error: str, deliveries: int, reason: str
     ) -> None:
         """Move one entry to dead letters and ack it, in one transaction."""
-        entry = dead_letter_entry(self.stream, message_id, self.group, reason, error, deliveries,
-                                  fields)
+        entry = dead_letter_entry(
+            self.stream, message_id, self.group, reason, error, deliveries, fields
+        )
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.xadd(dead_letter_stream(self.stream), entry)  # type: ignore[arg-type]
             pipe.xack(self.stream, self.group, message_id)
             pipe.hdel(self.errors_key, message_id)
             await pipe.execute()
         metrics.DEAD_LETTERS.labels(stream=self.stream, group=self.group, reason=reason).inc()
-        log.error("event_dead_lettered", stream=self.stream, group=self.group,
-                  message_id=message_id, reason=reason, deliveries=deliveries,
-                  event_id=_text(fields.get(b"event_id")),
-                  article_id=_text(fields.get(b"article_id")),
-                  correlation_id=_text(fields.get(b"correlation_id")))
+        log.error(
+            "event_dead_lettered",
+            stream=self.stream,
+            group=self.group,
+            message_id=message_id,
+            reason=reason,
+            deliveries=deliveries,
+            event_id=_text(fields.get(b"event_id")),
+            article_id=_text(fields.get(b"article_id")),
+            correlation_id=_text(fields.get(b"correlation_id")),
+        )
 
     async def drain(self, timeout_s: float) -> int:
         """On shutdown, after the broker stopped reading: finish what this consumer holds.
@@ -365,8 +398,13 @@ class StreamConsumer(Generic[EventT]):
                     await self.process(entries)
                     handled += len(entries)
         except TimeoutError:
-            log.warning("drain_timed_out", stream=self.stream, group=self.group,
-                        handled=handled, in_flight=len(self._in_flight))
+            log.warning(
+                "drain_timed_out",
+                stream=self.stream,
+                group=self.group,
+                handled=handled,
+                in_flight=len(self._in_flight),
+            )
         log.info("consumer_drained", stream=self.stream, group=self.group, handled=handled)
         return handled
 
@@ -374,8 +412,15 @@ class StreamConsumer(Generic[EventT]):
         """This consumer's pending entries, oldest first, each read once (XREADGROUP from an id)."""
         after = "0"
         while True:
-            reply = cast(list[tuple[bytes, list[PendingEntry]]], await self.redis.xreadgroup(
-                self.group, self.consumer_name, {self.stream: after}, count=self.settings.batch_size))
+            reply = cast(
+                list[tuple[bytes, list[PendingEntry]]],
+                await self.redis.xreadgroup(
+                    self.group,
+                    self.consumer_name,
+                    {self.stream: after},
+                    count=self.settings.batch_size,
+                ),
+            )
             entries = [(i.decode("utf-8", "replace"), f) for i, f in reply[0][1]] if reply else []
             if not entries:
                 return

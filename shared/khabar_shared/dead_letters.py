@@ -45,8 +45,15 @@ class DeadLetterNotFound(LookupError):
     """No entry with that id on that dead-letter stream."""
 
 
-def dead_letter_entry(source_stream: str, source_id: str, group: str, reason: str, error: str,
-                      deliveries: int, original: dict[bytes, bytes]) -> dict[bytes, bytes]:
+def dead_letter_entry(
+    source_stream: str,
+    source_id: str,
+    group: str,
+    reason: str,
+    error: str,
+    deliveries: int,
+    original: dict[bytes, bytes],
+) -> dict[bytes, bytes]:
     """The fields written to the dead-letter stream for one entry given up on."""
     entry: dict[bytes, bytes] = {
         b"source_stream": source_stream.encode(),
@@ -61,16 +68,27 @@ def dead_letter_entry(source_stream: str, source_id: str, group: str, reason: st
     return entry
 
 
-def parse_dead_letter(entry_id: str, fields: dict[bytes, bytes], dead_stream: str = "") -> DeadLetter:
+def parse_dead_letter(
+    entry_id: str, fields: dict[bytes, bytes], dead_stream: str = ""
+) -> DeadLetter:
     def text(name: str) -> str:
         return fields.get(name.encode(), b"").decode("utf-8", "replace")
 
     return DeadLetter(
-        entry_id=entry_id, dead_stream=dead_stream, source_stream=text("source_stream"), source_id=text("source_id"),
-        group=text("group"), reason=text("reason"), error=text("error"),
-        deliveries=int(text("deliveries") or 0), dead_at=text("dead_at"),
-        original={key[len(ORIGINAL_PREFIX):].decode("utf-8", "replace"): value.decode("utf-8", "replace")
-                  for key, value in fields.items() if key.startswith(ORIGINAL_PREFIX)},
+        entry_id=entry_id,
+        dead_stream=dead_stream,
+        source_stream=text("source_stream"),
+        source_id=text("source_id"),
+        group=text("group"),
+        reason=text("reason"),
+        error=text("error"),
+        deliveries=int(text("deliveries") or 0),
+        dead_at=text("dead_at"),
+        original={
+            key[len(ORIGINAL_PREFIX) :].decode("utf-8", "replace"): value.decode("utf-8", "replace")
+            for key, value in fields.items()
+            if key.startswith(ORIGINAL_PREFIX)
+        },
     )
 
 
@@ -79,15 +97,20 @@ async def read_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str) 
     if not found:
         raise DeadLetterNotFound(f"no dead letter {entry_id} on {dead_stream}")
     raw_id, fields = found[0]
-    return parse_dead_letter(raw_id.decode() if isinstance(raw_id, bytes) else raw_id, fields,
-                             dead_stream)
+    return parse_dead_letter(
+        raw_id.decode() if isinstance(raw_id, bytes) else raw_id, fields, dead_stream
+    )
 
 
-async def list_dead_letters(redis: RedisClient, dead_stream: str, count: int = 100) -> list[DeadLetter]:
+async def list_dead_letters(
+    redis: RedisClient, dead_stream: str, count: int = 100
+) -> list[DeadLetter]:
     """The oldest `count` dead letters of one stream."""
     entries = await read_entries(redis, dead_stream, count=count)
-    return [parse_dead_letter(i.decode() if isinstance(i, bytes) else i, f, dead_stream)
-            for i, f in entries]
+    return [
+        parse_dead_letter(i.decode() if isinstance(i, bytes) else i, f, dead_stream)
+        for i, f in entries
+    ]
 
 
 async def replay_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str) -> str:
@@ -102,8 +125,11 @@ async def replay_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str
         raise DeadLetterNotFound(f"no dead letter {entry_id} on {dead_stream}")
     _, fields = found[0]
     source = fields.get(b"source_stream")
-    original = {key[len(ORIGINAL_PREFIX):]: value for key, value in fields.items()
-                if key.startswith(ORIGINAL_PREFIX)}
+    original = {
+        key[len(ORIGINAL_PREFIX) :]: value
+        for key, value in fields.items()
+        if key.startswith(ORIGINAL_PREFIX)
+    }
     if not source or not original:
         raise ValueError(f"dead letter {entry_id} names no source stream or has no original fields")
     async with redis.pipeline(transaction=True) as pipe:

@@ -65,9 +65,11 @@ class Article(BaseModel):
     body_html: str = ""
     byline: str = ""
     category: str = Field(
-        default="", description="Slug of the category the newsroom filed it under (its listing).")
+        default="", description="Slug of the category the newsroom filed it under (its listing)."
+    )
     category_name: str = Field(
-        default="", description="That category's name as the newsroom sent it, e.g. 'آسيا'.")
+        default="", description="That category's name as the newsroom sent it, e.g. 'آسيا'."
+    )
     subjects: list[Subject] = Field(default_factory=list)
     places: list[Subject] = Field(default_factory=list)
     source: str = Field(default="", description="Outlet or newsroom tool that wrote it.")
@@ -80,7 +82,8 @@ class Article(BaseModel):
     editor_note: str = ""
     corrections: list[Correction] = Field(
         default_factory=list,
-        description="Every editor's note up to this version, oldest first (added by ingest).")
+        description="Every editor's note up to this version, oldest first (added by ingest).",
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict, description="ninjs fields khabar does not model, kept verbatim."
     )
@@ -129,7 +132,9 @@ class Tag(BaseModel):
 class RelatedLink(BaseModel):
     article_id: str
     score: float
-    reasons: list[str] = Field(default_factory=list, description="Why: shared entities, phrases, same story.")
+    reasons: list[str] = Field(
+        default_factory=list, description="Why: shared entities, phrases, same story."
+    )
 
 
 class EnrichedArticle(BaseModel):
@@ -243,8 +248,15 @@ def newest_per_article(events: Iterable[EnrichedEvent]) -> dict[str, EnrichedEve
 # already serialized.
 
 
-def first_event_head(*, event_id: str, kind: str, article_id: str, correlation_id: str,
-                     accepted_at: str, submitted_by: str) -> bytes:
+def first_event_head(
+    *,
+    event_id: str,
+    kind: str,
+    article_id: str,
+    correlation_id: str,
+    accepted_at: str,
+    submitted_by: str,
+) -> bytes:
     """An `ArticleEvent`'s JSON up to its article, as the model orders its fields, for version 1.
 
     Ingest's ACCEPT script uses the event as sent when the change is an article's first
@@ -261,10 +273,15 @@ def first_event_head(*, event_id: str, kind: str, article_id: str, correlation_i
 
 # Serializing a refreshed event's article again cost more than the rest of its refresh: its
 # JSON is the copy's, but for its header and the links and time at its end.
-assert list(EnrichedEvent.model_fields)[-1] == "enriched", "a refreshed event's JSON ends with its article"
-assert list(EnrichedArticle.model_fields)[-3:] == ["related", "search_text", "enriched_at"], \
+assert list(EnrichedEvent.model_fields)[-1] == "enriched", (
+    "a refreshed event's JSON ends with its article"
+)
+assert list(EnrichedArticle.model_fields)[-3:] == ["related", "search_text", "enriched_at"], (
     "a refreshed article's JSON ends with what a refresh changes"
-assert list(ArticleEvent.model_fields)[-1] == "article", "an article event's JSON ends with its article"
+)
+assert list(ArticleEvent.model_fields)[-1] == "article", (
+    "an article event's JSON ends with its article"
+)
 _ENRICHED = b',"enriched":{'
 _RELATED = b',"related":['
 _TAIL = {"related", "search_text", "enriched_at"}

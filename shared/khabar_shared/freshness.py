@@ -19,8 +19,9 @@ class Freshness:
     requests arriving meanwhile do not read it too.
     """
 
-    def __init__(self, max_age_s: float = STATS_MAX_AGE_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_age_s: float = STATS_MAX_AGE_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_age_s = max_age_s
         self._clock = clock
         self._read_at: dict[Hashable, float] = {}

@@ -41,7 +41,9 @@ class GroupCheck:
         except (RedisError, OSError) as error:
             return f"stream {self.stream} unreadable: {error}"
         names = {g["name"].decode() if isinstance(g["name"], bytes) else g["name"] for g in groups}
-        return None if self.group in names else f"consumer group {self.group} missing on {self.stream}"
+        return (
+            None if self.group in names else f"consumer group {self.group} missing on {self.stream}"
+        )
 
 
 def group_check(redis: RedisClient, stream: str, group: str) -> Check:

@@ -16,7 +16,9 @@ import structlog
 SECRET_FIELD_MARKERS = ("key", "token", "password", "secret", "authorization")
 
 
-def _redact_secrets(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _redact_secrets(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """Never let a credential reach a log line, whatever a caller binds."""
     for field in list(event_dict):
         lowered = field.lower()
@@ -74,7 +76,13 @@ def _route_stdlib_logging(
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststream.access.redis"):
+    for name in (
+        "uvicorn",
+        "uvicorn.error",
+        "uvicorn.access",
+        "faststream",
+        "faststream.access.redis",
+    ):
         named = logging.getLogger(name)
         named.handlers = []
         named.propagate = True

@@ -44,8 +44,9 @@ class LuaScript:
         return ("EVAL", self.source, len(keys), *keys, *args)
 
 
-async def queue(pipe: Pipeline | ClusterPipeline, script: AsyncScript, keys: list[Any],
-                args: list[Any]) -> None:
+async def queue(
+    pipe: Pipeline | ClusterPipeline, script: AsyncScript, keys: list[Any], args: list[Any]
+) -> None:
     """Queue a registered script on a pipeline, on one Redis or on a cluster.
 
     A cluster pipeline refuses EVALSHA; it gets EVAL of the same source, which
@@ -86,4 +87,6 @@ class ScriptRegistry:
         folder = files(self._package).joinpath("lua")
         if not folder.is_dir():
             return []
-        return sorted(p.name.removesuffix(".lua") for p in folder.iterdir() if p.name.endswith(".lua"))
+        return sorted(
+            p.name.removesuffix(".lua") for p in folder.iterdir() if p.name.endswith(".lua")
+        )

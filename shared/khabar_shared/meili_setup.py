@@ -24,9 +24,19 @@ log = get_logger(__name__)
 INDEX_KEY_UID = "6c3c5a8e-7a8b-4f5e-9d0c-1a2b3c4d5e01"
 SEARCH_KEY_UID = "6c3c5a8e-7a8b-4f5e-9d0c-1a2b3c4d5e02"
 INDEXING_ACTIONS = [
-    "documents.add", "documents.get", "documents.delete", "indexes.create", "indexes.get",
-    "indexes.update", "indexes.delete", "indexes.swap", "settings.get", "settings.update",
-    "tasks.get", "search", "stats.get",
+    "documents.add",
+    "documents.get",
+    "documents.delete",
+    "indexes.create",
+    "indexes.get",
+    "indexes.update",
+    "indexes.delete",
+    "indexes.swap",
+    "settings.get",
+    "settings.update",
+    "tasks.get",
+    "search",
+    "stats.get",
 ]
 # The variables this setup provides, one file each.
 KEY_FILES = ("KHABAR_MEILI_INDEX_KEY", "KHABAR_MEILI_SEARCH_KEY")
@@ -48,15 +58,23 @@ class MeiliKeys(BaseModel):
     search_key: str
 
 
-def ensure_key(client: httpx.Client, uid: str, name: str, actions: list[str],
-               index_pattern: str) -> str:
+def ensure_key(
+    client: httpx.Client, uid: str, name: str, actions: list[str], index_pattern: str
+) -> str:
     found = client.get(f"/keys/{uid}")
     if found.status_code == 200:
         return str(found.json()["key"])
-    created = client.post("/keys", json={
-        "uid": uid, "name": name, "description": f"khabar: {name}",
-        "actions": actions, "indexes": [index_pattern], "expiresAt": None,
-    })
+    created = client.post(
+        "/keys",
+        json={
+            "uid": uid,
+            "name": name,
+            "description": f"khabar: {name}",
+            "actions": actions,
+            "indexes": [index_pattern],
+            "expiresAt": None,
+        },
+    )
     created.raise_for_status()
     return str(created.json()["key"])
 
@@ -64,16 +82,17 @@ def ensure_key(client: httpx.Client, uid: str, name: str, actions: list[str],
 def create_keys(client: httpx.Client, index_pattern: str) -> MeiliKeys:
     """Both keys, created or found again, through a client holding the master key."""
     return MeiliKeys(
-        index_key=ensure_key(client, INDEX_KEY_UID, "search-indexer", INDEXING_ACTIONS,
-                             index_pattern),
-        search_key=ensure_key(client, SEARCH_KEY_UID, "search-readers", ["search"],
-                              index_pattern),
+        index_key=ensure_key(
+            client, INDEX_KEY_UID, "search-indexer", INDEXING_ACTIONS, index_pattern
+        ),
+        search_key=ensure_key(client, SEARCH_KEY_UID, "search-readers", ["search"], index_pattern),
     )
 
 
 def master_client(meili_url: str, master_key: str) -> httpx.Client:
-    return httpx.Client(base_url=meili_url, headers={"Authorization": f"Bearer {master_key}"},
-                        timeout=10.0)
+    return httpx.Client(
+        base_url=meili_url, headers={"Authorization": f"Bearer {master_key}"}, timeout=10.0
+    )
 
 
 def provision_keys(meili_url: str, master_key: str, index_pattern: str = "articles*") -> MeiliKeys:
@@ -100,8 +119,10 @@ def provision(settings: SetupSettings) -> dict[str, str]:
     with master_client(settings.meili_url, settings.meili_master_key.get_secret_value()) as client:
         wait_for_meili(client)
         created = create_keys(client, f"{settings.meili_index}*")
-    keys = {"KHABAR_MEILI_INDEX_KEY": created.index_key,
-            "KHABAR_MEILI_SEARCH_KEY": created.search_key}
+    keys = {
+        "KHABAR_MEILI_INDEX_KEY": created.index_key,
+        "KHABAR_MEILI_SEARCH_KEY": created.search_key,
+    }
     settings.secrets_dir.mkdir(parents=True, exist_ok=True)
     for name, value in keys.items():
         path = settings.secrets_dir / name

@@ -132,17 +132,29 @@ class StreamStatsCollector:
 
     def collect(self) -> Iterator[Metric]:
         labels = ["stream", "group"]
-        lag = GaugeMetricFamily("khabar_consumer_lag_events",
-                                "Events on the stream not yet delivered to the group.", labels=labels)
-        pending = GaugeMetricFamily("khabar_pending_events",
-                                    "Events delivered to the group and not yet acked.", labels=labels)
-        age = GaugeMetricFamily("khabar_oldest_pending_age_seconds",
-                                "Age of the oldest event the group has not acked.", labels=labels)
-        length = GaugeMetricFamily("khabar_stream_entries", "Entries on the stream.",
-                                   labels=["stream"])
-        dead = GaugeMetricFamily("khabar_dead_letter_entries",
-                                 "Entries waiting on the stream's dead-letter stream.",
-                                 labels=["stream"])
+        lag = GaugeMetricFamily(
+            "khabar_consumer_lag_events",
+            "Events on the stream not yet delivered to the group.",
+            labels=labels,
+        )
+        pending = GaugeMetricFamily(
+            "khabar_pending_events",
+            "Events delivered to the group and not yet acked.",
+            labels=labels,
+        )
+        age = GaugeMetricFamily(
+            "khabar_oldest_pending_age_seconds",
+            "Age of the oldest event the group has not acked.",
+            labels=labels,
+        )
+        length = GaugeMetricFamily(
+            "khabar_stream_entries", "Entries on the stream.", labels=["stream"]
+        )
+        dead = GaugeMetricFamily(
+            "khabar_dead_letter_entries",
+            "Entries waiting on the stream's dead-letter stream.",
+            labels=["stream"],
+        )
         for (stream, group), stats in sorted(self._groups.items()):
             if stats.lag is not None:
                 lag.add_metric([stream, group], stats.lag)

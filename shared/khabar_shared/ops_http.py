@@ -57,10 +57,15 @@ async def refresh_stream_stats(checks: dict[str, Check], me: str = REPORTER) -> 
             continue
         try:
             stats = await read_group_stats(check.redis, check.stream, check.group)
-            group = await hold_lease(check.redis, metrics_lease_key(
-                f"{check.stream}:{check.group}"), me, REPORTER_LEASE_MS)
-            stream = await hold_lease(check.redis, metrics_lease_key(check.stream), me,
-                                      REPORTER_LEASE_MS)
+            group = await hold_lease(
+                check.redis,
+                metrics_lease_key(f"{check.stream}:{check.group}"),
+                me,
+                REPORTER_LEASE_MS,
+            )
+            stream = await hold_lease(
+                check.redis, metrics_lease_key(check.stream), me, REPORTER_LEASE_MS
+            )
         except (RedisError, OSError) as error:
             log.warning("stream_stats_unreadable", stream=check.stream, error=str(error))
             continue
@@ -99,10 +104,12 @@ class HttpMetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
             method = scope.get("method", "GET")
-            metrics.HTTP_REQUESTS.labels(method=method, route=route,
-                                         status=str(status["code"])).inc()
+            metrics.HTTP_REQUESTS.labels(
+                method=method, route=route, status=str(status["code"])
+            ).inc()
             metrics.HTTP_SECONDS.labels(method=method, route=route).observe(
-                time.perf_counter() - started)
+                time.perf_counter() - started
+            )
 
 
 def install_problem_handlers(app: Any) -> None:
@@ -113,19 +120,23 @@ def install_problem_handlers(app: Any) -> None:
 
     @app.exception_handler(ProblemError)
     async def on_problem(_: Request, error: ProblemError) -> JSONResponse:
-        return JSONResponse(error.problem.body(), status_code=error.problem.status,
-                            media_type=PROBLEM_JSON)
+        return JSONResponse(
+            error.problem.body(), status_code=error.problem.status, media_type=PROBLEM_JSON
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         fields = [
-            FieldProblem(pointer=".".join(str(part) for part in item["loc"][1:]) or "request",
-                         detail=item["msg"])
+            FieldProblem(
+                pointer=".".join(str(part) for part in item["loc"][1:]) or "request",
+                detail=item["msg"],
+            )
             for item in error.errors()
         ]
         names = ", ".join(field.pointer for field in fields)
-        found = Problem(status=400, title="Bad Request", detail=f"Invalid parameter: {names}",
-                        errors=fields)
+        found = Problem(
+            status=400, title="Bad Request", detail=f"Invalid parameter: {names}", errors=fields
+        )
         return JSONResponse(found.body(), status_code=400, media_type=PROBLEM_JSON)
 
 
@@ -140,8 +151,11 @@ def fastapi_ops_router(checks: dict[str, Check]) -> "APIRouter":
         return {"status": "ok"}
 
     # Not in the API document: it answers on the operations port only (`ops_port.py`).
-    @router.get("/readyz", summary="Redis, Meilisearch and consumer groups reachable",
-                include_in_schema=False)
+    @router.get(
+        "/readyz",
+        summary="Redis, Meilisearch and consumer groups reachable",
+        include_in_schema=False,
+    )
     async def readyz() -> JSONResponse:
         status, body = await readiness(checks)
         return JSONResponse(body, status_code=status)

@@ -16,8 +16,18 @@ from typing import Any
 
 from khabar_shared.problems import PROBLEM_JSON, Problem
 
-OPS_PATHS = frozenset(("/metrics", "/readyz", "/asyncapi", "/asyncapi.json", "/docs",
-                       "/docs/oauth2-redirect", "/redoc", "/openapi.json"))
+OPS_PATHS = frozenset(
+    (
+        "/metrics",
+        "/readyz",
+        "/asyncapi",
+        "/asyncapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/openapi.json",
+    )
+)
 
 
 def is_ops_path(path: str) -> bool:
@@ -34,8 +44,12 @@ class OpsPortMiddleware:
         self.enabled = ops_port > 0
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if (self.enabled and scope["type"] == "http" and is_ops_path(scope["path"])
-                and _local_port(scope) == self.public_port):
+        if (
+            self.enabled
+            and scope["type"] == "http"
+            and is_ops_path(scope["path"])
+            and _local_port(scope) == self.public_port
+        ):
             await _not_found(send)
             return
         await self.app(scope, receive, send)
@@ -47,10 +61,20 @@ def _local_port(scope: dict[str, Any]) -> int | None:
 
 
 async def _not_found(send: Any) -> None:
-    found = Problem(status=404, title="Not Found",
-                    detail="Operations routes answer on the operations port only.")
+    found = Problem(
+        status=404,
+        title="Not Found",
+        detail="Operations routes answer on the operations port only.",
+    )
     body = json.dumps(found.body()).encode()
-    await send({"type": "http.response.start", "status": 404,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 404,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -30,8 +30,9 @@ RedisClient = aioredis.Redis | RedisCluster
 StreamEntry = tuple[bytes, dict[bytes, bytes]]
 
 
-async def read_entries(redis: RedisClient, stream: str, first: str = "-", last: str = "+",
-                       count: int | None = None) -> list[StreamEntry]:
+async def read_entries(
+    redis: RedisClient, stream: str, first: str = "-", last: str = "+", count: int | None = None
+) -> list[StreamEntry]:
     """XRANGE, typed as it reads (redis-py types replies for clients that decode them too)."""
     return cast(list[StreamEntry], await redis.xrange(stream, min=first, max=last, count=count))
 
@@ -135,12 +136,17 @@ async def read_group_stats(redis: RedisClient, stream: str, group: str) -> Group
     summary = await redis.xpending(stream, group)
     oldest = summary.get("min")
     age = max(0.0, time.time() - id_time_s(oldest)) if summary["pending"] and oldest else 0.0
-    consumers = {_text(c["name"]): int(c["pending"])
-                 for c in await redis.xinfo_consumers(stream, group)}
+    consumers = {
+        _text(c["name"]): int(c["pending"]) for c in await redis.xinfo_consumers(stream, group)
+    }
     lag = info.get("lag")
     return GroupStats(
-        stream=stream, group=group, length=int(await redis.xlen(stream)),
-        lag=None if lag is None else int(lag), pending=int(summary["pending"]),
-        oldest_pending_age_s=age, dead_letters=int(await redis.xlen(dead_letter_stream(stream))),
+        stream=stream,
+        group=group,
+        length=int(await redis.xlen(stream)),
+        lag=None if lag is None else int(lag),
+        pending=int(summary["pending"]),
+        oldest_pending_age_s=age,
+        dead_letters=int(await redis.xlen(dead_letter_stream(stream))),
         consumers=consumers,
     )

@@ -17,19 +17,27 @@ ANY_HOST = "*"
 def content_security_policy(image_hosts: Iterable[str]) -> str:
     """The pages' policy; `image_hosts` as `ImagePolicy` reads them ('*': any web host)."""
     hosts = sorted(set(image_hosts))
-    images = ["'self'", *(["https:", "http:"] if ANY_HOST in hosts else
-                          [f"https://{host} http://{host}" for host in hosts])]
-    return "; ".join((
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "font-src 'self'",
-        "connect-src 'self'",
-        f"img-src {' '.join(images)}",
-        "form-action 'self'",
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ))
+    images = [
+        "'self'",
+        *(
+            ["https:", "http:"]
+            if ANY_HOST in hosts
+            else [f"https://{host} http://{host}" for host in hosts]
+        ),
+    ]
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "font-src 'self'",
+            "connect-src 'self'",
+            f"img-src {' '.join(images)}",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        )
+    )
 
 
 class SecurityHeadersMiddleware:

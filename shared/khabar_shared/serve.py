@@ -25,8 +25,15 @@ from khabar_shared.settings import CommonSettings
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
 
-def serve(create_app: Callable[[SettingsT], Any], settings: SettingsT, *,
-          service: str, host: str, port: int, ops_port: int = 0) -> None:
+def serve(
+    create_app: Callable[[SettingsT], Any],
+    settings: SettingsT,
+    *,
+    service: str,
+    host: str,
+    port: int,
+    ops_port: int = 0,
+) -> None:
     """Configure logging for `service`, build its app from `settings` and serve it until stopped.
 
     With an `ops_port` the one server also listens there, on `KHABAR_OPS_HOST`

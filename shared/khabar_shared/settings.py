@@ -28,8 +28,9 @@ def secrets_dir() -> str | None:
 class CommonSettings(BaseSettings):
     # An empty variable means "the default": compose can pass every setting through
     # (`KHABAR_X: ${KHABAR_X:-}`) without repeating the defaults written here.
-    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore",
-                                      env_ignore_empty=True, secrets_dir=secrets_dir())
+    model_config = SettingsConfigDict(
+        env_prefix="KHABAR_", extra="ignore", env_ignore_empty=True, secrets_dir=secrets_dir()
+    )
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     # The Redis password (compose's Redis requires one): added to `redis_url` and

@@ -26,8 +26,9 @@ from khabar_shared.logging import get_logger
 log = get_logger(__name__)
 
 
-async def stop_consumers(broker: RedisBroker, consumers: Sequence[StreamConsumer[Any]],
-                         grace_s: float) -> None:
+async def stop_consumers(
+    broker: RedisBroker, consumers: Sequence[StreamConsumer[Any]], grace_s: float
+) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     deadline = started + grace_s

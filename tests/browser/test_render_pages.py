@@ -40,13 +40,15 @@ def arabic_font_installed() -> bool:
     fc_list = shutil.which("fc-list")
     if fc_list is None:
         return False
-    found = subprocess.run([fc_list, ":lang=ar", "family"], capture_output=True, text=True,
-                           check=False)
+    found = subprocess.run(
+        [fc_list, ":lang=ar", "family"], capture_output=True, text=True, check=False
+    )
     return bool(found.stdout.strip())
 
 
-def with_related(articles: tuple[Article, ...], main_id: str, count: int = 8
-                 ) -> tuple[Article, list[Article]]:
+def with_related(
+    articles: tuple[Article, ...], main_id: str, count: int = 8
+) -> tuple[Article, list[Article]]:
     main = next(a for a in articles if a.id == main_id)
     others = [a for a in articles if a.id != main_id and a.language == main.language]
     return main, others[:count]
@@ -58,8 +60,10 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RenderService]:
     group = ProcessGroup()
     try:
         redis_url = start_redis(group, base / "redis", free_port())
-        with purge_receiver() as receiver, render_service(
-                redis_url, receiver, base / "render.log") as service:
+        with (
+            purge_receiver() as receiver,
+            render_service(redis_url, receiver, base / "render.log") as service,
+        ):
             for articles, main_id in ((sample_ar(), ARABIC_ID), (sample_en(), ENGLISH_ID)):
                 main, related = with_related(articles, main_id)
                 service.publish(*(enriched(a) for a in related))
@@ -70,8 +74,9 @@ def render(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RenderService]:
         group.stop_all()
 
 
-def open_page(browser: Browser, render: RenderService, article_id: str,
-              width: int = 1280, height: int = 900) -> Page:
+def open_page(
+    browser: Browser, render: RenderService, article_id: str, width: int = 1280, height: int = 900
+) -> Page:
     page = browser.new_page(viewport={"width": width, "height": height})
     answer = page.goto(f"{render.url}/articles/{article_id}", wait_until="load")
     assert answer is not None and answer.status == 200
@@ -88,10 +93,18 @@ def body_layout(page: Page) -> list[str]:
     )
 
 
-def check_article_page(page: Page, article_id: str, lang: str, direction: str,
-                       related: list[Article], related_heading: str) -> None:
+def check_article_page(
+    page: Page,
+    article_id: str,
+    lang: str,
+    direction: str,
+    related: list[Article],
+    related_heading: str,
+) -> None:
     assert page.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [
-        lang, direction]
+        lang,
+        direction,
+    ]
     assert page.eval_on_selector(".article-body", "n => getComputedStyle(n).direction") == direction
 
     layout = body_layout(page)
@@ -99,7 +112,7 @@ def check_article_page(page: Page, article_id: str, lang: str, direction: str,
     assert see_also == [a.id for a in related[:4]]
     # Between sections: a body section before the first link and after the first one.
     first = layout.index(f"see-also:{see_also[0]}")
-    assert layout[0] == "section" and "section" in layout[first + 1:]
+    assert layout[0] == "section" and "section" in layout[first + 1 :]
     assert page.locator(".see-also").first.is_visible()
 
     cards = page.eval_on_selector_all(".related .card", "ns => ns.map(n => n.dataset.articleId)")
@@ -110,15 +123,24 @@ def check_article_page(page: Page, article_id: str, lang: str, direction: str,
     canonical = f"{SITE_BASE_URL}/articles/{article_id}"
     assert page.get_attribute('link[rel="canonical"]', "href") == canonical
     shares = page.eval_on_selector_all(
-        ".share a", "ns => ns.map(n => [n.className, n.getAttribute('href')])")
+        ".share a", "ns => ns.map(n => [n.className, n.getAttribute('href')])"
+    )
     by_network = dict(shares)
-    assert set(by_network) == {"share-facebook", "share-x", "share-linkedin", "share-email",
-                               "share-whatsapp", "share-telegram"}
+    assert set(by_network) == {
+        "share-facebook",
+        "share-x",
+        "share-linkedin",
+        "share-email",
+        "share-whatsapp",
+        "share-telegram",
+    }
     assert parse_qs(urlsplit(by_network["share-facebook"]).query)["u"] == [canonical]
     assert parse_qs(urlsplit(by_network["share-x"]).query)["url"] == [canonical]
     assert parse_qs(urlsplit(by_network["share-linkedin"]).query)["url"] == [canonical]
-    assert by_network["share-email"].startswith("mailto:") and canonical.replace(
-        ":", "%3A").replace("/", "%2F") in by_network["share-email"]
+    assert (
+        by_network["share-email"].startswith("mailto:")
+        and canonical.replace(":", "%3A").replace("/", "%2F") in by_network["share-email"]
+    )
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -34,8 +34,10 @@ def main() -> None:
         kept = "".join(line for index, line in enumerate(lines) if wanted(index, json.loads(line)))
     # mtime=0: the same subset gives the same bytes, so git sees no change.
     (TARGET / ANT).write_bytes(gzip.compress(kept.encode(), mtime=0))
-    for name in ("ecbplus-english-events-topics01-20.jsonl.gz",
-                 "ant-2018h1-same-story-pairs.silver.json"):
+    for name in (
+        "ecbplus-english-events-topics01-20.jsonl.gz",
+        "ant-2018h1-same-story-pairs.silver.json",
+    ):
         shutil.copyfile(SOURCE / name, TARGET / name)
 
 

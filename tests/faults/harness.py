@@ -67,8 +67,14 @@ class Pipeline:
     def launch(self, service: str) -> ManagedProcess:
         self.generation[service] += 1
         log_path = self.logs / f"{service}.{self.generation[service]}.log"
-        managed = launch_service(self.group, service, self.env, self.ports[service], log_path,
-                                 name=f"{service}#{self.generation[service]}")
+        managed = launch_service(
+            self.group,
+            service,
+            self.env,
+            self.ports[service],
+            log_path,
+            name=f"{service}#{self.generation[service]}",
+        )
         self.processes[service] = managed
         return managed
 
@@ -97,17 +103,23 @@ class Pipeline:
 
 
 def post(client: httpx.Client, pipeline: Pipeline, document: dict[str, Any]) -> httpx.Response:
-    return client.post(f"{pipeline.url('ingest')}/v1/articles", json=document,
-                       headers={"Authorization": f"Bearer {pipeline.ingest_key}"})
+    return client.post(
+        f"{pipeline.url('ingest')}/v1/articles",
+        json=document,
+        headers={"Authorization": f"Bearer {pipeline.ingest_key}"},
+    )
 
 
 def withdraw(client: httpx.Client, pipeline: Pipeline, article_id: str) -> httpx.Response:
-    return client.delete(f"{pipeline.url('ingest')}/v1/articles/{article_id}",
-                         headers={"Authorization": f"Bearer {pipeline.ingest_key}"})
+    return client.delete(
+        f"{pipeline.url('ingest')}/v1/articles/{article_id}",
+        headers={"Authorization": f"Bearer {pipeline.ingest_key}"},
+    )
 
 
-def workload(documents: list[dict[str, Any]], updates: int, withdrawals: int,
-             rng: random.Random) -> Iterator[tuple[str, dict[str, Any]]]:
+def workload(
+    documents: list[dict[str, Any]], updates: int, withdrawals: int, rng: random.Random
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """Publishes of every document, with corrections and withdrawals of earlier ones mixed in."""
     published: list[dict[str, Any]] = []
     extra = ["update"] * updates + ["withdraw"] * withdrawals
@@ -126,8 +138,14 @@ def workload(documents: list[dict[str, Any]], updates: int, withdrawals: int,
                 yield "withdraw", target
 
 
-def send(client: httpx.Client, pipeline: Pipeline, kind: str, document: dict[str, Any],
-         accepted: Accepted, ids_by_uri: dict[str, str]) -> httpx.Response:
+def send(
+    client: httpx.Client,
+    pipeline: Pipeline,
+    kind: str,
+    document: dict[str, Any],
+    accepted: Accepted,
+    ids_by_uri: dict[str, str],
+) -> httpx.Response:
     """One workload step through ingest; a 202 is recorded in `accepted`."""
     if kind == "withdraw":
         response = withdraw(client, pipeline, ids_by_uri[document["uri"]])
@@ -165,9 +183,16 @@ def new_pipeline(servers: Any, db: int, logs: Path, **settings: str) -> Pipeline
 
 def article_event(article: Article, version: int = 1) -> ArticleEvent:
     """The event ingest would append for `article` (for tests that write the stream directly)."""
-    return ArticleEvent(event_id=str(uuid.uuid4()), type="article.published", article_id=article.id,
-                        version=version, correlation_id=str(uuid.uuid4()),
-                        accepted_at=datetime.now(UTC), submitted_by="fault-tests", article=article)
+    return ArticleEvent(
+        event_id=str(uuid.uuid4()),
+        type="article.published",
+        article_id=article.id,
+        version=version,
+        correlation_id=str(uuid.uuid4()),
+        accepted_at=datetime.now(UTC),
+        submitted_by="fault-tests",
+        article=article,
+    )
 
 
 def corpus_articles(count: int) -> list[Article]:

@@ -73,8 +73,9 @@ def test_kill_9_consumers_under_load_loses_nothing(pipeline: Pipeline) -> None:
             response = send(client, pipeline, kind, document, accepted, ids_by_uri)
             assert response.status_code == 202, (kind, response.status_code, response.text[:300])
     pipeline.wait_ready()
-    assert sorted(p.name.split("#")[0] for p in pipeline.group.processes
-                  if p.process.returncode == -9) == sorted(kills.values()), f"seed {seed}"
+    assert sorted(
+        p.name.split("#")[0] for p in pipeline.group.processes if p.process.returncode == -9
+    ) == sorted(kills.values()), f"seed {seed}"
 
     redis = pipeline.redis
     wait_settled(redis, timeout_s=900)

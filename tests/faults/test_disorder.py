@@ -74,8 +74,11 @@ def plans(draw: st.DrawFn) -> Plan:
     versions = draw(st.integers(min_value=2, max_value=5))
     withdrawn_at = draw(st.one_of(st.none(), st.integers(min_value=2, max_value=versions)))
     repeats = [draw(st.integers(min_value=1, max_value=3)) for _ in range(versions)]
-    order = draw(st.permutations([v for v, n in zip(range(1, versions + 1), repeats, strict=True)
-                                  for _ in range(n)]))
+    order = draw(
+        st.permutations(
+            [v for v, n in zip(range(1, versions + 1), repeats, strict=True) for _ in range(n)]
+        )
+    )
     cuts = draw(st.lists(st.integers(min_value=1, max_value=max(1, len(order) - 1)), max_size=3))
     return Plan(versions, withdrawn_at, list(order), cuts)
 
@@ -87,30 +90,58 @@ def headline_of(base: Article, version: int) -> str:
 def article_at(base: Article, article_id: str, version: int, plan: Plan) -> Article:
     # The withdrawal is one version; a later version republishes (a newsroom may do that).
     status = "canceled" if version == plan.withdrawn_at else "usable"
-    return base.model_copy(update={"id": article_id, "uri": f"urn:disorder:{article_id}",
-                                   "headline": headline_of(base, version), "pubstatus": status})
+    return base.model_copy(
+        update={
+            "id": article_id,
+            "uri": f"urn:disorder:{article_id}",
+            "headline": headline_of(base, version),
+            "pubstatus": status,
+        }
+    )
 
 
 def article_event(base: Article, article_id: str, version: int, plan: Plan) -> ArticleEvent:
     article = article_at(base, article_id, version, plan)
-    kind = "article.withdrawn" if article.pubstatus == "canceled" else (
-        "article.published" if version == 1 else "article.updated")
-    return ArticleEvent(event_id=str(uuid.uuid4()), type=kind, article_id=article_id,
-                        version=version, correlation_id=str(uuid.uuid4()),
-                        accepted_at=datetime.now(UTC), submitted_by="disorder", article=article)
+    kind = (
+        "article.withdrawn"
+        if article.pubstatus == "canceled"
+        else ("article.published" if version == 1 else "article.updated")
+    )
+    return ArticleEvent(
+        event_id=str(uuid.uuid4()),
+        type=kind,
+        article_id=article_id,
+        version=version,
+        correlation_id=str(uuid.uuid4()),
+        accepted_at=datetime.now(UTC),
+        submitted_by="disorder",
+        article=article,
+    )
 
 
 def enriched_event(base: Article, article_id: str, version: int, plan: Plan) -> EnrichedEvent:
     article = article_at(base, article_id, version, plan)
     if article.pubstatus == "canceled":
-        return EnrichedEvent(event_id=str(uuid.uuid4()), type="article.withdrawn",
-                             article_id=article_id, version=version, correlation_id="c",
-                             source_event_id=str(uuid.uuid4()))
-    enriched = EnrichedArticle(article=article, version=version, topic="politics",
-                               enriched_at=datetime.now(UTC))
-    return EnrichedEvent(event_id=str(uuid.uuid4()), type="article.enriched", article_id=article_id,
-                         version=version, correlation_id="c", source_event_id=str(uuid.uuid4()),
-                         enriched=enriched)
+        return EnrichedEvent(
+            event_id=str(uuid.uuid4()),
+            type="article.withdrawn",
+            article_id=article_id,
+            version=version,
+            correlation_id="c",
+            source_event_id=str(uuid.uuid4()),
+        )
+    enriched = EnrichedArticle(
+        article=article, version=version, topic="politics", enriched_at=datetime.now(UTC)
+    )
+    return EnrichedEvent(
+        event_id=str(uuid.uuid4()),
+        type="article.enriched",
+        article_id=article_id,
+        version=version,
+        correlation_id="c",
+        source_event_id=str(uuid.uuid4()),
+        enriched=enriched,
+    )
 
 
 async def deliver(handle: Any, make: Any, plan: Plan) -> None:
@@ -132,14 +163,18 @@ def redis_url(servers: Servers) -> str:
     return servers.redis_url.rsplit("/", 1)[0] + f"/{DB}"
 
 
-EXAMPLES = settings(max_examples=20, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+EXAMPLES = settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @EXAMPLES
 @given(plan=plans(), which=st.integers(min_value=0, max_value=len(ARTICLES) - 1))
-def test_search_index_ends_at_the_newest_version(servers: Servers, index_name: str, plan: Plan,
-                                                 which: int) -> None:
+def test_search_index_ends_at_the_newest_version(
+    servers: Servers, index_name: str, plan: Plan, which: int
+) -> None:
     base, article_id = ARTICLES[which], f"disorder-s-{next(COUNTER)}-{uuid.uuid4().hex[:6]}"
 
     async def run() -> dict[str, Any] | None:
@@ -157,20 +192,28 @@ def test_search_index_ends_at_the_newest_version(servers: Servers, index_name: s
         assert document is None, f"withdrawn article back in the index at v{document}"
     else:
         assert document is not None
-        assert (document["version"], document["headline"]) == (plan.newest, headline_of(base, plan.newest))
+        assert (document["version"], document["headline"]) == (
+            plan.newest,
+            headline_of(base, plan.newest),
+        )
 
 
 def _document(servers: Servers, index_name: str, article_id: str) -> dict[str, Any] | None:
     import httpx
 
-    response = httpx.get(f"{servers.meili_url}/indexes/{index_name}/documents/{article_id}",
-                         headers={"Authorization": f"Bearer {servers.meili_master_key}"}, timeout=10)
+    response = httpx.get(
+        f"{servers.meili_url}/indexes/{index_name}/documents/{article_id}",
+        headers={"Authorization": f"Bearer {servers.meili_master_key}"},
+        timeout=10,
+    )
     return None if response.status_code == 404 else response.raise_for_status().json()
 
 
 @EXAMPLES
 @given(plan=plans(), which=st.integers(min_value=0, max_value=len(ARTICLES) - 1))
-def test_render_fragments_end_at_the_newest_version(servers: Servers, plan: Plan, which: int) -> None:
+def test_render_fragments_end_at_the_newest_version(
+    servers: Servers, plan: Plan, which: int
+) -> None:
     base, article_id = ARTICLES[which], f"disorder-r-{next(COUNTER)}-{uuid.uuid4().hex[:6]}"
 
     async def run() -> tuple[Any, Any]:
@@ -178,8 +221,14 @@ def test_render_fragments_end_at_the_newest_version(servers: Servers, plan: Plan
         site = default_site()
         articles = ArticleStore(redis, lambda enriched: site.section(category_of(enriched)).slug)
         cache = FragmentCache(redis)
-        updater = FragmentUpdater(articles, cache, Renderer(articles, cache, site, 20, 4),
-                                  PurgeNotifier(""), 20, eager_limit=64)
+        updater = FragmentUpdater(
+            articles,
+            cache,
+            Renderer(articles, cache, site, 20, 4),
+            PurgeNotifier(""),
+            20,
+            eager_limit=64,
+        )
         try:
             await deliver(updater.handle, lambda v: enriched_event(base, article_id, v, plan), plan)
             return await articles.get(article_id), await cache.get(f"article:{article_id}")
@@ -199,23 +248,30 @@ def test_render_fragments_end_at_the_newest_version(servers: Servers, plan: Plan
 
 @EXAMPLES
 @given(plan=plans(), which=st.integers(min_value=0, max_value=len(ARTICLES) - 1))
-def test_enrich_never_emits_an_older_version_after_a_newer_one(servers: Servers, plan: Plan,
-                                                               which: int) -> None:
+def test_enrich_never_emits_an_older_version_after_a_newer_one(
+    servers: Servers, plan: Plan, which: int
+) -> None:
     base, article_id = ARTICLES[which], f"disorder-e-{next(COUNTER)}-{uuid.uuid4().hex[:6]}"
 
     async def run() -> list[tuple[str, int]]:
         redis = aioredis.from_url(redis_url(servers))
         enrich_settings = EnrichSettings(redis_url=redis_url(servers))
         enricher = Enricher(redis, RelatedIndex(redis, enrich_settings), enrich_settings)
-        start = (await redis.xinfo_stream(ENRICHED_STREAM))["last-generated-id"] \
-            if await redis.exists(ENRICHED_STREAM) else b"0-0"
+        start = (
+            (await redis.xinfo_stream(ENRICHED_STREAM))["last-generated-id"]
+            if await redis.exists(ENRICHED_STREAM)
+            else b"0-0"
+        )
         try:
             await deliver(enricher.handle, lambda v: article_event(base, article_id, v, plan), plan)
             emitted = await redis.xrange(ENRICHED_STREAM, min=b"(" + start)
         finally:
             await redis.aclose()
-        return [(f[b"type"].decode(), int(f[b"version"])) for _, f in emitted
-                if f[b"article_id"].decode() == article_id]
+        return [
+            (f[b"type"].decode(), int(f[b"version"]))
+            for _, f in emitted
+            if f[b"article_id"].decode() == article_id
+        ]
 
     emitted = asyncio.run(run())
     versions = [version for _, version in emitted]

@@ -18,17 +18,23 @@ import pytest
 from tests.conftest import System
 from tests.support import REPO_ROOT, eventually, real_articles, to_ninjs
 
-PAYLOADS = [line for line in (REPO_ROOT / "tests/data/xss_payloads.txt").read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
+PAYLOADS = [
+    line
+    for line in (REPO_ROOT / "tests/data/xss_payloads.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
 RECORDS = real_articles(len(PAYLOADS) + 10)
 # Every response this module received: none may carry a secret.
 RESPONSES: list[httpx.Response] = []
 
 
 def post_raw(system: System, body: bytes, content_type: str = "application/json") -> httpx.Response:
-    response = httpx.post(f"{system.ingest_url}/v1/articles", content=body, timeout=60,
-                          headers={"Authorization": f"Bearer {system.ingest_key}",
-                                   "Content-Type": content_type})
+    response = httpx.post(
+        f"{system.ingest_url}/v1/articles",
+        content=body,
+        timeout=60,
+        headers={"Authorization": f"Bearer {system.ingest_key}", "Content-Type": content_type},
+    )
     RESPONSES.append(response)
     return response
 
@@ -51,9 +57,14 @@ class Unsafe(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.found.append(f"{tag} {name}=")
-            if (name in ("href", "src", "action", "formaction", "xlink:href", "data") and value
-                    and value.strip().lower().replace("\x00", "").startswith(
-                        ("javascript:", "vbscript:", "data:text/html"))):
+            if (
+                name in ("href", "src", "action", "formaction", "xlink:href", "data")
+                and value
+                and value.strip()
+                .lower()
+                .replace("\x00", "")
+                .startswith(("javascript:", "vbscript:", "data:text/html"))
+            ):
                 self.found.append(f"{tag} {name}={value[:40]}")
             if name == "style" and value and ("expression(" in value or "url(" in value.lower()):
                 self.found.append(f"{tag} style={value[:40]}")
@@ -65,7 +76,8 @@ def unsafe_parts(page: str, own_scripts: int) -> list[str]:
     found = parser.found
     scripts = sum(1 for item in found if item == "<script>")
     return [item for item in found if item != "<script>"] + (
-        [f"{scripts - own_scripts} extra <script>"] if scripts > own_scripts else [])
+        [f"{scripts - own_scripts} extra <script>"] if scripts > own_scripts else []
+    )
 
 
 def script_count(page: str) -> int:
@@ -127,14 +139,17 @@ def test_hostile_bodies_are_refused_with_a_problem_never_a_5xx(system: System, n
     assert response.json()["status"] == response.status_code
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("headline", "x" * 200_000),
-    ("headline", "عنوان\x1b[31m أحمر"),
-    ("headline", "سطر\x00فارغ"),
-    ("body_html", "<p>" + "نص " * 600_000 + "</p>"),
-    ("uri", "urn:khabar:test:" + "a" * 5000),
-    ("language", "ar\u202e"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("headline", "x" * 200_000),
+        ("headline", "عنوان\x1b[31m أحمر"),
+        ("headline", "سطر\x00فارغ"),
+        ("body_html", "<p>" + "نص " * 600_000 + "</p>"),
+        ("uri", "urn:khabar:test:" + "a" * 5000),
+        ("language", "ar\u202e"),
+    ],
+)
 def test_hostile_fields_are_refused_or_sanitized(system: System, field: str, value: str) -> None:
     document = to_ninjs(RECORDS[-1]) | {field: value}
     response = post(system, document)
@@ -152,18 +167,29 @@ def test_hostile_fields_are_refused_or_sanitized(system: System, field: str, val
 
 
 def test_wrong_or_missing_keys_are_refused_without_echo(system: System) -> None:
-    for headers in ({}, {"Authorization": f"Bearer {system.ingest_key}x"},
-                    {"Authorization": "Basic " + system.ingest_key}):
-        response = httpx.post(f"{system.ingest_url}/v1/articles", json=to_ninjs(RECORDS[0]),
-                              headers=headers, timeout=10)
+    for headers in (
+        {},
+        {"Authorization": f"Bearer {system.ingest_key}x"},
+        {"Authorization": "Basic " + system.ingest_key},
+    ):
+        response = httpx.post(
+            f"{system.ingest_url}/v1/articles",
+            json=to_ninjs(RECORDS[0]),
+            headers=headers,
+            timeout=10,
+        )
         RESPONSES.append(response)
         assert response.status_code == 401
 
 
 def secrets_of(system: System) -> dict[str, str]:
     keys = system.servers.meili_keys
-    return {"ingest key": system.ingest_key, "meili master key": system.servers.meili_master_key,
-            "meili index key": keys.index_key, "meili search key": keys.search_key}
+    return {
+        "ingest key": system.ingest_key,
+        "meili master key": system.servers.meili_master_key,
+        "meili index key": keys.index_key,
+        "meili search key": keys.search_key,
+    }
 
 
 def test_no_secret_in_logs_metrics_or_responses(system: System) -> None:
@@ -175,14 +201,20 @@ def test_no_secret_in_logs_metrics_or_responses(system: System) -> None:
     for number, response in enumerate(RESPONSES):
         texts[f"response {number} ({response.status_code})"] = response.text
     assert len(texts) > 8 and any(len(t) > 1000 for t in texts.values())
-    leaks = [(where, secret) for where, text in texts.items()
-             for secret, value in secrets_of(system).items() if value in text]
+    leaks = [
+        (where, secret)
+        for where, text in texts.items()
+        for secret, value in secrets_of(system).items()
+        if value in text
+    ]
     assert not leaks, leaks
 
 
 def environment(pid: int) -> dict[str, str]:
     raw = Path(f"/proc/{pid}/environ").read_bytes()
-    return dict(item.decode(errors="replace").split("=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return dict(
+        item.decode(errors="replace").split("=", 1) for item in raw.split(b"\0") if b"=" in item
+    )
 
 
 def test_the_master_key_is_in_no_service_environment(system: System) -> None:
@@ -193,7 +225,11 @@ def test_the_master_key_is_in_no_service_environment(system: System) -> None:
 
 
 def test_each_key_is_only_in_the_service_that_needs_it(system: System) -> None:
-    needs = {"ingest key": {"ingest"}, "meili index key": {"search"}, "meili search key": {"search"}}
+    needs = {
+        "ingest key": {"ingest"},
+        "meili index key": {"search"},
+        "meili search key": {"search"},
+    }
     holders: dict[str, set[str]] = {name: set() for name in needs}
     for managed in system.group.processes:
         values = set(environment(managed.process.pid).values())

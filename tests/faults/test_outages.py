@@ -52,7 +52,8 @@ def run_pipeline(servers: Servers, db: int, logs: Path, **settings: str) -> Pipe
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_meilisearch_down_for_ten_seconds_under_load(
-        servers: Servers, own_servers: tuple[ProcessGroup, Path]) -> None:
+    servers: Servers, own_servers: tuple[ProcessGroup, Path]
+) -> None:
     group, base = own_servers
     port = free_port()
     mine = with_own_meili(servers, group, base / "meili", port)
@@ -69,8 +70,10 @@ def test_meilisearch_down_for_ten_seconds_under_load(
             for document in documents[150:]:
                 assert send(client, pipeline, "publish", document, accepted, ids).status_code == 202
             # Search is waiting for Meilisearch: its events stay pending, none dead-lettered.
-            eventually(lambda: pipeline.redis.xpending(ENRICHED_STREAM, SEARCH_GROUP)["pending"] > 0,
-                       timeout_s=30)
+            eventually(
+                lambda: pipeline.redis.xpending(ENRICHED_STREAM, SEARCH_GROUP)["pending"] > 0,
+                timeout_s=30,
+            )
             time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - stopped)))
             start_meili(group, base / "meili", port, mine.meili_master_key)
             for document in documents[150:200]:  # corrections after the outage
@@ -88,7 +91,8 @@ def test_meilisearch_down_for_ten_seconds_under_load(
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_search_exits_within_grace_while_meilisearch_is_down(
-        servers: Servers, own_servers: tuple[ProcessGroup, Path]) -> None:
+    servers: Servers, own_servers: tuple[ProcessGroup, Path]
+) -> None:
     group, base = own_servers
     port = free_port()
     mine = with_own_meili(servers, group, base / "meili", port)
@@ -98,9 +102,13 @@ def test_search_exits_within_grace_while_meilisearch_is_down(
         next(p for p in group.processes if p.name == "meilisearch").stop()
         with httpx.Client(timeout=30) as client:
             for document in corpus_documents(20):
-                assert send(client, pipeline, "publish", document, Accepted(), {}).status_code == 202
-        eventually(lambda: pipeline.redis.xpending(ENRICHED_STREAM, SEARCH_GROUP)["pending"] > 0,
-                   timeout_s=60)
+                assert (
+                    send(client, pipeline, "publish", document, Accepted(), {}).status_code == 202
+                )
+        eventually(
+            lambda: pipeline.redis.xpending(ENRICHED_STREAM, SEARCH_GROUP)["pending"] > 0,
+            timeout_s=60,
+        )
         search = pipeline.processes["search"]
         search.process.send_signal(signal.SIGTERM)
         signalled = time.monotonic()
@@ -116,7 +124,8 @@ def test_search_exits_within_grace_while_meilisearch_is_down(
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_redis_killed_and_restarted_keeps_every_accepted_event(
-        servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path) -> None:
+    servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path
+) -> None:
     group, base = own_servers
     port = free_port()
     redis_url = start_redis(group, base / "redis", port)
@@ -142,9 +151,13 @@ def test_redis_killed_and_restarted_keeps_every_accepted_event(
                     time.sleep(0.5)
                     status = attempt(client, pipeline, document, accepted, ids)
                 assert status == 202
-        on_stream = {fields[b"event_id"].decode()
-                     for _, fields in pipeline.redis.xrange(ARTICLE_EVENTS_STREAM)}
-        assert accepted.event_ids <= on_stream, f"lost: {sorted(accepted.event_ids - on_stream)[:5]}"
+        on_stream = {
+            fields[b"event_id"].decode()
+            for _, fields in pipeline.redis.xrange(ARTICLE_EVENTS_STREAM)
+        }
+        assert accepted.event_ids <= on_stream, (
+            f"lost: {sorted(accepted.event_ids - on_stream)[:5]}"
+        )
         wait_settled(pipeline.redis, timeout_s=300)
         eventually(lambda: meili_idle(pipeline), timeout_s=60)
         check_index(pipeline, accepted)
@@ -153,8 +166,13 @@ def test_redis_killed_and_restarted_keeps_every_accepted_event(
         pipeline.stop()
 
 
-def attempt(client: httpx.Client, pipeline: Pipeline, document: dict[str, Any],
-            accepted: Accepted, ids: dict[str, str]) -> int | str:
+def attempt(
+    client: httpx.Client,
+    pipeline: Pipeline,
+    document: dict[str, Any],
+    accepted: Accepted,
+    ids: dict[str, str],
+) -> int | str:
     """Post once: the status, or the transport error's name when there was no answer."""
     try:
         return send(client, pipeline, "publish", document, accepted, ids).status_code
@@ -164,7 +182,8 @@ def attempt(client: httpx.Client, pipeline: Pipeline, document: dict[str, Any],
 
 @pytest.mark.timeout(300)
 def test_ingest_answers_503_while_redis_is_down(
-        servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path) -> None:
+    servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path
+) -> None:
     group, base = own_servers
     redis_url = start_redis(group, base / "redis", free_port())
     mine = Servers(redis_url, servers.meili_url, servers.meili_master_key, servers.meili_keys)
@@ -185,7 +204,8 @@ def test_ingest_answers_503_while_redis_is_down(
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_cache_redis_down_with_withdrawals_sends_nothing_to_dead_letters(
-        servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path) -> None:
+    servers: Servers, own_servers: tuple[ProcessGroup, Path], tmp_path: Path
+) -> None:
     """The fragment cache's own Redis stopped while articles are withdrawn and published.
 
     Render cannot purge, so it waits (readiness red, the waiting gauge at 1),
@@ -198,8 +218,15 @@ def test_cache_redis_down_with_withdrawals_sends_nothing_to_dead_letters(
     group, base = own_servers
     port = free_port()
     cache_url = start_redis(group, base / "cache", port)
-    pipeline = new_pipeline(servers, 6, tmp_path, claim_idle_ms="1000", max_deliveries="2",
-                            cache_redis_url=cache_url, outage_backoff_max_s="1")
+    pipeline = new_pipeline(
+        servers,
+        6,
+        tmp_path,
+        claim_idle_ms="1000",
+        max_deliveries="2",
+        cache_redis_url=cache_url,
+        outage_backoff_max_s="1",
+    )
     pipeline.start_all()
     accepted, ids = Accepted(), {}
     documents = corpus_documents(60)
@@ -212,11 +239,19 @@ def test_cache_redis_down_with_withdrawals_sends_nothing_to_dead_letters(
                 client.get(f"{pipeline.url('render')}/articles/{ids[document['uri']]}")
             next(p for p in group.processes if p.name == "redis").kill()
             for document in documents[:10]:
-                assert send(client, pipeline, "withdraw", document, accepted, ids).status_code == 202
+                assert (
+                    send(client, pipeline, "withdraw", document, accepted, ids).status_code == 202
+                )
             for document in documents[40:]:
                 assert send(client, pipeline, "publish", document, accepted, ids).status_code == 202
-            ready = eventually(lambda: (r := client.get(f"{pipeline.url('render')}/readyz"))
-                               .status_code == 503 and "waiting" in r.text and r, timeout_s=30)
+            ready = eventually(
+                lambda: (
+                    (r := client.get(f"{pipeline.url('render')}/readyz")).status_code == 503
+                    and "waiting" in r.text
+                    and r
+                ),
+                timeout_s=30,
+            )
             assert "dependencies" in ready.text
             metrics = client.get(f"{pipeline.url('render')}/metrics").text
             assert 'khabar_waiting_for_dependency{group="render"' in metrics
@@ -225,8 +260,9 @@ def test_cache_redis_down_with_withdrawals_sends_nothing_to_dead_letters(
             start_redis(group, base / "cache", port)
         wait_settled(pipeline.redis, timeout_s=300)
         assert dead_letters(pipeline.redis) == dict.fromkeys(dead_letters(pipeline.redis), 0)
-        eventually(lambda: httpx.get(f"{pipeline.url('render')}/readyz").status_code == 200,
-                   timeout_s=30)
+        eventually(
+            lambda: httpx.get(f"{pipeline.url('render')}/readyz").status_code == 200, timeout_s=30
+        )
         check_fragments(pipeline, accepted)
     finally:
         pipeline.stop()

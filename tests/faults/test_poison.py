@@ -42,8 +42,13 @@ MAX_DELIVERIES = 3
 
 @pytest.fixture(scope="module")
 def pipeline(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    running = new_pipeline(servers, DB, tmp_path_factory.mktemp("poison-logs"),
-                           claim_idle_ms="1000", max_deliveries=str(MAX_DELIVERIES))
+    running = new_pipeline(
+        servers,
+        DB,
+        tmp_path_factory.mktemp("poison-logs"),
+        claim_idle_ms="1000",
+        max_deliveries=str(MAX_DELIVERIES),
+    )
     try:
         running.start_all()
         yield running
@@ -54,9 +59,13 @@ def pipeline(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def dead_letter_counts(service_url: str) -> dict[tuple[str, str], float]:
     """`khabar_dead_letters_total` of one service, by (group, reason)."""
     text = httpx.get(f"{service_url}/metrics").text
-    return {(s.labels["group"], s.labels["reason"]): s.value
-            for family in text_string_to_metric_families(text) if family.name == "khabar_dead_letters"
-            for s in family.samples if s.name == "khabar_dead_letters_total"}
+    return {
+        (s.labels["group"], s.labels["reason"]): s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "khabar_dead_letters"
+        for s in family.samples
+        if s.name == "khabar_dead_letters_total"
+    }
 
 
 async def _dead(pipeline: Pipeline, stream: str) -> list[DeadLetter]:
@@ -68,11 +77,15 @@ async def _dead(pipeline: Pipeline, stream: str) -> list[DeadLetter]:
 
 
 @pytest.mark.slow
-async def test_poison_entries_are_dead_lettered_and_never_block_the_rest(pipeline: Pipeline) -> None:
+async def test_poison_entries_are_dead_lettered_and_never_block_the_rest(
+    pipeline: Pipeline,
+) -> None:
     redis = pipeline.redis
     garbage = {"type": "article.published", "data": '{"event_id": "x", "article": ['}
     bad_article_id = redis.xadd(ARTICLE_EVENTS_STREAM, garbage).decode()
-    bad_enriched_id = redis.xadd(ENRICHED_STREAM, {"type": "article.enriched", "data": "\xff"}).decode()
+    bad_enriched_id = redis.xadd(
+        ENRICHED_STREAM, {"type": "article.enriched", "data": "\xff"}
+    ).decode()
     accepted, ids = Accepted(), {}
     with httpx.Client(timeout=30) as client:
         for document in corpus_documents(40):
@@ -86,7 +99,8 @@ async def test_poison_entries_are_dead_lettered_and_never_block_the_rest(pipelin
     article_dead = await _dead(pipeline, ARTICLE_EVENTS_STREAM)
     enriched_dead = await _dead(pipeline, ENRICHED_STREAM)
     assert [(d.source_id, d.group, d.reason) for d in article_dead] == [
-        (bad_article_id, ENRICH_GROUP, "malformed")]
+        (bad_article_id, ENRICH_GROUP, "malformed")
+    ]
     assert article_dead[0].original == garbage
     assert "invalid ArticleEvent" in article_dead[0].error
     # The enriched stream's garbage is dead-lettered once per group that read it.
@@ -99,15 +113,31 @@ async def test_poison_entries_are_dead_lettered_and_never_block_the_rest(pipelin
     client = connect(pipeline.env["KHABAR_REDIS_URL"], cluster=False)
     try:
         dead_stream = dead_letter_stream(ARTICLE_EVENTS_STREAM)
-        await client.xadd(dead_stream, {**{k: v for k, v in (await client.xrange(
-            dead_stream, article_dead[0].entry_id, article_dead[0].entry_id))[0][1].items()},
-            b"original.data": encode_event(good)["data"]})
+        await client.xadd(
+            dead_stream,
+            {
+                **{
+                    k: v
+                    for k, v in (
+                        await client.xrange(
+                            dead_stream, article_dead[0].entry_id, article_dead[0].entry_id
+                        )
+                    )[0][1].items()
+                },
+                b"original.data": encode_event(good)["data"],
+            },
+        )
         await client.xdel(dead_stream, article_dead[0].entry_id)
-        (repaired_id, _), = await client.xrange(dead_stream)
+        ((repaired_id, _),) = await client.xrange(dead_stream)
         await replay_dead_letter(client, dead_stream, repaired_id.decode())
     finally:
         await client.aclose()
     wait_settled(redis, timeout_s=60)
-    eventually(lambda: httpx.get(f"{pipeline.url('render')}/fragments/article/replayed-article")
-               .status_code == 200, timeout_s=30)
+    eventually(
+        lambda: (
+            httpx.get(f"{pipeline.url('render')}/fragments/article/replayed-article").status_code
+            == 200
+        ),
+        timeout_s=30,
+    )
     assert redis.xlen(dead_letter_stream(ARTICLE_EVENTS_STREAM)) == 0

@@ -26,8 +26,13 @@ EXIT_MARGIN_S = 3.0
 
 @pytest.fixture
 def pipeline(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    running = new_pipeline(servers, DB, tmp_path_factory.mktemp("shutdown-logs"),
-                           batch_size="20", shutdown_grace_s=str(GRACE_S))
+    running = new_pipeline(
+        servers,
+        DB,
+        tmp_path_factory.mktemp("shutdown-logs"),
+        batch_size="20",
+        shutdown_grace_s=str(GRACE_S),
+    )
     try:
         yield running
     finally:
@@ -36,8 +41,10 @@ def pipeline(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def handled_sources(pipeline: Pipeline) -> set[str]:
     """Event ids enrich turned into enriched events (its effect is on the stream)."""
-    return {json.loads(fields[b"data"])["source_event_id"]
-            for _, fields in pipeline.redis.xrange(ENRICHED_STREAM)}
+    return {
+        json.loads(fields[b"data"])["source_event_id"]
+        for _, fields in pipeline.redis.xrange(ENRICHED_STREAM)
+    }
 
 
 def pending_events(pipeline: Pipeline) -> dict[str, str]:
@@ -45,7 +52,9 @@ def pending_events(pipeline: Pipeline) -> dict[str, str]:
     redis = pipeline.redis
     held = {}
     for entry in redis.xpending_range(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, "-", "+", 10_000):
-        (_, fields), = redis.xrange(ARTICLE_EVENTS_STREAM, entry["message_id"], entry["message_id"])
+        ((_, fields),) = redis.xrange(
+            ARTICLE_EVENTS_STREAM, entry["message_id"], entry["message_id"]
+        )
         held[fields[b"event_id"].decode()] = entry["consumer"].decode()
     return held
 

@@ -52,14 +52,18 @@ class Events:
         return ArticleEvent(
             event_id=f"00000000-0000-4000-8000-{n:012d}",
             type="article.withdrawn" if canceled else "article.published",
-            article_id=article.id, version=version,
+            article_id=article.id,
+            version=version,
             correlation_id=f"00000000-0000-4000-9000-{n:012d}",
-            accepted_at=ACCEPTED, submitted_by="golden", article=article.model_copy(update=changes),
+            accepted_at=ACCEPTED,
+            submitted_by="golden",
+            article=article.model_copy(update=changes),
         )
 
 
-async def test_enrich_writes_what_it_wrote_before(redis_url: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_enrich_writes_what_it_wrote_before(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tokens = count()
     monkeypatch.setattr(secrets, "token_hex", lambda n=None: f"{next(tokens):0{2 * (n or 16)}x}")
     start = datetime.now(UTC)
@@ -70,15 +74,19 @@ async def test_enrich_writes_what_it_wrote_before(redis_url: str,
     settings = EnrichSettings(redis_url=redis_url)
     enricher = Enricher(redis, RelatedIndex(redis, settings), settings)
     try:
-        batches = [[event(a) for a in articles[i : i + BATCH]] for i in range(0, len(articles), BATCH)]
+        batches = [
+            [event(a) for a in articles[i : i + BATCH]] for i in range(0, len(articles), BATCH)
+        ]
         later = articles[-40:]
-        batches.append([
-            *(event(a, 2, headline=a.headline + " (محدث)") for a in later[:5]),
-            *(event(a, 2, pubstatus="canceled") for a in later[5:8]),
-            event(later[0], 1),  # stale: version 2 is enriched
-            event(later[8], 2, embargoed=datetime(2100, 1, 1, tzinfo=UTC)),
-            event(later[1], 3, pubstatus="canceled"),  # withdrawn in the batch that updated it
-        ])
+        batches.append(
+            [
+                *(event(a, 2, headline=a.headline + " (محدث)") for a in later[:5]),
+                *(event(a, 2, pubstatus="canceled") for a in later[5:8]),
+                event(later[0], 1),  # stale: version 2 is enriched
+                event(later[8], 2, embargoed=datetime(2100, 1, 1, tzinfo=UTC)),
+                event(later[1], 3, pubstatus="canceled"),  # withdrawn in the batch that updated it
+            ]
+        )
         for batch in batches:
             await enricher.publish(await enricher.enrich_batch(batch))
     finally:

@@ -40,8 +40,13 @@ class IngestProcess:
         return ops_url(self.process, self.port)
 
     def start(self) -> None:
-        env = {"KHABAR_REDIS_URL": self.redis_url, "KHABAR_BOOTSTRAP_INGEST_KEY": self.key,
-               "KHABAR_LOG_FORMAT": "json", "KHABAR_EMBARGO_POLL_S": "0.2", **self.env}
+        env = {
+            "KHABAR_REDIS_URL": self.redis_url,
+            "KHABAR_BOOTSTRAP_INGEST_KEY": self.key,
+            "KHABAR_LOG_FORMAT": "json",
+            "KHABAR_EMBARGO_POLL_S": "0.2",
+            **self.env,
+        }
         self.process = start_service(self.group, "ingest", env, self.port, log_path=self.log_path)
 
     def stop(self) -> None:
@@ -76,7 +81,10 @@ def ingest_process(servers: Servers, logs: Path, **env: Any) -> IngestProcess:
     db = next(DATABASES)
     redis_url = servers.redis_url.rsplit("/", 1)[0] + f"/{db}"
     redis.Redis.from_url(redis_url).flushdb()
-    ingest = IngestProcess(redis_url, logs / "ingest.log",
-                           {f"KHABAR_{name.upper()}": str(value) for name, value in env.items()})
+    ingest = IngestProcess(
+        redis_url,
+        logs / "ingest.log",
+        {f"KHABAR_{name.upper()}": str(value) for name, value in env.items()},
+    )
     ingest.start()
     return ingest

@@ -36,12 +36,24 @@ GROUP = "testers"
 
 def article_event(record: dict[str, Any], version: int = 1) -> ArticleEvent:
     article_id = f"t-{record['docno'].lower()}"
-    article = Article(id=article_id, uri=f"urn:test:{article_id}", language="ar",
-                      headline=record["title"], body_html=f"<p>{record['text'][:400]}</p>",
-                      versioncreated=datetime.now(UTC))
-    return ArticleEvent(event_id=str(uuid.uuid4()), type="article.published", article_id=article_id,
-                        version=version, correlation_id=secrets.token_hex(8),
-                        accepted_at=datetime.now(UTC), submitted_by="tests", article=article)
+    article = Article(
+        id=article_id,
+        uri=f"urn:test:{article_id}",
+        language="ar",
+        headline=record["title"],
+        body_html=f"<p>{record['text'][:400]}</p>",
+        versioncreated=datetime.now(UTC),
+    )
+    return ArticleEvent(
+        event_id=str(uuid.uuid4()),
+        type="article.published",
+        article_id=article_id,
+        version=version,
+        correlation_id=secrets.token_hex(8),
+        accepted_at=datetime.now(UTC),
+        submitted_by="tests",
+        article=article,
+    )
 
 
 RECORDS = real_articles(30, min_words=40)
@@ -80,12 +92,19 @@ def stream() -> str:
     return f"test:{{consumer-{secrets.token_hex(4)}}}:events"
 
 
-def make_consumer(redis: aioredis.Redis, stream: str, handler: Handler, name: str,
-                  **overrides: Any) -> StreamConsumer[ArticleEvent]:
+def make_consumer(
+    redis: aioredis.Redis, stream: str, handler: Handler, name: str, **overrides: Any
+) -> StreamConsumer[ArticleEvent]:
     options: dict[str, Any] = {"claim_idle_ms": 300, "max_deliveries": 3, "batch_size": 10}
     settings = CommonSettings(consumer_name=name, **{**options, **overrides})
-    return StreamConsumer(stream=stream, group=GROUP, event_model=ArticleEvent, handle=handler,
-                          redis=redis, settings=settings)
+    return StreamConsumer(
+        stream=stream,
+        group=GROUP,
+        event_model=ArticleEvent,
+        handle=handler,
+        redis=redis,
+        settings=settings,
+    )
 
 
 async def running(url: str, *consumers: StreamConsumer[ArticleEvent]) -> RedisBroker:
@@ -122,12 +141,15 @@ def url_of(redis: aioredis.Redis) -> str:
 
 
 async def test_poison_event_is_dead_lettered_after_max_deliveries_and_never_blocks_others(
-        redis: aioredis.Redis, stream: str) -> None:
+    redis: aioredis.Redis, stream: str
+) -> None:
     events = [article_event(record) for record in RECORDS[:12]]
     poison = events[3]
     recorder = Recorder(failing={poison.article_id})
     consumer = make_consumer(redis, stream, recorder.handle, "c1")
-    before = metrics.DEAD_LETTERS.labels(stream=stream, group=GROUP, reason="max_deliveries")._value.get()
+    before = metrics.DEAD_LETTERS.labels(
+        stream=stream, group=GROUP, reason="max_deliveries"
+    )._value.get()
     broker = await running(url_of(redis), consumer)
     try:
         ids = await publish(redis, stream, events)
@@ -139,13 +161,17 @@ async def test_poison_event_is_dead_lettered_after_max_deliveries_and_never_bloc
         await broker.stop()
     assert len(dead) == 1
     letter = dead[0]
-    assert letter.source_id == ids[3] and letter.group == GROUP and letter.reason == "max_deliveries"
+    assert (
+        letter.source_id == ids[3] and letter.group == GROUP and letter.reason == "max_deliveries"
+    )
     assert letter.deliveries == consumer.settings.max_deliveries + 1
     assert f"refusing {poison.article_id}" in letter.error
     assert letter.original["event_id"] == poison.event_id
     assert ArticleEvent.model_validate_json(letter.original["data"]) == poison
     assert all(count == 1 for count in recorder.handled.values())
-    after = metrics.DEAD_LETTERS.labels(stream=stream, group=GROUP, reason="max_deliveries")._value.get()
+    after = metrics.DEAD_LETTERS.labels(
+        stream=stream, group=GROUP, reason="max_deliveries"
+    )._value.get()
     assert after == before + 1
     assert not await redis.hlen(consumer.errors_key)
 
@@ -166,18 +192,24 @@ async def _is_zero(value: Awaitable[int]) -> bool:
     return await value == 0
 
 
-async def test_malformed_entry_goes_to_dead_letters_at_once(redis: aioredis.Redis, stream: str) -> None:
+async def test_malformed_entry_goes_to_dead_letters_at_once(
+    redis: aioredis.Redis, stream: str
+) -> None:
     recorder = Recorder()
     consumer = make_consumer(redis, stream, recorder.handle, "c1")
     broker = await running(url_of(redis), consumer)
     events = [article_event(record) for record in RECORDS[:3]]
     try:
         await publish(redis, stream, events[:1])
-        bad_id = (await redis.xadd(stream, {"type": "article.published", "data": "{not json"})).decode()
+        bad_id = (
+            await redis.xadd(stream, {"type": "article.published", "data": "{not json"})
+        ).decode()
         await redis.xadd(stream, {"type": "article.published"})  # no data at all
         await publish(redis, stream, events[1:])
         await until(lambda: asyncio.sleep(0, len(recorder.handled) == 3))
-        dead = await until(lambda: _at_least(list_dead_letters(redis, dead_letter_stream(stream)), 2))
+        dead = await until(
+            lambda: _at_least(list_dead_letters(redis, dead_letter_stream(stream)), 2)
+        )
         await until(lambda: _is_zero(pending_count(redis, stream)))
     finally:
         await broker.stop()
@@ -195,7 +227,8 @@ async def _at_least(found: Awaitable[list[Any]], count: int) -> list[Any] | None
 
 
 async def test_events_of_a_vanished_consumer_are_claimed_and_handled(
-        redis: aioredis.Redis, stream: str) -> None:
+    redis: aioredis.Redis, stream: str
+) -> None:
     await ensure_group(redis, stream, GROUP)
     events = [article_event(record) for record in RECORDS[:6]]
     await publish(redis, stream, events)
@@ -231,7 +264,8 @@ async def test_slow_live_consumer_keeps_its_events(redis: aioredis.Redis, stream
 
 
 async def test_every_log_line_of_handling_carries_the_event_ids(
-        redis: aioredis.Redis, stream: str) -> None:
+    redis: aioredis.Redis, stream: str
+) -> None:
     recorder = Recorder()
     consumer = make_consumer(redis, stream, recorder.handle, "c1", batch_size=1)
     broker = await running(url_of(redis), consumer)
@@ -248,7 +282,8 @@ async def test_every_log_line_of_handling_carries_the_event_ids(
 
 
 async def test_drain_handles_what_the_consumer_read_but_did_not_handle(
-        redis: aioredis.Redis, stream: str) -> None:
+    redis: aioredis.Redis, stream: str
+) -> None:
     recorder = Recorder()
     consumer = make_consumer(redis, stream, recorder.handle, "leaving")
     await ensure_group(redis, stream, GROUP)
@@ -265,7 +300,8 @@ async def test_drain_handles_what_the_consumer_read_but_did_not_handle(
 
 
 async def test_stop_consumers_is_bounded_by_the_grace_and_acks_nothing_unfinished(
-        redis: aioredis.Redis, stream: str) -> None:
+    redis: aioredis.Redis, stream: str
+) -> None:
     """A handler stuck (say, on a Meilisearch outage) cannot hold shutdown past the grace."""
     stuck = Recorder(delay_s=3600)
     consumer = make_consumer(redis, stream, stuck.handle, "stuck", claim_idle_ms=60_000)
@@ -284,7 +320,8 @@ async def test_stop_consumers_is_bounded_by_the_grace_and_acks_nothing_unfinishe
 
 
 async def test_the_trace_keeps_when_a_version_was_first_applied(
-        redis: aioredis.Redis, stream: str) -> None:
+    redis: aioredis.Redis, stream: str
+) -> None:
     first = article_event(RECORDS[0])
     again = first.model_copy(update={"event_id": str(uuid.uuid4())})  # e.g. a refresh, same version
     recorder = Recorder()
@@ -321,12 +358,20 @@ class Outage(Recorder):
 
 
 async def test_an_outage_is_waited_out_never_counted_and_never_dead_lettered(
-        redis: aioredis.Redis, stream: str) -> None:
+    redis: aioredis.Redis, stream: str
+) -> None:
     """Refused many times longer than deliveries x claim idle: no delivery counted, nothing dead."""
     events = [article_event(record) for record in RECORDS[:5]]
     handler = Outage(refusals=12)
-    consumer = make_consumer(redis, stream, handler.handle, "c1", max_deliveries=1,
-                             outage_backoff_min_s=0.1, outage_backoff_max_s=0.2)
+    consumer = make_consumer(
+        redis,
+        stream,
+        handler.handle,
+        "c1",
+        max_deliveries=1,
+        outage_backoff_min_s=0.1,
+        outage_backoff_max_s=0.2,
+    )
     broker = await running(url_of(redis), consumer)
     try:
         await publish(redis, stream, events)
@@ -339,12 +384,17 @@ async def test_an_outage_is_waited_out_never_counted_and_never_dead_lettered(
     assert await WAITING.check() is None
     assert await redis.xlen(dead_letter_stream(stream)) == 0
     assert handler.calls > 12 and all(n == 1 for n in handler.handled.values())
-    assert metrics.OUTAGE_RETRIES.labels(stream=stream, group=GROUP,
-                                         dependency="cache redis")._value.get() == 12
+    assert (
+        metrics.OUTAGE_RETRIES.labels(
+            stream=stream, group=GROUP, dependency="cache redis"
+        )._value.get()
+        == 12
+    )
 
 
 async def test_a_failing_batch_is_split_until_the_bad_event_is_alone(
-        redis: aioredis.Redis, stream: str) -> None:
+    redis: aioredis.Redis, stream: str
+) -> None:
     events = [article_event(record) for record in RECORDS[:16]]
     recorder = Recorder(failing={events[11].article_id})
     batches: list[int] = []

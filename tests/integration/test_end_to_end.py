@@ -12,8 +12,12 @@ from tests.support import eventually, real_articles, to_ninjs
 
 
 def post(system: System, document: dict[str, Any]) -> httpx.Response:
-    return httpx.post(f"{system.ingest_url}/v1/articles", json=document,
-                      headers={"Authorization": f"Bearer {system.ingest_key}"}, timeout=10)
+    return httpx.post(
+        f"{system.ingest_url}/v1/articles",
+        json=document,
+        headers={"Authorization": f"Bearer {system.ingest_key}"},
+        timeout=10,
+    )
 
 
 def search_ids(system: System, query: str) -> list[str]:
@@ -61,9 +65,14 @@ def test_publish_update_withdraw(system: System, article: dict[str, Any]) -> Non
     updated = post(system, {**article, "headline": new_headline})
     assert updated.status_code == 202 and updated.json()["version"] == 2
     eventually(lambda: headline_of(page(system, article_id).text) == new_headline)
-    eventually(lambda: any(
-        hit["headline"] == new_headline
-        for hit in httpx.get(f"{system.search_url}/v1/search", params={"q": word}).json()["hits"]))
+    eventually(
+        lambda: any(
+            hit["headline"] == new_headline
+            for hit in httpx.get(f"{system.search_url}/v1/search", params={"q": word}).json()[
+                "hits"
+            ]
+        )
+    )
 
     withdrawn = post(system, {**article, "headline": new_headline, "pubstatus": "canceled"})
     assert withdrawn.status_code == 202 and withdrawn.json()["version"] == 3
@@ -73,7 +82,9 @@ def test_publish_update_withdraw(system: System, article: dict[str, Any]) -> Non
 
 def test_current_version_and_status(system: System, article: dict[str, Any]) -> None:
     article_id = post(system, {**article, "uri": article["uri"] + "-status"}).json()["article_id"]
-    current = httpx.get(f"{system.ingest_url}/v1/articles/{article_id}",
-                        headers={"Authorization": f"Bearer {system.ingest_key}"})
+    current = httpx.get(
+        f"{system.ingest_url}/v1/articles/{article_id}",
+        headers={"Authorization": f"Bearer {system.ingest_key}"},
+    )
     assert current.status_code == 200
     assert current.json()["version"] == 1 and current.json()["status"] == "usable"

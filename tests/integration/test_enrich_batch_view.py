@@ -44,16 +44,21 @@ async def eval_calls(redis: aioredis.Redis) -> int:
 
 
 async def test_the_view_answers_for_what_the_batch_wrote_and_redis_for_the_rest(
-        redis: aioredis.Redis, reader: KeyReader) -> None:
+    redis: aioredis.Redis, reader: KeyReader
+) -> None:
     await redis.mset({"doc:a": b"in redis", "doc:b": b"in redis", "doc:c": b"in redis"})
     view = BatchView(reader, {"doc:a": b"before the batch"})
     view.write("doc:b", None)  # removed by an earlier article of the batch
     assert await view.read(["doc:a", "doc:b", "doc:c"], [None] * 3) == [
-        b"before the batch", None, b"in redis"]
+        b"before the batch",
+        None,
+        b"in redis",
+    ]
 
 
 async def test_the_view_asks_redis_nothing_when_it_holds_every_key(
-        redis: aioredis.Redis, reader: KeyReader) -> None:
+    redis: aioredis.Redis, reader: KeyReader
+) -> None:
     view = BatchView(reader, {"doc:a": b"a"})
     view.write("links:b", b"[]", published=10.0)
     before = await eval_calls(redis)
@@ -62,7 +67,8 @@ async def test_the_view_asks_redis_nothing_when_it_holds_every_key(
 
 
 async def test_a_started_read_is_on_its_way_before_it_is_awaited(
-        redis: aioredis.Redis, reader: KeyReader) -> None:
+    redis: aioredis.Redis, reader: KeyReader
+) -> None:
     await redis.set("doc:a", b"in redis")
     before = await eval_calls(redis)
     pending = await BatchView(reader).start_read(["doc:a"], [None])
@@ -73,7 +79,8 @@ async def test_a_started_read_is_on_its_way_before_it_is_awaited(
 
 
 async def test_a_trim_hides_older_copies_until_one_is_written_again(
-        redis: aioredis.Redis, reader: KeyReader) -> None:
+    redis: aioredis.Redis, reader: KeyReader
+) -> None:
     await redis.mset({"links:old": b"in redis", "links:new": b"in redis"})
     view = BatchView(reader)
     view.write("links:kept", b"written before the trim", published=50.0)
@@ -87,7 +94,8 @@ async def test_a_trim_hides_older_copies_until_one_is_written_again(
 
 
 async def test_streamed_replies_come_in_order_and_unread_ones_are_read_before_reuse(
-        redis: aioredis.Redis) -> None:
+    redis: aioredis.Redis,
+) -> None:
     groups = [[("SET", "x", "1")], [("INCR", "x")], [("GET", "x")]]
     async with streamed(redis, groups, ahead=0) as replies:
         assert await replies.next() == b"OK"  # raw replies: no response callbacks
@@ -97,7 +105,8 @@ async def test_streamed_replies_come_in_order_and_unread_ones_are_read_before_re
 
 
 async def test_streamed_sends_each_group_only_when_the_replies_before_it_are_near(
-        redis: aioredis.Redis, redis_url: str) -> None:
+    redis: aioredis.Redis, redis_url: str
+) -> None:
     groups = [[("SET", "x", "1")], [("INCR", "x")], [("INCR", "x")], [("INCR", "x")]]
     other = aioredis.Redis.from_url(redis_url)
     async with streamed(redis, groups, ahead=1) as replies:
@@ -109,8 +118,13 @@ async def test_streamed_sends_each_group_only_when_the_replies_before_it_are_nea
     await other.aclose()
 
 
-async def test_an_error_reply_raises_and_its_connection_is_never_reused(redis: aioredis.Redis) -> None:
-    groups = [[("SET", "x", "1"), ("EVAL", "return redis.error_reply('broken')", 0)], [("GET", "x")]]
+async def test_an_error_reply_raises_and_its_connection_is_never_reused(
+    redis: aioredis.Redis,
+) -> None:
+    groups = [
+        [("SET", "x", "1"), ("EVAL", "return redis.error_reply('broken')", 0)],
+        [("GET", "x")],
+    ]
     with pytest.raises(ResponseError, match="broken"):
         async with streamed(redis, groups) as replies:
             assert await replies.next() == b"OK"  # raw replies: no response callbacks
@@ -123,11 +137,13 @@ async def test_an_error_reply_raises_and_its_connection_is_never_reused(redis: a
 def test_pack_makes_the_bytes_redis_py_makes() -> None:
     command = ("EVAL", "return 1", 2, "k:عربي", b"raw", 0.1, 1e18, 1_500_000_000.25, -3, 1 / 3)
     assert pack([command, ("GET", "x")]) == b"".join(
-        aioredis.Connection().pack_commands([command, ("GET", "x")]))
+        aioredis.Connection().pack_commands([command, ("GET", "x")])
+    )
 
 
 async def test_flush_sends_the_writes_in_order_and_an_error_raises_after_every_reply(
-        redis: aioredis.Redis) -> None:
+    redis: aioredis.Redis,
+) -> None:
     writes = Writes()
     writes.add("SET", "x", 1)
     writes.add("INCR", "x")

@@ -21,11 +21,13 @@ from khabar_shared.redis_helpers import RedisClient, connect
 
 CORPUS = corpus_file(ANT)
 # Silver same-story pairs (different outlets, same or next day), all early in the corpus.
-PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
-         ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),
-         ("al-technology-5-20180216", "sk-technology-12-20180216"),
-         ("al-sport-19-20180217", "sk-sport-19-20180217"),
-         ("al-sport-25-20180217", "sk-sport-17-20180217")]
+PAIRS = [
+    ("fr-economy-3-20180210", "al-economy-49-20180211"),
+    ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),
+    ("al-technology-5-20180216", "sk-technology-12-20180216"),
+    ("al-sport-19-20180217", "sk-sport-19-20180217"),
+    ("al-sport-25-20180217", "sk-sport-17-20180217"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +61,13 @@ def enricher(redis: RedisClient, redis_url: str) -> Enricher:
 
 def event(article: Article, version: int = 1, **changes: object) -> ArticleEvent:
     return ArticleEvent(
-        event_id=str(uuid.uuid4()), type="article.withdrawn" if changes.get("pubstatus") == "canceled"
-        else "article.published", article_id=article.id, version=version,
-        correlation_id=str(uuid.uuid4()), accepted_at=datetime.now(UTC), submitted_by="test",
+        event_id=str(uuid.uuid4()),
+        type="article.withdrawn" if changes.get("pubstatus") == "canceled" else "article.published",
+        article_id=article.id,
+        version=version,
+        correlation_id=str(uuid.uuid4()),
+        accepted_at=datetime.now(UTC),
+        submitted_by="test",
         article=article.model_copy(update=changes),
     )
 
@@ -84,7 +90,8 @@ def first_of_day(corpus: list[Article], day: str, count: int) -> list[Article]:
 
 
 async def test_related_never_holds_itself_and_links_real_indexed_articles(
-        enricher: Enricher, redis: RedisClient, corpus: list[Article]) -> None:
+    enricher: Enricher, redis: RedisClient, corpus: list[Article]
+) -> None:
     articles = corpus[:120]
     produced = await enrich_all(enricher, articles)
     seen: set[str] = set()
@@ -101,7 +108,8 @@ async def test_related_never_holds_itself_and_links_real_indexed_articles(
 
 
 async def test_a_withdrawn_article_leaves_the_index_and_every_later_list(
-        enricher: Enricher, redis: RedisClient, corpus: list[Article]) -> None:
+    enricher: Enricher, redis: RedisClient, corpus: list[Article]
+) -> None:
     older, newer = by_id(corpus, "al-sport-19-20180217", "sk-sport-19-20180217")
     background = first_of_day(corpus, "20180217", 30)
     await enrich_all(enricher, [a for a in background if a.id != newer.id])
@@ -116,11 +124,15 @@ async def test_a_withdrawn_article_leaves_the_index_and_every_later_list(
 
 
 async def test_the_same_story_from_another_outlet_shares_a_story_and_a_top_four_place(
-        enricher: Enricher, corpus: list[Article]) -> None:
+    enricher: Enricher, corpus: list[Article]
+) -> None:
     ids = [i for pair in PAIRS for i in pair]
-    background = [a for a in corpus if a.id.endswith(("20180216", "20180217")) and a.id not in ids][:80]
-    articles = sorted([*by_id(corpus, *ids), *background],
-                      key=lambda a: (a.firstcreated or a.versioncreated))
+    background = [a for a in corpus if a.id.endswith(("20180216", "20180217")) and a.id not in ids][
+        :80
+    ]
+    articles = sorted(
+        [*by_id(corpus, *ids), *background], key=lambda a: a.firstcreated or a.versioncreated
+    )
     produced = await enrich_all(enricher, articles)
     final = {}
     for article in articles:  # later refreshes replace earlier lists
@@ -139,15 +151,26 @@ async def test_the_same_story_from_another_outlet_shares_a_story_and_a_top_four_
 
 
 async def test_prefers_the_recent_telling_of_a_similar_story(
-        enricher: Enricher, corpus: list[Article]) -> None:
+    enricher: Enricher, corpus: list[Article]
+) -> None:
     anchor, partner = by_id(corpus, "al-sport-25-20180217", "sk-sport-17-20180217")
     when = anchor.firstcreated or anchor.versioncreated
-    old = partner.model_copy(update={"id": "old-copy", "uri": "old-copy",
-                                     "firstcreated": when - timedelta(days=120),
-                                     "versioncreated": when - timedelta(days=120)})
-    recent = partner.model_copy(update={"id": "recent-copy", "uri": "recent-copy",
-                                        "firstcreated": when - timedelta(days=2),
-                                        "versioncreated": when - timedelta(days=2)})
+    old = partner.model_copy(
+        update={
+            "id": "old-copy",
+            "uri": "old-copy",
+            "firstcreated": when - timedelta(days=120),
+            "versioncreated": when - timedelta(days=120),
+        }
+    )
+    recent = partner.model_copy(
+        update={
+            "id": "recent-copy",
+            "uri": "recent-copy",
+            "firstcreated": when - timedelta(days=2),
+            "versioncreated": when - timedelta(days=2),
+        }
+    )
     await enrich_all(enricher, [old, recent])
     [produced, *_] = await enricher.enrich(event(anchor))
     ranked = [link.article_id for link in produced.enriched.related]  # type: ignore[union-attr]
@@ -155,9 +178,14 @@ async def test_prefers_the_recent_telling_of_a_similar_story(
 
 
 async def test_a_new_telling_refreshes_the_older_articles_it_improves(
-        enricher: Enricher, corpus: list[Article]) -> None:
-    first, second = by_id(corpus, "fr-middleeast-11-20180216", "al-internationalnews-40-20180216")  # oldest first
-    background = [a for a in first_of_day(corpus, "20180216", 40) if a.id not in (first.id, second.id)]
+    enricher: Enricher, corpus: list[Article]
+) -> None:
+    first, second = by_id(
+        corpus, "fr-middleeast-11-20180216", "al-internationalnews-40-20180216"
+    )  # oldest first
+    background = [
+        a for a in first_of_day(corpus, "20180216", 40) if a.id not in (first.id, second.id)
+    ]
     await enrich_all(enricher, [*background, first])
     before = (await enricher.enrich(event(first, 3)))[0].enriched
     assert before is not None and second.id not in [link.article_id for link in before.related]
@@ -174,7 +202,8 @@ async def test_a_new_telling_refreshes_the_older_articles_it_improves(
 
 
 async def test_an_older_version_after_a_newer_one_is_skipped(
-        enricher: Enricher, redis: RedisClient, corpus: list[Article]) -> None:
+    enricher: Enricher, redis: RedisClient, corpus: list[Article]
+) -> None:
     article = corpus[0]
     newer = event(article, 3, headline=article.headline + " (محدث)")
     older = event(article, 2)
@@ -191,14 +220,25 @@ async def test_an_older_version_after_a_newer_one_is_skipped(
 
 def summary(events: list[EnrichedEvent]) -> list[tuple[object, ...]]:
     """What an event says, without its random ids and times."""
-    return [(e.type, e.article_id, e.version,
-             e.enriched and (e.enriched.story_id, [t.id for t in e.enriched.tags],
-                             [(link.article_id, link.score, link.reasons) for link in e.enriched.related]))
-            for e in events]
+    return [
+        (
+            e.type,
+            e.article_id,
+            e.version,
+            e.enriched
+            and (
+                e.enriched.story_id,
+                [t.id for t in e.enriched.tags],
+                [(link.article_id, link.score, link.reasons) for link in e.enriched.related],
+            ),
+        )
+        for e in events
+    ]
 
 
 async def test_a_batch_gives_what_its_events_give_one_by_one(
-        redis: RedisClient, redis_url: str, corpus: list[Article]) -> None:
+    redis: RedisClient, redis_url: str, corpus: list[Article]
+) -> None:
     articles = first_of_day(corpus, "20180216", 60)
     events = [event(a) for a in articles]
     events.insert(20, event(articles[3], 2, headline=articles[3].headline + " (محدث)"))  # an update
@@ -245,15 +285,17 @@ async def index_state(redis: RedisClient) -> dict[str, object]:
 
 
 async def test_docs_the_process_forgot_come_with_their_candidates(
-        redis: RedisClient, redis_url: str, corpus: list[Article], monkeypatch: pytest.MonkeyPatch) -> None:
+    redis: RedisClient, redis_url: str, corpus: list[Article], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An archive larger than the process's doc cache: the candidates it forgot come back with
     the candidates read, never through a read of their own, and the links are the same."""
     events = [event(a) for a in corpus[:300]]
     extra_reads = 0
     read = BatchView.read
 
-    async def counted(self: BatchView, keys: Sequence[str],
-                      published: Sequence[float | None]) -> list[bytes | None]:
+    async def counted(
+        self: BatchView, keys: Sequence[str], published: Sequence[float | None]
+    ) -> list[bytes | None]:
         nonlocal extra_reads
         extra_reads += 1
         return await read(self, keys, published)
@@ -264,7 +306,7 @@ async def test_docs_the_process_forgot_come_with_their_candidates(
         index = RelatedIndex(redis, settings)
         index._parsed = ParsedDocs(cache_size)
         enricher = Enricher(redis, index, settings)
-        batches = [events[start:start + 50] for start in range(0, len(events), 50)]
+        batches = [events[start : start + 50] for start in range(0, len(events), 50)]
         return [e for batch in batches for e in await enricher.enrich_batch(batch)]
 
     remembering = await run(1000)

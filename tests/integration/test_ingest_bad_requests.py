@@ -112,13 +112,24 @@ CASES: list[Case] = [
 
 @pytest.fixture(scope="module")
 def ingest(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestProcess]:
-    process = ingest_process(servers, tmp_path_factory.mktemp("ingest-bad"),
-                             max_body_bytes=100_000, max_batch_bytes=200_000, max_batch_items=5)
+    process = ingest_process(
+        servers,
+        tmp_path_factory.mktemp("ingest-bad"),
+        max_body_bytes=100_000,
+        max_batch_bytes=200_000,
+        max_batch_items=5,
+    )
     with process.redis() as client:
-        client.hset(API_KEYS_HASH, digest(READ_KEY), ApiKey(name="reader", scope="read").model_dump_json())
+        client.hset(
+            API_KEYS_HASH, digest(READ_KEY), ApiKey(name="reader", scope="read").model_dump_json()
+        )
     with process.client() as client:
-        assert client.post("/v1/articles", json=EXISTING,
-                           headers={"Idempotency-Key": "first-key"}).status_code == 202
+        assert (
+            client.post(
+                "/v1/articles", json=EXISTING, headers={"Idempotency-Key": "first-key"}
+            ).status_code
+            == 202
+        )
     try:
         yield process
     finally:
@@ -137,8 +148,9 @@ def send(ingest: IngestProcess, case: Case, existing_id: str) -> httpx.Response:
         else:
             content = json.dumps(body, ensure_ascii=False).encode()
             request_headers.setdefault("Content-Type", "application/json")
-        return client.request(method, path.format(existing=existing_id), content=content,
-                              headers=request_headers)
+        return client.request(
+            method, path.format(existing=existing_id), content=content, headers=request_headers
+        )
 
 
 @pytest.fixture(scope="module")
@@ -183,10 +195,16 @@ async def test_redis_down_gets_503_with_retry_after() -> None:
     from khabar_ingest.settings import IngestSettings
 
     # Nothing listens on this port: every Redis call fails to connect.
-    app = create_app(IngestSettings(redis_url=f"redis://127.0.0.1:{free_port()}/0",
-                                    bootstrap_ingest_key=READ_KEY))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingest",
-                                 headers={"Authorization": f"Bearer {READ_KEY}"}) as client:
+    app = create_app(
+        IngestSettings(
+            redis_url=f"redis://127.0.0.1:{free_port()}/0", bootstrap_ingest_key=READ_KEY
+        )
+    )
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app),
+        base_url="http://ingest",
+        headers={"Authorization": f"Bearer {READ_KEY}"},
+    ) as client:
         answer = await client.post("/v1/articles", json=GOOD)
     assert answer.status_code == 503
     assert answer.headers["Retry-After"].isdigit()

@@ -28,12 +28,15 @@ def ingest(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 def careless(record: int) -> dict[str, Any]:
     document = to_ninjs(RECORDS[record])
-    return document | {"headline": document["headline"].replace(" ", "\t", 1) + "\r\n ",
-                       "body_html": document["body_html"].replace(" ", " \x1a", 1)}
+    return document | {
+        "headline": document["headline"].replace(" ", "\t", 1) + "\r\n ",
+        "body_html": document["body_html"].replace(" ", " \x1a", 1),
+    }
 
 
 def test_a_careless_article_is_cleaned_and_the_answer_names_each_cleaning(
-        ingest: IngestProcess) -> None:
+    ingest: IngestProcess,
+) -> None:
     with ingest.client() as client:
         answer = client.post("/v1/articles", json=careless(0))
         assert answer.status_code == 202, answer.text
@@ -60,21 +63,32 @@ def test_batch_items_say_what_was_cleaned_in_each(ingest: IngestProcess) -> None
     assert [i["outcome"] for i in (first, second, third)] == ["accepted"] * 3
     assert {item["pointer"] for item in first["cleaned"]} == {"/headline", "/body_html"}
     assert second["cleaned"] is None
-    assert {item["pointer"] for item in third["cleaned"]} == {"/article/headline",
-                                                              "/article/body_html"}
+    assert {item["pointer"] for item in third["cleaned"]} == {
+        "/article/headline",
+        "/article/body_html",
+    }
 
 
-@pytest.mark.parametrize(("field", "chars"), [("alt_text", 1_500_000), ("caption", 5_000),
-                                              ("creditline", 2_000)])
-def test_a_pictures_words_have_a_length_limit(ingest: IngestProcess, field: str,
-                                               chars: int) -> None:
+@pytest.mark.parametrize(
+    ("field", "chars"), [("alt_text", 1_500_000), ("caption", 5_000), ("creditline", 2_000)]
+)
+def test_a_pictures_words_have_a_length_limit(
+    ingest: IngestProcess, field: str, chars: int
+) -> None:
     document = to_ninjs(RECORDS[5])
-    document["associations"] = {"featuremedia": {
-        "type": "picture", "renditions": {"original": {"href": "https://cdn.example/a.jpg"}},
-        field: "a" * chars}}  # 1.5 MB of alt text fits in a 2 MB request
+    document["associations"] = {
+        "featuremedia": {
+            "type": "picture",
+            "renditions": {"original": {"href": "https://cdn.example/a.jpg"}},
+            field: "a" * chars,
+        }
+    }  # 1.5 MB of alt text fits in a 2 MB request
     with ingest.client() as client:
-        answer = client.post("/v1/articles", content=json.dumps(document).encode(),
-                             headers={"Content-Type": "application/json"})
+        answer = client.post(
+            "/v1/articles",
+            content=json.dumps(document).encode(),
+            headers={"Content-Type": "application/json"},
+        )
     assert answer.status_code == 422, answer.text[:200]
     assert f"{PICTURE}/{field}" in [error["pointer"] for error in answer.json()["errors"]]
 

@@ -67,13 +67,17 @@ def test_publish_update_correct_keep_versions_and_history(ingest: IngestProcess)
     update = post(ingest, article(0, headline=ARTICLES[0]["headline"] + " (محدث)"))
     assert update.json()["version"] == 2
     note = "صُحّح اسم المسؤول في الفقرة الثانية"
-    correction = post(ingest, article(0, headline=ARTICLES[0]["headline"] + " (محدث)",
-                                      editor_note=note))
+    correction = post(
+        ingest, article(0, headline=ARTICLES[0]["headline"] + " (محدث)", editor_note=note)
+    )
     assert correction.json()["version"] == 3
 
     events = ingest.events()[before:]
     assert [(e.type, e.version) for e in events] == [
-        ("article.published", 1), ("article.updated", 2), ("article.updated", 3)]
+        ("article.published", 1),
+        ("article.updated", 2),
+        ("article.updated", 3),
+    ]
     assert {e.submitted_by for e in events} == {"bootstrap"}
     assert events[2].article.editor_note == note
     with ingest.client() as client:
@@ -138,7 +142,10 @@ def test_withdraw_by_pubstatus_and_by_delete(ingest: IngestProcess) -> None:
     assert gone.status_code == 202 and gone.json()["version"] == 2
     last = ingest.events()[-1]
     assert (last.type, last.article_id, last.article.pubstatus) == (
-        "article.withdrawn", deleted_id, "canceled")
+        "article.withdrawn",
+        deleted_id,
+        "canceled",
+    )
     assert again.headers["Idempotent-Replayed"] == "true"
     assert ingest.stream_length() == length
     assert state["status"] == "canceled"
@@ -156,7 +163,10 @@ def test_an_update_replaces_a_waiting_embargoed_change(ingest: IngestProcess) ->
     with ingest.client() as client:  # the waiting change is read from the embargo hash
         waiting = client.get(f"/v1/articles/{article_id}").json()
     assert (waiting["headline"], waiting["version"], waiting["status"]) == (
-        "عنوان جديد", 2, "embargoed")
+        "عنوان جديد",
+        2,
+        "embargoed",
+    )
     with ingest.redis() as client:
         release_at = client.zscore(EMBARGO_SCHEDULE, article_id)
     assert release_at is not None and release_at > (time.time() + 3600) * 1000
@@ -165,15 +175,17 @@ def test_an_update_replaces_a_waiting_embargoed_change(ingest: IngestProcess) ->
     assert lifted.json()["status"] == "usable" and lifted.json()["version"] == 3
     events = ingest.events()[length:]
     assert [(e.type, e.version, e.article.headline) for e in events] == [
-        ("article.published", 3, "عنوان جديد")]
+        ("article.published", 3, "عنوان جديد")
+    ]
     with ingest.redis() as client:
         assert client.zscore(EMBARGO_SCHEDULE, article_id) is None
 
 
 def test_a_waiting_change_reads_back_whatever_its_ids_spell(ingest: IngestProcess) -> None:
     """The waiting event is found by its field name, even when an id's value is "data"."""
-    held = post(ingest, article(11, uri="data", embargoed=later(3600)),
-                **{"X-Correlation-Id": "data"})
+    held = post(
+        ingest, article(11, uri="data", embargoed=later(3600)), **{"X-Correlation-Id": "data"}
+    )
     assert held.json()["article_id"] == "data" and held.json()["status"] == "embargoed"
     with ingest.client() as client:
         waiting = client.get("/v1/articles/data").json()
@@ -211,14 +223,19 @@ def test_embargo_is_released_after_a_restart_not_before(ingest: IngestProcess) -
     eventually(lambda: ingest.stream_length() == length + 1)
     released = ingest.events()[-1]
     assert (released.article_id, released.version, released.type) == (
-        article_id, 1, "article.published")
+        article_id,
+        1,
+        "article.published",
+    )
     assert released.article.headline == ARTICLES[8]["headline"]
     with ingest.client() as client:
         state = client.get(f"/v1/articles/{article_id}").json()
         history = client.get(f"/v1/articles/{article_id}/history").json()
     assert state["status"] == "usable" and state["published_version"] == 1
     assert [(h["type"], h["status"]) for h in history] == [
-        ("article.published", "embargoed"), ("article.released", "usable")]
+        ("article.published", "embargoed"),
+        ("article.released", "usable"),
+    ]
     assert datetime.fromisoformat(history[1]["accepted_at"]) >= release_at
 
 
@@ -229,8 +246,9 @@ async def test_racing_releasers_release_each_change_once(ingest: IngestProcess) 
     try:
         for n in range(5):
             document = article(9, uri=f"{ARTICLES[9]['uri']}-race-{n}", embargoed=later(0.5))
-            await stores[0].accept(Change(article=parse_ninjs(document), submitted_by="test",
-                                          correlation_id="race"))
+            await stores[0].accept(
+                Change(article=parse_ninjs(document), submitted_by="test", correlation_id="race")
+            )
         await asyncio.sleep(1.0)
         length = ingest.stream_length()
         released = await asyncio.gather(*(release_due(store) for store in stores))
@@ -297,16 +315,23 @@ def test_batch_items_carry_their_own_base_version_and_idempotency_key(
     length = ingest.stream_length()
     with ingest.client() as client:
         answer = client.post("/v1/articles/batch", json=batch).json()
-        again = client.post("/v1/articles/batch", json=[
-            {"article": {**other, "headline": "other content"}, "idempotency_key": "desk-42"},
-            {"article": other, "idempotency_key": "desk-42"},
-            {"article": {**first, "uri": "urn:khabar:test:envelope:z"}, "base_version": 0},
-            {"article": first, "base_version": 0},
-        ]).json()
+        again = client.post(
+            "/v1/articles/batch",
+            json=[
+                {"article": {**other, "headline": "other content"}, "idempotency_key": "desk-42"},
+                {"article": other, "idempotency_key": "desk-42"},
+                {"article": {**first, "uri": "urn:khabar:test:envelope:z"}, "base_version": 0},
+                {"article": first, "base_version": 0},
+            ],
+        ).json()
     items = answer["items"]
     assert [(item["outcome"], item["status"]) for item in items] == [
-        ("accepted", 202), ("accepted", 202), ("rejected", 409), ("accepted", 202),
-        ("rejected", 422)]
+        ("accepted", 202),
+        ("accepted", 202),
+        ("rejected", 409),
+        ("accepted", 202),
+        ("rejected", 422),
+    ]
     assert (items[0]["version"], items[1]["version"]) == (1, 2)
     stale = items[2]["problem"]
     assert stale["current_version"] == 2
@@ -314,15 +339,22 @@ def test_batch_items_carry_their_own_base_version_and_idempotency_key(
     pointers = {error["pointer"] for error in items[4]["problem"]["errors"]}
     assert pointers == {"/note", "/base_version", "/article/headline"}
     assert [(item["outcome"], item["status"]) for item in again["items"]] == [
-        ("rejected", 422), ("unchanged", 202), ("accepted", 202), ("rejected", 409)]
+        ("rejected", 422),
+        ("unchanged", 202),
+        ("accepted", 202),
+        ("rejected", 409),
+    ]
     assert again["items"][0]["problem"]["errors"][0]["pointer"] == "/idempotency_key"
     assert again["items"][3]["problem"]["current_version"] == 2
     assert ingest.stream_length() == length + 4
 
 
 def write_lines(path: Path, lines: list[Any]) -> Path:
-    path.write_bytes(b"".join(
-        (line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines))
+    path.write_bytes(
+        b"".join(
+            (line if isinstance(line, bytes) else orjson.dumps(line)) + b"\n" for line in lines
+        )
+    )
     return path
 
 
@@ -340,20 +372,39 @@ def test_khabar_import_keeps_each_articles_order_and_sums_up(
     docs = [article(index, uri=f"urn:khabar:test:import:{index}") for index in range(6)]
     first = docs[0]
     lines = [
-        first, docs[1],
-        {**first, "headline": first["headline"] + " (2)"}, docs[2],
-        {"uri": "urn:khabar:test:import:bad", "headline": ""}, docs[3],
-        b"{not json", docs[4], docs[5],
-        {**first, "headline": first["headline"] + " (3)"}, docs[1],
+        first,
+        docs[1],
+        {**first, "headline": first["headline"] + " (2)"},
+        docs[2],
+        {"uri": "urn:khabar:test:import:bad", "headline": ""},
+        docs[3],
+        b"{not json",
+        docs[4],
+        docs[5],
+        {**first, "headline": first["headline"] + " (3)"},
+        docs[1],
     ]
     source = write_lines(tmp_path / "desk.jsonl", lines)
     length = ingest.stream_length()
-    result = CliRunner().invoke(cli, ["import", str(source), "--ingest-url", ingest.url,
-                                      "--key", ingest.key, "--batch-size", "2"],
-                              env={"COLUMNS": "240"})
+    result = CliRunner().invoke(
+        cli,
+        [
+            "import",
+            str(source),
+            "--ingest-url",
+            ingest.url,
+            "--key",
+            ingest.key,
+            "--batch-size",
+            "2",
+        ],
+        env={"COLUMNS": "240"},
+    )
     assert result.exit_code == EXIT_PROBLEMS, result.output  # two were refused
-    counts = {outcome: summary_count(result.output, outcome)
-              for outcome in ("accepted", "embargoed", "unchanged", "rejected", "lost")}
+    counts = {
+        outcome: summary_count(result.output, outcome)
+        for outcome in ("accepted", "embargoed", "unchanged", "rejected", "lost")
+    }
     assert counts == {"accepted": 8, "embargoed": 0, "unchanged": 1, "rejected": 2, "lost": 0}
     reasons = [line for line in result.output.splitlines() if "desk.jsonl:" in line]
     assert len(reasons) == 2, result.output
@@ -363,7 +414,10 @@ def test_khabar_import_keeps_each_articles_order_and_sums_up(
     first_id = parse_ninjs(first).id
     changes = [event for event in ingest.events() if event.article_id == first_id]
     assert [(event.version, event.article.headline) for event in changes] == [
-        (1, first["headline"]), (2, first["headline"] + " (2)"), (3, first["headline"] + " (3)")]
+        (1, first["headline"]),
+        (2, first["headline"] + " (2)"),
+        (3, first["headline"] + " (3)"),
+    ]
 
 
 def test_khabar_import_names_an_unreadable_source_and_imports_the_rest(
@@ -372,8 +426,11 @@ def test_khabar_import_names_an_unreadable_source_and_imports_the_rest(
     source = write_lines(tmp_path / "desk.jsonl", [article(1, uri="urn:khabar:test:readable")])
     missing = tmp_path / "missing.jsonl"
     length = ingest.stream_length()
-    result = CliRunner().invoke(cli, ["import", str(missing), str(source), "--ingest-url",
-                                      ingest.url, "--key", ingest.key], env={"COLUMNS": "240"})
+    result = CliRunner().invoke(
+        cli,
+        ["import", str(missing), str(source), "--ingest-url", ingest.url, "--key", ingest.key],
+        env={"COLUMNS": "240"},
+    )
     assert result.exit_code == 1, result.output
     assert summary_count(result.output, "accepted") == 1
     assert summary_count(result.output, "rejected") == 1
@@ -429,8 +486,9 @@ def test_khabar_import_reads_a_feed_by_url_without_sending_the_ingest_key(
 def test_khabar_import_stops_at_a_refused_key(ingest: IngestProcess, tmp_path: Path) -> None:
     source = write_lines(tmp_path / "desk.jsonl", [article(0, uri="urn:khabar:test:nokey")])
     length = ingest.stream_length()
-    result = CliRunner().invoke(cli, ["import", str(source), "--ingest-url", ingest.url,
-                                      "--key", "not-a-key"])
+    result = CliRunner().invoke(
+        cli, ["import", str(source), "--ingest-url", ingest.url, "--key", "not-a-key"]
+    )
     assert result.exit_code == EXIT_REFUSED
     assert "refused the key" in result.output.lower()
     assert ingest.stream_length() == length
@@ -456,9 +514,15 @@ class FlakyIngest:
                 if failure is not None:
                     self.answer(int(failure), b'{"title": "upstream trouble"}')
                     return
-                sent = httpx.post(target + self.path, content=body, timeout=60, headers={
-                    "Authorization": self.headers["Authorization"],
-                    "Content-Type": "application/json"})
+                sent = httpx.post(
+                    target + self.path,
+                    content=body,
+                    timeout=60,
+                    headers={
+                        "Authorization": self.headers["Authorization"],
+                        "Content-Type": "application/json",
+                    },
+                )
                 self.answer(sent.status_code, sent.content)
 
             def answer(self, status: int, body: bytes) -> None:
@@ -478,8 +542,11 @@ class FlakyIngest:
 
 def import_through(proxy: FlakyIngest, ingest: IngestProcess, source: Path, *args: str) -> Any:
     try:
-        return CliRunner().invoke(cli, ["import", str(source), "--ingest-url", proxy.url,
-                                        "--key", ingest.key, *args], env={"COLUMNS": "240"})
+        return CliRunner().invoke(
+            cli,
+            ["import", str(source), "--ingest-url", proxy.url, "--key", ingest.key, *args],
+            env={"COLUMNS": "240"},
+        )
     finally:
         proxy.server.shutdown()
 
@@ -502,8 +569,9 @@ def test_khabar_import_retries_a_5xx_and_a_dropped_connection(
 def test_khabar_import_counts_a_batch_failing_every_try_as_lost_and_exits_1(
     ingest: IngestProcess, tmp_path: Path
 ) -> None:
-    source = write_lines(tmp_path / "desk.jsonl",
-                         [article(n, uri=f"urn:khabar:test:lost-{n}") for n in range(3)])
+    source = write_lines(
+        tmp_path / "desk.jsonl", [article(n, uri=f"urn:khabar:test:lost-{n}") for n in range(3)]
+    )
     length = ingest.stream_length()
     proxy = FlakyIngest(ingest.url, [502] * 10)
     result = import_through(proxy, ingest, source, "--retries", "2")
@@ -519,16 +587,20 @@ def test_khabar_import_with_ingest_down_names_it_and_exits_3(
 ) -> None:
     source = write_lines(tmp_path / "desk.jsonl", [article(0, uri="urn:khabar:test:down")])
     url = f"http://127.0.0.1:{free_port()}"
-    result = CliRunner().invoke(cli, ["import", str(source), "--ingest-url", url, "--key",
-                                      ingest.key, "--retries", "1"], env={"COLUMNS": "240"})
+    result = CliRunner().invoke(
+        cli,
+        ["import", str(source), "--ingest-url", url, "--key", ingest.key, "--retries", "1"],
+        env={"COLUMNS": "240"},
+    )
     assert result.exit_code == EXIT_UNAVAILABLE, result.output
     assert f"khabar: ingest is down at {url}" in result.output
     assert "Traceback" not in result.output
 
 
 def make_key(ingest: IngestProcess, name: str, scope: str) -> str:
-    result = CliRunner().invoke(cli, ["keys", "create", name, "--scope", scope],
-                                env={"KHABAR_REDIS_URL": ingest.redis_url})
+    result = CliRunner().invoke(
+        cli, ["keys", "create", name, "--scope", scope], env={"KHABAR_REDIS_URL": ingest.redis_url}
+    )
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1].strip()
     CREATED_KEYS.append(key)
@@ -550,8 +622,9 @@ def test_keys_made_with_the_cli_have_names_and_scopes(ingest: IngestProcess) -> 
         assert client.post("/v1/articles", json=article(1)).status_code == 403
         assert client.delete(f"/v1/articles/{posted.json()['article_id']}").status_code == 403
 
-    revoked = CliRunner().invoke(cli, ["keys", "revoke", "desk-cms"],
-                                 env={"KHABAR_REDIS_URL": ingest.redis_url})
+    revoked = CliRunner().invoke(
+        cli, ["keys", "revoke", "desk-cms"], env={"KHABAR_REDIS_URL": ingest.redis_url}
+    )
     assert revoked.exit_code == 0
     with ingest.client(writer) as client:
         # Known keys are remembered for KHABAR_KEY_CACHE_S (set to 1 s here).

@@ -39,7 +39,8 @@ REAL = to_ninjs(real_articles(1)[0])
 
 json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 json_values = st.recursive(
-    json_leaf, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=12,
 )
 timestamps = st.datetimes(timezones=st.timezones()).map(lambda moment: moment.isoformat())
@@ -56,19 +57,22 @@ ninjs_like = st.fixed_dictionaries(
         "embargoed": maybe(timestamps),
         "pubstatus": maybe(st.sampled_from(["usable", "withheld", "canceled", "gone"])),
         "urgency": maybe(st.integers(0, 10)),
-        "subject": maybe(st.lists(st.fixed_dictionaries({}, optional={"name": json_values,
-                                                                      "code": json_values}))),
+        "subject": maybe(
+            st.lists(st.fixed_dictionaries({}, optional={"name": json_values, "code": json_values}))
+        ),
         "headlines": maybe(st.lists(st.fixed_dictionaries({"value": json_values}))),
-        "bodies": maybe(st.lists(st.fixed_dictionaries({"value": json_values,
-                                                        "contenttype": json_values}))),
+        "bodies": maybe(
+            st.lists(st.fixed_dictionaries({"value": json_values, "contenttype": json_values}))
+        ),
         "associations": json_values,
         "category": json_values,
         "url": maybe(st.sampled_from(["https://example.com/a", "javascript:x", ""])),
     },
 )
 # Real documents with one field replaced: the closest a mistake gets to an acceptable article.
-real_with_a_fault = st.builds(lambda key, value: {**REAL, key: value},
-                              st.sampled_from(sorted(REAL)), json_values)
+real_with_a_fault = st.builds(
+    lambda key, value: {**REAL, key: value}, st.sampled_from(sorted(REAL)), json_values
+)
 header_text = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=30)
 
 
@@ -79,8 +83,11 @@ def asgi(servers: Servers) -> Iterator[tuple[BlockingPortal, httpx.AsyncClient]]
     app = create_app(IngestSettings(redis_url=redis_url, bootstrap_ingest_key=KEY))
 
     async def open_client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://ingest",
-                                 headers={"Authorization": f"Bearer {KEY}"})
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app),
+            base_url="http://ingest",
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
 
     with start_blocking_portal() as portal:
         client = portal.call(open_client)
@@ -88,13 +95,15 @@ def asgi(servers: Servers) -> Iterator[tuple[BlockingPortal, httpx.AsyncClient]]
         portal.call(client.aclose)
 
 
-def send(asgi: tuple[BlockingPortal, httpx.AsyncClient], path: str, body: bytes,
-         headers: dict[str, str]) -> httpx.Response:
+def send(
+    asgi: tuple[BlockingPortal, httpx.AsyncClient], path: str, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
     portal, client = asgi
 
     async def call() -> httpx.Response:
-        return await client.post(path, content=body,
-                                 headers={"Content-Type": "application/json", **headers})
+        return await client.post(
+            path, content=body, headers={"Content-Type": "application/json", **headers}
+        )
 
     return portal.call(call)
 
@@ -105,14 +114,20 @@ def encode(document: Any) -> bytes:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    body=st.one_of(ninjs_like.map(encode), real_with_a_fault.map(encode),
-                   json_values.map(encode), st.binary(max_size=200)),
+    body=st.one_of(
+        ninjs_like.map(encode),
+        real_with_a_fault.map(encode),
+        json_values.map(encode),
+        st.binary(max_size=200),
+    ),
     path=st.sampled_from(["/v1/articles", "/v1/articles/batch"]),
-    headers=st.fixed_dictionaries({}, optional={"If-Match": header_text,
-                                                "Idempotency-Key": header_text}),
+    headers=st.fixed_dictionaries(
+        {}, optional={"If-Match": header_text, "Idempotency-Key": header_text}
+    ),
 )
-def test_no_generated_body_gets_a_server_error(asgi: Any, body: bytes, path: str,
-                                                headers: dict[str, str]) -> None:
+def test_no_generated_body_gets_a_server_error(
+    asgi: Any, body: bytes, path: str, headers: dict[str, str]
+) -> None:
     if path.endswith("batch") and body[:1] == b"{":
         body = b"[" + body + b"]"
     answer = send(asgi, path, body, headers)
@@ -131,8 +146,9 @@ def test_the_fuzz_reaches_acceptance(asgi: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def running_ingest(servers: Servers,
-                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestProcess]:
+def running_ingest(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[IngestProcess]:
     process = ingest_process(servers, tmp_path_factory.mktemp("ingest-openapi"))
     with process.client() as client:
         assert client.post("/v1/articles", json=REAL).status_code == 202
@@ -142,8 +158,13 @@ def running_ingest(servers: Servers,
         process.group.stop_all()
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
 
 
 def test_the_api_keeps_to_its_openapi_document(running_ingest: IngestProcess) -> None:
@@ -152,12 +173,19 @@ def test_the_api_keeps_to_its_openapi_document(running_ingest: IngestProcess) ->
     schema = schemathesis.openapi.from_url(f"{running_ingest.ops_url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {f"{op.method.upper()} {op.path}" for op in operations} >= {
-        "POST /v1/articles", "POST /v1/articles/batch", "GET /v1/articles/{article_id}",
-        "GET /v1/articles/{article_id}/history", "DELETE /v1/articles/{article_id}"}
+        "POST /v1/articles",
+        "POST /v1/articles/batch",
+        "GET /v1/articles/{article_id}",
+        "GET /v1/articles/{article_id}/history",
+        "DELETE /v1/articles/{article_id}",
+    }
     for operation in operations:
 
-        @settings(max_examples=40, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+        @settings(
+            max_examples=40,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
         @given(case=operation.as_strategy())
         def keeps_to_the_document(case: Any) -> None:
             case.call_and_validate(

@@ -45,8 +45,7 @@ def redis_url(servers: Servers) -> Iterator[str]:
 
 
 def khabar(redis_url: str, *args: str) -> str:
-    result = runner.invoke(app, list(args), env={"KHABAR_REDIS_URL": redis_url,
-                                                 "COLUMNS": "200"})
+    result = runner.invoke(app, list(args), env={"KHABAR_REDIS_URL": redis_url, "COLUMNS": "200"})
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result.output
 
@@ -57,11 +56,18 @@ def article_events(count: int) -> list[ArticleEvent]:
     events = []
     for record in real_articles(count, min_words=60):
         article = parse_ninjs(to_ninjs(record))
-        events.append(ArticleEvent(event_id=str(uuid.uuid4()), type="article.published",
-                                   article_id=article.id, version=1,
-                                   correlation_id=str(uuid.uuid4()),
-                                   accepted_at=datetime.now(UTC), submitted_by="cli-test",
-                                   article=article))
+        events.append(
+            ArticleEvent(
+                event_id=str(uuid.uuid4()),
+                type="article.published",
+                article_id=article.id,
+                version=1,
+                correlation_id=str(uuid.uuid4()),
+                accepted_at=datetime.now(UTC),
+                submitted_by="cli-test",
+                article=article,
+            )
+        )
     return events
 
 
@@ -86,14 +92,27 @@ def test_status_shows_length_lag_pending_dead_letters_and_consumers(redis_url: s
 
 async def make_dead_letters(redis_url: str, events: list[ArticleEvent]) -> None:
     client = aioredis.Redis.from_url(redis_url)
-    consumer = StreamConsumer(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ArticleEvent,
-                              lambda _: asyncio.sleep(0), client, CommonSettings())
+    consumer = StreamConsumer(
+        ARTICLE_EVENTS_STREAM,
+        ENRICH_GROUP,
+        ArticleEvent,
+        lambda _: asyncio.sleep(0),
+        client,
+        CommonSettings(),
+    )
     for n, event in enumerate(events):
-        fields = {k.encode(): v if isinstance(v, bytes) else v.encode()
-                  for k, v in encode_event(event).items()}
+        fields = {
+            k.encode(): v if isinstance(v, bytes) else v.encode()
+            for k, v in encode_event(event).items()
+        }
         message_id = (await client.xadd(ARTICLE_EVENTS_STREAM, fields)).decode()
-        await consumer.dead_letter(message_id, fields, f"Traceback ...\nKeyError: 'gazetteer-{n}'",
-                                   6, reason="max_deliveries")
+        await consumer.dead_letter(
+            message_id,
+            fields,
+            f"Traceback ...\nKeyError: 'gazetteer-{n}'",
+            6,
+            reason="max_deliveries",
+        )
     await client.aclose()
 
 
@@ -117,7 +136,7 @@ def test_dead_letters_list_show_replay_drop(redis_url: str) -> None:
     replayed = khabar(redis_url, "dead-letters", "replay", dead_ids[1])
     assert f"replayed {dead_ids[1]}" in replayed
     assert client.xlen(ARTICLE_EVENTS_STREAM) == before + 1
-    (_, copy), = client.xrevrange(ARTICLE_EVENTS_STREAM, count=1)
+    ((_, copy),) = client.xrevrange(ARTICLE_EVENTS_STREAM, count=1)
     assert json.loads(copy[b"data"])["event_id"] == events[1].event_id
     assert [i.decode() for i, _ in client.xrange(dead)] == [dead_ids[0], dead_ids[2]]
 
@@ -135,8 +154,7 @@ def test_replay_rewinds_one_group_and_leaves_the_others(redis_url: str) -> None:
         read = client.xreadgroup(group, "c1", {ENRICHED_STREAM: ">"})
         client.xack(ENRICHED_STREAM, group, *[entry_id for entry_id, _ in read[0][1]])
 
-    dry = khabar(redis_url, "replay", ENRICHED_STREAM, RENDER_GROUP, "--from", ids[2],
-                 "--dry-run")
+    dry = khabar(redis_url, "replay", ENRICHED_STREAM, RENDER_GROUP, "--from", ids[2], "--dry-run")
     assert "4 event(s)" in dry
     assert client.xreadgroup(RENDER_GROUP, "c1", {ENRICHED_STREAM: ">"}) == []
 
@@ -230,13 +248,28 @@ def test_a_state_written_before_entries_were_named_still_reads(redis_url: str) -
 
     (event,) = article_events(1)
     client = redis.Redis.from_url(redis_url)
-    client.hset(article_state_key(event.article_id), mapping={
-        "version": 1, "hash": "h", "status": "usable", "appended": 1,
-        "updated_at": event.accepted_at.isoformat(), "embargoed_until": "",
-        "event": event.model_dump_json(), "answer": json.dumps({
-            "article_id": event.article_id, "version": 1, "event_id": event.event_id,
-            "status": "usable", "accepted_at": event.accepted_at.isoformat(),
-            "correlation_id": event.correlation_id})})
+    client.hset(
+        article_state_key(event.article_id),
+        mapping={
+            "version": 1,
+            "hash": "h",
+            "status": "usable",
+            "appended": 1,
+            "updated_at": event.accepted_at.isoformat(),
+            "embargoed_until": "",
+            "event": event.model_dump_json(),
+            "answer": json.dumps(
+                {
+                    "article_id": event.article_id,
+                    "version": 1,
+                    "event_id": event.event_id,
+                    "status": "usable",
+                    "accepted_at": event.accepted_at.isoformat(),
+                    "correlation_id": event.correlation_id,
+                }
+            ),
+        },
+    )
 
     async def current():
         return await ArticleStore(aioredis.from_url(redis_url), 60).current(event.article_id)
@@ -248,18 +281,36 @@ def test_trace_shows_applied_and_pending_stages(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     accepted = datetime.now(UTC) - timedelta(minutes=10)
     for version in (1, 2):
-        client.rpush(article_history_key("ar-2018-cli"), json.dumps({
-            "version": version, "event_id": f"event-{version}", "status": "usable",
-            "accepted_at": (accepted + timedelta(minutes=version)).isoformat(),
-            "correlation_id": f"corr-{version}", "submitted_by": "cms"}))
+        client.rpush(
+            article_history_key("ar-2018-cli"),
+            json.dumps(
+                {
+                    "version": version,
+                    "event_id": f"event-{version}",
+                    "status": "usable",
+                    "accepted_at": (accepted + timedelta(minutes=version)).isoformat(),
+                    "correlation_id": f"corr-{version}",
+                    "submitted_by": "cms",
+                }
+            ),
+        )
     for group in (ENRICH_GROUP, SEARCH_GROUP, RENDER_GROUP):
-        client.hset(applied_key(group, "ar-2018-cli"), "1",
-                    (accepted + timedelta(minutes=1, seconds=2)).isoformat())
-    client.hset(applied_key(ENRICH_GROUP, "ar-2018-cli"), "2",
-                (accepted + timedelta(minutes=2, seconds=1)).isoformat())
+        client.hset(
+            applied_key(group, "ar-2018-cli"),
+            "1",
+            (accepted + timedelta(minutes=1, seconds=2)).isoformat(),
+        )
+    client.hset(
+        applied_key(ENRICH_GROUP, "ar-2018-cli"),
+        "2",
+        (accepted + timedelta(minutes=2, seconds=1)).isoformat(),
+    )
     output = khabar(redis_url, "trace", "ar-2018-cli")
-    rows = {line.split("│")[1].strip(): line for line in output.splitlines()
-            if line.startswith("│") and line.split("│")[1].strip().isdigit()}
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in output.splitlines()
+        if line.startswith("│") and line.split("│")[1].strip().isdigit()
+    }
     assert set(rows) == {"1", "2"}
     assert rows["1"].count("+2.0s") == 3 and "corr-1" in rows["1"]
     assert "+1.0s" in rows["2"] and rows["2"].count("pending") == 2
@@ -298,9 +349,13 @@ def test_trim_applies_the_retention_of_histories_and_dead_letters(redis_url: str
 
 
 OUTAGE_COMMANDS = [
-    ["status"], ["keys", "list"], ["trace", "some-article"], ["trim", "--dry-run"],
+    ["status"],
+    ["keys", "list"],
+    ["trace", "some-article"],
+    ["trim", "--dry-run"],
     ["replay", ARTICLE_EVENTS_STREAM, ENRICH_GROUP, "--from", "0", "--yes"],
-    ["dead-letters", "list"], ["aliases", "list"],
+    ["dead-letters", "list"],
+    ["aliases", "list"],
 ]
 
 
@@ -317,30 +372,51 @@ def test_with_redis_down_a_command_says_so_in_one_line_and_exits_3(args: list[st
 
 def test_reindex_with_meilisearch_down_says_so_in_one_line_and_exits_3(redis_url: str) -> None:
     meili_url = f"http://127.0.0.1:{free_port()}"
-    result = runner.invoke(app, ["reindex"], env={"KHABAR_REDIS_URL": redis_url,
-                                                  "KHABAR_MEILI_URL": meili_url})
+    result = runner.invoke(
+        app, ["reindex"], env={"KHABAR_REDIS_URL": redis_url, "KHABAR_MEILI_URL": meili_url}
+    )
     lines = result.output.strip().splitlines()
     assert result.exit_code == EXIT_UNAVAILABLE, result.output
-    assert lines == [(f"khabar: Meilisearch is down at {meili_url} (KHABAR_MEILI_URL): "
-                      "Connection refused")]
+    assert lines == [
+        (f"khabar: Meilisearch is down at {meili_url} (KHABAR_MEILI_URL): Connection refused")
+    ]
 
 
 def test_a_wrong_redis_password_is_named_and_exits_4(tmp_path: Path) -> None:
     group, port = ProcessGroup(), free_port()
-    group.start("redis-with-password",
-                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                 "--requirepass", "the-password", "--dir", str(tmp_path)],
-                log_path=tmp_path / "redis.log")
+    group.start(
+        "redis-with-password",
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--requirepass",
+            "the-password",
+            "--dir",
+            str(tmp_path),
+        ],
+        log_path=tmp_path / "redis.log",
+    )
     try:
         wait_until(lambda: redis.Redis(port=port, password="the-password").ping(), 20, "redis")
         url = f"redis://:not-the-password@127.0.0.1:{port}/0"
         result = runner.invoke(app, ["status"], env={"KHABAR_REDIS_URL": url})
-        good = runner.invoke(app, ["status"], env={
-            "KHABAR_REDIS_URL": f"redis://:the-password@127.0.0.1:{port}/0"})
+        good = runner.invoke(
+            app, ["status"], env={"KHABAR_REDIS_URL": f"redis://:the-password@127.0.0.1:{port}/0"}
+        )
         # KHABAR_REDIS_PASSWORD (compose's way) goes into a URL that names none.
-        by_setting = runner.invoke(app, ["status"], env={
-            "KHABAR_REDIS_URL": f"redis://127.0.0.1:{port}/0",
-            "KHABAR_REDIS_PASSWORD": "the-password"})
+        by_setting = runner.invoke(
+            app,
+            ["status"],
+            env={
+                "KHABAR_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+                "KHABAR_REDIS_PASSWORD": "the-password",
+            },
+        )
     finally:
         group.stop_all()
     assert result.exit_code == EXIT_REFUSED, result.output

@@ -58,16 +58,44 @@ def start_cluster(group: ProcessGroup, base: Path, masters: int = 3) -> list[int
     for port in ports:
         node_dir = base / str(port)
         node_dir.mkdir(parents=True)
-        group.start(f"redis-{port}", [
-            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir),
-            "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-            "--appendonly", "yes", "--save", "", "--maxmemory-policy", "noeviction",
-        ], log_path=node_dir / "redis.log")
+        group.start(
+            f"redis-{port}",
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(node_dir),
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--maxmemory-policy",
+                "noeviction",
+            ],
+            log_path=node_dir / "redis.log",
+        )
         wait_until(lambda p=port: _answers(p), 20, f"redis node {port}")
     created = subprocess.run(
-        ["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-         "--cluster-replicas", "0", "--cluster-yes"],
-        capture_output=True, text=True, check=False, timeout=60,
+        [
+            "redis-cli",
+            "--cluster",
+            "create",
+            *(f"127.0.0.1:{p}" for p in ports),
+            "--cluster-replicas",
+            "0",
+            "--cluster-yes",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert created.returncode == 0, created.stdout + created.stderr
     wait_until(lambda: _cluster_ok(ports[0]), 30, "cluster state ok")
@@ -97,19 +125,29 @@ def cluster_ports(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[int
 
 def test_keys_that_move_together_share_a_slot() -> None:
     article = "ar-2018-0001"
-    articles = {key_slot(k.encode()) for k in (
-        ARTICLE_EVENTS_STREAM, dead_letter_stream(ARTICLE_EVENTS_STREAM),
-        article_state_key(article), article_history_key(article))}
-    enriched = {key_slot(k.encode()) for k in (
-        ENRICHED_STREAM, dead_letter_stream(ENRICHED_STREAM))}
+    articles = {
+        key_slot(k.encode())
+        for k in (
+            ARTICLE_EVENTS_STREAM,
+            dead_letter_stream(ARTICLE_EVENTS_STREAM),
+            article_state_key(article),
+            article_history_key(article),
+        )
+    }
+    enriched = {
+        key_slot(k.encode()) for k in (ENRICHED_STREAM, dead_letter_stream(ENRICHED_STREAM))
+    }
     assert len(articles) == 1 and len(enriched) == 1
     assert articles != enriched  # the two streams may live on different masters
 
 
 def cluster_env(servers: Servers, cluster_ports: list[int], ingest_key: str) -> dict[str, str]:
     env = service_env(servers, 0, ingest_key, f"articles_{secrets.token_hex(4)}")
-    return env | {"KHABAR_REDIS_URL": f"redis://127.0.0.1:{cluster_ports[0]}/0",
-                  "KHABAR_REDIS_CLUSTER": "true", "KHABAR_CLAIM_IDLE_MS": "2000"}
+    return env | {
+        "KHABAR_REDIS_URL": f"redis://127.0.0.1:{cluster_ports[0]}/0",
+        "KHABAR_REDIS_CLUSTER": "true",
+        "KHABAR_CLAIM_IDLE_MS": "2000",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +171,12 @@ class ClusterSystem:
 
 
 @pytest.fixture(scope="module")
-def consumers_on_cluster(servers: Servers, cluster_ports: list[int],
-                         documents: list[dict[str, Any]],
-                         tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterSystem]:
+def consumers_on_cluster(
+    servers: Servers,
+    cluster_ports: list[int],
+    documents: list[dict[str, Any]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ClusterSystem]:
     """All four services on the cluster; the sample articles posted to ingest."""
     logs = tmp_path_factory.mktemp("cluster-logs")
     ingest_key = secrets.token_urlsafe(16)
@@ -150,12 +191,21 @@ def consumers_on_cluster(servers: Servers, cluster_ports: list[int],
             ops_urls[service] = ops_url(managed, port)
         posted = []
         for document in documents:
-            answer = httpx.post(f"http://127.0.0.1:{ports['ingest']}/v1/articles", json=document,
-                                headers={"Authorization": f"Bearer {ingest_key}"}, timeout=10)
+            answer = httpx.post(
+                f"http://127.0.0.1:{ports['ingest']}/v1/articles",
+                json=document,
+                headers={"Authorization": f"Bearer {ingest_key}"},
+                timeout=10,
+            )
             assert answer.status_code == 202, answer.text
             posted.append(Posted(answer.json()["article_id"], document["headline"]))
-        yield ClusterSystem(cluster, {s: f"http://127.0.0.1:{p}" for s, p in ports.items()},
-                            posted, ingest_key, ops_urls)
+        yield ClusterSystem(
+            cluster,
+            {s: f"http://127.0.0.1:{p}" for s, p in ports.items()},
+            posted,
+            ingest_key,
+            ops_urls,
+        )
     finally:
         group.stop_all()
         cluster.close()
@@ -169,18 +219,24 @@ def search_ids(system: ClusterSystem, query: str) -> set[str]:
 def test_ingest_enrich_and_search_on_a_redis_cluster(consumers_on_cluster: ClusterSystem) -> None:
     system = consumers_on_cluster
     for article in system.posted:
-        eventually(lambda a=article: a.article_id in search_ids(system, a.headline),
-                   timeout_s=60)
-    for stream, stream_group in ((ARTICLE_EVENTS_STREAM, ENRICH_GROUP),
-                                 (ENRICHED_STREAM, SEARCH_GROUP)):
-        eventually(lambda s=stream, g=stream_group:
-                   system.cluster.xpending(s, g)["pending"] == 0, timeout_s=30)
+        eventually(lambda a=article: a.article_id in search_ids(system, a.headline), timeout_s=60)
+    for stream, stream_group in (
+        (ARTICLE_EVENTS_STREAM, ENRICH_GROUP),
+        (ENRICHED_STREAM, SEARCH_GROUP),
+    ):
+        eventually(
+            lambda s=stream, g=stream_group: system.cluster.xpending(s, g)["pending"] == 0,
+            timeout_s=30,
+        )
     first = system.posted[0].article_id
     assert system.cluster.hget(applied_key(ENRICH_GROUP, first), "1")
     assert system.cluster.hget(applied_key(SEARCH_GROUP, first), "1")
     assert system.cluster.xlen(dead_letter_stream(ARTICLE_EVENTS_STREAM)) == 0
-    trace = httpx.get(f"{system.urls['ingest']}/v1/articles/{first}/trace", timeout=10,
-                      headers={"Authorization": f"Bearer {system.ingest_key}"}).json()
+    trace = httpx.get(
+        f"{system.urls['ingest']}/v1/articles/{first}/trace",
+        timeout=10,
+        headers={"Authorization": f"Bearer {system.ingest_key}"},
+    ).json()
     stages = {s["stage"]: s for s in trace["versions"][0]["stages"]}
     assert stages["enrich"]["applied_at"] and stages["search"]["applied_at"]
     for service in ("ingest", "enrich", "search"):
@@ -191,8 +247,11 @@ def test_ingest_enrich_and_search_on_a_redis_cluster(consumers_on_cluster: Clust
 def test_render_on_a_redis_cluster(consumers_on_cluster: ClusterSystem) -> None:
     system = consumers_on_cluster
     for article in system.posted:
-        page = eventually(lambda a=article.article_id: (
-            r := httpx.get(f"{system.urls['render']}/articles/{a}")).status_code == 200 and r,
-            timeout_s=30)
+        page = eventually(
+            lambda a=article.article_id: (
+                (r := httpx.get(f"{system.urls['render']}/articles/{a}")).status_code == 200 and r
+            ),
+            timeout_s=30,
+        )
         # The page escapes quotes in the headline (&#34;): compare escaped text.
         assert str(markupsafe.escape(article.headline)) in page.text

@@ -22,14 +22,20 @@ from khabar_shared.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-SETTINGS = {"ingest": IngestSettings, "enrich": EnrichSettings, "search": SearchSettings,
-            "render": RenderSettings}
+SETTINGS = {
+    "ingest": IngestSettings,
+    "enrich": EnrichSettings,
+    "search": SearchSettings,
+    "render": RenderSettings,
+}
 # Compose-only plumbing: where the setup's key files are mounted.
 COMPOSE_ONLY = {"KHABAR_SECRETS_DIR"}
 # What .env must set for compose to start at all.
-SECRETS = {"KHABAR_MEILI_MASTER_KEY": "a-test-master-key",
-           "KHABAR_REDIS_PASSWORD": "a-test-redis-password",
-           "KHABAR_EDGE_PURGE_TOKEN": "a-test-purge-token"}
+SECRETS = {
+    "KHABAR_MEILI_MASTER_KEY": "a-test-master-key",
+    "KHABAR_REDIS_PASSWORD": "a-test-redis-password",
+    "KHABAR_EDGE_PURGE_TOKEN": "a-test-purge-token",
+}
 
 
 def compose() -> dict:
@@ -48,8 +54,9 @@ def docker_compose() -> str:
     found = shutil.which("docker-compose")
     if found:
         return found
-    installed = subprocess.run(["apt-get", "install", "-y", "docker-compose"],
-                               capture_output=True, text=True, check=False)
+    installed = subprocess.run(
+        ["apt-get", "install", "-y", "docker-compose"], capture_output=True, text=True, check=False
+    )
     if installed.returncode != 0 or not shutil.which("docker-compose"):
         pytest.skip(f"Debian's docker-compose cannot be installed: {installed.stderr[-300:]}")
     return str(shutil.which("docker-compose"))
@@ -57,13 +64,23 @@ def docker_compose() -> str:
 
 def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names() -> None:
     result = subprocess.run(
-        [docker_compose(), "-f", str(COMPOSE), "config"], capture_output=True, text=True,
-        env={"PATH": "/usr/bin:/bin", **SECRETS}, check=False,
+        [docker_compose(), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **SECRETS},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     parsed = yaml.safe_load(result.stdout)["services"]
-    assert set(parsed) == {"redis", "cache-redis", "meilisearch", "setup", "cli", "varnish",
-                           *SETTINGS}
+    assert set(parsed) == {
+        "redis",
+        "cache-redis",
+        "meilisearch",
+        "setup",
+        "cli",
+        "varnish",
+        *SETTINGS,
+    }
     for name in SETTINGS:
         assert "container_name" not in parsed[name]
         for port in parsed[name].get("ports", []):
@@ -81,9 +98,13 @@ def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names(
 @pytest.mark.parametrize("secret", sorted(SECRETS))
 def test_compose_without_a_secret_is_refused(secret: str) -> None:
     others = {name: value for name, value in SECRETS.items() if name != secret}
-    result = subprocess.run([docker_compose(), "-f", str(COMPOSE), "config"],
-                            capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", **others}, check=False)
+    result = subprocess.run(
+        [docker_compose(), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **others},
+        check=False,
+    )
     assert result.returncode != 0
     assert secret in result.stderr
 
@@ -93,8 +114,9 @@ def test_every_container_has_limits_and_rotated_logs() -> None:
         limits = service["deploy"]["resources"]["limits"]
         assert float(limits["cpus"]) > 0 and re.fullmatch(r"\d+[MG]", limits["memory"]), name
         assert service["logging"]["driver"] == "json-file", name
-        assert service["logging"]["options"]["max-size"] and service["logging"]["options"][
-            "max-file"], name
+        assert (
+            service["logging"]["options"]["max-size"] and service["logging"]["options"]["max-file"]
+        ), name
 
 
 def test_redis_requires_the_password_every_client_is_given() -> None:
@@ -131,8 +153,11 @@ def test_meilisearch_image_is_the_local_binary_version() -> None:
 
 def workspace_scripts() -> dict[str, str]:
     scripts: dict[str, str] = {}
-    for pyproject in [*ROOT.glob("services/*/pyproject.toml"), ROOT / "shared/pyproject.toml",
-                      ROOT / "tools/cli/pyproject.toml"]:
+    for pyproject in [
+        *ROOT.glob("services/*/pyproject.toml"),
+        ROOT / "shared/pyproject.toml",
+        ROOT / "tools/cli/pyproject.toml",
+    ]:
         scripts.update(tomllib.loads(pyproject.read_text())["project"].get("scripts", {}))
     return scripts
 
@@ -183,8 +208,9 @@ def test_compose_and_make_run_pass_the_same_settings(service: str) -> None:
 
 
 def test_env_example_documents_every_variable() -> None:
-    documented = set(re.findall(r"^#?(KHABAR_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(),
-                                re.MULTILINE))
+    documented = set(
+        re.findall(r"^#?(KHABAR_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    )
     used = set(re.findall(r"\$\{(KHABAR_[A-Z0-9_]+)", COMPOSE.read_text()))
     read = set().union(*(env_names(settings) for settings in SETTINGS.values()))
     make_run = {f"KHABAR_{name.upper()}" for name in run.RunSettings.model_fields}
@@ -247,7 +273,11 @@ def test_env_example_shows_the_defaults_compose_and_the_code_really_have() -> No
         elif name in code:
             annotation, default = code[name]
             expected = default.get_secret_value() if isinstance(default, SecretStr) else default
-            if (expected in (None, "") if shown == "" else as_value(annotation, shown, default) == expected):
+            if (
+                expected in (None, "")
+                if shown == ""
+                else as_value(annotation, shown, default) == expected
+            ):
                 continue
             wrong[name] = (shown, f"code: {default!r}")
         elif name not in COMPOSE_ONLY:

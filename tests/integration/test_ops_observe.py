@@ -17,8 +17,11 @@ from tests.support import eventually, real_articles, to_ninjs
 
 def gauges(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = httpx.get(f"{url}/metrics", timeout=5).text
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def auth(system: System) -> dict[str, str]:
@@ -29,21 +32,28 @@ def auth(system: System) -> dict[str, str]:
 def posted(system: System) -> dict[str, Any]:
     document = to_ninjs(real_articles(3, min_words=100)[2])
     correlation = f"op-test-{uuid.uuid4()}"
-    answer = httpx.post(f"{system.ingest_url}/v1/articles", json=document, timeout=10,
-                        headers={**auth(system), "X-Correlation-ID": correlation})
+    answer = httpx.post(
+        f"{system.ingest_url}/v1/articles",
+        json=document,
+        timeout=10,
+        headers={**auth(system), "X-Correlation-ID": correlation},
+    )
     assert answer.status_code == 202, answer.text
     return {"id": answer.json()["article_id"], "correlation": correlation, "document": document}
 
 
 def trace(system: System, article_id: str) -> httpx.Response:
-    return httpx.get(f"{system.ingest_url}/v1/articles/{article_id}/trace",
-                     headers=auth(system), timeout=10)
+    return httpx.get(
+        f"{system.ingest_url}/v1/articles/{article_id}/trace", headers=auth(system), timeout=10
+    )
 
 
-def test_trace_shows_each_stage_applying_the_version(system: System,
-                                                     posted: dict[str, Any]) -> None:
-    body = eventually(lambda: (t := trace(system, posted["id"]).json())["versions"][0]["live"]
-                      and t, timeout_s=60)
+def test_trace_shows_each_stage_applying_the_version(
+    system: System, posted: dict[str, Any]
+) -> None:
+    body = eventually(
+        lambda: (t := trace(system, posted["id"]).json())["versions"][0]["live"] and t, timeout_s=60
+    )
     (version,) = body["versions"]
     assert version["version"] == 1 and version["correlation_id"] == posted["correlation"]
     stages = {stage["stage"]: stage for stage in version["stages"]}
@@ -64,27 +74,35 @@ def test_trace_needs_a_key_and_a_known_article(system: System) -> None:
     assert trace(system, "no-such-article").status_code == 404
 
 
-def test_correlation_id_from_ingest_rides_on_the_events(system: System,
-                                                        posted: dict[str, Any]) -> None:
+def test_correlation_id_from_ingest_rides_on_the_events(
+    system: System, posted: dict[str, Any]
+) -> None:
     client = redis.Redis.from_url(system.env["KHABAR_REDIS_URL"])
     for stream in (ARTICLE_EVENTS_STREAM, ENRICHED_STREAM):
-        entries = eventually(lambda s=stream: [f for _, f in client.xrange(s)
-                                               if f[b"article_id"].decode() == posted["id"]])
+        entries = eventually(
+            lambda s=stream: [
+                f for _, f in client.xrange(s) if f[b"article_id"].decode() == posted["id"]
+            ]
+        )
         assert entries[0][b"correlation_id"].decode() == posted["correlation"]
 
 
-@pytest.mark.parametrize("service,group,stream", [
-    ("enrich", "enrich", ARTICLE_EVENTS_STREAM),
-    ("search", "search", ENRICHED_STREAM),
-    ("render", "render", ENRICHED_STREAM),
-])
+@pytest.mark.parametrize(
+    "service,group,stream",
+    [
+        ("enrich", "enrich", ARTICLE_EVENTS_STREAM),
+        ("search", "search", ENRICHED_STREAM),
+        ("render", "render", ENRICHED_STREAM),
+    ],
+)
 def test_metrics_report_lag_pending_age_and_dead_letters(
     system: System, posted: dict[str, Any], service: str, group: str, stream: str
 ) -> None:
     url = system.ops_urls[service]
     labels = (("group", group), ("stream", stream))
-    found = eventually(lambda: (g := gauges(url)).get(("khabar_pending_events", labels)) == 0
-                       and g, timeout_s=60)
+    found = eventually(
+        lambda: (g := gauges(url)).get(("khabar_pending_events", labels)) == 0 and g, timeout_s=60
+    )
     assert found[("khabar_consumer_lag_events", labels)] == 0
     assert found[("khabar_oldest_pending_age_seconds", labels)] == 0
     handled = found[("khabar_events_handled_total", labels)]
@@ -100,8 +118,10 @@ def test_a_streams_gauges_are_exported_by_one_service_only(
     stream = (("stream", ENRICHED_STREAM),)
 
     def exported() -> list[float] | None:
-        found = [gauges(url).get(("khabar_stream_entries", stream))
-                 for url in (system.ops_urls["search"], system.ops_urls["render"])]
+        found = [
+            gauges(url).get(("khabar_stream_entries", stream))
+            for url in (system.ops_urls["search"], system.ops_urls["render"])
+        ]
         return found if any(value is not None for value in found) else None
 
     values = eventually(exported, timeout_s=60)
@@ -113,8 +133,12 @@ def test_a_streams_gauges_are_exported_by_one_service_only(
 def test_readiness_names_every_dependency(system: System) -> None:
     search = httpx.get(f"{system.ops_urls['search']}/readyz", timeout=5)
     assert search.status_code == 200
-    assert search.json()["checks"] == {"redis": "ok", "meilisearch": "ok", "consumer_group": "ok",
-                                       "dependencies": "ok"}
+    assert search.json()["checks"] == {
+        "redis": "ok",
+        "meilisearch": "ok",
+        "consumer_group": "ok",
+        "dependencies": "ok",
+    }
     enrich = httpx.get(f"{system.enrich_url}/readyz", timeout=5).json()
     assert enrich["checks"]["consumer_group"] == "ok"
 

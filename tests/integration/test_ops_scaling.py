@@ -37,8 +37,10 @@ def handled(metrics_url: str) -> float:
 
 async def post_all(ingest_url: str, key: str, documents: list[dict]) -> set[str]:
     gate = asyncio.Semaphore(8)
-    async with httpx.AsyncClient(base_url=ingest_url, timeout=30,
-                                 headers={"Authorization": f"Bearer {key}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=ingest_url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+    ) as client:
+
         async def post(document: dict) -> str:
             async with gate:
                 answer = await client.post("/v1/articles", json=document)
@@ -55,8 +57,9 @@ def pending_of(client: redis.Redis, consumer: str) -> int:
     return 0
 
 
-def catch_holding_unacked(victim: ManagedProcess, client: redis.Redis, name: str,
-                          timeout_s: float = 120) -> tuple[int, int]:
+def catch_holding_unacked(
+    victim: ManagedProcess, client: redis.Redis, name: str, timeout_s: float = 120
+) -> tuple[int, int]:
     """Let a frozen consumer run in short steps until, frozen again, it has published
     something and holds events it has not acked; it is left frozen there.
 
@@ -105,8 +108,14 @@ def test_three_enrich_processes_share_the_stream_and_a_kill_loses_nothing(
         enrich: dict[str, tuple[ManagedProcess, str]] = {}
         for n in range(3):
             port = free_port()
-            process = start_service(group, "enrich", env, port, name=f"enrich-{n}",
-                                    log_path=tmp_path / f"enrich-{n}.log")
+            process = start_service(
+                group,
+                "enrich",
+                env,
+                port,
+                name=f"enrich-{n}",
+                log_path=tmp_path / f"enrich-{n}.log",
+            )
             enrich[f"enrich-{n}"] = (process, f"http://127.0.0.1:{port}/metrics")
 
         victim, _ = enrich.pop("enrich-0")
@@ -128,8 +137,10 @@ def test_three_enrich_processes_share_the_stream_and_a_kill_loses_nothing(
         assert len(posted) == ARTICLES and left_pending > 0
 
         eventually(lambda: enriched_ids(client) >= posted, timeout_s=180, interval_s=0.5)
-        eventually(lambda: client.xpending(ARTICLE_EVENTS_STREAM, ENRICH_GROUP)["pending"] == 0,
-                   timeout_s=60)
+        eventually(
+            lambda: client.xpending(ARTICLE_EVENTS_STREAM, ENRICH_GROUP)["pending"] == 0,
+            timeout_s=60,
+        )
         survivors = {name: handled(url) for name, (_, url) in enrich.items()}
         assert victim_handled > 0, "the killed consumer had handled nothing before it died"
         assert all(count > 0 for count in survivors.values()), survivors

@@ -47,11 +47,20 @@ class Render:
         self.cache = FragmentCache(redis)
         self.renderer = Renderer(self.articles, self.cache, SITE, 10, 4)
         self.warm = WarmLane(self.renderer, chunk=64, pause_s=0) if warm else None
-        self.updater = FragmentUpdater(self.articles, self.cache, self.renderer, PurgeNotifier(""),
-                                       10, eager_limit=64, warm=self.warm)
+        self.updater = FragmentUpdater(
+            self.articles,
+            self.cache,
+            self.renderer,
+            PurgeNotifier(""),
+            10,
+            eager_limit=64,
+            warm=self.warm,
+        )
 
     async def publish(self, *articles: EnrichedArticle, kind: str = "article.enriched") -> None:
-        await self.updater.handle([Delivery(f"{n}-0", event(a, kind)) for n, a in enumerate(articles)])
+        await self.updater.handle(
+            [Delivery(f"{n}-0", event(a, kind)) for n, a in enumerate(articles)]
+        )
 
     async def warm_all(self) -> int:
         assert self.warm is not None
@@ -62,10 +71,15 @@ class Render:
 
 
 def event(article: EnrichedArticle, kind: str = "article.enriched") -> EnrichedEvent:
-    return EnrichedEvent(event_id=str(uuid.uuid4()), type=kind,  # type: ignore[arg-type]
-                         article_id=article.article.id, version=article.version,
-                         correlation_id=str(uuid.uuid4()), source_event_id=str(uuid.uuid4()),
-                         enriched=article)
+    return EnrichedEvent(
+        event_id=str(uuid.uuid4()),
+        type=kind,  # type: ignore[arg-type]
+        article_id=article.article.id,
+        version=article.version,
+        correlation_id=str(uuid.uuid4()),
+        source_event_id=str(uuid.uuid4()),
+        enriched=article,
+    )
 
 
 @pytest.fixture
@@ -96,7 +110,8 @@ class RoundTrips:
 
 
 async def test_a_batch_costs_a_few_round_trips_not_a_few_per_article(
-        render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, *stories = in_section("sport", 31)
     await render.publish(enriched(first))  # connections open, script loaded
     trips = RoundTrips(monkeypatch)
@@ -109,7 +124,8 @@ async def test_a_batch_costs_a_few_round_trips_not_a_few_per_article(
 
 
 async def test_relinked_fragments_are_purged_before_the_ack_and_show_the_new_links(
-        render: Render) -> None:
+    render: Render,
+) -> None:
     a, b, c = in_section("culture", 3)
     await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id]))
     assert see_also_ids((await render.cache.get(f"page:{a.id}")).html) == [b.id]  # type: ignore[union-attr]
@@ -132,13 +148,16 @@ async def test_the_warm_lane_renders_home_once_for_many_batches(render: Render) 
     for story in stories:
         await render.publish(enriched(story))
         assert await render.cache.get("home") is None  # purged by every batch
-    assert await render.warm_all() == 4  # home, home-page, section:economy:1, section-page:economy:1
+    assert (
+        await render.warm_all() == 4
+    )  # home, home-page, section:economy:1, section-page:economy:1
     home = await render.cache.get("home")
     assert home is not None and stories[-1].headline in home.html
 
 
 async def test_without_a_warm_lane_the_batch_renders_home_and_dependents_itself(
-        redis: aioredis.Redis) -> None:
+    redis: aioredis.Redis,
+) -> None:
     render = Render(redis, warm=False)
     b, a = in_section("technology", 2)
     await render.publish(enriched(b), enriched(a, related=[b.id]))
@@ -149,7 +168,8 @@ async def test_without_a_warm_lane_the_batch_renders_home_and_dependents_itself(
 
 
 async def test_a_render_stored_after_a_concurrent_change_is_dropped(
-        render: Render, monkeypatch: pytest.MonkeyPatch) -> None:
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (a,) = in_section("sport", 1, skip=40)
     await render.publish(enriched(a))
     await render.cache.purge({f"card:{a.id}"})
@@ -182,8 +202,9 @@ async def test_showing_is_not_recorded_when_the_epoch_moved(render: Render) -> N
 async def test_one_transaction_guards_each_articles_version(render: Render) -> None:
     a, b = in_section("sport", 2, skip=50)
     await render.articles.put_many([enriched(a, version=3)])
-    results = await render.articles.put_many([enriched(a, version=2), enriched(b, version=1),
-                                              Withdrawal("never-seen", 4)])
+    results = await render.articles.put_many(
+        [enriched(a, version=2), enriched(b, version=1), Withdrawal("never-seen", 4)]
+    )
     assert [results[i].applied for i in (a.id, b.id, "never-seen")] == [False, True, True]
     stored = await render.articles.get(a.id)
     assert stored is not None and stored.version == 3

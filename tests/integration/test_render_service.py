@@ -61,18 +61,25 @@ def sample_en() -> tuple[Article, ...]:
 
 
 def in_section(section: str, count: int, skip: int = 0) -> list[Article]:
-    found = [a for a in sample_ar() if a.category == section][skip:skip + count]
+    found = [a for a in sample_ar() if a.category == section][skip : skip + count]
     assert len(found) == count, f"the sample has too few {section} articles"
     return found
 
 
-def enriched(article: Article, version: int = 1, related: list[str] | None = None,
-             topic: str = "", **changes: Any) -> EnrichedArticle:
+def enriched(
+    article: Article,
+    version: int = 1,
+    related: list[str] | None = None,
+    topic: str = "",
+    **changes: Any,
+) -> EnrichedArticle:
     return EnrichedArticle(
         article=article.model_copy(update=changes),
         version=version,
         topic=topic,
-        related=[RelatedLink(article_id=i, score=1.0 - n / 100) for n, i in enumerate(related or [])],
+        related=[
+            RelatedLink(article_id=i, score=1.0 - n / 100) for n, i in enumerate(related or [])
+        ],
         enriched_at=datetime.now(UTC),
     )
 
@@ -108,14 +115,16 @@ def card_ids(html: str) -> list[str]:
 
 
 def home_section_ids(html: str, slug: str) -> list[str]:
-    match = re.search(rf'<section class="home-section" data-category="{slug}">(.*?)</section>',
-                      html, re.DOTALL)
+    match = re.search(
+        rf'<section class="home-section" data-category="{slug}">(.*?)</section>', html, re.DOTALL
+    )
     return card_ids(match.group(1)) if match else []
 
 
 def category_href(html: str) -> str:
-    match = re.search(r'<p class="article-category">.*?<a class="category-link" href="([^"]+)"',
-                      html, re.DOTALL)
+    match = re.search(
+        r'<p class="article-category">.*?<a class="category-link" href="([^"]+)"', html, re.DOTALL
+    )
     assert match, "the article shows no category link"
     return match.group(1)
 
@@ -170,17 +179,29 @@ class RenderService:
 
     def publish(self, *articles: EnrichedArticle, kind: str = "article.enriched") -> None:
         for item in articles:
-            self._xadd(EnrichedEvent(
-                event_id=str(uuid.uuid4()), type=kind, article_id=item.article.id,
-                version=item.version, correlation_id=str(uuid.uuid4()),
-                source_event_id=str(uuid.uuid4()), enriched=item,
-            ))
+            self._xadd(
+                EnrichedEvent(
+                    event_id=str(uuid.uuid4()),
+                    type=kind,
+                    article_id=item.article.id,
+                    version=item.version,
+                    correlation_id=str(uuid.uuid4()),
+                    source_event_id=str(uuid.uuid4()),
+                    enriched=item,
+                )
+            )
 
     def withdraw(self, article_id: str, version: int) -> None:
-        self._xadd(EnrichedEvent(
-            event_id=str(uuid.uuid4()), type="article.withdrawn", article_id=article_id,
-            version=version, correlation_id=str(uuid.uuid4()), source_event_id=str(uuid.uuid4()),
-        ))
+        self._xadd(
+            EnrichedEvent(
+                event_id=str(uuid.uuid4()),
+                type="article.withdrawn",
+                article_id=article_id,
+                version=version,
+                correlation_id=str(uuid.uuid4()),
+                source_event_id=str(uuid.uuid4()),
+            )
+        )
 
     def _xadd(self, event: EnrichedEvent) -> None:
         self.log.xadd(ENRICHED_STREAM, encode_event(event))
@@ -190,14 +211,17 @@ class RenderService:
 
     def page(self, article_id: str) -> str:
         """The article page once render has it (waits for the event to be applied)."""
-        return eventually(lambda: (r := self.get(f"/articles/{article_id}")).status_code == 200
-                          and r).text
+        return eventually(
+            lambda: (r := self.get(f"/articles/{article_id}")).status_code == 200 and r
+        ).text
 
     def applied(self, article_id: str, version: int) -> None:
         """Wait until render stored `version` (or newer) of the article."""
+
         def stored() -> bool:
             raw = self.log.get(article_key(article_id))
             return bool(raw) and json.loads(raw)["version"] >= version
+
         eventually(stored)
 
     def cached_html(self, name: str) -> str | None:
@@ -209,9 +233,14 @@ class RenderService:
 
 
 @contextmanager
-def render_service(redis_url: str, receiver: PurgeReceiver, log_path: Path,
-                   base_url: str = SITE_BASE_URL, port: int | None = None,
-                   extra_env: dict[str, str] | None = None) -> Iterator[RenderService]:
+def render_service(
+    redis_url: str,
+    receiver: PurgeReceiver,
+    log_path: Path,
+    base_url: str = SITE_BASE_URL,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[RenderService]:
     """A render process on a clean Redis: log in the URL's database, cache in the next one."""
     log_db = int(redis_url.rsplit("/", 1)[1])
     cache_url = redis_url.rsplit("/", 1)[0] + f"/{log_db + 1}"
@@ -266,7 +295,8 @@ def render(render_redis: str, purges: PurgeReceiver, tmp_path: Path) -> Iterator
 
 
 def test_see_also_are_the_first_four_live_related_and_the_block_the_next_four(
-        render: RenderService) -> None:
+    render: RenderService,
+) -> None:
     a, *others = in_section("world", 11)
     render.publish(*(enriched(o) for o in others))
     withdrawn = others[2]
@@ -305,26 +335,36 @@ def test_category_link_and_listing_agree_newsroom_first_then_topic(render: Rende
 
 
 def test_headline_change_of_b_reaches_a_see_also_related_block_listing_and_home(
-        render: RenderService) -> None:
+    render: RenderService,
+) -> None:
     b, a1, a2, *fillers = in_section("sport", 7)
     newest = datetime(2030, 1, 1, tzinfo=UTC)  # so home and the listing's first page show B
     render.publish(enriched(b, firstcreated=newest), *(enriched(f) for f in fillers))
-    render.publish(enriched(a1, related=[b.id]),
-                   enriched(a2, related=[*(f.id for f in fillers), b.id]))
+    render.publish(
+        enriched(a1, related=[b.id]), enriched(a2, related=[*(f.id for f in fillers), b.id])
+    )
     # Readers (or the CDN) ask for these, so they are cached and indexed as showing B.
     assert see_also_ids(render.page(a1.id)) == [b.id]
     assert related_ids(render.get(f"/fragments/related/{a2.id}").text) == [b.id]
     assert b.id in card_ids(render.get("/category/sport").text)
     assert home_section_ids(render.get("/").text, "sport")[0] == b.id
     assert {f"page:{a1.id}", f"related:{a2.id}", "section-page:sport:1", "home-page"} <= (
-        render.shown_in(b.id))
+        render.shown_in(b.id)
+    )
 
     new_headline = b.headline + " — تحديث"
     render.publish(enriched(b, version=2, headline=new_headline, firstcreated=newest))
 
     # Re-rendered in the cache by the update itself, not by the next request.
-    for name in (f"page:{a1.id}", f"article:{a1.id}", f"related:{a2.id}", "section-page:sport:1",
-                 "home-page", "section:sport:1", "home"):
+    for name in (
+        f"page:{a1.id}",
+        f"article:{a1.id}",
+        f"related:{a2.id}",
+        "section-page:sport:1",
+        "home-page",
+        "section:sport:1",
+        "home",
+    ):
         eventually(lambda name=name: text(new_headline) in (render.cached_html(name) or ""))
     for path in (f"/articles/{a1.id}", f"/fragments/related/{a2.id}", "/category/sport", "/"):
         shown = render.get(path).text
@@ -336,9 +376,11 @@ def test_headline_change_of_b_reaches_a_see_also_related_block_listing_and_home(
 def test_withdrawn_b_is_gone_from_a_its_listing_and_home(render: RenderService) -> None:
     b, a, *older = in_section("technology", 6)
     # B is the newest technology story, so home and the listing's first page show it.
-    render.publish(*(enriched(o) for o in older),
-                   enriched(b, firstcreated=datetime(2030, 1, 1, tzinfo=UTC)),
-                   enriched(a, related=[b.id, older[0].id]))
+    render.publish(
+        *(enriched(o) for o in older),
+        enriched(b, firstcreated=datetime(2030, 1, 1, tzinfo=UTC)),
+        enriched(a, related=[b.id, older[0].id]),
+    )
     assert see_also_ids(render.page(a.id)) == [b.id, older[0].id]
     assert b.id in card_ids(render.get("/category/technology").text)
     assert home_section_ids(render.get("/").text, "technology")[0] == b.id
@@ -384,8 +426,10 @@ def test_an_older_version_never_replaces_a_newer_one(render: RenderService) -> N
 
     # Same version, new related links (enrich's refresh): applied.
     render.publish(enriched(other))
-    render.publish(enriched(a, version=3, headline=a.headline + " (٣)", related=[other.id]),
-                   kind="article.related_refreshed")
+    render.publish(
+        enriched(a, version=3, headline=a.headline + " (٣)", related=[other.id]),
+        kind="article.related_refreshed",
+    )
     eventually(lambda: see_also_ids(render.get(f"/articles/{a.id}").text) == [other.id])
 
     # A withdrawal is final for its version: a live event of that version changes nothing.
@@ -418,7 +462,10 @@ def test_etag_304_cache_control_and_surrogate_keys(render: RenderService) -> Non
 
     listing = render.get("/category/world")
     assert set(listing.headers["surrogate-key"].split()) == {
-        "section:world", f"article:{a.id}", f"article:{b.id}"}
+        "section:world",
+        f"article:{a.id}",
+        f"article:{b.id}",
+    }
     assert "home" in render.get("/").headers["surrogate-key"].split()
 
 
@@ -426,8 +473,12 @@ def test_unknown_article_section_and_page_are_404_problems(render: RenderService
     (a,) = in_section("sport", 1)
     render.publish(enriched(a))
     render.page(a.id)
-    for path in ("/articles/no-such-article", "/fragments/related/no-such-article",
-                 "/category/no-such-section", "/category/sport?page=2"):
+    for path in (
+        "/articles/no-such-article",
+        "/fragments/related/no-such-article",
+        "/category/no-such-section",
+        "/category/sport?page=2",
+    ):
         answer = render.get(path)
         assert answer.status_code == 404, path
         assert answer.headers["content-type"].startswith("application/problem+json")
@@ -439,13 +490,17 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.
 
 
 def test_readers_get_pages_of_the_site_for_404_and_410_in_the_articles_language(
-        render: RenderService) -> None:
+    render: RenderService,
+) -> None:
     (en,) = sample_en()[:1]
     render.publish(enriched(en))
     render.page(en.id)
     render.withdraw(en.id, 2)
-    gone = eventually(lambda: (r := render.get(f"/articles/{en.id}", accept=BROWSER_ACCEPT))
-                      .status_code == 410 and r)
+    gone = eventually(
+        lambda: (
+            (r := render.get(f"/articles/{en.id}", accept=BROWSER_ACCEPT)).status_code == 410 and r
+        )
+    )
     assert gone.headers["content-type"].startswith("text/html")
     assert '<html lang="en" dir="ltr">' in gone.text
     assert "This article was withdrawn" in gone.text
@@ -459,8 +514,10 @@ def test_readers_get_pages_of_the_site_for_404_and_410_in_the_articles_language(
         assert '<html lang="ar" dir="rtl">' in missing.text, path
         assert "الصفحة غير موجودة" in missing.text, path
     # Programs keep problem documents: by Accept, and on the fragment routes whatever they accept.
-    for path, accept in ((f"/articles/{en.id}", "application/json"),
-                         (f"/fragments/article/{en.id}", BROWSER_ACCEPT)):
+    for path, accept in (
+        (f"/articles/{en.id}", "application/json"),
+        (f"/fragments/article/{en.id}", BROWSER_ACCEPT),
+    ):
         problem = render.get(path, accept=accept)
         assert problem.status_code == 410
         assert problem.headers["content-type"].startswith("application/problem+json")
@@ -531,14 +588,21 @@ def test_home_and_category_pages_with_the_sample_articles(render: RenderService)
 
 
 def test_pages_carry_a_strict_policy_and_show_pictures_from_allowed_hosts_only(
-        render_redis: str, purges: PurgeReceiver, tmp_path: Path) -> None:
+    render_redis: str, purges: PurgeReceiver, tmp_path: Path
+) -> None:
     [a] = in_section("world", 1, skip=3)
-    body = ('<p>قبل</p><img src="https://elsewhere.example/b.jpg" alt="b">'
-            '<img src="https://cdn.allowed.example/c.jpg" alt="c">'
-            '<p><a href="//evil.example/x">رابط</a> <a href="/\\evil.example/y">آخر</a></p>')
+    body = (
+        '<p>قبل</p><img src="https://elsewhere.example/b.jpg" alt="b">'
+        '<img src="https://cdn.allowed.example/c.jpg" alt="c">'
+        '<p><a href="//evil.example/x">رابط</a> <a href="/\\evil.example/y">آخر</a></p>'
+    )
     picture = Image(href="https://elsewhere.example/featured.jpg", alt="صورة")
-    with render_service(render_redis, purges, tmp_path / "render.log",
-                        extra_env={"KHABAR_IMAGE_HOSTS": "cdn.allowed.example"}) as service:
+    with render_service(
+        render_redis,
+        purges,
+        tmp_path / "render.log",
+        extra_env={"KHABAR_IMAGE_HOSTS": "cdn.allowed.example"},
+    ) as service:
         service.publish(enriched(a, body_html=body, featured_image=picture))
         page = service.page(a.id)
         answer = service.get(f"/articles/{a.id}")
@@ -548,8 +612,11 @@ def test_pages_carry_a_strict_policy_and_show_pictures_from_allowed_hosts_only(
     directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
     assert directives["frame-ancestors"] == "'none'"
     assert directives["script-src"] == "'self'" and "unsafe-inline" not in policy
-    assert directives["img-src"].split() == ["'self'", "https://cdn.allowed.example",
-                                             "http://cdn.allowed.example"]
+    assert directives["img-src"].split() == [
+        "'self'",
+        "https://cdn.allowed.example",
+        "http://cdn.allowed.example",
+    ]
     assert answer.headers["x-content-type-options"] == "nosniff"
 
 
@@ -557,11 +624,14 @@ def test_pages_carry_a_strict_policy_and_show_pictures_from_allowed_hosts_only(
 
 
 def test_feeds_and_the_news_sitemap_follow_publications_and_withdrawals(
-        render: RenderService) -> None:
+    render: RenderService,
+) -> None:
     fresh, old = in_section("sport", 2)
     now = datetime.now(UTC)
-    render.publish(enriched(fresh, firstcreated=now - timedelta(hours=1)),
-                   enriched(old, firstcreated=now - timedelta(hours=72)))
+    render.publish(
+        enriched(fresh, firstcreated=now - timedelta(hours=1)),
+        enriched(old, firstcreated=now - timedelta(hours=72)),
+    )
     render.page(fresh.id)
     render.page(old.id)
 
@@ -570,9 +640,14 @@ def test_feeds_and_the_news_sitemap_follow_publications_and_withdrawals(
     assert f"{SITE_BASE_URL}/articles/{fresh.id}" in news.text and old.id not in news.text
     for path in ("/rss.xml", "/category/sport/rss.xml"):
         feed = render.get(path)
-        assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/rss+xml")
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith(
+            "application/rss+xml"
+        )
         links = re.findall(r"<link>([^<]+)</link>", feed.text)
-        assert links[1:] == [f"{SITE_BASE_URL}/articles/{fresh.id}", f"{SITE_BASE_URL}/articles/{old.id}"]
+        assert links[1:] == [
+            f"{SITE_BASE_URL}/articles/{fresh.id}",
+            f"{SITE_BASE_URL}/articles/{old.id}",
+        ]
     assert render.get("/category/sport/rss.xml").headers["surrogate-key"] == "section:sport"
     assert render.get("/category/no-such-section/rss.xml").status_code == 404
     assert f"<loc>{SITE_BASE_URL}/news-sitemap.xml</loc>" in render.get("/sitemap.xml").text

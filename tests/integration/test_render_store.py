@@ -45,18 +45,23 @@ async def replicas(redis_url: str) -> AsyncIterator[list[ArticleStore]]:
 
 
 def version(number: int) -> EnrichedArticle:
-    article = sample_ar()[0].model_copy(update={
-        "category": SECTIONS[number % len(SECTIONS)], "headline": f"v{number}"})
+    article = sample_ar()[0].model_copy(
+        update={"category": SECTIONS[number % len(SECTIONS)], "headline": f"v{number}"}
+    )
     return EnrichedArticle(article=article, version=number, enriched_at=datetime.now(UTC))
 
 
 async def test_concurrent_replicas_leave_the_newest_version_in_its_one_section(
-        replicas: list[ArticleStore]) -> None:
+    replicas: list[ArticleStore],
+) -> None:
     versions = list(range(1, 61))
     random.Random(7).shuffle(versions)
-    await asyncio.gather(*(
-        replicas[i % len(replicas)].put_live(version(number)) for i, number in enumerate(versions)
-    ))
+    await asyncio.gather(
+        *(
+            replicas[i % len(replicas)].put_live(version(number))
+            for i, number in enumerate(versions)
+        )
+    )
     stored = await replicas[0].get(sample_ar()[0].id)
     assert stored is not None and stored.version == 60 and stored.enriched is not None
     assert stored.enriched.article.headline == "v60"
@@ -80,7 +85,8 @@ async def test_a_withdrawal_racing_older_versions_wins(replicas: list[ArticleSto
 
 
 async def test_dependency_index_follows_what_each_fragment_shows(
-        replicas: list[ArticleStore]) -> None:
+    replicas: list[ArticleStore],
+) -> None:
     store = replicas[0]
     await store.record_shows("page:a", ["a", "b", "c"])
     await store.record_shows("home", ["b", "d"])

@@ -21,17 +21,19 @@ from tests.conftest import DATABASES, Servers, service_env
 from tests.support import eventually
 
 GLOSSED = {
-    "uri": "urn:test:aliases:glossed", "language": "ar",
+    "uri": "urn:test:aliases:glossed",
+    "language": "ar",
     "headline": "تحقيق صحفي يكشف تفاصيل صفقة إعلانية",
     "body_html": "<p>قال موقع بزفييد (BuzzFeed) الإخباري إن الصفقة أبرمت العام الماضي "
-                 "بعد مفاوضات طويلة بين الشركتين.</p>",
+    "بعد مفاوضات طويلة بين الشركتين.</p>",
     "versioncreated": "2026-12-01T08:00:00+00:00",
 }
 ARABIC_ONLY = {
-    "uri": "urn:test:aliases:arabic-only", "language": "ar",
+    "uri": "urn:test:aliases:arabic-only",
+    "language": "ar",
     "headline": "موقع بزفييد يسرح مئات الموظفين",
     "body_html": "<p>أعلن موقع بزفييد الأمريكي تسريح مئات الموظفين في أقسامه الإخبارية "
-                 "بسبب تراجع عائدات الإعلانات.</p>",
+    "بسبب تراجع عائدات الإعلانات.</p>",
     "versioncreated": "2026-12-02T08:00:00+00:00",
 }
 runner = CliRunner()
@@ -41,23 +43,33 @@ runner = CliRunner()
 def site(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     db = next(DATABASES)
     key = secrets.token_urlsafe(16)
-    env = {**service_env(servers, db, key, f"articles_alias_{secrets.token_hex(3)}"),
-           "KHABAR_TRANSLITERATE": "false", "KHABAR_ALIAS_REFRESH_S": "0.5"}
+    env = {
+        **service_env(servers, db, key, f"articles_alias_{secrets.token_hex(3)}"),
+        "KHABAR_TRANSLITERATE": "false",
+        "KHABAR_ALIAS_REFRESH_S": "0.5",
+    }
     redis.Redis.from_url(env["KHABAR_REDIS_URL"]).flushdb()
     ports = {service: free_port() for service in ("ingest", "enrich", "search")}
     group = ProcessGroup()
     try:
         start_services(group, env, ports, tmp_path_factory.mktemp("alias-logs"))
-        yield {"ingest": f"http://127.0.0.1:{ports['ingest']}",
-               "search": f"http://127.0.0.1:{ports['search']}", "key": key,
-               "redis": env["KHABAR_REDIS_URL"]}
+        yield {
+            "ingest": f"http://127.0.0.1:{ports['ingest']}",
+            "search": f"http://127.0.0.1:{ports['search']}",
+            "key": key,
+            "redis": env["KHABAR_REDIS_URL"],
+        }
     finally:
         group.stop_all()
 
 
 def post(site: dict[str, str], document: dict[str, Any]) -> str:
-    answer = httpx.post(f"{site['ingest']}/v1/articles", json=document, timeout=10,
-                        headers={"Authorization": f"Bearer {site['key']}"})
+    answer = httpx.post(
+        f"{site['ingest']}/v1/articles",
+        json=document,
+        timeout=10,
+        headers={"Authorization": f"Bearer {site['key']}"},
+    )
     assert answer.status_code == 202, answer.text
     article_id: str = answer.json()["article_id"]
     return article_id
@@ -70,8 +82,9 @@ def search_ids(site: dict[str, str], q: str) -> list[str]:
 
 
 def khabar(site: dict[str, str], *args: str) -> str:
-    result = runner.invoke(app, list(args), env={"KHABAR_REDIS_URL": site["redis"],
-                                                 "COLUMNS": "200"})
+    result = runner.invoke(
+        app, list(args), env={"KHABAR_REDIS_URL": site["redis"], "COLUMNS": "200"}
+    )
     assert result.exit_code == 0, result.output + repr(result.exception)
     return result.output
 
@@ -93,13 +106,19 @@ def test_learned_removed_and_taken_back(site: dict[str, str]) -> None:
     assert glossed in search_ids(site, "BuzzFeed")  # its own Latin word still matches
     assert "buzzfeed" not in khabar(site, "aliases", "list")
 
-    httpx.delete(f"{site['ingest']}/v1/articles/{glossed}", timeout=10,
-                 headers={"Authorization": f"Bearer {site['key']}"}).raise_for_status()
+    httpx.delete(
+        f"{site['ingest']}/v1/articles/{glossed}",
+        timeout=10,
+        headers={"Authorization": f"Bearer {site['key']}"},
+    ).raise_for_status()
     store = redis.Redis.from_url(site["redis"])
     eventually(lambda: store.hget("khabar:{search}:aliases:by-article", glossed) is None or None)
 
 
 def test_removing_an_alias_nobody_learned_says_so(site: dict[str, str]) -> None:
-    result = runner.invoke(app, ["aliases", "remove", "Nothing", "لاشيء"],
-                           env={"KHABAR_REDIS_URL": site["redis"], "COLUMNS": "200"})
+    result = runner.invoke(
+        app,
+        ["aliases", "remove", "Nothing", "لاشيء"],
+        env={"KHABAR_REDIS_URL": site["redis"], "COLUMNS": "200"},
+    )
     assert result.exit_code == 1 and "No learned alias" in result.output

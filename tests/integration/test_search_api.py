@@ -37,15 +37,19 @@ def load_index(servers: Servers, index: str, count: int) -> None:
         pool.submit(asyncio.run, run()).result()
 
 
-def run_search_service(servers: Servers, logs: Path, count: int,
-                       extra_env: dict[str, str] | None = None) -> Iterator[str]:
+def run_search_service(
+    servers: Servers, logs: Path, count: int, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """A search service process over an index of `count` real articles; yields its URL."""
     index = f"articles_api_{secrets.token_hex(3)}"
     load_index(servers, index, count)
     env = {
-        "KHABAR_REDIS_URL": servers.redis_url, "KHABAR_MEILI_URL": servers.meili_url,
-        "KHABAR_MEILI_INDEX": index, "KHABAR_MEILI_INDEX_KEY": servers.meili_keys.index_key,
-        "KHABAR_MEILI_SEARCH_KEY": servers.meili_keys.search_key, "KHABAR_LOG_LEVEL": "WARNING",
+        "KHABAR_REDIS_URL": servers.redis_url,
+        "KHABAR_MEILI_URL": servers.meili_url,
+        "KHABAR_MEILI_INDEX": index,
+        "KHABAR_MEILI_INDEX_KEY": servers.meili_keys.index_key,
+        "KHABAR_MEILI_SEARCH_KEY": servers.meili_keys.search_key,
+        "KHABAR_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
     group = ProcessGroup()
@@ -60,10 +64,17 @@ def run_search_service(servers: Servers, logs: Path, count: int,
 @pytest.fixture(scope="module")
 def search_url(servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from run_search_service(
-        servers, tmp_path_factory.mktemp("search-api"), 300,
-        {"KHABAR_RATE_LIMIT_PER_MINUTE": "1", "KHABAR_RATE_LIMIT_BURST": str(BURST),
-         "KHABAR_MAX_RESULT_DEPTH": str(MAX_DEPTH),
-         "KHABAR_SITE_TIME_ZONE": "Asia/Riyadh", "KHABAR_SITE_BASE_URL": "https://khabar.example"})
+        servers,
+        tmp_path_factory.mktemp("search-api"),
+        300,
+        {
+            "KHABAR_RATE_LIMIT_PER_MINUTE": "1",
+            "KHABAR_RATE_LIMIT_BURST": str(BURST),
+            "KHABAR_MAX_RESULT_DEPTH": str(MAX_DEPTH),
+            "KHABAR_SITE_TIME_ZONE": "Asia/Riyadh",
+            "KHABAR_SITE_BASE_URL": "https://khabar.example",
+        },
+    )
 
 
 def get(url: str, path: str = "/v1/search", **params: Any) -> httpx.Response:
@@ -76,7 +87,9 @@ def test_hits_carry_what_a_result_list_shows(search_url: str) -> None:
     result = answer.json()
     assert result["total"] >= 5 and len(result["hits"]) == 5
     hit = result["hits"][0]
-    assert {"id", "headline", "lead", "category", "tags", "published_at", "url", "snippet"} <= set(hit)
+    assert {"id", "headline", "lead", "category", "tags", "published_at", "url", "snippet"} <= set(
+        hit
+    )
     assert hit["url"] == f"/articles/{hit['id']}"
     assert any("<mark>" in h["snippet"] for h in result["hits"])
     assert all("<script" not in h["snippet"] for h in result["hits"])
@@ -99,8 +112,9 @@ def test_filters_narrow_and_facets_agree(search_url: str) -> None:
     assert all(tag in [t["id"] for t in h["tags"]] for h in by_tag["hits"])
 
     source = next(iter(everything["facets"]["source"]))
-    assert all(h["source"] == source
-               for h in get(search_url, q="كأس العالم", source=source).json()["hits"])
+    assert all(
+        h["source"] == source for h in get(search_url, q="كأس العالم", source=source).json()["hits"]
+    )
 
 
 def test_dates_sort_and_pages(search_url: str) -> None:
@@ -108,8 +122,9 @@ def test_dates_sort_and_pages(search_url: str) -> None:
     stamps = [datetime.fromisoformat(h["published_at"]) for h in newest]
     assert stamps == sorted(stamps, reverse=True)
 
-    march = get(search_url, q="الرئيس", **{"from": "2018-03-01", "to": "2018-03-31"},
-                per_page=50).json()
+    march = get(
+        search_url, q="الرئيس", **{"from": "2018-03-01", "to": "2018-03-31"}, per_page=50
+    ).json()
     assert march["total"] > 0
     assert all(h["published_at"][:7] == "2018-03" for h in march["hits"])
 
@@ -153,8 +168,9 @@ BAD_REQUESTS = [
 
 
 @pytest.mark.parametrize(("params", "name"), BAD_REQUESTS, ids=[n for _, n in BAD_REQUESTS])
-def test_bad_parameters_get_a_problem_naming_them(search_url: str, params: dict[str, str],
-                                                   name: str) -> None:
+def test_bad_parameters_get_a_problem_naming_them(
+    search_url: str, params: dict[str, str], name: str
+) -> None:
     answer = get(search_url, **params)
     assert answer.status_code == 400
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -168,8 +184,9 @@ def test_page_works_without_javascript(search_url: str) -> None:
     assert page.status_code == 200
     assert 'dir="rtl"' in page.text and 'lang="ar"' in page.text
     assert page.text.count('class="hit"') >= 3
-    link = re.search(r'<section class="facet" data-facet="category">.*?<a href="([^"]+)"',
-                     page.text, re.DOTALL)
+    link = re.search(
+        r'<section class="facet" data-facet="category">.*?<a href="([^"]+)"', page.text, re.DOTALL
+    )
     assert link, "no category filter links"
     filtered = httpx.get(search_url + link.group(1).replace("&amp;", "&"), timeout=10)
     assert filtered.status_code == 200 and 'class="active-filters"' in filtered.text
@@ -188,8 +205,12 @@ def test_the_search_page_is_a_page_of_the_site(search_url: str) -> None:
     assert all(not m.startswith(" ·") and " ·  · " not in m and not m.endswith("· ") for m in metas)
     assert '<a class="home-link" href="https://khabar.example/">خبر</a>' in page.text
     # Through the edge, the site's own header and footer, from render, by ESI.
-    edge = httpx.get(search_url + "/search", params={"q": "فيفا"}, timeout=10,
-                     headers={"Surrogate-Capability": 'khabar="ESI/1.0"'})
+    edge = httpx.get(
+        search_url + "/search",
+        params={"q": "فيفا"},
+        timeout=10,
+        headers={"Surrogate-Capability": 'khabar="ESI/1.0"'},
+    )
     assert edge.headers["surrogate-control"] == 'content="ESI/1.0"'
     assert '<esi:include src="/fragments/header?lang=ar"/>' in edge.text
     assert '<esi:include src="/fragments/footer?lang=ar"/>' in edge.text
@@ -251,7 +272,8 @@ def test_meilisearch_refusing_or_absent_is_search_unavailable(servers: Servers) 
 
 
 def test_deep_pages_fetch_their_bodies_and_get_the_same_snippets(
-        servers: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Past the first pages, hits come without bodies and the page's bodies are fetched by id."""
     from khabar_search import query
     from khabar_search.query import SearchClient, SearchParams
@@ -265,8 +287,10 @@ def test_deep_pages_fetch_their_bodies_and_get_the_same_snippets(
         try:
             inline = await client.search(params)
             monkeypatch.setattr(query, "MAX_INLINE_BODIES", 0)
-            assert "body" not in query.build_request(params, index)["queries"][0][
-                "attributesToRetrieve"]
+            assert (
+                "body"
+                not in query.build_request(params, index)["queries"][0]["attributesToRetrieve"]
+            )
             fetched = await client.search(params)
         finally:
             await client.aclose()

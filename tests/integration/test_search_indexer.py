@@ -49,8 +49,9 @@ async def redis(servers: Servers) -> AsyncIterator[RedisClient]:
 @pytest_asyncio.fixture
 async def index(servers: Servers, redis: RedisClient) -> AsyncIterator[MeiliWriter]:
     """A fresh index and a fresh version guard for each test."""
-    writer = MeiliWriter(servers.meili_url, servers.meili_keys.index_key,
-                         f"articles_idx_{secrets.token_hex(4)}")
+    writer = MeiliWriter(
+        servers.meili_url, servers.meili_keys.index_key, f"articles_idx_{secrets.token_hex(4)}"
+    )
     await writer.ensure_index(load_synonyms())
     await redis.delete(VERSIONS_KEY)
     yield writer
@@ -58,8 +59,12 @@ async def index(servers: Servers, redis: RedisClient) -> AsyncIterator[MeiliWrit
 
 
 def meili_get(servers: Servers, path: str, **params: Any) -> httpx.Response:
-    return httpx.get(f"{servers.meili_url}{path}", params=params, timeout=10,
-                     headers={"Authorization": f"Bearer {servers.meili_keys.index_key}"})
+    return httpx.get(
+        f"{servers.meili_url}{path}",
+        params=params,
+        timeout=10,
+        headers={"Authorization": f"Bearer {servers.meili_keys.index_key}"},
+    )
 
 
 def document(servers: Servers, index: MeiliWriter, article_id: str) -> dict[str, Any] | None:
@@ -67,13 +72,15 @@ def document(servers: Servers, index: MeiliWriter, article_id: str) -> dict[str,
     return answer.json() if answer.status_code == 200 else None
 
 
-async def test_many_events_become_one_task(servers: Servers, redis: RedisClient,
-                                           index: MeiliWriter, articles: list[Article]) -> None:
+async def test_many_events_become_one_task(
+    servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]
+) -> None:
     events = [event(a, 1) for a in articles[:100]] + [event(a, 2) for a in articles[:50]]
     await Indexer(redis, index, 0).handle(deliveries(*events))
 
-    tasks = meili_get(servers, "/tasks", indexUids=index.index_uid,
-                      types="documentAdditionOrUpdate").json()["results"]
+    tasks = meili_get(
+        servers, "/tasks", indexUids=index.index_uid, types="documentAdditionOrUpdate"
+    ).json()["results"]
     assert len(tasks) == 1 and tasks[0]["status"] == "succeeded"
     assert tasks[0]["details"]["receivedDocuments"] == 100
     assert await index.document_count() == 100
@@ -82,7 +89,8 @@ async def test_many_events_become_one_task(servers: Servers, redis: RedisClient,
 
 
 async def test_older_never_overwrites_newer_and_withdrawal_stays(
-        servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]) -> None:
+    servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]
+) -> None:
     indexer = Indexer(redis, index, 0)
     first, second = articles[0], articles[1]
     await indexer.handle(deliveries(event(first, 3)))
@@ -111,7 +119,8 @@ class GatedWriter:
 
 
 async def test_replica_race_ends_on_the_newest_version(
-        servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]) -> None:
+    servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]
+) -> None:
     """A claims v2, B claims and applies v3, then A's v2 task lands last: A must repair it."""
     article = articles[2]
     slow = GatedWriter(index)
@@ -144,8 +153,11 @@ def own_meili(tmp_path: Path) -> Iterator[tuple[ProcessGroup, Path, int, str]]:
 
 
 async def test_meilisearch_down_nothing_acked_until_it_is_back(
-        servers: Servers, redis: RedisClient, articles: list[Article],
-        own_meili: tuple[ProcessGroup, Path, int, str]) -> None:
+    servers: Servers,
+    redis: RedisClient,
+    articles: list[Article],
+    own_meili: tuple[ProcessGroup, Path, int, str],
+) -> None:
     group, data_dir, port, master = own_meili
     url = f"http://127.0.0.1:{port}"
     keys = provision_keys(url, master)
@@ -158,13 +170,19 @@ async def test_meilisearch_down_nothing_acked_until_it_is_back(
     for item in articles[10:15]:
         await redis.xadd(stream, encode_event(event(item, 1)))
     [[_, entries]] = await redis.xreadgroup(group_name, "c1", {stream: ">"}, count=10)
-    consumer = StreamConsumer(stream=stream, group=group_name, event_model=EnrichedEvent,
-                              handle=Indexer(redis, writer, 0).handle, redis=redis,
-                              settings=CommonSettings())
+    consumer = StreamConsumer(
+        stream=stream,
+        group=group_name,
+        event_model=EnrichedEvent,
+        handle=Indexer(redis, writer, 0).handle,
+        redis=redis,
+        settings=CommonSettings(),
+    )
 
     group.stop_all()  # Meilisearch goes down
-    processing = asyncio.create_task(consumer.process(
-        [(i.decode(), fields) for i, fields in entries]))
+    processing = asyncio.create_task(
+        consumer.process([(i.decode(), fields) for i, fields in entries])
+    )
     await asyncio.sleep(1.5)  # several retries happen meanwhile (not a timing assertion)
     assert not processing.done()
     assert (await redis.xpending(stream, group_name))["pending"] == 5
@@ -178,17 +196,25 @@ async def test_meilisearch_down_nothing_acked_until_it_is_back(
 
 @pytest.mark.parametrize("prefix_search", [False, True])
 async def test_a_half_typed_word_matches_only_with_prefix_search(
-        servers: Servers, redis: RedisClient, articles: list[Article], prefix_search: bool) -> None:
+    servers: Servers, redis: RedisClient, articles: list[Article], prefix_search: bool
+) -> None:
     """`KHABAR_PREFIX_SEARCH` decides whether the last word of a query may be a prefix."""
-    writer = MeiliWriter(servers.meili_url, servers.meili_keys.index_key,
-                         f"articles_prefix_{secrets.token_hex(4)}", prefix_search)
+    writer = MeiliWriter(
+        servers.meili_url,
+        servers.meili_keys.index_key,
+        f"articles_prefix_{secrets.token_hex(4)}",
+        prefix_search,
+    )
     await writer.ensure_index(load_synonyms())
     try:
         article = articles[0]
         # A plain word (no ال, no punctuation) whose 4-letter start is too
         # short for typo tolerance to reach it: only a prefix match can.
-        word = next(w for w in article.headline.split()
-                    if w.isalpha() and len(w) >= 6 and not w.startswith("ال"))
+        word = next(
+            w
+            for w in article.headline.split()
+            if w.isalpha() and len(w) >= 6 and not w.startswith("ال")
+        )
         await Indexer(redis, writer, 0).handle(deliveries(event(article, 1)))
         settings = meili_get(servers, f"/indexes/{writer.index_uid}/settings").json()
         assert settings["prefixSearch"] == ("indexingTime" if prefix_search else "disabled")
@@ -196,9 +222,12 @@ async def test_a_half_typed_word_matches_only_with_prefix_search(
         assert settings["proximityPrecision"] == "byAttribute"
 
         def ids(q: str) -> list[str]:
-            answer = httpx.post(f"{servers.meili_url}/indexes/{writer.index_uid}/search",
-                                json={"q": q, "attributesToSearchOn": ["headline"]}, timeout=10,
-                                headers={"Authorization": f"Bearer {servers.meili_keys.search_key}"})
+            answer = httpx.post(
+                f"{servers.meili_url}/indexes/{writer.index_uid}/search",
+                json={"q": q, "attributesToSearchOn": ["headline"]},
+                timeout=10,
+                headers={"Authorization": f"Bearer {servers.meili_keys.search_key}"},
+            )
             return [hit["id"] for hit in answer.json()["hits"]]
 
         assert ids(word) == [article.id]
@@ -209,8 +238,8 @@ async def test_a_half_typed_word_matches_only_with_prefix_search(
 
 @pytest.mark.parametrize("point", failpoints.declared("search."))
 async def test_stopped_between_any_two_writes_then_redelivered_the_index_is_current(
-        servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article],
-        point: str) -> None:
+    servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article], point: str
+) -> None:
     """The indexer stopped at each of its failpoints, then the batch again: as if never stopped.
 
     (This held before failpoints existed: the version guard lets an equal
@@ -246,11 +275,20 @@ class FlakyMeili:
                 if flaky.down.is_set():
                     flaky.refused += 1
                     status, headers = 503, {"Content-Type": "application/json"}
-                    content = b'{"message":"overloaded","code":"internal","type":"internal","link":""}'
+                    content = (
+                        b'{"message":"overloaded","code":"internal","type":"internal","link":""}'
+                    )
                 else:
-                    answer = httpx.request(self.command, upstream + self.path, content=body,
-                                           headers={k: v for k, v in self.headers.items()
-                                                    if k.lower() not in ("host", "content-length")})
+                    answer = httpx.request(
+                        self.command,
+                        upstream + self.path,
+                        content=body,
+                        headers={
+                            k: v
+                            for k, v in self.headers.items()
+                            if k.lower() not in ("host", "content-length")
+                        },
+                    )
                     status, headers, content = answer.status_code, answer.headers, answer.content
                 self.send_response(status)
                 self.send_header("Content-Type", headers.get("Content-Type", "application/json"))
@@ -269,11 +307,13 @@ class FlakyMeili:
 
 
 async def test_meilisearch_answering_5xx_is_waited_out_and_never_counted(
-        servers: Servers, redis: RedisClient, articles: list[Article]) -> None:
+    servers: Servers, redis: RedisClient, articles: list[Article]
+) -> None:
     """503s for a while (past the indexer's own retry budget): nothing failed, nothing dead."""
     flaky = FlakyMeili(servers.meili_url)
-    writer = MeiliWriter(flaky.url, servers.meili_keys.index_key,
-                         f"articles_5xx_{secrets.token_hex(3)}")
+    writer = MeiliWriter(
+        flaky.url, servers.meili_keys.index_key, f"articles_5xx_{secrets.token_hex(3)}"
+    )
     await writer.ensure_index(load_synonyms())
     await redis.delete(VERSIONS_KEY)
     stream, group_name = f"test:search:{secrets.token_hex(3)}", "search"
@@ -282,13 +322,19 @@ async def test_meilisearch_answering_5xx_is_waited_out_and_never_counted(
         await redis.xadd(stream, encode_event(event(item, 1)))
     [[_, entries]] = await redis.xreadgroup(group_name, "c1", {stream: ">"}, count=10)
     settings = CommonSettings(max_deliveries=1, outage_backoff_min_s=0.1, outage_backoff_max_s=0.2)
-    consumer = StreamConsumer(stream=stream, group=group_name, event_model=EnrichedEvent,
-                              handle=Indexer(redis, writer, 0.3).handle, redis=redis,
-                              settings=settings)
+    consumer = StreamConsumer(
+        stream=stream,
+        group=group_name,
+        event_model=EnrichedEvent,
+        handle=Indexer(redis, writer, 0.3).handle,
+        redis=redis,
+        settings=settings,
+    )
     try:
         flaky.down.set()
-        processing = asyncio.create_task(consumer.process(
-            [(i.decode(), fields) for i, fields in entries]))
+        processing = asyncio.create_task(
+            consumer.process([(i.decode(), fields) for i, fields in entries])
+        )
         # Past the indexer's 0.3 s of retries: the consumer's own wait takes over.
         for _ in range(600):
             if flaky.refused >= 10 or processing.done():

@@ -62,16 +62,19 @@ QUERIES = [
 
 
 def post(system: System, document: dict[str, Any]) -> str:
-    answer = httpx.post(f"{system.ingest_url}/v1/articles", json=document, timeout=10,
-                        headers={"Authorization": f"Bearer {system.ingest_key}"})
+    answer = httpx.post(
+        f"{system.ingest_url}/v1/articles",
+        json=document,
+        timeout=10,
+        headers={"Authorization": f"Bearer {system.ingest_key}"},
+    )
     assert answer.status_code == 202, answer.text
     article_id: str = answer.json()["article_id"]
     return article_id
 
 
 def search_ids(system: System, query: str, **filters: str) -> list[str]:
-    answer = httpx.get(f"{system.search_url}/v1/search", params={"q": query, **filters},
-                       timeout=10)
+    answer = httpx.get(f"{system.search_url}/v1/search", params={"q": query, **filters}, timeout=10)
     answer.raise_for_status()
     return [hit["id"] for hit in answer.json()["hits"]]
 
@@ -81,14 +84,20 @@ def article_ids(system: System) -> dict[str, str]:
     ids = {language: post(system, document) for language, document in ARTICLES.items()}
     for article_id in ids.values():
         # Rendered means enriched: its search document is on its way too.
-        eventually(lambda article_id=article_id: httpx.get(
-            f"{system.render_url}/articles/{article_id}", timeout=10).status_code == 200 or None)
+        eventually(
+            lambda article_id=article_id: (
+                httpx.get(f"{system.render_url}/articles/{article_id}", timeout=10).status_code
+                == 200
+                or None
+            )
+        )
     return ids
 
 
 @pytest.mark.parametrize(("language", "query", "why"), QUERIES)
 def test_a_reader_finds_the_article_in_its_language(
-        system: System, article_ids: dict[str, str], language: str, query: str, why: str) -> None:
+    system: System, article_ids: dict[str, str], language: str, query: str, why: str
+) -> None:
     wanted = article_ids[language]
     found = eventually(lambda: wanted in (ids := search_ids(system, query)) and ids, timeout_s=15)
     assert found[0] == wanted, f"{query!r} ({why}) ranked {found}"
@@ -96,14 +105,14 @@ def test_a_reader_finds_the_article_in_its_language(
 
 @pytest.mark.parametrize("language", sorted(ARTICLES))
 def test_the_language_filter_tokenizes_the_query_as_that_language(
-        system: System, article_ids: dict[str, str], language: str) -> None:
+    system: System, article_ids: dict[str, str], language: str
+) -> None:
     query = next(query for lang, query, _ in QUERIES if lang == language)
     ids = eventually(lambda: search_ids(system, query, lang=language) or None)
     assert ids == [article_ids[language]]
 
 
-def test_each_page_is_written_in_its_language(
-        system: System, article_ids: dict[str, str]) -> None:
+def test_each_page_is_written_in_its_language(system: System, article_ids: dict[str, str]) -> None:
     for language, article_id in article_ids.items():
         page = httpx.get(f"{system.render_url}/articles/{article_id}", timeout=10)
         assert page.status_code == 200

@@ -29,18 +29,21 @@ async def indexed(servers: Servers) -> AsyncIterator[tuple[str, list[Article]]]:
     articles = {a.id: a for a in load_corpus_articles(300)}
     for name in NAMES:
         articles.update({a.id: a for a in corpus_articles_naming([name])[:20]})
-    writer = MeiliWriter(servers.meili_url, servers.meili_keys.index_key,
-                         f"articles_latin_{secrets.token_hex(4)}")
+    writer = MeiliWriter(
+        servers.meili_url, servers.meili_keys.index_key, f"articles_latin_{secrets.token_hex(4)}"
+    )
     await writer.ensure_index(load_synonyms())
-    await writer.apply([to_document(enriched_article(a)).model_dump() for a in articles.values()],
-                       [])
+    await writer.apply(
+        [to_document(enriched_article(a)).model_dump() for a in articles.values()], []
+    )
     yield writer.index_uid, list(articles.values())
     await writer.delete_index()
 
 
 async def hit_ids(servers: Servers, index: str, q: str, transliterate: bool) -> list[str]:
-    client = SearchClient(servers.meili_url, servers.meili_keys.search_key, index,
-                          transliterate=transliterate)
+    client = SearchClient(
+        servers.meili_url, servers.meili_keys.search_key, index, transliterate=transliterate
+    )
     try:
         return [hit.id for hit in (await client.search(SearchParams(q=q, per_page=10))).hits]
     finally:
@@ -48,7 +51,8 @@ async def hit_ids(servers: Servers, index: str, q: str, transliterate: bool) -> 
 
 
 async def test_a_latin_name_finds_its_arabic_spelling(
-        servers: Servers, indexed: tuple[str, list[Article]]) -> None:
+    servers: Servers, indexed: tuple[str, list[Article]]
+) -> None:
     index, articles = indexed
     for latin, spellings in NAMES[:2]:
         relevant = {a.id for a in articles if names(a, spellings)}
@@ -59,7 +63,8 @@ async def test_a_latin_name_finds_its_arabic_spelling(
 
 
 async def test_a_query_that_works_is_left_as_it_is(
-        servers: Servers, indexed: tuple[str, list[Article]]) -> None:
+    servers: Servers, indexed: tuple[str, list[Article]]
+) -> None:
     index, _ = indexed
     plain = await hit_ids(servers, index, "Messi", transliterate=False)
     assert len(plain) == 10

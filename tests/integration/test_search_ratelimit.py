@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 
 from khabar_dev.processes import ProcessGroup, free_port, start_service
 from tests.conftest import Servers
@@ -21,23 +20,29 @@ BURST = 6
 
 
 @contextmanager
-def start_replicas(servers: Servers, index: str, logs: Path, count: int,
-                   extra_env: dict[str, str] | None = None) -> Iterator[list[str]]:
+def start_replicas(
+    servers: Servers, index: str, logs: Path, count: int, extra_env: dict[str, str] | None = None
+) -> Iterator[list[str]]:
     """`count` search processes over one index, each with its own port; yields their URLs."""
     env = {
-        "KHABAR_REDIS_URL": servers.redis_url, "KHABAR_MEILI_URL": servers.meili_url,
-        "KHABAR_MEILI_INDEX": index, "KHABAR_MEILI_INDEX_KEY": servers.meili_keys.index_key,
-        "KHABAR_MEILI_SEARCH_KEY": servers.meili_keys.search_key, "KHABAR_LOG_LEVEL": "WARNING",
+        "KHABAR_REDIS_URL": servers.redis_url,
+        "KHABAR_MEILI_URL": servers.meili_url,
+        "KHABAR_MEILI_INDEX": index,
+        "KHABAR_MEILI_INDEX_KEY": servers.meili_keys.index_key,
+        "KHABAR_MEILI_SEARCH_KEY": servers.meili_keys.search_key,
+        "KHABAR_LOG_LEVEL": "WARNING",
         # One token a minute: nothing refills during a test.
-        "KHABAR_RATE_LIMIT_PER_MINUTE": "1", "KHABAR_RATE_LIMIT_BURST": str(BURST),
+        "KHABAR_RATE_LIMIT_PER_MINUTE": "1",
+        "KHABAR_RATE_LIMIT_BURST": str(BURST),
         **(extra_env or {}),
     }
     group = ProcessGroup()
     try:
         ports = [free_port() for _ in range(count)]
         for n, port in enumerate(ports):
-            start_service(group, "search", env, port, log_path=logs / f"search-{n}.log",
-                          name=f"search-{n}")
+            start_service(
+                group, "search", env, port, log_path=logs / f"search-{n}.log", name=f"search-{n}"
+            )
         yield [f"http://127.0.0.1:{port}" for port in ports]
     finally:
         group.stop_all()
@@ -45,12 +50,14 @@ def start_replicas(servers: Servers, index: str, logs: Path, count: int,
 
 def search(url: str, forwarded_for: str | None = None) -> int:
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
-    return httpx.get(f"{url}/v1/search", params={"q": "فيفا"}, headers=headers,
-                     timeout=10).status_code
+    return httpx.get(
+        f"{url}/v1/search", params={"q": "فيفا"}, headers=headers, timeout=10
+    ).status_code
 
 
 def test_a_spoofed_forwarded_for_from_an_untrusted_peer_gets_no_fresh_bucket(
-        servers: Servers, tmp_path: Path) -> None:
+    servers: Servers, tmp_path: Path
+) -> None:
     index = f"articles_spoof_{secrets.token_hex(3)}"
     load_index(servers, index, 20)
     with start_replicas(servers, index, tmp_path, 1) as [url]:
@@ -61,7 +68,8 @@ def test_a_spoofed_forwarded_for_from_an_untrusted_peer_gets_no_fresh_bucket(
 
 
 def test_behind_a_trusted_proxy_each_reader_has_a_bucket_and_cannot_claim_another(
-        servers: Servers, tmp_path: Path) -> None:
+    servers: Servers, tmp_path: Path
+) -> None:
     index = f"articles_proxy_{secrets.token_hex(3)}"
     load_index(servers, index, 20)
     env = {"KHABAR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}

@@ -53,19 +53,23 @@ def frequent_word(articles: list[Article]) -> str:
 
 
 def documents(servers: Servers, index: str) -> dict[str, dict[str, Any]]:
-    answer = httpx.post(f"{servers.meili_url}/indexes/{index}/documents/fetch", timeout=10,
-                        json={"limit": 10_000, "fields": ["id", "version", "headline"]},
-                        headers={"Authorization": f"Bearer {servers.meili_keys.index_key}"})
+    answer = httpx.post(
+        f"{servers.meili_url}/indexes/{index}/documents/fetch",
+        timeout=10,
+        json={"limit": 10_000, "fields": ["id", "version", "headline"]},
+        headers={"Authorization": f"Bearer {servers.meili_keys.index_key}"},
+    )
     answer.raise_for_status()
     return {doc["id"]: doc for doc in answer.json()["results"]}
 
 
 async def test_rebuild_swaps_in_the_log_while_readers_search(
-        servers: Servers, redis: RedisClient, articles: list[Article],
-        log_events: list[EnrichedEvent]) -> None:
+    servers: Servers, redis: RedisClient, articles: list[Article], log_events: list[EnrichedEvent]
+) -> None:
     stream = f"test:enriched:{secrets.token_hex(3)}"
-    live = MeiliWriter(servers.meili_url, servers.meili_keys.index_key,
-                       f"articles_live_{secrets.token_hex(3)}")
+    live = MeiliWriter(
+        servers.meili_url, servers.meili_keys.index_key, f"articles_live_{secrets.token_hex(3)}"
+    )
     await live.ensure_index(load_synonyms())
     await redis.delete(VERSIONS_KEY)
     for item in log_events:
@@ -73,6 +77,7 @@ async def test_rebuild_swaps_in_the_log_while_readers_search(
     # The live index as a damaged consumer left it: only a third, plus a ghost.
     indexer = Indexer(redis, live, 0)
     from khabar_shared.consumer import Delivery
+
     await indexer.handle([Delivery(f"{n}-0", e) for n, e in enumerate(log_events[:100], 1)])
     ghost = dict(next(iter(documents(servers, live.index_uid).values())), id="ghost-article")
     await live.apply([ghost], [])
@@ -116,10 +121,16 @@ async def test_rebuild_swaps_in_the_log_while_readers_search(
     assert report.documents == 290 and report.caught_up == 2
     # The test has nothing else to run meanwhile: a blocking read is fine.
     indexes = httpx.get(  # noqa: ASYNC210
-        f"{servers.meili_url}/indexes", params={"limit": 1000}, timeout=10,
-        headers={"Authorization": f"Bearer {servers.meili_keys.index_key}"})
-    assert not [i for i in indexes.json()["results"] if "_rebuild_" in i["uid"]
-                and i["uid"].startswith(live.index_uid)]
+        f"{servers.meili_url}/indexes",
+        params={"limit": 1000},
+        timeout=10,
+        headers={"Authorization": f"Bearer {servers.meili_keys.index_key}"},
+    )
+    assert not [
+        i
+        for i in indexes.json()["results"]
+        if "_rebuild_" in i["uid"] and i["uid"].startswith(live.index_uid)
+    ]
     await live.delete_index()
     await redis.delete(stream)
 
@@ -132,11 +143,22 @@ def test_cli_reindex(servers: Servers, log_events: list[EnrichedEvent]) -> None:
     for item in log_events[:40]:
         client.xadd(stream, encode_event(item))
     index = f"articles_cli_{secrets.token_hex(3)}"
-    env = {**os.environ, "KHABAR_REDIS_URL": servers.redis_url,
-           "KHABAR_MEILI_URL": servers.meili_url, "KHABAR_MEILI_INDEX": index,
-           "KHABAR_MEILI_INDEX_KEY": servers.meili_keys.index_key, "KHABAR_LOG_LEVEL": "WARNING"}
-    done = subprocess.run([str(REPO_ROOT / ".venv/bin/khabar"), "reindex", "--stream", stream],
-                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "KHABAR_REDIS_URL": servers.redis_url,
+        "KHABAR_MEILI_URL": servers.meili_url,
+        "KHABAR_MEILI_INDEX": index,
+        "KHABAR_MEILI_INDEX_KEY": servers.meili_keys.index_key,
+        "KHABAR_LOG_LEVEL": "WARNING",
+    }
+    done = subprocess.run(
+        [str(REPO_ROOT / ".venv/bin/khabar"), "reindex", "--stream", stream],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "40 live articles" in done.stdout
     assert len(documents(servers, index)) == 40

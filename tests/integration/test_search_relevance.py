@@ -36,7 +36,12 @@ def case(kind: str, query: str, *wanted: str) -> Case:
 CASES = [
     # Clitics: و ف ب ك ل and ال glued onto the reader's words.
     case("clitic", "وبيليه بالمستشفى", "bb-sport-33-20180119"),
-    case("clitic", "لنتنياهو والمهاجرين الأفارقة", "bb-middleeast-281-20180403", "fr-middleeast-202-20180403"),
+    case(
+        "clitic",
+        "لنتنياهو والمهاجرين الأفارقة",
+        "bb-middleeast-281-20180403",
+        "fr-middleeast-202-20180403",
+    ),
     case("clitic", "بطائرات إيرباص وللإمارات", "bb-economy-38-20180119", "fr-economy-13-20180118"),
     case("clitic", "والدرون الإيرانية لنتنياهو", "al-internationalnews-9-20180218"),
     case("clitic", "وأوبر بسياراتها ذاتية القيادة ومقتل سيدة", "cn-technology-63-20180320"),
@@ -44,7 +49,12 @@ CASES = [
     case("clitic", "وإنييستا ببرشلونة", "al-sport-1235-20180411"),
     case("clitic", "والتحالف باعتراض صاروخ للحوثيين", "cn-middleeast-743-20180427"),
     case("clitic", "كالأطفال محرز", "bb-sport-16-20180206"),
-    case("clitic", "والحكومة الإثيوبية والطوارئ", "bb-internationalnews-8-20180216", "al-internationalnews-34-20180216"),
+    case(
+        "clitic",
+        "والحكومة الإثيوبية والطوارئ",
+        "bb-internationalnews-8-20180216",
+        "al-internationalnews-34-20180216",
+    ),
     # Hamza, alef and ta marbuta written the other way.
     case("spelling", "اردوغان حررنا 300 كلم بعفرين", "cn-middleeast-16-20180217"),
     case("spelling", "طائره ايرباص الصين", "fr-economy-17-20180110"),
@@ -56,7 +66,12 @@ CASES = [
     case("spelling", "اثيوبيا استقاله رئيس الوزراء", "bb-internationalnews-8-20180216"),
     # Plurals and other derivations.
     case("derivation", "لاجئ ألمانيا هجوم", "sk-internationalnews-52-20180220"),
-    case("derivation", "مهاجر أفريقي نتنياهو", "bb-middleeast-281-20180403", "fr-middleeast-202-20180403"),
+    case(
+        "derivation",
+        "مهاجر أفريقي نتنياهو",
+        "bb-middleeast-281-20180403",
+        "fr-middleeast-202-20180403",
+    ),
     case("derivation", "صواريخ فالكون هيفي", "cn-technology-14-20180206"),
     case("derivation", "مجرم طائرات درون", "bb-technology-194-20180505"),
     case("derivation", "ضربة إسرائيلية سوريا 1982", "bb-middleeast-37-20180211"),
@@ -65,11 +80,18 @@ CASES = [
     case("derivation", "سعودية قيادة سيارة سوق", "al-economy-196-20180308"),
     # Transliteration variants of foreign names.
     case("transliteration", "ترمب سوروس", "bb-economy-29-20180126"),
-    case("transliteration", "ترامب ماكرون النووي", "al-internationalnews-978-20180502", "sk-internationalnews-1308-20180502"),
+    case(
+        "transliteration",
+        "ترامب ماكرون النووي",
+        "al-internationalnews-978-20180502",
+        "sk-internationalnews-1308-20180502",
+    ),
     case("transliteration", "نتانياهو الشرطة اتهامات", "bb-middleeast-21-20180214"),
     case("transliteration", "جوجل كروم الإعلانات", "sk-technology-21-20180215"),
     case("transliteration", "بوتن اليابان الكيماوية", "cn-internationalnews-151-20180319"),
-    case("transliteration", "آبل ضرائب 38 مليار", "bb-economy-39-20180118", "fr-economy-12-20180118"),
+    case(
+        "transliteration", "آبل ضرائب 38 مليار", "bb-economy-39-20180118", "fr-economy-12-20180118"
+    ),
     case("transliteration", "زوكربيرج سنة صعبة", "bb-economy-22-20180201"),
     # Latin script for entities the articles write in Arabic script.
     case("latin", "FIFA الكرت الأخضر", "cn-sport-1-20180218"),
@@ -111,17 +133,25 @@ class Answer:
 
 @pytest.fixture(scope="module")
 def answers(servers) -> list[Answer]:  # type: ignore[no-untyped-def]
-    fixture = IndexFixture(servers.meili_url, servers.meili_keys.index_key,
-                           servers.meili_keys.search_key, f"articles_rel_{secrets.token_hex(3)}")
+    fixture = IndexFixture(
+        servers.meili_url,
+        servers.meili_keys.index_key,
+        servers.meili_keys.search_key,
+        f"articles_rel_{secrets.token_hex(3)}",
+    )
 
     async def run() -> list[Answer]:
         await fixture.load(load_corpus_articles(ARTICLES))
         client = fixture.service()
         try:
             return [
-                Answer(c, await service_search(client, c.query, 3),
-                       await raw_search(fixture.meili_url, fixture.search_key, fixture.raw_index,
-                                        c.query, 3))
+                Answer(
+                    c,
+                    await service_search(client, c.query, 3),
+                    await raw_search(
+                        fixture.meili_url, fixture.search_key, fixture.raw_index, c.query, 3
+                    ),
+                )
                 for c in CASES
             ]
         finally:
@@ -133,13 +163,19 @@ def answers(servers) -> list[Answer]:  # type: ignore[no-untyped-def]
 
 
 def write_report(answers: list[Answer]) -> None:
-    lines = ["# Search relevance: service vs raw Meilisearch (top 3)", "",
-             "| kind | query | service | raw |", "|---|---|---|---|"]
+    lines = [
+        "# Search relevance: service vs raw Meilisearch (top 3)",
+        "",
+        "| kind | query | service | raw |",
+        "|---|---|---|---|",
+    ]
     for kind in dict.fromkeys(a.case.kind for a in answers):
         group = [a for a in answers if a.case.kind == kind]
         for a in group:
-            lines.append(f"| {kind} | {a.case.query} | {'✓' if a.found(a.ours) else '✗'} "
-                         f"| {'✓' if a.found(a.raw) else '✗'} |")
+            lines.append(
+                f"| {kind} | {a.case.query} | {'✓' if a.found(a.ours) else '✗'} "
+                f"| {'✓' if a.found(a.raw) else '✗'} |"
+            )
     ours = sum(a.found(a.ours) for a in answers)
     raw = sum(a.found(a.raw) for a in answers)
     lines += ["", f"service: {ours}/{len(answers)}; raw Meilisearch: {raw}/{len(answers)}"]
@@ -150,7 +186,15 @@ def write_report(answers: list[Answer]) -> None:
 def test_at_least_fifty_cases_of_every_kind() -> None:
     assert len(CASES) >= 50
     kinds = {c.kind for c in CASES}
-    assert {"clitic", "spelling", "derivation", "transliteration", "latin", "words", "typo"} <= kinds
+    assert {
+        "clitic",
+        "spelling",
+        "derivation",
+        "transliteration",
+        "latin",
+        "words",
+        "typo",
+    } <= kinds
 
 
 @pytest.mark.parametrize("index", range(len(CASES)), ids=[c.query for c in CASES])
@@ -158,4 +202,5 @@ def test_query_finds_its_article_in_the_top_three(answers: list[Answer], index: 
     answer = answers[index]
     assert answer.found(answer.ours), (
         f"{answer.case.kind} {answer.case.query!r}: wanted one of {answer.case.wanted}, "
-        f"got {answer.ours}")
+        f"got {answer.ours}"
+    )

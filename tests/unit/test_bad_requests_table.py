@@ -265,8 +265,9 @@ CLEANED: list[tuple[str, dict[str, Any], str, Any]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("name", "document", "where", "reads"), CLEANED,
-                         ids=[c[0] for c in CLEANED])
+@pytest.mark.parametrize(
+    ("name", "document", "where", "reads"), CLEANED, ids=[c[0] for c in CLEANED]
+)
 def test_careless_text_is_cleaned_and_the_cleaning_named(name, document, where, reads):
     reading = read_ninjs(document, limits=LIMITS)
     assert reads(reading.article), f"{name}: not cleaned as expected"

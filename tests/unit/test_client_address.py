@@ -4,8 +4,10 @@ from khabar_search.client_address import client_address, parse_networks
 
 
 def scope(peer: str, *forwarded: str) -> dict[str, object]:
-    return {"client": (peer, 5555),
-            "headers": [(b"x-forwarded-for", value.encode()) for value in forwarded]}
+    return {
+        "client": (peer, 5555),
+        "headers": [(b"x-forwarded-for", value.encode()) for value in forwarded],
+    }
 
 
 TRUSTED = parse_networks("127.0.0.1, 10.0.0.0/8, fd00::/8")
@@ -19,7 +21,8 @@ def test_without_trusted_proxies_the_header_is_ignored() -> None:
 def test_the_reader_is_the_rightmost_address_that_is_not_our_proxy() -> None:
     # What the reader wrote is left of what our proxies appended.
     assert client_address(scope("10.0.0.5", "1.1.1.1, 203.0.113.7, 10.2.3.4"), TRUSTED) == (
-        "203.0.113.7")
+        "203.0.113.7"
+    )
     assert client_address(scope("127.0.0.1", "1.1.1.1", "203.0.113.7"), TRUSTED) == "203.0.113.7"
     assert client_address(scope("127.0.0.1"), TRUSTED) == "127.0.0.1"
 

@@ -357,8 +357,14 @@ def test_share_links_carry_the_encoded_canonical_url_and_headline(bathroom, site
     share = parse(render_article(bathroom, [], site).html).find("nav", cls="share")
     canonical = f"https://khabar.example/articles/{BATHROOM}"
     hrefs = {link.attrs["class"]: link.attrs["href"] for link in share.find_all("a")}
-    assert set(hrefs) == {"share-facebook", "share-x", "share-linkedin", "share-email",
-                          "share-whatsapp", "share-telegram"}
+    assert set(hrefs) == {
+        "share-facebook",
+        "share-x",
+        "share-linkedin",
+        "share-email",
+        "share-whatsapp",
+        "share-telegram",
+    }
     encoded = quote(canonical, safe="")
     assert all(encoded in href for href in hrefs.values())
     assert parse_qs(urlsplit(hrefs["share-facebook"]).query)["u"] == [canonical]
@@ -582,14 +588,21 @@ def test_an_english_articles_corrections_and_update_are_in_english(site) -> None
     published = enriched.article.versioncreated
     enriched.article.firstcreated = published
     enriched.article.versioncreated = published + timedelta(hours=3)
-    enriched.article.corrections = [Correction(version=2, accepted_at=published + timedelta(
-        hours=2), note="An earlier version misnamed the venue.")]
+    enriched.article.corrections = [
+        Correction(
+            version=2,
+            accepted_at=published + timedelta(hours=2),
+            note="An earlier version misnamed the venue.",
+        )
+    ]
     enriched.version = 3
     page = parse(render_article(enriched, [], site).html)
     foot = page.find("aside", cls="corrections")
     assert foot.find("h2").text == "Corrections"
     (note,) = foot.find_all("li", cls="correction")
     assert "An earlier version misnamed the venue." in note.text
-    assert note.find("time").attrs["datetime"] == site.local_time(
-        published + timedelta(hours=2)).isoformat()
+    assert (
+        note.find("time").attrs["datetime"]
+        == site.local_time(published + timedelta(hours=2)).isoformat()
+    )
     assert page.find("span", cls="updated").text.startswith("Updated")

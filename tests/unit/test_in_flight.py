@@ -46,7 +46,8 @@ async def test_a_batch_waits_for_an_earlier_one_with_the_same_uri() -> None:
     uris = [frozenset({"a"}), frozenset({"b"}), frozenset({"a", "c"}), frozenset({"d"})]
     sends = Sends(len(uris))
     run = asyncio.create_task(
-        send_in_order(range(len(uris)), uris.__getitem__, sends.send, in_flight=2))
+        send_in_order(range(len(uris)), uris.__getitem__, sends.send, in_flight=2)
+    )
     await finish_in(sends, [1, 0, 2, 3], run)
     assert sends.started == [0, 1, 2, 3]
     assert sends.running_when_started[1] == {0}  # independent batches do overlap
@@ -57,7 +58,8 @@ async def test_never_more_than_in_flight_at_once() -> None:
     uris = [frozenset({str(index)}) for index in range(7)]
     sends = Sends(len(uris))
     run = asyncio.create_task(
-        send_in_order(range(len(uris)), uris.__getitem__, sends.send, in_flight=3))
+        send_in_order(range(len(uris)), uris.__getitem__, sends.send, in_flight=3)
+    )
     await finish_in(sends, [2, 0, 1, 3, 4, 5, 6], run)
     assert sends.started == list(range(7))
     assert max(len(running) for running in sends.running_when_started.values()) == 2
@@ -92,7 +94,8 @@ async def test_batches_are_read_only_as_they_are_sent() -> None:
 
     sends = Sends(5)
     run = asyncio.create_task(
-        send_in_order(batches(), lambda index: frozenset({str(index)}), sends.send, in_flight=2))
+        send_in_order(batches(), lambda index: frozenset({str(index)}), sends.send, in_flight=2)
+    )
     for _ in range(10):
         await asyncio.sleep(0)
     assert read == [0, 1, 2]  # two in flight, the third read and waiting for a free slot
@@ -101,7 +104,13 @@ async def test_batches_are_read_only_as_they_are_sent() -> None:
 
 
 def test_batch_uris_takes_string_uris_of_documents_and_envelopes() -> None:
-    documents = [{"uri": "urn:a"}, {"uri": 7}, "not an object", {"headline": "no uri"},
-                 {"uri": "urn:b"}, {"article": {"uri": "urn:c"}, "base_version": 2},
-                 {"article": "not an object"}]
+    documents = [
+        {"uri": "urn:a"},
+        {"uri": 7},
+        "not an object",
+        {"headline": "no uri"},
+        {"uri": "urn:b"},
+        {"article": {"uri": "urn:c"}, "base_version": 2},
+        {"article": "not an object"},
+    ]
     assert batch_uris(documents) == {"urn:a", "urn:b", "urn:c"}

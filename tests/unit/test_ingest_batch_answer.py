@@ -39,7 +39,13 @@ def test_batch_reply_is_the_schema_s_answer_field_for_field() -> None:
     # Every field present, in the model's types: validating and dumping changes nothing.
     assert BatchAnswer.model_validate(written).model_dump(mode="json") == written
     assert [item["outcome"] for item in written["items"]] == [
-        "accepted", "embargoed", "unchanged", "rejected", "rejected", "rejected"]
+        "accepted",
+        "embargoed",
+        "unchanged",
+        "rejected",
+        "rejected",
+        "rejected",
+    ]
     assert written["items"][3]["problem"]["current_version"] == 5
     assert written["items"][0]["article_id"] == "a-1"
     assert written["items"][3]["article_id"] == change().article.id  # a refused change names it

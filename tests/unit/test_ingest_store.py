@@ -35,7 +35,8 @@ def test_embargo_holds_only_future_non_withdrawals() -> None:
     assert is_embargoed(parse_ninjs({**DOCUMENT, "embargoed": future}), now)
     assert not is_embargoed(parse_ninjs({**DOCUMENT, "embargoed": "2018-01-01T00:00:00Z"}), now)
     assert not is_embargoed(
-        parse_ninjs({**DOCUMENT, "embargoed": future, "pubstatus": "canceled"}), now)
+        parse_ninjs({**DOCUMENT, "embargoed": future, "pubstatus": "canceled"}), now
+    )
 
 
 def test_depth_check_names_the_first_pointer_too_deep() -> None:
@@ -55,8 +56,11 @@ def test_sources_read_corpus_lines_ninjs_and_feeds() -> None:
     ninjs_items = list(read_source("items.json", json.dumps({"items": [DOCUMENT, 3]}).encode()))
     assert ninjs_items[0].document == DOCUMENT and ninjs_items[1].problem == "not a JSON object"
 
-    feed_items = list(read_source(str(FEEDS / "skynews-arabic.rss.xml"),
-                                  (FEEDS / "skynews-arabic.rss.xml").read_bytes()))
+    feed_items = list(
+        read_source(
+            str(FEEDS / "skynews-arabic.rss.xml"), (FEEDS / "skynews-arabic.rss.xml").read_bytes()
+        )
+    )
     documents = [item.document for item in feed_items if item.document]
     assert documents and all(parse_ninjs(d).language.startswith("ar") for d in documents)
     assert any(item.problem == "has no title" for item in feed_items)
@@ -124,15 +128,27 @@ def test_a_first_version_event_is_the_article_event_and_marks_where_its_article_
     for pubstatus, kind in (("usable", "article.published"), ("canceled", "article.withdrawn")):
         article = parse_ninjs({**DOCUMENT, "pubstatus": pubstatus})
         article_json = article.__pydantic_serializer__.to_json(article)
-        head = first_event_head(event_id="e-1", kind=kind, article_id=article.id,
-                                correlation_id=tricky[::-1], accepted_at=now.isoformat(),
-                                submitted_by=tricky)
+        head = first_event_head(
+            event_id="e-1",
+            kind=kind,
+            article_id=article.id,
+            correlation_id=tricky[::-1],
+            accepted_at=now.isoformat(),
+            submitted_by=tricky,
+        )
         event = head + article_json + b"}"
         assert ArticleEvent.model_validate_json(event) == ArticleEvent(
-            event_id="e-1", type=kind, article_id=article.id, version=1,
-            correlation_id=tricky[::-1], accepted_at=now, submitted_by=tricky, article=article)
+            event_id="e-1",
+            type=kind,
+            article_id=article.id,
+            version=1,
+            correlation_id=tricky[::-1],
+            accepted_at=now,
+            submitted_by=tricky,
+            article=article,
+        )
         # ACCEPT cuts a later version's article out with string.sub(event, len(head) + 1, -2).
-        assert event[len(head) + 1 - 1:-1] == article_json
+        assert event[len(head) + 1 - 1 : -1] == article_json
 
 
 def test_a_file_of_json_lines_reads_as_its_bytes_do(tmp_path: Path) -> None:
@@ -144,8 +160,14 @@ def test_a_file_of_json_lines_reads_as_its_bytes_do(tmp_path: Path) -> None:
         from_file = [(i.where, i.document, i.problem) for i in read_file(path)]
         from_bytes = [(i.where, i.document, i.problem) for i in read_source(str(path), content)]
         assert from_file == from_bytes
-        assert [where.rsplit(":", 1)[1] for where, _, _ in from_file] == ["1", "2", "3", "5", "6",
-                                                                       "7"]
+        assert [where.rsplit(":", 1)[1] for where, _, _ in from_file] == [
+            "1",
+            "2",
+            "3",
+            "5",
+            "6",
+            "7",
+        ]
 
 
 def test_a_cut_off_gzip_file_gives_its_whole_lines_then_fails(tmp_path: Path) -> None:

@@ -8,14 +8,20 @@ import pytest
 from khabar_shared.lua import ScriptRegistry, body
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = {f"khabar_{service}": ROOT / f"services/{service}/khabar_{service}"
-            for service in ("ingest", "enrich", "search", "render")}
+PACKAGES = {
+    f"khabar_{service}": ROOT / f"services/{service}/khabar_{service}"
+    for service in ("ingest", "enrich", "search", "render")
+}
 
 
 def test_no_python_module_holds_lua() -> None:
     """A Redis call in a Python string is Lua out of its room."""
-    holding = [str(p.relative_to(ROOT)) for folder in ("services", "shared", "tools")
-               for p in (ROOT / folder).rglob("*.py") if "redis.call(" in p.read_text()]
+    holding = [
+        str(p.relative_to(ROOT))
+        for folder in ("services", "shared", "tools")
+        for p in (ROOT / folder).rglob("*.py")
+        if "redis.call(" in p.read_text()
+    ]
     assert holding == []
 
 

@@ -284,8 +284,10 @@ def _web_url_by_urlsplit(value: str) -> bool:
 
 
 @settings(max_examples=500)
-@given(st.sampled_from(["http://", "https://", "HTTP://", " http://", "http:/", "", "ftp://"]),
-       st.text(alphabet="ab1.:/?#[]@% \t\nä\u200f\x85", max_size=20))
+@given(
+    st.sampled_from(["http://", "https://", "HTTP://", " http://", "http:/", "", "ftp://"]),
+    st.text(alphabet="ab1.:/?#[]@% \t\nä\u200f\x85", max_size=20),
+)
 def test_web_url_check_agrees_with_urlsplit(prefix: str, rest: str) -> None:
     from khabar_ingest.formats.checks import is_web_url
 

@@ -29,20 +29,27 @@ def test_http_middleware_counts_by_route_template_not_raw_path() -> None:
     async def thing(thing_id: str) -> dict[str, str]:
         return {"id": thing_id}
 
-    before = sample("khabar_http_requests_total", method="GET", route="/things/{thing_id}",
-                    status="200")
-    missing_before = sample("khabar_http_requests_total", method="GET", route="unmatched",
-                            status="404")
+    before = sample(
+        "khabar_http_requests_total", method="GET", route="/things/{thing_id}", status="200"
+    )
+    missing_before = sample(
+        "khabar_http_requests_total", method="GET", route="unmatched", status="404"
+    )
     client = TestClient(app)
     assert client.get("/things/القدس").status_code == 200
     assert client.get("/things/beirut").status_code == 200
     assert client.get("/no/such/page").status_code == 404
-    assert sample("khabar_http_requests_total", method="GET", route="/things/{thing_id}",
-                  status="200") == before + 2
-    assert sample("khabar_http_requests_total", method="GET", route="unmatched",
-                  status="404") == missing_before + 1
-    assert sample("khabar_http_request_seconds_count", method="GET",
-                  route="/things/{thing_id}") >= 2
+    assert (
+        sample("khabar_http_requests_total", method="GET", route="/things/{thing_id}", status="200")
+        == before + 2
+    )
+    assert (
+        sample("khabar_http_requests_total", method="GET", route="unmatched", status="404")
+        == missing_before + 1
+    )
+    assert (
+        sample("khabar_http_request_seconds_count", method="GET", route="/things/{thing_id}") >= 2
+    )
 
 
 def test_cache_lookups_are_counted_by_result() -> None:
@@ -56,8 +63,13 @@ def test_cache_lookups_are_counted_by_result() -> None:
 
 
 def accepted(version: int, at: datetime) -> AcceptedVersion:
-    return AcceptedVersion(version=version, event_id=f"e{version}", status="usable",
-                           accepted_at=at, correlation_id="corr-1")
+    return AcceptedVersion(
+        version=version,
+        event_id=f"e{version}",
+        status="usable",
+        accepted_at=at,
+        correlation_id="corr-1",
+    )
 
 
 def test_trace_says_which_stage_applied_and_which_is_pending_since_acceptance() -> None:
@@ -84,8 +96,10 @@ async def noop(_: list) -> None:
 
 def test_asyncapi_document_carries_the_event_schemas_of_the_streams() -> None:
     broker = make_broker("redis://127.0.0.1:6379/14", "test", cluster=False)
-    for stream, group, model in ((ARTICLE_EVENTS_STREAM, "enrich", ArticleEvent),
-                                 (ENRICHED_STREAM, "search", EnrichedEvent)):
+    for stream, group, model in (
+        (ARTICLE_EVENTS_STREAM, "enrich", ArticleEvent),
+        (ENRICHED_STREAM, "search", EnrichedEvent),
+    ):
         StreamConsumer(stream, group, model, noop, None, CommonSettings()).register(broker)  # type: ignore[arg-type]
     document = khabar_asyncapi(broker, "test").to_specification().to_jsonable()
     addresses = {channel["address"] for channel in document["channels"].values()}
@@ -105,14 +119,24 @@ async def test_asyncapi_is_served_by_both_app_flavours() -> None:
     from khabar_shared.asyncapi import asyncapi_router
 
     broker = make_broker("redis://127.0.0.1:6379/14", "test", cluster=False)
-    StreamConsumer(ENRICHED_STREAM, "render", EnrichedEvent, noop, None,  # type: ignore[arg-type]
-                   CommonSettings()).register(broker)
-    consumer_app = AsgiFastStream(broker, specification=khabar_asyncapi(broker, "render"),
-                                  asyncapi_path="/asyncapi")
+    StreamConsumer(
+        ENRICHED_STREAM,
+        "render",
+        EnrichedEvent,
+        noop,
+        None,  # type: ignore[arg-type]
+        CommonSettings(),
+    ).register(broker)
+    consumer_app = AsgiFastStream(
+        broker, specification=khabar_asyncapi(broker, "render"), asyncapi_path="/asyncapi"
+    )
     http_app = FastAPI()
     http_app.include_router(asyncapi_router(broker, "render"))
-    for app, path in ((consumer_app, "/asyncapi"), (http_app, "/asyncapi"),
-                      (http_app, "/asyncapi.json")):
+    for app, path in (
+        (consumer_app, "/asyncapi"),
+        (http_app, "/asyncapi"),
+        (http_app, "/asyncapi.json"),
+    ):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://khabar") as client:
             answer = await client.get(path)

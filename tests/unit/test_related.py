@@ -23,10 +23,12 @@ from khabar_shared.events import (
     routing_fields,
 )
 
-PAIRS = [("fr-economy-3-20180210", "al-economy-49-20180211"),
-         ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),
-         ("al-sport-19-20180217", "sk-sport-19-20180217"),
-         ("al-sport-25-20180217", "sk-sport-17-20180217")]
+PAIRS = [
+    ("fr-economy-3-20180210", "al-economy-49-20180211"),
+    ("al-internationalnews-40-20180216", "fr-middleeast-11-20180216"),
+    ("al-sport-19-20180217", "sk-sport-19-20180217"),
+    ("al-sport-25-20180217", "sk-sport-17-20180217"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,9 @@ def published(article: Article) -> float:
 def test_silver_pairs_are_one_story(articles: dict[str, Article]) -> None:
     for a, b in PAIRS:
         first, second = articles[a], articles[b]
-        assert same_story(sketch_of(first), published(first), sketch_of(second), published(second)), (a, b)
+        assert same_story(
+            sketch_of(first), published(first), sketch_of(second), published(second)
+        ), (a, b)
 
 
 def test_different_stories_on_the_same_day_are_not_one_story(articles: dict[str, Article]) -> None:
@@ -64,7 +68,9 @@ def test_same_text_months_apart_is_not_one_story(articles: dict[str, Article]) -
     first = articles["al-sport-19-20180217"]
     sketch = sketch_of(first)
     assert same_story(sketch, published(first), sketch, published(first) + 86_400)
-    assert not same_story(sketch, published(first), sketch, published(first) + timedelta(days=30).total_seconds())
+    assert not same_story(
+        sketch, published(first), sketch, published(first) + timedelta(days=30).total_seconds()
+    )
 
 
 def doc(article_id: str, story: str, published: float = 0.0) -> IndexedDoc:
@@ -73,7 +79,9 @@ def doc(article_id: str, story: str, published: float = 0.0) -> IndexedDoc:
 
 def test_diversify_keeps_at_most_two_of_one_story_in_the_top_four() -> None:
     matches = [Match(doc(f"copy-{n}", "story-1"), 1.0 - n / 100, True, []) for n in range(5)]
-    matches += [Match(doc(f"other-{n}", f"story-{n + 2}"), 0.5 - n / 100, False, []) for n in range(5)]
+    matches += [
+        Match(doc(f"other-{n}", f"story-{n + 2}"), 0.5 - n / 100, False, []) for n in range(5)
+    ]
     ranked = [m.doc.article_id for m in diversify(matches, 8)]
     assert ranked[:4] == ["copy-0", "copy-1", "other-0", "other-1"]
     assert sum(r.startswith("copy-") for r in ranked) == 3
@@ -96,9 +104,12 @@ def test_a_new_article_enters_a_full_list_only_above_its_fourth_link() -> None:
 
 def test_sketches_and_resemblance_are_their_plain_definitions(articles: dict[str, Article]) -> None:
     """The C-loop forms (see stories.py) give exactly what the plain definitions give."""
+
     def plain_sketch(terms: list[str]) -> Sketch:
         head = terms[:600]
-        shingles = {zlib.crc32(" ".join(head[i:i + 3]).encode()) for i in range(max(len(head) - 2, 0))}
+        shingles = {
+            zlib.crc32(" ".join(head[i : i + 3]).encode()) for i in range(max(len(head) - 2, 0))
+        }
         return Sketch(tuple(sorted(shingles)[:96]), len(shingles))
 
     def plain_resemblance(a: Sketch, b: Sketch) -> float:
@@ -124,42 +135,74 @@ def test_a_links_fields_are_its_model_dump() -> None:
     assert orjson.dumps(vars(link)) == orjson.dumps(link.model_dump())
 
 
-def test_an_events_stream_entry_holds_its_json_as_the_model_dumps_it(articles: dict[str, Article]) -> None:
+def test_an_events_stream_entry_holds_its_json_as_the_model_dumps_it(
+    articles: dict[str, Article],
+) -> None:
     article = articles[PAIRS[0][0]]
     event = EnrichedEvent(
-        event_id="e1", type="article.enriched", article_id=article.id, version=2, correlation_id="c1",
+        event_id="e1",
+        type="article.enriched",
+        article_id=article.id,
+        version=2,
+        correlation_id="c1",
         source_event_id="s1",
-        enriched=EnrichedArticle(article=article, version=2, tags=tag_article(article).tags,
-                                 related=[RelatedLink(article_id="x", score=0.5, reasons=["words: a"])],
-                                 enriched_at=datetime(2026, 1, 1, 12, 30, 1, 5, tzinfo=UTC)),
+        enriched=EnrichedArticle(
+            article=article,
+            version=2,
+            tags=tag_article(article).tags,
+            related=[RelatedLink(article_id="x", score=0.5, reasons=["words: a"])],
+            enriched_at=datetime(2026, 1, 1, 12, 30, 1, 5, tzinfo=UTC),
+        ),
     )
     expected = {**routing_fields(event), "data": event.model_dump_json().encode()}
     assert encode_event(event) == expected
     assert encode_event(event, event_json(event)) == expected
 
 
-def test_a_refreshed_events_json_spliced_from_its_copy_is_its_own(articles: dict[str, Article]) -> None:
+def test_a_refreshed_events_json_spliced_from_its_copy_is_its_own(
+    articles: dict[str, Article],
+) -> None:
     """Even when the article's own fields hold the keys the splice looks for (see `refreshed_json`)."""
     tricky = ',"enriched":{"related":[ \\",\\"related\\":[ \u0623'
-    article = articles[PAIRS[1][0]].model_copy(update={
-        "headline": "headline" + tricky,
-        "extra": {"related": [{"enriched": {"x": 1.5}}], "enriched": tricky, "n": 10**20},
-    })
+    article = articles[PAIRS[1][0]].model_copy(
+        update={
+            "headline": "headline" + tricky,
+            "extra": {"related": [{"enriched": {"x": 1.5}}], "enriched": tricky, "n": 10**20},
+        }
+    )
     copy_event = EnrichedEvent(
-        event_id="e1", type="article.enriched", article_id=article.id, version=3, correlation_id="c1",
+        event_id="e1",
+        type="article.enriched",
+        article_id=article.id,
+        version=3,
+        correlation_id="c1",
         source_event_id="s1",
-        enriched=EnrichedArticle(article=article, version=3, tags=tag_article(article).tags, story_id="st",
-                                 related=[RelatedLink(article_id="x", score=0.5, reasons=[tricky])],
-                                 search_text="a b" + tricky, enriched_at=datetime(2026, 1, 1, tzinfo=UTC)),
+        enriched=EnrichedArticle(
+            article=article,
+            version=3,
+            tags=tag_article(article).tags,
+            story_id="st",
+            related=[RelatedLink(article_id="x", score=0.5, reasons=[tricky])],
+            search_text="a b" + tricky,
+            enriched_at=datetime(2026, 1, 1, tzinfo=UTC),
+        ),
     )
     copy_json = event_json(copy_event)
     copy = EnrichedEvent.model_validate_json(copy_json).enriched
     assert copy is not None
     for links in ([], [RelatedLink(article_id="y", score=0.25, reasons=["same story", tricky])]):
-        refreshed = copy.model_copy(update={"related": links,
-                                            "enriched_at": datetime(2026, 2, 3, 4, 5, 6, 7, tzinfo=UTC)})
-        event = EnrichedEvent(event_id="e2", type="article.related_refreshed", article_id=article.id,
-                              version=3, correlation_id="c2", source_event_id="s2", enriched=refreshed)
+        refreshed = copy.model_copy(
+            update={"related": links, "enriched_at": datetime(2026, 2, 3, 4, 5, 6, 7, tzinfo=UTC)}
+        )
+        event = EnrichedEvent(
+            event_id="e2",
+            type="article.related_refreshed",
+            article_id=article.id,
+            version=3,
+            correlation_id="c2",
+            source_event_id="s2",
+            enriched=refreshed,
+        )
         assert refreshed_json(copy_json, event) == event_json(event)
 
 
@@ -171,7 +214,9 @@ def test_rerank_scores_without_redis_cosine_plus_same_story_times_recency() -> N
     query = IndexedDoc("q", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(words))
     retold = IndexedDoc("retold", "ar", 10 * day, {"w:a": 0.6, "w:c": 0.8}, shingle_sketch(words))
     other_words = [f"x{i}" for i in range(60)]
-    close = IndexedDoc("close", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(other_words))
+    close = IndexedDoc(
+        "close", "ar", 10 * day, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(other_words)
+    )
     old = IndexedDoc("old", "ar", 0.0, {"w:a": 0.8, "w:b": 0.6}, shingle_sketch(other_words))
     ranked = rerank(query, [old, close, retold])
     assert [m.doc.article_id for m in ranked] == ["close", "retold", "old"]

@@ -16,16 +16,19 @@ ETAG = '"0123456789abcdef0123"'
 NOW = datetime(2018, 2, 26, 14, 5, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("header", "matches"), [
-    (ETAG, True),
-    (f"W/{ETAG}", True),
-    (f'"aaaa", {ETAG}', True),
-    (f'"aaaa",W/{ETAG}', True),
-    ("*", True),
-    ('"aaaa"', False),
-    ("", False),
-    (ETAG[:-2] + '"', False),  # a prefix of our tag is another tag
-])
+@pytest.mark.parametrize(
+    ("header", "matches"),
+    [
+        (ETAG, True),
+        (f"W/{ETAG}", True),
+        (f'"aaaa", {ETAG}', True),
+        (f'"aaaa",W/{ETAG}', True),
+        ("*", True),
+        ('"aaaa"', False),
+        ("", False),
+        (ETAG[:-2] + '"', False),  # a prefix of our tag is another tag
+    ],
+)
 def test_if_none_match(header: str, matches: bool) -> None:
     assert etag_matches(header, ETAG) is matches
 
@@ -34,26 +37,35 @@ def stored(version: int, status: str) -> StoredArticle:
     return StoredArticle(article_id="a", version=version, status=status)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("previous", "version", "moves"), [
-    (None, 1, True),
-    (stored(2, "live"), 3, True),
-    (stored(2, "live"), 2, True),  # a related-links refresh of the same version
-    (stored(2, "live"), 1, False),
-    (stored(2, "withdrawn"), 2, False),  # a withdrawal is final for its version
-    (stored(2, "withdrawn"), 3, True),  # a newer version may bring it back
-])
+@pytest.mark.parametrize(
+    ("previous", "version", "moves"),
+    [
+        (None, 1, True),
+        (stored(2, "live"), 3, True),
+        (stored(2, "live"), 2, True),  # a related-links refresh of the same version
+        (stored(2, "live"), 1, False),
+        (stored(2, "withdrawn"), 2, False),  # a withdrawal is final for its version
+        (stored(2, "withdrawn"), 3, True),  # a newer version may bring it back
+    ],
+)
 def test_version_order(previous: StoredArticle | None, version: int, moves: bool) -> None:
     assert supersedes(previous, version) is moves
 
 
 def test_purge_keys_name_articles_sections_and_home() -> None:
     assert purge_keys(["b", "a"], {"world", "sport"}) == [
-        "article:b", "article:a", "section:sport", "section:world", "home"]
+        "article:b",
+        "article:a",
+        "section:sport",
+        "section:world",
+        "home",
+    ]
 
 
 def enriched(category: str, topic: str) -> EnrichedArticle:
-    article = Article(id="a", uri="urn:a", language="ar", headline="خبر", category=category,
-                      versioncreated=NOW)
+    article = Article(
+        id="a", uri="urn:a", language="ar", headline="خبر", category=category, versioncreated=NOW
+    )
     return EnrichedArticle(article=article, version=1, topic=topic, enriched_at=NOW)
 
 
@@ -64,9 +76,17 @@ def test_category_is_the_newsrooms_then_enrichs_topic() -> None:
 
 
 def event(article_id: str, version: int, kind: str = "article.enriched") -> Delivery[EnrichedEvent]:
-    return Delivery(f"{version}-0", EnrichedEvent(
-        event_id=f"{article_id}{version}{kind}", type=kind, article_id=article_id,  # type: ignore[arg-type]
-        version=version, correlation_id="c", source_event_id="s"))
+    return Delivery(
+        f"{version}-0",
+        EnrichedEvent(
+            event_id=f"{article_id}{version}{kind}",
+            type=kind,
+            article_id=article_id,  # type: ignore[arg-type]
+            version=version,
+            correlation_id="c",
+            source_event_id="s",
+        ),
+    )
 
 
 def newest(*deliveries: Delivery[EnrichedEvent]) -> list[tuple[str, int, str]]:
@@ -75,26 +95,30 @@ def newest(*deliveries: Delivery[EnrichedEvent]) -> list[tuple[str, int, str]]:
 
 
 def test_a_batch_keeps_each_articles_newest_event() -> None:
-    assert newest(event("a", 2), event("b", 1), event("a", 1),
-                  event("a", 2, "article.withdrawn")) == [
-        ("a", 2, "article.withdrawn"), ("b", 1, "article.enriched")]
+    assert newest(
+        event("a", 2), event("b", 1), event("a", 1), event("a", 2, "article.withdrawn")
+    ) == [("a", 2, "article.withdrawn"), ("b", 1, "article.enriched")]
 
 
 def test_a_withdrawal_is_final_for_its_version() -> None:
     assert newest(event("a", 4, "article.withdrawn"), event("a", 4)) == [
-        ("a", 4, "article.withdrawn")]
+        ("a", 4, "article.withdrawn")
+    ]
     assert newest(event("a", 4, "article.withdrawn"), event("a", 5)) == [
-        ("a", 5, "article.enriched")]
+        ("a", 5, "article.enriched")
+    ]
 
 
 def test_a_same_version_refresh_replaces_the_enriched_event() -> None:
     assert newest(event("a", 3), event("a", 3, "article.related_refreshed")) == [
-        ("a", 3, "article.related_refreshed")]
+        ("a", 3, "article.related_refreshed")
+    ]
 
 
 def applied(version: int | None, status: str = "live") -> Applied:
-    previous = None if version is None else StoredArticle(article_id="a", version=version,
-                                                          status=status)  # type: ignore[arg-type]
+    previous = (
+        None if version is None else StoredArticle(article_id="a", version=version, status=status)
+    )  # type: ignore[arg-type]
     return Applied(applied=True, previous=previous)
 
 

@@ -370,7 +370,9 @@ def test_whole_page_allows_only_its_own_json_ld_script(payload: str) -> None:
     assert scripts == [{"type": "application/ld+json"}]
     # The one form is the site's own search box.
     forms = [dict(attrs) for tag, attrs in elements_of(page) if tag == "form"]
-    assert forms == [{"class": "site-search", "action": "/search", "method": "get", "role": "search"}]
+    assert forms == [
+        {"class": "site-search", "action": "/search", "method": "get", "role": "search"}
+    ]
     json_ld = page.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
     assert "<" not in json_ld and ">" not in json_ld
     assert json.loads(json_ld)["headline"] == payload
@@ -389,8 +391,10 @@ def test_protocol_relative_addresses_leave_the_site_and_are_refused() -> None:
 
     for url in ("//evil.example/x", " //evil.example/x", "/\\evil.example/x", "\\\\evil.example"):
         assert safe_url(url) is None, url
-    cleaned = sanitize_body('<p><a href="//evil.example/x">a</a> <a href="/\\evil.example">b</a>'
-                            ' <a href="/articles/1">c</a></p><img src="//evil.example/i.png">')
+    cleaned = sanitize_body(
+        '<p><a href="//evil.example/x">a</a> <a href="/\\evil.example">b</a>'
+        ' <a href="/articles/1">c</a></p><img src="//evil.example/i.png">'
+    )
     assert "evil.example" not in cleaned and 'href="/articles/1"' in cleaned
 
 
@@ -406,8 +410,10 @@ def test_pictures_come_from_the_allowed_hosts_only() -> None:
     before = sanitize._POLICY
     try:
         sanitize.use_image_hosts(policy)
-        cleaned = sanitize.sanitize_body('<img src="https://other.example/a.jpg" alt="x">'
-                                         '<img src="https://cdn.example.com/b.jpg" alt="y">')
+        cleaned = sanitize.sanitize_body(
+            '<img src="https://other.example/a.jpg" alt="x">'
+            '<img src="https://cdn.example.com/b.jpg" alt="y">'
+        )
         assert "other.example" not in cleaned and "https://cdn.example.com/b.jpg" in cleaned
         assert sanitize.image_allowed("https://other.example/a.jpg") is None
     finally:

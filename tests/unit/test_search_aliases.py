@@ -13,8 +13,7 @@ def test_a_gloss_in_parentheses_gives_the_nearest_words_that_spell_it() -> None:
     # A clitic on the name is not part of it; normalized as Meilisearch matches.
     assert pairs("وقال متحدث باسم لبزفييد (BuzzFeed) إن") == {("buzzfeed", "بزفييد")}
     # Two Arabic words for one Latin name.
-    assert pairs("بحسب مكتبة غيتي إميدجز (GettyImages) للصور") == {
-        ("gettyimages", "غيتي اميدجز")}
+    assert pairs("بحسب مكتبة غيتي إميدجز (GettyImages) للصور") == {("gettyimages", "غيتي اميدجز")}
 
 
 def test_datelines_translations_and_words_are_not_aliases() -> None:

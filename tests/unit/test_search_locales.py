@@ -9,19 +9,21 @@ from khabar_search.settings import SearchSettings
 LATIN = ["eng", "fra", "deu", "spa"]
 
 
-@pytest.mark.parametrize(("query", "locales"), [
-    ("والحكومة اللبنانية", ["ara"]),
-    ("شركة Apple تطلق هاتف iPhone", ["ara"]),  # a brand inside an Arabic query
-    ("中国人民银行", ["cmn"]),
-    ("記者会見が行われました", ["jpn"]),  # kana among the Han: Japanese
-    ("서울 시장", ["kor"]),
-    ("ראש הממשלה", ["heb"]),
-    ("Путин заявил", ["rus"]),
-    ("Klimaschutzgesetz", LATIN),  # Latin could be any Latin language: Meilisearch picks
-    ("2026", LATIN),
-])
-def test_a_query_is_tokenized_as_the_language_of_its_script(
-        query: str, locales: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("query", "locales"),
+    [
+        ("والحكومة اللبنانية", ["ara"]),
+        ("شركة Apple تطلق هاتف iPhone", ["ara"]),  # a brand inside an Arabic query
+        ("中国人民银行", ["cmn"]),
+        ("記者会見が行われました", ["jpn"]),  # kana among the Han: Japanese
+        ("서울 시장", ["kor"]),
+        ("ראש הממשלה", ["heb"]),
+        ("Путин заявил", ["rus"]),
+        ("Klimaschutzgesetz", LATIN),  # Latin could be any Latin language: Meilisearch picks
+        ("2026", LATIN),
+    ],
+)
+def test_a_query_is_tokenized_as_the_language_of_its_script(query: str, locales: list[str]) -> None:
     assert query_locales(query, DEFAULT_LANGUAGES) == locales
 
 

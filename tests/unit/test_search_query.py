@@ -24,11 +24,14 @@ def test_clitic_forms_reduce_to_the_stems_enrich_indexes() -> None:
 def test_one_request_of_words_and_stems_each_up_to_the_page_asked() -> None:
     body = build_request(SearchParams(q="والحكومة البريطانية", page=3, per_page=20), "articles")
     words, stems = body["queries"]
-    assert words["q"] == "والحكومة البريطانية" and "search_text" not in words["attributesToSearchOn"]
+    assert (
+        words["q"] == "والحكومة البريطانية" and "search_text" not in words["attributesToSearchOn"]
+    )
     assert stems["attributesToSearchOn"] == ["search_text"] and "حكوم" in stems["q"].split()
     assert words["locales"] == ["ara"]
-    assert all(q["offset"] == 0 and q["limit"] == 60 and q["showRankingScore"]
-               for q in (words, stems))
+    assert all(
+        q["offset"] == 0 and q["limit"] == 60 and q["showRankingScore"] for q in (words, stems)
+    )
     assert "sort" not in words
 
 
@@ -37,10 +40,16 @@ def hit(article_id: str, score: float, published: int = 0) -> dict:
 
 
 def test_merge_ranks_by_weighted_score_keeps_each_article_once_and_pages() -> None:
-    words = {"hits": [hit("a", 0.9), hit("b", 0.5)], "estimatedTotalHits": 2,
-             "facetDistribution": {"category": {"world": 2}}}
-    stems = {"hits": [hit("c", 0.95), hit("a", 0.99), hit("d", 0.4)], "estimatedTotalHits": 3,
-             "facetDistribution": {"category": {"world": 1, "sport": 2}}}
+    words = {
+        "hits": [hit("a", 0.9), hit("b", 0.5)],
+        "estimatedTotalHits": 2,
+        "facetDistribution": {"category": {"world": 2}},
+    }
+    stems = {
+        "hits": [hit("c", 0.95), hit("a", 0.99), hit("d", 0.4)],
+        "estimatedTotalHits": 3,
+        "facetDistribution": {"category": {"world": 1, "sport": 2}},
+    }
     first = merge_answers(SearchParams(q="x", per_page=2), [words, stems])
     # a: max(0.9, 0.99 × 0.9 = 0.891) = 0.9; c: 0.95 × 0.9 = 0.855; b: 0.5; d: 0.36
     assert [h["id"] for h in first["hits"]] == ["a", "c"]
@@ -84,9 +93,16 @@ def test_no_stems_query_when_analysis_changes_nothing() -> None:
 
 
 def test_filters_quote_values_and_cover_whole_days() -> None:
-    filters = build_filters(SearchParams(category="sport", tag='org:"fifa"', source="BBC",
-                                         lang="ar", date_from=date(2018, 3, 1),
-                                         date_to=date(2018, 3, 1)))
+    filters = build_filters(
+        SearchParams(
+            category="sport",
+            tag='org:"fifa"',
+            source="BBC",
+            lang="ar",
+            date_from=date(2018, 3, 1),
+            date_to=date(2018, 3, 1),
+        )
+    )
     assert 'category = "sport"' in filters
     assert 'tag_ids = "org:\\"fifa\\""' in filters
     start = next(f for f in filters if f.startswith("published >="))
@@ -97,26 +113,55 @@ def test_filters_quote_values_and_cover_whole_days() -> None:
 def test_result_facets_and_tag_names() -> None:
     answer = {
         "estimatedTotalHits": 21,
-        "hits": [{"id": "a", "headline": "h", "lead": "l", "category": "sport", "source": "BBC",
-                  "tags": [{"id": "org:fifa", "type": "organisation", "name": "فيفا"}],
-                  "published_at": "2018-03-01T00:00:00+00:00", "url": "/articles/a",
-                  "body": "قرر الاتحاد الدولي لكرة القدم (الفيفا) أمس"}],
-        "facetDistribution": {"category": {"sport": 21}, "source": {"BBC": 21},
-                              "tag_facets": {"org:fifa|فيفا": 12}},
+        "hits": [
+            {
+                "id": "a",
+                "headline": "h",
+                "lead": "l",
+                "category": "sport",
+                "source": "BBC",
+                "tags": [{"id": "org:fifa", "type": "organisation", "name": "فيفا"}],
+                "published_at": "2018-03-01T00:00:00+00:00",
+                "url": "/articles/a",
+                "body": "قرر الاتحاد الدولي لكرة القدم (الفيفا) أمس",
+            }
+        ],
+        "facetDistribution": {
+            "category": {"sport": 21},
+            "source": {"BBC": 21},
+            "tag_facets": {"org:fifa|فيفا": 12},
+        },
     }
     result = to_result(SearchParams(q="فيفا", per_page=10), answer)
     assert result.total == 21 and result.pages == 3
-    assert result.facets == {"category": {"sport": 21}, "tag": {"org:fifa": 12},
-                             "source": {"BBC": 21}}
+    assert result.facets == {
+        "category": {"sport": 21},
+        "tag": {"org:fifa": 12},
+        "source": {"BBC": 21},
+    }
     assert result.tag_names == {"org:fifa": "فيفا"}
     assert "(<mark>الفيفا</mark>)" in result.hits[0].snippet
 
 
 def test_the_fields_the_api_sends_unvalidated_are_exactly_the_models() -> None:
-    answer = {"estimatedTotalHits": 1, "facetDistribution": {}, "hits": [
-        {"id": "a", "headline": "h", "lead": "l", "category": "sport", "source": "BBC",
-         "tags": [{"id": "org:fifa", "type": "organisation", "name": "فيفا"}], "published": 1,
-         "published_at": "2018-03-01T00:00:00+00:00", "url": "/articles/a", "body": "فيفا"}]}
+    answer = {
+        "estimatedTotalHits": 1,
+        "facetDistribution": {},
+        "hits": [
+            {
+                "id": "a",
+                "headline": "h",
+                "lead": "l",
+                "category": "sport",
+                "source": "BBC",
+                "tags": [{"id": "org:fifa", "type": "organisation", "name": "فيفا"}],
+                "published": 1,
+                "published_at": "2018-03-01T00:00:00+00:00",
+                "url": "/articles/a",
+                "body": "فيفا",
+            }
+        ],
+    }
     fields = result_fields(SearchParams(q="فيفا"), answer)
     assert SearchResult.model_validate(fields).model_dump() == fields
 

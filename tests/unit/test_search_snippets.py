@@ -27,7 +27,9 @@ def test_matches_spelling_variants_and_words_with_tashkeel() -> None:
 
 def test_english_words_match_through_their_stems() -> None:
     passage = Highlighter("happy").passage("Happiness is not the same as being happy, said Happ.")
-    assert passage == "<mark>Happiness</mark> is not the same as being <mark>happy</mark>, said Happ."
+    assert (
+        passage == "<mark>Happiness</mark> is not the same as being <mark>happy</mark>, said Happ."
+    )
 
 
 def test_text_is_escaped_and_punctuation_stays_outside_the_mark() -> None:
@@ -52,7 +54,8 @@ def test_the_passage_is_the_densest_cluster_of_matches() -> None:
 def test_without_a_match_in_the_body_the_lead_is_used() -> None:
     highlighter = Highlighter("فيفا")
     assert highlighter.snippet(filler(50), "رئيس الفيفا يزور القاهرة") == (
-        "رئيس <mark>الفيفا</mark> يزور القاهرة")
+        "رئيس <mark>الفيفا</mark> يزور القاهرة"
+    )
     long_lead = filler(40, "خبر")
     assert highlighter.snippet(filler(50), long_lead) == filler(SNIPPET_WORDS, "خبر") + " …"
 
@@ -73,7 +76,8 @@ def test_synonyms_mark_other_spellings_of_a_name() -> None:
 def test_any_whitespace_ends_a_word_as_it_does_for_the_window() -> None:
     text = "قالت\xa0الحكومة\tأمس\r\nإن الحكومة،\xa0اليوم"
     assert Highlighter("الحكومة").passage(text) == (
-        "قالت <mark>الحكومة</mark> أمس إن <mark>الحكومة</mark>، اليوم")
+        "قالت <mark>الحكومة</mark> أمس إن <mark>الحكومة</mark>، اليوم"
+    )
 
 
 ANALYSE = snippets.word_terms.__wrapped__

@@ -42,8 +42,15 @@ def test_stand_ins_are_not_synonyms() -> None:
 
 
 def test_groups_keep_spellings_and_drop_others() -> None:
-    entries = [{"id": "person:x", "type": "person", "ar": "دونالد ترامب", "en": "Donald Trump",
-                "match": {"ar": ["ترامب", "ترمب", "سيد البيت الأبيض"], "en": ["Trump", "POTUS"]}}]
+    entries = [
+        {
+            "id": "person:x",
+            "type": "person",
+            "ar": "دونالد ترامب",
+            "en": "Donald Trump",
+            "match": {"ar": ["ترامب", "ترمب", "سيد البيت الأبيض"], "en": ["Trump", "POTUS"]},
+        }
+    ]
     [group] = synonym_groups(entries)
     assert group == ["دونالد ترامب", "Donald Trump", "ترامب", "ترمب", "Trump"]
     mapping = synonyms_map([group])
@@ -57,5 +64,7 @@ def test_edit_distance() -> None:
 
 
 def test_file_is_json_with_groups() -> None:
-    data = json.loads((REPO / "services/search/khabar_search/data/synonyms.json").read_text("utf-8"))
+    data = json.loads(
+        (REPO / "services/search/khabar_search/data/synonyms.json").read_text("utf-8")
+    )
     assert len(data["groups"]) > 300

@@ -6,16 +6,19 @@ from khabar_search import fallback
 from khabar_search.translit import arabic_skeleton, arabic_spellings, latin_skeleton, sounds_alike
 
 
-@pytest.mark.parametrize(("latin", "arabic"), [
-    ("Adidas", "أديداس"),  # a first vowel rides on an alef with hamza
-    ("Nike", "نايكي"),  # a vowel before consonant + final e is long
-    ("Visa", "فيزا"),  # v → ف, an s between vowels sounds z
-    ("Spotify", "سبوتيفاي"),
-    ("Ferrari", "فيراري"),  # a doubled consonant is written once
-    ("Djokovic", "جوكوفيتش"),  # the Slavic -ić
-    ("L'Oreal", "لوريال"),  # the apostrophe is not a letter
-    ("Mercedes", "مرسيدس"),  # c before e is s
-])
+@pytest.mark.parametrize(
+    ("latin", "arabic"),
+    [
+        ("Adidas", "أديداس"),  # a first vowel rides on an alef with hamza
+        ("Nike", "نايكي"),  # a vowel before consonant + final e is long
+        ("Visa", "فيزا"),  # v → ف, an s between vowels sounds z
+        ("Spotify", "سبوتيفاي"),
+        ("Ferrari", "فيراري"),  # a doubled consonant is written once
+        ("Djokovic", "جوكوفيتش"),  # the Slavic -ić
+        ("L'Oreal", "لوريال"),  # the apostrophe is not a letter
+        ("Mercedes", "مرسيدس"),  # c before e is s
+    ],
+)
 def test_the_corpus_spelling_is_among_the_likeliest(latin: str, arabic: str) -> None:
     assert arabic in arabic_spellings(latin, 4)
 
@@ -26,16 +29,19 @@ def test_spellings_are_ranked_and_bounded() -> None:
     assert arabic_spellings("") == () and arabic_spellings("2018") == ()
 
 
-@pytest.mark.parametrize(("latin", "arabic", "alike"), [
-    ("Federer", "فيدرر", True),
-    ("COMDEX", "كومديكس", True),
-    ("Bing", "بنغ", True),
-    ("GettyImages", "غيتي إميدجز", True),  # دج spells one sound (j)
-    ("Gucci", "غوتشي", True),  # تش spells one sound (ch)
-    ("CNN", "الإمارات العربية المتحدة", False),  # a dateline after a country
-    ("PKK", "العمال الكردستاني التركي", False),  # a translation, not a spelling
-    ("Visa", "عبر العقوبات", False),
-])
+@pytest.mark.parametrize(
+    ("latin", "arabic", "alike"),
+    [
+        ("Federer", "فيدرر", True),
+        ("COMDEX", "كومديكس", True),
+        ("Bing", "بنغ", True),
+        ("GettyImages", "غيتي إميدجز", True),  # دج spells one sound (j)
+        ("Gucci", "غوتشي", True),  # تش spells one sound (ch)
+        ("CNN", "الإمارات العربية المتحدة", False),  # a dateline after a country
+        ("PKK", "العمال الكردستاني التركي", False),  # a translation, not a spelling
+        ("Visa", "عبر العقوبات", False),
+    ],
+)
 def test_sounds_alike_compares_consonant_skeletons(latin: str, arabic: str, alike: bool) -> None:
     assert sounds_alike(latin, arabic) is alike, (latin_skeleton(latin), arabic_skeleton(arabic))
 

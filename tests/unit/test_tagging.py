@@ -32,10 +32,10 @@ SALAH = {
         "دبي، الإمارات العربية المتحدة (CNN) -- ابتكرت جماهير ليفربول أغنية جديدة لنجمها المصري محمد صلاح، "
         "الذي سجل هدفا في مرمى بورتو البرتغالي في دور الـ16 لدوري أبطال أوروبا، أشار فيها المشجعون إلى "
         "إمكانية اعتناقهم الدين الإسلامي في حال سجل اللاعب المصري المزيد من الأهداف.\n"
-        "وتقول كلمات الأغنية \"إذا كان جيدا بما فيه الكفاية لي، إذ سجل المزيد من الأهداف، سأصبح مسلما مثله\".\n"
+        'وتقول كلمات الأغنية "إذا كان جيدا بما فيه الكفاية لي، إذ سجل المزيد من الأهداف، سأصبح مسلما مثله".\n'
         "وسجل صلاح هدف فريقه الثاني في شباك بورتو البرتغالي، خلال المباراة التي لعبت على أرضية ملعب "
-        "\"دراغاو\" وانتهت بخماسية نظيفة لليفربول. \n"
-        "ووصل النجم المصري إلى هدفه رقم 30 خلال الموسم الحالي في جميع البطولات التي خاضها مع \"الريدز\"."
+        '"دراغاو" وانتهت بخماسية نظيفة لليفربول. \n'
+        'ووصل النجم المصري إلى هدفه رقم 30 خلال الموسم الحالي في جميع البطولات التي خاضها مع "الريدز".'
     ),
 }
 BEZOS = {
@@ -44,12 +44,12 @@ BEZOS = {
     "published": "2018-02-12T10:00:00+00:00",
     "title": "كم يوماً تتحمله ثروة أغنى شخص لتمويل بلاده؟",
     "text": (
-        "يفترض مؤشر \"روبن هود\" إفلاس الحكومة وتمويلها من قبل أغنى شخص فيها، ويقيس المؤشر ثروة أغنى "
+        'يفترض مؤشر "روبن هود" إفلاس الحكومة وتمويلها من قبل أغنى شخص فيها، ويقيس المؤشر ثروة أغنى '
         "الأثرياء إلى إنفاق الحكومة اليومي.\n"
-        "فمثلا، على الرغم من أن ثروة الأميركي جيف بيزوس، المؤسس والرئيس التنفيذي لشركة \"أمازون\"، والذي "
+        'فمثلا، على الرغم من أن ثروة الأميركي جيف بيزوس، المؤسس والرئيس التنفيذي لشركة "أمازون"، والذي '
         "يعتلي عرش أغنى أغنياء العالم، قد وصلت إلى 99 مليار دولار، إلا أنها لا تكفي لإعالة أميركا سوى لـ5 "
         "أيام فقط.\n"
-        "أما ثروة جاك ما، مؤسس شركة \"علي بابا\" وأغنى رجل في ثاني اقتصاد عالمي، والبالغة 47.8 مليار دولار، "
+        'أما ثروة جاك ما، مؤسس شركة "علي بابا" وأغنى رجل في ثاني اقتصاد عالمي، والبالغة 47.8 مليار دولار، '
         "فلا تكفي سوى لإعالة الصين 4 أيام فقط.\n"
         "والـ10 مليارات دولار، ثروة جون فريدريكسن مالك أكبر أسطول لناقلات النفط، إن تبرع بها لبلده قبرص "
         "فستغطي احتياجاتها لـ441 يوماً."
@@ -79,10 +79,10 @@ JALALI = {
         "وأوقفت السلطات الإيرانية أحمد رضا جلالي، وهو طبيب ومحاضر في معهد كارولينسكا في ستوكهولم، في أبريل "
         "2016، وأدين في وقت لاحق بتهمة التجسس لصالح إسرائيل وتقديم معلومات لها للمساعدة في اغتيال علماء "
         "بارزين في المجال النووي.\n"
-        "وأوردت متحدثة باسم الخارجية السويدية \"علمنا أن إدارة الهجرة منحته الجنسية. نحن مستمرون في عملنا "
-        "القنصلي فيما يخص جلالي ونطلب تقديم المساعدة القنصلية لمواطننا\".\n"
-        "وأضافت \"نجري اتصالات مستمرة مع ممثلين إيرانيين، وطلبنا مقابلة جلالي وعرضنا رأي السويد في عقوبة "
-        "الإعدام التي ندينها بكافة أشكالها. مطلبنا هو عدم تنفيذ عقوبة الإعدام\"."
+        'وأوردت متحدثة باسم الخارجية السويدية "علمنا أن إدارة الهجرة منحته الجنسية. نحن مستمرون في عملنا '
+        'القنصلي فيما يخص جلالي ونطلب تقديم المساعدة القنصلية لمواطننا".\n'
+        'وأضافت "نجري اتصالات مستمرة مع ممثلين إيرانيين، وطلبنا مقابلة جلالي وعرضنا رأي السويد في عقوبة '
+        'الإعدام التي ندينها بكافة أشكالها. مطلبنا هو عدم تنفيذ عقوبة الإعدام".'
     ),
 }
 
@@ -132,9 +132,19 @@ def test_multiword_names_match_through_clitics() -> None:
         "org:european-union",
     ]
     # AL-internationalNews-159-20180222, AL-internationalNews-415-20180310, BB-economy-3-20180217
-    assert ids("الوفد الرئيسي لكوريا الشمالية في الأولمبياد الشتوي") == ["place:north-korea", "org:olympics"]
-    assert ids("وأردف ترمب أعتقد أنه بما يتعلق بكوريا الشمالية") == ["person:donald-trump", "place:north-korea"]
-    assert ids("إن الصين وكوريا الشمالية وروسيا تشارك أحيانا") == ["place:china", "place:north-korea", "place:russia"]
+    assert ids("الوفد الرئيسي لكوريا الشمالية في الأولمبياد الشتوي") == [
+        "place:north-korea",
+        "org:olympics",
+    ]
+    assert ids("وأردف ترمب أعتقد أنه بما يتعلق بكوريا الشمالية") == [
+        "person:donald-trump",
+        "place:north-korea",
+    ]
+    assert ids("إن الصين وكوريا الشمالية وروسيا تشارك أحيانا") == [
+        "place:china",
+        "place:north-korea",
+        "place:russia",
+    ]
 
 
 def test_the_longest_name_wins() -> None:
@@ -154,7 +164,10 @@ def test_the_article_is_part_of_a_name() -> None:
 
 
 def test_latin_names_match_case_sensitively() -> None:
-    assert ids("Theresa May said Britain may leave") == ["person:theresa-may", "place:united-kingdom"]
+    assert ids("Theresa May said Britain may leave") == [
+        "person:theresa-may",
+        "place:united-kingdom",
+    ]
     assert ids("they may go to the us") == []
 
 
@@ -177,8 +190,14 @@ def test_a_gazetteer_can_be_built_from_any_entities() -> None:
 
 
 def test_html_to_text_and_dateline() -> None:
-    assert html_to_text("<p>أول &amp; ثاني</p><p>ثالث<br>رابع</p>").split("\n")[:3] == ["أول & ثاني", "ثالث", "رابع"]
-    assert strip_dateline("دبي، الإمارات العربية المتحدة (CNN) -- ابتكرت جماهير ليفربول").startswith("ابتكرت")
+    assert html_to_text("<p>أول &amp; ثاني</p><p>ثالث<br>رابع</p>").split("\n")[:3] == [
+        "أول & ثاني",
+        "ثالث",
+        "رابع",
+    ]
+    assert strip_dateline(
+        "دبي، الإمارات العربية المتحدة (CNN) -- ابتكرت جماهير ليفربول"
+    ).startswith("ابتكرت")
     assert strip_dateline("لندن - رويترز: قال").startswith("رويترز")
     assert strip_dateline("قال الرئيس إن الاتفاق - وهو الأول - مهم").startswith("قال")
 
@@ -224,7 +243,10 @@ def test_world_news_goes_to_the_region_it_is_about() -> None:
 
 def test_headline_mentions_weigh_more_than_body_mentions() -> None:
     article = Article(
-        id="t1", uri="t1", language="ar", versioncreated=datetime(2018, 3, 1, tzinfo=UTC),
+        id="t1",
+        uri="t1",
+        language="ar",
+        versioncreated=datetime(2018, 3, 1, tzinfo=UTC),
         headline="ماكرون يزور الرياض",
         body_html="<p>وصل الرئيس الفرنسي إيمانويل ماكرون إلى الرياض. وكانت ميركل قد زارت برلين، وتحدثت ميركل عن برلين.</p>",
     )
@@ -236,8 +258,12 @@ def test_headline_mentions_weigh_more_than_body_mentions() -> None:
 def test_tags_are_capped_per_type_and_scored_in_range() -> None:
     body = "، ".join(e.ar for e in load_entities() if e.type == "place" and e.region == "europe")
     article = Article(
-        id="t2", uri="t2", language="ar", headline="جولة أوروبية",
-        body_html=f"<p>{body}</p>", versioncreated=datetime(2018, 3, 1, tzinfo=UTC),
+        id="t2",
+        uri="t2",
+        language="ar",
+        headline="جولة أوروبية",
+        body_html=f"<p>{body}</p>",
+        versioncreated=datetime(2018, 3, 1, tzinfo=UTC),
     )
     result = tag_article(article)
     places = [t for t in result.tags if t.type == "place"]
@@ -249,7 +275,10 @@ def test_tags_are_capped_per_type_and_scored_in_range() -> None:
 
 def test_names_are_given_in_the_article_language() -> None:
     english = Article(
-        id="t3", uri="t3", language="en", headline="Putin meets Erdogan in Ankara",
+        id="t3",
+        uri="t3",
+        language="en",
+        headline="Putin meets Erdogan in Ankara",
         body_html="<p>Russian President Vladimir Putin met Recep Tayyip Erdogan.</p>",
         versioncreated=datetime(2018, 4, 3, tzinfo=UTC),
     )
@@ -283,7 +312,9 @@ def test_keyphrases_of_a_real_article() -> None:
 
 
 def test_keyphrases_leave_names_to_entity_tags() -> None:
-    segments = read_part("body", "زعيم كوريا الشمالية كيم جونغ أون. زعيم كوريا الشمالية كيم جونغ أون").segments
+    segments = read_part(
+        "body", "زعيم كوريا الشمالية كيم جونغ أون. زعيم كوريا الشمالية كيم جونغ أون"
+    ).segments
     entity_names = {tuple(keys("كوريا الشمالية")), tuple(keys("كيم جونغ أون"))}
     phrases = [p for p, _ in extract_keyphrases([], segments, entity_names)]
     assert phrases == ["زعيم كوريا الشمالية"]

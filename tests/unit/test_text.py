@@ -51,7 +51,18 @@ def test_arabic_and_latin_punctuation_become_spaces() -> None:
 
 def test_tokenize_splits_mixed_arabic_and_latin_text() -> None:
     sentence = "حصريا لـCNN.. ساندرز ينتقد رد فعل إسرائيل في 2018"
-    assert tokenize(sentence) == ["حصريا", "ل", "cnn", "ساندرز", "ينتقد", "رد", "فعل", "اسراييل", "في", "2018"]
+    assert tokenize(sentence) == [
+        "حصريا",
+        "ل",
+        "cnn",
+        "ساندرز",
+        "ينتقد",
+        "رد",
+        "فعل",
+        "اسراييل",
+        "في",
+        "2018",
+    ]
 
 
 def test_tokenize_can_keep_latin_case_for_names() -> None:
@@ -61,7 +72,9 @@ def test_tokenize_can_keep_latin_case_for_names() -> None:
 # --- clitics -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("word", ["الحكومة", "والحكومة", "بالحكومة", "للحكومة", "وللحكومة", "فبالحكومة"])
+@pytest.mark.parametrize(
+    "word", ["الحكومة", "والحكومة", "بالحكومة", "للحكومة", "وللحكومة", "فبالحكومة"]
+)
 def test_government_in_every_clitic_form_meets_one_word(word: str) -> None:
     assert strip_clitics(normalize(word)) == "حكومه"
 
@@ -89,7 +102,20 @@ def test_clitic_forms_of_north_korea_in_corpus_sentences_analyze_alike() -> None
 
 
 @pytest.mark.parametrize(
-    "word", ["بريطانيا", "لبنان", "فلسطين", "كتاب", "ولاية", "وزير", "وكالة", "ليبيا", "برشلونة", "فرنسا", "بيروت"]
+    "word",
+    [
+        "بريطانيا",
+        "لبنان",
+        "فلسطين",
+        "كتاب",
+        "ولاية",
+        "وزير",
+        "وكالة",
+        "ليبيا",
+        "برشلونة",
+        "فرنسا",
+        "بيروت",
+    ],
 )
 def test_words_that_merely_start_like_a_clitic_keep_their_letters(word: str) -> None:
     assert strip_clitics(normalize(word)) == normalize(word)
@@ -145,7 +171,13 @@ def test_distinct_words_stay_distinct() -> None:
 
 def test_english_is_casefolded_and_snowball_stemmed() -> None:
     assert stem("elections") == stem("election") == "elect"
-    assert analyze("The Elections were held; companies' shares rose") == ["elect", "held", "compani", "share", "rose"]
+    assert analyze("The Elections were held; companies' shares rose") == [
+        "elect",
+        "held",
+        "compani",
+        "share",
+        "rose",
+    ]
 
 
 # --- stop words and the full pipeline ------------------------------------------------

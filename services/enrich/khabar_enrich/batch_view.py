@@ -53,8 +53,9 @@ class BatchView:
         those the view does not hold, in one command, and not at all when it holds every one."""
         return await (await self.start_read(keys, published))
 
-    async def start_read(self, keys: Sequence[str],
-                         published: Sequence[float | None]) -> Awaitable[list[Value]]:
+    async def start_read(
+        self, keys: Sequence[str], published: Sequence[float | None]
+    ) -> Awaitable[list[Value]]:
         """`read`, its question to Redis (if any) already sent when this returns: the caller may
         work while it travels, then await the values."""
         values: list[Value] = []
@@ -68,8 +69,9 @@ class BatchView:
         return self._values_with(values, missing, reply)
 
     @staticmethod
-    async def _values_with(values: list[Value], missing: dict[int, str],
-                           reply: Awaitable[list[Value]] | None) -> list[Value]:
+    async def _values_with(
+        values: list[Value], missing: dict[int, str], reply: Awaitable[list[Value]] | None
+    ) -> list[Value]:
         if reply is not None:
             for position, value in zip(missing, await reply, strict=True):
                 values[position] = value

@@ -38,7 +38,10 @@ class DocumentFrequencies:
         will be cleared during them."""
         wanted = set().union(*term_lists)
         calls = range(self._calls + 1, self._calls + len(term_lists) + 1)
-        if any(c % DF_CACHE_CALLS == 1 for c in calls) or len(self._cache) + len(wanted) > DF_CACHE_MAX:
+        if (
+            any(c % DF_CACHE_CALLS == 1 for c in calls)
+            or len(self._cache) + len(wanted) > DF_CACHE_MAX
+        ):
             return sorted(wanted)
         return sorted(wanted.difference(self._cache))
 

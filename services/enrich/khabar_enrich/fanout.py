@@ -87,8 +87,14 @@ class RecentCopies:
         # new article that may refresh it, until it changes. Shared: not to be changed.
         self._links: dict[bytes, list[RelatedLink]] = {}
 
-    def save(self, pipe: Writes, view: BatchView, enriched: EnrichedArticle, event_json: bytes,
-             refreshed: Sequence[EnrichedArticle] = ()) -> None:
+    def save(
+        self,
+        pipe: Writes,
+        view: BatchView,
+        enriched: EnrichedArticle,
+        event_json: bytes,
+        refreshed: Sequence[EnrichedArticle] = (),
+    ) -> None:
         """Queue, as one command on `pipe`, the copy of a newly enriched version (`event_json`, its
         `article.enriched` event as sent: made once for both) with its links on their own, and the
         new links of the articles it `refreshed`.
@@ -110,7 +116,9 @@ class RecentCopies:
             view.write(links_key(article.article.id), links, published)
             if copy:
                 view.write(copy_key(article.article.id), copy, published)
-        pipe.add(*SAVE_SCRIPT.command([RECENT_KEY], [COPY_TTL_S, copy_key(""), links_key(""), *args]))
+        pipe.add(
+            *SAVE_SCRIPT.command([RECENT_KEY], [COPY_TTL_S, copy_key(""), links_key(""), *args])
+        )
         self._saves += 1 + len(refreshed)
 
     def trim(self, pipe: Writes, view: BatchView, newest: float) -> None:
@@ -118,7 +126,11 @@ class RecentCopies:
         if self._saves < TRIM_EVERY:
             return
         self._saves = 0
-        pipe.add(*TRIM_SCRIPT.command([RECENT_KEY], [newest - self._window_s, copy_key(""), links_key("")]))
+        pipe.add(
+            *TRIM_SCRIPT.command(
+                [RECENT_KEY], [newest - self._window_s, copy_key(""), links_key("")]
+            )
+        )
         view.trim(newest - self._window_s)
 
     def remove(self, pipe: Writes, view: BatchView, article_id: str) -> None:
@@ -129,7 +141,9 @@ class RecentCopies:
 
     def copies_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, Copy]:
         """The copies still kept, from the values at their `copy_key`s."""
-        return {article_id: self._load(raw) for article_id, raw in zip(ids, raws, strict=True) if raw}
+        return {
+            article_id: self._load(raw) for article_id, raw in zip(ids, raws, strict=True) if raw
+        }
 
     def _load(self, copy: bytes) -> Copy:
         kept = self._parsed.get(copy)
@@ -180,8 +194,9 @@ class Refresher:
             return NEVER
         return doc.published - self._settings.refresh_window_days * 86_400
 
-    async def start(self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match],
-                    links: Mapping[str, bytes]) -> Awaitable[list[Refreshed]]:
+    async def start(
+        self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
+    ) -> Awaitable[list[Refreshed]]:
         """Start finding the older recent articles whose related links the new `doc` improves;
         await the result for them, with their new links.
 
@@ -202,8 +217,9 @@ class Refresher:
         read = await view.start_read(keys, published)
         return self._refreshed(doc, chosen, links, linked_ids, read)
 
-    def _choose(self, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
-                ) -> tuple[list[Match], dict[str, list[RelatedLink]]]:
+    def _choose(
+        self, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
+    ) -> tuple[list[Match], dict[str, list[RelatedLink]]]:
         """The older matches whose shown links `doc` would change, and the links they have."""
         since = self.window(doc)
         older = [m for m in matches if since <= m.doc.published <= doc.published]
@@ -221,29 +237,46 @@ class Refresher:
                 chosen.append(match)
         return chosen, current
 
-    async def _refreshed(self, doc: IndexedDoc, chosen: list[Match], links: Mapping[str, bytes],
-                         linked_ids: list[str], read: Awaitable[list[bytes | None]]) -> list[Refreshed]:
+    async def _refreshed(
+        self,
+        doc: IndexedDoc,
+        chosen: list[Match],
+        links: Mapping[str, bytes],
+        linked_ids: list[str],
+        read: Awaitable[list[bytes | None]],
+    ) -> list[Refreshed]:
         values = await read
         linked = self._index.docs_from(linked_ids, values[: len(linked_ids)])
-        copies = self._copies.copies_from([m.doc.article_id for m in chosen], values[len(linked_ids):])
+        copies = self._copies.copies_from(
+            [m.doc.article_id for m in chosen], values[len(linked_ids) :]
+        )
         refreshed = []
         for match in chosen:
             copy = copies.get(match.doc.article_id)
             if copy is None:
                 continue
             new_match = Match(doc, match.score, match.same_story, match.reasons)
-            related = self._copies.links_of(links[match.doc.article_id])  # newer than the copy's own
+            related = self._copies.links_of(
+                links[match.doc.article_id]
+            )  # newer than the copy's own
             links_now = self._relink(related, linked, new_match)
             if links_now == related:
                 continue
-            article = copy.enriched.model_copy(update={"related": links_now, "enriched_at": datetime.now(UTC)})
+            article = copy.enriched.model_copy(
+                update={"related": links_now, "enriched_at": datetime.now(UTC)}
+            )
             refreshed.append(Refreshed(article, copy.event_json))
         return refreshed
 
-    def _relink(self, current: list[RelatedLink], linked: dict[str, IndexedDoc],
-                new_match: Match) -> list[RelatedLink]:
+    def _relink(
+        self, current: list[RelatedLink], linked: dict[str, IndexedDoc], new_match: Match
+    ) -> list[RelatedLink]:
         """The older article's links with the new one among them; withdrawn ones drop out."""
-        kept = [Match.of_link(linked[link.article_id], link) for link in current if link.article_id in linked]
+        kept = [
+            Match.of_link(linked[link.article_id], link)
+            for link in current
+            if link.article_id in linked
+        ]
         return [m.link() for m in diversify([*kept, new_match], self._settings.max_related)]
 
 

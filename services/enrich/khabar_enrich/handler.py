@@ -86,7 +86,9 @@ def index_terms(article: Article, tagged: TagResult) -> IndexTerms:
         words = analyze(phrase, language)
         if len(words) >= 2:
             phrases["p:" + "_".join(words)] = phrase
-    return IndexTerms(*raw_terms(analyze(article.headline, language), tagged.terms, tagged.tags, phrases))
+    return IndexTerms(
+        *raw_terms(analyze(article.headline, language), tagged.terms, tagged.tags, phrases)
+    )
 
 
 @dataclass
@@ -109,8 +111,13 @@ Action = Literal["skip", "withdraw", "live"]
 
 
 class Enricher:
-    def __init__(self, redis: RedisClient, index: RelatedIndex, settings: EnrichSettings,
-                 tagger: Tagger = tag_article) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        index: RelatedIndex,
+        settings: EnrichSettings,
+        tagger: Tagger = tag_article,
+    ) -> None:
         self._redis = redis
         self._tagger = tagger
         self._index = index
@@ -137,15 +144,20 @@ class Enricher:
         self._entries.clear()  # a batch enriched and never published leaves none behind
         plan = await self._plan(events)
         # Tagging needs no Redis: all of it first, so the batch's terms are known for one df read.
-        tagged = {i: self._tagger(events[i].article) for i, action in enumerate(plan) if action == "live"}
+        tagged = {
+            i: self._tagger(events[i].article) for i, action in enumerate(plan) if action == "live"
+        }
         terms = {i: index_terms(events[i].article, t) for i, t in tagged.items()}
-        before = await self._index.start_batch([e.article_id for e in events],
-                                               [t.strengths for t in terms.values()])
+        before = await self._index.start_batch(
+            [e.article_id for e in events], [t.strengths for t in terms.values()]
+        )
         steps = self._steps(events, plan, tagged, terms)
         outgoing: list[EnrichedEvent] = []
         writes = Writes()  # sent at the end of the batch
-        async with (streamed(self._redis, [self._index_commands(step) for step in steps]) as replies,
-                    key_reader(self._redis) as reader):
+        async with (
+            streamed(self._redis, [self._index_commands(step) for step in steps]) as replies,
+            key_reader(self._redis) as reader,
+        ):
             view = BatchView(reader, before)
             for step in steps:
                 if isinstance(step, LiveStep):
@@ -158,8 +170,13 @@ class Enricher:
         await flush(self._redis, writes)
         return outgoing
 
-    def _steps(self, events: list[ArticleEvent], plan: list[Action], tagged: dict[int, TagResult],
-               terms: dict[int, IndexTerms]) -> list[Step]:
+    def _steps(
+        self,
+        events: list[ArticleEvent],
+        plan: list[Action],
+        tagged: dict[int, TagResult],
+        terms: dict[int, IndexTerms],
+    ) -> list[Step]:
         """What each event will do to the index, decided in order: an article's document
         frequencies count the articles indexed before it (see `BatchFrequencies`)."""
         steps: list[Step] = []
@@ -190,7 +207,9 @@ class Enricher:
         index write (or its removal, while embargoed); a withdrawal's removal."""
         if not isinstance(step, LiveStep):
             return [self._index.removal(step.article_id)]
-        return self._index.commands(step.doc, step.revision, links_key(""), self._refresher.window(step.doc))
+        return self._index.commands(
+            step.doc, step.revision, links_key(""), self._refresher.window(step.doc)
+        )
 
     async def _plan(self, events: list[ArticleEvent]) -> list[Action]:
         """What to do with each event: skip it (stale), withdraw its article, or enrich it."""
@@ -199,8 +218,12 @@ class Enricher:
         for event in events:
             newest = known.get(event.article_id)
             if newest is not None and newest > event.version:
-                log.info("stale_event_skipped", article_id=event.article_id,
-                         version=event.version, known_version=newest)
+                log.info(
+                    "stale_event_skipped",
+                    article_id=event.article_id,
+                    version=event.version,
+                    known_version=newest,
+                )
                 plan.append("skip")
                 continue
             plan.append("live" if event.article.is_live else "withdraw")
@@ -221,7 +244,9 @@ class Enricher:
         writes = Writes()
         for event in outgoing:
             entry = self._entries.pop(event.event_id, None) or encode_event(event)
-            writes.add("XADD", ENRICHED_STREAM, "*", *(part for field in entry.items() for part in field))
+            writes.add(
+                "XADD", ENRICHED_STREAM, "*", *(part for field in entry.items() for part in field)
+            )
         for event in outgoing:
             if event.type != "article.related_refreshed":
                 writes.add("SET", version_key(event.article_id), event.version)
@@ -232,15 +257,20 @@ class Enricher:
         self._copies.remove(pipe, view, event.article_id)
         return _event(event, "article.withdrawn", event.article_id, event.version, None)
 
-    async def _enrich_live(self, pipe: Writes, view: BatchView, step: LiveStep,
-                           found: list[Any]) -> list[EnrichedEvent]:
+    async def _enrich_live(
+        self, pipe: Writes, view: BatchView, step: LiveStep, found: list[Any]
+    ) -> list[EnrichedEvent]:
         """A live article's events, from its candidates (`found`); its writes queued on `pipe`."""
         event, doc, tagged = step.event, step.doc, step.tagged
         article = event.article
-        matches, links = await self._index.matches(doc, found, view, links_key(""), self._refresher.window(doc))
+        matches, links = await self._index.matches(
+            doc, found, view, links_key(""), self._refresher.window(doc)
+        )
         doc.story_id = story_of(article.id, matches)
         # The refresh's read travels while the article's own event is made.
-        refreshing = await self._refresher.start(view, doc, matches, links) if step.indexable else None
+        refreshing = (
+            await self._refresher.start(view, doc, matches, links) if step.indexable else None
+        )
         enriched = EnrichedArticle(
             article=article,
             version=event.version,
@@ -263,22 +293,38 @@ class Enricher:
             self._copies.trim(pipe, view, doc.published)
         else:
             self._index.removed(view, article.id)
-        log.info("article_enriched", article_id=event.article_id, version=event.version,
-                 event_id=event.event_id, correlation_id=event.correlation_id,
-                 tags=len(enriched.tags), related=len(enriched.related), story_id=enriched.story_id,
-                 refreshed=[r.enriched.article.id for r in refreshed])
+        log.info(
+            "article_enriched",
+            article_id=event.article_id,
+            version=event.version,
+            event_id=event.event_id,
+            correlation_id=event.correlation_id,
+            tags=len(enriched.tags),
+            related=len(enriched.related),
+            story_id=enriched.story_id,
+            refreshed=[r.enriched.article.id for r in refreshed],
+        )
         return [outgoing, *(self._refresh_event(event, r) for r in refreshed)]
 
     def _refresh_event(self, source: ArticleEvent, refreshed: Refreshed) -> EnrichedEvent:
         """A refreshed article's event, its stream entry made from its copy's JSON."""
         article = refreshed.enriched
-        event = _event(source, "article.related_refreshed", article.article.id, article.version, article)
-        self._entries[event.event_id] = encode_event(event, refreshed_json(refreshed.copy_json, event))
+        event = _event(
+            source, "article.related_refreshed", article.article.id, article.version, article
+        )
+        self._entries[event.event_id] = encode_event(
+            event, refreshed_json(refreshed.copy_json, event)
+        )
         return event
 
 
-def _event(source: ArticleEvent, kind: EnrichedEventType, article_id: str, version: int,
-           enriched: EnrichedArticle | None) -> EnrichedEvent:
+def _event(
+    source: ArticleEvent,
+    kind: EnrichedEventType,
+    article_id: str,
+    version: int,
+    enriched: EnrichedArticle | None,
+) -> EnrichedEvent:
     return EnrichedEvent(
         event_id=str(uuid.uuid4()),
         type=kind,

@@ -86,7 +86,9 @@ class BatchFrequencies:
         return self._docs
 
     def df(self, term: str) -> int:
-        return self._df[term] + self._added.get(term, 0)  # a Counter's missing key costs a Python call
+        return self._df[term] + self._added.get(
+            term, 0
+        )  # a Counter's missing key costs a Python call
 
     def indexing(self, article_id: str, terms: Iterable[str]) -> None:
         """The index script counts an article and its terms only when it is not indexed yet."""
@@ -118,12 +120,15 @@ class RelatedIndex:
         self._frequencies = DocumentFrequencies()
         self._batch = BatchFrequencies(0, {}, set())
         self._parsed = ParsedDocs()
-        self._interim: list[tuple[str, str]] = []  # the batch's index writes' revisions (see `finish`)
+        self._interim: list[
+            tuple[str, str]
+        ] = []  # the batch's index writes' revisions (see `finish`)
 
     # ------------------------------------------------------------ a batch begins
 
-    async def start_batch(self, article_ids: Sequence[str],
-                          term_lists: Sequence[Sequence[str]]) -> dict[str, bytes | None]:
+    async def start_batch(
+        self, article_ids: Sequence[str], term_lists: Sequence[Sequence[str]]
+    ) -> dict[str, bytes | None]:
         """Read, in one round trip, the frequencies the batch's `term_lists` (one per `vector` call
         to come, in order) may need, and the docs of `article_ids` as they are before the batch (by
         their `doc_key`s: the batch's view of them, see `BatchView`)."""
@@ -161,8 +166,9 @@ class RelatedIndex:
         """The batch will take the article out of the index (a withdrawal)."""
         self._batch.removing(article_id)
 
-    def commands(self, doc: IndexedDoc, revision: str, attach_prefix: str = "",
-                 attach_since: float = NEVER) -> list[Command]:
+    def commands(
+        self, doc: IndexedDoc, revision: str, attach_prefix: str = "", attach_since: float = NEVER
+    ) -> list[Command]:
         """An entered article's index commands, in order: its candidates read (see `_candidates`),
         then its index write as `revision`, or its removal when it has none."""
         candidates = self._candidates(doc, attach_prefix, attach_since)
@@ -172,23 +178,46 @@ class RelatedIndex:
 
     # ------------------------------------------------------------ reads
 
-    def _candidates(self, doc: IndexedDoc, attach_prefix: str = "",
-                           attach_since: float = NEVER) -> Command:
+    def _candidates(
+        self, doc: IndexedDoc, attach_prefix: str = "", attach_since: float = NEVER
+    ) -> Command:
         """Read the candidates of `doc` from the index (see `CANDIDATES_SCRIPT`), with the value at
         `attach_prefix + id` of those published since `attach_since` (the refresh's links)."""
         query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
-        return CANDIDATES_SCRIPT.command([REVS_KEY], [
-            doc.published + LOOKAHEAD_S, self._settings.candidates_per_term, self._settings.rerank,
-            doc.published, RECENCY_HALF_LIFE_DAYS, RECENCY_FLOOR, doc.article_id, doc_key(""),
-            attach_prefix, attach_since, term_key(doc.language, ""),
-            "\n".join(f"{term} {doc.terms[term]!r}" for term in query),
-            self._parsed.own_prefix, self._parsed.own_since])
+        return CANDIDATES_SCRIPT.command(
+            [REVS_KEY],
+            [
+                doc.published + LOOKAHEAD_S,
+                self._settings.candidates_per_term,
+                self._settings.rerank,
+                doc.published,
+                RECENCY_HALF_LIFE_DAYS,
+                RECENCY_FLOOR,
+                doc.article_id,
+                doc_key(""),
+                attach_prefix,
+                attach_since,
+                term_key(doc.language, ""),
+                "\n".join(f"{term} {doc.terms[term]!r}" for term in query),
+                self._parsed.own_prefix,
+                self._parsed.own_since,
+            ],
+        )
 
-    async def matches(self, doc: IndexedDoc, found: list[Any], view: BatchView, attach_prefix: str = "",
-                      attach_since: float = NEVER) -> tuple[list[Match], dict[str, bytes]]:
+    async def matches(
+        self,
+        doc: IndexedDoc,
+        found: list[Any],
+        view: BatchView,
+        attach_prefix: str = "",
+        attach_since: float = NEVER,
+    ) -> tuple[list[Match], dict[str, bytes]]:
         """Scored candidates, best first (not yet diversified), from the candidates command's reply
         `found`; and the attached values, as the batch sees them (see `BatchView`)."""
-        rows = [(i.decode(), rev, raw, side) for i, rev, raw, side in zip(*[iter(found)] * 4, strict=True)]
+        rows = [
+            (i.decode(), rev, raw, side)
+            for i, rev, raw, side in zip(*[iter(found)] * 4, strict=True)
+        ]
         docs = await self._docs_of(rows, view)
         others = [docs[i] for i, *_ in rows if i in docs]
         attached = {}
@@ -203,8 +232,9 @@ class RelatedIndex:
                 attached[article_id] = side
         return rerank(doc, others), attached
 
-    async def _docs_of(self, rows: list[tuple[str, bytes | None, bytes | None, Any]],
-                       view: BatchView) -> dict[str, IndexedDoc]:
+    async def _docs_of(
+        self, rows: list[tuple[str, bytes | None, bytes | None, Any]], view: BatchView
+    ) -> dict[str, IndexedDoc]:
         """The candidates' docs: known by revision, sent whole (no revision, or one this process
         forgot), or read now (the few not seen yet: written by another process, or before this
         one started)."""
@@ -242,13 +272,24 @@ class RelatedIndex:
         (see `finish`)."""
         return INDEX_SCRIPT.command(
             [COUNT_KEY, doc_key(doc.article_id), REVS_KEY],
-            [doc.article_id, doc.published, doc.dumps(), MAX_POSTINGS, TERM_PREFIX, doc.language,
-             "\n".join(doc.terms), revision])
+            [
+                doc.article_id,
+                doc.published,
+                doc.dumps(),
+                MAX_POSTINGS,
+                TERM_PREFIX,
+                doc.language,
+                "\n".join(doc.terms),
+                revision,
+            ],
+        )
 
     def finish(self, pipe: Writes, view: BatchView, doc: IndexedDoc, revision: str) -> None:
         """Queue writing `doc` with its story, once known; `revision`: its index write's."""
         raw, final = doc.dumps(), self._new_revision()
-        pipe.add(*STORY_SCRIPT.command([doc_key(doc.article_id), REVS_KEY], [doc.article_id, raw, final]))
+        pipe.add(
+            *STORY_SCRIPT.command([doc_key(doc.article_id), REVS_KEY], [doc.article_id, raw, final])
+        )
         # The batch's later candidates know the doc by the index write's revision; later batches by
         # the final one.
         self._parsed.remember(doc.article_id, revision, raw)
@@ -275,7 +316,11 @@ class RelatedIndex:
         self._parsed.trim()
         added = self._batch.take_added()
         if added:
-            pipe.add(*DF_SCRIPT.command([DF_KEY], ["\n".join(f"{term} {n}" for term, n in added.items())]))
+            pipe.add(
+                *DF_SCRIPT.command(
+                    [DF_KEY], ["\n".join(f"{term} {n}" for term, n in added.items())]
+                )
+            )
 
     @staticmethod
     def removal(article_id: str) -> Command:

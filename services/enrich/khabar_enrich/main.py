@@ -7,8 +7,9 @@ from khabar_shared.serve import serve
 
 def main() -> None:
     settings = EnrichSettings()
-    serve(create_app, settings, service="enrich",
-          host=settings.enrich_host, port=settings.enrich_port)
+    serve(
+        create_app, settings, service="enrich", host=settings.enrich_host, port=settings.enrich_port
+    )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ class Replies(Protocol):
 class _ConnectionReplies:
     """Replies read from a connection of our own, the groups of commands sent `ahead` at a time."""
 
-    def __init__(self, connection: Connection, groups: Sequence[Sequence[Command]], ahead: int) -> None:
+    def __init__(
+        self, connection: Connection, groups: Sequence[Sequence[Command]], ahead: int
+    ) -> None:
         self._connection = connection
         self._groups = groups
         self._ahead = ahead
@@ -84,7 +86,7 @@ class _ConnectionReplies:
         end = min(end, len(self._groups))
         if end <= self._sent:
             return
-        commands = [command for group in self._groups[self._sent:end] for command in group]
+        commands = [command for group in self._groups[self._sent : end] for command in group]
         for group in range(self._sent, end):
             self._unread.extend([group] * len(self._groups[group]))
         self._sent = end
@@ -100,8 +102,9 @@ class _ListReplies:
 
 
 @asynccontextmanager
-async def streamed(redis: RedisClient, groups: Sequence[Sequence[Command]],
-                   ahead: int = AHEAD) -> AsyncIterator[Replies]:
+async def streamed(
+    redis: RedisClient, groups: Sequence[Sequence[Command]], ahead: int = AHEAD
+) -> AsyncIterator[Replies]:
     """Send the `groups` of commands (all of one slot) in order; their replies, one at a time.
 
     On a single Redis they go out on a connection of their own: while the

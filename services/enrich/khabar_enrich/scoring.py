@@ -50,21 +50,29 @@ class IndexedDoc:
     story_id: str = ""
 
     def dumps(self) -> bytes:
-        return orjson.dumps({
-            "id": self.article_id, "lang": self.language, "pub": self.published,
-            "terms": self.terms, "sk": self.sketch.hashes, "sks": self.sketch.size,
-            "story": self.story_id,
-        })
+        return orjson.dumps(
+            {
+                "id": self.article_id,
+                "lang": self.language,
+                "pub": self.published,
+                "terms": self.terms,
+                "sk": self.sketch.hashes,
+                "sks": self.sketch.size,
+                "story": self.story_id,
+            }
+        )
 
     @classmethod
     def loads(cls, raw: bytes) -> "IndexedDoc":
         data = orjson.loads(raw)
         return cls(
-            article_id=data["id"], language=data["lang"], published=data["pub"],
-            terms=data["terms"], sketch=Sketch(tuple(data["sk"]), data["sks"]),
+            article_id=data["id"],
+            language=data["lang"],
+            published=data["pub"],
+            terms=data["terms"],
+            sketch=Sketch(tuple(data["sk"]), data["sks"]),
             story_id=data["story"],
         )
-
 
 
 @dataclass
@@ -91,17 +99,21 @@ class Match:
     @property
     def reasons(self) -> list[str]:
         if self.given_reasons is None:
-            assert self.query is not None, "a match has its reasons or the article to find them from"
-            self.given_reasons = reasons_for(self.query, self.doc, self.same_story, self.query.names)
+            assert self.query is not None, (
+                "a match has its reasons or the article to find them from"
+            )
+            self.given_reasons = reasons_for(
+                self.query, self.doc, self.same_story, self.query.names
+            )
         return self.given_reasons
 
     def link(self) -> RelatedLink:
         # Links are never changed once made (cached lists share them): a kept one is reused.
         if self.given_link is None:
-            self.given_link = RelatedLink(article_id=self.doc.article_id, score=round(self.score, 4),
-                                          reasons=self.reasons)
+            self.given_link = RelatedLink(
+                article_id=self.doc.article_id, score=round(self.score, 4), reasons=self.reasons
+            )
         return self.given_link
-
 
 
 class _DampedCounts(dict[int, float]):
@@ -115,8 +127,12 @@ class _DampedCounts(dict[int, float]):
 _DAMPED = _DampedCounts()
 
 
-def raw_terms(headline_terms: Sequence[str], terms: Sequence[str], tags: Iterable[Tag],
-              phrase_terms: dict[str, str]) -> tuple[dict[str, float], dict[str, str]]:
+def raw_terms(
+    headline_terms: Sequence[str],
+    terms: Sequence[str],
+    tags: Iterable[Tag],
+    phrase_terms: dict[str, str],
+) -> tuple[dict[str, float], dict[str, str]]:
     """Un-weighted term strengths and display names: damped word counts, entities, phrases."""
     counts: Counter[str] = Counter(terms)
     for word in headline_terms:
@@ -134,7 +150,9 @@ def raw_terms(headline_terms: Sequence[str], terms: Sequence[str], tags: Iterabl
     return strengths, names
 
 
-def weigh(strengths: dict[str, float], idf: dict[str, float], limit: int = MAX_TERMS) -> dict[str, float]:
+def weigh(
+    strengths: dict[str, float], idf: dict[str, float], limit: int = MAX_TERMS
+) -> dict[str, float]:
     """The top `limit` terms by tf-idf, as a unit vector."""
     # (tf-idf, term) pairs made in C loops; the same products as strengths[t] * idf[t].
     products = map(operator.mul, strengths.values(), map(idf.__getitem__, strengths))
@@ -157,13 +175,16 @@ def recency(anchor: float, other: float) -> float:
     return RECENCY_FLOOR + (1 - RECENCY_FLOOR) * 0.5 ** (days_apart / RECENCY_HALF_LIFE_DAYS)
 
 
-def reasons_for(doc: IndexedDoc, other: IndexedDoc, is_same_story: bool, names: dict[str, str]) -> list[str]:
+def reasons_for(
+    doc: IndexedDoc, other: IndexedDoc, is_same_story: bool, names: dict[str, str]
+) -> list[str]:
     """Why two articles relate: same story, then shared entities and phrases by name.
 
     When they share neither, the heaviest shared words (as stems) say why.
     """
-    shared = sorted((t for t in doc.terms if t in other.terms),
-                    key=lambda t: -doc.terms[t] * other.terms[t])
+    shared = sorted(
+        (t for t in doc.terms if t in other.terms), key=lambda t: -doc.terms[t] * other.terms[t]
+    )
     reasons = ["same story"] if is_same_story else []
     for term in [t for t in shared if t in names][:4]:
         kind = "entity" if term.startswith("e:") else "phrase"
@@ -198,7 +219,10 @@ def rerank(doc: IndexedDoc, others: Iterable[IndexedDoc]) -> list[Match]:
     for other in others:
         similarity = cosine(doc.terms, other.terms)
         is_same = similarity >= MIN_STORY_COSINE and same_story(
-            doc.sketch, doc.published, other.sketch, other.published)
-        score = (similarity + (SAME_STORY_BONUS if is_same else 0.0)) * recency(doc.published, other.published)
+            doc.sketch, doc.published, other.sketch, other.published
+        )
+        score = (similarity + (SAME_STORY_BONUS if is_same else 0.0)) * recency(
+            doc.published, other.published
+        )
         matches.append(Match(other, score, is_same, query=doc))
     return sorted(matches, key=lambda m: -m.score)

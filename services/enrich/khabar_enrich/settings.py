@@ -10,8 +10,12 @@ class EnrichSettings(CommonSettings):
     enrich_port: int = 8004
     max_related: int = Field(default=8, ge=1, le=20)
     # The cost of one article is bounded by these three, not by the archive.
-    query_terms: int = Field(default=20, ge=1, description="Index terms of an article that look up candidates.")
-    candidates_per_term: int = Field(default=40, ge=5, description="Most recent postings read per term.")
+    query_terms: int = Field(
+        default=20, ge=1, description="Index terms of an article that look up candidates."
+    )
+    candidates_per_term: int = Field(
+        default=40, ge=5, description="Most recent postings read per term."
+    )
     rerank: int = Field(default=40, ge=8, description="Candidates read back for exact scoring.")
     # How many older articles may get their related links refreshed by one new one.
     refresh_fanout: int = Field(default=4, ge=0)

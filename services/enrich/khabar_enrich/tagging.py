@@ -59,7 +59,7 @@ _CLAUSE_BREAK = re.compile(r"[.,;:!?()\[\]{}\"«»،؛؟…\n\r\t|/–—]+|\s-\
 # where the two-pass way (split at breaks, then find the words of each clause) finds it.
 _PIECE = re.compile(f"{_CLAUSE_BREAK.pattern}|{WORD.pattern}")
 # The diacritics and tatweel dropped before reading: a regex drops them faster than str.translate.
-_DIACRITICS = re.compile("[\u064B-\u0652\u0670\u0640]+")
+_DIACRITICS = re.compile("[\u064b-\u0652\u0670\u0640]+")
 _WHITE_BREAKS = ("\n", "\r", "\t")  # the white space _CLAUSE_BREAK counts as punctuation
 _KEY = attrgetter("key")
 _TERM = attrgetter("term")
@@ -80,9 +80,13 @@ class TagResult(BaseModel):
 
     tags: list[Tag] = Field(default_factory=list)
     topic: str = Field(description="Main topic slug.")
-    topics: list[str] = Field(default_factory=list, description="Main topic first, then up to 3 more.")
+    topics: list[str] = Field(
+        default_factory=list, description="Main topic first, then up to 3 more."
+    )
     keyphrases: list[str] = Field(default_factory=list)
-    terms: list[str] = Field(default_factory=list, description="Analyzed terms of the whole article.")
+    terms: list[str] = Field(
+        default_factory=list, description="Analyzed terms of the whole article."
+    )
 
 
 @dataclass
@@ -201,7 +205,9 @@ def _repeats(lead: str, body: str) -> bool:
     return start in " ".join(body[: len(lead) + 200].split())
 
 
-def _entity_weights(parts: list[_Part], gaz: Gazetteer) -> tuple[Counter[str], set[tuple[str, ...]]]:
+def _entity_weights(
+    parts: list[_Part], gaz: Gazetteer
+) -> tuple[Counter[str], set[tuple[str, ...]]]:
     """Weighted mentions per entity, and the key phrases of the names found."""
     found: list[tuple[Mention, float]] = []
     phrases: set[tuple[str, ...]] = set()
@@ -261,9 +267,14 @@ def warm_up() -> None:
     """
     gazetteer()
     tag_article(
-        Article(id="warm-up", uri="warm-up", language="ar", headline="والحكومة اللبنانية",
-                body_html="<p>قال الرئيس دونالد ترامب إن الاتحاد الأوروبي</p>",
-                versioncreated=datetime(2018, 1, 1, tzinfo=UTC))
+        Article(
+            id="warm-up",
+            uri="warm-up",
+            language="ar",
+            headline="والحكومة اللبنانية",
+            body_html="<p>قال الرئيس دونالد ترامب إن الاتحاد الأوروبي</p>",
+            versioncreated=datetime(2018, 1, 1, tzinfo=UTC),
+        )
     )
     _CHUNKS.learn(COMMON_WORDS.read_text(encoding="utf-8").split())
 
@@ -299,8 +310,13 @@ def tag_article(article: Article, use_category: bool = True) -> TagResult:
     )
     tags = entity_tags(weights, gaz, lang)
     tags += [
-        Tag(id=f"topic:{slug}", type="topic", name=TOPIC_NAMES[slug].get(lang, TOPIC_NAMES[slug]["en"]),
-            names=TOPIC_NAMES[slug], score=score)
+        Tag(
+            id=f"topic:{slug}",
+            type="topic",
+            name=TOPIC_NAMES[slug].get(lang, TOPIC_NAMES[slug]["en"]),
+            names=TOPIC_NAMES[slug],
+            score=score,
+        )
         for slug, score in ranked
     ]
     tags += [

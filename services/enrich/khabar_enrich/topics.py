@@ -27,19 +27,42 @@ from importlib import resources
 from khabar_shared.text import analyze
 
 TOPICS = (
-    "politics", "economy", "business", "sport", "technology", "health", "culture",
-    "middle-east", "africa", "asia", "europe", "americas",
+    "politics",
+    "economy",
+    "business",
+    "sport",
+    "technology",
+    "health",
+    "culture",
+    "middle-east",
+    "africa",
+    "asia",
+    "europe",
+    "americas",
 )
 REGIONS = ("middle-east", "africa", "asia", "europe", "americas")
 NEWS = ("middle-east", "world")  # lexicon classes that stand for news about a region
 
 # Newsroom category (ANT corpus names and site slugs) -> topic it favours.
 CATEGORY_TOPIC: dict[str, str] = {
-    "sport": "sport", "sports": "sport", "technology": "technology", "tech": "technology",
-    "science": "technology", "economy": "economy", "business": "business",
-    "culture": "culture", "arts": "culture", "health": "health", "politics": "politics",
-    "middleEast": "middle-east", "middle-east": "middle-east", "internationalNews": "world",
-    "world": "world", "africa": "africa", "asia": "asia", "europe": "europe",
+    "sport": "sport",
+    "sports": "sport",
+    "technology": "technology",
+    "tech": "technology",
+    "science": "technology",
+    "economy": "economy",
+    "business": "business",
+    "culture": "culture",
+    "arts": "culture",
+    "health": "health",
+    "politics": "politics",
+    "middleEast": "middle-east",
+    "middle-east": "middle-east",
+    "internationalNews": "world",
+    "world": "world",
+    "africa": "africa",
+    "asia": "asia",
+    "europe": "europe",
     "americas": "americas",
 }
 
@@ -78,13 +101,17 @@ class Lexicon:
 
 
 def _data(name: str) -> dict:
-    return json.loads((resources.files("khabar_enrich") / "data" / name).read_text(encoding="utf-8"))
+    return json.loads(
+        (resources.files("khabar_enrich") / "data" / name).read_text(encoding="utf-8")
+    )
 
 
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
     """Corpus-learnt lexicons plus the stemmed seed lexicons, loaded once."""
-    weights = {topic: dict(table) for topic, table in _data("topic_lexicon.json")["weights"].items()}
+    weights = {
+        topic: dict(table) for topic, table in _data("topic_lexicon.json")["weights"].items()
+    }
     for topic, words in _data("topic_seeds.json")["seeds"].items():
         table = weights.setdefault(topic, {})
         for word in words:
@@ -132,7 +159,9 @@ def score_topics(
         return [("politics", 0.0)]
     scores: dict[str, float] = dict(subjects)
     if news_value >= subjects.get(best_subject, 0.0):
-        main = "middle-east" if news["middle-east"] >= news["world"] else _world_topic(regions, prior)
+        main = (
+            "middle-east" if news["middle-east"] >= news["world"] else _world_topic(regions, prior)
+        )
         scores[main] = news_value
         scores["politics"] = max(scores.get("politics", 0.0), NEWS_POLITICS_SCORE * news_value)
     else:
@@ -153,7 +182,11 @@ def _world_topic(regions: Mapping[str, float], prior: str | None) -> str:
 def _rank(scores: dict[str, float], main: str) -> list[tuple[str, float]]:
     top = scores[main] or 1.0
     others = sorted(
-        ((t, round(min(s / top, 1.0), 3)) for t, s in scores.items() if t != main and s >= SECONDARY_SHARE * top),
+        (
+            (t, round(min(s / top, 1.0), 3))
+            for t, s in scores.items()
+            if t != main and s >= SECONDARY_SHARE * top
+        ),
         key=lambda item: -item[1],
     )
     return [(main, 1.0), *others[:MAX_EXTRA]]

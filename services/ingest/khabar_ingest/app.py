@@ -23,7 +23,7 @@ import orjson
 from fastapi import Depends, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from khabar_ingest.article_body import read_article
 from khabar_ingest.auth import ApiKey, KeyRing
@@ -73,7 +73,6 @@ from khabar_shared.ops_http import (
 from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.redis_helpers import connect
 from khabar_shared.sections import use_sections
-from pydantic import BaseModel, Field
 
 log = get_logger(__name__)
 bearer = HTTPBearer(auto_error=False, description="An ingest API key: `Bearer <key>`.")
@@ -96,8 +95,10 @@ class PostAnswer(Acceptance):
     """A POST's 202 answer: the acceptance, and what careless text was cleaned in this request."""
 
     cleaned: list[FieldCleaned] | None = Field(
-        default=None, description="Each field ingest cleaned (a tab in the headline, a stray "
-        "control character in the body), by JSON pointer; absent when nothing was.")
+        default=None,
+        description="Each field ingest cleaned (a tab in the headline, a stray "
+        "control character in the body), by JSON pointer; absent when nothing was.",
+    )
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -105,18 +106,21 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     use_sections(settings.sections_file)  # how newsroom categories are filed
     redis = connect(settings.redis_url)
     store = ArticleStore(redis, settings.idempotency_ttl_s)
-    keyring = KeyRing(redis, settings.bootstrap_ingest_key.get_secret_value(),
-                      settings.key_cache_s)
+    keyring = KeyRing(redis, settings.bootstrap_ingest_key.get_secret_value(), settings.key_cache_s)
     limits = settings.limits
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         settle_collector()
         releaser = asyncio.create_task(run_releaser(store, settings.embargo_poll_s))
-        feed_client = httpx.AsyncClient(timeout=settings.feed_timeout_s, follow_redirects=True,
-                                        headers={"User-Agent": "khabar-ingest feed watcher"})
-        poller = FeedPoller(redis, store, feed_client, settings.max_feed_bytes,
-                            settings.feed_max_backoff_s)
+        feed_client = httpx.AsyncClient(
+            timeout=settings.feed_timeout_s,
+            follow_redirects=True,
+            headers={"User-Agent": "khabar-ingest feed watcher"},
+        )
+        poller = FeedPoller(
+            redis, store, feed_client, settings.max_feed_bytes, settings.feed_max_backoff_s
+        )
         watcher = asyncio.create_task(run_poller(poller, settings.feed_poll_s))
         yield
         for task in (releaser, watcher):
@@ -133,8 +137,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(HttpMetricsMiddleware)
-    app.add_middleware(OpsPortMiddleware, public_port=settings.ingest_port,
-                       ops_port=settings.ingest_ops_port)
+    app.add_middleware(
+        OpsPortMiddleware, public_port=settings.ingest_port, ops_port=settings.ingest_ops_port
+    )
     app.include_router(fastapi_ops_router({"redis": redis_check(redis)}))
     install_problem_handlers(app)
     install_ingest_problem_handler(app)
@@ -154,11 +159,13 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             raise forbidden(key.name, "write articles", request.url.path).error()
         return key
 
-    app.include_router(trace_router(redis), dependencies=[Depends(caller)],
-                       responses=PROBLEM_CODES["get"])
+    app.include_router(
+        trace_router(redis), dependencies=[Depends(caller)], responses=PROBLEM_CODES["get"]
+    )
 
-    async def accept_pushed(changes: list[Change], path: str, who: str,
-                            note: dict[str, Any]) -> JSONResponse:
+    async def accept_pushed(
+        changes: list[Change], path: str, who: str, note: dict[str, Any]
+    ) -> JSONResponse:
         results = []
         for change in changes:  # one at a time: a package's members keep Superdesk's order
             results += answer_or_raise(await store.accept_many([change]), change, path)
@@ -174,9 +181,15 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         max_media_pixels=settings.max_media_pixels,
         media_base_url=settings.media_base_url.rstrip("/"),
     )  # fmt: skip
-    app.include_router(push_router(push_config, push_secrets,
-                                   PushedItems(redis, settings.push_item_ttl_s),
-                                   MediaStore(settings.media_dir), accept_pushed))
+    app.include_router(
+        push_router(
+            push_config,
+            push_secrets,
+            PushedItems(redis, settings.push_item_ttl_s),
+            MediaStore(settings.media_dir),
+            accept_pushed,
+        )
+    )
 
     @app.post(
         "/v1/articles", status_code=202, response_model=PostAnswer, tags=["articles"],
@@ -201,8 +214,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             base_version=base_version, idempotency=idempotency_key,
         )  # fmt: skip
         result = answer_or_raise(await store.accept_many([change]), change, path)[0]
-        return acceptance_response(result, key, zone_note(zone, reading.zoned_fields)
-                                   | cleaned_note(reading.cleaned))
+        return acceptance_response(
+            result, key, zone_note(zone, reading.zoned_fields) | cleaned_note(reading.cleaned)
+        )
 
     @app.post(
         "/v1/articles/batch", response_model=BatchAnswer, response_class=JSONResponse,
@@ -220,16 +234,21 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         key: Annotated[ApiKey, Depends(writer)],
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
     ) -> Response:
-        body = await read_json_body(
-            request, settings.max_batch_bytes, settings.max_json_depth + 2
-        )
+        body = await read_json_body(request, settings.max_batch_bytes, settings.max_json_depth + 2)
         items = batch_documents(body.document, settings.max_batch_items, request.url.path)
         correlation_id = x_correlation_id or str(uuid.uuid4())
-        answer = await run_batch(store, items, key.name, correlation_id, limits,
-                                 body.unicode_checked,
-                                 ZoneInfo(key.time_zone or settings.site_time_zone))
-        log.info("batch_accepted", key_name=key.name, correlation_id=correlation_id,
-                 **answer.counts)
+        answer = await run_batch(
+            store,
+            items,
+            key.name,
+            correlation_id,
+            limits,
+            body.unicode_checked,
+            ZoneInfo(key.time_zone or settings.site_time_zone),
+        )
+        log.info(
+            "batch_accepted", key_name=key.name, correlation_id=correlation_id, **answer.counts
+        )
         # Written here, not validated against the response model (see BatchReply).
         return Response(answer.json(), media_type="application/json")
 
@@ -352,18 +371,24 @@ def accepted_answer(results: list[StoreResult], key: ApiKey, note: dict[str, Any
     if len(results) == 1:
         return acceptance_response(results[0], key, note)
     answers = [acceptance_response(result, key).body for result in results]
-    return JSONResponse({"accepted": [orjson.loads(bytes(a)) for a in answers], **note},
-                        status_code=202)
+    return JSONResponse(
+        {"accepted": [orjson.loads(bytes(a)) for a in answers], **note}, status_code=202
+    )
 
 
 def acceptance_response(
     result: StoreResult, key: ApiKey, note: dict[str, Any] | None = None
 ) -> JSONResponse:
     acceptance = result.answer()
-    log.info("article_unchanged" if result.replayed else "article_accepted",
-             article_id=acceptance.article_id, version=acceptance.version,
-             status=acceptance.status, event_id=acceptance.event_id,
-             correlation_id=acceptance.correlation_id, key_name=key.name)
+    log.info(
+        "article_unchanged" if result.replayed else "article_accepted",
+        article_id=acceptance.article_id,
+        version=acceptance.version,
+        status=acceptance.status,
+        event_id=acceptance.event_id,
+        correlation_id=acceptance.correlation_id,
+        key_name=key.name,
+    )
     return JSONResponse(
         acceptance.model_dump(mode="json") | (note or {}),
         status_code=202,

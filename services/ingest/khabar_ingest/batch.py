@@ -56,8 +56,10 @@ class BatchItem(BaseModel):
     event_id: str | None = None
     problem: dict[str, Any] | None = Field(default=None, description="RFC 9457 problem.")
     cleaned: list[FieldCleaned] | None = Field(
-        default=None, description="Careless text ingest cleaned in the item (a tab in the "
-        "headline, a stray control character), by JSON pointer; null when nothing was.")
+        default=None,
+        description="Careless text ingest cleaned in the item (a tab in the "
+        "headline, a stray control character), by JSON pointer; null when nothing was.",
+    )
 
 
 class BatchAnswer(BaseModel):
@@ -92,19 +94,26 @@ def batch_documents(document: Any, max_items: int, path: str) -> list[Any]:
     if isinstance(document, dict) and "items" in document:
         document, where = document["items"], "/items"
     if not isinstance(document, list):
-        raise invalid_batch('send a JSON array of articles or {"items": [...]}', where,
-                            path).error()
+        raise invalid_batch(
+            'send a JSON array of articles or {"items": [...]}', where, path
+        ).error()
     if not document:
         raise invalid_batch("the batch is empty", where, path).error()
     if len(document) > max_items:
-        raise invalid_batch(f"{len(document)} items; at most {max_items} per batch", where,
-                            path).error()
+        raise invalid_batch(
+            f"{len(document)} items; at most {max_items} per batch", where, path
+        ).error()
     return document
 
 
 async def run_batch(
-    store: ArticleStore, items: list[Any], key_name: str, correlation_id: str, limits: Limits,
-    unicode_checked: bool = False, naive_zone: tzinfo | None = None,
+    store: ArticleStore,
+    items: list[Any],
+    key_name: str,
+    correlation_id: str,
+    limits: Limits,
+    unicode_checked: bool = False,
+    naive_zone: tzinfo | None = None,
 ) -> BatchReply:
     answers: list[dict[str, Any]] = []
     changes: list[tuple[int, Change, list[FieldCleaned]]] = []
@@ -113,8 +122,9 @@ async def run_batch(
         # Lazy, so the store sends each script call before the next items are parsed.
         for index, document in enumerate(items):
             try:
-                change, cleaned = read_item(document, key_name, correlation_id, limits,
-                                            unicode_checked, naive_zone)
+                change, cleaned = read_item(
+                    document, key_name, correlation_id, limits, unicode_checked, naive_zone
+                )
             except InvalidArticle as invalid:
                 answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
                 continue
@@ -139,31 +149,49 @@ def is_envelope(document: Any) -> bool:
     return type(document) is dict and "article" in document and "uri" not in document
 
 
-def read_item(document: Any, key_name: str, correlation_id: str, limits: Limits,
-              unicode_checked: bool, naive_zone: tzinfo | None = None
-              ) -> tuple[Change, list[FieldCleaned]]:
+def read_item(
+    document: Any,
+    key_name: str,
+    correlation_id: str,
+    limits: Limits,
+    unicode_checked: bool,
+    naive_zone: tzinfo | None = None,
+) -> tuple[Change, list[FieldCleaned]]:
     """One item's change and what was cleaned in it; InvalidArticle naming every bad field
     (an envelope's article's fields under `/article`)."""
     if not is_envelope(document):
-        reading = read_ninjs(document, limits=limits, unicode_checked=unicode_checked,
-                             naive_zone=naive_zone)
-        return Change(article=reading.article, submitted_by=key_name,
-                      correlation_id=correlation_id), reading.cleaned
+        reading = read_ninjs(
+            document, limits=limits, unicode_checked=unicode_checked, naive_zone=naive_zone
+        )
+        return Change(
+            article=reading.article, submitted_by=key_name, correlation_id=correlation_id
+        ), reading.cleaned
     errors = envelope_errors(document)
     try:
-        reading = read_ninjs(document["article"], limits=limits,
-                             unicode_checked=unicode_checked, naive_zone=naive_zone)
+        reading = read_ninjs(
+            document["article"],
+            limits=limits,
+            unicode_checked=unicode_checked,
+            naive_zone=naive_zone,
+        )
         article, cleaned = reading.article, reading.cleaned
     except InvalidArticle as invalid:
-        errors += [FieldError(pointer="/article" + error.pointer, message=error.message)
-                   for error in invalid.errors]
+        errors += [
+            FieldError(pointer="/article" + error.pointer, message=error.message)
+            for error in invalid.errors
+        ]
     if errors:
         raise InvalidArticle(errors)
-    cleaned = [FieldCleaned(pointer="/article" + item.pointer, detail=item.detail)
-               for item in cleaned]
-    return Change(article=article, submitted_by=key_name, correlation_id=correlation_id,
-                  base_version=document.get("base_version"),
-                  idempotency=document.get("idempotency_key")), cleaned
+    cleaned = [
+        FieldCleaned(pointer="/article" + item.pointer, detail=item.detail) for item in cleaned
+    ]
+    return Change(
+        article=article,
+        submitted_by=key_name,
+        correlation_id=correlation_id,
+        base_version=document.get("base_version"),
+        idempotency=document.get("idempotency_key"),
+    ), cleaned
 
 
 def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
@@ -174,22 +202,42 @@ def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
     ]  # fmt: skip
     version = envelope.get("base_version")
     if version is not None and (type(version) is not int or not 0 <= version < BASE_VERSION_LIMIT):
-        errors.append(FieldError(pointer="/base_version", message=(
-            "must be a whole number: the version this change is based on (0: a new article)")))
+        errors.append(
+            FieldError(
+                pointer="/base_version",
+                message=(
+                    "must be a whole number: the version this change is based on (0: a new article)"
+                ),
+            )
+        )
     key = envelope.get("idempotency_key")
-    if key is not None and (type(key) is not str or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
-                            or has_line_controls(key)):
-        errors.append(FieldError(pointer="/idempotency_key", message=(
-            f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, without control characters")))
+    if key is not None and (
+        type(key) is not str
+        or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_CHARS
+        or has_line_controls(key)
+    ):
+        errors.append(
+            FieldError(
+                pointer="/idempotency_key",
+                message=(
+                    f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, without control characters"
+                ),
+            )
+        )
     return errors
 
 
-def rejected(
-    index: int, problem: ProblemDetails, article_id: str | None = None
-) -> dict[str, Any]:
-    return {"index": index, "outcome": "rejected", "status": problem.status,
-            "article_id": article_id, "version": None, "event_id": None,
-            "problem": problem.body(), "cleaned": None}
+def rejected(index: int, problem: ProblemDetails, article_id: str | None = None) -> dict[str, Any]:
+    return {
+        "index": index,
+        "outcome": "rejected",
+        "status": problem.status,
+        "article_id": article_id,
+        "version": None,
+        "event_id": None,
+        "problem": problem.body(),
+        "cleaned": None,
+    }
 
 
 def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
@@ -199,9 +247,16 @@ def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
             "unchanged" if outcome.replayed
             else "embargoed" if outcome.status == "embargoed" else "accepted"
         )  # fmt: skip
-        return {"index": index, "outcome": kind, "status": 202,
-                "article_id": outcome.article_id, "version": outcome.version,
-                "event_id": outcome.event_id, "problem": None, "cleaned": None}
+        return {
+            "index": index,
+            "outcome": kind,
+            "status": 202,
+            "article_id": outcome.article_id,
+            "version": outcome.version,
+            "event_id": outcome.event_id,
+            "problem": None,
+            "cleaned": None,
+        }
     instance = f"#/{index}"
     if isinstance(outcome, VersionConflict):
         problem = conflict(

@@ -7,8 +7,14 @@ from khabar_shared.serve import serve
 
 def main() -> None:
     settings = IngestSettings()
-    serve(create_app, settings, service="ingest",
-          host=settings.ingest_host, port=settings.ingest_port, ops_port=settings.ingest_ops_port)
+    serve(
+        create_app,
+        settings,
+        service="ingest",
+        host=settings.ingest_host,
+        port=settings.ingest_port,
+        ops_port=settings.ingest_ops_port,
+    )
 
 
 if __name__ == "__main__":

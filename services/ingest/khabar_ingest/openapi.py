@@ -16,8 +16,8 @@ from fastapi.openapi.utils import get_openapi
 
 from khabar_ingest.batch import BASE_VERSION_LIMIT, MAX_IDEMPOTENCY_KEY_CHARS
 from khabar_ingest.formats.ninjs import Limits
-from khabar_shared.sections import MAX_SLUG_CHARS
 from khabar_ingest.problems import PROBLEM_MEDIA_TYPE, ProblemDetails
+from khabar_shared.sections import MAX_SLUG_CHARS
 
 _STRING = {"type": "string"}
 _LIST = {"type": "array", "items": {"type": "object", "additionalProperties": True}}
@@ -33,8 +33,8 @@ NINJS_SCHEMA: dict[str, Any] = {
         "version": _STRING,
         "versioncreated": _STRING | {"format": "date-time"},
         "firstcreated": _STRING | {"format": "date-time"},
-        "embargoed": _STRING | {"format": "date-time",
-                                "description": "Held until this time, then published."},
+        "embargoed": _STRING
+        | {"format": "date-time", "description": "Held until this time, then published."},
         "pubstatus": _STRING | {"enum": ["usable", "withheld", "canceled"]},
         "urgency": {"type": "integer", "minimum": 1, "maximum": 9},
         "language": _STRING | {"description": "BCP 47, e.g. 'ar' or 'en-GB'."},
@@ -58,10 +58,12 @@ NINJS_SCHEMA: dict[str, Any] = {
     },
 }
 
-CLEANING = ("Careless characters are cleaned, not refused: in one-line fields line breaks "
-            "and tabs fold into one space and other control characters are removed; in bodies, "
-            "leads and notes control characters other than tab and line breaks are removed. "
-            "The 202 answer lists each cleaning under `cleaned`, by JSON pointer.")
+CLEANING = (
+    "Careless characters are cleaned, not refused: in one-line fields line breaks "
+    "and tabs fold into one space and other control characters are removed; in bodies, "
+    "leads and notes control characters other than tab and line breaks are removed. "
+    "The 202 answer lists each cleaning under `cleaned`, by JSON pointer."
+)
 
 
 def _limited(chars: int, what: str = "characters") -> dict[str, Any]:
@@ -78,21 +80,35 @@ def ninjs_schema(limits: Limits) -> dict[str, Any]:
         "creditline": line(limits.max_credit_chars),
         "copyrightnotice": line(limits.max_credit_chars),
         "byline": line(limits.max_credit_chars),
-        "renditions": {"type": ["object", "array"], "description":
-                       f"Each with an http(s) `href` (at most {limits.max_uri_chars} characters) "
-                       f"and a `mimetype` of at most {limits.max_mimetype_chars}."},
+        "renditions": {
+            "type": ["object", "array"],
+            "description": f"Each with an http(s) `href` (at most {limits.max_uri_chars} characters) "
+            f"and a `mimetype` of at most {limits.max_mimetype_chars}.",
+        },
     }
-    picture = {"type": "object", "additionalProperties": True, "properties": picture_text,
-               "description": "The featured picture (`featuremedia`, else the first picture). "
-                              "Without `alt_text` the caption stands in, so it must then fit "
-                              f"{limits.max_alt_chars} characters."}
-    subject = {"type": "object", "additionalProperties": True, "properties": {
-        name: line(limits.max_subject_chars) for name in ("name", "code", "uri", "literal",
-                                                          "scheme", "rel")}}
+    picture = {
+        "type": "object",
+        "additionalProperties": True,
+        "properties": picture_text,
+        "description": "The featured picture (`featuremedia`, else the first picture). "
+        "Without `alt_text` the caption stands in, so it must then fit "
+        f"{limits.max_alt_chars} characters.",
+    }
+    subject = {
+        "type": "object",
+        "additionalProperties": True,
+        "properties": {
+            name: line(limits.max_subject_chars)
+            for name in ("name", "code", "uri", "literal", "scheme", "rel")
+        },
+    }
     properties = {
         **NINJS_SCHEMA["properties"],
-        "uri": line(limits.max_uri_chars) | {"description": "The newsroom's id of the article "
-                                             f"(required), at most {limits.max_uri_chars} characters."},
+        "uri": line(limits.max_uri_chars)
+        | {
+            "description": "The newsroom's id of the article "
+            f"(required), at most {limits.max_uri_chars} characters."
+        },
         "headline": line(limits.max_headline_chars),
         "byline": line(limits.max_byline_chars),
         "source": line(limits.max_byline_chars),
@@ -105,14 +121,21 @@ def ninjs_schema(limits: Limits) -> dict[str, Any]:
         "place": {"type": "array", "maxItems": limits.max_list_items, "items": subject},
         "category": line(MAX_SLUG_CHARS),
         "url": line(limits.max_uri_chars),
-        "editor_note": line(limits.max_editor_note_chars) | {
+        "editor_note": line(limits.max_editor_note_chars)
+        | {
             "description": "A public correction note, kept in history; at most "
-                           f"{limits.max_editor_note_chars} characters."},
-        "associations": {"type": ["object", "array"], "additionalProperties": picture,
-                         "items": picture},
+            f"{limits.max_editor_note_chars} characters."
+        },
+        "associations": {
+            "type": ["object", "array"],
+            "additionalProperties": picture,
+            "items": picture,
+        },
     }
-    return NINJS_SCHEMA | {"properties": properties,
-                           "description": NINJS_SCHEMA["description"] + " " + CLEANING}
+    return NINJS_SCHEMA | {
+        "properties": properties,
+        "description": NINJS_SCHEMA["description"] + " " + CLEANING,
+    }
 
 
 BATCH_ENVELOPE_SCHEMA: dict[str, Any] = {
@@ -133,8 +156,12 @@ BATCH_ENVELOPE_SCHEMA: dict[str, Any] = {
     },
 }  # fmt: skip
 
-_BATCH_ITEM = {"anyOf": [{"$ref": "#/components/schemas/NinjsDocument"},
-                         {"$ref": "#/components/schemas/BatchEnvelope"}]}
+_BATCH_ITEM = {
+    "anyOf": [
+        {"$ref": "#/components/schemas/NinjsDocument"},
+        {"$ref": "#/components/schemas/BatchEnvelope"},
+    ]
+}
 
 NINJS_BATCH_SCHEMA: dict[str, Any] = {
     "title": "NinjsBatch",
@@ -181,30 +208,49 @@ PROBLEM_CODES = {
 PUSH_REQUEST_BODY: dict[str, Any] = {
     "required": True,
     "description": "One item as Superdesk's ninjs formatter writes it, signed with "
-                   "`x-superdesk-signature: sha1=<HMAC-SHA1 of the body>`.",
-    "content": {"application/json": {"schema": {
-        "type": "object", "additionalProperties": True,
-        "properties": {"guid": _STRING, "uri": _STRING, "type": _STRING}}}},
+    "`x-superdesk-signature: sha1=<HMAC-SHA1 of the body>`.",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "additionalProperties": True,
+                "properties": {"guid": _STRING, "uri": _STRING, "type": _STRING},
+            }
+        }
+    },
 }
 
 ASSET_REQUEST_BODY: dict[str, Any] = {
     "required": True,
     "description": "One media file, signed like the items (over the whole multipart body).",
-    "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["media_id", "media"],
-        "properties": {
-            "media_id": _STRING | {"description": "Superdesk's id of the rendition's file."},
-            "media": _STRING | {"format": "binary",
-                                "description": "The file part, or its base64 as a text field."},
-            "mime_type": _STRING, "filemeta": _STRING}}}},
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["media_id", "media"],
+                "properties": {
+                    "media_id": _STRING
+                    | {"description": "Superdesk's id of the rendition's file."},
+                    "media": _STRING
+                    | {
+                        "format": "binary",
+                        "description": "The file part, or its base64 as a text field.",
+                    },
+                    "mime_type": _STRING,
+                    "filemeta": _STRING,
+                },
+            }
+        }
+    },
 }
 
 
 def problem_openapi(app: FastAPI, limits: Limits | None = None) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description,
-                         routes=app.routes)
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["NinjsDocument"] = ninjs_schema(limits or Limits())
     components["NinjsBatch"] = NINJS_BATCH_SCHEMA

@@ -65,7 +65,9 @@ def install_ingest_problem_handler(app: Any) -> None:
     async def on_http(request: Request, error: HTTPException) -> JSONResponse:
         # Unknown paths and wrong methods get a problem document too.
         details = ProblemDetails(
-            title=str(error.detail), status=error.status_code, instance=request.url.path,
+            title=str(error.detail),
+            status=error.status_code,
+            instance=request.url.path,
             headers=dict(error.headers or {}),
         )
         return problem_response(details)
@@ -75,8 +77,9 @@ def problem_response(problem: Problem) -> Any:
     from fastapi.responses import JSONResponse
 
     headers = problem.headers if isinstance(problem, ProblemDetails) else {}
-    return JSONResponse(problem.body(), status_code=problem.status, headers=headers,
-                        media_type=PROBLEM_MEDIA_TYPE)
+    return JSONResponse(
+        problem.body(), status_code=problem.status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
+    )
 
 
 def invalid_article(error: InvalidArticle, instance: str | None = None) -> ProblemDetails:
@@ -173,8 +176,12 @@ def not_found(article_id: str, instance: str | None = None) -> ProblemDetails:
 
 
 def conflict(
-    article_id: str, detail: str, *, current_version: int | None = None,
-    instance: str | None = None, pointer: str = "header:If-Match",
+    article_id: str,
+    detail: str,
+    *,
+    current_version: int | None = None,
+    instance: str | None = None,
+    pointer: str = "header:If-Match",
 ) -> ProblemDetails:
     """409: the change clashes with what is stored (a stale If-Match, or a batch item's stale
     `base_version`)."""
@@ -239,7 +246,9 @@ def unsupported_media_type(
     )
 
 
-def service_unavailable(instance: str | None = None, retry_after_seconds: int = 2) -> ProblemDetails:
+def service_unavailable(
+    instance: str | None = None, retry_after_seconds: int = 2
+) -> ProblemDetails:
     """503: the article log (Redis) does not answer; nothing was written."""
     return ProblemDetails(
         type=_TYPE_BASE + "service-unavailable",

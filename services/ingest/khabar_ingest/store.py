@@ -184,7 +184,7 @@ def content_hash(article_json: bytes | str) -> str:
     view = memoryview(article_json)
     digest = hashlib.sha256(view[:start])
     digest.update(b'"versioncreated":null')
-    digest.update(view[end + 1:])
+    digest.update(view[end + 1 :])
     return digest.hexdigest()
 
 
@@ -198,7 +198,7 @@ def new_event_ids(count: int) -> list[str]:
     for start in range(0, len(raw), 16):
         raw[start + 6] = raw[start + 6] & 0x0F | 0x40  # version 4
         raw[start + 8] = raw[start + 8] & 0x3F | 0x80  # the RFC 4122 variant
-        text = raw[start:start + 16].hex()
+        text = raw[start : start + 16].hex()
         ids.append(f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}")
     return ids
 
@@ -277,8 +277,10 @@ class ArticleStore:
 
         def calls() -> Iterator[ScriptCall]:
             for chunk in chunks(changes, ACCEPT_CHUNK, first=FIRST_ACCEPT_CHUNK):
-                prepared = [self._script_call(change, event_id, now, accepted_at)
-                            for change, event_id in zip(chunk, new_event_ids(len(chunk)))]
+                prepared = [
+                    self._script_call(change, event_id, now, accepted_at)
+                    for change, event_id in zip(chunk, new_event_ids(len(chunk)))
+                ]
                 taken.extend((change, decided) for change, (_, decided, _) in zip(chunk, prepared))
                 yield accept_call(prepared)
 
@@ -286,8 +288,10 @@ class ArticleStore:
             replies = await self._run_pipelined(list(calls()))
         else:
             replies = await self._run_streamed(calls())
-        return [outcome_of(change, decided, now, reply)
-                for (change, decided), reply in zip(taken, replies, strict=True)]
+        return [
+            outcome_of(change, decided, now, reply)
+            for (change, decided), reply in zip(taken, replies, strict=True)
+        ]
 
     async def _run_streamed(self, calls: Iterator[ScriptCall]) -> list[Any]:
         """Send each call when it is made, all on one connection; read the replies at the end.
@@ -312,7 +316,8 @@ class ArticleStore:
 
         try:
             replies = await connection.retry.call_with_retry(
-                send_and_read, lambda _: connection.disconnect())
+                send_and_read, lambda _: connection.disconnect()
+            )
         except BaseException:
             await connection.disconnect()  # replies may still be on their way: never reuse it
             raise
@@ -339,10 +344,17 @@ class ArticleStore:
         article_json = article.__pydantic_serializer__.to_json(article, exclude=NOT_SENT)
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
-        kind = "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
-        head = first_event_head(event_id=event_id, kind=kind, article_id=change.article.id,
-                                correlation_id=change.correlation_id, accepted_at=accepted_at,
-                                submitted_by=change.submitted_by)
+        kind = (
+            "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
+        )
+        head = first_event_head(
+            event_id=event_id,
+            kind=kind,
+            article_id=change.article.id,
+            correlation_id=change.correlation_id,
+            accepted_at=accepted_at,
+            submitted_by=change.submitted_by,
+        )
         decided = {
             "hash": content_hash(article_json),
             "ttl": self._idempotency_ttl_s if change.idempotency else 0,
@@ -354,8 +366,11 @@ class ArticleStore:
             "submitted_by": change.submitted_by, "pubstatus": article.pubstatus,
             "editor_note": article.editor_note,
         }  # fmt: skip
-        keys = [article_state_key(article.id), article_history_key(article.id),
-                self._idempotency_key(change)]
+        keys = [
+            article_state_key(article.id),
+            article_history_key(article.id),
+            self._idempotency_key(change),
+        ]
         return keys, decided, b"".join((head, article_json, b"}"))
 
     def _idempotency_key(self, change: Change) -> str:
@@ -438,19 +453,32 @@ def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[
     if verdict == b"accepted":
         version = int(reply[3])
         status = "embargoed" if call["release_ms"] != "0" else call["pubstatus"]
-        return StoreResult(call["article_id"], version, call["event_id"], status, replayed=False,
-                           answer=partial(new_acceptance, change, call, now, version, status))
+        return StoreResult(
+            call["article_id"],
+            version,
+            call["event_id"],
+            status,
+            replayed=False,
+            answer=partial(new_acceptance, change, call, now, version, status),
+        )
     if verdict == b"replay":
         first = Acceptance.model_validate_json(detail)
-        return StoreResult(first.article_id, first.version, first.event_id, first.status,
-                           replayed=True, answer=lambda: first)
+        return StoreResult(
+            first.article_id,
+            first.version,
+            first.event_id,
+            first.status,
+            replayed=True,
+            answer=lambda: first,
+        )
     if verdict == b"conflict":
         return VersionConflict(int(detail))
     return IdempotencyMismatch(change.idempotency or "")
 
 
-def new_acceptance(change: Change, call: dict[str, Any], now: datetime, version: int,
-                   status: ArticleStatus) -> Acceptance:
+def new_acceptance(
+    change: Change, call: dict[str, Any], now: datetime, version: int, status: ArticleStatus
+) -> Acceptance:
     """The answer the script stored for a new version, built from what we sent it.
 
     Only the version came from Redis; every other field is ours, so nothing
@@ -458,7 +486,11 @@ def new_acceptance(change: Change, call: dict[str, Any], now: datetime, version:
     costs less than pydantic's `model_construct`.)
     """
     return Acceptance(
-        article_id=call["article_id"], version=version, event_id=call["event_id"],
-        status=status, accepted_at=now, correlation_id=call["correlation_id"],
+        article_id=call["article_id"],
+        version=version,
+        event_id=call["event_id"],
+        status=status,
+        accepted_at=now,
+        correlation_id=call["correlation_id"],
         embargoed_until=change.article.embargoed if status == "embargoed" else None,
     )

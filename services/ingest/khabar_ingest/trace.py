@@ -53,8 +53,9 @@ class ArticleTrace(BaseModel):
     versions: list[VersionTrace]
 
 
-async def read_trace(redis: RedisClient, article_id: str,
-                     recent: int = RECENT_VERSIONS) -> ArticleTrace | None:
+async def read_trace(
+    redis: RedisClient, article_id: str, recent: int = RECENT_VERSIONS
+) -> ArticleTrace | None:
     """None when ingest never accepted the article."""
     raw = await redis.lrange(article_history_key(article_id), -recent, -1)
     if not raw:
@@ -66,21 +67,34 @@ async def read_trace(redis: RedisClient, article_id: str,
     return ArticleTrace(article_id=article_id, versions=versions)
 
 
-def version_trace(entry: AcceptedVersion, applied: dict[str, dict[bytes, bytes]],
-                  now: datetime) -> VersionTrace:
+def version_trace(
+    entry: AcceptedVersion, applied: dict[str, dict[bytes, bytes]], now: datetime
+) -> VersionTrace:
     stages = []
     for stage in STAGES:
         stamp = applied[stage].get(str(entry.version).encode())
         if stamp is None:
-            stages.append(StageState(stage=stage, pending_since=entry.accepted_at,
-                                     seconds=(now - entry.accepted_at).total_seconds()))
+            stages.append(
+                StageState(
+                    stage=stage,
+                    pending_since=entry.accepted_at,
+                    seconds=(now - entry.accepted_at).total_seconds(),
+                )
+            )
         else:
             at = datetime.fromisoformat(stamp.decode())
-            stages.append(StageState(stage=stage, applied_at=at,
-                                     seconds=(at - entry.accepted_at).total_seconds()))
+            stages.append(
+                StageState(
+                    stage=stage, applied_at=at, seconds=(at - entry.accepted_at).total_seconds()
+                )
+            )
     return VersionTrace(
-        version=entry.version, event_id=entry.event_id, status=entry.status,
-        correlation_id=entry.correlation_id, accepted_at=entry.accepted_at, stages=stages,
+        version=entry.version,
+        event_id=entry.event_id,
+        status=entry.status,
+        correlation_id=entry.correlation_id,
+        accepted_at=entry.accepted_at,
+        stages=stages,
         live=all(stage.applied_at is not None for stage in stages),
     )
 
@@ -88,8 +102,11 @@ def version_trace(entry: AcceptedVersion, applied: dict[str, dict[bytes, bytes]]
 def trace_router(redis: RedisClient) -> APIRouter:
     router = APIRouter(tags=["articles"])
 
-    @router.get("/v1/articles/{article_id}/trace", response_model=ArticleTrace,
-                summary="When each recent version was accepted and applied by each stage")
+    @router.get(
+        "/v1/articles/{article_id}/trace",
+        response_model=ArticleTrace,
+        summary="When each recent version was accepted and applied by each stage",
+    )
     async def get_trace(article_id: str) -> ArticleTrace:
         found = await read_trace(redis, article_id)
         if found is None:

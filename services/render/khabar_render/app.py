@@ -47,26 +47,42 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     settings = settings or RenderSettings()
     failpoints.configure(settings.failpoints)
     use_sections(settings.sections_file)  # navigation, listings, breadcrumbs
-    site = default_site(base_url=settings.site_base_url, arabic_digits=settings.arabic_digits,
-                        names=settings.site_names(), timezone=settings.site_time_zone,
-                        language=settings.site_language)
+    site = default_site(
+        base_url=settings.site_base_url,
+        arabic_digits=settings.arabic_digits,
+        names=settings.site_names(),
+        timezone=settings.site_time_zone,
+        language=settings.site_language,
+    )
     images = ImagePolicy.parse(settings.image_hosts)
     use_image_hosts(images)
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
     cache = FragmentCache(cache_redis)
-    renderer = Renderer(articles, cache, site, settings.listing_page_size,
-                        settings.home_per_section)
+    renderer = Renderer(
+        articles, cache, site, settings.listing_page_size, settings.home_per_section
+    )
     edge = EdgePurger(settings.edge_purge_url, settings.edge_purge_token.get_secret_value())
     notifier = PurgeNotifier(settings.purge_webhook_url, edge)
     warm = WarmLane(renderer, settings.eager_render_limit)
-    updater = FragmentUpdater(articles, cache, renderer, notifier, settings.listing_page_size,
-                              settings.eager_render_limit, warm)
+    updater = FragmentUpdater(
+        articles,
+        cache,
+        renderer,
+        notifier,
+        settings.listing_page_size,
+        settings.eager_render_limit,
+        warm,
+    )
     broker = make_broker(settings.redis_url, "render", graceful_timeout_s=settings.shutdown_grace_s)
     consumer = StreamConsumer(
-        stream=ENRICHED_STREAM, group=RENDER_GROUP, event_model=EnrichedEvent,
-        handle=updater.handle, redis=log_redis, settings=settings,
+        stream=ENRICHED_STREAM,
+        group=RENDER_GROUP,
+        event_model=EnrichedEvent,
+        handle=updater.handle,
+        redis=log_redis,
+        settings=settings,
     )
     consumer.register(broker)
 
@@ -85,21 +101,30 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await log_redis.aclose()
         await cache_redis.aclose()
 
-    app = FastAPI(title="khabar render", version="1", lifespan=lifespan,
-                  description="Cached HTML fragments and pages of articles, sections and home.")
+    app = FastAPI(
+        title="khabar render",
+        version="1",
+        lifespan=lifespan,
+        description="Cached HTML fragments and pages of articles, sections and home.",
+    )
     install_problem_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware, image_hosts=images.hosts)
     install_reader_error_pages(app, site)
     app.add_middleware(HttpMetricsMiddleware)
-    app.add_middleware(OpsPortMiddleware, public_port=settings.render_port,
-                       ops_port=settings.render_ops_port)
+    app.add_middleware(
+        OpsPortMiddleware, public_port=settings.render_port, ops_port=settings.render_ops_port
+    )
     app.include_router(asyncapi_router(broker, "render"))
-    app.include_router(fastapi_ops_router({
-        "redis": redis_check(log_redis),
-        "cache_redis": redis_check(cache_redis),
-        "consumer_group": group_check(log_redis, ENRICHED_STREAM, RENDER_GROUP),
-        "dependencies": WAITING.check,  # red while a consumer waits out an outage
-    }))
+    app.include_router(
+        fastapi_ops_router(
+            {
+                "redis": redis_check(log_redis),
+                "cache_redis": redis_check(cache_redis),
+                "consumer_group": group_check(log_redis, ENRICHED_STREAM, RENDER_GROUP),
+                "dependencies": WAITING.check,  # red while a consumer waits out an outage
+            }
+        )
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(media_router(settings.media_dir, settings.media_max_age_s))
 
@@ -107,16 +132,21 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         """The canonical slug; only sections the site knows, or that have stories, have pages."""
         section = site.section(slug)
         if section not in site.sections and not await articles.section_size(section.slug):
-            raise page_problem(404, "Not Found", f"No section '{slug}'.",
-                               surrogate_keys=[section_surrogate_key(section.slug)])
+            raise page_problem(
+                404,
+                "Not Found",
+                f"No section '{slug}'.",
+                surrogate_keys=[section_surrogate_key(section.slug)],
+            )
         return section.slug
 
     async def serve(request: Request, name: str, what: str) -> Response:
         fragment = await renderer.fetch(name)
         if fragment is None:
             keys = [section_surrogate_key(name.split(":")[1])] if name.startswith("section") else []
-            raise page_problem(404, "Not Found", f"No {what} '{name.partition(':')[2]}'.",
-                               surrogate_keys=keys)
+            raise page_problem(
+                404, "Not Found", f"No {what} '{name.partition(':')[2]}'.", surrogate_keys=keys
+            )
         return fragment_response(request, fragment, settings)
 
     async def serve_page(request: Request, name: str, shell: str, what: str) -> Response:
@@ -133,16 +163,17 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     async def serve_article(request: Request, kind: str, article_id: str) -> Response:
         # The tombstone is checked on every read, cached fragment or not: the
         # purge that follows it may not have happened yet (a crash, a cache outage).
-        fragment, withdrawn = await asyncio.gather(renderer.fetch(f"{kind}:{article_id}"),
-                                                   articles.is_withdrawn(article_id))
+        fragment, withdrawn = await asyncio.gather(
+            renderer.fetch(f"{kind}:{article_id}"), articles.is_withdrawn(article_id)
+        )
         keys = [surrogate_key(article_id)]
         if withdrawn or (fragment is None and await is_tombstone(article_id)):
             stored = await articles.get(article_id)
-            raise page_problem(410, "Gone", f"Article '{article_id}' was withdrawn.",
-                               language_of(stored), keys)
+            raise page_problem(
+                410, "Gone", f"Article '{article_id}' was withdrawn.", language_of(stored), keys
+            )
         if fragment is None:
-            raise page_problem(404, "Not Found", f"No article '{article_id}'.",
-                               surrogate_keys=keys)
+            raise page_problem(404, "Not Found", f"No article '{article_id}'.", surrogate_keys=keys)
         return fragment_response(request, fragment, settings)
 
     @app.get("/fragments/article/{article_id}", summary="Article body with see-also links")
@@ -160,16 +191,21 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     @app.get("/articles/{article_id}", summary="The whole article page")
     async def article_page(request: Request, article_id: str) -> Response:
         esi = edge_assembles(request)
-        return page_headers(await serve_article(request, "shell" if esi else "page", article_id),
-                            esi=esi)
+        return page_headers(
+            await serve_article(request, "shell" if esi else "page", article_id), esi=esi
+        )
 
     @app.get("/category/{slug}", summary="A section's stories, newest first")
     async def category_page(
         request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
     ) -> Response:
         section = await known_section(slug)
-        return await serve_page(request, f"section-page:{section}:{page}",
-                                f"section-shell:{section}:{page}", "page of section")
+        return await serve_page(
+            request,
+            f"section-page:{section}:{page}",
+            f"section-shell:{section}:{page}",
+            "page of section",
+        )
 
     @app.get("/fragments/section/{slug}", summary="A section's listing, without the page around it")
     async def section_fragment(
@@ -194,15 +230,21 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         lang: Annotated[str, Query(pattern="^[a-z]{2}$")] = "",
     ) -> Response:
         html = render_chrome(part, lang or site.language, site)
-        return Response(html, media_type="text/html; charset=utf-8", headers={
-            "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
-            "Surrogate-Key": "chrome",
-        })
+        return Response(
+            html,
+            media_type="text/html; charset=utf-8",
+            headers={
+                "Cache-Control": f"public, max-age={settings.cache_max_age_s}",
+                "Surrogate-Key": "chrome",
+            },
+        )
 
     return app
 
 
-def fragment_response(request: Request, fragment: StoredFragment, settings: RenderSettings) -> Response:
+def fragment_response(
+    request: Request, fragment: StoredFragment, settings: RenderSettings
+) -> Response:
     headers = {
         "ETag": fragment.etag,
         "Cache-Control": (

@@ -41,20 +41,30 @@ LINK_FRAGMENTS = ("article", "related", "page")
 def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
     """A refresh of related links on the version render already shows."""
     previous = result.previous
-    return (event.type == "article.related_refreshed" and previous is not None
-            and previous.status == "live" and previous.version == event.version)
+    return (
+        event.type == "article.related_refreshed"
+        and previous is not None
+        and previous.status == "live"
+        and previous.version == event.version
+    )
 
 
 def is_deep_listing_page(name: str) -> bool:
-    return (name.startswith(("section:", "section-page:", "section-shell:"))
-            and not name.endswith(":1"))
+    return name.startswith(("section:", "section-page:", "section-shell:")) and not name.endswith(
+        ":1"
+    )
 
 
 def is_redelivered_withdrawal(event: EnrichedEvent, result: Applied) -> bool:
     """The withdrawal already stored: its tombstone was written, its purges may not have been."""
     previous = result.previous
-    return (not result.applied and isinstance(change_of(event), Withdrawal) and previous is not None
-            and previous.status == "withdrawn" and previous.version == event.version)
+    return (
+        not result.applied
+        and isinstance(change_of(event), Withdrawal)
+        and previous is not None
+        and previous.status == "withdrawn"
+        and previous.version == event.version
+    )
 
 
 def change_of(event: EnrichedEvent) -> EnrichedArticle | Withdrawal:
@@ -73,9 +83,16 @@ class BatchChanges:
 
 
 class FragmentUpdater:
-    def __init__(self, articles: ArticleStore, cache: FragmentCache, renderer: Renderer,
-                 notifier: PurgeNotifier, listing_page_size: int, eager_limit: int,
-                 warm: WarmLane | None = None) -> None:
+    def __init__(
+        self,
+        articles: ArticleStore,
+        cache: FragmentCache,
+        renderer: Renderer,
+        notifier: PurgeNotifier,
+        listing_page_size: int,
+        eager_limit: int,
+        warm: WarmLane | None = None,
+    ) -> None:
         self._articles = articles
         self._cache = cache
         self._renderer = renderer
@@ -133,8 +150,9 @@ class FragmentUpdater:
         """
         changed = changes.changed
         own = [f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS]
-        relinked = [f"{kind}:{article_id}" for article_id in changes.relinked
-                    for kind in LINK_FRAGMENTS]
+        relinked = [
+            f"{kind}:{article_id}" for article_id in changes.relinked for kind in LINK_FRAGMENTS
+        ]
         homes = ["home", "home-page"] if changed else []
         listings = await self._listing_pages(changes.sections)
         dependents = await self._articles.dependents_many(changed)
@@ -143,19 +161,31 @@ class FragmentUpdater:
         failpoints.check(PURGED)
         # Deep listing pages are not rendered again: few readers page that far.
         # Nor are the edge's page shells: it asks for them only when its copy is gone.
-        hot = [*homes, *sorted(n for n in listings
-                               if not is_deep_listing_page(n) and not n.startswith("section-shell:"))]
+        hot = [
+            *homes,
+            *sorted(
+                n
+                for n in listings
+                if not is_deep_listing_page(n) and not n.startswith("section-shell:")
+            ),
+        ]
         rest = sorted(dependents - {*own, *relinked, *hot})
         rendered = await self._render(own, hot, relinked, rest)
         failpoints.check(RENDERED)
         keys = purge_keys(changed, changes.sections) if changed else []
         await self._notifier.purge([*keys, *(surrogate_key(i) for i in changes.relinked)])
         failpoints.check(EDGE_PURGED)
-        log.info("fragments_refreshed", changed=len(changed), relinked=len(changes.relinked),
-                 purged=len(purged), rendered=rendered)
+        log.info(
+            "fragments_refreshed",
+            changed=len(changed),
+            relinked=len(changes.relinked),
+            purged=len(purged),
+            rendered=rendered,
+        )
 
-    async def _render(self, own: list[str], hot: list[str], relinked: list[str],
-                      rest: list[str]) -> int:
+    async def _render(
+        self, own: list[str], hot: list[str], relinked: list[str], rest: list[str]
+    ) -> int:
         """Render the changed articles' own fragments now, and the others now or in the warm lane.
 
         `hot` (home, first listing pages) and `relinked` are always rendered
@@ -181,6 +211,9 @@ class FragmentUpdater:
         names: set[str] = set()
         for slug, total in sizes.items():
             pages = max(1, math.ceil(total / self._page_size)) + 1
-            names |= {f"{kind}:{slug}:{page}" for page in range(1, pages + 1)
-                      for kind in ("section", "section-page", "section-shell")}
+            names |= {
+                f"{kind}:{slug}:{page}"
+                for page in range(1, pages + 1)
+                for kind in ("section", "section-page", "section-shell")
+            }
         return names

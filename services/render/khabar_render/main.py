@@ -7,8 +7,14 @@ from khabar_shared.serve import serve
 
 def main() -> None:
     settings = RenderSettings()
-    serve(create_app, settings, service="render",
-          host=settings.render_host, port=settings.render_port, ops_port=settings.render_ops_port)
+    serve(
+        create_app,
+        settings,
+        service="render",
+        host=settings.render_host,
+        port=settings.render_port,
+        ops_port=settings.render_ops_port,
+    )
 
 
 if __name__ == "__main__":

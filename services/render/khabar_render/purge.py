@@ -97,14 +97,20 @@ class EdgePurger:
             pass
         try:
             found = await asyncio.get_running_loop().getaddrinfo(
-                host, parts.port or 80, type=socket.SOCK_STREAM)
+                host, parts.port or 80, type=socket.SOCK_STREAM
+            )
         except OSError:
             return [self._url]
         addresses = dict.fromkeys(info[4][0] for info in found)
         netloc = "{}:{}" if parts.port else "{}"
-        return [urlunsplit(parts._replace(netloc=netloc.format(
-            f"[{address}]" if ":" in address else address, parts.port)))
-            for address in addresses] or [self._url]
+        return [
+            urlunsplit(
+                parts._replace(
+                    netloc=netloc.format(f"[{address}]" if ":" in address else address, parts.port)
+                )
+            )
+            for address in addresses
+        ] or [self._url]
 
     async def _purge_chunk(self, url: str, chunk: str) -> None:
         # Like the webhook: an edge that did not take the purge leaves the batch

@@ -55,8 +55,12 @@ from khabar_shared.metrics import record_cache_lookup
 
 log = get_logger(__name__)
 
-SHOWS_RECORDED = failpoints.point("render.shows_recorded", "dependency index written, fragments not")
-FRAGMENTS_STORED = failpoints.point("render.fragments_stored", "fragments written, epoch not re-checked")
+SHOWS_RECORDED = failpoints.point(
+    "render.shows_recorded", "dependency index written, fragments not"
+)
+FRAGMENTS_STORED = failpoints.point(
+    "render.fragments_stored", "fragments written, epoch not re-checked"
+)
 
 SEE_ALSO_COUNT = 4
 RELATED_BLOCK_COUNT = 4
@@ -100,9 +104,11 @@ class Snapshot:
 
 def related_ids(enriched: EnrichedArticle) -> list[str]:
     """The related stories' ids, best first, without repeats or the article itself."""
-    return list(dict.fromkeys(
-        link.article_id for link in enriched.related if link.article_id != enriched.article.id
-    ))
+    return list(
+        dict.fromkeys(
+            link.article_id for link in enriched.related if link.article_id != enriched.article.id
+        )
+    )
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -111,8 +117,14 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 class Renderer:
-    def __init__(self, articles: ArticleStore, cache: FragmentCache, site: Site,
-                 listing_page_size: int, home_per_section: int) -> None:
+    def __init__(
+        self,
+        articles: ArticleStore,
+        cache: FragmentCache,
+        site: Site,
+        listing_page_size: int,
+        home_per_section: int,
+    ) -> None:
         self._articles = articles
         self._cache = cache
         self._site = site
@@ -137,7 +149,9 @@ class Renderer:
         for _ in range(RENDER_ATTEMPTS):
             snapshot = await self._read(wanted)
             fragments = self._render_all(wanted, snapshot)
-            shows = {name: fragment.shows if fragment else [] for name, fragment in fragments.items()}
+            shows = {
+                name: fragment.shows if fragment else [] for name, fragment in fragments.items()
+            }
             # Atomic with the epoch check: nothing read a half-applied change.
             if await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
                 failpoints.check(SHOWS_RECORDED)
@@ -149,8 +163,9 @@ class Renderer:
         log.warning("render_not_cached_under_changes", fragments=len(wanted))
         return self._render_all(wanted, await self._read(wanted))
 
-    async def _unless_changed_since(self, epoch: int,
-                                    fragments: dict[str, StoredFragment | None]) -> None:
+    async def _unless_changed_since(
+        self, epoch: int, fragments: dict[str, StoredFragment | None]
+    ) -> None:
         """Drop what was just stored if an article changed before it was.
 
         The change's writer purges after it applies; if it applied between
@@ -166,8 +181,16 @@ class Renderer:
         fragments: dict[str, StoredFragment | None] = {}
         for name in names:
             rendered = batch.build(name)
-            fragments[name] = None if rendered is None else make_fragment(
-                name, rendered.html, list(dict.fromkeys(rendered.shows)), rendered.surrogate_keys)
+            fragments[name] = (
+                None
+                if rendered is None
+                else make_fragment(
+                    name,
+                    rendered.html,
+                    list(dict.fromkeys(rendered.shows)),
+                    rendered.surrogate_keys,
+                )
+            )
         return fragments
 
     async def _read(self, names: list[str]) -> Snapshot:
@@ -176,8 +199,12 @@ class Renderer:
         listings = self._listings_of(names)
         epoch, articles, pages = await self._articles.read(own, listings)
         read = set(own)
-        linked = [i for kind, rest in map(split_name, names) if kind in LINK_KINDS and rest in articles
-                  for i in related_ids(articles[rest])]
+        linked = [
+            i
+            for kind, rest in map(split_name, names)
+            if kind in LINK_KINDS and rest in articles
+            for i in related_ids(articles[rest])
+        ]
         listed = [i for ids, _total in pages.values() for i in ids]
         missing = [i for i in dict.fromkeys([*linked, *listed]) if i not in read]
         articles |= await self._articles.live_many(missing)
@@ -190,8 +217,10 @@ class Renderer:
                 slug, _, page = rest.partition(":")
                 requests.append(ListingRequest(slug, int(page or 1), self._page_size))
             elif kind in ("home", "home-page"):
-                requests += [ListingRequest(section.slug, 1, self._home_per_section)
-                             for section in self._site.top_sections()]
+                requests += [
+                    ListingRequest(section.slug, 1, self._home_per_section)
+                    for section in self._site.top_sections()
+                ]
         return requests
 
 
@@ -207,7 +236,9 @@ class _ArticleParts:
 class _Batch:
     """Renders fragments from one snapshot, each article's parts and each listing once."""
 
-    def __init__(self, snapshot: Snapshot, site: Site, page_size: int, home_per_section: int) -> None:
+    def __init__(
+        self, snapshot: Snapshot, site: Site, page_size: int, home_per_section: int
+    ) -> None:
         self._snapshot = snapshot
         self._site = site
         self._page_size = page_size
@@ -255,8 +286,12 @@ class _Batch:
         enriched = self._snapshot.articles.get(article_id)
         if enriched is None:
             return None
-        page = assemble_article_page(enriched, esi_include(fragment_path("article", article_id)),
-                                     esi_include(fragment_path("related", article_id)), self._site)
+        page = assemble_article_page(
+            enriched,
+            esi_include(fragment_path("article", article_id)),
+            esi_include(fragment_path("related", article_id)),
+            self._site,
+        )
         return Rendered(page.html, [article_id])
 
     def _article_parts(self, article_id: str) -> _ArticleParts | None:
@@ -271,10 +306,14 @@ class _Batch:
             return None
         teasers = self._snapshot.teasers(related_ids(enriched))
         see_also = teasers[:SEE_ALSO_COUNT]
-        rest = teasers[SEE_ALSO_COUNT:SEE_ALSO_COUNT + RELATED_BLOCK_COUNT]
+        rest = teasers[SEE_ALSO_COUNT : SEE_ALSO_COUNT + RELATED_BLOCK_COUNT]
         body = render_article(enriched, see_also, self._site)
-        block = render_related_block(rest, [article_id, *(t.id for t in see_also)], self._site,
-                                     lang=enriched.article.language)
+        block = render_related_block(
+            rest,
+            [article_id, *(t.id for t in see_also)],
+            self._site,
+            lang=enriched.article.language,
+        )
         return _ArticleParts(enriched, body, block)
 
     def _listing_fragment(self, name: str) -> Rendered | None:
@@ -291,13 +330,16 @@ class _Batch:
         pages = max(1, math.ceil(total / self._page_size))
         if page > pages:
             return None
-        fragment = render_category_listing(slug, self._snapshot.teasers(ids), page, pages, self._site)
+        fragment = render_category_listing(
+            slug, self._snapshot.teasers(ids), page, pages, self._site
+        )
         return Rendered(fragment.html, fragment.shows, (section_surrogate_key(slug),))
 
     def _home(self) -> Rendered:
         sections = {
-            section.slug: self._snapshot.teasers(self._snapshot.listings[
-                ListingRequest(section.slug, 1, self._home_per_section)][0])
+            section.slug: self._snapshot.teasers(
+                self._snapshot.listings[ListingRequest(section.slug, 1, self._home_per_section)][0]
+            )
             for section in self._site.top_sections()
         }
         fragment = render_home(sections, self._site, per_section=self._home_per_section)
@@ -307,14 +349,18 @@ class _Batch:
         home = self._listing_fragment("home")
         if home is None:
             return None
-        return self._whole_page(home, self._site.label("latest", self._site.language), "/",
-                                PageMeta(is_home=True))
+        return self._whole_page(
+            home, self._site.label("latest", self._site.language), "/", PageMeta(is_home=True)
+        )
 
     def _home_shell(self) -> Rendered:
         """Home's page around an include of its sections: it shows no article itself."""
-        return self._whole_page(Rendered(esi_include("/fragments/home").html, []),
-                                self._site.label("latest", self._site.language), "/",
-                                PageMeta(is_home=True))
+        return self._whole_page(
+            Rendered(esi_include("/fragments/home").html, []),
+            self._site.label("latest", self._site.language),
+            "/",
+            PageMeta(is_home=True),
+        )
 
     def _section_page(self, rest: str, shell: bool = False) -> Rendered | None:
         slug, _, page_text = rest.partition(":")
@@ -328,13 +374,23 @@ class _Batch:
             include = esi_include(f"/fragments/section/{quote(slug, safe='')}{query}")
             listing = Rendered(include.html, [], listing.extra_keys)
         section = self._site.section(slug)
-        return self._whole_page(listing, section.label(self._site.language),
-                                self._site.category_path(slug, int(page_text or 1)),
-                                PageMeta(section=section.slug))
+        return self._whole_page(
+            listing,
+            section.label(self._site.language),
+            self._site.category_path(slug, int(page_text or 1)),
+            PageMeta(section=section.slug),
+        )
 
     def _whole_page(self, inner: Rendered, title: str, path: str, meta: PageMeta) -> Rendered:
         """A listing or home fragment in the site's chrome, in the site's language."""
         lang = self._site.language
-        html = render_page(title, [inner.html], lang, direction_of(lang), self._site.absolute(path),
-                           meta, self._site)
+        html = render_page(
+            title,
+            [inner.html],
+            lang,
+            direction_of(lang),
+            self._site.absolute(path),
+            meta,
+            self._site,
+        )
         return Rendered(html, inner.shows, inner.extra_keys)

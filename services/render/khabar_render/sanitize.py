@@ -70,7 +70,8 @@ class ImagePolicy:
         except ValueError:
             return False
         return host in self.hosts or any(
-            entry.startswith("*.") and host.endswith(entry[1:]) for entry in self.hosts)
+            entry.startswith("*.") and host.endswith(entry[1:]) for entry in self.hosts
+        )
 
 
 def _url_filter(policy: ImagePolicy):  # type: ignore[no-untyped-def]
@@ -117,6 +118,7 @@ def image_allowed(url: str | None) -> str | None:
     """A picture's address if it is safe and from an allowed host, else None."""
     checked = safe_url(url)
     return checked if checked and _POLICY.allows(checked) else None
+
 
 SECTION_HEADINGS = {"h2", "h3"}
 VOID_ELEMENTS = {

@@ -79,8 +79,6 @@ LABELS: dict[str, dict[str, str]] = {
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 
-
-
 def direction_of(lang: str) -> str:
     return "rtl" if base_language(lang) in RTL_LANGUAGES else "ltr"
 
@@ -130,8 +128,10 @@ class Site(BaseModel):
 
     def breadcrumb(self, slug: str, name: str = "") -> list[Section]:
         """Sections from the top down to the article's category (unknown: under the default)."""
-        return [self.section(each, name if each == slug else "")
-                for each in reversed(self.listings_of(slug))]
+        return [
+            self.section(each, name if each == slug else "")
+            for each in reversed(self.listings_of(slug))
+        ]
 
     def og_locale(self, lang: str) -> str:
         return self.og_locales.get(base_language(lang), base_language(lang))

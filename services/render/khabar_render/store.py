@@ -172,8 +172,11 @@ def listings_left(previous: StoredArticle | None, listings: list[str], version: 
     """
     if previous is None:
         return []
-    gone = [listing for listing in (previous.listings if previous.status == "live" else [])
-            if listing not in listings]
+    gone = [
+        listing
+        for listing in (previous.listings if previous.status == "live" else [])
+        if listing not in listings
+    ]
     if gone:
         return gone
     return previous.left if previous.version == version else []
@@ -200,8 +203,9 @@ class ArticleStore:
             return {}
         return live_of(await self._redis.mget([article_key(i) for i in article_ids]))
 
-    async def read(self, article_ids: list[str], listings: Iterable[ListingRequest]
-                   ) -> tuple[int, dict[str, EnrichedArticle], dict[ListingRequest, tuple[list[str], int]]]:
+    async def read(
+        self, article_ids: list[str], listings: Iterable[ListingRequest]
+    ) -> tuple[int, dict[str, EnrichedArticle], dict[ListingRequest, tuple[list[str], int]]]:
         """The epoch, then the live articles among `article_ids` and the listing pages, in one round trip.
 
         Redis runs a pipeline's commands in order, so everything here was read
@@ -219,10 +223,12 @@ class ArticleStore:
                 pipe.zcard(section_key(request.slug))
             replies = await pipe.execute()
         epoch = int(replies[0] or 0)
-        articles = live_of(replies[1:len(ids) + 1])
-        rest = replies[len(ids) + 1:]
-        pages = {request: ([i.decode() for i in rest[2 * n]], int(rest[2 * n + 1]))
-                 for n, request in enumerate(wanted)}
+        articles = live_of(replies[1 : len(ids) + 1])
+        rest = replies[len(ids) + 1 :]
+        pages = {
+            request: ([i.decode() for i in rest[2 * n]], int(rest[2 * n + 1]))
+            for n, request in enumerate(wanted)
+        }
         return epoch, articles, pages
 
     async def put_live(self, enriched: EnrichedArticle) -> Applied:
@@ -263,19 +269,27 @@ class ArticleStore:
 
         return await watched(self._redis, keys, attempt) if keys else {}
 
-    def _write(self, pipe: Pipeline, change: EnrichedArticle | Withdrawal,
-               previous: StoredArticle | None) -> None:
+    def _write(
+        self, pipe: Pipeline, change: EnrichedArticle | Withdrawal, previous: StoredArticle | None
+    ) -> None:
         if isinstance(change, Withdrawal):
             self._write_withdrawn(pipe, change, previous)
         else:
             self._write_live(pipe, change, previous)
 
-    def _write_live(self, pipe: Pipeline, enriched: EnrichedArticle,
-                    previous: StoredArticle | None) -> None:
+    def _write_live(
+        self, pipe: Pipeline, enriched: EnrichedArticle, previous: StoredArticle | None
+    ) -> None:
         article_id = enriched.article.id
         section, *also_in = listings_of(self.section_of, enriched)
-        stored = StoredArticle(article_id=article_id, version=enriched.version, status="live",
-                               section=section, also_in=also_in, enriched=enriched)
+        stored = StoredArticle(
+            article_id=article_id,
+            version=enriched.version,
+            status="live",
+            section=section,
+            also_in=also_in,
+            enriched=enriched,
+        )
         stored.left = listings_left(previous, stored.listings, enriched.version)
         score = published_ts(enriched)
         for gone in set(previous.listings if previous else ()) - set(stored.listings):
@@ -287,11 +301,16 @@ class ArticleStore:
         pipe.zadd(LATEST_KEY, {article_id: score})
 
     @staticmethod
-    def _write_withdrawn(pipe: Pipeline, withdrawal: Withdrawal,
-                         previous: StoredArticle | None) -> None:
-        tombstone = StoredArticle(article_id=withdrawal.article_id, version=withdrawal.version,
-                                  status="withdrawn", language=language_of(previous),
-                                  left=listings_left(previous, [], withdrawal.version))
+    def _write_withdrawn(
+        pipe: Pipeline, withdrawal: Withdrawal, previous: StoredArticle | None
+    ) -> None:
+        tombstone = StoredArticle(
+            article_id=withdrawal.article_id,
+            version=withdrawal.version,
+            status="withdrawn",
+            language=language_of(previous),
+            left=listings_left(previous, [], withdrawal.version),
+        )
         for listing in previous.listings if previous else ():
             pipe.zrem(section_key(listing), withdrawal.article_id)
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
@@ -322,8 +341,9 @@ class ArticleStore:
         """Point every shown article at this fragment, and forget the ones it no longer shows."""
         await self.record_shows_many({fragment_name: shows})
 
-    async def record_shows_many(self, shows: dict[str, list[str]],
-                                if_epoch: int | None = None) -> bool:
+    async def record_shows_many(
+        self, shows: dict[str, list[str]], if_epoch: int | None = None
+    ) -> bool:
         """`record_shows` for many fragments in one atomic step (a Lua script).
 
         With `if_epoch`, nothing is recorded and False is returned when the
@@ -375,8 +395,9 @@ def live_of(raws: Iterable[bytes | None]) -> dict[str, EnrichedArticle]:
     return found
 
 
-async def watched(redis: RedisClient, keys: list[str],
-                  attempt: Callable[[Pipeline], Awaitable[T]]) -> T:
+async def watched(
+    redis: RedisClient, keys: list[str], attempt: Callable[[Pipeline], Awaitable[T]]
+) -> T:
     """Run `attempt` in an optimistic transaction on `keys`, again if another writer won."""
     for _ in range(MAX_WATCH_RETRIES):
         async with redis.pipeline(transaction=True) as pipe:
@@ -416,9 +437,17 @@ class FragmentCache:
             await pipe.execute()
 
 
-def make_fragment(name: str, html: str, shows: list[str], surrogate_keys: list[str]) -> StoredFragment:
-    return StoredFragment(name=name, html=html, etag=etag_of(html), shows=shows,
-                          surrogate_keys=surrogate_keys, rendered_at=datetime.now(UTC))
+def make_fragment(
+    name: str, html: str, shows: list[str], surrogate_keys: list[str]
+) -> StoredFragment:
+    return StoredFragment(
+        name=name,
+        html=html,
+        etag=etag_of(html),
+        shows=shows,
+        surrogate_keys=surrogate_keys,
+        rendered_at=datetime.now(UTC),
+    )
 
 
 def etag_of(html: str) -> str:

@@ -35,8 +35,13 @@ MAX_PENDING = 20_000
 
 
 class WarmLane:
-    def __init__(self, renderer: Renderer, chunk: int, pause_s: float = PAUSE_S,
-                 max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        chunk: int,
+        pause_s: float = PAUSE_S,
+        max_pending: int = MAX_PENDING,
+    ) -> None:
         self._renderer = renderer
         self._chunk = max(1, chunk)
         self._pause_s = pause_s

@@ -74,9 +74,13 @@ class AliasStore:
                 sources[key].append(_decode(article_id))
         blocked = {_decode(key) for key in await self._redis.smembers(BLOCKED_KEY)}
         found = [
-            LearnedAlias(**Alias.from_key(key).model_dump(), count=len(ids),
-                         sources=sorted(ids)[:MAX_SOURCES_SHOWN])
-            for key, ids in sources.items() if include_blocked or key not in blocked
+            LearnedAlias(
+                **Alias.from_key(key).model_dump(),
+                count=len(ids),
+                sources=sorted(ids)[:MAX_SOURCES_SHOWN],
+            )
+            for key, ids in sources.items()
+            if include_blocked or key not in blocked
         ]
         return sorted(found, key=lambda alias: (-alias.count, alias.latin, alias.arabic))
 

@@ -54,8 +54,13 @@ RATE_LIMITED_PATHS = ("/v1/search", "/search")
 def page_url(params: SearchParams, **changes: Any) -> str:
     """The reader page's address for `params` with some of them changed (None drops one)."""
     values: dict[str, Any] = {
-        "q": params.q, "category": params.category, "tag": params.tag, "source": params.source,
-        "lang": params.lang, "from": params.date_from, "to": params.date_to,
+        "q": params.q,
+        "category": params.category,
+        "tag": params.tag,
+        "source": params.source,
+        "lang": params.lang,
+        "from": params.date_from,
+        "to": params.date_to,
         "sort": params.sort if params.sort != "relevance" else None,
         "page": params.page if params.page != 1 else None,
     }
@@ -65,12 +70,22 @@ def page_url(params: SearchParams, **changes: Any) -> str:
 
 def too_deep(page: int, per_page: int, max_depth: int) -> ProblemError:
     """The answer to a page past the deepest result readers may page to."""
-    detail = (f"page {page} of {per_page} reaches result {page * per_page}; results past "
-              f"{max_depth} are not paged to: refine your search (more words, a category, "
-              "a tag, a source or dates) instead")
-    return problem(400, "Bad Request", f"Invalid parameter: page ({detail})",
-                   errors=[{"pointer": "page", "detail": f"page × per_page must be at most "
-                                                         f"{max_depth}: refine your search"}])
+    detail = (
+        f"page {page} of {per_page} reaches result {page * per_page}; results past "
+        f"{max_depth} are not paged to: refine your search (more words, a category, "
+        "a tag, a source or dates) instead"
+    )
+    return problem(
+        400,
+        "Bad Request",
+        f"Invalid parameter: page ({detail})",
+        errors=[
+            {
+                "pointer": "page",
+                "detail": f"page × per_page must be at most {max_depth}: refine your search",
+            }
+        ],
+    )
 
 
 def edge_assembles(request: Request) -> bool:
@@ -91,22 +106,36 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     failpoints.configure(settings.failpoints)
     redis = connect(settings.redis_url)
     broker = make_broker(settings.redis_url, "search", graceful_timeout_s=settings.shutdown_grace_s)
-    writer = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),
-                         settings.meili_index, settings.prefix_search, settings.languages)
+    writer = MeiliWriter(
+        settings.meili_url,
+        settings.meili_index_key.get_secret_value(),
+        settings.meili_index,
+        settings.prefix_search,
+        settings.languages,
+    )
     aliases = AliasStore(redis)
     indexer = Indexer(redis, writer, settings.meili_retry_max_s, aliases)
     consumer = StreamConsumer(
-        stream=ENRICHED_STREAM, group=SEARCH_GROUP, event_model=EnrichedEvent,
-        handle=indexer.handle, redis=redis, settings=settings,
+        stream=ENRICHED_STREAM,
+        group=SEARCH_GROUP,
+        event_model=EnrichedEvent,
+        handle=indexer.handle,
+        redis=redis,
+        settings=settings,
     )
     consumer.register(broker)
-    reader = SearchClient(settings.meili_url, settings.meili_search_key.get_secret_value(),
-                          settings.meili_index, languages=settings.languages,
-                          transliterate=settings.transliterate,
-                          max_depth=settings.max_result_depth)
+    reader = SearchClient(
+        settings.meili_url,
+        settings.meili_search_key.get_secret_value(),
+        settings.meili_index,
+        languages=settings.languages,
+        transliterate=settings.transliterate,
+        max_depth=settings.max_result_depth,
+    )
     buckets = connect(settings.effective_cache_redis_url)
-    limiter = SharedRateLimiter(buckets, settings.meili_index, settings.rate_limit_per_minute,
-                                settings.rate_limit_burst)
+    limiter = SharedRateLimiter(
+        buckets, settings.meili_index, settings.rate_limit_per_minute, settings.rate_limit_burst
+    )
     alias_sync = AliasSync(aliases, writer, reader)
 
     @asynccontextmanager
@@ -123,22 +152,35 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         await buckets.aclose()
         await redis.aclose()
 
-    app = FastAPI(title="khabar search", version="1", lifespan=lifespan,
-                  description="Readers search the archive in Arabic and English.")
+    app = FastAPI(
+        title="khabar search",
+        version="1",
+        lifespan=lifespan,
+        description="Readers search the archive in Arabic and English.",
+    )
     install_problem_handlers(app)
-    app.add_middleware(RateLimitMiddleware, limiter=limiter, paths=RATE_LIMITED_PATHS,
-                       trusted_proxies=settings.trusted_networks)
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=limiter,
+        paths=RATE_LIMITED_PATHS,
+        trusted_proxies=settings.trusted_networks,
+    )
     app.add_middleware(SecurityHeadersMiddleware, image_hosts=())
     app.add_middleware(HttpMetricsMiddleware)
-    app.add_middleware(OpsPortMiddleware, public_port=settings.search_port,
-                       ops_port=settings.search_ops_port)
+    app.add_middleware(
+        OpsPortMiddleware, public_port=settings.search_port, ops_port=settings.search_ops_port
+    )
     app.include_router(asyncapi_router(broker, "search"))
-    app.include_router(fastapi_ops_router({
-        "redis": redis_check(redis),
-        "meilisearch": meili_check(settings.meili_url),
-        "consumer_group": group_check(redis, ENRICHED_STREAM, SEARCH_GROUP),
-        "dependencies": WAITING.check,  # red while a consumer waits out an outage
-    }))
+    app.include_router(
+        fastapi_ops_router(
+            {
+                "redis": redis_check(redis),
+                "meilisearch": meili_check(settings.meili_url),
+                "consumer_group": group_check(redis, ENRICHED_STREAM, SEARCH_GROUP),
+                "dependencies": WAITING.check,  # red while a consumer waits out an outage
+            }
+        )
+    )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     # async: FastAPI would run a plain `def` dependency in a worker thread per request.
@@ -155,20 +197,35 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         per_page: Annotated[int, Query(ge=1, le=settings.max_per_page)] = 10,
     ) -> SearchParams:
         if date_from and date_to and date_from > date_to:
-            raise problem(400, "Bad Request", "Invalid parameter: from",
-                          errors=[{"pointer": "from", "detail": "must not be after 'to'"}])
+            raise problem(
+                400,
+                "Bad Request",
+                "Invalid parameter: from",
+                errors=[{"pointer": "from", "detail": "must not be after 'to'"}],
+            )
         if page * per_page > settings.max_result_depth:
             raise too_deep(page, per_page, settings.max_result_depth)
-        return SearchParams(q=" ".join(q.split()), category=category, tag=tag, source=source,
-                            lang=lang, date_from=date_from, date_to=date_to, sort=sort,
-                            page=page, per_page=per_page)
+        return SearchParams(
+            q=" ".join(q.split()),
+            category=category,
+            tag=tag,
+            source=source,
+            lang=lang,
+            date_from=date_from,
+            date_to=date_to,
+            sort=sort,
+            page=page,
+            per_page=per_page,
+        )
 
     async def run_search(params: SearchParams) -> dict[str, Any]:
         try:
             return await reader.search_fields(params)
         except SearchUnavailable as error:
             log.error("meili_search_failed", error=str(error), meili_answer=error.answer)
-            raise problem(503, "Service Unavailable", "Search is unavailable; try again.") from error
+            raise problem(
+                503, "Service Unavailable", "Search is unavailable; try again."
+            ) from error
 
     @app.get("/v1/search", response_model=SearchResult)
     async def search_api(params: Annotated[SearchParams, Depends(read_params)]) -> Response:
@@ -185,12 +242,21 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         rtl = detect_language(params.q) == "ar" if params.q else settings.site_language == "ar"
         lang = "ar" if rtl else "en"
         edge = edge_assembles(request)
-        response = TEMPLATES.TemplateResponse(request, "search.html", {
-            "params": params, "result": result, "rtl": rtl, "lang": lang, "edge": edge,
-            "site_name": settings.site_names()[lang], "site_url": settings.site_base_url,
-            "when": lambda iso: reader_date(iso, lang, settings.site_time_zone),
-            "url": lambda **changes: page_url(params, **changes),
-        })
+        response = TEMPLATES.TemplateResponse(
+            request,
+            "search.html",
+            {
+                "params": params,
+                "result": result,
+                "rtl": rtl,
+                "lang": lang,
+                "edge": edge,
+                "site_name": settings.site_names()[lang],
+                "site_url": settings.site_base_url,
+                "when": lambda iso: reader_date(iso, lang, settings.site_time_zone),
+                "url": lambda **changes: page_url(params, **changes),
+            },
+        )
         if edge:
             response.headers["Surrogate-Control"] = 'content="ESI/1.0"'
         return response

@@ -29,8 +29,12 @@ def is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
 
 def forwarded_for(scope: dict[str, Any]) -> list[str]:
     """The addresses of every X-Forwarded-For header of the request, in order."""
-    return [part.strip() for name, value in scope.get("headers", ())
-            if name == b"x-forwarded-for" for part in value.decode("latin-1").split(",")]
+    return [
+        part.strip()
+        for name, value in scope.get("headers", ())
+        if name == b"x-forwarded-for"
+        for part in value.decode("latin-1").split(",")
+    ]
 
 
 def client_address(scope: dict[str, Any], trusted: tuple[Network, ...]) -> str:

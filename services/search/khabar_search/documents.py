@@ -64,8 +64,10 @@ def to_document(enriched: EnrichedArticle) -> SearchDocument:
     """The document of one live article version; `version` rides along for the guard."""
     article = enriched.article
     published = article.firstcreated or article.versioncreated
-    by_type = {kind: [t.id for t in enriched.tags if t.type == kind]
-               for kind in ("person", "place", "organisation")}
+    by_type = {
+        kind: [t.id for t in enriched.tags if t.type == kind]
+        for kind in ("person", "place", "organisation")
+    }
     return SearchDocument(
         id=article.id,
         version=enriched.version,
@@ -80,8 +82,9 @@ def to_document(enriched: EnrichedArticle) -> SearchDocument:
         tag_names=[name for tag in enriched.tags for name in {tag.name, *tag.names.values()}],
         tag_ids=[tag.id for tag in enriched.tags],
         tags=[DocTag(id=tag.id, type=tag.type, name=tag.name) for tag in enriched.tags],
-        tag_facets=[facet_value(tag.id, tag.name) for tag in enriched.tags
-                    if tag.type in FACETED_TAG_TYPES],
+        tag_facets=[
+            facet_value(tag.id, tag.name) for tag in enriched.tags if tag.type in FACETED_TAG_TYPES
+        ],
         people=by_type["person"],
         places=by_type["place"],
         organisations=by_type["organisation"],

@@ -41,14 +41,19 @@ def guesses(q: str) -> list[str]:
     spelling by spelling, the cheapest combinations first.
     """
     words = _WORD.findall(q)
-    options = [arabic_spellings(word, SPELLINGS_PER_WORD) if _LATIN.fullmatch(word) else (word,)
-               for word in words]
+    options = [
+        arabic_spellings(word, SPELLINGS_PER_WORD) if _LATIN.fullmatch(word) else (word,)
+        for word in words
+    ]
     if not any(_NAME.search(word) for word in words) or not all(options):
         return []
-    ranked = sorted(itertools.product(*(enumerate(choice) for choice in options)),
-                    key=lambda combination: sum(rank for rank, _ in combination))
-    return [" ".join(spelling for _, spelling in combination)
-            for combination in ranked[:MAX_GUESSES]]
+    ranked = sorted(
+        itertools.product(*(enumerate(choice) for choice in options)),
+        key=lambda combination: sum(rank for rank, _ in combination),
+    )
+    return [
+        " ".join(spelling for _, spelling in combination) for combination in ranked[:MAX_GUESSES]
+    ]
 
 
 def guess_weights(count: int) -> list[float]:

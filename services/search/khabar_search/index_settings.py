@@ -34,13 +34,37 @@ from khabar_search.locales import DEFAULT_LANGUAGES, index_locales
 SEARCHABLE = ["headline", "lead", "tag_names", "body", "search_text"]
 # `id`: a deep page's bodies, for its snippets, are fetched by id after the merge (`query.py`).
 FILTERABLE = [
-    "id", "category", "topic", "source", "language", "published", "story_id",
-    "tag_ids", "tag_facets", "people", "places", "organisations",
+    "id",
+    "category",
+    "topic",
+    "source",
+    "language",
+    "published",
+    "story_id",
+    "tag_ids",
+    "tag_facets",
+    "people",
+    "places",
+    "organisations",
 ]
 SORTABLE = ["published"]
 DISPLAYED = [
-    "id", "version", "language", "headline", "lead", "body", "category", "topic", "source",
-    "tag_names", "tag_ids", "tags", "published", "published_at", "url", "story_id",
+    "id",
+    "version",
+    "language",
+    "headline",
+    "lead",
+    "body",
+    "category",
+    "topic",
+    "source",
+    "tag_names",
+    "tag_ids",
+    "tags",
+    "published",
+    "published_at",
+    "url",
+    "story_id",
 ]
 # `sort` first: a query that asks for newest gets strictly newest-first (and
 # the merge of words and stems follows it); a query without `sort` skips the rule, so
@@ -54,9 +78,11 @@ LOCALIZED_FIELDS = ["headline", "lead", "body", "tag_names", "search_text"]
 MAX_TOTAL_HITS = 5000
 
 
-def index_settings(synonyms: dict[str, list[str]] | None = None,
-                   prefix_search: bool = False,
-                   languages: Iterable[str] = DEFAULT_LANGUAGES) -> dict[str, Any]:
+def index_settings(
+    synonyms: dict[str, list[str]] | None = None,
+    prefix_search: bool = False,
+    languages: Iterable[str] = DEFAULT_LANGUAGES,
+) -> dict[str, Any]:
     return {
         "searchableAttributes": SEARCHABLE,
         "filterableAttributes": FILTERABLE,
@@ -64,7 +90,8 @@ def index_settings(synonyms: dict[str, list[str]] | None = None,
         "displayedAttributes": DISPLAYED,
         "rankingRules": RANKING_RULES,
         "localizedAttributes": [
-            {"attributePatterns": LOCALIZED_FIELDS, "locales": index_locales(languages)}],
+            {"attributePatterns": LOCALIZED_FIELDS, "locales": index_locales(languages)}
+        ],
         "synonyms": synonyms or {},
         "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
         "faceting": {"maxValuesPerFacet": 100},

@@ -38,7 +38,9 @@ log = get_logger(__name__)
 CLAIMED = failpoints.point("search.claimed", "version guard and copies written, index not")
 APPLIED = failpoints.point("search.applied", "index written, newer claims not re-read")
 SETTLED = failpoints.point("search.settled", "index current, aliases not recorded")
-ALIASES_RECORDED = failpoints.point("search.aliases_recorded", "everything written, events not acked")
+ALIASES_RECORDED = failpoints.point(
+    "search.aliases_recorded", "everything written, events not acked"
+)
 
 # Both in one hash slot (`{search}`), so the claim script is a single-slot
 # operation in a Redis Cluster too.
@@ -94,8 +96,13 @@ def aliases_of(change: Change) -> list[Alias]:
 
 
 class Indexer:
-    def __init__(self, redis: RedisClient, writer: MeiliWriter, retry_max_s: float,
-                 aliases: AliasStore | None = None) -> None:
+    def __init__(
+        self,
+        redis: RedisClient,
+        writer: MeiliWriter,
+        retry_max_s: float,
+        aliases: AliasStore | None = None,
+    ) -> None:
         self._redis = redis
         self._writer = writer
         self._retry_max_s = retry_max_s
@@ -105,8 +112,9 @@ class Indexer:
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
         # A refresh of related links changes nothing readers search; it follows
         # the same version's enriched event on the stream, so skipping it loses nothing.
-        latest = newest_per_article(d.event for d in deliveries
-                                    if d.event.type != "article.related_refreshed")
+        latest = newest_per_article(
+            d.event for d in deliveries if d.event.type != "article.related_refreshed"
+        )
         changes = [Change.of(event) for event in latest.values()]
         passed = await self.claim(changes)
         failpoints.check(CLAIMED)
@@ -114,8 +122,13 @@ class Indexer:
         await self.apply(applied)
         failpoints.check(APPLIED)
         upserts, deletes = split(applied)
-        log.info("search_batch_applied", upserts=len(upserts), deletes=len(deletes),
-                 skipped=len(changes) - len(applied), events=len(deliveries))
+        log.info(
+            "search_batch_applied",
+            upserts=len(upserts),
+            deletes=len(deletes),
+            skipped=len(changes) - len(applied),
+            events=len(deliveries),
+        )
         await self.settle(applied)
         failpoints.check(SETTLED)
         if self._aliases is not None:
@@ -141,8 +154,11 @@ class Indexer:
             newer = await self._overtaken(applied)
             if not newer:
                 return
-            log.info("search_reapplied_newer", article_ids=[c.article_id for c in newer],
-                     versions=[c.version for c in newer])
+            log.info(
+                "search_reapplied_newer",
+                article_ids=[c.article_id for c in newer],
+                versions=[c.version for c in newer],
+            )
             await self.apply(newer)
             applied = newer
         log.warning("search_settle_gave_up", article_ids=[c.article_id for c in applied])
@@ -152,8 +168,11 @@ class Indexer:
             return []
         ids = [c.article_id for c in applied]
         claimed = await self._redis.hmget(VERSIONS_KEY, ids)
-        stale = [c.article_id for c, now in zip(applied, claimed, strict=True)
-                 if now is not None and int(now) > c.version]
+        stale = [
+            c.article_id
+            for c, now in zip(applied, claimed, strict=True)
+            if now is not None and int(now) > c.version
+        ]
         if not stale:
             return []
         copies = await self._redis.mget([latest_key(article_id) for article_id in stale])

@@ -26,15 +26,40 @@ from collections.abc import Iterable
 
 # ISO 639-1 (what ninjs `language` carries) → ISO 639-3 (what Meilisearch takes).
 MEILI_LOCALE: dict[str, str] = {
-    "ar": "ara", "en": "eng", "fr": "fra", "de": "deu", "es": "spa", "it": "ita",
-    "pt": "por", "nl": "nld", "sv": "swe", "tr": "tur", "vi": "vie",
-    "zh": "cmn", "ja": "jpn", "ko": "kor", "th": "tha", "he": "heb", "el": "ell",
-    "ru": "rus", "uk": "ukr", "hi": "hin", "km": "khm",
+    "ar": "ara",
+    "en": "eng",
+    "fr": "fra",
+    "de": "deu",
+    "es": "spa",
+    "it": "ita",
+    "pt": "por",
+    "nl": "nld",
+    "sv": "swe",
+    "tr": "tur",
+    "vi": "vie",
+    "zh": "cmn",
+    "ja": "jpn",
+    "ko": "kor",
+    "th": "tha",
+    "he": "heb",
+    "el": "ell",
+    "ru": "rus",
+    "uk": "ukr",
+    "hi": "hin",
+    "km": "khm",
 }
 # Scripts whose text is one language among those Meilisearch knows apart.
 SCRIPT_LANGUAGE: dict[str, str] = {
-    "ARABIC": "ar", "HIRAGANA": "ja", "KATAKANA": "ja", "HANGUL": "ko", "CJK": "zh",
-    "THAI": "th", "HEBREW": "he", "GREEK": "el", "DEVANAGARI": "hi", "KHMER": "km",
+    "ARABIC": "ar",
+    "HIRAGANA": "ja",
+    "KATAKANA": "ja",
+    "HANGUL": "ko",
+    "CJK": "zh",
+    "THAI": "th",
+    "HEBREW": "he",
+    "GREEK": "el",
+    "DEVANAGARI": "hi",
+    "KHMER": "km",
 }
 CYRILLIC_LANGUAGES = ("ru", "uk")
 NON_LATIN = {*SCRIPT_LANGUAGE.values(), *CYRILLIC_LANGUAGES}

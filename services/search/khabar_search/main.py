@@ -7,8 +7,14 @@ from khabar_shared.serve import serve
 
 def main() -> None:
     settings = SearchSettings()
-    serve(create_app, settings, service="search",
-          host=settings.search_host, port=settings.search_port, ops_port=settings.search_ops_port)
+    serve(
+        create_app,
+        settings,
+        service="search",
+        host=settings.search_host,
+        port=settings.search_port,
+        ops_port=settings.search_ops_port,
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,14 @@ class MeiliTaskFailed(RuntimeError):
 
 
 class MeiliWriter:
-    def __init__(self, url: str, key: str, index_uid: str, prefix_search: bool = False,
-                 languages: Sequence[str] = DEFAULT_LANGUAGES) -> None:
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        index_uid: str,
+        prefix_search: bool = False,
+        languages: Sequence[str] = DEFAULT_LANGUAGES,
+    ) -> None:
         self._client = meilisearch.Client(url, key or None, timeout=30)
         self.index_uid = index_uid
         self.prefix_search = prefix_search
@@ -43,15 +49,20 @@ class MeiliWriter:
         """A writer on another index of the same server (a rebuild's new index)."""
         other = MeiliWriter.__new__(MeiliWriter)
         other._client, other.index_uid, other.prefix_search, other.languages = (
-            self._client, index_uid, self.prefix_search, self.languages)
+            self._client,
+            index_uid,
+            self.prefix_search,
+            self.languages,
+        )
         return other
 
     def health(self) -> None:
         """Raise MeilisearchCommunicationError when the server does not answer."""
         self._client.health()
 
-    async def ensure_index(self, synonyms: dict[str, list[str]] | None = None,
-                           plain: bool = False) -> None:
+    async def ensure_index(
+        self, synonyms: dict[str, list[str]] | None = None, plain: bool = False
+    ) -> None:
         """Create the index if needed and apply the settings declared in code.
 
         `plain=True` leaves Meilisearch's defaults (the raw baseline of benchmarks).
@@ -67,7 +78,9 @@ class MeiliWriter:
             self._wait(self._client.create_index(self.index_uid, {"primaryKey": "id"}))
         if not plain:
             index = self._client.index(self.index_uid)
-            self._wait(index.update_settings(index_settings(synonyms, self.prefix_search, self.languages)))
+            self._wait(
+                index.update_settings(index_settings(synonyms, self.prefix_search, self.languages))
+            )
         log.info("meili_index_ready", index=self.index_uid)
 
     async def synonyms(self) -> dict[str, list[str]]:
@@ -92,7 +105,8 @@ class MeiliWriter:
         if deletes:
             # The client deprecates its ids argument; the server's delete-batch route stays.
             answer = self._client.http.post(
-                f"indexes/{self.index_uid}/documents/delete-batch", list(deletes))
+                f"indexes/{self.index_uid}/documents/delete-batch", list(deletes)
+            )
             tasks.append(TaskInfo(**answer))
         for task in tasks:
             self._wait(task)
@@ -122,14 +136,20 @@ class MeiliWriter:
         return int(stats.number_of_documents)
 
     def _wait(self, task: TaskInfo) -> None:
-        done = self._client.wait_for_task(task.task_uid, timeout_in_ms=TASK_TIMEOUT_MS,
-                                          interval_in_ms=10)
+        done = self._client.wait_for_task(
+            task.task_uid, timeout_in_ms=TASK_TIMEOUT_MS, interval_in_ms=10
+        )
         if done.status != "succeeded":
             raise MeiliTaskFailed(f"meilisearch task {task.task_uid} {done.status}: {done.error}")
 
 
-UNAVAILABLE = (MeilisearchCommunicationError, MeilisearchTimeoutError, ConnectionError,
-               TimeoutError, RequestException)
+UNAVAILABLE = (
+    MeilisearchCommunicationError,
+    MeilisearchTimeoutError,
+    ConnectionError,
+    TimeoutError,
+    RequestException,
+)
 
 
 def is_unavailable(error: BaseException) -> bool:

@@ -50,8 +50,17 @@ from khabar_shared.text import analyze, tokenize
 WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
 STEM_FIELDS = ["search_text"]
 STEMS_WEIGHT = 0.9
-RETRIEVED = ["id", "headline", "lead", "category", "source", "tags", "published", "published_at",
-             "url"]
+RETRIEVED = [
+    "id",
+    "headline",
+    "lead",
+    "category",
+    "source",
+    "tags",
+    "published",
+    "published_at",
+    "url",
+]
 # Up to this many hits per query, the hits bring their bodies for the snippets.
 MAX_INLINE_BODIES = 50
 # Deeper, the hits bring only what merging needs; the page's documents are fetched after.
@@ -98,13 +107,17 @@ class SearchResult(BaseModel):
     pages: int
     hits: list[Hit]
     facets: dict[str, dict[str, int]] = Field(
-        description="Counts by facet: 'category', 'tag' (tag ids) and 'source'.")
-    tag_names: dict[str, str] = Field(default_factory=dict,
-                                      description="Display name of every tag id in `facets.tag`.")
+        description="Counts by facet: 'category', 'tag' (tag ids) and 'source'."
+    )
+    tag_names: dict[str, str] = Field(
+        default_factory=dict, description="Display name of every tag id in `facets.tag`."
+    )
 
 
 # Facet names readers see, and the index fields they count.
 FACETS = {"category": "category", "tag": "tag_facets", "source": "source"}
+
+
 def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -170,42 +183,69 @@ def _common(params: SearchParams) -> dict[str, Any]:
     return common
 
 
-def build_request(params: SearchParams, index_uid: str,
-                  languages: Sequence[str] = DEFAULT_LANGUAGES) -> dict[str, Any]:
+def build_request(
+    params: SearchParams, index_uid: str, languages: Sequence[str] = DEFAULT_LANGUAGES
+) -> dict[str, Any]:
     """The multi-search body for one reader's query: words, and stems when they add recall.
 
     Meilisearch neither crops nor marks: `snippets.py` does, for the merged page only.
     """
     common = _common(params)
     locales = query_locales(params.q, languages, params.lang) if params.q else ["ara", "eng"]
-    window = {"offset": 0, "limit": params.page * params.per_page,
-              "facets": list(FACETS.values()), "showRankingScore": True}
+    window = {
+        "offset": 0,
+        "limit": params.page * params.per_page,
+        "facets": list(FACETS.values()),
+        "showRankingScore": True,
+    }
     queries: list[dict[str, Any]] = [
-        {"indexUid": index_uid, "q": params.q, "attributesToSearchOn": WORD_FIELDS,
-         "locales": locales, **common, **window},
+        {
+            "indexUid": index_uid,
+            "q": params.q,
+            "attributesToSearchOn": WORD_FIELDS,
+            "locales": locales,
+            **common,
+            **window,
+        },
     ]
     stems = stems_query(params.q)
     if stems and adds_recall(params.q, stems):
-        queries.append({"indexUid": index_uid, "q": stems, "attributesToSearchOn": STEM_FIELDS,
-                        "locales": locales, **common, **window})
+        queries.append(
+            {
+                "indexUid": index_uid,
+                "q": stems,
+                "attributesToSearchOn": STEM_FIELDS,
+                "locales": locales,
+                **common,
+                **window,
+            }
+        )
     return {"queries": queries}
 
 
 def documents_request(index_uid: str, ids: list[str], fields: list[str]) -> dict[str, Any]:
     """The multi-search body that fetches `fields` of the page's hits (the search key cannot
     read documents any other way)."""
-    return {"queries": [{
-        "indexUid": index_uid, "q": "", "limit": len(ids), "attributesToRetrieve": fields,
-        "filter": f"id IN [{', '.join(quote(article_id) for article_id in ids)}]",
-    }]}
+    return {
+        "queries": [
+            {
+                "indexUid": index_uid,
+                "q": "",
+                "limit": len(ids),
+                "attributesToRetrieve": fields,
+                "filter": f"id IN [{', '.join(quote(article_id) for article_id in ids)}]",
+            }
+        ]
+    }
 
 
 # How much a stems match counts beside a words match, by position in `queries`.
 QUERY_WEIGHTS = (1.0, STEMS_WEIGHT)
 
 
-def merge_answers(params: SearchParams, results: list[dict[str, Any]],
-                  weights: Sequence[float] = QUERY_WEIGHTS) -> dict[str, Any]:
+def merge_answers(
+    params: SearchParams, results: list[dict[str, Any]], weights: Sequence[float] = QUERY_WEIGHTS
+) -> dict[str, Any]:
     """One page of hits from the queries' answers, each article once, and their counts.
 
     Totals and facet counts take, per value, the larger of the queries'
@@ -219,9 +259,11 @@ def merge_answers(params: SearchParams, results: list[dict[str, Any]],
             if hit["id"] not in best or score > best[hit["id"]][0]:
                 best[hit["id"]] = (score, hit)
     newest = params.sort == "newest" or not params.q
-    ranked = sorted(best.values(), reverse=True,
-                    key=(lambda item: item[1].get("published", 0)) if newest
-                    else (lambda item: item[0]))
+    ranked = sorted(
+        best.values(),
+        reverse=True,
+        key=(lambda item: item[1].get("published", 0)) if newest else (lambda item: item[0]),
+    )
     offset = (params.page - 1) * params.per_page
     facets: dict[str, dict[str, int]] = {}
     for result in results:
@@ -230,7 +272,7 @@ def merge_answers(params: SearchParams, results: list[dict[str, Any]],
             for value, count in counts.items():
                 merged[value] = max(merged.get(value, 0), count)
     return {
-        "hits": [hit for _, hit in ranked[offset:offset + params.per_page]],
+        "hits": [hit for _, hit in ranked[offset : offset + params.per_page]],
         "estimatedTotalHits": max((r.get("estimatedTotalHits", 0) for r in results), default=0),
         "facetDistribution": facets,
     }
@@ -251,9 +293,12 @@ def hit_fields(hit: dict[str, Any], highlighter: Highlighter) -> dict[str, Any]:
     }
 
 
-def result_fields(params: SearchParams, answer: dict[str, Any],
-                  highlighter: Highlighter | None = None,
-                  max_depth: int | None = None) -> dict[str, Any]:
+def result_fields(
+    params: SearchParams,
+    answer: dict[str, Any],
+    highlighter: Highlighter | None = None,
+    max_depth: int | None = None,
+) -> dict[str, Any]:
     """The fields of a `SearchResult`, as plain data ready for JSON.
 
     The API sends them as they are: every value comes from documents the
@@ -277,14 +322,18 @@ def result_fields(params: SearchParams, answer: dict[str, Any],
         "per_page": params.per_page,
         "pages": -(-min(total, max_depth or total) // params.per_page),
         "hits": [hit_fields(hit, highlighter) for hit in answer.get("hits", [])],
-        "facets": {"category": distribution.get("category", {}), "tag": tag_counts,
-                   "source": distribution.get("source", {})},
+        "facets": {
+            "category": distribution.get("category", {}),
+            "tag": tag_counts,
+            "source": distribution.get("source", {}),
+        },
         "tag_names": tag_names,
     }
 
 
-def to_result(params: SearchParams, answer: dict[str, Any],
-              highlighter: Highlighter | None = None) -> SearchResult:
+def to_result(
+    params: SearchParams, answer: dict[str, Any], highlighter: Highlighter | None = None
+) -> SearchResult:
     return SearchResult.model_validate(result_fields(params, answer, highlighter))
 
 
@@ -297,10 +346,17 @@ class SearchUnavailable(RuntimeError):
 
 
 class SearchClient:
-    def __init__(self, meili_url: str, search_key: str, index_uid: str,
-                 timeout_s: float = 10.0, synonyms: dict[str, list[str]] | None = None,
-                 languages: Sequence[str] = DEFAULT_LANGUAGES, transliterate: bool = True,
-                 max_depth: int | None = None) -> None:
+    def __init__(
+        self,
+        meili_url: str,
+        search_key: str,
+        index_uid: str,
+        timeout_s: float = 10.0,
+        synonyms: dict[str, list[str]] | None = None,
+        languages: Sequence[str] = DEFAULT_LANGUAGES,
+        transliterate: bool = True,
+        max_depth: int | None = None,
+    ) -> None:
         self._languages = languages
         self._transliterate = transliterate
         # Uncompressed: Meilisearch sits next to us, and gzip costs both sides CPU per query.
@@ -322,7 +378,8 @@ class SearchClient:
         # Made on first use: a session belongs to the event loop that runs it.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                headers=self._headers, timeout=self._timeout,
+                headers=self._headers,
+                timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=200, ttl_dns_cache=300),
             )
         return self._session
@@ -336,7 +393,7 @@ class SearchClient:
         answer = await self._multi_search(request)
         if answer is None:
             return result_fields(params, {})
-        weights = list(QUERY_WEIGHTS[:len(answer)])
+        weights = list(QUERY_WEIGHTS[: len(answer)])
         if self._transliterate and params.q and fallback.found_little(answer, params.per_page):
             answer, weights = await self._with_guesses(params, request, answer, weights)
         merged = merge_answers(params, answer, weights)
@@ -345,12 +402,15 @@ class SearchClient:
         highlighter = Highlighter(params.q, self._synonyms)
         if not highlighter.wanted or not merged["hits"]:
             return result_fields(params, merged, highlighter, self._max_depth)
-        return await asyncio.to_thread(result_fields, params, merged, highlighter,
-                                       self._max_depth)
+        return await asyncio.to_thread(result_fields, params, merged, highlighter, self._max_depth)
 
     async def _with_guesses(
-            self, params: SearchParams, request: dict[str, Any], answer: list[dict[str, Any]],
-            weights: list[float]) -> tuple[list[dict[str, Any]], list[float]]:
+        self,
+        params: SearchParams,
+        request: dict[str, Any],
+        answer: list[dict[str, Any]],
+        weights: list[float],
+    ) -> tuple[list[dict[str, Any]], list[float]]:
         """The answer with the hits of the Latin words' Arabic spellings (`fallback.py`)."""
         spellings = fallback.guesses(params.q)
         if not spellings:
@@ -380,7 +440,9 @@ class SearchClient:
             # refuses `attributesToSearchOn`: nothing is there to find.
             return None
         if status >= 300 or answer is None:
-            raise SearchUnavailable(f"meilisearch answered {status}", raw[:500].decode(errors="replace"))
+            raise SearchUnavailable(
+                f"meilisearch answered {status}", raw[:500].decode(errors="replace")
+            )
         results: list[dict[str, Any]] = answer.get("results", [])
         return results
 

@@ -93,8 +93,10 @@ class SharedRateLimiter:
         if not self.enabled:
             return 0.0
         try:
-            wait = await self._take(keys=[bucket_key(self._index, client)],
-                                    args=[repr(self.local.rate), repr(self.local.burst)])
+            wait = await self._take(
+                keys=[bucket_key(self._index, client)],
+                args=[repr(self.local.rate), repr(self.local.burst)],
+            )
         except (RedisError, OSError) as error:
             log.warning("rate_limit_redis_unavailable", error=str(error))
             return self.local.take(client)
@@ -109,8 +111,13 @@ class RateLimitMiddleware:
     which cost measurable CPU per search under load.
     """
 
-    def __init__(self, app: Any, limiter: SharedRateLimiter, paths: tuple[str, ...],
-                 trusted_proxies: tuple[Network, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: Any,
+        limiter: SharedRateLimiter,
+        paths: tuple[str, ...],
+        trusted_proxies: tuple[Network, ...] = (),
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.paths = paths
@@ -125,8 +132,15 @@ class RateLimitMiddleware:
         await self.app(scope, receive, send)
 
     async def _refuse(self, wait_s: float, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        found = Problem(status=429, title="Too Many Requests",
-                        detail="Slow down: this address made too many searches.")
-        response = JSONResponse(found.body(), status_code=429, media_type=PROBLEM_JSON,
-                                headers={"Retry-After": RateLimiter.retry_after(wait_s)})
+        found = Problem(
+            status=429,
+            title="Too Many Requests",
+            detail="Slow down: this address made too many searches.",
+        )
+        response = JSONResponse(
+            found.body(),
+            status_code=429,
+            media_type=PROBLEM_JSON,
+            headers={"Retry-After": RateLimiter.retry_after(wait_s)},
+        )
         await response(scope, receive, send)

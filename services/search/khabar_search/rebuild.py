@@ -58,7 +58,8 @@ class Replay:
         self.versions[event.article_id] = event.version
         live = event.type != "article.withdrawn" and event.enriched is not None
         self.documents[event.article_id] = (
-            to_document(event.enriched).model_dump() if live and event.enriched else None)
+            to_document(event.enriched).model_dump() if live and event.enriched else None
+        )
 
 
 async def stream_end(redis: RedisClient, stream: str) -> str:
@@ -105,8 +106,9 @@ class RebuildReport:
     seconds: float
 
 
-async def newest_entries(redis: RedisClient, stream: str, until: str,
-                         progress: Progress = _quiet) -> tuple[set[str], int]:
+async def newest_entries(
+    redis: RedisClient, stream: str, until: str, progress: Progress = _quiet
+) -> tuple[set[str], int]:
     """First pass, light on memory: the stream id of every live article's newest event."""
     newest: dict[str, tuple[int, str, bool]] = {}
     events = 0
@@ -121,8 +123,15 @@ async def newest_entries(redis: RedisClient, stream: str, until: str,
     return {message_id for _, message_id, live in newest.values() if live}, events
 
 
-async def load_newest(redis: RedisClient, stream: str, until: str, wanted: set[str],
-                      target: MeiliWriter, batch_size: int, progress: Progress = _quiet) -> int:
+async def load_newest(
+    redis: RedisClient,
+    stream: str,
+    until: str,
+    wanted: set[str],
+    target: MeiliWriter,
+    batch_size: int,
+    progress: Progress = _quiet,
+) -> int:
     """Second pass: the newest live versions into `target`, one task per batch."""
     batch: list[dict[str, Any]] = []
     done = 0
@@ -141,8 +150,9 @@ async def load_newest(redis: RedisClient, stream: str, until: str, wanted: set[s
     return done
 
 
-async def _entries(redis: RedisClient, stream: str, after: str, until: str
-                   ) -> AsyncIterator[tuple[str, EnrichedEvent]]:
+async def _entries(
+    redis: RedisClient, stream: str, after: str, until: str
+) -> AsyncIterator[tuple[str, EnrichedEvent]]:
     start = f"({after}" if after != "0-0" else "-"
     while True:
         page = await redis.xrange(stream, min=start, max=until, count=READ_PAGE)
@@ -156,8 +166,13 @@ async def _entries(redis: RedisClient, stream: str, after: str, until: str
         start = f"({_text(page[-1][0])}"
 
 
-async def rebuild(redis: RedisClient, live: MeiliWriter, stream: str, batch_size: int = 1000,
-                  progress: Progress = _quiet) -> RebuildReport:
+async def rebuild(
+    redis: RedisClient,
+    live: MeiliWriter,
+    stream: str,
+    batch_size: int = 1000,
+    progress: Progress = _quiet,
+) -> RebuildReport:
     started = time.monotonic()
     fresh = live.for_index(f"{live.index_uid}_rebuild_{int(time.time())}")
     await live.ensure_index(load_synonyms())  # the swap needs both to exist
@@ -174,10 +189,21 @@ async def rebuild(redis: RedisClient, live: MeiliWriter, stream: str, batch_size
     await live.apply(*await _guarded(redis, after_swap))
     await fresh.delete_index()  # the old index, under the rebuild's name since the swap
 
-    report = RebuildReport(live.index_uid, documents, events,
-                           before_swap.events + after_swap.events, time.monotonic() - started)
-    log.info("search_index_rebuilt", index=report.index, documents=report.documents,
-             events=report.events, caught_up=report.caught_up, seconds=round(report.seconds, 1))
+    report = RebuildReport(
+        live.index_uid,
+        documents,
+        events,
+        before_swap.events + after_swap.events,
+        time.monotonic() - started,
+    )
+    log.info(
+        "search_index_rebuilt",
+        index=report.index,
+        documents=report.documents,
+        events=report.events,
+        caught_up=report.caught_up,
+        seconds=round(report.seconds, 1),
+    )
     return report
 
 

@@ -76,14 +76,15 @@ class SynonymTerms:
             key = tuple(analyze(name))
             if key:
                 self._by_name.setdefault(key, set()).update(
-                    t for other in others for t in analyze(other))
+                    t for other in others for t in analyze(other)
+                )
         self._longest = max((len(key) for key in self._by_name), default=0)
 
     def expand(self, terms: list[str]) -> set[str]:
         found = set(terms)
         for size in range(1, self._longest + 1):
             for start in range(len(terms) - size + 1):
-                found |= self._by_name.get(tuple(terms[start:start + size]), set())
+                found |= self._by_name.get(tuple(terms[start : start + size]), set())
         return found
 
 
@@ -100,8 +101,11 @@ class Highlighter:
         if passage := self.passage(body) or self.passage(lead):
             return passage
         words = lead.split()
-        return _joined(html.escape(" ".join(words[:SNIPPET_WORDS]), quote=False),
-                       more_before=False, more_after=len(words) > SNIPPET_WORDS)
+        return _joined(
+            html.escape(" ".join(words[:SNIPPET_WORDS]), quote=False),
+            more_before=False,
+            more_after=len(words) > SNIPPET_WORDS,
+        )
 
     def passage(self, text: str) -> str | None:
         """About `SNIPPET_WORDS` words of `text` around most matches, marked; None without any."""
@@ -111,8 +115,9 @@ class Highlighter:
         starts, matched = self._matches(plain)
         if not starts:
             return None
-        return _marked_window(plain, _densest(starts), matched,
-                              cut_short=len(text) > MAX_TEXT_CHARS)
+        return _marked_window(
+            plain, _densest(starts), matched, cut_short=len(text) > MAX_TEXT_CHARS
+        )
 
     def matches(self, word: str) -> bool:
         return any(t in self.wanted for t in word_terms(word))
@@ -185,9 +190,11 @@ def _word_around(text: str, position: int) -> tuple[int, int]:
     low = max(0, position - LONGEST_WORD_CHARS)
     start = _WORD_TAIL.search(text, low, position).start()  # type: ignore[union-attr]
     end = _WORD_END.match(text, position).end()  # type: ignore[union-attr]
-    too_long = (end - start > LONGEST_WORD_CHARS
-                or (start == low > 0 and not text[low - 1].isspace())
-                or (end < len(text) and not text[end].isspace()))
+    too_long = (
+        end - start > LONGEST_WORD_CHARS
+        or (start == low > 0 and not text[low - 1].isspace())
+        or (end < len(text) and not text[end].isspace())
+    )
     return (-1 if too_long else start), end
 
 
@@ -204,16 +211,19 @@ def _densest(starts: list[int]) -> int:
 
 def _marked_window(text: str, first_match: int, matched: set[str], cut_short: bool) -> str:
     """The words from a little before `first_match`, those in `matched` marked, escaped once."""
-    before = text[max(0, first_match - LOOK_BACK_CHARS):first_match].split()
+    before = text[max(0, first_match - LOOK_BACK_CHARS) : first_match].split()
     lead_in = before[-LEAD_IN_WORDS:]
-    after = text[first_match:first_match + LOOK_AHEAD_CHARS].split()
-    window = after[:SNIPPET_WORDS - len(lead_in)]
+    after = text[first_match : first_match + LOOK_AHEAD_CHARS].split()
+    window = after[: SNIPPET_WORDS - len(lead_in)]
     words = lead_in + [_mark(word) if word in matched else word for word in window]
     escaped = html.escape(" ".join(words), quote=False)
-    return _joined(escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"),
-                   more_before=len(before) > len(lead_in) or first_match > LOOK_BACK_CHARS,
-                   more_after=(len(after) > len(window) or cut_short
-                               or first_match + LOOK_AHEAD_CHARS < len(text)))
+    return _joined(
+        escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"),
+        more_before=len(before) > len(lead_in) or first_match > LOOK_BACK_CHARS,
+        more_after=(
+            len(after) > len(window) or cut_short or first_match + LOOK_AHEAD_CHARS < len(text)
+        ),
+    )
 
 
 def _mark(word: str) -> str:

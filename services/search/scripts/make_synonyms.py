@@ -34,8 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--gazetteer", type=Path, default=DEFAULT_GAZETTEER)
     args = parser.parse_args()
-    OUTPUT.write_text(json.dumps(build(args.gazetteer), ensure_ascii=False, indent=1) + "\n",
-                      encoding="utf-8")
+    OUTPUT.write_text(
+        json.dumps(build(args.gazetteer), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
 
 
 if __name__ == "__main__":

@@ -16,11 +16,22 @@ from khabar_shared.text.lexicon import frequency, load_stopwords
 # Tashkeel (fathatan .. sukun), superscript alef, Quranic marks, tatweel: dropped.
 _DROPPED = [*range(0x064B, 0x0653), 0x0670, *range(0x06D6, 0x06EE), 0x0640]
 _UNIFIED = {
-    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا",
-    "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي",
-    "ک": "ك", "ی": "ي", "ے": "ي",  # Persian/Urdu letter forms seen in names
+    "أ": "ا",
+    "إ": "ا",
+    "آ": "ا",
+    "ٱ": "ا",
+    "ى": "ي",
+    "ة": "ه",
+    "ؤ": "و",
+    "ئ": "ي",
+    "ک": "ك",
+    "ی": "ي",
+    "ے": "ي",  # Persian/Urdu letter forms seen in names
 }
-_DIGITS = {**{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}}
+_DIGITS = {
+    **{chr(0x0660 + d): str(d) for d in range(10)},
+    **{chr(0x06F0 + d): str(d) for d in range(10)},
+}
 # Punctuation that Arabic text uses besides ASCII: comma, semicolon, question
 # mark, full stop, percent/decimal signs, guillemets, dashes and quotes.
 _PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~،؛؟۔٪٫٬«»…–—‘’“”•·"

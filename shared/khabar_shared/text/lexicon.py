@@ -36,5 +36,3 @@ def _lexicon() -> dict[str, int]:
 def frequency(word: str) -> int:
     """Corpus count of a normalized Arabic word form (0 when rarer than MIN_COUNT)."""
     return _lexicon().get(word, 0)
-
-

@@ -36,8 +36,10 @@ def _uri_of(document: Any) -> str | None:
 
 
 async def send_in_order(
-    batches: Iterable[B], uris_of: Callable[[B], frozenset[str]],
-    send: Callable[[B], Awaitable[None]], in_flight: int,
+    batches: Iterable[B],
+    uris_of: Callable[[B], frozenset[str]],
+    send: Callable[[B], Awaitable[None]],
+    in_flight: int,
 ) -> None:
     """`send(batch)` for each batch in order, at most `in_flight` at once, and never while an
     earlier batch with one of its uris is still in flight. `batches` is read one batch at a
@@ -51,7 +53,8 @@ async def send_in_order(
                 await asyncio.wait(earlier)
             running = [(uris, task) for uris, task in running if not task.done()]
             if len(running) >= in_flight:
-                await asyncio.wait([task for _, task in running],
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    [task for _, task in running], return_when=asyncio.FIRST_COMPLETED
+                )
                 running = [(uris, task) for uris, task in running if not task.done()]
             running.append((these, group.create_task(send(batch))))

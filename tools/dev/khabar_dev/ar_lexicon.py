@@ -1,6 +1,6 @@
 """Builds the text package's Arabic frequency lexicon (`khabar_shared/text/data/ar_lexicon.tsv.gz`):
 
-    .venv/bin/python -m khabar_dev.ar_lexicon ../shared/corpus/ant-arabic-news-2018h1.jsonl.gz
+.venv/bin/python -m khabar_dev.ar_lexicon ../shared/corpus/ant-arabic-news-2018h1.jsonl.gz
 """
 
 import gzip

@@ -45,8 +45,13 @@ class RunningPipeline(Protocol):
 def corpus_documents(source: Path, count: int) -> list[dict[str, Any]]:
     """`count` ninjs documents of distinct real articles read from `source`."""
     # One corpus line in a few thousand carries a C0 control character, which ingest refuses.
-    usable = (a for a in iter_corpus(source) if a.headline.strip() and len(a.body_html) > 200
-              and not has_text_controls(a.headline + a.lead + a.body_html))
+    usable = (
+        a
+        for a in iter_corpus(source)
+        if a.headline.strip()
+        and len(a.body_html) > 200
+        and not has_text_controls(a.headline + a.lead + a.body_html)
+    )
     distinct = {article.uri: article for article in itertools.islice(usable, count * 2)}
     return [article_to_ninjs(article) for article in list(distinct.values())[:count]]
 
@@ -88,7 +93,11 @@ def group_state(client: redis.Redis) -> dict[str, dict[str, Any]]:
         # The last entry there is, not the last id made: a trim may have deleted that one.
         newest = client.xrevrange(stream, count=1)
         last = newest[0][0] if newest else b"0-0"
-        found = {g["name"].decode(): g for g in client.xinfo_groups(stream)} if client.exists(stream) else {}
+        found = (
+            {g["name"].decode(): g for g in client.xinfo_groups(stream)}
+            if client.exists(stream)
+            else {}
+        )
         for group in groups:
             info = found.get(group)
             state[f"{stream}/{group}"] = {
@@ -102,6 +111,7 @@ def id_at_least(entry_id: bytes, other: bytes) -> bool:
     def parts(raw: bytes) -> tuple[int, int]:
         ms, _, seq = raw.decode().partition("-")
         return int(ms), int(seq or 0)
+
     return parts(entry_id) >= parts(other)
 
 
@@ -110,8 +120,10 @@ def settled(client: redis.Redis) -> bool:
 
 
 def dead_letters(client: redis.Redis) -> dict[str, int]:
-    return {stream: client.xlen(dead_letter_stream(stream))
-            for stream in (ARTICLE_EVENTS_STREAM, ENRICHED_STREAM)}
+    return {
+        stream: client.xlen(dead_letter_stream(stream))
+        for stream in (ARTICLE_EVENTS_STREAM, ENRICHED_STREAM)
+    }
 
 
 def meili_versions(pipeline: RunningPipeline) -> tuple[int, dict[str, int]]:
@@ -121,9 +133,15 @@ def meili_versions(pipeline: RunningPipeline) -> tuple[int, dict[str, int]]:
     total, offset = 0, 0
     with httpx.Client(timeout=30) as client:
         while True:
-            page = client.get(f"{pipeline.meili_url}/indexes/{pipeline.index}/documents",
-                              params={"fields": "id,version", "limit": 1000, "offset": offset},
-                              headers=headers).raise_for_status().json()
+            page = (
+                client.get(
+                    f"{pipeline.meili_url}/indexes/{pipeline.index}/documents",
+                    params={"fields": "id,version", "limit": 1000, "offset": offset},
+                    headers=headers,
+                )
+                .raise_for_status()
+                .json()
+            )
             total = page["total"]
             for document in page["results"]:
                 assert document["id"] not in versions, f"{document['id']} indexed twice"
@@ -135,8 +153,12 @@ def meili_versions(pipeline: RunningPipeline) -> tuple[int, dict[str, int]]:
 
 def meili_idle(pipeline: RunningPipeline) -> bool:
     headers = {"Authorization": f"Bearer {pipeline.meili_master_key}"}
-    tasks = httpx.get(f"{pipeline.meili_url}/tasks", params={"statuses": "enqueued,processing",
-                      "indexUids": pipeline.index, "limit": 1}, headers=headers, timeout=10).json()
+    tasks = httpx.get(
+        f"{pipeline.meili_url}/tasks",
+        params={"statuses": "enqueued,processing", "indexUids": pipeline.index, "limit": 1},
+        headers=headers,
+        timeout=10,
+    ).json()
     return tasks["total"] == 0
 
 
@@ -145,9 +167,12 @@ def check_index(pipeline: RunningPipeline, accepted: Accepted) -> None:
     extra, missing = set(versions) - set(accepted.live), set(accepted.live) - set(versions)
     assert total == len(versions) == len(accepted.live), (
         f"{total} documents, {len(accepted.live)} live articles; "
-        f"not accepted: {sorted(extra)[:5]}, missing: {sorted(missing)[:5]}")
+        f"not accepted: {sorted(extra)[:5]}, missing: {sorted(missing)[:5]}"
+    )
     wrong = {a: (versions.get(a), v) for a, v in accepted.live.items() if versions.get(a) != v}
-    assert not wrong, f"{len(wrong)} articles not at their latest version, e.g. {list(wrong.items())[:5]}"
+    assert not wrong, (
+        f"{len(wrong)} articles not at their latest version, e.g. {list(wrong.items())[:5]}"
+    )
     assert not set(versions) & accepted.withdrawn
 
 

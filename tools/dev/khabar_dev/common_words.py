@@ -1,6 +1,6 @@
 """Builds enrich's list of news's commonest chunks of text (`khabar_enrich/data/common_words.txt`):
 
-    .venv/bin/python -m khabar_dev.common_words ../shared/corpus/ant-arabic-news-2018h1.jsonl.gz
+.venv/bin/python -m khabar_dev.common_words ../shared/corpus/ant-arabic-news-2018h1.jsonl.gz
 """
 
 import gzip
@@ -27,7 +27,9 @@ def write_common_words_file(corpus: Path, skip: int = 4000, size: int = 30_000) 
             for text in (article.headline, article.lead, body):
                 counts.update(text.split())
     target = Path(str(COMMON_WORDS))
-    target.write_text("".join(f"{chunk}\n" for chunk, _ in counts.most_common(size)), encoding="utf-8")
+    target.write_text(
+        "".join(f"{chunk}\n" for chunk, _ in counts.most_common(size)), encoding="utf-8"
+    )
     return target
 
 

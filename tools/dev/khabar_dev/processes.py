@@ -58,7 +58,9 @@ def free_port() -> int:
             return port
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.1) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.1
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
@@ -112,16 +114,27 @@ class ProcessGroup:
 
     processes: list[ManagedProcess] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], *, env: dict[str, str] | None = None,
-              log_path: Path | None = None) -> ManagedProcess:
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> ManagedProcess:
         output = open(log_path, "ab") if log_path else None  # noqa: SIM115 - lives as long as the child
+        # The signal follows the starting *thread*: from another thread it could fire early.
+        # The child only calls prctl before exec (no lock a thread could hold).
+        on_start = (
+            die_with_parent if threading.current_thread() is threading.main_thread() else None
+        )
         process = subprocess.Popen(
-            argv, env=env, stdout=output or None, stderr=subprocess.STDOUT if output else None,
+            argv,
+            env=env,
+            stdout=output or None,
+            stderr=subprocess.STDOUT if output else None,
             start_new_session=True,
-            # The signal follows the starting *thread*: from another thread it could fire early.
-            # The child only calls prctl before exec (no lock a thread could hold).
-            preexec_fn=die_with_parent if threading.current_thread() is threading.main_thread()  # noqa: PLW1509
-            else None,
+            preexec_fn=on_start,  # noqa: PLW1509
         )
         managed = ManagedProcess(name, process, log_path)
         self.processes.append(managed)
@@ -138,15 +151,30 @@ class ProcessGroup:
 APPENDFSYNC = "always"
 
 
-def start_redis(group: ProcessGroup, data_dir: Path, port: int,
-                appendfsync: str = APPENDFSYNC) -> str:
+def start_redis(
+    group: ProcessGroup, data_dir: Path, port: int, appendfsync: str = APPENDFSYNC
+) -> str:
     """A Redis that never evicts and keeps an append-only file: the log's home."""
     data_dir.mkdir(parents=True, exist_ok=True)
     group.start(
         "redis",
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "",
-         "--maxmemory-policy", "noeviction"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            appendfsync,
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "noeviction",
+        ],
         log_path=data_dir / "redis.log",
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -163,9 +191,23 @@ def start_cache_redis(group: ProcessGroup, data_dir: Path, port: int, maxmemory:
     data_dir.mkdir(parents=True, exist_ok=True)
     group.start(
         "cache-redis",
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir),
-         "--appendonly", "no", "--save", "", "--maxmemory", maxmemory,
-         "--maxmemory-policy", "allkeys-lru"],
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "no",
+            "--save",
+            "",
+            "--maxmemory",
+            maxmemory,
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ],
         log_path=data_dir / "redis.log",
     )
     url = f"redis://127.0.0.1:{port}/0"
@@ -178,10 +220,23 @@ def start_meili(group: ProcessGroup, data_dir: Path, port: int, master_key: str)
     MEILI_BINARY.chmod(0o755)
     group.start(
         "meilisearch",
-        [str(MEILI_BINARY), "--http-addr", f"127.0.0.1:{port}", "--db-path",
-         str(data_dir / "data.ms"), "--dump-dir", str(data_dir / "dumps"),
-         "--master-key", master_key, "--env", "development", "--no-analytics",
-         "--max-indexing-memory", "512MiB", "--experimental-dumpless-upgrade"],
+        [
+            str(MEILI_BINARY),
+            "--http-addr",
+            f"127.0.0.1:{port}",
+            "--db-path",
+            str(data_dir / "data.ms"),
+            "--dump-dir",
+            str(data_dir / "dumps"),
+            "--master-key",
+            master_key,
+            "--env",
+            "development",
+            "--no-analytics",
+            "--max-indexing-memory",
+            "512MiB",
+            "--experimental-dumpless-upgrade",
+        ],
         log_path=data_dir / "meilisearch.log",
     )
     url = f"http://127.0.0.1:{port}"
@@ -193,9 +248,15 @@ def service_argv(service: str) -> list[str]:
     return [str(REPO_ROOT / ".venv/bin" / f"khabar-{service}")]
 
 
-def launch_service(group: ProcessGroup, service: str, env: dict[str, str], port: int,
-                   log_path: Path | None = None, name: str | None = None,
-                   ops_port: int | None = None) -> ManagedProcess:
+def launch_service(
+    group: ProcessGroup,
+    service: str,
+    env: dict[str, str],
+    port: int,
+    log_path: Path | None = None,
+    name: str | None = None,
+    ops_port: int | None = None,
+) -> ManagedProcess:
     """Start a service process without waiting for it (see `wait_ready`).
 
     Services with an operations port get `ops_port`, else a free one.
@@ -204,8 +265,12 @@ def launch_service(group: ProcessGroup, service: str, env: dict[str, str], port:
     if service in OPS_PORT_SERVICES:
         ops_port = ops_port or free_port()
         full_env[f"KHABAR_{service.upper()}_OPS_PORT"] = str(ops_port)
-    managed = group.start(name or service, service_argv(service),
-                          env=secrets_for(service, full_env), log_path=log_path)
+    managed = group.start(
+        name or service,
+        service_argv(service),
+        env=secrets_for(service, full_env),
+        log_path=log_path,
+    )
     managed.ops_port = ops_port if service in OPS_PORT_SERVICES else None
     return managed
 
@@ -224,8 +289,11 @@ SECRETS_BY_SERVICE = {
 
 def secrets_for(service: str, env: dict[str, str]) -> dict[str, str]:
     """`env` without the secrets `service` does not need."""
-    return {name: value for name, value in env.items()
-            if service in SECRETS_BY_SERVICE.get(name, {service})}
+    return {
+        name: value
+        for name, value in env.items()
+        if service in SECRETS_BY_SERVICE.get(name, {service})
+    }
 
 
 def ops_url(managed: ManagedProcess, port: int) -> str:
@@ -236,29 +304,48 @@ def ops_url(managed: ManagedProcess, port: int) -> str:
 def wait_ready(managed: ManagedProcess, port: int, timeout_s: float = 90) -> None:
     """Until `/readyz` answers 200; a process that exits meanwhile fails at once."""
     ready = f"{ops_url(managed, port)}/readyz"
-    wait_until(lambda: http_ok(ready) or managed.process.poll() is not None,
-               timeout_s, f"{managed.name} service")
+    wait_until(
+        lambda: http_ok(ready) or managed.process.poll() is not None,
+        timeout_s,
+        f"{managed.name} service",
+    )
     if managed.process.poll() is not None:
         raise RuntimeError(
-            f"{managed.name} exited with {managed.process.returncode}; see {managed.log_path}")
+            f"{managed.name} exited with {managed.process.returncode}; see {managed.log_path}"
+        )
 
 
-def start_service(group: ProcessGroup, service: str, env: dict[str, str], port: int,
-                  log_path: Path | None = None, name: str | None = None,
-                  ops_port: int | None = None) -> ManagedProcess:
+def start_service(
+    group: ProcessGroup,
+    service: str,
+    env: dict[str, str],
+    port: int,
+    log_path: Path | None = None,
+    name: str | None = None,
+    ops_port: int | None = None,
+) -> ManagedProcess:
     managed = launch_service(group, service, env, port, log_path, name, ops_port)
     wait_ready(managed, port)
     return managed
 
 
-def start_services(group: ProcessGroup, env: dict[str, str], ports: dict[str, int],
-                   log_dir: Path | None = None,
-                   ops_ports: dict[str, int] | None = None) -> dict[str, ManagedProcess]:
+def start_services(
+    group: ProcessGroup,
+    env: dict[str, str],
+    ports: dict[str, int],
+    log_dir: Path | None = None,
+    ops_ports: dict[str, int] | None = None,
+) -> dict[str, ManagedProcess]:
     """Start several services at once (they import in parallel), then wait for all."""
     started = {
-        service: launch_service(group, service, env, port,
-                                log_dir / f"{service}.log" if log_dir else None,
-                                ops_port=(ops_ports or {}).get(service))
+        service: launch_service(
+            group,
+            service,
+            env,
+            port,
+            log_dir / f"{service}.log" if log_dir else None,
+            ops_port=(ops_ports or {}).get(service),
+        )
         for service, port in ports.items()
     }
     for service, managed in started.items():

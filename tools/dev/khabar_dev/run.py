@@ -96,9 +96,15 @@ def ensure_cache_redis(settings: RunSettings, group: ProcessGroup) -> str:
         log.info("cache_redis_reused", url=settings.cache_redis_url)
         return settings.cache_redis_url
     port = urlparse(settings.cache_redis_url).port or 6380
-    start_cache_redis(group, settings.data_dir / "cache-redis", port, settings.cache_redis_maxmemory)
-    log.info("cache_redis_started", port=port, maxmemory=settings.cache_redis_maxmemory,
-             policy="allkeys-lru")
+    start_cache_redis(
+        group, settings.data_dir / "cache-redis", port, settings.cache_redis_maxmemory
+    )
+    log.info(
+        "cache_redis_started",
+        port=port,
+        maxmemory=settings.cache_redis_maxmemory,
+        policy="allkeys-lru",
+    )
     return settings.cache_redis_url
 
 
@@ -112,9 +118,16 @@ def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
     return url
 
 
-def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_key: str,
-                index_key: str, search_key: str, push_secret: str = "",
-                edge_token: str = "") -> dict[str, str]:
+def service_env(
+    settings: RunSettings,
+    redis_url: str,
+    meili_url: str,
+    ingest_key: str,
+    index_key: str,
+    search_key: str,
+    push_secret: str = "",
+    edge_token: str = "",
+) -> dict[str, str]:
     env = {
         "KHABAR_REDIS_URL": redis_url,
         "KHABAR_MEILI_URL": meili_url,
@@ -138,28 +151,38 @@ def service_env(settings: RunSettings, redis_url: str, meili_url: str, ingest_ke
 
 def ports_to_bind(settings: RunSettings) -> dict[str, tuple[int, str]]:
     """Every port this run will bind, with the setting that moves it (servers only if started)."""
-    wanted = {service: (getattr(settings, f"{service}_port"), f"KHABAR_{service.upper()}_PORT")
-              for service in SERVICES}
+    wanted = {
+        service: (getattr(settings, f"{service}_port"), f"KHABAR_{service.upper()}_PORT")
+        for service in SERVICES
+    }
     if not redis_answers(settings.redis_url):
         wanted["redis"] = (urlparse(settings.redis_url).port or 6379, "KHABAR_REDIS_URL")
     if not redis_answers(settings.cache_redis_url):
-        wanted["cache redis"] = (urlparse(settings.cache_redis_url).port or 6380,
-                                 "KHABAR_CACHE_REDIS_URL")
+        wanted["cache redis"] = (
+            urlparse(settings.cache_redis_url).port or 6380,
+            "KHABAR_CACHE_REDIS_URL",
+        )
     if not http_ok(f"{settings.meili_url}/health"):
         wanted["meilisearch"] = (urlparse(settings.meili_url).port or 7700, "KHABAR_MEILI_URL")
     wanted["edge"] = (settings.edge_port, "KHABAR_EDGE_PORT")
     return wanted
 
 
-def supervise(group: ProcessGroup, env: dict[str, str], settings: RunSettings,
-              log_dir: Path) -> Supervisor:
+def supervise(
+    group: ProcessGroup, env: dict[str, str], settings: RunSettings, log_dir: Path
+) -> Supervisor:
     """Start the services, each under the supervisor that restarts it when it dies."""
     ports = {s: getattr(settings, f"{s}_port") for s in SERVICES}
     supervisor = Supervisor()
     ops_ports = {s: getattr(settings, f"{s}_ops_port") for s in OPS_PORT_SERVICES}
     for service, managed in start_services(group, env, ports, log_dir, ops_ports).items():
-        supervisor.add(service, lambda s=service: launch_service(  # type: ignore[misc]
-            group, s, env, ports[s], log_dir / f"{s}.log", ops_port=ops_ports.get(s)), managed)
+        supervisor.add(
+            service,
+            lambda s=service: launch_service(  # type: ignore[misc]
+                group, s, env, ports[s], log_dir / f"{s}.log", ops_port=ops_ports.get(s)
+            ),
+            managed,
+        )
     return supervisor
 
 
@@ -180,35 +203,70 @@ def main() -> None:
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
         push_secret = settings.bootstrap_push_secret.get_secret_value() or secrets.token_urlsafe(24)
         edge_token = settings.edge_purge_token.get_secret_value() or secrets.token_urlsafe(24)
-        env = service_env(settings, redis_url, meili_url, ingest_key, keys.index_key, keys.search_key,
-                          push_secret, edge_token)
+        env = service_env(
+            settings,
+            redis_url,
+            meili_url,
+            ingest_key,
+            keys.index_key,
+            keys.search_key,
+            push_secret,
+            edge_token,
+        )
         env["KHABAR_CACHE_REDIS_URL"] = cache_url
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
         supervisor = supervise(group, env, settings, log_dir)
         # The edge: one more supervised process.
-        supervisor.add("edge", lambda: start_edge(
-            group, settings.data_dir / "edge", settings.edge_port, settings.render_port,
-            settings.search_port, edge_token), start_edge(
-            group, settings.data_dir / "edge", settings.edge_port, settings.render_port,
-            settings.search_port, edge_token))
+        supervisor.add(
+            "edge",
+            lambda: start_edge(
+                group,
+                settings.data_dir / "edge",
+                settings.edge_port,
+                settings.render_port,
+                settings.search_port,
+                edge_token,
+            ),
+            start_edge(
+                group,
+                settings.data_dir / "edge",
+                settings.edge_port,
+                settings.render_port,
+                settings.search_port,
+                edge_token,
+            ),
+        )
         first_id = None
         if settings.load_sample:
-            summary = asyncio.run(load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key))
+            summary = asyncio.run(
+                load_sample(f"http://127.0.0.1:{settings.ingest_port}", ingest_key)
+            )
             log.info("sample_loaded", **summary.model_dump(exclude={"first_article_id"}))
             first_id = summary.first_article_id
-        print_where_to_look(settings, ingest_key, first_id,
-                            generated_key=not settings.bootstrap_ingest_key.get_secret_value(),
-                            push_secret=push_secret)
+        print_where_to_look(
+            settings,
+            ingest_key,
+            first_id,
+            generated_key=not settings.bootstrap_ingest_key.get_secret_value(),
+            push_secret=push_secret,
+        )
         supervisor.run(lambda: stop.requested)
     finally:
         group.stop_all()
         log.info("stopped")
 
 
-def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str | None,
-                        generated_key: bool, push_secret: str = "") -> None:
-    push_note = "" if settings.bootstrap_push_secret.get_secret_value() else "   (generated for this run)"
+def print_where_to_look(
+    settings: RunSettings,
+    ingest_key: str,
+    article_id: str | None,
+    generated_key: bool,
+    push_secret: str = "",
+) -> None:
+    push_note = (
+        "" if settings.bootstrap_push_secret.get_secret_value() else "   (generated for this run)"
+    )
     edge = f"http://127.0.0.1:{settings.edge_port}"
     lines = [
         "",
@@ -218,13 +276,18 @@ def print_where_to_look(settings: RunSettings, ingest_key: str, article_id: str 
         f"  an article        {edge}/articles/{article_id}" if article_id else "",
         f"  search page       {edge}/search?q=السعودية",
         f"  search API        {edge}/v1/search?q=ترامب",
-        (f"  render, search    http://127.0.0.1:{settings.render_port}/, "
-         f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)"),
+        (
+            f"  render, search    http://127.0.0.1:{settings.render_port}/, "
+            f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)"
+        ),
         f"  ingest API docs   http://127.0.0.1:{settings.ingest_ops_port}/docs",
-        (f"  operations        /metrics, /readyz, /docs on :{settings.ingest_ops_port} (ingest), "
-         f":{settings.search_ops_port} (search), :{settings.render_ops_port} (render), "
-         f":{settings.enrich_port} (enrich)"),
-        f"  ingest key        {ingest_key}" + ("   (generated for this run)" if generated_key else ""),
+        (
+            f"  operations        /metrics, /readyz, /docs on :{settings.ingest_ops_port} (ingest), "
+            f":{settings.search_ops_port} (search), :{settings.render_ops_port} (render), "
+            f":{settings.enrich_port} (enrich)"
+        ),
+        f"  ingest key        {ingest_key}"
+        + ("   (generated for this run)" if generated_key else ""),
         f"  Superdesk push    resource URL http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk",
         f"                    assets URL   http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk/assets",
         f"                    secret token {push_secret}{push_note}",

@@ -12,7 +12,10 @@ from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
-SAMPLE_FILES = (REPO_ROOT / "samples/articles.ar.jsonl.gz", REPO_ROOT / "samples/articles.en.jsonl.gz")
+SAMPLE_FILES = (
+    REPO_ROOT / "samples/articles.ar.jsonl.gz",
+    REPO_ROOT / "samples/articles.en.jsonl.gz",
+)
 BATCH_SIZE = 100
 
 
@@ -23,15 +26,18 @@ class LoadSummary(BaseModel):
     first_article_id: str | None = None
 
 
-async def load_sample(ingest_url: str, key: str, files: tuple[Path, ...] = SAMPLE_FILES
-                      ) -> LoadSummary:
+async def load_sample(
+    ingest_url: str, key: str, files: tuple[Path, ...] = SAMPLE_FILES
+) -> LoadSummary:
     """Post every sample article through `POST /v1/articles/batch`."""
     summary = LoadSummary()
     documents = [article_to_ninjs(a) for path in files if path.exists() for a in iter_corpus(path)]
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=ingest_url, headers=headers, timeout=60) as client:
         for start in range(0, len(documents), BATCH_SIZE):
-            answer = await client.post("/v1/articles/batch", json=documents[start:start + BATCH_SIZE])
+            answer = await client.post(
+                "/v1/articles/batch", json=documents[start : start + BATCH_SIZE]
+            )
             answer.raise_for_status()
             body = answer.json()
             summary.accepted += body["accepted"]

@@ -18,13 +18,20 @@ from khabar_enrich.topics import term_counts
 from khabar_shared.text import analyze
 
 CORPUS_CLASSES = {
-    "sport": "sport", "technology": "technology", "economy": "economy",
-    "culture": "culture", "middleEast": "middle-east", "internationalNews": "world",
+    "sport": "sport",
+    "technology": "technology",
+    "economy": "economy",
+    "culture": "culture",
+    "middleEast": "middle-east",
+    "internationalNews": "world",
 }
 
 
 def build_lexicon(
-    articles: Iterable[tuple[list[str], str, str]], top: int = 800, min_df: int = 8, alpha: float = 0.5
+    articles: Iterable[tuple[list[str], str, str]],
+    top: int = 800,
+    min_df: int = 8,
+    alpha: float = 0.5,
 ) -> dict[str, dict[str, float]]:
     """Log-odds lexicons from (corpus categories, title, text) triples.
 
@@ -51,7 +58,9 @@ def build_lexicon(
         ratios = {}
         for term in vocab:
             inside = (table[term] + alpha) / (totals[cls] + smooth)
-            outside = (sum(per_class[c][term] for c in per_class if c != cls) + alpha) / (rest + smooth)
+            outside = (sum(per_class[c][term] for c in per_class if c != cls) + alpha) / (
+                rest + smooth
+            )
             ratio = math.log(inside / outside)
             if ratio > 0:
                 ratios[term] = ratio

@@ -170,7 +170,10 @@ _MONTHS = {m: i for i, m in enumerate(
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}  # fmt: skip
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DATE_PATTERNS = (
-    (re.compile(_MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.IGNORECASE), ("m", "d", "y")),
+    (
+        re.compile(_MONTH + r"\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})", re.IGNORECASE),
+        ("m", "d", "y"),
+    ),
     (re.compile(r"(\d{1,2})\s+" + _MONTH + r",?\s+(\d{4})", re.IGNORECASE), ("d", "m", "y")),
     (re.compile(r"(\d{4})\s*-\s*(\d{2})\s*-\s*(\d{2})"), ("y", "mn", "d")),
     (re.compile(r"(\d{2})\s*/\s*(\d{2})\s*/\s*(\d{4})"), ("mn", "d", "y")),

@@ -39,7 +39,12 @@ class MalformedDocument(ValueError):
 
 def pointer(*parts: str | int) -> str:
     """A JSON Pointer from path parts, escaping `~` and `/` as RFC 6901 says."""
-    if len(parts) == 1 and isinstance(parts[0], str) and "~" not in parts[0] and "/" not in parts[0]:
+    if (
+        len(parts) == 1
+        and isinstance(parts[0], str)
+        and "~" not in parts[0]
+        and "/" not in parts[0]
+    ):
         return "/" + parts[0]  # the common case (a plain field name), built once per field read
     escaped = (str(part).replace("~", "~0").replace("/", "~1") for part in parts)
     return "".join("/" + part for part in escaped)

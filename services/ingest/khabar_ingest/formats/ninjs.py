@@ -92,7 +92,9 @@ _TEXT_BODY_KEYS = ("body_text", "body_main", "body_plain")
 _IMAGE_TYPES = {"picture", "graphic", "image"}
 _PREFERRED_RENDITIONS = ("original", "baseImage", "viewImage", "main", "highres", "hughres")
 
-_CAMEL_CASE_KEYS = frozenset(("firstCreated", "pubStatus", "copyrightNotice", "embargoedUntil", "edNote", "altIds"))
+_CAMEL_CASE_KEYS = frozenset(
+    ("firstCreated", "pubStatus", "copyrightNotice", "embargoedUntil", "edNote", "altIds")
+)
 _MODERN_KEYS = frozenset(("headlines", "bodies", "descriptions"))
 
 # Fields read into Article (other than through the helpers below); the rest go to `extra`.
@@ -143,8 +145,12 @@ def parse_ninjs(
     `read_ninjs` to learn which fields needed it.
     """
     return read_ninjs(
-        document, limits=limits, default_language=default_language, received_at=received_at,
-        unicode_checked=unicode_checked, naive_zone=naive_zone,
+        document,
+        limits=limits,
+        default_language=default_language,
+        received_at=received_at,
+        unicode_checked=unicode_checked,
+        naive_zone=naive_zone,
     ).article
 
 
@@ -241,8 +247,11 @@ class _Reader:
         bodiless = not body_html.strip()
         flash = bodiless and is_flash(self.doc, headline)
         if bodiless and pubstatus != "canceled" and not flash:
-            self.fail("/bodies" if self.modern else "/body_html", "an article needs a body "
-                      "(a headline-only flash needs urgency 1 or a headline starting 'عاجل')")
+            self.fail(
+                "/bodies" if self.modern else "/body_html",
+                "an article needs a body "
+                "(a headline-only flash needs urgency 1 or a headline starting 'عاجل')",
+            )
         language = self._language(default_language, headline, body_html)
         versioncreated = self._timestamp(("versioncreated", "versionCreated"), received_at)
         subjects = self._subjects(("subject", "subjects"))
@@ -282,7 +291,9 @@ class _Reader:
 
     # ---- generic field readers --------------------------------------------
 
-    def _first_present(self, names: tuple[str, ...], source: dict[str, Any] | None = None) -> str | None:
+    def _first_present(
+        self, names: tuple[str, ...], source: dict[str, Any] | None = None
+    ) -> str | None:
         source = self.doc if source is None else source
         for name in names:  # a plain loop: this runs a dozen times per article
             if name in source:
@@ -304,8 +315,11 @@ class _Reader:
         if name is None or source[name] is None:
             return ""
         value = source[name]
-        if (type(value) is str and (max_chars is None or len(value) <= max_chars)
-                and not (has_line_controls if one_line else has_text_controls)(value)):
+        if (
+            type(value) is str
+            and (max_chars is None or len(value) <= max_chars)
+            and not (has_line_controls if one_line else has_text_controls)(value)
+        ):
             return value.strip()  # nothing to report: no pointer to build
         return self._check_string(value, prefix + pointer(name), max_chars, one_line)
 
@@ -325,7 +339,10 @@ class _Reader:
         name = self._first_present(names)
         if name is None or self.doc[name] is None:
             if required and fallback is None:
-                self.fail(pointer(names[-1] if self.camel else names[0]), "is required: the time this version was written")
+                self.fail(
+                    pointer(names[-1] if self.camel else names[0]),
+                    "is required: the time this version was written",
+                )
             return fallback
         value = self.doc[name]
         if not isinstance(value, str):
@@ -334,7 +351,9 @@ class _Reader:
         parsed, problem = parse_timestamp(value, self.naive_zone)
         if problem:
             self.fail(pointer(name), problem)
-        elif self.naive_zone is not None and parsed is not None and parsed.tzinfo is self.naive_zone:
+        elif (
+            self.naive_zone is not None and parsed is not None and parsed.tzinfo is self.naive_zone
+        ):
             self.zoned.append(pointer(name))
         return parsed
 
@@ -553,8 +572,9 @@ class _Reader:
             return None
         fields = {}
         for key in ("name", "code", "uri", "literal", "scheme", "rel"):
-            fields[key] = self._string((key,), container=item, prefix=where,
-                                       max_chars=self.limits.max_subject_chars)
+            fields[key] = self._string(
+                (key,), container=item, prefix=where, max_chars=self.limits.max_subject_chars
+            )
         code = fields["code"] or fields["uri"] or fields["literal"] or None
         name = fields["name"] or code
         if not name:
@@ -596,33 +616,44 @@ class _Reader:
             return None
         href, rendition_key, rendition = rendition
         limits = self.limits
-        caption = self._media_text(item, where, ("description_text", "caption"),
-                                   limits.max_caption_chars)
+        caption = self._media_text(
+            item, where, ("description_text", "caption"), limits.max_caption_chars
+        )
         if not caption and (described := _first_value(item, "descriptions")):
-            caption = self._media_string(described[1], where + described[0],
-                                         limits.max_caption_chars)
+            caption = self._media_string(
+                described[1], where + described[0], limits.max_caption_chars
+            )
         alt = self._media_text(item, where, ("alt_text", "description_text"), limits.max_alt_chars)
         if not alt and len(caption) > limits.max_alt_chars:
-            self.fail(where + "/description_text",
-                      f"is {len(caption)} characters long: too long to stand as the picture's "
-                      f"alt text (at most {limits.max_alt_chars}); send a shorter alt_text")
+            self.fail(
+                where + "/description_text",
+                f"is {len(caption)} characters long: too long to stand as the picture's "
+                f"alt text (at most {limits.max_alt_chars}); send a shorter alt_text",
+            )
         return Image(
             href=href,
             alt=alt or caption,
             caption=caption,
             credit=self._media_text(
-                item, where, ("creditline", "copyrightnotice", "copyrightNotice", "byline", "by"),
+                item,
+                where,
+                ("creditline", "copyrightnotice", "copyrightNotice", "byline", "by"),
                 limits.max_credit_chars,
             ),
             width=_whole(rendition.get("width")),
             height=_whole(rendition.get("height")),
-            mimetype=self._media_text(rendition, f"{where}/renditions{pointer(rendition_key)}",
-                                      ("mimetype", "contenttype", "contentType"),
-                                      limits.max_mimetype_chars) or None,
+            mimetype=self._media_text(
+                rendition,
+                f"{where}/renditions{pointer(rendition_key)}",
+                ("mimetype", "contenttype", "contentType"),
+                limits.max_mimetype_chars,
+            )
+            or None,
         )
 
-    def _media_text(self, item: dict[str, Any], where: str, names: tuple[str, ...],
-                    max_chars: int) -> str:
+    def _media_text(
+        self, item: dict[str, Any], where: str, names: tuple[str, ...], max_chars: int
+    ) -> str:
         """The first non-blank string of `names` in a picture's object, cleaned and measured."""
         for name in names:
             value = item.get(name)

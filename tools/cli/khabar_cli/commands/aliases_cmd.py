@@ -14,7 +14,7 @@ from khabar_shared.redis_helpers import RedisClient
 console = Console()
 aliases_app = typer.Typer(
     help=(
-        "Aliases search learned from glosses such as \"نايكي (Nike)\": a reader who types "
+        'Aliases search learned from glosses such as "نايكي (Nike)": a reader who types '
         "one spelling finds articles that write the other. `list` shows them with the "
         "articles that gave them; `remove` takes a bad one out for good."
     ),
@@ -60,7 +60,9 @@ def remove_alias(
         return True
 
     if not with_log_redis(run):
-        console.print(f"[red]No learned alias {alias.latin} ↔ {alias.arabic}.[/red] "
-                      "`khabar aliases list` shows them.")
+        console.print(
+            f"[red]No learned alias {alias.latin} ↔ {alias.arabic}.[/red] "
+            "`khabar aliases list` shows them."
+        )
         raise typer.Exit(1)
     console.print(f"Removed {alias.latin} ↔ {alias.arabic}; search drops it at its next refresh.")

@@ -31,13 +31,16 @@ from khabar_shared.dead_letters import (
 from khabar_shared.names import GROUPS_BY_STREAM, dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient
 
-dead_app = typer.Typer(help="Events that failed too often: list, show, replay, drop.",
-                       no_args_is_help=True)
+dead_app = typer.Typer(
+    help="Events that failed too often: list, show, replay, drop.", no_args_is_help=True
+)
 app.add_typer(dead_app, name="dead-letters")
 console = Console()
 
-StreamOption = Annotated[str | None, typer.Option(
-    "--stream", help="Only this source stream (default: every khabar stream).")]
+StreamOption = Annotated[
+    str | None,
+    typer.Option("--stream", help="Only this source stream (default: every khabar stream)."),
+]
 
 
 def dead_streams(stream: str | None) -> list[str]:
@@ -45,8 +48,11 @@ def dead_streams(stream: str | None) -> list[str]:
 
 
 async def read_dead(redis: RedisClient, stream: str | None, count: int) -> list[DeadLetter]:
-    return [letter for dead in dead_streams(stream)
-            for letter in await list_dead_letters(redis, dead, count)]
+    return [
+        letter
+        for dead in dead_streams(stream)
+        for letter in await list_dead_letters(redis, dead, count)
+    ]
 
 
 async def find(redis: RedisClient, dead_id: str, stream: str | None) -> DeadLetter | None:
@@ -71,11 +77,18 @@ def event_summary(data: str) -> list[str]:
     if not isinstance(event, dict):
         return ["(not a JSON object)"]
     article = event.get("article") or {}
-    return [f"{name}: {value}" for name, value in (
-        ("type", event.get("type")), ("version", event.get("version")),
-        ("headline", article.get("headline")), ("language", article.get("language")),
-        ("accepted_at", event.get("accepted_at")), ("submitted_by", event.get("submitted_by")),
-    ) if value is not None]
+    return [
+        f"{name}: {value}"
+        for name, value in (
+            ("type", event.get("type")),
+            ("version", event.get("version")),
+            ("headline", article.get("headline")),
+            ("language", article.get("language")),
+            ("accepted_at", event.get("accepted_at")),
+            ("submitted_by", event.get("submitted_by")),
+        )
+        if value is not None
+    ]
 
 
 def last_line(error: str) -> str:
@@ -98,25 +111,36 @@ def list_dead(
         table.add_column(column)
     for letter in letters:
         dead_at = dead_time(letter)
-        table.add_row(letter.entry_id, letter.source_stream, letter.group, letter.article_id,
-                      letter.reason, str(letter.deliveries),
-                      dead_at.strftime("%Y-%m-%d %H:%M:%S") if dead_at else "",
-                      last_line(letter.error))
+        table.add_row(
+            letter.entry_id,
+            letter.source_stream,
+            letter.group,
+            letter.article_id,
+            letter.reason,
+            str(letter.deliveries),
+            dead_at.strftime("%Y-%m-%d %H:%M:%S") if dead_at else "",
+            last_line(letter.error),
+        )
     console.print(table)
 
 
 @dead_app.command("show")
-def show(dead_id: Annotated[str, typer.Argument(help="The id shown by `list`.")],
-         stream: StreamOption = None) -> None:
+def show(
+    dead_id: Annotated[str, typer.Argument(help="The id shown by `list`.")],
+    stream: StreamOption = None,
+) -> None:
     """One dead letter in full: where it came from, its whole error, the original entry."""
     letter = with_log_redis(lambda redis: find(redis, dead_id, stream))
     if letter is None:
         console.print(f"[red]No dead letter {dead_id}.[/red]")
         raise typer.Exit(1)
-    console.print(f"[bold]{letter.entry_id}[/bold] from {letter.source_stream} "
-                  f"({letter.source_id}), group {letter.group}")
-    console.print(f"reason: {letter.reason}, deliveries: {letter.deliveries}, "
-                  f"dead at: {dead_time(letter)}")
+    console.print(
+        f"[bold]{letter.entry_id}[/bold] from {letter.source_stream} "
+        f"({letter.source_id}), group {letter.group}"
+    )
+    console.print(
+        f"reason: {letter.reason}, deliveries: {letter.deliveries}, dead at: {dead_time(letter)}"
+    )
     console.print("[bold]error[/bold]")
     console.print(letter.error, markup=False, highlight=False)
     console.print("[bold]original entry[/bold]")
@@ -131,8 +155,12 @@ def show(dead_id: Annotated[str, typer.Argument(help="The id shown by `list`.")]
 
 @dead_app.command("replay")
 def replay(
-    dead_id: Annotated[str | None, typer.Argument(help="One id from `list`; omit with --all.")] = None,
-    all_letters: Annotated[bool, typer.Option("--all", help="Every dead letter (of --stream).")] = False,
+    dead_id: Annotated[
+        str | None, typer.Argument(help="One id from `list`; omit with --all.")
+    ] = None,
+    all_letters: Annotated[
+        bool, typer.Option("--all", help="Every dead letter (of --stream).")
+    ] = False,
     stream: StreamOption = None,
 ) -> None:
     """Put dead letters back on their source stream (after fixing the cause)."""
@@ -143,8 +171,12 @@ def replay(
         with Progress(console=console, disable=len(letters) < 20) as progress:
             task = progress.add_task("replaying", total=len(letters))
             for letter in letters:
-                done.append((letter.entry_id,
-                             await replay_dead_letter(redis, letter.dead_stream, letter.entry_id)))
+                done.append(
+                    (
+                        letter.entry_id,
+                        await replay_dead_letter(redis, letter.dead_stream, letter.entry_id),
+                    )
+                )
                 progress.advance(task)
         return done
 
@@ -155,8 +187,12 @@ def replay(
 
 @dead_app.command("drop")
 def drop(
-    dead_id: Annotated[str | None, typer.Argument(help="One id from `list`; omit with --all.")] = None,
-    all_letters: Annotated[bool, typer.Option("--all", help="Every dead letter (of --stream).")] = False,
+    dead_id: Annotated[
+        str | None, typer.Argument(help="One id from `list`; omit with --all.")
+    ] = None,
+    all_letters: Annotated[
+        bool, typer.Option("--all", help="Every dead letter (of --stream).")
+    ] = False,
     stream: StreamOption = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
 ) -> None:

@@ -55,8 +55,7 @@ class Tally:
         self.reasons: Counter[tuple[str, str, str]] = Counter()  # (outcome, field, reason)
         self.first_at: dict[tuple[str, str, str], str] = {}
 
-    def rejected(self, reason: str, where: str, field: str = "", outcome: str = "rejected"
-                 ) -> None:
+    def rejected(self, reason: str, where: str, field: str = "", outcome: str = "rejected") -> None:
         self.counts[outcome] += 1
         key = (outcome, field, reason[:160])
         self.reasons[key] += 1
@@ -78,8 +77,11 @@ class Tally:
                 continue
             problem = item.get("problem") or {}
             errors = problem.get("errors") or [{"pointer": "", "detail": problem.get("title", "")}]
-            self.rejected("; ".join(e["detail"] for e in errors[:3]), wheres[item["index"]],
-                          field=" ".join(e["pointer"] or "/" for e in errors[:3]))
+            self.rejected(
+                "; ".join(e["detail"] for e in errors[:3]),
+                wheres[item["index"]],
+                field=" ".join(e["pointer"] or "/" for e in errors[:3]),
+            )
 
 
 class Sources:
@@ -108,9 +110,7 @@ class Sources:
             yield from read_file(Path(source))
 
 
-def batches_of(
-    items: Iterable[SourceItem], size: int, tally: Tally
-) -> Iterator[list[SourceItem]]:
+def batches_of(items: Iterable[SourceItem], size: int, tally: Tally) -> Iterator[list[SourceItem]]:
     """The readable items in batches of `size`; the unreadable ones go straight to the tally."""
     batch: list[SourceItem] = []
     for item in items:
@@ -139,22 +139,22 @@ class IngestDown(Exception):
 
 def pause_before(attempt: int, answer: httpx.Response | None) -> float:
     """Seconds to wait before attempt `attempt + 1`: doubling, or what Retry-After asks."""
-    pause = min(LONGEST_PAUSE_S, FIRST_PAUSE_S * 2 ** attempt)
+    pause = min(LONGEST_PAUSE_S, FIRST_PAUSE_S * 2**attempt)
     if answer is not None and (after := answer.headers.get("Retry-After", "")).isdigit():
         pause = min(LONGEST_PAUSE_S, float(after))
     return pause
 
 
-async def send_with_retries(client: httpx.AsyncClient, body: bytes, retries: int
-                            ) -> httpx.Response:
+async def send_with_retries(client: httpx.AsyncClient, body: bytes, retries: int) -> httpx.Response:
     """POST one batch; a connection error, 5xx or 429 is tried again up to `retries` times.
     Returns the last answer (possibly still a 5xx); raises IngestDown when every try met a
     connection error."""
     for attempt in range(retries + 1):
         answer: httpx.Response | None = None
         try:
-            answer = await client.post("/v1/articles/batch", content=body, headers=JSON,
-                                       timeout=120)
+            answer = await client.post(
+                "/v1/articles/batch", content=body, headers=JSON, timeout=120
+            )
         except httpx.TransportError as error:
             if attempt == retries:
                 raise IngestDown(f"{error!r}") from error
@@ -165,26 +165,41 @@ async def send_with_retries(client: httpx.AsyncClient, body: bytes, retries: int
     raise AssertionError("unreachable")
 
 
-async def post_batches(items: Iterable[SourceItem], client: httpx.AsyncClient, batch_size: int,
-                       in_flight: int, retries: int, tally: Tally) -> None:
-    columns = (TextColumn("importing"), BarColumn(), TextColumn("{task.completed} articles"),
-               TimeElapsedColumn())
+async def post_batches(
+    items: Iterable[SourceItem],
+    client: httpx.AsyncClient,
+    batch_size: int,
+    in_flight: int,
+    retries: int,
+    tally: Tally,
+) -> None:
+    columns = (
+        TextColumn("importing"),
+        BarColumn(),
+        TextColumn("{task.completed} articles"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console) as progress:
         task = progress.add_task("import", total=None)  # the sources are read as they go
 
         async def post(batch: list[SourceItem]) -> None:
             answer = await send_with_retries(
-                client, orjson.dumps([item.document for item in batch]), retries)
+                client, orjson.dumps([item.document for item in batch]), retries
+            )
             if answer.status_code in (401, 403):
                 raise KeyRefused(answer.json().get("detail", answer.text))
             if answer.status_code in RETRY_STATUSES:
                 for item in batch:
-                    tally.lost(f"ingest answered {answer.status_code} after {retries} retries",
-                               item.where)
+                    tally.lost(
+                        f"ingest answered {answer.status_code} after {retries} retries", item.where
+                    )
             elif answer.status_code != 200:
                 for item in batch:
-                    tally.rejected(f"batch refused: {answer.text[:120]}", item.where,
-                                   field=str(answer.status_code))
+                    tally.rejected(
+                        f"batch refused: {answer.text[:120]}",
+                        item.where,
+                        field=str(answer.status_code),
+                    )
             else:
                 tally.add_answer(answer.json(), [item.where for item in batch])
             progress.advance(task, len(batch))
@@ -201,8 +216,15 @@ def print_summary(tally: Tally) -> None:
         table.add_row(outcome, str(tally.counts[outcome]))
     console.print(table)
     if tally.reasons:
-        reasons = Table("outcome", "first at", "field", "reason", "count",
-                        title="refused or lost", title_justify="left")
+        reasons = Table(
+            "outcome",
+            "first at",
+            "field",
+            "reason",
+            "count",
+            title="refused or lost",
+            title_justify="left",
+        )
         for key, count in tally.reasons.most_common(30):
             outcome, field, reason = key
             reasons.add_row(outcome, tally.first_at[key], field, reason, str(count))
@@ -217,12 +239,23 @@ def import_command(
     ingest_url: Annotated[str, typer.Option(help="Ingest's base URL.")] = "",
     key: Annotated[str, typer.Option(help="A write key (default: $KHABAR_INGEST_KEY).")] = "",
     batch_size: Annotated[int, typer.Option(min=1, max=500)] = 200,
-    in_flight: Annotated[int, typer.Option(
-        min=1, max=8, help="Batches posted at once (one article's changes keep their order).",
-    )] = IN_FLIGHT,
-    retries: Annotated[int, typer.Option(
-        min=0, max=20, help="Tries again after a connection error, 5xx or 429, pausing "
-                            "0.5 s, 1 s, 2 s … up to 8 s between tries.")] = 5,
+    in_flight: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=8,
+            help="Batches posted at once (one article's changes keep their order).",
+        ),
+    ] = IN_FLIGHT,
+    retries: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=20,
+            help="Tries again after a connection error, 5xx or 429, pausing "
+            "0.5 s, 1 s, 2 s … up to 8 s between tries.",
+        ),
+    ] = 5,
 ) -> None:
     """Post articles from files and feeds to ingest; prints what happened to each.
 
@@ -248,14 +281,23 @@ def import_command(
             fail(f"ingest is down at {url} (--ingest-url): {down}", EXIT_UNAVAILABLE)
     print_summary(tally)
     if items.unreadable:
-        console.print(f"[red]{len(items.unreadable)} source(s) could not be read: "
-                      f"{', '.join(items.unreadable)}[/red]")
+        console.print(
+            f"[red]{len(items.unreadable)} source(s) could not be read: "
+            f"{', '.join(items.unreadable)}[/red]"
+        )
     if tally.failed or items.unreadable:
         raise typer.Exit(EXIT_PROBLEMS)
 
 
-async def post_all(items: Iterable[SourceItem], url: str, headers: dict[str, str],
-                   batch_size: int, in_flight: int, retries: int, tally: Tally) -> None:
+async def post_all(
+    items: Iterable[SourceItem],
+    url: str,
+    headers: dict[str, str],
+    batch_size: int,
+    in_flight: int,
+    retries: int,
+    tally: Tally,
+) -> None:
     limits = httpx.Limits(max_connections=in_flight)
     async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits) as client:
         await post_batches(items, client, batch_size, in_flight, retries, tally)

@@ -19,8 +19,9 @@ from khabar_ingest.settings import IngestSettings
 from khabar_shared.redis_helpers import RedisClient, connect
 
 T = TypeVar("T")
-keys_app = typer.Typer(help="Ingest API keys: each has a name (the newsroom tool) and a scope.",
-                       no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Ingest API keys: each has a name (the newsroom tool) and a scope.", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
 console = Console()
 
@@ -40,8 +41,12 @@ def with_redis(work: Callable[[RedisClient], Awaitable[T]]) -> T:
 def create(
     name: Annotated[str, typer.Argument(help="Who holds the key, e.g. 'cms' or 'afp-wire'.")],
     scope: Annotated[str, typer.Option(help="write (post and withdraw) or read.")] = "write",
-    time_zone: Annotated[str | None, typer.Option(
-        help="IANA zone for times sent without an offset (default: KHABAR_SITE_TIME_ZONE).")] = None,
+    time_zone: Annotated[
+        str | None,
+        typer.Option(
+            help="IANA zone for times sent without an offset (default: KHABAR_SITE_TIME_ZONE)."
+        ),
+    ] = None,
 ) -> None:
     """Make a new key and print it (once: only its hash is kept)."""
     if scope not in ("write", "read"):
@@ -57,8 +62,10 @@ def create(
     except KeyNameTaken as taken:
         console.print(f"[red]{taken}[/red]")
         raise typer.Exit(1) from taken
-    console.print(f"Created {record.scope} key [bold]{record.name}[/bold]. Keep it safe; "
-                  "it is not shown again:")
+    console.print(
+        f"Created {record.scope} key [bold]{record.name}[/bold]. Keep it safe; "
+        "it is not shown again:"
+    )
     console.print(key, markup=False, highlight=False, soft_wrap=True)
 
 

@@ -18,10 +18,19 @@ console = Console()
 
 async def _run(settings: SearchSettings, stream: str, batch_size: int) -> RebuildReport:
     redis = connect(settings.redis_url)
-    live = MeiliWriter(settings.meili_url, settings.meili_index_key.get_secret_value(),
-                       settings.meili_index, settings.prefix_search, settings.languages)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    live = MeiliWriter(
+        settings.meili_url,
+        settings.meili_index_key.get_secret_value(),
+        settings.meili_index,
+        settings.prefix_search,
+        settings.languages,
+    )
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     try:
         # Both must answer before the progress bars start, so an outage is one line.
         await redis.ping()
@@ -54,6 +63,8 @@ def reindex(
     KHABAR_MEILI_INDEX_KEY (never the master key).
     """
     report = asyncio.run(_run(SearchSettings(), stream, batch_size))
-    console.print(f"[green]index '{report.index}' rebuilt:[/] {report.documents} live articles "
-                  f"from {report.events} events ({report.caught_up} more caught up during the "
-                  f"rebuild) in {report.seconds:.1f}s")
+    console.print(
+        f"[green]index '{report.index}' rebuilt:[/] {report.documents} live articles "
+        f"from {report.events} events ({report.caught_up} more caught up during the "
+        f"rebuild) in {report.seconds:.1f}s"
+    )

@@ -61,19 +61,29 @@ async def rewind(redis: RedisClient, stream: str, group: str, start: str, dry_ru
     if not dry_run:
         # Tell Redis how much the group has read, so its lag reads `count` at once.
         added = int((await redis.xinfo_stream(stream))["entries-added"])
-        await redis.xgroup_setid(stream, group, previous_id(start) if start != "0-0" else "0",
-                                 entries_read=max(0, added - count))
+        await redis.xgroup_setid(
+            stream,
+            group,
+            previous_id(start) if start != "0-0" else "0",
+            entries_read=max(0, added - count),
+        )
     return count
 
 
 @app.command()
 def replay(
-    stream: Annotated[str, typer.Argument(
-        help=f"The stream, e.g. {' or '.join(GROUPS_BY_STREAM)}.")],
+    stream: Annotated[
+        str, typer.Argument(help=f"The stream, e.g. {' or '.join(GROUPS_BY_STREAM)}.")
+    ],
     group: Annotated[str, typer.Argument(help="The one consumer group to re-deliver to.")],
-    start: Annotated[str, typer.Option(
-        "--from", help="First entry to deliver again: an id (1712345678901-0), an ISO time "
-                       "(2026-03-01T09:00), or 0 for the whole stream.")],
+    start: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            help="First entry to deliver again: an id (1712345678901-0), an ISO time "
+            "(2026-03-01T09:00), or 0 for the whole stream.",
+        ),
+    ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
 ) -> None:
@@ -84,8 +94,9 @@ def replay(
     """
     first = start_id(start)
     count = with_log_redis(lambda redis: rewind(redis, stream, group, first, dry_run=True))
-    console.print(f"{count} event(s) from {first} on {stream} would be delivered again "
-                  f"to group '{group}'.")
+    console.print(
+        f"{count} event(s) from {first} on {stream} would be delivered again to group '{group}'."
+    )
     if dry_run:
         return
     if not yes and not typer.confirm("Go ahead?"):

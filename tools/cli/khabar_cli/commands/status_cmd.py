@@ -51,9 +51,13 @@ def status_table(stats: list[GroupStats], stuck_after_s: float) -> Table:
         stuck = row.oldest_pending_age_s > stuck_after_s
         consumers = ", ".join(f"{name}:{count}" for name, count in sorted(row.consumers.items()))
         table.add_row(
-            row.stream, row.group, str(row.length), "?" if row.lag is None else str(row.lag),
+            row.stream,
+            row.group,
+            str(row.length),
+            "?" if row.lag is None else str(row.lag),
             str(row.pending),
-            f"[red]{age_text(row.oldest_pending_age_s)}[/red]" if stuck
+            f"[red]{age_text(row.oldest_pending_age_s)}[/red]"
+            if stuck
             else age_text(row.oldest_pending_age_s),
             f"[red]{row.dead_letters}[/red]" if row.dead_letters else "0",
             consumers or "(none)",
@@ -63,8 +67,9 @@ def status_table(stats: list[GroupStats], stuck_after_s: float) -> Table:
 
 @app.command()
 def status(
-    stuck_after: Annotated[float, typer.Option(
-        help="Seconds after which a pending event is shown in red as stuck.")] = 60.0,
+    stuck_after: Annotated[
+        float, typer.Option(help="Seconds after which a pending event is shown in red as stuck.")
+    ] = 60.0,
 ) -> None:
     """Per stream and consumer group: length, lag, pending, oldest pending age, dead letters.
 

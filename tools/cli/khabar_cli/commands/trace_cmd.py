@@ -14,8 +14,13 @@ console = Console()
 
 def trace_table(trace: ArticleTrace) -> Table:
     table = Table(title=f"article {trace.article_id}", header_style="bold")
-    for column in ("version", "status", "accepted at", *(s.stage for s in
-                                                         trace.versions[0].stages), "correlation id"):
+    for column in (
+        "version",
+        "status",
+        "accepted at",
+        *(s.stage for s in trace.versions[0].stages),
+        "correlation id",
+    ):
         table.add_column(column)
     for version in trace.versions:
         cells = []
@@ -24,9 +29,13 @@ def trace_table(trace: ArticleTrace) -> Table:
                 cells.append(f"[green]+{stage.seconds:.1f}s[/green]")
             else:
                 cells.append(f"[red]pending {stage.seconds:.0f}s[/red]")
-        table.add_row(str(version.version), version.status,
-                      version.accepted_at.strftime("%Y-%m-%d %H:%M:%S"), *cells,
-                      version.correlation_id)
+        table.add_row(
+            str(version.version),
+            version.status,
+            version.accepted_at.strftime("%Y-%m-%d %H:%M:%S"),
+            *cells,
+            version.correlation_id,
+        )
     return table
 
 

@@ -77,8 +77,9 @@ async def plan_stream(redis: RedisClient, stream: str, keep_ms: int) -> TrimPlan
     age_limit = f"{max(0, int(time.time() * 1000) - keep_ms)}-0"
     min_id = min(safe, age_limit, key=id_parts)
     removable = await count_before(redis, stream, min_id)
-    return TrimPlan(stream=stream, safe_min_id=safe, held_by=held_by, min_id=min_id,
-                    removable=removable)
+    return TrimPlan(
+        stream=stream, safe_min_id=safe, held_by=held_by, min_id=min_id, removable=removable
+    )
 
 
 async def count_before(redis: RedisClient, stream: str, min_id: str) -> int:
@@ -109,14 +110,21 @@ async def apply(redis: RedisClient, plans: list[TrimPlan]) -> tuple[int, int]:
 
 @app.command()
 def trim(
-    keep_days: Annotated[float, typer.Option(
-        help="Keep at least this many days of every stream.")] = 365.0,
-    dead_letters: Annotated[bool, typer.Option(
-        help="Trim dead-letter streams to --keep-days instead of --dead-letter-days.")] = False,
-    dead_letter_days: Annotated[float, typer.Option(
-        help="Keep this many days of dead letters.")] = 90.0,
-    history_days: Annotated[float, typer.Option(
-        help="Keep this many days of each article's history (its newest entry always stays).")
+    keep_days: Annotated[
+        float, typer.Option(help="Keep at least this many days of every stream.")
+    ] = 365.0,
+    dead_letters: Annotated[
+        bool,
+        typer.Option(help="Trim dead-letter streams to --keep-days instead of --dead-letter-days."),
+    ] = False,
+    dead_letter_days: Annotated[
+        float, typer.Option(help="Keep this many days of dead letters.")
+    ] = 90.0,
+    history_days: Annotated[
+        float,
+        typer.Option(
+            help="Keep this many days of each article's history (its newest entry always stays)."
+        ),
     ] = 365.0,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show the plan.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
@@ -131,29 +139,50 @@ def trim(
         cutoff = f"{max(0, int(time.time() * 1000) - dead_keep_ms)}-0"
         for stream in GROUPS_BY_STREAM:
             dead = dead_letter_stream(stream)
-            plans.append(TrimPlan(stream=dead, safe_min_id=cutoff, held_by="(age)", min_id=cutoff,
-                                  removable=await count_before(redis, dead, cutoff)))
+            plans.append(
+                TrimPlan(
+                    stream=dead,
+                    safe_min_id=cutoff,
+                    held_by="(age)",
+                    min_id=cutoff,
+                    removable=await count_before(redis, dead, cutoff),
+                )
+            )
         return plans
 
     plans = with_log_redis(plan_all)
     table = Table(title="trim plan", header_style="bold")
-    for column in ("stream", "oldest id still needed", "held by group", "trim before",
-                   "entries removed"):
+    for column in (
+        "stream",
+        "oldest id still needed",
+        "held by group",
+        "trim before",
+        "entries removed",
+    ):
         table.add_column(column)
     for plan in plans:
-        table.add_row(plan.stream, plan.safe_min_id or "(no group: kept)", plan.held_by or "",
-                      plan.min_id or "", str(plan.removable))
+        table.add_row(
+            plan.stream,
+            plan.safe_min_id or "(no group: kept)",
+            plan.held_by or "",
+            plan.min_id or "",
+            str(plan.removable),
+        )
     console.print(table)
     total = sum(plan.removable for plan in plans)
     history_cut = datetime.now(UTC) - timedelta(days=history_days)
-    console.print(f"histories: entries accepted before {history_cut:%Y-%m-%d %H:%M} UTC go "
-                  "(each article keeps its newest)")
+    console.print(
+        f"histories: entries accepted before {history_cut:%Y-%m-%d %H:%M} UTC go "
+        "(each article keeps its newest)"
+    )
     if dry_run:
         return
     if not yes and not typer.confirm(f"Remove {total} stream entries and old history entries?"):
         raise typer.Exit(1)
     removed, kept = with_log_redis(lambda redis: apply(redis, plans)) if total else (0, 0)
-    console.print(f"{removed} entries removed; {kept} kept (the latest event of each live "
-                  "article, which every rebuild reads).")
+    console.print(
+        f"{removed} entries removed; {kept} kept (the latest event of each live "
+        "article, which every rebuild reads)."
+    )
     histories = with_log_redis(lambda redis: trim_histories(redis, history_cut))
     console.print(f"{histories} history entries removed.")
