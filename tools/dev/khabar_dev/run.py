@@ -143,6 +143,9 @@ def service_env(
         "KHABAR_SITE_BASE_URL": f"http://127.0.0.1:{settings.edge_port}",
         "KHABAR_EDGE_PURGE_URL": f"http://127.0.0.1:{settings.edge_port}/",
         "KHABAR_EDGE_PURGE_TOKEN": edge_token,
+        # The edge reaches search from loopback and names the reader in X-Forwarded-For;
+        # without this every reader would share the edge's rate-limit bucket.
+        "KHABAR_TRUSTED_PROXIES": "127.0.0.1",
     }
     # launch_service adds the rest of the environment and keeps each secret
     # (the master key: none) to the services that need it.
