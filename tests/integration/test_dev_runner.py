@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from khabar_dev.processes import REPO_ROOT, SERVICES, free_port, http_ok
+from khabar_dev.processes import OPS_PORT_SERVICES, REPO_ROOT, SERVICES, free_port, http_ok
 from tests.conftest import Servers
 from tests.support import eventually
 
@@ -41,6 +41,8 @@ def runner_env(
     env.update(
         {f"KHABAR_{s.upper()}_PORT": str(port) for s, port in ports.items() if s in SERVICES}
     )
+    env.update({f"KHABAR_{s.upper()}_OPS_PORT": str(ports[f"{s}_ops"]) for s in OPS_PORT_SERVICES})
+    env["KHABAR_EDGE_PORT"] = str(ports["edge"])
     return env
 
 
@@ -85,7 +87,8 @@ def service_pid(runner: int, service: str) -> int | None:
 
 @pytest.fixture
 def ports() -> dict[str, int]:
-    return {service: free_port() for service in (*SERVICES, "cache")}
+    names = (*SERVICES, *(f"{s}_ops" for s in OPS_PORT_SERVICES), "cache", "edge")
+    return {name: free_port() for name in names}
 
 
 @pytest.fixture
@@ -121,14 +124,17 @@ def test_a_killed_service_is_restarted_and_a_killed_runner_leaves_no_child(
     eventually(lambda: b"service_restarted" in output.read_bytes(), timeout_s=60)
     eventually(lambda: service_pid(process.pid, "render") not in (None, render), timeout_s=30)
     eventually(
-        lambda: http_ok(f"http://127.0.0.1:{ports['render']}/readyz"), timeout_s=120, interval_s=0.5
+        lambda: http_ok(f"http://127.0.0.1:{ports['render_ops']}/readyz"),
+        timeout_s=120,
+        interval_s=0.5,
     )
     assert process.poll() is None
     assert b"service_exited_restarting" in output.read_bytes()
 
     before = children(process.pid)
-    assert len(before) == len(SERVICES) + 1  # and the cache's Redis
+    assert len(before) == len(SERVICES) + 2  # and the cache's Redis and the edge
     assert any("redis-server" in cmd for cmd in before.values())
+    assert any("varnishd" in cmd for cmd in before.values())
     os.kill(process.pid, signal.SIGKILL)
     process.wait(10)
     eventually(lambda: not any(alive(pid) for pid in before), timeout_s=30, interval_s=0.2)
