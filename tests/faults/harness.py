@@ -60,6 +60,10 @@ class Pipeline:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
+    def ops_url(self, service: str) -> str:
+        """Where `service` answers /readyz and /metrics (its operations port, if it has one)."""
+        return f"http://127.0.0.1:{self.processes[service].ops_port or self.ports[service]}"
+
     @property
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.env["KHABAR_REDIS_URL"])

@@ -246,14 +246,14 @@ def test_cache_redis_down_with_withdrawals_sends_nothing_to_dead_letters(
                 assert send(client, pipeline, "publish", document, accepted, ids).status_code == 202
             ready = eventually(
                 lambda: (
-                    (r := client.get(f"{pipeline.url('render')}/readyz")).status_code == 503
+                    (r := client.get(f"{pipeline.ops_url('render')}/readyz")).status_code == 503
                     and "waiting" in r.text
                     and r
                 ),
                 timeout_s=30,
             )
             assert "dependencies" in ready.text
-            metrics = client.get(f"{pipeline.url('render')}/metrics").text
+            metrics = client.get(f"{pipeline.ops_url('render')}/metrics").text
             assert 'khabar_waiting_for_dependency{group="render"' in metrics
             time.sleep(12)
             assert dead_letters(pipeline.redis) == dict.fromkeys(dead_letters(pipeline.redis), 0)
@@ -261,7 +261,8 @@ def test_cache_redis_down_with_withdrawals_sends_nothing_to_dead_letters(
         wait_settled(pipeline.redis, timeout_s=300)
         assert dead_letters(pipeline.redis) == dict.fromkeys(dead_letters(pipeline.redis), 0)
         eventually(
-            lambda: httpx.get(f"{pipeline.url('render')}/readyz").status_code == 200, timeout_s=30
+            lambda: httpx.get(f"{pipeline.ops_url('render')}/readyz").status_code == 200,
+            timeout_s=30,
         )
         check_fragments(pipeline, accepted)
     finally:
