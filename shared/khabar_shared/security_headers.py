@@ -59,7 +59,9 @@ class SecurityHeadersMiddleware:
         async def with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
+                # Once: a route that sets it itself (render's media) must not get it twice.
+                if not any(name.lower() == b"x-content-type-options" for name, _ in headers):
+                    headers.append((b"x-content-type-options", b"nosniff"))
                 content_type = next((v for k, v in headers if k == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
                     headers.append((b"content-security-policy", self.policy))
