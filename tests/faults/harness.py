@@ -30,6 +30,7 @@ from khabar_dev.processes import (
     ProcessGroup,
     free_port,
     launch_service,
+    ops_url,
     wait_ready,
 )
 from khabar_ingest.formats.corpus import iter_corpus
@@ -62,7 +63,7 @@ class Pipeline:
 
     def ops_url(self, service: str) -> str:
         """Where `service` answers /readyz and /metrics (its operations port, if it has one)."""
-        return f"http://127.0.0.1:{self.processes[service].ops_port or self.ports[service]}"
+        return ops_url(self.processes[service], self.ports[service])
 
     @property
     def redis(self) -> redis.Redis:
