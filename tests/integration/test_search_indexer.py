@@ -16,7 +16,8 @@ import khabar_search.indexer  # noqa: F401 - declares the indexer's failpoints
 from bench.relevance import load_corpus_articles
 from bench.relevance import versioned_event as event
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
-from khabar_search.alias_store import AliasStore
+from khabar_search.alias_store import BY_ARTICLE_KEY, AliasStore
+from khabar_search.aliases import Alias
 from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
@@ -245,10 +246,14 @@ async def test_stopped_between_any_two_writes_then_redelivered_the_index_is_curr
     (This held before failpoints existed: the version guard lets an equal
     version through again. The test keeps it so for every write added later.)
     """
-    indexer = Indexer(redis, index, 0, AliasStore(redis))  # as the app wires it
+    store = AliasStore(redis)
+    await redis.delete(BY_ARTICLE_KEY)
+    indexer = Indexer(redis, index, 0, store)  # as the app wires it
     kept, killed, moved = articles[:3]
-    await indexer.handle(deliveries(event(kept, 1), event(killed, 1), event(moved, 1)))
-    batch = deliveries(event(killed, 2, withdrawn=True), event(moved, 2))
+    killed_v1 = event(glossing(killed, "شركة نايكي (Nike)"), 1)
+    await indexer.handle(deliveries(event(kept, 1), killed_v1, event(moved, 1)))
+    moved_v2 = event(glossing(moved, "شركة أديداس (Adidas)"), 2)
+    batch = deliveries(event(killed, 2, withdrawn=True), moved_v2)
     failpoints.arm(point)
     try:
         with pytest.raises(failpoints.FailpointHit):
@@ -259,6 +264,8 @@ async def test_stopped_between_any_two_writes_then_redelivered_the_index_is_curr
     assert document(servers, index, killed.id) is None
     assert document(servers, index, moved.id)["version"] == 2
     assert document(servers, index, kept.id)["version"] == 1
+    learned = await store.learned()
+    assert [(a.latin, a.sources) for a in learned] == [("adidas", [moved.id])]
 
 
 class FlakyMeili:
@@ -352,3 +359,52 @@ async def test_meilisearch_answering_5xx_is_waited_out_and_never_counted(
         await redis.delete(stream)
         await writer.delete_index()
         flaky.server.shutdown()
+
+
+def glossing(article: Article, gloss: str) -> Article:
+    """`article` with a Latin name glossed in its lead, as Arabic news writes it."""
+    return article.model_copy(update={"lead": f"{article.lead} {gloss}"})
+
+
+async def test_replica_race_leaves_the_newest_versions_aliases(
+    redis: RedisClient, index: MeiliWriter, articles: list[Article]
+) -> None:
+    """A applies v2 (glossing Nike) slowly; B applies v3 (glossing Adidas) meanwhile.
+
+    The alias record is the indexer's second write: it must follow the version
+    the index ends on, not the version the slow replica was handed.
+    """
+    store = AliasStore(redis)
+    await redis.delete(BY_ARTICLE_KEY)
+    article = articles[3]
+    v2 = event(glossing(article, "وأعلنت شركة نايكي (Nike) ذلك."), 2)
+    v3 = event(glossing(article, "وأعلنت شركة أديداس (Adidas) ذلك."), 3)
+    slow = GatedWriter(index)
+    replica_a = Indexer(redis, slow, 0, store)  # type: ignore[arg-type]
+    replica_b = Indexer(redis, index, 0, store)
+
+    a_done = asyncio.create_task(replica_a.handle(deliveries(v2)))
+    while await redis.hget(VERSIONS_KEY, article.id) != b"2":
+        await asyncio.sleep(0.01)
+    await replica_b.handle(deliveries(v3))
+    slow.gate.set()
+    await a_done
+
+    learned = {(a.latin, a.arabic) for a in await store.learned()}
+    assert learned == {("adidas", "اديداس")}
+
+
+async def test_a_late_older_version_never_overwrites_newer_aliases(
+    redis: RedisClient, articles: list[Article]
+) -> None:
+    """Recorded out of order (a replica's stale batch after the newest), the newest stays."""
+    store = AliasStore(redis)
+    await redis.delete(BY_ARTICLE_KEY)
+    article_id = articles[4].id
+    await store.record({article_id: (3, [Alias(latin="adidas", arabic="اديداس")])})
+    await store.record({article_id: (2, [Alias(latin="nike", arabic="نايكي")])})
+    assert [(a.latin, a.count) for a in await store.learned()] == [("adidas", 1)]
+
+    await store.record({article_id: (4, [])})  # withdrawn
+    await store.record({article_id: (3, [Alias(latin="adidas", arabic="اديداس")])})
+    assert await store.learned() == []

@@ -3,7 +3,8 @@
 One hash maps an article id to the aliases its latest indexed version
 gives (`aliases.mine`), so recording is idempotent (a redelivered event
 writes the same entry) and an update or a withdrawal takes back what the
-article no longer says. An alias's count is the number of articles that
+article no longer says. Recording is guarded by the article's version, as
+the index is: a slow replica's older batch never brings back old aliases. An alias's count is the number of articles that
 give it, its sources those articles. Operators remove a bad alias with
 `khabar aliases remove`: it joins a blocked set and never comes back.
 
@@ -18,12 +19,17 @@ from collections.abc import Mapping
 from pydantic import BaseModel
 
 from khabar_search.aliases import Alias
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.redis_helpers import RedisClient
+
+RECORD_ALIASES = ScriptRegistry("khabar_search")["record_aliases"]
 
 # One hash slot (`{search}`): the recording transaction is single-slot in a Redis Cluster too.
 BY_ARTICLE_KEY = "khabar:{search}:aliases:by-article"
 BLOCKED_KEY = "khabar:{search}:aliases:blocked"
 VERSION_KEY = "khabar:{search}:aliases:version"
+# Article id -> the version whose aliases are recorded (so a late older one changes nothing).
+VERSIONS_KEY = "khabar:{search}:aliases:article-versions"
 MAX_SOURCES_SHOWN = 5
 
 
@@ -41,27 +47,21 @@ def _decode(value: bytes | str) -> str:
 class AliasStore:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
+        self._record = RECORD_ALIASES.register(redis)
 
-    async def record(self, found: Mapping[str, list[Alias]]) -> None:
-        """Each article's aliases, replacing what its earlier version gave."""
+    async def record(self, found: Mapping[str, tuple[int, list[Alias]]]) -> None:
+        """Each article's aliases at its indexed version, replacing what an earlier one gave.
+
+        `found` maps an article id to (version, aliases); a withdrawal gives none.
+        A version older than the one recorded changes nothing.
+        """
         if not found:
             return
-        ids = list(found)
-        before = await self._redis.hmget(BY_ARTICLE_KEY, ids)
-        pipe = self._redis.pipeline(transaction=True)
-        changed = False
-        for article_id, old in zip(ids, before, strict=True):
-            new = sorted(alias.key for alias in found[article_id])
-            if new == (json.loads(old) if old else []):
-                continue
-            changed = True
-            if new:
-                pipe.hset(BY_ARTICLE_KEY, article_id, json.dumps(new, ensure_ascii=False))
-            else:
-                pipe.hdel(BY_ARTICLE_KEY, article_id)
-        if changed:
-            pipe.incr(VERSION_KEY)
-            await pipe.execute()
+        args: list[str | int] = []
+        for article_id, (version, aliases) in found.items():
+            keys = sorted(alias.key for alias in aliases)
+            args += [article_id, version, json.dumps(keys, ensure_ascii=False) if keys else ""]
+        await self._record(keys=[BY_ARTICLE_KEY, VERSIONS_KEY, VERSION_KEY], args=args)
 
     async def version(self) -> int:
         return int(await self._redis.get(VERSION_KEY) or 0)

@@ -129,12 +129,12 @@ class Indexer:
             skipped=len(changes) - len(applied),
             events=len(deliveries),
         )
-        await self.settle(applied)
+        settled = await self.settle(applied)
         failpoints.check(SETTLED)
         if self._aliases is not None:
             # After the index: a crash before this is repaired by redelivery,
             # which re-applies the documents and records the same aliases.
-            await self._aliases.record({c.article_id: aliases_of(c) for c in applied})
+            await self._aliases.record({c.article_id: (c.version, aliases_of(c)) for c in settled})
             failpoints.check(ALIASES_RECORDED)
 
     async def claim(self, changes: list[Change]) -> set[str]:
@@ -148,20 +148,27 @@ class Indexer:
         passed = await self._claim(keys=keys, args=args)
         return {item.decode() if isinstance(item, bytes) else item for item in passed}
 
-    async def settle(self, applied: list[Change]) -> None:
-        """Re-apply the newest copy wherever a newer version was claimed during our task."""
+    async def settle(self, applied: list[Change]) -> list[Change]:
+        """Re-apply the newest copy wherever a newer version was claimed during our task.
+
+        Returns the changes the index holds now: `applied`, each overtaken one
+        replaced by the newer copy re-applied.
+        """
+        final = {change.article_id: change for change in applied}
         for _ in range(MAX_REAPPLY_ROUNDS):
             newer = await self._overtaken(applied)
             if not newer:
-                return
+                return list(final.values())
             log.info(
                 "search_reapplied_newer",
                 article_ids=[c.article_id for c in newer],
                 versions=[c.version for c in newer],
             )
             await self.apply(newer)
+            final.update((change.article_id, change) for change in newer)
             applied = newer
         log.warning("search_settle_gave_up", article_ids=[c.article_id for c in applied])
+        return list(final.values())
 
     async def _overtaken(self, applied: list[Change]) -> list[Change]:
         if not applied:
