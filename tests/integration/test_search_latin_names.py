@@ -69,3 +69,17 @@ async def test_a_query_that_works_is_left_as_it_is(
     plain = await hit_ids(servers, index, "Messi", transliterate=False)
     assert len(plain) == 10
     assert await hit_ids(servers, index, "Messi", transliterate=True) == plain
+
+
+async def test_a_hit_found_by_a_guessed_spelling_shows_it_marked(
+    servers: Servers, indexed: tuple[str, list[Article]]
+) -> None:
+    """The reader typed Nadal; the snippet marks نادال, so the Arabic hit explains itself."""
+    index, _ = indexed
+    client = SearchClient(servers.meili_url, servers.meili_keys.search_key, index)
+    try:
+        hits = (await client.search(SearchParams(q="Nadal", per_page=10))).hits
+    finally:
+        await client.aclose()
+    assert hits
+    assert "<mark>نادال</mark>" in hits[0].snippet, hits[0].snippet

@@ -394,12 +394,13 @@ class SearchClient:
         if answer is None:
             return result_fields(params, {})
         weights = list(QUERY_WEIGHTS[: len(answer)])
+        spelled: list[str] = []
         if self._transliterate and params.q and fallback.found_little(answer, params.per_page):
-            answer, weights = await self._with_guesses(params, request, answer, weights)
+            answer, weights, spelled = await self._with_guesses(params, request, answer, weights)
         merged = merge_answers(params, answer, weights)
         if is_deep(params) and merged["hits"]:
             await self._add_page_documents(merged["hits"], page_fields(params))
-        highlighter = Highlighter(params.q, self._synonyms)
+        highlighter = Highlighter(params.q, self._synonyms, also=spelled)
         if not highlighter.wanted or not merged["hits"]:
             return result_fields(params, merged, highlighter, self._max_depth)
         return await asyncio.to_thread(result_fields, params, merged, highlighter, self._max_depth)
@@ -410,14 +411,19 @@ class SearchClient:
         request: dict[str, Any],
         answer: list[dict[str, Any]],
         weights: list[float],
-    ) -> tuple[list[dict[str, Any]], list[float]]:
-        """The answer with the hits of the Latin words' Arabic spellings (`fallback.py`)."""
+    ) -> tuple[list[dict[str, Any]], list[float], list[str]]:
+        """The answer with the hits of the Latin words' Arabic spellings (`fallback.py`).
+
+        Also the spellings that found something: a snippet marks them as it
+        marks the words typed, so the reader sees why a hit in Arabic came up.
+        """
         spellings = fallback.guesses(params.q)
         if not spellings:
-            return answer, weights
+            return answer, weights, []
         queries = fallback.guess_queries(request["queries"][0], spellings)
         guessed = await self._multi_search({"queries": queries}) or []
-        return answer + guessed, weights + fallback.guess_weights(len(guessed))
+        found = [s for s, result in zip(spellings, guessed, strict=False) if result.get("hits")]
+        return answer + guessed, weights + fallback.guess_weights(len(guessed)), found
 
     async def _add_page_documents(self, hits: list[dict[str, Any]], fields: list[str]) -> None:
         by_id = {hit["id"]: hit for hit in hits}

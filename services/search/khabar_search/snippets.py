@@ -91,9 +91,15 @@ class SynonymTerms:
 class Highlighter:
     """Snippets for one reader's query."""
 
-    def __init__(self, q: str, synonyms: SynonymTerms | None = None) -> None:
+    def __init__(
+        self, q: str, synonyms: SynonymTerms | None = None, also: Iterable[str] = ()
+    ) -> None:
+        """`also`: other spellings of the query that found hits (the transliteration guesses)."""
         terms = analyze(q)
-        self.wanted = frozenset(synonyms.expand(terms) if synonyms else terms)
+        wanted = set(synonyms.expand(terms) if synonyms else terms)
+        for spelling in also:
+            wanted.update(analyze(spelling))
+        self.wanted = frozenset(wanted)
         self._candidates = _candidates_pattern(self.wanted)
 
     def snippet(self, body: str, lead: str) -> str:
