@@ -1,0 +1,212 @@
+"""Known-item search as a reader meets it, on a part of the archive nothing was tuned on.
+
+    .venv/bin/python -m bench.known_item [--held-out 6000] [--items 300]
+
+`bench.relevance` asks for an article by 2–3 salient words of its own
+headline: 0.99, because the words are exactly the article's. A reader is
+rarely that kind. This bench makes the task as hard as one:
+
+- **Held out.** The index is the last `--held-out` articles of the ANT corpus
+  (May–June 2018), none of which the relevance suite (the first 3,000,
+  February) or the judged sets were built from.
+- **Another paper's words.** The reader read the story elsewhere. For each
+  silver same-story pair (two outlets, `ant-2018h1-same-story-pairs`), the
+  query is 2–3 salient words of *one* outlet's headline, and that article is
+  left out of the index; the other outlet's telling must be found.
+- **Reprints count.** Any article of the same story (the pairs joined into
+  stories) is a correct answer.
+- **Words as readers type them.** No hamza on alef, ه for a final ة, ي for
+  ى, and the article ال dropped from every other word.
+
+It reports MRR@10 through the service's query (`query.py`) and through plain
+Meilisearch with default settings, on the same index and words, and beside
+them the own-headline task on the same held-out index. Goal (issue 21): the
+service ≥ 0.78 on the hard task.
+
+Figures (2026-12-07, 5,819 held-out articles, 181 stories; default settings):
+another paper's words as typed: khabar 0.508–0.511, raw Meilisearch 0.406;
+the article's own headline words: khabar 0.995, raw 0.912. The goal is not
+met on the hard task. Where it fails, the words the reader took from the
+first paper (its rarest, by construction) are not in the other telling at
+all ('زاهر مستقبل ترمب'): Meilisearch's matching strategy ("last" or
+"frequency", on either query) changed no figure, so what is missing is
+meaning, not matching (another paper says "bright future" differently).
+"""
+
+import argparse
+import asyncio
+import json
+import secrets
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.relevance import (
+    IndexFixture,
+    document_frequencies,
+    raw_search,
+    salient_query,
+    service_search,
+)
+from khabar_dev.corpus import ANT, SILVER_PAIRS, corpus_file
+from khabar_dev.processes import ProcessGroup, free_port, start_meili
+from khabar_ingest.formats.corpus import iter_corpus
+from khabar_shared.events import Article
+from khabar_shared.meili_setup import provision_keys
+
+GOAL = 0.78
+_READER_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي"})
+
+
+@dataclass(frozen=True)
+class KnownItem:
+    query: str
+    source_id: str  # the article whose words the reader remembers (not in the index)
+    correct: frozenset[str]  # every telling of the story in the index
+
+
+def held_out_archive(count: int) -> list[Article]:
+    """The last `count` articles of the corpus (it is oldest first)."""
+    articles = [a for a in iter_corpus(corpus_file(ANT)) if a.headline]
+    return articles[-count:]
+
+
+def stories(pairs: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """Each article id of a pair -> every id joined to it through pairs (one story)."""
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while parent.setdefault(node, node) != node:
+            node = parent[node]
+        return node
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    members: dict[str, set[str]] = {}
+    for node in parent:
+        members.setdefault(root(node), set()).add(node)
+    return {node: frozenset(members[root(node)]) for node in parent}
+
+
+def silver_pairs_within(ids: set[str]) -> list[tuple[str, str]]:
+    raw = json.loads(corpus_file(SILVER_PAIRS).read_text())
+    pairs = [(p["a"].lower(), p["b"].lower()) for p in raw]
+    return [(a, b) for a, b in pairs if a in ids and b in ids]
+
+
+def as_typed(query: str) -> str:
+    """The words as a reader types them: plain alef, final ه and ي, ال on every other word."""
+    words = []
+    for n, word in enumerate(query.translate(_READER_LETTERS).split()):
+        if word.endswith("ة"):
+            word = word[:-1] + "ه"
+        if n % 2 == 0 and word.startswith("ال") and len(word) > 4:
+            word = word[2:]
+        words.append(word)
+    return " ".join(words)
+
+
+def known_items(
+    archive: list[Article], df: Counter[str], limit: int
+) -> tuple[list[KnownItem], set[str]]:
+    """The queries, and the articles they were taken from (to leave out of the index)."""
+    by_id = {a.id: a for a in archive}
+    story_of = stories(silver_pairs_within(set(by_id)))
+    sources: set[str] = set()
+    items: list[KnownItem] = []
+    for story in sorted(set(story_of.values()), key=sorted):
+        # The first telling is what the reader read; the rest must be found.
+        source, *others = sorted(story)
+        if not others:
+            continue
+        words = salient_query(by_id[source], df, len(archive))
+        if len(words.split()) < 2:
+            continue
+        sources.add(source)
+        items.append(KnownItem(as_typed(words), source, frozenset(others)))
+        if len(items) >= limit:
+            break
+    return items, sources
+
+
+def first_rank(found: list[str], correct: frozenset[str]) -> float:
+    for rank, article_id in enumerate(found, start=1):
+        if article_id in correct:
+            return 1.0 / rank
+    return 0.0
+
+
+async def mrr(fixture: IndexFixture, items: list[KnownItem]) -> tuple[float, float]:
+    client = fixture.service()
+    ours = raw = 0.0
+    try:
+        for item in items:
+            ours += first_rank(await service_search(client, item.query), item.correct)
+            found = await raw_search(
+                fixture.meili_url, fixture.search_key, fixture.raw_index, item.query
+            )
+            raw += first_rank(found, item.correct)
+    finally:
+        await client.aclose()
+    return ours / max(len(items), 1), raw / max(len(items), 1)
+
+
+def own_headline_items(
+    archive: list[Article], df: Counter[str], left_out: set[str], limit: int
+) -> list[KnownItem]:
+    """`bench.relevance`'s task on the same index: an article's own headline words."""
+    items = []
+    for article in archive[:: max(1, len(archive) // limit)]:
+        words = salient_query(article, df, len(archive))
+        if article.id not in left_out and len(words.split()) >= 2:
+            items.append(KnownItem(words, article.id, frozenset({article.id})))
+    return items[:limit]
+
+
+async def run(held_out: int, limit: int) -> None:
+    console = Console()
+    archive = held_out_archive(held_out)
+    df = document_frequencies(archive)
+    items, left_out = known_items(archive, df, limit)
+    own = own_headline_items(archive, df, left_out, limit)
+    indexed = [a for a in archive if a.id not in left_out]
+    group = ProcessGroup()
+    with tempfile.TemporaryDirectory(prefix="khabar-known-item-") as tmp:
+        try:
+            master = secrets.token_hex(16)
+            url = start_meili(group, Path(tmp) / "meili", free_port(), master)
+            keys = provision_keys(url, master)
+            fixture = IndexFixture(url, keys.index_key, keys.search_key, "articles")
+            with console.status(f"indexing {len(indexed)} held-out articles"):
+                await fixture.load(indexed)
+            hard = await mrr(fixture, items)
+            easy = await mrr(fixture, own)
+        finally:
+            group.stop_all()
+    table = Table(title=f"Known-item MRR@10 over {len(indexed)} held-out articles (May–June)")
+    for column in ("task", "queries", "khabar search", "raw Meilisearch"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    table.add_row(
+        "another paper's words, as typed", str(len(items)), f"{hard[0]:.3f}", f"{hard[1]:.3f}"
+    )
+    table.add_row("the article's own headline words", str(len(own)), *(f"{v:.3f}" for v in easy))
+    console.print(table)
+    for item in items[:5]:
+        console.print(f"  e.g. {item.query!r} (read in {item.source_id})")
+    console.print(f"goal ≥ {GOAL}: " + ("met" if hard[0] >= GOAL else "NOT met"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--held-out", type=int, default=6000)
+    parser.add_argument("--items", type=int, default=300)
+    args = parser.parse_args()
+    asyncio.run(run(args.held_out, args.items))
+
+
+if __name__ == "__main__":
+    main()
