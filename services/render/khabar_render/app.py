@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from khabar_render.breaking import BreakingNews
+from khabar_render.breaking_sweep import BreakingSweeper
 from khabar_render.errors import install_reader_error_pages, page_problem
 from khabar_render.feed_routes import feed_router
 from khabar_render.fragments import category_of, render_chrome
@@ -60,12 +62,14 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     cache_redis = connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
     cache = FragmentCache(cache_redis)
+    breaking = BreakingNews(log_redis, settings.breaking_news_s)
     renderer = Renderer(
-        articles, cache, site, settings.listing_page_size, settings.home_per_section
+        articles, cache, site, settings.listing_page_size, settings.home_per_section, breaking
     )
     edge = EdgePurger(settings.edge_purge_url, settings.edge_purge_token.get_secret_value())
     notifier = PurgeNotifier(settings.purge_webhook_url, edge)
     warm = WarmLane(renderer, settings.eager_render_limit)
+    sweeper = BreakingSweeper(breaking, articles, cache, notifier)
     updater = FragmentUpdater(
         articles,
         cache,
@@ -93,10 +97,12 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await ensure_group(log_redis, ENRICHED_STREAM, RENDER_GROUP)
         await broker.start()
         warming = asyncio.create_task(warm.run())
+        sweeping = asyncio.create_task(sweeper.run(settings.breaking_sweep_s))
         yield
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         warming.cancel()  # what it had left is cold, not stale
-        await asyncio.gather(warming, return_exceptions=True)
+        sweeping.cancel()  # the next process's sweeper finds what it left
+        await asyncio.gather(warming, sweeping, return_exceptions=True)
         await notifier.aclose()
         await log_redis.aclose()
         await cache_redis.aclose()

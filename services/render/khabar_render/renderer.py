@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from khabar_render.breaking import BreakingNews, breaking_in, render_banner
 from khabar_render.fragments import (
     Fragment,
     PageMeta,
@@ -88,6 +89,7 @@ class Snapshot:
     epoch: int
     articles: dict[str, EnrichedArticle]
     listings: dict[ListingRequest, tuple[list[str], int]]
+    flashes: list[str] = field(default_factory=list)  # breaking news, newest first
     _teasers: dict[str, Teaser] = field(default_factory=dict)
 
     def teasers(self, ids: Iterable[str]) -> list[Teaser]:
@@ -124,8 +126,10 @@ class Renderer:
         site: Site,
         listing_page_size: int,
         home_per_section: int,
+        breaking: BreakingNews | None = None,
     ) -> None:
         self._articles = articles
+        self._breaking = breaking
         self._cache = cache
         self._site = site
         self._page_size = listing_page_size
@@ -206,9 +210,19 @@ class Renderer:
             for i in related_ids(articles[rest])
         ]
         listed = [i for ids, _total in pages.values() for i in ids]
-        missing = [i for i in dict.fromkeys([*linked, *listed]) if i not in read]
+        flashes = await self._flashes_for(names)
+        missing = [i for i in dict.fromkeys([*linked, *listed, *flashes]) if i not in read]
         articles |= await self._articles.live_many(missing)
-        return Snapshot(epoch, articles, pages)
+        return Snapshot(epoch, articles, pages, flashes)
+
+    async def _flashes_for(self, names: list[str]) -> list[str]:
+        """The breaking flashes, when a fragment shows the banner (home, a listing's first page)."""
+        banner = any(
+            kind in ("home", "home-page")
+            or (kind in ("section", "section-page") and rest.partition(":")[2] in ("", "1"))
+            for kind, rest in map(split_name, names)
+        )
+        return await self._breaking.breaking() if banner and self._breaking else []
 
     def _listings_of(self, names: list[str]) -> list[ListingRequest]:
         requests = []
@@ -333,7 +347,18 @@ class _Batch:
         fragment = render_category_listing(
             slug, self._snapshot.teasers(ids), page, pages, self._site
         )
-        return Rendered(fragment.html, fragment.shows, (section_surrogate_key(slug),))
+        banner = self._banner(slug) if page == 1 else Fragment(html="", shows=[])
+        return Rendered(
+            banner.html + fragment.html,
+            [*banner.shows, *fragment.shows],
+            (section_surrogate_key(slug),),
+        )
+
+    def _banner(self, slug: str | None) -> Fragment:
+        """Breaking news above home (`slug` None) or a listing's first page (its slug)."""
+        live = self._snapshot.articles
+        flashes = [live[i] for i in self._snapshot.flashes if i in live]
+        return render_banner(breaking_in(flashes, self._site, slug), self._site)
 
     def _home(self) -> Rendered:
         sections = {
@@ -343,7 +368,8 @@ class _Batch:
             for section in self._site.top_sections()
         }
         fragment = render_home(sections, self._site, per_section=self._home_per_section)
-        return Rendered(fragment.html, fragment.shows, (HOME_KEY,))
+        banner = self._banner(None)
+        return Rendered(banner.html + fragment.html, [*banner.shows, *fragment.shows], (HOME_KEY,))
 
     def _home_page(self) -> Rendered | None:
         home = self._listing_fragment("home")

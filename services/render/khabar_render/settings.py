@@ -37,3 +37,8 @@ class RenderSettings(SiteSettings):
     # listings, re-linked and dependent articles' fragments, all purged before
     # the batch was acked, so never stale, only cold until then.
     eager_render_limit: int = Field(default=64, ge=0)
+    # Breaking news (`breaking.py`): how long a headline-only flash stays in the banner
+    # above home and its listings when no full article on its story comes, and how often
+    # the sweeper looks for flashes that stopped breaking.
+    breaking_news_s: int = Field(default=1800, ge=1)
+    breaking_sweep_s: float = Field(default=15.0, gt=0)
