@@ -47,7 +47,7 @@ from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.text import analyze, tokenize
 
-WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
+WORD_FIELDS = ["headline", "lead", "tag_names", "body", "captions"]
 STEM_FIELDS = ["search_text"]
 STEMS_WEIGHT = 0.9
 RETRIEVED = [
