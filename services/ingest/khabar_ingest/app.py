@@ -31,6 +31,7 @@ from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_do
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
 from khabar_ingest.formats.ninjs import FieldCleaned
+from khabar_ingest.newsml_message import NewsMessage, accept_message
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
 from khabar_ingest.problems import (
     ProblemDetails,
@@ -195,7 +196,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         "/v1/articles", status_code=202, response_model=PostAnswer, tags=["articles"],
         summary="Publish, update, correct, embargo or withdraw one article",
         openapi_extra={"requestBody": NINJS_REQUEST_BODY},
-        responses={**PROBLEM_CODES["post"], 202: {"description": "Accepted (or repeated)."}},
+        responses={
+            **PROBLEM_CODES["post"], 202: {"description": "Accepted (or repeated)."},
+            200: {"description": "A NewsML-G2 newsMessage of several text items: answered "
+                  "per item, as a batch.", "model": BatchAnswer},
+        },
     )  # fmt: skip
     async def post_article(
         request: Request,
@@ -203,11 +208,20 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
         idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY_CHARS)] = None,
         if_match: Annotated[str | None, Header()] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         path = request.url.path
         base_version = parse_if_match(if_match, path)
         zone = key.time_zone or settings.site_time_zone
         reading = await read_article(request, settings, limits, zone)
+        if isinstance(reading, NewsMessage):  # several items: answered per item, as a batch
+            if base_version is not None:
+                raise bad_header(
+                    "If-Match", "names one article's version; this newsMessage holds several", path
+                ).error()
+            answer = await accept_message(
+                store, reading, key.name, x_correlation_id or str(uuid.uuid4()), limits, zone
+            )
+            return Response(answer.json(), media_type="application/json")
         change = Change(
             article=reading.article, submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
