@@ -46,6 +46,7 @@ from khabar_ingest.problems import (
 from khabar_ingest.push.destinations import PushSecrets
 from khabar_ingest.push.items import PushedItems
 from khabar_ingest.push.media import MediaStore
+from khabar_ingest.push.packages import StoryPackages
 from khabar_ingest.push.router import PushConfig, push_router
 from khabar_ingest.settings import IngestSettings
 from khabar_ingest.store import (
@@ -189,6 +190,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             PushedItems(redis, settings.push_item_ttl_s),
             MediaStore(settings.media_dir),
             accept_pushed,
+            StoryPackages(redis, store),
         )
     )
 

@@ -49,6 +49,7 @@ from khabar_render.store import (
     StoredFragment,
     make_fragment,
 )
+from khabar_render.story_package import member_ids, render_package
 from khabar_shared import failpoints
 from khabar_shared.events import EnrichedArticle
 from khabar_shared.logging import get_logger
@@ -207,7 +208,7 @@ class Renderer:
             i
             for kind, rest in map(split_name, names)
             if kind in LINK_KINDS and rest in articles
-            for i in related_ids(articles[rest])
+            for i in [*related_ids(articles[rest]), *member_ids(articles[rest])]
         ]
         listed = [i for ids, _total in pages.values() for i in ids]
         flashes = await self._flashes_for(names)
@@ -328,6 +329,8 @@ class _Batch:
             self._site,
             lang=enriched.article.language,
         )
+        package = render_package(enriched, self._snapshot.teasers(member_ids(enriched)), self._site)
+        block = Fragment(html=package.html + block.html, shows=[*package.shows, *block.shows])
         return _ArticleParts(enriched, body, block)
 
     def _listing_fragment(self, name: str) -> Rendered | None:
