@@ -16,12 +16,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from khabar_render.breaking import BreakingNews
-from khabar_render.breaking_sweep import BreakingSweeper
+from khabar_render.breaking_sweep import PURGED, BreakingSweeper
 from khabar_render.fragments import category_of
 from khabar_render.purge import PurgeNotifier
 from khabar_render.renderer import Renderer
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache
+from khabar_shared import failpoints
 from khabar_shared.events import Article, EnrichedArticle
 from tests.integration.test_render_service import (
     PurgeReceiver,
@@ -169,3 +170,27 @@ async def test_a_flash_whose_story_was_told_before_it_or_that_comes_again_with_a
     with_body = grown.model_copy(update={"body_html": "<p>التفاصيل</p>", "extra": {}})
     await articles.put_live(enriched(with_body, version=2))
     assert banner_ids((await renderer.refresh("section:world:1")).html) == []  # type: ignore[union-attr]
+
+
+async def test_a_sweep_stopped_after_its_purge_is_done_again_by_the_next(
+    parts: tuple[Renderer, BreakingSweeper, ArticleStore, FragmentCache, Clock],
+) -> None:
+    renderer, sweeper, articles, cache, clock = parts
+    quake = flash(1, "world", "عاجل: زلزال يضرب جنوب تركيا", minutes_ago=10)
+    await articles.put_live(enriched(quake))
+    stale = await renderer.fetch("section:world:1")
+    assert stale is not None and banner_ids(stale.html) == [quake.id]
+
+    clock.now += WINDOW_S
+    failpoints.arm(PURGED.name)
+    try:
+        with pytest.raises(failpoints.FailpointHit):
+            await sweeper.sweep()
+    finally:
+        failpoints.disarm_all()
+    # A render that read the flash before its time was up stores its copy after that purge.
+    await cache.put(stale)
+    assert await sweeper.sweep() == [quake.id]  # the flash was not forgotten: purged again
+    assert await cache.get("section:world:1") is None
+    fresh = await renderer.fetch("section:world:1")
+    assert fresh is not None and banner_ids(fresh.html) == []

@@ -16,10 +16,13 @@ import asyncio
 from khabar_render.breaking import ANSWERED_KEY, FLASH_STORY_KEY, FLASHES_KEY, BreakingNews
 from khabar_render.purge import PurgeNotifier, surrogate_key
 from khabar_render.store import EPOCH_KEY, ArticleStore, FragmentCache
+from khabar_shared import failpoints
 from khabar_shared.logging import get_logger
 from khabar_shared.outages import DependencyUnavailable
 
 log = get_logger(__name__)
+
+PURGED = failpoints.point("breaking.purged", "ended flashes' pages purged, flashes not forgotten")
 
 
 class BreakingSweeper:
@@ -46,6 +49,7 @@ class BreakingSweeper:
         if gone:
             await self._cache.purge(await self._articles.dependents_many(gone))
             await self._notifier.purge([surrogate_key(i) for i in gone])
+            failpoints.check(PURGED)
         async with self._news.redis.pipeline(transaction=True) as pipe:
             if gone:
                 pipe.zrem(FLASHES_KEY, *gone)
