@@ -7,6 +7,7 @@ out) and, for time, render's parts in process with a clock the test moves.
 """
 
 import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from khabar_dev.edge import start_edge
+from khabar_dev.processes import ProcessGroup, free_port
 from khabar_render.breaking import BreakingNews
 from khabar_render.breaking_sweep import PURGED, BreakingSweeper
 from khabar_render.fragments import category_of
@@ -24,11 +27,13 @@ from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache
 from khabar_shared import failpoints
 from khabar_shared.events import Article, EnrichedArticle
+from tests.integration.test_edge import Edge, assert_from_the_edge
 from tests.integration.test_render_service import (
     PurgeReceiver,
     RenderService,
     enriched,
     in_section,
+    purge_receiver,
     purges,
     render_redis,
     render_service,
@@ -100,6 +105,49 @@ def test_flash_is_breaking_on_home_and_its_section_until_its_story_is_told_or_it
     eventually(lambda: banner_ids(render.get("/category/sport").text) == [])
     assert banner_ids(render.get("/").text) == []
     assert 'class="breaking"' not in render.get("/").text
+
+
+@pytest.fixture
+def edge_site(render_redis: str, tmp_path: Path) -> Iterator[tuple[Edge, RenderService]]:
+    """Render behind the edge (as test_edge's `site`), its sweeper quick."""
+    edge_port, render_port = free_port(), free_port()
+    token = secrets.token_urlsafe(16)
+    env = {
+        "KHABAR_EDGE_PURGE_URL": f"http://127.0.0.1:{edge_port}/",
+        "KHABAR_EDGE_PURGE_TOKEN": token,
+        "KHABAR_BREAKING_SWEEP_S": "0.2",
+    }
+    group = ProcessGroup()
+    with (
+        purge_receiver() as receiver,
+        render_service(
+            render_redis, receiver, tmp_path / "render.log", port=render_port, extra_env=env
+        ) as render,
+    ):
+        try:
+            start_edge(group, tmp_path / "edge", edge_port, render_port, free_port(), token)
+            yield Edge(f"http://127.0.0.1:{edge_port}", token), render
+        finally:
+            group.stop_all()
+
+
+def test_the_edge_drops_a_flash_told_in_another_section(
+    edge_site: tuple[Edge, RenderService],
+) -> None:
+    edge, render = edge_site
+    (economy,) = in_section("economy", 1)
+    quake = flash(1, "world", "عاجل: زلزال يضرب جنوب تركيا", minutes_ago=1)
+    render.publish(enriched(quake))
+    render.applied(quake.id, 1)
+    for path in ("/", "/category/world"):
+        edge.get(path)
+        cached = edge.get(path)
+        assert_from_the_edge(cached)
+        assert cached.headers["x-cache"] == "HIT" and banner_ids(cached.text) == [quake.id], path
+
+    render.publish(told(economy, story_id=quake.id))
+    for path in ("/", "/category/world"):
+        eventually(lambda path=path: banner_ids(edge.get(path).text) == [])
 
 
 # In process, with a clock ---------------------------------------------------------------
