@@ -63,6 +63,7 @@ from khabar_ingest.store import (
 )
 from khabar_ingest.trace import trace_router
 from khabar_ingest.watch.poller import FeedPoller, run_poller
+from khabar_shared import failpoints
 from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article
 from khabar_shared.health import redis_check
@@ -105,6 +106,7 @@ class PostAnswer(Acceptance):
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
+    failpoints.configure(settings.failpoints)
     use_sections(settings.sections_file)  # how newsroom categories are filed
     redis = connect(settings.redis_url)
     store = ArticleStore(redis, settings.idempotency_ttl_s)

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from khabar_ingest.store import ArticleStore
+from khabar_shared import failpoints
 from khabar_shared.events import Article
 from khabar_shared.redis_helpers import RedisClient
 
@@ -30,6 +31,8 @@ _PACKAGE = "khabar:ingest:package:"
 _PACKAGE_OF = "khabar:ingest:package-of:"
 
 Package = dict[str, Any]  # {"guid", "headline", "members"}
+
+RECORDED = failpoints.point("ingest.package_recorded", "package recorded, members not restated")
 
 
 def with_package(article: Article, package: Package | None) -> Article:
@@ -76,6 +79,7 @@ class StoryPackages:
                 if owner is not None and owner.decode() == guid:
                     pipe.delete(_PACKAGE_OF + member)
             await pipe.execute()
+        failpoints.check(RECORDED)
         return left
 
     async def restated(self, article_ids: list[str], package: Package | None) -> list[Article]:
