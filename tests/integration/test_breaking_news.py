@@ -242,3 +242,19 @@ async def test_a_sweep_stopped_after_its_purge_is_done_again_by_the_next(
     assert await cache.get("section:world:1") is None
     fresh = await renderer.fetch("section:world:1")
     assert fresh is not None and banner_ids(fresh.html) == []
+
+
+async def test_a_flash_is_no_longer_breaking_once_an_article_following_it_up_is_stored(
+    parts: tuple[Renderer, BreakingSweeper, ArticleStore, FragmentCache, Clock],
+) -> None:
+    """Superdesk's "update" of a flash (`rewrite_of`, ingest's `extra.follows_up`), whatever
+    story enrich found for either."""
+    renderer, _, articles, _, _ = parts
+    quake = flash(1, "world", "عاجل: زلزال يضرب جنوب تركيا", minutes_ago=1)
+    await articles.put_live(enriched(quake).model_copy(update={"story_id": "an-older-story"}))
+    assert banner_ids((await renderer.refresh("home")).html) == [quake.id]  # type: ignore[union-attr]
+
+    (full,) = in_section("economy", 1)
+    update = full.model_copy(update={"extra": {"follows_up": quake.id}})
+    await articles.put_live(told(update, story_id=update.id))
+    assert banner_ids((await renderer.refresh("home")).html) == []  # type: ignore[union-attr]

@@ -356,3 +356,21 @@ def test_a_package_push_stopped_before_its_members_were_restated_is_repaired_whe
             }  # fmt: skip
     finally:
         stopping.group.stop_all()
+
+
+def test_an_update_of_a_flash_names_the_article_it_follows_up(ingest: IngestProcess) -> None:
+    """Superdesk's "update" (`rewrite_of`: the guid of the item it follows, a flash say)."""
+    flash = push(ingest, {
+        "guid": "urn:newsml:localhost:2026:quake-flash", "type": "text", "urgency": 1,
+        "language": "ar", "headline": "عاجل: زلزال يضرب جنوب تركيا",
+    })  # fmt: skip
+    assert flash.status_code == 202, flash.text
+    update = push(ingest, {
+        "guid": "urn:newsml:localhost:2026:quake-story", "type": "text", "language": "ar",
+        "headline": "زلزال يضرب جنوب تركيا", "body_html": "<p>ضرب زلزال جنوب تركيا.</p>",
+        "rewrite_of": "urn:newsml:localhost:2026:quake-flash", "rewrite_sequence": 1,
+    })  # fmt: skip
+    assert update.status_code == 202, update.text
+    article = ingest.events()[-1].article
+    assert article.extra["follows_up"] == flash.json()["article_id"]
+    assert article.extra["rewrite_of"] == "urn:newsml:localhost:2026:quake-flash"

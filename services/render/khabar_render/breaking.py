@@ -4,8 +4,9 @@ A flash is an article ingest marked `extra.flash` (see ingest's `formats/flash.p
 While it is breaking, its headline is shown in a banner at the top of home and of the
 first page of every listing it is in. It stops breaking when
 
-- a full article on the same story is stored (enrich gave it the flash's story id),
-  or the flash itself comes again with a body (no longer a flash);
+- a full article on the same story is stored (enrich gave it the flash's story id, or
+  the newsroom sent it as the flash's follow-up: ingest's `extra.follows_up`, from
+  Superdesk's `rewrite_of`), or the flash itself comes again with a body;
 - `window_s` seconds have passed since the flash was first published (a setting);
 - it is withdrawn.
 
@@ -14,7 +15,7 @@ article itself (`store.py` calls `record_live` and `record_withdrawn`):
 
 - `FLASHES_KEY`: flash id → first published time, for every flash that may be breaking;
 - `FLASH_STORY_KEY`: flash id → its story;
-- `ANSWERED_KEY`: story → published time of a full article on it.
+- `ANSWERED_KEY`: story (or followed-up article) → published time of a full article on it.
 
 Each render filters them by time and by story, so a fresh render never shows a flash
 that stopped breaking. Cached fragments are another matter: the handler purges home and
@@ -72,7 +73,11 @@ def record_live(pipe: Pipeline, enriched: EnrichedArticle) -> None:
         return
     pipe.zrem(FLASHES_KEY, article_id)
     pipe.hdel(FLASH_STORY_KEY, article_id)
-    pipe.zadd(ANSWERED_KEY, {story_of(enriched): first_published(enriched)})
+    answered = {story_of(enriched): first_published(enriched)}
+    follows_up = enriched.article.extra.get("follows_up")
+    if isinstance(follows_up, str) and follows_up:
+        answered[follows_up] = first_published(enriched)
+    pipe.zadd(ANSWERED_KEY, answered)
 
 
 def record_withdrawn(pipe: Pipeline, article_id: str) -> None:
@@ -102,10 +107,14 @@ class BreakingNews:
         ids = [(raw.decode(), float(score)) for raw, score in found]
         story = {k.decode(): v.decode() for k, v in stories.items()}
         wanted = [story.get(i, i) for i, _ in ids]
-        answered = await self.redis.zmscore(ANSWERED_KEY, wanted) if wanted else []
-        return [
-            (i, ts, s, a is not None) for (i, ts), s, a in zip(ids, wanted, answered, strict=True)
+        # A flash is answered by a full article on its story, or one that follows it up.
+        asked = [*wanted, *(i for i, _ in ids)]
+        scores = await self.redis.zmscore(ANSWERED_KEY, asked) if asked else []
+        answered = [
+            a is not None or b is not None
+            for a, b in zip(scores[: len(ids)], scores[len(ids) :], strict=True)
         ]
+        return [(i, ts, s, a) for (i, ts), s, a in zip(ids, wanted, answered, strict=True)]
 
     def is_breaking(self, published: float, answered: bool, now: float) -> bool:
         return not answered and now < published + self.window_s
