@@ -130,6 +130,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         settings.meili_index,
         languages=settings.languages,
         transliterate=settings.transliterate,
+        relax_weak=settings.relax_weak_queries,
         max_depth=settings.max_result_depth,
     )
     buckets = connect(settings.effective_cache_redis_url)

@@ -40,7 +40,7 @@ import aiohttp
 import orjson
 from pydantic import BaseModel, Field
 
-from khabar_search import fallback
+from khabar_search import fallback, relax
 from khabar_search.documents import FACET_SEPARATOR
 from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
 from khabar_search.snippets import Highlighter, SynonymTerms
@@ -355,10 +355,12 @@ class SearchClient:
         synonyms: dict[str, list[str]] | None = None,
         languages: Sequence[str] = DEFAULT_LANGUAGES,
         transliterate: bool = True,
+        relax_weak: bool = True,
         max_depth: int | None = None,
     ) -> None:
         self._languages = languages
         self._transliterate = transliterate
+        self._relax = relax_weak
         # Uncompressed: Meilisearch sits next to us, and gzip costs both sides CPU per query.
         self._headers = {"Accept-Encoding": "identity", "Content-Type": "application/json"}
         if search_key:
@@ -397,6 +399,8 @@ class SearchClient:
         spelled: list[str] = []
         if self._transliterate and params.q and fallback.found_little(answer, params.per_page):
             answer, weights, spelled = await self._with_guesses(params, request, answer, weights)
+        if self._relax and params.q and relax.is_weak(answer, weights):
+            answer, weights = await self._with_relaxed(request, answer, weights)
         merged = merge_answers(params, answer, weights)
         if is_deep(params) and merged["hits"]:
             await self._add_page_documents(merged["hits"], page_fields(params))
@@ -424,6 +428,16 @@ class SearchClient:
         guessed = await self._multi_search({"queries": queries}) or []
         found = [s for s, result in zip(spellings, guessed, strict=False) if result.get("hits")]
         return answer + guessed, weights + fallback.guess_weights(len(guessed)), found
+
+    async def _with_relaxed(
+        self, request: dict[str, Any], answer: list[dict[str, Any]], weights: list[float]
+    ) -> tuple[list[dict[str, Any]], list[float]]:
+        """The answer with the hits of the query's words, each left out in turn (`relax.py`)."""
+        queries = relax.relaxed_queries(request["queries"])
+        if not queries:
+            return answer, weights
+        relaxed = await self._multi_search({"queries": queries}) or []
+        return answer + relaxed, weights + relax.relaxed_weights(len(relaxed))
 
     async def _add_page_documents(self, hits: list[dict[str, Any]], fields: list[str]) -> None:
         by_id = {hit["id"]: hit for hit in hits}

@@ -35,6 +35,9 @@ class SearchSettings(SiteSettings):
     # A Latin name the archive writes only in Arabic: when the query as typed
     # finds little, try its likeliest Arabic spellings (`fallback.py`).
     transliterate: bool = True
+    # A query whose best hit misses words the reader gave: ask again with each word
+    # left out in turn (`relax.py`).
+    relax_weak_queries: bool = True
     # How often each process looks for newly learned aliases (`alias_sync.py`).
     alias_refresh_s: float = Field(default=30.0, gt=0)
     max_query_chars: int = Field(default=200, ge=10)
