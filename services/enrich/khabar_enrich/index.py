@@ -27,7 +27,6 @@ from typing import Any
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import DocumentFrequencies, ParsedDocs
-from khabar_enrich.pipes import MGET_SCRIPT, Command, Writes, flush
 from khabar_enrich.scoring import (
     RECENCY_FLOOR,
     RECENCY_HALF_LIFE_DAYS,
@@ -38,6 +37,7 @@ from khabar_enrich.scoring import (
 )
 from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
+from khabar_shared.pipeline import MGET_SCRIPT, Command, Writes, flush
 from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for the whole index: the indexing script touches many terms at once,
@@ -107,7 +107,7 @@ class BatchFrequencies:
 
 
 class RelatedIndex:
-    """The inverted index. Writes are queued on the caller's batch writes (see `pipes.Writes`).
+    """The inverted index. Writes are queued on the caller's batch writes (see `khabar_shared.pipeline.Writes`).
 
     A batch, in order: `start_batch`; for each event, `vector` and `enter` (a live article)
     or `leave` (a withdrawal), then its `commands` sent; for each reply, `matches`, then
