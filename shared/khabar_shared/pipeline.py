@@ -14,6 +14,9 @@ here; it alone asks whether `connect` gave one Redis or a cluster client.
   enrich's `fanout.py`), on a second connection of the batch's own, sent
   before the caller goes on working and awaited after.
 - `Writes` and `flush`: commands kept until a batch's end, sent in one write.
+- `send_in_order`: commands made one after another (ingest: a batch's
+  ACCEPT calls), each sent as soon as it is made, the replies read at the
+  end: Redis runs one while the caller makes the next.
 
 A cluster client gets each as one redis-py pipeline (it routes each command
 to its node), its replies handed out afterwards. Commands are plain tuples,
@@ -234,3 +237,41 @@ async def _reply(connection: Connection) -> Any:
         return await connection.read_response()
     except ResponseError as error:
         return error
+
+
+async def send_in_order(redis: RedisClient, commands: Iterable[Command]) -> list[Any]:
+    """Send each command as soon as `commands` makes it, all on one connection, in order; their
+    raw replies, in order, read once the last is sent (a cluster client: one pipeline).
+
+    `commands` may be lazy: the next is taken only once the one before is on
+    its way, so making it overlaps Redis running the one before. A dropped
+    connection is retried as redis-py retries any command: every command sent
+    so far is sent again, so each must be safe to repeat. An error reply
+    raises; the connection is then closed, never reused.
+    """
+    if isinstance(redis, RedisCluster):
+        async with redis.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            return await pipe.execute()
+    pool = redis.connection_pool
+    connection = await pool.get_connection()
+    sent: list[bytes] = []
+
+    async def send_and_read() -> list[Any]:
+        for packed in sent:
+            await connection.send_packed_command(packed, check_health=False)
+        for command in commands:
+            sent.append(hiredis.pack_command(command))
+            await connection.send_packed_command(sent[-1], check_health=len(sent) == 1)
+        return [await connection.read_response() for _ in sent]
+
+    try:
+        return await connection.retry.call_with_retry(
+            send_and_read, lambda _: connection.disconnect()
+        )
+    except BaseException:
+        await connection.disconnect()  # replies may still be on their way: never reuse it
+        raise
+    finally:
+        await pool.release(connection)

@@ -84,17 +84,6 @@ def test_event_ids_are_version_4_uuids() -> None:
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
-def test_eval_command_is_what_redis_py_would_send() -> None:
-    from redis.asyncio.connection import Connection
-
-    from khabar_ingest.store import eval_command
-
-    keys, args = ["k:{a}", "é"], [b"[1]", b"x" * 7000]
-    ours = b"".join(eval_command(b"return 1", keys, args))
-    theirs = b"".join(Connection().pack_command("EVAL", b"return 1", 2, *keys, *args))
-    assert ours == theirs
-
-
 def test_a_batch_is_cut_into_calls_the_first_one_smaller() -> None:
     from khabar_ingest.store import chunks
 

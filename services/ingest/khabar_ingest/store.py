@@ -20,8 +20,8 @@ call), each change atomic on its own and in order (two changes to one article
 in a batch become two versions). On one Redis the calls go out one after
 another on one connection, each as soon as its changes are ready, and the
 replies are read at the end: Redis runs a call while ingest parses the next
-one's articles, and one connection keeps them in order. (A cluster client
-sends them as one pipeline.)
+one's articles, and one connection keeps them in order (see
+`khabar_shared.pipeline.send_in_order`).
 
 Embargo: a change whose `embargoed` time is still ahead gets its version and
 its history entry now, but its event waits in the embargo schedule (a sorted
@@ -45,7 +45,6 @@ from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, Field
-from redis.asyncio.cluster import RedisCluster
 
 from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
 from khabar_shared.events import Article, ArticleEvent, first_event_head
@@ -57,6 +56,7 @@ from khabar_shared.names import (
     article_state_key,
     idempotency_key,
 )
+from khabar_shared.pipeline import Command, send_in_order
 from khabar_shared.redis_helpers import RedisClient
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
@@ -77,9 +77,6 @@ FIRST_ACCEPT_CHUNK = 5
 # One change's part of an ACCEPT call: its three keys, its decided fields, its event's JSON as
 # it is for a first version.
 PreparedChange = tuple[list[str], dict[str, Any], bytes]
-# One ACCEPT call: {"keys": [...], "args": [...]}.
-ScriptCall = dict[str, list[Any]]
-_ACCEPT_SOURCE = ACCEPT.source.encode()
 
 ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
 HistoryType = Literal[
@@ -212,7 +209,6 @@ class ArticleStore:
     def __init__(self, redis: RedisClient, idempotency_ttl_s: int) -> None:
         self._redis = redis
         self._idempotency_ttl_s = idempotency_ttl_s
-        self._accept_script = ACCEPT.register(redis)
         self._release_script = RELEASE.register(redis)
 
     # ---- reading ------------------------------------------------------------
@@ -275,64 +271,20 @@ class ArticleStore:
         accepted_at = now.isoformat()
         taken: list[tuple[Change, dict[str, Any]]] = []
 
-        def calls() -> Iterator[ScriptCall]:
+        def calls() -> Iterator[Command]:
             for chunk in chunks(changes, ACCEPT_CHUNK, first=FIRST_ACCEPT_CHUNK):
                 prepared = [
                     self._script_call(change, event_id, now, accepted_at)
                     for change, event_id in zip(chunk, new_event_ids(len(chunk)))
                 ]
                 taken.extend((change, decided) for change, (_, decided, _) in zip(chunk, prepared))
-                yield accept_call(prepared)
+                yield ACCEPT.command(*accept_call(prepared))
 
-        if isinstance(self._redis, RedisCluster):
-            replies = await self._run_pipelined(list(calls()))
-        else:
-            replies = await self._run_streamed(calls())
+        replies = await send_in_order(self._redis, calls())
         return [
             outcome_of(change, decided, now, reply)
-            for (change, decided), reply in zip(taken, replies, strict=True)
+            for (change, decided), reply in zip(taken, flat(replies), strict=True)
         ]
-
-    async def _run_streamed(self, calls: Iterator[ScriptCall]) -> list[Any]:
-        """Send each call when it is made, all on one connection; read the replies at the end.
-
-        EVAL, not EVALSHA: Redis keeps the script by its digest after the first
-        run, and a call never meets a NOSCRIPT it would have to be re-sent for
-        (after the ones behind it). A dropped connection is retried as redis-py
-        retries any command: every call sent so far is sent again (a repeated
-        change answers as a repeat).
-        """
-        pool = self._redis.connection_pool
-        connection = await pool.get_connection()
-        sent: list[list[bytes]] = []
-
-        async def send_and_read() -> list[Any]:
-            for command in sent:
-                await connection.send_packed_command(command, check_health=False)
-            for call in calls:
-                sent.append(eval_command(_ACCEPT_SOURCE, call["keys"], call["args"]))
-                await connection.send_packed_command(sent[-1], check_health=len(sent) == 1)
-            return [await connection.read_response() for _ in sent]
-
-        try:
-            replies = await connection.retry.call_with_retry(
-                send_and_read, lambda _: connection.disconnect()
-            )
-        except BaseException:
-            await connection.disconnect()  # replies may still be on their way: never reuse it
-            raise
-        finally:
-            await pool.release(connection)
-        return [reply for chunk in replies for reply in chunk]
-
-    async def _run_pipelined(self, calls: list[ScriptCall]) -> list[Any]:
-        if len(calls) == 1:
-            # No pipeline for one call: a pipeline asks SCRIPT EXISTS first, an extra round trip.
-            return list(await self._accept_script(**calls[0]))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for call in calls:
-                await queue(pipe, self._accept_script, call["keys"], call["args"])
-            return [reply for chunk in await pipe.execute() for reply in chunk]
 
     def _script_call(
         self, change: Change, event_id: str, now: datetime, accepted_at: str
@@ -424,27 +376,18 @@ def chunks(items: Iterable[Change], size: int, first: int | None = None) -> Iter
         wanted = size
 
 
-def eval_command(source: bytes, keys: list[str], args: list[bytes]) -> list[bytes]:
-    """`EVAL source numkeys keys... args...` in the Redis protocol (RESP), ready to send.
-
-    Built in one pass: redis-py's packer re-joins its buffer for every small
-    argument, and an ACCEPT call has a hundred of them. Joined into one buffer:
-    the event loop's transport handles one buffer faster than three per argument.
-    """
-    parts = [source, str(len(keys)).encode(), *(key.encode() for key in keys), *args]
-    out = [b"*%d\r\n$4\r\nEVAL\r\n" % (len(parts) + 1)]
-    for part in parts:
-        out += (b"$%d\r\n" % len(part), part, b"\r\n")
-    return [b"".join(out)]
-
-
-def accept_call(prepared: list[PreparedChange]) -> ScriptCall:
+def accept_call(prepared: list[PreparedChange]) -> tuple[list[str], list[bytes]]:
     """The keys and arguments of one ACCEPT call for these changes."""
     keys = list(_SHARED_KEYS)
     for change_keys, _, _ in prepared:
         keys += change_keys
     decided = orjson.dumps([change_decided for _, change_decided, _ in prepared])
-    return {"keys": keys, "args": [decided, *(event for _, _, event in prepared)]}
+    return keys, [decided, *(event for _, _, event in prepared)]
+
+
+def flat(replies: list[list[Any]]) -> list[Any]:
+    """Each change's reply, from the calls' lists of them."""
+    return [reply for call in replies for reply in call]
 
 
 def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[Any]) -> Outcome:
