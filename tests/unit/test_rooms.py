@@ -65,3 +65,17 @@ def test_one_redis_or_a_cluster_is_asked_only_in_the_shared_modules() -> None:
         if p not in allowed and re.search(r"isinstance\([^)]*Cluster", p.read_text())
     ]
     assert asking == []
+
+
+def test_event_json_is_written_only_by_the_shared_codec() -> None:
+    """Lua fills in what Redis decides (type, version, corrections) where the codec marked it
+    (`events.draft_article_event`); it never writes an event's own keys."""
+    keys = ("schema_version", '"article":', '"corrections":', '"enriched":')
+    writing = [
+        f"{p.relative_to(ROOT)}: {key}"
+        for folder in RUNTIME
+        for p in sorted(folder.rglob("*.lua"))
+        for key in keys
+        if key in p.read_text()
+    ]
+    assert writing == []

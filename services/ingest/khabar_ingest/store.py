@@ -47,7 +47,7 @@ import orjson
 from pydantic import BaseModel, Field
 
 from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
-from khabar_shared.events import Article, ArticleEvent, first_event_head
+from khabar_shared.events import Article, ArticleEvent, correction_json, draft_article_event
 from khabar_shared.lua import queue
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
@@ -64,7 +64,6 @@ EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
 EMBARGO_PENDING = f"khabar:{ARTICLES_TAG}:embargo:pending"
 # Unused idempotency slot when a change has no Idempotency-Key (scripts declare every key).
 _NO_IDEMPOTENCY = idempotency_key("-")
-NOT_SENT = {"corrections"}  # Article fields a change never carries in (see ACCEPT)
 _VERSIONCREATED = b'"versioncreated":"'
 # The keys every ACCEPT call declares before each change's own three.
 _SHARED_KEYS = [ARTICLE_EVENTS_STREAM, EMBARGO_SCHEDULE, EMBARGO_PENDING]
@@ -291,39 +290,42 @@ class ArticleStore:
     ) -> PreparedChange:
         """One change's part of an ACCEPT call: its keys, its decided fields, its first event."""
         article = change.article
-        # Bytes straight from pydantic: hashed and sent as they are, never re-encoded.
-        # Corrections are ingest's to add (the ACCEPT script), never the newsroom's to send.
-        article_json = article.__pydantic_serializer__.to_json(article, exclude=NOT_SENT)
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
         kind = (
             "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
         )
-        head = first_event_head(
+        # The event as the codec writes it; ACCEPT writes in a later version's type, version and
+        # corrections where the draft marks them. The article's bytes are hashed as they are.
+        draft = draft_article_event(
             event_id=event_id,
             kind=kind,
-            article_id=change.article.id,
             correlation_id=change.correlation_id,
-            accepted_at=accepted_at,
+            accepted_at=now,
             submitted_by=change.submitted_by,
+            article=article,
         )
         decided = {
-            "hash": content_hash(article_json),
+            "hash": content_hash(draft.article_json),
             "ttl": self._idempotency_ttl_s if change.idempotency else 0,
             "base_version": -1 if change.base_version is None else change.base_version,
             "release_ms": str(release_ms),
             "embargoed_until": article.embargoed.isoformat() if held and article.embargoed else "",
-            "event_id": event_id, "article_id": article.id, "article_at": len(head) + 1,
+            "event_id": event_id, "article_id": article.id, "marks": draft.marks,
             "correlation_id": change.correlation_id, "accepted_at": accepted_at,
             "submitted_by": change.submitted_by, "pubstatus": article.pubstatus,
             "editor_note": article.editor_note,
         }  # fmt: skip
+        if article.editor_note:
+            decided["correction"] = [
+                part.decode() for part in correction_json(now, article.editor_note)
+            ]
         keys = [
             article_state_key(article.id),
             article_history_key(article.id),
             self._idempotency_key(change),
         ]
-        return keys, decided, b"".join((head, article_json, b"}"))
+        return keys, decided, draft.data
 
     def _idempotency_key(self, change: Change) -> str:
         if not change.idempotency:
