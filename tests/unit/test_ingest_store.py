@@ -13,10 +13,38 @@ from khabar_ingest.formats.ninjs import parse_ninjs
 from khabar_ingest.formats.sources import read_file, read_source
 from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_ingest.store import content_hash, is_embargoed
+from khabar_shared.events import Article
 from tests.support import corpus_lines, real_articles, to_ninjs
 
 FEEDS = Path(__file__).resolve().parents[1] / "data/feeds"
 DOCUMENT = to_ninjs(real_articles(1)[0])
+
+
+def reversed_keys(value: Any) -> Any:
+    """The same JSON value, every object's keys in the opposite order."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(value)}
+    if isinstance(value, list):
+        return [reversed_keys(item) for item in value]
+    return value
+
+
+def test_content_hash_depends_on_content_not_on_the_order_of_keys() -> None:
+    """A newsroom sending its fields in another order, or a newcomer reordering `Article`'s
+    fields, changes no hash (a re-sent article would otherwise become a new version)."""
+    from pydantic import create_model
+
+    desk = {"x-desk": {"shift": "night", "editors": [{"name": "ع", "role": "copy"}], "n": 2}}
+    first = parse_ninjs({**DOCUMENT, **desk})
+    again = parse_ninjs(reversed_keys({**DOCUMENT, **desk}))
+    assert first.extra["x-desk"] == again.extra["x-desk"]
+    assert content_hash(first.model_dump_json()) == content_hash(again.model_dump_json())
+
+    fields = {name: (f.annotation, f) for name, f in reversed(Article.model_fields.items())}
+    reordered_model = create_model("ReorderedArticle", **fields)  # type: ignore[call-overload]
+    reordered = reordered_model.model_validate(first.model_dump())
+    assert reordered.model_dump_json() != first.model_dump_json()  # the same article, reordered
+    assert content_hash(reordered.model_dump_json()) == content_hash(first.model_dump_json())
 
 
 def test_content_hash_ignores_versioncreated_only() -> None:

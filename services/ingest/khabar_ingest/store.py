@@ -64,7 +64,6 @@ EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
 EMBARGO_PENDING = f"khabar:{ARTICLES_TAG}:embargo:pending"
 # Unused idempotency slot when a change has no Idempotency-Key (scripts declare every key).
 _NO_IDEMPOTENCY = idempotency_key("-")
-_VERSIONCREATED = b'"versioncreated":"'
 # The keys every ACCEPT call declares before each change's own three.
 _SHARED_KEYS = [ARTICLE_EVENTS_STREAM, EMBARGO_SCHEDULE, EMBARGO_PENDING]
 # Changes per ACCEPT call; a batch sends its calls in one pipeline. Redis spends less per
@@ -165,23 +164,14 @@ Outcome = StoreResult | VersionConflict | IdempotencyMismatch
 def content_hash(article_json: bytes | str) -> str:
     """Same content, same hash: a CMS re-sending an unchanged article is not a change.
 
-    The hash covers the article's JSON without its `versioncreated`. That key
-    comes before `extra` in `Article`, so its first occurrence is the
-    top-level one (a nested one, inside `extra`, still counts as content).
+    The hash covers the article's JSON without its top-level `versioncreated`
+    (a nested one, inside `extra`, still counts as content), written with
+    every object's keys sorted: neither the order in which a newsroom sent its
+    fields nor the order of `Article`'s fields changes it.
     """
-    if isinstance(article_json, str):
-        article_json = article_json.encode()
-    # What `re.sub(r'"versioncreated":"[^"]*"', ..., count=1)` did, without the regex engine
-    # and without copying the article: the hash reads the parts around the value.
-    start = article_json.find(_VERSIONCREATED)
-    end = article_json.find(b'"', start + len(_VERSIONCREATED)) if start >= 0 else -1
-    if end < 0:
-        return hashlib.sha256(article_json).hexdigest()
-    view = memoryview(article_json)
-    digest = hashlib.sha256(view[:start])
-    digest.update(b'"versioncreated":null')
-    digest.update(view[end + 1 :])
-    return digest.hexdigest()
+    article = orjson.loads(article_json)
+    article.pop("versioncreated", None)
+    return hashlib.sha256(orjson.dumps(article, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def new_event_ids(count: int) -> list[str]:
