@@ -41,13 +41,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 from pydantic import BaseModel, Field
 
 from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
-from khabar_shared.events import Article, ArticleEvent, correction_json, draft_article_event
+from khabar_shared.events import (
+    Article,
+    ArticleEvent,
+    ArticleEventType,
+    correction_json,
+    draft_article_event,
+)
 from khabar_shared.lua import queue
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
@@ -57,7 +63,7 @@ from khabar_shared.names import (
     idempotency_key,
 )
 from khabar_shared.pipeline import Command, send_in_order
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, read_entries
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
 EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
@@ -206,7 +212,7 @@ class ArticleStore:
         # A trim may remove the entry between the two reads; it keeps the event in the state
         # first, so a second read finds it there.
         for _ in range(2):
-            raw = await self._redis.hgetall(article_state_key(article_id))
+            raw = cast(dict[bytes, bytes], await self._redis.hgetall(article_state_key(article_id)))
             if not raw:
                 return None
             fields = {key.decode(): value.decode() for key, value in raw.items()}
@@ -227,7 +233,9 @@ class ArticleStore:
     async def _latest_event(self, article_id: str, state: dict[str, str]) -> bytes | str | None:
         """The JSON of the event of the state's latest version (see the module's notes)."""
         if state.get("entry"):
-            found = await self._redis.xrange(ARTICLE_EVENTS_STREAM, state["entry"], state["entry"])
+            found = await read_entries(
+                self._redis, ARTICLE_EVENTS_STREAM, state["entry"], state["entry"]
+            )
             return found[0][1][b"data"] if found else None
         if state["status"] == "embargoed":
             waiting = await self._redis.hget(EMBARGO_PENDING, article_id)
@@ -282,7 +290,7 @@ class ArticleStore:
         article = change.article
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
-        kind = (
+        kind: ArticleEventType = (
             "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
         )
         # The event as the codec writes it; ACCEPT writes in a later version's type, version and
@@ -329,10 +337,13 @@ class ArticleStore:
         ids = await self._redis.zrangebyscore(
             EMBARGO_SCHEDULE, "-inf", int(now.timestamp() * 1000), start=0, num=limit
         )
-        return [article_id.decode() for article_id in ids]
+        return [article_id.decode() for article_id in cast(list[bytes], ids)]
 
     async def next_release(self) -> datetime | None:
-        first = await self._redis.zrange(EMBARGO_SCHEDULE, 0, 0, withscores=True)
+        first = cast(
+            list[tuple[bytes, float]],
+            await self._redis.zrange(EMBARGO_SCHEDULE, 0, 0, withscores=True),
+        )
         return datetime.fromtimestamp(first[0][1] / 1000, UTC) if first else None
 
     async def release(self, article_id: str) -> str | None:
@@ -387,7 +398,7 @@ def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[
     verdict, detail = reply[0], reply[1]
     if verdict == b"accepted":
         version = int(reply[3])
-        status = "embargoed" if call["release_ms"] != "0" else call["pubstatus"]
+        status: ArticleStatus = "embargoed" if call["release_ms"] != "0" else call["pubstatus"]
         return StoreResult(
             call["article_id"],
             version,
