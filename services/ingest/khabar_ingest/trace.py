@@ -6,6 +6,7 @@ the consumers write on ack), or that it has not yet and since when.
 """
 
 from datetime import UTC, datetime
+from typing import cast
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
@@ -61,7 +62,10 @@ async def read_trace(
     if not raw:
         return None
     history = [AcceptedVersion.model_validate_json(item) for item in raw]
-    applied = {stage: await redis.hgetall(applied_key(stage, article_id)) for stage in STAGES}
+    applied = {
+        stage: cast(dict[bytes, bytes], await redis.hgetall(applied_key(stage, article_id)))
+        for stage in STAGES
+    }
     now = datetime.now(UTC)
     versions = [version_trace(entry, applied, now) for entry in reversed(history)]
     return ArticleTrace(article_id=article_id, versions=versions)

@@ -23,7 +23,7 @@ Events that arrive during the rebuild are not lost:
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from khabar_search.documents import to_document
 from khabar_search.indexer import VERSIONS_KEY
@@ -31,7 +31,7 @@ from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.events import EnrichedEvent, MalformedEvent, decode_event
 from khabar_shared.logging import get_logger
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, StreamEntry, read_entries
 
 log = get_logger(__name__)
 
@@ -63,7 +63,7 @@ class Replay:
 
 
 async def stream_end(redis: RedisClient, stream: str) -> str:
-    last = await redis.xrevrange(stream, count=1)
+    last = cast(list[StreamEntry], await redis.xrevrange(stream, count=1))
     return _text(last[0][0]) if last else "0-0"
 
 
@@ -155,7 +155,7 @@ async def _entries(
 ) -> AsyncIterator[tuple[str, EnrichedEvent]]:
     start = f"({after}" if after != "0-0" else "-"
     while True:
-        page = await redis.xrange(stream, min=start, max=until, count=READ_PAGE)
+        page = await read_entries(redis, stream, start, until, READ_PAGE)
         for message_id, fields in page:
             try:
                 yield _text(message_id), decode_event(EnrichedEvent, fields)

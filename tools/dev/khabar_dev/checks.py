@@ -11,7 +11,7 @@ import html
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 import redis
@@ -92,7 +92,7 @@ def group_state(client: redis.Redis) -> dict[str, dict[str, Any]]:
     for stream, groups in GROUPS_BY_STREAM.items():
         # The last entry there is, not the last id made: a trim may have deleted that one.
         newest = client.xrevrange(stream, count=1)
-        last = newest[0][0] if newest else b"0-0"
+        last = cast(bytes, newest[0][0]) if newest else b"0-0"
         found = (
             {g["name"].decode(): g for g in client.xinfo_groups(stream)}
             if client.exists(stream)
@@ -102,7 +102,7 @@ def group_state(client: redis.Redis) -> dict[str, dict[str, Any]]:
             info = found.get(group)
             state[f"{stream}/{group}"] = {
                 "pending": info["pending"] if info else None,
-                "caught_up": bool(info) and id_at_least(info["last-delivered-id"], last),
+                "caught_up": info is not None and id_at_least(info["last-delivered-id"], last),
             }
     return state
 
