@@ -188,3 +188,55 @@ def test_a_node_added_later_catches_up_from_the_log_and_joins(nodes: Nodes) -> N
         assert answer.status_code == 200
     # Node 1's readers now take node 3 in turn.
     assert late.meili_log.read_text().count("/multi-search") > before
+
+
+def khabar(env: dict[str, str], *args: str) -> str:
+    from typer.testing import CliRunner
+
+    from khabar_cli.main import app
+
+    cli_env = {name: value for name, value in env.items() if name.startswith("KHABAR_")}
+    result = CliRunner().invoke(app, list(args), env={**cli_env, "COLUMNS": "250"})
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output
+
+
+def test_status_and_an_articles_trace_show_every_nodes_freshness(nodes: Nodes) -> None:
+    article_id = min(nodes.live)
+    client = redis.Redis.from_url(nodes.env["KHABAR_REDIS_URL"])
+    eventually(lambda: client.hexists("khabar:trace:search-3:" + article_id, "1"), timeout_s=60)
+    status = khabar(nodes.env, "status")
+    assert "search nodes" in status
+    for name, node in nodes.nodes.items():
+        row = next(line for line in status.splitlines() if node.meili_url in line)
+        assert f"search-{name}" in row or name == "1", row
+        assert "never" not in row, row  # every node applied a batch
+    trace = httpx.get(
+        f"{nodes.ingest_url}/v1/articles/{article_id}/trace",
+        headers={"Authorization": f"Bearer {nodes.ingest_key}"},
+        timeout=10,
+    ).json()
+    stages = {stage["stage"]: stage for stage in trace["versions"][0]["stages"]}
+    assert {"search", "search-2", "search-3"} <= set(stages)
+    assert stages["search-3"]["applied_at"] is not None
+    freshness = {node["node"]: node for node in trace["search_nodes"]}
+    assert set(freshness) == {"1", "2", "3"}
+    assert freshness["3"]["lag"] == 0 and freshness["3"]["last_applied_at"]
+
+
+def test_reindex_rebuilds_one_node_while_the_others_serve(nodes: Nodes) -> None:
+    late = nodes.nodes["3"]
+    damaged = sorted(nodes.live)[:3]
+    answer = httpx.post(
+        f"{late.meili_url}/indexes/{nodes.env['KHABAR_MEILI_INDEX']}/documents/delete-batch",
+        json=damaged,
+        headers={"Authorization": f"Bearer {nodes.servers.meili_master_key}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    eventually(lambda: not nodes.ids_in(late) & set(damaged), timeout_s=30)
+    before = nodes.ids_in(nodes.nodes["1"])
+    output = khabar(nodes.env, "reindex", "--node", "3")
+    assert "node 3" in output
+    assert nodes.ids_in(late) == nodes.live
+    assert nodes.ids_in(nodes.nodes["1"]) == before == nodes.live

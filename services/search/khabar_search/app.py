@@ -19,7 +19,7 @@ from khabar_search.alias_sync import AliasSync
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.node_pool import NodePool
-from khabar_search.nodes import SearchNode, note_applied, register
+from khabar_search.nodes import SearchNode
 from khabar_search.query import SearchClient, SearchParams, SearchResult, SearchUnavailable
 from khabar_search.ratelimit import RateLimitMiddleware, SharedRateLimiter
 from khabar_search.settings import SearchSettings
@@ -42,6 +42,7 @@ from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.outages import WAITING
 from khabar_shared.problems import ProblemError, problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.search_nodes import note_applied, register
 from khabar_shared.security_headers import SecurityHeadersMiddleware
 from khabar_shared.shutdown import stop_consumers
 from khabar_shared.text import detect_language
@@ -121,7 +122,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
 
     async def index_batch(deliveries: list[Delivery[EnrichedEvent]]) -> None:
         await indexer.handle(deliveries)
-        await note_applied(redis, node, deliveries[-1].message_id)
+        await note_applied(redis, node.name, deliveries[-1].message_id)
 
     consumer = StreamConsumer(
         stream=ENRICHED_STREAM,
@@ -155,7 +156,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         await wait_for_redis(redis, "log")
         await ensure_group(redis, ENRICHED_STREAM, node.group)
         await writer.ensure_index(load_synonyms())
-        await register(redis, node, settings.meili_url)
+        await register(redis, node.name, settings.meili_url)
         await broker.start()
         syncing = asyncio.create_task(alias_sync.run(settings.alias_refresh_s))
         checking = asyncio.create_task(pool.run())

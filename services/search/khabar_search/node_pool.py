@@ -18,12 +18,11 @@ import itertools
 from dataclasses import dataclass
 
 import aiohttp
-from redis.exceptions import ResponseError
 
-from khabar_search.nodes import registered
 from khabar_shared.logging import get_logger
-from khabar_shared.names import ENRICHED_STREAM, search_group
+from khabar_shared.names import search_group
 from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.search_nodes import group_positions, registered
 
 log = get_logger(__name__)
 
@@ -47,39 +46,6 @@ class NodeState:
             "behind": self.behind,
             "ready": self.ready,
         }
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _id_parts(message_id: str) -> tuple[int, int]:
-    ms, _, seq = message_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-async def behind_by_group(redis: RedisClient, limit: int) -> dict[str, int | None]:
-    """Group -> events not yet applied (lag + pending), counted up to `limit` + 1.
-
-    Redis knows no lag after entries were deleted (compaction): then the
-    undelivered entries are counted, and counting stops past `limit`.
-    """
-    try:
-        groups = await redis.xinfo_groups(ENRICHED_STREAM)
-        info = await redis.xinfo_stream(ENRICHED_STREAM)
-    except ResponseError:  # no stream yet: nothing to be behind on
-        return {}
-    last_id = _text(info["last-generated-id"])
-    behind: dict[str, int | None] = {}
-    for group in groups:
-        delivered = _text(group["last-delivered-id"])
-        lag = group.get("lag")
-        if lag is None and _id_parts(delivered) >= _id_parts(last_id):
-            lag = 0
-        elif lag is None:
-            lag = len(await redis.xrange(ENRICHED_STREAM, f"({delivered}", "+", limit + 1))
-        behind[_text(group["name"])] = int(lag) + int(group["pending"])
-    return behind
 
 
 class NodePool:
@@ -123,14 +89,17 @@ class NodePool:
         """Read the registry, each node's lag and health; decide which nodes are ready."""
         found = await registered(self._redis)
         found.setdefault(self._own.name, self._own.url)
-        behind = await behind_by_group(self._redis, self._max_lag)
+        positions = await group_positions(self._redis, self._max_lag)
         states = {
             name: self._nodes.get(name) or NodeState(name, url.rstrip("/"))
             for name, url in found.items()
         }
         health = await asyncio.gather(*(self._answers(state.url) for state in states.values()))
         for state, healthy in zip(states.values(), health, strict=True):
-            self._judge(state, healthy, behind.get(search_group(state.name)) if behind else 0)
+            position = positions.get(search_group(state.name))
+            # No stream yet: nothing to be behind on. No group yet: not ready.
+            behind = position.behind if position else (None if positions else 0)
+            self._judge(state, healthy, behind)
         self._nodes = states
 
     def _judge(self, state: NodeState, healthy: bool, behind: int | None) -> None:

@@ -11,22 +11,14 @@ is behind must still apply versions another node has already applied. Node
 "1" keeps the keys a single node always had, so a deployment that grows to
 more nodes migrates nothing.
 
-The registry in Redis (`names.SEARCH_NODES_KEY`) says which nodes exist and
-where their Meilisearch answers; readers (`node_pool.py`), `khabar status`
+The registry in Redis (`khabar_shared.search_nodes`) says which nodes exist
+and where their Meilisearch answers; readers (`node_pool.py`), `khabar status`
 and an article's trace read it.
 """
 
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from khabar_shared.names import (
-    FIRST_SEARCH_NODE,
-    SEARCH_NODES_APPLIED_KEY,
-    SEARCH_NODES_KEY,
-    search_group,
-)
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.names import FIRST_SEARCH_NODE, search_group
 
 NODE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 
@@ -55,30 +47,3 @@ class SearchNode:
 
 
 FIRST_NODE = SearchNode()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-async def register(redis: RedisClient, node: SearchNode, meili_url: str) -> None:
-    """Say where this node's Meilisearch answers (each start writes it again)."""
-    await redis.hset(SEARCH_NODES_KEY, node.name, meili_url)
-
-
-async def registered(redis: RedisClient) -> dict[str, str]:
-    """Node name -> its Meilisearch URL, for every node that ever registered."""
-    found = await redis.hgetall(SEARCH_NODES_KEY)
-    return {_text(name): _text(url) for name, url in sorted(found.items())}
-
-
-async def note_applied(redis: RedisClient, node: SearchNode, last_event: str) -> None:
-    """When this node's index last took a batch, and up to which event (freshness)."""
-    stamp = {"event": last_event, "at": datetime.now(UTC).isoformat()}
-    await redis.hset(SEARCH_NODES_APPLIED_KEY, node.name, json.dumps(stamp))
-
-
-async def last_applied(redis: RedisClient) -> dict[str, dict[str, str]]:
-    """Node name -> {"event", "at"} of its last applied batch."""
-    found = await redis.hgetall(SEARCH_NODES_APPLIED_KEY)
-    return {_text(name): json.loads(raw) for name, raw in found.items()}
