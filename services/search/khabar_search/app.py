@@ -122,7 +122,8 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
 
     async def index_batch(deliveries: list[Delivery[EnrichedEvent]]) -> None:
         await indexer.handle(deliveries)
-        await note_applied(redis, node.name, deliveries[-1].message_id)
+        if deliveries:  # freshness for `khabar status` and traces; a lost stamp only ages
+            await note_applied(redis, node.name, deliveries[-1].message_id)
 
     consumer = StreamConsumer(
         stream=ENRICHED_STREAM,
