@@ -276,6 +276,7 @@ async def steady(items: list[T], rate: float, action: Callable[[T], Awaitable[No
 
 
 Cpu = dict[str, float]
+IDLE_S = 10.0
 PYTHON_SERVICES = ("ingest", "enrich", "search", "render")
 
 
@@ -288,7 +289,7 @@ def kind(process: str) -> str:
     )
 
 
-def per_article(start: Cpu, end: Cpu, articles: int) -> dict[str, float]:
+def per_article(start: Cpu, end: Cpu, articles: float) -> dict[str, float]:
     """CPU ms per article by kind of process (every node of a kind summed)."""
     spent: dict[str, float] = {}
     for name in start:
@@ -304,16 +305,22 @@ def raw_meili_ms(start: Cpu, end: Cpu, articles: int) -> float:
     return (end["meilisearch"] - start["meilisearch"]) * 1000 / articles
 
 
-def cpu_table(title: str, pipeline: dict[str, float], raw_meili: float) -> Table:
+def cpu_table(
+    title: str, pipeline: dict[str, float], raw_meili: float, idle: dict[str, float] | None = None
+) -> Table:
     """Where the two cores went, per article: the pipeline's processes beside raw Meilisearch
-    indexing the same enriched documents; then the issue's two ratios."""
+    indexing the same enriched documents; then the issue's two ratios. `idle`: the share of
+    each process's figure it also spends with no article arriving (polls, checks)."""
     table = Table(title=title)
-    for column in ("process", "pipeline", "raw Meilisearch (same enriched documents)"):
+    columns = ["process", "pipeline", "raw Meilisearch (same enriched documents)"]
+    for column in columns + (["of which idle work"] if idle else []):
         table.add_column(column, justify="left" if column == "process" else "right")
     for name, ms in pipeline.items():
-        table.add_row(name, f"{ms:.1f}", f"{raw_meili:.1f}" if name == "meilisearch" else "")
+        raw = f"{raw_meili:.1f}" if name == "meilisearch" else ""
+        table.add_row(name, f"{ms:.1f}", raw, *([f"{idle.get(name, 0.0):.1f}"] if idle else []))
     python = sum(pipeline.get(name, 0.0) for name in PYTHON_SERVICES)
-    table.add_row("Python services together", f"{python:.1f}", "")
+    idle_python = [f"{sum((idle or {}).get(n, 0.0) for n in PYTHON_SERVICES):.1f}"] if idle else []
+    table.add_row("Python services together", f"{python:.1f}", "", *idle_python)
     table.add_row("total", f"{sum(pipeline.values()):.1f}", f"{raw_meili:.1f}")
     redis = pipeline.get("redis", 0.0)
     table.caption = (
@@ -348,11 +355,17 @@ async def run(
         raw_start = system.cpu_by_process()
         raw_rate = await raw_bulk(system, documents)
         raw_end = system.cpu_by_process()
+        # What every process spends with nothing arriving: polls, health and lag checks.
+        idle_start = system.cpu_by_process()
+        await asyncio.sleep(IDLE_S)
+        idle_end = system.cpu_by_process()
 
+        steady_started = time.perf_counter()
         steady_start = system.cpu_by_process() | {k: f() for k, f in client.items()}
         latencies = await steady_latency(system, latency_set, rate)
         await wait_until(lambda: streams_drained(system))
         steady_end = system.cpu_by_process() | {k: f() for k, f in client.items()}
+        steady_s = time.perf_counter() - steady_started
         fresh = await indexed_documents(system, [a.id for a in latency_set])
         # Into the raw index of the same bulk documents, under other ids: the same index size.
         raw_fresh = [{**d, "id": f"raw-{d['id']}"} for d in fresh]
@@ -385,6 +398,8 @@ async def run(
             "(idle work included)",
             per_article(steady_start, steady_end, len(latency_set)),
             steady_raw,
+            # Idle CPU per second over the steady phase's seconds, per article.
+            per_article(idle_start, idle_end, IDLE_S * len(latency_set) / steady_s),
         )
     )
     latency = Table(title=f"Latency at {rate:g} articles/s (ms)")
