@@ -93,7 +93,7 @@ def group_state(client: redis.Redis) -> dict[str, dict[str, Any]]:
     Every search node's group counts: each node must have caught up.
     """
     state = {}
-    nodes = [name.decode() for name in client.hkeys(SEARCH_NODES_KEY)]
+    nodes = [cast(bytes, name).decode() for name in client.hkeys(SEARCH_NODES_KEY)]
     for stream, groups in groups_by_stream(nodes).items():
         # The last entry there is, not the last id made: a trim may have deleted that one.
         newest = client.xrevrange(stream, count=1)
