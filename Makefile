@@ -23,11 +23,15 @@ test-unit:
 	@$(PYTHON) -m pytest tests/unit
 
 # Style and types: the same checks as .pre-commit-config.yaml, on the whole tree.
+# Types: every package that ships or operates (shared, the services, the CLI and dev tools).
+TYPED := shared/khabar_shared services/ingest/khabar_ingest services/enrich/khabar_enrich \
+	services/render/khabar_render services/search/khabar_search tools/cli/khabar_cli \
+	tools/dev/khabar_dev
 lint:
 	@scripts/bootstrap.sh
 	@.venv/bin/ruff format --check .
 	@.venv/bin/ruff check .
-	@.venv/bin/mypy shared/khabar_shared
+	@.venv/bin/mypy $(TYPED)
 
 bench:
 	@scripts/bootstrap.sh

@@ -14,7 +14,9 @@ operators can read with redis-cli, and `data`, the whole event as JSON.
 """
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -248,27 +250,97 @@ def newest_per_article(events: Iterable[EnrichedEvent]) -> dict[str, EnrichedEve
 # already serialized.
 
 
-def first_event_head(
+@dataclass(frozen=True, slots=True)
+class DraftArticleEvent:
+    """An `ArticleEvent` whose version Redis decides (ingest's ACCEPT script), as bytes.
+
+    `data` is the event's JSON at version 1 (type `article.published`, or
+    `article.withdrawn` for a withdrawal) without corrections: what
+    `event_json` makes of that event. `marks` say where, in `data`, the type's,
+    the version's and the article's corrections' JSON values are (1-based,
+    first and last byte of each, as Lua's `string.sub` counts), for the script
+    to write a later version's values there: the rest of the event is the
+    codec's, never the script's.
+    """
+
+    data: bytes
+    marks: list[int]
+    article_json: bytes  # the article's JSON without its corrections (what the hash covers)
+
+
+def draft_article_event(
     *,
     event_id: str,
-    kind: str,
-    article_id: str,
+    kind: ArticleEventType,
     correlation_id: str,
-    accepted_at: str,
+    accepted_at: datetime,
     submitted_by: str,
-) -> bytes:
-    """An `ArticleEvent`'s JSON up to its article, as the model orders its fields, for version 1.
+    article: Article,
+) -> DraftArticleEvent:
+    """The first version's event: the article as its serializer makes it, its corrections and
+    the envelope's plain fields written around it in the models' field order."""
+    article_json = Article.__pydantic_serializer__.to_json(article, exclude={"corrections"})
+    envelope = _flat_json(
+        ArticleEvent,
+        {
+            "schema_version": 1, "event_id": event_id, "article_id": article.id,
+            "correlation_id": correlation_id, "accepted_at": accepted_at,
+            "submitted_by": submitted_by,
+        },
+        slots=("type", "version", "article"),
+    )  # fmt: skip
+    # Where the corrections go: before the field that follows them. The fields before that one
+    # are plain values and fixed models, so its key's first occurrence is the article's own.
+    at = article_json.index(_AFTER_CORRECTIONS) if _AFTER_CORRECTIONS else len(article_json) - 1
+    parts = [
+        envelope[0], f'"{kind}"'.encode(), envelope[1], b"1", envelope[2],
+        article_json[:at] + b',"corrections":', b"[]", article_json[at:], envelope[3],
+    ]  # fmt: skip
+    marks, end = [], 0
+    for index, part in enumerate(parts):
+        if index in (1, 3, 6):  # the type, the version, the corrections
+            marks += [end + 1, end + len(part)]
+        end += len(part)
+    return DraftArticleEvent(b"".join(parts), marks, article_json)
 
-    Ingest's ACCEPT script uses the event as sent when the change is an article's first
-    version (most of an import): Redis's Lua then makes no 4 KB string of its own. For a
-    later version it rebuilds the envelope and keeps the article.
-    """
-    envelope = orjson.dumps({
-        "schema_version": 1, "event_id": event_id, "type": kind,
-        "article_id": article_id, "version": 1, "correlation_id": correlation_id,
-        "accepted_at": accepted_at, "submitted_by": submitted_by,
-    })  # fmt: skip
-    return envelope[:-1] + b',"article":'
+
+def correction_json(accepted_at: datetime, note: str) -> tuple[bytes, bytes]:
+    """A `Correction`'s JSON before and after its version (which Redis decides)."""
+    before, after = _flat_json(
+        Correction, {"accepted_at": accepted_at, "note": note}, slots=("version",)
+    )
+    return before, after
+
+
+def _flat_json(
+    model: type[BaseModel], values: dict[str, Any], slots: tuple[str, ...]
+) -> list[bytes]:
+    """JSON of `model` with these `values` (plain values; datetimes in UTC), as its serializer
+    writes it, cut where the values of the fields `slots` go: the pieces between them."""
+    pieces, piece = [], b""
+    for key, name, slot in _layout(model, slots):
+        if slot:
+            pieces.append(piece + key)
+            piece = b""
+        else:
+            piece += key + orjson.dumps(values[name], option=orjson.OPT_UTC_Z)
+    pieces.append(piece + b"}")
+    return pieces
+
+
+@cache
+def _layout(model: type[BaseModel], slots: tuple[str, ...]) -> list[tuple[bytes, str, bool]]:
+    """Each field of `model` in order: its key as written (with the brace or comma before it),
+    its name, whether it is one of `slots`."""
+    names = list(model.model_fields)
+    return [
+        ((b',"' if index else b'{"') + name.encode() + b'":', name, name in slots)
+        for index, name in enumerate(names)
+    ]
+
+
+_AFTER = list(Article.model_fields)[list(Article.model_fields).index("corrections") + 1 :]
+_AFTER_CORRECTIONS = f',"{_AFTER[0]}":'.encode() if _AFTER else b""
 
 
 # Serializing a refreshed event's article again cost more than the rest of its refresh: its
@@ -278,9 +350,6 @@ assert list(EnrichedEvent.model_fields)[-1] == "enriched", (
 )
 assert list(EnrichedArticle.model_fields)[-3:] == ["related", "search_text", "enriched_at"], (
     "a refreshed article's JSON ends with what a refresh changes"
-)
-assert list(ArticleEvent.model_fields)[-1] == "article", (
-    "an article event's JSON ends with its article"
 )
 _ENRICHED = b',"enriched":{'
 _RELATED = b',"related":['

@@ -9,7 +9,7 @@ from redis.exceptions import ResponseError
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.pipes import KeyReader, Writes, flush, key_reader, pack, streamed
+from khabar_shared.pipeline import KeyReader, Writes, flush, key_reader, pack, streamed
 
 
 @pytest.fixture(scope="module")

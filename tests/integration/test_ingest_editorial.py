@@ -27,12 +27,14 @@ from khabar_dev.processes import free_port
 from khabar_ingest.embargo import release_due
 from khabar_ingest.formats.ninjs import parse_ninjs
 from khabar_ingest.store import EMBARGO_SCHEDULE, ArticleStore, Change
+from khabar_shared.events import ArticleEvent, decode_event, encode_event
+from khabar_shared.names import ARTICLE_EVENTS_STREAM
 from khabar_shared.redis_helpers import connect
 from tests.conftest import Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
 from tests.support import eventually, real_articles, to_ninjs
 
-ARTICLES = [to_ninjs(record) for record in real_articles(12)]
+ARTICLES = [to_ninjs(record) for record in real_articles(14)]
 FEEDS = Path(__file__).resolve().parents[1] / "data/feeds"
 CREATED_KEYS: list[str] = []
 
@@ -87,6 +89,31 @@ def test_publish_update_correct_keep_versions_and_history(ingest: IngestProcess)
     assert history[2]["editor_note"] == note and history[0]["editor_note"] == ""
     assert current["version"] == 3 and current["status"] == "usable"
     assert current["headline"].endswith("(محدث)")
+
+
+def test_every_event_ingest_writes_is_the_codecs_bytes(ingest: IngestProcess) -> None:
+    """One writer of the wire format: each entry's `data`, first versions and later ones, with
+    notes and withdrawals, is what `khabar_shared.events.encode_event` makes of that event."""
+    before = ingest.stream_length()
+    tricky = 'a "quoted" \\ back/slash note سطر\u2028 </script>'
+    post(ingest, article(12))
+    post(ingest, article(12, headline=ARTICLES[12]["headline"] + " (1)", editor_note=tricky))
+    post(ingest, article(12, headline=ARTICLES[12]["headline"] + " (2)"))
+    post(ingest, article(12, headline=ARTICLES[12]["headline"] + " (3)", editor_note="ثانية"))
+    post(ingest, article(12, pubstatus="canceled"))
+    post(ingest, article(13, editor_note="first version, with a note"))
+    with ingest.redis() as client:
+        entries = client.xrange(ARTICLE_EVENTS_STREAM)[before:]
+    assert len(entries) == 6
+    for _, fields in entries:
+        event = decode_event(ArticleEvent, fields)
+        expected = encode_event(event)
+        assert {key.decode(): value for key, value in fields.items()} == {
+            key: value.encode() if isinstance(value, str) else value
+            for key, value in expected.items()
+        }
+    notes = [n.note for n in decode_event(ArticleEvent, entries[4][1]).article.corrections]
+    assert notes == [tricky, "ثانية"]
 
 
 def test_a_repeat_appends_nothing_and_gets_the_first_answer(ingest: IngestProcess) -> None:

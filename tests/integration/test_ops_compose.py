@@ -283,3 +283,44 @@ def test_env_example_shows_the_defaults_compose_and_the_code_really_have() -> No
         elif name not in COMPOSE_ONLY:
             wrong[name] = (shown, "no such setting")
     assert not wrong, f".env.example shows wrong defaults: {wrong}"
+
+
+SEARCH_NODES = ROOT / "docker-compose.search-nodes.yml"
+PER_NODE = ("KHABAR_SEARCH_NODE", "KHABAR_MEILI_URL")
+
+
+def without_node(env: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if name not in PER_NODE}
+
+
+def test_the_search_nodes_override_runs_three_nodes_each_its_own_meilisearch() -> None:
+    result = subprocess.run(
+        [docker_compose(), "-f", str(COMPOSE), "-f", str(SEARCH_NODES), "config"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **SECRETS},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed = yaml.safe_load(result.stdout)["services"]
+    nodes = {
+        "1": ("meilisearch", "setup", "search"),
+        "2": ("meilisearch-2", "setup-2", "search-2"),
+        "3": ("meilisearch-3", "setup-3", "search-3"),
+    }
+    meili_urls = set()
+    for node, (meili, setup, search) in nodes.items():
+        env = parsed[search]["environment"]
+        assert env["KHABAR_SEARCH_NODE"] == node
+        url = f"http://{meili}:7700"
+        assert env["KHABAR_MEILI_URL"] == url == parsed[setup]["environment"]["KHABAR_MEILI_URL"]
+        meili_urls.add(url)
+        # The node's keys exist on its own Meilisearch before its search starts.
+        assert parsed[search]["depends_on"][setup]["condition"] == "service_completed_successfully"
+        assert parsed[search]["depends_on"][meili]["condition"] == "service_healthy"
+        assert parsed[meili]["image"] == parsed["meilisearch"]["image"]
+        # Every other setting as node 1's: the override repeats the base file's search.
+        assert without_node(env) == without_node(parsed["search"]["environment"])
+    assert len(meili_urls) == 3
+    volumes = {str(parsed[meili]["volumes"][0]).split(":")[0] for meili, _, _ in nodes.values()}
+    assert len(volumes) == 3  # each node its own data

@@ -26,3 +26,11 @@ def test_an_address_is_purged_as_it_is_and_a_name_at_each_of_its_addresses() -> 
         "http://127.0.0.1:8000/",
         "http://[::1]:8000/",
     )
+
+
+def test_closing_the_edge_purger_closes_its_client() -> None:
+    """Render's shutdown closes the notifier, which closes the edge's purger (mypy found
+    `aclose` asking for an attribute the purger never had)."""
+    purger = EdgePurger("http://127.0.0.1:8000/", "t")
+    asyncio.run(purger.aclose())
+    assert purger._http is not None and purger._http.is_closed

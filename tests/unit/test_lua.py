@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = {
     f"khabar_{service}": ROOT / f"services/{service}/khabar_{service}"
     for service in ("ingest", "enrich", "search", "render")
-}
+} | {"khabar_shared": ROOT / "shared/khabar_shared"}
 
 
 def test_no_python_module_holds_lua() -> None:
@@ -48,5 +48,5 @@ def test_a_missing_script_is_named() -> None:
 
 
 def test_a_command_is_eval_with_its_keys_counted() -> None:
-    script = ScriptRegistry("khabar_enrich")["mget"]
+    script = ScriptRegistry("khabar_shared")["mget"]
     assert script.command(["a", "b"], [1]) == ("EVAL", script.source, 2, "a", "b", 1)

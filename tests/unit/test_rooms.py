@@ -1,5 +1,6 @@
 """Each kind of code in its own room: what the runtime packages must not hold."""
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,3 +34,48 @@ def test_environment_is_read_only_in_settings_modules() -> None:
         and ("os.environ.get" in p.read_text() or "os.getenv" in p.read_text())
     ]
     assert readers == []
+
+
+# What only `khabar_shared.pipeline` may say: the Redis protocol and the connections it goes on.
+WIRE_WORDS = ("hiredis", "pack_command", "send_packed_command", "read_response", "connection_pool")
+PIPELINE = ROOT / "shared/khabar_shared/pipeline.py"
+
+
+def test_the_redis_protocol_is_spoken_only_by_the_shared_pipeline_module() -> None:
+    """One transport: the services send commands through `khabar_shared.pipeline`, never pack
+    them or drive a connection themselves."""
+    folders = [*RUNTIME, ROOT / "tools/cli/khabar_cli", ROOT / "tools/dev/khabar_dev"]
+    speaking = [
+        f"{p.relative_to(ROOT)}: {word}"
+        for p in modules(*folders)
+        if p != PIPELINE
+        for word in WIRE_WORDS
+        if word in p.read_text()
+    ]
+    assert speaking == []
+
+
+def test_one_redis_or_a_cluster_is_asked_only_in_the_shared_modules() -> None:
+    """Which client `connect` gave is the pipeline module's question (and the script
+    registry's, for a pipeline's kind); domain code never branches on it."""
+    allowed = {PIPELINE, ROOT / "shared/khabar_shared/lua.py"}
+    asking = [
+        str(p.relative_to(ROOT))
+        for p in modules(*RUNTIME)
+        if p not in allowed and re.search(r"isinstance\([^)]*Cluster", p.read_text())
+    ]
+    assert asking == []
+
+
+def test_event_json_is_written_only_by_the_shared_codec() -> None:
+    """Lua fills in what Redis decides (type, version, corrections) where the codec marked it
+    (`events.draft_article_event`); it never writes an event's own keys."""
+    keys = ("schema_version", '"article":', '"corrections":', '"enriched":')
+    writing = [
+        f"{p.relative_to(ROOT)}: {key}"
+        for folder in RUNTIME
+        for p in sorted(folder.rglob("*.lua"))
+        for key in keys
+        if key in p.read_text()
+    ]
+    assert writing == []

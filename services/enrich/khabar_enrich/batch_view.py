@@ -12,7 +12,7 @@ hold is read from Redis, where nothing of this batch has touched it yet.
 import math
 from collections.abc import Awaitable, Sequence
 
-from khabar_enrich.pipes import KeyReader
+from khabar_shared.pipeline import KeyReader
 
 # A value the view holds: the bytes written, or None for a key deleted.
 Value = bytes | None

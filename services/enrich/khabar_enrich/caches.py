@@ -4,7 +4,7 @@ document frequencies."""
 import itertools
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Protocol
 
 from khabar_enrich.scoring import IndexedDoc
@@ -33,7 +33,7 @@ class DocumentFrequencies:
         self._total = 0
         self._calls = 0
 
-    def to_read(self, term_lists: Sequence[Sequence[str]]) -> list[str]:
+    def to_read(self, term_lists: Sequence[Collection[str]]) -> list[str]:
         """The terms the cache lacks for these `idf` calls to come; all of them when the cache
         will be cleared during them."""
         wanted = set().union(*term_lists)

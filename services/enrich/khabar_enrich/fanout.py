@@ -24,11 +24,11 @@ import orjson
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import make_room
 from khabar_enrich.index import NEVER, PREFIX, RelatedIndex, doc_key
-from khabar_enrich.pipes import Writes
 from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, published_at
 from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
+from khabar_shared.pipeline import Writes
 
 RECENT_KEY = f"{PREFIX}:recent"
 COPY_TTL_S = 14 * 86_400  # a safety net: the window trims copies long before
@@ -72,7 +72,7 @@ class RecentCopies:
     """The last enriched version of recently published articles: its `article.enriched` event,
     compressed.
 
-    Writes are queued on the caller's batch writes (see `pipes.Writes`).
+    Writes are queued on the caller's batch writes (see `khabar_shared.pipeline.Writes`).
     """
 
     def __init__(self, window_s: float, remembered: int = REMEMBERED_COPIES) -> None:

@@ -10,7 +10,7 @@ A batch costs few round trips to Redis: one read of the known versions, one
 of the document frequencies (kept up to date locally as the batch indexes)
 and of its articles' docs, then one sending every article's index commands
 in order (its candidates read, then its own index write), whose replies the
-handler works on while Redis runs the next ones (see `pipes.py`). The rest
+handler works on while Redis runs the next ones (see `khabar_shared/pipeline.py`). The rest
 of the batch's writes (docs with their story, copies, links) wait until its
 end; until then each article sees them through the batch's view of Redis
 (see `batch_view.py`). A refresh may read older articles' docs and copies the
@@ -31,7 +31,6 @@ from typing import Any, Literal, NamedTuple
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key
 from khabar_enrich.index import RelatedIndex
-from khabar_enrich.pipes import Command, Writes, flush, key_reader, streamed
 from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
@@ -50,6 +49,7 @@ from khabar_shared.events import (
 )
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM
+from khabar_shared.pipeline import Command, Writes, flush, key_reader, streamed
 from khabar_shared.redis_helpers import RedisClient
 from khabar_shared.text import analyze
 

@@ -22,12 +22,11 @@ used a term (a statistic of the language; withdrawals do not undo it).
 """
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import DocumentFrequencies, ParsedDocs
-from khabar_enrich.pipes import MGET_SCRIPT, Command, Writes, flush
 from khabar_enrich.scoring import (
     RECENCY_FLOOR,
     RECENCY_HALF_LIFE_DAYS,
@@ -38,6 +37,7 @@ from khabar_enrich.scoring import (
 )
 from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
+from khabar_shared.pipeline import MGET_SCRIPT, Command, Writes, flush
 from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for the whole index: the indexing script touches many terms at once,
@@ -107,7 +107,7 @@ class BatchFrequencies:
 
 
 class RelatedIndex:
-    """The inverted index. Writes are queued on the caller's batch writes (see `pipes.Writes`).
+    """The inverted index. Writes are queued on the caller's batch writes (see `khabar_shared.pipeline.Writes`).
 
     A batch, in order: `start_batch`; for each event, `vector` and `enter` (a live article)
     or `leave` (a withdrawal), then its `commands` sent; for each reply, `matches`, then
@@ -127,7 +127,7 @@ class RelatedIndex:
     # ------------------------------------------------------------ a batch begins
 
     async def start_batch(
-        self, article_ids: Sequence[str], term_lists: Sequence[Sequence[str]]
+        self, article_ids: Sequence[str], term_lists: Sequence[Collection[str]]
     ) -> dict[str, bytes | None]:
         """Read, in one round trip, the frequencies the batch's `term_lists` (one per `vector` call
         to come, in order) may need, and the docs of `article_ids` as they are before the batch (by
@@ -255,10 +255,10 @@ class RelatedIndex:
                     docs[article_id] = known
         if unseen:
             raws = await view.read([doc_key(i) for i in unseen], [None] * len(unseen))
-            for (article_id, revision), raw in zip(unseen.items(), raws, strict=True):
-                if raw is not None:  # else withdrawn meanwhile
-                    self._parsed.remember(article_id, revision, raw)
-                    docs[article_id] = self._parsed.load(raw)
+            for (article_id, seen_revision), found in zip(unseen.items(), raws, strict=True):
+                if found is not None:  # else withdrawn meanwhile
+                    self._parsed.remember(article_id, seen_revision, found)
+                    docs[article_id] = self._parsed.load(found)
         return docs
 
     def docs_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, IndexedDoc]:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from itertools import compress, count
 from operator import attrgetter, itemgetter, sub
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from khabar_shared.text import is_arabic, is_stopword, strip_clitics, term
 from khabar_shared.text.lexicon import frequency
@@ -239,14 +239,18 @@ def _candidates(
     """
     head_tokens, head_keys = _read(headline)
     head = _Part(head_tokens, head_keys, _first_uses(head_keys, range(len(head_keys))))
-    head_uses = [Counter(head.keys), *(_ngrams(head.keys, n) for n in range(2, MAX_WORDS + 1))]
+    # Keyed by a word for n = 1, by a tuple of words above.
+    head_uses: list[Mapping[Any, int]] = [
+        Counter(head.keys),
+        *(_ngrams(head.keys, n) for n in range(2, MAX_WORDS + 1)),
+    ]
     tokens, keys = _read(body)
     word_uses = Counter(keys)
     # A candidate's words are each used twice, or in the headline and the body, too: longer
     # phrases are counted at the positions of those words only (a few dozen), in C.
     repeated = {key for key, uses in word_uses.items() if uses > 1 or key in head_uses[0]}
     repeated.discard(None)  # where runs end
-    body_uses: list[Mapping[tuple[str, ...], int]] = [{(key,): word_uses[key] for key in repeated}]
+    body_uses: list[Mapping[Any, int]] = [{(key,): word_uses[key] for key in repeated}]
     # Where n repeated words in a row start, from where n - 1 do: those followed by one more.
     starts = list(compress(count(), map(repeated.__contains__, keys)))
     rest = _Part(tokens, keys, _first_uses(keys, starts))  # a candidate starts with a repeated word

@@ -223,7 +223,7 @@ def _entity_weights(
     weights: Counter[str] = Counter()
     for mention, weight in found:
         if mention.entity_id in named:
-            weights[mention.entity_id] += weight
+            weights[mention.entity_id] += weight  # type: ignore[assignment]  # counts are floats
     return weights, phrases
 
 

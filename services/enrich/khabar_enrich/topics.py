@@ -153,7 +153,7 @@ def score_topics(
         "world": raw.get("world", 0.0) + sum(w for r, w in regions.items() if r != "middle-east"),
     }
     subjects = {t: v for t, v in raw.items() if t not in NEWS}
-    best_subject = max(subjects, key=subjects.get, default="politics")
+    best_subject = max(subjects, key=subjects.__getitem__, default="politics")
     news_value = max(raw.get("middle-east", 0.0), raw.get("world", 0.0))
     if subjects.get(best_subject, 0.0) <= 0 and news_value <= 0 and not regions:
         return [("politics", 0.0)]
@@ -176,7 +176,7 @@ def _world_topic(regions: Mapping[str, float], prior: str | None) -> str:
     if prior in REGIONS and prior != "middle-east":
         return prior
     others = {r: w for r, w in regions.items() if r != "middle-east" and w > 0}
-    return max(others, key=others.get) if others else "politics"
+    return max(others, key=others.__getitem__) if others else "politics"
 
 
 def _rank(scores: dict[str, float], main: str) -> list[tuple[str, float]]:

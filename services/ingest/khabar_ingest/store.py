@@ -20,8 +20,8 @@ call), each change atomic on its own and in order (two changes to one article
 in a batch become two versions). On one Redis the calls go out one after
 another on one connection, each as soon as its changes are ready, and the
 replies are read at the end: Redis runs a call while ingest parses the next
-one's articles, and one connection keeps them in order. (A cluster client
-sends them as one pipeline.)
+one's articles, and one connection keeps them in order (see
+`khabar_shared.pipeline.send_in_order`).
 
 Embargo: a change whose `embargoed` time is still ahead gets its version and
 its history entry now, but its event waits in the embargo schedule (a sorted
@@ -41,14 +41,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 from pydantic import BaseModel, Field
-from redis.asyncio.cluster import RedisCluster
 
 from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
-from khabar_shared.events import Article, ArticleEvent, first_event_head
+from khabar_shared.events import (
+    Article,
+    ArticleEvent,
+    ArticleEventType,
+    correction_json,
+    draft_article_event,
+)
 from khabar_shared.lua import queue
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
@@ -57,15 +62,14 @@ from khabar_shared.names import (
     article_state_key,
     idempotency_key,
 )
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.pipeline import Command, send_in_order
+from khabar_shared.redis_helpers import RedisClient, read_entries
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
 EMBARGO_SCHEDULE = f"khabar:{ARTICLES_TAG}:embargo:schedule"
 EMBARGO_PENDING = f"khabar:{ARTICLES_TAG}:embargo:pending"
 # Unused idempotency slot when a change has no Idempotency-Key (scripts declare every key).
 _NO_IDEMPOTENCY = idempotency_key("-")
-NOT_SENT = {"corrections"}  # Article fields a change never carries in (see ACCEPT)
-_VERSIONCREATED = b'"versioncreated":"'
 # The keys every ACCEPT call declares before each change's own three.
 _SHARED_KEYS = [ARTICLE_EVENTS_STREAM, EMBARGO_SCHEDULE, EMBARGO_PENDING]
 # Changes per ACCEPT call; a batch sends its calls in one pipeline. Redis spends less per
@@ -77,9 +81,6 @@ FIRST_ACCEPT_CHUNK = 5
 # One change's part of an ACCEPT call: its three keys, its decided fields, its event's JSON as
 # it is for a first version.
 PreparedChange = tuple[list[str], dict[str, Any], bytes]
-# One ACCEPT call: {"keys": [...], "args": [...]}.
-ScriptCall = dict[str, list[Any]]
-_ACCEPT_SOURCE = ACCEPT.source.encode()
 
 ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
 HistoryType = Literal[
@@ -169,23 +170,14 @@ Outcome = StoreResult | VersionConflict | IdempotencyMismatch
 def content_hash(article_json: bytes | str) -> str:
     """Same content, same hash: a CMS re-sending an unchanged article is not a change.
 
-    The hash covers the article's JSON without its `versioncreated`. That key
-    comes before `extra` in `Article`, so its first occurrence is the
-    top-level one (a nested one, inside `extra`, still counts as content).
+    The hash covers the article's JSON without its top-level `versioncreated`
+    (a nested one, inside `extra`, still counts as content), written with
+    every object's keys sorted: neither the order in which a newsroom sent its
+    fields nor the order of `Article`'s fields changes it.
     """
-    if isinstance(article_json, str):
-        article_json = article_json.encode()
-    # What `re.sub(r'"versioncreated":"[^"]*"', ..., count=1)` did, without the regex engine
-    # and without copying the article: the hash reads the parts around the value.
-    start = article_json.find(_VERSIONCREATED)
-    end = article_json.find(b'"', start + len(_VERSIONCREATED)) if start >= 0 else -1
-    if end < 0:
-        return hashlib.sha256(article_json).hexdigest()
-    view = memoryview(article_json)
-    digest = hashlib.sha256(view[:start])
-    digest.update(b'"versioncreated":null')
-    digest.update(view[end + 1 :])
-    return digest.hexdigest()
+    article = orjson.loads(article_json)
+    article.pop("versioncreated", None)
+    return hashlib.sha256(orjson.dumps(article, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def new_event_ids(count: int) -> list[str]:
@@ -212,7 +204,6 @@ class ArticleStore:
     def __init__(self, redis: RedisClient, idempotency_ttl_s: int) -> None:
         self._redis = redis
         self._idempotency_ttl_s = idempotency_ttl_s
-        self._accept_script = ACCEPT.register(redis)
         self._release_script = RELEASE.register(redis)
 
     # ---- reading ------------------------------------------------------------
@@ -221,7 +212,7 @@ class ArticleStore:
         # A trim may remove the entry between the two reads; it keeps the event in the state
         # first, so a second read finds it there.
         for _ in range(2):
-            raw = await self._redis.hgetall(article_state_key(article_id))
+            raw = cast(dict[bytes, bytes], await self._redis.hgetall(article_state_key(article_id)))
             if not raw:
                 return None
             fields = {key.decode(): value.decode() for key, value in raw.items()}
@@ -242,7 +233,9 @@ class ArticleStore:
     async def _latest_event(self, article_id: str, state: dict[str, str]) -> bytes | str | None:
         """The JSON of the event of the state's latest version (see the module's notes)."""
         if state.get("entry"):
-            found = await self._redis.xrange(ARTICLE_EVENTS_STREAM, state["entry"], state["entry"])
+            found = await read_entries(
+                self._redis, ARTICLE_EVENTS_STREAM, state["entry"], state["entry"]
+            )
             return found[0][1][b"data"] if found else None
         if state["status"] == "embargoed":
             waiting = await self._redis.hget(EMBARGO_PENDING, article_id)
@@ -275,103 +268,62 @@ class ArticleStore:
         accepted_at = now.isoformat()
         taken: list[tuple[Change, dict[str, Any]]] = []
 
-        def calls() -> Iterator[ScriptCall]:
+        def calls() -> Iterator[Command]:
             for chunk in chunks(changes, ACCEPT_CHUNK, first=FIRST_ACCEPT_CHUNK):
                 prepared = [
                     self._script_call(change, event_id, now, accepted_at)
                     for change, event_id in zip(chunk, new_event_ids(len(chunk)))
                 ]
                 taken.extend((change, decided) for change, (_, decided, _) in zip(chunk, prepared))
-                yield accept_call(prepared)
+                yield ACCEPT.command(*accept_call(prepared))
 
-        if isinstance(self._redis, RedisCluster):
-            replies = await self._run_pipelined(list(calls()))
-        else:
-            replies = await self._run_streamed(calls())
+        replies = await send_in_order(self._redis, calls())
         return [
             outcome_of(change, decided, now, reply)
-            for (change, decided), reply in zip(taken, replies, strict=True)
+            for (change, decided), reply in zip(taken, flat(replies), strict=True)
         ]
-
-    async def _run_streamed(self, calls: Iterator[ScriptCall]) -> list[Any]:
-        """Send each call when it is made, all on one connection; read the replies at the end.
-
-        EVAL, not EVALSHA: Redis keeps the script by its digest after the first
-        run, and a call never meets a NOSCRIPT it would have to be re-sent for
-        (after the ones behind it). A dropped connection is retried as redis-py
-        retries any command: every call sent so far is sent again (a repeated
-        change answers as a repeat).
-        """
-        pool = self._redis.connection_pool
-        connection = await pool.get_connection()
-        sent: list[list[bytes]] = []
-
-        async def send_and_read() -> list[Any]:
-            for command in sent:
-                await connection.send_packed_command(command, check_health=False)
-            for call in calls:
-                sent.append(eval_command(_ACCEPT_SOURCE, call["keys"], call["args"]))
-                await connection.send_packed_command(sent[-1], check_health=len(sent) == 1)
-            return [await connection.read_response() for _ in sent]
-
-        try:
-            replies = await connection.retry.call_with_retry(
-                send_and_read, lambda _: connection.disconnect()
-            )
-        except BaseException:
-            await connection.disconnect()  # replies may still be on their way: never reuse it
-            raise
-        finally:
-            await pool.release(connection)
-        return [reply for chunk in replies for reply in chunk]
-
-    async def _run_pipelined(self, calls: list[ScriptCall]) -> list[Any]:
-        if len(calls) == 1:
-            # No pipeline for one call: a pipeline asks SCRIPT EXISTS first, an extra round trip.
-            return list(await self._accept_script(**calls[0]))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for call in calls:
-                await queue(pipe, self._accept_script, call["keys"], call["args"])
-            return [reply for chunk in await pipe.execute() for reply in chunk]
 
     def _script_call(
         self, change: Change, event_id: str, now: datetime, accepted_at: str
     ) -> PreparedChange:
         """One change's part of an ACCEPT call: its keys, its decided fields, its first event."""
         article = change.article
-        # Bytes straight from pydantic: hashed and sent as they are, never re-encoded.
-        # Corrections are ingest's to add (the ACCEPT script), never the newsroom's to send.
-        article_json = article.__pydantic_serializer__.to_json(article, exclude=NOT_SENT)
         held = is_embargoed(article, now)
         release_ms = int(article.embargoed.timestamp() * 1000) if held and article.embargoed else 0
-        kind = (
+        kind: ArticleEventType = (
             "article.withdrawn" if change.article.pubstatus == "canceled" else "article.published"
         )
-        head = first_event_head(
+        # The event as the codec writes it; ACCEPT writes in a later version's type, version and
+        # corrections where the draft marks them. The article's bytes are hashed as they are.
+        draft = draft_article_event(
             event_id=event_id,
             kind=kind,
-            article_id=change.article.id,
             correlation_id=change.correlation_id,
-            accepted_at=accepted_at,
+            accepted_at=now,
             submitted_by=change.submitted_by,
+            article=article,
         )
         decided = {
-            "hash": content_hash(article_json),
+            "hash": content_hash(draft.article_json),
             "ttl": self._idempotency_ttl_s if change.idempotency else 0,
             "base_version": -1 if change.base_version is None else change.base_version,
             "release_ms": str(release_ms),
             "embargoed_until": article.embargoed.isoformat() if held and article.embargoed else "",
-            "event_id": event_id, "article_id": article.id, "article_at": len(head) + 1,
+            "event_id": event_id, "article_id": article.id, "marks": draft.marks,
             "correlation_id": change.correlation_id, "accepted_at": accepted_at,
             "submitted_by": change.submitted_by, "pubstatus": article.pubstatus,
             "editor_note": article.editor_note,
         }  # fmt: skip
+        if article.editor_note:
+            decided["correction"] = [
+                part.decode() for part in correction_json(now, article.editor_note)
+            ]
         keys = [
             article_state_key(article.id),
             article_history_key(article.id),
             self._idempotency_key(change),
         ]
-        return keys, decided, b"".join((head, article_json, b"}"))
+        return keys, decided, draft.data
 
     def _idempotency_key(self, change: Change) -> str:
         if not change.idempotency:
@@ -385,10 +337,13 @@ class ArticleStore:
         ids = await self._redis.zrangebyscore(
             EMBARGO_SCHEDULE, "-inf", int(now.timestamp() * 1000), start=0, num=limit
         )
-        return [article_id.decode() for article_id in ids]
+        return [article_id.decode() for article_id in cast(list[bytes], ids)]
 
     async def next_release(self) -> datetime | None:
-        first = await self._redis.zrange(EMBARGO_SCHEDULE, 0, 0, withscores=True)
+        first = cast(
+            list[tuple[bytes, float]],
+            await self._redis.zrange(EMBARGO_SCHEDULE, 0, 0, withscores=True),
+        )
         return datetime.fromtimestamp(first[0][1] / 1000, UTC) if first else None
 
     async def release(self, article_id: str) -> str | None:
@@ -424,27 +379,18 @@ def chunks(items: Iterable[Change], size: int, first: int | None = None) -> Iter
         wanted = size
 
 
-def eval_command(source: bytes, keys: list[str], args: list[bytes]) -> list[bytes]:
-    """`EVAL source numkeys keys... args...` in the Redis protocol (RESP), ready to send.
-
-    Built in one pass: redis-py's packer re-joins its buffer for every small
-    argument, and an ACCEPT call has a hundred of them. Joined into one buffer:
-    the event loop's transport handles one buffer faster than three per argument.
-    """
-    parts = [source, str(len(keys)).encode(), *(key.encode() for key in keys), *args]
-    out = [b"*%d\r\n$4\r\nEVAL\r\n" % (len(parts) + 1)]
-    for part in parts:
-        out += (b"$%d\r\n" % len(part), part, b"\r\n")
-    return [b"".join(out)]
-
-
-def accept_call(prepared: list[PreparedChange]) -> ScriptCall:
+def accept_call(prepared: list[PreparedChange]) -> tuple[list[str], list[bytes]]:
     """The keys and arguments of one ACCEPT call for these changes."""
     keys = list(_SHARED_KEYS)
     for change_keys, _, _ in prepared:
         keys += change_keys
     decided = orjson.dumps([change_decided for _, change_decided, _ in prepared])
-    return {"keys": keys, "args": [decided, *(event for _, _, event in prepared)]}
+    return keys, [decided, *(event for _, _, event in prepared)]
+
+
+def flat(replies: list[list[Any]]) -> list[Any]:
+    """Each change's reply, from the calls' lists of them."""
+    return [reply for call in replies for reply in call]
 
 
 def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[Any]) -> Outcome:
@@ -452,7 +398,7 @@ def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[
     verdict, detail = reply[0], reply[1]
     if verdict == b"accepted":
         version = int(reply[3])
-        status = "embargoed" if call["release_ms"] != "0" else call["pubstatus"]
+        status: ArticleStatus = "embargoed" if call["release_ms"] != "0" else call["pubstatus"]
         return StoreResult(
             call["article_id"],
             version,

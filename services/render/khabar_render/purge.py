@@ -23,7 +23,7 @@ not acceptable for the length of a max-age.
 import asyncio
 import ipaddress
 import socket
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -101,14 +101,12 @@ class EdgePurger:
             )
         except OSError:
             return [self._url]
-        addresses = dict.fromkeys(info[4][0] for info in found)
+        addresses = dict.fromkeys(str(info[4][0]) for info in found)
         netloc = "{}:{}" if parts.port else "{}"
         return [
-            urlunsplit(
-                parts._replace(
-                    netloc=netloc.format(f"[{address}]" if ":" in address else address, parts.port)
-                )
-            )
+            parts._replace(
+                netloc=netloc.format(f"[{address}]" if ":" in address else address, parts.port)
+            ).geturl()
             for address in addresses
         ] or [self._url]
 
@@ -130,8 +128,6 @@ class EdgePurger:
                     await asyncio.sleep(0.1 * attempt)
 
     async def aclose(self) -> None:
-        if self._edge is not None:
-            await self._edge.aclose()
         if self._http is not None:
             await self._http.aclose()
 

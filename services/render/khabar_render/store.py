@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
@@ -202,7 +202,8 @@ class ArticleStore:
         """The live articles among `article_ids`; withdrawn and unknown ones are left out."""
         if not article_ids:
             return {}
-        return live_of(await self._redis.mget([article_key(i) for i in article_ids]))
+        raws = await self._redis.mget([article_key(i) for i in article_ids])
+        return live_of(cast(list[bytes | None], raws))
 
     async def read(
         self, article_ids: list[str], listings: Iterable[ListingRequest]
@@ -326,7 +327,7 @@ class ArticleStore:
     async def latest(self, count: int, since_ts: float = float("-inf")) -> list[str]:
         """Ids of the newest live articles of every section, published at or after `since_ts`."""
         ids = await self._redis.zrevrangebyscore(LATEST_KEY, "+inf", since_ts, start=0, num=count)
-        return [i.decode() for i in ids]
+        return [i.decode() for i in cast(list[bytes], ids)]
 
     async def section_size(self, slug: str) -> int:
         return int(await self._redis.zcard(section_key(slug)))
@@ -406,7 +407,7 @@ async def watched(
         async with redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(*keys)
-                return await attempt(pipe)
+                return await attempt(cast(Pipeline, pipe))  # a cluster's: the same commands
             except WatchError:
                 continue
     raise RuntimeError(f"too much contention on {keys}")

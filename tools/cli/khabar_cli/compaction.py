@@ -16,7 +16,7 @@ entry wins.
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, read_entries
 
 PAGE = 1000
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
@@ -57,7 +57,7 @@ async def entries(
     redis: RedisClient, stream: str, start: str, end: str
 ) -> AsyncIterator[list[tuple[bytes, dict[bytes, bytes]]]]:
     """Pages of (start, end) of the stream, oldest first (`start` and `end` as XRANGE takes them)."""
-    while page := await redis.xrange(stream, start, end, PAGE):
+    while page := await read_entries(redis, stream, start, end, PAGE):
         yield page
         if len(page) < PAGE:
             return

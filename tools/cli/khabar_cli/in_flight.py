@@ -12,7 +12,7 @@ order of the files.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 B = TypeVar("B")  # a batch, whatever the caller sends
@@ -38,7 +38,7 @@ def _uri_of(document: Any) -> str | None:
 async def send_in_order(
     batches: Iterable[B],
     uris_of: Callable[[B], frozenset[str]],
-    send: Callable[[B], Awaitable[None]],
+    send: Callable[[B], Coroutine[Any, Any, None]],
     in_flight: int,
 ) -> None:
     """`send(batch)` for each batch in order, at most `in_flight` at once, and never while an

@@ -10,6 +10,7 @@ tail, so an LTRIM never races a write.
 """
 
 from datetime import UTC, datetime
+from typing import cast
 
 import orjson
 
@@ -45,7 +46,7 @@ async def trim_histories(redis: RedisClient, cut: datetime) -> int:
     """Drop history entries accepted before `cut` (each article keeps its newest); how many."""
     removed = 0
     async for key in redis.scan_iter(match=article_history_key("*"), count=SCAN_COUNT):
-        count = old_head(await redis.lrange(key, 0, -1), cut)
+        count = old_head(cast(list[bytes], await redis.lrange(key, 0, -1)), cut)
         if count:
             await redis.ltrim(key, count, -1)
             removed += count

@@ -132,7 +132,8 @@ def post_all(
     rng: random.Random,
 ) -> Accepted:
     """Posts and withdrawals, with kills at random steps and a cache outage in the middle."""
-    accepted, ids = Accepted(), {}
+    accepted = Accepted()
+    ids: dict[str, str] = {}  # uri → article id
     steps: list[tuple[str, dict[str, Any]]] = [("publish", d) for d in documents]
     for target in rng.sample(documents[: len(documents) * 9 // 10], withdrawals):
         published = next(

@@ -11,7 +11,7 @@ import html
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 import redis
@@ -22,8 +22,9 @@ from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ENRICHED_STREAM,
-    GROUPS_BY_STREAM,
+    SEARCH_NODES_KEY,
     dead_letter_stream,
+    groups_by_stream,
 )
 
 
@@ -87,12 +88,16 @@ class Accepted:
 
 
 def group_state(client: redis.Redis) -> dict[str, dict[str, Any]]:
-    """Per `stream/group`: entries not yet read (lag) and read but not acked (pending)."""
+    """Per `stream/group`: entries not yet read (lag) and read but not acked (pending).
+
+    Every search node's group counts: each node must have caught up.
+    """
     state = {}
-    for stream, groups in GROUPS_BY_STREAM.items():
+    nodes = [cast(bytes, name).decode() for name in client.hkeys(SEARCH_NODES_KEY)]
+    for stream, groups in groups_by_stream(nodes).items():
         # The last entry there is, not the last id made: a trim may have deleted that one.
         newest = client.xrevrange(stream, count=1)
-        last = newest[0][0] if newest else b"0-0"
+        last = cast(bytes, newest[0][0]) if newest else b"0-0"
         found = (
             {g["name"].decode(): g for g in client.xinfo_groups(stream)}
             if client.exists(stream)
@@ -102,7 +107,7 @@ def group_state(client: redis.Redis) -> dict[str, dict[str, Any]]:
             info = found.get(group)
             state[f"{stream}/{group}"] = {
                 "pending": info["pending"] if info else None,
-                "caught_up": bool(info) and id_at_least(info["last-delivered-id"], last),
+                "caught_up": info is not None and id_at_least(info["last-delivered-id"], last),
             }
     return state
 

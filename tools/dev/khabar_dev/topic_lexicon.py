@@ -47,7 +47,7 @@ def build_lexicon(
         for category in categories:
             table = per_class[CORPUS_CLASSES[category]]
             for term, n in counts.items():
-                table[term] += math.log1p(n)
+                table[term] += math.log1p(n)  # type: ignore[assignment]  # counts are floats
     vocab = [t for t, n in df.items() if n >= min_df]
     totals = {c: sum(table[t] for t in vocab) for c, table in per_class.items()}
     everywhere = sum(totals.values())

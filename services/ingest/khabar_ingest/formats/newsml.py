@@ -232,8 +232,8 @@ def _add_body(ninjs: dict[str, Any], content_set: ET.Element | None) -> None:
                 for field, value in head.items():
                     ninjs.setdefault(field, value)
                 return
-        elif local(part.tag) == "inlineData" and (part.text or "").strip():
-            ninjs["body_html" if "html" in kind else "body_text"] = part.text.strip()
+        elif local(part.tag) == "inlineData" and (text := (part.text or "").strip()):
+            ninjs["body_html" if "html" in kind else "body_text"] = text
             return
 
 

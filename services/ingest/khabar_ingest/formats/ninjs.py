@@ -477,13 +477,13 @@ class _Reader:
                 self.fail(pointer(key), f"must be a string, got {_json_type(self.doc[key])}")
         strings = {k: self.doc[k] for k in body_keys if isinstance(self.doc[k], str)}
         if html_body is None:
-            key = _pick_key(strings, _HTML_BODY_KEYS, "body_", _looks_html)
-            if key:
-                html_body, where = strings[key], pointer(key)
+            picked = _pick_key(strings, _HTML_BODY_KEYS, "body_", _looks_html)
+            if picked:
+                html_body, where = strings[picked], pointer(picked)
         if html_body is None and text_body is None:
-            key = _pick_key(strings, _TEXT_BODY_KEYS, "body_", lambda k: True)
-            if key:
-                text_body, text_where = strings[key], pointer(key)
+            picked = _pick_key(strings, _TEXT_BODY_KEYS, "body_", lambda k: True)
+            if picked:
+                text_body, text_where = strings[picked], pointer(picked)
         if html_body is None and text_body is not None:
             html_body, where = text_to_html(text_body), text_where
         return self._check_body(html_body or "", where)
@@ -611,10 +611,10 @@ class _Reader:
         if chosen is None:
             return None
         where, item = chosen
-        rendition = self._best_rendition(item, where)
-        if rendition is None:
+        best = self._best_rendition(item, where)
+        if best is None:
             return None
-        href, rendition_key, rendition = rendition
+        href, rendition_key, rendition = best
         limits = self.limits
         caption = self._media_text(
             item, where, ("description_text", "caption"), limits.max_caption_chars

@@ -1,12 +1,14 @@
 -- KEYS: 1 stream, 2 embargo schedule, 3 embargo pending, then for each change i (from 0)
 --       4+3i state, 5+3i history, 6+3i idempotency record
 -- ARGV: 1 the changes (a JSON list; each: content hash, idempotency ttl (0: none), base
---         version (-1: none), release_ms ('0': publish now), the event's own fields, and
---         article_at: where the article's JSON starts in the change's event),
---       then for each change i, 2+i its event's JSON as it is for a first version
---         (version 1, type article.published, or article.withdrawn for a withdrawal)
+--         version (-1: none), release_ms ('0': publish now), the event's own fields, marks:
+--         where the event's type, version and corrections are, and correction: its editor's
+--         note's JSON before and after its version, when it has one),
+--       then for each change i, 2+i its event's JSON as the codec writes it for a first
+--         version (khabar_shared.events.draft_article_event)
 -- Redis's Lua hashes every byte of each string it makes: a first version's event is used as
--- sent (one 4 KB string per change, not two); a later version's is rebuilt around its article.
+-- sent (one 4 KB string per change, not two); a later version's gets its own type, version and
+-- corrections written in where the codec marked them.
 -- Returns, for each change, {verdict, answer (a repeat's) or current version (a conflict's),
 --   stream id, version}.
 local function accept(c, state_key, history_key, idempotency_key, first_event)
@@ -37,26 +39,24 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
   local embargoed_until = cjson.null
   if held then status = 'embargoed'; embargoed_until = c.embargoed_until end
 
-  -- The event: ArticleEvent's fields, then the article's JSON as Python wrote it.
-  local data = first_event
-  if version > 1 then
-    local envelope = cjson.encode({schema_version = 1, event_id = c.event_id, type = kind,
-      article_id = c.article_id, version = version, correlation_id = c.correlation_id,
-      accepted_at = c.accepted_at, submitted_by = c.submitted_by})
-    data = string.sub(envelope, 1, -2) .. ',"article":' ..
-      string.sub(first_event, c.article_at, -2) .. '}'
-  end
   -- Corrections: every editor's note so far rides on each later version's article, so a
   -- page shows them all whichever versions a reader's service saw (Article.corrections).
   local corrections = current[6]
-  if c.editor_note ~= '' then
-    local list = corrections and cjson.decode(corrections) or {}
-    list[#list + 1] = {version = version, accepted_at = c.accepted_at, note = c.editor_note}
-    corrections = cjson.encode(list)
+  if c.correction then
+    local note = c.correction[1] .. version_text .. c.correction[2]
+    if corrections then
+      corrections = string.sub(corrections, 1, -2) .. ',' .. note .. ']'
+    else
+      corrections = '[' .. note .. ']'
+    end
   end
-  if corrections then
-    -- The event ends with the article's closing brace and its own.
-    data = string.sub(data, 1, -3) .. ',"corrections":' .. corrections .. '}}'
+  local data = first_event
+  if version > 1 or corrections then
+    local m = c.marks
+    data = string.sub(first_event, 1, m[1] - 1) .. '"' .. kind .. '"' ..
+      string.sub(first_event, m[2] + 1, m[3] - 1) .. version_text ..
+      string.sub(first_event, m[4] + 1, m[5] - 1) .. (corrections or '[]') ..
+      string.sub(first_event, m[6] + 1)
   end
   -- The stream entry's fields, as khabar_shared.events.encode_event writes them.
   local fields = {'type', kind, 'event_id', c.event_id, 'article_id', c.article_id,
@@ -93,7 +93,7 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
   redis.call('HSET', state_key, 'version', version_text, 'hash', c.hash, 'status', status,
     'answer', answer, 'entry', entry, 'event', '', 'updated_at', c.accepted_at,
     'embargoed_until', held and c.embargoed_until or '', 'appended', appended_text)
-  if corrections and c.editor_note ~= '' then
+  if c.correction then
     redis.call('HSET', state_key, 'corrections', corrections)
   end
   redis.call('RPUSH', history_key, cjson.encode(history))

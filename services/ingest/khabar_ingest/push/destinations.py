@@ -205,7 +205,7 @@ class PushSecrets:
             return self._loaded[1]
         self._read_at = now_s
         now = datetime.now(UTC)
-        found = []
+        found: list[tuple[str, Destination]] = []
         for record in await list_destinations(self._redis):
             who = Destination(name=record.name, time_zone=record.time_zone or self._default_zone)
             sealed = [record.secret]

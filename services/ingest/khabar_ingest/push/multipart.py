@@ -66,7 +66,7 @@ def parse_form(content_type: str, body: bytes, max_parts: int = 16) -> dict[str,
         "on_part_begin": on_part_begin, "on_header_field": on_header_field,
         "on_header_value": on_header_value, "on_header_end": on_header_end,
         "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
-    })  # type: ignore[arg-type]  # fmt: skip
+    })  # fmt: skip
     try:
         parser.write(body)
         parser.finalize()

@@ -7,7 +7,7 @@ members' article ids, in Superdesk's order), and render shows a "story package" 
 on every member's page from it.
 
 What ingest keeps to do that, in Redis: each package's last members (`package:<guid>`)
-and, per member, the package it is in (`package-of:<article id>`). A push of the
+and, per member, the package it is in (`package-of:<article id>`), under one hash tag. A push of the
 package, a new version of it, or its withdrawal (`pubstatus: canceled`) restates the
 members it changes: a new version of each member ingest holds, with the package set, or
 removed for those that left it. A member pushed later gets the package when it comes.
@@ -27,12 +27,18 @@ from khabar_shared.events import Article
 from khabar_shared.redis_helpers import RedisClient
 
 PACKAGE_FIELD = "story_package"
-_PACKAGE = "khabar:ingest:package:"
-_PACKAGE_OF = "khabar:ingest:package-of:"
+# One hash tag: a package's record and its members' are written in one transaction,
+# which a Redis Cluster takes only within one slot.
+_PACKAGE = "khabar:{push-packages}:package:"
+_PACKAGE_OF = "khabar:{push-packages}:package-of:"
 
 Package = dict[str, Any]  # {"guid", "headline", "members"}
 
 RECORDED = failpoints.point("ingest.package_recorded", "package recorded, members not restated")
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def with_package(article: Article, package: Package | None) -> Article:
@@ -58,7 +64,7 @@ class StoryPackages:
         guid = await self._redis.get(_PACKAGE_OF + article_id)
         if guid is None:
             return None
-        raw = await self._redis.get(_PACKAGE + guid.decode())
+        raw = await self._redis.get(_PACKAGE + text(guid))
         return orjson.loads(raw) if raw else None
 
     async def record(self, guid: str, package: Package | None) -> list[str]:
@@ -76,7 +82,7 @@ class StoryPackages:
             for member in members:
                 pipe.set(_PACKAGE_OF + member, guid)
             for member, owner in zip(left, owners, strict=True):
-                if owner is not None and owner.decode() == guid:
+                if owner is not None and text(owner) == guid:
                     pipe.delete(_PACKAGE_OF + member)
             await pipe.execute()
         failpoints.check(RECORDED)

@@ -196,7 +196,7 @@ def push_router(
 
     async def reading_of(document: dict[str, Any], zone: str, path: str, where: str) -> Reading:
         earlier = await items.get_many(superdesk.referenced_guids(document))
-        ninjs = superdesk.as_ninjs(document, media_url, earlier.get)  # type: ignore[arg-type]
+        ninjs = superdesk.as_ninjs(document, media_url, earlier.get)
         try:
             return read_ninjs(
                 ninjs,

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from khabar_cli.main import app, with_log_redis
 from khabar_shared.names import GROUPS_BY_STREAM
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, read_entries
 
 console = Console()
 
@@ -53,7 +53,7 @@ async def rewind(redis: RedisClient, stream: str, group: str, start: str, dry_ru
     count = 0
     cursor = start
     while True:
-        page = await redis.xrange(stream, min=cursor, count=1000)
+        page = await read_entries(redis, stream, cursor, count=1000)
         count += len(page)
         if len(page) < 1000:
             break

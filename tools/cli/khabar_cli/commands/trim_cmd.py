@@ -32,7 +32,7 @@ from khabar_cli.main import app, with_log_redis
 from khabar_cli.retention import trim_histories
 from khabar_ingest.store import keep_events
 from khabar_shared.names import ARTICLE_EVENTS_STREAM, GROUPS_BY_STREAM, dead_letter_stream
-from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.redis_helpers import RedisClient, read_entries
 
 console = Console()
 
@@ -85,7 +85,7 @@ async def plan_stream(redis: RedisClient, stream: str, keep_ms: int) -> TrimPlan
 async def count_before(redis: RedisClient, stream: str, min_id: str) -> int:
     count, cursor = 0, "-"
     while True:
-        page = await redis.xrange(stream, min=cursor, max=f"({min_id}", count=1000)
+        page = await read_entries(redis, stream, cursor, f"({min_id}", 1000)
         count += len(page)
         if len(page) < 1000:
             return count

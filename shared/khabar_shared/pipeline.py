@@ -1,22 +1,26 @@
-"""A batch's index commands, sent ahead of their replies; the replies read as Redis makes them.
+"""Commands sent to Redis ahead of their replies: the one module that packs the Redis protocol.
 
-Each article of a batch must see the index as the articles before it left
-it. Its index commands (the candidates read, then its own index write) do not
-depend on what the articles before it found, only on their order: they go
-out on one connection, where Redis runs them in the order sent, a couple of
-articles ahead of the handler. The handler works on an article's candidates
-while Redis is already running the next article's: Redis's time is hidden
-behind Python's, and no article waits for a round trip of its own. (A
-cluster client sends them as one pipeline and hands the replies out
-afterwards.) What the batch writes besides waits until its end (see
-`batch_view.py`).
+Every service that sends more than a redis-py pipeline does goes through
+here; it alone asks whether `connect` gave one Redis or a cluster client.
 
-The few reads a batch makes besides (a refresh's, see `fanout.py`) go out on
-a second connection of the batch's own (`key_reader`), sent before the
-handler goes on working, and awaited after.
+- `streamed`: groups of commands (enrich: a batch's articles, each its
+  candidates read and its index write) that depend on one another's order
+  only, not on one another's replies. They go out on one connection, where
+  Redis runs them in the order sent, a couple of groups ahead of the caller,
+  who works on one group's replies while Redis already runs the next: Redis's
+  time is hidden behind Python's, and no group waits for a round trip of its
+  own.
+- `key_reader`: the few reads a batch makes besides (a refresh's, see
+  enrich's `fanout.py`), on a second connection of the batch's own, sent
+  before the caller goes on working and awaited after.
+- `Writes` and `flush`: commands kept until a batch's end, sent in one write.
+- `send_in_order`: commands made one after another (ingest: a batch's
+  ACCEPT calls), each sent as soon as it is made, the replies read at the
+  end: Redis runs one while the caller makes the next.
 
-Commands are plain tuples, packed by hiredis (see `pack`); the writes a batch
-keeps until its end are queued on `Writes` and sent by `flush`.
+A cluster client gets each as one redis-py pipeline (it routes each command
+to its node), its replies handed out afterwards. Commands are plain tuples,
+packed by hiredis (see `pack`).
 """
 
 import asyncio
@@ -30,10 +34,10 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
-from khabar_enrich.scripts import SCRIPTS
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.redis_helpers import RedisClient
 
-MGET_SCRIPT = SCRIPTS["mget"]
+MGET_SCRIPT = ScriptRegistry("khabar_shared")["mget"]
 
 # One Redis command: its name and arguments.
 Command = tuple[Any, ...]
@@ -233,3 +237,41 @@ async def _reply(connection: Connection) -> Any:
         return await connection.read_response()
     except ResponseError as error:
         return error
+
+
+async def send_in_order(redis: RedisClient, commands: Iterable[Command]) -> list[Any]:
+    """Send each command as soon as `commands` makes it, all on one connection, in order; their
+    raw replies, in order, read once the last is sent (a cluster client: one pipeline).
+
+    `commands` may be lazy: the next is taken only once the one before is on
+    its way, so making it overlaps Redis running the one before. A dropped
+    connection is retried as redis-py retries any command: every command sent
+    so far is sent again, so each must be safe to repeat. An error reply
+    raises; the connection is then closed, never reused.
+    """
+    if isinstance(redis, RedisCluster):
+        async with redis.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            return await pipe.execute()
+    pool = redis.connection_pool
+    connection = await pool.get_connection()
+    sent: list[bytes] = []
+
+    async def send_and_read() -> list[Any]:
+        for packed in sent:
+            await connection.send_packed_command(packed, check_health=False)
+        for command in commands:
+            sent.append(hiredis.pack_command(command))
+            await connection.send_packed_command(sent[-1], check_health=len(sent) == 1)
+        return [await connection.read_response() for _ in sent]
+
+    try:
+        return await connection.retry.call_with_retry(
+            send_and_read, lambda _: connection.disconnect()
+        )
+    except BaseException:
+        await connection.disconnect()  # replies may still be on their way: never reuse it
+        raise
+    finally:
+        await pool.release(connection)
