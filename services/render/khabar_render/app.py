@@ -185,8 +185,11 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         return await serve_article(request, "related", article_id)
 
     @app.get("/fragments/card/{article_id}", summary="Teaser card of an article")
-    async def card_fragment(request: Request, article_id: str) -> Response:
-        return await serve_article(request, "card", article_id)
+    async def card_fragment(
+        request: Request, article_id: str, heading: Literal["h2", "h3"] = "h3"
+    ) -> Response:
+        # h2 in a section's listing, h3 under home's and the related block's headings.
+        return await serve_article(request, "card-h2" if heading == "h2" else "card", article_id)
 
     @app.get("/articles/{article_id}", summary="The whole article page")
     async def article_page(request: Request, article_id: str) -> Response:
@@ -212,6 +215,10 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
     ) -> Response:
         section = await known_section(slug)
+        if edge_assembles(request):  # each card an include of its own
+            return page_headers(
+                await serve(request, f"section-esi:{section}:{page}", "page of section"), esi=True
+            )
         return await serve(request, f"section:{section}:{page}", "page of section")
 
     @app.get("/", summary="Home: the latest stories of every section")
@@ -220,6 +227,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
 
     @app.get("/fragments/home", summary="Home's sections, without the page around them")
     async def home_fragment(request: Request) -> Response:
+        if edge_assembles(request):
+            return page_headers(await serve(request, "home-esi", "page"), esi=True)
         return await serve(request, "home", "page")
 
     app.include_router(feed_router(site, articles, settings))
