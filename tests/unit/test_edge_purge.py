@@ -2,7 +2,7 @@
 
 import asyncio
 
-from khabar_render.purge import EdgePurger, header_chunks
+from khabar_render.purge import EdgePurger, PurgeNotifier, header_chunks
 
 
 def test_every_key_is_purged_once_and_no_header_passes_the_limit() -> None:
@@ -26,3 +26,10 @@ def test_an_address_is_purged_as_it_is_and_a_name_at_each_of_its_addresses() -> 
         "http://127.0.0.1:8000/",
         "http://[::1]:8000/",
     )
+
+
+def test_render_closes_its_edge_client_on_the_way_out() -> None:
+    """Shutdown runs the notifier's aclose, which closes the edge purger's client."""
+    purger = EdgePurger("http://127.0.0.1:8000/", "t")
+    asyncio.run(PurgeNotifier("", purger).aclose())
+    assert purger._http is not None and purger._http.is_closed

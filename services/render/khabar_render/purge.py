@@ -145,8 +145,6 @@ class EdgePurger:
                     await asyncio.sleep(0.1 * attempt)
 
     async def aclose(self) -> None:
-        if self._edge is not None:
-            await self._edge.aclose()
         if self._http is not None:
             await self._http.aclose()
 
