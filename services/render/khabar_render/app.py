@@ -10,6 +10,7 @@ from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from khabar_render.errors import install_reader_error_pages, page_problem
+from khabar_render.fast_path import CachedFragments
 from khabar_render.feed_routes import feed_router
 from khabar_render.fragments import category_of, render_chrome
 from khabar_render.handler import FragmentUpdater
@@ -108,6 +109,12 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         description="Cached HTML fragments and pages of articles, sections and home.",
     )
     install_problem_handlers(app)
+    app.add_middleware(
+        CachedFragments,
+        cache=cache,
+        articles=articles,
+        respond=lambda request, fragment: fragment_response(request, fragment, settings),
+    )
     app.add_middleware(SecurityHeadersMiddleware, image_hosts=images.hosts)
     install_reader_error_pages(app, site)
     app.add_middleware(HttpMetricsMiddleware)
