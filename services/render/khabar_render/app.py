@@ -222,7 +222,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
     ) -> Response:
         section = await known_section(slug)
-        if edge_assembles(request):  # each card an include of its own
+        if settings.edge_card_includes and edge_assembles(request):  # an include per card
             return page_headers(
                 await serve(request, f"section-esi:{section}:{page}", "page of section"), esi=True
             )
@@ -234,7 +234,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
 
     @app.get("/fragments/home", summary="Home's sections, without the page around them")
     async def home_fragment(request: Request) -> Response:
-        if edge_assembles(request):
+        if settings.edge_card_includes and edge_assembles(request):
             return page_headers(await serve(request, "home-esi", "page"), esi=True)
         return await serve(request, "home", "page")
 
