@@ -126,7 +126,7 @@ def edge_site(render_redis: str, tmp_path: Path) -> Iterator[tuple[Edge, RenderS
     ):
         try:
             start_edge(group, tmp_path / "edge", edge_port, render_port, free_port(), token)
-            yield Edge(f"http://127.0.0.1:{edge_port}", token), render
+            yield Edge(f"http://127.0.0.1:{edge_port}", token, tmp_path / "edge"), render
         finally:
             group.stop_all()
 
