@@ -14,6 +14,7 @@ from khabar_dev.processes import (
     SERVICES,
     ProcessGroup,
     free_port,
+    start_cache_redis,
     start_meili,
     start_redis,
     start_services,
@@ -61,6 +62,7 @@ class BenchSystem:
     ingest_key: str
     index: str
     group: ProcessGroup = field(repr=False)
+    cache_redis_url: str = ""  # the fragment cache's own Redis, when the run has one
 
     @property
     def meili_master_key(self) -> str:
@@ -80,14 +82,23 @@ class BenchSystem:
 
 @contextmanager
 def running_system(
-    services: tuple[str, ...] = SERVICES, extra_env: dict[str, str] | None = None
+    services: tuple[str, ...] = SERVICES,
+    extra_env: dict[str, str] | None = None,
+    cache_maxmemory: str = "",
 ) -> Iterator[BenchSystem]:
+    """The services on their own Redis and Meilisearch; with `cache_maxmemory`, the fragment
+    cache in a Redis of its own of that size (as `make run` and compose ship it)."""
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-bench-") as tmp:
         base = Path(tmp)
         try:
             master_key = secrets.token_hex(16)
             redis_url = start_redis(group, base / "redis", free_port())
+            cache_url = (
+                start_cache_redis(group, base / "cache-redis", free_port(), cache_maxmemory)
+                if cache_maxmemory
+                else ""
+            )
             meili_url = start_meili(group, base / "meili", free_port(), master_key)
             keys = provision_keys(meili_url, master_key)
             ingest_key = secrets.token_urlsafe(16)
@@ -100,12 +111,13 @@ def running_system(
                 "KHABAR_MEILI_SEARCH_KEY": keys.search_key,
                 "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key,
                 "KHABAR_LOG_LEVEL": "WARNING",
+                **({"KHABAR_CACHE_REDIS_URL": cache_url} if cache_url else {}),
                 **(extra_env or {}),
             }
             ports = {service: free_port() for service in services}
             start_services(group, env, ports, base)
             yield BenchSystem(
-                redis_url, meili_url, master_key, keys, ports, ingest_key, index, group
+                redis_url, meili_url, master_key, keys, ports, ingest_key, index, group, cache_url
             )
         finally:
             group.stop_all()
