@@ -4,8 +4,8 @@ A day's news is enriched, then a batch of new articles (which refresh older
 ones' related links), an update and a withdrawal. For every failpoint enrich
 declares (`khabar_shared.failpoints`; the per-article one at the batch's
 first, middle and last article), the batch is handled with the handler
-stopped there, then handled again by a new process, as the consumer would
-redeliver it after a kill. Everything enrich leaves in Redis must then equal
+stopped there, then handled again, as the consumer would redeliver it: by a
+new process after a kill, or by the same process after a failed write. Everything enrich leaves in Redis must then equal
 what the same batch leaves without a fault: each event of the batch on the
 enriched stream exactly once (every article's `article.enriched` at its
 latest version, the same refreshes with the same links), and the same index,
@@ -165,17 +165,22 @@ async def end_state(
     redis: RedisClient,
     events: tuple[list[ArticleEvent], list[ArticleEvent]],
     point: tuple[str, int] | None,
+    same_process: bool = False,
 ) -> tuple[Counter[str], dict[str, Any]]:
     """Seed, then the batch (stopped at `point` and redelivered, when given)."""
     seeded, batch = events
     await redis.flushdb()
     await handle(redis, seeded)
     start = (await redis.xinfo_stream(ENRICHED_STREAM))["last-generated-id"].decode()
+    deliveries = [Delivery(f"{n}-0", e) for n, e in enumerate(batch)]
+    process = new_process(redis)
     if point is not None:
         failpoints.arm(point[0], after=point[1])
         with pytest.raises(failpoints.FailpointHit):
-            await handle(redis, batch)
-    await handle(redis, batch)
+            await process.handle(deliveries)
+        if not same_process:
+            process = new_process(redis)  # the first was killed
+    await process.handle(deliveries)
     return await stream_after(redis, start), await key_state(redis)
 
 
@@ -205,14 +210,16 @@ async def test_the_batch_leaves_the_same_without_a_fault_each_time(
     assert await end_state(redis, events, None) == without_fault
 
 
+@pytest.mark.parametrize("same_process", [False, True], ids=["killed", "same process"])
 @pytest.mark.parametrize("point", POINTS, ids=[f"{n}@{a}" for n, a in POINTS])
 async def test_a_batch_redelivered_after_a_stop_leaves_what_it_leaves_without_one(
     redis: RedisClient,
     events: tuple[list[ArticleEvent], list[ArticleEvent]],
     without_fault: tuple[Counter[str], dict[str, Any]],
     point: tuple[str, int],
+    same_process: bool,
 ) -> None:
-    appended, keys = await end_state(redis, events, point)
+    appended, keys = await end_state(redis, events, point, same_process)
     expected_appended, expected_keys = without_fault
     # Named by type, article and version: an event repeated, missing or different.
     assert (named(appended - expected_appended), named(expected_appended - appended)) == ([], [])

@@ -149,11 +149,23 @@ class Enricher:
     async def handle(self, deliveries: list[Delivery[ArticleEvent]]) -> None:
         """A batch: its index written, its events appended, then its other writes (the consumer
         acks after them)."""
-        outgoing, writes = await self._enrich_batch([d.event for d in deliveries])
-        await self.publish(outgoing)
-        failpoints.check(PUBLISHED)
-        await flush(self._redis, writes, transaction=True)
-        failpoints.check(WRITTEN)
+        try:
+            outgoing, writes = await self._enrich_batch([d.event for d in deliveries])
+            await self.publish(outgoing)
+            failpoints.check(PUBLISHED)
+            await flush(self._redis, writes, transaction=True)
+            failpoints.check(WRITTEN)
+        except BaseException:
+            self._abandon_batch()
+            raise
+
+    def _abandon_batch(self) -> None:
+        """After a batch that did not finish, what this process remembers may hold what the batch
+        never wrote: it starts afresh, so the batch redelivered here does what it would do in a
+        new process (see `restore.lua`)."""
+        self._index.abandon_batch()
+        self._copies = RecentCopies(self._settings.refresh_window_days * 86_400)
+        self._refresher = Refresher(self._index, self._copies, self._settings)
 
     async def enrich(self, event: ArticleEvent) -> list[EnrichedEvent]:
         """The enriched events for one article event (a batch of one; nothing is published)."""
@@ -165,8 +177,12 @@ class Enricher:
         The index and the copies are written when this returns; the events are not
         published (see `publish`).
         """
-        outgoing, writes = await self._enrich_batch(events)
-        await flush(self._redis, writes, transaction=True)
+        try:
+            outgoing, writes = await self._enrich_batch(events)
+            await flush(self._redis, writes, transaction=True)
+        except BaseException:
+            self._abandon_batch()
+            raise
         return outgoing
 
     async def _enrich_batch(self, events: list[ArticleEvent]) -> tuple[list[EnrichedEvent], Writes]:

@@ -331,6 +331,12 @@ class RelatedIndex:
         if article_ids:
             pipe.add("HDEL", UNDO_KEY, *dict.fromkeys(article_ids))
 
+    def abandon_batch(self) -> None:
+        """A batch stopped before its end: the df cache may count articles it never indexed (see
+        `BatchFrequencies`); it is read afresh, as a new process would."""
+        self._frequencies = DocumentFrequencies()
+        self._interim.clear()
+
     @staticmethod
     def removal(article_id: str) -> Command:
         """Take an article out of the index (nothing happens when it is not in it)."""
