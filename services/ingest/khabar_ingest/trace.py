@@ -10,13 +10,14 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
+from khabar_shared.consumer import TRACE_VERSIONS
 from khabar_shared.names import GROUPS_BY_STREAM, applied_key, article_history_key
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import RedisClient
 
 # Enrich, then search and render: the order an article travels in.
 STAGES: tuple[str, ...] = tuple(group for groups in GROUPS_BY_STREAM.values() for group in groups)
-RECENT_VERSIONS = 10
+RECENT_VERSIONS = TRACE_VERSIONS  # the consumers keep when these were applied, no more
 
 
 class AcceptedVersion(BaseModel):
