@@ -15,6 +15,7 @@ from khabar_dev.processes import (
     SERVICES,
     ProcessGroup,
     free_port,
+    start_cache_redis,
     start_meili,
     start_redis,
     start_service,
@@ -96,6 +97,7 @@ class BenchSystem:
     search_nodes: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     base: Path | None = None
+    cache_redis_url: str = ""  # the fragment cache's own Redis, when the run has one
 
     @property
     def meili_master_key(self) -> str:
@@ -135,15 +137,23 @@ def running_system(
     extra_env: dict[str, str] | None = None,
     search_nodes: int = 1,
     edge: bool = False,
+    cache_maxmemory: str = "",
 ) -> Iterator[BenchSystem]:
     """Redis, Meilisearch and `services`; with `search_nodes` > 1 a Meilisearch and a search
-    process per extra node; with `edge` the edge in front, purged by render."""
+    process per extra node; with `edge` the edge in front, purged by render; with
+    `cache_maxmemory`, the fragment cache in a Redis of its own of that size (as `make run`
+    and compose ship it)."""
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-bench-") as tmp:
         base = Path(tmp)
         try:
             master_key = secrets.token_hex(16)
             redis_url = start_redis(group, base / "redis", free_port())
+            cache_url = (
+                start_cache_redis(group, base / "cache-redis", free_port(), cache_maxmemory)
+                if cache_maxmemory
+                else ""
+            )
             meili_url = start_meili(group, base / "meili", free_port(), master_key)
             keys = provision_keys(meili_url, master_key)
             ingest_key = secrets.token_urlsafe(16)
@@ -156,6 +166,7 @@ def running_system(
                 "KHABAR_MEILI_SEARCH_KEY": keys.search_key,
                 "KHABAR_BOOTSTRAP_INGEST_KEY": ingest_key,
                 "KHABAR_LOG_LEVEL": "WARNING",
+                **({"KHABAR_CACHE_REDIS_URL": cache_url} if cache_url else {}),
                 **(extra_env or {}),
             }
             ports = {service: free_port() for service in services}
@@ -174,6 +185,7 @@ def running_system(
                 redis_url, meili_url, master_key, keys, ports, ingest_key, index, group
             )
             system.search_nodes, system.env, system.base = {"1": meili_url}, env, base
+            system.cache_redis_url = cache_url
             for number in range(2, search_nodes + 1):
                 system.add_search_node(str(number))
             yield system

@@ -70,8 +70,11 @@ class Delivery(Generic[EventT]):
 BatchHandler = Callable[[list[Delivery[EventT]]], Awaitable[None]]
 RawEntry = tuple[str, dict[bytes, bytes]]
 PendingEntry = tuple[bytes, dict[bytes, bytes] | None]  # a deleted entry comes back without fields
-# How long "when was version N applied" stays readable for `/trace`.
+# How long "when was version N applied" stays readable for `/trace`, and for how many of an
+# article's newest versions (the trace shows its last ten): an article corrected all day must not
+# grow its record in the log's Redis with every correction.
 TRACE_TTL_S = 30 * 24 * 3600
+TRACE_VERSIONS = 10
 
 
 def event_context(deliveries: list[Delivery[Any]]) -> dict[str, Any]:
@@ -341,6 +344,8 @@ class StreamConsumer(Generic[EventT]):
                 key = applied_key(self.group, delivery.event.article_id)
                 # The first time counts: a later refresh of the same version must not move it.
                 pipe.hsetnx(key, str(delivery.event.version), applied_at)
+                # Versions count up by one: the one that falls out of the newest ten goes.
+                pipe.hdel(key, str(delivery.event.version - TRACE_VERSIONS))
                 pipe.expire(key, TRACE_TTL_S)
             await pipe.execute()
 

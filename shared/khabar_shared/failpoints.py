@@ -15,6 +15,8 @@ from dataclasses import dataclass
 _DECLARED: dict[str, str] = {}
 # Point name -> passes left that fail (a negative count fails every time).
 _ARMED: dict[str, int] = {}
+# Point name -> passes still let through before the armed ones fail (to stop mid-batch).
+_SKIPPED: dict[str, int] = {}
 
 
 class FailpointHit(RuntimeError):
@@ -37,15 +39,18 @@ def declared(prefix: str = "") -> list[str]:
     return [name for name in _DECLARED if name.startswith(prefix)]
 
 
-def arm(name: str, times: int = 1) -> None:
-    """Make the next `times` passes through `name` fail (`times < 0`: every pass)."""
+def arm(name: str, times: int = 1, after: int = 0) -> None:
+    """Make `times` passes through `name` fail (`times < 0`: every pass), once `after` passes
+    went through (e.g. to stop a batch after its second article)."""
     if name not in _DECLARED:
         raise KeyError(f"no failpoint {name!r}; declared: {', '.join(_DECLARED)}")
     _ARMED[name] = times
+    _SKIPPED[name] = after
 
 
 def disarm_all() -> None:
     _ARMED.clear()
+    _SKIPPED.clear()
 
 
 def configure(spec: str) -> None:
@@ -61,6 +66,9 @@ def check(failpoint: Failpoint) -> None:
         return
     left = _ARMED.get(failpoint.name)
     if left is None or left == 0:
+        return
+    if _SKIPPED.get(failpoint.name, 0) > 0:
+        _SKIPPED[failpoint.name] -= 1
         return
     _ARMED[failpoint.name] = left - 1 if left > 0 else left
     raise FailpointHit(f"failpoint {failpoint.name}")

@@ -203,18 +203,21 @@ class Writes:
         return commands
 
 
-async def flush(redis: RedisClient, writes: Writes) -> list[Any]:
+async def flush(redis: RedisClient, writes: Writes, transaction: bool = False) -> list[Any]:
     """Send the commands waiting on `writes` in one write; their raw replies, in order (no
     response callbacks). An error reply raises once every reply is read, as a redis-py pipeline
-    does; a connection cut off meanwhile is closed, never reused."""
+    does; a connection cut off meanwhile is closed, never reused. `transaction`: all of them or
+    none (MULTI/EXEC; on a cluster, all keys must then share a slot)."""
     commands = writes.take()
     if not commands:
         return []
     if isinstance(redis, RedisCluster):  # it routes each command to its node
-        async with redis.pipeline(transaction=False) as pipe:
+        async with redis.pipeline(transaction=transaction) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
             return await pipe.execute()
+    if transaction:
+        commands = [("MULTI",), *commands, ("EXEC",)]
     pool = redis.connection_pool
     connection = await pool.get_connection()
     try:
@@ -225,6 +228,8 @@ async def flush(redis: RedisClient, writes: Writes) -> list[Any]:
         raise
     finally:
         await pool.release(connection)
+    if transaction:  # MULTI's OK, a QUEUED each, then EXEC's reply: the commands' replies
+        replies = replies[-1] if isinstance(replies[-1], list) else [replies[-1]]
     for reply in replies:
         if isinstance(reply, ResponseError):
             raise reply

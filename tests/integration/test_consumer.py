@@ -342,6 +342,25 @@ async def test_the_trace_keeps_when_a_version_was_first_applied(
     assert await redis.hget(trace_key, "1") == applied_at
 
 
+async def test_the_trace_of_an_article_corrected_all_day_stays_small(
+    redis: aioredis.Redis, stream: str
+) -> None:
+    """Only the newest versions' times are kept (the trace shows those): an article's record in
+    the log's Redis does not grow with every correction."""
+    versions = [article_event(RECORDS[1], version) for version in range(1, 41)]
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "c1")
+    broker = await running(url_of(redis), consumer)
+    trace_key = applied_key(GROUP, versions[0].article_id)
+    try:
+        await publish(redis, stream, versions)
+        await until(lambda: redis.hget(trace_key, "40"))
+    finally:
+        await broker.stop()
+    kept = sorted(int(v) for v in await redis.hkeys(trace_key))
+    assert kept == list(range(31, 41))
+
+
 class Outage(Recorder):
     """A handler whose dependency refuses the first `refusals` calls, then answers."""
 

@@ -18,7 +18,7 @@ from bench.relevance import versioned_event as event
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_search.alias_store import BY_ARTICLE_KEY, AliasStore
 from khabar_search.aliases import Alias
-from khabar_search.indexer import VERSIONS_KEY, Indexer, latest_key
+from khabar_search.indexer import VERSIONS_KEY, Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
 from khabar_shared import failpoints
@@ -33,6 +33,14 @@ from tests.conftest import Servers
 
 def deliveries(*events: EnrichedEvent) -> list[Delivery[EnrichedEvent]]:
     return [Delivery(f"{n}-0", e) for n, e in enumerate(events, 1)]
+
+
+async def posted(
+    redis: RedisClient, stream: str, *events: EnrichedEvent
+) -> list[Delivery[EnrichedEvent]]:
+    """The events appended to `stream`, as its consumer receives them (their real entry ids)."""
+    ids = [(await redis.xadd(stream, encode_event(e))).decode() for e in events]  # type: ignore[arg-type]
+    return [Delivery(i, e) for i, e in zip(ids, events, strict=True)]
 
 
 @pytest.fixture(scope="module")
@@ -122,23 +130,44 @@ class GatedWriter:
 async def test_replica_race_ends_on_the_newest_version(
     servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]
 ) -> None:
-    """A claims v2, B claims and applies v3, then A's v2 task lands last: A must repair it."""
+    """A claims v2, B claims and applies v3, then A's v2 task lands last: A must repair it
+    (from v3's event on the stream)."""
     article = articles[2]
+    stream = f"test:enriched:{secrets.token_hex(3)}"
     slow = GatedWriter(index)
-    replica_a = Indexer(redis, slow, 0)  # type: ignore[arg-type]
-    replica_b = Indexer(redis, index, 0)
+    replica_a = Indexer(redis, slow, 0, stream=stream)  # type: ignore[arg-type]
+    replica_b = Indexer(redis, index, 0, stream=stream)
+    v2, v3 = await posted(redis, stream, event(article, 2), event(article, 3))
 
-    a_done = asyncio.create_task(replica_a.handle(deliveries(event(article, 2))))
+    a_done = asyncio.create_task(replica_a.handle([v2]))
     while await redis.hget(VERSIONS_KEY, article.id) != b"2":
         await asyncio.sleep(0.01)
-    await replica_b.handle(deliveries(event(article, 3)))
+    await replica_b.handle([v3])
     assert document(servers, index, article.id)["version"] == 3
 
     slow.gate.set()
     await a_done
     final = document(servers, index, article.id)
     assert final["version"] == 3 and final["headline"].endswith("(v3)")
-    assert await redis.exists(latest_key(article.id))
+    await redis.delete(stream)
+
+
+async def test_the_log_redis_holds_no_copies_of_documents_after_indexing(
+    redis: RedisClient, index: MeiliWriter, articles: list[Article]
+) -> None:
+    """The version guard keeps versions and where each claimed event is, never a document: a
+    copy with an expiry is a cache, and caches do not belong in the log's Redis."""
+    for key in await redis.keys("khabar:{search}:*"):
+        await redis.delete(key)
+    stream = f"test:enriched:{secrets.token_hex(3)}"
+    indexer = Indexer(redis, index, 0, stream=stream)
+    events = [event(a, 1) for a in articles[20:40]] + [event(articles[20], 2, withdrawn=True)]
+    await indexer.handle(await posted(redis, stream, *events))
+    assert await index.document_count() == 19
+    written = sorted(k.decode() for k in await redis.keys("khabar:{search}:*"))
+    assert [k for k in written if await redis.ttl(k) != -1] == []
+    assert len(written) <= 2  # the versions and their entries: one hash each, not one per article
+    await redis.delete(stream)
 
 
 @pytest.fixture
@@ -379,16 +408,18 @@ async def test_replica_race_leaves_the_newest_versions_aliases(
     article = articles[3]
     v2 = event(glossing(article, "وأعلنت شركة نايكي (Nike) ذلك."), 2)
     v3 = event(glossing(article, "وأعلنت شركة أديداس (Adidas) ذلك."), 3)
+    stream = f"test:enriched:{secrets.token_hex(3)}"
     slow = GatedWriter(index)
-    replica_a = Indexer(redis, slow, 0, store)  # type: ignore[arg-type]
-    replica_b = Indexer(redis, index, 0, store)
+    replica_a = Indexer(redis, slow, 0, store, stream=stream)  # type: ignore[arg-type]
+    replica_b = Indexer(redis, index, 0, store, stream=stream)
 
-    a_done = asyncio.create_task(replica_a.handle(deliveries(v2)))
+    a_done = asyncio.create_task(replica_a.handle(await posted(redis, stream, v2)))
     while await redis.hget(VERSIONS_KEY, article.id) != b"2":
         await asyncio.sleep(0.01)
-    await replica_b.handle(deliveries(v3))
+    await replica_b.handle(await posted(redis, stream, v3))
     slow.gate.set()
     await a_done
+    await redis.delete(stream)
 
     learned = {(a.latin, a.arabic) for a in await store.learned()}
     assert learned == {("adidas", "اديداس")}

@@ -20,6 +20,15 @@ One live article gives one `article.enriched` event, plus an
 `article.related_refreshed` event for each recent older article whose
 related links it improves (see `fanout.py`). A withdrawal leaves the index
 at once, so no later related list can point at it.
+
+A batch stopped anywhere (a kill, a failed write) and redelivered leaves what
+it leaves without the stop. Its writes come in three steps: each article's
+index write as it goes, then its events appended, then the rest of its writes
+with the versions it enriched, in one transaction. Redelivered before that
+transaction, the batch first undoes its index writes (see `restore.lua`), so
+it sees the index and makes the events as the first time; events already
+appended are not appended again (see `publish.lua`). Redelivered after it,
+every event of the batch is one whose version was enriched: skipped.
 """
 
 import uuid
@@ -30,11 +39,13 @@ from typing import Any, Literal, NamedTuple
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key
-from khabar_enrich.index import RelatedIndex
+from khabar_enrich.index import PREFIX, RelatedIndex
 from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms
+from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import shingle_sketch
 from khabar_enrich.tagging import TagResult, tag_article
+from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import (
     Article,
@@ -48,16 +59,24 @@ from khabar_shared.events import (
     refreshed_json,
 )
 from khabar_shared.logging import get_logger
-from khabar_shared.names import ENRICHED_STREAM
+from khabar_shared.names import ENRICHED_STREAM, ENRICHED_TAG
 from khabar_shared.pipeline import Command, Writes, flush, key_reader, streamed
 from khabar_shared.redis_helpers import RedisClient
 from khabar_shared.text import analyze
 
 log = get_logger(__name__)
 
+# Between each two writes of a batch (tests stop the handler here; see failpoints.py).
+INDEXED = failpoints.point("enrich.indexed", "an article's index write done, the batch's not all")
+PUBLISHED = failpoints.point("enrich.published", "events appended, the batch's other writes not")
+WRITTEN = failpoints.point("enrich.written", "docs, copies, links, df and versions written")
 
-def version_key(article_id: str) -> str:
-    return f"khabar:enrich:version:{article_id}"
+# The newest version enriched of each article (written with the batch's other writes).
+VERSIONS_KEY = f"{PREFIX}:versions"
+# Which version of an article's events were appended; beside the stream, in its slot.
+PUBLISHED_PREFIX = f"khabar:{ENRICHED_TAG}:enrich-published:"
+PUBLISHED_TTL_S = 7 * 86_400  # outlives any redelivery of a batch
+PUBLISH_SCRIPT = SCRIPTS["publish"]
 
 
 def is_indexable(article: Article, now: datetime) -> bool:
@@ -128,8 +147,25 @@ class Enricher:
         self._entries: dict[str, Entry] = {}
 
     async def handle(self, deliveries: list[Delivery[ArticleEvent]]) -> None:
-        """A batch: its enriched events, then one write of them (the consumer acks after it)."""
-        await self.publish(await self.enrich_batch([d.event for d in deliveries]))
+        """A batch: its index written, its events appended, then its other writes (the consumer
+        acks after them)."""
+        try:
+            outgoing, writes = await self._enrich_batch([d.event for d in deliveries])
+            await self.publish(outgoing)
+            failpoints.check(PUBLISHED)
+            await flush(self._redis, writes, transaction=True)
+            failpoints.check(WRITTEN)
+        except BaseException:
+            self._abandon_batch()
+            raise
+
+    def _abandon_batch(self) -> None:
+        """After a batch that did not finish, what this process remembers may hold what the batch
+        never wrote: it starts afresh, so the batch redelivered here does what it would do in a
+        new process (see `restore.lua`)."""
+        self._index.abandon_batch()
+        self._copies = RecentCopies(self._settings.refresh_window_days * 86_400)
+        self._refresher = Refresher(self._index, self._copies, self._settings)
 
     async def enrich(self, event: ArticleEvent) -> list[EnrichedEvent]:
         """The enriched events for one article event (a batch of one; nothing is published)."""
@@ -141,6 +177,16 @@ class Enricher:
         The index and the copies are written when this returns; the events are not
         published (see `publish`).
         """
+        try:
+            outgoing, writes = await self._enrich_batch(events)
+            await flush(self._redis, writes, transaction=True)
+        except BaseException:
+            self._abandon_batch()
+            raise
+        return outgoing
+
+    async def _enrich_batch(self, events: list[ArticleEvent]) -> tuple[list[EnrichedEvent], Writes]:
+        """The enriched events of a batch, and its writes besides the index's, still to send."""
         self._entries.clear()  # a batch enriched and never published leaves none behind
         plan = await self._plan(events)
         # Tagging needs no Redis: all of it first, so the batch's terms are known for one df read.
@@ -166,9 +212,12 @@ class Enricher:
                 else:
                     await replies.next()
                     outgoing.append(self._withdraw(writes, view, step))
-        self._index.end_batch(writes)
-        await flush(self._redis, writes)
-        return outgoing
+                failpoints.check(INDEXED)
+        self._index.end_batch(writes, [e.article_id for e in events])
+        for event in outgoing:
+            if event.type != "article.related_refreshed":
+                writes.add("HSET", VERSIONS_KEY, event.article_id, event.version)
+        return outgoing, writes
 
     def _steps(
         self,
@@ -217,7 +266,8 @@ class Enricher:
         plan: list[Action] = []
         for event in events:
             newest = known.get(event.article_id)
-            if newest is not None and newest > event.version:
+            # An equal version: the batch that enriched it was redelivered after it finished.
+            if newest is not None and newest >= event.version:
                 log.info(
                     "stale_event_skipped",
                     article_id=event.article_id,
@@ -234,22 +284,28 @@ class Enricher:
         """The newest version enriched so far of each article (absent: never)."""
         if not article_ids:
             return {}
-        values = await self._redis.mget([version_key(i) for i in article_ids])
+        values = await self._redis.hmget(VERSIONS_KEY, article_ids)
         return {i: int(v) for i, v in zip(article_ids, values, strict=True) if v is not None}
 
     async def publish(self, outgoing: list[EnrichedEvent]) -> None:
-        """Append the events and remember which version of each article was enriched."""
+        """Append the events, each article event's (its own and the refreshes it caused) only
+        when not appended before (see `publish.lua`)."""
         if not outgoing:
             return
-        writes = Writes()
+        items: dict[str, list[Any]] = {}  # by source event: article id, version, entries
         for event in outgoing:
             entry = self._entries.pop(event.event_id, None) or encode_event(event)
-            writes.add(
-                "XADD", ENRICHED_STREAM, "*", *(part for field in entry.items() for part in field)
-            )
-        for event in outgoing:
+            item = items.setdefault(event.source_event_id, ["", 0, []])
             if event.type != "article.related_refreshed":
-                writes.add("SET", version_key(event.article_id), event.version)
+                item[:2] = event.article_id, event.version
+            item[2].append([part for field in entry.items() for part in field])
+        args: list[Any] = [PUBLISHED_PREFIX, PUBLISHED_TTL_S]
+        for article_id, version, entries in items.values():
+            args += [article_id, version, len(entries)]
+            for parts in entries:
+                args += [len(parts), *parts]
+        writes = Writes()
+        writes.add(*PUBLISH_SCRIPT.command([ENRICHED_STREAM], args))
         await flush(self._redis, writes)
 
     def _withdraw(self, pipe: Writes, view: BatchView, event: ArticleEvent) -> EnrichedEvent:

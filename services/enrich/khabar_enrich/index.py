@@ -47,6 +47,8 @@ TERM_PREFIX = f"{PREFIX}:term:"
 DF_KEY = f"{PREFIX}:df"
 COUNT_KEY = f"{PREFIX}:docs"
 REVS_KEY = f"{PREFIX}:revs"  # each indexed doc's revision: a new one at each write
+# Each article's doc before its batch's first index write, until the batch ends (see restore.lua).
+UNDO_KEY = f"{PREFIX}:undo"
 MAX_POSTINGS = 5000  # per term; only the most recent few are ever read
 LOOKAHEAD_S = 2 * 86_400  # a late-arriving article may relate to slightly newer ones
 NEVER = 1e18  # a publication time no candidate has
@@ -56,6 +58,7 @@ DF_SCRIPT = SCRIPTS["df"]
 CANDIDATES_SCRIPT = SCRIPTS["candidates"]
 REMOVE_SCRIPT = SCRIPTS["remove"]
 STORY_SCRIPT = SCRIPTS["story"]
+RESTORE_SCRIPT = SCRIPTS["restore"]
 
 
 def term_key(language: str, term: str) -> str:
@@ -133,13 +136,20 @@ class RelatedIndex:
         to come, in order) may need, and the docs of `article_ids` as they are before the batch (by
         their `doc_key`s: the batch's view of them, see `BatchView`)."""
         terms = self._frequencies.to_read(term_lists)
-        keys = [doc_key(i) for i in dict.fromkeys(article_ids)]
+        ids = list(dict.fromkeys(article_ids))
+        keys = [doc_key(i) for i in ids]
         reads = Writes()
+        # First, what a batch of theirs stopped before its end wrote is undone (see restore.lua).
+        reads.add(
+            *RESTORE_SCRIPT.command(
+                [UNDO_KEY, COUNT_KEY, REVS_KEY], [TERM_PREFIX, doc_key(""), *ids]
+            )
+        )
         reads.add("GET", COUNT_KEY)
         reads.add("HMGET", DF_KEY, *(terms or ["-"]))
         if keys:
             reads.add(*MGET_SCRIPT.command(keys, ()))
-        total_raw, df_raw, *found = await flush(self._redis, reads)
+        _, total_raw, df_raw, *found = await flush(self._redis, reads)
         docs = dict(zip(keys, found[0] if found else [], strict=True))
         self._batch = BatchFrequencies(
             int(total_raw or 0),
@@ -271,7 +281,7 @@ class RelatedIndex:
         """Index `doc` as `revision` (replacing its previous version), its story still unknown
         (see `finish`)."""
         return INDEX_SCRIPT.command(
-            [COUNT_KEY, doc_key(doc.article_id), REVS_KEY],
+            [COUNT_KEY, doc_key(doc.article_id), REVS_KEY, UNDO_KEY],
             [
                 doc.article_id,
                 doc.published,
@@ -301,13 +311,10 @@ class RelatedIndex:
         """A revision no process used before (see `ParsedDocs`)."""
         return self._parsed.new_revision()
 
-    def end_batch(self, pipe: Writes) -> None:
-        """Queue counting the terms of the batch's new articles (see `BatchFrequencies`).
-
-        Counted once per batch, not per article, a batch cut off before its end
-        leaves its new articles' terms uncounted: a statistic, which withdrawals
-        do not undo either.
-        """
+    def end_batch(self, pipe: Writes, article_ids: Sequence[str]) -> None:
+        """Queue counting the terms of the batch's new articles (see `BatchFrequencies`), and
+        dropping the undo records of its `article_ids`: sent in one transaction, the batch is
+        done (a batch cut off before leaves its index writes to be undone, see restore.lua)."""
         # The index writes' revisions are replaced by the final ones when `pipe` is sent: keeping
         # them would only push other docs out of the cache.
         for interim in self._interim:
@@ -321,11 +328,21 @@ class RelatedIndex:
                     [DF_KEY], ["\n".join(f"{term} {n}" for term, n in added.items())]
                 )
             )
+        if article_ids:
+            pipe.add("HDEL", UNDO_KEY, *dict.fromkeys(article_ids))
+
+    def abandon_batch(self) -> None:
+        """A batch stopped before its end: the df cache may count articles it never indexed (see
+        `BatchFrequencies`); it is read afresh, as a new process would."""
+        self._frequencies = DocumentFrequencies()
+        self._interim.clear()
 
     @staticmethod
     def removal(article_id: str) -> Command:
         """Take an article out of the index (nothing happens when it is not in it)."""
-        return REMOVE_SCRIPT.command([doc_key(article_id), REVS_KEY], [article_id, TERM_PREFIX])
+        return REMOVE_SCRIPT.command(
+            [doc_key(article_id), REVS_KEY, UNDO_KEY], [article_id, TERM_PREFIX]
+        )
 
     @staticmethod
     def removed(view: BatchView, article_id: str) -> None:

@@ -13,6 +13,7 @@ from typing import cast
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
+from khabar_shared.consumer import TRACE_VERSIONS
 from khabar_shared.names import (
     GROUPS_BY_STREAM,
     applied_key,
@@ -25,7 +26,7 @@ from khabar_shared.search_nodes import NodeFreshness, freshness, registered
 
 # Enrich, then search and render: the order an article travels in (one search node).
 STAGES: tuple[str, ...] = tuple(group for groups in GROUPS_BY_STREAM.values() for group in groups)
-RECENT_VERSIONS = 10
+RECENT_VERSIONS = TRACE_VERSIONS  # the consumers keep when these were applied, no more
 
 
 class AcceptedVersion(BaseModel):

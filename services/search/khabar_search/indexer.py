@@ -7,18 +7,19 @@ one already claimed never overwrites it, and a withdrawal is never undone by
 an older update.
 
 Two replicas can still race past the guard: A claims v2, B claims v3, B's
-task runs first and A's v2 lands on top. So each claim also stores the
-claimed document (or the withdrawal) in a short-lived Redis copy, and after
+task runs first and A's v2 lands on top. So each claim also records where the
+claimed event is on the enriched stream (none for a withdrawal), and after
 its task succeeded a replica re-reads the guard: if a newer version was
-claimed meanwhile, it re-applies that newest copy. Meilisearch runs one
-index's tasks in the order they were enqueued, so whoever applied a stale
-version enqueues the newest one after it, and the newest always lands last.
+claimed meanwhile, it reads that event back and re-applies it. Meilisearch
+runs one index's tasks in the order they were enqueued, so whoever applied a
+stale version enqueues the newest one after it, and the newest always lands
+last. The stream is the copy: the guard holds no document (no cache in the
+log's Redis), and trimming keeps every live article's latest event.
 """
 
 import asyncio
-import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from khabar_search.alias_store import AliasStore
 from khabar_search.aliases import Alias, mine
@@ -27,9 +28,10 @@ from khabar_search.meili import MeiliWriter, is_unavailable
 from khabar_search.nodes import FIRST_NODE, SearchNode
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
-from khabar_shared.events import EnrichedEvent, newest_per_article
+from khabar_shared.events import EnrichedEvent, decode_event, newest_per_article
 from khabar_shared.logging import get_logger
 from khabar_shared.lua import ScriptRegistry
+from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.outages import DependencyUnavailable
 from khabar_shared.redis_helpers import RedisClient
 
@@ -47,17 +49,12 @@ ALIASES_RECORDED = failpoints.point(
 # operation in a Redis Cluster too. These are node 1's; every node has its own
 # (`nodes.SearchNode`), since each node's index is given every version.
 VERSIONS_KEY = FIRST_NODE.versions_key
-LATEST_PREFIX = FIRST_NODE.latest_key("")
-# The copy only has to outlive a race between replicas; a day is generous.
-LATEST_TTL_S = 24 * 3600
+# The stream entry of each article's claimed version ("" for a withdrawal).
+ENTRIES_KEY = FIRST_NODE.entries_key
 MAX_REAPPLY_ROUNDS = 5
 
 SCRIPTS = ScriptRegistry("khabar_search")
 CLAIM_VERSIONS = SCRIPTS["claim_versions"]
-
-
-def latest_key(article_id: str) -> str:
-    return LATEST_PREFIX + article_id
 
 
 @dataclass(frozen=True)
@@ -67,20 +64,13 @@ class Change:
     article_id: str
     version: int
     document: dict[str, Any] | None
+    entry_id: str = ""  # the event's on the enriched stream
 
     @classmethod
-    def of(cls, event: EnrichedEvent) -> "Change":
+    def of(cls, event: EnrichedEvent, entry_id: str = "") -> "Change":
         live = event.type != "article.withdrawn" and event.enriched is not None
         document = to_document(event.enriched).model_dump() if live and event.enriched else None
-        return cls(event.article_id, event.version, document)
-
-    def copy(self) -> str:
-        return json.dumps({"version": self.version, "document": self.document}, ensure_ascii=False)
-
-    @classmethod
-    def from_copy(cls, article_id: str, raw: bytes | str) -> "Change":
-        data = json.loads(raw)
-        return cls(article_id, int(data["version"]), data["document"])
+        return cls(event.article_id, event.version, document, entry_id)
 
 
 def split(changes: list[Change]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -105,9 +95,11 @@ class Indexer:
         retry_max_s: float,
         aliases: AliasStore | None = None,
         node: SearchNode = FIRST_NODE,
+        stream: str = ENRICHED_STREAM,
     ) -> None:
         self._redis = redis
         self._node = node
+        self._stream = stream  # where the events come from (and are read back, see `settle`)
         self._writer = writer
         self._retry_max_s = retry_max_s
         self._aliases = aliases
@@ -119,7 +111,8 @@ class Indexer:
         latest = newest_per_article(
             d.event for d in deliveries if d.event.type != "article.related_refreshed"
         )
-        changes = [Change.of(event) for event in latest.values()]
+        entries = {d.event.event_id: d.message_id for d in deliveries}
+        changes = [Change.of(event, entries[event.event_id]) for event in latest.values()]
         passed = await self.claim(changes)
         failpoints.check(CLAIMED)
         applied = [c for c in changes if c.article_id in passed]
@@ -145,18 +138,20 @@ class Indexer:
         """Pass the version guard; returns the ids whose change may be applied."""
         if not changes:
             return set()
-        keys = [self._node.versions_key, *(self._node.latest_key(c.article_id) for c in changes)]
-        args: list[str | int] = [LATEST_TTL_S]
+        args: list[str | int] = []
         for change in changes:
-            args += [change.article_id, change.version, change.copy()]
-        passed = await self._claim(keys=keys, args=args)
+            entry = change.entry_id if change.document is not None else ""
+            args += [change.article_id, change.version, entry]
+        passed = await self._claim(
+            keys=[self._node.versions_key, self._node.entries_key], args=args
+        )
         return {item.decode() if isinstance(item, bytes) else item for item in passed}
 
     async def settle(self, applied: list[Change]) -> list[Change]:
-        """Re-apply the newest copy wherever a newer version was claimed during our task.
+        """Re-apply the newest version wherever one was claimed during our task.
 
         Returns the changes the index holds now: `applied`, each overtaken one
-        replaced by the newer copy re-applied.
+        replaced by the newer version re-applied.
         """
         final = {change.article_id: change for change in applied}
         for _ in range(MAX_REAPPLY_ROUNDS):
@@ -186,14 +181,27 @@ class Indexer:
         ]
         if not stale:
             return []
-        copies = await self._redis.mget([self._node.latest_key(article_id) for article_id in stale])
+        versions = dict(zip(ids, claimed, strict=True))
+        entries = await self._redis.hmget(self._node.entries_key, stale)
         newer = []
-        for article_id, raw in zip(stale, copies, strict=True):
-            if raw is None:
-                log.error("search_latest_copy_missing", article_id=article_id)
+        for article_id, raw_entry in zip(stale, entries, strict=True):
+            if not raw_entry:  # a withdrawal: nothing to read back
+                newer.append(Change(article_id, int(versions[article_id] or 0), None))
                 continue
-            newer.append(Change.from_copy(article_id, raw))
+            entry = raw_entry.decode() if isinstance(raw_entry, bytes) else raw_entry
+            event = await self._read_back(entry)
+            if event is None or event.article_id != article_id:
+                # Trimmed: only once a newer event of the article follows, which is applied in turn.
+                log.warning("search_claimed_event_gone", article_id=article_id, entry=entry)
+                continue
+            newer.append(Change.of(event, entry))
         return newer
+
+    async def _read_back(self, entry_id: str) -> EnrichedEvent | None:
+        found = await self._redis.xrange(self._stream, entry_id, entry_id)
+        if not found:
+            return None
+        return decode_event(EnrichedEvent, cast(dict[bytes, bytes], found[0][1]))
 
     async def apply(self, changes: list[Change]) -> None:
         """Meilisearch down: wait and retry with backoff; the events stay unacked meanwhile.

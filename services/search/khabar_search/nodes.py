@@ -42,8 +42,10 @@ class SearchNode:
     def versions_key(self) -> str:
         return f"khabar:{self.tag}:versions"
 
-    def latest_key(self, article_id: str) -> str:
-        return f"khabar:{self.tag}:latest:{article_id}"
+    @property
+    def entries_key(self) -> str:
+        """The stream entry of each article's claimed version ("" for a withdrawal)."""
+        return f"khabar:{self.tag}:claimed-entries"
 
 
 FIRST_NODE = SearchNode()

@@ -4,7 +4,8 @@
 -- KEYS: count, doc, revisions. ARGV: id, published, doc JSON, max postings,
 -- term-key prefix, language, the index terms in one argument, one a line (a term
 -- has no whitespace; one argument, not dozens, is much less to encode and parse),
--- and the doc's revision (see `ParsedDocs`).
+-- and the doc's revision (see `ParsedDocs`). KEYS[4]: the undo record (see `restore.lua`):
+-- the doc as it was before its batch's first write ('' when there was none).
 local id, published, doc, max_postings = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local prefix = ARGV[5]
 local keys, wanted = {}, {}
@@ -14,6 +15,11 @@ for term in string.gmatch(ARGV[7], '[^\n]+') do
   wanted[key] = true
 end
 local previous = redis.call('GET', KEYS[2])
+if previous then
+  redis.call('HSETNX', KEYS[4], id, (redis.call('HGET', KEYS[3], id) or '') .. '\n' .. previous)
+else
+  redis.call('HSETNX', KEYS[4], id, '')
+end
 if previous then
   local old = cjson.decode(previous)
   for term, _ in pairs(old['terms']) do

@@ -1,0 +1,42 @@
+-- Undo what a batch that never finished wrote to the index, before its articles are
+-- enriched again. A batch writes each article's doc and postings as it goes (see
+-- `pipes.py`) and everything else at its end, in one transaction that also drops the
+-- undo records of its articles. A record left behind is an article whose batch stopped
+-- in between: the batch redelivered must see the index as that batch first saw it
+-- (its later articles not indexed yet, their terms not yet counted), or it would leave
+-- other related lists and frequencies than the batch left without the stop.
+-- A record is the doc before the batch's first write, after its revision and a newline,
+-- or '' when the article was not indexed (that write counted it: uncounted here).
+-- KEYS: the undo records, the doc count, the revisions. ARGV: term-key prefix,
+-- doc-key prefix, then the ids of the articles about to be enriched.
+local prefix = ARGV[1]
+local restored = 0
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  local record = redis.call('HGET', KEYS[1], id)
+  if record then
+    local key = ARGV[2] .. id
+    local current = redis.call('GET', key)
+    if current then
+      local doc = cjson.decode(current)
+      for term, _ in pairs(doc['terms']) do redis.call('ZREM', prefix .. doc['lang'] .. ':' .. term, id) end
+    end
+    if record == '' then
+      redis.call('DEL', key)
+      redis.call('HDEL', KEYS[3], id)
+      redis.call('DECR', KEYS[2])
+    else
+      local cut = string.find(record, '\n', 1, true)
+      local previous = string.sub(record, cut + 1)
+      local doc = cjson.decode(previous)
+      for term, _ in pairs(doc['terms']) do
+        redis.call('ZADD', prefix .. doc['lang'] .. ':' .. term, string.format('%.17g', doc['pub']), id)
+      end
+      redis.call('SET', key, previous)
+      redis.call('HSET', KEYS[3], id, string.sub(record, 1, cut - 1))
+    end
+    redis.call('HDEL', KEYS[1], id)
+    restored = restored + 1
+  end
+end
+return restored
