@@ -218,10 +218,18 @@ def diversify(matches: Sequence[Match], limit: int) -> list[Match]:
     rest = sorted((m for m in matches if not m.copy), key=lambda m: -m.score)
     for position in range(limit):
         cap = MAX_SAME_STORY_TOP if position < TOP_SHOWN else MAX_SAME_STORY
-        pick = next((m for m in rest if per_story[m.doc.story_id or m.doc.article_id] < cap), None)
+        pick = next(
+            (
+                m
+                for m in rest
+                if per_story[m.doc.story_id or m.doc.article_id] < cap
+                and not any(is_copy(m.doc, c.doc) for c in chosen)
+            ),
+            None,
+        )
         if pick is None:
             break
-        rest = [m for m in rest if m is not pick and not is_copy(m.doc, pick.doc)]
+        rest.remove(pick)
         chosen.append(pick)
         per_story[pick.doc.story_id or pick.doc.article_id] += 1
     return chosen
