@@ -12,6 +12,7 @@ from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import ParsedDocs
 from khabar_enrich.handler import Enricher
 from khabar_enrich.index import COUNT_KEY, RelatedIndex, doc_key, term_key
+from khabar_enrich.scoring import published_at
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.consumer import Delivery
@@ -155,10 +156,13 @@ async def test_prefers_the_recent_telling_of_a_similar_story(
 ) -> None:
     anchor, partner = by_id(corpus, "al-sport-25-20180217", "sk-sport-17-20180217")
     when = anchor.firstcreated or anchor.versioncreated
+    paragraphs = partner.body_html.split("</p>")
     old = partner.model_copy(
         update={
             "id": "old-copy",
             "uri": "old-copy",
+            # Not the same text (copies count as one story): a shorter telling.
+            "body_html": "</p>".join(paragraphs[: len(paragraphs) * 2 // 3]),
             "firstcreated": when - timedelta(days=120),
             "versioncreated": when - timedelta(days=120),
         }
@@ -314,3 +318,60 @@ async def test_docs_the_process_forgot_come_with_their_candidates(
     forgetting = await run(60)
     assert extra_reads == 0
     assert summary(forgetting) == summary(remembering)
+
+
+async def test_a_later_telling_enriched_first_is_refreshed_by_the_earlier_one(
+    enricher: Enricher, corpus: list[Article]
+) -> None:
+    """Arrival order does not matter: the article published later but enriched first gets the
+    earlier one in its list when that one arrives (issue 20)."""
+    earlier, later = by_id(corpus, "fr-middleeast-11-20180216", "al-internationalnews-40-20180216")
+    assert published_at(earlier) < published_at(later)
+    background = [
+        a for a in first_of_day(corpus, "20180216", 40) if a.id not in (earlier.id, later.id)
+    ]
+    await enrich_all(enricher, background)
+    [first_arrived, *_] = await enricher.enrich(event(later))
+    assert first_arrived.enriched is not None
+    assert earlier.id not in [link.article_id for link in first_arrived.enriched.related]
+    produced = await enricher.enrich(event(earlier))
+    own = produced[0].enriched
+    assert own is not None and later.id in [link.article_id for link in own.related[:4]]
+    refreshed = {e.article_id: e for e in produced if e.type == "article.related_refreshed"}
+    assert later.id in refreshed, "the later article, enriched first, is refreshed"
+    mine = refreshed[later.id].enriched
+    assert mine is not None and mine.version == 1 and mine.article.headline == later.headline
+    assert earlier.id in [link.article_id for link in mine.related[:4]]
+
+
+async def test_copies_of_one_text_are_one_story_never_linked_to_each_other_nor_both_listed(
+    enricher: Enricher, corpus: list[Article]
+) -> None:
+    """Syndication and re-sends under a new uri (issue 20)."""
+    anchor, original = by_id(corpus, "al-sport-25-20180217", "sk-sport-17-20180217")
+    background = [
+        a for a in first_of_day(corpus, "20180217", 30) if a.id not in (anchor.id, original.id)
+    ]
+    later = (original.firstcreated or original.versioncreated) + timedelta(days=4)
+    resent = original.model_copy(
+        update={"id": "resent", "uri": "resent", "firstcreated": later, "versioncreated": later}
+    )
+    syndicated = original.model_copy(update={"id": "syndicated", "uri": "syndicated"})
+    produced = await enrich_all(enricher, [*background, original, anchor, syndicated, resent])
+    final: dict[str, list[str]] = {}
+    stories: dict[str, str] = {}
+    for events in produced.values():
+        for produced_event in events:
+            assert produced_event.enriched is not None
+            final[produced_event.article_id] = [
+                link.article_id for link in produced_event.enriched.related
+            ]
+            if produced_event.type == "article.enriched":
+                stories[produced_event.article_id] = produced_event.enriched.story_id
+    copies = {original.id, "resent", "syndicated"}
+    for copy in copies:
+        assert not copies & set(final[copy]), (copy, final[copy])
+        assert stories[copy] == stories[original.id]
+    for article_id, links in final.items():
+        assert len(copies & set(links)) <= 1, (article_id, links)
+    assert copies & set(final[anchor.id][:4]), "the story is still linked, once"

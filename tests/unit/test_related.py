@@ -1,6 +1,7 @@
 """Related-story ranking and same-story detection: pure functions on real corpus articles."""
 
 import zlib
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -96,10 +97,18 @@ def test_recency_prefers_the_nearer_story_and_cosine_is_symmetric() -> None:
 
 def test_a_new_article_enters_a_full_list_only_above_its_fourth_link() -> None:
     current = [RelatedLink(article_id=f"r{n}", score=1.0 - n / 10) for n in range(8)]
-    assert enters(Match(doc("new", "s"), 0.75, False, []), current, 8)
-    assert not enters(Match(doc("new", "s"), 0.65, False, []), current, 8)
-    assert enters(Match(doc("new", "s"), 0.1, False, []), current[:5], 8)
-    assert not enters(Match(doc("r0", "s"), 2.0, False, []), current, 8)
+    assert enters("new", 0.75, current, 8)
+    assert not enters("new", 0.65, current, 8)
+    assert enters("new", 0.1, current[:5], 8)
+
+
+def test_an_article_already_linked_enters_again_only_when_its_score_moved() -> None:
+    """A re-sent article is no news; a changed text that moves its score is (issue 20)."""
+    current = [RelatedLink(article_id=f"r{n}", score=1.0 - n / 10) for n in range(8)]
+    assert not enters("r0", 1.0, current, 8)
+    assert not enters("r6", 0.401, current, 8)
+    assert enters("r6", 0.9, current, 8)
+    assert enters("r0", 0.2, current, 8)
 
 
 def test_sketches_and_resemblance_are_their_plain_definitions(articles: dict[str, Article]) -> None:
@@ -224,3 +233,30 @@ def test_rerank_scores_without_redis_cosine_plus_same_story_times_recency() -> N
     assert ranked[0].score == pytest.approx(1.0)
     assert ranked[1].score == pytest.approx(0.48 + SAME_STORY_BONUS)
     assert ranked[2].score == pytest.approx(recency(10 * day, 0.0))
+
+
+def test_copies_of_one_text_take_one_place_and_never_the_articles_own(
+    articles: dict[str, Article],
+) -> None:
+    """Copies under other uris (issue 20): rerank marks the article's own, diversify keeps one."""
+    from khabar_enrich.scoring import rerank, weigh
+
+    terms = tag_article(articles["al-sport-19-20180217"]).terms
+    other_terms = tag_article(articles["sk-sport-17-20180217"]).terms
+    vector = weigh({f"w:{t}": 1.0 for t in terms}, defaultdict(lambda: 1.0))
+    other_vector = weigh({f"w:{t}": 1.0 for t in other_terms}, defaultdict(lambda: 1.0))
+    sketch = shingle_sketch(terms)
+
+    def made(article_id: str, vec: dict[str, float], sk: Sketch) -> IndexedDoc:
+        return IndexedDoc(article_id, "ar", 0.0, vec, sk, story_id=article_id)
+
+    query = made("q", vector, sketch)
+    own_copy = made("own-copy", vector, sketch)
+    other = made("other", other_vector, shingle_sketch(other_terms))
+    ranked = rerank(query, [own_copy, other])
+    assert [m.copy for m in ranked] == [True, False] and ranked[0].same_story
+    assert [m.doc.article_id for m in diversify(ranked, 8)] == ["other"]
+
+    first, second = made("first", other_vector, sketch), made("second", other_vector, sketch)
+    listed = diversify([Match(first, 0.9, False, []), Match(second, 0.8, False, [])], 8)
+    assert [m.doc.article_id for m in listed] == ["first"]

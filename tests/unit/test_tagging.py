@@ -351,7 +351,8 @@ def test_read_part_cuts_the_clauses_of_the_clause_by_clause_reading(text: str) -
 def test_the_category_is_a_prior_that_tilts_close_calls_only() -> None:
     text = term_counts(analyze(SALAH["title"]), analyze(SALAH["text"]))
     assert score_topics(text, category="economy")[0][0] == "sport"
-    close = term_counts(analyze("الفيلم يحقق إيرادات"), [])  # culture, economy a near second
+    # Culture, economy a near second (three words of each: evidence, see MIN_EVIDENCE_TERMS).
+    close = term_counts(analyze("فيلم المخرج السينمائي يحقق إيرادات وأرباح ومبيعات بالدولار"), [])
     assert score_topics(close)[0][0] == "culture"
     assert score_topics(close, category="economy")[0][0] == "economy"
     assert score_topics(close, category="sport")[0][0] == "culture"
@@ -383,3 +384,42 @@ def test_warming_up_reads_the_common_words_and_changes_no_tag() -> None:
     tagging.warm_up()
     assert len(tagging._CHUNKS) > 25_000
     assert [tagging.tag_article(a) for a in articles] == cold
+
+
+@pytest.mark.parametrize(
+    ("headline", "sentence", "language"),
+    [
+        ("اختبار", "هذه مقالة اختبار قصيرة.", "ar"),  # "test": a technology word, and nothing else
+        ("اختبار", "هذا نص تجريبي.", "ar"),  # was technology and culture
+        ("تجربة", "هذه تجربة للنظام.", "ar"),
+        ("Test", "This is a test article.", "en"),
+    ],
+)
+def test_a_tiny_article_gets_no_topic_without_evidence(
+    headline: str, sentence: str, language: str
+) -> None:
+    """A headline and a sentence with one telling word is no evidence for a topic (issue 20)."""
+    tiny = Article(
+        id="tiny",
+        uri="tiny",
+        language=language,
+        headline=headline,
+        body_html=f"<p>{sentence}</p>",
+        versioncreated=datetime(2026, 12, 7, tzinfo=UTC),
+    )
+    tagged = tag_article(tiny)
+    assert tagged.topic == "" and tagged.topics == []
+    assert not [tag for tag in tagged.tags if tag.type == "topic"]
+
+
+def test_a_tiny_article_with_evidence_keeps_its_topic() -> None:
+    """Two words of the sport lexicon in a headline and a sentence are evidence enough."""
+    tiny = Article(
+        id="tiny-sport",
+        uri="tiny-sport",
+        language="ar",
+        headline="ريال مدريد يفوز في الدوري",
+        body_html="<p>فاز فريق ريال مدريد على برشلونة بهدفين في المباراة.</p>",
+        versioncreated=datetime(2026, 12, 7, tzinfo=UTC),
+    )
+    assert tag_article(tiny).topic == "sport"

@@ -1,16 +1,21 @@
-"""Refreshing older articles' related links when a better match arrives.
+"""Refreshing other articles' related links when a better match arrives.
 
-A new article is often the best link for the stories of the last few days.
-For each recent older article that the new one would enter the inline
-"see also" of (or whose list is not full yet), the older article's related
-list is recomputed and re-sent as `article.related_refreshed`, at most
-`refresh_fanout` of them per new article.
+A new article is often the best link for the stories published within a few
+days of it, before or after: news does not arrive in the order it was
+published (time zones, late agencies, embargoes, back-filled archives), and
+the lists must depend on which articles there are, not on the order they
+came in. For each article published within `refresh_window_days` of the new
+(or changed) one whose inline "see also" it would enter (or whose list is
+not full yet, or which shows it at a score its new text changed), that
+article's related list is recomputed and re-sent as
+`article.related_refreshed`, at most `refresh_fanout` of them per new
+article. A copy of the new article's own text is never refreshed with it.
 
-To re-send an older article, enrich needs its last enriched version: a
-compressed copy of it is kept only for articles published within
-`refresh_window_days` of the newest one seen, then dropped, so memory holds a
-few days of news, not the archive. Its related links are kept on their own
-beside it: a refresh rewrites only those.
+To re-send an article, enrich needs its last enriched version: a compressed
+copy of it is kept only for articles published within `refresh_window_days`
+plus `late_arrival_days` of the newest one seen, then dropped, so memory holds
+a week or two of news, not the archive. Its related links are kept on their
+own beside it: a refresh rewrites only those.
 """
 
 import zlib
@@ -33,7 +38,10 @@ from khabar_shared.pipeline import Writes
 RECENT_KEY = f"{PREFIX}:recent"
 COPY_TTL_S = 14 * 86_400  # a safety net: the window trims copies long before
 TRIM_EVERY = 100  # saves between two trims of the window
-CONSIDERED_PER_REFRESH = 3  # older matches looked at per refresh allowed
+CONSIDERED_PER_REFRESH = 3  # matches looked at per refresh allowed
+# A link's score moves a little when the same text is enriched again (document frequencies
+# change as the archive grows): only a larger move is a changed text worth a refresh.
+SCORE_MOVED = 0.02
 REMEMBERED_COPIES = 1000  # parsed copies kept in memory: the last few hours of news
 REMEMBERED_LINKS = 4000  # parsed related lists kept in memory: a few days of news
 _ARTICLE_ID = attrgetter("article_id")
@@ -173,13 +181,15 @@ class RecentCopies:
         self._links[raw] = links
 
 
-def enters(match: Match, current: Sequence[RelatedLink], max_related: int) -> bool:
-    """Would the new article change what an older one shows?"""
-    if match.doc.article_id in map(_ARTICLE_ID, current):  # compared in C, no generator
-        return False
+def enters(article_id: str, score: float, current: Sequence[RelatedLink], max_related: int) -> bool:
+    """Would the new (or changed) article `article_id`, scoring `score` against another one,
+    change what that one shows (its `current` links)?"""
+    ids = list(map(_ARTICLE_ID, current))  # compared in C, no generator
+    if article_id in ids:
+        return abs(current[ids.index(article_id)].score - round(score, 4)) > SCORE_MOVED
     if len(current) < max_related:
         return True
-    return match.score > current[min(TOP_SHOWN, len(current)) - 1].score
+    return score > current[min(TOP_SHOWN, len(current)) - 1].score
 
 
 class Refresher:
@@ -189,7 +199,8 @@ class Refresher:
         self._settings = settings
 
     def window(self, doc: IndexedDoc) -> float:
-        """Candidates published since then may be refreshed: the index attaches their links."""
+        """Candidates published since then may be refreshed: the index attaches their links.
+        (It reads none published more than the window after `doc`, see `RelatedIndex`.)"""
         if self._settings.refresh_fanout == 0:
             return NEVER
         return doc.published - self._settings.refresh_window_days * 86_400
@@ -197,8 +208,8 @@ class Refresher:
     async def start(
         self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
     ) -> Awaitable[list[Refreshed]]:
-        """Start finding the older recent articles whose related links the new `doc` improves;
-        await the result for them, with their new links.
+        """Start finding the articles within the window whose related links the new `doc`
+        changes; await the result for them, with their new links.
 
         `links`: the current links of the matches published within `window`, as
         read with the candidates. Only reads (as the batch sees Redis, one round
@@ -220,20 +231,27 @@ class Refresher:
     def _choose(
         self, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
     ) -> tuple[list[Match], dict[str, list[RelatedLink]]]:
-        """The older matches whose shown links `doc` would change, and the links they have."""
+        """The matches within the window, published before or after `doc`, whose shown links
+        `doc` would change, and the links they have."""
         since = self.window(doc)
-        older = [m for m in matches if since <= m.doc.published <= doc.published]
-        older = older[: CONSIDERED_PER_REFRESH * self._settings.refresh_fanout]
+        until = doc.published + self._settings.refresh_window_days * 86_400
+        near = [m for m in matches if since <= m.doc.published <= until and not m.copy]
+        near = near[: CONSIDERED_PER_REFRESH * self._settings.refresh_fanout]
         current: dict[str, list[RelatedLink]] = {}
         chosen: list[Match] = []
-        for match in older:  # in order, parsing links only until the fanout is reached
+        for match in near:  # in order, parsing links only until the fanout is reached
             if len(chosen) == self._settings.refresh_fanout:
                 break
             raw = links.get(match.doc.article_id)
             if raw is None:
                 continue
             current[match.doc.article_id] = self._copies.links_of(raw)
-            if enters(match, current[match.doc.article_id], self._settings.max_related):
+            if enters(
+                doc.article_id,
+                match.score,
+                current[match.doc.article_id],
+                self._settings.max_related,
+            ):
                 chosen.append(match)
         return chosen, current
 
@@ -271,11 +289,13 @@ class Refresher:
     def _relink(
         self, current: list[RelatedLink], linked: dict[str, IndexedDoc], new_match: Match
     ) -> list[RelatedLink]:
-        """The older article's links with the new one among them; withdrawn ones drop out."""
+        """The article's links with the new one among them (its old link replaced); withdrawn ones
+        drop out."""
+        new_id = new_match.doc.article_id
         kept = [
             Match.of_link(linked[link.article_id], link)
             for link in current
-            if link.article_id in linked
+            if link.article_id in linked and link.article_id != new_id
         ]
         return [m.link() for m in diversify([*kept, new_match], self._settings.max_related)]
 

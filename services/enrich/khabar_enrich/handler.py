@@ -141,7 +141,9 @@ class Enricher:
         self._tagger = tagger
         self._index = index
         self._settings = settings
-        self._copies = RecentCopies(settings.refresh_window_days * 86_400)
+        self._copies = RecentCopies(
+            (settings.refresh_window_days + settings.late_arrival_days) * 86_400
+        )
         self._refresher = Refresher(index, self._copies, settings)
         # Stream entries made while enriching (see `_enrich_live`), by event id, until published.
         self._entries: dict[str, Entry] = {}

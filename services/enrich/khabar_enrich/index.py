@@ -9,8 +9,9 @@ publication time.
 Finding related stories never scans the archive:
 
 1. the article's top `query_terms` terms each read only their
-   `candidates_per_term` most recent postings (published up to a little
-   after the article itself);
+   `candidates_per_term` postings published nearest to it, before or after
+   (up to the refresh window after it: an article arriving late finds the
+   newer ones it would have been found by);
 2. candidates are scored by the query weights they share, times recency, and
    the best `rerank` of them are read back (their vectors and shingle
    sketches) for the exact cosine and the same-story check;
@@ -50,7 +51,7 @@ REVS_KEY = f"{PREFIX}:revs"  # each indexed doc's revision: a new one at each wr
 # Each article's doc before its batch's first index write, until the batch ends (see restore.lua).
 UNDO_KEY = f"{PREFIX}:undo"
 MAX_POSTINGS = 5000  # per term; only the most recent few are ever read
-LOOKAHEAD_S = 2 * 86_400  # a late-arriving article may relate to slightly newer ones
+LOOKAHEAD_S = 2 * 86_400  # at least: a late-arriving article may relate to newer ones
 NEVER = 1e18  # a publication time no candidate has
 
 INDEX_SCRIPT = SCRIPTS["index"]
@@ -197,7 +198,7 @@ class RelatedIndex:
         return CANDIDATES_SCRIPT.command(
             [REVS_KEY],
             [
-                doc.published + LOOKAHEAD_S,
+                doc.published + max(LOOKAHEAD_S, self._settings.refresh_window_days * 86_400),
                 self._settings.candidates_per_term,
                 self._settings.rerank,
                 doc.published,

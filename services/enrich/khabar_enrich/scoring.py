@@ -4,8 +4,9 @@ An article is known by its salient terms: its entities (`e:`), its keyphrases
 (`p:`) and its most telling words (`w:`), each weighted by tf-idf and the
 vector normalised (`weigh`), so the dot product of two articles is their
 cosine. A candidate's score is its cosine, plus a bonus when both tell the
-same story, times its recency; the final list is diversified by story. The
-index that finds the candidates is `index.py`.
+same story, times its recency; the final list is diversified by story, and
+holds no copy of the article itself nor two copies of one text (`same_text`).
+The index that finds the candidates is `index.py`.
 """
 
 import math
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from khabar_enrich.stories import Sketch, same_story
+from khabar_enrich.stories import Sketch, close_in_size, same_story, same_text
 from khabar_shared.events import Article, RelatedLink, Tag
 
 HEADLINE_BOOST = 2  # each headline word counts as this many more body words
@@ -25,6 +26,7 @@ PHRASE_WEIGHT = 1.5
 MAX_TERMS = 40  # terms an article is indexed under
 SAME_STORY_BONUS = 0.25
 MIN_STORY_COSINE = 0.2  # below it, two articles are not worth a shingle comparison
+MIN_COPY_COSINE = 0.8  # below it, two articles are not copies of one text
 RECENCY_HALF_LIFE_DAYS = 7.0
 RECENCY_FLOOR = 0.3  # a strong old match still beats a weak fresh one
 TOP_SHOWN = 4  # render's inline "see also"
@@ -81,7 +83,9 @@ class Match:
 
     Its reasons are given, or worked out from `query` (the new article) when
     first needed: of the `rerank` candidates only the few that become links do.
-    A match made from an existing link (`given_link`) is that link again.
+    A match made from an existing link (`given_link`) is that link again. A
+    `copy` is the new article's own text under another uri: it tells the story
+    but is never linked.
     """
 
     doc: IndexedDoc
@@ -90,6 +94,7 @@ class Match:
     given_reasons: list[str] | None = None
     query: IndexedDoc | None = field(default=None, repr=False)
     given_link: RelatedLink | None = field(default=None, repr=False)
+    copy: bool = False
 
     @classmethod
     def of_link(cls, doc: IndexedDoc, link: RelatedLink) -> "Match":
@@ -196,14 +201,32 @@ def reasons_for(
     return reasons
 
 
+def is_copy(a: IndexedDoc, b: IndexedDoc, similarity: float | None = None) -> bool:
+    """One text under two uris (`similarity`: their cosine, when already known)."""
+    if not close_in_size(a.sketch, b.sketch):  # most pairs: no cosine to work out
+        return False
+    if similarity is None:
+        similarity = cosine(a.terms, b.terms)
+    return similarity >= MIN_COPY_COSINE and same_text(a.sketch, b.sketch)
+
+
 def diversify(matches: Sequence[Match], limit: int) -> list[Match]:
-    """Best first, but no one story crowding the list (see MAX_SAME_STORY_TOP)."""
+    """Best first, but no one story crowding the list (see MAX_SAME_STORY_TOP), no copy of the
+    article itself, and one place for copies of one text."""
     chosen: list[Match] = []
     per_story: Counter[str] = Counter()
-    rest = sorted(matches, key=lambda m: -m.score)
+    rest = sorted((m for m in matches if not m.copy), key=lambda m: -m.score)
     for position in range(limit):
         cap = MAX_SAME_STORY_TOP if position < TOP_SHOWN else MAX_SAME_STORY
-        pick = next((m for m in rest if per_story[m.doc.story_id or m.doc.article_id] < cap), None)
+        pick = next(
+            (
+                m
+                for m in rest
+                if per_story[m.doc.story_id or m.doc.article_id] < cap
+                and not any(is_copy(m.doc, c.doc) for c in chosen)
+            ),
+            None,
+        )
         if pick is None:
             break
         rest.remove(pick)
@@ -214,15 +237,17 @@ def diversify(matches: Sequence[Match], limit: int) -> list[Match]:
 
 def rerank(doc: IndexedDoc, others: Iterable[IndexedDoc]) -> list[Match]:
     """`others` scored as `doc`'s matches, best first: cosine, a bonus when they tell the same
-    story, times recency."""
+    story, times recency. Copies of `doc`'s text are marked (see `Match.copy`)."""
     matches = []
     for other in others:
         similarity = cosine(doc.terms, other.terms)
-        is_same = similarity >= MIN_STORY_COSINE and same_story(
-            doc.sketch, doc.published, other.sketch, other.published
+        copy = is_copy(doc, other, similarity)
+        is_same = copy or (
+            similarity >= MIN_STORY_COSINE
+            and same_story(doc.sketch, doc.published, other.sketch, other.published)
         )
         score = (similarity + (SAME_STORY_BONUS if is_same else 0.0)) * recency(
             doc.published, other.published
         )
-        matches.append(Match(other, score, is_same, query=doc))
+        matches.append(Match(other, score, is_same, query=doc, copy=copy))
     return sorted(matches, key=lambda m: -m.score)

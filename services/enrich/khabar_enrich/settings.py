@@ -19,6 +19,9 @@ class EnrichSettings(CommonSettings):
     rerank: int = Field(default=40, ge=8, description="Candidates read back for exact scoring.")
     # How many older articles may get their related links refreshed by one new one.
     refresh_fanout: int = Field(default=4, ge=0)
-    # Only articles published this recently before a new one are refreshed; their last
-    # enriched version is kept (compressed) for that long, then dropped.
+    # Only articles published this close to a new one (before or after it) are refreshed.
     refresh_window_days: float = Field(default=3.0, gt=0)
+    # An article may arrive this long after articles published later than it and still refresh
+    # them: their last enriched version is kept (compressed) for the window and this long, then
+    # dropped.
+    late_arrival_days: float = Field(default=7.0, ge=0)

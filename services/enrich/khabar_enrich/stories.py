@@ -9,7 +9,9 @@ estimated (Broder's bottom-k estimator).
 
 Two articles are the same story when they were published within
 `STORY_WINDOW_S` of each other and enough of the shorter one's shingles are
-in the longer one.
+in the longer one. Two articles are the same text (`same_text`) when nearly
+all their shingles agree, whenever each was published: a copy under another
+uri.
 """
 
 import zlib
@@ -21,6 +23,7 @@ SKETCH = 96
 MAX_TERMS = 600  # the top of a story is where the retellings overlap
 STORY_WINDOW_S = 2.5 * 86_400
 SAME_STORY_CONTAINMENT = 0.3
+SAME_TEXT_RESEMBLANCE = 0.9  # a re-send or a syndicated copy: the same text, give or take a line
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,3 +67,16 @@ def same_story(a: Sketch, a_published: float, b: Sketch, b_published: float) -> 
     if abs(a_published - b_published) > STORY_WINDOW_S:
         return False
     return containment(a, b) >= SAME_STORY_CONTAINMENT
+
+
+def close_in_size(a: Sketch, b: Sketch) -> bool:
+    """Could the two be one text? The resemblance of two sets is at most the ratio of their
+    sizes: a cheap test before the sketches are compared."""
+    return bool(a.hashes and b.hashes) and (
+        min(a.size, b.size) >= SAME_TEXT_RESEMBLANCE * max(a.size, b.size)
+    )
+
+
+def same_text(a: Sketch, b: Sketch) -> bool:
+    """Copies of one text (syndication, a re-send under a new uri), whenever published."""
+    return close_in_size(a, b) and resemblance(a, b) >= SAME_TEXT_RESEMBLANCE

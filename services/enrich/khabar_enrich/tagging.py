@@ -79,7 +79,7 @@ class TagResult(BaseModel):
     """What the tagger found: every tag, and the topic and phrase slugs on their own."""
 
     tags: list[Tag] = Field(default_factory=list)
-    topic: str = Field(description="Main topic slug.")
+    topic: str = Field(description="Main topic slug; empty when the text gives no evidence.")
     topics: list[str] = Field(
         default_factory=list, description="Main topic first, then up to 3 more."
     )
@@ -325,7 +325,7 @@ def tag_article(article: Article, use_category: bool = True) -> TagResult:
     ]
     return TagResult(
         tags=tags,
-        topic=ranked[0][0],
+        topic=ranked[0][0] if ranked else "",
         topics=[slug for slug, _ in ranked],
         keyphrases=[phrase for phrase, _ in phrases],
         terms=headline.terms + body_terms,

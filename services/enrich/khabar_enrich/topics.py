@@ -14,6 +14,11 @@ Three kinds of evidence:
 World news has no section of its own: it goes to the region it is about, or to
 politics when no region stands out. The newsroom's category is a prior that
 tilts close calls, not the answer.
+
+A topic needs evidence: at least `MIN_EVIDENCE_TERMS` different words of its
+lexicon, an entity of its region, or the newsroom's category. A tiny article
+(a headline and a sentence) whose one telling word happens to be in a lexicon
+("اختبار", a test, is a technology word) gets no topic rather than a guess.
 """
 
 import json
@@ -73,6 +78,7 @@ SEED_WEIGHT = 2.5  # log-odds given to every hand-written seed term
 SECONDARY_SHARE = 0.35  # a further topic needs this share of the main topic's score
 MAX_EXTRA = 3
 NEWS_POLITICS_SCORE = 0.5  # news about a region is politics too, a step below
+MIN_EVIDENCE_TERMS = 3  # different lexicon words a topic needs from the text alone
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,13 @@ class Lexicon:
             for term, weight in table.items():
                 by_term[term].append((topic, weight))
         return dict(by_term)
+
+    def evidence(self, terms: Iterable[str]) -> Counter[str]:
+        """How many different words of each topic's lexicon the terms hold (weighing for it)."""
+        found: Counter[str] = Counter()
+        for term in filter(self.by_term.__contains__, terms):
+            found.update(topic for topic, weight in self.by_term[term] if weight > 0)
+        return found
 
     def scores(self, terms: Mapping[str, float]) -> dict[str, float]:
         # Each topic's sum runs in the terms' order, skipping only zeros: the same floats.
@@ -137,9 +150,12 @@ def score_topics(
     `terms`: analyzed term counts (headline weighted); `region_weights`: region ->
     summed entity weights; `category`: the newsroom's section slug, a prior.
     The words decide between subjects and news; for news, the words and the
-    entities together decide which region.
+    entities together decide which region. Without evidence (see
+    MIN_EVIDENCE_TERMS), no topic: an empty list.
     """
     raw = lexicon().scores(terms)
+    evidence = lexicon().evidence(terms)
+    raw = {t: v if evidence[t] >= MIN_EVIDENCE_TERMS else 0.0 for t, v in raw.items()}
     top = max(max(raw.values(), default=0.0), 1.0)
     prior = CATEGORY_TOPIC.get(category)
     if prior is not None:
@@ -156,7 +172,7 @@ def score_topics(
     best_subject = max(subjects, key=subjects.__getitem__, default="politics")
     news_value = max(raw.get("middle-east", 0.0), raw.get("world", 0.0))
     if subjects.get(best_subject, 0.0) <= 0 and news_value <= 0 and not regions:
-        return [("politics", 0.0)]
+        return []
     scores: dict[str, float] = dict(subjects)
     if news_value >= subjects.get(best_subject, 0.0):
         main = (

@@ -1,5 +1,6 @@
--- Candidates in one round trip: the newest postings of each query term, scored by
--- the query weights they share times recency, the best `rerank` returned as their
+-- Candidates in one round trip: the postings of each query term published nearest
+-- to the article (before it, or after it up to `newest`: the same candidates whatever
+-- order the articles arrived in), scored by the query weights they share times recency, the best `rerank` returned as their
 -- stored docs, each followed by the value at `side_prefix .. id` for those published
 -- since `side_since` (the refresh reads their related links), else false.
 -- Returned per candidate: id, revision, doc (only when the client may not know the
@@ -19,9 +20,23 @@ local client, client_since = ARGV[13], tonumber(ARGV[14])
 local score, published = {}, {}
 for term, weight in string.gmatch(ARGV[12], '(%S+) (%S+)') do
   weight = tonumber(weight)
-  local hits = redis.call('ZRANGE', ARGV[11] .. term, newest, '-inf', 'BYSCORE', 'REV',
-                         'LIMIT', 0, per_term, 'WITHSCORES')
-  for j = 1, #hits, 2 do
+  local key = ARGV[11] .. term
+  local before = redis.call('ZRANGE', key, ARGV[4], '-inf', 'BYSCORE', 'REV',
+                            'LIMIT', 0, per_term, 'WITHSCORES')
+  local after = redis.call('ZRANGE', key, '(' .. ARGV[4], newest, 'BYSCORE',
+                           'LIMIT', 0, per_term, 'WITHSCORES')
+  -- Both lists run away from the article in time: the nearest of either go first.
+  local b, a = 1, 1
+  for _ = 1, per_term do
+    local hits, j
+    if b <= #before and (a > #after
+        or anchor - tonumber(before[b + 1]) <= tonumber(after[a + 1]) - anchor) then
+      hits, j, b = before, b, b + 2
+    elseif a <= #after then
+      hits, j, a = after, a, a + 2
+    else
+      break
+    end
     local id = hits[j]
     local sum = score[id]
     if sum then
