@@ -265,7 +265,6 @@ class DraftArticleEvent:
 
     data: bytes
     marks: list[int]
-    article_json: bytes  # the article's JSON without its corrections (what the hash covers)
 
 
 def draft_article_event(
@@ -301,7 +300,7 @@ def draft_article_event(
         if index in (1, 3, 6):  # the type, the version, the corrections
             marks += [end + 1, end + len(part)]
         end += len(part)
-    return DraftArticleEvent(b"".join(parts), marks, article_json)
+    return DraftArticleEvent(b"".join(parts), marks)
 
 
 def correction_json(accepted_at: datetime, note: str) -> tuple[bytes, bytes]:
