@@ -79,3 +79,14 @@ def test_event_json_is_written_only_by_the_shared_codec() -> None:
         if key in p.read_text()
     ]
     assert writing == []
+
+
+def test_settings_classes_live_in_settings_modules() -> None:
+    """One settings module per package: what a package reads from the environment is found
+    in one place."""
+    defining = [
+        str(p.relative_to(ROOT))
+        for p in modules(*RUNTIME)
+        if p.name != "settings.py" and re.search(r"class \w+\(BaseSettings\)", p.read_text())
+    ]
+    assert defining == []
