@@ -56,13 +56,12 @@ def test_the_redis_protocol_is_spoken_only_by_the_shared_pipeline_module() -> No
 
 
 def test_one_redis_or_a_cluster_is_asked_only_in_the_shared_modules() -> None:
-    """Which client `connect` gave is the pipeline module's question (and the script
-    registry's, for a pipeline's kind); domain code never branches on it."""
-    allowed = {PIPELINE, ROOT / "shared/khabar_shared/lua.py"}
+    """Which client `connect` gave (or which pipeline) is the pipeline module's question alone;
+    domain code never branches on it."""
     asking = [
         str(p.relative_to(ROOT))
         for p in modules(*RUNTIME)
-        if p not in allowed and re.search(r"isinstance\([^)]*Cluster", p.read_text())
+        if p != PIPELINE and re.search(r"isinstance\([^)]*Cluster", p.read_text())
     ]
     assert asking == []
 

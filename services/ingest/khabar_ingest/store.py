@@ -55,7 +55,6 @@ from khabar_shared.events import (
     correction_json,
     draft_article_event,
 )
-from khabar_shared.lua import queue
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ARTICLES_TAG,
@@ -63,7 +62,7 @@ from khabar_shared.names import (
     article_state_key,
     idempotency_key,
 )
-from khabar_shared.pipeline import Command, send_in_order
+from khabar_shared.pipeline import Command, queue, send_in_order
 from khabar_shared.redis_helpers import RedisClient, read_entries
 
 # Embargoed changes: a sorted set of article ids by release time (ms), and their waiting events.
