@@ -160,6 +160,7 @@ def test_a_draft_event_is_the_codecs_event_and_marks_what_redis_decides(pubstatu
         Correction,
         correction_json,
         draft_article_event,
+        encode_event,
         event_json,
     )
 
@@ -168,9 +169,8 @@ def test_a_draft_event_is_the_codecs_event_and_marks_what_redis_decides(pubstatu
     for document in [DOCUMENT, *(to_ninjs(record) for record in real_articles(5))]:
         article = parse_ninjs({**document, "pubstatus": pubstatus, "byline": TRICKY})
         article.extra = {"extra": {"corrections": [], "extra": TRICKY}, **article.extra}
-        fields = dict(
-            event_id="e-1", correlation_id=TRICKY[::-1], accepted_at=now, submitted_by=TRICKY
-        )
+        # Ids may spell the entry's field names (see test_a_waiting_change_reads_back_...).
+        fields = dict(event_id="type", correlation_id="data", accepted_at=now, submitted_by=TRICKY)
         draft = draft_article_event(kind=kind, article=article, **fields)
         event = ArticleEvent(type=kind, article_id=article.id, version=1, article=article, **fields)
         assert draft.data == event_json(event)
@@ -193,6 +193,14 @@ def test_a_draft_event_is_the_codecs_event_and_marks_what_redis_decides(pubstatu
             }
         )
         assert later == event_json(updated)
+
+        # And its stream entry: the codec's fields, in its order, with ACCEPT's values.
+        entry = list(draft.entry)
+        for at, value in zip(draft.entry_marks, ("article.updated", "3", "<data>"), strict=True):
+            entry[at - 1] = value
+        assert list(zip(entry[::2], entry[1::2])) == list(encode_event(updated, b"").items())[
+            :-1
+        ] + [("data", "<data>")]
 
 
 def event_json_list(notes: list[Any]) -> bytes:

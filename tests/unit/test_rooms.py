@@ -68,8 +68,8 @@ def test_one_redis_or_a_cluster_is_asked_only_in_the_shared_modules() -> None:
 
 def test_event_json_is_written_only_by_the_shared_codec() -> None:
     """Lua fills in what Redis decides (type, version, corrections) where the codec marked it
-    (`events.draft_article_event`); it never writes an event's own keys."""
-    keys = ("schema_version", '"article":', '"corrections":', '"enriched":')
+    (`events.draft_article_event`); it never writes an event's own keys, nor its entry's."""
+    keys = ("schema_version", '"article":', '"corrections":', '"enriched":', "'correlation_id'")
     writing = [
         f"{p.relative_to(ROOT)}: {key}"
         for folder in RUNTIME

@@ -329,6 +329,7 @@ class ArticleStore:
             "release_ms": str(release_ms),
             "embargoed_until": article.embargoed.isoformat() if held and article.embargoed else "",
             "event_id": event_id, "article_id": article.id, "marks": draft.marks,
+            "entry": draft.entry, "entry_marks": draft.entry_marks,
             "correlation_id": change.correlation_id, "accepted_at": accepted_at,
             "submitted_by": change.submitted_by, "pubstatus": article.pubstatus,
             "editor_note": article.editor_note,
