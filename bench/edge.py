@@ -16,19 +16,36 @@ enriched stream, then in one run:
   second, each timed from its event until the edge answers 410 for the
   article and its section's listing no longer shows it (p50, p99);
 - the edge's hit ratio during a replay of `--replay` reader requests (home,
-  sections, articles by a Zipf law), from varnishstat. Searches are not
-  replayed: the edge passes them to search uncached by design.
+  sections, articles by a Zipf law, and `--search-share` of them searches
+  from the search page, queries by a Zipf law too), from varnishstat: hits
+  against misses of what the edge caches (ESI fragments included), and the
+  searches it passes to search uncached by design.
+
+Where the time goes: for each wrk run, the CPU seconds used by the server
+(varnishd's processes, render, the minimal origin) and by wrk itself, and for
+the edge's the origin fetches it made (a cached page must make none).
+Search runs with its rate limit off: every replayed reader comes from
+127.0.0.1.
 
 Needs Debian's `wrk` (apt-get install wrk). Prints tables; it is not a test.
 
-Two runs on a 2-core machine shared with five other engineers' test runs
-(load average 8 to 14, so every server was starved of CPU and the ratios are
-rough): 500 articles, 4 s each: edge 428 req/s (p50 41 ms) beside the
-minimal origin's 529 (0.81x); render's cached fragments 357 beside 720
-(0.50x); Zipf replay hit ratio 97.2 %; 20 withdrawals at 10/s gone from page
-and listing at the edge p50 0.24 s, p99 0.48 s. At load 14 with 300
-articles: edge 552 vs 334 (1.65x), render 127 vs 347 (0.37x), withdrawals
-p50 4.3 s, p99 5.1 s.
+Runs of 2026-12-07 on a 2-core machine shared with six other engineers (load
+average 9 to 20: every process starved of CPU, ratios rough), 500 articles,
+5 s each, card includes on:
+- max-age 30, load 9: edge 6,135 req/s beside the minimal origin's 1,595
+  (3.85x; edge p99 121 ms, minimal p50 36 ms; no origin fetch during the
+  run); render's cached fragments 397 beside 1,021 (0.39x); replay hit ratio
+  93.7 % (200 searches passed); 20 withdrawals p50 0.54 s, p99 0.66 s.
+- max-age 600, load 19: edge 2,288 vs 413 (5.55x; p99 154 ms vs p50 129 ms);
+  render 151 vs 561 (0.27x); home and sections alone, edge 279 vs 513
+  (0.54x); replay hit ratio 100 %; withdrawals p50 2.6 s, p99 3.4 s.
+Where the CPU goes (wrk's own CPU beside the server's, same machine): a cached
+object without ESI costs the edge ~27-34 us, an article page (shell and two
+includes) ~80 us, a home or section page with an include per card ~500 us
+(~85 us when sent whole); render's cached fragment ~2-4x the minimal
+origin's, which makes one Redis command where render makes two (the
+fragment, and the tombstone check that keeps a withdrawn story from being
+served before its purge).
 """
 
 import argparse
@@ -41,23 +58,18 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import redis
 from rich.console import Console
 from rich.table import Table
 
-from bench.harness import load_articles, percentile
+from bench.harness import CLOCK_TICKS, load_articles, percentile, running_system
 from bench.render import enriched_events, render_throughput
+from bench.search import make_queries
 from khabar_dev.edge import start_edge
-from khabar_dev.processes import (
-    REPO_ROOT,
-    ProcessGroup,
-    free_port,
-    start_redis,
-    start_service,
-    wait_until,
-)
+from khabar_dev.processes import REPO_ROOT, ProcessGroup, free_port, wait_until
 from khabar_shared.events import EnrichedEvent, encode_event
 from khabar_shared.names import ENRICHED_STREAM
 
@@ -73,10 +85,34 @@ end
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, paths: list[str], connections: int, seconds: int, work: Path) -> dict[str, float]:
-    """Requests/s and latency percentiles (ms) of wrk cycling through `paths`."""
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by a process and every process under it (varnishd's child)."""
+    parents: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        child = int(stat.parent.name)
+        parents.setdefault(int(fields[1]), []).append(child)
+        used[child] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo += parents.get(current, [])
+    return total
+
+
+def wrk(
+    url: str, paths: list[str], connections: int, seconds: int, work: Path, server_pid: int
+) -> dict[str, float]:
+    """Requests/s, latency percentiles (ms) and CPU seconds (server, wrk) of wrk over `paths`."""
     (work / "paths.txt").write_text("\n".join(paths) + "\n")
     (work / "paths.lua").write_text(WRK_SCRIPT)
+    server_before = tree_cpu_seconds(server_pid)
+    children_before = os.times()
     done = subprocess.run(
         [
             "wrk",
@@ -93,7 +129,13 @@ def wrk(url: str, paths: list[str], connections: int, seconds: int, work: Path) 
         env={**os.environ, "WRK_PATHS": str(work / "paths.txt")},
         check=True,
     )
-    found = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))}
+    children = os.times()
+    found = {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1)),
+        "server_cpu": tree_cpu_seconds(server_pid) - server_before,
+        "wrk_cpu": (children.children_user - children_before.children_user)
+        + (children.children_system - children_before.children_system),
+    }
     for share, value, unit in re.findall(
         r"^\s*(50|99)%\s+([\d.]+)(us|ms|s)\b", done.stdout, re.MULTILINE
     ):
@@ -111,8 +153,8 @@ def copy_to_minimal(source: str, paths: list[str], redis_url: str) -> None:
             client.set(f"bench:origin:{path}", http.get(path).content)
 
 
-def start_minimal(group: ProcessGroup, redis_url: str, port: int, logs: Path) -> str:
-    group.start(
+def start_minimal(group: ProcessGroup, redis_url: str, port: int, logs: Path) -> tuple[str, int]:
+    managed = group.start(
         "minimal",
         [
             str(REPO_ROOT / ".venv/bin/python"),
@@ -129,7 +171,7 @@ def start_minimal(group: ProcessGroup, redis_url: str, port: int, logs: Path) ->
     )
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: _answers(url), 30, "minimal origin")
-    return url
+    return url, managed.process.pid
 
 
 def _answers(url: str) -> bool:
@@ -180,18 +222,13 @@ async def time_withdrawals(
             await client.aclose()
 
 
+COUNTERS = ("cache_hit", "cache_miss", "cache_hitmiss", "cache_hitpass", "s_pass", "backend_req")
+
+
 def varnish_counters(work_dir: Path) -> dict[str, int]:
+    fields = [arg for name in COUNTERS for arg in ("-f", f"MAIN.{name}")]
     done = subprocess.run(
-        [
-            "varnishstat",
-            "-n",
-            str(work_dir / "varnishd"),
-            "-1",
-            "-f",
-            "MAIN.cache_hit",
-            "-f",
-            "MAIN.cache_miss",
-        ],
+        ["varnishstat", "-n", str(work_dir / "varnishd"), "-1", *fields],
         capture_output=True,
         text=True,
         check=True,
@@ -199,13 +236,96 @@ def varnish_counters(work_dir: Path) -> dict[str, int]:
     return {name: int(value) for name, value in re.findall(r"MAIN\.(\w+)\s+(\d+)", done.stdout)}
 
 
-def replay(edge: str, paths: list[str], requests: int) -> None:
-    """Readers: a Zipf law over the pages (home and sections first, as traffic is)."""
-    weights = [1 / (rank + 1) for rank in range(len(paths))]
-    picks = random.Random(22).choices(paths, weights, k=requests)
+def zipf(items: list[str], count: int, rng: random.Random) -> list[str]:
+    weights = [1 / (rank + 1) for rank in range(len(items))]
+    return rng.choices(items, weights, k=count)
+
+
+def replay(
+    edge: str, paths: list[str], queries: list[str], requests: int, search_share: float
+) -> dict[str, int]:
+    """Readers: a Zipf law over the pages (home and sections first, as traffic is) and searches.
+
+    Returns how many of each kind were answered by status.
+    """
+    rng = random.Random(22)
+    searches = round(requests * search_share)
+    picks = zipf(paths, requests - searches, rng)
+    picks += [f"/search?q={quote(q)}" for q in zipf(queries, searches, rng)]
+    rng.shuffle(picks)
+    answered: dict[str, int] = {}
     with httpx.Client(base_url=edge, timeout=10) as http:
         for path in picks:
-            http.get(path)
+            kind = "search" if path.startswith("/search") else "page"
+            status = http.get(path).status_code
+            answered[f"{kind} {status}"] = answered.get(f"{kind} {status}", 0) + 1
+    return answered
+
+
+async def warm(base_url: str, paths: list[str], concurrency: int = 16) -> None:
+    todo = iter(paths)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+
+        async def worker() -> None:
+            for path in todo:
+                await http.get(path)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def wait_indexed(meili_url: str, master_key: str, index: str, count: int) -> None:
+    """Until search has indexed every article (it reads the same enriched stream as render)."""
+
+    def indexed() -> bool:
+        stats = httpx.get(
+            f"{meili_url}/indexes/{index}/stats",
+            headers={"Authorization": f"Bearer {master_key}"},
+            timeout=5,
+        )
+        found = stats.json() if stats.status_code == 200 else {}
+        return found.get("numberOfDocuments", 0) >= count and not found.get("isIndexing")
+
+    wait_until(indexed, 600, "search's index")
+
+
+def print_throughput(
+    rows: list[tuple[str, dict[str, float]]], title: str, console: Console
+) -> None:
+    table = Table(title=title)
+    for column in (
+        "server",
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "non-2xx",
+        "server CPU s",
+        "wrk CPU s",
+    ):
+        table.add_column(column)
+    for name, found in rows:
+        table.add_row(
+            name,
+            f"{found['rps']:,.0f}",
+            f"{found.get('p50', float('nan')):.2f}",
+            f"{found.get('p99', float('nan')):.2f}",
+            f"{found['errors']:.0f}",
+            f"{found['server_cpu']:.1f}",
+            f"{found['wrk_cpu']:.1f}",
+        )
+    console.print(table)
+
+
+def print_replay(
+    before: dict[str, int], after: dict[str, int], answered: dict[str, int], console: Console
+) -> None:
+    seen = {name: after[name] - before[name] for name in COUNTERS}
+    hits, misses = seen["cache_hit"], seen["cache_miss"] + seen["cache_hitmiss"]
+    console.print(
+        f"replay of {sum(answered.values())} reader requests (Zipf; answers {answered}): "
+        f"hit ratio {hits / max(1, hits + misses):.1%} of what the edge caches ({hits} hits, "
+        f"{misses} misses, ESI fragments included); {seen['s_pass']} searches passed to search "
+        f"uncached; {seen['backend_req']} origin fetches in all"
+    )
 
 
 def main() -> None:
@@ -216,113 +336,123 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=30)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--replay", type=int, default=3000)
+    parser.add_argument("--search-share", type=float, default=0.1)
+    parser.add_argument(
+        "--max-age",
+        type=int,
+        default=30,
+        help="render's KHABAR_CACHE_MAX_AGE_S, which also bounds the edge's copies (default 30)",
+    )
+    parser.add_argument(
+        "--no-card-includes",
+        action="store_true",
+        help="KHABAR_EDGE_CARD_INCLUDES=false: listings and home reach the edge whole",
+    )
     args = parser.parse_args()
     console = Console()
-    group = ProcessGroup()
-    with tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp:
+    edge_port, token = free_port(), uuid.uuid4().hex
+    edge = f"http://127.0.0.1:{edge_port}"
+    env = {
+        "KHABAR_EDGE_PURGE_URL": edge + "/",
+        "KHABAR_EDGE_PURGE_TOKEN": token,
+        "KHABAR_SITE_BASE_URL": edge,
+        "KHABAR_RATE_LIMIT_PER_MINUTE": "0",
+        "KHABAR_CACHE_MAX_AGE_S": str(args.max_age),
+        "KHABAR_EDGE_CARD_INCLUDES": str(not args.no_card_includes).lower(),
+    }
+    console.print(
+        f"render: max-age {args.max_age} s, card includes "
+        f"{'off' if args.no_card_includes else 'on'}; load average {os.getloadavg()[0]:.1f}"
+    )
+    with (
+        running_system(("render", "search"), env) as system,
+        tempfile.TemporaryDirectory(prefix="bench-edge-") as tmp,
+    ):
         work = Path(tmp)
-        try:
-            redis_url = start_redis(group, work / "redis", free_port())
-            render_port, edge_port, token = free_port(), free_port(), uuid.uuid4().hex
-            edge = f"http://127.0.0.1:{edge_port}"
-            start_service(
-                group,
-                "render",
-                {
-                    "KHABAR_REDIS_URL": redis_url,
-                    "KHABAR_LOG_LEVEL": "WARNING",
-                    "KHABAR_EDGE_PURGE_URL": edge + "/",
-                    "KHABAR_EDGE_PURGE_TOKEN": token,
-                    "KHABAR_SITE_BASE_URL": edge,
-                },
-                render_port,
-                log_path=work / "render.log",
+        render = system.url("render")
+        edge_process = start_edge(
+            system.group,
+            work / "edge",
+            edge_port,
+            system.ports["render"],
+            system.ports["search"],
+            token,
+        )
+        minimal, minimal_pid = start_minimal(system.group, system.redis_url, free_port(), work)
+        articles = load_articles(args.articles)
+        acked, _, _ = asyncio.run(
+            render_throughput(
+                redis.asyncio.Redis.from_url(system.redis_url), enriched_events(articles)
             )
-            render = f"http://127.0.0.1:{render_port}"
-            start_edge(group, work / "edge", edge_port, render_port, free_port(), token)
-            minimal = start_minimal(group, redis_url, free_port(), work)
-            articles = load_articles(args.articles)
-            acked, _, _ = asyncio.run(
-                render_throughput(
-                    redis.asyncio.Redis.from_url(redis_url), enriched_events(articles)
-                )
-            )
-            sections = sorted(
-                {
-                    httpx.get(f"{render}/articles/{a.id}").status_code and a.category
-                    for a in articles[:50]
-                }
-            )
-            pages = [
-                "/",
-                *(f"/category/{s}" for s in sections),
-                *(f"/articles/{a.id}" for a in articles),
-            ]
-            fragments = [f"/fragments/article/{a.id}" for a in articles]
-            copy_to_minimal(edge, pages, redis_url)
-            copy_to_minimal(render, fragments, redis_url)
-            for path in pages:  # every page in the edge's cache
-                httpx.get(edge + path)
+        )
+        wait_indexed(system.meili_url, system.master_key, system.index, len(articles))
+        render_pid = next(m.process.pid for m in system.group.processes if m.name == "render")
+        sections = sorted(
+            {
+                httpx.get(f"{render}/articles/{a.id}").status_code and a.category
+                for a in articles[:50]
+            }
+        )
+        pages = [
+            "/",
+            *(f"/category/{s}" for s in sections),
+            *(f"/articles/{a.id}" for a in articles),
+        ]
+        fragments = [f"/fragments/article/{a.id}" for a in articles]
+        copy_to_minimal(edge, pages, system.redis_url)
+        copy_to_minimal(render, fragments, system.redis_url)
+        # Every page in the edge's cache just before wrk: render's max-age
+        # (KHABAR_CACHE_MAX_AGE_S, 30 s) also bounds the edge's copies.
+        asyncio.run(warm(edge, pages))
 
-            rows = [
-                ("edge, cached pages", wrk(edge, pages, args.connections, args.seconds, work)),
-                (
-                    "minimal origin, same pages",
-                    wrk(minimal, pages, args.connections, args.seconds, work),
-                ),
-                (
-                    "render, cached fragments",
-                    wrk(render, fragments, args.connections, args.seconds, work),
-                ),
-                (
-                    "minimal origin, same fragments",
-                    wrk(minimal, fragments, args.connections, args.seconds, work),
-                ),
-            ]
-            table = Table(
-                title=f"GET with wrk, {args.connections} connections, {args.seconds} s each "
-                f"({len(pages)} pages, {len(fragments)} fragments)"
-            )
-            for column in ("server", "requests/s", "p50 ms", "p99 ms", "non-2xx"):
-                table.add_column(column)
-            for name, found in rows:
-                table.add_row(
-                    name,
-                    f"{found['rps']:,.0f}",
-                    f"{found.get('p50', float('nan')):.2f}",
-                    f"{found.get('p99', float('nan')):.2f}",
-                    f"{found['errors']:.0f}",
-                )
-            console.print(table)
-            console.print(
-                f"edge / minimal: {rows[0][1]['rps'] / rows[1][1]['rps']:.2f}x requests/s; "
-                f"render / minimal: {rows[2][1]['rps'] / rows[3][1]['rps']:.2f}x; "
-                f"render applied {len(articles)} articles in {acked:.1f} s"
-            )
+        def measure(url: str, paths: list[str], pid: int) -> dict[str, float]:
+            return wrk(url, paths, args.connections, args.seconds, work, pid)
 
-            before = varnish_counters(work / "edge")
-            replay(edge, pages, args.replay)
-            after = varnish_counters(work / "edge")
-            hits = after["cache_hit"] - before["cache_hit"]
-            misses = after["cache_miss"] - before["cache_miss"]
-            console.print(
-                f"replay of {args.replay} reader requests (Zipf): hit ratio "
-                f"{hits / max(1, hits + misses):.1%} ({hits} hits, {misses} misses, "
-                "ESI fragments included)"
-            )
+        counters = varnish_counters(work / "edge")
+        edge_row = measure(edge, pages, edge_process.process.pid)
+        edge_fetches = varnish_counters(work / "edge")["backend_req"] - counters["backend_req"]
+        rows = [
+            ("edge, cached pages", edge_row),
+            ("minimal origin, same pages", measure(minimal, pages, minimal_pid)),
+            ("render, cached fragments", measure(render, fragments, render_pid)),
+            ("minimal origin, same fragments", measure(minimal, fragments, minimal_pid)),
+        ]
+        # Home and sections alone: the edge assembles each from an include per card.
+        listings = pages[: len(sections) + 1]
+        asyncio.run(warm(edge, listings))
+        rows += [
+            ("edge, home and sections", measure(edge, listings, edge_process.process.pid)),
+            ("minimal origin, same pages", measure(minimal, listings, minimal_pid)),
+        ]
+        print_throughput(
+            rows,
+            f"GET with wrk -t2, {args.connections} connections, {args.seconds} s each "
+            f"({len(pages)} pages, {len(fragments)} fragments)",
+            console,
+        )
+        console.print(
+            f"edge / minimal: {rows[0][1]['rps'] / rows[1][1]['rps']:.2f}x requests/s "
+            f"(edge p99 {rows[0][1].get('p99', 0):.2f} ms against minimal p50 "
+            f"{rows[1][1].get('p50', 0):.2f} ms; origin fetches during the edge's run: "
+            f"{edge_fetches}); render / minimal: {rows[2][1]['rps'] / rows[3][1]['rps']:.2f}x; "
+            f"home and sections, edge / minimal: {rows[4][1]['rps'] / rows[5][1]['rps']:.2f}x; "
+            f"render applied {len(articles)} articles in {acked:.1f} s"
+        )
 
-            victims = [(a.id, f"/category/{a.category}") for a in articles[-args.changes :]]
-            for article_id, listing in victims:
-                httpx.get(f"{edge}/articles/{article_id}")
-                httpx.get(edge + listing)
-            seconds = asyncio.run(time_withdrawals(edge, redis_url, victims, args.rate))
-            console.print(
-                f"{len(seconds)} withdrawals at {args.rate:g}/s, event → gone from its page "
-                f"and listing at the edge: p50 {percentile(seconds, 0.5):.3f} s, "
-                f"p99 {percentile(seconds, 0.99):.3f} s, max {max(seconds):.3f} s"
-            )
-        finally:
-            group.stop_all()
+        before = varnish_counters(work / "edge")
+        answered = replay(edge, pages, make_queries(articles, 200), args.replay, args.search_share)
+        print_replay(before, varnish_counters(work / "edge"), answered, console)
+
+        victims = [(a.id, f"/category/{a.category}") for a in articles[-args.changes :]]
+        for article_id, listing in victims:
+            httpx.get(f"{edge}/articles/{article_id}")
+            httpx.get(edge + listing)
+        seconds = asyncio.run(time_withdrawals(edge, system.redis_url, victims, args.rate))
+        console.print(
+            f"{len(seconds)} withdrawals at {args.rate:g}/s, event → gone from its page "
+            f"and listing at the edge: p50 {percentile(seconds, 0.5):.3f} s, "
+            f"p99 {percentile(seconds, 0.99):.3f} s, max {max(seconds):.3f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from khabar_dev.corpus import ANT, SAMPLE_AR, corpus_file
+from khabar_dev.edge import start_edge
 from khabar_dev.processes import (
     SERVICES,
     ProcessGroup,
     free_port,
     start_meili,
     start_redis,
+    start_service,
     start_services,
 )
 from khabar_ingest.formats.corpus import iter_corpus
@@ -51,6 +53,35 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def child_pids(pid: int) -> list[int]:
+    """Every live descendant of `pid` (varnishd's work happens in the child it forks)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int(Path(entry, "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of every live descendant."""
+    total = 0.0
+    for each in (pid, *child_pids(pid)):
+        try:
+            total += cpu_seconds(each)
+        except OSError:  # exited meanwhile
+            pass
+    return total
+
+
 @dataclass
 class BenchSystem:
     redis_url: str
@@ -61,6 +92,10 @@ class BenchSystem:
     ingest_key: str
     index: str
     group: ProcessGroup = field(repr=False)
+    # Search node name -> its Meilisearch (node "1" is `meili_url`).
+    search_nodes: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)
+    base: Path | None = None
 
     @property
     def meili_master_key(self) -> str:
@@ -70,18 +105,39 @@ class BenchSystem:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     def cpu_by_process(self) -> dict[str, float]:
-        """CPU seconds used so far by each process of the run (redis, meilisearch, services)."""
+        """CPU seconds used so far by each process of the run (redis, meilisearch, services,
+        the edge with the worker process it forks)."""
         return {
-            managed.name: cpu_seconds(managed.process.pid)
+            managed.name: tree_cpu_seconds(managed.process.pid)
             for managed in self.group.processes
             if managed.process.poll() is None
         }
 
+    def add_search_node(self, name: str) -> str:
+        """One more Meilisearch and a search process indexing it as node `name`."""
+        assert self.base is not None
+        meili = start_meili(self.group, self.base / f"meili-{name}", free_port(), self.master_key)
+        self.group.processes[-1].name = f"meilisearch-{name}"
+        provision_keys(meili, self.master_key)  # the same keys: same master key, same uids
+        port = free_port()
+        env = {**self.env, "KHABAR_SEARCH_NODE": name, "KHABAR_MEILI_URL": meili}
+        start_service(
+            self.group, "search", env, port, self.base / f"search-{name}.log", f"search-{name}"
+        )
+        self.ports[f"search-{name}"] = port
+        self.search_nodes[name] = meili
+        return meili
+
 
 @contextmanager
 def running_system(
-    services: tuple[str, ...] = SERVICES, extra_env: dict[str, str] | None = None
+    services: tuple[str, ...] = SERVICES,
+    extra_env: dict[str, str] | None = None,
+    search_nodes: int = 1,
+    edge: bool = False,
 ) -> Iterator[BenchSystem]:
+    """Redis, Meilisearch and `services`; with `search_nodes` > 1 a Meilisearch and a search
+    process per extra node; with `edge` the edge in front, purged by render."""
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-bench-") as tmp:
         base = Path(tmp)
@@ -103,10 +159,24 @@ def running_system(
                 **(extra_env or {}),
             }
             ports = {service: free_port() for service in services}
-            start_services(group, env, ports, base)
-            yield BenchSystem(
+            edge_token = secrets.token_urlsafe(16)
+            if edge:
+                ports["edge"] = free_port()
+                env["KHABAR_EDGE_PURGE_URL"] = f"http://127.0.0.1:{ports['edge']}/"
+                env["KHABAR_EDGE_PURGE_TOKEN"] = edge_token
+            start_services(group, env, {s: p for s, p in ports.items() if s in services}, base)
+            if edge:
+                edge_work = base / "edge"
+                start_edge(
+                    group, edge_work, ports["edge"], ports["render"], ports["search"], edge_token
+                )
+            system = BenchSystem(
                 redis_url, meili_url, master_key, keys, ports, ingest_key, index, group
             )
+            system.search_nodes, system.env, system.base = {"1": meili_url}, env, base
+            for number in range(2, search_nodes + 1):
+                system.add_search_node(str(number))
+            yield system
         finally:
             group.stop_all()
 

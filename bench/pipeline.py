@@ -1,33 +1,36 @@
-"""Pipeline benchmark (issue 2): whole-pipeline throughput and publish-to-visible latency.
+"""Pipeline benchmark (issues 2, 24): throughput, CPU per article and publish-to-visible latency.
 
-    .venv/bin/python -m bench.pipeline --articles 2000 --latency-articles 200
+    .venv/bin/python -m bench.pipeline --articles 2000 --latency-articles 200 [--search-nodes 2]
 
-Starts its own Redis, Meilisearch and the four services, then measures, in
-the same run and on the same real articles:
+Starts its own Redis, Meilisearch, the four services and the edge (render
+purges it), then measures, in the same run and on the same real articles:
 
 - articles/s from the first POST until every article is searchable (in the
   Meilisearch index) and rendered (its fragment stored), beside raw
-  Meilisearch bulk-adding the same articles to a fresh index; and where the
-  machine's CPU went, per article and process, in both (the pipeline's
-  throughput can only approach the raw engine's if all its processes
-  together spend about what raw Meilisearch alone spends);
-- publish-to-searchable and publish-to-rendered latency (p50/p95/p99) at a
-  steady 10 articles/s (from each consumer's own record of when it applied
-  the article), beside raw Meilisearch finishing the task of one added
-  document at the same rate, into its index of the same bulk articles: a
-  one-document task costs more the bigger the index, so both add to an
-  index of the same size.
+  Meilisearch bulk-adding the same enriched documents (the very documents
+  search indexed, read back from the index) to a fresh index with the same
+  settings; and where the machine's CPU went, per article and process
+  (ingest, enrich, search, render, Redis, Meilisearch, the edge), in both;
+- the same CPU per article in the pipeline as it runs: a steady 10
+  articles/s, small batches, every process's idle work included, beside raw
+  Meilisearch adding the same enriched documents one per task at that rate;
+  the goal (issue 24) is the Python services together spending no more than
+  Meilisearch spends indexing, and Redis within half of that;
+- publish-to-searchable and publish-to-rendered latency (p50/p95/p99) at that
+  steady rate (from each consumer's own record of when it applied the
+  article; with several search nodes, each node's), beside raw Meilisearch
+  finishing the task of one added document: a one-document task costs more
+  the bigger the index, so both add to an index of the same size.
 
 Prints a table; it is not a test.
 """
 
 import argparse
 import asyncio
-import html
-import re
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 import httpx
 import orjson
@@ -44,21 +47,12 @@ from khabar_shared.names import (
     ENRICH_GROUP,
     ENRICHED_STREAM,
     RENDER_GROUP,
-    SEARCH_GROUP,
     applied_key,
+    search_group,
 )
 
-TAGS = re.compile(r"<[^>]+>")
+T = TypeVar("T")
 POLL_S = 0.005
-
-
-def raw_document(article: Article) -> dict[str, str]:
-    return {
-        "id": article.id,
-        "headline": article.headline,
-        "lead": article.lead,
-        "body": html.unescape(TAGS.sub(" ", article.body_html)),
-    }
 
 
 def request_bodies(articles: list[Article]) -> list[bytes]:
@@ -155,28 +149,39 @@ async def streams_drained(system: BenchSystem) -> bool:
         await redis.aclose()
 
 
-async def raw_bulk(system: BenchSystem, articles: list[Article], batch: int = 500) -> float:
-    from khabar_search.index_settings import index_settings
+RAW_INDEX = "raw_enriched"
 
+
+async def indexed_documents(system: BenchSystem, ids: list[str] | None = None) -> list[dict]:
+    """The documents search indexed (all, or those of `ids`), read back from the live index."""
+    headers = {"Authorization": f"Bearer {system.master_key}"}
+    found: list[dict] = []
+    async with httpx.AsyncClient(base_url=system.meili_url, headers=headers, timeout=60) as meili:
+        while True:
+            body: dict = {"offset": len(found), "limit": 1000}
+            if ids is not None:
+                body["filter"] = f"id IN [{', '.join(orjson.dumps(i).decode() for i in ids)}]"
+            page = (await meili.post(f"/indexes/{system.index}/documents/fetch", json=body)).json()
+            found += page["results"]
+            if len(found) >= page["total"]:
+                return found
+
+
+async def raw_bulk(system: BenchSystem, documents: list[dict], batch: int = 500) -> float:
+    """Raw Meilisearch: the same enriched documents into a fresh index with the same settings."""
     headers = {"Authorization": f"Bearer {system.master_key}"}
     async with httpx.AsyncClient(base_url=system.meili_url, headers=headers, timeout=60) as meili:
+        settings = (await meili.get(f"/indexes/{system.index}/settings")).json()
+        created = await meili.post("/indexes", json={"uid": RAW_INDEX, "primaryKey": "id"})
+        await wait_task(meili, created.json())
         await wait_task(
-            meili,
-            (await meili.post("/indexes", json={"uid": "raw_bulk", "primaryKey": "id"})).json(),
+            meili, (await meili.patch(f"/indexes/{RAW_INDEX}/settings", json=settings)).json()
         )
-        await wait_task(
-            meili,
-            (
-                await meili.patch(
-                    "/indexes/raw_bulk/settings",
-                    json={"localizedAttributes": index_settings()["localizedAttributes"]},
-                )
-            ).json(),
-        )
-        documents = [raw_document(a) for a in articles]
         started = time.perf_counter()
         tasks = [
-            (await meili.post("/indexes/raw_bulk/documents", json=documents[i : i + batch])).json()
+            (
+                await meili.post(f"/indexes/{RAW_INDEX}/documents", json=documents[i : i + batch])
+            ).json()
             for i in range(0, len(documents), batch)
         ]
         for task in tasks:
@@ -220,10 +225,8 @@ async def steady_latency(
 
         await steady(articles, rate, publish)
     redis = aioredis.from_url(system.redis_url)
-    latencies = {
-        group: await applied_latencies(redis, group, sent_at)
-        for group in (ENRICH_GROUP, SEARCH_GROUP, RENDER_GROUP)
-    }
+    groups = (ENRICH_GROUP, *(search_group(node) for node in system.search_nodes), RENDER_GROUP)
+    latencies = {group: await applied_latencies(redis, group, sent_at) for group in groups}
     await redis.aclose()
     return latencies
 
@@ -244,61 +247,87 @@ async def applied_latencies(
 
 
 async def raw_single_latency(
-    system: BenchSystem, articles: list[Article], rate: float
+    system: BenchSystem, documents: list[dict], rate: float
 ) -> list[float]:
+    """Raw Meilisearch: one enriched document per task at `rate`, into the raw index."""
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {system.master_key}"}
     async with httpx.AsyncClient(base_url=system.meili_url, headers=headers, timeout=10) as meili:
 
-        async def add(article: Article) -> None:
+        async def add(document: dict) -> None:
             sent = time.perf_counter()
-            task = (
-                await meili.post("/indexes/raw_bulk/documents", json=[raw_document(article)])
-            ).json()
+            task = (await meili.post(f"/indexes/{RAW_INDEX}/documents", json=[document])).json()
             await wait_task(meili, task)
             latencies.append((time.perf_counter() - sent) * 1000)
 
-        await steady(articles, rate, add)
+        await steady(documents, rate, add)
     return latencies
 
 
-async def steady(
-    articles: list[Article], rate: float, action: Callable[[Article], Awaitable[None]]
-) -> None:
+async def steady(items: list[T], rate: float, action: Callable[[T], Awaitable[None]]) -> None:
     started = time.perf_counter()
     tasks = []
-    for i, article in enumerate(articles):
+    for i, item in enumerate(items):
         delay = started + i / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(action(article)))
+        tasks.append(asyncio.create_task(action(item)))
     await asyncio.gather(*tasks)
 
 
+Cpu = dict[str, float]
+IDLE_S = 10.0
+PYTHON_SERVICES = ("ingest", "enrich", "search", "render")
+
+
+def kind(process: str) -> str:
+    """The row a process counts in: `search-2` is search, `meilisearch-2` Meilisearch."""
+    return (
+        process.split("-")[0]
+        if process.split("-")[0] in (*PYTHON_SERVICES, "meilisearch")
+        else process
+    )
+
+
+def per_article(start: Cpu, end: Cpu, articles: float) -> dict[str, float]:
+    """CPU ms per article by kind of process (every node of a kind summed)."""
+    spent: dict[str, float] = {}
+    for name in start:
+        if name in end:
+            spent[kind(name)] = (
+                spent.get(kind(name), 0.0) + (end[name] - start[name]) * 1000 / articles
+            )
+    return spent
+
+
+def raw_meili_ms(start: Cpu, end: Cpu, articles: int) -> float:
+    """Node 1's Meilisearch (the one that holds the raw index), CPU ms per article."""
+    return (end["meilisearch"] - start["meilisearch"]) * 1000 / articles
+
+
 def cpu_table(
-    before: dict[str, float], middle: dict[str, float], after: dict[str, float], articles: int
+    title: str, pipeline: dict[str, float], raw_meili: float, idle: dict[str, float] | None = None
 ) -> Table:
-    """Where the two cores went: CPU ms per article by process, pipeline beside raw bulk.
-
-    The pipeline's throughput can reach the raw engine's only if all its
-    processes together spend about what raw Meilisearch alone spends.
-    """
-    table = Table(title=f"CPU per article (ms), {articles} articles")
-    for column in ("process", "whole pipeline", "raw Meilisearch bulk"):
+    """Where the two cores went, per article: the pipeline's processes beside raw Meilisearch
+    indexing the same enriched documents; then the issue's two ratios. `idle`: the share of
+    each process's figure it also spends with no article arriving (polls, checks)."""
+    table = Table(title=title)
+    columns = ["process", "pipeline", "raw Meilisearch (same enriched documents)"]
+    for column in columns + (["of which idle work"] if idle else []):
         table.add_column(column, justify="left" if column == "process" else "right")
-
-    def per_article(start: dict[str, float], end: dict[str, float], name: str) -> float:
-        return (end[name] - start[name]) * 1000 / articles
-
-    raw_meili = f"{per_article(middle, after, 'meilisearch'):.1f}"
-    for name in before:
-        table.add_row(
-            name,
-            f"{per_article(before, middle, name):.1f}",
-            raw_meili if name == "meilisearch" else "",
-        )
-    total = sum(per_article(before, middle, name) for name in before)
-    table.add_row("total", f"{total:.1f}", raw_meili)
+    for name, ms in pipeline.items():
+        raw = f"{raw_meili:.1f}" if name == "meilisearch" else ""
+        table.add_row(name, f"{ms:.1f}", raw, *([f"{idle.get(name, 0.0):.1f}"] if idle else []))
+    python = sum(pipeline.get(name, 0.0) for name in PYTHON_SERVICES)
+    idle_python = [f"{sum((idle or {}).get(n, 0.0) for n in PYTHON_SERVICES):.1f}"] if idle else []
+    table.add_row("Python services together", f"{python:.1f}", "", *idle_python)
+    table.add_row("total", f"{sum(pipeline.values()):.1f}", f"{raw_meili:.1f}")
+    redis = pipeline.get("redis", 0.0)
+    table.caption = (
+        f"Python services / raw Meilisearch: {python / raw_meili:.2f}× (goal ≤ 1); "
+        f"Redis / raw Meilisearch: {redis / raw_meili:.2f}× (goal ≤ 0.5); "
+        f"Meilisearch in the pipeline / raw: {pipeline.get('meilisearch', 0.0) / raw_meili:.2f}×"
+    )
     return table
 
 
@@ -306,26 +335,45 @@ def latency_row(name: str, values: list[float]) -> list[str]:
     return [name, str(len(values)), *(f"{percentile(values, p):.0f}" for p in (0.5, 0.95, 0.99))]
 
 
-async def run(articles_count: int, latency_count: int, rate: float, batch_size: int | None) -> None:
-    console = Console()
-    articles = load_articles(articles_count + 2 * latency_count)
+async def run(
+    articles_count: int, latency_count: int, rate: float, batch_size: int | None, nodes: int
+) -> None:
+    console = Console(width=140)
+    articles = load_articles(articles_count + latency_count)
     bulk_set = articles[:articles_count]
     latency_set = articles[articles_count : articles_count + latency_count]
-    raw_set = articles[articles_count + latency_count :]
     console.print(f"{len(articles)} real articles loaded; starting servers and services…")
     extra_env = {"KHABAR_BATCH_SIZE": str(batch_size)} if batch_size else {}
-    with running_system(extra_env=extra_env) as system:
-        before = system.cpu_by_process() | {"(benchmark client)": time.process_time()}
+    with running_system(extra_env=extra_env, search_nodes=nodes, edge=True) as system:
+        client = {"(benchmark client)": time.process_time}
+        before = system.cpu_by_process() | {k: f() for k, f in client.items()}
         pipeline_rate = await pipeline_throughput(system, bulk_set)
         # Refreshes of older articles' related links trail the bulk load.
         await wait_until(lambda: streams_drained(system))
-        middle = system.cpu_by_process() | {"(benchmark client)": time.process_time()}
-        raw_rate = await raw_bulk(system, bulk_set)
-        after = system.cpu_by_process()
-        latencies = await steady_latency(system, latency_set, rate)
-        raw_latency = await raw_single_latency(system, raw_set, rate)
+        middle = system.cpu_by_process() | {k: f() for k, f in client.items()}
+        documents = await indexed_documents(system)
+        raw_start = system.cpu_by_process()
+        raw_rate = await raw_bulk(system, documents)
+        raw_end = system.cpu_by_process()
+        # What every process spends with nothing arriving: polls, health and lag checks.
+        idle_start = system.cpu_by_process()
+        await asyncio.sleep(IDLE_S)
+        idle_end = system.cpu_by_process()
 
-    table = Table(title=f"Throughput: {len(bulk_set)} articles")
+        steady_started = time.perf_counter()
+        steady_start = system.cpu_by_process() | {k: f() for k, f in client.items()}
+        latencies = await steady_latency(system, latency_set, rate)
+        await wait_until(lambda: streams_drained(system))
+        steady_end = system.cpu_by_process() | {k: f() for k, f in client.items()}
+        steady_s = time.perf_counter() - steady_started
+        fresh = await indexed_documents(system, [a.id for a in latency_set])
+        # Into the raw index of the same bulk documents, under other ids: the same index size.
+        raw_fresh = [{**d, "id": f"raw-{d['id']}"} for d in fresh]
+        raw_steady_start = system.cpu_by_process()
+        raw_latency = await raw_single_latency(system, raw_fresh, rate)
+        raw_steady_end = system.cpu_by_process()
+
+    table = Table(title=f"Throughput: {len(bulk_set)} articles, {nodes} search node(s)")
     for column in ("path", "articles/s", "vs raw Meilisearch"):
         table.add_column(column)
     table.add_row(
@@ -333,17 +381,39 @@ async def run(articles_count: int, latency_count: int, rate: float, batch_size: 
         f"{pipeline_rate:.0f}",
         f"{pipeline_rate / raw_rate:.2f}×",
     )
-    table.add_row("raw Meilisearch bulk add (same articles)", f"{raw_rate:.0f}", "1.00×")
+    table.add_row("raw Meilisearch bulk add (same enriched documents)", f"{raw_rate:.0f}", "1.00×")
     console.print(table)
-    console.print(cpu_table(before, middle, after, len(bulk_set)))
+    bulk_raw = raw_meili_ms(raw_start, raw_end, len(documents))
+    console.print(
+        cpu_table(
+            f"CPU per article (ms), bulk: {len(bulk_set)} articles posted by 16 clients",
+            per_article(before, middle, len(bulk_set)),
+            bulk_raw,
+        )
+    )
+    steady_raw = raw_meili_ms(raw_steady_start, raw_steady_end, len(raw_fresh))
+    console.print(
+        cpu_table(
+            f"CPU per article (ms), steady: {len(latency_set)} articles at {rate:g}/s "
+            "(idle work included)",
+            per_article(steady_start, steady_end, len(latency_set)),
+            steady_raw,
+            # Idle CPU per second over the steady phase's seconds, per article.
+            per_article(idle_start, idle_end, IDLE_S * len(latency_set) / steady_s),
+        )
+    )
     latency = Table(title=f"Latency at {rate:g} articles/s (ms)")
     for column in ("path", "n", "p50", "p95", "p99"):
         latency.add_column(column)
     latency.add_row(*latency_row("publish → enriched", latencies[ENRICH_GROUP]))
-    latency.add_row(*latency_row("publish → searchable", latencies[SEARCH_GROUP]))
+    for node in sorted(system.search_nodes):
+        latency.add_row(
+            *latency_row(f"publish → searchable, node {node}", latencies[search_group(node)])
+        )
     latency.add_row(*latency_row("publish → rendered", latencies[RENDER_GROUP]))
     latency.add_row(*latency_row("raw Meilisearch add → visible", raw_latency))
     console.print(latency)
+    console.print("2 cores shared with other work: figures are rough; compare within one run only.")
 
 
 def main() -> None:
@@ -359,8 +429,13 @@ def main() -> None:
         default=None,
         help="KHABAR_BATCH_SIZE for the services (events per read)",
     )
+    parser.add_argument(
+        "--search-nodes", type=int, default=1, help="Meilisearch nodes, each indexed"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.articles, args.latency_articles, args.rate, args.batch_size))
+    asyncio.run(
+        run(args.articles, args.latency_articles, args.rate, args.batch_size, args.search_nodes)
+    )
 
 
 if __name__ == "__main__":

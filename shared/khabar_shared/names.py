@@ -26,6 +26,26 @@ GROUPS_BY_STREAM: dict[str, tuple[str, ...]] = {
     ENRICHED_STREAM: (SEARCH_GROUP, RENDER_GROUP),
 }
 
+# Search nodes: each Meilisearch node has its own indexer reading the enriched
+# stream in its own group, so every node holds the whole index. Node "1" keeps
+# the names a single node always had; each indexer registers its node here
+# (node name -> its Meilisearch URL) so readers, `khabar status` and traces find it.
+FIRST_SEARCH_NODE = "1"
+SEARCH_NODES_KEY = "khabar:search:nodes"
+# Node name -> JSON {"event": stream id, "at": ISO time} of the node's last applied batch.
+SEARCH_NODES_APPLIED_KEY = "khabar:search:nodes:applied"
+
+
+def search_group(node: str) -> str:
+    """The consumer group of a search node's indexer: `search`, `search-2`, `search-3`…"""
+    return SEARCH_GROUP if node == FIRST_SEARCH_NODE else f"{SEARCH_GROUP}-{node}"
+
+
+def groups_by_stream(search_nodes: list[str]) -> dict[str, tuple[str, ...]]:
+    """`GROUPS_BY_STREAM` with one search group per node (nodes as `SEARCH_NODES_KEY` lists)."""
+    extra = tuple(search_group(node) for node in search_nodes if node != FIRST_SEARCH_NODE)
+    return {**GROUPS_BY_STREAM, ENRICHED_STREAM: (SEARCH_GROUP, *extra, RENDER_GROUP)}
+
 
 def dead_letter_stream(stream: str) -> str:
     """Dead letters of a stream, in the stream's own hash slot."""

@@ -26,6 +26,7 @@ OPS_PATHS = frozenset(
         "/docs/oauth2-redirect",
         "/redoc",
         "/openapi.json",
+        "/search-nodes",
     )
 )
 

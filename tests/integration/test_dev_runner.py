@@ -171,3 +171,43 @@ def test_the_fragment_cache_is_its_own_bounded_evicting_redis(
     render = service_pid(runner[0].pid, "render")
     environ = Path(f"/proc/{render}/environ").read_bytes().split(b"\0")
     assert f"KHABAR_CACHE_REDIS_URL=redis://127.0.0.1:{ports['cache']}/0".encode() in environ
+
+
+@pytest.mark.timeout(400)
+def test_two_search_nodes_each_with_its_meilisearch_and_indexer(
+    servers: Servers, tmp_path: Path, ports: dict[str, int]
+) -> None:
+    from typer.testing import CliRunner
+
+    from khabar_cli.main import app
+
+    env = {**runner_env(servers, tmp_path / "data", ports), "KHABAR_SEARCH_NODES": "2"}
+    redis.Redis.from_url(env["KHABAR_REDIS_URL"]).flushdb()
+    output = tmp_path / "run.out"
+    process = start_runner(env, output)
+    try:
+        eventually(
+            lambda: b"khabar is running" in output.read_bytes() or process.poll() is not None,
+            timeout_s=180,
+            interval_s=0.5,
+        )
+        assert process.poll() is None, output.read_text()
+        first_meili = int(servers.meili_url.rsplit(":", 1)[1])
+        nodes = redis.Redis.from_url(env["KHABAR_REDIS_URL"]).hgetall("khabar:search:nodes")
+        assert set(nodes) == {b"1", b"2"}
+        second = int(nodes[b"2"].decode().rsplit(":", 1)[1])
+        assert second > first_meili and http_ok(f"{nodes[b'2'].decode()}/health")
+        assert service_pid(process.pid, "search") is not None
+        started = children(process.pid).values()
+        assert sum("meilisearch" in cmd for cmd in started) == 1  # node 1's was already there
+        assert sum("khabar-search" in cmd for cmd in started) == 2
+        status = CliRunner().invoke(
+            app, ["status"], env={"KHABAR_REDIS_URL": env["KHABAR_REDIS_URL"], "COLUMNS": "250"}
+        )
+        assert status.exit_code == 0, status.output
+        rows = [line for line in status.output.splitlines() if "http://127.0.0.1:" in line]
+        assert len(rows) == 2 and any("search-2" in row for row in rows), status.output
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)

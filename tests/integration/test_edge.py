@@ -8,10 +8,13 @@ cached page change.
 
 import re
 import secrets
+import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -35,6 +38,7 @@ from tests.support import eventually
 class Edge:
     url: str
     token: str
+    work_dir: Path
 
     def get(self, path: str, **headers: str) -> httpx.Response:
         return httpx.get(self.url + path, headers=headers, timeout=10)
@@ -43,6 +47,17 @@ class Edge:
         return httpx.request(
             "PURGE", self.url + "/", headers={"xkey-purge": keys, **headers}, timeout=10
         )
+
+    def origin_fetches(self) -> list[str]:
+        """Every URL the edge asked render for, oldest first (from varnishd's shared log)."""
+        found = subprocess.run(
+            ["varnishncsa", "-n", str(self.work_dir / "varnishd"), "-b", "-d", "-F", "%U%q"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        return found.stdout.splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +72,14 @@ def edge_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def site(edge_redis: str, tmp_path: Path) -> Iterator[tuple[Edge, RenderService]]:
     """Render, and the edge in front of it on its own port; render purges the edge."""
+    with edge_and_render(edge_redis, tmp_path) as found:
+        yield found
+
+
+@contextmanager
+def edge_and_render(
+    edge_redis: str, tmp_path: Path, **settings: str
+) -> Iterator[tuple[Edge, RenderService]]:
     edge_port, render_port = free_port(), free_port()
     token = secrets.token_urlsafe(16)
     group = ProcessGroup()
@@ -64,14 +87,16 @@ def site(edge_redis: str, tmp_path: Path) -> Iterator[tuple[Edge, RenderService]
         env = {
             "KHABAR_EDGE_PURGE_URL": f"http://127.0.0.1:{edge_port}/",
             "KHABAR_EDGE_PURGE_TOKEN": token,
+            **settings,
         }
         with render_service(
             edge_redis, receiver, tmp_path / "render.log", port=render_port, extra_env=env
         ) as render:
             try:
                 # Search is not started: its routes are the varnishtest cases' business.
-                start_edge(group, tmp_path / "edge", edge_port, render_port, free_port(), token)
-                yield Edge(f"http://127.0.0.1:{edge_port}", token), render
+                work_dir = (tmp_path / "edge").resolve()
+                start_edge(group, work_dir, edge_port, render_port, free_port(), token)
+                yield Edge(f"http://127.0.0.1:{edge_port}", token, work_dir), render
             finally:
                 group.stop_all()
 
@@ -161,3 +186,51 @@ def test_purges_are_refused_without_the_token(site: tuple[Edge, RenderService]) 
     assert edge.get(f"/articles/{a.id}").headers["x-cache"] == "HIT"
     assert edge.purge(f"article:{a.id}", Authorization=f"Bearer {edge.token}").status_code == 200
     assert edge.get(f"/articles/{a.id}").headers["x-cache"] == "MISS"
+
+
+def test_a_story_that_keeps_its_place_is_fetched_again_as_its_cards_only(
+    site: tuple[Edge, RenderService],
+) -> None:
+    """Listings and home list cards as includes: a correction re-fetches the story's cards alone."""
+    edge, render = site
+    article_id, fetched = correct_the_newest_story(edge, render)
+    card = f"/fragments/card/{quote(article_id, safe='')}"
+    # The section's card (h2) and home's (h3); not the pages, listings or home around them.
+    assert sorted(fetched) == [card, f"{card}?heading=h2"]
+
+
+def test_without_card_includes_a_correction_fetches_listings_and_home_again(
+    edge_redis: str, tmp_path: Path
+) -> None:
+    """KHABAR_EDGE_CARD_INCLUDES=false: listings and home come whole, so they are fetched again."""
+    with edge_and_render(edge_redis, tmp_path, KHABAR_EDGE_CARD_INCLUDES="false") as (edge, render):
+        _, fetched = correct_the_newest_story(edge, render)
+    assert {"/fragments/home", "/fragments/section/economy"} <= fetched
+    assert not any(path.startswith("/fragments/card/") for path in fetched)
+
+
+def correct_the_newest_story(edge: Edge, render: RenderService) -> tuple[str, set[str]]:
+    """The newest economy story, on home and its listing, corrected.
+
+    Returns its id and what the edge asked render for from the correction until
+    both pages showed it.
+    """
+    a, *older = in_section("economy", 6)
+    first_seen = datetime(2030, 1, 1, tzinfo=UTC)  # the newest: on home and the listing's top
+    render.publish(*(enriched(o) for o in older), enriched(a, firstcreated=first_seen))
+    render.page(a.id)
+    pages = ["/category/economy", "/"]
+    for path in [*pages, *pages]:
+        assert text(a.headline) in edge.get(path).text, path
+    assert all(edge.get(path).headers["x-cache"] == "HIT" for path in pages)
+    before = len(edge.origin_fetches())
+
+    corrected = "تصحيح: عنوان جديد للخبر"
+    render.publish(enriched(a, version=2, headline=corrected, firstcreated=first_seen))
+
+    for path in pages:
+        eventually(lambda path=path: corrected in edge.get(path).text)
+    fetched = set(edge.origin_fetches()[before:])
+    for path in pages:
+        assert squeeze(edge.get(path).text) == squeeze(render.get(path).text), path
+    return a.id, fetched

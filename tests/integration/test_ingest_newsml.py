@@ -144,3 +144,81 @@ def test_hostile_or_foreign_xml_is_refused_unread(
     assert answer.json()["type"] == f"urn:khabar:problem:{kind}"
     assert "root:" not in answer.text  # nothing of /etc/passwd came back
     assert ingest.stream_length() == before
+
+
+def news_message(*items: str) -> str:
+    """A newsMessage bundling newsItems, as agencies deliver a wire's items."""
+    bodies = [item.split("?>", 1)[1] if item.startswith("<?xml") else item for item in items]
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<newsMessage xmlns="http://iptc.org/std/nar/2006-10-01/">\n'
+        "<header><sent>2026-03-01T12:05:00Z</sent></header>\n"
+        f"<itemSet>{''.join(bodies)}</itemSet>\n"
+        "</newsMessage>"
+    )
+
+
+def test_a_news_message_of_several_items_is_answered_per_item_with_the_zone_applied(
+    ingest: IngestProcess,
+) -> None:
+    zoned = ARABIC.replace("ar-lebanon-elections", "ar-message-1")
+    offset = ARABIC.replace("ar-lebanon-elections", "ar-message-2").replace(
+        "2026-03-01T12:00:00<", "2026-03-01T12:20:00+02:00<"
+    )
+    headless = ARABIC.replace("ar-lebanon-elections", "ar-message-3").replace(
+        "<headline>لبنان يحدد موعد الانتخابات البلدية</headline>", ""
+    )
+    iptc = (DATA / "LISTING_2_NewsML-G2_Text_Document.xml").read_text(encoding="utf-8")
+    iptc = iptc.replace("US-FINANCE-FED", "US-FINANCE-FED-BUNDLED")  # not the one sent alone
+    before = ingest.stream_length()
+    answer = post_xml(
+        ingest,
+        news_message(zoned, offset, headless, iptc),
+        "application/vnd.iptc.g2.newsmessage+xml",
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["accepted"], body["rejected"]) == (3, 1), body
+    first, second, third, fourth = body["items"]
+    assert first["outcome"] == "accepted" and first["time_zone_applied"] == "Asia/Beirut"
+    assert first["fields_read_in_time_zone"] == ["/versioncreated"]
+    assert second["outcome"] == "accepted" and second["time_zone_applied"] is None
+    assert third["outcome"] == "rejected" and third["status"] == 422
+    assert [e["pointer"] for e in third["problem"]["errors"]] == [
+        "/newsMessage/itemSet/newsItem[3]/contentMeta/headline"
+    ]
+    assert fourth["outcome"] == "accepted"
+    events = ingest.events()[before:]
+    assert [e.article.uri for e in events] == [
+        "urn:newsml:example.org:20260301:ar-message-1",
+        "urn:newsml:example.org:20260301:ar-message-2",
+        "urn:newsml:acmenews.com:20161121:US-FINANCE-FED-BUNDLED",
+    ]
+    assert [e.article_id for e in events] == [
+        first["article_id"],
+        second["article_id"],
+        fourth["article_id"],
+    ]
+    assert events[0].article.versioncreated == datetime(2026, 3, 1, 10, tzinfo=UTC)
+
+
+def test_a_batch_says_per_item_which_zone_its_times_were_read_in(ingest: IngestProcess) -> None:
+    def item(n: int, versioncreated: str) -> dict[str, str]:
+        return {
+            "uri": f"urn:test:zoned-batch-{n}",
+            "headline": f"خبر رقم {n}",
+            "body_html": "<p>نص الخبر.</p>",
+            "language": "ar",
+            "versioncreated": versioncreated,
+        }
+
+    with ingest.client() as client:
+        answer = client.post(
+            "/v1/articles/batch",
+            json=[item(1, "2026-03-01T12:00:00"), item(2, "2026-03-01T12:00:00Z")],
+        )
+    assert answer.status_code == 200, answer.text
+    naive, offset = answer.json()["items"]
+    assert naive["time_zone_applied"] == "Asia/Beirut"
+    assert naive["fields_read_in_time_zone"] == ["/versioncreated"]
+    assert offset["time_zone_applied"] is None and offset["fields_read_in_time_zone"] is None

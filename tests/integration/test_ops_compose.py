@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import tomllib
 from importlib.metadata import entry_points
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from khabar_dev import run
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.settings import IngestSettings
 from khabar_render.settings import RenderSettings
+from khabar_search.client_address import client_address
 from khabar_search.settings import SearchSettings
 from khabar_shared import meili_setup
 from khabar_shared.settings import CommonSettings
@@ -283,3 +285,85 @@ def test_env_example_shows_the_defaults_compose_and_the_code_really_have() -> No
         elif name not in COMPOSE_ONLY:
             wrong[name] = (shown, "no such setting")
     assert not wrong, f".env.example shows wrong defaults: {wrong}"
+
+
+SEARCH_NODES = ROOT / "docker-compose.search-nodes.yml"
+PER_NODE = ("KHABAR_SEARCH_NODE", "KHABAR_MEILI_URL")
+
+
+def without_node(env: dict[str, str]) -> dict[str, str]:
+    return {name: value for name, value in env.items() if name not in PER_NODE}
+
+
+def test_the_search_nodes_override_runs_three_nodes_each_its_own_meilisearch() -> None:
+    result = subprocess.run(
+        [docker_compose(), "-f", str(COMPOSE), "-f", str(SEARCH_NODES), "config"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **SECRETS},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    parsed = yaml.safe_load(result.stdout)["services"]
+    nodes = {
+        "1": ("meilisearch", "setup", "search"),
+        "2": ("meilisearch-2", "setup-2", "search-2"),
+        "3": ("meilisearch-3", "setup-3", "search-3"),
+    }
+    meili_urls = set()
+    for node, (meili, setup, search) in nodes.items():
+        env = parsed[search]["environment"]
+        assert env["KHABAR_SEARCH_NODE"] == node
+        url = f"http://{meili}:7700"
+        assert env["KHABAR_MEILI_URL"] == url == parsed[setup]["environment"]["KHABAR_MEILI_URL"]
+        meili_urls.add(url)
+        # The node's keys exist on its own Meilisearch before its search starts.
+        assert parsed[search]["depends_on"][setup]["condition"] == "service_completed_successfully"
+        assert parsed[search]["depends_on"][meili]["condition"] == "service_healthy"
+        assert parsed[meili]["image"] == parsed["meilisearch"]["image"]
+        # Every other setting as node 1's: the override repeats the base file's search.
+        assert without_node(env) == without_node(parsed["search"]["environment"])
+    assert len(meili_urls) == 3
+    volumes = {str(parsed[meili]["volumes"][0]).split(":")[0] for meili, _, _ in nodes.values()}
+    assert len(volumes) == 3  # each node its own data
+
+
+def compose_config() -> dict:
+    """The file as compose reads it, defaults filled in."""
+    result = subprocess.run(
+        [docker_compose(), "-f", str(COMPOSE), "config"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **SECRETS},
+        check=True,
+    )
+    return yaml.safe_load(result.stdout)
+
+
+def test_search_behind_the_edge_sees_each_readers_address() -> None:
+    """Search trusts X-Forwarded-For from every address an edge replica can get, and only those."""
+    config = compose_config()
+    services, networks = config["services"], config.get("networks", {})
+    edge_networks = list(services["varnish"].get("networks", []))
+    assert edge_networks, "the edge must sit on a network with a fixed address range"
+    trusted = SearchSettings(
+        trusted_proxies=services["search"]["environment"]["KHABAR_TRUSTED_PROXIES"]
+    ).trusted_networks
+    for name in edge_networks:
+        assert name in services["search"]["networks"] and name in services["render"]["networks"]
+        (pool,) = networks[name]["ipam"]["config"]
+        subnet, edge_range = ip_network(pool["subnet"]), ip_network(pool["ip_range"])
+        assert edge_range.subnet_of(subnet)  # type: ignore[arg-type]
+        edge_replica = str(edge_range[-2])
+        readers_scope = {
+            "client": (edge_replica, 41000),
+            "headers": [(b"x-forwarded-for", b"203.0.113.9")],
+        }
+        assert client_address(readers_scope, trusted) == "203.0.113.9"
+        # The host's own connections to a published port come from the gateway: not trusted.
+        gateway_scope = {**readers_scope, "client": (pool["gateway"], 41000)}
+        assert ip_address(pool["gateway"]) not in edge_range
+        assert client_address(gateway_scope, trusted) == pool["gateway"]
+    # Another container (on the default network) cannot name a reader.
+    other_scope = {"client": ("172.17.0.5", 41000), "headers": [(b"x-forwarded-for", b"1.2.3.4")]}
+    assert client_address(other_scope, trusted) == "172.17.0.5"

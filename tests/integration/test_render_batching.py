@@ -148,9 +148,8 @@ async def test_the_warm_lane_renders_home_once_for_many_batches(render: Render) 
     for story in stories:
         await render.publish(enriched(story))
         assert await render.cache.get("home") is None  # purged by every batch
-    assert (
-        await render.warm_all() == 4
-    )  # home, home-page, section:economy:1, section-page:economy:1
+    # home, home-page, home-esi, and section:, section-page:, section-esi: economy:1
+    assert await render.warm_all() == 6
     home = await render.cache.get("home")
     assert home is not None and stories[-1].headline in home.html
 

@@ -317,3 +317,60 @@ def test_a_keys_time_zone_reads_offsetless_times_posted_with_it(ingest: IngestPr
     with ingest.client() as client:  # the bootstrap key: the site's zone, Asia/Riyadh
         site = client.post("/v1/articles", json={**document, "uri": "urn:test:riyadh"})
     assert site.json()["time_zone_applied"] == "Asia/Riyadh"
+
+
+def test_a_package_push_stopped_before_its_members_were_restated_is_repaired_when_resent(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Superdesk pushes an item again when it got no 2xx: that is the package's redelivery."""
+    stopping = ingest_process(
+        servers, tmp_path_factory.mktemp("package-failpoint"),
+        bootstrap_push_secret=BOOTSTRAP_SECRET, failpoints="ingest.package_recorded:1",
+    )  # fmt: skip
+    try:
+        guids = ["urn:newsml:localhost:2026:pkg-a", "urn:newsml:localhost:2026:pkg-b"]
+        ids = []
+        for n, guid in enumerate(guids):
+            answer = push(stopping, {
+                "guid": guid, "type": "text", "language": "en", "pubstatus": "usable",
+                "headline": f"Member {n}", "body_html": f"<p>Member {n} of the package.</p>",
+            })  # fmt: skip
+            assert answer.status_code == 202, answer.text
+            ids.append(answer.json()["article_id"])
+        package = {
+            "guid": "urn:newsml:localhost:2026:pkg", "type": "composite", "version": "1",
+            "headline": "Two members", "pubstatus": "usable",
+            "associations": {
+                "main": {"guid": guids[1], "type": "text"},
+                "sidebars": {"guid": guids[0], "type": "text"},
+            },
+        }  # fmt: skip
+        assert push(stopping, package).status_code == 500  # stopped after its record
+        assert not any("story_package" in e.article.extra for e in stopping.events())
+
+        assert push(stopping, package).status_code == 202  # sent again
+        latest = {e.article_id: e.article for e in stopping.events()}
+        for member in ids:
+            assert latest[member].extra["story_package"] == {
+                "guid": package["guid"], "headline": "Two members", "members": [ids[1], ids[0]],
+            }  # fmt: skip
+    finally:
+        stopping.group.stop_all()
+
+
+def test_an_update_of_a_flash_names_the_article_it_follows_up(ingest: IngestProcess) -> None:
+    """Superdesk's "update" (`rewrite_of`: the guid of the item it follows, a flash say)."""
+    flash = push(ingest, {
+        "guid": "urn:newsml:localhost:2026:quake-flash", "type": "text", "urgency": 1,
+        "language": "ar", "headline": "عاجل: زلزال يضرب جنوب تركيا",
+    })  # fmt: skip
+    assert flash.status_code == 202, flash.text
+    update = push(ingest, {
+        "guid": "urn:newsml:localhost:2026:quake-story", "type": "text", "language": "ar",
+        "headline": "زلزال يضرب جنوب تركيا", "body_html": "<p>ضرب زلزال جنوب تركيا.</p>",
+        "rewrite_of": "urn:newsml:localhost:2026:quake-flash", "rewrite_sequence": 1,
+    })  # fmt: skip
+    assert update.status_code == 202, update.text
+    article = ingest.events()[-1].article
+    assert article.extra["follows_up"] == flash.json()["article_id"]
+    assert article.extra["rewrite_of"] == "urn:newsml:localhost:2026:quake-flash"

@@ -2,7 +2,7 @@
 
 import asyncio
 
-from khabar_render.purge import EdgePurger, header_chunks
+from khabar_render.purge import EdgePurger, PurgeNotifier, header_chunks
 
 
 def test_every_key_is_purged_once_and_no_header_passes_the_limit() -> None:
@@ -28,9 +28,8 @@ def test_an_address_is_purged_as_it_is_and_a_name_at_each_of_its_addresses() -> 
     )
 
 
-def test_closing_the_edge_purger_closes_its_client() -> None:
-    """Render's shutdown closes the notifier, which closes the edge's purger (mypy found
-    `aclose` asking for an attribute the purger never had)."""
+def test_render_closes_its_edge_client_on_the_way_out() -> None:
+    """Shutdown runs the notifier's aclose, which closes the edge purger's client."""
     purger = EdgePurger("http://127.0.0.1:8000/", "t")
-    asyncio.run(purger.aclose())
+    asyncio.run(PurgeNotifier("", purger).aclose())
     assert purger._http is not None and purger._http.is_closed

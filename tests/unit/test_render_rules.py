@@ -6,7 +6,7 @@ import pytest
 
 from khabar_render.app import etag_matches
 from khabar_render.fragments import category_of
-from khabar_render.handler import is_links_only
+from khabar_render.handler import is_links_only, keeps_its_place
 from khabar_render.purge import purge_keys
 from khabar_render.store import Applied, StoredArticle, supersedes
 from khabar_shared.consumer import Delivery
@@ -53,13 +53,17 @@ def test_version_order(previous: StoredArticle | None, version: int, moves: bool
 
 
 def test_purge_keys_name_articles_sections_and_home() -> None:
-    assert purge_keys(["b", "a"], {"world", "sport"}) == [
+    assert purge_keys(["b", "a"], {"world", "sport"}, {"sport"}) == [
         "article:b",
         "article:a",
         "section:sport",
         "section:world",
+        "listing:sport",
         "home",
+        "home-listing",
     ]
+    # Stories that kept their places: the edge's listings of cards stay.
+    assert purge_keys(["a"], {"world"}, set()) == ["article:a", "section:world", "home"]
 
 
 def enriched(category: str, topic: str) -> EnrichedArticle:
@@ -130,3 +134,41 @@ def test_only_a_same_version_refresh_is_links_only() -> None:
     assert not is_links_only(refresh, applied(None))
     assert not is_links_only(refresh, applied(3, "withdrawn"))
     assert not is_links_only(event("a", 3).event, applied(3))
+
+
+def change(version: int, category: str = "sport", **fields: object) -> EnrichedEvent:
+    article = enriched(category, "").article.model_copy(update=fields)
+    body = EnrichedArticle(article=article, version=version, enriched_at=NOW)
+    return EnrichedEvent(
+        event_id=f"e{version}",
+        type="article.enriched",
+        article_id="a",
+        version=version,
+        correlation_id="c",
+        source_event_id="s",
+        enriched=body,
+    )
+
+
+def shown(version: int, category: str = "sport") -> Applied:
+    previous = change(version, category).enriched
+    stored_before = StoredArticle(
+        article_id="a", version=version, status="live", section=category, enriched=previous
+    )
+    return Applied(applied=True, previous=stored_before)
+
+
+def test_only_a_newer_version_in_the_same_place_leaves_the_edges_listings_be() -> None:
+    assert keeps_its_place(change(2, headline="مصحح"), shown(1), ["sport"])
+    # Moved to another section, or published at another time: listings change.
+    assert not keeps_its_place(change(2, "world"), shown(1), ["world"])
+    assert not keeps_its_place(
+        change(2, firstcreated=datetime(2019, 1, 1, tzinfo=UTC)), shown(1), ["sport"]
+    )
+    # New, or back from a withdrawal: listings gain it.
+    assert not keeps_its_place(change(1), Applied(applied=True, previous=None), ["sport"])
+    assert not keeps_its_place(change(3), Applied(True, stored(2, "withdrawn")), ["sport"])
+    # A redelivery: its first handling may have stopped before telling the edge of a move.
+    assert not keeps_its_place(change(2), shown(2), ["sport"])
+    withdrawal = change(3).model_copy(update={"type": "article.withdrawn", "enriched": None})
+    assert not keeps_its_place(withdrawal, shown(2), [])

@@ -33,3 +33,36 @@ def test_synonyms_go_both_ways_and_join_the_gazetteer() -> None:
     merged = merged_synonyms([Alias(latin="buzzfeed", arabic="بزفييد")])
     assert merged["buzzfeed"] == ["بزفييد"]
     assert "فيفا" in merged["fifa"]  # the gazetteer's synonyms stay
+
+
+def test_both_scripts_side_by_side_without_parentheses() -> None:
+    # Bilingual writing: the Latin name after its Arabic spelling, before it, after a dash,
+    # in quotes: each gives the pair, as a gloss in parentheses does.
+    assert pairs("جمعت شركة تسمى كامبريدج أناليتيكا Cambridge Analytica، معلومات") == {
+        ("cambridge analytica", "كامبريدج اناليتيكا")
+    }
+    assert pairs("المنافس المباشر لميزة أنيموجي Animoji لدى آبل") == {("animoji", "انيموجي")}
+    assert pairs("أطلقت Tesla - تيسلا سيارتها") == {("tesla", "تيسلا")}
+    assert pairs("تطبيق «Tinder» تندر للتعارف") == {("tinder", "تندر")}
+    assert pairs("Nike (نايكي) تعلن") == {("nike", "نايكي")}
+
+
+def test_a_word_beside_a_name_is_not_its_spelling() -> None:
+    # Without parentheses only an exact spelling counts: Google is not خلال, nor Feed في وضع.
+    assert pairs("تواصل الطلاب عبر Google خلال رحلتهم") == set()
+    assert pairs("ميزة News Feed في وضع جديد") == set()
+    assert pairs("يمكنك الاعتماد على تطبيق AirBattery لمعرفة") == set()
+    # Model numbers read the same in both scripts.
+    assert pairs("مقاتلات من طراز F35 انطلقت") == set()
+
+
+def test_acronyms_pair_only_with_their_letters_read_out() -> None:
+    assert pairs("قالت شبكة سي إن إن CNN إن") == {("cnn", "سي ان ان")}
+    # A dateline's CNN beside any word is not a spelling of it.
+    assert pairs("ولا تعكس بالضرورة وجهة نظر قناة CNN.") == set()
+    assert pairs("معرض جي تي EUGT للسيارات") == set()
+
+
+def test_a_clitic_comes_off_only_when_the_name_does_not_start_with_its_sound() -> None:
+    assert pairs("على فيسبوك وبينتريست Pinterest وغيرها") == {("pinterest", "بينتريست")}
+    assert pairs("صحيفة واشنطن (Washington)") == {("washington", "واشنطن")}

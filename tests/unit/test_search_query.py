@@ -178,3 +178,20 @@ def test_token_bucket_allows_bursts_then_says_when_to_retry() -> None:
 def test_zero_rate_turns_the_limit_off() -> None:
     limiter = RateLimiter(per_minute=0, burst=1)
     assert all(limiter.take("x", now=0.0) == 0.0 for _ in range(100))
+
+
+def test_a_weak_query_is_asked_again_with_each_word_left_out() -> None:
+    from khabar_search import relax
+
+    assert relax.leave_one_out("زاهر الوقود الصيف") == ["الوقود الصيف", "زاهر الصيف", "زاهر الوقود"]
+    assert relax.leave_one_out("الوقود الصيف") == []  # one word left is not the reader's query
+    assert relax.is_weak([{"hits": [{"_rankingScore": 0.5}]}], [1.0])
+    assert relax.is_weak([{"hits": []}], [1.0])
+    assert not relax.is_weak([{"hits": [{"_rankingScore": 0.95}]}], [1.0])
+    # A derivation: the words' best hit is weak, the stems' is good.
+    assert not relax.is_weak(
+        [{"hits": [{"_rankingScore": 0.5}]}, {"hits": [{"_rankingScore": 0.95}]}], [1.0, 0.9]
+    )
+    words, stems = {"q": "زاهر الوقود الصيف"}, {"q": "زهر وقود صيف"}
+    queries = relax.relaxed_queries([words, stems])
+    assert len(queries) == 6 and {q["matchingStrategy"] for q in queries} == {"all"}

@@ -31,6 +31,7 @@ from khabar_ingest.batch import MAX_IDEMPOTENCY_KEY_CHARS, BatchAnswer, batch_do
 from khabar_ingest.body import read_json_body
 from khabar_ingest.embargo import run_releaser
 from khabar_ingest.formats.ninjs import FieldCleaned
+from khabar_ingest.newsml_message import NewsMessage, accept_message
 from khabar_ingest.openapi import NINJS_REQUEST_BODY, PROBLEM_CODES, problem_openapi
 from khabar_ingest.problems import (
     ProblemDetails,
@@ -45,6 +46,7 @@ from khabar_ingest.problems import (
 from khabar_ingest.push.destinations import PushSecrets
 from khabar_ingest.push.items import PushedItems
 from khabar_ingest.push.media import MediaStore
+from khabar_ingest.push.packages import StoryPackages
 from khabar_ingest.push.router import PushConfig, push_router
 from khabar_ingest.settings import IngestSettings
 from khabar_ingest.store import (
@@ -61,6 +63,7 @@ from khabar_ingest.store import (
 )
 from khabar_ingest.trace import trace_router
 from khabar_ingest.watch.poller import FeedPoller, run_poller
+from khabar_shared import failpoints
 from khabar_shared.collector import settle_collector
 from khabar_shared.events import Article
 from khabar_shared.health import redis_check
@@ -103,6 +106,7 @@ class PostAnswer(Acceptance):
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
+    failpoints.configure(settings.failpoints)
     use_sections(settings.sections_file)  # how newsroom categories are filed
     redis = connect(settings.redis_url)
     store = ArticleStore(redis, settings.idempotency_ttl_s)
@@ -188,6 +192,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             PushedItems(redis, settings.push_item_ttl_s),
             MediaStore(settings.media_dir),
             accept_pushed,
+            StoryPackages(redis, store),
         )
     )
 
@@ -195,7 +200,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         "/v1/articles", status_code=202, response_model=PostAnswer, tags=["articles"],
         summary="Publish, update, correct, embargo or withdraw one article",
         openapi_extra={"requestBody": NINJS_REQUEST_BODY},
-        responses={**PROBLEM_CODES["post"], 202: {"description": "Accepted (or repeated)."}},
+        responses={
+            **PROBLEM_CODES["post"], 202: {"description": "Accepted (or repeated)."},
+            200: {"description": "A NewsML-G2 newsMessage of several text items: answered "
+                  "per item, as a batch.", "model": BatchAnswer},
+        },
     )  # fmt: skip
     async def post_article(
         request: Request,
@@ -203,11 +212,20 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
         idempotency_key: Annotated[str | None, Header(max_length=MAX_IDEMPOTENCY_KEY_CHARS)] = None,
         if_match: Annotated[str | None, Header()] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         path = request.url.path
         base_version = parse_if_match(if_match, path)
         zone = key.time_zone or settings.site_time_zone
         reading = await read_article(request, settings, limits, zone)
+        if isinstance(reading, NewsMessage):  # several items: answered per item, as a batch
+            if base_version is not None:
+                raise bad_header(
+                    "If-Match", "names one article's version; this newsMessage holds several", path
+                ).error()
+            answer = await accept_message(
+                store, reading, key.name, x_correlation_id or str(uuid.uuid4()), limits, zone
+            )
+            return Response(answer.json(), media_type="application/json")
         change = Change(
             article=reading.article, submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),

@@ -18,9 +18,11 @@ from khabar_ingest.formats.newsml import (
     is_newsml,
     newsml_to_ninjs,
     parse_xml,
+    text_items,
     xml_pointer,
 )
 from khabar_ingest.formats.ninjs import Limits, Reading, read_ninjs
+from khabar_ingest.newsml_message import NewsMessage
 from khabar_ingest.problems import invalid_article, unreadable_xml, unsupported_media_type
 from khabar_ingest.settings import IngestSettings
 
@@ -34,8 +36,9 @@ ARTICLE_MEDIA_TYPES = (*JSON_MEDIA_TYPES, *NEWSML_MEDIA_TYPES, *GENERIC_XML_TYPE
 
 async def read_article(
     request: Request, settings: IngestSettings, limits: Limits, zone: str
-) -> Reading:
-    """The article a POST body holds, with the times read in `zone` when they had no offset."""
+) -> Reading | NewsMessage:
+    """The article a POST body holds, with the times read in `zone` when they had no offset;
+    or the text items of a NewsML-G2 message that holds several, each read by the caller."""
     path = request.url.path
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type in NEWSML_MEDIA_TYPES or media_type in GENERIC_XML_TYPES:
@@ -56,7 +59,7 @@ async def read_article(
 
 async def read_newsml(
     request: Request, settings: IngestSettings, limits: Limits, zone: str
-) -> Reading:
+) -> Reading | NewsMessage:
     path = request.url.path
     body = await read_raw_body(request, settings.max_body_bytes)
     try:
@@ -80,6 +83,9 @@ async def read_newsml(
             ),
             path,
         ).error()
+    items = text_items(root)
+    if len(items) > 1:
+        return NewsMessage(items)
     try:
         ninjs = newsml_to_ninjs(root)
         return read_ninjs(ninjs, limits=limits, naive_zone=ZoneInfo(zone))

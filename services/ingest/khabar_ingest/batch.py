@@ -60,6 +60,14 @@ class BatchItem(BaseModel):
         description="Careless text ingest cleaned in the item (a tab in the "
         "headline, a stray control character), by JSON pointer; null when nothing was.",
     )
+    time_zone_applied: str | None = Field(
+        default=None,
+        description="The time zone the item's times without an offset were read in; null "
+        "when every time had one.",
+    )
+    fields_read_in_time_zone: list[str] | None = Field(
+        default=None, description="The item's fields read in that zone, e.g. versioncreated."
+    )
 
 
 class BatchAnswer(BaseModel):
@@ -116,27 +124,43 @@ async def run_batch(
     naive_zone: tzinfo | None = None,
 ) -> BatchReply:
     answers: list[dict[str, Any]] = []
-    changes: list[tuple[int, Change, list[FieldCleaned]]] = []
+    changes: list[tuple[int, Change, list[FieldCleaned], list[str]]] = []
 
     def parsed() -> Iterator[Change]:
         # Lazy, so the store sends each script call before the next items are parsed.
         for index, document in enumerate(items):
             try:
-                change, cleaned = read_item(
+                change, cleaned, zoned = read_item(
                     document, key_name, correlation_id, limits, unicode_checked, naive_zone
                 )
             except InvalidArticle as invalid:
                 answers.append(rejected(index, invalid_article(invalid, f"#/{index}")))
                 continue
-            changes.append((index, change, cleaned))
+            changes.append((index, change, cleaned, zoned))
             yield change
 
     outcomes = await store.accept_many(parsed())
-    for (index, change, cleaned), outcome in zip(changes, outcomes, strict=True):
+    for (index, change, cleaned, zoned), outcome in zip(changes, outcomes, strict=True):
         answer = item_answer(index, change, outcome)
-        if cleaned and answer["outcome"] != "rejected":
-            answer["cleaned"] = [item.model_dump() for item in cleaned]
+        if answer["outcome"] != "rejected":
+            add_notes(answer, cleaned, zoned, naive_zone)
         answers.append(answer)
+    return reply_of(answers)
+
+
+def add_notes(
+    answer: dict[str, Any], cleaned: list[FieldCleaned], zoned: list[str], zone: tzinfo | None
+) -> None:
+    """What an accepted item's answer says beside its outcome: cleanings, the zone applied."""
+    if cleaned:
+        answer["cleaned"] = [item.model_dump() for item in cleaned]
+    if zoned and zone is not None:
+        answer["time_zone_applied"] = str(zone)
+        answer["fields_read_in_time_zone"] = sorted(zoned)
+
+
+def reply_of(answers: list[dict[str, Any]]) -> BatchReply:
+    """The answer of every item, in their order, with the counts of each outcome."""
     answers.sort(key=lambda item: item["index"])
     counts: dict[ItemOutcome, int] = dict.fromkeys(ITEM_OUTCOMES, 0)
     for item in answers:
@@ -156,16 +180,18 @@ def read_item(
     limits: Limits,
     unicode_checked: bool,
     naive_zone: tzinfo | None = None,
-) -> tuple[Change, list[FieldCleaned]]:
-    """One item's change and what was cleaned in it; InvalidArticle naming every bad field
-    (an envelope's article's fields under `/article`)."""
+) -> tuple[Change, list[FieldCleaned], list[str]]:
+    """One item's change, what was cleaned in it and the fields read in `naive_zone`;
+    InvalidArticle naming every bad field (an envelope's article's fields under `/article`)."""
     if not is_envelope(document):
         reading = read_ninjs(
             document, limits=limits, unicode_checked=unicode_checked, naive_zone=naive_zone
         )
-        return Change(
-            article=reading.article, submitted_by=key_name, correlation_id=correlation_id
-        ), reading.cleaned
+        return (
+            Change(article=reading.article, submitted_by=key_name, correlation_id=correlation_id),
+            reading.cleaned,
+            reading.zoned_fields,
+        )
     errors = envelope_errors(document)
     try:
         reading = read_ninjs(
@@ -174,7 +200,7 @@ def read_item(
             unicode_checked=unicode_checked,
             naive_zone=naive_zone,
         )
-        article, cleaned = reading.article, reading.cleaned
+        article, cleaned, zoned = reading.article, reading.cleaned, reading.zoned_fields
     except InvalidArticle as invalid:
         errors += [
             FieldError(pointer="/article" + error.pointer, message=error.message)
@@ -185,13 +211,17 @@ def read_item(
     cleaned = [
         FieldCleaned(pointer="/article" + item.pointer, detail=item.detail) for item in cleaned
     ]
-    return Change(
-        article=article,
-        submitted_by=key_name,
-        correlation_id=correlation_id,
-        base_version=document.get("base_version"),
-        idempotency=document.get("idempotency_key"),
-    ), cleaned
+    return (
+        Change(
+            article=article,
+            submitted_by=key_name,
+            correlation_id=correlation_id,
+            base_version=document.get("base_version"),
+            idempotency=document.get("idempotency_key"),
+        ),
+        cleaned,
+        zoned,
+    )
 
 
 def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
@@ -237,6 +267,8 @@ def rejected(index: int, problem: ProblemDetails, article_id: str | None = None)
         "event_id": None,
         "problem": problem.body(),
         "cleaned": None,
+        "time_zone_applied": None,
+        "fields_read_in_time_zone": None,
     }
 
 
@@ -256,6 +288,8 @@ def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
             "event_id": outcome.event_id,
             "problem": None,
             "cleaned": None,
+            "time_zone_applied": None,
+            "fields_read_in_time_zone": None,
         }
     instance = f"#/{index}"
     if isinstance(outcome, VersionConflict):

@@ -2,7 +2,9 @@
 
 For each recent version of an article, when ingest accepted it (its history)
 and when each consumer group applied it (the `khabar:trace:<group>:<id>` hashes
-the consumers write on ack), or that it has not yet and since when.
+the consumers write on ack), or that it has not yet and since when. Each
+search node's indexer is a stage of its own (`search`, `search-2`…), and the
+trace ends with every node's freshness: its lag and its last applied batch.
 """
 
 from datetime import UTC, datetime
@@ -11,11 +13,17 @@ from typing import cast
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from khabar_shared.names import GROUPS_BY_STREAM, applied_key, article_history_key
+from khabar_shared.names import (
+    GROUPS_BY_STREAM,
+    applied_key,
+    article_history_key,
+    groups_by_stream,
+)
 from khabar_shared.problems import problem
 from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.search_nodes import NodeFreshness, freshness, registered
 
-# Enrich, then search and render: the order an article travels in.
+# Enrich, then search and render: the order an article travels in (one search node).
 STAGES: tuple[str, ...] = tuple(group for groups in GROUPS_BY_STREAM.values() for group in groups)
 RECENT_VERSIONS = 10
 
@@ -52,6 +60,7 @@ class VersionTrace(BaseModel):
 class ArticleTrace(BaseModel):
     article_id: str
     versions: list[VersionTrace]
+    search_nodes: list[NodeFreshness] = []
 
 
 async def read_trace(
@@ -64,19 +73,27 @@ async def read_trace(
     history = [AcceptedVersion.model_validate_json(item) for item in raw]
     applied = {
         stage: cast(dict[bytes, bytes], await redis.hgetall(applied_key(stage, article_id)))
-        for stage in STAGES
+        for stage in await trace_stages(redis)
     }
     now = datetime.now(UTC)
     versions = [version_trace(entry, applied, now) for entry in reversed(history)]
-    return ArticleTrace(article_id=article_id, versions=versions)
+    return ArticleTrace(
+        article_id=article_id, versions=versions, search_nodes=await freshness(redis)
+    )
+
+
+async def trace_stages(redis: RedisClient) -> tuple[str, ...]:
+    """Every group an article passes through, one per search node."""
+    by_stream = groups_by_stream(list(await registered(redis)))
+    return tuple(group for groups in by_stream.values() for group in groups)
 
 
 def version_trace(
     entry: AcceptedVersion, applied: dict[str, dict[bytes, bytes]], now: datetime
 ) -> VersionTrace:
     stages = []
-    for stage in STAGES:
-        stamp = applied[stage].get(str(entry.version).encode())
+    for stage, when in applied.items():  # in the order an article travels
+        stamp = when.get(str(entry.version).encode())
         if stamp is None:
             stages.append(
                 StageState(

@@ -9,7 +9,10 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from khabar_render.breaking import BreakingNews
+from khabar_render.breaking_sweep import BreakingSweeper
 from khabar_render.errors import install_reader_error_pages, page_problem
+from khabar_render.fast_path import CachedFragments
 from khabar_render.feed_routes import feed_router
 from khabar_render.fragments import category_of, render_chrome
 from khabar_render.handler import FragmentUpdater
@@ -60,12 +63,14 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     cache_redis = connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
     cache = FragmentCache(cache_redis)
+    breaking = BreakingNews(log_redis, settings.breaking_news_s)
     renderer = Renderer(
-        articles, cache, site, settings.listing_page_size, settings.home_per_section
+        articles, cache, site, settings.listing_page_size, settings.home_per_section, breaking
     )
     edge = EdgePurger(settings.edge_purge_url, settings.edge_purge_token.get_secret_value())
     notifier = PurgeNotifier(settings.purge_webhook_url, edge)
     warm = WarmLane(renderer, settings.eager_render_limit)
+    sweeper = BreakingSweeper(breaking, articles, cache, notifier)
     updater = FragmentUpdater(
         articles,
         cache,
@@ -93,10 +98,12 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await ensure_group(log_redis, ENRICHED_STREAM, RENDER_GROUP)
         await broker.start()
         warming = asyncio.create_task(warm.run())
+        sweeping = asyncio.create_task(sweeper.run(settings.breaking_sweep_s))
         yield
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         warming.cancel()  # what it had left is cold, not stale
-        await asyncio.gather(warming, return_exceptions=True)
+        sweeping.cancel()  # the next process's sweeper finds what it left
+        await asyncio.gather(warming, sweeping, return_exceptions=True)
         await notifier.aclose()
         await log_redis.aclose()
         await cache_redis.aclose()
@@ -108,6 +115,12 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         description="Cached HTML fragments and pages of articles, sections and home.",
     )
     install_problem_handlers(app)
+    app.add_middleware(
+        CachedFragments,
+        cache=cache,
+        articles=articles,
+        respond=lambda request, fragment: fragment_response(request, fragment, settings),
+    )
     app.add_middleware(SecurityHeadersMiddleware, image_hosts=images.hosts)
     install_reader_error_pages(app, site)
     app.add_middleware(HttpMetricsMiddleware)
@@ -185,8 +198,11 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         return await serve_article(request, "related", article_id)
 
     @app.get("/fragments/card/{article_id}", summary="Teaser card of an article")
-    async def card_fragment(request: Request, article_id: str) -> Response:
-        return await serve_article(request, "card", article_id)
+    async def card_fragment(
+        request: Request, article_id: str, heading: Literal["h2", "h3"] = "h3"
+    ) -> Response:
+        # h2 in a section's listing, h3 under home's and the related block's headings.
+        return await serve_article(request, "card-h2" if heading == "h2" else "card", article_id)
 
     @app.get("/articles/{article_id}", summary="The whole article page")
     async def article_page(request: Request, article_id: str) -> Response:
@@ -212,6 +228,10 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         request: Request, slug: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1
     ) -> Response:
         section = await known_section(slug)
+        if settings.edge_card_includes and edge_assembles(request):  # an include per card
+            return page_headers(
+                await serve(request, f"section-esi:{section}:{page}", "page of section"), esi=True
+            )
         return await serve(request, f"section:{section}:{page}", "page of section")
 
     @app.get("/", summary="Home: the latest stories of every section")
@@ -220,6 +240,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
 
     @app.get("/fragments/home", summary="Home's sections, without the page around them")
     async def home_fragment(request: Request) -> Response:
+        if settings.edge_card_includes and edge_assembles(request):
+            return page_headers(await serve(request, "home-esi", "page"), esi=True)
         return await serve(request, "home", "page")
 
     app.include_router(feed_router(site, articles, settings))

@@ -29,6 +29,8 @@ from khabar_shared.sections import sections
 MAX_SEE_ALSO = 4
 MAX_RELATED_CARDS = 4
 HOME_CARDS_PER_SECTION = 4
+# Cards are h3 under a block heading (home, related); a section page lists them as h2.
+DEFAULT_CARD_HEADING = "h3"
 # Bodies whose sanitized sections are kept: the recent stories that get re-linked.
 BODY_CACHE_SIZE = 512
 
@@ -91,6 +93,23 @@ class _BodySection:
 # Jinja -----------------------------------------------------------------------
 
 
+def esi_include(src: str) -> Fragment:
+    """Where an edge that speaks ESI puts the fragment at `src` (a path of render's)."""
+    return Fragment(html=f'<esi:include src="{escape(src)}"/>')
+
+
+def fragment_path(kind: str, article_id: str) -> str:
+    return f"/fragments/{kind}/" + quote(article_id, safe="")
+
+
+def card_include(article_id: str, heading: str) -> Markup:
+    """A listing's card left to the edge: one fragment per article and heading level."""
+    path = fragment_path("card", article_id)
+    if heading != DEFAULT_CARD_HEADING:
+        path += f"?heading={heading}"
+    return Markup(esi_include(path).html)
+
+
 def _build_environment() -> Environment:
     environment = Environment(
         loader=PackageLoader("khabar_render", "templates"),
@@ -105,6 +124,7 @@ def _build_environment() -> Environment:
     )
     environment.filters["safe_url"] = safe_url
     environment.filters["image_url"] = image_allowed
+    environment.globals["card_include"] = card_include
     return environment
 
 
@@ -268,14 +288,18 @@ def render_related_block(
     return Fragment(html=html, shows=[teaser.id for teaser in cards])
 
 
-def render_teaser_card(teaser: Teaser, site: Site) -> Fragment:
-    return Fragment(html=_render("teaser_card.html", teaser=teaser, site=site), shows=[teaser.id])
+def render_teaser_card(teaser: Teaser, site: Site, heading: str = DEFAULT_CARD_HEADING) -> Fragment:
+    html = _render("teaser_card.html", teaser=teaser, site=site, heading=heading)
+    return Fragment(html=html, shows=[teaser.id])
 
 
 def render_category_listing(
-    slug: str, teasers: list[Teaser], page: int, pages: int, site: Site
+    slug: str, teasers: list[Teaser], page: int, pages: int, site: Site, esi_cards: bool = False
 ) -> Fragment:
-    """One page of a section's stories, latest first, with previous/next links."""
+    """One page of a section's stories, latest first, with previous/next links.
+
+    With `esi_cards`, each card is an `<esi:include>` of its own fragment.
+    """
     pages = max(1, pages)
     page = min(max(1, page), pages)
     cards = _by_latest(_distinct(teasers, exclude=[]))
@@ -288,6 +312,7 @@ def render_category_listing(
         lang=site.language,
         dir=direction_of(site.language),
         site=site,
+        esi_cards=esi_cards,
     )
     return Fragment(html=html, shows=[teaser.id for teaser in cards])
 
@@ -299,9 +324,15 @@ class _HomeBlock:
 
 
 def render_home(
-    sections: dict[str, list[Teaser]], site: Site, per_section: int = HOME_CARDS_PER_SECTION
+    sections: dict[str, list[Teaser]],
+    site: Site,
+    per_section: int = HOME_CARDS_PER_SECTION,
+    esi_cards: bool = False,
 ) -> Fragment:
-    """The latest stories of each section, in the order of the site's navigation."""
+    """The latest stories of each section, in the order of the site's navigation.
+
+    With `esi_cards`, each card is an `<esi:include>` of its own fragment.
+    """
     order = {section.slug: index for index, section in enumerate(site.sections)}
     blocks: dict[str, _HomeBlock] = {}
     for slug, teasers in sections.items():
@@ -319,6 +350,7 @@ def render_home(
         lang=site.language,
         dir=direction_of(site.language),
         site=site,
+        esi_cards=esi_cards,
     )
     return Fragment(html=html, shows=shown)
 
@@ -425,15 +457,6 @@ def render_chrome(part: Literal["header", "footer"], lang: str, site: Site) -> s
 class Page(BaseModel):
     html: str
     shows: list[str]
-
-
-def esi_include(src: str) -> Fragment:
-    """Where an edge that speaks ESI puts the fragment at `src` (a path of render's)."""
-    return Fragment(html=f'<esi:include src="{escape(src)}"/>')
-
-
-def fragment_path(kind: str, article_id: str) -> str:
-    return f"/fragments/{kind}/" + quote(article_id, safe="")
 
 
 def render_article_page(

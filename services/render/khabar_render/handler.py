@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 
 from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer
-from khabar_render.store import Applied, ArticleStore, FragmentCache, Withdrawal, listings_of
+from khabar_render.store import (
+    Applied,
+    ArticleStore,
+    FragmentCache,
+    Withdrawal,
+    listings_of,
+    published_ts,
+)
 from khabar_render.warm import WarmLane
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
@@ -49,9 +56,31 @@ def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
     )
 
 
+LISTING_KINDS = ("section", "section-page", "section-shell", "section-esi")
+HOME_FRAGMENTS = ["home", "home-page", "home-esi"]
+
+
 def is_deep_listing_page(name: str) -> bool:
-    return name.startswith(("section:", "section-page:", "section-shell:")) and not name.endswith(
-        ":1"
+    return name.startswith(tuple(f"{kind}:" for kind in LISTING_KINDS)) and not name.endswith(":1")
+
+
+def keeps_its_place(event: EnrichedEvent, result: Applied, listings: list[str]) -> bool:
+    """A newer version of a live story, in the same listings at the same time.
+
+    Listings show it where they did; only what they show of it changed. A
+    redelivery (the same version again) does not count: its first handling may
+    have stopped before the edge was told of a move.
+    """
+    previous = result.previous
+    return (
+        event.type != "article.withdrawn"
+        and event.enriched is not None
+        and previous is not None
+        and previous.status == "live"
+        and previous.enriched is not None
+        and previous.version < event.version
+        and previous.listings == listings
+        and published_ts(previous.enriched) == published_ts(event.enriched)
     )
 
 
@@ -80,6 +109,7 @@ class BatchChanges:
     changed: list[str] = field(default_factory=list)  # new versions and withdrawals
     relinked: list[str] = field(default_factory=list)  # same version, new related links
     sections: set[str] = field(default_factory=set)  # listings the changed were or are in
+    reordered: set[str] = field(default_factory=set)  # those whose stories or order changed
 
 
 class FragmentUpdater:
@@ -124,7 +154,10 @@ class FragmentUpdater:
                 changes.relinked.append(event.article_id)
             else:
                 changes.changed.append(event.article_id)
-                changes.sections |= self._sections_touched(event, result)
+                touched = self._sections_touched(event, result)
+                changes.sections |= touched
+                if not keeps_its_place(event, result, self._listings_now(event)):
+                    changes.reordered |= touched
         return changes
 
     def _sections_touched(self, event: EnrichedEvent, result: Applied) -> set[str]:
@@ -141,6 +174,11 @@ class FragmentUpdater:
             touched.update(result.previous.left)
         return touched
 
+    def _listings_now(self, event: EnrichedEvent) -> list[str]:
+        if event.type == "article.withdrawn" or event.enriched is None:
+            return []
+        return listings_of(self._articles.section_of, event.enriched)
+
     async def _refresh(self, changes: BatchChanges) -> None:
         """Purge every fragment the batch made stale, render the changed articles' own again.
 
@@ -153,7 +191,7 @@ class FragmentUpdater:
         relinked = [
             f"{kind}:{article_id}" for article_id in changes.relinked for kind in LINK_FRAGMENTS
         ]
-        homes = ["home", "home-page"] if changed else []
+        homes = HOME_FRAGMENTS if changed else []
         listings = await self._listing_pages(changes.sections)
         dependents = await self._articles.dependents_many(changed)
         purged = {*own, *relinked, *homes, *listings, *dependents}
@@ -172,7 +210,7 @@ class FragmentUpdater:
         rest = sorted(dependents - {*own, *relinked, *hot})
         rendered = await self._render(own, hot, relinked, rest)
         failpoints.check(RENDERED)
-        keys = purge_keys(changed, changes.sections) if changed else []
+        keys = purge_keys(changed, changes.sections, changes.reordered) if changed else []
         await self._notifier.purge([*keys, *(surrogate_key(i) for i in changes.relinked)])
         failpoints.check(EDGE_PURGED)
         log.info(
@@ -212,8 +250,6 @@ class FragmentUpdater:
         for slug, total in sizes.items():
             pages = max(1, math.ceil(total / self._page_size)) + 1
             names |= {
-                f"{kind}:{slug}:{page}"
-                for page in range(1, pages + 1)
-                for kind in ("section", "section-page", "section-shell")
+                f"{kind}:{slug}:{page}" for page in range(1, pages + 1) for kind in LISTING_KINDS
             }
         return names

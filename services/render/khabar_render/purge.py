@@ -3,7 +3,9 @@
 Every fragment render serves carries a `Surrogate-Key` header: `article:<id>`
 for each article it shows, plus `section:<slug>` on a section's listing pages
 and `home` on the home page (a new story shows up there without being shown
-before). The webhook receives `{"surrogate_keys": [...]}` with the keys of
+before). The edge's listings and home list cards as ESI includes and carry
+`listing:<slug>` / `home-listing` instead, purged only when a listing's
+stories or their order changed. The webhook receives `{"surrogate_keys": [...]}` with the keys of
 changed articles, touched sections and home, so a CDN can drop exactly the
 pages that went stale.
 
@@ -33,6 +35,9 @@ from khabar_shared.outages import DependencyUnavailable
 log = get_logger(__name__)
 
 HOME_KEY = "home"
+# Which stories the edge's listing (or home) fragments show, in which order: their
+# cards are fragments of their own, so a story's change alone leaves these be.
+HOME_LISTING_KEY = "home-listing"
 EDGE_PURGE_HEADER_BYTES = 4000
 EDGE_PURGE_ATTEMPTS = 3
 
@@ -46,11 +51,21 @@ def section_surrogate_key(slug: str) -> str:
     return f"section:{quote(slug, safe='-._~')}"
 
 
-def purge_keys(article_ids: list[str], sections: set[str]) -> list[str]:
-    """The surrogate keys of changed articles and the listings they were or are in."""
+def listing_surrogate_key(slug: str) -> str:
+    return f"listing:{quote(slug, safe='-._~')}"
+
+
+def purge_keys(article_ids: list[str], sections: set[str], reordered: set[str]) -> list[str]:
+    """The surrogate keys of changed articles and the listings they were or are in.
+
+    Section and home keys name what shows the stories whole (feeds, sitemaps,
+    render's whole listings); the listing keys, what lists their cards, only
+    for the listings (`reordered`) whose stories or order changed.
+    """
     keys = [surrogate_key(article_id) for article_id in article_ids]
     keys += [section_surrogate_key(slug) for slug in sorted(sections)]
-    return [*keys, HOME_KEY]
+    keys += [listing_surrogate_key(slug) for slug in sorted(reordered)]
+    return [*keys, HOME_KEY, *([HOME_LISTING_KEY] if reordered else [])]
 
 
 def header_chunks(keys: list[str], limit: int = EDGE_PURGE_HEADER_BYTES) -> list[str]:

@@ -1,13 +1,18 @@
 """Builds each fragment by name from stored articles, through the cache.
 
 Fragment names say what they are: `article:<id>`, `related:<id>`,
-`page:<id>` (the whole article page), `card:<id>`, `section:<slug>:<page>`
-and `section-page:<slug>:<page>` (the listing, alone and as a whole page),
-`home` and `home-page`; `shell:<id>`, `section-shell:<slug>:<page>` and
-`home-shell` are the whole pages with `<esi:include>` where the article body,
-related block, listing or home go, for an edge that assembles them (ESI). A
-fragment is
-rendered from the log Redis, stored in the cache with its ETag, and every
+`page:<id>` (the whole article page), `card:<id>` (`card-h2:<id>` in a
+section's listing), `section:<slug>:<page>` and `section-page:<slug>:<page>`
+(the listing, alone and as a whole page), `home` and `home-page`.
+
+For an edge that assembles pages (ESI): `shell:<id>`,
+`section-shell:<slug>:<page>` and `home-shell` are the whole pages with
+`<esi:include>` where the article body, related block, listing or home go;
+`section-esi:<slug>:<page>` and `home-esi` are the listing and home with an
+include for each card. Those two carry only a listing's key (`listing:<slug>`,
+`home-listing`), not their articles': a change to one story re-fetches its
+card, and the listing only when its stories or their order changed. A
+fragment is rendered from the log Redis, stored in the cache with its ETag, and every
 article it shows is recorded in the dependency index so that a change to any
 of them purges it.
 
@@ -24,7 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from khabar_render.breaking import BreakingNews, breaking_in, render_banner
 from khabar_render.fragments import (
+    DEFAULT_CARD_HEADING,
     Fragment,
     PageMeta,
     Teaser,
@@ -39,7 +46,13 @@ from khabar_render.fragments import (
     render_teaser_card,
     teaser_from_enriched,
 )
-from khabar_render.purge import HOME_KEY, section_surrogate_key, surrogate_key
+from khabar_render.purge import (
+    HOME_KEY,
+    HOME_LISTING_KEY,
+    listing_surrogate_key,
+    section_surrogate_key,
+    surrogate_key,
+)
 from khabar_render.site import Site, direction_of
 from khabar_render.store import (
     ArticleStore,
@@ -48,6 +61,7 @@ from khabar_render.store import (
     StoredFragment,
     make_fragment,
 )
+from khabar_render.story_package import member_ids, render_package
 from khabar_shared import failpoints
 from khabar_shared.events import EnrichedArticle
 from khabar_shared.logging import get_logger
@@ -66,7 +80,7 @@ SEE_ALSO_COUNT = 4
 RELATED_BLOCK_COUNT = 4
 RENDER_ATTEMPTS = 5
 # Fragment kinds named after one article (`<kind>:<id>`), and those that show its related links.
-ARTICLE_KINDS = frozenset({"article", "related", "page", "card", "shell"})
+ARTICLE_KINDS = frozenset({"article", "related", "page", "card", "card-h2", "shell"})
 LINK_KINDS = frozenset({"article", "related", "page"})
 
 
@@ -88,6 +102,7 @@ class Snapshot:
     epoch: int
     articles: dict[str, EnrichedArticle]
     listings: dict[ListingRequest, tuple[list[str], int]]
+    flashes: list[str] = field(default_factory=list)  # breaking news, newest first
     _teasers: dict[str, Teaser] = field(default_factory=dict)
 
     def teasers(self, ids: Iterable[str]) -> list[Teaser]:
@@ -124,8 +139,10 @@ class Renderer:
         site: Site,
         listing_page_size: int,
         home_per_section: int,
+        breaking: BreakingNews | None = None,
     ) -> None:
         self._articles = articles
+        self._breaking = breaking
         self._cache = cache
         self._site = site
         self._page_size = listing_page_size
@@ -203,20 +220,30 @@ class Renderer:
             i
             for kind, rest in map(split_name, names)
             if kind in LINK_KINDS and rest in articles
-            for i in related_ids(articles[rest])
+            for i in [*related_ids(articles[rest]), *member_ids(articles[rest])]
         ]
         listed = [i for ids, _total in pages.values() for i in ids]
-        missing = [i for i in dict.fromkeys([*linked, *listed]) if i not in read]
+        flashes = await self._flashes_for(names)
+        missing = [i for i in dict.fromkeys([*linked, *listed, *flashes]) if i not in read]
         articles |= await self._articles.live_many(missing)
-        return Snapshot(epoch, articles, pages)
+        return Snapshot(epoch, articles, pages, flashes)
+
+    async def _flashes_for(self, names: list[str]) -> list[str]:
+        """The breaking flashes, when a fragment shows the banner (home, a listing's first page)."""
+        banner = any(
+            kind in ("home", "home-page")
+            or (kind in ("section", "section-page") and rest.partition(":")[2] in ("", "1"))
+            for kind, rest in map(split_name, names)
+        )
+        return await self._breaking.breaking() if banner and self._breaking else []
 
     def _listings_of(self, names: list[str]) -> list[ListingRequest]:
         requests = []
         for kind, rest in map(split_name, names):
-            if kind in ("section", "section-page", "section-shell"):
+            if kind in ("section", "section-page", "section-shell", "section-esi"):
                 slug, _, page = rest.partition(":")
                 requests.append(ListingRequest(slug, int(page or 1), self._page_size))
-            elif kind in ("home", "home-page"):
+            elif kind in ("home", "home-page", "home-esi"):
                 requests += [
                     ListingRequest(section.slug, 1, self._home_per_section)
                     for section in self._site.top_sections()
@@ -252,6 +279,10 @@ class _Batch:
             return self._article_fragment(kind, rest)
         if kind in ("section", "home"):
             return self._listing_fragment(name)
+        if kind == "section-esi":
+            return self._section(rest, esi_cards=True)
+        if kind == "home-esi":
+            return self._home(esi_cards=True)
         if kind == "section-page":
             return self._section_page(rest)
         if kind == "home-page":
@@ -263,12 +294,13 @@ class _Batch:
         return None
 
     def _article_fragment(self, kind: str, article_id: str) -> Rendered | None:
-        if kind == "card":
+        if kind in ("card", "card-h2"):
             enriched = self._snapshot.articles.get(article_id)
             if enriched is None:
                 return None
-            card = render_teaser_card(self._snapshot.teasers([article_id])[0], self._site)
-            return Rendered(card.html, [article_id])
+            heading = "h2" if kind == "card-h2" else DEFAULT_CARD_HEADING
+            teaser = self._snapshot.teasers([article_id])[0]
+            return Rendered(render_teaser_card(teaser, self._site, heading).html, [article_id])
         if kind == "shell":
             return self._article_shell(article_id)
         parts = self._article_parts(article_id)
@@ -314,6 +346,8 @@ class _Batch:
             self._site,
             lang=enriched.article.language,
         )
+        package = render_package(enriched, self._snapshot.teasers(member_ids(enriched)), self._site)
+        block = Fragment(html=package.html + block.html, shows=[*package.shows, *block.shows])
         return _ArticleParts(enriched, body, block)
 
     def _listing_fragment(self, name: str) -> Rendered | None:
@@ -323,7 +357,7 @@ class _Batch:
             self._listing[name] = self._section(rest) if kind == "section" else self._home()
         return self._listing[name]
 
-    def _section(self, rest: str) -> Rendered | None:
+    def _section(self, rest: str, esi_cards: bool = False) -> Rendered | None:
         slug, _, page_text = rest.partition(":")
         page = int(page_text or 1)
         ids, total = self._snapshot.listings[ListingRequest(slug, page, self._page_size)]
@@ -331,19 +365,39 @@ class _Batch:
         if page > pages:
             return None
         fragment = render_category_listing(
-            slug, self._snapshot.teasers(ids), page, pages, self._site
+            slug, self._snapshot.teasers(ids), page, pages, self._site, esi_cards
         )
-        return Rendered(fragment.html, fragment.shows, (section_surrogate_key(slug),))
+        banner = self._banner(slug) if page == 1 else Fragment(html="", shows=[])
+        if esi_cards:
+            # Shows its stories only through their cards: what it depends on is the listing
+            # (and the breaking news above it, by the flashes' own keys).
+            return Rendered(
+                banner.html + fragment.html, banner.shows, (listing_surrogate_key(slug),)
+            )
+        return Rendered(
+            banner.html + fragment.html,
+            [*banner.shows, *fragment.shows],
+            (section_surrogate_key(slug),),
+        )
 
-    def _home(self) -> Rendered:
+    def _banner(self, slug: str | None) -> Fragment:
+        """Breaking news above home (`slug` None) or a listing's first page (its slug)."""
+        live = self._snapshot.articles
+        flashes = [live[i] for i in self._snapshot.flashes if i in live]
+        return render_banner(breaking_in(flashes, self._site, slug), self._site)
+
+    def _home(self, esi_cards: bool = False) -> Rendered:
         sections = {
             section.slug: self._snapshot.teasers(
                 self._snapshot.listings[ListingRequest(section.slug, 1, self._home_per_section)][0]
             )
             for section in self._site.top_sections()
         }
-        fragment = render_home(sections, self._site, per_section=self._home_per_section)
-        return Rendered(fragment.html, fragment.shows, (HOME_KEY,))
+        fragment = render_home(sections, self._site, self._home_per_section, esi_cards)
+        banner = self._banner(None)
+        if esi_cards:
+            return Rendered(banner.html + fragment.html, banner.shows, (HOME_LISTING_KEY,))
+        return Rendered(banner.html + fragment.html, [*banner.shows, *fragment.shows], (HOME_KEY,))
 
     def _home_page(self) -> Rendered | None:
         home = self._listing_fragment("home")
@@ -372,7 +426,7 @@ class _Batch:
             # section so that the edge drops it when the section changes.
             query = "" if int(page_text or 1) <= 1 else f"?page={int(page_text)}"
             include = esi_include(f"/fragments/section/{quote(slug, safe='')}{query}")
-            listing = Rendered(include.html, [], listing.extra_keys)
+            listing = Rendered(include.html, [], (listing_surrogate_key(slug),))
         section = self._site.section(slug)
         return self._whole_page(
             listing,

@@ -33,7 +33,17 @@ class RenderSettings(SiteSettings):
     # http://127.0.0.1:8000/, and the token its VCL expects; empty: no edge.
     edge_purge_url: str = ""
     edge_purge_token: SecretStr = SecretStr("")
+    # The edge's listings and home include each card as a fragment of its own, so
+    # a story's change re-fetches its cards alone. Each include costs the edge a
+    # sub-request on every page hit (bench.edge): false sends the edge listings
+    # and home whole, fetched again whenever one of their stories changes.
+    edge_card_includes: bool = True
     # Fragments rendered again per chunk of the warm lane (`warm.py`): home,
     # listings, re-linked and dependent articles' fragments, all purged before
     # the batch was acked, so never stale, only cold until then.
     eager_render_limit: int = Field(default=64, ge=0)
+    # Breaking news (`breaking.py`): how long a headline-only flash stays in the banner
+    # above home and its listings when no full article on its story comes, and how often
+    # the sweeper looks for flashes that stopped breaking.
+    breaking_news_s: int = Field(default=1800, ge=1)
+    breaking_sweep_s: float = Field(default=15.0, gt=0)

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from khabar_render import breaking
 from khabar_shared.events import EnrichedArticle
 from khabar_shared.lua import ScriptRegistry
 from khabar_shared.redis_helpers import RedisClient
@@ -300,6 +301,7 @@ class ArticleStore:
         for listing in stored.listings:
             pipe.zadd(section_key(listing), {article_id: score})
         pipe.zadd(LATEST_KEY, {article_id: score})
+        breaking.record_live(pipe, enriched)
 
     @staticmethod
     def _write_withdrawn(
@@ -317,6 +319,7 @@ class ArticleStore:
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
         pipe.sadd(WITHDRAWN_KEY, withdrawal.article_id)
+        breaking.record_withdrawn(pipe, withdrawal.article_id)
 
     async def is_withdrawn(self, article_id: str) -> bool:
         return bool(await self._redis.sismember(WITHDRAWN_KEY, article_id))

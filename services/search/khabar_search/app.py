@@ -18,6 +18,8 @@ from khabar_search.alias_store import AliasStore
 from khabar_search.alias_sync import AliasSync
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
+from khabar_search.node_pool import NodePool
+from khabar_search.nodes import SearchNode
 from khabar_search.query import SearchClient, SearchParams, SearchResult, SearchUnavailable
 from khabar_search.ratelimit import RateLimitMiddleware, SharedRateLimiter
 from khabar_search.settings import SearchSettings
@@ -25,12 +27,12 @@ from khabar_search.synonyms import load_synonyms
 from khabar_shared import failpoints
 from khabar_shared.asyncapi import asyncapi_router
 from khabar_shared.broker import make_broker
-from khabar_shared.consumer import StreamConsumer
+from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.dates import human_date
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, meili_check, redis_check
 from khabar_shared.logging import get_logger
-from khabar_shared.names import ENRICHED_STREAM, SEARCH_GROUP
+from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.ops_http import (
     HttpMetricsMiddleware,
     fastapi_ops_router,
@@ -40,6 +42,7 @@ from khabar_shared.ops_port import OpsPortMiddleware
 from khabar_shared.outages import WAITING
 from khabar_shared.problems import ProblemError, problem
 from khabar_shared.redis_helpers import connect, ensure_group, wait_for_redis
+from khabar_shared.search_nodes import note_applied, register
 from khabar_shared.security_headers import SecurityHeadersMiddleware
 from khabar_shared.shutdown import stop_consumers
 from khabar_shared.text import detect_language
@@ -114,23 +117,35 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         settings.languages,
     )
     aliases = AliasStore(redis)
-    indexer = Indexer(redis, writer, settings.meili_retry_max_s, aliases)
+    node = SearchNode(settings.search_node)
+    indexer = Indexer(redis, writer, settings.meili_retry_max_s, aliases, node)
+
+    async def index_batch(deliveries: list[Delivery[EnrichedEvent]]) -> None:
+        await indexer.handle(deliveries)
+        if deliveries:  # freshness for `khabar status` and traces; a lost stamp only ages
+            await note_applied(redis, node.name, deliveries[-1].message_id)
+
     consumer = StreamConsumer(
         stream=ENRICHED_STREAM,
-        group=SEARCH_GROUP,
+        group=node.group,
         event_model=EnrichedEvent,
-        handle=indexer.handle,
+        handle=index_batch,
         redis=redis,
         settings=settings,
     )
     consumer.register(broker)
+    pool = NodePool(
+        redis, node.name, settings.meili_url, settings.search_max_lag, settings.search_node_check_s
+    )
     reader = SearchClient(
         settings.meili_url,
         settings.meili_search_key.get_secret_value(),
         settings.meili_index,
         languages=settings.languages,
         transliterate=settings.transliterate,
+        relax_weak=settings.relax_weak_queries,
         max_depth=settings.max_result_depth,
+        pool=pool,
     )
     buckets = connect(settings.effective_cache_redis_url)
     limiter = SharedRateLimiter(
@@ -141,12 +156,16 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await wait_for_redis(redis, "log")
-        await ensure_group(redis, ENRICHED_STREAM, SEARCH_GROUP)
+        await ensure_group(redis, ENRICHED_STREAM, node.group)
         await writer.ensure_index(load_synonyms())
+        await register(redis, node.name, settings.meili_url)
         await broker.start()
         syncing = asyncio.create_task(alias_sync.run(settings.alias_refresh_s))
+        checking = asyncio.create_task(pool.run())
         yield
         syncing.cancel()
+        checking.cancel()
+        await pool.aclose()
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         await reader.aclose()
         await buckets.aclose()
@@ -176,11 +195,17 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
             {
                 "redis": redis_check(redis),
                 "meilisearch": meili_check(settings.meili_url),
-                "consumer_group": group_check(redis, ENRICHED_STREAM, SEARCH_GROUP),
+                "consumer_group": group_check(redis, ENRICHED_STREAM, node.group),
                 "dependencies": WAITING.check,  # red while a consumer waits out an outage
             }
         )
     )
+
+    @app.get("/search-nodes", include_in_schema=False)
+    async def search_nodes() -> list[dict[str, object]]:
+        """Every search node as this process sees it (operations port only)."""
+        return [state.as_dict() for state in pool.nodes]
+
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     # async: FastAPI would run a plain `def` dependency in a worker thread per request.

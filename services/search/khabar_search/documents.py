@@ -6,6 +6,7 @@ from datetime import UTC
 
 from pydantic import BaseModel
 
+from khabar_search.captions import captions_of
 from khabar_shared.events import EnrichedArticle
 
 TAG_PATTERN = re.compile(r"<[^>]+>")
@@ -33,6 +34,8 @@ class SearchDocument(BaseModel):
     headline: str
     lead: str
     body: str
+    # The picture's caption and credit: a reader remembers a photo (`captions.py`).
+    captions: str = ""
     search_text: str
     category: str
     topic: str
@@ -75,6 +78,7 @@ def to_document(enriched: EnrichedArticle) -> SearchDocument:
         headline=article.headline,
         lead=article.lead,
         body=html.unescape(TAG_PATTERN.sub(" ", article.body_html))[:MAX_BODY_CHARS],
+        captions=captions_of(article),
         search_text=distinct_terms(enriched.search_text),
         category=article.category,
         topic=enriched.topic,

@@ -2,7 +2,8 @@
 
 Searchable fields in order of weight: what a reader sees first counts most
 (headline, lead), then the names of the article's tags in Arabic and English
-(so a Latin query finds an Arabic article about the same entity), the body,
+(so a Latin query finds an Arabic article about the same entity), the body, the
+picture's caption and credit,
 and last `search_text`, enrich's clitic-stripped stems, which the service
 searches with the analyzed query (see `query.py`).
 
@@ -31,7 +32,7 @@ from typing import Any
 
 from khabar_search.locales import DEFAULT_LANGUAGES, index_locales
 
-SEARCHABLE = ["headline", "lead", "tag_names", "body", "search_text"]
+SEARCHABLE = ["headline", "lead", "tag_names", "body", "captions", "search_text"]
 # `id`: a deep page's bodies, for its snippets, are fetched by id after the merge (`query.py`).
 FILTERABLE = [
     "id",
@@ -74,7 +75,7 @@ RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness",
 # Each text field is tokenized as its language, among those the site takes
 # (`locales.py`): Arabic runs get Arabic normalization (alef, ya, ta marbuta and
 # the article ال split off), Chinese dictionary words, German compounds split.
-LOCALIZED_FIELDS = ["headline", "lead", "body", "tag_names", "search_text"]
+LOCALIZED_FIELDS = ["headline", "lead", "body", "captions", "tag_names", "search_text"]
 MAX_TOTAL_HITS = 5000
 
 

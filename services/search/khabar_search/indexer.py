@@ -24,6 +24,7 @@ from khabar_search.alias_store import AliasStore
 from khabar_search.aliases import Alias, mine
 from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter, is_unavailable
+from khabar_search.nodes import FIRST_NODE, SearchNode
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, newest_per_article
@@ -43,9 +44,10 @@ ALIASES_RECORDED = failpoints.point(
 )
 
 # Both in one hash slot (`{search}`), so the claim script is a single-slot
-# operation in a Redis Cluster too.
-VERSIONS_KEY = "khabar:{search}:versions"
-LATEST_PREFIX = "khabar:{search}:latest:"
+# operation in a Redis Cluster too. These are node 1's; every node has its own
+# (`nodes.SearchNode`), since each node's index is given every version.
+VERSIONS_KEY = FIRST_NODE.versions_key
+LATEST_PREFIX = FIRST_NODE.latest_key("")
 # The copy only has to outlive a race between replicas; a day is generous.
 LATEST_TTL_S = 24 * 3600
 MAX_REAPPLY_ROUNDS = 5
@@ -102,8 +104,10 @@ class Indexer:
         writer: MeiliWriter,
         retry_max_s: float,
         aliases: AliasStore | None = None,
+        node: SearchNode = FIRST_NODE,
     ) -> None:
         self._redis = redis
+        self._node = node
         self._writer = writer
         self._retry_max_s = retry_max_s
         self._aliases = aliases
@@ -141,7 +145,7 @@ class Indexer:
         """Pass the version guard; returns the ids whose change may be applied."""
         if not changes:
             return set()
-        keys = [VERSIONS_KEY, *(latest_key(change.article_id) for change in changes)]
+        keys = [self._node.versions_key, *(self._node.latest_key(c.article_id) for c in changes)]
         args: list[str | int] = [LATEST_TTL_S]
         for change in changes:
             args += [change.article_id, change.version, change.copy()]
@@ -174,7 +178,7 @@ class Indexer:
         if not applied:
             return []
         ids = [c.article_id for c in applied]
-        claimed = await self._redis.hmget(VERSIONS_KEY, ids)
+        claimed = await self._redis.hmget(self._node.versions_key, ids)
         stale = [
             c.article_id
             for c, now in zip(applied, claimed, strict=True)
@@ -182,7 +186,7 @@ class Indexer:
         ]
         if not stale:
             return []
-        copies = await self._redis.mget([latest_key(article_id) for article_id in stale])
+        copies = await self._redis.mget([self._node.latest_key(article_id) for article_id in stale])
         newer = []
         for article_id, raw in zip(stale, copies, strict=True):
             if raw is None:

@@ -40,14 +40,18 @@ import aiohttp
 import orjson
 from pydantic import BaseModel, Field
 
-from khabar_search import fallback
+from khabar_search import fallback, relax
 from khabar_search.documents import FACET_SEPARATOR
 from khabar_search.locales import DEFAULT_LANGUAGES, query_locales
+from khabar_search.node_pool import NodePool
 from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
+from khabar_shared.logging import get_logger
 from khabar_shared.text import analyze, tokenize
 
-WORD_FIELDS = ["headline", "lead", "tag_names", "body"]
+log = get_logger(__name__)
+
+WORD_FIELDS = ["headline", "lead", "tag_names", "body", "captions"]
 STEM_FIELDS = ["search_text"]
 STEMS_WEIGHT = 0.9
 RETRIEVED = [
@@ -338,11 +342,15 @@ def to_result(
 
 
 class SearchUnavailable(RuntimeError):
-    """Meilisearch did not answer, or answered with an error; `answer` holds what it said."""
+    """Meilisearch did not answer, or answered with an error; `answer` holds what it said.
 
-    def __init__(self, reason: str, answer: str = "") -> None:
+    `node_down`: the node did not answer or failed (5xx), so another node may answer.
+    """
+
+    def __init__(self, reason: str, answer: str = "", node_down: bool = True) -> None:
         super().__init__(reason)
         self.answer = answer
+        self.node_down = node_down
 
 
 class SearchClient:
@@ -355,15 +363,19 @@ class SearchClient:
         synonyms: dict[str, list[str]] | None = None,
         languages: Sequence[str] = DEFAULT_LANGUAGES,
         transliterate: bool = True,
+        relax_weak: bool = True,
         max_depth: int | None = None,
+        pool: NodePool | None = None,
     ) -> None:
         self._languages = languages
+        self._pool = pool
         self._transliterate = transliterate
+        self._relax = relax_weak
         # Uncompressed: Meilisearch sits next to us, and gzip costs both sides CPU per query.
         self._headers = {"Accept-Encoding": "identity", "Content-Type": "application/json"}
         if search_key:
             self._headers["Authorization"] = f"Bearer {search_key}"
-        self._url = meili_url.rstrip("/") + "/multi-search"
+        self._url = meili_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._index = index_uid
         self._max_depth = max_depth
@@ -388,18 +400,39 @@ class SearchClient:
         return SearchResult.model_validate(await self.search_fields(params))
 
     async def search_fields(self, params: SearchParams) -> dict[str, Any]:
-        """The result as plain data (see `result_fields`)."""
+        """The result as plain data (see `result_fields`), from the first node that answers.
+
+        With a pool of nodes, a node that fails is taken out and the next one asked.
+        """
+        urls = self._pool.choices() if self._pool else [self._url]
+        for attempt, url in enumerate(urls, start=1):
+            try:
+                return await self._search_on(url, params)
+            except SearchUnavailable as error:
+                if self._pool is None or not error.node_down:
+                    raise
+                self._pool.failed(url)
+                if attempt == len(urls):
+                    raise
+                log.warning("search_node_failed_asking_next", url=url, error=str(error))
+        raise AssertionError("unreachable: the pool always names a node")
+
+    async def _search_on(self, url: str, params: SearchParams) -> dict[str, Any]:
         request = build_request(params, self._index, self._languages)
-        answer = await self._multi_search(request)
+        answer = await self._multi_search(url, request)
         if answer is None:
             return result_fields(params, {})
         weights = list(QUERY_WEIGHTS[: len(answer)])
         spelled: list[str] = []
         if self._transliterate and params.q and fallback.found_little(answer, params.per_page):
-            answer, weights, spelled = await self._with_guesses(params, request, answer, weights)
+            answer, weights, spelled = await self._with_guesses(
+                url, params, request, answer, weights
+            )
+        if self._relax and params.q and relax.is_weak(answer, weights):
+            answer, weights = await self._with_relaxed(url, request, answer, weights)
         merged = merge_answers(params, answer, weights)
         if is_deep(params) and merged["hits"]:
-            await self._add_page_documents(merged["hits"], page_fields(params))
+            await self._add_page_documents(url, merged["hits"], page_fields(params))
         highlighter = Highlighter(params.q, self._synonyms, also=spelled)
         if not highlighter.wanted or not merged["hits"]:
             return result_fields(params, merged, highlighter, self._max_depth)
@@ -407,6 +440,7 @@ class SearchClient:
 
     async def _with_guesses(
         self,
+        url: str,
         params: SearchParams,
         request: dict[str, Any],
         answer: list[dict[str, Any]],
@@ -421,21 +455,38 @@ class SearchClient:
         if not spellings:
             return answer, weights, []
         queries = fallback.guess_queries(request["queries"][0], spellings)
-        guessed = await self._multi_search({"queries": queries}) or []
+        guessed = await self._multi_search(url, {"queries": queries}) or []
         found = [s for s, result in zip(spellings, guessed, strict=False) if result.get("hits")]
         return answer + guessed, weights + fallback.guess_weights(len(guessed)), found
 
-    async def _add_page_documents(self, hits: list[dict[str, Any]], fields: list[str]) -> None:
+    async def _with_relaxed(
+        self,
+        url: str,
+        request: dict[str, Any],
+        answer: list[dict[str, Any]],
+        weights: list[float],
+    ) -> tuple[list[dict[str, Any]], list[float]]:
+        """The answer with the hits of the query's words, each left out in turn (`relax.py`)."""
+        queries = relax.relaxed_queries(request["queries"])
+        if not queries:
+            return answer, weights
+        relaxed = await self._multi_search(url, {"queries": queries}) or []
+        return answer + relaxed, weights + relax.relaxed_weights(len(relaxed))
+
+    async def _add_page_documents(
+        self, url: str, hits: list[dict[str, Any]], fields: list[str]
+    ) -> None:
         by_id = {hit["id"]: hit for hit in hits}
         request = documents_request(self._index, list(by_id), fields)
-        [found] = await self._multi_search(request) or [{}]
+        [found] = await self._multi_search(url, request) or [{}]
         for document in found.get("hits", []):
             by_id[document["id"]].update(document)
 
-    async def _multi_search(self, request: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """Each query's answer; None when the index is still empty."""
+    async def _multi_search(self, url: str, request: dict[str, Any]) -> list[dict[str, Any]] | None:
+        """Each query's answer from the node at `url`; None when the index is still empty."""
         try:
-            async with self._open().post(self._url, data=orjson.dumps(request)) as response:
+            endpoint = url + "/multi-search"
+            async with self._open().post(endpoint, data=orjson.dumps(request)) as response:
                 raw = await response.read()
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -447,7 +498,9 @@ class SearchClient:
             return None
         if status >= 300 or answer is None:
             raise SearchUnavailable(
-                f"meilisearch answered {status}", raw[:500].decode(errors="replace")
+                f"meilisearch answered {status}",
+                raw[:500].decode(errors="replace"),
+                node_down=status >= 500 or answer is None,
             )
         results: list[dict[str, Any]] = answer.get("results", [])
         return results

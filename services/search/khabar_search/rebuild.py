@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from khabar_search.documents import to_document
-from khabar_search.indexer import VERSIONS_KEY
 from khabar_search.meili import MeiliWriter
+from khabar_search.nodes import FIRST_NODE, SearchNode
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.events import EnrichedEvent, MalformedEvent, decode_event
 from khabar_shared.logging import get_logger
@@ -79,12 +79,14 @@ async def replay(redis: RedisClient, stream: str, after: str, until: str) -> Rep
     return found
 
 
-async def _guarded(redis: RedisClient, changes: Replay) -> tuple[list[dict[str, Any]], list[str]]:
-    """The changes not older than what the live consumer already claimed."""
+async def _guarded(
+    redis: RedisClient, changes: Replay, node: SearchNode
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The changes not older than what the node's live consumer already claimed."""
     ids = list(changes.documents)
     if not ids:
         return [], []
-    claimed = await redis.hmget(VERSIONS_KEY, ids)
+    claimed = await redis.hmget(node.versions_key, ids)
     upserts, deletes = [], []
     for article_id, now in zip(ids, claimed, strict=True):
         if now is not None and int(now) > changes.versions[article_id]:
@@ -172,7 +174,9 @@ async def rebuild(
     stream: str,
     batch_size: int = 1000,
     progress: Progress = _quiet,
+    node: SearchNode = FIRST_NODE,
 ) -> RebuildReport:
+    """Rebuild `live` (the index of search node `node`) from the log and swap it in."""
     started = time.monotonic()
     fresh = live.for_index(f"{live.index_uid}_rebuild_{int(time.time())}")
     await live.ensure_index(load_synonyms())  # the swap needs both to exist
@@ -183,10 +187,10 @@ async def rebuild(
     documents = await load_newest(redis, stream, mark, wanted, fresh, batch_size, progress)
 
     before_swap = await replay(redis, stream, mark, await stream_end(redis, stream))
-    await fresh.apply(*await _guarded(redis, before_swap))
+    await fresh.apply(*await _guarded(redis, before_swap, node))
     await live.swap_with(fresh.index_uid)
     after_swap = await replay(redis, stream, before_swap.last_id, await stream_end(redis, stream))
-    await live.apply(*await _guarded(redis, after_swap))
+    await live.apply(*await _guarded(redis, after_swap, node))
     await fresh.delete_index()  # the old index, under the rebuild's name since the swap
 
     report = RebuildReport(

@@ -9,6 +9,8 @@ from pydantic import Field, SecretStr, field_validator
 
 from khabar_search.client_address import Network, parse_networks
 from khabar_search.locales import DEFAULT_LANGUAGES, known_languages
+from khabar_search.nodes import NODE_NAME_PATTERN
+from khabar_shared.names import FIRST_SEARCH_NODE
 from khabar_shared.site_settings import SiteSettings
 
 
@@ -20,6 +22,14 @@ class SearchSettings(SiteSettings):
     # 0 keeps them on the public port.
     search_ops_port: int = Field(default=9002, ge=0, le=65535)
     meili_index: str = "articles"
+    # Which search node this process indexes (`nodes.py`): its Meilisearch is
+    # `meili_url`, its consumer group `search-<node>` ("1", the default, keeps
+    # `search`). Readers' queries go to every registered node that is ready.
+    search_node: str = Field(default=FIRST_SEARCH_NODE, pattern=NODE_NAME_PATTERN)
+    # A node more than this many events behind the log serves no reader until it catches up.
+    search_max_lag: int = Field(default=100, ge=0)
+    # How often each process checks the nodes' health and lag.
+    search_node_check_s: float = Field(default=1.0, gt=0)
     meili_index_key: SecretStr = SecretStr("")
     meili_search_key: SecretStr = SecretStr("")
     # Longest a batch waits for Meilisearch to come back before it is left
@@ -35,6 +45,9 @@ class SearchSettings(SiteSettings):
     # A Latin name the archive writes only in Arabic: when the query as typed
     # finds little, try its likeliest Arabic spellings (`fallback.py`).
     transliterate: bool = True
+    # A query whose best hit misses words the reader gave: ask again with each word
+    # left out in turn (`relax.py`).
+    relax_weak_queries: bool = True
     # How often each process looks for newly learned aliases (`alias_sync.py`).
     alias_refresh_s: float = Field(default=30.0, gt=0)
     max_query_chars: int = Field(default=200, ge=10)

@@ -259,15 +259,23 @@ _LATIN_CLASSES = [
 
 
 def arabic_skeleton(text: str) -> str:
+    return _squeeze(_arabic_classes(text))
+
+
+def _arabic_classes(text: str) -> str:
     # تش and دج spell one foreign sound each (ch, j).
-    text = text.replace("تش", "ش").replace("دج", "ج")
-    return _squeeze(text.translate(_ARABIC_CLASS))
+    return text.replace("تش", "ش").replace("دج", "ج").translate(_ARABIC_CLASS)
 
 
 def latin_skeleton(text: str) -> str:
+    return _squeeze(_latin_classes(text))
+
+
+def _latin_classes(text: str) -> str:
     latin = _fold(text)
     latin = re.sub(r"cc(?=[ei])", "ch", latin)  # Italian: Gucci, Versace's cousins
     latin = re.sub(r"c(?=[eiy])", "s", latin)
+    latin = re.sub(r"dg(?=[eiy])", "j", latin)  # Cambridge كامبريدج: one sound, not two
     out = []
     at = 0
     while at < len(latin):
@@ -278,7 +286,7 @@ def latin_skeleton(text: str) -> str:
                 break
         else:
             at += 1  # vowels, h, w, y, digits and signs carry no consonant class
-    return _squeeze("".join(out))
+    return "".join(out)
 
 
 def _squeeze(skeleton: str) -> str:
@@ -287,6 +295,11 @@ def _squeeze(skeleton: str) -> str:
 
 def skeleton_distance(latin: str, arabic: str) -> int:
     return edit_distance(latin_skeleton(latin), arabic_skeleton(arabic))
+
+
+def raw_skeleton_distance(latin: str, arabic: str) -> int:
+    """The distance before doubled consonant classes are merged into one."""
+    return edit_distance(_latin_classes(latin), _arabic_classes(arabic))
 
 
 def sounds_alike(latin: str, arabic: str) -> bool:

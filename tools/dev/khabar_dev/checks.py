@@ -22,8 +22,9 @@ from khabar_ingest.formats.writer import article_to_ninjs
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
     ENRICHED_STREAM,
-    GROUPS_BY_STREAM,
+    SEARCH_NODES_KEY,
     dead_letter_stream,
+    groups_by_stream,
 )
 
 
@@ -87,9 +88,13 @@ class Accepted:
 
 
 def group_state(client: redis.Redis) -> dict[str, dict[str, Any]]:
-    """Per `stream/group`: entries not yet read (lag) and read but not acked (pending)."""
+    """Per `stream/group`: entries not yet read (lag) and read but not acked (pending).
+
+    Every search node's group counts: each node must have caught up.
+    """
     state = {}
-    for stream, groups in GROUPS_BY_STREAM.items():
+    nodes = [cast(bytes, name).decode() for name in client.hkeys(SEARCH_NODES_KEY)]
+    for stream, groups in groups_by_stream(nodes).items():
         # The last entry there is, not the last id made: a trim may have deleted that one.
         newest = client.xrevrange(stream, count=1)
         last = cast(bytes, newest[0][0]) if newest else b"0-0"

@@ -4,7 +4,10 @@ Reuses a Redis that answers at KHABAR_REDIS_URL (else starts one with an
 append-only file), reuses a Meilisearch that answers at KHABAR_MEILI_URL
 (else starts the pinned binary), creates the search keys, starts the four
 services and the edge (varnishd, the readers' one address), loads the sample
-and says where to look. Ctrl-C or SIGTERM stops
+and says where to look. With `KHABAR_SEARCH_NODES=2` (or more) it also starts
+one more Meilisearch per search node, on the next free ports after the first's,
+each with its own search process indexing it (README, "Search nodes").
+Ctrl-C or SIGTERM stops
 everything it started; a service that dies is started again (`supervisor.py`),
 and nothing it started outlives it. A port it needs that is taken is named
 before anything starts.
@@ -15,6 +18,7 @@ import atexit
 import secrets
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -33,10 +37,11 @@ from khabar_dev.processes import (
     start_cache_redis,
     start_meili,
     start_redis,
+    start_service,
     start_services,
 )
 from khabar_dev.sample import load_sample
-from khabar_dev.supervisor import Supervisor, check_ports
+from khabar_dev.supervisor import Supervisor, check_ports, port_in_use
 from khabar_shared.logging import configure_logging, get_logger
 from khabar_shared.meili_setup import provision_keys
 
@@ -65,6 +70,8 @@ class RunSettings(BaseSettings):
     search_ops_port: int = 9002
     render_ops_port: int = 9003
     edge_port: int = 8000
+    # Search nodes: each more than the first is one more Meilisearch and search process.
+    search_nodes: int = Field(default=1, ge=1, le=9)
     # What render must show the edge to purge it; made for each run when unset.
     edge_purge_token: SecretStr = SecretStr("")
     log_format: str = Field(default="console")
@@ -171,6 +178,68 @@ def ports_to_bind(settings: RunSettings) -> dict[str, tuple[int, str]]:
     return wanted
 
 
+@dataclass(frozen=True)
+class ExtraNode:
+    """A search node after the first: its Meilisearch and its search process's ports."""
+
+    name: str
+    meili_port: int
+    search_port: int
+    search_ops_port: int
+
+
+def next_free_port(after: int, taken: set[int]) -> int:
+    """The first port above `after` that nothing listens on and this run has not planned."""
+    port = after + 1
+    while port in taken or port_in_use(port):
+        port += 1
+    taken.add(port)
+    return port
+
+
+def plan_extra_nodes(settings: RunSettings, taken: set[int]) -> list[ExtraNode]:
+    """Nodes 2..KHABAR_SEARCH_NODES, each on the next free ports after the first node's."""
+    meili = urlparse(settings.meili_url).port or 7700
+    search, ops = settings.search_port, settings.search_ops_port
+    nodes = []
+    for number in range(2, settings.search_nodes + 1):
+        meili = next_free_port(meili, taken)
+        search = next_free_port(search, taken)
+        ops = next_free_port(ops, taken)
+        nodes.append(ExtraNode(str(number), meili, search, ops))
+    return nodes
+
+
+def start_extra_nodes(
+    group: ProcessGroup,
+    supervisor: Supervisor,
+    env: dict[str, str],
+    settings: RunSettings,
+    key: str,
+    log_dir: Path,
+) -> list[ExtraNode]:
+    """Each extra node's Meilisearch (same master key, so the same search keys) and indexer."""
+    taken = {port for port, _ in ports_to_bind(settings).values()}
+    nodes = plan_extra_nodes(settings, taken)
+    for node in nodes:
+        data = settings.data_dir / f"meilisearch-{node.name}"
+        url = start_meili(group, data, node.meili_port, key)
+        provision_keys(url, key)
+        node_env = {**env, "KHABAR_SEARCH_NODE": node.name, "KHABAR_MEILI_URL": url}
+        name, logs = f"search-{node.name}", log_dir / f"search-{node.name}.log"
+        supervisor.add(
+            name,
+            lambda n=node, e=node_env, x=name, lp=logs: launch_service(  # type: ignore[misc]
+                group, "search", e, n.search_port, lp, x, n.search_ops_port
+            ),
+            start_service(
+                group, "search", node_env, node.search_port, logs, name, node.search_ops_port
+            ),
+        )
+        log.info("search_node_started", node=node.name, meili=url, search_port=node.search_port)
+    return nodes
+
+
 def supervise(
     group: ProcessGroup, env: dict[str, str], settings: RunSettings, log_dir: Path
 ) -> Supervisor:
@@ -220,6 +289,7 @@ def main() -> None:
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
         supervisor = supervise(group, env, settings, log_dir)
+        extra_nodes = start_extra_nodes(group, supervisor, env, settings, key, log_dir)
         # The edge: one more supervised process.
         supervisor.add(
             "edge",
@@ -253,6 +323,7 @@ def main() -> None:
             first_id,
             generated_key=not settings.bootstrap_ingest_key.get_secret_value(),
             push_secret=push_secret,
+            extra_nodes=extra_nodes,
         )
         supervisor.run(lambda: stop.requested)
     finally:
@@ -266,7 +337,11 @@ def print_where_to_look(
     article_id: str | None,
     generated_key: bool,
     push_secret: str = "",
+    extra_nodes: list[ExtraNode] | None = None,
 ) -> None:
+    nodes = ", ".join(
+        f"{n.name} at :{n.meili_port} (its search on :{n.search_port})" for n in extra_nodes or []
+    )
     push_note = (
         "" if settings.bootstrap_push_secret.get_secret_value() else "   (generated for this run)"
     )
@@ -289,6 +364,9 @@ def print_where_to_look(
             f":{settings.search_ops_port} (search), :{settings.render_ops_port} (render), "
             f":{settings.enrich_port} (enrich)"
         ),
+        f"  search nodes      1 at {settings.meili_url}, {nodes}  (khabar status: their lag)"
+        if nodes
+        else "",
         f"  ingest key        {ingest_key}"
         + ("   (generated for this run)" if generated_key else ""),
         f"  Superdesk push    resource URL http://127.0.0.1:{settings.ingest_port}/v1/push/superdesk",

@@ -81,7 +81,23 @@ def is_newsml(root: ET.Element) -> bool:
 
 def newsml_to_ninjs(root: ET.Element) -> dict[str, Any]:
     """The ninjs document a NewsML-G2 `newsItem` (or a `newsMessage` holding one text item) says."""
-    item = _the_text_item(root)
+    return item_to_ninjs(_the_text_item(root))
+
+
+def text_items(root: ET.Element) -> list[ET.Element]:
+    """The text `newsItem`s of a document, in its order: the root itself, or a message's."""
+    if local(root.tag) == "newsItem":
+        return [root]
+    return [
+        el
+        for el in root.iter()
+        if local(el.tag) == "newsItem"
+        and _attr(_first(_first(el, "itemMeta"), "itemClass"), "qcode") in (None, *TEXT_CLASSES)
+    ]
+
+
+def item_to_ninjs(item: ET.Element) -> dict[str, Any]:
+    """The ninjs document one `newsItem` says."""
     item_meta, content_meta = _first(item, "itemMeta"), _first(item, "contentMeta")
     errors = _class_errors(item_meta)
     ninjs: dict[str, Any] = {"uri": item.get("guid", "")}
@@ -131,25 +147,10 @@ def xml_pointer(pointer: str) -> str:
 
 
 def _the_text_item(root: ET.Element) -> ET.Element:
-    if local(root.tag) == "newsItem":
-        return root
-    items = [el for el in root.iter() if local(el.tag) == "newsItem"]
-    texts = [
-        el
-        for el in items
-        if _attr(_first(_first(el, "itemMeta"), "itemClass"), "qcode") in (None, *TEXT_CLASSES)
-    ]
+    texts = text_items(root)
     if len(texts) != 1:
         raise InvalidArticle(
-            [
-                FieldError(
-                    pointer="/newsMessage/itemSet",
-                    message=(
-                        f"holds {len(texts)} text newsItems; send one per request (or use the batch "
-                        "endpoint with ninjs)"
-                    ),
-                )
-            ]
+            [FieldError(pointer="/newsMessage/itemSet", message="holds no text newsItem")]
         )
     return texts[0]
 

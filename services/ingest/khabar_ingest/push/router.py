@@ -20,10 +20,12 @@ from fastapi.responses import JSONResponse
 
 from khabar_ingest.body import parse_json_body, read_raw_body
 from khabar_ingest.formats.errors import FieldError, InvalidArticle
+from khabar_ingest.formats.ids import article_id_from_uri
 from khabar_ingest.formats.ninjs import Limits, Reading, read_ninjs
 from khabar_ingest.openapi import ASSET_REQUEST_BODY, PROBLEM_CODES, PUSH_REQUEST_BODY
 from khabar_ingest.problems import invalid_article
 from khabar_ingest.store import Change
+from khabar_shared.events import Article
 from khabar_shared.logging import get_logger
 
 from . import superdesk
@@ -31,6 +33,7 @@ from .destinations import Destination, PushSecrets
 from .items import PushedItems
 from .media import MediaRefused, MediaStore, check_media_id, decode_payload, verify_image
 from .multipart import NotMultipart, parse_form
+from .packages import Package, StoryPackages, with_package
 from .problems import (
     MISSING_SIGNATURE,
     WRONG_SIGNATURE,
@@ -59,7 +62,12 @@ class PushConfig:
 
 
 def push_router(
-    config: PushConfig, secrets: PushSecrets, items: PushedItems, media: MediaStore, accept: Accept
+    config: PushConfig,
+    secrets: PushSecrets,
+    items: PushedItems,
+    media: MediaStore,
+    accept: Accept,
+    packages: StoryPackages,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1/push/superdesk", tags=["superdesk push"])
 
@@ -130,32 +138,49 @@ def push_router(
                 path,
             ).error()
         readings = await articles_of(document, kind, zone, path)
+        articles = [reading.article for reading in readings]
+        if kind == "article":
+            articles = [with_package(articles[0], await packages.package_of(articles[0].id))]
         if kind == "package":
-            await items.keep(
-                guid,
-                {
-                    "type": "composite",
-                    "members": [
-                        member.get("guid") for _, member in superdesk.package_members(document)
-                    ],
-                },
-            )
-            if not readings:
+            members = [m.get("guid") for _, m in superdesk.package_members(document)]
+            await items.keep(guid, {"type": "composite", "members": members})
+            articles = await package_changes(document, guid, articles)
+            if not articles:
                 return JSONResponse(
-                    {
-                        "guid": guid,
-                        "kind": "package",
-                        "members": [m.get("guid") for _, m in superdesk.package_members(document)],
-                    },
-                    status_code=202,
+                    {"guid": guid, "kind": "package", "members": members}, status_code=202
                 )
         changes = [
-            Change(article=reading.article, submitted_by=who, correlation_id=correlation_id)
-            for reading in readings
+            Change(article=article, submitted_by=who, correlation_id=correlation_id)
+            for article in articles
         ]
         zoned = sorted({field for reading in readings for field in reading.zoned_fields})
         note = {"time_zone_applied": zone, "fields_read_in_time_zone": zoned} if zoned else {}
         return await accept(changes, path, who, note)
+
+    async def package_changes(
+        document: dict[str, Any], guid: str, embedded: list[Article]
+    ) -> list[Article]:
+        """The members a package changes: those sent whole, the held ones, those that left."""
+        member_ids = [
+            article_id_from_uri(str(member["guid"]))
+            for _, member in superdesk.package_members(document)
+            if superdesk.kind_of(member) == "article"
+        ]
+        package: Package | None = None
+        if document.get("pubstatus", "usable") != "canceled":
+            package = {
+                "guid": guid,
+                "headline": document.get("headline") or "",
+                "members": member_ids,
+            }
+        left = await packages.record(guid, package)
+        sent = {article.id for article in embedded}
+        held = [i for i in member_ids if i not in sent]
+        return [
+            *(with_package(article, package) for article in embedded),
+            *await packages.restated(held, package),
+            *await packages.restated(left, None),
+        ]
 
     async def articles_of(
         document: dict[str, Any], kind: str, zone: str, path: str

@@ -11,7 +11,10 @@ the document's other fields (they stay in `Article.extra`):
 - renditions whose `media` ingest holds (uploaded first to the assets URL)
   point at khabar's own copy, not at Superdesk's internal upload URL;
 - an association that is only `{guid, type}` (a picture pushed before, or a
-  package member) is filled in from what was pushed earlier.
+  package member) is filled in from what was pushed earlier;
+- `rewrite_of` (an "update" in Superdesk: this item follows up the one whose
+  guid it names, e.g. the full story after a flash) is kept, and that item's
+  article id added as `follows_up`, for render to end the flash it follows.
 
 Items are sorted by `type`: `text` (and `preformatted`) are articles,
 `picture`/`graphic`/`video`/`audio` are media items, `composite` a package.
@@ -19,6 +22,8 @@ Items are sorted by `type`: `text` (and `preformatted`) are articles,
 
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
+
+from khabar_ingest.formats.ids import article_id_from_uri
 
 ARTICLE_TYPES = frozenset(("text", "preformatted"))
 MEDIA_TYPES = frozenset(("picture", "graphic", "video", "audio"))
@@ -62,6 +67,9 @@ def as_ninjs(
         ninjs["uri"] = ninjs["guid"]
     if ninjs.get("type") == "preformatted":
         ninjs["type"] = "text"
+    rewrite_of = ninjs.get("rewrite_of")
+    if isinstance(rewrite_of, str) and rewrite_of.strip():
+        ninjs["follows_up"] = article_id_from_uri(rewrite_of)
     located = ninjs.get("located")
     if isinstance(located, str) and located.strip() and "place" not in ninjs:
         ninjs["place"] = [{"name": located.strip()}]

@@ -1,5 +1,7 @@
-"""`khabar status`: does the pipeline keep up? One row per stream and consumer group."""
+"""`khabar status`: does the pipeline keep up? One row per stream and consumer group,
+and one per search node (its lag and when it last applied a batch)."""
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -12,6 +14,7 @@ from khabar_cli.main import app, with_log_redis
 from khabar_ingest.watch.registry import list_feeds
 from khabar_shared.names import GROUPS_BY_STREAM
 from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stats
+from khabar_shared.search_nodes import NodeFreshness, freshness
 
 console = Console()
 
@@ -65,6 +68,26 @@ def status_table(stats: list[GroupStats], stuck_after_s: float) -> Table:
     return table
 
 
+def nodes_table(nodes: list[NodeFreshness], now: datetime) -> Table:
+    table = Table(title="search nodes", header_style="bold")
+    for column in ("node", "group", "meilisearch"):
+        table.add_column(column, no_wrap=True)
+    for column in ("lag", "pending", "last applied", "last event"):
+        table.add_column(column, justify="right")
+    for node in nodes:
+        applied = node.last_applied_at
+        table.add_row(
+            node.node,
+            node.group,
+            node.meili_url,
+            "?" if node.lag is None else str(node.lag),
+            "?" if node.pending is None else str(node.pending),
+            "never" if applied is None else f"{age_text((now - applied).total_seconds())} ago",
+            node.last_applied_event or "-",
+        )
+    return table
+
+
 @app.command()
 def status(
     stuck_after: Annotated[
@@ -81,6 +104,9 @@ def status(
     """
     stats = with_log_redis(all_group_stats)
     console.print(status_table(stats, stuck_after))
+    nodes = with_log_redis(freshness)
+    if nodes:
+        console.print(nodes_table(nodes, datetime.now(UTC)))
     feeds = with_log_redis(list_feeds)
     if feeds:
         console.print(feeds_table(feeds))

@@ -1,11 +1,13 @@
 """`khabar trace ARTICLE_ID`: where is my story? The same answer as ingest's /trace."""
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from khabar_cli.commands.status_cmd import nodes_table
 from khabar_cli.main import app, with_log_redis
 from khabar_ingest.trace import ArticleTrace, read_trace
 
@@ -55,3 +57,5 @@ def trace(
         console.print(f"[red]No article {article_id}.[/red]")
         raise typer.Exit(1)
     console.print(trace_table(found))
+    if found.search_nodes:
+        console.print(nodes_table(found.search_nodes, datetime.now(UTC)))

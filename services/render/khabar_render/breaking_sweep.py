@@ -1,0 +1,71 @@
+"""Purges the pages of flashes that stopped breaking by time, or by an answer filed elsewhere.
+
+The handler purges what a changed article touches; a flash that stops breaking because
+time passed changes nothing, and one answered by a full article in another section is
+not in that article's listings. The sweeper runs beside the consumer and finds them.
+
+Each sweep: purge the cached fragments that showed them, tell the edge, then forget them
+and move the store's epoch (one transaction), in that order. A crash before the last
+step leaves them recorded, and the next sweep does it all again; moving the epoch drops
+a render that read them while they were breaking and stored its fragments after the
+purge (`Renderer._unless_changed_since`).
+"""
+
+import asyncio
+
+from khabar_render.breaking import ANSWERED_KEY, FLASH_STORY_KEY, FLASHES_KEY, BreakingNews
+from khabar_render.purge import PurgeNotifier, surrogate_key
+from khabar_render.store import EPOCH_KEY, ArticleStore, FragmentCache
+from khabar_shared import failpoints
+from khabar_shared.logging import get_logger
+from khabar_shared.outages import DependencyUnavailable
+
+log = get_logger(__name__)
+
+PURGED = failpoints.point("breaking.purged", "ended flashes' pages purged, flashes not forgotten")
+
+
+class BreakingSweeper:
+    def __init__(
+        self,
+        news: BreakingNews,
+        articles: ArticleStore,
+        cache: FragmentCache,
+        notifier: PurgeNotifier,
+    ) -> None:
+        self._news = news
+        self._articles = articles
+        self._cache = cache
+        self._notifier = notifier
+
+    async def sweep(self) -> list[str]:
+        """The flashes that stopped breaking, their pages purged."""
+        at = self._news.clock()
+        gone = [
+            i
+            for i, ts, _, answered in await self._news.flashes()
+            if not self._news.is_breaking(ts, answered, at)
+        ]
+        if gone:
+            await self._cache.purge(await self._articles.dependents_many(gone))
+            await self._notifier.purge([surrogate_key(i) for i in gone])
+            failpoints.check(PURGED)
+        async with self._news.redis.pipeline(transaction=True) as pipe:
+            if gone:
+                pipe.zrem(FLASHES_KEY, *gone)
+                pipe.hdel(FLASH_STORY_KEY, *gone)
+                pipe.incr(EPOCH_KEY)
+            # A story answered long ago stops no flash: one still breaking is newer than that.
+            pipe.zremrangebyscore(ANSWERED_KEY, "-inf", at - 2 * self._news.window_s)
+            await pipe.execute()
+        if gone:
+            log.info("breaking_news_ended", article_ids=gone)
+        return gone
+
+    async def run(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.sweep()
+            except (DependencyUnavailable, ConnectionError, OSError) as error:
+                log.warning("breaking_sweep_failed", error=str(error))
