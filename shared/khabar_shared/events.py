@@ -203,12 +203,20 @@ def event_json(event: AnyEvent) -> bytes:
 
 def routing_fields(event: AnyEvent) -> dict[str, str]:
     """The entry's fields besides `data`: what operators read with redis-cli."""
+    return _routing(
+        event.type, event.event_id, event.article_id, event.version, event.correlation_id
+    )
+
+
+def _routing(
+    kind: str, event_id: str, article_id: str, version: int, correlation_id: str
+) -> dict[str, str]:
     return {
-        "type": event.type,
-        "event_id": event.event_id,
-        "article_id": event.article_id,
-        "version": str(event.version),
-        "correlation_id": event.correlation_id,
+        "type": kind,
+        "event_id": event_id,
+        "article_id": article_id,
+        "version": str(version),
+        "correlation_id": correlation_id,
     }
 
 
@@ -260,12 +268,16 @@ class DraftArticleEvent:
     the version's and the article's corrections' JSON values are (1-based,
     first and last byte of each, as Lua's `string.sub` counts), for the script
     to write a later version's values there: the rest of the event is the
-    codec's, never the script's.
+    codec's, never the script's. `entry` is the stream entry's fields, name
+    then value, as `encode_event` writes them (`data` empty), and
+    `entry_marks` where the type's, the version's and `data`'s values are in
+    it (1-based, as Lua counts).
     """
 
     data: bytes
     marks: list[int]
-    article_json: bytes  # the article's JSON without its corrections (what the hash covers)
+    entry: list[str]
+    entry_marks: list[int]
 
 
 def draft_article_event(
@@ -301,7 +313,11 @@ def draft_article_event(
         if index in (1, 3, 6):  # the type, the version, the corrections
             marks += [end + 1, end + len(part)]
         end += len(part)
-    return DraftArticleEvent(b"".join(parts), marks, article_json)
+    fields = {**_routing(kind, event_id, article.id, 1, correlation_id), "data": ""}
+    entry = [text for pair in fields.items() for text in pair]
+    names = list(fields)  # a value may spell a name ("data"): positions come from the names
+    entry_marks = [2 * names.index(name) + 2 for name in ("type", "version", "data")]
+    return DraftArticleEvent(b"".join(parts), marks, entry, entry_marks)
 
 
 def correction_json(accepted_at: datetime, note: str) -> tuple[bytes, bytes]:

@@ -10,8 +10,9 @@ sent one of three ways, each right for both:
 
 - `register(redis)`: redis-py's script object, called on a client: EVALSHA,
   the source loaded when Redis lacks it;
-- `queue(pipe, ...)`: that object queued on a pipeline (a cluster pipeline
-  refuses EVALSHA: it gets EVAL of the same source);
+- `khabar_shared.pipeline.queue(pipe, ...)`: that object queued on a
+  pipeline (a cluster pipeline refuses EVALSHA: it gets EVAL of the same
+  source);
 - `command(keys, args)`: EVAL's parts, for code that packs its own commands
   (Redis caches the compiled script by its source all the same).
 """
@@ -19,10 +20,8 @@ sent one of three ways, each right for both:
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
-from typing import Any, cast
+from typing import Any
 
-from redis.asyncio.client import Pipeline
-from redis.asyncio.cluster import ClusterPipeline
 from redis.commands.core import AsyncScript
 
 from khabar_shared.redis_helpers import RedisClient
@@ -42,20 +41,6 @@ class LuaScript:
     def command(self, keys: Sequence[Any], args: Sequence[Any]) -> tuple[Any, ...]:
         """EVAL with its keys and arguments, as one command's parts."""
         return ("EVAL", self.source, len(keys), *keys, *args)
-
-
-async def queue(
-    pipe: Pipeline | ClusterPipeline, script: AsyncScript, keys: list[Any], args: list[Any]
-) -> None:
-    """Queue a registered script on a pipeline, on one Redis or on a cluster.
-
-    A cluster pipeline refuses EVALSHA; it gets EVAL of the same source, which
-    Redis caches just the same.
-    """
-    if isinstance(pipe, ClusterPipeline):
-        pipe.eval(cast(str, script.script), len(keys), *keys, *args)  # registered from a str
-    else:
-        await script(keys=keys, args=args, client=pipe)
 
 
 def body(text: str) -> str:

@@ -11,13 +11,12 @@ instead of piling up new ones.
 
 import sys
 import time
-from pathlib import Path
 
 import httpx
-from pydantic import BaseModel, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel
 
 from khabar_shared.logging import configure_logging, get_logger
+from khabar_shared.settings import SetupSettings
 
 log = get_logger(__name__)
 
@@ -40,15 +39,6 @@ INDEXING_ACTIONS = [
 ]
 # The variables this setup provides, one file each.
 KEY_FILES = ("KHABAR_MEILI_INDEX_KEY", "KHABAR_MEILI_SEARCH_KEY")
-
-
-class SetupSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
-
-    meili_url: str = "http://127.0.0.1:7700"
-    meili_master_key: SecretStr = SecretStr("")
-    meili_index: str = "articles"
-    secrets_dir: Path = Path("/run/khabar/secrets")
 
 
 class MeiliKeys(BaseModel):

@@ -14,6 +14,7 @@ here; it alone asks whether `connect` gave one Redis or a cluster client.
   enrich's `fanout.py`), on a second connection of the batch's own, sent
   before the caller goes on working and awaited after.
 - `Writes` and `flush`: commands kept until a batch's end, sent in one write.
+- `queue`: a registered Lua script queued on a redis-py pipeline.
 - `send_in_order`: commands made one after another (ingest: a batch's
   ACCEPT calls), each sent as soon as it is made, the replies read at the
   end: Redis runs one while the caller makes the next.
@@ -27,11 +28,13 @@ import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import hiredis
-from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import ClusterPipeline, RedisCluster
 from redis.asyncio.connection import Connection
+from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from khabar_shared.lua import ScriptRegistry
@@ -280,3 +283,17 @@ async def send_in_order(redis: RedisClient, commands: Iterable[Command]) -> list
         raise
     finally:
         await pool.release(connection)
+
+
+async def queue(
+    pipe: Pipeline | ClusterPipeline, script: AsyncScript, keys: list[Any], args: list[Any]
+) -> None:
+    """Queue a registered script on a pipeline, on one Redis or on a cluster.
+
+    A cluster pipeline refuses EVALSHA; it gets EVAL of the same source, which
+    Redis caches just the same.
+    """
+    if isinstance(pipe, ClusterPipeline):
+        pipe.eval(cast(str, script.script), len(keys), *keys, *args)  # registered from a str
+    else:
+        await script(keys=keys, args=args, client=pipe)

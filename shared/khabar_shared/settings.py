@@ -6,6 +6,7 @@ only it needs; nothing else in the code reads the environment.
 
 import os
 import socket
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, model_validator
@@ -78,6 +79,18 @@ class CommonSettings(BaseSettings):
             if self.cache_redis_url:
                 self.cache_redis_url = with_password(self.cache_redis_url, password)
         return self
+
+
+class SetupSettings(BaseSettings):
+    """The operator's one-shot Meilisearch setup (`meili_setup`): where it finds Meilisearch
+    with the master key, and where it writes the search service's keys."""
+
+    model_config = SettingsConfigDict(env_prefix="KHABAR_", extra="ignore")
+
+    meili_url: str = "http://127.0.0.1:7700"
+    meili_master_key: SecretStr = SecretStr("")
+    meili_index: str = "articles"
+    secrets_dir: Path = Path("/run/khabar/secrets")
 
 
 def with_password(url: str, password: str) -> str:

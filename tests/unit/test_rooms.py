@@ -56,21 +56,20 @@ def test_the_redis_protocol_is_spoken_only_by_the_shared_pipeline_module() -> No
 
 
 def test_one_redis_or_a_cluster_is_asked_only_in_the_shared_modules() -> None:
-    """Which client `connect` gave is the pipeline module's question (and the script
-    registry's, for a pipeline's kind); domain code never branches on it."""
-    allowed = {PIPELINE, ROOT / "shared/khabar_shared/lua.py"}
+    """Which client `connect` gave (or which pipeline) is the pipeline module's question alone;
+    domain code never branches on it."""
     asking = [
         str(p.relative_to(ROOT))
         for p in modules(*RUNTIME)
-        if p not in allowed and re.search(r"isinstance\([^)]*Cluster", p.read_text())
+        if p != PIPELINE and re.search(r"isinstance\([^)]*Cluster", p.read_text())
     ]
     assert asking == []
 
 
 def test_event_json_is_written_only_by_the_shared_codec() -> None:
     """Lua fills in what Redis decides (type, version, corrections) where the codec marked it
-    (`events.draft_article_event`); it never writes an event's own keys."""
-    keys = ("schema_version", '"article":', '"corrections":', '"enriched":')
+    (`events.draft_article_event`); it never writes an event's own keys, nor its entry's."""
+    keys = ("schema_version", '"article":', '"corrections":', '"enriched":', "'correlation_id'")
     writing = [
         f"{p.relative_to(ROOT)}: {key}"
         for folder in RUNTIME
@@ -79,3 +78,14 @@ def test_event_json_is_written_only_by_the_shared_codec() -> None:
         if key in p.read_text()
     ]
     assert writing == []
+
+
+def test_settings_classes_live_in_settings_modules() -> None:
+    """One settings module per package: what a package reads from the environment is found
+    in one place."""
+    defining = [
+        str(p.relative_to(ROOT))
+        for p in modules(*RUNTIME, ROOT / "tools/cli/khabar_cli", ROOT / "tools/dev/khabar_dev")
+        if p.name != "settings.py" and re.search(r"class \w+\(BaseSettings\)", p.read_text())
+    ]
+    assert defining == []

@@ -41,7 +41,8 @@ from khabar_cli.main import app as khabar_app
 from khabar_dev.checks import Accepted, corpus_documents, dead_letters, meili_versions, settled
 from khabar_dev.corpus import ANT, SAMPLE_AR, corpus_file
 from khabar_dev.processes import ManagedProcess, ProcessGroup, free_port, launch_service
-from khabar_dev.run import RunSettings, master_key
+from khabar_dev.run import master_key
+from khabar_dev.settings import RunSettings
 from khabar_ingest.auth import create_key
 from khabar_shared.meili_setup import provision_keys
 

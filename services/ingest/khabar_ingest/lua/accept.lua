@@ -2,8 +2,9 @@
 --       4+3i state, 5+3i history, 6+3i idempotency record
 -- ARGV: 1 the changes (a JSON list; each: content hash, idempotency ttl (0: none), base
 --         version (-1: none), release_ms ('0': publish now), the event's own fields, marks:
---         where the event's type, version and corrections are, and correction: its editor's
---         note's JSON before and after its version, when it has one),
+--         where the event's type, version and corrections are, entry and entry_marks: the
+--         stream entry's fields and where its type, version and data go, and correction: its
+--         editor's note's JSON before and after its version, when it has one),
 --       then for each change i, 2+i its event's JSON as the codec writes it for a first
 --         version (khabar_shared.events.draft_article_event)
 -- Redis's Lua hashes every byte of each string it makes: a first version's event is used as
@@ -58,9 +59,11 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
       string.sub(first_event, m[4] + 1, m[5] - 1) .. (corrections or '[]') ..
       string.sub(first_event, m[6] + 1)
   end
-  -- The stream entry's fields, as khabar_shared.events.encode_event writes them.
-  local fields = {'type', kind, 'event_id', c.event_id, 'article_id', c.article_id,
-    'version', version_text, 'correlation_id', c.correlation_id, 'data', data}
+  -- The stream entry's fields as the codec wrote them, with this version's values.
+  local fields = c.entry
+  fields[c.entry_marks[1]] = kind
+  fields[c.entry_marks[2]] = version_text
+  fields[c.entry_marks[3]] = data
   local answer = cjson.encode({article_id = c.article_id, version = version,
     event_id = c.event_id, status = status, accepted_at = c.accepted_at,
     correlation_id = c.correlation_id, embargoed_until = embargoed_until})
