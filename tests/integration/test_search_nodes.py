@@ -240,3 +240,35 @@ def test_reindex_rebuilds_one_node_while_the_others_serve(nodes: Nodes) -> None:
     assert "node 3" in output
     assert nodes.ids_in(late) == nodes.live
     assert nodes.ids_in(nodes.nodes["1"]) == before == nodes.live
+
+
+def test_a_node_that_falls_behind_is_taken_out_and_comes_back_after_catching_up(
+    nodes: Nodes,
+) -> None:
+    import os
+    import signal
+
+    first, late = nodes.nodes["1"], nodes.nodes["3"]
+
+    def state_of_3() -> dict:
+        seen = httpx.get(f"{first.ops}/search-nodes", timeout=5).json()
+        return next(node for node in seen if node["node"] == "3")
+
+    eventually(lambda: state_of_3()["ready"], timeout_s=60)
+    os.kill(late.search.process.pid, signal.SIGSTOP)  # node 3's indexer stops taking events
+    try:
+        headers = {"Authorization": f"Bearer {nodes.ingest_key}"}
+        newer = real_articles(ARTICLES + 2)[ARTICLES:]
+        for record in newer:
+            answer = httpx.post(
+                f"{nodes.ingest_url}/v1/articles", json=to_ninjs(record), headers=headers
+            )
+            assert answer.status_code == 202, answer.text
+            nodes.live.add(answer.json()["article_id"])
+        eventually(lambda: not state_of_3()["ready"] and state_of_3()["behind"], timeout_s=60)
+        answer = httpx.get(f"{first.search_url}/v1/search", params={"q": "مصر"}, timeout=10)
+        assert answer.status_code == 200
+    finally:
+        os.kill(late.search.process.pid, signal.SIGCONT)
+    eventually(lambda: state_of_3()["ready"], timeout_s=90)
+    assert nodes.ids_in(late) == nodes.live  # back only once it caught up
