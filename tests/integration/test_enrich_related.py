@@ -375,3 +375,18 @@ async def test_copies_of_one_text_are_one_story_never_linked_to_each_other_nor_b
     for article_id, links in final.items():
         assert len(copies & set(links)) <= 1, (article_id, links)
     assert copies & set(final[anchor.id][:4]), "the story is still linked, once"
+
+
+async def test_a_new_article_refreshes_every_list_it_enters_not_only_a_few(
+    enricher: Enricher, corpus: list[Article]
+) -> None:
+    """Lists with room take the new article: each of them is refreshed (issue 20: every one)."""
+    day = [a for a in first_of_day(corpus, "20180217", 200) if "-sport-" in a.id][:7]
+    await enrich_all(enricher, day[:6])  # six lists of at most five links: room in each
+    produced = await enricher.enrich(event(day[6]))
+    own = produced[0].enriched
+    assert own is not None
+    linked = {link.article_id for link in own.related}
+    refreshed = {e.article_id for e in produced if e.type == "article.related_refreshed"}
+    assert len(linked) > 4
+    assert refreshed == linked

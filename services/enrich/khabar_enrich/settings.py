@@ -14,11 +14,14 @@ class EnrichSettings(CommonSettings):
         default=20, ge=1, description="Index terms of an article that look up candidates."
     )
     candidates_per_term: int = Field(
-        default=40, ge=5, description="Most recent postings read per term."
+        default=40, ge=5, description="Postings nearest in time read per term."
     )
     rerank: int = Field(default=40, ge=8, description="Candidates read back for exact scoring.")
-    # How many older articles may get their related links refreshed by one new one.
-    refresh_fanout: int = Field(default=4, ge=0)
+    # How many articles may get their related links refreshed by one new one.
+    # The default reaches every candidate (`rerank` of them) whose list a new article changes:
+    # lists then depend on the set of articles, not on their order (a cap of 4 left about one
+    # refresh in seven undone).
+    refresh_fanout: int = Field(default=40, ge=0)
     # Only articles published this close to a new one (before or after it) are refreshed.
     refresh_window_days: float = Field(default=3.0, gt=0)
     # An article may arrive this long after articles published later than it and still refresh
