@@ -41,7 +41,6 @@ _ARABIC_BEFORE = re.compile(rf"((?:{_ARABIC_WORD}\s+){{0,2}}{_ARABIC_WORD})({_JO
 _ARABIC_AFTER = re.compile(rf"^({_JOIN})({_ARABIC_WORD}(?:\s+{_ARABIC_WORD}){{0,2}})")
 # How far around a name its Arabic spelling may stand: three long words and the marks between.
 _REACH = 64
-MAX_WORDS = 3
 # A leading letter that may be a clitic (و ف ب ل ك), and the Latin letters it spells
 # when it belongs to the name instead: وبينتريست is و + Pinterest, واشنطن is Washington.
 _CLITIC_SOUNDS = {"و": "wouv", "ف": "fv", "ب": "bp", "ل": "l", "ك": "kcq"}
