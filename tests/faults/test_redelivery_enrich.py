@@ -13,11 +13,9 @@ document frequencies, copies and related lists.
 """
 
 import json
-import uuid
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +31,10 @@ from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
-from khabar_shared.events import Article, ArticleEvent, EnrichedEvent, decode_event
+from khabar_shared.events import ArticleEvent, EnrichedEvent, decode_event
 from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.redis_helpers import RedisClient, connect
+from tests.integration.test_enrich_related import event
 
 DAY = "20180216"
 SEEDED = 30  # articles enriched before the batch
@@ -66,19 +65,6 @@ async def redis(redis_url: str) -> AsyncIterator[RedisClient]:
     yield client
     failpoints.disarm_all()
     await client.aclose()
-
-
-def event(article: Article, version: int = 1, **changes: object) -> ArticleEvent:
-    return ArticleEvent(
-        event_id=str(uuid.uuid4()),
-        type="article.withdrawn" if changes.get("pubstatus") == "canceled" else "article.published",
-        article_id=article.id,
-        version=version,
-        correlation_id=str(uuid.uuid4()),
-        accepted_at=datetime.now(UTC),
-        submitted_by="test",
-        article=article.model_copy(update=changes),
-    )
 
 
 @pytest.fixture(scope="module")

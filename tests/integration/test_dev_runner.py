@@ -58,6 +58,16 @@ def start_runner(env: dict[str, str], output: Path) -> subprocess.Popen[bytes]:
         )
 
 
+def wait_until_running(process: subprocess.Popen[bytes], output: Path) -> None:
+    """Until the runner says where to look; it must not have died on the way."""
+    eventually(
+        lambda: b"khabar is running" in output.read_bytes() or process.poll() is not None,
+        timeout_s=180,
+        interval_s=0.5,
+    )
+    assert process.poll() is None, output.read_text()
+
+
 def children(pid: int) -> dict[int, str]:
     """The processes whose parent is `pid`: their pid and command line."""
     found = {}
@@ -98,12 +108,7 @@ def runner(
     output = tmp_path / "run.out"
     process = start_runner(runner_env(servers, tmp_path / "data", ports, ports["cache"]), output)
     try:
-        eventually(
-            lambda: b"khabar is running" in output.read_bytes() or process.poll() is not None,
-            timeout_s=180,
-            interval_s=0.5,
-        )
-        assert process.poll() is None, output.read_text()
+        wait_until_running(process, output)
         yield process, output
     finally:
         if process.poll() is None:
@@ -186,12 +191,7 @@ def test_two_search_nodes_each_with_its_meilisearch_and_indexer(
     output = tmp_path / "run.out"
     process = start_runner(env, output)
     try:
-        eventually(
-            lambda: b"khabar is running" in output.read_bytes() or process.poll() is not None,
-            timeout_s=180,
-            interval_s=0.5,
-        )
-        assert process.poll() is None, output.read_text()
+        wait_until_running(process, output)
         first_meili = int(servers.meili_url.rsplit(":", 1)[1])
         nodes = redis.Redis.from_url(env["KHABAR_REDIS_URL"]).hgetall("khabar:search:nodes")
         assert set(nodes) == {b"1", b"2"}

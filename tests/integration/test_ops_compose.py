@@ -8,6 +8,7 @@ import tomllib
 from importlib.metadata import entry_points
 from ipaddress import ip_address, ip_network
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -64,16 +65,22 @@ def docker_compose() -> str:
     return str(shutil.which("docker-compose"))
 
 
-def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names() -> None:
+def compose_config(*overrides: Path) -> dict[str, Any]:
+    """The compose file (and `overrides`) as compose reads them, defaults filled in."""
+    files = [arg for path in (COMPOSE, *overrides) for arg in ("-f", str(path))]
     result = subprocess.run(
-        [docker_compose(), "-f", str(COMPOSE), "config"],
+        [docker_compose(), *files, "config"],
         capture_output=True,
         text=True,
         env={"PATH": "/usr/bin:/bin", **SECRETS},
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    parsed = yaml.safe_load(result.stdout)["services"]
+    return yaml.safe_load(result.stdout)
+
+
+def test_docker_compose_parses_the_file_and_scaled_services_have_no_fixed_names() -> None:
+    parsed = compose_config()["services"]
     assert set(parsed) == {
         "redis",
         "cache-redis",
@@ -296,15 +303,7 @@ def without_node(env: dict[str, str]) -> dict[str, str]:
 
 
 def test_the_search_nodes_override_runs_three_nodes_each_its_own_meilisearch() -> None:
-    result = subprocess.run(
-        [docker_compose(), "-f", str(COMPOSE), "-f", str(SEARCH_NODES), "config"],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", **SECRETS},
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    parsed = yaml.safe_load(result.stdout)["services"]
+    parsed = compose_config(SEARCH_NODES)["services"]
     nodes = {
         "1": ("meilisearch", "setup", "search"),
         "2": ("meilisearch-2", "setup-2", "search-2"),
@@ -326,18 +325,6 @@ def test_the_search_nodes_override_runs_three_nodes_each_its_own_meilisearch() -
     assert len(meili_urls) == 3
     volumes = {str(parsed[meili]["volumes"][0]).split(":")[0] for meili, _, _ in nodes.values()}
     assert len(volumes) == 3  # each node its own data
-
-
-def compose_config() -> dict:
-    """The file as compose reads it, defaults filled in."""
-    result = subprocess.run(
-        [docker_compose(), "-f", str(COMPOSE), "config"],
-        capture_output=True,
-        text=True,
-        env={"PATH": "/usr/bin:/bin", **SECRETS},
-        check=True,
-    )
-    return yaml.safe_load(result.stdout)
 
 
 def test_search_behind_the_edge_sees_each_readers_address() -> None:
