@@ -54,10 +54,17 @@ def disarm_all() -> None:
 
 
 def configure(spec: str) -> None:
-    """Arm points from a setting: `name[:times],...`; an empty spec arms nothing."""
+    """Arm points from a setting: `name[:times],...`; an empty spec arms nothing.
+
+    Every service reads the one setting (compose and `make run` pass it to all), so a
+    point of a service this process is not (`search.settled` read by render) is passed
+    over; an unknown point of its own service is still refused, as a typo.
+    """
+    services = {declared_name.partition(".")[0] for declared_name in _DECLARED}
     for item in filter(None, (part.strip() for part in spec.split(","))):
         name, _, times = item.partition(":")
-        arm(name, int(times or 1))
+        if name.partition(".")[0] in services:
+            arm(name, int(times or 1))
 
 
 def check(failpoint: Failpoint) -> None:
