@@ -58,6 +58,7 @@ from bench.relevance import (
     salient_query,
     service_search,
 )
+from bench.saudi_news import reprints, saudi_articles
 from khabar_dev.corpus import ANT, SILVER_PAIRS, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_ingest.formats.corpus import iter_corpus
@@ -75,10 +76,24 @@ class KnownItem:
     correct: frozenset[str]  # every telling of the story in the index
 
 
-def held_out_archive(count: int) -> list[Article]:
-    """The last `count` articles of the corpus (it is oldest first)."""
-    articles = [a for a in iter_corpus(corpus_file(ANT)) if a.headline]
-    return articles[-count:]
+@dataclass(frozen=True)
+class Archive:
+    name: str
+    articles: list[Article]
+    story_of: dict[str, frozenset[str]]  # article id -> every telling of its story
+
+
+def ant_archive(count: int) -> Archive:
+    """The last `count` articles of ANT (it is oldest first), stories from the silver pairs."""
+    articles = [a for a in iter_corpus(corpus_file(ANT)) if a.headline][-count:]
+    pairs = silver_pairs_within({a.id for a in articles})
+    return Archive("ANT, May–June 2018", articles, stories(pairs))
+
+
+def saudi_archive(folder: Path, count: int) -> Archive:
+    """The last `count` articles of SaudiNewsNet, stories from their reprints."""
+    articles = saudi_articles(folder)[-count:]
+    return Archive("SaudiNewsNet, 14 Saudi papers, 2015", articles, stories(reprints(articles)))
 
 
 def stories(pairs: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -105,31 +120,33 @@ def silver_pairs_within(ids: set[str]) -> list[tuple[str, str]]:
 
 
 def as_typed(query: str) -> str:
-    """The words as a reader types them: plain alef, final ه and ي, ال on every other word."""
+    """The words as a reader types them: plain alef, final ه and ي, ال on every other word.
+
+    The article ال is dropped as written, before the hamza goes: إلكتروني is
+    one word (typed الكتروني), never كتروني.
+    """
     words = []
-    for n, word in enumerate(query.translate(_READER_LETTERS).split()):
-        if word.endswith("ة"):
-            word = word[:-1] + "ه"
+    for n, word in enumerate(query.split()):
         if n % 2 == 0 and word.startswith("ال") and len(word) > 4:
             word = word[2:]
+        word = word.translate(_READER_LETTERS)
+        if word.endswith("ة"):
+            word = word[:-1] + "ه"
         words.append(word)
     return " ".join(words)
 
 
-def known_items(
-    archive: list[Article], df: Counter[str], limit: int
-) -> tuple[list[KnownItem], set[str]]:
+def known_items(archive: Archive, df: Counter[str], limit: int) -> tuple[list[KnownItem], set[str]]:
     """The queries, and the articles they were taken from (to leave out of the index)."""
-    by_id = {a.id: a for a in archive}
-    story_of = stories(silver_pairs_within(set(by_id)))
+    by_id = {a.id: a for a in archive.articles}
     sources: set[str] = set()
     items: list[KnownItem] = []
-    for story in sorted(set(story_of.values()), key=sorted):
+    for story in sorted(set(archive.story_of.values()), key=sorted):
         # The first telling is what the reader read; the rest must be found.
         source, *others = sorted(story)
         if not others:
             continue
-        words = salient_query(by_id[source], df, len(archive))
+        words = salient_query(by_id[source], df, len(by_id))
         if len(words.split()) < 2:
             continue
         sources.add(source)
@@ -162,24 +179,33 @@ async def mrr(fixture: IndexFixture, items: list[KnownItem]) -> tuple[float, flo
 
 
 def own_headline_items(
-    archive: list[Article], df: Counter[str], left_out: set[str], limit: int
+    archive: Archive, df: Counter[str], left_out: set[str], limit: int, typed: bool = False
 ) -> list[KnownItem]:
-    """`bench.relevance`'s task on the same index: an article's own headline words."""
+    """`bench.relevance`'s task on the same index: an article's own headline words.
+
+    `typed`: the words as a reader types them, and any reprint of the story counts.
+    """
+    articles = archive.articles
     items = []
-    for article in archive[:: max(1, len(archive) // limit)]:
-        words = salient_query(article, df, len(archive))
-        if article.id not in left_out and len(words.split()) >= 2:
-            items.append(KnownItem(words, article.id, frozenset({article.id})))
+    for article in articles[:: max(1, len(articles) // limit)]:
+        words = salient_query(article, df, len(articles))
+        if article.id in left_out or len(words.split()) < 2:
+            continue
+        correct = {article.id}
+        if typed:
+            words = as_typed(words)
+            correct |= archive.story_of.get(article.id, frozenset()) - left_out
+        items.append(KnownItem(words, article.id, frozenset(correct)))
     return items[:limit]
 
 
-async def run(held_out: int, limit: int) -> None:
+async def run(archive: Archive, limit: int) -> None:
     console = Console()
-    archive = held_out_archive(held_out)
-    df = document_frequencies(archive)
+    df = document_frequencies(archive.articles)
     items, left_out = known_items(archive, df, limit)
     own = own_headline_items(archive, df, left_out, limit)
-    indexed = [a for a in archive if a.id not in left_out]
+    typed = own_headline_items(archive, df, left_out, limit, typed=True)
+    indexed = [a for a in archive.articles if a.id not in left_out]
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="khabar-known-item-") as tmp:
         try:
@@ -191,15 +217,21 @@ async def run(held_out: int, limit: int) -> None:
                 await fixture.load(indexed)
             hard = await mrr(fixture, items)
             easy = await mrr(fixture, own)
+            as_read = await mrr(fixture, typed)
         finally:
             group.stop_all()
-    table = Table(title=f"Known-item MRR@10 over {len(indexed)} held-out articles (May–June)")
+    table = Table(title=f"Known-item MRR@10 over {len(indexed)} held-out articles ({archive.name})")
     for column in ("task", "queries", "khabar search", "raw Meilisearch"):
         table.add_column(column, justify="left" if column == "task" else "right")
     table.add_row(
         "another paper's words, as typed", str(len(items)), f"{hard[0]:.3f}", f"{hard[1]:.3f}"
     )
     table.add_row("the article's own headline words", str(len(own)), *(f"{v:.3f}" for v in easy))
+    table.add_row(
+        "own headline words as typed, reprints count",
+        str(len(typed)),
+        *(f"{v:.3f}" for v in as_read),
+    )
     console.print(table)
     for item in items[:5]:
         console.print(f"  e.g. {item.query!r} (read in {item.source_id})")
@@ -210,8 +242,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--held-out", type=int, default=6000)
     parser.add_argument("--items", type=int, default=300)
+    parser.add_argument(
+        "--saudinewsnet",
+        type=Path,
+        help="SaudiNewsNet's JSON folder (see bench/saudi_news.py): hold out its articles, not ANT's",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.held_out, args.items))
+    archive = (
+        saudi_archive(args.saudinewsnet, args.held_out)
+        if args.saudinewsnet
+        else ant_archive(args.held_out)
+    )
+    asyncio.run(run(archive, args.items))
 
 
 if __name__ == "__main__":
