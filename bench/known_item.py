@@ -64,6 +64,7 @@ from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article
 from khabar_shared.meili_setup import provision_keys
+from khabar_shared.text import tokenize
 
 GOAL = 0.78
 _READER_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي"})
@@ -119,15 +120,18 @@ def silver_pairs_within(ids: set[str]) -> list[tuple[str, str]]:
     return [(a, b) for a, b in pairs if a in ids and b in ids]
 
 
-def as_typed(query: str) -> str:
+def as_typed(query: str, headline: str) -> str:
     """The words as a reader types them: plain alef, final ه and ي, ال on every other word.
 
-    The article ال is dropped as written, before the hamza goes: إلكتروني is
-    one word (typed الكتروني), never كتروني.
+    `query` holds normalized tokens of `headline`; the article ال is dropped
+    only where the headline wrote it: إلكتروني is one word (typed الكتروني),
+    never كتروني.
     """
+    written = {token: word for word in headline.split() for token in tokenize(word)[:1]}
     words = []
     for n, word in enumerate(query.split()):
-        if n % 2 == 0 and word.startswith("ال") and len(word) > 4:
+        has_article = written.get(word, word).lstrip("«\"'(“").startswith("ال")
+        if n % 2 == 0 and has_article and len(word) > 4:
             word = word[2:]
         word = word.translate(_READER_LETTERS)
         if word.endswith("ة"):
@@ -150,7 +154,7 @@ def known_items(archive: Archive, df: Counter[str], limit: int) -> tuple[list[Kn
         if len(words.split()) < 2:
             continue
         sources.add(source)
-        items.append(KnownItem(as_typed(words), source, frozenset(others)))
+        items.append(KnownItem(as_typed(words, by_id[source].headline), source, frozenset(others)))
         if len(items) >= limit:
             break
     return items, sources
@@ -193,7 +197,7 @@ def own_headline_items(
             continue
         correct = {article.id}
         if typed:
-            words = as_typed(words)
+            words = as_typed(words, article.headline)
             correct |= archive.story_of.get(article.id, frozenset()) - left_out
         items.append(KnownItem(words, article.id, frozenset(correct)))
     return items[:limit]
