@@ -170,6 +170,21 @@ def test_a_node_killed_under_reader_load_costs_no_reader_an_error(nodes: Nodes) 
     assert {n["node"]: n["ready"] for n in seen} == {"1": True, "2": False}
 
 
+def test_a_process_whose_own_node_is_down_stays_ready_while_another_node_serves(
+    nodes: Nodes,
+) -> None:
+    # Node 2's Meilisearch was killed above; node 1 serves node 2's readers.
+    victim = nodes.nodes["2"]
+    assert victim.meili is not None and victim.meili.process.poll() is not None
+    answer = httpx.get(f"{victim.ops}/readyz", timeout=5)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["ready"] and body["checks"]["search_nodes"] == "ok"
+    seen = {n["node"]: (n["healthy"], n["ready"]) for n in body["search_nodes"]}
+    assert seen == {"1": (True, True), "2": (False, False)}
+    assert body["node"] == "2"  # its own, down
+
+
 def test_a_node_added_later_catches_up_from_the_log_and_joins(nodes: Nodes) -> None:
     late = nodes.add_node("3")
     first = nodes.nodes["1"]
