@@ -130,7 +130,7 @@ class StreamConsumer(Generic[EventT]):
             await self._in_own_task(self.process_claimed(raw_entries(msg)))
 
         broker.subscriber(
-            stream=StreamSub(self.stream, **common),
+            stream=StreamSub(self.stream, polling_interval=NEW_EVENTS_BLOCK_MS, **common),
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.stream}:{self.group}:new",
         )(on_new)
@@ -435,6 +435,14 @@ class StreamConsumer(Generic[EventT]):
 
 def _text(value: bytes | str | None) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+# How long one XREADGROUP waits in Redis for new events. Redis answers as soon as
+# an event arrives, so a longer wait delays nothing; FastStream's default (100 ms)
+# had every idle consumer ask ten times a second, each ask a Python round trip
+# (with two search nodes, render and enrich: a visible share of their CPU at a
+# steady trickle of articles). It also bounds how long a stop waits for the read.
+NEW_EVENTS_BLOCK_MS = 2_000
 
 
 def claim_polling_ms(claim_idle_ms: int) -> int:
