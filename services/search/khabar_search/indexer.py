@@ -131,8 +131,22 @@ class Indexer:
         if self._aliases is not None:
             # After the index: a crash before this is repaired by redelivery,
             # which re-applies the documents and records the same aliases.
-            await self._aliases.record({c.article_id: (c.version, aliases_of(c)) for c in settled})
+            await self._aliases.record(
+                {c.article_id: (c.version, aliases_of(c)) for c in await self._unmined(settled)}
+            )
             failpoints.check(ALIASES_RECORDED)
+
+    async def _unmined(self, settled: list[Change]) -> list[Change]:
+        """The changes whose version's aliases no node recorded yet.
+
+        Every node indexes every article and the alias record is shared: mining
+        an article's text is most of a node's CPU per article, and a version's
+        text (so its aliases) never changes, so the nodes after the first skip it.
+        A node that crashed before recording finds its version unrecorded and mines.
+        """
+        assert self._aliases is not None
+        recorded = await self._aliases.recorded_versions([c.article_id for c in settled])
+        return [c for c in settled if recorded.get(c.article_id, 0) < c.version]
 
     async def claim(self, changes: list[Change]) -> set[str]:
         """Pass the version guard; returns the ids whose change may be applied."""
