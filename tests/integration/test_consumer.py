@@ -466,3 +466,23 @@ async def test_an_idle_consumer_waits_in_redis_instead_of_asking_again_and_again
     finally:
         group.stop_all()
     assert idle_asks <= 6, idle_asks
+
+
+async def test_reading_does_not_copy_the_subscription_each_time(
+    redis: aioredis.Redis, stream: str, servers: Servers
+) -> None:
+    """FastStream asks for the subscription at every read; without a prefix it is the same."""
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "uncopied")
+    url = servers.redis_url.rsplit("/", 1)[0] + f"/{DB}"
+    broker = await running(url, consumer)
+    try:
+        await publish(redis, stream, [article_event(RECORDS[1])])
+        await until(lambda: asyncio.sleep(0, result=sum(recorder.handled.values())))
+        subscribers = list(broker.subscribers)
+        assert len(subscribers) == 2
+        for subscriber in subscribers:
+            seen = subscriber.stream_sub  # type: ignore[attr-defined]
+            assert seen is subscriber.stream_sub and seen.name == stream  # type: ignore[attr-defined]
+    finally:
+        await stop_consumers(broker, [consumer], 5.0)
