@@ -7,6 +7,9 @@
 #
 # - /search, /v1/search and search's own static files go to search, uncached
 #   (hit lists change with every publication); everything else to render.
+#   `khabar_pick_search` may name a director over several search processes
+#   (one per search node): a search that finds its process dead before the
+#   probe does is tried again on the next one, so readers never see that.
 # - Render is asked for ESI page shells (Surrogate-Capability); a shell names
 #   its fragments with <esi:include>, each cached on its own, so a change
 #   fetches again only the fragments that show the changed article.
@@ -103,6 +106,12 @@ sub vcl_backend_response {
 }
 
 sub vcl_backend_error {
+    # A search process that does not answer: the director picks the next one.
+    # Searches only: they change nothing, and render's pages have grace instead.
+    if (bereq.retries < 3 && (bereq.method == "GET" || bereq.method == "HEAD")
+        && (bereq.url ~ "^/(v1/)?search([/?]|$)" || bereq.url ~ "^/static/search\.")) {
+        return (retry);
+    }
     # An origin that does not answer: the site's own "try again" page.
     set beresp.http.Content-Type = "text/html; charset=utf-8";
     set beresp.http.Retry-After = "5";

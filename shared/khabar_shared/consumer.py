@@ -130,12 +130,12 @@ class StreamConsumer(Generic[EventT]):
             await self._in_own_task(self.process_claimed(raw_entries(msg)))
 
         broker.subscriber(
-            stream=StreamSub(self.stream, **common),
+            stream=UncopiedStreamSub(self.stream, polling_interval=NEW_EVENTS_BLOCK_MS, **common),
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.stream}:{self.group}:new",
         )(on_new)
         broker.subscriber(
-            stream=StreamSub(
+            stream=UncopiedStreamSub(
                 self.stream,
                 min_idle_time=self.settings.claim_idle_ms,
                 polling_interval=claim_polling_ms(self.settings.claim_idle_ms),
@@ -435,6 +435,23 @@ class StreamConsumer(Generic[EventT]):
 
 def _text(value: bytes | str | None) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+class UncopiedStreamSub(StreamSub):
+    """FastStream deep-copies a subscription on every read to add the broker's prefix to
+    the stream's name; our brokers have none, so the copy equals the original (a deepcopy
+    of its options per XREADGROUP and XAUTOCLAIM, per batch, in every consumer)."""
+
+    def add_prefix(self, prefix: str) -> "UncopiedStreamSub":
+        return self if not prefix else super().add_prefix(prefix)
+
+
+# How long one XREADGROUP waits in Redis for new events. Redis answers as soon as
+# an event arrives, so a longer wait delays nothing; FastStream's default (100 ms)
+# had every idle consumer ask ten times a second, each ask a Python round trip
+# (with two search nodes, render and enrich: a visible share of their CPU at a
+# steady trickle of articles). It also bounds how long a stop waits for the read.
+NEW_EVENTS_BLOCK_MS = 2_000
 
 
 def claim_polling_ms(claim_idle_ms: int) -> int:

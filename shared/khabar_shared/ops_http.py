@@ -9,6 +9,7 @@ FastAPI is imported lazily: it is an optional extra (`khabar-shared[http]`).
 """
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -28,10 +29,19 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
 
-async def readiness(checks: dict[str, Check]) -> tuple[int, dict[str, Any]]:
+# More of what `/readyz` found, beside the checks (search: each node as its pool sees it).
+Detail = Callable[[], dict[str, Any]]
+
+
+async def readiness(
+    checks: dict[str, Check], detail: Detail | None = None
+) -> tuple[int, dict[str, Any]]:
     results = await run_checks(checks)
     ready = all(result == "ok" for result in results.values())
-    return (200 if ready else 503), {"ready": ready, "checks": results}
+    body: dict[str, Any] = {"ready": ready, "checks": results}
+    if detail is not None:
+        body.update(detail())
+    return (200 if ready else 503), body
 
 
 log = get_logger(__name__)
@@ -140,7 +150,7 @@ def install_problem_handlers(app: Any) -> None:
         return JSONResponse(found.body(), status_code=400, media_type=PROBLEM_JSON)
 
 
-def fastapi_ops_router(checks: dict[str, Check]) -> "APIRouter":
+def fastapi_ops_router(checks: dict[str, Check], detail: Detail | None = None) -> "APIRouter":
     from fastapi import APIRouter, Response
     from fastapi.responses import JSONResponse
 
@@ -157,7 +167,7 @@ def fastapi_ops_router(checks: dict[str, Check]) -> "APIRouter":
         include_in_schema=False,
     )
     async def readyz() -> JSONResponse:
-        status, body = await readiness(checks)
+        status, body = await readiness(checks, detail)
         return JSONResponse(body, status_code=status)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)

@@ -123,3 +123,66 @@ async def freshness(redis: RedisClient) -> list[NodeFreshness]:
             )
         )
     return rows
+
+
+# A consumer of a node's group that read this recently belongs to an indexer
+# still running: retiring its node under it would only see it register again.
+RUNNING_WITHIN_MS = 30_000
+
+
+class Retirement(BaseModel):
+    """What retiring a node removed (each part is gone already on a second run)."""
+
+    node: str
+    unregistered: bool
+    group_destroyed: bool
+    keys_deleted: int
+
+
+async def running_consumers(redis: RedisClient, node: str) -> list[str]:
+    """Consumers of the node's group that read within `RUNNING_WITHIN_MS`: its live indexers."""
+    try:
+        consumers = await redis.xinfo_consumers(ENRICHED_STREAM, search_group(node))
+    except ResponseError:  # no stream, or no such group
+        return []
+    return [_text(c["name"]) for c in consumers if int(c["idle"]) < RUNNING_WITHIN_MS]
+
+
+async def has_group(redis: RedisClient, node: str) -> bool:
+    try:
+        groups = await redis.xinfo_groups(ENRICHED_STREAM)
+    except ResponseError:
+        return False
+    return search_group(node) in {_text(group["name"]) for group in groups}
+
+
+async def retire(redis: RedisClient, node: str, key_patterns: list[str]) -> Retirement:
+    """Remove a node for good: its registration first (readers and `khabar status` stop
+    naming it at once), then its consumer group (so `khabar trim` is no longer held back),
+    then its keys (`key_patterns`: its version guard and its traces).
+
+    Each step removes what is there and passes over what is gone, so a retirement
+    interrupted between two steps is finished by running it again.
+    """
+    unregistered = bool(await redis.hdel(SEARCH_NODES_KEY, node))
+    await redis.hdel(SEARCH_NODES_APPLIED_KEY, node)
+    destroyed = False
+    if await has_group(redis, node):
+        destroyed = bool(await redis.xgroup_destroy(ENRICHED_STREAM, search_group(node)))
+    deleted = 0
+    for pattern in key_patterns:
+        batch: list[bytes | str] = []
+        async for key in redis.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) == 500:
+                deleted += await _delete(redis, batch)
+                batch = []
+        deleted += await _delete(redis, batch)
+    return Retirement(
+        node=node, unregistered=unregistered, group_destroyed=destroyed, keys_deleted=deleted
+    )
+
+
+async def _delete(redis: RedisClient, keys: list[bytes | str]) -> int:
+    # One key per command: in a cluster the keys of one pattern span slots.
+    return sum([int(await redis.delete(key)) for key in keys])

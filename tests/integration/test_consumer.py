@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ import redis.asyncio as aioredis
 import structlog
 from faststream.redis import RedisBroker
 
+from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_shared import metrics
 from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.dead_letters import list_dead_letters, read_dead_letter, replay_dead_letter
@@ -431,3 +433,56 @@ async def test_a_failing_batch_is_split_until_the_bad_event_is_alone(
     # Halves, not one by one: the good 8, the bad 8's halves, and so on down to the one.
     assert batches == [16, 8, 8, 4, 2, 2, 1, 1, 4]
     assert await pending_count(redis, stream) == 1
+
+
+async def xreadgroup_calls(client: aioredis.Redis) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get("cmdstat_xreadgroup", {}).get("calls", 0))
+
+
+async def test_an_idle_consumer_waits_in_redis_instead_of_asking_again_and_again(
+    tmp_path: Path, stream: str
+) -> None:
+    """Each ask for new events is a Python round trip; idle, one ask waits for events
+    (FastStream's default asked ten times a second), and an event still ends the wait."""
+    group = ProcessGroup()
+    try:
+        # A Redis of its own: its command counts are this consumer's alone.
+        url = start_redis(group, tmp_path / "redis", free_port())
+        client = aioredis.from_url(url)
+        recorder = Recorder()
+        consumer = make_consumer(client, stream, recorder.handle, "idle", claim_idle_ms=60_000)
+        broker = await running(url, consumer)
+        try:
+            await until(lambda: xreadgroup_calls(client))  # reading
+            before = await xreadgroup_calls(client)
+            await asyncio.sleep(3.0)
+            idle_asks = await xreadgroup_calls(client) - before
+            await publish(client, stream, [article_event(RECORDS[0])])
+            await until(lambda: asyncio.sleep(0, result=sum(recorder.handled.values())))
+        finally:
+            await stop_consumers(broker, [consumer], 5.0)
+            await client.aclose()
+    finally:
+        group.stop_all()
+    assert idle_asks <= 6, idle_asks
+
+
+async def test_reading_does_not_copy_the_subscription_each_time(
+    redis: aioredis.Redis, stream: str, servers: Servers
+) -> None:
+    """FastStream asks for the subscription at every read; without a prefix it is the same."""
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "uncopied")
+    url = servers.redis_url.rsplit("/", 1)[0] + f"/{DB}"
+    broker = await running(url, consumer)
+    try:
+        await publish(redis, stream, [article_event(RECORDS[1])])
+        await until(lambda: asyncio.sleep(0, result=sum(recorder.handled.values())))
+        subscribers = list(broker.subscribers)
+        assert len(subscribers) == 2
+        for subscriber in subscribers:
+            seen = subscriber.stream_sub  # type: ignore[attr-defined]
+            assert seen is subscriber.stream_sub and seen.name == stream  # type: ignore[attr-defined]
+    finally:
+        await stop_consumers(broker, [consumer], 5.0)

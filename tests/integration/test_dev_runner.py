@@ -207,7 +207,38 @@ def test_two_search_nodes_each_with_its_meilisearch_and_indexer(
         assert status.exit_code == 0, status.output
         rows = [line for line in status.output.splitlines() if "http://127.0.0.1:" in line]
         assert len(rows) == 2 and any("search-2" in row for row in rows), status.output
+        readers_reach_either_search_process_through_the_edge(process.pid, ports["edge"])
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(60)
+
+
+def node_of(pid: int) -> str:
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    found = [v for v in environ if v.startswith(b"KHABAR_SEARCH_NODE=")]
+    return found[0].split(b"=", 1)[1].decode() if found else "1"
+
+
+def readers_reach_either_search_process_through_the_edge(runner: int, edge_port: int) -> None:
+    """Either node's search process stopped (not answering, not dead): the edge's probe takes
+    it out and every reader's search is answered by the other."""
+    edge = f"http://127.0.0.1:{edge_port}"
+    searches = {node_of(p): p for p, cmd in children(runner).items() if "khabar-search" in cmd}
+    assert set(searches) == {"1", "2"}
+
+    def answered() -> bool:
+        try:
+            found = httpx.get(f"{edge}/v1/search", params={"q": "مصر"}, timeout=3)
+        except httpx.TimeoutException:
+            return False
+        return found.status_code == 200
+
+    for stopped in searches.values():
+        os.kill(stopped, signal.SIGSTOP)
+        try:
+            eventually(answered, timeout_s=30, interval_s=0.2)
+            assert all(answered() for _ in range(10))
+        finally:
+            os.kill(stopped, signal.SIGCONT)
+        eventually(lambda: all(answered() for _ in range(4)), timeout_s=30)

@@ -327,6 +327,19 @@ def test_the_search_nodes_override_runs_three_nodes_each_its_own_meilisearch() -
     assert len(volumes) == 3  # each node its own data
 
 
+def test_the_edge_sends_readers_to_every_search_nodes_process() -> None:
+    parsed = compose_config(SEARCH_NODES)["services"]
+    # The edge's director resolves `search` on its own network: every node's process answers to it.
+    edge_networks = list(parsed["varnish"]["networks"])
+    assert "dynamic.director" in (ROOT / "edge" / "compose.vcl.in").read_text()
+    assert 'search_replicas.backend("search")' in (ROOT / "edge" / "compose.vcl.in").read_text()
+    for search in ("search-2", "search-3"):
+        networks = parsed[search]["networks"]
+        for name in edge_networks:
+            assert "search" in (networks[name] or {}).get("aliases", []), (search, name)
+        assert "default" in networks  # and still reaches Redis and its Meilisearch
+
+
 def test_search_behind_the_edge_sees_each_readers_address() -> None:
     """Search trusts X-Forwarded-For from every address an edge replica can get, and only those."""
     config = compose_config()

@@ -17,6 +17,7 @@ from bench.relevance import load_corpus_articles
 from bench.relevance import versioned_event as event
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_search.alias_store import BY_ARTICLE_KEY, AliasStore
+from khabar_search.alias_store import VERSIONS_KEY as ALIAS_VERSIONS_KEY
 from khabar_search.aliases import Alias
 from khabar_search.indexer import VERSIONS_KEY, Indexer
 from khabar_search.meili import MeiliWriter
@@ -276,7 +277,7 @@ async def test_stopped_between_any_two_writes_then_redelivered_the_index_is_curr
     version through again. The test keeps it so for every write added later.)
     """
     store = AliasStore(redis)
-    await redis.delete(BY_ARTICLE_KEY)
+    await redis.delete(BY_ARTICLE_KEY, ALIAS_VERSIONS_KEY)  # a fresh alias record: both halves
     indexer = Indexer(redis, index, 0, store)  # as the app wires it
     kept, killed, moved = articles[:3]
     killed_v1 = event(glossing(killed, "شركة نايكي (Nike)"), 1)
@@ -404,7 +405,7 @@ async def test_replica_race_leaves_the_newest_versions_aliases(
     the index ends on, not the version the slow replica was handed.
     """
     store = AliasStore(redis)
-    await redis.delete(BY_ARTICLE_KEY)
+    await redis.delete(BY_ARTICLE_KEY, ALIAS_VERSIONS_KEY)  # a fresh alias record: both halves
     article = articles[3]
     v2 = event(glossing(article, "وأعلنت شركة نايكي (Nike) ذلك."), 2)
     v3 = event(glossing(article, "وأعلنت شركة أديداس (Adidas) ذلك."), 3)
@@ -430,7 +431,7 @@ async def test_a_late_older_version_never_overwrites_newer_aliases(
 ) -> None:
     """Recorded out of order (a replica's stale batch after the newest), the newest stays."""
     store = AliasStore(redis)
-    await redis.delete(BY_ARTICLE_KEY)
+    await redis.delete(BY_ARTICLE_KEY, ALIAS_VERSIONS_KEY)  # a fresh alias record: both halves
     article_id = articles[4].id
     await store.record({article_id: (3, [Alias(latin="adidas", arabic="اديداس")])})
     await store.record({article_id: (2, [Alias(latin="nike", arabic="نايكي")])})
@@ -439,3 +440,43 @@ async def test_a_late_older_version_never_overwrites_newer_aliases(
     await store.record({article_id: (4, [])})  # withdrawn
     await store.record({article_id: (3, [Alias(latin="adidas", arabic="اديداس")])})
     assert await store.learned() == []
+
+
+async def test_a_second_node_does_not_mine_again_the_aliases_the_first_recorded(
+    redis: RedisClient, index: MeiliWriter, articles: list[Article], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every node indexes every article; aliases are mined by one node (node 1), once
+    per version, whichever node indexes the version first."""
+    from khabar_search import indexer as indexer_module
+    from khabar_search.nodes import SearchNode
+
+    store = AliasStore(redis)
+    await redis.delete(BY_ARTICLE_KEY, ALIAS_VERSIONS_KEY)  # a fresh alias record: both halves
+    article = articles[5]
+    await redis.hdel(ALIAS_VERSIONS_KEY, article.id)
+    mined: list[str] = []
+    real_aliases_of = indexer_module.aliases_of
+
+    def counted(change: indexer_module.Change) -> list[Alias]:
+        mined.append(f"{change.article_id}@{change.version}")
+        return real_aliases_of(change)
+
+    monkeypatch.setattr(indexer_module, "aliases_of", counted)
+    stream = f"test:enriched:{secrets.token_hex(3)}"
+    node_2 = SearchNode(f"t{secrets.token_hex(3)}")
+    first = Indexer(redis, index, 0, store, stream=stream)
+    second = Indexer(redis, index, 0, store, node=node_2, stream=stream)
+    try:
+        v1 = await posted(redis, stream, event(glossing(article, "شركة نايكي (Nike)."), 1))
+        await first.handle(v1)
+        await second.handle(v1)
+        assert mined == [f"{article.id}@1"]
+        assert {(a.latin, a.arabic) for a in await store.learned()} == {("nike", "نايكي")}
+        v2 = await posted(redis, stream, event(glossing(article, "شركة أديداس (Adidas)."), 2))
+        await second.handle(v2)  # first to index v2, and still not the miner
+        assert mined == [f"{article.id}@1"]
+        await first.handle(v2)
+        assert mined == [f"{article.id}@1", f"{article.id}@2"]
+        assert {(a.latin, a.arabic) for a in await store.learned()} == {("adidas", "اديداس")}
+    finally:
+        await redis.delete(stream, node_2.versions_key, node_2.entries_key)

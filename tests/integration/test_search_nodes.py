@@ -170,6 +170,21 @@ def test_a_node_killed_under_reader_load_costs_no_reader_an_error(nodes: Nodes) 
     assert {n["node"]: n["ready"] for n in seen} == {"1": True, "2": False}
 
 
+def test_a_process_whose_own_node_is_down_stays_ready_while_another_node_serves(
+    nodes: Nodes,
+) -> None:
+    # Node 2's Meilisearch was killed above; node 1 serves node 2's readers.
+    victim = nodes.nodes["2"]
+    assert victim.meili is not None and victim.meili.process.poll() is not None
+    answer = httpx.get(f"{victim.ops}/readyz", timeout=5)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["ready"] and body["checks"]["search_nodes"] == "ok"
+    seen = {n["node"]: (n["healthy"], n["ready"]) for n in body["search_nodes"]}
+    assert seen == {"1": (True, True), "2": (False, False)}
+    assert body["node"] == "2"  # its own, down
+
+
 def test_a_node_added_later_catches_up_from_the_log_and_joins(nodes: Nodes) -> None:
     late = nodes.add_node("3")
     first = nodes.nodes["1"]
@@ -272,3 +287,79 @@ def test_a_node_that_falls_behind_is_taken_out_and_comes_back_after_catching_up(
         os.kill(late.search.process.pid, signal.SIGCONT)
     eventually(lambda: state_of_3()["ready"], timeout_s=90)
     assert nodes.ids_in(late) == nodes.live  # back only once it caught up
+
+
+def test_retiring_a_stopped_node_removes_its_registration_group_and_keys(
+    nodes: Nodes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from khabar_cli.main import app
+    from khabar_shared import search_nodes
+
+    cli_env = {n: v for n, v in nodes.env.items() if n.startswith("KHABAR_")}
+
+    def retire(*args: str) -> tuple[int, str]:
+        done = CliRunner().invoke(app, ["search-nodes", "retire", *args], env=cli_env)
+        return done.exit_code, done.output
+
+    client = redis.Redis.from_url(nodes.env["KHABAR_REDIS_URL"])
+
+    def traces(group: str) -> list[bytes]:
+        return list(client.scan_iter(match=f"khabar:trace:{group}:*", count=1000))
+
+    late = nodes.nodes["3"]
+    eventually(lambda: traces("search-3") and client.exists("khabar:{search-3}:versions"))
+    # Its indexer still runs: refused, --force or not.
+    code, output = retire("3", "--force")
+    assert code == 1 and "running" in output, output
+    late.search.kill()
+    late.search.process.wait(30)
+    monkeypatch.setattr(search_nodes, "RUNNING_WITHIN_MS", 500)
+    eventually(lambda: not asyncio.run(running_in_a_moment(nodes.env, "3")), timeout_s=10)
+    code, output = retire("1")
+    assert code == 1 and "--force" in output, output
+    # A retirement interrupted after its first write (the registration) is finished by the next.
+    client.hdel("khabar:search:nodes", "3")
+    others = {
+        "khabar:{search-2}:versions": client.exists("khabar:{search-2}:versions"),
+        "node 1's versions": client.exists("khabar:{search}:versions"),
+        "search-2 traces": len(traces("search-2")),
+        "search traces": len(traces("search")),
+    }
+    code, output = retire("3")
+    assert code == 0, output
+    assert "group search-3 destroyed" in output, output
+    assert b"3" not in client.hkeys("khabar:search:nodes")
+    assert b"3" not in client.hkeys("khabar:search:nodes:applied")
+    groups = {g["name"].decode() for g in client.xinfo_groups(ENRICHED_STREAM)}
+    assert "search-3" not in groups and {SEARCH_GROUP, "search-2"} <= groups
+    assert not client.exists("khabar:{search-3}:versions", "khabar:{search-3}:claimed-entries")
+    assert traces("search-3") == []
+    # Every other node's keys, and the aliases all nodes share, are left alone.
+    assert others == {
+        "khabar:{search-2}:versions": client.exists("khabar:{search-2}:versions"),
+        "node 1's versions": client.exists("khabar:{search}:versions"),
+        "search-2 traces": len(traces("search-2")),
+        "search traces": len(traces("search")),
+    }
+    assert all(others.values()), others
+    # Readers' pools forget it.
+    first = nodes.nodes["1"]
+    eventually(
+        lambda: "3" not in {n["node"] for n in httpx.get(f"{first.ops}/search-nodes").json()}
+    )
+    code, output = retire("3")
+    assert code == 1 and "no search node 3" in output, output
+    del nodes.nodes["3"]
+
+
+async def running_in_a_moment(env: dict[str, str], node: str) -> list[str]:
+    from khabar_shared.redis_helpers import connect
+    from khabar_shared.search_nodes import running_consumers
+
+    redis_client = connect(env["KHABAR_REDIS_URL"])
+    try:
+        return await running_consumers(redis_client, node)
+    finally:
+        await redis_client.aclose()

@@ -63,6 +63,13 @@ class AliasStore:
             args += [article_id, version, json.dumps(keys, ensure_ascii=False) if keys else ""]
         await self._record(keys=[BY_ARTICLE_KEY, VERSIONS_KEY, VERSION_KEY], args=args)
 
+    async def recorded_versions(self, article_ids: list[str]) -> dict[str, int]:
+        """Article id -> the version whose aliases are recorded, for those recorded at all."""
+        if not article_ids:
+            return {}
+        found = await self._redis.hmget(VERSIONS_KEY, article_ids)
+        return {a: int(v) for a, v in zip(article_ids, found, strict=True) if v is not None}
+
     async def version(self) -> int:
         return int(await self._redis.get(VERSION_KEY) or 0)
 

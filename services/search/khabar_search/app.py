@@ -30,7 +30,7 @@ from khabar_shared.broker import make_broker
 from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.dates import human_date
 from khabar_shared.events import EnrichedEvent
-from khabar_shared.health import group_check, meili_check, redis_check
+from khabar_shared.health import group_check, redis_check
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.ops_http import (
@@ -190,14 +190,24 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         OpsPortMiddleware, public_port=settings.search_port, ops_port=settings.search_ops_port
     )
     app.include_router(asyncapi_router(broker, "search"))
+
+    def readiness_detail() -> dict[str, object]:
+        # This process's own node may be down while the others serve its
+        # readers: said here, not a reason to be unready.
+        return {
+            "node": node.name,
+            "search_nodes": [state.as_dict() for state in pool.nodes],
+            "indexer": "; ".join(WAITING.reasons.values()) or "ok",
+        }
+
     app.include_router(
         fastapi_ops_router(
             {
                 "redis": redis_check(redis),
-                "meilisearch": meili_check(settings.meili_url),
+                "search_nodes": pool.serving,  # ready while any node serves readers
                 "consumer_group": group_check(redis, ENRICHED_STREAM, node.group),
-                "dependencies": WAITING.check,  # red while a consumer waits out an outage
-            }
+            },
+            readiness_detail,
         )
     )
 

@@ -18,6 +18,7 @@ log's Redis), and trimming keeps every live article's latest event.
 """
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -31,9 +32,10 @@ from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedEvent, decode_event, newest_per_article
 from khabar_shared.logging import get_logger
 from khabar_shared.lua import ScriptRegistry
-from khabar_shared.names import ENRICHED_STREAM
+from khabar_shared.names import ENRICHED_STREAM, FIRST_SEARCH_NODE
 from khabar_shared.outages import DependencyUnavailable
 from khabar_shared.redis_helpers import RedisClient
+from khabar_shared.search_nodes import registered
 
 log = get_logger(__name__)
 
@@ -87,6 +89,13 @@ def aliases_of(change: Change) -> list[Alias]:
     return mine(f"{document['headline']}\n{document['lead']}\n{document['body']}")
 
 
+def miner(nodes: Mapping[str, str]) -> str:
+    """The node that mines aliases: node 1, or once it is retired, the first registered."""
+    if not nodes or FIRST_SEARCH_NODE in nodes:
+        return FIRST_SEARCH_NODE
+    return min(nodes)
+
+
 class Indexer:
     def __init__(
         self,
@@ -131,8 +140,27 @@ class Indexer:
         if self._aliases is not None:
             # After the index: a crash before this is repaired by redelivery,
             # which re-applies the documents and records the same aliases.
-            await self._aliases.record({c.article_id: (c.version, aliases_of(c)) for c in settled})
+            await self._aliases.record(
+                {c.article_id: (c.version, aliases_of(c)) for c in await self._unmined(settled)}
+            )
             failpoints.check(ALIASES_RECORDED)
+
+    async def _unmined(self, settled: list[Change]) -> list[Change]:
+        """The changes whose aliases this node mines: none unless it is the miner, and
+        of those, the versions whose aliases are not recorded yet.
+
+        Every node indexes every article and the alias record is shared: mining
+        an article's text is most of a node's CPU per article, and a version's
+        text (so its aliases) never changes. One node mines (`miner`); it reads
+        the whole log like every node, so a miner that was down mines what it
+        missed as it catches up. A redelivered batch whose aliases were recorded
+        is not mined again; one that stopped before recording is.
+        """
+        assert self._aliases is not None
+        if not settled or miner(await registered(self._redis)) != self._node.name:
+            return []
+        recorded = await self._aliases.recorded_versions([c.article_id for c in settled])
+        return [c for c in settled if recorded.get(c.article_id, 0) < c.version]
 
     async def claim(self, changes: list[Change]) -> set[str]:
         """Pass the version guard; returns the ids whose change may be applied."""

@@ -78,6 +78,16 @@ class NodePool:
         start = next(self._turn) % len(candidates)
         return [node.url for node in candidates[start:] + candidates[:start]]
 
+    async def serving(self) -> str | None:
+        """`/readyz`'s check: readers are served while any node is ready, this process's own or not."""
+        if any(node.ready for node in self._nodes.values()):
+            return None
+        states = ", ".join(
+            f"{node.name} {'behind ' + str(node.behind) if node.healthy else 'down'}"
+            for node in self._nodes.values()
+        )
+        return f"no search node ready ({states})"
+
     def failed(self, url: str) -> None:
         """A query failed there: no more queries until a check finds it answering."""
         for node in self._nodes.values():

@@ -18,7 +18,7 @@ and an article's trace read it.
 
 from dataclasses import dataclass
 
-from khabar_shared.names import FIRST_SEARCH_NODE, search_group
+from khabar_shared.names import FIRST_SEARCH_NODE, applied_key, search_group
 
 NODE_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
 
@@ -46,6 +46,13 @@ class SearchNode:
     def entries_key(self) -> str:
         """The stream entry of each article's claimed version ("" for a withdrawal)."""
         return f"khabar:{self.tag}:claimed-entries"
+
+    @property
+    def key_patterns(self) -> list[str]:
+        """Every key that is this node's alone: its version guard and its articles' traces.
+
+        Named one by one: node 1's tag `{search}` also holds the aliases every node shares."""
+        return [self.versions_key, self.entries_key, applied_key(self.group, "*")]
 
 
 FIRST_NODE = SearchNode()

@@ -7,6 +7,7 @@ and written beside varnishd's working directory; the rules it includes are
 
 import socket
 import string
+from collections.abc import Sequence
 from pathlib import Path
 
 from khabar_dev.processes import REPO_ROOT, ManagedProcess, ProcessGroup, wait_until
@@ -16,16 +17,39 @@ EDGE_DIR = REPO_ROOT / "edge"
 EDGE_STORAGE = "malloc,256m"
 
 
+def search_ports_of(search_port: int | Sequence[int]) -> list[int]:
+    return [search_port] if isinstance(search_port, int) else list(search_port)
+
+
 def write_vcl(
-    work_dir: Path, render_port: int, search_port: int, purge_token: str, host: str = "127.0.0.1"
+    work_dir: Path,
+    render_port: int,
+    search_port: int | Sequence[int],
+    purge_token: str,
+    host: str = "127.0.0.1",
 ) -> Path:
-    """The top-level VCL for origins on `host`, written under `work_dir`."""
+    """The top-level VCL for origins on `host`, written under `work_dir`.
+
+    `search_port` is one search process's port, or each node's search process's
+    ports: readers' searches go round them all, skipping any that is down.
+    """
     template = string.Template((EDGE_DIR / "local.vcl.in").read_text())
+    ports = search_ports_of(search_port)
+    if not ports:
+        raise ValueError("the edge needs at least one search process")
+    backends = "".join(
+        f'backend search_{number} {{\n    .host = "{host}";\n    .port = "{port}";\n'
+        f"    .probe = khabar_search_alive;\n}}\n\n"
+        for number, port in enumerate(ports, start=1)
+    )
+    director = "".join(
+        f"    search_nodes.add_backend(search_{number});\n" for number in range(1, len(ports) + 1)
+    )
     vcl = template.substitute(
         render_host=host,
         render_port=render_port,
-        search_host=host,
-        search_port=search_port,
+        search_backends=backends,
+        search_director=director,
         purge_token=purge_token,
         edge_dir=str(EDGE_DIR),
     )
@@ -71,7 +95,7 @@ def start_edge(
     work_dir: Path,
     port: int,
     render_port: int,
-    search_port: int,
+    search_port: int | Sequence[int],
     purge_token: str,
 ) -> ManagedProcess:
     """varnishd in the foreground (supervised like the services), listening on `port`."""

@@ -258,7 +258,8 @@ def main() -> None:
         log_dir.mkdir(exist_ok=True)
         supervisor = supervise(group, env, settings, log_dir)
         extra_nodes = start_extra_nodes(group, supervisor, env, settings, key, log_dir)
-        # The edge: one more supervised process.
+        # The edge: one more supervised process, readers' searches spread over every node's search.
+        search_ports = [settings.search_port, *(node.search_port for node in extra_nodes)]
         supervisor.add(
             "edge",
             lambda: start_edge(
@@ -266,7 +267,7 @@ def main() -> None:
                 settings.data_dir / "edge",
                 settings.edge_port,
                 settings.render_port,
-                settings.search_port,
+                search_ports,
                 edge_token,
             ),
             start_edge(
@@ -274,7 +275,7 @@ def main() -> None:
                 settings.data_dir / "edge",
                 settings.edge_port,
                 settings.render_port,
-                settings.search_port,
+                search_ports,
                 edge_token,
             ),
         )

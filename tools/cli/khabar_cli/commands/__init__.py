@@ -9,6 +9,7 @@ from khabar_cli.commands import (  # noqa: F401
     push_keys_cmd,
     reindex_cmd,
     replay_cmd,
+    search_nodes_cmd,
     status_cmd,
     trace_cmd,
     trim_cmd,
