@@ -17,11 +17,17 @@ EDGE_STORAGE = "malloc,256m"
 
 
 def write_vcl(
-    work_dir: Path, render_port: int, search_port: int, purge_token: str, host: str = "127.0.0.1"
+    work_dir: Path,
+    render_port: int,
+    search_port: int,
+    purge_token: str,
+    edge_port: int,
+    host: str = "127.0.0.1",
 ) -> Path:
-    """The top-level VCL for origins on `host`, written under `work_dir`."""
+    """The top-level VCL for origins on `host` and an edge on `edge_port`, written under `work_dir`."""
     template = string.Template((EDGE_DIR / "local.vcl.in").read_text())
     vcl = template.substitute(
+        edge_port=edge_port,
         render_host=host,
         render_port=render_port,
         search_host=host,
@@ -76,7 +82,7 @@ def start_edge(
 ) -> ManagedProcess:
     """varnishd in the foreground (supervised like the services), listening on `port`."""
     work_dir = work_dir.resolve()
-    vcl = write_vcl(work_dir, render_port, search_port, purge_token)
+    vcl = write_vcl(work_dir, render_port, search_port, purge_token, port)
     managed = group.start(
         "edge", varnishd_argv(work_dir, vcl, port), log_path=work_dir / "varnishd.log"
     )
