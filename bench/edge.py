@@ -106,7 +106,13 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 def wrk(
-    url: str, paths: list[str], connections: int, seconds: int, work: Path, server_pid: int
+    url: str,
+    paths: list[str],
+    connections: int,
+    seconds: int,
+    work: Path,
+    server_pid: int,
+    threads: int = 2,
 ) -> dict[str, float]:
     """Requests/s, latency percentiles (ms) and CPU seconds (server, wrk) of wrk over `paths`."""
     (work / "paths.txt").write_text("\n".join(paths) + "\n")
@@ -116,7 +122,7 @@ def wrk(
     done = subprocess.run(
         [
             "wrk",
-            "-t2",
+            f"-t{threads}",
             f"-c{connections}",
             f"-d{seconds}s",
             "--latency",
@@ -132,6 +138,7 @@ def wrk(
     children = os.times()
     found = {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1)),
+        "requests": float(re.search(r"(\d+) requests in", done.stdout).group(1)),
         "server_cpu": tree_cpu_seconds(server_pid) - server_before,
         "wrk_cpu": (children.children_user - children_before.children_user)
         + (children.children_system - children_before.children_system),
@@ -288,6 +295,16 @@ def wait_indexed(meili_url: str, master_key: str, index: str, count: int) -> Non
     wait_until(indexed, 600, "search's index")
 
 
+def cpu_per_request(found: dict[str, float]) -> float:
+    """Microseconds of the server's CPU per answered request."""
+    return found["server_cpu"] / max(1.0, found["requests"]) * 1e6
+
+
+def cpu_ratio(fast: dict[str, float], baseline: dict[str, float]) -> float:
+    """How many requests `fast` answers for one of `baseline`'s, CPU for CPU."""
+    return cpu_per_request(baseline) / max(1e-9, cpu_per_request(fast))
+
+
 def print_throughput(
     rows: list[tuple[str, dict[str, float]]], title: str, console: Console
 ) -> None:
@@ -299,6 +316,7 @@ def print_throughput(
         "p99 ms",
         "non-2xx",
         "server CPU s",
+        "server CPU µs/request",
         "wrk CPU s",
     ):
         table.add_column(column)
@@ -310,6 +328,7 @@ def print_throughput(
             f"{found.get('p99', float('nan')):.2f}",
             f"{found['errors']:.0f}",
             f"{found['server_cpu']:.1f}",
+            f"{cpu_per_request(found):.0f}",
             f"{found['wrk_cpu']:.1f}",
         )
     console.print(table)
@@ -333,6 +352,9 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument(
+        "--threads", type=int, default=2, help="wrk's threads (each takes a core when it can)"
+    )
     parser.add_argument("--changes", type=int, default=30)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--replay", type=int, default=3000)
@@ -406,7 +428,7 @@ def main() -> None:
         asyncio.run(warm(edge, pages))
 
         def measure(url: str, paths: list[str], pid: int) -> dict[str, float]:
-            return wrk(url, paths, args.connections, args.seconds, work, pid)
+            return wrk(url, paths, args.connections, args.seconds, work, pid, args.threads)
 
         counters = varnish_counters(work / "edge")
         edge_row = measure(edge, pages, edge_process.process.pid)
@@ -426,7 +448,7 @@ def main() -> None:
         ]
         print_throughput(
             rows,
-            f"GET with wrk -t2, {args.connections} connections, {args.seconds} s each "
+            f"GET with wrk -t{args.threads}, {args.connections} connections, {args.seconds} s each "
             f"({len(pages)} pages, {len(fragments)} fragments)",
             console,
         )
@@ -437,6 +459,15 @@ def main() -> None:
             f"{edge_fetches}); render / minimal: {rows[2][1]['rps'] / rows[3][1]['rps']:.2f}x; "
             f"home and sections, edge / minimal: {rows[4][1]['rps'] / rows[5][1]['rps']:.2f}x; "
             f"render applied {len(articles)} articles in {acked:.1f} s"
+        )
+        # On a small shared machine wrk and every other process take CPU from the server
+        # measured, and a server cheaper per request than wrk itself is held back by wrk:
+        # CPU per answered request says what each server costs, whatever else is running.
+        console.print(
+            f"by server CPU per request (requests one CPU-second answers): edge / minimal "
+            f"{cpu_ratio(rows[0][1], rows[1][1]):.2f}x, render / minimal "
+            f"{cpu_ratio(rows[2][1], rows[3][1]):.2f}x, home and sections edge / minimal "
+            f"{cpu_ratio(rows[4][1], rows[5][1]):.2f}x; load average {os.getloadavg()[0]:.1f}"
         )
 
         before = varnish_counters(work / "edge")

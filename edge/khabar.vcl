@@ -2,8 +2,9 @@
 #
 # Included by a top-level file that declares, for its environment (make run,
 # compose, varnishtest): the backends, `acl khabar_purgers`, and the subs
-# `khabar_pick_render`, `khabar_pick_search` (set req.backend_hint) and
-# `khabar_check_purge_token` (answers 403 unless the purge carries the token).
+# `khabar_pick_render`, `khabar_pick_search`, `khabar_pick_self` (set
+# req.backend_hint; "self" is this same varnishd) and `khabar_check_purge_token`
+# (answers 403 unless the purge carries the token).
 #
 # - /search, /v1/search and search's own static files go to search, uncached
 #   (hit lists change with every publication); everything else to render.
@@ -16,6 +17,15 @@
 # - Render's Surrogate-Key becomes xkey's index: `PURGE` with
 #   `xkey-purge: article:<id> section:<slug> home` drops every object
 #   (page shell, fragment) that names one of them, graced copies included.
+# - Assembled pages are cached too. ESI assembles a page on every delivery,
+#   and each include costs the edge a sub-request and a write to the reader's
+#   socket (a home page has dozens). So a reader's page (home, a section, an
+#   article) is asked of this same varnishd (`khabar_pick_self`, marked
+#   X-Khabar-Assembly: inner), which assembles it from the cached shell and
+#   fragments; the assembled copy is cached under its own hash, with the
+#   shell's surrogate keys, which name everything the page shows (render puts
+#   a whole page's keys on its shell). A purge drops both layers; the next
+#   reader's page is assembled again from the fragments still cached.
 # - Grace: while an origin is healthy, stale objects are served for a few
 #   seconds at most; when its probe says it is down, the last good copy is
 #   served for up to a day. Not-found and withdrawn answers are cached
@@ -52,6 +62,14 @@ sub vcl_recv {
     # Pages are the same for every reader: no cookie or credential splits the cache.
     unset req.http.Cookie;
     unset req.http.Authorization;
+    if (req.http.X-Khabar-Assembly != "inner") {
+        unset req.http.X-Khabar-Assembly;
+        if (req.esi_level == 0 && req.url ~ "^/(articles/|category/|$|\?)") {
+            # A reader's page: its assembled copy, assembled by this varnishd on a miss.
+            set req.http.X-Khabar-Assembly = "outer";
+            call khabar_pick_self;
+        }
+    }
     return (hash);
 }
 
@@ -74,6 +92,19 @@ sub khabar_normalize_accept {
         set req.http.Accept = "text/html";
     } else {
         set req.http.Accept = "application/problem+json";
+    }
+}
+
+sub vcl_hash {
+    if (req.http.X-Khabar-Assembly == "outer") {
+        hash_data("assembled");
+    }
+    # then the built-in hash: URL and host
+}
+
+sub vcl_backend_fetch {
+    if (bereq.http.X-Khabar-Assembly == "outer") {
+        set bereq.http.X-Khabar-Assembly = "inner";
     }
 }
 
@@ -131,17 +162,21 @@ sub vcl_deliver {
         return (synth(204, "No Content"));
     }
     unset resp.http.xkey;
-    if (req.esi_level == 0 && resp.http.Content-Type ~ "(html|xml)") {
-        # The edge is purged when a story changes; a browser is not. Readers'
-        # browsers ask again each time (cheaply: the edge answers from memory).
-        set resp.http.Cache-Control = "no-cache";
-    }
     if (req.esi_level == 0 && resp.do_esi) {
         # A shell's validators say nothing of the fragments assembled into it:
         # without them a browser's revalidation gets the whole page, never a
         # 304 for a page whose fragments changed.
         unset resp.http.ETag;
         unset resp.http.Last-Modified;
+    }
+    if (req.http.X-Khabar-Assembly == "inner") {
+        # To the assembled layer: the shell's Cache-Control and Surrogate-Key as they are.
+        return (deliver);
+    }
+    if (req.esi_level == 0 && resp.http.Content-Type ~ "(html|xml)") {
+        # The edge is purged when a story changes; a browser is not. Readers'
+        # browsers ask again each time (cheaply: the edge answers from memory).
+        set resp.http.Cache-Control = "no-cache";
     }
     if (obj.hits > 0) {
         set resp.http.X-Cache = "HIT";

@@ -11,8 +11,14 @@ export UV_PYTHON_DOWNLOADS=never
 UV_VERSION=0.13.8
 with_test_tools=false
 with_bench_tools=false
-[[ "${1:-}" == "--test" ]] && with_test_tools=true
-[[ "${1:-}" == "--bench" ]] && with_bench_tools=true
+# Either, both, in any order (`--test --bench`).
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test_tools=true ;;
+    --bench) with_bench_tools=true ;;
+    *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -13,7 +13,8 @@ replicas that could export them, one does at a time (a lease in Redis, see
 """
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -88,7 +89,13 @@ CACHE_LOOKUPS = Counter(
 
 
 def record_cache_lookup(hit: bool, cache: str = "fragments") -> None:
-    CACHE_LOOKUPS.labels(cache=cache, result="hit" if hit else "miss").inc()
+    _cache_lookups(cache, hit).inc()
+
+
+@lru_cache(maxsize=64)
+def _cache_lookups(cache: str, hit: bool) -> Any:
+    """A cache's hit or miss series, looked up once (render's fast path counts every answer)."""
+    return CACHE_LOOKUPS.labels(cache=cache, result="hit" if hit else "miss")
 
 
 HTTP_REQUESTS = Counter(

@@ -10,6 +10,7 @@ FastAPI is imported lazily: it is an optional extra (`khabar-shared[http]`).
 
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -113,13 +114,25 @@ class HttpMetricsMiddleware:
             await self.app(scope, receive, send_and_note)
         finally:
             route = getattr(scope.get("route"), "path", None) or "unmatched"
-            method = scope.get("method", "GET")
-            metrics.HTTP_REQUESTS.labels(
-                method=method, route=route, status=str(status["code"])
-            ).inc()
-            metrics.HTTP_SECONDS.labels(method=method, route=route).observe(
-                time.perf_counter() - started
+            record_http(
+                scope.get("method", "GET"), route, status["code"], time.perf_counter() - started
             )
+
+
+def record_http(method: str, route: str, status: int, seconds: float) -> None:
+    """One answered request, by route template (for answers made outside the middleware too)."""
+    requests, duration = _http_series(method, route, status)
+    requests.inc()
+    duration.observe(seconds)
+
+
+@lru_cache(maxsize=4096)
+def _http_series(method: str, route: str, status: int) -> tuple[Any, Any]:
+    """The labelled series of one kind of answer, looked up once: routes and statuses are few."""
+    return (
+        metrics.HTTP_REQUESTS.labels(method=method, route=route, status=str(status)),
+        metrics.HTTP_SECONDS.labels(method=method, route=route),
+    )
 
 
 def install_problem_handlers(app: Any) -> None:

@@ -51,6 +51,18 @@ class SecurityHeadersMiddleware:
         self.app = app
         self.policy = content_security_policy(image_hosts).encode()
 
+    def added_to(self, raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """An answer's raw headers with this policy's (for answers made outside the middleware)."""
+        headers = list(raw)
+        # Once: a route that sets it itself (render's media) must not get it twice.
+        if not any(name.lower() == b"x-content-type-options" for name, _ in headers):
+            headers.append((b"x-content-type-options", b"nosniff"))
+        content_type = next((v for k, v in headers if k == b"content-type"), b"")
+        if content_type.startswith(b"text/html"):
+            headers.append((b"content-security-policy", self.policy))
+            headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
+        return headers
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -58,15 +70,7 @@ class SecurityHeadersMiddleware:
 
         async def with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                # Once: a route that sets it itself (render's media) must not get it twice.
-                if not any(name.lower() == b"x-content-type-options" for name, _ in headers):
-                    headers.append((b"x-content-type-options", b"nosniff"))
-                content_type = next((v for k, v in headers if k == b"content-type"), b"")
-                if content_type.startswith(b"text/html"):
-                    headers.append((b"content-security-policy", self.policy))
-                    headers.append((b"referrer-policy", b"strict-origin-when-cross-origin"))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": self.added_to(message.get("headers", []))}
             await send(message)
 
         await self.app(scope, receive, with_headers)

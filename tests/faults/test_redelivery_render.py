@@ -181,6 +181,22 @@ async def test_a_withdrawal_redelivered_after_a_stop_leaves_nothing_that_shows_i
     assert {f"article:{story.article.id}", "section:sport", "home"} <= webhook.keys_since(sent)
 
 
+async def test_a_withdrawal_reaches_the_edge_before_any_fragment_is_rendered_again(
+    render: Render, webhook: Webhook
+) -> None:
+    """The edge is told as soon as render's own copies are purged, not after its renders.
+
+    Stopped in its first render (the dependency index written, no fragment),
+    the withdrawal's keys were already sent; the redelivery sends them again.
+    """
+    story, _ = await published_and_warm(render)
+    sent = len(webhook.received)
+    failpoints.arm("render.shows_recorded")
+    with pytest.raises(failpoints.FailpointHit):
+        await render.apply(enriched(story.article, version=2), kind="article.withdrawn")
+    assert {f"article:{story.article.id}", "section:sport", "home"} <= webhook.keys_since(sent)
+
+
 @pytest.mark.parametrize("point", RENDER_POINTS)
 async def test_a_move_redelivered_after_a_stop_leaves_no_old_listing(
     render: Render, webhook: Webhook, point: str

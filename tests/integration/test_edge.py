@@ -49,9 +49,22 @@ class Edge:
         )
 
     def origin_fetches(self) -> list[str]:
-        """Every URL the edge asked render for, oldest first (from varnishd's shared log)."""
+        """Every URL the edge asked render for, oldest first (from varnishd's shared log).
+
+        Not what it asked of itself (`khabar_self`): the pages it assembles and caches whole.
+        """
         found = subprocess.run(
-            ["varnishncsa", "-n", str(self.work_dir / "varnishd"), "-b", "-d", "-F", "%U%q"],
+            [
+                "varnishncsa",
+                "-n",
+                str(self.work_dir / "varnishd"),
+                "-b",
+                "-d",
+                "-q",
+                'BackendOpen[2] ne "khabar_self"',
+                "-F",
+                "%U%q",
+            ],
             capture_output=True,
             text=True,
             timeout=30,
@@ -191,12 +204,17 @@ def test_purges_are_refused_without_the_token(site: tuple[Edge, RenderService]) 
 def test_a_story_that_keeps_its_place_is_fetched_again_as_its_cards_only(
     site: tuple[Edge, RenderService],
 ) -> None:
-    """Listings and home list cards as includes: a correction re-fetches the story's cards alone."""
+    """Listings and home list cards as includes: a correction re-fetches the story's cards.
+
+    And the two page shells, which name every story their page shows (the edge
+    keeps the page it assembles under the shell's keys); not the listings.
+    """
     edge, render = site
     article_id, fetched = correct_the_newest_story(edge, render)
     card = f"/fragments/card/{quote(article_id, safe='')}"
-    # The section's card (h2) and home's (h3); not the pages, listings or home around them.
-    assert sorted(fetched) == [card, f"{card}?heading=h2"]
+    # The section's card (h2) and home's (h3), the pages' shells; not home's or the section's
+    # listing (`/fragments/home`, `/fragments/section/economy`).
+    assert sorted(fetched) == sorted(["/", "/category/economy", card, f"{card}?heading=h2"])
 
 
 def test_without_card_includes_a_correction_fetches_listings_and_home_again(
@@ -234,3 +252,42 @@ def correct_the_newest_story(edge: Edge, render: RenderService) -> tuple[str, se
     for path in pages:
         assert squeeze(edge.get(path).text) == squeeze(render.get(path).text), path
     return a.id, fetched
+
+
+ESI = {"surrogate-capability": 'khabar="ESI/1.0"'}
+
+
+def test_page_shells_name_everything_their_page_shows(site: tuple[Edge, RenderService]) -> None:
+    """The edge keeps the page it assembles under its shell's keys: a shell names the page's."""
+    _, render = site
+    a, b, c = in_section("economy", 3)
+    render.publish(enriched(b), enriched(c), enriched(a, related=[b.id, c.id]))
+    for article in (b, c, a):
+        render.page(article.id)
+    whole_page_keys = set(render.get(f"/articles/{a.id}").headers["surrogate-key"].split())
+    shell_keys = set(render.get(f"/articles/{a.id}", **ESI).headers["surrogate-key"].split())
+    assert {f"article:{i}" for i in (a.id, b.id, c.id)} <= whole_page_keys == shell_keys
+    for path, own in (("/", {"home", "home-listing"}), ("/category/economy", set())):
+        whole = set(render.get(path).headers["surrogate-key"].split())
+        shell = set(render.get(path, **ESI).headers["surrogate-key"].split())
+        assert {f"article:{i}" for i in (a.id, b.id, c.id)} <= whole <= shell, path
+        assert own <= shell, path
+
+
+def test_a_corrected_related_story_leaves_the_assembled_pages_that_show_it(
+    site: tuple[Edge, RenderService],
+) -> None:
+    """The edge caches article pages assembled; one that shows a corrected story is dropped."""
+    edge, render = site
+    a, b = in_section("economy", 2)
+    render.publish(enriched(b), enriched(a, related=[b.id]))
+    render.page(a.id)
+    path = f"/articles/{a.id}"
+    assert text(b.headline) in edge.get(path).text
+    assert edge.get(path).headers["x-cache"] == "HIT"
+
+    corrected = "تصحيح: عنوان آخر للخبر المرتبط"
+    render.publish(enriched(b, version=2, headline=corrected))
+    shown = eventually(lambda: corrected in (t := edge.get(path).text) and t)
+    assert text(b.headline) not in shown
+    assert squeeze(shown) == squeeze(render.get(path).text)

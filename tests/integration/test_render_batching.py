@@ -6,6 +6,7 @@ batch is acked, so a reader who asks first gets a fresh render, and the lane
 renders it once however many batches purged it.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -226,3 +227,36 @@ async def test_the_warm_lane_takes_home_and_first_listing_pages_before_older_wor
     lane.add(["page:a"])  # purged again meanwhile: still rendered once
     assert [await lane.render_chunk() for _ in range(3)] == [2, 2, 1]
     assert renderer.chunks == [["home", "section:sport:1"], ["page:a", "related:a"], ["page:b"]]
+
+
+async def test_a_batch_waits_for_one_slice_of_the_warm_lanes_chunk_not_all_of_it() -> None:
+    """The lane renders its chunk a few fragments at a time under the consumer's lock."""
+    order: list[str] = []
+    first_slice_started, go_on = asyncio.Event(), asyncio.Event()
+
+    class SlowRenderer:
+        async def refresh_many(self, names: list[str]) -> dict[str, StoredFragment | None]:
+            order.append(f"lane {len(names)}")
+            first_slice_started.set()
+            await go_on.wait()
+            return {}
+
+    lane = WarmLane(
+        SlowRenderer(),
+        chunk=64,
+        pause_s=0,
+    )  # type: ignore[arg-type]
+    lane.add([f"page:{n}" for n in range(20)])
+    chunk = asyncio.create_task(lane.render_chunk())
+    await first_slice_started.wait()
+
+    async def batch() -> None:
+        async with lane.hold():
+            order.append("batch")
+
+    applied = asyncio.create_task(batch())
+    await asyncio.sleep(0)
+    go_on.set()
+    assert await chunk == 20
+    await applied
+    assert order == ["lane 8", "batch", "lane 8", "lane 4"]

@@ -5,14 +5,16 @@ app's route, so each answer is compared with the route's own for the same
 cached fragment.
 """
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
-from khabar_render.store import WITHDRAWN_KEY
+from khabar_render.store import WITHDRAWN_KEY, LiveFragments, fragment_key
 from tests.integration.test_render_service import (
     RenderService,
     enriched,
@@ -31,11 +33,20 @@ def fast_path_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         group.stop_all()
 
 
-@pytest.fixture
-def render(fast_path_redis: str, tmp_path: Path) -> Iterator[RenderService]:
+# The fragment cache in a database of its own (two reads at once, as with a cache Redis of
+# its own), or in the log's (one script: the read and the tombstone check in one round trip).
+@pytest.fixture(params=["separate cache", "shared cache"])
+def render(
+    fast_path_redis: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[RenderService]:
     with (
         purge_receiver() as receiver,
-        render_service(fast_path_redis, receiver, tmp_path / "render.log") as service,
+        render_service(
+            fast_path_redis,
+            receiver,
+            tmp_path / "render.log",
+            shared_cache=request.param == "shared cache",
+        ) as service,
     ):
         yield service
 
@@ -83,3 +94,64 @@ def test_a_withdrawn_article_whose_fragment_is_still_cached_is_gone(render: Rend
     render.log.sadd(WITHDRAWN_KEY, a.id)
     assert render.cached_html(f"article:{a.id}")
     assert render.get(path).status_code == 410
+
+
+READS = ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_get", "cmdstat_sismember", "cmdstat_mget")
+
+
+def test_with_the_cache_in_the_log_redis_a_read_is_one_command(fast_path_redis: str) -> None:
+    """The tombstone check and the read in one round trip: one script call, whatever it finds."""
+
+    async def reads() -> list[bytes | None]:
+        client = redis.asyncio.Redis.from_url(fast_path_redis)
+        try:
+            await client.flushdb()
+            await client.set(fragment_key("article:live"), b"live")
+            await client.set(fragment_key("article:gone"), b"gone")
+            await client.sadd(WITHDRAWN_KEY, "gone")
+            fragments = LiveFragments(client, client, shared=True)
+            await fragments.get("article:live", "live")  # loads the script once
+            await client.config_resetstat()
+            found = [await fragments.get(f"article:{i}", i) for i in ("live", "gone", "missing")]
+            stats = await client.info("commandstats")
+            calls = {name: stat["calls"] for name, stat in stats.items()}
+            # Redis counts the script's own commands too: a GET only where the article is live.
+            assert {k: v for k, v in calls.items() if k.startswith(READS)} == {
+                "cmdstat_evalsha": 3,
+                "cmdstat_sismember": 3,
+                "cmdstat_get": 2,
+            }
+            return found
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(reads()) == [b"live", None, None]
+
+
+def test_a_cached_fragment_while_its_cache_redis_is_down_is_answered_by_the_routes(
+    fast_path_redis: str, tmp_path: Path
+) -> None:
+    """The fast path leaves an outage to the routes: their 503, not a server error."""
+    group = ProcessGroup()
+    try:
+        cache_url = start_redis(group, tmp_path / "cache-redis", free_port())
+        with (
+            purge_receiver() as receiver,
+            render_service(
+                fast_path_redis,
+                receiver,
+                tmp_path / "render.log",
+                extra_env={"KHABAR_CACHE_REDIS_URL": cache_url},
+            ) as render,
+        ):
+            (a,) = in_section("world", 1)
+            render.publish(enriched(a))
+            render.page(a.id)
+            path = f"/fragments/article/{a.id}"
+            assert render.get(path).status_code == 200
+            next(p for p in group.processes if p.name == "redis").kill()
+            down = render.get(path)
+            assert down.status_code == 503, down.text
+            assert down.headers["content-type"].startswith("application/problem+json")
+    finally:
+        group.stop_all()

@@ -240,10 +240,12 @@ def render_service(
     base_url: str = SITE_BASE_URL,
     port: int | None = None,
     extra_env: dict[str, str] | None = None,
+    shared_cache: bool = False,
 ) -> Iterator[RenderService]:
-    """A render process on a clean Redis: log in the URL's database, cache in the next one."""
+    """A render process on a clean Redis: log in the URL's database, cache in the next one
+    (with `shared_cache`, in the log's own database, as when no cache Redis is set)."""
     log_db = int(redis_url.rsplit("/", 1)[1])
-    cache_url = redis_url.rsplit("/", 1)[0] + f"/{log_db + 1}"
+    cache_url = redis_url if shared_cache else redis_url.rsplit("/", 1)[0] + f"/{log_db + 1}"
     log, cache_redis = redis.Redis.from_url(redis_url), redis.Redis.from_url(cache_url)
     log.flushdb()
     cache_redis.flushdb()

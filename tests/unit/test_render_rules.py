@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from khabar_render.app import etag_matches
+from khabar_render.fast_path import etag_matches
 from khabar_render.fragments import category_of
 from khabar_render.handler import is_links_only, keeps_its_place
 from khabar_render.purge import purge_keys

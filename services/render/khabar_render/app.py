@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from khabar_render.breaking import BreakingNews
 from khabar_render.breaking_sweep import BreakingSweeper
 from khabar_render.errors import install_reader_error_pages, page_problem
-from khabar_render.fast_path import CachedFragments
+from khabar_render.fast_path import CachedFragments, FastPathApp, etag_matches
 from khabar_render.feed_routes import feed_router
 from khabar_render.fragments import category_of, render_chrome
 from khabar_render.handler import FragmentUpdater
@@ -22,7 +22,13 @@ from khabar_render.renderer import Renderer
 from khabar_render.sanitize import ImagePolicy, use_image_hosts
 from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
-from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, language_of
+from khabar_render.store import (
+    ArticleStore,
+    FragmentCache,
+    LiveFragments,
+    StoredFragment,
+    language_of,
+)
 from khabar_render.warm import WarmLane
 from khabar_shared import failpoints
 from khabar_shared.asyncapi import asyncapi_router
@@ -108,18 +114,21 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await log_redis.aclose()
         await cache_redis.aclose()
 
-    app = FastAPI(
+    app = FastPathApp(
         title="khabar render",
         version="1",
         lifespan=lifespan,
         description="Cached HTML fragments and pages of articles, sections and home.",
     )
     install_problem_handlers(app)
-    app.add_middleware(
-        CachedFragments,
-        cache=cache,
-        articles=articles,
-        respond=lambda request, fragment: fragment_response(request, fragment, settings),
+    live_fragments = LiveFragments(
+        log_redis, cache_redis, shared=settings.effective_cache_redis_url == settings.redis_url
+    )
+    app.fast_path = lambda rest: CachedFragments(
+        rest,
+        live_fragments,
+        lambda fragment: fragment_headers(fragment, settings),
+        SecurityHeadersMiddleware(rest, image_hosts=images.hosts),
     )
     app.add_middleware(SecurityHeadersMiddleware, image_hosts=images.hosts)
     install_reader_error_pages(app, site)
@@ -264,10 +273,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     return app
 
 
-def fragment_response(
-    request: Request, fragment: StoredFragment, settings: RenderSettings
-) -> Response:
-    headers = {
+def fragment_headers(fragment: StoredFragment, settings: RenderSettings) -> dict[str, str]:
+    return {
         "ETag": fragment.etag,
         "Cache-Control": (
             f"public, max-age={settings.cache_max_age_s}, "
@@ -277,6 +284,12 @@ def fragment_response(
         "Last-Modified": fragment.rendered_at.strftime("%a, %d %b %Y %H:%M:%S GMT"),
         "Vary": "Accept-Encoding",
     }
+
+
+def fragment_response(
+    request: Request, fragment: StoredFragment, settings: RenderSettings
+) -> Response:
+    headers = fragment_headers(fragment, settings)
     if etag_matches(request.headers.get("if-none-match", ""), fragment.etag):
         return Response(status_code=304, headers=headers)
     return Response(fragment.html, media_type="text/html; charset=utf-8", headers=headers)
@@ -293,9 +306,3 @@ def page_headers(response: Response, esi: bool) -> Response:
     if esi:
         response.headers["Surrogate-Control"] = 'content="ESI/1.0"'
     return response
-
-
-def etag_matches(if_none_match: str, etag: str) -> bool:
-    """RFC 9110 weak comparison: `*`, or any listed tag equal to ours with or without `W/`."""
-    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
-    return "*" in tags or etag in tags

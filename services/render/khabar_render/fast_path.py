@@ -1,34 +1,29 @@
-"""Cached fragments answered before FastAPI's routing: render as the edge's origin.
+"""Cached fragments answered in front of FastAPI: render as the edge's origin.
 
 The edge asks render for `/fragments/{article,related,card}/{id}` on every
 miss and after every purge. When the fragment is cached and its article is
-not withdrawn, the answer is the stored fragment with the headers the routes
-give it (`respond`), without routing, parameter validation and dependency
-solving, which cost render more than the rest of such a request. Anything
-else (a miss, a withdrawal, another method, path or query) goes on to the app
-unchanged, which renders, or answers 404 and 410.
+not withdrawn (one round trip: `LiveFragments`), the answer is the stored
+fragment with the headers the routes give it (`fragment_headers`, then the
+security headers), sent as it is, in front of FastAPI's whole middleware
+stack and its per-request checks: its routing, parameter validation,
+dependency solving and each middleware's wrapping of `send` cost render
+several times the read itself.
+The HTTP metrics are counted here as the middleware counts them. Anything
+else (a miss, a withdrawal, a Redis outage, another method, path or query)
+goes on to the app unchanged, which renders, or answers 404, 410 and 503.
 """
 
-import asyncio
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
+from fastapi import FastAPI
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from khabar_render.store import ArticleStore, FragmentCache, StoredFragment
+from khabar_render.store import LiveFragments, StoredFragment
 from khabar_shared.metrics import record_cache_lookup
-
-Respond = Callable[[Request, StoredFragment], Response]
-
-
-@dataclass(frozen=True)
-class RouteLabel:
-    """What the HTTP metrics name a request by (`scope["route"].path`), as for the app's routes."""
-
-    path: str
-
+from khabar_shared.ops_http import record_http
+from khabar_shared.security_headers import SecurityHeadersMiddleware
 
 # (kind in the path, query string) -> the fragment's kind in the cache.
 FRAGMENT_KINDS = {
@@ -38,10 +33,14 @@ FRAGMENT_KINDS = {
     ("card", b"heading=h3"): "card",
     ("card", b"heading=h2"): "card-h2",
 }
-ROUTES = {kind: RouteLabel(f"/fragments/{kind}/{{article_id}}") for kind, _ in FRAGMENT_KINDS}
+# What the HTTP metrics name a request by: the route's template, as for the app's routes.
+ROUTES = {kind: f"/fragments/{kind}/{{article_id}}" for kind, _ in FRAGMENT_KINDS}
+HTML = b"text/html; charset=utf-8"
+
+FragmentHeaders = Callable[[StoredFragment], dict[str, str]]
 
 
-def fragment_asked(scope: dict[str, Any]) -> tuple[str, str, str] | None:
+def fragment_asked(scope: Scope) -> tuple[str, str, str] | None:
     """(path kind, fragment name, article id) of a GET for an article's fragment, else None."""
     if scope["type"] != "http" or scope["method"] != "GET":
         return None
@@ -54,28 +53,75 @@ def fragment_asked(scope: dict[str, Any]) -> tuple[str, str, str] | None:
     return parts[2], f"{kind}:{parts[3]}", parts[3]
 
 
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 weak comparison: `*`, or any listed tag equal to ours with or without `W/`."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag in tags
+
+
+def if_none_match(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            return str(value.decode("latin-1"))
+    return ""
+
+
 class CachedFragments:
-    """ASGI middleware: a cached fragment of a live article, answered at once."""
+    """ASGI app in front of render's: a cached fragment of a live article, answered at once."""
 
     def __init__(
-        self, app: Any, cache: FragmentCache, articles: ArticleStore, respond: Respond
+        self,
+        app: ASGIApp,
+        fragments: LiveFragments,
+        headers_of: FragmentHeaders,
+        security: SecurityHeadersMiddleware,
     ) -> None:
         self.app = app
-        self._cache = cache
-        self._articles = articles
-        self._respond = respond
+        self._fragments = fragments
+        self._headers_of = headers_of
+        self._security = security
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         asked = fragment_asked(scope)
-        if asked is not None:
-            path_kind, name, article_id = asked
-            # The tombstone is checked as the routes check it: a purge may not have followed it yet.
-            fragment, withdrawn = await asyncio.gather(
-                self._cache.get(name), self._articles.is_withdrawn(article_id)
-            )
-            if fragment is not None and not withdrawn:
-                record_cache_lookup(True)
-                scope["route"] = ROUTES[path_kind]
-                await self._respond(Request(scope), fragment)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if asked is None:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path_kind, name, article_id = asked
+        try:
+            raw = await self._fragments.get(name, article_id)
+        except RedisError:
+            raw = None  # the routes answer an outage with their 503
+        if raw is None:
+            await self.app(scope, receive, send)
+            return
+        record_cache_lookup(True)
+        fragment = StoredFragment.model_validate_json(raw)
+        headers = [
+            (key.lower().encode("latin-1"), value.encode("latin-1"))
+            for key, value in self._headers_of(fragment).items()
+        ]
+        if etag_matches(if_none_match(scope), fragment.etag):
+            status, body = 304, b""
+        else:
+            status, body = 200, fragment.html.encode()
+            headers += [(b"content-length", str(len(body)).encode()), (b"content-type", HTML)]
+        start = {"type": "http.response.start", "status": status}
+        await send({**start, "headers": self._security.added_to(headers)})
+        await send({"type": "http.response.body", "body": body})
+        record_http("GET", ROUTES[path_kind], status, time.perf_counter() - started)
+
+
+class FastPathApp(FastAPI):
+    """FastAPI with `fast_path` (when set) in front of all of it, per-request checks included."""
+
+    fast_path: Callable[[ASGIApp], ASGIApp] | None = None
+    _front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if self._front is None:
+            self._front = self.fast_path(super().__call__)
+        await self._front(scope, receive, send)

@@ -3,9 +3,12 @@
 Order matters for the promise that a reader never sees a changed headline or
 a withdrawn article: the stored articles are replaced first, then every cached
 fragment that showed them (their own, other articles' see-also links and
-related blocks, section listings, home) is purged, and the changed articles'
-own fragments are rendered again. The events are acked only after that, by
-the consumer.
+related blocks, section listings, home) is purged, then the edge (and any
+purge webhook) is told, and the changed articles' own fragments are rendered
+again. The edge is told before any rendering: what it asks for again is
+rendered from the stored articles on demand, so a withdrawal leaves the
+edge's pages as soon as render's own copies are gone. The events are acked
+only after all of it, by the consumer.
 
 The other purged fragments are rendered again by the warm lane (`warm.py`)
 after the ack, each once however many batches purged it; without a warm lane
@@ -36,13 +39,14 @@ log = get_logger(__name__)
 
 # Between each two writes of a batch (tests stop the handler here; see failpoints.py).
 STORED = failpoints.point("render.stored", "articles and listings written, nothing purged")
-PURGED = failpoints.point("render.purged", "fragments purged, none rendered again")
-RENDERED = failpoints.point("render.rendered", "fragments rendered again, edge not told")
-EDGE_PURGED = failpoints.point("render.edge_purged", "edge told, events not acked")
+PURGED = failpoints.point("render.purged", "fragments purged, edge not told")
+EDGE_PURGED = failpoints.point("render.edge_purged", "edge told, no fragment rendered again")
+RENDERED = failpoints.point("render.rendered", "fragments rendered again, events not acked")
 
 OWN_FRAGMENTS = ("article", "related", "page", "card", "shell")
-# What a new list of related links changes: the teaser, listings and home do not show links.
-LINK_FRAGMENTS = ("article", "related", "page")
+# What a new list of related links changes: the teaser, listings and home do not show links
+# (the edge's page shell names them, for the page the edge assembles from it).
+LINK_FRAGMENTS = ("article", "related", "page", "shell")
 
 
 def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
@@ -57,7 +61,9 @@ def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
 
 
 LISTING_KINDS = ("section", "section-page", "section-shell", "section-esi")
-HOME_FRAGMENTS = ["home", "home-page", "home-esi"]
+HOME_FRAGMENTS = ["home", "home-page", "home-esi", "home-shell"]
+# The edge's page shells: asked for only when the edge's copy is gone, never rendered ahead.
+SHELLS = ("shell:", "section-shell:", "home-shell")
 
 
 def is_deep_listing_page(name: str) -> bool:
@@ -200,19 +206,20 @@ class FragmentUpdater:
         # Deep listing pages are not rendered again: few readers page that far.
         # Nor are the edge's page shells: it asks for them only when its copy is gone.
         hot = [
-            *homes,
+            *(n for n in homes if not n.startswith(SHELLS)),
             *sorted(
-                n
-                for n in listings
-                if not is_deep_listing_page(n) and not n.startswith("section-shell:")
+                n for n in listings if not is_deep_listing_page(n) and not n.startswith(SHELLS)
             ),
         ]
         rest = sorted(dependents - {*own, *relinked, *hot})
-        rendered = await self._render(own, hot, relinked, rest)
-        failpoints.check(RENDERED)
+        # The edge is told as soon as render's own copies are gone: what it asks
+        # for again is rendered from the stored articles, fresh. A withdrawal
+        # waits for nothing else to leave the edge's pages.
         keys = purge_keys(changed, changes.sections, changes.reordered) if changed else []
         await self._notifier.purge([*keys, *(surrogate_key(i) for i in changes.relinked)])
         failpoints.check(EDGE_PURGED)
+        rendered = await self._render(own, hot, relinked, rest)
+        failpoints.check(RENDERED)
         log.info(
             "fragments_refreshed",
             changed=len(changed),

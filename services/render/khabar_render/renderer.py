@@ -79,9 +79,12 @@ FRAGMENTS_STORED = failpoints.point(
 SEE_ALSO_COUNT = 4
 RELATED_BLOCK_COUNT = 4
 RENDER_ATTEMPTS = 5
+# Fragments that show a section's listing page, or home's sections (and the banner above them).
+SECTION_KINDS = frozenset({"section", "section-page", "section-shell", "section-esi"})
+HOME_KINDS = frozenset({"home", "home-page", "home-shell", "home-esi"})
 # Fragment kinds named after one article (`<kind>:<id>`), and those that show its related links.
 ARTICLE_KINDS = frozenset({"article", "related", "page", "card", "card-h2", "shell"})
-LINK_KINDS = frozenset({"article", "related", "page"})
+LINK_KINDS = frozenset({"article", "related", "page", "shell"})
 
 
 @dataclass
@@ -231,8 +234,7 @@ class Renderer:
     async def _flashes_for(self, names: list[str]) -> list[str]:
         """The breaking flashes, when a fragment shows the banner (home, a listing's first page)."""
         banner = any(
-            kind in ("home", "home-page")
-            or (kind in ("section", "section-page") and rest.partition(":")[2] in ("", "1"))
+            kind in HOME_KINDS or (kind in SECTION_KINDS and rest.partition(":")[2] in ("", "1"))
             for kind, rest in map(split_name, names)
         )
         return await self._breaking.breaking() if banner and self._breaking else []
@@ -240,10 +242,10 @@ class Renderer:
     def _listings_of(self, names: list[str]) -> list[ListingRequest]:
         requests = []
         for kind, rest in map(split_name, names):
-            if kind in ("section", "section-page", "section-shell", "section-esi"):
+            if kind in SECTION_KINDS:
                 slug, _, page = rest.partition(":")
                 requests.append(ListingRequest(slug, int(page or 1), self._page_size))
-            elif kind in ("home", "home-page", "home-esi"):
+            elif kind in HOME_KINDS:
                 requests += [
                     ListingRequest(section.slug, 1, self._home_per_section)
                     for section in self._site.top_sections()
@@ -314,17 +316,21 @@ class _Batch:
         return Rendered(page.html, [article_id, *page.shows])
 
     def _article_shell(self, article_id: str) -> Rendered | None:
-        """The article's page with its body and related block left to the edge to include."""
-        enriched = self._snapshot.articles.get(article_id)
-        if enriched is None:
+        """The article's page with its body and related block left to the edge to include.
+
+        It shows (and names in its surrogate keys) what the whole page shows:
+        the edge caches the page it assembles under the shell's keys.
+        """
+        parts = self._article_parts(article_id)
+        if parts is None:
             return None
         page = assemble_article_page(
-            enriched,
+            parts.enriched,
             esi_include(fragment_path("article", article_id)),
             esi_include(fragment_path("related", article_id)),
             self._site,
         )
-        return Rendered(page.html, [article_id])
+        return Rendered(page.html, [article_id, *parts.body.shows, *parts.block.shows])
 
     def _article_parts(self, article_id: str) -> _ArticleParts | None:
         if article_id not in self._parts:
@@ -408,9 +414,18 @@ class _Batch:
         )
 
     def _home_shell(self) -> Rendered:
-        """Home's page around an include of its sections: it shows no article itself."""
+        """Home's page around an include of its sections, with the whole page's keys.
+
+        The edge caches the page it assembles under the shell's keys: they
+        name every story home shows, home's and its listing's.
+        """
+        home = self._listing_fragment("home")
         return self._whole_page(
-            Rendered(esi_include("/fragments/home").html, []),
+            Rendered(
+                esi_include("/fragments/home").html,
+                home.shows if home else [],
+                (HOME_KEY, HOME_LISTING_KEY),
+            ),
             self._site.label("latest", self._site.language),
             "/",
             PageMeta(is_home=True),
@@ -422,11 +437,14 @@ class _Batch:
         if listing is None:
             return None
         if shell:
-            # The shell exists while the listing page does; it names the
-            # section so that the edge drops it when the section changes.
+            # The shell exists while the listing page does. It names what the
+            # whole page would (its stories and section) and the listing: the
+            # edge caches the page it assembles under the shell's keys.
             query = "" if int(page_text or 1) <= 1 else f"?page={int(page_text)}"
             include = esi_include(f"/fragments/section/{quote(slug, safe='')}{query}")
-            listing = Rendered(include.html, [], (listing_surrogate_key(slug),))
+            listing = Rendered(
+                include.html, listing.shows, (*listing.extra_keys, listing_surrogate_key(slug))
+            )
         section = self._site.section(slug)
         return self._whole_page(
             listing,

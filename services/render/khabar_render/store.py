@@ -15,6 +15,7 @@ costs a few round trips, not a few per article: one transaction for its
 writes, pipelined reads, and one Lua call that records what its fragments show.
 """
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ PARSED_CACHE_SIZE = 1024
 
 SCRIPTS = ScriptRegistry("khabar_render")
 RECORD_SHOWS_LUA = SCRIPTS["record_shows"]
+LIVE_FRAGMENT_LUA = SCRIPTS["live_fragment"]
 
 T = TypeVar("T")
 
@@ -439,6 +441,30 @@ class FragmentCache:
                 else:
                     pipe.set(fragment_key(name), fragment.model_dump_json())
             await pipe.execute()
+
+
+class LiveFragments:
+    """A cached fragment's stored bytes, unless its article is withdrawn (render's fast path).
+
+    The tombstone is checked with every read: a purge may not have followed it
+    yet (render stopped between the tombstone and the purge). When the cache
+    and the log share one Redis (`shared`), the check and the read are one
+    script, one round trip; on two Redis servers, two commands at once.
+    """
+
+    def __init__(self, log: RedisClient, cache: RedisClient, shared: bool) -> None:
+        self._log = log
+        self._cache = cache
+        self._script = LIVE_FRAGMENT_LUA.register(log) if shared else None
+
+    async def get(self, name: str, article_id: str) -> bytes | None:
+        if self._script is not None:
+            found = await self._script(keys=[fragment_key(name), WITHDRAWN_KEY], args=[article_id])
+            return cast(bytes | None, found)
+        raw, withdrawn = await asyncio.gather(
+            self._cache.get(fragment_key(name)), self._log.sismember(WITHDRAWN_KEY, article_id)
+        )
+        return None if withdrawn else cast(bytes | None, raw)
 
 
 def make_fragment(

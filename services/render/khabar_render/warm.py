@@ -8,8 +8,9 @@ by five new stories in a burst, home and the first listing pages after every
 batch. Rendering them inline cost the consumer more than the new articles did
 when batches were small.
 
-It yields to the consumer: one chunk at a time, under the lock the consumer
-holds while it applies a batch (so a chunk never reads half of a batch), and
+It yields to the consumer: one chunk at a time, a few fragments at a time
+under the lock the consumer holds while it applies a batch (so a render never
+reads half of a batch, and a batch never waits for a whole chunk), and
 while the consumer is busy it takes at most a share of the time. Home and the
 first listing pages, purged by almost every batch and asked for most, go
 first, so they are warm again right after each batch.
@@ -32,6 +33,9 @@ PAUSE_S = 0.1
 BUSY_WAIT_FACTOR = 3.0
 # Fragments kept waiting; past that they stay cold until a reader asks for them.
 MAX_PENDING = 20_000
+# A chunk is rendered this many fragments at a time, each slice under the lock: a
+# batch (a withdrawal on its way to the edge) waits for one slice, never a whole chunk.
+LOCK_SLICE = 8
 
 
 class WarmLane:
@@ -41,9 +45,11 @@ class WarmLane:
         chunk: int,
         pause_s: float = PAUSE_S,
         max_pending: int = MAX_PENDING,
+        lock_slice: int = LOCK_SLICE,
     ) -> None:
         self._renderer = renderer
         self._chunk = max(1, chunk)
+        self._slice = max(1, lock_slice)
         self._pause_s = pause_s
         self._max_pending = max_pending
         # Insertion-ordered sets; hot ones (home, first listing pages) are taken first.
@@ -97,13 +103,16 @@ class WarmLane:
         self.discard(chunk)
         if not chunk:
             return 0
-        async with self._lock:
-            started = time.monotonic()
-            try:
-                await self._renderer.refresh_many(chunk)
-            except Exception as error:  # noqa: BLE001 - the lane must outlive a bad fragment or a Redis blip
-                log.warning("warm_lane_chunk_failed", error=str(error), fragments=len(chunk))
-            took = time.monotonic() - started
+        took = 0.0
+        for start in range(0, len(chunk), self._slice):
+            piece = chunk[start : start + self._slice]
+            async with self._lock:
+                started = time.monotonic()
+                try:
+                    await self._renderer.refresh_many(piece)
+                except Exception as error:  # noqa: BLE001 - the lane must outlive a bad fragment or a Redis blip
+                    log.warning("warm_lane_chunk_failed", error=str(error), fragments=len(piece))
+                took += time.monotonic() - started
         self._next_chunk_at = time.monotonic() + max(self._pause_s, BUSY_WAIT_FACTOR * took)
         return len(chunk)
 

@@ -26,9 +26,10 @@ def write_vcl(
     render_port: int,
     search_port: int | Sequence[int],
     purge_token: str,
+    edge_port: int,
     host: str = "127.0.0.1",
 ) -> Path:
-    """The top-level VCL for origins on `host`, written under `work_dir`.
+    """The top-level VCL for origins on `host` and an edge on `edge_port`, written under `work_dir`.
 
     `search_port` is one search process's port, or each node's search process's
     ports: readers' searches go round them all, skipping any that is down.
@@ -46,6 +47,7 @@ def write_vcl(
         f"    search_nodes.add_backend(search_{number});\n" for number in range(1, len(ports) + 1)
     )
     vcl = template.substitute(
+        edge_port=edge_port,
         render_host=host,
         render_port=render_port,
         search_backends=backends,
@@ -100,7 +102,7 @@ def start_edge(
 ) -> ManagedProcess:
     """varnishd in the foreground (supervised like the services), listening on `port`."""
     work_dir = work_dir.resolve()
-    vcl = write_vcl(work_dir, render_port, search_port, purge_token)
+    vcl = write_vcl(work_dir, render_port, search_port, purge_token, port)
     managed = group.start(
         "edge", varnishd_argv(work_dir, vcl, port), log_path=work_dir / "varnishd.log"
     )
