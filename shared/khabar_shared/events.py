@@ -320,6 +320,22 @@ def draft_article_event(
     return DraftArticleEvent(b"".join(parts), marks, entry, entry_marks)
 
 
+def entry_pieces(draft: DraftArticleEvent) -> list[bytes]:
+    """The draft's stream entry's fields as a JSON list of strings, cut where the type's, the
+    version's and `data`'s strings go (each written with its quotes)."""
+    holes = set(draft.entry_marks)
+    pieces = [b"["]
+    for at, text in enumerate(draft.entry, start=1):
+        if at > 1:
+            pieces[-1] += b","
+        if at in holes:
+            pieces.append(b"")
+        else:
+            pieces[-1] += orjson.dumps(text)
+    pieces[-1] += b"]"
+    return pieces
+
+
 def correction_json(accepted_at: datetime, note: str) -> tuple[bytes, bytes]:
     """A `Correction`'s JSON before and after its version (which Redis decides)."""
     before, after = _flat_json(
@@ -333,22 +349,51 @@ def _flat_json(
 ) -> list[bytes]:
     """JSON of `model` with these `values` (plain values; datetimes in UTC), as its serializer
     writes it, cut where the values of the fields `slots` go: the pieces between them."""
+    written = {name: orjson.dumps(value, option=orjson.OPT_UTC_Z) for name, value in values.items()}
+    return json_pieces(model, written, slots)
+
+
+def json_pieces(
+    model: type[BaseModel],
+    written: Mapping[str, bytes],
+    slots: tuple[str, ...],
+    omit: frozenset[str] = frozenset(),
+) -> list[bytes]:
+    """JSON of `model` laid out as its serializer lays it out (its fields in order), each
+    field's value already written as JSON (`written`), cut where the values of the fields
+    `slots` go: the pieces between them. Fields in `omit` are left out."""
     pieces, piece = [], b""
-    for key, name, slot in _layout(model, slots):
+    for key, name, slot in _layout(model, slots, omit):
         if slot:
             pieces.append(piece + key)
             piece = b""
         else:
-            piece += key + orjson.dumps(values[name], option=orjson.OPT_UTC_Z)
+            piece += key + written[name]
     pieces.append(piece + b"}")
     return pieces
 
 
+def nest(outer: list[bytes], inner: Iterable[list[bytes]]) -> list[bytes]:
+    """`outer`'s pieces with each of its holes filled by a draft of its own (`inner`, in
+    order; `[b"", b""]` keeps a plain hole): the pieces of the whole."""
+    pieces = [outer[0]]
+    for inside, after in zip(inner, outer[1:], strict=True):
+        pieces[-1] += inside[0]
+        pieces += inside[1:]
+        pieces[-1] += after
+    return pieces
+
+
+HOLE = [b"", b""]
+
+
 @cache
-def _layout(model: type[BaseModel], slots: tuple[str, ...]) -> list[tuple[bytes, str, bool]]:
-    """Each field of `model` in order: its key as written (with the brace or comma before it),
-    its name, whether it is one of `slots`."""
-    names = list(model.model_fields)
+def _layout(
+    model: type[BaseModel], slots: tuple[str, ...], omit: frozenset[str] = frozenset()
+) -> list[tuple[bytes, str, bool]]:
+    """Each field of `model` in order, but `omit`: its key as written (with the brace or comma
+    before it), its name, whether it is one of `slots`."""
+    names = [name for name in model.model_fields if name not in omit]
     return [
         ((b',"' if index else b'{"') + name.encode() + b'":', name, name in slots)
         for index, name in enumerate(names)

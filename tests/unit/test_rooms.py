@@ -80,6 +80,25 @@ def test_event_json_is_written_only_by_the_shared_codec() -> None:
     assert writing == []
 
 
+# A Lua table with a record's fields, made to be encoded: `{version = ..., event_id = ...}`.
+RECORD_TABLE = re.compile(r"[{,]\s*(event_id|accepted_at|correlation_id|status|fields)\s*=")
+
+
+def test_records_are_drafted_by_ingest_not_by_lua() -> None:
+    """The answer, history and embargo records are laid out by their models in Python
+    (`store.record_drafts`); a script writes in what Redis decides and stores them."""
+    building = [
+        f"{p.relative_to(ROOT)}: {found}"
+        for folder in RUNTIME
+        for p in sorted(folder.rglob("*.lua"))
+        for found in [
+            *RECORD_TABLE.findall(p.read_text()),
+            *re.findall(r"cjson\.encode\(\{", p.read_text()),
+        ]
+    ]
+    assert building == []
+
+
 def test_settings_classes_live_in_settings_modules() -> None:
     """One settings module per package: what a package reads from the environment is found
     in one place."""
