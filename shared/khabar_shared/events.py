@@ -189,10 +189,22 @@ class MalformedEvent(ValueError):
 Entry = dict[str, str | bytes]
 
 
-def encode_event(event: AnyEvent, data: bytes | None = None) -> Entry:
+def encode_event(
+    event: AnyEvent, data: bytes | None = None, *, copied_from: bytes | None = None
+) -> Entry:
     """The stream entry for an event: every writer's. Its JSON (`data`, when already made by
-    `event_json` or one of the fast paths below) as bytes."""
-    return {**routing_fields(event), "data": event_json(event) if data is None else data}
+    `event_json` or one of the fast paths below) as bytes.
+
+    `copied_from`: for an `article.related_refreshed` event, the JSON of the
+    `article.enriched` event its article is a copy of; most of its bytes are
+    taken from there as they are (see `_refreshed_json`).
+    """
+    if data is None:
+        if copied_from is not None and isinstance(event, EnrichedEvent):
+            data = _refreshed_json(copied_from, event)
+        else:
+            data = event_json(event)
+    return {**routing_fields(event), "data": data}
 
 
 def event_json(event: AnyEvent) -> bytes:
@@ -405,19 +417,20 @@ _AFTER_CORRECTIONS = f',"{_AFTER[0]}":'.encode() if _AFTER else b""
 
 
 # Serializing a refreshed event's article again cost more than the rest of its refresh: its
-# JSON is the copy's, but for its header and the links and time at its end.
-assert list(EnrichedEvent.model_fields)[-1] == "enriched", (
-    "a refreshed event's JSON ends with its article"
-)
-assert list(EnrichedArticle.model_fields)[-3:] == ["related", "search_text", "enriched_at"], (
-    "a refreshed article's JSON ends with what a refresh changes"
+# JSON is the copy's, but for its header and the links and time at its end. That holds while
+# the models keep these fields last; were they moved, every refresh is serialized whole
+# (tests/unit/test_event_codec.py holds both ways equal, and today's models to the short one).
+_REFRESH_TAIL = ("related", "search_text", "enriched_at")
+SPLICES_REFRESHES = (
+    list(EnrichedEvent.model_fields)[-1] == "enriched"
+    and tuple(EnrichedArticle.model_fields)[-len(_REFRESH_TAIL) :] == _REFRESH_TAIL
 )
 _ENRICHED = b',"enriched":{'
 _RELATED = b',"related":['
-_TAIL = {"related", "search_text", "enriched_at"}
+_TAIL = set(_REFRESH_TAIL)
 
 
-def refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
+def _refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
     """The JSON of `event`, a refresh of the article whose `article.enriched` event's JSON is
     `copy_json`: the copy's article, tags and story (most of its bytes) copied as they are, between
     the event's own header and the new links and time.
@@ -428,7 +441,8 @@ def refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
     those names. The copy is this process's or another's JSON of the same model, so its
     unchanged part is what serializing it again would make.
     """
-    assert event.enriched is not None, "a refresh carries its article"
+    if not SPLICES_REFRESHES or event.enriched is None:
+        return event_json(event)
     start = copy_json.index(_ENRICHED) + len(_ENRICHED) - 1  # at the article's "{"
     end = copy_json.rindex(_RELATED)
     head = EnrichedEvent.__pydantic_serializer__.to_json(event, exclude={"enriched"})  # {...}

@@ -20,7 +20,6 @@ from khabar_shared.events import (
     RelatedLink,
     encode_event,
     event_json,
-    refreshed_json,
     routing_fields,
 )
 
@@ -166,53 +165,6 @@ def test_an_events_stream_entry_holds_its_json_as_the_model_dumps_it(
     expected = {**routing_fields(event), "data": event.model_dump_json().encode()}
     assert encode_event(event) == expected
     assert encode_event(event, event_json(event)) == expected
-
-
-def test_a_refreshed_events_json_spliced_from_its_copy_is_its_own(
-    articles: dict[str, Article],
-) -> None:
-    """Even when the article's own fields hold the keys the splice looks for (see `refreshed_json`)."""
-    tricky = ',"enriched":{"related":[ \\",\\"related\\":[ \u0623'
-    article = articles[PAIRS[1][0]].model_copy(
-        update={
-            "headline": "headline" + tricky,
-            "extra": {"related": [{"enriched": {"x": 1.5}}], "enriched": tricky, "n": 10**20},
-        }
-    )
-    copy_event = EnrichedEvent(
-        event_id="e1",
-        type="article.enriched",
-        article_id=article.id,
-        version=3,
-        correlation_id="c1",
-        source_event_id="s1",
-        enriched=EnrichedArticle(
-            article=article,
-            version=3,
-            tags=tag_article(article).tags,
-            story_id="st",
-            related=[RelatedLink(article_id="x", score=0.5, reasons=[tricky])],
-            search_text="a b" + tricky,
-            enriched_at=datetime(2026, 1, 1, tzinfo=UTC),
-        ),
-    )
-    copy_json = event_json(copy_event)
-    copy = EnrichedEvent.model_validate_json(copy_json).enriched
-    assert copy is not None
-    for links in ([], [RelatedLink(article_id="y", score=0.25, reasons=["same story", tricky])]):
-        refreshed = copy.model_copy(
-            update={"related": links, "enriched_at": datetime(2026, 2, 3, 4, 5, 6, 7, tzinfo=UTC)}
-        )
-        event = EnrichedEvent(
-            event_id="e2",
-            type="article.related_refreshed",
-            article_id=article.id,
-            version=3,
-            correlation_id="c2",
-            source_event_id="s2",
-            enriched=refreshed,
-        )
-        assert refreshed_json(copy_json, event) == event_json(event)
 
 
 def test_rerank_scores_without_redis_cosine_plus_same_story_times_recency() -> None:

@@ -70,7 +70,7 @@ class Copy(NamedTuple):
 
 class Refreshed(NamedTuple):
     """An older article with its new links, and the JSON its copy was kept as (see
-    `events.refreshed_json`)."""
+    `events.encode_event`'s `copied_from`)."""
 
     enriched: EnrichedArticle
     copy_json: bytes

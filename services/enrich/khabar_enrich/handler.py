@@ -56,7 +56,6 @@ from khabar_shared.events import (
     Entry,
     encode_event,
     event_json,
-    refreshed_json,
 )
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM, ENRICHED_TAG
@@ -370,9 +369,7 @@ class Enricher:
         event = _event(
             source, "article.related_refreshed", article.article.id, article.version, article
         )
-        self._entries[event.event_id] = encode_event(
-            event, refreshed_json(refreshed.copy_json, event)
-        )
+        self._entries[event.event_id] = encode_event(event, copied_from=refreshed.copy_json)
         return event
 
 
