@@ -138,7 +138,7 @@ def test_sketches_and_resemblance_are_their_plain_definitions(articles: dict[str
 
 
 def test_a_links_fields_are_its_model_dump() -> None:
-    """RecentCopies.save serializes `vars(link)`: it must stay the model's dump."""
+    """copies.RecentCopies.save serializes `vars(link)`: it must stay the model's dump."""
     link = RelatedLink(article_id="a", score=0.1234, reasons=["same story", "entity: X"])
     assert orjson.dumps(vars(link)) == orjson.dumps(link.model_dump())
 

@@ -99,6 +99,23 @@ def test_records_are_drafted_by_ingest_not_by_lua() -> None:
     assert building == []
 
 
+ENRICH = ROOT / "services/enrich/khabar_enrich"
+# What writes to Redis or speaks to it: a batch's queued writes, a script, a client.
+REDIS_WORDS = ("Writes", "SCRIPTS", "RedisClient", "pipe.add", "khabar_shared.pipeline")
+
+
+def test_enrichs_memory_and_fanout_hold_no_redis_code() -> None:
+    """The process's memory (caches.py) and the choice of whom to refresh (fanout.py) send
+    nothing to Redis: the index and the copies (index.py, copies.py) do."""
+    speaking = [
+        f"{name}: {word}"
+        for name in ("caches.py", "fanout.py")
+        for word in REDIS_WORDS
+        if word in (ENRICH / name).read_text()
+    ]
+    assert speaking == []
+
+
 def test_settings_classes_live_in_settings_modules() -> None:
     """One settings module per package: what a package reads from the environment is found
     in one place."""

@@ -38,7 +38,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key
+from khabar_enrich.caches import ParsedCopies
+from khabar_enrich.copies import RecentCopies, links_key
+from khabar_enrich.fanout import Refreshed, Refresher
 from khabar_enrich.index import PREFIX, RelatedIndex
 from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms
 from khabar_enrich.scripts import SCRIPTS
@@ -141,9 +143,9 @@ class Enricher:
         self._index = index
         self._settings = settings
         self._copies = RecentCopies(
-            (settings.refresh_window_days + settings.late_arrival_days) * 86_400
+            (settings.refresh_window_days + settings.late_arrival_days) * 86_400, ParsedCopies()
         )
-        self._refresher = Refresher(index, self._copies, settings)
+        self._refresher = Refresher(index, self._copies.memory, settings)
         # Stream entries made while enriching (see `_enrich_live`), by event id, until published.
         self._entries: dict[str, Entry] = {}
 
@@ -165,8 +167,8 @@ class Enricher:
         never wrote: it starts afresh, so the batch redelivered here does what it would do in a
         new process (see `restore.lua`)."""
         self._index.abandon_batch()
-        self._copies = RecentCopies(self._settings.refresh_window_days * 86_400)
-        self._refresher = Refresher(self._index, self._copies, self._settings)
+        self._copies = RecentCopies(self._settings.refresh_window_days * 86_400, ParsedCopies())
+        self._refresher = Refresher(self._index, self._copies.memory, self._settings)
 
     async def enrich(self, event: ArticleEvent) -> list[EnrichedEvent]:
         """The enriched events for one article event (a batch of one; nothing is published)."""
