@@ -212,3 +212,33 @@ def test_copies_of_one_text_take_one_place_and_never_the_articles_own(
     first, second = made("first", other_vector, sketch), made("second", other_vector, sketch)
     listed = diversify([Match(first, 0.9, False, []), Match(second, 0.8, False, [])], 8)
     assert [m.doc.article_id for m in listed] == ["first"]
+
+
+def test_after_an_abandoned_batch_copies_are_kept_as_long_as_in_a_new_process() -> None:
+    """The copies' window is the refresh window and the late-arrival allowance, before and
+    after an abandoned batch (the trim queued says until when)."""
+    from redis.asyncio import Redis
+
+    from khabar_enrich.batch_view import BatchView
+    from khabar_enrich.copies import TRIM_EVERY
+    from khabar_enrich.handler import Enricher
+    from khabar_enrich.index import RelatedIndex
+    from khabar_enrich.settings import EnrichSettings
+    from khabar_shared.pipeline import Writes
+
+    settings = EnrichSettings(refresh_window_days=3, late_arrival_days=5)
+    redis = Redis.from_url("redis://127.0.0.1:1/0")  # never reached: trims are only queued
+    enricher = Enricher(redis, RelatedIndex(redis, settings), settings)
+    newest = 2_000_000_000.0
+
+    def trimmed_until() -> float:
+        copies = enricher._copies
+        copies._saves = TRIM_EVERY
+        writes = Writes()
+        copies.trim(writes, BatchView(reader=None), newest)  # type: ignore[arg-type]
+        (command,) = writes.take()
+        return float(command[4])  # EVAL, source, 1 key, the key, then the time
+
+    assert trimmed_until() == newest - 8 * 86_400
+    enricher._abandon_batch()
+    assert trimmed_until() == newest - 8 * 86_400

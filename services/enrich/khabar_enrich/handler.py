@@ -142,9 +142,7 @@ class Enricher:
         self._tagger = tagger
         self._index = index
         self._settings = settings
-        self._copies = RecentCopies(
-            (settings.refresh_window_days + settings.late_arrival_days) * 86_400, ParsedCopies()
-        )
+        self._copies = self._new_copies()
         self._refresher = Refresher(index, self._copies.memory, settings)
         # Stream entries made while enriching (see `_enrich_live`), by event id, until published.
         self._entries: dict[str, Entry] = {}
@@ -167,8 +165,15 @@ class Enricher:
         never wrote: it starts afresh, so the batch redelivered here does what it would do in a
         new process (see `restore.lua`)."""
         self._index.abandon_batch()
-        self._copies = RecentCopies(self._settings.refresh_window_days * 86_400, ParsedCopies())
+        self._copies = self._new_copies()
         self._refresher = Refresher(self._index, self._copies.memory, self._settings)
+
+    def _new_copies(self) -> RecentCopies:
+        """Copies are kept for the refresh window and as long again as an article may arrive
+        late (see `copies.py`)."""
+        settings = self._settings
+        window_days = settings.refresh_window_days + settings.late_arrival_days
+        return RecentCopies(window_days * 86_400, ParsedCopies())
 
     async def enrich(self, event: ArticleEvent) -> list[EnrichedEvent]:
         """The enriched events for one article event (a batch of one; nothing is published)."""
