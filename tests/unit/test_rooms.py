@@ -99,6 +99,27 @@ def test_records_are_drafted_by_ingest_not_by_lua() -> None:
     assert building == []
 
 
+# Where a plain redis-py pipeline is the right tool, and why.
+REDIS_PY_PIPELINES = {
+    # WATCH: an optimistic transaction reads in immediate mode on its pinned connection.
+    "services/render/khabar_render/store.py": 1,
+    # HGETALL: redis-py's callback makes its reply a dict on one Redis and a cluster alike.
+    "services/render/khabar_render/breaking.py": 1,
+}
+
+
+def test_render_and_search_send_their_pipelines_through_the_shared_module() -> None:
+    """Their commands go through `khabar_shared.pipeline.send` (packed by hiredis, one
+    write), but where a redis-py pipeline is the right tool (above)."""
+    folders = [ROOT / "services/render/khabar_render", ROOT / "services/search/khabar_search"]
+    found = {
+        str(p.relative_to(ROOT)): p.read_text().count(".pipeline(")
+        for p in modules(*folders)
+        if ".pipeline(" in p.read_text()
+    }
+    assert found == REDIS_PY_PIPELINES
+
+
 ENRICH = ROOT / "services/enrich/khabar_enrich"
 # What writes to Redis or speaks to it: a batch's queued writes, a script, a client.
 REDIS_WORDS = ("Writes", "SCRIPTS", "RedisClient", "pipe.add", "khabar_shared.pipeline")
