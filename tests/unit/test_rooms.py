@@ -80,6 +80,23 @@ def test_event_json_is_written_only_by_the_shared_codec() -> None:
     assert writing == []
 
 
+def test_scripts_are_lua_files_found_through_the_one_registry() -> None:
+    """Every script is `<package>/lua/<name>.lua`, loaded by `khabar_shared.lua.ScriptRegistry`
+    (which knows one Redis and a cluster alike); no package reads or registers one itself."""
+    astray = [
+        str(p.relative_to(ROOT))
+        for folder in RUNTIME
+        for p in sorted(folder.rglob("*.lua"))
+        if p.parent.name != "lua"
+    ]
+    registering = [
+        str(p.relative_to(ROOT))
+        for p in modules(*RUNTIME)
+        if p.name != "lua.py" and "register_script(" in p.read_text()
+    ]
+    assert astray == registering == []
+
+
 # A Lua table with a record's fields, made to be encoded: `{version = ..., event_id = ...}`.
 RECORD_TABLE = re.compile(r"[{,]\s*(event_id|accepted_at|correlation_id|status|fields)\s*=")
 
