@@ -43,6 +43,11 @@ fast path in one round trip in front of FastAPI), same machine, load 8 to 18,
 - before (load 15-18): edge 1,991 vs 756 (2.6x, CPU 204 vs 547 us: 2.7x);
   home and sections 0.57x (CPU 0.51x); render CPU 0.45x; withdrawals
   p50 5.7 s, p99 7.5 s.
+Second pair, 15:31-15:39: after (load 10-11) edge 7,332 vs 782 (9.4x; p99 30 ms
+vs p50 69 ms; CPU 86 vs 545 us: 6.3x), home and sections 10.5x (CPU 6.0x),
+render 0.77x (CPU 0.71x), withdrawals 3.9/5.5 s; before (load 9-16) edge
+3.2x (CPU 3.5x), home and sections 0.37x, render 0.47x (CPU 0.37x),
+withdrawals 3.3/4.5 s.
 Withdrawals alone (300 articles, 30 at 10/s, runs alternating at load 8-10):
 after 4.3/5.9 s (p50/p99; 3.2/5.3 s with the warm lane's lock slice at 64),
 before 2.4/4.1 and 4.1/5.6 s: no difference the load's noise lets one see,
