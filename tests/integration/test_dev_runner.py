@@ -237,7 +237,8 @@ def readers_reach_either_search_process_through_the_edge(runner: int, edge_port:
     for stopped in searches.values():
         os.kill(stopped, signal.SIGSTOP)
         try:
-            eventually(answered, timeout_s=30, interval_s=0.2)
+            # Until its probe takes it out, every other search in turn waits on it.
+            eventually(lambda: all(answered() for _ in range(4)), timeout_s=60, interval_s=0.2)
             assert all(answered() for _ in range(10))
         finally:
             os.kill(stopped, signal.SIGCONT)
