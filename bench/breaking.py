@@ -95,8 +95,10 @@ async def run(count: int, rounds: int, redis_url: str) -> None:
     ):
         await step()  # warm
         results[label] = await timed(rounds, step)
-    table = Table(title=f"{len(names)} fragments a batch (home + top sections' first pages), "
-                  f"{count} articles, {FLASHES} flashes ({banners} fragments with a banner)")  # fmt: skip
+    table = Table(
+        title=f"{len(names)} fragments a batch (home + top sections' first pages), "
+        f"{count} articles, {FLASHES} flashes ({banners} fragments with a banner)"
+    )
     for column in ("", "batches/s", "ms per batch"):
         table.add_column(column)
     for label, seconds in results.items():

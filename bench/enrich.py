@@ -251,7 +251,8 @@ async def _drained(redis, expected: int) -> bool:  # type: ignore[no-untyped-def
 
 async def run(args: argparse.Namespace, url: str, console: Console) -> Table:
     table = Table(
-        title=f"enrich: throughput and growth ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})"
+        title=f"enrich: throughput and growth ({os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f})"
     )
     for column in ("measure", "value", "goal", "n / growth"):
         table.add_column(column)

@@ -181,7 +181,8 @@ class Replay:
 async def replay(
     articles: list[Article], redis_url: str, publish: bool = False, **overrides: object
 ) -> Replay:
-    """Enrich `articles` in order, in batches, on an emptied Redis database, as the consumer would."""
+    """Enrich `articles` in order, in batches, on an emptied Redis database, as the consumer
+    would."""
     redis = connect(redis_url, cluster=False)
     await redis.flushdb()
     settings = EnrichSettings(redis_url=redis_url, **overrides)

@@ -227,7 +227,9 @@ class KeepAliveClient:
         length = f"Content-Length: {len(body)}\r\n" if body or method != "GET" else ""
         extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._writer.write(
-            f"{method} {path} HTTP/1.1\r\nHost: khabar\r\n{self._headers}{extra}{length}\r\n".encode()
+            (
+                f"{method} {path} HTTP/1.1\r\nHost: khabar\r\n{self._headers}{extra}{length}\r\n"
+            ).encode()
             + body
         )
         head = (await self._reader.readuntil(b"\r\n\r\n")).lower()

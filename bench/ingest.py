@@ -30,8 +30,9 @@ take turns on whatever core is free, the wall ratio drifts towards it.
 `--signed` adds, beside each single-POST row, the same POSTs to the
 Superdesk push route (`/v1/push/superdesk`) signed with
 `x-superdesk-signature` instead of a bearer key (issue 23): the cost of
-checking the HMAC-SHA1 of each body. `--repeat N` measures each row N times (ingest, then raw, back to
-back) and prints medians, with the range of the ratio: on a shared machine a
+checking the HMAC-SHA1 of each body. `--repeat N` measures each row N
+times (ingest, then raw, back to back) and prints medians, with the range
+of the ratio: on a shared machine a
 single run scatters. Prints a table; it is not a test.
 """
 

@@ -263,7 +263,8 @@ def main() -> None:
     parser.add_argument(
         "--saudinewsnet",
         type=Path,
-        help="SaudiNewsNet's JSON folder (see bench/saudi_news.py): hold out its articles, not ANT's",
+        help="SaudiNewsNet's JSON folder (see bench/saudi_news.py): "
+        "hold out its articles, not ANT's",
     )
     args = parser.parse_args()
     archive = (

@@ -55,7 +55,8 @@ DROP = object()
 
 
 def with_changes(document: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A deep copy of a JSON document with some fields replaced, or removed where the value is DROP."""
+    """A deep copy of a JSON document with some fields replaced, or removed where the value is
+    DROP."""
     copy = json.loads(json.dumps(document))
     for key, value in changes.items():
         if value is DROP:

@@ -16,7 +16,8 @@ from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-# Redis answers that mean "not now", not "never": out of memory, loading, a replica, a cluster fail-over.
+# Redis answers that mean "not now", not "never": out of memory, loading, a replica, a cluster
+# fail-over.
 TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")
 
 

@@ -88,7 +88,8 @@ def body_layout(page: Page) -> list[str]:
     return page.eval_on_selector_all(
         ".article-body > *",
         """nodes => nodes.map(n => n.classList.contains('see-also')
-            ? 'see-also:' + decodeURIComponent(n.querySelector('a').getAttribute('href').split('/').pop())
+            ? 'see-also:'
+                + decodeURIComponent(n.querySelector('a').getAttribute('href').split('/').pop())
             : 'section')""",
     )
 

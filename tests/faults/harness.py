@@ -41,7 +41,8 @@ SERVICES = ("ingest", "enrich", "search", "render")
 
 
 def corpus_documents(count: int) -> list[dict[str, Any]]:
-    """`count` ninjs documents of distinct real articles: the full corpus if present, else the sample."""
+    """`count` ninjs documents of distinct real articles: the full corpus if present, else the
+    sample."""
     return checks.corpus_documents(CORPUS_AR if CORPUS_AR.exists() else SAMPLE_AR, count)
 
 

@@ -203,7 +203,7 @@ async def test_flash_leaves_the_banner_when_its_time_is_up_and_the_sweeper_purge
     assert await sweeper.sweep() == []  # forgotten once its pages were purged
 
 
-async def test_a_flash_whose_story_was_told_before_it_or_that_comes_again_with_a_body_is_not_breaking(
+async def test_a_flash_of_a_story_told_before_or_that_comes_again_with_a_body_is_not_breaking(
     parts: tuple[Renderer, BreakingSweeper, ArticleStore, FragmentCache, Clock],
 ) -> None:
     renderer, _, articles, _, _ = parts

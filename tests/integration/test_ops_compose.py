@@ -228,7 +228,8 @@ def test_env_example_documents_every_variable() -> None:
 
 
 def test_the_log_redis_ships_the_fsync_that_keeps_a_202_and_the_cache_evicts() -> None:
-    """A 202 means on disk: compose and make run fsync the log's every write; the cache is bounded."""
+    """A 202 means on disk: compose and make run fsync the log's every write; the cache is
+    bounded."""
     from khabar_dev.processes import APPENDFSYNC
 
     services = compose()["services"]

@@ -1,4 +1,5 @@
-"""Search nodes: each Meilisearch node fed from the log by its own indexer, readers spread over them.
+"""Search nodes: each Meilisearch node fed from the log by its own indexer, readers spread over
+them.
 
 Real processes: ingest, enrich, and one search process per node, each with its
 own real Meilisearch (node 1 on the session's, the others started here).

@@ -30,6 +30,7 @@ LIMITS = Limits(
     max_headline_chars=120, max_body_bytes=20_000, max_lead_chars=500, max_byline_chars=80
 )
 
+LEAD = "نجح العلماء في اختبار أول دواء قادر على علاج الذهان المرتبط بمرض الزهايمر."
 GOOD: dict[str, Any] = {
     "uri": "urn:newsroom:sky:1021743",
     "type": "text",
@@ -37,8 +38,8 @@ GOOD: dict[str, Any] = {
     "versioncreated": "2018-02-14T11:37:34+00:00",
     "firstcreated": "2018-02-14T11:30:00+00:00",
     "headline": "أول دواء لعلاج الذهان المرتبط بالزهايمر",
-    "description_text": "نجح العلماء في اختبار أول دواء قادر على علاج الذهان المرتبط بمرض الزهايمر.",
-    "body_html": "<p>نجح العلماء في اختبار أول دواء قادر على علاج الذهان المرتبط بمرض الزهايمر.</p>",
+    "description_text": LEAD,
+    "body_html": f"<p>{LEAD}</p>",
     "byline": "أبوظبي - سكاي نيوز عربية",
     "subject": [{"name": "technology", "code": "medtop:13000000"}],
     "associations": {
@@ -97,7 +98,8 @@ CASES: list[tuple[str, bytes | dict[str, Any] | list[Any], int, str]] = [
     ("headline null", changed(headline=None), 422, "/headline"),
     ("headline too long", changed(headline="خبر " * 100), 422, "/headline"),
     ("headlines not a list", changed(headline=DROP, headlines="عنوان"), 422, "/headlines"),
-    ("headlines item without value", changed(headline=DROP, headlines=[{"role": "main"}]), 422, "/headlines/0/value"),
+    ("headlines item without value", changed(headline=DROP, headlines=[{"role": "main"}]), 422,
+     "/headlines/0/value"),
     ("headlines empty list", changed(headline=DROP, headlines=[]), 422, "/headlines"),
     ("missing body", changed(body_html=DROP), 422, "/body_html"),
     ("empty body", changed(body_html=""), 422, "/body_html"),
@@ -114,9 +116,11 @@ CASES: list[tuple[str, bytes | dict[str, Any] | list[Any], int, str]] = [
         "/versionCreated",
     ),
     ("versioncreated yesterday", changed(versioncreated="yesterday"), 422, "/versioncreated"),
-    ("versioncreated without offset", changed(versioncreated="2018-02-14T11:37:34"), 422, "/versioncreated"),
+    ("versioncreated without offset", changed(versioncreated="2018-02-14T11:37:34"), 422,
+     "/versioncreated"),
     ("versioncreated a number", changed(versioncreated=1518608254), 422, "/versioncreated"),
-    ("versioncreated impossible date", changed(versioncreated="2018-02-30T10:00:00Z"), 422, "/versioncreated"),
+    ("versioncreated impossible date", changed(versioncreated="2018-02-30T10:00:00Z"), 422,
+     "/versioncreated"),
     ("firstcreated without offset", changed(firstcreated="2018-02-14"), 422, "/firstcreated"),
     ("embargoed garbage", changed(embargoed="soon"), 422, "/embargoed"),
     ("unknown language xx", changed(language="xx"), 422, "/language"),
@@ -131,7 +135,8 @@ CASES: list[tuple[str, bytes | dict[str, Any] | list[Any], int, str]] = [
     ("subject without name or code", changed(subject=[{"rel": "about"}]), 422, "/subject/0/name"),
     ("subject name a number", changed(subject=[{"name": 5}]), 422, "/subject/0/name"),
     ("place not a list", changed(place={"name": "غزة"}), 422, "/place"),
-    ("too many subjects", changed(subject=[{"name": f"s{i}"} for i in range(300)]), 422, "/subject"),
+    ("too many subjects", changed(subject=[{"name": f"s{i}"} for i in range(300)]), 422,
+     "/subject"),
     ("byline a list", changed(byline=["a", "b"]), 422, "/byline"),
     ("byline too long", changed(byline="كاتب " * 40), 422, "/byline"),
     ("place code too long", changed(place=[{"name": "غزة", "code": "x" * 1001}]), 422,
@@ -156,13 +161,17 @@ CASES: list[tuple[str, bytes | dict[str, Any] | list[Any], int, str]] = [
     ),
     (
         "3.x rendition href a number",
-        changed(associations=[{"name": "featuremedia", "uri": "x", "renditions": [{"name": "main", "href": 5}]}]),
+        changed(associations=[
+            {"name": "featuremedia", "uri": "x", "renditions": [{"name": "main", "href": 5}]}
+        ]),
         422,
         "/associations/0/renditions/0/href",
     ),
     (
         "rendition width a string",
-        changed(associations={"featuremedia": {"renditions": {"main": {"href": "https://c.example/a.jpg", "width": "wide"}}}}),
+        changed(associations={"featuremedia": {"renditions": {
+            "main": {"href": "https://c.example/a.jpg", "width": "wide"}
+        }}}),
         422,
         "/associations/featuremedia/renditions/main/width",
     ),
@@ -224,7 +233,9 @@ def test_other_problems_have_their_status_and_headers():
         (unauthorized(), 401, {"WWW-Authenticate"}),
         (forbidden("wire-robot", "withdraw articles"), 403, set()),
         (not_found("al-sport-1-20180101"), 404, set()),
-        (conflict("al-sport-1-20180101", "versioncreated is older than the stored one", current_version=3), 409, set()),
+        (conflict("al-sport-1-20180101", "versioncreated is older than the stored one",
+                  current_version=3),
+         409, set()),
         (payload_too_large(3_000_000, 1_000_000), 413, set()),
         (unsupported_media_type("text/plain"), 415, {"Accept-Post"}),
         (too_many_requests(30), 429, {"Retry-After"}),

@@ -36,7 +36,11 @@ def record(**changes):
         "author": None,
         "title": "لماذا تراجع رونالدو في قائمة أغلى اللاعبين؟",
         "abstract": "سجل اللاعب البرتغالي كريستيانو رونالدو أكثر من 50 هدفا.",
-        "text": "سجل اللاعب البرتغالي كريستيانو رونالدو أكثر من 50 هدفا.\nعامل السن\nوكان رونالدو قد جاء في المركز السابع.",
+        "text": (
+            "سجل اللاعب البرتغالي كريستيانو رونالدو أكثر من 50 هدفا.\n"
+            "عامل السن\n"
+            "وكان رونالدو قد جاء في المركز السابع."
+        ),
     }
     base.update(changes)
     return base
@@ -83,7 +87,11 @@ def test_uuid_authors_are_not_bylines_and_datelines_are():
 
 
 def test_outlet_boilerplate_is_dropped():
-    text = 'نص المقال الأول هنا.\n* نقلا عن "الشرق الأوسط"\n** جميع المقالات المنشورة تمثل رأي كتابها فقط.'
+    text = (
+        "نص المقال الأول هنا.\n"
+        '* نقلا عن "الشرق الأوسط"\n'
+        "** جميع المقالات المنشورة تمثل رأي كتابها فقط."
+    )
     body = ant_article(record(text=text)).body_html
     assert "جميع المقالات المنشورة" not in body
     assert "نقلا عن" in body
@@ -110,10 +118,12 @@ def test_ecb_plus_document_gets_headline_date_and_source():
     article = ecb_article({
         "doc": "1_10ecbplus.xml", "topic": 1, "event": "1b",
         "sentences": [
-            "http: / / articles. latimes. com / 2013 / may / 03 / local / la - me - 0504 - lohan - rehab - 20130504",
+            ("http: / / articles. latimes. com / 2013 / may / 03 / local / "
+             "la - me - 0504 - lohan - rehab - 20130504"),
             "Lindsay Lohan checks into Betty Ford Center",
             "May 03, 2013",
-            "Lohan has checked into the Betty Ford Center to begin a 90 - day court - mandated stay .",
+            ("Lohan has checked into the Betty Ford Center to begin a 90 - day court - mandated "
+             "stay ."),
             "`` We appreciate your respect , '' her rep said <b>.",
         ],
     })  # fmt: skip
@@ -137,7 +147,8 @@ def test_ecb_plus_document_gets_headline_date_and_source():
 
 def test_ecb_document_without_url_or_date():
     article = ecb_article({"doc": "1_10ecb.xml", "topic": 1, "event": "1a", "sentences": [
-        "Perennial party girl Tara Reid checked herself into Promises Treatment Center , her rep told People .",
+        ("Perennial party girl Tara Reid checked herself into Promises Treatment Center , "
+         "her rep told People ."),
         "Page was born on April 22 , 1923 , in Nashville , Tenn .",
     ]})  # fmt: skip
     assert article.headline.startswith("Perennial party girl Tara Reid")

@@ -532,7 +532,8 @@ def test_json_ld_is_a_news_article_that_parses(bathroom, site) -> None:
     bathroom.article.headline = 'المخاطر "الصحية" </script><b>في</b> & حمامك'
     bathroom.article.byline = "بي بي سي"
     page = render_page(bathroom.article.headline, [render_article(bathroom, [], site)], "ar", "rtl",
-                       "https://khabar.example/articles/x", article_page_meta(bathroom, site), site)  # fmt: skip
+                       "https://khabar.example/articles/x", article_page_meta(bathroom, site),
+                       site)  # fmt: skip
     script = page.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
     assert "<" not in script and ">" not in script and "&" not in script
     data = json.loads(script)

@@ -136,7 +136,8 @@ def test_an_arabic_article_without_language_is_read_as_arabic():
     image = article.featured_image
     assert image is not None
     assert (image.href, image.alt, image.caption, image.credit) == (
-        "https://cdn.example/rafah.jpg", "مسافرون عند المعبر", "مسافرون ينتظرون عند معبر رفح", "رويترز",
+        "https://cdn.example/rafah.jpg", "مسافرون عند المعبر", "مسافرون ينتظرون عند معبر رفح",
+        "رويترز",
     )  # fmt: skip
     assert article.versioncreated == datetime(2018, 5, 12, 6, 30, tzinfo=UTC)
 
@@ -248,9 +249,14 @@ NINJS_KEYS = [
 ]  # fmt: skip
 plausible_values = st.one_of(
     json_values,
-    st.sampled_from(["2018-05-12T09:30:00+03:00", "2018-05-12T09:30:00", "ar", "en-GB", "usable", "text"]),
-    st.lists(st.fixed_dictionaries({}, optional={"name": json_values, "value": json_values,
-                                                 "href": json_values, "role": json_values}), max_size=3),
+    st.sampled_from(
+        ["2018-05-12T09:30:00+03:00", "2018-05-12T09:30:00", "ar", "en-GB", "usable", "text"]
+    ),
+    st.lists(
+        st.fixed_dictionaries({}, optional={"name": json_values, "value": json_values,
+                                            "href": json_values, "role": json_values}),
+        max_size=3,
+    ),
 )  # fmt: skip
 ninjs_like = (
     st.dictionaries(st.sampled_from(NINJS_KEYS), plausible_values, max_size=12) | json_values

@@ -76,8 +76,9 @@ def elements_of(markup: str) -> list[tuple[str, list[tuple[str, str]]]]:
 
 def url_payloads() -> list[str]:
     """The URLs inside the payloads (as a browser decodes them), plus control-character tricks."""
-    urls = {" javascript:alert(1)", "\x01javascript:alert(1)", "java\nscript:alert(1)", "JAVASCRIPT:alert(1)",
-            "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)", "\tdata:image/svg+xml,x"}  # fmt: skip
+    urls = {" javascript:alert(1)", "\x01javascript:alert(1)", "java\nscript:alert(1)",
+            "JAVASCRIPT:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)",
+            "\tdata:image/svg+xml,x"}  # fmt: skip
     for payload in PAYLOADS:
         for _, attrs in elements_of(payload):
             urls.update(value for name, value in attrs if name in URL_ATTRIBUTES and value)
@@ -305,8 +306,8 @@ def see_also_with(headline: str) -> list[Teaser]:
     ]  # fmt: skip
 
 
-FIELDS = ["body_html", "headline", "lead", "byline", "category", "caption", "credit", "alt", "image_href",
-          "see_also"]  # fmt: skip
+FIELDS = ["body_html", "headline", "lead", "byline", "category", "caption", "credit", "alt",
+          "image_href", "see_also"]  # fmt: skip
 
 
 @pytest.mark.parametrize("field", FIELDS)
@@ -346,7 +347,8 @@ def test_cards_leave_no_executable_markup(payload: str) -> None:
     site = default_site()
     teasers = [
         Teaser(id=payload, headline=payload, teaser=payload, category=payload, language="ar",
-               published=datetime(2018, 3, 28), image=Image(href=payload, alt=payload, caption=payload)),
+               published=datetime(2018, 3, 28),
+               image=Image(href=payload, alt=payload, caption=payload)),
         Teaser(id="plain", headline="خبر", published=datetime(2018, 3, 27),
                image=Image(href=f"https://img.example/{payload}")),
     ]  # fmt: skip
@@ -364,7 +366,8 @@ def test_whole_page_allows_only_its_own_json_ld_script(payload: str) -> None:
     site = default_site()
     enriched = article_with(headline=payload, lead=payload, image_href=payload)
     page = render_page(payload, [render_article(enriched, [], site)], "ar", "rtl",
-                       "https://khabar.example/articles/x", article_page_meta(enriched, site), site)  # fmt: skip
+                       "https://khabar.example/articles/x", article_page_meta(enriched, site),
+                       site)  # fmt: skip
     assert problems_in(page, allowed={"script", "meta", "link", "form", "input", "button"}) == []
     scripts = [dict(attrs) for tag, attrs in elements_of(page) if tag == "script"]
     assert scripts == [{"type": "application/ld+json"}]

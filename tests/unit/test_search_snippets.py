@@ -1,4 +1,5 @@
-"""Snippets: the passage where the reader's words occur, every form of them marked, safely escaped."""
+"""Snippets: the passage where the reader's words occur, every form of them marked, safely
+escaped."""
 
 import pytest
 

@@ -92,7 +92,8 @@ def test_north_in_every_clitic_form(word: str) -> None:
 def test_clitic_forms_of_north_korea_in_corpus_sentences_analyze_alike() -> None:
     sentences = [
         "الوفد الرئيسي لكوريا الشمالية في الأولمبياد الشتوي",  # AL-internationalNews-159-20180222
-        "أعتقد أنه بما يتعلق بكوريا الشمالية فإن الأمور ستسير بنحو جيد",  # AL-internationalNews-415-20180310
+        # AL-internationalNews-415-20180310
+        "أعتقد أنه بما يتعلق بكوريا الشمالية فإن الأمور ستسير بنحو جيد",
         "وقال التقرير إن الصين وكوريا الشمالية وروسيا تشارك أحيانا",  # BB-economy-3-20180217
     ]
     for sentence in sentences:

@@ -75,8 +75,8 @@ async def read_newsml(
                     FieldError(
                         pointer="/",
                         message=(
-                            f"the root element is {root.tag!r}; an XML article must be a NewsML-G2 newsItem "
-                            "or newsMessage"
+                            f"the root element is {root.tag!r}; "
+                            "an XML article must be a NewsML-G2 newsItem or newsMessage"
                         ),
                     )
                 ]

@@ -250,7 +250,8 @@ def envelope_errors(envelope: dict[str, Any]) -> list[FieldError]:
             FieldError(
                 pointer="/idempotency_key",
                 message=(
-                    f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, without control characters"
+                    f"must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters, "
+                    "without control characters"
                 ),
             )
         )

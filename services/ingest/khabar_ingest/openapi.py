@@ -82,7 +82,8 @@ def ninjs_schema(limits: Limits) -> dict[str, Any]:
         "byline": line(limits.max_credit_chars),
         "renditions": {
             "type": ["object", "array"],
-            "description": f"Each with an http(s) `href` (at most {limits.max_uri_chars} characters) "
+            "description": "Each with an http(s) `href` "
+            f"(at most {limits.max_uri_chars} characters) "
             f"and a `mimetype` of at most {limits.max_mimetype_chars}.",
         },
     }

@@ -17,7 +17,8 @@ class IngestSettings(CommonSettings):
     ingest_ops_port: int = Field(default=9001, ge=0, le=65535)
     # A write key accepted beside the operator's stored keys (`make run` sets one).
     bootstrap_ingest_key: SecretStr = SecretStr("")
-    # A Superdesk push secret accepted beside those made with `khabar keys push` (`make run` sets one).
+    # A Superdesk push secret accepted beside those made with `khabar keys push` (`make run` sets
+    # one).
     bootstrap_push_secret: SecretStr = SecretStr("")
     # Encrypts the stored push secrets (32 bytes, URL-safe base64); the CLI needs the same value.
     push_secrets_key: SecretStr = SecretStr("")

@@ -73,7 +73,8 @@ def rss(
 
 
 def news_sitemap(teasers: Iterable[Teaser], site: Site) -> str:
-    """Google News sitemap of the articles published in the last 48 hours (the caller picks them)."""
+    """Google News sitemap of the articles published in the last 48 hours (the caller picks
+    them)."""
     root = ET.Element(f"{{{SITEMAP}}}urlset")
     for teaser in list(teasers)[:NEWS_SITEMAP_MAX]:
         url = ET.SubElement(root, f"{{{SITEMAP}}}url")

@@ -180,14 +180,17 @@ def teaser_from_enriched(enriched: EnrichedArticle) -> Teaser:
 def share_links(url: str, headline: str, lang: str, site: Site) -> list[ShareLink]:
     """Links that share `url` on social networks and by email, every value URL-encoded."""
     u, text = quote(url, safe=""), quote(headline, safe="")
-    return [
-        ShareLink(network="facebook", label="Facebook", href=f"https://www.facebook.com/sharer/sharer.php?u={u}"),
-        ShareLink(network="x", label="X", href=f"https://x.com/intent/post?url={u}&text={text}"),
-        ShareLink(network="linkedin", label="LinkedIn", href=f"https://www.linkedin.com/sharing/share-offsite/?url={u}"),
-        ShareLink(network="whatsapp", label="WhatsApp", href=f"https://wa.me/?text={quote(headline + ' ' + url, safe='')}"),
-        ShareLink(network="telegram", label="Telegram", href=f"https://t.me/share/url?url={u}&text={text}"),
-        ShareLink(network="email", label=site.label("email", lang), href=f"mailto:?subject={text}&body={u}"),
-    ]  # fmt: skip
+    both = quote(headline + " " + url, safe="")
+    # (network, label, link)
+    links = [
+        ("facebook", "Facebook", f"https://www.facebook.com/sharer/sharer.php?u={u}"),
+        ("x", "X", f"https://x.com/intent/post?url={u}&text={text}"),
+        ("linkedin", "LinkedIn", f"https://www.linkedin.com/sharing/share-offsite/?url={u}"),
+        ("whatsapp", "WhatsApp", f"https://wa.me/?text={both}"),
+        ("telegram", "Telegram", f"https://t.me/share/url?url={u}&text={text}"),
+        ("email", site.label("email", lang), f"mailto:?subject={text}&body={u}"),
+    ]
+    return [ShareLink(network=network, label=label, href=href) for network, label, href in links]
 
 
 def _distinct(teasers: Iterable[Teaser], exclude: Iterable[str]) -> list[Teaser]:

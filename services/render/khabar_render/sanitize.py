@@ -122,7 +122,8 @@ def image_allowed(url: str | None) -> str | None:
 
 SECTION_HEADINGS = {"h2", "h3"}
 VOID_ELEMENTS = {
-    "br", "img", "hr", "wbr", "area", "base", "col", "embed", "input", "link", "meta", "source", "track",
+    "br", "img", "hr", "wbr", "area", "base", "col", "embed", "input", "link", "meta", "source",
+    "track",
 }  # fmt: skip
 # Without subheadings, a body is cut into at most this many paragraph groups.
 MAX_PARAGRAPH_GROUPS = 5

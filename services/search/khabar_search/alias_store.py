@@ -4,8 +4,9 @@ One hash maps an article id to the aliases its latest indexed version
 gives (`aliases.mine`), so recording is idempotent (a redelivered event
 writes the same entry) and an update or a withdrawal takes back what the
 article no longer says. Recording is guarded by the article's version, as
-the index is: a slow replica's older batch never brings back old aliases. An alias's count is the number of articles that
-give it, its sources those articles. Operators remove a bad alias with
+the index is: a slow replica's older batch never brings back old aliases.
+An alias's count is the number of articles that give it, its sources those
+articles. Operators remove a bad alias with
 `khabar aliases remove`: it joins a blocked set and never comes back.
 
 Every change bumps a version number; each search process polls it and

@@ -45,7 +45,8 @@ def replaces(candidate: Head, current: Head | None) -> bool:
 
 
 def head_of(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[str, Head] | None:
-    """The article and its head from an entry's routing fields; None for an entry no article owns."""
+    """The article and its head from an entry's routing fields; None for an entry no article
+    owns."""
     article_id, version = fields.get(b"article_id"), fields.get(b"version")
     if not article_id or not version or not version.isdigit():
         return None
@@ -56,7 +57,8 @@ def head_of(entry_id: bytes, fields: dict[bytes, bytes]) -> tuple[str, Head] | N
 async def entries(
     redis: RedisClient, stream: str, start: str, end: str
 ) -> AsyncIterator[list[tuple[bytes, dict[bytes, bytes]]]]:
-    """Pages of (start, end) of the stream, oldest first (`start` and `end` as XRANGE takes them)."""
+    """Pages of (start, end) of the stream, oldest first (`start` and `end` as XRANGE takes
+    them)."""
     while page := await read_entries(redis, stream, start, end, PAGE):
         yield page
         if len(page) < PAGE:

@@ -329,9 +329,9 @@ def print_where_to_look(
         ),
         f"  ingest API docs   http://127.0.0.1:{settings.ingest_ops_port}/docs",
         (
-            f"  operations        /metrics, /readyz, /docs on :{settings.ingest_ops_port} (ingest), "
-            f":{settings.search_ops_port} (search), :{settings.render_ops_port} (render), "
-            f":{settings.enrich_port} (enrich)"
+            f"  operations        /metrics, /readyz, /docs on :{settings.ingest_ops_port} "
+            f"(ingest), :{settings.search_ops_port} (search), "
+            f":{settings.render_ops_port} (render), :{settings.enrich_port} (enrich)"
         ),
         f"  search nodes      1 at {settings.meili_url}, {nodes}  (khabar status: their lag)"
         if nodes

@@ -43,7 +43,8 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def check_ports(wanted: dict[str, tuple[int, str]]) -> None:
-    """`wanted`: what binds -> (port, setting that moves it). Raise `PortTaken` for the first taken."""
+    """`wanted`: what binds -> (port, setting that moves it). Raise `PortTaken` for the first
+    taken."""
     for what, (port, setting) in wanted.items():
         if port_in_use(port):
             raise PortTaken(

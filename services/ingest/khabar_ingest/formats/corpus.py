@@ -156,7 +156,8 @@ def iter_records(path: Path | str, limit: int | None = None) -> Iterator[dict[st
 
 
 def iter_corpus(path: Path | str, limit: int | None = None) -> Iterator[Article]:
-    """Articles from a corpus file, one at a time; lines that can't be read are logged and skipped."""
+    """Articles from a corpus file, one at a time; lines that can't be read are logged and
+    skipped."""
     for number, record in enumerate(iter_records(path, limit), start=1):
         try:
             yield corpus_article(record)
@@ -166,8 +167,13 @@ def iter_corpus(path: Path | str, limit: int | None = None) -> Iterator[Article]
 
 # ---- ECB+ text ------------------------------------------------------------------
 
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}  # fmt: skip
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"],
+        start=1,
+    )
+}
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
 _DATE_PATTERNS = (
     (
@@ -181,7 +187,8 @@ _DATE_PATTERNS = (
 
 
 def find_date(text: str) -> datetime | None:
-    """The first calendar date in a short dateline ('May 03, 2013', '14 June 2013'), at 00:00 UTC."""
+    """The first calendar date in a short dateline ('May 03, 2013', '14 June 2013'), at 00:00
+    UTC."""
     for pattern, order in _DATE_PATTERNS:
         match = pattern.search(text)
         if match is None:

@@ -3,9 +3,10 @@
 An item is a flash when it says so: IPTC urgency 1 (the highest), a
 Superdesk `profile` of `flash` or `snap`, a `signal`/`genre` coded `flash`
 or `breaking`, or a headline that starts with the agencies' marker (عاجل,
-Breaking, Urgent, Flash, then ':', '-', '|' or a closing bracket). Such an item is taken without a body; the
-article then carries `extra.flash = true` for the pages to show it as
-breaking news. Anything else without a body is still refused.
+Breaking, Urgent, Flash, then ':', '-', '|' or a closing bracket). Such an
+item is taken without a body; the article then carries `extra.flash = true`
+for the pages to show it as breaking news. Anything else without a body is
+still refused.
 """
 
 import re

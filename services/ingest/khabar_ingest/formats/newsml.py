@@ -6,17 +6,20 @@ refused before anything is expanded or fetched. Elements are matched by
 local name, so a document that binds the NewsML-G2 namespace to a prefix,
 or none, reads the same.
 
-| ninjs field      | NewsML-G2                                                  |
-|------------------|------------------------------------------------------------|
-| uri, version     | `newsItem/@guid`, `@version`                               |
-| language         | `contentMeta/language/@tag`, else `newsItem/@xml:lang`     |
-| pubstatus        | `itemMeta/pubStatus/@qcode` (`stat:canceled` withdraws)    |
-| versioncreated, firstcreated, embargoed | `itemMeta/versionCreated`, `firstCreated` (else `contentMeta/contentCreated`), `embargoed` |
-| headline, description_text, byline | `contentMeta/headline`, `description`, `by` (else `creator/name`) |
-| subject, genre   | `contentMeta/subject`, `genre` (`qcode` as code, `name`)    |
-| place, located   | `contentMeta/located` (`name`, `qcode`)                    |
-| body_html        | `contentSet/inlineXML`: XHTML's `body`, NITF's `body.content`; else `inlineData` |
-| urgency, slugline, ednote, source | `contentMeta/urgency`, `slugline`, `itemMeta/edNote`, `infoSource/name` (else `provider/@qcode`) |
+ninjs field: where NewsML-G2 gives it.
+
+- uri, version: `newsItem/@guid`, `@version`.
+- language: `contentMeta/language/@tag`, else `newsItem/@xml:lang`.
+- pubstatus: `itemMeta/pubStatus/@qcode` (`stat:canceled` withdraws).
+- versioncreated, firstcreated, embargoed: `itemMeta/versionCreated`, `firstCreated` (else
+  `contentMeta/contentCreated`), `embargoed`.
+- headline, description_text, byline: `contentMeta/headline`, `description`, `by` (else
+  `creator/name`).
+- subject, genre: `contentMeta/subject`, `genre` (`qcode` as code, `name`).
+- place, located: `contentMeta/located` (`name`, `qcode`).
+- body_html: `contentSet/inlineXML`: XHTML's `body`, NITF's `body.content`; else `inlineData`.
+- urgency, slugline, ednote, source: `contentMeta/urgency`, `slugline`, `itemMeta/edNote`,
+  `infoSource/name` (else `provider/@qcode`).
 
 A problem is reported at the XML path it came from (`/newsItem/contentMeta/headline`).
 """

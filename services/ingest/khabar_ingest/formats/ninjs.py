@@ -1,17 +1,19 @@
 """IPTC ninjs (1.x, 2.x, 3.x) → `Article`, collecting every problem at once.
 
-Which ninjs fields become which `Article` fields:
+Which ninjs fields become which `Article` fields (`Article` field: ninjs 1.x; ninjs 2.x / 3.x):
 
-| Article          | ninjs 1.x                                  | ninjs 2.x / 3.x                       |
-|------------------|--------------------------------------------|---------------------------------------|
-| id               | derived from `uri` (see `ids.py`)          | same                                  |
-| headline         | `headline`, else `headline_main`, `headline_*` | `headlines[]` (role main first)   |
-| body_html        | `body_html`/`body_xhtml`/`body_richtext`, else `body_text`/`body_main` as `<p>`s | `bodies[]` (HTML content type or role richtext first) |
-| lead             | `description_text`, else `description_html` without tags | `descriptions[]`         |
-| byline           | `byline`                                   | `by`                                  |
-| versioncreated…  | `versioncreated`, `firstcreated`, `embargoed` | `versionCreated`, `firstCreated`, `embargoedUntil` (3.x) |
-| subjects, places | `subject[]`, `place[]` (`code`, `scheme`)  | `subjects[]`, `places[]` (`uri`/`literal` as code) |
-| featured_image   | `associations.featuremedia`, else the first picture | `associations[]` by `name`, same rule |
+- id: derived from `uri` (see `ids.py`); same.
+- headline: `headline`, else `headline_main`, `headline_*`; `headlines[]` (role main first).
+- body_html: `body_html`/`body_xhtml`/`body_richtext`, else `body_text`/`body_main` as
+  `<p>`s; `bodies[]` (HTML content type or role richtext first).
+- lead: `description_text`, else `description_html` without tags; `descriptions[]`.
+- byline: `byline`; `by`.
+- versioncreated…: `versioncreated`, `firstcreated`, `embargoed`; `versionCreated`,
+  `firstCreated`, `embargoedUntil` (3.x).
+- subjects, places: `subject[]`, `place[]` (`code`, `scheme`); `subjects[]`, `places[]`
+  (`uri`/`literal` as code).
+- featured_image: `associations.featuremedia`, else the first picture; `associations[]` by
+  `name`, same rule.
 
 khabar's own optional fields: `category` (the newsroom's category: a name in
 any language or a section's slug, kept as sent, see `khabar_shared.sections`;
@@ -260,7 +262,9 @@ class _Reader:
             byline=self._string(("byline", "by"), max_chars=self.limits.max_byline_chars),
             **self._category(subjects).as_fields(),
             source=self._string(("source",), max_chars=self.limits.max_byline_chars),
-            editor_note=self._string(("editor_note",), max_chars=self.limits.max_editor_note_chars, one_line=False),
+            editor_note=self._string(
+                ("editor_note",), max_chars=self.limits.max_editor_note_chars, one_line=False
+            ),
             url=self._url(),
             firstcreated=self._timestamp(("firstcreated", "firstCreated"), None, required=False),
             embargoed=self._timestamp(("embargoed", "embargoedUntil"), None, required=False),
@@ -678,7 +682,11 @@ class _Reader:
             named = [(pointer("associations", key), key, item) for key, item in value.items()]
         elif isinstance(value, list):
             named = [
-                (pointer("associations", index), item.get("name") if isinstance(item, dict) else None, item)
+                (
+                    pointer("associations", index),
+                    item.get("name") if isinstance(item, dict) else None,
+                    item,
+                )
                 for index, item in enumerate(value)
             ]  # fmt: skip
         else:

@@ -129,8 +129,9 @@ def push_router(
                         FieldError(
                             pointer="/type",
                             message=(
-                                f"items of type {document.get('type')!r} are not taken: khabar takes text, "
-                                "preformatted, picture, graphic, video, audio and composite items"
+                                f"items of type {document.get('type')!r} are not taken: "
+                                "khabar takes text, preformatted, picture, graphic, video, audio "
+                                "and composite items"
                             ),
                         )
                     ]
