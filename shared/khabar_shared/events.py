@@ -189,10 +189,22 @@ class MalformedEvent(ValueError):
 Entry = dict[str, str | bytes]
 
 
-def encode_event(event: AnyEvent, data: bytes | None = None) -> Entry:
+def encode_event(
+    event: AnyEvent, data: bytes | None = None, *, copied_from: bytes | None = None
+) -> Entry:
     """The stream entry for an event: every writer's. Its JSON (`data`, when already made by
-    `event_json` or one of the fast paths below) as bytes."""
-    return {**routing_fields(event), "data": event_json(event) if data is None else data}
+    `event_json` or one of the fast paths below) as bytes.
+
+    `copied_from`: for an `article.related_refreshed` event, the JSON of the
+    `article.enriched` event its article is a copy of; most of its bytes are
+    taken from there as they are (see `_refreshed_json`).
+    """
+    if data is None:
+        if copied_from is not None and isinstance(event, EnrichedEvent):
+            data = _refreshed_json(copied_from, event)
+        else:
+            data = event_json(event)
+    return {**routing_fields(event), "data": data}
 
 
 def event_json(event: AnyEvent) -> bytes:
@@ -320,6 +332,22 @@ def draft_article_event(
     return DraftArticleEvent(b"".join(parts), marks, entry, entry_marks)
 
 
+def entry_pieces(draft: DraftArticleEvent) -> list[bytes]:
+    """The draft's stream entry's fields as a JSON list of strings, cut where the type's, the
+    version's and `data`'s strings go (each written with its quotes)."""
+    holes = set(draft.entry_marks)
+    pieces = [b"["]
+    for at, text in enumerate(draft.entry, start=1):
+        if at > 1:
+            pieces[-1] += b","
+        if at in holes:
+            pieces.append(b"")
+        else:
+            pieces[-1] += orjson.dumps(text)
+    pieces[-1] += b"]"
+    return pieces
+
+
 def correction_json(accepted_at: datetime, note: str) -> tuple[bytes, bytes]:
     """A `Correction`'s JSON before and after its version (which Redis decides)."""
     before, after = _flat_json(
@@ -333,22 +361,51 @@ def _flat_json(
 ) -> list[bytes]:
     """JSON of `model` with these `values` (plain values; datetimes in UTC), as its serializer
     writes it, cut where the values of the fields `slots` go: the pieces between them."""
+    written = {name: orjson.dumps(value, option=orjson.OPT_UTC_Z) for name, value in values.items()}
+    return json_pieces(model, written, slots)
+
+
+def json_pieces(
+    model: type[BaseModel],
+    written: Mapping[str, bytes],
+    slots: tuple[str, ...],
+    omit: frozenset[str] = frozenset(),
+) -> list[bytes]:
+    """JSON of `model` laid out as its serializer lays it out (its fields in order), each
+    field's value already written as JSON (`written`), cut where the values of the fields
+    `slots` go: the pieces between them. Fields in `omit` are left out."""
     pieces, piece = [], b""
-    for key, name, slot in _layout(model, slots):
+    for key, name, slot in _layout(model, slots, omit):
         if slot:
             pieces.append(piece + key)
             piece = b""
         else:
-            piece += key + orjson.dumps(values[name], option=orjson.OPT_UTC_Z)
+            piece += key + written[name]
     pieces.append(piece + b"}")
     return pieces
 
 
+def nest(outer: list[bytes], inner: Iterable[list[bytes]]) -> list[bytes]:
+    """`outer`'s pieces with each of its holes filled by a draft of its own (`inner`, in
+    order; `[b"", b""]` keeps a plain hole): the pieces of the whole."""
+    pieces = [outer[0]]
+    for inside, after in zip(inner, outer[1:], strict=True):
+        pieces[-1] += inside[0]
+        pieces += inside[1:]
+        pieces[-1] += after
+    return pieces
+
+
+HOLE = [b"", b""]
+
+
 @cache
-def _layout(model: type[BaseModel], slots: tuple[str, ...]) -> list[tuple[bytes, str, bool]]:
-    """Each field of `model` in order: its key as written (with the brace or comma before it),
-    its name, whether it is one of `slots`."""
-    names = list(model.model_fields)
+def _layout(
+    model: type[BaseModel], slots: tuple[str, ...], omit: frozenset[str] = frozenset()
+) -> list[tuple[bytes, str, bool]]:
+    """Each field of `model` in order, but `omit`: its key as written (with the brace or comma
+    before it), its name, whether it is one of `slots`."""
+    names = [name for name in model.model_fields if name not in omit]
     return [
         ((b',"' if index else b'{"') + name.encode() + b'":', name, name in slots)
         for index, name in enumerate(names)
@@ -360,19 +417,20 @@ _AFTER_CORRECTIONS = f',"{_AFTER[0]}":'.encode() if _AFTER else b""
 
 
 # Serializing a refreshed event's article again cost more than the rest of its refresh: its
-# JSON is the copy's, but for its header and the links and time at its end.
-assert list(EnrichedEvent.model_fields)[-1] == "enriched", (
-    "a refreshed event's JSON ends with its article"
-)
-assert list(EnrichedArticle.model_fields)[-3:] == ["related", "search_text", "enriched_at"], (
-    "a refreshed article's JSON ends with what a refresh changes"
+# JSON is the copy's, but for its header and the links and time at its end. That holds while
+# the models keep these fields last; were they moved, every refresh is serialized whole
+# (tests/unit/test_event_codec.py holds both ways equal, and today's models to the short one).
+_REFRESH_TAIL = ("related", "search_text", "enriched_at")
+SPLICES_REFRESHES = (
+    list(EnrichedEvent.model_fields)[-1] == "enriched"
+    and tuple(EnrichedArticle.model_fields)[-len(_REFRESH_TAIL) :] == _REFRESH_TAIL
 )
 _ENRICHED = b',"enriched":{'
 _RELATED = b',"related":['
-_TAIL = {"related", "search_text", "enriched_at"}
+_TAIL = set(_REFRESH_TAIL)
 
 
-def refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
+def _refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
     """The JSON of `event`, a refresh of the article whose `article.enriched` event's JSON is
     `copy_json`: the copy's article, tags and story (most of its bytes) copied as they are, between
     the event's own header and the new links and time.
@@ -383,7 +441,8 @@ def refreshed_json(copy_json: bytes, event: EnrichedEvent) -> bytes:
     those names. The copy is this process's or another's JSON of the same model, so its
     unchanged part is what serializing it again would make.
     """
-    assert event.enriched is not None, "a refresh carries its article"
+    if not SPLICES_REFRESHES or event.enriched is None:
+        return event_json(event)
     start = copy_json.index(_ENRICHED) + len(_ENRICHED) - 1  # at the article's "{"
     end = copy_json.rindex(_RELATED)
     head = EnrichedEvent.__pydantic_serializer__.to_json(event, exclude={"enriched"})  # {...}

@@ -13,7 +13,8 @@ here; it alone asks whether `connect` gave one Redis or a cluster client.
 - `key_reader`: the few reads a batch makes besides (a refresh's, see
   enrich's `fanout.py`), on a second connection of the batch's own, sent
   before the caller goes on working and awaited after.
-- `Writes` and `flush`: commands kept until a batch's end, sent in one write.
+- `Writes` and `flush`: commands kept until a batch's end, sent in one write;
+  `send`: such commands sent at once (render's reads of a page's articles).
 - `queue`: a registered Lua script queued on a redis-py pipeline.
 - `send_in_order`: commands made one after another (ingest: a batch's
   ACCEPT calls), each sent as soon as it is made, the replies read at the
@@ -207,11 +208,20 @@ class Writes:
 
 
 async def flush(redis: RedisClient, writes: Writes, transaction: bool = False) -> list[Any]:
-    """Send the commands waiting on `writes` in one write; their raw replies, in order (no
-    response callbacks). An error reply raises once every reply is read, as a redis-py pipeline
-    does; a connection cut off meanwhile is closed, never reused. `transaction`: all of them or
-    none (MULTI/EXEC; on a cluster, all keys must then share a slot)."""
-    commands = writes.take()
+    """Send the commands waiting on `writes` in one write (see `send`)."""
+    return await send(redis, writes.take(), transaction)
+
+
+async def send(redis: RedisClient, commands: list[Command], transaction: bool = False) -> list[Any]:
+    """Send `commands` in one write; their raw replies, in order (no response callbacks). An
+    error reply raises once every reply is read, as a redis-py pipeline does; a connection cut
+    off meanwhile is closed, never reused. `transaction`: all of them or none (MULTI/EXEC; on a
+    cluster, all keys must then share a slot).
+
+    A cluster client's replies pass through redis-py's response callbacks (its pipeline
+    applies them): read only replies those leave alike (GET, HMGET, ZCARD, ZRANGE without
+    scores, scripts; SMEMBERS a list or a set), or a plain redis-py pipeline is the right tool.
+    """
     if not commands:
         return []
     if isinstance(redis, RedisCluster):  # it routes each command to its node

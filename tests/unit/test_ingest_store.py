@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from khabar_ingest.body import first_too_deep
@@ -201,6 +202,86 @@ def test_a_draft_event_is_the_codecs_event_and_marks_what_redis_decides(pubstatu
         assert list(zip(entry[::2], entry[1::2])) == list(encode_event(updated, b"").items())[
             :-1
         ] + [("data", "<data>")]
+
+
+@pytest.mark.parametrize("held", [False, True])
+def test_the_drafted_records_are_their_models_json_with_redis_values_written_in(
+    held: bool,
+) -> None:
+    """What ACCEPT stores, filled in as it fills them (in Python): each record is its model's
+    JSON, keys in the model's order, times as the text ingest decided."""
+    from khabar_ingest.store import (
+        Acceptance,
+        Change,
+        EmbargoedChange,
+        HistoryEntry,
+        record_drafts,
+    )
+    from khabar_shared.events import draft_article_event
+
+    now = datetime.now(UTC)
+    until = now + timedelta(days=1)
+    article = parse_ninjs({**DOCUMENT, "byline": TRICKY, "editor_note": TRICKY})
+    change = Change(article, submitted_by=TRICKY, correlation_id="data/" + TRICKY)
+    draft = draft_article_event(
+        event_id="type", kind="article.published", correlation_id=change.correlation_id,
+        accepted_at=now, submitted_by=TRICKY, article=article,
+    )  # fmt: skip
+    until_text = until.isoformat() if held else ""
+    drafts = [
+        piece.decode()
+        for piece in record_drafts(
+            change, "e-1", now.isoformat(), until_text, draft if held else None
+        )
+    ]
+    assert len(drafts) == (11 if held else 5)
+    status = "embargoed" if held else "usable"
+    common = dict(event_id="e-1", status=status, correlation_id=change.correlation_id)
+    common["embargoed_until"] = until if held else None
+    a = drafts[0:2]
+    assert a[0] + "7" + a[1] == written(
+        Acceptance(article_id=article.id, version=7, accepted_at=now, **common)
+    )
+    h = drafts[2:5]
+    assert h[0] + "7" + h[1] + '"article.updated"' + h[2] == written(
+        HistoryEntry(
+            version=7, type="article.updated", accepted_at=now, submitted_by=TRICKY,
+            editor_note=article.editor_note, **common,
+        )
+    )  # fmt: skip
+    if not held:
+        return
+    p = drafts[5:]
+    data = draft.data.decode()
+    event = orjson.dumps(data).decode()  # (Redis's cjson also escapes "/": equal JSON)
+    filled = "".join((
+        p[0], '"article.updated"', p[1], '"7"', p[2], event, p[3], "7", p[4], "7", p[5],
+    ))  # fmt: skip
+    fields = list(draft.entry)
+    for at, value in zip(draft.entry_marks, ("article.updated", "7", data), strict=True):
+        fields[at - 1] = value
+    released = HistoryEntry(
+        version=7, event_id="e-1", type="article.released", status="usable", accepted_at=now,
+        submitted_by=TRICKY, editor_note=article.editor_note, correlation_id=change.correlation_id,
+    )  # fmt: skip
+    expected = EmbargoedChange(status="usable", fields=fields, version=7, history=released)
+    assert filled == written(expected, omit={"accepted_at"})
+
+
+def written(model: Any, omit: frozenset[str] | set[str] = frozenset()) -> str:
+    """A model's JSON in its fields' order, as ingest writes its records: times as
+    `isoformat` text, the release's history without its `accepted_at` (RELEASE's)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items() if k not in omit}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return orjson.dumps(plain(model.model_dump())).decode()
 
 
 def event_json_list(notes: list[Any]) -> bytes:

@@ -20,7 +20,6 @@ from khabar_shared.events import (
     RelatedLink,
     encode_event,
     event_json,
-    refreshed_json,
     routing_fields,
 )
 
@@ -139,7 +138,7 @@ def test_sketches_and_resemblance_are_their_plain_definitions(articles: dict[str
 
 
 def test_a_links_fields_are_its_model_dump() -> None:
-    """RecentCopies.save serializes `vars(link)`: it must stay the model's dump."""
+    """copies.RecentCopies.save serializes `vars(link)`: it must stay the model's dump."""
     link = RelatedLink(article_id="a", score=0.1234, reasons=["same story", "entity: X"])
     assert orjson.dumps(vars(link)) == orjson.dumps(link.model_dump())
 
@@ -166,53 +165,6 @@ def test_an_events_stream_entry_holds_its_json_as_the_model_dumps_it(
     expected = {**routing_fields(event), "data": event.model_dump_json().encode()}
     assert encode_event(event) == expected
     assert encode_event(event, event_json(event)) == expected
-
-
-def test_a_refreshed_events_json_spliced_from_its_copy_is_its_own(
-    articles: dict[str, Article],
-) -> None:
-    """Even when the article's own fields hold the keys the splice looks for (see `refreshed_json`)."""
-    tricky = ',"enriched":{"related":[ \\",\\"related\\":[ \u0623'
-    article = articles[PAIRS[1][0]].model_copy(
-        update={
-            "headline": "headline" + tricky,
-            "extra": {"related": [{"enriched": {"x": 1.5}}], "enriched": tricky, "n": 10**20},
-        }
-    )
-    copy_event = EnrichedEvent(
-        event_id="e1",
-        type="article.enriched",
-        article_id=article.id,
-        version=3,
-        correlation_id="c1",
-        source_event_id="s1",
-        enriched=EnrichedArticle(
-            article=article,
-            version=3,
-            tags=tag_article(article).tags,
-            story_id="st",
-            related=[RelatedLink(article_id="x", score=0.5, reasons=[tricky])],
-            search_text="a b" + tricky,
-            enriched_at=datetime(2026, 1, 1, tzinfo=UTC),
-        ),
-    )
-    copy_json = event_json(copy_event)
-    copy = EnrichedEvent.model_validate_json(copy_json).enriched
-    assert copy is not None
-    for links in ([], [RelatedLink(article_id="y", score=0.25, reasons=["same story", tricky])]):
-        refreshed = copy.model_copy(
-            update={"related": links, "enriched_at": datetime(2026, 2, 3, 4, 5, 6, 7, tzinfo=UTC)}
-        )
-        event = EnrichedEvent(
-            event_id="e2",
-            type="article.related_refreshed",
-            article_id=article.id,
-            version=3,
-            correlation_id="c2",
-            source_event_id="s2",
-            enriched=refreshed,
-        )
-        assert refreshed_json(copy_json, event) == event_json(event)
 
 
 def test_rerank_scores_without_redis_cosine_plus_same_story_times_recency() -> None:
@@ -260,3 +212,33 @@ def test_copies_of_one_text_take_one_place_and_never_the_articles_own(
     first, second = made("first", other_vector, sketch), made("second", other_vector, sketch)
     listed = diversify([Match(first, 0.9, False, []), Match(second, 0.8, False, [])], 8)
     assert [m.doc.article_id for m in listed] == ["first"]
+
+
+def test_after_an_abandoned_batch_copies_are_kept_as_long_as_in_a_new_process() -> None:
+    """The copies' window is the refresh window and the late-arrival allowance, before and
+    after an abandoned batch (the trim queued says until when)."""
+    from redis.asyncio import Redis
+
+    from khabar_enrich.batch_view import BatchView
+    from khabar_enrich.copies import TRIM_EVERY
+    from khabar_enrich.handler import Enricher
+    from khabar_enrich.index import RelatedIndex
+    from khabar_enrich.settings import EnrichSettings
+    from khabar_shared.pipeline import Writes
+
+    settings = EnrichSettings(refresh_window_days=3, late_arrival_days=5)
+    redis = Redis.from_url("redis://127.0.0.1:1/0")  # never reached: trims are only queued
+    enricher = Enricher(redis, RelatedIndex(redis, settings), settings)
+    newest = 2_000_000_000.0
+
+    def trimmed_until() -> float:
+        copies = enricher._copies
+        copies._saves = TRIM_EVERY
+        writes = Writes()
+        copies.trim(writes, BatchView(reader=None), newest)  # type: ignore[arg-type]
+        (command,) = writes.take()
+        return float(command[4])  # EVAL, source, 1 key, the key, then the time
+
+    assert trimmed_until() == newest - 8 * 86_400
+    enricher._abandon_batch()
+    assert trimmed_until() == newest - 8 * 86_400

@@ -80,6 +80,80 @@ def test_event_json_is_written_only_by_the_shared_codec() -> None:
     assert writing == []
 
 
+def test_scripts_are_lua_files_found_through_the_one_registry() -> None:
+    """Every script is `<package>/lua/<name>.lua`, loaded by `khabar_shared.lua.ScriptRegistry`
+    (which knows one Redis and a cluster alike); no package reads or registers one itself."""
+    astray = [
+        str(p.relative_to(ROOT))
+        for folder in RUNTIME
+        for p in sorted(folder.rglob("*.lua"))
+        if p.parent.name != "lua"
+    ]
+    registering = [
+        str(p.relative_to(ROOT))
+        for p in modules(*RUNTIME)
+        if p.name != "lua.py" and "register_script(" in p.read_text()
+    ]
+    assert astray == registering == []
+
+
+# A Lua table with a record's fields, made to be encoded: `{version = ..., event_id = ...}`.
+RECORD_TABLE = re.compile(r"[{,]\s*(event_id|accepted_at|correlation_id|status|fields)\s*=")
+
+
+def test_records_are_drafted_by_ingest_not_by_lua() -> None:
+    """The answer, history and embargo records are laid out by their models in Python
+    (`store.record_drafts`); a script writes in what Redis decides and stores them."""
+    building = [
+        f"{p.relative_to(ROOT)}: {found}"
+        for folder in RUNTIME
+        for p in sorted(folder.rglob("*.lua"))
+        for found in [
+            *RECORD_TABLE.findall(p.read_text()),
+            *re.findall(r"cjson\.encode\(\{", p.read_text()),
+        ]
+    ]
+    assert building == []
+
+
+# Where a plain redis-py pipeline is the right tool, and why.
+REDIS_PY_PIPELINES = {
+    # WATCH: an optimistic transaction reads in immediate mode on its pinned connection.
+    "services/render/khabar_render/store.py": 1,
+    # HGETALL: redis-py's callback makes its reply a dict on one Redis and a cluster alike.
+    "services/render/khabar_render/breaking.py": 1,
+}
+
+
+def test_render_and_search_send_their_pipelines_through_the_shared_module() -> None:
+    """Their commands go through `khabar_shared.pipeline.send` (packed by hiredis, one
+    write), but where a redis-py pipeline is the right tool (above)."""
+    folders = [ROOT / "services/render/khabar_render", ROOT / "services/search/khabar_search"]
+    found = {
+        str(p.relative_to(ROOT)): p.read_text().count(".pipeline(")
+        for p in modules(*folders)
+        if ".pipeline(" in p.read_text()
+    }
+    assert found == REDIS_PY_PIPELINES
+
+
+ENRICH = ROOT / "services/enrich/khabar_enrich"
+# What writes to Redis or speaks to it: a batch's queued writes, a script, a client.
+REDIS_WORDS = ("Writes", "SCRIPTS", "RedisClient", "pipe.add", "khabar_shared.pipeline")
+
+
+def test_enrichs_memory_and_fanout_hold_no_redis_code() -> None:
+    """The process's memory (caches.py) and the choice of whom to refresh (fanout.py) send
+    nothing to Redis: the index and the copies (index.py, copies.py) do."""
+    speaking = [
+        f"{name}: {word}"
+        for name in ("caches.py", "fanout.py")
+        for word in REDIS_WORDS
+        if word in (ENRICH / name).read_text()
+    ]
+    assert speaking == []
+
+
 def test_settings_classes_live_in_settings_modules() -> None:
     """One settings module per package: what a package reads from the environment is found
     in one place."""

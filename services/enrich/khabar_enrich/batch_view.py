@@ -23,7 +23,7 @@ class BatchView:
         self._reader = reader  # Redis, for the keys the view does not hold
         self._values: dict[str, Value] = dict(before or {})
         # The copies and links of articles published up to this time were trimmed (see
-        # `fanout.TRIM_SCRIPT`); those written since are in `_values`.
+        # `copies.TRIM_SCRIPT`); those written since are in `_values`.
         self._trimmed_until = -math.inf
         self._published: dict[str, float] = {}  # of the keys written with a publication time
 

@@ -1,17 +1,23 @@
 """What the enrich process keeps in memory between batches: the index's parsed docs and its
-document frequencies."""
+document frequencies, and the recent articles' copies and related links, parsed."""
 
 import itertools
 import math
 import secrets
+import zlib
 from collections.abc import Collection, Sequence
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
+
+import orjson
 
 from khabar_enrich.scoring import IndexedDoc
+from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
 
 PARSED_DOCS = 4000  # a few days of news
 DF_CACHE_CALLS = 200
 DF_CACHE_MAX = 200_000
+REMEMBERED_COPIES = 1000  # parsed copies kept in memory: the last few hours of news
+REMEMBERED_LINKS = 4000  # parsed related lists kept in memory: a few days of news
 
 
 class Frequencies(Protocol):
@@ -119,6 +125,63 @@ class ParsedDocs:
     def known(self, article_id: str, revision: str) -> IndexedDoc | None:
         raw = self._by_revision.get((article_id, revision))
         return None if raw is None else self.load(raw)
+
+
+class Copy(NamedTuple):
+    """A kept copy: the article as last enriched, and the JSON of its `article.enriched` event."""
+
+    enriched: EnrichedArticle
+    event_json: bytes
+
+
+class ParsedCopies:
+    """The kept copies (see `copies.py`) this process wrote or read, and recent articles'
+    related lists, parsed, by their stored bytes (so never stale).
+
+    Most refreshed articles were enriched here shortly before, and parsing a
+    whole article back was a large share of a refresh; a recent article's list
+    is read by every new article that may refresh it, until it changes. What
+    it hands out is shared: not to be changed.
+    """
+
+    def __init__(self, remembered: int = REMEMBERED_COPIES) -> None:
+        self._remembered = remembered
+        self._parsed: dict[bytes, Copy] = {}
+        self._links: dict[bytes, list[RelatedLink]] = {}
+
+    def copies_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, Copy]:
+        """The copies still kept, from the values at their `copy_key`s."""
+        return {
+            article_id: self._load(raw) for article_id, raw in zip(ids, raws, strict=True) if raw
+        }
+
+    def _load(self, copy: bytes) -> Copy:
+        kept = self._parsed.get(copy)
+        if kept is None:
+            event_json = zlib.decompress(copy)
+            enriched = EnrichedEvent.model_validate_json(event_json).enriched
+            assert enriched is not None, "a copy is an article.enriched event"
+            kept = Copy(enriched, event_json)
+            self.remember(copy, kept)
+        return kept
+
+    def remember(self, copy: bytes, kept: Copy) -> None:
+        """A copy as stored (compressed), and what it holds."""
+        make_room(self._parsed, self._remembered)
+        self._parsed[copy] = kept
+
+    def links_of(self, raw: bytes) -> list[RelatedLink]:
+        """An article's current related links, from the bytes at its `links_key` (read with the
+        candidates, see `fanout.Refresher`)."""
+        links = self._links.get(raw)
+        if links is None:
+            links = [RelatedLink.model_validate(link) for link in orjson.loads(raw)]
+            self.remember_links(raw, links)
+        return links
+
+    def remember_links(self, raw: bytes, links: list[RelatedLink]) -> None:
+        make_room(self._links, REMEMBERED_LINKS)
+        self._links[raw] = links
 
 
 def make_room(cache: dict[Any, Any], size: int) -> None:

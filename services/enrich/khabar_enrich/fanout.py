@@ -10,175 +10,34 @@ not full yet, or which shows it at a score its new text changed), that
 article's related list is recomputed and re-sent as
 `article.related_refreshed`, at most `refresh_fanout` of them per new
 article. A copy of the new article's own text is never refreshed with it.
-
-To re-send an article, enrich needs its last enriched version: a compressed
-copy of it is kept only for articles published within `refresh_window_days`
-plus `late_arrival_days` of the newest one seen, then dropped, so memory holds
-a week or two of news, not the archive. Its related links are kept on their
-own beside it: a refresh rewrites only those.
 """
 
-import zlib
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
 from typing import NamedTuple
 
-import orjson
-
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.caches import make_room
-from khabar_enrich.index import NEVER, PREFIX, RelatedIndex, doc_key
-from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, published_at
-from khabar_enrich.scripts import SCRIPTS
+from khabar_enrich.caches import ParsedCopies
+from khabar_enrich.copies import copy_key
+from khabar_enrich.index import NEVER, RelatedIndex, doc_key
+from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify
 from khabar_enrich.settings import EnrichSettings
-from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
-from khabar_shared.pipeline import Writes
+from khabar_shared.events import EnrichedArticle, RelatedLink
 
-RECENT_KEY = f"{PREFIX}:recent"
-COPY_TTL_S = 14 * 86_400  # a safety net: the window trims copies long before
-TRIM_EVERY = 100  # saves between two trims of the window
 CONSIDERED_PER_REFRESH = 3  # matches looked at per refresh allowed
 # A link's score moves a little when the same text is enriched again (document frequencies
 # change as the archive grows): only a larger move is a changed text worth a refresh.
 SCORE_MOVED = 0.02
-REMEMBERED_COPIES = 1000  # parsed copies kept in memory: the last few hours of news
-REMEMBERED_LINKS = 4000  # parsed related lists kept in memory: a few days of news
 _ARTICLE_ID = attrgetter("article_id")
-
-
-def copy_key(article_id: str) -> str:
-    # "copy2": a copy is the article's `article.enriched` event ("copy" held the bare article).
-    return f"{PREFIX}:copy2:{article_id}"
-
-
-def links_key(article_id: str) -> str:
-    """The copy's related links alone: deciding whom to refresh reads only these."""
-    return f"{PREFIX}:links:{article_id}"
-
-
-TRIM_SCRIPT = SCRIPTS["trim_copies"]
-SAVE_SCRIPT = SCRIPTS["save_copies"]
-
-
-class Copy(NamedTuple):
-    """A kept copy: the article as last enriched, and the JSON of its `article.enriched` event."""
-
-    enriched: EnrichedArticle
-    event_json: bytes
 
 
 class Refreshed(NamedTuple):
     """An older article with its new links, and the JSON its copy was kept as (see
-    `events.refreshed_json`)."""
+    `events.encode_event`'s `copied_from`)."""
 
     enriched: EnrichedArticle
     copy_json: bytes
-
-
-class RecentCopies:
-    """The last enriched version of recently published articles: its `article.enriched` event,
-    compressed.
-
-    Writes are queued on the caller's batch writes (see `khabar_shared.pipeline.Writes`).
-    """
-
-    def __init__(self, window_s: float, remembered: int = REMEMBERED_COPIES) -> None:
-        self._window_s = window_s
-        self._saves = 0
-        # The copies this process wrote or read, by their stored bytes (so never stale):
-        # most refreshed articles were enriched here shortly before, and parsing a whole
-        # article back was a large share of a refresh. Shared: not to be changed.
-        self._remembered = remembered
-        self._parsed: dict[bytes, Copy] = {}
-        # Related lists by their stored bytes, likewise: a recent article's list is read by every
-        # new article that may refresh it, until it changes. Shared: not to be changed.
-        self._links: dict[bytes, list[RelatedLink]] = {}
-
-    def save(
-        self,
-        pipe: Writes,
-        view: BatchView,
-        enriched: EnrichedArticle,
-        event_json: bytes,
-        refreshed: Sequence[EnrichedArticle] = (),
-    ) -> None:
-        """Queue, as one command on `pipe`, the copy of a newly enriched version (`event_json`, its
-        `article.enriched` event as sent: made once for both) with its links on their own, and the
-        new links of the articles it `refreshed`.
-
-        The links at `links_key` are the current ones; the copy's own may be
-        older (see `Refresher.refresh`), so a refresh does not serialize and
-        compress the whole article again.
-        """
-        args: list[str | bytes | float] = []
-        kept = zlib.compress(event_json, 1)
-        self._remember(kept, Copy(enriched, event_json))
-        for article, copy in ((enriched, kept), *((r, b"") for r in refreshed)):
-            # A link's fields are plain values: its __dict__ is its model_dump, without pydantic's
-            # cost per call (a couple of dozen links per save).
-            links = orjson.dumps([vars(link) for link in article.related])
-            self._remember_links(links, article.related)
-            published = published_at(article.article)
-            args += [article.article.id, published, links, copy]
-            view.write(links_key(article.article.id), links, published)
-            if copy:
-                view.write(copy_key(article.article.id), copy, published)
-        pipe.add(
-            *SAVE_SCRIPT.command([RECENT_KEY], [COPY_TTL_S, copy_key(""), links_key(""), *args])
-        )
-        self._saves += 1 + len(refreshed)
-
-    def trim(self, pipe: Writes, view: BatchView, newest: float) -> None:
-        """Now and then, queue dropping the copies of articles published before the window."""
-        if self._saves < TRIM_EVERY:
-            return
-        self._saves = 0
-        pipe.add(
-            *TRIM_SCRIPT.command(
-                [RECENT_KEY], [newest - self._window_s, copy_key(""), links_key("")]
-            )
-        )
-        view.trim(newest - self._window_s)
-
-    def remove(self, pipe: Writes, view: BatchView, article_id: str) -> None:
-        pipe.add("DEL", copy_key(article_id), links_key(article_id))
-        pipe.add("ZREM", RECENT_KEY, article_id)
-        view.write(copy_key(article_id), None)
-        view.write(links_key(article_id), None)
-
-    def copies_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, Copy]:
-        """The copies still kept, from the values at their `copy_key`s."""
-        return {
-            article_id: self._load(raw) for article_id, raw in zip(ids, raws, strict=True) if raw
-        }
-
-    def _load(self, copy: bytes) -> Copy:
-        kept = self._parsed.get(copy)
-        if kept is None:
-            event_json = zlib.decompress(copy)
-            enriched = EnrichedEvent.model_validate_json(event_json).enriched
-            assert enriched is not None, "a copy is an article.enriched event"
-            kept = Copy(enriched, event_json)
-            self._remember(copy, kept)
-        return kept
-
-    def _remember(self, copy: bytes, kept: Copy) -> None:
-        make_room(self._parsed, self._remembered)
-        self._parsed[copy] = kept
-
-    def links_of(self, raw: bytes) -> list[RelatedLink]:
-        """An article's current related links, from the bytes at its `links_key` (read with the
-        candidates, see `Refresher`). Shared: not to be changed."""
-        links = self._links.get(raw)
-        if links is None:
-            links = [RelatedLink.model_validate(link) for link in orjson.loads(raw)]
-            self._remember_links(raw, links)
-        return links
-
-    def _remember_links(self, raw: bytes, links: list[RelatedLink]) -> None:
-        make_room(self._links, REMEMBERED_LINKS)
-        self._links[raw] = links
 
 
 def enters(article_id: str, score: float, current: Sequence[RelatedLink], max_related: int) -> bool:
@@ -193,7 +52,7 @@ def enters(article_id: str, score: float, current: Sequence[RelatedLink], max_re
 
 
 class Refresher:
-    def __init__(self, index: RelatedIndex, copies: RecentCopies, settings: EnrichSettings) -> None:
+    def __init__(self, index: RelatedIndex, copies: ParsedCopies, settings: EnrichSettings) -> None:
         self._index = index
         self._copies = copies
         self._settings = settings

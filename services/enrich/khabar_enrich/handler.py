@@ -38,7 +38,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple
 
 from khabar_enrich.batch_view import BatchView
-from khabar_enrich.fanout import RecentCopies, Refreshed, Refresher, links_key
+from khabar_enrich.caches import ParsedCopies
+from khabar_enrich.copies import RecentCopies, links_key
+from khabar_enrich.fanout import Refreshed, Refresher
 from khabar_enrich.index import PREFIX, RelatedIndex
 from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms
 from khabar_enrich.scripts import SCRIPTS
@@ -56,7 +58,6 @@ from khabar_shared.events import (
     Entry,
     encode_event,
     event_json,
-    refreshed_json,
 )
 from khabar_shared.logging import get_logger
 from khabar_shared.names import ENRICHED_STREAM, ENRICHED_TAG
@@ -141,10 +142,8 @@ class Enricher:
         self._tagger = tagger
         self._index = index
         self._settings = settings
-        self._copies = RecentCopies(
-            (settings.refresh_window_days + settings.late_arrival_days) * 86_400
-        )
-        self._refresher = Refresher(index, self._copies, settings)
+        self._copies = self._new_copies()
+        self._refresher = Refresher(index, self._copies.memory, settings)
         # Stream entries made while enriching (see `_enrich_live`), by event id, until published.
         self._entries: dict[str, Entry] = {}
 
@@ -166,8 +165,15 @@ class Enricher:
         never wrote: it starts afresh, so the batch redelivered here does what it would do in a
         new process (see `restore.lua`)."""
         self._index.abandon_batch()
-        self._copies = RecentCopies(self._settings.refresh_window_days * 86_400)
-        self._refresher = Refresher(self._index, self._copies, self._settings)
+        self._copies = self._new_copies()
+        self._refresher = Refresher(self._index, self._copies.memory, self._settings)
+
+    def _new_copies(self) -> RecentCopies:
+        """Copies are kept for the refresh window and as long again as an article may arrive
+        late (see `copies.py`)."""
+        settings = self._settings
+        window_days = settings.refresh_window_days + settings.late_arrival_days
+        return RecentCopies(window_days * 86_400, ParsedCopies())
 
     async def enrich(self, event: ArticleEvent) -> list[EnrichedEvent]:
         """The enriched events for one article event (a batch of one; nothing is published)."""
@@ -370,9 +376,7 @@ class Enricher:
         event = _event(
             source, "article.related_refreshed", article.article.id, article.version, article
         )
-        self._entries[event.event_id] = encode_event(
-            event, refreshed_json(refreshed.copy_json, event)
-        )
+        self._entries[event.event_id] = encode_event(event, copied_from=refreshed.copy_json)
         return event
 
 

@@ -158,10 +158,6 @@ def _breaks_run(norm: str) -> bool:
     return is_arabic(norm) and (strip_clitics(norm) in GENERIC or norm in GENERIC)
 
 
-def _salience(token: Token) -> float:
-    return _norm_salience(token.norm)
-
-
 class _SalienceCache(dict[str, float]):
     """norm -> `_norm_salience`: a plain dict, whose hits cost a C-level lookup and no LRU list."""
 
@@ -324,7 +320,7 @@ def extract_keyphrases(
         if not entity_words.isdisjoint(phrase) and _names_part_of_entity(phrase, entity_phrases):
             continue
         first_use[phrase] = words
-        # The mean _salience of the words, the same floats summed in the same order.
+        # The mean salience of the words, the same floats summed in the same order.
         salience = sum(map(_SALIENCE.__getitem__, map(_NORM, words))) / len(words)
         scored.append((math.log1p(uses) * salience * LENGTH_BONUS[len(phrase)], phrase))
     scored.sort(key=lambda item: -item[0])

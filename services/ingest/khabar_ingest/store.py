@@ -49,11 +49,17 @@ from pydantic import BaseModel, Field
 
 from khabar_ingest.scripts import ACCEPT, KEEP_EVENT, RELEASE
 from khabar_shared.events import (
+    HOLE,
     Article,
     ArticleEvent,
     ArticleEventType,
+    DraftArticleEvent,
+    PubStatus,
     correction_json,
     draft_article_event,
+    entry_pieces,
+    json_pieces,
+    nest,
 )
 from khabar_shared.names import (
     ARTICLE_EVENTS_STREAM,
@@ -78,9 +84,9 @@ ACCEPT_CHUNK = 25
 # The first call of a batch is smaller: Redis starts on it while ingest parses the rest, rather
 # than idling through the parsing of a whole call's articles.
 FIRST_ACCEPT_CHUNK = 5
-# One change's part of an ACCEPT call: its three keys, its decided fields, its event's JSON as
-# it is for a first version.
-PreparedChange = tuple[list[str], dict[str, Any], bytes]
+# One change's part of an ACCEPT call: its three keys, its decided fields, and its arguments:
+# its event's JSON as it is for a first version, then its records' drafts (`record_drafts`).
+PreparedChange = tuple[list[str], dict[str, Any], list[bytes]]
 
 ArticleStatus = Literal["usable", "withheld", "canceled", "embargoed"]
 HistoryType = Literal[
@@ -121,6 +127,17 @@ class HistoryEntry(BaseModel):
     editor_note: str = ""
     correlation_id: str
     embargoed_until: datetime | None = None
+
+
+class EmbargoedChange(BaseModel):
+    """A held change in the embargo hash, waiting for RELEASE to append its event."""
+
+    status: PubStatus = Field(description="The article's status once its event is out.")
+    fields: list[str] = Field(description="Its stream entry's fields, name then value.")
+    version: int
+    history: HistoryEntry = Field(
+        description="Its release's history entry; RELEASE writes in `accepted_at` (when)."
+    )
 
 
 # Change and StoreResult are made once per article and never changed, but not frozen: a frozen
@@ -322,17 +339,16 @@ class ArticleStore:
             submitted_by=change.submitted_by,
             article=article,
         )
+        embargoed_until = article.embargoed.isoformat() if held and article.embargoed else ""
         decided = {
             "hash": content_hash(article),
             "ttl": self._idempotency_ttl_s if change.idempotency else 0,
             "base_version": -1 if change.base_version is None else change.base_version,
-            "release_ms": str(release_ms),
-            "embargoed_until": article.embargoed.isoformat() if held and article.embargoed else "",
+            "release_ms": str(release_ms), "embargoed_until": embargoed_until,
             "event_id": event_id, "article_id": article.id, "marks": draft.marks,
             "entry": draft.entry, "entry_marks": draft.entry_marks,
             "correlation_id": change.correlation_id, "accepted_at": accepted_at,
-            "submitted_by": change.submitted_by, "pubstatus": article.pubstatus,
-            "editor_note": article.editor_note,
+            "pubstatus": article.pubstatus,
         }  # fmt: skip
         if article.editor_note:
             decided["correction"] = [
@@ -343,7 +359,10 @@ class ArticleStore:
             article_history_key(article.id),
             self._idempotency_key(change),
         ]
-        return keys, decided, draft.data
+        drafts = record_drafts(
+            change, event_id, accepted_at, embargoed_until, draft if held else None
+        )
+        return keys, decided, [draft.data, *drafts]
 
     def _idempotency_key(self, change: Change) -> str:
         if not change.idempotency:
@@ -400,12 +419,63 @@ def chunks(items: Iterable[Change], size: int, first: int | None = None) -> Iter
 
 
 def accept_call(prepared: list[PreparedChange]) -> tuple[list[str], list[bytes]]:
-    """The keys and arguments of one ACCEPT call for these changes."""
+    """The keys and arguments of one ACCEPT call for these changes: each change's decided
+    fields say where its own arguments start (`arg`)."""
     keys = list(_SHARED_KEYS)
-    for change_keys, _, _ in prepared:
+    args: list[bytes] = [b""]
+    for change_keys, change_decided, change_args in prepared:
         keys += change_keys
-    decided = orjson.dumps([change_decided for _, change_decided, _ in prepared])
-    return keys, [decided, *(event for _, _, event in prepared)]
+        change_decided["arg"] = len(args) + 1  # (as Lua counts)
+        args += change_args
+    args[0] = orjson.dumps([change_decided for _, change_decided, _ in prepared])
+    return keys, args
+
+
+def record_drafts(
+    change: Change,
+    event_id: str,
+    accepted_at: str,
+    embargoed_until: str,
+    held: DraftArticleEvent | None,
+) -> list[bytes]:
+    """The records ACCEPT stores for a change, as their models lay them out, cut where the
+    values only Redis knows go, one after another: the answer (2 pieces, around its version),
+    the history entry (3: its version, its type) and, for a change `held` for its embargo, its
+    EmbargoedChange (6: the entry's type, version and event, the version, and the release's
+    version). Sent as arguments of their own: as bytes, unescaped.
+
+    Times are the text ingest decided (`accepted_at`, `embargoed_until`), as the state's own
+    fields hold them.
+    """
+    article = change.article
+    dumps = orjson.dumps
+    written = {
+        "article_id": dumps(article.id),
+        "event_id": dumps(event_id),
+        "status": dumps("embargoed" if held else article.pubstatus),
+        "accepted_at": dumps(accepted_at),
+        "correlation_id": dumps(change.correlation_id),
+        "submitted_by": dumps(change.submitted_by),
+        "editor_note": dumps(article.editor_note),
+        "embargoed_until": dumps(embargoed_until) if held else b"null",
+    }
+    drafts = [
+        *json_pieces(Acceptance, written, ("version",)),
+        *json_pieces(HistoryEntry, written, ("version", "type")),
+    ]
+    if held:
+        status = dumps(article.pubstatus)
+        released = {**written, "type": b'"article.released"', "status": status}
+        released["embargoed_until"] = b"null"
+        drafts += nest(
+            json_pieces(EmbargoedChange, {"status": status}, ("fields", "version", "history")),
+            [
+                entry_pieces(held),
+                HOLE,
+                json_pieces(HistoryEntry, released, ("version",), omit=frozenset({"accepted_at"})),
+            ],
+        )
+    return drafts
 
 
 def flat(replies: list[list[Any]]) -> list[Any]:

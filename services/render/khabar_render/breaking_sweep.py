@@ -19,6 +19,7 @@ from khabar_render.store import EPOCH_KEY, ArticleStore, FragmentCache
 from khabar_shared import failpoints
 from khabar_shared.logging import get_logger
 from khabar_shared.outages import DependencyUnavailable
+from khabar_shared.pipeline import Command, send
 
 log = get_logger(__name__)
 
@@ -50,14 +51,13 @@ class BreakingSweeper:
             await self._cache.purge(await self._articles.dependents_many(gone))
             await self._notifier.purge([surrogate_key(i) for i in gone])
             failpoints.check(PURGED)
-        async with self._news.redis.pipeline(transaction=True) as pipe:
-            if gone:
-                pipe.zrem(FLASHES_KEY, *gone)
-                pipe.hdel(FLASH_STORY_KEY, *gone)
-                pipe.incr(EPOCH_KEY)
-            # A story answered long ago stops no flash: one still breaking is newer than that.
-            pipe.zremrangebyscore(ANSWERED_KEY, "-inf", at - 2 * self._news.window_s)
-            await pipe.execute()
+        commands: list[Command] = []
+        if gone:
+            commands += [("ZREM", FLASHES_KEY, *gone), ("HDEL", FLASH_STORY_KEY, *gone)]
+            commands.append(("INCR", EPOCH_KEY))
+        # A story answered long ago stops no flash: one still breaking is newer than that.
+        commands.append(("ZREMRANGEBYSCORE", ANSWERED_KEY, "-inf", at - 2 * self._news.window_s))
+        await send(self._news.redis, commands, transaction=True)
         if gone:
             log.info("breaking_news_ended", article_ids=gone)
         return gone

@@ -30,6 +30,7 @@ from redis.exceptions import WatchError
 from khabar_render import breaking
 from khabar_shared.events import EnrichedArticle
 from khabar_shared.lua import ScriptRegistry
+from khabar_shared.pipeline import Command, send
 from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for every render key: the version-guarded transactions span the
@@ -217,15 +218,14 @@ class ArticleStore:
         """
         ids = list(dict.fromkeys(article_ids))
         wanted = list(dict.fromkeys(listings))
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(EPOCH_KEY)
-            for article_id in ids:  # GETs, not MGET: a cluster pipeline refuses MGET
-                pipe.get(article_key(article_id))
-            for request in wanted:
-                start = (request.page - 1) * request.size
-                pipe.zrevrange(section_key(request.slug), start, start + request.size - 1)
-                pipe.zcard(section_key(request.slug))
-            replies = await pipe.execute()
+        commands: list[Command] = [("GET", EPOCH_KEY)]
+        # GETs, not MGET: a cluster pipeline refuses MGET
+        commands += [("GET", article_key(article_id)) for article_id in ids]
+        for request in wanted:
+            start = (request.page - 1) * request.size
+            key = section_key(request.slug)
+            commands += [("ZREVRANGE", key, start, start + request.size - 1), ("ZCARD", key)]
+        replies = await send(self._redis, commands)
         epoch = int(replies[0] or 0)
         articles = live_of(replies[1 : len(ids) + 1])
         rest = replies[len(ids) + 1 :]
@@ -338,10 +338,8 @@ class ArticleStore:
         wanted = list(dict.fromkeys(slugs))
         if not wanted:
             return {}
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for slug in wanted:
-                pipe.zcard(section_key(slug))
-            return dict(zip(wanted, map(int, await pipe.execute())))
+        sizes = await send(self._redis, [("ZCARD", section_key(slug)) for slug in wanted])
+        return dict(zip(wanted, map(int, sizes)))
 
     async def record_shows(self, fragment_name: str, shows: list[str]) -> None:
         """Point every shown article at this fragment, and forget the ones it no longer shows."""
@@ -373,10 +371,8 @@ class ArticleStore:
         keys = [shown_in_key(article_id) for article_id in dict.fromkeys(article_ids)]
         if not keys:
             return set()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.smembers(key)
-            return {m.decode() for members in await pipe.execute() for m in members}
+        found = await send(self._redis, [("SMEMBERS", key) for key in keys])
+        return {m.decode() for members in found for m in members}
 
 
 @lru_cache(maxsize=PARSED_CACHE_SIZE)
@@ -434,13 +430,15 @@ class FragmentCache:
         """Keep the rendered fragments and drop the ones with nothing to show, in one round trip."""
         if not fragments:
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for name, fragment in fragments.items():
-                if fragment is None:
-                    pipe.delete(fragment_key(name))
-                else:
-                    pipe.set(fragment_key(name), fragment.model_dump_json())
-            await pipe.execute()
+        await send(
+            self._redis,
+            [
+                ("DEL", fragment_key(name))
+                if fragment is None
+                else ("SET", fragment_key(name), fragment.model_dump_json())
+                for name, fragment in fragments.items()
+            ],
+        )
 
 
 class LiveFragments:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from khabar_search.aliases import Alias
 from khabar_shared.lua import ScriptRegistry
+from khabar_shared.pipeline import send
 from khabar_shared.redis_helpers import RedisClient
 
 RECORD_ALIASES = ScriptRegistry("khabar_search")["record_aliases"]
@@ -92,7 +93,6 @@ class AliasStore:
         return sorted(found, key=lambda alias: (-alias.count, alias.latin, alias.arabic))
 
     async def remove(self, alias: Alias) -> None:
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.sadd(BLOCKED_KEY, alias.key)
-        pipe.incr(VERSION_KEY)
-        await pipe.execute()
+        await send(
+            self._redis, [("SADD", BLOCKED_KEY, alias.key), ("INCR", VERSION_KEY)], transaction=True
+        )

@@ -1,6 +1,6 @@
 """A per-reader token bucket: readers get `per_minute` requests with bursts up to `burst`.
 
-The buckets live in Redis (`ratelimit.lua`, one atomic step per request), so
+The buckets live in Redis (`lua/ratelimit.lua`, one atomic step per request), so
 N search replicas behind a load balancer enforce one limit, not N. When Redis
 does not answer, each replica falls back to a bucket in its own memory
 (`RateLimiter`): the limit is then per replica, and readers are not refused
@@ -11,7 +11,6 @@ import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -19,6 +18,7 @@ from starlette.responses import JSONResponse
 
 from khabar_search.client_address import Network, client_address
 from khabar_shared.logging import get_logger
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.problems import PROBLEM_JSON, Problem
 from khabar_shared.redis_helpers import RedisClient
 
@@ -26,7 +26,7 @@ log = get_logger(__name__)
 
 # Buckets of clients not seen for a while are forgotten; at most this many are kept.
 MAX_CLIENTS = 100_000
-TAKE_SCRIPT = (Path(__file__).parent / "ratelimit.lua").read_text()
+TAKE_SCRIPT = ScriptRegistry("khabar_search")["ratelimit"]
 
 
 def bucket_key(index: str, client: str) -> str:
@@ -82,7 +82,7 @@ class SharedRateLimiter:
     def __init__(self, redis: RedisClient, index: str, per_minute: int, burst: int) -> None:
         self.local = RateLimiter(per_minute, burst)
         self._index = index
-        self._take = redis.register_script(TAKE_SCRIPT)
+        self._take = TAKE_SCRIPT.register(redis)
 
     @property
     def enabled(self) -> bool:

@@ -4,15 +4,19 @@
 --         version (-1: none), release_ms ('0': publish now), the event's own fields, marks:
 --         where the event's type, version and corrections are, entry and entry_marks: the
 --         stream entry's fields and where its type, version and data go, and correction: its
---         editor's note's JSON before and after its version, when it has one),
---       then for each change i, 2+i its event's JSON as the codec writes it for a first
---         version (khabar_shared.events.draft_article_event)
+--         editor's note's JSON before and after its version, when it has one, and arg:
+--         where its own arguments start),
+--       then each change's own arguments: its event's JSON as the codec writes it for a first
+--         version (khabar_shared.events.draft_article_event), then the records ingest drafted
+--         as their models lay them out, cut where this script writes what Redis decides
+--         (store.record_drafts): the answer (2 pieces), the history entry (3) and, for a held
+--         change, its embargo record (6)
 -- Redis's Lua hashes every byte of each string it makes: a first version's event is used as
 -- sent (one 4 KB string per change, not two); a later version's gets its own type, version and
 -- corrections written in where the codec marked them.
 -- Returns, for each change, {verdict, answer (a repeat's) or current version (a conflict's),
 --   stream id, version}.
-local function accept(c, state_key, history_key, idempotency_key, first_event)
+local function accept(c, state_key, history_key, idempotency_key)
   if c.ttl > 0 then
     local seen = redis.call('HMGET', idempotency_key, 'hash', 'answer')
     if seen[1] then
@@ -37,8 +41,7 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
   if c.pubstatus == 'canceled' then kind = 'article.withdrawn'
   elseif appended > 0 then kind = 'article.updated' end
   local status = c.pubstatus
-  local embargoed_until = cjson.null
-  if held then status = 'embargoed'; embargoed_until = c.embargoed_until end
+  if held then status = 'embargoed' end
 
   -- Corrections: every editor's note so far rides on each later version's article, so a
   -- page shows them all whichever versions a reader's service saw (Article.corrections).
@@ -51,6 +54,8 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
       corrections = '[' .. note .. ']'
     end
   end
+  local a = c.arg
+  local first_event = ARGV[a]
   local data = first_event
   if version > 1 or corrections then
     local m = c.marks
@@ -64,21 +69,17 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
   fields[c.entry_marks[1]] = kind
   fields[c.entry_marks[2]] = version_text
   fields[c.entry_marks[3]] = data
-  local answer = cjson.encode({article_id = c.article_id, version = version,
-    event_id = c.event_id, status = status, accepted_at = c.accepted_at,
-    correlation_id = c.correlation_id, embargoed_until = embargoed_until})
-  local history = {version = version, event_id = c.event_id, type = kind, status = status,
-    accepted_at = c.accepted_at, submitted_by = c.submitted_by, editor_note = c.editor_note,
-    correlation_id = c.correlation_id, embargoed_until = embargoed_until}
+  -- The records, as ingest drafted them, with this version (and type) written in.
+  local answer = ARGV[a + 1] .. version_text .. ARGV[a + 2]
+  local history = ARGV[a + 3] .. version_text .. ARGV[a + 4] .. '"' .. kind .. '"' .. ARGV[a + 5]
 
   local entry = ''
   if held then
-    local released = {version = version, event_id = c.event_id, type = 'article.released',
-      status = c.pubstatus, submitted_by = c.submitted_by, editor_note = c.editor_note,
-      correlation_id = c.correlation_id, embargoed_until = cjson.null}
+    -- The event goes in as a JSON string: the one value this script escapes.
     redis.call('ZADD', KEYS[2], c.release_ms, c.article_id)
-    redis.call('HSET', KEYS[3], c.article_id, cjson.encode({fields = fields,
-      status = c.pubstatus, version = version, history = released}))
+    redis.call('HSET', KEYS[3], c.article_id, ARGV[a + 6] .. '"' .. kind .. '"' .. ARGV[a + 7] ..
+      '"' .. version_text .. '"' .. ARGV[a + 8] .. cjson.encode(data) .. ARGV[a + 9] ..
+      version_text .. ARGV[a + 10] .. version_text .. ARGV[a + 11])
   else
     entry = redis.call('XADD', KEYS[1], '*', unpack(fields))
     -- A held change of this article waits (and is dropped) only while its state says
@@ -99,7 +100,7 @@ local function accept(c, state_key, history_key, idempotency_key, first_event)
   if c.correction then
     redis.call('HSET', state_key, 'corrections', corrections)
   end
-  redis.call('RPUSH', history_key, cjson.encode(history))
+  redis.call('RPUSH', history_key, history)
   if c.ttl > 0 then
     redis.call('HSET', idempotency_key, 'hash', c.hash, 'answer', answer)
     redis.call('EXPIRE', idempotency_key, c.ttl)
@@ -112,6 +113,6 @@ local changes = cjson.decode(ARGV[1])
 local replies = {}
 for i, c in ipairs(changes) do
   local k = 3 * i
-  replies[i] = accept(c, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[i + 1])
+  replies[i] = accept(c, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3])
 end
 return replies
