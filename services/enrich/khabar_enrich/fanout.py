@@ -11,6 +11,15 @@ article's related list is recomputed and re-sent as
 `article.related_refreshed`, at most `refresh_fanout` of them per new
 article. A copy of the new article's own text is never refreshed with it.
 
+The candidates read is bounded (the postings nearest in time), so a list may
+link to an article without being among its candidates. Enrich keeps a reverse
+index beside the links: per article, the set of articles whose kept links
+point at it ("who links to me", `linkers_key`), written by the same commands
+that write the links (in the batch's one transaction). When an article
+changes or leaves the index (an update, a withdrawal, an embargo), every list
+in its set is rescored with it and refreshed: a text changed beyond
+recognition leaves the lists that no longer relate to it.
+
 To re-send an article, enrich needs its last enriched version: a compressed
 copy of it is kept only for articles published within `refresh_window_days`
 plus `late_arrival_days` of the newest one seen, then dropped, so memory holds
@@ -22,18 +31,18 @@ import zlib
 from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import attrgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import make_room
 from khabar_enrich.index import NEVER, PREFIX, RelatedIndex, doc_key
-from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, published_at
+from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, published_at, rerank
 from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, RelatedLink
-from khabar_shared.pipeline import Writes
+from khabar_shared.pipeline import Command, Writes
 
 RECENT_KEY = f"{PREFIX}:recent"
 COPY_TTL_S = 14 * 86_400  # a safety net: the window trims copies long before
@@ -57,8 +66,15 @@ def links_key(article_id: str) -> str:
     return f"{PREFIX}:links:{article_id}"
 
 
+def linkers_key(article_id: str) -> str:
+    """Who links to the article: the ids of the articles whose kept links point at it (a set)."""
+    return f"{PREFIX}:linkers:{article_id}"
+
+
 TRIM_SCRIPT = SCRIPTS["trim_copies"]
 SAVE_SCRIPT = SCRIPTS["save_copies"]
+DROP_SCRIPT = SCRIPTS["drop_copy"]
+LINKERS_SCRIPT = SCRIPTS["linkers"]
 
 
 class Copy(NamedTuple):
@@ -94,40 +110,59 @@ class RecentCopies:
         # Related lists by their stored bytes, likewise: a recent article's list is read by every
         # new article that may refresh it, until it changes. Shared: not to be changed.
         self._links: dict[bytes, list[RelatedLink]] = {}
+        # The links the batch added, by the article they point at: who links to it since the
+        # batch began (with the linker's publication time). Redis gets them with the batch's
+        # other writes; until then the batch's later articles see them here.
+        self._linked: dict[str, dict[str, float]] = {}
+
+    def start_batch(self) -> None:
+        self._linked.clear()
 
     def save(
         self,
         pipe: Writes,
         view: BatchView,
-        enriched: EnrichedArticle,
+        enriched: EnrichedArticle | None,
         event_json: bytes,
         refreshed: Sequence[EnrichedArticle] = (),
     ) -> None:
         """Queue, as one command on `pipe`, the copy of a newly enriched version (`event_json`, its
-        `article.enriched` event as sent: made once for both) with its links on their own, and the
-        new links of the articles it `refreshed`.
+        `article.enriched` event as sent: made once for both; none for a withdrawal) with its links
+        on their own, and the new links of the articles it `refreshed`; the reverse index follows
+        (see `save_copies.lua`).
 
         The links at `links_key` are the current ones; the copy's own may be
         older (see `Refresher.refresh`), so a refresh does not serialize and
         compress the whole article again.
         """
         args: list[str | bytes | float] = []
-        kept = zlib.compress(event_json, 1)
-        self._remember(kept, Copy(enriched, event_json))
-        for article, copy in ((enriched, kept), *((r, b"") for r in refreshed)):
+        saved: list[tuple[EnrichedArticle, bytes]] = [(r, b"") for r in refreshed]
+        if enriched is not None:
+            kept = zlib.compress(event_json, 1)
+            self._remember(kept, Copy(enriched, event_json))
+            saved.insert(0, (enriched, kept))
+        if not saved:
+            return
+        for article, copy in saved:
             # A link's fields are plain values: its __dict__ is its model_dump, without pydantic's
             # cost per call (a couple of dozen links per save).
             links = orjson.dumps([vars(link) for link in article.related])
             self._remember_links(links, article.related)
             published = published_at(article.article)
-            args += [article.article.id, published, links, copy]
-            view.write(links_key(article.article.id), links, published)
+            article_id = article.article.id
+            targets = [link.article_id for link in article.related]
+            args += [article_id, published, links, copy, "\n".join(targets)]
+            view.write(links_key(article_id), links, published)
             if copy:
-                view.write(copy_key(article.article.id), copy, published)
+                view.write(copy_key(article_id), copy, published)
+            for target in targets:
+                self._linked.setdefault(target, {})[article_id] = published
         pipe.add(
-            *SAVE_SCRIPT.command([RECENT_KEY], [COPY_TTL_S, copy_key(""), links_key(""), *args])
+            *SAVE_SCRIPT.command(
+                [RECENT_KEY], [COPY_TTL_S, copy_key(""), links_key(""), linkers_key(""), *args]
+            )
         )
-        self._saves += 1 + len(refreshed)
+        self._saves += len(saved)
 
     def trim(self, pipe: Writes, view: BatchView, newest: float) -> None:
         """Now and then, queue dropping the copies of articles published before the window."""
@@ -136,16 +171,52 @@ class RecentCopies:
         self._saves = 0
         pipe.add(
             *TRIM_SCRIPT.command(
-                [RECENT_KEY], [newest - self._window_s, copy_key(""), links_key("")]
+                [RECENT_KEY],
+                [newest - self._window_s, copy_key(""), links_key(""), linkers_key("")],
             )
         )
         view.trim(newest - self._window_s)
 
     def remove(self, pipe: Writes, view: BatchView, article_id: str) -> None:
-        pipe.add("DEL", copy_key(article_id), links_key(article_id))
-        pipe.add("ZREM", RECENT_KEY, article_id)
+        pipe.add(
+            *DROP_SCRIPT.command(
+                [RECENT_KEY], [article_id, copy_key(""), links_key(""), linkers_key("")]
+            )
+        )
         view.write(copy_key(article_id), None)
         view.write(links_key(article_id), None)
+
+    @staticmethod
+    def linkers_read(article_id: str) -> Command:
+        """Read who links to the article, with their links (see `linkers.lua`)."""
+        return LINKERS_SCRIPT.command([linkers_key(article_id), RECENT_KEY], [links_key("")])
+
+    def linkers_of(
+        self, view: BatchView, article_id: str, found: list[Any]
+    ) -> dict[str, tuple[float, list[RelatedLink]]]:
+        """The articles whose links point at `article_id` as the batch sees them, by id: their
+        publication time and links. `found`: the reply of its `linkers_read`, made before the
+        batch's writes; the links the batch added or changed since are the view's."""
+        published: dict[str, float | None] = {}
+        raws: dict[str, bytes | None] = {}
+        for linker, when, raw in zip(*[iter(found)] * 3, strict=True):
+            published[linker.decode()] = None if when is None else float(when)
+            raws[linker.decode()] = raw
+        published.update(self._linked.get(article_id, {}))
+        linkers: dict[str, tuple[float, list[RelatedLink]]] = {}
+        for linker in sorted(published):
+            when = published[linker]
+            if linker == article_id or when is None:  # no copy kept: it cannot be re-sent
+                continue
+            known, raw = view.seen(links_key(linker), when)
+            if not known:
+                raw = raws.get(linker)
+            if raw is None:
+                continue
+            links = self.links_of(raw)
+            if any(link.article_id == article_id for link in links):
+                linkers[linker] = (when, links)
+        return linkers
 
     def copies_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, Copy]:
         """The copies still kept, from the values at their `copy_key`s."""
@@ -192,6 +263,25 @@ def enters(article_id: str, score: float, current: Sequence[RelatedLink], max_re
     return score > current[min(TOP_SHOWN, len(current)) - 1].score
 
 
+def stays(article_id: str, score: float, current: Sequence[RelatedLink], max_related: int) -> bool:
+    """Does an article already in a list (its `current` links), its text changed and now scoring
+    `score`, keep a place in it?
+
+    Only a list's own links are known, not the candidates that missed it: an
+    article that now scores below every other link of a full list leaves it
+    (the candidate just below may be better; the list's next refresh fills
+    the place), and one that shares nothing with it leaves any list.
+    """
+    if score <= 0:
+        return False
+    others = [link.score for link in current if link.article_id != article_id]
+    return len(current) < max_related or not others or round(score, 4) >= min(others)
+
+
+# Who links to an article, as the batch sees them: by id, their publication time and links.
+Linkers = Mapping[str, tuple[float, list[RelatedLink]]]
+
+
 class Refresher:
     def __init__(self, index: RelatedIndex, copies: RecentCopies, settings: EnrichSettings) -> None:
         self._index = index
@@ -206,27 +296,55 @@ class Refresher:
         return doc.published - self._settings.refresh_window_days * 86_400
 
     async def start(
-        self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
+        self,
+        view: BatchView,
+        doc: IndexedDoc | None,
+        matches: Sequence[Match],
+        links: Mapping[str, bytes],
+        linkers: Linkers,
+        article_id: str,
     ) -> Awaitable[list[Refreshed]]:
-        """Start finding the articles within the window whose related links the new `doc`
-        changes; await the result for them, with their new links.
+        """Start finding the articles whose related links the new or changed `doc` changes
+        (None: the article `article_id` left the index); await the result for them, with their
+        new links.
 
-        `links`: the current links of the matches published within `window`, as
-        read with the candidates. Only reads (as the batch sees Redis, one round
-        trip at most, and only when some article is to be refreshed), the read
-        already on its way when this returns: the caller may work while it
+        Those are the matches within the window whose shown links `doc` changes
+        (`links`: the current links of the matches published within `window`,
+        as read with the candidates), and every article that links to it
+        (`linkers`), rescored with it. Only reads (as the batch sees Redis, one
+        round trip at most, and only when some article is to be refreshed), the
+        read already on its way when this returns: the caller may work while it
         travels. The caller saves the refreshed copies with the new article.
         """
-        chosen, current = self._choose(doc, matches, links)
-        if not chosen:
-            return _ready([])
-        linked_ids = sorted({link.article_id for m in chosen for link in current[m.doc.article_id]})
+        chosen, current = self._choose(doc, matches, links) if doc is not None else ([], {})
         chosen_ids = [m.doc.article_id for m in chosen]
+        others = [i for i in linkers if i not in chosen_ids]
+        if not chosen and not others:
+            return _ready([])
+        for linker in others:
+            current[linker] = linkers[linker][1]
+        matched = {m.doc.article_id: m for m in matches}
+        unscored = [i for i in others if i not in matched] if doc is not None else []
+        linked_ids = sorted(
+            {link.article_id for links_now in current.values() for link in links_now}
+        )
+        refreshing = [*chosen_ids, *others]
         # One MGET: a command per key costs the client more than the reads cost Redis.
-        keys = [*map(doc_key, linked_ids), *map(copy_key, chosen_ids)]
-        published = [*(None for _ in linked_ids), *(m.doc.published for m in chosen)]
+        keys = [
+            *map(doc_key, linked_ids),
+            *map(doc_key, unscored),
+            *map(copy_key, refreshing),
+        ]
+        published = [
+            *(None for _ in linked_ids),
+            *(None for _ in unscored),
+            *(m.doc.published for m in chosen),
+            *(linkers[i][0] for i in others),
+        ]
         read = await view.start_read(keys, published)
-        return self._refreshed(doc, chosen, links, linked_ids, read)
+        return self._refreshed(
+            doc, article_id, chosen, others, current, matched, linked_ids, unscored, read
+        )
 
     def _choose(
         self, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
@@ -257,27 +375,43 @@ class Refresher:
 
     async def _refreshed(
         self,
-        doc: IndexedDoc,
+        doc: IndexedDoc | None,
+        article_id: str,
         chosen: list[Match],
-        links: Mapping[str, bytes],
+        others: list[str],
+        current: dict[str, list[RelatedLink]],
+        matched: dict[str, Match],
         linked_ids: list[str],
+        unscored: list[str],
         read: Awaitable[list[bytes | None]],
     ) -> list[Refreshed]:
         values = await read
         linked = self._index.docs_from(linked_ids, values[: len(linked_ids)])
+        start = len(linked_ids)
+        scored = self._index.docs_from(unscored, values[start : start + len(unscored)])
+        start += len(unscored)
         copies = self._copies.copies_from(
-            [m.doc.article_id for m in chosen], values[len(linked_ids) :]
+            [m.doc.article_id for m in chosen] + others, values[start:]
         )
+        # The candidates whose shown links it changes, then those that link to it, rescored.
+        changes: list[tuple[str, Match | None]] = [(m.doc.article_id, m) for m in chosen]
+        for linker in others:
+            match = matched.get(linker)
+            if match is None and doc is not None and linker in scored:
+                [match] = rerank(doc, [scored[linker]])
+            if match is not None and match.copy:
+                match = None  # a copy of its own text: never linked
+            changes.append((linker, match))
         refreshed = []
-        for match in chosen:
-            copy = copies.get(match.doc.article_id)
+        for owner, match in changes:
+            copy = copies.get(owner)
             if copy is None:
                 continue
-            new_match = Match(doc, match.score, match.same_story, match.reasons)
-            related = self._copies.links_of(
-                links[match.doc.article_id]
-            )  # newer than the copy's own
-            links_now = self._relink(related, linked, new_match)
+            related = current[owner]  # newer than the copy's own
+            new_match = None
+            if doc is not None and match is not None:
+                new_match = Match(doc, match.score, match.same_story, match.reasons)
+            links_now = self._relink(related, linked, article_id, new_match)
             if links_now == related:
                 continue
             article = copy.enriched.model_copy(
@@ -287,17 +421,28 @@ class Refresher:
         return refreshed
 
     def _relink(
-        self, current: list[RelatedLink], linked: dict[str, IndexedDoc], new_match: Match
+        self,
+        current: list[RelatedLink],
+        linked: dict[str, IndexedDoc],
+        article_id: str,
+        new_match: Match | None,
     ) -> list[RelatedLink]:
-        """The article's links with the new one among them (its old link replaced); withdrawn ones
-        drop out."""
-        new_id = new_match.doc.article_id
+        """The article's links with `article_id`'s new match among them (its old link replaced;
+        none: it leaves, as it does when it no longer `stays`); withdrawn ones drop out."""
+        max_related = self._settings.max_related
+        if new_match is not None and any(link.article_id == article_id for link in current):
+            unmoved = enters(article_id, new_match.score, current, max_related) is False
+            if unmoved:
+                return current
+            if not stays(article_id, new_match.score, current, max_related):
+                new_match = None
         kept = [
             Match.of_link(linked[link.article_id], link)
             for link in current
-            if link.article_id in linked and link.article_id != new_id
+            if link.article_id in linked and link.article_id != article_id
         ]
-        return [m.link() for m in diversify([*kept, new_match], self._settings.max_related)]
+        fresh = [new_match] if new_match is not None else []
+        return [m.link() for m in diversify([*kept, *fresh], max_related)]
 
 
 async def _ready(value: list[Refreshed]) -> list[Refreshed]:
