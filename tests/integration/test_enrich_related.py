@@ -475,3 +475,43 @@ async def test_the_reverse_index_is_the_kept_links_inverted(
     assert reverse == inverted
     for withdrawn in articles[-30:-20]:
         assert withdrawn.id not in inverted
+
+
+async def test_a_story_told_more_often_than_the_candidates_read_is_refreshed_beyond_them(
+    enricher: Enricher, corpus: list[Article]
+) -> None:
+    """A story syndicated more often than the candidates read reaches (issue 20): a late
+    telling refreshes the list of a member published further from it than the copies nearest
+    in time, which is never among its candidates."""
+    settings = EnrichSettings()
+    (original,) = by_id(corpus, "sk-sport-17-20180217")
+    when = original.firstcreated or original.versioncreated
+
+    def told(article_id: str, at: datetime, **changes: object) -> Article:
+        return original.model_copy(
+            update={"id": article_id, "uri": article_id, "firstcreated": at, "versioncreated": at}
+            | changes
+        )
+
+    # Syndicated: one text under many uris, within the hour, more than a term's postings read.
+    copies = [
+        told(f"syndicated-{n}", when + timedelta(minutes=n))
+        for n in range(settings.candidates_per_term + 5)
+    ]
+    # The same text two days later: its list has none of its copies, so room for a telling.
+    far = told("far", when + timedelta(days=2))
+    # Told again, an hour before the first copy and arriving last: the same story (most of the
+    # text), not the same text.
+    paragraphs = original.body_html.split("</p>")
+    late = told("late", when - timedelta(hours=1), body_html="</p>".join(paragraphs[:-3]))
+    await enrich_all(enricher, [*copies, far])
+    produced = await enricher.enrich(event(late))
+    own = produced[0].enriched
+    assert own is not None and own.story_id == copies[0].id
+    refreshed = {
+        e.article_id: e.enriched for e in produced if e.type == "article.related_refreshed"
+    }
+    assert "far" in refreshed, "the member beyond the candidates is refreshed"
+    far_now = refreshed["far"]
+    assert far_now is not None and far_now.related[0].article_id == "late"
+    assert "same story" in far_now.related[0].reasons

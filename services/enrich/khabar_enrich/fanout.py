@@ -20,6 +20,13 @@ changes or leaves the index (an update, a withdrawal, an embargo), every list
 in its set is rescored with it and refreshed: a text changed beyond
 recognition leaves the lists that no longer relate to it.
 
+For the same reason a story told more often than the candidates read reaches
+(syndication, a running story) has members a new telling is not a candidate
+of. Each story keeps its members by publication time (`story_key`, trimmed to
+the copies' window); a new article of a story also reads the `STORY_MEMBERS`
+members published nearest to it within the window, scores those its
+candidates missed, and refreshes the lists among them it enters.
+
 To re-send an article, enrich needs its last enriched version: a compressed
 copy of it is kept only for articles published within `refresh_window_days`
 plus `late_arrival_days` of the newest one seen, then dropped, so memory holds
@@ -52,6 +59,9 @@ CONSIDERED_PER_REFRESH = 3  # matches looked at per refresh allowed
 # change as the archive grows): only a larger move is a changed text worth a refresh.
 SCORE_MOVED = 0.02
 REMEMBERED_COPIES = 1000  # parsed copies kept in memory: the last few hours of news
+# Members of its story a new telling reads beyond its candidates: a story told this often
+# within the window is refreshed whole, a larger one only nearest in time.
+STORY_MEMBERS = 200
 REMEMBERED_LINKS = 4000  # parsed related lists kept in memory: a few days of news
 _ARTICLE_ID = attrgetter("article_id")
 
@@ -69,6 +79,11 @@ def links_key(article_id: str) -> str:
 def linkers_key(article_id: str) -> str:
     """Who links to the article: the ids of the articles whose kept links point at it (a set)."""
     return f"{PREFIX}:linkers:{article_id}"
+
+
+def story_key(story_id: str) -> str:
+    """A story's members: their ids, scored by publication time (a sorted set)."""
+    return f"{PREFIX}:story:{story_id}"
 
 
 TRIM_SCRIPT = SCRIPTS["trim_copies"]
@@ -114,9 +129,17 @@ class RecentCopies:
         # batch began (with the linker's publication time). Redis gets them with the batch's
         # other writes; until then the batch's later articles see them here.
         self._linked: dict[str, dict[str, float]] = {}
+        # Likewise the members the batch added to each story, by story.
+        self._members: dict[str, dict[str, float]] = {}
 
     def start_batch(self) -> None:
         self._linked.clear()
+        self._members.clear()
+
+    def members_added(self, story_id: str) -> dict[str, float]:
+        """The members the batch added to the story since it began (by id, their publication
+        time): Redis has not seen them yet."""
+        return self._members.get(story_id, {})
 
     def save(
         self,
@@ -128,8 +151,8 @@ class RecentCopies:
     ) -> None:
         """Queue, as one command on `pipe`, the copy of a newly enriched version (`event_json`, its
         `article.enriched` event as sent: made once for both; none for a withdrawal) with its links
-        on their own, and the new links of the articles it `refreshed`; the reverse index follows
-        (see `save_copies.lua`).
+        on their own and its place in its story, and the new links of the articles it `refreshed`;
+        the reverse index follows (see `save_copies.lua`).
 
         The links at `links_key` are the current ones; the copy's own may be
         older (see `Refresher.refresh`), so a refresh does not serialize and
@@ -151,15 +174,26 @@ class RecentCopies:
             published = published_at(article.article)
             article_id = article.article.id
             targets = [link.article_id for link in article.related]
-            args += [article_id, published, links, copy, "\n".join(targets)]
+            story = article.story_id if copy else ""
+            args += [article_id, published, links, copy, "\n".join(targets), story]
             view.write(links_key(article_id), links, published)
             if copy:
                 view.write(copy_key(article_id), copy, published)
+                self._members.setdefault(story, {})[article_id] = published
             for target in targets:
                 self._linked.setdefault(target, {})[article_id] = published
         pipe.add(
             *SAVE_SCRIPT.command(
-                [RECENT_KEY], [COPY_TTL_S, copy_key(""), links_key(""), linkers_key(""), *args]
+                [RECENT_KEY],
+                [
+                    COPY_TTL_S,
+                    copy_key(""),
+                    links_key(""),
+                    linkers_key(""),
+                    story_key(""),
+                    self._window_s,
+                    *args,
+                ],
             )
         )
         self._saves += len(saved)
@@ -295,6 +329,31 @@ class Refresher:
             return NEVER
         return doc.published - self._settings.refresh_window_days * 86_400
 
+    async def members(
+        self, view: BatchView, doc: IndexedDoc, matches: Sequence[Match]
+    ) -> tuple[list[Match], dict[str, bytes]]:
+        """The members of `doc`'s story within the window that are not among its `matches` (its
+        candidates), scored, best first, with their current links: one read, only for an article
+        that tells a story told before."""
+        if self._settings.refresh_fanout == 0 or doc.story_id in ("", doc.article_id):
+            return [], {}
+        since = self.window(doc)
+        until = doc.published + self._settings.refresh_window_days * 86_400
+        found = await view.command(
+            self._index.members_read(
+                story_key(doc.story_id), doc, since, until, STORY_MEMBERS, links_key("")
+            )
+        )
+        added = {
+            i: published
+            for i, published in self._copies.members_added(doc.story_id).items()
+            if since <= published <= until
+        }
+        docs, links = await self._index.members(found, added, view, links_key(""))
+        known = {m.doc.article_id for m in matches}
+        others = [d for i, d in docs.items() if i not in known and i != doc.article_id]
+        return rerank(doc, others), links
+
     async def start(
         self,
         view: BatchView,
@@ -303,6 +362,8 @@ class Refresher:
         links: Mapping[str, bytes],
         linkers: Linkers,
         article_id: str,
+        members: Sequence[Match] = (),
+        member_links: Mapping[str, bytes] | None = None,
     ) -> Awaitable[list[Refreshed]]:
         """Start finding the articles whose related links the new or changed `doc` changes
         (None: the article `article_id` left the index); await the result for them, with their
@@ -310,13 +371,23 @@ class Refresher:
 
         Those are the matches within the window whose shown links `doc` changes
         (`links`: the current links of the matches published within `window`,
-        as read with the candidates), and every article that links to it
+        as read with the candidates), likewise the `members` of its story its
+        candidates missed (see `members`), and every article that links to it
         (`linkers`), rescored with it. Only reads (as the batch sees Redis, one
         round trip at most, and only when some article is to be refreshed), the
         read already on its way when this returns: the caller may work while it
         travels. The caller saves the refreshed copies with the new article.
         """
-        chosen, current = self._choose(doc, matches, links) if doc is not None else ([], {})
+        chosen: list[Match] = []
+        current: dict[str, list[RelatedLink]] = {}
+        if doc is not None:
+            chosen, current = self._choose(doc, matches, links)
+            # The story's members beyond the candidates: a budget of their own (see `members`).
+            more, more_current = self._choose(
+                doc, members, member_links or {}, len(members) * CONSIDERED_PER_REFRESH
+            )
+            chosen += more
+            current.update(more_current)
         chosen_ids = [m.doc.article_id for m in chosen]
         others = [i for i in linkers if i not in chosen_ids]
         if not chosen and not others:
@@ -347,18 +418,28 @@ class Refresher:
         )
 
     def _choose(
-        self, doc: IndexedDoc, matches: Sequence[Match], links: Mapping[str, bytes]
+        self,
+        doc: IndexedDoc,
+        matches: Sequence[Match],
+        links: Mapping[str, bytes],
+        considered: int | None = None,
     ) -> tuple[list[Match], dict[str, list[RelatedLink]]]:
         """The matches within the window, published before or after `doc`, whose shown links
-        `doc` would change, and the links they have."""
+        `doc` would change, and the links they have (at most a fanout of them, from the
+        `considered` first: by default a few per refresh allowed)."""
+        fanout = self._settings.refresh_fanout
+        if considered is None:
+            considered = CONSIDERED_PER_REFRESH * fanout
+        else:
+            fanout = considered
         since = self.window(doc)
         until = doc.published + self._settings.refresh_window_days * 86_400
         near = [m for m in matches if since <= m.doc.published <= until and not m.copy]
-        near = near[: CONSIDERED_PER_REFRESH * self._settings.refresh_fanout]
+        near = near[:considered]
         current: dict[str, list[RelatedLink]] = {}
         chosen: list[Match] = []
         for match in near:  # in order, parsing links only until the fanout is reached
-            if len(chosen) == self._settings.refresh_fanout:
+            if len(chosen) == fanout:
                 break
             raw = links.get(match.doc.article_id)
             if raw is None:

@@ -349,6 +349,9 @@ class Enricher:
         if not step.indexable:  # out of the index: the lists that link to it let it go
             self._index.removed(view, article.id)
         linkers = self._copies.linkers_of(view, article.id, linking)
+        members, member_links = (
+            await self._refresher.members(view, doc, matches) if step.indexable else ([], {})
+        )
         # The refresh's read travels while the article's own event is made.
         refreshing = await self._refresher.start(
             view,
@@ -357,6 +360,8 @@ class Enricher:
             links,
             linkers,
             article.id,
+            members,
+            member_links,
         )
         enriched = EnrichedArticle(
             article=article,

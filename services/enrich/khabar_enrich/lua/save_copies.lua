@@ -2,12 +2,15 @@
 -- one command (three per article were a large share of the client's work); a
 -- refreshed article's copy stays as it was (see `RecentCopies.save`). The reverse
 -- index follows the links: each article a list links to has that list's owner in its
--- linkers set (who links to me), which lives at least as long as the links in it.
+-- linkers set (who links to me), which lives at least as long as the links in it. A
+-- newly enriched article joins its story's members, which keep the copies' window.
 -- KEYS: the recent set. ARGV: ttl, copy-key prefix, links-key prefix, linkers-key
--- prefix, then per article: id, published, links JSON, compressed copy (empty: none),
--- the ids its links point at, one a line.
+-- prefix, story-key prefix, the copies' window (seconds), then per article: id,
+-- published, links JSON, compressed copy (empty: none), the ids its links point at,
+-- one a line, its story (empty: unchanged).
 local ttl, copy_prefix, links_prefix, linkers_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for i = 5, #ARGV, 5 do
+local story_prefix, window = ARGV[5], tonumber(ARGV[6])
+for i = 7, #ARGV, 6 do
   local id = ARGV[i]
   local key = links_prefix .. id
   local gone = {}
@@ -24,5 +27,12 @@ for i = 5, #ARGV, 5 do
   if ARGV[i + 3] ~= '' then redis.call('SET', copy_prefix .. id, ARGV[i + 3], 'EX', ttl) end
   redis.call('SET', key, ARGV[i + 2], 'EX', ttl)
   redis.call('ZADD', KEYS[1], ARGV[i + 1], id)
+  if ARGV[i + 5] ~= '' then
+    local story = story_prefix .. ARGV[i + 5]
+    redis.call('ZADD', story, ARGV[i + 1], id)
+    redis.call('ZREMRANGEBYSCORE', story, '-inf',
+               '(' .. string.format('%.17g', tonumber(ARGV[i + 1]) - window))
+    redis.call('EXPIRE', story, ttl)
+  end
 end
 return 1
