@@ -339,18 +339,18 @@ class Refresher:
             return [], {}
         since = self.window(doc)
         until = doc.published + self._settings.refresh_window_days * 86_400
+        known = {m.doc.article_id for m in matches}
         found = await view.command(
             self._index.members_read(
-                story_key(doc.story_id), doc, since, until, STORY_MEMBERS, links_key("")
+                story_key(doc.story_id), doc, since, until, STORY_MEMBERS, links_key(""), known
             )
         )
         added = {
             i: published
             for i, published in self._copies.members_added(doc.story_id).items()
-            if since <= published <= until
+            if since <= published <= until and i not in known
         }
         docs, links = await self._index.members(found, added, view, links_key(""))
-        known = {m.doc.article_id for m in matches}
         others = [d for i, d in docs.items() if i not in known and i != doc.article_id]
         return rerank(doc, others), links
 

@@ -274,10 +274,18 @@ class RelatedIndex:
         return docs
 
     def members_read(
-        self, key: str, doc: IndexedDoc, since: float, until: float, limit: int, links_prefix: str
+        self,
+        key: str,
+        doc: IndexedDoc,
+        since: float,
+        until: float,
+        limit: int,
+        links_prefix: str,
+        known: Iterable[str],
     ) -> Command:
         """Read the `limit` members of a story (the sorted set at `key`) published nearest to
-        `doc` between `since` and `until`, with their links (see `members.lua`)."""
+        `doc` between `since` and `until`, but those `known`, with their links (see
+        `members.lua`)."""
         return MEMBERS_SCRIPT.command(
             [key, REVS_KEY],
             [
@@ -290,6 +298,7 @@ class RelatedIndex:
                 links_prefix,
                 self._parsed.own_prefix,
                 self._parsed.own_since,
+                "\n".join(known),
             ],
         )
 

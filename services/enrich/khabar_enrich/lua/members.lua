@@ -3,15 +3,23 @@
 -- than it reads has members whose lists a new telling enters without being their
 -- candidate. Per member as `candidates.lua` returns a candidate: id, revision, doc
 -- (only when the client may not know the revision), links (false when none kept).
+-- Members already known to the client (its candidates) are passed, and skipped: the
+-- `limit` counts only the others.
 -- KEYS: the story's members (scored by publication time), the revisions. ARGV: the
 -- article's published, window start, window end, how many, own id, doc-key prefix,
--- links-key prefix, the client's revision prefix and the lowest count it remembers.
-local anchor, limit, own = tonumber(ARGV[1]), tonumber(ARGV[4]), ARGV[5]
+-- links-key prefix, the client's revision prefix and the lowest count it remembers,
+-- the ids to skip, one a line.
+local anchor, limit = tonumber(ARGV[1]), tonumber(ARGV[4])
 local client, client_since = ARGV[8], tonumber(ARGV[9])
+local skip, skipped = {[ARGV[5]] = true}, 1
+for id in string.gmatch(ARGV[10], '[^\n]+') do
+  skip[id] = true
+  skipped = skipped + 1
+end
 local before = redis.call('ZRANGE', KEYS[1], ARGV[1], ARGV[2], 'BYSCORE', 'REV',
-                          'LIMIT', 0, limit + 1, 'WITHSCORES')
+                          'LIMIT', 0, limit + skipped, 'WITHSCORES')
 local after = redis.call('ZRANGE', KEYS[1], '(' .. ARGV[1], ARGV[3], 'BYSCORE',
-                         'LIMIT', 0, limit, 'WITHSCORES')
+                         'LIMIT', 0, limit + skipped, 'WITHSCORES')
 local ids, b, a = {}, 1, 1
 while #ids < limit and (b <= #before or a <= #after) do
   local id
@@ -21,7 +29,7 @@ while #ids < limit and (b <= #before or a <= #after) do
   else
     id, a = after[a], a + 2
   end
-  if id ~= own then ids[#ids + 1] = id end
+  if not skip[id] then ids[#ids + 1] = id end
 end
 if #ids == 0 then return {} end
 local revs = redis.call('HMGET', KEYS[2], unpack(ids))
