@@ -23,9 +23,9 @@ recognition leaves the lists that no longer relate to it.
 For the same reason a story told more often than the candidates read reaches
 (syndication, a running story) has members a new telling is not a candidate
 of. Each story keeps its members by publication time (`copies.story_key`,
-trimmed to the copies' window); a new article of a story also reads the `STORY_MEMBERS`
-members published nearest to it within the window, scores those its
-candidates missed, and refreshes the lists among them it enters.
+trimmed to the copies' window); a new article of a story also reads the
+`STORY_MEMBERS` members published nearest to it within the window, scores
+those its candidates missed, and refreshes the lists among them it enters.
 """
 
 from collections.abc import Awaitable, Mapping, Sequence
