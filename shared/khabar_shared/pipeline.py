@@ -151,6 +151,10 @@ class KeyReader(Protocol):
         awaitable returned gives the values (None for a missing key). One read at a time."""
         ...
 
+    async def send_command(self, command: Command) -> Awaitable[Any]:
+        """Send one read-only command (a script's, say); likewise, its reply awaited after."""
+        ...
+
 
 class _ConnectionReader:
     def __init__(self, connection: Connection) -> None:
@@ -160,6 +164,10 @@ class _ConnectionReader:
         await self._connection.send_packed_command(pack([MGET_SCRIPT.command(keys, ())]))
         return self._connection.read_response()
 
+    async def send_command(self, command: Command) -> Awaitable[Any]:
+        await self._connection.send_packed_command(pack([command]))
+        return self._connection.read_response()
+
 
 class _ClientReader:
     def __init__(self, redis: RedisClient) -> None:
@@ -167,6 +175,9 @@ class _ClientReader:
 
     async def send_mget(self, keys: Sequence[str]) -> Awaitable[list[bytes | None]]:
         return asyncio.ensure_future(self._redis.eval(MGET_SCRIPT.source, len(keys), *keys))
+
+    async def send_command(self, command: Command) -> Awaitable[Any]:
+        return asyncio.ensure_future(self._redis.execute_command(*command))
 
 
 @asynccontextmanager

@@ -9,7 +9,8 @@ new process after a kill, or by the same process after a failed write. Everythin
 what the same batch leaves without a fault: each event of the batch on the
 enriched stream exactly once (every article's `article.enriched` at its
 latest version, the same refreshes with the same links), and the same index,
-document frequencies, copies and related lists.
+document frequencies, copies, related lists and reverse index (who links to
+each article, which the update and the withdrawal refresh).
 """
 
 import json
@@ -24,6 +25,7 @@ import pytest
 import khabar_enrich.handler  # noqa: F401 - declares enrich's failpoints
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_enrich.copies import linkers_key, links_key
 from khabar_enrich.handler import Enricher
 from khabar_enrich.index import RelatedIndex
 from khabar_enrich.scoring import published_at
@@ -74,10 +76,13 @@ def events() -> tuple[list[ArticleEvent], list[ArticleEvent]]:
         (a for a in iter_corpus(corpus_file(ANT), limit=1500) if a.id.endswith(DAY)),
         key=published_at,
     )
-    seeded, new = day[:SEEDED], day[SEEDED : SEEDED + NEW]
+    seeded, new, other = day[:SEEDED], day[SEEDED : SEEDED + NEW], day[SEEDED + NEW]
     assert len(new) == NEW
     batch = [event(a) for a in new[: NEW // 2]]
-    batch.append(event(seeded[-3], 2, headline=seeded[-3].headline + " (محدث)"))
+    # Rewritten with another article's text: the lists that linked to it are rescored.
+    batch.append(
+        event(seeded[-3], 2, headline=other.headline, lead=other.lead, body_html=other.body_html)
+    )
     batch.append(event(seeded[-5], 2, pubstatus="canceled"))
     batch += [event(a) for a in new[NEW // 2 :]]
     return [event(a) for a in seeded], batch
@@ -133,6 +138,8 @@ async def key_state(redis: RedisClient) -> dict[str, Any]:
             )
         elif kind == "zset":
             state[key] = await redis.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            state[key] = sorted(await redis.smembers(key))
         else:
             state[key] = kind
     return state
@@ -179,12 +186,42 @@ async def without_fault(
         state = await end_state(client, events, None)
     finally:
         await client.aclose()
-    appended, _ = state
+    appended, keys = state
     kinds = Counter(json.loads(e)["type"] for e in appended.elements())
     # The batch is worth walking: it refreshes older articles, updates and withdraws.
     assert kinds["article.related_refreshed"] > 0
     assert kinds["article.enriched"] == NEW + 1 and kinds["article.withdrawn"] == 1
+    # The update and the withdrawal each refresh lists that linked to them.
+    _, updated, withdrawn, *_ = events[1][NEW // 2 - 1 :]
+    for changed in (updated, withdrawn):
+        refreshed = [
+            e
+            for e in map(json.loads, appended.elements())
+            if e["type"] == "article.related_refreshed" and e["source_event_id"] == changed.event_id
+        ]
+        assert refreshed, changed.article_id
+    # Its reverse index is the links' own, inverted.
+    assert linkers(keys) == links_inverted(keys)
     return state
+
+
+def linkers(keys: dict[str, Any]) -> dict[str, list[bytes]]:
+    """Who links to each article, as the reverse index says."""
+    prefix = linkers_key("")
+    return {k.removeprefix(prefix): v for k, v in keys.items() if k.startswith(prefix) and v}
+
+
+def links_inverted(keys: dict[str, Any]) -> dict[str, list[bytes]]:
+    """Who links to each article, as the kept links say."""
+    prefix = links_key("")
+    inverted: dict[str, set[bytes]] = {}
+    for key, links in keys.items():
+        if key.startswith(prefix):
+            for link in links:
+                inverted.setdefault(link["article_id"], set()).add(
+                    key.removeprefix(prefix).encode()
+                )
+    return {target: sorted(owners) for target, owners in inverted.items()}
 
 
 async def test_the_batch_leaves_the_same_without_a_fault_each_time(
@@ -211,6 +248,7 @@ async def test_a_batch_redelivered_after_a_stop_leaves_what_it_leaves_without_on
     assert (named(appended - expected_appended), named(expected_appended - appended)) == ([], [])
     assert sorted(keys.keys() ^ expected_keys.keys()) == []
     assert [key for key in keys if keys[key] != expected_keys[key]] == []
+    assert linkers(keys) == links_inverted(keys)
 
 
 def named(events: Counter[str]) -> list[str]:

@@ -1,15 +1,18 @@
 """Related stories against a real Redis: the handler as the consumer runs it, on corpus articles."""
 
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import ParsedDocs
+from khabar_enrich.copies import linkers_key, links_key
 from khabar_enrich.handler import Enricher
 from khabar_enrich.index import COUNT_KEY, RelatedIndex, doc_key, term_key
 from khabar_enrich.scoring import published_at
@@ -390,3 +393,125 @@ async def test_a_new_article_refreshes_every_list_it_enters_not_only_a_few(
     refreshed = {e.article_id for e in produced if e.type == "article.related_refreshed"}
     assert len(linked) > 4
     assert refreshed == linked
+
+
+def final_lists(
+    produced: Iterable[EnrichedEvent],
+    lists: dict[str, list[str]],
+    scores: dict[str, dict[str, float]],
+) -> None:
+    """Each article's related ids (and their scores) as the events left them (a later event
+    replaces a list)."""
+    for produced_event in produced:
+        if produced_event.enriched is not None:
+            related = produced_event.enriched.related
+            lists[produced_event.article_id] = [link.article_id for link in related]
+            scores[produced_event.article_id] = {link.article_id: link.score for link in related}
+
+
+async def test_an_article_rewritten_beyond_recognition_leaves_every_list_that_linked_to_it(
+    enricher: Enricher, redis: RedisClient, corpus: list[Article]
+) -> None:
+    """An update with wholly new text: the lists that showed it let it go, also those that do
+    not find it among their candidates any more, and its new partners take it (issue 20)."""
+    new_text, partner = by_id(corpus, "al-sport-19-20180217", "sk-sport-19-20180217")
+    day = [*first_of_day(corpus, "20180216", 60), partner]
+    lists: dict[str, list[str]] = {}
+    scores: dict[str, dict[str, float]] = {}
+    for article in day:
+        final_lists(await enricher.enrich(event(article)), lists, scores)
+    linked_by = Counter(i for owner, ids in lists.items() for i in ids if owner != partner.id)
+    rewritten = next(a for a in day if "-sport-" not in a.id and linked_by[a.id] > 2)
+    former = {owner for owner, ids in lists.items() if rewritten.id in ids}
+    strong = {owner for owner in former if scores[owner][rewritten.id] > 0.1}
+    # The reverse index holds who links to it, as their kept links say.
+    assert {m.decode() for m in await redis.smembers(linkers_key(rewritten.id))} == former
+    update = event(
+        rewritten,
+        2,
+        headline=new_text.headline,
+        lead=new_text.lead,
+        body_html=new_text.body_html,
+        category=new_text.category,
+        category_name=new_text.category_name,
+        subjects=new_text.subjects,
+        places=new_text.places,
+    )
+    produced = await enricher.enrich(update)
+    final_lists(produced, lists, scores)
+    refreshed = {e.article_id for e in produced if e.type == "article.related_refreshed"}
+    # Linked for what the old text said (more than a word or two in common): every such list
+    # is refreshed and lets it go.
+    assert len(strong) >= 3
+    assert strong <= refreshed
+    still = sorted(owner for owner in strong if rewritten.id in lists[owner])
+    assert still == [], "lists that linked to the old text still show it"
+    assert rewritten.id in lists[partner.id][:4], "its new partner takes it"
+    now = {m.decode() for m in await redis.smembers(linkers_key(rewritten.id))}
+    assert now == {owner for owner, ids in lists.items() if rewritten.id in ids}
+
+
+async def test_the_reverse_index_is_the_kept_links_inverted(
+    enricher: Enricher, redis: RedisClient, corpus: list[Article]
+) -> None:
+    """Who links to each article is what the kept links say, after saves, refreshes, window trims
+    (which drop old articles' links) and withdrawals."""
+    articles = sorted(corpus[:400], key=published_at)
+    batches = [[event(a) for a in articles[start : start + 50]] for start in range(0, 400, 50)]
+    batches.append([event(a, 2, pubstatus="canceled") for a in articles[-30:-20]])
+    for batch in batches:
+        await enricher.enrich_batch(batch)
+    links_prefix, linkers_prefix = links_key(""), linkers_key("")
+    inverted: dict[str, set[str]] = {}
+    for key in await redis.keys(links_prefix + "*"):
+        owner = key.decode().removeprefix(links_prefix)
+        for link in orjson.loads(await redis.get(key)):
+            inverted.setdefault(link["article_id"], set()).add(owner)
+    reverse = {
+        key.decode().removeprefix(linkers_prefix): {m.decode() for m in await redis.smembers(key)}
+        for key in await redis.keys(linkers_prefix + "*")
+    }
+    assert len(await redis.keys(links_prefix + "*")) < 390, "the window trimmed old links"
+    assert reverse == inverted
+    for withdrawn in articles[-30:-20]:
+        assert withdrawn.id not in inverted
+
+
+async def test_a_story_told_more_often_than_the_candidates_read_is_refreshed_beyond_them(
+    enricher: Enricher, corpus: list[Article]
+) -> None:
+    """A story syndicated more often than the candidates read reaches (issue 20): a late
+    telling refreshes the list of a member published further from it than the copies nearest
+    in time, which is never among its candidates."""
+    settings = EnrichSettings()
+    (original,) = by_id(corpus, "sk-sport-17-20180217")
+    when = original.firstcreated or original.versioncreated
+
+    def told(article_id: str, at: datetime, **changes: object) -> Article:
+        return original.model_copy(
+            update={"id": article_id, "uri": article_id, "firstcreated": at, "versioncreated": at}
+            | changes
+        )
+
+    # Syndicated: one text under many uris, within the hour, more than a term's postings read.
+    copies = [
+        told(f"syndicated-{n}", when + timedelta(minutes=n))
+        for n in range(settings.candidates_per_term + 5)
+    ]
+    # The same text two days later: its list has none of its copies, so room for a telling.
+    far = told("far", when + timedelta(days=2))
+    # Told again, an hour before the first copy and arriving last: the same story (most of the
+    # text), not the same text.
+    paragraphs = original.body_html.split("</p>")
+    late = told("late", when - timedelta(hours=1), body_html="</p>".join(paragraphs[:-3]))
+    await enrich_all(enricher, [*copies, far])
+    produced = await enricher.enrich(event(late))
+    own = produced[0].enriched
+    assert own is not None and own.story_id == copies[0].id
+    refreshed = {
+        e.article_id: e.enriched for e in produced if e.type == "article.related_refreshed"
+    }
+    assert "far" in refreshed, "the member beyond the candidates is refreshed"
+    far_now = refreshed["far"]
+    assert far_now is not None and far_now.related[0].article_id == "late"
+    assert "same story" in far_now.related[0].reasons

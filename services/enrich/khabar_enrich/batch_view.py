@@ -11,8 +11,9 @@ hold is read from Redis, where nothing of this batch has touched it yet.
 
 import math
 from collections.abc import Awaitable, Sequence
+from typing import Any
 
-from khabar_shared.pipeline import KeyReader
+from khabar_shared.pipeline import Command, KeyReader
 
 # A value the view holds: the bytes written, or None for a key deleted.
 Value = bytes | None
@@ -47,6 +48,11 @@ class BatchView:
         if published is not None and published <= self._trimmed_until:
             return True, None
         return False, None
+
+    async def command(self, command: Command) -> Any:
+        """A read-only command's reply from Redis as it is before the batch (the caller sees
+        through the view what the batch changed)."""
+        return await (await self._reader.send_command(command))
 
     async def read(self, keys: Sequence[str], published: Sequence[float | None]) -> list[Value]:
         """The values of `keys` (all of one slot) as the batch sees them: Redis is asked only for

@@ -196,6 +196,7 @@ class Enricher:
     async def _enrich_batch(self, events: list[ArticleEvent]) -> tuple[list[EnrichedEvent], Writes]:
         """The enriched events of a batch, and its writes besides the index's, still to send."""
         self._entries.clear()  # a batch enriched and never published leaves none behind
+        self._copies.start_batch()
         plan = await self._plan(events)
         # Tagging needs no Redis: all of it first, so the batch's terms are known for one df read.
         tagged = {
@@ -215,11 +216,11 @@ class Enricher:
             view = BatchView(reader, before)
             for step in steps:
                 if isinstance(step, LiveStep):
-                    found, _ = await replies.next(), await replies.next()
-                    outgoing.extend(await self._enrich_live(writes, view, step, found))
+                    found, linking, _ = [await replies.next() for _ in range(3)]
+                    outgoing.extend(await self._enrich_live(writes, view, step, found, linking))
                 else:
-                    await replies.next()
-                    outgoing.append(self._withdraw(writes, view, step))
+                    linking, _ = await replies.next(), await replies.next()
+                    outgoing.extend(await self._withdraw(writes, view, step, linking))
                 failpoints.check(INDEXED)
         self._index.end_batch(writes, [e.article_id for e in events])
         for event in outgoing:
@@ -260,13 +261,18 @@ class Enricher:
         return LiveStep(event, tagged, doc, indexable, revision)
 
     def _index_commands(self, step: Step) -> list[Command]:
-        """An event's index commands, in order: a live article's candidates read, then its own
-        index write (or its removal, while embargoed); a withdrawal's removal."""
+        """An event's index commands, in order: a live article's candidates read, the read of who
+        links to it, then its own index write (or its removal, while embargoed); a withdrawal's
+        read of who links to it, then its removal."""
         if not isinstance(step, LiveStep):
-            return [self._index.removal(step.article_id)]
-        return self._index.commands(
+            return [
+                self._copies.linkers_read(step.article_id),
+                self._index.removal(step.article_id),
+            ]
+        candidates, write = self._index.commands(
             step.doc, step.revision, links_key(""), self._refresher.window(step.doc)
         )
+        return [candidates, self._copies.linkers_read(step.doc.article_id), write]
 
     async def _plan(self, events: list[ArticleEvent]) -> list[Action]:
         """What to do with each event: skip it (stale), withdraw its article, or enrich it."""
@@ -316,24 +322,52 @@ class Enricher:
         writes.add(*PUBLISH_SCRIPT.command([ENRICHED_STREAM], args))
         await flush(self._redis, writes)
 
-    def _withdraw(self, pipe: Writes, view: BatchView, event: ArticleEvent) -> EnrichedEvent:
+    async def _withdraw(
+        self, pipe: Writes, view: BatchView, event: ArticleEvent, linking: list[Any]
+    ) -> list[EnrichedEvent]:
+        """A withdrawal's event, and the refreshes of the lists that linked to it (`linking`: its
+        linkers read), which it leaves."""
         self._index.removed(view, event.article_id)
+        linkers = self._copies.linkers_of(view, event.article_id, linking)
+        refreshed = await (
+            await self._refresher.start(view, None, [], {}, linkers, event.article_id)
+        )
+        self._copies.save(pipe, view, None, b"", [r.enriched for r in refreshed])
         self._copies.remove(pipe, view, event.article_id)
-        return _event(event, "article.withdrawn", event.article_id, event.version, None)
+        withdrawn = _event(event, "article.withdrawn", event.article_id, event.version, None)
+        return [withdrawn, *(self._refresh_event(event, r) for r in refreshed)]
 
     async def _enrich_live(
-        self, pipe: Writes, view: BatchView, step: LiveStep, found: list[Any]
+        self, pipe: Writes, view: BatchView, step: LiveStep, found: list[Any], linking: list[Any]
     ) -> list[EnrichedEvent]:
-        """A live article's events, from its candidates (`found`); its writes queued on `pipe`."""
+        """A live article's events, from its candidates (`found`) and who links to it (`linking`:
+        its linkers read); its writes queued on `pipe`."""
         event, doc, tagged = step.event, step.doc, step.tagged
         article = event.article
         matches, links = await self._index.matches(
             doc, found, view, links_key(""), self._refresher.window(doc)
         )
         doc.story_id = story_of(article.id, matches)
+        if not step.indexable:  # out of the index: the lists that link to it let it go
+            self._index.removed(view, article.id)
+        linkers = self._copies.linkers_of(view, article.id, linking)
+        members, member_links = (
+            await self._refresher.members(
+                view, doc, matches, self._copies.members_added(doc.story_id)
+            )
+            if step.indexable
+            else ([], {})
+        )
         # The refresh's read travels while the article's own event is made.
-        refreshing = (
-            await self._refresher.start(view, doc, matches, links) if step.indexable else None
+        refreshing = await self._refresher.start(
+            view,
+            doc if step.indexable else None,
+            matches if step.indexable else [],
+            links,
+            linkers,
+            article.id,
+            members,
+            member_links,
         )
         enriched = EnrichedArticle(
             article=article,
@@ -349,14 +383,13 @@ class Enricher:
         # Its stream entry is made now: the copy kept for refreshes is the same JSON.
         data = event_json(outgoing)
         self._entries[outgoing.event_id] = encode_event(outgoing, data)
-        refreshed: list[Refreshed] = []
-        if refreshing is not None:  # indexable
-            refreshed = await refreshing
+        refreshed = await refreshing
+        if step.indexable:
             self._index.finish(pipe, view, doc, step.revision)
             self._copies.save(pipe, view, enriched, data, [r.enriched for r in refreshed])
             self._copies.trim(pipe, view, doc.published)
         else:
-            self._index.removed(view, article.id)
+            self._copies.save(pipe, view, None, b"", [r.enriched for r in refreshed])
         log.info(
             "article_enriched",
             article_id=event.article_id,

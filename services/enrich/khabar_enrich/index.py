@@ -60,6 +60,7 @@ CANDIDATES_SCRIPT = SCRIPTS["candidates"]
 REMOVE_SCRIPT = SCRIPTS["remove"]
 STORY_SCRIPT = SCRIPTS["story"]
 RESTORE_SCRIPT = SCRIPTS["restore"]
+MEMBERS_SCRIPT = SCRIPTS["members"]
 
 
 def term_key(language: str, term: str) -> str:
@@ -271,6 +272,64 @@ class RelatedIndex:
                     self._parsed.remember(article_id, seen_revision, found)
                     docs[article_id] = self._parsed.load(found)
         return docs
+
+    def members_read(
+        self,
+        key: str,
+        doc: IndexedDoc,
+        since: float,
+        until: float,
+        limit: int,
+        links_prefix: str,
+        known: Iterable[str],
+    ) -> Command:
+        """Read the `limit` members of a story (the sorted set at `key`) published nearest to
+        `doc` between `since` and `until`, but those `known`, with their links (see
+        `members.lua`)."""
+        return MEMBERS_SCRIPT.command(
+            [key, REVS_KEY],
+            [
+                doc.published,
+                since,
+                until,
+                limit,
+                doc.article_id,
+                doc_key(""),
+                links_prefix,
+                self._parsed.own_prefix,
+                self._parsed.own_since,
+                "\n".join(known),
+            ],
+        )
+
+    async def members(
+        self,
+        found: list[Any],
+        added: dict[str, float],
+        view: BatchView,
+        links_prefix: str,
+    ) -> tuple[dict[str, IndexedDoc], dict[str, bytes]]:
+        """A story's members' docs and links as the batch sees them, from the reply of its
+        `members_read` (`found`) and the members the batch `added` since it began (by id, their
+        publication time), which Redis has not seen yet."""
+        rows = [
+            (i.decode(), rev, raw, side)
+            for i, rev, raw, side in zip(*[iter(found)] * 4, strict=True)
+        ]
+        docs = await self._docs_of(rows, view)
+        sides = {article_id: side for article_id, _, _, side in rows}
+        for article_id in added:
+            if article_id not in sides:  # written by the batch: the view holds its doc
+                _, raw = view.seen(doc_key(article_id))
+                if raw is not None:
+                    docs[article_id] = self._parsed.load(raw)
+        links = {}
+        for article_id, other in docs.items():
+            known, value = view.seen(links_prefix + article_id, other.published)
+            side = value if known else sides.get(article_id)
+            if side is not None:
+                links[article_id] = side
+        return docs, links
 
     def docs_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, IndexedDoc]:
         """The indexed docs, from the values at their `doc_key`s (withdrawn ones are simply absent)."""
