@@ -1,4 +1,4 @@
-"""The edge (issue 22): cached pages at the edge and fragments at render, beside the smallest origin.
+"""The edge (issue 22): cached pages at the edge, fragments at render, beside the smallest origin.
 
     .venv/bin/python -m bench.edge --articles 1000 --seconds 5
 

@@ -5,8 +5,9 @@ ones' related links), an update and a withdrawal. For every failpoint enrich
 declares (`khabar_shared.failpoints`; the per-article one at the batch's
 first, middle and last article), the batch is handled with the handler
 stopped there, then handled again, as the consumer would redeliver it: by a
-new process after a kill, or by the same process after a failed write. Everything enrich leaves in Redis must then equal
-what the same batch leaves without a fault: each event of the batch on the
+new process after a kill, or by the same process after a failed write.
+Everything enrich leaves in Redis must then equal what the same batch
+leaves without a fault: each event of the batch on the
 enriched stream exactly once (every article's `article.enriched` at its
 latest version, the same refreshes with the same links), and the same index,
 document frequencies, copies, related lists and reverse index (who links to

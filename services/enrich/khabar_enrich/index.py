@@ -112,7 +112,8 @@ class BatchFrequencies:
 
 
 class RelatedIndex:
-    """The inverted index. Writes are queued on the caller's batch writes (see `khabar_shared.pipeline.Writes`).
+    """The inverted index. Writes are queued on the caller's batch writes (see
+    `khabar_shared.pipeline.Writes`).
 
     A batch, in order: `start_batch`; for each event, `vector` and `enter` (a live article)
     or `leave` (a withdrawal), then its `commands` sent; for each reply, `matches`, then
@@ -332,7 +333,8 @@ class RelatedIndex:
         return docs, links
 
     def docs_from(self, ids: Sequence[str], raws: Sequence[bytes | None]) -> dict[str, IndexedDoc]:
-        """The indexed docs, from the values at their `doc_key`s (withdrawn ones are simply absent)."""
+        """The indexed docs, from the values at their `doc_key`s (withdrawn ones are simply
+        absent)."""
         return {i: self._parsed.load(raw) for i, raw in zip(ids, raws, strict=True) if raw}
 
     # ------------------------------------------------------------ writes

@@ -66,7 +66,8 @@ _TERM = attrgetter("term")
 _IS_SOMETHING = partial(is_not, None)
 _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|blockquote|figcaption|tr)>|<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
-# News's commonest chunks of text, read at start (see `warm_up`); `khabar_dev.common_words` makes it.
+# News's commonest chunks of text, read at start (see `warm_up`);
+# `khabar_dev.common_words` makes it.
 COMMON_WORDS = resources.files("khabar_enrich") / "data" / "common_words.txt"
 # "دبي، الإمارات العربية المتحدة (CNN) --" and "لندن - رويترز": where the story was filed.
 _DATELINE = re.compile(

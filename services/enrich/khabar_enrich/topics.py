@@ -87,7 +87,8 @@ class Lexicon:
 
     @cached_property
     def by_term(self) -> dict[str, list[tuple[str, float]]]:
-        """Term -> (topic, weight) for every topic that knows it: an article's terms are read once."""
+        """Term -> (topic, weight) for every topic that knows it: an article's terms are read
+        once."""
         by_term: defaultdict[str, list[tuple[str, float]]] = defaultdict(list)
         for topic, table in self.weights.items():
             for term, weight in table.items():

@@ -211,7 +211,8 @@ class ArticleStore:
     async def read(
         self, article_ids: list[str], listings: Iterable[ListingRequest]
     ) -> tuple[int, dict[str, EnrichedArticle], dict[ListingRequest, tuple[list[str], int]]]:
-        """The epoch, then the live articles among `article_ids` and the listing pages, in one round trip.
+        """The epoch, then the live articles among `article_ids` and the listing pages, in one
+        round trip.
 
         Redis runs a pipeline's commands in order, so everything here was read
         after the epoch was: if the epoch is unchanged later, nothing read moved.

@@ -79,7 +79,8 @@ class NodePool:
         return [node.url for node in candidates[start:] + candidates[:start]]
 
     async def serving(self) -> str | None:
-        """`/readyz`'s check: readers are served while any node is ready, this process's own or not."""
+        """`/readyz`'s check: readers are served while any node is ready, this process's own or
+        not."""
         if any(node.ready for node in self._nodes.values()):
             return None
         states = ", ".join(
