@@ -8,6 +8,7 @@ from khabar_enrich.handler import Enricher
 from khabar_enrich.index import RelatedIndex
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.tagging import warm_up
+from khabar_shared import failpoints
 from khabar_shared.asyncapi import khabar_asyncapi
 from khabar_shared.broker import make_broker
 from khabar_shared.collector import settle_collector
@@ -24,6 +25,7 @@ from khabar_shared.shutdown import stop_consumers
 
 def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
     settings = settings or EnrichSettings()
+    failpoints.configure(settings.failpoints)
     use_sections(settings.sections_file)  # a category's section tilts the topic
     redis = connect(settings.redis_url)
     broker = make_broker(settings.redis_url, "enrich", graceful_timeout_s=settings.shutdown_grace_s)
