@@ -79,15 +79,14 @@ class NodePool:
         return [node.url for node in candidates[start:] + candidates[:start]]
 
     async def serving(self) -> str | None:
-        """`/readyz`'s check: readers are served while any node is ready, this process's own or
-        not."""
-        if any(node.ready for node in self._nodes.values()):
+        """`/readyz`'s check: readers are served while any node answers, this process's own or
+        not, as `choices` serves them: a node behind still answers when none is caught up (a
+        backlog after an outage makes results late, not absent; the body says how far behind)."""
+        if any(node.healthy for node in self._nodes.values()):
             return None
-        states = ", ".join(
-            f"{node.name} {'behind ' + str(node.behind) if node.healthy else 'down'}"
-            for node in self._nodes.values()
+        return (
+            "no search node answers (" + ", ".join(node.name for node in self._nodes.values()) + ")"
         )
-        return f"no search node ready ({states})"
 
     def failed(self, url: str) -> None:
         """A query failed there: no more queries until a check finds it answering."""
