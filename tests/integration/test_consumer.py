@@ -248,15 +248,21 @@ async def test_events_of_a_vanished_consumer_are_claimed_and_handled(
 
 
 async def test_slow_live_consumer_keeps_its_events(redis: aioredis.Redis, stream: str) -> None:
-    """A handler slower than claim_idle_ms is not robbed by another replica's claims."""
-    slow_a, slow_b = Recorder(delay_s=1.2), Recorder(delay_s=1.2)
-    a = make_consumer(redis, stream, slow_a.handle, "a")
-    b = make_consumer(redis, stream, slow_b.handle, "b")
+    """A handler slower than claim_idle_ms is not robbed by another replica's claims.
+
+    The claim idle time leaves room for the event loop to stall on a loaded machine
+    (a stall longer than claim_idle_ms - claim_idle_ms / 3 would let a claim in: CI saw
+    one at 300 ms); the handler still takes twice as long as the claim idle time.
+    """
+    slow_a, slow_b = Recorder(delay_s=2.0), Recorder(delay_s=2.0)
+    a = make_consumer(redis, stream, slow_a.handle, "a", claim_idle_ms=1_000)
+    b = make_consumer(redis, stream, slow_b.handle, "b", claim_idle_ms=1_000)
     broker = await running(url_of(redis), a, b)
     events = [article_event(record) for record in RECORDS[:8]]
     try:
         await publish(redis, stream, events)
-        await until(lambda: asyncio.sleep(0, len(slow_a.handled) + len(slow_b.handled) == 8))
+        # Wait for every event handled by either; a robbed event shows below as handled twice.
+        await until(lambda: asyncio.sleep(0, len(set(slow_a.handled) | set(slow_b.handled)) == 8))
         await until(lambda: _is_zero(pending_count(redis, stream)))
     finally:
         await broker.stop()
