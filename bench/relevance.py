@@ -48,12 +48,8 @@ CORPUS_AR = corpus_file(ANT)
 _TAG = re.compile(r"<[^>]+>")
 
 
-def enriched_article(article: Article, version: int = 1, story_id: str = "") -> EnrichedArticle:
-    """What enrich would emit for `article`: tags, topic and the analyzed search text.
-
-    `story_id`: enrich's story of the article (`bench.known_item` replays enrich for it);
-    by default a story of its own.
-    """
+def enriched_article(article: Article, version: int = 1) -> EnrichedArticle:
+    """What enrich would emit for `article`: tags, topic and the analyzed search text."""
     from khabar_enrich.tagging import tag_article  # the tests' and bench's stand-in for enrich
 
     tagged = tag_article(article)
@@ -64,7 +60,7 @@ def enriched_article(article: Article, version: int = 1, story_id: str = "") -> 
         version=version,
         tags=tagged.tags,
         topic=tagged.topic,
-        story_id=story_id or article.id,
+        story_id=article.id,
         search_text=" ".join(words),
         enriched_at=datetime.now(UTC),
     )
@@ -114,35 +110,21 @@ class IndexFixture:
     def raw_index(self) -> str:
         return f"{self.index}_raw"
 
-    async def load(
-        self,
-        articles: Iterable[Article],
-        batch: int = 1000,
-        stories: dict[str, str] | None = None,
-        raw_too: bool = True,
-    ) -> None:
+    async def load(self, articles: Iterable[Article], batch: int = 1000) -> None:
         """The service's index (settings, synonyms, enriched documents) and a raw one.
 
         The raw index is what Meilisearch gives without this service: the same
-        articles' headline, lead and body, default settings. `stories`: enrich's
-        story id of each article (else each article is a story of its own).
-        `raw_too`: False loads the service's index only.
+        articles' headline, lead and body, default settings.
         """
-        stories = stories or {}
         writer = MeiliWriter(self.meili_url, self.index_key, self.index)
         raw = MeiliWriter(self.meili_url, self.index_key, self.raw_index)
         await writer.ensure_index(load_synonyms())
-        if raw_too:
-            await raw.ensure_index(plain=True)
-        docs = [
-            to_document(enriched_article(a, story_id=stories.get(a.id, ""))).model_dump()
-            for a in articles
-        ]
+        await raw.ensure_index(plain=True)
+        docs = [to_document(enriched_article(a)).model_dump() for a in articles]
         plain = [{k: d[k] for k in ("id", "headline", "lead", "body", "published")} for d in docs]
         for start in range(0, len(docs), batch):
             await writer.apply(docs[start : start + batch], [])
-            if raw_too:
-                await raw.apply(plain[start : start + batch], [])
+            await raw.apply(plain[start : start + batch], [])
 
 
 async def raw_search(meili_url: str, key: str, index: str, q: str, limit: int = 10) -> list[str]:

@@ -39,19 +39,6 @@ def hit(article_id: str, score: float, published: int = 0) -> dict:
     return {"id": article_id, "_rankingScore": score, "published": published}
 
 
-def test_merge_keeps_each_story_once_as_its_best_copy() -> None:
-    def told(article_id: str, story: str, score: float, published: int) -> dict:
-        return {**hit(article_id, score, published), "story_id": story}
-
-    # Each query is distinct by story, but the words and the stems chose other copies.
-    words = {"hits": [told("a1", "a", 0.9, 1), told("b", "b", 0.6, 3)]}
-    stems = {"hits": [told("a2", "a", 0.99, 2), told("b", "b", 0.5, 3)]}
-    merged = merge_answers(SearchParams(q="x"), [words, stems])
-    assert [h["id"] for h in merged["hits"]] == ["a1", "b"]  # a2: 0.99 × 0.9 < 0.9
-    newest = merge_answers(SearchParams(q="x", sort="newest"), [words, stems])
-    assert [h["id"] for h in newest["hits"]] == ["b", "a2"]
-
-
 def test_merge_ranks_by_weighted_score_keeps_each_article_once_and_pages() -> None:
     words = {
         "hits": [hit("a", 0.9), hit("b", 0.5)],
@@ -84,7 +71,7 @@ def test_first_pages_come_whole_deeper_pages_rank_ids_and_fetch_the_page_by_id()
     deep = build_request(SearchParams(q="فيفا", page=20, per_page=10), "articles")["queries"][0]
     assert "body" in first["attributesToRetrieve"] and "headline" in first["attributesToRetrieve"]
     # Hundreds of hits ranked for a deep page bring only what the merge needs.
-    assert deep["attributesToRetrieve"] == ["id", "story_id", "published"]
+    assert deep["attributesToRetrieve"] == ["id", "published"]
     assert not any(key.startswith("attributesToCrop") for key in first)
     fetch = documents_request("articles", ["a", 'b"c'], ["id", "body"])["queries"][0]
     assert fetch["filter"] == 'id IN ["a", "b\\"c"]' and fetch["limit"] == 2

@@ -92,9 +92,7 @@ def to_document(enriched: EnrichedArticle) -> SearchDocument:
         people=by_type["person"],
         places=by_type["place"],
         organisations=by_type["organisation"],
-        # Search shows each story once (`query.py`); an article enrich joined to no story is
-        # a story of its own, never one with every other such article.
-        story_id=enriched.story_id or article.id,
+        story_id=enriched.story_id,
         published=int(published.timestamp()),
         published_at=published.astimezone(UTC).isoformat(),
         url=f"/articles/{article.id}",

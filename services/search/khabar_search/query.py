@@ -56,7 +56,6 @@ STEM_FIELDS = ["search_text"]
 STEMS_WEIGHT = 0.9
 RETRIEVED = [
     "id",
-    "story_id",
     "headline",
     "lead",
     "category",
@@ -69,10 +68,7 @@ RETRIEVED = [
 # Up to this many hits per query, the hits bring their bodies for the snippets.
 MAX_INLINE_BODIES = 50
 # Deeper, the hits bring only what merging needs; the page's documents are fetched after.
-RANKED = ["id", "story_id", "published"]
-# One hit per story: enrich gives every telling of a story (papers reprinting an
-# agency, a paper's own rewrite) one `story_id` (see `documents.py`).
-STORY = "story_id"
+RANKED = ["id", "published"]
 EMPTY_INDEX_CODE = "invalid_search_attributes_to_search_on"
 
 
@@ -185,12 +181,6 @@ def _common(params: SearchParams) -> dict[str, Any]:
         # strategy a lone ال would be the last word kept and match everything.
         # `frequency` drops the most common words first.
         "matchingStrategy": "frequency",
-        # Each story once, as its copy that best fits the words (or the newest copy under
-        # `sort`): three papers' reprints of one agency story take one place on the page, not
-        # three, and a reader who remembers a story is not shown the same story three times
-        # before the one they seek. A source filter applies first, so a reader who asks for
-        # one paper sees that paper's telling. Facet counts count stories too.
-        "distinct": STORY,
     }
     if params.sort == "newest" or not params.q:
         common["sort"] = ["published:desc"]
@@ -260,23 +250,24 @@ QUERY_WEIGHTS = (1.0, STEMS_WEIGHT)
 def merge_answers(
     params: SearchParams, results: list[dict[str, Any]], weights: Sequence[float] = QUERY_WEIGHTS
 ) -> dict[str, Any]:
-    """One page of hits from the queries' answers, each story once, and their counts.
+    """One page of hits from the queries' answers, each article once, and their counts.
 
     Totals and facet counts take, per value, the larger of the queries'
     figures: the stems query usually finds a superset of the words query.
-    `weights` says how much a hit of each query counts, by position. Each query
-    is distinct by story already, but the words and the stems may each pick
-    another copy: the better-scored one stays.
+    `weights` says how much a hit of each query counts, by position.
     """
-    newest = params.sort == "newest" or not params.q
     best: dict[str, tuple[float, dict[str, Any]]] = {}
     for weight, result in zip(weights, results, strict=False):
         for hit in result.get("hits", []):
-            score = hit.get("published", 0) if newest else hit.get("_rankingScore", 0.0) * weight
-            story = hit.get(STORY) or hit["id"]
-            if story not in best or score > best[story][0]:
-                best[story] = (score, hit)
-    ranked = sorted(best.values(), reverse=True, key=lambda item: item[0])
+            score = hit.get("_rankingScore", 0.0) * weight
+            if hit["id"] not in best or score > best[hit["id"]][0]:
+                best[hit["id"]] = (score, hit)
+    newest = params.sort == "newest" or not params.q
+    ranked = sorted(
+        best.values(),
+        reverse=True,
+        key=(lambda item: item[1].get("published", 0)) if newest else (lambda item: item[0]),
+    )
     offset = (params.page - 1) * params.per_page
     facets: dict[str, dict[str, int]] = {}
     for result in results:
