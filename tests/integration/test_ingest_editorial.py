@@ -26,9 +26,9 @@ from khabar_cli.main import app as cli
 from khabar_dev.processes import free_port
 from khabar_ingest.embargo import release_due
 from khabar_ingest.formats.ninjs import parse_ninjs
-from khabar_ingest.store import EMBARGO_SCHEDULE, ArticleStore, Change
+from khabar_ingest.store import EMBARGO_SCHEDULE, ArticleStore, Change, HistoryEntry
 from khabar_shared.events import ArticleEvent, decode_event, encode_event
-from khabar_shared.names import ARTICLE_EVENTS_STREAM
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, article_history_key
 from khabar_shared.redis_helpers import connect
 from tests.conftest import Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
@@ -264,6 +264,10 @@ def test_embargo_is_released_after_a_restart_not_before(ingest: IngestProcess) -
         ("article.released", "usable"),
     ]
     assert datetime.fromisoformat(history[1]["accepted_at"]) >= release_at
+    with ingest.redis() as client:
+        stored = client.lrange(article_history_key(article_id), 0, -1)
+    # Laid out by its model, as ingest drafted it: RELEASE writes in only the time.
+    assert [list(orjson.loads(entry)) for entry in stored] == [list(HistoryEntry.model_fields)] * 2
 
 
 async def test_racing_releasers_release_each_change_once(ingest: IngestProcess) -> None:

@@ -111,6 +111,9 @@ def test_records_are_drafted_by_ingest_not_by_lua() -> None:
         for found in [
             *RECORD_TABLE.findall(p.read_text()),
             *re.findall(r"cjson\.encode\(\{", p.read_text()),
+            # A record decoded, changed and encoded again (the one value encoded is accept's
+            # event, a string, escaped to go inside the embargo record).
+            *re.findall(r"cjson\.encode\((?!data\))[^)]*\)", p.read_text()),
         ]
     ]
     assert building == []
