@@ -193,8 +193,8 @@ def content_hash(article: Article) -> str:
     inside `extra`, still counts as content) and `corrections` (ingest's own),
     written as JSON with every object's keys sorted: neither the order in which
     a newsroom sent its fields nor the order of `Article`'s fields changes it.
-    Written by orjson from the fields as they are: parsing the article's JSON
-    again cost three times as much.
+    Written by orjson from the fields as they are, rather than by parsing the
+    article's JSON again (which cost more than the rest of the hash).
     """
     content = {name: value for name, value in article.__dict__.items() if name not in _NOT_HASHED}
     try:
