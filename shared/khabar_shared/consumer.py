@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, Generic, cast
 
 from faststream import AckPolicy
@@ -46,6 +47,7 @@ from khabar_shared.events import EventT, MalformedEvent, decode_event
 from khabar_shared.logging import bind_event_context, clear_event_context, get_logger
 from khabar_shared.names import applied_key, dead_letter_stream
 from khabar_shared.outages import WAITING, dependency_of, is_outage
+from khabar_shared.pipeline import Command, send
 from khabar_shared.redis_helpers import RedisClient
 from khabar_shared.settings import CommonSettings
 
@@ -335,19 +337,21 @@ class StreamConsumer(Generic[EventT]):
 
     async def _ack(self, deliveries: list[Delivery[EventT]]) -> None:
         """Ack, forget past errors, and note when each version was applied (for tracing)."""
-        message_ids = [d.message_id for d in deliveries]
+        message_ids: list[str] = [d.message_id for d in deliveries]
         applied_at = datetime.now(UTC).isoformat()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.xack(self.stream, self.group, *message_ids)
-            pipe.hdel(self.errors_key, *message_ids)
-            for delivery in deliveries:
-                key = applied_key(self.group, delivery.event.article_id)
-                # The first time counts: a later refresh of the same version must not move it.
-                pipe.hsetnx(key, str(delivery.event.version), applied_at)
-                # Versions count up by one: the one that falls out of the newest ten goes.
-                pipe.hdel(key, str(delivery.event.version - TRACE_VERSIONS))
-                pipe.expire(key, TRACE_TTL_S)
-            await pipe.execute()
+        commands: list[Command] = [
+            ("XACK", self.stream, self.group, *message_ids),
+            ("HDEL", self.errors_key, *message_ids),
+        ]
+        for delivery in deliveries:
+            key = applied_key(self.group, delivery.event.article_id)
+            version = delivery.event.version
+            # The first time counts: a later refresh of the same version must not move it.
+            commands.append(("HSETNX", key, str(version), applied_at))
+            # Versions count up by one: the one that falls out of the newest ten goes.
+            commands.append(("HDEL", key, str(version - TRACE_VERSIONS)))
+            commands.append(("EXPIRE", key, TRACE_TTL_S))
+        await send(self.redis, commands)
 
     async def _delivery_counts(self, message_ids: list[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -363,14 +367,15 @@ class StreamConsumer(Generic[EventT]):
         self, message_id: str, fields: dict[bytes, bytes], error: str, deliveries: int, reason: str
     ) -> None:
         """Move one entry to dead letters and ack it, in one transaction."""
-        entry = dead_letter_entry(
+        entry: dict[bytes, bytes] = dead_letter_entry(
             self.stream, message_id, self.group, reason, error, deliveries, fields
         )
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(dead_letter_stream(self.stream), entry)  # type: ignore[arg-type]
-            pipe.xack(self.stream, self.group, message_id)
-            pipe.hdel(self.errors_key, message_id)
-            await pipe.execute()
+        commands: list[Command] = [
+            ("XADD", dead_letter_stream(self.stream), "*", *chain.from_iterable(entry.items())),
+            ("XACK", self.stream, self.group, message_id),
+            ("HDEL", self.errors_key, message_id),
+        ]
+        await send(self.redis, commands, transaction=True)
         metrics.DEAD_LETTERS.labels(stream=self.stream, group=self.group, reason=reason).inc()
         log.error(
             "event_dead_lettered",

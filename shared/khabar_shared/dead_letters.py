@@ -11,9 +11,11 @@ harmless for the groups that had already handled it).
 """
 
 from datetime import UTC, datetime
+from itertools import chain
 
 from pydantic import BaseModel
 
+from khabar_shared.pipeline import send
 from khabar_shared.redis_helpers import RedisClient, read_entries
 
 ORIGINAL_PREFIX = b"original."
@@ -132,10 +134,14 @@ async def replay_dead_letter(redis: RedisClient, dead_stream: str, entry_id: str
     }
     if not source or not original:
         raise ValueError(f"dead letter {entry_id} names no source stream or has no original fields")
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.xadd(source.decode(), original)  # type: ignore[arg-type]
-        pipe.xdel(dead_stream, entry_id)
-        new_id, _ = await pipe.execute()
+    new_id, _ = await send(
+        redis,
+        [
+            ("XADD", source.decode(), "*", *chain.from_iterable(original.items())),
+            ("XDEL", dead_stream, entry_id),
+        ],
+        transaction=True,
+    )
     return new_id.decode() if isinstance(new_id, bytes) else str(new_id)
 
 

@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import httpx
 from redis.exceptions import RedisError
 
 from khabar_shared.redis_helpers import RedisClient
@@ -48,18 +47,6 @@ class GroupCheck:
 
 def group_check(redis: RedisClient, stream: str, group: str) -> Check:
     return GroupCheck(redis, stream, group)
-
-
-def meili_check(meili_url: str) -> Check:
-    async def check() -> str | None:
-        try:
-            async with httpx.AsyncClient(timeout=2.0) as client:
-                response = await client.get(f"{meili_url}/health")
-        except httpx.HTTPError as error:
-            return f"meilisearch unreachable: {error}"
-        return None if response.status_code == 200 else f"meilisearch health {response.status_code}"
-
-    return check
 
 
 async def run_checks(checks: dict[str, Check]) -> dict[str, str]:

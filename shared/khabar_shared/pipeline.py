@@ -14,7 +14,8 @@ here; it alone asks whether `connect` gave one Redis or a cluster client.
   enrich's `fanout.py`), on a second connection of the batch's own, sent
   before the caller goes on working and awaited after.
 - `Writes` and `flush`: commands kept until a batch's end, sent in one write;
-  `send`: such commands sent at once (render's reads of a page's articles).
+  `send`: such commands sent at once (render's reads of a page's articles, a
+  consumer's acks and dead letters, in a transaction where asked).
 - `queue`: a registered Lua script queued on a redis-py pipeline.
 - `send_in_order`: commands made one after another (ingest: a batch's
   ACCEPT calls), each sent as soon as it is made, the replies read at the

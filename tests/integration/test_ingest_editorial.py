@@ -26,9 +26,16 @@ from khabar_cli.main import app as cli
 from khabar_dev.processes import free_port
 from khabar_ingest.embargo import release_due
 from khabar_ingest.formats.ninjs import parse_ninjs
-from khabar_ingest.store import EMBARGO_SCHEDULE, ArticleStore, Change
+from khabar_ingest.scripts import RELEASE
+from khabar_ingest.store import (
+    EMBARGO_PENDING,
+    EMBARGO_SCHEDULE,
+    ArticleStore,
+    Change,
+    HistoryEntry,
+)
 from khabar_shared.events import ArticleEvent, decode_event, encode_event
-from khabar_shared.names import ARTICLE_EVENTS_STREAM
+from khabar_shared.names import ARTICLE_EVENTS_STREAM, article_history_key, article_state_key
 from khabar_shared.redis_helpers import connect
 from tests.conftest import Servers
 from tests.integration.ingest_fixtures import IngestProcess, ingest_process
@@ -264,6 +271,10 @@ def test_embargo_is_released_after_a_restart_not_before(ingest: IngestProcess) -
         ("article.released", "usable"),
     ]
     assert datetime.fromisoformat(history[1]["accepted_at"]) >= release_at
+    with ingest.redis() as client:
+        stored = client.lrange(article_history_key(article_id), 0, -1)
+    # Laid out by its model, as ingest drafted it: RELEASE writes in only the time.
+    assert [list(orjson.loads(entry)) for entry in stored] == [list(HistoryEntry.model_fields)] * 2
 
 
 async def test_racing_releasers_release_each_change_once(ingest: IngestProcess) -> None:
@@ -286,6 +297,34 @@ async def test_racing_releasers_release_each_change_once(ingest: IngestProcess) 
     finally:
         for client in clients:
             await client.aclose()
+        ingest.start()
+
+
+async def test_a_release_drafted_from_a_replaced_change_appends_nothing(
+    ingest: IngestProcess,
+) -> None:
+    """RELEASE writes the history entry ingest drafted from the waiting change it read; when
+    that change was replaced meanwhile, the script refuses and ingest reads it again."""
+    ingest.stop()  # no releaser but this test's
+    client = connect(ingest.redis_url)
+    store = ArticleStore(client, 3600)
+    try:
+        document = article(9, uri=f"{ARTICLES[9]['uri']}-replaced", embargoed=later(0.3))
+        held = await store.accept(
+            Change(article=parse_ninjs(document), submitted_by="test", correlation_id="replaced")
+        )
+        await asyncio.sleep(0.5)
+        length = ingest.stream_length()
+        article_id = held.article_id
+        keys = [EMBARGO_SCHEDULE, EMBARGO_PENDING, ARTICLE_EVENTS_STREAM,
+                article_state_key(article_id), article_history_key(article_id)]  # fmt: skip
+        stale = await RELEASE.register(client)(keys=keys, args=[article_id, b"{}", b"", b""])
+        assert stale == b"replaced"
+        assert ingest.stream_length() == length
+        assert await store.release(article_id) is not None
+        assert ingest.stream_length() == length + 1
+    finally:
+        await client.aclose()
         ingest.start()
 
 

@@ -1,27 +1,18 @@
 """Search's synonyms: spellings of one name, generated from enrich's gazetteer data file."""
 
-import importlib.util
 import json
 from pathlib import Path
 
+from khabar_dev import search_synonyms
 from khabar_search.synonyms import edit_distance, load_synonyms, synonym_groups, synonyms_map
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "services/search/scripts/make_synonyms.py"
 GAZETTEER = REPO / "services/enrich/khabar_enrich/data/gazetteer.json"
 
 
-def load_script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("make_synonyms", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_committed_file_matches_the_gazetteer() -> None:
-    """Fails when the gazetteer changed and `scripts/make_synonyms.py` was not run."""
-    assert load_script().build(GAZETTEER)["synonyms"] == load_synonyms()
+    """Fails when the gazetteer changed and `khabar_dev.search_synonyms` was not run."""
+    assert search_synonyms.build(GAZETTEER)["synonyms"] == load_synonyms()
 
 
 def test_transliterations_and_scripts_meet() -> None:

@@ -259,12 +259,12 @@ def region_weights(weights: Counter[str], gaz: Gazetteer) -> dict[str, float]:
 
 
 def warm_up() -> None:
-    """Load the gazetteer, lexicons and word lists, and read news's commonest words, now (about
-    two seconds), not during the first events.
+    """Load the gazetteer, lexicons and word lists, and read news's commonest words, now, at
+    start, not during the first events.
 
     A new process's first articles are mostly words it has not seen: each costs its
     normalization, stemming and keys once (see `read_part`). Reading the commonest 30,000 chunks
-    of text first (six in seven of the words of news) costs about 0.7 s of CPU at start.
+    of text first (six in seven of the words of news) moves that cost to the start.
     """
     gazetteer()
     tag_article(

@@ -18,7 +18,9 @@ whole call runs without interruption, so no reader sees half a change.
 
 `RELEASE` releases one embargoed change whose time has come (by Redis's own
 clock): removing it from the schedule and appending its event happen in one
-step, so of two ingest replicas racing for it exactly one appends.
+step, so of two ingest replicas racing for it exactly one appends. Its history
+entry comes drafted by ingest (`store.released_history`): the script writes in
+the time.
 
 `KEEP_EVENT` moves an article's latest event into its state before `khabar
 trim` removes the stream entry that holds it.

@@ -84,6 +84,8 @@ ACCEPT_CHUNK = 25
 # The first call of a batch is smaller: Redis starts on it while ingest parses the rest, rather
 # than idling through the parsing of a whole call's articles.
 FIRST_ACCEPT_CHUNK = 5
+# Tries of one release whose waiting change another change replaced meanwhile.
+RELEASE_ATTEMPTS = 3
 # One change's part of an ACCEPT call: its three keys, its decided fields, and its arguments:
 # its event's JSON as it is for a first version, then its records' drafts (`record_drafts`).
 PreparedChange = tuple[list[str], dict[str, Any], list[bytes]]
@@ -191,8 +193,8 @@ def content_hash(article: Article) -> str:
     inside `extra`, still counts as content) and `corrections` (ingest's own),
     written as JSON with every object's keys sorted: neither the order in which
     a newsroom sent its fields nor the order of `Article`'s fields changes it.
-    Written by orjson from the fields as they are: parsing the article's JSON
-    again cost three times as much.
+    Written by orjson from the fields as they are, rather than by parsing the
+    article's JSON again (which cost more than the rest of the hash).
     """
     content = {name: value for name, value in article.__dict__.items() if name not in _NOT_HASHED}
     try:
@@ -386,13 +388,23 @@ class ArticleStore:
         return datetime.fromtimestamp(first[0][1] / 1000, UTC) if first else None
 
     async def release(self, article_id: str) -> str | None:
-        """Append the waiting event if it is due (by Redis's clock); its stream id, or None."""
-        entry = await self._release_script(
-            keys=[EMBARGO_SCHEDULE, EMBARGO_PENDING, ARTICLE_EVENTS_STREAM,
-                  article_state_key(article_id), article_history_key(article_id)],
-            args=[article_id],
-        )  # fmt: skip
-        return entry.decode() if entry else None
+        """Append the waiting event if it is due (by Redis's clock); its stream id, or None.
+
+        The release's history entry is drafted here from the waiting change as read just
+        before; RELEASE writes in the time and refuses a change replaced meanwhile, which is
+        then read and drafted again (a few times at most: else the next round releases it).
+        """
+        keys = [EMBARGO_SCHEDULE, EMBARGO_PENDING, ARTICLE_EVENTS_STREAM,
+                article_state_key(article_id), article_history_key(article_id)]  # fmt: skip
+        for _ in range(RELEASE_ATTEMPTS):
+            waiting = cast(bytes | None, await self._redis.hget(EMBARGO_PENDING, article_id))
+            history = released_history(waiting) if waiting else HOLE
+            entry = await self._release_script(
+                keys=keys, args=[article_id, waiting or b"", *history]
+            )
+            if entry != b"replaced":
+                return entry.decode() if entry else None
+        return None
 
 
 async def keep_events(redis: RedisClient, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
@@ -476,6 +488,16 @@ def record_drafts(
             ],
         )
     return drafts
+
+
+def released_history(waiting: bytes) -> list[bytes]:
+    """The history entry of a waiting change's release (`EmbargoedChange.history`, drafted
+    when it was held), as `HistoryEntry` lays it out, cut where its `accepted_at` goes: RELEASE
+    writes in Redis's time of the release (in milliseconds)."""
+    drafted = orjson.loads(waiting)["history"]
+    history = HistoryEntry.model_validate({**drafted, "accepted_at": 0})
+    written = {name: orjson.dumps(value) for name, value in history.model_dump().items()}
+    return json_pieces(HistoryEntry, written, ("accepted_at",))
 
 
 def flat(replies: list[list[Any]]) -> list[Any]:

@@ -47,12 +47,10 @@ ALIASES_RECORDED = failpoints.point(
     "search.aliases_recorded", "everything written, events not acked"
 )
 
-# Both in one hash slot (`{search}`), so the claim script is a single-slot
-# operation in a Redis Cluster too. These are node 1's; every node has its own
-# (`nodes.SearchNode`), since each node's index is given every version.
+# Node 1's version guard. It and the node's entries (`nodes.SearchNode`) share the `{search}`
+# hash slot, so the claim script is a single-slot operation in a Redis Cluster too. Every node
+# has its own, since each node's index is given every version.
 VERSIONS_KEY = FIRST_NODE.versions_key
-# The stream entry of each article's claimed version ("" for a withdrawal).
-ENTRIES_KEY = FIRST_NODE.entries_key
 MAX_REAPPLY_ROUNDS = 5
 
 SCRIPTS = ScriptRegistry("khabar_search")

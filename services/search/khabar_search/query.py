@@ -14,9 +14,9 @@ query runs as one multi-search of two queries on the same index:
 The service merges both lists by weighted ranking score (or by publication
 time for `sort=newest`), keeps each article once, and pages the merged list;
 filters apply to both queries. Meilisearch's own federated search does the
-same merge, but on 5,000 articles it answered 84 queries/s at 16 clients
-where two plain queries in one multi-search answered 126/s (and one /search
-177/s): its federation path costs more CPU and keeps one core idle.
+same merge, but answered fewer queries under load than two plain queries in
+one multi-search (`bench.search`; figures in the commit that chose this): its
+federation path costs more CPU and keeps one core idle.
 
 Snippets are made here too (`snippets.py`), for the page's hits only: when
 Meilisearch cropped every hit of both queries, the cropping cost it more CPU

@@ -11,7 +11,7 @@ keeps only the forms that spell the same name:
 - Arabic forms within two letters of the display name or of its last word
   (ترمب ~ ترامب, نتانياهو ~ نتنياهو, بوتن ~ بوتين), at least four letters long.
 
-Search never imports enrich: `scripts/make_synonyms.py` turns the gazetteer's
+Search never imports enrich: `khabar_dev.search_synonyms` (tools/dev) turns the gazetteer's
 JSON data file into `data/synonyms.json` at build time, and a unit test fails
 when the committed file and the gazetteer drift apart.
 """
@@ -80,6 +80,6 @@ def synonyms_map(groups: Iterable[list[str]]) -> dict[str, list[str]]:
 
 @lru_cache(maxsize=1)
 def load_synonyms() -> dict[str, list[str]]:
-    """The synonyms generated at build time (`scripts/make_synonyms.py`)."""
+    """The synonyms generated at build time (`khabar_dev.search_synonyms`, tools/dev)."""
     path = resources.files("khabar_search") / "data" / "synonyms.json"
     return dict(json.loads(path.read_text(encoding="utf-8"))["synonyms"])

@@ -24,6 +24,7 @@ import orjson
 from khabar_ingest.store import ArticleStore
 from khabar_shared import failpoints
 from khabar_shared.events import Article
+from khabar_shared.pipeline import Command, send
 from khabar_shared.redis_helpers import RedisClient
 
 PACKAGE_FIELD = "story_package"
@@ -74,17 +75,17 @@ class StoryPackages:
         members = package["members"] if package else []
         left = [i for i in before if i not in members]
         owners = await self._redis.mget([_PACKAGE_OF + i for i in left]) if left else []
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if package is None:
-                pipe.delete(_PACKAGE + guid)
-            else:
-                pipe.set(_PACKAGE + guid, orjson.dumps(package))
-            for member in members:
-                pipe.set(_PACKAGE_OF + member, guid)
-            for member, owner in zip(left, owners, strict=True):
-                if owner is not None and text(owner) == guid:
-                    pipe.delete(_PACKAGE_OF + member)
-            await pipe.execute()
+        commands: list[Command] = []
+        if package is None:
+            commands.append(("DEL", _PACKAGE + guid))
+        else:
+            commands.append(("SET", _PACKAGE + guid, orjson.dumps(package)))
+        for member in members:
+            commands.append(("SET", _PACKAGE_OF + member, guid))
+        for member, owner in zip(left, owners, strict=True):
+            if owner is not None and text(owner) == guid:
+                commands.append(("DEL", _PACKAGE_OF + member))
+        await send(self._redis, commands, transaction=True)
         failpoints.check(RECORDED)
         return left
 
