@@ -22,6 +22,8 @@ other articles caused). For each order:
 - the refresh events per article, and the CPU per article of enrich's
   process (this one: tagging, scoring, the client side of Redis) and of the
   Redis server (its scripts), from which articles per second per process;
+  and the commands Redis ran per article (those its scripts call included),
+  all and the reverse index's SADD and EXPIRE: counts the load does not move;
 
 and once, in published order, topics: agreement of the main topic with the
 newsroom's categories, as enriched (the newsroom category is a prior) and
@@ -169,11 +171,22 @@ class Replay:
     articles: int = 0
     enrich_cpu_s: float = 0.0  # this process, while enriching
     redis_cpu_s: float = 0.0  # the Redis server, meanwhile
+    # Commands the Redis server ran meanwhile (those scripts call included), by name.
+    redis_calls: dict[str, int] = field(default_factory=dict)
     # Each article's list enriched now over the final set (by id), after the replay.
     recomputed: dict[str, list[str]] = field(default_factory=dict)
 
     def per_article(self, seconds: float) -> str:
         return f"{1000 * seconds / max(self.articles, 1):.2f} ms"
+
+    def calls_per_article(self, *names: str | None) -> str:
+        """Redis commands per article: all of them (None), then each named one."""
+        per = [
+            (sum(self.redis_calls.values()) if n is None else self.redis_calls.get(n, 0))
+            / max(self.articles, 1)
+            for n in names
+        ]
+        return "; ".join(f"{p:.1f}" for p in per)
 
     def apply(self, event: EnrichedEvent) -> None:
         if event.enriched is None:
@@ -200,6 +213,7 @@ async def replay(
     result = Replay(articles=len(articles))
     try:
         redis_cpu = await server_cpu(redis)
+        calls = await server_calls(redis)
         for start in range(0, len(articles), BATCH):
             batch = [article_event(a) for a in articles[start : start + BATCH]]
             cpu = time.process_time()
@@ -213,6 +227,8 @@ async def replay(
             for enriched_event in outgoing:
                 result.apply(enriched_event)
         result.redis_cpu_s = await server_cpu(redis) - redis_cpu
+        after = await server_calls(redis)
+        result.redis_calls = {name: n - calls.get(name, 0) for name, n in after.items()}
         now = await related_now(redis, index, list(result.related), settings.max_related)
         result.recomputed = {i: [link.article_id for link in links] for i, links in now.items()}
     finally:
@@ -224,6 +240,12 @@ async def server_cpu(redis: RedisClient) -> float:
     """The Redis server's CPU seconds so far (user and system, main thread and children)."""
     cpu = await redis.info("cpu")
     return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
+async def server_calls(redis: RedisClient) -> dict[str, int]:
+    """The commands the Redis server ran so far, by name (a count machine load does not move)."""
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats.items()}
 
 
 def silver_pairs() -> list[tuple[str, str]]:
@@ -283,6 +305,9 @@ async def measure(
                 f"{arabic.articles / max(arabic.enrich_cpu_s, 1e-9):.0f}"
             ),
             "ANT: Redis CPU per article": arabic.per_article(arabic.redis_cpu_s),
+            "ANT: Redis commands per article (all; SADD, EXPIRE)": arabic.calls_per_article(
+                None, "sadd", "expire"
+            ),
         }
         for measure_name, figure in figures.items():
             rows.setdefault(measure_name, []).append(figure)
