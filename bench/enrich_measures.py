@@ -25,6 +25,14 @@ class PairRecall(BaseModel):
     same_story: float  # both members given one story id
 
 
+class Drift(BaseModel):
+    """Kept related lists against a full recompute over the final set of articles."""
+
+    articles: int  # compared: in both
+    shown_differ: int  # the first `top` links differ as a set (what the page shows inline)
+    list_differs: int  # the whole list differs (ids in order)
+
+
 class LabelPrecision(BaseModel):
     articles: int
     links: int
@@ -72,6 +80,19 @@ def label_precision(
         links=links,
         precision=round(agreeing / links, 4) if links else 0.0,
         with_links=round(with_links / articles, 4) if articles else 0.0,
+    )
+
+
+def drift(
+    kept: Mapping[str, Sequence[str]], now: Mapping[str, Sequence[str]], top: int = TOP
+) -> Drift:
+    """How many articles' `kept` lists (as render shows them after every refresh) differ from
+    the list each would get `now`, enriched over the final set of articles."""
+    both = [i for i in kept if i in now]
+    return Drift(
+        articles=len(both),
+        shown_differ=sum(set(kept[i][:top]) != set(now[i][:top]) for i in both),
+        list_differs=sum(list(kept[i]) != list(now[i]) for i in both),
     )
 
 

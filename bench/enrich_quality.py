@@ -14,9 +14,16 @@ other articles caused). For each order:
   is in the other's top 4 (goal >= 0.9), and the share given one story id;
 - ECB+ (English): the share of top-4 links from the same event (goal >= 0.8)
   and from the same topic (goal >= 0.95);
+- order dependence: at the end of the order, how many articles' kept lists
+  differ from a full recompute over the final set of articles (the list each
+  would get if enriched now, see `khabar_enrich.recompute`: enrich's own
+  candidates read, scoring and diversifying, on the indexed docs as
+  enriched): their shown top 4 as a set, and their whole list in order;
 - the refresh events per article, and the CPU per article of enrich's
   process (this one: tagging, scoring, the client side of Redis) and of the
   Redis server (its scripts), from which articles per second per process;
+  and the commands Redis ran per article (those its scripts call included),
+  all and the reverse index's SADD and EXPIRE: counts the load does not move;
 
 and once, in published order, topics: agreement of the main topic with the
 newsroom's categories, as enriched (the newsroom category is a prior) and
@@ -44,6 +51,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.enrich_measures import (
+    drift,
     label_precision,
     measure_topic_agreement,
     pair_recall,
@@ -54,6 +62,7 @@ from khabar_dev.corpus import corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.handler import Enricher
 from khabar_enrich.index import RelatedIndex
+from khabar_enrich.recompute import related_now
 from khabar_enrich.scoring import published_at
 from khabar_enrich.settings import EnrichSettings
 from khabar_enrich.stories import Sketch, same_text, shingle_sketch
@@ -162,9 +171,22 @@ class Replay:
     articles: int = 0
     enrich_cpu_s: float = 0.0  # this process, while enriching
     redis_cpu_s: float = 0.0  # the Redis server, meanwhile
+    # Commands the Redis server ran meanwhile (those scripts call included), by name.
+    redis_calls: dict[str, int] = field(default_factory=dict)
+    # Each article's list enriched now over the final set (by id), after the replay.
+    recomputed: dict[str, list[str]] = field(default_factory=dict)
 
     def per_article(self, seconds: float) -> str:
         return f"{1000 * seconds / max(self.articles, 1):.2f} ms"
+
+    def calls_per_article(self, *names: str | None) -> str:
+        """Redis commands per article: all of them (None), then each named one."""
+        per = [
+            (sum(self.redis_calls.values()) if n is None else self.redis_calls.get(n, 0))
+            / max(self.articles, 1)
+            for n in names
+        ]
+        return "; ".join(f"{p:.1f}" for p in per)
 
     def apply(self, event: EnrichedEvent) -> None:
         if event.enriched is None:
@@ -186,10 +208,12 @@ async def replay(
     redis = connect(redis_url, cluster=False)
     await redis.flushdb()
     settings = EnrichSettings(redis_url=redis_url, **overrides)
-    enricher = Enricher(redis, RelatedIndex(redis, settings), settings)
+    index = RelatedIndex(redis, settings)
+    enricher = Enricher(redis, index, settings)
     result = Replay(articles=len(articles))
     try:
         redis_cpu = await server_cpu(redis)
+        calls = await server_calls(redis)
         for start in range(0, len(articles), BATCH):
             batch = [article_event(a) for a in articles[start : start + BATCH]]
             cpu = time.process_time()
@@ -203,6 +227,10 @@ async def replay(
             for enriched_event in outgoing:
                 result.apply(enriched_event)
         result.redis_cpu_s = await server_cpu(redis) - redis_cpu
+        after = await server_calls(redis)
+        result.redis_calls = {name: n - calls.get(name, 0) for name, n in after.items()}
+        now = await related_now(redis, index, list(result.related), settings.max_related)
+        result.recomputed = {i: [link.article_id for link in links] for i, links in now.items()}
     finally:
         await redis.aclose()
     return result
@@ -212,6 +240,12 @@ async def server_cpu(redis: RedisClient) -> float:
     """The Redis server's CPU seconds so far (user and system, main thread and children)."""
     cpu = await redis.info("cpu")
     return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
+async def server_calls(redis: RedisClient) -> dict[str, int]:
+    """The commands the Redis server ran so far, by name (a count machine load does not move)."""
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(stat["calls"]) for name, stat in stats.items()}
 
 
 def silver_pairs() -> list[tuple[str, str]]:
@@ -240,6 +274,8 @@ async def measure(
         events = label_precision(english.related, {a.id: a.extra["event"] for a in ecb})
         topics = label_precision(english.related, {a.id: a.extra["topic"] for a in ecb})
         copied = pair_recall(copies, arabic.related, arabic.stories)
+        ant_drift = drift(arabic.related, arabic.recomputed)
+        ecb_drift = drift(english.related, english.recomputed)
         figures = {
             "silver pairs arriving out of order": f"{out_of_order_share(pairs, arrived):.3f}",
             "silver pairs that are copies of one text: one story id (=1), linked (=0)": (
@@ -254,12 +290,24 @@ async def measure(
                 f"{events.precision:.3f} (n={events.links})"
             ),
             "ECB+: top-4 links of the same topic (>= 0.95)": f"{topics.precision:.3f}",
+            "ANT: kept top 4 (as a set) != recompute over the final set (0)": (
+                f"{ant_drift.shown_differ} of {ant_drift.articles}"
+            ),
+            "ANT: kept whole list (in order) != recompute": (
+                f"{ant_drift.list_differs} of {ant_drift.articles}"
+            ),
+            "ECB+: kept top 4 != recompute; whole list != recompute": (
+                f"{ecb_drift.shown_differ}; {ecb_drift.list_differs} of {ecb_drift.articles}"
+            ),
             "ANT: refresh events per article": f"{arabic.refreshes / max(arabic.articles, 1):.2f}",
             "ANT: enrich CPU per article": arabic.per_article(arabic.enrich_cpu_s),
             "ANT: articles/s per process (>= 200)": (
                 f"{arabic.articles / max(arabic.enrich_cpu_s, 1e-9):.0f}"
             ),
             "ANT: Redis CPU per article": arabic.per_article(arabic.redis_cpu_s),
+            "ANT: Redis commands per article (all; SADD, EXPIRE)": arabic.calls_per_article(
+                None, "sadd", "expire"
+            ),
         }
         for measure_name, figure in figures.items():
             rows.setdefault(measure_name, []).append(figure)

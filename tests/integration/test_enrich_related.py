@@ -12,7 +12,7 @@ from khabar_dev.corpus import ANT, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import ParsedDocs
-from khabar_enrich.copies import linkers_key, links_key
+from khabar_enrich.copies import copy_key, linkers_key, links_key
 from khabar_enrich.handler import Enricher
 from khabar_enrich.index import COUNT_KEY, RelatedIndex, doc_key, term_key
 from khabar_enrich.scoring import published_at
@@ -515,3 +515,49 @@ async def test_a_story_told_more_often_than_the_candidates_read_is_refreshed_bey
     far_now = refreshed["far"]
     assert far_now is not None and far_now.related[0].article_id == "late"
     assert "same story" in far_now.related[0].reasons
+
+
+async def kept_links(redis: RedisClient) -> dict[str, set[str]]:
+    """Every kept list's targets, by owner."""
+    prefix = links_key("")
+    return {
+        key.decode().removeprefix(prefix): {
+            link["article_id"] for link in orjson.loads(await redis.get(key))
+        }
+        for key in await redis.keys(prefix + "*")
+    }
+
+
+async def test_a_save_adds_only_its_new_links_to_the_reverse_index_which_outlives_them(
+    enricher: Enricher, redis: RedisClient, corpus: list[Article]
+) -> None:
+    """A saved list adds to the reverse index only the targets it did not link to yet (a refresh
+    keeps most of its list), and each linkers set still lives at least as long as every kept
+    list in it: a refresh keeps its links' expiry (their copy's), a new copy renews its every
+    target's (here an update of a seeded article)."""
+    articles = sorted(corpus[:300], key=published_at)
+    await enricher.enrich_batch([event(a) for a in articles[:200]])
+    lists = await kept_links(redis)
+    updated = next(a for a in articles[150:200] if len(lists.get(a.id, ())) > 4)
+    await redis.config_resetstat()
+    produced = await enricher.enrich_batch(
+        [event(a) for a in articles[200:260]] + [event(updated, 2, headline=updated.headline + ".")]
+    )
+    # The reverse index's additions, as the saves made them in order: an owner's targets it did
+    # not link to before.
+    added = 0
+    for produced_event in produced:
+        if produced_event.enriched is not None:
+            targets = {link.article_id for link in produced_event.enriched.related}
+            added += len(targets - lists.get(produced_event.article_id, set()))
+            lists[produced_event.article_id] = targets
+    refreshes = [e for e in produced if e.type == "article.related_refreshed"]
+    assert len(refreshes) > 20
+    stats = await redis.info("commandstats")
+    assert stats["cmdstat_sadd"]["calls"] == added
+    # Every kept list expires with its copy, and before the linkers sets of its targets.
+    for owner, targets in (await kept_links(redis)).items():
+        expires = await redis.pexpiretime(links_key(owner))
+        assert 0 < expires <= await redis.pexpiretime(copy_key(owner))
+        for target in targets:
+            assert await redis.pexpiretime(linkers_key(target)) >= expires, (owner, target)

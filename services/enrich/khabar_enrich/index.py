@@ -182,16 +182,16 @@ class RelatedIndex:
     def commands(
         self, doc: IndexedDoc, revision: str, attach_prefix: str = "", attach_since: float = NEVER
     ) -> list[Command]:
-        """An entered article's index commands, in order: its candidates read (see `_candidates`),
-        then its index write as `revision`, or its removal when it has none."""
-        candidates = self._candidates(doc, attach_prefix, attach_since)
+        """An entered article's index commands, in order: its candidates read (see
+        `candidates_read`), then its index write as `revision`, or its removal when it has none."""
+        candidates = self.candidates_read(doc, attach_prefix, attach_since)
         if not revision:
             return [candidates, self.removal(doc.article_id)]
         return [candidates, self._addition(doc, revision)]
 
     # ------------------------------------------------------------ reads
 
-    def _candidates(
+    def candidates_read(
         self, doc: IndexedDoc, attach_prefix: str = "", attach_since: float = NEVER
     ) -> Command:
         """Read the candidates of `doc` from the index (see `CANDIDATES_SCRIPT`), with the value at
