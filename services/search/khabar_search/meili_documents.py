@@ -40,7 +40,9 @@ class MeiliUnavailable(ConnectionError):
 class DocumentWriter:
     def __init__(self, url: str, key: str, timeout_s: float = 30.0) -> None:
         self._url = url.rstrip("/")
-        self._headers = {"Content-Type": "application/json"}
+        # Meilisearch gzips every answer a client accepts gzipped; a task's state is a few
+        # hundred bytes, asked for several times a batch: compressing it is work on both sides.
+        self._headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
