@@ -87,7 +87,7 @@ class DocumentWriter:
             async with self._client().request(method, self._url + path, data=body) as response:
                 content = await response.read()
         except (aiohttp.ClientError, TimeoutError) as error:
-            raise MeiliUnavailable(f"meilisearch {method} {path}: {error!r}") from error
+            raise MeiliUnavailable(f"{error or type(error).__name__} ({method} {path})") from error
         if response.status >= 500:
             raise MeiliUnavailable(f"meilisearch {method} {path}: {response.status} {content!r}")
         if response.status >= 400:
