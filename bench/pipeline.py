@@ -258,6 +258,26 @@ async def applied_latencies(
     return {i: (applied[i] - sent_at[i]) * 1000 for i in applied}
 
 
+async def batch_counts(system: BenchSystem) -> dict[str, tuple[float, float]]:
+    """Each service process's (events, batches) handed to its handlers so far, from its
+    `/metrics` (khabar_batch_size_events): how big its batches were between two reads."""
+    counts: dict[str, tuple[float, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for managed in system.group.processes:
+            port = managed.ops_port or system.ports.get(managed.name)
+            if kind(managed.name) not in PYTHON_SERVICES or not port:
+                continue
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            events = batches = 0.0
+            for line in text.splitlines():
+                if line.startswith("khabar_batch_size_events_sum{") and "dead" not in line:
+                    events += float(line.rsplit(" ", 1)[1])
+                elif line.startswith("khabar_batch_size_events_count{") and "dead" not in line:
+                    batches += float(line.rsplit(" ", 1)[1])
+            counts[managed.name] = (events, batches)
+    return counts
+
+
 async def meili_task_stages(meili_url: str, master_key: str, since: str) -> dict[str, list[float]]:
     """Milliseconds each document task of the index spent queued and indexing, from Meilisearch's
     own record of the tasks enqueued after `since` (ISO time)."""
@@ -400,10 +420,12 @@ async def run(
 
         steady_started = time.perf_counter()
         steady_since = datetime.now(UTC).isoformat()
+        batches_start = await batch_counts(system)
         steady_start = system.cpu_by_process() | {k: f() for k, f in client.items()}
         latencies = await steady_latency(system, latency_set, rate)
         await wait_until(lambda: streams_drained(system))
         steady_end = system.cpu_by_process() | {k: f() for k, f in client.items()}
+        batches_end = await batch_counts(system)
         steady_s = time.perf_counter() - steady_started
         task_stages = {
             node: await meili_task_stages(url, system.master_key, steady_since)
@@ -445,6 +467,13 @@ async def run(
             per_article(idle_start, idle_end, IDLE_S * len(latency_set) / steady_s),
         )
     )
+    sizes = []
+    for name, (events, batches) in sorted(batches_end.items()):
+        before = batches_start.get(name, (0.0, 0.0))
+        handled, count = events - before[0], batches - before[1]
+        sizes.append(f"{name} {handled / count:.1f}" if count else f"{name} -")
+    # Small batches cost more per article: a loaded run batches more (compare runs with this).
+    console.print("Events per batch, steady phase: " + ", ".join(sizes))
     latency = Table(title=f"Latency at {rate:g} articles/s (ms)")
     for column in ("path", "n", "p50", "p95", "p99"):
         latency.add_column(column)
