@@ -20,7 +20,12 @@ purges it), then measures, in the same run and on the same real articles:
   steady rate (from each consumer's own record of when it applied the
   article; with several search nodes, each node's), beside raw Meilisearch
   finishing the task of one added document: a one-document task costs more
-  the bigger the index, so both add to an index of the same size.
+  the bigger the index, so both add to an index of the same size;
+- where publish-to-searchable goes, stage by stage: publish to enriched,
+  enriched to searchable (search reading, claiming, sending, waiting on the
+  task, acking), and within that each node's Meilisearch tasks of the steady
+  phase, from their own record: enqueued to started (waiting behind another
+  batch) and started to finished (indexing).
 
 Prints a table; it is not a test.
 """
@@ -29,7 +34,7 @@ import argparse
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import httpx
@@ -226,15 +231,22 @@ async def steady_latency(
         await steady(articles, rate, publish)
     redis = aioredis.from_url(system.redis_url)
     groups = (ENRICH_GROUP, *(search_group(node) for node in system.search_nodes), RENDER_GROUP)
-    latencies = {group: await applied_latencies(redis, group, sent_at) for group in groups}
+    applied = {group: await applied_latencies(redis, group, sent_at) for group in groups}
     await redis.aclose()
+    latencies = {group: list(by_id.values()) for group, by_id in applied.items()}
+    for node in system.search_nodes:  # per article: from enrich's append to the node's ack
+        searched = applied[search_group(node)]
+        latencies[f"enriched→{node}"] = [
+            searched[i] - at for i, at in applied[ENRICH_GROUP].items() if i in searched
+        ]
     return latencies
 
 
 async def applied_latencies(
     redis: aioredis.Redis, group: str, sent_at: dict[str, float], timeout_s: float = 60
-) -> list[float]:
-    """Milliseconds from each POST until `group` applied version 1 (waits for stragglers)."""
+) -> dict[str, float]:
+    """Milliseconds from each POST until `group` applied version 1, by article (waits for
+    stragglers)."""
     deadline = time.perf_counter() + timeout_s
     applied: dict[str, float] = {}
     while len(applied) < len(sent_at) and time.perf_counter() < deadline:
@@ -243,7 +255,53 @@ async def applied_latencies(
             if when:
                 applied[article_id] = datetime.fromisoformat(when.decode()).timestamp()
         await asyncio.sleep(0.2)
-    return [(applied[i] - sent_at[i]) * 1000 for i in applied]
+    return {i: (applied[i] - sent_at[i]) * 1000 for i in applied}
+
+
+async def batch_counts(system: BenchSystem) -> dict[str, tuple[float, float]]:
+    """Each service process's (events, batches) handed to its handlers so far, from its
+    `/metrics` (khabar_batch_size_events): how big its batches were between two reads."""
+    counts: dict[str, tuple[float, float]] = {}
+    async with httpx.AsyncClient(timeout=10) as client:
+        for managed in system.group.processes:
+            port = managed.ops_port or system.ports.get(managed.name)
+            if kind(managed.name) not in PYTHON_SERVICES or not port:
+                continue
+            text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+            events = batches = 0.0
+            for line in text.splitlines():
+                if line.startswith("khabar_batch_size_events_sum{") and "dead" not in line:
+                    events += float(line.rsplit(" ", 1)[1])
+                elif line.startswith("khabar_batch_size_events_count{") and "dead" not in line:
+                    batches += float(line.rsplit(" ", 1)[1])
+            counts[managed.name] = (events, batches)
+    return counts
+
+
+async def meili_task_stages(meili_url: str, master_key: str, since: str) -> dict[str, list[float]]:
+    """Milliseconds each document task of the index spent queued and indexing, from Meilisearch's
+    own record of the tasks enqueued after `since` (ISO time)."""
+    headers = {"Authorization": f"Bearer {master_key}"}
+    params = {
+        "indexUids": "articles",
+        "types": "documentAdditionOrUpdate,documentDeletion",
+        "afterEnqueuedAt": since,
+        "limit": 1000,
+    }
+    async with httpx.AsyncClient(base_url=meili_url, headers=headers, timeout=30) as meili:
+        tasks = (await meili.get("/tasks", params=params)).json()["results"]
+    stages: dict[str, list[float]] = {"queued": [], "indexing": [], "documents": []}
+    for task in tasks:
+        if task["status"] != "succeeded":
+            continue
+        enqueued, started, finished = (
+            datetime.fromisoformat(task[k]).timestamp()
+            for k in ("enqueuedAt", "startedAt", "finishedAt")
+        )
+        stages["queued"].append((started - enqueued) * 1000)
+        stages["indexing"].append((finished - started) * 1000)
+        stages["documents"].append(float(task["details"].get("receivedDocuments", 0) or 0))
+    return stages
 
 
 async def raw_single_latency(
@@ -361,11 +419,18 @@ async def run(
         idle_end = system.cpu_by_process()
 
         steady_started = time.perf_counter()
+        steady_since = datetime.now(UTC).isoformat()
+        batches_start = await batch_counts(system)
         steady_start = system.cpu_by_process() | {k: f() for k, f in client.items()}
         latencies = await steady_latency(system, latency_set, rate)
         await wait_until(lambda: streams_drained(system))
         steady_end = system.cpu_by_process() | {k: f() for k, f in client.items()}
+        batches_end = await batch_counts(system)
         steady_s = time.perf_counter() - steady_started
+        task_stages = {
+            node: await meili_task_stages(url, system.master_key, steady_since)
+            for node, url in sorted(system.search_nodes.items())
+        }
         fresh = await indexed_documents(system, [a.id for a in latency_set])
         # Into the raw index of the same bulk documents, under other ids: the same index size.
         raw_fresh = [{**d, "id": f"raw-{d['id']}"} for d in fresh]
@@ -402,6 +467,13 @@ async def run(
             per_article(idle_start, idle_end, IDLE_S * len(latency_set) / steady_s),
         )
     )
+    sizes = []
+    for name, (events, batches) in sorted(batches_end.items()):
+        before = batches_start.get(name, (0.0, 0.0))
+        handled, count = events - before[0], batches - before[1]
+        sizes.append(f"{name} {handled / count:.1f}" if count else f"{name} -")
+    # Small batches cost more per article: a loaded run batches more (compare runs with this).
+    console.print("Events per batch, steady phase: " + ", ".join(sizes))
     latency = Table(title=f"Latency at {rate:g} articles/s (ms)")
     for column in ("path", "n", "p50", "p95", "p99"):
         latency.add_column(column)
@@ -413,7 +485,36 @@ async def run(
     latency.add_row(*latency_row("publish → rendered", latencies[RENDER_GROUP]))
     latency.add_row(*latency_row("raw Meilisearch add → visible", raw_latency))
     console.print(latency)
+    console.print(stage_table(rate, latencies, task_stages))
     console.print("2 cores shared with other work: figures are rough; compare within one run only.")
+
+
+def stage_table(
+    rate: float, latencies: dict[str, list[float]], task_stages: dict[str, dict[str, list[float]]]
+) -> Table:
+    """Publish → searchable by stage: the pipeline's part and each node's Meilisearch tasks."""
+    table = Table(title=f"Where publish → searchable goes at {rate:g} articles/s (ms)")
+    for column in ("stage", "n", "p50", "p95", "p99"):
+        table.add_column(column)
+    table.add_row(*latency_row("publish → enriched (ingest, enrich)", latencies[ENRICH_GROUP]))
+    for node, stages in task_stages.items():
+        table.add_row(
+            *latency_row(f"node {node}: enriched → searchable", latencies[f"enriched→{node}"])
+        )
+        table.add_row(*latency_row(f"node {node}: task enqueued → started", stages["queued"]))
+        table.add_row(*latency_row(f"node {node}: task started → finished", stages["indexing"]))
+        sizes = stages["documents"]
+        if sizes:
+            table.add_row(
+                f"node {node}: documents per task",
+                str(len(sizes)),
+                *(f"{percentile(sizes, p):.0f}" for p in (0.5, 0.95, 0.99)),
+            )
+    table.caption = (
+        "Enriched → searchable: from enrich's ack to the node's, per article; what the task rows"
+        " do not account for is search's own (read, claim, send, poll, ack)."
+    )
+    return table
 
 
 def main() -> None:

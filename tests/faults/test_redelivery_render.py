@@ -9,6 +9,7 @@ edge's purge webhook (a real HTTP server here) received the changed
 article's, its old section's and home's surrogate keys after the fault.
 """
 
+import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +30,7 @@ from khabar_render.renderer import Renderer
 from khabar_render.settings import RenderSettings
 from khabar_render.site import default_site
 from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, fragment_key
+from khabar_render.warm import WarmLane
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedArticle
@@ -256,3 +258,37 @@ async def test_no_path_serves_a_cached_fragment_of_a_withdrawn_article(
             response = await client.get(path)
             assert response.status_code == 410, (path, response.status_code)
             assert story.article.headline not in response.text
+
+
+async def test_a_stop_while_the_warm_lane_holds_home_leaves_it_cold_never_stale(
+    render: Render,
+) -> None:
+    """The warm lane holds home and the first listing pages for a window after a batch
+    (`KHABAR_WARM_COALESCE_S`); the process stopping then, after the batch's own fragments
+    were written and its events acked, loses only their warmth: they were purged before the
+    ack, so nothing cached shows the old headline and a reader gets them fresh. (A stop before
+    the ack is the redelivery the tests above go through, at every failpoint.)"""
+    story, _ = await published_and_warm(render)
+    lane = WarmLane(render.renderer, chunk=64, pause_s=0, coalesce_s=600)
+    updater = FragmentUpdater(
+        render.articles, render.cache, render.renderer, render.notifier, 10, 64, warm=lane
+    )
+    running = asyncio.create_task(lane.run())
+    try:
+        corrected = enriched(story.article, version=2, headline="عنوان مصحح")
+        await updater.handle([Delivery("9-0", event(corrected))])  # the consumer acks after this
+        for _ in range(500):  # the other articles' links go on being warmed meanwhile
+            if not lane._pending:
+                break
+            await asyncio.sleep(0.01)
+        assert not lane._pending and lane.pending == 6  # only home and sport's first pages held
+    finally:
+        running.cancel()  # the process stops: what the lane held is lost
+        await asyncio.gather(running, return_exceptions=True)
+
+    assert await render.stale() == []
+    cached = await render.cached()
+    assert "home" not in cached and "section:sport:1" not in cached
+    for name in ("home", "home-page", "section:sport:1", "section-page:sport:1"):
+        fragment = await render.renderer.fetch(name)  # a reader asks
+        assert fragment is not None and "عنوان مصحح" in fragment.html, name

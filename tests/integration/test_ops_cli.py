@@ -12,9 +12,10 @@ import redis
 import redis.asyncio as aioredis
 from typer.testing import CliRunner
 
-from khabar_cli.failures import EXIT_REFUSED, EXIT_UNAVAILABLE
+from khabar_cli.failures import EXIT_REFUSED, EXIT_UNAVAILABLE, explain
 from khabar_cli.main import app
 from khabar_dev.processes import ProcessGroup, free_port, wait_until
+from khabar_search.meili import MeiliWriter
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import ArticleEvent, encode_event
 from khabar_shared.names import (
@@ -380,6 +381,19 @@ def test_reindex_with_meilisearch_down_says_so_in_one_line_and_exits_3(redis_url
     assert lines == [
         (f"khabar: Meilisearch is down at {meili_url} (KHABAR_MEILI_URL): Connection refused")
     ]
+
+
+async def test_meilisearch_lost_while_documents_are_sent_says_so_in_one_line() -> None:
+    """Documents go over a connection of their own (search's meili_documents.py): Meilisearch
+    gone by the time a reindex sends them is named the same way, with the same exit code."""
+    writer = MeiliWriter(f"http://127.0.0.1:{free_port()}", "key", "articles")
+    with pytest.raises(Exception) as caught:
+        await writer.apply([{"id": "a"}], [])
+    await writer.aclose()
+    found = explain(caught.value)
+    assert found is not None, repr(caught.value)
+    assert found[1] == EXIT_UNAVAILABLE
+    assert found[0].startswith("Meilisearch is down at ")
 
 
 def test_a_wrong_redis_password_is_named_and_exits_4(tmp_path: Path) -> None:

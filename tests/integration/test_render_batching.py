@@ -7,8 +7,9 @@ renders it once however many batches purged it.
 """
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,12 +43,22 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 class Render:
     """Render's parts wired as the app wires them, on one Redis."""
 
-    def __init__(self, redis: aioredis.Redis, warm: bool) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        warm: bool,
+        coalesce_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.redis = redis
         self.articles = ArticleStore(redis, lambda e: SITE.section(category_of(e)).slug)
         self.cache = FragmentCache(redis)
         self.renderer = Renderer(self.articles, self.cache, SITE, 10, 4)
-        self.warm = WarmLane(self.renderer, chunk=64, pause_s=0) if warm else None
+        self.warm = (
+            WarmLane(self.renderer, chunk=64, pause_s=0, coalesce_s=coalesce_s, clock=clock)
+            if warm
+            else None
+        )
         self.updater = FragmentUpdater(
             self.articles,
             self.cache,
@@ -153,6 +164,46 @@ async def test_the_warm_lane_renders_home_once_for_many_batches(render: Render) 
     assert await render.warm_all() == 6
     home = await render.cache.get("home")
     assert home is not None and stories[-1].headline in home.html
+
+
+class Clock:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_home_and_first_listing_pages_wait_out_the_window_then_render_once(
+    redis: aioredis.Redis,
+) -> None:
+    """At a steady trickle each one-article batch purges home and its listings: held for the
+    window, six batches cost one render of each, and other work is not held with them."""
+    clock = Clock()
+    render = Render(redis, warm=True, coalesce_s=2.0, clock=clock)
+    assert render.warm is not None
+    *stories, b = in_section("economy", 6)
+    await render.publish(enriched(b))
+    for story in stories:
+        await render.publish(enriched(story))
+        clock.now += 0.25
+    assert render.warm.pending == 6  # home, home-page, home-esi; economy's three first pages
+    assert await render.warm.render_chunk() == 0  # not due: 1.25 s since the first purge
+    assert await render.cache.get("home") is None and await render.cache.get("home-page") is None
+    render.warm.add([f"page:{b.id}"])  # other work goes on meanwhile
+    assert await render.warm.render_chunk() == 1
+
+    clock.now += 0.75
+    assert await render.warm.render_chunk() == 6
+    home = await render.cache.get("home")
+    assert home is not None and stories[-1].headline in home.html
+    # The next batch starts a new window.
+    await render.publish(enriched(b, version=2, headline="عنوان الساعة"))
+    assert await render.warm.render_chunk() == 0
+    clock.now += 2.0
+    assert await render.warm.render_chunk() == 6
 
 
 async def test_without_a_warm_lane_the_batch_renders_home_and_dependents_itself(

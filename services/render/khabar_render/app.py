@@ -75,7 +75,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     )
     edge = EdgePurger(settings.edge_purge_url, settings.edge_purge_token.get_secret_value())
     notifier = PurgeNotifier(settings.purge_webhook_url, edge)
-    warm = WarmLane(renderer, settings.eager_render_limit)
+    warm = WarmLane(renderer, settings.eager_render_limit, coalesce_s=settings.warm_coalesce_s)
     sweeper = BreakingSweeper(breaking, articles, cache, notifier)
     updater = FragmentUpdater(
         articles,

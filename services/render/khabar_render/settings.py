@@ -42,6 +42,10 @@ class RenderSettings(SiteSettings):
     # listings, re-linked and dependent articles' fragments, all purged before
     # the batch was acked, so never stale, only cold until then.
     eager_render_limit: int = Field(default=64, ge=0)
+    # Seconds the warm lane holds home and first listing pages after a batch purged them, so
+    # the batches of that window cost one render of each (cold meanwhile, never stale); 0
+    # renders them again after every batch.
+    warm_coalesce_s: float = Field(default=1.0, ge=0)
     # Breaking news (`breaking.py`): how long a headline-only flash stays in the banner
     # above home and its listings when no full article on its story comes, and how often
     # the sweeper looks for flashes that stopped breaking.

@@ -13,12 +13,21 @@ under the lock the consumer holds while it applies a batch (so a render never
 reads half of a batch, and a batch never waits for a whole chunk), and
 while the consumer is busy it takes at most a share of the time. Home and the
 first listing pages, purged by almost every batch and asked for most, go
-first, so they are warm again right after each batch.
+first once they are due.
+
+They are due `coalesce_s` after the first batch that purged them since they
+were last rendered: at a steady trickle every one-article batch purges home
+and its listings, and rendering them again after each batch repeated the same
+work for every article, though no reader may ask for them in between. Held
+for a short window, the batches of that window cost one render of each. A
+reader who asks meanwhile gets a fresh render on demand (the cache never
+holds them stale), and a crash loses nothing but the warmth: what the lane
+held was purged before its batches were acked.
 """
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 
 from khabar_render.renderer import Renderer
@@ -46,8 +55,14 @@ class WarmLane:
         pause_s: float = PAUSE_S,
         max_pending: int = MAX_PENDING,
         lock_slice: int = LOCK_SLICE,
+        coalesce_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._renderer = renderer
+        self._coalesce_s = coalesce_s
+        self._clock = clock
+        # When the hot fragments queued now are due: the first purge of them plus `coalesce_s`.
+        self._hot_due = 0.0
         self._chunk = max(1, chunk)
         self._slice = max(1, lock_slice)
         self._pause_s = pause_s
@@ -67,6 +82,8 @@ class WarmLane:
     def add(self, names: Iterable[str], hot: bool = False) -> None:
         """Queue fragments to render again; past `max_pending` they stay cold until asked for."""
         queue = self._hot if hot else self._pending
+        if hot and not self._hot:
+            self._hot_due = self._clock() + self._coalesce_s
         for name in names:
             if self.pending >= self._max_pending:
                 log.warning("warm_lane_full", pending=self.pending)
@@ -94,12 +111,17 @@ class WarmLane:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self.pending:
+                if not self._pending and not self._hot_is_due():
+                    # Only hot fragments left, not due yet: the batches meanwhile join them.
+                    await asyncio.sleep(max(0.0, self._hot_due - self._clock()))
+                    continue
                 await self._pace()
                 await self.render_chunk()
 
     async def render_chunk(self) -> int:
         """Render the next chunk; a failure leaves those fragments cold, never stale."""
-        chunk = [*self._hot, *self._pending][: self._chunk]
+        hot = [*self._hot] if self._hot_is_due() else []
+        chunk = [*hot, *self._pending][: self._chunk]
         self.discard(chunk)
         if not chunk:
             return 0
@@ -115,6 +137,9 @@ class WarmLane:
                 took += time.monotonic() - started
         self._next_chunk_at = time.monotonic() + max(self._pause_s, BUSY_WAIT_FACTOR * took)
         return len(chunk)
+
+    def _hot_is_due(self) -> bool:
+        return self._clock() >= self._hot_due
 
     async def _pace(self) -> None:
         """While the consumer is busy, wait out the share it leaves us; when idle, go on."""

@@ -167,6 +167,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         checking.cancel()
         await pool.aclose()
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
+        await writer.aclose()
         await reader.aclose()
         await buckets.aclose()
         await redis.aclose()

@@ -1,7 +1,9 @@
 """Writing to Meilisearch: index settings, batched upserts and deletes, task waits, swaps.
 
 The official client is synchronous; its calls run in a worker thread so the
-event loop keeps reading streams and answering readers meanwhile.
+event loop keeps reading streams and answering readers meanwhile. Documents,
+sent for every batch, go through `meili_documents` instead: its connections
+stay open.
 """
 
 import asyncio
@@ -20,19 +22,21 @@ from requests.exceptions import RequestException
 
 from khabar_search.index_settings import index_settings
 from khabar_search.locales import DEFAULT_LANGUAGES
+from khabar_search.meili_documents import (
+    FIRST_POLL_S,
+    MAX_POLL_S,
+    PENDING,
+    DocumentWriter,
+    MeiliTaskFailed,
+    MeiliUnavailable,
+)
 from khabar_shared.logging import get_logger
 
 log = get_logger(__name__)
 
 TASK_TIMEOUT_MS = 600_000
-# How often a task's state is asked for: from the first pause, growing to the longest.
-FIRST_POLL_S = 0.005
-MAX_POLL_S = 0.05
-PENDING = ("enqueued", "processing")
 
-
-class MeiliTaskFailed(RuntimeError):
-    pass
+__all__ = ["MeiliTaskFailed", "MeiliWriter", "is_unavailable"]
 
 
 class MeiliWriter:
@@ -45,6 +49,7 @@ class MeiliWriter:
         languages: Sequence[str] = DEFAULT_LANGUAGES,
     ) -> None:
         self._client = meilisearch.Client(url, key or None, timeout=30)
+        self._documents = DocumentWriter(url, key, timeout_s=30)
         self.index_uid = index_uid
         self.prefix_search = prefix_search
         self.languages = languages
@@ -52,8 +57,9 @@ class MeiliWriter:
     def for_index(self, index_uid: str) -> "MeiliWriter":
         """A writer on another index of the same server (a rebuild's new index)."""
         other = MeiliWriter.__new__(MeiliWriter)
-        other._client, other.index_uid, other.prefix_search, other.languages = (
+        other._client, other._documents, other.index_uid, other.prefix_search, other.languages = (
             self._client,
+            self._documents,
             index_uid,
             self.prefix_search,
             self.languages,
@@ -99,21 +105,11 @@ class MeiliWriter:
 
     async def apply(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:
         """Upsert and delete, and return only once Meilisearch says both succeeded."""
-        await asyncio.to_thread(self._apply_sync, upserts, deletes)
+        await self._documents.apply(self.index_uid, upserts, deletes)
 
-    def _apply_sync(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:
-        index = self._client.index(self.index_uid)
-        tasks: list[TaskInfo] = []
-        if upserts:
-            tasks.append(index.add_documents(upserts, primary_key="id"))
-        if deletes:
-            # The client deprecates its ids argument; the server's delete-batch route stays.
-            answer = self._client.http.post(
-                f"indexes/{self.index_uid}/documents/delete-batch", list(deletes)
-            )
-            tasks.append(TaskInfo(**answer))
-        for task in tasks:
-            self._wait(task)
+    async def aclose(self) -> None:
+        """Close the documents' connections (the sync client keeps none)."""
+        await self._documents.aclose()
 
     async def swap_with(self, other_uid: str) -> None:
         """Atomically exchange this index's documents and settings with `other_uid`'s."""
@@ -158,6 +154,7 @@ class MeiliWriter:
 
 
 UNAVAILABLE = (
+    MeiliUnavailable,
     MeilisearchCommunicationError,
     MeilisearchTimeoutError,
     ConnectionError,

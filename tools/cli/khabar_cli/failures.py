@@ -23,6 +23,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from typer.core import TyperGroup
 
+from khabar_search.meili_documents import MeiliUnavailable
+
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_UNAVAILABLE = 3
@@ -73,7 +75,7 @@ def explain(error: BaseException) -> tuple[str, int] | None:
         return f"Redis at {redis_where()} refused the credentials: {cause(error)}", EXIT_REFUSED
     if isinstance(error, (RedisConnectionError, RedisTimeoutError, RedisClusterException)):
         return f"Redis is down at {redis_where()}: {cause(error)}", EXIT_UNAVAILABLE
-    if isinstance(error, MeilisearchCommunicationError):
+    if isinstance(error, MeilisearchCommunicationError | MeiliUnavailable):
         return f"Meilisearch is down at {meili_where()}: {cause(error)}", EXIT_UNAVAILABLE
     if isinstance(error, MeilisearchApiError) and error.code in (
         "invalid_api_key",
