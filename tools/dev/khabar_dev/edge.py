@@ -5,8 +5,10 @@ and written beside varnishd's working directory; the rules it includes are
 `edge/khabar.vcl`, the same file compose and the varnishtest cases use.
 """
 
+import hashlib
 import socket
 import string
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +17,22 @@ from khabar_dev.processes import REPO_ROOT, ManagedProcess, ProcessGroup, wait_u
 EDGE_DIR = REPO_ROOT / "edge"
 # Cache memory of the local edge: the whole sample's pages fit many times over.
 EDGE_STORAGE = "malloc,256m"
+# A Unix socket's path must fit in sockaddr_un (108 bytes on Linux).
+SOCKET_PATH_MAX = 100
+
+
+def self_socket(work_dir: Path) -> Path:
+    """The Unix socket varnishd asks itself on (`khabar_self`): writable by this user alone.
+
+    khabar.vcl trusts a request as the assembly's inner one by this socket, so
+    it is not a port a reader could reach. Under a deep work dir (pytest's
+    tmp_path) the path moves to the temp dir, named after the work dir.
+    """
+    path = work_dir / "self.sock"
+    if len(str(path)) <= SOCKET_PATH_MAX:
+        return path
+    digest = hashlib.sha256(str(work_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"khabar-edge-{digest}.sock"
 
 
 def search_ports_of(search_port: int | Sequence[int]) -> list[int]:
@@ -26,10 +44,9 @@ def write_vcl(
     render_port: int,
     search_port: int | Sequence[int],
     purge_token: str,
-    edge_port: int,
     host: str = "127.0.0.1",
 ) -> Path:
-    """The top-level VCL for origins on `host` and an edge on `edge_port`, written under `work_dir`.
+    """The top-level VCL for origins on `host`, written under `work_dir`.
 
     `search_port` is one search process's port, or each node's search process's
     ports: readers' searches go round them all, skipping any that is down.
@@ -47,7 +64,7 @@ def write_vcl(
         f"    search_nodes.add_backend(search_{number});\n" for number in range(1, len(ports) + 1)
     )
     vcl = template.substitute(
-        edge_port=edge_port,
+        self_socket=str(self_socket(work_dir)),
         render_host=host,
         render_port=render_port,
         search_backends=backends,
@@ -75,6 +92,8 @@ def varnishd_argv(work_dir: Path, vcl: Path, port: int) -> list[str]:
         str(work_dir / "varnishd"),
         "-a",
         f"127.0.0.1:{port}",
+        "-a",
+        f"khabar_self={self_socket(work_dir)}",
         "-f",
         str(vcl),
         "-s",
@@ -102,7 +121,7 @@ def start_edge(
 ) -> ManagedProcess:
     """varnishd in the foreground (supervised like the services), listening on `port`."""
     work_dir = work_dir.resolve()
-    vcl = write_vcl(work_dir, render_port, search_port, purge_token, port)
+    vcl = write_vcl(work_dir, render_port, search_port, purge_token)
     managed = group.start(
         "edge", varnishd_argv(work_dir, vcl, port), log_path=work_dir / "varnishd.log"
     )
