@@ -42,6 +42,7 @@
 #   briefly and never graced, so a stale page never outlives a withdrawal.
 
 import std;
+import var;
 import xkey;
 
 sub vcl_recv {
@@ -97,6 +98,9 @@ sub khabar_purge {
     if (!req.http.xkey-purge) {
         return (synth(400, "Name the surrogate keys in xkey-purge"));
     }
+    # Fetches that start before this purge and end after it are not cached (vcl_backend_response).
+    # A little ahead of now: `now` is when this request began, the purge is a moment later.
+    var.global_set("khabar_purged_at", "" + (std.time2real(now, 0.0) + 0.01));
     set req.http.X-Purged = xkey.purge(req.http.xkey-purge);
     return (synth(200, "Purged " + req.http.X-Purged));
 }
@@ -162,16 +166,25 @@ sub vcl_backend_response {
         }
         set beresp.uncacheable = true;
         set beresp.ttl = 0s;
-        return (deliver);
-    }
-    if (beresp.status == 404 || beresp.status == 410) {
+    } elsif (beresp.status == 404 || beresp.status == 410) {
         set beresp.ttl = 5s;
         set beresp.grace = 0s;
         set beresp.keep = 0s;
-        return (deliver);
+    } else {
+        set beresp.grace = 24h;
+        set beresp.keep = 1h;
     }
-    set beresp.grace = 24h;
-    set beresp.keep = 1h;
+    if (std.real(var.global_get("khabar_purged_at"), 0.0) >= std.time2real(bereq.time, 0.0)) {
+        # A purge came while this was fetched: the answer may have been read
+        # before the change that purge is for (a story withdrawn meanwhile),
+        # and xkey drops an object only once it is in the cache. It goes to
+        # the readers who asked for it, not into the cache; the next reader's
+        # request fetches again.
+        set beresp.uncacheable = true;
+        set beresp.ttl = 0s;
+        set beresp.grace = 0s;
+        set beresp.keep = 0s;
+    }
     return (deliver);
 }
 
