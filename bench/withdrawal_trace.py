@@ -15,7 +15,8 @@ withdrawal is timed from its event on the enriched stream to:
 - listing: the article's section listing, through the edge, no longer shows it
   (`bench.edge`'s figure: both page and listing).
 
-Readers poll both pages every 20 ms, as `bench.edge` does. Prints p50/p99 of
+Each victim's page and listing are polled every 20 ms, on connections of their
+own (the harness's lean client), as `bench.edge` does. Prints p50/p99 of
 each stage and the load average. It is not a test.
 """
 
@@ -28,12 +29,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import httpx
 import redis
 
 from bench.edge import warm, withdrawal
-from bench.harness import load_articles, percentile, running_system
+from bench.harness import KeepAliveClient, load_articles, percentile, running_system
 from bench.render import enriched_events, render_throughput
 from khabar_dev.edge import start_edge
 from khabar_dev.processes import free_port
@@ -72,31 +73,34 @@ def gone_served(log: Path) -> dict[str, float]:
 async def time_stages(
     edge: str, redis_url: str, victims: list[tuple[str, str]], rate: float
 ) -> dict[str, dict[str, float]]:
+    """Per article: when its event was added, and when the poller saw page and listing change."""
     client = redis.asyncio.Redis.from_url(redis_url)
+    parts = urlsplit(edge)
     found: dict[str, dict[str, float]] = {}
-    async with httpx.AsyncClient(base_url=edge, timeout=10) as http:
 
-        async def one(article_id: str, listing: str, delay: float) -> None:
-            await asyncio.sleep(delay)
-            times = found[article_id] = {"event": time.time()}
-            await client.xadd(ENRICHED_STREAM, encode_event(withdrawal(article_id)))
-            while "page" not in times or "listing" not in times:
-                page, shown = await asyncio.gather(
-                    http.get(f"/articles/{article_id}"), http.get(listing)
-                )
-                now = time.time()
-                if page.status_code == 410:
-                    times.setdefault("page", now)
-                if article_id not in shown.text:
-                    times.setdefault("listing", now)
-                await asyncio.sleep(0.02)
-
-        try:
-            await asyncio.gather(
-                *(one(i, listing, n / rate) for n, (i, listing) in enumerate(victims))
+    async def one(article_id: str, listing: str, delay: float) -> None:
+        page_client = await KeepAliveClient.open(parts.hostname or "", parts.port or 80)
+        listing_client = await KeepAliveClient.open(parts.hostname or "", parts.port or 80)
+        await asyncio.sleep(delay)
+        times = found[article_id] = {"event": time.time()}
+        await client.xadd(ENRICHED_STREAM, encode_event(withdrawal(article_id)))
+        while "page" not in times or "listing" not in times:
+            (status, _), (_, shown) = await asyncio.gather(
+                page_client.get(f"/articles/{article_id}"), listing_client.get(listing)
             )
-        finally:
-            await client.aclose()
+            now = time.time()
+            if status == 410:
+                times.setdefault("page", now)
+            if article_id.encode() not in shown:
+                times.setdefault("listing", now)
+            await asyncio.sleep(0.02)
+        page_client.close()
+        listing_client.close()
+
+    try:
+        await asyncio.gather(*(one(i, listing, n / rate) for n, (i, listing) in enumerate(victims)))
+    finally:
+        await client.aclose()
     return found
 
 
