@@ -32,6 +32,22 @@ Under heavy load use `--max-age 600` for the cached-hit comparison: with 30 s
 the copies fetched before wrk may expire during its run (the table's origin
 fetches say so), and the edge is then measured revalidating, not hitting.
 
+Runs of 2026-12-07, session 12 (inner requests on the khabar_self Unix
+socket, fetches overlapped by a purge left uncached, withdrawals polled with
+the harness's lean client), 500 articles, max-age 600, same machine:
+- 17:34, load 6.3-7.7, before the purge fix and the lean poller: edge 11.4x
+  the minimal origin (p99 16 ms vs its p50 40 ms), render 0.84x, hit ratio
+  99.9 %; withdrawals p50 0.32 s, p99 524 s: one page kept its pre-withdrawal
+  copy at the edge (a fetch in flight across the purge) until purged by hand.
+- 18:01, load 8.6-9.5: edge 9.8x (p99 13 ms vs p50 34 ms; CPU 5.8x), render
+  0.67x (CPU 0.76x); withdrawals p50 0.42 s, p99 0.64 s.
+- 18:07, load 7.1-9.1: edge 10.2x (p99 68 ms vs p50 21 ms; CPU 6.9x), render
+  0.77x (CPU 0.79x); withdrawals p50 0.22 s, p99 0.41 s.
+Render's profile (py-spy, wrk on cached fragments): a third of its samples in
+uvicorn writing the head and the body (two writes per answer, as the minimal
+origin's), a fifth in the Lua read through redis-py's Script wrapper, 7 % in
+pydantic parsing the stored fragment.
+
 Runs of 2026-12-07, session 11 (the edge caching assembled pages, render's
 fast path in one round trip in front of FastAPI), same machine, load 8 to 18,
 500 articles, max-age 600, each beside the code before it in the same hour:
