@@ -43,7 +43,13 @@ the harness's lean client), 500 articles, max-age 600, same machine:
   0.67x (CPU 0.76x); withdrawals p50 0.42 s, p99 0.64 s.
 - 18:07, load 7.1-9.1: edge 10.2x (p99 68 ms vs p50 21 ms; CPU 6.9x), render
   0.77x (CPU 0.79x); withdrawals p50 0.22 s, p99 0.41 s.
-Render's profile (py-spy, wrk on cached fragments): a third of its samples in
+After render keeps its fast path's answers by their stored bytes:
+- 18:12, load 4.8-7.8: edge 11.4x (p99 34 ms vs p50 43 ms; CPU 6.8x), render
+  0.88x (CPU 0.95x); withdrawals p50 0.28 s, p99 0.59 s.
+- 18:14, load 7.7-9.5: edge 4.7x (p99 28 ms vs p50 29 ms; CPU 5.7x; the
+  edge had 1.5 CPU-seconds in its 5 s), render 0.78x (CPU 0.93x);
+  withdrawals p50 0.05 s, p99 0.07 s.
+Render's profile before that (py-spy, wrk on cached fragments): a third of its samples in
 uvicorn writing the head and the body (two writes per answer, as the minimal
 origin's), a fifth in the Lua read through redis-py's Script wrapper, 7 % in
 pydantic parsing the stored fragment.
