@@ -201,7 +201,7 @@ class KeepAliveClient:
     clients and 108 at 64 through httpx, against 1,340 and 1,495 through this
     client), and the load generator shares the machine's cores with what it
     measures: so benchmarks use the leanest client that speaks to the services.
-    They always answer with a Content-Length.
+    They answer with a Content-Length, or chunked (the edge, streaming a page it assembles).
     """
 
     def __init__(
@@ -234,6 +234,8 @@ class KeepAliveClient:
         )
         head = (await self._reader.readuntil(b"\r\n\r\n")).lower()
         status = int(head.split(b" ", 2)[1])
+        if b"\r\ntransfer-encoding: chunked" in head:
+            return status, head, await self._read_chunked()
         size = next(
             (
                 int(line.split(b":", 1)[1])
@@ -243,6 +245,14 @@ class KeepAliveClient:
             0,
         )
         return status, head, await self._reader.readexactly(size)
+
+    async def _read_chunked(self) -> bytes:
+        """A chunked body (the edge streams a page it is still assembling)."""
+        body = b""
+        while size := int((await self._reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            body += (await self._reader.readexactly(size + 2))[:-2]
+        await self._reader.readuntil(b"\r\n")  # no trailers are sent
+        return body
 
     async def get(self, path: str) -> tuple[int, bytes]:
         status, _, body = await self.request("GET", path)

@@ -7,4 +7,6 @@ case "$KHABAR_EDGE_PURGE_TOKEN" in
   *[!A-Za-z0-9_.~-]*) echo "KHABAR_EDGE_PURGE_TOKEN: use URL-safe characters only" >&2; exit 2 ;;
 esac
 sed "s/@KHABAR_EDGE_PURGE_TOKEN@/$KHABAR_EDGE_PURGE_TOKEN/" /etc/varnish/khabar/compose.vcl.in > /tmp/edge.vcl
-exec varnishd -F -f /tmp/edge.vcl -a :8000 -s "malloc,${KHABAR_EDGE_CACHE_SIZE:-256m}"
+# khabar_self: the socket the edge asks itself on to assemble pages (khabar.vcl).
+exec varnishd -F -f /tmp/edge.vcl -a :8000 -a khabar_self=/tmp/khabar-self.sock \
+  -s "malloc,${KHABAR_EDGE_CACHE_SIZE:-256m}"

@@ -3,8 +3,18 @@
 # Included by a top-level file that declares, for its environment (make run,
 # compose, varnishtest): the backends, `acl khabar_purgers`, and the subs
 # `khabar_pick_render`, `khabar_pick_search`, `khabar_pick_self` (set
-# req.backend_hint; "self" is this same varnishd) and `khabar_check_purge_token`
-# (answers 403 unless the purge carries the token).
+# req.backend_hint; "self" is this same varnishd, reached on its listen socket
+# named `khabar_self`, a Unix socket only this varnishd can write to) and
+# `khabar_check_purge_token` (answers 403 unless the purge carries the token).
+#
+# Readers choose every header, every query string and the Host: nothing they
+# send is trusted. The assembly's inner requests are known by the socket they
+# arrive on, never by a header (a reader's `X-Khabar-Assembly: inner` asked
+# for the shell, assembled again on every request); query parameters render
+# does not read, and Host, are not let split the cache (each new variant was
+# a miss: a render request and an assembly); methods other than GET and HEAD
+# are answered here, not passed on; surrogate keys stay between render and
+# the edge.
 #
 # - /search, /v1/search and search's own static files go to search, uncached
 #   (hit lists change with every publication); everything else to render.
@@ -32,14 +42,25 @@
 #   briefly and never graced, so a stale page never outlives a withdrawal.
 
 import std;
+import var;
 import xkey;
 
 sub vcl_recv {
     if (req.method == "PURGE") {
         call khabar_purge;
     }
-    # The edge is the readers' first hop: what a client says it forwarded is not believed.
-    set req.http.X-Forwarded-For = client.ip;
+    # Set by this file alone: inner is where the request arrived, not what it says.
+    unset req.http.X-Khabar-Assembly;
+    if (local.socket == "khabar_self") {
+        set req.http.X-Khabar-Assembly = "inner";
+    } else {
+        # The edge is the readers' first hop: what a client says it forwarded is not believed.
+        set req.http.X-Forwarded-For = client.ip;
+    }
+    if (req.method != "GET" && req.method != "HEAD") {
+        # Neither origin takes anything else from readers: answered here, at no origin's cost.
+        return (synth(405, "Method Not Allowed"));
+    }
     unset req.http.Surrogate-Capability;
     # Both origins may answer with ESI: render's page shells, search's page
     # (the site's header and footer come from render).
@@ -51,10 +72,8 @@ sub vcl_recv {
         }
     } else {
         call khabar_pick_render;
+        call khabar_normalize_query;
         call khabar_normalize_accept;
-    }
-    if (req.method != "GET" && req.method != "HEAD") {
-        return (pass);
     }
     if (std.healthy(req.backend_hint)) {
         set req.grace = 5s;
@@ -62,13 +81,11 @@ sub vcl_recv {
     # Pages are the same for every reader: no cookie or credential splits the cache.
     unset req.http.Cookie;
     unset req.http.Authorization;
-    if (req.http.X-Khabar-Assembly != "inner") {
-        unset req.http.X-Khabar-Assembly;
-        if (req.esi_level == 0 && req.url ~ "^/(articles/|category/|$|\?)") {
-            # A reader's page: its assembled copy, assembled by this varnishd on a miss.
-            set req.http.X-Khabar-Assembly = "outer";
-            call khabar_pick_self;
-        }
+    if (!req.http.X-Khabar-Assembly && req.esi_level == 0
+        && req.url ~ "^/(articles/|category/|$)") {
+        # A reader's page: its assembled copy, assembled by this varnishd on a miss.
+        set req.http.X-Khabar-Assembly = "outer";
+        call khabar_pick_self;
     }
     return (hash);
 }
@@ -81,8 +98,33 @@ sub khabar_purge {
     if (!req.http.xkey-purge) {
         return (synth(400, "Name the surrogate keys in xkey-purge"));
     }
+    # Fetches that start before this purge and end after it are not cached (vcl_backend_response).
+    # A little ahead of now: `now` is when this request began, the purge is a moment later.
+    var.global_set("khabar_purged_at", "" + (std.time2real(now, 0.0) + 0.01));
     set req.http.X-Purged = xkey.purge(req.http.xkey-purge);
     return (synth(200, "Purged " + req.http.X-Purged));
+}
+
+sub khabar_normalize_query {
+    # Render reads three query parameters: page (a listing's), heading (a
+    # card's) and lang (the header's and footer's). Any other, or any other
+    # spelling, would only make another copy of the same page.
+    if (req.url !~ "\?") {
+        return;
+    }
+    set req.http.X-Khabar-Path = regsub(req.url, "\?.*$", "");
+    if (req.url ~ "^/(category|fragments/section)/[^/?]+\?(.*&)?page=[1-9][0-9]{0,4}(&|$)") {
+        set req.url = req.http.X-Khabar-Path + "?page="
+            + regsub(req.url, "^.*[?&]page=([1-9][0-9]{0,4})(&.*)?$", "\1");
+    } elsif (req.url ~ "^/fragments/card/[^/?]+\?(.*&)?heading=h2(&|$)") {
+        set req.url = req.http.X-Khabar-Path + "?heading=h2";
+    } elsif (req.url ~ "^/fragments/(header|footer)\?(.*&)?lang=[a-z]{2}(&|$)") {
+        set req.url = req.http.X-Khabar-Path + "?lang="
+            + regsub(req.url, "^.*[?&]lang=([a-z]{2})(&.*)?$", "\1");
+    } else {
+        set req.url = req.http.X-Khabar-Path;
+    }
+    unset req.http.X-Khabar-Path;
 }
 
 sub khabar_normalize_accept {
@@ -99,13 +141,14 @@ sub vcl_hash {
     if (req.http.X-Khabar-Assembly == "outer") {
         hash_data("assembled");
     }
-    # then the built-in hash: URL and host
+    # The URL alone: render's answers do not depend on the Host a reader names.
+    hash_data(req.url);
+    return (lookup);
 }
 
 sub vcl_backend_fetch {
-    if (bereq.http.X-Khabar-Assembly == "outer") {
-        set bereq.http.X-Khabar-Assembly = "inner";
-    }
+    # The inner request is known by its socket; origins have no use for the mark.
+    unset bereq.http.X-Khabar-Assembly;
 }
 
 sub vcl_backend_response {
@@ -123,16 +166,25 @@ sub vcl_backend_response {
         }
         set beresp.uncacheable = true;
         set beresp.ttl = 0s;
-        return (deliver);
-    }
-    if (beresp.status == 404 || beresp.status == 410) {
+    } elsif (beresp.status == 404 || beresp.status == 410) {
         set beresp.ttl = 5s;
         set beresp.grace = 0s;
         set beresp.keep = 0s;
-        return (deliver);
+    } else {
+        set beresp.grace = 24h;
+        set beresp.keep = 1h;
     }
-    set beresp.grace = 24h;
-    set beresp.keep = 1h;
+    if (std.real(var.global_get("khabar_purged_at"), 0.0) >= std.time2real(bereq.time, 0.0)) {
+        # A purge came while this was fetched: the answer may have been read
+        # before the change that purge is for (a story withdrawn meanwhile),
+        # and xkey drops an object only once it is in the cache. It goes to
+        # the readers who asked for it, not into the cache; the next reader's
+        # request fetches again.
+        set beresp.uncacheable = true;
+        set beresp.ttl = 0s;
+        set beresp.grace = 0s;
+        set beresp.keep = 0s;
+    }
     return (deliver);
 }
 
@@ -173,6 +225,8 @@ sub vcl_deliver {
         # To the assembled layer: the shell's Cache-Control and Surrogate-Key as they are.
         return (deliver);
     }
+    # The keys name what a page shows for purges; readers have no use for them.
+    unset resp.http.Surrogate-Key;
     if (req.esi_level == 0 && resp.http.Content-Type ~ "(html|xml)") {
         # The edge is purged when a story changes; a browser is not. Readers'
         # browsers ask again each time (cheaply: the edge answers from memory).

@@ -2,7 +2,8 @@
 
 A service killed with SIGKILL is started again while the others keep
 serving; a runner killed with SIGKILL leaves no child behind; a port already
-taken is named in one line before anything starts.
+taken is named in one line before anything starts; the edge's shared-memory
+log is on tmpfs.
 """
 
 import os
@@ -176,6 +177,29 @@ def test_the_fragment_cache_is_its_own_bounded_evicting_redis(
     render = service_pid(runner[0].pid, "render")
     environ = Path(f"/proc/{render}/environ").read_bytes().split(b"\0")
     assert f"KHABAR_CACHE_REDIS_URL=redis://127.0.0.1:{ports['cache']}/0".encode() in environ
+
+
+@pytest.mark.timeout(400)
+def test_the_edge_keeps_its_shared_memory_log_on_tmpfs(
+    runner: tuple[subprocess.Popen[bytes], Path], tmp_path: Path
+) -> None:
+    """varnishd writes a record per request into memory-mapped files: kept off the data dir's disk.
+
+    The data dir keeps the name varnishstat and varnishlog are given (`-n`).
+    """
+    name = (tmp_path / "data" / "edge" / "varnishd").resolve(strict=False)
+    link = tmp_path.resolve() / "data" / "edge" / "varnishd"
+    assert link.is_symlink(), "the edge's working directory is on the data dir's disk"
+    assert name.parent == Path("/dev/shm")
+    edge = next(cmd for cmd in children(runner[0].pid).values() if "varnishd" in cmd)
+    assert f"-n {link} " in edge
+    stat = subprocess.run(
+        ["varnishstat", "-n", str(link), "-1", "-f", "MAIN.uptime"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "MAIN.uptime" in stat.stdout
 
 
 @pytest.mark.timeout(400)

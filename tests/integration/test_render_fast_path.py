@@ -14,7 +14,17 @@ import pytest
 import redis
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
-from khabar_render.store import WITHDRAWN_KEY, LiveFragments, fragment_key
+from khabar_render.app import fragment_headers
+from khabar_render.fast_path import CachedFragments
+from khabar_render.settings import RenderSettings
+from khabar_render.store import (
+    WITHDRAWN_KEY,
+    LiveFragments,
+    StoredFragment,
+    fragment_key,
+    make_fragment,
+)
+from khabar_shared.security_headers import SecurityHeadersMiddleware
 from tests.integration.test_render_service import (
     RenderService,
     enriched,
@@ -155,3 +165,71 @@ def test_a_cached_fragment_while_its_cache_redis_is_down_is_answered_by_the_rout
             assert down.headers["content-type"].startswith("application/problem+json")
     finally:
         group.stop_all()
+
+
+def test_a_fragment_read_again_as_it_was_is_not_parsed_again(
+    fast_path_redis: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is kept by the stored bytes: parsed once, made anew when the bytes change."""
+    parsed: list[bytes] = []
+    parse = StoredFragment.model_validate_json
+
+    def counted(raw: bytes) -> StoredFragment:
+        parsed.append(raw)
+        return parse(raw)
+
+    monkeypatch.setattr(StoredFragment, "model_validate_json", counted)
+
+    async def answers() -> list[tuple[int, bytes, dict[bytes, bytes]]]:
+        client = redis.asyncio.Redis.from_url(fast_path_redis)
+        try:
+            await client.flushdb()
+            fast = CachedFragments(
+                missing_route,
+                LiveFragments(client, client, shared=True),
+                lambda fragment: fragment_headers(fragment, RenderSettings()),
+                SecurityHeadersMiddleware(missing_route),
+            )
+            got = []
+            for html in ("<p>v1</p>", "<p>v1</p>", "<p>v2</p>"):
+                stored = make_fragment("article:a1", html, ["a1"], ["article:a1"])
+                if not got or html != "<p>v1</p>":
+                    await client.set(fragment_key("article:a1"), stored.model_dump_json())
+                got.append(await asgi_get(fast, "/fragments/article/a1"))
+            for answered in (got[0], got[2]):  # v1's ETag, then v2's
+                etag = answered[2][b"etag"]
+                got.append(await asgi_get(fast, "/fragments/article/a1", if_none_match=etag))
+            return got
+        finally:
+            await client.aclose()
+
+    first, again, corrected, old_etag, new_etag = asyncio.run(answers())
+    assert first[:2] == again[:2] == (200, b"<p>v1</p>") and first[2] == again[2]
+    assert corrected[:2] == (200, b"<p>v2</p>")
+    assert first[2][b"content-security-policy"] and first[2][b"content-length"] == b"9"
+    assert old_etag[:2] == (200, b"<p>v2</p>")
+    assert new_etag[:2] == (304, b"") and b"content-length" not in new_etag[2]
+    assert len(parsed) == 2  # v1 once, v2 once
+
+
+async def missing_route(scope: dict[str, object], receive: object, send: object) -> None:
+    raise AssertionError(f"the fast path passed {scope['path']} on to the app")
+
+
+async def asgi_get(
+    app: CachedFragments, path: str, if_none_match: bytes = b""
+) -> tuple[int, bytes, dict[bytes, bytes]]:
+    """One GET through `app` as uvicorn would send it: status, body, head."""
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    headers = [(b"if-none-match", if_none_match)] if if_none_match else []
+    scope = {"type": "http", "method": "GET", "path": path, "query_string": b"", "headers": headers}
+    await app(scope, receive, send)
+    start, body = sent
+    return int(start["status"]), bytes(body["body"]), dict(start["headers"])

@@ -8,13 +8,19 @@ security headers), sent as it is, in front of FastAPI's whole middleware
 stack and its per-request checks: its routing, parameter validation,
 dependency solving and each middleware's wrapping of `send` cost render
 several times the read itself.
+An answer is kept in memory by the stored bytes it was made from (a few
+thousand, the most recent): the same fragment read again is answered without
+parsing it or building its headers again, which cost render more than the
+read. A re-rendered fragment is other bytes, so a new answer.
 The HTTP metrics are counted here as the middleware counts them. Anything
 else (a miss, a withdrawal, a Redis outage, another method, path or query)
 goes on to the app unchanged, which renders, or answers 404, 410 and 503.
 """
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 from redis.exceptions import RedisError
@@ -38,6 +44,20 @@ ROUTES = {kind: f"/fragments/{kind}/{{article_id}}" for kind, _ in FRAGMENT_KIND
 HTML = b"text/html; charset=utf-8"
 
 FragmentHeaders = Callable[[StoredFragment], dict[str, str]]
+# Answers kept by the bytes they were made from: every fragment of a busy site's
+# front pages, a few kilobytes each.
+ANSWERS_KEPT = 4096
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A stored fragment's answer: its ETag, the 200's head and body, the 304's head."""
+
+    etag: str
+    full: Headers
+    body: bytes
+    not_modified: Headers
 
 
 def fragment_asked(scope: Scope) -> tuple[str, str, str] | None:
@@ -80,6 +100,30 @@ class CachedFragments:
         self._fragments = fragments
         self._headers_of = headers_of
         self._security = security
+        self._answers: OrderedDict[bytes, Answer] = OrderedDict()
+
+    def _answer_of(self, raw: bytes) -> Answer:
+        answer = self._answers.get(raw)
+        if answer is not None:
+            self._answers.move_to_end(raw)
+            return answer
+        fragment = StoredFragment.model_validate_json(raw)
+        headers = [
+            (key.lower().encode("latin-1"), value.encode("latin-1"))
+            for key, value in self._headers_of(fragment).items()
+        ]
+        body = fragment.html.encode()
+        full = headers + [(b"content-length", str(len(body)).encode()), (b"content-type", HTML)]
+        answer = Answer(
+            fragment.etag,
+            self._security.added_to(full),
+            body,
+            self._security.added_to(headers),
+        )
+        self._answers[raw] = answer
+        if len(self._answers) > ANSWERS_KEPT:
+            self._answers.popitem(last=False)
+        return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         asked = fragment_asked(scope)
@@ -96,18 +140,13 @@ class CachedFragments:
             await self.app(scope, receive, send)
             return
         record_cache_lookup(True)
-        fragment = StoredFragment.model_validate_json(raw)
-        headers = [
-            (key.lower().encode("latin-1"), value.encode("latin-1"))
-            for key, value in self._headers_of(fragment).items()
-        ]
-        if etag_matches(if_none_match(scope), fragment.etag):
-            status, body = 304, b""
+        answer = self._answer_of(raw)
+        if etag_matches(if_none_match(scope), answer.etag):
+            status, headers, body = 304, answer.not_modified, b""
         else:
-            status, body = 200, fragment.html.encode()
-            headers += [(b"content-length", str(len(body)).encode()), (b"content-type", HTML)]
-        start = {"type": "http.response.start", "status": status}
-        await send({**start, "headers": self._security.added_to(headers)})
+            status, headers, body = 200, answer.full, answer.body
+        # A copy: what is kept must not change with whatever a server does to what it is sent.
+        await send({"type": "http.response.start", "status": status, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})
         record_http("GET", ROUTES[path_kind], status, time.perf_counter() - started)
 

@@ -5,8 +5,11 @@ and written beside varnishd's working directory; the rules it includes are
 `edge/khabar.vcl`, the same file compose and the varnishtest cases use.
 """
 
+import hashlib
+import shutil
 import socket
 import string
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +18,22 @@ from khabar_dev.processes import REPO_ROOT, ManagedProcess, ProcessGroup, wait_u
 EDGE_DIR = REPO_ROOT / "edge"
 # Cache memory of the local edge: the whole sample's pages fit many times over.
 EDGE_STORAGE = "malloc,256m"
+# A Unix socket's path must fit in sockaddr_un (108 bytes on Linux).
+SOCKET_PATH_MAX = 100
+
+
+def self_socket(work_dir: Path) -> Path:
+    """The Unix socket varnishd asks itself on (`khabar_self`): writable by this user alone.
+
+    khabar.vcl trusts a request as the assembly's inner one by this socket, so
+    it is not a port a reader could reach. Under a deep work dir (pytest's
+    tmp_path) the path moves to the temp dir, named after the work dir.
+    """
+    path = work_dir / "self.sock"
+    if len(str(path)) <= SOCKET_PATH_MAX:
+        return path
+    digest = hashlib.sha256(str(work_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"khabar-edge-{digest}.sock"
 
 
 def search_ports_of(search_port: int | Sequence[int]) -> list[int]:
@@ -26,10 +45,9 @@ def write_vcl(
     render_port: int,
     search_port: int | Sequence[int],
     purge_token: str,
-    edge_port: int,
     host: str = "127.0.0.1",
 ) -> Path:
-    """The top-level VCL for origins on `host` and an edge on `edge_port`, written under `work_dir`.
+    """The top-level VCL for origins on `host`, written under `work_dir`.
 
     `search_port` is one search process's port, or each node's search process's
     ports: readers' searches go round them all, skipping any that is down.
@@ -47,7 +65,7 @@ def write_vcl(
         f"    search_nodes.add_backend(search_{number});\n" for number in range(1, len(ports) + 1)
     )
     vcl = template.substitute(
-        edge_port=edge_port,
+        self_socket=str(self_socket(work_dir)),
         render_host=host,
         render_port=render_port,
         search_backends=backends,
@@ -62,7 +80,35 @@ def write_vcl(
     return path
 
 
-def varnishd_argv(work_dir: Path, vcl: Path, port: int) -> list[str]:
+# tmpfs, where make run's edge keeps its working directory (below).
+SHM_ROOT = Path("/dev/shm")
+
+
+def varnishd_name(work_dir: Path, shm: bool = False) -> Path:
+    """varnishd's working directory (-n): `work_dir / "varnishd"`, as varnishstat names it.
+
+    It holds the shared-memory log, which varnishd writes a record into for
+    every request, and the counters, both memory-mapped files. With `shm`
+    (make run) they live on tmpfs and `work_dir / "varnishd"` is a link to
+    them: under a data dir on disk the kernel keeps writing those pages back,
+    disk writes that nobody reads. One directory per data dir, named after
+    it, so make run after make run reuses it.
+    """
+    name = work_dir / "varnishd"
+    if not shm or not SHM_ROOT.is_dir():
+        return name
+    digest = hashlib.sha256(str(work_dir).encode()).hexdigest()[:16]
+    target = SHM_ROOT / f"khabar-edge-{digest}"
+    target.mkdir(mode=0o700, exist_ok=True)
+    if name.is_symlink():
+        name.unlink()
+    elif name.is_dir():
+        shutil.rmtree(name)  # an earlier run's, on disk: varnishd makes it anew each start
+    name.symlink_to(target, target_is_directory=True)
+    return name
+
+
+def varnishd_argv(work_dir: Path, vcl: Path, port: int, name: Path | None = None) -> list[str]:
     # `-j none`: varnishd stays the user who started it. Its default jail
     # (as root) reads the VCL as user varnish, which cannot reach a data dir
     # private to us, nor a VCL that holds the purge token and is ours alone.
@@ -72,9 +118,11 @@ def varnishd_argv(work_dir: Path, vcl: Path, port: int) -> list[str]:
         "-j",
         "none",
         "-n",
-        str(work_dir / "varnishd"),
+        str(name or work_dir / "varnishd"),
         "-a",
         f"127.0.0.1:{port}",
+        "-a",
+        f"khabar_self={self_socket(work_dir)}",
         "-f",
         str(vcl),
         "-s",
@@ -99,13 +147,16 @@ def start_edge(
     render_port: int,
     search_port: int | Sequence[int],
     purge_token: str,
+    shm: bool = False,
 ) -> ManagedProcess:
-    """varnishd in the foreground (supervised like the services), listening on `port`."""
+    """varnishd in the foreground (supervised like the services), listening on `port`.
+
+    `shm`: its shared-memory log on tmpfs (`varnishd_name`), as make run starts it.
+    """
     work_dir = work_dir.resolve()
-    vcl = write_vcl(work_dir, render_port, search_port, purge_token, port)
-    managed = group.start(
-        "edge", varnishd_argv(work_dir, vcl, port), log_path=work_dir / "varnishd.log"
-    )
+    vcl = write_vcl(work_dir, render_port, search_port, purge_token)
+    argv = varnishd_argv(work_dir, vcl, port, varnishd_name(work_dir, shm))
+    managed = group.start("edge", argv, log_path=work_dir / "varnishd.log")
     wait_until(lambda: listening(port) or managed.process.poll() is not None, 60, "edge")
     if managed.process.poll() is not None:
         raise RuntimeError(

@@ -269,6 +269,7 @@ def main() -> None:
                 settings.render_port,
                 search_ports,
                 edge_token,
+                shm=True,
             ),
             start_edge(
                 group,
@@ -277,6 +278,7 @@ def main() -> None:
                 settings.render_port,
                 search_ports,
                 edge_token,
+                shm=True,
             ),
         )
         first_id = None
