@@ -7,6 +7,7 @@ log is on tmpfs.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,6 +101,17 @@ def service_pid(runner: int, service: str) -> int | None:
 def ports() -> dict[str, int]:
     names = (*SERVICES, *(f"{s}_ops" for s in OPS_PORT_SERVICES), "cache", "edge")
     return {name: free_port() for name in names}
+
+
+@pytest.fixture(autouse=True)
+def edge_shm_removed(tmp_path: Path) -> Iterator[None]:
+    """make run keeps the edge's working directory on tmpfs, one per data dir; a test's data
+    dir goes with the test, so its directory on tmpfs goes too (set up before any runner, so
+    torn down after it stopped)."""
+    yield
+    link = tmp_path / "data" / "edge" / "varnishd"
+    if link.is_symlink():
+        shutil.rmtree(link.resolve(), ignore_errors=True)
 
 
 @pytest.fixture
