@@ -14,6 +14,7 @@ import pytest
 
 from bench.relevance import enriched_article, load_corpus_articles
 from khabar_dev.processes import ProcessGroup, free_port, start_service
+from khabar_ingest.formats.ninjs import Limits
 from khabar_search.documents import to_document
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
@@ -163,7 +164,7 @@ BAD_REQUESTS = [
     ({"lang": "arabic"}, "lang"),
     ({"category": "a b"}, "category"),
     ({"tag": "no-type-prefix"}, "tag"),
-    ({"source": "x" * 65}, "source"),
+    ({"source": "x" * (Limits().max_byline_chars + 1)}, "source"),
 ]
 
 
@@ -177,6 +178,14 @@ def test_bad_parameters_get_a_problem_naming_them(
     problem = answer.json()
     assert problem["status"] == 400 and name in problem["detail"]
     assert name in [error["pointer"] for error in problem["errors"]]
+
+
+def test_a_source_as_long_as_ingest_takes_is_a_filter_not_a_bad_request(search_url: str) -> None:
+    """The page links every source facet: one a newsroom sent at ingest's limit must work."""
+    longest = "و" * Limits().max_byline_chars
+    answer = get(search_url, "/search", q="كأس العالم", source=longest)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
 
 
 def test_page_works_without_javascript(search_url: str) -> None:

@@ -54,6 +54,11 @@ TEMPLATES = Jinja2Templates(directory=HERE / "templates")
 RATE_LIMITED_PATHS = ("/v1/search", "/search")
 
 
+# The longest source ingest takes (its `Limits.max_byline_chars`): the page links every
+# source facet as a filter, so a filter must take any source an article may carry.
+MAX_SOURCE_CHARS = 300
+
+
 def page_url(params: SearchParams, **changes: Any) -> str:
     """The reader page's address for `params` with some of them changed (None drops one)."""
     values: dict[str, Any] = {
@@ -224,7 +229,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         q: Annotated[str, Query(max_length=settings.max_query_chars)] = "",
         category: Annotated[str | None, Query(max_length=64, pattern=r"^[\w-]+$")] = None,
         tag: Annotated[str | None, Query(max_length=128, pattern=r"^[a-z]+:[^\s]+$")] = None,
-        source: Annotated[str | None, Query(max_length=64)] = None,
+        source: Annotated[str | None, Query(max_length=MAX_SOURCE_CHARS)] = None,
         lang: Annotated[str | None, Query(pattern="^[a-z]{2}$")] = None,
         date_from: Annotated[date | None, Query(alias="from")] = None,
         date_to: Annotated[date | None, Query(alias="to")] = None,
