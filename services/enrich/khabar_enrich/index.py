@@ -142,7 +142,7 @@ class RelatedIndex:
         try:
             batch = await self._start(writes, article_ids, term_lists)
             yield batch
-            batch.end()
+            batch._end()
             await flush(self._redis, writes, transaction=True)
         except BaseException:
             self._frequencies = DocumentFrequencies()
@@ -418,7 +418,7 @@ class IndexBatch:
         self._interim.append((doc.article_id, revision))
         view.write(doc_key(doc.article_id), raw)
 
-    def end(self) -> None:
+    def _end(self) -> None:
         """Queue counting the terms of the batch's new articles (see `BatchFrequencies`), and
         dropping the undo records of its articles (see `RelatedIndex.batch`)."""
         if self._answered != self._steps or self._unkept is not None:
