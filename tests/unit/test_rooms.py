@@ -1,5 +1,6 @@
 """Each kind of code in its own room: what the runtime packages must not hold."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -159,6 +160,26 @@ def test_enrichs_memory_and_fanout_hold_no_redis_code() -> None:
         if word in (ENRICH / name).read_text()
     ]
     assert speaking == []
+
+
+# What a caller may ask of the index besides a batch: reads, in any order.
+INDEX_READS = {"candidates_read", "matches", "members_read", "members", "docs_from"}
+
+
+def test_the_handler_uses_the_index_through_its_batch_not_in_pieces() -> None:
+    """A batch's use of the index (its first read, each article's steps, its end or abandonment)
+    goes through `RelatedIndex.batch`, whose steps come only in their order: the index offers
+    no lifecycle methods a caller could call in the wrong order, and the handler asks it for
+    nothing but a batch."""
+    tree = ast.parse((ENRICH / "index.py").read_text())
+    [index] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "RelatedIndex"]
+    offered = {
+        f.name
+        for f in index.body
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef) and not f.name.startswith("_")
+    }
+    asked = set(re.findall(r"self\._index\.(\w+)", (ENRICH / "handler.py").read_text()))
+    assert (sorted(offered - INDEX_READS), sorted(asked)) == (["batch"], ["batch"])
 
 
 def test_settings_classes_live_in_settings_modules() -> None:

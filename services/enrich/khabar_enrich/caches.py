@@ -74,9 +74,9 @@ class ParsedDocs:
 
     The recent articles are every new article's candidates: parsing the same
     docs again and again was a large share of an article's cost, and reading
-    them back from Redis half of the candidates script's. A revision is new at
-    each write of a doc, so a doc known by its revision is the stored one. The
-    docs handed out are shared: not to be changed.
+    them back from Redis a large share of the candidates script's. A revision
+    is new at each write of a doc, so a doc known by its revision is the
+    stored one. The docs handed out are shared: not to be changed.
 
     This process's own revisions are its prefix and a count. They are forgotten
     oldest first, and the lowest count still remembered (`own_since`) tells the

@@ -41,7 +41,7 @@ from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import ParsedCopies
 from khabar_enrich.copies import RecentCopies, links_key
 from khabar_enrich.fanout import Refreshed, Refresher
-from khabar_enrich.index import PREFIX, RelatedIndex
+from khabar_enrich.index import PREFIX, Entering, IndexBatch, Leaving, RelatedIndex
 from khabar_enrich.scoring import IndexedDoc, Match, diversify, published_at, raw_terms
 from khabar_enrich.scripts import SCRIPTS
 from khabar_enrich.settings import EnrichSettings
@@ -117,13 +117,25 @@ class LiveStep:
 
     event: ArticleEvent
     tagged: TagResult
-    doc: IndexedDoc  # its story is known only once its candidates are
-    indexable: bool
-    revision: str = ""  # of its index write, when indexable
+    entry: Entering  # its part of the index's batch
+
+    @property
+    def doc(self) -> IndexedDoc:
+        return self.entry.doc
+
+    @property
+    def indexable(self) -> bool:
+        return self.entry.indexable
 
 
-# A batch event's part: a live article's, or a withdrawal (its event).
-Step = LiveStep | ArticleEvent
+@dataclass
+class WithdrawalStep:
+    event: ArticleEvent
+    leaving: Leaving  # its part of the index's batch
+
+
+# A batch event's part: a live article's, or a withdrawal's.
+Step = LiveStep | WithdrawalStep
 
 
 Tagger = Callable[[Article], TagResult]
@@ -151,10 +163,7 @@ class Enricher:
         """A batch: its index written, its events appended, then its other writes (the consumer
         acks after them)."""
         try:
-            outgoing, writes = await self._enrich_batch([d.event for d in deliveries])
-            await self.publish(outgoing)
-            failpoints.check(PUBLISHED)
-            await flush(self._redis, writes, transaction=True)
+            await self._enrich_batch([d.event for d in deliveries], publish=True)
             failpoints.check(WRITTEN)
         except BaseException:
             self._abandon_batch()
@@ -163,8 +172,8 @@ class Enricher:
     def _abandon_batch(self) -> None:
         """After a batch that did not finish, what this process remembers may hold what the batch
         never wrote: it starts afresh, so the batch redelivered here does what it would do in a
-        new process (see `restore.lua`)."""
-        self._index.abandon_batch()
+        new process (see `restore.lua`; the index forgets its part itself, see
+        `RelatedIndex.batch`)."""
         self._copies = self._new_copies()
         self._refresher = Refresher(self._index, self._copies.memory, self._settings)
 
@@ -186,15 +195,14 @@ class Enricher:
         published (see `publish`).
         """
         try:
-            outgoing, writes = await self._enrich_batch(events)
-            await flush(self._redis, writes, transaction=True)
+            return await self._enrich_batch(events, publish=False)
         except BaseException:
             self._abandon_batch()
             raise
-        return outgoing
 
-    async def _enrich_batch(self, events: list[ArticleEvent]) -> tuple[list[EnrichedEvent], Writes]:
-        """The enriched events of a batch, and its writes besides the index's, still to send."""
+    async def _enrich_batch(self, events: list[ArticleEvent], publish: bool) -> list[EnrichedEvent]:
+        """The enriched events of a batch (appended when `publish`), and every write of the batch
+        sent in one transaction as the index's batch ends (see `RelatedIndex.batch`)."""
         self._entries.clear()  # a batch enriched and never published leaves none behind
         self._copies.start_batch()
         plan = await self._plan(events)
@@ -203,17 +211,30 @@ class Enricher:
             i: self._tagger(events[i].article) for i, action in enumerate(plan) if action == "live"
         }
         terms = {i: index_terms(events[i].article, t) for i, t in tagged.items()}
-        before = await self._index.start_batch(
-            [e.article_id for e in events], [t.strengths for t in terms.values()]
-        )
-        steps = self._steps(events, plan, tagged, terms)
+        writes = Writes()
+        ids, strengths = [e.article_id for e in events], [t.strengths for t in terms.values()]
+        async with self._index.batch(writes, ids, strengths) as batch:
+            steps = self._steps(batch, events, plan, tagged, terms)
+            outgoing = await self._enrich_steps(writes, batch, steps)
+            for event in outgoing:
+                if event.type != "article.related_refreshed":
+                    writes.add("HSET", VERSIONS_KEY, event.article_id, event.version)
+            if publish:
+                await self.publish(outgoing)
+                failpoints.check(PUBLISHED)
+        return outgoing
+
+    async def _enrich_steps(
+        self, writes: Writes, batch: IndexBatch, steps: list[Step]
+    ) -> list[EnrichedEvent]:
+        """Each step's events, in order, its writes queued on `writes` (the index's, by the
+        index's batch)."""
         outgoing: list[EnrichedEvent] = []
-        writes = Writes()  # sent at the end of the batch
         async with (
             streamed(self._redis, [self._index_commands(step) for step in steps]) as replies,
             key_reader(self._redis) as reader,
         ):
-            view = BatchView(reader, before)
+            view = BatchView(reader, batch.before)
             for step in steps:
                 if isinstance(step, LiveStep):
                     found, linking, _ = [await replies.next() for _ in range(3)]
@@ -222,14 +243,11 @@ class Enricher:
                     linking, _ = await replies.next(), await replies.next()
                     outgoing.extend(await self._withdraw(writes, view, step, linking))
                 failpoints.check(INDEXED)
-        self._index.end_batch(writes, [e.article_id for e in events])
-        for event in outgoing:
-            if event.type != "article.related_refreshed":
-                writes.add("HSET", VERSIONS_KEY, event.article_id, event.version)
-        return outgoing, writes
+        return outgoing
 
     def _steps(
         self,
+        batch: IndexBatch,
         events: list[ArticleEvent],
         plan: list[Action],
         tagged: dict[int, TagResult],
@@ -240,39 +258,34 @@ class Enricher:
         steps: list[Step] = []
         for i, (event, action) in enumerate(zip(events, plan, strict=True)):
             if action == "withdraw":
-                self._index.leave(event.article_id)
-                steps.append(event)
+                steps.append(WithdrawalStep(event, batch.leave(event.article_id)))
             elif action == "live":
-                steps.append(self._live_step(event, tagged[i], terms[i]))
+                steps.append(self._live_step(batch, event, tagged[i], terms[i]))
         return steps
 
-    def _live_step(self, event: ArticleEvent, tagged: TagResult, terms: IndexTerms) -> LiveStep:
+    def _live_step(
+        self, batch: IndexBatch, event: ArticleEvent, tagged: TagResult, terms: IndexTerms
+    ) -> LiveStep:
         article = event.article
         doc = IndexedDoc(
             article_id=article.id,
             language=article.base_language,
             published=published_at(article),
-            terms=self._index.vector(terms.strengths),
+            terms={},  # weighed as it enters the index
             sketch=shingle_sketch(tagged.terms),
             names=terms.names,
         )
         indexable = is_indexable(article, datetime.now(UTC))
-        revision = self._index.enter(article.id, list(terms.strengths), indexable)
-        return LiveStep(event, tagged, doc, indexable, revision)
+        window = self._refresher.window(doc)
+        entry = batch.enter(doc, terms.strengths, indexable, links_key(""), window)
+        return LiveStep(event, tagged, entry)
 
     def _index_commands(self, step: Step) -> list[Command]:
-        """An event's index commands, in order: a live article's candidates read, the read of who
-        links to it, then its own index write (or its removal, while embargoed); a withdrawal's
-        read of who links to it, then its removal."""
-        if not isinstance(step, LiveStep):
-            return [
-                self._copies.linkers_read(step.article_id),
-                self._index.removal(step.article_id),
-            ]
-        candidates, write = self._index.commands(
-            step.doc, step.revision, links_key(""), self._refresher.window(step.doc)
-        )
-        return [candidates, self._copies.linkers_read(step.doc.article_id), write]
+        """An event's commands, in order: its index commands with the read of who links to it,
+        which sees the index as it was before the event's own write."""
+        if isinstance(step, LiveStep):
+            return step.entry.commands(self._copies.linkers_read(step.doc.article_id))
+        return step.leaving.commands(self._copies.linkers_read(step.event.article_id))
 
     async def _plan(self, events: list[ArticleEvent]) -> list[Action]:
         """What to do with each event: skip it (stale), withdraw its article, or enrich it."""
@@ -323,11 +336,12 @@ class Enricher:
         await flush(self._redis, writes)
 
     async def _withdraw(
-        self, pipe: Writes, view: BatchView, event: ArticleEvent, linking: list[Any]
+        self, pipe: Writes, view: BatchView, step: WithdrawalStep, linking: list[Any]
     ) -> list[EnrichedEvent]:
         """A withdrawal's event, and the refreshes of the lists that linked to it (`linking`: its
         linkers read), which it leaves."""
-        self._index.removed(view, event.article_id)
+        event = step.event
+        step.leaving.gone(view)
         linkers = self._copies.linkers_of(view, event.article_id, linking)
         refreshed = await (
             await self._refresher.start(view, None, [], {}, linkers, event.article_id)
@@ -344,12 +358,9 @@ class Enricher:
         its linkers read); its writes queued on `pipe`."""
         event, doc, tagged = step.event, step.doc, step.tagged
         article = event.article
-        matches, links = await self._index.matches(
-            doc, found, view, links_key(""), self._refresher.window(doc)
-        )
+        # Not indexable, it is out of the index from now: the lists that link to it let it go.
+        matches, links = await step.entry.matches(found, view)
         doc.story_id = story_of(article.id, matches)
-        if not step.indexable:  # out of the index: the lists that link to it let it go
-            self._index.removed(view, article.id)
         linkers = self._copies.linkers_of(view, article.id, linking)
         members, member_links = (
             await self._refresher.members(
@@ -385,7 +396,7 @@ class Enricher:
         self._entries[outgoing.event_id] = encode_event(outgoing, data)
         refreshed = await refreshing
         if step.indexable:
-            self._index.finish(pipe, view, doc, step.revision)
+            step.entry.keep(view)
             self._copies.save(pipe, view, enriched, data, [r.enriched for r in refreshed])
             self._copies.trim(pipe, view, doc.published)
         else:

@@ -23,7 +23,8 @@ used a term (a statistic of the language; withdrawals do not undo it).
 """
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from khabar_enrich.batch_view import BatchView
@@ -82,7 +83,7 @@ class BatchFrequencies:
 
     def __init__(self, docs: int, df: dict[str, int], indexed: set[str]) -> None:
         self._docs = docs
-        self._df = df  # every term the batch may ask for (see RelatedIndex.terms_to_read)
+        self._df = df  # every term the batch may ask for (see RelatedIndex.batch)
         self._indexed = indexed  # of the batch's articles, those in the index now
         self._added: Counter[str] = Counter()
 
@@ -112,32 +113,44 @@ class BatchFrequencies:
 
 
 class RelatedIndex:
-    """The inverted index. Writes are queued on the caller's batch writes (see
-    `khabar_shared.pipeline.Writes`).
+    """The inverted index: its reads, and the one door to its writes, `batch`.
 
-    A batch, in order: `start_batch`; for each event, `vector` and `enter` (a live article)
-    or `leave` (a withdrawal), then its `commands` sent; for each reply, `matches`, then
-    `finish` (indexed) or `removed`; `end_batch`.
+    What the process remembers of it lives here across batches (the df cache, the parsed docs);
+    what one batch knows lives in its `IndexBatch`.
     """
 
     def __init__(self, redis: RedisClient, settings: EnrichSettings) -> None:
         self._redis = redis
         self._settings = settings
         self._frequencies = DocumentFrequencies()
-        self._batch = BatchFrequencies(0, {}, set())
         self._parsed = ParsedDocs()
-        self._interim: list[
-            tuple[str, str]
-        ] = []  # the batch's index writes' revisions (see `finish`)
 
-    # ------------------------------------------------------------ a batch begins
+    @asynccontextmanager
+    async def batch(
+        self, writes: Writes, article_ids: Sequence[str], term_lists: Sequence[Collection[str]]
+    ) -> AsyncIterator["IndexBatch"]:
+        """A batch of `article_ids` (its events' articles, in order) using the index; `term_lists`:
+        the terms of each live article to `enter`, in order (see `IndexBatch`).
 
-    async def start_batch(
-        self, article_ids: Sequence[str], term_lists: Sequence[Collection[str]]
-    ) -> dict[str, bytes | None]:
-        """Read, in one round trip, the frequencies the batch's `term_lists` (one per `vector` call
-        to come, in order) may need, and the docs of `article_ids` as they are before the batch (by
-        their `doc_key`s: the batch's view of them, see `BatchView`)."""
+        It begins with one round trip: the frequencies those terms may need and the articles'
+        docs as they are before the batch. Leaving the block queues the index's last writes on
+        `writes` (every write of the batch, the caller's too) and sends them in one transaction:
+        then the batch is done (a batch cut off before leaves its index writes to be undone, see
+        restore.lua). Left by an exception, before or while they are sent, the df cache may count
+        articles the batch never indexed (see `BatchFrequencies`): it is read afresh, as a new
+        process would."""
+        try:
+            batch = await self._start(writes, article_ids, term_lists)
+            yield batch
+            batch._end()
+            await flush(self._redis, writes, transaction=True)
+        except BaseException:
+            self._frequencies = DocumentFrequencies()
+            raise
+
+    async def _start(
+        self, writes: Writes, article_ids: Sequence[str], term_lists: Sequence[Collection[str]]
+    ) -> "IndexBatch":
         terms = self._frequencies.to_read(term_lists)
         ids = list(dict.fromkeys(article_ids))
         keys = [doc_key(i) for i in ids]
@@ -153,41 +166,13 @@ class RelatedIndex:
         if keys:
             reads.add(*MGET_SCRIPT.command(keys, ()))
         _, total_raw, df_raw, *found = await flush(self._redis, reads)
-        docs = dict(zip(keys, found[0] if found else [], strict=True))
-        self._batch = BatchFrequencies(
+        before = dict(zip(keys, found[0] if found else [], strict=True))
+        frequencies = BatchFrequencies(
             int(total_raw or 0),
             {t: int(df or 0) for t, df in zip(terms, df_raw, strict=False)},
-            {key.removeprefix(doc_key("")) for key, raw in docs.items() if raw is not None},
+            {key.removeprefix(doc_key("")) for key, raw in before.items() if raw is not None},
         )
-        return docs
-
-    def vector(self, strengths: dict[str, float]) -> dict[str, float]:
-        """An article's index terms: its term strengths weighed by their idf, as a unit vector."""
-        return weigh(strengths, self._frequencies.idf(list(strengths), self._batch))
-
-    def enter(self, article_id: str, terms: list[str], indexable: bool) -> str:
-        """The batch will index the article (its `terms` feed the df counters, see
-        `BatchFrequencies`), or take it out when not `indexable`: its index write's revision
-        ("" when none)."""
-        if not indexable:
-            self._batch.removing(article_id)
-            return ""
-        self._batch.indexing(article_id, terms)
-        return self._new_revision()
-
-    def leave(self, article_id: str) -> None:
-        """The batch will take the article out of the index (a withdrawal)."""
-        self._batch.removing(article_id)
-
-    def commands(
-        self, doc: IndexedDoc, revision: str, attach_prefix: str = "", attach_since: float = NEVER
-    ) -> list[Command]:
-        """An entered article's index commands, in order: its candidates read (see
-        `candidates_read`), then its index write as `revision`, or its removal when it has none."""
-        candidates = self.candidates_read(doc, attach_prefix, attach_since)
-        if not revision:
-            return [candidates, self.removal(doc.article_id)]
-        return [candidates, self._addition(doc, revision)]
+        return IndexBatch(self, writes, ids, before, frequencies)
 
     # ------------------------------------------------------------ reads
 
@@ -337,76 +322,217 @@ class RelatedIndex:
         absent)."""
         return {i: self._parsed.load(raw) for i, raw in zip(ids, raws, strict=True) if raw}
 
-    # ------------------------------------------------------------ writes
 
-    def _addition(self, doc: IndexedDoc, revision: str) -> Command:
-        """Index `doc` as `revision` (replacing its previous version), its story still unknown
-        (see `finish`)."""
-        return INDEX_SCRIPT.command(
-            [COUNT_KEY, doc_key(doc.article_id), REVS_KEY, UNDO_KEY],
-            [
-                doc.article_id,
-                doc.published,
-                doc.dumps(),
-                MAX_POSTINGS,
-                TERM_PREFIX,
-                doc.language,
-                "\n".join(doc.terms),
-                revision,
-            ],
+class IndexBatch:
+    """One batch's use of the index (see `RelatedIndex.batch`), which holds what only the batch
+    knows and lets its steps happen only in their order.
+
+    The batch's events come twice, in the batch's order. First each live article `enter`s and
+    each withdrawal `leave`s: an article's vector counts the articles entered before it, and
+    each gives the commands to send for it. Then, as those commands' replies come back in the
+    same order, each `Entering.matches` (then, indexed, `Entering.keep` once its story is known) or
+    `Leaving.gone`: the batch's later articles see the index as the earlier ones left it. A step
+    out of its turn, or an indexed article never kept, raises.
+    """
+
+    def __init__(
+        self,
+        index: RelatedIndex,
+        writes: Writes,
+        article_ids: list[str],
+        before: dict[str, bytes | None],
+        frequencies: BatchFrequencies,
+    ) -> None:
+        self.before = before  # the docs of its articles before it, by `doc_key` (see BatchView)
+        self._index = index
+        self._writes = writes
+        self._article_ids = article_ids
+        self._frequencies = frequencies
+        self._steps = 0  # entered or left
+        self._answered = 0  # of those, matched or gone
+        self._unkept: Entering | None = None  # matched, indexed, its doc not yet kept
+        # The batch's index writes' revisions (see `keep`).
+        self._interim: list[tuple[str, str]] = []
+
+    def enter(
+        self,
+        doc: IndexedDoc,
+        strengths: dict[str, float],
+        indexable: bool,
+        attach_prefix: str = "",
+        attach_since: float = NEVER,
+    ) -> "Entering":
+        """A live article: its `doc` gets its terms, its term `strengths` weighed by their idf as a
+        unit vector (see `weigh`), and will be indexed (its terms then feed the df counters, see
+        `BatchFrequencies`), or taken out when not `indexable`. Its candidates will come with the
+        value at `attach_prefix + id` of those published since `attach_since` (see
+        `RelatedIndex.candidates_read`)."""
+        position = self._next_step()
+        index = self._index
+        doc.terms = weigh(strengths, index._frequencies.idf(list(strengths), self._frequencies))
+        if indexable:
+            self._frequencies.indexing(doc.article_id, list(strengths))
+            revision = index._parsed.new_revision()
+            write = _addition(doc, revision)
+        else:
+            self._frequencies.removing(doc.article_id)
+            revision = ""
+            write = _removal(doc.article_id)
+        read = index.candidates_read(doc, attach_prefix, attach_since)
+        return Entering(
+            self, position, doc, indexable, revision, read, write, attach_prefix, attach_since
         )
 
-    def finish(self, pipe: Writes, view: BatchView, doc: IndexedDoc, revision: str) -> None:
-        """Queue writing `doc` with its story, once known; `revision`: its index write's."""
-        raw, final = doc.dumps(), self._new_revision()
-        pipe.add(
+    def leave(self, article_id: str) -> "Leaving":
+        """A withdrawal: the article will be taken out of the index."""
+        position = self._next_step()
+        self._frequencies.removing(article_id)
+        return Leaving(self, position, article_id)
+
+    def _next_step(self) -> int:
+        if self._answered:
+            raise RuntimeError("an article entered or left after the first replies were taken")
+        self._steps += 1
+        return self._steps - 1
+
+    def _answer(self, position: int) -> None:
+        """The step at `position` takes its replies: in its turn, the one before it done."""
+        if position != self._answered or self._unkept is not None:
+            raise RuntimeError("a step's replies taken out of the batch's order")
+        self._answered += 1
+
+    def _keep(self, entry: "Entering", view: BatchView) -> None:
+        if self._unkept is not entry:
+            raise RuntimeError("only an indexed article, once matched, is kept")
+        self._unkept = None
+        doc, revision = entry.doc, entry._revision
+        parsed = self._index._parsed
+        raw, final = doc.dumps(), parsed.new_revision()
+        self._writes.add(
             *STORY_SCRIPT.command([doc_key(doc.article_id), REVS_KEY], [doc.article_id, raw, final])
         )
         # The batch's later candidates know the doc by the index write's revision; later batches by
         # the final one.
-        self._parsed.remember(doc.article_id, revision, raw)
-        self._parsed.remember(doc.article_id, final, raw)
+        parsed.remember(doc.article_id, revision, raw)
+        parsed.remember(doc.article_id, final, raw)
         self._interim.append((doc.article_id, revision))
         view.write(doc_key(doc.article_id), raw)
 
-    def _new_revision(self) -> str:
-        """A revision no process used before (see `ParsedDocs`)."""
-        return self._parsed.new_revision()
-
-    def end_batch(self, pipe: Writes, article_ids: Sequence[str]) -> None:
+    def _end(self) -> None:
         """Queue counting the terms of the batch's new articles (see `BatchFrequencies`), and
-        dropping the undo records of its `article_ids`: sent in one transaction, the batch is
-        done (a batch cut off before leaves its index writes to be undone, see restore.lua)."""
-        # The index writes' revisions are replaced by the final ones when `pipe` is sent: keeping
-        # them would only push other docs out of the cache.
+        dropping the undo records of its articles (see `RelatedIndex.batch`)."""
+        if self._answered != self._steps or self._unkept is not None:
+            raise RuntimeError("a batch ended before each of its steps was done")
+        parsed = self._index._parsed
+        # The index writes' revisions are replaced by the final ones when the writes are sent:
+        # keeping them would only push other docs out of the cache.
         for interim in self._interim:
-            self._parsed.forget(*interim)
+            parsed.forget(*interim)
         self._interim.clear()
-        self._parsed.trim()
-        added = self._batch.take_added()
+        parsed.trim()
+        added = self._frequencies.take_added()
         if added:
-            pipe.add(
+            self._writes.add(
                 *DF_SCRIPT.command(
                     [DF_KEY], ["\n".join(f"{term} {n}" for term, n in added.items())]
                 )
             )
-        if article_ids:
-            pipe.add("HDEL", UNDO_KEY, *dict.fromkeys(article_ids))
+        if self._article_ids:
+            self._writes.add("HDEL", UNDO_KEY, *self._article_ids)
 
-    def abandon_batch(self) -> None:
-        """A batch stopped before its end: the df cache may count articles it never indexed (see
-        `BatchFrequencies`); it is read afresh, as a new process would."""
-        self._frequencies = DocumentFrequencies()
-        self._interim.clear()
 
-    @staticmethod
-    def removal(article_id: str) -> Command:
-        """Take an article out of the index (nothing happens when it is not in it)."""
-        return REMOVE_SCRIPT.command(
-            [doc_key(article_id), REVS_KEY, UNDO_KEY], [article_id, TERM_PREFIX]
-        )
+class Entering:
+    """A live article's part of an `IndexBatch`: its commands, then its `matches`, then (indexed)
+    its `keep`."""
 
-    @staticmethod
-    def removed(view: BatchView, article_id: str) -> None:
-        """The batch's later articles see it out of the index."""
-        view.write(doc_key(article_id), None)
+    def __init__(
+        self,
+        batch: IndexBatch,
+        position: int,
+        doc: IndexedDoc,
+        indexable: bool,
+        revision: str,
+        read: Command,
+        write: Command,
+        attach_prefix: str,
+        attach_since: float,
+    ) -> None:
+        self.doc = doc  # its story is known only once its candidates are
+        self.indexable = indexable
+        self._batch = batch
+        self._position = position
+        self._revision = revision
+        self._read = read
+        self._write = write
+        self._attach = attach_prefix, attach_since
+
+    def commands(self, *reads: Command) -> list[Command]:
+        """Its commands, in order: its candidates read, the caller's `reads`, then its index write
+        (or its removal, when not indexable): the reads see the index as the article found it."""
+        return [self._read, *reads, self._write]
+
+    async def matches(
+        self, found: list[Any], view: BatchView
+    ) -> tuple[list[Match], dict[str, bytes]]:
+        """Its candidates scored, best first (see `RelatedIndex.matches`), from its candidates
+        read's reply `found`, and their attached values. Not indexable, the batch's later
+        articles see it out of the index from now."""
+        self._batch._answer(self._position)
+        scored = await self._batch._index.matches(self.doc, found, view, *self._attach)
+        if self.indexable:
+            self._batch._unkept = self
+        else:
+            _removed(view, self.doc.article_id)
+        return scored
+
+    def keep(self, view: BatchView) -> None:
+        """Queue writing its doc with its story, now known (`doc.story_id`), and show it so to the
+        batch's later articles; an indexed article's last step."""
+        self._batch._keep(self, view)
+
+
+class Leaving:
+    """A withdrawal's part of an `IndexBatch`: its commands, then `gone`."""
+
+    def __init__(self, batch: IndexBatch, position: int, article_id: str) -> None:
+        self.article_id = article_id
+        self._batch = batch
+        self._position = position
+
+    def commands(self, *reads: Command) -> list[Command]:
+        """The caller's `reads`, then its removal."""
+        return [*reads, _removal(self.article_id)]
+
+    def gone(self, view: BatchView) -> None:
+        """The batch's later articles see it out of the index from now."""
+        self._batch._answer(self._position)
+        _removed(view, self.article_id)
+
+
+def _addition(doc: IndexedDoc, revision: str) -> Command:
+    """Index `doc` as `revision` (replacing its previous version), its story still unknown (see
+    `Entering.keep`)."""
+    return INDEX_SCRIPT.command(
+        [COUNT_KEY, doc_key(doc.article_id), REVS_KEY, UNDO_KEY],
+        [
+            doc.article_id,
+            doc.published,
+            doc.dumps(),
+            MAX_POSTINGS,
+            TERM_PREFIX,
+            doc.language,
+            "\n".join(doc.terms),
+            revision,
+        ],
+    )
+
+
+def _removal(article_id: str) -> Command:
+    """Take an article out of the index (nothing happens when it is not in it)."""
+    return REMOVE_SCRIPT.command(
+        [doc_key(article_id), REVS_KEY, UNDO_KEY], [article_id, TERM_PREFIX]
+    )
+
+
+def _removed(view: BatchView, article_id: str) -> None:
+    view.write(doc_key(article_id), None)

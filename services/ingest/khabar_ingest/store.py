@@ -143,7 +143,7 @@ class EmbargoedChange(BaseModel):
 
 
 # Change and StoreResult are made once per article and never changed, but not frozen: a frozen
-# dataclass sets each field through object.__setattr__, several times slower to make.
+# dataclass sets each field through object.__setattr__, which makes it slow to make.
 @dataclass(slots=True)
 class Change:
     """One change a newsroom tool asks for (made inside ingest, from validated parts)."""

@@ -171,9 +171,9 @@ def is_deep(params: SearchParams) -> bool:
 def _common(params: SearchParams) -> dict[str, Any]:
     # The usual first pages come whole with the hits (bodies cost Meilisearch
     # little to send). Deeper pages rank every result up to the page's last:
-    # those hits bring only their id and date (sending the fields of hundreds
-    # of hits cost Meilisearch several times page 1's CPU), and the page's own
-    # documents are fetched after the merge.
+    # those hits bring only their id and date (Meilisearch's CPU grows with the
+    # fields it sends for every hit ranked), and the page's own documents are
+    # fetched after the merge.
     common: dict[str, Any] = {
         "filter": build_filters(params),
         "attributesToRetrieve": RANKED if is_deep(params) else page_fields(params),
@@ -306,8 +306,8 @@ def result_fields(
     """The fields of a `SearchResult`, as plain data ready for JSON.
 
     The API sends them as they are: every value comes from documents the
-    indexer validated, and validating ten hits again cost a fifth of the
-    service's CPU per query. A unit test holds them to the model. `pages`
+    indexer validated, so validating the hits again on every query would buy
+    nothing. A unit test holds them to the model. `pages`
     counts only the pages a reader may ask for (`max_depth` results deep).
     """
     highlighter = highlighter or Highlighter(params.q)

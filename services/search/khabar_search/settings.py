@@ -36,7 +36,7 @@ class SearchSettings(SiteSettings):
     # pending (and counts a delivery); 0 waits as long as it takes.
     meili_retry_max_s: float = Field(default=0.0, ge=0.0)
     # Prefix matching of the last typed word: off by default, because its
-    # databases make every update several times slower (see index_settings.py).
+    # databases are rebuilt on every update (see index_settings.py).
     prefix_search: bool = False
     # The languages articles arrive in (ISO 639-1, comma-separated): each is
     # tokenized as itself when indexed and queried (`locales.py`). Changing it

@@ -13,8 +13,8 @@ so a regular expression first finds where the query's terms occur inside
 words (in C, over the whole text); only those words are analysed. The
 expression is a plain alternation of letters and letter classes: tashkeel is
 taken out of the text before the search (and out of the snippet) instead of
-being allowed between every two letters, which made compiling the expression
-cost several times more.
+being allowed between every two letters, which bloated the expression and
+slowed its compiling.
 
 A body is the newsroom's, and any reader can ask for it: the work per hit is
 bounded whatever it holds. A whitespace-free run longer than
