@@ -7,7 +7,7 @@ fragment with the headers the routes give it (`fragment_headers`, then the
 security headers), sent as it is, in front of FastAPI's whole middleware
 stack and its per-request checks: its routing, parameter validation,
 dependency solving and each middleware's wrapping of `send` cost render
-several times the read itself.
+more than the read itself.
 An answer is kept in memory by the stored bytes it was made from (a few
 thousand, the most recent): the same fragment read again is answered without
 parsing it or building its headers again, which cost render more than the
