@@ -16,6 +16,7 @@ import redis as sync_redis
 
 from khabar_ingest.app import create_app
 from khabar_ingest.settings import IngestSettings
+from khabar_ingest.store import EMBARGO_SCHEDULE
 from khabar_shared.names import ARTICLE_EVENTS_STREAM
 from tests.conftest import DATABASES, Servers
 from tests.support import real_articles, to_ninjs, with_changes
@@ -141,3 +142,18 @@ async def test_a_batch_refuses_its_stale_item_and_accepts_the_others(servers: Se
         assert (new["outcome"], new["version"]) == ("accepted", 1)
         assert (replaced["outcome"], replaced["version"]) == ("accepted", 3)
         assert (await current(client, stale["article_id"]))["headline"] == "أحدث"
+
+
+async def test_an_older_copy_does_not_drop_a_waiting_embargoed_update(servers: Servers) -> None:
+    original = ARTICLES[0]
+    async with ingest(servers) as (client, redis):
+        article_id = (await client.post("/v1/articles", json=original)).json()["article_id"]
+        held = later(original, 2, headline="تحديث محجوب", embargoed="2100-01-01T00:00:00Z")
+        assert (await client.post("/v1/articles", json=held)).json()["status"] == "embargoed"
+
+        resent = await client.post("/v1/articles", json=original)
+
+        assert resent.status_code == 409
+        state = await current(client, article_id)
+        assert (state["version"], state["status"]) == (2, "embargoed")
+        assert redis.zscore(EMBARGO_SCHEDULE, article_id) is not None  # still waiting
