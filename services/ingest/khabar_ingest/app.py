@@ -364,7 +364,7 @@ def refusal(outcome: Outcome, change: Change, path: str) -> ProblemDetails | Non
     if isinstance(outcome, StaleCopy):
         return older_than_stored(
             change.article.id, outcome.sent, outcome.stored, outcome.current_version,
-            f'If-Match: "{outcome.current_version}"', path,
+            f'If-Match: "{outcome.current_version}" with POST /v1/articles', path,
         )  # fmt: skip
     if isinstance(outcome, IdempotencyMismatch):
         return idempotency_key_reused(outcome.key, path)
