@@ -41,6 +41,7 @@ from khabar_ingest.problems import (
     idempotency_key_reused,
     install_ingest_problem_handler,
     not_found,
+    older_than_stored,
     unauthorized,
 )
 from khabar_ingest.push.destinations import PushSecrets
@@ -58,6 +59,7 @@ from khabar_ingest.store import (
     HistoryEntry,
     IdempotencyMismatch,
     Outcome,
+    StaleCopy,
     StoreResult,
     VersionConflict,
 )
@@ -318,6 +320,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             article=withdrawn(state.article), submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
             base_version=base_version, idempotency=idempotency_key,
+            newer_only=False,  # a kill is never refused as old (a stored time in the future)
         )  # fmt: skip
         result = answer_or_raise(await store.accept_many([change]), change, path)[0]
         return acceptance_response(result, key)
@@ -357,6 +360,11 @@ def refusal(outcome: Outcome, change: Change, path: str) -> ProblemDetails | Non
         return conflict(
             change.article.id, f"If-Match names version {change.base_version}, not the latest.",
             current_version=outcome.current_version, instance=path,
+        )  # fmt: skip
+    if isinstance(outcome, StaleCopy):
+        return older_than_stored(
+            change.article.id, outcome.sent, outcome.stored, outcome.current_version,
+            f'If-Match: "{outcome.current_version}" with POST /v1/articles', path,
         )  # fmt: skip
     if isinstance(outcome, IdempotencyMismatch):
         return idempotency_key_reused(outcome.key, path)

@@ -10,7 +10,9 @@ says in headers: `{"article": {...ninjs...}, "base_version": 3,
 "idempotency_key": "..."}` (both optional). A stale `base_version` refuses
 that item with 409 and the current version; 0 means the article must be new.
 Re-sending a batch is safe either way: an item whose content is unchanged is
-answered "unchanged" and appends nothing.
+answered "unchanged" and appends nothing; an item whose `versioncreated` is
+older than the stored version's is refused with 409 (`/versioncreated`) and
+changes nothing, unless its `base_version` names the current version.
 """
 
 from collections.abc import Iterator
@@ -30,12 +32,14 @@ from khabar_ingest.problems import (
     idempotency_key_reused,
     invalid_article,
     invalid_batch,
+    older_than_stored,
 )
 from khabar_ingest.store import (
     ArticleStore,
     Change,
     IdempotencyMismatch,
     Outcome,
+    StaleCopy,
     StoreResult,
     VersionConflict,
 )
@@ -297,6 +301,11 @@ def item_answer(index: int, change: Change, outcome: Outcome) -> dict[str, Any]:
         problem = conflict(
             change.article.id, f"base_version is {change.base_version}, not the latest.",
             current_version=outcome.current_version, instance=instance, pointer="/base_version",
+        )  # fmt: skip
+    elif isinstance(outcome, StaleCopy):
+        problem = older_than_stored(
+            change.article.id, outcome.sent, outcome.stored, outcome.current_version,
+            f'"base_version": {outcome.current_version}', instance,
         )  # fmt: skip
     else:
         assert isinstance(outcome, IdempotencyMismatch)

@@ -187,7 +187,8 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "Not JSON (or XML), not UTF-8, or a bad header",
         401: "No API key (or push signature), or an unknown one",
         403: "The key may only read", 404: "No such article",
-        409: "Stale If-Match (the answer has current_version)",
+        409: "Stale If-Match, or a versioncreated older than the stored version's "
+             "(the answer has current_version)",
         413: "Body over the size limit",
         415: "Not application/json (nor NewsML-G2 XML where an article is posted)",
         422: "JSON, but not an acceptable article: every bad field named",

@@ -12,6 +12,7 @@ is JSON but not an acceptable article (every field problem listed in
 `current_version`), 422 for an `Idempotency-Key` reused with other content.
 """
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
@@ -195,6 +196,34 @@ def conflict(
         instance=instance,
         errors=[FieldProblem(pointer=pointer, detail=detail)],
         **extra,
+    )
+
+
+def older_than_stored(
+    article_id: str,
+    sent: datetime,
+    stored: datetime,
+    current_version: int,
+    force_with: str,
+    instance: str | None = None,
+) -> ProblemDetails:
+    """409: the change's `versioncreated` is older than the stored version's, so it changed
+    nothing (an agency's or a retry's old copy); `force_with` says how to replace it anyway."""
+    detail = (
+        f"versioncreated {sent.isoformat()} is older than the stored version "
+        f"{current_version}'s ({stored.isoformat()}); nothing changed. To replace it anyway, "
+        f"send {force_with}."
+    )
+    return ProblemDetails(
+        type=_TYPE_BASE + "older-than-stored",
+        title="An older copy than the stored version",
+        status=409,
+        detail=f"Article {article_id!r}: {detail}",
+        instance=instance,
+        errors=[FieldProblem(pointer="/versioncreated", detail=detail)],
+        current_version=current_version,
+        stored_versioncreated=stored.isoformat(),
+        sent_versioncreated=sent.isoformat(),
     )
 
 

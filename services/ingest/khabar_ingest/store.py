@@ -15,9 +15,18 @@ entry (and which states written before this layout still have).
 Changes are accepted by the `ACCEPT` script (see `scripts.py`), which for each
 change reads the article's state and writes event, state, history and
 idempotency record together, or answers why not (a repeat, a stale
-If-Match). A batch is a series of script calls (a few dozen changes per
-call), each change atomic on its own and in order (two changes to one article
-in a batch become two versions). On one Redis the calls go out one after
+If-Match, an older copy).
+
+Out of order: a change whose `versioncreated` is older than the stored
+version's changes nothing (`StaleCopy`): agency feeds and retries resend old
+copies, and one must not revert an update or bring a withdrawal back. A
+change naming the current version (If-Match, a batch item's `base_version`)
+replaces it anyway; so does a DELETE (a kill is never refused as old). Equal
+times are a new version as before (identical content is a repeat).
+
+A batch is a series of script calls (a few dozen changes per call), each
+change atomic on its own and in order (two changes to one article in a
+batch become two versions). On one Redis the calls go out one after
 another on one connection, each as soon as its changes are ready, and the
 replies are read at the end: Redis runs a call while ingest parses the next
 one's articles, and one connection keeps them in order (see
@@ -39,7 +48,7 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from itertools import islice
 from typing import Any, Literal, cast
@@ -153,6 +162,7 @@ class Change:
     correlation_id: str
     base_version: int | None = None  # from If-Match, when sent
     idempotency: str | None = None  # the Idempotency-Key, when sent
+    newer_only: bool = True  # refuse it when older than the stored version (not for a DELETE)
 
 
 @dataclass(slots=True)
@@ -177,13 +187,23 @@ class VersionConflict(Exception):
         self.current_version = current_version
 
 
+class StaleCopy(Exception):
+    """The change's versioncreated is older than the stored version's: nothing changed."""
+
+    def __init__(self, current_version: int, stored: datetime, sent: datetime) -> None:
+        super().__init__(f"versioncreated {sent} is older than version {current_version}'s")
+        self.current_version = current_version
+        self.stored = stored
+        self.sent = sent
+
+
 class IdempotencyMismatch(Exception):
     def __init__(self, key: str) -> None:
         super().__init__(f"Idempotency-Key {key!r} was used with different content")
         self.key = key
 
 
-Outcome = StoreResult | VersionConflict | IdempotencyMismatch
+Outcome = StoreResult | VersionConflict | StaleCopy | IdempotencyMismatch
 
 
 def content_hash(article: Article) -> str:
@@ -351,6 +371,8 @@ class ArticleStore:
             "entry": draft.entry, "entry_marks": draft.entry_marks,
             "correlation_id": change.correlation_id, "accepted_at": accepted_at,
             "pubstatus": article.pubstatus,
+            "versioncreated_ms": str(millis(article.versioncreated)),
+            "newer_only": change.newer_only,
         }  # fmt: skip
         if article.editor_note:
             decided["correction"] = [
@@ -418,6 +440,21 @@ async def keep_events(redis: RedisClient, entries: list[tuple[bytes, dict[bytes,
                 state_key = article_state_key(article_id.decode())
                 await queue(pipe, keep, [state_key], [entry_id, data])
         return sum(await pipe.execute())
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def millis(moment: datetime) -> int:
+    """Milliseconds since 1970, exactly (as the embargo's times): sent to ACCEPT as text, since
+    Redis's Lua writes a number back with 14 digits only."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // _MILLISECOND
+
+
+def from_millis(value: bytes | str | int) -> datetime:
+    return _EPOCH + int(value) * _MILLISECOND
 
 
 def chunks(items: Iterable[Change], size: int, first: int | None = None) -> Iterator[list[Change]]:
@@ -531,6 +568,8 @@ def outcome_of(change: Change, call: dict[str, Any], now: datetime, reply: list[
         )
     if verdict == b"conflict":
         return VersionConflict(int(detail))
+    if verdict == b"stale":
+        return StaleCopy(int(detail), from_millis(reply[2]), change.article.versioncreated)
     return IdempotencyMismatch(change.idempotency or "")
 
 

@@ -14,8 +14,11 @@
 -- Redis's Lua hashes every byte of each string it makes: a first version's event is used as
 -- sent (one 4 KB string per change, not two); a later version's gets its own type, version and
 -- corrections written in where the codec marked them.
--- Returns, for each change, {verdict, answer (a repeat's) or current version (a conflict's),
---   stream id, version}.
+-- A change older than the stored version (its versioncreated_ms below the state's) changes
+-- nothing unless it names the current version (If-Match / base_version): an agency's or a
+-- retry's old copy must not revert an update or revive a withdrawal. Equal times go on.
+-- Returns, for each change, {verdict, answer (a repeat's) or current version (a conflict's
+--   or a stale copy's), stream id (a stale copy's: the stored versioncreated_ms), version}.
 local function accept(c, state_key, history_key, idempotency_key)
   if c.ttl > 0 then
     local seen = redis.call('HMGET', idempotency_key, 'hash', 'answer')
@@ -25,12 +28,18 @@ local function accept(c, state_key, history_key, idempotency_key)
     end
   end
   local current = redis.call('HMGET', state_key, 'version', 'hash', 'answer', 'appended', 'status',
-    'corrections')
+    'corrections', 'versioncreated_ms')
   if current[2] == c.hash then return {'replay', current[3], ''} end
   local version = tonumber(current[1] or '0')
   local appended = tonumber(current[4] or '0')
   if c.base_version >= 0 and c.base_version ~= version then
     return {'conflict', tostring(version), ''}
+  end
+  -- (A state from before versioncreated_ms was kept has none: its next version sets it.)
+  local stored_created = current[7]
+  if c.base_version < 0 and c.newer_only and stored_created and stored_created ~= '' and
+      tonumber(c.versioncreated_ms) < tonumber(stored_created) then
+    return {'stale', tostring(version), stored_created}
   end
 
   version = version + 1
@@ -96,7 +105,8 @@ local function accept(c, state_key, history_key, idempotency_key)
   -- once a trim removed that entry (or from before this layout); a new version clears it.
   redis.call('HSET', state_key, 'version', version_text, 'hash', c.hash, 'status', status,
     'answer', answer, 'entry', entry, 'event', '', 'updated_at', c.accepted_at,
-    'embargoed_until', held and c.embargoed_until or '', 'appended', appended_text)
+    'embargoed_until', held and c.embargoed_until or '', 'appended', appended_text,
+    'versioncreated_ms', c.versioncreated_ms)
   if c.correction then
     redis.call('HSET', state_key, 'corrections', corrections)
   end
