@@ -38,14 +38,23 @@
 #   reader's page is assembled again from the fragments still cached.
 # - Grace: while an origin is healthy, stale objects are served for a few
 #   seconds at most; when its probe says it is down, the last good copy is
-#   served for up to a day. Not-found and withdrawn answers are cached
-#   briefly and never graced, so a stale page never outlives a withdrawal.
+#   served for up to a day. An origin can be up and still fail every page (its
+#   probe asks for a static file, and a page needs its stores): a 5xx, or no
+#   answer, for something the edge still holds is abandoned, so the copy stays
+#   cached, and the request starts again allowed the whole day's grace. Only a
+#   copy that is still in the cache can be served so: a purge removes every
+#   copy, so a withdrawn page is never one. Not-found and withdrawn answers are
+#   cached briefly and never graced, so a stale page never outlives a withdrawal.
 
 import std;
 import var;
 import xkey;
 
 sub vcl_recv {
+    if (req.restarts == 0) {
+        # Set by vcl_synth alone, on the restart after an origin failed: never a reader's.
+        unset req.http.X-Khabar-Stale;
+    }
     if (req.method == "PURGE") {
         call khabar_purge;
     }
@@ -75,7 +84,10 @@ sub vcl_recv {
         call khabar_normalize_query;
         call khabar_normalize_accept;
     }
-    if (std.healthy(req.backend_hint)) {
+    if (req.http.X-Khabar-Stale) {
+        # The origin has just failed this request: any copy still in grace beats an error.
+        set req.grace = 24h;
+    } elsif (std.healthy(req.backend_hint)) {
         set req.grace = 5s;
     }
     # Pages are the same for every reader: no cookie or credential splits the cache.
@@ -146,9 +158,29 @@ sub vcl_hash {
     return (lookup);
 }
 
+sub vcl_miss {
+    if (req.http.X-Khabar-Stale) {
+        # The origin failed and no copy is left (never fetched, or purged): the error page.
+        return (synth(503, "Service Unavailable"));
+    }
+}
+
 sub vcl_backend_fetch {
-    # The inner request is known by its socket; origins have no use for the mark.
+    # The inner request is known by its socket; origins have no use for the marks.
     unset bereq.http.X-Khabar-Assembly;
+    unset bereq.http.X-Khabar-Stale;
+}
+
+sub khabar_keep_last_good {
+    # A failed fetch of something cacheable: abandoned, so that what the cache
+    # holds stays (a background fetch's reader already has it; any other
+    # request starts again in vcl_synth, looking for a graced copy).
+    if (bereq.is_bgfetch) {
+        return (abandon);
+    }
+    if (!bereq.uncacheable && (bereq.method == "GET" || bereq.method == "HEAD")) {
+        return (abandon);
+    }
 }
 
 sub vcl_backend_response {
@@ -160,10 +192,8 @@ sub vcl_backend_response {
         set beresp.do_esi = true;
     }
     if (beresp.status >= 500) {
-        if (bereq.is_bgfetch) {
-            # Keep serving the last good copy rather than replacing it with an error.
-            return (abandon);
-        }
+        # Keep serving the last good copy rather than replacing it with an error.
+        call khabar_keep_last_good;
         set beresp.uncacheable = true;
         set beresp.ttl = 0s;
     } elsif (beresp.status == 404 || beresp.status == 410) {
@@ -195,17 +225,22 @@ sub vcl_backend_error {
         && (bereq.url ~ "^/(v1/)?search([/?]|$)" || bereq.url ~ "^/static/search\.")) {
         return (retry);
     }
+    call khabar_keep_last_good;
     # An origin that does not answer: the site's own "try again" page.
     set beresp.http.Content-Type = "text/html; charset=utf-8";
     set beresp.http.Retry-After = "5";
     set beresp.http.Cache-Control = "no-store";
+    call khabar_unavailable_page;
+    return (deliver);
+}
+
+sub khabar_unavailable_page {
     synthetic({"<!doctype html>
 <html lang="ar" dir="rtl"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>الخدمة غير متاحة مؤقتاً | Service unavailable</title><link rel="stylesheet" href="/static/site.css"></head>
 <body><main id="main" class="error-page"><h1>الخدمة غير متاحة مؤقتاً</h1><p>نعتذر، حاول مرة أخرى بعد قليل. <a href="/">الرئيسية</a></p>
 <p lang="en" dir="ltr">The site is briefly unavailable; please try again in a moment. <a href="/">Home</a></p></main></body></html>
 "});
-    return (deliver);
 }
 
 sub vcl_deliver {
@@ -240,8 +275,21 @@ sub vcl_deliver {
 }
 
 sub vcl_synth {
+    if (resp.status == 503 && !req.http.X-Khabar-Stale
+        && (req.method == "GET" || req.method == "HEAD")) {
+        # An abandoned fetch (khabar_keep_last_good): once more, with the long grace.
+        set req.http.X-Khabar-Stale = "1";
+        return (restart);
+    }
     if (req.esi_level > 0) {
         synthetic("");
+        return (deliver);
+    }
+    if (resp.status == 503) {
+        set resp.http.Content-Type = "text/html; charset=utf-8";
+        set resp.http.Retry-After = "5";
+        set resp.http.Cache-Control = "no-store";
+        call khabar_unavailable_page;
         return (deliver);
     }
     set resp.http.Content-Type = "text/plain; charset=utf-8";

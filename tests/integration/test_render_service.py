@@ -549,6 +549,45 @@ def test_cache_flush_and_misses_render_again_from_the_log_redis(render: RenderSe
     assert text(b.headline) in render.get(f"/fragments/card/{b.id}").text
 
 
+def test_with_the_cache_redis_down_pages_render_fresh_and_a_503_names_the_store_that_is_down(
+    purges: PurgeReceiver, tmp_path: Path
+) -> None:
+    """Each Redis killed in turn: without the cache, pages are rendered from the store (none
+    kept); without the store, the 503 says so."""
+    group = ProcessGroup()
+    try:
+        log_url = start_redis(group, tmp_path / "log-redis", free_port())
+        cache_url = start_redis(group, tmp_path / "cache-redis", free_port())
+        log_redis, cache_redis = group.processes
+        env = {"KHABAR_CACHE_REDIS_URL": cache_url}
+        with render_service(log_url, purges, tmp_path / "render.log", extra_env=env) as render:
+            a, b = in_section("economy", 2)
+            render.publish(enriched(b), enriched(a, related=[b.id]))
+            render.page(a.id)
+            before = render.get(f"/articles/{a.id}", accept="text/html")
+            render.applied(b.id, 1)
+
+            cache_redis.kill()
+            # A page it had cached, one it never rendered, a fragment and an ESI shell.
+            after = render.get(f"/articles/{a.id}", accept="text/html")
+            assert after.status_code == 200, after.text
+            assert after.text == before.text
+            assert text(b.headline) in render.get(f"/articles/{b.id}").text
+            assert text(b.headline) in render.get(f"/fragments/card/{b.id}").text
+            shell = render.get(f"/articles/{a.id}", **{"surrogate-capability": 'k="ESI/1.0"'})
+            assert shell.status_code == 200 and "<esi:include" in shell.text
+            missing = render.get("/articles/never-seen")
+            assert missing.status_code == 404
+
+            log_redis.kill()
+            down = render.get(f"/articles/{a.id}", accept="application/json")
+            assert down.status_code == 503
+            assert "article store" in down.json()["detail"]
+            assert "log Redis" in down.json()["detail"]
+    finally:
+        group.stop_all()
+
+
 # Home and sections with the real sample -------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from khabar_render.fragments import ENVIRONMENT, PageMeta, render_page
 from khabar_render.site import Site, direction_of
+from khabar_render.store import CacheUnavailable
 from khabar_shared.problems import PROBLEM_JSON, Problem, ProblemError
 
 READER_STATUSES = frozenset({404, 410, 503})
@@ -116,6 +117,18 @@ def install_reader_error_pages(app: FastAPI, site: Site) -> None:
             Problem(
                 status=503,
                 title="Service Unavailable",
-                detail="The article store is unavailable; try again.",
+                detail="The article store (the log Redis) is unavailable; try again.",
+            ),
+        )
+
+    # The more specific handler wins: the page cache's Redis, not the article store's.
+    @app.exception_handler(CacheUnavailable)
+    async def on_cache_down(request: Request, _: Exception) -> Response:
+        return answer(
+            request,
+            Problem(
+                status=503,
+                title="Service Unavailable",
+                detail="The page cache (the cache Redis) is unavailable; try again.",
             ),
         )

@@ -56,6 +56,7 @@ from khabar_render.purge import (
 from khabar_render.site import Site, direction_of
 from khabar_render.store import (
     ArticleStore,
+    CacheUnavailable,
     FragmentCache,
     ListingRequest,
     StoredFragment,
@@ -153,7 +154,13 @@ class Renderer:
 
     async def fetch(self, name: str) -> StoredFragment | None:
         """The fragment from cache, or rendered now; None when there is nothing to show."""
-        cached = await self._cache.get(name)
+        try:
+            cached = await self._cache.get(name)
+        except CacheUnavailable:
+            # The store is enough to render from; kept nowhere, so no purge can be
+            # missed, and what is withdrawn is not in the store's live articles.
+            log.warning("render_uncached_cache_down", fragment=name)
+            return self._render_all([name], await self._read([name]))[name]
         record_cache_lookup(cached is not None)
         return cached if cached is not None else await self.refresh(name)
 

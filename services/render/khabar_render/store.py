@@ -25,6 +25,8 @@ from typing import Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from khabar_render import breaking
@@ -412,12 +414,23 @@ async def watched(
     raise RuntimeError(f"too much contention on {keys}")
 
 
+class CacheUnavailable(RedisConnectionError):
+    """The fragment cache's Redis does not answer; the article store (the log's) may well.
+
+    A connection error still (every outage rule holds), but its own type, so
+    that readers are told which store is down and pages can do without it.
+    """
+
+
 class FragmentCache:
     def __init__(self, redis: RedisClient) -> None:
         self._redis = redis
 
     async def get(self, name: str) -> StoredFragment | None:
-        raw = await self._redis.get(fragment_key(name))
+        try:
+            raw = await self._redis.get(fragment_key(name))
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            raise CacheUnavailable(str(error)) from error
         return StoredFragment.model_validate_json(raw) if raw else None
 
     async def put(self, fragment: StoredFragment) -> None:
