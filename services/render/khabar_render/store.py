@@ -264,7 +264,8 @@ class ArticleStore:
             results: dict[str, Applied] = {}
             pipe.multi()
             for (article_id, change), raw in zip(by_id.items(), raws):
-                previous = StoredArticle.model_validate_json(raw) if raw else None
+                # Parsed once while the same bytes: a refreshed article was read to render it.
+                previous = parse_stored(raw) if raw else None
                 applied = supersedes(previous, change_version(change))
                 results[article_id] = Applied(applied, previous)
                 if applied:
