@@ -28,6 +28,16 @@ purges it), then measures, in the same run and on the same real articles:
   batch) and started to finished (indexing).
 
 Prints a table; it is not a test.
+
+Session 12 (render-cpu-s12), steady render ms per article, base (main 1690a25) and branch
+alternating, 2 nodes, 400 + 200 articles, load 2.3-8.3: parts-only refresh of links
+(b652525) 19.5, 16.4, 18.1 against base 17.8, 17.4, 16.6; with put_many's parse cache
+(95a17dc) 16.9, 17.7 against 19.7, 17.8. Python / raw Meilisearch: 1.07, 0.98, 1.11,
+1.17, 1.31 against 1.04, 1.01, 1.14, 1.27, 1.24. Within the spread from run to run: enrich
+refreshes an older list only when the new story enters what it shows (see-also, or a list
+not full yet), so most refreshes change both parts; what a refresh saves is the edge's
+purge of `article:<id>` (cards, listings, home, other related blocks), which this bench,
+with no readers, does not see.
 """
 
 import argparse

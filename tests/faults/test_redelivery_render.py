@@ -292,3 +292,49 @@ async def test_a_stop_while_the_warm_lane_holds_home_leaves_it_cold_never_stale(
     for name in ("home", "home-page", "section:sport:1", "section-page:sport:1"):
         fragment = await render.renderer.fetch(name)  # a reader asks
         assert fragment is not None and "عنوان مصحح" in fragment.html, name
+
+
+async def linked_and_warm(render: Render) -> tuple[EnrichedArticle, list[str]]:
+    """A story linking to eight others (four inline, four in its block), its fragments cached."""
+    target, *others = in_section("world", 12)
+    await render.apply(*(enriched(o) for o in others))
+    story = enriched(target, related=[o.id for o in others[:8]])
+    await render.apply(story)
+    for kind in ("article", "related", "page", "shell", "card"):
+        await render.renderer.fetch(f"{kind}:{target.id}")
+    return story, [o.id for o in others]
+
+
+@pytest.mark.parametrize("point", RENDER_POINTS)
+async def test_a_refresh_of_links_redelivered_after_a_stop_leaves_no_old_link(
+    render: Render, webhook: Webhook, point: str
+) -> None:
+    story, others = await linked_and_warm(render)
+    sent = len(webhook.received)
+    relinked = enriched(story.article, related=[others[9], *others[:8]])
+    await redelivered_after(render, point, relinked, "article.related_refreshed")
+
+    assert await render.stale() == []
+    assert {f"body:{story.article.id}", f"related:{story.article.id}"} <= webhook.keys_since(sent)
+
+
+@pytest.mark.parametrize("point", RENDER_POINTS)
+async def test_a_refresh_after_one_that_stopped_purges_what_the_stopped_one_did_not(
+    render: Render, webhook: Webhook, point: str
+) -> None:
+    """The first refresh stops at `point`; the next one's list shows the same stories as the
+    first's, so against the stored list nothing changed: the cache and the edge may still
+    show the list from before the first, and the next one purges it."""
+    story, others = await linked_and_warm(render)
+    first = [others[9], *others[:8]]
+    failpoints.arm(point)
+    with pytest.raises(failpoints.FailpointHit):
+        await render.apply(enriched(story.article, related=first), kind="article.related_refreshed")
+    sent = len(webhook.received)
+    await render.apply(
+        enriched(story.article, related=[*first, others[10]]), kind="article.related_refreshed"
+    )
+
+    assert await render.stale() == []
+    if point == "render.stored":  # nothing of the first reached the edge
+        assert f"body:{story.article.id}" in webhook.keys_since(sent)

@@ -22,7 +22,14 @@ from khabar_render.handler import FragmentUpdater
 from khabar_render.purge import PurgeNotifier
 from khabar_render.renderer import Renderer
 from khabar_render.site import default_site
-from khabar_render.store import ArticleStore, FragmentCache, StoredFragment, Withdrawal
+from khabar_render.store import (
+    ArticleStore,
+    FragmentCache,
+    StoredArticle,
+    StoredFragment,
+    Withdrawal,
+    article_key,
+)
 from khabar_render.warm import WarmLane
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedArticle, EnrichedEvent
@@ -311,3 +318,26 @@ async def test_a_batch_waits_for_one_slice_of_the_warm_lanes_chunk_not_all_of_it
     assert await chunk == 20
     await applied
     assert order == ["lane 8", "batch", "lane 8", "lane 4"]
+
+
+async def test_applying_a_change_does_not_parse_again_a_stored_article_already_read(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh of links comes for a story read (parsed) to render it: its stored JSON is
+    not validated again to apply the refresh."""
+    a, b, c = in_section("culture", 3)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id]))
+    await render.renderer.fetch(f"page:{a.id}")
+    stored = await render.redis.get(article_key(a.id))
+    parsed: list[bytes] = []
+    validate = StoredArticle.model_validate_json
+
+    def counting(raw: bytes, *args: object, **kwargs: object) -> StoredArticle:
+        parsed.append(raw)
+        return validate(raw, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(StoredArticle, "model_validate_json", staticmethod(counting))
+    await render.publish(enriched(a, related=[c.id, b.id]), kind="article.related_refreshed")
+    assert stored not in parsed
+    page = await render.renderer.fetch(f"page:{a.id}")
+    assert page is not None and see_also_ids(page.html) == [c.id, b.id]

@@ -19,8 +19,8 @@ import math
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from khabar_render.purge import PurgeNotifier, purge_keys, surrogate_key
-from khabar_render.renderer import Renderer
+from khabar_render.purge import PurgeNotifier, part_key, purge_keys, surrogate_key
+from khabar_render.renderer import Renderer, shown_links
 from khabar_render.store import (
     Applied,
     ArticleStore,
@@ -44,9 +44,29 @@ EDGE_PURGED = failpoints.point("render.edge_purged", "edge told, no fragment ren
 RENDERED = failpoints.point("render.rendered", "fragments rendered again, events not acked")
 
 OWN_FRAGMENTS = ("article", "related", "page", "card", "shell")
-# What a new list of related links changes: the teaser, listings and home do not show links
-# (the edge's page shell names them, for the page the edge assembles from it).
-LINK_FRAGMENTS = ("article", "related", "page", "shell")
+# What a new list of related links may change: the body (inline links) or the related block,
+# and the whole page and the edge's page shell, which show (and name) both. The teaser,
+# listings and home do not show links.
+PARTS = {"body": "article", "related": "related"}
+PAGES = ("page", "shell")
+
+
+@dataclass(frozen=True)
+class Relink:
+    """A refresh of an article's related links: its version, the list before and the new."""
+
+    version: int
+    before: list[str]
+    after: list[str]
+
+
+def link_ids(article_id: str, related: list[str]) -> list[str]:
+    """Related ids as the renderer reads them: best first, no repeats, never the article."""
+    return [i for i in dict.fromkeys(related) if i != article_id]
+
+
+def related_list(enriched: EnrichedArticle | None) -> list[str]:
+    return [link.article_id for link in enriched.related] if enriched else []
 
 
 def is_links_only(event: EnrichedEvent, result: Applied) -> bool:
@@ -113,9 +133,11 @@ class BatchChanges:
     """What a batch of events changed, as the fragments see it."""
 
     changed: list[str] = field(default_factory=list)  # new versions and withdrawals
-    relinked: list[str] = field(default_factory=list)  # same version, new related links
+    relinked: dict[str, Relink] = field(default_factory=dict)  # same version, new related links
     sections: set[str] = field(default_factory=set)  # listings the changed were or are in
     reordered: set[str] = field(default_factory=set)  # those whose stories or order changed
+    # The version and related list each live article's fragments show once the batch is purged.
+    shown: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
 
 
 class FragmentUpdater:
@@ -157,9 +179,17 @@ class FragmentUpdater:
             if not result.applied and not is_redelivered_withdrawal(event, result):
                 log.info("stale_event_skipped", article_id=event.article_id, version=event.version)
             elif is_links_only(event, result):
-                changes.relinked.append(event.article_id)
+                assert result.previous is not None
+                changes.relinked[event.article_id] = Relink(
+                    event.version,
+                    related_list(result.previous.enriched),
+                    related_list(event.enriched),
+                )
+                changes.shown[event.article_id] = (event.version, related_list(event.enriched))
             else:
                 changes.changed.append(event.article_id)
+                if event.type != "article.withdrawn" and event.enriched is not None:
+                    changes.shown[event.article_id] = (event.version, related_list(event.enriched))
                 touched = self._sections_touched(event, result)
                 changes.sections |= touched
                 if not keeps_its_place(event, result, self._listings_now(event)):
@@ -194,9 +224,7 @@ class FragmentUpdater:
         """
         changed = changes.changed
         own = [f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS]
-        relinked = [
-            f"{kind}:{article_id}" for article_id in changes.relinked for kind in LINK_FRAGMENTS
-        ]
+        relinked, part_keys = await self._relinked_parts(changes.relinked)
         homes = HOME_FRAGMENTS if changed else []
         listings = await self._listing_pages(changes.sections)
         dependents = await self._articles.dependents_many(changed)
@@ -216,7 +244,9 @@ class FragmentUpdater:
         # for again is rendered from the stored articles, fresh. A withdrawal
         # waits for nothing else to leave the edge's pages.
         keys = purge_keys(changed, changes.sections, changes.reordered) if changed else []
-        await self._notifier.purge([*keys, *(surrogate_key(i) for i in changes.relinked)])
+        await self._notifier.purge([*keys, *part_keys])
+        # Only now: until the edge is told, the old links may still be shown.
+        await self._articles.record_links_shown(changes.shown)
         failpoints.check(EDGE_PURGED)
         rendered = await self._render(own, hot, relinked, rest)
         failpoints.check(RENDERED)
@@ -224,6 +254,7 @@ class FragmentUpdater:
             "fragments_refreshed",
             changed=len(changed),
             relinked=len(changes.relinked),
+            relinked_fragments=len(relinked),
             purged=len(purged),
             rendered=rendered,
         )
@@ -249,6 +280,49 @@ class FragmentUpdater:
         now += rest[: max(0, self._eager_limit - len(now))]
         await self._renderer.refresh_many(now)
         return len(now)
+
+    async def _relinked_parts(self, relinks: dict[str, Relink]) -> tuple[list[str], list[str]]:
+        """The fragments of re-linked articles whose links changed, and the edge's keys for them.
+
+        A part (the body's inline links, the related block) changed when the
+        live stories it shows under the new list differ from those under any
+        list it may still show: the one just replaced, and the one it was last
+        purged for (a handling that stopped before its purge left the cache
+        and the edge showing that one; unknown, every part counts as changed).
+        A part that shows the same stories renders the same bytes: it is
+        neither purged nor rendered again, and the edge keeps it.
+        """
+        if not relinks:
+            return [], []
+        shown = await self._articles.links_shown(list(relinks))
+        lists = {}
+        for article_id, relink in relinks.items():
+            last = shown.get(article_id)
+            if last is not None and last[0] == relink.version:
+                found = (relink.after, relink.before, last[1])
+                lists[article_id] = [link_ids(article_id, ids) for ids in found]
+        ids = {i for found in lists.values() for listed in found for i in listed}
+        live = (await self._articles.live_many(sorted(ids))).keys()
+        names: list[str] = []
+        keys: list[str] = []
+        for article_id in relinks:
+            if article_id in lists:
+                after, *before = lists[article_id]
+                now = shown_links(after, live)
+                changed = [
+                    part
+                    for index, part in enumerate(PARTS)
+                    if any(shown_links(old, live)[index] != now[index] for old in before)
+                ]
+            else:
+                changed = list(PARTS)
+                # Shown by a render from before the parts had keys of their own, maybe.
+                keys.append(surrogate_key(article_id))
+            if changed:
+                names += [f"{PARTS[part]}:{article_id}" for part in changed]
+                names += [f"{kind}:{article_id}" for kind in PAGES]
+                keys += [part_key(part, article_id) for part in changed]
+        return names, keys
 
     async def _listing_pages(self, sections: set[str]) -> set[str]:
         """Every page of each section, and one more: a page may have just emptied."""

@@ -46,6 +46,13 @@ def surrogate_key(article_id: str) -> str:
     return f"article:{article_id}"
 
 
+def part_key(part: str, article_id: str) -> str:
+    """One of an article's parts that show its related links: `body` (with the inline
+    links) or `related` (the block). A refresh of links purges only the part that changed,
+    where `article:<id>` would drop every card, listing and page that shows the story."""
+    return f"{part}:{article_id}"
+
+
 def section_surrogate_key(slug: str) -> str:
     # A newsroom's own category may be named in any script; header values are ASCII.
     return f"section:{quote(slug, safe='-._~')}"

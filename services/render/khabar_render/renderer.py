@@ -50,6 +50,7 @@ from khabar_render.purge import (
     HOME_KEY,
     HOME_LISTING_KEY,
     listing_surrogate_key,
+    part_key,
     section_surrogate_key,
     surrogate_key,
 )
@@ -128,6 +129,22 @@ def related_ids(enriched: EnrichedArticle) -> list[str]:
             link.article_id for link in enriched.related if link.article_id != enriched.article.id
         )
     )
+
+
+def part_keys(article_id: str) -> tuple[str, str]:
+    """The keys of an article's body and related block; its page and shell show both."""
+    return part_key("body", article_id), part_key("related", article_id)
+
+
+def shown_links(related: list[str], live: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The stories an article links to: inline in its body, and in its related block.
+
+    The first live ones of its related list, best first, as `_render_parts` places
+    them: a new list that leaves both the same changes none of its fragments.
+    """
+    alive = set(live)
+    shown = [i for i in related if i in alive][: SEE_ALSO_COUNT + RELATED_BLOCK_COUNT]
+    return shown[:SEE_ALSO_COUNT], shown[SEE_ALSO_COUNT:]
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -315,12 +332,13 @@ class _Batch:
         parts = self._article_parts(article_id)
         if parts is None:
             return None
+        body_key, block_key = part_keys(article_id)
         if kind == "article":
-            return Rendered(parts.body.html, [article_id, *parts.body.shows])
+            return Rendered(parts.body.html, [article_id, *parts.body.shows], (body_key,))
         if kind == "related":
-            return Rendered(parts.block.html, [article_id, *parts.block.shows])
+            return Rendered(parts.block.html, [article_id, *parts.block.shows], (block_key,))
         page = assemble_article_page(parts.enriched, parts.body, parts.block, self._site)
-        return Rendered(page.html, [article_id, *page.shows])
+        return Rendered(page.html, [article_id, *page.shows], (body_key, block_key))
 
     def _article_shell(self, article_id: str) -> Rendered | None:
         """The article's page with its body and related block left to the edge to include.
@@ -337,7 +355,9 @@ class _Batch:
             esi_include(fragment_path("related", article_id)),
             self._site,
         )
-        return Rendered(page.html, [article_id, *parts.body.shows, *parts.block.shows])
+        return Rendered(
+            page.html, [article_id, *parts.body.shows, *parts.block.shows], part_keys(article_id)
+        )
 
     def _article_parts(self, article_id: str) -> _ArticleParts | None:
         if article_id not in self._parts:

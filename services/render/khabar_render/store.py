@@ -17,6 +17,7 @@ writes, pipelined reads, and one Lua call that records what its fragments show.
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -47,6 +48,9 @@ EPOCH_KEY = f"{PREFIX}:epoch"
 # serving a cached fragment of an article, so a purge that has not happened yet
 # (render stopped between the tombstone and the purge) never shows a withdrawn text.
 WITHDRAWN_KEY = f"{PREFIX}:withdrawn"
+# Per article, the version and related list its link-bearing fragments were last purged for
+# (JSON): what the cache and the edge may still show, until a refresh of links is done.
+LINKS_SHOWN_KEY = f"{PREFIX}:links-shown"
 MAX_WATCH_RETRIES = 50
 # Stored articles kept parsed, by their bytes: about the stories a few batches show.
 PARSED_CACHE_SIZE = 1024
@@ -262,7 +266,8 @@ class ArticleStore:
             results: dict[str, Applied] = {}
             pipe.multi()
             for (article_id, change), raw in zip(by_id.items(), raws):
-                previous = StoredArticle.model_validate_json(raw) if raw else None
+                # Parsed once while the same bytes: a refreshed article was read to render it.
+                previous = parse_stored(raw) if raw else None
                 applied = supersedes(previous, change_version(change))
                 results[article_id] = Applied(applied, previous)
                 if applied:
@@ -324,7 +329,28 @@ class ArticleStore:
         pipe.zrem(LATEST_KEY, withdrawal.article_id)
         pipe.set(article_key(withdrawal.article_id), tombstone.model_dump_json())
         pipe.sadd(WITHDRAWN_KEY, withdrawal.article_id)
+        pipe.hdel(LINKS_SHOWN_KEY, withdrawal.article_id)
         breaking.record_withdrawn(pipe, withdrawal.article_id)
+
+    async def links_shown(self, article_ids: list[str]) -> dict[str, tuple[int, list[str]]]:
+        """The version and related ids each article's fragments were last purged for, if known."""
+        if not article_ids:
+            return {}
+        raws = await self._redis.hmget(LINKS_SHOWN_KEY, article_ids)
+        found = {}
+        for article_id, raw in zip(article_ids, cast(list[bytes | None], raws)):
+            if raw:
+                version, ids = json.loads(raw)
+                found[article_id] = (int(version), [str(i) for i in ids])
+        return found
+
+    async def record_links_shown(self, shown: dict[str, tuple[int, list[str]]]) -> None:
+        """After their purges: these articles' fragments show these lists, or are cold."""
+        if shown:
+            await self._redis.hset(
+                LINKS_SHOWN_KEY,
+                mapping={i: json.dumps([version, ids]) for i, (version, ids) in shown.items()},
+            )
 
     async def is_withdrawn(self, article_id: str) -> bool:
         return bool(await self._redis.sismember(WITHDRAWN_KEY, article_id))
