@@ -38,7 +38,7 @@ def shingle_sketch(terms: Sequence[str], k: int = SKETCH) -> Sketch:
     """Bottom-k sketch of the article's term shingles."""
     head = list(terms[:MAX_TERMS])
     # Each run of SHINGLE terms joined, encoded and hashed in C loops (map over zip), not a
-    # Python loop: the same hashes, a few times faster.
+    # Python loop: the same hashes, without an interpreted step per shingle.
     runs = zip(*(head[i:] for i in range(SHINGLE)))
     shingles = set(map(zlib.crc32, map(str.encode, map(" ".join, runs))))
     return Sketch(tuple(sorted(shingles)[:k]), len(shingles))
