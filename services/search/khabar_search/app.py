@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from khabar_search.alias_store import AliasStore
 from khabar_search.alias_sync import AliasSync
+from khabar_search.error_pages import ErrorPages
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.node_pool import NodePool
@@ -184,11 +185,19 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         description="Readers search the archive in Arabic and English.",
     )
     install_problem_handlers(app)
+    errors = ErrorPages(
+        settings.site_language,
+        settings.site_names(),
+        settings.site_base_url,
+        settings.max_query_chars,
+    )
+    errors.install(app)
     app.add_middleware(
         RateLimitMiddleware,
         limiter=limiter,
         paths=RATE_LIMITED_PATHS,
         trusted_proxies=settings.trusted_networks,
+        answer=errors.answer,
     )
     app.add_middleware(SecurityHeadersMiddleware, image_hosts=())
     app.add_middleware(HttpMetricsMiddleware)

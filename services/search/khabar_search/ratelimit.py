@@ -10,11 +10,12 @@ for our outage. Who the reader is comes from `client_address`.
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from khabar_search.client_address import Network, client_address
 from khabar_shared.logging import get_logger
@@ -103,8 +104,18 @@ class SharedRateLimiter:
         return float(wait)
 
 
+# How a refusal is answered: the scope, the problem and its headers (`error_pages.ErrorPages`).
+Answer = Callable[[dict[str, Any], Problem, dict[str, str]], Response]
+
+
+def problem_document(scope: dict[str, Any], found: Problem, headers: dict[str, str]) -> Response:
+    return JSONResponse(
+        found.body(), status_code=found.status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
 class RateLimitMiddleware:
-    """Answers 429 with a problem document once a reader spent their tokens.
+    """Answers 429 once a reader spent their tokens: a page for readers, else a problem.
 
     Plain ASGI rather than `@app.middleware("http")`: Starlette's
     BaseHTTPMiddleware runs every request through extra tasks and streams,
@@ -117,11 +128,13 @@ class RateLimitMiddleware:
         limiter: SharedRateLimiter,
         paths: tuple[str, ...],
         trusted_proxies: tuple[Network, ...] = (),
+        answer: Answer | None = None,
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.paths = paths
         self.trusted_proxies = trusted_proxies
+        self.answer = answer or problem_document
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] in self.paths:
@@ -137,10 +150,5 @@ class RateLimitMiddleware:
             title="Too Many Requests",
             detail="Slow down: this address made too many searches.",
         )
-        response = JSONResponse(
-            found.body(),
-            status_code=429,
-            media_type=PROBLEM_JSON,
-            headers={"Retry-After": RateLimiter.retry_after(wait_s)},
-        )
+        response = self.answer(scope, found, {"Retry-After": RateLimiter.retry_after(wait_s)})
         await response(scope, receive, send)
