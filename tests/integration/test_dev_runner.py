@@ -253,6 +253,15 @@ def test_two_search_nodes_each_with_its_meilisearch_and_indexer(
         rows = [line for line in status.output.splitlines() if "http://127.0.0.1:" in line]
         assert len(rows) == 2 and any("search-2" in row for row in rows), status.output
         readers_reach_either_search_process_through_the_edge(process.pid, ports["edge"])
+        # Node 2's Meilisearch is the runner's own: killed, it is reaped and back on its data.
+        keys = meili_key_uids(nodes[b"2"].decode(), servers.meili_master_key)
+        killed = server_pid(process.pid, "meilisearch", second)
+        assert killed is not None, children(process.pid)
+        os.kill(killed, signal.SIGKILL)
+        eventually(lambda: not Path(f"/proc/{killed}").exists(), timeout_s=30)
+        eventually(lambda: http_ok(f"{nodes[b'2'].decode()}/health"), timeout_s=120)
+        assert meili_key_uids(nodes[b"2"].decode(), servers.meili_master_key) == keys
+        assert "service=meilisearch-2" in output.read_text()
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
