@@ -1,12 +1,14 @@
 """`make run` as a supervisor: the real runner, its real children, real kills.
 
-A service killed with SIGKILL is started again while the others keep
+A service, or a Redis or Meilisearch the runner started, killed with SIGKILL is started again
+(on its data) while the others keep
 serving; a runner killed with SIGKILL leaves no child behind; a port already
 taken is named in one line before anything starts; the edge's shared-memory
 log is on tmpfs.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -19,7 +21,14 @@ import httpx
 import pytest
 import redis
 
-from khabar_dev.processes import OPS_PORT_SERVICES, REPO_ROOT, SERVICES, free_port, http_ok
+from khabar_dev.processes import (
+    OPS_PORT_SERVICES,
+    REPO_ROOT,
+    SERVICES,
+    free_port,
+    http_ok,
+    redis_answers,
+)
 from tests.conftest import Servers
 from tests.support import eventually
 
@@ -244,6 +253,15 @@ def test_two_search_nodes_each_with_its_meilisearch_and_indexer(
         rows = [line for line in status.output.splitlines() if "http://127.0.0.1:" in line]
         assert len(rows) == 2 and any("search-2" in row for row in rows), status.output
         readers_reach_either_search_process_through_the_edge(process.pid, ports["edge"])
+        # Node 2's Meilisearch is the runner's own: killed, it is reaped and back on its data.
+        keys = meili_key_uids(nodes[b"2"].decode(), servers.meili_master_key)
+        killed = server_pid(process.pid, "meilisearch", second)
+        assert killed is not None, children(process.pid)
+        os.kill(killed, signal.SIGKILL)
+        eventually(lambda: not Path(f"/proc/{killed}").exists(), timeout_s=30)
+        eventually(lambda: http_ok(f"{nodes[b'2'].decode()}/health"), timeout_s=120)
+        assert meili_key_uids(nodes[b"2"].decode(), servers.meili_master_key) == keys
+        assert "service=meilisearch-2" in output.read_text()
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -279,3 +297,69 @@ def readers_reach_either_search_process_through_the_edge(runner: int, edge_port:
         finally:
             os.kill(stopped, signal.SIGCONT)
         eventually(lambda: all(answered() for _ in range(4)), timeout_s=30)
+
+
+def server_pid(runner: int, program: str, port: int) -> int | None:
+    """The runner's child running `program` on `port` (its own, not another engineer's)."""
+    return next(
+        (
+            pid
+            for pid, cmd in children(runner).items()
+            # Redis retitles itself "redis-server 127.0.0.1:PORT"; Meilisearch keeps its argv.
+            if program in cmd and re.search(rf":{port}\b", cmd)
+        ),
+        None,
+    )
+
+
+def meili_key_uids(url: str, master_key: str) -> set[str]:
+    found = httpx.get(f"{url}/keys", headers={"Authorization": f"Bearer {master_key}"}, timeout=10)
+    found.raise_for_status()
+    return {key["uid"] for key in found.json()["results"]}
+
+
+@pytest.mark.timeout(400)
+def test_a_killed_redis_or_meilisearch_it_started_comes_back_with_its_data(
+    servers: Servers, tmp_path: Path, ports: dict[str, int]
+) -> None:
+    """The runner's own log Redis and Meilisearch, killed with SIGKILL, are reaped and started
+    again on the same data: the append-only file's writes and the index's keys are there."""
+    redis_port, meili_port = free_port(), free_port()
+    env = {
+        **runner_env(servers, tmp_path / "data", ports, ports["cache"]),
+        "KHABAR_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "KHABAR_MEILI_URL": f"http://127.0.0.1:{meili_port}",
+    }
+    meili_url = env["KHABAR_MEILI_URL"]
+    output = tmp_path / "run.out"
+    process = start_runner(env, output)
+    try:
+        wait_until_running(process, output)
+        log = redis.Redis(port=redis_port, socket_timeout=5)
+        log.set("probe", "kept")
+        keys = meili_key_uids(meili_url, servers.meili_master_key)
+        assert keys
+
+        for program, port in (("redis-server", redis_port), ("meilisearch", meili_port)):
+            killed = server_pid(process.pid, program, port)
+            assert killed is not None, children(process.pid)
+            os.kill(killed, signal.SIGKILL)
+            # Reaped (no zombie left) and started again, by the runner.
+            eventually(lambda k=killed: not Path(f"/proc/{k}").exists(), timeout_s=30)
+            eventually(
+                lambda p=program, q=port, k=killed: server_pid(process.pid, p, q) not in (None, k),
+                timeout_s=60,
+            )
+
+        eventually(lambda: redis_answers(f"redis://127.0.0.1:{redis_port}/0"), timeout_s=60)
+        assert log.get("probe") == b"kept"
+        eventually(lambda: http_ok(f"{meili_url}/health"), timeout_s=120, interval_s=0.5)
+        assert meili_key_uids(meili_url, servers.meili_master_key) == keys
+        text = output.read_text()
+        for name in ("redis", "meilisearch"):
+            assert f"service={name}" in text and "service_restarted" in text, text
+        assert process.poll() is None
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)

@@ -151,12 +151,34 @@ class ProcessGroup:
 APPENDFSYNC = "always"
 
 
+def wait_serving(managed: ManagedProcess, check: Callable[[], bool], timeout_s: float) -> None:
+    """Until `check()`; a process that exits meanwhile fails at once, one that never answers
+    is killed (so a supervisor trying again never leaves two behind)."""
+    try:
+        wait_until(lambda: check() or managed.process.poll() is not None, timeout_s, managed.name)
+    except TimeoutError:
+        managed.kill()
+        raise
+    if managed.process.poll() is not None:
+        raise RuntimeError(
+            f"{managed.name} exited with {managed.process.returncode}; see {managed.log_path}"
+        )
+
+
 def start_redis(
     group: ProcessGroup, data_dir: Path, port: int, appendfsync: str = APPENDFSYNC
 ) -> str:
     """A Redis that never evicts and keeps an append-only file: the log's home."""
+    run_redis(group, data_dir, port, appendfsync)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def run_redis(
+    group: ProcessGroup, data_dir: Path, port: int, appendfsync: str = APPENDFSYNC
+) -> ManagedProcess:
+    """`start_redis`, giving its process (to supervise: same dir and AOF, so nothing is lost)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    group.start(
+    managed = group.start(
         "redis",
         [
             "redis-server",
@@ -177,9 +199,8 @@ def start_redis(
         ],
         log_path=data_dir / "redis.log",
     )
-    url = f"redis://127.0.0.1:{port}/0"
-    wait_until(lambda: redis_answers(url), 20, "redis")
-    return url
+    wait_serving(managed, lambda: redis_answers(f"redis://127.0.0.1:{port}/0"), 20)
+    return managed
 
 
 def start_cache_redis(group: ProcessGroup, data_dir: Path, port: int, maxmemory: str) -> str:
@@ -188,8 +209,16 @@ def start_cache_redis(group: ProcessGroup, data_dir: Path, port: int, maxmemory:
     A miss there is only a render from the log's Redis, so it may forget
     anything; the log's Redis then never holds a fragment.
     """
+    run_cache_redis(group, data_dir, port, maxmemory)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def run_cache_redis(
+    group: ProcessGroup, data_dir: Path, port: int, maxmemory: str
+) -> ManagedProcess:
+    """`start_cache_redis`, giving its process (to supervise)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    group.start(
+    managed = group.start(
         "cache-redis",
         [
             "redis-server",
@@ -210,16 +239,23 @@ def start_cache_redis(group: ProcessGroup, data_dir: Path, port: int, maxmemory:
         ],
         log_path=data_dir / "redis.log",
     )
-    url = f"redis://127.0.0.1:{port}/0"
-    wait_until(lambda: redis_answers(url), 20, "cache redis")
-    return url
+    wait_serving(managed, lambda: redis_answers(f"redis://127.0.0.1:{port}/0"), 20)
+    return managed
 
 
 def start_meili(group: ProcessGroup, data_dir: Path, port: int, master_key: str) -> str:
+    run_meili(group, data_dir, port, master_key)
+    return f"http://127.0.0.1:{port}"
+
+
+def run_meili(
+    group: ProcessGroup, data_dir: Path, port: int, master_key: str, name: str = "meilisearch"
+) -> ManagedProcess:
+    """`start_meili`, giving its process (to supervise: same database, so nothing is lost)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     MEILI_BINARY.chmod(0o755)
-    group.start(
-        "meilisearch",
+    managed = group.start(
+        name,
         [
             str(MEILI_BINARY),
             "--http-addr",
@@ -239,9 +275,8 @@ def start_meili(group: ProcessGroup, data_dir: Path, port: int, master_key: str)
         ],
         log_path=data_dir / "meilisearch.log",
     )
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_ok(f"{url}/health"), 60, "meilisearch")
-    return url
+    wait_serving(managed, lambda: http_ok(f"http://127.0.0.1:{port}/health"), 60)
+    return managed
 
 
 def service_argv(service: str) -> list[str]:

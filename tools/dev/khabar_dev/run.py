@@ -8,7 +8,8 @@ and says where to look. With `KHABAR_SEARCH_NODES=2` (or more) it also starts
 one more Meilisearch per search node, on the next free ports after the first's,
 each with its own search process indexing it (README, "Search nodes").
 Ctrl-C or SIGTERM stops
-everything it started; a service that dies is started again (`supervisor.py`),
+everything it started; anything it started that dies (a service, the edge, a
+Redis or a Meilisearch) is started again, on the same data (`supervisor.py`),
 and nothing it started outlives it. A port it needs that is taken is named
 before anything starts.
 """
@@ -30,9 +31,9 @@ from khabar_dev.processes import (
     http_ok,
     launch_service,
     redis_answers,
-    start_cache_redis,
-    start_meili,
-    start_redis,
+    run_cache_redis,
+    run_meili,
+    run_redis,
     start_service,
     start_services,
 )
@@ -56,23 +57,26 @@ def master_key(settings: RunSettings) -> str:
     return path.read_text().strip()
 
 
-def ensure_redis(settings: RunSettings, group: ProcessGroup) -> str:
+def ensure_redis(settings: RunSettings, group: ProcessGroup, supervisor: Supervisor) -> str:
     if redis_answers(settings.redis_url):
         log.info("redis_reused", url=settings.redis_url)
         return settings.redis_url
     port = urlparse(settings.redis_url).port or 6379
-    start_redis(group, settings.data_dir / "redis", port)
+    supervisor.start("redis", lambda: run_redis(group, settings.data_dir / "redis", port))
     log.info("redis_started", port=port)
     return settings.redis_url
 
 
-def ensure_cache_redis(settings: RunSettings, group: ProcessGroup) -> str:
+def ensure_cache_redis(settings: RunSettings, group: ProcessGroup, supervisor: Supervisor) -> str:
     if redis_answers(settings.cache_redis_url):
         log.info("cache_redis_reused", url=settings.cache_redis_url)
         return settings.cache_redis_url
     port = urlparse(settings.cache_redis_url).port or 6380
-    start_cache_redis(
-        group, settings.data_dir / "cache-redis", port, settings.cache_redis_maxmemory
+    supervisor.start(
+        "cache-redis",
+        lambda: run_cache_redis(
+            group, settings.data_dir / "cache-redis", port, settings.cache_redis_maxmemory
+        ),
     )
     log.info(
         "cache_redis_started",
@@ -83,12 +87,17 @@ def ensure_cache_redis(settings: RunSettings, group: ProcessGroup) -> str:
     return settings.cache_redis_url
 
 
-def ensure_meili(settings: RunSettings, group: ProcessGroup, key: str) -> str:
+def ensure_meili(
+    settings: RunSettings, group: ProcessGroup, supervisor: Supervisor, key: str
+) -> str:
     if http_ok(f"{settings.meili_url}/health"):
         log.info("meilisearch_reused", url=settings.meili_url)
         return settings.meili_url
     port = urlparse(settings.meili_url).port or 7700
-    url = start_meili(group, settings.data_dir / "meilisearch", port, key)
+    supervisor.start(
+        "meilisearch", lambda: run_meili(group, settings.data_dir / "meilisearch", port, key)
+    )
+    url = f"http://127.0.0.1:{port}"
     log.info("meilisearch_started", url=url)
     return url
 
@@ -191,7 +200,14 @@ def start_extra_nodes(
     nodes = plan_extra_nodes(settings, taken)
     for node in nodes:
         data = settings.data_dir / f"meilisearch-{node.name}"
-        url = start_meili(group, data, node.meili_port, key)
+        meili = f"meilisearch-{node.name}"
+        supervisor.start(
+            meili,
+            lambda d=data, n=node, m=meili: run_meili(  # type: ignore[misc]
+                group, d, n.meili_port, key, m
+            ),
+        )
+        url = f"http://127.0.0.1:{node.meili_port}"
         provision_keys(url, key)
         node_env = {**env, "KHABAR_SEARCH_NODE": node.name, "KHABAR_MEILI_URL": url}
         name, logs = f"search-{node.name}", log_dir / f"search-{node.name}.log"
@@ -209,11 +225,14 @@ def start_extra_nodes(
 
 
 def supervise(
-    group: ProcessGroup, env: dict[str, str], settings: RunSettings, log_dir: Path
-) -> Supervisor:
+    group: ProcessGroup,
+    supervisor: Supervisor,
+    env: dict[str, str],
+    settings: RunSettings,
+    log_dir: Path,
+) -> None:
     """Start the services, each under the supervisor that restarts it when it dies."""
     ports = {s: getattr(settings, f"{s}_port") for s in SERVICES}
-    supervisor = Supervisor()
     ops_ports = {s: getattr(settings, f"{s}_ops_port") for s in OPS_PORT_SERVICES}
     for service, managed in start_services(group, env, ports, log_dir, ops_ports).items():
         supervisor.add(
@@ -223,7 +242,6 @@ def supervise(
             ),
             managed,
         )
-    return supervisor
 
 
 def main() -> None:
@@ -234,11 +252,13 @@ def main() -> None:
     group = ProcessGroup()
     atexit.register(group.stop_all)
     stop = install_stop_handlers()
+    # Every process started here is supervised, the servers as well as the services.
+    supervisor = Supervisor()
     try:
         key = master_key(settings)
-        redis_url = ensure_redis(settings, group)
-        cache_url = ensure_cache_redis(settings, group)
-        meili_url = ensure_meili(settings, group, key)
+        redis_url = ensure_redis(settings, group, supervisor)
+        cache_url = ensure_cache_redis(settings, group, supervisor)
+        meili_url = ensure_meili(settings, group, supervisor, key)
         keys = provision_keys(meili_url, key)
         ingest_key = settings.bootstrap_ingest_key.get_secret_value() or secrets.token_urlsafe(24)
         push_secret = settings.bootstrap_push_secret.get_secret_value() or secrets.token_urlsafe(24)
@@ -256,22 +276,13 @@ def main() -> None:
         env["KHABAR_CACHE_REDIS_URL"] = cache_url
         log_dir = settings.data_dir / "logs"
         log_dir.mkdir(exist_ok=True)
-        supervisor = supervise(group, env, settings, log_dir)
+        supervise(group, supervisor, env, settings, log_dir)
         extra_nodes = start_extra_nodes(group, supervisor, env, settings, key, log_dir)
         # The edge: one more supervised process, readers' searches spread over every node's search.
         search_ports = [settings.search_port, *(node.search_port for node in extra_nodes)]
-        supervisor.add(
+        supervisor.start(
             "edge",
             lambda: start_edge(
-                group,
-                settings.data_dir / "edge",
-                settings.edge_port,
-                settings.render_port,
-                search_ports,
-                edge_token,
-                shm=True,
-            ),
-            start_edge(
                 group,
                 settings.data_dir / "edge",
                 settings.edge_port,

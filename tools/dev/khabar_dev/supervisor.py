@@ -1,6 +1,11 @@
-"""`make run`'s small supervisor: services restarted when they die, never left behind.
+"""`make run`'s small supervisor: processes restarted when they die, never left behind.
 
-- A service that exits is logged and started again after a backoff (1 s,
+- Every process the run started is supervised: the services, the edge, and the
+  log's Redis, the cache's Redis and each Meilisearch it started (one it reused
+  is not its to restart). Each is started again with its own arguments and
+  data dir, so the log's append-only file and each search index come back whole.
+- Watching a child's exit also reaps it: none is left a zombie.
+- A process that exits is logged and started again after a backoff (1 s,
   doubling to 30 s; back to 1 s once it stayed up a minute), while the others
   keep serving.
 - Children never outlive the runner: each is started with the kernel's
@@ -71,6 +76,12 @@ class Supervisor:
     def add(self, name: str, start: Callable[[], ManagedProcess], process: ManagedProcess) -> None:
         self.services[name] = Supervised(name, start, process)
 
+    def start(self, name: str, start: Callable[[], ManagedProcess]) -> ManagedProcess:
+        """`start()` now, and again whenever what it started dies."""
+        process = start()
+        self.add(name, start, process)
+        return process
+
     def run(self, stopped: Callable[[], bool]) -> None:
         """Keep every service running until `stopped()`."""
         while not stopped():
@@ -103,7 +114,8 @@ class Supervisor:
         service.restarts += 1
         try:
             service.process = service.start()
-        except OSError as error:  # cannot even start: try again later
+        # Cannot even start, or it exited or never answered while starting: try again later.
+        except (OSError, RuntimeError) as error:
             log.error("service_start_failed", service=service.name, error=str(error))
             self._schedule(service, now)
             return
