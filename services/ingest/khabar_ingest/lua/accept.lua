@@ -43,7 +43,7 @@ local function accept(c, state_key, history_key, idempotency_key)
   end
 
   version = version + 1
-  -- Written out once: Redis formats each number passed to a command anew (printf), 2% of its time.
+  -- Written out once: Redis formats each number passed to a command anew (printf).
   local version_text = tostring(version)
   local held = c.release_ms ~= '0'
   local kind = 'article.published'
