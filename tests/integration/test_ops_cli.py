@@ -12,7 +12,7 @@ import redis
 import redis.asyncio as aioredis
 from typer.testing import CliRunner
 
-from khabar_cli.failures import EXIT_REFUSED, EXIT_UNAVAILABLE, explain
+from khabar_cli.failures import EXIT_PROBLEMS, EXIT_REFUSED, EXIT_UNAVAILABLE, explain
 from khabar_cli.main import app
 from khabar_dev.processes import ProcessGroup, free_port, wait_until
 from khabar_search.meili import MeiliWriter
@@ -24,6 +24,7 @@ from khabar_shared.names import (
     ENRICHED_STREAM,
     RENDER_GROUP,
     SEARCH_GROUP,
+    SEARCH_NODES_KEY,
     applied_key,
     article_history_key,
     article_state_key,
@@ -89,6 +90,20 @@ def test_status_shows_length_lag_pending_dead_letters_and_consumers(redis_url: s
     assert cells[:5] == [ARTICLE_EVENTS_STREAM, ENRICH_GROUP, "5", "2", "2"]
     assert cells[6] == "1" and cells[7] == "enrich-host-41:2"
     assert any(f" {RENDER_GROUP} " in line and "(none)" in line for line in output.splitlines())
+
+
+def test_status_names_a_search_node_whose_meilisearch_does_not_answer(
+    redis_url: str, servers: Servers
+) -> None:
+    """A dead node's lag only grows (slowly, at a quiet hour): status says it is down, exits 1."""
+    client = redis.Redis.from_url(redis_url)
+    dead_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    client.hset(SEARCH_NODES_KEY, mapping={"1": servers.meili_url, "2": dead_url})
+    result = runner.invoke(app, ["status"], env={"KHABAR_REDIS_URL": redis_url, "COLUMNS": "250"})
+    assert result.exit_code == EXIT_PROBLEMS, result.output
+    assert f"node 2 at {dead_url}" in result.output
+    assert "node 1 at" not in result.output
+    assert f"{servers.meili_url} (down)" not in result.output
 
 
 async def make_dead_letters(redis_url: str, events: list[ArticleEvent]) -> None:

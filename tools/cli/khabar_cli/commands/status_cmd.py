@@ -1,15 +1,18 @@
 """`khabar status`: does the pipeline keep up? One row per stream and consumer group,
-and one per search node (its lag and when it last applied a batch)."""
+and one per search node (its lag, when it last applied a batch, whether its Meilisearch
+answers)."""
 
 from datetime import UTC, datetime
 from typing import Annotated
 
+import httpx
 import typer
 from redis.exceptions import ResponseError
 from rich.console import Console
 from rich.table import Table
 
 from khabar_cli.commands.feeds_cmd import feeds_table
+from khabar_cli.failures import EXIT_PROBLEMS, fail
 from khabar_cli.main import app, with_log_redis
 from khabar_ingest.watch.registry import list_feeds
 from khabar_shared.names import GROUPS_BY_STREAM
@@ -17,6 +20,9 @@ from khabar_shared.redis_helpers import GroupStats, RedisClient, read_group_stat
 from khabar_shared.search_nodes import NodeFreshness, freshness
 
 console = Console()
+
+# How long a node's Meilisearch may take to answer its health check before it counts as down.
+HEALTH_TIMEOUT_S = 3.0
 
 
 async def all_group_stats(redis: RedisClient) -> list[GroupStats]:
@@ -68,7 +74,22 @@ def status_table(stats: list[GroupStats], stuck_after_s: float) -> Table:
     return table
 
 
-def nodes_table(nodes: list[NodeFreshness], now: datetime) -> Table:
+def not_answering(nodes: list[NodeFreshness]) -> frozenset[str]:
+    """The nodes whose Meilisearch does not answer its health check. A dead node's lag only
+    grows, slowly at a quiet hour: its lag alone would not say it is down."""
+    down: set[str] = set()
+    with httpx.Client(timeout=HEALTH_TIMEOUT_S) as client:
+        for node in nodes:
+            try:
+                client.get(f"{node.meili_url.rstrip('/')}/health").raise_for_status()
+            except httpx.HTTPError:
+                down.add(node.node)
+    return frozenset(down)
+
+
+def nodes_table(
+    nodes: list[NodeFreshness], now: datetime, down: frozenset[str] = frozenset()
+) -> Table:
     table = Table(title="search nodes", header_style="bold")
     for column in ("node", "group", "meilisearch"):
         table.add_column(column, no_wrap=True)
@@ -79,7 +100,7 @@ def nodes_table(nodes: list[NodeFreshness], now: datetime) -> Table:
         table.add_row(
             node.node,
             node.group,
-            node.meili_url,
+            f"[red]{node.meili_url} (down)[/red]" if node.node in down else node.meili_url,
             "?" if node.lag is None else str(node.lag),
             "?" if node.pending is None else str(node.pending),
             "never" if applied is None else f"{age_text((now - applied).total_seconds())} ago",
@@ -105,8 +126,12 @@ def status(
     stats = with_log_redis(all_group_stats)
     console.print(status_table(stats, stuck_after))
     nodes = with_log_redis(freshness)
+    down = not_answering(nodes)
     if nodes:
-        console.print(nodes_table(nodes, datetime.now(UTC)))
+        console.print(nodes_table(nodes, datetime.now(UTC), down))
     feeds = with_log_redis(list_feeds)
     if feeds:
         console.print(feeds_table(feeds))
+    if down:
+        urls = ", ".join(f"node {n.node} at {n.meili_url}" for n in nodes if n.node in down)
+        fail(f"Meilisearch does not answer: {urls}", EXIT_PROBLEMS)
