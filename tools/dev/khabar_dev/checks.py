@@ -10,6 +10,7 @@ consumer group's lag and pending entries from Redis.
 import html
 import itertools
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -58,8 +59,15 @@ def corpus_documents(source: Path, count: int) -> list[dict[str, Any]]:
 
 
 def updated(document: dict[str, Any], round_: int) -> dict[str, Any]:
-    """A correction of `document`: a new headline (ingest versions changed content)."""
-    return {**document, "headline": f"{document['headline']} (تصحيح {round_})"}
+    """A correction of `document`: a new headline (ingest versions changed content), stamped
+    now as a newsroom stamps a correction (ingest refuses a copy older than the stored version,
+    and a withdrawal is stored as of when it came), first published when the original was."""
+    return {
+        **document,
+        "headline": f"{document['headline']} (تصحيح {round_})",
+        "firstcreated": document.get("firstcreated") or document["versioncreated"],
+        "versioncreated": datetime.now(UTC).isoformat(),
+    }
 
 
 @dataclass
