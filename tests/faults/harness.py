@@ -158,6 +158,8 @@ def send(
         if response.status_code == 202:
             accepted.record(response.json(), None)
         return response
+    if kind == "update":  # stamped when sent (a workload is drawn up before it runs)
+        document = {**document, "versioncreated": datetime.now(UTC).isoformat()}
     response = post(client, pipeline, document)
     if response.status_code == 202:
         answer = response.json()
