@@ -168,9 +168,11 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         await broker.start()
         syncing = asyncio.create_task(alias_sync.run(settings.alias_refresh_s))
         checking = asyncio.create_task(pool.run())
+        forgetting = asyncio.create_task(consumer.keep_forgetting_dead_consumers())
         yield
         syncing.cancel()
         checking.cancel()
+        forgetting.cancel()
         await pool.aclose()
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         await writer.aclose()
