@@ -8,5 +8,8 @@ case "$KHABAR_EDGE_PURGE_TOKEN" in
 esac
 sed "s/@KHABAR_EDGE_PURGE_TOKEN@/$KHABAR_EDGE_PURGE_TOKEN/" /etc/varnish/khabar/compose.vcl.in > /tmp/edge.vcl
 # khabar_self: the socket the edge asks itself on to assemble pages (khabar.vcl).
+# http_req_size: read a long URL whole, so khabar.vcl answers 414 rather than a reset
+# (khabar_dev/edge.py's REQUEST_LIMITS, the same).
 exec varnishd -F -f /tmp/edge.vcl -a :8000 -a khabar_self=/tmp/khabar-self.sock \
-  -s "malloc,${KHABAR_EDGE_CACHE_SIZE:-256m}"
+  -s "malloc,${KHABAR_EDGE_CACHE_SIZE:-256m}" \
+  -p http_req_size=64k -p workspace_client=128k

@@ -55,6 +55,11 @@ sub vcl_recv {
         # Set by vcl_synth alone, on the restart after an origin failed: never a reader's.
         unset req.http.X-Khabar-Stale;
     }
+    if (req.url ~ "^.{8193}") {
+        # The origins' limit too (khabar_shared.uri_limit): answered, never a reset. varnishd
+        # reads a request up to http_req_size (raised for this, see its command line).
+        return (synth(414, "URI Too Long"));
+    }
     if (req.method == "PURGE") {
         call khabar_purge;
     }

@@ -22,6 +22,12 @@ consumer left pending); this module adds what FastStream does not do:
   as deliveries;
 - every log line written while events are handled carries their event,
   article and correlation ids;
+- a consumer whose process is gone (killed, scaled away, restarted under a new
+  pid) would stay in its group forever, in `khabar status` and XINFO; once the
+  claim path has taken its pending entries and it has been idle
+  `FORGET_AFTER_CLAIM_PERIODS` claim idle times, `forget_dead_consumers` (run
+  every claim idle time by `keep_forgetting_dead_consumers`) deletes it, in a
+  script that never deletes a consumer still holding an entry;
 - on shutdown, `drain` finishes the batches in flight and handles what this
   consumer still holds, so a SIGTERM leaves nothing it read behind
   (`shutdown.stop_consumers` runs it after `broker.stop()`).
@@ -45,6 +51,7 @@ from khabar_shared import metrics
 from khabar_shared.dead_letters import dead_letter_entry
 from khabar_shared.events import EventT, MalformedEvent, decode_event
 from khabar_shared.logging import bind_event_context, clear_event_context, get_logger
+from khabar_shared.lua import ScriptRegistry
 from khabar_shared.names import applied_key, dead_letter_stream
 from khabar_shared.outages import WAITING, dependency_of, is_outage
 from khabar_shared.pipeline import Command, send
@@ -61,6 +68,10 @@ NO_ERROR_RECORDED = b"no error recorded: every consumer that took it stopped bef
 # ...but only this many times max_deliveries: a consumer killed mid-batch (a deploy, an OOM
 # of its neighbour) is not the event's fault, and the events are retried one by one first.
 NO_ERROR_FACTOR = 3
+# A consumer idle this many claim idle times with nothing pending is gone: a live one reads
+# (XREADGROUP, XAUTOCLAIM) at least every claim polling interval, which refreshes its idle time.
+FORGET_AFTER_CLAIM_PERIODS = 10
+FORGET_CONSUMERS = ScriptRegistry("khabar_shared")["forget_consumers"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +157,44 @@ class StreamConsumer(Generic[EventT]):
             ack_policy=AckPolicy.MANUAL,
             title=f"{self.stream}:{self.group}:claimed",
         )(on_claimed)
+
+    @property
+    def forget_idle_ms(self) -> int:
+        return self.settings.claim_idle_ms * FORGET_AFTER_CLAIM_PERIODS
+
+    async def forget_dead_consumers(self, idle_ms: int | None = None) -> list[str]:
+        """Delete the group's consumers idle `idle_ms` (default `forget_idle_ms`) that hold no
+        pending entry; never this one. A dead consumer's pending entries are first taken by the
+        claim subscriber (XAUTOCLAIM after `claim_idle_ms`), so it is forgotten on a later round.
+        """
+        bound = self.forget_idle_ms if idle_ms is None else idle_ms
+        reply = cast(
+            list[bytes],
+            await FORGET_CONSUMERS.register(self.redis)(
+                keys=[self.stream], args=[self.group, bound, self.consumer_name]
+            ),
+        )
+        forgotten = [_text(name) or "" for name in reply[0::2]]
+        for name, idle in zip(forgotten, reply[1::2], strict=True):
+            log.info(
+                "dead_consumer_forgotten",
+                stream=self.stream,
+                group=self.group,
+                consumer=name,
+                idle_ms=int(idle),
+                bound_ms=bound,
+                by=self.consumer_name,
+            )
+        return forgotten
+
+    async def keep_forgetting_dead_consumers(self) -> None:
+        """Forever, every claim idle time: `forget_dead_consumers` (run as a task; cancel it)."""
+        while True:
+            await asyncio.sleep(self.settings.claim_idle_ms / 1000)
+            try:
+                await self.forget_dead_consumers()
+            except Exception as error:  # noqa: BLE001 (the next round tries again; nothing is lost)
+                log.warning("forget_dead_consumers_failed", stream=self.stream, error=str(error))
 
     async def _in_own_task(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` in a task FastStream cannot cancel, and that `drain` can await.

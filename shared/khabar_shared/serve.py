@@ -11,6 +11,8 @@ from X-Forwarded-For on every connection from 127.0.0.1 (its default
 reader. Services that need the reader's address behind a proxy read it
 themselves from the proxies they are told to trust (search's
 `KHABAR_TRUSTED_PROXIES`).
+
+Every service answers 414 to a request target longer than `uri_limit.MAX_TARGET_CHARS`.
 """
 
 import socket
@@ -21,6 +23,7 @@ import uvicorn
 
 from khabar_shared.logging import configure_logging
 from khabar_shared.settings import CommonSettings
+from khabar_shared.uri_limit import UriLengthLimit
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
@@ -41,7 +44,7 @@ def serve(
     """
     configure_logging(service, settings.log_format, settings.log_level)
     config = uvicorn.Config(
-        create_app(settings),
+        UriLengthLimit(create_app(settings)),  # 414 above the limit, on every service
         host=host,
         port=port,
         log_config=None,

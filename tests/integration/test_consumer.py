@@ -492,3 +492,71 @@ async def test_reading_does_not_copy_the_subscription_each_time(
             assert seen is subscriber.stream_sub and seen.name == stream  # type: ignore[attr-defined]
     finally:
         await stop_consumers(broker, [consumer], 5.0)
+
+
+async def group_consumers(redis: aioredis.Redis, stream: str) -> dict[str, dict[str, Any]]:
+    found = await redis.xinfo_consumers(stream, GROUP)
+    return {c["name"].decode(): c for c in found}
+
+
+async def all_idle_since(redis: aioredis.Redis, stream: str, names: set[str], ms: int) -> bool:
+    consumers = await group_consumers(redis, stream)
+    return all(consumers[name]["idle"] >= ms for name in names)
+
+
+async def test_a_dead_consumer_is_forgotten_only_once_it_holds_nothing(
+    redis: aioredis.Redis, stream: str
+) -> None:
+    """Killed processes' consumers stay in the group forever unless forgotten; one that still
+    holds entries must stay until they are claimed (deleting it would drop them unhandled)."""
+    await ensure_group(redis, stream, GROUP)
+    ids = await publish(redis, stream, [article_event(record) for record in RECORDS[:4]])
+    await redis.xreadgroup(GROUP, "ghost-done", {stream: ">"}, count=2)
+    await redis.xack(stream, GROUP, *ids[:2])
+    await redis.xreadgroup(GROUP, "ghost-holding", {stream: ">"}, count=2)
+    keeper = make_consumer(redis, stream, Recorder().handle, "keeper", claim_idle_ms=100)
+    await until(
+        lambda: all_idle_since(
+            redis, stream, {"ghost-done", "ghost-holding"}, keeper.forget_idle_ms
+        )
+    )
+    with structlog.testing.capture_logs() as logs:
+        assert await keeper.forget_dead_consumers() == ["ghost-done"]
+    assert set(await group_consumers(redis, stream)) == {"ghost-holding"}
+    assert await pending_count(redis, stream) == 2
+    forgotten = [e for e in logs if e["event"] == "dead_consumer_forgotten"]
+    assert [(e["consumer"], e["group"], e["stream"]) for e in forgotten] == [
+        ("ghost-done", GROUP, stream)
+    ]
+    assert forgotten[0]["idle_ms"] >= keeper.forget_idle_ms
+
+    # The claim path takes what the ghost held; handled and acked, the ghost holds nothing.
+    _, claimed, _ = await redis.xautoclaim(stream, GROUP, "keeper", 100, "0-0")
+    assert len(claimed) == 2
+    await redis.xack(stream, GROUP, *(message_id for message_id, _ in claimed))
+    assert await keeper.forget_dead_consumers(idle_ms=0) == ["ghost-holding"]
+    assert set(await group_consumers(redis, stream)) == {"keeper"}  # never itself
+
+
+async def test_a_running_consumer_claims_then_forgets_a_killed_ones(
+    redis: aioredis.Redis, stream: str
+) -> None:
+    await ensure_group(redis, stream, GROUP)
+    events = [article_event(record) for record in RECORDS[:3]]
+    await publish(redis, stream, events)
+    await redis.xreadgroup(GROUP, "killed", {stream: ">"}, count=100)
+    recorder = Recorder()
+    heir = make_consumer(redis, stream, recorder.handle, "heir", claim_idle_ms=100)
+    broker = await running(url_of(redis), heir)
+    forgetting = asyncio.create_task(heir.keep_forgetting_dead_consumers())
+    try:
+        await until(lambda: asyncio.sleep(0, set(recorder.handled) == {e.event_id for e in events}))
+        await until(lambda: _only_heir(redis, stream))
+    finally:
+        forgetting.cancel()
+        await broker.stop()
+    assert all(count == 1 for count in recorder.handled.values())
+
+
+async def _only_heir(redis: aioredis.Redis, stream: str) -> bool:
+    return set(await group_consumers(redis, stream)) == {"heir"}

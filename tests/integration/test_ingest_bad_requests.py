@@ -90,6 +90,8 @@ CASES: list[Case] = [
     ("If-Match negative", "POST", "/v1/articles", {"If-Match": "-1"}, GOOD, 400, "header:If-Match"),
     ("stale If-Match", "POST", "/v1/articles", {"If-Match": '"7"'}, {**EXISTING, "headline": "new"},
      409, "header:If-Match"),
+    ("If-Match * and no such article", "POST", "/v1/articles", {"If-Match": "*"},
+     doc(uri=GOOD["uri"] + "-never-sent"), 412, "header:If-Match"),
     ("stale If-Match on withdraw", "DELETE", "/v1/articles/{existing}", {"If-Match": '"0"'}, None,
      409, "header:If-Match"),
     ("Idempotency-Key reused for other content", "POST", "/v1/articles",
@@ -220,6 +222,26 @@ def test_bad_request_gets_a_problem_naming_its_field(
     if status == 409:
         assert problem["current_version"] == 1
     assert ingest.stream_length() == before, f"{name} appended an event"
+
+
+def test_if_match_any_accepts_a_change_to_any_current_version(ingest: IngestProcess) -> None:
+    """RFC 9110: `If-Match: *` holds when a current representation exists, whatever its
+    version; the 412 when none exists is in the table above."""
+    article = doc(uri=GOOD["uri"] + "-if-match-any")
+    with ingest.client() as client:
+        first = client.post("/v1/articles", json=article)
+        assert first.status_code == 202, first.text
+        changed = client.post(
+            "/v1/articles", json={**article, "headline": "تحديث"}, headers={"If-Match": "*"}
+        )
+        assert changed.status_code == 202, changed.text
+        assert changed.json()["version"] == 2
+        article_id = first.json()["article_id"]
+        gone = client.delete(f"/v1/articles/{article_id}", headers={"If-Match": "*"})
+        assert gone.status_code == 202, gone.text
+        assert gone.json()["version"] == 3
+        unknown = client.delete("/v1/articles/no-such-article-4", headers={"If-Match": "*"})
+        assert unknown.status_code == 404  # RFC 9110 13.2.1: no 2xx without it, so no 412
 
 
 async def test_redis_down_gets_503_with_retry_after() -> None:

@@ -102,3 +102,52 @@ def test_the_openapi_schema_states_the_limits(ingest: IngestProcess) -> None:
     assert {"caption", "alt_text", "creditline"} <= set(picture)
     assert all(picture[name]["maxLength"] > 0 for name in ("caption", "alt_text", "creditline"))
     assert "cleaned" in schema["PostAnswer"]["properties"]
+
+
+RAW_RECORDS = real_articles(9)[6:]  # articles no other test here sends
+
+
+def raw_controls(record: int) -> bytes:
+    """A body whose strings hold raw control bytes (invalid JSON: they must be escaped)."""
+    document = to_ninjs(RAW_RECORDS[record])
+    text = json.dumps(document, ensure_ascii=False)
+    headline = json.dumps(document["headline"], ensure_ascii=False)
+    body = json.dumps(document["body_html"], ensure_ascii=False)
+    text = text.replace(headline, headline[:-1] + "\x01\t" + '"', 1)
+    text = text.replace(body, body.replace(" ", " \x1a", 1), 1)
+    assert "\x01" in text and "\x1a" in text
+    return text.encode()
+
+
+def test_a_raw_control_byte_in_a_string_is_cleaned_and_named_not_refused(
+    ingest: IngestProcess,
+) -> None:
+    """The newsroom's rule: a stray control character is cleaned and reported, never the
+    reason an article is lost (strict JSON refused the body with a 400 naming no field)."""
+    headers = {"Content-Type": "application/json"}
+    with ingest.client() as client:
+        answer = client.post("/v1/articles", content=raw_controls(0), headers=headers)
+        assert answer.status_code == 202, answer.text
+        assert {item["pointer"] for item in answer.json()["cleaned"]} == {
+            "/headline",
+            "/body_html",
+        }
+        article_id = answer.json()["article_id"]
+        batch = client.post(
+            "/v1/articles/batch", content=b"[" + raw_controls(1) + b"]", headers=headers
+        )
+        assert batch.status_code == 200, batch.text
+        (item,) = batch.json()["items"]
+        assert item["outcome"] == "accepted", item
+        assert {c["pointer"] for c in item["cleaned"]} == {"/headline", "/body_html"}
+        # The uri names the article: a control character there is refused, by pointer.
+        document = to_ninjs(RAW_RECORDS[2])
+        bad_uri = json.dumps(document, ensure_ascii=False).replace(
+            document["uri"], document["uri"] + "\x01", 1
+        )
+        refused = client.post("/v1/articles", content=bad_uri.encode(), headers=headers)
+        assert refused.status_code == 422, refused.text
+        assert "/uri" in [error["pointer"] for error in refused.json()["errors"]]
+    stored = [e for e in ingest.events() if e.article_id == article_id][-1]
+    assert "\x01" not in stored.article.headline and "\t" not in stored.article.headline
+    assert "\x1a" not in stored.article.body_html

@@ -77,6 +77,16 @@ def fill(client: redis.Redis, stream: str, count: int) -> list[str]:
     return [client.xadd(stream, {"n": str(n)}).decode() for n in range(count)]
 
 
+def block(output: str, header: str) -> str:
+    """A status block: its header line and the indented lines under it, joined by spaces."""
+    lines = output.splitlines()
+    start = next(n for n, line in enumerate(lines) if line.rstrip() == header)
+    end = next(
+        (n for n in range(start + 1, len(lines)) if not lines[n].startswith("  ")), len(lines)
+    )
+    return " ".join(line.strip() for line in lines[start:end])
+
+
 def test_status_shows_length_lag_pending_dead_letters_and_consumers(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     ids = fill(client, ARTICLE_EVENTS_STREAM, 5)
@@ -85,11 +95,35 @@ def test_status_shows_length_lag_pending_dead_letters_and_consumers(redis_url: s
     client.xack(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, ids[0])
     client.xadd(dead_letter_stream(ARTICLE_EVENTS_STREAM), {"reason": "malformed"})
     output = khabar(redis_url, "status")
-    row = next(line for line in output.splitlines() if f" {ENRICH_GROUP} " in line)
-    cells = [cell.strip() for cell in row.split("│") if cell.strip()]
-    assert cells[:5] == [ARTICLE_EVENTS_STREAM, ENRICH_GROUP, "5", "2", "2"]
-    assert cells[6] == "1" and cells[7] == "enrich-host-41:2"
-    assert any(f" {RENDER_GROUP} " in line and "(none)" in line for line in output.splitlines())
+    enrich = block(output, f"{ARTICLE_EVENTS_STREAM}  group {ENRICH_GROUP}")
+    assert "length 5  lag 2  pending 2  oldest pending " in enrich
+    assert "dead letters 1" in enrich and "consumers (pending) enrich-host-41:2" in enrich
+    render = block(output, f"{ENRICHED_STREAM}  group {RENDER_GROUP}")
+    assert "consumers (pending) (none)" in render
+
+
+def test_status_fits_80_columns_with_every_figure(redis_url: str, servers: Servers) -> None:
+    """Piped, rich draws 80 columns: a table of eight columns cut its figures to "…"."""
+    client = redis.Redis.from_url(redis_url)
+    fill(client, ARTICLE_EVENTS_STREAM, 7)
+    client.xgroup_create(ARTICLE_EVENTS_STREAM, ENRICH_GROUP, id="0")
+    consumers = [f"enrich-newsroom-host-{n}-pid-4242{n}-0f3c9a7e" for n in range(3)]
+    for consumer in consumers:
+        client.xreadgroup(ENRICH_GROUP, consumer, {ARTICLE_EVENTS_STREAM: ">"}, count=2)
+    client.xadd(dead_letter_stream(ARTICLE_EVENTS_STREAM), {"reason": "malformed"})
+    client.hset(SEARCH_NODES_KEY, mapping={"1": servers.meili_url})
+    result = runner.invoke(app, ["status"], env={"KHABAR_REDIS_URL": redis_url, "COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= 80 for line in result.output.splitlines()), result.output
+    assert "…" not in result.output
+    enrich = block(result.output, f"{ARTICLE_EVENTS_STREAM}  group {ENRICH_GROUP}")
+    assert "length 7  lag 1  pending 6  oldest pending " in enrich, enrich
+    assert "dead letters 1" in enrich
+    for consumer in consumers:
+        assert f"{consumer}:2" in enrich
+    node = block(result.output, f"node 1  group {SEARCH_GROUP}  {servers.meili_url}")
+    assert "lag " in node and "pending " in node and "last applied never" in node
+    assert "last event -" in node
 
 
 def test_status_names_a_search_node_whose_meilisearch_does_not_answer(

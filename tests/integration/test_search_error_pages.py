@@ -113,6 +113,41 @@ def test_a_rate_limited_reader_gets_a_page_that_says_when_to_come_back(search: S
     assert assert_problem(asked, 429) == api.json()
 
 
+ENGLISH_WORDS = ("Input should", "String should", "must not be after", "refine your search")
+SAID_IN_ARABIC = [
+    ({"q": "ا" * 201}, "q", "200 حرفاً على الأكثر"),
+    ({"q": "فيفا", "page": "abc"}, "page", "عدداً صحيحاً"),
+    ({"q": "فيفا", "page": "0"}, "page", "يجب ألا تقل عن 1"),
+    ({"q": "فيفا", "from": "أمس"}, "from", "تاريخاً بالشكل"),
+    ({"q": "فيفا", "sort": "x"}, "sort", "relevance أو newest"),
+    ({"q": "فيفا", "from": "2018-05-01", "to": "2018-01-01"}, "from", "«إلى تاريخ»"),
+    ({"q": "فيفا", "page": "1000", "per_page": "50"}, "page", "حدّد بحثك"),
+]
+
+
+@pytest.mark.parametrize(
+    ("params", "name", "words"), SAID_IN_ARABIC, ids=[w for _, _, w in SAID_IN_ARABIC]
+)
+def test_an_arabic_page_says_what_is_wrong_in_arabic(
+    search: Search, params: dict[str, str], name: str, words: str
+) -> None:
+    """The validator's English beside each Arabic parameter name read as a foreign error;
+    the API's document keeps the English, for programs."""
+    reader = f"10.4.0.{SAID_IN_ARABIC.index((params, name, words)) + 1}"
+    page = search.get(reader, "/search", BROWSER, **params)
+    assert_site_page(page, 400, "ar")
+    assert f'data-parameter="{name}"' in page.text and words in page.text
+    assert not any(english in page.text for english in ENGLISH_WORDS), page.text
+    api = assert_problem(search.get(reader, "/v1/search", BROWSER, **params), 400)
+    assert any(english in api["errors"][0]["detail"] for english in ENGLISH_WORDS)
+
+
+def test_an_english_page_keeps_the_english_words(search: Search) -> None:
+    page = search.get("10.5.0.1", "/search", BROWSER, q="FIFA", page="abc")
+    assert_site_page(page, 400, "en")
+    assert "Input should be a valid integer" in page.text
+
+
 def test_search_down_is_a_page_for_readers_and_a_problem_for_programs(search: Search) -> None:
     """Runs last: kills this module's Meilisearch."""
     reader = "10.3.0.1"

@@ -227,7 +227,10 @@ def test_status_and_an_articles_trace_show_every_nodes_freshness(nodes: Nodes) -
     status = khabar(nodes.env, "status", exit_code=1 if down else 0)
     assert "search nodes" in status
     for name, node in nodes.nodes.items():
-        row = next(line for line in status.splitlines() if node.meili_url in line)
+        lines = status.splitlines()
+        # A node's block: its name, group and Meilisearch, then its figures on the next line.
+        at = next(n for n, line in enumerate(lines) if node.meili_url in line)
+        row = " ".join(lines[at : at + 2])
         assert f"search-{name}" in row or name == "1", row
         assert "never" not in row, row  # every node applied a batch
         assert ("(down)" in row) == (name in down), row

@@ -47,7 +47,15 @@ def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
         await asyncio.to_thread(warm_up)
         settle_collector()
 
+    forgetting: list[asyncio.Task[None]] = []
+
+    async def started() -> None:
+        # Consumers of killed enrich processes leave the group once their entries are claimed.
+        forgetting.append(asyncio.create_task(consumer.keep_forgetting_dead_consumers()))
+
     async def stop() -> None:
+        for task in forgetting:
+            task.cancel()
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
 
     async def close() -> None:
@@ -62,6 +70,7 @@ def create_app(settings: EnrichSettings | None = None) -> AsgiFastStream:
         broker,
         asgi_routes=faststream_ops_routes(checks),
         on_startup=[prepare],
+        after_startup=[started],
         on_shutdown=[stop],
         after_shutdown=[close],
         asyncapi_path="/asyncapi",

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -40,6 +40,7 @@ from khabar_ingest.problems import (
     forbidden,
     idempotency_key_reused,
     install_ingest_problem_handler,
+    no_current_article,
     not_found,
     older_than_stored,
     unauthorized,
@@ -216,11 +217,11 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         if_match: Annotated[str | None, Header()] = None,
     ) -> Response:
         path = request.url.path
-        base_version = parse_if_match(if_match, path)
+        if_version = parse_if_match(if_match, path)
         zone = key.time_zone or settings.site_time_zone
         reading = await read_article(request, settings, limits, zone)
         if isinstance(reading, NewsMessage):  # several items: answered per item, as a batch
-            if base_version is not None:
+            if if_version is not None:
                 raise bad_header(
                     "If-Match", "names one article's version; this newsMessage holds several", path
                 ).error()
@@ -228,6 +229,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
                 store, reading, key.name, x_correlation_id or str(uuid.uuid4()), limits, zone
             )
             return Response(answer.json(), media_type="application/json")
+        base_version = await base_for(store, if_version, reading.article.id, path)
         change = Change(
             article=reading.article, submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
@@ -314,8 +316,9 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         if_match: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         path = request.url.path
-        base_version = parse_if_match(if_match, path)
-        state = await existing(store, article_id, path)
+        if_version = parse_if_match(if_match, path)
+        state = await existing(store, article_id, path)  # 404 first: RFC 9110 13.2.1
+        base_version = None if isinstance(if_version, str) else if_version  # `*`: it exists
         change = Change(
             article=withdrawn(state.article), submitted_by=key.name,
             correlation_id=x_correlation_id or str(uuid.uuid4()),
@@ -333,6 +336,18 @@ async def existing(store: ArticleStore, article_id: str, path: str) -> ArticleSt
     if state is None:
         raise not_found(article_id, path).error()
     return state
+
+
+async def base_for(
+    store: ArticleStore, if_version: int | Literal["*"] | None, article_id: str, path: str
+) -> int | None:
+    """The version a change must be based on: `*` asks only that the article exist (states are
+    never deleted, so one found now is there when the change is stored)."""
+    if not isinstance(if_version, str):
+        return if_version
+    if await store.current(article_id) is None:
+        raise no_current_article(article_id, path).error()
+    return None
 
 
 def withdrawn(article: Article) -> Article:
@@ -382,10 +397,16 @@ def answer_or_raise(outcomes: list[Outcome], change: Change, path: str) -> list[
     return results
 
 
-def parse_if_match(if_match: str | None, path: str) -> int | None:
-    """`If-Match: "3"` (or 3): the version the client based its change on."""
+# `If-Match: *`: any current version will do, but there must be one (RFC 9110 13.1.1).
+ANY_VERSION: Final = "*"
+
+
+def parse_if_match(if_match: str | None, path: str) -> int | Literal["*"] | None:
+    """`If-Match: "3"` (or 3): the version the client based its change on; `*`: any."""
     if if_match is None:
         return None
+    if if_match.strip() == ANY_VERSION:
+        return ANY_VERSION
     value = if_match.strip().removeprefix("W/").strip('"')
     if not value.isdigit() or len(value) > 12:
         raise bad_header("If-Match", 'must hold the article version, e.g. "3"', path).error()

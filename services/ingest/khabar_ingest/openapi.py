@@ -189,6 +189,7 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "The key may only read", 404: "No such article",
         409: "Stale If-Match, or a versioncreated older than the stored version's "
              "(the answer has current_version)",
+        412: "If-Match: * and no such article",
         413: "Body over the size limit",
         415: "Not application/json (nor NewsML-G2 XML where an article is posted)",
         422: "JSON, but not an acceptable article: every bad field named",
@@ -198,7 +199,7 @@ def _problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 PROBLEM_CODES = {
-    "post": _problems(400, 401, 403, 409, 413, 415, 422, 503),
+    "post": _problems(400, 401, 403, 409, 412, 413, 415, 422, 503),
     "batch": _problems(400, 401, 403, 413, 415, 422, 503),
     "get": _problems(401, 404, 503),
     "delete": _problems(400, 401, 403, 404, 409, 422, 503),

@@ -9,7 +9,8 @@ one way ingest refuses a request.
 Status codes: 400 when the body is not JSON at all (or not UTF-8), 422 when it
 is JSON but not an acceptable article (every field problem listed in
 `errors`, each with its JSON Pointer), 409 for a stale `If-Match` (with
-`current_version`), 422 for an `Idempotency-Key` reused with other content.
+`current_version`), 412 for `If-Match: *` when there is no such article, 422
+for an `Idempotency-Key` reused with other content.
 """
 
 from datetime import datetime
@@ -173,6 +174,19 @@ def not_found(article_id: str, instance: str | None = None) -> ProblemDetails:
         status=404,
         detail=f"There is no article with id {article_id!r}.",
         instance=instance,
+    )
+
+
+def no_current_article(article_id: str, instance: str | None = None) -> ProblemDetails:
+    """412: `If-Match: *` asks that the article exist (RFC 9110 13.1.1), and it does not."""
+    detail = f"If-Match: * asks for an existing article; there is no article {article_id!r}."
+    return ProblemDetails(
+        type=_TYPE_BASE + "precondition-failed",
+        title="No current article",
+        status=412,
+        detail=detail,
+        instance=instance,
+        errors=[FieldProblem(pointer="header:If-Match", detail=detail)],
     )
 
 

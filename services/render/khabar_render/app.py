@@ -105,7 +105,9 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await broker.start()
         warming = asyncio.create_task(warm.run())
         sweeping = asyncio.create_task(sweeper.run(settings.breaking_sweep_s))
+        forgetting = asyncio.create_task(consumer.keep_forgetting_dead_consumers())
         yield
+        forgetting.cancel()
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         warming.cancel()  # what it had left is cold, not stale
         sweeping.cancel()  # the next process's sweeper finds what it left

@@ -19,6 +19,7 @@ from khabar_search.alias_sync import AliasSync
 from khabar_search.error_pages import ErrorPages
 from khabar_search.indexer import Indexer
 from khabar_search.meili import MeiliWriter
+from khabar_search.messages import FROM_AFTER_TO, TOO_DEEP
 from khabar_search.node_pool import NodePool
 from khabar_search.nodes import SearchNode
 from khabar_search.query import SearchClient, SearchParams, SearchResult, SearchUnavailable
@@ -91,7 +92,7 @@ def too_deep(page: int, per_page: int, max_depth: int) -> ProblemError:
         errors=[
             {
                 "pointer": "page",
-                "detail": f"page × per_page must be at most {max_depth}: refine your search",
+                "detail": TOO_DEEP.format(max_depth=max_depth),
             }
         ],
     )
@@ -168,9 +169,11 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         await broker.start()
         syncing = asyncio.create_task(alias_sync.run(settings.alias_refresh_s))
         checking = asyncio.create_task(pool.run())
+        forgetting = asyncio.create_task(consumer.keep_forgetting_dead_consumers())
         yield
         syncing.cancel()
         checking.cancel()
+        forgetting.cancel()
         await pool.aclose()
         await stop_consumers(broker, [consumer], settings.shutdown_grace_s)
         await writer.aclose()
@@ -251,7 +254,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
                 400,
                 "Bad Request",
                 "Invalid parameter: from",
-                errors=[{"pointer": "from", "detail": "must not be after 'to'"}],
+                errors=[{"pointer": "from", "detail": FROM_AFTER_TO}],
             )
         if page * per_page > settings.max_result_depth:
             raise too_deep(page, per_page, settings.max_result_depth)

@@ -6,7 +6,7 @@ for a 400. `/v1/search`, and clients on `/search` whose `Accept` names JSON and
 not HTML, keep the RFC 9457 problem document exactly as before.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from khabar_search.messages import reader_errors
 from khabar_shared.ops_http import validation_problem
 from khabar_shared.problems import PROBLEM_JSON, Problem, ProblemError
 from khabar_shared.text import detect_language
@@ -56,8 +57,13 @@ class ErrorPages:
         self.max_q = max_q
 
     def answer(
-        self, scope: Mapping[str, Any], problem: Problem, headers: dict[str, str] | None = None
+        self,
+        scope: Mapping[str, Any],
+        problem: Problem,
+        headers: dict[str, str] | None = None,
+        validation: Sequence[Mapping[str, Any]] | None = None,
     ) -> Response:
+        """`validation`: FastAPI's errors behind `problem`, so the page can word them itself."""
         headers = dict(headers or {})
         if scope["path"] in PAGE_PATHS:
             headers["Vary"] = "Accept"  # one address, a page or a document by `Accept`
@@ -75,12 +81,18 @@ class ErrorPages:
         if edge:
             headers["Surrogate-Control"] = 'content="ESI/1.0"'
         return HTMLResponse(
-            self.render(problem, scope.get("query_string", b""), edge),
+            self.render(problem, scope.get("query_string", b""), edge, validation),
             status_code=problem.status,
             headers=headers,
         )
 
-    def render(self, problem: Problem, query_string: bytes, edge: bool) -> str:
+    def render(
+        self,
+        problem: Problem,
+        query_string: bytes,
+        edge: bool,
+        validation: Sequence[Mapping[str, Any]] | None = None,
+    ) -> str:
         query = parse_qs(query_string.decode("utf-8", "replace"))
         q = " ".join((query.get("q") or [""])[0].split())[: self.max_q]
         # As the search page decides: the query's language, else the site's.
@@ -88,7 +100,7 @@ class ErrorPages:
         lang = "ar" if lang == "ar" else "en"
         return ENVIRONMENT.get_template("error.html").render(
             status=problem.status,
-            errors=problem.errors or [],
+            errors=reader_errors(problem.errors or [], validation, lang),
             q=q,
             lang=lang,
             rtl=lang == "ar",
@@ -106,4 +118,5 @@ class ErrorPages:
 
         @app.exception_handler(RequestValidationError)
         async def on_invalid(request: Request, error: RequestValidationError) -> Response:
-            return self.answer(request.scope, validation_problem(error.errors()))
+            found = error.errors()
+            return self.answer(request.scope, validation_problem(found), validation=found)

@@ -18,6 +18,10 @@ from khabar_dev.processes import REPO_ROOT, ManagedProcess, ProcessGroup, wait_u
 EDGE_DIR = REPO_ROOT / "edge"
 # Cache memory of the local edge: the whole sample's pages fit many times over.
 EDGE_STORAGE = "malloc,256m"
+# A request line longer than varnishd reads (http_req_size, 32k by default) is answered with
+# a reset connection; read up to 64k, khabar.vcl answers a target over 8192 with 414. The
+# client workspace holds the request read, so it grows with it. Compose passes the same.
+REQUEST_LIMITS = ("-p", "http_req_size=64k", "-p", "workspace_client=128k")
 # A Unix socket's path must fit in sockaddr_un (108 bytes on Linux).
 SOCKET_PATH_MAX = 100
 
@@ -127,6 +131,7 @@ def varnishd_argv(work_dir: Path, vcl: Path, port: int, name: Path | None = None
         str(vcl),
         "-s",
         EDGE_STORAGE,
+        *REQUEST_LIMITS,
         "-T",
         "127.0.0.1:0",
     ]

@@ -21,7 +21,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from khabar_dev.edge import start_edge
 from khabar_dev.processes import (
@@ -313,6 +313,18 @@ def main() -> None:
         log.info("stopped")
 
 
+def link(base: str, path: str, **query: str) -> str:
+    """A URL a terminal can hand to curl: Arabic in the path or the query percent-encoded.
+
+    Raw UTF-8 in a request line is refused with 400 by the edge and by curl's peers, so the
+    address printed must be the encoded one (a browser shows it decoded anyway).
+    """
+    url = base + quote(path, safe="/")
+    if query:
+        url += "?" + urlencode(query, quote_via=quote)
+    return url
+
+
 def print_where_to_look(
     settings: RunSettings,
     ingest_key: str,
@@ -333,9 +345,9 @@ def print_where_to_look(
         f"{edge}/",
         "khabar is running. Readers' one address is the edge above. Look at:",
         f"  home page         {edge}/",
-        f"  an article        {edge}/articles/{article_id}" if article_id else "",
-        f"  search page       {edge}/search?q=السعودية",
-        f"  search API        {edge}/v1/search?q=ترامب",
+        f"  an article        {link(edge, '/articles/' + article_id)}" if article_id else "",
+        f"  search page       {link(edge, '/search', q='السعودية')}",
+        f"  search API        {link(edge, '/v1/search', q='ترامب')}",
         (
             f"  render, search    http://127.0.0.1:{settings.render_port}/, "
             f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)"

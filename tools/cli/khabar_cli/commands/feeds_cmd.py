@@ -8,9 +8,10 @@ feed's last result shows here and in `khabar status`.
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, Group, RenderableType
+from rich.text import Text
 
+from khabar_cli.blocks import figures, indented
 from khabar_cli.main import app, with_log_redis
 from khabar_ingest.formats.checks import is_web_url, language_problem
 from khabar_ingest.watch.registry import WatchedFeed, add_feed, list_feeds, remove_feed
@@ -47,27 +48,18 @@ def remove(url: Annotated[str, typer.Argument(help="The feed's address, as added
     console.print(f"No longer watching {url}.")
 
 
-def feeds_table(feeds: list[WatchedFeed]) -> Table:
-    table = Table(
-        "feed",
-        "every",
-        "last poll",
-        "result",
-        "accepted / unchanged / refused",
-        "failures",
-        "next",
-        title="watched feeds",
-        header_style="bold",
-    )
+def feeds_blocks(feeds: list[WatchedFeed]) -> Group:
+    """One block per feed (its address, then its last poll's figures): fits 80 columns."""
+    lines: list[RenderableType] = [Text("watched feeds", style="bold")]
     for feed in feeds:
         last = feed.last
         result = (
-            ""
+            Text("")
             if last is None
             else (
-                f"[red]{last.outcome}: {last.error}[/red]"
+                Text(f"{last.outcome}: {last.error}", style="red")
                 if last.outcome == "failed"
-                else f"{last.outcome} ({last.http_status})"
+                else Text(f"{last.outcome} ({last.http_status})")
             )
         )
         counts = (
@@ -75,19 +67,28 @@ def feeds_table(feeds: list[WatchedFeed]) -> Table:
             if last is None or last.outcome != "fetched"
             else f"{last.accepted} / {last.unchanged} / {last.refused}"
         )
-        table.add_row(
-            feed.url,
-            f"{feed.interval_s}s",
-            last.at.isoformat(timespec="seconds") if last else "never",
-            result,
-            counts,
-            str(feed.failures),
-            feed.next_at.isoformat(timespec="seconds"),
-        )
-    return table
+        lines += [
+            Text(feed.url, style="bold"),
+            indented(
+                figures(
+                    ("every", f"{feed.interval_s}s"),
+                    ("last poll", last.at.isoformat(timespec="seconds") if last else "never"),
+                    ("failures", str(feed.failures)),
+                )
+            ),
+            # The result alone on its line: an error's text wraps without hiding a figure.
+            indented(figures(("result", result))),
+            indented(
+                figures(
+                    ("accepted / unchanged / refused", counts),
+                    ("next", feed.next_at.isoformat(timespec="seconds")),
+                )
+            ),
+        ]
+    return Group(*lines)
 
 
 @feeds_app.command("list")
 def list_command() -> None:
     """Each watched feed with its last result and when it is next polled."""
-    console.print(feeds_table(with_log_redis(list_feeds)))
+    console.print(feeds_blocks(with_log_redis(list_feeds)))

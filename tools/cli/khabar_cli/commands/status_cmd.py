@@ -1,6 +1,6 @@
-"""`khabar status`: does the pipeline keep up? One row per stream and consumer group,
+"""`khabar status`: does the pipeline keep up? One block per stream and consumer group,
 and one per search node (its lag, when it last applied a batch, whether its Meilisearch
-answers)."""
+answers). Blocks wrap to the terminal: every figure shows at 80 columns."""
 
 from datetime import UTC, datetime
 from typing import Annotated
@@ -8,10 +8,11 @@ from typing import Annotated
 import httpx
 import typer
 from redis.exceptions import ResponseError
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, Group, RenderableType
+from rich.text import Text
 
-from khabar_cli.commands.feeds_cmd import feeds_table
+from khabar_cli.blocks import figures, indented, red_if
+from khabar_cli.commands.feeds_cmd import feeds_blocks
 from khabar_cli.failures import EXIT_PROBLEMS, fail
 from khabar_cli.main import app, with_log_redis
 from khabar_ingest.watch.registry import list_feeds
@@ -49,29 +50,34 @@ def age_text(seconds: float) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def status_table(stats: list[GroupStats], stuck_after_s: float) -> Table:
-    table = Table(title="khabar streams", header_style="bold")
-    table.add_column("stream", no_wrap=True)
-    table.add_column("group", no_wrap=True)
-    for column in ("length", "lag", "pending", "oldest pending", "dead letters"):
-        table.add_column(column, justify="right")
-    table.add_column("consumers (pending)")
+def down_text(url: str, down: bool) -> Text:
+    return Text(f"{url} (down)", style="red") if down else Text(url)
+
+
+def status_blocks(stats: list[GroupStats], stuck_after_s: float) -> Group:
+    """One block per stream and group: its name, then its figures, then its consumers.
+
+    Blocks rather than a table: a row of eight columns did not fit 80 columns (nor a pipe,
+    which rich treats as 80 wide) and rich cut its figures to "…"; a block wraps instead.
+    """
+    lines: list[RenderableType] = [Text("khabar streams", style="bold")]
     for row in stats:
         stuck = row.oldest_pending_age_s > stuck_after_s
         consumers = ", ".join(f"{name}:{count}" for name, count in sorted(row.consumers.items()))
-        table.add_row(
-            row.stream,
-            row.group,
-            str(row.length),
-            "?" if row.lag is None else str(row.lag),
-            str(row.pending),
-            f"[red]{age_text(row.oldest_pending_age_s)}[/red]"
-            if stuck
-            else age_text(row.oldest_pending_age_s),
-            f"[red]{row.dead_letters}[/red]" if row.dead_letters else "0",
-            consumers or "(none)",
-        )
-    return table
+        lines += [
+            Text.assemble((row.stream, "bold"), "  group ", (row.group, "bold")),
+            indented(
+                figures(
+                    ("length", str(row.length)),
+                    ("lag", "?" if row.lag is None else str(row.lag)),
+                    ("pending", str(row.pending)),
+                    ("oldest pending", red_if(stuck, age_text(row.oldest_pending_age_s))),
+                    ("dead letters", red_if(row.dead_letters > 0, str(row.dead_letters))),
+                )
+            ),
+            indented(figures(("consumers (pending)", consumers or "(none)"))),
+        ]
+    return Group(*lines)
 
 
 def not_answering(nodes: list[NodeFreshness]) -> frozenset[str]:
@@ -89,24 +95,35 @@ def not_answering(nodes: list[NodeFreshness]) -> frozenset[str]:
 
 def nodes_table(
     nodes: list[NodeFreshness], now: datetime, down: frozenset[str] = frozenset()
-) -> Table:
-    table = Table(title="search nodes", header_style="bold")
-    for column in ("node", "group", "meilisearch"):
-        table.add_column(column, no_wrap=True)
-    for column in ("lag", "pending", "last applied", "last event"):
-        table.add_column(column, justify="right")
+) -> Group:
+    """One block per search node: its name, group and Meilisearch, then its figures."""
+    lines: list[RenderableType] = [Text("search nodes", style="bold")]
     for node in nodes:
         applied = node.last_applied_at
-        table.add_row(
-            node.node,
-            node.group,
-            f"[red]{node.meili_url} (down)[/red]" if node.node in down else node.meili_url,
-            "?" if node.lag is None else str(node.lag),
-            "?" if node.pending is None else str(node.pending),
-            "never" if applied is None else f"{age_text((now - applied).total_seconds())} ago",
-            node.last_applied_event or "-",
-        )
-    return table
+        lines += [
+            Text.assemble(
+                "node ",
+                (node.node, "bold"),
+                "  group ",
+                (node.group, "bold"),
+                "  ",
+                down_text(node.meili_url, node.node in down),
+            ),
+            indented(
+                figures(
+                    ("lag", "?" if node.lag is None else str(node.lag)),
+                    ("pending", "?" if node.pending is None else str(node.pending)),
+                    (
+                        "last applied",
+                        "never"
+                        if applied is None
+                        else f"{age_text((now - applied).total_seconds())} ago",
+                    ),
+                    ("last event", node.last_applied_event or "-"),
+                )
+            ),
+        ]
+    return Group(*lines)
 
 
 @app.command()
@@ -124,14 +141,14 @@ def status(
     `khabar dead-letters list`.
     """
     stats = with_log_redis(all_group_stats)
-    console.print(status_table(stats, stuck_after))
+    console.print(status_blocks(stats, stuck_after), "")
     nodes = with_log_redis(freshness)
     down = not_answering(nodes)
     if nodes:
-        console.print(nodes_table(nodes, datetime.now(UTC), down))
+        console.print(nodes_table(nodes, datetime.now(UTC), down), "")
     feeds = with_log_redis(list_feeds)
     if feeds:
-        console.print(feeds_table(feeds))
+        console.print(feeds_blocks(feeds))
     if down:
         urls = ", ".join(f"node {n.node} at {n.meili_url}" for n in nodes if n.node in down)
         fail(f"Meilisearch does not answer: {urls}", EXIT_PROBLEMS)
