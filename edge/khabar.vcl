@@ -52,6 +52,8 @@
 #   answered 429 with Retry-After for anything the edge does not hold; what it
 #   holds is still served. The client is its address alone (`client.ip`): any
 #   header naming another (X-Forwarded-For, Forwarded...) is the reader's word.
+#   An IPv6 client is its /64, which one subscriber holds whole: counted by
+#   address, it could take a fresh one for every request.
 #   The limits come from the top-level file's vcl_init (`khabar_throttle_*`
 #   globals of vmod var; 0 turns a limit off), with the defaults below.
 
@@ -177,11 +179,42 @@ sub vcl_miss {
 }
 
 sub khabar_throttle_settings {
+    var.set("client_ip", "" + client.ip);
+    call khabar_client_key;
     # Task variables (this request's alone), from the globals the top-level file set.
     var.set_int("miss_limit", std.integer(var.global_get("khabar_throttle_miss_limit"), 120));
     var.set_int("error_limit", std.integer(var.global_get("khabar_throttle_error_limit"), 30));
     var.set_duration("period", std.duration(var.global_get("khabar_throttle_period"), 10s));
     var.set_duration("block", std.duration(var.global_get("khabar_throttle_block"), 30s));
+}
+
+sub khabar_client_key {
+    # var "client_ip" (an address as Varnish writes it) -> var "client": an
+    # IPv4 address as it is; an IPv6 address's first four groups (its /64),
+    # written out in full: "::" stands for as many zero groups as are missing.
+    var.set("client", var.get("client_ip"));
+    if (var.get("client") !~ ":" || var.get("client") ~ "\.") {
+        return;
+    }
+    var.set("client", regsub(regsub(var.get("client"), "^::", "0::"), "::$", "::0"));
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    var.set("client", regsub(var.get("client"), "::", ":0:"));
+    var.set("client", regsub(var.get("client"), "^([^:]*):([^:]*):([^:]*):([^:]*):.*$",
+        "\1:\2:\3:\4::/64"));
 }
 
 sub khabar_throttle_miss {
@@ -194,18 +227,18 @@ sub khabar_throttle_miss {
     call khabar_throttle_settings;
     var.set_duration("retry", 0s);
     if (var.get_int("error_limit") > 0) {
-        var.set_duration("retry", vsthrottle.blocked("error:" + client.ip,
+        var.set_duration("retry", vsthrottle.blocked("error:" + var.get("client"),
             var.get_int("error_limit"), var.get_duration("period"), var.get_duration("block")));
         if (var.get_duration("retry") == 0s
-            && vsthrottle.remaining("error:" + client.ip, var.get_int("error_limit"),
+            && vsthrottle.remaining("error:" + var.get("client"), var.get_int("error_limit"),
                 var.get_duration("period"), var.get_duration("block")) <= 0) {
             var.set_duration("retry", var.get_duration("period"));
         }
     }
     if (var.get_duration("retry") == 0s && var.get_int("miss_limit") > 0
-        && vsthrottle.is_denied("miss:" + client.ip, var.get_int("miss_limit"),
+        && vsthrottle.is_denied("miss:" + var.get("client"), var.get_int("miss_limit"),
             var.get_duration("period"), var.get_duration("block"))) {
-        var.set_duration("retry", vsthrottle.blocked("miss:" + client.ip,
+        var.set_duration("retry", vsthrottle.blocked("miss:" + var.get("client"),
             var.get_int("miss_limit"), var.get_duration("period"), var.get_duration("block")));
         if (var.get_duration("retry") == 0s) {
             var.set_duration("retry", var.get_duration("period"));
@@ -226,9 +259,9 @@ sub khabar_throttle_error {
     }
     call khabar_throttle_settings;
     if (var.get_int("error_limit") > 0
-        && vsthrottle.is_denied("error:" + client.ip, var.get_int("error_limit"),
+        && vsthrottle.is_denied("error:" + var.get("client"), var.get_int("error_limit"),
             var.get_duration("period"), var.get_duration("block"))) {
-        std.log("khabar_throttle: error limit reached by " + client.ip);
+        std.log("khabar_throttle: error limit reached by " + var.get("client"));
     }
 }
 
