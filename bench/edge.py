@@ -124,6 +124,7 @@ from bench.render import enriched_events, render_throughput
 from bench.search import make_queries
 from khabar_dev.edge import start_edge
 from khabar_dev.processes import REPO_ROOT, ProcessGroup, free_port, wait_until
+from khabar_dev.settings import EdgeThrottleSettings
 from khabar_shared.events import EnrichedEvent, encode_event
 from khabar_shared.names import ENRICHED_STREAM
 
@@ -466,6 +467,8 @@ def main() -> None:
             system.ports["render"],
             system.ports["search"],
             token,
+            # Every reader of the replay comes from one address: not rationed.
+            throttle=EdgeThrottleSettings.off(),
         )
         minimal, minimal_pid = start_minimal(system.group, system.redis_url, free_port(), work)
         articles = load_articles(args.articles)

@@ -21,6 +21,7 @@ from khabar_dev.processes import (
     start_service,
     start_services,
 )
+from khabar_dev.settings import EdgeThrottleSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.events import Article
 from khabar_shared.meili_setup import MeiliKeys, provision_keys
@@ -179,7 +180,14 @@ def running_system(
             if edge:
                 edge_work = base / "edge"
                 start_edge(
-                    group, edge_work, ports["edge"], ports["render"], ports["search"], edge_token
+                    group,
+                    edge_work,
+                    ports["edge"],
+                    ports["render"],
+                    ports["search"],
+                    edge_token,
+                    # The bench's readers all come from one address: not rationed.
+                    throttle=EdgeThrottleSettings.off(),
                 )
             system = BenchSystem(
                 redis_url, meili_url, master_key, keys, ports, ingest_key, index, group

@@ -38,6 +38,7 @@ from bench.harness import KeepAliveClient, load_articles, percentile, running_sy
 from bench.render import enriched_events, render_throughput
 from khabar_dev.edge import start_edge
 from khabar_dev.processes import free_port
+from khabar_dev.settings import EdgeThrottleSettings
 from khabar_shared.events import encode_event
 from khabar_shared.names import ENRICHED_STREAM
 
@@ -144,6 +145,8 @@ def main() -> None:
             system.ports["render"],
             system.ports["search"],
             token,
+            # The trace's readers all come from one address: not rationed.
+            throttle=EdgeThrottleSettings.off(),
         )
         if args.rules:
             use_rules(work / "edge", args.rules.resolve())

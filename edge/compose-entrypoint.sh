@@ -6,7 +6,25 @@ set -eu
 case "$KHABAR_EDGE_PURGE_TOKEN" in
   *[!A-Za-z0-9_.~-]*) echo "KHABAR_EDGE_PURGE_TOKEN: use URL-safe characters only" >&2; exit 2 ;;
 esac
-sed "s/@KHABAR_EDGE_PURGE_TOKEN@/$KHABAR_EDGE_PURGE_TOKEN/" /etc/varnish/khabar/compose.vcl.in > /tmp/edge.vcl
+# Rationing of each client's misses and fetched errors (khabar.vcl); 0 turns a limit off.
+: "${KHABAR_EDGE_THROTTLE_MISSES:=120}" "${KHABAR_EDGE_THROTTLE_ERRORS:=30}"
+: "${KHABAR_EDGE_THROTTLE_PERIOD_S:=10}" "${KHABAR_EDGE_THROTTLE_BLOCK_S:=30}"
+for setting in KHABAR_EDGE_THROTTLE_MISSES KHABAR_EDGE_THROTTLE_ERRORS \
+    KHABAR_EDGE_THROTTLE_PERIOD_S KHABAR_EDGE_THROTTLE_BLOCK_S; do
+  eval "value=\$$setting"
+  case "$value" in
+    ''|*[!0-9]*) echo "$setting: a whole number, not '$value'" >&2; exit 2 ;;
+  esac
+done
+if [ "$KHABAR_EDGE_THROTTLE_PERIOD_S" -eq 0 ]; then
+  echo "KHABAR_EDGE_THROTTLE_PERIOD_S: at least 1" >&2; exit 2
+fi
+sed -e "s/@KHABAR_EDGE_PURGE_TOKEN@/$KHABAR_EDGE_PURGE_TOKEN/" \
+  -e "s/@KHABAR_EDGE_THROTTLE_MISSES@/$KHABAR_EDGE_THROTTLE_MISSES/" \
+  -e "s/@KHABAR_EDGE_THROTTLE_ERRORS@/$KHABAR_EDGE_THROTTLE_ERRORS/" \
+  -e "s/@KHABAR_EDGE_THROTTLE_PERIOD_S@/$KHABAR_EDGE_THROTTLE_PERIOD_S/" \
+  -e "s/@KHABAR_EDGE_THROTTLE_BLOCK_S@/$KHABAR_EDGE_THROTTLE_BLOCK_S/" \
+  /etc/varnish/khabar/compose.vcl.in > /tmp/edge.vcl
 # khabar_self: the socket the edge asks itself on to assemble pages (khabar.vcl).
 # http_req_size: read a long URL whole, so khabar.vcl answers 414 rather than a reset
 # (khabar_dev/edge.py's REQUEST_LIMITS, the same).

@@ -45,9 +45,21 @@
 #   copy that is still in the cache can be served so: a purge removes every
 #   copy, so a withdrawn page is never one. Not-found and withdrawn answers are
 #   cached briefly and never graced, so a stale page never outlives a withdrawal.
+# - Misses are rationed per client (vsthrottle): every unknown article id and
+#   every listing page number is a new object, a render request and an
+#   assembly, and can push readers' pages out of the cache. A client that
+#   spends its misses, or its errors (4xx answers the edge had to fetch), is
+#   answered 429 with Retry-After for anything the edge does not hold; what it
+#   holds is still served. The client is its address alone (`client.ip`): any
+#   header naming another (X-Forwarded-For, Forwarded...) is the reader's word.
+#   An IPv6 client is its /64, which one subscriber holds whole: counted by
+#   address, it could take a fresh one for every request.
+#   The limits come from the top-level file's vcl_init (`khabar_throttle_*`
+#   globals of vmod var; 0 turns a limit off), with the defaults below.
 
 import std;
 import var;
+import vsthrottle;
 import xkey;
 
 sub vcl_recv {
@@ -168,6 +180,94 @@ sub vcl_miss {
         # The origin failed and no copy is left (never fetched, or purged): the error page.
         return (synth(503, "Service Unavailable"));
     }
+    call khabar_throttle_miss;
+}
+
+sub khabar_throttle_settings {
+    var.set("client_ip", "" + client.ip);
+    call khabar_client_key;
+    # Task variables (this request's alone), from the globals the top-level file set.
+    var.set_int("miss_limit", std.integer(var.global_get("khabar_throttle_miss_limit"), 120));
+    var.set_int("error_limit", std.integer(var.global_get("khabar_throttle_error_limit"), 30));
+    var.set_duration("period", std.duration(var.global_get("khabar_throttle_period"), 10s));
+    var.set_duration("block", std.duration(var.global_get("khabar_throttle_block"), 30s));
+}
+
+sub khabar_client_key {
+    # var "client_ip" (an address as Varnish writes it) -> var "client": an
+    # IPv4 address as it is; an IPv6 address's first four groups (its /64),
+    # written out in full: "::" stands for as many zero groups as are missing.
+    var.set("client", var.get("client_ip"));
+    if (var.get("client") !~ ":" || var.get("client") ~ "\.") {
+        return;
+    }
+    var.set("client", regsub(regsub(var.get("client"), "^::", "0::"), "::$", "::0"));
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    if (var.get("client") ~ "::" && var.get("client") !~ "^([^:]*:){7}") {
+        var.set("client", regsub(var.get("client"), "::", ":0::"));
+    }
+    var.set("client", regsub(var.get("client"), "::", ":0:"));
+    var.set("client", regsub(var.get("client"), "^([^:]*):([^:]*):([^:]*):([^:]*):.*$",
+        "\1:\2:\3:\4::/64"));
+}
+
+sub khabar_throttle_miss {
+    # A reader's own request only: an assembly's inner requests and its
+    # includes are the one page that reader asked for, counted once; the
+    # restart after a failed origin was counted on its first pass.
+    if (req.http.X-Khabar-Assembly == "inner" || req.esi_level > 0 || req.restarts > 0) {
+        return;
+    }
+    call khabar_throttle_settings;
+    var.set_duration("retry", 0s);
+    if (var.get_int("error_limit") > 0) {
+        var.set_duration("retry", vsthrottle.blocked("error:" + var.get("client"),
+            var.get_int("error_limit"), var.get_duration("period"), var.get_duration("block")));
+        if (var.get_duration("retry") == 0s
+            && vsthrottle.remaining("error:" + var.get("client"), var.get_int("error_limit"),
+                var.get_duration("period"), var.get_duration("block")) <= 0) {
+            var.set_duration("retry", var.get_duration("period"));
+        }
+    }
+    if (var.get_duration("retry") == 0s && var.get_int("miss_limit") > 0
+        && vsthrottle.is_denied("miss:" + var.get("client"), var.get_int("miss_limit"),
+            var.get_duration("period"), var.get_duration("block"))) {
+        var.set_duration("retry", vsthrottle.blocked("miss:" + var.get("client"),
+            var.get_int("miss_limit"), var.get_duration("period"), var.get_duration("block")));
+        if (var.get_duration("retry") == 0s) {
+            var.set_duration("retry", var.get_duration("period"));
+        }
+    }
+    if (var.get_duration("retry") > 0s) {
+        return (synth(429, "Too Many Requests"));
+    }
+}
+
+sub khabar_throttle_error {
+    # An error the edge fetched for a reader (an unknown id, a page past the
+    # last) spends one of that client's error tokens; once spent, its misses
+    # are refused (khabar_throttle_miss). Errors served from the cache cost nothing.
+    if (req.http.X-Khabar-Assembly == "inner" || req.esi_level > 0 || obj.hits > 0
+        || resp.status < 400 || resp.status >= 500 || resp.status == 429) {
+        return;
+    }
+    call khabar_throttle_settings;
+    if (var.get_int("error_limit") > 0
+        && vsthrottle.is_denied("error:" + var.get("client"), var.get_int("error_limit"),
+            var.get_duration("period"), var.get_duration("block"))) {
+        std.log("khabar_throttle: error limit reached by " + var.get("client"));
+    }
 }
 
 sub vcl_backend_fetch {
@@ -254,6 +354,7 @@ sub vcl_deliver {
         return (synth(204, "No Content"));
     }
     unset resp.http.xkey;
+    call khabar_throttle_error;
     if (req.esi_level == 0 && resp.do_esi) {
         # A shell's validators say nothing of the fragments assembled into it:
         # without them a browser's revalidation gets the whole page, never a
@@ -297,8 +398,32 @@ sub vcl_synth {
         call khabar_unavailable_page;
         return (deliver);
     }
+    if (resp.status == 429) {
+        call khabar_too_many;
+        return (deliver);
+    }
     set resp.http.Content-Type = "text/plain; charset=utf-8";
     synthetic(resp.reason + {"
 "});
     return (deliver);
+}
+
+sub khabar_too_many {
+    # Whole seconds, rounded up: when the client's next miss is let through.
+    set resp.http.Retry-After = std.integer(real=std.real(duration=var.get_duration("retry"))
+        + 0.999, fallback=10);
+    set resp.http.Cache-Control = "no-store";
+    if (req.url !~ "^/(fragments|v1|static)/" && req.http.Accept ~ "text/html") {
+        # A reader's page, as render answers its errors (text/html, a page's path).
+        set resp.http.Content-Type = "text/html; charset=utf-8";
+        synthetic({"<!doctype html>
+<html lang="ar" dir="rtl"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>طلبات كثيرة | Too many requests</title><link rel="stylesheet" href="/static/site.css"></head>
+<body><main id="main" class="error-page"><h1>طلبات كثيرة في وقت قصير</h1><p>نعتذر، حاول مرة أخرى بعد "} + resp.http.Retry-After + {" ثانية. <a href="/">الرئيسية</a></p>
+<p lang="en" dir="ltr">Too many requests in a short time; please try again in "} + resp.http.Retry-After + {" seconds. <a href="/">Home</a></p></main></body></html>
+"});
+    } else {
+        set resp.http.Content-Type = "application/problem+json";
+        synthetic({"{"type":"about:blank","title":"Too Many Requests","status":429,"detail":"Too many requests for pages the edge does not hold; retry after "} + resp.http.Retry-After + {" seconds.""} + "}");
+    }
 }

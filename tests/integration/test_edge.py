@@ -292,3 +292,49 @@ def test_a_corrected_related_story_leaves_the_assembled_pages_that_show_it(
     shown = eventually(lambda: corrected in (t := edge.get(path).text) and t)
     assert text(b.headline) not in shown
     assert squeeze(shown) == squeeze(render.get(path).text)
+
+
+def test_a_withdrawal_leaves_the_edge_while_the_cache_redis_is_down(
+    edge_redis: str, tmp_path: Path
+) -> None:
+    """Render's purge of the edge does not wait for its own cache's Redis.
+
+    With the cache Redis down render cannot drop its cached fragments, and it
+    holds the batch until it can; the edge is purged all the same (render
+    renders from the store meanwhile, so what the edge fetches again is
+    fresh), and again once the batch goes through with the cache back.
+    """
+    group = ProcessGroup()
+    try:
+        cache_port = free_port()
+        cache_url = start_redis(group, tmp_path / "cache-redis", cache_port)
+        (cache_redis,) = group.processes
+        settings = {"KHABAR_CACHE_REDIS_URL": cache_url, "KHABAR_OUTAGE_BACKOFF_MAX_S": "1"}
+        with edge_and_render(edge_redis, tmp_path, **settings) as (edge, render):
+            b, a, *older = in_section("culture", 4)
+            render.publish(
+                *(enriched(o) for o in older),
+                enriched(b, firstcreated=datetime(2030, 1, 1, tzinfo=UTC)),
+                enriched(a, related=[b.id]),
+            )
+            render.page(a.id)
+            render.page(b.id)
+            pages = [f"/articles/{a.id}", f"/articles/{b.id}", "/category/culture", "/"]
+            for path in pages:
+                eventually(lambda path=path: edge.get(path).headers["x-cache"] == "HIT")
+                assert b.id in edge.get(path).text, path
+
+            cache_redis.kill()
+            render.withdraw(b.id, 2)
+
+            eventually(lambda: edge.get(f"/articles/{b.id}").status_code == 410)
+            for path in pages[0:1] + pages[2:]:
+                eventually(lambda path=path: b.id not in edge.get(path).text)
+
+            # Back: the held batch purges render's cached fragments too, then the edge again.
+            start_redis(group, tmp_path / "cache-redis", cache_port)
+            for path in pages[0:1] + pages[2:]:
+                eventually(lambda path=path: b.id not in render.get(path).text)
+                assert b.id not in edge.get(path).text, path
+    finally:
+        group.stop_all()

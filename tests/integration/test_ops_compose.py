@@ -368,3 +368,70 @@ def test_search_behind_the_edge_sees_each_readers_address() -> None:
     # Another container (on the default network) cannot name a reader.
     other_scope = {"client": ("172.17.0.5", 41000), "headers": [(b"x-forwarded-for", b"1.2.3.4")]}
     assert client_address(other_scope, trusted) == "172.17.0.5"
+
+
+def test_the_edge_entrypoint_writes_a_vcl_varnishd_compiles_with_compose_settings(
+    tmp_path: Path,
+) -> None:
+    """compose-entrypoint.sh, run as compose runs it, gives a VCL that `varnishd -C` takes.
+
+    The image's paths are moved under tmp_path, and vmod_dynamic (in the
+    official image, not packaged by Debian) is stood in for by a round-robin
+    director of the same names: everything else compiles as in the image,
+    with the vmods installed here (xkey, var, vsthrottle, std).
+    """
+    service = compose_config()["services"]["varnish"]
+    environment = {k: str(v) for k, v in service["environment"].items()}
+    for name in ("MISSES", "ERRORS", "PERIOD_S", "BLOCK_S"):
+        assert f"KHABAR_EDGE_THROTTLE_{name}" in environment
+    # Compose v1 writes a mount as "source:target:mode", v2 as a mapping.
+    mounts = [
+        (v["source"], v["target"]) if isinstance(v, dict) else tuple(v.split(":")[:2])
+        for v in service["volumes"]
+    ]
+    (source,) = [source for source, target in mounts if target == "/etc/varnish/khabar"]
+    assert (ROOT / source).resolve() == ROOT / "edge"
+    entrypoint = Path(service["entrypoint"][0])
+    assert entrypoint.parent == Path("/etc/varnish/khabar")
+
+    image = tmp_path / "khabar"
+    image.mkdir()
+    moved = str(image)
+    for name in ("khabar.vcl", "compose.vcl.in", entrypoint.name):
+        text = (ROOT / "edge" / name).read_text().replace("/tmp/", f"{tmp_path}/")
+        text = text.replace("/etc/varnish/khabar", moved)
+        if name == "compose.vcl.in":
+            assert "import dynamic;" in text
+            text = text.replace("import dynamic;", "import directors;")
+            text = re.sub(r"dynamic\.director\([^)]*\)", "directors.round_robin()", text)
+            text = re.sub(r'_replicas\.backend\("[a-z]+"\)', "_replicas.backend()", text)
+        (image / name).write_text(text)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    # The image's varnishd runs the VCL; here it is compiled only (-C), as this user (-j
+    # none). The probes were named by vmod_dynamic's directors alone: unused in the stand-in.
+    (fake / "varnishd").write_text(
+        "#!/bin/sh\n"
+        'while [ "$1" != "-f" ]; do shift; done\n'
+        f"exec {shutil.which('varnishd')} -j none -n {tmp_path}/n -p vcc_err_unref=off"
+        ' -C -f "$2" >/dev/null\n'
+    )
+    (fake / "varnishd").chmod(0o755)
+    env = {"PATH": f"{fake}:/usr/bin:/bin", **environment}
+    ran = subprocess.run(
+        ["sh", str(image / entrypoint.name)], env=env, capture_output=True, text=True, check=False
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    vcl = (tmp_path / "edge.vcl").read_text()
+    assert "@KHABAR_" not in vcl
+    assert f'"Bearer {SECRETS["KHABAR_EDGE_PURGE_TOKEN"]}"' in vcl
+    assert 'var.global_set("khabar_throttle_miss_limit", "120");' in vcl
+
+    refused = subprocess.run(
+        ["sh", str(image / entrypoint.name)],
+        env={**env, "KHABAR_EDGE_THROTTLE_MISSES": "many"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2 and "KHABAR_EDGE_THROTTLE_MISSES" in refused.stderr

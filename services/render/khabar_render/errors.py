@@ -111,24 +111,19 @@ def install_reader_error_pages(app: FastAPI, site: Site) -> None:
 
     @app.exception_handler(RedisConnectionError)
     @app.exception_handler(RedisTimeoutError)
-    async def on_redis_down(request: Request, _: Exception) -> Response:
-        return answer(
-            request,
-            Problem(
-                status=503,
-                title="Service Unavailable",
-                detail="The article store (the log Redis) is unavailable; try again.",
-            ),
-        )
-
-    # The more specific handler wins: the page cache's Redis, not the article store's.
     @app.exception_handler(CacheUnavailable)
-    async def on_cache_down(request: Request, _: Exception) -> Response:
+    async def on_redis_down(request: Request, error: Exception) -> Response:
+        # The store that is down, by name: the page cache's Redis, or the article store's.
+        store = (
+            "The page cache (the cache Redis)"
+            if isinstance(error, CacheUnavailable)
+            else "The article store (the log Redis)"
+        )
         return answer(
             request,
             Problem(
                 status=503,
                 title="Service Unavailable",
-                detail="The page cache (the cache Redis) is unavailable; try again.",
+                detail=f"{store} is unavailable; try again.",
             ),
         )

@@ -7,8 +7,10 @@ related blocks, section listings, home) is purged, then the edge (and any
 purge webhook) is told, and the changed articles' own fragments are rendered
 again. The edge is told before any rendering: what it asks for again is
 rendered from the stored articles on demand, so a withdrawal leaves the
-edge's pages as soon as render's own copies are gone. The events are acked
-only after all of it, by the consumer.
+edge's pages as soon as render's own copies are gone (or at once, when the
+cache's Redis is down and render renders from the store: the batch is then
+held and done again once it is back). The events are acked only after all of
+it, by the consumer.
 
 The other purged fragments are rendered again by the warm lane (`warm.py`)
 after the ack, each once however many batches purged it; without a warm lane
@@ -18,6 +20,9 @@ they are rendered inline, up to `eager_limit` per batch.
 import math
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from khabar_render.purge import PurgeNotifier, part_key, purge_keys, surrogate_key
 from khabar_render.renderer import Renderer, shown_links
@@ -229,7 +234,21 @@ class FragmentUpdater:
         listings = await self._listing_pages(changes.sections)
         dependents = await self._articles.dependents_many(changed)
         purged = {*own, *relinked, *homes, *listings, *dependents}
-        await self._cache.purge(purged)
+        edge_keys = [
+            *(purge_keys(changed, changes.sections, changes.reordered) if changed else []),
+            *part_keys,
+        ]
+        try:
+            await self._cache.purge(purged)
+        except (RedisConnectionError, RedisTimeoutError):
+            # The cache's own Redis down: render renders every page from the
+            # stored articles meanwhile, so the edge need not wait for it (a
+            # withdrawal would stay on its pages until they expire). The batch
+            # is held and tried again until the cache answers, purging render's
+            # copies and then the edge once more.
+            await self._notifier.purge(edge_keys)
+            log.warning("edge_purged_cache_down", keys=len(edge_keys), changed=len(changed))
+            raise
         failpoints.check(PURGED)
         # Deep listing pages are not rendered again: few readers page that far.
         # Nor are the edge's page shells: it asks for them only when its copy is gone.
@@ -243,8 +262,7 @@ class FragmentUpdater:
         # The edge is told as soon as render's own copies are gone: what it asks
         # for again is rendered from the stored articles, fresh. A withdrawal
         # waits for nothing else to leave the edge's pages.
-        keys = purge_keys(changed, changes.sections, changes.reordered) if changed else []
-        await self._notifier.purge([*keys, *part_keys])
+        await self._notifier.purge(edge_keys)
         # Only now: until the edge is told, the old links may still be shown.
         await self._articles.record_links_shown(changes.shown)
         failpoints.check(EDGE_PURGED)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from khabar_dev.processes import REPO_ROOT, ManagedProcess, ProcessGroup, wait_until
+from khabar_dev.settings import EdgeThrottleSettings
 
 EDGE_DIR = REPO_ROOT / "edge"
 # Cache memory of the local edge: the whole sample's pages fit many times over.
@@ -50,12 +51,15 @@ def write_vcl(
     search_port: int | Sequence[int],
     purge_token: str,
     host: str = "127.0.0.1",
+    throttle: EdgeThrottleSettings | None = None,
 ) -> Path:
     """The top-level VCL for origins on `host`, written under `work_dir`.
 
     `search_port` is one search process's port, or each node's search process's
     ports: readers' searches go round them all, skipping any that is down.
+    `throttle`: each client's misses and errors (default: the KHABAR_EDGE_THROTTLE_* settings).
     """
+    throttle = throttle or EdgeThrottleSettings()
     template = string.Template((EDGE_DIR / "local.vcl.in").read_text())
     ports = search_ports_of(search_port)
     if not ports:
@@ -76,6 +80,10 @@ def write_vcl(
         search_director=director,
         purge_token=purge_token,
         edge_dir=str(EDGE_DIR),
+        miss_limit=throttle.misses,
+        error_limit=throttle.errors,
+        throttle_period=f"{throttle.period_s}s",
+        throttle_block=f"{throttle.block_s}s",
     )
     work_dir.mkdir(parents=True, exist_ok=True)
     path = work_dir / "edge.vcl"
@@ -153,13 +161,15 @@ def start_edge(
     search_port: int | Sequence[int],
     purge_token: str,
     shm: bool = False,
+    throttle: EdgeThrottleSettings | None = None,
 ) -> ManagedProcess:
     """varnishd in the foreground (supervised like the services), listening on `port`.
 
     `shm`: its shared-memory log on tmpfs (`varnishd_name`), as make run starts it.
+    `throttle`: each client's misses and errors (default: the KHABAR_EDGE_THROTTLE_* settings).
     """
     work_dir = work_dir.resolve()
-    vcl = write_vcl(work_dir, render_port, search_port, purge_token)
+    vcl = write_vcl(work_dir, render_port, search_port, purge_token, throttle=throttle)
     argv = varnishd_argv(work_dir, vcl, port, varnishd_name(work_dir, shm))
     managed = group.start("edge", argv, log_path=work_dir / "varnishd.log")
     wait_until(lambda: listening(port) or managed.process.poll() is not None, 60, "edge")

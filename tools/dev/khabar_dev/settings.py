@@ -42,3 +42,23 @@ class RunSettings(BaseSettings):
     # What render must show the edge to purge it; made for each run when unset.
     edge_purge_token: SecretStr = SecretStr("")
     log_format: str = Field(default="console")
+
+
+class EdgeThrottleSettings(BaseSettings):
+    """How many misses and fetched errors one client address may cause at the edge (khabar.vcl).
+
+    Past either limit within `period_s`, the client's misses are answered 429
+    for `block_s`; what the edge holds is still served. 0 turns a limit off.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="KHABAR_EDGE_THROTTLE_", extra="ignore")
+
+    misses: int = Field(default=120, ge=0)
+    errors: int = Field(default=30, ge=0)
+    period_s: int = Field(default=10, ge=1)
+    block_s: int = Field(default=30, ge=0)
+
+    @classmethod
+    def off(cls) -> "EdgeThrottleSettings":
+        """No rationing: benches replaying many readers' traffic from one address."""
+        return cls(misses=0, errors=0)
