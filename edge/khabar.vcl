@@ -232,6 +232,15 @@ sub khabar_throttle_miss {
     call khabar_throttle_settings;
     var.set_duration("retry", 0s);
     if (var.get_int("error_limit") > 0) {
+        # Errors are counted after their fetch (khabar_throttle_error), which a spent
+        # bucket never reaches: asking once more here is what starts the block, or
+        # tokens would come back one by one and a scanner would go on at the refill rate.
+        if (vsthrottle.remaining("error:" + var.get("client"), var.get_int("error_limit"),
+                var.get_duration("period"), var.get_duration("block")) <= 0
+            && vsthrottle.is_denied("error:" + var.get("client"), var.get_int("error_limit"),
+                var.get_duration("period"), var.get_duration("block"))) {
+            std.log("khabar_throttle: error limit reached by " + var.get("client"));
+        }
         var.set_duration("retry", vsthrottle.blocked("error:" + var.get("client"),
             var.get_int("error_limit"), var.get_duration("period"), var.get_duration("block")));
         if (var.get_duration("retry") == 0s
