@@ -411,6 +411,22 @@ sub vcl_synth {
         call khabar_too_many;
         return (deliver);
     }
+    if (resp.status == 405) {
+        # RFC 9110 (15.5.6): a 405 names the methods the target takes.
+        set resp.http.Allow = "GET, HEAD";
+    }
+    if (resp.status == 405 || resp.status == 414) {
+        # A reader's or a program's mistake, answered as every origin answers it:
+        # an RFC 9457 problem document (khabar_shared.problems, uri_limit).
+        set resp.http.Content-Type = "application/problem+json";
+        set resp.http.Cache-Control = "no-store";
+        if (resp.status == 414) {
+            synthetic({"{"type":"about:blank","title":"URI Too Long","status":414,"detail":"The request target is longer than 8192 characters.""} + "}");
+        } else {
+            synthetic({"{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"The site answers GET and HEAD only.""} + "}");
+        }
+        return (deliver);
+    }
     set resp.http.Content-Type = "text/plain; charset=utf-8";
     synthetic(resp.reason + {"
 "});
