@@ -232,6 +232,15 @@ sub khabar_throttle_miss {
     call khabar_throttle_settings;
     var.set_duration("retry", 0s);
     if (var.get_int("error_limit") > 0) {
+        # Errors are counted after their fetch (khabar_throttle_error), which a spent
+        # bucket never reaches: asking once more here is what starts the block, or
+        # tokens would come back one by one and a scanner would go on at the refill rate.
+        if (vsthrottle.remaining("error:" + var.get("client"), var.get_int("error_limit"),
+                var.get_duration("period"), var.get_duration("block")) <= 0
+            && vsthrottle.is_denied("error:" + var.get("client"), var.get_int("error_limit"),
+                var.get_duration("period"), var.get_duration("block"))) {
+            std.log("khabar_throttle: error limit reached by " + var.get("client"));
+        }
         var.set_duration("retry", vsthrottle.blocked("error:" + var.get("client"),
             var.get_int("error_limit"), var.get_duration("period"), var.get_duration("block")));
         if (var.get_duration("retry") == 0s
@@ -400,6 +409,22 @@ sub vcl_synth {
     }
     if (resp.status == 429) {
         call khabar_too_many;
+        return (deliver);
+    }
+    if (resp.status == 405) {
+        # RFC 9110 (15.5.6): a 405 names the methods the target takes.
+        set resp.http.Allow = "GET, HEAD";
+    }
+    if (resp.status == 405 || resp.status == 414) {
+        # A reader's or a program's mistake, answered as every origin answers it:
+        # an RFC 9457 problem document (khabar_shared.problems, uri_limit).
+        set resp.http.Content-Type = "application/problem+json";
+        set resp.http.Cache-Control = "no-store";
+        if (resp.status == 414) {
+            synthetic({"{"type":"about:blank","title":"URI Too Long","status":414,"detail":"The request target is longer than 8192 characters.""} + "}");
+        } else {
+            synthetic({"{"type":"about:blank","title":"Method Not Allowed","status":405,"detail":"The site answers GET and HEAD only.""} + "}");
+        }
         return (deliver);
     }
     set resp.http.Content-Type = "text/plain; charset=utf-8";

@@ -98,6 +98,33 @@ def test_xhtml_body_zone_embargo_and_withdrawal(ingest: IngestProcess) -> None:
     assert ingest.events()[-1].article.pubstatus == "canceled"
 
 
+def test_stray_control_characters_are_cleaned_and_reported_as_in_json(
+    ingest: IngestProcess,
+) -> None:
+    # XML 1.0 forbids them, so a scraped \x1a used to make the whole item not well-formed
+    # (400 malformed-xml, naming a line and column) where the same text as ninjs is cleaned.
+    headline = "لبنان يحدد موعد الانتخابات البلدية"
+    careless = (
+        ARABIC.replace('guid="', 'guid="controls-', 1)
+        .replace(headline, "لبنان يحدد\x1a موعد\x07 الانتخابات البلدية", 1)
+        .replace("</p>", "\x0b</p>", 1)
+    )
+    assert careless != ARABIC and "\x1a" in careless
+    answer = post_xml(ingest, careless)
+    assert answer.status_code == 202, answer.text
+    cleaned = {c["pointer"]: c["detail"] for c in answer.json()["cleaned"]}
+    assert "2 control character(s) removed" in cleaned[next(p for p in cleaned if "headline" in p)]
+    assert any("body" in pointer or "contentSet" in pointer for pointer in cleaned), cleaned
+    article = ingest.events()[-1].article
+    assert article.headline == headline
+    assert "\x0b" not in article.body_html and "<b>الانتخابات البلدية</b>" in article.body_html
+
+    # Anything else wrong still names the sender's own bytes, controls or not.
+    broken = post_xml(ingest, careless.replace("</contentMeta>", "", 1))
+    assert broken.status_code == 400, broken.text
+    assert broken.json()["type"] == "urn:khabar:problem:malformed-xml"
+
+
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE newsItem [
  <!ENTITY lol "lol">

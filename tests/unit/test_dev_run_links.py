@@ -37,3 +37,23 @@ def test_every_printed_link_is_percent_encoded_and_decodes_to_its_arabic(
     assert parse_qs(urlsplit(page).query) == {"q": ["السعودية"]}
     api = next(link for link in links if urlsplit(link).path == "/v1/search")
     assert parse_qs(urlsplit(api).query) == {"q": ["ترامب"]}
+
+
+def test_the_search_origin_link_names_a_page_search_serves(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # It printed `http://127.0.0.1:8002/`, which search answers 404 {"detail":"Not Found"}.
+    from khabar_search.app import create_app
+    from khabar_search.settings import SearchSettings
+
+    served = {
+        route.path
+        for route in create_app(SearchSettings()).routes
+        if "GET" in (getattr(route, "methods", None) or ())
+    }
+    origin = next(
+        link
+        for link in printed_links(capsys, "a1")
+        if urlsplit(link).port == RunSettings().search_port
+    )
+    assert urlsplit(origin).path in served, origin

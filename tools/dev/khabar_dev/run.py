@@ -349,8 +349,9 @@ def print_where_to_look(
         f"  search page       {link(edge, '/search', q='السعودية')}",
         f"  search API        {link(edge, '/v1/search', q='ترامب')}",
         (
+            # Search's origin declares no `/`: its readers' page is `/search`.
             f"  render, search    http://127.0.0.1:{settings.render_port}/, "
-            f"http://127.0.0.1:{settings.search_port}/  (the origins, for operators)"
+            f"http://127.0.0.1:{settings.search_port}/search  (the origins, for operators)"
         ),
         f"  ingest API docs   http://127.0.0.1:{settings.ingest_ops_port}/docs",
         (

@@ -62,10 +62,60 @@ class MalformedXml(ValueError):
     """The body is not well-formed XML."""
 
 
+# Control characters XML 1.0 forbids even as references: a scraped \x1a in an agency's text
+# makes the whole item not well-formed. Each stands in, for the parse, as one of the 32
+# noncharacters U+FDD0..U+FDEF (reserved for a program's internal use, legal in XML), and is
+# put back after it, so the ninjs reader cleans and reports it at its field, as in JSON.
+_XML_FORBIDDEN_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_STAND_IN = 0xFDD0
+_CONTROLS_BACK = {_STAND_IN + code: code for code in range(0x20)}
+_DECLARED_ENCODING = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+
+
+def _controls_stood_in(body: bytes) -> bytes | None:
+    """The body with each forbidden control as its stand-in; None when it has none, or is not
+    UTF-8 (a stand-in is written in UTF-8)."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or not _XML_FORBIDDEN_CONTROLS.search(body):
+        return None
+    declared = _DECLARED_ENCODING.match(body.removeprefix(b"\xef\xbb\xbf"))
+    if declared and declared.group(1).lower().replace(b"-", b"") != b"utf8":
+        return None
+    return _XML_FORBIDDEN_CONTROLS.sub(lambda m: chr(_STAND_IN + m.group()[0]).encode(), body)
+
+
+def _controls_back(root: ET.Element) -> None:
+    for element in root.iter():
+        if element.text:
+            element.text = element.text.translate(_CONTROLS_BACK)
+        if element.tail:
+            element.tail = element.tail.translate(_CONTROLS_BACK)
+        for name, value in element.attrib.items():
+            element.attrib[name] = value.translate(_CONTROLS_BACK)
+
+
 def parse_xml(body: bytes) -> ET.Element:
-    """The root element, refusing DTDs, entities and external references."""
+    """The root element, refusing DTDs, entities and external references. Stray control
+    characters in text are read (and later cleaned by the ninjs reader), not refused."""
     try:
-        root = SafeET.fromstring(body, forbid_dtd=True)
+        root = _parse(body)
+    except MalformedXml as first:
+        stood_in = _controls_stood_in(body)
+        if stood_in is None:
+            raise
+        try:
+            root = _parse(stood_in)
+        except MalformedXml:
+            # Not (only) the controls: the first parse's error names the sender's own bytes.
+            raise first from None
+        _controls_back(root)
+    if _deeper_than(root, MAX_XML_DEPTH):
+        raise MalformedXml(f"the XML nests deeper than {MAX_XML_DEPTH} elements")
+    return root
+
+
+def _parse(body: bytes) -> ET.Element:
+    try:
+        return SafeET.fromstring(body, forbid_dtd=True)
     except defusedxml.DefusedXmlException as refused:
         raise UnsafeXml(
             f"XML with a document type declaration or entities is refused "
@@ -73,9 +123,6 @@ def parse_xml(body: bytes) -> ET.Element:
         ) from refused
     except ET.ParseError as error:
         raise MalformedXml(f"the body is not well-formed XML: {error}") from error
-    if _deeper_than(root, MAX_XML_DEPTH):
-        raise MalformedXml(f"the XML nests deeper than {MAX_XML_DEPTH} elements")
-    return root
 
 
 def is_newsml(root: ET.Element) -> bool:

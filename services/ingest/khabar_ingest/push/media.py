@@ -76,8 +76,13 @@ def verify_image(data: bytes, declared: str | None, max_pixels: int) -> tuple[st
             mime_type = IMAGE_TYPES[image.format]
     except MediaRefused:
         raise
+    except UnidentifiedImageError as error:
+        # Pillow's message names its in-memory file (`<_io.BytesIO object at 0x…>`): a
+        # process's address, and nothing the sender can act on.
+        raise MediaRefused(
+            415, "media", "is not an image khabar recognises; send JPEG, PNG, GIF or WebP"
+        ) from error
     except (
-        UnidentifiedImageError,
         OSError,
         SyntaxError,
         ValueError,
