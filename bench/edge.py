@@ -414,6 +414,63 @@ def print_replay(
     )
 
 
+def origin_only(
+    args: argparse.Namespace,
+    render: str,
+    render_pid: int,
+    minimal: str,
+    minimal_pid: int,
+    fragments: list[str],
+    work: Path,
+    console: Console,
+) -> None:
+    """Render's cached fragments beside the minimal origin's, alternating, `--rounds` times."""
+    ratios, cpu_ratios = [], []
+    for round_ in range(args.rounds):
+        rows = [
+            (
+                "render, cached fragments",
+                wrk(
+                    render,
+                    fragments,
+                    args.connections,
+                    args.seconds,
+                    work,
+                    render_pid,
+                    args.threads,
+                ),
+            ),
+            (
+                "minimal origin, same fragments",
+                wrk(
+                    minimal,
+                    fragments,
+                    args.connections,
+                    args.seconds,
+                    work,
+                    minimal_pid,
+                    args.threads,
+                ),
+            ),
+        ]
+        print_throughput(
+            rows,
+            f"round {round_ + 1}: GET with wrk -t{args.threads}, {args.connections} connections, "
+            f"{args.seconds} s each ({len(fragments)} fragments)",
+            console,
+        )
+        ratios.append(rows[0][1]["rps"] / rows[1][1]["rps"])
+        cpu_ratios.append(cpu_ratio(rows[0][1], rows[1][1]))
+        console.print(
+            f"render / minimal: {ratios[-1]:.2f}x requests/s, {cpu_ratios[-1]:.2f}x by server "
+            f"CPU per request; load average {os.getloadavg()[0]:.1f}"
+        )
+    by_rps, by_cpu = (" ".join(f"{r:.2f}" for r in found) for found in (ratios, cpu_ratios))
+    console.print(
+        f"render / minimal over {args.rounds} rounds: requests/s {by_rps}x, by CPU {by_cpu}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1000)
@@ -437,6 +494,13 @@ def main() -> None:
         action="store_true",
         help="KHABAR_EDGE_CARD_INCLUDES=false: listings and home reach the edge whole",
     )
+    parser.add_argument(
+        "--origin-only",
+        action="store_true",
+        help="only render's cached fragments beside the minimal origin's, --rounds times "
+        "alternating (no edge rows, replay or withdrawals)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --origin-only")
     args = parser.parse_args()
     console = Console()
     edge_port, token = free_port(), uuid.uuid4().hex
@@ -488,8 +552,11 @@ def main() -> None:
             *(f"/articles/{a.id}" for a in articles),
         ]
         fragments = [f"/fragments/article/{a.id}" for a in articles]
-        copy_to_minimal(edge, pages, system.redis_url)
         copy_to_minimal(render, fragments, system.redis_url)
+        if args.origin_only:
+            origin_only(args, render, render_pid, minimal, minimal_pid, fragments, work, console)
+            return
+        copy_to_minimal(edge, pages, system.redis_url)
         # Every page in the edge's cache just before wrk: render's max-age
         # (KHABAR_CACHE_MAX_AGE_S, 30 s) also bounds the edge's copies.
         asyncio.run(warm(edge, pages))
