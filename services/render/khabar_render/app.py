@@ -111,6 +111,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         sweeping.cancel()  # the next process's sweeper finds what it left
         await asyncio.gather(warming, sweeping, return_exceptions=True)
         await notifier.aclose()
+        await live_fragments.aclose()
         await log_redis.aclose()
         await cache_redis.aclose()
 
