@@ -85,6 +85,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         settings.listing_page_size,
         settings.eager_render_limit,
         warm,
+        edge_assembles_pages=bool(settings.edge_purge_url),
     )
     broker = make_broker(settings.redis_url, "render", graceful_timeout_s=settings.shutdown_grace_s)
     consumer = StreamConsumer(
