@@ -32,6 +32,22 @@ Under heavy load use `--max-age 600` for the cached-hit comparison: with 30 s
 the copies fetched before wrk may expire during its run (the table's origin
 fetches say so), and the edge is then measured revalidating, not hitting.
 
+Runs of 2026-12-07, session 13 (render's cached-fragment reads on a lane: one
+connection all requests share, `khabar_shared/lane.py`), 500 articles, max-age 600,
+base (f86852d) and branch alternating in one sitting, load 10-21 (other sessions'
+benches and tests running):
+- `--origin-only --rounds 3`: branch render / minimal 2.38, 2.19, 2.07x requests/s
+  (3.12, 2.19, 2.26x by server CPU per request), then base 1.22, 0.99, 0.85x (0.90,
+  1.24, 1.18x).
+- whole runs, branch / base / branch / base: render / minimal 2.14x (CPU 2.23x),
+  0.89x (0.93x), 3.01x (2.35x), 0.94x (0.81x); edge / minimal 6.1, 8.1, 10.3, 12.3x;
+  withdrawals p50/p99 0.95/2.4, 2.3/2.7, 2.4/3.0, 2.0/2.6 s (at load 14-21 both
+  sides alike: the load, not the change, far from session 12's 0.4-0.6 s).
+Render's profile after (cProfile by CPU time, cached fragments under wrk): most of
+what is left is uvicorn's writing of the head (a regex check of each of the answer's
+twelve headers) and the body, 57 % of the fast path, then the HTTP metrics (~10 %);
+the read, lane included, ~13 % (under redis-py it was two thirds).
+
 Runs of 2026-12-07, session 12 (inner requests on the khabar_self Unix
 socket, fetches overlapped by a purge left uncached, withdrawals polled with
 the harness's lean client), 500 articles, max-age 600, same machine:
