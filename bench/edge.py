@@ -32,6 +32,22 @@ Under heavy load use `--max-age 600` for the cached-hit comparison: with 30 s
 the copies fetched before wrk may expire during its run (the table's origin
 fetches say so), and the edge is then measured revalidating, not hitting.
 
+Runs of 2026-12-07, session 13 (render's cached-fragment reads on a lane: one
+connection all requests share, `khabar_shared/lane.py`), 500 articles, max-age 600,
+base (f86852d) and branch alternating in one sitting, load 10-21 (other sessions'
+benches and tests running):
+- `--origin-only --rounds 3`: branch render / minimal 2.38, 2.19, 2.07x requests/s
+  (3.12, 2.19, 2.26x by server CPU per request), then base 1.22, 0.99, 0.85x (0.90,
+  1.24, 1.18x).
+- whole runs, branch / base / branch / base: render / minimal 2.14x (CPU 2.23x),
+  0.89x (0.93x), 3.01x (2.35x), 0.94x (0.81x); edge / minimal 6.1, 8.1, 10.3, 12.3x;
+  withdrawals p50/p99 0.95/2.4, 2.3/2.7, 2.4/3.0, 2.0/2.6 s (at load 14-21 both
+  sides alike: the load, not the change, far from session 12's 0.4-0.6 s).
+Render's profile after (cProfile by CPU time, cached fragments under wrk): most of
+what is left is uvicorn's writing of the head (a regex check of each of the answer's
+twelve headers) and the body, 57 % of the fast path, then the HTTP metrics (~10 %);
+the read, lane included, ~13 % (under redis-py it was two thirds).
+
 Runs of 2026-12-07, session 12 (inner requests on the khabar_self Unix
 socket, fetches overlapped by a purge left uncached, withdrawals polled with
 the harness's lean client), 500 articles, max-age 600, same machine:
@@ -415,6 +431,63 @@ def print_replay(
     )
 
 
+def origin_only(
+    args: argparse.Namespace,
+    render: str,
+    render_pid: int,
+    minimal: str,
+    minimal_pid: int,
+    fragments: list[str],
+    work: Path,
+    console: Console,
+) -> None:
+    """Render's cached fragments beside the minimal origin's, alternating, `--rounds` times."""
+    ratios, cpu_ratios = [], []
+    for round_ in range(args.rounds):
+        rows = [
+            (
+                "render, cached fragments",
+                wrk(
+                    render,
+                    fragments,
+                    args.connections,
+                    args.seconds,
+                    work,
+                    render_pid,
+                    args.threads,
+                ),
+            ),
+            (
+                "minimal origin, same fragments",
+                wrk(
+                    minimal,
+                    fragments,
+                    args.connections,
+                    args.seconds,
+                    work,
+                    minimal_pid,
+                    args.threads,
+                ),
+            ),
+        ]
+        print_throughput(
+            rows,
+            f"round {round_ + 1}: GET with wrk -t{args.threads}, {args.connections} connections, "
+            f"{args.seconds} s each ({len(fragments)} fragments)",
+            console,
+        )
+        ratios.append(rows[0][1]["rps"] / rows[1][1]["rps"])
+        cpu_ratios.append(cpu_ratio(rows[0][1], rows[1][1]))
+        console.print(
+            f"render / minimal: {ratios[-1]:.2f}x requests/s, {cpu_ratios[-1]:.2f}x by server "
+            f"CPU per request; load average {os.getloadavg()[0]:.1f}"
+        )
+    by_rps, by_cpu = (" ".join(f"{r:.2f}" for r in found) for found in (ratios, cpu_ratios))
+    console.print(
+        f"render / minimal over {args.rounds} rounds: requests/s {by_rps}x, by CPU {by_cpu}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1000)
@@ -438,6 +511,13 @@ def main() -> None:
         action="store_true",
         help="KHABAR_EDGE_CARD_INCLUDES=false: listings and home reach the edge whole",
     )
+    parser.add_argument(
+        "--origin-only",
+        action="store_true",
+        help="only render's cached fragments beside the minimal origin's, --rounds times "
+        "alternating (no edge rows, replay or withdrawals)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --origin-only")
     args = parser.parse_args()
     console = Console()
     edge_port, token = free_port(), uuid.uuid4().hex
@@ -491,8 +571,11 @@ def main() -> None:
             *(f"/articles/{a.id}" for a in articles),
         ]
         fragments = [f"/fragments/article/{a.id}" for a in articles]
-        copy_to_minimal(edge, pages, system.redis_url)
         copy_to_minimal(render, fragments, system.redis_url)
+        if args.origin_only:
+            origin_only(args, render, render_pid, minimal, minimal_pid, fragments, work, console)
+            return
+        copy_to_minimal(edge, pages, system.redis_url)
         # Every page in the edge's cache just before wrk: render's max-age
         # (KHABAR_CACHE_MAX_AGE_S, 30 s) also bounds the edge's copies.
         asyncio.run(warm(edge, pages))

@@ -56,6 +56,7 @@ class Render:
         warm: bool,
         coalesce_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
+        edge_assembles_pages: bool = False,
     ) -> None:
         self.redis = redis
         self.articles = ArticleStore(redis, lambda e: SITE.section(category_of(e)).slug)
@@ -74,6 +75,7 @@ class Render:
             10,
             eager_limit=64,
             warm=self.warm,
+            edge_assembles_pages=edge_assembles_pages,
         )
 
     async def publish(self, *articles: EnrichedArticle, kind: str = "article.enriched") -> None:
@@ -140,6 +142,34 @@ async def test_a_batch_costs_a_few_round_trips_not_a_few_per_article(
     assert trips.count <= 15
     fragment = await render.cache.get(f"page:{stories[-1].id}")
     assert fragment is not None and stories[-1].headline in fragment.html
+
+
+async def test_with_an_edge_the_whole_page_is_left_cold_until_asked(
+    redis: aioredis.Redis,
+) -> None:
+    """The edge assembles the shell: `page:<id>` is purged, not rendered, until one asks."""
+    render = Render(redis, warm=True, edge_assembles_pages=True)
+    a, b, c = in_section("culture", 3)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id]))
+    await render.warm_all()
+    for kind in ("article", "related", "card", "shell"):
+        assert await render.cache.get(f"{kind}:{a.id}") is not None, kind
+    assert await render.cache.get(f"page:{a.id}") is None
+    page = await render.renderer.fetch(f"page:{a.id}")  # a reader who bypasses the edge
+    assert page is not None and see_also_ids(page.html) == [b.id]
+    assert await render.cache.get(f"page:{a.id}") is not None
+
+    await render.publish(enriched(a, related=[c.id, b.id]), kind="article.related_refreshed")
+    await render.warm_all()
+    assert await render.cache.get(f"page:{a.id}") is None  # purged, left cold
+    assert see_also_ids((await render.cache.get(f"article:{a.id}")).html) == [c.id, b.id]  # type: ignore[union-attr]
+    page = await render.renderer.fetch(f"page:{a.id}")
+    assert page is not None and see_also_ids(page.html) == [c.id, b.id]
+
+    await render.publish(enriched(a, version=2, related=[c.id, b.id]))
+    await render.warm_all()
+    assert await render.cache.get(f"page:{a.id}") is None
+    assert await render.cache.get(f"shell:{a.id}") is not None
 
 
 async def test_relinked_fragments_are_purged_before_the_ack_and_show_the_new_links(

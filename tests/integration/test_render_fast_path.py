@@ -139,6 +139,61 @@ def test_with_the_cache_in_the_log_redis_a_read_is_one_command(fast_path_redis: 
     assert asyncio.run(reads()) == [b"live", None, None]
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["shared cache", "separate cache"])
+def test_reads_at_once_share_a_connection_per_redis(tmp_path: Path, shared: bool) -> None:
+    """Every request's read on one connection (a lane), not a pooled connection each: each
+    reply still goes to its own request, a withdrawn article's read still finds nothing."""
+    group = ProcessGroup()
+    try:  # a Redis of its own: no other test's clients come or go while it counts
+        log_url = start_redis(group, tmp_path / "redis", free_port())
+        found, opened = asyncio.run(concurrent_reads(log_url, shared))
+    finally:
+        group.stop_all()
+    assert found == [None if n == 7 else f"a{n}".encode() for n in range(100)]
+    assert opened == 0
+
+
+async def concurrent_reads(log_url: str, shared: bool) -> tuple[list[bytes | None], int]:
+    """100 reads at once (a7 withdrawn) after a first one; the connections they opened."""
+    cache_url = log_url if shared else log_url.rsplit("/", 1)[0] + "/5"
+    log, cache = (redis.asyncio.Redis.from_url(url) for url in (log_url, cache_url))
+    try:
+        await log.flushdb()
+        await cache.flushdb()
+        ids = [f"a{n}" for n in range(100)]
+        await cache.mset({fragment_key(f"article:{i}"): i.encode() for i in ids})
+        await log.sadd(WITHDRAWN_KEY, "a7")
+        fragments = LiveFragments(log, cache, shared=shared)
+        await fragments.get("article:a0", "a0")  # connects (and loads the script) first
+        before = len(await log.client_list())
+        found = await asyncio.gather(*(fragments.get(f"article:{i}", i) for i in ids))
+        opened = len(await log.client_list()) - before
+        await fragments.aclose()
+        return list(found), opened
+    finally:
+        await log.aclose()
+        await cache.aclose()
+
+
+def test_a_read_after_redis_forgot_the_script_still_answers(fast_path_redis: str) -> None:
+    async def reads() -> list[bytes | None]:
+        client = redis.asyncio.Redis.from_url(fast_path_redis)
+        try:
+            await client.flushdb()
+            await client.set(fragment_key("article:live"), b"live")
+            fragments = LiveFragments(client, client, shared=True)
+            first = await fragments.get("article:live", "live")
+            await client.script_flush()
+            found = [first, await fragments.get("article:live", "live")]
+            found.append(await fragments.get("article:live", "live"))
+            await fragments.aclose()
+            return found
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(reads()) == [b"live"] * 3
+
+
 def test_a_cached_fragment_while_its_cache_redis_is_down_is_rendered_by_the_routes(
     fast_path_redis: str, tmp_path: Path
 ) -> None:

@@ -85,6 +85,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         settings.listing_page_size,
         settings.eager_render_limit,
         warm,
+        edge_assembles_pages=bool(settings.edge_purge_url),
     )
     broker = make_broker(settings.redis_url, "render", graceful_timeout_s=settings.shutdown_grace_s)
     consumer = StreamConsumer(
@@ -113,6 +114,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         sweeping.cancel()  # the next process's sweeper finds what it left
         await asyncio.gather(warming, sweeping, return_exceptions=True)
         await notifier.aclose()
+        await live_fragments.aclose()
         await log_redis.aclose()
         await cache_redis.aclose()
 

@@ -2,7 +2,8 @@
 
 The edge asks render for `/fragments/{article,related,card}/{id}` on every
 miss and after every purge. When the fragment is cached and its article is
-not withdrawn (one round trip: `LiveFragments`), the answer is the stored
+not withdrawn (one round trip: `LiveFragments`, on a connection every request
+shares rather than through redis-py's pool), the answer is the stored
 fragment with the headers the routes give it (`fragment_headers`, then the
 security headers), sent as it is, in front of FastAPI's whole middleware
 stack and its per-request checks: its routing, parameter validation,

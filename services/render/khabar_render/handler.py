@@ -155,8 +155,13 @@ class FragmentUpdater:
         listing_page_size: int,
         eager_limit: int,
         warm: WarmLane | None = None,
+        edge_assembles_pages: bool = False,
     ) -> None:
         self._articles = articles
+        # With an edge in front, readers' article pages are the edge's assembly of the
+        # shell: the whole page (`page:<id>`) is asked for only by clients that bypass the
+        # edge, and is rendered when one does. Purged as before, it is never stale, only cold.
+        self._cold = ("page:",) if edge_assembles_pages else ()
         self._cache = cache
         self._renderer = renderer
         self._notifier = notifier
@@ -266,7 +271,9 @@ class FragmentUpdater:
         # Only now: until the edge is told, the old links may still be shown.
         await self._articles.record_links_shown(changes.shown)
         failpoints.check(EDGE_PURGED)
-        rendered = await self._render(own, hot, relinked, rest)
+        rendered = await self._render(
+            own, hot, [n for n in relinked if not n.startswith(self._cold)], rest
+        )
         failpoints.check(RENDERED)
         log.info(
             "fragments_refreshed",
@@ -288,8 +295,9 @@ class FragmentUpdater:
         of changes never stalls the stream (a purged fragment is never stale,
         only cold).
         """
+        discarded, own = own, [n for n in own if not n.startswith(self._cold)]
         if self._warm is not None:
-            self._warm.discard(own)
+            self._warm.discard(discarded)
             await self._renderer.refresh_many(own)
             self._warm.add(hot, hot=True)
             self._warm.add([*relinked, *rest])

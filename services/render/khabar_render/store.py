@@ -22,18 +22,19 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 from pydantic import BaseModel
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.exceptions import WatchError
 
 from khabar_render import breaking
 from khabar_shared.events import EnrichedArticle
+from khabar_shared.lane import lane_for, lane_reply
 from khabar_shared.lua import ScriptRegistry
-from khabar_shared.pipeline import Command, send
+from khabar_shared.pipeline import Command, pack, send
 from khabar_shared.redis_helpers import RedisClient
 
 # One hash tag for every render key: the version-guarded transactions span the
@@ -488,21 +489,58 @@ class LiveFragments:
     yet (render stopped between the tombstone and the purge). When the cache
     and the log share one Redis (`shared`), the check and the read are one
     script, one round trip; on two Redis servers, two commands at once.
+    They go on lanes (`khabar_shared.lane`: one connection each, shared by every
+    request) where a lane can be had, else through redis-py.
     """
 
     def __init__(self, log: RedisClient, cache: RedisClient, shared: bool) -> None:
         self._log = log
         self._cache = cache
         self._script = LIVE_FRAGMENT_LUA.register(log) if shared else None
+        self._log_lane = lane_for(log)
+        self._cache_lane = None if shared else lane_for(cache)
+        if self._log_lane is None or (not shared and self._cache_lane is None):
+            self._log_lane = self._cache_lane = None
 
     async def get(self, name: str, article_id: str) -> bytes | None:
+        key = fragment_key(name)
+        if self._log_lane is None:
+            return await self._get_by_client(key, article_id)
         if self._script is not None:
-            found = await self._script(keys=[fragment_key(name), WITHDRAWN_KEY], args=[article_id])
+            packed = pack([("EVALSHA", self._script.sha, 2, key, WITHDRAWN_KEY, article_id)])
+            try:
+                return cast(bytes | None, await self._log_lane.call_packed(packed))
+            except NoScriptError:  # Redis lost its scripts (a restart, a flush): load it again
+                return await self._get_by_client(key, article_id)
+        assert self._cache_lane is not None
+        cache = self._cache_lane.connected() or await self._cache_lane.connection()
+        log = self._log_lane.connected() or await self._log_lane.connection()
+        # Both on their way before either is awaited: one round trip's wait, not two.
+        replies: tuple[Any, Any] = await asyncio.gather(
+            cache.send(pack([("GET", key)])),
+            log.send(pack([("SISMEMBER", WITHDRAWN_KEY, article_id)])),
+            return_exceptions=True,
+        )
+        for reply in replies:
+            if isinstance(reply, BaseException):
+                raise reply
+            lane_reply(reply)
+        raw, withdrawn = replies
+        return None if withdrawn else cast(bytes | None, raw)
+
+    async def _get_by_client(self, key: str, article_id: str) -> bytes | None:
+        if self._script is not None:
+            found = await self._script(keys=[key, WITHDRAWN_KEY], args=[article_id])
             return cast(bytes | None, found)
         raw, withdrawn = await asyncio.gather(
-            self._cache.get(fragment_key(name)), self._log.sismember(WITHDRAWN_KEY, article_id)
+            self._cache.get(key), self._log.sismember(WITHDRAWN_KEY, article_id)
         )
         return None if withdrawn else cast(bytes | None, raw)
+
+    async def aclose(self) -> None:
+        for lane in (self._log_lane, self._cache_lane):
+            if lane is not None:
+                await lane.aclose()
 
 
 def make_fragment(
