@@ -28,7 +28,7 @@ class EnrichSettings(CommonSettings):
     # it, it does not find them: nearest postings in time are not a symmetric relation, and
     # a newer article reads the older ones without end); the refresh reads this many more
     # (see `candidates.lua`).
-    refresh_reach: int = Field(default=20, ge=0)
+    refresh_reach: int = Field(default=10, ge=0)
     # An article may arrive this long after articles published later than it and still refresh
     # them: their last enriched version is kept (compressed) for the window and this long, then
     # dropped.
