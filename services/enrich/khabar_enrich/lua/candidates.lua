@@ -119,14 +119,24 @@ if reach > 0 then
   for i = 1, own_count do beyond[ids[i]] = nil end
   -- The reach: what the candidates left, within the window, ranked as they are (those
   -- below the cut count their candidates' weight too).
-  local pool = {}
+  local pool, worth = {}, {}
   for id, s in pairs(beyond) do
     local when = tonumber(published[id])
     if when >= side_since and when <= reach_until then
       local days = math.abs(anchor - when) / 86400
-      pool[#pool + 1] = {id, ((score[id] or 0) + s)
-        * (floor + (1 - floor) * 0.5 ^ (days / half_life)), when}
+      local value = ((score[id] or 0) + s) * (floor + (1 - floor) * 0.5 ^ (days / half_life))
+      pool[#pool + 1] = {id, value, when}
+      worth[#worth + 1] = value
     end
+  end
+  -- As for the candidates: a plain sort finds the cut, only those above it are ranked.
+  if #pool > reach then
+    table.sort(worth)
+    local least, kept = worth[#worth - reach + 1], {}
+    for i = 1, #pool do
+      if pool[i][2] >= least then kept[#kept + 1] = pool[i] end
+    end
+    pool = kept
   end
   table.sort(pool, function(x, y)
     if x[2] == y[2] then return x[1] < y[1] end
