@@ -15,6 +15,7 @@ from khabar_enrich.caches import ParsedDocs
 from khabar_enrich.copies import copy_key, linkers_key, links_key
 from khabar_enrich.handler import Enricher
 from khabar_enrich.index import COUNT_KEY, RelatedIndex, doc_key, term_key
+from khabar_enrich.recompute import related_now
 from khabar_enrich.scoring import published_at
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
@@ -345,6 +346,39 @@ async def test_a_later_telling_enriched_first_is_refreshed_by_the_earlier_one(
     mine = refreshed[later.id].enriched
     assert mine is not None and mine.version == 1 and mine.article.headline == later.headline
     assert earlier.id in [link.article_id for link in mine.related[:4]]
+
+
+async def test_an_article_published_days_before_arriving_after_enters_the_list_it_would_get(
+    redis: RedisClient, redis_url: str, corpus: list[Article]
+) -> None:
+    """An article published more than the window before another (whose candidates read reaches
+    it: older ones without end) but arriving after it refreshes that one's list: its list is the
+    same in either order and the same as a recompute (issue 20)."""
+    earlier, later = by_id(corpus, "fr-middleeast-11-20180216", "al-internationalnews-40-20180216")
+    settings = EnrichSettings(redis_url=redis_url)
+    days_before = settings.refresh_window_days + 2
+    at = published_at(later) - days_before * 86_400
+    stamp = datetime.fromtimestamp(at, UTC)
+    earlier = earlier.model_copy(update={"firstcreated": stamp, "versioncreated": stamp})
+    background = [
+        a for a in first_of_day(corpus, "20180216", 40) if a.id not in (earlier.id, later.id)
+    ]
+    kept: dict[str, list[str]] = {}
+    for arrival in ([*background, later, earlier], [earlier, *background, later]):
+        await redis.flushdb()
+        index = RelatedIndex(redis, settings)
+        enricher = Enricher(redis, index, settings)
+        lists: dict[str, list[str]] = {}
+        final_lists(
+            [e for events in (await enrich_all(enricher, arrival)).values() for e in events],
+            lists,
+            {},
+        )
+        kept[arrival[0].id] = lists[later.id]
+        now = await related_now(redis, index, [later.id], settings.max_related)
+        assert lists[later.id][:4] == [link.article_id for link in now[later.id]][:4]
+    assert earlier.id in kept[earlier.id][:4], "found when it came first"
+    assert kept[background[0].id][:4] == kept[earlier.id][:4], "the same when it came last"
 
 
 async def test_copies_of_one_text_are_one_story_never_linked_to_each_other_nor_both_listed(

@@ -11,6 +11,17 @@ article's related list is recomputed and re-sent as
 `article.related_refreshed`, at most `refresh_fanout` of them per new
 article. A copy of the new article's own text is never refreshed with it.
 
+Which articles' lists a new one enters is not which ones it finds: the
+candidates read takes the postings nearest in time, a relation that is not
+symmetric, and an article reads the older ones without end but the newer
+ones only up to the window. So the refresh also looks at the reach
+(`candidates.lua`): the articles within `refresh_reach` (settings) whose own
+read may find the new one though it does not find them, published from the
+window before it up to `late_arrival_days` past the window after it (an
+article published days later but enriched first: its copy is kept that
+long). They are refreshed as the candidates are when the new one enters
+their shown list.
+
 The candidates read is bounded (the postings nearest in time), so a list may
 link to an article without being among its candidates. Enrich keeps a reverse
 index beside the links: per article, the set of articles whose kept links
@@ -36,7 +47,7 @@ from typing import NamedTuple
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import ParsedCopies
 from khabar_enrich.copies import copy_key, links_key, story_key
-from khabar_enrich.index import NEVER, RelatedIndex, doc_key
+from khabar_enrich.index import NEVER, RelatedIndex, doc_key, reach_until
 from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, rerank
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, RelatedLink
@@ -116,7 +127,7 @@ class Refresher:
         if self._settings.refresh_fanout == 0 or doc.story_id in ("", doc.article_id):
             return [], {}
         since = self.window(doc)
-        until = doc.published + self._settings.refresh_window_days * 86_400
+        until = reach_until(doc, self._settings)
         known = {m.doc.article_id for m in matches}
         found = await view.command(
             self._index.members_read(
@@ -162,7 +173,11 @@ class Refresher:
             chosen, current = self._choose(doc, matches, links)
             # The story's members beyond the candidates: a budget of their own (see `members`).
             more, more_current = self._choose(
-                doc, members, member_links or {}, len(members) * CONSIDERED_PER_REFRESH
+                doc,
+                members,
+                member_links or {},
+                len(members) * CONSIDERED_PER_REFRESH,
+                reach_until(doc, self._settings),
             )
             chosen += more
             current.update(more_current)
@@ -201,17 +216,20 @@ class Refresher:
         matches: Sequence[Match],
         links: Mapping[str, bytes],
         considered: int | None = None,
+        until: float | None = None,
     ) -> tuple[list[Match], dict[str, list[RelatedLink]]]:
-        """The matches within the window, published before or after `doc`, whose shown links
-        `doc` would change, and the links they have (at most a fanout of them, from the
-        `considered` first: by default a few per refresh allowed)."""
+        """The matches within the window, published before or after `doc` (`until`: by default
+        as far after it as its candidates go), whose shown links `doc` would change, and the
+        links they have (at most a fanout of them, from the `considered` first: by default a
+        few per refresh allowed)."""
         fanout = self._settings.refresh_fanout
         if considered is None:
             considered = CONSIDERED_PER_REFRESH * fanout
         else:
             fanout = considered
         since = self.window(doc)
-        until = doc.published + self._settings.refresh_window_days * 86_400
+        if until is None:
+            until = doc.published + self._settings.refresh_window_days * 86_400
         near = [m for m in matches if since <= m.doc.published <= until and not m.copy]
         near = near[:considered]
         current: dict[str, list[RelatedLink]] = {}

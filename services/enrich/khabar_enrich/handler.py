@@ -359,16 +359,20 @@ class Enricher:
         event, doc, tagged = step.event, step.doc, step.tagged
         article = event.article
         # Not indexable, it is out of the index from now: the lists that link to it let it go.
-        matches, links = await step.entry.matches(found, view)
+        matches, links, reached = await step.entry.matches(found, view)
         doc.story_id = story_of(article.id, matches)
         linkers = self._copies.linkers_of(view, article.id, linking)
         members, member_links = (
             await self._refresher.members(
-                view, doc, matches, self._copies.members_added(doc.story_id)
+                view, doc, [*matches, *reached], self._copies.members_added(doc.story_id)
             )
             if step.indexable
             else ([], {})
         )
+        # Those whose candidates it is without their being its own (see `candidates.lua`) are
+        # looked at as the story's members are.
+        members = [*reached, *members]
+        member_links = {**links, **member_links}
         # The refresh's read travels while the article's own event is made.
         refreshing = await self._refresher.start(
             view,

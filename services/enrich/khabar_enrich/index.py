@@ -72,6 +72,12 @@ def doc_key(article_id: str) -> str:
     return f"{PREFIX}:doc:{article_id}"
 
 
+def reach_until(doc: IndexedDoc, settings: EnrichSettings) -> float:
+    """The newest publication time of an article whose list `doc` may enter: one published after
+    it reads the older ones without end, but its copy is kept only so long (see `copies.py`)."""
+    return doc.published + (settings.refresh_window_days + settings.late_arrival_days) * 86_400
+
+
 class BatchFrequencies:
     """The df counters as one batch of articles reads them: once, then kept up to date locally.
 
@@ -180,8 +186,11 @@ class RelatedIndex:
         self, doc: IndexedDoc, attach_prefix: str = "", attach_since: float = NEVER
     ) -> Command:
         """Read the candidates of `doc` from the index (see `CANDIDATES_SCRIPT`), with the value at
-        `attach_prefix + id` of those published since `attach_since` (the refresh's links)."""
+        `attach_prefix + id` of those published since `attach_since` (the refresh's links); then,
+        when attaching (refreshing), the reach: the articles from `attach_since` to `reach_until`
+        whose candidates `doc` may be without their being its own."""
         query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
+        reach = self._settings.refresh_reach if attach_since < NEVER else 0
         return CANDIDATES_SCRIPT.command(
             [REVS_KEY],
             [
@@ -199,6 +208,8 @@ class RelatedIndex:
                 "\n".join(f"{term} {doc.terms[term]!r}" for term in query),
                 self._parsed.own_prefix,
                 self._parsed.own_since,
+                reach_until(doc, self._settings),
+                reach,
             ],
         )
 
@@ -209,15 +220,19 @@ class RelatedIndex:
         view: BatchView,
         attach_prefix: str = "",
         attach_since: float = NEVER,
-    ) -> tuple[list[Match], dict[str, bytes]]:
+    ) -> tuple[list[Match], dict[str, bytes], list[Match]]:
         """Scored candidates, best first (not yet diversified), from the candidates command's reply
-        `found`; and the attached values, as the batch sees them (see `BatchView`)."""
+        `found`; the attached values, as the batch sees them (see `BatchView`); and the reach,
+        scored, best first (see `candidates_read`)."""
+        *found, reached = found
         rows = [
             (i.decode(), rev, raw, side)
             for i, rev, raw, side in zip(*[iter(found)] * 4, strict=True)
         ]
         docs = await self._docs_of(rows, view)
-        others = [docs[i] for i, *_ in rows if i in docs]
+        own = len(rows) - int(reached)
+        others = [docs[i] for i, *_ in rows[:own] if i in docs]
+        beyond = [docs[i] for i, *_ in rows[own:] if i in docs]
         attached = {}
         for article_id, _, _, side in rows:
             other = docs.get(article_id)
@@ -228,7 +243,7 @@ class RelatedIndex:
                 side = value
             if side is not None:
                 attached[article_id] = side
-        return rerank(doc, others), attached
+        return rerank(doc, others), attached, rerank(doc, beyond) if beyond else []
 
     async def _docs_of(
         self, rows: list[tuple[str, bytes | None, bytes | None, Any]], view: BatchView
@@ -473,9 +488,9 @@ class Entering:
 
     async def matches(
         self, found: list[Any], view: BatchView
-    ) -> tuple[list[Match], dict[str, bytes]]:
+    ) -> tuple[list[Match], dict[str, bytes], list[Match]]:
         """Its candidates scored, best first (see `RelatedIndex.matches`), from its candidates
-        read's reply `found`, and their attached values. Not indexable, the batch's later
+        read's reply `found`, their attached values, and the reach. Not indexable, the batch's later
         articles see it out of the index from now."""
         self._batch._answer(self._position)
         scored = await self._batch._index.matches(self.doc, found, view, *self._attach)

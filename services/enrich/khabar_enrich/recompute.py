@@ -31,6 +31,6 @@ async def related_now(
                 continue
             doc = IndexedDoc.loads(raw)
             found = await view.command(index.candidates_read(doc))
-            matches, _ = await index.matches(doc, found, view)
+            matches, _, _ = await index.matches(doc, found, view)
             lists[article_id] = [m.link() for m in diversify(matches, max_related)]
     return lists

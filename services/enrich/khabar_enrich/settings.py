@@ -24,6 +24,11 @@ class EnrichSettings(CommonSettings):
     refresh_fanout: int = Field(default=40, ge=0)
     # Only articles published this close to a new one (before or after it) are refreshed.
     refresh_window_days: float = Field(default=3.0, gt=0)
+    # A new article may enter the lists of articles that are not its candidates (they find
+    # it, it does not find them: nearest postings in time are not a symmetric relation, and
+    # a newer article reads the older ones without end); the refresh reads this many more
+    # (see `candidates.lua`).
+    refresh_reach: int = Field(default=10, ge=0)
     # An article may arrive this long after articles published later than it and still refresh
     # them: their last enriched version is kept (compressed) for the window and this long, then
     # dropped.
