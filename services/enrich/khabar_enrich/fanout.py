@@ -189,10 +189,10 @@ class Refresher:
             current[linker] = linkers[linker][1]
         matched = {m.doc.article_id: m for m in matches}
         unscored = [i for i in others if i not in matched] if doc is not None else []
-        linked_ids = sorted(
-            {link.article_id for links_now in current.values() for link in links_now}
-        )
         refreshing = [*chosen_ids, *others]
+        # The docs linked from the lists to refresh only: `current` also holds the lists of the
+        # matches looked at and left alone, whose docs would come back for nothing.
+        linked_ids = sorted({link.article_id for i in refreshing for link in current[i]})
         # One MGET: a command per key costs the client more than the reads cost Redis.
         keys = [
             *map(doc_key, linked_ids),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from khabar_enrich.stories import Sketch, close_in_size, same_story, same_text
+from khabar_enrich.stories import SAME_TEXT_RESEMBLANCE, Sketch, same_story, same_text
 from khabar_shared.events import Article, RelatedLink, Tag
 
 HEADLINE_BOOST = 2  # each headline word counts as this many more body words
@@ -203,11 +203,19 @@ def reasons_for(
 
 def is_copy(a: IndexedDoc, b: IndexedDoc, similarity: float | None = None) -> bool:
     """One text under two uris (`similarity`: their cosine, when already known)."""
-    if not close_in_size(a.sketch, b.sketch):  # most pairs: no cosine to work out
+    # `close_in_size` inlined (diversify and rerank ask this of every pair they meet): most
+    # pairs differ in size, and then there is no cosine to work out.
+    sa, sb = a.sketch, b.sketch
+    if sa.size <= sb.size:
+        if sa.size < SAME_TEXT_RESEMBLANCE * sb.size:
+            return False
+    elif sb.size < SAME_TEXT_RESEMBLANCE * sa.size:
+        return False
+    if not (sa.hashes and sb.hashes):
         return False
     if similarity is None:
         similarity = cosine(a.terms, b.terms)
-    return similarity >= MIN_COPY_COSINE and same_text(a.sketch, b.sketch)
+    return similarity >= MIN_COPY_COSINE and same_text(sa, sb)
 
 
 def diversify(matches: Sequence[Match], limit: int) -> list[Match]:
