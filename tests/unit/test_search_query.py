@@ -71,7 +71,7 @@ def test_first_pages_come_whole_deeper_pages_rank_ids_and_fetch_the_page_by_id()
     deep = build_request(SearchParams(q="فيفا", page=20, per_page=10), "articles")["queries"][0]
     assert "body" in first["attributesToRetrieve"] and "headline" in first["attributesToRetrieve"]
     # Hundreds of hits ranked for a deep page bring only what the merge needs.
-    assert deep["attributesToRetrieve"] == ["id", "published"]
+    assert deep["attributesToRetrieve"] == ["id", "published", "headline_terms", "lead_terms"]
     assert not any(key.startswith("attributesToCrop") for key in first)
     fetch = documents_request("articles", ["a", 'b"c'], ["id", "body"])["queries"][0]
     assert fetch["filter"] == 'id IN ["a", "b\\"c"]' and fetch["limit"] == 2

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from khabar_search.captions import captions_of
 from khabar_shared.events import EnrichedArticle
+from khabar_shared.text import analyze
 
 TAG_PATTERN = re.compile(r"<[^>]+>")
 MAX_BODY_CHARS = 20_000
@@ -37,6 +38,10 @@ class SearchDocument(BaseModel):
     # The picture's caption and credit: a reader remembers a photo (`captions.py`).
     captions: str = ""
     search_text: str
+    # The stems of headline and lead, each once: ranking counts the reader's words found
+    # there (`title_cover` in query.py) without analyzing text on every query.
+    headline_terms: str = ""
+    lead_terms: str = ""
     category: str
     topic: str
     source: str
@@ -63,6 +68,11 @@ def distinct_terms(search_text: str) -> str:
     return " ".join(dict.fromkeys(search_text.split()))
 
 
+def field_terms(text: str) -> str:
+    """The stems of one field as the stems query sees them, each once."""
+    return " ".join(dict.fromkeys(analyze(text)))
+
+
 def to_document(enriched: EnrichedArticle) -> SearchDocument:
     """The document of one live article version; `version` rides along for the guard."""
     article = enriched.article
@@ -80,6 +90,8 @@ def to_document(enriched: EnrichedArticle) -> SearchDocument:
         body=html.unescape(TAG_PATTERN.sub(" ", article.body_html))[:MAX_BODY_CHARS],
         captions=captions_of(article),
         search_text=distinct_terms(enriched.search_text),
+        headline_terms=field_terms(article.headline),
+        lead_terms=field_terms(article.lead),
         category=article.category,
         topic=enriched.topic,
         source=article.source,

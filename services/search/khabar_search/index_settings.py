@@ -57,6 +57,8 @@ DISPLAYED = [
     "headline",
     "lead",
     "body",
+    "headline_terms",
+    "lead_terms",
     "category",
     "topic",
     "source",

@@ -69,6 +69,11 @@ RETRIEVED = [
 MAX_INLINE_BODIES = 50
 # Deeper, the hits bring only what merging needs; the page's documents are fetched after.
 RANKED = ["id", "published"]
+# The stems of each hit's headline and lead (`documents.py`), for `title_cover`.
+TITLE_TERMS = ["headline_terms", "lead_terms"]
+# How much a hit gains when the reader's words are all in its headline (a lead counts half).
+TITLE_WEIGHT = 0.6
+LEAD_SHARE = 0.5
 EMPTY_INDEX_CODE = "invalid_search_attributes_to_search_on"
 
 
@@ -174,9 +179,10 @@ def _common(params: SearchParams) -> dict[str, Any]:
     # those hits bring only their id and date (Meilisearch's CPU grows with the
     # fields it sends for every hit ranked), and the page's own documents are
     # fetched after the merge.
+    retrieved = RANKED if is_deep(params) else page_fields(params)
     common: dict[str, Any] = {
         "filter": build_filters(params),
-        "attributesToRetrieve": RANKED if is_deep(params) else page_fields(params),
+        "attributesToRetrieve": [*retrieved, *TITLE_TERMS] if params.q else retrieved,
         # Meilisearch splits a leading ال off Arabic words; with the default
         # strategy a lone ال would be the last word kept and match everything.
         # `frequency` drops the most common words first.
@@ -247,6 +253,25 @@ def documents_request(index_uid: str, ids: list[str], fields: list[str]) -> dict
 QUERY_WEIGHTS = (1.0, STEMS_WEIGHT)
 
 
+def title_cover(stems: frozenset[str], hit: dict[str, Any]) -> float:
+    """The share of the query's stems in the hit's headline (a stem only in its lead counts
+    `LEAD_SHARE`).
+
+    Meilisearch ranks by how many of the words a document holds anywhere
+    before it asks where: three words scattered through a long body come
+    before two in a headline. A reader who read a story elsewhere
+    remembers words of its headline, and another paper's telling of the
+    story puts most of them in its own headline or lead, so where the words
+    are counts beside how many. A hit without the fields (indexed before
+    they existed) gains nothing until the index is rebuilt.
+    """
+    if not stems:
+        return 0.0
+    headline = set(hit.get("headline_terms", "").split())
+    lead = set(hit.get("lead_terms", "").split()) - headline
+    return (len(stems & headline) + LEAD_SHARE * len(stems & lead)) / len(stems)
+
+
 def merge_answers(
     params: SearchParams, results: list[dict[str, Any]], weights: Sequence[float] = QUERY_WEIGHTS
 ) -> dict[str, Any]:
@@ -263,6 +288,12 @@ def merge_answers(
             if hit["id"] not in best or score > best[hit["id"]][0]:
                 best[hit["id"]] = (score, hit)
     newest = params.sort == "newest" or not params.q
+    if not newest:
+        stems = frozenset(analyze(params.q))
+        best = {
+            article_id: (score + TITLE_WEIGHT * title_cover(stems, hit), hit)
+            for article_id, (score, hit) in best.items()
+        }
     ranked = sorted(
         best.values(),
         reverse=True,
