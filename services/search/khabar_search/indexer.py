@@ -15,12 +15,20 @@ runs one index's tasks in the order they were enqueued, so whoever applied a
 stale version enqueues the newest one after it, and the newest always lands
 last. The stream is the copy: the guard holds no document (no cache in the
 log's Redis), and trimming keeps every live article's latest event.
+
+A batch is handled in two steps (`start`, then the `finish` it returns), so
+the consumer can read and send the next batch while this one's task indexes
+(`StreamConsumer.start`): an article no longer waits for the task in flight
+to be done before its own is even sent, and Meilisearch takes consecutive
+additions in one of its own batches. Each batch is still acked only once its
+own tasks succeeded. Nothing else changes for the guard: a batch in flight is
+to it what another replica's is, and `settle` covers both.
 """
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from khabar_search.alias_store import AliasStore
 from khabar_search.aliases import Alias, mine
@@ -41,6 +49,9 @@ log = get_logger(__name__)
 
 # Between each two writes of a batch (tests stop the handler here; see failpoints.py).
 CLAIMED = failpoints.point("search.claimed", "version guard and copies written, index not")
+ENQUEUED = failpoints.point(
+    "search.enqueued", "index tasks sent, not known to have succeeded (the next batch may be read)"
+)
 APPLIED = failpoints.point("search.applied", "index written, newer claims not re-read")
 SETTLED = failpoints.point("search.settled", "index current, aliases not recorded")
 ALIASES_RECORDED = failpoints.point(
@@ -54,6 +65,8 @@ VERSIONS_KEY = FIRST_NODE.versions_key
 MAX_REAPPLY_ROUNDS = 5
 
 SCRIPTS = ScriptRegistry("khabar_search")
+Finish = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 CLAIM_VERSIONS = SCRIPTS["claim_versions"]
 
 
@@ -113,6 +126,16 @@ class Indexer:
         self._claim = CLAIM_VERSIONS.register(redis)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
+        """The whole batch at once: sent, indexed, settled."""
+        finish = await self.start(deliveries)
+        await finish()
+
+    async def start(self, deliveries: list[Delivery[EnrichedEvent]]) -> Finish:
+        """Claim the batch's versions and send their changes; returns the rest of the work.
+
+        The returned `finish` waits for the tasks, then settles and records
+        aliases as `handle` does; the batch may be acked once it returned.
+        """
         # A refresh of related links changes nothing readers search; it follows
         # the same version's enriched event on the stream, so skipping it loses nothing.
         latest = newest_per_article(
@@ -123,7 +146,30 @@ class Indexer:
         passed = await self.claim(changes)
         failpoints.check(CLAIMED)
         applied = [c for c in changes if c.article_id in passed]
-        await self.apply(applied)
+        tasks = await self._retrying(lambda: self._writer.enqueue(*split(applied)))
+        failpoints.check(ENQUEUED)
+
+        async def finish() -> None:
+            await self._finish(deliveries, changes, applied, tasks)
+
+        return finish
+
+    async def _finish(
+        self,
+        deliveries: list[Delivery[EnrichedEvent]],
+        changes: list[Change],
+        applied: list[Change],
+        tasks: list[int],
+    ) -> None:
+        try:
+            await self._writer.wait_all(tasks)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            # Meilisearch went away meanwhile: whether the tasks ran is unknown, so
+            # send the changes again (an equal version is applied again harmlessly).
+            log.warning("meili_unavailable_while_waiting", error=str(error))
+            await self.apply(applied)
         failpoints.check(APPLIED)
         upserts, deletes = split(applied)
         log.info(
@@ -239,11 +285,14 @@ class Indexer:
         upserts, deletes = split(changes)
         if not upserts and not deletes:
             return
+        await self._retrying(lambda: self._writer.apply(upserts, deletes))
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """`attempt` until it goes through, waiting out Meilisearch's outages (see `apply`)."""
         delay, waited = 0.2, 0.0
         while True:
             try:
-                await self._writer.apply(upserts, deletes)
-                return
+                return await attempt()
             except Exception as error:
                 if not is_unavailable(error):
                     raise
