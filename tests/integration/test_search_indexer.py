@@ -24,7 +24,7 @@ from khabar_search.indexer import VERSIONS_KEY, Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
 from khabar_shared import failpoints
-from khabar_shared.consumer import Delivery, StreamConsumer
+from khabar_shared.consumer import Delivery, StartHandler, StreamConsumer
 from khabar_shared.events import Article, EnrichedEvent, encode_event
 from khabar_shared.meili_setup import provision_keys
 from khabar_shared.names import dead_letter_stream
@@ -632,10 +632,16 @@ async def gated(
 
 
 async def pipelined(
-    servers: Servers, redis: RedisClient, writer: MeiliWriter, stream: str, name: str
+    servers: Servers,
+    redis: RedisClient,
+    writer: MeiliWriter,
+    stream: str,
+    name: str,
+    send_ahead: bool = True,
+    start: StartHandler[EnrichedEvent] | None = None,
 ) -> tuple[StreamConsumer[EnrichedEvent], RedisBroker]:
     """A running consumer of `stream` that hands batches to the indexer in two steps."""
-    indexer = Indexer(redis, writer, 0, stream=stream)
+    indexer = Indexer(redis, writer, 0, stream=stream, send_ahead=send_ahead)
     settings = CommonSettings(
         consumer_name=name, batch_size=10, claim_idle_ms=500, max_deliveries=3
     )
@@ -646,7 +652,7 @@ async def pipelined(
         handle=indexer.handle,
         redis=redis,
         settings=settings,
-        start=indexer.start,
+        start=start or indexer.start,
         pipeline_depth=4,
     )
     await ensure_group(redis, stream, "search")
@@ -779,3 +785,55 @@ async def test_stopped_with_two_batches_sent_and_none_acked_redelivery_repairs(
     finally:
         await heir_broker.stop()
         await redis.delete(stream)
+
+
+async def test_the_next_batch_is_indexed_while_the_last_is_still_being_settled(
+    servers: Servers,
+    redis: RedisClient,
+    articles: list[Article],
+    gated: tuple[GatedMeili, MeiliWriter],
+) -> None:
+    """Without sending ahead, a batch's task is done before the next batch is read; the next
+    is then read and indexed while the last's guard re-read, alias records and ack are still
+    to come (held here), and each batch is acked after its own."""
+    _, writer = gated
+    stream = f"test:search:{secrets.token_hex(3)}"
+    indexer = Indexer(redis, writer, 0, stream=stream)
+    settling, finishing = asyncio.Event(), []
+
+    async def start(deliveries: list[Delivery[EnrichedEvent]]) -> Any:
+        finish = await indexer.start(deliveries)
+
+        async def held() -> None:
+            finishing.append(len(deliveries))
+            if len(finishing) == 1:
+                await settling.wait()
+            await finish()
+
+        return held
+
+    async def visible(article: Article) -> bool:
+        return document(servers, writer, article.id) is not None
+
+    async def started(count: int) -> bool:
+        return len(finishing) >= count
+
+    _, broker = await pipelined(servers, redis, writer, stream, "c1", send_ahead=False, start=start)
+    try:
+        await posted(redis, stream, *[event(a, 1) for a in articles[60:62]])
+        await until(lambda: started(1))
+        assert await visible(articles[60])  # its task was done before its rest began
+        await posted(redis, stream, event(articles[62], 1))
+        await until(lambda: visible(articles[62]))
+        await until(lambda: started(2))
+        await until(lambda: pending_is(redis, stream, 2))  # the second acked, the first held
+        settling.set()
+        await until(lambda: drained(redis, stream))
+    finally:
+        settling.set()
+        await broker.stop()
+        await redis.delete(stream)
+
+
+async def pending_is(redis: RedisClient, stream: str, count: int) -> bool:
+    return await pending(redis, stream) == count

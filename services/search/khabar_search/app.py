@@ -124,7 +124,14 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     )
     aliases = AliasStore(redis)
     node = SearchNode(settings.search_node)
-    indexer = Indexer(redis, writer, settings.meili_retry_max_s, aliases, node)
+    indexer = Indexer(
+        redis,
+        writer,
+        settings.meili_retry_max_s,
+        aliases,
+        node,
+        send_ahead=settings.index_send_ahead,
+    )
 
     async def index_batch(deliveries: list[Delivery[EnrichedEvent]]) -> None:
         await (await start_batch(deliveries))()

@@ -16,13 +16,20 @@ stale version enqueues the newest one after it, and the newest always lands
 last. The stream is the copy: the guard holds no document (no cache in the
 log's Redis), and trimming keeps every live article's latest event.
 
-A batch is handled in two steps (`start`, then the `finish` it returns), so
-the consumer can read and send the next batch while this one's task indexes
-(`StreamConsumer.start`): an article no longer waits for the task in flight
-to be done before its own is even sent, and Meilisearch takes consecutive
-additions in one of its own batches. Each batch is still acked only once its
-own tasks succeeded. Nothing else changes for the guard: a batch in flight is
-to it what another replica's is, and `settle` covers both.
+A batch is handled in two steps (`start`, then the `finish` it returns), and
+the consumer reads and sends the next batch once `start` returned
+(`StreamConsumer.start`), while this one's `finish` runs; each batch is still
+acked only after its own `finish`. By default `start` returns once the
+batch's tasks are done, so the next batch is sent as soon as Meilisearch is
+free, without waiting for this one's re-read of the guard, alias records and
+ack, and it holds what arrived meanwhile: as many Meilisearch tasks as
+before, each as big. With `send_ahead`, `start` returns as soon as the tasks
+are sent, so the next batch is sent while this one indexes; an article then
+never waits for our own round trips between two tasks, but batches are
+smaller (each holds what arrived since the last was sent): more tasks, and
+more CPU per article in search and Meilisearch (on a busy machine that
+costs more latency than it saves). Nothing else changes for the guard: a
+batch in flight is to it what another replica's is, and `settle` covers both.
 """
 
 import asyncio
@@ -49,9 +56,7 @@ log = get_logger(__name__)
 
 # Between each two writes of a batch (tests stop the handler here; see failpoints.py).
 CLAIMED = failpoints.point("search.claimed", "version guard and copies written, index not")
-ENQUEUED = failpoints.point(
-    "search.enqueued", "index tasks sent, not known to have succeeded (the next batch may be read)"
-)
+ENQUEUED = failpoints.point("search.enqueued", "index tasks sent, not known to have succeeded")
 APPLIED = failpoints.point("search.applied", "index written, newer claims not re-read")
 SETTLED = failpoints.point("search.settled", "index current, aliases not recorded")
 ALIASES_RECORDED = failpoints.point(
@@ -116,6 +121,7 @@ class Indexer:
         aliases: AliasStore | None = None,
         node: SearchNode = FIRST_NODE,
         stream: str = ENRICHED_STREAM,
+        send_ahead: bool = False,
     ) -> None:
         self._redis = redis
         self._node = node
@@ -123,6 +129,7 @@ class Indexer:
         self._writer = writer
         self._retry_max_s = retry_max_s
         self._aliases = aliases
+        self._send_ahead = send_ahead
         self._claim = CLAIM_VERSIONS.register(redis)
 
     async def handle(self, deliveries: list[Delivery[EnrichedEvent]]) -> None:
@@ -131,10 +138,12 @@ class Indexer:
         await finish()
 
     async def start(self, deliveries: list[Delivery[EnrichedEvent]]) -> Finish:
-        """Claim the batch's versions and send their changes; returns the rest of the work.
+        """Claim the batch's versions, send their changes and (unless sending ahead)
+        wait for their tasks; returns the rest of the work.
 
-        The returned `finish` waits for the tasks, then settles and records
-        aliases as `handle` does; the batch may be acked once it returned.
+        The returned `finish` (waits for the tasks if sending ahead, then)
+        settles and records aliases as `handle` does; the batch may be acked
+        once it returned.
         """
         # A refresh of related links changes nothing readers search; it follows
         # the same version's enriched event on the stream, so skipping it loses nothing.
@@ -148,19 +157,17 @@ class Indexer:
         applied = [c for c in changes if c.article_id in passed]
         tasks = await self._retrying(lambda: self._writer.enqueue(*split(applied)))
         failpoints.check(ENQUEUED)
+        if not self._send_ahead:
+            await self._wait(applied, tasks)
 
         async def finish() -> None:
-            await self._finish(deliveries, changes, applied, tasks)
+            if self._send_ahead:
+                await self._wait(applied, tasks)
+            await self._finish(deliveries, changes, applied)
 
         return finish
 
-    async def _finish(
-        self,
-        deliveries: list[Delivery[EnrichedEvent]],
-        changes: list[Change],
-        applied: list[Change],
-        tasks: list[int],
-    ) -> None:
+    async def _wait(self, applied: list[Change], tasks: list[int]) -> None:
         try:
             await self._writer.wait_all(tasks)
         except Exception as error:
@@ -171,6 +178,13 @@ class Indexer:
             log.warning("meili_unavailable_while_waiting", error=str(error))
             await self.apply(applied)
         failpoints.check(APPLIED)
+
+    async def _finish(
+        self,
+        deliveries: list[Delivery[EnrichedEvent]],
+        changes: list[Change],
+        applied: list[Change],
+    ) -> None:
         upserts, deletes = split(applied)
         log.info(
             "search_batch_applied",
