@@ -128,6 +128,13 @@ class GatedWriter:
         await self.gate.wait()
         await self.inner.apply(upserts, deletes)
 
+    async def enqueue(self, upserts: list[dict[str, Any]], deletes: list[str]) -> list[int]:
+        await self.gate.wait()
+        return await self.inner.enqueue(upserts, deletes)
+
+    async def wait_all(self, task_uids: list[int]) -> None:
+        await self.inner.wait_all(task_uids)
+
 
 async def test_replica_race_ends_on_the_newest_version(
     servers: Servers, redis: RedisClient, index: MeiliWriter, articles: list[Article]
