@@ -26,8 +26,8 @@ consumer left pending); this module adds what FastStream does not do:
   returns the rest) lets the reader go on to the next batch as soon as one
   is started, up to `pipeline_depth` batches in flight; each batch is still
   acked only after its own rest returned, and batches are started in the
-  order they were read (the search indexer: the next batch is sent to
-  Meilisearch while one indexes);
+  order they were read (the search indexer: the next batch is sent once
+  Meilisearch is done with one, while that one is settled and acked);
 - on shutdown, `drain` finishes the batches in flight and handles what this
   consumer still holds, so a SIGTERM leaves nothing it read behind
   (`shutdown.stop_consumers` runs it after `broker.stop()`).

@@ -10,7 +10,7 @@ accepts added to its share. One aiohttp session per event loop keeps them
 open, and runs in the loop instead of a worker thread.
 
 The indexer enqueues a batch's tasks and waits for them apart (`enqueue`,
-`wait_all`), so the next batch can be sent while one indexes. Meilisearch
+`wait_all`), so that, sending ahead, the next batch is sent while one indexes. Meilisearch
 finishes a node's tasks in the order they were enqueued, so a wait first
 lets the waits begun before it end: one poller at a time, not one per batch
 in flight, asks Meilisearch how its queue is doing.
