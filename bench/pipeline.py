@@ -38,6 +38,16 @@ refreshes an older list only when the new story enters what it shows (see-also, 
 not full yet), so most refreshes change both parts; what a refresh saves is the edge's
 purge of `article:<id>` (cards, listings, home, other related blocks), which this bench,
 with no readers, does not see.
+
+Session 13 (search-pipe-s13), base (main f86852d) and branch alternating, 2 nodes, 400 +
+200 articles, load 9.5-20.9 (CPU pressure ~98 %), 11 pairs, medians: publish -> searchable
+node 1 p50/p99 1021/2020 ms with the indexer's default pipelining (next batch sent once
+Meilisearch is done with one, the last settled and acked meanwhile) against 1135/1898 base;
+node 2 985/1750 against 1121/1802; lower p50 in 7 of 11 pairs. Search CPU 9.6 against 8.6
+ms per article, Meilisearch 34.0 against 29.1 (shorter cycles: more, smaller tasks); Python
+/ raw Meilisearch 1.24 against 1.20. Sending ahead (KHABAR_INDEX_SEND_AHEAD, 3 runs):
+1481/3024, search 10.2. Raw Meilisearch's own one-document add -> visible was 212-2666 ms
+p50 and 525-7561 ms p99 in these runs: at this load the 500 ms p99 goal is out of reach.
 """
 
 import argparse

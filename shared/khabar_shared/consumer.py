@@ -28,6 +28,12 @@ consumer left pending); this module adds what FastStream does not do:
   `FORGET_AFTER_CLAIM_PERIODS` claim idle times, `forget_dead_consumers` (run
   every claim idle time by `keep_forgetting_dead_consumers`) deletes it, in a
   script that never deletes a consumer still holding an entry;
+- a handler in two steps (`start`, which sends the batch's work off and
+  returns the rest) lets the reader go on to the next batch as soon as one
+  is started, up to `pipeline_depth` batches in flight; each batch is still
+  acked only after its own rest returned, and batches are started in the
+  order they were read (the search indexer: the next batch is sent once
+  Meilisearch is done with one, while that one is settled and acked);
 - on shutdown, `drain` finishes the batches in flight and handles what this
   consumer still holds, so a SIGTERM leaves nothing it read behind
   (`shutdown.stop_consumers` runs it after `broker.stop()`).
@@ -38,6 +44,7 @@ import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -81,6 +88,10 @@ class Delivery(Generic[EventT]):
 
 
 BatchHandler = Callable[[list[Delivery[EventT]]], Awaitable[None]]
+# A handler's first step: returns the rest of the batch's work, awaited before the ack.
+StartHandler = Callable[[list[Delivery[EventT]]], Awaitable[Callable[[], Awaitable[None]]]]
+# Set by a pipelined batch's task: the reader waits on it, not on the whole batch.
+_STARTED: ContextVar[asyncio.Event | None] = ContextVar("batch_started", default=None)
 RawEntry = tuple[str, dict[bytes, bytes]]
 PendingEntry = tuple[bytes, dict[bytes, bytes] | None]  # a deleted entry comes back without fields
 # How long "when was version N applied" stays readable for `/trace`, and for how many of an
@@ -117,7 +128,13 @@ class StreamConsumer(Generic[EventT]):
     handle: BatchHandler[EventT]
     redis: RedisClient
     settings: CommonSettings
+    # Optional: `handle` in two steps (see the module's docstring); used instead of
+    # `handle` when given. New events are then read while up to `pipeline_depth`
+    # batches are in flight.
+    start: StartHandler[EventT] | None = None
+    pipeline_depth: int = 1
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
+    _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
 
     @property
     def errors_key(self) -> str:
@@ -137,7 +154,10 @@ class StreamConsumer(Generic[EventT]):
         }
 
         async def on_new(body: list[Any], msg: RedisBatchStreamMessage) -> None:
-            await self._in_own_task(self.process(raw_entries(msg)))
+            if self.start is not None and self.pipeline_depth > 1:
+                await self._pipelined(raw_entries(msg))
+            else:
+                await self._in_own_task(self.process(raw_entries(msg)))
 
         async def on_claimed(body: list[Any], msg: RedisBatchStreamMessage) -> None:
             await self._in_own_task(self.process_claimed(raw_entries(msg)))
@@ -208,6 +228,32 @@ class StreamConsumer(Generic[EventT]):
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
         await asyncio.shield(task)
+
+    async def _pipelined(self, entries: list[RawEntry]) -> None:
+        """Like `_in_own_task`, but return once the batch is started (or over), so the
+        reader reads the next while this one finishes; at most `pipeline_depth` in flight.
+
+        A batch whose start fails (an outage, its own fault) is retried or split
+        before the reader goes on, as without pipelining.
+        """
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.pipeline_depth)
+        slots = self._slots
+        await slots.acquire()
+        started = asyncio.Event()
+
+        async def work() -> None:
+            _STARTED.set(started)
+            try:
+                await self.process(entries)
+            finally:
+                started.set()
+                slots.release()
+
+        task = asyncio.create_task(work())
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+        await started.wait()
 
     async def process_claimed(self, entries: list[RawEntry]) -> None:
         """Entries taken over from another consumer: dead-letter the hopeless ones first."""
@@ -297,7 +343,7 @@ class StreamConsumer(Generic[EventT]):
             try:
                 while True:
                     try:
-                        await self.handle(deliveries)
+                        await self._run(deliveries)
                         return
                     except Exception as error:
                         if not is_outage(error):
@@ -308,6 +354,19 @@ class StreamConsumer(Generic[EventT]):
             finally:
                 if waiting:
                     self._outage_over()
+
+    async def _run(self, deliveries: list[Delivery[EventT]]) -> None:
+        if self.start is None:
+            await self.handle(deliveries)
+            return
+        # Only a batch's first start lets the reader go on: one retried or split
+        # after its start failed runs whole first, so batches start in order.
+        started = _STARTED.get()
+        _STARTED.set(None)
+        finish = await self.start(deliveries)
+        if started is not None:
+            started.set()  # the reader may go on; this batch's ack still waits for `finish`
+        await finish()
 
     async def _wait_out(self, error: Exception, delay_s: float) -> None:
         dependency = dependency_of(error)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from faststream.redis import RedisBroker
 
 import khabar_search.indexer  # noqa: F401 - declares the indexer's failpoints
 from bench.relevance import load_corpus_articles
@@ -23,11 +24,11 @@ from khabar_search.indexer import VERSIONS_KEY, Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.synonyms import load_synonyms
 from khabar_shared import failpoints
-from khabar_shared.consumer import Delivery, StreamConsumer
+from khabar_shared.consumer import Delivery, StartHandler, StreamConsumer
 from khabar_shared.events import Article, EnrichedEvent, encode_event
 from khabar_shared.meili_setup import provision_keys
 from khabar_shared.names import dead_letter_stream
-from khabar_shared.redis_helpers import RedisClient, connect
+from khabar_shared.redis_helpers import RedisClient, connect, ensure_group
 from khabar_shared.settings import CommonSettings
 from tests.conftest import Servers
 
@@ -126,6 +127,13 @@ class GatedWriter:
     async def apply(self, upserts: list[dict[str, Any]], deletes: list[str]) -> None:
         await self.gate.wait()
         await self.inner.apply(upserts, deletes)
+
+    async def enqueue(self, upserts: list[dict[str, Any]], deletes: list[str]) -> list[int]:
+        await self.gate.wait()
+        return await self.inner.enqueue(upserts, deletes)
+
+    async def wait_all(self, task_uids: list[int]) -> None:
+        await self.inner.wait_all(task_uids)
 
 
 async def test_replica_race_ends_on_the_newest_version(
@@ -546,3 +554,293 @@ async def test_batches_reuse_one_connection_to_meilisearch(
     finally:
         await writer.aclose()
         await proxy.aclose()
+
+
+class GatedMeili:
+    """A real HTTP hop in front of Meilisearch that holds every task-state answer while
+    `held` is set, and notes each batch of documents sent (the tasks' uids, in order)."""
+
+    def __init__(self, upstream: str) -> None:
+        self.held = threading.Event()
+        self.released = threading.Event()
+        self.enqueued: list[int] = []
+        gate = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.command == "GET" and self.path.startswith("/tasks/") and gate.held.is_set():
+                    gate.released.wait(timeout=60)
+                answer = httpx.request(
+                    self.command,
+                    upstream + self.path,
+                    content=body,
+                    headers={
+                        k: v
+                        for k, v in self.headers.items()
+                        if k.lower() not in ("host", "content-length")
+                    },
+                )
+                if self.command == "POST" and "/documents" in self.path:
+                    gate.enqueued.append(int(answer.json()["taskUid"]))
+                self.send_response(answer.status_code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                self.wfile.write(answer.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = relay
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def hold(self) -> None:
+        self.released.clear()
+        self.held.set()
+
+    def release(self) -> None:
+        self.held.clear()
+        self.released.set()
+
+
+async def until(probe: Any, timeout_s: float = 30.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
+
+
+@pytest_asyncio.fixture
+async def gated(
+    servers: Servers, redis: RedisClient
+) -> AsyncIterator[tuple[GatedMeili, MeiliWriter]]:
+    """A fresh index written through a `GatedMeili`, and a fresh version guard."""
+    gate = GatedMeili(servers.meili_url)
+    writer = MeiliWriter(
+        gate.url, servers.meili_keys.index_key, f"articles_gate_{secrets.token_hex(3)}"
+    )
+    await writer.ensure_index(load_synonyms())
+    await redis.delete(VERSIONS_KEY)
+    try:
+        yield gate, writer
+    finally:
+        gate.release()
+        await writer.delete_index()
+        await writer.aclose()
+        gate.server.shutdown()
+
+
+async def pipelined(
+    servers: Servers,
+    redis: RedisClient,
+    writer: MeiliWriter,
+    stream: str,
+    name: str,
+    send_ahead: bool = True,
+    start: StartHandler[EnrichedEvent] | None = None,
+) -> tuple[StreamConsumer[EnrichedEvent], RedisBroker]:
+    """A running consumer of `stream` that hands batches to the indexer in two steps."""
+    indexer = Indexer(redis, writer, 0, stream=stream, send_ahead=send_ahead)
+    settings = CommonSettings(
+        consumer_name=name, batch_size=10, claim_idle_ms=500, max_deliveries=3
+    )
+    consumer = StreamConsumer(
+        stream=stream,
+        group="search",
+        event_model=EnrichedEvent,
+        handle=indexer.handle,
+        redis=redis,
+        settings=settings,
+        start=start or indexer.start,
+        pipeline_depth=4,
+    )
+    await ensure_group(redis, stream, "search")
+    broker = RedisBroker(servers.redis_url)
+    consumer.register(broker)
+    await broker.start()
+    return consumer, broker
+
+
+async def pending(redis: RedisClient, stream: str) -> int:
+    return int((await redis.xpending(stream, "search"))["pending"])
+
+
+async def drained(redis: RedisClient, stream: str) -> bool:
+    return await pending(redis, stream) == 0
+
+
+async def sent(gate: GatedMeili, count: int) -> bool:
+    return len(gate.enqueued) >= count
+
+
+async def test_the_next_batch_is_sent_while_one_indexes_and_each_is_acked_after_its_task(
+    servers: Servers,
+    redis: RedisClient,
+    articles: list[Article],
+    gated: tuple[GatedMeili, MeiliWriter],
+) -> None:
+    gate, writer = gated
+    stream = f"test:search:{secrets.token_hex(3)}"
+    _, broker = await pipelined(servers, redis, writer, stream, "c1")
+    try:
+        gate.hold()  # no task is known to be done until released
+        await posted(redis, stream, *[event(a, 1) for a in articles[30:33]])
+        await until(lambda: sent(gate, 1))
+        await posted(redis, stream, *[event(a, 1) for a in articles[33:35]])
+        # Sent while the first batch's task is still not known to be done:
+        await until(lambda: sent(gate, 2))
+        assert await pending(redis, stream) == 5  # nothing acked before its own task is done
+
+        gate.release()
+        await until(lambda: drained(redis, stream))
+        assert await writer.document_count() == 5
+    finally:
+        await broker.stop()
+        await redis.delete(stream)
+
+
+def unindexable(article: Article, version: int) -> EnrichedEvent:
+    """An event whose document Meilisearch refuses when it runs the task (a bad id)."""
+    bad = article.model_copy(update={"id": f"{article.id} refused!"})
+    return event(bad, version)
+
+
+async def test_a_failed_task_of_one_batch_while_the_next_succeeded_keeps_the_newer_version(
+    servers: Servers,
+    redis: RedisClient,
+    articles: list[Article],
+    gated: tuple[GatedMeili, MeiliWriter],
+) -> None:
+    """Batch 1 (X v2 and a document Meilisearch refuses) is still in flight when batch 2
+    (X withdrawn, v3) is sent; batch 1's task fails. Batch 2 is acked on its own; batch 1
+    is split, its X v2 retried after the withdrawal and refused by the guard, and only the
+    refused event stays pending, with its error."""
+    gate, writer = gated
+    stream = f"test:search:{secrets.token_hex(3)}"
+    x, kept, withdrawn_meanwhile = articles[40], articles[41], articles[42]
+    indexer = Indexer(redis, writer, 0, stream=stream)
+    await indexer.handle(await posted(redis, stream, event(x, 1), event(withdrawn_meanwhile, 1)))
+    consumer, broker = await pipelined(servers, redis, writer, stream, "c1")
+    try:
+        gate.hold()
+        first = await posted(
+            redis, stream, event(x, 2), unindexable(articles[43], 1), event(kept, 1)
+        )
+        await until(lambda: sent(gate, 1))
+        await posted(
+            redis,
+            stream,
+            event(x, 3, withdrawn=True),
+            event(withdrawn_meanwhile, 2, withdrawn=True),
+        )
+        await until(lambda: sent(gate, 2))
+        gate.release()
+
+        async def only_the_refused_left() -> bool:
+            left = await redis.xpending_range(stream, "search", min="-", max="+", count=10)
+            return [p["message_id"].decode() for p in left] == [first[1].message_id]
+
+        await until(only_the_refused_left)
+        await until(lambda: redis.hexists(consumer.errors_key, first[1].message_id))
+        assert document(servers, writer, x.id) is None
+        assert document(servers, writer, withdrawn_meanwhile.id) is None
+        assert document(servers, writer, kept.id)["version"] == 1
+    finally:
+        await broker.stop()
+        await redis.delete(stream)
+
+
+async def test_stopped_with_two_batches_sent_and_none_acked_redelivery_repairs(
+    servers: Servers,
+    redis: RedisClient,
+    articles: list[Article],
+    gated: tuple[GatedMeili, MeiliWriter],
+) -> None:
+    """A consumer dies with two batches sent to Meilisearch and neither acked: both stay
+    pending, and the consumer that claims them leaves the newest version of each article."""
+    gate, writer = gated
+    stream = f"test:search:{secrets.token_hex(3)}"
+    x, y = articles[50], articles[51]
+    consumer, broker = await pipelined(servers, redis, writer, stream, "dies")
+    gate.hold()
+    await posted(redis, stream, event(x, 1), event(y, 1))
+    await until(lambda: sent(gate, 1))
+    await posted(redis, stream, event(x, 2))
+    await until(lambda: sent(gate, 2))
+    # The process dies: its batches stop wherever they are, nothing more is written.
+    for task in list(consumer._in_flight):
+        task.cancel()
+    await asyncio.gather(*consumer._in_flight, return_exceptions=True)
+    await broker.stop()
+    gate.release()
+    assert await pending(redis, stream) == 3
+
+    heir, heir_broker = await pipelined(servers, redis, writer, stream, "heir")
+    try:
+        await until(lambda: drained(redis, stream))
+        assert document(servers, writer, x.id)["version"] == 2
+        assert document(servers, writer, y.id)["version"] == 1
+        assert not await redis.hlen(heir.errors_key)
+    finally:
+        await heir_broker.stop()
+        await redis.delete(stream)
+
+
+async def test_the_next_batch_is_indexed_while_the_last_is_still_being_settled(
+    servers: Servers,
+    redis: RedisClient,
+    articles: list[Article],
+    gated: tuple[GatedMeili, MeiliWriter],
+) -> None:
+    """Without sending ahead, a batch's task is done before the next batch is read; the next
+    is then read and indexed while the last's guard re-read, alias records and ack are still
+    to come (held here), and each batch is acked after its own."""
+    _, writer = gated
+    stream = f"test:search:{secrets.token_hex(3)}"
+    indexer = Indexer(redis, writer, 0, stream=stream)
+    settling, finishing = asyncio.Event(), []
+
+    async def start(deliveries: list[Delivery[EnrichedEvent]]) -> Any:
+        finish = await indexer.start(deliveries)
+
+        async def held() -> None:
+            finishing.append(len(deliveries))
+            if len(finishing) == 1:
+                await settling.wait()
+            await finish()
+
+        return held
+
+    async def visible(article: Article) -> bool:
+        return document(servers, writer, article.id) is not None
+
+    async def started(count: int) -> bool:
+        return len(finishing) >= count
+
+    _, broker = await pipelined(servers, redis, writer, stream, "c1", send_ahead=False, start=start)
+    try:
+        await posted(redis, stream, *[event(a, 1) for a in articles[60:62]])
+        await until(lambda: started(1))
+        assert await visible(articles[60])  # its task was done before its rest began
+        await posted(redis, stream, event(articles[62], 1))
+        await until(lambda: visible(articles[62]))
+        await until(lambda: started(2))
+        await until(lambda: pending_is(redis, stream, 2))  # the second acked, the first held
+        settling.set()
+        await until(lambda: drained(redis, stream))
+    finally:
+        settling.set()
+        await broker.stop()
+        await redis.delete(stream)
+
+
+async def pending_is(redis: RedisClient, stream: str, count: int) -> bool:
+    return await pending(redis, stream) == count

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from khabar_search.alias_store import AliasStore
 from khabar_search.alias_sync import AliasSync
 from khabar_search.error_pages import ErrorPages
-from khabar_search.indexer import Indexer
+from khabar_search.indexer import Finish, Indexer
 from khabar_search.meili import MeiliWriter
 from khabar_search.messages import FROM_AFTER_TO, TOO_DEEP
 from khabar_search.node_pool import NodePool
@@ -125,12 +125,27 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
     )
     aliases = AliasStore(redis)
     node = SearchNode(settings.search_node)
-    indexer = Indexer(redis, writer, settings.meili_retry_max_s, aliases, node)
+    indexer = Indexer(
+        redis,
+        writer,
+        settings.meili_retry_max_s,
+        aliases,
+        node,
+        send_ahead=settings.index_send_ahead,
+    )
 
     async def index_batch(deliveries: list[Delivery[EnrichedEvent]]) -> None:
-        await indexer.handle(deliveries)
-        if deliveries:  # freshness for `khabar status` and traces; a lost stamp only ages
-            await note_applied(redis, node.name, deliveries[-1].message_id)
+        await (await start_batch(deliveries))()
+
+    async def start_batch(deliveries: list[Delivery[EnrichedEvent]]) -> Finish:
+        finish = await indexer.start(deliveries)
+
+        async def finished() -> None:
+            await finish()
+            if deliveries:  # freshness for `khabar status` and traces; a lost stamp only ages
+                await note_applied(redis, node.name, deliveries[-1].message_id)
+
+        return finished
 
     consumer = StreamConsumer(
         stream=ENRICHED_STREAM,
@@ -139,6 +154,8 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         handle=index_batch,
         redis=redis,
         settings=settings,
+        start=start_batch,
+        pipeline_depth=settings.index_pipeline_depth,
     )
     consumer.register(broker)
     pool = NodePool(

@@ -107,6 +107,14 @@ class MeiliWriter:
         """Upsert and delete, and return only once Meilisearch says both succeeded."""
         await self._documents.apply(self.index_uid, upserts, deletes)
 
+    async def enqueue(self, upserts: list[dict[str, Any]], deletes: list[str]) -> list[int]:
+        """Send upserts and deletes without waiting for them; returns their tasks' uids."""
+        return await self._documents.enqueue(self.index_uid, upserts, deletes)
+
+    async def wait_all(self, task_uids: list[int]) -> None:
+        """Until the tasks `enqueue` returned are done; raises if one failed."""
+        await self._documents.wait_all(task_uids)
+
     async def aclose(self) -> None:
         """Close the documents' connections (the sync client keeps none)."""
         await self._documents.aclose()

@@ -9,6 +9,12 @@ connections was most of search's CPU per article, and Meilisearch's own
 accepts added to its share. One aiohttp session per event loop keeps them
 open, and runs in the loop instead of a worker thread.
 
+The indexer enqueues a batch's tasks and waits for them apart (`enqueue`,
+`wait_all`), so that, sending ahead, the next batch is sent while one indexes. Meilisearch
+finishes a node's tasks in the order they were enqueued, so a wait first
+lets the waits begun before it end: one poller at a time, not one per batch
+in flight, asks Meilisearch how its queue is doing.
+
 Errors keep the meaning the indexer and the consumer give them: Meilisearch
 not answering, slow past the timeout, or answering 5xx is an outage
 (`MeiliUnavailable`, a `ConnectionError`); any other refusal or a failed task
@@ -48,11 +54,13 @@ class DocumentWriter:
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # The end of the newest wait begun (see `wait_all`), and its loop's.
+        self._last_wait: asyncio.Future[None] | None = None
 
-    async def apply(
+    async def enqueue(
         self, index_uid: str, upserts: Sequence[dict[str, Any]], deletes: Sequence[str]
-    ) -> None:
-        """Upsert and delete, and return only once Meilisearch says both succeeded."""
+    ) -> list[int]:
+        """Send the upserts, then the deletes; returns their tasks' uids, in that order."""
         tasks = []
         if upserts:
             path = f"/indexes/{index_uid}/documents?primaryKey=id"
@@ -61,8 +69,35 @@ class DocumentWriter:
             tasks.append(
                 await self._enqueue(f"/indexes/{index_uid}/documents/delete-batch", deletes)
             )
-        for task_uid in tasks:
-            await self.wait(task_uid)
+        return tasks
+
+    async def wait_all(self, task_uids: Sequence[int]) -> None:
+        """Until every task is done; raises if one failed.
+
+        Waits begun earlier end first (whatever their outcome): their tasks were
+        enqueued earlier, and Meilisearch does not finish a task before the
+        ones enqueued before it, so asking about ours meanwhile would be asked
+        for nothing.
+        """
+        loop = asyncio.get_running_loop()
+        earlier = self._last_wait
+        if earlier is not None and earlier.get_loop() is not loop:
+            earlier = None
+        mine: asyncio.Future[None] = loop.create_future()
+        self._last_wait = mine
+        try:
+            if earlier is not None:
+                await asyncio.shield(earlier)
+            for task_uid in task_uids:
+                await self.wait(task_uid)
+        finally:
+            mine.set_result(None)
+
+    async def apply(
+        self, index_uid: str, upserts: Sequence[dict[str, Any]], deletes: Sequence[str]
+    ) -> None:
+        """Upsert and delete, and return only once Meilisearch says both succeeded."""
+        await self.wait_all(await self.enqueue(index_uid, upserts, deletes))
 
     async def wait(self, task_uid: int) -> None:
         """Until the task is done, asking soon at first, then less and less often."""
