@@ -16,10 +16,16 @@ and the caller keeps using redis-py. The connection is made when first
 needed and again after it is lost; a loss fails every call waiting on it
 with redis-py's `ConnectionError`, an error reply raises `ResponseError`
 (`NoScriptError` for NOSCRIPT), as redis-py would. No per-call timeout,
-like the clients `connect` makes (redis-py's default: none).
+like the clients `connect` makes (redis-py's default: none). Those clients
+ping a connection idle for a while before using it; a lane is never idle on
+the hot path, so instead its TCP connection keeps TCP keepalive probes on: a
+Redis host gone silently (no reset) fails the waiting callers within
+`KEEPALIVE_IDLE_S + KEEPALIVE_COUNT * KEEPALIVE_INTERVAL_S` instead of
+holding them until the kernel's default two hours.
 """
 
 import asyncio
+import socket
 from collections import deque
 from typing import Any
 
@@ -30,6 +36,22 @@ from redis.exceptions import NoScriptError, ResponseError
 
 from khabar_shared.pipeline import Command, pack
 from khabar_shared.redis_helpers import RedisClient
+
+KEEPALIVE_IDLE_S = 30
+KEEPALIVE_INTERVAL_S = 10
+KEEPALIVE_COUNT = 3
+
+
+def keep_alive(sock: socket.socket) -> None:
+    """TCP keepalive on `sock`, with the idle time and probes above where the OS lets us."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        if hasattr(socket, option):  # Linux has all three; others keep their defaults
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 class _LaneProtocol(asyncio.Protocol):
@@ -149,9 +171,10 @@ class RedisLane:
                     lambda: _LaneProtocol(loop), self._path
                 )
             else:
-                _, protocol = await loop.create_connection(
+                transport, protocol = await loop.create_connection(
                     lambda: _LaneProtocol(loop), self._host, self._port
                 )
+                keep_alive(transport.get_extra_info("socket"))
         except OSError as error:
             raise RedisConnectionError(f"cannot connect to Redis: {error}") from error
         setup: list[Command] = []

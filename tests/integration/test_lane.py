@@ -1,6 +1,7 @@
 """`khabar_shared.lane`: many callers' commands on one connection, each given its own reply."""
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
-from khabar_shared.lane import RedisLane, lane_for
+from khabar_shared.lane import KEEPALIVE_IDLE_S, RedisLane, lane_for
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +142,22 @@ def test_a_redis_that_does_not_answer_is_a_connection_error() -> None:
 def test_a_cluster_or_tls_client_gets_no_lane() -> None:
     assert lane_for(redis.asyncio.Redis.from_url("rediss://127.0.0.1:1/0")) is None
     assert lane_for(object()) is None  # type: ignore[arg-type]
+
+
+def test_its_tcp_connection_probes_a_silent_redis(lane_redis: str) -> None:
+    """The pool's clients ping a connection idle a while; the lane's socket has keepalive on,
+    so a Redis host gone without a reset fails the waiting reads instead of holding them."""
+
+    async def body(lane: RedisLane, _: Any) -> tuple[int, int]:
+        await lane.call("PING")
+        protocol = lane.connected()
+        assert protocol is not None and protocol._transport is not None
+        sock = protocol._transport.get_extra_info("socket")
+        return (
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+        )
+
+    keepalive, idle = with_lane(lane_redis, body)
+    assert keepalive == 1
+    assert idle == KEEPALIVE_IDLE_S
