@@ -16,10 +16,11 @@ stale version enqueues the newest one after it, and the newest always lands
 last. The stream is the copy: the guard holds no document (no cache in the
 log's Redis), and trimming keeps every live article's latest event.
 
-A batch is handled in two steps (`start`, then the `finish` it returns), and
-the consumer reads and sends the next batch once `start` returned
+A batch is handled in two steps (`start`, then the `finish` it returns). With
+`KHABAR_INDEX_PIPELINE_DEPTH` above 1 (it is 1 by default: one batch at a
+time), the consumer reads and sends the next batch once `start` returned
 (`StreamConsumer.start`), while this one's `finish` runs; each batch is still
-acked only after its own `finish`. By default `start` returns once the
+acked only after its own `finish`. Without `send_ahead`, `start` returns once the
 batch's tasks are done, so the next batch is sent as soon as Meilisearch is
 free, without waiting for this one's re-read of the guard, alias records and
 ack, and it holds what arrived meanwhile: as many Meilisearch tasks as
