@@ -60,7 +60,7 @@ async def test_an_article_is_entered_matched_and_kept_in_the_batchs_order(
             with pytest.raises(RuntimeError, match="after the first replies"):
                 batch.enter(draft("c", 1.5e9), STRENGTHS, True)
             first.keep(view)
-            matches, _ = await second.matches(found[2], view)
+            matches, _, _ = await second.matches(found[2], view)
             second.keep(view)
     assert [m.doc.article_id for m in matches] == ["a"]  # as the first left the index
     assert {k.decode() for k in await redis.keys("*:doc:*")} == {
@@ -78,6 +78,6 @@ async def test_a_batch_left_before_its_steps_are_done_sends_none_of_its_writes(
         async with index.batch(writes, ["a"], [STRENGTHS]) as batch:
             entering = batch.enter(draft("a", 1.5e9), STRENGTHS, True)
             async with key_reader(redis) as reader:
-                await entering.matches([], BatchView(reader, batch.before))
+                await entering.matches([0], BatchView(reader, batch.before))  # no candidates
             writes.add("SET", "the-callers-write", "1")  # its story never kept
     assert await redis.keys("*") == []
