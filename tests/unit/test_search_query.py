@@ -14,6 +14,7 @@ from khabar_search.query import (
     to_result,
 )
 from khabar_search.ratelimit import RateLimiter
+from khabar_shared.text import analyze
 
 
 def test_clitic_forms_reduce_to_the_stems_enrich_indexes() -> None:
@@ -57,6 +58,23 @@ def test_merge_ranks_by_weighted_score_keeps_each_article_once_and_pages() -> No
     assert [h["id"] for h in second["hits"]] == ["b", "d"]
     assert first["estimatedTotalHits"] == 3
     assert first["facetDistribution"] == {"category": {"world": 2, "sport": 2}}
+
+
+def test_a_hit_lifted_by_its_headline_is_not_shown_twice_across_pages() -> None:
+    """The headline bonus reorders only what every page fetches (each query's first page), so
+    page 2, which fetches deeper, neither repeats a hit of page 1 nor skips one."""
+    q = "رهينة محررة"
+    about = " ".join(analyze(q))
+    ranked = [hit(f"h{n}", 0.9 - n / 100) for n in range(6)]
+    ranked[3]["headline_terms"] = about  # fourth by Meilisearch, every word in its headline
+
+    def page(number: int) -> list[str]:
+        fetched = {"hits": ranked[: number * 2]}  # what a query of page `number` brings
+        answer = merge_answers(SearchParams(q=q, per_page=2, page=number), [fetched])
+        return [h["id"] for h in answer["hits"]]
+
+    shown = [*page(1), *page(2), *page(3)]
+    assert sorted(shown) == [f"h{n}" for n in range(6)]
 
 
 def test_merge_for_newest_orders_by_publication_time() -> None:

@@ -272,6 +272,32 @@ def title_cover(stems: frozenset[str], hit: dict[str, Any]) -> float:
     return (len(stems & headline) + LEAD_SHARE * len(stems & lead)) / len(stems)
 
 
+def by_title_cover(
+    q: str, best: dict[str, tuple[float, dict[str, Any]]], first_page: set[str]
+) -> list[tuple[float, dict[str, Any]]]:
+    """The hits best first: those among each query's first page by their score plus their
+    `title_cover` bonus, then the rest by their score alone.
+
+    The bonus can lift a hit past many others, so a deeper page, which
+    fetches more of each query's hits, would otherwise rank some above hits
+    an earlier page showed and show them twice while others are never shown.
+    Each query's first page is the same whichever page is asked for, so it is
+    ranked the same on every page and the pages follow on from it.
+    """
+    stems = frozenset(analyze(q))
+    head = sorted(
+        (item for article_id, item in best.items() if article_id in first_page),
+        reverse=True,
+        key=lambda item: item[0] + TITLE_WEIGHT * title_cover(stems, item[1]),
+    )
+    tail = sorted(
+        (item for article_id, item in best.items() if article_id not in first_page),
+        reverse=True,
+        key=lambda item: item[0],
+    )
+    return head + tail
+
+
 def merge_answers(
     params: SearchParams, results: list[dict[str, Any]], weights: Sequence[float] = QUERY_WEIGHTS
 ) -> dict[str, Any]:
@@ -282,23 +308,18 @@ def merge_answers(
     `weights` says how much a hit of each query counts, by position.
     """
     best: dict[str, tuple[float, dict[str, Any]]] = {}
+    first_page: set[str] = set()
     for weight, result in zip(weights, results, strict=False):
-        for hit in result.get("hits", []):
+        for position, hit in enumerate(result.get("hits", [])):
             score = hit.get("_rankingScore", 0.0) * weight
             if hit["id"] not in best or score > best[hit["id"]][0]:
                 best[hit["id"]] = (score, hit)
-    newest = params.sort == "newest" or not params.q
-    if not newest:
-        stems = frozenset(analyze(params.q))
-        best = {
-            article_id: (score + TITLE_WEIGHT * title_cover(stems, hit), hit)
-            for article_id, (score, hit) in best.items()
-        }
-    ranked = sorted(
-        best.values(),
-        reverse=True,
-        key=(lambda item: item[1].get("published", 0)) if newest else (lambda item: item[0]),
-    )
+            if position < params.per_page:
+                first_page.add(hit["id"])
+    if params.sort == "newest" or not params.q:
+        ranked = sorted(best.values(), reverse=True, key=lambda item: item[1].get("published", 0))
+    else:
+        ranked = by_title_cover(params.q, best, first_page)
     offset = (params.page - 1) * params.per_page
     facets: dict[str, dict[str, int]] = {}
     for result in results:
