@@ -271,9 +271,7 @@ class FragmentUpdater:
         # Only now: until the edge is told, the old links may still be shown.
         await self._articles.record_links_shown(changes.shown)
         failpoints.check(EDGE_PURGED)
-        rendered = await self._render(
-            own, hot, [n for n in relinked if not n.startswith(self._cold)], rest
-        )
+        rendered = await self._render(own, hot, self._kept_warm(relinked), rest)
         failpoints.check(RENDERED)
         log.info(
             "fragments_refreshed",
@@ -295,17 +293,21 @@ class FragmentUpdater:
         of changes never stalls the stream (a purged fragment is never stale,
         only cold).
         """
-        discarded, own = own, [n for n in own if not n.startswith(self._cold)]
+        kept = self._kept_warm(own)
         if self._warm is not None:
-            self._warm.discard(discarded)
-            await self._renderer.refresh_many(own)
+            self._warm.discard(own)
+            await self._renderer.refresh_many(kept)
             self._warm.add(hot, hot=True)
             self._warm.add([*relinked, *rest])
-            return len(own)
-        now = [*own, *relinked, *hot]
+            return len(kept)
+        now = [*kept, *relinked, *hot]
         now += rest[: max(0, self._eager_limit - len(now))]
         await self._renderer.refresh_many(now)
         return len(now)
+
+    def _kept_warm(self, names: list[str]) -> list[str]:
+        """`names` without the fragments left cold until asked (`page:<id>` behind an edge)."""
+        return [name for name in names if not name.startswith(self._cold)]
 
     async def _relinked_parts(self, relinks: dict[str, Relink]) -> tuple[list[str], list[str]]:
         """The fragments of re-linked articles whose links changed, and the edge's keys for them.
