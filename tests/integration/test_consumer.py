@@ -614,3 +614,22 @@ def _failed_reads(broker: RedisBroker) -> int:
     logger = logging.getLogger("khabar.outage-test.faststream")
     (outage_log,) = [f for f in logger.filters if isinstance(f, RedisOutageLog)]
     return outage_log.failed_reads
+
+
+async def test_forgetting_registers_its_script_once(
+    redis: aioredis.Redis, stream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every round (each claim idle time, in every consumer) registered the script anew."""
+    await ensure_group(redis, stream, GROUP)
+    registered: list[Any] = []
+    real = redis.register_script
+
+    def counted(script: Any) -> Any:
+        registered.append(script)
+        return real(script)
+
+    monkeypatch.setattr(redis, "register_script", counted)
+    keeper = make_consumer(redis, stream, Recorder().handle, "keeper")
+    for _ in range(3):
+        assert await keeper.forget_dead_consumers(idle_ms=0) == []
+    assert len(registered) == 1
