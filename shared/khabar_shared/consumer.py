@@ -53,6 +53,7 @@ from typing import Any, Generic, cast
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage
+from redis.commands.core import AsyncScript
 
 from khabar_shared import metrics
 from khabar_shared.dead_letters import dead_letter_entry
@@ -135,6 +136,7 @@ class StreamConsumer(Generic[EventT]):
     pipeline_depth: int = 1
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+    _forget_script: AsyncScript | None = field(default=None, init=False, repr=False)
 
     @property
     def errors_key(self) -> str:
@@ -188,9 +190,11 @@ class StreamConsumer(Generic[EventT]):
         claim subscriber (XAUTOCLAIM after `claim_idle_ms`), so it is forgotten on a later round.
         """
         bound = self.forget_idle_ms if idle_ms is None else idle_ms
+        if self._forget_script is None:  # once: registering hashes the script's source
+            self._forget_script = FORGET_CONSUMERS.register(self.redis)
         reply = cast(
             list[bytes],
-            await FORGET_CONSUMERS.register(self.redis)(
+            await self._forget_script(
                 keys=[self.stream], args=[self.group, bound, self.consumer_name]
             ),
         )

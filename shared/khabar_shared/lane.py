@@ -199,6 +199,14 @@ class RedisLane:
         protocol = self.connected() or await self.connection()
         return lane_reply(await protocol.send(packed))
 
+    async def send_now(self, *command: Any) -> "asyncio.Future[Any]":
+        """Write one command now (connecting first if need be) and hand back its reply to await
+        later: commands on several lanes all on their way before any reply is awaited, one
+        round trip's wait instead of one each. The reply is as Redis sent it: `lane_reply`
+        raises an error reply."""
+        protocol = self.connected() or await self.connection()
+        return protocol.send(pack([command]))
+
     async def aclose(self) -> None:
         if self._protocol is not None:
             self._protocol.close()

@@ -104,6 +104,18 @@ def event_context(event: Any) -> Iterator[None]:
         yield
 
 
+def stale_entry(event: Any, known_version: int | None) -> dict[str, Any]:
+    """A stale event a consumer skipped, for its batch's one `stale_events_skipped` line: its
+    own ids and version, and the version already applied. (A line per event carried the
+    whole batch's ids beside it, as lists: the context `event_context` binds for a batch.)"""
+    return {
+        "event_id": event.event_id,
+        "article_id": event.article_id,
+        "version": event.version,
+        "known_version": known_version,
+    }
+
+
 def bind_event_context(fields: Mapping[str, Any]) -> None:
     structlog.contextvars.bind_contextvars(**fields)
 

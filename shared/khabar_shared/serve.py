@@ -12,7 +12,8 @@ reader. Services that need the reader's address behind a proxy read it
 themselves from the proxies they are told to trust (search's
 `KHABAR_TRUSTED_PROXIES`).
 
-Every service answers 414 to a request target longer than `uri_limit.MAX_TARGET_CHARS`.
+Every service answers 414 to a request target longer than `uri_limit.MAX_TARGET_CHARS`, even
+one too long for uvicorn's HTTP parser (`uri_limit.UriLimitedHttpTools`).
 """
 
 import socket
@@ -23,7 +24,7 @@ import uvicorn
 
 from khabar_shared.logging import configure_logging
 from khabar_shared.settings import CommonSettings
-from khabar_shared.uri_limit import UriLengthLimit
+from khabar_shared.uri_limit import UriLengthLimit, UriLimitedHttpTools
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
@@ -47,6 +48,7 @@ def serve(
         UriLengthLimit(create_app(settings)),  # 414 above the limit, on every service
         host=host,
         port=port,
+        http=UriLimitedHttpTools,  # 414, not 400, above what httptools parses
         log_config=None,
         proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),

@@ -6,6 +6,7 @@ assertions are about the plumbing, with real corpus articles as payloads.
 """
 
 import asyncio
+import logging
 import secrets
 import uuid
 from collections import Counter
@@ -19,8 +20,9 @@ import redis.asyncio as aioredis
 import structlog
 from faststream.redis import RedisBroker
 
-from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_dev.processes import ProcessGroup, free_port, run_redis, start_redis
 from khabar_shared import metrics
+from khabar_shared.broker import make_broker
 from khabar_shared.consumer import Delivery, StreamConsumer
 from khabar_shared.dead_letters import list_dead_letters, read_dead_letter, replay_dead_letter
 from khabar_shared.events import Article, ArticleEvent, encode_event
@@ -560,3 +562,74 @@ async def test_a_running_consumer_claims_then_forgets_a_killed_ones(
 
 async def _only_heir(redis: aioredis.Redis, stream: str) -> bool:
     return set(await group_consumers(redis, stream)) == {"heir"}
+
+
+async def test_a_redis_outage_logs_one_warning_and_one_recovery_not_a_flood_of_errors(
+    tmp_path: Path, stream: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """FastStream's read loops logged "Message fetch error" at error level, with a traceback,
+    at every retry of every subscriber while Redis was down; an outage is expected and
+    waited out: one warning when it begins, one event when Redis answers again."""
+    group = ProcessGroup()
+    port = free_port()
+    try:
+        server = run_redis(group, tmp_path / "redis", port)
+        url = f"redis://127.0.0.1:{port}/0"
+        client = aioredis.from_url(url)
+        consumer = make_consumer(client, stream, Recorder().handle, "outage")
+        await ensure_group(client, stream, GROUP)
+        broker = make_broker(url, "outage-test")
+        consumer.register(broker)
+        await broker.start()
+        try:
+            with structlog.testing.capture_logs() as logs:
+                server.stop()
+                await until(lambda: asyncio.sleep(0, _events(logs, "redis_unreachable")))
+                # Both subscribers' loops fail again (each retries on its own) before Redis is
+                # back: still the one warning.
+                await until(lambda: asyncio.sleep(0, _failed_reads(broker) >= 4), 30.0)
+                run_redis(group, tmp_path / "redis", port)
+                await until(lambda: asyncio.sleep(0, _events(logs, "redis_reachable_again")), 30.0)
+        finally:
+            await broker.stop()
+            await client.aclose()
+    finally:
+        group.stop_all()
+    (down,) = _events(logs, "redis_unreachable")
+    assert down["log_level"] == "warning" and down["service"] == "outage-test", down
+    assert down["error"] and down["error_type"], down
+    (back,) = _events(logs, "redis_reachable_again")
+    assert back["failed_reads"] >= 4 and back["down_s"] > 0, back
+    fetch_errors = [r for r in caplog.records if r.getMessage() == "Message fetch error"]
+    assert fetch_errors == [], [r.levelname for r in fetch_errors]
+
+
+def _events(logs: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [entry for entry in logs if entry["event"] == name]
+
+
+def _failed_reads(broker: RedisBroker) -> int:
+    from khabar_shared.broker import RedisOutageLog
+
+    logger = logging.getLogger("khabar.outage-test.faststream")
+    (outage_log,) = [f for f in logger.filters if isinstance(f, RedisOutageLog)]
+    return outage_log.failed_reads
+
+
+async def test_forgetting_registers_its_script_once(
+    redis: aioredis.Redis, stream: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every round (each claim idle time, in every consumer) registered the script anew."""
+    await ensure_group(redis, stream, GROUP)
+    registered: list[Any] = []
+    real = redis.register_script
+
+    def counted(script: Any) -> Any:
+        registered.append(script)
+        return real(script)
+
+    monkeypatch.setattr(redis, "register_script", counted)
+    keeper = make_consumer(redis, stream, Recorder().handle, "keeper")
+    for _ in range(3):
+        assert await keeper.forget_dead_consumers(idle_ms=0) == []
+    assert len(registered) == 1

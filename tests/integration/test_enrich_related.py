@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+import structlog
 
 from khabar_dev.corpus import ANT, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
@@ -19,7 +20,7 @@ from khabar_enrich.recompute import related_now
 from khabar_enrich.scoring import published_at
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
-from khabar_shared.consumer import Delivery
+from khabar_shared.consumer import Delivery, logging_context
 from khabar_shared.events import Article, ArticleEvent, EnrichedEvent, decode_event
 from khabar_shared.names import ENRICHED_STREAM
 from khabar_shared.redis_helpers import RedisClient, connect
@@ -595,3 +596,22 @@ async def test_a_save_adds_only_its_new_links_to_the_reverse_index_which_outlive
         assert 0 < expires <= await redis.pexpiretime(copy_key(owner))
         for target in targets:
             assert await redis.pexpiretime(linkers_key(target)) >= expires, (owner, target)
+
+
+async def test_a_redelivered_batch_logs_its_skipped_events_once_each_with_its_own_ids(
+    enricher: Enricher, corpus: list[Article]
+) -> None:
+    """Each skipped event was a line of its own carrying the whole batch's ids as lists (the
+    consumer's log context): now one line for the batch, one entry per event."""
+    events = [event(article) for article in corpus[:3]]
+    deliveries = [Delivery(f"{n}-0", e) for n, e in enumerate(events, 1)]
+    await enricher.handle(deliveries)
+    with structlog.testing.capture_logs() as logs:
+        async with logging_context(deliveries):
+            await enricher.handle(deliveries)  # redelivered after it finished
+    (line,) = [entry for entry in logs if entry["event"].startswith("stale_event")]
+    assert line["event"] == "stale_events_skipped" and line["count"] == 3
+    assert line["skipped"] == [
+        {"event_id": e.event_id, "article_id": e.article_id, "version": 1, "known_version": 1}
+        for e in events
+    ]

@@ -151,3 +151,19 @@ def test_a_raw_control_byte_in_a_string_is_cleaned_and_named_not_refused(
     stored = [e for e in ingest.events() if e.article_id == article_id][-1]
     assert "\x01" not in stored.article.headline and "\t" not in stored.article.headline
     assert "\x1a" not in stored.article.body_html
+
+
+def test_a_headline_of_control_characters_alone_is_refused_saying_they_were_removed(
+    ingest: IngestProcess,
+) -> None:
+    """Cleaning leaves such a headline empty; the refusal used to say only that a headline is
+    needed, as if none had been sent."""
+    document = to_ninjs(RAW_RECORDS[2]) | {"headline": "\x1a\x07\x1a"}
+    with ingest.client() as client:
+        before = ingest.stream_length()
+        refused = client.post("/v1/articles", json=document)
+        assert refused.status_code == 422, refused.text
+        (error,) = [e for e in refused.json()["errors"] if e["pointer"] == "/headline"]
+        assert "needs a headline" in error["detail"], error
+        assert "3 control character(s) removed" in error["detail"], error
+        assert ingest.stream_length() == before

@@ -125,6 +125,35 @@ def test_stray_control_characters_are_cleaned_and_reported_as_in_json(
     assert broken.json()["type"] == "urn:khabar:problem:malformed-xml"
 
 
+def test_control_characters_written_as_references_are_cleaned_and_reported(
+    ingest: IngestProcess,
+) -> None:
+    # XML 1.0 forbids `&#x1a;` as it forbids a raw \x1a: the item used to be refused
+    # (400 malformed-xml) where the same raw byte is cleaned and reported by field.
+    headline = "لبنان يحدد موعد الانتخابات البلدية"
+    careless = (
+        ARABIC.replace('guid="', 'guid="references-', 1)
+        .replace(headline, "لبنان يحدد&#x1a; موعد&#7; الانتخابات البلدية", 1)
+        .replace("</p>", "&#x0B;&#xA;</p>", 1)
+    )
+    answer = post_xml(ingest, careless)
+    assert answer.status_code == 202, answer.text
+    cleaned = {c["pointer"]: c["detail"] for c in answer.json()["cleaned"]}
+    assert "2 control character(s) removed" in cleaned[next(p for p in cleaned if "headline" in p)]
+    assert any("body" in pointer or "contentSet" in pointer for pointer in cleaned), cleaned
+    article = ingest.events()[-1].article
+    assert article.headline == headline
+    assert "\x0b" not in article.body_html and "<b>الانتخابات البلدية</b>" in article.body_html
+
+    # In a CDATA section `&#x1a;` is no reference but text, and stays the text sent.
+    verbatim = careless.replace('guid="references-', 'guid="verbatim-', 1).replace(
+        "</p>", "<![CDATA[ &#x1a; ]]></p>", 1
+    )
+    kept = post_xml(ingest, verbatim)
+    assert kept.status_code == 202, kept.text
+    assert "&amp;#x1a;" in ingest.events()[-1].article.body_html
+
+
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE newsItem [
  <!ENTITY lol "lol">

@@ -12,7 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
-from khabar_shared.lane import KEEPALIVE_IDLE_S, RedisLane, lane_for
+from khabar_shared.lane import KEEPALIVE_IDLE_S, RedisLane, lane_for, lane_reply
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +161,24 @@ def test_its_tcp_connection_probes_a_silent_redis(lane_redis: str) -> None:
     keepalive, idle = with_lane(lane_redis, body)
     assert keepalive == 1
     assert idle == KEEPALIVE_IDLE_S
+
+
+def test_send_now_writes_at_once_and_its_reply_is_awaited_later(lane_redis: str) -> None:
+    """For reads on two Redis servers at once (render's fragment and tombstone): each
+    command written before any reply is awaited, without reaching into the connection."""
+    redis.Redis.from_url(lane_redis).set("lane:later", "kept")
+
+    async def body(lane: RedisLane, _: Any) -> list[Any]:
+        first = await lane.send_now("GET", "lane:later")  # connects, then writes
+        second = await lane.send_now("INCR", "lane:later")  # an error reply, raised on reading
+        third = await lane.send_now("STRLEN", "lane:later")
+        assert not first.done() or first.result() == b"kept"
+        replies = []
+        for sent in (third, first, second):  # awaited in any order: each gets its own reply
+            try:
+                replies.append(lane_reply(await sent))
+            except ResponseError as error:
+                replies.append(type(error))
+        return replies
+
+    assert with_lane(lane_redis, body) == [4, b"kept", ResponseError]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 import redis.asyncio.connection as redis_connection
+import structlog
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_render.fragments import category_of
@@ -31,7 +32,7 @@ from khabar_render.store import (
     article_key,
 )
 from khabar_render.warm import WarmLane
-from khabar_shared.consumer import Delivery
+from khabar_shared.consumer import Delivery, logging_context
 from khabar_shared.events import EnrichedArticle, EnrichedEvent
 from tests.integration.test_render_service import enriched, in_section, see_also_ids
 
@@ -371,3 +372,27 @@ async def test_applying_a_change_does_not_parse_again_a_stored_article_already_r
     assert stored not in parsed
     page = await render.renderer.fetch(f"page:{a.id}")
     assert page is not None and see_also_ids(page.html) == [c.id, b.id]
+
+
+async def test_a_batch_of_stale_events_logs_them_once_each_with_its_own_ids(
+    render: Render,
+) -> None:
+    """Each stale event was a line of its own carrying the whole batch's ids as lists (the
+    consumer's log context): now one line for the batch, one entry per event."""
+    stories = in_section("sport", 3)
+    await render.publish(*(enriched(story, version=2) for story in stories))
+    deliveries = [Delivery(f"{n}-0", event(enriched(s))) for n, s in enumerate(stories, 1)]
+    with structlog.testing.capture_logs() as logs:
+        async with logging_context(deliveries):
+            await render.updater.handle(deliveries)  # older copies, late
+    (line,) = [entry for entry in logs if entry["event"].startswith("stale_event")]
+    assert line["event"] == "stale_events_skipped" and line["count"] == 3
+    assert line["skipped"] == [
+        {
+            "event_id": d.event.event_id,
+            "article_id": d.event.article_id,
+            "version": 1,
+            "known_version": 2,
+        }
+        for d in deliveries
+    ]

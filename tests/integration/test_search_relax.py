@@ -8,35 +8,21 @@ words first and keeps the rare one, so without relaxation the unrelated
 article is all the reader gets.
 """
 
-import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest_asyncio
 
-from bench.relevance import enriched_article
-from khabar_search.documents import to_document
-from khabar_search.meili import MeiliWriter
-from khabar_search.query import SearchClient, SearchParams
-from khabar_search.synonyms import load_synonyms
 from khabar_shared.events import Article
 from tests.conftest import Servers
+from tests.integration.search_fixtures import ArabicArchive, archive_index, hit_ids
 
 TARGET = "fuel-plan"
 ELSEWHERE = "bright-future"
 REMEMBERED = "زاهر الوقود الصيف"
 
 
-def article(article_id: str, headline: str, body: str, day: int) -> Article:
-    return Article(
-        id=article_id,
-        uri=f"urn:test:{article_id}",
-        language="ar",
-        headline=headline,
-        body_html=f"<p>{body}</p>",
-        category="economy",
-        versioncreated=datetime(2018, 6, 1, tzinfo=UTC) + timedelta(days=day),
-    )
+article = ArabicArchive("economy", datetime(2018, 6, 1, tzinfo=UTC)).article
 
 
 def archive() -> list[Article]:
@@ -67,23 +53,8 @@ def archive() -> list[Article]:
 
 @pytest_asyncio.fixture(scope="module")
 async def index(servers: Servers) -> AsyncIterator[str]:
-    writer = MeiliWriter(
-        servers.meili_url, servers.meili_keys.index_key, f"articles_relax_{secrets.token_hex(4)}"
-    )
-    await writer.ensure_index(load_synonyms())
-    await writer.apply([to_document(enriched_article(a)).model_dump() for a in archive()], [])
-    yield writer.index_uid
-    await writer.delete_index()
-
-
-async def hit_ids(servers: Servers, index: str, q: str, relax_weak: bool) -> list[str]:
-    client = SearchClient(
-        servers.meili_url, servers.meili_keys.search_key, index, relax_weak=relax_weak
-    )
-    try:
-        return [hit.id for hit in (await client.search(SearchParams(q=q, per_page=10))).hits]
-    finally:
-        await client.aclose()
+    async with archive_index(servers, "articles_relax", archive()) as uid:
+        yield uid
 
 
 async def test_words_from_another_telling_find_ours(servers: Servers, index: str) -> None:

@@ -9,35 +9,22 @@ counts the words a document holds anywhere before it asks where they are,
 so without `title_cover` (`query.py`) the column comes first.
 """
 
-import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest_asyncio
 
-from bench.relevance import enriched_article
-from khabar_search.documents import to_document
-from khabar_search.meili import MeiliWriter
 from khabar_search.query import SearchClient, SearchParams
-from khabar_search.synonyms import load_synonyms
 from khabar_shared.events import Article
 from tests.conftest import Servers
+from tests.integration.search_fixtures import ArabicArchive, archive_index, hit_ids
 
 TARGET = "hostage-freed"
 COLUMN = "europe-column"
 REMEMBERED = "هولاند رهينه يعلن"
 
 
-def article(article_id: str, headline: str, body: str, day: int) -> Article:
-    return Article(
-        id=article_id,
-        uri=f"urn:test:{article_id}",
-        language="ar",
-        headline=headline,
-        body_html=f"<p>{body}</p>",
-        category="local",
-        versioncreated=datetime(2015, 8, 1, tzinfo=UTC) + timedelta(days=day),
-    )
+article = ArabicArchive("local", datetime(2015, 8, 1, tzinfo=UTC)).article
 
 
 def archive() -> list[Article]:
@@ -67,21 +54,8 @@ def archive() -> list[Article]:
 
 @pytest_asyncio.fixture(scope="module")
 async def index(servers: Servers) -> AsyncIterator[str]:
-    writer = MeiliWriter(
-        servers.meili_url, servers.meili_keys.index_key, f"articles_title_{secrets.token_hex(4)}"
-    )
-    await writer.ensure_index(load_synonyms())
-    await writer.apply([to_document(enriched_article(a)).model_dump() for a in archive()], [])
-    yield writer.index_uid
-    await writer.delete_index()
-
-
-async def hit_ids(servers: Servers, index: str, q: str) -> list[str]:
-    client = SearchClient(servers.meili_url, servers.meili_keys.search_key, index)
-    try:
-        return [hit.id for hit in (await client.search(SearchParams(q=q, per_page=10))).hits]
-    finally:
-        await client.aclose()
+    async with archive_index(servers, "articles_title", archive()) as uid:
+        yield uid
 
 
 async def test_words_in_a_headline_come_before_the_same_words_scattered_in_a_body(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from khabar_ingest.formats import article_id_from_uri
+from khabar_ingest.formats import Limits, article_id_from_uri, parse_ninjs
 from khabar_ingest.formats.corpus import (
     UNDATED,
     ant_article,
@@ -16,6 +16,7 @@ from khabar_ingest.formats.corpus import (
     iter_corpus,
     iter_records,
 )
+from khabar_ingest.formats.writer import article_to_ninjs
 from tests.support import corpus_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -154,6 +155,34 @@ def test_ecb_document_without_url_or_date():
     assert article.headline.startswith("Perennial party girl Tara Reid")
     assert article.versioncreated == UNDATED  # a birth date in the text is not a dateline
     assert article.url is None and article.source == "ecb+"
+    # An ECB document has no headline: its first sentence is the story's, and stays in it.
+    assert article.body_html.startswith("<p>Perennial party girl Tara Reid")
+
+
+def test_a_headless_ecb_document_keeps_its_first_sentence_and_a_headline_ingest_takes():
+    """Three ECB documents begin with a sentence over 300 characters, read whole as their
+    headline: ingest refused them (422). A document that does begin with a headline (no
+    full stop) still gives it, and its body goes without it."""
+    long_first = ("In a move environmental groups says strikes at the heart of the Endangered "
+                  "Species Act , the Bush administration on Thursday announced a new rule that "
+                  "would let federal agencies decide on their own whether their projects harm "
+                  "endangered species , instead of requiring them in many cases to get a second "
+                  "opinion from federal wildlife experts .")  # fmt: skip
+    article = ecb_article({"doc": "9_9ecb.xml", "topic": 9, "event": "9a", "sentences": [
+        long_first, "The rule was proposed in August .",
+    ]})  # fmt: skip
+    assert len(article.headline) <= Limits().max_headline_chars
+    assert article.headline.endswith("to get a\u2026")
+    assert article.body_html.startswith("<p>In a move environmental groups says strikes")
+    assert "wildlife experts.</p>" in article.body_html
+    parse_ninjs(article_to_ninjs(article))  # no InvalidArticle
+
+    titled = ecb_article({"doc": "1_14ecb.xml", "topic": 1, "event": "1a", "sentences": [
+        "Tara Reid Finally Checks Into Rehab For Undisclosed Reasons",
+        "It 's been a long time coming .",
+    ]})  # fmt: skip
+    assert titled.headline == "Tara Reid Finally Checks Into Rehab For Undisclosed Reasons"
+    assert titled.body_html == "<p>It's been a long time coming.</p>"
 
 
 def test_dates_and_detokenizing():
@@ -169,6 +198,8 @@ def test_the_whole_english_file_reads():
     assert len(articles) == 413
     assert len({a.id for a in articles}) == 413
     assert all(a.language == "en" and a.headline for a in articles)
+    too_long = [a.id for a in articles if len(a.headline) > Limits().max_headline_chars]
+    assert too_long == []
 
 
 def test_iter_records_honours_limit(tmp_path):

@@ -421,3 +421,28 @@ def test_pictures_come_from_the_allowed_hosts_only() -> None:
         assert sanitize.image_allowed("https://other.example/a.jpg") is None
     finally:
         sanitize.use_image_hosts(before)
+
+
+def test_a_picture_whose_src_is_stripped_is_dropped_with_its_emptied_figure() -> None:
+    """A picture from a host not allowed (or with a `javascript:` src) lost its `src` and stayed
+    as an empty `<img>`, a broken frame with its caption under it; now it goes, and a figure
+    left with no picture goes with it (a figure of a quote, never with a picture, stays)."""
+    from khabar_render import sanitize
+
+    before = sanitize._POLICY
+    try:
+        sanitize.use_image_hosts(sanitize.ImagePolicy.parse("cdn.example.com"))
+        cleaned = sanitize.sanitize_body(
+            '<p>a <img src="javascript:alert(1)" alt="x>y"> b</p>'
+            '<figure><img src="https://other.example/a.jpg" alt="x">'
+            "<figcaption>صورة</figcaption></figure>"
+            '<figure><img src="https://other.example/a.jpg">'
+            '<img src="https://cdn.example.com/b.jpg"><figcaption>kept</figcaption></figure>'
+            "<figure><blockquote>q</blockquote><figcaption>quote</figcaption></figure>"
+        )
+    finally:
+        sanitize.use_image_hosts(before)
+    images = [dict(attrs) for tag, attrs in elements_of(cleaned) if tag == "img"]
+    assert [image.get("src") for image in images] == ["https://cdn.example.com/b.jpg"], cleaned
+    assert "صورة" not in cleaned and "kept" in cleaned and "quote" in cleaned
+    assert cleaned.startswith("<p>a  b</p>"), cleaned

@@ -59,7 +59,7 @@ from khabar_shared.events import (
     encode_event,
     event_json,
 )
-from khabar_shared.logging import get_logger
+from khabar_shared.logging import get_logger, stale_entry
 from khabar_shared.names import ENRICHED_STREAM, ENRICHED_TAG
 from khabar_shared.pipeline import Command, Writes, flush, key_reader, streamed
 from khabar_shared.redis_helpers import RedisClient
@@ -291,20 +291,18 @@ class Enricher:
         """What to do with each event: skip it (stale), withdraw its article, or enrich it."""
         known = await self.known_versions([e.article_id for e in events])
         plan: list[Action] = []
+        skipped: list[dict[str, Any]] = []
         for event in events:
             newest = known.get(event.article_id)
             # An equal version: the batch that enriched it was redelivered after it finished.
             if newest is not None and newest >= event.version:
-                log.info(
-                    "stale_event_skipped",
-                    article_id=event.article_id,
-                    version=event.version,
-                    known_version=newest,
-                )
+                skipped.append(stale_entry(event, newest))
                 plan.append("skip")
                 continue
             plan.append("live" if event.article.is_live else "withdraw")
             known[event.article_id] = max(newest or 0, event.version)
+        if skipped:
+            log.info("stale_events_skipped", count=len(skipped), skipped=skipped)
         return plan
 
     async def known_versions(self, article_ids: list[str]) -> dict[str, int]:

@@ -20,6 +20,7 @@ they are rendered inline, up to `eager_limit` per batch.
 import math
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -38,7 +39,7 @@ from khabar_render.warm import WarmLane
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
 from khabar_shared.events import EnrichedArticle, EnrichedEvent, newest_per_article
-from khabar_shared.logging import get_logger
+from khabar_shared.logging import get_logger, stale_entry
 
 log = get_logger(__name__)
 
@@ -184,10 +185,12 @@ class FragmentUpdater:
         """Store every article of the batch (one transaction), and sort out what changed."""
         results = await self._articles.put_many([change_of(event) for event in events])
         changes = BatchChanges()
+        skipped: list[dict[str, Any]] = []
         for event in events:
             result = results[event.article_id]
             if not result.applied and not is_redelivered_withdrawal(event, result):
-                log.info("stale_event_skipped", article_id=event.article_id, version=event.version)
+                known = result.previous.version if result.previous else None
+                skipped.append(stale_entry(event, known))
             elif is_links_only(event, result):
                 assert result.previous is not None
                 changes.relinked[event.article_id] = Relink(
@@ -204,6 +207,8 @@ class FragmentUpdater:
                 changes.sections |= touched
                 if not keeps_its_place(event, result, self._listings_now(event)):
                     changes.reordered |= touched
+        if skipped:
+            log.info("stale_events_skipped", count=len(skipped), skipped=skipped)
         return changes
 
     def _sections_touched(self, event: EnrichedEvent, result: Applied) -> set[str]:

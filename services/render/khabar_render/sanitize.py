@@ -12,8 +12,9 @@ Protocol-relative addresses (`//host/x`, and `/\\host/x`, which browsers read
 the same way) are refused everywhere: they look like site paths but leave the
 site. Pictures come only from the image hosts the operator allows
 (`KHABAR_IMAGE_HOSTS`, `ImagePolicy`; the page's Content Security Policy
-says the same): a picture from elsewhere loses its `src` in a body, and a
-featured picture from elsewhere is not shown.
+says the same): a picture from elsewhere (or with no usable `src`) is dropped from a
+body, with its figure when that holds no other picture, and a featured picture from
+elsewhere is not shown.
 """
 
 import re
@@ -145,7 +146,34 @@ def _is_site_path(url: str) -> bool:
 
 def sanitize_body(html: str) -> str:
     """Body HTML with only the allowed tags, attributes and URL schemes left."""
-    return _CLEANER.clean(html).strip()
+    cleaned = _CLEANER.clean(html).strip()
+    return _without_pictureless_images(cleaned) if "<img" in cleaned else cleaned
+
+
+# nh3's output, as html5ever writes it: every attribute's value double-quoted (a `>` may be
+# inside one), names lower-case. An allowed picture with no `src` lost it to the filter
+# (another host, `javascript:`) or never had one: a browser shows it as a broken frame.
+_IMAGE = re.compile(r'<img(?:\s+[^\s"=>/]+(?:="[^"]*")?)*\s*/?>')
+_HAS_SRC = re.compile(r'\ssrc="')
+# A figure with no figure inside it (nh3 leaves `figure` no attributes).
+_FIGURE = re.compile(r"<figure>((?:(?!<figure>).)*?)</figure>", re.DOTALL)
+# Stands where a picture was dropped, until its figure is seen; nh3 writes every `<` of text
+# as `&lt;`, so no tag nh3 does not allow is ever in its output.
+_DROPPED = "<khabar-dropped-img>"
+
+
+def _without_pictureless_images(html: str) -> str:
+    """`html` without its `<img>`s that have no `src`, and without a figure left with no
+    picture by that (its caption would describe nothing)."""
+    marked = _IMAGE.sub(lambda m: m.group() if _HAS_SRC.search(m.group()) else _DROPPED, html)
+    if _DROPPED not in marked:
+        return html
+    return _FIGURE.sub(_figure_kept, marked).replace(_DROPPED, "").strip()
+
+
+def _figure_kept(match: re.Match[str]) -> str:
+    inside = match.group(1)
+    return "" if _DROPPED in inside and "<img" not in inside else match.group()
 
 
 def safe_url(url: str | None, allow_mailto: bool = False) -> str | None:

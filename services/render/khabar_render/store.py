@@ -513,13 +513,15 @@ class LiveFragments:
             except NoScriptError:  # Redis lost its scripts (a restart, a flush): load it again
                 return await self._get_by_client(key, article_id)
         assert self._cache_lane is not None
-        cache = self._cache_lane.connected() or await self._cache_lane.connection()
-        log = self._log_lane.connected() or await self._log_lane.connection()
         # Both on their way before either is awaited: one round trip's wait, not two.
+        raw_sent = await self._cache_lane.send_now("GET", key)
+        try:
+            withdrawn_sent = await self._log_lane.send_now("SISMEMBER", WITHDRAWN_KEY, article_id)
+        except BaseException:
+            raw_sent.cancel()  # nobody will read it; its reply is skipped when it comes
+            raise
         replies: tuple[Any, Any] = await asyncio.gather(
-            cache.send(pack([("GET", key)])),
-            log.send(pack([("SISMEMBER", WITHDRAWN_KEY, article_id)])),
-            return_exceptions=True,
+            raw_sent, withdrawn_sent, return_exceptions=True
         )
         for reply in replies:
             if isinstance(reply, BaseException):

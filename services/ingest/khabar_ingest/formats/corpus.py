@@ -15,7 +15,11 @@ published, author, title, abstract, text):
 ECB+ (`ecbplus-english-events-topics01-20.jsonl.gz`, fields doc, topic, event,
 sentences): id `ecb-<doc without .xml>`; headline: the first sentence that is
 not a URL; a short date line right after it gives the date (else `UNDATED`);
-the rest, lightly detokenized, one `<p>` per sentence; language 'en'.
+the rest, lightly detokenized, one `<p>` per sentence; language 'en'. The
+original ECB documents (`<n>_<m>ecb.xml`, not `ecbplus`) mostly have no
+headline: they begin with the story's first sentence. One that begins with prose
+(a sentence ending in `.`, `!` or `?`) keeps it as its first paragraph, and its
+headline is that sentence, cut at a word boundary to `HEADLESS_HEADLINE_CHARS`.
 
 Both keep their corpus fields (docno, categories, topic, event) in `extra`,
 which evaluations of related-story detection can use.
@@ -51,6 +55,10 @@ OUTLET_NAMES = {
     "skynews": "سكاي نيوز عربية",
 }
 UNDATED = datetime(2000, 1, 1, tzinfo=UTC)
+# A headline made of a headless ECB document's first sentence is cut to ingest's default
+# headline limit (`Limits.max_headline_chars`, KHABAR_MAX_HEADLINE_CHARS): every such headline
+# that fit stays as it was, and none is refused (422) as too long.
+HEADLESS_HEADLINE_CHARS = 300
 
 # Lines that are the outlet's furniture, not the story (see the corpus README).
 _BOILERPLATE = re.compile(
@@ -114,7 +122,10 @@ def ecb_article(record: dict[str, Any] | EcbRecord) -> Article:
     rest = [s for s in sentences if not _is_url(s)]
     if not rest:
         raise ValueError(f"{ecb.doc}: no sentence to make a headline of")
-    headline, rest = rest[0], rest[1:]
+    if _is_headless(ecb.doc, rest[0]):
+        headline = _cut_at_word(rest[0], HEADLESS_HEADLINE_CHARS)
+    else:
+        headline, rest = rest[0], rest[1:]
     published = None
     for index, sentence in enumerate(rest[:4]):
         published = find_date(sentence) if _is_dateline(sentence) else None
@@ -231,6 +242,23 @@ def _is_dateline(sentence: str) -> bool:
             prefix_words = len(sentence[: match.start()].split())
             return prefix_words <= 4 and (prefix_words == 0 or not sentence.endswith("."))
     return False
+
+
+# A sentence of prose ends so; a headline rarely does ("Tara Reid Finally Checks Into Rehab").
+_PROSE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
+
+
+def _is_headless(doc: str, first: str) -> bool:
+    """An original ECB document (ECB+ ones start with a URL, a headline, a date) whose first
+    sentence is the story's: it has no headline of its own."""
+    return not doc.endswith("ecbplus.xml") and _PROSE_END.search(first) is not None
+
+
+def _cut_at_word(sentence: str, limit: int) -> str:
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return cut + "\u2026"
 
 
 def _is_url(sentence: str) -> bool:

@@ -63,24 +63,43 @@ class MalformedXml(ValueError):
 
 
 # Control characters XML 1.0 forbids even as references: a scraped \x1a in an agency's text
-# makes the whole item not well-formed. Each stands in, for the parse, as one of the 32
-# noncharacters U+FDD0..U+FDEF (reserved for a program's internal use, legal in XML), and is
-# put back after it, so the ninjs reader cleans and reports it at its field, as in JSON.
+# (raw, or written `&#x1a;`) makes the whole item not well-formed. Each stands in, for the
+# parse, as one of the 32 noncharacters U+FDD0..U+FDEF (reserved for a program's internal use,
+# legal in XML), and is put back after it, so the ninjs reader cleans and reports it at its
+# field, as in JSON.
 _XML_FORBIDDEN_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_FORBIDDEN_CODES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0D}
+# A character reference, or a CDATA section or comment (where `&#...;` is not one) to skip.
+_REFERENCE_OR_VERBATIM = re.compile(
+    rb"<!\[CDATA\[.*?\]\]>|<!--.*?-->|&#(?:x([0-9A-Fa-f]{1,8})|([0-9]{1,10}));", re.DOTALL
+)
 _STAND_IN = 0xFDD0
 _CONTROLS_BACK = {_STAND_IN + code: code for code in range(0x20)}
 _DECLARED_ENCODING = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 
 
 def _controls_stood_in(body: bytes) -> bytes | None:
-    """The body with each forbidden control as its stand-in; None when it has none, or is not
-    UTF-8 (a stand-in is written in UTF-8)."""
-    if body.startswith((b"\xff\xfe", b"\xfe\xff")) or not _XML_FORBIDDEN_CONTROLS.search(body):
+    """The body with each forbidden control, raw or as a reference, as its stand-in; None when
+    it has none. A reference stands in as a reference, so in any ASCII-based encoding; a raw
+    control only in UTF-8 (its stand-in is written in UTF-8)."""
+    if body.startswith((b"\xff\xfe", b"\xfe\xff")):
         return None
+    stood_in = _REFERENCE_OR_VERBATIM.sub(_reference_stand_in, body) if b"&#" in body else body
     declared = _DECLARED_ENCODING.match(body.removeprefix(b"\xef\xbb\xbf"))
-    if declared and declared.group(1).lower().replace(b"-", b"") != b"utf8":
-        return None
-    return _XML_FORBIDDEN_CONTROLS.sub(lambda m: chr(_STAND_IN + m.group()[0]).encode(), body)
+    utf8 = not declared or declared.group(1).lower().replace(b"-", b"") == b"utf8"
+    if utf8 and _XML_FORBIDDEN_CONTROLS.search(stood_in):
+        stood_in = _XML_FORBIDDEN_CONTROLS.sub(
+            lambda m: chr(_STAND_IN + m.group()[0]).encode(), stood_in
+        )
+    return None if stood_in == body else stood_in
+
+
+def _reference_stand_in(match: re.Match[bytes]) -> bytes:
+    hexadecimal, decimal = match.group(1), match.group(2)
+    if hexadecimal is None and decimal is None:
+        return match.group()  # a CDATA section or a comment, verbatim
+    code = int(hexadecimal, 16) if hexadecimal is not None else int(decimal)
+    return f"&#x{_STAND_IN + code:X};".encode() if code in _FORBIDDEN_CODES else match.group()
 
 
 def _controls_back(root: ET.Element) -> None:

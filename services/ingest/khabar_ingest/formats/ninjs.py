@@ -421,7 +421,7 @@ class _Reader:
                 where = pointer(key)
                 headline = self._check_string(self.doc[key], where, None, True)
         if not headline and not any(e.pointer.startswith(where) for e in self.errors):
-            self.fail(where, "an article needs a headline")
+            self.fail(where, "an article needs a headline" + self._emptied_by_cleaning(where))
         elif len(headline) > self.limits.max_headline_chars:
             self.fail(
                 where,
@@ -429,6 +429,12 @@ class _Reader:
                 f"at most {self.limits.max_headline_chars} allowed",
             )
         return headline
+
+    def _emptied_by_cleaning(self, where: str) -> str:
+        """Why a field sent with text came out empty: its cleaning, said, so a headline of
+        control characters alone is not refused as if none had been sent."""
+        done = [c.detail for c in self.cleaned if c.pointer.startswith(where)]
+        return f"; nothing was left once cleaned ({', '.join(done)})" if done else ""
 
     def _first_pattern_key(self, prefix: str, preferred: tuple[str, ...]) -> str | None:
         for key in preferred:
