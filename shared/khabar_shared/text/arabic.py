@@ -190,3 +190,63 @@ def stem_arabic(token: str) -> str:
     if word != token and _restore_ta_marbuta(word) != word:
         word = word[:-1]  # سياسته -> سياست -> سياس, as سياسة
     return word
+
+
+# Search's folding of inflected forms (`fold_inflection`): below this corpus
+# count a candidate is not trusted to be a word.
+_FOLD_ATTESTED = 5
+
+
+def _attested(word: str) -> bool:
+    return _score(word) >= _FOLD_ATTESTED
+
+
+def _is_imperfect(rest: str) -> bool:
+    """Whether the corpus writes `rest` with both the ي and the ت of an imperfect verb."""
+    return len(rest) >= MIN_STEM and all(frequency(p + rest) >= _FOLD_ATTESTED for p in "يت")
+
+
+def _fold_suffix(stem: str) -> str | None:
+    """The stem without an accusative tanween alef, or None when it has none."""
+    rest = stem[:-1]
+    if not stem.endswith("ا") or rest.endswith(("ي", "ه")):
+        return None  # روسيا, رسميا keep their ا
+    return rest if _score(rest) >= max(_FOLD_ATTESTED, frequency(stem) // 4) else None
+
+
+def _fold_verb(stem: str) -> str:
+    """An imperfect or a perfect's ت as one form: يسيطران -> سيطر, تحملت / تتحمل -> تحمل."""
+    if stem[0] in "يت" and stem.endswith("ان") and _is_imperfect(stem[1:-2]):
+        stem = stem[:-2]  # the dual: يسيطران -> يسيطر
+    elif stem.endswith("ت") and frequency(stem[:-1]) > max(frequency(stem), _FOLD_ATTESTED - 1):
+        return stem[:-1]  # the perfect's ت: تحملت -> تحمل
+    if stem[0] not in "يت":
+        return stem
+    rest = stem[1:]
+    if rest.startswith("ت") and stem[0] == "ت":
+        return rest if frequency(rest) >= _FOLD_ATTESTED else stem  # تتحمل -> تحمل
+    # Forms VII, VIII and X, whose perfect starts with ا: ينطلق, يقترب, يستانف.
+    derived = rest.startswith(("ست", "ن")) or (len(rest) >= 4 and rest[1] in "تطد")
+    if derived and len(rest) >= 4 and _attested("ا" + rest):
+        return "ا" + rest
+    if stem[0] == "ي" and _is_imperfect(rest) and _attested(rest):
+        return rest  # يرفض -> رفض, when ترفض is written too
+    return stem
+
+
+@lru_cache(maxsize=300_000)
+def fold_inflection(stem: str) -> str:
+    """A stem with inflection the light stemmer keeps folded away, for search only.
+
+    A reader types the form he remembers (تتحمل, أمطار) and another paper
+    wrote another (تحملت, أمطاراً): tense, person and case differ while the
+    word is the same. Each rule fires only when the corpus attests the
+    folded form as a word, so names (أمريكا, بيروت, اليابان) keep their
+    shape. Enrich's stems stay as they are (its related-article scores and
+    golden outputs depend on them); search folds on both sides, documents
+    and queries, so the two meet.
+    """
+    if len(stem) < 4 or not "\u0621" <= stem[0] <= "\u064a":
+        return stem
+    noun = _fold_suffix(stem)
+    return noun if noun is not None else _fold_verb(stem)
