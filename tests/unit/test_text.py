@@ -4,7 +4,6 @@ import pytest
 
 from khabar_shared.text import (
     analyze,
-    analyze_for_search,
     detect_language,
     is_stopword,
     normalize,
@@ -217,40 +216,3 @@ def test_detect_language_by_script_share() -> None:
     assert detect_language("Lindsay Lohan checks into rehab at Betty Ford clinic") == "en"
     assert detect_language("شركة Apple تطلق هاتف iPhone الجديد في الأسواق") == "ar"
     assert detect_language("") == "en"
-
-
-# --- search's folding of inflection --------------------------------------------------
-
-
-def search_terms(words: str) -> set[str]:
-    return set(analyze_for_search(words))
-
-
-def test_an_accusative_tanween_alef_folds_to_the_plain_noun() -> None:
-    # A reader types امطارا, the forecast says الأمطار.
-    assert search_terms("أمطاراً") == search_terms("الأمطار") == {"امطار"}
-    assert search_terms("قتيلاً") == search_terms("قتيل")
-    assert search_terms("عقدا") == search_terms("العقد")
-
-
-def test_names_and_nisba_adverbs_keep_their_final_alef() -> None:
-    for word in ("أمريكا", "روسيا", "فرنسا", "كندا", "أوروبا", "رسميا"):
-        assert search_terms(word) == set(analyze(word))
-
-
-def test_an_imperfect_meets_its_perfect() -> None:
-    assert search_terms("تتحمل") == search_terms("تحملت") == search_terms("تحمل")
-    assert search_terms("تتوقع") == search_terms("توقعت") == search_terms("توقع")
-    assert search_terms("يقترب") == search_terms("اقترب")
-    assert search_terms("يستأنف") == search_terms("استأنف")
-    assert search_terms("تنطلق") == search_terms("انطلق")
-    assert search_terms("يرفضان") == search_terms("رفض")
-
-
-def test_nouns_that_start_like_an_imperfect_keep_their_letter() -> None:
-    for word in ("تحرير", "تعليم", "تقرير", "اليمين", "اليابان", "يوسف", "تركيا", "بيروت"):
-        assert search_terms(word) == set(analyze(word))
-
-
-def test_enrich_terms_are_not_folded() -> None:
-    assert analyze("أمطاراً تتحمل") == ["امطارا", "تتحمل"]

@@ -8,14 +8,10 @@ from pydantic import BaseModel
 
 from khabar_search.captions import captions_of
 from khabar_shared.events import EnrichedArticle
-from khabar_shared.text import analyze_for_search, fold_inflection
+from khabar_shared.text import analyze
 
 TAG_PATTERN = re.compile(r"<[^>]+>")
 MAX_BODY_CHARS = 20_000
-# `search_text` keeps the first stems only (headline, lead, then the body): a long
-# column holds any three stems somewhere, and with inflection folded it would
-# outrank the short telling whose headline holds them.
-MAX_STEMS = 150
 # Tags readers filter by; keyphrases are too many and too fine for a facet list.
 FACETED_TAG_TYPES = frozenset({"topic", "person", "place", "organisation"})
 FACET_SEPARATOR = "|"
@@ -69,13 +65,12 @@ def distinct_terms(search_text: str) -> str:
     query ranks by proximity and counts on the real text. Repeats would only
     add positions and word pairs for Meilisearch to index on every update.
     """
-    terms = dict.fromkeys(fold_inflection(t) for t in search_text.split())
-    return " ".join(list(terms)[:MAX_STEMS])
+    return " ".join(dict.fromkeys(search_text.split()))
 
 
 def field_terms(text: str) -> str:
     """The stems of one field as the stems query sees them, each once."""
-    return " ".join(dict.fromkeys(analyze_for_search(text)))
+    return " ".join(dict.fromkeys(analyze(text)))
 
 
 def to_document(enriched: EnrichedArticle) -> SearchDocument:

@@ -47,7 +47,7 @@ from khabar_search.node_pool import NodePool
 from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.logging import get_logger
-from khabar_shared.text import analyze_for_search, tokenize
+from khabar_shared.text import analyze, tokenize
 
 log = get_logger(__name__)
 
@@ -151,9 +151,8 @@ def build_filters(params: SearchParams) -> list[str]:
 
 
 def stems_query(q: str) -> str:
-    """The query as the indexer wrote `search_text`: clitics gone, stemmed, inflection
-    folded, no stop words."""
-    return " ".join(dict.fromkeys(analyze_for_search(q)))
+    """The query as enrich wrote `search_text`: clitics gone, stemmed, no stop words."""
+    return " ".join(dict.fromkeys(analyze(q)))
 
 
 def adds_recall(q: str, stems: str) -> bool:
@@ -285,7 +284,7 @@ def by_title_cover(
     Each query's first page is the same whichever page is asked for, so it is
     ranked the same on every page and the pages follow on from it.
     """
-    stems = frozenset(analyze_for_search(q))
+    stems = frozenset(analyze(q))
     head = sorted(
         (item for article_id, item in best.items() if article_id in first_page),
         reverse=True,

@@ -14,20 +14,13 @@ import re
 from functools import lru_cache
 
 from khabar_shared.text import arabic, english
-from khabar_shared.text.arabic import (
-    fold_inflection,
-    normalize_arabic,
-    stem_arabic,
-    strip_clitics,
-)
+from khabar_shared.text.arabic import normalize_arabic, stem_arabic, strip_clitics
 
 __all__ = [
     "WORD",
     "analyze",
-    "analyze_for_search",
     "arabic_tokens",
     "detect_language",
-    "fold_inflection",
     "is_arabic",
     "is_stopword",
     "normalize",
@@ -112,15 +105,6 @@ def analyze(text: str, lang: str | None = None) -> list[str]:
         if t is not None:
             terms.append(t)
     return terms
-
-
-def analyze_for_search(text: str) -> list[str]:
-    """`analyze`, then each term's inflection folded (`fold_inflection`): search's terms.
-
-    Search folds the stems of its documents and of its queries alike; enrich
-    keeps `analyze`'s terms for its own scores.
-    """
-    return [fold_inflection(t) for t in analyze(text)]
 
 
 def detect_language(text: str) -> str:
