@@ -1,6 +1,7 @@
 """Known-item search as a reader meets it, on a part of the archive nothing was tuned on.
 
     .venv/bin/python -m bench.known_item [--held-out 6000] [--items 300] [--saudinewsnet DIR]
+        [--half A|B]
 
 `bench.relevance` asks for an article by 2–3 salient words of its own
 headline: 0.99, because the words are exactly the article's. A reader is
@@ -89,10 +90,34 @@ alternating base then branch in one session, load 12–14: another paper's words
 typed 0.974 → 0.974. Still below 0.78. Of the tuning half's 42 misses, the top
 hit held as many of the query's stems as the best correct telling in 17 and
 more in 23: beyond where the words are, lexical ranking has little left here.
+
+Halves (`--half`, from 2026-12-08): a query is in half A when sha1 of its source
+article id is even. The 2026-12-07 split above was another one (135 / 165); by
+this one the queries split 150 / 150 and today's search scores A 0.714, B 0.819,
+full 0.766 (raw 0.565 / 0.666 / 0.616; one kept index of 7,700, load 9-14).
+Tried on them and left out (commit e3af187, reverted):
+- folding inflection in the stems of documents and queries (امطارا -> امطار,
+  تتحمل / تحملت -> تحمل, يقترب -> اقترب, يسيطران -> سيطر; enrich's stems kept):
+  A 0.720, B 0.800, full 0.758. It wins the queries it was made for ("تحملت
+  تكاليف اسكان" 0 -> 1) and loses others: a long column's body then holds every
+  folded stem (يطبق -> طبق) and outranks the short telling.
+- the same with `search_text` cut to its first 150 stems: A 0.733, B 0.804;
+  the cut alone A 0.714.
+- the stems query asking Meilisearch's `last` strategy with its stems ordered
+  commonest first (by the corpus lexicon), so that a telling without the
+  reader's rarest word is found without `relax.py`: A 0.718, B 0.820 (one
+  query either way).
+In the misses of half A the top hit is often another telling of the same story
+that the 4-gram rule did not join (same event, other words: "سفاح سينما
+كولورادو يفلت من الإعدام" for "قاتل 12 شخصًا في السينما يفلت من عقوبة
+الإعدام"), and joined stories chain unrelated articles (a Red Cross visit to
+Yemen counts as a telling of "تبدأ عملية تحرير أبين"). Part of the gap to 0.78
+is in the judgments, not the ranking.
 """
 
 import argparse
 import asyncio
+import hashlib
 import json
 import secrets
 import tempfile
@@ -212,6 +237,12 @@ def known_items(archive: Archive, df: Counter[str], limit: int) -> tuple[list[Kn
     return items, sources
 
 
+def half_of(source_id: str) -> str:
+    """The half a query belongs to, by a hash of the article it was taken from: tune a
+    change on half A, report it on half B (`--half`)."""
+    return "A" if int(hashlib.sha1(source_id.encode()).hexdigest(), 16) % 2 == 0 else "B"
+
+
 def first_rank(found: list[str], correct: frozenset[str]) -> float:
     for rank, article_id in enumerate(found, start=1):
         if article_id in correct:
@@ -255,10 +286,12 @@ def own_headline_items(
     return items[:limit]
 
 
-async def run(archive: Archive, limit: int) -> None:
+async def run(archive: Archive, limit: int, half: str | None = None) -> None:
     console = Console()
     df = document_frequencies(archive.articles)
     items, left_out = known_items(archive, df, limit)
+    # Every query's source stays out of the index, so both halves search the same archive.
+    items = [item for item in items if half is None or half_of(item.source_id) == half]
     own = own_headline_items(archive, df, left_out, limit)
     typed = own_headline_items(archive, df, left_out, limit, typed=True)
     indexed = [a for a in archive.articles if a.id not in left_out]
@@ -280,7 +313,10 @@ async def run(archive: Archive, limit: int) -> None:
     for column in ("task", "queries", "khabar search", "raw Meilisearch"):
         table.add_column(column, justify="left" if column == "task" else "right")
     table.add_row(
-        "another paper's words, as typed", str(len(items)), f"{hard[0]:.3f}", f"{hard[1]:.3f}"
+        "another paper's words, as typed" + (f" (half {half})" if half else ""),
+        str(len(items)),
+        f"{hard[0]:.3f}",
+        f"{hard[1]:.3f}",
     )
     table.add_row("the article's own headline words", str(len(own)), *(f"{v:.3f}" for v in easy))
     table.add_row(
@@ -291,13 +327,22 @@ async def run(archive: Archive, limit: int) -> None:
     console.print(table)
     for item in items[:5]:
         console.print(f"  e.g. {item.query!r} (read in {item.source_id})")
-    console.print(f"goal ≥ {GOAL}: " + ("met" if hard[0] >= GOAL else "NOT met"))
+    if half:
+        # Half B ranks easier than half A: one half's figure says nothing of the goal.
+        console.print(f"goal ≥ {GOAL} is judged on the whole set, not on half {half}")
+    else:
+        console.print(f"goal ≥ {GOAL}: " + ("met" if hard[0] >= GOAL else "NOT met"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--held-out", type=int, default=6000)
     parser.add_argument("--items", type=int, default=300)
+    parser.add_argument(
+        "--half",
+        choices=("A", "B"),
+        help="only the hard task's queries of this half (A to tune on, B to report)",
+    )
     parser.add_argument(
         "--saudinewsnet",
         type=Path,
@@ -310,7 +355,7 @@ def main() -> None:
         if args.saudinewsnet
         else ant_archive(args.held_out)
     )
-    asyncio.run(run(archive, args.items))
+    asyncio.run(run(archive, args.items, args.half))
 
 
 if __name__ == "__main__":
