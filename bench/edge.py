@@ -14,7 +14,10 @@ enriched stream, then in one run:
   beside the same minimal server serving the same fragment bytes;
 - withdrawal → gone at the edge: `--changes` withdrawals at `--rate` a
   second, each timed from its event until the edge answers 410 for the
-  article and its section's listing no longer shows it (p50, p99);
+  article and its section's listing no longer shows it (p50, p99); a victim
+  still shown after `--withdrawal-timeout` seconds is given up on and named
+  with what still shows it (`STUCK <id>: still shown at <urls>`), and
+  `--hold-when-stuck` keeps varnishd, render and Redis up for a look;
 - the edge's hit ratio during a replay of `--replay` reader requests (home,
   sections, articles by a Zipf law, and `--search-share` of them searches
   from the search page, queries by a Zipf law too), from varnishstat: hits
