@@ -390,8 +390,8 @@ sub khabar_recheck_purge {
         set req.http.X-Khabar-Dropped = xkey.purge("khabar-fetch:"
             + regsub(resp.http.X-Khabar-Fetch, " .*$", ""));
         std.log("khabar_recheck_purge: dropped " + req.http.X-Khabar-Dropped + " " + req.url
-            + " fetched from " + resp.http.X-Khabar-Fetch + ", purge at "
-            + var.global_get("khabar_purged_at"));
+            + " (" + resp.status + ") fetched from " + resp.http.X-Khabar-Fetch
+            + ", purge at " + var.global_get("khabar_purged_at"));
         unset req.http.X-Khabar-Dropped;
     }
     unset resp.http.X-Khabar-Fetch;
