@@ -35,6 +35,16 @@ Under heavy load use `--max-age 600` for the cached-hit comparison: with 30 s
 the copies fetched before wrk may expire during its run (the table's origin
 fetches say so), and the edge is then measured revalidating, not hitting.
 
+Runs of 2026-12-07/08, session 14 (issue 22's hang: a purge between a page shell's head and its
+body; the edge now drops such an object once it is in, khabar_recheck_purge), 500 articles,
+max-age 600, `--seconds 2 --replay 300 --changes 100 --withdrawal-timeout 60`, main's VCL and the
+branch's in two loops side by side, 23:39-00:37, load 8.6-28 (both loops and other sessions):
+- main: 23 runs, 23 finished (no victim stuck in 2,300 withdrawals); withdrawals p50 0.61-7.99 s
+  (median 3.95), p99 1.64-11.31 s (median 7.63).
+- branch: 23 runs, 23 finished; p50 0.48-6.99 s (median 4.19), p99 1.39-11.71 s (median 7.62).
+  The recheck dropped 0-7 objects a run (50 in 17 logged runs), one refetch each; most followed
+  purges that did not name them. Seconds, both sides alike, are render's lag under the load.
+
 Runs of 2026-12-07, session 13 (render's cached-fragment reads on a lane: one
 connection all requests share, `khabar_shared/lane.py`), 500 articles, max-age 600,
 base (f86852d) and branch alternating in one sitting, load 10-21 (other sessions'
