@@ -14,7 +14,10 @@ enriched stream, then in one run:
   beside the same minimal server serving the same fragment bytes;
 - withdrawal → gone at the edge: `--changes` withdrawals at `--rate` a
   second, each timed from its event until the edge answers 410 for the
-  article and its section's listing no longer shows it (p50, p99);
+  article and its section's listing no longer shows it (p50, p99); a victim
+  still shown after `--withdrawal-timeout` seconds is given up on and named
+  with what still shows it (`STUCK <id>: still shown at <urls>`), and
+  `--hold-when-stuck` keeps varnishd, render and Redis up for a look;
 - the edge's hit ratio during a replay of `--replay` reader requests (home,
   sections, articles by a Zipf law, and `--search-share` of them searches
   from the search page, queries by a Zipf law too), from varnishstat: hits
@@ -31,6 +34,16 @@ Needs Debian's `wrk` (apt-get install wrk). Prints tables; it is not a test.
 Under heavy load use `--max-age 600` for the cached-hit comparison: with 30 s
 the copies fetched before wrk may expire during its run (the table's origin
 fetches say so), and the edge is then measured revalidating, not hitting.
+
+Runs of 2026-12-07/08, session 14 (issue 22's hang: a purge between a page shell's head and its
+body; the edge now drops such an object once it is in, khabar_recheck_purge), 500 articles,
+max-age 600, `--seconds 2 --replay 300 --changes 100 --withdrawal-timeout 60`, main's VCL and the
+branch's in two loops side by side, 23:39-00:37, load 8.6-28 (both loops and other sessions):
+- main: 23 runs, 23 finished (no victim stuck in 2,300 withdrawals); withdrawals p50 0.61-7.99 s
+  (median 3.95), p99 1.64-11.31 s (median 7.63).
+- branch: 23 runs, 23 finished; p50 0.48-6.99 s (median 4.19), p99 1.39-11.71 s (median 7.62).
+  The recheck dropped 0-7 objects a run (50 in 17 logged runs), one refetch each; most followed
+  purges that did not name them. Seconds, both sides alike, are render's lag under the load.
 
 Runs of 2026-12-07, session 13 (render's cached-fragment reads on a lane: one
 connection all requests share, `khabar_shared/lane.py`), 500 articles, max-age 600,
@@ -121,6 +134,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -271,37 +285,88 @@ def withdrawal(article_id: str) -> EnrichedEvent:
     )
 
 
+@dataclass
+class Withdrawn:
+    """One victim's withdrawal as the poller saw it: how long until gone, or what still showed."""
+
+    article_id: str
+    listing: str
+    seconds: float | None = None  # None: still shown when the poll gave up
+    page_status: int = 0
+    listing_shows: bool = True
+    reconnects: int = 0  # connections the edge closed while this victim was polled
+
+    def stale_urls(self) -> list[str]:
+        urls = [] if self.page_status == 410 else [f"/articles/{self.article_id}"]
+        return urls + ([self.listing] if self.listing_shows else [])
+
+
+@dataclass
+class Poller:
+    """One URL asked again and again on a keep-alive connection, opened again if the edge
+    closes it."""
+
+    host: str
+    port: int
+    path: str
+    client: KeepAliveClient
+    reconnects: int = 0
+
+    @classmethod
+    async def open(cls, host: str, port: int, path: str) -> "Poller":
+        return cls(host, port, path, await KeepAliveClient.open(host, port))
+
+    async def get(self) -> tuple[int, bytes]:
+        try:
+            return await self.client.get(self.path)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            self.client.close()
+            self.reconnects += 1
+            self.client = await KeepAliveClient.open(self.host, self.port)
+            return await self.client.get(self.path)
+
+    def close(self) -> None:
+        self.client.close()
+
+
 async def time_withdrawals(
-    edge: str, redis_url: str, victims: list[tuple[str, str]], rate: float
-) -> list[float]:
-    """Seconds from each withdrawal's event until the edge no longer shows the article anywhere.
+    edge: str, redis_url: str, victims: list[tuple[str, str]], rate: float, timeout: float
+) -> list[Withdrawn]:
+    """Each withdrawal's event until the edge no longer shows the article anywhere.
 
     Each victim's page and listing are polled on connections of their own with
     the harness's lean client: with httpx, 60 requests in flight cost the
     polling process more than the edge took to answer them, and the figure was
-    the poller's queue as much as the edge's.
+    the poller's queue as much as the edge's. A victim still shown after
+    `timeout` seconds is given up on and reported with what still shows it.
     """
     client = redis.asyncio.Redis.from_url(redis_url)
     parts = urlsplit(edge)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
 
-    async def one(article_id: str, listing: str, delay: float) -> float:
-        page_client = await KeepAliveClient.open(host, port)
-        listing_client = await KeepAliveClient.open(host, port)
+    async def one(article_id: str, listing: str, delay: float) -> Withdrawn:
+        found = Withdrawn(article_id, listing)
+        # Opened after the wait: the edge closes a connection idle for its timeout_idle (5 s).
         await asyncio.sleep(delay)
+        page = await Poller.open(host, port, f"/articles/{article_id}")
+        shown_in = await Poller.open(host, port, listing)
         started = time.perf_counter()
         await client.xadd(ENRICHED_STREAM, encode_event(withdrawal(article_id)))
         try:
-            while True:
-                (status, _), (_, shown) = await asyncio.gather(
-                    page_client.get(f"/articles/{article_id}"), listing_client.get(listing)
+            while time.perf_counter() - started < timeout:
+                (found.page_status, _), (_, shown) = await asyncio.gather(
+                    page.get(), shown_in.get()
                 )
-                if status == 410 and article_id.encode() not in shown:
-                    return time.perf_counter() - started
+                found.listing_shows = article_id.encode() in shown
+                if found.page_status == 410 and not found.listing_shows:
+                    found.seconds = time.perf_counter() - started
+                    break
                 await asyncio.sleep(0.02)
+            found.reconnects = page.reconnects + shown_in.reconnects
+            return found
         finally:
-            page_client.close()
-            listing_client.close()
+            page.close()
+            shown_in.close()
 
     try:
         return list(
@@ -311,6 +376,23 @@ async def time_withdrawals(
         )
     finally:
         await client.aclose()
+
+
+def report_withdrawals(found: list[Withdrawn], args: argparse.Namespace, console: Console) -> None:
+    seconds = [w.seconds for w in found if w.seconds is not None]
+    stuck = [w for w in found if w.seconds is None]
+    console.print(
+        f"{len(found)} withdrawals at {args.rate:g}/s, event → gone from its page "
+        f"and listing at the edge: p50 {percentile(seconds, 0.5):.3f} s, "
+        f"p99 {percentile(seconds, 0.99):.3f} s, max {max(seconds, default=float('nan')):.3f} s"
+        + (f"; {len(stuck)} still shown after {args.withdrawal_timeout:g} s" if stuck else "")
+        + f"; connections closed by the edge: {sum(w.reconnects for w in found)}"
+    )
+    for victim in stuck:
+        console.print(
+            f"STUCK {victim.article_id}: still shown at {' '.join(victim.stale_urls())} "
+            f"(page {victim.page_status})"
+        )
 
 
 COUNTERS = ("cache_hit", "cache_miss", "cache_hitmiss", "cache_hitpass", "s_pass", "backend_req")
@@ -498,6 +580,19 @@ def main() -> None:
     )
     parser.add_argument("--changes", type=int, default=30)
     parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument(
+        "--withdrawal-timeout",
+        type=float,
+        default=60.0,
+        help="seconds after which a withdrawal still shown at the edge is reported as stuck",
+    )
+    parser.add_argument(
+        "--hold-when-stuck",
+        type=float,
+        default=0.0,
+        help="seconds to keep the stack up (varnishd, render, Redis) for a look when a "
+        "withdrawal is stuck",
+    )
     parser.add_argument("--replay", type=int, default=3000)
     parser.add_argument("--search-share", type=float, default=0.1)
     parser.add_argument(
@@ -631,12 +726,16 @@ def main() -> None:
         for article_id, listing in victims:
             httpx.get(f"{edge}/articles/{article_id}")
             httpx.get(edge + listing)
-        seconds = asyncio.run(time_withdrawals(edge, system.redis_url, victims, args.rate))
-        console.print(
-            f"{len(seconds)} withdrawals at {args.rate:g}/s, event → gone from its page "
-            f"and listing at the edge: p50 {percentile(seconds, 0.5):.3f} s, "
-            f"p99 {percentile(seconds, 0.99):.3f} s, max {max(seconds):.3f} s"
+        found = asyncio.run(
+            time_withdrawals(edge, system.redis_url, victims, args.rate, args.withdrawal_timeout)
         )
+        report_withdrawals(found, args, console)
+        if any(w.seconds is None for w in found) and args.hold_when_stuck:
+            console.print(
+                f"holding the stack {args.hold_when_stuck:g} s: edge {edge} (varnishd -n "
+                f"{work / 'edge' / 'varnishd'}), logs in {system.base}, redis {system.redis_url}"
+            )
+            time.sleep(args.hold_when_stuck)
 
 
 if __name__ == "__main__":

@@ -127,9 +127,12 @@ sub khabar_purge {
     if (!req.http.xkey-purge) {
         return (synth(400, "Name the surrogate keys in xkey-purge"));
     }
-    # Fetches that start before this purge and end after it are not cached (vcl_backend_response).
-    # A little ahead of now: `now` is when this request began, the purge is a moment later.
-    var.global_set("khabar_purged_at", "" + (std.time2real(now, 0.0) + 0.01));
+    # Fetches that start before this purge and end after it are not kept (vcl_backend_response,
+    # khabar_recheck_purge). A little ahead of now: `now` is when this request began, the
+    # purge is a moment later. Never moved back by a purge that began before another.
+    if (std.real(var.global_get("khabar_purged_at"), 0.0) < std.time2real(now, 0.0) + 0.01) {
+        var.global_set("khabar_purged_at", "" + (std.time2real(now, 0.0) + 0.01));
+    }
     set req.http.X-Purged = xkey.purge(req.http.xkey-purge);
     return (synth(200, "Purged " + req.http.X-Purged));
 }
@@ -329,7 +332,26 @@ sub vcl_backend_response {
         set beresp.grace = 0s;
         set beresp.keep = 0s;
     }
+    if (!beresp.uncacheable) {
+        call khabar_mark_fetch;
+    }
     return (deliver);
+}
+
+sub khabar_mark_fetch {
+    # The check above sees only purges that came before the head: one that comes
+    # between the head and the object's entry into the cache finds nothing to drop
+    # (xkey passes over a busy object and indexes it only once it is in; Varnish does
+    # not stream an ESI object, a page shell or a listing, into the cache, so it stays
+    # busy until its whole body is in). So the object gets a key of its own and its
+    # fetch's start, and the request that fetched it looks again once it is in
+    # (khabar_recheck_purge).
+    set beresp.http.X-Khabar-Fetch = bereq.xid + " " + std.time2real(bereq.time, 0.0);
+    if (bereq.is_bgfetch) {
+        # No request waits for a background fetch: its first reader looks instead.
+        set beresp.http.X-Khabar-Fetch = beresp.http.X-Khabar-Fetch + " bg";
+    }
+    set beresp.http.xkey = beresp.http.xkey + " khabar-fetch:" + bereq.xid;
 }
 
 sub vcl_backend_error {
@@ -357,7 +379,26 @@ sub khabar_unavailable_page {
 "});
 }
 
+sub khabar_recheck_purge {
+    # The object is in the cache now (a miss is delivered once it is, a background
+    # fetch's object is found by a hit): a purge since its fetch began may have
+    # missed it, and it may show what that purge was for. Dropped, by its own key;
+    # this reader's request began before that purge, and may still be shown it.
+    if (resp.http.X-Khabar-Fetch && (obj.hits == 0 || resp.http.X-Khabar-Fetch ~ " bg$")
+        && std.real(var.global_get("khabar_purged_at"), 0.0)
+            >= std.real(regsub(resp.http.X-Khabar-Fetch, "^[0-9]+ ([0-9.]+).*$", "\1"), 0.0)) {
+        set req.http.X-Khabar-Dropped = xkey.purge("khabar-fetch:"
+            + regsub(resp.http.X-Khabar-Fetch, " .*$", ""));
+        std.log("khabar_recheck_purge: dropped " + req.http.X-Khabar-Dropped + " " + req.url
+            + " (" + resp.status + ") fetched from " + resp.http.X-Khabar-Fetch
+            + ", purge at " + var.global_get("khabar_purged_at"));
+        unset req.http.X-Khabar-Dropped;
+    }
+    unset resp.http.X-Khabar-Fetch;
+}
+
 sub vcl_deliver {
+    call khabar_recheck_purge;
     if (req.esi_level > 0 && resp.status != 200) {
         # A fragment that is gone (its article withdrawn meanwhile) leaves a gap, not an error page.
         return (synth(204, "No Content"));
