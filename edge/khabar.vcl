@@ -349,7 +349,7 @@ sub khabar_mark_fetch {
     set beresp.http.X-Khabar-Fetch = bereq.xid + " " + std.time2real(bereq.time, 0.0);
     if (bereq.is_bgfetch) {
         # No request waits for a background fetch: its first reader looks instead.
-        set beresp.http.X-Khabar-Fetch = beresp.http.X-Khabar-Fetch + " bg";
+        set beresp.http.X-Khabar-Bgfetch = "1";
     }
     set beresp.http.xkey = beresp.http.xkey + " khabar-fetch:" + bereq.xid;
 }
@@ -384,7 +384,10 @@ sub khabar_recheck_purge {
     # fetch's object is found by a hit): a purge since its fetch began may have
     # missed it, and it may show what that purge was for. Dropped, by its own key;
     # this reader's request began before that purge, and may still be shown it.
-    if (resp.http.X-Khabar-Fetch && (obj.hits == 0 || resp.http.X-Khabar-Fetch ~ " bg$")
+    # Only a miss's own reader, or a background fetch's first reader (its first hit), looks:
+    # later readers would see purges that came after the object was in, and drop it for them.
+    if (resp.http.X-Khabar-Fetch
+        && (obj.hits == 0 || (obj.hits == 1 && resp.http.X-Khabar-Bgfetch))
         && std.real(var.global_get("khabar_purged_at"), 0.0)
             >= std.real(regsub(resp.http.X-Khabar-Fetch, "^[0-9]+ ([0-9.]+).*$", "\1"), 0.0)) {
         set req.http.X-Khabar-Dropped = xkey.purge("khabar-fetch:"
@@ -395,6 +398,7 @@ sub khabar_recheck_purge {
         unset req.http.X-Khabar-Dropped;
     }
     unset resp.http.X-Khabar-Fetch;
+    unset resp.http.X-Khabar-Bgfetch;
 }
 
 sub vcl_deliver {
