@@ -23,6 +23,7 @@ is the batch's own fault (`MeiliTaskFailed`).
 """
 
 import asyncio
+from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -34,52 +35,16 @@ FIRST_POLL_S = 0.005
 MAX_POLL_S = 0.05
 TASK_TIMEOUT_S = 600.0
 PENDING = ("enqueued", "processing")
-# A wait first sleeps this share of what the node's recent tasks took (`TaskClock`), then asks
-# every `ASK_SHARE` of it, growing by `ASK_GROWTH`: most tasks end near the typical time.
+# A wait first sleeps this share of the shortest of the node's recent tasks (`TaskClock`), then
+# asks every `ASK_SHARE` of their median, at most every `MAX_POLL_S` as before: the asks it
+# skips are those a task of that node was never done by, and it is never later to see one done.
 FIRST_ASK_SHARE = 0.6
 ASK_SHARE = 0.1
-ASK_GROWTH = 1.25
-# How much one task's time moves the typical time (an exponential moving average), and the
-# most it counts for (a task queued behind a reindex must not make the next waits oversleep).
-TYPICAL_WEIGHT = 0.2
+# How many of the node's last tasks count, and the most one counts for (a task queued behind a
+# reindex must not make the next waits oversleep).
+RECENT_TASKS = 8
 MAX_TYPICAL_S = 1.0
 MAX_SENT_NOTED = 10_000
-
-
-class TaskClock:
-    """How long the node's tasks take, from being sent to being seen done, and when to ask next.
-
-    A wait that asks soon and then less and less often (5 ms, growing to 50 ms) asked
-    about a task a dozen times while a small batch of a steady trickle indexed on a busy
-    machine, each ask an HTTP round trip for search and Meilisearch both. Tasks of one
-    node take much the same time from one batch to the next, so a wait sleeps through
-    most of the typical time first, and asks at short steps from there.
-    """
-
-    def __init__(self) -> None:
-        self.typical_s: float | None = None
-
-    def pauses(self) -> Iterator[float]:
-        """The pauses before each ask, the first counted from when the task was sent."""
-        if self.typical_s is None:
-            yield 0.0
-            pause = FIRST_POLL_S
-            while True:
-                yield pause
-                pause = min(pause * 1.5, MAX_POLL_S)
-        typical = min(self.typical_s, MAX_TYPICAL_S)
-        yield FIRST_ASK_SHARE * typical
-        pause = max(FIRST_POLL_S, ASK_SHARE * typical)
-        while True:
-            yield pause
-            pause = min(pause * ASK_GROWTH, max(MAX_POLL_S, ASK_SHARE * typical))
-
-    def took(self, seconds: float) -> None:
-        """A task was seen done `seconds` after it was sent."""
-        if self.typical_s is None:
-            self.typical_s = seconds
-        else:
-            self.typical_s += TYPICAL_WEIGHT * (seconds - self.typical_s)
 
 
 class MeiliTaskFailed(RuntimeError):
@@ -88,6 +53,38 @@ class MeiliTaskFailed(RuntimeError):
 
 class MeiliUnavailable(ConnectionError):
     """Meilisearch did not answer, or answered with a server error."""
+
+
+class TaskClock:
+    """How long the node's tasks take, from being sent to being seen done, and when to ask.
+
+    A wait that asks soon and then less and less often (5 ms, growing to 50 ms) asked
+    about a task a dozen times or more while a small batch of a steady trickle indexed on
+    a busy machine, each ask an HTTP round trip for search and Meilisearch both. The
+    tasks of one node take much the same time from one batch to the next, so a wait first
+    sleeps through a share of the shortest recent one, then asks in even steps.
+    """
+
+    def __init__(self) -> None:
+        self._recent: deque[float] = deque(maxlen=RECENT_TASKS)
+
+    def pauses(self) -> Iterator[float]:
+        """The pauses before each ask, the first counted from when the task was sent."""
+        if not self._recent:
+            yield 0.0
+            pause = FIRST_POLL_S
+            while True:
+                yield pause
+                pause = min(pause * 1.5, MAX_POLL_S)
+        recent = sorted(min(took, MAX_TYPICAL_S) for took in self._recent)
+        yield FIRST_ASK_SHARE * recent[0]
+        step = min(MAX_POLL_S, max(FIRST_POLL_S, ASK_SHARE * recent[len(recent) // 2]))
+        while True:
+            yield step
+
+    def took(self, seconds: float) -> None:
+        """A task was seen done `seconds` after it was sent."""
+        self._recent.append(seconds)
 
 
 class DocumentWriter:
