@@ -48,6 +48,16 @@ ms per article, Meilisearch 34.0 against 29.1 (shorter cycles: more, smaller tas
 / raw Meilisearch 1.24 against 1.20. Sending ahead (KHABAR_INDEX_SEND_AHEAD, 3 runs):
 1481/3024, search 10.2. Raw Meilisearch's own one-document add -> visible was 212-2666 ms
 p50 and 525-7561 ms p99 in these runs: at this load the 500 ms p99 goal is out of reach.
+
+Session 14 (cpu-s14), base (main b1ec4b1) and branch alternating, 2 nodes, 400 + 200 articles,
+load 9.2-27.2. Search ms per article with refreshes acked unread and the first task clock
+(62d4f1a, an average's first ask): 4.7, 4.6, 5.3 against 7.4, 5.8, 6.5 base. With the final
+clock (44d2092, first ask at 0.6 of the shortest recent task, 50 ms steps), 5 pairs, medians:
+search 6.4 against 7.1; publish -> searchable node 1 p50/p99 1189/2227 against 1519/2424;
+Python / raw Meilisearch 1.30 against 1.41 (0.97-1.86 over all runs); Redis / raw 0.26
+against 0.27. Depth 2 (KHABAR_INDEX_PIPELINE_DEPTH): node 1 p50 1735 and 1795 base, 1904
+and 2055 branch, against 1245-1655 at depth 1 beside them: no gain at this load. Raw
+Meilisearch's own add -> visible: p50 189-1240, p99 680-2983 ms.
 """
 
 import argparse

@@ -42,7 +42,7 @@ consumer left pending); this module adds what FastStream does not do:
 import asyncio
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -89,6 +89,7 @@ class Delivery(Generic[EventT]):
 
 
 BatchHandler = Callable[[list[Delivery[EventT]]], Awaitable[None]]
+Decoder = Callable[[type[EventT], Mapping[Any, bytes | str]], EventT]
 # A handler's first step: returns the rest of the batch's work, awaited before the ack.
 StartHandler = Callable[[list[Delivery[EventT]]], Awaitable[Callable[[], Awaitable[None]]]]
 # Set by a pipelined batch's task: the reader waits on it, not on the whole batch.
@@ -134,6 +135,9 @@ class StreamConsumer(Generic[EventT]):
     # batches are in flight.
     start: StartHandler[EventT] | None = None
     pipeline_depth: int = 1
+    # How an entry becomes its event (`decode_event` by default): a consumer that ignores
+    # some kinds of event may build those from the entry's routing fields, unread.
+    decode: Decoder[EventT] = decode_event
     _in_flight: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
     _slots: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
     _forget_script: AsyncScript | None = field(default=None, init=False, repr=False)
@@ -299,7 +303,7 @@ class StreamConsumer(Generic[EventT]):
         deliveries: list[Delivery[EventT]] = []
         for message_id, fields in entries:
             try:
-                deliveries.append(Delivery(message_id, decode_event(self.event_model, fields)))
+                deliveries.append(Delivery(message_id, self.decode(self.event_model, fields)))
             except MalformedEvent as error:
                 await self.dead_letter(message_id, fields, str(error), 1, reason="malformed")
         if not deliveries:

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from khabar_search.alias_store import AliasStore
 from khabar_search.alias_sync import AliasSync
 from khabar_search.error_pages import ErrorPages
-from khabar_search.indexer import Finish, Indexer
+from khabar_search.indexer import Finish, Indexer, decode_for_index
 from khabar_search.meili import MeiliWriter
 from khabar_search.messages import FROM_AFTER_TO, TOO_DEEP
 from khabar_search.node_pool import NodePool
@@ -156,6 +156,7 @@ def create_app(settings: SearchSettings | None = None) -> FastAPI:
         settings=settings,
         start=start_batch,
         pipeline_depth=settings.index_pipeline_depth,
+        decode=decode_for_index,
     )
     consumer.register(broker)
     pool = NodePool(

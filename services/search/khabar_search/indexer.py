@@ -36,7 +36,7 @@ batch in flight is to it what another replica's is, and `settle` covers both.
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 from khabar_search.alias_store import AliasStore
 from khabar_search.aliases import Alias, mine
@@ -45,7 +45,7 @@ from khabar_search.meili import MeiliWriter, is_unavailable
 from khabar_search.nodes import FIRST_NODE, SearchNode
 from khabar_shared import failpoints
 from khabar_shared.consumer import Delivery
-from khabar_shared.events import EnrichedEvent, decode_event, newest_per_article
+from khabar_shared.events import EnrichedEvent, MalformedEvent, decode_event, newest_per_article
 from khabar_shared.logging import get_logger
 from khabar_shared.lua import ScriptRegistry
 from khabar_shared.names import ENRICHED_STREAM, FIRST_SEARCH_NODE
@@ -74,6 +74,41 @@ SCRIPTS = ScriptRegistry("khabar_search")
 Finish = Callable[[], Awaitable[None]]
 T = TypeVar("T")
 CLAIM_VERSIONS = SCRIPTS["claim_versions"]
+
+
+REFRESH: Final = "article.related_refreshed"
+
+
+def decode_for_index(
+    model: type[EnrichedEvent], fields: Mapping[Any, bytes | str]
+) -> EnrichedEvent:
+    """The consumer's reading of an entry: a refresh of related links from its routing fields.
+
+    A refresh changes nothing readers search (`Indexer.start` skips it), yet it
+    carries its whole article: at a steady trickle most entries search reads are
+    refreshes, and validating their JSON was most of the per-event work. Its type,
+    ids and version, all the consumer needs to ack it and note it applied, are
+    routing fields of its entry.
+    """
+    routing = {(k.decode() if isinstance(k, bytes) else k): v for k, v in fields.items()}
+    if _text(routing.get("type")) != REFRESH:
+        return decode_event(model, fields)
+    try:
+        return model.model_construct(
+            event_id=_text(routing["event_id"]),
+            type=REFRESH,
+            article_id=_text(routing["article_id"]),
+            version=int(routing["version"]),
+            correlation_id=_text(routing["correlation_id"]),
+            source_event_id="",
+            enriched=None,
+        )
+    except (KeyError, ValueError) as error:
+        raise MalformedEvent(f"refresh entry without its routing fields: {error!r}") from error
+
+
+def _text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
 
 
 @dataclass(frozen=True)
@@ -148,9 +183,7 @@ class Indexer:
         """
         # A refresh of related links changes nothing readers search; it follows
         # the same version's enriched event on the stream, so skipping it loses nothing.
-        latest = newest_per_article(
-            d.event for d in deliveries if d.event.type != "article.related_refreshed"
-        )
+        latest = newest_per_article(d.event for d in deliveries if d.event.type != REFRESH)
         entries = {d.event.event_id: d.message_id for d in deliveries}
         changes = [Change.of(event, entries[event.event_id]) for event in latest.values()]
         passed = await self.claim(changes)
