@@ -79,8 +79,11 @@ sub vcl_recv {
     unset req.http.X-Khabar-Assembly;
     if (local.socket == "khabar_self") {
         set req.http.X-Khabar-Assembly = "inner";
-    } else {
+    } elsif (std.strstr(req.http.X-Forwarded-For, ",")) {
         # The edge is the readers' first hop: what a client says it forwarded is not believed.
+        # varnishd has already set the header to the client's address, after ", " when the
+        # client sent one (its own, all collected): only then is there anything to drop.
+        # Setting it on every request turned client.ip into text again for each one.
         set req.http.X-Forwarded-For = client.ip;
     }
     if (req.method != "GET" && req.method != "HEAD") {
