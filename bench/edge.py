@@ -144,13 +144,20 @@ from khabar_dev.settings import EdgeThrottleSettings
 from khabar_shared.events import EnrichedEvent, encode_event
 from khabar_shared.names import ENRICHED_STREAM
 
+# Each request is written once per wrk thread, in init (where wrk has set the Host header),
+# not formatted again for every request: wrk shares the machine with the server it
+# measures, and its own CPU per request is taken from that server's (the same for both).
 WRK_SCRIPT = """
 local paths = {}
 for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+local requests = {}
+function init(args)
+  for k, path in ipairs(paths) do requests[k] = wrk.format("GET", path) end
+end
 local i = math.random(#paths)
 request = function()
   i = i % #paths + 1
-  return wrk.format("GET", paths[i])
+  return requests[i]
 end
 """
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -488,6 +495,49 @@ def origin_only(
     )
 
 
+def edge_only(
+    args: argparse.Namespace,
+    edge: str,
+    edge_pid: int,
+    minimal: str,
+    minimal_pid: int,
+    pages: list[str],
+    work: Path,
+    console: Console,
+) -> None:
+    """Cached pages through the edge beside the minimal origin's, alternating, `--rounds` times."""
+    ratios, cpu_ratios = [], []
+    for round_ in range(args.rounds):
+        asyncio.run(warm(edge, pages))
+        rows = [
+            ("edge, cached pages", wrk_run(args, edge, pages, work, edge_pid)),
+            ("minimal origin, same pages", wrk_run(args, minimal, pages, work, minimal_pid)),
+        ]
+        print_throughput(
+            rows,
+            f"round {round_ + 1}: GET with wrk -t{args.threads}, {args.connections} connections, "
+            f"{args.seconds} s each ({len(pages)} pages)",
+            console,
+        )
+        ratios.append(rows[0][1]["rps"] / rows[1][1]["rps"])
+        cpu_ratios.append(cpu_ratio(rows[0][1], rows[1][1]))
+        console.print(
+            f"edge / minimal: {ratios[-1]:.2f}x requests/s, {cpu_ratios[-1]:.2f}x by server CPU "
+            f"per request (edge {cpu_per_request(rows[0][1]):.0f} us, minimal "
+            f"{cpu_per_request(rows[1][1]):.0f} us); load average {os.getloadavg()[0]:.1f}"
+        )
+    by_rps, by_cpu = (" ".join(f"{r:.2f}" for r in found) for found in (ratios, cpu_ratios))
+    console.print(
+        f"edge / minimal over {args.rounds} rounds: requests/s {by_rps}x, by CPU {by_cpu}x"
+    )
+
+
+def wrk_run(
+    args: argparse.Namespace, url: str, paths: list[str], work: Path, pid: int
+) -> dict[str, float]:
+    return wrk(url, paths, args.connections, args.seconds, work, pid, args.threads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1000)
@@ -517,7 +567,13 @@ def main() -> None:
         help="only render's cached fragments beside the minimal origin's, --rounds times "
         "alternating (no edge rows, replay or withdrawals)",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="with --origin-only")
+    parser.add_argument(
+        "--edge-only",
+        action="store_true",
+        help="only the edge's cached pages beside the minimal origin's, --rounds times "
+        "alternating (no render rows, replay or withdrawals)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --origin-only or --edge-only")
     args = parser.parse_args()
     console = Console()
     edge_port, token = free_port(), uuid.uuid4().hex
@@ -576,6 +632,10 @@ def main() -> None:
             origin_only(args, render, render_pid, minimal, minimal_pid, fragments, work, console)
             return
         copy_to_minimal(edge, pages, system.redis_url)
+        if args.edge_only:
+            edge_pid = edge_process.process.pid
+            edge_only(args, edge, edge_pid, minimal, minimal_pid, pages, work, console)
+            return
         # Every page in the edge's cache just before wrk: render's max-age
         # (KHABAR_CACHE_MAX_AGE_S, 30 s) also bounds the edge's copies.
         asyncio.run(warm(edge, pages))
