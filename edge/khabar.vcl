@@ -95,8 +95,8 @@ sub vcl_recv {
     set req.http.Surrogate-Capability = {"khabar="ESI/1.0""};
     # Every request, hit or miss, passes here: each regex match costs an allocation and a
     # match, so the hit path makes few (one for both of search's kinds of URL; literal
-    # substrings by std.strstr).
-    if (req.url ~ "^/((v1/)?search([/?]|$)|static/search\.)") {
+    # substrings by std.strstr; search's regex only for a URL that names search at all).
+    if (std.strstr(req.url, "search") && req.url ~ "^/((v1/)?search([/?]|$)|static/search\.)") {
         call khabar_pick_search;
         if (req.url !~ "^/static/") {
             return (pass);
