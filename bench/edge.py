@@ -45,6 +45,29 @@ branch's in two loops side by side, 23:39-00:37, load 8.6-28 (both loops and oth
   The recheck dropped 0-7 objects a run (50 in 17 logged runs), one refetch each; most followed
   purges that did not name them. Seconds, both sides alike, are render's lag under the load.
 
+Runs of 2026-12-08, session 14 (the edge's hit path: 3 regex matches a page hit
+where there were 7, each a malloc and a free; X-Forwarded-For rewritten only when a
+client sent one; wrk's requests formatted once per thread), 500 articles, max-age 600,
+base (b1ec4b1) and branch alternating, load 14-24 (other sessions' work running):
+- `--edge-only --rounds 3`, this file on both sides, base / branch / base / branch:
+  edge / minimal 12.30 11.05 6.81x, 7.15 9.30 7.44x, 9.23 8.71 10.75x, 8.79 11.36
+  9.43x requests/s; by server CPU 6.09 5.52 4.48x, 5.84 6.55 6.58x, 6.30 4.64 5.10x,
+  5.62 5.21 5.83x; the edge's CPU per request 36 37 50, 32 32 38, 46 45 43, 48 47 41 us
+  (the last at load 23-24, the others 14-20).
+- whole runs, each side's own bench, branch / base / branch / base: edge / minimal
+  11.53x, 5.88x, 9.21x, 7.74x requests/s; by server CPU 6.24x,
+  5.46x, 5.57x, 5.87x; load 23.6, 17.1, 16.3, 15.2.
+Counted with uprobes on varnishd (perf stat, the same wrk): per cached page hit, regex
+matches 7.0 -> 3.0, jemalloc mallocs 7.0 -> 3.0 (all of them the matches' data),
+client.ip formatted 1 -> 0, header sets 6 -> 5; then 2 matches, search's regex behind a
+substring test (measured after the runs above). Where a hit's CPU goes (perf, dwarf
+call graphs, varnishd under wrk): ~55 % in the kernel (the answer's writev over loopback
+~25 %, poll and the context switch between requests ~26 %, the request's read ~9 %),
+vcl_recv 9-10 % and vcl_deliver 3.5 % (before), the cache lookup ~4.5 %, the core's
+Age/Via/X-Varnish headers ~4.7 %, the shared-memory log ~4-5 % (~90 records' calls a
+hit; varnishlog and varnishncsa readers of it in tools and tests need most tags).
+ESI is not on the hit path: the assembled page is one object with no filters.
+
 Runs of 2026-12-07, session 13 (render's cached-fragment reads on a lane: one
 connection all requests share, `khabar_shared/lane.py`), 500 articles, max-age 600,
 base (f86852d) and branch alternating in one sitting, load 10-21 (other sessions'
@@ -158,13 +181,20 @@ from khabar_dev.settings import EdgeThrottleSettings
 from khabar_shared.events import EnrichedEvent, encode_event
 from khabar_shared.names import ENRICHED_STREAM
 
+# Each request is written once per wrk thread, in init (where wrk has set the Host header),
+# not formatted again for every request: wrk shares the machine with the server it
+# measures, and its own CPU per request is taken from that server's (the same for both).
 WRK_SCRIPT = """
 local paths = {}
 for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+local requests = {}
+function init(args)
+  for k, path in ipairs(paths) do requests[k] = wrk.format("GET", path) end
+end
 local i = math.random(#paths)
 request = function()
   i = i % #paths + 1
-  return wrk.format("GET", paths[i])
+  return requests[i]
 end
 """
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -570,6 +600,49 @@ def origin_only(
     )
 
 
+def edge_only(
+    args: argparse.Namespace,
+    edge: str,
+    edge_pid: int,
+    minimal: str,
+    minimal_pid: int,
+    pages: list[str],
+    work: Path,
+    console: Console,
+) -> None:
+    """Cached pages through the edge beside the minimal origin's, alternating, `--rounds` times."""
+    ratios, cpu_ratios = [], []
+    for round_ in range(args.rounds):
+        asyncio.run(warm(edge, pages))
+        rows = [
+            ("edge, cached pages", wrk_run(args, edge, pages, work, edge_pid)),
+            ("minimal origin, same pages", wrk_run(args, minimal, pages, work, minimal_pid)),
+        ]
+        print_throughput(
+            rows,
+            f"round {round_ + 1}: GET with wrk -t{args.threads}, {args.connections} connections, "
+            f"{args.seconds} s each ({len(pages)} pages)",
+            console,
+        )
+        ratios.append(rows[0][1]["rps"] / rows[1][1]["rps"])
+        cpu_ratios.append(cpu_ratio(rows[0][1], rows[1][1]))
+        console.print(
+            f"edge / minimal: {ratios[-1]:.2f}x requests/s, {cpu_ratios[-1]:.2f}x by server CPU "
+            f"per request (edge {cpu_per_request(rows[0][1]):.0f} us, minimal "
+            f"{cpu_per_request(rows[1][1]):.0f} us); load average {os.getloadavg()[0]:.1f}"
+        )
+    by_rps, by_cpu = (" ".join(f"{r:.2f}" for r in found) for found in (ratios, cpu_ratios))
+    console.print(
+        f"edge / minimal over {args.rounds} rounds: requests/s {by_rps}x, by CPU {by_cpu}x"
+    )
+
+
+def wrk_run(
+    args: argparse.Namespace, url: str, paths: list[str], work: Path, pid: int
+) -> dict[str, float]:
+    return wrk(url, paths, args.connections, args.seconds, work, pid, args.threads)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=1000)
@@ -612,7 +685,13 @@ def main() -> None:
         help="only render's cached fragments beside the minimal origin's, --rounds times "
         "alternating (no edge rows, replay or withdrawals)",
     )
-    parser.add_argument("--rounds", type=int, default=1, help="with --origin-only")
+    parser.add_argument(
+        "--edge-only",
+        action="store_true",
+        help="only the edge's cached pages beside the minimal origin's, --rounds times "
+        "alternating (no render rows, replay or withdrawals)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --origin-only or --edge-only")
     args = parser.parse_args()
     console = Console()
     edge_port, token = free_port(), uuid.uuid4().hex
@@ -671,6 +750,10 @@ def main() -> None:
             origin_only(args, render, render_pid, minimal, minimal_pid, fragments, work, console)
             return
         copy_to_minimal(edge, pages, system.redis_url)
+        if args.edge_only:
+            edge_pid = edge_process.process.pid
+            edge_only(args, edge, edge_pid, minimal, minimal_pid, pages, work, console)
+            return
         # Every page in the edge's cache just before wrk: render's max-age
         # (KHABAR_CACHE_MAX_AGE_S, 30 s) also bounds the edge's copies.
         asyncio.run(warm(edge, pages))

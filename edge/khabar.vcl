@@ -79,19 +79,24 @@ sub vcl_recv {
     unset req.http.X-Khabar-Assembly;
     if (local.socket == "khabar_self") {
         set req.http.X-Khabar-Assembly = "inner";
-    } else {
+    } elsif (std.strstr(req.http.X-Forwarded-For, ",")) {
         # The edge is the readers' first hop: what a client says it forwarded is not believed.
+        # varnishd has already set the header to the client's address, after ", " when the
+        # client sent one (its own, all collected): only then is there anything to drop.
+        # Setting it on every request turned client.ip into text again for each one.
         set req.http.X-Forwarded-For = client.ip;
     }
     if (req.method != "GET" && req.method != "HEAD") {
         # Neither origin takes anything else from readers: answered here, at no origin's cost.
         return (synth(405, "Method Not Allowed"));
     }
-    unset req.http.Surrogate-Capability;
     # Both origins may answer with ESI: render's page shells, search's page
-    # (the site's header and footer come from render).
+    # (the site's header and footer come from render). `set` replaces any the reader sent.
     set req.http.Surrogate-Capability = {"khabar="ESI/1.0""};
-    if (req.url ~ "^/(v1/)?search([/?]|$)" || req.url ~ "^/static/search\.") {
+    # Every request, hit or miss, passes here: each regex match costs an allocation and a
+    # match, so the hit path makes few (one for both of search's kinds of URL; literal
+    # substrings by std.strstr; search's regex only for a URL that names search at all).
+    if (std.strstr(req.url, "search") && req.url ~ "^/((v1/)?search([/?]|$)|static/search\.)") {
         call khabar_pick_search;
         if (req.url !~ "^/static/") {
             return (pass);
@@ -141,7 +146,7 @@ sub khabar_normalize_query {
     # Render reads three query parameters: page (a listing's), heading (a
     # card's) and lang (the header's and footer's). Any other, or any other
     # spelling, would only make another copy of the same page.
-    if (req.url !~ "\?") {
+    if (!std.strstr(req.url, "?")) {
         return;
     }
     set req.http.X-Khabar-Path = regsub(req.url, "\?.*$", "");
@@ -162,7 +167,7 @@ sub khabar_normalize_query {
 sub khabar_normalize_accept {
     # Render answers errors as HTML pages or problem documents by Accept: two
     # variants at most, whatever browsers send (render's rule: text/html or not).
-    if (req.http.Accept ~ "text/html") {
+    if (std.strstr(req.http.Accept, "text/html")) {
         set req.http.Accept = "text/html";
     } else {
         set req.http.Accept = "application/problem+json";
@@ -422,7 +427,8 @@ sub vcl_deliver {
     }
     # The keys name what a page shows for purges; readers have no use for them.
     unset resp.http.Surrogate-Key;
-    if (req.esi_level == 0 && resp.http.Content-Type ~ "(html|xml)") {
+    if (req.esi_level == 0
+        && (std.strstr(resp.http.Content-Type, "html") || std.strstr(resp.http.Content-Type, "xml"))) {
         # The edge is purged when a story changes; a browser is not. Readers'
         # browsers ask again each time (cheaply: the edge answers from memory).
         set resp.http.Cache-Control = "no-cache";
