@@ -42,7 +42,7 @@ consumer left pending); this module adds what FastStream does not do:
 import asyncio
 import time
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -53,6 +53,8 @@ from typing import Any, Generic, cast
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.annotations import RedisBatchStreamMessage
+from faststream.redis.message import FAKE_CONSUMER
+from faststream.redis.message import RedisBatchStreamMessage as BatchMessage
 
 from khabar_shared import metrics
 from khabar_shared.dead_letters import dead_letter_entry
@@ -165,6 +167,8 @@ class StreamConsumer(Generic[EventT]):
         broker.subscriber(
             stream=UncopiedStreamSub(self.stream, polling_interval=NEW_EVENTS_BLOCK_MS, **common),
             ack_policy=AckPolicy.MANUAL,
+            parser=entries_as_read,
+            decoder=not_decoded,
             title=f"{self.stream}:{self.group}:new",
         )(on_new)
         broker.subscriber(
@@ -175,6 +179,8 @@ class StreamConsumer(Generic[EventT]):
                 **common,
             ),
             ack_policy=AckPolicy.MANUAL,
+            parser=entries_as_read,
+            decoder=not_decoded,
             title=f"{self.stream}:{self.group}:claimed",
         )(on_claimed)
 
@@ -573,6 +579,23 @@ def claim_polling_ms(claim_idle_ms: int) -> int:
     live consumer asking Redis ten times a second, and each look at a batch still being handled
     is a run of XAUTOCLAIM calls: a visible share of enrich's time.)"""
     return max(100, claim_idle_ms // 10)
+
+
+async def entries_as_read(message: Mapping[str, Any]) -> BatchMessage:
+    """A batch as FastStream hands it to a handler, its entries left as Redis returned them.
+
+    FastStream's own parser turns a batch's entries into one JSON document (every field, the
+    articles' bodies too, made JSON-safe and dumped), which its decoder loads back for the
+    handler's `body`: work for nothing, as the handlers read the raw entries (`raw_entries`)
+    and decode each event themselves. Acks are ours (`AckPolicy.MANUAL`, `_ack`), so the
+    message needs no consumer of FastStream's.
+    """
+    return BatchMessage(raw_message=message, body=b"", consumer=FAKE_CONSUMER, group=None)
+
+
+async def not_decoded(message: Any) -> list[Any]:
+    """The `body` handlers get: nothing (see `entries_as_read`)."""
+    return []
 
 
 def raw_entries(msg: Any) -> list[RawEntry]:
