@@ -52,9 +52,8 @@ from typing import Any, Generic, cast
 
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import message as redis_message
 from faststream.redis.annotations import RedisBatchStreamMessage
-from faststream.redis.message import FAKE_CONSUMER
-from faststream.redis.message import RedisBatchStreamMessage as BatchMessage
 
 from khabar_shared import metrics
 from khabar_shared.dead_letters import dead_letter_entry
@@ -581,7 +580,7 @@ def claim_polling_ms(claim_idle_ms: int) -> int:
     return max(100, claim_idle_ms // 10)
 
 
-async def entries_as_read(message: Mapping[str, Any]) -> BatchMessage:
+async def entries_as_read(message: Mapping[str, Any]) -> redis_message.RedisBatchStreamMessage:
     """A batch as FastStream hands it to a handler, its entries left as Redis returned them.
 
     FastStream's own parser turns a batch's entries into one JSON document (every field, the
@@ -590,7 +589,9 @@ async def entries_as_read(message: Mapping[str, Any]) -> BatchMessage:
     and decode each event themselves. Acks are ours (`AckPolicy.MANUAL`, `_ack`), so the
     message needs no consumer of FastStream's.
     """
-    return BatchMessage(raw_message=message, body=b"", consumer=FAKE_CONSUMER, group=None)
+    return redis_message.RedisBatchStreamMessage(
+        raw_message=message, body=b"", consumer=redis_message.FAKE_CONSUMER, group=None
+    )
 
 
 async def not_decoded(message: Any) -> list[Any]:
