@@ -52,6 +52,7 @@ from typing import Any, Generic, cast
 
 from faststream import AckPolicy
 from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import message as redis_message
 from faststream.redis.annotations import RedisBatchStreamMessage
 from redis.commands.core import AsyncScript
 
@@ -171,6 +172,8 @@ class StreamConsumer(Generic[EventT]):
         broker.subscriber(
             stream=UncopiedStreamSub(self.stream, polling_interval=NEW_EVENTS_BLOCK_MS, **common),
             ack_policy=AckPolicy.MANUAL,
+            parser=entries_as_read,
+            decoder=not_decoded,
             title=f"{self.stream}:{self.group}:new",
         )(on_new)
         broker.subscriber(
@@ -181,6 +184,8 @@ class StreamConsumer(Generic[EventT]):
                 **common,
             ),
             ack_policy=AckPolicy.MANUAL,
+            parser=entries_as_read,
+            decoder=not_decoded,
             title=f"{self.stream}:{self.group}:claimed",
         )(on_claimed)
 
@@ -581,6 +586,25 @@ def claim_polling_ms(claim_idle_ms: int) -> int:
     live consumer asking Redis ten times a second, and each look at a batch still being handled
     is a run of XAUTOCLAIM calls: a visible share of enrich's time.)"""
     return max(100, claim_idle_ms // 10)
+
+
+async def entries_as_read(message: Mapping[str, Any]) -> redis_message.RedisBatchStreamMessage:
+    """A batch as FastStream hands it to a handler, its entries left as Redis returned them.
+
+    FastStream's own parser turns a batch's entries into one JSON document (every field, the
+    articles' bodies too, made JSON-safe and dumped), which its decoder loads back for the
+    handler's `body`: work for nothing, as the handlers read the raw entries (`raw_entries`)
+    and decode each event themselves. Acks are ours (`AckPolicy.MANUAL`, `_ack`), so the
+    message needs no consumer of FastStream's.
+    """
+    return redis_message.RedisBatchStreamMessage(
+        raw_message=message, body=b"", consumer=redis_message.FAKE_CONSUMER, group=None
+    )
+
+
+async def not_decoded(message: Any) -> list[Any]:
+    """The `body` handlers get: nothing (see `entries_as_read`)."""
+    return []
 
 
 def raw_entries(msg: Any) -> list[RawEntry]:

@@ -19,6 +19,7 @@ import pytest
 import redis.asyncio as aioredis
 import structlog
 from faststream.redis import RedisBroker
+from faststream.redis.parser import parsers as faststream_parsers
 
 from khabar_dev.processes import ProcessGroup, free_port, run_redis, start_redis
 from khabar_shared import metrics
@@ -492,6 +493,30 @@ async def test_reading_does_not_copy_the_subscription_each_time(
         for subscriber in subscribers:
             seen = subscriber.stream_sub  # type: ignore[attr-defined]
             assert seen is subscriber.stream_sub and seen.name == stream  # type: ignore[attr-defined]
+    finally:
+        await stop_consumers(broker, [consumer], 5.0)
+
+
+async def test_a_batch_reaches_the_handler_without_faststream_making_json_of_it(
+    redis: aioredis.Redis, stream: str, servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastStream's batch parser dumps every entry (the articles' bodies too) to one JSON
+    document for its decoder to load back; the handlers read the raw entries instead."""
+
+    def no_json(data: Any) -> bytes:
+        raise AssertionError("FastStream made JSON of a batch")
+
+    monkeypatch.setattr(faststream_parsers, "dump_json", no_json)
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "raw")
+    url = servers.redis_url.rsplit("/", 1)[0] + f"/{DB}"
+    broker = await running(url, consumer)
+    try:
+        events = [article_event(RECORDS[2]), article_event(RECORDS[3])]
+        await publish(redis, stream, events)
+        await until(lambda: asyncio.sleep(0, result=sum(recorder.handled.values()) == 2))
+        assert set(recorder.handled) == {e.event_id for e in events}
+        await until(lambda: _is_zero(pending_count(redis, stream)))
     finally:
         await stop_consumers(broker, [consumer], 5.0)
 
