@@ -1,14 +1,19 @@
 """Related stories from an inverted index in Redis: flat cost per article.
 
-Every live article is indexed under its salient terms: its entities (`e:`),
-its keyphrases (`p:`) and its most telling words (`w:`), each weighted by
-tf-idf and the vector normalised, so the dot product of two articles is
-their cosine. Postings are sorted sets per language and term, scored by
-publication time.
+An article is known by its salient terms: its entities (`e:`), its
+keyphrases (`p:`) and its most telling words (`w:`), each weighted by tf-idf
+and the vector normalised, so the dot product of two articles is their
+cosine. It is indexed under its top `query_terms` of them, the same ones it
+reads candidates by: then "A reads a term B is indexed under" is "they share
+a query term", the same both ways, so what a new article finds is what would
+find it (posted under every term, an article was found by those that share
+only its minor terms, which it never finds back: a refresh then entered it
+in lists a recompute would not give it, and missed lists it belonged in).
+Postings are sorted sets per language and term, scored by publication time.
 
 Finding related stories never scans the archive:
 
-1. the article's top `query_terms` terms each read only their
+1. the article's query terms each read only their
    `candidates_per_term` postings published nearest to it, before or after
    (up to the refresh window after it: an article arriving late finds the
    newer ones it would have been found by);
@@ -189,7 +194,7 @@ class RelatedIndex:
         `attach_prefix + id` of those published since `attach_since` (the refresh's links); then,
         when attaching (refreshing), the reach: the articles from `attach_since` to `reach_until`
         whose candidates `doc` may be without their being its own."""
-        query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
+        query = self.query(doc)
         reach = self._settings.refresh_reach if attach_since < NEVER else 0
         return CANDIDATES_SCRIPT.command(
             [REVS_KEY],
@@ -212,6 +217,11 @@ class RelatedIndex:
                 reach,
             ],
         )
+
+    def query(self, doc: IndexedDoc) -> list[str]:
+        """The terms `doc` reads its candidates by and is indexed under: its heaviest (`weigh`
+        sorts them so)."""
+        return list(doc.terms)[: self._settings.query_terms]
 
     async def matches(
         self,
@@ -388,7 +398,7 @@ class IndexBatch:
         if indexable:
             self._frequencies.indexing(doc.article_id, list(strengths))
             revision = index._parsed.new_revision()
-            write = _addition(doc, revision)
+            write = _addition(doc, index.query(doc), revision)
         else:
             self._frequencies.removing(doc.article_id)
             revision = ""
@@ -524,9 +534,9 @@ class Leaving:
         _removed(view, self.article_id)
 
 
-def _addition(doc: IndexedDoc, revision: str) -> Command:
-    """Index `doc` as `revision` (replacing its previous version), its story still unknown (see
-    `Entering.keep`)."""
+def _addition(doc: IndexedDoc, query: list[str], revision: str) -> Command:
+    """Index `doc` as `revision` under its `query` terms (replacing its previous version), its
+    story still unknown (see `Entering.keep`)."""
     return INDEX_SCRIPT.command(
         [COUNT_KEY, doc_key(doc.article_id), REVS_KEY, UNDO_KEY],
         [
@@ -536,7 +546,7 @@ def _addition(doc: IndexedDoc, revision: str) -> Command:
             MAX_POSTINGS,
             TERM_PREFIX,
             doc.language,
-            "\n".join(doc.terms),
+            "\n".join(query),
             revision,
         ],
     )

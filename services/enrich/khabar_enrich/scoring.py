@@ -23,7 +23,7 @@ from khabar_shared.events import Article, RelatedLink, Tag
 HEADLINE_BOOST = 2  # each headline word counts as this many more body words
 ENTITY_WEIGHT = 2.5
 PHRASE_WEIGHT = 1.5
-MAX_TERMS = 40  # terms an article is indexed under
+MAX_TERMS = 40  # terms of an article's vector (it is indexed under the first `query_terms`)
 SAME_STORY_BONUS = 0.25
 MIN_STORY_COSINE = 0.2  # below it, two articles are not worth a shingle comparison
 MIN_COPY_COSINE = 0.8  # below it, two articles are not copies of one text

@@ -13,7 +13,8 @@
 -- the reach: the newest published a refresh may reach and how many it may read back.
 --
 -- The reach, for the refresh only (see `fanout.py`): an article B whose candidates
--- read would find this one A is one whose own read of a term A shares has fewer than
+-- read would find this one A (both indexed under the query terms they read by, see
+-- `index.py`) is one whose own read of a term A shares has fewer than
 -- `per_term` postings between them; so the first `per_term` postings either side of A
 -- hold every such B (B newer than A up to the reach: B reads older ones without end;
 -- B older, from `side since`: B reads only the window after it). Those of them that
