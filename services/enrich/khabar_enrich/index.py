@@ -194,7 +194,7 @@ class RelatedIndex:
         `attach_prefix + id` of those published since `attach_since` (the refresh's links); then,
         when attaching (refreshing), the reach: the articles from `attach_since` to `reach_until`
         whose candidates `doc` may be without their being its own."""
-        query = self.query(doc)
+        query = self._query(doc)
         reach = self._settings.refresh_reach if attach_since < NEVER else 0
         return CANDIDATES_SCRIPT.command(
             [REVS_KEY],
@@ -218,7 +218,7 @@ class RelatedIndex:
             ],
         )
 
-    def query(self, doc: IndexedDoc) -> list[str]:
+    def _query(self, doc: IndexedDoc) -> list[str]:
         """The terms `doc` reads its candidates by and is indexed under: its heaviest (`weigh`
         sorts them so)."""
         return list(doc.terms)[: self._settings.query_terms]
@@ -398,7 +398,7 @@ class IndexBatch:
         if indexable:
             self._frequencies.indexing(doc.article_id, list(strengths))
             revision = index._parsed.new_revision()
-            write = _addition(doc, index.query(doc), revision)
+            write = _addition(doc, index._query(doc), revision)
         else:
             self._frequencies.removing(doc.article_id)
             revision = ""
