@@ -16,7 +16,7 @@ from khabar_enrich.copies import copy_key, linkers_key, links_key
 from khabar_enrich.handler import Enricher
 from khabar_enrich.index import COUNT_KEY, RelatedIndex, doc_key, term_key
 from khabar_enrich.recompute import related_now
-from khabar_enrich.scoring import published_at
+from khabar_enrich.scoring import IndexedDoc, published_at, recency
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.formats.corpus import iter_corpus
 from khabar_shared.consumer import Delivery
@@ -408,6 +408,39 @@ async def test_kept_lists_are_what_a_recompute_gives_in_either_arrival_order(
             if set(lists[i][:4]) != {link.article_id for link in now[i][:4]}
         }
         assert unlike == {}
+
+
+async def test_a_refresh_enters_an_article_only_where_the_lists_own_read_may_find_it(
+    redis: RedisClient, redis_url: str, corpus: list[Article]
+) -> None:
+    """A list's own candidates read keeps only those at or above its cut: a refresh never enters
+    an article scoring below it from the list's side, which a recompute would not read back
+    (issue 20). A small `rerank` makes cuts that matter."""
+    days = sorted(
+        [a for a in corpus if a.id.endswith(("20180216", "20180217"))][:120], key=published_at
+    )
+    settings = EnrichSettings(redis_url=redis_url, rerank=8)
+    enricher = Enricher(redis, RelatedIndex(redis, settings), settings)
+    lists: dict[str, list[str]] = {}
+    entered: list[tuple[str, str]] = []  # (list, the article a refresh entered in it)
+    for article in days:
+        for produced in await enricher.enrich(event(article)):
+            assert produced.enriched is not None
+            ids = [link.article_id for link in produced.enriched.related]
+            if produced.type == "article.related_refreshed" and article.id not in lists.get(
+                produced.article_id, []
+            ):
+                entered.append((produced.article_id, article.id))
+            lists[produced.article_id] = ids
+    assert len(entered) > 20
+    docs = {i: IndexedDoc.loads(await redis.get(doc_key(i)) or b"") for i in lists}
+    assert sum(d.cut > 0 for d in docs.values()) > 60, "the reads' cuts are kept with the docs"
+    for owner, article_id in entered:
+        reader, other = docs[owner], docs[article_id]
+        query = list(reader.terms)[: settings.query_terms]
+        posted = list(other.terms)[: settings.query_terms]
+        score = sum(reader.terms[t] for t in query if t in posted)
+        assert score * recency(reader.published, other.published) >= reader.cut - 1e-9
 
 
 async def test_copies_of_one_text_are_one_story_never_linked_to_each_other_nor_both_listed(

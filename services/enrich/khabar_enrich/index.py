@@ -233,8 +233,9 @@ class RelatedIndex:
     ) -> tuple[list[Match], dict[str, bytes], list[Match]]:
         """Scored candidates, best first (not yet diversified), from the candidates command's reply
         `found`; the attached values, as the batch sees them (see `BatchView`); and the reach,
-        scored, best first (see `candidates_read`)."""
-        *found, reached = found
+        scored, best first (see `candidates_read`). `doc` keeps its read's cut."""
+        *found, cut, reached = found
+        doc.cut = float(cut)
         rows = [
             (i.decode(), rev, raw, side)
             for i, rev, raw, side in zip(*[iter(found)] * 4, strict=True)

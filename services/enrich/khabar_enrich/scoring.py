@@ -50,6 +50,9 @@ class IndexedDoc:
     sketch: Sketch
     names: dict[str, str] = field(default_factory=dict)  # display names of e: and p: terms
     story_id: str = ""
+    # The score (as its candidates read ranks them) below which its read kept no candidate when
+    # it was enriched; 0: none was left out (see `fanout.finds`).
+    cut: float = 0.0
 
     def dumps(self) -> bytes:
         return orjson.dumps(
@@ -61,6 +64,7 @@ class IndexedDoc:
                 "sk": self.sketch.hashes,
                 "sks": self.sketch.size,
                 "story": self.story_id,
+                "cut": self.cut,
             }
         )
 
@@ -74,6 +78,7 @@ class IndexedDoc:
             terms=data["terms"],
             sketch=Sketch(tuple(data["sk"]), data["sks"]),
             story_id=data["story"],
+            cut=data.get("cut", 0.0),
         )
 
 
