@@ -78,6 +78,7 @@ async def test_a_batch_left_before_its_steps_are_done_sends_none_of_its_writes(
         async with index.batch(writes, ["a"], [STRENGTHS]) as batch:
             entering = batch.enter(draft("a", 1.5e9), STRENGTHS, True)
             async with key_reader(redis) as reader:
-                await entering.matches([0], BatchView(reader, batch.before))  # no candidates
+                # No candidates: the reply is the read's cut and the reach's count.
+                await entering.matches([b"0", 0], BatchView(reader, batch.before))
             writes.add("SET", "the-callers-write", "1")  # its story never kept
     assert await redis.keys("*") == []

@@ -47,8 +47,8 @@ from typing import NamedTuple
 from khabar_enrich.batch_view import BatchView
 from khabar_enrich.caches import ParsedCopies
 from khabar_enrich.copies import copy_key, links_key, story_key
-from khabar_enrich.index import NEVER, RelatedIndex, doc_key, reach_until
-from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, rerank
+from khabar_enrich.index import LOOKAHEAD_S, NEVER, RelatedIndex, doc_key, reach_until
+from khabar_enrich.scoring import TOP_SHOWN, IndexedDoc, Match, diversify, recency, rerank
 from khabar_enrich.settings import EnrichSettings
 from khabar_shared.events import EnrichedArticle, RelatedLink
 
@@ -79,6 +79,26 @@ def enters(article_id: str, score: float, current: Sequence[RelatedLink], max_re
     if len(current) < max_related:
         return True
     return score > current[min(TOP_SHOWN, len(current)) - 1].score
+
+
+def finds(reader: IndexedDoc, other: IndexedDoc, query_terms: int, newest_s: float) -> bool:
+    """May `reader`'s own candidates read (what a recompute of its list reads) find `other`?
+
+    Only then may `other` enter its list: a refresh that enters it where the
+    read would not leaves a list unlike a recompute, a better link pushed out.
+    Both are indexed under the query terms they read by, so they share the
+    terms either reads the other by; but the read keeps only the candidates
+    scoring at or above its cut (`IndexedDoc.cut`, as of its enrichment), and
+    reads no later than `newest_s` after it. The score is an upper bound: every
+    shared query term is taken as within the nearest postings it reads.
+    """
+    if other.published > reader.published + newest_s:
+        return False
+    if reader.cut <= 0:
+        return True
+    posted = set(list(other.terms)[:query_terms])
+    weights = [w for t, w in list(reader.terms.items())[:query_terms] if t in posted]
+    return sum(weights) * recency(reader.published, other.published) >= reader.cut - 1e-9
 
 
 def stays(article_id: str, score: float, current: Sequence[RelatedLink], max_related: int) -> bool:
@@ -232,6 +252,7 @@ class Refresher:
             until = doc.published + self._settings.refresh_window_days * 86_400
         near = [m for m in matches if since <= m.doc.published <= until and not m.copy]
         near = near[:considered]
+        newest_s = max(LOOKAHEAD_S, self._settings.refresh_window_days * 86_400)
         current: dict[str, list[RelatedLink]] = {}
         chosen: list[Match] = []
         for match in near:  # in order, parsing links only until the fanout is reached
@@ -246,7 +267,7 @@ class Refresher:
                 match.score,
                 current[match.doc.article_id],
                 self._settings.max_related,
-            ):
+            ) and finds(match.doc, doc, self._settings.query_terms, newest_s):
                 chosen.append(match)
         return chosen, current
 

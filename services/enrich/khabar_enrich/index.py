@@ -1,14 +1,19 @@
 """Related stories from an inverted index in Redis: flat cost per article.
 
-Every live article is indexed under its salient terms: its entities (`e:`),
-its keyphrases (`p:`) and its most telling words (`w:`), each weighted by
-tf-idf and the vector normalised, so the dot product of two articles is
-their cosine. Postings are sorted sets per language and term, scored by
-publication time.
+An article is known by its salient terms: its entities (`e:`), its
+keyphrases (`p:`) and its most telling words (`w:`), each weighted by tf-idf
+and the vector normalised, so the dot product of two articles is their
+cosine. It is indexed under its top `query_terms` of them, the same ones it
+reads candidates by: then "A reads a term B is indexed under" is "they share
+a query term", the same both ways, so what a new article finds is what would
+find it (posted under every term, an article was found by those that share
+only its minor terms, which it never finds back: a refresh then entered it
+in lists a recompute would not give it, and missed lists it belonged in).
+Postings are sorted sets per language and term, scored by publication time.
 
 Finding related stories never scans the archive:
 
-1. the article's top `query_terms` terms each read only their
+1. the article's query terms each read only their
    `candidates_per_term` postings published nearest to it, before or after
    (up to the refresh window after it: an article arriving late finds the
    newer ones it would have been found by);
@@ -189,7 +194,7 @@ class RelatedIndex:
         `attach_prefix + id` of those published since `attach_since` (the refresh's links); then,
         when attaching (refreshing), the reach: the articles from `attach_since` to `reach_until`
         whose candidates `doc` may be without their being its own."""
-        query = list(doc.terms)[: self._settings.query_terms]  # `weigh` sorts, heaviest first
+        query = self._query(doc)
         reach = self._settings.refresh_reach if attach_since < NEVER else 0
         return CANDIDATES_SCRIPT.command(
             [REVS_KEY],
@@ -213,6 +218,11 @@ class RelatedIndex:
             ],
         )
 
+    def _query(self, doc: IndexedDoc) -> list[str]:
+        """The terms `doc` reads its candidates by and is indexed under: its heaviest (`weigh`
+        sorts them so)."""
+        return list(doc.terms)[: self._settings.query_terms]
+
     async def matches(
         self,
         doc: IndexedDoc,
@@ -223,8 +233,9 @@ class RelatedIndex:
     ) -> tuple[list[Match], dict[str, bytes], list[Match]]:
         """Scored candidates, best first (not yet diversified), from the candidates command's reply
         `found`; the attached values, as the batch sees them (see `BatchView`); and the reach,
-        scored, best first (see `candidates_read`)."""
-        *found, reached = found
+        scored, best first (see `candidates_read`). `doc` keeps its read's cut."""
+        *found, cut, reached = found
+        doc.cut = float(cut)
         rows = [
             (i.decode(), rev, raw, side)
             for i, rev, raw, side in zip(*[iter(found)] * 4, strict=True)
@@ -388,7 +399,7 @@ class IndexBatch:
         if indexable:
             self._frequencies.indexing(doc.article_id, list(strengths))
             revision = index._parsed.new_revision()
-            write = _addition(doc, revision)
+            write = _addition(doc, index._query(doc), revision)
         else:
             self._frequencies.removing(doc.article_id)
             revision = ""
@@ -524,9 +535,9 @@ class Leaving:
         _removed(view, self.article_id)
 
 
-def _addition(doc: IndexedDoc, revision: str) -> Command:
-    """Index `doc` as `revision` (replacing its previous version), its story still unknown (see
-    `Entering.keep`)."""
+def _addition(doc: IndexedDoc, query: list[str], revision: str) -> Command:
+    """Index `doc` as `revision` under its `query` terms (replacing its previous version), its
+    story still unknown (see `Entering.keep`)."""
     return INDEX_SCRIPT.command(
         [COUNT_KEY, doc_key(doc.article_id), REVS_KEY, UNDO_KEY],
         [
@@ -536,7 +547,7 @@ def _addition(doc: IndexedDoc, revision: str) -> Command:
             MAX_POSTINGS,
             TERM_PREFIX,
             doc.language,
-            "\n".join(doc.terms),
+            "\n".join(query),
             revision,
         ],
     )

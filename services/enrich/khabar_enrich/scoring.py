@@ -23,7 +23,7 @@ from khabar_shared.events import Article, RelatedLink, Tag
 HEADLINE_BOOST = 2  # each headline word counts as this many more body words
 ENTITY_WEIGHT = 2.5
 PHRASE_WEIGHT = 1.5
-MAX_TERMS = 40  # terms an article is indexed under
+MAX_TERMS = 40  # terms of an article's vector (it is indexed under the first `query_terms`)
 SAME_STORY_BONUS = 0.25
 MIN_STORY_COSINE = 0.2  # below it, two articles are not worth a shingle comparison
 MIN_COPY_COSINE = 0.8  # below it, two articles are not copies of one text
@@ -50,6 +50,9 @@ class IndexedDoc:
     sketch: Sketch
     names: dict[str, str] = field(default_factory=dict)  # display names of e: and p: terms
     story_id: str = ""
+    # The score (as its candidates read ranks them) below which its read kept no candidate when
+    # it was enriched; 0: none was left out (see `fanout.finds`).
+    cut: float = 0.0
 
     def dumps(self) -> bytes:
         return orjson.dumps(
@@ -61,6 +64,7 @@ class IndexedDoc:
                 "sk": self.sketch.hashes,
                 "sks": self.sketch.size,
                 "story": self.story_id,
+                "cut": self.cut,
             }
         )
 
@@ -74,6 +78,7 @@ class IndexedDoc:
             terms=data["terms"],
             sketch=Sketch(tuple(data["sk"]), data["sks"]),
             story_id=data["story"],
+            cut=data.get("cut", 0.0),
         )
 
 

@@ -11,7 +11,9 @@ class EnrichSettings(CommonSettings):
     max_related: int = Field(default=8, ge=1, le=20)
     # The cost of one article is bounded by these three, not by the archive.
     query_terms: int = Field(
-        default=20, ge=1, description="Index terms of an article that look up candidates."
+        default=20,
+        ge=1,
+        description="Terms of an article that look up candidates, the ones it is indexed under.",
     )
     candidates_per_term: int = Field(
         default=40, ge=5, description="Postings nearest in time read per term."

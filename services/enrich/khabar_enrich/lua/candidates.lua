@@ -13,13 +13,15 @@
 -- the reach: the newest published a refresh may reach and how many it may read back.
 --
 -- The reach, for the refresh only (see `fanout.py`): an article B whose candidates
--- read would find this one A is one whose own read of a term A shares has fewer than
+-- read would find this one A (both indexed under the query terms they read by, see
+-- `index.py`) is one whose own read of a term A shares has fewer than
 -- `per_term` postings between them; so the first `per_term` postings either side of A
 -- hold every such B (B newer than A up to the reach: B reads older ones without end;
 -- B older, from `side since`: B reads only the window after it). Those of them that
 -- are not among A's candidates are ranked as candidates are and the best `reach`
 -- returned after them (with the candidates below the cut), the same four values
--- each, and last their count.
+-- each, then the cut (the score of the last candidate read back, '0' when none was
+-- left out: the article keeps it, see `fanout.finds`), and last their count.
 local newest, per_term, rerank = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local anchor, half_life, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local own, doc_prefix = ARGV[7], ARGV[8]
@@ -153,7 +155,8 @@ for i = 1, #ids do
     side_of[i] = #side_keys
   end
 end
-if #ids == 0 then return {0} end
+local kept_cut = n > rerank and string.format('%.17g', cut) or '0'
+if #ids == 0 then return {kept_cut, 0} end
 local revs = redis.call('HMGET', KEYS[1], unpack(ids))
 local bare_keys, bare_of = {}, {}
 for i = 1, #ids do
@@ -178,5 +181,6 @@ for i = 1, #ids do
     table.insert(found, side_of[i] and sides[side_of[i]] or false)
   end
 end
+table.insert(found, kept_cut)
 table.insert(found, reached)
 return found
