@@ -543,97 +543,47 @@ def print_replay(
     )
 
 
-def origin_only(
+def alternating_rounds(
     args: argparse.Namespace,
-    render: str,
-    render_pid: int,
-    minimal: str,
-    minimal_pid: int,
-    fragments: list[str],
+    server: tuple[str, str, int],
+    minimal: tuple[str, int],
+    paths: list[str],
+    what: str,
     work: Path,
     console: Console,
+    warm_first: bool = False,
 ) -> None:
-    """Render's cached fragments beside the minimal origin's, alternating, `--rounds` times."""
+    """`server` (label, url, pid) beside the minimal origin over the same `paths`, `--rounds` times.
+
+    Each round runs both with wrk one after the other, so the two figures of a round share
+    the machine's load; the ratios of every round are printed at the end.
+    """
+    label, url, pid = server
+    name = label.split(",")[0]
     ratios, cpu_ratios = [], []
     for round_ in range(args.rounds):
+        if warm_first:
+            asyncio.run(warm(url, paths))
         rows = [
-            (
-                "render, cached fragments",
-                wrk(
-                    render,
-                    fragments,
-                    args.connections,
-                    args.seconds,
-                    work,
-                    render_pid,
-                    args.threads,
-                ),
-            ),
-            (
-                "minimal origin, same fragments",
-                wrk(
-                    minimal,
-                    fragments,
-                    args.connections,
-                    args.seconds,
-                    work,
-                    minimal_pid,
-                    args.threads,
-                ),
-            ),
+            (label, wrk_run(args, url, paths, work, pid)),
+            (f"minimal origin, same {what}", wrk_run(args, minimal[0], paths, work, minimal[1])),
         ]
         print_throughput(
             rows,
             f"round {round_ + 1}: GET with wrk -t{args.threads}, {args.connections} connections, "
-            f"{args.seconds} s each ({len(fragments)} fragments)",
+            f"{args.seconds} s each ({len(paths)} {what})",
             console,
         )
         ratios.append(rows[0][1]["rps"] / rows[1][1]["rps"])
         cpu_ratios.append(cpu_ratio(rows[0][1], rows[1][1]))
         console.print(
-            f"render / minimal: {ratios[-1]:.2f}x requests/s, {cpu_ratios[-1]:.2f}x by server "
-            f"CPU per request; load average {os.getloadavg()[0]:.1f}"
-        )
-    by_rps, by_cpu = (" ".join(f"{r:.2f}" for r in found) for found in (ratios, cpu_ratios))
-    console.print(
-        f"render / minimal over {args.rounds} rounds: requests/s {by_rps}x, by CPU {by_cpu}x"
-    )
-
-
-def edge_only(
-    args: argparse.Namespace,
-    edge: str,
-    edge_pid: int,
-    minimal: str,
-    minimal_pid: int,
-    pages: list[str],
-    work: Path,
-    console: Console,
-) -> None:
-    """Cached pages through the edge beside the minimal origin's, alternating, `--rounds` times."""
-    ratios, cpu_ratios = [], []
-    for round_ in range(args.rounds):
-        asyncio.run(warm(edge, pages))
-        rows = [
-            ("edge, cached pages", wrk_run(args, edge, pages, work, edge_pid)),
-            ("minimal origin, same pages", wrk_run(args, minimal, pages, work, minimal_pid)),
-        ]
-        print_throughput(
-            rows,
-            f"round {round_ + 1}: GET with wrk -t{args.threads}, {args.connections} connections, "
-            f"{args.seconds} s each ({len(pages)} pages)",
-            console,
-        )
-        ratios.append(rows[0][1]["rps"] / rows[1][1]["rps"])
-        cpu_ratios.append(cpu_ratio(rows[0][1], rows[1][1]))
-        console.print(
-            f"edge / minimal: {ratios[-1]:.2f}x requests/s, {cpu_ratios[-1]:.2f}x by server CPU "
-            f"per request (edge {cpu_per_request(rows[0][1]):.0f} us, minimal "
+            f"{name} / minimal: {ratios[-1]:.2f}x requests/s, {cpu_ratios[-1]:.2f}x by server CPU "
+            f"per request ({name} {cpu_per_request(rows[0][1]):.0f} us, minimal "
             f"{cpu_per_request(rows[1][1]):.0f} us); load average {os.getloadavg()[0]:.1f}"
         )
     by_rps, by_cpu = (" ".join(f"{r:.2f}" for r in found) for found in (ratios, cpu_ratios))
     console.print(
-        f"edge / minimal over {args.rounds} rounds: requests/s {by_rps}x, by CPU {by_cpu}x"
+        f"{name} / minimal over {args.rounds} rounds: requests/s {by_rps}x, by CPU {by_cpu}x"
     )
 
 
@@ -747,12 +697,18 @@ def main() -> None:
         fragments = [f"/fragments/article/{a.id}" for a in articles]
         copy_to_minimal(render, fragments, system.redis_url)
         if args.origin_only:
-            origin_only(args, render, render_pid, minimal, minimal_pid, fragments, work, console)
+            render_row = ("render, cached fragments", render, render_pid)
+            minimal_origin = (minimal, minimal_pid)
+            alternating_rounds(
+                args, render_row, minimal_origin, fragments, "fragments", work, console
+            )
             return
         copy_to_minimal(edge, pages, system.redis_url)
         if args.edge_only:
-            edge_pid = edge_process.process.pid
-            edge_only(args, edge, edge_pid, minimal, minimal_pid, pages, work, console)
+            edge_row = ("edge, cached pages", edge, edge_process.process.pid)
+            alternating_rounds(
+                args, edge_row, (minimal, minimal_pid), pages, "pages", work, console, True
+            )
             return
         # Every page in the edge's cache just before wrk: render's max-age
         # (KHABAR_CACHE_MAX_AGE_S, 30 s) also bounds the edge's copies.
