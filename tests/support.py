@@ -1,9 +1,11 @@
-"""Real articles for tests: the bundled sample (or the full corpus beside the repo) as ninjs."""
+"""Real articles for tests: the bundled sample (or the full corpus beside the repo) as ninjs;
+and the bounded waits tests poll with."""
 
+import asyncio
 import gzip
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,4 +79,16 @@ def eventually(
         if last:
             return last
         time.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
+
+
+async def until(probe: Callable[[], Awaitable[Any]], timeout_s: float = 20.0) -> Any:
+    """`eventually` for a coroutine probe, polled on the running event loop."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.05)
     raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")

@@ -33,7 +33,7 @@ from khabar_shared.redis_helpers import ensure_group
 from khabar_shared.settings import CommonSettings
 from khabar_shared.shutdown import stop_consumers
 from tests.conftest import Servers
-from tests.support import real_articles
+from tests.support import real_articles, until
 
 DB = 13
 GROUP = "testers"
@@ -123,17 +123,6 @@ async def running(url: str, *consumers: StreamConsumer[ArticleEvent]) -> RedisBr
 
 async def publish(redis: aioredis.Redis, stream: str, events: list[ArticleEvent]) -> list[str]:
     return [(await redis.xadd(stream, encode_event(e))).decode() for e in events]  # type: ignore[arg-type]
-
-
-async def until(probe: Callable[[], Awaitable[Any]], timeout_s: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
 
 
 async def pending_count(redis: aioredis.Redis, stream: str) -> int:

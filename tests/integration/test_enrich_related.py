@@ -366,15 +366,7 @@ async def test_an_article_published_days_before_arriving_after_enters_the_list_i
     ]
     kept: dict[str, list[str]] = {}
     for arrival in ([*background, later, earlier], [earlier, *background, later]):
-        await redis.flushdb()
-        index = RelatedIndex(redis, settings)
-        enricher = Enricher(redis, index, settings)
-        lists: dict[str, list[str]] = {}
-        final_lists(
-            [e for events in (await enrich_all(enricher, arrival)).values() for e in events],
-            lists,
-            {},
-        )
+        index, lists = await kept_in_arrival(redis, settings, arrival)
         kept[arrival[0].id] = lists[later.id]
         now = await related_now(redis, index, [later.id], settings.max_related)
         assert lists[later.id][:4] == [link.article_id for link in now[later.id]][:4]
@@ -393,15 +385,7 @@ async def test_kept_lists_are_what_a_recompute_gives_in_either_arrival_order(
     )
     settings = EnrichSettings(redis_url=redis_url)
     for arrival in (days, days[::-1]):
-        await redis.flushdb()
-        index = RelatedIndex(redis, settings)
-        enricher = Enricher(redis, index, settings)
-        lists: dict[str, list[str]] = {}
-        final_lists(
-            [e for events in (await enrich_all(enricher, arrival)).values() for e in events],
-            lists,
-            {},
-        )
+        index, lists = await kept_in_arrival(redis, settings, arrival)
         now = await related_now(redis, index, list(lists), settings.max_related)
         unlike = {
             i: (lists[i][:4], [link.article_id for link in now[i]][:4])
@@ -504,6 +488,19 @@ def final_lists(
             related = produced_event.enriched.related
             lists[produced_event.article_id] = [link.article_id for link in related]
             scores[produced_event.article_id] = {link.article_id: link.score for link in related}
+
+
+async def kept_in_arrival(
+    redis: RedisClient, settings: EnrichSettings, arrival: list[Article]
+) -> tuple[RelatedIndex, dict[str, list[str]]]:
+    """From an empty store, `arrival` enriched in that order: the index, and each article's
+    related ids as the events left them."""
+    await redis.flushdb()
+    index = RelatedIndex(redis, settings)
+    lists: dict[str, list[str]] = {}
+    produced = await enrich_all(Enricher(redis, index, settings), arrival)
+    final_lists([e for events in produced.values() for e in events], lists, {})
+    return index, lists
 
 
 async def test_an_article_rewritten_beyond_recognition_leaves_every_list_that_linked_to_it(

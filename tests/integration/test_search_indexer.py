@@ -30,6 +30,7 @@ from khabar_shared.meili_setup import provision_keys
 from khabar_shared.names import dead_letter_stream
 from khabar_shared.redis_helpers import RedisClient, connect, ensure_group
 from khabar_shared.settings import CommonSettings
+from tests import support
 from tests.conftest import Servers
 
 
@@ -607,15 +608,9 @@ class GatedMeili:
         self.released.set()
 
 
-async def until(probe: Any, timeout_s: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout_s}s (last value: {last!r})")
+async def until(probe: Any) -> Any:
+    """The pipelined indexer's waits: `support.until` with a longer bound (a gated task)."""
+    return await support.until(probe, timeout_s=30.0)
 
 
 @pytest_asyncio.fixture
