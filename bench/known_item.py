@@ -122,7 +122,7 @@ import json
 import secrets
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -135,7 +135,7 @@ from bench.relevance import (
     salient_query,
     service_search,
 )
-from bench.saudi_news import reprints, saudi_articles
+from bench.saudi_news import reprints, same_stories, saudi_articles
 from khabar_dev.corpus import ANT, SILVER_PAIRS, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_ingest.formats.corpus import iter_corpus
@@ -152,6 +152,8 @@ class KnownItem:
     query: str
     source_id: str  # the article whose words the reader remembers (not in the index)
     correct: frozenset[str]  # every telling of the story in the index
+    # The same, by the other answer key (`Archive.key_of`); empty: that key sees no other telling.
+    also: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,9 @@ class Archive:
     name: str
     articles: list[Article]
     story_of: dict[str, frozenset[str]]  # article id -> every telling of its story
+    # A second answer key judging the same queries (SaudiNewsNet: `same_stories`), and its name.
+    key_of: dict[str, frozenset[str]] | None = None
+    keys: tuple[str, str] = ("silver pairs", "")
 
 
 def ant_archive(count: int) -> Archive:
@@ -171,7 +176,13 @@ def ant_archive(count: int) -> Archive:
 def saudi_archive(folder: Path, count: int) -> Archive:
     """The last `count` articles of SaudiNewsNet, stories from their reprints."""
     articles = saudi_articles(folder)[-count:]
-    return Archive("SaudiNewsNet, 14 Saudi papers, 2015", articles, stories(reprints(articles)))
+    return Archive(
+        "SaudiNewsNet, 14 Saudi papers, 2015",
+        articles,
+        stories(reprints(articles)),
+        key_of=same_stories(articles),
+        keys=("old key (4-gram reprints, chained)", "new key (same_stories, complete linkage)"),
+    )
 
 
 def stories(pairs: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -231,9 +242,15 @@ def known_items(archive: Archive, df: Counter[str], limit: int) -> tuple[list[Kn
         if len(words.split()) < 2:
             continue
         sources.add(source)
-        items.append(KnownItem(as_typed(words, by_id[source].headline), source, frozenset(others)))
+        query = as_typed(words, by_id[source].headline)
+        items.append(KnownItem(query, source, frozenset(others)))
         if len(items) >= limit:
             break
+    if archive.key_of is not None:
+        items = [
+            replace(item, also=archive.key_of.get(item.source_id, frozenset()) - sources)
+            for item in items
+        ]
     return items, sources
 
 
@@ -250,19 +267,50 @@ def first_rank(found: list[str], correct: frozenset[str]) -> float:
     return 0.0
 
 
-async def mrr(fixture: IndexFixture, items: list[KnownItem]) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Asked:
+    item: KnownItem
+    ours: list[str]  # the service's first ten ids
+    raw: list[str]  # plain Meilisearch's
+
+
+async def ask(fixture: IndexFixture, items: list[KnownItem]) -> list[Asked]:
+    """Each query through the service and through plain Meilisearch, once (each key judges)."""
     client = fixture.service()
-    ours = raw = 0.0
+    asked = []
     try:
         for item in items:
-            ours += first_rank(await service_search(client, item.query), item.correct)
-            found = await raw_search(
+            ours = await service_search(client, item.query)
+            raw = await raw_search(
                 fixture.meili_url, fixture.search_key, fixture.raw_index, item.query
             )
-            raw += first_rank(found, item.correct)
+            asked.append(Asked(item, ours, raw))
     finally:
         await client.aclose()
-    return ours / max(len(items), 1), raw / max(len(items), 1)
+    return asked
+
+
+def judged(asked: list[Asked], new_key: bool = False) -> tuple[float, float, int]:
+    """MRR@10 of the service and of raw Meilisearch, and the queries judged.
+
+    `new_key`: correct answers by the archive's second key; a query whose story that key
+    holds no other indexed telling of is not a known-item query there and is left out.
+    """
+    ours = raw = 0.0
+    count = 0
+    for answer in asked:
+        correct = answer.item.also if new_key else answer.item.correct
+        if not correct:
+            continue
+        count += 1
+        ours += first_rank(answer.ours, correct)
+        raw += first_rank(answer.raw, correct)
+    return ours / max(count, 1), raw / max(count, 1), count
+
+
+async def mrr(fixture: IndexFixture, items: list[KnownItem]) -> tuple[float, float]:
+    ours, raw, _ = judged(await ask(fixture, items))
+    return ours, raw
 
 
 def own_headline_items(
@@ -278,11 +326,12 @@ def own_headline_items(
         words = salient_query(article, df, len(articles))
         if article.id in left_out or len(words.split()) < 2:
             continue
-        correct = {article.id}
+        correct = also = frozenset({article.id})
         if typed:
             words = as_typed(words, article.headline)
             correct |= archive.story_of.get(article.id, frozenset()) - left_out
-        items.append(KnownItem(words, article.id, frozenset(correct)))
+            also |= (archive.key_of or {}).get(article.id, frozenset()) - left_out
+        items.append(KnownItem(words, article.id, correct, also))
     return items[:limit]
 
 
@@ -304,26 +353,41 @@ async def run(archive: Archive, limit: int, half: str | None = None) -> None:
             fixture = IndexFixture(url, keys.index_key, keys.search_key, "articles")
             with console.status(f"indexing {len(indexed)} held-out articles"):
                 await fixture.load(indexed)
-            hard = await mrr(fixture, items)
+            hard = await ask(fixture, items)
             easy = await mrr(fixture, own)
-            as_read = await mrr(fixture, typed)
+            as_read = await ask(fixture, typed)
         finally:
             group.stop_all()
     table = Table(title=f"Known-item MRR@10 over {len(indexed)} held-out articles ({archive.name})")
     for column in ("task", "queries", "khabar search", "raw Meilisearch"):
         table.add_column(column, justify="left" if column == "task" else "right")
-    table.add_row(
-        "another paper's words, as typed" + (f" (half {half})" if half else ""),
-        str(len(items)),
-        f"{hard[0]:.3f}",
-        f"{hard[1]:.3f}",
-    )
+    verdicts = []
+    for key, new_key in ((archive.keys[0], False), (archive.keys[1], True)):
+        if new_key and archive.key_of is None:
+            continue
+        for part in (half,) if half else ("A", "B", None):
+            chosen = [a for a in hard if part is None or half_of(a.item.source_id) == part]
+            ours, raw, count = judged(chosen, new_key)
+            if part == half:
+                verdicts.append(f"{key} {ours:.3f} " + ("met" if ours >= GOAL else "NOT met"))
+            label = f"half {part}" if part else "all"
+            table.add_row(
+                f"another paper's words, as typed, {label}; {key}",
+                str(count),
+                f"{ours:.3f}",
+                f"{raw:.3f}",
+            )
     table.add_row("the article's own headline words", str(len(own)), *(f"{v:.3f}" for v in easy))
-    table.add_row(
-        "own headline words as typed, reprints count",
-        str(len(typed)),
-        *(f"{v:.3f}" for v in as_read),
-    )
+    for key, new_key in ((archive.keys[0], False), (archive.keys[1], True)):
+        if new_key and archive.key_of is None:
+            continue
+        ours, raw, count = judged(as_read, new_key)
+        table.add_row(
+            f"own headline words as typed, reprints count; {key}",
+            str(count),
+            f"{ours:.3f}",
+            f"{raw:.3f}",
+        )
     console.print(table)
     for item in items[:5]:
         console.print(f"  e.g. {item.query!r} (read in {item.source_id})")
@@ -331,7 +395,9 @@ async def run(archive: Archive, limit: int, half: str | None = None) -> None:
         # Half B ranks easier than half A: one half's figure says nothing of the goal.
         console.print(f"goal ≥ {GOAL} is judged on the whole set, not on half {half}")
     else:
-        console.print(f"goal ≥ {GOAL}: " + ("met" if hard[0] >= GOAL else "NOT met"))
+        # Which key is right is judged from bench/data/saudi_same_story_judged.jsonl (the
+        # precision of each key's pairs read by hand), never from which one scores higher.
+        console.print(f"goal ≥ {GOAL}: " + "; ".join(verdicts))
 
 
 def main() -> None:
