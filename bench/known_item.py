@@ -135,7 +135,7 @@ from bench.relevance import (
     salient_query,
     service_search,
 )
-from bench.saudi_news import reprints, same_stories, saudi_articles
+from bench.saudi_news import judged_precision, reprints, same_stories, saudi_articles
 from khabar_dev.corpus import ANT, SILVER_PAIRS, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_ingest.formats.corpus import iter_corpus
@@ -389,6 +389,13 @@ async def run(archive: Archive, limit: int, half: str | None = None) -> None:
             f"{raw:.3f}",
         )
     console.print(table)
+    if archive.key_of is not None:
+        # Which key is right is read by hand, not taken from the scores above.
+        for key, precision in zip(archive.keys, judged_precision(archive.story_of, archive.key_of)):
+            console.print(
+                f"  {key}: {precision.pairs} same-story pairs, by the judged sample "
+                f"{precision.strict:.2f} one report ({precision.lenient:.2f} with roundups)"
+            )
     for item in items[:5]:
         console.print(f"  e.g. {item.query!r} (read in {item.source_id})")
     if half:

@@ -1,12 +1,13 @@
 """The held-out archives of `bench.known_item`: SaudiNewsNet's reader and the words as typed."""
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bench.known_item import as_typed, stories
-from bench.saudi_news import reprints, same_stories, saudi_articles
+from bench.saudi_news import JUDGED, reprints, same_stories, saudi_articles
 from khabar_shared.events import Article
 
 AGENCY_COPY = (
@@ -197,3 +198,11 @@ def test_two_papers_telling_one_event_in_their_own_words_are_one_story(key, tmp_
     first = by_url["http://alriyadh/1"]
     assert by_url["http://alyaum/1"] in story.get(first, frozenset())
     assert by_url["http://okaz/9"] not in story.get(first, frozenset())
+
+
+def test_the_judged_sample_reads_60_pairs_each_key_alone_holds_with_a_reason() -> None:
+    rows = [json.loads(line) for line in JUDGED.read_text(encoding="utf-8").splitlines()]
+    kinds = Counter(row["kind"] for row in rows)
+    assert kinds["added"] >= 60 and kinds["removed"] >= 60
+    assert all(row["judgment"] in {"same", "part", "different"} and row["reason"] for row in rows)
+    assert all(row["a"]["url"] != row["b"]["url"] for row in rows)
