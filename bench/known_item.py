@@ -1,7 +1,7 @@
 """Known-item search as a reader meets it, on a part of the archive nothing was tuned on.
 
     .venv/bin/python -m bench.known_item [--held-out 6000] [--items 300] [--saudinewsnet DIR]
-        [--half A|B]
+        [--key old|new] [--half A|B]
 
 `bench.relevance` asks for an article by 2–3 salient words of its own
 headline: 0.99, because the words are exactly the article's. A reader is
@@ -113,6 +113,41 @@ that the 4-gram rule did not join (same event, other words: "سفاح سينما
 الإعدام"), and joined stories chain unrelated articles (a Red Cross visit to
 Yemen counts as a telling of "تبدأ عملية تحرير أبين"). Part of the gap to 0.78
 is in the judgments, not the ranking.
+
+Two answer keys (2026-12-08, `--key`). The 4-gram key (old) joins pairs by
+union-find, so stories chain: on the last 8,000 articles one holds 39
+different reactions to the Asir bombing, another the 2199 health-jobs call
+and the teachers' candidate list. `bench.saudi_news.same_stories` (new)
+joins by complete linkage over links of copy, words and rare names within two
+days (see there). Neither is derived from what search returns. Read by hand
+(`bench/data/saudi_same_story_judged.jsonl`: 62 pairs only the new key holds,
+62 only the old, 30 both, judged from headline and lead; "part" = a roundup
+holding the other's report): old-only pairs 4/62 one report (11/62 with
+roundups), new-only 56/62, both 26/30 (30/30). Weighted by the pairs of each
+kind (4,237 both, 1,439 old only, 1,816 new only), the old key's 5,676 pairs
+are 0.66 one report (0.79 with roundups), the new key's 6,053 are 0.88
+(0.97). The bench prints both keys on every run; the goal's verdict is given
+for each, and which key is right is to be judged from that sample, not from
+which scores higher. One index of 7,700, load 6-13 (MRR@10 khabar / raw):
+
+| queries taken from | judged by | half A | half B | all |
+|---|---|---|---|---|
+| old key (300) | old key | 0.710 / 0.565 (150) | 0.816 / 0.666 (150) | 0.763 / 0.616 (300) |
+| old key (300) | new key | 0.759 / 0.586 (149) | 0.857 / 0.704 (149) | 0.808 / 0.645 (298) |
+| new key (300) | new key | 0.724 / 0.553 (142) | 0.806 / 0.649 (158) | 0.767 / 0.604 (300) |
+| new key (300) | old key | 0.702 / 0.546 (124) | 0.820 / 0.676 (131) | 0.762 / 0.613 (255) |
+
+Own headline words as typed, reprints counting: 0.974 / 0.911 by the old key,
+0.978 / 0.917 by the new (294 queries). On the queries every earlier figure
+was measured on, the new key credits 0.808 (goal met there); on the queries
+it makes itself, which ask also for stories other papers told in other words,
+0.767 (not met). A query judged by a key that gives its story no other
+indexed telling is left out of that key's row (the counts in brackets).
+What the new key still gets wrong, by the sample: separate agency cables of
+one visit (arrival, statement, departure) and two days' market reports joined
+as one story (6 of 62 added pairs), and a roundup joined to one of the cables
+it reprints; what it still misses: tellings that share only a name
+("سفاح سينما كولورادو يفلت من الإعدام" is in no story).
 """
 
 import argparse
@@ -144,6 +179,7 @@ from khabar_shared.meili_setup import provision_keys
 from khabar_shared.text import tokenize
 
 GOAL = 0.78
+SAUDI = "SaudiNewsNet, 14 Saudi papers, 2015"
 _READER_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي"})
 
 
@@ -173,16 +209,22 @@ def ant_archive(count: int) -> Archive:
     return Archive("ANT, May–June 2018", articles, stories(pairs))
 
 
-def saudi_archive(folder: Path, count: int) -> Archive:
-    """The last `count` articles of SaudiNewsNet, stories from their reprints."""
+OLD_KEY = "old key (4-gram reprints, chained)"
+NEW_KEY = "new key (same_stories, complete linkage)"
+
+
+def saudi_archive(folder: Path, count: int, key: str = "old") -> Archive:
+    """The last `count` articles of SaudiNewsNet, judged by both answer keys.
+
+    `key` is the one whose stories the queries are taken from (`known_items`): "old",
+    the 4-gram reprints (so the queries are the ones every earlier figure was measured
+    on), or "new", `same_stories`, which also asks for stories told in other words.
+    """
     articles = saudi_articles(folder)[-count:]
-    return Archive(
-        "SaudiNewsNet, 14 Saudi papers, 2015",
-        articles,
-        stories(reprints(articles)),
-        key_of=same_stories(articles),
-        keys=("old key (4-gram reprints, chained)", "new key (same_stories, complete linkage)"),
-    )
+    old, new = stories(reprints(articles)), same_stories(articles)
+    if key == "new":
+        return Archive(SAUDI, articles, new, key_of=old, keys=(NEW_KEY, OLD_KEY))
+    return Archive(SAUDI, articles, old, key_of=new, keys=(OLD_KEY, NEW_KEY))
 
 
 def stories(pairs: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -391,7 +433,8 @@ async def run(archive: Archive, limit: int, half: str | None = None) -> None:
     console.print(table)
     if archive.key_of is not None:
         # Which key is right is read by hand, not taken from the scores above.
-        for key, precision in zip(archive.keys, judged_precision(archive.story_of, archive.key_of)):
+        by_key = dict(zip((OLD_KEY, NEW_KEY), judged_precision(*_old_then_new(archive))))
+        for key, precision in by_key.items():
             console.print(
                 f"  {key}: {precision.pairs} same-story pairs, by the judged sample "
                 f"{precision.strict:.2f} one report ({precision.lenient:.2f} with roundups)"
@@ -405,6 +448,13 @@ async def run(archive: Archive, limit: int, half: str | None = None) -> None:
         # Which key is right is judged from bench/data/saudi_same_story_judged.jsonl (the
         # precision of each key's pairs read by hand), never from which one scores higher.
         console.print(f"goal ≥ {GOAL}: " + "; ".join(verdicts))
+
+
+def _old_then_new(
+    archive: Archive,
+) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    keys = (archive.story_of, archive.key_of or {})
+    return keys if archive.keys[0] == OLD_KEY else keys[::-1]
 
 
 def main() -> None:
@@ -422,9 +472,16 @@ def main() -> None:
         help="SaudiNewsNet's JSON folder (see bench/saudi_news.py): "
         "hold out its articles, not ANT's",
     )
+    parser.add_argument(
+        "--key",
+        choices=("old", "new"),
+        default="old",
+        help="SaudiNewsNet: the answer key whose stories the queries come from "
+        "(both keys judge them)",
+    )
     args = parser.parse_args()
     archive = (
-        saudi_archive(args.saudinewsnet, args.held_out)
+        saudi_archive(args.saudinewsnet, args.held_out, args.key)
         if args.saudinewsnet
         else ant_archive(args.held_out)
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.known_item import as_typed, stories
+from bench.known_item import Asked, KnownItem, as_typed, judged, stories
 from bench.saudi_news import JUDGED, reprints, same_stories, saudi_articles
 from khabar_shared.events import Article
 
@@ -206,3 +206,13 @@ def test_the_judged_sample_reads_60_pairs_each_key_alone_holds_with_a_reason() -
     assert kinds["added"] >= 60 and kinds["removed"] >= 60
     assert all(row["judgment"] in {"same", "part", "different"} and row["reason"] for row in rows)
     assert all(row["a"]["url"] != row["b"]["url"] for row in rows)
+
+
+def test_each_key_judges_the_same_answers_and_skips_queries_it_has_no_story_for() -> None:
+    found = ["x", "b", "c"]
+    asked = [
+        Asked(KnownItem("q1", "s1", frozenset({"b"}), also=frozenset({"x"})), found, found),
+        Asked(KnownItem("q2", "s2", frozenset({"c"})), found, ["z"]),  # no story by the new key
+    ]
+    assert judged(asked) == (pytest.approx((1 / 2 + 1 / 3) / 2), pytest.approx(1 / 4), 2)
+    assert judged(asked, new_key=True) == (1.0, 1.0, 1)
