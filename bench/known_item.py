@@ -121,14 +121,17 @@ and the teachers' candidate list. `bench.saudi_news.same_stories` (new)
 joins by complete linkage over links of copy, words and rare names within two
 days (see there). Neither is derived from what search returns. Read by hand
 (`bench/data/saudi_same_story_judged.jsonl`: 62 pairs only the new key holds,
-62 only the old, 30 both, judged from headline and lead; "part" = a roundup
-holding the other's report): old-only pairs 4/62 one report (11/62 with
+62 only the old, 30 both, judged from headline and lead, the bodies read
+where the two share copy and were not judged one report; "part" = a roundup
+holding the other's report): old-only pairs 4/62 one report (17/62 with
 roundups), new-only 56/62, both 26/30 (30/30). Weighted by the pairs of each
 kind (4,237 both, 1,439 old only, 1,816 new only), the old key's 5,676 pairs
-are 0.66 one report (0.79 with roundups), the new key's 6,053 are 0.88
-(0.97). The bench prints both keys on every run; the goal's verdict is given
-for each, and which key is right is to be judged from that sample, not from
-which scores higher. One index of 7,700, load 6-13 (MRR@10 khabar / raw):
+are 0.66 one report (0.82 with roundups), the new key's 6,053 are 0.88
+(0.97). The sample counts pairs, so the old key's large chained stories
+(39 tellings: 741 pairs) weigh in it as they weigh in its pairs. The bench
+prints both keys on every run; the goal's verdict is given for each, and
+which key is right is to be judged from that sample, not from which scores
+higher. One index of 7,700, load 6-13 (MRR@10 khabar / raw):
 
 | queries taken from | judged by | half A | half B | all |
 |---|---|---|---|---|
