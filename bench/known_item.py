@@ -131,7 +131,8 @@ are 0.66 one report (0.82 with roundups), the new key's 6,053 are 0.88
 (39 tellings: 741 pairs) weigh in it as they weigh in its pairs. The bench
 prints both keys on every run; the goal's verdict is given for each, and
 which key is right is to be judged from that sample, not from which scores
-higher. One index of 7,700, load 6-13 (MRR@10 khabar / raw):
+higher. `--saudinewsnet DIR --held-out 8000 [--key new]`, one index of
+7,700, load 6-13 (MRR@10 khabar / raw; the keys take about 90 s to build):
 
 | queries taken from | judged by | half A | half B | all |
 |---|---|---|---|---|
