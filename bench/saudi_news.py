@@ -50,7 +50,7 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -243,9 +243,12 @@ def telling_links(articles: list[Article]) -> dict[tuple[str, str], Link]:
     return links
 
 
-def _co_held(held: dict[str, set], keep) -> dict[tuple[str, str], int]:
-    """How many of the kept features each pair of ids (in order) both hold."""
-    holders: dict[object, list[str]] = defaultdict(list)
+def _co_held(
+    held: Mapping[str, set[Hashable]], keep: Callable[[list[str]], bool]
+) -> dict[tuple[str, str], int]:
+    """How many features each pair of ids (in order) both hold, of those whose holders `keep`
+    takes (a feature held by too many is a formula, not a story)."""
+    holders: dict[Hashable, list[str]] = defaultdict(list)
     for article_id, features in held.items():
         for feature in features:
             holders[feature].append(article_id)
