@@ -133,10 +133,9 @@ keys miss: of 538 pairs neither joins that two papers printed within a day
 sharing two rare names and a third of their words, 24 read (kind `neither`),
 10 are one report: about 220 missed pairs in that band alone (by the counts
 above the old key holds about 3,770 pairs that are one report, the new 5,310).
-The bench
-prints both keys on every run; the goal's verdict is given for each, and
-which key is right is to be judged from that sample, not from which scores
-higher. `--saudinewsnet DIR --held-out 8000 [--key new]`, one index of
+The bench prints both keys on every run; the goal's verdict is given for
+each, and which key is right is to be judged from that sample, not from
+which scores higher. `--saudinewsnet DIR --held-out 8000 [--key new]`, one index of
 7,700, load 6-13 (MRR@10 khabar / raw; the keys take about 90 s to build):
 
 | queries taken from | judged by | half A | half B | all |
