@@ -146,7 +146,7 @@ which scores higher. `--saudinewsnet DIR --held-out 8000 [--key new]`, one index
 | new key (300) | old key | 0.702 / 0.546 (124) | 0.820 / 0.676 (131) | 0.762 / 0.613 (255) |
 
 (* A second run of the first two rows, load 11-17, moved only the service's
-old-key half B, 0.816 -> 0.819: the service's answers vary a little from run to
+old-key half B, 0.816 -> 0.819 (all 0.763 -> 0.765): its answers vary a little from run to
 run under load; the new key's rows were equal.) Own headline words as typed,
 reprints counting: 0.974 / 0.911 by the old key,
 0.978 / 0.917 by the new (294 queries). On the queries every earlier figure
