@@ -1,7 +1,7 @@
 """Known-item search as a reader meets it, on a part of the archive nothing was tuned on.
 
     .venv/bin/python -m bench.known_item [--held-out 6000] [--items 300] [--saudinewsnet DIR]
-        [--half A|B]
+        [--key old|new] [--half A|B]
 
 `bench.relevance` asks for an article by 2–3 salient words of its own
 headline: 0.99, because the words are exactly the article's. A reader is
@@ -113,6 +113,52 @@ that the 4-gram rule did not join (same event, other words: "سفاح سينما
 الإعدام"), and joined stories chain unrelated articles (a Red Cross visit to
 Yemen counts as a telling of "تبدأ عملية تحرير أبين"). Part of the gap to 0.78
 is in the judgments, not the ranking.
+
+Two answer keys (2026-12-08, `--key`). The 4-gram key (old) joins pairs by
+union-find, so stories chain: on the last 8,000 articles one holds 39
+different reactions to the Asir bombing, another the 2199 health-jobs call
+and the teachers' candidate list. `bench.saudi_news.same_stories` (new)
+joins by complete linkage over links of copy, words and rare names within two
+days (see there). Neither is derived from what search returns. Read by hand
+(`bench/data/saudi_same_story_judged.jsonl`: 62 pairs only the new key holds,
+62 only the old, 30 both, judged from headline and lead, the bodies read
+where the two share copy and were not judged one report; "part" = a roundup
+holding the other's report): old-only pairs 4/62 one report (17/62 with
+roundups), new-only 56/62, both 26/30 (30/30). Weighted by the pairs of each
+kind (4,237 both, 1,439 old only, 1,816 new only), the old key's 5,676 pairs
+are 0.66 one report (0.82 with roundups), the new key's 6,053 are 0.88
+(0.97). The sample counts pairs, so the old key's large chained stories
+(39 tellings: 741 pairs) weigh in it as they weigh in its pairs. What both
+keys miss: of 538 pairs neither joins that two papers printed within a day
+sharing two rare names and a third of their words, 24 read (kind `neither`),
+10 are one report: about 220 missed pairs in that band alone (by the counts
+above the old key holds about 3,770 pairs that are one report, the new 5,310).
+The bench prints both keys on every run; the goal's verdict is given for
+each, and which key is right is to be judged from that sample, not from
+which scores higher. `--saudinewsnet DIR --held-out 8000 [--key new]`, one index of
+7,700, load 6-13 (MRR@10 khabar / raw; the keys take about 90 s to build):
+
+| queries taken from | judged by | half A | half B | all |
+|---|---|---|---|---|
+| old key (300) | old key | 0.710 / 0.565 (150) | 0.816* / 0.666 (150) | 0.763* / 0.616 (300) |
+| old key (300) | new key | 0.759 / 0.586 (149) | 0.857 / 0.704 (149) | 0.808 / 0.645 (298) |
+| new key (300) | new key | 0.724 / 0.553 (142) | 0.806 / 0.649 (158) | 0.767 / 0.604 (300) |
+| new key (300) | old key | 0.702 / 0.546 (124) | 0.820 / 0.676 (131) | 0.762 / 0.613 (255) |
+
+(* A second run of the first two rows, load 11-17, moved only the service's
+old-key half B, 0.816 -> 0.819 (all 0.763 -> 0.765): its answers vary a little from run to
+run under load; the new key's rows were equal.) Own headline words as typed,
+reprints counting: 0.974 / 0.911 by the old key,
+0.978 / 0.917 by the new (294 queries). On the queries every earlier figure
+was measured on, the new key credits 0.808 (goal met there); on the queries
+it makes itself, which ask also for stories other papers told in other words,
+0.767 (not met). A query judged by a key that gives its story no other
+indexed telling is left out of that key's row (the counts in brackets).
+What the new key still gets wrong, by the sample: separate agency cables of
+one visit (arrival, statement, departure) and two days' market reports joined
+as one story (6 of 62 added pairs), and a roundup joined to one of the cables
+it reprints; what it still misses: tellings that share only a name
+("سفاح سينما كولورادو يفلت من الإعدام" is in no story).
 """
 
 import argparse
@@ -122,7 +168,7 @@ import json
 import secrets
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -135,7 +181,7 @@ from bench.relevance import (
     salient_query,
     service_search,
 )
-from bench.saudi_news import reprints, saudi_articles
+from bench.saudi_news import judged_precision, reprints, same_stories, saudi_articles
 from khabar_dev.corpus import ANT, SILVER_PAIRS, corpus_file
 from khabar_dev.processes import ProcessGroup, free_port, start_meili
 from khabar_ingest.formats.corpus import iter_corpus
@@ -144,6 +190,7 @@ from khabar_shared.meili_setup import provision_keys
 from khabar_shared.text import tokenize
 
 GOAL = 0.78
+SAUDI = "SaudiNewsNet, 14 Saudi papers, 2015"
 _READER_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي"})
 
 
@@ -152,6 +199,8 @@ class KnownItem:
     query: str
     source_id: str  # the article whose words the reader remembers (not in the index)
     correct: frozenset[str]  # every telling of the story in the index
+    # The same, by the other answer key (`Archive.key_of`); empty: that key sees no other telling.
+    also: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -159,6 +208,9 @@ class Archive:
     name: str
     articles: list[Article]
     story_of: dict[str, frozenset[str]]  # article id -> every telling of its story
+    # A second answer key judging the same queries (SaudiNewsNet: `same_stories`), and its name.
+    key_of: dict[str, frozenset[str]] | None = None
+    keys: tuple[str, str] = ("silver pairs", "")
 
 
 def ant_archive(count: int) -> Archive:
@@ -168,10 +220,22 @@ def ant_archive(count: int) -> Archive:
     return Archive("ANT, May–June 2018", articles, stories(pairs))
 
 
-def saudi_archive(folder: Path, count: int) -> Archive:
-    """The last `count` articles of SaudiNewsNet, stories from their reprints."""
+OLD_KEY = "old key (4-gram reprints, chained)"
+NEW_KEY = "new key (same_stories, complete linkage)"
+
+
+def saudi_archive(folder: Path, count: int, key: str = "old") -> Archive:
+    """The last `count` articles of SaudiNewsNet, judged by both answer keys.
+
+    `key` is the one whose stories the queries are taken from (`known_items`): "old",
+    the 4-gram reprints (so the queries are the ones every earlier figure was measured
+    on), or "new", `same_stories`, which also asks for stories told in other words.
+    """
     articles = saudi_articles(folder)[-count:]
-    return Archive("SaudiNewsNet, 14 Saudi papers, 2015", articles, stories(reprints(articles)))
+    old, new = stories(reprints(articles)), same_stories(articles)
+    if key == "new":
+        return Archive(SAUDI, articles, new, key_of=old, keys=(NEW_KEY, OLD_KEY))
+    return Archive(SAUDI, articles, old, key_of=new, keys=(OLD_KEY, NEW_KEY))
 
 
 def stories(pairs: list[tuple[str, str]]) -> dict[str, frozenset[str]]:
@@ -231,9 +295,15 @@ def known_items(archive: Archive, df: Counter[str], limit: int) -> tuple[list[Kn
         if len(words.split()) < 2:
             continue
         sources.add(source)
-        items.append(KnownItem(as_typed(words, by_id[source].headline), source, frozenset(others)))
+        query = as_typed(words, by_id[source].headline)
+        items.append(KnownItem(query, source, frozenset(others)))
         if len(items) >= limit:
             break
+    if archive.key_of is not None:
+        items = [
+            replace(item, also=archive.key_of.get(item.source_id, frozenset()) - sources)
+            for item in items
+        ]
     return items, sources
 
 
@@ -250,19 +320,50 @@ def first_rank(found: list[str], correct: frozenset[str]) -> float:
     return 0.0
 
 
-async def mrr(fixture: IndexFixture, items: list[KnownItem]) -> tuple[float, float]:
+@dataclass(frozen=True)
+class Asked:
+    item: KnownItem
+    ours: list[str]  # the service's first ten ids
+    raw: list[str]  # plain Meilisearch's
+
+
+async def ask(fixture: IndexFixture, items: list[KnownItem]) -> list[Asked]:
+    """Each query through the service and through plain Meilisearch, once (each key judges)."""
     client = fixture.service()
-    ours = raw = 0.0
+    asked = []
     try:
         for item in items:
-            ours += first_rank(await service_search(client, item.query), item.correct)
-            found = await raw_search(
+            ours = await service_search(client, item.query)
+            raw = await raw_search(
                 fixture.meili_url, fixture.search_key, fixture.raw_index, item.query
             )
-            raw += first_rank(found, item.correct)
+            asked.append(Asked(item, ours, raw))
     finally:
         await client.aclose()
-    return ours / max(len(items), 1), raw / max(len(items), 1)
+    return asked
+
+
+def judged(asked: list[Asked], new_key: bool = False) -> tuple[float, float, int]:
+    """MRR@10 of the service and of raw Meilisearch, and the queries judged.
+
+    `new_key`: correct answers by the archive's second key; a query whose story that key
+    holds no other indexed telling of is not a known-item query there and is left out.
+    """
+    ours = raw = 0.0
+    count = 0
+    for answer in asked:
+        correct = answer.item.also if new_key else answer.item.correct
+        if not correct:
+            continue
+        count += 1
+        ours += first_rank(answer.ours, correct)
+        raw += first_rank(answer.raw, correct)
+    return ours / max(count, 1), raw / max(count, 1), count
+
+
+async def mrr(fixture: IndexFixture, items: list[KnownItem]) -> tuple[float, float]:
+    ours, raw, _ = judged(await ask(fixture, items))
+    return ours, raw
 
 
 def own_headline_items(
@@ -278,11 +379,12 @@ def own_headline_items(
         words = salient_query(article, df, len(articles))
         if article.id in left_out or len(words.split()) < 2:
             continue
-        correct = {article.id}
+        correct = also = frozenset({article.id})
         if typed:
             words = as_typed(words, article.headline)
             correct |= archive.story_of.get(article.id, frozenset()) - left_out
-        items.append(KnownItem(words, article.id, frozenset(correct)))
+            also |= (archive.key_of or {}).get(article.id, frozenset()) - left_out
+        items.append(KnownItem(words, article.id, correct, also))
     return items[:limit]
 
 
@@ -304,34 +406,66 @@ async def run(archive: Archive, limit: int, half: str | None = None) -> None:
             fixture = IndexFixture(url, keys.index_key, keys.search_key, "articles")
             with console.status(f"indexing {len(indexed)} held-out articles"):
                 await fixture.load(indexed)
-            hard = await mrr(fixture, items)
+            hard = await ask(fixture, items)
             easy = await mrr(fixture, own)
-            as_read = await mrr(fixture, typed)
+            as_read = await ask(fixture, typed)
         finally:
             group.stop_all()
     table = Table(title=f"Known-item MRR@10 over {len(indexed)} held-out articles ({archive.name})")
     for column in ("task", "queries", "khabar search", "raw Meilisearch"):
         table.add_column(column, justify="left" if column == "task" else "right")
-    table.add_row(
-        "another paper's words, as typed" + (f" (half {half})" if half else ""),
-        str(len(items)),
-        f"{hard[0]:.3f}",
-        f"{hard[1]:.3f}",
-    )
+    verdicts = []
+    for key, new_key in ((archive.keys[0], False), (archive.keys[1], True)):
+        if new_key and archive.key_of is None:
+            continue
+        for part in (half,) if half else ("A", "B", None):
+            chosen = [a for a in hard if part is None or half_of(a.item.source_id) == part]
+            ours, raw, count = judged(chosen, new_key)
+            if part == half:
+                verdicts.append(f"{key} {ours:.3f} " + ("met" if ours >= GOAL else "NOT met"))
+            label = f"half {part}" if part else "all"
+            table.add_row(
+                f"another paper's words, as typed, {label}; {key}",
+                str(count),
+                f"{ours:.3f}",
+                f"{raw:.3f}",
+            )
     table.add_row("the article's own headline words", str(len(own)), *(f"{v:.3f}" for v in easy))
-    table.add_row(
-        "own headline words as typed, reprints count",
-        str(len(typed)),
-        *(f"{v:.3f}" for v in as_read),
-    )
+    for key, new_key in ((archive.keys[0], False), (archive.keys[1], True)):
+        if new_key and archive.key_of is None:
+            continue
+        ours, raw, count = judged(as_read, new_key)
+        table.add_row(
+            f"own headline words as typed, reprints count; {key}",
+            str(count),
+            f"{ours:.3f}",
+            f"{raw:.3f}",
+        )
     console.print(table)
+    if archive.key_of is not None:
+        # Which key is right is read by hand, not taken from the scores above.
+        by_key = dict(zip((OLD_KEY, NEW_KEY), judged_precision(*_old_then_new(archive))))
+        for key, precision in by_key.items():
+            console.print(
+                f"  {key}: {precision.pairs} same-story pairs, by the judged sample "
+                f"{precision.strict:.2f} one report ({precision.lenient:.2f} with roundups)"
+            )
     for item in items[:5]:
         console.print(f"  e.g. {item.query!r} (read in {item.source_id})")
     if half:
         # Half B ranks easier than half A: one half's figure says nothing of the goal.
         console.print(f"goal ≥ {GOAL} is judged on the whole set, not on half {half}")
     else:
-        console.print(f"goal ≥ {GOAL}: " + ("met" if hard[0] >= GOAL else "NOT met"))
+        # Which key is right is judged from bench/data/saudi_same_story_judged.jsonl (the
+        # precision of each key's pairs read by hand), never from which one scores higher.
+        console.print(f"goal ≥ {GOAL}: " + "; ".join(verdicts))
+
+
+def _old_then_new(
+    archive: Archive,
+) -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]]]:
+    keys = (archive.story_of, archive.key_of or {})
+    return keys if archive.keys[0] == OLD_KEY else keys[::-1]
 
 
 def main() -> None:
@@ -349,9 +483,16 @@ def main() -> None:
         help="SaudiNewsNet's JSON folder (see bench/saudi_news.py): "
         "hold out its articles, not ANT's",
     )
+    parser.add_argument(
+        "--key",
+        choices=("old", "new"),
+        default="old",
+        help="SaudiNewsNet: the answer key whose stories the queries come from "
+        "(both keys judge them)",
+    )
     args = parser.parse_args()
     archive = (
-        saudi_archive(args.saudinewsnet, args.held_out)
+        saudi_archive(args.saudinewsnet, args.held_out, args.key)
         if args.saudinewsnet
         else ant_archive(args.held_out)
     )
