@@ -35,6 +35,41 @@ Under heavy load use `--max-age 600` for the cached-hit comparison: with 30 s
 the copies fetched before wrk may expire during its run (the table's origin
 fetches say so), and the edge is then measured revalidating, not hitting.
 
+Runs of 2026-12-08, session 15 (the ceiling: what any server can do here for the same bytes),
+500 articles, max-age 600, wrk -t2 64 connections 5 s, this file's WRK_SCRIPT over the same 504
+paths. Bytes a cached hit answers (body): home 22,106, sections 17,058-18,356, articles
+6,551-27,040 (median 14,606), 14,870 on average over wrk's mix; CSS is already its own file
+(`/static/site.css`), the pages have no blank lines left, and the body is the story's text. Beside
+the edge and the minimal origin, in the same rounds: nginx 1.22 (Debian's nginx-light, 2 workers,
+sendfile, keep-alive, no access log) serving the same bodies as static files, and a bare varnishd
+(the builtin VCL, in front of that nginx, every page cached). Per request, server CPU + wrk CPU:
+- 02:24, load 7-10: edge 21.0-24.9 + 8.9-9.6 us (13.8-44.2k/s), minimal 128-137 + 15-16 us
+  (2.1-3.4k/s), nginx 4.7-5.6 + 4.5-5.3 us (48-88k/s).
+- 02:41, load 12-21 (edge on this branch's vsl_mask): edge 22.1-23.0 + 10.0-10.4 us (27-34k/s),
+  bare varnishd 18.2-19.6 + 9.0-9.9 us (60-64k/s), the same with most log tags off 16.7-17.2 +
+  9.2-9.7 us (65-68k/s), minimal 133-139 + 13-16 us (2.0-3.4k/s), nginx 4.8-5.6 + 4.5-5.4 us
+  (76-178k/s).
+- bare varnishd against nginx alone, 02:29, load 10-13: 17.4-17.9 + 8.3-8.9 us against 5.1-6.0 +
+  5.2-6.0 us.
+So with every core free, requests/s <= 2 cores / (server + wrk us): ~200k/s for nginx, 73-78k/s
+for a bare varnishd with its default log (17.4-19.6 + 8.3-9.9 us), ~62k/s for the edge (22 + 10
+us). 10x the minimal origin measured quiet (7.7-7.9k/s, 02:25, the lead's run) is 77-79k/s: at or
+past what a varnishd with no VCL of ours does on this machine, and the edge's hit would have to
+cost less than that bare varnishd's.
+What a hit costs varnishd is its thread per connection (perf, 4 s of the edge under wrk: 59 % in
+the kernel, a quarter of all samples the context switch back into the worker that poll() woke;
+per request one read, one writev, one poll, one context switch, no futex waits, the same as
+the bare varnishd's counts), then the shared-memory log's formatting (printf ~5 %); the VCL's
+compiled code and its regexes ~2 %. wrk pays 9-10 us a request against either varnishd and 5
+against nginx for the same bytes. Changing the log mask at runtime on one varnishd, rounds ABBA,
+load 8-20: varnishd's default mask 23.7-24.7 us a hit (median 24.2), khabar_dev.edge's VSL_MASK
+(no RespHeader, RespUnset, ReqUnset, RespProtocol, RespReason, VCL_call, VCL_return, Hit
+records) 21.2-24.0 us (median 22.5); timeout_linger 0.05/0.2/1 s the same (no session went to
+the waiter), 0 doubles it (47-48 us); workspace_client 64k the same.
+Whole `--edge-only --rounds 3` runs, main (7c5c233) and the branch alternating, 02:46-02:51, load
+11-13: edge / minimal requests/s 8.68 7.57 8.27x, 10.50 8.43 9.54x, 8.30 13.44 4.13x, 13.31 4.78
+20.26x (by server CPU main 5.15-6.80x, branch 5.77-7.43x): the load decides the ratio run by run.
+
 Runs of 2026-12-07/08, session 14 (issue 22's hang: a purge between a page shell's head and its
 body; the edge now drops such an object once it is in, khabar_recheck_purge), 500 articles,
 max-age 600, `--seconds 2 --replay 300 --changes 100 --withdrawal-timeout 60`, main's VCL and the

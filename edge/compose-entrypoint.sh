@@ -28,6 +28,11 @@ sed -e "s/@KHABAR_EDGE_PURGE_TOKEN@/$KHABAR_EDGE_PURGE_TOKEN/" \
 # khabar_self: the socket the edge asks itself on to assemble pages (khabar.vcl).
 # http_req_size: read a long URL whole, so khabar.vcl answers 414 rather than a reset
 # (khabar_dev/edge.py's REQUEST_LIMITS, the same).
+# vsl_mask: varnishd's default mask, and no shared-memory log records for every answer's
+# headers, VCL subs, unsets, protocol, reason and hit: nothing reads them, and they were
+# most of a cached hit's records (khabar_dev/edge.py's VSL_MASK, the same). varnishncsa's
+# default line keeps what it needs; `varnishadm param.set vsl_mask +RespHeader` brings one back.
 exec varnishd -F -f /tmp/edge.vcl -a :8000 -a khabar_self=/tmp/khabar-self.sock \
   -s "malloc,${KHABAR_EDGE_CACHE_SIZE:-256m}" \
-  -p http_req_size=64k -p workspace_client=128k
+  -p http_req_size=64k -p workspace_client=128k \
+  -p vsl_mask=-Debug,-ObjProtocol,-ObjStatus,-ObjReason,-ObjHeader,-VCL_trace,-ExpKill,-WorkThread,-Hash,-VfpAcct,-H2RxHdr,-H2RxBody,-H2TxHdr,-H2TxBody,-VdpAcct,-RespHeader,-RespUnset,-ReqUnset,-RespProtocol,-RespReason,-VCL_call,-VCL_return,-Hit

@@ -338,3 +338,43 @@ def test_a_withdrawal_leaves_the_edge_while_the_cache_redis_is_down(
                 assert b.id not in edge.get(path).text, path
     finally:
         group.stop_all()
+
+
+def shared_log_tags(edge: Edge, url: str) -> list[str]:
+    """The tags of the shared-memory log's records of every reader's request for `url`."""
+    found = subprocess.run(
+        [
+            *("varnishlog", "-n", str(edge.work_dir / "varnishd"), "-d", "-c"),
+            *("-q", f'ReqURL eq "{url}"'),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return re.findall(r"^-+\s+(\w+)\s", found.stdout, re.MULTILINE)
+
+
+def test_a_hit_is_logged_for_access_logs_not_header_by_header(
+    site: tuple[Edge, RenderService],
+) -> None:
+    """A cached hit's shared-memory log keeps what access logs and our tools read, no more.
+
+    varnishd writes a record for every header it sends and every VCL sub it enters
+    and leaves, on every hit; nothing reads them, and they cost the edge's hits CPU.
+    """
+    edge, render = site
+    (a,) = in_section("world", 1)
+    render.publish(enriched(a))
+    render.page(a.id)
+    url = f"/articles/{a.id}"
+    eventually(lambda: edge.get(url).headers["x-cache"] == "HIT")
+
+    tags = set(shared_log_tags(edge, url))
+    # varnishncsa's default line (address, request line, status, bytes, time, referer, agent).
+    for kept in ("ReqStart", "ReqMethod", "ReqURL", "ReqProtocol", "ReqHeader", "RespStatus"):
+        assert kept in tags, kept
+    assert {"ReqAcct", "Timestamp", "Begin", "End"} <= tags
+    assert not tags & {"RespHeader", "RespUnset", "VCL_call", "VCL_return", "Hit"}, tags
+    # What the edge fetched from render is still logged (origin_fetches reads it).
+    assert any(a.id in fetched for fetched in edge.origin_fetches())

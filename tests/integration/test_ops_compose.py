@@ -15,6 +15,7 @@ import yaml
 from pydantic import SecretStr, TypeAdapter
 
 from khabar_dev import run
+from khabar_dev.edge import REQUEST_LIMITS, VSL_MASK
 from khabar_enrich.settings import EnrichSettings
 from khabar_ingest.settings import IngestSettings
 from khabar_render.settings import RenderSettings
@@ -435,3 +436,13 @@ def test_the_edge_entrypoint_writes_a_vcl_varnishd_compiles_with_compose_setting
         check=False,
     )
     assert refused.returncode == 2 and "KHABAR_EDGE_THROTTLE_MISSES" in refused.stderr
+
+
+def test_the_compose_edge_runs_with_the_parameters_of_make_runs_edge() -> None:
+    """Request limits and the shared-memory log's mask: compose's varnishd as make run's."""
+    command = (ROOT / "edge" / "compose-entrypoint.sh").read_text().split("exec varnishd", 1)[1]
+    words = command.replace("\\\n", " ").split()
+    for flag, value in zip(VSL_MASK[::2], VSL_MASK[1::2], strict=True):
+        assert f"{flag} {value}" in " ".join(words), value
+    for flag, value in zip(REQUEST_LIMITS[::2], REQUEST_LIMITS[1::2], strict=True):
+        assert f"{flag} {value}" in " ".join(words), value

@@ -23,6 +23,22 @@ EDGE_STORAGE = "malloc,256m"
 # a reset connection; read up to 64k, khabar.vcl answers a target over 8192 with 414. The
 # client workspace holds the request read, so it grows with it. Compose passes the same.
 REQUEST_LIMITS = ("-p", "http_req_size=64k", "-p", "workspace_client=128k")
+# varnishd's own default mask, then what it writes for every answer that nothing of ours reads:
+# a record per header sent (RespHeader, ~16 an answer), per VCL sub entered and left
+# (VCL_call, VCL_return), per header unset, the answer's protocol and reason, the hit.
+# Kept: what varnishncsa's default line needs (ReqStart, ReqMethod, ReqURL, ReqProtocol,
+# ReqHeader, RespStatus, ReqAcct, Timestamp), what our tests and benches query (BackendOpen,
+# the backend side, ReqHeader xkey-purge), grouping (Begin, End, Link), VCL_Log, errors.
+# An operator who needs one back: `varnishadm -n <dir> param.set vsl_mask +RespHeader`.
+# Compose passes the same.
+VSL_MASK_DEFAULT = (
+    "-Debug,-ObjProtocol,-ObjStatus,-ObjReason,-ObjHeader,-VCL_trace,-ExpKill,-WorkThread,"
+    "-Hash,-VfpAcct,-H2RxHdr,-H2RxBody,-H2TxHdr,-H2TxBody,-VdpAcct"
+)
+VSL_MASK_UNREAD = (
+    "-RespHeader,-RespUnset,-ReqUnset,-RespProtocol,-RespReason,-VCL_call,-VCL_return,-Hit"
+)
+VSL_MASK = ("-p", f"vsl_mask={VSL_MASK_DEFAULT},{VSL_MASK_UNREAD}")
 # A Unix socket's path must fit in sockaddr_un (108 bytes on Linux).
 SOCKET_PATH_MAX = 100
 
@@ -140,6 +156,7 @@ def varnishd_argv(work_dir: Path, vcl: Path, port: int, name: Path | None = None
         "-s",
         EDGE_STORAGE,
         *REQUEST_LIMITS,
+        *VSL_MASK,
         "-T",
         "127.0.0.1:0",
     ]
