@@ -213,3 +213,16 @@ def test_a_weak_query_is_asked_again_with_each_word_left_out() -> None:
     words, stems = {"q": "زاهر الوقود الصيف"}, {"q": "زهر وقود صيف"}
     queries = relax.relaxed_queries([words, stems])
     assert len(queries) == 6 and {q["matchingStrategy"] for q in queries} == {"all"}
+
+
+def test_a_word_in_the_headline_outweighs_the_same_share_of_a_score_earned_in_a_body() -> None:
+    """Scores as Meilisearch gave them on SaudiNewsNet for "ينطح يتخطي بسهوله": the telling
+    "ميسي.. ينطح!" holds one word of three in its headline (1/3, no typo); a long column holds
+    the two others in its body, found by a relaxed query (0.71 × its weight 0.9)."""
+    q = "ينطح يتخطي بسهوله"
+    telling = {**hit("telling", 1 / 3), "headline_terms": " ".join(analyze("ميسي ينطح"))}
+    column = {**hit("column", 0.71), "headline_terms": " ".join(analyze("اوباما بين المراوغة"))}
+    typed = {"hits": [telling]}
+    relaxed = {"hits": [column]}
+    answer = merge_answers(SearchParams(q=q), [typed, relaxed], [1.0, 0.9])
+    assert [h["id"] for h in answer["hits"]] == ["telling", "column"]

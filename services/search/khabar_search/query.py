@@ -71,8 +71,11 @@ MAX_INLINE_BODIES = 50
 RANKED = ["id", "published"]
 # The stems of each hit's headline and lead (`documents.py`), for `title_cover`.
 TITLE_TERMS = ["headline_terms", "lead_terms"]
-# How much a hit gains when the reader's words are all in its headline (a lead counts half).
-TITLE_WEIGHT = 0.6
+# How much a hit gains when the reader's words are all in its headline (a lead counts half):
+# as much as a whole ranking score, so each word the headline holds outweighs that share of
+# a score earned in a body (a column that holds two of three words somewhere, found by
+# `relax.py`, no longer outranks a telling whose headline holds one).
+TITLE_WEIGHT = 1.0
 LEAD_SHARE = 0.5
 EMPTY_INDEX_CODE = "invalid_search_attributes_to_search_on"
 
