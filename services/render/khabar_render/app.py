@@ -68,7 +68,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
-    cache = FragmentCache(cache_redis)
+    shares_log = settings.effective_cache_redis_url == settings.redis_url
+    cache = FragmentCache(cache_redis, shares_log=shares_log)
     breaking = BreakingNews(log_redis, settings.breaking_news_s)
     renderer = Renderer(
         articles, cache, site, settings.listing_page_size, settings.home_per_section, breaking
@@ -125,9 +126,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         description="Cached HTML fragments and pages of articles, sections and home.",
     )
     install_problem_handlers(app)
-    live_fragments = LiveFragments(
-        log_redis, cache_redis, shared=settings.effective_cache_redis_url == settings.redis_url
-    )
+    live_fragments = LiveFragments(log_redis, cache_redis, shared=shares_log)
     app.fast_path = lambda rest: CachedFragments(
         rest,
         live_fragments,

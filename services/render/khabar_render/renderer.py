@@ -197,12 +197,17 @@ class Renderer:
                 name: fragment.shows if fragment else [] for name, fragment in fragments.items()
             }
             # Atomic with the epoch check: nothing read a half-applied change.
-            if await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
-                failpoints.check(SHOWS_RECORDED)
-                await self._cache.store(fragments)
-                failpoints.check(FRAGMENTS_STORED)
+            if not await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
+                continue
+            failpoints.check(SHOWS_RECORDED)
+            # On the log's Redis, stored only if the epoch still holds, in one step: a
+            # writer that changed an article meanwhile may have purged already.
+            if not await self._cache.store(fragments, if_epoch=snapshot.epoch):
+                continue
+            failpoints.check(FRAGMENTS_STORED)
+            if not self._cache.shares_log:
                 await self._unless_changed_since(snapshot.epoch, fragments)
-                return fragments
+            return fragments
         # Under a storm of changes: answer with a fresh render, cache nothing.
         log.warning("render_not_cached_under_changes", fragments=len(wanted))
         return self._render_all(wanted, await self._read(wanted))
@@ -210,11 +215,13 @@ class Renderer:
     async def _unless_changed_since(
         self, epoch: int, fragments: dict[str, StoredFragment | None]
     ) -> None:
-        """Drop what was just stored if an article changed before it was.
+        """Drop what was just stored if an article changed before it was (a cache of its own).
 
         The change's writer purges after it applies; if it applied between
         our epoch check and our write, its purge may have come first and ours
-        would be a stale copy. Dropped, the fragments are only cold.
+        would be a stale copy. Dropped, the fragments are only cold. (A
+        reader may fetch them in between: with one Redis, `FragmentCache.store`
+        checks the epoch in the same step and there is no between.)
         """
         if await self._articles.epoch() != epoch:
             await self._cache.purge(set(fragments))

@@ -59,6 +59,7 @@ PARSED_CACHE_SIZE = 1024
 SCRIPTS = ScriptRegistry("khabar_render")
 RECORD_SHOWS_LUA = SCRIPTS["record_shows"]
 LIVE_FRAGMENT_LUA = SCRIPTS["live_fragment"]
+STORE_FRAGMENTS_LUA = SCRIPTS["store_fragments"]
 
 T = TypeVar("T")
 
@@ -450,8 +451,16 @@ class CacheUnavailable(RedisConnectionError):
 
 
 class FragmentCache:
-    def __init__(self, redis: RedisClient) -> None:
+    """Rendered fragments, in the cache's Redis.
+
+    `shares_log`: the cache is the log's Redis (and database), so a store can
+    be made conditional on the log's epoch in one step (`store`).
+    """
+
+    def __init__(self, redis: RedisClient, shares_log: bool = False) -> None:
         self._redis = redis
+        self.shares_log = shares_log
+        self._store_script = STORE_FRAGMENTS_LUA.register(redis) if shares_log else None
 
     async def get(self, name: str) -> StoredFragment | None:
         try:
@@ -467,10 +476,22 @@ class FragmentCache:
         if names:
             await self._redis.delete(*[fragment_key(name) for name in names])
 
-    async def store(self, fragments: dict[str, StoredFragment | None]) -> None:
-        """Keep the rendered fragments and drop the ones with nothing to show, in one round trip."""
+    async def store(
+        self, fragments: dict[str, StoredFragment | None], if_epoch: int | None = None
+    ) -> bool:
+        """Keep the rendered fragments and drop the ones with nothing to show, in one round trip.
+
+        With `if_epoch` on a cache that shares the log's Redis, nothing is
+        written and False is returned when the epoch moved since (one script).
+        On a cache of its own the epoch is on another server: the fragments are
+        written, and the caller checks the epoch after.
+        """
         if not fragments:
-            return
+            return True
+        if if_epoch is not None and self._store_script is not None:
+            keys = [EPOCH_KEY, *(fragment_key(name) for name in fragments)]
+            args = [str(if_epoch), *(f.model_dump_json() if f else "" for f in fragments.values())]
+            return bool(await self._store_script(keys=keys, args=args))
         await send(
             self._redis,
             [
@@ -480,6 +501,7 @@ class FragmentCache:
                 for name, fragment in fragments.items()
             ],
         )
+        return True
 
 
 class LiveFragments:
