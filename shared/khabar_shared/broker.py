@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from faststream.redis import RedisBroker, RedisClusterBroker
@@ -21,6 +22,9 @@ log = get_logger(__name__)
 FETCH_ERROR = "Message fetch error"
 # How often Redis is asked whether it answers again, once a read failed for its outage.
 PROBE_INTERVAL_S = 1.0
+# Backoff of a read loop restarted after an outage escaped it (see `keep_reading`).
+RESTART_FIRST_S = 0.05
+RESTART_MAX_S = 1.0
 
 
 def make_broker(
@@ -110,3 +114,37 @@ class RedisOutageLog(logging.Filter):
             down_s=round(time.monotonic() - self.since, 1),
             failed_reads=self.failed_reads,
         )
+
+
+def keep_reading(subscriber: Any) -> None:
+    """Make a stream subscriber's read loop wait out a Redis outage instead of dying of it.
+
+    FastStream's loop logs and retries most failed reads, but two escape it:
+    its first PING, before the loop (a Redis still loading its data answers
+    LOADING), and any reply error but NOGROUP (a blocked read is answered
+    UNBLOCKED when its stream vanishes while Redis reloads). Escaped, the task
+    dies and FastStream's supervisor starts it again at once, with an error and
+    a traceback each time: hundreds a second for as long as Redis loads. Here
+    the loop is started again after a backoff, and the failure is logged as
+    FastStream logs a failed read (`FETCH_ERROR`), so `RedisOutageLog` makes
+    one warning of the whole outage. Anything else still escapes, as before.
+    """
+    consume: Callable[..., Coroutine[Any, Any, None]] = subscriber._consume
+
+    async def consume_through_outages(*args: Any, **kwargs: Any) -> None:
+        delay_s = RESTART_FIRST_S
+        while subscriber.running:
+            try:
+                await consume(*args, **kwargs)
+                return
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                start_signal = kwargs.get("start_signal")
+                if start_signal is not None:
+                    start_signal.set()  # the broker's start waits on it; the loop is running
+                subscriber._log(log_level=logging.ERROR, message=FETCH_ERROR, exc_info=error)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, RESTART_MAX_S)
+
+    subscriber._consume = consume_through_outages
