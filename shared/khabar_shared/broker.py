@@ -9,6 +9,7 @@ from typing import Any
 from faststream.redis import RedisBroker, RedisClusterBroker
 from faststream.redis.prometheus import RedisPrometheusMiddleware
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from khabar_shared.logging import get_logger
 from khabar_shared.metrics import REGISTRY
@@ -39,7 +40,7 @@ def make_broker(
     logger = logging.getLogger(f"khabar.{service}.faststream")
     for old in [f for f in logger.filters if isinstance(f, RedisOutageLog)]:
         logger.removeFilter(old)
-    logger.addFilter(RedisOutageLog(service, redis_url))
+    logger.addFilter(RedisOutageLog(service, redis_url, cluster_enabled(cluster)))
     options: dict[str, Any] = {
         "logger": logger,
         # Per-message "Received"/"Processed" lines would drown our own event logs.
@@ -64,10 +65,11 @@ class RedisOutageLog(logging.Filter):
     (a bug, a refused command) passes through as FastStream wrote it.
     """
 
-    def __init__(self, service: str, redis_url: str) -> None:
+    def __init__(self, service: str, redis_url: str, cluster: bool = False) -> None:
         super().__init__()
         self.service = service
         self.redis_url = redis_url
+        self.cluster = cluster
         self.failed_reads = 0
         self.since = 0.0
         self._probe: asyncio.Task[None] | None = None
@@ -95,25 +97,40 @@ class RedisOutageLog(logging.Filter):
             self._probe = None
 
     async def _until_answered(self) -> None:
-        client = Redis.from_url(
-            self.redis_url, socket_connect_timeout=PROBE_INTERVAL_S, socket_timeout=PROBE_INTERVAL_S
-        )
-        try:
-            while True:
-                await asyncio.sleep(PROBE_INTERVAL_S)
-                try:
-                    await client.ping()
-                    break
-                except Exception:  # noqa: BLE001, S112 (still away: ask again)
-                    continue
-        finally:
-            await client.aclose()
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL_S)
+            if await redis_answers(self.redis_url, self.cluster):
+                break
         log.info(
             "redis_reachable_again",
             service=self.service,
             down_s=round(time.monotonic() - self.since, 1),
             failed_reads=self.failed_reads,
         )
+
+
+async def redis_answers(url: str, cluster: bool = False) -> bool:
+    """Whether Redis answers as the stream reads need it: the URL's server, or on a
+    Redis Cluster every primary (the URL names one node of it; the stream a consumer
+    reads may live on any other, and that one may be the one away)."""
+    options: dict[str, Any] = {
+        "socket_connect_timeout": PROBE_INTERVAL_S,
+        "socket_timeout": PROBE_INTERVAL_S,
+    }
+    client: Redis | RedisCluster | None = None
+    try:
+        if cluster:
+            client = RedisCluster.from_url(url, **options)
+            await client.ping(target_nodes=RedisCluster.PRIMARIES)
+        else:
+            client = Redis.from_url(url, **options)
+            await client.ping()
+        return True
+    except Exception:  # noqa: BLE001 (still away, whatever it says)
+        return False
+    finally:
+        if client is not None:
+            await client.aclose()
 
 
 def keep_reading(subscriber: Any) -> None:
