@@ -8,7 +8,7 @@ Each sweep: move the store's epoch, purge the cached fragments that showed them,
 edge, then forget them and move the epoch again (one transaction), in that order. A crash
 before the last step leaves them recorded, and the next sweep does it all again; moving
 the epoch before the purge refuses a render that read them while they were breaking and
-stores its fragments after the purge (`FragmentCache.store`, `Renderer._unless_changed_since`).
+stores its fragments after the purge (`FragmentCache.store`).
 """
 
 import asyncio
@@ -50,8 +50,8 @@ class BreakingSweeper:
         if gone:
             # The epoch first: a render that read them still breaking and stores after
             # the purge below is refused (its store is conditional on the epoch it read).
-            await send(self._news.redis, [("INCR", EPOCH_KEY)])
-            await self._cache.purge(await self._articles.dependents_many(gone))
+            (epoch,) = await send(self._news.redis, [("INCR", EPOCH_KEY)])
+            await self._cache.purge(await self._articles.dependents_many(gone), epoch=int(epoch))
             await self._notifier.purge([surrogate_key(i) for i in gone])
             failpoints.check(PURGED)
         commands: list[Command] = []
