@@ -57,6 +57,7 @@ from faststream.redis.annotations import RedisBatchStreamMessage
 from redis.commands.core import AsyncScript
 
 from khabar_shared import metrics
+from khabar_shared.broker import keep_reading
 from khabar_shared.dead_letters import dead_letter_entry
 from khabar_shared.events import EventT, MalformedEvent, decode_event
 from khabar_shared.logging import bind_event_context, clear_event_context, get_logger
@@ -81,6 +82,9 @@ NO_ERROR_FACTOR = 3
 # (XREADGROUP, XAUTOCLAIM) at least every claim polling interval, which refreshes its idle time.
 FORGET_AFTER_CLAIM_PERIODS = 10
 FORGET_CONSUMERS = ScriptRegistry("khabar_shared")["forget_consumers"]
+# Backoff of a drain whose reads meet a Redis outage (within the shutdown grace).
+DRAIN_RETRY_FIRST_S = 0.05
+DRAIN_RETRY_MAX_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,14 +173,15 @@ class StreamConsumer(Generic[EventT]):
         async def on_claimed(body: list[Any], msg: RedisBatchStreamMessage) -> None:
             await self._in_own_task(self.process_claimed(raw_entries(msg)))
 
-        broker.subscriber(
+        new = broker.subscriber(
             stream=UncopiedStreamSub(self.stream, polling_interval=NEW_EVENTS_BLOCK_MS, **common),
             ack_policy=AckPolicy.MANUAL,
             parser=entries_as_read,
             decoder=not_decoded,
             title=f"{self.stream}:{self.group}:new",
-        )(on_new)
-        broker.subscriber(
+        )
+        new(on_new)
+        claimed = broker.subscriber(
             stream=UncopiedStreamSub(
                 self.stream,
                 min_idle_time=self.settings.claim_idle_ms,
@@ -187,7 +192,10 @@ class StreamConsumer(Generic[EventT]):
             parser=entries_as_read,
             decoder=not_decoded,
             title=f"{self.stream}:{self.group}:claimed",
-        )(on_claimed)
+        )
+        claimed(on_claimed)
+        for subscriber in (new, claimed):
+            keep_reading(subscriber)
 
     @property
     def forget_idle_ms(self) -> int:
@@ -525,9 +533,7 @@ class StreamConsumer(Generic[EventT]):
             async with asyncio.timeout_at(deadline):
                 if self._in_flight:
                     await asyncio.wait(set(self._in_flight))
-                async for entries in self._own_pending():
-                    await self.process(entries)
-                    handled += len(entries)
+                handled = await self._handle_own_pending()
         except TimeoutError:
             log.warning(
                 "drain_timed_out",
@@ -538,6 +544,38 @@ class StreamConsumer(Generic[EventT]):
             )
         log.info("consumer_drained", stream=self.stream, group=self.group, handled=handled)
         return handled
+
+    async def _handle_own_pending(self) -> int:
+        """Handle what is still pending on this consumer; read again after an outage.
+
+        A SIGTERM soon after Redis restarted finds the pool's connections closed
+        by the old server, or the new one still loading its data (LOADING). The
+        entries are still pending here, so they are waited for (until the
+        caller's deadline), with backoff and one warning, not given up on.
+        """
+        handled = 0
+        delay_s = DRAIN_RETRY_FIRST_S
+        warned = False
+        while True:
+            try:
+                async for entries in self._own_pending():
+                    await self.process(entries)
+                    handled += len(entries)
+                return handled
+            except Exception as error:
+                if not is_outage(error):
+                    raise
+                if not warned:
+                    warned = True
+                    log.warning(
+                        "drain_waiting_for_redis",
+                        stream=self.stream,
+                        group=self.group,
+                        error=str(error)[:300],
+                        error_type=type(error).__name__,
+                    )
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, DRAIN_RETRY_MAX_S)
 
     async def _own_pending(self) -> AsyncIterator[list[RawEntry]]:
         """This consumer's pending entries, oldest first, each read once (XREADGROUP from an id)."""

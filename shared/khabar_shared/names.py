@@ -11,6 +11,8 @@ dead letters live in one slot, so ingest's append script and the dead-letter
 move are single-slot operations.
 """
 
+import re
+
 ARTICLES_TAG = "{articles}"
 ENRICHED_TAG = "{enriched}"
 
@@ -73,3 +75,13 @@ def metrics_lease_key(series: str) -> str:
 def applied_key(service: str, article_id: str) -> str:
     """When a consumer applied which version of an article (for tracing)."""
     return f"khabar:trace:{service}:{article_id}"
+
+
+# What an article id can be (ingest's `formats/ids.py` makes them): ASCII letters and digits
+# in runs joined by single `-`, `_` or `.`, lower-case. Anything else names no article.
+ARTICLE_ID_MAX_LENGTH = 120
+ARTICLE_ID_PATTERN = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def is_article_id(text: str) -> bool:
+    return len(text) <= ARTICLE_ID_MAX_LENGTH and ARTICLE_ID_PATTERN.match(text) is not None

@@ -17,8 +17,17 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # Redis answers that mean "not now", not "never": out of memory, loading, a replica, a cluster
-# fail-over.
-TRANSIENT_REPLIES = ("OOM", "LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN")
+# fail-over, a blocked read cut short by a reload (its stream gone for the moment: the next
+# read tells whether it is gone for good).
+TRANSIENT_REPLIES = (
+    "OOM",
+    "LOADING",
+    "READONLY",
+    "MASTERDOWN",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "UNBLOCKED",
+)
 
 
 class DependencyUnavailable(RuntimeError):

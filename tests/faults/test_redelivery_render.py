@@ -91,10 +91,13 @@ def webhook() -> Iterator[Webhook]:
 class Render:
     """Render's parts as the app wires them, without a warm lane (it only re-warms)."""
 
-    def __init__(self, redis: aioredis.Redis, webhook_url: str) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, webhook_url: str, cache_redis: aioredis.Redis | None = None
+    ) -> None:
         self.redis = redis
+        self.cache_redis = cache_redis or redis  # the cache on a Redis of its own, or the log's
         self.articles = ArticleStore(redis, lambda e: SITE.section(category_of(e)).slug)
-        self.cache = FragmentCache(redis)
+        self.cache = FragmentCache(self.cache_redis, shares_log=cache_redis is None)
         self.renderer = Renderer(self.articles, self.cache, SITE, 10, 4)
         self.notifier = PurgeNotifier(webhook_url)
         self.updater = FragmentUpdater(
@@ -108,7 +111,7 @@ class Render:
 
     async def cached(self) -> dict[str, StoredFragment]:
         found = {}
-        async for key in self.redis.scan_iter(match=fragment_key("*")):
+        async for key in self.cache_redis.scan_iter(match=fragment_key("*")):
             fragment = await self.cache.get(key.decode().rsplit(":fragment:", 1)[1])
             if fragment is not None:
                 found[fragment.name] = fragment
@@ -338,3 +341,38 @@ async def test_a_refresh_after_one_that_stopped_purges_what_the_stopped_one_did_
     assert await render.stale() == []
     if point == "render.stored":  # nothing of the first reached the edge
         assert f"body:{story.article.id}" in webhook.keys_since(sent)
+
+
+@pytest.mark.parametrize("cache", ["log's Redis", "own Redis"])
+async def test_a_withdrawal_between_a_renders_read_and_its_store_never_reaches_the_cache(
+    render: Render, redis_url: str, webhook: Webhook, cache: str
+) -> None:
+    """A reader's render of another story's body (its see-also links) reads the target
+    live; the target's withdrawal (stored, purged, the edge told) lands before that render
+    stores. Stopped right after its store (`render.fragments_stored`), before any later
+    check: an edge fetch there must not find the withdrawn story linked. The cache on the
+    log's Redis (`KHABAR_CACHE_REDIS_URL` unset) or on its own (`make run`, compose: here
+    another database, so nothing shared)."""
+    if cache == "own Redis":
+        cache_redis = aioredis.from_url(redis_url.rsplit("/", 1)[0] + "/1")
+        await cache_redis.flushdb()
+        render = Render(render.redis, webhook.url, cache_redis=cache_redis)
+    story, linking = await published_and_warm(render)
+    target, body = story.article.id, f"article:{linking[0].article.id}"
+    await render.cache.purge({body})
+    record = render.articles.record_shows_many
+    withdrawals = [enriched(story.article, version=2)]
+
+    async def recorded_then_withdrawn(shows: dict[str, list[str]], if_epoch: int | None = None):
+        recorded = await record(shows, if_epoch=if_epoch)
+        if withdrawals:  # another replica applies the withdrawal in the gap, once
+            await render.apply(withdrawals.pop(), kind="article.withdrawn")
+            failpoints.arm("render.fragments_stored")  # the reader's render stops after its store
+        return recorded
+
+    render.articles.record_shows_many = recorded_then_withdrawn  # type: ignore[method-assign]
+    with pytest.raises(failpoints.FailpointHit):
+        await render.renderer.fetch(body)
+    assert not withdrawals
+    in_the_gap = await render.cache.get(body)  # what the edge would be given now
+    assert in_the_gap is not None and target not in in_the_gap.shows

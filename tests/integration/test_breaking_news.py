@@ -258,3 +258,38 @@ async def test_a_flash_is_no_longer_breaking_once_an_article_following_it_up_is_
     update = full.model_copy(update={"extra": {"follows_up": quake.id}})
     await articles.put_live(told(update, story_id=update.id))
     assert banner_ids((await renderer.refresh("home")).html) == []  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("shares_log", [True, False])
+async def test_a_render_that_read_a_flash_breaking_never_stores_it_after_the_sweepers_purge(
+    parts: tuple[Renderer, BreakingSweeper, ArticleStore, FragmentCache, Clock], shares_log: bool
+) -> None:
+    """Home is rendered while the flash is breaking; before that render stores, the flash's
+    time is up and the sweeper purges home (stopped there, before it forgets the flash).
+    The sweeper moved the epoch before its purge: on the log's Redis the store is refused
+    and home rendered again without the banner; on a cache of its own it is dropped after."""
+    _, sweeper, articles, _, clock = parts
+    cache = FragmentCache(articles._redis, shares_log=shares_log)
+    renderer = Renderer(articles, cache, SITE, 10, 4, sweeper._news)
+    quake = flash(1, "world", "عاجل: زلزال يضرب جنوب تركيا", minutes_ago=10)
+    await articles.put_live(enriched(quake))
+    record = articles.record_shows_many
+    sweeps = [sweeper]
+
+    async def recorded_then_swept(shows: dict[str, list[str]], if_epoch: int | None = None) -> bool:
+        recorded = await record(shows, if_epoch=if_epoch)
+        if sweeps:
+            clock.now += WINDOW_S
+            failpoints.arm(PURGED.name)
+            with pytest.raises(failpoints.FailpointHit):
+                await sweeps.pop().sweep()
+        return recorded
+
+    articles.record_shows_many = recorded_then_swept  # type: ignore[method-assign]
+    try:
+        await renderer.fetch("home")
+    finally:
+        failpoints.disarm_all()
+    assert not sweeps
+    cached = await cache.get("home")
+    assert cached is None or banner_ids(cached.html) == []

@@ -256,21 +256,26 @@ async def test_without_a_warm_lane_the_batch_renders_home_and_dependents_itself(
     assert page is not None and "عنوان جديد" in page.html
 
 
+@pytest.mark.parametrize("shares_log", [False, True])
 async def test_a_render_stored_after_a_concurrent_change_is_dropped(
-    render: Render, monkeypatch: pytest.MonkeyPatch
+    render: Render, monkeypatch: pytest.MonkeyPatch, shares_log: bool
 ) -> None:
+    """Never stored: the writer's purge moved the fence (the log's epoch, or the cache's own)."""
     (a,) = in_section("sport", 1, skip=40)
     await render.publish(enriched(a))
     await render.cache.purge({f"card:{a.id}"})
-    store = render.cache.store
+    render.renderer._cache = cache = FragmentCache(render.redis, shares_log=shares_log)
+    store = cache.store
 
-    async def change_then_store(fragments: dict[str, StoredFragment | None]) -> None:
+    async def change_then_store(
+        fragments: dict[str, StoredFragment | None], if_epoch: int | None = None
+    ) -> bool:
         # Another replica applies a new headline (and purges) between our check and our write.
         await render.articles.put_live(enriched(a, version=2, headline="جديد"))
-        await render.cache.purge({f"card:{a.id}"})
-        await store(fragments)
+        await cache.purge({f"card:{a.id}"}, epoch=await render.articles.epoch())
+        return await store(fragments, if_epoch)
 
-    monkeypatch.setattr(render.cache, "store", change_then_store)
+    monkeypatch.setattr(cache, "store", change_then_store)
     fragment = await render.renderer.refresh(f"card:{a.id}")
     assert fragment is not None  # the reader still gets an answer...
     monkeypatch.undo()

@@ -496,6 +496,18 @@ def test_unknown_article_section_and_page_are_404_problems(render: RenderService
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
+def test_an_id_with_control_characters_is_a_404_not_a_dropped_connection(
+    render: RenderService,
+) -> None:
+    """The 404's Surrogate-Key named the id as sent: a CR, LF or NUL in it made an invalid
+    header, the answer was never sent and the edge served its 503 to the reader."""
+    for path in ("/articles/a%0d%0aSet-Cookie:x=1", "/fragments/card/%00", "/articles/A%01b"):
+        for accept in (BROWSER_ACCEPT, "application/json"):
+            answer = render.get(path, Accept=accept)
+            assert answer.status_code == 404, (path, accept)
+            assert "surrogate-key" not in answer.headers and "set-cookie" not in answer.headers
+
+
 def test_readers_get_pages_of_the_site_for_404_and_410_in_the_articles_language(
     render: RenderService,
 ) -> None:

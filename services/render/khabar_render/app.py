@@ -36,7 +36,7 @@ from khabar_shared.broker import make_broker
 from khabar_shared.consumer import StreamConsumer
 from khabar_shared.events import EnrichedEvent
 from khabar_shared.health import group_check, redis_check
-from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP
+from khabar_shared.names import ENRICHED_STREAM, RENDER_GROUP, is_article_id
 from khabar_shared.ops_http import (
     HttpMetricsMiddleware,
     fastapi_ops_router,
@@ -68,7 +68,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     log_redis = connect(settings.redis_url)
     cache_redis = connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
-    cache = FragmentCache(cache_redis)
+    shares_log = settings.effective_cache_redis_url == settings.redis_url
+    cache = FragmentCache(cache_redis, shares_log=shares_log)
     breaking = BreakingNews(log_redis, settings.breaking_news_s)
     renderer = Renderer(
         articles, cache, site, settings.listing_page_size, settings.home_per_section, breaking
@@ -125,9 +126,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         description="Cached HTML fragments and pages of articles, sections and home.",
     )
     install_problem_handlers(app)
-    live_fragments = LiveFragments(
-        log_redis, cache_redis, shared=settings.effective_cache_redis_url == settings.redis_url
-    )
+    live_fragments = LiveFragments(log_redis, cache_redis, shared=shares_log)
     app.fast_path = lambda rest: CachedFragments(
         rest,
         live_fragments,
@@ -187,6 +186,9 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         return stored is not None and stored.status == "withdrawn"
 
     async def serve_article(request: Request, kind: str, article_id: str) -> Response:
+        if not is_article_id(article_id):
+            # Names no article, and may hold what no header can carry (its key would).
+            raise page_problem(404, "Not Found", "No such article.")
         # The tombstone is checked on every read, cached fragment or not: the
         # purge that follows it may not have happened yet (a crash, a cache outage).
         fragment, withdrawn = await asyncio.gather(

@@ -4,11 +4,11 @@ The handler purges what a changed article touches; a flash that stops breaking b
 time passed changes nothing, and one answered by a full article in another section is
 not in that article's listings. The sweeper runs beside the consumer and finds them.
 
-Each sweep: purge the cached fragments that showed them, tell the edge, then forget them
-and move the store's epoch (one transaction), in that order. A crash before the last
-step leaves them recorded, and the next sweep does it all again; moving the epoch drops
-a render that read them while they were breaking and stored its fragments after the
-purge (`Renderer._unless_changed_since`).
+Each sweep: move the store's epoch, purge the cached fragments that showed them, tell the
+edge, then forget them and move the epoch again (one transaction), in that order. A crash
+before the last step leaves them recorded, and the next sweep does it all again; moving
+the epoch before the purge refuses a render that read them while they were breaking and
+stores its fragments after the purge (`FragmentCache.store`).
 """
 
 import asyncio
@@ -48,7 +48,10 @@ class BreakingSweeper:
             if not self._news.is_breaking(ts, answered, at)
         ]
         if gone:
-            await self._cache.purge(await self._articles.dependents_many(gone))
+            # The epoch first: a render that read them still breaking and stores after
+            # the purge below is refused (its store is conditional on the epoch it read).
+            (epoch,) = await send(self._news.redis, [("INCR", EPOCH_KEY)])
+            await self._cache.purge(await self._articles.dependents_many(gone), epoch=int(epoch))
             await self._notifier.purge([surrogate_key(i) for i in gone])
             failpoints.check(PURGED)
         commands: list[Command] = []

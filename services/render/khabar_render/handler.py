@@ -248,8 +248,11 @@ class FragmentUpdater:
             *(purge_keys(changed, changes.sections, changes.reordered) if changed else []),
             *part_keys,
         ]
+        # On a cache of its own, the purge raises its fence to an epoch read after this
+        # batch's change: a render read before the change stores nothing after the purge.
+        epoch = None if self._cache.shares_log else await self._articles.epoch()
         try:
-            await self._cache.purge(purged)
+            await self._cache.purge(purged, epoch=epoch)
         except (RedisConnectionError, RedisTimeoutError):
             # The cache's own Redis down: render renders every page from the
             # stored articles meanwhile, so the edge need not wait for it (a

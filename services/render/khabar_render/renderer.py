@@ -19,9 +19,9 @@ of them purges it.
 Fragments are rendered in batches: one read of everything a batch shows (the
 epoch, then the articles, listings and their related stories, in two or three
 round trips), pure rendering in memory, then one atomic record of what each
-fragment shows and one write of the fragments. If any article changed
-meanwhile (the store's epoch moved), what was read may mix old and new, so the
-batch is rendered again rather than cached.
+fragment shows and one write of the fragments, each conditional on the epoch
+read first. If any article changed meanwhile (the store's epoch moved), what was
+read may mix old and new, so the batch is rendered again rather than cached.
 """
 
 import math
@@ -75,7 +75,7 @@ SHOWS_RECORDED = failpoints.point(
     "render.shows_recorded", "dependency index written, fragments not"
 )
 FRAGMENTS_STORED = failpoints.point(
-    "render.fragments_stored", "fragments written, epoch not re-checked"
+    "render.fragments_stored", "fragments written, nothing returned yet"
 )
 
 SEE_ALSO_COUNT = 4
@@ -197,28 +197,18 @@ class Renderer:
                 name: fragment.shows if fragment else [] for name, fragment in fragments.items()
             }
             # Atomic with the epoch check: nothing read a half-applied change.
-            if await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
-                failpoints.check(SHOWS_RECORDED)
-                await self._cache.store(fragments)
-                failpoints.check(FRAGMENTS_STORED)
-                await self._unless_changed_since(snapshot.epoch, fragments)
-                return fragments
+            if not await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
+                continue
+            failpoints.check(SHOWS_RECORDED)
+            # Stored only if no writer changed an article since, in one step: one that
+            # did may have purged already (`FragmentCache.store`).
+            if not await self._cache.store(fragments, if_epoch=snapshot.epoch):
+                continue
+            failpoints.check(FRAGMENTS_STORED)
+            return fragments
         # Under a storm of changes: answer with a fresh render, cache nothing.
         log.warning("render_not_cached_under_changes", fragments=len(wanted))
         return self._render_all(wanted, await self._read(wanted))
-
-    async def _unless_changed_since(
-        self, epoch: int, fragments: dict[str, StoredFragment | None]
-    ) -> None:
-        """Drop what was just stored if an article changed before it was.
-
-        The change's writer purges after it applies; if it applied between
-        our epoch check and our write, its purge may have come first and ours
-        would be a stale copy. Dropped, the fragments are only cold.
-        """
-        if await self._articles.epoch() != epoch:
-            await self._cache.purge(set(fragments))
-            log.info("render_dropped_after_a_change", fragments=len(fragments))
 
     def _render_all(self, names: list[str], snapshot: Snapshot) -> dict[str, StoredFragment | None]:
         batch = _Batch(snapshot, self._site, self._page_size, self._home_per_section)

@@ -52,6 +52,10 @@ WITHDRAWN_KEY = f"{PREFIX}:withdrawn"
 # Per article, the version and related list its link-bearing fragments were last purged for
 # (JSON): what the cache and the edge may still show, until a refresh of links is done.
 LINKS_SHOWN_KEY = f"{PREFIX}:links-shown"
+# In a fragment cache of its own Redis: the newest epoch any writer purged at. A render
+# read at an older epoch stores nothing (the log's epoch is on another server). Evicted,
+# it reads 0 and lets stores through, as before it existed; each purge sets it again.
+FENCE_KEY = f"{PREFIX}:fragment-fence"
 MAX_WATCH_RETRIES = 50
 # Stored articles kept parsed, by their bytes: about the stories a few batches show.
 PARSED_CACHE_SIZE = 1024
@@ -59,6 +63,8 @@ PARSED_CACHE_SIZE = 1024
 SCRIPTS = ScriptRegistry("khabar_render")
 RECORD_SHOWS_LUA = SCRIPTS["record_shows"]
 LIVE_FRAGMENT_LUA = SCRIPTS["live_fragment"]
+STORE_FRAGMENTS_LUA = SCRIPTS["store_fragments"]
+FENCE_FRAGMENTS_LUA = SCRIPTS["fence_fragments"]
 
 T = TypeVar("T")
 
@@ -450,8 +456,20 @@ class CacheUnavailable(RedisConnectionError):
 
 
 class FragmentCache:
-    def __init__(self, redis: RedisClient) -> None:
+    """Rendered fragments, in the cache's Redis.
+
+    A store is conditional on the epoch its fragments were read at, in one
+    step (`store`), against a fence: the log's epoch itself when the cache
+    shares the log's Redis (`shares_log`), else the cache's own fence, which a
+    writer's purge raises to its epoch (`purge(..., epoch=)`).
+    """
+
+    def __init__(self, redis: RedisClient, shares_log: bool = False) -> None:
         self._redis = redis
+        self.shares_log = shares_log
+        self._fence = EPOCH_KEY if shares_log else FENCE_KEY
+        self._store_script = STORE_FRAGMENTS_LUA.register(redis)
+        self._fence_script = FENCE_FRAGMENTS_LUA.register(redis)
 
     async def get(self, name: str) -> StoredFragment | None:
         try:
@@ -463,14 +481,30 @@ class FragmentCache:
     async def put(self, fragment: StoredFragment) -> None:
         await self._redis.set(fragment_key(fragment.name), fragment.model_dump_json())
 
-    async def purge(self, names: set[str]) -> None:
-        if names:
+    async def purge(self, names: set[str], epoch: int | None = None) -> None:
+        """Drop the fragments; with `epoch` (a writer's, read after its change), on a cache
+        of its own, raise the fence to it in the same step."""
+        if epoch is not None and not self.shares_log:
+            keys = [self._fence, *(fragment_key(name) for name in names)]
+            await self._fence_script(keys=keys, args=[epoch])
+        elif names:
             await self._redis.delete(*[fragment_key(name) for name in names])
 
-    async def store(self, fragments: dict[str, StoredFragment | None]) -> None:
-        """Keep the rendered fragments and drop the ones with nothing to show, in one round trip."""
+    async def store(
+        self, fragments: dict[str, StoredFragment | None], if_epoch: int | None = None
+    ) -> bool:
+        """Keep the rendered fragments and drop the ones with nothing to show, in one round trip.
+
+        With `if_epoch`, nothing is written and False is returned when the
+        fence is past it (one script): an article changed, and its writer may
+        have purged already.
+        """
         if not fragments:
-            return
+            return True
+        if if_epoch is not None:
+            keys = [self._fence, *(fragment_key(name) for name in fragments)]
+            args = [str(if_epoch), *(f.model_dump_json() if f else "" for f in fragments.values())]
+            return bool(await self._store_script(keys=keys, args=args))
         await send(
             self._redis,
             [
@@ -480,6 +514,7 @@ class FragmentCache:
                 for name, fragment in fragments.items()
             ],
         )
+        return True
 
 
 class LiveFragments:

@@ -21,8 +21,9 @@ import hashlib
 import re
 import unicodedata
 
-MAX_ID_LENGTH = 120
-_CLEAN = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+from khabar_shared.names import ARTICLE_ID_MAX_LENGTH as MAX_ID_LENGTH
+from khabar_shared.names import ARTICLE_ID_PATTERN as _CLEAN
+
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
