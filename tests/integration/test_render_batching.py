@@ -58,10 +58,12 @@ class Render:
         coalesce_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         edge_assembles_pages: bool = False,
+        cache_redis: aioredis.Redis | None = None,
     ) -> None:
         self.redis = redis
         self.articles = ArticleStore(redis, lambda e: SITE.section(category_of(e)).slug)
-        self.cache = FragmentCache(redis)
+        # Another client: the cache as a Redis of its own (here the same server).
+        self.cache = FragmentCache(cache_redis or redis)
         self.renderer = Renderer(self.articles, self.cache, SITE, 10, 4)
         self.warm = (
             WarmLane(self.renderer, chunk=64, pause_s=0, coalesce_s=coalesce_s, clock=clock)
@@ -257,8 +259,11 @@ async def test_without_a_warm_lane_the_batch_renders_home_and_dependents_itself(
 
 
 async def test_a_render_stored_after_a_concurrent_change_is_dropped(
-    render: Render, monkeypatch: pytest.MonkeyPatch
+    redis: aioredis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With the cache in a Redis of its own, the fragments are written after the epoch check."""
+    cache_redis = aioredis.from_url(redis_url)
+    render = Render(redis, warm=True, cache_redis=cache_redis)
     (a,) = in_section("sport", 1, skip=40)
     await render.publish(enriched(a))
     await render.cache.purge({f"card:{a.id}"})
@@ -275,6 +280,46 @@ async def test_a_render_stored_after_a_concurrent_change_is_dropped(
     assert fragment is not None  # the reader still gets an answer...
     monkeypatch.undo()
     assert await render.cache.get(f"card:{a.id}") is None  # ...but the old headline is not kept
+    await cache_redis.aclose()
+
+
+async def test_with_one_redis_a_refresh_records_and_stores_in_the_step_that_checks_the_epoch(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read (two round trips: the page's article, then its linked stories), then one script
+    that checks the epoch, records what the fragments show and stores them: no moment is
+    left between the check and the write for a change to slip in, and no check after."""
+    a, b, c = in_section("culture", 3, skip=20)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id, c.id]))
+    await render.cache.purge({f"page:{a.id}", f"related:{a.id}"})
+    trips = RoundTrips(monkeypatch)
+    await render.renderer.refresh_many([f"page:{a.id}", f"related:{a.id}"])
+    assert trips.count == 3
+    monkeypatch.undo()
+    page = await render.cache.get(f"page:{a.id}")
+    assert page is not None and see_also_ids(page.html) == [b.id, c.id]
+    assert f"page:{a.id}" in await render.articles.dependents(b.id)
+
+
+async def test_with_one_redis_a_change_during_a_refresh_is_rendered_not_the_old_read(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (a,) = in_section("sport", 1, skip=45)
+    await render.publish(enriched(a))
+    await render.cache.purge({f"card:{a.id}"})
+    record = render.articles.record_shows_many
+
+    async def change_then_record(*args: object, **kwargs: object) -> bool:
+        monkeypatch.setattr(render.articles, "record_shows_many", record)
+        # Another replica applies a new headline (and purges) between our read and our write.
+        await render.articles.put_live(enriched(a, version=2, headline="جديد"))
+        await render.cache.purge({f"card:{a.id}"})
+        return await record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render.articles, "record_shows_many", change_then_record)
+    await render.renderer.refresh(f"card:{a.id}")
+    card = await render.cache.get(f"card:{a.id}")
+    assert card is not None and "جديد" in card.html
 
 
 async def test_showing_is_not_recorded_when_the_epoch_moved(render: Render) -> None:

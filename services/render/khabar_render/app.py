@@ -66,7 +66,10 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     images = ImagePolicy.parse(settings.image_hosts)
     use_image_hosts(images)
     log_redis = connect(settings.redis_url)
-    cache_redis = connect(settings.effective_cache_redis_url)
+    # One client when both roles are one Redis: a render's fragments are then stored in the
+    # same atomic step that checks the epoch and records what they show.
+    shared_cache = settings.effective_cache_redis_url == settings.redis_url
+    cache_redis = log_redis if shared_cache else connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
     cache = FragmentCache(cache_redis)
     breaking = BreakingNews(log_redis, settings.breaking_news_s)
@@ -116,7 +119,8 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await notifier.aclose()
         await live_fragments.aclose()
         await log_redis.aclose()
-        await cache_redis.aclose()
+        if not shared_cache:
+            await cache_redis.aclose()
 
     app = FastPathApp(
         title="khabar render",
@@ -125,9 +129,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         description="Cached HTML fragments and pages of articles, sections and home.",
     )
     install_problem_handlers(app)
-    live_fragments = LiveFragments(
-        log_redis, cache_redis, shared=settings.effective_cache_redis_url == settings.redis_url
-    )
+    live_fragments = LiveFragments(log_redis, cache_redis, shared=shared_cache)
     app.fast_path = lambda rest: CachedFragments(
         rest,
         live_fragments,

@@ -61,6 +61,7 @@ from khabar_render.store import (
     FragmentCache,
     ListingRequest,
     StoredFragment,
+    encoded,
     make_fragment,
 )
 from khabar_render.story_package import member_ids, render_package
@@ -196,12 +197,18 @@ class Renderer:
             shows = {
                 name: fragment.shows if fragment else [] for name, fragment in fragments.items()
             }
-            # Atomic with the epoch check: nothing read a half-applied change.
-            if await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
+            # Atomic with the epoch check: nothing read a half-applied change. With the
+            # cache in the same Redis, the fragments are stored in that same step.
+            together = encoded(fragments) if self._cache.shares_redis_with(self._articles) else []
+            if await self._articles.record_shows_many(
+                shows, if_epoch=snapshot.epoch, store=together
+            ):
                 failpoints.check(SHOWS_RECORDED)
-                await self._cache.store(fragments)
+                if not together:
+                    await self._cache.store(fragments)
                 failpoints.check(FRAGMENTS_STORED)
-                await self._unless_changed_since(snapshot.epoch, fragments)
+                if not together:
+                    await self._unless_changed_since(snapshot.epoch, fragments)
                 return fragments
         # Under a storm of changes: answer with a fresh render, cache nothing.
         log.warning("render_not_cached_under_changes", fragments=len(wanted))

@@ -201,6 +201,10 @@ class ArticleStore:
         self.section_of = section_of
         self._record_shows_script = RECORD_SHOWS_LUA.register(redis)
 
+    @property
+    def redis(self) -> RedisClient:
+        return self._redis
+
     async def get(self, article_id: str) -> StoredArticle | None:
         raw = await self._redis.get(article_key(article_id))
         return StoredArticle.model_validate_json(raw) if raw else None
@@ -376,20 +380,30 @@ class ArticleStore:
         await self.record_shows_many({fragment_name: shows})
 
     async def record_shows_many(
-        self, shows: dict[str, list[str]], if_epoch: int | None = None
+        self,
+        shows: dict[str, list[str]],
+        if_epoch: int | None = None,
+        store: Sequence[tuple[str, bytes | str]] = (),
     ) -> bool:
         """`record_shows` for many fragments in one atomic step (a Lua script).
 
         With `if_epoch`, nothing is recorded and False is returned when the
         epoch moved since: an article changed while the fragments were read.
+        `store`: cache keys and values ("" drops the key) written in the same
+        step, when the fragment cache is this Redis.
         """
-        if not shows:
+        if not shows and not store:
             return if_epoch is None or await self.epoch() == if_epoch
-        args: list[str | int] = ["" if if_epoch is None else str(if_epoch), shown_in_key("")]
+        args: list[str | int | bytes] = [
+            "" if if_epoch is None else str(if_epoch),
+            shown_in_key(""),
+            len(shows),
+        ]
         for name, ids in shows.items():
             unique = list(dict.fromkeys(ids))
             args += [name, len(unique), *unique]
-        keys = [EPOCH_KEY, *(shows_key(name) for name in shows)]
+        args += [value for _, value in store]
+        keys = [EPOCH_KEY, *(shows_key(name) for name in shows), *(key for key, _ in store)]
         return bool(await self._record_shows_script(keys=keys, args=args))
 
     async def dependents(self, article_id: str) -> set[str]:
@@ -467,6 +481,10 @@ class FragmentCache:
         if names:
             await self._redis.delete(*[fragment_key(name) for name in names])
 
+    def shares_redis_with(self, articles: ArticleStore) -> bool:
+        """Whether the fragments live in the articles' Redis (one client for both roles)."""
+        return self._redis is articles.redis
+
     async def store(self, fragments: dict[str, StoredFragment | None]) -> None:
         """Keep the rendered fragments and drop the ones with nothing to show, in one round trip."""
         if not fragments:
@@ -474,12 +492,18 @@ class FragmentCache:
         await send(
             self._redis,
             [
-                ("DEL", fragment_key(name))
-                if fragment is None
-                else ("SET", fragment_key(name), fragment.model_dump_json())
-                for name, fragment in fragments.items()
+                ("DEL", key) if value == "" else ("SET", key, value)
+                for key, value in encoded(fragments)
             ],
         )
+
+
+def encoded(fragments: dict[str, StoredFragment | None]) -> list[tuple[str, str]]:
+    """Each fragment's cache key and stored JSON; "" for one with nothing to show (dropped)."""
+    return [
+        (fragment_key(name), "" if fragment is None else fragment.model_dump_json())
+        for name, fragment in fragments.items()
+    ]
 
 
 class LiveFragments:
