@@ -18,6 +18,7 @@ import redis.asyncio.connection as redis_connection
 import structlog
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_render import fragments
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
 from khabar_render.purge import PurgeNotifier
@@ -441,3 +442,39 @@ async def test_a_batch_of_stale_events_logs_them_once_each_with_its_own_ids(
         }
         for d in deliveries
     ]
+
+
+async def test_a_refresh_of_links_keeps_the_shells_html_and_names_the_new_links(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shell shows no link, only their keys: a refresh of links does not render its page
+    template again, yet its keys and dependencies follow the new list; a new headline does
+    render it again."""
+    render = Render(redis, warm=True, edge_assembles_pages=True)
+    a, b, c = in_section("culture", 3, skip=10)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id]))
+    await render.warm_all()
+    before = await render.cache.get(f"shell:{a.id}")
+    assert before is not None and f"article:{c.id}" not in before.surrogate_keys
+
+    pages: list[str] = []
+    render_page = fragments.render_page
+
+    def counting(title: str, *args: object, **kwargs: object) -> str:
+        pages.append(title)
+        return render_page(title, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fragments, "render_page", counting)
+    await render.publish(enriched(a, related=[c.id, b.id]), kind="article.related_refreshed")
+    await render.warm_all()
+    after = await render.cache.get(f"shell:{a.id}")
+    assert after is not None and after.html == before.html
+    assert f"article:{c.id}" in after.surrogate_keys and c.id in after.shows
+    assert f"shell:{a.id}" in await render.articles.dependents(c.id)
+    assert a.headline not in pages
+
+    await render.publish(enriched(a, version=2, headline="عنوان آخر", related=[c.id, b.id]))
+    await render.warm_all()
+    changed = await render.cache.get(f"shell:{a.id}")
+    assert changed is not None and "عنوان آخر" in changed.html
+    assert "عنوان آخر" in pages

@@ -37,7 +37,6 @@ from khabar_render.fragments import (
     Teaser,
     assemble_article_page,
     esi_include,
-    fragment_path,
     render_article,
     render_category_listing,
     render_home,
@@ -54,6 +53,7 @@ from khabar_render.purge import (
     section_surrogate_key,
     surrogate_key,
 )
+from khabar_render.shells import ShellCache
 from khabar_render.site import Site, direction_of
 from khabar_render.store import (
     ArticleStore,
@@ -167,6 +167,7 @@ class Renderer:
         self._breaking = breaking
         self._cache = cache
         self._site = site
+        self._shells = ShellCache(site)
         self._page_size = listing_page_size
         self._home_per_section = home_per_section
 
@@ -228,7 +229,7 @@ class Renderer:
             log.info("render_dropped_after_a_change", fragments=len(fragments))
 
     def _render_all(self, names: list[str], snapshot: Snapshot) -> dict[str, StoredFragment | None]:
-        batch = _Batch(snapshot, self._site, self._page_size, self._home_per_section)
+        batch = _Batch(snapshot, self._site, self._page_size, self._home_per_section, self._shells)
         fragments: dict[str, StoredFragment | None] = {}
         for name in names:
             rendered = batch.build(name)
@@ -297,10 +298,16 @@ class _Batch:
     """Renders fragments from one snapshot, each article's parts and each listing once."""
 
     def __init__(
-        self, snapshot: Snapshot, site: Site, page_size: int, home_per_section: int
+        self,
+        snapshot: Snapshot,
+        site: Site,
+        page_size: int,
+        home_per_section: int,
+        shells: ShellCache,
     ) -> None:
         self._snapshot = snapshot
         self._site = site
+        self._shells = shells
         self._page_size = page_size
         self._home_per_section = home_per_section
         self._parts: dict[str, _ArticleParts | None] = {}
@@ -356,14 +363,10 @@ class _Batch:
         parts = self._article_parts(article_id)
         if parts is None:
             return None
-        page = assemble_article_page(
-            parts.enriched,
-            esi_include(fragment_path("article", article_id)),
-            esi_include(fragment_path("related", article_id)),
-            self._site,
-        )
         return Rendered(
-            page.html, [article_id, *parts.body.shows, *parts.block.shows], part_keys(article_id)
+            self._shells.html(parts.enriched),
+            [article_id, *parts.body.shows, *parts.block.shows],
+            part_keys(article_id),
         )
 
     def _article_parts(self, article_id: str) -> _ArticleParts | None:
