@@ -478,3 +478,28 @@ async def test_a_refresh_of_links_keeps_the_shells_html_and_names_the_new_links(
     changed = await render.cache.get(f"shell:{a.id}")
     assert changed is not None and "عنوان آخر" in changed.html
     assert "عنوان آخر" in pages
+
+
+async def test_a_batch_reads_what_its_purge_needs_in_one_round_trip(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new story and a refresh of another's links: the links last purged for, the live
+    stories of both lists, the listing's size and the fragments that showed the changed
+    story are one read; apply (3), that read (1), purge (1), links shown (1) and the new
+    story's own fragments (read 2, record and store 1)."""
+    a, b, c, d = in_section("culture", 4, skip=12)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id]))
+    await render.warm_all()
+    trips = RoundTrips(monkeypatch)
+    await render.updater.handle(
+        [
+            Delivery("1-0", event(enriched(d, related=[b.id]))),
+            Delivery("2-0", event(enriched(a, related=[c.id, b.id]), "article.related_refreshed")),
+        ]
+    )
+    assert trips.count == 9
+    monkeypatch.undo()
+    assert await render.cache.get(f"article:{a.id}") is None  # purged: its links changed
+    on_read = await render.renderer.fetch(f"article:{a.id}")
+    assert on_read is not None and see_also_ids(on_read.html) == [c.id, b.id]
+    assert f"article:{d.id}" in await render.articles.dependents(b.id)

@@ -342,12 +342,35 @@ class ArticleStore:
         if not article_ids:
             return {}
         raws = await self._redis.hmget(LINKS_SHOWN_KEY, article_ids)
-        found = {}
-        for article_id, raw in zip(article_ids, cast(list[bytes | None], raws)):
-            if raw:
-                version, ids = json.loads(raw)
-                found[article_id] = (int(version), [str(i) for i in ids])
-        return found
+        return links_shown_of(article_ids, cast(list[bytes | None], raws))
+
+    async def refresh_reads(
+        self,
+        relinked: list[str],
+        maybe_linked: list[str],
+        sections: Iterable[str],
+        changed: list[str],
+    ) -> "RefreshReads":
+        """What a batch's purge needs, in one round trip: the links the re-linked articles'
+        fragments were last purged for, which of `maybe_linked` are live, the sections'
+        sizes and every fragment that showed a changed article."""
+        slugs = list(dict.fromkeys(sections))
+        members = list(dict.fromkeys(changed))
+        commands: list[Command] = [("HMGET", LINKS_SHOWN_KEY, *relinked)] if relinked else []
+        commands += [("GET", article_key(i)) for i in maybe_linked]
+        commands += [("ZCARD", section_key(slug)) for slug in slugs]
+        commands += [("SMEMBERS", shown_in_key(i)) for i in members]
+        replies = list(await send(self._redis, commands)) if commands else []
+        shown = links_shown_of(relinked, replies.pop(0)) if relinked else {}
+        live = live_of(replies[: len(maybe_linked)]).keys()
+        rest = replies[len(maybe_linked) :]
+        return RefreshReads(
+            links_shown=shown,
+            live={i for i in maybe_linked if i in live},
+            asked=set(maybe_linked),
+            section_sizes=dict(zip(slugs, map(int, rest[: len(slugs)]))),
+            dependents={m.decode() for found in rest[len(slugs) :] for m in found},
+        )
 
     async def record_links_shown(self, shown: dict[str, tuple[int, list[str]]]) -> None:
         """After their purges: these articles' fragments show these lists, or are cold."""
@@ -417,6 +440,28 @@ class ArticleStore:
             return set()
         found = await send(self._redis, [("SMEMBERS", key) for key in keys])
         return {m.decode() for members in found for m in members}
+
+
+@dataclass(frozen=True)
+class RefreshReads:
+    """`ArticleStore.refresh_reads`: what a batch's purge reads, read at once."""
+
+    links_shown: dict[str, tuple[int, list[str]]]
+    live: set[str]  # the live articles among those asked about
+    asked: set[str]
+    section_sizes: dict[str, int]
+    dependents: set[str]
+
+
+def links_shown_of(
+    article_ids: list[str], raws: list[bytes | None]
+) -> dict[str, tuple[int, list[str]]]:
+    found = {}
+    for article_id, raw in zip(article_ids, raws):
+        if raw:
+            version, ids = json.loads(raw)
+            found[article_id] = (int(version), [str(i) for i in ids])
+    return found
 
 
 @lru_cache(maxsize=PARSED_CACHE_SIZE)
