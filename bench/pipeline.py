@@ -58,6 +58,16 @@ Python / raw Meilisearch 1.30 against 1.41 (0.97-1.86 over all runs); Redis / ra
 against 0.27. Depth 2 (KHABAR_INDEX_PIPELINE_DEPTH): node 1 p50 1735 and 1795 base, 1904
 and 2055 branch, against 1245-1655 at depth 1 beside them: no gain at this load. Raw
 Meilisearch's own add -> visible: p50 189-1240, p99 680-2983 ms.
+
+Session 15 (cpu-render-s15), base (main 7c5c233) and branch alternating, 2 nodes, 400 + 200
+articles, load 5.3-8.5, 3 pairs (branch ae91521): steady render ms per article 14.0, 12.1,
+12.1 against 12.8, 14.6, 14.3 base; Python / raw Meilisearch 0.96, 0.90, 0.84 against 0.93,
+1.07, 0.99; bulk render 3.7, 3.6, 3.3 against 3.1, 3.9, 3.8. Render's steady figure moves
+with its batch size (3.2-3.9 events a batch here): a render that handles a batch sooner reads
+smaller ones. A replay of one run's enriched stream into one render process at the same
+timing (same batches in both) measured it better, load 1.6-2.6: steady 13.45, 14.35 against
+15.95, 16.25; bulk 3.45, 3.53 against 3.48, 3.65 (edge purges without httpx, fragments stored
+in the record_shows script, shells kept, a batch's purge reads in one round trip).
 """
 
 import argparse

@@ -262,22 +262,29 @@ async def test_a_flash_is_no_longer_breaking_once_an_article_following_it_up_is_
 
 @pytest.mark.parametrize("shares_log", [True, False])
 async def test_a_render_that_read_a_flash_breaking_never_stores_it_after_the_sweepers_purge(
-    parts: tuple[Renderer, BreakingSweeper, ArticleStore, FragmentCache, Clock], shares_log: bool
+    parts: tuple[Renderer, BreakingSweeper, ArticleStore, FragmentCache, Clock],
+    render_redis: str,
+    shares_log: bool,
 ) -> None:
     """Home is rendered while the flash is breaking; before that render stores, the flash's
     time is up and the sweeper purges home (stopped there, before it forgets the flash).
-    The sweeper moved the epoch before its purge: on the log's Redis the store is refused
-    and home rendered again without the banner; on a cache of its own it is dropped after."""
+    The sweeper moved the epoch before its purge: on the log's Redis home was stored with
+    its record, before the sweep, whose purge drops it; on a cache of its own the store
+    is refused and home rendered again without the banner."""
     _, sweeper, articles, _, clock = parts
-    cache = FragmentCache(articles._redis, shares_log=shares_log)
+    # A cache of its own is on another client (the app's wiring when the URLs differ).
+    cache_redis = articles._redis if shares_log else aioredis.from_url(render_redis)
+    cache = FragmentCache(cache_redis, shares_log=shares_log)
     renderer = Renderer(articles, cache, SITE, 10, 4, sweeper._news)
     quake = flash(1, "world", "عاجل: زلزال يضرب جنوب تركيا", minutes_ago=10)
     await articles.put_live(enriched(quake))
     record = articles.record_shows_many
     sweeps = [sweeper]
 
-    async def recorded_then_swept(shows: dict[str, list[str]], if_epoch: int | None = None) -> bool:
-        recorded = await record(shows, if_epoch=if_epoch)
+    async def recorded_then_swept(
+        shows: dict[str, list[str]], if_epoch: int | None = None, **store: object
+    ) -> bool:
+        recorded = await record(shows, if_epoch=if_epoch, **store)
         if sweeps:
             clock.now += WINDOW_S
             failpoints.arm(PURGED.name)
@@ -293,3 +300,5 @@ async def test_a_render_that_read_a_flash_breaking_never_stores_it_after_the_swe
     assert not sweeps
     cached = await cache.get("home")
     assert cached is None or banner_ids(cached.html) == []
+    if not shares_log:
+        await cache_redis.aclose()

@@ -18,6 +18,7 @@ import redis.asyncio.connection as redis_connection
 import structlog
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
+from khabar_render import fragments
 from khabar_render.fragments import category_of
 from khabar_render.handler import FragmentUpdater
 from khabar_render.purge import PurgeNotifier
@@ -58,10 +59,13 @@ class Render:
         coalesce_s: float = 0.0,
         clock: Callable[[], float] = time.monotonic,
         edge_assembles_pages: bool = False,
+        cache_redis: aioredis.Redis | None = None,
     ) -> None:
         self.redis = redis
         self.articles = ArticleStore(redis, lambda e: SITE.section(category_of(e)).slug)
-        self.cache = FragmentCache(redis)
+        # Another client: the cache as a Redis of its own (here the same server), as the app
+        # wires it when the two URLs differ.
+        self.cache = FragmentCache(cache_redis or redis, shares_log=cache_redis is None)
         self.renderer = Renderer(self.articles, self.cache, SITE, 10, 4)
         self.warm = (
             WarmLane(self.renderer, chunk=64, pause_s=0, coalesce_s=coalesce_s, clock=clock)
@@ -258,13 +262,16 @@ async def test_without_a_warm_lane_the_batch_renders_home_and_dependents_itself(
 
 @pytest.mark.parametrize("shares_log", [False, True])
 async def test_a_render_stored_after_a_concurrent_change_is_dropped(
-    render: Render, monkeypatch: pytest.MonkeyPatch, shares_log: bool
+    redis: aioredis.Redis, redis_url: str, monkeypatch: pytest.MonkeyPatch, shares_log: bool
 ) -> None:
-    """Never stored: the writer's purge moved the fence (the log's epoch, or the cache's own)."""
+    """With the cache on a client of its own, the fragments are stored after the epoch check,
+    and never if the writer's purge moved the fence (the log's epoch, or the cache's own)."""
+    cache_redis = aioredis.from_url(redis_url)
+    render = Render(redis, warm=True, cache_redis=cache_redis)
     (a,) = in_section("sport", 1, skip=40)
     await render.publish(enriched(a))
     await render.cache.purge({f"card:{a.id}"})
-    render.renderer._cache = cache = FragmentCache(render.redis, shares_log=shares_log)
+    render.renderer._cache = cache = FragmentCache(cache_redis, shares_log=shares_log)
     store = cache.store
 
     async def change_then_store(
@@ -280,6 +287,46 @@ async def test_a_render_stored_after_a_concurrent_change_is_dropped(
     assert fragment is not None  # the reader still gets an answer...
     monkeypatch.undo()
     assert await render.cache.get(f"card:{a.id}") is None  # ...but the old headline is not kept
+    await cache_redis.aclose()
+
+
+async def test_with_one_redis_a_refresh_records_and_stores_in_the_step_that_checks_the_epoch(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read (two round trips: the page's article, then its linked stories), then one script
+    that checks the epoch, records what the fragments show and stores them: no moment is
+    left between the check and the write for a change to slip in, and no check after."""
+    a, b, c = in_section("culture", 3, skip=20)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id, c.id]))
+    await render.cache.purge({f"page:{a.id}", f"related:{a.id}"})
+    trips = RoundTrips(monkeypatch)
+    await render.renderer.refresh_many([f"page:{a.id}", f"related:{a.id}"])
+    assert trips.count == 3
+    monkeypatch.undo()
+    page = await render.cache.get(f"page:{a.id}")
+    assert page is not None and see_also_ids(page.html) == [b.id, c.id]
+    assert f"page:{a.id}" in await render.articles.dependents(b.id)
+
+
+async def test_with_one_redis_a_change_during_a_refresh_is_rendered_not_the_old_read(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (a,) = in_section("sport", 1, skip=45)
+    await render.publish(enriched(a))
+    await render.cache.purge({f"card:{a.id}"})
+    record = render.articles.record_shows_many
+
+    async def change_then_record(*args: object, **kwargs: object) -> bool:
+        monkeypatch.setattr(render.articles, "record_shows_many", record)
+        # Another replica applies a new headline (and purges) between our read and our write.
+        await render.articles.put_live(enriched(a, version=2, headline="جديد"))
+        await render.cache.purge({f"card:{a.id}"})
+        return await record(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render.articles, "record_shows_many", change_then_record)
+    await render.renderer.refresh(f"card:{a.id}")
+    card = await render.cache.get(f"card:{a.id}")
+    assert card is not None and "جديد" in card.html
 
 
 async def test_showing_is_not_recorded_when_the_epoch_moved(render: Render) -> None:
@@ -401,3 +448,64 @@ async def test_a_batch_of_stale_events_logs_them_once_each_with_its_own_ids(
         }
         for d in deliveries
     ]
+
+
+async def test_a_refresh_of_links_keeps_the_shells_html_and_names_the_new_links(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shell shows no link, only their keys: a refresh of links does not render its page
+    template again, yet its keys and dependencies follow the new list; a new headline does
+    render it again."""
+    render = Render(redis, warm=True, edge_assembles_pages=True)
+    a, b, c = in_section("culture", 3, skip=10)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id]))
+    await render.warm_all()
+    before = await render.cache.get(f"shell:{a.id}")
+    assert before is not None and f"article:{c.id}" not in before.surrogate_keys
+
+    pages: list[str] = []
+    render_page = fragments.render_page
+
+    def counting(title: str, *args: object, **kwargs: object) -> str:
+        pages.append(title)
+        return render_page(title, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fragments, "render_page", counting)
+    await render.publish(enriched(a, related=[c.id, b.id]), kind="article.related_refreshed")
+    await render.warm_all()
+    after = await render.cache.get(f"shell:{a.id}")
+    assert after is not None and after.html == before.html
+    assert f"article:{c.id}" in after.surrogate_keys and c.id in after.shows
+    assert f"shell:{a.id}" in await render.articles.dependents(c.id)
+    assert a.headline not in pages
+
+    await render.publish(enriched(a, version=2, headline="عنوان آخر", related=[c.id, b.id]))
+    await render.warm_all()
+    changed = await render.cache.get(f"shell:{a.id}")
+    assert changed is not None and "عنوان آخر" in changed.html
+    assert "عنوان آخر" in pages
+
+
+async def test_a_batch_reads_what_its_purge_needs_in_one_round_trip(
+    render: Render, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new story and a refresh of another's links: the links last purged for, the live
+    stories of both lists, the listing's size and the fragments that showed the changed
+    story are one read; apply (3), that read (1), purge (1), links shown (1) and the new
+    story's own fragments (read 2, record and store 1)."""
+    a, b, c, d = in_section("culture", 4, skip=12)
+    await render.publish(enriched(b), enriched(c), enriched(a, related=[b.id]))
+    await render.warm_all()
+    trips = RoundTrips(monkeypatch)
+    await render.updater.handle(
+        [
+            Delivery("1-0", event(enriched(d, related=[b.id]))),
+            Delivery("2-0", event(enriched(a, related=[c.id, b.id]), "article.related_refreshed")),
+        ]
+    )
+    assert trips.count == 9
+    monkeypatch.undo()
+    assert await render.cache.get(f"article:{a.id}") is None  # purged: its links changed
+    on_read = await render.renderer.fetch(f"article:{a.id}")
+    assert on_read is not None and see_also_ids(on_read.html) == [c.id, b.id]
+    assert f"article:{d.id}" in await render.articles.dependents(b.id)

@@ -32,4 +32,4 @@ def test_render_closes_its_edge_client_on_the_way_out() -> None:
     """Shutdown runs the notifier's aclose, which closes the edge purger's client."""
     purger = EdgePurger("http://127.0.0.1:8000/", "t")
     asyncio.run(PurgeNotifier("", purger).aclose())
-    assert purger._http is not None and purger._http.is_closed
+    assert purger.is_closed

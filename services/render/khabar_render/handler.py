@@ -31,6 +31,7 @@ from khabar_render.store import (
     Applied,
     ArticleStore,
     FragmentCache,
+    RefreshReads,
     Withdrawal,
     listings_of,
     published_ts,
@@ -69,6 +70,17 @@ class Relink:
 def link_ids(article_id: str, related: list[str]) -> list[str]:
     """Related ids as the renderer reads them: best first, no repeats, never the article."""
     return [i for i in dict.fromkeys(related) if i != article_id]
+
+
+def maybe_shown(relinks: dict[str, Relink]) -> list[str]:
+    """The stories re-linked articles' parts may show: under their new lists and the replaced."""
+    return sorted(
+        {
+            i
+            for article_id, relink in relinks.items()
+            for i in link_ids(article_id, [*relink.after, *relink.before])
+        }
+    )
 
 
 def related_list(enriched: EnrichedArticle | None) -> list[str]:
@@ -239,10 +251,19 @@ class FragmentUpdater:
         """
         changed = changes.changed
         own = [f"{kind}:{article_id}" for article_id in changed for kind in OWN_FRAGMENTS]
-        relinked, part_keys = await self._relinked_parts(changes.relinked)
+        # One round trip: the lists a re-linked article's parts may show (the new and
+        # the replaced one) are known from the batch; the one it was last purged for is
+        # read here, and its stories read apart only when not among those.
+        reads = await self._articles.refresh_reads(
+            list(changes.relinked),
+            maybe_shown(changes.relinked),
+            changes.sections,
+            changed,
+        )
+        relinked, part_keys = await self._relinked_parts(changes.relinked, reads)
         homes = HOME_FRAGMENTS if changed else []
-        listings = await self._listing_pages(changes.sections)
-        dependents = await self._articles.dependents_many(changed)
+        listings = self._listing_pages(reads.section_sizes)
+        dependents = reads.dependents
         purged = {*own, *relinked, *homes, *listings, *dependents}
         edge_keys = [
             *(purge_keys(changed, changes.sections, changes.reordered) if changed else []),
@@ -317,7 +338,9 @@ class FragmentUpdater:
         """`names` without the fragments left cold until asked (`page:<id>` behind an edge)."""
         return [name for name in names if not name.startswith(self._cold)]
 
-    async def _relinked_parts(self, relinks: dict[str, Relink]) -> tuple[list[str], list[str]]:
+    async def _relinked_parts(
+        self, relinks: dict[str, Relink], reads: RefreshReads
+    ) -> tuple[list[str], list[str]]:
         """The fragments of re-linked articles whose links changed, and the edge's keys for them.
 
         A part (the body's inline links, the related block) changed when the
@@ -330,7 +353,7 @@ class FragmentUpdater:
         """
         if not relinks:
             return [], []
-        shown = await self._articles.links_shown(list(relinks))
+        shown = reads.links_shown
         lists = {}
         for article_id, relink in relinks.items():
             last = shown.get(article_id)
@@ -338,7 +361,8 @@ class FragmentUpdater:
                 found = (relink.after, relink.before, last[1])
                 lists[article_id] = [link_ids(article_id, ids) for ids in found]
         ids = {i for found in lists.values() for listed in found for i in listed}
-        live = (await self._articles.live_many(sorted(ids))).keys()
+        unread = sorted(ids - reads.asked)
+        live = reads.live | (await self._articles.live_many(unread)).keys()
         names: list[str] = []
         keys: list[str] = []
         for article_id in relinks:
@@ -360,9 +384,8 @@ class FragmentUpdater:
                 keys += [part_key(part, article_id) for part in changed]
         return names, keys
 
-    async def _listing_pages(self, sections: set[str]) -> set[str]:
+    def _listing_pages(self, sizes: dict[str, int]) -> set[str]:
         """Every page of each section, and one more: a page may have just emptied."""
-        sizes = await self._articles.section_sizes(sections)
         names: set[str] = set()
         for slug, total in sizes.items():
             pages = max(1, math.ceil(total / self._page_size)) + 1

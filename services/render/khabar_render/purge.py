@@ -29,6 +29,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from khabar_render.edge_connection import EdgeConnection
 from khabar_shared.logging import get_logger
 from khabar_shared.outages import DependencyUnavailable
 
@@ -40,6 +41,7 @@ HOME_KEY = "home"
 HOME_LISTING_KEY = "home-listing"
 EDGE_PURGE_HEADER_BYTES = 4000
 EDGE_PURGE_ATTEMPTS = 3
+EDGE_PURGE_TIMEOUT_S = 2.0
 
 
 def surrogate_key(article_id: str) -> str:
@@ -98,13 +100,21 @@ class EdgePurger:
     def __init__(self, url: str, token: str) -> None:
         self._url = url
         self._token = token
-        # Short: a hung edge must not hold a batch for long (three tries each).
-        self._http = httpx.AsyncClient(timeout=2.0) if url else None
+        # One kept-alive connection per replica address (`edge_connection.py`: a purge
+        # through httpx cost render more CPU than a small batch's Redis work).
+        self._connections: dict[str, EdgeConnection] = {}
+        self._closed = False
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
 
     async def purge(self, keys: list[str]) -> None:
-        if self._http is None or not keys:
+        if not self._url or not keys:
             return
         urls = await self._replica_urls()
+        for gone in self._connections.keys() - set(urls):  # a replica no longer named
+            await self._connections.pop(gone).aclose()
         for chunk in header_chunks(keys):
             await asyncio.gather(*(self._purge_chunk(url, chunk) for url in urls))
 
@@ -135,23 +145,34 @@ class EdgePurger:
     async def _purge_chunk(self, url: str, chunk: str) -> None:
         # Like the webhook: an edge that did not take the purge leaves the batch
         # unacked; its redelivery purges again.
-        assert self._http is not None
         headers = {"xkey-purge": chunk, "Authorization": f"Bearer {self._token}"}
         for attempt in range(1, EDGE_PURGE_ATTEMPTS + 1):
             try:
-                response = await self._http.request("PURGE", url, headers=headers)
-                response.raise_for_status()
+                status = await self._connection(url).request("PURGE", headers)
+                if status >= 400:
+                    raise EdgePurgeRefused(f"the edge answered {status}")
                 return
-            except httpx.HTTPError as error:
+            except (OSError, EOFError, ValueError) as error:
                 if attempt == EDGE_PURGE_ATTEMPTS:
                     log.warning("edge_purge_failed", error=str(error), keys=chunk.count(" ") + 1)
                     raise DependencyUnavailable("edge purge", str(error)) from error
                 else:
                     await asyncio.sleep(0.1 * attempt)
 
+    def _connection(self, url: str) -> EdgeConnection:
+        if url not in self._connections:
+            # Short: a hung edge must not hold a batch for long (three tries each).
+            self._connections[url] = EdgeConnection(url, timeout_s=EDGE_PURGE_TIMEOUT_S)
+        return self._connections[url]
+
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        self._closed = True
+        connections, self._connections = list(self._connections.values()), {}
+        await asyncio.gather(*(connection.aclose() for connection in connections))
+
+
+class EdgePurgeRefused(OSError):
+    """The edge answered a purge with an error status (a wrong token, no keys named)."""
 
 
 class PurgeNotifier:

@@ -37,7 +37,6 @@ from khabar_render.fragments import (
     Teaser,
     assemble_article_page,
     esi_include,
-    fragment_path,
     render_article,
     render_category_listing,
     render_home,
@@ -54,6 +53,7 @@ from khabar_render.purge import (
     section_surrogate_key,
     surrogate_key,
 )
+from khabar_render.shells import ShellCache
 from khabar_render.site import Site, direction_of
 from khabar_render.store import (
     ArticleStore,
@@ -61,6 +61,7 @@ from khabar_render.store import (
     FragmentCache,
     ListingRequest,
     StoredFragment,
+    encoded,
     make_fragment,
 )
 from khabar_render.story_package import member_ids, render_package
@@ -166,6 +167,7 @@ class Renderer:
         self._breaking = breaking
         self._cache = cache
         self._site = site
+        self._shells = ShellCache(site)
         self._page_size = listing_page_size
         self._home_per_section = home_per_section
 
@@ -196,13 +198,17 @@ class Renderer:
             shows = {
                 name: fragment.shows if fragment else [] for name, fragment in fragments.items()
             }
-            # Atomic with the epoch check: nothing read a half-applied change.
-            if not await self._articles.record_shows_many(shows, if_epoch=snapshot.epoch):
+            # Atomic with the epoch check: nothing read a half-applied change. With the
+            # cache in the same Redis, the fragments are stored in that same step.
+            together = encoded(fragments) if self._cache.shares_redis_with(self._articles) else []
+            if not await self._articles.record_shows_many(
+                shows, if_epoch=snapshot.epoch, store=together
+            ):
                 continue
             failpoints.check(SHOWS_RECORDED)
-            # Stored only if no writer changed an article since, in one step: one that
+            # Else stored only if no writer changed an article since, in one step: one that
             # did may have purged already (`FragmentCache.store`).
-            if not await self._cache.store(fragments, if_epoch=snapshot.epoch):
+            if not together and not await self._cache.store(fragments, if_epoch=snapshot.epoch):
                 continue
             failpoints.check(FRAGMENTS_STORED)
             return fragments
@@ -211,7 +217,7 @@ class Renderer:
         return self._render_all(wanted, await self._read(wanted))
 
     def _render_all(self, names: list[str], snapshot: Snapshot) -> dict[str, StoredFragment | None]:
-        batch = _Batch(snapshot, self._site, self._page_size, self._home_per_section)
+        batch = _Batch(snapshot, self._site, self._page_size, self._home_per_section, self._shells)
         fragments: dict[str, StoredFragment | None] = {}
         for name in names:
             rendered = batch.build(name)
@@ -280,10 +286,16 @@ class _Batch:
     """Renders fragments from one snapshot, each article's parts and each listing once."""
 
     def __init__(
-        self, snapshot: Snapshot, site: Site, page_size: int, home_per_section: int
+        self,
+        snapshot: Snapshot,
+        site: Site,
+        page_size: int,
+        home_per_section: int,
+        shells: ShellCache,
     ) -> None:
         self._snapshot = snapshot
         self._site = site
+        self._shells = shells
         self._page_size = page_size
         self._home_per_section = home_per_section
         self._parts: dict[str, _ArticleParts | None] = {}
@@ -339,14 +351,10 @@ class _Batch:
         parts = self._article_parts(article_id)
         if parts is None:
             return None
-        page = assemble_article_page(
-            parts.enriched,
-            esi_include(fragment_path("article", article_id)),
-            esi_include(fragment_path("related", article_id)),
-            self._site,
-        )
         return Rendered(
-            page.html, [article_id, *parts.body.shows, *parts.block.shows], part_keys(article_id)
+            self._shells.html(parts.enriched),
+            [article_id, *parts.body.shows, *parts.block.shows],
+            part_keys(article_id),
         )
 
     def _article_parts(self, article_id: str) -> _ArticleParts | None:

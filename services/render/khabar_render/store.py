@@ -207,6 +207,10 @@ class ArticleStore:
         self.section_of = section_of
         self._record_shows_script = RECORD_SHOWS_LUA.register(redis)
 
+    @property
+    def redis(self) -> RedisClient:
+        return self._redis
+
     async def get(self, article_id: str) -> StoredArticle | None:
         raw = await self._redis.get(article_key(article_id))
         return StoredArticle.model_validate_json(raw) if raw else None
@@ -344,12 +348,35 @@ class ArticleStore:
         if not article_ids:
             return {}
         raws = await self._redis.hmget(LINKS_SHOWN_KEY, article_ids)
-        found = {}
-        for article_id, raw in zip(article_ids, cast(list[bytes | None], raws)):
-            if raw:
-                version, ids = json.loads(raw)
-                found[article_id] = (int(version), [str(i) for i in ids])
-        return found
+        return links_shown_of(article_ids, cast(list[bytes | None], raws))
+
+    async def refresh_reads(
+        self,
+        relinked: list[str],
+        maybe_linked: list[str],
+        sections: Iterable[str],
+        changed: list[str],
+    ) -> "RefreshReads":
+        """What a batch's purge needs, in one round trip: the links the re-linked articles'
+        fragments were last purged for, which of `maybe_linked` are live, the sections'
+        sizes and every fragment that showed a changed article."""
+        slugs = list(dict.fromkeys(sections))
+        members = list(dict.fromkeys(changed))
+        commands: list[Command] = [("HMGET", LINKS_SHOWN_KEY, *relinked)] if relinked else []
+        commands += [("GET", article_key(i)) for i in maybe_linked]
+        commands += [("ZCARD", section_key(slug)) for slug in slugs]
+        commands += [("SMEMBERS", shown_in_key(i)) for i in members]
+        replies = list(await send(self._redis, commands)) if commands else []
+        shown = links_shown_of(relinked, replies.pop(0)) if relinked else {}
+        live = live_of(replies[: len(maybe_linked)]).keys()
+        rest = replies[len(maybe_linked) :]
+        return RefreshReads(
+            links_shown=shown,
+            live={i for i in maybe_linked if i in live},
+            asked=set(maybe_linked),
+            section_sizes=dict(zip(slugs, map(int, rest[: len(slugs)]))),
+            dependents={m.decode() for found in rest[len(slugs) :] for m in found},
+        )
 
     async def record_links_shown(self, shown: dict[str, tuple[int, list[str]]]) -> None:
         """After their purges: these articles' fragments show these lists, or are cold."""
@@ -382,20 +409,30 @@ class ArticleStore:
         await self.record_shows_many({fragment_name: shows})
 
     async def record_shows_many(
-        self, shows: dict[str, list[str]], if_epoch: int | None = None
+        self,
+        shows: dict[str, list[str]],
+        if_epoch: int | None = None,
+        store: Sequence[tuple[str, bytes | str]] = (),
     ) -> bool:
         """`record_shows` for many fragments in one atomic step (a Lua script).
 
         With `if_epoch`, nothing is recorded and False is returned when the
         epoch moved since: an article changed while the fragments were read.
+        `store`: cache keys and values ("" drops the key) written in the same
+        step, when the fragment cache is this Redis.
         """
-        if not shows:
+        if not shows and not store:
             return if_epoch is None or await self.epoch() == if_epoch
-        args: list[str | int] = ["" if if_epoch is None else str(if_epoch), shown_in_key("")]
+        args: list[str | int | bytes] = [
+            "" if if_epoch is None else str(if_epoch),
+            shown_in_key(""),
+            len(shows),
+        ]
         for name, ids in shows.items():
             unique = list(dict.fromkeys(ids))
             args += [name, len(unique), *unique]
-        keys = [EPOCH_KEY, *(shows_key(name) for name in shows)]
+        args += [value for _, value in store]
+        keys = [EPOCH_KEY, *(shows_key(name) for name in shows), *(key for key, _ in store)]
         return bool(await self._record_shows_script(keys=keys, args=args))
 
     async def dependents(self, article_id: str) -> set[str]:
@@ -409,6 +446,28 @@ class ArticleStore:
             return set()
         found = await send(self._redis, [("SMEMBERS", key) for key in keys])
         return {m.decode() for members in found for m in members}
+
+
+@dataclass(frozen=True)
+class RefreshReads:
+    """`ArticleStore.refresh_reads`: what a batch's purge reads, read at once."""
+
+    links_shown: dict[str, tuple[int, list[str]]]
+    live: set[str]  # the live articles among those asked about
+    asked: set[str]
+    section_sizes: dict[str, int]
+    dependents: set[str]
+
+
+def links_shown_of(
+    article_ids: list[str], raws: list[bytes | None]
+) -> dict[str, tuple[int, list[str]]]:
+    found = {}
+    for article_id, raw in zip(article_ids, raws):
+        if raw:
+            version, ids = json.loads(raw)
+            found[article_id] = (int(version), [str(i) for i in ids])
+    return found
 
 
 @lru_cache(maxsize=PARSED_CACHE_SIZE)
@@ -490,6 +549,10 @@ class FragmentCache:
         elif names:
             await self._redis.delete(*[fragment_key(name) for name in names])
 
+    def shares_redis_with(self, articles: ArticleStore) -> bool:
+        """Whether the fragments live in the articles' Redis (one client for both roles)."""
+        return self._redis is articles.redis
+
     async def store(
         self, fragments: dict[str, StoredFragment | None], if_epoch: int | None = None
     ) -> bool:
@@ -502,19 +565,26 @@ class FragmentCache:
         if not fragments:
             return True
         if if_epoch is not None:
-            keys = [self._fence, *(fragment_key(name) for name in fragments)]
-            args = [str(if_epoch), *(f.model_dump_json() if f else "" for f in fragments.values())]
+            pairs = encoded(fragments)
+            keys = [self._fence, *(key for key, _ in pairs)]
+            args = [str(if_epoch), *(value for _, value in pairs)]
             return bool(await self._store_script(keys=keys, args=args))
         await send(
             self._redis,
             [
-                ("DEL", fragment_key(name))
-                if fragment is None
-                else ("SET", fragment_key(name), fragment.model_dump_json())
-                for name, fragment in fragments.items()
+                ("DEL", key) if value == "" else ("SET", key, value)
+                for key, value in encoded(fragments)
             ],
         )
         return True
+
+
+def encoded(fragments: dict[str, StoredFragment | None]) -> list[tuple[str, str]]:
+    """Each fragment's cache key and stored JSON; "" for one with nothing to show (dropped)."""
+    return [
+        (fragment_key(name), "" if fragment is None else fragment.model_dump_json())
+        for name, fragment in fragments.items()
+    ]
 
 
 class LiveFragments:
