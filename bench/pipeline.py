@@ -16,6 +16,17 @@ purges it), then measures, in the same run and on the same real articles:
   Meilisearch adding the same enriched documents one per task at that rate;
   the goal (issue 24) is the Python services together spending no more than
   Meilisearch spends indexing, and Redis within half of that;
+- with several search nodes, like with like: every node has its own indexer
+  (search) and its own Meilisearch, while raw Meilisearch runs on node 1
+  alone. The tables show each node's indexer and Meilisearch under their
+  kind's row, and two ratios for the Python services that agree with one
+  node: per node (ingest, enrich, render and one node's share of search,
+  against raw Meilisearch on one node: the goal's figure) and all indexers
+  against raw Meilisearch times the nodes. Until session 15 the ratio counted
+  both indexers against one raw node;
+- where Redis's steady time goes, by command (its own `INFO commandstats`:
+  a script's inner commands are counted both in their own row and in the
+  script's);
 - publish-to-searchable and publish-to-rendered latency (p50/p95/p99) at that
   steady rate (from each consumer's own record of when it applied the
   article; with several search nodes, each node's), beside raw Meilisearch
@@ -366,6 +377,8 @@ async def steady(items: list[T], rate: float, action: Callable[[T], Awaitable[No
 Cpu = dict[str, float]
 IDLE_S = 10.0
 PYTHON_SERVICES = ("ingest", "enrich", "search", "render")
+# Kinds with a process per search node.
+NODE_KINDS = ("search", "meilisearch")
 
 
 def kind(process: str) -> str:
@@ -377,15 +390,9 @@ def kind(process: str) -> str:
     )
 
 
-def per_article(start: Cpu, end: Cpu, articles: float) -> dict[str, float]:
-    """CPU ms per article by kind of process (every node of a kind summed)."""
-    spent: dict[str, float] = {}
-    for name in start:
-        if name in end:
-            spent[kind(name)] = (
-                spent.get(kind(name), 0.0) + (end[name] - start[name]) * 1000 / articles
-            )
-    return spent
+def per_process(start: Cpu, end: Cpu, articles: float) -> dict[str, float]:
+    """CPU ms per article of each process (each node's search and Meilisearch apart)."""
+    return {name: (end[name] - start[name]) * 1000 / articles for name in start if name in end}
 
 
 def raw_meili_ms(start: Cpu, end: Cpu, articles: int) -> float:
@@ -393,29 +400,138 @@ def raw_meili_ms(start: Cpu, end: Cpu, articles: int) -> float:
     return (end["meilisearch"] - start["meilisearch"]) * 1000 / articles
 
 
+async def redis_commands(redis_url: str) -> dict[str, tuple[float, float]]:
+    """Redis's own count of each command so far: name -> (calls, microseconds)."""
+    redis = aioredis.from_url(redis_url)
+    try:
+        stats = await redis.info("commandstats")
+    finally:
+        await redis.aclose()
+    return {
+        name.removeprefix("cmdstat_"): (float(row["calls"]), float(row["usec"]))
+        for name, row in stats.items()
+    }
+
+
+def redis_table(
+    start: dict[str, tuple[float, float]], end: dict[str, tuple[float, float]], articles: int
+) -> Table:
+    """Where Redis's CPU went in a phase, per article, by command (its own record: time in
+    the command, not reading and writing the connections), the costliest first."""
+    rows = []
+    for name, (calls, usec) in end.items():
+        before = start.get(name, (0.0, 0.0))
+        rows.append((name, (calls - before[0]) / articles, (usec - before[1]) / 1000 / articles))
+    rows.sort(key=lambda row: -row[2])
+    table = Table(title="Redis, steady phase, per article: time in commands by command")
+    for column in ("command", "calls", "ms"):
+        table.add_column(column, justify="left" if column == "command" else "right")
+    for name, calls, ms in rows[:10]:
+        table.add_row(name, f"{calls:.1f}", f"{ms:.2f}")
+    table.add_row(
+        "all commands", f"{sum(r[1] for r in rows):.1f}", f"{sum(r[2] for r in rows):.2f}"
+    )
+    return table
+
+
+def node_label(process: str) -> str:
+    """`search` is node 1's indexer and `meilisearch` node 1 (`search-2`, node 2's)."""
+    return f"{process}-1" if process in ("search", "meilisearch") else process
+
+
+def budget(pipeline: dict[str, float], raw_meili: float, nodes: int) -> dict[str, float]:
+    """The issue's ratios, like with like.
+
+    Every node indexes every article: with `nodes` nodes the pipeline runs
+    that many indexers (search) and that many Meilisearch servers, while raw
+    Meilisearch is measured on one node. So the Python services are compared
+    two ways that agree with one node: all of them (every indexer) against
+    raw Meilisearch times the nodes; and per node: ingest, enrich, render and
+    one node's share of search against raw Meilisearch on one node (what one
+    more node adds is one indexer against one Meilisearch). Redis is compared
+    with raw Meilisearch on one node (the strict figure) and times the nodes.
+    """
+    python = sum(pipeline.get(name, 0.0) for name in PYTHON_SERVICES)
+    one_node = python - pipeline.get("search", 0.0) * (nodes - 1) / nodes
+    redis = pipeline.get("redis", 0.0)
+    return {
+        "python_all_nodes": python / (raw_meili * nodes),
+        "python_per_node": one_node / raw_meili,
+        "python_one_node_ms": one_node,
+        "redis_one_node": redis / raw_meili,
+        "redis_all_nodes": redis / (raw_meili * nodes),
+        "meili_per_node": pipeline.get("meilisearch", 0.0) / nodes / raw_meili,
+    }
+
+
 def cpu_table(
-    title: str, pipeline: dict[str, float], raw_meili: float, idle: dict[str, float] | None = None
+    title: str,
+    processes: dict[str, float],
+    raw_meili: float,
+    nodes: int = 1,
+    idle: dict[str, float] | None = None,
 ) -> Table:
     """Where the two cores went, per article: the pipeline's processes beside raw Meilisearch
-    indexing the same enriched documents; then the issue's two ratios. `idle`: the share of
-    each process's figure it also spends with no article arriving (polls, checks)."""
+    (on one node) indexing the same enriched documents; with several nodes each node's
+    indexer and Meilisearch under their kind's row; then the issue's ratios (`budget`).
+    `idle`: the share of each process's figure it also spends with no article arriving
+    (polls, checks), by process."""
+    pipeline: dict[str, float] = {}
+    for name, ms in processes.items():
+        pipeline[kind(name)] = pipeline.get(kind(name), 0.0) + ms
+    idle_kinds: dict[str, float] = {}
+    for name, ms in (idle or {}).items():
+        idle_kinds[kind(name)] = idle_kinds.get(kind(name), 0.0) + ms
     table = Table(title=title)
-    columns = ["process", "pipeline", "raw Meilisearch (same enriched documents)"]
+    columns = ["process", "pipeline", "raw Meilisearch, one node (same enriched documents)"]
     for column in columns + (["of which idle work"] if idle else []):
         table.add_column(column, justify="left" if column == "process" else "right")
     for name, ms in pipeline.items():
         raw = f"{raw_meili:.1f}" if name == "meilisearch" else ""
-        table.add_row(name, f"{ms:.1f}", raw, *([f"{idle.get(name, 0.0):.1f}"] if idle else []))
+        idle_cell = [f"{idle_kinds.get(name, 0.0):.1f}"] if idle else []
+        table.add_row(
+            name + (" (all nodes)" if nodes > 1 and name in NODE_KINDS else ""),
+            f"{ms:.1f}",
+            raw,
+            *idle_cell,
+        )
+        if nodes > 1 and name in NODE_KINDS:
+            for process, own in processes.items():
+                if kind(process) == name:
+                    idle_own = [f"{(idle or {}).get(process, 0.0):.1f}"] if idle else []
+                    table.add_row(f"  {node_label(process)}", f"{own:.1f}", "", *idle_own)
     python = sum(pipeline.get(name, 0.0) for name in PYTHON_SERVICES)
-    idle_python = [f"{sum((idle or {}).get(n, 0.0) for n in PYTHON_SERVICES):.1f}"] if idle else []
-    table.add_row("Python services together", f"{python:.1f}", "", *idle_python)
-    table.add_row("total", f"{sum(pipeline.values()):.1f}", f"{raw_meili:.1f}")
-    redis = pipeline.get("redis", 0.0)
-    table.caption = (
-        f"Python services / raw Meilisearch: {python / raw_meili:.2f}× (goal ≤ 1); "
-        f"Redis / raw Meilisearch: {redis / raw_meili:.2f}× (goal ≤ 0.5); "
-        f"Meilisearch in the pipeline / raw: {pipeline.get('meilisearch', 0.0) / raw_meili:.2f}×"
+    idle_python = [f"{sum(idle_kinds.get(n, 0.0) for n in PYTHON_SERVICES):.1f}"] if idle else []
+    ratios = budget(pipeline, raw_meili, nodes)
+    table.add_row(
+        "Python services together",
+        f"{python:.1f}",
+        f"{raw_meili * nodes:.1f}" if nodes > 1 else "",
+        *idle_python,
     )
+    if nodes > 1:
+        table.add_row(
+            "Python services, one node's share of search",
+            f"{ratios['python_one_node_ms']:.1f}",
+            f"{raw_meili:.1f}",
+            *([""] if idle else []),
+        )
+    table.add_row("total", f"{sum(pipeline.values()):.1f}", f"{raw_meili * nodes:.1f}")
+    if nodes > 1:
+        table.caption = (
+            f"Python services / raw Meilisearch, per node: {ratios['python_per_node']:.2f}× "
+            f"(goal ≤ 1); all {nodes} indexers / raw × {nodes}: "
+            f"{ratios['python_all_nodes']:.2f}×; Redis / raw (one node): "
+            f"{ratios['redis_one_node']:.2f}× (goal ≤ 0.5), / raw × {nodes}: "
+            f"{ratios['redis_all_nodes']:.2f}×; Meilisearch in the pipeline per node / raw: "
+            f"{ratios['meili_per_node']:.2f}×"
+        )
+    else:
+        table.caption = (
+            f"Python services / raw Meilisearch: {ratios['python_per_node']:.2f}× (goal ≤ 1); "
+            f"Redis / raw Meilisearch: {ratios['redis_one_node']:.2f}× (goal ≤ 0.5); "
+            f"Meilisearch in the pipeline / raw: {ratios['meili_per_node']:.2f}×"
+        )
     return table
 
 
@@ -451,10 +567,12 @@ async def run(
         steady_started = time.perf_counter()
         steady_since = datetime.now(UTC).isoformat()
         batches_start = await batch_counts(system)
+        commands_start = await redis_commands(system.redis_url)
         steady_start = system.cpu_by_process() | {k: f() for k, f in client.items()}
         latencies = await steady_latency(system, latency_set, rate)
         await wait_until(lambda: streams_drained(system))
         steady_end = system.cpu_by_process() | {k: f() for k, f in client.items()}
+        commands_end = await redis_commands(system.redis_url)
         batches_end = await batch_counts(system)
         steady_s = time.perf_counter() - steady_started
         task_stages = {
@@ -482,8 +600,9 @@ async def run(
     console.print(
         cpu_table(
             f"CPU per article (ms), bulk: {len(bulk_set)} articles posted by 16 clients",
-            per_article(before, middle, len(bulk_set)),
+            per_process(before, middle, len(bulk_set)),
             bulk_raw,
+            nodes,
         )
     )
     steady_raw = raw_meili_ms(raw_steady_start, raw_steady_end, len(raw_fresh))
@@ -491,12 +610,14 @@ async def run(
         cpu_table(
             f"CPU per article (ms), steady: {len(latency_set)} articles at {rate:g}/s "
             "(idle work included)",
-            per_article(steady_start, steady_end, len(latency_set)),
+            per_process(steady_start, steady_end, len(latency_set)),
             steady_raw,
+            nodes,
             # Idle CPU per second over the steady phase's seconds, per article.
-            per_article(idle_start, idle_end, IDLE_S * len(latency_set) / steady_s),
+            per_process(idle_start, idle_end, IDLE_S * len(latency_set) / steady_s),
         )
     )
+    console.print(redis_table(commands_start, commands_end, len(latency_set)))
     sizes = []
     for name, (events, batches) in sorted(batches_end.items()):
         before = batches_start.get(name, (0.0, 0.0))
