@@ -400,17 +400,24 @@ def raw_meili_ms(start: Cpu, end: Cpu, articles: int) -> float:
     return (end["meilisearch"] - start["meilisearch"]) * 1000 / articles
 
 
+NET = "(network bytes)"
+
+
 async def redis_commands(redis_url: str) -> dict[str, tuple[float, float]]:
     """Redis's own count of each command so far: name -> (calls, microseconds)."""
     redis = aioredis.from_url(redis_url)
     try:
         stats = await redis.info("commandstats")
+        net = await redis.info("stats")
     finally:
         await redis.aclose()
-    return {
+    found = {
         name.removeprefix("cmdstat_"): (float(row["calls"]), float(row["usec"]))
         for name, row in stats.items()
     }
+    # Bytes Redis read and wrote (not commands: shown under the table, in KiB per article).
+    found[NET] = (float(net["total_net_input_bytes"]), float(net["total_net_output_bytes"]))
+    return found
 
 
 def redis_table(
@@ -420,6 +427,8 @@ def redis_table(
     the command, not reading and writing the connections), the costliest first."""
     rows = []
     for name, (calls, usec) in end.items():
+        if name == NET:
+            continue
         before = start.get(name, (0.0, 0.0))
         rows.append((name, (calls - before[0]) / articles, (usec - before[1]) / 1000 / articles))
     rows.sort(key=lambda row: -row[2])
@@ -431,6 +440,9 @@ def redis_table(
     table.add_row(
         "all commands", f"{sum(r[1] for r in rows):.1f}", f"{sum(r[2] for r in rows):.2f}"
     )
+    read = (end[NET][0] - start[NET][0]) / 1024 / articles
+    written = (end[NET][1] - start[NET][1]) / 1024 / articles
+    table.caption = f"Redis read {read:.0f} KiB and wrote {written:.0f} KiB per article"
     return table
 
 
