@@ -634,9 +634,11 @@ async def run(
     for name, (events, batches) in sorted(batches_end.items()):
         before = batches_start.get(name, (0.0, 0.0))
         handled, count = events - before[0], batches - before[1]
-        sizes.append(f"{name} {handled / count:.1f}" if count else f"{name} -")
+        per = handled / len(latency_set)
+        sizes.append(f"{name} {handled / count:.1f} ({per:.1f})" if count else f"{name} -")
     # Small batches cost more per article: a loaded run batches more (compare runs with this).
-    console.print("Events per batch, steady phase: " + ", ".join(sizes))
+    # In brackets, events handled per article: refreshes of older articles' links count too.
+    console.print("Events per batch (per article), steady phase: " + ", ".join(sizes))
     latency = Table(title=f"Latency at {rate:g} articles/s (ms)")
     for column in ("path", "n", "p50", "p95", "p99"):
         latency.add_column(column)
