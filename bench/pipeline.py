@@ -69,6 +69,21 @@ Python / raw Meilisearch 1.30 against 1.41 (0.97-1.86 over all runs); Redis / ra
 against 0.27. Depth 2 (KHABAR_INDEX_PIPELINE_DEPTH): node 1 p50 1735 and 1795 base, 1904
 and 2055 branch, against 1245-1655 at depth 1 beside them: no gain at this load. Raw
 Meilisearch's own add -> visible: p50 189-1240, p99 680-2983 ms.
+
+Session 15 (cpu-rest-s15), base (main 7c5c233) and branch alternating, 2 nodes, 400 + 200
+articles, load 5.4-19.4, 5 pairs, medians (per node: ingest, enrich, render and one node's
+share of search, against raw Meilisearch on one node, see above): steady Python per node 29.2
+ms against 29.3 base, 0.87x against 0.80x raw (0.76-0.93 branch, 0.78-0.90 base: the goal
+met in every run of both); search, both indexers, 8.8 against 8.2 (7.1-11.3 over all runs:
+search's CPU goes by its batches, and at 5.2 events a batch it spent 10.5, at 7.1 it spent
+8.8); enrich 8.1 and 8.1; Redis / raw 0.20x and 0.19x. Bulk: 4.11x against 4.17x raw, far
+from the goal (raw bulk indexing is 2.0-2.5 ms an article). One node, one pair: steady 0.77x
+against 0.79x, bulk 3.02x against 3.34x. The branch's two cuts (no worker thread per batch,
+no XINFO STREAM per node check) are below this bench's spread. The steady Redis table:
+Redis reads 160-170 KiB and writes 510-590 KiB per article (every refresh event carries its
+whole article to render and to every search node), its command time mostly enrich's
+scripts (EVAL 10.8 calls, 1.8-2.6 ms of 4.3-5.9). Search handles 3.1 events per article
+(two of three are refreshes it skips).
 """
 
 import argparse
