@@ -84,6 +84,11 @@ Redis reads 160-170 KiB and writes 510-590 KiB per article (every refresh event 
 whole article to render and to every search node), its command time mostly enrich's
 scripts (EVAL 10.8 calls, 1.8-2.6 ms of 4.3-5.9). Search handles 3.1 events per article
 (two of three are refreshes it skips).
+With the services' Redis connection sending each command in the caller's task (82f82fe;
+redis-py's asyncio.wait_for made a task of every write), pairs q1-q2 (2 nodes, load 5.2-8.3):
+steady Python per node 24.6 and 25.5 ms against 25.8 and 27.6 base (0.71x and 0.71x against
+0.85x and 0.79x raw); enrich 7.2, 7.2 against 7.6, 7.7; search 6.7, 6.8 against 7.7, 8.0;
+Redis 5.9, 5.9 against 6.0, 6.5; bulk 3.67x, 3.59x against 3.81x, 4.26x.
 """
 
 import argparse
