@@ -88,7 +88,12 @@ With the services' Redis connection sending each command in the caller's task (8
 redis-py's asyncio.wait_for made a task of every write), pairs q1-q2 (2 nodes, load 5.2-8.3):
 steady Python per node 24.6 and 25.5 ms against 25.8 and 27.6 base (0.71x and 0.71x against
 0.85x and 0.79x raw); enrich 7.2, 7.2 against 7.6, 7.7; search 6.7, 6.8 against 7.7, 8.0;
-Redis 5.9, 5.9 against 6.0, 6.5; bulk 3.67x, 3.59x against 3.81x, 4.26x.
+Redis 5.9, 5.9 against 6.0, 6.5; bulk 3.67x, 3.59x against 3.81x, 4.26x. Pair q3 on a
+quiet machine (load 1.1-2.4): 0.88x against 0.96x; every service lower (ingest 2.1/2.3,
+enrich 7.5/7.7, search 12.9/13.6, render 15.8/16.2, Redis 7.3/7.6); bulk 7.9 against 8.3 ms
+(3.95x against 3.61x: raw was 2.0 against 2.3). Quiet, publish -> searchable p50 is ~77 ms,
+batches are small, and search (both nodes) spends 13 ms an article against 7-8 at load 5-8:
+the steady goal's margin is thinnest on a quiet machine.
 """
 
 import argparse
