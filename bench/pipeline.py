@@ -16,6 +16,17 @@ purges it), then measures, in the same run and on the same real articles:
   Meilisearch adding the same enriched documents one per task at that rate;
   the goal (issue 24) is the Python services together spending no more than
   Meilisearch spends indexing, and Redis within half of that;
+- with several search nodes, like with like: every node has its own indexer
+  (search) and its own Meilisearch, while raw Meilisearch runs on node 1
+  alone. The tables show each node's indexer and Meilisearch under their
+  kind's row, and two ratios for the Python services that agree with one
+  node: per node (ingest, enrich, render and one node's share of search,
+  against raw Meilisearch on one node: the goal's figure) and all indexers
+  against raw Meilisearch times the nodes. Until session 15 the ratio counted
+  both indexers against one raw node;
+- where Redis's steady time goes, by command (its own `INFO commandstats`:
+  a script's inner commands are counted both in their own row and in the
+  script's);
 - publish-to-searchable and publish-to-rendered latency (p50/p95/p99) at that
   steady rate (from each consumer's own record of when it applied the
   article; with several search nodes, each node's), beside raw Meilisearch
@@ -68,6 +79,31 @@ smaller ones. A replay of one run's enriched stream into one render process at t
 timing (same batches in both) measured it better, load 1.6-2.6: steady 13.45, 14.35 against
 15.95, 16.25; bulk 3.45, 3.53 against 3.48, 3.65 (edge purges without httpx, fragments stored
 in the record_shows script, shells kept, a batch's purge reads in one round trip).
+
+Session 15 (cpu-rest-s15), base (main 7c5c233) and branch alternating, 2 nodes, 400 + 200
+articles, load 5.4-19.4, 5 pairs, medians (per node: ingest, enrich, render and one node's
+share of search, against raw Meilisearch on one node, see above): steady Python per node 29.2
+ms against 29.3 base, 0.87x against 0.80x raw (0.76-0.93 branch, 0.78-0.90 base: the goal
+met in every run of both); search, both indexers, 8.8 against 8.2 (7.1-11.3 over all runs:
+search's CPU goes by its batches, and at 5.2 events a batch it spent 10.5, at 7.1 it spent
+8.8); enrich 8.1 and 8.1; Redis / raw 0.20x and 0.19x. Bulk: 4.11x against 4.17x raw, far
+from the goal (raw bulk indexing is 2.0-2.5 ms an article). One node, one pair: steady 0.77x
+against 0.79x, bulk 3.02x against 3.34x. The branch's two cuts (no worker thread per batch,
+no XINFO STREAM per node check) are below this bench's spread. The steady Redis table:
+Redis reads 160-170 KiB and writes 510-590 KiB per article (every refresh event carries its
+whole article to render and to every search node), its command time mostly enrich's
+scripts (EVAL 10.8 calls, 1.8-2.6 ms of 4.3-5.9). Search handles 3.1 events per article
+(two of three are refreshes it skips).
+With the services' Redis connection sending each command in the caller's task (82f82fe;
+redis-py's asyncio.wait_for made a task of every write), pairs q1-q2 (2 nodes, load 5.2-8.3):
+steady Python per node 24.6 and 25.5 ms against 25.8 and 27.6 base (0.71x and 0.71x against
+0.85x and 0.79x raw); enrich 7.2, 7.2 against 7.6, 7.7; search 6.7, 6.8 against 7.7, 8.0;
+Redis 5.9, 5.9 against 6.0, 6.5; bulk 3.67x, 3.59x against 3.81x, 4.26x. Pair q3 on a
+quiet machine (load 1.1-2.4): 0.88x against 0.96x; every service lower (ingest 2.1/2.3,
+enrich 7.5/7.7, search 12.9/13.6, render 15.8/16.2, Redis 7.3/7.6); bulk 7.9 against 8.3 ms
+(3.95x against 3.61x: raw was 2.0 against 2.3). Quiet, publish -> searchable p50 is ~77 ms,
+batches are small, and search (both nodes) spends 13 ms an article against 7-8 at load 5-8:
+the steady goal's margin is thinnest on a quiet machine.
 """
 
 import argparse
@@ -376,6 +412,8 @@ async def steady(items: list[T], rate: float, action: Callable[[T], Awaitable[No
 Cpu = dict[str, float]
 IDLE_S = 10.0
 PYTHON_SERVICES = ("ingest", "enrich", "search", "render")
+# Kinds with a process per search node.
+NODE_KINDS = ("search", "meilisearch")
 
 
 def kind(process: str) -> str:
@@ -387,15 +425,9 @@ def kind(process: str) -> str:
     )
 
 
-def per_article(start: Cpu, end: Cpu, articles: float) -> dict[str, float]:
-    """CPU ms per article by kind of process (every node of a kind summed)."""
-    spent: dict[str, float] = {}
-    for name in start:
-        if name in end:
-            spent[kind(name)] = (
-                spent.get(kind(name), 0.0) + (end[name] - start[name]) * 1000 / articles
-            )
-    return spent
+def per_process(start: Cpu, end: Cpu, articles: float) -> dict[str, float]:
+    """CPU ms per article of each process (each node's search and Meilisearch apart)."""
+    return {name: (end[name] - start[name]) * 1000 / articles for name in start if name in end}
 
 
 def raw_meili_ms(start: Cpu, end: Cpu, articles: int) -> float:
@@ -403,29 +435,150 @@ def raw_meili_ms(start: Cpu, end: Cpu, articles: int) -> float:
     return (end["meilisearch"] - start["meilisearch"]) * 1000 / articles
 
 
+NET = "(network bytes)"
+
+
+async def redis_commands(redis_url: str) -> dict[str, tuple[float, float]]:
+    """Redis's own count of each command so far: name -> (calls, microseconds)."""
+    redis = aioredis.from_url(redis_url)
+    try:
+        stats = await redis.info("commandstats")
+        net = await redis.info("stats")
+    finally:
+        await redis.aclose()
+    found = {
+        name.removeprefix("cmdstat_"): (float(row["calls"]), float(row["usec"]))
+        for name, row in stats.items()
+    }
+    # Bytes Redis read and wrote (not commands: shown under the table, in KiB per article).
+    found[NET] = (float(net["total_net_input_bytes"]), float(net["total_net_output_bytes"]))
+    return found
+
+
+def redis_table(
+    start: dict[str, tuple[float, float]], end: dict[str, tuple[float, float]], articles: int
+) -> Table:
+    """Where Redis's CPU went in a phase, per article, by command (its own record: time in
+    the command, not reading and writing the connections), the costliest first."""
+    rows = []
+    for name, (calls, usec) in end.items():
+        if name == NET:
+            continue
+        before = start.get(name, (0.0, 0.0))
+        rows.append((name, (calls - before[0]) / articles, (usec - before[1]) / 1000 / articles))
+    rows.sort(key=lambda row: -row[2])
+    table = Table(title="Redis, steady phase, per article: time in commands by command")
+    for column in ("command", "calls", "ms"):
+        table.add_column(column, justify="left" if column == "command" else "right")
+    for name, calls, ms in rows[:10]:
+        table.add_row(name, f"{calls:.1f}", f"{ms:.2f}")
+    table.add_row(
+        "all commands", f"{sum(r[1] for r in rows):.1f}", f"{sum(r[2] for r in rows):.2f}"
+    )
+    read = (end[NET][0] - start[NET][0]) / 1024 / articles
+    written = (end[NET][1] - start[NET][1]) / 1024 / articles
+    table.caption = f"Redis read {read:.0f} KiB and wrote {written:.0f} KiB per article"
+    return table
+
+
+def node_label(process: str) -> str:
+    """`search` is node 1's indexer and `meilisearch` node 1 (`search-2`, node 2's)."""
+    return f"{process}-1" if process in ("search", "meilisearch") else process
+
+
+def budget(pipeline: dict[str, float], raw_meili: float, nodes: int) -> dict[str, float]:
+    """The issue's ratios, like with like.
+
+    Every node indexes every article: with `nodes` nodes the pipeline runs
+    that many indexers (search) and that many Meilisearch servers, while raw
+    Meilisearch is measured on one node. So the Python services are compared
+    two ways that agree with one node: all of them (every indexer) against
+    raw Meilisearch times the nodes; and per node: ingest, enrich, render and
+    one node's share of search against raw Meilisearch on one node (what one
+    more node adds is one indexer against one Meilisearch). Redis is compared
+    with raw Meilisearch on one node (the strict figure) and times the nodes.
+    """
+    python = sum(pipeline.get(name, 0.0) for name in PYTHON_SERVICES)
+    one_node = python - pipeline.get("search", 0.0) * (nodes - 1) / nodes
+    redis = pipeline.get("redis", 0.0)
+    return {
+        "python_all_nodes": python / (raw_meili * nodes),
+        "python_per_node": one_node / raw_meili,
+        "python_one_node_ms": one_node,
+        "redis_one_node": redis / raw_meili,
+        "redis_all_nodes": redis / (raw_meili * nodes),
+        "meili_per_node": pipeline.get("meilisearch", 0.0) / nodes / raw_meili,
+    }
+
+
 def cpu_table(
-    title: str, pipeline: dict[str, float], raw_meili: float, idle: dict[str, float] | None = None
+    title: str,
+    processes: dict[str, float],
+    raw_meili: float,
+    nodes: int = 1,
+    idle: dict[str, float] | None = None,
 ) -> Table:
     """Where the two cores went, per article: the pipeline's processes beside raw Meilisearch
-    indexing the same enriched documents; then the issue's two ratios. `idle`: the share of
-    each process's figure it also spends with no article arriving (polls, checks)."""
+    (on one node) indexing the same enriched documents; with several nodes each node's
+    indexer and Meilisearch under their kind's row; then the issue's ratios (`budget`).
+    `idle`: the share of each process's figure it also spends with no article arriving
+    (polls, checks), by process."""
+    pipeline: dict[str, float] = {}
+    for name, ms in processes.items():
+        pipeline[kind(name)] = pipeline.get(kind(name), 0.0) + ms
+    idle_kinds: dict[str, float] = {}
+    for name, ms in (idle or {}).items():
+        idle_kinds[kind(name)] = idle_kinds.get(kind(name), 0.0) + ms
     table = Table(title=title)
-    columns = ["process", "pipeline", "raw Meilisearch (same enriched documents)"]
+    columns = ["process", "pipeline", "raw Meilisearch, one node (same enriched documents)"]
     for column in columns + (["of which idle work"] if idle else []):
         table.add_column(column, justify="left" if column == "process" else "right")
     for name, ms in pipeline.items():
         raw = f"{raw_meili:.1f}" if name == "meilisearch" else ""
-        table.add_row(name, f"{ms:.1f}", raw, *([f"{idle.get(name, 0.0):.1f}"] if idle else []))
+        idle_cell = [f"{idle_kinds.get(name, 0.0):.1f}"] if idle else []
+        table.add_row(
+            name + (" (all nodes)" if nodes > 1 and name in NODE_KINDS else ""),
+            f"{ms:.1f}",
+            raw,
+            *idle_cell,
+        )
+        if nodes > 1 and name in NODE_KINDS:
+            for process, own in processes.items():
+                if kind(process) == name:
+                    idle_own = [f"{(idle or {}).get(process, 0.0):.1f}"] if idle else []
+                    table.add_row(f"  {node_label(process)}", f"{own:.1f}", "", *idle_own)
     python = sum(pipeline.get(name, 0.0) for name in PYTHON_SERVICES)
-    idle_python = [f"{sum((idle or {}).get(n, 0.0) for n in PYTHON_SERVICES):.1f}"] if idle else []
-    table.add_row("Python services together", f"{python:.1f}", "", *idle_python)
-    table.add_row("total", f"{sum(pipeline.values()):.1f}", f"{raw_meili:.1f}")
-    redis = pipeline.get("redis", 0.0)
-    table.caption = (
-        f"Python services / raw Meilisearch: {python / raw_meili:.2f}× (goal ≤ 1); "
-        f"Redis / raw Meilisearch: {redis / raw_meili:.2f}× (goal ≤ 0.5); "
-        f"Meilisearch in the pipeline / raw: {pipeline.get('meilisearch', 0.0) / raw_meili:.2f}×"
+    idle_python = [f"{sum(idle_kinds.get(n, 0.0) for n in PYTHON_SERVICES):.1f}"] if idle else []
+    ratios = budget(pipeline, raw_meili, nodes)
+    table.add_row(
+        "Python services together",
+        f"{python:.1f}",
+        f"{raw_meili * nodes:.1f}" if nodes > 1 else "",
+        *idle_python,
     )
+    if nodes > 1:
+        table.add_row(
+            "Python services, one node's share of search",
+            f"{ratios['python_one_node_ms']:.1f}",
+            f"{raw_meili:.1f}",
+            *([""] if idle else []),
+        )
+    table.add_row("total", f"{sum(pipeline.values()):.1f}", f"{raw_meili * nodes:.1f}")
+    if nodes > 1:
+        table.caption = (
+            f"Python services / raw Meilisearch, per node: {ratios['python_per_node']:.2f}× "
+            f"(goal ≤ 1); all {nodes} indexers / raw × {nodes}: "
+            f"{ratios['python_all_nodes']:.2f}×; Redis / raw (one node): "
+            f"{ratios['redis_one_node']:.2f}× (goal ≤ 0.5), / raw × {nodes}: "
+            f"{ratios['redis_all_nodes']:.2f}×; Meilisearch in the pipeline per node / raw: "
+            f"{ratios['meili_per_node']:.2f}×"
+        )
+    else:
+        table.caption = (
+            f"Python services / raw Meilisearch: {ratios['python_per_node']:.2f}× (goal ≤ 1); "
+            f"Redis / raw Meilisearch: {ratios['redis_one_node']:.2f}× (goal ≤ 0.5); "
+            f"Meilisearch in the pipeline / raw: {ratios['meili_per_node']:.2f}×"
+        )
     return table
 
 
@@ -461,10 +614,12 @@ async def run(
         steady_started = time.perf_counter()
         steady_since = datetime.now(UTC).isoformat()
         batches_start = await batch_counts(system)
+        commands_start = await redis_commands(system.redis_url)
         steady_start = system.cpu_by_process() | {k: f() for k, f in client.items()}
         latencies = await steady_latency(system, latency_set, rate)
         await wait_until(lambda: streams_drained(system))
         steady_end = system.cpu_by_process() | {k: f() for k, f in client.items()}
+        commands_end = await redis_commands(system.redis_url)
         batches_end = await batch_counts(system)
         steady_s = time.perf_counter() - steady_started
         task_stages = {
@@ -492,8 +647,9 @@ async def run(
     console.print(
         cpu_table(
             f"CPU per article (ms), bulk: {len(bulk_set)} articles posted by 16 clients",
-            per_article(before, middle, len(bulk_set)),
+            per_process(before, middle, len(bulk_set)),
             bulk_raw,
+            nodes,
         )
     )
     steady_raw = raw_meili_ms(raw_steady_start, raw_steady_end, len(raw_fresh))
@@ -501,19 +657,23 @@ async def run(
         cpu_table(
             f"CPU per article (ms), steady: {len(latency_set)} articles at {rate:g}/s "
             "(idle work included)",
-            per_article(steady_start, steady_end, len(latency_set)),
+            per_process(steady_start, steady_end, len(latency_set)),
             steady_raw,
+            nodes,
             # Idle CPU per second over the steady phase's seconds, per article.
-            per_article(idle_start, idle_end, IDLE_S * len(latency_set) / steady_s),
+            per_process(idle_start, idle_end, IDLE_S * len(latency_set) / steady_s),
         )
     )
+    console.print(redis_table(commands_start, commands_end, len(latency_set)))
     sizes = []
     for name, (events, batches) in sorted(batches_end.items()):
         before = batches_start.get(name, (0.0, 0.0))
         handled, count = events - before[0], batches - before[1]
-        sizes.append(f"{name} {handled / count:.1f}" if count else f"{name} -")
+        per = handled / len(latency_set)
+        sizes.append(f"{name} {handled / count:.1f} ({per:.1f})" if count else f"{name} -")
     # Small batches cost more per article: a loaded run batches more (compare runs with this).
-    console.print("Events per batch, steady phase: " + ", ".join(sizes))
+    # In brackets, events handled per article: refreshes of older articles' links count too.
+    console.print("Events per batch (per article), steady phase: " + ", ".join(sizes))
     latency = Table(title=f"Latency at {rate:g} articles/s (ms)")
     for column in ("path", "n", "p50", "p95", "p99"):
         latency.add_column(column)

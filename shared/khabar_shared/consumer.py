@@ -48,12 +48,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any, Generic, cast
+from typing import Annotated, Any, Generic, cast
 
 from faststream import AckPolicy
+from faststream._internal.context import Context  # the class; `faststream.Context` makes one
 from faststream.redis import RedisBroker, StreamSub
 from faststream.redis import message as redis_message
-from faststream.redis.annotations import RedisBatchStreamMessage
 from redis.commands.core import AsyncScript
 
 from khabar_shared import metrics
@@ -164,13 +164,13 @@ class StreamConsumer(Generic[EventT]):
             "max_records": self.settings.batch_size,
         }
 
-        async def on_new(body: list[Any], msg: RedisBatchStreamMessage) -> None:
+        async def on_new(body: list[Any], msg: BatchMessage) -> None:
             if self.start is not None and self.pipeline_depth > 1:
                 await self._pipelined(raw_entries(msg))
             else:
                 await self._in_own_task(self.process(raw_entries(msg)))
 
-        async def on_claimed(body: list[Any], msg: RedisBatchStreamMessage) -> None:
+        async def on_claimed(body: list[Any], msg: BatchMessage) -> None:
             await self._in_own_task(self.process_claimed(raw_entries(msg)))
 
         new = broker.subscriber(
@@ -624,6 +624,24 @@ def claim_polling_ms(claim_idle_ms: int) -> int:
     live consumer asking Redis ten times a second, and each look at a batch still being handled
     is a run of XAUTOCLAIM calls: a visible share of enrich's time.)"""
     return max(100, claim_idle_ms // 10)
+
+
+class LoopContext(Context):
+    """FastStream's `Context` field, looked up in the event loop.
+
+    FastStream resolves a handler's context parameters through fast-depends, which
+    runs a field's `use` in a worker thread unless it is a coroutine function;
+    `Context.use` is a plain function, so every batch a consumer read went through
+    a thread and back (a hand-off and two wake-ups for a dictionary look-up, on
+    every batch of every consumer: enrich's batches hold one event at a steady rate).
+    """
+
+    async def use(self, /, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        return super().use(**kwargs)
+
+
+# The batch as read, resolved as `faststream.redis.annotations.RedisBatchStreamMessage`.
+BatchMessage = Annotated[redis_message.RedisBatchStreamMessage, LoopContext("message")]
 
 
 async def entries_as_read(message: Mapping[str, Any]) -> redis_message.RedisBatchStreamMessage:

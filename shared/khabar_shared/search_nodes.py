@@ -82,18 +82,26 @@ async def group_positions(
     """Group -> its position on the enriched stream; {} when the stream is not there yet.
 
     Redis knows no lag once entries were deleted (compaction): then the
-    undelivered entries are counted, up to `count_limit` + 1.
+    undelivered entries are counted, up to `count_limit` + 1. Only then is
+    the stream's last id asked for: XINFO STREAM answers with the stream's
+    first and last entries, whole articles, and every search process asks
+    for the positions every second (`node_pool`).
     """
     try:
         groups = await redis.xinfo_groups(ENRICHED_STREAM)
-        last_id = _text((await redis.xinfo_stream(ENRICHED_STREAM))["last-generated-id"])
     except ResponseError:
         return {}
+    last_id: str | None = None
     found = {}
     for group in groups:
         delivered = _text(group["last-delivered-id"])
         lag = group.get("lag")
-        if lag is None and _id_parts(delivered) >= _id_parts(last_id):
+        if lag is None and last_id is None:
+            try:
+                last_id = _text((await redis.xinfo_stream(ENRICHED_STREAM))["last-generated-id"])
+            except ResponseError:  # the stream went away meanwhile
+                return {}
+        if lag is None and _id_parts(delivered) >= _id_parts(last_id or "0-0"):
             lag = 0
         elif lag is None:
             undelivered = f"({delivered}"

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 import structlog
+from fast_depends import utils as fast_depends_utils
 from faststream.redis import RedisBroker
 from faststream.redis.parser import parsers as faststream_parsers
 
@@ -508,6 +509,34 @@ async def test_a_batch_reaches_the_handler_without_faststream_making_json_of_it(
         await until(lambda: _is_zero(pending_count(redis, stream)))
     finally:
         await stop_consumers(broker, [consumer], 5.0)
+
+
+async def test_a_batch_reaches_the_handler_without_a_worker_thread(
+    redis: aioredis.Redis, stream: str, servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastStream hands the handler its batch (a context parameter) through fast-depends, which
+    ran the look-up in a worker thread for every batch (fails on main: one thread hop a batch)."""
+    threaded: list[str] = []
+    original = fast_depends_utils.run_in_threadpool
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        threaded.append(repr(func))
+        return await original(func, *args, **kwargs)
+
+    monkeypatch.setattr(fast_depends_utils, "run_in_threadpool", counted)
+    recorder = Recorder()
+    consumer = make_consumer(redis, stream, recorder.handle, "in-loop")
+    url = servers.redis_url.rsplit("/", 1)[0] + f"/{DB}"
+    broker = await running(url, consumer)
+    try:
+        events = [article_event(RECORDS[4]), article_event(RECORDS[5])]
+        await publish(redis, stream, events)
+        await until(lambda: asyncio.sleep(0, result=sum(recorder.handled.values()) == 2))
+        assert set(recorder.handled) == {e.event_id for e in events}
+        await until(lambda: _is_zero(pending_count(redis, stream)))
+    finally:
+        await stop_consumers(broker, [consumer], 5.0)
+    assert threaded == []
 
 
 async def group_consumers(redis: aioredis.Redis, stream: str) -> dict[str, dict[str, Any]]:
