@@ -35,6 +35,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
 from khabar_shared.pipeline import Command, pack
+from khabar_shared.redis_connection import Connection as ServiceConnection
 from khabar_shared.redis_helpers import RedisClient
 
 KEEPALIVE_IDLE_S = 30
@@ -220,7 +221,8 @@ def lane_for(redis: RedisClient) -> RedisLane | None:
     left to redis-py, which knows how to make it.
     """
     pool = getattr(redis, "connection_pool", None)
-    if pool is None or pool.connection_class not in (Connection, UnixDomainSocketConnection):
+    plain = (Connection, ServiceConnection, UnixDomainSocketConnection)
+    if pool is None or pool.connection_class not in plain:
         return None
     kwargs = pool.connection_kwargs
     return RedisLane(

@@ -8,7 +8,6 @@ multi-key command or transaction touches carries its stream's hash tag (see
 
 import asyncio
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
@@ -19,6 +18,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from khabar_shared.logging import get_logger
+from khabar_shared.redis_connection import Connection
 
 log = get_logger(__name__)
 
@@ -44,52 +44,6 @@ def cluster_enabled(cluster: bool | None) -> bool:
     from khabar_shared.settings import CommonSettings  # the setting's one reader
 
     return CommonSettings().redis_cluster
-
-
-class Connection(aioredis.Connection):
-    """redis-py's connection, a write bounded by `asyncio.timeout` in place of `asyncio.wait_for`.
-
-    redis-py bounds every write by its socket timeout (5 s unless set) with
-    `asyncio.wait_for`, which on Python 3.11 makes a task of every command sent:
-    a visible share of a small command's client CPU. A write waits only when the socket
-    does not take all of it at once (the transport keeps the rest); only then is
-    it bounded, by `asyncio.timeout` in the caller's own task. What a timeout or a
-    broken socket raises, and that the connection is dropped after it, are redis-py's
-    (its `send_packed_command`).
-    """
-
-    async def send_packed_command(
-        self, command: bytes | str | Iterable[bytes], check_health: bool = True
-    ) -> None:
-        if not self.socket_timeout:
-            await super().send_packed_command(command, check_health)
-            return
-        if not self.is_connected:
-            await self.connect_check_health(check_health=False)
-        if check_health:
-            await self.check_health()
-        if isinstance(command, str):
-            command = command.encode()
-        if isinstance(command, bytes):
-            command = [command]
-        writer = self._writer
-        assert writer is not None  # connected above
-        try:
-            writer.writelines(command)
-            if writer.transport.get_write_buffer_size():
-                async with asyncio.timeout(self.socket_timeout):
-                    await writer.drain()  # may wait for the socket: bounded
-            else:
-                await writer.drain()  # all written: never waits, no timer needed
-        except TimeoutError:
-            await self.disconnect(nowait=True)
-            raise RedisTimeoutError("Timeout writing to socket") from None
-        except OSError as error:
-            await self.disconnect(nowait=True)
-            raise RedisConnectionError(f"Error {error} while writing to socket.") from error
-        except BaseException:
-            await self.disconnect(nowait=True)
-            raise
 
 
 def connect(url: str, cluster: bool | None = None) -> RedisClient:

@@ -13,6 +13,7 @@ from redis.exceptions import ResponseError
 
 from khabar_dev.processes import ProcessGroup, free_port, start_redis
 from khabar_shared.lane import KEEPALIVE_IDLE_S, RedisLane, lane_for, lane_reply
+from khabar_shared.redis_helpers import connect
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +183,20 @@ def test_send_now_writes_at_once_and_its_reply_is_awaited_later(lane_redis: str)
         return replies
 
     assert with_lane(lane_redis, body) == [4, b"kept", ResponseError]
+
+
+def test_the_services_own_client_gets_a_lane(lane_redis: str) -> None:
+    """`connect` gives the services' connection class; render's fast path must still get its
+    lane on it (a lane refused for it sent every cached read back through redis-py)."""
+
+    async def run() -> None:
+        client = connect(lane_redis)
+        lane = lane_for(client)
+        assert lane is not None
+        try:
+            assert await lane.call("PING") == b"PONG"
+        finally:
+            await lane.aclose()
+            await client.aclose()
+
+    asyncio.run(run())

@@ -7,7 +7,8 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from khabar_shared.redis_helpers import Connection, connect
+from khabar_shared.redis_connection import Connection
+from khabar_shared.redis_helpers import connect
 from tests.conftest import Servers
 
 

@@ -39,10 +39,15 @@ def test_environment_is_read_only_in_settings_modules() -> None:
 
 # What only the shared transport modules may say: the Redis protocol and the connections it goes
 # on. `pipeline` packs and sends batches of commands; `lane` (render's cached reads) shares one
-# connection among many callers, packing with `pipeline.pack`.
+# connection among many callers, packing with `pipeline.pack`; `redis_connection` is the
+# services' connection class (its write path).
 WIRE_WORDS = ("hiredis", "pack_command", "send_packed_command", "read_response", "connection_pool")
 PIPELINE = ROOT / "shared/khabar_shared/pipeline.py"
-WIRE_MODULES = {PIPELINE, ROOT / "shared/khabar_shared/lane.py"}
+WIRE_MODULES = {
+    PIPELINE,
+    ROOT / "shared/khabar_shared/lane.py",
+    ROOT / "shared/khabar_shared/redis_connection.py",
+}
 
 
 def test_the_redis_protocol_is_spoken_only_by_the_shared_transport_modules() -> None:

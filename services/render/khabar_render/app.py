@@ -66,10 +66,10 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
     images = ImagePolicy.parse(settings.image_hosts)
     use_image_hosts(images)
     log_redis = connect(settings.redis_url)
-    # One client when both roles are one Redis: a render's fragments are then stored in the
-    # same atomic step that checks the epoch and records what they show.
+    # When both roles are one Redis, a render's fragments are stored in the same atomic step
+    # that checks the epoch and records what they show (`FragmentCache.shares_log`).
     shares_log = settings.effective_cache_redis_url == settings.redis_url
-    cache_redis = log_redis if shares_log else connect(settings.effective_cache_redis_url)
+    cache_redis = connect(settings.effective_cache_redis_url)
     articles = ArticleStore(log_redis, lambda enriched: site.listings_of(category_of(enriched)))
     cache = FragmentCache(cache_redis, shares_log=shares_log)
     breaking = BreakingNews(log_redis, settings.breaking_news_s)
@@ -119,8 +119,7 @@ def create_app(settings: RenderSettings | None = None) -> FastAPI:
         await notifier.aclose()
         await live_fragments.aclose()
         await log_redis.aclose()
-        if not shares_log:
-            await cache_redis.aclose()
+        await cache_redis.aclose()
 
     app = FastPathApp(
         title="khabar render",

@@ -200,7 +200,7 @@ class Renderer:
             }
             # Atomic with the epoch check: nothing read a half-applied change. With the
             # cache in the same Redis, the fragments are stored in that same step.
-            together = encoded(fragments) if self._cache.shares_redis_with(self._articles) else []
+            together = encoded(fragments) if self._cache.shares_log else []
             if not await self._articles.record_shows_many(
                 shows, if_epoch=snapshot.epoch, store=together
             ):

@@ -549,10 +549,6 @@ class FragmentCache:
         elif names:
             await self._redis.delete(*[fragment_key(name) for name in names])
 
-    def shares_redis_with(self, articles: ArticleStore) -> bool:
-        """Whether the fragments live in the articles' Redis (one client for both roles)."""
-        return self._redis is articles.redis
-
     async def store(
         self, fragments: dict[str, StoredFragment | None], if_epoch: int | None = None
     ) -> bool:
