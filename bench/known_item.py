@@ -171,12 +171,12 @@ story; dropping the last letter's vowel too joins ارهابيي / ارهاب); 
 on the kept index. Whole bench, base 730a3bc and branch alternating, two
 rounds, load 1-4 (khabar / raw; all = both halves' queries):
 
-| queries | judged by | half A | half B | all |
+| queries / judged by | half A | half B | all | raw A / B / all |
 |---|---|---|---|---|
-| new key | new key | 0.738 -> 0.743 / 0.553 | 0.810 -> 0.810 / 0.649 | 0.776 -> 0.778 / 0.604 |
-| new key | old key | 0.709 -> 0.715 / 0.546 | 0.818-0.819 -> 0.814-0.818 / 0.676 | 0.765-0.766 -> 0.766-0.768 / 0.613 |
-| old key | old key | 0.731 -> 0.733-0.736 / 0.565 | 0.818 -> 0.817 / 0.666 | 0.775 -> 0.775-0.777 / 0.616 |
-| old key | new key | 0.780 -> 0.781-0.785 / 0.586 | 0.857 -> 0.855 / 0.704 | 0.819 -> 0.818-0.820 / 0.645 |
+| new / new | 0.738 -> 0.743 | 0.810 -> 0.810 | 0.776 -> 0.778 | 0.553 / 0.649 / 0.604 |
+| new / old | 0.709 -> 0.715 | 0.818 -> 0.814-0.818 | 0.765 -> 0.766-0.768 | 0.546 / 0.676 / 0.613 |
+| old / old | 0.731 -> 0.733-0.736 | 0.818 -> 0.817 | 0.775 -> 0.775-0.777 | 0.565 / 0.666 / 0.616 |
+| old / new | 0.780 -> 0.781-0.785 | 0.857 -> 0.855 | 0.819 -> 0.818-0.820 | 0.586 / 0.704 / 0.645 |
 
 Own headline words 0.928-0.935 both (raw 0.882-0.883); as typed, reprints
 counting, unchanged (0.974-0.978). Goal still not met on the queries of
