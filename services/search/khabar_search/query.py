@@ -274,9 +274,9 @@ def skeleton(word: str) -> str | None:
 
 
 def cover_forms(q: str) -> list[frozenset[str]]:
-    """Per query word, the forms a headline may hold it in: its stem and the skeletons of
-    the stem and of the word as typed (the stemmer can take a name's first letter for a
-    clitic: كابل -> ابل, while a headline writes كابول)."""
+    """Per query word, the forms a headline may hold it in: its stem, and for a rare word
+    whose first letter the stemmer took for a clitic, the skeleton of the word as typed
+    (كابل -> ابل, while a headline writes كابول, stem كابول)."""
     words: dict[str, frozenset[str]] = {}
     for token in tokenize(q):
         stems = analyze(token)
@@ -284,8 +284,11 @@ def cover_forms(q: str) -> list[frozenset[str]]:
             continue
         forms: set[str | None] = {stems[0]}
         whole = normalize(token)
-        if frequency(whole) < MAX_NAME_FREQUENCY:
-            forms |= {skeleton(stems[0]), skeleton(whole)}
+        if frequency(whole) < MAX_NAME_FREQUENCY and not whole.startswith(stems[0]):
+            # Only a rare word the stemmer read as clitic + stem is compared by its
+            # skeleton as typed: a stem's own skeleton joins verb and noun patterns too
+            # (تحاكم / تحكم, اميركيا / اميركا) and lost more on half B than it won on A.
+            forms.add(skeleton(whole))
         words[stems[0]] = frozenset(form for form in forms if form)
     return list(words.values())
 
@@ -297,8 +300,8 @@ def _with_skeletons(terms: str) -> set[str]:
 
 def title_cover(words: list[frozenset[str]], hit: dict[str, Any]) -> float:
     """The share of the query's words in the hit's headline (a word only in its lead counts
-    `LEAD_SHARE`), a word counting as there when a headline stem is spelled like it but for
-    its long vowels.
+    `LEAD_SHARE`), a word counting as there when a headline stem has one of its forms
+    (`cover_forms`; headline stems are compared by their skeletons too).
 
     Meilisearch ranks by how many of the words a document holds anywhere
     before it asks where: three words scattered through a long body come
@@ -306,8 +309,8 @@ def title_cover(words: list[frozenset[str]], hit: dict[str, Any]) -> float:
     remembers words of its headline, and another paper's telling of the
     story puts most of them in its own headline or lead, so where the words
     are counts beside how many. Papers transliterate a foreign name each
-    their own way, so a name the reader took from one paper is often in
-    the other's headline with a long vowel more or less. A hit without the
+    their own way, so a name the reader took from one paper can be in the
+    other's headline with a long vowel more or less. A hit without the
     fields (indexed before they existed) gains nothing until the index is
     rebuilt.
     """
