@@ -47,7 +47,8 @@ from khabar_search.node_pool import NodePool
 from khabar_search.snippets import Highlighter, SynonymTerms
 from khabar_search.synonyms import load_synonyms
 from khabar_shared.logging import get_logger
-from khabar_shared.text import analyze, tokenize
+from khabar_shared.text import analyze, normalize, tokenize
+from khabar_shared.text.lexicon import frequency
 
 log = get_logger(__name__)
 
@@ -256,23 +257,70 @@ def documents_request(index_uid: str, ids: list[str], fields: list[str]) -> dict
 QUERY_WEIGHTS = (1.0, STEMS_WEIGHT)
 
 
-def title_cover(stems: frozenset[str], hit: dict[str, Any]) -> float:
-    """The share of the query's stems in the hit's headline (a stem only in its lead counts
-    `LEAD_SHARE`).
+# The letters spellings of one transliterated name differ in (فيرغسون / فيرغسن, كابل / كابول).
+_LONG_VOWELS = str.maketrans("", "", "اوي")
+# A word this short or shorter keeps its own spelling: short skeletons join unrelated words.
+MIN_SKELETON = 3
+# Only a word the corpus rarely writes, as a transliterated name is, is compared by its
+# skeleton: common words share skeletons with their derivations (محاكمة / محكمة).
+MAX_NAME_FREQUENCY = 100
+
+
+def skeleton(word: str) -> str | None:
+    """The word without the long vowels between its first and last letters (the last, as in
+    ارهابي / ارهاب, is grammar, not spelling), or None when too short."""
+    bare = word[:1] + word[1:-1].translate(_LONG_VOWELS) + word[-1:]
+    return "~" + bare if len(word) > MIN_SKELETON and len(bare) >= MIN_SKELETON else None
+
+
+def cover_forms(q: str) -> list[frozenset[str]]:
+    """Per query word, the forms a headline may hold it in: its stem, and for a rare word
+    whose first letter the stemmer took for a clitic, the skeleton of the word as typed
+    (كابل -> ابل, while a headline writes كابول, stem كابول)."""
+    words: dict[str, frozenset[str]] = {}
+    for token in tokenize(q):
+        stems = analyze(token)
+        if not stems or stems[0] in words:
+            continue
+        forms: set[str | None] = {stems[0]}
+        whole = normalize(token)
+        if frequency(whole) < MAX_NAME_FREQUENCY and not whole.startswith(stems[0]):
+            # Only a rare word the stemmer read as clitic + stem is compared by its
+            # skeleton as typed: a stem's own skeleton joins verb and noun patterns too
+            # (تحاكم / تحكم, اميركيا / اميركا) and lost more on half B than it won on A.
+            forms.add(skeleton(whole))
+        words[stems[0]] = frozenset(form for form in forms if form)
+    return list(words.values())
+
+
+def _with_skeletons(terms: str) -> set[str]:
+    stems = set(terms.split())
+    return stems | {form for form in map(skeleton, stems) if form}
+
+
+def title_cover(words: list[frozenset[str]], hit: dict[str, Any]) -> float:
+    """The share of the query's words in the hit's headline (a word only in its lead counts
+    `LEAD_SHARE`), a word counting as there when a headline stem has one of its forms
+    (`cover_forms`; headline stems are compared by their skeletons too).
 
     Meilisearch ranks by how many of the words a document holds anywhere
     before it asks where: three words scattered through a long body come
     before two in a headline. A reader who read a story elsewhere
     remembers words of its headline, and another paper's telling of the
     story puts most of them in its own headline or lead, so where the words
-    are counts beside how many. A hit without the fields (indexed before
-    they existed) gains nothing until the index is rebuilt.
+    are counts beside how many. Papers transliterate a foreign name each
+    their own way, so a name the reader took from one paper can be in the
+    other's headline with a long vowel more or less. A hit without the
+    fields (indexed before they existed) gains nothing until the index is
+    rebuilt.
     """
-    if not stems:
+    if not words:
         return 0.0
-    headline = set(hit.get("headline_terms", "").split())
-    lead = set(hit.get("lead_terms", "").split()) - headline
-    return (len(stems & headline) + LEAD_SHARE * len(stems & lead)) / len(stems)
+    headline = _with_skeletons(hit.get("headline_terms", ""))
+    lead = _with_skeletons(hit.get("lead_terms", ""))
+    in_headline = sum(1 for forms in words if forms & headline)
+    in_lead = sum(1 for forms in words if not forms & headline and forms & lead)
+    return (in_headline + LEAD_SHARE * in_lead) / len(words)
 
 
 def by_title_cover(
@@ -287,11 +335,11 @@ def by_title_cover(
     Each query's first page is the same whichever page is asked for, so it is
     ranked the same on every page and the pages follow on from it.
     """
-    stems = frozenset(analyze(q))
+    words = cover_forms(q)
     head = sorted(
         (item for article_id, item in best.items() if article_id in first_page),
         reverse=True,
-        key=lambda item: item[0] + TITLE_WEIGHT * title_cover(stems, item[1]),
+        key=lambda item: item[0] + TITLE_WEIGHT * title_cover(words, item[1]),
     )
     tail = sorted(
         (item for article_id, item in best.items() if article_id not in first_page),
