@@ -10,7 +10,7 @@ import logging
 import secrets
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -497,18 +497,7 @@ async def test_a_batch_reaches_the_handler_without_faststream_making_json_of_it(
         raise AssertionError("FastStream made JSON of a batch")
 
     monkeypatch.setattr(faststream_parsers, "dump_json", no_json)
-    recorder = Recorder()
-    consumer = make_consumer(redis, stream, recorder.handle, "raw")
-    url = servers.redis_url.rsplit("/", 1)[0] + f"/{DB}"
-    broker = await running(url, consumer)
-    try:
-        events = [article_event(RECORDS[2]), article_event(RECORDS[3])]
-        await publish(redis, stream, events)
-        await until(lambda: asyncio.sleep(0, result=sum(recorder.handled.values()) == 2))
-        assert set(recorder.handled) == {e.event_id for e in events}
-        await until(lambda: _is_zero(pending_count(redis, stream)))
-    finally:
-        await stop_consumers(broker, [consumer], 5.0)
+    await two_handled_and_acked(redis, stream, servers, "raw", RECORDS[2:4])
 
 
 async def test_a_batch_reaches_the_handler_without_a_worker_thread(
@@ -524,19 +513,26 @@ async def test_a_batch_reaches_the_handler_without_a_worker_thread(
         return await original(func, *args, **kwargs)
 
     monkeypatch.setattr(fast_depends_utils, "run_in_threadpool", counted)
+    await two_handled_and_acked(redis, stream, servers, "in-loop", RECORDS[4:6])
+    assert threaded == []
+
+
+async def two_handled_and_acked(
+    redis: aioredis.Redis, stream: str, servers: Servers, name: str, records: Sequence[Any]
+) -> None:
+    """A running consumer `name` handles one event of each record, then acks them all."""
     recorder = Recorder()
-    consumer = make_consumer(redis, stream, recorder.handle, "in-loop")
+    consumer = make_consumer(redis, stream, recorder.handle, name)
     url = servers.redis_url.rsplit("/", 1)[0] + f"/{DB}"
     broker = await running(url, consumer)
     try:
-        events = [article_event(RECORDS[4]), article_event(RECORDS[5])]
+        events = [article_event(record) for record in records]
         await publish(redis, stream, events)
-        await until(lambda: asyncio.sleep(0, result=sum(recorder.handled.values()) == 2))
+        await until(lambda: asyncio.sleep(0, result=sum(recorder.handled.values()) == len(events)))
         assert set(recorder.handled) == {e.event_id for e in events}
         await until(lambda: _is_zero(pending_count(redis, stream)))
     finally:
         await stop_consumers(broker, [consumer], 5.0)
-    assert threaded == []
 
 
 async def group_consumers(redis: aioredis.Redis, stream: str) -> dict[str, dict[str, Any]]:
