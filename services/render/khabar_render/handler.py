@@ -271,7 +271,7 @@ class FragmentUpdater:
         ]
         # On a cache of its own, the purge raises its fence to an epoch read after this
         # batch's change: a render read before the change stores nothing after the purge.
-        epoch = None if self._cache.shares_log else await self._articles.epoch()
+        epoch = None if self._cache.shares_log else reads.epoch
         try:
             await self._cache.purge(purged, epoch=epoch)
         except (RedisConnectionError, RedisTimeoutError):

@@ -207,10 +207,6 @@ class ArticleStore:
         self.section_of = section_of
         self._record_shows_script = RECORD_SHOWS_LUA.register(redis)
 
-    @property
-    def redis(self) -> RedisClient:
-        return self._redis
-
     async def get(self, article_id: str) -> StoredArticle | None:
         raw = await self._redis.get(article_key(article_id))
         return StoredArticle.model_validate_json(raw) if raw else None
@@ -343,13 +339,6 @@ class ArticleStore:
         pipe.hdel(LINKS_SHOWN_KEY, withdrawal.article_id)
         breaking.record_withdrawn(pipe, withdrawal.article_id)
 
-    async def links_shown(self, article_ids: list[str]) -> dict[str, tuple[int, list[str]]]:
-        """The version and related ids each article's fragments were last purged for, if known."""
-        if not article_ids:
-            return {}
-        raws = await self._redis.hmget(LINKS_SHOWN_KEY, article_ids)
-        return links_shown_of(article_ids, cast(list[bytes | None], raws))
-
     async def refresh_reads(
         self,
         relinked: list[str],
@@ -359,14 +348,17 @@ class ArticleStore:
     ) -> "RefreshReads":
         """What a batch's purge needs, in one round trip: the links the re-linked articles'
         fragments were last purged for, which of `maybe_linked` are live, the sections'
-        sizes and every fragment that showed a changed article."""
+        sizes, every fragment that showed a changed article, and the epoch (read after the
+        batch's change: what a purge on a cache of its own raises the fence to)."""
         slugs = list(dict.fromkeys(sections))
         members = list(dict.fromkeys(changed))
-        commands: list[Command] = [("HMGET", LINKS_SHOWN_KEY, *relinked)] if relinked else []
+        commands: list[Command] = [("GET", EPOCH_KEY)]
+        commands += [("HMGET", LINKS_SHOWN_KEY, *relinked)] if relinked else []
         commands += [("GET", article_key(i)) for i in maybe_linked]
         commands += [("ZCARD", section_key(slug)) for slug in slugs]
         commands += [("SMEMBERS", shown_in_key(i)) for i in members]
-        replies = list(await send(self._redis, commands)) if commands else []
+        replies = list(await send(self._redis, commands))
+        epoch = int(replies.pop(0) or 0)
         shown = links_shown_of(relinked, replies.pop(0)) if relinked else {}
         live = live_of(replies[: len(maybe_linked)]).keys()
         rest = replies[len(maybe_linked) :]
@@ -376,6 +368,7 @@ class ArticleStore:
             asked=set(maybe_linked),
             section_sizes=dict(zip(slugs, map(int, rest[: len(slugs)]))),
             dependents={m.decode() for found in rest[len(slugs) :] for m in found},
+            epoch=epoch,
         )
 
     async def record_links_shown(self, shown: dict[str, tuple[int, list[str]]]) -> None:
@@ -457,6 +450,7 @@ class RefreshReads:
     asked: set[str]
     section_sizes: dict[str, int]
     dependents: set[str]
+    epoch: int
 
 
 def links_shown_of(
